@@ -1,0 +1,88 @@
+import { existsSync, readFileSync } from 'node:fs'
+import Value from 'typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { ConfigSchema, ENV_KEYS, type GatewayConfig } from './schema.ts'
+
+/** A configuration problem, phrased as the one line that start-up prints. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export interface LoadOptions {
+  /** YAML file; default IOC_CONFIG, else config/gateway.yaml when it exists. */
+  file?: string | undefined
+  env?: NodeJS.ProcessEnv
+  /** Already-parsed CLI flags as dotted keys, e.g. {"http.port": "9000"}. Highest precedence. */
+  flags?: Record<string, string | number | undefined>
+}
+
+type Tree = Record<string, unknown>
+
+function setPath(tree: Tree, dotted: string, value: unknown): void {
+  const parts = dotted.split('.')
+  let node = tree
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part]
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {}
+    node = node[part] as Tree
+  }
+  node[parts[parts.length - 1] as string] = value
+}
+
+function coerce(key: string, raw: string | number, type: 'string' | 'integer', source: string): string | number {
+  if (type === 'string') return String(raw)
+  const n = typeof raw === 'number' ? raw : Number(raw)
+  if (!Number.isInteger(n)) throw new ConfigError(`config: ${key}: "${raw}" from ${source} is not a whole number`)
+  return n
+}
+
+function readFile(file: string): Tree {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`config: ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config: ${file} must hold a mapping at the top level`)
+  return doc as Tree
+}
+
+function keyOf(instancePath: string, params: unknown): string {
+  const base = instancePath.replace(/^\//, '').replaceAll('/', '.')
+  const extra = (params as { additionalProperties?: string[] } | undefined)?.additionalProperties
+  if (extra && extra.length > 0) return base ? `${base}.${extra[0]}` : String(extra[0])
+  return base || '(top level)'
+}
+
+/**
+ * Builds the configuration: defaults < YAML file < environment < flags. Throws ConfigError with
+ * one line naming the key and what is wrong.
+ */
+export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
+  const env = opts.env ?? process.env
+  const file = opts.file ?? env.IOC_CONFIG ?? (existsSync('config/gateway.yaml') ? 'config/gateway.yaml' : undefined)
+  const tree: Tree = file ? readFile(file) : {}
+  for (const { env: name, key, type } of ENV_KEYS) {
+    const raw = env[name]
+    if (raw !== undefined && raw !== '') setPath(tree, key, coerce(key, raw, type, name))
+  }
+  for (const [key, raw] of Object.entries(opts.flags ?? {})) {
+    if (raw === undefined) continue
+    const known = ENV_KEYS.find((k) => k.key === key)
+    setPath(tree, key, coerce(key, raw, known?.type ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag --${key}`))
+  }
+  const withDefaults = Value.Default(ConfigSchema, tree)
+  const first = Value.Errors(ConfigSchema, withDefaults).find((e) => e.keyword !== 'boolean')
+  if (first) {
+    const where = file ? ` (in ${file}, environment or flags)` : ''
+    throw new ConfigError(`config: ${keyOf(first.instancePath, first.params)}: ${first.message}${where}`)
+  }
+  return withDefaults as GatewayConfig
+}

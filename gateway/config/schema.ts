@@ -1,0 +1,28 @@
+import Type, { type Static } from 'typebox'
+import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection } from './sections.ts'
+
+export const ConfigSchema = Type.Object(
+  {
+    server: ServerSection,
+    http: HttpSection,
+    mqtt: MqttSection,
+    influx: InfluxSection,
+    auth: AuthSection,
+    models: ModelsSection,
+  },
+  { additionalProperties: false },
+)
+
+export type GatewayConfig = Static<typeof ConfigSchema>
+
+/** Environment variables of SPEC, each mapped to a config key. */
+export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; type: 'string' | 'integer' }> = [
+  { env: 'IOC_DATA_DIR', key: 'server.dataDir', type: 'string' },
+  { env: 'IOC_LOG_LEVEL', key: 'server.logLevel', type: 'string' },
+  { env: 'IOC_HTTP_PORT', key: 'http.port', type: 'integer' },
+  { env: 'IOC_MQTT_PORT', key: 'mqtt.port', type: 'integer' },
+  { env: 'IOC_MQTT_WS_PORT', key: 'mqtt.wsPort', type: 'integer' },
+  { env: 'IOC_INFLUX_URL', key: 'influx.url', type: 'string' },
+  { env: 'IOC_ADMIN_TOKEN', key: 'auth.adminToken', type: 'string' },
+  { env: 'IOC_MODELS_DIR', key: 'models.dir', type: 'string' },
+]

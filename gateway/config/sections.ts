@@ -1,0 +1,74 @@
+import Type from 'typebox'
+
+// One schema per capability; each capability reads only its own section.
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+
+export const TlsSchema = Type.Object(
+  {
+    cert: Type.String({ minLength: 1, description: 'PEM certificate file' }),
+    key: Type.String({ minLength: 1, description: 'PEM private key file' }),
+  },
+  { additionalProperties: false },
+)
+
+export const ServerSection = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: './data' }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const HttpSection = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    tls: Type.Optional(TlsSchema),
+    /** Failed authentications allowed per client address per minute before 429. */
+    authFailuresPerMinute: Type.Integer({ minimum: 1, default: 20 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const MqttSection = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+    wsPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8083 }),
+    wsPath: Type.String({ pattern: '^/', default: '/mqtt' }),
+    tlsPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8883 }),
+    tls: Type.Optional(TlsSchema),
+    /** The URL handed to devices in their credentials; defaults to mqtt://<this host>:<port>. */
+    publicUrl: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const InfluxSection = Type.Object(
+  {
+    /** http://host:8086/database; when set, time series go to InfluxDB instead of SQLite. */
+    url: Type.Optional(Type.String({ pattern: '^https?://' })),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const AuthSection = Type.Object(
+  {
+    /** Bootstrap admin token; when unset one is made at first start and printed once. */
+    adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const ModelsSection = Type.Object(
+  {
+    dir: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export { Port }

@@ -1,0 +1,126 @@
+// The registry holds devices, their credentials, API tokens and the audit log. SQLite is the
+// embedded implementation; a shared one (for several gateway nodes) implements the same interface.
+
+export const DEVICE_KINDS = ['water_level', 'rain_gauge', 'air_quality', 'camera'] as const
+export type DeviceKind = (typeof DEVICE_KINDS)[number]
+
+export const DEVICE_STATES = ['active', 'disabled', 'decommissioned'] as const
+export type DeviceState = (typeof DEVICE_STATES)[number]
+
+export const ROLES = ['admin', 'technician', 'officer', 'viewer'] as const
+export type Role = (typeof ROLES)[number]
+
+/** SPEC: `[a-z0-9][a-z0-9-]{2,63}`. */
+export const DEVICE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,63}$'
+
+export interface Location {
+  lat: number
+  lon: number
+}
+
+export interface Device {
+  id: string
+  kind: DeviceKind
+  name: string
+  station: string | null
+  district: string | null
+  location: Location | null
+  tags: string[]
+  state: DeviceState
+  created_at: string
+  updated_at: string
+}
+
+export interface NewDevice {
+  id?: string | undefined
+  kind: DeviceKind
+  name: string
+  station?: string | null | undefined
+  district?: string | null | undefined
+  location?: Location | null | undefined
+  tags?: string[] | undefined
+}
+
+export type DevicePatch = Partial<Pick<Device, 'name' | 'station' | 'district' | 'location' | 'tags' | 'state'>>
+
+export interface DeviceFilter {
+  kind?: DeviceKind | undefined
+  station?: string | undefined
+  state?: DeviceState | undefined
+}
+
+export interface Page<T> {
+  items: T[]
+  next: string | null
+}
+
+export interface ApiToken {
+  id: string
+  name: string
+  role: Role
+  created_at: string
+  last_used_at: string | null
+}
+
+/** Who made a change, for the audit log. */
+export interface Actor {
+  type: 'token' | 'cli' | 'system'
+  id: string
+  name?: string | undefined
+}
+
+export interface AuditEntry {
+  id: number
+  ts: string
+  actor_type: Actor['type']
+  actor_id: string
+  action: string
+  target: string
+  detail: Record<string, unknown> | null
+}
+
+export type DeviceAuthResult =
+  | { ok: true; device: Device }
+  | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'device_disabled' | 'device_decommissioned' }
+
+/** Why a device's live sessions must be closed now. */
+export interface RevocationEvent {
+  deviceId: string
+  reason: 'secret_rotated' | 'disabled' | 'decommissioned' | 'removed'
+}
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: 'not_found' | 'conflict' | 'invalid',
+    message: string,
+  ) {
+    super(message)
+    this.name = 'RegistryError'
+  }
+}
+
+export interface DeviceRegistry {
+  createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string }
+  getDevice(id: string): Device | undefined
+  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Page<Device>
+  updateDevice(id: string, patch: DevicePatch, actor: Actor): Device
+  /** Decommissions the device and deletes its credentials; its readings stay. */
+  removeDevice(id: string, actor: Actor): Device
+  rotateSecret(id: string, actor: Actor): { device: Device; secret: string }
+  authenticateDevice(id: string, secret: string): DeviceAuthResult
+
+  createToken(input: { role: Role; name: string }, actor: Actor): { token: ApiToken; secret: string }
+  listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken>
+  deleteToken(id: string, actor: Actor): void
+  /** The token for a bearer secret, or undefined. */
+  authenticateToken(secret: string): ApiToken | undefined
+  /** True when at least one admin token exists (bootstrap check). */
+  hasAdminToken(): boolean
+
+  listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
+
+  /** Called after a change that must close a device's live sessions. Returns an unsubscribe. */
+  onRevocation(listener: (ev: RevocationEvent) => void): () => void
+
+  close(): void
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+// Integration tests start real services (aedes, influxd, redis, chromium) on free ports; two cores
+// means running more than two files at once only makes every test slower and flakier.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters: ['default', './test/support/summary-reporter.ts'],
+  },
+})
