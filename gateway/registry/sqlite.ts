@@ -248,6 +248,19 @@ export class SqliteRegistry implements DeviceRegistry {
     return this.db.prepare("SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1").get() !== undefined
   }
 
+  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken {
+    const hash = this.hasher.hash(input.secret)
+    const existing = this.db.prepare('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as TokenRow | undefined
+    if (existing) return existing
+    const id = `tok-${randomBytes(6).toString('hex')}`
+    const now = new Date().toISOString()
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, input.name, input.role, hash, now)
+      this.audit(actor, 'token.create', id, { role: input.role, name: input.name, bootstrap: true })
+    })()
+    return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
+  }
+
   // --- audit -----------------------------------------------------------------------------------
 
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry> {

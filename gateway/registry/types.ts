@@ -116,6 +116,8 @@ export interface DeviceRegistry {
   authenticateToken(secret: string): ApiToken | undefined
   /** True when at least one admin token exists (bootstrap check). */
   hasAdminToken(): boolean
+  /** Makes sure a token with this exact secret exists (bootstrap admin token from configuration). */
+  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken
 
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
 

@@ -105,3 +105,20 @@ describe('SQLite registry', () => {
     expect(() => reg.deleteToken(token.id, actor)).toThrow(/does not exist/)
   })
 })
+
+describe('bootstrap token', () => {
+  it('ensureToken is idempotent for the same secret', () => {
+    const dir = tempDir()
+    const reg = openRegistry(dir.path)
+    try {
+      const a = reg.ensureToken({ role: 'admin', name: 'bootstrap', secret: 'a-long-bootstrap-secret' }, actor)
+      const b = reg.ensureToken({ role: 'admin', name: 'bootstrap', secret: 'a-long-bootstrap-secret' }, actor)
+      expect(b.id).toBe(a.id)
+      expect(reg.hasAdminToken()).toBe(true)
+      expect(reg.authenticateToken('a-long-bootstrap-secret')?.id).toBe(a.id)
+    } finally {
+      reg.close()
+      dir.remove()
+    }
+  })
+})
