@@ -24,6 +24,24 @@ export interface DeviceStatusEvent {
   uptime?: number | undefined
 }
 
+/** Vision result for one camera zone, emitted after the detection record is stored. */
+export interface DetectionEvent {
+  camera: string
+  zone: string
+  /** Capture time of the analysed frame, epoch ms (event time). */
+  ts: number
+  /** Vehicles by class inside the zone. */
+  counts: Record<string, number>
+  /** 0-3. */
+  congestion: number
+  /** Share of the zone covered by vehicles, 0-1. */
+  occupancy: number
+  /** Share of a flood zone covered by water, 0-1 (flood zones only). */
+  water_ratio?: number | undefined
+  station?: string | null | undefined
+  district?: string | null | undefined
+}
+
 /**
  * In-process events between capabilities. Producers emit only after their own write is durable,
  * so consumers may be restarted and replayed; every consumer must be idempotent.
@@ -31,6 +49,7 @@ export interface DeviceStatusEvent {
 export interface GatewayEventMap {
   reading: [Reading]
   'device-status': [DeviceStatusEvent]
+  detection: [DetectionEvent]
 }
 
 export class GatewayBus extends EventEmitter<GatewayEventMap> {}
