@@ -1,0 +1,132 @@
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { DeviceRegistry } from '../registry/types.ts'
+import { ROLES } from '../registry/types.ts'
+import type { ApiApp, RouteRoles } from './types.ts'
+
+/**
+ * Counts failed authentications per client address in a fixed one-minute window.
+ * Hand-written rather than @fastify/rate-limit because that plugin counts every request, and only
+ * failures must count here (a busy dashboard must not be throttled). Behind an interface so a
+ * shared store (several gateway nodes) can replace the in-memory one.
+ */
+export interface AuthFailureLimiter {
+  /** Seconds until `key` may try again, 0 when it may try now. */
+  retryAfter(key: string): number
+  fail(key: string): void
+}
+
+export function memoryAuthFailureLimiter(perMinute: number, opts: { maxKeys?: number; now?: () => number } = {}): AuthFailureLimiter {
+  const windowMs = 60_000
+  const maxKeys = opts.maxKeys ?? 10_000
+  const now = opts.now ?? Date.now
+  // Insertion-ordered, so evicting the first key drops the oldest window (bounded memory).
+  const windows = new Map<string, { start: number; count: number }>()
+  const current = (key: string) => {
+    const w = windows.get(key)
+    if (w && now() - w.start < windowMs) return w
+    if (w) windows.delete(key)
+    return undefined
+  }
+  return {
+    retryAfter(key) {
+      const w = current(key)
+      if (!w || w.count < perMinute) return 0
+      return Math.max(1, Math.ceil((w.start + windowMs - now()) / 1000))
+    },
+    fail(key) {
+      const w = current(key)
+      if (w) {
+        w.count++
+        return
+      }
+      if (windows.size >= maxKeys) {
+        const oldest = windows.keys().next().value
+        if (oldest !== undefined) windows.delete(oldest)
+      }
+      windows.set(key, { start: now(), count: 1 })
+    },
+  }
+}
+
+const HOW_TO = "send the header 'Authorization: Bearer <token>' (an admin creates tokens with `iocgw token create --role ROLE`)"
+
+function isRouteRoles(v: unknown): v is RouteRoles {
+  if (v === 'public') return true
+  return Array.isArray(v) && v.length > 0 && v.every((r) => (ROLES as readonly string[]).includes(r))
+}
+
+function deny(reply: FastifyReply, statusCode: 401 | 403 | 429, message: string): FastifyReply {
+  const error = statusCode === 401 ? 'Unauthorized' : statusCode === 403 ? 'Forbidden' : 'Too Many Requests'
+  // RFC 6750 section 3: a 401 for a bearer-protected resource carries WWW-Authenticate.
+  if (statusCode === 401) reply.header('www-authenticate', 'Bearer realm="iocgw"')
+  return reply.code(statusCode).send({ statusCode, error, message })
+}
+
+function bearer(header: string | undefined): string | undefined | null {
+  if (header === undefined) return undefined
+  const m = /^Bearer[ ]+([A-Za-z0-9._~+/=-]{1,512})[ ]*$/i.exec(header)
+  return m ? (m[1] as string) : null
+}
+
+export interface AuthOptions {
+  registry: Pick<DeviceRegistry, 'authenticateToken'>
+  limiter: AuthFailureLimiter
+  /** Routes registered while this returns true (e.g. the docs UI) are public without declaring it. */
+  implicitPublic?: () => boolean
+}
+
+/**
+ * Installs the route guard (every route must declare `config.roles`, else registration fails, so
+ * no route is ever open by accident) and the bearer-token hook that enforces it.
+ */
+export function registerAuth(app: ApiApp, opts: AuthOptions): void {
+  app.decorateRequest('actor', null)
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const config = (route.config ?? {}) as { roles?: unknown }
+    if (config.roles === undefined && opts.implicitPublic?.()) {
+      route.config = { ...route.config, roles: 'public' }
+      return
+    }
+    if (!isRouteRoles(config.roles)) {
+      throw new Error(
+        `route ${String(route.method)} ${route.url} must declare config.roles: 'public' or a non-empty list of ${ROLES.join(', ')}`,
+      )
+    }
+  })
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.is404) return
+    const roles = request.routeOptions.config.roles
+    const secret = bearer(request.headers.authorization)
+    if (roles === 'public') {
+      // A token on a public route only identifies the caller; a bad one is ignored, not refused.
+      const token = secret ? opts.registry.authenticateToken(secret) : undefined
+      if (token) request.actor = { id: token.id, name: token.name, role: token.role }
+      return
+    }
+    if (!roles) return deny(reply, 403, 'this route declares no roles')
+
+    const key = request.ip
+    const wait = opts.limiter.retryAfter(key)
+    if (wait > 0) {
+      reply.header('retry-after', String(wait))
+      return deny(reply, 429, `too many failed authentications from ${key}; try again in ${wait} s`)
+    }
+    if (secret === undefined) return deny(reply, 401, `authentication required: ${HOW_TO}`)
+    if (secret === null) {
+      opts.limiter.fail(key)
+      return deny(reply, 401, `malformed Authorization header: ${HOW_TO}`)
+    }
+    const token = opts.registry.authenticateToken(secret)
+    if (!token) {
+      opts.limiter.fail(key)
+      return deny(reply, 401, `the bearer token is not valid (unknown or deleted): ${HOW_TO}`)
+    }
+    request.actor = { id: token.id, name: token.name, role: token.role }
+    if (token.role !== 'admin' && !roles.includes(token.role)) {
+      const allowed = ['admin', ...roles.filter((r) => r !== 'admin')].join(', ')
+      return deny(reply, 403, `this route needs one of the roles ${allowed}; token "${token.name}" has role ${token.role}`)
+    }
+  })
+}

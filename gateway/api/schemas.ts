@@ -1,0 +1,34 @@
+import Type, { type TSchema } from 'typebox'
+import { DEVICE_ID_PATTERN } from '../registry/types.ts'
+
+// Shared schemas for route files.
+
+export const ErrorSchema = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+  },
+  { description: 'Error in Fastify shape, with a message a person can act on' },
+)
+
+/** The error responses every authenticated route may give, for the OpenAPI document. */
+export const AuthErrors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  429: ErrorSchema,
+} as const
+
+export const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN, maxLength: 64, description: 'Device id: [a-z0-9][a-z0-9-]{2,63}' })
+
+/** Token ids and other opaque server-made ids. */
+export const OpaqueId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Opaque id' })
+
+export const Cursor = Type.String({ minLength: 1, maxLength: 512, description: 'The `next` value of the previous page' })
+export const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items per page' })
+
+/** `{"items": [...], "next": cursor|null}` of SPEC. */
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false })
+}

@@ -1,0 +1,52 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify'
+import type { Actor, Role } from '../registry/types.ts'
+
+/** The Fastify instance every route file receives: TypeBox schemas give typed requests. */
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>
+
+/**
+ * One capability's routes. Registered under /api/v1 in its own encapsulated scope. `deps` is the
+ * object handed to buildApi; a route file declares the part it needs as its own type.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RoutePlugin<D = any> = (app: ApiApp, deps: D) => Promise<void>
+
+/** 'public' (no token needed) or the roles allowed; admin is always allowed. */
+export type RouteRoles = 'public' | readonly Role[]
+
+/** The authenticated caller of a request. */
+export interface ApiActor {
+  id: string
+  name: string
+  role: Role
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Required on every route: registration fails without it (auth.ts). */
+    roles?: RouteRoles
+  }
+  interface FastifyRequest {
+    /** Set by the auth hook; null on public routes called without a valid token. */
+    actor: ApiActor | null
+  }
+}
+
+/** The audit-log actor for a request (every registry-changing call passes one). */
+export function auditActor(actor: ApiActor | null): Actor {
+  if (!actor) return { type: 'system', id: 'anonymous' }
+  return { type: 'token', id: actor.id, name: actor.name }
+}
