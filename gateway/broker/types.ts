@@ -26,3 +26,69 @@ export type DevicePublishHandler = (msg: DevicePublish) => Promise<void>
 
 /** Subtopic routes: first segment of the subtopic (`telemetry`, `status`, `frames`, `cmd`). */
 export type DevicePublishRoutes = Partial<Record<'telemetry' | 'status' | 'frames' | 'cmd', DevicePublishHandler>>
+
+/** Route a permitted device publish goes to (`cmd/ack` goes to `cmd`). */
+export type RouteKey = keyof DevicePublishRoutes
+
+/** Why a PUBLISH, SUBSCRIBE or delivery was refused (the `reason` label of the refusal counters). */
+export type RefuseReason =
+  | 'reserved_topic' // `$SYS/...` and other `$` topics (MQTT 4.7.2)
+  | 'wildcard' // `#` or `+` where SPEC gives none
+  | 'other_device' // another device's `devices/{id}/...`
+  | 'not_permitted' // outside SPEC's topic list for this client
+  | 'read_only' // integrations publish nothing
+  | 'role' // the integration's role does not read this
+
+/** Why a CONNECT was refused (the `reason` label of `mqtt_connect_refused_total`). */
+export type ConnectRefuseReason =
+  | 'missing_credentials'
+  | 'unknown_device'
+  | 'bad_secret'
+  | 'bad_token'
+  | 'device_disabled'
+  | 'device_decommissioned'
+  | 'will_not_permitted'
+  | 'client_id_in_use'
+  | 'registry_error'
+
+export interface BrokerTls {
+  /** PEM certificate file. */
+  cert: string
+  /** PEM private key file. */
+  key: string
+}
+
+/** The `mqtt` config section (gateway/config/sections.ts MqttSection) as the broker reads it. */
+export interface BrokerConfig {
+  host: string
+  port: number
+  wsPort: number
+  wsPath: string
+  /** Listened on only when `tls` is given. */
+  tlsPort?: number | undefined
+  tls?: BrokerTls | undefined
+}
+
+/** Actual ports after listen (config port 0 means any free port). */
+export interface BrokerPorts {
+  mqtt: number
+  ws: number
+  tls?: number | undefined
+}
+
+export interface GatewayPublishOptions {
+  qos: 0 | 1
+  retain: boolean
+}
+
+export interface GatewayBroker {
+  listen(): Promise<BrokerPorts>
+  /** Graceful: stop accepting, close every client, release the ports. */
+  close(): Promise<void>
+  /** A gateway-originated message (alerts/..., devices/{id}/config, devices/{id}/cmd). */
+  publish(topic: string, payload: string | Buffer, opts: GatewayPublishOptions): Promise<void>
+  /** Clients past CONNACK. */
+  connectedCount(): number
+  /** True while listening (for /readyz). */
+  ready(): boolean
+}

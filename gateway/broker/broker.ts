@@ -1,0 +1,184 @@
+// The embedded MQTT broker (aedes) with device and integration authentication, the topic ACL of
+// SPEC, publish routing that acknowledges only durable messages, revocation and device status.
+import { Aedes, type Client } from 'aedes'
+import type { GatewayBus } from '../bus/events.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
+import { createHooks } from './hooks.ts'
+import { tcpListener, tlsListener, wsListener, type Listener } from './listeners.ts'
+import { brokerMetrics } from './metrics.ts'
+import { Sessions } from './sessions.ts'
+import { offlinePayload } from './status.ts'
+import type { BrokerConfig, BrokerPorts, DevicePublishRoutes, GatewayBroker, GatewayPublishOptions } from './types.ts'
+
+export interface BrokerOptions {
+  registry: DeviceRegistry
+  metrics: Metrics
+  logger: Logger
+  config: BrokerConfig
+  routes: DevicePublishRoutes
+  /** Receives `device-status` for every status a device, its will or the gateway publishes. */
+  bus?: GatewayBus | undefined
+}
+
+/** Deliveries in flight at once in aedes' message queue (its default is 100). */
+const MQ_CONCURRENCY = 200
+
+export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> {
+  const { registry, config, routes, bus } = opts
+  const log = opts.logger.child({ component: 'broker' })
+  const m = brokerMetrics(opts.metrics)
+  const sessions = new Sessions()
+  const lastOnline = new Map<string, boolean>()
+  const willStarted = new WeakSet<Client>()
+  let aedes: Aedes | undefined
+  let closing = false
+  let listening = false
+  let listeners: Listener[] = []
+
+  const hooks = createHooks({
+    aedes: () => aedes!,
+    registry,
+    routes,
+    sessions,
+    m,
+    log,
+    bus,
+    lastOnline,
+    willStarted,
+  })
+
+  aedes = await Aedes.createBroker({
+    concurrency: MQ_CONCURRENCY,
+    // A device that stops reading must not stall deliveries to every other client.
+    drainTimeout: 30_000,
+    connectTimeout: 10_000,
+    ...hooks,
+  })
+  const broker = aedes
+
+  broker.on('client', (client) => {
+    // Revoked between CONNECT and registration: close now (the revocation missed this one).
+    if (!sessions.register(client)) {
+      log.info({ event: 'mqtt_session_revoked', client: client.id }, 'session revoked while connecting; closed')
+      client.close()
+      return
+    }
+    const kind = sessions.get(client)?.principal.kind ?? 'device'
+    m.connects.inc({ kind })
+    m.connected.inc({ kind })
+  })
+
+  broker.on('clientDisconnect', (client) => {
+    const session = sessions.get(client)
+    if (!session) return
+    m.connected.dec({ kind: session.principal.kind })
+    const left = sessions.unregister(client)
+    if (session.principal.kind !== 'device' || closing || left > 0) return
+    // The device is gone. Its will says so when it had one and it is being delivered; otherwise
+    // (no will, a clean DISCONNECT that discards the will per MQTT-3.1.2-10) the gateway does,
+    // unless the device already said it is offline.
+    if (willStarted.has(client)) return
+    const device = session.principal.device
+    if (lastOnline.get(device.id) === false) return
+    publishOffline(device).catch((err: Error) =>
+      log.warn({ event: 'mqtt_offline_status_failed', device: device.id, err: err.message }, 'could not publish offline status'),
+    )
+  })
+
+  broker.on('clientError', (client, err) => {
+    // aedes refuses wildcards in a PUBLISH topic before authorizePublish (MQTT-3.3.2-2): count
+    // them with the ACL refusals so every refused publish shows in one counter.
+    if (/is not allowed in PUBLISH/.test(err.message)) {
+      m.publishRefused.inc({ reason: 'wildcard' })
+      log.warn({ event: 'mqtt_publish_refused', client: client.id, reason: 'wildcard' }, 'MQTT publish refused; connection closed')
+      return
+    }
+    if (err.message.startsWith('publish refused') || err.message.startsWith('connection refused')) return
+    log.debug({ event: 'mqtt_client_error', client: client.id, err: err.message }, 'MQTT client error')
+  })
+  broker.on('connectionError', (_client, err) => {
+    log.debug({ event: 'mqtt_connection_error', err: err.message }, 'MQTT connection error')
+  })
+
+  async function publishOffline(device: Device): Promise<void> {
+    const receivedAt = Date.now()
+    const payload = offlinePayload(receivedAt)
+    const topic = `devices/${device.id}/status`
+    // Same path as a device's own status: durable first, then retained for subscribers.
+    await routes.status?.({ device, topic, subtopic: 'status', payload, qos: 1, retain: true, receivedAt })
+    // A session may have come back meanwhile; its own status wins.
+    if (sessions.deviceClients(device.id).length > 0) return
+    await publish(topic, payload, { qos: 1, retain: true })
+    lastOnline.set(device.id, false)
+    m.gatewayOffline.inc()
+    bus?.emit('device-status', { device: device.id, online: false, ts: receivedAt })
+    log.info({ event: 'device_offline', device: device.id }, 'device left without a will; offline status published')
+  }
+
+  function onRevocation(ev: RevocationEvent): void {
+    const clients = sessions.revoke(ev.deviceId)
+    for (const c of clients) {
+      m.revocationKicks.inc({ reason: ev.reason })
+      c.close()
+    }
+    if (clients.length > 0) {
+      log.info({ event: 'mqtt_sessions_revoked', device: ev.deviceId, reason: ev.reason, sessions: clients.length }, 'device sessions closed')
+    }
+  }
+  const unsubscribeRevocation = registry.onRevocation(onRevocation)
+
+  function publish(topic: string, payload: string | Buffer, o: GatewayPublishOptions): Promise<void> {
+    if (topic.length === 0 || topic.includes('#') || topic.includes('+')) {
+      return Promise.reject(new Error(`cannot publish on "${topic}": a topic name has no wildcards (MQTT-3.3.2-2)`))
+    }
+    return new Promise((resolve, reject) => {
+      broker.publish(
+        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: o.qos, retain: o.retain, dup: false },
+        (err) => (err ? reject(err) : resolve()),
+      )
+    })
+  }
+
+  async function listen(): Promise<BrokerPorts> {
+    if (listening) throw new Error('broker is already listening')
+    const handle = broker.handle.bind(broker) as (s: import('node:stream').Duplex, r?: import('node:http').IncomingMessage) => void
+    try {
+      listeners.push(await tcpListener(handle, config.host, config.port))
+      listeners.push(await wsListener(handle, config.host, config.wsPort, config.wsPath))
+      if (config.tls) listeners.push(await tlsListener(handle, config.host, config.tlsPort ?? 8883, config.tls))
+    } catch (err) {
+      await Promise.all(listeners.map((l) => l.close()))
+      listeners = []
+      throw err
+    }
+    listening = true
+    const [tcp, ws, tls] = listeners
+    const ports: BrokerPorts = { mqtt: tcp!.port, ws: ws!.port, ...(tls ? { tls: tls.port } : {}) }
+    log.info({ event: 'mqtt_listening', host: config.host, ...ports, wsPath: config.wsPath }, 'MQTT broker listening')
+    return ports
+  }
+
+  async function close(): Promise<void> {
+    if (closing) return
+    closing = true
+    listening = false
+    unsubscribeRevocation()
+    // Stop accepting first, then close every client, then whatever never finished CONNECT.
+    const closed = listeners.map((l) => l.close())
+    await new Promise<void>((resolve) => broker.close(() => resolve()))
+    for (const l of listeners) l.destroyAll()
+    await Promise.all(closed)
+    listeners = []
+    log.info({ event: 'mqtt_closed' }, 'MQTT broker closed')
+  }
+
+  return {
+    listen,
+    close,
+    publish,
+    connectedCount: () => broker.connectedClients,
+    ready: () => listening && !closing,
+  }
+}

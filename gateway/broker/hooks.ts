@@ -1,0 +1,288 @@
+// The aedes hooks: authenticate, authorizePublish, authorizeSubscribe, authorizeForward. Each is
+// a list of named steps, guards first, side effects (counters, routes, session tables) last.
+import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
+import type { GatewayBus } from '../bus/events.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Device, DeviceRegistry } from '../registry/types.ts'
+import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
+import type { BrokerMetrics } from './metrics.ts'
+import { principalKey, type Principal, type Session, type Sessions } from './sessions.ts'
+import { parseStatus } from './status.ts'
+import type { ConnectRefuseReason, DevicePublish, DevicePublishRoutes, RefuseReason, RouteKey } from './types.ts'
+
+/** MQTT 3.1.1 clause 3.2.2.3, CONNACK return codes. */
+const CONNACK = { identifierRejected: 2, serverUnavailable: 3, badUsernameOrPassword: 4, notAuthorized: 5 } as const
+
+const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
+  missing_credentials: CONNACK.badUsernameOrPassword,
+  unknown_device: CONNACK.badUsernameOrPassword,
+  bad_secret: CONNACK.badUsernameOrPassword,
+  bad_token: CONNACK.badUsernameOrPassword,
+  device_disabled: CONNACK.notAuthorized,
+  device_decommissioned: CONNACK.notAuthorized,
+  will_not_permitted: CONNACK.notAuthorized,
+  client_id_in_use: CONNACK.identifierRejected,
+  registry_error: CONNACK.serverUnavailable,
+}
+
+/** Username integrations connect with (SPEC); the password is an API token. */
+export const TOKEN_USERNAME = 'token'
+
+export interface HookContext {
+  aedes: () => Aedes
+  registry: DeviceRegistry
+  routes: DevicePublishRoutes
+  sessions: Sessions
+  m: BrokerMetrics
+  log: Logger
+  bus?: GatewayBus | undefined
+  /** Last status each device reported (or the gateway reported for it). */
+  lastOnline: Map<string, boolean>
+  /** Sessions whose status will is being delivered (so the gateway need not publish one). */
+  willStarted: WeakSet<Client>
+}
+
+/** Error that also closes the connection without an acknowledgement (aedes behaviour). */
+class Refusal extends Error {}
+
+function refuseConnect(reason: ConnectRefuseReason): AuthenticateError {
+  const err = new Error(`connection refused: ${reason}`) as AuthenticateError
+  ;(err as { returnCode: number }).returnCode = REFUSE_CODE[reason]
+  return err
+}
+
+/** Attacker-chosen text going into a log line: bounded and printable. */
+function safeText(s: string | undefined): string | undefined {
+  return s === undefined ? undefined : s.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')
+}
+
+function remoteOf(client: Client): string | undefined {
+  const c = client.conn as { remoteAddress?: string }
+  return c.remoteAddress ?? client.req?.socket?.remoteAddress
+}
+
+export function createHooks(ctx: HookContext) {
+  const { registry, routes, sessions, m, log } = ctx
+  /** CONNECT packets between preConnect and authenticate (for the will topic). */
+  const connectPackets = new WeakMap<Client, ConnectPacket>()
+
+  function clientsById(): Record<string, Client> {
+    return (ctx.aedes() as unknown as { clients: Record<string, Client> }).clients
+  }
+
+  function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+    connectPackets.set(client, packet)
+    done(null, true)
+  }
+
+  function authenticate(
+    client: Client,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    const packet = connectPackets.get(client)
+    connectPackets.delete(client)
+    const refuse = (reason: ConnectRefuseReason): void => {
+      m.connectRefused.inc({ reason })
+      // Never the password: only who tried, from where, and why.
+      log.warn({ event: 'mqtt_connect_refused', username: safeText(username), reason, remote: remoteOf(client) }, 'MQTT connect refused')
+      done(refuseConnect(reason), false)
+    }
+
+    // Step 1: credentials present (clause 3.1.2.9: both flags; SPEC: every client authenticates).
+    if (!username || !password || password.length === 0) return refuse('missing_credentials')
+    const secret = password.toString('utf8')
+
+    // Step 2: who is it: an integration token or a device (clause 3.2.2.3 codes 4 and 5).
+    let principal: Principal
+    try {
+      if (username === TOKEN_USERNAME) {
+        const token = registry.authenticateToken(secret)
+        if (!token) return refuse('bad_token')
+        principal = { kind: 'integration', token }
+      } else {
+        const res = registry.authenticateDevice(username, secret)
+        if (!res.ok) return refuse(res.reason)
+        principal = { kind: 'device', device: res.device }
+      }
+    } catch (err) {
+      log.error({ event: 'mqtt_auth_error', err: (err as Error).message }, 'registry failed during MQTT authentication')
+      return refuse('registry_error')
+    }
+
+    // Step 3: the will must be a message this client could publish itself (clause 3.1.2.5), so
+    // a device cannot leave a message on another device's topic by disconnecting.
+    const will = packet?.will
+    if (will) {
+      if (principal.kind !== 'device' || !devicePublish(principal.device.id, will.topic).ok) return refuse('will_not_permitted')
+    }
+
+    // Step 4: a live session with this client id that belongs to someone else is not taken over
+    // (clause 3.1.4-2 takeover is for the same client; across principals it would let one
+    // device kick another off). Same principal: the normal takeover.
+    const existing = clientsById()[client.id]
+    if (existing && existing !== client) {
+      const s = sessions.get(existing)
+      if (s && principalKey(s.principal) !== principalKey(principal)) return refuse('client_id_in_use')
+    }
+
+    // Step 5: side effect last: the session table.
+    const statusTopic = principal.kind === 'device' ? `devices/${principal.device.id}/status` : ''
+    sessions.attach(client, principal, will?.topic === statusTopic)
+    done(null, true)
+  }
+
+  function buildMessage(device: Device, packet: PublishPacket, subtopic: string): DevicePublish {
+    return {
+      device,
+      topic: packet.topic,
+      subtopic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain,
+      receivedAt: Date.now(),
+    }
+  }
+
+  /** Runs the route handler; resolves once the message is durable (or refused for good). */
+  async function dispatch(route: RouteKey, msg: DevicePublish): Promise<void> {
+    const handler = routes[route]
+    if (handler) {
+      const end = m.handlerSeconds.startTimer({ topic: route })
+      try {
+        await handler(msg)
+      } catch (err) {
+        m.handlerFailures.inc({ topic: route })
+        log.warn({ event: 'mqtt_handler_failed', device: msg.device.id, topic: msg.topic, err: (err as Error).message }, 'device message not acknowledged: handler failed')
+        throw err
+      } finally {
+        end()
+      }
+    }
+    if (route === 'status') {
+      const ev = parseStatus(msg.device.id, msg.payload, msg.receivedAt)
+      if (ev) {
+        ctx.lastOnline.set(msg.device.id, ev.online)
+        ctx.bus?.emit('device-status', ev)
+      }
+    }
+  }
+
+  function refusePublish(client: Client | null, principal: Principal | undefined, topic: string, reason: RefuseReason, cb: (err?: Error | null) => void): void {
+    m.publishRefused.inc({ reason })
+    log.warn(
+      { event: 'mqtt_publish_refused', client: safeText(client?.id), principal: principal ? principalKey(principal) : undefined, topic: safeText(topic), reason },
+      'MQTT publish refused; connection closed',
+    )
+    cb(new Refusal(`publish refused: ${reason}`))
+  }
+
+  /**
+   * Incoming PUBLISH (and will delivery). In aedes the PUBACK (QoS 1) and PUBREC (QoS 2) are
+   * written only after this callback succeeds (lib/handlers/publish.js: authorizePublish, then
+   * enqueuePublish), so awaiting the route handler here acknowledges only durable messages.
+   * A refusal or a failed handler closes the connection without an acknowledgement: clause
+   * 3.3.5 lets the server either acknowledge and drop or close the connection (MQTT-3.3.5-2);
+   * closing makes a misconfigured device visible and, for a transient failure, makes a 3.1.1
+   * client resend the unacknowledged message when it reconnects (clause 4.4).
+   */
+  function authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    // Step 1: a will (client gone, or closing with this packet as its will).
+    if (client === null || packet === (client as unknown as { will?: unknown }).will) {
+      authorizeWill(client, packet, cb)
+      return
+    }
+    // Step 2: the session of an authenticated client.
+    const session = sessions.get(client)
+    if (!session) return refusePublish(client, undefined, packet.topic, 'not_permitted', cb)
+    // Step 3: integrations are read only (SPEC).
+    if (session.principal.kind !== 'device') return refusePublish(client, session.principal, packet.topic, 'read_only', cb)
+    // Step 4: the topic ACL.
+    const device = session.principal.device
+    const d = devicePublish(device.id, packet.topic)
+    if (!d.ok) return refusePublish(client, session.principal, packet.topic, d.reason, cb)
+    // Step 5: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
+    // the retained store without bound.
+    packet.retain = d.route === 'status'
+    m.messagesIn.inc({ topic: d.route })
+    // Step 6: the route, awaited before the acknowledgement.
+    dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
+      () => cb(null),
+      (err: Error) => cb(err),
+    )
+  }
+
+  function authorizeWill(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    // Step 1: whose will. A will of a client that is gone (persisted wills) names its device.
+    let device: Device | undefined
+    let session: Session | undefined
+    if (client) {
+      session = sessions.get(client)
+      if (session?.principal.kind === 'device') device = session.principal.device
+    } else {
+      const id = /^devices\/([^/]+)\/status$/.exec(packet.topic)?.[1]
+      device = id ? registry.getDevice(id) : undefined
+    }
+    if (!device) return cb(new Refusal('will without a device'))
+    // Step 2: the will topic was checked at CONNECT; checked again (cheap, and covers persisted wills).
+    const d = devicePublish(device.id, packet.topic)
+    if (!d.ok) return cb(new Refusal(`will refused: ${d.reason}`))
+    // Step 3: a newer session of the same device is live: its own status wins, the will is dropped.
+    const others = sessions.deviceClients(device.id).filter((c) => c !== client)
+    if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
+    if (client && d.route === 'status') ctx.willStarted.add(client)
+    packet.retain = d.route === 'status'
+    m.messagesIn.inc({ topic: d.route })
+    dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
+      () => cb(null),
+      (err: Error) => cb(err),
+    )
+  }
+
+  /**
+   * SUBSCRIBE, one filter at a time. A refused filter gets return code 0x80 in the SUBACK
+   * (clause 3.9.3; aedes sends 0x80 when the callback returns a null subscription) and the
+   * connection stays open.
+   */
+  function authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+    // Step 1: the session.
+    const session = sessions.get(client)
+    // Step 2: the ACL for this principal.
+    const d = !session
+      ? ({ ok: false, reason: 'not_permitted' } as const)
+      : session.principal.kind === 'device'
+        ? deviceSubscribe(session.principal.device.id, sub.topic)
+        : integrationSubscribe(session.principal.token.role, sub.topic)
+    if (!d.ok) {
+      m.subscribeRefused.inc({ reason: d.reason })
+      log.warn(
+        { event: 'mqtt_subscribe_refused', client: safeText(client.id), principal: session ? principalKey(session.principal) : undefined, topic: safeText(sub.topic), reason: d.reason },
+        'MQTT subscribe refused (SUBACK 0x80)',
+      )
+      return cb(null, null)
+    }
+    // Step 3: SPEC serves QoS 0 and 1; the granted QoS is capped at 1 (clause 3.9.3 lets the
+    // server grant a lower maximum QoS than requested).
+    if (sub.qos > 1) sub.qos = 1
+    cb(null, sub)
+  }
+
+  /** Every delivery to a subscriber, retained ones included (defence in depth, see acl.ts). */
+  function authorizeForward(client: Client, packet: import('aedes').AedesPublishPacket) {
+    const session = sessions.get(client)
+    if (!session) return null
+    const ok = mayForward(
+      session.principal.kind === 'device'
+        ? { kind: 'device', deviceId: session.principal.device.id }
+        : { kind: 'integration', role: session.principal.token.role },
+      packet.topic,
+    )
+    if (ok) return packet
+    // `$SYS` traffic reaches no client; not worth a counter per heartbeat.
+    if (!packet.topic.startsWith('$')) m.forwardRefused.inc({ reason: 'not_permitted' })
+    return null
+  }
+
+  return { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward }
+}

@@ -1,0 +1,118 @@
+// Network listeners for the broker: MQTT over TCP, over WebSocket (at a path) and over TLS.
+import { readFileSync } from 'node:fs'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer } from 'node:tls'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import type { IncomingMessage } from 'node:http'
+import type { BrokerConfig } from './types.ts'
+
+/** Largest WebSocket message accepted: a 2 MiB frame (SPEC) plus MQTT framing and topic. */
+const WS_MAX_PAYLOAD = 2 * 1024 * 1024 + 64 * 1024
+
+type Handle = (stream: Duplex, req?: IncomingMessage) => void
+
+export interface Listener {
+  name: string
+  port: number
+  /** Stop accepting; resolves once every connection is gone. */
+  close(): Promise<void>
+  /** Destroy connections still open (ones that never sent CONNECT, for instance). */
+  destroyAll(): void
+}
+
+/** One line a person can act on, not a stack trace. */
+function listenError(name: string, port: number, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'EADDRINUSE') return new Error(`${name} port ${port} is already in use`)
+  if (err.code === 'EACCES') return new Error(`${name} port ${port} needs privileges this process does not have`)
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`${name}: address not available on this host (${err.message})`)
+  return new Error(`${name} could not listen on port ${port}: ${err.message}`)
+}
+
+function listenOn(server: NetServer | HttpServer, name: string, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(name, port, err))
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.removeListener('error', onError)
+      const addr = server.address()
+      resolve(addr !== null && typeof addr === 'object' ? addr.port : port)
+    })
+  })
+}
+
+function track(server: NetServer | HttpServer): Set<Socket> {
+  const sockets = new Set<Socket>()
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.once('close', () => sockets.delete(s))
+  })
+  return sockets
+}
+
+function closeServer(server: NetServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()))
+}
+
+async function netListener(name: string, server: NetServer, host: string, port: number): Promise<Listener> {
+  const sockets = track(server)
+  const actual = await listenOn(server, name, host, port)
+  return {
+    name,
+    port: actual,
+    close: () => closeServer(server),
+    destroyAll: () => {
+      for (const s of sockets) s.destroy()
+    },
+  }
+}
+
+export function tcpListener(handle: Handle, host: string, port: number): Promise<Listener> {
+  // No Nagle delay: CONNACK and PUBACK are small and latency-bound.
+  const server = createNetServer({ noDelay: true }, (socket) => handle(socket))
+  return netListener('MQTT', server, host, port)
+}
+
+export function tlsListener(handle: Handle, host: string, port: number, tls: NonNullable<BrokerConfig['tls']>): Promise<Listener> {
+  let cert: Buffer
+  let key: Buffer
+  try {
+    cert = readFileSync(tls.cert)
+    key = readFileSync(tls.key)
+  } catch (err) {
+    return Promise.reject(new Error(`MQTT TLS: cannot read certificate or key (${(err as Error).message})`))
+  }
+  const server = createTlsServer({ cert, key }, (socket) => handle(socket))
+  return netListener('MQTT TLS', server, host, port)
+}
+
+export async function wsListener(handle: Handle, host: string, port: number, path: string): Promise<Listener> {
+  const http = createHttpServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${path}\n`)
+  })
+  const sockets = track(http)
+  // MQTT over WebSocket uses the `mqtt` subprotocol (MQTT 3.1.1 clause 6); ws picks the first offered.
+  const wss = new WebSocketServer({ server: http, path, maxPayload: WS_MAX_PAYLOAD })
+  wss.on('connection', (ws, req) => {
+    const stream = createWebSocketStream(ws)
+    // A socket reset shows as an error on the stream; aedes handles the close.
+    stream.on('error', () => {})
+    handle(stream, req)
+  })
+  const actual = await listenOn(http, 'MQTT WebSocket', host, port)
+  return {
+    name: 'MQTT WebSocket',
+    port: actual,
+    close: async () => {
+      wss.close()
+      const closed = closeServer(http)
+      http.closeIdleConnections()
+      await closed
+    },
+    destroyAll: () => {
+      for (const c of wss.clients) c.terminate()
+      for (const s of sockets) s.destroy()
+    },
+  }
+}

@@ -1,0 +1,79 @@
+import type { Client } from 'aedes'
+import type { ApiToken, Device } from '../registry/types.ts'
+
+/** Who a connection authenticated as. */
+export type Principal = { kind: 'device'; device: Device } | { kind: 'integration'; token: ApiToken }
+
+export interface Session {
+  principal: Principal
+  /** The CONNECT carried a will (checked against the ACL at connect time). */
+  hasWill: boolean
+  /** The device's revocation generation when this session authenticated. */
+  generation: number
+}
+
+/** A key that is the same for every connection of one principal (client id takeover check). */
+export function principalKey(p: Principal): string {
+  return p.kind === 'device' ? `device:${p.device.id}` : `token:${p.token.id}`
+}
+
+/**
+ * Live sessions. Bounded by what is connected (the per-device maps shrink when the last session of
+ * a device closes), except `generations`, which holds one number per device ever revoked while
+ * this process runs.
+ */
+export class Sessions {
+  private readonly byClient = new WeakMap<Client, Session>()
+  private readonly byDevice = new Map<string, Set<Client>>()
+  private readonly generations = new Map<string, number>()
+
+  get(client: Client | null): Session | undefined {
+    return client ? this.byClient.get(client) : undefined
+  }
+
+  /** Called from authenticate, before CONNACK. */
+  attach(client: Client, principal: Principal, hasWill: boolean): Session {
+    const generation = principal.kind === 'device' ? this.generation(principal.device.id) : 0
+    const s: Session = { principal, hasWill, generation }
+    this.byClient.set(client, s)
+    return s
+  }
+
+  /** Called when aedes registers the client (past CONNACK). False: revoked meanwhile. */
+  register(client: Client): boolean {
+    const s = this.byClient.get(client)
+    if (!s || s.principal.kind !== 'device') return true
+    const id = s.principal.device.id
+    if (s.generation !== this.generation(id)) return false
+    let set = this.byDevice.get(id)
+    if (!set) this.byDevice.set(id, (set = new Set()))
+    set.add(client)
+    return true
+  }
+
+  /** Called when aedes unregisters the client. Returns how many sessions the device has left. */
+  unregister(client: Client): number {
+    const s = this.byClient.get(client)
+    if (!s || s.principal.kind !== 'device') return 0
+    const id = s.principal.device.id
+    const set = this.byDevice.get(id)
+    if (!set) return 0
+    set.delete(client)
+    if (set.size === 0) this.byDevice.delete(id)
+    return set.size
+  }
+
+  deviceClients(deviceId: string): Client[] {
+    return [...(this.byDevice.get(deviceId) ?? [])]
+  }
+
+  /** Marks every session of the device authenticated so far as revoked; returns the live ones. */
+  revoke(deviceId: string): Client[] {
+    this.generations.set(deviceId, this.generation(deviceId) + 1)
+    return this.deviceClients(deviceId)
+  }
+
+  private generation(deviceId: string): number {
+    return this.generations.get(deviceId) ?? 0
+  }
+}
