@@ -1,0 +1,122 @@
+import Value from 'typebox/value'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { deviceRoutes } from '../../gateway/api/routes/devices.ts'
+import { tokenRoutes } from '../../gateway/api/routes/tokens.ts'
+import { buildApi, type ReadinessCheck } from '../../gateway/api/server.ts'
+import type { ApiApp, RoutePlugin } from '../../gateway/api/types.ts'
+import { GatewayBus } from '../../gateway/bus/events.ts'
+import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
+import { createLogger } from '../../gateway/log/logger.ts'
+import { Metrics } from '../../gateway/metrics/registry.ts'
+import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import type { Role } from '../../gateway/registry/types.ts'
+import { tempDir } from '../support/services.ts'
+
+const ROUTES_DIR = fileURLToPath(new URL('../../gateway/api/routes/', import.meta.url))
+
+/**
+ * A stand-in for a dependency this test does not build. Any use of it throws, naming the
+ * dependency, so a route file that needs it at registration time fails loudly here (add the real
+ * dependency to `makeApi` then) and a handler that needs it answers 500, which the role matrix
+ * still tells apart from 401/403.
+ */
+function missingDep(path: string): unknown {
+  const fail = () => {
+    throw new Error(`test: dependency deps.${path} is not provided by test/api/support.ts`)
+  }
+  return new Proxy(fail, {
+    get: (_t, key) => (key === 'then' ? undefined : typeof key === 'symbol' ? undefined : missingDep(`${path}.${key}`)),
+    apply: fail,
+    construct: fail,
+  })
+}
+
+/**
+ * Every route plugin in gateway/api/routes: each exported function named `...Routes`. Loading
+ * them all is what makes the role matrix and the bad-input sweep cover routes added later.
+ */
+export async function allRoutePlugins(): Promise<Array<{ file: string; name: string; plugin: RoutePlugin }>> {
+  const found: Array<{ file: string; name: string; plugin: RoutePlugin }> = []
+  for (const file of readdirSync(ROUTES_DIR).filter((f) => f.endsWith('.ts')).sort()) {
+    const mod = (await import(pathToFileURL(join(ROUTES_DIR, file)).href)) as Record<string, unknown>
+    for (const [name, value] of Object.entries(mod)) {
+      if (typeof value === 'function' && /Routes$/.test(name)) found.push({ file, name, plugin: value as RoutePlugin })
+    }
+  }
+  return found
+}
+
+export interface TestApi {
+  app: ApiApp
+  registry: ReturnType<typeof openRegistry>
+  tokens: Record<Role, string>
+  /** Every log line the app wrote, raw JSON text. */
+  logs: string[]
+  dataDir: string
+  close(): Promise<void>
+}
+
+export async function makeApi(opts: {
+  authFailuresPerMinute?: number
+  readiness?: ReadinessCheck
+  /** Load every route file (default) or only devices and tokens. */
+  allRoutes?: boolean
+} = {}): Promise<TestApi> {
+  const dir = tempDir('iocgw-api-')
+  const registry = openRegistry(dir.path)
+  const logs: string[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(line)
+      cb()
+    },
+  })
+  const logger = createLogger('trace', sink)
+  const metrics = new Metrics({ defaults: false })
+  const config = Value.Default(ConfigSchema, { server: { dataDir: dir.path } }) as GatewayConfig
+  const known = {
+    registry,
+    config,
+    metrics,
+    logger,
+    bus: new GatewayBus(),
+  }
+  const deps = new Proxy(known as Record<string, unknown>, {
+    get: (target, key) => (typeof key === 'symbol' || key in target ? target[key as string] : missingDep(key)),
+  })
+  const routes: RoutePlugin[] = opts.allRoutes === false
+    ? [deviceRoutes, tokenRoutes]
+    : (await allRoutePlugins()).map((r) => r.plugin)
+  const app = await buildApi({
+    registry,
+    metrics,
+    logger,
+    config: { authFailuresPerMinute: opts.authFailuresPerMinute ?? 1_000_000 },
+    readiness: opts.readiness ?? (async () => ({ registry: { ok: true } })),
+    routes,
+    deps,
+  })
+  await app.ready()
+  const system = { type: 'system' as const, id: 'test' }
+  const tokens = {} as Record<Role, string>
+  for (const role of ['admin', 'technician', 'officer', 'viewer'] as const) {
+    tokens[role] = registry.createToken({ role, name: `test ${role}` }, system).secret
+  }
+  return {
+    app,
+    registry,
+    tokens,
+    logs,
+    dataDir: dir.path,
+    async close() {
+      await app.close()
+      registry.close()
+      dir.remove()
+    },
+  }
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
