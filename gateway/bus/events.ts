@@ -14,6 +14,8 @@ export interface Reading {
   values: Record<string, number>
   /** Arrived well after its event time (replayed after an outage). */
   late: boolean
+  /** Pollutant with the largest VN_AQI sub-index, when `values.aqi` is present. */
+  aqi_dominant?: string | undefined
 }
 
 export interface DeviceStatusEvent {

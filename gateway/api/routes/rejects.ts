@@ -1,0 +1,47 @@
+import Type from 'typebox'
+import { REJECT_REASONS, type RejectRecord } from '../../ingest/index.ts'
+import type { DeviceRegistry } from '../../registry/types.ts'
+import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import type { RoutePlugin } from '../types.ts'
+
+export interface RejectRouteDeps {
+  registry: DeviceRegistry
+  /** `createIngest(...)` result (or anything that keeps the recent refusals per device). */
+  ingest: { recentRejects(deviceId: string): RejectRecord[] }
+}
+
+const RejectSchema = Type.Object(
+  {
+    ts: Type.String({ format: 'date-time', description: 'When the message arrived' }),
+    topic: Type.String(),
+    reason: Type.Enum([...REJECT_REASONS], { description: 'Why it was refused (the `reason` label of iocgw_ingest_rejected_total)' }),
+    message: Type.String({ description: 'What is wrong, naming the field' }),
+    excerpt: Type.String({ description: 'Start of the payload, printable characters only' }),
+  },
+  { additionalProperties: false },
+)
+
+/** GET /devices/:id/rejects: the last refused messages of a device, newest first. */
+export const rejectRoutes: RoutePlugin<RejectRouteDeps> = async (app, deps) => {
+  app.get('/devices/:id/rejects', {
+    config: { roles: ['technician'] },
+    schema: {
+      tags: ['devices'],
+      summary: "The device's most recently refused messages with the reason, newest first (kept in memory, last few per device)",
+      params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({ items: Type.Array(RejectSchema), next: Type.Null() }, { additionalProperties: false }),
+        ...AuthErrors,
+        404: ErrorSchema,
+      },
+    },
+  }, async (request, reply) => {
+    const id = request.params.id
+    if (!deps.registry.getDevice(id)) {
+      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `device "${id}" does not exist` })
+    }
+    return { items: deps.ingest.recentRejects(id), next: null }
+  })
+}
+
+export default rejectRoutes

@@ -1,0 +1,240 @@
+import type { DevicePublish, DevicePublishHandler } from '../broker/types.ts'
+import type { GatewayBus, Reading } from '../bus/events.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import { DeviceStatus } from '../protocol/index.ts'
+import type { DeviceRegistry } from '../registry/types.ts'
+import { Compile } from 'typebox/compile'
+import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
+import { checkReading, type CheckLimits } from './checks.ts'
+import type { IngestConfig } from './config.ts'
+import { BoundedMap } from './lru.ts'
+import { parseTelemetry, type Candidate } from './parse.ts'
+import { readingPoint, rejectPoint, statusPoint, type PointSink } from './points.ts'
+import { Refused, type RejectReason } from './reasons.ts'
+import { excerptOf, memoryRejectLog, type RejectLog, type RejectRecord } from './rejects.ts'
+import { memoryRiseRate, type RiseRateState } from './rise-rate.ts'
+import { NO_STATIONS, type Stations } from './stations.ts'
+import { parseTs } from './timestamps.ts'
+import { AQI_POLLUTANTS } from './vn-aqi.ts'
+
+export interface IngestDeps {
+  registry?: DeviceRegistry
+  store: PointSink
+  bus: GatewayBus
+  logger: Logger
+  metrics: Metrics
+  stations?: Stations
+  config?: Partial<IngestConfig>
+  /** Derived-value state; in-process by default, shared implementations for several nodes. */
+  state?: { hourly?: HourlyMeans; rise?: RiseRateState; rejects?: RejectLog }
+  now?: () => number
+}
+
+export interface Ingest {
+  telemetry: DevicePublishHandler
+  status: DevicePublishHandler
+  recentRejects(deviceId: string): RejectRecord[]
+  /** Hourly means per device, for daily VN_AQI (dailyAqiFor). */
+  readonly hourly: HourlyMeans
+}
+
+const DEFAULTS: IngestConfig = {
+  stationsFile: 'config/stations.yaml',
+  maxPayloadBytes: 1024 * 1024,
+  maxFutureSeconds: 300,
+  maxAgeDays: 30,
+  lateAfterSeconds: 300,
+  dedupWindow: 200_000,
+  rejectsPerDevice: 20,
+}
+
+const checkStatus = Compile(DeviceStatus)
+
+/**
+ * Telemetry and status handlers for the broker (gateway/broker/types.ts): every message is parsed,
+ * checked per kind, normalised to canonical units, enriched with derived values, written to the
+ * time-series store and only then acknowledged (the handler resolves) and announced on the bus.
+ * A message that can never be accepted resolves after being counted and recorded; only a store
+ * failure rejects, so the broker withholds PUBACK and a QoS 1 publisher resends.
+ */
+export function createIngest(deps: IngestDeps): Ingest {
+  const cfg: IngestConfig = { ...DEFAULTS, ...deps.config }
+  const now = deps.now ?? Date.now
+  const stations = deps.stations ?? NO_STATIONS
+  const hourly = deps.state?.hourly ?? memoryHourlyMeans()
+  const rise = deps.state?.rise ?? memoryRiseRate()
+  const rejects = deps.state?.rejects ?? memoryRejectLog({ perDevice: cfg.rejectsPerDevice })
+  const limits: CheckLimits = { maxFutureMs: cfg.maxFutureSeconds * 1000, maxAgeMs: cfg.maxAgeDays * 86_400_000 }
+  const lateAfterMs = cfg.lateAfterSeconds * 1000
+  const seen = new BoundedMap<string, true>(cfg.dedupWindow)
+  const lastTs = new BoundedMap<string, number>(100_000)
+  const log = deps.logger.child({ component: 'ingest' })
+
+  const m = {
+    messages: deps.metrics.counter('ingest_messages_total', 'Device messages handled by ingest, by topic', ['topic']),
+    readings: deps.metrics.counter('ingest_readings_stored_total', 'Readings stored (durable) by ingest'),
+    rejected: deps.metrics.counter('ingest_rejected_total', 'Refused telemetry/status messages (or readings of a batch), by reason', ['reason']),
+    duplicates: deps.metrics.counter('ingest_duplicates_total', 'Readings already stored (same device, seq and ts), dropped'),
+    late: deps.metrics.counter('ingest_late_total', 'Readings stored with their own time after arriving late or out of order'),
+    storeFailures: deps.metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
+    writeSeconds: deps.metrics.histogram('ingest_write_seconds', 'Time to make a message durable', [], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
+  }
+  for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
+
+  function refuse(msg: DevicePublish, reason: RejectReason, message: string): void {
+    m.rejected.inc({ reason })
+    rejects.add(msg.device.id, { ts: new Date(msg.receivedAt).toISOString(), topic: msg.topic, reason, message, excerpt: excerptOf(msg.payload) })
+    log.debug({ device: msg.device.id, reason, detail: message }, 'refused')
+    // Best effort: the refusal is already counted and recorded; a store outage must not turn a
+    // refusal into a transient failure that makes the device resend forever.
+    deps.store.write([rejectPoint(msg.device.id, reason, msg.receivedAt)]).catch(() => {})
+  }
+
+  function decode(msg: DevicePublish): unknown {
+    if (msg.payload.length > cfg.maxPayloadBytes) throw new Refused('too_large', `payload is ${msg.payload.length} bytes; at most ${cfg.maxPayloadBytes}`)
+    if (msg.payload.length === 0) throw new Refused('invalid_json', 'payload is empty: send a JSON reading')
+    try {
+      return JSON.parse(msg.payload.toString('utf8'))
+    } catch (err) {
+      throw new Refused('invalid_json', `payload is not valid JSON: ${(err as Error).message.slice(0, 120)}`)
+    }
+  }
+
+  function derive(msg: DevicePublish, c: Candidate): Record<string, number | string> {
+    const out: Record<string, number | string> = {}
+    const dev = msg.device
+    const level = c.values.water_level
+    if (level !== undefined) {
+      const alarm = stations.alarmLevel(dev.station, level)
+      if (alarm !== undefined) out.alarm_level = alarm
+      const rate = rise.add(dev.id, c.ts, level, stations.riseWindowMs(dev.station))
+      if (rate !== undefined) out.rise_rate = rate
+    }
+    let hasPollutant = false
+    for (const p of AQI_POLLUTANTS) {
+      const v = c.values[p]
+      if (v !== undefined) {
+        hourly.add(dev.id, p, hourStartOf(c.ts), v)
+        hasPollutant = true
+      }
+    }
+    if (hasPollutant) {
+      const aqi = hourlyAqiAt(hourly, dev.id, c.ts)
+      if (aqi) {
+        out.aqi = aqi.aqi
+        out.aqi_dominant = aqi.dominant
+      }
+    }
+    return out
+  }
+
+  const telemetry: DevicePublishHandler = async (msg) => {
+    m.messages.inc({ topic: 'telemetry' })
+    let accepted: Array<{ c: Candidate; key: string; late: boolean; derived: Record<string, number | string> }>
+    try {
+      const parsed = parseTelemetry(decode(msg), msg.receivedAt)
+      for (const r of parsed.refusals) refuse(msg, r.reason, r.message)
+      const t = now()
+      accepted = []
+      const inMessage = new Set<string>()
+      for (const c of parsed.readings) {
+        try {
+          checkReading(c, msg.device.kind, t, limits)
+        } catch (err) {
+          if (!(err instanceof Refused)) throw err
+          refuse(msg, err.reason, err.message)
+          continue
+        }
+        const key = `${msg.device.id}|${c.seq ?? ''}|${c.ts}`
+        if (seen.has(key) || inMessage.has(key)) {
+          m.duplicates.inc()
+          continue
+        }
+        inMessage.add(key)
+        const prev = lastTs.get(msg.device.id)
+        const late = msg.receivedAt - c.ts > lateAfterMs || (prev !== undefined && c.ts < prev)
+        if (prev === undefined || c.ts > prev) lastTs.set(msg.device.id, c.ts)
+        accepted.push({ c, key, late, derived: derive(msg, c) })
+      }
+    } catch (err) {
+      if (err instanceof Refused) refuse(msg, err.reason, err.message)
+      else {
+        log.error({ err, device: msg.device.id }, 'telemetry handling failed')
+        refuse(msg, 'internal', 'the gateway could not handle this message; see the gateway log')
+      }
+      return
+    }
+    if (accepted.length === 0) return
+
+    const dev = msg.device
+    const points = accepted.map((a) => readingPoint(dev, a.c, a.derived))
+    const end = m.writeSeconds.startTimer()
+    try {
+      await deps.store.write(points)
+    } catch (err) {
+      m.storeFailures.inc()
+      log.warn({ err, device: dev.id, readings: points.length }, 'store write failed; message not acknowledged')
+      throw err
+    }
+    end()
+    m.readings.inc(accepted.length)
+    for (const a of accepted) {
+      seen.set(a.key, true)
+      if (a.late) m.late.inc()
+      const values: Record<string, number> = { ...a.c.values }
+      for (const [k, v] of Object.entries(a.derived)) if (typeof v === 'number') values[k] = v
+      const reading: Reading = {
+        device: dev.id,
+        kind: dev.kind,
+        station: dev.station,
+        district: dev.district,
+        ts: a.c.ts,
+        seq: a.c.seq,
+        values,
+        late: a.late,
+      }
+      if (typeof a.derived.aqi_dominant === 'string') reading.aqi_dominant = a.derived.aqi_dominant
+      try {
+        deps.bus.emit('reading', reading)
+      } catch (err) {
+        // A consumer's bug must not undo a durable write nor the acknowledgement.
+        log.error({ err, device: dev.id }, 'reading consumer failed')
+      }
+    }
+  }
+
+  const status: DevicePublishHandler = async (msg) => {
+    m.messages.inc({ topic: 'status' })
+    let ev: { device: string; online: boolean; ts: number; fw?: string; uptime?: number; queue_dropped?: number; queue_depth?: number }
+    try {
+      const doc = decode(msg)
+      if (!checkStatus.Check(doc)) {
+        const e = [...checkStatus.Errors(doc)].find((x) => x.keyword !== 'boolean')
+        throw new Refused('invalid_payload', `payload${e?.instancePath ?? ''} ${e?.message ?? 'is not a status'}: a status is {"online": true|false, "ts", "fw"?, "uptime"?}`)
+      }
+      const s = doc as DeviceStatus
+      const ts = s.ts === undefined ? msg.receivedAt : parseTs(s.ts, 'payload/ts')
+      ev = { device: msg.device.id, online: s.online, ts }
+      if (s.fw !== undefined) ev.fw = s.fw
+      if (s.uptime !== undefined && Number.isFinite(s.uptime)) ev.uptime = s.uptime
+      if (s.queue_dropped !== undefined) ev.queue_dropped = s.queue_dropped
+      if (s.queue_depth !== undefined) ev.queue_depth = s.queue_depth
+    } catch (err) {
+      if (err instanceof Refused) refuse(msg, err.reason, err.message)
+      else {
+        log.error({ err, device: msg.device.id }, 'status handling failed')
+        refuse(msg, 'internal', 'the gateway could not handle this message; see the gateway log')
+      }
+      return
+    }
+    await deps.store.write([statusPoint(msg.device, ev)])
+    try {
+      deps.bus.emit('device-status', { device: ev.device, online: ev.online, ts: ev.ts, fw: ev.fw, uptime: ev.uptime })
+    } catch (err) {
+      log.error({ err, device: ev.device }, 'device-status consumer failed')
+    }
+  }
+
+  return { telemetry, status, recentRejects: (id) => rejects.recent(id), hourly }
+}

@@ -1,0 +1,167 @@
+import { Compile } from 'typebox/compile'
+import { converterFor, isMetricName, MAX_READINGS_PER_MESSAGE, SenmlRecord, TelemetryReading } from '../protocol/index.ts'
+import { Refused, type Refusal } from './reasons.ts'
+import { parseTs } from './timestamps.ts'
+
+// Telemetry payload → candidate readings, before the per-kind checks. Native JSON (one reading or
+// an array) and SenML (RFC 8428 JSON). A broken element of a batch refuses that element only:
+// a replay after an outage must not lose its good readings for one bad one.
+
+export interface Candidate {
+  /** Event time, epoch ms. */
+  ts: number
+  seq: number | null
+  /** Metric name → value, in canonical units (SenML already converted). */
+  values: Record<string, number>
+  /** Position in the message, for messages naming the element. */
+  index: number | null
+}
+
+export interface Parsed {
+  readings: Candidate[]
+  refusals: Refusal[]
+}
+
+const checkReading = Compile(TelemetryReading)
+const checkSenml = Compile(SenmlRecord)
+
+function schemaMessage(errors: Iterable<{ keyword: string; instancePath: string; message?: string; params: Record<string, unknown> }>, prefix: string): string {
+  const all = [...errors].filter((e) => e.keyword !== 'boolean')
+  const e = all[0]
+  if (!e) return `${prefix} is not valid`
+  const at = `${prefix}${e.instancePath}`
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params.additionalProperties as string[] | undefined)?.[0]
+    return `${at}/${extra ?? '?'} is not an accepted field (a reading is {"ts", "seq", "values"})`
+  }
+  if (e.keyword === 'required') return `${at} is missing ${((e.params.requiredProperties as string[] | undefined) ?? []).join(', ')}`
+  return `${at} ${e.message ?? 'is not valid'}`
+}
+
+function native(item: unknown, index: number | null, receivedAt: number): Candidate {
+  const where = index === null ? 'payload' : `payload/${index}`
+  if (!checkReading.Check(item)) {
+    // JSON.parse turns 1e999 into Infinity, which the schema's number type lets through; any
+    // non-finite value shows up in the checks with its own reason.
+    throw new Refused('invalid_payload', schemaMessage(checkReading.Errors(item), where))
+  }
+  const r = item as TelemetryReading
+  const ts = r.ts === undefined ? receivedAt : parseTs(r.ts, `${where}/ts`)
+  return { ts, seq: r.seq ?? null, values: { ...r.values }, index }
+}
+
+// Names a SenML producer is likely to use for a canonical metric.
+const SENML_ALIASES: Record<string, string> = {
+  temp: 'temperature',
+  hum: 'humidity',
+  rh: 'humidity',
+  level: 'water_level',
+  waterlevel: 'water_level',
+  rain: 'rainfall',
+  'pm2.5': 'pm25',
+  pm2_5: 'pm25',
+  batt: 'battery',
+  bat: 'battery',
+  interval: 'interval_s',
+}
+
+function metricOfName(name: string): string {
+  const last = name.split(/[:/]/).filter((p) => p.length > 0).pop() ?? name
+  const lower = last.toLowerCase()
+  return SENML_ALIASES[lower] ?? lower
+}
+
+// RFC 8428 §4.5.3: a time below 2**28 is relative to now.
+const RELATIVE_TIME_LIMIT = 2 ** 28
+
+function senml(pack: unknown[], receivedAt: number): Parsed {
+  const refusals: Refusal[] = []
+  const groups = new Map<number, Candidate>()
+  let bn = ''
+  let bt = 0
+  let bu: string | undefined
+  let bv = 0
+  for (let i = 0; i < pack.length; i++) {
+    const rec = pack[i]
+    const where = `payload/${i}`
+    try {
+      if (!checkSenml.Check(rec)) throw new Refused('invalid_payload', schemaMessage(checkSenml.Errors(rec), where))
+      const r = rec as SenmlRecord
+      const mustUnderstand = Object.keys(r).find((k) => k.endsWith('_'))
+      if (mustUnderstand) throw new Refused('senml_unsupported', `${where}/${mustUnderstand} is a must-understand SenML field this gateway does not support (RFC 8428 §4.4)`)
+      if (r.bver !== undefined && r.bver > 10) throw new Refused('senml_unsupported', `${where}/bver ${r.bver} is newer than SenML version 10 (RFC 8428)`)
+      if (r.bn !== undefined) bn = r.bn
+      if (r.bt !== undefined) bt = r.bt
+      if (r.bu !== undefined) bu = r.bu
+      if (r.bv !== undefined) bv = r.bv
+      // A record holding only base fields is legal and names no measurement.
+      if (r.n === undefined && r.v === undefined && r.s === undefined && r.vs === undefined && r.vb === undefined && r.vd === undefined) continue
+      const name = bn + (r.n ?? '')
+      if (name.length === 0) throw new Refused('invalid_payload', `${where} has no name (n or bn)`)
+      let value: number
+      if (r.v !== undefined) value = bv + r.v
+      else if (r.s !== undefined) value = r.s
+      else throw new Refused('senml_unsupported', `${where} carries a string, boolean or data value; only numeric values (v or s) are readings`)
+      let t = bt + (r.t ?? 0)
+      if (!Number.isFinite(t)) throw new Refused('ts_invalid', `${where}/t is not a finite time`)
+      if (t < RELATIVE_TIME_LIMIT) t = receivedAt / 1000 + t
+      const ts = Math.round(t * 1000)
+      const metric = metricOfName(name)
+      let g = groups.get(ts)
+      if (!g) {
+        g = { ts, seq: null, values: {}, index: i }
+        groups.set(ts, g)
+      }
+      if (metric === 'seq') {
+        if (!Number.isSafeInteger(value) || value < 0) throw new Refused('invalid_payload', `${where}/v: seq must be a non-negative integer`)
+        g.seq = value
+        continue
+      }
+      const unit = r.u ?? bu
+      if (isMetricName(metric)) {
+        const conv = converterFor(metric, unit)
+        if (!conv) throw new Refused('unit_mismatch', `${where}/u "${unit}" cannot be converted to ${metric}`)
+        value = conv(value)
+      }
+      g.values[metric] = value
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err
+      refusals.push({ reason: err.reason, message: err.message })
+    }
+  }
+  const readings = [...groups.values()].filter((g) => Object.keys(g.values).length > 0)
+  return { readings, refusals }
+}
+
+function looksLikeSenml(arr: unknown[]): boolean {
+  const first = arr[0]
+  return typeof first === 'object' && first !== null && !Array.isArray(first) && !('values' in first)
+}
+
+/** Parses a telemetry payload that is already JSON-decoded. */
+export function parseTelemetry(doc: unknown, receivedAt: number): Parsed {
+  if (Array.isArray(doc)) {
+    if (doc.length === 0) throw new Refused('invalid_payload', 'payload is an empty array: send at least one reading')
+    if (looksLikeSenml(doc)) {
+      if (doc.length > MAX_READINGS_PER_MESSAGE * 8) throw new Refused('too_many_readings', `payload holds ${doc.length} SenML records; at most ${MAX_READINGS_PER_MESSAGE * 8} per message`)
+      return senml(doc, receivedAt)
+    }
+    if (doc.length > MAX_READINGS_PER_MESSAGE) throw new Refused('too_many_readings', `payload holds ${doc.length} readings; at most ${MAX_READINGS_PER_MESSAGE} per message`)
+    const out: Parsed = { readings: [], refusals: [] }
+    doc.forEach((item, i) => {
+      try {
+        out.readings.push(native(item, i, receivedAt))
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err
+        out.refusals.push({ reason: err.reason, message: err.message })
+      }
+    })
+    return out
+  }
+  if (typeof doc !== 'object' || doc === null) {
+    throw new Refused('invalid_payload', 'payload must be a JSON object {"ts", "seq", "values"}, an array of them, or a SenML pack')
+  }
+  return { readings: [native(doc, null, receivedAt)], refusals: [] }
+}
+
+export { metricOfName }

@@ -1,0 +1,49 @@
+import type { Device } from '../registry/types.ts'
+import type { Candidate } from './parse.ts'
+
+// Points of docs/data-model.md, written by ingest: `readings`, `device_status`, `rejects`.
+
+export interface IngestPoint {
+  measurement: string
+  tags: Record<string, string>
+  fields: Record<string, number | string | boolean>
+  /** Event time, epoch ms. */
+  ts: number
+}
+
+/** The part of the time-series store ingest needs: resolves once the points are durable. */
+export interface PointSink {
+  write(points: IngestPoint[]): Promise<void>
+}
+
+function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Record<string, string> {
+  // Unknown tags are omitted, never written as empty strings (data model rule).
+  const tags: Record<string, string> = { device: d.id, kind: d.kind }
+  if (d.station) tags.station = d.station
+  if (d.district) tags.district = d.district
+  return tags
+}
+
+export function readingPoint(d: Device, c: Candidate, derived: Record<string, number | string>): IngestPoint {
+  const fields: Record<string, number | string> = { ...c.values, ...derived }
+  if (c.seq !== null) fields.seq = c.seq
+  return { measurement: 'readings', tags: deviceTags(d), fields, ts: c.ts }
+}
+
+export function statusPoint(
+  d: Device,
+  s: { online: boolean; ts: number; fw?: string; uptime?: number; queue_dropped?: number; queue_depth?: number },
+): IngestPoint {
+  const tags: Record<string, string> = { device: d.id, kind: d.kind }
+  if (d.station) tags.station = d.station
+  const fields: Record<string, number | string> = { online: s.online ? 1 : 0 }
+  if (s.uptime !== undefined) fields.uptime = s.uptime
+  if (s.fw !== undefined) fields.fw = s.fw
+  if (s.queue_dropped !== undefined) fields.queue_dropped = s.queue_dropped
+  if (s.queue_depth !== undefined) fields.queue_depth = s.queue_depth
+  return { measurement: 'device_status', tags, fields, ts: s.ts }
+}
+
+export function rejectPoint(device: string, reason: string, ts: number): IngestPoint {
+  return { measurement: 'rejects', tags: { device, reason }, fields: { count: 1 }, ts }
+}

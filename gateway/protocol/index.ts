@@ -1,0 +1,4 @@
+export * from './topics.ts'
+export * from './metrics.ts'
+export * from './units.ts'
+export * from './schemas.ts'
