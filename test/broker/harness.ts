@@ -1,0 +1,120 @@
+// A real broker on loopback ports with a real SQLite registry in a temp dir, and its log lines.
+import { Writable } from 'node:stream'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { createBroker } from '../../gateway/broker/index.ts'
+import type { DevicePublishRoutes, GatewayBroker, BrokerPorts } from '../../gateway/broker/index.ts'
+import { GatewayBus } from '../../gateway/bus/events.ts'
+import { createLogger } from '../../gateway/log/logger.ts'
+import { Metrics } from '../../gateway/metrics/registry.ts'
+import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import type { Actor, DeviceKind, Role } from '../../gateway/registry/types.ts'
+import { tempDir } from '../support/services.ts'
+
+export const actor: Actor = { type: 'system', id: 'test' }
+
+export interface Harness {
+  registry: ReturnType<typeof openRegistry>
+  metrics: Metrics
+  broker: GatewayBroker
+  bus: GatewayBus
+  ports: BrokerPorts
+  url: string
+  wsUrl: string
+  /** Every log line the gateway wrote. */
+  lines: string[]
+  /** Every secret handed out (for the no-secret-in-logs check). */
+  secrets: string[]
+  addDevice(id: string, kind?: DeviceKind): string
+  addToken(role: Role): string
+  counter(name: string, labels?: Record<string, string>): Promise<number>
+  connect(username: string, password: string, opts?: IClientOptions): Promise<MqttClient>
+  stop(): Promise<void>
+}
+
+export async function startBroker(opts: { routes?: DevicePublishRoutes } = {}): Promise<Harness> {
+  const dir = tempDir('iocgw-broker-')
+  const registry = openRegistry(dir.path)
+  const metrics = new Metrics({ defaults: false })
+  const bus = new GatewayBus()
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+      cb()
+    },
+  })
+  const logger = createLogger('debug', sink)
+  const broker = await createBroker({
+    registry,
+    metrics,
+    logger,
+    bus,
+    routes: opts.routes ?? {},
+    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' },
+  })
+  const ports = await broker.listen()
+  const secrets: string[] = []
+  const clients: MqttClient[] = []
+  const h: Harness = {
+    registry,
+    metrics,
+    broker,
+    bus,
+    ports,
+    url: `mqtt://127.0.0.1:${ports.mqtt}`,
+    wsUrl: `ws://127.0.0.1:${ports.ws}/mqtt`,
+    lines,
+    secrets,
+    addDevice(id, kind = 'water_level') {
+      const { secret } = registry.createDevice({ id, kind, name: `Trạm ${id}` }, actor)
+      secrets.push(secret)
+      return secret
+    },
+    addToken(role) {
+      const { secret } = registry.createToken({ role, name: `${role} integration` }, actor)
+      secrets.push(secret)
+      return secret
+    },
+    async counter(name, labels = {}) {
+      const metric = metrics.registry.getSingleMetric(`iocgw_${name}`)
+      if (!metric) return 0
+      const data = await metric.get()
+      return data.values
+        .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+        .reduce((sum, v) => sum + v.value, 0)
+    },
+    async connect(username, password, o = {}) {
+      const c = await mqtt.connectAsync(h.url, { username, password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+      clients.push(c)
+      return c
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})))
+      await broker.close()
+      registry.close()
+      dir.remove()
+    },
+  }
+  return h
+}
+
+/** The CONNACK return code of a refused connect (0 when accepted). */
+export async function connackCode(url: string, username: string, password: string, o: IClientOptions = {}): Promise<number> {
+  try {
+    const c = await mqtt.connectAsync(url, { username, password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+    await c.endAsync(true)
+    return 0
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'number') return code
+    throw err
+  }
+}
+
+/** Resolves when the client's connection closes. */
+export function closed(c: MqttClient): Promise<void> {
+  return new Promise((resolve) => {
+    if (!c.connected) return resolve()
+    c.once('close', () => resolve())
+  })
+}
