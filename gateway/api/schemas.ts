@@ -23,7 +23,7 @@ export const AuthErrors = {
 export const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN, maxLength: 64, description: 'Device id: [a-z0-9][a-z0-9-]{2,63}' })
 
 /** Token ids and other opaque server-made ids. */
-export const OpaqueId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Opaque id' })
+export const OpaqueId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', maxLength: 64, description: 'Opaque id' })
 
 export const Cursor = Type.String({ minLength: 1, maxLength: 512, description: 'The `next` value of the previous page' })
 export const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items per page' })
