@@ -1,0 +1,161 @@
+// The time-series store: one interface, two implementations (SQLite, the embedded default, and
+// InfluxDB 1.x). Both hold the model of docs/data-model.md, so the readings API, the alert engine,
+// vision and the Grafana boards see the same measurements, tags and fields.
+//
+// Semantics both implementations honour (the contract suite in test/store checks them):
+// - A point is identified by (measurement, tag set, ts): writing the same identity again overwrites
+//   the fields it carries (InfluxDB's rule). A duplicate reading (same device, seq and ts) therefore
+//   lands on itself and is stored once.
+// - Time ranges are half-open: `from` inclusive, `to` exclusive, epoch ms.
+// - Aggregation buckets are aligned to the epoch (InfluxDB's GROUP BY time without offset); a
+//   bucket's ts is its start; empty buckets are left out (fill(none)).
+// - Tags that are unknown are omitted, never written as empty strings.
+
+export type FieldValue = number | string | boolean
+
+export interface Point {
+  measurement: string
+  /** Only known tags; an empty-string tag is dropped by the stores. */
+  tags: Readonly<Record<string, string>>
+  /** At least one field. Non-finite numbers are refused by `write`. */
+  fields: Readonly<Record<string, FieldValue>>
+  /** Event time, epoch ms (the reading's own time, never the arrival time). */
+  ts: number
+}
+
+/** Measurements of docs/data-model.md and their tag keys. */
+export const MEASUREMENT_TAGS = {
+  readings: ['device', 'kind', 'station', 'district'],
+  detections: ['camera', 'zone', 'station', 'district'],
+  alerts: ['kind', 'rule', 'severity', 'state', 'station', 'device'],
+  device_status: ['device', 'kind', 'station'],
+  rejects: ['device', 'reason'],
+} as const satisfies Record<string, readonly string[]>
+
+export type Measurement = keyof typeof MEASUREMENT_TAGS
+
+/**
+ * Fields stored as integers (InfluxDB `i` type; a field's type may never change in InfluxDB, so
+ * writers get it from here, not from the value they happen to hold). Values are rounded.
+ */
+export const INTEGER_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
+  readings: new Set(['seq']),
+  detections: new Set(['car', 'motorcycle', 'bus', 'truck', 'bicycle']),
+  device_status: new Set(['uptime', 'queue_dropped']),
+  rejects: new Set(['count']),
+}
+
+export const AGGREGATE_FNS = ['mean', 'min', 'max', 'last'] as const
+export type AggregateFn = (typeof AGGREGATE_FNS)[number]
+
+export interface ValuePoint {
+  /** Epoch ms; for aggregates the start of the bucket. */
+  ts: number
+  value: FieldValue
+}
+
+/** Raw points of one metric (a field of `readings`) of one device. */
+export interface RawReadingsQuery {
+  device: string
+  metric: string
+  from: number
+  to: number
+  /** At most this many points (the store may cap it, see MAX_QUERY_POINTS). */
+  limit: number
+  /** Default 'asc' (oldest first). 'desc' gives the newest `limit` points, newest first. */
+  order?: 'asc' | 'desc' | undefined
+}
+
+/** One metric of one device aggregated into buckets of `every` ms. */
+export interface AggregateReadingsQuery {
+  device: string
+  metric: string
+  from: number
+  to: number
+  every: number
+  fn: AggregateFn
+  /** At most this many buckets, oldest first. */
+  limit?: number | undefined
+}
+
+export interface LatestFilter {
+  kind?: string | undefined
+  station?: string | undefined
+  device?: string | undefined
+}
+
+/** The latest value of every field a device has reported (measurement `readings`). */
+export interface LatestReadings {
+  device: string
+  /** Tags of the device's newest point (kind, station, district when known). */
+  tags: Record<string, string>
+  /** Time of the device's newest point, epoch ms. */
+  ts: number
+  /** Each field's own latest value (not only those of the newest point); `seq` left out. */
+  values: Record<string, FieldValue>
+}
+
+/** Generic query over any measurement (detections, alerts, device_status, ...). */
+export interface PointQuery {
+  measurement: string
+  /** Exact tag matches, ANDed. */
+  where?: Readonly<Record<string, string>> | undefined
+  /** Fields to return; all fields when omitted (raw only: aggregates need the list). */
+  fields?: readonly string[] | undefined
+  from: number
+  to: number
+  limit?: number | undefined
+  order?: 'asc' | 'desc' | undefined
+  /** Aggregate into buckets of `every` ms with `fn`, one row per bucket and `groupBy` tag values. */
+  every?: number | undefined
+  fn?: AggregateFn | undefined
+  /** Tags to group aggregates by (returned in `tags`); raw points always carry all their tags. */
+  groupBy?: readonly string[] | undefined
+}
+
+export interface QueriedPoint {
+  ts: number
+  tags: Record<string, string>
+  /** Only fields present in the point (or non-empty in the bucket). */
+  fields: Record<string, FieldValue>
+}
+
+export interface StoreHealth {
+  /** The store accepts writes durably (possibly into its spill buffer). */
+  ok: boolean
+  /** Working but not at full service: e.g. InfluxDB unreachable, points going to the disk spool. */
+  degraded: boolean
+  detail: string
+  /** Points and bytes waiting in the disk spool (InfluxDB only). */
+  spool?: { points: number; bytes: number } | undefined
+}
+
+export interface TimeSeriesStore {
+  readonly backend: 'sqlite' | 'influx'
+  /**
+   * Resolves only once every point is durable: committed in the store, or fsync'd into the store's
+   * own disk spool (then delivered later, in order). Rejects (nothing stored) on invalid points
+   * (StoreError 'invalid') or when the store is closed.
+   */
+  write(points: readonly Point[]): Promise<void>
+  readings(q: RawReadingsQuery): Promise<ValuePoint[]>
+  aggregate(q: AggregateReadingsQuery): Promise<ValuePoint[]>
+  latest(filter: LatestFilter): Promise<LatestReadings[]>
+  queryPoints(q: PointQuery): Promise<QueriedPoint[]>
+  health(): StoreHealth
+  /** Flushes what is buffered (or leaves it in the spool, durable) and releases resources. */
+  close(): Promise<void>
+}
+
+/** The most points one query answers, whatever limit is asked. */
+export const MAX_QUERY_POINTS = 100_000
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: 'invalid' | 'closed' | 'unavailable',
+    message: string,
+  ) {
+    super(message)
+    this.name = 'StoreError'
+  }
+}
