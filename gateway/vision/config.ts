@@ -1,0 +1,121 @@
+import Type, { type Static } from 'typebox'
+
+// `vision:` section of gateway.yaml. Zone polygons are in normalised frame coordinates (0..1, x to
+// the right, y down) so they survive a change of the camera's capture resolution.
+
+const Point = Type.Tuple([Type.Number({ minimum: 0, maximum: 1 }), Type.Number({ minimum: 0, maximum: 1 })])
+const Polygon = Type.Array(Point, { minItems: 3, maxItems: 64 })
+
+export const TilingSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false }),
+    /** Tile side in source pixels; about the model's input size keeps small vehicles at full resolution. */
+    tileSize: Type.Integer({ minimum: 64, maximum: 4096, default: 416 }),
+    /** Share of a tile that overlaps its neighbour, so a vehicle cut by one tile is whole in the next. */
+    overlap: Type.Number({ minimum: 0, maximum: 0.5, default: 0.25 }),
+    /** Also run one pass over the whole frame, for vehicles larger than a tile. */
+    fullFrame: Type.Boolean({ default: true }),
+    /** Upper bound of inferences per frame (tiles are enlarged to stay within it). */
+    maxTiles: Type.Integer({ minimum: 1, maximum: 64, default: 16 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const CountZoneSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }),
+    kind: Type.Literal('count'),
+    /** Free text such as "northbound" or "lane 2". */
+    direction: Type.Optional(Type.String({ maxLength: 64 })),
+    polygon: Polygon,
+    /** Passenger-car units the zone holds when it is full; scales the congestion level. */
+    capacityPcu: Type.Number({ exclusiveMinimum: 0, default: 20 }),
+  },
+  { additionalProperties: false },
+)
+
+export const FloodZoneSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }),
+    kind: Type.Literal('flood'),
+    polygon: Polygon,
+  },
+  { additionalProperties: false },
+)
+
+export const ZoneSchema = Type.Union([CountZoneSchema, FloodZoneSchema])
+
+export const CameraVisionSchema = Type.Object(
+  {
+    zones: Type.Array(ZoneSchema, { default: [] }),
+    tiling: Type.Optional(TilingSchema),
+    /**
+     * A JPEG of this camera's view on a dry day (path); its water-labelled pixels are subtracted
+     * from each flood reading. When unset, the first analysed frame is not assumed dry: no
+     * compensation is made and the raw ratio is reported.
+     */
+    dryReference: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+)
+
+export const VisionSection = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    detector: Type.Object(
+      {
+        type: Type.String({ default: 'yolox-onnx' }),
+        model: Type.String({ default: 'yolox_nano' }),
+        /** Objects kept (and drawn) from this score; counting uses countThreshold. */
+        scoreThreshold: Type.Number({ minimum: 0, maximum: 1, default: 0.3 }),
+        countThreshold: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+        nmsIou: Type.Number({ minimum: 0, maximum: 1, default: 0.45 }),
+        nmsIos: Type.Number({ minimum: 0, maximum: 1, default: 0.7 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    flood: Type.Object(
+      {
+        segmenter: Type.Object(
+          {
+            type: Type.String({ default: 'deeplab-onnx' }),
+            model: Type.String({ default: 'deeplabv3_mnv2_ade20k_uint8' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** The segmenter costs ~5 detector passes: run it at most this often per camera. */
+        everyMs: Type.Integer({ minimum: 0, default: 60_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Pool workers; each gets floor(cores / workers) onnxruntime threads (at least 1). */
+    workers: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+    threadsPerWorker: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+    maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 2 * 1024 * 1024 }),
+    motion: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        /** Mean absolute grey-level change (0..1) over a 64x48 thumbnail below which a frame is "the same". */
+        threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.01 }),
+        /** A frame is analysed at least this often even without motion. */
+        maxSkipMs: Type.Integer({ minimum: 0, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Congestion levels 1..3 start at these zone occupancies (share of the zone under vehicles). */
+    congestionOccupancy: Type.Tuple([Type.Number(), Type.Number(), Type.Number()], { default: [0.15, 0.3, 0.5] }),
+    /** ... or at these shares of the zone's capacityPcu. */
+    congestionPcu: Type.Tuple([Type.Number(), Type.Number(), Type.Number()], { default: [0.4, 0.7, 1.0] }),
+    /** Detection records (with boxes) kept for the detections API. */
+    retentionDays: Type.Number({ exclusiveMinimum: 0, default: 7 }),
+    cameras: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{2,63}$' }), CameraVisionSchema, { default: {} }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export type VisionConfig = Static<typeof VisionSection>
+export type CameraVisionConfig = Static<typeof CameraVisionSchema>
+export type Zone = Static<typeof ZoneSchema>
+export type CountZone = Static<typeof CountZoneSchema>
+export type FloodZone = Static<typeof FloodZoneSchema>
+export type TilingConfig = Static<typeof TilingSchema>

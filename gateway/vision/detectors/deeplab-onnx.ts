@@ -1,0 +1,54 @@
+import type { Sharp } from 'sharp'
+import { openSession, ort } from './onnx.ts'
+import type { PluginOptions, Segmenter, Timings } from './types.ts'
+
+/** DeepLabV3 (ADE20K, 32 classes, uint8 NHWC in, int32 ArgMax out) as MODELS.md section 2 says. */
+export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'modelsDir' | 'threads'>): Promise<Segmenter> {
+  const { session, manifest } = await openSession(opts.model, opts.modelsDir, opts.threads)
+  if (manifest.output.format !== 'class-id-per-pixel') throw new Error(`model ${opts.model} is not a segmenter`)
+  const shape = manifest.input.shape
+  const h = shape[1]!
+  const w = shape[2]!
+  const buf = new Uint8Array(w * h * 3)
+  const tensor = new ort.Tensor('uint8', buf, shape)
+  const water = Object.values(manifest.waterClasses ?? {})
+
+  async function infer(): Promise<Int32Array> {
+    const out = await session.run({ [manifest.input.name]: tensor })
+    return out[manifest.output.name]!.data as Int32Array
+  }
+
+  return {
+    type: 'deeplab-onnx',
+    waterClasses: water,
+    async segment(image: Sharp, t: Timings) {
+      let t0 = performance.now()
+      // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
+      const data = await image
+        .clone()
+        .resize(w, h, { fit: 'fill', kernel: 'linear' })
+        .removeAlpha()
+        .raw()
+        .toBuffer()
+      buf.set(data)
+      let t1 = performance.now()
+      t.preprocessMs += t1 - t0
+      const out = await infer()
+      t0 = performance.now()
+      t.inferMs += t0 - t1
+      const classes = new Uint8Array(out.length)
+      for (let i = 0; i < out.length; i++) classes[i] = out[i]!
+      t1 = performance.now()
+      t.postprocessMs += t1 - t0
+      return { width: w, height: h, classes }
+    },
+    async runRaw() {
+      const t0 = performance.now()
+      await infer()
+      return performance.now() - t0
+    },
+    async close() {
+      await session.release()
+    },
+  }
+}

@@ -1,0 +1,52 @@
+import type { Sharp } from 'sharp'
+import type { Detection } from '../nms.ts'
+import type { Region } from '../yolox.ts'
+
+export interface FrameSize {
+  width: number
+  height: number
+}
+
+export interface Timings {
+  preprocessMs: number
+  inferMs: number
+  postprocessMs: number
+}
+
+/**
+ * An object detector behind one interface, picked by `vision.detector.type` (in the manner of
+ * Frigate's detector plugins), so another runtime or model can be added without touching the
+ * pipeline. Instances live inside a pool worker.
+ */
+export interface Detector {
+  readonly type: string
+  /**
+   * Detects objects in each region (null = the whole frame) and merges them into source pixels.
+   * `image` is a fresh decoder for the frame (call `.clone()` for each use).
+   */
+  detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings): Promise<Detection[]>
+  /** One inference on a prepared input, for `models verify` and the raw benchmark. */
+  runRaw(): Promise<number>
+  close(): Promise<void>
+}
+
+/** A per-pixel scene classifier (class id per pixel at its own resolution). */
+export interface Segmenter {
+  readonly type: string
+  segment(image: Sharp, t: Timings): Promise<{ width: number; height: number; classes: Uint8Array }>
+  /** Class ids that mean water. */
+  readonly waterClasses: number[]
+  runRaw(): Promise<number>
+  close(): Promise<void>
+}
+
+export interface PluginOptions {
+  model: string
+  modelsDir?: string | undefined
+  /** onnxruntime intra-op threads for this worker's session. */
+  threads: number
+  scoreThreshold: number
+  nmsIou: number
+  /** Intersection over the smaller box above which a tile fragment is merged away. */
+  nmsIos: number
+}

@@ -1,0 +1,55 @@
+import type { Sharp } from 'sharp'
+import { nms, type Detection } from '../nms.ts'
+import { decodeYolox, letterboxInto, type Region } from '../yolox.ts'
+import { openSession, ort } from './onnx.ts'
+import type { Detector, FrameSize, PluginOptions, Timings } from './types.ts'
+
+/** YOLOX (grid output, decode_in_inference off) on onnxruntime-node, CPU. */
+export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
+  const { session, manifest } = await openSession(opts.model, opts.modelsDir, opts.threads)
+  if (manifest.output.format !== 'yolox-grid') throw new Error(`model ${opts.model} is not a YOLOX grid detector`)
+  const shape = manifest.input.shape
+  const size = shape[2]!
+  const pad = manifest.input.letterbox?.pad ?? 114
+  const inputName = manifest.input.name
+  const outputName = manifest.output.name
+  // One input buffer per detector, reused for every region: no allocation per frame.
+  const buf = new Float32Array(3 * size * size)
+  const tensor = new ort.Tensor('float32', buf, shape)
+
+  async function infer(): Promise<Float32Array> {
+    const out = await session.run({ [inputName]: tensor })
+    return out[outputName]!.data as Float32Array
+  }
+
+  return {
+    type: 'yolox-onnx',
+    async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings): Promise<Detection[]> {
+      const all: Detection[] = []
+      for (const region of regions) {
+        let t0 = performance.now()
+        const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf)
+        let t1 = performance.now()
+        t.preprocessMs += t1 - t0
+        const out = await infer()
+        t0 = performance.now()
+        t.inferMs += t0 - t1
+        all.push(...decodeYolox(out, manifest, lb, frame, opts.scoreThreshold))
+        t1 = performance.now()
+        t.postprocessMs += t1 - t0
+      }
+      const t0 = performance.now()
+      const merged = nms(all, opts.nmsIou, regions.length > 1 ? opts.nmsIos : 1.01)
+      t.postprocessMs += performance.now() - t0
+      return merged
+    },
+    async runRaw() {
+      const t0 = performance.now()
+      await infer()
+      return performance.now() - t0
+    },
+    async close() {
+      await session.release()
+    },
+  }
+}

@@ -1,0 +1,107 @@
+import { join } from 'node:path'
+import type { DevicePublishHandler } from '../broker/types.ts'
+import type { GatewayBus } from '../bus/events.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import { loadManifest } from '../../models/manifest.ts'
+import type { VisionConfig } from './config.ts'
+import { openDetectionLog, type DetectionLog } from './detection-log.ts'
+import { createFramesHandler } from './frames-handler.ts'
+import { VisionPipeline, type DetectionSink } from './pipeline.ts'
+import { VisionPool } from './pool.ts'
+import { renderSnapshot } from './snapshot.ts'
+
+export { VisionSection, type VisionConfig } from './config.ts'
+export type { DetectionPoint, DetectionSink } from './pipeline.ts'
+
+export interface VisionDeps {
+  /** Durable writer of `detections` points (see storeSink for the time-series store adapter). */
+  sink: DetectionSink
+  bus?: GatewayBus | undefined
+  logger: Logger
+  metrics: Metrics
+  config: VisionConfig
+  /** IOC_MODELS_DIR / models.dir; the resolver falls back to models/ and ../shared/models. */
+  modelsDir?: string | undefined
+  /** Where the detection records (with boxes) are kept: `<dataDir>/vision.sqlite`; ':memory:' for tests. */
+  dataDir: string
+  /** Replaces the embedded SQLite detection log (several nodes). */
+  log?: DetectionLog | undefined
+}
+
+export interface Vision {
+  /** Broker route for subtopic `frames`. */
+  frames: DevicePublishHandler
+  /** True once every worker has loaded its models. */
+  ready(): boolean
+  /** Resolves when the models are loaded; rejects with the reason when they cannot be. */
+  whenReady(): Promise<void>
+  /** JPEG of the latest analysed frame with detections drawn, or null when none yet. */
+  snapshot(camera: string): Promise<Buffer | null>
+  detections(camera: string, from: number, to: number, limit: number, cursor?: number): ReturnType<DetectionLog['list']>
+  pipeline: VisionPipeline
+  pool: VisionPool
+  close(): Promise<void>
+}
+
+export function createVision(d: VisionDeps): Vision {
+  const cfg = d.config
+  const pool = new VisionPool({
+    workers: cfg.workers,
+    threadsPerWorker: cfg.threadsPerWorker,
+    detector: cfg.detector,
+    segmenter: cfg.flood.segmenter,
+    modelsDir: d.modelsDir,
+  })
+  const log = d.log ?? openDetectionLog(d.dataDir === ':memory:' ? ':memory:' : join(d.dataDir, 'vision.sqlite'))
+  const seg = loadManifest(cfg.flood.segmenter.model)
+  const pipeline = new VisionPipeline({
+    pool,
+    config: cfg,
+    sink: d.sink,
+    log,
+    bus: d.bus,
+    logger: d.logger,
+    metrics: d.metrics,
+    waterClasses: Object.values(seg.waterClasses ?? {}),
+  })
+  let isReady = false
+  const readyP = pool.ready().then(
+    () => {
+      isReady = true
+      d.logger.info({ workers: pool.workers, threadsPerWorker: pool.threadsPerWorker, model: cfg.detector.model }, 'vision: models loaded')
+    },
+    (err: unknown) => {
+      d.logger.error({ err: String(err) }, 'vision: models could not be loaded')
+      throw err
+    },
+  )
+  readyP.catch(() => undefined)
+  const prune = setInterval(() => {
+    try {
+      log.prune(Date.now() - cfg.retentionDays * 86_400_000)
+    } catch (err) {
+      d.logger.warn({ err: String(err) }, 'vision: pruning detection records failed')
+    }
+  }, 3_600_000)
+  prune.unref()
+
+  return {
+    frames: createFramesHandler(pipeline, cfg.maxFrameBytes, d.logger),
+    ready: () => isReady,
+    whenReady: () => readyP,
+    async snapshot(camera) {
+      const s = pipeline.snapshot(camera)
+      return s ? renderSnapshot(s, cfg.detector.scoreThreshold) : null
+    },
+    detections: (camera, from, to, limit, cursor) => log.list(camera, from, to, limit, cursor),
+    pipeline,
+    pool,
+    async close() {
+      clearInterval(prune)
+      await pipeline.close()
+      await pool.close()
+      if (!d.log) log.close()
+    },
+  }
+}

@@ -1,0 +1,51 @@
+/** A detection in source-frame pixels. */
+export interface Detection {
+  classId: number
+  class: string
+  score: number
+  /** [x1, y1, x2, y2] in source-frame pixels. */
+  box: [number, number, number, number]
+}
+
+export function area(b: readonly number[]): number {
+  return Math.max(0, b[2]! - b[0]!) * Math.max(0, b[3]! - b[1]!)
+}
+
+export function intersection(a: readonly number[], b: readonly number[]): number {
+  const w = Math.min(a[2]!, b[2]!) - Math.max(a[0]!, b[0]!)
+  const h = Math.min(a[3]!, b[3]!) - Math.max(a[1]!, b[1]!)
+  return w > 0 && h > 0 ? w * h : 0
+}
+
+/** IoU with plain areas (no "+1"), as MODELS.md specifies. */
+export function iou(a: readonly number[], b: readonly number[]): number {
+  const i = intersection(a, b)
+  if (i === 0) return 0
+  return i / (area(a) + area(b) - i)
+}
+
+/**
+ * Greedy class-agnostic NMS (the YOLOX default): highest score first, a box is dropped when its
+ * IoU with a kept box exceeds `iouThreshold`. `iosThreshold` (intersection over the smaller box)
+ * additionally drops a fragment of an object cut by a tile edge whose larger, whole box was kept;
+ * plain IoU misses that case because the fragment is small. Hand-written: a few lines, and no
+ * maintained npm package implements this exact variant.
+ */
+export function nms(dets: Detection[], iouThreshold: number, iosThreshold = 1.01): Detection[] {
+  const sorted = [...dets].sort((a, b) => b.score - a.score)
+  const kept: Detection[] = []
+  for (const d of sorted) {
+    let keep = true
+    for (const k of kept) {
+      const i = intersection(d.box, k.box)
+      if (i === 0) continue
+      const u = area(d.box) + area(k.box) - i
+      if (i / u > iouThreshold || i / Math.min(area(d.box), area(k.box)) > iosThreshold) {
+        keep = false
+        break
+      }
+    }
+    if (keep) kept.push(d)
+  }
+  return kept
+}

@@ -1,0 +1,256 @@
+import { readFile } from 'node:fs/promises'
+import type { DetectionEvent, GatewayBus } from '../bus/events.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import type { CameraVisionConfig, FloodZone, VisionConfig } from './config.ts'
+import type { DetectionLog, DetectionRecord } from './detection-log.ts'
+import type { AnalyseResult } from './engine.ts'
+import { waterMask, waterRatio, zoneMask } from './flood.ts'
+import { thumbDiff, thumbnail, type FrameReject, type Thumb } from './frame-check.ts'
+import type { Detection } from './nms.ts'
+import type { VisionPool } from './pool.ts'
+import { planRegions } from './tiles.ts'
+import { countZones, emptyCounts, VEHICLE_CLASSES, zoneStats, type Counts } from './zones.ts'
+
+/** One point of the `detections` measurement (docs/data-model.md). */
+export interface DetectionPoint {
+  ts: number
+  camera: string
+  zone: string
+  station: string | null
+  district: string | null
+  fields: Partial<Counts> & { occupancy?: number; congestion?: number; water_ratio?: number }
+}
+
+/** Writes detection points durably (the time-series store); rejects on a transient failure. */
+export type DetectionSink = (points: DetectionPoint[]) => Promise<void>
+
+export interface Frame {
+  camera: string
+  station: string | null
+  district: string | null
+  /** Capture time, epoch ms. */
+  ts: number
+  jpeg: Buffer
+}
+
+export interface Snapshot {
+  camera: string
+  ts: number
+  jpeg: Buffer
+  width: number
+  height: number
+  objects: Detection[]
+  config: CameraVisionConfig
+}
+
+interface CameraState {
+  pending: Frame | null
+  busy: boolean
+  lastThumb: Thumb | null
+  lastAnalysedTs: number
+  lastSegTs: number
+  snapshot: Snapshot | null
+  dryWater: Uint8Array | null | undefined
+  zoneMasks: Map<string, Uint8Array>
+}
+
+export interface PipelineDeps {
+  pool: VisionPool
+  config: VisionConfig
+  sink: DetectionSink
+  log: DetectionLog
+  bus?: GatewayBus | undefined
+  logger: Logger
+  metrics: Metrics
+  /** Water classes of the segmenter (from its manifest). */
+  waterClasses: readonly number[]
+}
+
+/**
+ * Per camera: at most one frame in flight and one waiting; a newer frame replaces the waiting one
+ * (counted as dropped), so a slow model sheds load instead of queueing without bound and the
+ * counts always describe the newest view.
+ */
+export class VisionPipeline {
+  private readonly cams = new Map<string, CameraState>()
+  private readonly idle = new Set<() => void>()
+  private closed = false
+  private readonly m
+  constructor(private readonly d: PipelineDeps) {
+    const m = d.metrics
+    this.m = {
+      frames: m.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', ['outcome']),
+      rejected: m.counter('vision_frames_rejected_total', 'Camera frames refused, by reason', ['reason']),
+      inference: m.histogram('vision_inference_seconds', 'Model inference time per frame (session.run, all regions)', ['model'], [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 2]),
+      frameTime: m.histogram('vision_frame_seconds', 'Whole pipeline time per analysed frame (decode to stored)', [], [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]),
+      depth: m.gauge('vision_queue_depth', 'Camera frames waiting for analysis (at most one per camera)'),
+      objects: m.counter('vision_vehicles_counted_total', 'Vehicles counted in zones, by class', ['class']),
+    }
+  }
+
+  cameraConfig(camera: string): CameraVisionConfig {
+    return this.d.config.cameras[camera] ?? { zones: [] }
+  }
+
+  reject(reason: FrameReject): void {
+    this.m.rejected.inc({ reason })
+    this.m.frames.inc({ outcome: 'rejected' })
+  }
+
+  submit(frame: Frame): void {
+    if (this.closed) return
+    let st = this.cams.get(frame.camera)
+    if (!st) {
+      st = { pending: null, busy: false, lastThumb: null, lastAnalysedTs: -Infinity, lastSegTs: -Infinity, snapshot: null, dryWater: undefined, zoneMasks: new Map() }
+      this.cams.set(frame.camera, st)
+    }
+    if (st.pending) this.m.frames.inc({ outcome: 'dropped_newer' })
+    else this.m.depth.inc()
+    st.pending = frame
+    if (!st.busy) {
+      st.busy = true
+      void this.drain(st)
+    }
+  }
+
+  snapshot(camera: string): Snapshot | null {
+    return this.cams.get(camera)?.snapshot ?? null
+  }
+
+  /** Resolves when no camera has a frame in flight or waiting (tests, benchmarks, shutdown). */
+  async settled(): Promise<void> {
+    if ([...this.cams.values()].every((s) => !s.busy)) return
+    await new Promise<void>((resolve) => this.idle.add(resolve))
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const s of this.cams.values()) {
+      if (s.pending) {
+        s.pending = null
+        this.m.depth.dec()
+      }
+    }
+    await this.settled()
+  }
+
+  private async drain(st: CameraState): Promise<void> {
+    while (st.pending) {
+      const f = st.pending
+      st.pending = null
+      this.m.depth.dec()
+      try {
+        await this.process(st, f)
+      } catch (err) {
+        this.m.frames.inc({ outcome: 'failed' })
+        this.d.logger.warn({ camera: f.camera, err: String(err) }, 'vision: frame analysis failed')
+      }
+    }
+    st.busy = false
+    if ([...this.cams.values()].every((s) => !s.busy)) {
+      for (const r of this.idle) r()
+      this.idle.clear()
+    }
+  }
+
+  private async process(st: CameraState, f: Frame): Promise<void> {
+    const t0 = performance.now()
+    let thumb: Thumb
+    try {
+      thumb = await thumbnail(f.jpeg)
+    } catch (err) {
+      this.reject('undecodable')
+      this.d.logger.info({ camera: f.camera, err: String(err) }, 'vision: frame refused, JPEG does not decode')
+      return
+    }
+    const cfg = this.d.config
+    if (
+      cfg.motion.enabled &&
+      st.lastThumb &&
+      f.ts - st.lastAnalysedTs < cfg.motion.maxSkipMs &&
+      f.ts >= st.lastAnalysedTs &&
+      thumbDiff(thumb, st.lastThumb) < cfg.motion.threshold
+    ) {
+      this.m.frames.inc({ outcome: 'skipped_motion' })
+      return
+    }
+    const cam = this.cameraConfig(f.camera)
+    const floodZones = cam.zones.filter((z): z is FloodZone => z.kind === 'flood')
+    const segment = floodZones.length > 0 && f.ts - st.lastSegTs >= cfg.flood.everyMs
+    const frameSize = { width: thumb.frameWidth, height: thumb.frameHeight }
+    const regions = planRegions(frameSize, cam.zones, cam.tiling)
+    let res: AnalyseResult
+    try {
+      res = await this.d.pool.analyse({ jpeg: f.jpeg, regions, segment })
+    } catch (err) {
+      // The thumbnail decoded but the full decode did not (e.g. corrupt data past the first scans).
+      this.reject('undecodable')
+      this.d.logger.info({ camera: f.camera, err: String(err) }, 'vision: frame refused by the worker')
+      return
+    }
+    this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
+    st.lastThumb = thumb
+    st.lastAnalysedTs = f.ts
+
+    const points: DetectionPoint[] = []
+    const events: DetectionEvent[] = []
+    const total = emptyCounts()
+    const zones: NonNullable<DetectionRecord['zones']> = []
+    for (const zone of countZones(cam.zones)) {
+      const s = zoneStats(zone, res.objects, res, cfg.detector.countThreshold, cfg.congestionOccupancy, cfg.congestionPcu)
+      for (const c of VEHICLE_CLASSES) total[c] += s.counts[c]
+      points.push({ ts: f.ts, camera: f.camera, zone: zone.id, station: f.station, district: f.district, fields: { ...s.counts, occupancy: s.occupancy, congestion: s.congestion } })
+      events.push({ camera: f.camera, zone: zone.id, ts: f.ts, counts: { ...s.counts }, congestion: s.congestion, occupancy: s.occupancy, station: f.station, district: f.district })
+      zones.push({ zone: zone.id, counts: s.counts, occupancy: s.occupancy, congestion: s.congestion })
+    }
+    let water: number | undefined
+    if (res.seg) {
+      st.lastSegTs = f.ts
+      const dry = await this.dryWater(st, f.camera, cam)
+      for (const z of floodZones) {
+        let mask = st.zoneMasks.get(z.id)
+        if (!mask) {
+          mask = zoneMask(z, res.seg.width, res.seg.height)
+          st.zoneMasks.set(z.id, mask)
+        }
+        const w = waterRatio(res.seg, mask, this.d.waterClasses, dry)
+        water ??= w.ratio
+        points.push({ ts: f.ts, camera: f.camera, zone: z.id, station: f.station, district: f.district, fields: { water_ratio: w.ratio } })
+        events.push({ camera: f.camera, zone: z.id, ts: f.ts, counts: {}, congestion: 0, occupancy: 0, water_ratio: w.ratio, station: f.station, district: f.district })
+        zones.push({ zone: z.id, counts: emptyCounts(), occupancy: 0, congestion: 0, water_ratio: w.ratio })
+      }
+    }
+    // Durable first, then announced (bus contract: consumers see only stored results).
+    await this.d.sink(points)
+    const rec: DetectionRecord = {
+      ts: new Date(f.ts).toISOString(),
+      camera: f.camera,
+      counts: total,
+      objects: res.objects.map((o) => ({ class: o.class, score: Math.round(o.score * 1000) / 1000, box: o.box.map((v) => Math.round(v)) as [number, number, number, number] })),
+      ...(water !== undefined ? { water_ratio: water } : {}),
+      zones,
+    }
+    this.d.log.put(rec, f.ts)
+    for (const c of VEHICLE_CLASSES) if (total[c]) this.m.objects.inc({ class: c }, total[c])
+    st.snapshot = { camera: f.camera, ts: f.ts, jpeg: f.jpeg, width: res.width, height: res.height, objects: res.objects, config: cam }
+    this.m.frames.inc({ outcome: 'analysed' })
+    this.m.frameTime.observe((performance.now() - t0) / 1000)
+    for (const e of events) this.d.bus?.emit('detection', e)
+  }
+
+  /** The dry reference's water mask, segmented once per camera through the pool. */
+  private async dryWater(st: CameraState, camera: string, cam: CameraVisionConfig): Promise<Uint8Array | null> {
+    if (st.dryWater !== undefined) return st.dryWater
+    st.dryWater = null
+    if (!cam.dryReference) return null
+    try {
+      const jpeg = await readFile(cam.dryReference)
+      const r = await this.d.pool.analyse({ jpeg, regions: [], segment: true })
+      if (r.seg) st.dryWater = waterMask(r.seg, this.d.waterClasses)
+    } catch (err) {
+      this.d.logger.warn({ camera, path: cam.dryReference, err: String(err) }, 'vision: dry reference unusable; water_ratio not compensated')
+    }
+    return st.dryWater
+  }
+}

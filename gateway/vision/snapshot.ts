@@ -1,0 +1,39 @@
+import sharp from 'sharp'
+import type { Snapshot } from './pipeline.ts'
+import { countZones, isVehicle, toPixels } from './zones.ts'
+
+const COLOURS: Record<string, string> = { car: '#00e676', motorcycle: '#ffea00', bus: '#ff9100', truck: '#ff1744', bicycle: '#00b0ff' }
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+/** The analysed frame with boxes, labels and zone outlines, as a JPEG (an SVG overlay composited by sharp). */
+export async function renderSnapshot(s: Snapshot, scoreThreshold: number): Promise<Buffer> {
+  const { width: w, height: h } = s
+  const stroke = Math.max(2, Math.round(Math.min(w, h) / 300))
+  const font = Math.max(12, Math.round(Math.min(w, h) / 40))
+  const parts: string[] = []
+  for (const z of [...countZones(s.config.zones), ...s.config.zones.filter((z) => z.kind === 'flood')]) {
+    const pts = toPixels(z.polygon, w, h).map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')
+    const colour = z.kind === 'flood' ? '#2979ff' : '#ffffff'
+    parts.push(`<polygon points="${pts}" fill="none" stroke="${colour}" stroke-width="${stroke}" stroke-dasharray="${stroke * 4},${stroke * 2}"/>`)
+    const [x0, y0] = toPixels(z.polygon, w, h)[0]!
+    parts.push(`<text x="${x0 + 4}" y="${y0 + font}" font-size="${font}" font-family="sans-serif" fill="${colour}" stroke="#000" stroke-width="0.5">${esc(z.id)}</text>`)
+  }
+  for (const o of s.objects) {
+    if (o.score < scoreThreshold) continue
+    const [x1, y1, x2, y2] = o.box
+    const colour = isVehicle(o.class) ? COLOURS[o.class]! : '#bdbdbd'
+    parts.push(`<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>`)
+    const label = `${o.class} ${o.score.toFixed(2)}`
+    const ty = Math.max(font, y1 - 2)
+    parts.push(`<rect x="${x1.toFixed(1)}" y="${(ty - font).toFixed(1)}" width="${(label.length * font * 0.6).toFixed(1)}" height="${font + 2}" fill="${colour}" fill-opacity="0.75"/>`)
+    parts.push(`<text x="${(x1 + 2).toFixed(1)}" y="${(ty - 2).toFixed(1)}" font-size="${font}" font-family="sans-serif" fill="#000">${esc(label)}</text>`)
+  }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${parts.join('')}</svg>`
+  return sharp(s.jpeg, { autoOrient: true })
+    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+    .jpeg({ quality: 80 })
+    .toBuffer()
+}

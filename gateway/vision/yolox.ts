@@ -1,0 +1,109 @@
+import type { Sharp } from 'sharp'
+import type { ModelManifest } from '../../models/manifest.ts'
+import type { Detection } from './nms.ts'
+
+// Feeding and decoding YOLOX exactly as ../shared/models/MODELS.md section 1 (and the manifest) say.
+
+/** A crop of the source frame, in source pixels. */
+export interface Region {
+  x: number
+  y: number
+  w: number
+  h: number
+}
+
+export interface Letterbox {
+  /** Scale from the region to the model input. */
+  r: number
+  region: Region
+}
+
+/**
+ * Decodes (EXIF orientation applied), crops to `region` when given, resizes with an antialiased
+ * filter keeping the aspect ratio, pastes top-left on a `size`x`size` canvas of value `pad`, and
+ * writes planar B, G, R float32 0..255 into `out` (length 3*size*size).
+ */
+export async function letterboxInto(
+  input: Sharp,
+  frame: { width: number; height: number },
+  region: Region | null,
+  size: number,
+  pad: number,
+  out: Float32Array,
+): Promise<Letterbox> {
+  const reg = region ?? { x: 0, y: 0, w: frame.width, h: frame.height }
+  const r = Math.min(size / reg.h, size / reg.w)
+  const nw = Math.max(1, Math.floor(reg.w * r))
+  const nh = Math.max(1, Math.floor(reg.h * r))
+  let img = input
+  if (region) img = img.extract({ left: reg.x, top: reg.y, width: reg.w, height: reg.h })
+  const { data } = await img
+    .resize(nw, nh, { fit: 'fill', kernel: 'linear' })
+    .extend({ right: size - nw, bottom: size - nh, background: { r: pad, g: pad, b: pad } })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true })
+  const plane = size * size
+  // RGB interleaved to planar BGR; values stay 0..255 (no /255, no mean, no std).
+  for (let i = 0, p = 0; p < plane; p++, i += 3) {
+    out[p] = data[i + 2]!
+    out[plane + p] = data[i + 1]!
+    out[2 * plane + p] = data[i]!
+  }
+  return { r, region: reg }
+}
+
+/** Grid decode of the raw `[1, N, 5 + C]` output, mapped back to source pixels, score >= threshold. */
+export function decodeYolox(
+  output: Float32Array,
+  manifest: ModelManifest,
+  lb: Letterbox,
+  frame: { width: number; height: number },
+  scoreThreshold: number,
+): Detection[] {
+  const size = manifest.input.shape[2]!
+  const strides = manifest.output.strides ?? [8, 16, 32]
+  const classes = manifest.classes
+  const stride = 5 + classes.length
+  const dets: Detection[] = []
+  const { r, region } = lb
+  let row = 0
+  for (const s of strides) {
+    const g = Math.floor(size / s)
+    for (let gy = 0; gy < g; gy++) {
+      for (let gx = 0; gx < g; gx++, row++) {
+        const o = row * stride
+        const obj = output[o + 4]!
+        if (obj < scoreThreshold) continue // score = obj * cls <= obj
+        let best = 0
+        let bestScore = -1
+        for (let c = 0; c < classes.length; c++) {
+          const v = output[o + 5 + c]!
+          if (v > bestScore) {
+            bestScore = v
+            best = c
+          }
+        }
+        const score = obj * bestScore
+        if (score < scoreThreshold) continue
+        const cx = (output[o]! + gx) * s
+        const cy = (output[o + 1]! + gy) * s
+        const w = Math.exp(output[o + 2]!) * s
+        const h = Math.exp(output[o + 3]!) * s
+        const clip = (v: number, max: number) => Math.min(Math.max(v, 0), max)
+        dets.push({
+          classId: best,
+          class: classes[best]!,
+          score,
+          box: [
+            clip(region.x + (cx - w / 2) / r, frame.width),
+            clip(region.y + (cy - h / 2) / r, frame.height),
+            clip(region.x + (cx + w / 2) / r, frame.width),
+            clip(region.y + (cy + h / 2) / r, frame.height),
+          ],
+        })
+      }
+    }
+  }
+  return dets
+}
