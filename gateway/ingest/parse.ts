@@ -41,8 +41,12 @@ function schemaMessage(errors: Iterable<{ keyword: string; instancePath: string;
 function native(item: unknown, index: number | null, receivedAt: number): Candidate {
   const where = index === null ? 'payload' : `payload/${index}`
   if (!checkReading.Check(item)) {
-    // JSON.parse turns 1e999 into Infinity, which the schema's number type lets through; any
-    // non-finite value shows up in the checks with its own reason.
+    // JSON.parse turns 1e999 into Infinity: name that rather than a type error.
+    const values = (item as { values?: unknown } | null)?.values
+    if (typeof values === 'object' && values !== null) {
+      const bad = Object.entries(values).find(([, v]) => typeof v === 'number' && !Number.isFinite(v))
+      if (bad) throw new Refused('not_finite', `${where}/values/${bad[0]} must be a finite number`)
+    }
     throw new Refused('invalid_payload', schemaMessage(checkReading.Errors(item), where))
   }
   const r = item as TelemetryReading

@@ -1,0 +1,53 @@
+import { GatewayBus, type Reading } from '../../gateway/bus/events.ts'
+import type { DevicePublish } from '../../gateway/broker/types.ts'
+import { createIngest, type IngestDeps } from '../../gateway/ingest/ingest.ts'
+import type { IngestPoint, PointSink } from '../../gateway/ingest/points.ts'
+import { loadStations } from '../../gateway/ingest/stations.ts'
+import { createLogger } from '../../gateway/log/logger.ts'
+import { Metrics } from '../../gateway/metrics/registry.ts'
+import type { Device, DeviceKind } from '../../gateway/registry/types.ts'
+
+export function device(id: string, kind: DeviceKind, station: string | null = null): Device {
+  const t = new Date().toISOString()
+  return { id, kind, name: id, station, district: 'Huế', location: null, tags: [], state: 'active', created_at: t, updated_at: t }
+}
+
+export function publish(dev: Device, payload: unknown, opts: { subtopic?: string; receivedAt?: number; raw?: boolean } = {}): DevicePublish {
+  const subtopic = opts.subtopic ?? 'telemetry'
+  const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(opts.raw ? String(payload) : JSON.stringify(payload))
+  return { device: dev, topic: `devices/${dev.id}/${subtopic}`, subtopic, payload: buf, qos: 1, retain: false, receivedAt: opts.receivedAt ?? Date.now() }
+}
+
+/** Collects what ingest writes; `fail` makes the next writes reject (a store outage). */
+export class MemorySink implements PointSink {
+  points: IngestPoint[] = []
+  fail = false
+  async write(points: IngestPoint[]): Promise<void> {
+    if (this.fail) throw new Error('store unavailable')
+    this.points.push(...points)
+  }
+  readings(): IngestPoint[] {
+    return this.points.filter((p) => p.measurement === 'readings')
+  }
+}
+
+export function setup(extra: Partial<IngestDeps> = {}) {
+  const sink = new MemorySink()
+  const bus = new GatewayBus()
+  const metrics = new Metrics({ defaults: false })
+  const events: Reading[] = []
+  bus.on('reading', (r) => events.push(r))
+  const ingest = createIngest({
+    store: sink,
+    bus,
+    logger: createLogger('silent'),
+    metrics,
+    stations: loadStations(new URL('../../config/stations.yaml', import.meta.url).pathname),
+    ...extra,
+  })
+  const rejected = async (reason?: string): Promise<number> => {
+    const json = await metrics.registry.getSingleMetric('iocgw_ingest_rejected_total')!.get()
+    return json.values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((s, v) => s + v.value, 0)
+  }
+  return { sink, bus, metrics, events, ingest, rejected }
+}
