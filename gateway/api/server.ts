@@ -107,6 +107,8 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
+        // The gateway often serves plain HTTP on a LAN address; upgrading would break /docs there.
+        upgradeInsecureRequests: null,
       },
     },
   })
