@@ -28,8 +28,8 @@ export const CountZoneSchema = Type.Object(
     /** Free text such as "northbound" or "lane 2". */
     direction: Type.Optional(Type.String({ maxLength: 64 })),
     polygon: Polygon,
-    /** Passenger-car units the zone holds when it is full; scales the congestion level. */
-    capacityPcu: Type.Number({ exclusiveMinimum: 0, default: 20 }),
+    /** Passenger-car units the zone holds when it is full; scales the congestion level (default 20). */
+    capacityPcu: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
   { additionalProperties: false },
 )

@@ -56,10 +56,11 @@ export class Engine {
   async analyse(task: AnalyseTask): Promise<AnalyseResult> {
     const timings: Timings = { preprocessMs: 0, inferMs: 0, postprocessMs: 0 }
     const t0 = performance.now()
-    // failOn 'truncated' refuses a cut-off JPEG instead of analysing a half-grey frame.
+    // failOn 'warning': libjpeg only warns on corrupt entropy data (a cut-off frame with an EOI
+    // appended, say) and would hand back a half-grey frame whose counts are wrong.
     const image = sharp(Buffer.from(task.jpeg.buffer, task.jpeg.byteOffset, task.jpeg.byteLength), {
       autoOrient: true,
-      failOn: 'truncated',
+      failOn: 'warning',
     })
     const meta = await image.metadata()
     if (meta.format !== 'jpeg') throw new Error(`not a JPEG (decoded as ${meta.format})`)

@@ -39,7 +39,7 @@ export interface Thumb {
  * before it reaches a worker) at the reduced scale the JPEG decoder offers, which keeps it cheap.
  */
 export async function thumbnail(buf: Buffer): Promise<Thumb> {
-  const img = sharp(buf, { failOn: 'truncated', autoOrient: true })
+  const img = sharp(buf, { failOn: 'warning', autoOrient: true })
   const meta = await img.metadata()
   if (meta.format !== 'jpeg') throw new Error(`not a JPEG (decoded as ${meta.format})`)
   const data = await img.resize(64, 48, { fit: 'fill', fastShrinkOnLoad: true }).greyscale().raw().toBuffer()

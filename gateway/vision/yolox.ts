@@ -36,9 +36,11 @@ export async function letterboxInto(
   const nw = Math.max(1, Math.floor(reg.w * r))
   const nh = Math.max(1, Math.floor(reg.h * r))
   let img = input
+  // No JPEG shrink-on-load: decoding at 1/2 or 1/4 scale first moves boxes by up to 16 px on a
+  // 1640-wide frame against the reference pipeline; the edge driver sends frames already scaled.
   if (region) img = img.extract({ left: reg.x, top: reg.y, width: reg.w, height: reg.h })
   const { data } = await img
-    .resize(nw, nh, { fit: 'fill', kernel: 'linear' })
+    .resize(nw, nh, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false })
     .extend({ right: size - nw, bottom: size - nh, background: { r: pad, g: pad, b: pad } })
     .removeAlpha()
     .raw()

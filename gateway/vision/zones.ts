@@ -75,6 +75,7 @@ export interface ZoneStats {
 }
 
 const GRID = 48
+export const DEFAULT_CAPACITY_PCU = 20
 
 /**
  * Counts vehicles whose ground point (bottom centre of the box) lies in the zone, so a tall bus
@@ -118,7 +119,7 @@ export function zoneStats(
   let pcu = 0
   for (const c of Object.keys(counts) as VehicleClass[]) pcu += counts[c] * PCU[c]
   const level = (v: number, t: readonly [number, number, number]) => (v >= t[2] ? 3 : v >= t[1] ? 2 : v >= t[0] ? 1 : 0)
-  const congestion = Math.max(level(occupancy, occThresholds), level(pcu / zone.capacityPcu, pcuThresholds)) as 0 | 1 | 2 | 3
+  const congestion = Math.max(level(occupancy, occThresholds), level(pcu / (zone.capacityPcu ?? DEFAULT_CAPACITY_PCU), pcuThresholds)) as 0 | 1 | 2 | 3
   return { zone: zone.id, counts, occupancy: Math.round(occupancy * 1e4) / 1e4, pcu: Math.round(pcu * 100) / 100, congestion }
 }
 

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PROJECT_ROOT, resolveModel } from '../../models/manifest.ts'
+import { waterRatio, zoneMask } from '../../gateway/vision/flood.ts'
+import { iou } from '../../gateway/vision/nms.ts'
+import { VisionPool } from '../../gateway/vision/pool.ts'
+import { VEHICLE_CLASSES, emptyCounts, isVehicle } from '../../gateway/vision/zones.ts'
+
+// The real models on the real sample photos, through the worker pool (so the tsx worker setup is
+// exercised under vitest too), against the reference results in ../shared/models/samples.
+
+const samplesDir = join(PROJECT_ROOT, '..', 'shared', 'models', 'samples')
+interface Expected {
+  width: number
+  height: number
+  count_range: Record<string, [number, number]>
+  detections_score_ge_0_3: Array<{ class: string; score: number; box: [number, number, number, number] }>
+  water_ratio: { reference: number; lower_half_of_frame: number }
+}
+const expected = JSON.parse(readFileSync(join(samplesDir, 'expected.json'), 'utf8')) as { images: Record<string, Expected> }
+
+let pool: VisionPool
+beforeAll(async () => {
+  pool = new VisionPool({
+    workers: 1,
+    threadsPerWorker: 2,
+    detector: { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 1 },
+    segmenter: { type: 'deeplab-onnx', model: 'deeplabv3_mnv2_ade20k_uint8' },
+  })
+  await pool.ready()
+})
+afterAll(async () => {
+  await pool?.close()
+})
+
+describe('model files', () => {
+  it('are found in the shared folder and match the manifest sha256', async () => {
+    const y = await resolveModel('yolox_nano')
+    expect(y.sha256).toBe('695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14')
+    expect(dirname(y.path)).toMatch(/models$/)
+    await expect(resolveModel('yolox_nano', join(samplesDir))).resolves.toBeTruthy() // falls through to the next folder
+  })
+})
+
+const lowerHalf = { id: 'lower', kind: 'flood' as const, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] as Array<[number, number]> }
+const whole = { id: 'all', kind: 'flood' as const, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] as Array<[number, number]> }
+
+describe.each(Object.keys(expected.images))('sample %s', (name) => {
+  const exp = expected.images[name]!
+  it('counts per class within count_range, boxes within a few pixels of the reference, water_ratio as the reference', async () => {
+    const jpeg = readFileSync(join(samplesDir, name))
+    const r = await pool.analyse({ jpeg, regions: [null], segment: true })
+    expect([r.width, r.height]).toEqual([exp.width, exp.height])
+
+    const counts = emptyCounts()
+    for (const o of r.objects) if (isVehicle(o.class) && o.score >= 0.5) counts[o.class]++
+    for (const c of VEHICLE_CLASSES) {
+      const [lo, hi] = exp.count_range[c]!
+      expect(counts[c], `${name} ${c}`).toBeGreaterThanOrEqual(lo)
+      expect(counts[c], `${name} ${c}`).toBeLessThanOrEqual(hi)
+    }
+
+    // Every reference box at >= 0.5 has a detection of the same class within 6 px on each side.
+    for (const ref of exp.detections_score_ge_0_3.filter((d) => d.score >= 0.5)) {
+      const match = r.objects.find((o) => o.class === ref.class && o.box.every((v, i) => Math.abs(v - ref.box[i]!) <= 6))
+      const nearest = Math.max(0, ...r.objects.map((o) => iou(o.box, ref.box)))
+      expect(match, `${name}: ${ref.class} ${ref.score} ${ref.box} (best IoU ${nearest.toFixed(2)})`).toBeTruthy()
+      expect(Math.abs(match!.score - ref.score)).toBeLessThan(0.05)
+    }
+
+    const seg = r.seg!
+    const all = waterRatio(seg, zoneMask(whole, seg.width, seg.height), [22, 27], null)
+    const lower = waterRatio(seg, zoneMask(lowerHalf, seg.width, seg.height), [22, 27], null)
+    expect(all.ratio).toBeCloseTo(exp.water_ratio.reference, 2)
+    expect(lower.ratio).toBeCloseTo(exp.water_ratio.lower_half_of_frame, 2)
+    if (!name.startsWith('flood')) expect(all.ratio).toBe(0)
+  })
+})

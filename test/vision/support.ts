@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import Value from 'typebox/value'
+import type { DevicePublish } from '../../gateway/broker/types.ts'
+import { GatewayBus, type DetectionEvent } from '../../gateway/bus/events.ts'
+import { createLogger } from '../../gateway/log/logger.ts'
+import { Metrics } from '../../gateway/metrics/registry.ts'
+import type { Device } from '../../gateway/registry/types.ts'
+import { VisionSection, type VisionConfig } from '../../gateway/vision/config.ts'
+import { createVision } from '../../gateway/vision/index.ts'
+import type { DetectionPoint } from '../../gateway/vision/pipeline.ts'
+import { PROJECT_ROOT } from '../../models/manifest.ts'
+
+export const SAMPLES = join(PROJECT_ROOT, '..', 'shared', 'models', 'samples')
+export const sample = (name: string): Buffer => readFileSync(join(SAMPLES, name))
+
+export function visionConfig(partial: Record<string, unknown> = {}): VisionConfig {
+  const cfg = Value.Default(VisionSection, structuredClone(partial)) as VisionConfig
+  if (!Value.Check(VisionSection, cfg)) throw new Error(`bad vision config: ${JSON.stringify([...Value.Errors(VisionSection, cfg)][0])}`)
+  return cfg
+}
+
+export function camera(id: string, extra: Partial<Device> = {}): Device {
+  return {
+    id,
+    kind: 'camera',
+    name: `Camera ${id}`,
+    station: 'kim-long',
+    district: 'Huế',
+    location: null,
+    tags: [],
+    state: 'active',
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+    ...extra,
+  }
+}
+
+export function publish(device: Device, payload: Buffer, subtopic = 'frames'): DevicePublish {
+  return { device, topic: `devices/${device.id}/${subtopic}`, subtopic, payload, qos: 1, retain: false, receivedAt: Date.now() }
+}
+
+/** createVision with an in-memory sink and a bus recorder. */
+export function makeVision(config: VisionConfig) {
+  const points: DetectionPoint[] = []
+  const events: DetectionEvent[] = []
+  const bus = new GatewayBus()
+  bus.on('detection', (e) => events.push(e))
+  const metrics = new Metrics({ defaults: false })
+  const logs: string[] = []
+  const logger = createLogger('info', new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }))
+  const vision = createVision({
+    sink: async (p) => {
+      points.push(...p)
+    },
+    bus,
+    logger,
+    metrics,
+    config,
+    dataDir: ':memory:',
+  })
+  async function counter(name: string, labels: Record<string, string>): Promise<number> {
+    const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
+    const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val))
+    return v?.value ?? 0
+  }
+  return { vision, points, events, metrics, logs, counter }
+}
