@@ -1,0 +1,223 @@
+import type { DetectionEvent, Reading } from '../bus/events.ts'
+import type { Stations } from '../ingest/stations.ts'
+import type { AqiBand, Congestion, Rainfall, RiseRate, Rule, WaterAlarm, WaterRatio } from './rules.ts'
+import type { AlertKind, Severity, Subject } from './types.ts'
+
+// Turns one input (a reading or a detection) into the value a rule compares with its thresholds.
+// Pure apart from the per-subject `data` the condition keeps in its persisted state.
+
+export interface Evaluation {
+  subject: Subject
+  ts: number
+  value: number
+  thresholds: ReadonlyArray<number | null>
+  hysteresis: number
+  minDurationMs: number
+  severities: readonly Severity[]
+  unit: string
+}
+
+export interface Condition {
+  rule: Rule
+  kind: AlertKind
+  /** Evaluations for this input (usually zero or one); `data` is the subject's persisted extra state. */
+  evaluate(input: Input, data: (subjectKey: string) => { data?: unknown }): Evaluation[]
+  /** Human title in Vietnamese for a level (1-based) and value. */
+  title(subject: Subject, level: number, value: number): string
+}
+
+export type Input = { type: 'reading'; reading: Reading } | { type: 'detection'; detection: DetectionEvent }
+
+const DEFAULT_MIN_DURATION_S: Record<string, number> = {
+  water_alarm: 300, rise_rate: 600, rainfall: 0, aqi_band: 900, congestion: 300, water_ratio: 120,
+}
+
+const minDuration = (rule: Rule): number => ('min_duration_s' in rule && rule.min_duration_s !== undefined ? rule.min_duration_s : DEFAULT_MIN_DURATION_S[rule.type] ?? 0) * 1000
+
+const allows = (list: readonly string[] | undefined, id: string | null | undefined): boolean =>
+  !list || list.length === 0 || list.includes('*') || (id !== null && id !== undefined && list.includes(id))
+
+const fmt = (v: number, digits = 2) => v.toFixed(digits).replace('.', ',')
+
+export const ROMAN = ['', 'I', 'II', 'III'] as const
+
+/** VN_AQI bands, Decision 1459/QĐ-TCMT: lower bounds and Vietnamese names. */
+export const AQI_BANDS = [
+  { from: 0, vi: 'Tốt' }, { from: 51, vi: 'Trung bình' }, { from: 101, vi: 'Kém' },
+  { from: 151, vi: 'Xấu' }, { from: 201, vi: 'Rất xấu' }, { from: 301, vi: 'Nguy hại' },
+] as const
+
+function stationSubject(r: Reading): Subject {
+  return r.station
+    ? { key: `station:${r.station}`, station: r.station, district: r.district ?? undefined }
+    : { key: `device:${r.device}`, device: r.device, district: r.district ?? undefined }
+}
+
+function placeName(stations: Stations, s: Subject): string {
+  if (s.station) return stations.get(s.station)?.name ?? s.station
+  return s.zone ? `${s.device ?? ''}/${s.zone}` : (s.device ?? '')
+}
+
+export function compileConditions(rules: readonly Rule[], stations: Stations): Condition[] {
+  const out: Condition[] = []
+  for (const rule of rules) {
+    if (rule.enabled === false) continue
+    const c = compile(rule, stations)
+    if (c) out.push(c)
+  }
+  return out
+}
+
+function compile(rule: Rule, stations: Stations): Condition | undefined {
+  const md = minDuration(rule)
+  switch (rule.type) {
+    case 'water_alarm':
+      return waterAlarm(rule, stations, md)
+    case 'rise_rate':
+      return riseRate(rule, stations, md)
+    case 'rainfall':
+      return rainfall(rule, stations, md)
+    case 'aqi_band':
+      return aqiBand(rule, stations, md)
+    case 'congestion':
+    case 'water_ratio':
+      return camera(rule, md)
+    case 'silence':
+      return undefined // driven by the clock, see silence.ts
+  }
+}
+
+function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
+  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const)
+  return {
+    rule, kind: 'water_level',
+    evaluate(input) {
+      if (input.type !== 'reading') return []
+      const r = input.reading
+      const v = r.values.water_level
+      if (r.kind !== 'water_level' || v === undefined || !r.station || !allows(rule.stations, r.station)) return []
+      const override = rule.levels?.[r.station]
+      const lv = stations.get(r.station)?.levels
+      const thresholds = override ?? (lv ? [lv.I, lv.II, lv.III] : undefined)
+      if (!thresholds || thresholds.every((t) => t === null)) return []
+      return [{ subject: stationSubject(r), ts: r.ts, value: v, thresholds, hysteresis: rule.hysteresis_m, minDurationMs: md, severities, unit: 'm' }]
+    },
+    title: (s, level, value) => {
+      const st = s.station ? stations.get(s.station) : undefined
+      const where = st?.river ? `${placeName(stations, s)} (${st.river})` : placeName(stations, s)
+      return `${where}: mực nước ${fmt(value)} m, vượt báo động ${ROMAN[level] ?? level}`
+    },
+  }
+}
+
+interface Samples { s: Array<[number, number]> }
+
+function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
+  const windowMs = rule.window_s * 1000
+  const spacing = windowMs / 200
+  return {
+    rule, kind: 'rise_rate',
+    evaluate(input, data) {
+      if (input.type !== 'reading') return []
+      const r = input.reading
+      const v = r.values.water_level
+      if (r.kind !== 'water_level' || v === undefined || !allows(rule.stations, r.station)) return []
+      const threshold = rule.threshold_m_per_h ?? stations.get(r.station)?.rise_alert_m_per_h
+      if (threshold === undefined) return []
+      const subject = stationSubject(r)
+      const holder = data(subject.key)
+      const d = (holder.data as Samples | undefined) ?? { s: [] }
+      holder.data = d
+      // Keep samples in time order, thinned to `spacing`, over the window (bounded: ~200 points).
+      const last = d.s[d.s.length - 1]
+      if (!last || r.ts >= last[0] + spacing) d.s.push([r.ts, v])
+      else if (r.ts >= last[0]) d.s[d.s.length - 1] = [r.ts, v]
+      else return [] // older than the newest sample: already covered
+      while (d.s.length > 0 && (d.s[0] as [number, number])[0] < r.ts - windowMs) d.s.shift()
+      const first = d.s[0]
+      if (!first || d.s.length < 2 || r.ts - first[0] < windowMs / 2) return []
+      // Least-squares slope: one noisy sample at either end must not fake a fast rise.
+      let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0
+      for (const [t, y] of d.s) {
+        const x = (t - r.ts) / 3_600_000
+        n++; sx += x; sy += y; sxx += x * x; sxy += x * y
+      }
+      const den = n * sxx - sx * sx
+      if (den === 0) return []
+      const slope = (n * sxy - sx * sy) / den
+      return [{ subject, ts: r.ts, value: slope, thresholds: [threshold], hysteresis: rule.hysteresis_m_per_h, minDurationMs: md, severities: [rule.severity ?? 'major'], unit: 'm/h' }]
+    },
+    title: (s, _level, value) => `${placeName(stations, s)}: nước lên nhanh ${fmt(value)} m/giờ`,
+  }
+}
+
+interface RainData { r: Record<string, number> }
+
+function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
+  const windowMs = rule.window_s * 1000
+  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(3 - rule.thresholds_mm.length)
+  const hours = rule.window_s / 3600
+  return {
+    rule, kind: 'rainfall',
+    evaluate(input, data) {
+      if (input.type !== 'reading') return []
+      const r = input.reading
+      const mm = r.values.rainfall
+      if (mm === undefined || !allows(rule.stations, r.station)) return []
+      const subject = stationSubject(r)
+      const holder = data(subject.key)
+      const d = (holder.data as RainData | undefined) ?? { r: {} }
+      holder.data = d
+      // Keyed by device and event time: a replayed or duplicated reading is counted once.
+      d.r[`${r.device}@${r.ts}`] = mm
+      let newest = r.ts
+      for (const k of Object.keys(d.r)) newest = Math.max(newest, Number(k.slice(k.lastIndexOf('@') + 1)))
+      let sum = 0
+      for (const [k, v] of Object.entries(d.r)) {
+        const t = Number(k.slice(k.lastIndexOf('@') + 1))
+        if (t <= newest - windowMs) delete d.r[k]
+        else sum += v
+      }
+      return [{ subject, ts: r.ts, value: sum, thresholds: rule.thresholds_mm, hysteresis: rule.hysteresis_mm, minDurationMs: md, severities, unit: 'mm' }]
+    },
+    title: (s, _level, value) => `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,
+  }
+}
+
+function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
+  const bands = AQI_BANDS.filter((b) => b.from >= rule.min_aqi)
+  const bySeverity: Record<number, Severity> = { 51: 'info', 101: 'minor', 151: 'major', 201: 'critical', 301: 'critical' }
+  return {
+    rule, kind: 'aqi',
+    evaluate(input) {
+      if (input.type !== 'reading') return []
+      const r = input.reading
+      const aqi = r.values.aqi
+      if (aqi === undefined || !allows(rule.stations, r.station)) return []
+      return [{
+        subject: stationSubject(r), ts: r.ts, value: aqi, thresholds: bands.map((b) => b.from), hysteresis: rule.hysteresis,
+        minDurationMs: md, severities: bands.map((b) => bySeverity[b.from] ?? 'minor'), unit: 'AQI',
+      }]
+    },
+    title: (s, level, value) => `${placeName(stations, s)}: chất lượng không khí ${bands[level - 1]?.vi ?? ''} (VN_AQI ${Math.round(value)})`,
+  }
+}
+
+function camera(rule: Congestion | WaterRatio, md: number): Condition {
+  const field = rule.type === 'congestion' ? 'congestion' : 'water_ratio'
+  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(3 - rule.thresholds.length)
+  return {
+    rule, kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone',
+    evaluate(input) {
+      if (input.type !== 'detection') return []
+      const d = input.detection
+      const v = d[field]
+      if (v === undefined || !allows(rule.cameras, d.camera) || !allows(rule.zones, d.zone)) return []
+      const subject: Subject = { key: `device:${d.camera}:${d.zone}`, device: d.camera, zone: d.zone, station: d.station ?? undefined, district: d.district ?? undefined }
+      return [{ subject, ts: d.ts, value: v, thresholds: rule.thresholds, hysteresis: rule.hysteresis, minDurationMs: md, severities, unit: rule.type === 'congestion' ? '' : '' }]
+    },
+    title: (s, level, value) => rule.type === 'congestion'
+      ? `Camera ${s.device}, vùng ${s.zone}: ùn tắc giao thông mức ${level} (${fmt(value, 1)})`
+      : `Camera ${s.device}, vùng ${s.zone}: nước ngập ${Math.round(value * 100)}% vùng theo dõi`,
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import Database, { type Database as Db } from 'better-sqlite3'
+
+// alerts.db holds alerts, their history, rule state AND the notification outbox, so that an alert
+// change and the notifications it causes commit in one transaction. The engine and the notifier
+// share one connection per file (a transaction cannot span connections).
+
+const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        station TEXT, device TEXT, zone TEXT, district TEXT,
+        severity TEXT NOT NULL,
+        level INTEGER,
+        value REAL, threshold REAL, unit TEXT,
+        state TEXT NOT NULL,
+        title TEXT NOT NULL,
+        late INTEGER NOT NULL DEFAULT 0,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        acked_by TEXT, acked_at TEXT, ack_note TEXT,
+        resolved_by TEXT, resolved_at TEXT, resolve_note TEXT,
+        escalated_tier INTEGER NOT NULL DEFAULT 1,
+        attention_since INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX alerts_one_active ON alerts(rule, subject) WHERE state != 'resolved';
+      CREATE INDEX alerts_state ON alerts(state, updated_at);
+      CREATE TABLE alert_history (
+        alert_id TEXT NOT NULL REFERENCES alerts(id),
+        seq INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        PRIMARY KEY (alert_id, seq)
+      );
+      CREATE TABLE rule_state (
+        rule TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (rule, subject)
+      );
+      CREATE TABLE contacts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        phone TEXT,
+        zalo_user_id TEXT,
+        role TEXT NOT NULL,
+        tier INTEGER NOT NULL DEFAULT 1,
+        kinds TEXT, stations TEXT, districts TEXT,
+        min_severity TEXT NOT NULL,
+        channels TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        alert_id TEXT,
+        change_seq INTEGER,
+        contact_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        provider_id TEXT,
+        last_error TEXT
+      );
+      CREATE INDEX outbox_due ON outbox(state, next_at);
+      CREATE INDEX outbox_contact_sent ON outbox(contact_id, sent_at);
+      CREATE TABLE provider_tokens (
+        provider TEXT PRIMARY KEY,
+        access_token TEXT NOT NULL,
+        refresh_token TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
+]
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)')
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version))
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString())
+    })()
+  }
+}
+
+const open = new Map<string, { db: Db; refs: number }>()
+
+export interface SharedDb {
+  db: Db
+  release(): void
+}
+
+/** Opens (or shares within this process) <dataDir>/alerts.db. Call release() when done. */
+export function openAlertsDb(dataDir: string): SharedDb {
+  mkdirSync(dataDir, { recursive: true })
+  const file = resolve(join(dataDir, 'alerts.db'))
+  let entry = open.get(file)
+  if (!entry) {
+    const db = new Database(file)
+    db.pragma('journal_mode = WAL')
+    // FULL: an outbox row acknowledged by a commit must survive a power cut, not only a kill -9.
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db)
+    entry = { db, refs: 0 }
+    open.set(file, entry)
+  }
+  entry.refs++
+  const e = entry
+  let released = false
+  return {
+    db: e.db,
+    release() {
+      if (released) return
+      released = true
+      e.refs--
+      if (e.refs === 0) {
+        open.delete(file)
+        e.db.close()
+      }
+    },
+  }
+}

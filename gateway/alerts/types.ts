@@ -1,0 +1,77 @@
+// Alert model shared by the engine, its store, the API routes and the notifier.
+
+export const SEVERITIES = ['info', 'minor', 'major', 'critical'] as const
+export type Severity = (typeof SEVERITIES)[number]
+
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s)
+}
+
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
+export type AlertState = (typeof ALERT_STATES)[number]
+
+/** What the alert is about; also the second level of its MQTT topic `alerts/{kind}/...`. */
+export const ALERT_KINDS = ['water_level', 'rise_rate', 'rainfall', 'aqi', 'silence', 'congestion', 'water_in_zone'] as const
+export type AlertKind = (typeof ALERT_KINDS)[number]
+
+export type ChangeAction = 'opened' | 'raised' | 'lowered' | 'acknowledged' | 'resolved' | 'escalated'
+
+export interface AlertHistoryEntry {
+  seq: number
+  /** Wall-clock time of the change, ISO 8601. */
+  at: string
+  /** Event time of the reading that caused it (ISO 8601), absent for human actions. */
+  event_ts?: string | undefined
+  action: ChangeAction
+  severity: Severity
+  level?: number | undefined
+  value?: number | undefined
+  state: AlertState
+  /** Who made a human change (token name) or `system`. */
+  by: string
+  note?: string | undefined
+  /** Raised by readings replayed after an outage. */
+  late?: boolean | undefined
+  /** For `escalated`: the contact tier now notified. */
+  tier?: number | undefined
+}
+
+export interface Alert {
+  id: string
+  rule: string
+  kind: AlertKind
+  severity: Severity
+  level?: number | undefined
+  station?: string | undefined
+  device?: string | undefined
+  zone?: string | undefined
+  district?: string | undefined
+  value?: number | undefined
+  threshold?: number | undefined
+  unit?: string | undefined
+  state: AlertState
+  title: string
+  late: boolean
+  opened_at: string
+  updated_at: string
+  acknowledged?: { by: string; at: string; note?: string | undefined } | undefined
+  resolved?: { by: string; at: string; note?: string | undefined } | undefined
+  /** Highest contact tier notified so far (1 until escalated). */
+  tier: number
+  history: AlertHistoryEntry[]
+}
+
+/** One change of one alert, as published on MQTT and SSE and routed to subscribers. */
+export interface AlertChange {
+  alert: Alert
+  change: AlertHistoryEntry
+}
+
+/** The subject of an alert: who it is about (one alert per rule and subject at a time). */
+export interface Subject {
+  key: string
+  station?: string | undefined
+  device?: string | undefined
+  zone?: string | undefined
+  district?: string | undefined
+}

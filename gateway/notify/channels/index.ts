@@ -1,0 +1,32 @@
+import type { Database } from 'better-sqlite3'
+import type { NotifyConfig } from '../config.ts'
+import type { Channel, ContactChannel } from '../types.ts'
+import { zaloTokens } from '../zalo-token.ts'
+import { esmsChannel } from './esms.ts'
+import { speedSmsChannel } from './speedsms.ts'
+import { twilioChannel } from './twilio.ts'
+import { zaloOaChannel } from './zalo-oa.ts'
+import { zaloZnsChannel } from './zalo-zns.ts'
+
+/** The plugins the configuration enables, by contact channel. */
+export function channelsFromConfig(cfg: NotifyConfig, db: Database): Partial<Record<ContactChannel, Channel>> {
+  const out: Partial<Record<ContactChannel, Channel>> = {}
+  const provider = cfg.smsProvider ?? (cfg.esms ? 'esms' : cfg.speedsms ? 'speedsms' : cfg.twilio ? 'twilio' : undefined)
+  if (provider === 'esms') {
+    if (!cfg.esms) throw new Error('notify.esms: required when notify.smsProvider is esms')
+    out.sms = esmsChannel(cfg.esms, cfg.timeoutMs)
+  } else if (provider === 'speedsms') {
+    if (!cfg.speedsms) throw new Error('notify.speedsms: required when notify.smsProvider is speedsms')
+    out.sms = speedSmsChannel(cfg.speedsms, cfg.timeoutMs)
+  } else if (provider === 'twilio') {
+    if (!cfg.twilio) throw new Error('notify.twilio: required when notify.smsProvider is twilio')
+    if (!cfg.twilio.from && !cfg.twilio.messagingServiceSid) throw new Error('notify.twilio: set from or messagingServiceSid')
+    out.sms = twilioChannel(cfg.twilio, cfg.timeoutMs)
+  }
+  if (cfg.zalo) {
+    const tokens = zaloTokens(db, cfg.zalo, cfg.timeoutMs)
+    if (cfg.zalo.zns) out.zalo_zns = zaloZnsChannel(cfg.zalo, tokens, cfg.timeoutMs)
+    if (cfg.zalo.oa) out.zalo_oa = zaloOaChannel(cfg.zalo, tokens, cfg.timeoutMs)
+  }
+  return out
+}

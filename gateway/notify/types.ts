@@ -1,0 +1,48 @@
+import type { Severity } from '../alerts/types.ts'
+
+export const CONTACT_CHANNELS = ['sms', 'zalo_zns', 'zalo_oa'] as const
+export type ContactChannel = (typeof CONTACT_CHANNELS)[number]
+
+export interface Contact {
+  id: string
+  name: string
+  /** Vietnamese mobile number as given (0xxxxxxxxx, 84xxxxxxxxx or +84xxxxxxxxx). */
+  phone?: string | undefined
+  zalo_user_id?: string | undefined
+  role: string
+  /** 1 gets alerts first; tier n+1 gets an alert left unacknowledged (escalation). */
+  tier: number
+  kinds?: string[] | undefined
+  stations?: string[] | undefined
+  districts?: string[] | undefined
+  min_severity: Severity
+  channels: ContactChannel[]
+  created_at: string
+}
+
+/** What a channel plugin is asked to deliver, snapshot in the outbox row when it is written. */
+export interface OutgoingMessage {
+  /** Plain text: unaccented GSM-7 for SMS, full Vietnamese for Zalo OA. */
+  text: string
+  phone?: string | undefined
+  zaloUserId?: string | undefined
+  /** ZNS: template name in config (`alert`, `test`) and its data. */
+  template?: { name: 'alert' | 'test'; data: Record<string, string> } | undefined
+}
+
+export type SendResult =
+  | { ok: true; providerId: string; duplicate?: boolean }
+  /** retry: transient (5xx, timeout, network, quota); else permanent (bad credentials, bad number). */
+  | { ok: false; retry: boolean; code: string; message: string }
+
+/**
+ * A delivery channel plugin (gateway/notify/channels/<name>.ts). `key` is the idempotency key of
+ * one (alert change, contact, channel): alphanumeric, 32 chars, passed where the provider takes
+ * one (eSMS RequestId, ZNS tracking_id).
+ */
+export interface Channel {
+  readonly name: string
+  /** The provider de-duplicates by `key`, so a send whose outcome is unknown may be sent again. */
+  readonly dedupByKey: boolean
+  send(msg: OutgoingMessage, key: string): Promise<SendResult>
+}
