@@ -1,0 +1,69 @@
+import { CliError } from './errors.ts'
+
+// The client commands talk to a running gateway's API, like any integrator would.
+
+export interface ApiClientOptions {
+  baseUrl?: string
+  token?: string
+}
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080'
+
+export function apiBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return (env.IOC_API_URL || DEFAULT_API_URL).replace(/\/+$/, '')
+}
+
+function requireToken(env: NodeJS.ProcessEnv): string {
+  const token = env.IOC_TOKEN
+  if (!token) {
+    throw new CliError(
+      'IOC_TOKEN is not set: export IOC_TOKEN=<token> (the bootstrap admin token is printed at first start; an admin makes others with `iocgw token create --role ROLE`)',
+    )
+  }
+  return token
+}
+
+/** Calls the API; answers the parsed JSON, or throws a CliError with the API's own message. */
+export async function callApi<T>(method: string, path: string, body?: unknown, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const base = apiBaseUrl(env)
+  const token = requireToken(env)
+  let res: Response
+  try {
+    res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(30_000),
+    })
+  } catch (err) {
+    if ((err as Error).name === 'TimeoutError') throw new CliError(`the gateway API at ${base} did not answer within 30 s`)
+    const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause
+    const why = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message
+    throw new CliError(`cannot reach the gateway API at ${base}: is it running? (${why}; IOC_API_URL sets the address)`)
+  }
+  const text = await res.text()
+  let parsed: unknown
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {
+    parsed = undefined
+  }
+  if (!res.ok) {
+    const msg = (parsed as { message?: unknown } | undefined)?.message
+    throw new CliError(`${res.status} ${res.statusText || 'error'}: ${typeof msg === 'string' ? msg : text.slice(0, 200) || 'no details'}`)
+  }
+  return parsed as T
+}
+
+/** Prints machine-readable output: one JSON document, nothing else on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
+export function print(text: string): void {
+  process.stdout.write(`${text}\n`)
+}

@@ -1,0 +1,56 @@
+import { Option, type Command } from 'commander'
+import type { ApiToken } from '../../registry/types.ts'
+import { ROLES } from '../../registry/types.ts'
+import { callApi, print, printJson } from '../client.ts'
+import { table } from '../table.ts'
+
+export function register(program: Command): void {
+  const token = program.command('token').description('API tokens (admin token)')
+
+  token
+    .command('create')
+    .description('create an API token and print it (shown only once)')
+    .addOption(new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory())
+    .option('--name <name>', 'who or what will use it')
+    .option('--json', 'print the API answer as JSON')
+    .action(async (o: { role: string; name?: string; json?: boolean }) => {
+      const name = o.name ?? `${o.role} token ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`
+      const res = await callApi<{ id: string; name: string; role: string; token: string }>('POST', '/tokens', { role: o.role, name })
+      if (o.json) return printJson(res)
+      print(`token ${res.id} created (${res.role}, "${res.name}"); shown only now, store it:`)
+      print('')
+      print(`  ${res.token}`)
+      print('')
+      print('use it with: export IOC_TOKEN=<token>, or "Authorization: Bearer <token>" over HTTP')
+    })
+
+  token
+    .command('list')
+    .description('list API tokens (never their secrets)')
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const items: ApiToken[] = []
+      let next: string | null = null
+      do {
+        const page: { items: ApiToken[]; next: string | null } = await callApi('GET', `/tokens?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`)
+        items.push(...page.items)
+        next = page.next
+      } while (next)
+      if (o.json) return printJson({ items, next: null })
+      print(table(items.map((t) => ({ ...t })), [
+        { key: 'id', header: 'ID' }, { key: 'role', header: 'ROLE' }, { key: 'name', header: 'NAME' },
+        { key: 'created_at', header: 'CREATED' }, { key: 'last_used_at', header: 'LAST USED' },
+      ]))
+    })
+
+  token
+    .command('delete <id>')
+    .description('delete an API token; it stops working at once')
+    .option('--json', 'print {"deleted": id} as JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await callApi('DELETE', `/tokens/${encodeURIComponent(id)}`)
+      if (o.json) printJson({ deleted: id })
+      else print(`token ${id} deleted`)
+    })
+
+}

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { Command } from 'commander'
+import { CliError } from './errors.ts'
+
+// Each command group is its own file in ./commands exporting `register(program: Command)`; this
+// file loads them all, so adding a group never means editing here. See ./README.md.
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+/** The program with every command group registered (tests and docs use it without running it). */
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('iocgw')
+    .description('ioc-gateway: run the gateway, and manage devices and tokens through its API')
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', '\nClient commands use IOC_API_URL (default http://127.0.0.1:8080) and IOC_TOKEN.')
+  const dir = new URL('./commands/', import.meta.url)
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()
+  for (const file of files) {
+    const mod = (await import(new URL(file, dir).href)) as { register?: (p: Command) => void }
+    if (typeof mod.register === 'function') mod.register(program)
+  }
+  return program
+}
+
+/** Errors the user can fix print as one line; anything else is a bug and keeps its stack. */
+function report(err: unknown): number {
+  const e = err as Error & { exitCode?: number }
+  if (err instanceof CliError || e?.name === 'ConfigError' || e?.name === 'StartupError') {
+    process.stderr.write(`iocgw: ${e.message}\n`)
+    return err instanceof CliError ? err.exitCode : 1
+  }
+  process.stderr.write(`iocgw: unexpected error: ${e?.stack ?? String(err)}\n`)
+  return 1
+}
+
+try {
+  const program = await buildProgram()
+  await program.parseAsync(process.argv)
+} catch (err) {
+  process.exitCode = report(err)
+}
