@@ -6,19 +6,23 @@ import Type, { type Static } from 'typebox'
 const Point = Type.Tuple([Type.Number({ minimum: 0, maximum: 1 }), Type.Number({ minimum: 0, maximum: 1 })])
 const Polygon = Type.Array(Point, { minItems: 3, maxItems: 64 })
 
+// Nested optional objects get their defaults in code (TILING_DEFAULTS): schema defaults are not
+// applied inside records of optional objects.
+export const TILING_DEFAULTS = { enabled: false, tileSize: 416, overlap: 0.25, fullFrame: true, maxTiles: 16 }
+
 export const TilingSchema = Type.Object(
   {
-    enabled: Type.Boolean({ default: false }),
+    enabled: Type.Optional(Type.Boolean({ description: 'default false' })),
     /** Tile side in source pixels; about the model's input size keeps small vehicles at full resolution. */
-    tileSize: Type.Integer({ minimum: 64, maximum: 4096, default: 416 }),
+    tileSize: Type.Optional(Type.Integer({ minimum: 64, maximum: 4096, description: 'default 416' })),
     /** Share of a tile that overlaps its neighbour, so a vehicle cut by one tile is whole in the next. */
-    overlap: Type.Number({ minimum: 0, maximum: 0.5, default: 0.25 }),
+    overlap: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5, description: 'default 0.25' })),
     /** Also run one pass over the whole frame, for vehicles larger than a tile. */
-    fullFrame: Type.Boolean({ default: true }),
+    fullFrame: Type.Optional(Type.Boolean({ description: 'default true' })),
     /** Upper bound of inferences per frame (tiles are enlarged to stay within it). */
-    maxTiles: Type.Integer({ minimum: 1, maximum: 64, default: 16 }),
+    maxTiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default 16' })),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false },
 )
 
 export const CountZoneSchema = Type.Object(

@@ -1,4 +1,4 @@
-import type { TilingConfig, Zone } from './config.ts'
+import { TILING_DEFAULTS, type TilingConfig, type Zone } from './config.ts'
 import { boundsOf, toPixels } from './zones.ts'
 import type { Region } from './yolox.ts'
 
@@ -9,8 +9,9 @@ import type { Region } from './yolox.ts'
  * few dozen pixels tall in a 1080p frame shrinks below 10 pixels in one 416-pixel pass, under
  * what the model's stride-8 head resolves; in a 416-pixel tile it keeps its size.
  */
-export function planRegions(frame: { width: number; height: number }, zones: readonly Zone[], tiling: TilingConfig | undefined): Array<Region | null> {
-  if (!tiling?.enabled) return [null]
+export function planRegions(frame: { width: number; height: number }, zones: readonly Zone[], tilingIn: TilingConfig | undefined): Array<Region | null> {
+  if (!tilingIn?.enabled) return [null]
+  const tiling = { ...TILING_DEFAULTS, ...tilingIn }
   const counting = zones.filter((z) => z.kind === 'count')
   let x1 = 0
   let y1 = 0
@@ -40,7 +41,7 @@ export function planRegions(frame: { width: number; height: number }, zones: rea
     const xs = starts(x1, x2, size, tiling.overlap)
     const ys = starts(y1, y2, size, tiling.overlap)
     if (xs.length * ys.length <= Math.max(1, budget) || size >= Math.max(x2 - x1, y2 - y1)) {
-      for (const y of ys) for (const x of xs) regions.push({ x, y, w: Math.min(size, frame.width - x), h: Math.min(size, frame.height - y) })
+      for (const y of ys) for (const x of xs) regions.push({ x, y, w: Math.min(size, x2 - x), h: Math.min(size, y2 - y) })
       return regions
     }
     size = Math.ceil(size * 1.25)
