@@ -175,6 +175,9 @@ export function finalize(board: dashboard.Dashboard): dashboard.Dashboard {
   // shows them in the dashboard's top bar where officers look for them.
   for (const a of board.annotations.list ?? []) delete a.placement
   for (const l of board.links ?? []) delete l.placement
+  // Grafana's model always has the lists, even empty; the SDK omits them when nothing was added.
+  board.templating.list ??= []
+  board.annotations.list ??= []
   board.schemaVersion = SCHEMA_VERSION
   return board
 }
