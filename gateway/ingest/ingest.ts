@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { DeviceStatus } from '../protocol/index.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import { Compile } from 'typebox/compile'
+import { StoreError } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
 import { checkReading, type CheckLimits } from './checks.ts'
 import type { IngestConfig } from './config.ts'
@@ -173,6 +174,12 @@ export function createIngest(deps: IngestDeps): Ingest {
     try {
       await deps.store.write(points)
     } catch (err) {
+      if (err instanceof StoreError && err.code === 'invalid') {
+        // Checks should make this impossible; if not, resending can never succeed.
+        log.error({ err, device: dev.id }, 'store refused checked points')
+        refuse(msg, 'internal', `the store refused these readings: ${err.message}`)
+        return
+      }
       m.storeFailures.inc()
       log.warn({ err, device: dev.id, readings: points.length }, 'store write failed; message not acknowledged')
       throw err

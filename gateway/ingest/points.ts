@@ -1,20 +1,13 @@
 import type { Device } from '../registry/types.ts'
+import type { Point, TimeSeriesStore } from '../store/types.ts'
 import type { Candidate } from './parse.ts'
 
 // Points of docs/data-model.md, written by ingest: `readings`, `device_status`, `rejects`.
 
-export interface IngestPoint {
-  measurement: string
-  tags: Record<string, string>
-  fields: Record<string, number | string | boolean>
-  /** Event time, epoch ms. */
-  ts: number
-}
+export type IngestPoint = Point
 
 /** The part of the time-series store ingest needs: resolves once the points are durable. */
-export interface PointSink {
-  write(points: IngestPoint[]): Promise<void>
-}
+export type PointSink = Pick<TimeSeriesStore, 'write'>
 
 function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Record<string, string> {
   // Unknown tags are omitted, never written as empty strings (data model rule).

@@ -57,6 +57,8 @@ export const DeviceStatus = Type.Object(
     /** Edge store-and-forward: readings waiting on disk. */
     queue_depth: Type.Optional(Type.Integer({ minimum: 0 })),
     interval_s: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Sensor reads that failed since the agent started. */
+    driver_errors: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   // Other agents (cameras) may add fields; unknown ones are ignored, not refused.
   { additionalProperties: true },

@@ -22,7 +22,7 @@ export function publish(dev: Device, payload: unknown, opts: { subtopic?: string
 export class MemorySink implements PointSink {
   points: IngestPoint[] = []
   fail = false
-  async write(points: IngestPoint[]): Promise<void> {
+  async write(points: readonly IngestPoint[]): Promise<void> {
     if (this.fail) throw new Error('store unavailable')
     this.points.push(...points)
   }

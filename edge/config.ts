@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Type, { type Static, type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+import Value from 'typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { DRIVERS } from './drivers/index.ts'
+import type { DriverPlugin } from './drivers/types.ts'
+
+// The edge agent's configuration (config/edge.example.yaml). Checked in full before anything
+// starts; a problem stops start-up with one line naming the key.
+
+export const EdgeConfigSchema = Type.Object(
+  {
+    device: Type.Object(
+      {
+        id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{2,63}$' }),
+        /** The device secret; or leave it out and set `password_env`. */
+        password: Type.Optional(Type.String({ minLength: 1 })),
+        /** Environment variable holding the secret (keeps it out of the file). */
+        password_env: Type.Optional(Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' })),
+        fw: Type.String({ default: 'iocgw-edge/0.1.0' }),
+      },
+      { additionalProperties: false },
+    ),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ pattern: '^(mqtts?|wss?)://' }),
+        keepalive_s: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+        /** Wait this long for a PUBACK before treating the link as broken. */
+        ack_timeout_ms: Type.Integer({ minimum: 500, maximum: 300_000, default: 15_000 }),
+        reconnect_ms: Type.Integer({ minimum: 100, maximum: 300_000, default: 2000 }),
+        /** CA file for mqtts:// with a private CA. */
+        ca_file: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    /** Sampling interval; the gateway may change it on devices/{id}/config. */
+    interval_s: Type.Number({ minimum: 0.05, maximum: 86_400, default: 60 }),
+    status_interval_s: Type.Number({ minimum: 1, maximum: 86_400, default: 60 }),
+    queue: Type.Object(
+      {
+        /** SQLite file; relative paths are relative to the config file. */
+        path: Type.String({ minLength: 1, default: './edge-data/queue.db' }),
+        max_readings: Type.Integer({ minimum: 10, maximum: 100_000_000, default: 1_000_000 }),
+        max_age_days: Type.Number({ exclusiveMinimum: 0, maximum: 3650, default: 7 }),
+        /** Readings per replayed message (array payload). */
+        batch_size: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    driver: Type.Object({ type: Type.String({ minLength: 1 }) }, { additionalProperties: true }),
+  },
+  { additionalProperties: false },
+)
+export type EdgeConfig = Static<typeof EdgeConfigSchema> & { password: string; driverPlugin: DriverPlugin<unknown> }
+
+function firstError(schema: TSchema, value: unknown, prefix: string): string {
+  const errs = [...Compile(schema).Errors(value)].filter((e) => e.keyword !== 'boolean')
+  const e = errs.find((x) => x.keyword !== 'anyOf') ?? errs[0]
+  if (!e) return `${prefix} is not valid`
+  const path = [prefix, ...e.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.')
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperties?: string[] }).additionalProperties?.[0]
+    return `${path ? `${path}.` : ''}${extra ?? '?'} is not a known key`
+  }
+  if (e.keyword === 'required') {
+    const missing = (e.params as { requiredProperties?: string[] }).requiredProperties ?? []
+    return `${path ? `${path}.` : ''}${missing.join(', ')} is required`
+  }
+  return `${path || '(root)'} ${e.message}`
+}
+
+/** Checks a parsed config; throws one line naming the key. */
+export async function checkEdgeConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
+  const withDefaults = Value.Default(EdgeConfigSchema, structuredClone(raw ?? {}))
+  if (!Compile(EdgeConfigSchema).Check(withDefaults)) throw new Error(firstError(EdgeConfigSchema, withDefaults, ''))
+  const cfg = withDefaults as Static<typeof EdgeConfigSchema>
+  const load = DRIVERS[cfg.driver.type]
+  if (!load) throw new Error(`driver.type "${cfg.driver.type}" is not a driver; choose one of ${Object.keys(DRIVERS).join(', ')}`)
+  const plugin = (await load()).default as DriverPlugin<unknown>
+  const driver = Value.Default(plugin.schema, structuredClone(cfg.driver))
+  if (!Compile(plugin.schema).Check(driver)) throw new Error(firstError(plugin.schema, driver, 'driver'))
+  let password = cfg.device.password
+  if (password === undefined && cfg.device.password_env) password = env[cfg.device.password_env]
+  if (!password) {
+    throw new Error(cfg.device.password_env
+      ? `device.password_env: environment variable ${cfg.device.password_env} is not set`
+      : 'device.password or device.password_env is required (the secret given when the device was registered)')
+  }
+  return {
+    ...cfg,
+    driver: driver as typeof cfg.driver,
+    queue: { ...cfg.queue, path: resolve(baseDir, cfg.queue.path) },
+    mqtt: { ...cfg.mqtt, ...(cfg.mqtt.ca_file ? { ca_file: resolve(baseDir, cfg.mqtt.ca_file) } : {}) },
+    password,
+    driverPlugin: plugin,
+  }
+}
+
+export async function loadEdgeConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message.split('\n')[0]}`)
+  }
+  try {
+    return await checkEdgeConfig(raw, dirname(resolve(file)), env)
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`)
+  }
+}
