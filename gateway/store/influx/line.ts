@@ -1,0 +1,36 @@
+import { INTEGER_FIELDS } from '../types.ts'
+import type { NormalPoint } from '../points.ts'
+
+// InfluxDB 1.x line protocol, written here rather than through the influx package's escaper: that
+// escaper also rewrites `\'` sequences (meant for InfluxQL literals), which would change tag
+// values, and a pre-serialised line is what the disk spool keeps, so it is built exactly once.
+// Rules: https://docs.influxdata.com/influxdb/v1.6/write_protocols/line_protocol_reference/
+
+const escMeasurement = (s: string): string => s.replace(/[, \\]/g, '\\$&')
+const escKey = (s: string): string => s.replace(/[,= \\]/g, '\\$&')
+const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
+
+/** One point as one line, timestamp in ms (write with precision=ms). */
+export function toLine(p: NormalPoint): string {
+  let line = escMeasurement(p.measurement)
+  for (const [k, v] of p.tags) line += `,${escKey(k)}=${escKey(v)}`
+  const ints = INTEGER_FIELDS[p.measurement]
+  let sep = ' '
+  for (const [k, v] of p.fields) {
+    let val: string
+    if (typeof v === 'number') val = ints?.has(k) ? `${v}i` : numberLiteral(v)
+    else if (typeof v === 'string') val = escString(v)
+    else val = v ? 'true' : 'false'
+    line += `${sep}${escKey(k)}=${val}`
+    sep = ','
+  }
+  return `${line} ${p.ts}`
+}
+
+// A float literal: whole values parse as floats and exponent forms (1e-7) are accepted.
+const numberLiteral = (v: number): string => String(v)
+
+/** InfluxQL string literal. */
+export const lit = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+/** InfluxQL identifier. */
+export const ident = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`

@@ -1,0 +1,67 @@
+import type { InfluxDB } from 'influx'
+import { ident } from './line.ts'
+
+// Database, retention policies and continuous queries of docs/data-model.md. Run at every start
+// (and again after InfluxDB comes back empty): each step is idempotent.
+
+export const RETENTION = [
+  { name: 'raw', duration: '90d', isDefault: true },
+  { name: 'rollup_1m', duration: '400d', isDefault: false },
+  { name: 'rollup_1h', duration: 'INF', isDefault: false },
+] as const
+
+/** Fields rolled up per measurement: the mean of each, kept under the same name. */
+export const ROLLUP_FIELDS = {
+  readings: ['water_level', 'rainfall', 'interval_s', 'pm25', 'pm10', 'no2', 'so2', 'o3', 'co', 'temperature', 'humidity', 'battery', 'rssi', 'alarm_level', 'rise_rate', 'aqi'],
+  detections: ['car', 'motorcycle', 'bus', 'truck', 'bicycle', 'occupancy', 'congestion', 'water_ratio'],
+} as const
+
+/**
+ * Extra aggregates beside the means, for the boards: rainfall totals per bucket (a mean of
+ * interval rainfall means little on a bar chart) and the bucket's highest water level and alarm.
+ */
+const ROLLUP_EXTRA: Record<keyof typeof ROLLUP_FIELDS, string[]> = {
+  readings: ['sum("rainfall") AS "rainfall_sum"', 'max("water_level") AS "water_level_max"', 'max("alarm_level") AS "alarm_level_max"'],
+  detections: [],
+}
+
+// RESAMPLE ... FOR: each run recomputes a window, not only the last interval, so readings replayed
+// by an edge agent after an outage of up to that window still reach the rollups.
+const ROLLUPS = [
+  { suffix: '1m', rp: 'rollup_1m', every: '1m', resampleFor: '30m' },
+  { suffix: '1h', rp: 'rollup_1h', every: '1h', resampleFor: '1d' },
+] as const
+
+export function continuousQueries(db: string): Array<{ name: string; resample: string; query: string }> {
+  const out: Array<{ name: string; resample: string; query: string }> = []
+  for (const m of Object.keys(ROLLUP_FIELDS) as Array<keyof typeof ROLLUP_FIELDS>) {
+    const select = [...ROLLUP_FIELDS[m].map((f) => `mean(${ident(f)}) AS ${ident(f)}`), ...ROLLUP_EXTRA[m]].join(', ')
+    for (const r of ROLLUPS) {
+      out.push({
+        name: `cq_${m}_${r.suffix}`,
+        resample: `RESAMPLE EVERY ${r.every} FOR ${r.resampleFor}`,
+        query: `SELECT ${select} INTO ${ident(db)}.${ident(r.rp)}.${ident(`${m}_${r.suffix}`)} FROM ${ident(db)}.${ident('raw')}.${ident(m)} GROUP BY time(${r.every}), *`,
+      })
+    }
+  }
+  return out
+}
+
+export async function setupInflux(influx: InfluxDB, db: string): Promise<void> {
+  await influx.createDatabase(db)
+  const existing = new Set((await influx.showRetentionPolicies(db)).map((r) => r.name))
+  for (const rp of RETENTION) {
+    const opts = { database: db, duration: rp.duration, replication: 1, isDefault: rp.isDefault }
+    if (existing.has(rp.name)) await influx.alterRetentionPolicy(rp.name, opts)
+    else await influx.createRetentionPolicy(rp.name, opts)
+  }
+  const cqs = new Map((await influx.showContinousQueries(db)).map((c) => [c.name, c.query]))
+  for (const cq of continuousQueries(db)) {
+    const have = cqs.get(cq.name)
+    // InfluxDB rewrites the query text it shows, so compare loosely: recreate only when the
+    // rollup's target or field list is not in it.
+    if (have !== undefined && have.includes(`${cq.name.split('_').slice(1, -1).join('_')}_`) && cq.query.split(',').length === have.split(',').length) continue
+    if (have !== undefined) await influx.dropContinuousQuery(cq.name, db)
+    await influx.createContinuousQuery(cq.name, cq.query, db, cq.resample)
+  }
+}

@@ -1,0 +1,615 @@
+import { join } from 'node:path'
+import { InfluxDB } from 'influx'
+import type { Logger } from '../../log/logger.ts'
+import type { Metrics } from '../../metrics/registry.ts'
+import { storeMetrics, type StoreMetrics } from '../metrics.ts'
+import { normalizePoints, sortPoints } from '../points.ts'
+import {
+  MAX_QUERY_POINTS,
+  MEASUREMENT_TAGS,
+  StoreError,
+  type AggregateReadingsQuery,
+  type FieldValue,
+  type LatestFilter,
+  type LatestReadings,
+  type Point,
+  type PointQuery,
+  type QueriedPoint,
+  type RawReadingsQuery,
+  type StoreHealth,
+  type TimeSeriesStore,
+  type ValuePoint,
+} from '../types.ts'
+import { ident, lit, toLine } from './line.ts'
+import { setupInflux } from './setup.ts'
+import { Spool, type SpoolRecord } from './spool.ts'
+
+export interface InfluxStoreOptions {
+  /** http://[user:pass@]host:8086/<database> */
+  url: string
+  dataDir: string
+  logger: Logger
+  metrics: Metrics
+  /** A batch is sent when it holds this many points... */
+  batchPoints?: number
+  /** ...or when its oldest point has waited this long. */
+  flushIntervalMs?: number
+  /** One HTTP write's timeout. */
+  requestTimeoutMs?: number
+  /** Retry backoff while InfluxDB is unreachable: from `backoffMinMs` doubling up to `backoffMaxMs`. */
+  backoffMinMs?: number
+  backoffMaxMs?: number
+  /** Past this many bytes in the spool, write() refuses (the caller keeps the data, nothing is lost). */
+  maxSpoolBytes?: number
+  /** How often reachability is checked when no write tells. */
+  pingIntervalMs?: number
+}
+
+interface Waiter {
+  started: number
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+interface Row {
+  series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
+  error?: string
+}
+
+class WriteError extends Error {
+  constructor(
+    message: string,
+    /** false: InfluxDB refused the points themselves (400); sending them again cannot help. */
+    readonly retryable: boolean,
+    readonly reason: string,
+  ) {
+    super(message)
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const t = setTimeout(done, ms)
+    function done() {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+
+/**
+ * InfluxDB 1.x store. Direct mode: points are batched in memory (bounded by `batchPoints`; further
+ * writers wait) and a write resolves once InfluxDB accepted its batch. When a batch cannot be
+ * delivered, the store switches to spool mode: that batch and every later write go to the disk
+ * spool (fsync'd before the write resolves), and a drainer sends the spool to InfluxDB oldest
+ * first, with exponential backoff, switching back to direct mode once the spool is empty.
+ */
+export class InfluxTimeSeriesStore implements TimeSeriesStore {
+  readonly backend = 'influx' as const
+  readonly database: string
+  private readonly influx: InfluxDB
+  private readonly writeUrl: string
+  private readonly authHeader: string | undefined
+  private readonly m: StoreMetrics
+  private readonly spool: Spool
+  private readonly batchPoints: number
+  private readonly flushIntervalMs: number
+  private readonly timeoutMs: number
+  private readonly backoffMin: number
+  private readonly backoffMax: number
+  private readonly maxSpoolBytes: number
+
+  private mode: 'direct' | 'spool' = 'direct'
+  private batch: string[] = []
+  private batchWaiters: Waiter[] = []
+  private timer: NodeJS.Timeout | null = null
+  private inflight = false
+  /** Writers waiting for room in the in-memory batch (backpressure, no unbounded array of points). */
+  private roomWaiters: Array<() => void> = []
+  private draining: Promise<void> | null = null
+  private setupDone = false
+  private reachable = true
+  private lastError = ''
+  private closed = false
+  private readonly stop = new AbortController()
+  private pingTimer: NodeJS.Timeout | null = null
+
+  private constructor(private readonly opts: InfluxStoreOptions) {
+    const u = new URL(opts.url)
+    const db = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''))
+    if (!db) throw new StoreError('invalid', `influx URL ${u.origin} names no database: use http://host:8086/<database>`)
+    this.database = db
+    this.influx = new InfluxDB({
+      host: u.hostname,
+      port: Number(u.port || (u.protocol === 'https:' ? 443 : 8086)),
+      protocol: u.protocol === 'https:' ? 'https' : 'http',
+      database: db,
+      username: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      // The package's pool disables a host for a growing while after a failure; keep that short so
+      // queries work again as soon as InfluxDB is back.
+      pool: { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000, backoff: constantBackoff(250) },
+    })
+    // Writes go straight to /write with the spool's own line-protocol bytes, so a spooled batch is
+    // sent exactly as it was stored, without being parsed back into points.
+    const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
+    this.writeUrl = `${u.protocol}//${u.host}/write?${params}`
+    this.authHeader = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
+    this.m = storeMetrics(opts.metrics, 'influx')
+    this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
+    this.batchPoints = opts.batchPoints ?? 5000
+    this.flushIntervalMs = opts.flushIntervalMs ?? 100
+    this.timeoutMs = opts.requestTimeoutMs ?? 10_000
+    this.backoffMin = opts.backoffMinMs ?? 100
+    this.backoffMax = opts.backoffMaxMs ?? 5000
+    this.maxSpoolBytes = opts.maxSpoolBytes ?? 2 * 1024 ** 3
+  }
+
+  /** Opens the store; InfluxDB being down is not an error (writes spool until it is back). */
+  static async open(opts: InfluxStoreOptions): Promise<InfluxTimeSeriesStore> {
+    const s = new InfluxTimeSeriesStore(opts)
+    try {
+      await setupInflux(s.influx, s.database)
+      s.setupDone = true
+    } catch (err) {
+      s.reachable = false
+      s.lastError = (err as Error).message
+      opts.logger.warn({ err: (err as Error).message, db: s.database }, 'InfluxDB not ready at start; points go to the disk spool until it is')
+    }
+    if (!s.setupDone || !s.spool.empty) s.enterSpoolMode()
+    s.reportSpool()
+    s.pingTimer = setInterval(() => void s.checkReachable(), opts.pingIntervalMs ?? 5000)
+    s.pingTimer.unref()
+    return s
+  }
+
+  // ---- writing ----
+
+  async write(points: readonly Point[]): Promise<void> {
+    if (this.closed) throw new StoreError('closed', 'time-series store is closed')
+    const norm = normalizePoints(points)
+    if (norm.length === 0) return
+    const lines = norm.map(toLine)
+    const started = performance.now()
+    if (this.mode === 'direct') {
+      // Wait for room (bounded memory), unless the batch is empty: an oversized write goes alone.
+      while (this.mode === 'direct' && this.batch.length > 0 && this.batch.length + lines.length > this.batchPoints) {
+        await new Promise<void>((r) => this.roomWaiters.push(r))
+        if (this.closed) throw new StoreError('closed', 'time-series store is closed')
+      }
+    }
+    if (this.mode === 'spool') {
+      await this.toSpool(lines)
+      this.m.written(lines.length)
+      this.m.latency((performance.now() - started) / 1000)
+      return
+    }
+    await new Promise<void>((resolve, reject) => {
+      for (const l of lines) this.batch.push(l)
+      this.batchWaiters.push({ started, resolve, reject })
+      if (this.batch.length >= this.batchPoints) this.flush()
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.flushIntervalMs)
+    })
+  }
+
+  private async toSpool(lines: string[]): Promise<void> {
+    if (this.spool.bytes > this.maxSpoolBytes) {
+      this.m.failure('spool_full')
+      throw new StoreError('unavailable', `InfluxDB unreachable and the disk spool is full (${this.spool.bytes} bytes); retry later`)
+    }
+    try {
+      await this.spool.append(lines)
+    } finally {
+      this.reportSpool()
+    }
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+    if (this.inflight || this.batch.length === 0 || this.mode !== 'direct') return
+    const lines = this.batch
+    const waiters = this.batchWaiters
+    this.batch = []
+    this.batchWaiters = []
+    this.inflight = true
+    this.wakeRoomWaiters()
+    void this.send(lines).then(
+      () => {
+        this.inflight = false
+        this.m.delivered(lines.length)
+        this.m.written(lines.length)
+        this.settle(waiters)
+        this.afterFlight()
+      },
+      (err: WriteError) => {
+        this.inflight = false
+        if (!err.retryable) {
+          // InfluxDB wrote what it could and refused the rest (e.g. a field type conflict); the
+          // same bytes would be refused again, so they are counted and logged, not retried.
+          this.rejected(lines.length, err)
+          this.settle(waiters)
+          this.afterFlight()
+          return
+        }
+        this.unreachable(err)
+        // Order kept: this batch first, then the one that was filling, then every later write.
+        this.enterSpoolMode()
+        const next = this.batch
+        const nextWaiters = this.batchWaiters
+        this.batch = []
+        this.batchWaiters = []
+        const spoolIt = (ls: string[], ws: Waiter[]) =>
+          this.toSpool(ls).then(
+            () => {
+              this.m.written(ls.length)
+              this.settle(ws)
+            },
+            (e: Error) => {
+              for (const w of ws) w.reject(e instanceof StoreError ? e : new StoreError('unavailable', `spool write failed: ${e.message}`))
+            },
+          )
+        void spoolIt(lines, waiters)
+        if (next.length > 0) void spoolIt(next, nextWaiters)
+        this.wakeRoomWaiters()
+      },
+    )
+  }
+
+  private settle(waiters: Waiter[]): void {
+    const now = performance.now()
+    for (const w of waiters) {
+      this.m.latency((now - w.started) / 1000)
+      w.resolve()
+    }
+  }
+
+  private afterFlight(): void {
+    if (this.batch.length >= this.batchPoints || (this.batch.length > 0 && !this.timer)) this.flush()
+    this.wakeRoomWaiters()
+  }
+
+  private wakeRoomWaiters(): void {
+    const ws = this.roomWaiters
+    this.roomWaiters = []
+    for (const w of ws) w()
+  }
+
+  /** One POST /write; throws a WriteError saying whether it is worth retrying. */
+  private async send(lines: string[] | Buffer): Promise<void> {
+    const body = Array.isArray(lines) ? lines.join('\n') : lines
+    let res: Response
+    try {
+      res = await fetch(this.writeUrl, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...(this.authHeader ? { authorization: this.authHeader } : {}) },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } }
+      throw new WriteError(`InfluxDB write failed: ${e.cause?.code ?? e.name}: ${e.message}`, true, e.name === 'TimeoutError' ? 'timeout' : 'network')
+    }
+    if (res.status === 204) {
+      this.reachable = true
+      return
+    }
+    const text = (await res.text().catch(() => '')).slice(0, 500)
+    if (res.status === 400) throw new WriteError(`InfluxDB refused points: ${text}`, false, 'rejected')
+    if (res.status === 404 && /database not found/.test(text)) {
+      this.setupDone = false // recreated by the drainer (InfluxDB came back empty)
+      throw new WriteError(`InfluxDB: ${text}`, true, 'no_database')
+    }
+    throw new WriteError(`InfluxDB write answered ${res.status}: ${text}`, true, `http_${res.status}`)
+  }
+
+  private rejected(n: number, err: Error): void {
+    this.m.rejected(n)
+    this.m.failure('rejected')
+    this.opts.logger.error({ err: err.message, points: n }, 'InfluxDB refused points; they are not retried')
+  }
+
+  private unreachable(err: WriteError): void {
+    if (this.reachable) this.opts.logger.warn({ err: err.message }, 'InfluxDB unreachable; points go to the disk spool')
+    this.reachable = false
+    this.lastError = err.message
+    this.m.failure(err.reason)
+  }
+
+  // ---- spool mode and draining ----
+
+  private enterSpoolMode(): void {
+    if (this.mode === 'spool' && this.draining) return
+    this.mode = 'spool'
+    this.m.degraded(true)
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+    if (!this.draining && !this.closed) {
+      this.draining = this.drain().finally(() => {
+        this.draining = null
+      })
+    }
+  }
+
+  private async drain(): Promise<void> {
+    let attempt = 0
+    const backoff = async () => {
+      const ms = Math.min(this.backoffMax, this.backoffMin * 2 ** attempt) * (0.75 + Math.random() * 0.5)
+      attempt++
+      await sleep(ms, this.stop.signal)
+    }
+    while (!this.closed) {
+      if (!this.setupDone) {
+        try {
+          await setupInflux(this.influx, this.database)
+          this.setupDone = true
+        } catch (err) {
+          this.reachable = false
+          this.lastError = (err as Error).message
+          await backoff()
+          continue
+        }
+      }
+      const seg = this.spool.oldest()
+      if (seg === null) {
+        // Nothing spooled and no append pending: later writes may go straight to InfluxDB again.
+        this.mode = 'direct'
+        this.m.degraded(false)
+        this.reportSpool()
+        this.opts.logger.info('InfluxDB spool drained; writing directly again')
+        this.wakeRoomWaiters()
+        return
+      }
+      let ok = true
+      for (const chunk of chunks(seg.records, this.batchPoints)) {
+        for (;;) {
+          if (this.closed) return
+          try {
+            await this.send(Buffer.concat(interleaveNewlines(chunk.records)))
+            this.m.delivered(chunk.points)
+            attempt = 0
+            break
+          } catch (err) {
+            const e = err as WriteError
+            if (!e.retryable) {
+              this.rejected(chunk.points, e)
+              break
+            }
+            this.unreachable(e)
+            if (!this.setupDone) {
+              ok = false
+              break
+            }
+            await backoff()
+          }
+        }
+        if (!ok) break
+      }
+      if (!ok) continue // set the database up again, then resend this segment (idempotent)
+      this.spool.remove(seg.seq)
+      this.reportSpool()
+      if (!this.reachable) this.opts.logger.info('InfluxDB reachable again; draining the spool')
+      this.reachable = true
+    }
+  }
+
+  private reportSpool(): void {
+    this.m.spool(this.spool.points, this.spool.bytes)
+  }
+
+  private async checkReachable(): Promise<void> {
+    try {
+      const [host] = await this.influx.ping(2000)
+      this.reachable = host?.online === true
+    } catch {
+      this.reachable = false
+    }
+  }
+
+  // ---- queries ----
+
+  private async q(query: string): Promise<Row> {
+    let res: { results: Row[] }
+    try {
+      res = (await this.influx.queryRaw(query, { precision: 'ms' as never, database: this.database })) as { results: Row[] }
+    } catch (err) {
+      throw new StoreError('unavailable', `InfluxDB query failed: ${(err as Error).message}`)
+    }
+    const r = res.results[0] ?? {}
+    if (r.error) {
+      if (/database not found/.test(r.error)) return {}
+      throw new StoreError('invalid', `InfluxDB query failed: ${r.error}`)
+    }
+    return r
+  }
+
+  private timeCond(from: number, to: number): string {
+    return `time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`
+  }
+
+  private tagConds(where: Readonly<Record<string, string | undefined>>): string {
+    return Object.entries(where)
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => ` AND ${ident(k)} = ${lit(v)}`)
+      .join('')
+  }
+
+  async readings(q: RawReadingsQuery): Promise<ValuePoint[]> {
+    const limit = Math.min(q.limit, MAX_QUERY_POINTS)
+    const r = await this.q(
+      `SELECT ${ident(q.metric)} FROM ${ident('raw')}.${ident('readings')} WHERE ${this.timeCond(q.from, q.to)}${this.tagConds({ device: q.device })} ORDER BY time ${q.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${limit}`,
+    )
+    return (r.series?.[0]?.values ?? []).filter((v) => v[1] !== null).map((v) => ({ ts: v[0] as number, value: v[1] as FieldValue }))
+  }
+
+  async aggregate(q: AggregateReadingsQuery): Promise<ValuePoint[]> {
+    assertEvery(q.every)
+    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_QUERY_POINTS)
+    const r = await this.q(
+      `SELECT ${q.fn}(${ident(q.metric)}) FROM ${ident('raw')}.${ident('readings')} WHERE ${this.timeCond(q.from, q.to)}${this.tagConds({ device: q.device })} GROUP BY time(${q.every}ms) fill(none) LIMIT ${limit}`,
+    )
+    return (r.series?.[0]?.values ?? []).filter((v) => v[1] !== null).map((v) => ({ ts: v[0] as number, value: v[1] as FieldValue }))
+  }
+
+  async latest(filter: LatestFilter): Promise<LatestReadings[]> {
+    const conds = this.tagConds({ kind: filter.kind, station: filter.station, device: filter.device }).replace(/^ AND /, '')
+    const where = conds ? ` WHERE ${conds}` : ''
+    const from = `${ident('raw')}.${ident('readings')}`
+    // Each field's own last value, and the newest point (for its time and tags).
+    const [lasts, newest] = await Promise.all([
+      this.q(`SELECT last(*) FROM ${from}${where} GROUP BY ${ident('device')}`),
+      this.q(`SELECT * FROM ${from}${where} GROUP BY ${ident('device')} ORDER BY time DESC LIMIT 1`),
+    ])
+    const tagKeys = new Set<string>(MEASUREMENT_TAGS.readings)
+    const items = new Map<string, LatestReadings>()
+    for (const s of newest.series ?? []) {
+      const device = s.tags?.device
+      const row = s.values[0]
+      if (!device || !row) continue
+      const tags: Record<string, string> = { device }
+      s.columns.forEach((c, i) => {
+        if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
+      })
+      items.set(device, { device, tags, ts: row[0] as number, values: {} })
+    }
+    for (const s of lasts.series ?? []) {
+      const item = s.tags?.device ? items.get(s.tags.device) : undefined
+      const row = s.values[0]
+      if (!item || !row) continue
+      s.columns.forEach((c, i) => {
+        if (!c.startsWith('last_') || row[i] === null) return
+        const name = c.slice(5)
+        if (name !== 'seq') item.values[name] = row[i] as FieldValue
+      })
+    }
+    return [...items.values()].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
+  }
+
+  async queryPoints(q: PointQuery): Promise<QueriedPoint[]> {
+    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_QUERY_POINTS)
+    const order = q.order === 'desc' ? 'DESC' : 'ASC'
+    const from = `${ident('raw')}.${ident(q.measurement)}`
+    const where = `WHERE ${this.timeCond(q.from, q.to)}${this.tagConds(q.where ?? {})}`
+    const tagKeys = await this.tagKeys(q.measurement)
+    if (q.every !== undefined || q.fn !== undefined) {
+      if (q.every === undefined || q.fn === undefined) throw new StoreError('invalid', 'aggregation needs both every and fn')
+      if (!q.fields || q.fields.length === 0) throw new StoreError('invalid', 'aggregation needs the list of fields')
+      assertEvery(q.every)
+      const select = q.fields.map((f) => `${q.fn}(${ident(f)}) AS ${ident(f)}`).join(', ')
+      const groupBy = [`time(${q.every}ms)`, ...(q.groupBy ?? []).map(ident)].join(', ')
+      const r = await this.q(`SELECT ${select} FROM ${from} ${where} GROUP BY ${groupBy} fill(none) ORDER BY time ${order} LIMIT ${limit}`)
+      const out: QueriedPoint[] = []
+      for (const s of r.series ?? []) {
+        const tags = Object.fromEntries(Object.entries(s.tags ?? {}).filter(([, v]) => v !== ''))
+        for (const row of s.values) out.push({ ts: row[0] as number, tags: { ...tags }, fields: pickFields(s.columns, row, new Set()) })
+      }
+      return sortPoints(out.filter((p) => Object.keys(p.fields).length > 0), order).slice(0, limit)
+    }
+    const select = q.fields ? [...q.fields, ...tagKeys].map(ident).join(', ') : '*'
+    const r = await this.q(`SELECT ${select} FROM ${from} ${where} ORDER BY time ${order} LIMIT ${limit}`)
+    const s = r.series?.[0]
+    if (!s) return []
+    const out: QueriedPoint[] = []
+    for (const row of s.values) {
+      const tags: Record<string, string> = {}
+      s.columns.forEach((c, i) => {
+        if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
+      })
+      const fields = pickFields(s.columns, row, tagKeys)
+      if (Object.keys(fields).length > 0) out.push({ ts: row[0] as number, tags, fields })
+    }
+    return out
+  }
+
+  private async tagKeys(measurement: string): Promise<Set<string>> {
+    const known = (MEASUREMENT_TAGS as Record<string, readonly string[]>)[measurement]
+    if (known) return new Set(known)
+    const r = await this.q(`SHOW TAG KEYS FROM ${ident(measurement)}`)
+    return new Set((r.series?.[0]?.values ?? []).map((v) => v[0] as string))
+  }
+
+  // ---- lifecycle ----
+
+  health(): StoreHealth {
+    const spool = { points: this.spool.points, bytes: this.spool.bytes }
+    if (this.closed) return { ok: false, degraded: false, detail: 'closed', spool }
+    if (this.mode === 'spool' || !this.reachable) {
+      return {
+        ok: this.spool.bytes <= this.maxSpoolBytes,
+        degraded: true,
+        detail: `InfluxDB ${this.reachable ? 'reachable, draining the spool' : `unreachable (${this.lastError || 'no answer to ping'})`}; ${spool.points} points spooled on disk`,
+        spool,
+      }
+    }
+    return { ok: true, degraded: false, detail: `influx ${this.database} ok`, spool }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    if (this.pingTimer) clearInterval(this.pingTimer)
+    // Let the last direct batch go out (or reach the spool) before stopping.
+    if (this.mode === 'direct') {
+      this.flush()
+      while (this.inflight || (this.mode === 'direct' && this.batch.length > 0)) {
+        await new Promise((r) => setTimeout(r, 10))
+        this.flush()
+      }
+    }
+    this.closed = true
+    this.stop.abort()
+    this.wakeRoomWaiters()
+    await this.draining
+    // Appends still waiting reach the disk here; the rest stays in the spool for the next start.
+    this.spool.close()
+  }
+}
+
+function constantBackoff(ms: number) {
+  const b = { getDelay: () => ms, next: () => b, reset: () => b }
+  return b
+}
+
+function assertEvery(every: number): void {
+  if (!Number.isInteger(every) || every < 1) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
+}
+
+function pickFields(columns: string[], row: unknown[], skip: Set<string>): Record<string, FieldValue> {
+  const fields: Record<string, FieldValue> = {}
+  columns.forEach((c, i) => {
+    if (i === 0 || skip.has(c) || row[i] === null || row[i] === undefined) return
+    fields[c] = row[i] as FieldValue
+  })
+  return fields
+}
+
+/** Groups spool records into sends of about `max` points (a bigger record goes alone). */
+function* chunks(records: SpoolRecord[], max: number): Generator<{ records: SpoolRecord[]; points: number }> {
+  let cur: SpoolRecord[] = []
+  let n = 0
+  for (const r of records) {
+    if (n > 0 && n + r.points > max) {
+      yield { records: cur, points: n }
+      cur = []
+      n = 0
+    }
+    cur.push(r)
+    n += r.points
+  }
+  if (n > 0) yield { records: cur, points: n }
+}
+
+function interleaveNewlines(records: SpoolRecord[]): Buffer[] {
+  const nl = Buffer.from('\n')
+  const out: Buffer[] = []
+  records.forEach((r, i) => {
+    if (i > 0) out.push(nl)
+    out.push(r.payload)
+  })
+  return out
+}

@@ -1,0 +1,33 @@
+import type { Metrics } from '../metrics/registry.ts'
+
+/** Counters and gauges of the time-series store, labelled by backend. */
+export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
+  const written = metrics.counter('store_points_written_total', 'Points made durable in the time-series store (including its disk spool)', ['backend'])
+  const delivered = metrics.counter('store_points_delivered_total', 'Points accepted by the time-series database itself', ['backend'])
+  const failures = metrics.counter('store_write_failures_total', 'Failed writes to the time-series database, by reason', ['backend', 'reason'])
+  const dropped = metrics.counter('store_points_rejected_total', 'Points the database refused as invalid (not retried)', ['backend'])
+  const latency = metrics.histogram(
+    'store_write_seconds',
+    'Time from write() to durable, seconds',
+    ['backend'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  )
+  const spoolPoints = metrics.gauge('store_spool_points', 'Points waiting in the disk spool for InfluxDB', ['backend'])
+  const spoolBytes = metrics.gauge('store_spool_bytes', 'Bytes waiting in the disk spool for InfluxDB', ['backend'])
+  const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
+  const l = { backend }
+  return {
+    written: (n: number) => written.inc(l, n),
+    delivered: (n: number) => delivered.inc(l, n),
+    failure: (reason: string) => failures.inc({ backend, reason }),
+    rejected: (n: number) => dropped.inc(l, n),
+    latency: (seconds: number) => latency.observe(l, seconds),
+    spool: (points: number, bytes: number) => {
+      spoolPoints.set(l, points)
+      spoolBytes.set(l, bytes)
+    },
+    degraded: (on: boolean) => degraded.set(l, on ? 1 : 0),
+  }
+}
+
+export type StoreMetrics = ReturnType<typeof storeMetrics>

@@ -1,0 +1,79 @@
+import { INTEGER_FIELDS, StoreError, type FieldValue, type Point, type QueriedPoint } from './types.ts'
+
+// One normalisation for both stores, so they hold exactly the same thing: empty tags dropped,
+// integer fields rounded, line breaks in strings turned into spaces (InfluxDB's line protocol
+// cannot carry them), and anything else odd refused before a single point is written.
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+const MAX_STRING = 64 * 1024
+const MAX_TAG = 256
+// InfluxDB 1.x stores nanoseconds in int64: 1677-09-21 .. 2262-04-11.
+const MIN_TS = -9_223_372_036_854
+const MAX_TS = 9_223_372_036_854
+
+export interface NormalPoint {
+  measurement: string
+  /** Sorted by key (InfluxDB's preferred order; also the series key order). */
+  tags: [string, string][]
+  fields: [string, FieldValue][]
+  ts: number
+}
+
+function bad(i: number, what: string): never {
+  throw new StoreError('invalid', `point ${i}: ${what}`)
+}
+
+export function normalizePoints(points: readonly Point[]): NormalPoint[] {
+  const out: NormalPoint[] = new Array(points.length)
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!
+    if (typeof p !== 'object' || p === null) bad(i, 'not an object')
+    if (typeof p.measurement !== 'string' || !NAME.test(p.measurement)) bad(i, `measurement must match ${NAME.source}`)
+    if (typeof p.ts !== 'number' || !Number.isInteger(p.ts) || p.ts < MIN_TS || p.ts > MAX_TS) bad(i, 'ts must be an integer epoch ms within 1677..2262')
+    const tags: [string, string][] = []
+    for (const [k, v] of Object.entries(p.tags ?? {})) {
+      if (!NAME.test(k)) bad(i, `tag key "${k}" must match ${NAME.source}`)
+      if (v === undefined || v === null || v === '') continue // unknown: omitted (data-model rule)
+      if (typeof v !== 'string') bad(i, `tag ${k} must be a string`)
+      if (v.length > MAX_TAG) bad(i, `tag ${k} is longer than ${MAX_TAG}`)
+      if (/[\r\n]/.test(v)) bad(i, `tag ${k} holds a line break`)
+      tags.push([k, v])
+    }
+    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const ints = INTEGER_FIELDS[p.measurement]
+    const fields: [string, FieldValue][] = []
+    for (const [k, v] of Object.entries(p.fields ?? {})) {
+      if (!NAME.test(k)) bad(i, `field key "${k}" must match ${NAME.source}`)
+      if (k === 'time') bad(i, 'field "time" is reserved')
+      if (v === undefined || v === null) continue
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) bad(i, `field ${k} is not a finite number`)
+        fields.push([k, ints?.has(k) ? Math.round(v) : v])
+      } else if (typeof v === 'string') {
+        if (v.length > MAX_STRING) bad(i, `field ${k} is longer than ${MAX_STRING}`)
+        fields.push([k, v.replace(/\r\n|[\r\n]/g, ' ')])
+      } else if (typeof v === 'boolean') {
+        fields.push([k, v])
+      } else {
+        bad(i, `field ${k} must be a number, string or boolean`)
+      }
+    }
+    if (fields.length === 0) bad(i, 'no fields')
+    out[i] = { measurement: p.measurement, tags, fields, ts: p.ts }
+  }
+  return out
+}
+
+/** The series key, as InfluxDB forms it (measurement and sorted tags). */
+export function seriesKey(p: NormalPoint): string {
+  let k = p.measurement
+  for (const [t, v] of p.tags) k += `,${t}=${v.replace(/[\\,=]/g, '\\$&')}`
+  return k
+}
+
+/** Aggregated points in one order for both stores: by time, then by their tags. */
+export function sortPoints(points: QueriedPoint[], order: 'ASC' | 'DESC'): QueriedPoint[] {
+  const keyed = points.map((p) => ({ p, k: JSON.stringify(Object.entries(p.tags).sort()) }))
+  keyed.sort((a, b) => (a.p.ts !== b.p.ts ? (order === 'ASC' ? a.p.ts - b.p.ts : b.p.ts - a.p.ts) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+  return keyed.map((x) => x.p)
+}

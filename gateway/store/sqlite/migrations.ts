@@ -1,0 +1,58 @@
+import type { Database } from 'better-sqlite3'
+
+// Append-only: a released migration is never edited, a change is a new entry.
+//
+// Narrow layout, one row per (series, field, ts): a readings query asks for one metric of one
+// device over a time range, which is then a single range scan of the clustered primary key
+// (WITHOUT ROWID), and aggregation is plain SQL over `v`. A series is a measurement plus its tag
+// set (InfluxDB's notion), so a duplicate point (same tags and ts) replaces itself.
+// `t` says how to read `v` back: 0 number, 1 string, 2 boolean (stored 0/1).
+const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        measurement TEXT NOT NULL,
+        tags TEXT NOT NULL
+      );
+      CREATE TABLE field_keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+      );
+      CREATE TABLE samples (
+        series INTEGER NOT NULL,
+        field INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        v,
+        t INTEGER NOT NULL,
+        PRIMARY KEY (series, field, ts)
+      ) WITHOUT ROWID;
+      -- Each readings field's newest value per series, kept on write so /readings/latest never
+      -- scans history.
+      CREATE TABLE latest (
+        series INTEGER NOT NULL,
+        field INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        v,
+        t INTEGER NOT NULL,
+        PRIMARY KEY (series, field)
+      ) WITHOUT ROWID;
+    `,
+  },
+]
+
+export function migrate(db: Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)')
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+  )
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString())
+    })()
+  }
+}
