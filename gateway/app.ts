@@ -1,0 +1,106 @@
+// Builds and starts the gateway process: one place that wires the capabilities together, in the
+// order their dependencies point (registry → store → ingest → broker → api).
+import { mkdirSync } from 'node:fs'
+import { buildApi } from './api/server.ts'
+import { deviceRoutes } from './api/routes/devices.ts'
+import { rejectRoutes } from './api/routes/rejects.ts'
+import { tokenRoutes } from './api/routes/tokens.ts'
+import { createBroker } from './broker/index.ts'
+import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
+import { GatewayBus } from './bus/events.ts'
+import type { GatewayConfig } from './config/schema.ts'
+import { createIngest, loadStations } from './ingest/index.ts'
+import { createLogger, type Logger } from './log/logger.ts'
+import { Metrics } from './metrics/registry.ts'
+import { ensureAdminToken } from './registry/bootstrap.ts'
+import { openRegistry } from './registry/sqlite.ts'
+import { openTimeSeriesStore } from './store/index.ts'
+import { listenOrExplain } from './net/listen.ts'
+
+export interface RunningGateway {
+  ports: { http: number } & BrokerPorts
+  logger: Logger
+  metrics: Metrics
+  broker: GatewayBroker
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  config: GatewayConfig
+  /** Where the one-time bootstrap token notice goes (stdout by default; never the log). */
+  notice?: (line: string) => void
+  logDestination?: NodeJS.WritableStream
+}
+
+export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
+  const { config } = opts
+  const logger = createLogger(config.server.logLevel, opts.logDestination)
+  const metrics = new Metrics()
+  const bus = new GatewayBus()
+  const closers: Array<() => Promise<void> | void> = []
+  const close = async (): Promise<void> => {
+    // Reverse order of start: stop accepting first, close the stores last.
+    for (const c of closers.reverse()) {
+      try {
+        await c()
+      } catch (err) {
+        logger.warn({ err }, 'error while closing')
+      }
+    }
+    logger.flush()
+  }
+
+  try {
+    mkdirSync(config.server.dataDir, { recursive: true })
+    const registry = openRegistry(config.server.dataDir)
+    closers.push(() => registry.close())
+    ensureAdminToken(registry, config.auth.adminToken, opts.notice ?? ((l) => process.stdout.write(`${l}\n`)))
+
+    const store = await openTimeSeriesStore({ influxUrl: config.influx.url, dataDir: config.server.dataDir, logger, metrics })
+    closers.push(() => store.close())
+
+    const stations = loadStations('config/stations.yaml')
+    const ingest = createIngest({ registry, store, bus, logger, metrics, stations })
+
+    const broker = await createBroker({
+      registry,
+      metrics,
+      logger,
+      bus,
+      config: config.mqtt,
+      routes: { telemetry: ingest.telemetry, status: ingest.status },
+    })
+    closers.push(() => broker.close())
+    const brokerPorts = await listenOrExplain('MQTT', () => broker.listen(), config.mqtt.port)
+
+    const api = await buildApi({
+      registry,
+      metrics,
+      logger,
+      config: { authFailuresPerMinute: config.http.authFailuresPerMinute },
+      readiness: async () => ({
+        broker: { ok: broker.ready() },
+        store: store.health(),
+      }),
+      routes: [deviceRoutes, tokenRoutes, rejectRoutes],
+      deps: { registry, config, ingest },
+    })
+    closers.push(() => api.close())
+    await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
+    const httpPort = (api.server.address() as { port: number }).port
+
+    const ports = { http: httpPort, ...brokerPorts }
+    logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url ? 'influxdb' : 'sqlite' }, 'gateway listening')
+    const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
+    const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
+    say(`ioc-gateway listening:`)
+    say(`  HTTP API   http://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`)
+    say(`  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`)
+    say(`  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`)
+    say(`  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`)
+    return { ports, logger, metrics, broker, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
