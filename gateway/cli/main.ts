@@ -2,20 +2,25 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { CliError } from './errors.ts'
 
-// Each command group is its own file in ./commands exporting `register(program: Command)`; this
-// file loads them all, so adding a group never means editing here. See ./README.md.
+// Each command group is its own file in ./commands exporting `register(program: Command)`, named
+// after its top-level command (device.ts registers `device`); adding a group never means editing
+// here. See ./README.md.
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
-/** The program with every command group registered (tests and docs use it without running it). */
-export async function buildProgram(): Promise<Command> {
+/**
+ * The program with its command groups registered: only the group named by `command` when a file
+ * of that name exists (a client command must not pay for loading every capability), else all.
+ */
+export async function buildProgram(command?: string): Promise<Command> {
   const program = new Command('iocgw')
     .description('ioc-gateway: run the gateway, and manage devices and tokens through its API')
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nClient commands use IOC_API_URL (default http://127.0.0.1:8080) and IOC_TOKEN.')
   const dir = new URL('./commands/', import.meta.url)
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()
+  const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()
+  const files = command && all.includes(`${command}.ts`) ? [`${command}.ts`] : all
   for (const file of files) {
     const mod = (await import(new URL(file, dir).href)) as { register?: (p: Command) => void }
     if (typeof mod.register === 'function') mod.register(program)
@@ -35,7 +40,7 @@ function report(err: unknown): number {
 }
 
 try {
-  const program = await buildProgram()
+  const program = await buildProgram(process.argv[2])
   await program.parseAsync(process.argv)
 } catch (err) {
   process.exitCode = report(err)
