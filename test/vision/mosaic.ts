@@ -1,4 +1,4 @@
-import sharp from 'sharp'
+import sharp, { type OverlayOptions } from 'sharp'
 import { sample } from './support.ts'
 
 // A wide 1920x1080 frame in which vehicles are a few dozen pixels tall, built from the real
@@ -19,7 +19,7 @@ export async function cellImage(name: string): Promise<Buffer> {
 
 export async function buildMosaic(): Promise<{ jpeg: Buffer; cells: Array<{ name: string; x: number; y: number }> }> {
   const cells: Array<{ name: string; x: number; y: number }> = []
-  const composites: sharp.OverlayOptions[] = []
+  const composites: OverlayOptions[] = []
   for (let r = 0; r < 4; r++) {
     for (let c = 0; c < 4; c++) {
       // Shift the photo order per row so neighbours differ.
