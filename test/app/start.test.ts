@@ -1,0 +1,72 @@
+import { createServer } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { tempDir } from '../support/services.ts'
+
+describe('iocgw start (a real process, as on a fresh clone)', () => {
+  const cleanups: Array<() => Promise<unknown> | void> = []
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+
+  it('comes up with embedded defaults, says where it listens, prints the bootstrap token once', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const gw = await spawnGateway({ dataDir: dir.path })
+    cleanups.push(() => stopGateway(gw))
+    const out = gw.output()
+    expect(out).toContain(`http://127.0.0.1:${gw.ports.http}/api/v1`)
+    expect(out).toContain(`mqtt://127.0.0.1:${gw.ports.mqtt}`)
+    expect(out).toContain(`ws://127.0.0.1:${gw.ports.ws}/mqtt`)
+    const token = /Bootstrap admin token[^:]*: (\S+)/.exec(out)?.[1]
+    expect(token).toMatch(/^iocgw_/)
+
+    expect((await fetch(`${gw.apiUrl}/healthz`)).status).toBe(200)
+    const ready = await fetch(`${gw.apiUrl}/readyz`)
+    expect(ready.status).toBe(200)
+    const devices = await fetch(`${gw.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
+    expect(devices.status).toBe(200)
+
+    // SIGTERM stops it cleanly; a second start on the same data neither prints nor needs a new token.
+    expect(await stopGateway(gw)).toBe(0)
+    const again = await spawnGateway({ dataDir: dir.path })
+    cleanups.push(() => stopGateway(again))
+    expect(again.output()).not.toContain('Bootstrap admin token')
+    const still = await fetch(`${again.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
+    expect(still.status).toBe(200)
+  })
+
+  it('uses IOC_ADMIN_TOKEN as the bootstrap token and never prints it', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const secret = 'configured-admin-token-0123456789'
+    const gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: secret, IOC_LOG_LEVEL: 'debug' } })
+    cleanups.push(() => stopGateway(gw))
+    const res = await fetch(`${gw.apiUrl}/api/v1/tokens`, { headers: { authorization: `Bearer ${secret}` } })
+    expect(res.status).toBe(200)
+    expect(gw.output()).not.toContain(secret)
+    expect(gw.output()).not.toContain('Bootstrap admin token')
+  })
+
+  it('a port already in use gives one clear line and exit code 1', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const blocker = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', r))
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())))
+    const port = (blocker.address() as { port: number }).port
+    const gw = await spawnGateway({ dataDir: dir.path, ports: { http: port }, waitReady: false })
+    expect(await gw.exited).toBe(1)
+    const lines = gw.output().trim().split('\n').filter((l) => l.trim() !== '' && !l.includes('Bootstrap admin token'))
+    expect(lines).toEqual([expect.stringContaining(`HTTP port ${port} is already in use`)])
+    expect(gw.output()).not.toMatch(/\n\s+at /)
+  })
+
+  it('a bad configuration value stops start-up with one line naming the key', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const gw = await spawnGateway({ dataDir: dir.path, env: { IOC_MQTT_PORT: 'eighty' }, waitReady: false })
+    expect(await gw.exited).toBe(1)
+    expect(gw.output().trim()).toMatch(/^[^\n]*mqtt\.port[^\n]*eighty[^\n]*$/)
+  })
+})

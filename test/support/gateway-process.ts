@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort, waitFor } from './services.ts'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const BIN = join(ROOT, 'gateway', 'cli', 'iocgw.js')
+
+export interface GatewayProcess {
+  child: ChildProcess
+  ports: { http: number; mqtt: number; ws: number }
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>
+  apiUrl: string
+  mqttUrl: string
+}
+
+/**
+ * Runs `iocgw start` as a real child process on free ports, as an operator would, and waits until
+ * it says where it listens.
+ */
+export async function spawnGateway(opts: {
+  dataDir: string
+  env?: Record<string, string>
+  args?: string[]
+  ports?: Partial<{ http: number; mqtt: number; ws: number }>
+  waitReady?: boolean
+}): Promise<GatewayProcess> {
+  const ports = {
+    http: opts.ports?.http ?? (await freePort()),
+    mqtt: opts.ports?.mqtt ?? (await freePort()),
+    ws: opts.ports?.ws ?? (await freePort()),
+  }
+  const child = spawn(process.execPath, [BIN, 'start', ...(opts.args ?? [])], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      IOC_DATA_DIR: opts.dataDir,
+      IOC_HTTP_PORT: String(ports.http),
+      IOC_MQTT_PORT: String(ports.mqtt),
+      IOC_MQTT_WS_PORT: String(ports.ws),
+      IOC_LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const gw: GatewayProcess = {
+    child,
+    ports,
+    output: () => out,
+    exited,
+    apiUrl: `http://127.0.0.1:${ports.http}`,
+    mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
+  }
+  if (opts.waitReady !== false) {
+    let done = false
+    void exited.then(() => (done = true))
+    await waitFor(() => {
+      if (done) throw new Error(`gateway exited early:\n${out}`)
+      return out.includes('ioc-gateway listening')
+    }, 60_000, 50)
+  }
+  return gw
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within the grace period. */
+export async function stopGateway(gw: GatewayProcess, graceMs = 10_000): Promise<number | null> {
+  if (gw.child.exitCode !== null) return gw.child.exitCode
+  gw.child.kill('SIGTERM')
+  const t = setTimeout(() => gw.child.kill('SIGKILL'), graceMs)
+  const code = await gw.exited
+  clearTimeout(t)
+  return code
+}
