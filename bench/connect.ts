@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { openRegistry } from '../gateway/registry/sqlite.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const CHILD_ARGV = ['--import', 'tsx', '--expose-gc']
+const CHILD_ARGV = ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [])]
 
 interface Result {
   name: string
@@ -96,6 +96,10 @@ async function nodeBroker(name: string, mode: 'gateway' | 'aedes', dataDir: stri
     await l.stop()
     return { name, ok: l.ok, failed: l.failed, seconds: l.seconds, idleRss, connectedRss }
   } finally {
+    // A normal exit (so that --cpu-prof, when asked for, is written); killed if it lingers.
+    const exited = new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))
+    if (child.connected) child.disconnect()
+    await Promise.race([exited, sleep(5000)])
     child.kill()
   }
 }

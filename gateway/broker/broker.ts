@@ -178,6 +178,12 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     listen,
     close,
     publish,
+    closeTokenSessions(tokenId: string): number {
+      const clients = sessions.tokenClients(tokenId)
+      for (const c of clients) c.close()
+      if (clients.length > 0) log.info({ event: 'mqtt_token_sessions_closed', token: tokenId, sessions: clients.length }, 'integration sessions closed')
+      return clients.length
+    },
     connectedCount: () => broker.connectedClients,
     ready: () => listening && !closing,
   }

@@ -25,6 +25,7 @@ export function principalKey(p: Principal): string {
 export class Sessions {
   private readonly byClient = new WeakMap<Client, Session>()
   private readonly byDevice = new Map<string, Set<Client>>()
+  private readonly byToken = new Map<string, Set<Client>>()
   private readonly generations = new Map<string, number>()
 
   get(client: Client | null): Session | undefined {
@@ -42,25 +43,34 @@ export class Sessions {
   /** Called when aedes registers the client (past CONNACK). False: revoked meanwhile. */
   register(client: Client): boolean {
     const s = this.byClient.get(client)
-    if (!s || s.principal.kind !== 'device') return true
-    const id = s.principal.device.id
-    if (s.generation !== this.generation(id)) return false
-    let set = this.byDevice.get(id)
-    if (!set) this.byDevice.set(id, (set = new Set()))
+    if (!s) return true
+    const [map, key] = this.index(s)
+    if (s.principal.kind === 'device' && s.generation !== this.generation(key)) return false
+    let set = map.get(key)
+    if (!set) map.set(key, (set = new Set()))
     set.add(client)
     return true
   }
 
-  /** Called when aedes unregisters the client. Returns how many sessions the device has left. */
+  /** Called when aedes unregisters the client. Returns how many sessions its principal has left. */
   unregister(client: Client): number {
     const s = this.byClient.get(client)
-    if (!s || s.principal.kind !== 'device') return 0
-    const id = s.principal.device.id
-    const set = this.byDevice.get(id)
+    if (!s) return 0
+    const [map, key] = this.index(s)
+    const set = map.get(key)
     if (!set) return 0
     set.delete(client)
-    if (set.size === 0) this.byDevice.delete(id)
+    if (set.size === 0) map.delete(key)
     return set.size
+  }
+
+  /** Live sessions of an integration token. */
+  tokenClients(tokenId: string): Client[] {
+    return [...(this.byToken.get(tokenId) ?? [])]
+  }
+
+  private index(s: Session): [Map<string, Set<Client>>, string] {
+    return s.principal.kind === 'device' ? [this.byDevice, s.principal.device.id] : [this.byToken, s.principal.token.id]
   }
 
   deviceClients(deviceId: string): Client[] {

@@ -87,6 +87,11 @@ export interface GatewayBroker {
   close(): Promise<void>
   /** A gateway-originated message (alerts/..., devices/{id}/config, devices/{id}/cmd). */
   publish(topic: string, payload: string | Buffer, opts: GatewayPublishOptions): Promise<void>
+  /**
+   * Closes every live MQTT session of an integration token (call after deleting the token; the
+   * registry's revocation events cover devices only). Returns how many were closed.
+   */
+  closeTokenSessions(tokenId: string): number
   /** Clients past CONNACK. */
   connectedCount(): number
   /** True while listening (for /readyz). */

@@ -160,6 +160,19 @@ describe('listening', () => {
   })
 })
 
+describe('integration token sessions', () => {
+  it('closes the live sessions of a deleted token on request, and the token is then refused', async () => {
+    const { token, secret } = h.registry.createToken({ role: 'viewer', name: 'national reporting' }, actor)
+    h.secrets.push(secret)
+    const c = await h.connect('token', secret)
+    const gone = closed(c)
+    h.registry.deleteToken(token.id, actor)
+    expect(h.broker.closeTokenSessions(token.id)).toBe(1)
+    await gone
+    expect(await connackCode(h.url, 'token', secret)).toBe(4)
+  })
+})
+
 describe('logs', () => {
   it('never contain a secret or token', () => {
     expect(h.lines.length).toBeGreaterThan(10)
