@@ -1,0 +1,80 @@
+import Type from 'typebox'
+import { AlertError, type Alerting } from '../../alerts/engine.ts'
+import { AlertKindSchema, AlertSchema, AlertStateSchema } from '../../alerts/schema.ts'
+import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import type { ApiActor, RoutePlugin } from '../types.ts'
+
+export interface AlertRouteDeps {
+  alerting: Alerting
+}
+
+const READ = ['viewer', 'officer', 'technician'] as const
+const ACT = ['officer'] as const
+const Id = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Alert id' }) }, { additionalProperties: false })
+const Note = Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000, description: 'What was done or decided' })) }, { additionalProperties: false })
+
+const who = (a: ApiActor | null) => (a ? a.name : 'unknown')
+
+function http(err: unknown): never {
+  if (err instanceof AlertError) throw Object.assign(new Error(err.message), { statusCode: err.code === 'not_found' ? 404 : 409 })
+  throw err
+}
+
+export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
+  app.get('/alerts', {
+    config: { roles: READ },
+    schema: {
+      tags: ['alerts'],
+      summary: 'List alerts, newest change first',
+      querystring: Type.Object({
+        state: Type.Optional(AlertStateSchema),
+        kind: Type.Optional(AlertKindSchema),
+        station: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })),
+        device: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })),
+        limit: Type.Optional(Limit),
+        cursor: Type.Optional(Cursor),
+      }, { additionalProperties: false }),
+      response: { 200: PageOf(AlertSchema), ...AuthErrors },
+    },
+  }, async (request) => {
+    const q = request.query
+    return deps.alerting.list({ state: q.state, kind: q.kind, station: q.station, device: q.device }, { limit: q.limit ?? 50, cursor: q.cursor })
+  })
+
+  app.get('/alerts/:id', {
+    config: { roles: READ },
+    schema: { tags: ['alerts'], summary: 'One alert with its full history', params: Id, response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema } },
+  }, async (request) => {
+    const a = deps.alerting.get(request.params.id)
+    if (!a) throw Object.assign(new Error(`alert ${request.params.id} not found: list alerts with GET /api/v1/alerts`), { statusCode: 404 })
+    return a
+  })
+
+  app.post('/alerts/:id/ack', {
+    config: { roles: ACT },
+    schema: {
+      tags: ['alerts'], summary: 'Acknowledge an alert (who and when are kept; stops escalation)',
+      params: Id, body: Type.Optional(Note), response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+    },
+  }, async (request) => {
+    try {
+      return deps.alerting.acknowledge(request.params.id, who(request.actor), request.body?.note)
+    } catch (err) {
+      return http(err)
+    }
+  })
+
+  app.post('/alerts/:id/resolve', {
+    config: { roles: ACT },
+    schema: {
+      tags: ['alerts'], summary: 'Resolve an alert by hand; the condition opens a new alert only when it clears and comes back',
+      params: Id, body: Type.Optional(Note), response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+    },
+  }, async (request) => {
+    try {
+      return deps.alerting.resolve(request.params.id, who(request.actor), request.body?.note)
+    } catch (err) {
+      return http(err)
+    }
+  })
+}

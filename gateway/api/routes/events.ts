@@ -1,0 +1,73 @@
+import Type from 'typebox'
+import type { Alerting } from '../../alerts/engine.ts'
+import type { GatewayBus, Reading } from '../../bus/events.ts'
+import type { RoutePlugin } from '../types.ts'
+
+export interface EventRouteDeps {
+  alerting: Alerting
+  bus: GatewayBus
+}
+
+// Server-Sent Events (WHATWG HTML, "server-sent events"): `event: alert` for every alert change,
+// `event: reading` for the latest reading per device. Readings are coalesced per device and
+// flushed once a second: a dashboard wants the latest value, and 20,000 readings/s must not be
+// copied to every open browser.
+const FLUSH_MS = 1000
+const HEARTBEAT_MS = 15_000
+/** A client that cannot keep up is dropped rather than buffered without bound. */
+const MAX_BUFFERED = 4 * 1024 * 1024
+
+export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
+  app.get('/events', {
+    config: { roles: ['viewer', 'officer', 'technician'] },
+    schema: {
+      tags: ['events'],
+      summary: 'Server-Sent Events: alert changes (event: alert) and latest readings (event: reading)',
+      querystring: Type.Object({
+        readings: Type.Optional(Type.Boolean({ default: true, description: 'Include latest readings' })),
+      }, { additionalProperties: false }),
+      response: { 200: Type.String({ description: 'text/event-stream' }) },
+    },
+  }, async (request, reply) => {
+    const raw = reply.raw
+    reply.hijack()
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    })
+    raw.write(`retry: 3000\n: connected\n\n`)
+    let n = 0
+    const latest = new Map<string, Reading>()
+    const send = (event: string, data: unknown) => {
+      if (raw.writableLength > MAX_BUFFERED) {
+        request.log.warn('SSE client too slow, closing')
+        raw.destroy()
+        return
+      }
+      raw.write(`id: ${++n}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    }
+    const offAlert = deps.alerting.onChange((c) => {
+      const { history: _h, ...alert } = c.alert
+      send('alert', { ...alert, change: c.change })
+    })
+    const onReading = (r: Reading) => {
+      latest.set(r.device, r)
+    }
+    if (request.query.readings !== false) deps.bus.on('reading', onReading)
+    const flush = setInterval(() => {
+      for (const r of latest.values()) send('reading', { device: r.device, kind: r.kind, station: r.station, ts: new Date(r.ts).toISOString(), values: r.values, late: r.late })
+      latest.clear()
+    }, FLUSH_MS)
+    const beat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
+    const done = () => {
+      offAlert()
+      deps.bus.off('reading', onReading)
+      clearInterval(flush)
+      clearInterval(beat)
+    }
+    raw.on('close', done)
+    raw.on('error', done)
+  })
+}
