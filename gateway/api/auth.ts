@@ -64,7 +64,9 @@ function deny(reply: FastifyReply, statusCode: 401 | 403 | 429, message: string)
 
 function bearer(header: string | undefined): string | undefined | null {
   if (header === undefined) return undefined
-  const m = /^Bearer[ ]+([A-Za-z0-9._~+/=-]{1,512})[ ]*$/i.exec(header)
+  // Wider than RFC 6750's b64token: a configured bootstrap token (IOC_ADMIN_TOKEN) may hold any
+  // printable ASCII.
+  const m = /^Bearer[ ]+([\x21-\x7e]{1,1024})[ ]*$/i.exec(header)
   return m ? (m[1] as string) : null
 }
 

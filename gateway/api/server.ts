@@ -120,7 +120,7 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
         title: 'ioc-gateway API',
         version: 'v1',
         description: 'Devices, tokens, readings, alerts and cameras of the operations-centre gateway. ' +
-          "Send 'Authorization: Bearer <token>'; each route lists the roles it accepts (admin is always accepted).",
+          'Send `Authorization: Bearer <token>`; each route lists the roles it accepts (admin is always accepted).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
