@@ -134,6 +134,11 @@ function senml(pack: unknown[], receivedAt: number): Parsed {
     }
   }
   const readings = [...groups.values()].filter((g) => Object.keys(g.values).length > 0)
+  if (readings.length === 0 && refusals.length === 0) {
+    // Nothing to store and nothing wrong with a record on its own (only base fields, or only a
+    // seq): still a message the device should hear about, never a silent drop.
+    throw new Refused('invalid_payload', 'payload holds no measurement: a reading is {"ts", "seq", "values"}, a SenML record needs "n" and "v"')
+  }
   return { readings, refusals }
 }
 
