@@ -59,8 +59,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const store = await openTimeSeriesStore({ influxUrl: config.influx.url, dataDir: config.server.dataDir, logger, metrics })
     closers.push(() => store.close())
 
-    const stations = loadStations('config/stations.yaml')
-    const ingest = createIngest({ registry, store, bus, logger, metrics, stations })
+    const stations = loadStations(config.ingest.stationsFile)
+    const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: config.ingest })
 
     const broker = await createBroker({
       registry,

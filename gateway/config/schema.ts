@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import { IngestSection } from '../ingest/config.ts'
 import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection } from './sections.ts'
 
 export const ConfigSchema = Type.Object(
@@ -9,6 +10,7 @@ export const ConfigSchema = Type.Object(
     influx: InfluxSection,
     auth: AuthSection,
     models: ModelsSection,
+    ingest: IngestSection,
   },
   { additionalProperties: false },
 )

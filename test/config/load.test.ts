@@ -1,0 +1,67 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../gateway/config/load.ts'
+import { ROOT } from '../support/gateway-process.ts'
+import { tempDir } from '../support/services.ts'
+
+const dir = tempDir()
+afterAll(() => dir.remove())
+function yamlFile(text: string): string {
+  const f = join(dir.path, `c${Math.random().toString(36).slice(2)}.yaml`)
+  writeFileSync(f, text)
+  return f
+}
+function errorOf(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as Error).message
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('configuration', () => {
+  it('defaults < file < environment < flags', () => {
+    const file = yamlFile('http:\n  port: 9001\nmqtt:\n  port: 2883\nserver:\n  logLevel: debug\n')
+    expect(loadConfig({ file: undefined, env: {} }).http.port).toBe(8080)
+    const fromFile = loadConfig({ file, env: {} })
+    expect([fromFile.http.port, fromFile.mqtt.port, fromFile.server.logLevel]).toEqual([9001, 2883, 'debug'])
+    const fromEnv = loadConfig({ file, env: { IOC_HTTP_PORT: '9002' } })
+    expect([fromEnv.http.port, fromEnv.mqtt.port]).toEqual([9002, 2883])
+    const fromFlags = loadConfig({ file, env: { IOC_HTTP_PORT: '9002' }, flags: { 'http.port': '9003' } })
+    expect(fromFlags.http.port).toBe(9003)
+  })
+
+  it('reads every SPEC environment name', () => {
+    const c = loadConfig({
+      file: undefined,
+      env: {
+        IOC_DATA_DIR: '/var/lib/iocgw', IOC_HTTP_PORT: '1', IOC_MQTT_PORT: '2', IOC_MQTT_WS_PORT: '3',
+        IOC_INFLUX_URL: 'http://127.0.0.1:8086/ioc', IOC_ADMIN_TOKEN: 'a-bootstrap-token-1234', IOC_MODELS_DIR: '/m', IOC_LOG_LEVEL: 'warn',
+      },
+    })
+    expect(c.server).toEqual({ dataDir: '/var/lib/iocgw', logLevel: 'warn' })
+    expect([c.http.port, c.mqtt.port, c.mqtt.wsPort]).toEqual([1, 2, 3])
+    expect(c.influx.url).toBe('http://127.0.0.1:8086/ioc')
+    expect(c.auth.adminToken).toBe('a-bootstrap-token-1234')
+    expect(c.models.dir).toBe('/m')
+  })
+
+  it('the shipped config/gateway.yaml is valid and holds the defaults', () => {
+    const shipped = loadConfig({ file: join(ROOT, 'config', 'gateway.yaml'), env: {} })
+    expect(shipped).toEqual(loadConfig({ file: undefined, env: {} }))
+  })
+
+  it('a bad value names the key in one line', () => {
+    expect(errorOf(() => loadConfig({ file: undefined, env: { IOC_HTTP_PORT: '70000' } }))).toMatch(/^config: http\.port: must be <= 65535/)
+    expect(errorOf(() => loadConfig({ file: undefined, env: { IOC_MQTT_PORT: 'x' } }))).toMatch(/^config: mqtt\.port: "x" from IOC_MQTT_PORT is not a whole number$/)
+    expect(errorOf(() => loadConfig({ file: undefined, env: { IOC_INFLUX_URL: 'influx:8086' } }))).toMatch(/^config: influx\.url: must match pattern/)
+    expect(errorOf(() => loadConfig({ file: yamlFile('mqtt:\n  prot: 1\n'), env: {} }))).toMatch(/^config: mqtt\.prot: must not have additional properties/)
+    expect(errorOf(() => loadConfig({ file: yamlFile('server:\n  logLevel: loud\n'), env: {} }))).toMatch(/^config: server\.logLevel: /)
+    expect(errorOf(() => loadConfig({ file: yamlFile('http: [1, 2\n'), env: {} }))).toMatch(/is not valid YAML/)
+    expect(errorOf(() => loadConfig({ file: join(dir.path, 'missing.yaml'), env: {} }))).toMatch(/cannot read .*missing\.yaml: ENOENT/)
+    for (const msg of [errorOf(() => loadConfig({ file: yamlFile('- 1\n'), env: {} }))]) expect(msg.split('\n')).toHaveLength(1)
+  })
+})
