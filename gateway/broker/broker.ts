@@ -9,6 +9,7 @@ import { createHooks } from './hooks.ts'
 import { tcpListener, tlsListener, wsListener, type Listener } from './listeners.ts'
 import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
+import { MAX_PACKET_BYTES, limitPacketSize } from './packet-limit.ts'
 import { offlinePayload } from './status.ts'
 import type { BrokerConfig, BrokerPorts, DevicePublishRoutes, GatewayBroker, GatewayPublishOptions } from './types.ts'
 
@@ -143,7 +144,18 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
 
   async function listen(): Promise<BrokerPorts> {
     if (listening) throw new Error('broker is already listening')
-    const handle = broker.handle.bind(broker) as (s: import('node:stream').Duplex, r?: import('node:http').IncomingMessage) => void
+    let limitWarned = false
+    const handle = (stream: import('node:stream').Duplex, req?: import('node:http').IncomingMessage): void => {
+      const client = broker.handle(stream, req)
+      const limited = limitPacketSize(client, MAX_PACKET_BYTES, (declared) => {
+        m.oversize.inc()
+        log.warn({ event: 'mqtt_packet_too_large', declared, limit: MAX_PACKET_BYTES }, 'MQTT packet over the size limit; connection closed')
+      })
+      if (!limited && !limitWarned) {
+        limitWarned = true
+        log.warn({ event: 'mqtt_packet_limit_unavailable' }, 'cannot cap MQTT packet size with this aedes version')
+      }
+    }
     try {
       listeners.push(await tcpListener(handle, config.host, config.port))
       listeners.push(await wsListener(handle, config.host, config.wsPort, config.wsPath))
