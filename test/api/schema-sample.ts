@@ -48,11 +48,18 @@ export function sample(schema: unknown): unknown {
   return undefined
 }
 
+/** True when an anchored pattern can only match strings of bounded length (no *, + or {n,}). */
+export function patternBounded(pattern: unknown): boolean {
+  if (typeof pattern !== 'string' || !pattern.startsWith('^') || !pattern.endsWith('$')) return false
+  const bare = pattern.replace(/\\./g, 'e').replace(/\[[^\]]*\]/g, 'c')
+  return !/[*+]|\{\d*,\}/.test(bare)
+}
+
 /** Paths of string and array nodes that have no upper bound (an over-long value would pass). */
 export function unboundedNodes(schema: unknown, path = ''): string[] {
   const s = (schema ?? {}) as S
   const found: string[] = []
-  if (s.type === 'string' && !('enum' in s) && !('const' in s) && s.maxLength === undefined && s.format !== 'date-time') found.push(`${path || '/'} (string without maxLength)`)
+  if (s.type === 'string' && !('enum' in s) && !('const' in s) && s.maxLength === undefined && s.format !== 'date-time' && !patternBounded(s.pattern)) found.push(`${path || '/'} (string without maxLength)`)
   if (s.type === 'array' && s.maxItems === undefined) found.push(`${path || '/'} (array without maxItems)`)
   for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, unknown>)) found.push(...unboundedNodes(v, `${path}/${k}`))
   if (s.items) found.push(...unboundedNodes(s.items, `${path}/items`))
