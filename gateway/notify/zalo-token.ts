@@ -10,8 +10,11 @@ import { request } from './http.ts'
 export interface ZaloTokens {
   /** The current access token, refreshing first when none is known or it has expired. */
   access(): Promise<string>
-  /** Forces a refresh (after the API called the token invalid). Concurrent callers share one refresh. */
-  refresh(): Promise<string>
+  /**
+   * Refreshes after the API called `failed` invalid. Concurrent callers share one refresh, and a
+   * caller whose token was already replaced gets the new one without spending another refresh token.
+   */
+  refresh(failed?: string): Promise<string>
 }
 
 export class ZaloTokenError extends Error {
@@ -54,8 +57,11 @@ export function zaloTokens(db: Database, cfg: Static<typeof ZaloConfig>, timeout
     return r.access_token
   }
 
-  const refresh = () => {
-    inflight ??= doRefresh().finally(() => { inflight = undefined })
+  const refresh = (failed?: string): Promise<string> => {
+    if (inflight) return inflight
+    const s = stored()
+    if (failed !== undefined && s && s.access_token !== failed && s.expires_at > now()) return Promise.resolve(s.access_token)
+    inflight = doRefresh().finally(() => { inflight = undefined })
     return inflight
   }
 

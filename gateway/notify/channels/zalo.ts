@@ -34,7 +34,7 @@ export async function callZalo(tokens: ZaloTokens, url: string, body: unknown, t
     if (TOKEN_INVALID.has(code) && !retried) {
       retried = true
       try {
-        token = await tokens.refresh()
+        token = await tokens.refresh(token)
       } catch (err) {
         const e = err as ZaloTokenError
         return { ok: false, retry: e.retry ?? true, code: 'zalo_token', message: e.message }
