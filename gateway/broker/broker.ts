@@ -5,7 +5,7 @@ import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
-import { createHooks } from './hooks.ts'
+import { DEVICE_REFRESH_MS, createHooks } from './hooks.ts'
 import { tcpListener, tlsListener, wsListener, type Listener } from './listeners.ts'
 import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
@@ -21,6 +21,8 @@ export interface BrokerOptions {
   routes: DevicePublishRoutes
   /** Receives `device-status` for every status a device, its will or the gateway publishes. */
   bus?: GatewayBus | undefined
+  /** How stale a session's device record (station, district, ...) may get; default 5 s. */
+  deviceRefreshMs?: number | undefined
 }
 
 /** Deliveries in flight at once in aedes' message queue (its default is 100). */
@@ -48,6 +50,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     bus,
     lastOnline,
     willStarted,
+    deviceRefreshMs: opts.deviceRefreshMs ?? DEVICE_REFRESH_MS,
   })
 
   aedes = await Aedes.createBroker({

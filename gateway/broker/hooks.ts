@@ -40,7 +40,15 @@ export interface HookContext {
   lastOnline: Map<string, boolean>
   /** Sessions whose status will is being delivered (so the gateway need not publish one). */
   willStarted: WeakSet<Client>
+  deviceRefreshMs: number
 }
+
+/**
+ * How long a session may use the device record it read at CONNECT (or last refresh) before
+ * reading it again. Routes get the device's station and district from it, and a PATCH of those
+ * raises no registry event; revocations (disable, remove, rotate) close the session at once.
+ */
+export const DEVICE_REFRESH_MS = 5_000
 
 /** Error that also closes the connection without an acknowledgement (aedes behaviour). */
 class Refusal extends Error {}
@@ -133,6 +141,16 @@ export function createHooks(ctx: HookContext) {
     done(null, true)
   }
 
+  function currentDevice(session: Session & { principal: { kind: 'device'; device: Device } }): Device | undefined {
+    const now = Date.now()
+    if (now - session.checkedAt < ctx.deviceRefreshMs) return session.principal.device
+    session.checkedAt = now
+    const fresh = registry.getDevice(session.principal.device.id)
+    if (!fresh || fresh.state !== 'active') return undefined
+    session.principal.device = fresh
+    return fresh
+  }
+
   function buildMessage(device: Device, packet: PublishPacket, subtopic: string): DevicePublish {
     return {
       device,
@@ -198,15 +216,17 @@ export function createHooks(ctx: HookContext) {
     if (!session) return refusePublish(client, undefined, packet.topic, 'not_permitted', cb)
     // Step 3: integrations are read only (SPEC).
     if (session.principal.kind !== 'device') return refusePublish(client, session.principal, packet.topic, 'read_only', cb)
-    // Step 4: the topic ACL.
-    const device = session.principal.device
+    // Step 4: the device as the registry has it now (at most deviceRefreshMs old).
+    const device = currentDevice(session as Session & { principal: { kind: 'device'; device: Device } })
+    if (!device) return refusePublish(client, session.principal, packet.topic, 'revoked', cb)
+    // Step 5: the topic ACL.
     const d = devicePublish(device.id, packet.topic)
     if (!d.ok) return refusePublish(client, session.principal, packet.topic, d.reason, cb)
-    // Step 5: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
+    // Step 6: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
     // the retained store without bound.
     packet.retain = d.route === 'status'
     m.messagesIn.inc({ topic: d.route })
-    // Step 6: the route, awaited before the acknowledgement.
+    // Step 7: the route, awaited before the acknowledgement.
     dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
       () => cb(null),
       (err: Error) => cb(err),

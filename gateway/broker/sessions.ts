@@ -10,6 +10,8 @@ export interface Session {
   hasWill: boolean
   /** The device's revocation generation when this session authenticated. */
   generation: number
+  /** When the principal's device record was last read from the registry (epoch ms). */
+  checkedAt: number
 }
 
 /** A key that is the same for every connection of one principal (client id takeover check). */
@@ -35,7 +37,7 @@ export class Sessions {
   /** Called from authenticate, before CONNACK. */
   attach(client: Client, principal: Principal, hasWill: boolean): Session {
     const generation = principal.kind === 'device' ? this.generation(principal.device.id) : 0
-    const s: Session = { principal, hasWill, generation }
+    const s: Session = { principal, hasWill, generation, checkedAt: Date.now() }
     this.byClient.set(client, s)
     return s
   }

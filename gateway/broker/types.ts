@@ -38,6 +38,7 @@ export type RefuseReason =
   | 'not_permitted' // outside SPEC's topic list for this client
   | 'read_only' // integrations publish nothing
   | 'role' // the integration's role does not read this
+  | 'revoked' // the device is no longer active (its session is being closed)
 
 /** Why a CONNECT was refused (the `reason` label of `mqtt_connect_refused_total`). */
 export type ConnectRefuseReason =

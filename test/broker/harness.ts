@@ -31,7 +31,7 @@ export interface Harness {
   stop(): Promise<void>
 }
 
-export async function startBroker(opts: { routes?: DevicePublishRoutes } = {}): Promise<Harness> {
+export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRefreshMs?: number } = {}): Promise<Harness> {
   const dir = tempDir('iocgw-broker-')
   const registry = openRegistry(dir.path)
   const metrics = new Metrics({ defaults: false })
@@ -50,6 +50,7 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes } = {}): 
     logger,
     bus,
     routes: opts.routes ?? {},
+    deviceRefreshMs: opts.deviceRefreshMs,
     config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' },
   })
   const ports = await broker.listen()

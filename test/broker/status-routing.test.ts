@@ -169,3 +169,20 @@ describe('publish routing', () => {
     await c.endAsync()
   })
 })
+
+describe('device record freshness', () => {
+  it('hands routes the station as it is after a PATCH (refresh interval 0 here)', async () => {
+    const h2 = await startBroker({ deviceRefreshMs: 0, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
+    const seen: Array<string | null> = []
+    try {
+      const { secret } = h2.registry.createDevice({ id: 'fresh-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, { type: 'system', id: 'test' })
+      const c = await h2.connect('fresh-01', secret)
+      await c.publishAsync('devices/fresh-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
+      h2.registry.updateDevice('fresh-01', { station: 'phu-oc' }, { type: 'system', id: 'test' })
+      await c.publishAsync('devices/fresh-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
+      expect(seen).toEqual(['kim-long', 'phu-oc'])
+    } finally {
+      await h2.stop()
+    }
+  })
+})
