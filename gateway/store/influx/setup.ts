@@ -58,9 +58,10 @@ export async function setupInflux(influx: InfluxDB, db: string): Promise<void> {
   const cqs = new Map((await influx.showContinousQueries(db)).map((c) => [c.name, c.query]))
   for (const cq of continuousQueries(db)) {
     const have = cqs.get(cq.name)
-    // InfluxDB rewrites the query text it shows, so compare loosely: recreate only when the
-    // rollup's target or field list is not in it.
-    if (have !== undefined && have.includes(`${cq.name.split('_').slice(1, -1).join('_')}_`) && cq.query.split(',').length === have.split(',').length) continue
+    // InfluxDB shows the statement with identifiers unquoted; an unchanged rollup is left alone so a
+    // restart does not skip a run, a changed one is replaced.
+    const want = `CREATE CONTINUOUS QUERY ${cq.name} ON ${db} ${cq.resample} BEGIN ${cq.query} END`
+    if (have !== undefined && have.replace(/"/g, '') === want.replace(/"/g, '')) continue
     if (have !== undefined) await influx.dropContinuousQuery(cq.name, db)
     await influx.createContinuousQuery(cq.name, cq.query, db, cq.resample)
   }
