@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { createBroker } from '../../gateway/broker/index.ts'
 import type { GatewayBroker } from '../../gateway/broker/types.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
-import { createIngest, loadStations, type Ingest } from '../../gateway/ingest/index.ts'
+import { createIngest, loadStations, type Ingest, type IngestConfig } from '../../gateway/ingest/index.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
@@ -25,7 +25,7 @@ export interface Stack {
   close(): Promise<void>
 }
 
-export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string }): Promise<Stack> {
+export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string; ingest?: Partial<IngestConfig> }): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true })
   const logger = createLogger(opts.logLevel ?? 'silent')
   const metrics = new Metrics({ defaults: false })
@@ -33,7 +33,7 @@ export async function startStack(opts: { dataDir: string; mqttPort?: number; inf
   const registry = openRegistry(opts.dataDir)
   const store = await openTimeSeriesStore({ influxUrl: opts.influxUrl, dataDir: opts.dataDir, logger, metrics })
   const stations = loadStations(new URL('../../config/stations.yaml', import.meta.url).pathname)
-  const ingest = createIngest({ registry, store, bus, logger, metrics, stations })
+  const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: opts.ingest ?? {} })
   const broker = await createBroker({
     registry,
     metrics,
