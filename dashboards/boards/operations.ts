@@ -48,22 +48,44 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   }).annotation(alertAnnotation('Cảnh báo / Alerts', `"severity" =~ /^(major|critical)$/`, 'red'))
 
   board.withRow(row('Cảnh báo đang mở / Open alerts'))
-  for (const [sev, color] of SEVERITY_COLORS) {
-    board.withPanel(
-      new stat.PanelBuilder()
-        .title(`Mức ${sev}`)
-        .description(bilingual(`Số cảnh báo đang mở hoặc đã xác nhận ở mức ${sev}.`, `Alerts open or acknowledged at severity ${sev}.`))
-        .withTarget(influx(`SELECT count("level") FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved' AND "severity" = '${sev}'`).alias(sev))
-        .timeFrom('30d')
-        .thresholds(of(thresholds([[null, 'green'], [1, color]])))
-        .colorMode(common.BigValueColorMode.Background)
-        .graphMode(common.BigValueGraphMode.None)
-        .noValue('0')
-        .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
-        .height(4)
-        .span(6),
-    )
-  }
+  board.withPanel(
+    new stat.PanelBuilder()
+      .title('Tổng cảnh báo đang mở')
+      .description(bilingual('Số cảnh báo đang mở hoặc đã xác nhận nhưng chưa kết thúc.', 'Alerts open or acknowledged, not yet resolved.'))
+      .withTarget(influx(`SELECT count("level") FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved'`).alias('open'))
+      .timeFrom('30d')
+      .thresholds(of(thresholds([[null, 'green'], [1, 'red']])))
+      .colorMode(common.BigValueColorMode.Background)
+      .graphMode(common.BigValueGraphMode.None)
+      .noValue('0')
+      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
+      .height(4)
+      .span(6),
+  )
+  // One number per severity: the open alerts grouped by severity, each row turned into a field
+  // named after it so that every severity gets its own colour.
+  const bySeverity = new stat.PanelBuilder()
+    .title('Cảnh báo đang mở theo mức độ')
+    .description(bilingual('Số cảnh báo chưa kết thúc ở mỗi mức độ (info, minor, major, critical).', 'Unresolved alerts at each severity (info, minor, major, critical).'))
+    .withTarget(influx(OPEN_ALERTS).table())
+    .timeFrom('30d')
+    .withTransformation({
+      id: 'groupBy',
+      options: { fields: { severity: { aggregations: [], operation: 'groupby' }, level: { aggregations: ['count'], operation: 'aggregate' } } },
+    })
+    .withTransformation({
+      id: 'rowsToFields',
+      options: { mappings: [{ fieldName: 'severity', handlerKey: 'field.name' }, { fieldName: 'level (count)', handlerKey: 'field.value' }] },
+    })
+    .thresholds(of(thresholds([[null, 'green']])))
+    .colorMode(common.BigValueColorMode.Background)
+    .graphMode(common.BigValueGraphMode.None)
+    .textMode(common.BigValueTextMode.ValueAndName)
+    .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
+    .height(4)
+    .span(18)
+  for (const [sev, color] of SEVERITY_COLORS) bySeverity.overrideByName(sev, [{ id: 'thresholds', value: thresholds([[null, 'green'], [1, color]]) }])
+  board.withPanel(bySeverity)
   board.withPanel(
     new table.PanelBuilder()
       .title('Cảnh báo đang mở theo loại và mức độ')

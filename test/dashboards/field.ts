@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import { stringify as toYaml } from 'yaml'
+import { simulate } from '../../edge/drivers/simulated.ts'
+import { freePort, tempDir, waitFor } from '../support/services.ts'
+
+// Fills an InfluxDB through the real gateway: `iocgw start` with IOC_INFLUX_URL, devices
+// registered through the API, a replayed simulated field (the edge agent's own simulated driver,
+// its buffered history published as arrays the way the agent replays after an outage), a live edge
+// agent process, a refused message, and camera frames from the shared samples.
+
+const ADMIN_TOKEN = 'dashboards-test-admin-token-0123456789'
+
+export interface FieldDevice {
+  id: string
+  kind: 'water_level' | 'rain_gauge' | 'air_quality' | 'camera'
+  station: string
+  sim?: Record<string, unknown>
+}
+
+export const FIELD: FieldDevice[] = [
+  { id: 'gauge-kim-long', kind: 'water_level', station: 'kim-long', sim: { sensor: 'water_level', seed: 7, base_m: 0.6, peak_m: 3.8 } },
+  { id: 'gauge-phu-oc', kind: 'water_level', station: 'phu-oc', sim: { sensor: 'water_level', seed: 11, base_m: 1.0, peak_m: 4.8 } },
+  { id: 'gauge-thuong-nhat', kind: 'water_level', station: 'thuong-nhat', sim: { sensor: 'water_level', seed: 13, base_m: 57.5, peak_m: 63.4 } },
+  { id: 'rain-kim-long', kind: 'rain_gauge', station: 'kim-long', sim: { sensor: 'rain_gauge', seed: 17 } },
+  { id: 'aq-hue-le-loi', kind: 'air_quality', station: 'hue-le-loi', sim: { sensor: 'air_quality', seed: 19, pm25_base: 45 } },
+  { id: 'cam-cau-truong-tien', kind: 'camera', station: 'kim-long' },
+]
+
+/** Replayed history: this many hours back to now, one reading per step. */
+export const HISTORY_H = 4
+const STEP_MS = 2 * 60_000
+/** Simulated hours per real hour, so that 4 hours of history cover a whole flood rise. */
+const TIME_SCALE = 30
+
+export interface RunningField {
+  httpUrl: string
+  mqttUrl: string
+  gatewayLog: () => string
+  stop(): Promise<void>
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const exited = new Promise((r) => proc.once('exit', r))
+  proc.kill('SIGTERM')
+  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(t)
+}
+
+function spawnIocgw(args: string[], env: Record<string, string>): { proc: ChildProcess; log: () => string } {
+  const proc = spawn(process.execPath, ['gateway/cli/iocgw.js', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000)
+  }
+  proc.stdout?.on('data', keep)
+  proc.stderr?.on('data', keep)
+  return { proc, log: () => out }
+}
+
+async function publish(url: string, username: string, password: string, msgs: Array<[string, string | Buffer, boolean?]>): Promise<void> {
+  const client = await mqtt.connectAsync(url, { username, password, clientId: `${username}-replay`, reconnectPeriod: 0, connectTimeout: 10_000 })
+  try {
+    for (const [topic, payload, retain] of msgs) await client.publishAsync(topic, payload, { qos: 1, retain: retain ?? false })
+  } finally {
+    await client.endAsync()
+  }
+}
+
+export async function startField(influxUrl: string): Promise<RunningField> {
+  const dir = tempDir('iocgw-dash-field-')
+  const [http, mqttPort, ws] = [await freePort(), await freePort(), await freePort()]
+  const gw = spawnIocgw(['start'], {
+    IOC_INFLUX_URL: influxUrl,
+    IOC_DATA_DIR: join(dir.path, 'data'),
+    IOC_HTTP_PORT: String(http),
+    IOC_MQTT_PORT: String(mqttPort),
+    IOC_MQTT_WS_PORT: String(ws),
+    IOC_ADMIN_TOKEN: ADMIN_TOKEN,
+    IOC_LOG_LEVEL: 'warn',
+  })
+  const httpUrl = `http://127.0.0.1:${http}`
+  const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
+  const agents: ChildProcess[] = []
+  const stop = async () => {
+    for (const a of agents) await stopChild(a)
+    await stopChild(gw.proc)
+    dir.remove()
+  }
+  try {
+    await waitFor(async () => {
+      if (gw.proc.exitCode !== null) throw new Error(`gateway exited: ${gw.log()}`)
+      return (await fetch(`${httpUrl}/healthz`)).ok
+    }, 60_000, 200)
+
+    const secrets = new Map<string, string>()
+    for (const d of FIELD) {
+      const res = await fetch(`${httpUrl}/api/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: d.id, kind: d.kind, name: d.id, station: d.station, district: 'Thành phố Huế' }),
+      })
+      if (res.status !== 201) throw new Error(`registering ${d.id}: HTTP ${res.status} ${await res.text()}`)
+      const body = (await res.json()) as { credentials: { password: string } }
+      secrets.set(d.id, body.credentials.password)
+    }
+
+    // History: what each agent would replay after an outage, in 30-reading arrays.
+    const now = Date.now()
+    const start = now - HISTORY_H * 3_600_000
+    for (const d of FIELD) {
+      if (!d.sim) continue
+      const cfg = { type: 'simulated', time_scale: TIME_SCALE, rise_h: 18, period_h: 120, peak_rain_mm_h: 40, pm25_base: 30, base_m: 0.6, peak_m: 3.8, noise: 0.05, ...d.sim } as Parameters<typeof simulate>[0]
+      const readings = []
+      let seq = 1
+      for (let t = start; t <= now - 60_000; t += STEP_MS) readings.push({ ts: t, seq: seq++, values: simulate(cfg, t, STEP_MS / 1000) })
+      const msgs: Array<[string, string, boolean?]> = []
+      for (let i = 0; i < readings.length; i += 30) msgs.push([`devices/${d.id}/telemetry`, JSON.stringify(readings.slice(i, i + 30))])
+      msgs.push([`devices/${d.id}/status`, JSON.stringify({ online: true, ts: new Date().toISOString(), fw: 'iocgw-edge/0.1.0', uptime: 3600 }), true])
+      await publish(mqttUrl, d.id, secrets.get(d.id)!, msgs)
+    }
+
+    // A refused message (a metric value that is not a number) so the rejects series has a reason.
+    await publish(mqttUrl, 'rain-kim-long', secrets.get('rain-kim-long')!, [
+      ['devices/rain-kim-long/telemetry', JSON.stringify({ seq: 99_999, values: { rainfall: 'heavy' } })],
+    ])
+
+    // Camera frames: the real sample photos, as a camera publishes them.
+    const samples = new URL('../../../shared/models/samples/', import.meta.url)
+    let jpegs: string[] = []
+    try {
+      jpegs = readdirSync(samples).filter((f) => /\.jpe?g$/i.test(f)).slice(0, 3)
+    } catch {
+      jpegs = []
+    }
+    if (jpegs.length) {
+      await publish(
+        mqttUrl,
+        'cam-cau-truong-tien',
+        secrets.get('cam-cau-truong-tien')!,
+        [
+          ...jpegs.map((f, i): [string, Buffer] => [`devices/cam-cau-truong-tien/frames/${now - (jpegs.length - i) * 20_000}`, readFileSync(new URL(f, samples))]),
+          ['devices/cam-cau-truong-tien/status', JSON.stringify({ online: true, ts: new Date().toISOString() }), true],
+        ],
+      )
+    }
+
+    // A live edge agent for one gauge: its retained status (and its offline status when stopped).
+    const edgeConf = join(dir.path, 'edge.yaml')
+    writeFileSync(
+      edgeConf,
+      toYaml({
+        device: { id: 'gauge-kim-long', password_env: 'IOC_DEVICE_SECRET', fw: 'iocgw-edge/0.1.0' },
+        mqtt: { url: mqttUrl, keepalive_s: 30, ack_timeout_ms: 5000, reconnect_ms: 500 },
+        interval_s: 1,
+        status_interval_s: 1,
+        queue: { path: join(dir.path, 'edge-queue.db'), max_readings: 10_000, max_age_days: 7, batch_size: 100 },
+        driver: { type: 'simulated', sensor: 'water_level', seed: 7, time_scale: TIME_SCALE, base_m: 0.6, peak_m: 3.8 },
+      }),
+    )
+    const edge = spawnIocgw(['edge', '--config', edgeConf, '--log-level', 'warn'], { IOC_DEVICE_SECRET: secrets.get('gauge-kim-long')! })
+    agents.push(edge.proc)
+    return { httpUrl, mqttUrl, gatewayLog: () => `${gw.log()}\n--- edge ---\n${edge.log()}`, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
