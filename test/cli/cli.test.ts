@@ -111,6 +111,32 @@ describe('iocgw device and token commands', () => {
     expect(plain.code).toBe(0)
     expect(plain.stdout).toMatch(/shown only now/)
     expect(plain.stdout).toMatch(/^ {2}iocgw_\S+$/m)
+
+    const tokens = await iocgw(['token', 'list'], as('admin'))
+    expect(tokens.code).toBe(0)
+    expect(tokens.stdout).toMatch(/^ID\s+ROLE\s+NAME\s+CREATED\s+LAST USED$/m)
+    expect(tokens.stdout).toContain('wall screen')
+    expect(tokens.stdout).not.toContain(tok.token)
+    const del = await iocgw(['token', 'delete', tok.id], as('admin'))
+    expect(del.code).toBe(0)
+    const gone = await iocgw(['device', 'list'], { IOC_TOKEN: tok.token })
+    expect(gone.code).toBe(1)
+    expect(gone.stderr).toMatch(/401/)
+  })
+
+  it('updates a device and pages with --limit', async () => {
+    await iocgw(['device', 'add', '--id', 'cli-rg-1', '--kind', 'rain_gauge', '--name', 'Bình Điền'], as('technician'))
+    await iocgw(['device', 'add', '--id', 'cli-rg-2', '--kind', 'rain_gauge', '--name', 'Cổ Bi'], as('technician'))
+    const upd = await iocgw(['device', 'update', 'cli-rg-1', '--state', 'disabled', '--station', 'binh-dien', '--json'], as('technician'))
+    expect(upd.code).toBe(0)
+    expect(JSON.parse(upd.stdout)).toMatchObject({ id: 'cli-rg-1', state: 'disabled', station: 'binh-dien' })
+    const one = await iocgw(['device', 'list', '--kind', 'rain_gauge', '--limit', '1'], as('viewer'))
+    expect(one.code).toBe(0)
+    expect(one.stdout.trim().split('\n')).toHaveLength(3)
+    expect(one.stdout).toMatch(/more/)
+    const badLimit = await iocgw(['device', 'list', '--limit', 'lots'], as('viewer'))
+    expect(badLimit.code).toBe(1)
+    expect(badLimit.stderr).toMatch(/querystring\/limit/)
   })
 
   it('fails clearly: bad token, wrong role, bad input, no token, unreachable API', async () => {
