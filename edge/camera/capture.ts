@@ -49,7 +49,8 @@ export class JpegSplitter {
     for (;;) {
       const start = this.buf.indexOf(SOI)
       if (start < 0) {
-        this.buf = Buffer.alloc(0)
+        // Keep a trailing FF: it may be the first half of the next SOI.
+        this.buf = this.buf.length && this.buf[this.buf.length - 1] === 0xff ? this.buf.subarray(this.buf.length - 1) : Buffer.alloc(0)
         this.scan = 0
         return out
       }
