@@ -62,7 +62,7 @@ function fit(parts: string[], placeIndex: number): string {
   const fixed = ascii.reduce((n, p, i) => (i === placeIndex ? n : n + (gsm7Length(p) ?? p.length)), 0)
   const room = SMS_MAX - fixed
   let pl = ascii[placeIndex] ?? ''
-  if (pl.length > room) pl = room > 1 ? `${pl.slice(0, room - 1).trimEnd()}.` : ''
+  if (pl.length > room) pl = pl.slice(0, Math.max(0, room)).trimEnd()
   ascii[placeIndex] = pl
   let text = ascii.join('')
   // Fixed parts are short by construction; this only guards a misconfigured sender name.

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net'
 // Local stand-ins for the SMS and Zalo providers, following domain/notify-providers.md: the same
 // paths, headers, bodies and answers, with switches for the failures the gateway must survive.
 
-export type Mode = 'ok' | 'bad_credentials' | 'http_500' | 'timeout'
+/** hang: processes the request (a message is delivered) but never answers. */
+export type Mode = 'ok' | 'bad_credentials' | 'http_500' | 'timeout' | 'hang'
 
 export interface Received {
   provider: 'esms' | 'speedsms' | 'twilio' | 'zalo_oauth' | 'zalo_zns' | 'zalo_oa'
@@ -63,7 +64,9 @@ export async function startStandIns(): Promise<StandIns> {
     }
     return s.mode[p] ?? 'ok'
   }
+  let hanging = false
   const json = (res: ServerResponse, status: number, body: unknown) => {
+    if (hanging) return
     res.writeHead(status, { 'content-type': 'application/json' })
     res.end(JSON.stringify(body))
   }
@@ -91,6 +94,7 @@ export async function startStandIns(): Promise<StandIns> {
     s.received.push(rec)
     s.onRequest?.(rec)
     const mode = modeOf(provider)
+    hanging = mode === 'hang'
     if (mode === 'timeout') {
       rec.answer = 'timeout'
       return // never answers; the client must give up
