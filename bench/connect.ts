@@ -1,6 +1,7 @@
 // `npm run bench -- connect [--devices N] [--procs P] [--window W]`
 // N devices (default 10,000), registered in a temporary SQLite registry, connect with their
-// credentials over loopback from P load processes (W CONNECTs in flight each) and stay connected.
+// credentials over loopback from P load processes (W CONNECTs in flight each; defaults 2 and 64)
+// and stay connected.
 // Measured in the same run against two peers: Debian's mosquitto with a password file (the broker
 // an integrator would otherwise deploy) and bare aedes without authentication (the cost of ours).
 // Goals (issue 2): >= 1,000 authenticated connects/s, <= 50 KB RSS per connected device.
@@ -155,8 +156,8 @@ async function mosquitto(dir: string, creds: Array<[string, string]>, procs: num
 
 export async function main(args: string[]): Promise<void> {
   const devices = arg(args, 'devices', 10_000)
-  const procs = arg(args, 'procs', 4)
-  const window = arg(args, 'window', 32)
+  const procs = arg(args, 'procs', 2)
+  const window = arg(args, 'window', 64)
   const dir = mkdtempSync(join(tmpdir(), 'iocgw-bench-connect-'))
   try {
     const t0 = Date.now()

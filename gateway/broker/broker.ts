@@ -35,6 +35,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   const sessions = new Sessions()
   const lastOnline = new Map<string, boolean>()
   const willStarted = new WeakSet<Client>()
+  /** Clients counted in the connected gauge (a session revoked while connecting never is). */
+  const counted = new WeakSet<Client>()
   let aedes: Aedes | undefined
   let closing = false
   let listening = false
@@ -70,6 +72,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       return
     }
     const kind = sessions.get(client)?.principal.kind ?? 'device'
+    counted.add(client)
     m.connects.inc({ kind })
     m.connected.inc({ kind })
   })
@@ -77,7 +80,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   broker.on('clientDisconnect', (client) => {
     const session = sessions.get(client)
     if (!session) return
-    m.connected.dec({ kind: session.principal.kind })
+    if (counted.delete(client)) m.connected.dec({ kind: session.principal.kind })
     const left = sessions.unregister(client)
     if (session.principal.kind !== 'device' || closing || left > 0) return
     // The device is gone. Its will says so when it had one and it is being delivered; otherwise

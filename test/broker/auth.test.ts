@@ -154,9 +154,11 @@ describe('listening', () => {
     const before = h.broker.connectedCount()
     const c = await h.connect('count-01', s)
     await waitFor(() => h.broker.connectedCount() === before + 1)
+    expect(await h.counter('mqtt_connected_clients')).toBe(before + 1)
     expect(h.broker.ready()).toBe(true)
     await c.endAsync()
     await waitFor(() => h.broker.connectedCount() === before)
+    await waitFor(async () => (await h.counter('mqtt_connected_clients')) === before)
   })
 })
 
