@@ -155,7 +155,7 @@ interface RainData { r: Record<string, number> }
 
 function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
-  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(3 - rule.thresholds_mm.length)
+  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds_mm.length)
   const hours = rule.window_s / 3600
   return {
     rule, kind: 'rainfall',
@@ -205,7 +205,7 @@ function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
 
 function camera(rule: Congestion | WaterRatio, md: number): Condition {
   const field = rule.type === 'congestion' ? 'congestion' : 'water_ratio'
-  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(3 - rule.thresholds.length)
+  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds.length)
   return {
     rule, kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone',
     evaluate(input) {

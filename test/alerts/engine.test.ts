@@ -215,7 +215,7 @@ describe('alert engine', () => {
     const items = a.list({}, { limit: 10 }).items
     expect(items.find((x) => x.kind === 'congestion')).toMatchObject({ device: 'cam-le-loi', zone: 'lane-1', level: 1 })
     const flood = items.find((x) => x.kind === 'water_in_zone')!
-    expect(flood).toMatchObject({ device: 'cam-le-loi', zone: 'flood', severity: 'critical', level: 2 })
+    expect(flood).toMatchObject({ device: 'cam-le-loi', zone: 'flood', severity: 'major', level: 2 })
   })
 
   it('replacing the rules validates, persists to the data dir and applies', () => {
