@@ -68,7 +68,7 @@ export type DeviceStatus = Static<typeof DeviceStatus>
 /** `devices/{id}/config`, retained, gateway to device. */
 export const DeviceConfig = Type.Object(
   {
-    interval_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400 })),
+    interval_s: Type.Optional(Type.Number({ minimum: 0.05, maximum: 86_400 })),
   },
   { additionalProperties: true },
 )

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { createBroker } from '../../gateway/broker/index.ts'
-import type { GatewayBroker } from '../../gateway/broker/types.ts'
+import type { DevicePublishHandler, GatewayBroker } from '../../gateway/broker/types.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { createIngest, loadStations, type Ingest, type IngestConfig } from '../../gateway/ingest/index.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
@@ -25,7 +25,7 @@ export interface Stack {
   close(): Promise<void>
 }
 
-export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string; ingest?: Partial<IngestConfig> }): Promise<Stack> {
+export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string; ingest?: Partial<IngestConfig>; cmd?: DevicePublishHandler }): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true })
   const logger = createLogger(opts.logLevel ?? 'silent')
   const metrics = new Metrics({ defaults: false })
@@ -40,7 +40,7 @@ export async function startStack(opts: { dataDir: string; mqttPort?: number; inf
     logger,
     bus,
     config: { host: '127.0.0.1', port: opts.mqttPort ?? 0, wsPort: 0, wsPath: '/mqtt' },
-    routes: { telemetry: ingest.telemetry, status: ingest.status },
+    routes: { telemetry: ingest.telemetry, status: ingest.status, ...(opts.cmd ? { cmd: opts.cmd } : {}) },
   })
   const ports = await broker.listen()
   return {
