@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 
 /** `iocgw edge --config FILE`: the edge agent (sensor drivers, disk queue, MQTT publisher). */
-export function registerEdgeCommand(program: Command): void {
+export function register(program: Command): void {
   program
     .command('edge')
     .description('run the edge agent: read sensors, keep every reading on disk, forward it to the gateway over MQTT')
@@ -13,4 +13,3 @@ export function registerEdgeCommand(program: Command): void {
     })
 }
 
-export default registerEdgeCommand
