@@ -30,6 +30,27 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
     },
   }, async (request, reply) => {
     const raw = reply.raw
+    let n = 0
+    const latest = new Map<string, Reading>()
+    const queued: Array<[string, unknown]> = []
+    let streaming = false
+    const send = (event: string, data: unknown) => {
+      if (!streaming) {
+        queued.push([event, data])
+        return
+      }
+      if (raw.writableLength > MAX_BUFFERED) {
+        request.log.warn('SSE client too slow, closing')
+        raw.destroy()
+        return
+      }
+      raw.write(`id: ${++n}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    }
+    // Subscribe before taking over the socket: a missing dependency still answers a plain 500.
+    const offAlert = deps.alerting.onChange((c) => {
+      const { history: _h, ...alert } = c.alert
+      send('alert', { ...alert, change: c.change })
+    })
     reply.hijack()
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -38,20 +59,8 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
       'x-accel-buffering': 'no',
     })
     raw.write(`retry: 3000\n: connected\n\n`)
-    let n = 0
-    const latest = new Map<string, Reading>()
-    const send = (event: string, data: unknown) => {
-      if (raw.writableLength > MAX_BUFFERED) {
-        request.log.warn('SSE client too slow, closing')
-        raw.destroy()
-        return
-      }
-      raw.write(`id: ${++n}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-    }
-    const offAlert = deps.alerting.onChange((c) => {
-      const { history: _h, ...alert } = c.alert
-      send('alert', { ...alert, change: c.change })
-    })
+    streaming = true
+    for (const [e, d] of queued.splice(0)) send(e, d)
     const onReading = (r: Reading) => {
       latest.set(r.device, r)
     }
