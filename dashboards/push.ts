@@ -18,6 +18,13 @@ export interface PushOptions {
   /** Data source uid the boards should use in that Grafana (default: the provisioned one). */
   datasourceUid?: string
   message?: string
+  /**
+   * Send Grafana's `overwrite: true`; off by default. With it Grafana skips its version check and,
+   * when another board in the folder has the same title, saves over that board and keeps *its*
+   * uid, losing the stable uids that links and provisioning rely on. Without it the push sends
+   * the version it read (optimistic concurrency) and Grafana answers 412 on a conflict.
+   */
+  overwrite?: boolean
   fetch?: typeof fetch
 }
 
@@ -65,9 +72,9 @@ function explain(status: number, body: GrafanaBody, what: string): string {
     case 412: {
       const why =
         body.status === 'version-mismatch'
-          ? 'the board was changed in Grafana after the version this push started from; push again to overwrite it, or save those edits into dashboards/ first'
+          ? 'someone saved this board in Grafana while the push ran; run the push again (it reads the new version), after copying any edits worth keeping into dashboards/'
           : body.status === 'name-exists'
-            ? 'another board with the same title but a different uid is in the folder; rename or delete it in Grafana'
+            ? 'another board with the same title but a different uid is in the folder; rename or delete that board in Grafana (--overwrite would save over it and keep its uid, not ours)'
             : body.status === 'plugin-dashboard'
               ? 'a plugin owns a board with this uid; remove the plugin board first'
               : 'Grafana refused the precondition of the update'
@@ -189,10 +196,12 @@ export async function pushBoards(boards: BuiltBoard[], opts: PushOptions): Promi
     const current = await call('GET', `/api/dashboards/uid/${encodeURIComponent(b.uid)}`)
     if (current.status === 401 || current.status === 403) fail(current.status, current.body, `reading board ${b.uid}`)
     let existed = false
+    let storedVersion: number | undefined
     if (current.status === 200) {
       existed = true
       const stored = (current.body.dashboard ?? {}) as Record<string, unknown>
       const meta = (current.body.meta ?? {}) as { folderUid?: string; provisioned?: boolean }
+      if (typeof stored.version === 'number') storedVersion = stored.version
       if (meta.provisioned) {
         pushed.push({ uid: b.uid, title: b.title, outcome: 'failed', error: `"${b.title}" is provisioned from files in this Grafana; it is updated by rebuilding dashboards/build, not by push.` })
         continue
@@ -205,9 +214,9 @@ export async function pushBoards(boards: BuiltBoard[], opts: PushOptions): Promi
       }
     }
     const save = await call('POST', '/api/dashboards/db', {
-      dashboard: { ...json, id: null },
+      dashboard: { ...json, id: null, ...(storedVersion === undefined ? {} : { version: storedVersion }) },
       folderUid: folder.uid,
-      overwrite: true,
+      overwrite: opts.overwrite ?? false,
       message: opts.message ?? 'iocgw dashboards push',
     })
     if (save.status === 401 || save.status === 403) fail(save.status, save.body, `saving board ${b.uid}`)
