@@ -151,7 +151,8 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
   }
 }
 
-interface RainData { r: Record<string, number> }
+/** Rain in the window, oldest first: [event ms, mm, device]; `sum` kept with it. */
+interface RainData { e: Array<[number, number, string]>; sum: number }
 
 function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
@@ -166,18 +167,22 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
       if (mm === undefined || !allows(rule.stations, r.station)) return []
       const subject = stationSubject(r)
       const holder = data(subject.key)
-      const d = (holder.data as RainData | undefined) ?? { r: {} }
+      const d = (holder.data as RainData | undefined) ?? { e: [], sum: 0 }
       holder.data = d
-      // Keyed by device and event time: a replayed or duplicated reading is counted once.
-      d.r[`${r.device}@${r.ts}`] = mm
-      let newest = r.ts
-      for (const k of Object.keys(d.r)) newest = Math.max(newest, Number(k.slice(k.lastIndexOf('@') + 1)))
-      let sum = 0
-      for (const [k, v] of Object.entries(d.r)) {
-        const t = Number(k.slice(k.lastIndexOf('@') + 1))
-        if (t <= newest - windowMs) delete d.r[k]
-        else sum += v
+      // Insert in time order; the same device and event time again (a replay or duplicate) is
+      // counted once. Readings nearly always arrive in order, so this scans only the tail.
+      let i = d.e.length
+      while (i > 0 && (d.e[i - 1] as [number, number, string])[0] > r.ts) i--
+      let dup = false
+      for (let j = i - 1; j >= 0 && (d.e[j] as [number, number, string])[0] === r.ts; j--) if ((d.e[j] as [number, number, string])[2] === r.device) dup = true
+      const newest = d.e.length > 0 ? Math.max((d.e[d.e.length - 1] as [number, number, string])[0], r.ts) : r.ts
+      if (!dup && r.ts > newest - windowMs) {
+        d.e.splice(i, 0, [r.ts, mm, r.device])
+        d.sum += mm
       }
+      while (d.e.length > 0 && (d.e[0] as [number, number, string])[0] <= newest - windowMs) d.sum -= (d.e.shift() as [number, number, string])[1]
+      if (d.e.length === 0) d.sum = 0
+      const sum = Math.round(d.sum * 1000) / 1000
       return [{ subject, ts: r.ts, value: sum, thresholds: rule.thresholds_mm, hysteresis: rule.hysteresis_mm, minDurationMs: md, severities, unit: 'mm' }]
     },
     title: (s, _level, value) => `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,
