@@ -70,9 +70,13 @@ function bearer(header: string | undefined): string | undefined | null {
   return m ? (m[1] as string) : null
 }
 
+export type AuthRefusal = 'missing' | 'malformed' | 'invalid' | 'forbidden' | 'rate_limited'
+
 export interface AuthOptions {
   registry: Pick<DeviceRegistry, 'authenticateToken'>
   limiter: AuthFailureLimiter
+  /** Called for every refused request (metrics). */
+  refused?: (reason: AuthRefusal) => void
   /** Routes registered while this returns true (e.g. the docs UI) are public without declaring it. */
   implicitPublic?: () => boolean
 }
@@ -109,26 +113,30 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
     }
     if (!roles) return deny(reply, 403, 'this route declares no roles')
 
+    const refuse = (reason: AuthRefusal, status: 401 | 403 | 429, message: string) => {
+      opts.refused?.(reason)
+      return deny(reply, status, message)
+    }
     const key = request.ip
     const wait = opts.limiter.retryAfter(key)
     if (wait > 0) {
       reply.header('retry-after', String(wait))
-      return deny(reply, 429, `too many failed authentications from ${key}; try again in ${wait} s`)
+      return refuse('rate_limited', 429, `too many failed authentications from ${key}; try again in ${wait} s`)
     }
-    if (secret === undefined) return deny(reply, 401, `authentication required: ${HOW_TO}`)
+    if (secret === undefined) return refuse('missing', 401, `authentication required: ${HOW_TO}`)
     if (secret === null) {
       opts.limiter.fail(key)
-      return deny(reply, 401, `malformed Authorization header: ${HOW_TO}`)
+      return refuse('malformed', 401, `malformed Authorization header: ${HOW_TO}`)
     }
     const token = opts.registry.authenticateToken(secret)
     if (!token) {
       opts.limiter.fail(key)
-      return deny(reply, 401, `the bearer token is not valid (unknown or deleted): ${HOW_TO}`)
+      return refuse('invalid', 401, `the bearer token is not valid (unknown or deleted): ${HOW_TO}`)
     }
     request.actor = { id: token.id, name: token.name, role: token.role }
     if (token.role !== 'admin' && !roles.includes(token.role)) {
       const allowed = ['admin', ...roles.filter((r) => r !== 'admin')].join(', ')
-      return deny(reply, 403, `this route needs one of the roles ${allowed}; token "${token.name}" has role ${token.role}`)
+      return refuse('forbidden', 403, `this route needs one of the roles ${allowed}; token "${token.name}" has role ${token.role}`)
     }
   })
 }

@@ -84,8 +84,30 @@ export function errorBody(statusCode: number, message: string) {
   return { statusCode, error: REASONS[statusCode] ?? (statusCode < 500 ? 'Bad Request' : 'Internal Server Error'), message }
 }
 
+export type BadRequestReason = 'validation' | 'json' | 'media_type' | 'too_large' | 'not_found' | 'other'
+
+/** The error handler; `rejected` counts refused input by reason (metrics). */
+export function createErrorHandler(rejected: (reason: BadRequestReason) => void = () => {}) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const res = handleError(error, request, reply)
+    if (reply.statusCode >= 400 && reply.statusCode < 500) rejected(reasonOf(error))
+    return res
+  }
+}
+
+function reasonOf(error: FastifyError): BadRequestReason {
+  if (error.validation) return 'validation'
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) return 'json'
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'media_type'
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'too_large'
+  if (error instanceof RegistryError && error.code === 'not_found') return 'not_found'
+  return 'other'
+}
+
 /** Statuses the API answers for errors thrown by handlers, in Fastify's `{statusCode, error, message}`. */
-export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export const errorHandler = createErrorHandler()
+
+function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error.validation) return reply.code(400).send(errorBody(400, error.message))
   if (error instanceof RegistryError) {
     const code = error.code === 'not_found' ? 404 : error.code === 'conflict' ? 409 : 400

@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import { memoryAuthFailureLimiter, registerAuth, type AuthFailureLimiter } from './auth.ts'
-import { errorHandler, notFoundHandler, schemaErrorFormatter, validatorCompiler } from './errors.ts'
+import { createErrorHandler, notFoundHandler, schemaErrorFormatter, validatorCompiler } from './errors.ts'
 import { ErrorSchema } from './schemas.ts'
 import type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
 
@@ -69,9 +69,23 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
     routerOptions: { maxParamLength: 1000 },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiApp
+  const authRefused = opts.metrics.counter('http_auth_refused_total', 'API requests refused by authentication or role, by reason', ['reason'])
+  const badRequests = opts.metrics.counter('http_rejected_total', 'API requests refused as bad input, by reason', ['reason'])
+  const requests = opts.metrics.counter('http_requests_total', 'API requests answered, by method, route and status', ['method', 'route', 'status'])
+  const duration = opts.metrics.histogram('http_request_duration_seconds', 'API request handling time', ['method', 'route'],
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5])
   app.setValidatorCompiler(validatorCompiler)
-  app.setErrorHandler(errorHandler)
-  app.setNotFoundHandler(notFoundHandler)
+  app.setErrorHandler(createErrorHandler((reason) => badRequests.inc({ reason })))
+  app.setNotFoundHandler((request, reply) => {
+    badRequests.inc({ reason: 'no_route' })
+    return notFoundHandler(request, reply)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: ids in label values would grow the series without bound.
+    const route = request.is404 ? '(none)' : (request.routeOptions.url ?? '(none)')
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) })
+    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+  })
 
   const catalog: RouteInfo[] = []
   ;(app as unknown as Record<symbol, unknown>)[catalogKey] = catalog
@@ -80,6 +94,7 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   registerAuth(app, {
     registry: opts.registry,
     limiter: opts.limiter ?? memoryAuthFailureLimiter(opts.config.authFailuresPerMinute),
+    refused: (reason) => authRefused.inc({ reason }),
     implicitPublic: () => registeringDocs,
   })
   app.addHook('onRoute', (route) => {

@@ -61,6 +61,26 @@ describe('API over a socket', () => {
     expect(m.headers.get('content-type')).toMatch(/^text\/plain/)
   })
 
+  it('counts refusals and requests by route pattern in /metrics', async () => {
+    await fetch(`${base}/api/v1/devices/sock-wl-1`, { headers: bearer(api.tokens.viewer) })
+    await fetch(`${base}/api/v1/devices/nope-404`, { headers: bearer('iocgw_wrong') })
+    await fetch(`${base}/api/v1/devices`, { method: 'POST', headers: { ...bearer(api.tokens.viewer), 'content-type': 'application/json' }, body: '{}' })
+    await fetch(`${base}/api/v1/devices/A`, { headers: bearer(api.tokens.viewer) })
+    await fetch(`${base}/nowhere`)
+    const text = await (await fetch(`${base}/metrics`, { headers: bearer(api.tokens.viewer) })).text()
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"/]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+    expect(value('iocgw_http_auth_refused_total{reason="missing"}')).toBeGreaterThanOrEqual(1)
+    expect(value('iocgw_http_auth_refused_total{reason="invalid"}')).toBeGreaterThanOrEqual(1)
+    expect(value('iocgw_http_auth_refused_total{reason="forbidden"}')).toBeGreaterThanOrEqual(1)
+    expect(value('iocgw_http_rejected_total{reason="json"}')).toBeGreaterThanOrEqual(1)
+    expect(value('iocgw_http_rejected_total{reason="validation"}')).toBeGreaterThanOrEqual(1)
+    expect(value('iocgw_http_rejected_total{reason="no_route"}')).toBeGreaterThanOrEqual(1)
+    expect(value('iocgw_http_requests_total{method="GET",route="/api/v1/devices/:id",status="200"}')).toBeGreaterThanOrEqual(1)
+    // Label values hold route patterns only, never an id from a URL.
+    expect(text).not.toContain('sock-wl-1')
+    expect(text).not.toContain('nope-404')
+  })
+
   it('publishes the OpenAPI document with the bearer scheme and every route', async () => {
     const doc = (await (await fetch(`${base}/docs/json`)).json()) as {
       components: { securitySchemes: Record<string, unknown> }
