@@ -23,35 +23,53 @@ function bad(i: number, what: string): never {
   throw new StoreError('invalid', `point ${i}: ${what}`)
 }
 
+// Names seen valid before (measurements, tag and field keys are a small, fixed set in practice);
+// bounded so odd input cannot grow it without end.
+const validNames = new Set<string>()
+function validName(k: string): boolean {
+  if (validNames.has(k)) return true
+  if (!NAME.test(k) || k === 'time') return false
+  if (validNames.size < 10_000) validNames.add(k)
+  return true
+}
+const hasLineBreak = (v: string): boolean => v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0
+
 export function normalizePoints(points: readonly Point[]): NormalPoint[] {
   const out: NormalPoint[] = new Array(points.length)
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!
     if (typeof p !== 'object' || p === null) bad(i, 'not an object')
-    if (typeof p.measurement !== 'string' || !NAME.test(p.measurement)) bad(i, `measurement must match ${NAME.source}`)
+    if (typeof p.measurement !== 'string' || !validName(p.measurement)) bad(i, `measurement must match ${NAME.source}`)
     if (typeof p.ts !== 'number' || !Number.isInteger(p.ts) || p.ts < MIN_TS || p.ts > MAX_TS) bad(i, 'ts must be an integer epoch ms within 1677..2262')
     const tags: [string, string][] = []
-    for (const [k, v] of Object.entries(p.tags ?? {})) {
-      if (!NAME.test(k)) bad(i, `tag key "${k}" must match ${NAME.source}`)
+    let sorted = true
+    const rawTags = p.tags ?? {}
+    for (const k in rawTags) {
+      if (!Object.prototype.hasOwnProperty.call(rawTags, k)) continue
+      const v = rawTags[k] as unknown
+      if (!validName(k)) bad(i, `tag key "${k}" must match ${NAME.source}`)
       if (v === undefined || v === null || v === '') continue // unknown: omitted (data-model rule)
       if (typeof v !== 'string') bad(i, `tag ${k} must be a string`)
       if (v.length > MAX_TAG) bad(i, `tag ${k} is longer than ${MAX_TAG}`)
-      if (/[\r\n]/.test(v)) bad(i, `tag ${k} holds a line break`)
+      if (hasLineBreak(v)) bad(i, `tag ${k} holds a line break`)
+      if (tags.length > 0 && tags[tags.length - 1]![0] > k) sorted = false
       tags.push([k, v])
     }
-    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    if (!sorted) tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     const ints = INTEGER_FIELDS[p.measurement]
     const fields: [string, FieldValue][] = []
-    for (const [k, v] of Object.entries(p.fields ?? {})) {
-      if (!NAME.test(k)) bad(i, `field key "${k}" must match ${NAME.source}`)
-      if (k === 'time') bad(i, 'field "time" is reserved')
+    const rawFields = p.fields ?? {}
+    for (const k in rawFields) {
+      if (!Object.prototype.hasOwnProperty.call(rawFields, k)) continue
+      const v = rawFields[k] as unknown
+      if (!validName(k)) bad(i, k === 'time' ? 'field "time" is reserved' : `field key "${k}" must match ${NAME.source}`)
       if (v === undefined || v === null) continue
       if (typeof v === 'number') {
         if (!Number.isFinite(v)) bad(i, `field ${k} is not a finite number`)
-        fields.push([k, ints?.has(k) ? Math.round(v) : v])
+        fields.push([k, ints !== undefined && ints.has(k) ? Math.round(v) : v])
       } else if (typeof v === 'string') {
         if (v.length > MAX_STRING) bad(i, `field ${k} is longer than ${MAX_STRING}`)
-        fields.push([k, v.replace(/\r\n|[\r\n]/g, ' ')])
+        fields.push([k, hasLineBreak(v) ? v.replace(/\r\n|[\r\n]/g, ' ') : v])
       } else if (typeof v === 'boolean') {
         fields.push([k, v])
       } else {

@@ -6,8 +6,10 @@ import type { NormalPoint } from '../points.ts'
 // values, and a pre-serialised line is what the disk spool keeps, so it is built exactly once.
 // Rules: https://docs.influxdata.com/influxdb/v1.6/write_protocols/line_protocol_reference/
 
-const escMeasurement = (s: string): string => s.replace(/[, \\]/g, '\\$&')
-const escKey = (s: string): string => s.replace(/[,= \\]/g, '\\$&')
+const MEASUREMENT_SPECIAL = /[, \\]/
+const KEY_SPECIAL = /[,= \\]/
+const escMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \\]/g, '\\$&') : s)
+const escKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s)
 const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 
 /** One point as one line, timestamp in ms (write with precision=ms). */
