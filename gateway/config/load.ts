@@ -76,13 +76,17 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
   for (const [key, raw] of Object.entries(opts.flags ?? {})) {
     if (raw === undefined) continue
     const known = ENV_KEYS.find((k) => k.key === key)
-    setPath(tree, key, coerce(key, raw, known?.type ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag --${key}`))
+    // Flags are named after their key: http.port → --http-port, server.dataDir → --data-dir.
+    const flag = `--${key.replace(/^server\./, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replaceAll('.', '-')}`
+    setPath(tree, key, coerce(key, raw, known?.type ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag ${flag}`))
   }
   const withDefaults = Value.Default(ConfigSchema, tree)
   const first = Value.Errors(ConfigSchema, withDefaults).find((e) => e.keyword !== 'boolean')
   if (first) {
     const where = file ? ` (in ${file}, environment or flags)` : ''
-    throw new ConfigError(`config: ${keyOf(first.instancePath, first.params)}: ${first.message}${where}`)
+    const allowed = (first.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
+    const what = allowed ? `must be one of ${allowed.join(', ')}` : first.message
+    throw new ConfigError(`config: ${keyOf(first.instancePath, first.params)}: ${what}${where}`)
   }
   return withDefaults as GatewayConfig
 }

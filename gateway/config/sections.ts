@@ -15,10 +15,7 @@ export const TlsSchema = Type.Object(
 export const ServerSection = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data' }),
-    logLevel: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-      { default: 'info' },
-    ),
+    logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   },
   { additionalProperties: false, default: {} },
 )
