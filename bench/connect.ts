@@ -1,4 +1,4 @@
-// `npm run bench -- connect [--devices N] [--procs P] [--window W]`
+// `npm run bench -- connect [--devices N] [--procs P] [--window W] [--rounds R]`
 // N devices (default 10,000), registered in a temporary SQLite registry, connect with their
 // credentials over loopback from P load processes (W CONNECTs in flight each; defaults 2 and 64)
 // and stay connected.
@@ -110,7 +110,8 @@ function vmRss(pid: number): number {
   return m ? Number(m[1]) * 1024 : Number.NaN
 }
 
-async function mosquitto(dir: string, creds: Array<[string, string]>, procs: number, window: number): Promise<Result | null> {
+/** Writes mosquitto's password file and config once; null when mosquitto is not installed. */
+function prepareMosquitto(dir: string, creds: Array<[string, string]>): string | null {
   try {
     execFileSync('sh', ['-c', 'command -v mosquitto && command -v mosquitto_passwd'], { stdio: 'ignore' })
   } catch {
@@ -124,8 +125,12 @@ async function mosquitto(dir: string, creds: Array<[string, string]>, procs: num
   const pw = join(mdir, 'mosquitto.passwd')
   writeFileSync(pw, creds.map(([id, s]) => `${id}:${s}`).join('\n') + '\n', { mode: 0o644 })
   execFileSync('mosquitto_passwd', ['-U', pw]) // hashes every line in place (PBKDF2-SHA512)
+  return pw
+}
+
+async function mosquitto(dir: string, pw: string, creds: Array<[string, string]>, procs: number, window: number): Promise<Result> {
   const port = await freePort()
-  const conf = join(mdir, 'mosquitto.conf')
+  const conf = join(dir, 'mosquitto', 'mosquitto.conf')
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pw}`, 'max_connections -1', 'persistence false', 'log_type error', ''].join('\n'))
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   try {
@@ -148,16 +153,29 @@ async function mosquitto(dir: string, creds: Array<[string, string]>, procs: num
     await sleep(1000)
     const connectedRss = vmRss(child.pid!)
     await l.stop()
-    return { name: 'mosquitto 2 (password file)', ok: l.ok, failed: l.failed, seconds: l.seconds, idleRss, connectedRss }
+    return { name: MOSQUITTO, ok: l.ok, failed: l.failed, seconds: l.seconds, idleRss, connectedRss }
   } finally {
+    const exited = new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))
     child.kill()
+    await exited
   }
+}
+
+const GATEWAY = 'ioc-gateway (aedes + auth + ACL)'
+const MOSQUITTO = 'mosquitto 2 (password file)'
+const BARE = 'aedes 1.x, no authentication'
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 
 export async function main(args: string[]): Promise<void> {
   const devices = arg(args, 'devices', 10_000)
   const procs = arg(args, 'procs', 2)
   const window = arg(args, 'window', 64)
+  const rounds = arg(args, 'rounds', 3)
   const dir = mkdtempSync(join(tmpdir(), 'iocgw-bench-connect-'))
   try {
     const t0 = Date.now()
@@ -171,30 +189,39 @@ export async function main(args: string[]): Promise<void> {
     registry.close()
     console.log(`${devices} devices registered in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${procs} load processes, ${window} CONNECTs in flight each`)
 
-    const results: Result[] = []
-    results.push(await nodeBroker('ioc-gateway (aedes + auth + ACL)', 'gateway', dir, creds, procs, window))
-    const mq = await mosquitto(dir, creds, procs, window)
-    if (mq) results.push(mq)
-    results.push(await nodeBroker('aedes 1.x, no authentication', 'aedes', dir, creds, procs, window))
+    const pw = prepareMosquitto(dir, creds)
+    // Rounds interleave the three brokers so that load from elsewhere on the machine falls on all
+    // of them alike; medians are reported.
+    const runs = new Map<string, Result[]>([[GATEWAY, []], ...(pw ? [[MOSQUITTO, []] as [string, Result[]]] : []), [BARE, []]])
+    for (let r = 0; r < rounds; r++) {
+      runs.get(GATEWAY)!.push(await nodeBroker(GATEWAY, 'gateway', dir, creds, procs, window))
+      if (pw) runs.get(MOSQUITTO)!.push(await mosquitto(dir, pw, creds, procs, window))
+      runs.get(BARE)!.push(await nodeBroker(BARE, 'aedes', dir, creds, procs, window))
+    }
 
     const mb = (b: number) => (b / 1024 / 1024).toFixed(1)
-    console.log('\nbroker                              connects/s   ok/failed      idle RSS MB   RSS MB connected   KB per device')
-    for (const r of results) {
-      const rate = r.ok / r.seconds
-      const per = (r.connectedRss - r.idleRss) / 1024 / Math.max(1, r.ok)
+    const rate = (r: Result) => r.ok / r.seconds
+    const perDevice = (r: Result) => (r.connectedRss - r.idleRss) / 1024 / Math.max(1, r.ok)
+    console.log(`\nmedian of ${rounds} rounds (range in brackets)`)
+    console.log('broker                              connects/s [min-max]        failed   idle RSS MB   RSS MB connected   KB per device')
+    const summary = new Map<string, { rate: number; per: number; failed: number }>()
+    for (const [name, rs] of runs) {
+      const rates = rs.map(rate)
+      const s = { rate: median(rates), per: median(rs.map(perDevice)), failed: rs.reduce((n, r) => n + r.failed, 0) }
+      summary.set(name, s)
+      const range = `[${Math.min(...rates).toFixed(0)}-${Math.max(...rates).toFixed(0)}]`
       console.log(
-        `${r.name.padEnd(36)}${rate.toFixed(0).padStart(10)}   ${`${r.ok}/${r.failed}`.padEnd(13)}${mb(r.idleRss).padStart(11)}${mb(r.connectedRss).padStart(19)}${per.toFixed(1).padStart(16)}`,
+        `${name.padEnd(36)}${s.rate.toFixed(0).padStart(10)} ${range.padEnd(17)}${String(s.failed).padStart(7)}${mb(median(rs.map((r) => r.idleRss))).padStart(14)}${mb(median(rs.map((r) => r.connectedRss))).padStart(19)}${s.per.toFixed(1).padStart(16)}`,
       )
     }
-    const gw = results[0]!
-    const gwRate = gw.ok / gw.seconds
-    const gwPer = (gw.connectedRss - gw.idleRss) / 1024 / Math.max(1, gw.ok)
-    for (const peer of results.slice(1)) {
-      console.log(`ratio connects/s gateway / ${peer.name}: ${(gwRate / (peer.ok / peer.seconds)).toFixed(2)}x`)
+    const gw = summary.get(GATEWAY)!
+    for (const [name, peer] of summary) {
+      if (name !== GATEWAY) console.log(`ratio connects/s gateway / ${name}: ${(gw.rate / peer.rate).toFixed(2)}x`)
     }
-    console.log(`goal >= 1000 authenticated connects/s: ${gwRate >= 1000 ? 'met' : 'NOT met'} (${gwRate.toFixed(0)})`)
-    console.log(`goal <= 50 KB RSS per connected device: ${gwPer <= 50 ? 'met' : 'NOT met'} (${gwPer.toFixed(1)} KB)`)
+    console.log(`goal >= 1000 authenticated connects/s: ${gw.rate >= 1000 ? 'met' : 'NOT met'} (${gw.rate.toFixed(0)})`)
+    console.log(`goal <= 50 KB RSS per connected device: ${gw.per <= 50 ? 'met' : 'NOT met'} (${gw.per.toFixed(1)} KB)`)
     if (gw.failed > 0) console.log(`WARNING: ${gw.failed} gateway connects failed`)
+    console.log('(idle RSS of the Node brokers includes the tsx loader; the load generators run on the same 2 cores)')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
