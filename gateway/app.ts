@@ -1,6 +1,6 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { buildApi } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { rejectRoutes } from './api/routes/rejects.ts'
@@ -15,7 +15,7 @@ import { Metrics } from './metrics/registry.ts'
 import { ensureAdminToken } from './registry/bootstrap.ts'
 import { openRegistry } from './registry/sqlite.ts'
 import { openTimeSeriesStore } from './store/index.ts'
-import { listenOrExplain } from './net/listen.ts'
+import { StartupError, listenOrExplain } from './net/listen.ts'
 
 export interface RunningGateway {
   ports: { http: number } & BrokerPorts
@@ -30,6 +30,15 @@ export interface StartOptions {
   /** Where the one-time bootstrap token notice goes (stdout by default; never the log). */
   notice?: (line: string) => void
   logDestination?: NodeJS.WritableStream
+}
+
+function httpsOptions(tls: GatewayConfig['http']['tls']): { https?: { cert: Buffer; key: Buffer } } {
+  if (!tls) return {}
+  try {
+    return { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } }
+  } catch (err) {
+    throw new StartupError(`HTTPS: cannot read http.tls certificate or key (${(err as Error).message})`)
+  }
 }
 
 export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
@@ -83,6 +92,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         store: store.health(),
       }),
       routes: [deviceRoutes, tokenRoutes, rejectRoutes],
+      fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       deps: { registry, config, ingest },
     })
     closers.push(() => api.close())
@@ -94,8 +104,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
     say(`ioc-gateway listening:`)
-    say(`  HTTP API   http://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`)
+    say(`  HTTP API   ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`)
     say(`  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`)
+    if (brokerPorts.tls) say(`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`)
     say(`  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`)
     say(`  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`)
     return { ports, logger, metrics, broker, close }

@@ -27,6 +27,8 @@ export const HttpSection = Type.Object(
     tls: Type.Optional(TlsSchema),
     /** Failed authentications allowed per client address per minute before 429. */
     authFailuresPerMinute: Type.Integer({ minimum: 1, default: 20 }),
+    /** Behind a reverse proxy: take the client address from X-Forwarded-For (the failed-auth limit is per address). */
+    trustProxy: Type.Boolean({ default: false }),
   },
   { additionalProperties: false, default: {} },
 )
