@@ -153,5 +153,21 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
       .height(8)
       .span(12),
   )
+  board.withPanel(
+    new timeseries.PanelBuilder()
+      .title('Nước trong vùng ngập của camera')
+      .description(bilingual(
+        'Tỷ lệ diện tích vùng theo dõi ngập của mỗi camera bị nước phủ (0-100 %), từ mô hình phân vùng ảnh so với ảnh nền khô.',
+        'Share of each camera\'s flood zone covered by water (0-100 %), from the segmentation model against a dry reference frame.',
+      ))
+      .withTarget(influx(`SELECT mean("water_ratio") FROM "detections" WHERE $timeFilter GROUP BY time($__interval), "camera", "zone" fill(none)`).alias('$tag_camera / $tag_zone'))
+      .unit('percentunit')
+      .min(0)
+      .max(1)
+      .thresholds(of(thresholds([[null, 'green'], [0.2, 'orange'], [0.5, 'red']])))
+      .thresholdsStyle(of({ mode: common.GraphThresholdsStyleMode.Dashed }))
+      .height(8)
+      .span(24),
+  )
   return board
 }

@@ -152,7 +152,10 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
         const r = await influxd.query(sql, DB)
         const res = r.results[0]
         if (res?.error) failures.push(`${q.where}: error ${res.error}\n    ${sql}`)
-        else if (!nonEmpty(res?.series)) failures.push(`${q.where}: empty\n    ${sql}`)
+        // Annotations mark alerts of one kind (congestion, AQI, silence): a field without such an
+        // alert rightly shows none, so for them only a clean answer is required.
+        else if (!nonEmpty(res?.series) && q.kind === 'panel') failures.push(`${q.where}: empty\n    ${sql}`)
+        else if (!nonEmpty(res?.series)) console.info(`[dashboards] ${q.where}: no points (allowed for annotations)`)
       }
       expect(failures).toEqual([])
     })
