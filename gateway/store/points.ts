@@ -95,3 +95,52 @@ export function sortPoints(points: QueriedPoint[], order: 'ASC' | 'DESC'): Queri
   keyed.sort((a, b) => (a.p.ts !== b.p.ts ? (order === 'ASC' ? a.p.ts - b.p.ts : b.p.ts - a.p.ts) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
   return keyed.map((x) => x.p)
 }
+
+export type FieldType = 'float' | 'integer' | 'string' | 'boolean'
+
+/** The InfluxDB type a field value is written as. */
+export function fieldTypeOf(measurement: string, field: string, v: FieldValue): FieldType {
+  if (typeof v === 'number') return INTEGER_FIELDS[measurement]?.has(field) ? 'integer' : 'float'
+  return typeof v === 'string' ? 'string' : 'boolean'
+}
+
+/**
+ * The type of every field seen per measurement. InfluxDB refuses a point whose field type differs
+ * from the one already stored (and drops it after the write was answered); both stores check
+ * here first, so such a write is refused whole, naming the field, before anything is acknowledged.
+ */
+export class FieldTypes {
+  private readonly known = new Map<string, FieldType>()
+
+  constructor(private readonly max = 100_000) {}
+
+  set(measurement: string, field: string, type: FieldType): void {
+    if (this.known.size < this.max) this.known.set(`${measurement}\u0000${field}`, type)
+  }
+
+  clear(): void {
+    this.known.clear()
+  }
+
+  /** Throws StoreError 'invalid' on a conflict; else learns the new fields and returns them. */
+  admit(points: readonly NormalPoint[]): Array<{ measurement: string; field: string; type: FieldType }> {
+    let fresh: Map<string, { measurement: string; field: string; type: FieldType }> | null = null
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!
+      for (const [field, v] of p.fields) {
+        const key = `${p.measurement}\u0000${field}`
+        const type = fieldTypeOf(p.measurement, field, v)
+        const have = this.known.get(key) ?? fresh?.get(key)?.type
+        if (have === undefined) {
+          fresh ??= new Map()
+          fresh.set(key, { measurement: p.measurement, field, type })
+        } else if (have !== type) {
+          bad(i, `field ${field} of ${p.measurement} is stored as ${have}, this point has a ${type}`)
+        }
+      }
+    }
+    if (!fresh) return []
+    for (const [key, f] of fresh) if (this.known.size < this.max) this.known.set(key, f.type)
+    return [...fresh.values()]
+  }
+}

@@ -221,6 +221,20 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await store.readings({ device: 'bad-1', metric: 'water_level', ...all })).toEqual([])
     })
 
+    it('refuses a write whose field type differs from the stored one, naming the field', async () => {
+      await store.write([reading('type-1', T0, { water_level: 1.5 })])
+      await expect(store.write([reading('type-1', T0 + MIN, { battery: 12 }), reading('type-2', T0 + MIN, { water_level: 'high' })])).rejects.toThrow(
+        /field water_level of readings is stored as float, this point has a string/,
+      )
+      await expect(store.write([reading('type-1', T0 + MIN, { tag_like: 'x' }), reading('type-1', T0 + 2 * MIN, { tag_like: 2 })])).rejects.toThrow(/tag_like/)
+      expect(await store.readings({ device: 'type-1', metric: 'battery', ...all })).toEqual([])
+      store = await sut.reopen()
+      // Still known after a restart.
+      await expect(store.write([reading('type-3', T0, { water_level: true as unknown as number })])).rejects.toThrow(/stored as float/)
+      await expect(store.write([{ measurement: 'readings', tags: { device: 'type-3' }, fields: { seq: 2.6 }, ts: T0 }])).resolves.toBeUndefined()
+      expect(await store.readings({ device: 'type-3', metric: 'seq', ...all })).toEqual([{ ts: T0, value: 3 }])
+    })
+
     it('keeps everything across close and reopen', async () => {
       await store.write([reading('keep-1', T0, { water_level: 4.2 })])
       store = await sut.reopen()

@@ -3,7 +3,7 @@ import { InfluxDB } from 'influx'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
-import { normalizePoints, sortPoints } from '../points.ts'
+import { FieldTypes, normalizePoints, sortPoints, type FieldType } from '../points.ts'
 import {
   MAX_QUERY_POINTS,
   MEASUREMENT_TAGS,
@@ -115,6 +115,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private closed = false
   private readonly stop = new AbortController()
   private pingTimer: NodeJS.Timeout | null = null
+  private readonly types = new FieldTypes()
 
   private constructor(private readonly opts: InfluxStoreOptions) {
     const u = new URL(opts.url)
@@ -151,8 +152,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   static async open(opts: InfluxStoreOptions): Promise<InfluxTimeSeriesStore> {
     const s = new InfluxTimeSeriesStore(opts)
     try {
-      await setupInflux(s.influx, s.database)
-      s.setupDone = true
+      await s.setup()
     } catch (err) {
       s.reachable = false
       s.lastError = (err as Error).message
@@ -171,6 +171,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     if (this.closed) throw new StoreError('closed', 'time-series store is closed')
     const norm = normalizePoints(points)
     if (norm.length === 0) return
+    this.types.admit(norm)
     const lines = norm.map(toLine)
     const started = performance.now()
     if (this.mode === 'direct') {
@@ -347,8 +348,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     while (!this.closed) {
       if (!this.setupDone) {
         try {
-          await setupInflux(this.influx, this.database)
-          this.setupDone = true
+          await this.setup()
         } catch (err) {
           this.reachable = false
           this.lastError = (err as Error).message
@@ -397,6 +397,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       if (!this.reachable) this.opts.logger.info('InfluxDB reachable again; draining the spool')
       this.reachable = true
     }
+  }
+
+  private async setup(): Promise<void> {
+    await setupInflux(this.influx, this.database)
+    // Field types already stored, so a conflicting write is refused before it is acknowledged.
+    const r = await this.q('SHOW FIELD KEYS')
+    for (const s of r.series ?? []) for (const [field, type] of s.values as Array<[string, FieldType]>) this.types.set(s.name, field, type)
+    this.setupDone = true
   }
 
   private reportSpool(): void {

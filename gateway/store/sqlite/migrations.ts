@@ -41,6 +41,23 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // The type of each field per measurement, so a write whose field type differs is refused as
+    // InfluxDB would refuse it (the stores must agree on what they accept).
+    version: 2,
+    sql: `
+      CREATE TABLE field_types (
+        measurement TEXT NOT NULL,
+        field TEXT NOT NULL,
+        type TEXT NOT NULL,
+        PRIMARY KEY (measurement, field)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO field_types (measurement, field, type)
+        SELECT DISTINCT se.measurement, fk.name,
+          CASE sa.t WHEN 1 THEN 'string' WHEN 2 THEN 'boolean' ELSE 'float' END
+        FROM samples sa JOIN series se ON se.id = sa.series JOIN field_keys fk ON fk.id = sa.field;
+    `,
+  },
 ]
 
 export function migrate(db: Database): void {

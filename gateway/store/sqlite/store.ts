@@ -4,7 +4,7 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
-import { normalizePoints, seriesKey, sortPoints, type NormalPoint } from '../points.ts'
+import { FieldTypes, normalizePoints, seriesKey, sortPoints, type FieldType, type NormalPoint } from '../points.ts'
 import {
   MAX_QUERY_POINTS,
   StoreError,
@@ -44,6 +44,7 @@ interface Series {
 
 interface Pending {
   points: NormalPoint[]
+  newTypes: Array<{ measurement: string; field: string; type: FieldType }>
   started: number
   resolve: () => void
   reject: (err: Error) => void
@@ -80,6 +81,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
   private readonly seriesById = new Map<number, Series>()
   private readonly fieldIds = new Map<string, number>()
   private readonly fieldNames = new Map<number, string>()
+  private readonly types = new FieldTypes()
   private pending: Pending[] = []
   private pendingPoints = 0
   private scheduled = false
@@ -89,6 +91,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
   private readonly st: {
     insSeries: Statement
     insField: Statement
+    insType: Statement
     upsert: Statement
     upsertLatest: Statement
   }
@@ -106,6 +109,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.st = {
       insSeries: this.db.prepare('INSERT INTO series (key, measurement, tags) VALUES (?, ?, ?)'),
       insField: this.db.prepare('INSERT INTO field_keys (name) VALUES (?)'),
+      insType: this.db.prepare('INSERT OR IGNORE INTO field_types (measurement, field, type) VALUES (?, ?, ?)'),
       upsert: this.db.prepare('INSERT OR REPLACE INTO samples (series, field, ts, v, t) VALUES (?, ?, ?, ?, ?)'),
       upsertLatest: this.db.prepare(
         `INSERT INTO latest (series, field, ts, v, t) VALUES (?, ?, ?, ?, ?)
@@ -120,6 +124,10 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.seriesById.clear()
     this.fieldIds.clear()
     this.fieldNames.clear()
+    this.types.clear()
+    for (const r of this.db.prepare('SELECT measurement, field, type FROM field_types').all() as Array<{ measurement: string; field: string; type: FieldType }>) {
+      this.types.set(r.measurement, r.field, r.type)
+    }
       for (const r of this.db.prepare('SELECT id, measurement, tags, key FROM series').all() as Array<{ id: number; measurement: string; tags: string; key: string }>) {
         const s = { id: r.id, measurement: r.measurement, tags: JSON.parse(r.tags) as Record<string, string> }
         this.series.set(r.key, s)
@@ -134,14 +142,16 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
   write(points: readonly Point[]): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError('closed', 'time-series store is closed'))
     let norm: NormalPoint[]
+    let newTypes: Pending['newTypes']
     try {
       norm = normalizePoints(points)
+      newTypes = this.types.admit(norm)
     } catch (err) {
       return Promise.reject(err as Error)
     }
     if (norm.length === 0) return Promise.resolve()
     return new Promise((resolve, reject) => {
-      this.pending.push({ points: norm, started: performance.now(), resolve, reject })
+      this.pending.push({ points: norm, newTypes, started: performance.now(), resolve, reject })
       this.pendingPoints += norm.length
       // Group commit: writes arriving in the same turn of the event loop share one transaction
       // (one fsync); a full batch commits at once so memory stays bounded.
@@ -162,13 +172,16 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.pendingPoints = 0
     try {
       this.db.transaction(() => {
-        for (const w of batch) for (const p of w.points) this.insert(p)
+        for (const w of batch) {
+          for (const t of w.newTypes) this.st.insType.run(t.measurement, t.field, t.type)
+          for (const p of w.points) this.insert(p)
+        }
       })()
     } catch (err) {
       // Nothing of this group is committed: callers must not acknowledge.
       this.lastError = (err as Error).message
       this.m.failure('io')
-      this.loadCaches() // series or field ids made inside the rolled-back transaction are gone
+      this.loadCaches() // series, field ids and types made inside the rolled-back transaction are gone
       this.opts.logger.error({ err, points: n }, 'time-series write failed')
       for (const w of batch) w.reject(new StoreError('unavailable', `time-series write failed: ${(err as Error).message}`))
       return
