@@ -137,6 +137,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   const unsubscribeRevocation = registry.onRevocation(onRevocation)
 
   function publish(topic: string, payload: string | Buffer, o: GatewayPublishOptions): Promise<void> {
+    if (closing) return Promise.reject(new Error(`cannot publish on "${topic}": the MQTT broker is closed`))
     if (topic.length === 0 || topic.includes('#') || topic.includes('+')) {
       return Promise.reject(new Error(`cannot publish on "${topic}": a topic name has no wildcards (MQTT-3.3.2-2)`))
     }
