@@ -200,7 +200,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     closeTokenSessions(tokenId: string): number {
       const clients = sessions.tokenClients(tokenId)
       for (const c of clients) c.close()
-      if (clients.length > 0) log.info({ event: 'mqtt_token_sessions_closed', token: tokenId, sessions: clients.length }, 'integration sessions closed')
+      if (clients.length > 0) log.info({ event: 'mqtt_token_sessions_closed', tokenId, sessions: clients.length }, 'integration sessions closed')
       return clients.length
     },
     connectedCount: () => broker.connectedClients,
