@@ -1,0 +1,31 @@
+import Type, { type Static } from 'typebox'
+
+// Optional tuning of the time-series store, meant to sit beside `url` in the `influx:` section of
+// gateway.yaml (and a `timeseries:` section for SQLite). Every key has a working default in the
+// store itself, so an absent section changes nothing.
+
+export const InfluxTuningSchema = Type.Object(
+  {
+    /** A write batch is sent when it holds this many points... */
+    batchPoints: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'default 5000' })),
+    /** ...or when its first point has waited this long. */
+    flushIntervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'default 100' })),
+    requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 300_000, description: 'default 10000' })),
+    /** Retry backoff ceiling while InfluxDB is unreachable. */
+    backoffMaxMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000, description: 'default 5000' })),
+    /** Disk spool limit; past it writes are refused (not acknowledged) until InfluxDB drains it. */
+    maxSpoolBytes: Type.Optional(Type.Integer({ minimum: 1_048_576, description: 'default 2 GiB' })),
+  },
+  { additionalProperties: false },
+)
+
+export const SqliteTuningSchema = Type.Object(
+  {
+    /** FULL survives a power cut; NORMAL survives a process crash only, and writes faster. */
+    synchronous: Type.Optional(Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { description: 'default FULL' })),
+  },
+  { additionalProperties: false },
+)
+
+export type InfluxTuning = Static<typeof InfluxTuningSchema>
+export type SqliteTuning = Static<typeof SqliteTuningSchema>
