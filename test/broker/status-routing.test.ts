@@ -96,6 +96,23 @@ describe('retained status and the will', () => {
     expect((await retainedStatus(id, token)).online).toBe(false)
   })
 
+  it('on a clean DISCONNECT: adds an offline status unless the device said so itself', async () => {
+    const token = h.addToken('viewer')
+    const before = await h.counter('mqtt_gateway_offline_status_total')
+    const polite = h.addDevice('status-clean-01')
+    const c1 = await h.connect('status-clean-01', polite)
+    await c1.publishAsync('devices/status-clean-01/status', '{"online":true}', { qos: 1, retain: true })
+    await c1.publishAsync('devices/status-clean-01/status', '{"online":false,"uptime":3600}', { qos: 1, retain: true })
+    await c1.endAsync()
+    const terse = h.addDevice('status-clean-02')
+    const c2 = await h.connect('status-clean-02', terse)
+    await c2.publishAsync('devices/status-clean-02/status', '{"online":true}', { qos: 1, retain: true })
+    await c2.endAsync()
+    await waitFor(async () => (await h.counter('mqtt_gateway_offline_status_total')) === before + 1)
+    expect(await retainedStatus('status-clean-01', token)).toEqual({ online: false, uptime: 3600 })
+    expect((await retainedStatus('status-clean-02', token)).online).toBe(false)
+  })
+
   it('keeps retained only for status (a retained telemetry is not kept)', async () => {
     const id = 'status-retain-01'
     const secret = h.addDevice(id)
