@@ -3,7 +3,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, of } from '../lib/common.ts'
+import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
 
 export const AIR_UID = 'ioc-air-quality'
@@ -83,7 +83,7 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
       .title('Mức chất lượng và chất ô nhiễm chính')
       .description(bilingual('Mức VN_AQI và chất quyết định chỉ số (có chỉ số phụ lớn nhất) ở mỗi trạm.', 'VN_AQI band and the dominant pollutant (largest sub-index) at each station.'))
       .withTarget(influx(`SELECT last("aqi") AS "aqi", "aqi_dominant" FROM "readings" WHERE ${AIR} GROUP BY "station"`).table())
-      .withTransformation({ id: 'organize', options: { renameByName: { Time: 'Thời điểm / Time', station: 'Trạm / Station', aqi: 'VN_AQI', aqi_dominant: 'Chất chính / Dominant' } } })
+      .overrides(columnNames({ Time: 'Thời điểm / Time', station: 'Trạm / Station', aqi: 'VN_AQI', aqi_dominant: 'Chất chính / Dominant' }))
       .overrideByName('aqi', [
         { id: 'thresholds', value: aqiThresholds() },
         { id: 'mappings', value: aqiBandMappings() },

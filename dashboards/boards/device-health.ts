@@ -4,7 +4,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, of } from '../lib/common.ts'
+import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
 
 export const DEVICES_UID = 'ioc-device-health'
@@ -99,8 +99,8 @@ export function deviceHealthBoard(): dashboard.DashboardBuilder {
       .title('Lần cuối gửi dữ liệu')
       .description(bilingual('Thời điểm (theo giờ của thiết bị) của số đọc mới nhất mỗi thiết bị đã gửi, cùng số thứ tự seq.', 'Event time of the latest reading each device sent, with its seq number.'))
       .withTarget(influx(`SELECT last("seq") AS "seq" FROM "readings" WHERE ${DEVICE} GROUP BY "device", "kind", "station"`).table())
-      .withTransformation({ id: 'organize', options: { renameByName: { Time: 'Lần cuối / Last seen', device: 'Thiết bị / Device', kind: 'Loại / Kind', station: 'Trạm / Station' } } })
-      .withTransformation({ id: 'sortBy', options: { sort: [{ field: 'Lần cuối / Last seen', desc: false }] } })
+      .overrides(columnNames({ Time: 'Lần cuối / Last seen', device: 'Thiết bị / Device', kind: 'Loại / Kind', station: 'Trạm / Station' }))
+      .withTransformation({ id: 'sortBy', options: { sort: [{ field: 'Time', desc: false }] } })
       .height(9)
       .span(12),
   )
@@ -109,7 +109,7 @@ export function deviceHealthBoard(): dashboard.DashboardBuilder {
       .title('Trạng thái và phần mềm')
       .description(bilingual('Trạng thái mới nhất, phiên bản phần mềm và thời gian chạy của mỗi thiết bị.', 'Latest status, firmware and uptime of each device.'))
       .withTarget(influx(`SELECT last("online") AS "online", "fw", "uptime" FROM "device_status" WHERE ${DEVICE} GROUP BY "device", "kind", "station"`).table())
-      .withTransformation({ id: 'organize', options: { renameByName: { Time: 'Cập nhật / Updated', device: 'Thiết bị / Device', kind: 'Loại / Kind', station: 'Trạm / Station', online: 'Kết nối / Online', fw: 'Phần mềm / Firmware', uptime: 'Thời gian chạy / Uptime' } } })
+      .overrides(columnNames({ Time: 'Cập nhật / Updated', device: 'Thiết bị / Device', kind: 'Loại / Kind', station: 'Trạm / Station', online: 'Kết nối / Online', fw: 'Phần mềm / Firmware', uptime: 'Thời gian chạy / Uptime' }))
       .overrideByName('online', [
         { id: 'mappings', value: onlineMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-background' } },
@@ -160,8 +160,9 @@ export function deviceHealthBoard(): dashboard.DashboardBuilder {
       .title('Từ chối theo thiết bị và lý do')
       .description(bilingual('Tổng số bản tin bị từ chối theo thiết bị và lý do trong khoảng thời gian.', 'Refused messages per device and reason over the time range.'))
       .withTarget(influx(`SELECT sum("count") AS "count" FROM "rejects" WHERE $timeFilter GROUP BY "device", "reason"`).table())
-      .withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, renameByName: { device: 'Thiết bị / Device', reason: 'Lý do / Reason', count: 'Số lần / Count' } } })
-      .withTransformation({ id: 'sortBy', options: { sort: [{ field: 'Số lần / Count', desc: true }] } })
+      .withTransformation({ id: 'organize', options: { excludeByName: { Time: true } } })
+      .overrides(columnNames({ device: 'Thiết bị / Device', reason: 'Lý do / Reason', count: 'Số lần / Count' }))
+      .withTransformation({ id: 'sortBy', options: { sort: [{ field: 'count', desc: true }] } })
       .height(8)
       .span(12),
   )

@@ -3,7 +3,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
-import { alarmLevelMappings, alarmThresholds, alertAnnotation, bilingual, newBoard, row, thresholds, of } from '../lib/common.ts'
+import { alarmLevelMappings, alarmThresholds, alertAnnotation, bilingual, newBoard, row, thresholds, columnNames, of } from '../lib/common.ts'
 import { influx } from '../lib/influxql.ts'
 import { hasLevels, type StationLevels } from '../lib/stations.ts'
 import { aqiThresholds } from './air-quality.ts'
@@ -102,7 +102,7 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
           },
         },
       })
-      .withTransformation({ id: 'organize', options: { renameByName: { kind: 'Loại / Kind', severity: 'Mức độ / Severity', 'level (count)': 'Số cảnh báo / Open' } } })
+      .overrides(columnNames({ kind: 'Loại / Kind', severity: 'Mức độ / Severity', 'level (count)': 'Số cảnh báo / Open' }))
       .overrideByName('severity', [
         { id: 'mappings', value: severityMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-text' } },
@@ -116,7 +116,8 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
       .description(bilingual('Mỗi cảnh báo chưa kết thúc với trạng thái, mức độ và lần thay đổi gần nhất; xác nhận và kết thúc trong ứng dụng gateway.', 'Each unresolved alert with its state, severity and latest change; acknowledge and resolve them in the gateway.'))
       .withTarget(influx(OPEN_ALERTS).table())
       .timeFrom('30d')
-      .withTransformation({ id: 'organize', options: { excludeByName: { rule: true }, indexByName: { Time: 0, title: 1, kind: 2, severity: 3, level: 4, state: 5, station: 6, device: 7 }, renameByName: { Time: 'Cập nhật / Updated', title: 'Nội dung / Title', kind: 'Loại / Kind', severity: 'Mức độ / Severity', level: 'Cấp / Level', state: 'Trạng thái / State', station: 'Trạm / Station', device: 'Thiết bị / Device', zone: 'Vùng / Zone' } } })
+      .withTransformation({ id: 'organize', options: { excludeByName: { rule: true }, indexByName: { Time: 0, title: 1, kind: 2, severity: 3, level: 4, state: 5, station: 6, device: 7 } } })
+      .overrides(columnNames({ Time: 'Cập nhật / Updated', title: 'Nội dung / Title', kind: 'Loại / Kind', severity: 'Mức độ / Severity', level: 'Cấp / Level', state: 'Trạng thái / State', station: 'Trạm / Station', device: 'Thiết bị / Device', zone: 'Vùng / Zone' }))
       .overrideByName('severity', [
         { id: 'mappings', value: severityMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-background' } },
@@ -154,7 +155,7 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
       .description(bilingual('Mực nước và mức báo động của số đọc mới nhất mỗi trạm.', 'Water level and alarm level of each station\'s latest reading.'))
       .withTarget(influx(`SELECT last("water_level") AS "water_level", "alarm_level", "rise_rate" FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`).table())
       .timeFrom('7d')
-      .withTransformation({ id: 'organize', options: { renameByName: { Time: 'Thời điểm / Time', station: 'Trạm / Station', water_level: 'Mực nước (m) / Level', alarm_level: 'Báo động / Alarm', rise_rate: 'Lên (m/h) / Rise' } } })
+      .overrides(columnNames({ Time: 'Thời điểm / Time', station: 'Trạm / Station', water_level: 'Mực nước (m) / Level', alarm_level: 'Báo động / Alarm', rise_rate: 'Lên (m/h) / Rise' }))
       .overrideByName('alarm_level', [
         { id: 'mappings', value: alarmLevelMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-background' } },

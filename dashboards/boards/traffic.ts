@@ -3,7 +3,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, of } from '../lib/common.ts'
+import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
 
 export const TRAFFIC_UID = 'ioc-traffic'
@@ -118,7 +118,8 @@ export function trafficBoard(): dashboard.DashboardBuilder {
           `SELECT last("congestion") AS "congestion", ${VEHICLE_CLASSES.map((c) => `last("${c}") AS "${c}"`).join(', ')} FROM "detections" WHERE ${matchVar('camera', 'camera')} AND $timeFilter GROUP BY "camera"`,
         ).table(),
       )
-      .withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, renameByName: { camera: 'Camera', congestion: 'Ùn tắc / Congestion' } } })
+      .withTransformation({ id: 'organize', options: { excludeByName: { Time: true } } })
+      .overrides(columnNames({ camera: 'Camera', congestion: 'Ùn tắc / Congestion' }))
       .overrideByName('camera', [{ id: 'links', value: [snapshotLink] }])
       .overrideByName('congestion', [
         { id: 'mappings', value: congestionMappings() },

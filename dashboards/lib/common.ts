@@ -20,6 +20,15 @@ export function of<T>(value: T): Builder<T> {
   return { build: () => value }
 }
 
+/**
+ * Column titles for table panels, as displayName overrides matched by the query's field names.
+ * Renaming in an `organize` transformation instead would change the names that the other
+ * overrides and transformations of the panel match on.
+ */
+export function columnNames(names: Record<string, string>): Array<{ matcher: dashboard.MatcherConfig; properties: dashboard.DynamicConfigValue[] }> {
+  return Object.entries(names).map(([name, title]) => ({ matcher: { id: 'byName', options: name }, properties: [{ id: 'displayName', value: title }] }))
+}
+
 /** Descriptions carry both languages: Vietnamese for officers first, English for integrators. */
 export function bilingual(vi: string, en: string): string {
   return `${vi}\n\n${en}`
