@@ -3,6 +3,9 @@ import { createDetector, createSegmenter, type Detector, type Segmenter } from '
 import type { Timings } from './detectors/types.ts'
 import type { Detection } from './nms.ts'
 import type { Region } from './yolox.ts'
+import type { TilingConfig, Zone } from './config.ts'
+import { thumbDiff } from './motion.ts'
+import { planRegions } from './tiles.ts'
 
 // What one pool worker holds: the sessions, and the analysis of one frame. Also usable in-process
 // (tests, `models verify`).
@@ -16,14 +19,23 @@ export interface EngineOptions {
 
 export interface AnalyseTask {
   jpeg: Uint8Array
-  /** Regions to detect in; null = the whole frame. [null] is a single pass. */
-  regions: Array<Region | null>
+  /**
+   * Regions to detect in (null = the whole frame; [null] is a single pass), or a plan from the
+   * camera's zones and tiling, made here once the frame size is known.
+   */
+  regions: Array<Region | null> | { zones: Zone[]; tiling: TilingConfig | undefined }
   segment: boolean
+  /** Skip detection when the frame barely differs from `prev` (unless `force`). */
+  motion?: { prev: Uint8Array | null; threshold: number; force: boolean } | undefined
 }
 
 export interface AnalyseResult {
   width: number
   height: number
+  /** True when the motion gate stopped the analysis (objects empty, no segmentation). */
+  skipped: boolean
+  /** Motion thumbnail of this frame (when a gate was asked for). */
+  thumb: Uint8Array | null
   objects: Detection[]
   seg: { width: number; height: number; classes: Uint8Array } | null
   timings: Timings
@@ -66,9 +78,19 @@ export class Engine {
     if (meta.format !== 'jpeg') throw new Error(`not a JPEG (decoded as ${meta.format})`)
     const frame = { width: meta.autoOrient.width, height: meta.autoOrient.height }
     timings.preprocessMs += performance.now() - t0
-    const objects = await this.detector.detect(image, frame, task.regions, timings)
+    const regions = Array.isArray(task.regions) ? task.regions : planRegions(frame, task.regions.zones, task.regions.tiling)
+    let thumb: Uint8Array | null = null
+    const m = task.motion
+    const gate = m
+      ? (t: Uint8Array) => {
+          thumb = t
+          return m.force || !m.prev || thumbDiff(t, m.prev) >= m.threshold
+        }
+      : undefined
+    const objects = await this.detector.detect(image, frame, regions, timings, gate)
+    if (objects === null) return { ...frame, skipped: true, thumb, objects: [], seg: null, timings }
     const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings) : null
-    return { ...frame, objects, seg, timings }
+    return { ...frame, skipped: false, thumb, objects, seg, timings }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,3 @@
-import sharp from 'sharp'
-
 export type FrameReject = 'empty' | 'too_large' | 'not_jpeg' | 'truncated' | 'undecodable' | 'bad_timestamp' | 'not_camera'
 
 /**
@@ -25,31 +23,4 @@ export function captureTime(subtopic: string, receivedAt: number): number | Fram
   // A capture time more than a day ahead is a clock fault, not a frame to store in the future.
   if (ts > receivedAt + 86_400_000) return 'bad_timestamp'
   return ts
-}
-
-export interface Thumb {
-  data: Buffer
-  /** Source frame size (orientation applied). */
-  frameWidth: number
-  frameHeight: number
-}
-
-/**
- * A 64x48 grey thumbnail: decodes the whole entropy-coded stream (so a corrupt JPEG fails here,
- * before it reaches a worker) at the reduced scale the JPEG decoder offers, which keeps it cheap.
- */
-export async function thumbnail(buf: Buffer): Promise<Thumb> {
-  const img = sharp(buf, { failOn: 'warning', autoOrient: true })
-  const meta = await img.metadata()
-  if (meta.format !== 'jpeg') throw new Error(`not a JPEG (decoded as ${meta.format})`)
-  const data = await img.resize(64, 48, { fit: 'fill', fastShrinkOnLoad: true }).greyscale().raw().toBuffer()
-  return { data, frameWidth: meta.autoOrient.width, frameHeight: meta.autoOrient.height }
-}
-
-/** Mean absolute grey-level difference, 0..1. */
-export function thumbDiff(a: Thumb, b: Thumb): number {
-  if (a.data.length !== b.data.length) return 1
-  let s = 0
-  for (let i = 0; i < a.data.length; i++) s += Math.abs(a.data[i]! - b.data[i]!)
-  return s / (a.data.length * 255)
 }

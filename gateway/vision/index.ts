@@ -10,13 +10,19 @@ import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
 import { VisionPool } from './pool.ts'
 import { renderSnapshot } from './snapshot.ts'
+import { storeSink } from './store-sink.ts'
+import type { TimeSeriesStore } from '../store/types.ts'
 
 export { VisionSection, type VisionConfig } from './config.ts'
 export type { DetectionPoint, DetectionSink } from './pipeline.ts'
+export { storeSink } from './store-sink.ts'
+export { cameraRoutes } from '../api/routes/cameras.ts'
 
 export interface VisionDeps {
-  /** Durable writer of `detections` points (see storeSink for the time-series store adapter). */
-  sink: DetectionSink
+  /** The time-series store (measurement `detections`); or give `sink`. */
+  store?: Pick<TimeSeriesStore, 'write'> | undefined
+  /** Durable writer of `detections` points, instead of `store` (tests, benchmarks). */
+  sink?: DetectionSink | undefined
   bus?: GatewayBus | undefined
   logger: Logger
   metrics: Metrics
@@ -46,6 +52,8 @@ export interface Vision {
 
 export function createVision(d: VisionDeps): Vision {
   const cfg = d.config
+  const sink = d.sink ?? (d.store ? storeSink(d.store) : null)
+  if (!sink) throw new Error('createVision: give store (the time-series store) or sink')
   const pool = new VisionPool({
     workers: cfg.workers,
     threadsPerWorker: cfg.threadsPerWorker,
@@ -58,7 +66,7 @@ export function createVision(d: VisionDeps): Vision {
   const pipeline = new VisionPipeline({
     pool,
     config: cfg,
-    sink: d.sink,
+    sink,
     log,
     bus: d.bus,
     logger: d.logger,

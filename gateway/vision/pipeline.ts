@@ -6,10 +6,9 @@ import type { CameraVisionConfig, FloodZone, VisionConfig } from './config.ts'
 import type { DetectionLog, DetectionRecord } from './detection-log.ts'
 import type { AnalyseResult } from './engine.ts'
 import { waterMask, waterRatio, zoneMask } from './flood.ts'
-import { thumbDiff, thumbnail, type FrameReject, type Thumb } from './frame-check.ts'
+import type { FrameReject } from './frame-check.ts'
 import type { Detection } from './nms.ts'
 import type { VisionPool } from './pool.ts'
-import { planRegions } from './tiles.ts'
 import { countZones, emptyCounts, VEHICLE_CLASSES, zoneStats, type Counts } from './zones.ts'
 
 /** One point of the `detections` measurement (docs/data-model.md). */
@@ -47,7 +46,7 @@ export interface Snapshot {
 interface CameraState {
   pending: Frame | null
   busy: boolean
-  lastThumb: Thumb | null
+  lastThumb: Uint8Array | null
   lastAnalysedTs: number
   lastSegTs: number
   snapshot: Snapshot | null
@@ -156,42 +155,34 @@ export class VisionPipeline {
 
   private async process(st: CameraState, f: Frame): Promise<void> {
     const t0 = performance.now()
-    let thumb: Thumb
+    const cfg = this.d.config
+    const cam = this.cameraConfig(f.camera)
+    const floodZones = cam.zones.filter((z): z is FloodZone => z.kind === 'flood')
+    const segment = floodZones.length > 0 && f.ts - st.lastSegTs >= cfg.flood.everyMs
+    // The gate runs in the worker on the detector's own letterboxed input (no second decode);
+    // a frame older than the last analysed one, or past the max skip interval, is never skipped.
+    const force = !st.lastThumb || f.ts - st.lastAnalysedTs >= cfg.motion.maxSkipMs || f.ts < st.lastAnalysedTs
+    let res: AnalyseResult
     try {
-      thumb = await thumbnail(f.jpeg)
+      res = await this.d.pool.analyse({
+        jpeg: f.jpeg,
+        regions: { zones: cam.zones, tiling: cam.tiling },
+        segment,
+        ...(cfg.motion.enabled ? { motion: { prev: st.lastThumb, threshold: cfg.motion.threshold, force } } : {}),
+      })
     } catch (err) {
+      // Passed the marker checks but the decoder refuses it (corrupt data, not really a JPEG).
       this.reject('undecodable')
       this.d.logger.info({ camera: f.camera, err: String(err) }, 'vision: frame refused, JPEG does not decode')
       return
     }
-    const cfg = this.d.config
-    if (
-      cfg.motion.enabled &&
-      st.lastThumb &&
-      f.ts - st.lastAnalysedTs < cfg.motion.maxSkipMs &&
-      f.ts >= st.lastAnalysedTs &&
-      thumbDiff(thumb, st.lastThumb) < cfg.motion.threshold
-    ) {
+    if (res.skipped) {
       this.m.frames.inc({ outcome: 'skipped_motion' })
       return
     }
-    const cam = this.cameraConfig(f.camera)
-    const floodZones = cam.zones.filter((z): z is FloodZone => z.kind === 'flood')
-    const segment = floodZones.length > 0 && f.ts - st.lastSegTs >= cfg.flood.everyMs
-    const frameSize = { width: thumb.frameWidth, height: thumb.frameHeight }
-    const regions = planRegions(frameSize, cam.zones, cam.tiling)
-    let res: AnalyseResult
-    try {
-      res = await this.d.pool.analyse({ jpeg: f.jpeg, regions, segment })
-    } catch (err) {
-      // The thumbnail decoded but the full decode did not (e.g. corrupt data past the first scans).
-      this.reject('undecodable')
-      this.d.logger.info({ camera: f.camera, err: String(err) }, 'vision: frame refused by the worker')
-      return
-    }
-    this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
-    st.lastThumb = thumb
+    st.lastThumb = res.thumb
     st.lastAnalysedTs = f.ts
+    this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
 
     const points: DetectionPoint[] = []
     const events: DetectionEvent[] = []

@@ -16,6 +16,9 @@ export interface Letterbox {
   /** Scale from the region to the model input. */
   r: number
   region: Region
+  /** Size of the resized region inside the canvas (top-left). */
+  nw: number
+  nh: number
 }
 
 /**
@@ -52,7 +55,7 @@ export async function letterboxInto(
     out[plane + p] = data[i + 1]!
     out[2 * plane + p] = data[i]!
   }
-  return { r, region: reg }
+  return { r, region: reg, nw, nh }
 }
 
 /** Grid decode of the raw `[1, N, 5 + C]` output, mapped back to source pixels, score >= threshold. */

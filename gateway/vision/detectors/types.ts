@@ -22,9 +22,11 @@ export interface Detector {
   readonly type: string
   /**
    * Detects objects in each region (null = the whole frame) and merges them into source pixels.
-   * `image` is a fresh decoder for the frame (call `.clone()` for each use).
+   * `image` is a fresh decoder for the frame (call `.clone()` for each use). When `gate` is given,
+   * it is called once with a 64x48 grey thumbnail of the frame before any inference; if it
+   * returns false, detection stops and null is returned (motion gating).
    */
-  detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings): Promise<Detection[]>
+  detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean): Promise<Detection[] | null>
   /** One inference on a prepared input, for `models verify` and the raw benchmark. */
   runRaw(): Promise<number>
   close(): Promise<void>

@@ -1,6 +1,7 @@
 import type { Sharp } from 'sharp'
 import { nms, type Detection } from '../nms.ts'
 import { decodeYolox, letterboxInto, type Region } from '../yolox.ts'
+import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
 import { openSession, ort } from './onnx.ts'
 import type { Detector, FrameSize, PluginOptions, Timings } from './types.ts'
 
@@ -24,11 +25,22 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
 
   return {
     type: 'yolox-onnx',
-    async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings): Promise<Detection[]> {
+    async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean): Promise<Detection[] | null> {
       const all: Detection[] = []
-      for (const region of regions) {
+      let gated = !gate
+      // The whole-frame pass goes first so that the gate sees the whole frame.
+      const ordered = [...regions].sort((a, b) => (a === null ? -1 : b === null ? 1 : 0))
+      for (const region of ordered) {
         let t0 = performance.now()
         const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf)
+        if (!gated) {
+          gated = true
+          const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image)
+          if (!gate!(thumb)) {
+            t.preprocessMs += performance.now() - t0
+            return null
+          }
+        }
         let t1 = performance.now()
         t.preprocessMs += t1 - t0
         const out = await infer()
@@ -52,4 +64,10 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       await session.release()
     },
   }
+}
+
+/** Thumbnail straight from the decoder, for plans without a whole-frame pass. */
+async function greyThumb(image: Sharp): Promise<Uint8Array> {
+  const data = await image.clone().resize(THUMB_W, THUMB_H, { fit: 'fill' }).greyscale().raw().toBuffer()
+  return new Uint8Array(data.buffer, data.byteOffset, THUMB_W * THUMB_H)
 }

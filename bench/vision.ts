@@ -1,0 +1,191 @@
+// `npm run bench -- vision [--frames N] [--workers 1,2] [--tiled-frames N]`
+// Frames per second through the whole vision pipeline (JPEG in through the frames handler:
+// checks, thumbnail and motion gate, worker decode + letterbox, inference, decode + NMS, zones,
+// counts written to the SQLite time-series store) against raw session.run on ready tensors in
+// the same run, with 1 and 2 workers; then the same with tiling on a wide 1920x1080 frame.
+import { readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp, { type OverlayOptions } from 'sharp'
+import Value from 'typebox/value'
+import type { DevicePublish } from '../gateway/broker/types.ts'
+import { createLogger } from '../gateway/log/logger.ts'
+import { Metrics } from '../gateway/metrics/registry.ts'
+import type { Device } from '../gateway/registry/types.ts'
+import { SqliteTimeSeriesStore } from '../gateway/store/index.ts'
+import { VisionSection, type VisionConfig } from '../gateway/vision/config.ts'
+import { createVision, storeSink } from '../gateway/vision/index.ts'
+import { planRegions } from '../gateway/vision/tiles.ts'
+import { VisionPool } from '../gateway/vision/pool.ts'
+import { PROJECT_ROOT } from '../models/manifest.ts'
+
+const SAMPLES = join(PROJECT_ROOT, '..', 'shared', 'models', 'samples')
+const NAMES = ['coco_000000001532.jpg', 'coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg']
+const DETECTOR = { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 }
+
+function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def
+}
+
+/** The samples as a camera at 640 px wide would send them (the edge driver's default scaling). */
+async function frames640(): Promise<Buffer[]> {
+  return Promise.all(
+    NAMES.map((n) => sharp(readFileSync(join(SAMPLES, n))).resize({ width: 640, withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer()),
+  )
+}
+
+/** A 1920x1080 view of 16 downscaled sample photos (as test/vision/mosaic.ts). */
+async function wideFrame(): Promise<Buffer> {
+  const comps: OverlayOptions[] = []
+  for (let r = 0; r < 4; r++)
+    for (let c = 0; c < 4; c++) {
+      const cell = await sharp(readFileSync(join(SAMPLES, NAMES[(c + r) % NAMES.length]!)))
+        .resize(480, 270, { fit: 'contain', background: { r: 110, g: 110, b: 110 } })
+        .removeAlpha()
+        .toBuffer()
+      comps.push({ input: cell, left: c * 480, top: r * 270 })
+    }
+  return sharp({ create: { width: 1920, height: 1080, channels: 3, background: { r: 110, g: 110, b: 110 } } }).composite(comps).jpeg({ quality: 85 }).toBuffer()
+}
+
+/** Raw session.run on the worker's ready tensor, `workers` in flight. */
+async function openRaw(workers: number) {
+  const pool = new VisionPool({ workers, threadsPerWorker: Math.max(1, Math.floor(2 / workers)), detector: DETECTOR, segmenter: null })
+  await pool.ready()
+  for (let i = 0; i < 5 * workers; i++) await pool.runRaw()
+  const times: number[] = []
+  return {
+    /** Runs n inferences; resolves with the elapsed seconds. */
+    async run(n: number): Promise<number> {
+      let next = 0
+      const t0 = performance.now()
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          while (next++ < n) times.push(await pool.runRaw())
+        }),
+      )
+      return (performance.now() - t0) / 1000
+    },
+    medianMs: () => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] ?? NaN,
+    close: () => pool.close(),
+  }
+}
+
+function device(id: string): Device {
+  const now = new Date().toISOString()
+  return { id, kind: 'camera', name: id, station: 'bench', district: null, location: null, tags: [], state: 'active', created_at: now, updated_at: now }
+}
+
+/**
+ * Whole pipeline: `cameras` closed loops, each publishing its next frame as soon as the previous
+ * one's counts are stored, so the pool always has work and no frame is dropped.
+ */
+async function openPipeline(workers: number, images: Buffer[], tiling: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'iocgw-bench-vision-'))
+  const metrics = new Metrics({ defaults: false })
+  const logger = createLogger('warn')
+  const store = new SqliteTimeSeriesStore({ dataDir: dir, logger, metrics })
+  const cameras = Array.from({ length: workers * 2 }, (_, i) => `bench-cam-${i}`)
+  const camCfg = Object.fromEntries(
+    cameras.map((c) => [
+      c,
+      {
+        zones: [
+          { id: 'inbound', kind: 'count', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
+          { id: 'outbound', kind: 'count', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] },
+        ],
+        ...(tiling ? { tiling: { enabled: true, maxTiles: 32 } } : {}),
+      },
+    ]),
+  )
+  const config = Value.Default(VisionSection, { workers, threadsPerWorker: Math.max(1, Math.floor(2 / workers)), motion: { enabled: false }, cameras: camCfg }) as VisionConfig
+  const waiters = new Map<string, () => void>()
+  let stored = 0
+  const sink = storeSink(store)
+  const vision = createVision({
+    sink: async (points) => {
+      await sink(points)
+      stored += points.length
+      const cam = points[0]?.camera
+      if (cam) waiters.get(cam)?.()
+    },
+    logger,
+    metrics,
+    config,
+    dataDir: dir,
+  })
+  await vision.whenReady()
+  let frameNo = 0
+  let ts = Date.now() - 3_600_000
+  const publish = (cam: string): Promise<void> => {
+    const payload = images[frameNo++ % images.length]!
+    const done = new Promise<void>((r) => waiters.set(cam, r))
+    const msg: DevicePublish = { device: device(cam), topic: `devices/${cam}/frames/${ts}`, subtopic: `frames/${ts++}`, payload, qos: 0, retain: false, receivedAt: Date.now() }
+    void vision.frames(msg)
+    return done
+  }
+  await Promise.all(cameras.map(publish)) // warm-up
+  return {
+    stored: () => stored,
+    async run(n: number): Promise<number> {
+      let sent = 0
+      const t0 = performance.now()
+      await Promise.all(
+        cameras.map(async (cam) => {
+          while (sent++ < n) await publish(cam)
+        }),
+      )
+      return (performance.now() - t0) / 1000
+    },
+    async close() {
+      await vision.close()
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * Raw and pipeline alternate in `rounds` chunks so that both see the same background load (other
+ * work on a shared 2-core box moves either figure by tens of percent within a minute).
+ */
+async function compare(workers: number, n: number, images: Buffer[], tiling: boolean, inferencesPerFrame: number, rounds: number) {
+  const raw = await openRaw(workers)
+  const pipe = await openPipeline(workers, images, tiling)
+  let rawS = 0
+  let pipeS = 0
+  const per = Math.max(1, Math.round(n / rounds))
+  for (let r = 0; r < rounds; r++) {
+    rawS += await raw.run(per * inferencesPerFrame)
+    pipeS += await pipe.run(per)
+  }
+  const out = { rawFps: (per * rounds) / rawS, pipeFps: (per * rounds) / pipeS, rawMs: raw.medianMs(), stored: pipe.stored() }
+  await raw.close()
+  await pipe.close()
+  return out
+}
+
+export async function main(args: string[]): Promise<void> {
+  const n = Number(arg(args, 'frames', '200'))
+  const nTiled = Number(arg(args, 'tiled-frames', '12'))
+  const workerSet = arg(args, 'workers', '1,2').split(',').map(Number)
+  const images = await frames640()
+  const wide = await wideFrame()
+  const regions = planRegions({ width: 1920, height: 1080 }, [{ id: 'all', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }], { enabled: true, maxTiles: 32 }).length
+  console.log(`frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run`)
+  console.log('workers  threads  raw fps  raw ms  pipeline fps  overhead | tiled: raw fps*  pipeline fps  overhead')
+  for (const w of workerSet) {
+    const single = await compare(w, n, images, false, 1, 4)
+    const tiled = await compare(w, nTiled, [wide], true, regions, 2)
+    const over = single.rawFps / single.pipeFps - 1
+    const overT = tiled.rawFps / tiled.pipeFps - 1
+    console.log(
+      `${String(w).padEnd(8)} ${String(Math.max(1, Math.floor(2 / w))).padEnd(8)} ${single.rawFps.toFixed(1).padStart(7)}  ${single.rawMs.toFixed(1).padStart(6)}  ` +
+        `${single.pipeFps.toFixed(1).padStart(12)}  ${(over * 100).toFixed(0).padStart(7)}% | ${tiled.rawFps.toFixed(2).padStart(14)}  ${tiled.pipeFps.toFixed(2).padStart(12)}  ${(overT * 100).toFixed(0).padStart(7)}%`,
+    )
+    if (single.stored < n * 2) console.log(`  warning: only ${single.stored} detection points stored for ${n} frames`)
+  }
+  console.log('* raw inferences per second / inferences per tiled frame. Overhead = raw fps / pipeline fps - 1 (goal <= 15 %); goal >= 30 pipeline fps single-pass.')
+}
