@@ -1,13 +1,14 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { buildBoards, serialize, type BuildOptions } from './index.ts'
+import { REPO_ROOT } from './lib/stations.ts'
 
 /**
  * Where built boards go. They are committed: docker-compose mounts this folder into Grafana's
  * file provider, which needs the JSON to exist before any container starts, and a test checks that
  * the committed files equal a fresh build.
  */
-export const DEFAULT_OUT_DIR = 'dashboards/build'
+export const DEFAULT_OUT_DIR = resolve(REPO_ROOT, 'dashboards/build')
 
 export interface WrittenBoard {
   file: string

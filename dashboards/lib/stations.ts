@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { loadStations, type Station } from '../../gateway/ingest/stations.ts'
 
 // Station alarm levels for the flood boards come from the same file the ingest uses to derive
@@ -23,7 +24,10 @@ const FALLBACK: StationLevels[] = [
   { id: 'thuong-nhat', name: 'Thượng Nhật', river: 'sông Tả Trạch', levels: [59.0, 61.0, 63.0], toConfirm: ['III'] },
 ]
 
-export const DEFAULT_STATIONS_FILE = 'config/stations.yaml'
+/** The repository root: defaults resolve against it, so the commands work from any directory. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+export const DEFAULT_STATIONS_FILE = resolve(REPO_ROOT, 'config/stations.yaml')
 
 function fromStation(id: string, st: Station): StationLevels {
   const out: StationLevels = {
@@ -40,9 +44,10 @@ function fromStation(id: string, st: Station): StationLevels {
 /** Stations in file order; throws one line naming the key when the file is present but wrong. */
 export function readStations(file = DEFAULT_STATIONS_FILE): { stations: StationLevels[]; source: string } {
   const path = resolve(file)
-  if (!existsSync(path)) return { stations: FALLBACK.map((s) => ({ ...s })), source: 'domain/stations.md (built in)' }
+  if (!existsSync(path)) return { stations: FALLBACK.map((s) => ({ ...s })), source: `domain/stations.md (built in; ${file} not found)` }
   const all = loadStations(path).all()
-  return { stations: Object.entries(all).map(([id, st]) => fromStation(id, st)), source: file }
+  const shown = relative(REPO_ROOT, path)
+  return { stations: Object.entries(all).map(([id, st]) => fromStation(id, st)), source: shown.startsWith('..') ? path : shown }
 }
 
 export function hasLevels(s: StationLevels): boolean {

@@ -4,8 +4,6 @@ import { CliError } from '../errors.ts'
 // `iocgw dashboards build|push`: Grafana boards as code (dashboards/). The board code and the
 // foundation SDK load inside the actions so that other commands do not pay for them.
 
-const DEFAULT_OUT_DIR = 'dashboards/build'
-const DEFAULT_STATIONS_FILE = 'config/stations.yaml'
 const DEFAULT_FOLDER = 'IOC Huế'
 
 export function register(program: Command): void {
@@ -14,14 +12,14 @@ export function register(program: Command): void {
   group
     .command('build')
     .description('write every board as Grafana dashboard JSON (the folder Grafana provisioning reads)')
-    .option('--out <dir>', 'output folder', DEFAULT_OUT_DIR)
-    .option('--stations <file>', 'station alarm levels (built-in levels of Decision 05/2020 when the file is absent)', DEFAULT_STATIONS_FILE)
+    .option('--out <dir>', 'output folder (default: dashboards/build of this checkout)')
+    .option('--stations <file>', 'station alarm levels (default: config/stations.yaml of this checkout; the built-in levels of Decision 05/2020 when absent)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { out: string; stations: string; json?: boolean }) => {
+    .action(async (opts: { out?: string; stations?: string; json?: boolean }) => {
       const { writeBoards } = await import('../../../dashboards/build.ts')
       let result: ReturnType<typeof writeBoards>
       try {
-        result = writeBoards(opts.out, { stationsFile: opts.stations })
+        result = writeBoards(opts.out, opts.stations ? { stationsFile: opts.stations } : {})
       } catch (err) {
         throw new CliError(`dashboards build: ${(err as Error).message}`)
       }
@@ -41,9 +39,9 @@ export function register(program: Command): void {
     .option('--folder <name>', 'folder title; created when missing', DEFAULT_FOLDER)
     .option('--datasource-uid <uid>', 'uid of the InfluxDB data source in that Grafana (default: ioc-influxdb, as provisioned)')
     .option('--overwrite', "send Grafana's overwrite flag: skip its version and same-title checks (a same-title board keeps its own uid)")
-    .option('--stations <file>', 'station alarm levels', DEFAULT_STATIONS_FILE)
+    .option('--stations <file>', 'station alarm levels (default: config/stations.yaml of this checkout)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { grafanaUrl: string; token?: string; folder: string; datasourceUid?: string; overwrite?: boolean; stations: string; json?: boolean }) => {
+    .action(async (opts: { grafanaUrl: string; token?: string; folder: string; datasourceUid?: string; overwrite?: boolean; stations?: string; json?: boolean }) => {
       const token = opts.token ?? process.env.GRAFANA_TOKEN
       if (!token) throw new CliError('dashboards push: --token (or GRAFANA_TOKEN) is required: a Grafana service account token with the Editor role')
       if (!/^https?:\/\/[^/]/.test(opts.grafanaUrl)) throw new CliError(`dashboards push: --grafana-url must be an http:// or https:// URL (got "${opts.grafanaUrl}")`)
@@ -51,7 +49,7 @@ export function register(program: Command): void {
       const { GrafanaError, pushBoards } = await import('../../../dashboards/push.ts')
       let report: Awaited<ReturnType<typeof pushBoards>>
       try {
-        const { boards } = buildBoards({ stationsFile: opts.stations })
+        const { boards } = buildBoards(opts.stations ? { stationsFile: opts.stations } : {})
         report = await pushBoards(boards, {
           grafanaUrl: opts.grafanaUrl,
           token,
