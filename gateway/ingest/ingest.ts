@@ -9,7 +9,7 @@ import { StoreError } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
 import { checkReading, type CheckLimits } from './checks.ts'
 import type { IngestConfig } from './config.ts'
-import { BoundedMap } from './lru.ts'
+import { BoundedMap, RecentKeys } from './lru.ts'
 import { parseTelemetry, type Candidate } from './parse.ts'
 import { readingPoint, rejectPoint, statusPoint, type PointSink } from './points.ts'
 import { Refused, type RejectReason } from './reasons.ts'
@@ -68,7 +68,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const rejects = deps.state?.rejects ?? memoryRejectLog({ perDevice: cfg.rejectsPerDevice })
   const limits: CheckLimits = { maxFutureMs: cfg.maxFutureSeconds * 1000, maxAgeMs: cfg.maxAgeDays * 86_400_000 }
   const lateAfterMs = cfg.lateAfterSeconds * 1000
-  const seen = new BoundedMap<string, true>(cfg.dedupWindow)
+  const seen = new RecentKeys(cfg.dedupWindow)
   const lastTs = new BoundedMap<string, number>(100_000)
   const log = deps.logger.child({ component: 'ingest' })
 
@@ -187,7 +187,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     end()
     m.readings.inc(accepted.length)
     for (const a of accepted) {
-      seen.set(a.key, true)
+      seen.add(a.key)
       if (a.late) m.late.inc()
       const values: Record<string, number> = { ...a.c.values }
       for (const [k, v] of Object.entries(a.derived)) if (typeof v === 'number') values[k] = v

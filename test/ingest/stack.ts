@@ -7,7 +7,7 @@ import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import type { DeviceRegistry } from '../../gateway/registry/types.ts'
-import { openTimeSeriesStore, type TimeSeriesStore } from '../../gateway/store/index.ts'
+import { openTimeSeriesStore, type OpenStoreOptions, type TimeSeriesStore } from '../../gateway/store/index.ts'
 
 /**
  * The telemetry path of the gateway, in-process with real parts: SQLite registry, aedes broker on
@@ -25,13 +25,13 @@ export interface Stack {
   close(): Promise<void>
 }
 
-export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string; ingest?: Partial<IngestConfig>; cmd?: DevicePublishHandler }): Promise<Stack> {
+export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string; ingest?: Partial<IngestConfig>; cmd?: DevicePublishHandler; influx?: OpenStoreOptions['influx'] }): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true })
   const logger = createLogger(opts.logLevel ?? 'silent')
   const metrics = new Metrics({ defaults: false })
   const bus = new GatewayBus()
   const registry = openRegistry(opts.dataDir)
-  const store = await openTimeSeriesStore({ influxUrl: opts.influxUrl, dataDir: opts.dataDir, logger, metrics })
+  const store = await openTimeSeriesStore({ influxUrl: opts.influxUrl, dataDir: opts.dataDir, logger, metrics, influx: opts.influx })
   const stations = loadStations(new URL('../../config/stations.yaml', import.meta.url).pathname)
   const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: opts.ingest ?? {} })
   const broker = await createBroker({

@@ -1,0 +1,96 @@
+// Publisher process for `npm run bench -- ingest`: one MQTT connection per device, QoS 1, a
+// window of messages in flight per connection, single readings or 10-reading arrays, optionally
+// paced to a rate. Prints one JSON line: counts and a sample of publish→PUBACK latencies.
+import mqtt, { type MqttClient } from 'mqtt'
+
+interface Args {
+  url: string
+  devices: Array<{ id: string; password?: string }>
+  mode: 'single' | 'array'
+  seconds: number
+  /** Readings per second for this process; 0 = as fast as PUBACKs come back. */
+  rate: number
+  window: number
+}
+
+const args = JSON.parse(process.argv[2]!) as Args
+const perMessage = args.mode === 'array' ? 10 : 1
+const latencies: number[] = []
+const SAMPLE = 20_000
+let acked = 0
+let sent = 0
+let seen = 0
+let errors = 0
+
+function record(ms: number) {
+  seen++
+  if (latencies.length < SAMPLE) latencies.push(ms)
+  else {
+    const j = Math.floor(Math.random() * seen)
+    if (j < SAMPLE) latencies[j] = ms
+  }
+}
+
+const clients: MqttClient[] = await Promise.all(
+  args.devices.map((d) =>
+    mqtt.connectAsync(args.url, { clientId: d.id, username: d.id, password: d.password, reconnectPeriod: 0, protocolVersion: 4 }),
+  ),
+)
+for (const c of clients) c.on('error', () => errors++)
+
+const start = Date.now()
+const end = start + args.seconds * 1000
+// Per-connection token bucket when paced.
+const perConnRate = args.rate > 0 ? args.rate / clients.length : 0
+
+await Promise.all(
+  clients.map(async (c, i) => {
+    const id = args.devices[i]!.id
+    let seq = 0
+    let lastTs = 0
+    let inflight = 0
+    let budget = 0
+    let lastRefill = Date.now()
+    while (Date.now() < end && c.connected) {
+      if (perConnRate > 0) {
+        const now = Date.now()
+        budget = Math.min(budget + ((now - lastRefill) / 1000) * perConnRate, perMessage * 4)
+        lastRefill = now
+        if (budget < perMessage) {
+          await new Promise((r) => setTimeout(r, 2))
+          continue
+        }
+        budget -= perMessage
+      }
+      if (inflight >= args.window) {
+        await new Promise((r) => setImmediate(r))
+        continue
+      }
+      const readings = []
+      for (let k = 0; k < perMessage; k++) {
+        // Distinct times per device: a point is identified by (series, time).
+        lastTs = Math.max(Date.now(), lastTs + 1)
+        readings.push({ ts: lastTs, seq: seq++, values: { water_level: 1 + (seq % 300) / 100, battery: 12.5 } })
+      }
+      const t = performance.now()
+      inflight++
+      sent += perMessage
+      c.publish(`devices/${id}/telemetry`, JSON.stringify(perMessage === 1 ? readings[0] : readings), { qos: 1 }, (err) => {
+        inflight--
+        if (err) {
+          errors++
+          return
+        }
+        acked += perMessage
+        record(performance.now() - t)
+      })
+      if (seq % (perMessage * 50) === 0) await new Promise((r) => setImmediate(r))
+    }
+    // Let the last PUBACKs arrive.
+    const stop = Date.now() + 30_000
+    while (inflight > 0 && Date.now() < stop && c.connected) await new Promise((r) => setTimeout(r, 5))
+  }),
+)
+const lastAck = Date.now()
+await Promise.all(clients.map((c) => c.endAsync()))
+process.stdout.write(`${JSON.stringify({ sent, acked, errors, start, lastAck, latencies: latencies.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0))

@@ -1,0 +1,267 @@
+// `npm run bench -- ingest [--seconds 15] [--publishers 4] [--devices 200] [--window 32]`
+//
+// Readings/s stored, publish-to-stored latency, gateway CPU and RSS, for the gateway (aedes +
+// ingest + InfluxDB store) against two references measured in the same run on the same influxd:
+//   - raw line-protocol writes straight into InfluxDB (the limit of the database itself);
+//   - Debian's mosquitto with a minimal Node subscriber batching into InfluxDB (what an integrator
+//     would hand-roll: no auth, no checks, no de-dup, and PUBACK before anything is stored).
+// Publishers are separate processes (mqtt.js, QoS 1), half sending single readings, half
+// 10-reading arrays. Gateway latency is publish → PUBACK, which the gateway sends only once the
+// reading is durable; the subscriber's is publish → its InfluxDB write returning.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
+import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services.ts'
+
+const ROOT = new URL('..', import.meta.url).pathname
+const ADMIN = 'bench-admin-token-0123456789abcdef'
+
+interface Opts {
+  seconds: number
+  publishers: number
+  devices: number
+  window: number
+}
+
+function parseArgs(args: string[]): Opts {
+  const o: Opts = { seconds: 15, publishers: 4, devices: 200, window: 32 }
+  for (let i = 0; i < args.length; i++) {
+    const k = args[i]!.replace(/^--/, '') as keyof Opts
+    if (k in o) o[k] = Number(args[++i])
+  }
+  return o
+}
+
+interface PubResult {
+  sent: number
+  acked: number
+  errors: number
+  start: number
+  lastAck: number
+  latencies: number[]
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
+}
+
+function procStats(pid: number): { cpu: number; rss: number; hwm: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(f[11]) + Number(f[12]) // utime + stime (fields 14, 15)
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
+  return { cpu: ticks / 100, rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 }
+}
+
+function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  return Object.assign(child, { out: () => out })
+}
+
+const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
+
+async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, totalRate: number): Promise<PubResult[]> {
+  const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
+  devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
+  const procs = groups.map((g, i) =>
+    runNode(join(ROOT, 'bench/_ingest-publisher.ts'), [
+      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: totalRate / o.publishers, window: o.window }),
+    ]),
+  )
+  await Promise.all(procs.map(exited))
+  return procs.map((p) => {
+    const line = p.out().trim().split('\n').pop() ?? ''
+    try {
+      return JSON.parse(line) as PubResult
+    } catch {
+      throw new Error(`publisher failed: ${p.out().slice(-500)}`)
+    }
+  })
+}
+
+async function countStored(influxd: Influxd, db: string, since: number): Promise<number> {
+  const r = await influxd.query(`SELECT count(water_level) FROM readings WHERE time >= ${since}ms`, db)
+  return Number(r.results[0]?.series?.[0]?.values[0]?.[1] ?? 0)
+}
+
+interface Row {
+  name: string
+  rate: number
+  p50?: number
+  p99?: number
+  cpu?: number
+  rss?: number
+  note?: string
+}
+
+/** The database's own limit: 5,000-point line-protocol batches, two writers in flight. */
+async function rawLimit(influxd: Influxd, seconds: number): Promise<Row> {
+  await influxd.query('CREATE DATABASE bench_raw')
+  const end = Date.now() + seconds * 1000
+  let points = 0
+  let ts = Date.now() - 3_600_000
+  const writer = async (w: number) => {
+    while (Date.now() < end) {
+      const lines: string[] = []
+      for (let i = 0; i < 5000; i++) lines.push(`readings,device=raw-${w}-${i % 40},kind=water_level water_level=1.5,battery=12.5,seq=${i}i ${ts++}`)
+      const res = await fetch(`${influxd.url}/write?db=bench_raw&precision=ms`, { method: 'POST', body: lines.join('\n') })
+      if (!res.ok) throw new Error(`influx write ${res.status}`)
+      points += 5000
+    }
+  }
+  const t0 = Date.now()
+  await Promise.all([writer(0), writer(1)])
+  return { name: 'raw line protocol (limit)', rate: points / ((Date.now() - t0) / 1000) }
+}
+
+async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half: Row }> {
+  const dir = tempDir('iocgw-bench-')
+  const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
+  const gw = spawn(process.execPath, [join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      IOC_DATA_DIR: dir.path,
+      IOC_HTTP_PORT: String(ports.http),
+      IOC_MQTT_PORT: String(ports.mqtt),
+      IOC_MQTT_WS_PORT: String(ports.ws),
+      IOC_ADMIN_TOKEN: ADMIN,
+      IOC_INFLUX_URL: influxd.urlFor('bench_gw'),
+      IOC_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).ok, 60_000, 100)
+    const devices: Array<{ id: string; password: string }> = []
+    for (let i = 0; i < o.devices; i++) {
+      const res = await fetch(`http://127.0.0.1:${ports.http}/api/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `bench-${i}`, kind: 'water_level', name: `bench ${i}`, station: 'kim-long' }),
+      })
+      if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`)
+      devices.push({ id: `bench-${i}`, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
+    }
+    const run = async (name: string, rate: number): Promise<Row> => {
+      const since = Date.now()
+      const before = procStats(gw.pid!)
+      const results = await runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rate)
+      const after = procStats(gw.pid!)
+      const start = Math.min(...results.map((r) => r.start))
+      const end = Math.max(...results.map((r) => r.lastAck))
+      const acked = results.reduce((s, r) => s + r.acked, 0)
+      const stored = await countStored(influxd, 'bench_gw', since)
+      const lat = results.flatMap((r) => r.latencies)
+      const secs = (end - start) / 1000
+      return {
+        name,
+        rate: stored / secs,
+        p50: pct(lat, 50),
+        p99: pct(lat, 99),
+        cpu: (after.cpu - before.cpu) / secs,
+        rss: after.hwm,
+        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors`,
+      }
+    }
+    const max = await run('gateway (max rate)', 0)
+    const half = await run('gateway (half max rate)', max.rate / 2)
+    return { max, half }
+  } finally {
+    gw.kill('SIGTERM')
+    await exited(gw)
+    dir.remove()
+  }
+}
+
+async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
+  await influxd.query('CREATE DATABASE bench_mq')
+  const dir = tempDir('iocgw-bench-mq-')
+  const port = await freePort()
+  const conf = join(dir.path, 'mosquitto.conf')
+  // An integrator's settings: no limit on the subscriber's queue, so nothing is dropped silently.
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\npersistence false\n`)
+  const broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
+  try {
+    await waitFor(async () => {
+      const { connect } = await import('node:net')
+      return new Promise<boolean>((r) => {
+        const s = connect(port, '127.0.0.1', () => (s.end(), r(true)))
+        s.on('error', () => r(false))
+      })
+    }, 10_000)
+    const sub = runNode(join(ROOT, 'bench/_mosquitto-subscriber.ts'), [`mqtt://127.0.0.1:${port}`, influxd.url, 'bench_mq'])
+    await new Promise((r) => setTimeout(r, 1500))
+    const before = procStats(sub.pid!)
+    const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `mq-${i}` }))
+    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, 0)
+    const start = Math.min(...results.map((r) => r.start))
+    const acked = results.reduce((s, r) => s + r.acked, 0)
+    // Stored when the subscriber's InfluxDB count stops growing (or reaches what was acknowledged).
+    let last = -1
+    let stored = 0
+    let end = Date.now()
+    for (;;) {
+      stored = await countStored(influxd, 'bench_mq', 0)
+      if (stored >= acked) {
+        end = Date.now()
+        break
+      }
+      if (stored === last) break
+      last = stored
+      end = Date.now()
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+    const after = procStats(sub.pid!)
+    sub.kill('SIGTERM')
+    await exited(sub)
+    const res = JSON.parse(sub.out().trim().split('\n').pop() ?? '{}') as { latencies?: number[] }
+    const secs = (end - start) / 1000
+    return {
+      name: 'mosquitto + Node subscriber',
+      rate: stored / secs,
+      p50: pct(res.latencies ?? [], 50),
+      p99: pct(res.latencies ?? [], 99),
+      cpu: (after.cpu - before.cpu) / secs,
+      rss: after.hwm,
+      note: `${stored} stored of ${acked} acknowledged by mosquitto (subscriber CPU/RSS; PUBACK before storage)`,
+    }
+  } finally {
+    broker.kill('SIGTERM')
+    await exited(broker)
+    dir.remove()
+  }
+}
+
+function fmt(rows: Row[]): string {
+  const n = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d))
+  const lines = ['| run | readings/s stored | p50 ms | p99 ms | CPU (cores) | RSS peak MB | note |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |']
+  for (const r of rows) lines.push(`| ${r.name} | ${n(r.rate)} | ${n(r.p50, 1)} | ${n(r.p99, 1)} | ${n(r.cpu, 2)} | ${r.rss ? n(r.rss / 1048576) : '-'} | ${r.note ?? ''} |`)
+  return lines.join('\n')
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv)
+  if (!hasCommand('influxd')) throw new Error('influxd is not installed (Debian package influxdb)')
+  console.log(`ingest bench: ${o.seconds} s per run, ${o.publishers} publisher processes, ${o.devices} devices, window ${o.window}`)
+  const influxd = await startInfluxd()
+  try {
+    // Gateway first, on a fresh influxd; the references after (their volume keeps influxd busy
+    // compacting for a while, which would otherwise tax whoever runs next).
+    const { max, half } = await gatewayRuns(o, influxd)
+    const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd) : undefined
+    const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
+    const rows = [raw, ...(mq ? [mq] : []), max, half]
+    console.log(fmt(rows))
+    console.log(`ratios: gateway/mosquitto ${mq ? (max.rate / mq.rate).toFixed(2) : '-'}x, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x`)
+  } finally {
+    await influxd.remove()
+  }
+}
