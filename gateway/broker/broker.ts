@@ -19,7 +19,8 @@ export interface BrokerOptions {
   logger: Logger
   config: BrokerConfig
   routes: DevicePublishRoutes
-  /** Receives `device-status` for every status a device, its will or the gateway publishes. */
+  /** Hears `device-status` for every status (device, will, gateway) when `routes.status` is not
+   * given; with a status route, that route emits it once the status is stored. */
   bus?: GatewayBus | undefined
   /** How stale a session's device record (station, district, ...) may get; default 5 s. */
   deviceRefreshMs?: number | undefined
@@ -60,7 +61,11 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     // A device that stops reading must not stall deliveries to every other client.
     drainTimeout: 30_000,
     connectTimeout: 10_000,
-    ...hooks,
+    preConnect: hooks.preConnect,
+    authenticate: hooks.authenticate,
+    authorizePublish: hooks.authorizePublish,
+    authorizeSubscribe: hooks.authorizeSubscribe,
+    authorizeForward: hooks.authorizeForward,
   })
   const broker = aedes
 
@@ -120,7 +125,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     await publish(topic, payload, { qos: 1, retain: true })
     lastOnline.set(device.id, false)
     m.gatewayOffline.inc()
-    bus?.emit('device-status', { device: device.id, online: false, ts: receivedAt })
+    if (!routes.status) hooks.emitStatus({ device: device.id, online: false, ts: receivedAt })
     log.info({ event: 'device_offline', device: device.id }, 'device left without a will; offline status published')
   }
 

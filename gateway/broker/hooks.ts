@@ -1,7 +1,7 @@
 // The aedes hooks: authenticate, authorizePublish, authorizeSubscribe, authorizeForward. Each is
 // a list of named steps, guards first, side effects (counters, routes, session tables) last.
 import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
-import type { GatewayBus } from '../bus/events.ts'
+import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
@@ -182,8 +182,19 @@ export function createHooks(ctx: HookContext) {
       const ev = parseStatus(msg.device.id, msg.payload, msg.receivedAt)
       if (ev) {
         ctx.lastOnline.set(msg.device.id, ev.online)
-        ctx.bus?.emit('device-status', ev)
+        // The status route (ingest) emits `device-status` once the status is stored; without one
+        // the broker does, so the bus hears of every status exactly once.
+        if (!handler) emitStatus(ev)
       }
+    }
+  }
+
+  function emitStatus(ev: DeviceStatusEvent): void {
+    try {
+      ctx.bus?.emit('device-status', ev)
+    } catch (err) {
+      // A consumer's bug must not undo the acknowledgement.
+      log.error({ event: 'device_status_consumer_failed', device: ev.device, err: (err as Error).message }, 'device-status consumer failed')
     }
   }
 
@@ -304,5 +315,5 @@ export function createHooks(ctx: HookContext) {
     return null
   }
 
-  return { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward }
+  return { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward, emitStatus }
 }

@@ -63,8 +63,11 @@ describe('retained status and the will', () => {
     await waitFor(() => seen.length === 2)
     expect(seen[1]).toEqual({ online: false, ts: '2026-01-01T00:00:00Z' })
     expect(await retainedStatus(id, token)).toEqual({ online: false, ts: '2026-01-01T00:00:00Z' })
-    expect(routed.filter((m) => m.device.id === id).map((m) => m.retain)).toEqual([true, true])
-    expect(statuses.filter((s) => s.device === id).map((s) => s.online)).toEqual([true, false])
+    const mine = routed.filter((m) => m.device.id === id)
+    expect(mine.map((m) => m.retain)).toEqual([true, true])
+    expect(mine.map((m) => (JSON.parse(m.payload.toString()) as { online: boolean }).online)).toEqual([true, false])
+    // The status route emits device-status (ingest does); the broker adds none of its own.
+    expect(statuses.filter((s) => s.device === id)).toEqual([])
     // The will said it: the gateway adds nothing.
     expect(await h.counter('mqtt_gateway_offline_status_total')).toBe(0)
   })
@@ -80,7 +83,7 @@ describe('retained status and the will', () => {
     const st = await retainedStatus(id, token)
     expect(st.online).toBe(false)
     expect(typeof st.ts).toBe('string')
-    await waitFor(() => statuses.some((s) => s.device === id && !s.online))
+    await waitFor(() => routed.some((m) => m.device.id === id && m.payload.toString().includes('"online":false')))
   })
 
   it('does the same when a device is kicked by revocation', async () => {
@@ -184,6 +187,29 @@ describe('publish routing', () => {
     expect(closes).toBe(1)
     expect(await h.counter('mqtt_publish_handler_failures_total', { topic: 'telemetry' })).toBe(1)
     await c.endAsync()
+  })
+})
+
+describe('without a status route', () => {
+  it('the broker itself emits device-status for device, will and gateway statuses', async () => {
+    const h3 = await startBroker()
+    const seen: DeviceStatusEvent[] = []
+    h3.bus.on('device-status', (ev) => seen.push(ev))
+    try {
+      const a = h3.addDevice('bus-01')
+      const b = h3.addDevice('bus-02')
+      const ca = await h3.connect('bus-01', a, { will: { topic: 'devices/bus-01/status', payload: Buffer.from('{"online":false,"ts":1767225600000}'), qos: 1, retain: true } })
+      const cb = await h3.connect('bus-02', b)
+      await ca.publishAsync('devices/bus-01/status', '{"online":true,"fw":"2.0"}', { qos: 1, retain: true })
+      killSocket(ca)
+      killSocket(cb)
+      await waitFor(() => seen.length === 3)
+      expect(seen.find((e) => e.device === 'bus-01' && e.online)).toMatchObject({ fw: '2.0' })
+      expect(seen.find((e) => e.device === 'bus-01' && !e.online)).toMatchObject({ ts: 1767225600000 })
+      expect(seen.find((e) => e.device === 'bus-02')).toMatchObject({ online: false })
+    } finally {
+      await h3.stop()
+    }
   })
 })
 
