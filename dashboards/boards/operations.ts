@@ -23,11 +23,13 @@ export const SEVERITY_COLORS = [
  * The latest change of every alert: one alert exists per rule and subject (station, device, zone),
  * and the `alerts` measurement holds every change, so the last point of each group is the alert's
  * current state. Alerts still open or acknowledged are those whose last change is not `resolved`.
+ * The selector runs on `id`, the one field every change carries (`level` only comes with level
+ * alerts).
  * Panels using it look back 30 days (a relative time override) whatever the dashboard's range, so
  * that an alert opened long ago and still open is counted.
  */
 export const LATEST_ALERTS =
-  'SELECT last("level") AS "level", "kind", "severity", "state", "title" FROM "alerts" WHERE $timeFilter GROUP BY "rule", "station", "device", "zone"'
+  'SELECT last("id") AS "id", "kind", "severity", "state", "title", "level" FROM "alerts" WHERE $timeFilter GROUP BY "rule", "station", "device", "zone"'
 export const OPEN_ALERTS = `SELECT * FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved'`
 
 function severityMappings(): dashboard.ValueMapping[] {
@@ -52,7 +54,7 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
     new stat.PanelBuilder()
       .title('Tổng cảnh báo đang mở')
       .description(bilingual('Số cảnh báo đang mở hoặc đã xác nhận nhưng chưa kết thúc.', 'Alerts open or acknowledged, not yet resolved.'))
-      .withTarget(influx(`SELECT count("level") FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved'`).alias('open'))
+      .withTarget(influx(`SELECT count("id") FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved'`).alias('open'))
       .timeFrom('30d')
       .thresholds(of(thresholds([[null, 'green'], [1, 'red']])))
       .colorMode(common.BigValueColorMode.Background)
@@ -71,11 +73,11 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
     .timeFrom('30d')
     .withTransformation({
       id: 'groupBy',
-      options: { fields: { severity: { aggregations: [], operation: 'groupby' }, level: { aggregations: ['count'], operation: 'aggregate' } } },
+      options: { fields: { severity: { aggregations: [], operation: 'groupby' }, id: { aggregations: ['count'], operation: 'aggregate' } } },
     })
     .withTransformation({
       id: 'rowsToFields',
-      options: { mappings: [{ fieldName: 'severity', handlerKey: 'field.name' }, { fieldName: 'level (count)', handlerKey: 'field.value' }] },
+      options: { mappings: [{ fieldName: 'severity', handlerKey: 'field.name' }, { fieldName: 'id (count)', handlerKey: 'field.value' }] },
     })
     .thresholds(of(thresholds([[null, 'green']])))
     .colorMode(common.BigValueColorMode.Background)
@@ -98,11 +100,11 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
           fields: {
             kind: { aggregations: [], operation: 'groupby' },
             severity: { aggregations: [], operation: 'groupby' },
-            level: { aggregations: ['count'], operation: 'aggregate' },
+            id: { aggregations: ['count'], operation: 'aggregate' },
           },
         },
       })
-      .overrides(columnNames({ kind: 'Loại / Kind', severity: 'Mức độ / Severity', 'level (count)': 'Số cảnh báo / Open' }))
+      .overrides(columnNames({ kind: 'Loại / Kind', severity: 'Mức độ / Severity', 'id (count)': 'Số cảnh báo / Open' }))
       .overrideByName('severity', [
         { id: 'mappings', value: severityMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-text' } },
@@ -116,7 +118,7 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
       .description(bilingual('Mỗi cảnh báo chưa kết thúc với trạng thái, mức độ và lần thay đổi gần nhất; xác nhận và kết thúc trong ứng dụng gateway.', 'Each unresolved alert with its state, severity and latest change; acknowledge and resolve them in the gateway.'))
       .withTarget(influx(OPEN_ALERTS).table())
       .timeFrom('30d')
-      .withTransformation({ id: 'organize', options: { excludeByName: { rule: true }, indexByName: { Time: 0, title: 1, kind: 2, severity: 3, level: 4, state: 5, station: 6, device: 7 } } })
+      .withTransformation({ id: 'organize', options: { excludeByName: { rule: true, id: true }, indexByName: { Time: 0, title: 1, kind: 2, severity: 3, level: 4, state: 5, station: 6, device: 7 } } })
       .overrides(columnNames({ Time: 'Cập nhật / Updated', title: 'Nội dung / Title', kind: 'Loại / Kind', severity: 'Mức độ / Severity', level: 'Cấp / Level', state: 'Trạng thái / State', station: 'Trạm / Station', device: 'Thiết bị / Device', zone: 'Vùng / Zone' }))
       .overrideByName('severity', [
         { id: 'mappings', value: severityMappings() },

@@ -25,16 +25,17 @@ export function detectionLines(now: number): string[] {
 }
 
 export function alertLines(now: number): string[] {
-  const a = (t: number, tags: Record<string, string>, id: string, title: string, level: number, value: number, threshold: number) =>
+  // As the alert engine writes them (gateway/alerts/engine.ts): `level` only on level alerts.
+  const a = (t: number, tags: Record<string, string>, id: string, title: string, level: number | null, value: number, threshold: number) =>
     `alerts,${Object.entries(tags)
       .map(([k, v]) => `${k}=${esc(v)}`)
-      .join(',')} id=${str(id)},title=${str(title)},text=${str(title)},level=${level},value=${value},threshold=${threshold} ${t}`
+      .join(',')} id=${str(id)},title=${str(title)},text=${str(`opened: ${title}`)}${level === null ? '' : `,level=${level}`},value=${value},threshold=${threshold} ${t}`
   return [
     a(now - 3 * 3_600_000, { kind: 'water_level', rule: 'water-level', severity: 'minor', state: 'open', station: 'kim-long', device: 'gauge-kim-long' }, 'al-1', 'Kim Long: báo động I', 1, 1.02, 1),
     a(now - 2 * 3_600_000, { kind: 'water_level', rule: 'water-level', severity: 'major', state: 'open', station: 'kim-long', device: 'gauge-kim-long' }, 'al-1', 'Kim Long: báo động II', 2, 2.05, 2),
-    a(now - 3_600_000, { kind: 'rise_rate', rule: 'rise-rate', severity: 'major', state: 'acknowledged', station: 'kim-long', device: 'gauge-kim-long' }, 'al-2', 'Kim Long: nước lên nhanh', 0, 0.42, 0.3),
-    a(now - 1_800_000, { kind: 'aqi', rule: 'aqi-band', severity: 'minor', state: 'open', station: 'hue-le-loi', device: 'aq-hue-le-loi' }, 'al-3', 'AQI Trung bình', 0, 64, 51),
-    a(now - 1_200_000, { kind: 'congestion', rule: 'congestion', severity: 'minor', state: 'open', station: 'kim-long', device: 'cam-cau-truong-tien' }, 'al-4', 'Ùn ứ cầu Trường Tiền', 2, 2, 2),
-    a(now - 600_000, { kind: 'silence', rule: 'silence', severity: 'info', state: 'resolved', station: 'kim-long', device: 'rain-kim-long' }, 'al-5', 'Trạm mưa im lặng', 0, 0, 0),
+    a(now - 3_600_000, { kind: 'rise_rate', rule: 'rise-rate', severity: 'major', state: 'acknowledged', station: 'kim-long', device: 'gauge-kim-long' }, 'al-2', 'Kim Long: nước lên nhanh', null, 0.42, 0.3),
+    a(now - 1_800_000, { kind: 'aqi', rule: 'aqi-band', severity: 'minor', state: 'open', station: 'hue-le-loi', device: 'aq-hue-le-loi' }, 'al-3', 'AQI Trung bình', null, 64, 51),
+    a(now - 1_200_000, { kind: 'congestion', rule: 'congestion', severity: 'minor', state: 'open', station: 'kim-long', device: 'cam-cau-truong-tien' }, 'al-4', 'Ùn ứ cầu Trường Tiền', null, 2, 2),
+    a(now - 600_000, { kind: 'silence', rule: 'silence', severity: 'info', state: 'resolved', station: 'kim-long', device: 'rain-kim-long' }, 'al-5', 'Trạm mưa im lặng', null, 0, 0),
   ]
 }
