@@ -11,7 +11,7 @@ import { freePort, tempDir, waitFor } from '../support/services.ts'
 // its buffered history published as arrays the way the agent replays after an outage), a live edge
 // agent process, a refused message, and camera frames from the shared samples.
 
-const ADMIN_TOKEN = 'dashboards-test-admin-token-0123456789'
+export const ADMIN_TOKEN = 'dashboards-test-admin-token-0123456789'
 
 export interface FieldDevice {
   id: string
