@@ -32,7 +32,10 @@ function stationOverrides<T extends { overrideByName(n: string, p: dashboard.Dyn
   style: boolean,
 ): T {
   for (const s of stations.filter(hasLevels)) {
-    const props: dashboard.DynamicConfigValue[] = [{ id: 'thresholds', value: alarmThresholds(s.levels) }]
+    const props: dashboard.DynamicConfigValue[] = [
+      { id: 'thresholds', value: alarmThresholds(s.levels) },
+      { id: 'displayName', value: s.name },
+    ]
     if (style) props.push({ id: 'custom.thresholdsStyle', value: { mode: common.GraphThresholdsStyleMode.Dashed } })
     panel.overrideByName(s.id, props)
   }
