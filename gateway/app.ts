@@ -80,6 +80,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       routes: { telemetry: ingest.telemetry, status: ingest.status },
     })
     closers.push(() => broker.close())
+    closers.push(registry.onTokenRevocation((tokenId) => broker.closeTokenSessions(tokenId)))
     const brokerPorts = await listenOrExplain('MQTT', () => broker.listen(), config.mqtt.port)
 
     const api = await buildApi({

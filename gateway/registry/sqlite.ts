@@ -48,6 +48,8 @@ interface TokenRow {
 }
 
 const ID_RE = new RegExp(DEVICE_ID_PATTERN)
+// `token` is the MQTT username integrations log in with (SPEC), so no device may have it.
+const RESERVED_IDS = new Set(['token'])
 const KIND_PREFIX: Record<DeviceKind, string> = { water_level: 'wl', rain_gauge: 'rg', air_quality: 'aq', camera: 'cam' }
 // Writing last_used_at on every API call would turn each read into a write; a minute is precise enough.
 const LAST_USED_PRECISION_MS = 60_000
@@ -71,8 +73,10 @@ function toDevice(r: DeviceRow): Device {
 export class SqliteRegistry implements DeviceRegistry {
   private readonly db: Database.Database
   private readonly hasher: SecretHasher
-  private readonly events = new EventEmitter<{ revoked: [RevocationEvent] }>()
+  private readonly events = new EventEmitter<{ revoked: [RevocationEvent]; tokenRevoked: [string] }>()
   private readonly tokenUse = new Map<string, number>()
+  // Preparing a statement costs more than running it; the MQTT connect path runs these per CONNECT.
+  private readonly statements = new Map<string, Database.Statement>()
 
   constructor(dbFile: string, keyFile: string) {
     this.hasher = SecretHasher.fromKeyFile(keyFile)
@@ -89,19 +93,19 @@ export class SqliteRegistry implements DeviceRegistry {
   createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string } {
     const id = input.id ?? `${KIND_PREFIX[input.kind]}-${randomBytes(5).toString('hex')}`
     if (!ID_RE.test(id)) throw new RegistryError('invalid', `device id "${id}" must match ${DEVICE_ID_PATTERN}`)
+    if (RESERVED_IDS.has(id)) throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
     const now = new Date().toISOString()
     const secret = newSecret()
     const tx = this.db.transaction(() => {
-      const exists = this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(id)
+      const exists = this.sql('SELECT 1 FROM devices WHERE id = ?').get(id)
       if (exists) throw new RegistryError('conflict', `device "${id}" already exists; choose another id or omit it to have one generated`)
-      this.db
-        .prepare(
+      this.sql(
           `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
         )
         .run(id, input.kind, input.name, input.station ?? null, input.district ?? null, input.location?.lat ?? null,
           input.location?.lon ?? null, JSON.stringify(input.tags ?? []), now, now)
-      this.db.prepare('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)').run(id, this.hasher.hash(secret), now)
+      this.sql('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)').run(id, this.hasher.hash(secret), now)
       this.audit(actor, 'device.create', id, { kind: input.kind, name: input.name })
     })
     tx()
@@ -109,7 +113,7 @@ export class SqliteRegistry implements DeviceRegistry {
   }
 
   getDevice(id: string): Device | undefined {
-    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined
+    const row = this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined
     return row ? toDevice(row) : undefined
   }
 
@@ -122,7 +126,7 @@ export class SqliteRegistry implements DeviceRegistry {
     const after = decodeCursor(page.cursor)
     if (after !== undefined) (where.push('id > ?'), args.push(after))
     const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
-    const rows = this.db.prepare(sql).all(...args, page.limit + 1) as DeviceRow[]
+    const rows = this.sql(sql).all(...args, page.limit + 1) as DeviceRow[]
     const items = rows.slice(0, page.limit).map(toDevice)
     return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
   }
@@ -134,14 +138,13 @@ export class SqliteRegistry implements DeviceRegistry {
     }
     const next: Device = { ...before, ...patch, updated_at: new Date().toISOString() }
     this.db.transaction(() => {
-      this.db
-        .prepare(
+      this.sql(
           `UPDATE devices SET name = ?, station = ?, district = ?, lat = ?, lon = ?, tags = ?, state = ?, updated_at = ?
            WHERE id = ?`,
         )
         .run(next.name, next.station, next.district, next.location?.lat ?? null, next.location?.lon ?? null,
           JSON.stringify(next.tags), next.state, next.updated_at, id)
-      if (next.state === 'decommissioned') this.db.prepare('DELETE FROM device_credentials WHERE device_id = ?').run(id)
+      if (next.state === 'decommissioned') this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
       this.audit(actor, 'device.update', id, patch as Record<string, unknown>)
     })()
     if (next.state !== 'active' && before.state === 'active') {
@@ -154,8 +157,8 @@ export class SqliteRegistry implements DeviceRegistry {
     this.requireDevice(id)
     const now = new Date().toISOString()
     this.db.transaction(() => {
-      this.db.prepare("UPDATE devices SET state = 'decommissioned', updated_at = ? WHERE id = ?").run(now, id)
-      this.db.prepare('DELETE FROM device_credentials WHERE device_id = ?').run(id)
+      this.sql("UPDATE devices SET state = 'decommissioned', updated_at = ? WHERE id = ?").run(now, id)
+      this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
       this.audit(actor, 'device.remove', id, null)
     })()
     this.emitRevoked({ deviceId: id, reason: 'removed' })
@@ -170,8 +173,7 @@ export class SqliteRegistry implements DeviceRegistry {
     const secret = newSecret()
     const now = new Date().toISOString()
     this.db.transaction(() => {
-      this.db
-        .prepare(
+      this.sql(
           `INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)
            ON CONFLICT(device_id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at`,
         )
@@ -183,8 +185,7 @@ export class SqliteRegistry implements DeviceRegistry {
   }
 
   authenticateDevice(id: string, secret: string): DeviceAuthResult {
-    const row = this.db
-      .prepare('SELECT d.*, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = ?')
+    const row = this.sql('SELECT d.*, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = ?')
       .get(id) as (DeviceRow & { secret_hash: Buffer | null }) | undefined
     if (!row) return { ok: false, reason: 'unknown_device' }
     // The secret is checked before the state so that only a holder of the secret learns the state.
@@ -202,8 +203,7 @@ export class SqliteRegistry implements DeviceRegistry {
     const secret = newToken()
     const now = new Date().toISOString()
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(id, input.name, input.role, this.hasher.hash(secret), now)
       this.audit(actor, 'token.create', id, { role: input.role, name: input.name })
     })()
@@ -212,8 +212,7 @@ export class SqliteRegistry implements DeviceRegistry {
 
   listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken> {
     const after = decodeCursor(page.cursor)
-    const rows = this.db
-      .prepare(`SELECT id, name, role, created_at, last_used_at FROM api_tokens ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`)
+    const rows = this.sql(`SELECT id, name, role, created_at, last_used_at FROM api_tokens ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`)
       .all(...(after !== undefined ? [after] : []), page.limit + 1) as TokenRow[]
     const items = rows.slice(0, page.limit)
     return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
@@ -221,41 +220,41 @@ export class SqliteRegistry implements DeviceRegistry {
 
   deleteToken(id: string, actor: Actor): void {
     const res = this.db.transaction(() => {
-      const r = this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id)
+      const r = this.sql('DELETE FROM api_tokens WHERE id = ?').run(id)
       if (r.changes > 0) this.audit(actor, 'token.delete', id, null)
       return r
     })()
     if (res.changes === 0) throw new RegistryError('not_found', `token "${id}" does not exist`)
+    this.events.emit('tokenRevoked', id)
   }
 
   authenticateToken(secret: string): ApiToken | undefined {
     // The hash is the lookup key; the index compares whole digests, so no timing leaks a prefix.
-    const row = this.db
-      .prepare('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?')
+    const row = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?')
       .get(this.hasher.hash(secret)) as TokenRow | undefined
     if (!row) return undefined
     const now = Date.now()
     if (now - (this.tokenUse.get(row.id) ?? 0) > LAST_USED_PRECISION_MS) {
       this.tokenUse.set(row.id, now)
       const iso = new Date(now).toISOString()
-      this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(iso, row.id)
+      this.sql('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(iso, row.id)
       row.last_used_at = iso
     }
     return row
   }
 
   hasAdminToken(): boolean {
-    return this.db.prepare("SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1").get() !== undefined
+    return this.sql("SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1").get() !== undefined
   }
 
   ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken {
     const hash = this.hasher.hash(input.secret)
-    const existing = this.db.prepare('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as TokenRow | undefined
+    const existing = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as TokenRow | undefined
     if (existing) return existing
     const id = `tok-${randomBytes(6).toString('hex')}`
     const now = new Date().toISOString()
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, input.name, input.role, hash, now)
+      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, input.name, input.role, hash, now)
       this.audit(actor, 'token.create', id, { role: input.role, name: input.name, bootstrap: true })
     })()
     return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
@@ -265,8 +264,7 @@ export class SqliteRegistry implements DeviceRegistry {
 
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry> {
     const before = decodeCursor(page.cursor)
-    const rows = this.db
-      .prepare(`SELECT * FROM audit_log ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
+    const rows = this.sql(`SELECT * FROM audit_log ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
       .all(...(before !== undefined ? [Number(before)] : []), page.limit + 1) as Array<AuditEntry & { detail: string | null }>
     const items = rows.slice(0, page.limit).map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }))
     return { items, next: rows.length > page.limit ? encodeCursor(String(items[items.length - 1]!.id)) : null }
@@ -277,8 +275,23 @@ export class SqliteRegistry implements DeviceRegistry {
     return () => this.events.off('revoked', listener)
   }
 
+  onTokenRevocation(listener: (tokenId: string) => void): () => void {
+    this.events.on('tokenRevoked', listener)
+    return () => this.events.off('tokenRevoked', listener)
+  }
+
   close(): void {
+    this.statements.clear()
     if (this.db.open) this.db.close()
+  }
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text)
+    if (!st) {
+      st = this.db.prepare(text)
+      this.statements.set(text, st)
+    }
+    return st
   }
 
   private requireDevice(id: string): Device {
@@ -288,8 +301,7 @@ export class SqliteRegistry implements DeviceRegistry {
   }
 
   private audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void {
-    this.db
-      .prepare('INSERT INTO audit_log (ts, actor_type, actor_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO audit_log (ts, actor_type, actor_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
       .run(new Date().toISOString(), actor.type, actor.id, action, target, detail === null ? null : JSON.stringify(detail))
   }
 

@@ -123,6 +123,8 @@ export interface DeviceRegistry {
 
   /** Called after a change that must close a device's live sessions. Returns an unsubscribe. */
   onRevocation(listener: (ev: RevocationEvent) => void): () => void
+  /** Called after an API token is deleted, so that live sessions using it can be closed. */
+  onTokenRevocation(listener: (tokenId: string) => void): () => void
 
   close(): void
 }

@@ -122,3 +122,21 @@ describe('bootstrap token', () => {
     }
   })
 })
+
+describe('reserved ids and token revocation', () => {
+  it('refuses the id "token" and announces deleted tokens', () => {
+    const dir = tempDir()
+    const reg = openRegistry(dir.path)
+    try {
+      expect(() => reg.createDevice({ id: 'token', kind: 'camera', name: 'x' }, actor)).toThrow(/reserved/)
+      const revoked: string[] = []
+      reg.onTokenRevocation((id) => revoked.push(id))
+      const { token } = reg.createToken({ role: 'viewer', name: 'grafana' }, actor)
+      reg.deleteToken(token.id, actor)
+      expect(revoked).toEqual([token.id])
+    } finally {
+      reg.close()
+      dir.remove()
+    }
+  })
+})
