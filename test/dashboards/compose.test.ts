@@ -45,6 +45,7 @@ describe('docker-compose.yml', () => {
     expect(svc('grafana').image).toMatch(/^grafana\/grafana:1[12]\./)
     expect(svc('gateway').build).toBe('.')
     expect(svc('field').image).toBe(svc('gateway').image)
+    expect(svc('field').build).toBe('.')
   })
 
   it('mounts only paths that exist, and declares every named volume', () => {
