@@ -32,7 +32,12 @@ export interface InfluxStoreOptions {
   metrics: Metrics
   /** A batch is sent when it holds this many points... */
   batchPoints?: number
-  /** ...or when its oldest point has waited this long. */
+  /**
+   * ...or, when no write request is in flight, this long after its first point (a short wait lets
+   * concurrent writers share a request). While a request is in flight, points gather and leave the
+   * moment it returns, so batches grow with the load and callers waiting for their
+   * acknowledgement do not cap the rate at (writers × points) per interval.
+   */
   flushIntervalMs?: number
   /** One HTTP write's timeout. */
   requestTimeoutMs?: number
@@ -104,7 +109,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private mode: 'direct' | 'spool' = 'direct'
   private batch: string[] = []
   private batchWaiters: Waiter[] = []
-  private timer: NodeJS.Timeout | null = null
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
   private inflight = false
   /** Writers waiting for room in the in-memory batch (backpressure, no unbounded array of points). */
   private roomWaiters: Array<() => void> = []
@@ -141,7 +146,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.m = storeMetrics(opts.metrics, 'influx')
     this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
     this.batchPoints = opts.batchPoints ?? 5000
-    this.flushIntervalMs = opts.flushIntervalMs ?? 100
+    this.flushIntervalMs = opts.flushIntervalMs ?? 0
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000
     this.backoffMin = opts.backoffMinMs ?? 100
     this.backoffMax = opts.backoffMaxMs ?? 5000
@@ -191,7 +196,11 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       for (const l of lines) this.batch.push(l)
       this.batchWaiters.push({ started, resolve, reject })
       if (this.batch.length >= this.batchPoints) this.flush()
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.flushIntervalMs)
+      else if (!this.inflight && !this.timer) {
+        // 0: at the end of this event-loop turn, once every writer woken by the last answer has
+        // added its points.
+        this.timer = this.flushIntervalMs > 0 ? setTimeout(() => this.flush(), this.flushIntervalMs) : setImmediate(() => this.flush())
+      }
     })
   }
 
@@ -208,10 +217,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   private flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer)
-      this.timer = null
-    }
+    this.clearTimer()
     if (this.inflight || this.batch.length === 0 || this.mode !== 'direct') return
     const lines = this.batch
     const waiters = this.batchWaiters
@@ -261,6 +267,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     )
   }
 
+  private clearTimer(): void {
+    if (this.timer === null) return
+    if (this.flushIntervalMs > 0) clearTimeout(this.timer as NodeJS.Timeout)
+    else clearImmediate(this.timer as NodeJS.Immediate)
+    this.timer = null
+  }
+
   private settle(waiters: Waiter[]): void {
     const now = performance.now()
     for (const w of waiters) {
@@ -270,7 +283,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   private afterFlight(): void {
-    if (this.batch.length >= this.batchPoints || (this.batch.length > 0 && !this.timer)) this.flush()
+    if (this.batch.length > 0) this.flush()
     this.wakeRoomWaiters()
   }
 
@@ -327,10 +340,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     if (this.mode === 'spool' && this.draining) return
     this.mode = 'spool'
     this.m.degraded(true)
-    if (this.timer) {
-      clearTimeout(this.timer)
-      this.timer = null
-    }
+    this.clearTimer()
     if (!this.draining && !this.closed) {
       this.draining = this.drain().finally(() => {
         this.draining = null
