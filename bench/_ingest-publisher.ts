@@ -49,6 +49,8 @@ await Promise.all(
     let seq = 0
     let lastTs = 0
     let inflight = 0
+    // Woken by a PUBACK when the window is full (no busy polling: publishers share the cores).
+    let wake: (() => void) | null = null
     let budget = 0
     let lastRefill = Date.now()
     while (Date.now() < end && c.connected) {
@@ -63,7 +65,7 @@ await Promise.all(
         budget -= perMessage
       }
       if (inflight >= args.window) {
-        await new Promise((r) => setImmediate(r))
+        await new Promise<void>((r) => (wake = r))
         continue
       }
       const readings = []
@@ -77,6 +79,9 @@ await Promise.all(
       sent += perMessage
       c.publish(`devices/${id}/telemetry`, JSON.stringify(perMessage === 1 ? readings[0] : readings), { qos: 1 }, (err) => {
         inflight--
+        const w = wake
+        wake = null
+        w?.()
         if (err) {
           errors++
           return
@@ -89,6 +94,7 @@ await Promise.all(
     // Let the last PUBACKs arrive.
     const stop = Date.now() + 30_000
     while (inflight > 0 && Date.now() < stop && c.connected) await new Promise((r) => setTimeout(r, 5))
+    wake = null
   }),
 )
 const lastAck = Date.now()
