@@ -34,6 +34,9 @@ export class VisionPool {
       execArgv: ['--import', 'tsx'],
       minThreads: o.workers,
       maxThreads: o.workers,
+      // Two frames per worker: one is decoded and letterboxed while the other is in session.run
+      // (the detector runs its session one frame at a time).
+      concurrentTasksPerWorker: 2,
       // Each camera keeps at most one frame in flight, so the queue is bounded by the camera count;
       // this cap only guards against a caller that does not.
       maxQueue: 1024,

@@ -13,6 +13,14 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
   const tensor = new ort.Tensor('uint8', buf, shape)
   const water = Object.values(manifest.waterClasses ?? {})
 
+  // Frames may overlap in a worker: one segmentation at a time (it shares its input buffer).
+  let busy: Promise<unknown> = Promise.resolve()
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = busy.then(f)
+    busy = p.catch(() => undefined)
+    return p
+  }
+
   async function infer(): Promise<Int32Array> {
     const out = await session.run({ [manifest.input.name]: tensor })
     return out[manifest.output.name]!.data as Int32Array
@@ -21,7 +29,22 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
   return {
     type: 'deeplab-onnx',
     waterClasses: water,
-    async segment(image: Sharp, t: Timings) {
+    segment(image: Sharp, t: Timings) {
+      return serial(() => segmentNow(image, t))
+    },
+    runRaw() {
+      return serial(async () => {
+        const t0 = performance.now()
+        await infer()
+        return performance.now() - t0
+      })
+    },
+    async close() {
+      await session.release()
+    },
+  }
+
+  async function segmentNow(image: Sharp, t: Timings) {
       let t0 = performance.now()
       // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
       const data = await image
@@ -41,14 +64,5 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
       t1 = performance.now()
       t.postprocessMs += t1 - t0
       return { width: w, height: h, classes }
-    },
-    async runRaw() {
-      const t0 = performance.now()
-      await infer()
-      return performance.now() - t0
-    },
-    async close() {
-      await session.release()
-    },
   }
 }

@@ -14,12 +14,25 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
   const pad = manifest.input.letterbox?.pad ?? 114
   const inputName = manifest.input.name
   const outputName = manifest.output.name
-  // One input buffer per detector, reused for every region: no allocation per frame.
-  const buf = new Float32Array(3 * size * size)
-  const tensor = new ort.Tensor('float32', buf, shape)
-
-  async function infer(): Promise<Float32Array> {
-    const out = await session.run({ [inputName]: tensor })
+  // Two input buffers, reused: the pool gives a worker two frames at a time, so one frame is
+  // decoded and letterboxed while the other is in session.run (which runs one at a time).
+  const slots = [0, 1].map(() => {
+    const buf = new Float32Array(3 * size * size)
+    return { buf, tensor: new ort.Tensor('float32', buf, shape) }
+  })
+  const free = [...slots]
+  const waiting: Array<(s: (typeof slots)[number]) => void> = []
+  const acquire = () => (free.length ? Promise.resolve(free.pop()!) : new Promise<(typeof slots)[number]>((r) => waiting.push(r)))
+  const release = (s: (typeof slots)[number]) => {
+    const w = waiting.shift()
+    if (w) w(s)
+    else free.push(s)
+  }
+  let running: Promise<unknown> = Promise.resolve()
+  async function infer(tensor: ort.Tensor): Promise<Float32Array> {
+    const run = running.then(() => session.run({ [inputName]: tensor }))
+    running = run.catch(() => undefined)
+    const out = await run
     return out[outputName]!.data as Float32Array
   }
 
@@ -30,6 +43,9 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       let gated = !gate
       // The whole-frame pass goes first so that the gate sees the whole frame.
       const ordered = [...regions].sort((a, b) => (a === null ? -1 : b === null ? 1 : 0))
+      const slot = await acquire()
+      const buf = slot.buf
+      try {
       for (const region of ordered) {
         let t0 = performance.now()
         const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf)
@@ -43,12 +59,15 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
         }
         let t1 = performance.now()
         t.preprocessMs += t1 - t0
-        const out = await infer()
+        const out = await infer(slot.tensor)
         t0 = performance.now()
         t.inferMs += t0 - t1
         all.push(...decodeYolox(out, manifest, lb, frame, opts.scoreThreshold))
         t1 = performance.now()
         t.postprocessMs += t1 - t0
+      }
+      } finally {
+        release(slot)
       }
       const t0 = performance.now()
       const merged = nms(all, opts.nmsIou, regions.length > 1 ? opts.nmsIos : 1.01)
@@ -56,9 +75,14 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       return merged
     },
     async runRaw() {
-      const t0 = performance.now()
-      await infer()
-      return performance.now() - t0
+      const slot = await acquire()
+      try {
+        const t0 = performance.now()
+        await infer(slot.tensor)
+        return performance.now() - t0
+      } finally {
+        release(slot)
+      }
     },
     async close() {
       await session.release()
