@@ -1,16 +1,48 @@
-import Type, { type Static } from 'typebox'
+import {
+  BarGaugeDisplayMode,
+  BigValueColorMode,
+  BigValueGraphMode,
+  BigValueJustifyMode,
+  BigValueTextMode,
+  DashboardCursorSync,
+  GraphDrawStyle,
+  GraphGradientMode,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  MappingType,
+  StackingMode,
+  TableCellDisplayMode,
+  ThresholdsMode,
+  TooltipDisplayMode,
+  VariableHide,
+  VariableRefresh,
+  VariableSort,
+  VisibilityMode,
+  VizOrientation,
+} from '@grafana/schema'
+import Type, { type Static, type TSchema } from 'typebox'
 
 // Grafana's dashboard JSON model (schema v1, "classic" dashboards) as a typebox schema, for
-// checking built boards at run time. Field names, required fields and enums follow the published
-// schema types in the @grafana/schema package (raw/dashboard/x/types.gen: Dashboard, Panel,
-// RowPanel, GridPos, FieldConfigSource, ThresholdsConfig, ValueMapping, VariableModel,
-// AnnotationQuery, DashboardLink) and Grafana's documented JSON model ("view dashboard JSON
-// model"). It is stricter than Grafana in a few places on purpose, where a loose value would still
-// load but show a broken board: a panel must have an id, a type Grafana ships, a title, a grid
-// position inside the 24 columns, and queries with a data source.
+// checking built boards at run time (tests only; @grafana/schema is a dev dependency). Field
+// names and required fields follow the published schema types of the @grafana/schema package
+// (raw/dashboard/x/types.gen: Dashboard, Panel, RowPanel, GridPos, FieldConfigSource,
+// ThresholdsConfig, ValueMapping, VariableModel, AnnotationQuery, DashboardLink; the panelcfg
+// types of the panels used) and Grafana's documented JSON model; every enumerated value is checked
+// against that package's own runtime enums. Grafana publishes no JSON Schema for the model, hence
+// this. It is stricter than Grafana in a few places on purpose, where a loose value would still
+// load but show a broken board: a panel must have an id, a type Grafana ships, a title, a
+// description, a grid position inside the 24 columns, and queries with a data source.
+
+/** The values of a TypeScript enum object from @grafana/schema (numeric enums: the numbers). */
+function oneOf(e: Record<string, string | number>): TSchema {
+  const values = Object.values(e)
+  const numeric = values.filter((v): v is number => typeof v === 'number')
+  const pick = numeric.length ? numeric : (values as string[])
+  return Type.Union(pick.map((v) => Type.Literal(v)))
+}
 
 /** Panel types used here, all core visualisations that ship with Grafana 11 and 12. */
-export const CORE_PANEL_TYPES = ['timeseries', 'stat', 'table', 'statetimeline', 'bargauge', 'barchart', 'gauge', 'text', 'state-timeline'] as const
+export const CORE_PANEL_TYPES = ['timeseries', 'stat', 'table', 'bargauge', 'state-timeline'] as const
 
 const Uid = Type.String({ pattern: '^[a-zA-Z0-9_-]{1,40}$' })
 
@@ -28,7 +60,7 @@ export const GridPosSchema = Type.Object({
 })
 
 export const ThresholdsConfigSchema = Type.Object({
-  mode: Type.Union([Type.Literal('absolute'), Type.Literal('percentage')]),
+  mode: oneOf(ThresholdsMode),
   steps: Type.Array(Type.Object({ value: Type.Union([Type.Number(), Type.Null()]), color: Type.String({ minLength: 1 }) }), { minItems: 1 }),
 })
 
@@ -40,14 +72,46 @@ const MappingResult = Type.Object({
 })
 
 export const ValueMappingSchema = Type.Union([
-  Type.Object({ type: Type.Literal('value'), options: Type.Record(Type.String(), MappingResult) }),
+  Type.Object({ type: Type.Literal(MappingType.ValueToText), options: Type.Record(Type.String(), MappingResult) }),
   Type.Object({
-    type: Type.Literal('range'),
+    type: Type.Literal(MappingType.RangeToText),
     options: Type.Object({ from: Type.Union([Type.Number(), Type.Null()]), to: Type.Union([Type.Number(), Type.Null()]), result: MappingResult }),
   }),
-  Type.Object({ type: Type.Literal('regex'), options: Type.Object({ pattern: Type.String(), result: MappingResult }) }),
-  Type.Object({ type: Type.Literal('special'), options: Type.Object({ match: Type.String(), result: MappingResult }) }),
+  Type.Object({ type: Type.Literal(MappingType.RegexToText), options: Type.Object({ pattern: Type.String(), result: MappingResult }) }),
+  Type.Object({ type: Type.Literal(MappingType.SpecialValue), options: Type.Object({ match: Type.String(), result: MappingResult }) }),
 ])
+
+/** `fieldConfig.defaults.custom` of graph-like panels (common GraphFieldConfig): enums checked. */
+export const GraphCustomSchema = Type.Object({
+  drawStyle: Type.Optional(oneOf(GraphDrawStyle)),
+  gradientMode: Type.Optional(oneOf(GraphGradientMode)),
+  thresholdsStyle: Type.Optional(Type.Object({ mode: oneOf(GraphThresholdsStyleMode) })),
+  stacking: Type.Optional(Type.Object({ mode: oneOf(StackingMode), group: Type.Optional(Type.String()) })),
+  showPoints: Type.Optional(oneOf(VisibilityMode)),
+  lineWidth: Type.Optional(Type.Number({ minimum: 0 })),
+  fillOpacity: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  cellOptions: Type.Optional(Type.Object({ type: oneOf(TableCellDisplayMode) })),
+})
+
+const Legend = Type.Object({ displayMode: oneOf(LegendDisplayMode), placement: Type.Union([Type.Literal('bottom'), Type.Literal('right')]), showLegend: Type.Boolean() })
+const Tooltip = Type.Object({ mode: oneOf(TooltipDisplayMode) })
+const Reduce = Type.Object({ calcs: Type.Array(Type.String({ minLength: 1 })), values: Type.Optional(Type.Boolean()), fields: Type.Optional(Type.String()) })
+
+/** Required options per panel type, from the panelcfg types of @grafana/schema. */
+export const PANEL_OPTIONS: Record<string, TSchema> = {
+  timeseries: Type.Object({ legend: Legend, tooltip: Tooltip }),
+  stat: Type.Object({
+    reduceOptions: Reduce,
+    colorMode: oneOf(BigValueColorMode),
+    graphMode: oneOf(BigValueGraphMode),
+    justifyMode: oneOf(BigValueJustifyMode),
+    textMode: oneOf(BigValueTextMode),
+    orientation: Type.Optional(oneOf(VizOrientation)),
+  }),
+  bargauge: Type.Object({ reduceOptions: Reduce, displayMode: oneOf(BarGaugeDisplayMode), orientation: oneOf(VizOrientation) }),
+  table: Type.Object({ showHeader: Type.Boolean() }),
+  'state-timeline': Type.Object({ showValue: oneOf(VisibilityMode), legend: Legend, tooltip: Tooltip, mergeValues: Type.Boolean() }),
+}
 
 export const FieldConfigSourceSchema = Type.Object({
   defaults: Type.Object({
@@ -58,7 +122,7 @@ export const FieldConfigSourceSchema = Type.Object({
     thresholds: Type.Optional(ThresholdsConfigSchema),
     mappings: Type.Optional(Type.Array(ValueMappingSchema)),
     links: Type.Optional(Type.Array(Type.Object({ title: Type.String(), url: Type.String() }))),
-    custom: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    custom: Type.Optional(GraphCustomSchema),
   }),
   overrides: Type.Array(
     Type.Object({
@@ -117,7 +181,9 @@ export const VariableSchema = Type.Object({
   multi: Type.Optional(Type.Boolean()),
   includeAll: Type.Optional(Type.Boolean()),
   allValue: Type.Optional(Type.String()),
-  refresh: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)])),
+  refresh: Type.Optional(oneOf(VariableRefresh)),
+  hide: Type.Optional(oneOf(VariableHide)),
+  sort: Type.Optional(oneOf(VariableSort)),
   current: Type.Optional(Type.Unknown()),
 })
 
@@ -151,7 +217,7 @@ export const DashboardSchema = Type.Object({
   tags: Type.Array(Type.String({ minLength: 1 })),
   timezone: Type.String(),
   editable: Type.Boolean(),
-  graphTooltip: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)]),
+  graphTooltip: oneOf(DashboardCursorSync),
   time: Type.Object({ from: Type.String({ minLength: 1 }), to: Type.String({ minLength: 1 }) }),
   refresh: Type.Optional(Type.String()),
   schemaVersion: Type.Integer({ minimum: 36 }),

@@ -8,7 +8,9 @@ import { DEFAULT_OUT_DIR } from '../../dashboards/build.ts'
 import { buildBoards, serialize } from '../../dashboards/index.ts'
 import { DATASOURCE_UID } from '../../dashboards/lib/influxql.ts'
 import { readStations } from '../../dashboards/lib/stations.ts'
-import { DashboardSchema, type DashboardJson } from '../../dashboards/schema.ts'
+import Value from 'typebox/value'
+import { DashboardSchema, GraphCustomSchema, PANEL_OPTIONS, ThresholdsConfigSchema, ValueMappingSchema, type DashboardJson } from '../../dashboards/schema.ts'
+import Type, { type TSchema } from 'typebox'
 import { allPanels, boardQueries } from './queries.ts'
 
 const check = Compile(DashboardSchema)
@@ -33,6 +35,28 @@ describe('built boards', () => {
       it('is valid dashboard JSON (Grafana schema v1 model)', () => {
         const errors = [...check.Errors(json)].map((e) => `${e.instancePath} ${e.message}`)
         expect(errors).toEqual([])
+      })
+
+      it("gives every panel the options its type requires and override values of Grafana's schema", () => {
+        const errs: string[] = []
+        const checkValue = (where: string, schema: TSchema, v: unknown) => {
+          if (!Value.Check(schema, v)) errs.push(`${where}: ${[...Value.Errors(schema, v)].map((e) => `${e.instancePath} ${e.message}`).join('; ')}`)
+        }
+        for (const p of allPanels(json)) {
+          const options = PANEL_OPTIONS[p.type]
+          expect(options, `no options schema for ${p.type}`).toBeDefined()
+          checkValue(`${p.title} options`, options!, p.options)
+          for (const o of p.fieldConfig.overrides) {
+            for (const prop of o.properties) {
+              const where = `${p.title} override ${String(o.matcher.options)} ${prop.id}`
+              if (prop.id === 'thresholds') checkValue(where, ThresholdsConfigSchema, prop.value)
+              else if (prop.id === 'mappings') checkValue(where, Type.Array(ValueMappingSchema), prop.value)
+              else if (prop.id.startsWith('custom.')) checkValue(where, GraphCustomSchema, { [prop.id.slice(7)]: prop.value })
+              else if (!['displayName', 'links', 'unit', 'min', 'max', 'decimals'].includes(prop.id)) errs.push(`${where}: unchecked property`)
+            }
+          }
+        }
+        expect(errs).toEqual([])
       })
 
       it('has unique panel ids and non-overlapping grid positions inside 24 columns', () => {
