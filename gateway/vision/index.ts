@@ -100,7 +100,7 @@ export function createVision(d: VisionDeps): Vision {
     whenReady: () => readyP,
     async snapshot(camera) {
       const s = pipeline.snapshot(camera)
-      return s ? renderSnapshot(s, cfg.detector.scoreThreshold) : null
+      return s ? renderSnapshot(s, cfg.detector.scoreThreshold, cfg.detector.countThreshold) : null
     },
     detections: (camera, from, to, limit, cursor) => log.list(camera, from, to, limit, cursor),
     pipeline,

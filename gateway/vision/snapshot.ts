@@ -9,7 +9,7 @@ function esc(s: string): string {
 }
 
 /** The analysed frame with boxes, labels and zone outlines, as a JPEG (an SVG overlay composited by sharp). */
-export async function renderSnapshot(s: Snapshot, scoreThreshold: number): Promise<Buffer> {
+export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countThreshold = 0): Promise<Buffer> {
   const { width: w, height: h } = s
   const stroke = Math.max(2, Math.round(Math.min(w, h) / 300))
   const font = Math.max(12, Math.round(Math.min(w, h) / 40))
@@ -25,7 +25,9 @@ export async function renderSnapshot(s: Snapshot, scoreThreshold: number): Promi
     if (o.score < scoreThreshold) continue
     const [x1, y1, x2, y2] = o.box
     const colour = isVehicle(o.class) ? COLOURS[o.class]! : '#bdbdbd'
-    parts.push(`<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>`)
+    // Objects below the counting threshold are drawn dashed: seen, but not counted.
+    const dash = o.score < countThreshold ? ` stroke-dasharray="${stroke * 3},${stroke * 2}"` : ''
+    parts.push(`<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"${dash}/>`)
     const label = `${o.class} ${o.score.toFixed(2)}`
     const ty = Math.max(font, y1 - 2)
     parts.push(`<rect x="${x1.toFixed(1)}" y="${(ty - font).toFixed(1)}" width="${(label.length * font * 0.6).toFixed(1)}" height="${font + 2}" fill="${colour}" fill-opacity="0.75"/>`)
