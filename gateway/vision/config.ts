@@ -51,7 +51,8 @@ export const ZoneSchema = Type.Union([CountZoneSchema, FloodZoneSchema])
 
 export const CameraVisionSchema = Type.Object(
   {
-    zones: Type.Array(ZoneSchema, { default: [] }),
+    /** Counting and flood zones; none = one counting zone over the whole frame. */
+    zones: Type.Optional(Type.Array(ZoneSchema, { maxItems: 32 })),
     tiling: Type.Optional(TilingSchema),
     /**
      * A JPEG of this camera's view on a dry day (path); its water-labelled pixels are subtracted
@@ -119,6 +120,8 @@ export const VisionSection = Type.Object(
 
 export type VisionConfig = Static<typeof VisionSection>
 export type CameraVisionConfig = Static<typeof CameraVisionSchema>
+/** A camera's settings with its zone list resolved (schema defaults are not applied inside records). */
+export type CameraSettings = CameraVisionConfig & { zones: Zone[] }
 export type Zone = Static<typeof ZoneSchema>
 export type CountZone = Static<typeof CountZoneSchema>
 export type FloodZone = Static<typeof FloodZoneSchema>

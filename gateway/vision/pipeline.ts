@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { DetectionEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import type { CameraVisionConfig, FloodZone, VisionConfig } from './config.ts'
+import type { CameraSettings, CameraVisionConfig, FloodZone, VisionConfig } from './config.ts'
 import type { DetectionLog, DetectionRecord } from './detection-log.ts'
 import type { AnalyseResult } from './engine.ts'
 import { waterMask, waterRatio, zoneMask } from './flood.ts'
@@ -40,7 +40,7 @@ export interface Snapshot {
   width: number
   height: number
   objects: Detection[]
-  config: CameraVisionConfig
+  config: CameraSettings
 }
 
 interface CameraState {
@@ -88,8 +88,9 @@ export class VisionPipeline {
     }
   }
 
-  cameraConfig(camera: string): CameraVisionConfig {
-    return this.d.config.cameras[camera] ?? { zones: [] }
+  cameraConfig(camera: string): CameraSettings {
+    const c = this.d.config.cameras[camera]
+    return { ...c, zones: c?.zones ?? [] }
   }
 
   reject(reason: FrameReject): void {
