@@ -245,7 +245,8 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         }
         this.unreachable(err)
         // Order kept: this batch first, then the one that was filling, then every later write.
-        this.enterSpoolMode()
+        // Both are queued in the spool before the drainer starts looking at it.
+        this.mode = 'spool'
         const next = this.batch
         const nextWaiters = this.batchWaiters
         this.batch = []
@@ -262,6 +263,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           )
         void spoolIt(lines, waiters)
         if (next.length > 0) void spoolIt(next, nextWaiters)
+        this.enterSpoolMode()
         this.wakeRoomWaiters()
       },
     )
@@ -337,18 +339,21 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   // ---- spool mode and draining ----
 
   private enterSpoolMode(): void {
-    if (this.mode === 'spool' && this.draining) return
     this.mode = 'spool'
     this.m.degraded(true)
     this.clearTimer()
     if (!this.draining && !this.closed) {
-      this.draining = this.drain().finally(() => {
-        this.draining = null
+      const p: Promise<void> = this.drain().finally(() => {
+        if (this.draining === p) this.draining = null
       })
+      this.draining = p
     }
   }
 
   private async drain(): Promise<void> {
+    // Let appends made in the same turn as the switch to spool mode reach the spool's queue first,
+    // so an empty spool seen below really means nothing is waiting.
+    await new Promise((r) => setImmediate(r))
     let attempt = 0
     const backoff = async () => {
       const ms = Math.min(this.backoffMax, this.backoffMin * 2 ** attempt) * (0.75 + Math.random() * 0.5)
@@ -369,6 +374,8 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       const seg = this.spool.oldest()
       if (seg === null) {
         // Nothing spooled and no append pending: later writes may go straight to InfluxDB again.
+        // `draining` is cleared here, in the same turn, so a failure right after starts a new drainer.
+        this.draining = null
         this.mode = 'direct'
         this.m.degraded(false)
         this.reportSpool()
