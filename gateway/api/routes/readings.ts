@@ -31,7 +31,7 @@ const ReadingsQuery = Type.Object(
     metric: Type.Enum([...READING_METRICS], { description: 'Metric name (canonical or derived)' }),
     from: Type.Optional(Time('Start, inclusive (default: 24 h before `to`)')),
     to: Type.Optional(Time('End, exclusive (default: now)')),
-    every: Type.Optional(Type.String({ pattern: EVERY_PATTERN, description: 'Aggregate into buckets of this size: 30s, 1m, 15m, 1h, 1d (at least 1s)' })),
+    every: Type.Optional(Type.String({ pattern: EVERY_PATTERN, maxLength: 12, description: 'Aggregate into buckets of this size: 30s, 1m, 15m, 1h, 1d (at least 1s)' })),
     fn: Type.Optional(Type.Enum([...AGGREGATE_FNS], { description: 'Aggregate per bucket (with `every`; default mean)' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_QUERY_POINTS, description: `Most points answered (default ${DEFAULT_RAW_LIMIT}), oldest first` })),
   },
