@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { stringify as toYaml } from 'yaml'
-import { simulate } from '../../edge/drivers/simulated.ts'
+import { simulate, unitRandom } from '../../edge/drivers/simulated.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
 // Fills an InfluxDB through the real gateway: `iocgw start` with IOC_INFLUX_URL, devices
@@ -27,13 +27,29 @@ export const FIELD: FieldDevice[] = [
   { id: 'rain-kim-long', kind: 'rain_gauge', station: 'kim-long', sim: { sensor: 'rain_gauge', seed: 17 } },
   { id: 'aq-hue-le-loi', kind: 'air_quality', station: 'hue-le-loi', sim: { sensor: 'air_quality', seed: 19, pm25_base: 45 } },
   { id: 'cam-cau-truong-tien', kind: 'camera', station: 'kim-long' },
+  // The live edge agent's gauge, on a station without alarm levels (Truồi).
+  { id: 'gauge-truoi', kind: 'water_level', station: 'truoi' },
 ]
 
 /** Replayed history: this many hours back to now, one reading per step. */
 export const HISTORY_H = 4
 const STEP_MS = 2 * 60_000
-/** Simulated hours per real hour, so that 4 hours of history cover a whole flood rise. */
-const TIME_SCALE = 30
+/** Simulated hours per real hour: 4 hours of history are 24 hours of a flood. */
+const TIME_SCALE = 6
+/** Where in its flood each station is now: 20 h after the start, just past an 18 h peak. */
+const NOW_PHASE_H = 20
+const HOUR = 3_600_000
+
+/**
+ * The simulated driver is a pure function of (seed, time). This finds the driver time whose flood
+ * phase is NOW_PHASE_H (same formula as edge/drivers/simulated.ts), so that the replayed history
+ * ends with every river above its alarm levels and alerts open now.
+ */
+function anchorFor(cfg: { seed: number; time_scale: number; period_h: number }, now: number): number {
+  const phase = (at: number) => ((((at * cfg.time_scale) / HOUR + unitRandom(cfg.seed, 0) * cfg.period_h) % cfg.period_h) + cfg.period_h) % cfg.period_h
+  const delta = (((NOW_PHASE_H - phase(now)) % cfg.period_h) + cfg.period_h) % cfg.period_h
+  return now + (delta * HOUR) / cfg.time_scale
+}
 
 export interface RunningField {
   httpUrl: string
@@ -118,9 +134,10 @@ export async function startField(influxUrl: string): Promise<RunningField> {
     for (const d of FIELD) {
       if (!d.sim) continue
       const cfg = { type: 'simulated', time_scale: TIME_SCALE, rise_h: 18, period_h: 120, peak_rain_mm_h: 40, pm25_base: 30, base_m: 0.6, peak_m: 3.8, noise: 0.05, ...d.sim } as Parameters<typeof simulate>[0]
+      const anchor = anchorFor(cfg, now)
       const readings = []
       let seq = 1
-      for (let t = start; t <= now - 60_000; t += STEP_MS) readings.push({ ts: t, seq: seq++, values: simulate(cfg, t, STEP_MS / 1000) })
+      for (let t = start; t <= now - 60_000; t += STEP_MS) readings.push({ ts: t, seq: seq++, values: simulate(cfg, anchor + (t - now), STEP_MS / 1000) })
       const msgs: Array<[string, string, boolean?]> = []
       for (let i = 0; i < readings.length; i += 30) msgs.push([`devices/${d.id}/telemetry`, JSON.stringify(readings.slice(i, i + 30))])
       msgs.push([`devices/${d.id}/status`, JSON.stringify({ online: true, ts: new Date().toISOString(), fw: 'iocgw-edge/0.1.0', uptime: 3600 }), true])
@@ -157,15 +174,15 @@ export async function startField(influxUrl: string): Promise<RunningField> {
     writeFileSync(
       edgeConf,
       toYaml({
-        device: { id: 'gauge-kim-long', password_env: 'IOC_DEVICE_SECRET', fw: 'iocgw-edge/0.1.0' },
+        device: { id: 'gauge-truoi', password_env: 'IOC_DEVICE_SECRET', fw: 'iocgw-edge/0.1.0' },
         mqtt: { url: mqttUrl, keepalive_s: 30, ack_timeout_ms: 5000, reconnect_ms: 500 },
         interval_s: 1,
         status_interval_s: 1,
         queue: { path: join(dir.path, 'edge-queue.db'), max_readings: 10_000, max_age_days: 7, batch_size: 100 },
-        driver: { type: 'simulated', sensor: 'water_level', seed: 7, time_scale: TIME_SCALE, base_m: 0.6, peak_m: 3.8 },
+        driver: { type: 'simulated', sensor: 'water_level', seed: 23, time_scale: TIME_SCALE, base_m: 0.4, peak_m: 2.5 },
       }),
     )
-    const edge = spawnIocgw(['edge', '--config', edgeConf, '--log-level', 'warn'], { IOC_DEVICE_SECRET: secrets.get('gauge-kim-long')! })
+    const edge = spawnIocgw(['edge', '--config', edgeConf, '--log-level', 'warn'], { IOC_DEVICE_SECRET: secrets.get('gauge-truoi')! })
     agents.push(edge.proc)
     return { httpUrl, mqttUrl, gatewayLog: () => `${gw.log()}\n--- edge ---\n${edge.log()}`, stop }
   } catch (err) {
