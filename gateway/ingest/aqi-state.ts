@@ -12,6 +12,8 @@ export const VN_OFFSET_MS = 7 * HOUR_MS
 export interface HourlyMeans {
   /** Adds one concentration to the hour that starts at `hourStart` (epoch ms, a multiple of 1 h). */
   add(key: string, pollutant: AqiPollutant, hourStart: number, value: number): void
+  /** Takes back an `add` whose reading was not stored (the device sends it again). */
+  remove(key: string, pollutant: AqiPollutant, hourStart: number, value: number): void
   /** Mean of each hour from `hourStart` going back `count` hours (index 0 = hourStart). */
   means(key: string, pollutant: AqiPollutant, hourStart: number, count: number): Array<number | undefined>
 }
@@ -46,6 +48,15 @@ export function memoryHourlyMeans(opts: { maxKeys?: number; keepHours?: number }
           if (Number(hk.slice(hk.indexOf('@') + 1)) < oldest) st.hours.delete(hk)
         }
       }
+    },
+    remove(key, pollutant, hourStart, value) {
+      const st = perKey.get(key)
+      const k = `${pollutant}@${hourStart}`
+      const b = st?.hours.get(k)
+      if (!st || !b) return
+      b.sum -= value
+      b.n--
+      if (b.n <= 0) st.hours.delete(k)
     },
     means(key, pollutant, hourStart, count) {
       const st = perKey.get(key)

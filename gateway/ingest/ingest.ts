@@ -181,6 +181,14 @@ export function createIngest(deps: IngestDeps): Ingest {
         return
       }
       m.storeFailures.inc()
+      // The device sends these again: take their concentrations back out of the hourly means so
+      // the resend does not count them twice.
+      for (const a of accepted) {
+        for (const p of AQI_POLLUTANTS) {
+          const v = a.c.values[p]
+          if (v !== undefined) hourly.remove(dev.id, p, hourStartOf(a.c.ts), v)
+        }
+      }
       log.warn({ err, device: dev.id, readings: points.length }, 'store write failed; message not acknowledged')
       throw err
     }

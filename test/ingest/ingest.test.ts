@@ -186,6 +186,20 @@ describe('duplicates, late readings, store failures', () => {
     expect(sink.readings()).toHaveLength(1)
   })
 
+  it('a store failure takes the readings back out of the hourly means (no double count on resend)', async () => {
+    const { ingest, sink } = setup()
+    const h = Math.floor(Date.now() / 3_600_000) * 3_600_000
+    await ingest.telemetry(publish(air, { ts: h - 3_600_000 + 1, seq: 1, values: { pm25: 20 } }))
+    const msg = publish(air, { ts: Math.min(h + 1, Date.now()), seq: 2, values: { pm25: 40 } })
+    sink.fail = true
+    await expect(ingest.telemetry(msg)).rejects.toThrow()
+    sink.fail = false
+    await ingest.telemetry(msg)
+    expect(ingest.hourly.means(air.id, 'pm25', h, 1)).toEqual([40])
+    // NowCast of 40 then 20: w = 0.5 → 0.5·40 + 0.25·20 = 25 → sub-index 50.
+    expect(sink.readings().at(-1)!.fields.aqi).toBe(50)
+  })
+
   it('a throwing bus consumer does not fail the message', async () => {
     const { ingest, bus, sink } = setup()
     bus.on('reading', () => {
