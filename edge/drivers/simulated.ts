@@ -57,7 +57,7 @@ export function simulate(cfg: Config, at: number, intervalS: number): Sample {
   const n = (k: number) => jitter(cfg.seed + k, second)
   // Each seed floods at its own phase, so stations on one river do not peak at the same instant.
   const phaseH = (((sim / HOUR + unitRandom(cfg.seed, 0) * cfg.period_h) % cfg.period_h) + cfg.period_h) % cfg.period_h
-  const health = { battery: 12.6 - 0.4 * unitRandom(cfg.seed, 1) + 0.02 * n(2), rssi: Math.round(-70 + 8 * n(3)) }
+  const health = { battery: Math.round((12.6 - 0.4 * unitRandom(cfg.seed, 1) + 0.02 * n(2)) * 100) / 100, rssi: Math.round(-70 + 8 * n(3)) }
   switch (cfg.sensor) {
     case 'water_level': {
       const h = hydrograph(phaseH, cfg.rise_h)
