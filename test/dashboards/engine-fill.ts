@@ -1,82 +1,134 @@
-import { createAlerting, type AlertPoint } from '../../gateway/alerts/engine.ts'
+import { readFileSync } from 'node:fs'
+import Value from 'typebox/value'
+import { createAlerting } from '../../gateway/alerts/engine.ts'
 import type { Reading } from '../../gateway/bus/events.ts'
 import { loadStations } from '../../gateway/ingest/index.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import type { DeviceKind } from '../../gateway/registry/types.ts'
+import { openTimeSeriesStore } from '../../gateway/store/index.ts'
+import type { TimeSeriesStore } from '../../gateway/store/types.ts'
+import { createVision, VisionSection } from '../../gateway/vision/index.ts'
 import type { Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/services.ts'
 
-// While the alert engine is not yet wired into `iocgw start`, the board test still wants the
-// engine's own `alerts` points: this runs the real engine (createAlerting, config/rules.yaml,
-// config/stations.yaml) in process over the readings the gateway stored, in event time, and writes
-// the points it hands to `annotate` into InfluxDB.
+// While the alert engine and vision are not yet wired into `iocgw start`, the board test still
+// wants their own points: these run the real capabilities in process (createAlerting with
+// config/rules.yaml and config/stations.yaml; createVision with the real models on the shared
+// sample photos) and write through the real InfluxDB store (openTimeSeriesStore), as the gateway
+// will once it wires them.
 
-const escTag = (s: string) => s.replace(/[ ,=\\]/g, (c) => `\\${c}`)
-const escStr = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
-
-export function alertPointLine(p: AlertPoint): string {
-  const tags = Object.entries(p.tags)
-    .filter(([, v]) => v !== '')
-    .map(([k, v]) => `,${escTag(k)}=${escTag(v)}`)
-    .join('')
-  const fields = Object.entries(p.fields)
-    .map(([k, v]) => `${escTag(k)}=${typeof v === 'string' ? escStr(v) : String(v)}`)
-    .join(',')
-  return `${p.measurement}${tags} ${fields} ${p.ts}`
-}
-
-/** Runs the engine over every stored reading; answers how many alert points it wrote. */
-export async function fillAlertsWithEngine(influxd: Influxd, db: string): Promise<number> {
-  const dir = tempDir('iocgw-dash-alerts-')
-  const points: AlertPoint[] = []
-  const alerting = createAlerting({
-    dataDir: dir.path,
-    logger: createLogger('silent'),
-    metrics: new Metrics(),
-    stations: loadStations('config/stations.yaml'),
-    rulesFile: 'config/rules.yaml',
-    annotate: (p) => {
-      points.push(p)
-    },
-    // Event time drives the rules; wall time only marks lateness.
-    silenceCheckMs: 3_600_000,
-  })
+async function withStore<T>(influxUrl: string, fn: (store: TimeSeriesStore) => Promise<T>): Promise<T> {
+  const dir = tempDir('iocgw-dash-store-')
+  const store = await openTimeSeriesStore({ influxUrl, dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics() })
   try {
-    const r = await influxd.query('SELECT * FROM "readings" ORDER BY time ASC', db)
-    const s = r.results[0]?.series?.[0]
-    if (!s) return 0
-    const col = (name: string) => s.columns.indexOf(name)
-    const [iDevice, iKind, iStation, iDistrict, iSeq, iDominant] = ['device', 'kind', 'station', 'district', 'seq', 'aqi_dominant'].map(col)
-    const skip = new Set(['time', 'device', 'kind', 'station', 'district', 'seq', 'aqi_dominant'])
-    for (const row of s.values) {
-      const values: Record<string, number> = {}
-      s.columns.forEach((c, i) => {
-        if (!skip.has(c) && typeof row[i] === 'number') values[c] = row[i] as number
-      })
-      const reading: Reading = {
-        device: String(row[iDevice!]),
-        kind: String(row[iKind!]) as DeviceKind,
-        station: (row[iStation!] as string | null) || null,
-        district: (row[iDistrict!] as string | null) || null,
-        ts: row[0] as number,
-        seq: typeof row[iSeq!] === 'number' ? (row[iSeq!] as number) : null,
-        values,
-        late: false,
-      }
-      if (typeof row[iDominant!] === 'string') reading.aqi_dominant = row[iDominant!] as string
-      alerting.handleReading(reading)
-    }
-    alerting.flush()
-    // annotate runs after each change's commit, on a resolved promise.
-    await new Promise((res) => setTimeout(res, 50))
-    if (points.length) {
-      const res = await fetch(`${influxd.url}/write?db=${db}&precision=ms`, { method: 'POST', body: points.map(alertPointLine).join('\n') })
-      if (res.status !== 204) throw new Error(`writing alert points: HTTP ${res.status} ${await res.text()}`)
-    }
-    return points.length
+    return await fn(store)
   } finally {
-    alerting.close()
+    await store.close()
     dir.remove()
   }
+}
+
+/** Runs the alert engine over every stored reading in event time; answers the changes written. */
+export async function fillAlertsWithEngine(influxd: Influxd, db: string): Promise<number> {
+  return withStore(influxd.urlFor(db), async (store) => {
+    const dir = tempDir('iocgw-dash-alerts-')
+    const writes: Array<Promise<void>> = []
+    const alerting = createAlerting({
+      dataDir: dir.path,
+      logger: createLogger('silent'),
+      metrics: new Metrics(),
+      stations: loadStations('config/stations.yaml'),
+      rulesFile: 'config/rules.yaml',
+      annotate: (p) => {
+        const w = store.write([p])
+        writes.push(w)
+        return w
+      },
+      silenceCheckMs: 3_600_000,
+    })
+    try {
+      const r = await influxd.query('SELECT * FROM "readings" ORDER BY time ASC', db)
+      const s = r.results[0]?.series?.[0]
+      if (!s) return 0
+      const at = (name: string) => s.columns.indexOf(name)
+      const skip = new Set(['time', 'device', 'kind', 'station', 'district', 'seq', 'aqi_dominant'])
+      for (const row of s.values) {
+        const values: Record<string, number> = {}
+        s.columns.forEach((c, i) => {
+          if (!skip.has(c) && typeof row[i] === 'number') values[c] = row[i] as number
+        })
+        const reading: Reading = {
+          device: String(row[at('device')]),
+          kind: String(row[at('kind')]) as DeviceKind,
+          station: (row[at('station')] as string | null) || null,
+          district: (row[at('district')] as string | null) || null,
+          ts: row[0] as number,
+          seq: typeof row[at('seq')] === 'number' ? (row[at('seq')] as number) : null,
+          values,
+          late: false,
+        }
+        const dominant = row[at('aqi_dominant')]
+        if (typeof dominant === 'string') reading.aqi_dominant = dominant
+        alerting.handleReading(reading)
+      }
+      alerting.flush()
+      // annotate runs after each change's commit, on a resolved promise.
+      await new Promise((res) => setTimeout(res, 50))
+      await Promise.all(writes)
+      return writes.length
+    } finally {
+      alerting.close()
+      dir.remove()
+    }
+  })
+}
+
+export const VISION_CAMERA = 'cam-cau-truong-tien'
+
+/**
+ * Runs vision (the real detector and segmenter) over the shared sample photos as frames of one
+ * camera with two counting zones and a flood zone; answers the detection points written.
+ */
+export async function fillDetectionsWithVision(influxd: Influxd, db: string, station: string): Promise<number> {
+  const samples = new URL('../../../shared/models/samples/', import.meta.url)
+  const photos = ['coco_000000001532.jpg', 'culane_lane00000.jpg', 'coco_000000007816.jpg', 'flood_lagos_2019.jpg']
+  return withStore(influxd.urlFor(db), async (store) => {
+    const config = Value.Default(VisionSection, {
+      flood: { everyMs: 0 },
+      motion: { enabled: false },
+      cameras: {
+        [VISION_CAMERA]: {
+          zones: [
+            { id: 'north', kind: 'count', polygon: [[0, 0.3], [1, 0.3], [1, 0.65], [0, 0.65]] },
+            { id: 'south', kind: 'count', polygon: [[0, 0.65], [1, 0.65], [1, 1], [0, 1]] },
+            { id: 'street', kind: 'flood', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] },
+          ],
+        },
+      },
+    }) as Parameters<typeof createVision>[0]['config']
+    let written = 0
+    const vision = createVision({
+      sink: async (points) => {
+        written += points.length
+        const { toStorePoint } = await import('../../gateway/vision/store-sink.ts')
+        await store.write(points.map(toStorePoint))
+      },
+      logger: createLogger('silent'),
+      metrics: new Metrics(),
+      config,
+      dataDir: ':memory:',
+    })
+    try {
+      await vision.whenReady()
+      const now = Date.now()
+      for (const [i, f] of photos.entries()) {
+        vision.pipeline.submit({ camera: VISION_CAMERA, station, district: null, ts: now - (photos.length - i) * 60_000, jpeg: readFileSync(new URL(f, samples)) })
+        await vision.pipeline.settled()
+      }
+      return written
+    } finally {
+      await vision.close()
+    }
+  })
 }

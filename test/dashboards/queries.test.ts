@@ -4,8 +4,7 @@ import type { DashboardJson } from '../../dashboards/schema.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { waitFor } from '../support/services.ts'
 import { ADMIN_TOKEN, FIELD, startField, type RunningField } from './field.ts'
-import { fillAlertsWithEngine } from './engine-fill.ts'
-import { alertLines, detectionLines } from './lines.ts'
+import { fillAlertsWithEngine, fillDetectionsWithVision } from './engine-fill.ts'
 import { boardQueries, type BoardQuery } from './queries.ts'
 
 // Every query of every board (panels, variables, annotations), with its variables and Grafana's
@@ -17,9 +16,10 @@ const DB = 'ioc'
 /** Measurements the gateway as wired today must fill by itself. */
 const PIPELINE_MEASUREMENTS = ['readings', 'device_status', 'rejects'] as const
 /**
- * Measurements of capabilities that may not be wired into the gateway yet (alert engine, vision):
- * filled from the pipeline when it writes them, else with line protocol per docs/data-model.md,
- * unless IOC_DASHBOARDS_REQUIRE_PIPELINE=1 makes that a failure.
+ * Measurements of capabilities that may not be wired into `iocgw start` yet (alert engine, vision):
+ * taken from the gateway when it writes them, else from the same capability run in process over
+ * the gateway's stored readings and the shared sample photos, writing through the real InfluxDB
+ * store; IOC_DASHBOARDS_REQUIRE_PIPELINE=1 makes the latter a failure.
  */
 const OPTIONAL_MEASUREMENTS = ['alerts', 'detections'] as const
 
@@ -70,7 +70,7 @@ function nonEmpty(series: Series[] | undefined): boolean {
 describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () => {
   let influxd: Influxd
   let field: RunningField | undefined
-  const filledBy = new Map<string, 'pipeline' | 'alert engine in process' | 'line protocol'>()
+  const filledBy = new Map<string, 'pipeline' | 'in process'>()
 
   const count = async (m: string): Promise<number> => {
     const r = await influxd.query(`SELECT count(*) FROM "${m}"`, DB)
@@ -102,28 +102,22 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
     for (const m of PIPELINE_MEASUREMENTS) filledBy.set(m, 'pipeline')
     // Give the alert engine and vision (when wired) a moment to write what the field caused.
     const wired = await waitFor(async () => (await Promise.all(OPTIONAL_MEASUREMENTS.map(count))).every((n) => n > 0), 15_000, 250).catch(() => false)
-    const now = Date.now()
     for (const m of OPTIONAL_MEASUREMENTS) {
       if (wired || (await count(m)) > 0) {
         filledBy.set(m, 'pipeline')
         continue
       }
       if (process.env.IOC_DASHBOARDS_REQUIRE_PIPELINE === '1') throw new Error(`the gateway wrote no "${m}" points`)
-      // The real alert engine, in process, over the readings the gateway stored.
-      const written = m === 'alerts' ? await fillAlertsWithEngine(influxd, DB) : 0
-      if (written > 0) {
-        const kinds = await influxd.query('SELECT count("id") FROM "alerts" GROUP BY "kind", "state"', DB)
-        const summary = (kinds.results[0]?.series ?? []).map((x) => `${x.tags?.kind}/${x.tags?.state}=${String(x.values[0]?.[1])}`).join(' ')
-        console.info(`[dashboards] alert engine wrote ${written} changes: ${summary}`)
-        filledBy.set(m, 'alert engine in process')
-        continue
-      }
-      const res = await fetch(`${influxd.url}/write?db=${DB}&precision=ms`, {
-        method: 'POST',
-        body: (m === 'alerts' ? alertLines(now) : detectionLines(now)).join('\n'),
-      })
-      expect(res.status, await res.text()).toBe(204)
-      filledBy.set(m, 'line protocol')
+      // The real capability, in process, writing through the real InfluxDB store.
+      const written = m === 'alerts' ? await fillAlertsWithEngine(influxd, DB) : await fillDetectionsWithVision(influxd, DB, 'kim-long')
+      const by = m === 'alerts' ? ['kind', 'state'] : ['camera', 'zone']
+      const groups = await influxd.query(`SELECT count(*) FROM "${m}" GROUP BY ${by.map((t) => `"${t}"`).join(', ')}`, DB)
+      const summary = (groups.results[0]?.series ?? [])
+        .map((x) => `${by.map((t) => x.tags?.[t]).join('/')}=${Math.max(0, ...(x.values[0] ?? []).slice(1).map((v) => Number(v) || 0))}`)
+        .join(' ')
+      console.info(`[dashboards] ${m}: ${written} points from the ${m === 'alerts' ? 'alert engine' : 'vision pipeline'} run in process: ${summary}`)
+      expect(written, `the in-process ${m === 'alerts' ? 'alert engine' : 'vision pipeline'} wrote no "${m}" points`).toBeGreaterThan(0)
+      filledBy.set(m, 'in process')
     }
     console.info(`[dashboards] measurements filled by: ${[...filledBy].map(([m, s]) => `${m}=${s}`).join(', ')}`)
   }, 180_000)
@@ -142,10 +136,7 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
     const window = `time >= ${Date.now() - 30 * 86_400_000}ms and time <= ${Date.now()}ms`
     const r = await influxd.query(`SELECT count("id") FROM (${LATEST_ALERTS.replace('$timeFilter', window)}) WHERE "state" != 'resolved'`, DB)
     const open = r.results[0]?.series?.[0]?.values[0]?.[1] as number
-    if (filledBy.get('alerts') === 'line protocol') {
-      // lines.ts: five alerts, one resolved; three of the open ones carry no level.
-      expect(open).toBe(4)
-    } else if (filledBy.get('alerts') === 'alert engine in process') {
+    if (filledBy.get('alerts') === 'in process') {
       // The engine raised at least one alert over the flood, and the count is that of the
       // (rule, station, device) groups whose last change is not a resolution.
       const all = await influxd.query('SELECT "id", "state" FROM "alerts"', DB)
