@@ -102,6 +102,9 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.db.pragma('journal_mode = WAL')
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
     this.db.pragma('busy_timeout = 5000')
+    // Readings of many devices interleave in time but are clustered per series: a commit touches
+    // pages all over the table, and a small cache would read them back again and again.
+    this.db.pragma('cache_size = -65536') // KiB: 64 MiB
     migrate(this.db)
     this.maxBatch = opts.maxBatchPoints ?? 5000
     this.m = storeMetrics(opts.metrics, 'sqlite')
