@@ -82,7 +82,7 @@ function device(id: string): Device {
  * Whole pipeline: `cameras` closed loops, each publishing its next frame as soon as the previous
  * one's counts are stored, so the pool always has work and no frame is dropped.
  */
-async function openPipeline(workers: number, images: Buffer[], tiling: boolean) {
+async function openPipeline(workers: number, images: Buffer[], tiling: boolean, memorySink: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'iocgw-bench-vision-'))
   const metrics = new Metrics({ defaults: false })
   const logger = createLogger('warn')
@@ -103,7 +103,7 @@ async function openPipeline(workers: number, images: Buffer[], tiling: boolean) 
   const config = Value.Default(VisionSection, { workers, threadsPerWorker: Math.max(1, Math.floor(2 / workers)), motion: { enabled: false }, cameras: camCfg }) as VisionConfig
   const waiters = new Map<string, () => void>()
   let stored = 0
-  const sink = storeSink(store)
+  const sink = memorySink ? async () => undefined : storeSink(store)
   const vision = createVision({
     sink: async (points) => {
       await sink(points)
@@ -154,20 +154,27 @@ async function openPipeline(workers: number, images: Buffer[], tiling: boolean) 
  * Raw and pipeline alternate in `rounds` chunks so that both see the same background load (other
  * work on a shared 2-core box moves either figure by tens of percent within a minute).
  */
-async function compare(workers: number, n: number, images: Buffer[], tiling: boolean, inferencesPerFrame: number, rounds: number) {
+async function compare(workers: number, n: number, images: Buffer[], tiling: boolean, inferencesPerFrame: number, rounds: number, memorySink: boolean) {
   const raw = await openRaw(workers)
-  const pipe = await openPipeline(workers, images, tiling)
+  const pipe = await openPipeline(workers, images, tiling, memorySink)
   let rawS = 0
   let pipeS = 0
   let elu = 0
+  let rawCpu = 0
+  let pipeCpu = 0
+  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000
   const per = Math.max(1, Math.round(n / rounds))
   for (let r = 0; r < rounds; r++) {
+    let c0 = process.cpuUsage()
     rawS += await raw.run(per * inferencesPerFrame)
+    rawCpu += cpuMs(process.cpuUsage(c0))
+    c0 = process.cpuUsage()
     const s = await pipe.run(per)
+    pipeCpu += cpuMs(process.cpuUsage(c0))
     pipeS += s
     elu += pipe.elu * s
   }
-  const out = { rawFps: (per * rounds) / rawS, pipeFps: (per * rounds) / pipeS, rawMs: raw.medianMs(), stored: pipe.stored(), elu: elu / pipeS }
+  const out = { rawFps: (per * rounds) / rawS, pipeFps: (per * rounds) / pipeS, rawMs: raw.medianMs(), stored: pipe.stored(), elu: elu / pipeS, rawCpuMs: rawCpu / (per * rounds), pipeCpuMs: pipeCpu / (per * rounds) }
   await raw.close()
   await pipe.close()
   return out
@@ -177,19 +184,24 @@ export async function main(args: string[]): Promise<void> {
   const n = Number(arg(args, 'frames', '200'))
   const nTiled = Number(arg(args, 'tiled-frames', '12'))
   const workerSet = arg(args, 'workers', '1,2').split(',').map(Number)
+  // --sink memory: counts not stored (shows what the store's durable writes cost).
+  const memorySink = arg(args, 'sink', 'store') === 'memory'
   const images = await frames640()
   const wide = await wideFrame()
   const regions = planRegions({ width: 1920, height: 1080 }, [{ id: 'all', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }], { enabled: true, maxTiles: 32 }).length
+  console.log(`sink: ${memorySink ? 'memory (not stored)' : 'SQLite time-series store (synchronous FULL)'}`)
   console.log(`frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run`)
-  console.log('workers  threads  raw fps  raw ms  pipeline fps  overhead  main loop | tiled: raw fps*  pipeline fps  overhead')
+  console.log('fps = frames per second (wall); cpu = CPU ms per frame, all threads of the process (steadier than wall time on a loaded machine)')
+  console.log('workers  threads  raw fps  raw ms  pipeline fps  overhead  main loop  raw cpu  pipe cpu  cpu overhead | tiled: raw fps*  pipeline fps  overhead  cpu overhead')
   for (const w of workerSet) {
-    const single = await compare(w, n, images, false, 1, 4)
-    const tiled = await compare(w, nTiled, [wide], true, regions, 2)
+    const single = await compare(w, n, images, false, 1, 4, memorySink)
+    const tiled = await compare(w, nTiled, [wide], true, regions, 2, memorySink)
     const over = single.rawFps / single.pipeFps - 1
     const overT = tiled.rawFps / tiled.pipeFps - 1
     console.log(
       `${String(w).padEnd(8)} ${String(Math.max(1, Math.floor(2 / w))).padEnd(8)} ${single.rawFps.toFixed(1).padStart(7)}  ${single.rawMs.toFixed(1).padStart(6)}  ` +
-        `${single.pipeFps.toFixed(1).padStart(12)}  ${(over * 100).toFixed(0).padStart(7)}%  ${(single.elu * 100).toFixed(0).padStart(8)}% | ${tiled.rawFps.toFixed(2).padStart(14)}  ${tiled.pipeFps.toFixed(2).padStart(12)}  ${(overT * 100).toFixed(0).padStart(7)}%`,
+        `${single.pipeFps.toFixed(1).padStart(12)}  ${(over * 100).toFixed(0).padStart(7)}%  ${(single.elu * 100).toFixed(0).padStart(8)}%  ${single.rawCpuMs.toFixed(1).padStart(7)}  ${single.pipeCpuMs.toFixed(1).padStart(8)}  ${((single.pipeCpuMs / single.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}% | ` +
+        `${tiled.rawFps.toFixed(2).padStart(14)}  ${tiled.pipeFps.toFixed(2).padStart(12)}  ${(overT * 100).toFixed(0).padStart(7)}%  ${((tiled.pipeCpuMs / tiled.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}%`,
     )
     if (single.stored < n * 2) console.log(`  warning: only ${single.stored} detection points stored for ${n} frames`)
   }

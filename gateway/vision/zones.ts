@@ -75,6 +75,30 @@ export interface ZoneStats {
 }
 
 const GRID = 48
+
+// Sample points of the occupancy grid that fall inside a zone, per zone and frame size: the
+// polygon test runs once per camera resolution, not once per frame.
+const cellCache = new WeakMap<CountZone, Map<string, Float64Array>>()
+function zoneCells(zone: CountZone, poly: readonly Pt[], w: number, h: number): Float64Array {
+  let bySize = cellCache.get(zone)
+  if (!bySize) cellCache.set(zone, (bySize = new Map()))
+  const key = `${w}x${h}`
+  const hit = bySize.get(key)
+  if (hit) return hit
+  const b = boundsOf(poly)
+  const pts: number[] = []
+  for (let iy = 0; iy < GRID; iy++) {
+    const y = b.y1 + ((iy + 0.5) * (b.y2 - b.y1)) / GRID
+    for (let ix = 0; ix < GRID; ix++) {
+      const x = b.x1 + ((ix + 0.5) * (b.x2 - b.x1)) / GRID
+      if (pointInPolygon(x, y, poly)) pts.push(x, y)
+    }
+  }
+  const cells = Float64Array.from(pts)
+  if (bySize.size > 8) bySize.clear()
+  bySize.set(key, cells)
+  return cells
+}
 export const DEFAULT_CAPACITY_PCU = 20
 
 /**
@@ -98,20 +122,16 @@ export function zoneStats(
     const gy = o.box[3] - 1e-6
     if (pointInPolygon(gx, gy, poly)) counts[o.class as VehicleClass]++
   }
-  const b = boundsOf(poly)
-  let cells = 0
+  const inZone = zoneCells(zone, poly, frame.width, frame.height)
+  const cells = inZone.length / 2
   let covered = 0
-  for (let iy = 0; iy < GRID; iy++) {
-    const y = b.y1 + ((iy + 0.5) * (b.y2 - b.y1)) / GRID
-    for (let ix = 0; ix < GRID; ix++) {
-      const x = b.x1 + ((ix + 0.5) * (b.x2 - b.x1)) / GRID
-      if (!pointInPolygon(x, y, poly)) continue
-      cells++
-      for (const o of vehicles) {
-        if (x >= o.box[0] && x <= o.box[2] && y >= o.box[1] && y <= o.box[3]) {
-          covered++
-          break
-        }
+  for (let c = 0; c < inZone.length; c += 2) {
+    const x = inZone[c]!
+    const y = inZone[c + 1]!
+    for (const o of vehicles) {
+      if (x >= o.box[0] && x <= o.box[2] && y >= o.box[1] && y <= o.box[3]) {
+        covered++
+        break
       }
     }
   }
