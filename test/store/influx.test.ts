@@ -138,4 +138,25 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       dir.remove()
     }
   }, 60_000)
+
+  it('splits a write larger than a batch into batch-sized requests and spool records', async () => {
+    const influxd = await startInfluxd()
+    const dir = tempDir('iocgw-store-big-')
+    try {
+      const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc_big'), dataDir: dir.path, logger, metrics: new Metrics({ defaults: false }), batchPoints: 100, backoffMaxMs: 200 })
+      const pts = (from: number, n: number) =>
+        Array.from({ length: n }, (_, i) => ({ measurement: 'readings', tags: { device: 'big-1', kind: 'water_level' }, fields: { water_level: from + i, seq: from + i }, ts: T0 + (from + i) * 10 }))
+      await store.write(pts(0, 1050))
+      await influxd.stop()
+      await store.write(pts(1050, 1050)) // spooled in 11 records
+      await influxd.start()
+      await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 20_000)
+      const seqs = (await store.readings({ device: 'big-1', metric: 'seq', from: T0, to: T0 + 3_600_000, limit: 10_000 })).map((p) => p.value)
+      expect(seqs).toEqual(Array.from({ length: 2100 }, (_, i) => i))
+      await store.close()
+    } finally {
+      await influxd.remove()
+      dir.remove()
+    }
+  }, 60_000)
 })

@@ -179,8 +179,16 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.types.admit(norm)
     const lines = norm.map(toLine)
     const started = performance.now()
+    // A write larger than a batch (a long replay) goes in batch-sized parts, one after the other,
+    // so no request or spool record ever exceeds a batch (InfluxDB caps request bodies).
+    for (let i = 0; i < lines.length; i += this.batchPoints) {
+      await this.writeLines(lines.length <= this.batchPoints ? lines : lines.slice(i, i + this.batchPoints), started)
+    }
+  }
+
+  private async writeLines(lines: string[], started: number): Promise<void> {
     if (this.mode === 'direct') {
-      // Wait for room (bounded memory), unless the batch is empty: an oversized write goes alone.
+      // Wait for room (bounded memory).
       while (this.mode === 'direct' && this.batch.length > 0 && this.batch.length + lines.length > this.batchPoints) {
         await new Promise<void>((r) => this.roomWaiters.push(r))
         if (this.closed) throw new StoreError('closed', 'time-series store is closed')
