@@ -10,6 +10,7 @@ import { openTimeSeriesStore } from '../../gateway/store/index.ts'
 import type { TimeSeriesStore } from '../../gateway/store/types.ts'
 import { createVision, VisionSection } from '../../gateway/vision/index.ts'
 import type { Influxd } from '../support/influxd.ts'
+import { CAMERA_ZONES, SAMPLE_PHOTOS } from './field.ts'
 import { tempDir } from '../support/services.ts'
 
 // While the alert engine and vision are not yet wired into `iocgw start`, the board test still
@@ -92,18 +93,14 @@ export const VISION_CAMERA = 'cam-cau-truong-tien'
  */
 export async function fillDetectionsWithVision(influxd: Influxd, db: string, station: string): Promise<number> {
   const samples = new URL('../../../shared/models/samples/', import.meta.url)
-  const photos = ['coco_000000001532.jpg', 'culane_lane00000.jpg', 'coco_000000007816.jpg', 'flood_lagos_2019.jpg']
+  const photos = SAMPLE_PHOTOS
   return withStore(influxd.urlFor(db), async (store) => {
     const config = Value.Default(VisionSection, {
       flood: { everyMs: 0 },
       motion: { enabled: false },
       cameras: {
         [VISION_CAMERA]: {
-          zones: [
-            { id: 'north', kind: 'count', polygon: [[0, 0.3], [1, 0.3], [1, 0.65], [0, 0.65]] },
-            { id: 'south', kind: 'count', polygon: [[0, 0.65], [1, 0.65], [1, 1], [0, 1]] },
-            { id: 'street', kind: 'flood', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] },
-          ],
+          zones: CAMERA_ZONES,
         },
       },
     }) as Parameters<typeof createVision>[0]['config']

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { stringify as toYaml } from 'yaml'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
+import { ConfigSchema } from '../../gateway/config/schema.ts'
 import { simulate, unitRandom } from '../../edge/drivers/simulated.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
@@ -90,10 +91,35 @@ async function publish(url: string, username: string, password: string, msgs: Ar
   }
 }
 
+/** Street and flood photos of the shared samples, sent as the field camera's frames. */
+export const SAMPLE_PHOTOS = ['coco_000000001532.jpg', 'culane_lane00000.jpg', 'coco_000000007816.jpg', 'flood_lagos_2019.jpg']
+
+/** Zones of the field's camera: two counting zones and a flood zone (vision config shape). */
+export const CAMERA_ZONES = [
+  { id: 'north', kind: 'count', polygon: [[0, 0.3], [1, 0.3], [1, 0.65], [0, 0.65]] },
+  { id: 'south', kind: 'count', polygon: [[0, 0.65], [1, 0.65], [1, 1], [0, 1]] },
+  { id: 'street', kind: 'flood', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] },
+]
+
+/**
+ * The repository's config/gateway.yaml, plus the field camera's zones once the gateway's
+ * configuration has a vision section (so that its frames give counts per zone and a water ratio).
+ */
+function gatewayConfigFile(dir: string): string | undefined {
+  if (!('vision' in (ConfigSchema.properties as Record<string, unknown>))) return undefined
+  const base = (parseYaml(readFileSync('config/gateway.yaml', 'utf8')) ?? {}) as Record<string, any>
+  base.vision = { ...(base.vision ?? {}), flood: { ...(base.vision?.flood ?? {}), everyMs: 0 }, cameras: { ...(base.vision?.cameras ?? {}), 'cam-cau-truong-tien': { zones: CAMERA_ZONES } } }
+  const file = join(dir, 'gateway.yaml')
+  writeFileSync(file, toYaml(base))
+  return file
+}
+
 export async function startField(influxUrl: string): Promise<RunningField> {
   const dir = tempDir('iocgw-dash-field-')
   const [http, mqttPort, ws] = [await freePort(), await freePort(), await freePort()]
+  const configFile = gatewayConfigFile(dir.path)
   const gw = spawnIocgw(['start'], {
+    ...(configFile ? { IOC_CONFIG: configFile } : {}),
     IOC_INFLUX_URL: influxUrl,
     IOC_DATA_DIR: join(dir.path, 'data'),
     IOC_HTTP_PORT: String(http),
@@ -151,12 +177,7 @@ export async function startField(influxUrl: string): Promise<RunningField> {
 
     // Camera frames: the real sample photos, as a camera publishes them.
     const samples = new URL('../../../shared/models/samples/', import.meta.url)
-    let jpegs: string[] = []
-    try {
-      jpegs = readdirSync(samples).filter((f) => /\.jpe?g$/i.test(f)).slice(0, 3)
-    } catch {
-      jpegs = []
-    }
+    const jpegs = SAMPLE_PHOTOS.filter((f) => readdirSync(samples).includes(f))
     if (jpegs.length) {
       await publish(
         mqttUrl,
