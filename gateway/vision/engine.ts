@@ -1,6 +1,6 @@
 import sharp from 'sharp'
 import { createDetector, createSegmenter, type Detector, type Segmenter } from './detectors/index.ts'
-import type { Timings } from './detectors/types.ts'
+import { undecodable, type Timings } from './detectors/types.ts'
 import type { Detection } from './nms.ts'
 import type { Region } from './yolox.ts'
 import type { TilingConfig, Zone } from './config.ts'
@@ -74,8 +74,10 @@ export class Engine {
       autoOrient: true,
       failOn: 'warning',
     })
-    const meta = await image.metadata()
-    if (meta.format !== 'jpeg') throw new Error(`not a JPEG (decoded as ${meta.format})`)
+    const meta = await image.metadata().catch((err: unknown) => {
+      throw undecodable(err)
+    })
+    if (meta.format !== 'jpeg') throw undecodable(`not a JPEG (decoded as ${meta.format})`)
     const frame = { width: meta.autoOrient.width, height: meta.autoOrient.height }
     timings.preprocessMs += performance.now() - t0
     const regions = Array.isArray(task.regions) ? task.regions : planRegions(frame, task.regions.zones, task.regions.tiling)

@@ -7,6 +7,7 @@ import type { DetectionLog, DetectionRecord } from './detection-log.ts'
 import type { AnalyseResult } from './engine.ts'
 import { waterMask, waterRatio, zoneMask } from './flood.ts'
 import type { FrameReject } from './frame-check.ts'
+import { UNDECODABLE } from './detectors/types.ts'
 import type { Detection } from './nms.ts'
 import type { VisionPool } from './pool.ts'
 import { countZones, emptyCounts, VEHICLE_CLASSES, zoneStats, type Counts } from './zones.ts'
@@ -172,10 +173,14 @@ export class VisionPipeline {
         ...(cfg.motion.enabled ? { motion: { prev: st.lastThumb, threshold: cfg.motion.threshold, force } } : {}),
       })
     } catch (err) {
-      // Passed the marker checks but the decoder refuses it (corrupt data, not really a JPEG).
-      this.reject('undecodable')
-      this.d.logger.info({ camera: f.camera, err: String(err) }, 'vision: frame refused, JPEG does not decode')
-      return
+      const msg = err instanceof Error ? err.message : String(err)
+      if (msg.startsWith(UNDECODABLE)) {
+        // Passed the marker checks but the decoder refuses it (corrupt data, not really a JPEG).
+        this.reject('undecodable')
+        this.d.logger.info({ camera: f.camera, err: msg }, 'vision: frame refused, JPEG does not decode')
+        return
+      }
+      throw err // a model or runtime failure: counted as failed by drain()
     }
     if (res.skipped) {
       this.m.frames.inc({ outcome: 'skipped_motion' })

@@ -52,3 +52,12 @@ export interface PluginOptions {
   /** Intersection over the smaller box above which a tile fragment is merged away. */
   nmsIos: number
 }
+
+/**
+ * Marks a decode failure (the frame's fault, refused and counted as `undecodable`) apart from a
+ * model or runtime failure. A prefix, because errors cross the worker boundary as plain Errors.
+ */
+export const UNDECODABLE = 'undecodable: '
+export function undecodable(err: unknown): Error {
+  return new Error(UNDECODABLE + (err instanceof Error ? err.message : String(err)))
+}

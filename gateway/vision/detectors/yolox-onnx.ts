@@ -3,7 +3,7 @@ import { nms, type Detection } from '../nms.ts'
 import { decodeYolox, letterboxInto, type Region } from '../yolox.ts'
 import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
 import { openSession, ort } from './onnx.ts'
-import type { Detector, FrameSize, PluginOptions, Timings } from './types.ts'
+import { undecodable, type Detector, type FrameSize, type PluginOptions, type Timings } from './types.ts'
 
 /** YOLOX (grid output, decode_in_inference off) on onnxruntime-node, CPU. */
 export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
@@ -54,7 +54,9 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       try {
       for (const region of ordered) {
         let t0 = performance.now()
-        const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf)
+        const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf).catch((err: unknown) => {
+          throw undecodable(err)
+        })
         if (!gated) {
           gated = true
           const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image)
