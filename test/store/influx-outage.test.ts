@@ -135,13 +135,20 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
       const duringOutage = resolved - beforeOutage
       expect(duringOutage).toBeGreaterThan(1000)
 
+      const spooledAtRestart = store.health().spool!.points
       await influxd.start()
+      const restarted = Date.now()
       // Keep writing a little while the spool drains, then stop and wait for the drain to finish.
       await sleep(1000)
       stopWriting = true
       await writer
       await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 60_000, 100)
+      const drainedMs = Date.now() - restarted
       await store.close()
+      console.info(
+        `influxd outage ${OUTAGE_MS / 1000} s: ${duringOutage} points acknowledged meanwhile, ${spooledAtRestart} in the spool at restart, ` +
+          `drained ${drainedMs} ms after restart; ${issued} written, all stored in order`,
+      )
 
       expect(failures).toEqual([])
       expect(resolved).toBe(issued)
