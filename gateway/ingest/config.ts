@@ -15,6 +15,8 @@ export const IngestSection = Type.Object(
     lateAfterSeconds: Type.Integer({ minimum: 1, default: 300 }),
     /** Recently seen (device, seq, ts) keys kept for de-duplication; the store's writes are idempotent beyond it. */
     dedupWindow: Type.Integer({ minimum: 1000, default: 200_000 }),
+    /** Telemetry messages parsed and written at once; more wait as raw payloads (bounds memory). */
+    maxConcurrentMessages: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
     /** Refusals kept per device for GET /devices/:id/rejects. */
     rejectsPerDevice: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   },

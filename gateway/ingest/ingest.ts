@@ -9,6 +9,7 @@ import { StoreError } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
 import { checkReading, type CheckLimits } from './checks.ts'
 import type { IngestConfig } from './config.ts'
+import { Gate } from './gate.ts'
 import { BoundedMap, RecentKeys } from './lru.ts'
 import { parseTelemetry, type Candidate } from './parse.ts'
 import { readingPoint, rejectPoint, statusPoint, type PointSink } from './points.ts'
@@ -48,6 +49,7 @@ const DEFAULTS: IngestConfig = {
   lateAfterSeconds: 300,
   dedupWindow: 200_000,
   rejectsPerDevice: 20,
+  maxConcurrentMessages: 1000,
 }
 
 const checkStatus = Compile(DeviceStatus)
@@ -71,6 +73,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const seen = new RecentKeys(cfg.dedupWindow)
   const lastTs = new BoundedMap<string, number>(100_000)
   const log = deps.logger.child({ component: 'ingest' })
+  const gate = new Gate(cfg.maxConcurrentMessages)
 
   const m = {
     messages: deps.metrics.counter('ingest_messages_total', 'Device messages handled by ingest, by topic', ['topic']),
@@ -79,6 +82,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     duplicates: deps.metrics.counter('ingest_duplicates_total', 'Readings already stored (same device, seq and ts), dropped'),
     late: deps.metrics.counter('ingest_late_total', 'Readings stored with their own time after arriving late or out of order'),
     storeFailures: deps.metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
+    waiting: deps.metrics.gauge('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed'),
     writeSeconds: deps.metrics.histogram('ingest_write_seconds', 'Time to make a message durable', [], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
   }
   for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
@@ -132,6 +136,20 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   const telemetry: DevicePublishHandler = async (msg) => {
     m.messages.inc({ topic: 'telemetry' })
+    const wait = gate.enter()
+    if (wait) {
+      m.waiting.set(gate.queued)
+      await wait
+    }
+    try {
+      await handleTelemetry(msg)
+    } finally {
+      gate.leave()
+      if (wait) m.waiting.set(gate.queued)
+    }
+  }
+
+  const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
     let accepted: Array<{ c: Candidate; key: string; late: boolean; derived: Record<string, number | string> }>
     try {
       const parsed = parseTelemetry(decode(msg), msg.receivedAt)

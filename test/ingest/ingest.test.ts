@@ -262,3 +262,30 @@ describe('status', () => {
     expect(await rejected('invalid_json')).toBe(1)
   })
 })
+
+describe('bounded work in progress', () => {
+  it('parses at most maxConcurrentMessages at once; the rest wait, in order, and all are stored', async () => {
+    const { ingest, sink, metrics } = setup({ config: { maxConcurrentMessages: 2 } })
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let writing = 0
+    let peak = 0
+    const write = sink.write.bind(sink)
+    sink.write = async (points) => {
+      writing++
+      peak = Math.max(peak, writing)
+      await gate
+      writing--
+      return write(points)
+    }
+    const now = Date.now()
+    const all = Array.from({ length: 6 }, (_, i) => ingest.telemetry(publish(gauge, { ts: now - 1000 + i, seq: i, values: { water_level: 1 } })))
+    await new Promise((r) => setTimeout(r, 20))
+    expect(peak).toBe(2)
+    const waiting = await metrics.registry.getSingleMetric('iocgw_ingest_waiting_messages')!.get()
+    expect(waiting.values[0]!.value).toBe(4)
+    release()
+    await Promise.all(all)
+    expect(sink.readings().map((p) => p.fields.seq)).toEqual([0, 1, 2, 3, 4, 5])
+  })
+})
