@@ -151,11 +151,18 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
   }
 }
 
-/** Rain in the window, oldest first: [event ms, mm, device]; `sum` kept with it. */
-interface RainData { e: Array<[number, number, string]>; sum: number }
+/**
+ * Rain in the window as 60 time buckets of window/60 (bounded state whatever the reporting rate:
+ * the window edge moves in steps of window/60), plus the last event times per device so that a
+ * replayed or duplicated reading is counted once.
+ */
+interface RainData { b: Record<string, number>; recent: Record<string, number[]> }
+const RAIN_BUCKETS = 60
+const RECENT_PER_DEVICE = 64
 
 function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
+  const bucketMs = windowMs / RAIN_BUCKETS
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds_mm.length)
   const hours = rule.window_s / 3600
   return {
@@ -167,22 +174,22 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
       if (mm === undefined || !allows(rule.stations, r.station)) return []
       const subject = stationSubject(r)
       const holder = data(subject.key)
-      const d = (holder.data as RainData | undefined) ?? { e: [], sum: 0 }
+      const d = (holder.data as RainData | undefined) ?? { b: {}, recent: {} }
       holder.data = d
-      // Insert in time order; the same device and event time again (a replay or duplicate) is
-      // counted once. Readings nearly always arrive in order, so this scans only the tail.
-      let i = d.e.length
-      while (i > 0 && (d.e[i - 1] as [number, number, string])[0] > r.ts) i--
-      let dup = false
-      for (let j = i - 1; j >= 0 && (d.e[j] as [number, number, string])[0] === r.ts; j--) if ((d.e[j] as [number, number, string])[2] === r.device) dup = true
-      const newest = d.e.length > 0 ? Math.max((d.e[d.e.length - 1] as [number, number, string])[0], r.ts) : r.ts
-      if (!dup && r.ts > newest - windowMs) {
-        d.e.splice(i, 0, [r.ts, mm, r.device])
-        d.sum += mm
+      const seen = (d.recent[r.device] ??= [])
+      if (!seen.includes(r.ts)) {
+        seen.push(r.ts)
+        if (seen.length > RECENT_PER_DEVICE) seen.shift()
+        const k = String(Math.floor(r.ts / bucketMs))
+        d.b[k] = (d.b[k] ?? 0) + mm
       }
-      while (d.e.length > 0 && (d.e[0] as [number, number, string])[0] <= newest - windowMs) d.sum -= (d.e.shift() as [number, number, string])[1]
-      if (d.e.length === 0) d.sum = 0
-      const sum = Math.round(d.sum * 1000) / 1000
+      const newest = Math.floor(Math.max(r.ts, ...seen) / bucketMs)
+      let sum = 0
+      for (const [k, v] of Object.entries(d.b)) {
+        if (Number(k) <= newest - RAIN_BUCKETS) delete d.b[k]
+        else sum += v
+      }
+      sum = Math.round(sum * 1000) / 1000
       return [{ subject, ts: r.ts, value: sum, thresholds: rule.thresholds_mm, hysteresis: rule.hysteresis_mm, minDurationMs: md, severities, unit: 'mm' }]
     },
     title: (s, _level, value) => `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,

@@ -77,7 +77,7 @@ export interface RenderContext {
 
 export function renderSms(c: AlertChange, ctx: RenderContext): string {
   const a = c.alert
-  const b = smsBody(a, c.change.level)
+  const b = smsBody(a, c.change.action === 'resolved' ? a.level : c.change.level)
   const plc = place(a, ctx.stations)
   const action = toGsm7(ACTION_VI[c.change.action]).toUpperCase()
   const tail = ` luc ${vnTime(c.change.event_ts ?? c.change.at)}${c.change.late ? ' (du lieu tre)' : ''}`
