@@ -1,0 +1,375 @@
+// Conformance with ../shared/SPEC.md, the contract users see. Every table below mirrors a section of
+// SPEC word for word; when the code drifts from SPEC (a route, command, environment name, script
+// or topic goes missing) a check here fails and names what is missing. The gateway is the real
+// one, started in process by `startGateway` exactly as `iocgw start` wires it.
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import mqtt, { type MqttClient } from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startGateway, type RunningGateway } from '../../gateway/app.ts'
+import { loadConfig } from '../../gateway/config/load.ts'
+import { ENV_KEYS } from '../../gateway/config/schema.ts'
+import { BIN, ROOT } from '../support/gateway-process.ts'
+import { freePort, tempDir, waitFor } from '../support/services.ts'
+
+const run = promisify(execFile)
+
+// SPEC "HTTP API": everything under /api/v1, in SPEC's order.
+const SPEC_API_ROUTES: ReadonlyArray<readonly [method: string, path: string]> = [
+  ['POST', '/devices'],
+  ['GET', '/devices'],
+  ['GET', '/devices/:id'],
+  ['PATCH', '/devices/:id'],
+  ['DELETE', '/devices/:id'],
+  ['POST', '/devices/:id/rotate-secret'],
+  ['POST', '/tokens'],
+  ['GET', '/tokens'],
+  ['DELETE', '/tokens/:id'],
+  ['GET', '/devices/:id/readings'],
+  ['GET', '/readings/latest'],
+  ['GET', '/alerts'],
+  ['GET', '/alerts/:id'],
+  ['POST', '/alerts/:id/ack'],
+  ['POST', '/alerts/:id/resolve'],
+  ['GET', '/cameras/:id/snapshot'],
+  ['GET', '/cameras/:id/detections'],
+  ['GET', '/rules'],
+  ['PUT', '/rules'],
+  ['GET', '/subscriptions'],
+  ['POST', '/subscriptions'],
+  // SPEC writes "GET|POST|DELETE /subscriptions"; a DELETE needs to name the subscription.
+  ['DELETE', '/subscriptions/:id'],
+  ['GET', '/events'],
+]
+
+// SPEC "HTTP API", unversioned. /docs serves the document itself and is checked by fetching it.
+const SPEC_UNVERSIONED_ROUTES: ReadonlyArray<readonly [string, string]> = [
+  ['GET', '/healthz'],
+  ['GET', '/readyz'],
+  ['GET', '/metrics'],
+]
+
+// SPEC "Commands": group → subcommands (an empty list: the command itself), with required options.
+const SPEC_CLI: ReadonlyArray<{ path: string[]; options?: string[] }> = [
+  { path: ['start'] },
+  { path: ['edge'], options: ['--config'] },
+  { path: ['device', 'add'] },
+  { path: ['device', 'list'] },
+  { path: ['device', 'show'] },
+  { path: ['device', 'rotate-secret'] },
+  { path: ['device', 'remove'] },
+  { path: ['token', 'create'], options: ['--role'] },
+  { path: ['dashboards', 'build'] },
+  { path: ['dashboards', 'push'] },
+  { path: ['models', 'verify'] },
+]
+
+// SPEC "Configuration".
+const SPEC_ENV = [
+  'IOC_DATA_DIR',
+  'IOC_HTTP_PORT',
+  'IOC_MQTT_PORT',
+  'IOC_MQTT_WS_PORT',
+  'IOC_INFLUX_URL',
+  'IOC_ADMIN_TOKEN',
+  'IOC_MODELS_DIR',
+  'IOC_LOG_LEVEL',
+] as const
+
+// SPEC "Layout".
+const SPEC_DIRS = ['gateway', 'edge', 'dashboards', 'models', 'config', 'test', 'bench'] as const
+const SPEC_FILES = ['package.json', 'tsconfig.json', 'docker-compose.yml', 'README.md', '.ci/run', '.npmrc'] as const
+
+const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
+
+async function cli(args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } })
+  return stdout
+}
+
+/** Subcommand names listed under "Commands:" in a commander help text. */
+function commandsOf(help: string): string[] {
+  const section = help.split(/^Commands:$/m)[1] ?? ''
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1] as string)
+}
+
+describe('SPEC: repository layout, scripts and configuration names', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>
+    bin?: Record<string, string> | string
+  }
+
+  it('has the layout directories and files of SPEC', () => {
+    const missing = [
+      ...SPEC_DIRS.filter((d) => !existsSync(join(ROOT, d)) || !statSync(join(ROOT, d)).isDirectory()),
+      ...SPEC_FILES.filter((f) => !existsSync(join(ROOT, f))),
+    ]
+    expect(missing, 'layout entries of SPEC missing').toEqual([])
+  })
+
+  it('package.json has the scripts start, test, bench, demo and the bin iocgw', () => {
+    const missing = ['start', 'test', 'bench', 'demo'].filter((s) => !pkg.scripts?.[s])
+    expect(missing, 'npm scripts missing').toEqual([])
+    expect(typeof pkg.bin === 'object' ? pkg.bin.iocgw : undefined).toBeTruthy()
+    expect(existsSync(join(ROOT, (pkg.bin as Record<string, string>).iocgw as string))).toBe(true)
+  })
+
+  it('every `iocgw <command>` that a package script runs is a command the CLI offers', async () => {
+    const offered = commandsOf(await cli(['--help']))
+    const used = Object.entries(pkg.scripts ?? {})
+      .map(([name, cmd]) => [name, /iocgw\.js\s+([a-z][a-z-]*)/.exec(cmd)?.[1]] as const)
+      .filter((e): e is readonly [string, string] => e[1] !== undefined)
+    const broken = used.filter(([, c]) => !offered.includes(c)).map(([n, c]) => `npm run ${n} → iocgw ${c}`)
+    expect(broken, 'scripts calling a CLI command that does not exist').toEqual([])
+  })
+
+  it('.npmrc skips the onnxruntime-node binary download', () => {
+    const lines = readFileSync(join(ROOT, '.npmrc'), 'utf8').split('\n').map((l) => l.trim())
+    expect(lines).toContain('onnxruntime-node-install=skip')
+  })
+
+  it('every SPEC environment name is read by the configuration and documented in README.md', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const known = ENV_KEYS.map((k) => k.env)
+    expect(SPEC_ENV.filter((e) => !known.includes(e)), 'not in gateway/config/schema.ts ENV_KEYS').toEqual([])
+    expect(SPEC_ENV.filter((e) => !readme.includes(`\`${e}\``)), 'not documented in README.md').toEqual([])
+  })
+
+  it('the SPEC defaults hold: ./data, 8080, 1883, 8083 at /mqtt', () => {
+    const c = loadConfig({ file: undefined, env: {}, flags: {} })
+    expect(c.server.dataDir).toBe('./data')
+    expect(c.http.port).toBe(8080)
+    expect(c.mqtt.port).toBe(1883)
+    expect(c.mqtt.wsPort).toBe(8083)
+    expect(c.mqtt.wsPath).toBe('/mqtt')
+  })
+})
+
+describe('SPEC: the iocgw CLI offers every command', () => {
+  it.each(SPEC_CLI.map((c) => [c.path.join(' '), c] as const))('iocgw %s', async (_name, spec) => {
+    // The parent's help must list the command, and the command's own help must parse.
+    const parent = spec.path.slice(0, -1)
+    const listed = commandsOf(await cli([...parent, '--help']))
+    expect(listed, `\`iocgw ${parent.join(' ')} --help\` lists`).toContain(spec.path[spec.path.length - 1])
+    const help = await cli([...spec.path, '--help'])
+    expect(help).toContain(`Usage: iocgw ${spec.path.join(' ')}`)
+    for (const opt of spec.options ?? []) expect(help, `iocgw ${spec.path.join(' ')} ${opt}`).toContain(opt)
+  })
+})
+
+describe('SPEC: the running gateway', () => {
+  const ADMIN = 'conformance-admin-token-0123456789abcdef'
+  const dir = tempDir('iocgw-spec-')
+  let gw: RunningGateway
+  let api: string
+  let openapi: { paths: Record<string, Record<string, unknown>> }
+  const clients: MqttClient[] = []
+  let firstSecret = ''
+
+  const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = text
+    }
+    return { status: res.status, body: json as Record<string, any>, headers: res.headers }
+  }
+
+  const connect = (url: string, username: string, password: string) =>
+    new Promise<MqttClient>((resolve, reject) => {
+      const c = mqtt.connect(url, { username, password, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4 })
+      clients.push(c)
+      c.once('connect', () => resolve(c))
+      c.once('error', reject)
+      c.once('close', () => reject(new Error(`${username}: connection closed before CONNACK`)))
+    })
+
+  beforeAll(async () => {
+    const config = loadConfig({
+      file: undefined,
+      env: { IOC_DATA_DIR: dir.path, IOC_ADMIN_TOKEN: ADMIN, IOC_LOG_LEVEL: 'warn' },
+      // Free ports rather than 0: the credentials' mqtt_url is built from the configured port.
+      flags: { 'http.port': await freePort(), 'mqtt.port': await freePort(), 'mqtt.wsPort': await freePort() },
+    })
+    config.http.host = '127.0.0.1'
+    config.mqtt.host = '127.0.0.1'
+    gw = await startGateway({ config, notice: () => {} })
+    api = `http://127.0.0.1:${gw.ports.http}`
+    const res = await fetch(`${api}/docs/json`)
+    expect(res.status).toBe(200)
+    openapi = (await res.json()) as typeof openapi
+  })
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)))
+    await gw?.close()
+    dir.remove()
+  })
+
+  it.each(SPEC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('OpenAPI lists %s', (_name, method, path) => {
+    const ops = openapi.paths[openApiPath(`/api/v1${path}`)]
+    expect(ops?.[method.toLowerCase()], `${method} /api/v1${path} is not in /docs/json`).toBeDefined()
+  })
+
+  it.each(SPEC_UNVERSIONED_ROUTES.map(([m, p]) => [`${m} ${p}`, m, p] as const))('OpenAPI lists %s (unversioned)', (_name, method, path) => {
+    expect(openapi.paths[path]?.[method.toLowerCase()], `${method} ${path} is not in /docs/json`).toBeDefined()
+  })
+
+  it('GET /docs serves the OpenAPI UI, GET /healthz and /readyz answer without a token', async () => {
+    const docs = await fetch(`${api}/docs`, { redirect: 'follow' })
+    expect(docs.status).toBe(200)
+    expect(docs.headers.get('content-type')).toMatch(/text\/html/)
+    expect((await fetch(`${api}/healthz`)).status).toBe(200)
+    const ready = await fetch(`${api}/readyz`)
+    expect(ready.status).toBe(200)
+  })
+
+  it('/readyz reports the broker, the stores and the model (SPEC: "broker, stores, model loaded")', async () => {
+    const ready = (await (await fetch(`${api}/readyz`)).json()) as { checks: Record<string, unknown> }
+    const names = Object.keys(ready.checks)
+    expect(names).toContain('broker')
+    expect(names.some((n) => /store/.test(n)), `stores in ${names.join(', ')}`).toBe(true)
+    expect(names.some((n) => /model|vision/.test(n)), `model in ${names.join(', ')}`).toBe(true)
+  })
+
+  it('GET /metrics is Prometheus text with the SPEC families: messages in, rejected by reason, stored', async () => {
+    const res = await call('GET', '/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/)
+    const text = String(res.body)
+    for (const name of ['iocgw_mqtt_messages_in_total', 'iocgw_ingest_rejected_total', 'iocgw_ingest_readings_stored_total']) {
+      expect(text, name).toContain(`# TYPE ${name}`)
+    }
+  })
+
+  it('errors have Fastify\'s shape {statusCode, error, message}', async () => {
+    const none = await fetch(`${api}/api/v1/devices`)
+    expect(none.status).toBe(401)
+    const body = (await none.json()) as Record<string, unknown>
+    expect(body).toMatchObject({ statusCode: 401, error: expect.any(String), message: expect.any(String) })
+    const bad = await call('POST', '/api/v1/devices', { kind: 'volcano', name: 'x' })
+    expect(bad.status).toBe(400)
+    expect(bad.body).toMatchObject({ statusCode: 400, error: expect.any(String), message: expect.stringContaining('kind') })
+  })
+
+  it('POST /tokens answers 201 {id, name, role, token}; GET /tokens lists {items, next} without secrets', async () => {
+    const made = await call('POST', '/api/v1/tokens', { role: 'viewer', name: 'conformance viewer' })
+    expect(made.status).toBe(201)
+    expect(Object.keys(made.body).sort()).toEqual(expect.arrayContaining(['id', 'name', 'role', 'token']))
+    expect(made.body).toMatchObject({ name: 'conformance viewer', role: 'viewer', token: expect.any(String) })
+    const list = await call('GET', '/api/v1/tokens')
+    expect(list.status).toBe(200)
+    expect(list.body).toMatchObject({ items: expect.any(Array), next: null })
+    expect(JSON.stringify(list.body)).not.toContain(made.body.token)
+    // SPEC: tokens are admin only.
+    expect((await call('GET', '/api/v1/tokens', undefined, made.body.token)).status).toBe(403)
+  })
+
+  it('a registered device gets {username, password, mqtt_url}, connects, and publishes telemetry and status per SPEC', async () => {
+    const reg = await call('POST', '/api/v1/devices', {
+      id: 'spec-kim-long',
+      kind: 'water_level',
+      name: 'Trạm Kim Long',
+      station: 'kim-long',
+      location: { lat: 16.4637, lon: 107.5606 },
+    })
+    expect(reg.status).toBe(201)
+    expect(reg.body.device).toMatchObject({ id: 'spec-kim-long', kind: 'water_level', state: 'active' })
+    const cred = reg.body.credentials as { username: string; password: string; mqtt_url: string }
+    expect(Object.keys(cred).sort()).toEqual(['mqtt_url', 'password', 'username'])
+    expect(cred.username).toBe('spec-kim-long')
+    firstSecret = cred.password
+    expect(cred.mqtt_url).toBe(`mqtt://127.0.0.1:${gw.ports.mqtt}`)
+    // Only the creation answer shows the secret.
+    expect(JSON.stringify((await call('GET', '/api/v1/devices/spec-kim-long')).body)).not.toContain(cred.password)
+
+    // An integration (username `token`) watches telemetry and status, as SPEC allows.
+    const viewer = await call('POST', '/api/v1/tokens', { role: 'viewer', name: 'conformance integration' })
+    const integ = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, 'token', viewer.body.token as string)
+    const granted = await integ.subscribeAsync(['alerts/#', 'devices/+/telemetry', 'devices/+/status'], { qos: 1 })
+    expect(granted.map((g) => g.qos)).toEqual([1, 1, 1])
+    const seen: Array<{ topic: string; payload: string; retain: boolean }> = []
+    integ.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }))
+
+    const dev = await connect(cred.mqtt_url, cred.username, cred.password)
+    const ts = new Date(Date.now() - 60_000).toISOString()
+    // QoS 1: the PUBACK is the gateway's "stored".
+    await dev.publishAsync('devices/spec-kim-long/telemetry', JSON.stringify({ ts, seq: 1, values: { water_level: 2.31, battery: 12.6 } }), { qos: 1 })
+    await dev.publishAsync('devices/spec-kim-long/telemetry', JSON.stringify([
+      { ts: Date.now() - 50_000, seq: 2, values: { water_level: 2.33 } },
+      { ts: Date.now() - 40_000, seq: 3, values: { water_level: 2.35 } },
+    ]), { qos: 1 })
+    await dev.publishAsync('devices/spec-kim-long/telemetry', JSON.stringify([
+      { bn: 'spec-kim-long:', bt: (Date.now() - 30_000) / 1000, n: 'water_level', u: 'cm', v: 237 },
+    ]), { qos: 1 })
+    await dev.publishAsync('devices/spec-kim-long/status', JSON.stringify({ online: true, ts: new Date().toISOString(), fw: '1.0.0' }), { qos: 1, retain: true })
+
+    await waitFor(() => seen.filter((s) => s.topic === 'devices/spec-kim-long/telemetry').length >= 3)
+    await waitFor(() => seen.some((s) => s.topic === 'devices/spec-kim-long/status'))
+
+    const metrics = String((await call('GET', '/metrics')).body)
+    expect(metrics).toMatch(/^iocgw_ingest_readings_stored_total 4$/m)
+
+    // A device may publish only under its own devices/{id}/: anything else closes it, counted.
+    const closed = new Promise<void>((r) => dev.once('close', () => r()))
+    dev.publish('devices/someone-else/telemetry', JSON.stringify({ values: { water_level: 1 } }), { qos: 1 })
+    await closed
+    expect(String((await call('GET', '/metrics')).body)).toMatch(/^iocgw_mqtt_publish_refused_total\{reason="other_device"\} 1$/m)
+
+    // The retained status reaches a later subscriber with the retain flag.
+    const late = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, 'token', viewer.body.token as string)
+    const retained: Array<{ payload: string; retain: boolean }> = []
+    late.on('message', (_t, payload, packet) => retained.push({ payload: payload.toString(), retain: packet.retain }))
+    await late.subscribeAsync('devices/spec-kim-long/status', { qos: 1 })
+    const first = await waitFor(() => retained[0])
+    expect(first.retain).toBe(true)
+    expect(JSON.parse(first.payload)).toMatchObject({ online: expect.any(Boolean) })
+  })
+
+  it('the readings API serves what the device published: {device, metric, unit, points: [{ts, value}]}', async () => {
+    const res = await call('GET', '/api/v1/devices/spec-kim-long/readings?metric=water_level')
+    expect(res.status, `GET /api/v1/devices/:id/readings: ${JSON.stringify(res.body)}`).toBe(200)
+    expect(res.body).toMatchObject({ device: 'spec-kim-long', metric: 'water_level', unit: 'm' })
+    const values = (res.body.points as Array<{ ts: string; value: number }>).map((p) => p.value)
+    expect(values).toEqual([2.31, 2.33, 2.35, 2.37])
+  })
+
+  it('wrong or unknown credentials get CONNACK "bad username or password" (4); an integration publishes nothing', async () => {
+    const url = `mqtt://127.0.0.1:${gw.ports.mqtt}`
+    await expect(connect(url, 'spec-kim-long', 'wrong-secret')).rejects.toMatchObject({ code: 4 })
+    await expect(connect(url, 'no-such-device', 'whatever')).rejects.toMatchObject({ code: 4 })
+    await expect(connect(url, 'token', 'not-a-token')).rejects.toMatchObject({ code: 4 })
+
+    const viewer = await call('POST', '/api/v1/tokens', { role: 'admin', name: 'conformance integration 2' })
+    const integ = await connect(url, 'token', viewer.body.token as string)
+    // Frames, config and cmd are never for integrations; `#` is refused.
+    for (const filter of ['#', 'devices/+/frames', 'devices/spec-kim-long/cmd', 'devices/#']) {
+      // SUBACK 0x80 for the filter (mqtt.js turns it into a rejection); the connection stays open.
+      await expect(integ.subscribeAsync(filter, { qos: 1 }), filter).rejects.toThrow(/Subscribe error/)
+    }
+    expect(integ.connected).toBe(true)
+    const closed = new Promise<void>((r) => integ.once('close', () => r()))
+    integ.publish('alerts/water_level/kim-long', '{}', { qos: 1 })
+    await closed
+    expect(String((await call('GET', '/metrics')).body)).toMatch(/^iocgw_mqtt_publish_refused_total\{reason="read_only"\} 1$/m)
+  })
+
+  it('rotate-secret answers the same shape; the old secret is refused at once', async () => {
+    const rot = await call('POST', '/api/v1/devices/spec-kim-long/rotate-secret')
+    expect(rot.status).toBe(200)
+    expect(Object.keys(rot.body.credentials).sort()).toEqual(['mqtt_url', 'password', 'username'])
+    expect(rot.body.credentials.password).not.toBe(firstSecret)
+    await expect(connect(rot.body.credentials.mqtt_url, 'spec-kim-long', firstSecret)).rejects.toMatchObject({ code: 4 })
+    const c = await connect(rot.body.credentials.mqtt_url, 'spec-kim-long', rot.body.credentials.password)
+    expect(c.connected).toBe(true)
+  })
+})
