@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { buildApi } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
+import { readingsRoutes } from './api/routes/readings.ts'
 import { rejectRoutes } from './api/routes/rejects.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
 import { createBroker } from './broker/index.ts'
@@ -92,9 +93,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         broker: { ok: broker.ready() },
         store: store.health(),
       }),
-      routes: [deviceRoutes, tokenRoutes, rejectRoutes],
+      routes: [deviceRoutes, tokenRoutes, rejectRoutes, readingsRoutes],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
-      deps: { registry, config, ingest },
+      deps: { registry, config, ingest, store },
     })
     closers.push(() => api.close())
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
