@@ -12,7 +12,7 @@ export interface RuleRouteDeps {
 // and the field (`rules[2].thresholds_mm must be in ascending order`) rather than a union branch.
 const RulesBody = Type.Object({
   version: Type.Literal(1),
-  rules: Type.Array(Type.Object({ id: Type.String(), type: Type.Enum(RULE_TYPES) }, { additionalProperties: true }), { maxItems: 1000 }),
+  rules: Type.Array(Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), type: Type.Enum(RULE_TYPES) }, { additionalProperties: true }), { maxItems: 1000 }),
 }, { additionalProperties: false, description: 'Rules document, as config/rules.yaml' })
 const RulesAnswer = Type.Object({ version: Type.Literal(1), rules: Type.Array(Type.Unknown()) }, { additionalProperties: false })
 
