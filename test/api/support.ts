@@ -12,6 +12,7 @@ import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
 import type { Role } from '../../gateway/registry/types.ts'
 import { tempDir } from '../support/services.ts'
 
@@ -83,6 +84,7 @@ export async function makeApi(opts: {
     metrics,
     logger,
     bus: new GatewayBus(),
+    store: new SqliteTimeSeriesStore({ dataDir: dir.path, logger, metrics }),
   }
   const deps = new Proxy(known as Record<string, unknown>, {
     get: (target, key) => (typeof key === 'symbol' || key in target ? target[key as string] : missingDep(key)),
@@ -113,6 +115,7 @@ export async function makeApi(opts: {
     dataDir: dir.path,
     async close() {
       await app.close()
+      await known.store.close()
       registry.close()
       dir.remove()
     },
