@@ -1,0 +1,18 @@
+import Type, { type Static } from 'typebox'
+
+// The `alerts` section of the gateway configuration (compose as `alerts: AlertsSection`).
+export const AlertsSection = Type.Object({
+  /** Shipped rules; a copy replaced through PUT /api/v1/rules in <dataDir>/rules.yaml wins. */
+  rulesFile: Type.String({ minLength: 1, default: 'config/rules.yaml' }),
+  /** A reading older than this on arrival marks the alert change it causes as late. */
+  lateAfterS: Type.Integer({ minimum: 1, default: 120 }),
+  /** How often silent devices are looked for. */
+  silenceCheckS: Type.Integer({ minimum: 1, default: 5 }),
+}, { additionalProperties: false, default: {} })
+
+export type AlertsConfig = Static<typeof AlertsSection>
+
+/** The createAlerting options this section sets. */
+export function alertingOptions(cfg: AlertsConfig) {
+  return { rulesFile: cfg.rulesFile, lateAfterMs: cfg.lateAfterS * 1000, silenceCheckMs: cfg.silenceCheckS * 1000 }
+}
