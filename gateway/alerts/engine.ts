@@ -189,7 +189,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     return change
   }
 
-  function applyLevel(cond: Condition, ev: Evaluation, st: LevelState, level: number, late: boolean): AlertChange | undefined {
+  function applyLevel(cond: Condition, ev: Evaluation, st: LevelState, prev: number, level: number, late: boolean): AlertChange | undefined {
     const rule = cond.rule
     const at = new Date(now()).toISOString()
     const eventTs = new Date(ev.ts).toISOString()
@@ -198,7 +198,10 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     return store.transaction(() => {
       const active = st.alertId ? store.get(st.alertId) : store.active(rule.id, ev.subject.key)
       let change: AlertChange | undefined
-      if (level > 0) {
+      if (level > 0 && (!active || active.state === 'resolved') && level <= prev) {
+        // Resolved by an officer while the condition held: lowering does not reopen it.
+        st.alertId = null
+      } else if (level > 0) {
         const title = cond.title(ev.subject, level, ev.value)
         if (!active || active.state === 'resolved') {
           const id = newId()
@@ -244,6 +247,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
           dirty.add(sk(cond.rule.id, ev.subject.key))
           continue
         }
+        const prev = st.level
         const target = targetLevel(ev.value, ev.thresholds, ev.hysteresis, st.level)
         const applied = stepLevel(st, target, ev.ts, ev.minDurationMs)
         if (applied === undefined) {
@@ -251,7 +255,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
           continue
         }
         try {
-          const c = applyLevel(cond, ev, st, applied, late)
+          const c = applyLevel(cond, ev, st, prev, applied, late)
           if (c) changes.push(c)
         } catch (err) {
           log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')

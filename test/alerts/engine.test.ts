@@ -113,8 +113,9 @@ describe('alert engine', () => {
     expect(resolved.state).toBe('resolved')
     expect(resolved.resolved).toMatchObject({ by: 'Trần Thị Bình' })
     expect(() => a.resolve(first.id, 'x')).toThrow(/already resolved/)
-    // Still high: no new alert until the condition clears and comes back.
+    // Still high, or lower but above I: no new alert until the condition clears and comes back.
     a.handleReading(gauge('kim-long', T0 + 120_000, 2.1))
+    a.handleReading(gauge('kim-long', T0 + 150_000, 1.5))
     expect(a.list({}, { limit: 10 }).items).toHaveLength(1)
     a.handleReading(gauge('kim-long', T0 + 180_000, 0.5))
     a.handleReading(gauge('kim-long', T0 + 240_000, 1.3))
