@@ -94,6 +94,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     open: opts.metrics.gauge('alerts_open', 'Alerts not yet resolved'),
     evaluated: opts.metrics.counter('alert_inputs_total', 'Inputs evaluated by the alert engine', ['type']),
     outOfOrder: opts.metrics.counter('alert_inputs_out_of_order_total', 'Inputs older than the rule state, ignored for durations'),
+    ruleRejects: opts.metrics.counter('rule_rejects_total', 'Rule documents refused (PUT /api/v1/rules)'),
     publishFailed: opts.metrics.counter('alert_publish_failures_total', 'Alert changes that could not be published', ['target']),
   }
   let router = opts.router
@@ -403,7 +404,13 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     resolve: (id, by, note) => human(id, by, note, 'resolved'),
     rules: () => doc,
     replaceRules(input) {
-      const next = parseRules(input)
+      let next: RulesDoc
+      try {
+        next = parseRules(input)
+      } catch (err) {
+        m.ruleRejects.inc()
+        throw err
+      }
       flush()
       saveRules(opts.dataDir, next)
       doc = next

@@ -86,6 +86,13 @@ export function quietUntil(t: number, q: { start: string; end: string } | undefi
 
 export function createNotifier(opts: NotifierOptions): Notifier {
   const cfg = Value.Default(NotifySection, Value.Clone(opts.config)) as NotifyConfig
+  const bad = Value.Errors(NotifySection, cfg).find((e) => e.keyword !== 'boolean' && e.keyword !== 'anyOf')
+  if (bad) {
+    const extra = (bad.params as { additionalProperties?: string[]; requiredProperties?: string[] }).additionalProperties?.[0]
+      ?? (bad.params as { requiredProperties?: string[] }).requiredProperties?.[0]
+    const key = ['notify', ...bad.instancePath.split('/').filter(Boolean), ...(extra ? [extra] : [])].join('.')
+    throw new Error(`config: ${key}: ${bad.keyword === 'additionalProperties' ? 'is not an accepted key' : bad.keyword === 'required' ? 'is required' : bad.message}`)
+  }
   const now = opts.now ?? Date.now
   const shared = openAlertsDb(opts.dataDir)
   const db = shared.db

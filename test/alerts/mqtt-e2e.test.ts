@@ -148,7 +148,7 @@ describe('end to end over real MQTT and HTTP', () => {
     // Rules and subscriptions through the API; a bad rule names its field.
     const bad = await fetch(`${base}/rules`, { method: 'PUT', headers: auth(registry.createToken({ role: 'admin', name: 'admin' }, system).secret), body: JSON.stringify({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [50, 10] }] }) })
     expect(bad.status).toBe(400)
-    expect((await bad.json()).message).toBe('body/rules[0].thresholds_mm must be in ascending order')
+    expect(((await bad.json()) as { message: string }).message).toBe('body/rules[0].thresholds_mm must be in ascending order')
     const subs = await (await fetch(`${base}/subscriptions`, { headers: auth(officer) })).json() as { items: Array<{ id: string }> }
     expect(subs.items.map((s) => s.id)).toContain(officerContact.id)
     const test = await fetch(`${base}/notify/test`, { method: 'POST', headers: auth(officer), body: JSON.stringify({ contact: officerContact.id }) })

@@ -136,3 +136,19 @@ describe('provider channels against documented stand-ins', () => {
     expect(await ch.send(zns, 'x')).toMatchObject({ ok: false, retry: true, code: 'timeout' })
   })
 })
+
+describe('notify configuration', () => {
+  it('a bad value stops the notifier with the key named', async () => {
+    const { createNotifier } = await import('../../gateway/notify/notifier.ts')
+    const { quietLogger, metrics } = await import('../alerts/helpers.ts')
+    const dir = tempDir()
+    try {
+      expect(() => createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { twilio: { url: 'http://x', accountSid: 'nope', authToken: 't' } } }))
+        .toThrow(/^config: notify\.twilio\.accountSid: /)
+      expect(() => createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { sms: 'esms' } as never }))
+        .toThrow('config: notify.sms: is not an accepted key')
+    } finally {
+      dir.remove()
+    }
+  })
+})
