@@ -18,6 +18,13 @@ const HEARTBEAT_MS = 15_000
 const MAX_BUFFERED = 4 * 1024 * 1024
 
 export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
+  // Open streams never end by themselves: end them when the server shuts down, or close() would
+  // wait for them forever.
+  const open = new Set<import('node:http').ServerResponse>()
+  app.addHook('preClose', async () => {
+    for (const raw of open) raw.end()
+    open.clear()
+  })
   app.get('/events', {
     config: { roles: ['viewer', 'officer', 'technician'] },
     schema: {
@@ -60,6 +67,7 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
     })
     raw.write(`retry: 3000\n: connected\n\n`)
     streaming = true
+    open.add(raw)
     for (const [e, d] of queued.splice(0)) send(e, d)
     const onReading = (r: Reading) => {
       latest.set(r.device, r)
@@ -71,6 +79,7 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
     }, FLUSH_MS)
     const beat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
     const done = () => {
+      open.delete(raw)
       offAlert()
       deps.bus.off('reading', onReading)
       clearInterval(flush)
