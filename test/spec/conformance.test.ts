@@ -147,6 +147,33 @@ describe('SPEC: repository layout, scripts and configuration names', () => {
   })
 })
 
+describe('docs/ keeps step with SPEC', () => {
+  const doc = (name: string) => (existsSync(join(ROOT, 'docs', name)) ? readFileSync(join(ROOT, 'docs', name), 'utf8') : '')
+
+  it('docs/api.md documents every SPEC route', () => {
+    const text = doc('api.md')
+    const missing = [...SPEC_API_ROUTES, ...SPEC_UNVERSIONED_ROUTES]
+      .filter(([method, path]) => !new RegExp(`${method}[^\\n]*${path.replace(/[/:.-]/g, (c) => `\\${c}`)}(?![a-z/-])`).test(text.replaceAll('`', '')))
+      .map(([m, p]) => `${m} ${p}`)
+    expect(missing).toEqual([])
+  })
+
+  it('docs/cli.md documents every SPEC command', () => {
+    const text = doc('cli.md')
+    expect(SPEC_CLI.map((c) => c.path.join(' ')).filter((c) => !text.includes(c))).toEqual([])
+  })
+
+  it('docs/mqtt.md documents every SPEC topic and CONNACK answer', () => {
+    const text = doc('mqtt.md')
+    const topics = ['devices/{id}/telemetry', 'devices/{id}/status', 'devices/{id}/frames', 'devices/{id}/frames/{epoch ms}',
+      'devices/{id}/config', 'devices/{id}/cmd', 'devices/{id}/cmd/ack', 'alerts/{kind}/{station or device}', 'alerts/#',
+      'devices/+/telemetry', 'devices/+/status']
+    expect(topics.filter((t) => !text.includes(t))).toEqual([])
+    expect(text).toMatch(/bad user ?name or password/)
+    expect(text).toContain('not authorized')
+  })
+})
+
 describe('SPEC: the iocgw CLI offers every command', () => {
   it.each(SPEC_CLI.map((c) => [c.path.join(' '), c] as const))('iocgw %s', async (_name, spec) => {
     // The parent's help must list the command, and the command's own help must parse.
@@ -224,6 +251,25 @@ describe('SPEC: the running gateway', () => {
     expect(openapi.paths[path]?.[method.toLowerCase()], `${method} ${path} is not in /docs/json`).toBeDefined()
   })
 
+  // SPEC "Devices and credentials": admin (everything), technician (devices), officer (read,
+  // acknowledge and resolve alerts), viewer (read). Roles are read from each operation's
+  // "Roles: ..." line, which buildApi writes from the route's declared roles.
+  const rolesOf = (method: string, path: string): string[] | undefined => {
+    const op = openapi.paths[openApiPath(`/api/v1${path}`)]?.[method.toLowerCase()] as { description?: string } | undefined
+    const line = /Roles: ([a-z, ]+)\./.exec(op?.description ?? '')?.[1]
+    return op ? (line ?? '').split(',').map((r) => r.trim()).filter(Boolean) : undefined
+  }
+  it.each(SPEC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('roles of %s follow SPEC', (_name, method, path) => {
+    const roles = rolesOf(method, path)
+    if (roles === undefined) return // missing from OpenAPI: reported by the check above
+    expect(roles, 'admin may do everything').toContain('admin')
+    if (path.startsWith('/tokens')) expect(roles, 'tokens are admin only').toEqual(['admin'])
+    if (method === 'GET' && !path.startsWith('/tokens')) expect(roles, 'viewer (read)').toContain('viewer')
+    if (method !== 'GET') expect(roles, 'viewer only reads').not.toContain('viewer')
+    if (path.startsWith('/devices') && method !== 'GET') expect(roles, 'technician (devices)').toContain('technician')
+    if (/^\/alerts\/:id\/(ack|resolve)$/.test(path)) expect(roles, 'officer acknowledges and resolves').toContain('officer')
+  })
+
   it('GET /docs serves the OpenAPI UI, GET /healthz and /readyz answer without a token', async () => {
     const docs = await fetch(`${api}/docs`, { redirect: 'follow' })
     expect(docs.status).toBe(200)
@@ -249,6 +295,15 @@ describe('SPEC: the running gateway', () => {
     for (const name of ['iocgw_mqtt_messages_in_total', 'iocgw_ingest_rejected_total', 'iocgw_ingest_readings_stored_total']) {
       expect(text, name).toContain(`# TYPE ${name}`)
     }
+  })
+
+  it('docs/operations.md names every metric the running gateway exposes', async () => {
+    const text = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8')
+    const exposed = String((await call('GET', '/metrics')).body)
+    const names = [...exposed.matchAll(/^# TYPE iocgw_([a-z0-9_]+) /gm)].map((m) => m[1] as string)
+      .filter((n) => !/^(process|nodejs)_/.test(n))
+    expect(names.length).toBeGreaterThan(10)
+    expect(names.filter((n) => !text.includes(n)), 'metrics missing from docs/operations.md').toEqual([])
   })
 
   it('errors have Fastify\'s shape {statusCode, error, message}', async () => {
