@@ -122,6 +122,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     digested: db.prepare("UPDATE outbox SET state = 'digested' WHERE state = 'held' AND contact_id = ? AND channel = ?"),
     pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'sending', 'held')"),
     nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state = 'pending'"),
+    prune: db.prepare("DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain') AND created_at < ?"),
   }
 
   // Crash recovery (see the header comment).
@@ -143,6 +144,9 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   let started = false
   let pollTimer: NodeJS.Timeout | undefined
   let escTimer: NodeJS.Timeout | undefined
+  let pruneTimer: NodeJS.Timeout | undefined
+  /** Finished outbox rows are kept this long (the record of who was told what), then removed. */
+  const KEEP_MS = 90 * 86_400_000
   const inflight = new Set<Promise<unknown>>()
 
   function matches(c: Contact, ch: AlertChange): boolean {
@@ -350,12 +354,19 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         if ((t !== null && t <= now()) || (st.held.all() as unknown[]).length > 0) kick()
       }, opts.pollMs ?? 1000)
       pollTimer.unref()
+      const prune = () => {
+        try { st.prune.run(now() - KEEP_MS) } catch (err) { log.warn({ err }, 'outbox prune failed') }
+      }
+      prune()
+      pruneTimer = setInterval(prune, 3_600_000)
+      pruneTimer.unref()
       kick()
     },
     async close() {
       closed = true
       if (pollTimer) clearInterval(pollTimer)
       if (escTimer) clearInterval(escTimer)
+      if (pruneTimer) clearInterval(pruneTimer)
       while (running) await running
       await Promise.all(inflight)
       shared.release()
