@@ -2,7 +2,7 @@ import sharp from 'sharp'
 import { createDetector, createSegmenter, type Detector, type Segmenter } from './detectors/index.ts'
 import { undecodable, type Timings } from './detectors/types.ts'
 import type { Detection } from './nms.ts'
-import type { Region } from './yolox.ts'
+import type { RawFrame, Region } from './yolox.ts'
 import type { TilingConfig, Zone } from './config.ts'
 import { thumbDiff } from './motion.ts'
 import { planRegions } from './tiles.ts'
@@ -91,7 +91,23 @@ export class Engine {
           return m.force || !m.prev || thumbDiff(t, m.prev) >= m.threshold
         }
       : undefined
-    const objects = await this.detector.detect(image, frame, regions, timings, gate)
+    // Several regions (tiles): decode the JPEG once and cut the tiles from the pixels, instead of
+    // decoding the whole frame again for every tile. The whole-frame pass still reads the JPEG.
+    let pixels: RawFrame | undefined
+    if (regions.length > 1) {
+      const t1 = performance.now()
+      const { data, info } = await image
+        .clone()
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true })
+        .catch((err: unknown) => {
+          throw undecodable(err)
+        })
+      pixels = { data, width: info.width, height: info.height }
+      timings.preprocessMs += performance.now() - t1
+    }
+    const objects = await this.detector.detect(image, frame, regions, timings, gate, pixels)
     if (objects === null) return { ...frame, skipped: true, thumb, objects: [], seg: null, timings }
     const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings) : null
     return { ...frame, skipped: false, thumb, objects, seg, timings }

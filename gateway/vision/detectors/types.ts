@@ -1,6 +1,6 @@
 import type { Sharp } from 'sharp'
 import type { Detection } from '../nms.ts'
-import type { Region } from '../yolox.ts'
+import type { RawFrame, Region } from '../yolox.ts'
 
 export interface FrameSize {
   width: number
@@ -26,7 +26,15 @@ export interface Detector {
    * it is called once with a 64x48 grey thumbnail of the frame before any inference; if it
    * returns false, detection stops and null is returned (motion gating).
    */
-  detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean): Promise<Detection[] | null>
+  detect(
+    image: Sharp,
+    frame: FrameSize,
+    regions: Array<Region | null>,
+    t: Timings,
+    gate?: (thumb: Uint8Array) => boolean,
+    /** The frame already decoded (when there are several regions), to cut tiles from. */
+    pixels?: RawFrame,
+  ): Promise<Detection[] | null>
   /** One inference on a prepared input, for `models verify` and the raw benchmark. */
   runRaw(): Promise<number>
   close(): Promise<void>

@@ -1,6 +1,6 @@
 import type { Sharp } from 'sharp'
 import { nms, type Detection } from '../nms.ts'
-import { decodeYolox, letterboxInto, type Region } from '../yolox.ts'
+import { decodeYolox, letterboxInto, type RawFrame, type Region } from '../yolox.ts'
 import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
 import { openSession, ort } from './onnx.ts'
 import { undecodable, type Detector, type FrameSize, type PluginOptions, type Timings } from './types.ts'
@@ -44,7 +44,7 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
 
   return {
     type: 'yolox-onnx',
-    async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean): Promise<Detection[] | null> {
+    async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean, pixels?: RawFrame): Promise<Detection[] | null> {
       const all: Detection[] = []
       let gated = !gate
       // The whole-frame pass goes first so that the gate sees the whole frame.
@@ -54,7 +54,7 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       try {
       for (const region of ordered) {
         let t0 = performance.now()
-        const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf).catch((err: unknown) => {
+        const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
           throw undecodable(err)
         })
         if (!gated) {
