@@ -95,7 +95,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       }),
       routes: [deviceRoutes, tokenRoutes, rejectRoutes, readingsRoutes],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
-      deps: { registry, config, ingest, store },
+      // Devices are handed the port the broker really bound (the config may say 0: any free port).
+      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store },
     })
     closers.push(() => api.close())
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
