@@ -147,7 +147,6 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   let pruneTimer: NodeJS.Timeout | undefined
   /** Finished outbox rows are kept this long (the record of who was told what), then removed. */
   const KEEP_MS = 90 * 86_400_000
-  const inflight = new Set<Promise<unknown>>()
 
   function matches(c: Contact, ch: AlertChange): boolean {
     const a = ch.alert
@@ -368,7 +367,6 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       if (escTimer) clearInterval(escTimer)
       if (pruneTimer) clearInterval(pruneTimer)
       while (running) await running
-      await Promise.all(inflight)
       shared.release()
     },
   }
