@@ -94,7 +94,9 @@ export const VisionSection = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     /** Pool workers; each gets floor(cores / workers) onnxruntime threads (at least 1). */
-    workers: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+    // Two single-threaded workers beat one two-threaded on the 2-core target under load
+    // (bench/README.md, vision): one frame is letterboxed while the other is inferred.
+    workers: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     threadsPerWorker: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 2 * 1024 * 1024 }),
     motion: Type.Object(
