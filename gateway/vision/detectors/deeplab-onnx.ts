@@ -45,24 +45,24 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
   }
 
   async function segmentNow(image: Sharp, t: Timings) {
-      let t0 = performance.now()
-      // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
-      const data = await image
-        .clone()
-        .resize(w, h, { fit: 'fill', kernel: 'linear' })
-        .removeAlpha()
-        .raw()
-        .toBuffer()
-      buf.set(data)
-      let t1 = performance.now()
-      t.preprocessMs += t1 - t0
-      const out = await infer()
-      t0 = performance.now()
-      t.inferMs += t0 - t1
-      const classes = new Uint8Array(out.length)
-      for (let i = 0; i < out.length; i++) classes[i] = out[i]!
-      t1 = performance.now()
-      t.postprocessMs += t1 - t0
-      return { width: w, height: h, classes }
+    let t0 = performance.now()
+    // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
+    const data = await image
+      .clone()
+      .resize(w, h, { fit: 'fill', kernel: 'linear' })
+      .removeAlpha()
+      .raw()
+      .toBuffer()
+    buf.set(data)
+    let t1 = performance.now()
+    t.preprocessMs += t1 - t0
+    const out = await infer()
+    t0 = performance.now()
+    t.inferMs += t0 - t1
+    const classes = new Uint8Array(out.length)
+    for (let i = 0; i < out.length; i++) classes[i] = out[i]!
+    t1 = performance.now()
+    t.postprocessMs += t1 - t0
+    return { width: w, height: h, classes }
   }
 }
