@@ -3,9 +3,17 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { buildApi } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
+import { alertRoutes } from './api/routes/alerts.ts'
+import { eventRoutes } from './api/routes/events.ts'
+import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
 import { rejectRoutes } from './api/routes/rejects.ts'
+import { ruleRoutes } from './api/routes/rules.ts'
+import { subscriptionRoutes } from './api/routes/subscriptions.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
+import { alertingOptions } from './alerts/config.ts'
+import { createAlerting } from './alerts/engine.ts'
+import { createNotifier } from './notify/notifier.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
@@ -60,6 +68,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     logger.flush()
   }
 
+  // Set once the broker exists; alerts are created first (see below).
+  let brokerRef: GatewayBroker | undefined
   try {
     mkdirSync(config.server.dataDir, { recursive: true })
     const registry = openRegistry(config.server.dataDir)
@@ -72,6 +82,21 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const stations = loadStations(config.ingest.stationsFile)
     const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: config.ingest })
 
+    const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations })
+    closers.push(() => notifier.close())
+    const alerting = createAlerting({
+      bus,
+      dataDir: config.server.dataDir,
+      logger,
+      metrics,
+      stations,
+      // Alerts start before the broker listens so that no reading reaches the bus unevaluated.
+      publish: (topic, payload, o) => brokerRef?.publish(topic, payload, o),
+      annotate: (point) => store.write([point]),
+      ...alertingOptions(config.alerts),
+    })
+    closers.push(() => alerting.close())
+    notifier.attach(alerting)
     const broker = await createBroker({
       registry,
       metrics,
@@ -80,6 +105,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       config: config.mqtt,
       routes: { telemetry: ingest.telemetry, status: ingest.status },
     })
+    brokerRef = broker
     closers.push(() => broker.close())
     closers.push(registry.onTokenRevocation((tokenId) => broker.closeTokenSessions(tokenId)))
     const brokerPorts = await listenOrExplain('MQTT', () => broker.listen(), config.mqtt.port)
@@ -93,10 +119,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         broker: { ok: broker.ready() },
         store: store.health(),
       }),
-      routes: [deviceRoutes, tokenRoutes, rejectRoutes, readingsRoutes],
+      routes: [deviceRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
-      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store },
+      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus },
     })
     closers.push(() => api.close())
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)

@@ -1,5 +1,7 @@
 import Type, { type Static } from 'typebox'
+import { AlertsSection } from '../alerts/config.ts'
 import { IngestSection } from '../ingest/config.ts'
+import { NotifySection } from '../notify/config.ts'
 import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection } from './sections.ts'
 
 export const ConfigSchema = Type.Object(
@@ -11,6 +13,8 @@ export const ConfigSchema = Type.Object(
     auth: AuthSection,
     models: ModelsSection,
     ingest: IngestSection,
+    alerts: AlertsSection,
+    notify: NotifySection,
   },
   { additionalProperties: false },
 )
