@@ -25,3 +25,4 @@ export default camera
 export { startCameraAgent, type CameraAgent } from './agent.ts'
 export { CameraDriverSchema, type CameraDriverConfig } from './config.ts'
 export { connectOnvif, discover, type CameraDescription, type DiscoveredCamera } from './onvif.ts'
+export { parseCameraDriver, startCameraFromEdgeConfig } from './run.ts'

@@ -100,3 +100,14 @@ describe.skipIf(!can)('RTSP capture with ffmpeg from a GStreamer RTSP server', (
     expect(log.lines.join('')).not.toContain('not-checked-here')
   })
 })
+
+describe('camera driver config', () => {
+  it('applies defaults and names the key that is wrong', async () => {
+    const { parseCameraDriver } = await import('../../edge/camera/index.ts')
+    expect(parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://10.0.0.5/stream1' })).toMatchObject({ interval_s: 5, max_width: 1280, jpeg_quality: 80, qos: 0 })
+    expect(() => parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://x/y', fps: 3 })).toThrow('driver.fps is not a known key')
+    expect(() => parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://x/y', jpeg_quality: 0 })).toThrow(/^driver\.jpeg_quality /)
+    expect(() => parseCameraDriver({ type: 'camera' })).toThrow('exactly one of rtsp_url, snapshot_url, onvif')
+    expect(() => parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://x/y', snapshot_url: 'http://x/s.jpg' })).toThrow('exactly one')
+  })
+})
