@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import { buildApi } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
+import { deviceControlRoutes } from './api/routes/device-control.ts'
 import { eventRoutes } from './api/routes/events.ts'
 import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
@@ -14,6 +15,7 @@ import { tokenRoutes } from './api/routes/tokens.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
+import { createDeviceControl } from './control/control.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
@@ -97,13 +99,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     })
     closers.push(() => alerting.close())
     notifier.attach(alerting)
+    const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })
     const broker = await createBroker({
       registry,
       metrics,
       logger,
       bus,
       config: config.mqtt,
-      routes: { telemetry: ingest.telemetry, status: ingest.status },
+      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler },
     })
     brokerRef = broker
     closers.push(() => broker.close())
@@ -119,10 +122,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         broker: { ok: broker.ready() },
         store: store.health(),
       }),
-      routes: [deviceRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes],
+      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
-      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus },
+      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control },
     })
     closers.push(() => api.close())
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
