@@ -1,7 +1,7 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
 import { mkdirSync, readFileSync } from 'node:fs'
-import { buildApi } from './api/server.ts'
+import { buildApi, type ApiApp } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
 import { deviceControlRoutes } from './api/routes/device-control.ts'
@@ -16,6 +16,7 @@ import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
+import { cameraRoutes, createVision, type Vision } from './vision/index.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
@@ -99,6 +100,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     })
     closers.push(() => alerting.close())
     notifier.attach(alerting)
+    let vision: Vision | undefined
+    if (config.vision.enabled) {
+      const v = createVision({ store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir })
+      vision = v
+      closers.push(() => v.close())
+      // A model that cannot load leaves /readyz failing (vision logs the reason); the rest keeps running.
+      v.whenReady().catch(() => undefined)
+    }
     const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })
     const broker = await createBroker({
       registry,
@@ -106,7 +115,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       bus,
       config: config.mqtt,
-      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler },
+      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : {}) },
     })
     brokerRef = broker
     closers.push(() => broker.close())
@@ -121,8 +130,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       readiness: async () => ({
         broker: { ok: broker.ready() },
         store: store.health(),
+        ...(vision ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } } : {}),
       }),
-      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes],
+      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes,
+        ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : [])],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
       deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control },

@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox'
 import { AlertsSection } from '../alerts/config.ts'
 import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
+import { VisionSection } from '../vision/config.ts'
 import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection } from './sections.ts'
 
 export const ConfigSchema = Type.Object(
@@ -15,6 +16,7 @@ export const ConfigSchema = Type.Object(
     ingest: IngestSection,
     alerts: AlertsSection,
     notify: NotifySection,
+    vision: VisionSection,
   },
   { additionalProperties: false },
 )

@@ -74,13 +74,15 @@ export function createVision(d: VisionDeps): Vision {
     waterClasses: Object.values(seg.waterClasses ?? {}),
   })
   let isReady = false
+  let closing = false
   const readyP = pool.ready().then(
     () => {
       isReady = true
       d.logger.info({ workers: pool.workers, threadsPerWorker: pool.threadsPerWorker, model: cfg.detector.model }, 'vision: models loaded')
     },
     (err: unknown) => {
-      d.logger.error({ err: String(err) }, 'vision: models could not be loaded')
+      // Shutting down while the workers load is not a model failure.
+      if (!closing) d.logger.error({ err: String(err) }, 'vision: models could not be loaded')
       throw err
     },
   )
@@ -106,6 +108,7 @@ export function createVision(d: VisionDeps): Vision {
     pipeline,
     pool,
     async close() {
+      closing = true
       clearInterval(prune)
       await pipeline.close()
       await pool.close()

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { tempDir } from '../support/services.ts'
+import { tempDir, waitFor } from '../support/services.ts'
 
 describe('iocgw start (a real process, as on a fresh clone)', () => {
   const cleanups: Array<() => Promise<unknown> | void> = []
@@ -22,8 +22,12 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     expect(token).toMatch(/^iocgw_/)
 
     expect((await fetch(`${gw.apiUrl}/healthz`)).status).toBe(200)
-    const ready = await fetch(`${gw.apiUrl}/readyz`)
-    expect(ready.status).toBe(200)
+    // Ready once the vision models are loaded in their workers.
+    const ready = await waitFor(async () => {
+      const r = await fetch(`${gw.apiUrl}/readyz`)
+      return r.status === 200 ? ((await r.json()) as { checks: Record<string, { ok: boolean }> }) : undefined
+    }, 60_000, 200)
+    expect(Object.keys(ready.checks).sort()).toEqual(['broker', 'model', 'store'])
     const devices = await fetch(`${gw.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(devices.status).toBe(200)
 

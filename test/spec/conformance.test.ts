@@ -280,8 +280,8 @@ describe('SPEC: the running gateway', () => {
     expect(docs.status).toBe(200)
     expect(docs.headers.get('content-type')).toMatch(/text\/html/)
     expect((await fetch(`${api}/healthz`)).status).toBe(200)
-    const ready = await fetch(`${api}/readyz`)
-    expect(ready.status).toBe(200)
+    // 503 while the vision models load in their workers, then 200.
+    await waitFor(async () => (await fetch(`${api}/readyz`)).status === 200, 60_000, 200)
   })
 
   it('/readyz reports the broker, the stores and the model (SPEC: "broker, stores, model loaded")', async () => {
