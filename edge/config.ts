@@ -71,16 +71,13 @@ function firstError(schema: TSchema, value: unknown, prefix: string): string {
   return `${path || '(root)'} ${e.message}`
 }
 
-/** Checks a parsed config; throws one line naming the key. */
-export async function checkEdgeConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
+/** The agent's own settings (device, MQTT, queue, secret), checked; the driver section is left to its plugin. */
+export type EdgeBase = Omit<EdgeConfig, 'driverPlugin'>
+
+function checkEdgeBase(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv): EdgeBase {
   const withDefaults = Value.Default(EdgeConfigSchema, structuredClone(raw ?? {}))
   if (!Compile(EdgeConfigSchema).Check(withDefaults)) throw new Error(firstError(EdgeConfigSchema, withDefaults, ''))
   const cfg = withDefaults as Static<typeof EdgeConfigSchema>
-  const load = DRIVERS[cfg.driver.type]
-  if (!load) throw new Error(`driver.type "${cfg.driver.type}" is not a driver; choose one of ${Object.keys(DRIVERS).join(', ')}`)
-  const plugin = (await load()).default as DriverPlugin<unknown>
-  const driver = Value.Default(plugin.schema, structuredClone(cfg.driver))
-  if (!Compile(plugin.schema).Check(driver)) throw new Error(firstError(plugin.schema, driver, 'driver'))
   let password = cfg.device.password
   if (password === undefined && cfg.device.password_env) password = env[cfg.device.password_env]
   if (!password) {
@@ -90,23 +87,48 @@ export async function checkEdgeConfig(raw: unknown, baseDir: string, env: NodeJS
   }
   return {
     ...cfg,
-    driver: driver as typeof cfg.driver,
     queue: { ...cfg.queue, path: resolve(baseDir, cfg.queue.path) },
     mqtt: { ...cfg.mqtt, ...(cfg.mqtt.ca_file ? { ca_file: resolve(baseDir, cfg.mqtt.ca_file) } : {}) },
     password,
-    driverPlugin: plugin,
   }
 }
 
+/** Checks a parsed config; throws one line naming the key. */
+export async function checkEdgeConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
+  const base = checkEdgeBase(raw, baseDir, env)
+  const load = DRIVERS[base.driver.type]
+  if (!load) throw new Error(`driver.type "${base.driver.type}" is not a driver; choose one of ${[...Object.keys(DRIVERS), 'camera'].join(', ')}`)
+  const plugin = (await load()).default as DriverPlugin<unknown>
+  const driver = Value.Default(plugin.schema, structuredClone(base.driver))
+  if (!Compile(plugin.schema).Check(driver)) throw new Error(firstError(plugin.schema, driver, 'driver'))
+  return { ...base, driver: driver as typeof base.driver, driverPlugin: plugin }
+}
+
+/** A camera streams frames instead of sampling values: edge/camera checks its own driver section. */
+function isCameraConfig(raw: unknown): boolean {
+  return (raw as { driver?: { type?: unknown } } | null)?.driver?.type === 'camera'
+}
+
 export async function loadEdgeConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
+  const loaded = await loadEdgeRunConfig(file, env)
+  if (loaded.kind === 'camera') throw new Error(`${file}: driver.type "camera" runs a camera agent, not a sampling agent`)
+  return loaded.config
+}
+
+/** What `iocgw edge` runs: a sampling agent (sensor drivers) or a camera agent. */
+export type EdgeRunConfig = { kind: 'sensor'; config: EdgeConfig } | { kind: 'camera'; base: EdgeBase }
+
+export async function loadEdgeRunConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeRunConfig> {
   let raw: unknown
   try {
     raw = parseYaml(readFileSync(file, 'utf8'))
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message.split('\n')[0]}`)
   }
+  const baseDir = dirname(resolve(file))
   try {
-    return await checkEdgeConfig(raw, dirname(resolve(file)), env)
+    if (isCameraConfig(raw)) return { kind: 'camera', base: checkEdgeBase(raw, baseDir, env) }
+    return { kind: 'sensor', config: await checkEdgeConfig(raw, baseDir, env) }
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`)
   }

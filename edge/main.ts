@@ -1,17 +1,25 @@
 import { createLogger } from '../gateway/log/logger.ts'
-import { startEdgeAgent, type EdgeAgent } from './agent.ts'
-import { loadEdgeConfig } from './config.ts'
+import { startEdgeAgent } from './agent.ts'
+import { startCameraFromEdgeConfig } from './camera/index.ts'
+import { loadEdgeRunConfig } from './config.ts'
+
+/** What runEdge started: a sampling agent or a camera agent; both stop the same way. */
+export interface RunningAgent {
+  stop(): Promise<void>
+}
 
 /**
  * `iocgw edge --config FILE`: runs the agent until SIGTERM/SIGINT. A bad config prints one line
  * and exits with status 2.
  */
-export async function runEdge(configFile: string, opts: { logLevel?: string } = {}): Promise<EdgeAgent> {
+export async function runEdge(configFile: string, opts: { logLevel?: string } = {}): Promise<RunningAgent> {
   const logger = createLogger(opts.logLevel ?? process.env.IOC_LOG_LEVEL ?? 'info')
-  let agent: EdgeAgent
+  let agent: RunningAgent
   try {
-    const cfg = await loadEdgeConfig(configFile)
-    agent = await startEdgeAgent(cfg, { logger })
+    const loaded = await loadEdgeRunConfig(configFile)
+    agent = loaded.kind === 'camera'
+      ? await startCameraFromEdgeConfig(loaded.base, logger)
+      : await startEdgeAgent(loaded.config, { logger })
   } catch (err) {
     process.stderr.write(`iocgw edge: ${(err as Error).message}\n`)
     process.exit(2)
