@@ -54,6 +54,25 @@ function readFile(file: string): Tree {
   return doc as Tree
 }
 
+/**
+ * `${NAME}` in a string value of the file is replaced by the environment variable NAME, so that
+ * provider keys and tokens can stay out of the file (as Telegraf and docker-compose do).
+ */
+function expandEnv(node: unknown, env: NodeJS.ProcessEnv, path: string, file: string): unknown {
+  if (typeof node === 'string') {
+    return node.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = env[name]
+      if (v === undefined) throw new ConfigError(`config: ${path}: environment variable ${name} (named in ${file}) is not set`)
+      return v
+    })
+  }
+  if (Array.isArray(node)) return node.map((v, i) => expandEnv(v, env, `${path}[${i}]`, file))
+  if (node !== null && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, expandEnv(v, env, path ? `${path}.${k}` : k, file)]))
+  }
+  return node
+}
+
 function keyOf(instancePath: string, params: unknown): string {
   const base = instancePath.replace(/^\//, '').replaceAll('/', '.')
   const extra = (params as { additionalProperties?: string[] } | undefined)?.additionalProperties
@@ -68,7 +87,7 @@ function keyOf(instancePath: string, params: unknown): string {
 export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
   const env = opts.env ?? process.env
   const file = opts.file ?? env.IOC_CONFIG ?? (existsSync('config/gateway.yaml') ? 'config/gateway.yaml' : undefined)
-  const tree: Tree = file ? readFile(file) : {}
+  const tree: Tree = file ? (expandEnv(readFile(file), env, '', file) as Tree) : {}
   for (const { env: name, key, type } of ENV_KEYS) {
     const raw = env[name]
     if (raw !== undefined && raw !== '') setPath(tree, key, coerce(key, raw, type, name))

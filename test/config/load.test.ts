@@ -65,3 +65,12 @@ describe('configuration', () => {
     for (const msg of [errorOf(() => loadConfig({ file: yamlFile('- 1\n'), env: {} }))]) expect(msg.split('\n')).toHaveLength(1)
   })
 })
+
+describe('secrets from the environment', () => {
+  it('replaces ${NAME} in file values and names the key when the variable is missing', () => {
+    const file = yamlFile('notify:\n  smsProvider: esms\n  esms:\n    url: https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/\n    apiKey: ${ESMS_API_KEY}\n    secretKey: "${ESMS_SECRET}"\n    brandname: IOCHUE\n')
+    const c = loadConfig({ file, env: { ESMS_API_KEY: 'k-123', ESMS_SECRET: 's-456' } })
+    expect(c.notify.esms).toMatchObject({ apiKey: 'k-123', secretKey: 's-456' })
+    expect(errorOf(() => loadConfig({ file, env: { ESMS_API_KEY: 'k-123' } }))).toBe(`config: notify.esms.secretKey: environment variable ESMS_SECRET (named in ${file}) is not set`)
+  })
+})
