@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database, { type Database as Db } from 'better-sqlite3'
+import { migrate, type Migration } from '../sqlite/migrate.ts'
 
 // alerts.db holds alerts, their history, rule state AND the notification outbox, so that an alert
 // change and the notifications it causes commit in one transaction. The engine and the notifier
 // share one connection per file (a transaction cannot span connections).
 
-const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -85,17 +86,6 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
   },
 ]
 
-function migrate(db: Db): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)')
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version))
-  for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString())
-    })()
-  }
-}
 
 const open = new Map<string, { db: Db; refs: number }>()
 
@@ -119,7 +109,7 @@ export function openAlertsDb(dataDir: string): SharedDb {
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
-    migrate(db)
+    migrate(db, MIGRATIONS)
     entry = { db, refs: 0 }
     open.set(file, entry)
   }

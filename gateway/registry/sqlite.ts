@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { decodeCursor, encodeCursor } from './cursor.ts'
-import { migrate } from './migrations.ts'
+import { migrate } from '../sqlite/migrate.ts'
+import { MIGRATIONS } from './migrations.ts'
 import { SecretHasher, newSecret, newToken } from './secrets.ts'
 import {
   DEVICE_ID_PATTERN,
@@ -85,7 +86,7 @@ export class SqliteRegistry implements DeviceRegistry {
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('foreign_keys = ON')
     this.db.pragma('busy_timeout = 5000')
-    migrate(this.db)
+    migrate(this.db, MIGRATIONS)
   }
 
   // --- devices ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import type { DeviceControl } from '../../control/control.ts'
+import { CommandAck } from '../../protocol/schemas.ts'
 import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
 import type { RoutePlugin } from '../types.ts'
 
@@ -21,21 +22,13 @@ const CommandBody = Type.Object(
   },
   { additionalProperties: false },
 )
-const Ack = Type.Object({
-  id: Type.Union([Type.String(), Type.Null()]),
-  cmd: Type.String(),
-  ok: Type.Boolean(),
-  ts: Type.String(),
-  result: Type.Optional(Type.Unknown()),
-  error: Type.Optional(Type.String()),
-})
 const Command = Type.Object({
   id: Type.String(),
   device: Type.String(),
   cmd: Type.String(),
   args: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   sent_at: Type.String(),
-  ack: Type.Union([Ack, Type.Null()]),
+  ack: Type.Union([CommandAck, Type.Null()]),
 })
 
 export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (app, deps) => {

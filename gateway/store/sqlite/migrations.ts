@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3'
+import type { Migration } from '../../sqlite/migrate.ts'
 
 // Append-only: a released migration is never edited, a change is a new entry.
 //
@@ -7,7 +7,7 @@ import type { Database } from 'better-sqlite3'
 // (WITHOUT ROWID), and aggregation is plain SQL over `v`. A series is a measurement plus its tag
 // set (InfluxDB's notion), so a duplicate point (same tags and ts) replaces itself.
 // `t` says how to read `v` back: 0 number, 1 string, 2 boolean (stored 0/1).
-const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -59,17 +59,3 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
     `,
   },
 ]
-
-export function migrate(db: Database): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)')
-  const applied = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
-  )
-  for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString())
-    })()
-  }
-}

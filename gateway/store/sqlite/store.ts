@@ -21,7 +21,8 @@ import {
   type TimeSeriesStore,
   type ValuePoint,
 } from '../types.ts'
-import { migrate } from './migrations.ts'
+import { migrate } from '../../sqlite/migrate.ts'
+import { MIGRATIONS } from './migrations.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -105,7 +106,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     // Readings of many devices interleave in time but are clustered per series: a commit touches
     // pages all over the table, and a small cache would read them back again and again.
     this.db.pragma('cache_size = -65536') // KiB: 64 MiB
-    migrate(this.db)
+    migrate(this.db, MIGRATIONS)
     this.maxBatch = opts.maxBatchPoints ?? 5000
     this.m = storeMetrics(opts.metrics, 'sqlite')
     this.loadCaches()
