@@ -110,6 +110,9 @@ export function createVision(d: VisionDeps): Vision {
     async close() {
       closing = true
       clearInterval(prune)
+      // Terminating a worker while onnxruntime is still creating its session can bring the whole
+      // process down (a native abort), so a shutdown during model load waits for the load first.
+      await readyP.catch(() => undefined)
       await pipeline.close()
       await pool.close()
       if (!d.log) log.close()
