@@ -5,6 +5,7 @@ import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
+import { AQI_BANDS as VN_AQI_BANDS } from '../../gateway/ingest/vn-aqi.ts'
 
 export const AIR_UID = 'ioc-air-quality'
 
@@ -12,14 +13,7 @@ export const AIR_UID = 'ioc-air-quality'
  * VN_AQI bands and their official colours (Decision 1459/QĐ-TCMT, domain/vn-aqi.md). The index is
  * an integer, so a band starts at the first integer above the previous band's top.
  */
-export const AQI_BANDS = [
-  { from: 0, to: 50, vi: 'Tốt', en: 'Good', rgb: [0, 228, 0] },
-  { from: 51, to: 100, vi: 'Trung bình', en: 'Moderate', rgb: [255, 255, 0] },
-  { from: 101, to: 150, vi: 'Kém', en: 'Poor', rgb: [255, 126, 0] },
-  { from: 151, to: 200, vi: 'Xấu', en: 'Bad', rgb: [255, 0, 0] },
-  { from: 201, to: 300, vi: 'Rất xấu', en: 'Very bad', rgb: [143, 63, 151] },
-  { from: 301, to: 500, vi: 'Nguy hại', en: 'Hazardous', rgb: [126, 0, 35] },
-] as const
+export const AQI_BANDS = VN_AQI_BANDS.map((b) => ({ from: b.min, to: b.max, vi: b.vi, en: b.en, rgb: b.rgb }))
 
 export function rgbHex(rgb: readonly number[]): string {
   return `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('').toUpperCase()}`

@@ -2,6 +2,7 @@ import type { DetectionEvent, Reading } from '../bus/events.ts'
 import type { Stations } from '../ingest/stations.ts'
 import type { AqiBand, Congestion, Rainfall, RiseRate, Rule, WaterAlarm, WaterRatio } from './rules.ts'
 import type { AlertKind, Severity, Subject } from './types.ts'
+import { AQI_BANDS as VN_AQI_BANDS } from '../ingest/vn-aqi.ts'
 
 // Turns one input (a reading or a detection) into the value a rule compares with its thresholds.
 // Pure apart from the per-subject `data` the condition keeps in its persisted state.
@@ -41,11 +42,8 @@ const fmt = (v: number, digits = 2) => v.toFixed(digits).replace('.', ',')
 
 export const ROMAN = ['', 'I', 'II', 'III'] as const
 
-/** VN_AQI bands, Decision 1459/QĐ-TCMT: lower bounds and Vietnamese names. */
-export const AQI_BANDS = [
-  { from: 0, vi: 'Tốt' }, { from: 51, vi: 'Trung bình' }, { from: 101, vi: 'Kém' },
-  { from: 151, vi: 'Xấu' }, { from: 201, vi: 'Rất xấu' }, { from: 301, vi: 'Nguy hại' },
-] as const
+/** VN_AQI bands, Decision 1459/QĐ-TCMT (one table, in gateway/ingest/vn-aqi.ts): lower bounds and names. */
+export const AQI_BANDS = VN_AQI_BANDS.map((b) => ({ from: b.min, vi: b.vi }))
 
 function stationSubject(r: Reading): Subject {
   return r.station
