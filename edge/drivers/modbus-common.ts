@@ -1,6 +1,7 @@
 import modbusSerial from 'modbus-serial'
 import { applyScale, decodeWords, wordCount, type RegisterEntry } from './registers.ts'
-import type { Sample } from './types.ts'
+import type { Logger } from '../../gateway/log/logger.ts'
+import type { Driver, Sample } from './types.ts'
 
 // modbus-serial is CommonJS whose module.exports is the client class; its typings describe an ES
 // default export, which NodeNext reads as the whole module. One cast here, typed everywhere else.
@@ -20,4 +21,42 @@ export async function readMap(client: ModbusClient, map: readonly RegisterEntry[
     out[e.metric] = v
   }
   return out
+}
+
+/**
+ * A Modbus driver over one link (TCP or serial): connects on first use, reads the register map,
+ * and drops the link after a failed read so the next poll reconnects (a PLC restart or an unplugged
+ * adapter closes it under us).
+ */
+export function modbusDriver(
+  opts: { name: string; where: Record<string, unknown>; unitId: number; timeoutMs: number; registers: readonly RegisterEntry[]; logger: Logger },
+  open: (client: ModbusClient) => Promise<void>,
+): Driver {
+  let client: ModbusClient | undefined
+  const closeLink = async (): Promise<void> => {
+    const c = client
+    client = undefined
+    if (c) await new Promise<void>((r) => c.close(() => r()))
+  }
+  const connect = async (): Promise<ModbusClient> => {
+    if (client?.isOpen) return client
+    const c = new ModbusRTU()
+    await open(c)
+    c.setID(opts.unitId)
+    c.setTimeout(opts.timeoutMs)
+    client = c
+    return c
+  }
+  return {
+    async read() {
+      try {
+        return await readMap(await connect(), opts.registers)
+      } catch (err) {
+        opts.logger.warn({ err: (err as Error).message, ...opts.where }, `${opts.name} read failed`)
+        await closeLink()
+        throw err
+      }
+    },
+    close: closeLink,
+  }
 }

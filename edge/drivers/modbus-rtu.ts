@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { readMap, ModbusRTU, type ModbusClient } from './modbus-common.ts'
+import { modbusDriver } from './modbus-common.ts'
 import { RegisterEntry } from './registers.ts'
 import type { DriverPlugin } from './types.ts'
 
@@ -24,34 +24,8 @@ const plugin: DriverPlugin<Config> = {
   name: 'modbus-rtu',
   schema: Schema,
   async create(cfg, ctx) {
-    let client: ModbusClient | undefined
-    const connect = async (): Promise<ModbusClient> => {
-      if (client?.isOpen) return client
-      const c = new ModbusRTU()
-      await c.connectRTUBuffered(cfg.path, { baudRate: cfg.baud_rate, parity: cfg.parity, dataBits: cfg.data_bits, stopBits: cfg.stop_bits })
-      c.setID(cfg.unit_id)
-      c.setTimeout(cfg.timeout_ms)
-      client = c
-      return c
-    }
-    return {
-      async read() {
-        try {
-          return await readMap(await connect(), cfg.registers)
-        } catch (err) {
-          ctx.logger.warn({ err: (err as Error).message, path: cfg.path }, 'modbus-rtu read failed')
-          const c = client
-          client = undefined
-          await new Promise<void>((r) => (c ? c.close(() => r()) : r()))
-          throw err
-        }
-      },
-      async close() {
-        const c = client
-        client = undefined
-        if (c) await new Promise<void>((r) => c.close(() => r()))
-      },
-    }
+    const link = { name: 'modbus-rtu', where: { path: cfg.path }, unitId: cfg.unit_id, timeoutMs: cfg.timeout_ms, registers: cfg.registers, logger: ctx.logger }
+    return modbusDriver(link, (c) => c.connectRTUBuffered(cfg.path, { baudRate: cfg.baud_rate, parity: cfg.parity, dataBits: cfg.data_bits, stopBits: cfg.stop_bits }))
   },
 }
 export default plugin

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { readMap, ModbusRTU, type ModbusClient } from './modbus-common.ts'
+import { modbusDriver } from './modbus-common.ts'
 import { RegisterEntry } from './registers.ts'
 import type { DriverPlugin } from './types.ts'
 
@@ -21,35 +21,8 @@ const plugin: DriverPlugin<Config> = {
   name: 'modbus-tcp',
   schema: Schema,
   async create(cfg, ctx) {
-    let client: ModbusClient | undefined
-    const connect = async (): Promise<ModbusClient> => {
-      if (client?.isOpen) return client
-      const c = new ModbusRTU()
-      await c.connectTCP(cfg.host, { port: cfg.port })
-      c.setID(cfg.unit_id)
-      c.setTimeout(cfg.timeout_ms)
-      client = c
-      return c
-    }
-    return {
-      async read() {
-        try {
-          return await readMap(await connect(), cfg.registers)
-        } catch (err) {
-          // Drop the link so the next poll reconnects (a PLC restart closes the socket).
-          ctx.logger.warn({ err: (err as Error).message, host: cfg.host }, 'modbus-tcp read failed')
-          const c = client
-          client = undefined
-          await new Promise<void>((r) => (c ? c.close(() => r()) : r()))
-          throw err
-        }
-      },
-      async close() {
-        const c = client
-        client = undefined
-        if (c) await new Promise<void>((r) => c.close(() => r()))
-      },
-    }
+    const link = { name: 'modbus-tcp', where: { host: cfg.host }, unitId: cfg.unit_id, timeoutMs: cfg.timeout_ms, registers: cfg.registers, logger: ctx.logger }
+    return modbusDriver(link, (c) => c.connectTCP(cfg.host, { port: cfg.port }))
   },
 }
 export default plugin
