@@ -1,3 +1,4 @@
+import { CliError } from '../errors.ts'
 import type { Command } from 'commander'
 import { randomBytes } from 'node:crypto'
 import { startFlags } from './start.ts'
@@ -16,6 +17,10 @@ export function register(program: Command): void {
     .option('--models-dir <dir>', 'model files directory (IOC_MODELS_DIR)')
     .action(async (opts: Record<string, string | undefined>) => {
       const { demoDataDir, startField } = await import('../../demo/field.ts')
+      const speed = Number(opts.speed)
+      const seed = Number(opts.seed)
+      if (!(speed > 0) || !Number.isFinite(speed)) throw new CliError(`--speed must be a positive number, not "${opts.speed}"`)
+      if (!Number.isInteger(seed)) throw new CliError(`--seed must be a whole number, not "${opts.seed}"`)
       const token = process.env.IOC_ADMIN_TOKEN ?? randomBytes(24).toString('hex')
       process.env.IOC_ADMIN_TOKEN = token
       const { loadConfig } = await import('../../config/load.ts')
@@ -23,7 +28,7 @@ export function register(program: Command): void {
       const { startGateway } = await import('../../app.ts')
       const gw = await startGateway({ config })
       const api = `http://127.0.0.1:${gw.ports.http}`
-      const field = await startField({ apiUrl: api, token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, speed: Number(opts.speed), seed: Number(opts.seed), modelsDir: config.models.dir })
+      const field = await startField({ apiUrl: api, token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, speed, seed, modelsDir: config.models.dir })
       const say = (l: string) => process.stdout.write(`${l}\n`)
       say(`demo: simulated field running (speed ${opts.speed}x, seed ${opts.seed}); admin token: ${token}`)
       say(`  API        ${api}/api/v1`)
