@@ -4,6 +4,7 @@ import { DEVICE_KINDS, type DeviceRegistry } from '../../registry/types.ts'
 import { AGGREGATE_FNS, MAX_QUERY_POINTS, StoreError, type TimeSeriesStore } from '../../store/types.ts'
 import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
 import type { RoutePlugin } from '../types.ts'
+import { decodeCursor, encodeCursor } from '../../registry/cursor.ts'
 
 export interface ReadingsRouteDeps {
   store: TimeSeriesStore
@@ -102,8 +103,6 @@ function storeFailure(err: unknown): never {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
-const encodeCursor = (device: string) => Buffer.from(device, 'utf8').toString('base64url')
-const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8')
 
 export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) => {
   app.get('/devices/:id/readings', {
@@ -164,7 +163,7 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
   }, async (request) => {
     const { kind, station, cursor } = request.query
     const limit = request.query.limit ?? 200
-    const after = cursor !== undefined ? decodeCursor(cursor) : undefined
+    const after = decodeCursor(cursor)
     let all
     try {
       all = await deps.store.latest({ kind, station })
