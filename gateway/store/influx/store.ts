@@ -33,12 +33,19 @@ export interface InfluxStoreOptions {
   /** A batch is sent when it holds this many points... */
   batchPoints?: number
   /**
-   * ...or, when no write request is in flight, this long after its first point (a short wait lets
-   * concurrent writers share a request). While a request is in flight, points gather and leave the
-   * moment it returns, so batches grow with the load and callers waiting for their
-   * acknowledgement do not cap the rate at (writers × points) per interval.
+   * ...or, when fewer than `maxInflight` write requests are in flight, this long after its first
+   * point (a short wait lets concurrent writers share a request). Once `maxInflight` requests are
+   * in flight, points gather and leave the moment one returns, so batches grow with the load and
+   * callers waiting for their acknowledgement do not cap the rate at (writers × points) per interval.
    */
   flushIntervalMs?: number
+  /**
+   * Write requests in flight at once. InfluxDB takes concurrent writes in parallel (each waits on
+   * its WAL fsync), so one request at a time would leave it idle between round trips. Order
+   * between requests does not matter: every point carries its own time, and a batch that fails
+   * goes to the spool while the others stand.
+   */
+  maxInflight?: number
   /** One HTTP write's timeout. */
   requestTimeoutMs?: number
   /** Retry backoff while InfluxDB is unreachable: from `backoffMinMs` doubling up to `backoffMaxMs`. */
@@ -105,12 +112,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly backoffMin: number
   private readonly backoffMax: number
   private readonly maxSpoolBytes: number
+  private readonly maxInflight: number
 
   private mode: 'direct' | 'spool' = 'direct'
   private batch: string[] = []
   private batchWaiters: Waiter[] = []
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
-  private inflight = false
+  private inflight = 0
   /** Writers waiting for room in the in-memory batch (backpressure, no unbounded array of points). */
   private roomWaiters: Array<() => void> = []
   private draining: Promise<void> | null = null
@@ -151,6 +159,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.backoffMin = opts.backoffMinMs ?? 100
     this.backoffMax = opts.backoffMaxMs ?? 5000
     this.maxSpoolBytes = opts.maxSpoolBytes ?? 2 * 1024 ** 3
+    this.maxInflight = opts.maxInflight ?? 4
   }
 
   /** Opens the store; InfluxDB being down is not an error (writes spool until it is back). */
@@ -204,7 +213,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       for (const l of lines) this.batch.push(l)
       this.batchWaiters.push({ started, resolve, reject })
       if (this.batch.length >= this.batchPoints) this.flush()
-      else if (!this.inflight && !this.timer) {
+      else if (this.inflight < this.maxInflight && !this.timer) {
         // 0: at the end of this event-loop turn, once every writer woken by the last answer has
         // added its points.
         this.timer = this.flushIntervalMs > 0 ? setTimeout(() => this.flush(), this.flushIntervalMs) : setImmediate(() => this.flush())
@@ -226,23 +235,23 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   private flush(): void {
     this.clearTimer()
-    if (this.inflight || this.batch.length === 0 || this.mode !== 'direct') return
+    if (this.inflight >= this.maxInflight || this.batch.length === 0 || this.mode !== 'direct') return
     const lines = this.batch
     const waiters = this.batchWaiters
     this.batch = []
     this.batchWaiters = []
-    this.inflight = true
+    this.inflight++
     this.wakeRoomWaiters()
     void this.send(lines).then(
       () => {
-        this.inflight = false
+        this.inflight--
         this.m.delivered(lines.length)
         this.m.written(lines.length)
         this.settle(waiters)
         this.afterFlight()
       },
       (err: WriteError) => {
-        this.inflight = false
+        this.inflight--
         if (!err.retryable) {
           // InfluxDB wrote what it could and refused the rest (e.g. a field type conflict); the
           // same bytes would be refused again, so they are counted and logged, not retried.
@@ -589,7 +598,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // Let the last direct batch go out (or reach the spool) before stopping.
     if (this.mode === 'direct') {
       this.flush()
-      while (this.inflight || (this.mode === 'direct' && this.batch.length > 0)) {
+      while (this.inflight > 0 || (this.mode === 'direct' && this.batch.length > 0)) {
         await new Promise((r) => setTimeout(r, 10))
         this.flush()
       }
