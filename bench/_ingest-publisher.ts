@@ -11,6 +11,8 @@ interface Args {
   /** Readings per second for this process; 0 = as fast as PUBACKs come back. */
   rate: number
   window: number
+  /** Wall-clock ms at which every publisher process starts sending, so the runs overlap exactly. */
+  startAt: number
 }
 
 const args = JSON.parse(process.argv[2]!) as Args
@@ -38,6 +40,7 @@ const clients: MqttClient[] = await Promise.all(
 )
 for (const c of clients) c.on('error', () => errors++)
 
+await new Promise((r) => setTimeout(r, Math.max(0, args.startAt - Date.now())))
 const start = Date.now()
 const end = start + args.seconds * 1000
 // Per-connection token bucket when paced.

@@ -70,9 +70,12 @@ const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== nul
 async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, totalRate: number): Promise<PubResult[]> {
   const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
   devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
+  // Every process connects its devices first, then all start at the same moment: the rate's
+  // window (first publish to last acknowledgement) is then the time they really ran together.
+  const startAt = Date.now() + 5000
   const procs = groups.map((g, i) =>
     runNode(join(ROOT, 'bench/_ingest-publisher.ts'), [
-      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: totalRate / o.publishers, window: o.window }),
+      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: totalRate / o.publishers, window: o.window, startAt }),
     ]),
   )
   await Promise.all(procs.map(exited))
@@ -124,7 +127,7 @@ async function rawLimit(influxd: Influxd, seconds: number): Promise<Row> {
 async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half: Row }> {
   const dir = tempDir('iocgw-bench-')
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
-  const gw = spawn(process.execPath, [join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
+  const gw = spawn(process.execPath, [...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -256,6 +259,7 @@ export async function main(argv: string[]): Promise<void> {
     // Gateway first, on a fresh influxd; the references after (their volume keeps influxd busy
     // compacting for a while, which would otherwise tax whoever runs next).
     const { max, half } = await gatewayRuns(o, influxd)
+    if (process.env.BENCH_GW_ONLY) { console.log(fmt([max, half])); return }
     const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd) : undefined
     const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
     const rows = [raw, ...(mq ? [mq] : []), max, half]
