@@ -10,7 +10,7 @@ import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from '.
 import { checkReading, type CheckLimits } from './checks.ts'
 import type { IngestConfig } from './config.ts'
 import { Gate } from './gate.ts'
-import { BoundedMap, RecentKeys } from './lru.ts'
+import { BoundedMap, RecentReadings, SeqTsSet } from './lru.ts'
 import { parseTelemetry, type Candidate } from './parse.ts'
 import { readingPoint, rejectPoint, statusPoint, type PointSink } from './points.ts'
 import { Refused, type RejectReason } from './reasons.ts'
@@ -70,7 +70,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const rejects = deps.state?.rejects ?? memoryRejectLog({ perDevice: cfg.rejectsPerDevice })
   const limits: CheckLimits = { maxFutureMs: cfg.maxFutureSeconds * 1000, maxAgeMs: cfg.maxAgeDays * 86_400_000 }
   const lateAfterMs = cfg.lateAfterSeconds * 1000
-  const seen = new RecentKeys(cfg.dedupWindow)
+  const seen = new RecentReadings(cfg.dedupWindow)
   const lastTs = new BoundedMap<string, number>(100_000)
   const log = deps.logger.child({ component: 'ingest' })
   const gate = new Gate(cfg.maxConcurrentMessages)
@@ -150,13 +150,13 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
-    let accepted: Array<{ c: Candidate; key: string; late: boolean; derived: Record<string, number | string> }>
+    let accepted: Array<{ c: Candidate; late: boolean; derived: Record<string, number | string> }>
     try {
       const parsed = parseTelemetry(decode(msg), msg.receivedAt)
       for (const r of parsed.refusals) refuse(msg, r.reason, r.message)
       const t = now()
       accepted = []
-      const inMessage = new Set<string>()
+      const inMessage = new SeqTsSet()
       for (const c of parsed.readings) {
         try {
           checkReading(c, msg.device.kind, t, limits)
@@ -165,16 +165,14 @@ export function createIngest(deps: IngestDeps): Ingest {
           refuse(msg, err.reason, err.message)
           continue
         }
-        const key = `${msg.device.id}|${c.seq ?? ''}|${c.ts}`
-        if (seen.has(key) || inMessage.has(key)) {
+        if (seen.has(msg.device.id, c.seq, c.ts) || !inMessage.add(c.seq, c.ts)) {
           m.duplicates.inc()
           continue
         }
-        inMessage.add(key)
         const prev = lastTs.get(msg.device.id)
         const late = msg.receivedAt - c.ts > lateAfterMs || (prev !== undefined && c.ts < prev)
         if (prev === undefined || c.ts > prev) lastTs.set(msg.device.id, c.ts)
-        accepted.push({ c, key, late, derived: derive(msg, c) })
+        accepted.push({ c, late, derived: derive(msg, c) })
       }
     } catch (err) {
       if (err instanceof Refused) refuse(msg, err.reason, err.message)
@@ -213,7 +211,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     end()
     m.readings.inc(accepted.length)
     for (const a of accepted) {
-      seen.add(a.key)
+      seen.add(dev.id, a.c.seq, a.c.ts)
       if (a.late) m.late.inc()
       const values: Record<string, number> = { ...a.c.values }
       for (const [k, v] of Object.entries(a.derived)) if (typeof v === 'number') values[k] = v

@@ -37,30 +37,89 @@ export class BoundedMap<K, V> {
   }
 }
 
+/** seq as a number key: readings without one share -1 (seq is a non-negative integer, SPEC). */
+const seqKey = (seq: number | null): number => (seq === null ? -1 : seq)
+
 /**
- * The last `capacity` keys seen, forgotten first-in first-out: a ring of keys beside a Set. O(1)
- * per key with no Map iteration (V8 scans deleted slots when a Map is iterated from the front
- * after many deletes, which made an LRU eviction the hottest line of ingest).
+ * A set of (seq, ts) pairs of one device, as numbers: ts → seq, or the list of seqs when one
+ * instant carries several. Numbers rather than a `${device}|${seq}|${ts}` string per reading:
+ * such a string is a tree of heap objects that, kept in the de-dup window, outlives the young
+ * generation, and under load promoting them was the largest part of the garbage collector's work.
  */
-export class RecentKeys {
-  private readonly ring: Array<string | undefined>
-  private readonly set = new Set<string>()
+export class SeqTsSet {
+  private readonly byTs = new Map<number, number | number[]>()
+  size = 0
+
+  has(seq: number | null, ts: number): boolean {
+    const k = seqKey(seq)
+    const v = this.byTs.get(ts)
+    return v === k || (Array.isArray(v) && v.includes(k))
+  }
+
+  /** false when the pair was already there. */
+  add(seq: number | null, ts: number): boolean {
+    const k = seqKey(seq)
+    const v = this.byTs.get(ts)
+    if (v === undefined) this.byTs.set(ts, k)
+    else if (v === k || (Array.isArray(v) && v.includes(k))) return false
+    else if (Array.isArray(v)) v.push(k)
+    else this.byTs.set(ts, [v, k])
+    this.size++
+    return true
+  }
+
+  delete(seq: number | null, ts: number): void {
+    const k = seqKey(seq)
+    const v = this.byTs.get(ts)
+    if (v === k) this.byTs.delete(ts)
+    else if (Array.isArray(v)) {
+      const i = v.indexOf(k)
+      if (i < 0) return
+      v.splice(i, 1)
+      if (v.length === 1) this.byTs.set(ts, v[0]!)
+    } else return
+    this.size--
+  }
+}
+
+/**
+ * The last `capacity` readings accepted, as (device, seq, ts), forgotten first-in first-out: a
+ * ring of (device, seq, ts) beside a SeqTsSet per device. O(1) per reading, no string per key.
+ */
+export class RecentReadings {
+  private readonly devices = new Map<string, SeqTsSet>()
+  private readonly ringDevice: Array<string | undefined>
+  private readonly ringSeq: Float64Array
+  private readonly ringTs: Float64Array
   private pos = 0
 
   constructor(readonly capacity: number) {
-    this.ring = new Array<string | undefined>(capacity)
+    this.ringDevice = new Array<string | undefined>(capacity)
+    this.ringSeq = new Float64Array(capacity)
+    this.ringTs = new Float64Array(capacity)
   }
 
-  has(key: string): boolean {
-    return this.set.has(key)
+  has(device: string, seq: number | null, ts: number): boolean {
+    return this.devices.get(device)?.has(seq, ts) ?? false
   }
 
-  add(key: string): void {
-    if (this.set.has(key)) return
-    const old = this.ring[this.pos]
-    if (old !== undefined) this.set.delete(old)
-    this.ring[this.pos] = key
-    this.set.add(key)
+  add(device: string, seq: number | null, ts: number): void {
+    let set = this.devices.get(device)
+    if (!set) {
+      set = new SeqTsSet()
+      this.devices.set(device, set)
+    }
+    if (!set.add(seq, ts)) return
+    const old = this.ringDevice[this.pos]
+    if (old !== undefined) {
+      const oldSeq = this.ringSeq[this.pos]!
+      const oldSet = this.devices.get(old)!
+      oldSet.delete(oldSeq < 0 ? null : oldSeq, this.ringTs[this.pos]!)
+      if (oldSet.size === 0) this.devices.delete(old)
+    }
+    this.ringDevice[this.pos] = device
+    this.ringSeq[this.pos] = seqKey(seq)
+    this.ringTs[this.pos] = ts
     this.pos = (this.pos + 1) % this.capacity
   }
 }

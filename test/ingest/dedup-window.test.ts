@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { RecentReadings, SeqTsSet } from '../../gateway/ingest/lru.ts'
+
+describe('de-dup window', () => {
+  it('SeqTsSet tells (seq, ts) pairs apart, seq null included, several seqs at one instant', () => {
+    const s = new SeqTsSet()
+    expect(s.add(1, 1000)).toBe(true)
+    expect(s.add(1, 1000)).toBe(false)
+    expect(s.add(2, 1000)).toBe(true)
+    expect(s.add(null, 1000)).toBe(true)
+    expect(s.add(null, 1000)).toBe(false)
+    expect(s.has(0, 1000)).toBe(false)
+    expect(s.has(1, 1001)).toBe(false)
+    expect(s.size).toBe(3)
+    s.delete(1, 1000)
+    expect(s.has(1, 1000)).toBe(false)
+    expect(s.has(2, 1000)).toBe(true)
+    expect(s.has(null, 1000)).toBe(true)
+    s.delete(7, 1000) // absent: no change
+    expect(s.size).toBe(2)
+  })
+
+  it('RecentReadings forgets first-in first-out, per device, and frees emptied devices', () => {
+    const w = new RecentReadings(3)
+    w.add('a', 1, 10)
+    w.add('b', 1, 10)
+    w.add('a', 1, 10) // already there: takes no slot
+    w.add('a', null, 11)
+    expect(w.has('a', 1, 10)).toBe(true)
+    expect(w.has('b', 1, 10)).toBe(true)
+    expect(w.has('a', 1, 11)).toBe(false)
+    w.add('c', 5, 12) // evicts ('a', 1, 10)
+    expect(w.has('a', 1, 10)).toBe(false)
+    expect(w.has('a', null, 11)).toBe(true)
+    w.add('c', 6, 13) // evicts ('b', 1, 10)
+    w.add('c', 7, 14) // evicts ('a', null, 11)
+    expect(w.has('b', 1, 10)).toBe(false)
+    expect(w.has('a', null, 11)).toBe(false)
+    expect(w.has('c', 5, 12) && w.has('c', 6, 13) && w.has('c', 7, 14)).toBe(true)
+  })
+
+  it('agrees with a plain list over a long random run', () => {
+    let s = 3
+    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const w = new RecentReadings(500)
+    const list: string[] = []
+    for (let i = 0; i < 20_000; i++) {
+      const d = `d${Math.floor(rnd() * 5)}`
+      const seq = rnd() < 0.1 ? null : Math.floor(rnd() * 50)
+      const ts = 1_700_000_000_000 + Math.floor(rnd() * 200)
+      const key = `${d}|${seq}|${ts}`
+      expect(w.has(d, seq, ts)).toBe(list.includes(key))
+      if (!list.includes(key)) {
+        list.push(key)
+        if (list.length > 500) list.shift()
+      }
+      w.add(d, seq, ts)
+    }
+  })
+})
