@@ -139,7 +139,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
       IOC_INFLUX_URL: influxd.urlFor('bench_gw'),
       IOC_LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_GW_FLAGS ? 'inherit' : 'ignore', 'inherit'],
   })
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).ok, 60_000, 100)
@@ -243,6 +243,19 @@ async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
   }
 }
 
+/**
+ * InfluxDB's own view of the gateway's writes (SHOW STATS, httpd module): requests, points per
+ * request and the server-side time per request, to tell the database's time from the gateway's.
+ */
+async function influxWriteStats(influxd: Influxd): Promise<string> {
+  const r = await influxd.query('SHOW STATS')
+  const httpd = r.results[0]?.series?.find((x) => x.name === 'httpd')
+  if (!httpd) return 'influxd: no httpd stats'
+  const v = Object.fromEntries(httpd.columns.map((c, i) => [c, Number(httpd.values[0]![i])]))
+  const reqs = v.writeReq ?? 0
+  return `influxd (gateway runs): ${reqs} write requests, ${(reqs ? (v.pointsWrittenOK ?? 0) / reqs : 0).toFixed(0)} points each, server time ${(reqs ? (v.writeReqDurationNs ?? 0) / reqs / 1e6 : 0).toFixed(1)} ms per request`
+}
+
 function fmt(rows: Row[]): string {
   const n = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d))
   const lines = ['| run | readings/s stored | p50 ms | p99 ms | CPU (cores) | RSS peak MB | note |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |']
@@ -259,6 +272,7 @@ export async function main(argv: string[]): Promise<void> {
     // Gateway first, on a fresh influxd; the references after (their volume keeps influxd busy
     // compacting for a while, which would otherwise tax whoever runs next).
     const { max, half } = await gatewayRuns(o, influxd)
+    console.log(await influxWriteStats(influxd))
     if (process.env.BENCH_GW_ONLY) { console.log(fmt([max, half])); return }
     const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd) : undefined
     const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
