@@ -67,7 +67,8 @@ function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): C
 
 const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
 
-async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, totalRate: number): Promise<PubResult[]> {
+/** `rates[i]`: readings/s for publisher process i (0: as fast as acknowledgements allow). */
+async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, rates: number[]): Promise<PubResult[]> {
   const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
   devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
   // Every process connects its devices first, then all start at the same moment: the rate's
@@ -75,7 +76,7 @@ async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; 
   const startAt = Date.now() + 5000
   const procs = groups.map((g, i) =>
     runNode(join(ROOT, 'bench/_ingest-publisher.ts'), [
-      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: totalRate / o.publishers, window: o.window, startAt }),
+      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt }),
     ]),
   )
   await Promise.all(procs.map(exited))
@@ -153,10 +154,10 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
       if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`)
       devices.push({ id: `bench-${i}`, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
     }
-    const run = async (name: string, rate: number): Promise<Row> => {
+    const run = async (name: string, rates: number[]): Promise<Row & { perProcess: number[] }> => {
       const since = Date.now()
       const before = procStats(gw.pid!)
-      const results = await runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rate)
+      const results = await runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates)
       const after = procStats(gw.pid!)
       const start = Math.min(...results.map((r) => r.start))
       const end = Math.max(...results.map((r) => r.lastAck))
@@ -166,6 +167,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
       const secs = (end - start) / 1000
       return {
         name,
+        perProcess: results.map((r) => r.acked / ((r.lastAck - r.start) / 1000)),
         rate: stored / secs,
         p50: pct(lat, 50),
         p99: pct(lat, 99),
@@ -174,8 +176,10 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
         note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors`,
       }
     }
-    const max = await run('gateway (max rate)', 0)
-    const half = await run('gateway (half max rate)', max.rate / 2)
+    const max = await run('gateway (max rate)', [])
+    // Each process at half of its own maximum, so the half-rate run keeps the max run's mix of
+    // single readings and arrays (single-reading processes send ten times the messages per reading).
+    const half = await run('gateway (half max rate)', max.perProcess.map((r) => r / 2))
     return { max, half }
   } finally {
     gw.kill('SIGTERM')
@@ -204,7 +208,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
     await new Promise((r) => setTimeout(r, 1500))
     const before = procStats(sub.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `mq-${i}` }))
-    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, 0)
+    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [])
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
     // Stored when the subscriber's InfluxDB count stops growing (or reaches what was acknowledged).
