@@ -17,10 +17,16 @@ function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Re
   return tags
 }
 
+// One tags object per device record (a session re-reads its record every few seconds, so an edit
+// of station or district reaches the tags); the stores only read tags.
+const tagsOfDevice = new WeakMap<Device, Readonly<Record<string, string>>>()
+
 export function readingPoint(d: Device, c: Candidate, derived: Record<string, number | string>): IngestPoint {
   const fields: Record<string, number | string> = { ...c.values, ...derived }
   if (c.seq !== null) fields.seq = c.seq
-  return { measurement: 'readings', tags: deviceTags(d), fields, ts: c.ts }
+  let tags = tagsOfDevice.get(d)
+  if (!tags) tagsOfDevice.set(d, (tags = deviceTags(d)))
+  return { measurement: 'readings', tags, fields, ts: c.ts }
 }
 
 export function statusPoint(

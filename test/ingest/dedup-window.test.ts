@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { RecentReadings, SeqTsSet } from '../../gateway/ingest/lru.ts'
+import { BoundedMap, RecentReadings, SeqTsSet } from '../../gateway/ingest/lru.ts'
 
 describe('de-dup window', () => {
   it('SeqTsSet tells (seq, ts) pairs apart, seq null included, several seqs at one instant', () => {
@@ -56,5 +56,23 @@ describe('de-dup window', () => {
       }
       w.add(d, seq, ts)
     }
+  })
+})
+
+describe('BoundedMap', () => {
+  it('never holds more than its capacity and keeps keys that are used', () => {
+    const m = new BoundedMap<string, number>(10)
+    for (let i = 0; i < 1000; i++) {
+      m.set(`k${i}`, i)
+      expect(m.get('hot')).toBe(i === 0 ? undefined : 1)
+      if (i === 0) m.set('hot', 1)
+      expect(m.size).toBeLessThanOrEqual(10)
+    }
+    expect(m.has('k999')).toBe(true)
+    expect(m.has('k0')).toBe(false)
+    m.set('hot', 2)
+    expect(m.get('hot')).toBe(2)
+    m.delete('hot')
+    expect(m.has('hot')).toBe(false)
   })
 })
