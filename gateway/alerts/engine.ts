@@ -365,8 +365,9 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     return c.alert
   }
 
+  const readingsEvaluated = m.evaluated.labels({ type: 'reading' })
   const onReading = (r: Reading) => {
-    m.evaluated.inc({ type: 'reading' })
+    readingsEvaluated.inc()
     try {
       handle({ type: 'reading', reading: r })
       seen(r.device, r.kind, r.station, r.district)

@@ -73,6 +73,17 @@ export function createHooks(ctx: HookContext) {
   const { registry, routes, sessions, m, log } = ctx
   /** CONNECT packets between preConnect and authenticate (for the will topic). */
   const connectPackets = new WeakMap<Client, ConnectPacket>()
+  // Label children bound once per route: resolving labels costs more than the count itself, and
+  // these run for every message.
+  const routeMetrics = new Map<RouteKey, { messages: { inc(): void }; seconds: { startTimer(): () => void } }>()
+  const metricsOf = (route: RouteKey): { messages: { inc(): void }; seconds: { startTimer(): () => void } } => {
+    let r = routeMetrics.get(route)
+    if (!r) {
+      r = { messages: m.messagesIn.labels({ topic: route }), seconds: m.handlerSeconds.labels({ topic: route }) }
+      routeMetrics.set(route, r)
+    }
+    return r
+  }
 
   function clientsById(): Record<string, Client> {
     return (ctx.aedes() as unknown as { clients: Record<string, Client> }).clients
@@ -167,7 +178,7 @@ export function createHooks(ctx: HookContext) {
   async function dispatch(route: RouteKey, msg: DevicePublish): Promise<void> {
     const handler = routes[route]
     if (handler) {
-      const end = m.handlerSeconds.startTimer({ topic: route })
+      const end = metricsOf(route).seconds.startTimer()
       try {
         await handler(msg)
       } catch (err) {
@@ -236,7 +247,7 @@ export function createHooks(ctx: HookContext) {
     // Step 6: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
     // the retained store without bound.
     packet.retain = d.route === 'status'
-    m.messagesIn.inc({ topic: d.route })
+    metricsOf(d.route).messages.inc()
     // Step 7: the route, awaited before the acknowledgement.
     dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
       () => cb(null),
@@ -264,7 +275,7 @@ export function createHooks(ctx: HookContext) {
     if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
     if (client && d.route === 'status') ctx.willStarted.add(client)
     packet.retain = d.route === 'status'
-    m.messagesIn.inc({ topic: d.route })
+    metricsOf(d.route).messages.inc()
     dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
       () => cb(null),
       (err: Error) => cb(err),

@@ -85,6 +85,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     waiting: deps.metrics.gauge('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed'),
     writeSeconds: deps.metrics.histogram('ingest_write_seconds', 'Time to make a message durable', [], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
   }
+  const telemetryMessages = m.messages.labels({ topic: 'telemetry' })
   for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
 
   function refuse(msg: DevicePublish, reason: RejectReason, message: string): void {
@@ -135,7 +136,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   const telemetry: DevicePublishHandler = async (msg) => {
-    m.messages.inc({ topic: 'telemetry' })
+    telemetryMessages.inc()
     const wait = gate.enter()
     if (wait) {
       m.waiting.set(gate.queued)

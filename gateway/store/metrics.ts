@@ -16,12 +16,16 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   const spoolBytes = metrics.gauge('store_spool_bytes', 'Bytes waiting in the disk spool for InfluxDB', ['backend'])
   const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
   const l = { backend }
+  // Bound once: these run for every write.
+  const writtenB = written.labels(l)
+  const deliveredB = delivered.labels(l)
+  const latencyB = latency.labels(l)
   return {
-    written: (n: number) => written.inc(l, n),
-    delivered: (n: number) => delivered.inc(l, n),
+    written: (n: number) => writtenB.inc(n),
+    delivered: (n: number) => deliveredB.inc(n),
     failure: (reason: string) => failures.inc({ backend, reason }),
     rejected: (n: number) => dropped.inc(l, n),
-    latency: (seconds: number) => latency.observe(l, seconds),
+    latency: (seconds: number) => latencyB.observe(seconds),
     spool: (points: number, bytes: number) => {
       spoolPoints.set(l, points)
       spoolBytes.set(l, bytes)
