@@ -45,10 +45,22 @@ export const ROMAN = ['', 'I', 'II', 'III'] as const
 /** VN_AQI bands, Decision 1459/QĐ-TCMT (one table, in gateway/ingest/vn-aqi.ts): lower bounds and names. */
 export const AQI_BANDS = VN_AQI_BANDS.map((b) => ({ from: b.min, vi: b.vi }))
 
+// One Subject per station (or device without one), made once: conditions ask for it on every
+// reading, and callers only read it. Made again when the district changes. Bounded by the fleet;
+// cleared past 100k entries.
+const stationSubjects = new Map<string, Subject>()
+const deviceSubjects = new Map<string, Subject>()
 function stationSubject(r: Reading): Subject {
-  return r.station
-    ? { key: `station:${r.station}`, station: r.station, district: r.district ?? undefined }
-    : { key: `device:${r.device}`, device: r.device, district: r.district ?? undefined }
+  const cache = r.station ? stationSubjects : deviceSubjects
+  const id = r.station ?? r.device
+  const district = r.district ?? undefined
+  let s = cache.get(id)
+  if (!s || s.district !== district) {
+    if (cache.size > 100_000) cache.clear()
+    s = r.station ? { key: `station:${r.station}`, station: r.station, district } : { key: `device:${r.device}`, device: r.device, district }
+    cache.set(id, s)
+  }
+  return s
 }
 
 function placeName(stations: Stations, s: Subject): string {

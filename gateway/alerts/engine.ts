@@ -107,7 +107,35 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   const states = new Map<string, LevelState & { data?: unknown }>()
   const silence = new Map<string, SilenceState>()
   const dirty = new Set<string>()
-  const sk = (rule: string, subject: string) => `${rule}\u0000${subject}`
+  // State keys are looked up several times for every reading; one string per (rule, subject),
+  // made once, spares a concatenation (and its hashing) per lookup. Subjects are registered
+  // devices, stations and camera zones, so the cache is bounded by the fleet; cleared past 100k.
+  const keyCache = new Map<string, Map<string, string>>()
+  let cachedKeys = 0
+  const sk = (rule: string, subject: string): string => {
+    let byRule = keyCache.get(rule)
+    if (!byRule) keyCache.set(rule, (byRule = new Map()))
+    let key = byRule.get(subject)
+    if (key === undefined) {
+      if (++cachedKeys > 100_000) {
+        keyCache.clear()
+        cachedKeys = 1
+        keyCache.set(rule, (byRule = new Map()))
+      }
+      key = `${rule}\u0000${subject}`
+      byRule.set(subject, key)
+    }
+    return key
+  }
+  const deviceSubjects = new Map<string, string>()
+  const deviceSubject = (device: string): string => {
+    let s = deviceSubjects.get(device)
+    if (s === undefined) {
+      if (deviceSubjects.size > 100_000) deviceSubjects.clear()
+      deviceSubjects.set(device, (s = `device:${device}`))
+    }
+    return s
+  }
   const split = (key: string) => key.split('\u0000') as [string, string]
 
   const loadSilence = () => {
@@ -271,7 +299,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     if (silenceRules.length === 0) return
     const changes: AlertChange[] = []
     for (const rule of silenceRules) {
-      const key = sk(rule.id, `device:${device}`)
+      const key = sk(rule.id, deviceSubject(device))
       let st = silence.get(key)
       if (!st) {
         if (kind === undefined) continue // a status for a device no rule tracks yet

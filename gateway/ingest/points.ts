@@ -22,7 +22,9 @@ function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Re
 const tagsOfDevice = new WeakMap<Device, Readonly<Record<string, string>>>()
 
 export function readingPoint(d: Device, c: Candidate, derived: Record<string, number | string>): IngestPoint {
-  const fields: Record<string, number | string> = { ...c.values, ...derived }
+  const fields: Record<string, number | string> = {}
+  for (const k in c.values) fields[k] = c.values[k]!
+  for (const k in derived) fields[k] = derived[k]!
   if (c.seq !== null) fields.seq = c.seq
   let tags = tagsOfDevice.get(d)
   if (!tags) tagsOfDevice.set(d, (tags = deviceTags(d)))
