@@ -57,6 +57,9 @@ export class BoundedMap<K, V> {
   }
 }
 
+/** 2^30 ms (about 12 days): offsets within it are V8 small integers. */
+const NEAR = 2 ** 30 - 1
+
 /** seq as a number key: readings without one share -1 (seq is a non-negative integer, SPEC). */
 const seqKey = (seq: number | null): number => (seq === null ? -1 : seq)
 
@@ -67,36 +70,54 @@ const seqKey = (seq: number | null): number => (seq === null ? -1 : seq)
  * generation, and under load promoting them was the largest part of the garbage collector's work.
  */
 export class SeqTsSet {
-  private readonly byTs = new Map<number, number | number[]>()
+  // ts as an offset from the first instant seen, so that keys within ±12 days of it are small
+  // integers (V8 Smis: hashed and stored without a heap number each); others go to `far`.
+  private base = Number.NaN
+  private readonly near = new Map<number, number | number[]>()
+  private far: Map<number, number | number[]> | undefined
   size = 0
+
+  private get(ts: number): number | number[] | undefined {
+    if (Number.isNaN(this.base)) this.base = ts
+    const d = ts - this.base
+    return d >= -NEAR && d <= NEAR ? this.near.get(d) : this.far?.get(ts)
+  }
+
+  private put(ts: number, v: number | number[] | undefined): void {
+    const d = ts - this.base
+    const near = d >= -NEAR && d <= NEAR
+    const map = near ? this.near : (this.far ??= new Map())
+    if (v === undefined) map.delete(near ? d : ts)
+    else map.set(near ? d : ts, v)
+  }
 
   has(seq: number | null, ts: number): boolean {
     const k = seqKey(seq)
-    const v = this.byTs.get(ts)
+    const v = this.get(ts)
     return v === k || (Array.isArray(v) && v.includes(k))
   }
 
   /** false when the pair was already there. */
   add(seq: number | null, ts: number): boolean {
     const k = seqKey(seq)
-    const v = this.byTs.get(ts)
-    if (v === undefined) this.byTs.set(ts, k)
+    const v = this.get(ts)
+    if (v === undefined) this.put(ts, k)
     else if (v === k || (Array.isArray(v) && v.includes(k))) return false
     else if (Array.isArray(v)) v.push(k)
-    else this.byTs.set(ts, [v, k])
+    else this.put(ts, [v, k])
     this.size++
     return true
   }
 
   delete(seq: number | null, ts: number): void {
     const k = seqKey(seq)
-    const v = this.byTs.get(ts)
-    if (v === k) this.byTs.delete(ts)
+    const v = this.get(ts)
+    if (v === k) this.put(ts, undefined)
     else if (Array.isArray(v)) {
       const i = v.indexOf(k)
       if (i < 0) return
       v.splice(i, 1)
-      if (v.length === 1) this.byTs.set(ts, v[0]!)
+      if (v.length === 1) this.put(ts, v[0]!)
     } else return
     this.size--
   }

@@ -110,37 +110,48 @@ export function fieldTypeOf(measurement: string, field: string, v: FieldValue): 
  * here first, so such a write is refused whole, naming the field, before anything is acknowledged.
  */
 export class FieldTypes {
-  private readonly known = new Map<string, FieldType>()
+  // measurement → field → type: nested maps rather than a `${measurement}/${field}` key, which
+  // would build a string for every field of every point written.
+  private readonly known = new Map<string, Map<string, FieldType>>()
+  private count = 0
 
   constructor(private readonly max = 100_000) {}
 
+  private typeOf(measurement: string, field: string): FieldType | undefined {
+    return this.known.get(measurement)?.get(field)
+  }
+
   set(measurement: string, field: string, type: FieldType): void {
-    if (this.known.size < this.max) this.known.set(`${measurement}\u0000${field}`, type)
+    let fields = this.known.get(measurement)
+    if (fields?.has(field)) {
+      fields.set(field, type)
+      return
+    }
+    if (this.count >= this.max) return
+    if (!fields) this.known.set(measurement, (fields = new Map()))
+    fields.set(field, type)
+    this.count++
   }
 
   clear(): void {
     this.known.clear()
+    this.count = 0
   }
 
   /** Throws StoreError 'invalid' on a conflict; else learns the new fields and returns them. */
   admit(points: readonly NormalPoint[]): Array<{ measurement: string; field: string; type: FieldType }> {
-    let fresh: Map<string, { measurement: string; field: string; type: FieldType }> | null = null
+    let fresh: Array<{ measurement: string; field: string; type: FieldType }> | null = null
     for (let i = 0; i < points.length; i++) {
       const p = points[i]!
       for (const [field, v] of p.fields) {
-        const key = `${p.measurement}\u0000${field}`
         const type = fieldTypeOf(p.measurement, field, v)
-        const have = this.known.get(key) ?? fresh?.get(key)?.type
-        if (have === undefined) {
-          fresh ??= new Map()
-          fresh.set(key, { measurement: p.measurement, field, type })
-        } else if (have !== type) {
-          bad(i, `field ${field} of ${p.measurement} is stored as ${have}, this point has a ${type}`)
-        }
+        const have = this.typeOf(p.measurement, field) ?? fresh?.find((f) => f.measurement === p.measurement && f.field === field)?.type
+        if (have === undefined) (fresh ??= []).push({ measurement: p.measurement, field, type })
+        else if (have !== type) bad(i, `field ${field} of ${p.measurement} is stored as ${have}, this point has a ${type}`)
       }
     }
     if (!fresh) return []
-    for (const [key, f] of fresh) if (this.known.size < this.max) this.known.set(key, f.type)
-    return [...fresh.values()]
+    for (const f of fresh) this.set(f.measurement, f.field, f.type)
+    return fresh
   }
 }

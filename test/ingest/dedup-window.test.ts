@@ -76,3 +76,18 @@ describe('BoundedMap', () => {
     expect(m.has('hot')).toBe(false)
   })
 })
+
+describe('SeqTsSet far from its first instant', () => {
+  it('keeps pairs months apart, in both directions', () => {
+    const s = new SeqTsSet()
+    const t0 = 1_700_000_000_000
+    const times = [t0, t0 + 1, t0 - 1, t0 + 2 ** 30 + 5, t0 - 2 ** 30 - 5, t0 + 90 * 86_400_000, t0 - 90 * 86_400_000]
+    for (const t of times) expect(s.add(1, t)).toBe(true)
+    for (const t of times) expect(s.add(1, t)).toBe(false)
+    for (const t of times) expect(s.has(1, t) && !s.has(2, t)).toBe(true)
+    expect(s.size).toBe(times.length)
+    for (const t of times) s.delete(1, t)
+    for (const t of times) expect(s.has(1, t)).toBe(false)
+    expect(s.size).toBe(0)
+  })
+})

@@ -9,7 +9,17 @@ import type { NormalPoint } from '../points.ts'
 const MEASUREMENT_SPECIAL = /[, \\]/
 const KEY_SPECIAL = /[,= \\]/
 const escMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \\]/g, '\\$&') : s)
-const escKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s)
+// Keys and tag values come from a small set (field names, device ids, stations), so each is
+// escaped once and remembered; bounded so odd input cannot grow it without end.
+const escaped = new Map<string, string>()
+const escKey = (s: string): string => {
+  let e = escaped.get(s)
+  if (e === undefined) {
+    e = KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s
+    if (escaped.size < 50_000) escaped.set(s, e)
+  }
+  return e
+}
 const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 
 /**
