@@ -83,7 +83,6 @@ export function createIngest(deps: IngestDeps): Ingest {
     late: deps.metrics.counter('ingest_late_total', 'Readings stored with their own time after arriving late or out of order'),
     storeFailures: deps.metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
     waiting: deps.metrics.gauge('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed'),
-    writeSeconds: deps.metrics.histogram('ingest_write_seconds', 'Time to make a message durable', [], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
   }
   const telemetryMessages = m.messages.labels({ topic: 'telemetry' })
   for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
@@ -187,7 +186,6 @@ export function createIngest(deps: IngestDeps): Ingest {
 
     const dev = msg.device
     const points = accepted.map((a) => readingPoint(dev, a.c, a.derived))
-    const end = m.writeSeconds.startTimer()
     try {
       await deps.store.write(points)
     } catch (err) {
@@ -209,7 +207,6 @@ export function createIngest(deps: IngestDeps): Ingest {
       log.warn({ err, device: dev.id, readings: points.length }, 'store write failed; message not acknowledged')
       throw err
     }
-    end()
     m.readings.inc(accepted.length)
     for (const a of accepted) {
       seen.add(dev.id, a.c.seq, a.c.ts)

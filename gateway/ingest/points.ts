@@ -27,7 +27,7 @@ export function readingPoint(d: Device, c: Candidate, derived: Record<string, nu
   for (const k in derived) fields[k] = derived[k]!
   if (c.seq !== null) fields.seq = c.seq
   let tags = tagsOfDevice.get(d)
-  if (!tags) tagsOfDevice.set(d, (tags = deviceTags(d)))
+  if (!tags) tagsOfDevice.set(d, (tags = Object.freeze(deviceTags(d))))
   return { measurement: 'readings', tags, fields, ts: c.ts }
 }
 

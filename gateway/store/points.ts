@@ -13,8 +13,8 @@ const MAX_TS = 9_223_372_036_854
 
 export interface NormalPoint {
   measurement: string
-  /** Sorted by key (InfluxDB's preferred order; also the series key order). */
-  tags: [string, string][]
+  /** Sorted by key (InfluxDB's preferred order; also the series key order). Frozen when shared. */
+  tags: ReadonlyArray<readonly [string, string]>
   fields: [string, FieldValue][]
   ts: number
 }
@@ -34,6 +34,38 @@ function validName(k: string): boolean {
 }
 const hasLineBreak = (v: string): boolean => v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0
 
+/**
+ * Normalised tags of frozen tags objects. A writer that sends many points with the same tags
+ * (ingest: one frozen object per device record) has them checked and sorted once; freezing is
+ * what makes reusing the result safe.
+ */
+const frozenTags = new WeakMap<object, ReadonlyArray<readonly [string, string]>>()
+
+function normalizeTags(i: number, rawTags: Readonly<Record<string, string>>): ReadonlyArray<readonly [string, string]> {
+  const known = frozenTags.get(rawTags)
+  if (known) return known
+  const tags: [string, string][] = []
+  let sorted = true
+  for (const k in rawTags) {
+    if (!Object.prototype.hasOwnProperty.call(rawTags, k)) continue
+    const v = rawTags[k] as unknown
+    if (!validName(k)) bad(i, `tag key "${k}" must match ${NAME.source}`)
+    if (v === undefined || v === null || v === '') continue // unknown: omitted (data-model rule)
+    if (typeof v !== 'string') bad(i, `tag ${k} must be a string`)
+    if (v.length > MAX_TAG) bad(i, `tag ${k} is longer than ${MAX_TAG}`)
+    if (hasLineBreak(v)) bad(i, `tag ${k} holds a line break`)
+    if (tags.length > 0 && tags[tags.length - 1]![0] > k) sorted = false
+    tags.push([k, v])
+  }
+  if (!sorted) tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  if (Object.isFrozen(rawTags)) {
+    const shared = Object.freeze(tags.map((t) => Object.freeze(t)))
+    frozenTags.set(rawTags, shared)
+    return shared
+  }
+  return tags
+}
+
 export function normalizePoints(points: readonly Point[]): NormalPoint[] {
   const out: NormalPoint[] = new Array(points.length)
   for (let i = 0; i < points.length; i++) {
@@ -41,21 +73,7 @@ export function normalizePoints(points: readonly Point[]): NormalPoint[] {
     if (typeof p !== 'object' || p === null) bad(i, 'not an object')
     if (typeof p.measurement !== 'string' || !validName(p.measurement)) bad(i, `measurement must match ${NAME.source}`)
     if (typeof p.ts !== 'number' || !Number.isInteger(p.ts) || p.ts < MIN_TS || p.ts > MAX_TS) bad(i, 'ts must be an integer epoch ms within 1677..2262')
-    const tags: [string, string][] = []
-    let sorted = true
-    const rawTags = p.tags ?? {}
-    for (const k in rawTags) {
-      if (!Object.prototype.hasOwnProperty.call(rawTags, k)) continue
-      const v = rawTags[k] as unknown
-      if (!validName(k)) bad(i, `tag key "${k}" must match ${NAME.source}`)
-      if (v === undefined || v === null || v === '') continue // unknown: omitted (data-model rule)
-      if (typeof v !== 'string') bad(i, `tag ${k} must be a string`)
-      if (v.length > MAX_TAG) bad(i, `tag ${k} is longer than ${MAX_TAG}`)
-      if (hasLineBreak(v)) bad(i, `tag ${k} holds a line break`)
-      if (tags.length > 0 && tags[tags.length - 1]![0] > k) sorted = false
-      tags.push([k, v])
-    }
-    if (!sorted) tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const tags = normalizeTags(i, p.tags ?? {})
     const ints = INTEGER_FIELDS[p.measurement]
     const fields: [string, FieldValue][] = []
     const rawFields = p.fields ?? {}

@@ -22,14 +22,26 @@ const escKey = (s: string): string => {
 }
 const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 
+// `measurement,tag=value,...` of shared (frozen) tags, built once per series.
+const seriesPrefix = new WeakMap<object, { measurement: string; prefix: string }>()
+
+function seriesOf(p: NormalPoint): string {
+  const known = seriesPrefix.get(p.tags)
+  if (known && known.measurement === p.measurement) return known.prefix
+  const parts: string[] = [escMeasurement(p.measurement)]
+  for (const [k, v] of p.tags) parts.push(',', escKey(k), '=', escKey(v))
+  const prefix = parts.join('')
+  if (Object.isFrozen(p.tags)) seriesPrefix.set(p.tags, { measurement: p.measurement, prefix })
+  return prefix
+}
+
 /**
  * One point as one line, timestamp in ms (write with precision=ms). Built with join rather than
  * `+=`: each `+=` leaves a cons-string node, and a batch of lines waiting for InfluxDB kept a tree
  * of them per line alive long enough to be promoted out of the young generation.
  */
 export function toLine(p: NormalPoint): string {
-  const parts: string[] = [escMeasurement(p.measurement)]
-  for (const [k, v] of p.tags) parts.push(',', escKey(k), '=', escKey(v))
+  const parts: string[] = [seriesOf(p)]
   const ints = INTEGER_FIELDS[p.measurement]
   let sep = ' '
   for (const [k, v] of p.fields) {

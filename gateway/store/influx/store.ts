@@ -314,7 +314,8 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   /** One POST /write; throws a WriteError saying whether it is worth retrying. */
   private async send(lines: string[] | Buffer): Promise<void> {
-    const body = Array.isArray(lines) ? lines.join('\n') : lines
+    // Bytes, not a string: fetch would scan a string body for lone surrogates first.
+    const body = Array.isArray(lines) ? Buffer.from(lines.join('\n')) : lines
     let res: Response
     try {
       res = await fetch(this.writeUrl, {
