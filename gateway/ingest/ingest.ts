@@ -211,8 +211,12 @@ export function createIngest(deps: IngestDeps): Ingest {
     for (const a of accepted) {
       seen.add(dev.id, a.c.seq, a.c.ts)
       if (a.late) m.late.inc()
-      const values: Record<string, number> = { ...a.c.values }
-      for (const [k, v] of Object.entries(a.derived)) if (typeof v === 'number') values[k] = v
+      const values: Record<string, number> = {}
+      for (const k in a.c.values) values[k] = a.c.values[k]!
+      for (const k in a.derived) {
+        const v = a.derived[k]
+        if (typeof v === 'number') values[k] = v
+      }
       const reading: Reading = {
         device: dev.id,
         kind: dev.kind,

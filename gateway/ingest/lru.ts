@@ -75,6 +75,8 @@ export class SeqTsSet {
   private base = Number.NaN
   private readonly near = new Map<number, number | number[]>()
   private far: Map<number, number | number[]> | undefined
+  /** Newest instant ever added: a later one cannot be in the set (most readings come in order). */
+  private newest = -Infinity
   size = 0
 
   private get(ts: number): number | number[] | undefined {
@@ -92,6 +94,7 @@ export class SeqTsSet {
   }
 
   has(seq: number | null, ts: number): boolean {
+    if (ts > this.newest) return false
     const k = seqKey(seq)
     const v = this.get(ts)
     return v === k || (Array.isArray(v) && v.includes(k))
@@ -100,6 +103,13 @@ export class SeqTsSet {
   /** false when the pair was already there. */
   add(seq: number | null, ts: number): boolean {
     const k = seqKey(seq)
+    if (ts > this.newest) {
+      if (Number.isNaN(this.base)) this.base = ts
+      this.newest = ts
+      this.put(ts, k)
+      this.size++
+      return true
+    }
     const v = this.get(ts)
     if (v === undefined) this.put(ts, k)
     else if (v === k || (Array.isArray(v) && v.includes(k))) return false
