@@ -15,6 +15,10 @@ import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
 import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
+/** The node flags `npm start` runs the gateway with, so the bench measures what operators run. */
+const START_FLAGS = ((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '')
+  .split(' ')
+  .filter((w) => w.startsWith('--'))
 const ADMIN = 'bench-admin-token-0123456789abcdef'
 
 interface Opts {
@@ -128,7 +132,7 @@ async function rawLimit(influxd: Influxd, seconds: number): Promise<Row> {
 async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half: Row }> {
   const dir = tempDir('iocgw-bench-')
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
-  const gw = spawn(process.execPath, [...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
+  const gw = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env,
