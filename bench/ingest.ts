@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
+import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
 import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -72,7 +73,7 @@ function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): C
 const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
 
 /** `rates[i]`: readings/s for publisher process i (0: as fast as acknowledgements allow). */
-async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, rates: number[]): Promise<PubResult[]> {
+async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, rates: number[], cpu: CpuSampler): Promise<PubResult[]> {
   const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
   devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
   // Every process connects its devices first, then all start at the same moment: the rate's
@@ -83,6 +84,7 @@ async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; 
       JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt }),
     ]),
   )
+  for (const p of procs) cpu.track('publishers', p.pid)
   await Promise.all(procs.map(exited))
   return procs.map((p) => {
     const line = p.out().trim().split('\n').pop() ?? ''
@@ -107,6 +109,8 @@ interface Row {
   cpu?: number
   rss?: number
   note?: string
+  /** Machine and per-group CPU over the measured window. */
+  where?: { window: CpuWindow; side: string[] }
 }
 
 /** The database's own limit: 5,000-point line-protocol batches, two writers in flight. */
@@ -129,7 +133,7 @@ async function rawLimit(influxd: Influxd, seconds: number): Promise<Row> {
   return { name: 'raw line protocol (limit)', rate: points / ((Date.now() - t0) / 1000) }
 }
 
-async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half: Row }> {
+async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<{ max: Row; half: Row }> {
   const dir = tempDir('iocgw-bench-')
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
   const gw = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
@@ -146,6 +150,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
     },
     stdio: ['ignore', process.env.BENCH_GW_FLAGS ? 'inherit' : 'ignore', 'inherit'],
   })
+  cpu.track('gateway', gw.pid)
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).ok, 60_000, 100)
     const devices: Array<{ id: string; password: string }> = []
@@ -161,7 +166,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
     const run = async (name: string, rates: number[]): Promise<Row & { perProcess: number[] }> => {
       const since = Date.now()
       const before = procStats(gw.pid!)
-      const results = await runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates)
+      const results = await runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates, cpu)
       const after = procStats(gw.pid!)
       const start = Math.min(...results.map((r) => r.start))
       const end = Math.max(...results.map((r) => r.lastAck))
@@ -178,6 +183,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
         cpu: (after.cpu - before.cpu) / secs,
         rss: after.hwm,
         note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors`,
+        where: { window: cpu.window(start, end), side: ['gateway'] },
       }
     }
     const max = await run('gateway (max rate)', [])
@@ -192,7 +198,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd): Promise<{ max: Row; half:
   }
 }
 
-async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
+async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<Row> {
   await influxd.query('CREATE DATABASE bench_mq')
   const dir = tempDir('iocgw-bench-mq-')
   const port = await freePort()
@@ -200,6 +206,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
   // An integrator's settings: no limit on the subscriber's queue, so nothing is dropped silently.
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\npersistence false\n`)
   const broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
+  cpu.track('mosquitto', broker.pid)
   try {
     await waitFor(async () => {
       const { connect } = await import('node:net')
@@ -209,10 +216,11 @@ async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
       })
     }, 10_000)
     const sub = runNode(join(ROOT, 'bench/_mosquitto-subscriber.ts'), [`mqtt://127.0.0.1:${port}`, influxd.url, 'bench_mq'])
+    cpu.track('subscriber', sub.pid)
     await new Promise((r) => setTimeout(r, 1500))
     const before = procStats(sub.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `mq-${i}` }))
-    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [])
+    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
     // Stored when the subscriber's InfluxDB count stops growing (or reaches what was acknowledged).
@@ -231,6 +239,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
       await new Promise((r) => setTimeout(r, 1000))
     }
     const after = procStats(sub.pid!)
+    const window = cpu.window(start, end)
     sub.kill('SIGTERM')
     await exited(sub)
     const res = JSON.parse(sub.out().trim().split('\n').pop() ?? '{}') as { latencies?: number[] }
@@ -243,6 +252,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd): Promise<Row> {
       cpu: (after.cpu - before.cpu) / secs,
       rss: after.hwm,
       note: `${stored} stored of ${acked} acknowledged by mosquitto (subscriber CPU/RSS; PUBACK before storage)`,
+      where: { window, side: ['mosquitto', 'subscriber'] },
     }
   } finally {
     broker.kill('SIGTERM')
@@ -271,23 +281,54 @@ function fmt(rows: Row[]): string {
   return lines.join('\n')
 }
 
+/**
+ * Where the machine's CPU went in each run: whether the broker side (one gateway process, or
+ * mosquitto plus its subscriber) or the whole machine was the limit, and the CPU each part spends
+ * per stored reading.
+ */
+function fmtWhere(rows: Row[]): string {
+  const lines = [
+    '| run | machine busy (cores) | broker side (cores) | publishers (cores) | influxd (cores) | µs CPU per stored reading: broker side / publishers / influxd / all |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ]
+  for (const r of rows) {
+    if (!r.where) continue
+    const w = r.where.window
+    const side = r.where.side.reduce((s, g) => s + (w.groups.get(g) ?? 0), 0)
+    const pub = w.groups.get('publishers') ?? 0
+    const inf = w.groups.get('influxd') ?? 0
+    const us = (cores: number) => ((cores * 1e6) / r.rate).toFixed(1)
+    lines.push(
+      `| ${r.name} | ${w.machineBusy.toFixed(2)} of ${w.cores} | ${side.toFixed(2)} | ${pub.toFixed(2)} | ${inf.toFixed(2)} | ${us(side)} / ${us(pub)} / ${us(inf)} / ${us(w.machineBusy)} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
 export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv)
   if (!hasCommand('influxd')) throw new Error('influxd is not installed (Debian package influxdb)')
   console.log(`ingest bench: ${o.seconds} s per run, ${o.publishers} publisher processes, ${o.devices} devices, window ${o.window}`)
   const influxd = await startInfluxd()
+  const cpu = new CpuSampler()
+  for (const pid of pidsMatching(influxd.dir)) cpu.track('influxd', pid)
   try {
     // Gateway first, on a fresh influxd; the references after (their volume keeps influxd busy
     // compacting for a while, which would otherwise tax whoever runs next).
-    const { max, half } = await gatewayRuns(o, influxd)
+    const { max, half } = await gatewayRuns(o, influxd, cpu)
     console.log(await influxWriteStats(influxd))
-    if (process.env.BENCH_GW_ONLY) { console.log(fmt([max, half])); return }
-    const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd) : undefined
+    if (process.env.BENCH_GW_ONLY) {
+      console.log(`${fmt([max, half])}\n\n${fmtWhere([max, half])}`)
+      return
+    }
+    const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd, cpu) : undefined
     const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
     const rows = [raw, ...(mq ? [mq] : []), max, half]
     console.log(fmt(rows))
+    console.log(`\n${fmtWhere(rows)}\n`)
     console.log(`ratios: gateway/mosquitto ${mq ? (max.rate / mq.rate).toFixed(2) : '-'}x, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x`)
   } finally {
+    cpu.stop()
     await influxd.remove()
   }
 }
