@@ -133,6 +133,19 @@ async function rawLimit(influxd: Influxd, seconds: number): Promise<Row> {
   return { name: 'raw line protocol (limit)', rate: points / ((Date.now() - t0) / 1000) }
 }
 
+/** Waits (at most 30 s) until every group uses under a tenth of a core over a whole second. */
+async function settled(cpu: CpuSampler, groups: string[]): Promise<void> {
+  const start = Date.now()
+  let quiet = false
+  while (!quiet && Date.now() < start + 30_000) {
+    const t0 = Date.now()
+    await new Promise((r) => setTimeout(r, 1000))
+    const w = cpu.window(t0, Date.now())
+    quiet = groups.every((g) => (w.groups.get(g) ?? 0) < 0.1)
+  }
+  console.log(`${groups.join(' and ')} ${quiet ? 'quiet' : 'still busy'} after ${((Date.now() - start) / 1000).toFixed(0)} s`)
+}
+
 async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<{ max: Row; half: Row }> {
   const dir = tempDir('iocgw-bench-')
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
@@ -187,6 +200,9 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       }
     }
     const max = await run('gateway (max rate)', [])
+    // InfluxDB snapshots and compacts the max run's data for a few seconds afterwards; the half
+    // run measures latency at a steady half load, so it starts once both are quiet again.
+    await settled(cpu, ['influxd', 'gateway'])
     // Each process at half of its own maximum, so the half-rate run keeps the max run's mix of
     // single readings and arrays (single-reading processes send ten times the messages per reading).
     const half = await run('gateway (half max rate)', max.perProcess.map((r) => r / 2))
