@@ -38,9 +38,12 @@ function schemaMessage(errors: Iterable<{ keyword: string; instancePath: string;
   return `${at} ${e.message ?? 'is not valid'}`
 }
 
+// Paths for messages are built only when something is wrong (this runs for every reading).
+export const pathOf = (index: number | null): string => (index === null ? 'payload' : `payload/${index}`)
+
 function native(item: unknown, index: number | null, receivedAt: number): Candidate {
-  const where = index === null ? 'payload' : `payload/${index}`
   if (!checkReading.Check(item)) {
+    const where = pathOf(index)
     // JSON.parse turns 1e999 into Infinity: name that rather than a type error.
     const values = (item as { values?: unknown } | null)?.values
     if (typeof values === 'object' && values !== null) {
@@ -50,7 +53,9 @@ function native(item: unknown, index: number | null, receivedAt: number): Candid
     throw new Refused('invalid_payload', schemaMessage(checkReading.Errors(item), where))
   }
   const r = item as TelemetryReading
-  const ts = r.ts === undefined ? receivedAt : parseTs(r.ts, `${where}/ts`)
+  // Whole epoch milliseconds (the usual case) need none of parseTs's checks.
+  const epochMs = typeof r.ts === 'number' && r.ts >= 1e11 && Number.isSafeInteger(r.ts)
+  const ts = r.ts === undefined ? receivedAt : epochMs ? (r.ts as number) : parseTs(r.ts, `${pathOf(index)}/ts`)
   return { ts, seq: r.seq ?? null, values: { ...r.values }, index }
 }
 
