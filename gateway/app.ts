@@ -79,7 +79,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => registry.close())
     ensureAdminToken(registry, config.auth.adminToken, opts.notice ?? ((l) => process.stdout.write(`${l}\n`)))
 
-    const store = await openTimeSeriesStore({ influxUrl: config.influx.url, dataDir: config.server.dataDir, logger, metrics })
+    const { url: influxUrl, ...influx } = config.influx
+    const store = await openTimeSeriesStore({ influxUrl, influx, sqlite: config.timeseries, dataDir: config.server.dataDir, logger, metrics })
     closers.push(() => store.close())
 
     const stations = loadStations(config.ingest.stationsFile)

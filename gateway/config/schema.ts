@@ -3,7 +3,7 @@ import { AlertsSection } from '../alerts/config.ts'
 import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
 import { VisionSection } from '../vision/config.ts'
-import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection } from './sections.ts'
+import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection, TimeseriesSection } from './sections.ts'
 
 export const ConfigSchema = Type.Object(
   {
@@ -11,6 +11,7 @@ export const ConfigSchema = Type.Object(
     http: HttpSection,
     mqtt: MqttSection,
     influx: InfluxSection,
+    timeseries: TimeseriesSection,
     auth: AuthSection,
     models: ModelsSection,
     ingest: IngestSection,

@@ -1,3 +1,4 @@
+import { InfluxTuningSchema, SqliteTuningSchema } from '../store/config.ts'
 import Type from 'typebox'
 
 // One schema per capability; each capability reads only its own section.
@@ -51,9 +52,13 @@ export const InfluxSection = Type.Object(
   {
     /** http://host:8086/database; when set, time series go to InfluxDB instead of SQLite. */
     url: Type.Optional(Type.String({ pattern: '^https?://' })),
+    ...InfluxTuningSchema.properties,
   },
   { additionalProperties: false, default: {} },
 )
+
+/** The embedded SQLite time series (used when `influx.url` is not set). */
+export const TimeseriesSection = Type.Object(SqliteTuningSchema.properties, { additionalProperties: false, default: {} })
 
 export const AuthSection = Type.Object(
   {

@@ -1,8 +1,8 @@
 import Type, { type Static } from 'typebox'
 
-// Optional tuning of the time-series store, meant to sit beside `url` in the `influx:` section of
-// gateway.yaml (and a `timeseries:` section for SQLite). Every key has a working default in the
-// store itself, so an absent section changes nothing.
+// Optional tuning of the time-series store: beside `url` in the `influx:` section of gateway.yaml,
+// and the `timeseries:` section for SQLite. Every key has a working default in the store itself,
+// so an absent section changes nothing.
 
 export const InfluxTuningSchema = Type.Object(
   {
@@ -25,6 +25,8 @@ export const SqliteTuningSchema = Type.Object(
   {
     /** FULL survives a power cut; NORMAL survives a process crash only, and writes faster. */
     synchronous: Type.Optional(Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { description: 'default FULL' })),
+    /** Raw samples older than this are deleted (InfluxDB's `raw` policy keeps 90 days too). */
+    retentionDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500, description: 'default 90' })),
   },
   { additionalProperties: false },
 )

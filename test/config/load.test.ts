@@ -54,6 +54,14 @@ describe('configuration', () => {
     expect(shipped).toEqual(loadConfig({ file: undefined, env: {} }))
   })
 
+  it('takes the time-series store tuning from influx: and timeseries:, and names a bad key', () => {
+    const c = loadConfig({ file: yamlFile('influx:\n  maxInflight: 4\n  batchPoints: 10000\ntimeseries:\n  retentionDays: 30\n  synchronous: NORMAL\n'), env: {} })
+    expect(c.influx).toEqual({ maxInflight: 4, batchPoints: 10000 })
+    expect(c.timeseries).toEqual({ retentionDays: 30, synchronous: 'NORMAL' })
+    expect(errorOf(() => loadConfig({ file: yamlFile('timeseries:\n  retentionDays: 0\n'), env: {} }))).toMatch(/^config: timeseries\.retentionDays: must be >= 1/)
+    expect(errorOf(() => loadConfig({ file: yamlFile('influx:\n  maxInflight: 100\n'), env: {} }))).toMatch(/^config: influx\.maxInflight: must be <= 64/)
+  })
+
   it('a bad value names the key in one line', () => {
     expect(errorOf(() => loadConfig({ file: undefined, env: { IOC_HTTP_PORT: '70000' } }))).toMatch(/^config: http\.port: must be <= 65535/)
     expect(errorOf(() => loadConfig({ file: undefined, env: { IOC_MQTT_PORT: 'x' } }))).toMatch(/^config: mqtt\.port: "x" from IOC_MQTT_PORT is not a whole number$/)
