@@ -14,6 +14,7 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   )
   const spoolPoints = metrics.gauge('store_spool_points', 'Points waiting in the disk spool for InfluxDB', ['backend'])
   const spoolBytes = metrics.gauge('store_spool_bytes', 'Bytes waiting in the disk spool for InfluxDB', ['backend'])
+  const expired = metrics.counter('store_points_expired_total', 'Samples deleted by the retention sweep (SQLite; InfluxDB expires its own by policy)', ['backend'])
   const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
   const l = { backend }
   // Bound once: these run for every write.
@@ -31,6 +32,7 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
       spoolBytes.set(l, bytes)
     },
     degraded: (on: boolean) => degraded.set(l, on ? 1 : 0),
+    expired: (n: number) => expired.inc(l, n),
   }
 }
 

@@ -23,6 +23,7 @@ import {
 } from '../types.ts'
 import { migrate } from '../../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
+import { RetentionSweeper } from './retention.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -35,6 +36,10 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL'
   /** Group commit: a transaction is committed at once when this many points wait. */
   maxBatchPoints?: number
+  /** Raw samples older than this many days are deleted (default 90, as InfluxDB's `raw` policy). */
+  retentionDays?: number
+  /** How often the retention sweep runs (default hourly; the first one a minute after opening). */
+  retentionSweepMs?: number
 }
 
 interface Series {
@@ -89,6 +94,8 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
   private closed = false
   private readonly maxBatch: number
   private lastError: string | null = null
+  private readonly retention: RetentionSweeper
+  private readonly sweepTimers: NodeJS.Timeout[]
   private readonly st: {
     insSeries: Statement
     insField: Statement
@@ -120,6 +127,26 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
          ON CONFLICT (series, field) DO UPDATE SET ts = excluded.ts, v = excluded.v, t = excluded.t
          WHERE excluded.ts >= latest.ts`,
       ),
+    }
+    this.retention = new RetentionSweeper(this.db, { retentionMs: (opts.retentionDays ?? 90) * 86_400_000 })
+    const every = opts.retentionSweepMs ?? 3_600_000
+    this.sweepTimers = [setTimeout(() => void this.sweepRetention(), Math.min(every, 60_000)), setInterval(() => void this.sweepRetention(), every)]
+    for (const t of this.sweepTimers) t.unref()
+  }
+
+  /** Runs the retention sweep now (it also runs on its own timer); answers the rows deleted. */
+  async sweepRetention(now = Date.now()): Promise<number> {
+    if (this.closed) return 0
+    try {
+      const n = await this.retention.sweep(now)
+      this.m.expired(n)
+      if (n > 0) this.opts.logger.info({ deleted: n, retentionDays: this.opts.retentionDays ?? 90 }, 'time-series retention: old samples deleted')
+      return n
+    } catch (err) {
+      if (this.closed) return 0
+      this.m.failure('retention')
+      this.opts.logger.error({ err }, 'time-series retention sweep failed')
+      return 0
     }
   }
 
@@ -401,6 +428,9 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     if (this.closed) return
     this.commit()
     this.closed = true
+    for (const t of this.sweepTimers) clearTimeout(t)
+    // A sweep in progress stops at its next slice; the database closes once it has.
+    await this.retention.stop()
     this.db.close()
   }
 }
