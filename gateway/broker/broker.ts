@@ -10,6 +10,7 @@ import { tcpListener, tlsListener, wsListener, type Listener } from './listeners
 import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPacketSize } from './packet-limit.ts'
+import { boundedMemoryPersistence } from './offline-queue.ts'
 import { offlinePayload } from './status.ts'
 import type { BrokerConfig, BrokerPorts, DevicePublishRoutes, GatewayBroker, GatewayPublishOptions } from './types.ts'
 
@@ -56,7 +57,22 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     deviceRefreshMs: opts.deviceRefreshMs ?? DEVICE_REFRESH_MS,
   })
 
+  /** Clients whose queue overflowed, logged at most once a minute each. */
+  const overflowLogged = new Map<string, number>()
+  const persistence = boundedMemoryPersistence({
+    maxQueued: config.maxQueuedMessages ?? 1000,
+    onDrop: (clientId, packet) => {
+      m.queueDropped.inc()
+      const now = Date.now()
+      if ((overflowLogged.get(clientId) ?? 0) > now - 60_000) return
+      if (overflowLogged.size > 10_000) overflowLogged.clear()
+      overflowLogged.set(clientId, now)
+      log.warn({ event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: config.maxQueuedMessages ?? 1000 }, 'persistent session queue full; oldest message dropped')
+    },
+  })
+
   aedes = await Aedes.createBroker({
+    persistence,
     concurrency: MQ_CONCURRENCY,
     // A device that stops reading must not stall deliveries to every other client.
     drainTimeout: 30_000,

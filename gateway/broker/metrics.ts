@@ -25,6 +25,10 @@ export function brokerMetrics(metrics: Metrics) {
       'mqtt_gateway_offline_status_total',
       'Offline statuses the gateway published for devices that left without a will',
     ),
+    queueDropped: metrics.counter(
+      'mqtt_queue_dropped_total',
+      'QoS 1 messages dropped from a full persistent-session queue (mqtt.maxQueuedMessages), oldest first',
+    ),
     oversize: metrics.counter('mqtt_oversize_packets_total', 'MQTT packets refused for declaring more than the size limit'),
     connected: metrics.gauge('mqtt_connected_clients', 'MQTT clients connected now, by kind', ['kind']),
   }

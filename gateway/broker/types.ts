@@ -68,6 +68,8 @@ export interface BrokerConfig {
   /** Listened on only when `tls` is given. */
   tlsPort?: number | undefined
   tls?: BrokerTls | undefined
+  /** QoS 1 messages held per persistent session; past it the oldest is dropped (default 1000). */
+  maxQueuedMessages?: number | undefined
 }
 
 /** Actual ports after listen (config port 0 means any free port). */

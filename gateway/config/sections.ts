@@ -44,6 +44,8 @@ export const MqttSection = Type.Object(
     tls: Type.Optional(TlsSchema),
     /** The URL handed to devices in their credentials; defaults to mqtt://<this host>:<port>. */
     publicUrl: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+    /** QoS 1 messages held per persistent session (unacknowledged, or waiting while it is offline); past it the oldest is dropped. */
+    maxQueuedMessages: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
   },
   { additionalProperties: false, default: {} },
 )

@@ -31,7 +31,7 @@ export interface Harness {
   stop(): Promise<void>
 }
 
-export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRefreshMs?: number } = {}): Promise<Harness> {
+export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRefreshMs?: number; maxQueuedMessages?: number } = {}): Promise<Harness> {
   const dir = tempDir('iocgw-broker-')
   const registry = openRegistry(dir.path)
   const metrics = new Metrics({ defaults: false })
@@ -51,7 +51,7 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRe
     bus,
     routes: opts.routes ?? {},
     deviceRefreshMs: opts.deviceRefreshMs,
-    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' },
+    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt', maxQueuedMessages: opts.maxQueuedMessages },
   })
   const ports = await broker.listen()
   const secrets: string[] = []
