@@ -42,9 +42,18 @@ function listenOn(server: NetServer | HttpServer, name: string, host: string, po
   })
 }
 
+/**
+ * TCP keepalive on every MQTT connection. A client may ask for no MQTT keepalive at all (0,
+ * MQTT-3.1.2-23) and 3.1.1 gives the server no way to impose one; without TCP probes the session of
+ * a device whose link died without a FIN (power cut, cellular drop) would stay open, holding its
+ * client id and keeping its will from being sent, until the process restarts.
+ */
+const TCP_KEEPALIVE_MS = 60_000
+
 function track(server: NetServer | HttpServer): Set<Socket> {
   const sockets = new Set<Socket>()
   server.on('connection', (s: Socket) => {
+    s.setKeepAlive(true, TCP_KEEPALIVE_MS)
     sockets.add(s)
     s.once('close', () => sockets.delete(s))
   })
