@@ -85,6 +85,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
 
     const stations = loadStations(config.ingest.stationsFile)
     const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: config.ingest })
+    // Before the broker takes devices: AQI and rise rates continue from the stored history. The
+    // store being unreachable is not fatal (they then start from empty, as on a first start).
+    await ingest.warmUp(store).catch((err: unknown) => logger.warn({ err }, 'derived-value state not rebuilt from the store; it starts empty'))
 
     const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations })
     closers.push(() => notifier.close())

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { DeviceStatus } from '../protocol/index.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import { Compile } from 'typebox/compile'
-import { StoreError } from '../store/types.ts'
+import { StoreError, type TimeSeriesStore } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
 import { checkReading, type CheckLimits } from './checks.ts'
 import type { IngestConfig } from './config.ts'
@@ -19,6 +19,7 @@ import { memoryRiseRate, type RiseRateState } from './rise-rate.ts'
 import { NO_STATIONS, type Stations } from './stations.ts'
 import { parseTs } from './timestamps.ts'
 import { AQI_POLLUTANTS } from './vn-aqi.ts'
+import { warmUp, type WarmUpResult } from './warm-up.ts'
 
 export interface IngestDeps {
   registry?: DeviceRegistry
@@ -39,6 +40,11 @@ export interface Ingest {
   recentRejects(deviceId: string): RejectRecord[]
   /** Hourly means per device, for daily VN_AQI (dailyAqiFor). */
   readonly hourly: HourlyMeans
+  /**
+   * Rebuilds the derived-value state (hourly means, rise-rate windows) from what `source` holds;
+   * run at start-up before devices connect (warm-up.ts).
+   */
+  warmUp(source: Pick<TimeSeriesStore, 'queryPoints'>): Promise<WarmUpResult>
 }
 
 const DEFAULTS: IngestConfig = {
@@ -269,5 +275,16 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  return { telemetry, status, recentRejects: (id) => rejects.recent(id), hourly }
+  return {
+    telemetry,
+    status,
+    recentRejects: (id) => rejects.recent(id),
+    hourly,
+    async warmUp(source) {
+      const started = performance.now()
+      const r = await warmUp(source, { hourly, rise }, stations, now())
+      log.info({ ...r, ms: Math.round(performance.now() - started) }, 'derived-value state rebuilt from the store')
+      return r
+    },
+  }
 }
