@@ -9,6 +9,9 @@ import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
 import type { PointQuery, QueriedPoint } from '../../gateway/store/types.ts'
+import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
+import type { TimeSeriesStore } from '../../gateway/store/types.ts'
+import { requireInfluxd, startInfluxd } from '../support/influxd.ts'
 import { tempDir } from '../support/services.ts'
 import { device, publish, setup } from './helpers.ts'
 
@@ -20,11 +23,28 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-function sqliteStore(): SqliteTimeSeriesStore {
-  const dir = tempDir('iocgw-warmup-')
-  const store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
-  cleanups.push(() => dir.remove(), () => store.close())
-  return store
+const stores: Array<[string, () => Promise<TimeSeriesStore>]> = [
+  [
+    'SQLite',
+    async () => {
+      const dir = tempDir('iocgw-warmup-')
+      const store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
+      cleanups.push(() => dir.remove(), () => store.close())
+      return store
+    },
+  ],
+]
+if (requireInfluxd()) {
+  stores.push([
+    'InfluxDB',
+    async () => {
+      const dir = tempDir('iocgw-warmup-')
+      const influxd = await startInfluxd()
+      const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc'), dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
+      cleanups.push(() => dir.remove(), () => influxd.remove(), () => store.close())
+      return store
+    },
+  ])
 }
 
 /** 20 hours of air quality (a pm2.5 episode, o3 by day) and 50 minutes of a rising river. */
@@ -41,9 +61,9 @@ function history(now: number): Array<{ dev: typeof air; payload: object }> {
 }
 
 describe('ingest warm-up from the store', () => {
-  it('continues VN_AQI and rise rate after a restart exactly where a live gateway is', async () => {
+  it.each(stores)('continues VN_AQI and rise rate after a restart exactly where a live gateway is (%s)', async (_name, open) => {
     const now = Date.now()
-    const store = sqliteStore()
+    const store = await open()
     const live = setup({ store })
     for (const m of history(now)) await live.ingest.telemetry(publish(m.dev, m.payload))
 
