@@ -1,9 +1,8 @@
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
-import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of } from '../lib/common.ts'
+import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of , bigValue } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
 import { AQI_BANDS as VN_AQI_BANDS } from '../../gateway/ingest/vn-aqi.ts'
 
@@ -59,16 +58,13 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
 
   board.withRow(row('VN_AQI'))
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('tile')
       .title('VN_AQI hiện tại')
       .description(bilingual('Giá trị VN_AQI giờ mới nhất của mỗi trạm, tô màu theo mức: Tốt, Trung bình, Kém, Xấu, Rất xấu, Nguy hại.', 'Latest hourly VN_AQI per station, coloured by band: good, moderate, poor, bad, very bad, hazardous.'))
       .withTarget(influx(`SELECT last("aqi") FROM "readings" WHERE ${AIR} GROUP BY "station"`).alias('$tag_station'))
       .decimals(0)
       .thresholds(of(aqiThresholds()))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
       .textMode(common.BigValueTextMode.ValueAndName)
-      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
       .height(5)
       .span(12),
   )

@@ -1,10 +1,9 @@
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
-import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of } from '../lib/common.ts'
+import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of , bigValue } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
 
 export const DEVICES_UID = 'ioc-device-health'
@@ -49,38 +48,29 @@ export function deviceHealthBoard(): dashboard.DashboardBuilder {
 
   board.withRow(row('Kết nối / Connectivity'))
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('text')
       .title('Trực tuyến')
       .description(bilingual('Số thiết bị có trạng thái cuối cùng là trực tuyến.', 'Devices whose latest status is online.'))
       .withTarget(influx(`SELECT sum("online") FROM (${LATEST_STATUS})`).alias('online'))
       .thresholds(of(thresholds([[null, 'green']])))
-      .colorMode(common.BigValueColorMode.Value)
-      .graphMode(common.BigValueGraphMode.None)
-      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
       .height(4)
       .span(6),
   )
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('text')
       .title('Mất kết nối')
       .description(bilingual('Số thiết bị có trạng thái cuối cùng là mất kết nối (bản tin will hoặc offline).', 'Devices whose latest status is offline (their will or an offline status).'))
       .withTarget(influx(`SELECT count("online") - sum("online") FROM (${LATEST_STATUS})`).alias('offline'))
       .thresholds(of(thresholds([[null, 'green'], [1, 'red']])))
-      .colorMode(common.BigValueColorMode.Value)
-      .graphMode(common.BigValueGraphMode.None)
-      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
       .height(4)
       .span(6),
   )
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('text', 'sum')
       .title('Bản tin bị từ chối')
       .description(bilingual('Tổng số bản tin bị gateway từ chối trong khoảng thời gian.', 'Messages the gateway refused in the time range.'))
       .withTarget(influx(`SELECT sum("count") FROM "rejects" WHERE $timeFilter`).alias('rejects'))
       .thresholds(of(thresholds([[null, 'green'], [1, 'orange']])))
-      .colorMode(common.BigValueColorMode.Value)
-      .graphMode(common.BigValueGraphMode.None)
-      .reduceOptions(of({ calcs: ['sum'], values: false, fields: '' }))
       .height(4)
       .span(12),
   )

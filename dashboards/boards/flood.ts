@@ -1,6 +1,5 @@
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
-import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import {
@@ -11,7 +10,7 @@ import {
   newBoard,
   row,
   tagVariable,
-  thresholds, of } from '../lib/common.ts'
+  thresholds, of , bigValue } from '../lib/common.ts'
 import { influx, literal, matchVar } from '../lib/influxql.ts'
 import { hasLevels, type StationLevels } from '../lib/stations.ts'
 
@@ -57,16 +56,13 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
   board.withRow(row('Mực nước / Water level'))
   board.withPanel(
     stationOverrides(
-      new stat.PanelBuilder()
+      bigValue('tile')
         .title('Mực nước hiện tại')
         .description(bilingual('Số đọc mới nhất của mỗi trạm; màu theo mức báo động của trạm.', 'Latest reading per station, coloured by that station\'s alarm level.'))
         .withTarget(influx(`SELECT last("water_level") FROM "readings" WHERE ${WATER} GROUP BY "station"`).alias('$tag_station'))
         .unit('lengthm')
         .decimals(2)
-        .colorMode(common.BigValueColorMode.Background)
-        .graphMode(common.BigValueGraphMode.None)
         .textMode(common.BigValueTextMode.ValueAndName)
-        .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
         .thresholds(of(thresholds([[null, 'green']])))
         .height(5)
         .span(24),

@@ -3,7 +3,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
-import { alarmLevelMappings, alarmThresholds, alertAnnotation, bilingual, newBoard, row, thresholds, columnNames, of } from '../lib/common.ts'
+import { alarmLevelMappings, alarmThresholds, alertAnnotation, bilingual, newBoard, row, thresholds, columnNames, of , bigValue } from '../lib/common.ts'
 import { influx } from '../lib/influxql.ts'
 import { hasLevels, type StationLevels } from '../lib/stations.ts'
 import { aqiThresholds } from './air-quality.ts'
@@ -51,16 +51,13 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
 
   board.withRow(row('Cảnh báo đang mở / Open alerts'))
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('tile')
       .title('Tổng cảnh báo đang mở')
       .description(bilingual('Số cảnh báo đang mở hoặc đã xác nhận nhưng chưa kết thúc.', 'Alerts open or acknowledged, not yet resolved.'))
       .withTarget(influx(`SELECT count("id") FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved'`).alias('open'))
       .timeFrom('30d')
       .thresholds(of(thresholds([[null, 'green'], [1, 'red']])))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
       .noValue('0')
-      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
       .height(4)
       .span(6),
   )
@@ -168,32 +165,26 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
 
   board.withRow(row('Không khí và giao thông / Air and traffic'))
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('tile')
       .title('VN_AQI các trạm')
       .description(bilingual('VN_AQI giờ mới nhất của mỗi trạm, màu theo mức chính thức.', 'Latest hourly VN_AQI per station in the official band colours.'))
       .withTarget(influx(`SELECT last("aqi") FROM "readings" WHERE "kind" = 'air_quality' AND $timeFilter GROUP BY "station"`).alias('$tag_station'))
       .timeFrom('1d')
       .decimals(0)
       .thresholds(of(aqiThresholds()))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
       .textMode(common.BigValueTextMode.ValueAndName)
-      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
       .height(5)
       .span(12),
   )
   board.withPanel(
-    new stat.PanelBuilder()
+    bigValue('tile')
       .title('Ùn tắc theo camera')
       .description(bilingual('Mức ùn tắc cao nhất giữa các vùng của mỗi camera trong 15 phút qua.', 'Highest congestion level across each camera\'s zones over the last 15 minutes.'))
       .withTarget(influx(`SELECT max("congestion") FROM "detections" WHERE $timeFilter GROUP BY "camera"`).alias('$tag_camera'))
       .timeFrom('15m')
       .mappings(congestionMappings())
       .thresholds(of(thresholds([[null, 'green'], [1, 'yellow'], [2, 'orange'], [3, 'red']])))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
       .textMode(common.BigValueTextMode.ValueAndName)
-      .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
       .height(5)
       .span(12),
   )

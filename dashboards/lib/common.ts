@@ -1,5 +1,7 @@
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog'
+import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
+import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import { INFLUX, influx, ident } from './influxql.ts'
 
 /**
@@ -18,6 +20,17 @@ export const TIMEZONE = 'Asia/Ho_Chi_Minh'
 /** Wraps a ready value where the SDK's builders take a builder. */
 export function of<T>(value: T): Builder<T> {
   return { build: () => value }
+}
+
+/**
+ * A stat panel of the boards' one kind: a big number per series, no sparkline, reduced by `calc`
+ * over the range, coloured by its thresholds (on the text or, for the headline tiles, the tile).
+ */
+export function bigValue(colour: 'text' | 'tile', calc: 'lastNotNull' | 'sum' = 'lastNotNull'): stat.PanelBuilder {
+  return new stat.PanelBuilder()
+    .colorMode(colour === 'tile' ? common.BigValueColorMode.Background : common.BigValueColorMode.Value)
+    .graphMode(common.BigValueGraphMode.None)
+    .reduceOptions(of({ calcs: [calc], values: false, fields: '' }))
 }
 
 /**
