@@ -22,6 +22,7 @@ import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { createIngest, loadStations } from './ingest/index.ts'
+import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
 import { ensureAdminToken } from './registry/bootstrap.ts'
@@ -53,6 +54,15 @@ function httpsOptions(tls: GatewayConfig['http']['tls']): { https?: { cert: Buff
   }
 }
 
+/** Runs a start-up step whose failure the operator fixes (a file, a directory): one line, no stack. */
+function asStartupError<T>(step: () => T): T {
+  try {
+    return step()
+  } catch (err) {
+    throw new StartupError((err as Error).message)
+  }
+}
+
 export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
   const { config } = opts
   const logger = createLogger(config.server.logLevel, opts.logDestination)
@@ -75,6 +85,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   let brokerRef: GatewayBroker | undefined
   try {
     mkdirSync(config.server.dataDir, { recursive: true })
+    const dirLock = asStartupError(() => lockDataDir(config.server.dataDir))
+    closers.push(() => dirLock.release())
     const registry = openRegistry(config.server.dataDir)
     closers.push(() => registry.close())
     ensureAdminToken(registry, config.auth.adminToken, opts.notice ?? ((l) => process.stdout.write(`${l}\n`)))
@@ -83,7 +95,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const store = await openTimeSeriesStore({ influxUrl, influx, sqlite: config.timeseries, dataDir: config.server.dataDir, logger, metrics })
     closers.push(() => store.close())
 
-    const stations = loadStations(config.ingest.stationsFile)
+    const stations = asStartupError(() => loadStations(config.ingest.stationsFile))
     const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: config.ingest })
     // Before the broker takes devices: AQI and rise rates continue from the stored history. The
     // store being unreachable is not fatal (they then start from empty, as on a first start).
