@@ -43,7 +43,7 @@ export class RetentionSweeper {
     this.st = {
       // Row values use the primary key: one seek per distinct pair, not a scan of the table.
       nextPair: db.prepare('SELECT series, field FROM samples WHERE (series, field) > (?, ?) ORDER BY series, field LIMIT 1'),
-      // The `chunk`-th oldest expired sample of a pair, if it has that many.
+      // The expired sample that follows the `chunk` oldest of a pair, if it has that many.
       edge: db.prepare('SELECT ts FROM samples WHERE series = ? AND field = ? AND ts < ? ORDER BY ts LIMIT 1 OFFSET ?').pluck(),
       deleteBefore: db.prepare('DELETE FROM samples WHERE series = ? AND field = ? AND ts < ?'),
       deleteLatest: db.prepare('DELETE FROM latest WHERE ts < ?'),
