@@ -243,7 +243,8 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
     child.kill('SIGKILL')
     await exited
     const ackedAtKill = acked
-    expect(ackedAtKill).toBeGreaterThan(4000)
+    // At least the 1,000 acknowledged before the outage and the 3,000 acknowledged into the spool.
+    expect(ackedAtKill).toBeGreaterThanOrEqual(4000)
 
     await influxd.start()
     const store = await InfluxTimeSeriesStore.open({
