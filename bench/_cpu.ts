@@ -32,7 +32,8 @@ function machine(): { busy: number; total: number } {
   return { busy: total - idle, total }
 }
 
-function ticksOf(pid: number): number | undefined {
+/** CPU ticks (utime + stime, all threads) of a process, or undefined once it has exited. */
+export function ticksOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
-import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
+import { CpuSampler, pidsMatching, ticksOf, type CpuWindow } from './_cpu.ts'
 import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -54,9 +54,7 @@ function pct(xs: number[], p: number): number {
 }
 
 function procStats(pid: number): { cpu: number; rss: number; hwm: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(f[11]) + Number(f[12]) // utime + stime (fields 14, 15)
+  const ticks = ticksOf(pid) ?? 0
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
   return { cpu: ticks / 100, rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 }

@@ -59,15 +59,16 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
 
   /** Clients whose queue overflowed, logged at most once a minute each. */
   const overflowLogged = new Map<string, number>()
+  const maxQueued = config.maxQueuedMessages ?? 1000
   const persistence = boundedMemoryPersistence({
-    maxQueued: config.maxQueuedMessages ?? 1000,
+    maxQueued,
     onDrop: (clientId, packet) => {
       m.queueDropped.inc()
       const now = Date.now()
       if ((overflowLogged.get(clientId) ?? 0) > now - 60_000) return
       if (overflowLogged.size > 10_000) overflowLogged.clear()
       overflowLogged.set(clientId, now)
-      log.warn({ event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: config.maxQueuedMessages ?? 1000 }, 'persistent session queue full; oldest message dropped')
+      log.warn({ event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: maxQueued }, 'persistent session queue full; oldest message dropped')
     },
   })
 

@@ -1,7 +1,7 @@
 import type { PointQuery, QueriedPoint, TimeSeriesStore } from '../store/types.ts'
 import { HOUR_MS, hourStartOf, type HourlyMeans } from './aqi-state.ts'
 import type { RiseRateState } from './rise-rate.ts'
-import { DEFAULT_RISE_WINDOW_S, type Stations } from './stations.ts'
+import type { Stations } from './stations.ts'
 import { AQI_POLLUTANTS } from './vn-aqi.ts'
 
 // Derived values depend on recent history: VN_AQI on up to 31 hourly means per station
@@ -47,6 +47,20 @@ async function* rawPoints(store: Source, q: Omit<PointQuery, 'limit' | 'order'>)
   }
 }
 
+/** Adds a point's concentrations to the hour holding it (a bucket's ts is its start); answers how many. */
+function addConcentrations(hourly: HourlyMeans, p: QueriedPoint): number {
+  const device = p.tags.device
+  if (!device) return 0
+  let n = 0
+  for (const pol of AQI_POLLUTANTS) {
+    const v = p.fields[pol]
+    if (typeof v !== 'number') continue
+    hourly.add(device, pol, hourStartOf(p.ts), v)
+    n++
+  }
+  return n
+}
+
 export async function warmUp(store: Source, state: { hourly: HourlyMeans; rise: RiseRateState }, stations: Stations, now: number): Promise<WarmUpResult> {
   const out: WarmUpResult = { hours: 0, readings: 0 }
   const hour = hourStartOf(now)
@@ -63,33 +77,16 @@ export async function warmUp(store: Source, state: { hourly: HourlyMeans; rise: 
     fn: 'mean',
     groupBy: ['device'],
   })
-  for (const p of means) {
-    const device = p.tags.device
-    if (!device) continue
-    for (const pol of AQI_POLLUTANTS) {
-      const v = p.fields[pol]
-      if (typeof v !== 'number') continue
-      state.hourly.add(device, pol, p.ts, v)
-      out.hours++
-    }
-  }
+  for (const p of means) out.hours += addConcentrations(state.hourly, p)
 
   // The current hour, reading by reading (more may still come for it). Up to the end of the hour:
   // readings ahead of the gateway clock within the allowed drift belong to it too.
   for await (const p of rawPoints(store, { measurement: 'readings', where: { kind: 'air_quality' }, fields: pollutants, from: hour, to: hour + HOUR_MS })) {
-    const device = p.tags.device
-    if (!device) continue
-    for (const pol of AQI_POLLUTANTS) {
-      const v = p.fields[pol]
-      if (typeof v !== 'number') continue
-      state.hourly.add(device, pol, hour, v)
-      out.readings++
-    }
+    out.readings += addConcentrations(state.hourly, p)
   }
 
-  // Water levels of the longest rise window, in time order.
-  const windows = Object.values(stations.all()).map((s) => (s.rise_window_s ?? DEFAULT_RISE_WINDOW_S) * 1000)
-  const windowMs = Math.max(DEFAULT_RISE_WINDOW_S * 1000, ...windows)
+  // Water levels of the longest rise window (any station's, or the default's), in time order.
+  const windowMs = Math.max(stations.riseWindowMs(null), ...Object.keys(stations.all()).map((id) => stations.riseWindowMs(id)))
   for await (const p of rawPoints(store, { measurement: 'readings', where: { kind: 'water_level' }, fields: ['water_level'], from: now - windowMs, to: now + HOUR_MS })) {
     const device = p.tags.device
     const level = p.fields.water_level

@@ -15,10 +15,7 @@ export function lockDataDir(dir: string): DataDirLock {
   const db = new Database(join(dir, 'gateway.lock'))
   try {
     db.pragma('busy_timeout = 0')
-    db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER)')
     db.exec('BEGIN EXCLUSIVE')
-    db.prepare('DELETE FROM holder').run()
-    db.prepare('INSERT INTO holder (pid) VALUES (?)').run(process.pid)
   } catch (err) {
     db.close()
     if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new Error(`data directory ${dir} is in use by another gateway process; give each gateway its own (server.dataDir, IOC_DATA_DIR)`)

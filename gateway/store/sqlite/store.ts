@@ -94,6 +94,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
   private closed = false
   private readonly maxBatch: number
   private lastError: string | null = null
+  private readonly retentionDays: number
   private readonly retention: RetentionSweeper
   private readonly sweepTimers: NodeJS.Timeout[]
   private readonly st: {
@@ -128,7 +129,8 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
          WHERE excluded.ts >= latest.ts`,
       ),
     }
-    this.retention = new RetentionSweeper(this.db, { retentionMs: (opts.retentionDays ?? 90) * 86_400_000 })
+    this.retentionDays = opts.retentionDays ?? 90
+    this.retention = new RetentionSweeper(this.db, { retentionMs: this.retentionDays * 86_400_000 })
     const every = opts.retentionSweepMs ?? 3_600_000
     this.sweepTimers = [setTimeout(() => void this.sweepRetention(), Math.min(every, 60_000)), setInterval(() => void this.sweepRetention(), every)]
     for (const t of this.sweepTimers) t.unref()
@@ -140,7 +142,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     try {
       const n = await this.retention.sweep(now)
       this.m.expired(n)
-      if (n > 0) this.opts.logger.info({ deleted: n, retentionDays: this.opts.retentionDays ?? 90 }, 'time-series retention: old samples deleted')
+      if (n > 0) this.opts.logger.info({ deleted: n, retentionDays: this.retentionDays }, 'time-series retention: old samples deleted')
       return n
     } catch (err) {
       if (this.closed) return 0
