@@ -276,6 +276,50 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
 }
 
 /**
+ * The floor under the gateway (bench/_aedes-floor.ts): aedes plus the reference subscriber's work in
+ * one process, PUBACK once stored (`stored`, the gateway's rule) or on arrival (`at-once`,
+ * mosquitto's). Measured like the gateway: stored readings / (first publish → last PUBACK, or for
+ * `at-once` → the moment the count stops growing).
+ */
+async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored' | 'at-once'): Promise<Row> {
+  const db = ack === 'stored' ? 'bench_floor' : 'bench_floor_now'
+  await influxd.query(`CREATE DATABASE ${db}`)
+  const floor = runNode(join(ROOT, 'bench/_aedes-floor.ts'), [influxd.url, db, ack])
+  cpu.track('floor', floor.pid)
+  try {
+    const port = await waitFor(async () => (JSON.parse(floor.out().split('\n')[0] || 'null') as { port: number } | null)?.port, 30_000, 50)
+    const before = procStats(floor.pid!)
+    const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `fl-${i}` }))
+    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+    const start = Math.min(...results.map((r) => r.start))
+    const acked = results.reduce((s, r) => s + r.acked, 0)
+    let end = Math.max(...results.map((r) => r.lastAck))
+    let stored = await countStored(influxd, db, 0)
+    for (let last = -1; ack === 'at-once' && stored < acked && stored !== last; ) {
+      last = stored
+      end = Date.now()
+      await new Promise((r) => setTimeout(r, 1000))
+      stored = await countStored(influxd, db, 0)
+    }
+    const after = procStats(floor.pid!)
+    const secs = (end - start) / 1000
+    const lat = results.flatMap((r) => r.latencies)
+    return {
+      name: `aedes floor, PUBACK ${ack === 'stored' ? 'once stored' : 'at once'}`,
+      rate: stored / secs,
+      ...(ack === 'stored' ? { p50: pct(lat, 50), p99: pct(lat, 99) } : {}),
+      cpu: (after.cpu - before.cpu) / secs,
+      rss: after.hwm,
+      note: `${stored} stored of ${acked} acknowledged (aedes + line protocol only)`,
+      where: { window: cpu.window(start, end), side: ['floor'] },
+    }
+  } finally {
+    floor.kill('SIGTERM')
+    await exited(floor)
+  }
+}
+
+/**
  * InfluxDB's own view of the gateway's writes (SHOW STATS, httpd module): requests, points per
  * request and the server-side time per request, to tell the database's time from the gateway's.
  */
@@ -336,11 +380,14 @@ export async function main(argv: string[]): Promise<void> {
       return
     }
     const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd, cpu) : undefined
+    const floorStored = await floorRun(o, influxd, cpu, 'stored')
+    const floorAtOnce = await floorRun(o, influxd, cpu, 'at-once')
     const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
-    const rows = [raw, ...(mq ? [mq] : []), max, half]
+    const rows = [raw, ...(mq ? [mq] : []), floorAtOnce, floorStored, max, half]
     console.log(fmt(rows))
     console.log(`\n${fmtWhere(rows)}\n`)
-    console.log(`ratios: gateway/mosquitto ${mq ? (max.rate / mq.rate).toFixed(2) : '-'}x, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x`)
+    const vsMq = (r: Row) => (mq ? `${(r.rate / mq.rate).toFixed(2)}x` : '-')
+    console.log(`ratios: gateway/mosquitto ${vsMq(max)}, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x, aedes floor/mosquitto ${vsMq(floorStored)} (PUBACK once stored), ${vsMq(floorAtOnce)} (at once), gateway/aedes floor ${(max.rate / floorStored.rate).toFixed(2)}x`)
   } finally {
     cpu.stop()
     await influxd.remove()

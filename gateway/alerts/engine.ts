@@ -393,7 +393,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     return c.alert
   }
 
-  const readingsEvaluated = m.evaluated.labels({ type: 'reading' })
+  const readingsEvaluated = opts.metrics.hotCounter(m.evaluated, { type: 'reading' })
   const onReading = (r: Reading) => {
     readingsEvaluated.inc()
     try {

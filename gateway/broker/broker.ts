@@ -50,6 +50,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     routes,
     sessions,
     m,
+    metrics: opts.metrics,
     log,
     bus,
     lastOnline,

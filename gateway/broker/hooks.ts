@@ -3,6 +3,7 @@
 import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
 import type { BrokerMetrics } from './metrics.ts'
@@ -34,6 +35,7 @@ export interface HookContext {
   routes: DevicePublishRoutes
   sessions: Sessions
   m: BrokerMetrics
+  metrics: Metrics
   log: Logger
   bus?: GatewayBus | undefined
   /** Last status each device reported (or the gateway reported for it). */
@@ -92,13 +94,12 @@ export function createHooks(ctx: HookContext) {
   const { registry, routes, sessions, m, log } = ctx
   /** CONNECT packets between preConnect and authenticate (for the will topic). */
   const connectPackets = new WeakMap<Client, ConnectPacket>()
-  // Label children bound once per route: resolving labels costs more than the count itself, and
-  // these run for every message.
-  const routeMetrics = new Map<RouteKey, { messages: { inc(): void }; seconds: { startTimer(): () => void } }>()
-  const metricsOf = (route: RouteKey): { messages: { inc(): void }; seconds: { startTimer(): () => void } } => {
+  // Metric children made once per route: these run for every message.
+  const routeMetrics = new Map<RouteKey, { messages: { inc(): void }; seconds: { observe(s: number): void } }>()
+  const metricsOf = (route: RouteKey): { messages: { inc(): void }; seconds: { observe(s: number): void } } => {
     let r = routeMetrics.get(route)
     if (!r) {
-      r = { messages: m.messagesIn.labels({ topic: route }), seconds: m.handlerSeconds.labels({ topic: route }) }
+      r = { messages: ctx.metrics.hotCounter(m.messagesIn, { topic: route }), seconds: m.handlerSeconds.labels({ topic: route }) }
       routeMetrics.set(route, r)
     }
     return r
@@ -197,7 +198,7 @@ export function createHooks(ctx: HookContext) {
   async function dispatch(route: RouteKey, msg: DevicePublish): Promise<void> {
     const handler = routes[route]
     if (handler) {
-      const end = metricsOf(route).seconds.startTimer()
+      const started = performance.now()
       try {
         await handler(msg)
       } catch (err) {
@@ -205,7 +206,7 @@ export function createHooks(ctx: HookContext) {
         log.warn({ event: 'mqtt_handler_failed', device: msg.device.id, topic: msg.topic, err: (err as Error).message }, 'device message not acknowledged: handler failed')
         throw err
       } finally {
-        end()
+        metricsOf(route).seconds.observe((performance.now() - started) / 1000)
       }
     }
     if (route === 'status') {

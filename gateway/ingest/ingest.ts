@@ -90,7 +90,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     storeFailures: deps.metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
     waiting: deps.metrics.gauge('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed'),
   }
-  const telemetryMessages = m.messages.labels({ topic: 'telemetry' })
+  // Per message and per reading: summed locally, handed to prom-client when read.
+  const telemetryMessages = deps.metrics.hotCounter(m.messages, { topic: 'telemetry' })
+  const readingsStored = deps.metrics.hotCounter(m.readings)
+  const lateReadings = deps.metrics.hotCounter(m.late)
   for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
 
   function refuse(msg: DevicePublish, reason: RejectReason, message: string): void {
@@ -213,10 +216,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       log.warn({ err, device: dev.id, readings: points.length }, 'store write failed; message not acknowledged')
       throw err
     }
-    m.readings.inc(accepted.length)
+    readingsStored.inc(accepted.length)
     for (const a of accepted) {
       seen.add(dev.id, a.c.seq, a.c.ts)
-      if (a.late) m.late.inc()
+      if (a.late) lateReadings.inc()
       const values: Record<string, number> = {}
       for (const k in a.c.values) values[k] = a.c.values[k]!
       for (const k in a.derived) {

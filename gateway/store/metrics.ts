@@ -17,9 +17,9 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   const expired = metrics.counter('store_points_expired_total', 'Samples deleted by the retention sweep (SQLite; InfluxDB expires its own by policy)', ['backend'])
   const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
   const l = { backend }
-  // Bound once: these run for every write.
-  const writtenB = written.labels(l)
-  const deliveredB = delivered.labels(l)
+  // These run for every write.
+  const writtenB = metrics.hotCounter(written, l)
+  const deliveredB = metrics.hotCounter(delivered, l)
   const latencyB = latency.labels(l)
   return {
     written: (n: number) => writtenB.inc(n),

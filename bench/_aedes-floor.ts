@@ -1,0 +1,115 @@
+// The floor under the gateway: the same embedded broker (aedes, the gateway's version and
+// options) and the reference subscriber's work (JSON to line protocol, batched InfluxDB writes) in
+// one Node process, and nothing else: no authentication, checks, de-dup, derived values, alert
+// rules or metrics. `ack` says when PUBACK goes out:
+//   - `stored`: once the batch holding the message is written (the gateway's rule), PUBACKs of a
+//     batch corked into one write per connection as the gateway does;
+//   - `at-once`: as soon as the message arrives (mosquitto's rule).
+// Whatever this process reaches bounds what any gateway built on aedes and Node can reach here.
+// Prints its port once listening, and one JSON line ({ cpu }) on SIGTERM.
+import { Aedes, type Client, type PublishPacket } from 'aedes'
+import { createServer } from 'node:net'
+
+const [influx, db, ackArg] = process.argv.slice(2) as [string, string, string]
+const ack = ackArg === 'at-once' ? 'at-once' : 'stored'
+const BATCH = 5000
+
+let lines: string[] = []
+let waiting: Array<() => void> = []
+let writing = false
+let scheduled = false
+
+async function flush(): Promise<void> {
+  if (writing || lines.length === 0) return
+  writing = true
+  // PUBACK at once lets lines pile up faster than they are written: at most BATCH a request then.
+  // Once stored, every waiting message's lines go in one request (bounded by the publishers'
+  // windows), so each PUBACK follows its own lines.
+  const take = ack === 'at-once' ? BATCH : lines.length
+  const body = lines.slice(0, take).join('\n')
+  lines = lines.slice(take)
+  const done = waiting
+  waiting = []
+  try {
+    for (;;) {
+      const res = await fetch(`${influx}/write?db=${db}&precision=ms`, { method: 'POST', body })
+      if (res.ok) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  } finally {
+    writing = false
+  }
+  for (const d of done) d()
+  // Like the gateway's store (one write in flight, no flush interval): the next batch goes as
+  // soon as the previous one is answered.
+  void flush()
+}
+
+function flushSoon(): void {
+  if (scheduled) return
+  scheduled = true
+  setImmediate(() => {
+    scheduled = false
+    void flush()
+  })
+}
+
+const corked = new Set<Client>()
+function corkUntilTick(client: Client): void {
+  const conn = client.conn as unknown as { cork(): void; uncork(): void }
+  if (corked.has(client)) return
+  conn.cork()
+  corked.add(client)
+  if (corked.size === 1) {
+    process.nextTick(() => {
+      for (const c of corked) (c.conn as unknown as { uncork(): void }).uncork()
+      corked.clear()
+    })
+  }
+}
+
+function toLines(topic: string, payload: Buffer): void {
+  const device = topic.split('/')[1]!
+  let doc: unknown
+  try {
+    doc = JSON.parse(payload.toString())
+  } catch {
+    return
+  }
+  for (const r of Array.isArray(doc) ? doc : [doc]) {
+    const { ts, seq, values } = r as { ts: number; seq: number; values: Record<string, number> }
+    const fields = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(',')
+    lines.push(`readings,device=${device},kind=water_level ${fields},seq=${seq}i ${ts}`)
+  }
+}
+
+const broker = await Aedes.createBroker({
+  concurrency: 200,
+  authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void) {
+    if (!packet.topic.endsWith('/telemetry')) return cb(null)
+    toLines(packet.topic, packet.payload as Buffer)
+    if (ack === 'at-once' || client === null) cb(null)
+    else
+      waiting.push(() => {
+        corkUntilTick(client)
+        cb(null)
+      })
+    if (lines.length >= BATCH) void flush()
+    else flushSoon()
+  },
+})
+const server = createServer(broker.handle)
+server.listen(0, '127.0.0.1', () => {
+  const a = server.address()
+  console.log(JSON.stringify({ port: typeof a === 'object' && a ? a.port : 0 }))
+})
+
+process.on('SIGTERM', async () => {
+  while (writing || lines.length > 0) {
+    await flush()
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  server.close()
+  broker.close()
+  process.stdout.write(`${JSON.stringify({ done: true })}\n`, () => process.exit(0))
+})
