@@ -21,6 +21,11 @@ export interface Evaluation {
 export interface Condition {
   rule: Rule
   kind: AlertKind
+  /**
+   * What the condition reads: readings carrying `metric`, or detections. The engine offers it
+   * nothing else (a reading goes past every rule of the fleet, most of which read other metrics).
+   */
+  consumes: { type: 'reading'; metric: string } | { type: 'detection' }
   /** Evaluations for this input (usually zero or one); `data` is the subject's persisted extra state. */
   evaluate(input: Input, data: (subjectKey: string) => { data?: unknown }): Evaluation[]
   /** Human title in Vietnamese for a level (1-based) and value. */
@@ -100,7 +105,7 @@ function compile(rule: Rule, stations: Stations): Condition | undefined {
 function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const)
   return {
-    rule, kind: 'water_level',
+    rule, kind: 'water_level', consumes: { type: 'reading', metric: 'water_level' },
     evaluate(input) {
       if (input.type !== 'reading') return []
       const r = input.reading
@@ -126,7 +131,7 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
   const spacing = windowMs / 200
   return {
-    rule, kind: 'rise_rate',
+    rule, kind: 'rise_rate', consumes: { type: 'reading', metric: 'water_level' },
     evaluate(input, data) {
       if (input.type !== 'reading') return []
       const r = input.reading
@@ -176,7 +181,7 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds_mm.length)
   const hours = rule.window_s / 3600
   return {
-    rule, kind: 'rainfall',
+    rule, kind: 'rainfall', consumes: { type: 'reading', metric: 'rainfall' },
     evaluate(input, data) {
       if (input.type !== 'reading') return []
       const r = input.reading
@@ -210,7 +215,7 @@ function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
   const bands = AQI_BANDS.filter((b) => b.from >= rule.min_aqi)
   const bySeverity: Record<number, Severity> = { 51: 'info', 101: 'minor', 151: 'major', 201: 'critical', 301: 'critical' }
   return {
-    rule, kind: 'aqi',
+    rule, kind: 'aqi', consumes: { type: 'reading', metric: 'aqi' },
     evaluate(input) {
       if (input.type !== 'reading') return []
       const r = input.reading
@@ -229,7 +234,7 @@ function camera(rule: Congestion | WaterRatio, md: number): Condition {
   const field = rule.type === 'congestion' ? 'congestion' : 'water_ratio'
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds.length)
   return {
-    rule, kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone',
+    rule, kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone', consumes: { type: 'detection' },
     evaluate(input) {
       if (input.type !== 'detection') return []
       const d = input.detection

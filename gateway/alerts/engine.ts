@@ -267,6 +267,8 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     const late = input.type === 'reading' ? input.reading.late || now() - input.reading.ts > lateAfterMs : now() - input.detection.ts > lateAfterMs
     const changes: AlertChange[] = []
     for (const cond of conditions) {
+      const c = cond.consumes
+      if (c.type !== input.type || (c.type === 'reading' && input.type === 'reading' && input.reading.values[c.metric] === undefined)) continue
       const evs = cond.evaluate(input, (key) => levelState(cond.rule.id, key))
       for (const ev of evs) {
         const st = levelState(cond.rule.id, ev.subject.key)
