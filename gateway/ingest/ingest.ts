@@ -2,8 +2,8 @@ import type { DevicePublish, DevicePublishHandler } from '../broker/types.ts'
 import type { GatewayBus, Reading } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { DeviceStatus } from '../protocol/index.ts'
-import type { DeviceRegistry } from '../registry/types.ts'
+import { DeviceStatus, METRICS_BY_KIND } from '../protocol/index.ts'
+import type { DeviceKind, DeviceRegistry } from '../registry/types.ts'
 import { Compile } from 'typebox/compile'
 import { StoreError, type TimeSeriesStore } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
@@ -59,6 +59,11 @@ const DEFAULTS: IngestConfig = {
 }
 
 const checkStatus = Compile(DeviceStatus)
+
+/** Kinds whose readings may carry a VN_AQI pollutant (checks refuse the others' pollutants). */
+const REPORTS_POLLUTANTS = Object.fromEntries(
+  Object.entries(METRICS_BY_KIND).map(([kind, metrics]) => [kind, AQI_POLLUTANTS.some((p) => metrics.has(p))]),
+) as Record<DeviceKind, boolean>
 
 /**
  * Telemetry and status handlers for the broker (gateway/broker/types.ts): every message is parsed,
@@ -125,6 +130,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       const rate = rise.add(dev.id, c.ts, level, stations.riseWindowMs(dev.station))
       if (rate !== undefined) out.rise_rate = rate
     }
+    if (!REPORTS_POLLUTANTS[dev.kind]) return out
     let hasPollutant = false
     for (const p of AQI_POLLUTANTS) {
       const v = c.values[p]
@@ -165,7 +171,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       for (const r of parsed.refusals) refuse(msg, r.reason, r.message)
       const t = now()
       accepted = []
-      const inMessage = new SeqTsSet()
+      // Duplicates inside one message: only an array can hold them.
+      const inMessage = parsed.readings.length > 1 ? new SeqTsSet() : undefined
       for (const c of parsed.readings) {
         try {
           checkReading(c, msg.device.kind, t, limits)
@@ -174,7 +181,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           refuse(msg, err.reason, err.message)
           continue
         }
-        if (seen.has(msg.device.id, c.seq, c.ts) || !inMessage.add(c.seq, c.ts)) {
+        if (seen.has(msg.device.id, c.seq, c.ts) || (inMessage !== undefined && !inMessage.add(c.seq, c.ts))) {
           m.duplicates.inc()
           continue
         }
