@@ -102,6 +102,16 @@ function compile(rule: Rule, stations: Stations): Condition | undefined {
   }
 }
 
+// A station's alarm levels as thresholds, made once per levels object (a stations reload makes new
+// ones): this runs for every water-level reading.
+const thresholdsOf = new WeakMap<object, ReadonlyArray<number | null>>()
+function alarmThresholds(lv: { I: number | null; II: number | null; III: number | null } | undefined): ReadonlyArray<number | null> | undefined {
+  if (!lv) return undefined
+  let t = thresholdsOf.get(lv)
+  if (!t) thresholdsOf.set(lv, (t = Object.freeze([lv.I, lv.II, lv.III])))
+  return t
+}
+
 function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const)
   return {
@@ -111,9 +121,7 @@ function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition
       const r = input.reading
       const v = r.values.water_level
       if (r.kind !== 'water_level' || v === undefined || !r.station || !allows(rule.stations, r.station)) return []
-      const override = rule.levels?.[r.station]
-      const lv = stations.get(r.station)?.levels
-      const thresholds = override ?? (lv ? [lv.I, lv.II, lv.III] : undefined)
+      const thresholds = rule.levels?.[r.station] ?? alarmThresholds(stations.get(r.station)?.levels)
       if (!thresholds || thresholds.every((t) => t === null)) return []
       return [{ subject: stationSubject(r), ts: r.ts, value: v, thresholds, hysteresis: rule.hysteresis_m, minDurationMs: md, severities, unit: 'm' }]
     },

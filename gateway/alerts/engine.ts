@@ -145,8 +145,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   loadSilence()
   m.open.set((shared.db.prepare("SELECT count(*) AS n FROM alerts WHERE state != 'resolved'").get() as { n: number }).n)
 
-  function levelState(rule: string, subject: string): LevelState & { data?: unknown } {
-    const key = sk(rule, subject)
+  function levelState(rule: string, subject: string, key = sk(rule, subject)): LevelState & { data?: unknown } {
     let st = states.get(key)
     if (!st) {
       st = (store.loadRuleState(rule, subject) as (LevelState & { data?: unknown }) | undefined) ?? newLevelState()
@@ -271,18 +270,19 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       if (c.type !== input.type || (c.type === 'reading' && input.type === 'reading' && input.reading.values[c.metric] === undefined)) continue
       const evs = cond.evaluate(input, (key) => levelState(cond.rule.id, key))
       for (const ev of evs) {
-        const st = levelState(cond.rule.id, ev.subject.key)
+        const key = sk(cond.rule.id, ev.subject.key)
+        const st = levelState(cond.rule.id, ev.subject.key, key)
         if (ev.ts < st.lastTs) {
           // Out of order for this subject: durations run forward in event time only.
           m.outOfOrder.inc()
-          dirty.add(sk(cond.rule.id, ev.subject.key))
+          dirty.add(key)
           continue
         }
         const prev = st.level
         const target = targetLevel(ev.value, ev.thresholds, ev.hysteresis, st.level)
         const applied = stepLevel(st, target, ev.ts, ev.minDurationMs)
         if (applied === undefined) {
-          dirty.add(sk(cond.rule.id, ev.subject.key))
+          dirty.add(key)
           continue
         }
         try {

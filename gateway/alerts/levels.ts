@@ -19,11 +19,12 @@ export interface LevelState {
 
 export function targetLevel(value: number, thresholds: ReadonlyArray<number | null | undefined>, hysteresis: number, current: number): number {
   let target = 0
-  thresholds.forEach((t, i) => {
-    if (t === null || t === undefined) return
+  for (let i = 0; i < thresholds.length; i++) {
+    const t = thresholds[i]
+    if (t === null || t === undefined) continue
     const k = i + 1
     if (value >= t || (k <= current && value >= t - hysteresis)) target = Math.max(target, k)
-  })
+  }
   return target
 }
 
