@@ -64,20 +64,64 @@ const NEAR = 2 ** 30 - 1
 const seqKey = (seq: number | null): number => (seq === null ? -1 : seq)
 
 /**
- * A set of (seq, ts) pairs of one device, as numbers: ts → seq, or the list of seqs when one
- * instant carries several. Numbers rather than a `${device}|${seq}|${ts}` string per reading:
- * such a string is a tree of heap objects that, kept in the de-dup window, outlives the young
- * generation, and under load promoting them was the largest part of the garbage collector's work.
+ * A set of (seq, ts) pairs of one device, as numbers. Most readings arrive in time order: a pair
+ * newer than every earlier one goes to the in-order part, two typed arrays sorted by ts (appended
+ * at the end, forgotten from the front, searched by bisection), which costs no Map operation and
+ * no heap object. Every other pair (a resend, a replay after an outage, two seqs at one instant)
+ * goes to maps ts → seq, or the list of seqs when one instant carries several. Numbers rather
+ * than a `${device}|${seq}|${ts}` string per reading: such strings, kept in the de-dup window,
+ * outlived the young generation, and promoting them was the largest part of the GC's work.
  */
 export class SeqTsSet {
+  // In-order part: ts strictly rising over [head, tail); a forgotten seq is NaN (matches nothing).
+  private ots: Float64Array | undefined
+  private oseq: Float64Array | undefined
+  private head = 0
+  private tail = 0
   // ts as an offset from the first instant seen, so that keys within ±12 days of it are small
   // integers (V8 Smis: hashed and stored without a heap number each); others go to `far`.
   private base = Number.NaN
   private readonly near = new Map<number, number | number[]>()
   private far: Map<number, number | number[]> | undefined
-  /** Newest instant ever added: a later one cannot be in the set (most readings come in order). */
+  /** Newest instant ever added: a later one cannot be in the set. */
   private newest = -Infinity
   size = 0
+
+  /** Index of `ts` in the in-order part, or -1. */
+  private ordered(ts: number): number {
+    const a = this.ots
+    if (a === undefined) return -1
+    let lo = this.head
+    let hi = this.tail - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const v = a[mid]!
+      if (v === ts) return mid
+      if (v < ts) lo = mid + 1
+      else hi = mid - 1
+    }
+    return -1
+  }
+
+  private append(ts: number, k: number): void {
+    if (this.ots === undefined || this.tail === this.ots.length) {
+      const live = this.tail - this.head
+      const size = Math.max(16, live * 2)
+      const ts2 = new Float64Array(size)
+      const seq2 = new Float64Array(size)
+      if (this.ots !== undefined) {
+        ts2.set(this.ots.subarray(this.head, this.tail))
+        seq2.set(this.oseq!.subarray(this.head, this.tail))
+      }
+      this.ots = ts2
+      this.oseq = seq2
+      this.head = 0
+      this.tail = live
+    }
+    this.ots[this.tail] = ts
+    this.oseq![this.tail] = k
+    this.tail++
+  }
 
   private get(ts: number): number | number[] | undefined {
     if (Number.isNaN(this.base)) this.base = ts
@@ -93,23 +137,30 @@ export class SeqTsSet {
     else map.set(near ? d : ts, v)
   }
 
+  private inMaps(k: number, ts: number): boolean {
+    if (this.near.size === 0 && this.far === undefined) return false
+    const v = this.get(ts)
+    return v === k || (Array.isArray(v) && v.includes(k))
+  }
+
   has(seq: number | null, ts: number): boolean {
     if (ts > this.newest) return false
     const k = seqKey(seq)
-    const v = this.get(ts)
-    return v === k || (Array.isArray(v) && v.includes(k))
+    const i = this.ordered(ts)
+    return (i >= 0 && this.oseq![i] === k) || this.inMaps(k, ts)
   }
 
   /** false when the pair was already there. */
   add(seq: number | null, ts: number): boolean {
     const k = seqKey(seq)
     if (ts > this.newest) {
-      if (Number.isNaN(this.base)) this.base = ts
       this.newest = ts
-      this.put(ts, k)
+      this.append(ts, k)
       this.size++
       return true
     }
+    const i = this.ordered(ts)
+    if (i >= 0 && this.oseq![i] === k) return false
     const v = this.get(ts)
     if (v === undefined) this.put(ts, k)
     else if (v === k || (Array.isArray(v) && v.includes(k))) return false
@@ -121,12 +172,20 @@ export class SeqTsSet {
 
   delete(seq: number | null, ts: number): void {
     const k = seqKey(seq)
+    const i = this.ordered(ts)
+    if (i >= 0 && this.oseq![i] === k) {
+      this.oseq![i] = Number.NaN
+      // Forgetting is first-in first-out in the de-dup window, so this is usually the head.
+      while (this.head < this.tail && Number.isNaN(this.oseq![this.head])) this.head++
+      this.size--
+      return
+    }
     const v = this.get(ts)
     if (v === k) this.put(ts, undefined)
     else if (Array.isArray(v)) {
-      const i = v.indexOf(k)
-      if (i < 0) return
-      v.splice(i, 1)
+      const j = v.indexOf(k)
+      if (j < 0) return
+      v.splice(j, 1)
       if (v.length === 1) this.put(ts, v[0]!)
     } else return
     this.size--

@@ -59,6 +59,48 @@ describe('de-dup window', () => {
   })
 })
 
+describe('de-dup window, readings mostly in time order', () => {
+  it('agrees with a plain list when devices send rising times, resend, replay old ones and reuse instants', () => {
+    let s = 11
+    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const w = new RecentReadings(400)
+    const list: string[] = []
+    const clock = [0, 0, 0, 0].map(() => 1_700_000_000_000)
+    const sent: Array<[string, number | null, number]> = []
+    for (let i = 0; i < 30_000; i++) {
+      const dev = Math.floor(rnd() * 4)
+      const r = rnd()
+      let reading: [string, number | null, number]
+      if (r < 0.8) reading = [`d${dev}`, i, (clock[dev]! += 1 + Math.floor(rnd() * 3))] // the usual: later than any before
+      else if (r < 0.9 && sent.length > 0) reading = sent[sent.length - 1 - Math.floor(rnd() * Math.min(sent.length, 600))]! // a resend, recent or forgotten
+      else if (r < 0.95) reading = [`d${dev}`, i, clock[dev]! - Math.floor(rnd() * 500)] // a replayed old reading
+      else reading = [`d${dev}`, i, clock[dev]!] // another seq at the newest instant
+      const [d, seq, ts] = reading
+      const key = `${d}|${seq}|${ts}`
+      expect(w.has(d, seq, ts)).toBe(list.includes(key))
+      if (!list.includes(key)) {
+        list.push(key)
+        if (list.length > 400) list.shift()
+      }
+      w.add(d, seq, ts)
+      sent.push(reading)
+    }
+  })
+
+  it('SeqTsSet forgets any pair, not only the oldest', () => {
+    const s = new SeqTsSet()
+    for (let t = 1; t <= 40; t++) s.add(t, t * 10)
+    s.delete(20, 200)
+    s.delete(1, 10)
+    expect(s.has(20, 200)).toBe(false)
+    expect(s.has(1, 10)).toBe(false)
+    expect(s.has(2, 20) && s.has(21, 210) && s.has(40, 400)).toBe(true)
+    expect(s.add(20, 200)).toBe(true) // forgotten, so new again
+    expect(s.add(20, 200)).toBe(false)
+    expect(s.size).toBe(39)
+  })
+})
+
 describe('BoundedMap', () => {
   it('never holds more than its capacity and keeps keys that are used', () => {
     const m = new BoundedMap<string, number>(10)
