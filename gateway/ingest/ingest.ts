@@ -3,7 +3,7 @@ import type { GatewayBus, Reading } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { DeviceStatus, METRICS_BY_KIND } from '../protocol/index.ts'
-import type { DeviceKind, DeviceRegistry } from '../registry/types.ts'
+import type { Device, DeviceKind, DeviceRegistry } from '../registry/types.ts'
 import { Compile } from 'typebox/compile'
 import { StoreError, type TimeSeriesStore } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
@@ -149,6 +149,12 @@ export function createIngest(deps: IngestDeps): Ingest {
     return out
   }
 
+  // The points exist only inside this call (the store turns them into its own form at once), so
+  // the handler's frame does not keep them alive until they are durable.
+  function writeReadings(dev: Device, accepted: ReadonlyArray<{ c: Candidate; derived: Record<string, number | string> }>): Promise<void> {
+    return deps.store.write(accepted.map((a) => readingPoint(dev, a.c, a.derived)))
+  }
+
   const telemetry: DevicePublishHandler = async (msg) => {
     telemetryMessages.inc()
     const wait = gate.enter()
@@ -201,9 +207,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (accepted.length === 0) return
 
     const dev = msg.device
-    const points = accepted.map((a) => readingPoint(dev, a.c, a.derived))
     try {
-      await deps.store.write(points)
+      await writeReadings(dev, accepted)
     } catch (err) {
       if (err instanceof StoreError && err.code === 'invalid') {
         // Checks should make this impossible; if not, resending can never succeed.
@@ -220,7 +225,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           if (v !== undefined) hourly.remove(dev.id, p, hourStartOf(a.c.ts), v)
         }
       }
-      log.warn({ err, device: dev.id, readings: points.length }, 'store write failed; message not acknowledged')
+      log.warn({ err, device: dev.id, readings: accepted.length }, 'store write failed; message not acknowledged')
       throw err
     }
     readingsStored.inc(accepted.length)
