@@ -9,25 +9,36 @@
 // Prints its port once listening, and one JSON line ({ cpu }) on SIGTERM.
 import { Aedes, type Client, type PublishPacket } from 'aedes'
 import { createServer } from 'node:net'
+import { referenceLines } from './_reference-lines.ts'
 
 const [influx, db, ackArg] = process.argv.slice(2) as [string, string, string]
 const ack = ackArg === 'at-once' ? 'at-once' : 'stored'
 const BATCH = 5000
 
-let lines: string[] = []
+// Lines in chunks of at most BATCH: with PUBACK at once they pile up faster than they are
+// written, and taking one chunk costs nothing whatever lies behind it.
+const chunks: string[][] = [[]]
+let pendingLines = 0
 let waiting: Array<() => void> = []
 let writing = false
 let scheduled = false
 
+function push(line: string): void {
+  let last = chunks[chunks.length - 1]!
+  if (last.length >= BATCH) chunks.push((last = []))
+  last.push(line)
+  pendingLines++
+}
+
 async function flush(): Promise<void> {
-  if (writing || lines.length === 0) return
+  if (writing || pendingLines === 0) return
   writing = true
-  // PUBACK at once lets lines pile up faster than they are written: at most BATCH a request then.
-  // Once stored, every waiting message's lines go in one request (bounded by the publishers'
-  // windows), so each PUBACK follows its own lines.
-  const take = ack === 'at-once' ? BATCH : lines.length
-  const body = lines.slice(0, take).join('\n')
-  lines = lines.slice(take)
+  // At once: one chunk a request. Once stored: every waiting message's lines in one request
+  // (bounded by the publishers' windows), so each PUBACK follows its own lines.
+  const taken = ack === 'at-once' ? chunks.splice(0, 1) : chunks.splice(0, chunks.length)
+  if (chunks.length === 0) chunks.push([])
+  const body = taken.map((c) => c.join('\n')).join('\n')
+  for (const c of taken) pendingLines -= c.length
   const done = waiting
   waiting = []
   try {
@@ -68,33 +79,18 @@ function corkUntilTick(client: Client): void {
   }
 }
 
-function toLines(topic: string, payload: Buffer): void {
-  const device = topic.split('/')[1]!
-  let doc: unknown
-  try {
-    doc = JSON.parse(payload.toString())
-  } catch {
-    return
-  }
-  for (const r of Array.isArray(doc) ? doc : [doc]) {
-    const { ts, seq, values } = r as { ts: number; seq: number; values: Record<string, number> }
-    const fields = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(',')
-    lines.push(`readings,device=${device},kind=water_level ${fields},seq=${seq}i ${ts}`)
-  }
-}
-
 const broker = await Aedes.createBroker({
   concurrency: 200,
   authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void) {
     if (!packet.topic.endsWith('/telemetry')) return cb(null)
-    toLines(packet.topic, packet.payload as Buffer)
+    referenceLines(packet.topic, packet.payload as Buffer, push)
     if (ack === 'at-once' || client === null) cb(null)
     else
       waiting.push(() => {
         corkUntilTick(client)
         cb(null)
       })
-    if (lines.length >= BATCH) void flush()
+    if (pendingLines >= BATCH) void flush()
     else flushSoon()
   },
 })
@@ -105,7 +101,7 @@ server.listen(0, '127.0.0.1', () => {
 })
 
 process.on('SIGTERM', async () => {
-  while (writing || lines.length > 0) {
+  while (writing || pendingLines > 0) {
     await flush()
     await new Promise((r) => setTimeout(r, 10))
   }

@@ -2,6 +2,7 @@
 // broker (Debian's mosquitto), turn readings into line protocol and batch them into InfluxDB.
 // No checks, no de-dup, no derived values. Prints one JSON line when told to stop (SIGTERM).
 import mqtt from 'mqtt'
+import { referenceLines } from './_reference-lines.ts'
 
 const [url, influx, db] = process.argv.slice(2) as [string, string, string]
 const BATCH = 5000
@@ -44,19 +45,10 @@ async function flush() {
 const client = await mqtt.connectAsync(url, { clientId: 'bench-subscriber', reconnectPeriod: 1000, clean: true })
 await client.subscribeAsync('devices/+/telemetry', { qos: 1 })
 client.on('message', (topic, payload) => {
-  const device = topic.split('/')[1]!
-  let doc: unknown
-  try {
-    doc = JSON.parse(payload.toString())
-  } catch {
-    return
-  }
-  for (const r of Array.isArray(doc) ? doc : [doc]) {
-    const { ts, seq, values } = r as { ts: number; seq: number; values: Record<string, number> }
-    const fields = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(',')
-    lines.push(`readings,device=${device},kind=water_level ${fields},seq=${seq}i ${ts}`)
+  referenceLines(topic, payload, (line, ts) => {
+    lines.push(line)
     times.push(ts)
-  }
+  })
   if (lines.length >= BATCH) void flush()
 })
 const timer = setInterval(() => void flush(), FLUSH_MS)

@@ -40,51 +40,50 @@ describe('de-dup window', () => {
   })
 
   it('agrees with a plain list over a long random run', () => {
-    let s = 3
-    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
-    const w = new RecentReadings(500)
-    const list: string[] = []
-    for (let i = 0; i < 20_000; i++) {
-      const d = `d${Math.floor(rnd() * 5)}`
-      const seq = rnd() < 0.1 ? null : Math.floor(rnd() * 50)
-      const ts = 1_700_000_000_000 + Math.floor(rnd() * 200)
-      const key = `${d}|${seq}|${ts}`
-      expect(w.has(d, seq, ts)).toBe(list.includes(key))
-      if (!list.includes(key)) {
-        list.push(key)
-        if (list.length > 500) list.shift()
-      }
-      w.add(d, seq, ts)
-    }
+    const rnd = lcg(3)
+    agreesWithList(500, 20_000, () => [`d${Math.floor(rnd() * 5)}`, rnd() < 0.1 ? null : Math.floor(rnd() * 50), 1_700_000_000_000 + Math.floor(rnd() * 200)])
   })
 })
 
+const lcg = (seed: number) => {
+  let s = seed
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+}
+
+type Key = [device: string, seq: number | null, ts: number]
+
+/** Feeds `n` readings from `next` to a window of `capacity` and to a plain first-in first-out list. */
+function agreesWithList(capacity: number, n: number, next: (i: number) => Key): void {
+  const w = new RecentReadings(capacity)
+  const list: string[] = []
+  for (let i = 0; i < n; i++) {
+    const [d, seq, ts] = next(i)
+    const key = `${d}|${seq}|${ts}`
+    expect(w.has(d, seq, ts)).toBe(list.includes(key))
+    if (!list.includes(key)) {
+      list.push(key)
+      if (list.length > capacity) list.shift()
+    }
+    w.add(d, seq, ts)
+  }
+}
+
 describe('de-dup window, readings mostly in time order', () => {
   it('agrees with a plain list when devices send rising times, resend, replay old ones and reuse instants', () => {
-    let s = 11
-    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
-    const w = new RecentReadings(400)
-    const list: string[] = []
+    const rnd = lcg(11)
     const clock = [0, 0, 0, 0].map(() => 1_700_000_000_000)
-    const sent: Array<[string, number | null, number]> = []
-    for (let i = 0; i < 30_000; i++) {
+    const sent: Key[] = []
+    agreesWithList(400, 30_000, (i) => {
       const dev = Math.floor(rnd() * 4)
       const r = rnd()
-      let reading: [string, number | null, number]
+      let reading: Key
       if (r < 0.8) reading = [`d${dev}`, i, (clock[dev]! += 1 + Math.floor(rnd() * 3))] // the usual: later than any before
       else if (r < 0.9 && sent.length > 0) reading = sent[sent.length - 1 - Math.floor(rnd() * Math.min(sent.length, 600))]! // a resend, recent or forgotten
       else if (r < 0.95) reading = [`d${dev}`, i, clock[dev]! - Math.floor(rnd() * 500)] // a replayed old reading
       else reading = [`d${dev}`, i, clock[dev]!] // another seq at the newest instant
-      const [d, seq, ts] = reading
-      const key = `${d}|${seq}|${ts}`
-      expect(w.has(d, seq, ts)).toBe(list.includes(key))
-      if (!list.includes(key)) {
-        list.push(key)
-        if (list.length > 400) list.shift()
-      }
-      w.add(d, seq, ts)
       sent.push(reading)
-    }
+      return reading
+    })
   })
 
   it('SeqTsSet forgets any pair, not only the oldest', () => {

@@ -1,0 +1,16 @@
+// What a hand-rolled reference does with one telemetry message: JSON to line protocol, nothing
+// checked. Shared by the mosquitto subscriber and the aedes floor, so both do the same work.
+export function referenceLines(topic: string, payload: Buffer, emit: (line: string, ts: number) => void): void {
+  const device = topic.split('/')[1]!
+  let doc: unknown
+  try {
+    doc = JSON.parse(payload.toString())
+  } catch {
+    return
+  }
+  for (const r of Array.isArray(doc) ? doc : [doc]) {
+    const { ts, seq, values } = r as { ts: number; seq: number; values: Record<string, number> }
+    const fields = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(',')
+    emit(`readings,device=${device},kind=water_level ${fields},seq=${seq}i ${ts}`, ts)
+  }
+}
