@@ -120,39 +120,38 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  function derive(msg: DevicePublish, c: Candidate): Record<string, number | string> {
-    const out: Record<string, number | string> = {}
-    const dev = msg.device
-    const level = c.values.water_level
+  /**
+   * Adds the derived numbers (alarm_level, rise_rate, aqi) to the reading's own values, which the
+   * point and the bus then share without copying; returns the dominant pollutant, if any.
+   */
+  function derive(dev: Device, c: Candidate): string | undefined {
+    const values = c.values
+    const level = values.water_level
     if (level !== undefined) {
       const alarm = stations.alarmLevel(dev.station, level)
-      if (alarm !== undefined) out.alarm_level = alarm
+      if (alarm !== undefined) values.alarm_level = alarm
       const rate = rise.add(dev.id, c.ts, level, stations.riseWindowMs(dev.station))
-      if (rate !== undefined) out.rise_rate = rate
+      if (rate !== undefined) values.rise_rate = rate
     }
-    if (!REPORTS_POLLUTANTS[dev.kind]) return out
+    if (!REPORTS_POLLUTANTS[dev.kind]) return undefined
     let hasPollutant = false
     for (const p of AQI_POLLUTANTS) {
-      const v = c.values[p]
+      const v = values[p]
       if (v !== undefined) {
         hourly.add(dev.id, p, hourStartOf(c.ts), v)
         hasPollutant = true
       }
     }
-    if (hasPollutant) {
-      const aqi = hourlyAqiAt(hourly, dev.id, c.ts)
-      if (aqi) {
-        out.aqi = aqi.aqi
-        out.aqi_dominant = aqi.dominant
-      }
-    }
-    return out
+    const aqi = hasPollutant ? hourlyAqiAt(hourly, dev.id, c.ts) : undefined
+    if (!aqi) return undefined
+    values.aqi = aqi.aqi
+    return aqi.dominant
   }
 
   // The points exist only inside this call (the store turns them into its own form at once), so
   // the handler's frame does not keep them alive until they are durable.
-  function writeReadings(dev: Device, accepted: ReadonlyArray<{ c: Candidate; derived: Record<string, number | string> }>): Promise<void> {
-    return deps.store.write(accepted.map((a) => readingPoint(dev, a.c, a.derived)))
+  function writeReadings(dev: Device, accepted: ReadonlyArray<{ c: Candidate; dominant: string | undefined }>): Promise<void> {
+    return deps.store.write(accepted.map((a) => readingPoint(dev, a.c, a.dominant)))
   }
 
   const telemetry: DevicePublishHandler = async (msg) => {
@@ -171,7 +170,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
-    let accepted: Array<{ c: Candidate; late: boolean; derived: Record<string, number | string> }>
+    let accepted: Array<{ c: Candidate; late: boolean; dominant: string | undefined }>
     try {
       const parsed = parseTelemetry(decode(msg), msg.receivedAt)
       for (const r of parsed.refusals) refuse(msg, r.reason, r.message)
@@ -194,7 +193,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         const prev = lastTs.get(msg.device.id)
         const late = msg.receivedAt - c.ts > lateAfterMs || (prev !== undefined && c.ts < prev)
         if (prev === undefined || c.ts > prev) lastTs.set(msg.device.id, c.ts)
-        accepted.push({ c, late, derived: derive(msg, c) })
+        accepted.push({ c, late, dominant: derive(msg.device, c) })
       }
     } catch (err) {
       if (err instanceof Refused) refuse(msg, err.reason, err.message)
@@ -232,12 +231,6 @@ export function createIngest(deps: IngestDeps): Ingest {
     for (const a of accepted) {
       seen.add(dev.id, a.c.seq, a.c.ts)
       if (a.late) lateReadings.inc()
-      const values: Record<string, number> = {}
-      for (const k in a.c.values) values[k] = a.c.values[k]!
-      for (const k in a.derived) {
-        const v = a.derived[k]
-        if (typeof v === 'number') values[k] = v
-      }
       const reading: Reading = {
         device: dev.id,
         kind: dev.kind,
@@ -245,10 +238,10 @@ export function createIngest(deps: IngestDeps): Ingest {
         district: dev.district,
         ts: a.c.ts,
         seq: a.c.seq,
-        values,
+        values: a.c.values,
         late: a.late,
       }
-      if (typeof a.derived.aqi_dominant === 'string') reading.aqi_dominant = a.derived.aqi_dominant
+      if (a.dominant !== undefined) reading.aqi_dominant = a.dominant
       try {
         deps.bus.emit('reading', reading)
       } catch (err) {

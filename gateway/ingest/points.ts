@@ -21,10 +21,11 @@ function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Re
 // of station or district reaches the tags); the stores only read tags.
 const tagsOfDevice = new WeakMap<Device, Readonly<Record<string, string>>>()
 
-export function readingPoint(d: Device, c: Candidate, derived: Record<string, number | string>): IngestPoint {
+/** A reading as a point: its values (derived ones included), the dominant pollutant and seq. */
+export function readingPoint(d: Device, c: Candidate, aqiDominant: string | undefined): IngestPoint {
   const fields: Record<string, number | string> = {}
   for (const k in c.values) fields[k] = c.values[k]!
-  for (const k in derived) fields[k] = derived[k]!
+  if (aqiDominant !== undefined) fields.aqi_dominant = aqiDominant
   if (c.seq !== null) fields.seq = c.seq
   let tags = tagsOfDevice.get(d)
   if (!tags) tagsOfDevice.set(d, (tags = Object.freeze(deviceTags(d))))
