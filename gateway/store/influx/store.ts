@@ -23,6 +23,7 @@ import {
 import { ident, lit, toLine } from './line.ts'
 import { setupInflux } from './setup.ts'
 import { Spool, type SpoolRecord } from './spool.ts'
+import { PostError, WritePoster } from './write-request.ts'
 
 export interface InfluxStoreOptions {
   /** http://[user:pass@]host:8086/<database> */
@@ -102,13 +103,11 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   readonly backend = 'influx' as const
   readonly database: string
   private readonly influx: InfluxDB
-  private readonly writeUrl: string
-  private readonly authHeader: string | undefined
+  private readonly poster: WritePoster
   private readonly m: StoreMetrics
   private readonly spool: Spool
   private readonly batchPoints: number
   private readonly flushIntervalMs: number
-  private readonly timeoutMs: number
   private readonly backoffMin: number
   private readonly backoffMax: number
   private readonly maxSpoolBytes: number
@@ -149,17 +148,17 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // Writes go straight to /write with the spool's own line-protocol bytes, so a spooled batch is
     // sent exactly as it was stored, without being parsed back into points.
     const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
-    this.writeUrl = `${u.protocol}//${u.host}/write?${params}`
-    this.authHeader = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
+    const authorization = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
+    this.maxInflight = opts.maxInflight ?? 1
+    // One connection per write in flight, and one for the drainer.
+    this.poster = new WritePoster(new URL(`${u.protocol}//${u.host}/write?${params}`), authorization, opts.requestTimeoutMs ?? 10_000, this.maxInflight + 1)
     this.m = storeMetrics(opts.metrics, 'influx')
     this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
     this.batchPoints = opts.batchPoints ?? 5000
     this.flushIntervalMs = opts.flushIntervalMs ?? 0
-    this.timeoutMs = opts.requestTimeoutMs ?? 10_000
     this.backoffMin = opts.backoffMinMs ?? 100
     this.backoffMax = opts.backoffMaxMs ?? 5000
     this.maxSpoolBytes = opts.maxSpoolBytes ?? 2 * 1024 ** 3
-    this.maxInflight = opts.maxInflight ?? 1
   }
 
   /** Opens the store; InfluxDB being down is not an error (writes spool until it is back). */
@@ -326,25 +325,19 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   /** One POST /write; throws a WriteError saying whether it is worth retrying. */
   private async send(lines: string[] | Buffer): Promise<void> {
-    // Bytes, not a string: fetch would scan a string body for lone surrogates first.
     const body = Array.isArray(lines) ? Buffer.from(lines.join('\n')) : lines
-    let res: Response
+    let res: { status: number; text: string }
     try {
-      res = await fetch(this.writeUrl, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'text/plain; charset=utf-8', ...(this.authHeader ? { authorization: this.authHeader } : {}) },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      })
+      res = await this.poster.post(body)
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } }
-      throw new WriteError(`InfluxDB write failed: ${e.cause?.code ?? e.name}: ${e.message}`, true, e.name === 'TimeoutError' ? 'timeout' : 'network')
+      const e = err as PostError
+      throw new WriteError(`InfluxDB write failed: ${e.message}`, true, e.kind)
     }
     if (res.status === 204) {
       this.reachable = true
       return
     }
-    const text = (await res.text().catch(() => '')).slice(0, 500)
+    const text = res.text
     if (res.status === 400) throw new WriteError(`InfluxDB refused points: ${text}`, false, 'rejected')
     if (res.status === 404 && /database not found/.test(text)) {
       this.setupDone = false // recreated by the drainer (InfluxDB came back empty)
@@ -622,6 +615,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     await this.draining
     // Appends still waiting reach the disk here; the rest stays in the spool for the next start.
     this.spool.close()
+    this.poster.close()
   }
 }
 
