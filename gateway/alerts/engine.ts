@@ -263,8 +263,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   }
 
   function handle(input: Input): void {
-    const late = input.type === 'reading' ? input.reading.late || now() - input.reading.ts > lateAfterMs : now() - input.detection.ts > lateAfterMs
-    const changes: AlertChange[] = []
+    let changes: AlertChange[] | undefined
     for (const cond of conditions) {
       const c = cond.consumes
       if (c.type !== input.type || (c.type === 'reading' && input.type === 'reading' && input.reading.values[c.metric] === undefined)) continue
@@ -286,31 +285,48 @@ export function createAlerting(opts: AlertingOptions): Alerting {
           continue
         }
         try {
+          const late = input.type === 'reading' ? input.reading.late || now() - input.reading.ts > lateAfterMs : now() - input.detection.ts > lateAfterMs
           const c = applyLevel(cond, ev, st, prev, applied, late)
-          if (c) changes.push(c)
+          if (c) (changes ??= []).push(c)
         } catch (err) {
           log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')
         }
       }
     }
-    if (changes.length > 0) emitAfterCommit(changes)
+    if (changes) emitAfterCommit(changes)
   }
 
   // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
+  // The silence state keys of a device, one per silence rule in order: this runs for every reading.
+  // Made again when the rules change; bounded by the fleet, cleared past 100k devices.
+  const silenceKeys = new Map<string, string[]>()
+  function silenceKeysOf(device: string): string[] {
+    let keys = silenceKeys.get(device)
+    if (!keys) {
+      if (silenceKeys.size > 100_000) silenceKeys.clear()
+      keys = silenceRules.map((r) => sk(r.id, deviceSubject(device)))
+      silenceKeys.set(device, keys)
+    }
+    return keys
+  }
+
   function seen(device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined): void {
     if (silenceRules.length === 0) return
-    const changes: AlertChange[] = []
-    for (const rule of silenceRules) {
-      const key = sk(rule.id, deviceSubject(device))
+    let changes: AlertChange[] | undefined
+    const keys = silenceKeysOf(device)
+    const t = now()
+    for (let i = 0; i < silenceRules.length; i++) {
+      const rule = silenceRules[i]!
+      const key = keys[i]!
       let st = silence.get(key)
       if (!st) {
         if (kind === undefined) continue // a status for a device no rule tracks yet
         if (rule.device_kinds && rule.device_kinds.length > 0 && !rule.device_kinds.includes(kind as never)) continue
         if (rule.devices && rule.devices.length > 0 && !rule.devices.includes(device) && !rule.devices.includes('*')) continue
-        st = { lastSeen: now(), kind, station: station ?? undefined, district: district ?? undefined, alertId: null }
+        st = { lastSeen: t, kind, station: station ?? undefined, district: district ?? undefined, alertId: null }
         silence.set(key, st)
       }
-      st.lastSeen = now()
+      st.lastSeen = t
       dirty.add(key)
       if (st.alertId) {
         const alertId = st.alertId
@@ -324,10 +340,10 @@ export function createAlerting(opts: AlertingOptions): Alerting {
           store.update(alertId, { updated_at: at, state: 'resolved', level: 0, resolved: { by: 'system', at } })
           return record(alertId, { at, action: 'resolved', severity: a.severity, level: 0, state: 'resolved', by: 'system' })
         })
-        if (c) changes.push(c)
+        if (c) (changes ??= []).push(c)
       }
     }
-    if (changes.length > 0) emitAfterCommit(changes)
+    if (changes) emitAfterCommit(changes)
   }
 
   function checkSilence(): void {
@@ -447,6 +463,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       doc = next
       conditions = compileConditions(next.rules, opts.stations)
       silenceRules = next.rules.filter((r): r is Silence => r.type === 'silence' && r.enabled !== false)
+      silenceKeys.clear()
       states.clear()
       loadSilence()
       log.info({ rules: next.rules.length }, 'rules replaced')
