@@ -9,7 +9,7 @@
 // Prints its port once listening, and one JSON line ({ cpu }) on SIGTERM.
 import { Aedes, type Client, type PublishPacket } from 'aedes'
 import { createServer } from 'node:net'
-import { referenceLines } from './_reference-lines.ts'
+import { postUntilAccepted, referenceLines } from './_reference-lines.ts'
 
 const [influx, db, ackArg] = process.argv.slice(2) as [string, string, string]
 const ack = ackArg === 'at-once' ? 'at-once' : 'stored'
@@ -42,11 +42,7 @@ async function flush(): Promise<void> {
   const done = waiting
   waiting = []
   try {
-    for (;;) {
-      const res = await fetch(`${influx}/write?db=${db}&precision=ms`, { method: 'POST', body })
-      if (res.ok) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await postUntilAccepted(influx, db, body)
   } finally {
     writing = false
   }

@@ -2,7 +2,7 @@
 // broker (Debian's mosquitto), turn readings into line protocol and batch them into InfluxDB.
 // No checks, no de-dup, no derived values. Prints one JSON line when told to stop (SIGTERM).
 import mqtt from 'mqtt'
-import { referenceLines } from './_reference-lines.ts'
+import { postUntilAccepted, referenceLines } from './_reference-lines.ts'
 
 const [url, influx, db] = process.argv.slice(2) as [string, string, string]
 const BATCH = 5000
@@ -22,11 +22,7 @@ async function flush() {
   times = []
   inflight++
   try {
-    for (;;) {
-      const res = await fetch(`${influx}/write?db=${db}&precision=ms`, { method: 'POST', body })
-      if (res.ok) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await postUntilAccepted(influx, db, body)
   } finally {
     inflight--
   }
