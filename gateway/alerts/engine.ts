@@ -265,8 +265,8 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   function handle(input: Input): void {
     let changes: AlertChange[] | undefined
     for (const cond of conditions) {
-      const c = cond.consumes
-      if (c.type !== input.type || (c.type === 'reading' && input.type === 'reading' && input.reading.values[c.metric] === undefined)) continue
+      const wants = cond.consumes
+      if (wants.type !== input.type || (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)) continue
       const evs = cond.evaluate(input, (key) => levelState(cond.rule.id, key))
       for (const ev of evs) {
         const key = sk(cond.rule.id, ev.subject.key)
@@ -296,7 +296,6 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     if (changes) emitAfterCommit(changes)
   }
 
-  // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
   // The silence state keys of a device, one per silence rule in order: this runs for every reading.
   // Made again when the rules change; bounded by the fleet, cleared past 100k devices.
   const silenceKeys = new Map<string, string[]>()
@@ -310,6 +309,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     return keys
   }
 
+  // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
   function seen(device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined): void {
     if (silenceRules.length === 0) return
     let changes: AlertChange[] | undefined
