@@ -99,6 +99,23 @@ async function countStored(influxd: Influxd, db: string, since: number): Promise
   return Number(r.results[0]?.series?.[0]?.values[0]?.[1] ?? 0)
 }
 
+/**
+ * For a broker that acknowledges before storing: the readings in `db` once the count reaches what
+ * was acknowledged or stops growing (checked every second), and when it last grew.
+ */
+async function storedOnceSettled(influxd: Influxd, db: string, acked: number): Promise<{ stored: number; end: number }> {
+  let last = -1
+  let end = Date.now()
+  for (;;) {
+    const stored = await countStored(influxd, db, 0)
+    if (stored >= acked) return { stored, end: Date.now() }
+    if (stored === last) return { stored, end }
+    last = stored
+    end = Date.now()
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
 interface Row {
   name: string
   rate: number
@@ -237,21 +254,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
     const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
-    // Stored when the subscriber's InfluxDB count stops growing (or reaches what was acknowledged).
-    let last = -1
-    let stored = 0
-    let end = Date.now()
-    for (;;) {
-      stored = await countStored(influxd, 'bench_mq', 0)
-      if (stored >= acked) {
-        end = Date.now()
-        break
-      }
-      if (stored === last) break
-      last = stored
-      end = Date.now()
-      await new Promise((r) => setTimeout(r, 1000))
-    }
+    const { stored, end } = await storedOnceSettled(influxd, 'bench_mq', acked)
     const after = procStats(sub.pid!)
     const window = cpu.window(start, end)
     sub.kill('SIGTERM')
@@ -293,14 +296,8 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
     const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
-    let end = Math.max(...results.map((r) => r.lastAck))
-    let stored = await countStored(influxd, db, 0)
-    for (let last = -1; ack === 'at-once' && stored < acked && stored !== last; ) {
-      last = stored
-      end = Date.now()
-      await new Promise((r) => setTimeout(r, 1000))
-      stored = await countStored(influxd, db, 0)
-    }
+    const { stored, end } =
+      ack === 'stored' ? { stored: await countStored(influxd, db, 0), end: Math.max(...results.map((r) => r.lastAck)) } : await storedOnceSettled(influxd, db, acked)
     const after = procStats(floor.pid!)
     const secs = (end - start) / 1000
     const lat = results.flatMap((r) => r.latencies)
