@@ -3,7 +3,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of , bigValue } from '../lib/common.ts'
+import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of, bigValue } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
 
 export const DEVICES_UID = 'ioc-device-health'

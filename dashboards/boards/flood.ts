@@ -10,7 +10,7 @@ import {
   newBoard,
   row,
   tagVariable,
-  thresholds, of , bigValue } from '../lib/common.ts'
+  thresholds, of, bigValue } from '../lib/common.ts'
 import { influx, literal, matchVar } from '../lib/influxql.ts'
 import { hasLevels, type StationLevels } from '../lib/stations.ts'
 

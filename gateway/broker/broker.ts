@@ -50,7 +50,6 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     routes,
     sessions,
     m,
-    metrics: opts.metrics,
     log,
     bus,
     lastOnline,

@@ -3,7 +3,6 @@
 import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
-import type { Metrics } from '../metrics/registry.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
 import type { BrokerMetrics } from './metrics.ts'
@@ -35,7 +34,6 @@ export interface HookContext {
   routes: DevicePublishRoutes
   sessions: Sessions
   m: BrokerMetrics
-  metrics: Metrics
   log: Logger
   bus?: GatewayBus | undefined
   /** Last status each device reported (or the gateway reported for it). */
@@ -99,7 +97,7 @@ export function createHooks(ctx: HookContext) {
   const metricsOf = (route: RouteKey): { messages: { inc(): void }; seconds: { observe(s: number): void } } => {
     let r = routeMetrics.get(route)
     if (!r) {
-      r = { messages: ctx.metrics.hotCounter(m.messagesIn, { topic: route }), seconds: m.handlerSeconds.labels({ topic: route }) }
+      r = { messages: m.messagesInOf(route), seconds: m.handlerSeconds.labels({ topic: route }) }
       routeMetrics.set(route, r)
     }
     return r

@@ -2,13 +2,15 @@ import type { Metrics } from '../metrics/registry.ts'
 
 /** The broker's Prometheus metrics (all `iocgw_` prefixed by Metrics). */
 export function brokerMetrics(metrics: Metrics) {
+  const messagesIn = metrics.counter('mqtt_messages_in_total', 'Device messages accepted by the ACL, by kind of topic', ['topic'])
   return {
     connects: metrics.counter('mqtt_connects_total', 'MQTT connections accepted, by kind of client', ['kind']),
     connectRefused: metrics.counter('mqtt_connect_refused_total', 'MQTT CONNECTs refused, by reason', ['reason']),
     publishRefused: metrics.counter('mqtt_publish_refused_total', 'MQTT PUBLISHes refused by the topic ACL, by reason', ['reason']),
     subscribeRefused: metrics.counter('mqtt_subscribe_refused_total', 'MQTT SUBSCRIBE filters refused (SUBACK 0x80), by reason', ['reason']),
     forwardRefused: metrics.counter('mqtt_forward_refused_total', 'Deliveries withheld from a subscriber by the ACL', ['reason']),
-    messagesIn: metrics.counter('mqtt_messages_in_total', 'Device messages accepted by the ACL, by kind of topic', ['topic']),
+    /** Device messages in, for one kind of topic; counted per message, so summed locally (Metrics.hotCounter). */
+    messagesInOf: (topic: string) => metrics.hotCounter(messagesIn, { topic }),
     handlerFailures: metrics.counter(
       'mqtt_publish_handler_failures_total',
       'Device messages whose handler failed transiently (not acknowledged; the client resends)',
