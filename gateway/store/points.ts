@@ -15,8 +15,19 @@ export interface NormalPoint {
   measurement: string
   /** Sorted by key (InfluxDB's preferred order; also the series key order). Frozen when shared. */
   tags: ReadonlyArray<readonly [string, string]>
-  fields: [string, FieldValue][]
+  /**
+   * At least one field, every one valid and of its stored type. The writer's own object when it
+   * needed no change (the usual case: no copy per point), else a normalised copy.
+   */
+  fields: Readonly<Record<string, FieldValue>>
   ts: number
+}
+
+/** A field seen for the first time by this store, with the type it will be stored as. */
+export interface NewFieldType {
+  measurement: string
+  field: string
+  type: FieldType
 }
 
 function bad(i: number, what: string): never {
@@ -66,38 +77,75 @@ function normalizeTags(i: number, rawTags: Readonly<Record<string, string>>): Re
   return tags
 }
 
-export function normalizePoints(points: readonly Point[]): NormalPoint[] {
+/**
+ * Checks and normalises points for a store, in one pass: names, time, tags, and each field's value
+ * against the type the store already holds for it (`types`), so a conflicting write is refused
+ * whole, naming the field, before anything is acknowledged. Learns the types of new fields and
+ * returns them. Fields are copied only when something in them must change (an integer field
+ * rounded, a line break in a string, an empty value dropped): a reading's fields are used as they
+ * are, which the caller allows by not changing them until the write settles.
+ */
+export function normalizePoints(points: readonly Point[], types: FieldTypes): { points: NormalPoint[]; fresh: NewFieldType[] } {
   const out: NormalPoint[] = new Array(points.length)
+  let fresh: NewFieldType[] | null = null
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!
     if (typeof p !== 'object' || p === null) bad(i, 'not an object')
-    if (typeof p.measurement !== 'string' || !validName(p.measurement)) bad(i, `measurement must match ${NAME.source}`)
+    const measurement = p.measurement
+    if (typeof measurement !== 'string' || !validName(measurement)) bad(i, `measurement must match ${NAME.source}`)
     if (typeof p.ts !== 'number' || !Number.isInteger(p.ts) || p.ts < MIN_TS || p.ts > MAX_TS) bad(i, 'ts must be an integer epoch ms within 1677..2262')
     const tags = normalizeTags(i, p.tags ?? {})
-    const ints = INTEGER_FIELDS[p.measurement]
-    const fields: [string, FieldValue][] = []
-    const rawFields = p.fields ?? {}
+    const ints = INTEGER_FIELDS[measurement]
+    const stored = types.of(measurement)
+    const rawFields = (p.fields ?? {}) as Readonly<Record<string, unknown>>
+    let fields: Record<string, FieldValue> | null = null // the copy, once one is needed
+    let n = 0
     for (const k in rawFields) {
-      if (!Object.prototype.hasOwnProperty.call(rawFields, k)) continue
-      const v = rawFields[k] as unknown
-      if (!validName(k)) bad(i, k === 'time' ? 'field "time" is reserved' : `field key "${k}" must match ${NAME.source}`)
-      if (v === undefined || v === null) continue
-      if (typeof v === 'number') {
+      const v = rawFields[k]
+      let keep: FieldValue | undefined
+      let type: FieldType = 'float' // set with every kept value below
+      if (!Object.prototype.hasOwnProperty.call(rawFields, k)) keep = undefined
+      else if (!validName(k)) bad(i, k === 'time' ? 'field "time" is reserved' : `field key "${k}" must match ${NAME.source}`)
+      else if (v === undefined || v === null) keep = undefined
+      else if (typeof v === 'number') {
         if (!Number.isFinite(v)) bad(i, `field ${k} is not a finite number`)
-        fields.push([k, ints !== undefined && ints.has(k) ? Math.round(v) : v])
+        const int = ints !== undefined && ints.has(k)
+        keep = int ? Math.round(v) : v
+        type = int ? 'integer' : 'float'
       } else if (typeof v === 'string') {
         if (v.length > MAX_STRING) bad(i, `field ${k} is longer than ${MAX_STRING}`)
-        fields.push([k, hasLineBreak(v) ? v.replace(/\r\n|[\r\n]/g, ' ') : v])
+        keep = hasLineBreak(v) ? v.replace(/\r\n|[\r\n]/g, ' ') : v
+        type = 'string'
       } else if (typeof v === 'boolean') {
-        fields.push([k, v])
-      } else {
-        bad(i, `field ${k} must be a number, string or boolean`)
-      }
+        keep = v
+        type = 'boolean'
+      } else bad(i, `field ${k} must be a number, string or boolean`)
+      // A dropped or changed field: from here on the point gets its own copy.
+      if ((keep === undefined || keep !== v) && fields === null) fields = copyUpTo(rawFields, k)
+      if (keep === undefined) continue
+      if (fields !== null) fields[k] = keep
+      n++
+      const have = stored?.get(k) ?? fresh?.find((f) => f.measurement === measurement && f.field === k)?.type
+      if (have === undefined) (fresh ??= []).push({ measurement, field: k, type })
+      else if (have !== type) bad(i, `field ${k} of ${measurement} is stored as ${have}, this point has a ${type}`)
     }
-    if (fields.length === 0) bad(i, 'no fields')
-    out[i] = { measurement: p.measurement, tags, fields, ts: p.ts }
+    if (n === 0) bad(i, 'no fields')
+    out[i] = { measurement, tags, fields: fields ?? (rawFields as Readonly<Record<string, FieldValue>>), ts: p.ts }
   }
-  return out
+  if (!fresh) return { points: out, fresh: [] }
+  for (const f of fresh) types.set(f.measurement, f.field, f.type)
+  return { points: out, fresh }
+}
+
+/** The own fields before `stop`, already checked: where a copy starts once one field must change. */
+function copyUpTo(raw: Readonly<Record<string, unknown>>, stop: string): Record<string, FieldValue> {
+  const copy: Record<string, FieldValue> = {}
+  for (const k in raw) {
+    if (k === stop) break
+    const v = raw[k]
+    if (Object.prototype.hasOwnProperty.call(raw, k) && v !== undefined && v !== null) copy[k] = v as FieldValue
+  }
+  return copy
 }
 
 /** The series key, as InfluxDB forms it (measurement and sorted tags). */
@@ -116,12 +164,6 @@ export function sortPoints(points: QueriedPoint[], order: 'ASC' | 'DESC'): Queri
 
 export type FieldType = 'float' | 'integer' | 'string' | 'boolean'
 
-/** The InfluxDB type a field value is written as. */
-export function fieldTypeOf(measurement: string, field: string, v: FieldValue): FieldType {
-  if (typeof v === 'number') return INTEGER_FIELDS[measurement]?.has(field) ? 'integer' : 'float'
-  return typeof v === 'string' ? 'string' : 'boolean'
-}
-
 /**
  * The type of every field seen per measurement. InfluxDB refuses a point whose field type differs
  * from the one already stored (and drops it after the write was answered); both stores check
@@ -135,8 +177,9 @@ export class FieldTypes {
 
   constructor(private readonly max = 100_000) {}
 
-  private typeOf(measurement: string, field: string): FieldType | undefined {
-    return this.known.get(measurement)?.get(field)
+  /** The stored types of a measurement's fields (one lookup per point, then one per field). */
+  of(measurement: string): ReadonlyMap<string, FieldType> | undefined {
+    return this.known.get(measurement)
   }
 
   set(measurement: string, field: string, type: FieldType): void {
@@ -154,22 +197,5 @@ export class FieldTypes {
   clear(): void {
     this.known.clear()
     this.count = 0
-  }
-
-  /** Throws StoreError 'invalid' on a conflict; else learns the new fields and returns them. */
-  admit(points: readonly NormalPoint[]): Array<{ measurement: string; field: string; type: FieldType }> {
-    let fresh: Array<{ measurement: string; field: string; type: FieldType }> | null = null
-    for (let i = 0; i < points.length; i++) {
-      const p = points[i]!
-      for (const [field, v] of p.fields) {
-        const type = fieldTypeOf(p.measurement, field, v)
-        const have = this.typeOf(p.measurement, field) ?? fresh?.find((f) => f.measurement === p.measurement && f.field === field)?.type
-        if (have === undefined) (fresh ??= []).push({ measurement: p.measurement, field, type })
-        else if (have !== type) bad(i, `field ${field} of ${p.measurement} is stored as ${have}, this point has a ${type}`)
-      }
-    }
-    if (!fresh) return []
-    for (const f of fresh) this.set(f.measurement, f.field, f.type)
-    return fresh
   }
 }

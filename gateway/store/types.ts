@@ -135,7 +135,8 @@ export interface TimeSeriesStore {
   /**
    * Resolves only once every point is durable: committed in the store, or fsync'd into the store's
    * own disk spool (then delivered later, in order). Rejects (nothing stored) on invalid points
-   * (StoreError 'invalid') or when the store is closed.
+   * (StoreError 'invalid') or when the store is closed. The points are the caller's to keep but
+   * not to change until the promise settles: a store may hold them (not copies) until then.
    */
   write(points: readonly Point[]): Promise<void>
   readings(q: RawReadingsQuery): Promise<ValuePoint[]>

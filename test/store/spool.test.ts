@@ -1,6 +1,7 @@
 import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { joinLines } from '../../gateway/store/influx/line.ts'
 import { Spool } from '../../gateway/store/influx/spool.ts'
 import { tempDir } from '../support/services.ts'
 
@@ -16,6 +17,9 @@ afterEach(() => {
   for (const d of dirs.splice(0)) d.remove()
 })
 
+/** A spool record of these lines. */
+const record = (lines: string[]): [Buffer, number] => [joinLines(lines), lines.length]
+
 function drainAll(spool: Spool): string[] {
   const out: string[] = []
   for (let seg = spool.oldest(); seg !== null; seg = spool.oldest()) {
@@ -30,7 +34,7 @@ describe('disk spool', () => {
     const dir = fresh()
     const spool = new Spool(dir, 200) // tiny segments: many files
     const lines = Array.from({ length: 100 }, (_, i) => `readings,device=d1 v=${i} ${1000 + i}`)
-    for (let i = 0; i < lines.length; i += 5) await spool.append(lines.slice(i, i + 5))
+    for (let i = 0; i < lines.length; i += 5) await spool.append(...record(lines.slice(i, i + 5)))
     expect(spool.points).toBe(100)
     expect(readdirSync(dir).length).toBeGreaterThan(3)
     expect(drainAll(spool)).toEqual(lines)
@@ -42,7 +46,7 @@ describe('disk spool', () => {
 
   it('groups appends of one event-loop turn into one write, each resolved once on disk', async () => {
     const spool = new Spool(fresh())
-    await Promise.all(Array.from({ length: 50 }, (_, i) => spool.append([`m v=${i} ${i}`])))
+    await Promise.all(Array.from({ length: 50 }, (_, i) => spool.append(...record([`m v=${i} ${i}`]))))
     expect(spool.points).toBe(50)
     expect(drainAll(spool)).toEqual(Array.from({ length: 50 }, (_, i) => `m v=${i} ${i}`))
   })
@@ -50,19 +54,19 @@ describe('disk spool', () => {
   it('keeps what was appended across a reopen, and appends after it in order', async () => {
     const dir = fresh()
     const a = new Spool(dir)
-    await a.append(['m v=1 1', 'm v=2 2'])
+    await a.append(...record(['m v=1 1', 'm v=2 2']))
     a.close()
     const b = new Spool(dir)
     expect(b.points).toBe(2)
-    await b.append(['m v=3 3'])
+    await b.append(...record(['m v=3 3']))
     expect(drainAll(b)).toEqual(['m v=1 1', 'm v=2 2', 'm v=3 3'])
   })
 
   it('cuts a torn record at the tail (a crash mid-append) and keeps every whole one', async () => {
     const dir = fresh()
     const a = new Spool(dir)
-    await a.append(['m v=1 1'])
-    await a.append(['m v=2 2', 'm v=3 3'])
+    await a.append(...record(['m v=1 1']))
+    await a.append(...record(['m v=2 2', 'm v=3 3']))
     a.close()
     const [file] = readdirSync(dir)
     const path = join(dir, file!)
@@ -78,8 +82,8 @@ describe('disk spool', () => {
   it('stops at a record whose checksum does not match', async () => {
     const dir = fresh()
     const a = new Spool(dir)
-    await a.append(['m v=1 1'])
-    await a.append(['m v=2 2'])
+    await a.append(...record(['m v=1 1']))
+    await a.append(...record(['m v=2 2']))
     a.close()
     const [file] = readdirSync(dir)
     const path = join(dir, file!)

@@ -9,17 +9,7 @@ import type { NormalPoint } from '../points.ts'
 const MEASUREMENT_SPECIAL = /[, \\]/
 const KEY_SPECIAL = /[,= \\]/
 const escMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \\]/g, '\\$&') : s)
-// Keys and tag values come from a small set (field names, device ids, stations), so each is
-// escaped once and remembered; bounded so odd input cannot grow it without end.
-const escaped = new Map<string, string>()
-const escKey = (s: string): string => {
-  let e = escaped.get(s)
-  if (e === undefined) {
-    e = KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s
-    if (escaped.size < 50_000) escaped.set(s, e)
-  }
-  return e
-}
+const escKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s)
 const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 
 // `measurement,tag=value,...` of shared (frozen) tags, built once per series.
@@ -35,29 +25,100 @@ function seriesOf(p: NormalPoint): string {
   return prefix
 }
 
-/**
- * One point as one line, timestamp in ms (write with precision=ms). Built with join rather than
- * `+=`: each `+=` leaves a cons-string node, and a batch of lines waiting for InfluxDB kept a tree
- * of them per line alive long enough to be promoted out of the young generation.
- */
-export function toLine(p: NormalPoint): string {
-  const parts: string[] = [seriesOf(p)]
-  const ints = INTEGER_FIELDS[p.measurement]
-  let sep = ' '
-  for (const [k, v] of p.fields) {
-    let val: string
-    if (typeof v === 'number') val = ints?.has(k) ? `${v}i` : numberLiteral(v)
-    else if (typeof v === 'string') val = escString(v)
-    else val = v ? 'true' : 'false'
-    parts.push(sep, escKey(k), '=', val)
-    sep = ','
+// Per measurement and field: the escaped `key=` and whether the value is an integer. Field names
+// are a small, fixed set in practice; bounded so odd input cannot grow it without end.
+interface FieldKey {
+  eq: string
+  int: boolean
+}
+const fieldKeys = new Map<string, Map<string, FieldKey>>()
+let fieldKeyCount = 0
+
+function fieldKeysOf(measurement: string): Map<string, FieldKey> {
+  let keys = fieldKeys.get(measurement)
+  if (keys === undefined) {
+    keys = new Map()
+    if (fieldKeyCount < 50_000) fieldKeys.set(measurement, keys)
   }
-  parts.push(' ', String(p.ts))
-  return parts.join('')
+  return keys
 }
 
-// A float literal: whole values parse as floats and exponent forms (1e-7) are accepted.
-const numberLiteral = (v: number): string => String(v)
+function fieldKey(keys: Map<string, FieldKey>, measurement: string, field: string): FieldKey {
+  let key = keys.get(field)
+  if (key === undefined) {
+    key = { eq: `${escKey(field)}=`, int: INTEGER_FIELDS[measurement]?.has(field) === true }
+    if (fieldKeyCount < 50_000) {
+      keys.set(field, key)
+      fieldKeyCount++
+    }
+  }
+  return key
+}
+
+/**
+ * One point as one line, timestamp in ms (write with precision=ms). Lines are copied into a
+ * LineBuffer as they are made, so the string (a chain of concatenations) dies young.
+ */
+export function toLine(p: NormalPoint): string {
+  const keys = fieldKeysOf(p.measurement)
+  let line = seriesOf(p)
+  let sep = ' '
+  for (const k in p.fields) {
+    const v = p.fields[k]!
+    const key = fieldKey(keys, p.measurement, k)
+    // A float literal is JavaScript's own number text: whole values parse as floats and exponent
+    // forms (1e-7) are accepted.
+    const literal = typeof v === 'number' ? (key.int ? `${v}i` : String(v)) : typeof v === 'string' ? escString(v) : v ? 'true' : 'false'
+    line += sep + key.eq + literal
+    sep = ','
+  }
+  return `${line} ${p.ts}`
+}
+
+/**
+ * Lines joined by \n in one growing buffer: the batch being filled is the body of one write request
+ * (or one spool record) as it stands, with no strings kept and nothing joined or copied again.
+ */
+export class LineBuffer {
+  private buf: Buffer
+  private used = 0
+  /** Lines held. */
+  lines = 0
+
+  constructor(private capacity = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(capacity)
+  }
+
+  push(line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const need = this.used + 1 + line.length * 3
+    if (need > this.buf.length) this.grow(need)
+    if (this.lines > 0) this.buf[this.used++] = 0x0a
+    this.used += this.buf.write(line, this.used)
+    this.lines++
+  }
+
+  /** The lines so far, as one body; the buffer starts empty again (sized for a batch like this one). */
+  take(): Buffer {
+    const body = this.buf.subarray(0, this.used)
+    this.capacity = Math.max(this.capacity, this.used + (this.used >> 2))
+    this.buf = Buffer.allocUnsafe(this.capacity)
+    this.used = 0
+    this.lines = 0
+    return body
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2))
+    this.buf.copy(next, 0, 0, this.used)
+    this.buf = next
+  }
+}
+
+/** Lines as one body (a write too large for one batch, a write while spooling). */
+export function joinLines(lines: readonly string[]): Buffer {
+  return Buffer.from(lines.join('\n'))
+}
 
 /** InfluxQL string literal. */
 export const lit = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`

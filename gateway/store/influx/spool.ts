@@ -76,16 +76,15 @@ export class Spool {
     return this.points === 0 && this.queue.length === 0 && !this.flushing
   }
 
-  /** Resolves once the lines are on disk (fdatasync'd). */
-  append(lines: readonly string[]): Promise<void> {
-    if (lines.length === 0) return Promise.resolve()
-    const payload = Buffer.from(lines.join('\n'), 'utf8')
+  /** Appends one record, `points` lines joined by \n; resolves once it is on disk (fdatasync'd). */
+  append(payload: Buffer, points: number): Promise<void> {
+    if (points === 0) return Promise.resolve()
     const header = Buffer.allocUnsafe(HEADER)
     header.writeUInt32LE(payload.length, 0)
-    header.writeUInt32LE(lines.length, 4)
+    header.writeUInt32LE(points, 4)
     header.writeUInt32LE(crc32(payload), 8)
     return new Promise((resolve, reject) => {
-      this.queue.push({ header, payload, points: lines.length, resolve, reject })
+      this.queue.push({ header, payload, points, resolve, reject })
       if (!this.flushing) {
         this.flushing = true
         // Let appends of the same event-loop turn join this group (one fsync for all).

@@ -20,7 +20,7 @@ import {
   type TimeSeriesStore,
   type ValuePoint,
 } from '../types.ts'
-import { ident, lit, toLine } from './line.ts'
+import { ident, joinLines, LineBuffer, lit, toLine } from './line.ts'
 import { setupInflux } from './setup.ts'
 import { Spool, type SpoolRecord } from './spool.ts'
 import { PostError, WritePoster } from './write-request.ts'
@@ -114,7 +114,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly maxInflight: number
 
   private mode: 'direct' | 'spool' = 'direct'
-  private batch: string[] = []
+  private batch = new LineBuffer()
   private batchWaiters: Waiter[] = []
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
   private inflight = 0
@@ -189,9 +189,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     let lines: string[]
     try {
       if (this.closed) throw new StoreError('closed', 'time-series store is closed')
-      const norm = normalizePoints(points)
-      this.types.admit(norm)
-      lines = norm.map(toLine)
+      lines = normalizePoints(points, this.types).points.map(toLine)
     } catch (err) {
       return Promise.reject(err as Error)
     }
@@ -209,13 +207,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private async writeLines(lines: string[], started: number): Promise<void> {
     if (this.mode === 'direct') {
       // Wait for room (bounded memory).
-      while (this.mode === 'direct' && this.batch.length > 0 && this.batch.length + lines.length > this.batchPoints) {
+      while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + lines.length > this.batchPoints) {
         await new Promise<void>((r) => this.roomWaiters.push(r))
         if (this.closed) throw new StoreError('closed', 'time-series store is closed')
       }
     }
     if (this.mode === 'spool') {
-      await this.toSpool(lines)
+      await this.toSpool(joinLines(lines), lines.length)
       this.m.written(lines.length)
       this.m.latency((performance.now() - started) / 1000)
       return
@@ -223,7 +221,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     await new Promise<void>((resolve, reject) => {
       for (const l of lines) this.batch.push(l)
       this.batchWaiters.push({ started, resolve, reject })
-      if (this.batch.length >= this.batchPoints) this.flush()
+      if (this.batch.lines >= this.batchPoints) this.flush()
       else if (this.inflight < this.maxInflight && !this.timer) {
         // 0: at the end of this event-loop turn, once every writer woken by the last answer has
         // added its points.
@@ -232,13 +230,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     })
   }
 
-  private async toSpool(lines: string[]): Promise<void> {
+  private async toSpool(payload: Buffer, points: number): Promise<void> {
     if (this.spool.bytes > this.maxSpoolBytes) {
       this.m.failure('spool_full')
       throw new StoreError('unavailable', `InfluxDB unreachable and the disk spool is full (${this.spool.bytes} bytes); retry later`)
     }
     try {
-      await this.spool.append(lines)
+      await this.spool.append(payload, points)
     } finally {
       this.reportSpool()
     }
@@ -246,18 +244,18 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   private flush(): void {
     this.clearTimer()
-    if (this.inflight >= this.maxInflight || this.batch.length === 0 || this.mode !== 'direct') return
-    const lines = this.batch
+    if (this.inflight >= this.maxInflight || this.batch.lines === 0 || this.mode !== 'direct') return
+    const points = this.batch.lines
+    const body = this.batch.take()
     const waiters = this.batchWaiters
-    this.batch = []
     this.batchWaiters = []
     this.inflight++
     this.wakeRoomWaiters()
-    void this.send(lines).then(
+    void this.send(body).then(
       () => {
         this.inflight--
-        this.m.delivered(lines.length)
-        this.m.written(lines.length)
+        this.m.delivered(points)
+        this.m.written(points)
         this.settle(waiters)
         this.afterFlight()
       },
@@ -266,7 +264,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         if (!err.retryable) {
           // InfluxDB wrote what it could and refused the rest (e.g. a field type conflict); the
           // same bytes would be refused again, so they are counted and logged, not retried.
-          this.rejected(lines.length, err)
+          this.rejected(points, err)
           this.settle(waiters)
           this.afterFlight()
           return
@@ -275,22 +273,22 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         // Order kept: this batch first, then the one that was filling, then every later write.
         // Both are queued in the spool before the drainer starts looking at it.
         this.mode = 'spool'
-        const next = this.batch
+        const nextPoints = this.batch.lines
+        const next = this.batch.take()
         const nextWaiters = this.batchWaiters
-        this.batch = []
         this.batchWaiters = []
-        const spoolIt = (ls: string[], ws: Waiter[]) =>
-          this.toSpool(ls).then(
+        const spoolIt = (payload: Buffer, n: number, ws: Waiter[]) =>
+          this.toSpool(payload, n).then(
             () => {
-              this.m.written(ls.length)
+              this.m.written(n)
               this.settle(ws)
             },
             (e: Error) => {
               for (const w of ws) w.reject(e instanceof StoreError ? e : new StoreError('unavailable', `spool write failed: ${e.message}`))
             },
           )
-        void spoolIt(lines, waiters)
-        if (next.length > 0) void spoolIt(next, nextWaiters)
+        void spoolIt(body, points, waiters)
+        if (nextPoints > 0) void spoolIt(next, nextPoints, nextWaiters)
         this.enterSpoolMode()
         this.wakeRoomWaiters()
       },
@@ -313,7 +311,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   private afterFlight(): void {
-    if (this.batch.length > 0) this.flush()
+    if (this.batch.lines > 0) this.flush()
     this.wakeRoomWaiters()
   }
 
@@ -324,8 +322,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   /** One POST /write; throws a WriteError saying whether it is worth retrying. */
-  private async send(lines: string[] | Buffer): Promise<void> {
-    const body = Array.isArray(lines) ? Buffer.from(lines.join('\n')) : lines
+  private async send(body: Buffer): Promise<void> {
     let res: { status: number; text: string }
     try {
       res = await this.poster.post(body)
@@ -604,7 +601,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // Let the last direct batch go out (or reach the spool) before stopping.
     if (this.mode === 'direct') {
       this.flush()
-      while (this.inflight > 0 || (this.mode === 'direct' && this.batch.length > 0)) {
+      while (this.inflight > 0 || (this.mode === 'direct' && this.batch.lines > 0)) {
         await new Promise((r) => setTimeout(r, 10))
         this.flush()
       }

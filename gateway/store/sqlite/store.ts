@@ -4,7 +4,7 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
-import { FieldTypes, normalizePoints, seriesKey, sortPoints, type FieldType, type NormalPoint } from '../points.ts'
+import { FieldTypes, normalizePoints, seriesKey, sortPoints, type FieldType, type NewFieldType, type NormalPoint } from '../points.ts'
 import {
   MAX_QUERY_POINTS,
   StoreError,
@@ -50,7 +50,7 @@ interface Series {
 
 interface Pending {
   points: NormalPoint[]
-  newTypes: Array<{ measurement: string; field: string; type: FieldType }>
+  newTypes: NewFieldType[]
   started: number
   resolve: () => void
   reject: (err: Error) => void
@@ -174,14 +174,13 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
 
   write(points: readonly Point[]): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError('closed', 'time-series store is closed'))
-    let norm: NormalPoint[]
-    let newTypes: Pending['newTypes']
+    let normal: ReturnType<typeof normalizePoints>
     try {
-      norm = normalizePoints(points)
-      newTypes = this.types.admit(norm)
+      normal = normalizePoints(points, this.types)
     } catch (err) {
       return Promise.reject(err as Error)
     }
+    const { points: norm, fresh: newTypes } = normal
     if (norm.length === 0) return Promise.resolve()
     return new Promise((resolve, reject) => {
       this.pending.push({ points: norm, newTypes, started: performance.now(), resolve, reject })
@@ -241,9 +240,9 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
       this.seriesById.set(id, s)
     }
     const latest = p.measurement === 'readings'
-    for (const [name, value] of p.fields) {
+    for (const name in p.fields) {
       const f = this.fieldId(name)
-      const [v, t] = encode(value)
+      const [v, t] = encode(p.fields[name]!)
       this.st.upsert.run(s.id, f, p.ts, v, t)
       if (latest) this.st.upsertLatest.run(s.id, f, p.ts, v, t)
     }
