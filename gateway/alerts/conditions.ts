@@ -26,8 +26,11 @@ export interface Condition {
    * nothing else (a reading goes past every rule of the fleet, most of which read other metrics).
    */
   consumes: { type: 'reading'; metric: string } | { type: 'detection' }
-  /** Evaluations for this input (usually zero or one); `data` is the subject's persisted extra state. */
-  evaluate(input: Input, data: (subjectKey: string) => { data?: unknown }): Evaluation[]
+  /**
+   * The evaluation of this input, if it has one; `data(rule, subject)` holds the subject's
+   * persisted extra state. Runs for every reading, so it allocates as little as it can.
+   */
+  evaluate(input: Input, data: (rule: string, subjectKey: string) => { data?: unknown }): Evaluation | undefined
   /** Human title in Vietnamese for a level (1-based) and value. */
   title(subject: Subject, level: number, value: number): string
 }
@@ -117,13 +120,13 @@ function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition
   return {
     rule, kind: 'water_level', consumes: { type: 'reading', metric: 'water_level' },
     evaluate(input) {
-      if (input.type !== 'reading') return []
+      if (input.type !== 'reading') return undefined
       const r = input.reading
       const v = r.values.water_level
-      if (r.kind !== 'water_level' || v === undefined || !r.station || !allows(rule.stations, r.station)) return []
+      if (r.kind !== 'water_level' || v === undefined || !r.station || !allows(rule.stations, r.station)) return undefined
       const thresholds = rule.levels?.[r.station] ?? alarmThresholds(stations.get(r.station)?.levels)
-      if (!thresholds || thresholds.every((t) => t === null)) return []
-      return [{ subject: stationSubject(r), ts: r.ts, value: v, thresholds, hysteresis: rule.hysteresis_m, minDurationMs: md, severities, unit: 'm' }]
+      if (!thresholds || thresholds.every((t) => t === null)) return undefined
+      return { subject: stationSubject(r), ts: r.ts, value: v, thresholds, hysteresis: rule.hysteresis_m, minDurationMs: md, severities, unit: 'm' }
     },
     title: (s, level, value) => {
       const st = s.station ? stations.get(s.station) : undefined
@@ -138,27 +141,31 @@ interface Samples { s: Array<[number, number]> }
 function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
   const spacing = windowMs / 200
+  const severities = [rule.severity ?? 'major'] as const
   return {
     rule, kind: 'rise_rate', consumes: { type: 'reading', metric: 'water_level' },
     evaluate(input, data) {
-      if (input.type !== 'reading') return []
+      if (input.type !== 'reading') return undefined
       const r = input.reading
       const v = r.values.water_level
-      if (r.kind !== 'water_level' || v === undefined || !allows(rule.stations, r.station)) return []
+      if (r.kind !== 'water_level' || v === undefined || !allows(rule.stations, r.station)) return undefined
       const threshold = rule.threshold_m_per_h ?? stations.get(r.station)?.rise_alert_m_per_h
-      if (threshold === undefined) return []
+      if (threshold === undefined) return undefined
       const subject = stationSubject(r)
-      const holder = data(subject.key)
+      const holder = data(rule.id, subject.key)
       const d = (holder.data as Samples | undefined) ?? { s: [] }
       holder.data = d
       // Keep samples in time order, thinned to `spacing`, over the window (bounded: ~200 points).
       const last = d.s[d.s.length - 1]
       if (!last || r.ts >= last[0] + spacing) d.s.push([r.ts, v])
-      else if (r.ts >= last[0]) d.s[d.s.length - 1] = [r.ts, v]
-      else return [] // older than the newest sample: already covered
+      else if (r.ts >= last[0]) {
+        last[0] = r.ts
+        last[1] = v
+      }
+      else return undefined // older than the newest sample: already covered
       while (d.s.length > 0 && (d.s[0] as [number, number])[0] < r.ts - windowMs) d.s.shift()
       const first = d.s[0]
-      if (!first || d.s.length < 2 || r.ts - first[0] < windowMs / 2) return []
+      if (!first || d.s.length < 2 || r.ts - first[0] < windowMs / 2) return undefined
       // Least-squares slope: one noisy sample at either end must not fake a fast rise.
       let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0
       for (const [t, y] of d.s) {
@@ -166,9 +173,9 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
         n++; sx += x; sy += y; sxx += x * x; sxy += x * y
       }
       const den = n * sxx - sx * sx
-      if (den === 0) return []
+      if (den === 0) return undefined
       const slope = (n * sxy - sx * sy) / den
-      return [{ subject, ts: r.ts, value: slope, thresholds: [threshold], hysteresis: rule.hysteresis_m_per_h, minDurationMs: md, severities: [rule.severity ?? 'major'], unit: 'm/h' }]
+      return { subject, ts: r.ts, value: slope, thresholds: [threshold], hysteresis: rule.hysteresis_m_per_h, minDurationMs: md, severities, unit: 'm/h' }
     },
     title: (s, _level, value) => `${placeName(stations, s)}: nước lên nhanh ${fmt(value)} m/giờ`,
   }
@@ -191,12 +198,12 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   return {
     rule, kind: 'rainfall', consumes: { type: 'reading', metric: 'rainfall' },
     evaluate(input, data) {
-      if (input.type !== 'reading') return []
+      if (input.type !== 'reading') return undefined
       const r = input.reading
       const mm = r.values.rainfall
-      if (mm === undefined || !allows(rule.stations, r.station)) return []
+      if (mm === undefined || !allows(rule.stations, r.station)) return undefined
       const subject = stationSubject(r)
-      const holder = data(subject.key)
+      const holder = data(rule.id, subject.key)
       const d = (holder.data as RainData | undefined) ?? { b: {}, recent: {} }
       holder.data = d
       const seen = (d.recent[r.device] ??= [])
@@ -213,7 +220,7 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
         else sum += v
       }
       sum = Math.round(sum * 1000) / 1000
-      return [{ subject, ts: r.ts, value: sum, thresholds: rule.thresholds_mm, hysteresis: rule.hysteresis_mm, minDurationMs: md, severities, unit: 'mm' }]
+      return { subject, ts: r.ts, value: sum, thresholds: rule.thresholds_mm, hysteresis: rule.hysteresis_mm, minDurationMs: md, severities, unit: 'mm' }
     },
     title: (s, _level, value) => `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,
   }
@@ -222,17 +229,18 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
 function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
   const bands = AQI_BANDS.filter((b) => b.from >= rule.min_aqi)
   const bySeverity: Record<number, Severity> = { 51: 'info', 101: 'minor', 151: 'major', 201: 'critical', 301: 'critical' }
+  const thresholds = bands.map((b) => b.from)
+  const severities = bands.map((b) => bySeverity[b.from] ?? 'minor')
   return {
     rule, kind: 'aqi', consumes: { type: 'reading', metric: 'aqi' },
     evaluate(input) {
-      if (input.type !== 'reading') return []
+      if (input.type !== 'reading') return undefined
       const r = input.reading
       const aqi = r.values.aqi
-      if (aqi === undefined || !allows(rule.stations, r.station)) return []
-      return [{
-        subject: stationSubject(r), ts: r.ts, value: aqi, thresholds: bands.map((b) => b.from), hysteresis: rule.hysteresis,
-        minDurationMs: md, severities: bands.map((b) => bySeverity[b.from] ?? 'minor'), unit: 'AQI',
-      }]
+      if (aqi === undefined || !allows(rule.stations, r.station)) return undefined
+      return {
+        subject: stationSubject(r), ts: r.ts, value: aqi, thresholds, hysteresis: rule.hysteresis, minDurationMs: md, severities, unit: 'AQI',
+      }
     },
     title: (s, level, value) => `${placeName(stations, s)}: chất lượng không khí ${bands[level - 1]?.vi ?? ''} (VN_AQI ${Math.round(value)})`,
   }
@@ -244,12 +252,12 @@ function camera(rule: Congestion | WaterRatio, md: number): Condition {
   return {
     rule, kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone', consumes: { type: 'detection' },
     evaluate(input) {
-      if (input.type !== 'detection') return []
+      if (input.type !== 'detection') return undefined
       const d = input.detection
       const v = d[field]
-      if (v === undefined || !allows(rule.cameras, d.camera) || !allows(rule.zones, d.zone)) return []
+      if (v === undefined || !allows(rule.cameras, d.camera) || !allows(rule.zones, d.zone)) return undefined
       const subject: Subject = { key: `device:${d.camera}:${d.zone}`, device: d.camera, zone: d.zone, station: d.station ?? undefined, district: d.district ?? undefined }
-      return [{ subject, ts: d.ts, value: v, thresholds: rule.thresholds, hysteresis: rule.hysteresis, minDurationMs: md, severities, unit: rule.type === 'congestion' ? '' : '' }]
+      return { subject, ts: d.ts, value: v, thresholds: rule.thresholds, hysteresis: rule.hysteresis, minDurationMs: md, severities, unit: rule.type === 'congestion' ? '' : '' }
     },
     title: (s, level, value) => rule.type === 'congestion'
       ? `Camera ${s.device}, vùng ${s.zone}: ùn tắc giao thông mức ${level} (${fmt(value, 1)})`

@@ -93,7 +93,8 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     changes: opts.metrics.counter('alert_changes_total', 'Alert changes by kind and action', ['kind', 'action']),
     open: opts.metrics.gauge('alerts_open', 'Alerts not yet resolved'),
     evaluated: opts.metrics.counter('alert_inputs_total', 'Inputs evaluated by the alert engine', ['type']),
-    outOfOrder: opts.metrics.counter('alert_inputs_out_of_order_total', 'Inputs older than the rule state, ignored for durations'),
+    // Hot: readings of several gauges of one station interleave, so many arrive behind the newest.
+    outOfOrder: opts.metrics.hotCounter(opts.metrics.counter('alert_inputs_out_of_order_total', 'Inputs older than the rule state, ignored for durations')),
     ruleRejects: opts.metrics.counter('rule_rejects_total', 'Rule documents refused (PUT /api/v1/rules)'),
     publishFailed: opts.metrics.counter('alert_publish_failures_total', 'Alert changes that could not be published', ['target']),
   }
@@ -267,30 +268,29 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     for (const cond of conditions) {
       const wants = cond.consumes
       if (wants.type !== input.type || (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)) continue
-      const evs = cond.evaluate(input, (key) => levelState(cond.rule.id, key))
-      for (const ev of evs) {
-        const key = sk(cond.rule.id, ev.subject.key)
-        const st = levelState(cond.rule.id, ev.subject.key, key)
-        if (ev.ts < st.lastTs) {
-          // Out of order for this subject: durations run forward in event time only.
-          m.outOfOrder.inc()
-          dirty.add(key)
-          continue
-        }
-        const prev = st.level
-        const target = targetLevel(ev.value, ev.thresholds, ev.hysteresis, st.level)
-        const applied = stepLevel(st, target, ev.ts, ev.minDurationMs)
-        if (applied === undefined) {
-          dirty.add(key)
-          continue
-        }
-        try {
-          const late = input.type === 'reading' ? input.reading.late || now() - input.reading.ts > lateAfterMs : now() - input.detection.ts > lateAfterMs
-          const c = applyLevel(cond, ev, st, prev, applied, late)
-          if (c) (changes ??= []).push(c)
-        } catch (err) {
-          log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')
-        }
+      const ev = cond.evaluate(input, levelState)
+      if (ev === undefined) continue
+      const key = sk(cond.rule.id, ev.subject.key)
+      const st = levelState(cond.rule.id, ev.subject.key, key)
+      if (ev.ts < st.lastTs) {
+        // Out of order for this subject: durations run forward in event time only.
+        m.outOfOrder.inc()
+        dirty.add(key)
+        continue
+      }
+      const prev = st.level
+      const target = targetLevel(ev.value, ev.thresholds, ev.hysteresis, st.level)
+      const applied = stepLevel(st, target, ev.ts, ev.minDurationMs)
+      if (applied === undefined) {
+        dirty.add(key)
+        continue
+      }
+      try {
+        const late = input.type === 'reading' ? input.reading.late || now() - input.reading.ts > lateAfterMs : now() - input.detection.ts > lateAfterMs
+        const c = applyLevel(cond, ev, st, prev, applied, late)
+        if (c) (changes ??= []).push(c)
+      } catch (err) {
+        log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')
       }
     }
     if (changes) emitAfterCommit(changes)
