@@ -11,7 +11,7 @@ export const InfluxTuningSchema = Type.Object(
     /** ...or, when no request is in flight, this long after its first point (0: end of the event-loop turn). */
     flushIntervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: 'default 0' })),
     /** Write requests in flight at once; above 1, points of different requests may land out of order. */
-    maxInflight: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default 1' })),
+    maxInflight: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default 2' })),
     requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 300_000, description: 'default 10000' })),
     /** Retry backoff ceiling while InfluxDB is unreachable. */
     backoffMaxMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000, description: 'default 5000' })),

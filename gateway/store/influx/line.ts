@@ -15,7 +15,7 @@ const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 // `measurement,tag=value,...` of shared (frozen) tags, built once per series.
 const seriesPrefix = new WeakMap<object, { measurement: string; prefix: string }>()
 
-function seriesOf(p: NormalPoint): string {
+export function seriesOf(p: NormalPoint): string {
   const known = seriesPrefix.get(p.tags)
   if (known && known.measurement === p.measurement) return known.prefix
   const parts: string[] = [escMeasurement(p.measurement)]
@@ -113,6 +113,25 @@ export class LineBuffer {
     this.buf.copy(next, 0, 0, this.used)
     this.buf = next
   }
+}
+
+/** A write's lines, with each line's series and time (what decides which requests may fly together). */
+export interface Lines {
+  text: string[]
+  series: string[]
+  ts: number[]
+}
+
+export function linesOf(points: readonly NormalPoint[]): Lines {
+  const n = points.length
+  const lines: Lines = { text: new Array<string>(n), series: new Array<string>(n), ts: new Array<number>(n) }
+  for (let i = 0; i < n; i++) {
+    const p = points[i]!
+    lines.text[i] = toLine(p)
+    lines.series[i] = seriesOf(p)
+    lines.ts[i] = p.ts
+  }
+  return lines
 }
 
 /** Lines as one body (a write too large for one batch, a write while spooling). */

@@ -20,7 +20,8 @@ import {
   type TimeSeriesStore,
   type ValuePoint,
 } from '../types.ts'
-import { ident, joinLines, LineBuffer, lit, toLine } from './line.ts'
+import { ident, joinLines, LineBuffer, linesOf, lit, type Lines } from './line.ts'
+import { SeriesRanges } from './series-ranges.ts'
 import { setupInflux } from './setup.ts'
 import { Spool, type SpoolRecord } from './spool.ts'
 import { PostError, WritePoster } from './write-request.ts'
@@ -41,10 +42,10 @@ export interface InfluxStoreOptions {
    */
   flushIntervalMs?: number
   /**
-   * Write requests in flight at once (default 1). With 1, points reach InfluxDB in the order they
-   * were written, so of two points with the same series and time the later write wins, as the
-   * writer meant. More requests let InfluxDB work on several at once (the ingest benchmark stores
-   * ~20 % more readings per second with 4) but give up that order between requests.
+   * Write requests in flight at once (default 2), so the gateway fills the next batch while
+   * InfluxDB works on the last. A batch goes out alongside others only when it shares no series
+   * and time range with them: InfluxDB applies concurrent requests in no set order, and of two
+   * points with the same series and time the later write must win.
    */
   maxInflight?: number
   /** One HTTP write's timeout. */
@@ -62,6 +63,14 @@ interface Waiter {
   started: number
   resolve: () => void
   reject: (err: Error) => void
+}
+
+interface Flight {
+  points: number
+  body: Buffer
+  waiters: Waiter[]
+  series: SeriesRanges
+  state: 'flying' | 'done' | 'failed'
 }
 
 interface Row {
@@ -116,8 +125,15 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private mode: 'direct' | 'spool' = 'direct'
   private batch = new LineBuffer()
   private batchWaiters: Waiter[] = []
+  private batchSeries = new SeriesRanges()
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
-  private inflight = 0
+  /** Requests sent and not yet out of the list, in the order they were sent. */
+  private flights: Flight[] = []
+  /** The batch that was filling when a request failed: spooled once every request is answered. */
+  private held: { points: number; body: Buffer; waiters: Waiter[] } | null = null
+  /** Writes made in spool mode while requests were still in flight. */
+  private spoolBacklog: Array<{ payload: Buffer; points: number; resolve: () => void; reject: (err: Error) => void }> = []
+  private idleWaiters: Array<() => void> = []
   /** Writers waiting for room in the in-memory batch (backpressure, no unbounded array of points). */
   private roomWaiters: Array<() => void> = []
   private draining: Promise<void> | null = null
@@ -149,7 +165,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // sent exactly as it was stored, without being parsed back into points.
     const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
     const authorization = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
-    this.maxInflight = opts.maxInflight ?? 1
+    this.maxInflight = opts.maxInflight ?? 2
     // One connection per write in flight, and one for the drainer.
     this.poster = new WritePoster(new URL(`${u.protocol}//${u.host}/write?${params}`), authorization, opts.requestTimeoutMs ?? 10_000, this.maxInflight + 1)
     this.m = storeMetrics(opts.metrics, 'influx')
@@ -186,43 +202,49 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
    * durable; under load that is thousands of readings, copied by every young-generation GC.
    */
   write(points: readonly Point[]): Promise<void> {
-    let lines: string[]
+    let lines: Lines
     try {
       if (this.closed) throw new StoreError('closed', 'time-series store is closed')
-      lines = normalizePoints(points, this.types).points.map(toLine)
+      lines = linesOf(normalizePoints(points, this.types).points)
     } catch (err) {
       return Promise.reject(err as Error)
     }
-    if (lines.length === 0) return Promise.resolve()
+    if (lines.text.length === 0) return Promise.resolve()
     const started = performance.now()
-    return lines.length <= this.batchPoints ? this.writeLines(lines, started) : this.writeParts(lines, started)
+    return lines.text.length <= this.batchPoints ? this.writeLines(lines, started) : this.writeParts(lines, started)
   }
 
   /** A write larger than a batch (a long replay) goes in batch-sized parts, one after the other,
    * so no request or spool record ever exceeds a batch (InfluxDB caps request bodies). */
-  private async writeParts(lines: string[], started: number): Promise<void> {
-    for (let i = 0; i < lines.length; i += this.batchPoints) await this.writeLines(lines.slice(i, i + this.batchPoints), started)
+  private async writeParts(lines: Lines, started: number): Promise<void> {
+    for (let i = 0; i < lines.text.length; i += this.batchPoints) {
+      const end = i + this.batchPoints
+      await this.writeLines({ text: lines.text.slice(i, end), series: lines.series.slice(i, end), ts: lines.ts.slice(i, end) }, started)
+    }
   }
 
-  private async writeLines(lines: string[], started: number): Promise<void> {
+  private async writeLines(lines: Lines, started: number): Promise<void> {
     if (this.mode === 'direct') {
       // Wait for room (bounded memory).
-      while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + lines.length > this.batchPoints) {
+      while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + lines.text.length > this.batchPoints) {
         await new Promise<void>((r) => this.roomWaiters.push(r))
         if (this.closed) throw new StoreError('closed', 'time-series store is closed')
       }
     }
     if (this.mode === 'spool') {
-      await this.toSpool(joinLines(lines), lines.length)
-      this.m.written(lines.length)
+      await this.toSpoolInOrder(joinLines(lines.text), lines.text.length)
+      this.m.written(lines.text.length)
       this.m.latency((performance.now() - started) / 1000)
       return
     }
     await new Promise<void>((resolve, reject) => {
-      for (const l of lines) this.batch.push(l)
+      for (let i = 0; i < lines.text.length; i++) {
+        this.batch.push(lines.text[i]!)
+        this.batchSeries.add(lines.series[i]!, lines.ts[i]!)
+      }
       this.batchWaiters.push({ started, resolve, reject })
       if (this.batch.lines >= this.batchPoints) this.flush()
-      else if (this.inflight < this.maxInflight && !this.timer) {
+      else if (this.flights.length < this.maxInflight && !this.timer) {
         // 0: at the end of this event-loop turn, once every writer woken by the last answer has
         // added its points.
         this.timer = this.flushIntervalMs > 0 ? setTimeout(() => this.flush(), this.flushIntervalMs) : setImmediate(() => this.flush())
@@ -242,57 +264,105 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     }
   }
 
+  /**
+   * While requests sent before the switch to spool mode are unanswered, later writes wait here,
+   * so that the spool receives everything in the order it was written (a request that fails
+   * goes there before them).
+   */
+  private toSpoolInOrder(payload: Buffer, points: number): Promise<void> {
+    if (this.flights.length === 0) return this.toSpool(payload, points)
+    return new Promise((resolve, reject) => this.spoolBacklog.push({ payload, points, resolve, reject }))
+  }
+
   private flush(): void {
     this.clearTimer()
-    if (this.inflight >= this.maxInflight || this.batch.lines === 0 || this.mode !== 'direct') return
-    const points = this.batch.lines
-    const body = this.batch.take()
-    const waiters = this.batchWaiters
+    if (this.flights.length >= this.maxInflight || this.batch.lines === 0 || this.mode !== 'direct') return
+    // A batch sharing a series and time range with a request in flight waits for its answer:
+    // InfluxDB applies concurrent requests in no set order, and of two points with the same series
+    // and time the later write must win.
+    for (const f of this.flights) if (f.series.overlaps(this.batchSeries)) return
+    const flight: Flight = { points: this.batch.lines, body: this.batch.take(), waiters: this.batchWaiters, series: this.batchSeries, state: 'flying' }
     this.batchWaiters = []
-    this.inflight++
+    this.batchSeries = new SeriesRanges()
+    this.flights.push(flight)
     this.wakeRoomWaiters()
-    void this.send(body).then(
+    void this.send(flight.body).then(
       () => {
-        this.inflight--
-        this.m.delivered(points)
-        this.m.written(points)
-        this.settle(waiters)
-        this.afterFlight()
+        flight.state = 'done'
+        this.m.delivered(flight.points)
+        this.m.written(flight.points)
+        this.settle(flight.waiters)
+        this.landed()
       },
       (err: WriteError) => {
-        this.inflight--
         if (!err.retryable) {
           // InfluxDB wrote what it could and refused the rest (e.g. a field type conflict); the
           // same bytes would be refused again, so they are counted and logged, not retried.
-          this.rejected(points, err)
-          this.settle(waiters)
-          this.afterFlight()
+          flight.state = 'done'
+          this.rejected(flight.points, err)
+          this.settle(flight.waiters)
+          this.landed()
           return
         }
         this.unreachable(err)
-        // Order kept: this batch first, then the one that was filling, then every later write.
-        // Both are queued in the spool before the drainer starts looking at it.
-        this.mode = 'spool'
-        const nextPoints = this.batch.lines
-        const next = this.batch.take()
-        const nextWaiters = this.batchWaiters
-        this.batchWaiters = []
-        const spoolIt = (payload: Buffer, n: number, ws: Waiter[]) =>
-          this.toSpool(payload, n).then(
-            () => {
-              this.m.written(n)
-              this.settle(ws)
-            },
-            (e: Error) => {
-              for (const w of ws) w.reject(e instanceof StoreError ? e : new StoreError('unavailable', `spool write failed: ${e.message}`))
-            },
-          )
-        void spoolIt(body, points, waiters)
-        if (nextPoints > 0) void spoolIt(next, nextPoints, nextWaiters)
-        this.enterSpoolMode()
-        this.wakeRoomWaiters()
+        flight.state = 'failed'
+        if (this.mode === 'direct') {
+          // Everything not yet sent goes to the spool, after this request and any other in flight
+          // that fails too: the batch that was filling is held until those are answered.
+          this.mode = 'spool'
+          if (this.batch.lines > 0) this.held = { points: this.batch.lines, body: this.batch.take(), waiters: this.batchWaiters }
+          this.batchWaiters = []
+          this.batchSeries = new SeriesRanges()
+          this.enterSpoolMode()
+          this.wakeRoomWaiters()
+        }
+        this.landed()
       },
     )
+  }
+
+  /**
+   * A request was answered. Requests leave the flight list in the order they were sent; a failed
+   * one goes to the spool as it leaves, and once none is left the held batch and the writes that
+   * waited follow, in order.
+   */
+  private landed(): void {
+    while (this.flights.length > 0 && this.flights[0]!.state !== 'flying') {
+      const f = this.flights.shift()!
+      if (f.state === 'failed') this.spoolFlight(f)
+    }
+    if (this.flights.length === 0) {
+      if (this.held) {
+        this.spoolFlight(this.held)
+        this.held = null
+      }
+      const backlog = this.spoolBacklog
+      this.spoolBacklog = []
+      for (const b of backlog) this.toSpool(b.payload, b.points).then(b.resolve, b.reject)
+      const ws = this.idleWaiters
+      this.idleWaiters = []
+      for (const w of ws) w()
+    }
+    if (this.batch.lines > 0) this.flush()
+    this.wakeRoomWaiters()
+  }
+
+  private spoolFlight(f: { points: number; body: Buffer; waiters: Waiter[] }): void {
+    this.toSpool(f.body, f.points).then(
+      () => {
+        this.m.written(f.points)
+        this.settle(f.waiters)
+      },
+      (e: Error) => {
+        for (const w of f.waiters) w.reject(e instanceof StoreError ? e : new StoreError('unavailable', `spool write failed: ${e.message}`))
+      },
+    )
+  }
+
+  /** Resolves once no request is in flight (every failed one is in the spool by then). */
+  private flightsLanded(): Promise<void> {
+    if (this.flights.length === 0) return Promise.resolve()
+    return new Promise((r) => this.idleWaiters.push(r))
   }
 
   private clearTimer(): void {
@@ -308,11 +378,6 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       this.m.latency((now - w.started) / 1000)
       w.resolve()
     }
-  }
-
-  private afterFlight(): void {
-    if (this.batch.lines > 0) this.flush()
-    this.wakeRoomWaiters()
   }
 
   private wakeRoomWaiters(): void {
@@ -371,8 +436,10 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   private async drain(): Promise<void> {
-    // Let appends made in the same turn as the switch to spool mode reach the spool's queue first,
-    // so an empty spool seen below really means nothing is waiting.
+    // Requests sent before the switch are answered first and the failed ones spooled, then appends
+    // made in the same turn reach the spool's queue, so an empty spool seen below really means
+    // nothing is waiting.
+    await this.flightsLanded()
     await new Promise((r) => setImmediate(r))
     let attempt = 0
     const backoff = async () => {
@@ -601,7 +668,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // Let the last direct batch go out (or reach the spool) before stopping.
     if (this.mode === 'direct') {
       this.flush()
-      while (this.inflight > 0 || (this.mode === 'direct' && this.batch.lines > 0)) {
+      while (this.flights.length > 0 || (this.mode === 'direct' && this.batch.lines > 0)) {
         await new Promise((r) => setTimeout(r, 10))
         this.flush()
       }
