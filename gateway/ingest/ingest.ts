@@ -150,8 +150,8 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   // The points exist only inside this call (the store turns them into its own form at once), so
   // the handler's frame does not keep them alive until they are durable.
-  function writeReadings(dev: Device, accepted: ReadonlyArray<{ c: Candidate; dominant: string | undefined }>): Promise<void> {
-    return deps.store.write(accepted.map((a) => readingPoint(dev, a.c, a.dominant)))
+  function writeReadings(dev: Device, accepted: readonly Reading[]): Promise<void> {
+    return deps.store.write(accepted.map((r) => readingPoint(dev, r)))
   }
 
   const telemetry: DevicePublishHandler = async (msg) => {
@@ -170,7 +170,9 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
-    let accepted: Array<{ c: Candidate; late: boolean; dominant: string | undefined }>
+    // Each accepted reading as the bus will carry it once stored (one object per reading, also the
+    // source of its point).
+    let accepted: Reading[]
     try {
       const parsed = parseTelemetry(decode(msg), msg.receivedAt)
       for (const r of parsed.refusals) refuse(msg, r.reason, r.message)
@@ -193,7 +195,11 @@ export function createIngest(deps: IngestDeps): Ingest {
         const prev = lastTs.get(msg.device.id)
         const late = msg.receivedAt - c.ts > lateAfterMs || (prev !== undefined && c.ts < prev)
         if (prev === undefined || c.ts > prev) lastTs.set(msg.device.id, c.ts)
-        accepted.push({ c, late, dominant: derive(msg.device, c) })
+        const dominant = derive(msg.device, c)
+        const d = msg.device
+        const reading: Reading = { device: d.id, kind: d.kind, station: d.station, district: d.district, ts: c.ts, seq: c.seq, values: c.values, late }
+        if (dominant !== undefined) reading.aqi_dominant = dominant
+        accepted.push(reading)
       }
     } catch (err) {
       if (err instanceof Refused) refuse(msg, err.reason, err.message)
@@ -218,30 +224,19 @@ export function createIngest(deps: IngestDeps): Ingest {
       m.storeFailures.inc()
       // The device sends these again: take their concentrations back out of the hourly means so
       // the resend does not count them twice.
-      for (const a of accepted) {
+      for (const r of accepted) {
         for (const p of AQI_POLLUTANTS) {
-          const v = a.c.values[p]
-          if (v !== undefined) hourly.remove(dev.id, p, hourStartOf(a.c.ts), v)
+          const v = r.values[p]
+          if (v !== undefined) hourly.remove(dev.id, p, hourStartOf(r.ts), v)
         }
       }
       log.warn({ err, device: dev.id, readings: accepted.length }, 'store write failed; message not acknowledged')
       throw err
     }
     readingsStored.inc(accepted.length)
-    for (const a of accepted) {
-      seen.add(dev.id, a.c.seq, a.c.ts)
-      if (a.late) lateReadings.inc()
-      const reading: Reading = {
-        device: dev.id,
-        kind: dev.kind,
-        station: dev.station,
-        district: dev.district,
-        ts: a.c.ts,
-        seq: a.c.seq,
-        values: a.c.values,
-        late: a.late,
-      }
-      if (a.dominant !== undefined) reading.aqi_dominant = a.dominant
+    for (const reading of accepted) {
+      seen.add(dev.id, reading.seq, reading.ts)
+      if (reading.late) lateReadings.inc()
       try {
         deps.bus.emit('reading', reading)
       } catch (err) {

@@ -1,6 +1,6 @@
 import type { Device } from '../registry/types.ts'
 import type { Point, TimeSeriesStore } from '../store/types.ts'
-import type { Candidate } from './parse.ts'
+import type { Reading } from '../bus/events.ts'
 
 // Points of docs/data-model.md, written by ingest: `readings`, `device_status`, `rejects`.
 
@@ -22,14 +22,14 @@ function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Re
 const tagsOfDevice = new WeakMap<Device, Readonly<Record<string, string>>>()
 
 /** A reading as a point: its values (derived ones included), the dominant pollutant and seq. */
-export function readingPoint(d: Device, c: Candidate, aqiDominant: string | undefined): IngestPoint {
+export function readingPoint(d: Device, r: Reading): IngestPoint {
   const fields: Record<string, number | string> = {}
-  for (const k in c.values) fields[k] = c.values[k]!
-  if (aqiDominant !== undefined) fields.aqi_dominant = aqiDominant
-  if (c.seq !== null) fields.seq = c.seq
+  for (const k in r.values) fields[k] = r.values[k]!
+  if (r.aqi_dominant !== undefined) fields.aqi_dominant = r.aqi_dominant
+  if (r.seq !== null) fields.seq = r.seq
   let tags = tagsOfDevice.get(d)
   if (!tags) tagsOfDevice.set(d, (tags = Object.freeze(deviceTags(d))))
-  return { measurement: 'readings', tags, fields, ts: c.ts }
+  return { measurement: 'readings', tags, fields, ts: r.ts }
 }
 
 export function statusPoint(

@@ -223,21 +223,27 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     }
   }
 
-  private async writeLines(lines: Lines, started: number): Promise<void> {
-    if (this.mode === 'direct') {
-      // Wait for room (bounded memory).
-      while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + lines.text.length > this.batchPoints) {
-        await new Promise<void>((r) => this.roomWaiters.push(r))
-        if (this.closed) throw new StoreError('closed', 'time-series store is closed')
-      }
+  /** Into the batch when it has room (the usual case, answered by the batch's own promise), else
+   * after waiting for room or into the spool. */
+  private writeLines(lines: Lines, started: number): Promise<void> {
+    if (this.mode === 'direct' && (this.batch.lines === 0 || this.batch.lines + lines.text.length <= this.batchPoints)) return this.addToBatch(lines, started)
+    return this.writeLinesLater(lines, started)
+  }
+
+  private async writeLinesLater(lines: Lines, started: number): Promise<void> {
+    // Wait for room (bounded memory).
+    while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + lines.text.length > this.batchPoints) {
+      await new Promise<void>((r) => this.roomWaiters.push(r))
+      if (this.closed) throw new StoreError('closed', 'time-series store is closed')
     }
-    if (this.mode === 'spool') {
-      await this.toSpoolInOrder(joinLines(lines.text), lines.text.length)
-      this.m.written(lines.text.length)
-      this.m.latency((performance.now() - started) / 1000)
-      return
-    }
-    await new Promise<void>((resolve, reject) => {
+    if (this.mode === 'direct') return this.addToBatch(lines, started)
+    await this.toSpoolInOrder(joinLines(lines.text), lines.text.length)
+    this.m.written(lines.text.length)
+    this.m.latency((performance.now() - started) / 1000)
+  }
+
+  private addToBatch(lines: Lines, started: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       for (let i = 0; i < lines.text.length; i++) {
         this.batch.push(lines.text[i]!)
         this.batchSeries.add(lines.series[i]!, lines.ts[i]!)
