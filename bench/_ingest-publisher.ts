@@ -1,6 +1,7 @@
 // Publisher process for `npm run bench -- ingest`: one MQTT connection per device, QoS 1, a
 // window of messages in flight per connection, single readings or 10-reading arrays, optionally
-// paced to a rate. Prints one JSON line: counts and a sample of publish→PUBACK latencies.
+// paced to a rate. Prints one JSON line: counts and samples of publish→PUBACK latencies, of all
+// messages and of those sent after the warm-up.
 import mqtt, { type MqttClient } from 'mqtt'
 
 interface Args {
@@ -13,25 +14,35 @@ interface Args {
   window: number
   /** Wall-clock ms at which every publisher process starts sending, so the runs overlap exactly. */
   startAt: number
+  /** Latencies of messages published in the first `warmupMs` are kept apart (start-up transient). */
+  warmupMs: number
 }
 
 const args = JSON.parse(process.argv[2]!) as Args
 const perMessage = args.mode === 'array' ? 10 : 1
-const latencies: number[] = []
 const SAMPLE = 20_000
 let acked = 0
 let sent = 0
-let seen = 0
 let errors = 0
 
-function record(ms: number) {
-  seen++
-  if (latencies.length < SAMPLE) latencies.push(ms)
-  else {
-    const j = Math.floor(Math.random() * seen)
-    if (j < SAMPLE) latencies[j] = ms
+/** A uniform sample of up to SAMPLE latencies (reservoir sampling). */
+function reservoir(): { xs: number[]; add(ms: number): void } {
+  const xs: number[] = []
+  let seen = 0
+  return {
+    xs,
+    add(ms) {
+      seen++
+      if (xs.length < SAMPLE) xs.push(ms)
+      else {
+        const j = Math.floor(Math.random() * seen)
+        if (j < SAMPLE) xs[j] = ms
+      }
+    },
   }
 }
+const steady = reservoir()
+const all = reservoir()
 
 const clients: MqttClient[] = await Promise.all(
   args.devices.map((d) =>
@@ -42,6 +53,7 @@ for (const c of clients) c.on('error', () => errors++)
 
 await new Promise((r) => setTimeout(r, Math.max(0, args.startAt - Date.now())))
 const start = Date.now()
+const steadyFrom = start + args.warmupMs
 const end = start + args.seconds * 1000
 // Per-connection token bucket when paced.
 const perConnRate = args.rate > 0 ? args.rate / clients.length : 0
@@ -81,6 +93,7 @@ await Promise.all(
         readings.push({ ts: lastTs, seq: seq++, values: { water_level: 1 + (seq % 300) / 100, battery: 12.5 } })
       }
       const t = performance.now()
+      const warm = Date.now() >= steadyFrom
       inflight++
       sent += perMessage
       c.publish(`devices/${id}/telemetry`, JSON.stringify(perMessage === 1 ? readings[0] : readings), { qos: 1 }, (err) => {
@@ -93,7 +106,9 @@ await Promise.all(
           return
         }
         acked += perMessage
-        record(performance.now() - t)
+        const ms = performance.now() - t
+        all.add(ms)
+        if (warm) steady.add(ms)
       })
       if (seq % (perMessage * 50) === 0) await new Promise((r) => setImmediate(r))
     }
@@ -104,5 +119,6 @@ await Promise.all(
   }),
 )
 const lastAck = Date.now()
+const round = (xs: number[]) => xs.map((x) => Math.round(x * 10) / 10)
 await Promise.all(clients.map((c) => c.endAsync()))
-process.stdout.write(`${JSON.stringify({ sent, acked, errors, start, lastAck, latencies: latencies.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0))
+process.stdout.write(`${JSON.stringify({ sent, acked, errors, start, lastAck, latencies: round(steady.xs), latenciesAll: round(all.xs) })}\n`, () => process.exit(0))
