@@ -15,7 +15,7 @@ const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 // `measurement,tag=value,...` of shared (frozen) tags, built once per series.
 const seriesPrefix = new WeakMap<object, { measurement: string; prefix: string }>()
 
-export function seriesOf(p: NormalPoint): string {
+function seriesOf(p: NormalPoint): string {
   const known = seriesPrefix.get(p.tags)
   if (known && known.measurement === p.measurement) return known.prefix
   const parts: string[] = [escMeasurement(p.measurement)]
