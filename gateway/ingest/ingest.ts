@@ -170,6 +170,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
+    const dev = msg.device
     // Each accepted reading as the bus will carry it once stored (one object per reading, also the
     // source of its point).
     let accepted: Reading[]
@@ -182,36 +183,34 @@ export function createIngest(deps: IngestDeps): Ingest {
       const inMessage = parsed.readings.length > 1 ? new SeqTsSet() : undefined
       for (const c of parsed.readings) {
         try {
-          checkReading(c, msg.device.kind, t, limits)
+          checkReading(c, dev.kind, t, limits)
         } catch (err) {
           if (!(err instanceof Refused)) throw err
           refuse(msg, err.reason, err.message)
           continue
         }
-        if (seen.has(msg.device.id, c.seq, c.ts) || (inMessage !== undefined && !inMessage.add(c.seq, c.ts))) {
+        if (seen.has(dev.id, c.seq, c.ts) || (inMessage !== undefined && !inMessage.add(c.seq, c.ts))) {
           m.duplicates.inc()
           continue
         }
-        const prev = lastTs.get(msg.device.id)
+        const prev = lastTs.get(dev.id)
         const late = msg.receivedAt - c.ts > lateAfterMs || (prev !== undefined && c.ts < prev)
-        if (prev === undefined || c.ts > prev) lastTs.set(msg.device.id, c.ts)
-        const dominant = derive(msg.device, c)
-        const d = msg.device
-        const reading: Reading = { device: d.id, kind: d.kind, station: d.station, district: d.district, ts: c.ts, seq: c.seq, values: c.values, late }
+        if (prev === undefined || c.ts > prev) lastTs.set(dev.id, c.ts)
+        const dominant = derive(dev, c)
+        const reading: Reading = { device: dev.id, kind: dev.kind, station: dev.station, district: dev.district, ts: c.ts, seq: c.seq, values: c.values, late }
         if (dominant !== undefined) reading.aqi_dominant = dominant
         accepted.push(reading)
       }
     } catch (err) {
       if (err instanceof Refused) refuse(msg, err.reason, err.message)
       else {
-        log.error({ err, device: msg.device.id }, 'telemetry handling failed')
+        log.error({ err, device: dev.id }, 'telemetry handling failed')
         refuse(msg, 'internal', 'the gateway could not handle this message; see the gateway log')
       }
       return
     }
     if (accepted.length === 0) return
 
-    const dev = msg.device
     try {
       await writeReadings(dev, accepted)
     } catch (err) {
