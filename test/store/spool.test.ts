@@ -1,7 +1,6 @@
 import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { joinLines } from '../../gateway/store/influx/line.ts'
 import { Spool } from '../../gateway/store/influx/spool.ts'
 import { tempDir } from '../support/services.ts'
 
@@ -18,7 +17,7 @@ afterEach(() => {
 })
 
 /** A spool record of these lines. */
-const record = (lines: string[]): [Buffer, number] => [joinLines(lines), lines.length]
+const record = (lines: string[]): [Buffer, number] => [Buffer.from(lines.join('\n')), lines.length]
 
 function drainAll(spool: Spool): string[] {
   const out: string[] = []

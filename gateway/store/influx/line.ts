@@ -4,7 +4,6 @@ import type { NormalPoint } from '../points.ts'
 // InfluxDB 1.x line protocol, written here rather than through the influx package's escaper: that
 // escaper also rewrites `\'` sequences (meant for InfluxQL literals), which would change tag
 // values, and a pre-serialised line is what the disk spool keeps, so it is built exactly once.
-// Rules: https://docs.influxdata.com/influxdb/v1.6/write_protocols/line_protocol_reference/
 
 const MEASUREMENT_SPECIAL = /[, \\]/
 const KEY_SPECIAL = /[,= \\]/
@@ -12,23 +11,30 @@ const escMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.r
 const escKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s)
 const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 
-// `measurement,tag=value,...` of shared (frozen) tags, built once per series.
-const seriesPrefix = new WeakMap<object, { measurement: string; prefix: string }>()
+// `measurement,tag=value,...` of shared (frozen) tags, made once per series: as text (the series'
+// name, see series-ranges.ts) and as the bytes that start each of its lines.
+interface Series {
+  measurement: string
+  name: string
+  bytes: Buffer
+}
+const seriesOfTags = new WeakMap<object, Series>()
 
-function seriesOf(p: NormalPoint): string {
-  const known = seriesPrefix.get(p.tags)
-  if (known && known.measurement === p.measurement) return known.prefix
+function seriesEntry(p: NormalPoint): Series {
+  const known = seriesOfTags.get(p.tags)
+  if (known && known.measurement === p.measurement) return known
   const parts: string[] = [escMeasurement(p.measurement)]
   for (const [k, v] of p.tags) parts.push(',', escKey(k), '=', escKey(v))
-  const prefix = parts.join('')
-  if (Object.isFrozen(p.tags)) seriesPrefix.set(p.tags, { measurement: p.measurement, prefix })
-  return prefix
+  const name = parts.join('')
+  const series = { measurement: p.measurement, name, bytes: Buffer.from(name) }
+  if (Object.isFrozen(p.tags)) seriesOfTags.set(p.tags, series)
+  return series
 }
 
-// Per measurement and field: the escaped `key=` and whether the value is an integer. Field names
-// are a small, fixed set in practice; bounded so odd input cannot grow it without end.
+// Per measurement and field: the escaped `key=` as bytes and whether the value is an integer.
+// Field names are a small, fixed set in practice; bounded so odd input cannot grow it without end.
 interface FieldKey {
-  eq: string
+  eq: Buffer
   int: boolean
 }
 const fieldKeys = new Map<string, Map<string, FieldKey>>()
@@ -46,7 +52,7 @@ function fieldKeysOf(measurement: string): Map<string, FieldKey> {
 function fieldKey(keys: Map<string, FieldKey>, measurement: string, field: string): FieldKey {
   let key = keys.get(field)
   if (key === undefined) {
-    key = { eq: `${escKey(field)}=`, int: INTEGER_FIELDS[measurement]?.has(field) === true }
+    key = { eq: Buffer.from(`${escKey(field)}=`), int: INTEGER_FIELDS[measurement]?.has(field) === true }
     if (fieldKeyCount < 50_000) {
       keys.set(field, key)
       fieldKeyCount++
@@ -55,29 +61,26 @@ function fieldKey(keys: Map<string, FieldKey>, measurement: string, field: strin
   return key
 }
 
-/**
- * One point as one line, timestamp in ms (write with precision=ms). Lines are copied into a
- * LineBuffer as they are made, so the string (a chain of concatenations) dies young.
- */
-export function toLine(p: NormalPoint): string {
-  const keys = fieldKeysOf(p.measurement)
-  let line = seriesOf(p)
-  let sep = ' '
-  for (const k in p.fields) {
-    const v = p.fields[k]!
-    const key = fieldKey(keys, p.measurement, k)
-    // A float literal is JavaScript's own number text: whole values parse as floats and exponent
-    // forms (1e-7) are accepted.
-    const literal = typeof v === 'number' ? (key.int ? `${v}i` : String(v)) : typeof v === 'string' ? escString(v) : v ? 'true' : 'false'
-    line += sep + key.eq + literal
-    sep = ','
-  }
-  return `${line} ${p.ts}`
-}
+const NL = 0x0a
+const SPACE = 0x20
+const COMMA = 0x2c
+const MINUS = 0x2d
+const ZERO = 0x30
+const I = 0x69
+const TRUE = Buffer.from('true')
+const FALSE = Buffer.from('false')
+/** Whole numbers below this are written digit by digit (String() gives the same text for them). */
+const PLAIN_INT = 1e15
+/** Room for a number's text (`-1.2345678901234567e-308`, `-123456789012345678901`) and a suffix. */
+const NUMBER_ROOM = 26
 
 /**
- * Lines joined by \n in one growing buffer: the batch being filled is the body of one write request
- * (or one spool record) as it stands, with no strings kept and nothing joined or copied again.
+ * Lines joined by \n in one growing buffer, each point written straight in as bytes: the batch
+ * being filled is the body of one write request (or one spool record) as it stands, with no
+ * string made per line and nothing joined or copied again. Written by hand because the text of
+ * a line is built once per reading at full rate: strings per line, then their UTF-8 copies, cost
+ * the gateway a tenth of its thread.
+ * Rules: https://docs.influxdata.com/influxdb/v1.6/write_protocols/line_protocol_reference/
  */
 export class LineBuffer {
   private buf: Buffer
@@ -89,13 +92,48 @@ export class LineBuffer {
     this.buf = Buffer.allocUnsafe(capacity)
   }
 
-  push(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const need = this.used + 1 + line.length * 3
-    if (need > this.buf.length) this.grow(need)
-    if (this.lines > 0) this.buf[this.used++] = 0x0a
-    this.used += this.buf.write(line, this.used)
+  /** One point as one line, timestamp in ms (write with precision=ms); returns the line's series. */
+  push(p: NormalPoint): string {
+    const series = seriesEntry(p)
+    const keys = fieldKeysOf(p.measurement)
+    this.room(1 + series.bytes.length)
+    if (this.lines > 0) this.buf[this.used++] = NL
+    this.bytes(series.bytes)
+    let sep = SPACE
+    for (const k in p.fields) {
+      const v = p.fields[k]!
+      const key = fieldKey(keys, p.measurement, k)
+      this.room(1 + key.eq.length + NUMBER_ROOM)
+      this.buf[this.used++] = sep
+      sep = COMMA
+      this.bytes(key.eq)
+      if (typeof v === 'number') {
+        // JavaScript's own number text (ASCII); a float literal may be whole (parsed as a float)
+        // or in exponent form (1e-7). Integer fields are whole already (normalizePoints).
+        if (Number.isInteger(v) && v < PLAIN_INT && v > -PLAIN_INT) this.integer(v)
+        else this.ascii(String(v))
+        if (key.int) this.buf[this.used++] = I
+      } else if (typeof v === 'string') {
+        const s = escString(v)
+        this.room(s.length * 3)
+        this.used += this.buf.write(s, this.used)
+      } else this.bytes(v ? TRUE : FALSE)
+    }
+    this.room(1 + NUMBER_ROOM)
+    this.buf[this.used++] = SPACE
+    this.integer(p.ts)
     this.lines++
+    return series.name
+  }
+
+  /** Lines `from` (inclusive) to `to` (exclusive) of lines made apart (see encodeLines). */
+  pushLines(lines: EncodedLines, from: number, to: number): void {
+    if (from >= to) return
+    const body = linesBody(lines, from, to)
+    this.room(1 + body.length)
+    if (this.lines > 0) this.buf[this.used++] = NL
+    this.used += body.copy(this.buf, this.used)
+    this.lines += to - from
   }
 
   /** The lines so far, as one body; the buffer starts empty again (sized for a batch like this one). */
@@ -108,35 +146,84 @@ export class LineBuffer {
     return body
   }
 
-  private grow(need: number): void {
-    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2))
+  /** Bytes written so far (the end of the last line). */
+  get size(): number {
+    return this.used
+  }
+
+  private room(n: number): void {
+    if (this.used + n <= this.buf.length) return
+    const next = Buffer.allocUnsafe(Math.max(this.used + n, this.buf.length * 2))
     this.buf.copy(next, 0, 0, this.used)
     this.buf = next
   }
+
+  // Short copies in a loop: TypedArray#set costs more than the copy itself below a few dozen bytes.
+  private bytes(src: Buffer): void {
+    const buf = this.buf
+    let at = this.used
+    if (src.length > 48) at += src.copy(buf, at)
+    else for (let i = 0; i < src.length; i++) buf[at++] = src[i]!
+    this.used = at
+  }
+
+  private ascii(s: string): void {
+    const buf = this.buf
+    let at = this.used
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i)
+    this.used = at
+  }
+
+  /** A whole number below PLAIN_INT in magnitude, in decimal, without making its string. */
+  private integer(v: number): void {
+    const buf = this.buf
+    let at = this.used
+    if (v < 0) {
+      buf[at++] = MINUS
+      v = -v
+    }
+    let digits = 1
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++
+    const end = at + digits
+    for (let i = end - 1; i >= at; i--) {
+      const q = Math.floor(v / 10)
+      buf[i] = ZERO + (v - q * 10)
+      v = q
+    }
+    this.used = end
+  }
 }
 
-/** A write's lines, with each line's series and time (what decides which requests may fly together). */
-export interface Lines {
-  text: string[]
+/**
+ * Lines made apart from a batch (a write that must wait for room, go to the spool, or be split
+ * because it is larger than a batch): their bytes, where each line ends, and each line's series
+ * and time (what decides which requests may fly together).
+ */
+export interface EncodedLines {
+  body: Buffer
+  /** Offset just past each line (the \n between lines is not part of either). */
+  ends: number[]
   series: string[]
   ts: number[]
 }
 
-export function linesOf(points: readonly NormalPoint[]): Lines {
+export function encodeLines(points: readonly NormalPoint[]): EncodedLines {
   const n = points.length
-  const lines: Lines = { text: new Array<string>(n), series: new Array<string>(n), ts: new Array<number>(n) }
+  const buf = new LineBuffer(Math.max(256, n * 160))
+  const ends = new Array<number>(n)
+  const series = new Array<string>(n)
+  const ts = new Array<number>(n)
   for (let i = 0; i < n; i++) {
-    const p = points[i]!
-    lines.text[i] = toLine(p)
-    lines.series[i] = seriesOf(p)
-    lines.ts[i] = p.ts
+    series[i] = buf.push(points[i]!)
+    ends[i] = buf.size
+    ts[i] = points[i]!.ts
   }
-  return lines
+  return { body: buf.take(), ends, series, ts }
 }
 
-/** Lines as one body (a write too large for one batch, a write while spooling). */
-export function joinLines(lines: readonly string[]): Buffer {
-  return Buffer.from(lines.join('\n'))
+/** The bytes of lines `from` (inclusive) to `to` (exclusive), joined by \n. */
+export function linesBody(lines: EncodedLines, from: number, to: number): Buffer {
+  return lines.body.subarray(from === 0 ? 0 : lines.ends[from - 1]! + 1, lines.ends[to - 1]!)
 }
 
 /** InfluxQL string literal. */

@@ -3,7 +3,7 @@ import { InfluxDB } from 'influx'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
-import { FieldTypes, normalizePoints, sortPoints, type FieldType } from '../points.ts'
+import { FieldTypes, normalizePoints, sortPoints, type FieldType, type NormalPoint } from '../points.ts'
 import {
   MAX_QUERY_POINTS,
   MEASUREMENT_TAGS,
@@ -20,7 +20,7 @@ import {
   type TimeSeriesStore,
   type ValuePoint,
 } from '../types.ts'
-import { ident, joinLines, LineBuffer, linesOf, lit, type Lines } from './line.ts'
+import { encodeLines, ident, LineBuffer, linesBody, lit, type EncodedLines } from './line.ts'
 import { SeriesRanges } from './series-ranges.ts'
 import { setupInflux } from './setup.ts'
 import { Spool, type SpoolRecord } from './spool.ts'
@@ -197,57 +197,65 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   // ---- writing ----
 
   /**
-   * Not an async function on purpose: the points and their normalised form are needed only until
-   * they are lines, and an async function's frame would keep them alive until the write is
-   * durable; under load that is thousands of readings, copied by every young-generation GC.
+   * Not an async function on purpose: the points are needed only until they are lines, and an
+   * async function's frame would keep them alive until the write is durable; under load that is
+   * thousands of readings, copied by every young-generation GC.
    */
   write(points: readonly Point[]): Promise<void> {
-    let lines: Lines
+    let normal: NormalPoint[]
     try {
       if (this.closed) throw new StoreError('closed', 'time-series store is closed')
-      lines = linesOf(normalizePoints(points, this.types).points)
+      normal = normalizePoints(points, this.types).points
     } catch (err) {
       return Promise.reject(err as Error)
     }
-    if (lines.text.length === 0) return Promise.resolve()
+    const n = normal.length
+    if (n === 0) return Promise.resolve()
     const started = performance.now()
-    return lines.text.length <= this.batchPoints ? this.writeLines(lines, started) : this.writeParts(lines, started)
+    // The usual case: straight into the batch, answered by the batch's own promise.
+    if (this.mode === 'direct' && this.batch.lines + n <= this.batchPoints) return this.addPoints(normal, started)
+    const lines = encodeLines(normal)
+    return n <= this.batchPoints ? this.writeLater(lines, 0, n, started) : this.writeParts(lines, started)
   }
 
   /** A write larger than a batch (a long replay) goes in batch-sized parts, one after the other,
    * so no request or spool record ever exceeds a batch (InfluxDB caps request bodies). */
-  private async writeParts(lines: Lines, started: number): Promise<void> {
-    for (let i = 0; i < lines.text.length; i += this.batchPoints) {
-      const end = i + this.batchPoints
-      await this.writeLines({ text: lines.text.slice(i, end), series: lines.series.slice(i, end), ts: lines.ts.slice(i, end) }, started)
-    }
+  private async writeParts(lines: EncodedLines, started: number): Promise<void> {
+    const n = lines.ts.length
+    for (let i = 0; i < n; i += this.batchPoints) await this.writeLater(lines, i, Math.min(n, i + this.batchPoints), started)
   }
 
-  /** Into the batch when it has room (the usual case, answered by the batch's own promise), else
-   * after waiting for room or into the spool. */
-  private writeLines(lines: Lines, started: number): Promise<void> {
-    if (this.mode === 'direct' && (this.batch.lines === 0 || this.batch.lines + lines.text.length <= this.batchPoints)) return this.addToBatch(lines, started)
-    return this.writeLinesLater(lines, started)
-  }
-
-  private async writeLinesLater(lines: Lines, started: number): Promise<void> {
+  /** Lines `from`..`to` (at most a batch) once the batch has room for them, or into the spool. */
+  private async writeLater(lines: EncodedLines, from: number, to: number, started: number): Promise<void> {
+    const n = to - from
     // Wait for room (bounded memory).
-    while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + lines.text.length > this.batchPoints) {
+    while (this.mode === 'direct' && this.batch.lines > 0 && this.batch.lines + n > this.batchPoints) {
       await new Promise<void>((r) => this.roomWaiters.push(r))
       if (this.closed) throw new StoreError('closed', 'time-series store is closed')
     }
-    if (this.mode === 'direct') return this.addToBatch(lines, started)
-    await this.toSpoolInOrder(joinLines(lines.text), lines.text.length)
-    this.m.written(lines.text.length)
+    if (this.mode === 'direct') return this.addLines(lines, from, to, started)
+    await this.toSpoolInOrder(linesBody(lines, from, to), n)
+    this.m.written(n)
     this.m.latency((performance.now() - started) / 1000)
   }
 
-  private addToBatch(lines: Lines, started: number): Promise<void> {
+  private addPoints(points: readonly NormalPoint[], started: number): Promise<void> {
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!
+      this.batchSeries.add(this.batch.push(p), p.ts)
+    }
+    return this.batched(started)
+  }
+
+  private addLines(lines: EncodedLines, from: number, to: number, started: number): Promise<void> {
+    this.batch.pushLines(lines, from, to)
+    for (let i = from; i < to; i++) this.batchSeries.add(lines.series[i]!, lines.ts[i]!)
+    return this.batched(started)
+  }
+
+  /** Resolves once the batch just added to is durable. */
+  private batched(started: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      for (let i = 0; i < lines.text.length; i++) {
-        this.batch.push(lines.text[i]!)
-        this.batchSeries.add(lines.series[i]!, lines.ts[i]!)
-      }
       this.batchWaiters.push({ started, resolve, reject })
       if (this.batch.lines >= this.batchPoints) this.flush()
       else if (this.flights.length < this.maxInflight && !this.timer) {
