@@ -192,30 +192,51 @@ export function createHooks(ctx: HookContext) {
     }
   }
 
-  /** Runs the route handler; resolves once the message is durable (or refused for good). */
-  async function dispatch(route: RouteKey, msg: DevicePublish): Promise<void> {
+  /**
+   * Runs the route handler and calls `done` once the message is durable (or refused for good), or
+   * with the handler's error. A callback rather than a promise: this runs for every message, and
+   * aedes takes a callback anyway.
+   */
+  function dispatch(route: RouteKey, msg: DevicePublish, done: (err: Error | null) => void): void {
     const handler = routes[route]
-    if (handler) {
-      const started = performance.now()
-      try {
-        await handler(msg)
-      } catch (err) {
-        m.handlerFailures.inc({ topic: route })
-        log.warn({ event: 'mqtt_handler_failed', device: msg.device.id, topic: msg.topic, err: (err as Error).message }, 'device message not acknowledged: handler failed')
-        throw err
-      } finally {
-        metricsOf(route).seconds.observe((performance.now() - started) / 1000)
-      }
+    if (!handler) {
+      afterHandler(route, msg, false)
+      return done(null)
     }
-    if (route === 'status') {
-      const ev = parseStatus(msg.device.id, msg.payload, msg.receivedAt)
-      if (ev) {
-        ctx.lastOnline.set(msg.device.id, ev.online)
-        // The status route (ingest) emits `device-status` once the status is stored; without one
-        // the broker does, so the bus hears of every status exactly once.
-        if (!handler) emitStatus(ev)
-      }
+    const started = performance.now()
+    let result: Promise<void>
+    try {
+      result = handler(msg)
+    } catch (err) {
+      return handled(route, msg, started, done, err as Error)
     }
+    // Unnamed callbacks: the loader keeps function names by wrapping each named closure in a
+    // defineProperty call when it is made, which per message is a cost of its own.
+    result.then(
+      () => handled(route, msg, started, done, null),
+      (err: Error) => handled(route, msg, started, done, err),
+    )
+  }
+
+  function handled(route: RouteKey, msg: DevicePublish, started: number, done: (err: Error | null) => void, err: Error | null): void {
+    metricsOf(route).seconds.observe((performance.now() - started) / 1000)
+    if (err) {
+      m.handlerFailures.inc({ topic: route })
+      log.warn({ event: 'mqtt_handler_failed', device: msg.device.id, topic: msg.topic, err: err.message }, 'device message not acknowledged: handler failed')
+      return done(err)
+    }
+    afterHandler(route, msg, true)
+    done(null)
+  }
+
+  function afterHandler(route: RouteKey, msg: DevicePublish, handled: boolean): void {
+    if (route !== 'status') return
+    const ev = parseStatus(msg.device.id, msg.payload, msg.receivedAt)
+    if (!ev) return
+    ctx.lastOnline.set(msg.device.id, ev.online)
+    // The status route (ingest) emits `device-status` once the status is stored; without one
+    // the broker does, so the bus hears of every status exactly once.
+    if (!handled) emitStatus(ev)
   }
 
   function emitStatus(ev: DeviceStatusEvent): void {
@@ -267,13 +288,11 @@ export function createHooks(ctx: HookContext) {
     packet.retain = d.route === 'status'
     metricsOf(d.route).messages.inc()
     // Step 7: the route, awaited before the acknowledgement.
-    dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
-      () => {
-        corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
-        cb(null)
-      },
-      (err: Error) => cb(err),
-    )
+    dispatch(d.route, buildMessage(device, packet, d.subtopic), (err) => {
+      if (err) return cb(err)
+      corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
+      cb(null)
+    })
   }
 
   function authorizeWill(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
@@ -297,10 +316,7 @@ export function createHooks(ctx: HookContext) {
     if (client && d.route === 'status') ctx.willStarted.add(client)
     packet.retain = d.route === 'status'
     metricsOf(d.route).messages.inc()
-    dispatch(d.route, buildMessage(device, packet, d.subtopic)).then(
-      () => cb(null),
-      (err: Error) => cb(err),
-    )
+    dispatch(d.route, buildMessage(device, packet, d.subtopic), cb)
   }
 
   /**

@@ -16,7 +16,7 @@ export function brokerMetrics(metrics: Metrics) {
       'Device messages whose handler failed transiently (not acknowledged; the client resends)',
       ['topic'],
     ),
-    handlerSeconds: metrics.histogram(
+    handlerSeconds: metrics.hotHistogram(
       'mqtt_publish_handler_seconds',
       'Time from a device PUBLISH passing the ACL to its handler resolving (before PUBACK)',
       ['topic'],

@@ -93,8 +93,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     duplicates: deps.metrics.counter('ingest_duplicates_total', 'Readings already stored (same device, seq and ts), dropped'),
     late: deps.metrics.counter('ingest_late_total', 'Readings stored with their own time after arriving late or out of order'),
     storeFailures: deps.metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
-    waiting: deps.metrics.gauge('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed'),
   }
+  deps.metrics.gaugeReading('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed', () => gate.queued)
   // Per message and per reading: summed locally, handed to prom-client when read.
   const telemetryMessages = deps.metrics.hotCounter(m.messages, { topic: 'telemetry' })
   const readingsStored = deps.metrics.hotCounter(m.readings)
@@ -154,31 +154,40 @@ export function createIngest(deps: IngestDeps): Ingest {
     return deps.store.write(accepted.map((r) => readingPoint(dev, r)))
   }
 
-  const telemetry: DevicePublishHandler = async (msg) => {
+  const telemetry: DevicePublishHandler = (msg) => {
     telemetryMessages.inc()
     const wait = gate.enter()
-    if (wait) {
-      m.waiting.set(gate.queued)
-      await wait
-    }
+    return wait === undefined ? handleTelemetry(msg) : wait.then(() => handleTelemetry(msg))
+  }
+
+  /** Runs with a place at the gate (taken by `telemetry`) and gives it back when done. */
+  const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
     try {
-      await handleTelemetry(msg)
+      const accepted = acceptReadings(msg)
+      if (accepted.length === 0) return
+      try {
+        await writeReadings(msg.device, accepted)
+      } catch (err) {
+        if (!refusedForGood(msg, accepted, err)) throw err
+        return
+      }
+      announce(msg.device, accepted)
     } finally {
       gate.leave()
-      if (wait) m.waiting.set(gate.queued)
     }
   }
 
-  const handleTelemetry = async (msg: DevicePublish): Promise<void> => {
+  /**
+   * Step 1: the message's readings that may be stored, each as the bus will carry it (one object
+   * per reading, also the source of its point). Everything refused is counted and recorded.
+   */
+  function acceptReadings(msg: DevicePublish): Reading[] {
     const dev = msg.device
-    // Each accepted reading as the bus will carry it once stored (one object per reading, also the
-    // source of its point).
-    let accepted: Reading[]
+    const accepted: Reading[] = []
     try {
       const parsed = parseTelemetry(decode(msg), msg.receivedAt)
       for (const r of parsed.refusals) refuse(msg, r.reason, r.message)
       const t = now()
-      accepted = []
       // Duplicates inside one message: only an array can hold them.
       const inMessage = parsed.readings.length > 1 ? new SeqTsSet() : undefined
       for (const c of parsed.readings) {
@@ -207,31 +216,38 @@ export function createIngest(deps: IngestDeps): Ingest {
         log.error({ err, device: dev.id }, 'telemetry handling failed')
         refuse(msg, 'internal', 'the gateway could not handle this message; see the gateway log')
       }
-      return
+      return []
     }
-    if (accepted.length === 0) return
+    return accepted
+  }
 
-    try {
-      await writeReadings(dev, accepted)
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'invalid') {
-        // Checks should make this impossible; if not, resending can never succeed.
-        log.error({ err, device: dev.id }, 'store refused checked points')
-        refuse(msg, 'internal', `the store refused these readings: ${err.message}`)
-        return
-      }
-      m.storeFailures.inc()
-      // The device sends these again: take their concentrations back out of the hourly means so
-      // the resend does not count them twice.
-      for (const r of accepted) {
-        for (const p of AQI_POLLUTANTS) {
-          const v = r.values[p]
-          if (v !== undefined) hourly.remove(dev.id, p, hourStartOf(r.ts), v)
-        }
-      }
-      log.warn({ err, device: dev.id, readings: accepted.length }, 'store write failed; message not acknowledged')
-      throw err
+  /**
+   * Step 2, when the store failed: true when resending can never succeed (the message is refused
+   * and acknowledged); false for a transient failure (not acknowledged: the device resends).
+   */
+  function refusedForGood(msg: DevicePublish, accepted: readonly Reading[], err: unknown): boolean {
+    const dev = msg.device
+    if (err instanceof StoreError && err.code === 'invalid') {
+      // Checks should make this impossible; if not, resending can never succeed.
+      log.error({ err, device: dev.id }, 'store refused checked points')
+      refuse(msg, 'internal', `the store refused these readings: ${err.message}`)
+      return true
     }
+    m.storeFailures.inc()
+    // The device sends these again: take their concentrations back out of the hourly means so
+    // the resend does not count them twice.
+    for (const r of accepted) {
+      for (const p of AQI_POLLUTANTS) {
+        const v = r.values[p]
+        if (v !== undefined) hourly.remove(dev.id, p, hourStartOf(r.ts), v)
+      }
+    }
+    log.warn({ err, device: dev.id, readings: accepted.length }, 'store write failed; message not acknowledged')
+    return false
+  }
+
+  /** Step 3, once durable: remembered for de-duplication and announced on the bus. */
+  function announce(dev: Device, accepted: readonly Reading[]): void {
     readingsStored.inc(accepted.length)
     for (const reading of accepted) {
       seen.add(dev.id, reading.seq, reading.ts)

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { HotHistogram } from './hot-histogram.ts'
 
 /**
  * One Prometheus registry per gateway instance (tests run several in one process). Capabilities
@@ -58,10 +59,42 @@ export class Metrics {
     return new Gauge({ name: `iocgw_${name}`, help, labelNames, registers: [this.registry] })
   }
 
+  /**
+   * A gauge without labels whose value is read when the gauge is (scrape, /metrics, tests): for
+   * values that change per message, where setting a prom-client gauge each time would cost more
+   * than the work it measures.
+   */
+  gaugeReading(name: string, help: string, read: () => number): Gauge {
+    const existing = this.registry.getSingleMetric(`iocgw_${name}`)
+    if (existing) return existing as Gauge
+    return new Gauge({
+      name: `iocgw_${name}`,
+      help,
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(read())
+      },
+    })
+  }
+
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = [], buckets?: number[]): Histogram<L> {
     const existing = this.registry.getSingleMetric(`iocgw_${name}`)
     if (existing) return existing as Histogram<L>
     return new Histogram({ name: `iocgw_${name}`, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) })
+  }
+
+  /** A histogram observed per message or per reading (see HotHistogram). */
+  hotHistogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): HotHistogram<L> {
+    const existing = this.registry.getSingleMetric(`iocgw_${name}`)
+    if (existing) {
+      if (!(existing instanceof HotHistogram)) throw new Error(`metric iocgw_${name} is already registered as another type`)
+      return existing as HotHistogram<L>
+    }
+    const h = new HotHistogram(`iocgw_${name}`, help, labelNames, buckets)
+    // The registry reads any object with name, help, type, get() and reset(); its typings list
+    // only prom-client's own classes.
+    this.registry.registerMetric(h as unknown as Metric)
+    return h
   }
 
   text(): Promise<string> {

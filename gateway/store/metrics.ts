@@ -6,7 +6,7 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   const delivered = metrics.counter('store_points_delivered_total', 'Points accepted by the time-series database itself', ['backend'])
   const failures = metrics.counter('store_write_failures_total', 'Failed writes to the time-series database, by reason', ['backend', 'reason'])
   const dropped = metrics.counter('store_points_rejected_total', 'Points the database refused as invalid (not retried)', ['backend'])
-  const latency = metrics.histogram(
+  const latency = metrics.hotHistogram(
     'store_write_seconds',
     'Time from write() to durable, seconds',
     ['backend'],
