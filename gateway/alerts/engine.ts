@@ -80,6 +80,8 @@ export interface Alerting {
 }
 
 interface SilenceState { lastSeen: number; kind?: string | undefined; station?: string | undefined; district?: string | undefined; alertId?: string | null }
+/** A silence rule tracking a device, with its state for the device (see trackedOf). */
+interface Tracked { rule: Silence; key: string; st: SilenceState }
 
 const newId = () => `a${randomBytes(8).toString('hex')}`
 
@@ -107,6 +109,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   // Rule state cache; every entry is also in SQLite (written with alert changes, and by flush()).
   const states = new Map<string, LevelState & { data?: unknown }>()
   const silence = new Map<string, SilenceState>()
+  const trackedByDevice = new Map<string, Tracked[]>()
   const dirty = new Set<string>()
   // State keys are looked up several times for every reading; one string per (rule, subject),
   // made once, spares a concatenation (and its hashing) per lookup. Subjects are registered
@@ -141,6 +144,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
 
   const loadSilence = () => {
     silence.clear()
+    trackedByDevice.clear()
     for (const r of silenceRules) for (const s of store.ruleStates(r.id)) silence.set(sk(r.id, s.subject), s.state as SilenceState)
   }
   loadSilence()
@@ -296,45 +300,48 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     if (changes) emitAfterCommit(changes)
   }
 
-  // The silence state keys of a device, one per silence rule in order: this runs for every reading.
-  // Made again when the rules change; bounded by the fleet, cleared past 100k devices.
-  const silenceKeys = new Map<string, string[]>()
-  function silenceKeysOf(device: string): string[] {
-    let keys = silenceKeys.get(device)
-    if (!keys) {
-      if (silenceKeys.size > 100_000) silenceKeys.clear()
-      keys = silenceRules.map((r) => sk(r.id, deviceSubject(device)))
-      silenceKeys.set(device, keys)
-    }
-    return keys
-  }
-
-  // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
-  function seen(device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined): void {
-    if (silenceRules.length === 0) return
-    let changes: AlertChange[] | undefined
-    const keys = silenceKeysOf(device)
-    const t = now()
-    for (let i = 0; i < silenceRules.length; i++) {
-      const rule = silenceRules[i]!
-      const key = keys[i]!
+  // The silence rules that track each device, with their state: worked out on the device's first
+  // reading (its kind does not change) so that a reading touches only those. A rule tracks a device
+  // when its filters take the device or when it already holds state for it (a rule whose filters
+  // changed must still hear from the devices it watched). Cleared when rules or states reload;
+  // bounded by the fleet, cleared past 100k devices (trackedByDevice, declared with the states).
+  function trackedOf(device: string, kind: string, station: string | null | undefined, district: string | null | undefined, t: number): Tracked[] {
+    let list = trackedByDevice.get(device)
+    if (list) return list
+    list = []
+    const subject = deviceSubject(device)
+    for (const rule of silenceRules) {
+      const key = sk(rule.id, subject)
       let st = silence.get(key)
       if (!st) {
-        if (kind === undefined) continue // a status for a device no rule tracks yet
         if (rule.device_kinds && rule.device_kinds.length > 0 && !rule.device_kinds.includes(kind as never)) continue
         if (rule.devices && rule.devices.length > 0 && !rule.devices.includes(device) && !rule.devices.includes('*')) continue
         st = { lastSeen: t, kind, station: station ?? undefined, district: district ?? undefined, alertId: null }
         silence.set(key, st)
       }
+      list.push({ rule, key, st })
+    }
+    if (trackedByDevice.size > 100_000) trackedByDevice.clear()
+    trackedByDevice.set(device, list)
+    return list
+  }
+
+  // Silence: about the link, so it runs on arrival (wall-clock) time, not event time. `kind` is
+  // unknown for a status: it only refreshes rules that already track the device.
+  function seen(device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined): void {
+    if (silenceRules.length === 0) return
+    const t = now()
+    let changes: AlertChange[] | undefined
+    const tracked = kind === undefined ? trackedByDevice.get(device) ?? untrackedStatus(device) : trackedOf(device, kind, station, district, t)
+    for (const { rule, key, st } of tracked) {
       st.lastSeen = t
       dirty.add(key)
       if (st.alertId) {
         const alertId = st.alertId
-        const s = st
         const c = store.transaction(() => {
           const a = store.get(alertId)
-          s.alertId = null
-          store.saveRuleState(rule.id, `device:${device}`, s)
+          st.alertId = null
+          store.saveRuleState(rule.id, `device:${device}`, st)
           if (!a || a.state === 'resolved') return undefined
           const at = new Date(now()).toISOString()
           store.update(alertId, { updated_at: at, state: 'resolved', level: 0, resolved: { by: 'system', at } })
@@ -344,6 +351,18 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       }
     }
     if (changes) emitAfterCommit(changes)
+  }
+
+  /** A status of a device not yet seen reading: the rules already holding state for it (not kept). */
+  function untrackedStatus(device: string): Tracked[] {
+    const subject = deviceSubject(device)
+    const list: Tracked[] = []
+    for (const rule of silenceRules) {
+      const key = sk(rule.id, subject)
+      const st = silence.get(key)
+      if (st) list.push({ rule, key, st })
+    }
+    return list
   }
 
   function checkSilence(): void {
@@ -463,7 +482,6 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       doc = next
       conditions = compileConditions(next.rules, opts.stations)
       silenceRules = next.rules.filter((r): r is Silence => r.type === 'silence' && r.enabled !== false)
-      silenceKeys.clear()
       states.clear()
       loadSilence()
       log.info({ rules: next.rules.length }, 'rules replaced')

@@ -144,6 +144,29 @@ describe('alert engine', () => {
     expect(changes.filter((c) => c.alert.kind === 'silence').map((c) => c.change.action)).toEqual(['opened', 'resolved'])
   })
 
+  it('silence: a status keeps a tracked device alive, a device of another kind is not tracked, and a rule whose filter changed still hears its devices', () => {
+    const clk = clock(T0)
+    const sensors = { id: 'quiet', type: 'silence', device_kinds: ['water_level'], expected_interval_s: 600 }
+    const a = make([sensors], { now: clk.now })
+    a.handleReading(gauge('kim-long', T0, 0.5))
+    const rain = { device: 'rain-01', kind: 'rain_gauge' as const, station: 'kim-long', district: null, ts: T0, seq: null, values: { rainfall: 1, interval_s: 600 }, late: false }
+    a.handleReading(rain)
+    // A status of a device no rule tracks yet starts nothing.
+    a.handleStatus({ device: 'never-read', online: true, ts: T0 })
+    clk.add(500_000)
+    a.handleStatus({ device: 'kim-long-01', online: true, ts: clk.now() })
+    clk.add(500_000)
+    a.checkSilence()
+    expect(a.list({ kind: 'silence' }, { limit: 10 }).items).toHaveLength(0)
+    clk.add(200_000)
+    a.checkSilence()
+    expect(a.list({ kind: 'silence' }, { limit: 10 }).items.map((x) => x.device)).toEqual(['kim-long-01'])
+    // The rule now names rain gauges only: the water-level gauge it watched is still heard from.
+    a.replaceRules({ version: 1, rules: [{ ...sensors, device_kinds: ['rain_gauge'] }] })
+    a.handleReading(gauge('kim-long', clk.now(), 0.5))
+    expect(a.list({ kind: 'silence', state: 'open' }, { limit: 10 }).items).toHaveLength(0)
+  })
+
   it('silence state survives a restart (a device silent across the restart still alerts)', () => {
     const clk = clock(T0)
     const rules = [{ id: 'quiet', type: 'silence', expected_interval_s: 600 }]
