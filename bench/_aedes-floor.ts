@@ -6,10 +6,11 @@
 //     batch corked into one write per connection as the gateway does;
 //   - `at-once`: as soon as the message arrives (mosquitto's rule).
 // Whatever this process reaches bounds what any gateway built on aedes and Node can reach here.
-// Prints its port once listening, and one JSON line ({ cpu }) on SIGTERM.
+// Prints its port once listening, and on SIGTERM one JSON line with the time InfluxDB last
+// accepted one of its writes.
 import { Aedes, type Client, type PublishPacket } from 'aedes'
 import { createServer } from 'node:net'
-import { postUntilAccepted, referenceLines } from './_reference-lines.ts'
+import { lastAccepted, postUntilAccepted, referenceLines } from './_reference-lines.ts'
 
 const [influx, db, ackArg] = process.argv.slice(2) as [string, string, string]
 const ack = ackArg === 'at-once' ? 'at-once' : 'stored'
@@ -103,5 +104,5 @@ process.on('SIGTERM', async () => {
   }
   server.close()
   broker.close()
-  process.stdout.write(`${JSON.stringify({ done: true })}\n`, () => process.exit(0))
+  process.stdout.write(`${JSON.stringify({ done: true, lastWrite: lastAccepted })}\n`, () => process.exit(0))
 })

@@ -1,8 +1,9 @@
 // The reference an integrator would hand-roll: subscribe to every device's telemetry on a plain
 // broker (Debian's mosquitto), turn readings into line protocol and batch them into InfluxDB.
-// No checks, no de-dup, no derived values. Prints one JSON line when told to stop (SIGTERM).
+// No checks, no de-dup, no derived values. Prints one JSON line when told to stop (SIGTERM): what
+// it stored, latency samples, and when InfluxDB last accepted one of its writes.
 import mqtt from 'mqtt'
-import { postUntilAccepted, referenceLines } from './_reference-lines.ts'
+import { lastAccepted, postUntilAccepted, referenceLines } from './_reference-lines.ts'
 
 const [url, influx, db] = process.argv.slice(2) as [string, string, string]
 const BATCH = 5000
@@ -54,5 +55,5 @@ process.on('SIGTERM', async () => {
   await flush()
   while (inflight > 0) await new Promise((r) => setTimeout(r, 10))
   await client.endAsync()
-  process.stdout.write(`${JSON.stringify({ stored, latencies })}\n`, () => process.exit(0))
+  process.stdout.write(`${JSON.stringify({ stored, latencies, lastWrite: lastAccepted })}\n`, () => process.exit(0))
 })

@@ -15,11 +15,17 @@ export function referenceLines(topic: string, payload: Buffer, emit: (line: stri
   }
 }
 
+/** When InfluxDB last accepted a write of this process (epoch ms; 0 before the first). */
+export let lastAccepted = 0
+
 /** A reference's write: POST the body to InfluxDB until it is accepted (retrying every 100 ms). */
 export async function postUntilAccepted(influx: string, db: string, body: string): Promise<void> {
   for (;;) {
     const res = await fetch(`${influx}/write?db=${db}&precision=ms`, { method: 'POST', body })
-    if (res.ok) return
+    if (res.ok) {
+      lastAccepted = Date.now()
+      return
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
 }

@@ -114,19 +114,26 @@ async function countStored(influxd: Influxd, db: string): Promise<number> {
 
 /**
  * For a broker that acknowledges before storing: the readings in `db` once the count reaches what
- * was acknowledged or stops growing (checked every second), and when it last grew.
+ * was acknowledged or stops growing (checked every second). When the run ended is what the writer
+ * reports (`lastWriteOf`): its last write InfluxDB accepted, not the check that noticed it.
  */
-async function storedOnceSettled(influxd: Influxd, db: string, acked: number): Promise<{ stored: number; end: number }> {
+async function storedOnceSettled(influxd: Influxd, db: string, acked: number): Promise<number> {
   let last = -1
-  let end = Date.now()
   for (;;) {
     const stored = await countStored(influxd, db)
-    if (stored >= acked) return { stored, end: Date.now() }
-    if (stored === last) return { stored, end }
+    if (stored >= acked || stored === last) return stored
     last = stored
-    end = Date.now()
     await new Promise((r) => setTimeout(r, 1000))
   }
+}
+
+/** Stops a reference writer and reads when InfluxDB last accepted one of its writes. */
+async function lastWriteOf(child: ChildProcess & { out: () => string }): Promise<{ lastWrite: number; latencies?: number[] }> {
+  child.kill('SIGTERM')
+  await exited(child)
+  const res = JSON.parse(child.out().trim().split('\n').pop() ?? '{}') as { lastWrite?: number; latencies?: number[] }
+  if (!res.lastWrite) throw new Error(`reference writer reported no write: ${child.out().slice(-300)}`)
+  return { lastWrite: res.lastWrite, ...(res.latencies ? { latencies: res.latencies } : {}) }
 }
 
 interface Row {
@@ -269,12 +276,11 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
     const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
-    const { stored, end } = await storedOnceSettled(influxd, 'bench_mq', acked)
+    const stored = await storedOnceSettled(influxd, 'bench_mq', acked)
     const after = procStats(sub.pid!)
+    const res = await lastWriteOf(sub)
+    const end = res.lastWrite
     const window = cpu.window(start, end)
-    sub.kill('SIGTERM')
-    await exited(sub)
-    const res = JSON.parse(sub.out().trim().split('\n').pop() ?? '{}') as { latencies?: number[] }
     const secs = (end - start) / 1000
     return {
       name: 'mosquitto + Node subscriber',
@@ -297,7 +303,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
  * The floor under the gateway (bench/_aedes-floor.ts): aedes plus the reference subscriber's work in
  * one process, PUBACK once stored (`stored`, the gateway's rule) or on arrival (`at-once`,
  * mosquitto's). Measured like the gateway: stored readings / (first publish → last PUBACK, or for
- * `at-once` → the moment the count stops growing).
+ * `at-once` → the last write InfluxDB accepted).
  */
 async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored' | 'at-once'): Promise<Row> {
   const db = ack === 'stored' ? 'bench_floor' : 'bench_floor_now'
@@ -311,9 +317,9 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
     const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
-    const { stored, end } =
-      ack === 'stored' ? { stored: await countStored(influxd, db), end: Math.max(...results.map((r) => r.lastAck)) } : await storedOnceSettled(influxd, db, acked)
+    const stored = ack === 'stored' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked)
     const after = procStats(floor.pid!)
+    const end = ack === 'stored' ? Math.max(...results.map((r) => r.lastAck)) : (await lastWriteOf(floor)).lastWrite
     const secs = (end - start) / 1000
     const lat = results.flatMap((r) => r.latencies)
     return {
