@@ -190,6 +190,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       const t = now()
       // Duplicates inside one message: only an array can hold them.
       const inMessage = parsed.readings.length > 1 ? new SeqTsSet() : undefined
+      // Per-device state looked up once per message, not per reading.
+      const recent = seen.of(dev.id)
+      const lastBefore = lastTs.get(dev.id)
+      let last = lastBefore
       for (const c of parsed.readings) {
         try {
           checkReading(c, dev.kind, t, limits)
@@ -198,18 +202,18 @@ export function createIngest(deps: IngestDeps): Ingest {
           refuse(msg, err.reason, err.message)
           continue
         }
-        if (seen.has(dev.id, c.seq, c.ts) || (inMessage !== undefined && !inMessage.add(c.seq, c.ts))) {
+        if (recent?.has(c.seq, c.ts) === true || (inMessage !== undefined && !inMessage.add(c.seq, c.ts))) {
           m.duplicates.inc()
           continue
         }
-        const prev = lastTs.get(dev.id)
-        const late = msg.receivedAt - c.ts > lateAfterMs || (prev !== undefined && c.ts < prev)
-        if (prev === undefined || c.ts > prev) lastTs.set(dev.id, c.ts)
+        const late = msg.receivedAt - c.ts > lateAfterMs || (last !== undefined && c.ts < last)
+        if (last === undefined || c.ts > last) last = c.ts
         const dominant = derive(dev, c)
         const reading: Reading = { device: dev.id, kind: dev.kind, station: dev.station, district: dev.district, ts: c.ts, seq: c.seq, values: c.values, late }
         if (dominant !== undefined) reading.aqi_dominant = dominant
         accepted.push(reading)
       }
+      if (last !== lastBefore) lastTs.set(dev.id, last!)
     } catch (err) {
       if (err instanceof Refused) refuse(msg, err.reason, err.message)
       else {

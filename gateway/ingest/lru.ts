@@ -172,10 +172,10 @@ export class SeqTsSet {
 
   delete(seq: number | null, ts: number): void {
     const k = seqKey(seq)
-    const i = this.ordered(ts)
+    // Forgetting is first-in first-out in the de-dup window: usually the head, found without a search.
+    const i = this.head < this.tail && this.ots![this.head] === ts ? this.head : this.ordered(ts)
     if (i >= 0 && this.oseq![i] === k) {
       this.oseq![i] = Number.NaN
-      // Forgetting is first-in first-out in the de-dup window, so this is usually the head.
       while (this.head < this.tail && Number.isNaN(this.oseq![this.head])) this.head++
       this.size--
       return
@@ -211,6 +211,11 @@ export class RecentReadings {
 
   has(device: string, seq: number | null, ts: number): boolean {
     return this.devices.get(device)?.has(seq, ts) ?? false
+  }
+
+  /** The device's pairs, to test several readings of one message with one lookup. */
+  of(device: string): Pick<SeqTsSet, 'has'> | undefined {
+    return this.devices.get(device)
   }
 
   add(device: string, seq: number | null, ts: number): void {
