@@ -107,12 +107,13 @@ function compile(rule: Rule, stations: Stations): Condition | undefined {
 
 // A station's alarm levels as thresholds, made once per levels object (a stations reload makes new
 // ones): this runs for every water-level reading.
-const thresholdsOf = new WeakMap<object, ReadonlyArray<number | null>>()
+// A station without any level set gets none (undefined).
+const thresholdsOf = new WeakMap<object, ReadonlyArray<number | null> | null>()
 function alarmThresholds(lv: { I: number | null; II: number | null; III: number | null } | undefined): ReadonlyArray<number | null> | undefined {
   if (!lv) return undefined
   let t = thresholdsOf.get(lv)
-  if (!t) thresholdsOf.set(lv, (t = Object.freeze([lv.I, lv.II, lv.III])))
-  return t
+  if (t === undefined) thresholdsOf.set(lv, (t = lv.I === null && lv.II === null && lv.III === null ? null : Object.freeze([lv.I, lv.II, lv.III])))
+  return t ?? undefined
 }
 
 function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
@@ -124,8 +125,9 @@ function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition
       const r = input.reading
       const v = r.values.water_level
       if (r.kind !== 'water_level' || v === undefined || !r.station || !allows(rule.stations, r.station)) return undefined
+      // A rule's own levels are three numbers (rules.ts); a station's may all be unset.
       const thresholds = rule.levels?.[r.station] ?? alarmThresholds(stations.get(r.station)?.levels)
-      if (!thresholds || thresholds.every((t) => t === null)) return undefined
+      if (!thresholds) return undefined
       return { subject: stationSubject(r), ts: r.ts, value: v, thresholds, hysteresis: rule.hysteresis_m, minDurationMs: md, severities, unit: 'm' }
     },
     title: (s, level, value) => {

@@ -50,7 +50,7 @@ interface Series {
 
 interface Pending {
   points: NormalPoint[]
-  newTypes: NewFieldType[]
+  newTypes: readonly NewFieldType[]
   started: number
   resolve: () => void
   reject: (err: Error) => void
