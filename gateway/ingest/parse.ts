@@ -19,8 +19,10 @@ export interface Candidate {
 
 export interface Parsed {
   readings: Candidate[]
-  refusals: Refusal[]
+  refusals: readonly Refusal[]
 }
+
+const NO_REFUSALS: readonly Refusal[] = Object.freeze([])
 
 const checkReading = Compile(TelemetryReading)
 const checkSenml = Compile(SenmlRecord)
@@ -186,21 +188,22 @@ export function parseTelemetry(doc: unknown, receivedAt: number): Parsed {
       return senml(doc, receivedAt)
     }
     if (doc.length > MAX_READINGS_PER_MESSAGE) throw new Refused('too_many_readings', `payload holds ${doc.length} readings; at most ${MAX_READINGS_PER_MESSAGE} per message`)
-    const out: Parsed = { readings: [], refusals: [] }
-    doc.forEach((item, i) => {
+    const readings: Candidate[] = []
+    let refusals: Refusal[] | undefined
+    for (let i = 0; i < doc.length; i++) {
       try {
-        out.readings.push(native(item, i, receivedAt))
+        readings.push(native(doc[i], i, receivedAt))
       } catch (err) {
         if (!(err instanceof Refused)) throw err
-        out.refusals.push({ reason: err.reason, message: err.message })
+        ;(refusals ??= []).push({ reason: err.reason, message: err.message })
       }
-    })
-    return out
+    }
+    return { readings, refusals: refusals ?? NO_REFUSALS }
   }
   if (typeof doc !== 'object' || doc === null) {
     throw new Refused('invalid_payload', 'payload must be a JSON object {"ts", "seq", "values"}, an array of them, or a SenML pack')
   }
-  return { readings: [native(doc, null, receivedAt)], refusals: [] }
+  return { readings: [native(doc, null, receivedAt)], refusals: NO_REFUSALS }
 }
 
 export { metricOfName }
