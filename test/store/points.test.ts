@@ -79,6 +79,7 @@ describe('LineBuffer and encodeLines', () => {
         { measurement: 'alerts', tags: { station: 'Kim Long, Huế', rule: 'a=b' }, fields: { title: 'Báo động "III" \\ ', level: 3, late: false }, ts: 5 },
         point({ seq: 7, water_level: 1e-7, rise_rate: -0.25, battery: 12 }, 6),
         point({ seq: -4_000_000_000, water_level: -1e21 }, -7),
+        point({ water_level: 0.1 + 0.2, rise_rate: -0.000001, battery: 999999999.999999, rainfall: 0.0000001 }, 8),
       ],
       new FieldTypes(),
     )
@@ -86,13 +87,18 @@ describe('LineBuffer and encodeLines', () => {
       'alerts,rule=a\\=b,station=Kim\\ Long\\,\\ Huế title="Báo động \\"III\\" \\\\ ",level=3,late=false 5',
       'readings,device=gauge-1,kind=water_level,station=kim-long seq=7i,water_level=1e-7,rise_rate=-0.25,battery=12 6',
       'readings,device=gauge-1,kind=water_level,station=kim-long seq=-4000000000i,water_level=-1e+21 -7',
+      'readings,device=gauge-1,kind=water_level,station=kim-long water_level=0.30000000000000004,rise_rate=-0.000001,battery=999999999.999999,rainfall=1e-7 8',
     ])
   })
 
   it('writes any valid point exactly as the line protocol rules say (property)', () => {
     const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/).filter((k) => k !== 'time')
+    // Decimals as sensors send them (m / 10^k) and any double at all.
+    const decimal = fc.tuple(fc.integer({ min: -(10 ** 12), max: 10 ** 12 }), fc.integer({ min: 0, max: 9 })).map(([m, k]) => m / 10 ** k)
     const value = fc.oneof(
       fc.double({ noNaN: true, noDefaultInfinity: true }),
+      decimal,
+      decimal,
       fc.integer({ min: -1e9, max: 1e9 }),
       fc.constantFrom(0, -0, 1e15, -1e15, 999_999_999_999_999, 2 ** 53, 1e21, 5e-324),
       fc.string({ unit: 'grapheme', maxLength: 20 }).map((t) => t.replace(/[\r\n]/g, ' ')),

@@ -67,6 +67,8 @@ const COMMA = 0x2c
 const MINUS = 0x2d
 const ZERO = 0x30
 const I = 0x69
+const DOT = 0x2e
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6]
 const TRUE = Buffer.from('true')
 const FALSE = Buffer.from('false')
 /** Whole numbers below this are written digit by digit (String() gives the same text for them). */
@@ -111,7 +113,7 @@ export class LineBuffer {
         // JavaScript's own number text (ASCII); a float literal may be whole (parsed as a float)
         // or in exponent form (1e-7). Integer fields are whole already (normalizePoints).
         if (Number.isInteger(v) && v < PLAIN_INT && v > -PLAIN_INT) this.integer(v)
-        else this.ascii(String(v))
+        else if (!this.decimal(v)) this.ascii(String(v))
         if (key.int) this.buf[this.used++] = I
       } else if (typeof v === 'string') {
         const s = escString(v)
@@ -172,6 +174,41 @@ export class LineBuffer {
     let at = this.used
     for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i)
     this.used = at
+  }
+
+  /**
+   * v as String(v) writes it, when v has at most six decimals and is from 10^-6 to 10^9 in
+   * magnitude (sensor values, almost always); false, with nothing written, otherwise. Then the
+   * decimal m / 10^k with the fewest decimals k that gives back v is the one String(v) writes:
+   * with under 15 significant digits, no other decimal of as few digits gives v (DBL_DIG), and
+   * both write fixed notation in this range. String() costs ~70 ns a number, most of a line.
+   */
+  private decimal(v: number): boolean {
+    const a = v < 0 ? -v : v
+    if (!(a >= 1e-6 && a < 1e9)) return false
+    for (let k = 1; k <= 6; k++) {
+      const p = POW10[k]!
+      const m = Math.round(a * p)
+      if (m / p !== a) continue
+      if (v < 0) this.buf[this.used++] = MINUS
+      const whole = Math.floor(m / p)
+      this.integer(whole)
+      this.buf[this.used++] = DOT
+      this.used = this.padded(m - whole * p, this.used, k)
+      return true
+    }
+    return false
+  }
+
+  /** 0 <= v < 10^width, zero-padded to `width` digits from `at`; returns the end. */
+  private padded(v: number, at: number, width: number): number {
+    const buf = this.buf
+    for (let i = at + width - 1; i >= at; i--) {
+      const q = Math.floor(v / 10)
+      buf[i] = ZERO + (v - q * 10)
+      v = q
+    }
+    return at + width
   }
 
   /** A whole number below PLAIN_INT in magnitude, in decimal, without making its string. */
