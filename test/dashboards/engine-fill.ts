@@ -13,11 +13,12 @@ import type { Influxd } from '../support/influxd.ts'
 import { CAMERA_ZONES, SAMPLE_PHOTOS } from './field.ts'
 import { tempDir } from '../support/services.ts'
 
-// While the alert engine and vision are not yet wired into `iocgw start`, the board test still
-// wants their own points: these run the real capabilities in process (createAlerting with
-// config/rules.yaml and config/stations.yaml; createVision with the real models on the shared
-// sample photos) and write through the real InfluxDB store (openTimeSeriesStore), as the gateway
-// will once it wires them.
+// When the simulated field's short run leaves `alerts` or `detections` empty (no alarm level
+// held for its minimum duration yet, no camera frame), the board test still wants those points:
+// these run the same capabilities in process (createAlerting with config/rules.yaml and
+// config/stations.yaml; createVision with the real models on the shared sample photos) over what
+// the field stored, writing through the real InfluxDB store (openTimeSeriesStore) as the gateway
+// does. queries.test.ts says which way each measurement was filled.
 
 async function withStore<T>(influxUrl: string, fn: (store: TimeSeriesStore) => Promise<T>): Promise<T> {
   const dir = tempDir('iocgw-dash-store-')
