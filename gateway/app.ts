@@ -40,8 +40,9 @@ export interface RunningGateway {
 
 export interface StartOptions {
   config: GatewayConfig
-  /** Where the one-time bootstrap token notice goes (stdout by default; never the log). */
-  notice?: (line: string) => void
+  /** Where start-up notices go, each as one text (stdout by default; never the log): the one-time
+   * bootstrap token, and where the gateway listens. */
+  notice?: (text: string) => void
   logDestination?: NodeJS.WritableStream
 }
 
@@ -162,12 +163,17 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url ? 'influxdb' : 'sqlite' }, 'gateway listening')
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
-    say(`ioc-gateway listening:`)
-    say(`  HTTP API   ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`)
-    say(`  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`)
-    if (brokerPorts.tls) say(`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`)
-    say(`  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`)
-    say(`  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`)
+    // One write: whoever reads the output sees the whole notice at once, not its first line.
+    say(
+      [
+        `ioc-gateway listening:`,
+        `  HTTP API   ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`,
+        `  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`,
+        ...(brokerPorts.tls ? [`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`] : []),
+        `  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`,
+        `  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`,
+      ].join('\n'),
+    )
     return { ports, logger, metrics, broker, close }
   } catch (err) {
     await close()
