@@ -202,20 +202,19 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
    * thousands of readings, copied by every young-generation GC.
    */
   write(points: readonly Point[]): Promise<void> {
-    let normal: NormalPoint[]
     try {
       if (this.closed) throw new StoreError('closed', 'time-series store is closed')
-      normal = normalizePoints(points, this.types).points
+      const normal = normalizePoints(points, this.types).points
+      const n = normal.length
+      if (n === 0) return Promise.resolve()
+      const started = performance.now()
+      // The usual case: straight into the batch, answered by the batch's own promise.
+      if (this.mode === 'direct' && this.batch.lines + n <= this.batchPoints) return this.addPoints(normal, started)
+      const lines = encodeLines(normal)
+      return n <= this.batchPoints ? this.writeLater(lines, 0, n, started) : this.writeParts(lines, started)
     } catch (err) {
       return Promise.reject(err as Error)
     }
-    const n = normal.length
-    if (n === 0) return Promise.resolve()
-    const started = performance.now()
-    // The usual case: straight into the batch, answered by the batch's own promise.
-    if (this.mode === 'direct' && this.batch.lines + n <= this.batchPoints) return this.addPoints(normal, started)
-    const lines = encodeLines(normal)
-    return n <= this.batchPoints ? this.writeLater(lines, 0, n, started) : this.writeParts(lines, started)
   }
 
   /** A write larger than a batch (a long replay) goes in batch-sized parts, one after the other,
