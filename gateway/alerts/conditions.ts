@@ -27,10 +27,10 @@ export interface Condition {
    */
   consumes: { type: 'reading'; metric: string } | { type: 'detection' }
   /**
-   * The evaluation of this input, if it has one; `data(rule, subject)` holds the subject's
-   * persisted extra state. Runs for every reading, so it allocates as little as it can.
+   * The evaluation of this input, if it has one; `data(subjectKey)` holds this rule's persisted
+   * extra state for the subject. Runs for every reading, so it allocates as little as it can.
    */
-  evaluate(input: Input, data: (rule: string, subjectKey: string) => { data?: unknown }): Evaluation | undefined
+  evaluate(input: Input, data: (subjectKey: string) => { data?: unknown }): Evaluation | undefined
   /** Human title in Vietnamese for a level (1-based) and value. */
   title(subject: Subject, level: number, value: number): string
 }
@@ -154,7 +154,7 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
       const threshold = rule.threshold_m_per_h ?? stations.get(r.station)?.rise_alert_m_per_h
       if (threshold === undefined) return undefined
       const subject = stationSubject(r)
-      const holder = data(rule.id, subject.key)
+      const holder = data(subject.key)
       const d = (holder.data as Samples | undefined) ?? { s: [] }
       holder.data = d
       // Keep samples in time order, thinned to `spacing`, over the window (bounded: ~200 points).
@@ -205,7 +205,7 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
       const mm = r.values.rainfall
       if (mm === undefined || !allows(rule.stations, r.station)) return undefined
       const subject = stationSubject(r)
-      const holder = data(rule.id, subject.key)
+      const holder = data(subject.key)
       const d = (holder.data as RainData | undefined) ?? { b: {}, recent: {} }
       holder.data = d
       const seen = (d.recent[r.device] ??= [])

@@ -150,7 +150,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   loadSilence()
   m.open.set((shared.db.prepare("SELECT count(*) AS n FROM alerts WHERE state != 'resolved'").get() as { n: number }).n)
 
-  function levelState(rule: string, subject: string, key = sk(rule, subject)): LevelState & { data?: unknown } {
+  function levelState(rule: string, subject: string, key: string): LevelState & { data?: unknown } {
     let st = states.get(key)
     if (!st) {
       st = (store.loadRuleState(rule, subject) as (LevelState & { data?: unknown }) | undefined) ?? newLevelState()
@@ -267,15 +267,38 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     })
   }
 
+  // The state of each (condition, subject), found with one lookup per evaluation rather than
+  // three (state key, then state): per condition, subject key → its state key and state. Made
+  // again with the conditions; holds the same objects as `states`.
+  interface Slot { key: string; st: LevelState & { data?: unknown } }
+  let slots: Array<Map<string, Slot>> = []
+  let dataOf: Array<(subjectKey: string) => { data?: unknown }> = []
+  function resetSlots(): void {
+    slots = conditions.map(() => new Map())
+    dataOf = conditions.map((c, ci) => (subjectKey: string) => slotOf(ci, c.rule.id, subjectKey).st)
+  }
+  resetSlots()
+
+  function slotOf(ci: number, rule: string, subjectKey: string): Slot {
+    const bySubject = slots[ci]!
+    let slot = bySubject.get(subjectKey)
+    if (slot === undefined) {
+      const key = sk(rule, subjectKey)
+      slot = { key, st: levelState(rule, subjectKey, key) }
+      bySubject.set(subjectKey, slot)
+    }
+    return slot
+  }
+
   function handle(input: Input): void {
     let changes: AlertChange[] | undefined
-    for (const cond of conditions) {
+    for (let ci = 0; ci < conditions.length; ci++) {
+      const cond = conditions[ci]!
       const wants = cond.consumes
       if (wants.type !== input.type || (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)) continue
-      const ev = cond.evaluate(input, levelState)
+      const ev = cond.evaluate(input, dataOf[ci]!)
       if (ev === undefined) continue
-      const key = sk(cond.rule.id, ev.subject.key)
-      const st = levelState(cond.rule.id, ev.subject.key, key)
+      const { key, st } = slotOf(ci, cond.rule.id, ev.subject.key)
       if (ev.ts < st.lastTs) {
         // Out of order for this subject: durations run forward in event time only.
         m.outOfOrder.inc()
@@ -483,6 +506,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       conditions = compileConditions(next.rules, opts.stations)
       silenceRules = next.rules.filter((r): r is Silence => r.type === 'silence' && r.enabled !== false)
       states.clear()
+      resetSlots()
       loadSilence()
       log.info({ rules: next.rules.length }, 'rules replaced')
       return next
