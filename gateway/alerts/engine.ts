@@ -326,9 +326,10 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   // The silence rules that track each device, with their state: worked out on the device's first
   // reading (its kind does not change) so that a reading touches only those. A rule tracks a device
   // when its filters take the device or when it already holds state for it (a rule whose filters
-  // changed must still hear from the devices it watched). Cleared when rules or states reload;
-  // bounded by the fleet, cleared past 100k devices (trackedByDevice, declared with the states).
-  function trackedOf(device: string, kind: string, station: string | null | undefined, district: string | null | undefined, t: number): Tracked[] {
+  // changed must still hear from the devices it watched). A status carries no kind: it finds only
+  // the rules already holding state, and what it finds is not kept. Cleared when rules or states
+  // reload; bounded by the fleet, cleared past 100k devices (trackedByDevice, declared with the states).
+  function trackedOf(device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined, t: number): Tracked[] {
     let list = trackedByDevice.get(device)
     if (list) return list
     list = []
@@ -337,6 +338,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       const key = sk(rule.id, subject)
       let st = silence.get(key)
       if (!st) {
+        if (kind === undefined) continue
         if (rule.device_kinds && rule.device_kinds.length > 0 && !rule.device_kinds.includes(kind as never)) continue
         if (rule.devices && rule.devices.length > 0 && !rule.devices.includes(device) && !rule.devices.includes('*')) continue
         st = { lastSeen: t, kind, station: station ?? undefined, district: district ?? undefined, alertId: null }
@@ -344,19 +346,18 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       }
       list.push({ rule, key, st })
     }
+    if (kind === undefined) return list
     if (trackedByDevice.size > 100_000) trackedByDevice.clear()
     trackedByDevice.set(device, list)
     return list
   }
 
-  // Silence: about the link, so it runs on arrival (wall-clock) time, not event time. `kind` is
-  // unknown for a status: it only refreshes rules that already track the device.
+  // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
   function seen(device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined): void {
     if (silenceRules.length === 0) return
     const t = now()
     let changes: AlertChange[] | undefined
-    const tracked = kind === undefined ? trackedByDevice.get(device) ?? untrackedStatus(device) : trackedOf(device, kind, station, district, t)
-    for (const { rule, key, st } of tracked) {
+    for (const { rule, key, st } of trackedOf(device, kind, station, district, t)) {
       st.lastSeen = t
       dirty.add(key)
       if (st.alertId) {
@@ -374,18 +375,6 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       }
     }
     if (changes) emitAfterCommit(changes)
-  }
-
-  /** A status of a device not yet seen reading: the rules already holding state for it (not kept). */
-  function untrackedStatus(device: string): Tracked[] {
-    const subject = deviceSubject(device)
-    const list: Tracked[] = []
-    for (const rule of silenceRules) {
-      const key = sk(rule.id, subject)
-      const st = silence.get(key)
-      if (st) list.push({ rule, key, st })
-    }
-    return list
   }
 
   function checkSilence(): void {

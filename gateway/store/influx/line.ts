@@ -200,7 +200,7 @@ export class LineBuffer {
     return false
   }
 
-  /** 0 <= v < 10^width, zero-padded to `width` digits from `at`; returns the end. */
+  /** 0 <= v < 10^width (whole), zero-padded to `width` digits from `at`; returns the end. */
   private padded(v: number, at: number, width: number): number {
     const buf = this.buf
     for (let i = at + width - 1; i >= at; i--) {
@@ -221,13 +221,7 @@ export class LineBuffer {
     }
     let digits = 1
     for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++
-    const end = at + digits
-    for (let i = end - 1; i >= at; i--) {
-      const q = Math.floor(v / 10)
-      buf[i] = ZERO + (v - q * 10)
-      v = q
-    }
-    this.used = end
+    this.used = this.padded(v, at, digits)
   }
 }
 
