@@ -216,7 +216,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       // speed, so a count by time would take in the end of the run before.
       const storedBefore = await countStored(influxd, 'bench_gw')
       const before = procStats(gw.pid!)
-      const results = await runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates, cpu)
+      const { result: results, note: cq } = await cqDuring(influxd, () => runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates, cpu))
       const after = procStats(gw.pid!)
       const start = Math.min(...results.map((r) => r.start))
       const end = Math.max(...results.map((r) => r.lastAck))
@@ -232,7 +232,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
         p99: pct(lat, 99),
         cpu: (after.cpu - before.cpu) / secs,
         rss: after.hwm,
-        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors; ${wholeRunP99(results)}`,
+        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors; ${wholeRunP99(results)}; ${cq}`,
         where: { window: cpu.window(start, end), side: ['gateway'] },
       }
     }
@@ -273,10 +273,15 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
     await new Promise((r) => setTimeout(r, 1500))
     const before = procStats(sub.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `mq-${i}` }))
-    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+    const {
+      result: { results, stored },
+      note: cq,
+    } = await cqDuring(influxd, async () => {
+      const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+      return { results, stored: await storedOnceSettled(influxd, 'bench_mq', results.reduce((s, r) => s + r.acked, 0)) }
+    })
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
-    const stored = await storedOnceSettled(influxd, 'bench_mq', acked)
     const after = procStats(sub.pid!)
     const res = await lastWriteOf(sub)
     const end = res.lastWrite
@@ -289,7 +294,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
       p99: pct(res.latencies ?? [], 99),
       cpu: (after.cpu - before.cpu) / secs,
       rss: after.hwm,
-      note: `${stored} stored of ${acked} acknowledged by mosquitto (subscriber CPU/RSS; PUBACK before storage)`,
+      note: `${stored} stored of ${acked} acknowledged by mosquitto (subscriber CPU/RSS; PUBACK before storage); ${cq}`,
       where: { window, side: ['mosquitto', 'subscriber'] },
     }
   } finally {
@@ -314,10 +319,16 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
     const port = await waitFor(async () => (JSON.parse(floor.out().split('\n')[0] || 'null') as { port: number } | null)?.port, 30_000, 50)
     const before = procStats(floor.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `fl-${i}` }))
-    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+    const {
+      result: { results, stored },
+      note: cq,
+    } = await cqDuring(influxd, async () => {
+      const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+      const acked = results.reduce((s, r) => s + r.acked, 0)
+      return { results, stored: ack === 'stored' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked) }
+    })
     const start = Math.min(...results.map((r) => r.start))
     const acked = results.reduce((s, r) => s + r.acked, 0)
-    const stored = ack === 'stored' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked)
     const after = procStats(floor.pid!)
     const end = ack === 'stored' ? Math.max(...results.map((r) => r.lastAck)) : (await lastWriteOf(floor)).lastWrite
     const secs = (end - start) / 1000
@@ -328,7 +339,7 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
       ...(ack === 'stored' ? { p50: pct(lat, 50), p99: pct(lat, 99) } : {}),
       cpu: (after.cpu - before.cpu) / secs,
       rss: after.hwm,
-      note: `${stored} stored of ${acked} acknowledged (aedes + line protocol only)${ack === 'stored' ? `; ${wholeRunP99(results)}` : ''}`,
+      note: `${stored} stored of ${acked} acknowledged (aedes + line protocol only)${ack === 'stored' ? `; ${wholeRunP99(results)}` : ''}; ${cq}`,
       where: { window: cpu.window(start, end), side: ['floor'] },
     }
   } finally {
@@ -348,6 +359,27 @@ async function influxWriteStats(influxd: Influxd): Promise<string> {
   const v = Object.fromEntries(httpd.columns.map((c, i) => [c, Number(httpd.values[0]![i])]))
   const reqs = v.writeReq ?? 0
   return `influxd (gateway runs): ${reqs} write requests, ${(reqs ? (v.pointsWrittenOK ?? 0) / reqs : 0).toFixed(0)} points each, server time ${(reqs ? (v.writeReqDurationNs ?? 0) / reqs / 1e6 : 0).toFixed(1)} ms per request`
+}
+
+/** Continuous-query runs so far and the query executor's total time (CQs run through it). */
+async function cqSnapshot(influxd: Influxd): Promise<{ runs: number; queryNs: number }> {
+  const r = await influxd.query('SHOW STATS')
+  const field = (module: string, name: string): number => {
+    const s = r.results[0]?.series?.find((x) => x.name === module)
+    return s ? Number(s.values[0]![s.columns.indexOf(name)] ?? 0) : 0
+  }
+  return { runs: field('cq', 'queryOk') + field('cq', 'queryFail'), queryNs: field('queryExecutor', 'queryDurationNs') }
+}
+
+/**
+ * The rollups' continuous queries run on InfluxDB's clock, whichever run is on: a note of how many
+ * fell inside this one and how long InfluxDB spent in queries meanwhile, to read its figure by.
+ */
+async function cqDuring<T>(influxd: Influxd, run: () => Promise<T>): Promise<{ result: T; note: string }> {
+  const before = await cqSnapshot(influxd)
+  const result = await run()
+  const after = await cqSnapshot(influxd)
+  return { result, note: `continuous queries: ${after.runs - before.runs} run(s), ${((after.queryNs - before.queryNs) / 1e9).toFixed(1)} s of queries` }
 }
 
 function fmt(rows: Row[]): string {
