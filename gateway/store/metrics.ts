@@ -16,6 +16,12 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   const spoolBytes = metrics.gauge('store_spool_bytes', 'Bytes waiting in the disk spool for InfluxDB', ['backend'])
   const expired = metrics.counter('store_points_expired_total', 'Samples deleted by the retention sweep (SQLite; InfluxDB expires its own by policy)', ['backend'])
   const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
+  const recomputes = metrics.counter(
+    'store_rollup_recompute_queries_total',
+    'Rollup recomputations for points that reached InfluxDB after their buckets were computed, by result',
+    ['backend', 'result'],
+  )
+  const recomputePending = metrics.gauge('store_rollup_recompute_pending', 'Series with late points whose rollups wait to be recomputed', ['backend'])
   const l = { backend }
   // These run for every write.
   const writtenB = metrics.hotCounter(written, l)
@@ -33,6 +39,8 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
     },
     degraded: (on: boolean) => degraded.set(l, on ? 1 : 0),
     expired: (n: number) => expired.inc(l, n),
+    recompute: (ok: boolean) => recomputes.inc({ backend, result: ok ? 'ok' : 'failed' }),
+    recomputePending: (series: number) => recomputePending.set(l, series),
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { encodeLines, LineBuffer, linesBody } from '../../gateway/store/influx/line.ts'
+import { encodeLines, forEachLine, LineBuffer, linesBody, parseSeries } from '../../gateway/store/influx/line.ts'
 import { FieldTypes, normalizePoints, type NormalPoint } from '../../gateway/store/points.ts'
 import { INTEGER_FIELDS, type Point } from '../../gateway/store/types.ts'
 
@@ -133,6 +133,39 @@ describe('LineBuffer and encodeLines', () => {
       }),
       { numRuns: 3000 },
     )
+  })
+
+  it('reads each line\'s series and time back from a body, and a series name back to its measurement and tags (property)', () => {
+    // Names are identifiers (normalizePoints); tag values carry every character the escaping is
+    // about, and Vietnamese text.
+    const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/).filter((k) => k !== 'time')
+    const text = fc.string({ unit: fc.constantFrom('a', 'Z', '_', ',', '=', ' ', '\\', '"', 'ầ', 'ư', '1'), minLength: 1, maxLength: 10 })
+    const anyPoint = fc.record({
+      measurement: name,
+      tags: fc.dictionary(name, text, { maxKeys: 4 }),
+      fields: fc.dictionary(name, fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), text, fc.boolean()), { minKeys: 1, maxKeys: 4 }),
+      ts: fc.integer({ min: -9_000_000_000_000, max: 9_000_000_000_000 }),
+    })
+    let checked = 0
+    fc.assert(
+      fc.property(fc.array(anyPoint, { minLength: 1, maxLength: 8 }), (raw) => {
+        let points: NormalPoint[]
+        try {
+          points = raw.map((p) => normalizePoints([p as Point], new FieldTypes()).points[0]!)
+        } catch {
+          return
+        }
+        const buf = new LineBuffer(8)
+        const names = points.map((p) => buf.push(p))
+        const seen: Array<[string, number]> = []
+        forEachLine(buf.take(), (series, ts) => seen.push([series, ts]))
+        expect(seen).toEqual(points.map((p, i) => [names[i], p.ts]))
+        for (const [i, p] of points.entries()) expect(parseSeries(names[i]!)).toEqual({ measurement: p.measurement, tags: p.tags.map(([k, v]) => [k, v]) })
+        checked++
+      }),
+      { numRuns: 2000 },
+    )
+    expect(checked).toBeGreaterThan(500)
   })
 
   it('joins lines with \\n as UTF-8 bytes, growing past its first size, and starts empty after take', () => {

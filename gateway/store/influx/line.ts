@@ -7,7 +7,7 @@ import type { NormalPoint } from '../points.ts'
 
 const MEASUREMENT_SPECIAL = /[, \\]/
 const KEY_SPECIAL = /[,= \\]/
-const escMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \\]/g, '\\$&') : s)
+export const escMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \\]/g, '\\$&') : s)
 const escKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[,= \\]/g, '\\$&') : s)
 const escString = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`
 
@@ -261,3 +261,48 @@ export function linesBody(lines: EncodedLines, from: number, to: number): Buffer
 export const lit = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
 /** InfluxQL identifier. */
 export const ident = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+
+/**
+ * A series name as `LineBuffer` writes it (`measurement,key=value,...`, a backslash before each
+ * special character) back to its measurement and tags, to query the series it names.
+ */
+export function parseSeries(name: string): { measurement: string; tags: Array<[string, string]> } {
+  let measurement: string | undefined
+  const tags: Array<[string, string]> = []
+  let key: string | null = null
+  let cur = ''
+  const end = (): void => {
+    if (measurement === undefined) measurement = cur
+    else tags.push([key ?? cur, key === null ? '' : cur])
+    key = null
+    cur = ''
+  }
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!
+    if (c === '\\' && i + 1 < name.length) cur += name[++i]
+    else if (c === ',') end()
+    else if (c === '=' && measurement !== undefined && key === null) {
+      key = cur
+      cur = ''
+    } else cur += c
+  }
+  end()
+  return { measurement: measurement ?? '', tags }
+}
+
+/**
+ * Each line's series name and time in a body of lines as `LineBuffer` writes them: the series
+ * ends at the first space without a backslash before it, the time follows the last space.
+ */
+export function forEachLine(body: Buffer, fn: (series: string, ts: number) => void): void {
+  let start = 0
+  while (start < body.length) {
+    let end = body.indexOf(NL, start)
+    if (end < 0) end = body.length
+    let sp = start
+    while (sp < end && body[sp] !== SPACE) sp += body[sp] === 0x5c ? 2 : 1
+    const last = body.lastIndexOf(SPACE, end - 1)
+    if (sp < end && last > sp) fn(body.toString('utf8', start, sp), Number(body.toString('latin1', last + 1, end)))
+    start = end + 1
+  }
+}

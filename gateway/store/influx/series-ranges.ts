@@ -6,8 +6,11 @@
  */
 export class SeriesRanges {
   private readonly ranges = new Map<string, { min: number; max: number }>()
+  /** The oldest time of any series (Infinity when empty). */
+  oldest = Number.POSITIVE_INFINITY
 
   add(series: string, ts: number): void {
+    if (ts < this.oldest) this.oldest = ts
     const r = this.ranges.get(series)
     if (r === undefined) this.ranges.set(series, { min: ts, max: ts })
     else if (ts < r.min) r.min = ts
@@ -21,5 +24,9 @@ export class SeriesRanges {
       if (b !== undefined && a.min <= b.max && b.min <= a.max) return true
     }
     return false
+  }
+
+  forEach(fn: (series: string, min: number, max: number) => void): void {
+    for (const [series, r] of this.ranges) fn(series, r.min, r.max)
   }
 }

@@ -4,8 +4,12 @@ import { ident } from './line.ts'
 // Database, retention policies and continuous queries of docs/data-model.md. Run at every start
 // (and again after InfluxDB comes back empty): each step is idempotent.
 
+const RAW_DAYS = 90
+/** How far back raw points are kept, so how far back a late point can still land. */
+export const RAW_RETENTION_MS = RAW_DAYS * 86_400_000
+
 export const RETENTION = [
-  { name: 'raw', duration: '90d', isDefault: true },
+  { name: 'raw', duration: `${RAW_DAYS}d`, isDefault: true },
   { name: 'rollup_1m', duration: '400d', isDefault: false },
   { name: 'rollup_1h', duration: 'INF', isDefault: false },
 ] as const
@@ -25,24 +29,30 @@ const ROLLUP_EXTRA: Record<keyof typeof ROLLUP_FIELDS, string[]> = {
   detections: [],
 }
 
-// RESAMPLE ... FOR: each run recomputes a window, not only the last interval, so readings replayed
-// by an edge agent after an outage of up to that window still reach the rollups.
-const ROLLUPS = [
-  { suffix: '1m', rp: 'rollup_1m', every: '1m', resampleFor: '30m' },
-  { suffix: '1h', rp: 'rollup_1h', every: '1h', resampleFor: '1d' },
+/**
+ * Each bucket is computed twice, one and two intervals after it closes (RESAMPLE ... FOR two
+ * intervals), so points that reach InfluxDB up to an interval after their bucket closed are in it.
+ * Later points (a replay after an outage, a clock running behind) are not left to a wider window,
+ * which would rescan every point at each run (FOR 30m: thirty times, more work than storing them
+ * at 50,000 readings/s): their series' buckets are recomputed once they land (rollup-backfill.ts).
+ */
+export const ROLLUPS = [
+  { suffix: '1m', rp: 'rollup_1m', every: '1m', resampleFor: '2m' },
+  { suffix: '1h', rp: 'rollup_1h', every: '1h', resampleFor: '2h' },
 ] as const
+
+export type RolledUp = keyof typeof ROLLUP_FIELDS
+
+/** A rollup's statement; `where` (InfluxQL conditions) narrows it to some series and times. */
+export function rollupQuery(db: string, m: RolledUp, r: (typeof ROLLUPS)[number], where?: string): string {
+  const select = [...ROLLUP_FIELDS[m].map((f) => `mean(${ident(f)}) AS ${ident(f)}`), ...ROLLUP_EXTRA[m]].join(', ')
+  return `SELECT ${select} INTO ${ident(db)}.${ident(r.rp)}.${ident(`${m}_${r.suffix}`)} FROM ${ident(db)}.${ident('raw')}.${ident(m)}${where ? ` WHERE ${where}` : ''} GROUP BY time(${r.every}), *`
+}
 
 export function continuousQueries(db: string): Array<{ name: string; resample: string; query: string }> {
   const out: Array<{ name: string; resample: string; query: string }> = []
-  for (const m of Object.keys(ROLLUP_FIELDS) as Array<keyof typeof ROLLUP_FIELDS>) {
-    const select = [...ROLLUP_FIELDS[m].map((f) => `mean(${ident(f)}) AS ${ident(f)}`), ...ROLLUP_EXTRA[m]].join(', ')
-    for (const r of ROLLUPS) {
-      out.push({
-        name: `cq_${m}_${r.suffix}`,
-        resample: `RESAMPLE EVERY ${r.every} FOR ${r.resampleFor}`,
-        query: `SELECT ${select} INTO ${ident(db)}.${ident(r.rp)}.${ident(`${m}_${r.suffix}`)} FROM ${ident(db)}.${ident('raw')}.${ident(m)} GROUP BY time(${r.every}), *`,
-      })
-    }
+  for (const m of Object.keys(ROLLUP_FIELDS) as RolledUp[]) {
+    for (const r of ROLLUPS) out.push({ name: `cq_${m}_${r.suffix}`, resample: `RESAMPLE EVERY ${r.every} FOR ${r.resampleFor}`, query: rollupQuery(db, m, r) })
   }
   return out
 }

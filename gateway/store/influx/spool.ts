@@ -247,7 +247,7 @@ export class Spool {
   }
 }
 
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   // A new or removed segment name must survive a crash too.
   const fd = openSync(dir, 'r')
   try {

@@ -20,7 +20,8 @@ import {
   type TimeSeriesStore,
   type ValuePoint,
 } from '../types.ts'
-import { encodeLines, ident, LineBuffer, linesBody, lit, type EncodedLines } from './line.ts'
+import { encodeLines, forEachLine, ident, LineBuffer, linesBody, lit, type EncodedLines } from './line.ts'
+import { lateBefore, RollupBackfill } from './rollup-backfill.ts'
 import { SeriesRanges } from './series-ranges.ts'
 import { setupInflux } from './setup.ts'
 import { Spool, type SpoolRecord } from './spool.ts'
@@ -57,6 +58,8 @@ export interface InfluxStoreOptions {
   maxSpoolBytes?: number
   /** How often reachability is checked when no write tells. */
   pingIntervalMs?: number
+  /** How often rollups are recomputed for points that arrived after their buckets were (rollup-backfill.ts). */
+  rollupRecomputeMs?: number
 }
 
 interface Waiter {
@@ -144,6 +147,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly stop = new AbortController()
   private pingTimer: NodeJS.Timeout | null = null
   private readonly types = new FieldTypes()
+  private readonly late: RollupBackfill
 
   private constructor(private readonly opts: InfluxStoreOptions) {
     const u = new URL(opts.url)
@@ -175,6 +179,16 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.backoffMin = opts.backoffMinMs ?? 100
     this.backoffMax = opts.backoffMaxMs ?? 5000
     this.maxSpoolBytes = opts.maxSpoolBytes ?? 2 * 1024 ** 3
+    this.late = new RollupBackfill({
+      file: join(opts.dataDir, 'influx-late-rollups.jsonl'),
+      database: db,
+      run: (query) => this.q(query, 'POST').then(() => undefined),
+      logger: opts.logger,
+      ready: () => this.mode === 'direct' && this.setupDone && this.reachable && !this.closed,
+      ...(opts.rollupRecomputeMs !== undefined ? { intervalMs: opts.rollupRecomputeMs } : {}),
+      onQuery: (ok) => this.m.recompute(ok),
+      onPending: (n) => this.m.recomputePending(n),
+    })
   }
 
   /** Opens the store; InfluxDB being down is not an error (writes spool until it is back). */
@@ -191,6 +205,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     s.reportSpool()
     s.pingTimer = setInterval(() => void s.checkReachable(), opts.pingIntervalMs ?? 5000)
     s.pingTimer.unref()
+    s.late.start()
     return s
   }
 
@@ -304,6 +319,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         flight.state = 'done'
         this.m.delivered(flight.points)
         this.m.written(flight.points)
+        this.landedLate(flight.series)
         this.settle(flight.waiters)
         this.landed()
       },
@@ -313,6 +329,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           // same bytes would be refused again, so they are counted and logged, not retried.
           flight.state = 'done'
           this.rejected(flight.points, err)
+          this.landedLate(flight.series)
           this.settle(flight.waiters)
           this.landed()
           return
@@ -358,6 +375,21 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     }
     if (this.batch.lines > 0) this.flush()
     this.wakeRoomWaiters()
+  }
+
+  /**
+   * Points InfluxDB accepted after their rollup buckets were computed are noted for recomputing,
+   * before they are acknowledged. Most batches hold none: one comparison.
+   */
+  private landedLate(series: SeriesRanges): void {
+    if (series.oldest >= lateBefore(Date.now())) return
+    try {
+      this.late.note(series)
+    } catch (err) {
+      // The points are stored; only their rollups may miss them. Said loudly, not thrown.
+      this.m.failure('late_rollup_journal')
+      this.opts.logger.error({ err: (err as Error).message }, 'could not note late points for their rollups')
+    }
   }
 
   private spoolFlight(f: { points: number; body: Buffer; waiters: Waiter[] }): void {
@@ -490,6 +522,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           try {
             await this.send(Buffer.concat(interleaveNewlines(chunk.records)))
             this.m.delivered(chunk.points)
+            this.landedLate(seriesOf(chunk.records))
             attempt = 0
             break
           } catch (err) {
@@ -539,10 +572,10 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   // ---- queries ----
 
-  private async q(query: string): Promise<Row> {
+  private async q(query: string, method: 'GET' | 'POST' = 'GET'): Promise<Row> {
     let res: { results: Row[] }
     try {
-      res = (await this.influx.queryRaw(query, { precision: 'ms' as never, database: this.database })) as { results: Row[] }
+      res = (await this.influx.queryRaw(query, { precision: 'ms' as never, database: this.database, method })) as { results: Row[] }
     } catch (err) {
       throw new StoreError('unavailable', `InfluxDB query failed: ${(err as Error).message}`)
     }
@@ -690,6 +723,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.stop.abort()
     this.wakeRoomWaiters()
     await this.draining
+    await this.late.close()
     // Appends still waiting reach the disk here; the rest stays in the spool for the next start.
     this.spool.close()
     this.poster.close()
@@ -728,6 +762,13 @@ function* chunks(records: SpoolRecord[], max: number): Generator<{ records: Spoo
     n += r.points
   }
   if (n > 0) yield { records: cur, points: n }
+}
+
+/** The series and times in spooled records, read back from their lines. */
+function seriesOf(records: SpoolRecord[]): SeriesRanges {
+  const ranges = new SeriesRanges()
+  for (const r of records) forEachLine(r.payload, (series, ts) => ranges.add(series, ts))
+  return ranges
 }
 
 function interleaveNewlines(records: SpoolRecord[]): Buffer[] {
