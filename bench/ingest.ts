@@ -84,7 +84,7 @@ function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): C
 const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
 
 /** `rates[i]`: readings/s for publisher process i (0: as fast as acknowledgements allow). */
-async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, rates: number[], cpu: CpuSampler): Promise<PubResult[]> {
+async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, rates: number[], cpu: CpuSampler, tsAfter = 0): Promise<PubResult[]> {
   const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
   devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
   // Every process connects its devices first, then all start at the same moment: the rate's
@@ -92,7 +92,7 @@ async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; 
   const startAt = Date.now() + 5000
   const procs = groups.map((g, i) =>
     runNode(join(ROOT, 'bench/_ingest-publisher.ts'), [
-      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt, warmupMs: WARMUP_MS }),
+      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt, warmupMs: WARMUP_MS, tsAfter }),
     ]),
   )
   for (const p of procs) cpu.track('publishers', p.pid)
@@ -105,6 +105,15 @@ async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; 
       throw new Error(`publisher failed: ${p.out().slice(-500)}`)
     }
   })
+}
+
+/**
+ * The newest reading's time in `db`: at full speed a device sends more than one reading per ms, so
+ * its times (one ms apart at least) run ahead of the clock, and the next run starts after them.
+ */
+async function newestTs(influxd: Influxd, db: string): Promise<number> {
+  const r = await influxd.query('SELECT last(water_level) FROM readings', db)
+  return Number(r.results[0]?.series?.[0]?.values[0]?.[0] ?? 0)
 }
 
 async function countStored(influxd: Influxd, db: string): Promise<number> {
@@ -215,8 +224,10 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       // Counted as what the run added: the publishers' times run ahead of the clock at full
       // speed, so a count by time would take in the end of the run before.
       const storedBefore = await countStored(influxd, 'bench_gw')
+      const tsAfter = await newestTs(influxd, 'bench_gw')
+      if (tsAfter > Date.now()) console.log(`${name}: the run before left readings ${tsAfter - Date.now()} ms ahead of the clock; this one starts after them`)
       const before = procStats(gw.pid!)
-      const { result: results, note: cq } = await cqDuring(influxd, () => runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates, cpu))
+      const { result: results, note: cq } = await cqDuring(influxd, () => runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates, cpu, tsAfter))
       const after = procStats(gw.pid!)
       const start = Math.min(...results.map((r) => r.start))
       const end = Math.max(...results.map((r) => r.lastAck))
