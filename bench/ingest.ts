@@ -440,9 +440,12 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`${fmt([max, half])}\n\n${fmtWhere([max, half])}`)
       return
     }
-    const mq = hasCommand('mosquitto') ? await mosquittoRun(o, influxd, cpu) : undefined
-    const floorStored = await floorRun(o, influxd, cpu, 'stored')
-    const floorAtOnce = await floorRun(o, influxd, cpu, 'at-once')
+    // Each reference starts, as the half-rate run does, once InfluxDB has finished with the run
+    // before (snapshots and compactions of a few million points take it seconds).
+    const quiet = () => settled(cpu, ['influxd'])
+    const mq = hasCommand('mosquitto') ? (await quiet(), await mosquittoRun(o, influxd, cpu)) : undefined
+    const floorStored = (await quiet(), await floorRun(o, influxd, cpu, 'stored'))
+    const floorAtOnce = (await quiet(), await floorRun(o, influxd, cpu, 'at-once'))
     const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
     const rows = [raw, ...(mq ? [mq] : []), floorAtOnce, floorStored, max, half]
     console.log(fmt(rows))
