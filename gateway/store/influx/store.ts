@@ -529,6 +529,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
             const e = err as WriteError
             if (!e.retryable) {
               this.rejected(chunk.points, e)
+              this.landedLate(seriesOf(chunk.records)) // InfluxDB keeps what it did not refuse
               break
             }
             this.unreachable(e)
