@@ -105,7 +105,7 @@ export class RollupBackfill {
       const from = Math.max(kept, Math.floor(min / HOUR) * HOUR)
       const to = (Math.floor(Math.min(max, before - 1) / HOUR) + 1) * HOUR
       if (to <= from) return
-      if (this.merge(key, from, to)) added.push(`${JSON.stringify({ s: key, f: from, t: to })}\n`)
+      if (this.merge(key, from, to)) added.push(journalLine(key, from, to))
     })
     if (added.length === 0) return
     writeSync(this.fd, added.join(''))
@@ -202,7 +202,7 @@ export class RollupBackfill {
   private rewrite(): number {
     const tmp = `${this.opts.file}.tmp`
     const fd = openSync(tmp, 'w')
-    const lines = [...this.pending].map(([s, p]) => `${JSON.stringify({ s, f: p.from, t: p.to })}\n`).join('')
+    const lines = [...this.pending].map(([key, p]) => journalLine(key, p.from, p.to)).join('')
     if (lines) writeSync(fd, lines)
     fsyncSync(fd)
     closeSync(fd)
@@ -211,6 +211,9 @@ export class RollupBackfill {
     return openSync(this.opts.file, 'a')
   }
 }
+
+/** One journal entry: a series (or measurement) and its hours [from, to), as the constructor reads it back. */
+const journalLine = (key: string, from: number, to: number): string => `${JSON.stringify({ s: key, f: from, t: to })}\n`
 
 function chunk<T>(xs: T[], n: number): T[][] {
   const out: T[][] = []

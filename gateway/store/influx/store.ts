@@ -21,7 +21,7 @@ import {
   type ValuePoint,
 } from '../types.ts'
 import { encodeLines, forEachLine, ident, LineBuffer, linesBody, lit, type EncodedLines } from './line.ts'
-import { lateBefore, RollupBackfill } from './rollup-backfill.ts'
+import { RollupBackfill } from './rollup-backfill.ts'
 import { SeriesRanges } from './series-ranges.ts'
 import { setupInflux } from './setup.ts'
 import { Spool, type SpoolRecord } from './spool.ts'
@@ -379,10 +379,9 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   /**
    * Points InfluxDB accepted after their rollup buckets were computed are noted for recomputing,
-   * before they are acknowledged. Most batches hold none: one comparison.
+   * before they are acknowledged (most batches hold none: `note` returns after one comparison).
    */
   private landedLate(series: SeriesRanges): void {
-    if (series.oldest >= lateBefore(Date.now())) return
     try {
       this.late.note(series)
     } catch (err) {
