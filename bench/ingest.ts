@@ -285,14 +285,14 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
     const before = procStats(sub.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `mq-${i}` }))
     const {
-      result: { results, stored },
+      result: { results, acked, stored },
       note: cq,
     } = await cqDuring(influxd, async () => {
       const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
-      return { results, stored: await storedOnceSettled(influxd, 'bench_mq', results.reduce((s, r) => s + r.acked, 0)) }
+      const acked = results.reduce((s, r) => s + r.acked, 0)
+      return { results, acked, stored: await storedOnceSettled(influxd, 'bench_mq', acked) }
     })
     const start = Math.min(...results.map((r) => r.start))
-    const acked = results.reduce((s, r) => s + r.acked, 0)
     const after = procStats(sub.pid!)
     const res = await lastWriteOf(sub)
     const end = res.lastWrite
@@ -331,15 +331,14 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
     const before = procStats(floor.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `fl-${i}` }))
     const {
-      result: { results, stored },
+      result: { results, acked, stored },
       note: cq,
     } = await cqDuring(influxd, async () => {
       const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
       const acked = results.reduce((s, r) => s + r.acked, 0)
-      return { results, stored: ack === 'stored' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked) }
+      return { results, acked, stored: ack === 'stored' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked) }
     })
     const start = Math.min(...results.map((r) => r.start))
-    const acked = results.reduce((s, r) => s + r.acked, 0)
     const after = procStats(floor.pid!)
     const end = ack === 'stored' ? Math.max(...results.map((r) => r.lastAck)) : (await lastWriteOf(floor)).lastWrite
     const secs = (end - start) / 1000
@@ -359,27 +358,30 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
   }
 }
 
+/** InfluxDB's own statistics (SHOW STATS): a module's field, 0 when InfluxDB does not report it. */
+async function influxStats(influxd: Influxd): Promise<(module: string, field: string) => number> {
+  const series = (await influxd.query('SHOW STATS')).results[0]?.series ?? []
+  return (module, field) => {
+    const s = series.find((x) => x.name === module)
+    const i = s ? s.columns.indexOf(field) : -1
+    return i < 0 ? 0 : Number(s!.values[0]![i] ?? 0)
+  }
+}
+
 /**
- * InfluxDB's own view of the gateway's writes (SHOW STATS, httpd module): requests, points per
- * request and the server-side time per request, to tell the database's time from the gateway's.
+ * InfluxDB's own view of the gateway's writes (httpd module): requests, points per request and
+ * the server-side time per request, to tell the database's time from the gateway's.
  */
 async function influxWriteStats(influxd: Influxd): Promise<string> {
-  const r = await influxd.query('SHOW STATS')
-  const httpd = r.results[0]?.series?.find((x) => x.name === 'httpd')
-  if (!httpd) return 'influxd: no httpd stats'
-  const v = Object.fromEntries(httpd.columns.map((c, i) => [c, Number(httpd.values[0]![i])]))
-  const reqs = v.writeReq ?? 0
-  return `influxd (gateway runs): ${reqs} write requests, ${(reqs ? (v.pointsWrittenOK ?? 0) / reqs : 0).toFixed(0)} points each, server time ${(reqs ? (v.writeReqDurationNs ?? 0) / reqs / 1e6 : 0).toFixed(1)} ms per request`
+  const stat = await influxStats(influxd)
+  const reqs = stat('httpd', 'writeReq')
+  return `influxd (gateway runs): ${reqs} write requests, ${(reqs ? stat('httpd', 'pointsWrittenOK') / reqs : 0).toFixed(0)} points each, server time ${(reqs ? stat('httpd', 'writeReqDurationNs') / reqs / 1e6 : 0).toFixed(1)} ms per request`
 }
 
 /** Continuous-query runs so far and the query executor's total time (CQs run through it). */
 async function cqSnapshot(influxd: Influxd): Promise<{ runs: number; queryNs: number }> {
-  const r = await influxd.query('SHOW STATS')
-  const field = (module: string, name: string): number => {
-    const s = r.results[0]?.series?.find((x) => x.name === module)
-    return s ? Number(s.values[0]![s.columns.indexOf(name)] ?? 0) : 0
-  }
-  return { runs: field('cq', 'queryOk') + field('cq', 'queryFail'), queryNs: field('queryExecutor', 'queryDurationNs') }
+  const stat = await influxStats(influxd)
+  return { runs: stat('cq', 'queryOk') + stat('cq', 'queryFail'), queryNs: stat('queryExecutor', 'queryDurationNs') }
 }
 
 /**
