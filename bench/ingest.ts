@@ -262,6 +262,20 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
   }
 }
 
+/**
+ * A reference's run: the publishers against `port`, then the readings in `db`, counted at once
+ * (`now`: the broker acknowledged only what it stored) or once the count settles (`settled`: it
+ * acknowledged first), with the continuous-query runs meanwhile.
+ */
+async function referencePublish(o: Opts, influxd: Influxd, cpu: CpuSampler, port: number, devices: Array<{ id: string }>, db: string, count: 'now' | 'settled') {
+  const { result, note } = await cqDuring(influxd, async () => {
+    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+    const acked = results.reduce((s, r) => s + r.acked, 0)
+    return { results, acked, stored: count === 'now' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked) }
+  })
+  return { ...result, cq: note }
+}
+
 async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<Row> {
   await influxd.query('CREATE DATABASE bench_mq')
   const dir = tempDir('iocgw-bench-mq-')
@@ -284,14 +298,7 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
     await new Promise((r) => setTimeout(r, 1500))
     const before = procStats(sub.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `mq-${i}` }))
-    const {
-      result: { results, acked, stored },
-      note: cq,
-    } = await cqDuring(influxd, async () => {
-      const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
-      const acked = results.reduce((s, r) => s + r.acked, 0)
-      return { results, acked, stored: await storedOnceSettled(influxd, 'bench_mq', acked) }
-    })
+    const { results, acked, stored, cq } = await referencePublish(o, influxd, cpu, port, devices, 'bench_mq', 'settled')
     const start = Math.min(...results.map((r) => r.start))
     const after = procStats(sub.pid!)
     const res = await lastWriteOf(sub)
@@ -330,14 +337,7 @@ async function floorRun(o: Opts, influxd: Influxd, cpu: CpuSampler, ack: 'stored
     const port = await waitFor(async () => (JSON.parse(floor.out().split('\n')[0] || 'null') as { port: number } | null)?.port, 30_000, 50)
     const before = procStats(floor.pid!)
     const devices = Array.from({ length: o.devices }, (_, i) => ({ id: `fl-${i}` }))
-    const {
-      result: { results, acked, stored },
-      note: cq,
-    } = await cqDuring(influxd, async () => {
-      const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
-      const acked = results.reduce((s, r) => s + r.acked, 0)
-      return { results, acked, stored: ack === 'stored' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked) }
-    })
+    const { results, acked, stored, cq } = await referencePublish(o, influxd, cpu, port, devices, db, ack === 'stored' ? 'now' : 'settled')
     const start = Math.min(...results.map((r) => r.start))
     const after = procStats(floor.pid!)
     const end = ack === 'stored' ? Math.max(...results.map((r) => r.lastAck)) : (await lastWriteOf(floor)).lastWrite
