@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
 import { CpuSampler, pidsMatching, ticksOf, type CpuWindow } from './_cpu.ts'
 import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services.ts'
@@ -51,9 +52,8 @@ interface PubResult {
 
 /**
  * Latency percentiles leave out messages sent in a run's first 2 s: every publisher starts at
- * once, and InfluxDB may still be compacting the run before, so the first second or two hold a
- * backlog (p50 of 100-170 ms at half rate) that is the start, not the rate. The p99 over the
- * whole run is printed beside it.
+ * once, from idle, and a max run's processes are new (their compiler threads take up to half a
+ * core each for a second or so). The p99 over the whole run is printed beside it.
  */
 const WARMUP_MS = 2000
 
@@ -83,28 +83,57 @@ function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): C
 
 const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
 
-/** `rates[i]`: readings/s for publisher process i (0: as fast as acknowledgements allow). */
-async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, rates: number[], cpu: CpuSampler, tsAfter = 0): Promise<PubResult[]> {
+interface Publishers {
+  /** `rates[i]`: readings/s for publisher process i (0: as fast as acknowledgements allow). */
+  run(rates: number[], tsAfter?: number): Promise<PubResult[]>
+  close(): Promise<void>
+}
+
+/**
+ * Publisher processes with every device connected. They stay connected from one run to the next:
+ * a process's first second costs its V8 compiler threads up to half a core each, which at half
+ * rate starved the gateway into a backlog that lasted past the warm-up.
+ */
+async function startPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, cpu: CpuSampler): Promise<Publishers> {
   const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
   devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
-  // Every process connects its devices first, then all start at the same moment: the rate's
-  // window (first publish to last acknowledgement) is then the time they really ran together.
-  const startAt = Date.now() + 5000
-  const procs = groups.map((g, i) =>
-    runNode(join(ROOT, 'bench/_ingest-publisher.ts'), [
-      JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array', seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt, warmupMs: WARMUP_MS, tsAfter }),
-    ]),
-  )
-  for (const p of procs) cpu.track('publishers', p.pid)
-  await Promise.all(procs.map(exited))
-  return procs.map((p) => {
-    const line = p.out().trim().split('\n').pop() ?? ''
-    try {
-      return JSON.parse(line) as PubResult
-    } catch {
-      throw new Error(`publisher failed: ${p.out().slice(-500)}`)
-    }
+  const procs = groups.map((g, i) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/_ingest-publisher.ts'), JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array' })], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    cpu.track('publishers', p.pid)
+    return { p, lines: createInterface({ input: p.stdout! })[Symbol.asyncIterator]() }
   })
+  const next = async (x: (typeof procs)[number]): Promise<string> => {
+    const r = await x.lines.next()
+    if (r.done) throw new Error(`publisher ${x.p.pid} ended (exit ${x.p.exitCode ?? x.p.signalCode})`)
+    return r.value
+  }
+  await Promise.all(procs.map(next))
+  return {
+    async run(rates, tsAfter = 0) {
+      // Every process starts at the same moment: the rate's window (first publish to last
+      // acknowledgement) is then the time they really ran together.
+      const startAt = Date.now() + 500
+      procs.forEach((x, i) => x.p.stdin!.write(`${JSON.stringify({ seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt, warmupMs: WARMUP_MS, tsAfter })}\n`))
+      return Promise.all(procs.map(async (x) => JSON.parse(await next(x)) as PubResult))
+    },
+    async close() {
+      for (const x of procs) x.p.stdin!.end()
+      await Promise.all(procs.map((x) => exited(x.p)))
+    },
+  }
+}
+
+/** One run on publishers of its own. */
+async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, cpu: CpuSampler): Promise<PubResult[]> {
+  const pubs = await startPublishers(o, url, devices, cpu)
+  try {
+    return await pubs.run([])
+  } finally {
+    await pubs.close()
+  }
 }
 
 /**
@@ -220,6 +249,8 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`)
       devices.push({ id: `bench-${i}`, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
     }
+    // One set of publishers for both runs (startPublishers says why).
+    const pubs = await startPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, cpu)
     const run = async (name: string, rates: number[]): Promise<Row & { perProcess: number[] }> => {
       // Counted as what the run added: the publishers' times run ahead of the clock at full
       // speed, so a count by time would take in the end of the run before.
@@ -227,7 +258,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       const tsAfter = await newestTs(influxd, 'bench_gw')
       if (tsAfter > Date.now()) console.log(`${name}: the run before left readings ${tsAfter - Date.now()} ms ahead of the clock; this one starts after them`)
       const before = procStats(gw.pid!)
-      const { result: results, note: cq } = await cqDuring(influxd, () => runPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, rates, cpu, tsAfter))
+      const { result: results, note: cq } = await cqDuring(influxd, () => pubs.run(rates, tsAfter))
       const after = procStats(gw.pid!)
       const start = Math.min(...results.map((r) => r.start))
       const end = Math.max(...results.map((r) => r.lastAck))
@@ -254,6 +285,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
     // Each process at half of its own maximum, so the half-rate run keeps the max run's mix of
     // single readings and arrays (single-reading processes send ten times the messages per reading).
     const half = await run('gateway (half max rate)', max.perProcess.map((r) => r / 2))
+    await pubs.close()
     return { max, half }
   } finally {
     gw.kill('SIGTERM')
@@ -269,7 +301,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
  */
 async function referencePublish(o: Opts, influxd: Influxd, cpu: CpuSampler, port: number, devices: Array<{ id: string }>, db: string, count: 'now' | 'settled') {
   const { result, note } = await cqDuring(influxd, async () => {
-    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, [], cpu)
+    const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, cpu)
     const acked = results.reduce((s, r) => s + r.acked, 0)
     return { results, acked, stored: count === 'now' ? await countStored(influxd, db) : await storedOnceSettled(influxd, db, acked) }
   })
