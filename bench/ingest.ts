@@ -249,6 +249,11 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`)
       devices.push({ id: `bench-${i}`, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
     }
+    /** Write requests InfluxDB was slow to answer, acknowledged from the gateway's disk spool. */
+    const spilled = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()
+      return Number(/^iocgw_store_spilled_requests_total\{backend="influx"\} (\d+)/m.exec(text)?.[1] ?? 0)
+    }
     // One set of publishers for both runs (startPublishers says why).
     const pubs = await startPublishers(o, `mqtt://127.0.0.1:${ports.mqtt}`, devices, cpu)
     const run = async (name: string, rates: number[]): Promise<Row & { perProcess: number[] }> => {
@@ -258,8 +263,10 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       const tsAfter = await newestTs(influxd, 'bench_gw')
       if (tsAfter > Date.now()) console.log(`${name}: the run before left readings ${tsAfter - Date.now()} ms ahead of the clock; this one starts after them`)
       const before = procStats(gw.pid!)
+      const spilledBefore = await spilled()
       const { result: results, note: cq } = await cqDuring(influxd, () => pubs.run(rates, tsAfter))
       const after = procStats(gw.pid!)
+      const spills = (await spilled()) - spilledBefore
       const start = Math.min(...results.map((r) => r.start))
       const end = Math.max(...results.map((r) => r.lastAck))
       const acked = results.reduce((s, r) => s + r.acked, 0)
@@ -274,7 +281,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
         p99: pct(lat, 99),
         cpu: (after.cpu - before.cpu) / secs,
         rss: after.hwm,
-        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors; ${wholeRunP99(results)}; ${cq}`,
+        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors; ${wholeRunP99(results)}; ${spills} write requests acknowledged from the spool (InfluxDB slow to answer); ${cq}`,
         where: { window: cpu.window(start, end), side: ['gateway'] },
       }
     }

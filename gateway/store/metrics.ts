@@ -16,6 +16,11 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   const spoolBytes = metrics.gauge('store_spool_bytes', 'Bytes waiting in the disk spool for InfluxDB', ['backend'])
   const expired = metrics.counter('store_points_expired_total', 'Samples deleted by the retention sweep (SQLite; InfluxDB expires its own by policy)', ['backend'])
   const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
+  const spilled = metrics.counter(
+    'store_spilled_requests_total',
+    'Write requests InfluxDB had not answered within spillAfterMs, acknowledged once in the disk spool',
+    ['backend'],
+  )
   const recomputes = metrics.counter(
     'store_rollup_recompute_queries_total',
     'Rollup recomputations for points that reached InfluxDB after their buckets were computed, by result',
@@ -39,6 +44,7 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
     },
     degraded: (on: boolean) => degraded.set(l, on ? 1 : 0),
     expired: (n: number) => expired.inc(l, n),
+    spilled: () => spilled.inc(l),
     recompute: (ok: boolean) => recomputes.inc({ backend, result: ok ? 'ok' : 'failed' }),
     recomputePending: (series: number) => recomputePending.set(l, series),
   }

@@ -28,6 +28,13 @@ export interface Influxd {
   start(): Promise<void>
   /** SIGKILL, waits for the exit. */
   kill(): Promise<void>
+  /**
+   * SIGSTOP: influxd keeps its connections but answers nothing, as when it stalls (a long
+   * compaction, a disk that stops responding) rather than going away.
+   */
+  pause(): void
+  /** SIGCONT after pause(). */
+  resume(): void
   /** Stops it and deletes its directory. */
   remove(): Promise<void>
   /** Runs an InfluxQL query, answers the parsed JSON. */
@@ -129,6 +136,8 @@ bind-address = "127.0.0.1:${rpcPort}"
   const signalAndWait = async (sig: NodeJS.Signals): Promise<void> => {
     const proc = child
     if (!proc) return
+    // A paused process would not act on the signal before it is continued.
+    proc.kill('SIGCONT')
     proc.kill(sig)
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref())
     if ((await Promise.race([exited, timeout])) === 'timeout') {
@@ -150,6 +159,8 @@ bind-address = "127.0.0.1:${rpcPort}"
     start,
     stop: () => signalAndWait('SIGTERM'),
     kill: () => signalAndWait('SIGKILL'),
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     remove: async () => {
       await signalAndWait('SIGTERM')
       rmSync(dir, { recursive: true, force: true })

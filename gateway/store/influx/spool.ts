@@ -193,6 +193,23 @@ export class Spool {
     this.bytes -= s!.bytes
   }
 
+  /**
+   * Removes every record: the caller knows their points are stored elsewhere (InfluxDB answered
+   * every request they were spilled from). Appends still waiting are written first, so each
+   * append's promise keeps its meaning.
+   */
+  clear(): void {
+    if (this.queue.length > 0) this.flushQueue()
+    if (this.active) {
+      closeSync(this.active.fd)
+      unlinkSync(this.path(this.active.seq))
+      this.active = null
+    }
+    for (const s of this.sealed.splice(0)) unlinkSync(this.path(s.seq))
+    this.points = 0
+    this.bytes = 0
+  }
+
   close(): void {
     if (this.queue.length > 0) this.flushQueue()
     if (this.active) {

@@ -49,6 +49,16 @@ export interface InfluxStoreOptions {
    * points with the same series and time the later write must win.
    */
   maxInflight?: number
+  /**
+   * A request InfluxDB has not answered within this long (default 50 ms; 0: never) is written to
+   * a disk journal (`influx-spill/`) and its writers are acknowledged from there: durable in the
+   * gateway's own disk buffer, which is what an acknowledgement needs. InfluxDB's pauses (cache
+   * snapshots, compactions, continuous queries) then do not hold acknowledgements back, and with
+   * `maxInflight` above 1 the request's place goes to the next batch (at most MAX_SPILLED such
+   * requests at once). The request goes on; once every spilled request's points are in InfluxDB
+   * or the spool, the journal is emptied. Only a start after a crash reads it.
+   */
+  spillAfterMs?: number
   /** One HTTP write's timeout. */
   requestTimeoutMs?: number
   /** Retry backoff while InfluxDB is unreachable: from `backoffMinMs` doubling up to `backoffMaxMs`. */
@@ -74,7 +84,19 @@ interface Flight {
   waiters: Waiter[]
   series: SeriesRanges
   state: 'flying' | 'done' | 'failed'
+  /** Its writers were answered (counted once, whichever of InfluxDB and the spool came first). */
+  acked: boolean
+  /** Written to the spill journal because InfluxDB was slow to answer (see spillAfterMs). */
+  spill: 'no' | 'writing' | 'done'
+  /** Counted in `spillsPending`: its journal record is the only copy known to be durable. */
+  spillHeld: boolean
+  spillTimer: NodeJS.Timeout | undefined
 }
+
+/** Spilled requests InfluxDB may still be working on, beside the `maxInflight` others. */
+const MAX_SPILLED = 4
+/** Past this the journal takes no more (writers wait for InfluxDB) until it is emptied. */
+const MAX_SPILL_BYTES = 64 * 1024 * 1024
 
 interface Row {
   series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
@@ -124,6 +146,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly backoffMax: number
   private readonly maxSpoolBytes: number
   private readonly maxInflight: number
+  private readonly spillAfterMs: number
+  /** Journal of spilled requests (see spillAfterMs). */
+  private readonly spills: Spool
+  /** Spilled requests whose points are not yet known to be in InfluxDB or the spool. */
+  private spillsPending = 0
+  /** The journal held records at start (a crash): they are drained first, before the spool. */
+  private replaySpills: boolean
 
   private mode: 'direct' | 'spool' = 'direct'
   private batch = new LineBuffer()
@@ -170,10 +199,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
     const authorization = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
     this.maxInflight = opts.maxInflight ?? 2
-    // One connection per write in flight, and one for the drainer.
-    this.poster = new WritePoster(new URL(`${u.protocol}//${u.host}/write?${params}`), authorization, opts.requestTimeoutMs ?? 10_000, this.maxInflight + 1)
+    this.spillAfterMs = opts.spillAfterMs ?? 50
+    // One connection per write in flight (spilled ones included), and one for the drainer.
+    this.poster = new WritePoster(new URL(`${u.protocol}//${u.host}/write?${params}`), authorization, opts.requestTimeoutMs ?? 10_000, this.maxInflight + MAX_SPILLED + 1)
     this.m = storeMetrics(opts.metrics, 'influx')
     this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
+    this.spills = new Spool(join(opts.dataDir, 'influx-spill'))
+    this.replaySpills = !this.spills.empty
     this.batchPoints = opts.batchPoints ?? 5000
     this.flushIntervalMs = opts.flushIntervalMs ?? 0
     this.backoffMin = opts.backoffMinMs ?? 100
@@ -201,7 +233,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       s.lastError = (err as Error).message
       opts.logger.warn({ err: (err as Error).message, db: s.database }, 'InfluxDB not ready at start; points go to the disk spool until it is')
     }
-    if (!s.setupDone || !s.spool.empty) s.enterSpoolMode()
+    if (!s.setupDone || !s.spool.empty || s.replaySpills) s.enterSpoolMode()
     s.reportSpool()
     s.pingTimer = setInterval(() => void s.checkReachable(), opts.pingIntervalMs ?? 5000)
     s.pingTimer.unref()
@@ -272,7 +304,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     return new Promise<void>((resolve, reject) => {
       this.batchWaiters.push({ started, resolve, reject })
       if (this.batch.lines >= this.batchPoints) this.flush()
-      else if (this.flights.length < this.maxInflight && !this.timer) {
+      else if (!this.timer && this.hasPlace()) {
         // 0: at the end of this event-loop turn, once every writer woken by the last answer has
         // added its points.
         this.timer = this.flushIntervalMs > 0 ? setTimeout(() => this.flush(), this.flushIntervalMs) : setImmediate(() => this.flush())
@@ -302,40 +334,63 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     return new Promise((resolve, reject) => this.spoolBacklog.push({ payload, points, resolve, reject }))
   }
 
+  /**
+   * Room for another request: fewer than `maxInflight` unanswered ones that are not spilled, and
+   * fewer than `maxInflight + MAX_SPILLED` in the list (answered ones wait there for those before
+   * them). With `maxInflight: 1` a spilled request keeps its place: writes arrive in the order made.
+   */
+  private hasPlace(): boolean {
+    if (this.flights.length >= this.maxInflight + MAX_SPILLED) return false
+    let taken = 0
+    for (const f of this.flights) if (f.state === 'flying' && (f.spill === 'no' || this.maxInflight === 1)) taken++
+    return taken < this.maxInflight
+  }
+
   private flush(): void {
     this.clearTimer()
-    if (this.flights.length >= this.maxInflight || this.batch.lines === 0 || this.mode !== 'direct') return
+    if (!this.hasPlace() || this.batch.lines === 0 || this.mode !== 'direct') return
     // A batch sharing a series and time range with a request in flight waits for its answer:
     // InfluxDB applies concurrent requests in no set order, and of two points with the same series
     // and time the later write must win.
     for (const f of this.flights) if (f.series.overlaps(this.batchSeries)) return
-    const flight: Flight = { points: this.batch.lines, body: this.batch.take(), waiters: this.batchWaiters, series: this.batchSeries, state: 'flying' }
+    const flight: Flight = {
+      points: this.batch.lines,
+      body: this.batch.take(),
+      waiters: this.batchWaiters,
+      series: this.batchSeries,
+      state: 'flying',
+      acked: false,
+      spill: 'no',
+      spillHeld: false,
+      spillTimer: undefined,
+    }
     this.batchWaiters = []
     this.batchSeries = new SeriesRanges()
     this.flights.push(flight)
     this.wakeRoomWaiters()
+    if (this.spillAfterMs > 0) flight.spillTimer = setTimeout(() => this.spill(flight), this.spillAfterMs)
     void this.send(flight.body).then(
       () => {
-        flight.state = 'done'
+        this.answered(flight, 'done')
         this.m.delivered(flight.points)
-        this.m.written(flight.points)
+        if (!flight.acked) this.m.written(flight.points)
         this.landedLate(flight.series)
-        this.settle(flight.waiters)
+        this.ack(flight)
         this.landed()
       },
       (err: WriteError) => {
         if (!err.retryable) {
           // InfluxDB wrote what it could and refused the rest (e.g. a field type conflict); the
           // same bytes would be refused again, so they are counted and logged, not retried.
-          flight.state = 'done'
+          this.answered(flight, 'done')
           this.rejected(flight.points, err)
           this.landedLate(flight.series)
-          this.settle(flight.waiters)
+          this.ack(flight)
           this.landed()
           return
         }
         this.unreachable(err)
-        flight.state = 'failed'
+        this.answered(flight, 'failed')
         if (this.mode === 'direct') {
           // Everything not yet sent goes to the spool, after this request and any other in flight
           // that fails too: the batch that was filling is held until those are answered.
@@ -349,6 +404,67 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         this.landed()
       },
     )
+  }
+
+  /**
+   * InfluxDB was slow to answer `f`: its bytes go to the spill journal, and once they are on disk
+   * its writers are acknowledged (and, with `maxInflight` above 1, its place goes to the next
+   * batch). The record stays until no spilled request's points depend on it; a crash before then
+   * replays it at the next start (the same points land on themselves).
+   */
+  private spill(f: Flight): void {
+    f.spillTimer = undefined
+    if (f.state !== 'flying' || this.mode !== 'direct' || this.closed || this.spills.bytes > MAX_SPILL_BYTES) return
+    f.spill = 'writing'
+    f.spillHeld = true
+    this.spillsPending++
+    this.m.spilled()
+    this.spills.append(f.body, f.points).then(
+      () => {
+        if (f.spill === 'writing') f.spill = 'done'
+        if (!f.acked) this.m.written(f.points)
+        this.ack(f)
+        this.reportSpool()
+      },
+      (err: Error) => {
+        // Not on disk: the writers wait for InfluxDB's answer (or the spool), as without spilling.
+        this.opts.logger.error({ err: err.message }, 'could not write a slow InfluxDB request to the spill journal')
+        this.m.failure('spill')
+        f.spill = 'no'
+        this.release(f)
+      },
+    )
+    if (this.batch.lines > 0) this.flush()
+  }
+
+  /** InfluxDB answered `f`. */
+  private answered(f: Flight, state: 'done' | 'failed'): void {
+    f.state = state
+    clearTimeout(f.spillTimer)
+    // A failed one's points depend on its journal record until the spool holds them (spoolFlight).
+    if (state === 'done') this.release(f)
+  }
+
+  /**
+   * `f`'s points are in InfluxDB or the spool: its journal record is no longer needed, and once
+   * no spilled request depends on the journal, it is emptied (not while a start replays it).
+   */
+  private release(f: { spillHeld?: boolean }): void {
+    if (!f.spillHeld) return
+    f.spillHeld = false
+    this.spillsPending--
+    if (this.spillsPending > 0 || this.replaySpills || this.spills.empty) return
+    this.spills.clear()
+    this.reportSpool()
+  }
+
+  /** Answers the writers of `f`, once. */
+  private ack(f: { waiters: Waiter[]; acked?: boolean }): void {
+    if (f.acked) return
+    f.acked = true
+    const ws = f.waiters
+    f.waiters = []
+    this.settle(ws)
   }
 
   /**
@@ -391,14 +507,17 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     }
   }
 
-  private spoolFlight(f: { points: number; body: Buffer; waiters: Waiter[] }): void {
+  private spoolFlight(f: { points: number; body: Buffer; waiters: Waiter[]; acked?: boolean; spillHeld?: boolean }): void {
     this.toSpool(f.body, f.points).then(
       () => {
-        this.m.written(f.points)
-        this.settle(f.waiters)
+        if (!f.acked) this.m.written(f.points)
+        this.ack(f)
+        this.release(f)
       },
       (e: Error) => {
-        for (const w of f.waiters) w.reject(e instanceof StoreError ? e : new StoreError('unavailable', `spool write failed: ${e.message}`))
+        const ws = f.waiters
+        f.waiters = []
+        for (const w of ws) w.reject(e instanceof StoreError ? e : new StoreError('unavailable', `spool write failed: ${e.message}`))
       },
     )
   }
@@ -502,7 +621,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           continue
         }
       }
-      const seg = this.spool.oldest()
+      // After a crash, the requests spilled before it go first: they were sent before anything the
+      // spool holds was written.
+      const source = this.replaySpills ? this.spills : this.spool
+      const seg = source.oldest()
+      if (seg === null && source === this.spills) {
+        this.replaySpills = false
+        continue
+      }
       if (seg === null) {
         // Nothing spooled and no append pending: later writes may go straight to InfluxDB again.
         // `draining` is cleared here, in the same turn, so a failure right after starts a new drainer.
@@ -542,7 +668,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         if (!ok) break
       }
       if (!ok) continue // set the database up again, then resend this segment (idempotent)
-      this.spool.remove(seg.seq)
+      source.remove(seg.seq)
       this.reportSpool()
       if (!this.reachable) this.opts.logger.info('InfluxDB reachable again; draining the spool')
       this.reachable = true
@@ -558,7 +684,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   private reportSpool(): void {
-    this.m.spool(this.spool.points, this.spool.bytes)
+    this.m.spool(this.spool.points + this.spills.points, this.spool.bytes + this.spills.bytes)
   }
 
   private async checkReachable(): Promise<void> {
@@ -695,7 +821,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   // ---- lifecycle ----
 
   health(): StoreHealth {
-    const spool = { points: this.spool.points, bytes: this.spool.bytes }
+    const spool = { points: this.spool.points + this.spills.points, bytes: this.spool.bytes + this.spills.bytes }
     if (this.closed) return { ok: false, degraded: false, detail: 'closed', spool }
     if (this.mode === 'spool' || !this.reachable) {
       return {
@@ -726,6 +852,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     await this.late.close()
     // Appends still waiting reach the disk here; the rest stays in the spool for the next start.
     this.spool.close()
+    this.spills.close()
     this.poster.close()
   }
 }
