@@ -1,14 +1,12 @@
-import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import type { Point } from '../../gateway/store/types.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
+import { restartAndCount, spawnSpoolWriter, storedSeqs } from './fixtures/spawn-spool-writer.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
 // Nothing lost, counted exactly, with a real influxd: (a) stopped mid-stream for a while (60 s by
@@ -77,12 +75,6 @@ async function recordingProxy(
         server.close(() => r())
       }),
   }
-}
-
-async function countSeq(influxd: Influxd, db: string, device: string): Promise<{ count: number; seqs: number[] }> {
-  const r = await influxd.query(`SELECT "seq" FROM "raw"."readings" WHERE "device" = '${device}'`, db)
-  const values = r.results[0]?.series?.[0]?.values ?? []
-  return { count: values.length, seqs: values.map((v) => v[1] as number) }
 }
 
 describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () => {
@@ -168,7 +160,7 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
 
       expect(failures).toEqual([])
       expect(resolved).toBe(issued)
-      const stored = await countSeq(influxd, db, 'outage-1')
+      const stored = await storedSeqs(influxd, db, 'outage-1')
       expect(stored.count).toBe(issued)
       expect(new Set(stored.seqs).size).toBe(issued)
       // Delivered in the order written: InfluxDB accepted the seqs strictly increasing, each once.
@@ -240,7 +232,7 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
     await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 30_000, 50)
     await store.close()
     expect(failures).toEqual([])
-    const stored = await countSeq(influxd, db, 'flap-1')
+    const stored = await storedSeqs(influxd, db, 'flap-1')
     expect(stored.count).toBe(seq)
     expect(new Set(stored.seqs).size).toBe(seq)
     // Delivered in the order the writes were made, each point accepted once.
@@ -263,46 +255,27 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
   it('a writer killed with -9 while holding spooled points loses none of those it acknowledged', async () => {
     const dir = tempDir('iocgw-kill-')
     const db = 'ioc_kill'
-    const fixture = fileURLToPath(new URL('./fixtures/spool-writer.ts', import.meta.url))
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, influxd.urlFor(db), dir.path, 'kill-1', String(T0)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    const exited = once(child, 'exit')
     let acked = 0
     let spooled = 0
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const [, s, , sp] = line.split(' ')
-      acked = Number(s)
-      spooled = Number(sp)
+    const writer = spawnSpoolWriter({ url: influxd.urlFor(db), dataDir: dir.path, device: 'kill-1', t0: T0 }, (a) => {
+      acked = a.seq
+      spooled = a.spooled
     })
     await waitFor(() => acked >= 1000, 30_000)
     await influxd.stop()
     // The child keeps writing into its spool; kill it mid-stream once it holds plenty there.
     await waitFor(() => spooled >= 3000, 30_000)
-    child.kill('SIGKILL')
-    await exited
+    await writer.kill9()
     const ackedAtKill = acked
     // At least the 1,000 acknowledged before the outage and the 3,000 acknowledged into the spool.
     expect(ackedAtKill).toBeGreaterThanOrEqual(4000)
 
     await influxd.start()
-    const store = await InfluxTimeSeriesStore.open({
-      url: influxd.urlFor(db),
-      dataDir: dir.path,
-      logger: createLogger('silent'),
-      metrics: new Metrics({ defaults: false }),
-    })
-    expect(store.health().spool!.points).toBeGreaterThan(0)
-    await waitFor(() => store.health().spool!.points === 0 && !store.health().degraded, 30_000, 50)
-    await store.close()
-
-    const stored = await countSeq(influxd, db, 'kill-1')
-    const have = new Set(stored.seqs)
-    const missing: number[] = []
-    for (let s = 1; s <= ackedAtKill; s++) if (!have.has(s)) missing.push(s)
-    expect(missing).toEqual([])
+    const after = await restartAndCount(influxd, db, dir.path, 'kill-1', ackedAtKill)
+    expect(after.onDiskAtStart).toBeGreaterThan(0)
+    expect(after.missing).toEqual([])
     // Each point once: InfluxDB keys a point by series and time, so a resent one lands on itself.
-    expect(stored.count).toBe(have.size)
+    expect(after.count).toBe(after.distinct)
     dir.remove()
   }, 120_000)
 })

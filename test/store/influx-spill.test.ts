@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import type { Point } from '../../gateway/store/types.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
+import { restartAndCount, spawnSpoolWriter, storedSeqs } from './fixtures/spawn-spool-writer.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // A stalled InfluxDB (SIGSTOP: connections open, nothing answered) must not hold acknowledgements:
@@ -18,12 +15,6 @@ import { tempDir, waitFor } from '../support/services.ts'
 // journal is emptied; if the process dies first, the next start replays it. Real influxd throughout.
 
 const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000
-
-async function seqsOf(influxd: Influxd, db: string, device: string): Promise<{ count: number; seqs: Set<number> }> {
-  const r = await influxd.query(`SELECT "seq" FROM "raw"."readings" WHERE "device" = '${device}'`, db)
-  const values = r.results[0]?.series?.[0]?.values ?? []
-  return { count: values.length, seqs: new Set(values.map((v) => v[1] as number)) }
-}
 
 const segments = (dir: string): string[] => readdirSync(join(dir, 'influx-spill')).filter((f) => f.endsWith('.seg'))
 
@@ -73,9 +64,9 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
       await waitFor(() => store.health().spool!.points === 0, 30_000, 20)
       expect(segments(dir.path)).toEqual([])
       expect(store.health().degraded).toBe(false)
-      const stored = await seqsOf(influxd, db, 'spill-1')
+      const stored = await storedSeqs(influxd, db, 'spill-1')
       expect(stored.count).toBe(200)
-      expect(stored.seqs.size).toBe(200)
+      expect(new Set(stored.seqs).size).toBe(200)
       // Counted as written once each, whichever answer came first.
       expect(await metrics.text()).toMatch(/store_points_written_total\{backend="influx"\} 200\b/)
     } finally {
@@ -87,19 +78,13 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
   it('a writer killed with -9 while influxd is stalled loses none of the points it acknowledged from the spill journal', async () => {
     const dir = tempDir('iocgw-spill-kill-')
     const db = 'ioc_spill_kill'
-    const fixture = fileURLToPath(new URL('./fixtures/spool-writer.ts', import.meta.url))
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, influxd.urlFor(db), dir.path, 'spill-kill', String(T0), '120000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    const exited = once(child, 'exit')
     let acked = 0
     let paused = false
-    // Acknowledgements given while influxd was stopped, in direct mode, with points in the spool.
+    // Acknowledgements given while influxd was stopped, in direct mode, with points on disk.
     let spilledAcks = 0
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const [, s, degraded, spooled] = line.split(' ')
-      acked = Number(s)
-      if (paused && degraded === '0' && Number(spooled) > 0) spilledAcks++
+    const writer = spawnSpoolWriter({ url: influxd.urlFor(db), dataDir: dir.path, device: 'spill-kill', t0: T0, requestTimeoutMs: 120_000 }, (a) => {
+      acked = a.seq
+      if (paused && !a.degraded && a.spooled > 0) spilledAcks++
     })
     try {
       await waitFor(() => acked >= 500, 30_000)
@@ -108,26 +93,18 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
       // At most 2 + 4 requests go unanswered at once, so a stalled InfluxDB lets a handful of
       // writes through the journal before the writer waits; three show it.
       await waitFor(() => spilledAcks >= 3, 30_000, 10)
-      child.kill('SIGKILL')
-      await exited
+      await writer.kill9()
     } finally {
       influxd.resume()
       paused = false
     }
     const ackedAtKill = acked
 
-    const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor(db), dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
-    try {
-      await waitFor(() => store.health().spool!.points === 0 && !store.health().degraded, 30_000, 50)
-    } finally {
-      await store.close()
-    }
-    const stored = await seqsOf(influxd, db, 'spill-kill')
-    const missing: number[] = []
-    for (let s = 1; s <= ackedAtKill; s++) if (!stored.seqs.has(s)) missing.push(s)
-    expect(missing).toEqual([])
+    const after = await restartAndCount(influxd, db, dir.path, 'spill-kill', ackedAtKill)
+    expect(after.onDiskAtStart).toBeGreaterThan(0)
+    expect(after.missing).toEqual([])
     // A replayed record lands on its own points: each point once.
-    expect(stored.count).toBe(stored.seqs.size)
+    expect(after.count).toBe(after.distinct)
     dir.remove()
   }, 120_000)
 })
