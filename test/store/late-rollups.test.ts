@@ -151,7 +151,8 @@ describe.skipIf(!requireInfluxd())('late points for the rollups, on a real Influ
     try {
       let store = await open(100)
       await store.write([reading('direct', T0 + 1000, 1), reading('direct', T0 + 2000, 3), reading('direct', T0 + MIN, 10), reading('fresh', Date.now(), 5)])
-      await waitFor(async () => (await rollup('rollup_1m', 'readings_1m', 'direct')).length === 2, 10_000)
+      // Both rollups: each is its own query, the 1-hour one after the 1-minute one.
+      await waitFor(async () => (await rollup('rollup_1m', 'readings_1m', 'direct')).length === 2 && (await rollup('rollup_1h', 'readings_1h', 'direct')).length === 1, 10_000)
       expect(await rollup('rollup_1m', 'readings_1m', 'direct')).toEqual([
         [T0, 2, 3],
         [T0 + MIN, 10, 10],
