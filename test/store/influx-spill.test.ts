@@ -39,6 +39,7 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
         seq++
         return { measurement: 'readings', tags: { device: 'spill-1', kind: 'water_level' }, fields: { water_level: seq / 1000, seq }, ts: T0 + seq * 100 }
       })
+    let read: ReturnType<typeof store.readings> | undefined
     const spilled = async () => Number(/store_spilled_requests_total\{backend="influx"\} (\d+)/.exec(await metrics.text())?.[1] ?? 0)
     try {
       await store.write(batch())
@@ -56,9 +57,12 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
         expect(store.health().spool!.points).toBe(150)
         expect(segments(dir.path).length).toBeGreaterThan(0)
         expect((await spilled()) - spilledBefore).toBe(3)
+        // A read started now sees every acknowledged reading: it waits for those requests.
+        read = store.readings({ device: 'spill-1', metric: 'water_level', from: T0, to: T0 + 3_600_000, limit: 1000 })
       } finally {
         influxd.resume()
       }
+      expect((await read!).length).toBe(200)
 
       // The requests go on; once all are answered the records go.
       await waitFor(() => store.health().spool!.points === 0, 30_000, 20)

@@ -91,6 +91,8 @@ interface Flight {
   /** Counted in `spillsPending`: its journal record is the only copy known to be durable. */
   spillHeld: boolean
   spillTimer: NodeJS.Timeout | undefined
+  /** Reads waiting for InfluxDB to answer this spilled request (readYourWrites). */
+  readers: Array<() => void> | undefined
 }
 
 /** Spilled requests InfluxDB may still be working on, beside the `maxInflight` others. */
@@ -363,6 +365,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       spill: 'no',
       spillHeld: false,
       spillTimer: undefined,
+      readers: undefined,
     }
     this.batchWaiters = []
     this.batchSeries = new SeriesRanges()
@@ -441,6 +444,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private answered(f: Flight, state: 'done' | 'failed'): void {
     f.state = state
     clearTimeout(f.spillTimer)
+    if (f.readers) for (const r of f.readers.splice(0)) r()
     // A failed one's points depend on its journal record until the spool holds them (spoolFlight).
     if (state === 'done') this.release(f)
   }
@@ -698,7 +702,20 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   // ---- queries ----
 
+  /**
+   * A read waits for the spilled requests in flight when it starts: their writers were
+   * acknowledged from the journal, and a reading acknowledged must be there to read. (Points in
+   * the spool during an outage are not, as before.)
+   */
+  private async readYourWrites(): Promise<void> {
+    if (this.spillsPending === 0) return
+    const waits: Array<Promise<void>> = []
+    for (const f of this.flights) if (f.spill !== 'no' && f.state === 'flying') waits.push(new Promise((r) => (f.readers ??= []).push(r)))
+    await Promise.all(waits)
+  }
+
   private async q(query: string, method: 'GET' | 'POST' = 'GET'): Promise<Row> {
+    if (method === 'GET') await this.readYourWrites()
     let res: { results: Row[] }
     try {
       res = (await this.influx.queryRaw(query, { precision: 'ms' as never, database: this.database, method })) as { results: Row[] }
