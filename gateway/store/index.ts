@@ -22,7 +22,8 @@ export interface OpenStoreOptions {
 
 /**
  * The gateway's time-series store: InfluxDB when a URL is given (spooling to
- * `<dataDir>/influx-spool` while it is unreachable), else SQLite at `<dataDir>/timeseries.db`.
+ * `<dataDir>/influx-spool` while it is unreachable, journaling the requests it is slow to answer
+ * in `<dataDir>/influx-spill`), else SQLite at `<dataDir>/timeseries.db`.
  */
 export async function openTimeSeriesStore(opts: OpenStoreOptions): Promise<TimeSeriesStore> {
   const logger = opts.logger.child({ component: 'store' })
