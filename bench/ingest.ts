@@ -249,7 +249,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`)
       devices.push({ id: `bench-${i}`, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
     }
-    /** Write requests InfluxDB was slow to answer, acknowledged from the gateway's disk spool. */
+    /** Write requests InfluxDB was slow to answer, acknowledged from the gateway's spill journal. */
     const spilled = async (): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()
       return Number(/^iocgw_store_spilled_requests_total\{backend="influx"\} (\d+)/m.exec(text)?.[1] ?? 0)
@@ -281,7 +281,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
         p99: pct(lat, 99),
         cpu: (after.cpu - before.cpu) / secs,
         rss: after.hwm,
-        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors; ${wholeRunP99(results)}; ${spills} write requests acknowledged from the spool (InfluxDB slow to answer); ${cq}`,
+        note: `${stored} stored, ${acked} acknowledged${stored < acked ? ' (LOST!)' : ''}, ${results.reduce((s, r) => s + r.errors, 0)} errors; ${wholeRunP99(results)}; ${spills} write requests acknowledged from the spill journal (InfluxDB slow to answer); ${cq}`,
         where: { window: cpu.window(start, end), side: ['gateway'] },
       }
     }

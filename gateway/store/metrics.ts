@@ -18,7 +18,7 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
   const spilled = metrics.counter(
     'store_spilled_requests_total',
-    'Write requests InfluxDB had not answered within spillAfterMs, acknowledged once in the disk spool',
+    'Write requests InfluxDB had not answered within spillAfterMs, acknowledged once in the spill journal',
     ['backend'],
   )
   const recomputes = metrics.counter(

@@ -84,10 +84,10 @@ interface Flight {
   waiters: Waiter[]
   series: SeriesRanges
   state: 'flying' | 'done' | 'failed'
-  /** Its writers were answered (counted once, whichever of InfluxDB and the spool came first). */
+  /** Its writers were answered (counted once, whichever of InfluxDB, the spill journal and the spool came first). */
   acked: boolean
-  /** Written to the spill journal because InfluxDB was slow to answer (see spillAfterMs). */
-  spill: 'no' | 'writing' | 'done'
+  /** Written (or being written) to the spill journal because InfluxDB was slow to answer (see spillAfterMs). */
+  spilled: boolean
   /** Counted in `spillsPending`: its journal record is the only copy known to be durable. */
   spillHeld: boolean
   spillTimer: NodeJS.Timeout | undefined
@@ -344,7 +344,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private hasPlace(): boolean {
     if (this.flights.length >= this.maxInflight + MAX_SPILLED) return false
     let taken = 0
-    for (const f of this.flights) if (f.state === 'flying' && (f.spill === 'no' || this.maxInflight === 1)) taken++
+    for (const f of this.flights) if (f.state === 'flying' && (!f.spilled || this.maxInflight === 1)) taken++
     return taken < this.maxInflight
   }
 
@@ -362,7 +362,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       series: this.batchSeries,
       state: 'flying',
       acked: false,
-      spill: 'no',
+      spilled: false,
       spillHeld: false,
       spillTimer: undefined,
       readers: undefined,
@@ -418,13 +418,12 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private spill(f: Flight): void {
     f.spillTimer = undefined
     if (f.state !== 'flying' || this.mode !== 'direct' || this.closed || this.spills.bytes > MAX_SPILL_BYTES) return
-    f.spill = 'writing'
+    f.spilled = true
     f.spillHeld = true
     this.spillsPending++
     this.m.spilled()
     this.spills.append(f.body, f.points).then(
       () => {
-        if (f.spill === 'writing') f.spill = 'done'
         if (!f.acked) this.m.written(f.points)
         this.ack(f)
         this.reportSpool()
@@ -433,7 +432,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
         // Not on disk: the writers wait for InfluxDB's answer (or the spool), as without spilling.
         this.opts.logger.error({ err: err.message }, 'could not write a slow InfluxDB request to the spill journal')
         this.m.failure('spill')
-        f.spill = 'no'
+        f.spilled = false
         this.release(f)
       },
     )
@@ -710,7 +709,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private async readYourWrites(): Promise<void> {
     if (this.spillsPending === 0) return
     const waits: Array<Promise<void>> = []
-    for (const f of this.flights) if (f.spill !== 'no' && f.state === 'flying') waits.push(new Promise((r) => (f.readers ??= []).push(r)))
+    for (const f of this.flights) if (f.spilled && f.state === 'flying') waits.push(new Promise((r) => (f.readers ??= []).push(r)))
     await Promise.all(waits)
   }
 
