@@ -12,7 +12,7 @@ export const InfluxTuningSchema = Type.Object(
     flushIntervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: 'default 0' })),
     /** Write requests in flight at once; above 1, points of different requests may land out of order. */
     maxInflight: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default 2' })),
-    /** A request InfluxDB has not answered within this long goes to the disk spool too, and is acknowledged from there (0: never). */
+    /** A request InfluxDB has not answered within this long is also written to the spill journal (data dir), and acknowledged from there (0: never). */
     spillAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000, description: 'default 50' })),
     requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 300_000, description: 'default 10000' })),
     /** Retry backoff ceiling while InfluxDB is unreachable. */
