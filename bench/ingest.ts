@@ -2,7 +2,8 @@
 //
 // Readings/s stored, publish-to-stored latency, gateway CPU and RSS, for the gateway (aedes +
 // ingest + InfluxDB store) against two references measured in the same run on the same influxd:
-//   - raw line-protocol writes straight into InfluxDB (the limit of the database itself);
+//   - raw line-protocol writes straight into InfluxDB (the limit of the database itself), of the
+//     references' points and of the gateway's (which carry more fields, and cost InfluxDB more);
 //   - Debian's mosquitto with a minimal Node subscriber batching into InfluxDB (what an integrator
 //     would hand-roll: no auth, no checks, no de-dup, and PUBACK before anything is stored).
 // Publishers are separate processes (mqtt.js, QoS 1), half sending single readings, half
@@ -186,24 +187,39 @@ interface Row {
   where?: { window: CpuWindow; side: string[] }
 }
 
+/**
+ * A water-level reading as each side writes it: the references' (two tags, three fields) and the
+ * gateway's for the bench's devices (docs/data-model.md: a station tag, alarm_level and rise_rate
+ * beside the values). InfluxDB's cost grows with every field, so the raw limit is measured for both.
+ */
+const level = (i: number) => 1 + (i % 300) / 100
+const POINT_SHAPES = {
+  'reference point': (d: number, i: number) => `readings,device=raw-${d},kind=water_level water_level=${level(i)},battery=12.5,seq=${i}i`,
+  "gateway's point": (d: number, i: number) =>
+    `readings,device=raw-${d},kind=water_level,station=kim-long alarm_level=${level(i) >= 3.5 ? 3 : level(i) >= 2 ? 2 : 1},battery=12.5,rise_rate=${((i % 7) - 3) / 1000},seq=${i}i,water_level=${level(i)}`,
+}
+
 /** The database's own limit: 5,000-point line-protocol batches, two writers in flight. */
-async function rawLimit(influxd: Influxd, seconds: number): Promise<Row> {
-  await influxd.query('CREATE DATABASE bench_raw')
+async function rawLimit(influxd: Influxd, cpu: CpuSampler, seconds: number, shape: keyof typeof POINT_SHAPES): Promise<Row> {
+  const db = shape === 'reference point' ? 'bench_raw' : 'bench_raw_gw'
+  await influxd.query(`CREATE DATABASE ${db}`)
+  const line = POINT_SHAPES[shape]
   const end = Date.now() + seconds * 1000
   let points = 0
   let ts = Date.now() - 3_600_000
-  const writer = async (w: number) => {
+  const writer = async () => {
     while (Date.now() < end) {
       const lines: string[] = []
-      for (let i = 0; i < 5000; i++) lines.push(`readings,device=raw-${w}-${i % 40},kind=water_level water_level=1.5,battery=12.5,seq=${i}i ${ts++}`)
-      const res = await fetch(`${influxd.url}/write?db=bench_raw&precision=ms`, { method: 'POST', body: lines.join('\n') })
+      for (let i = 0; i < 5000; i++) lines.push(`${line(i % 200, points + i)} ${ts++}`)
+      const res = await fetch(`${influxd.url}/write?db=${db}&precision=ms`, { method: 'POST', body: lines.join('\n') })
       if (!res.ok) throw new Error(`influx write ${res.status}`)
       points += 5000
     }
   }
   const t0 = Date.now()
-  await Promise.all([writer(0), writer(1)])
-  return { name: 'raw line protocol (limit)', rate: points / ((Date.now() - t0) / 1000) }
+  await Promise.all([writer(), writer()])
+  const t1 = Date.now()
+  return { name: `raw line protocol, ${shape} (limit)`, rate: points / ((t1 - t0) / 1000), where: { window: cpu.window(t0, t1), side: [] } }
 }
 
 /** Waits (at most 30 s) until every group uses under a tenth of a core over a whole second. */
@@ -477,6 +493,23 @@ function fmtWhere(rows: Row[]): string {
   return lines.join('\n')
 }
 
+/** CPU per stored reading, all in (every process on the machine), over a run's window. */
+const allInUs = (r: Row): number => (r.where ? (r.where.window.machineBusy * 1e6) / r.rate : Number.NaN)
+
+/**
+ * What the machine's CPU allows against the reference: a run's all-in cost per reading (its
+ * publishers and influxd included) on every core, over what the reference stored. A ceiling for
+ * any layout of the same work (more threads or processes only add to it): when the reference
+ * keeps the machine busy and costs less per reading, no layout of the run's work can reach it.
+ */
+function cpuBound(ref: Row, rows: Row[]): string {
+  const parts = rows.map((r) => {
+    const cores = r.where?.window.cores ?? 0
+    return `${r.name} ${allInUs(r).toFixed(1)} µs (at most ${((cores * 1e6) / allInUs(r) / ref.rate).toFixed(2)}x on all ${cores} cores)`
+  })
+  return `CPU per stored reading, all in: ${ref.name} ${allInUs(ref).toFixed(1)} µs with ${ref.where?.window.machineBusy.toFixed(2)} cores busy; ${parts.join('; ')}`
+}
+
 export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv)
   if (!hasCommand('influxd')) throw new Error('influxd is not installed (Debian package influxdb)')
@@ -500,12 +533,14 @@ export async function main(argv: string[]): Promise<void> {
     const mq = hasCommand('mosquitto') ? (await quiet(), await mosquittoRun(o, influxd, cpu)) : undefined
     const floorStored = (await quiet(), await floorRun(o, influxd, cpu, 'stored'))
     const floorAtOnce = (await quiet(), await floorRun(o, influxd, cpu, 'at-once'))
-    const raw = await rawLimit(influxd, Math.min(o.seconds, 10))
-    const rows = [raw, ...(mq ? [mq] : []), floorAtOnce, floorStored, max, half]
+    const raw = (await quiet(), await rawLimit(influxd, cpu, Math.min(o.seconds, 10), 'reference point'))
+    const rawGw = (await quiet(), await rawLimit(influxd, cpu, Math.min(o.seconds, 10), "gateway's point"))
+    const rows = [raw, rawGw, ...(mq ? [mq] : []), floorAtOnce, floorStored, max, half]
     console.log(fmt(rows))
     console.log(`\n${fmtWhere(rows)}\n`)
     const vsMq = (r: Row) => (mq ? `${(r.rate / mq.rate).toFixed(2)}x` : '-')
-    console.log(`ratios: gateway/mosquitto ${vsMq(max)}, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x, aedes floor/mosquitto ${vsMq(floorStored)} (PUBACK once stored), ${vsMq(floorAtOnce)} (at once), gateway/aedes floor ${(max.rate / floorStored.rate).toFixed(2)}x`)
+    console.log(`ratios: gateway/mosquitto ${vsMq(max)}, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x (${(max.rate / rawGw.rate).toFixed(2)}x of its own points' limit), aedes floor/mosquitto ${vsMq(floorStored)} (PUBACK once stored), ${vsMq(floorAtOnce)} (at once), gateway/aedes floor ${(max.rate / floorStored.rate).toFixed(2)}x`)
+    if (mq) console.log(cpuBound(mq, [max, floorStored]))
   } finally {
     cpu.stop()
     await influxd.remove()
