@@ -376,9 +376,8 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       () => {
         this.answered(flight, 'done')
         this.m.delivered(flight.points)
-        if (!flight.acked) this.m.written(flight.points)
         this.landedLate(flight.series)
-        this.ack(flight)
+        this.ack(flight, 'written')
         this.landed()
       },
       (err: WriteError) => {
@@ -388,7 +387,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           this.answered(flight, 'done')
           this.rejected(flight.points, err)
           this.landedLate(flight.series)
-          this.ack(flight)
+          this.ack(flight, 'refused')
           this.landed()
           return
         }
@@ -424,8 +423,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.m.spilled()
     this.spills.append(f.body, f.points).then(
       () => {
-        if (!f.acked) this.m.written(f.points)
-        this.ack(f)
+        this.ack(f, 'written')
         this.reportSpool()
       },
       (err: Error) => {
@@ -461,10 +459,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.reportSpool()
   }
 
-  /** Answers the writers of `f`, once. */
-  private ack(f: { waiters: Waiter[]; acked?: boolean }): void {
+  /**
+   * Answers the writers of `f`, once, whichever of InfluxDB, the spill journal and the spool holds
+   * its points first; counted as written then, unless InfluxDB refused them (counted as rejected).
+   */
+  private ack(f: { points: number; waiters: Waiter[]; acked?: boolean }, outcome: 'written' | 'refused'): void {
     if (f.acked) return
     f.acked = true
+    if (outcome === 'written') this.m.written(f.points)
     const ws = f.waiters
     f.waiters = []
     this.settle(ws)
@@ -513,8 +515,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private spoolFlight(f: { points: number; body: Buffer; waiters: Waiter[]; acked?: boolean; spillHeld?: boolean }): void {
     this.toSpool(f.body, f.points).then(
       () => {
-        if (!f.acked) this.m.written(f.points)
-        this.ack(f)
+        this.ack(f, 'written')
         this.release(f)
       },
       (e: Error) => {
@@ -686,8 +687,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     this.setupDone = true
   }
 
+  /** Points and bytes in the gateway's disk buffers for InfluxDB: the spool and the spill journal. */
+  private onDisk(): { points: number; bytes: number } {
+    return { points: this.spool.points + this.spills.points, bytes: this.spool.bytes + this.spills.bytes }
+  }
+
   private reportSpool(): void {
-    this.m.spool(this.spool.points + this.spills.points, this.spool.bytes + this.spills.bytes)
+    const { points, bytes } = this.onDisk()
+    this.m.spool(points, bytes)
   }
 
   private async checkReachable(): Promise<void> {
@@ -837,7 +844,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   // ---- lifecycle ----
 
   health(): StoreHealth {
-    const spool = { points: this.spool.points + this.spills.points, bytes: this.spool.bytes + this.spills.bytes }
+    const spool = this.onDisk()
     if (this.closed) return { ok: false, degraded: false, detail: 'closed', spool }
     if (this.mode === 'spool' || !this.reachable) {
       return {
