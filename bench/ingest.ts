@@ -194,16 +194,18 @@ interface Row {
  */
 const level = (i: number) => 1 + (i % 300) / 100
 const POINT_SHAPES = {
-  'reference point': (d: number, i: number) => `readings,device=raw-${d},kind=water_level water_level=${level(i)},battery=12.5,seq=${i}i`,
-  "gateway's point": (d: number, i: number) =>
-    `readings,device=raw-${d},kind=water_level,station=kim-long alarm_level=${level(i) >= 3.5 ? 3 : level(i) >= 2 ? 2 : 1},battery=12.5,rise_rate=${((i % 7) - 3) / 1000},seq=${i}i,water_level=${level(i)}`,
+  'reference point': { db: 'bench_raw', line: (d: number, i: number) => `readings,device=raw-${d},kind=water_level water_level=${level(i)},battery=12.5,seq=${i}i` },
+  "gateway's point": {
+    db: 'bench_raw_gw',
+    line: (d: number, i: number) =>
+      `readings,device=raw-${d},kind=water_level,station=kim-long alarm_level=${level(i) >= 3.5 ? 3 : level(i) >= 2 ? 2 : 1},battery=12.5,rise_rate=${((i % 7) - 3) / 1000},seq=${i}i,water_level=${level(i)}`,
+  },
 }
 
 /** The database's own limit: 5,000-point line-protocol batches, two writers in flight. */
 async function rawLimit(influxd: Influxd, cpu: CpuSampler, seconds: number, shape: keyof typeof POINT_SHAPES): Promise<Row> {
-  const db = shape === 'reference point' ? 'bench_raw' : 'bench_raw_gw'
+  const { db, line } = POINT_SHAPES[shape]
   await influxd.query(`CREATE DATABASE ${db}`)
-  const line = POINT_SHAPES[shape]
   const end = Date.now() + seconds * 1000
   let points = 0
   let ts = Date.now() - 3_600_000
