@@ -8,7 +8,7 @@ import { openAlertsDb, type SharedDb } from './db.ts'
 import { newLevelState, stepLevel, targetLevel, type LevelState } from './levels.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
 import { sqliteAlertStore, type AlertFilter, type AlertStore } from './store.ts'
-import type { Alert, AlertChange, AlertHistoryEntry, AlertKind, ChangeAction, Severity, Subject } from './types.ts'
+import type { Alert, AlertChange, AlertKind, ChangeAction, ChangeEntry, Severity, Subject } from './types.ts'
 
 /** Receives every alert change inside the transaction that stores it (the notifier's outbox). */
 export interface ChangeRouter {
@@ -211,9 +211,9 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   }
 
   /** Inside a transaction: appends a history entry and hands the change to the router. */
-  function record(alertId: string, entry: Omit<AlertHistoryEntry, 'seq'>): AlertChange {
-    const seq = (shared.db.prepare('SELECT count(*) AS n FROM alert_history WHERE alert_id = ?').get(alertId) as { n: number }).n + 1
-    const full: AlertHistoryEntry = { seq, ...entry }
+  function record(alertId: string, entry: Omit<ChangeEntry, 'seq'>): AlertChange {
+    const seq = store.nextSeq(alertId)
+    const full: ChangeEntry = { seq, ...entry }
     store.appendHistory(alertId, full)
     const alert = store.get(alertId)
     if (!alert) throw new AlertError('not_found', `alert ${alertId} not found`)

@@ -15,7 +15,7 @@ export const HistoryEntrySchema = Type.Object({
   seq: Type.Integer(),
   at: When,
   event_ts: Type.Optional(When),
-  action: Type.Enum(['opened', 'raised', 'lowered', 'acknowledged', 'resolved', 'escalated']),
+  action: Type.Enum(['opened', 'raised', 'lowered', 'acknowledged', 'resolved', 'escalated', 'notification_undeliverable']),
   severity: SeveritySchema,
   level: Type.Optional(Type.Number()),
   value: Type.Optional(Type.Number()),
@@ -24,6 +24,9 @@ export const HistoryEntrySchema = Type.Object({
   note: Type.Optional(Type.String()),
   late: Type.Optional(Type.Boolean()),
   tier: Type.Optional(Type.Integer()),
+  channel: Type.Optional(Type.String({ description: 'notification_undeliverable: the contact channel (sms, zalo_zns, zalo_oa)' })),
+  reason: Type.Optional(Type.String({ description: 'notification_undeliverable: no_provider or no_address' })),
+  contacts: Type.Optional(Type.Array(Type.String(), { description: 'notification_undeliverable: the subscription ids not told' })),
 }, { additionalProperties: false })
 
 export const AlertSchema = Type.Object({

@@ -52,6 +52,8 @@ export interface AlertStore {
   insert(a: NewAlert): void
   update(id: string, patch: AlertPatch): void
   appendHistory(id: string, entry: AlertHistoryEntry): void
+  /** The seq the alert's next history entry takes. */
+  nextSeq(id: string): number
   loadRuleState(rule: string, subject: string): unknown
   saveRuleState(rule: string, subject: string, state: unknown): void
   /** Every rule state of a rule (silence needs the whole set at start-up). */
@@ -77,6 +79,7 @@ export function sqliteAlertStore(db: Db): AlertStore {
       state, title, late, opened_at, updated_at, attention_since) VALUES (@id, @rule, @kind, @subject, @station, @device, @zone, @district,
       @severity, @level, @value, @threshold, @unit, 'open', @title, @late, @at, @at, @attentionSince)`),
     hist: db.prepare('INSERT INTO alert_history (alert_id, seq, entry) VALUES (?, ?, ?)'),
+    nextSeq: db.prepare('SELECT coalesce(max(seq), 0) + 1 AS n FROM alert_history WHERE alert_id = ?'),
     loadState: db.prepare('SELECT state FROM rule_state WHERE rule = ? AND subject = ?'),
     saveState: db.prepare('INSERT INTO rule_state (rule, subject, state) VALUES (?, ?, ?) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state'),
     states: db.prepare('SELECT subject, state FROM rule_state WHERE rule = ?'),
@@ -169,6 +172,9 @@ export function sqliteAlertStore(db: Db): AlertStore {
     },
     appendHistory(id, entry) {
       st.hist.run(id, entry.seq, JSON.stringify(entry))
+    },
+    nextSeq(id) {
+      return (st.nextSeq.get(id) as { n: number }).n
     },
     loadRuleState(rule, subject) {
       const r = st.loadState.get(rule, subject) as { state: string } | undefined

@@ -15,6 +15,11 @@ export const ALERT_KINDS = ['water_level', 'rise_rate', 'rainfall', 'aqi', 'sile
 export type AlertKind = (typeof ALERT_KINDS)[number]
 
 export type ChangeAction = 'opened' | 'raised' | 'lowered' | 'acknowledged' | 'resolved' | 'escalated'
+/**
+ * What a history entry records: an alert change, or a notice that changes nothing in the alert
+ * (`notification_undeliverable`: contacts the change should have reached could not be told).
+ */
+export type HistoryAction = ChangeAction | 'notification_undeliverable'
 
 export interface AlertHistoryEntry {
   seq: number
@@ -22,7 +27,7 @@ export interface AlertHistoryEntry {
   at: string
   /** Event time of the reading that caused it (ISO 8601), absent for human actions. */
   event_ts?: string | undefined
-  action: ChangeAction
+  action: HistoryAction
   severity: Severity
   level?: number | undefined
   value?: number | undefined
@@ -34,7 +39,14 @@ export interface AlertHistoryEntry {
   late?: boolean | undefined
   /** For `escalated`: the contact tier now notified. */
   tier?: number | undefined
+  /** For `notification_undeliverable`: the channel, why (`no_provider`, `no_address`) and which contacts. */
+  channel?: string | undefined
+  reason?: string | undefined
+  contacts?: string[] | undefined
 }
+
+/** A history entry that is an alert change (published, routed to contacts). */
+export type ChangeEntry = AlertHistoryEntry & { action: ChangeAction }
 
 export interface Alert {
   id: string
@@ -64,7 +76,7 @@ export interface Alert {
 /** One change of one alert, as published on MQTT and SSE and routed to subscribers. */
 export interface AlertChange {
   alert: Alert
-  change: AlertHistoryEntry
+  change: ChangeEntry
 }
 
 /** The subject of an alert: who it is about (one alert per rule and subject at a time). */

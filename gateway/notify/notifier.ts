@@ -12,10 +12,12 @@ import { sqliteContacts, type ContactStore } from './contacts.ts'
 import { toGsm7 } from './gsm7.ts'
 import { alertMessage, digestMessage, testMessage, type RenderContext } from './templates.ts'
 import type { Channel, Contact, ContactChannel, OutgoingMessage, SendResult } from './types.ts'
+import { contactWarnings, undeliverableReason, undeliverableRecorder, warnUnconfigured, type UndeliverableReason } from './undeliverable.ts'
 
 // Outbox sender. Rows are written in the alert change's own transaction (routeInTx), then sent
 // by this loop: state pending -> sending (committed before the request) -> sent | pending (retry
-// with backoff) | failed. After a crash, a row left in `sending` is sent again only through a
+// with backoff) | failed. A notification no provider can carry (or to a contact without an
+// address) is written straight in state `undeliverable` (gateway/notify/undeliverable.ts). After a crash, a row left in `sending` is sent again only through a
 // channel whose provider de-duplicates our key (eSMS RequestId); for the others it becomes
 // `uncertain` and is reported, because sending it again could deliver it twice.
 
@@ -45,6 +47,8 @@ export interface TestResult { channel: ContactChannel; ok: boolean; code?: strin
 export interface Notifier extends ChangeRouter {
   readonly contacts: ContactStore
   readonly config: NotifyConfig
+  /** Warnings for a contact on these channels: one per channel no provider carries (empty when all can be sent). */
+  contactWarnings(channels: readonly ContactChannel[]): string[]
   /** Routes the alerting engine's changes here and escalates its unacknowledged alerts. */
   attach(alerting: Alerting): void
   sendTest(contactId: string): Promise<TestResult[]>
@@ -122,8 +126,11 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     digested: db.prepare("UPDATE outbox SET state = 'digested' WHERE state = 'held' AND contact_id = ? AND channel = ?"),
     pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'sending', 'held')"),
     nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state = 'pending'"),
-    prune: db.prepare("DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain') AND created_at < ?"),
+    prune: db.prepare("DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain', 'undeliverable') AND created_at < ?"),
   }
+
+  const undeliverable = undeliverableRecorder(db, opts.metrics, log)
+  if (cfg.enabled !== false) warnUnconfigured(channels, contacts.all(), log)
 
   // Crash recovery (see the header comment).
   const interrupted = db.prepare("SELECT id, channel FROM outbox WHERE state = 'sending'").all() as Array<{ id: number; channel: ContactChannel }>
@@ -168,11 +175,16 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   function routeInTx(change: AlertChange): void {
     if (cfg.enabled === false || change.change.action === 'acknowledged') return
     const t = now()
+    const misses: Array<{ contact: Contact; channel: ContactChannel; reason: UndeliverableReason; message: string }> = []
     for (const c of contacts.all()) {
       if (!matches(c, change)) continue
       for (const channel of c.channels) {
         const to = address(c, channel)
-        if (!channels[channel] || !to) continue
+        const reason = undeliverableReason(channels, c, channel)
+        if (reason || !to) {
+          misses.push({ contact: c, channel, reason: reason ?? 'no_address', message: JSON.stringify({ ...alertMessage(change, channel, ctx), ...to, summary: toGsm7(change.alert.title) }) })
+          continue
+        }
         const body: Stored = { ...alertMessage(change, channel, ctx), ...to, summary: toGsm7(change.alert.title) }
         st.insert.run({
           key: `${change.alert.id}:${change.change.seq}:${c.id}:${channel}`, alert_id: change.alert.id, change_seq: change.change.seq,
@@ -180,6 +192,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         })
       }
     }
+    undeliverable.inTx(change, misses, t, alerting?.store)
   }
 
   function backoff(attempts: number): number {
@@ -192,7 +205,8 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     const channel = channels[row.channel]
     const msg = JSON.parse(row.message) as Stored
     if (!channel) {
-      st.setState.run('failed', row.next_at, `channel ${row.channel} is not configured`, row.id)
+      // Queued while a provider was configured; the gateway restarted without it.
+      st.setState.run('undeliverable', row.next_at, undeliverable.counted(row.channel, 'no_provider'), row.id)
       return undefined
     }
     if (gate && row.severity !== 'critical' && !msg.digest) {
@@ -266,6 +280,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   }
 
   function kick(): void {
+    undeliverable.afterCommit()
     if (closed || !started) return
     if (running) {
       again = true
@@ -302,6 +317,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const notifier: Notifier = {
     contacts,
     config: cfg,
+    contactWarnings: (wanted) => (cfg.enabled === false ? [] : contactWarnings(channels, wanted)),
     routeInTx,
     kick,
     attach(a) {

@@ -30,6 +30,13 @@ const SubscriptionSchema = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
 }, { additionalProperties: false })
 
+// The answer to POST: the contact, plus one warning per channel no provider carries (the contact is
+// kept: the provider may be configured later, and the officer is told now rather than at the flood).
+const CreatedSubscription = Type.Object({
+  ...SubscriptionSchema.properties,
+  warnings: Type.Optional(Type.Array(Type.String(), { description: 'e.g. "sms: no SMS provider configured (...); messages to this contact cannot be delivered"' })),
+}, { additionalProperties: false })
+
 const NewSubscription = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
   phone: Type.Optional(Phone),
@@ -55,14 +62,16 @@ export const subscriptionRoutes: RoutePlugin<SubscriptionRouteDeps> = async (app
 
   app.post('/subscriptions', {
     config: { roles: ['admin'] },
-    schema: { tags: ['notifications'], summary: 'Add a contact with its filters and channels', body: NewSubscription, response: { 201: SubscriptionSchema, ...AuthErrors } },
+    schema: { tags: ['notifications'], summary: 'Add a contact with its filters and channels', body: NewSubscription, response: { 201: CreatedSubscription, ...AuthErrors } },
   }, async (request, reply) => {
     const b = request.body
     if (b.channels.some((c) => c !== 'zalo_oa') && !b.phone) throw Object.assign(new Error('body/phone is required for the sms and zalo_zns channels'), { statusCode: 400 })
     if (b.channels.includes('zalo_oa') && !b.zalo_user_id) throw Object.assign(new Error('body/zalo_user_id is required for the zalo_oa channel'), { statusCode: 400 })
     const c = deps.notifier.contacts.create(b)
-    request.log.info({ contact: c.id, actor: request.actor?.id }, 'subscription added')
-    return reply.code(201).send(c)
+    const warnings = deps.notifier.contactWarnings(c.channels)
+    if (warnings.length > 0) request.log.warn({ contact: c.id, actor: request.actor?.id, warnings }, 'subscription added on channels without a provider')
+    else request.log.info({ contact: c.id, actor: request.actor?.id }, 'subscription added')
+    return reply.code(201).send(warnings.length > 0 ? { ...c, warnings } : c)
   })
 
   app.delete('/subscriptions/:id', {
