@@ -1,37 +1,64 @@
 import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { ROOT, BIN } from '../support/gateway-process.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
+// `npm run demo` as a visitor runs it (docs/cli.md): a level-II flood alert for Kim Long within a
+// minute of the field starting, live (not late), camera frames analysed, and nothing left in the
+// temporary directory once it is stopped.
+
+interface HistoryEntry { action: string; level?: number; at: string; late?: boolean }
+interface AlertBody { id: string; kind: string; station?: string; level?: number; late: boolean; history: HistoryEntry[] }
+
 describe('npm run demo', () => {
-  it('runs the gateway with a simulated field: water levels carry alarm_level, stops on SIGINT', async () => {
+  it('shows a live level-II flood alert for Kim Long within a minute, analyses camera frames, and removes its temp dir on SIGTERM', async () => {
     const [http, mq, ws] = [await freePort(), await freePort(), await freePort()]
-    const dir = await tempDir()
-    const child = spawn(process.execPath, ['gateway/cli/iocgw.js', 'demo', '--speed', '3600', '--http-port', String(http),
-      '--mqtt-port', String(mq), '--mqtt-ws-port', String(ws), '--data-dir', dir.path], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const tmp = tempDir('iocgw-demo-test-')
+    const spawnedAt = Date.now()
+    const child = spawn(process.execPath, [BIN, 'demo', '--http-port', String(http), '--mqtt-port', String(mq), '--mqtt-ws-port', String(ws)], {
+      cwd: ROOT, env: { ...process.env, TMPDIR: tmp.path, IOC_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     child.stdout.on('data', (b: Buffer) => { out += b.toString() })
     child.stderr.on('data', (b: Buffer) => { out += b.toString() })
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
     try {
-      await waitFor(() => out.includes('demo: ready') || undefined, 30_000)
+      await waitFor(() => out.includes('demo: ready') || undefined, 120_000, 100).catch((err: unknown) => { throw new Error(`${String(err)}\n${out}`) })
       const token = /admin token: ([0-9a-f]+)/.exec(out)![1]
-      const get = async (p: string) => (await fetch(`http://127.0.0.1:${http}${p}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>
-      let latest: any
-      await waitFor(async () => {
-        latest = await get('/api/v1/readings/latest?kind=water_level')
-        return latest.items?.length === 2 && latest.items.every((i: any) => typeof i.values.alarm_level === "number") ? true : undefined
-      }, 15_000)
-      expect(latest.items.map((i: any) => i.station).sort()).toEqual(['kim-long', 'phu-oc'])
-      const openapi = await (await fetch(`http://127.0.0.1:${http}/docs/json`)).json() as any
-      if (openapi.paths['/api/v1/alerts']) {
-        await waitFor(async () => (await get('/api/v1/alerts')).items.some((a: any) => a.kind === 'water_level') || undefined, 15_000)
-      }
-      if (openapi.paths['/api/v1/cameras/{id}/detections']) {
-        await waitFor(async () => (await get('/api/v1/cameras/demo-cam-1/detections')).items?.length > 0 || undefined, 30_000)
-      }
+      const since = /running since (\S+)/.exec(out)?.[1]
+      const startedAt = since ? Date.parse(since) : spawnedAt
+      const dataDir = /(\/\S*iocgw-demo-[^\s/]+)/.exec(out)![1]!
+      expect(dataDir.startsWith(tmp.path)).toBe(true)
+      expect(existsSync(dataDir)).toBe(true)
+      const get = async <T>(p: string) => (await (await fetch(`http://127.0.0.1:${http}/api/v1${p}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T
+
+      // Generous waits for a loaded machine; the requirement itself is checked on the gateway's
+      // own timestamps: the change to level II within 60 s of the field starting.
+      const alert = await waitFor(async () => {
+        const page = await get<{ items: AlertBody[] }>('/alerts?kind=water_level&station=kim-long')
+        return page.items.find((a) => a.history.some((h) => h.level === 2))
+      }, 150_000, 500)
+      const toII = alert.history.find((h) => h.level === 2)!
+      expect(Date.parse(toII.at) - startedAt, 'level II shown within one minute of the field starting').toBeLessThanOrEqual(60_000)
+      expect(alert.history[0]).toMatchObject({ action: 'opened' })
+      expect(alert.late).toBe(false)
+      expect(alert.history.map((h) => h.late)).not.toContain(true)
+
+      const detections = await waitFor(async () => {
+        const page = await get<{ items: Array<{ camera: string; counts: Record<string, number> }> }>('/cameras/demo-cam-1/detections')
+        return page.items?.length > 0 ? page.items : undefined
+      }, 150_000, 500)
+      expect(detections[0]!.camera).toBe('demo-cam-1')
+      expect(out).toMatch(/demo: cameras replay \d+ sample photos/)
+
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      expect(existsSync(dataDir)).toBe(false)
+      expect(readdirSync(tmp.path).filter((f) => f.startsWith('iocgw-demo-'))).toEqual([])
     } finally {
-      child.kill('SIGINT')
+      if (child.exitCode === null) child.kill('SIGKILL')
+      tmp.remove()
     }
-    expect(await exited).toBe(0)
-  }, 60_000)
+  }, 360_000)
 })

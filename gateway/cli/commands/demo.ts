@@ -1,36 +1,53 @@
 import { CliError } from '../errors.ts'
 import type { Command } from 'commander'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { startFlags } from './start.ts'
 
-// `iocgw demo`: the gateway plus a simulated field (gateway/demo/field.ts).
+// `iocgw demo`: the gateway plus a simulated field (gateway/demo/field.ts, scenario.ts).
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('run the gateway with a simulated field: a flood on the Hương and Bồ rivers, rain, air quality, two cameras')
-    .option('--speed <n>', 'simulated seconds per real second', '60')
+    .description('run the gateway with a simulated field: a flood on the Hương and Bồ rivers (Kim Long at level II within a minute), rain, air quality, two cameras')
+    .option('--speed <n>', 'scenario seconds per real second (1 to 20)', '1')
     .option('--seed <n>', 'random seed', '1')
-    .option('--data-dir <dir>', 'data directory (default: a new temp dir)')
+    .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
+    .option('--data-dir <dir>', 'data directory (default: a new temp dir, removed when the demo ends)')
     .option('--http-port <port>', 'HTTP API port')
     .option('--mqtt-port <port>', 'MQTT port')
     .option('--mqtt-ws-port <port>', 'MQTT WebSocket port')
     .option('--models-dir <dir>', 'model files directory (IOC_MODELS_DIR)')
     .action(async (opts: Record<string, string | undefined>) => {
-      const { demoDataDir, startField } = await import('../../demo/field.ts')
       const speed = Number(opts.speed)
       const seed = Number(opts.seed)
-      if (!(speed > 0) || !Number.isFinite(speed)) throw new CliError(`--speed must be a positive number, not "${opts.speed}"`)
+      const duration = opts.duration === undefined ? undefined : Number(opts.duration)
+      if (!Number.isFinite(speed) || speed < 1 || speed > 20) throw new CliError(`--speed must be a number from 1 to 20, not "${opts.speed}"`)
       if (!Number.isInteger(seed)) throw new CliError(`--seed must be a whole number, not "${opts.seed}"`)
+      if (duration !== undefined && !(duration > 0 && Number.isFinite(duration))) throw new CliError(`--duration must be a positive number of seconds, not "${opts.duration}"`)
+      const { demoDataDir, startField } = await import('../../demo/field.ts')
+      const { RISE_S } = await import('../../demo/scenario.ts')
+      const say = (l: string) => process.stdout.write(`${l}\n`)
+      const data = demoDataDir(opts.dataDir)
+      // The temporary data directory goes with the process however it ends (signal, --duration,
+      // a failed start); a directory the user named is left as it is.
+      let removed = false
+      const removeData = () => {
+        if (!data.temporary || removed) return
+        removed = true
+        try { rmSync(data.path, { recursive: true, force: true }) } catch { /* exiting anyway */ }
+      }
+      process.on('exit', removeData)
+
       const token = process.env.IOC_ADMIN_TOKEN ?? randomBytes(24).toString('hex')
       process.env.IOC_ADMIN_TOKEN = token
       const { loadConfig } = await import('../../config/load.ts')
-      const config = loadConfig({ flags: { ...startFlags(opts), 'server.dataDir': demoDataDir(opts.dataDir), 'server.logLevel': process.env.IOC_LOG_LEVEL ?? 'warn' } })
+      const config = loadConfig({ flags: { ...startFlags(opts), 'server.dataDir': data.path, 'server.logLevel': process.env.IOC_LOG_LEVEL ?? 'warn' } })
       const { startGateway } = await import('../../app.ts')
       const gw = await startGateway({ config })
       const api = `http://127.0.0.1:${gw.ports.http}`
-      const field = await startField({ apiUrl: api, token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, speed, seed, modelsDir: config.models.dir })
-      const say = (l: string) => process.stdout.write(`${l}\n`)
-      say(`demo: simulated field running (speed ${opts.speed}x, seed ${opts.seed}); admin token: ${token}`)
+      const field = await startField({ apiUrl: api, token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, speed, seed, modelsDir: config.models.dir, say })
+      say(`demo: simulated field running since ${new Date(field.startedAt).toISOString()} (speed ${speed}x, seed ${seed}); admin token: ${token}`)
+      say(`demo: Kim Long rises through level I (1.00 m) to level II (2.00 m) in about ${Math.round(RISE_S / speed)} s; the alert opens at I and is raised to II`)
       say(`  API        ${api}/api/v1`)
       say(`  docs       ${api}/docs`)
       say(`  events     curl -N -H 'Authorization: Bearer ${token}' ${api}/api/v1/events`)
@@ -38,14 +55,26 @@ export function register(program: Command): void {
       say(`  latest     curl -H 'Authorization: Bearer ${token}' '${api}/api/v1/readings/latest?kind=water_level'`)
       say(`  alerts     curl -H 'Authorization: Bearer ${token}' '${api}/api/v1/alerts?state=open'`)
       say(`  snapshot   curl -H 'Authorization: Bearer ${token}' -o cam1.jpg ${api}/api/v1/cameras/demo-cam-1/snapshot`)
-      say('demo: ready (Ctrl-C stops)')
+      say(`  detections curl -H 'Authorization: Bearer ${token}' '${api}/api/v1/cameras/demo-cam-1/detections'`)
+      // The web console, with its demo officer login, is announced here beside the API links once
+      // the gateway serves one.
+      if (data.temporary) say(`demo: data in ${data.path} (removed when the demo ends)`)
+      say(`demo: ready (${duration === undefined ? 'Ctrl-C stops' : `stops after ${duration} s; Ctrl-C stops earlier`})`)
       let stopping = false
-      const stop = () => {
+      const stop = (why: string) => {
         if (stopping) process.exit(1)
         stopping = true
-        field.close().then(() => gw.close()).then(() => process.exit(0), () => process.exit(1))
+        say(`demo: ${why}: stopping`)
+        field.close().then(() => gw.close()).then(() => {
+          removeData()
+          process.exit(0)
+        }, (err: unknown) => {
+          process.stderr.write(`demo: error while stopping: ${(err as Error).message}\n`)
+          process.exit(1)
+        })
       }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
+      process.on('SIGINT', () => stop('SIGINT'))
+      process.on('SIGTERM', () => stop('SIGTERM'))
+      if (duration !== undefined) setTimeout(() => stop(`${duration} s elapsed`), duration * 1000).unref()
     })
 }
