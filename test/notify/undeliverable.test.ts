@@ -11,7 +11,7 @@ import type { Metrics } from '../../gateway/metrics/registry.ts'
 import { createNotifier, type Notifier } from '../../gateway/notify/notifier.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
-import { tempDir } from '../support/services.ts'
+import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from './standins.ts'
 
 // A contact on a channel no provider carries: said at start, flagged when the contact is added,
@@ -101,7 +101,7 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => prov?.close())
     const { lines, logger } = capture()
     const m = metrics()
-    const notifier = createNotifier({ dataDir: dir.path, logger, metrics: m, config: standInConfig(prov), stations: stations(), pollMs: 20 })
+    const notifier = createNotifier({ dataDir: dir.path, logger, metrics: m, config: { ...standInConfig(prov), timeoutMs: 10_000 }, stations: stations(), pollMs: 20 })
     cleanups.push(() => notifier.close())
     notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     expect(notifier.contactWarnings(['sms', 'zalo_zns', 'zalo_oa'])).toEqual([])
@@ -109,7 +109,7 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => alerting.close())
     notifier.attach(alerting)
     alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
-    await notifier.drain()
+    await waitFor(() => notifier.outbox({ state: 'sent' }).length === 1, 30_000)
     expect(notifier.outbox().map((r) => r.state)).toEqual(['sent'])
     expect(alerting.list({}, { limit: 1 }).items[0]!.history.map((h) => h.action)).toEqual(['opened'])
     expect(await undeliverableCount(m, {})).toBe(0)
