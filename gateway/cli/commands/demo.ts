@@ -43,9 +43,17 @@ export function register(program: Command): void {
       const { loadConfig } = await import('../../config/load.ts')
       const config = loadConfig({ flags: { ...startFlags(opts), 'server.dataDir': data.path, 'server.logLevel': process.env.IOC_LOG_LEVEL ?? 'warn' } })
       const { startGateway } = await import('../../app.ts')
-      const gw = await startGateway({ config })
+      const gw = await startGateway({ config }).catch((err: unknown) => {
+        removeData()
+        throw err
+      })
       const api = `http://127.0.0.1:${gw.ports.http}`
       const field = await startField({ apiUrl: api, token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, speed, seed, modelsDir: config.models.dir, say })
+        .catch(async (err: unknown) => {
+          await gw.close().catch(() => undefined)
+          removeData()
+          throw err
+        })
       say(`demo: simulated field running since ${new Date(field.startedAt).toISOString()} (speed ${speed}x, seed ${seed}); admin token: ${token}`)
       say(`demo: Kim Long rises through level I (1.00 m) to level II (2.00 m) in about ${Math.round(RISE_S / speed)} s; the alert opens at I and is raised to II`)
       say(`  API        ${api}/api/v1`)
