@@ -194,7 +194,20 @@ export function createIngest(deps: IngestDeps): Ingest {
       const recent = seen.of(dev.id)
       const lastBefore = lastTs.get(dev.id)
       let last = lastBefore
+      // Untimed readings of this message by seq, so the same reading twice in one array is still
+      // one reading (a duplicate), not two stamped apart.
+      let stampOfSeq: Map<number, number> | undefined
       for (const c of parsed.readings) {
+        if (c.stamped) {
+          // A time of its own, later than every reading of the device accepted so far: readings
+          // without ts never share a point identity (docs/mqtt.md, "A reading without a time").
+          const again = c.seq === null ? undefined : stampOfSeq?.get(c.seq)
+          if (again !== undefined) c.ts = again
+          else {
+            if (last !== undefined && c.ts <= last) c.ts = last + 1
+            if (c.seq !== null && parsed.readings.length > 1) (stampOfSeq ??= new Map()).set(c.seq, c.ts)
+          }
+        }
         try {
           checkReading(c, dev.kind, t, limits)
         } catch (err) {
