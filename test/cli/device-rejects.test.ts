@@ -79,12 +79,12 @@ describe('iocgw device rejects and the refusal warning, on a running gateway', (
     const warnings = await waitFor(() => {
       const found = gw.output().split('\n').filter((l) => l.includes('"refused"'))
       return found.length >= 2 ? found : undefined
-    }, 10_000)
+    }, 30_000)
     expect(warnings.map((l) => JSON.parse(l) as { device: string; refused: number; reason: string })).toEqual(expect.arrayContaining([
       expect.objectContaining({ device: 'rej-gauge-01', refused: 1, reason: 'invalid_json' }),
       expect.objectContaining({ device: 'rej-cam-01', refused: 1, reason: 'not_jpeg' }),
     ]))
     expect(warnings).toHaveLength(2)
     expect(gw.output()).not.toContain(SECRET_IN_PAYLOAD)
-  }, 90_000)
+  }, 240_000)
 })

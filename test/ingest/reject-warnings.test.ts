@@ -35,7 +35,7 @@ function capture(): { logger: ReturnType<typeof createLogger>; lines: Line[]; te
 
 const WARN = 40
 // Long enough that the burst below fits in one interval even on a loaded machine.
-const EVERY = 1500
+const EVERY = 3000
 
 describe('refused telemetry in the log', () => {
   it('warns at the first refusal of a device, then at most once per interval with the count and the last reason', async () => {

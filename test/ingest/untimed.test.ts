@@ -64,7 +64,7 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       const seqs = await waitFor(async () => {
         const s = await seqsOf(stack, 'burst-01')
         return s.length >= 100 ? s : undefined
-      }, 30_000, 100)
+      }, 60_000, 100)
       // Oldest first: the times follow the order the readings arrived in, each one distinct.
       expect(seqs).toEqual(range(1, 100))
       const now = Date.now()
@@ -75,7 +75,7 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
         const r = await influxd.query(`SELECT count(seq) FROM readings WHERE device = 'burst-01'`, 'ioc_untimed')
         expect(r.results[0]!.series![0]!.values[0]![1]).toBe(100)
       }
-    }, 60_000)
+    }, 120_000)
 
     it(`${backend}: an array and a SenML pack without times keep every reading; a true duplicate is stored once`, async () => {
       const stack = stacks[backend]
@@ -94,13 +94,13 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       const seqs = await waitFor(async () => {
         const s = await seqsOf(stack, 'pack-01')
         return s.length >= 40 ? s : undefined
-      }, 30_000, 100)
+      }, 60_000, 100)
       expect(seqs).toEqual(range(1, 40))
       const now = Date.now()
       const levels = await stack.store.readings({ device: 'pack-01', metric: 'water_level', from: now - DAY, to: now + DAY, limit: 1000 })
       expect(levels.slice(30).map((p) => p.value)).toEqual(range(31, 40).map((seq) => (200 + seq) / 100))
       const dup = await stack.metrics.registry.getSingleMetric('iocgw_ingest_duplicates_total')!.get()
       expect(dup.values[0]!.value).toBe(1)
-    }, 60_000)
+    }, 120_000)
   }
 })
