@@ -17,6 +17,7 @@ import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
 import { cameraRoutes, createVision, type Vision } from './vision/index.ts'
+import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
@@ -119,7 +120,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     notifier.attach(alerting)
     let vision: Vision | undefined
     if (config.vision.enabled) {
-      const v = createVision({ store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir })
+      const v = createVision({
+        store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir,
+        // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
+        onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
+      })
       vision = v
       closers.push(() => v.close())
       // A model that cannot load leaves /readyz failing (vision logs the reason); the rest keeps running.

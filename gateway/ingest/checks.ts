@@ -11,7 +11,7 @@ export interface CheckLimits {
 }
 
 /** Throws Refused for the first problem of a candidate reading from a device of `kind`. */
-export function checkReading(c: Candidate, kind: DeviceKind, now: number, limits: CheckLimits): void {
+export function checkReading(c: Pick<Candidate, 'ts' | 'seq' | 'values' | 'index'>, kind: DeviceKind, now: number, limits: CheckLimits): void {
   // Paths for messages are built only when a check fails: this runs for every reading.
   if (c.ts > now + limits.maxFutureMs) {
     throw new Refused('ts_future', `${pathOf(c.index)}/ts ${new Date(c.ts).toISOString()} is ${Math.round((c.ts - now) / 1000)} s ahead of the gateway clock (at most ${limits.maxFutureMs / 1000} s): check the device clock (NTP)`)

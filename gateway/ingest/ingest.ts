@@ -14,6 +14,7 @@ import { BoundedMap, RecentReadings, SeqTsSet } from './lru.ts'
 import { parseTelemetry, type Candidate } from './parse.ts'
 import { readingPoint, rejectPoint, statusPoint, type PointSink } from './points.ts'
 import { Refused, type RejectReason } from './reasons.ts'
+import { RejectWarnings } from './reject-warnings.ts'
 import { excerptOf, memoryRejectLog, type RejectLog, type RejectRecord } from './rejects.ts'
 import { memoryRiseRate, type RiseRateState } from './rise-rate.ts'
 import { NO_STATIONS, type Stations } from './stations.ts'
@@ -32,12 +33,19 @@ export interface IngestDeps {
   /** Derived-value state; in-process by default, shared implementations for several nodes. */
   state?: { hourly?: HourlyMeans; rise?: RiseRateState; rejects?: RejectLog }
   now?: () => number
+  /** Refusals of one device are logged at most once per this many ms (default a minute). */
+  rejectWarnEveryMs?: number
 }
 
 export interface Ingest {
   telemetry: DevicePublishHandler
   status: DevicePublishHandler
   recentRejects(deviceId: string): RejectRecord[]
+  /**
+   * Records a message refused elsewhere (a camera frame, docs/mqtt.md) beside the telemetry
+   * refusals: kept for GET /devices/:id/rejects and counted in the device's warning line.
+   */
+  recordRefusal(msg: DevicePublish, reason: string, message: string): void
   /** Hourly means per device, for daily VN_AQI (dailyAqiFor). */
   readonly hourly: HourlyMeans
   /**
@@ -85,6 +93,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const lastTs = new BoundedMap<string, number>(100_000)
   const log = deps.logger.child({ component: 'ingest' })
   const gate = new Gate(cfg.maxConcurrentMessages)
+  const warnings = new RejectWarnings(log, deps.rejectWarnEveryMs ?? 60_000)
 
   const m = {
     messages: deps.metrics.counter('ingest_messages_total', 'Device messages handled by ingest, by topic', ['topic']),
@@ -101,9 +110,14 @@ export function createIngest(deps: IngestDeps): Ingest {
   const lateReadings = deps.metrics.hotCounter(m.late)
   for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
 
+  function record(msg: DevicePublish, reason: string, message: string): void {
+    rejects.add(msg.device.id, { ts: new Date(msg.receivedAt).toISOString(), topic: msg.topic, reason, message, excerpt: excerptOf(msg.payload) })
+    warnings.note(msg.device.id, reason, msg.topic)
+  }
+
   function refuse(msg: DevicePublish, reason: RejectReason, message: string): void {
     m.rejected.inc({ reason })
-    rejects.add(msg.device.id, { ts: new Date(msg.receivedAt).toISOString(), topic: msg.topic, reason, message, excerpt: excerptOf(msg.payload) })
+    record(msg, reason, message)
     log.debug({ device: msg.device.id, reason, detail: message }, 'refused')
     // Best effort: the refusal is already counted and recorded; a store outage must not turn a
     // refusal into a transient failure that makes the device resend forever.
@@ -194,7 +208,20 @@ export function createIngest(deps: IngestDeps): Ingest {
       const recent = seen.of(dev.id)
       const lastBefore = lastTs.get(dev.id)
       let last = lastBefore
+      // Untimed readings of this message by seq, so the same reading twice in one array is still
+      // one reading (a duplicate), not two stamped apart.
+      let stampOfSeq: Map<number, number> | undefined
       for (const c of parsed.readings) {
+        if (c.stamped) {
+          // A time of its own, later than every reading of the device accepted so far: readings
+          // without ts never share a point identity (docs/mqtt.md, "A reading without a time").
+          const again = c.seq === null ? undefined : stampOfSeq?.get(c.seq)
+          if (again !== undefined) c.ts = again
+          else {
+            if (last !== undefined && c.ts <= last) c.ts = last + 1
+            if (c.seq !== null && parsed.readings.length > 1) (stampOfSeq ??= new Map()).set(c.seq, c.ts)
+          }
+        }
         try {
           checkReading(c, dev.kind, t, limits)
         } catch (err) {
@@ -301,6 +328,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     telemetry,
     status,
     recentRejects: (id) => rejects.recent(id),
+    recordRefusal: record,
     hourly,
     async warmUp(source) {
       const started = performance.now()

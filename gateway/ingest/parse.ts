@@ -10,6 +10,11 @@ import { parseTs } from './timestamps.ts'
 export interface Candidate {
   /** Event time, epoch ms. */
   ts: number
+  /**
+   * The device gave no time: `ts` is the arrival time, which ingest makes strictly later than the
+   * device's previous reading (docs/mqtt.md, "A reading without a time").
+   */
+  stamped: boolean
   seq: number | null
   /** Metric name → value, in canonical units (SenML already converted). */
   values: Record<string, number>
@@ -83,7 +88,7 @@ function native(item: unknown, index: number | null, receivedAt: number): Candid
   const epochMs = typeof r.ts === 'number' && r.ts >= 1e11 && Number.isSafeInteger(r.ts)
   const ts = r.ts === undefined ? receivedAt : epochMs ? (r.ts as number) : parseTs(r.ts, `${pathOf(index)}/ts`)
   // The parsed document is this message's own: its values object is used as is, not copied.
-  return { ts, seq: r.seq ?? null, values: r.values, index }
+  return { ts, stamped: r.ts === undefined, seq: r.seq ?? null, values: r.values, index }
 }
 
 // Names a SenML producer is likely to use for a canonical metric.
@@ -113,6 +118,10 @@ const RELATIVE_TIME_LIMIT = 2 ** 28
 function senml(pack: unknown[], receivedAt: number): Parsed {
   const refusals: Refusal[] = []
   const groups = new Map<number, Candidate>()
+  // Records without any time (no bt, no t: "now", RFC 8428 §4.5.3), in pack order. They all share
+  // the arrival time, so a record naming a metric (or seq) the current one already holds starts
+  // the next reading instead of replacing its value; ingest then gives each its own time.
+  const untimed: Candidate[] = []
   let bn = ''
   let bt = 0
   let bu: string | undefined
@@ -140,13 +149,22 @@ function senml(pack: unknown[], receivedAt: number): Parsed {
       else throw new Refused('senml_unsupported', `${where} carries a string, boolean or data value; only numeric values (v or s) are readings`)
       let t = bt + (r.t ?? 0)
       if (!Number.isFinite(t)) throw new Refused('ts_invalid', `${where}/t is not a finite time`)
-      if (t < RELATIVE_TIME_LIMIT) t = receivedAt / 1000 + t
-      const ts = Math.round(t * 1000)
       const metric = metricOfName(name)
-      let g = groups.get(ts)
-      if (!g) {
-        g = { ts, seq: null, values: {}, index: i }
-        groups.set(ts, g)
+      let g: Candidate | undefined
+      if (t === 0) {
+        g = untimed[untimed.length - 1]
+        if (!g || (metric === 'seq' ? g.seq !== null : metric in g.values)) {
+          g = { ts: receivedAt, stamped: true, seq: null, values: {}, index: i }
+          untimed.push(g)
+        }
+      } else {
+        if (t < RELATIVE_TIME_LIMIT) t = receivedAt / 1000 + t
+        const ts = Math.round(t * 1000)
+        g = groups.get(ts)
+        if (!g) {
+          g = { ts, stamped: false, seq: null, values: {}, index: i }
+          groups.set(ts, g)
+        }
       }
       if (metric === 'seq') {
         if (!Number.isSafeInteger(value) || value < 0) throw new Refused('invalid_payload', `${where}/v: seq must be a non-negative integer`)
@@ -165,7 +183,7 @@ function senml(pack: unknown[], receivedAt: number): Parsed {
       refusals.push({ reason: err.reason, message: err.message })
     }
   }
-  const readings = [...groups.values()].filter((g) => Object.keys(g.values).length > 0)
+  const readings = [...groups.values(), ...untimed].filter((g) => Object.keys(g.values).length > 0)
   if (readings.length === 0 && refusals.length === 0) {
     // Nothing to store and nothing wrong with a record on its own (only base fields, or only a
     // seq): still a message the device should hear about, never a silent drop.

@@ -1,12 +1,12 @@
 import { BoundedMap } from './lru.ts'
-import type { RejectReason } from './reasons.ts'
 
 /** One refused message (or reading of a batch), kept so a technician can see why. */
 export interface RejectRecord {
   /** Arrival time, ISO 8601. */
   ts: string
   topic: string
-  reason: RejectReason
+  /** A telemetry or status refusal (reasons.ts), or a camera frame's (gateway/vision/frame-check.ts). */
+  reason: string
   message: string
   /** The start of the payload, printable characters only. */
   excerpt: string

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { parse as parseYaml } from 'yaml'
+import { decimalCommaMessage } from './decimal-comma.ts'
 
 // Flood alarm levels per station: Decision 05/2020/QĐ-TTg (three levels "báo động" I, II, III, in
 // metres above the station's gauge datum; Art. 4.2 lets the provincial People's Committee set
@@ -78,16 +79,20 @@ export function stationsFrom(file: StationsFile): Stations {
 
 /** Reads and checks a stations YAML file; throws one line naming the key and what is wrong. */
 export function loadStations(path: string): Stations {
+  const text = readFileSync(path, 'utf8')
+  // A decimal comma (1,00) makes a string or splits a flow mapping's number in two; either way the
+  // plain error would not say so (decimal-comma.ts).
+  const commaOr = (message: string): string => `${path}: ${decimalCommaMessage(text) ?? message}`
   let raw: unknown
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'))
+    raw = parseYaml(text)
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message.split('\n')[0]}`)
+    throw new Error(commaOr((err as Error).message.split('\n')[0]!))
   }
   if (!checkFile.Check(raw)) {
     const e = [...checkFile.Errors(raw)].find((x) => x.keyword !== 'boolean') ?? [...checkFile.Errors(raw)][0]
     const at = e?.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(root)'
-    throw new Error(`${path}: ${at} ${e?.message ?? 'is not valid'}`)
+    throw new Error(commaOr(`${at} ${e?.message ?? 'is not valid'}`))
   }
   try {
     return stationsFrom(raw)

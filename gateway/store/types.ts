@@ -60,7 +60,7 @@ export interface RawReadingsQuery {
   metric: string
   from: number
   to: number
-  /** At most this many points (the store may cap it, see MAX_QUERY_POINTS). */
+  /** At most this many points (the store caps it at MAX_READINGS_POINTS). */
   limit: number
   /** Default 'asc' (oldest first). 'desc' gives the newest `limit` points, newest first. */
   order?: 'asc' | 'desc' | undefined
@@ -74,7 +74,7 @@ export interface AggregateReadingsQuery {
   to: number
   every: number
   fn: AggregateFn
-  /** At most this many buckets, oldest first. */
+  /** At most this many buckets, oldest first (the store caps it at MAX_READINGS_POINTS). */
   limit?: number | undefined
 }
 
@@ -150,6 +150,13 @@ export interface TimeSeriesStore {
 
 /** The most points one query answers, whatever limit is asked. */
 export const MAX_QUERY_POINTS = 100_000
+
+/**
+ * The most points `readings` and `aggregate` return: one more than any answer holds, so a caller
+ * that asks for limit + 1 learns that the answer was cut even at the largest limit (the readings
+ * API's `truncated`, docs/api.md "Readings").
+ */
+export const MAX_READINGS_POINTS = MAX_QUERY_POINTS + 1
 
 export class StoreError extends Error {
   constructor(

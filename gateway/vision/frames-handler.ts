@@ -1,6 +1,6 @@
-import type { DevicePublishHandler } from '../broker/types.ts'
+import type { DevicePublish, DevicePublishHandler } from '../broker/types.ts'
 import type { Logger } from '../log/logger.ts'
-import { captureTime, checkFrameBytes } from './frame-check.ts'
+import { captureTime, checkFrameBytes, type FrameReject } from './frame-check.ts'
 import type { VisionPipeline } from './pipeline.ts'
 
 /**
@@ -9,12 +9,19 @@ import type { VisionPipeline } from './pipeline.ts'
  * resolves at once: frames are a live view, not data a device must keep until it is stored, so a
  * camera is never held up by the model.
  */
-export function createFramesHandler(pipeline: VisionPipeline, maxBytes: number, logger: Logger): DevicePublishHandler {
+export function createFramesHandler(
+  pipeline: VisionPipeline,
+  maxBytes: number,
+  logger: Logger,
+  /** Told of every refused frame (the device's rejects log, GET /devices/:id/rejects). */
+  onRefused?: (msg: DevicePublish, reason: FrameReject) => void,
+): DevicePublishHandler {
   return async (msg) => {
     const ts = captureTime(msg.subtopic, msg.receivedAt)
     const bad = msg.device.kind !== 'camera' ? 'not_camera' : typeof ts === 'number' ? checkFrameBytes(msg.payload, maxBytes) : ts
     if (bad) {
       pipeline.reject(bad)
+      onRefused?.(msg, bad)
       logger.info({ device: msg.device.id, reason: bad, bytes: msg.payload.length }, 'vision: frame refused')
       return
     }

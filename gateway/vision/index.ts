@@ -1,11 +1,12 @@
 import { join } from 'node:path'
-import type { DevicePublishHandler } from '../broker/types.ts'
+import type { DevicePublish, DevicePublishHandler } from '../broker/types.ts'
 import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
 import type { VisionConfig } from './config.ts'
 import { openDetectionLog, type DetectionLog } from './detection-log.ts'
+import type { FrameReject } from './frame-check.ts'
 import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
 import { VisionPool } from './pool.ts'
@@ -33,6 +34,8 @@ export interface VisionDeps {
   dataDir: string
   /** Replaces the embedded SQLite detection log (several nodes). */
   log?: DetectionLog | undefined
+  /** Told of every refused frame, to keep it with the device's refused messages. */
+  onFrameRefused?: ((msg: DevicePublish, reason: FrameReject) => void) | undefined
 }
 
 export interface Vision {
@@ -97,7 +100,7 @@ export function createVision(d: VisionDeps): Vision {
   prune.unref()
 
   return {
-    frames: createFramesHandler(pipeline, cfg.maxFrameBytes, d.logger),
+    frames: createFramesHandler(pipeline, cfg.maxFrameBytes, d.logger, d.onFrameRefused),
     ready: () => isReady,
     whenReady: () => readyP,
     async snapshot(camera) {

@@ -134,6 +134,7 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
         const buckets = Math.ceil((to - from) / every)
         if (buckets > MAX_QUERY_POINTS) throw badRequest(`querystring/every gives ${buckets} buckets over this range; use a larger every or a shorter range (at most ${MAX_QUERY_POINTS})`)
         const fn = q.fn ?? 'mean'
+        // One more than asked (stores answer up to MAX_QUERY_POINTS + 1): says whether more exist.
         const points = await deps.store.aggregate({ device: id, metric, from, to, every, fn, limit: limit + 1 })
         return {
           device: id, metric, unit, every: q.every, fn,
@@ -141,7 +142,7 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
           ...(points.length > limit ? { truncated: true } : {}),
         }
       }
-      const points = await deps.store.readings({ device: id, metric, from, to, limit: Math.min(limit + 1, MAX_QUERY_POINTS) })
+      const points = await deps.store.readings({ device: id, metric, from, to, limit: limit + 1 })
       return {
         device: id, metric, unit,
         points: points.slice(0, limit).map((p) => ({ ts: iso(p.ts), value: p.value })),

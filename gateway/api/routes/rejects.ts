@@ -14,7 +14,10 @@ const RejectSchema = Type.Object(
   {
     ts: Type.String({ format: 'date-time', description: 'When the message arrived' }),
     topic: Type.String(),
-    reason: Type.Enum([...REJECT_REASONS], { description: 'Why it was refused (the `reason` label of iocgw_ingest_rejected_total)' }),
+    reason: Type.String({
+      maxLength: 64,
+      description: `Why it was refused: for telemetry and status the \`reason\` label of iocgw_ingest_rejected_total (${REJECT_REASONS.join(', ')}); for a camera frame that of iocgw_vision_frames_rejected_total`,
+    }),
     message: Type.String({ description: 'What is wrong, naming the field' }),
     excerpt: Type.String({ description: 'Start of the payload, printable characters only' }),
   },
@@ -27,7 +30,7 @@ export const rejectRoutes: RoutePlugin<RejectRouteDeps> = async (app, deps) => {
     config: { roles: ['technician'] },
     schema: {
       tags: ['devices'],
-      summary: "The device's most recently refused messages with the reason, newest first (kept in memory, last few per device)",
+      summary: "The device's most recently refused messages (telemetry, status, camera frames) with the reason, newest first (kept in memory, last few per device)",
       params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
       response: {
         200: Type.Object({ items: Type.Array(RejectSchema), next: Type.Null() }, { additionalProperties: false }),

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander'
+import type { RejectRecord } from '../../ingest/rejects.ts'
 import type { Device } from '../../registry/types.ts'
 import { DEVICE_KINDS, DEVICE_STATES } from '../../registry/types.ts'
 import { callApi, print, printJson } from '../client.ts'
@@ -133,6 +134,21 @@ export function register(program: Command): void {
       const res = await callApi<WithCredentials>('POST', `${path(id)}/rotate-secret`)
       if (o.json) printJson(res)
       else showCredentials(res, 'has a new secret')
+    })
+
+  device
+    .command('rejects <id>')
+    .description("the device's most recently refused messages (telemetry, status, camera frames), newest first, with the reason")
+    .option('--json', 'print {"items": [...], "next": null} as JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const page = await callApi<{ items: RejectRecord[]; next: null }>('GET', `${path(id)}/rejects`)
+      if (o.json) return printJson(page)
+      if (page.items.length === 0) return print(`no refused messages kept for ${id} (the gateway keeps the last few per device since it started)`)
+      // The device's own topics: the part after devices/{id}/ says which (telemetry, status, frames/...).
+      const own = `devices/${id}/`
+      print(table(page.items.map((r) => ({ ...r, topic: r.topic.startsWith(own) ? r.topic.slice(own.length) : r.topic })), [
+        { key: 'ts', header: 'TIME' }, { key: 'topic', header: 'TOPIC' }, { key: 'reason', header: 'REASON' }, { key: 'message', header: 'MESSAGE' },
+      ]))
     })
 
   device

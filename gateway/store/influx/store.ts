@@ -6,6 +6,7 @@ import { storeMetrics, type StoreMetrics } from '../metrics.ts'
 import { FieldTypes, normalizePoints, sortPoints, type FieldType, type NormalPoint } from '../points.ts'
 import {
   MAX_QUERY_POINTS,
+  MAX_READINGS_POINTS,
   MEASUREMENT_TAGS,
   StoreError,
   type AggregateReadingsQuery,
@@ -748,7 +749,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   async readings(q: RawReadingsQuery): Promise<ValuePoint[]> {
-    const limit = Math.min(q.limit, MAX_QUERY_POINTS)
+    const limit = Math.min(q.limit, MAX_READINGS_POINTS)
     const r = await this.q(
       `SELECT ${ident(q.metric)} FROM ${ident('raw')}.${ident('readings')} WHERE ${this.timeCond(q.from, q.to)}${this.tagConds({ device: q.device })} ORDER BY time ${q.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${limit}`,
     )
@@ -757,7 +758,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   async aggregate(q: AggregateReadingsQuery): Promise<ValuePoint[]> {
     assertEvery(q.every)
-    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_QUERY_POINTS)
+    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_READINGS_POINTS)
     const r = await this.q(
       `SELECT ${q.fn}(${ident(q.metric)}) FROM ${ident('raw')}.${ident('readings')} WHERE ${this.timeCond(q.from, q.to)}${this.tagConds({ device: q.device })} GROUP BY time(${q.every}ms) fill(none) LIMIT ${limit}`,
     )

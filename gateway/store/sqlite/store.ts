@@ -7,6 +7,7 @@ import { storeMetrics, type StoreMetrics } from '../metrics.ts'
 import { FieldTypes, normalizePoints, seriesKey, sortPoints, type FieldType, type NewFieldType, type NormalPoint } from '../points.ts'
 import {
   MAX_QUERY_POINTS,
+  MAX_READINGS_POINTS,
   StoreError,
   type AggregateFn,
   type AggregateReadingsQuery,
@@ -279,7 +280,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
          WHERE series IN (SELECT value FROM json_each(@ids)) AND field = @f AND ts >= @from AND ts < @to
          ORDER BY ts ${order} LIMIT @limit`,
       )
-      .all({ ids: JSON.stringify(ids), f, from: q.from, to: q.to, limit: Math.min(q.limit, MAX_QUERY_POINTS) }) as Row[]
+      .all({ ids: JSON.stringify(ids), f, from: q.from, to: q.to, limit: Math.min(q.limit, MAX_READINGS_POINTS) }) as Row[]
     return rows.map((r) => ({ ts: r.ts, value: decode(r.v, r.t) }))
   }
 
@@ -288,7 +289,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     const f = this.fieldIds.get(q.metric)
     if (ids.length === 0 || f === undefined) return []
     assertEvery(q.every)
-    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_QUERY_POINTS)
+    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_READINGS_POINTS)
     const select = q.fn === 'last' ? `${BUCKET} AS b, v, t, max(ts)` : `${BUCKET} AS b, ${AGG_SQL[q.fn]} AS v, ${T_NUMBER} AS t`
     // mean/min/max read numbers only, as InfluxDB does.
     const typeCond = q.fn === 'last' ? '' : `AND t != ${T_STRING}`
