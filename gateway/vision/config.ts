@@ -99,6 +99,12 @@ export const VisionSection = Type.Object(
     workers: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     threadsPerWorker: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 2 * 1024 * 1024 }),
+    /**
+     * Frames whose header declares more pixels than this are refused before decoding (a flat
+     * 16383x16383 JPEG fits in 2 MiB but decodes to ~800 MB). Default 3840x2160 (4K UHD): the
+     * model sees 416 px, so larger frames only cost memory. Also sharp's limitInputPixels.
+     */
+    maxFramePixels: Type.Integer({ minimum: 4096, maximum: 268_402_689, default: 3840 * 2160 }),
     motion: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),

@@ -12,7 +12,7 @@ import type { VisionPipeline } from './pipeline.ts'
 export function createFramesHandler(pipeline: VisionPipeline, maxBytes: number, logger: Logger): DevicePublishHandler {
   return async (msg) => {
     const ts = captureTime(msg.subtopic, msg.receivedAt)
-    const bad = msg.device.kind !== 'camera' ? 'not_camera' : typeof ts === 'number' ? checkFrameBytes(msg.payload, maxBytes) : ts
+    const bad = msg.device.kind !== 'camera' ? 'not_camera' : typeof ts === 'number' ? checkFrameBytes(msg.payload, maxBytes, pipeline.maxFramePixels) : ts
     if (bad) {
       pipeline.reject(bad)
       logger.info({ device: msg.device.id, reason: bad, bytes: msg.payload.length }, 'vision: frame refused')

@@ -9,7 +9,7 @@ import { openDetectionLog, type DetectionLog } from './detection-log.ts'
 import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
 import { VisionPool } from './pool.ts'
-import { renderSnapshot } from './snapshot.ts'
+import { SnapshotCache } from './snapshot.ts'
 import { storeSink } from './store-sink.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 
@@ -60,6 +60,7 @@ export function createVision(d: VisionDeps): Vision {
     detector: cfg.detector,
     segmenter: cfg.flood.segmenter,
     modelsDir: d.modelsDir,
+    maxPixels: cfg.maxFramePixels,
   })
   const log = d.log ?? openDetectionLog(d.dataDir === ':memory:' ? ':memory:' : join(d.dataDir, 'vision.sqlite'))
   const seg = loadManifest(cfg.flood.segmenter.model)
@@ -73,6 +74,7 @@ export function createVision(d: VisionDeps): Vision {
     metrics: d.metrics,
     waterClasses: Object.values(seg.waterClasses ?? {}),
   })
+  const snapshots = new SnapshotCache(d.metrics, { scoreThreshold: cfg.detector.scoreThreshold, countThreshold: cfg.detector.countThreshold, maxPixels: cfg.maxFramePixels })
   let isReady = false
   let closing = false
   const readyP = pool.ready().then(
@@ -102,7 +104,7 @@ export function createVision(d: VisionDeps): Vision {
     whenReady: () => readyP,
     async snapshot(camera) {
       const s = pipeline.snapshot(camera)
-      return s ? renderSnapshot(s, cfg.detector.scoreThreshold, cfg.detector.countThreshold) : null
+      return s ? snapshots.get(s) : null
     },
     detections: (camera, from, to, limit, cursor) => log.list(camera, from, to, limit, cursor),
     pipeline,

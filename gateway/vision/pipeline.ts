@@ -89,6 +89,11 @@ export class VisionPipeline {
     }
   }
 
+  /** Frames over this many pixels (from the JPEG header) are refused before decoding. */
+  get maxFramePixels(): number {
+    return this.d.config.maxFramePixels
+  }
+
   cameraConfig(camera: string): CameraSettings {
     const c = this.d.config.cameras[camera]
     return { ...c, zones: c?.zones ?? [] }
