@@ -34,6 +34,8 @@ export interface AnalyseTask {
 export interface AnalyseResult {
   width: number
   height: number
+  /** Detector passes planned for the frame (1 = one whole-frame pass; more = tiles). */
+  regions: number
   /** True when the motion gate stopped the analysis (objects empty, no segmentation). */
   skipped: boolean
   /** Motion thumbnail of this frame (when a gate was asked for). */
@@ -86,7 +88,7 @@ export class Engine {
     if (meta.format !== 'jpeg') throw undecodable(`not a JPEG (decoded as ${meta.format})`)
     const frame = { width: meta.autoOrient.width, height: meta.autoOrient.height }
     timings.preprocessMs += performance.now() - t0
-    const regions = Array.isArray(task.regions) ? task.regions : planRegions(frame, task.regions.zones, task.regions.tiling)
+    const regions = Array.isArray(task.regions) ? task.regions : planRegions(frame, task.regions.zones, task.regions.tiling, this.detector.inputSize)
     let thumb: Uint8Array | null = null
     const m = task.motion
     const gate = m
@@ -112,9 +114,9 @@ export class Engine {
       timings.preprocessMs += performance.now() - t1
     }
     const objects = await this.detector.detect(image, frame, regions, timings, gate, pixels)
-    if (objects === null) return { ...frame, skipped: true, thumb, objects: [], seg: null, timings }
+    if (objects === null) return { ...frame, regions: regions.length, skipped: true, thumb, objects: [], seg: null, timings }
     const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings) : null
-    return { ...frame, skipped: false, thumb, objects, seg, timings }
+    return { ...frame, regions: regions.length, skipped: false, thumb, objects, seg, timings }
   }
 
   async close(): Promise<void> {

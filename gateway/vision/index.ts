@@ -4,7 +4,7 @@ import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
-import type { VisionConfig } from './config.ts'
+import type { CameraVisionConfig, VisionConfig } from './config.ts'
 import { openDetectionLog, type DetectionLog } from './detection-log.ts'
 import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
@@ -17,6 +17,7 @@ export { VisionSection, type VisionConfig } from './config.ts'
 export type { DetectionPoint, DetectionSink } from './pipeline.ts'
 export { storeSink } from './store-sink.ts'
 export { cameraRoutes } from '../api/routes/cameras.ts'
+export { loadCameraConfigs } from './camera-config.ts'
 
 export interface VisionDeps {
   /** The time-series store (measurement `detections`); or give `sink`. */
@@ -33,6 +34,8 @@ export interface VisionDeps {
   dataDir: string
   /** Replaces the embedded SQLite detection log (several nodes). */
   log?: DetectionLog | undefined
+  /** Per-camera configuration from the registry (loadCameraConfigs); `config.cameras` when not given. */
+  cameras?: Record<string, CameraVisionConfig> | undefined
 }
 
 export interface Vision {
@@ -45,6 +48,8 @@ export interface Vision {
   /** JPEG of the latest analysed frame with detections drawn, or null when none yet. */
   snapshot(camera: string): Promise<Buffer | null>
   detections(camera: string, from: number, to: number, limit: number, cursor?: number): ReturnType<DetectionLog['list']>
+  /** Applies a camera's new configuration to the running pipeline (from its next frame). */
+  setCameraConfig(camera: string, config: CameraVisionConfig): void
   pipeline: VisionPipeline
   pool: VisionPool
   close(): Promise<void>
@@ -73,6 +78,7 @@ export function createVision(d: VisionDeps): Vision {
     logger: d.logger,
     metrics: d.metrics,
     waterClasses: Object.values(seg.waterClasses ?? {}),
+    cameras: d.cameras,
   })
   const snapshots = new SnapshotCache(d.metrics, { scoreThreshold: cfg.detector.scoreThreshold, countThreshold: cfg.detector.countThreshold, maxPixels: cfg.maxFramePixels })
   let isReady = false
@@ -107,6 +113,7 @@ export function createVision(d: VisionDeps): Vision {
       return s ? snapshots.get(s) : null
     },
     detections: (camera, from, to, limit, cursor) => log.list(camera, from, to, limit, cursor),
+    setCameraConfig: (camera, config) => pipeline.setCameraConfig(camera, config),
     pipeline,
     pool,
     async close() {

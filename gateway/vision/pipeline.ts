@@ -65,6 +65,8 @@ export interface PipelineDeps {
   metrics: Metrics
   /** Water classes of the segmenter (from its manifest). */
   waterClasses: readonly number[]
+  /** Per-camera configuration (from the registry); `config.cameras` when not given. */
+  cameras?: Record<string, CameraVisionConfig> | undefined
 }
 
 /**
@@ -74,10 +76,12 @@ export interface PipelineDeps {
  */
 export class VisionPipeline {
   private readonly cams = new Map<string, CameraState>()
+  private readonly cameras: Map<string, CameraVisionConfig>
   private readonly idle = new Set<() => void>()
   private closed = false
   private readonly m
   constructor(private readonly d: PipelineDeps) {
+    this.cameras = new Map(Object.entries(d.cameras ?? d.config.cameras))
     const m = d.metrics
     this.m = {
       frames: m.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', ['outcome']),
@@ -95,8 +99,24 @@ export class VisionPipeline {
   }
 
   cameraConfig(camera: string): CameraSettings {
-    const c = this.d.config.cameras[camera]
+    const c = this.cameras.get(camera)
     return { ...c, zones: c?.zones ?? [] }
+  }
+
+  /**
+   * Replaces a camera's configuration while running: the next frame taken from its queue uses
+   * it (a frame already in a worker finishes with the old one). What was derived from the old
+   * zones and dry reference is dropped, and the motion gate is reset so that the next frame is
+   * analysed even if the view has not changed.
+   */
+  setCameraConfig(camera: string, config: CameraVisionConfig): void {
+    this.cameras.set(camera, config)
+    const st = this.cams.get(camera)
+    if (!st) return
+    st.zoneMasks = new Map()
+    st.dryWater = undefined
+    st.lastThumb = null
+    st.lastSegTs = -Infinity
   }
 
   reject(reason: FrameReject): void {
