@@ -53,6 +53,8 @@ interface CameraState {
   snapshot: Snapshot | null
   dryWater: Uint8Array | null | undefined
   zoneMasks: Map<string, Uint8Array>
+  /** Bumped by setCameraConfig: a frame analysed under an older configuration leaves no state behind. */
+  configGen: number
 }
 
 export interface PipelineDeps {
@@ -113,6 +115,7 @@ export class VisionPipeline {
     this.cameras.set(camera, config)
     const st = this.cams.get(camera)
     if (!st) return
+    st.configGen++
     st.zoneMasks = new Map()
     st.dryWater = undefined
     st.lastThumb = null
@@ -128,7 +131,7 @@ export class VisionPipeline {
     if (this.closed) return
     let st = this.cams.get(frame.camera)
     if (!st) {
-      st = { pending: null, busy: false, lastThumb: null, lastAnalysedTs: -Infinity, lastSegTs: -Infinity, snapshot: null, dryWater: undefined, zoneMasks: new Map() }
+      st = { pending: null, busy: false, lastThumb: null, lastAnalysedTs: -Infinity, lastSegTs: -Infinity, snapshot: null, dryWater: undefined, zoneMasks: new Map(), configGen: 0 }
       this.cams.set(frame.camera, st)
     }
     if (st.pending) this.m.frames.inc({ outcome: 'dropped_newer' })
@@ -184,6 +187,8 @@ export class VisionPipeline {
     const t0 = performance.now()
     const cfg = this.d.config
     const cam = this.cameraConfig(f.camera)
+    const gen = st.configGen
+    const masks = st.zoneMasks
     const floodZones = cam.zones.filter((z): z is FloodZone => z.kind === 'flood')
     const segment = floodZones.length > 0 && f.ts - st.lastSegTs >= cfg.flood.everyMs
     // The gate runs in the worker on the detector's own letterboxed input (no second decode);
@@ -211,7 +216,8 @@ export class VisionPipeline {
       this.m.frames.inc({ outcome: 'skipped_motion' })
       return
     }
-    st.lastThumb = res.thumb
+    // A configuration change while this frame was in a worker keeps the gate reset for the next one.
+    if (st.configGen === gen) st.lastThumb = res.thumb
     st.lastAnalysedTs = f.ts
     this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
 
@@ -229,12 +235,12 @@ export class VisionPipeline {
     let water: number | undefined
     if (res.seg) {
       st.lastSegTs = f.ts
-      const dry = await this.dryWater(st, f.camera, cam)
+      const dry = await this.dryWater(st, f.camera, cam, gen)
       for (const z of floodZones) {
-        let mask = st.zoneMasks.get(z.id)
+        let mask = masks.get(z.id)
         if (!mask) {
           mask = zoneMask(z, res.seg.width, res.seg.height)
-          st.zoneMasks.set(z.id, mask)
+          masks.set(z.id, mask)
         }
         const w = waterRatio(res.seg, mask, this.d.waterClasses, dry)
         water ??= w.ratio
@@ -262,17 +268,20 @@ export class VisionPipeline {
   }
 
   /** The dry reference's water mask, segmented once per camera through the pool. */
-  private async dryWater(st: CameraState, camera: string, cam: CameraVisionConfig): Promise<Uint8Array | null> {
-    if (st.dryWater !== undefined) return st.dryWater
-    st.dryWater = null
-    if (!cam.dryReference) return null
-    try {
-      const jpeg = await readFile(cam.dryReference)
-      const r = await this.d.pool.analyse({ jpeg, regions: [], segment: true })
-      if (r.seg) st.dryWater = waterMask(r.seg, this.d.waterClasses)
-    } catch (err) {
-      this.d.logger.warn({ camera, path: cam.dryReference, err: String(err) }, 'vision: dry reference unusable; water_ratio not compensated')
+  private async dryWater(st: CameraState, camera: string, cam: CameraVisionConfig, gen: number): Promise<Uint8Array | null> {
+    if (st.configGen === gen && st.dryWater !== undefined) return st.dryWater
+    let mask: Uint8Array | null = null
+    if (cam.dryReference) {
+      try {
+        const jpeg = await readFile(cam.dryReference)
+        const r = await this.d.pool.analyse({ jpeg, regions: [], segment: true })
+        if (r.seg) mask = waterMask(r.seg, this.d.waterClasses)
+      } catch (err) {
+        this.d.logger.warn({ camera, path: cam.dryReference, err: String(err) }, 'vision: dry reference unusable; water_ratio not compensated')
+      }
     }
-    return st.dryWater
+    // Kept only if the configuration it was made for is still the camera's.
+    if (st.configGen === gen) st.dryWater = mask
+    return mask
   }
 }
