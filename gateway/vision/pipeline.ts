@@ -92,6 +92,7 @@ export class VisionPipeline {
       frameTime: m.histogram('vision_frame_seconds', 'Whole pipeline time per analysed frame (decode to stored)', [], [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]),
       depth: m.gauge('vision_queue_depth', 'Camera frames waiting for analysis (at most one per camera)'),
       objects: m.counter('vision_vehicles_counted_total', 'Vehicles counted in zones, by class', ['class']),
+      passes: m.counter('vision_detector_passes_total', 'Detector inferences over analysed frames (1 per frame in one pass, one per tile when tiled)'),
     }
   }
 
@@ -220,6 +221,7 @@ export class VisionPipeline {
     if (st.configGen === gen) st.lastThumb = res.thumb
     st.lastAnalysedTs = f.ts
     this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
+    this.m.passes.inc(res.regions)
 
     const points: DetectionPoint[] = []
     const events: DetectionEvent[] = []
