@@ -2,7 +2,8 @@
 // Frames per second through the whole vision pipeline (JPEG in through the frames handler:
 // checks, thumbnail and motion gate, worker decode + letterbox, inference, decode + NMS, zones,
 // counts written to the SQLite time-series store) against raw session.run on ready tensors in
-// the same run, with 1 and 2 workers; then the same with tiling on a wide 1920x1080 frame.
+// the same run, with 1 and 2 workers; then the same on a wide 1920x1080 frame. Both with the
+// default camera configuration (tiling 'auto'): one pass at 640 px, tiles at 1920x1080.
 import { readFileSync } from 'node:fs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -82,7 +83,7 @@ function device(id: string): Device {
  * Whole pipeline: `cameras` closed loops, each publishing its next frame as soon as the previous
  * one's counts are stored, so the pool always has work and no frame is dropped.
  */
-async function openPipeline(workers: number, images: Buffer[], tiling: boolean, memorySink: boolean) {
+async function openPipeline(workers: number, images: Buffer[], memorySink: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'iocgw-bench-vision-'))
   const metrics = new Metrics({ defaults: false })
   const logger = createLogger('warn')
@@ -96,7 +97,6 @@ async function openPipeline(workers: number, images: Buffer[], tiling: boolean, 
           { id: 'inbound', kind: 'count', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
           { id: 'outbound', kind: 'count', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] },
         ],
-        ...(tiling ? { tiling: { enabled: true, maxTiles: 32 } } : {}),
       },
     ]),
   )
@@ -154,9 +154,9 @@ async function openPipeline(workers: number, images: Buffer[], tiling: boolean, 
  * Raw and pipeline alternate in `rounds` chunks so that both see the same background load (other
  * work on a shared 2-core box moves either figure by tens of percent within a minute).
  */
-async function compare(workers: number, n: number, images: Buffer[], tiling: boolean, inferencesPerFrame: number, rounds: number, memorySink: boolean) {
+async function compare(workers: number, n: number, images: Buffer[], inferencesPerFrame: number, rounds: number, memorySink: boolean) {
   const raw = await openRaw(workers)
-  const pipe = await openPipeline(workers, images, tiling, memorySink)
+  const pipe = await openPipeline(workers, images, memorySink)
   let rawS = 0
   let pipeS = 0
   let elu = 0
@@ -188,20 +188,22 @@ export async function main(args: string[]): Promise<void> {
   const memorySink = arg(args, 'sink', 'store') === 'memory'
   const images = await frames640()
   const wide = await wideFrame()
-  const regions = planRegions({ width: 1920, height: 1080 }, [{ id: 'all', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }], { enabled: true, maxTiles: 32 }).length
+  // The default configuration (tiling 'auto'): tiles at 1920x1080, one pass at 640 px.
+  const regions = planRegions({ width: 1920, height: 1080 }, [{ id: 'all', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }], undefined).length
+  if (planRegions({ width: 640, height: 480 }, [], undefined).length !== 1) throw new Error('the default configuration tiles 640 px frames: the single-pass figures would not be single-pass')
   console.log(`sink: ${memorySink ? 'memory (not stored)' : 'SQLite time-series store (synchronous FULL)'}`)
   console.log(`frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run`)
   console.log('fps = frames per second (wall); cpu = CPU ms per frame, all threads of the process (steadier than wall time on a loaded machine)')
-  console.log('workers  threads  raw fps  raw ms  pipeline fps  overhead  main loop  raw cpu  pipe cpu  cpu overhead | tiled: raw fps*  pipeline fps  overhead  cpu overhead')
+  console.log('workers  threads  raw fps  raw ms  pipeline fps  overhead  main loop  raw cpu  pipe cpu  cpu overhead | tiled: raw fps*  pipeline fps  overhead  pipe cpu  cpu overhead')
   for (const w of workerSet) {
-    const single = await compare(w, n, images, false, 1, 4, memorySink)
-    const tiled = await compare(w, nTiled, [wide], true, regions, 2, memorySink)
+    const single = await compare(w, n, images, 1, 4, memorySink)
+    const tiled = await compare(w, nTiled, [wide], regions, 2, memorySink)
     const over = single.rawFps / single.pipeFps - 1
     const overT = tiled.rawFps / tiled.pipeFps - 1
     console.log(
       `${String(w).padEnd(8)} ${String(Math.max(1, Math.floor(2 / w))).padEnd(8)} ${single.rawFps.toFixed(1).padStart(7)}  ${single.rawMs.toFixed(1).padStart(6)}  ` +
         `${single.pipeFps.toFixed(1).padStart(12)}  ${(over * 100).toFixed(0).padStart(7)}%  ${(single.elu * 100).toFixed(0).padStart(8)}%  ${single.rawCpuMs.toFixed(1).padStart(7)}  ${single.pipeCpuMs.toFixed(1).padStart(8)}  ${((single.pipeCpuMs / single.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}% | ` +
-        `${tiled.rawFps.toFixed(2).padStart(14)}  ${tiled.pipeFps.toFixed(2).padStart(12)}  ${(overT * 100).toFixed(0).padStart(7)}%  ${((tiled.pipeCpuMs / tiled.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}%`,
+        `${tiled.rawFps.toFixed(2).padStart(14)}  ${tiled.pipeFps.toFixed(2).padStart(12)}  ${(overT * 100).toFixed(0).padStart(7)}%  ${tiled.pipeCpuMs.toFixed(0).padStart(8)}  ${((tiled.pipeCpuMs / tiled.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}%`,
     )
     if (single.stored < n * 2) console.log(`  warning: only ${single.stored} detection points stored for ${n} frames`)
   }

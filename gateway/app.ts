@@ -16,7 +16,7 @@ import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
-import { cameraRoutes, createVision, type Vision } from './vision/index.ts'
+import { cameraRoutes, createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
@@ -120,8 +120,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     notifier.attach(alerting)
     let vision: Vision | undefined
     if (config.vision.enabled) {
+      // Camera configuration lives in the registry; gateway.yaml seeds cameras it has none for.
+      const cameras = loadCameraConfigs(registry, config.vision.cameras, logger)
       const v = createVision({
-        store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir,
+        store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir, cameras,
         // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
         onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
       })

@@ -44,4 +44,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Per-camera vision configuration (zones, tiling, dry reference; docs/vision.md), as JSON the
+    // vision capability validates. Not tied to devices(id): gateway.yaml may seed a camera before
+    // it is registered.
+    version: 2,
+    sql: `
+      CREATE TABLE camera_configs (
+        camera TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ]

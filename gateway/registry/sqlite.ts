@@ -13,6 +13,7 @@ import {
   type Actor,
   type ApiToken,
   type AuditEntry,
+  type CameraConfigRecord,
   type Device,
   type DeviceAuthResult,
   type DeviceFilter,
@@ -54,6 +55,16 @@ const RESERVED_IDS = new Set(['token'])
 const KIND_PREFIX: Record<DeviceKind, string> = { water_level: 'wl', rain_gauge: 'rg', air_quality: 'aq', camera: 'cam' }
 // Writing last_used_at on every API call would turn each read into a write; a minute is precise enough.
 const LAST_USED_PRECISION_MS = 60_000
+
+interface CameraConfigRow {
+  camera: string
+  config: string
+  updated_at: string
+}
+
+function toCameraConfig(r: CameraConfigRow): CameraConfigRecord {
+  return { camera: r.camera, config: JSON.parse(r.config) as Record<string, unknown>, updated_at: r.updated_at }
+}
 
 function toDevice(r: DeviceRow): Device {
   return {
@@ -269,6 +280,39 @@ export class SqliteRegistry implements DeviceRegistry {
       .all(...(before !== undefined ? [Number(before)] : []), page.limit + 1) as Array<AuditEntry & { detail: string | null }>
     const items = rows.slice(0, page.limit).map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }))
     return { items, next: rows.length > page.limit ? encodeCursor(String(items[items.length - 1]!.id)) : null }
+  }
+
+  // --- camera configuration ---------------------------------------------------------------------
+
+  getCameraConfig(camera: string): CameraConfigRecord | undefined {
+    const row = this.sql('SELECT camera, config, updated_at FROM camera_configs WHERE camera = ?').get(camera) as CameraConfigRow | undefined
+    return row ? toCameraConfig(row) : undefined
+  }
+
+  listCameraConfigs(): CameraConfigRecord[] {
+    return (this.sql('SELECT camera, config, updated_at FROM camera_configs ORDER BY camera').all() as CameraConfigRow[]).map(toCameraConfig)
+  }
+
+  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): CameraConfigRecord {
+    const now = new Date().toISOString()
+    this.db.transaction(() => {
+      this.sql(
+          `INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT(camera) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+        )
+        .run(camera, JSON.stringify(config), now)
+      this.audit(actor, 'camera.config', camera, config)
+    })()
+    return { camera, config, updated_at: now }
+  }
+
+  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): boolean {
+    return this.db.transaction(() => {
+      const r = this.sql('INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?) ON CONFLICT(camera) DO NOTHING')
+        .run(camera, JSON.stringify(config), new Date().toISOString())
+      if (r.changes > 0) this.audit(actor, 'camera.config.seed', camera, config)
+      return r.changes > 0
+    })()
   }
 
   onRevocation(listener: (ev: RevocationEvent) => void): () => void {

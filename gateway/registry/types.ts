@@ -79,6 +79,13 @@ export interface AuditEntry {
   detail: Record<string, unknown> | null
 }
 
+/** A camera's vision configuration as stored; its shape is the vision capability's (docs/vision.md). */
+export interface CameraConfigRecord {
+  camera: string
+  config: Record<string, unknown>
+  updated_at: string
+}
+
 export type DeviceAuthResult =
   | { ok: true; device: Device }
   | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'device_disabled' | 'device_decommissioned' }
@@ -120,6 +127,13 @@ export interface DeviceRegistry {
   ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken
 
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
+
+  getCameraConfig(camera: string): CameraConfigRecord | undefined
+  listCameraConfigs(): CameraConfigRecord[]
+  /** Stores (replaces) a camera's configuration, audited as camera.config. */
+  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): CameraConfigRecord
+  /** Stores it only when the camera has none yet (seeding from gateway.yaml); true when stored. */
+  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): boolean
 
   /** Called after a change that must close a device's live sessions. Returns an unsubscribe. */
   onRevocation(listener: (ev: RevocationEvent) => void): () => void

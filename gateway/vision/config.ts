@@ -3,16 +3,25 @@ import Type, { type Static } from 'typebox'
 // `vision:` section of gateway.yaml. Zone polygons are in normalised frame coordinates (0..1, x to
 // the right, y down) so they survive a change of the camera's capture resolution.
 
-const Point = Type.Tuple([Type.Number({ minimum: 0, maximum: 1 }), Type.Number({ minimum: 0, maximum: 1 })])
+// maxItems stated for the API's bounded-input rule (a tuple already forbids extra items).
+const Point = Type.Tuple([Type.Number({ minimum: 0, maximum: 1 }), Type.Number({ minimum: 0, maximum: 1 })], { maxItems: 2 })
 const Polygon = Type.Array(Point, { minItems: 3, maxItems: 64 })
 
 // Nested optional objects get their defaults in code (TILING_DEFAULTS): schema defaults are not
 // applied inside records of optional objects.
-export const TILING_DEFAULTS = { enabled: false, tileSize: 416, overlap: 0.25, fullFrame: true, maxTiles: 16 }
+export const TILING_DEFAULTS = { enabled: 'auto' as boolean | 'auto', tileSize: 416, overlap: 0.25, fullFrame: true, maxTiles: 32 }
+
+/** `auto` tiles a frame whose longer side is more than this many times the model's input side. */
+export const AUTO_TILING_FACTOR = 2
 
 export const TilingSchema = Type.Object(
   {
-    enabled: Type.Optional(Type.Boolean({ description: 'default false' })),
+    /**
+     * true, false, or 'auto' (default): tile when the frame's longer side exceeds twice the model's
+     * input side (832 px for a 416 model), where one pass would shrink small vehicles below what
+     * the model resolves.
+     */
+    enabled: Type.Optional(Type.Union([Type.Boolean(), Type.Literal('auto')], { description: "true, false or 'auto' (default)" })),
     /** Tile side in source pixels; about the model's input size keeps small vehicles at full resolution. */
     tileSize: Type.Optional(Type.Integer({ minimum: 64, maximum: 4096, description: 'default 416' })),
     /** Share of a tile that overlaps its neighbour, so a vehicle cut by one tile is whole in the next. */
@@ -20,7 +29,7 @@ export const TilingSchema = Type.Object(
     /** Also run one pass over the whole frame, for vehicles larger than a tile. */
     fullFrame: Type.Optional(Type.Boolean({ description: 'default true' })),
     /** Upper bound of inferences per frame (tiles are enlarged to stay within it). */
-    maxTiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default 16' })),
+    maxTiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default 32' })),
   },
   { additionalProperties: false },
 )
@@ -59,7 +68,7 @@ export const CameraVisionSchema = Type.Object(
      * from each flood reading. When unset, the first analysed frame is not assumed dry: no
      * compensation is made and the raw ratio is reported.
      */
-    dryReference: Type.Optional(Type.String({ minLength: 1 })),
+    dryReference: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   },
   { additionalProperties: false },
 )
@@ -99,6 +108,12 @@ export const VisionSection = Type.Object(
     workers: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     threadsPerWorker: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 2 * 1024 * 1024 }),
+    /**
+     * Frames whose header declares more pixels than this are refused before decoding (a flat
+     * 16383x16383 JPEG fits in 2 MiB but decodes to ~800 MB). Default 3840x2160 (4K UHD): the
+     * model sees 416 px, so larger frames only cost memory. Also sharp's limitInputPixels.
+     */
+    maxFramePixels: Type.Integer({ minimum: 4096, maximum: 268_402_689, default: 3840 * 2160 }),
     motion: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),

@@ -4,13 +4,13 @@ import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
-import type { VisionConfig } from './config.ts'
+import type { CameraVisionConfig, VisionConfig } from './config.ts'
 import { openDetectionLog, type DetectionLog } from './detection-log.ts'
 import type { FrameReject } from './frame-check.ts'
 import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
 import { VisionPool } from './pool.ts'
-import { renderSnapshot } from './snapshot.ts'
+import { SnapshotCache } from './snapshot.ts'
 import { storeSink } from './store-sink.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 
@@ -18,6 +18,7 @@ export { VisionSection, type VisionConfig } from './config.ts'
 export type { DetectionPoint, DetectionSink } from './pipeline.ts'
 export { storeSink } from './store-sink.ts'
 export { cameraRoutes } from '../api/routes/cameras.ts'
+export { loadCameraConfigs } from './camera-config.ts'
 
 export interface VisionDeps {
   /** The time-series store (measurement `detections`); or give `sink`. */
@@ -36,6 +37,8 @@ export interface VisionDeps {
   log?: DetectionLog | undefined
   /** Told of every refused frame, to keep it with the device's refused messages. */
   onFrameRefused?: ((msg: DevicePublish, reason: FrameReject) => void) | undefined
+  /** Per-camera configuration from the registry (loadCameraConfigs); `config.cameras` when not given. */
+  cameras?: Record<string, CameraVisionConfig> | undefined
 }
 
 export interface Vision {
@@ -48,6 +51,8 @@ export interface Vision {
   /** JPEG of the latest analysed frame with detections drawn, or null when none yet. */
   snapshot(camera: string): Promise<Buffer | null>
   detections(camera: string, from: number, to: number, limit: number, cursor?: number): ReturnType<DetectionLog['list']>
+  /** Applies a camera's new configuration to the running pipeline (from its next frame). */
+  setCameraConfig(camera: string, config: CameraVisionConfig): void
   pipeline: VisionPipeline
   pool: VisionPool
   close(): Promise<void>
@@ -63,6 +68,7 @@ export function createVision(d: VisionDeps): Vision {
     detector: cfg.detector,
     segmenter: cfg.flood.segmenter,
     modelsDir: d.modelsDir,
+    maxPixels: cfg.maxFramePixels,
   })
   const log = d.log ?? openDetectionLog(d.dataDir === ':memory:' ? ':memory:' : join(d.dataDir, 'vision.sqlite'))
   const seg = loadManifest(cfg.flood.segmenter.model)
@@ -75,7 +81,9 @@ export function createVision(d: VisionDeps): Vision {
     logger: d.logger,
     metrics: d.metrics,
     waterClasses: Object.values(seg.waterClasses ?? {}),
+    cameras: d.cameras,
   })
+  const snapshots = new SnapshotCache(d.metrics, { scoreThreshold: cfg.detector.scoreThreshold, countThreshold: cfg.detector.countThreshold, maxPixels: cfg.maxFramePixels })
   let isReady = false
   let closing = false
   const readyP = pool.ready().then(
@@ -105,9 +113,10 @@ export function createVision(d: VisionDeps): Vision {
     whenReady: () => readyP,
     async snapshot(camera) {
       const s = pipeline.snapshot(camera)
-      return s ? renderSnapshot(s, cfg.detector.scoreThreshold, cfg.detector.countThreshold) : null
+      return s ? snapshots.get(s) : null
     },
     detections: (camera, from, to, limit, cursor) => log.list(camera, from, to, limit, cursor),
+    setCameraConfig: (camera, config) => pipeline.setCameraConfig(camera, config),
     pipeline,
     pool,
     async close() {

@@ -53,6 +53,8 @@ interface CameraState {
   snapshot: Snapshot | null
   dryWater: Uint8Array | null | undefined
   zoneMasks: Map<string, Uint8Array>
+  /** Bumped by setCameraConfig: a frame analysed under an older configuration leaves no state behind. */
+  configGen: number
 }
 
 export interface PipelineDeps {
@@ -65,6 +67,8 @@ export interface PipelineDeps {
   metrics: Metrics
   /** Water classes of the segmenter (from its manifest). */
   waterClasses: readonly number[]
+  /** Per-camera configuration (from the registry); `config.cameras` when not given. */
+  cameras?: Record<string, CameraVisionConfig> | undefined
 }
 
 /**
@@ -74,10 +78,12 @@ export interface PipelineDeps {
  */
 export class VisionPipeline {
   private readonly cams = new Map<string, CameraState>()
+  private readonly cameras: Map<string, CameraVisionConfig>
   private readonly idle = new Set<() => void>()
   private closed = false
   private readonly m
   constructor(private readonly d: PipelineDeps) {
+    this.cameras = new Map(Object.entries(d.cameras ?? d.config.cameras))
     const m = d.metrics
     this.m = {
       frames: m.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', ['outcome']),
@@ -86,12 +92,35 @@ export class VisionPipeline {
       frameTime: m.histogram('vision_frame_seconds', 'Whole pipeline time per analysed frame (decode to stored)', [], [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]),
       depth: m.gauge('vision_queue_depth', 'Camera frames waiting for analysis (at most one per camera)'),
       objects: m.counter('vision_vehicles_counted_total', 'Vehicles counted in zones, by class', ['class']),
+      passes: m.counter('vision_detector_passes_total', 'Detector inferences over analysed frames (1 per frame in one pass, one per tile when tiled)'),
     }
   }
 
+  /** Frames over this many pixels (from the JPEG header) are refused before decoding. */
+  get maxFramePixels(): number {
+    return this.d.config.maxFramePixels
+  }
+
   cameraConfig(camera: string): CameraSettings {
-    const c = this.d.config.cameras[camera]
+    const c = this.cameras.get(camera)
     return { ...c, zones: c?.zones ?? [] }
+  }
+
+  /**
+   * Replaces a camera's configuration while running: the next frame taken from its queue uses
+   * it (a frame already in a worker finishes with the old one). What was derived from the old
+   * zones and dry reference is dropped, and the motion gate is reset so that the next frame is
+   * analysed even if the view has not changed.
+   */
+  setCameraConfig(camera: string, config: CameraVisionConfig): void {
+    this.cameras.set(camera, config)
+    const st = this.cams.get(camera)
+    if (!st) return
+    st.configGen++
+    st.zoneMasks = new Map()
+    st.dryWater = undefined
+    st.lastThumb = null
+    st.lastSegTs = -Infinity
   }
 
   reject(reason: FrameReject): void {
@@ -103,7 +132,7 @@ export class VisionPipeline {
     if (this.closed) return
     let st = this.cams.get(frame.camera)
     if (!st) {
-      st = { pending: null, busy: false, lastThumb: null, lastAnalysedTs: -Infinity, lastSegTs: -Infinity, snapshot: null, dryWater: undefined, zoneMasks: new Map() }
+      st = { pending: null, busy: false, lastThumb: null, lastAnalysedTs: -Infinity, lastSegTs: -Infinity, snapshot: null, dryWater: undefined, zoneMasks: new Map(), configGen: 0 }
       this.cams.set(frame.camera, st)
     }
     if (st.pending) this.m.frames.inc({ outcome: 'dropped_newer' })
@@ -159,6 +188,8 @@ export class VisionPipeline {
     const t0 = performance.now()
     const cfg = this.d.config
     const cam = this.cameraConfig(f.camera)
+    const gen = st.configGen
+    const masks = st.zoneMasks
     const floodZones = cam.zones.filter((z): z is FloodZone => z.kind === 'flood')
     const segment = floodZones.length > 0 && f.ts - st.lastSegTs >= cfg.flood.everyMs
     // The gate runs in the worker on the detector's own letterboxed input (no second decode);
@@ -186,9 +217,11 @@ export class VisionPipeline {
       this.m.frames.inc({ outcome: 'skipped_motion' })
       return
     }
-    st.lastThumb = res.thumb
+    // A configuration change while this frame was in a worker keeps the gate reset for the next one.
+    if (st.configGen === gen) st.lastThumb = res.thumb
     st.lastAnalysedTs = f.ts
     this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
+    this.m.passes.inc(res.regions)
 
     const points: DetectionPoint[] = []
     const events: DetectionEvent[] = []
@@ -204,12 +237,12 @@ export class VisionPipeline {
     let water: number | undefined
     if (res.seg) {
       st.lastSegTs = f.ts
-      const dry = await this.dryWater(st, f.camera, cam)
+      const dry = await this.dryWater(st, f.camera, cam, gen)
       for (const z of floodZones) {
-        let mask = st.zoneMasks.get(z.id)
+        let mask = masks.get(z.id)
         if (!mask) {
           mask = zoneMask(z, res.seg.width, res.seg.height)
-          st.zoneMasks.set(z.id, mask)
+          masks.set(z.id, mask)
         }
         const w = waterRatio(res.seg, mask, this.d.waterClasses, dry)
         water ??= w.ratio
@@ -237,17 +270,20 @@ export class VisionPipeline {
   }
 
   /** The dry reference's water mask, segmented once per camera through the pool. */
-  private async dryWater(st: CameraState, camera: string, cam: CameraVisionConfig): Promise<Uint8Array | null> {
-    if (st.dryWater !== undefined) return st.dryWater
-    st.dryWater = null
-    if (!cam.dryReference) return null
-    try {
-      const jpeg = await readFile(cam.dryReference)
-      const r = await this.d.pool.analyse({ jpeg, regions: [], segment: true })
-      if (r.seg) st.dryWater = waterMask(r.seg, this.d.waterClasses)
-    } catch (err) {
-      this.d.logger.warn({ camera, path: cam.dryReference, err: String(err) }, 'vision: dry reference unusable; water_ratio not compensated')
+  private async dryWater(st: CameraState, camera: string, cam: CameraVisionConfig, gen: number): Promise<Uint8Array | null> {
+    if (st.configGen === gen && st.dryWater !== undefined) return st.dryWater
+    let mask: Uint8Array | null = null
+    if (cam.dryReference) {
+      try {
+        const jpeg = await readFile(cam.dryReference)
+        const r = await this.d.pool.analyse({ jpeg, regions: [], segment: true })
+        if (r.seg) mask = waterMask(r.seg, this.d.waterClasses)
+      } catch (err) {
+        this.d.logger.warn({ camera, path: cam.dryReference, err: String(err) }, 'vision: dry reference unusable; water_ratio not compensated')
+      }
     }
-    return st.dryWater
+    // Kept only if the configuration it was made for is still the camera's.
+    if (st.configGen === gen) st.dryWater = mask
+    return mask
   }
 }

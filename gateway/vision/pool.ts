@@ -28,6 +28,7 @@ export class VisionPool {
       segmenter: o.segmenter,
       modelsDir: o.modelsDir,
       threads: this.threadsPerWorker,
+      maxPixels: o.maxPixels,
     }
     this.piscina = new Piscina({
       filename: fileURLToPath(new URL('./worker.ts', import.meta.url)),

@@ -1,4 +1,5 @@
 import sharp from 'sharp'
+import type { Metrics } from '../metrics/registry.ts'
 import type { Snapshot } from './pipeline.ts'
 import { countZones, isVehicle, toPixels } from './zones.ts'
 
@@ -8,8 +9,38 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
+/**
+ * Each analysed frame's drawn JPEG, rendered on the first request for it and then served from
+ * memory: drawing means decoding the frame at full size, and a client polling the snapshot (or
+ * many clients) must not cost one decode each (docs/operations.md, Security). One entry per
+ * camera's latest analysed frame; a newer frame replaces the snapshot object and so the entry.
+ */
+export class SnapshotCache {
+  private readonly rendered = new WeakMap<Snapshot, Promise<Buffer>>()
+  private readonly renders
+
+  constructor(
+    metrics: Metrics,
+    private readonly opts: { scoreThreshold: number; countThreshold: number; maxPixels?: number | undefined },
+  ) {
+    this.renders = metrics.counter('vision_snapshot_renders_total', 'Snapshots drawn (once per analysed frame that was asked for)')
+  }
+
+  get(s: Snapshot): Promise<Buffer> {
+    let p = this.rendered.get(s)
+    if (!p) {
+      this.renders.inc()
+      p = renderSnapshot(s, this.opts.scoreThreshold, this.opts.countThreshold, this.opts.maxPixels)
+      this.rendered.set(s, p)
+      // A failed render is not kept: the next request tries again.
+      p.catch(() => this.rendered.delete(s))
+    }
+    return p
+  }
+}
+
 /** The analysed frame with boxes, labels and zone outlines, as a JPEG (an SVG overlay composited by sharp). */
-export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countThreshold = 0): Promise<Buffer> {
+export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countThreshold = 0, maxPixels?: number): Promise<Buffer> {
   const { width: w, height: h } = s
   const stroke = Math.max(2, Math.round(Math.min(w, h) / 300))
   const font = Math.max(12, Math.round(Math.min(w, h) / 40))
@@ -34,7 +65,7 @@ export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countT
     parts.push(`<text x="${(x1 + 2).toFixed(1)}" y="${(ty - 2).toFixed(1)}" font-size="${font}" font-family="sans-serif" fill="#000">${esc(label)}</text>`)
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${parts.join('')}</svg>`
-  return sharp(s.jpeg, { autoOrient: true })
+  return sharp(s.jpeg, { autoOrient: true, ...(maxPixels ? { limitInputPixels: maxPixels } : {}) })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .jpeg({ quality: 80 })
     .toBuffer()

@@ -1,6 +1,18 @@
-import { TILING_DEFAULTS, type TilingConfig, type Zone } from './config.ts'
+import { AUTO_TILING_FACTOR, TILING_DEFAULTS, type TilingConfig, type Zone } from './config.ts'
 import { boundsOf, toPixels } from './zones.ts'
 import type { Region } from './yolox.ts'
+
+/**
+ * Whether a frame is tiled: as the camera's configuration says, or, when it says nothing or
+ * 'auto', when the frame's longer side is more than AUTO_TILING_FACTOR times the model's input
+ * side (`modelInput`): one pass then shrinks the frame more than twice, and a car 20 px long in
+ * a 1360x765 view becomes 6 px, under what the model resolves.
+ */
+export function tilingApplies(frame: { width: number; height: number }, tiling: TilingConfig | undefined, modelInput: number): boolean {
+  const enabled = tiling?.enabled ?? TILING_DEFAULTS.enabled
+  if (enabled !== 'auto') return enabled
+  return Math.max(frame.width, frame.height) > AUTO_TILING_FACTOR * modelInput
+}
 
 /**
  * Regions for one frame. Without tiling: one whole-frame pass. With tiling: square tiles of about
@@ -9,8 +21,13 @@ import type { Region } from './yolox.ts'
  * few dozen pixels tall in a 1080p frame shrinks below 10 pixels in one 416-pixel pass, under
  * what the model's stride-8 head resolves; in a 416-pixel tile it keeps its size.
  */
-export function planRegions(frame: { width: number; height: number }, zones: readonly Zone[], tilingIn: TilingConfig | undefined): Array<Region | null> {
-  if (!tilingIn?.enabled) return [null]
+export function planRegions(
+  frame: { width: number; height: number },
+  zones: readonly Zone[],
+  tilingIn: TilingConfig | undefined,
+  modelInput = TILING_DEFAULTS.tileSize,
+): Array<Region | null> {
+  if (!tilingApplies(frame, tilingIn, modelInput)) return [null]
   const tiling = { ...TILING_DEFAULTS, ...tilingIn }
   const counting = zones.filter((z) => z.kind === 'count')
   let x1 = 0

@@ -140,3 +140,29 @@ describe('reserved ids and token revocation', () => {
     }
   })
 })
+
+describe('camera configuration', () => {
+  it('seeds only a camera without one, replaces on set, audits both, and survives a reopen', () => {
+    const dir = tempDir()
+    let reg = openRegistry(dir.path)
+    try {
+      const yaml = { zones: [{ id: 'all-lanes', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1]] }] }
+      expect(reg.getCameraConfig('cam-seed-01')).toBeUndefined()
+      expect(reg.seedCameraConfig('cam-seed-01', yaml, { type: 'system', id: 'gateway.yaml' })).toBe(true)
+      const put = reg.setCameraConfig('cam-seed-01', { tiling: { enabled: false } }, actor)
+      // A later start with another gateway.yaml does not overwrite what the API stored.
+      expect(reg.seedCameraConfig('cam-seed-01', yaml, { type: 'system', id: 'gateway.yaml' })).toBe(false)
+      reg.close()
+      reg = openRegistry(dir.path)
+      expect(reg.getCameraConfig('cam-seed-01')).toEqual({ camera: 'cam-seed-01', config: { tiling: { enabled: false } }, updated_at: put.updated_at })
+      expect(reg.listCameraConfigs().map((c) => c.camera)).toEqual(['cam-seed-01'])
+      expect(reg.listAudit({ limit: 10 }).items.map((a) => [a.action, a.actor_id, a.detail])).toEqual([
+        ['camera.config', 'test', { tiling: { enabled: false } }],
+        ['camera.config.seed', 'gateway.yaml', yaml],
+      ])
+    } finally {
+      reg.close()
+      dir.remove()
+    }
+  })
+})

@@ -117,4 +117,18 @@ describe('frames handler', () => {
     expect(meta.format).toBe('jpeg')
     expect(await v.vision.snapshot('no-such-cam')).toBeNull()
   })
+
+  it('uses a configuration set while running from the next frame: zone masks rebuilt, same zone id', async () => {
+    // The flood zone keeps its id but now covers the whole frame (0.136 of it is water, docs/vision.md).
+    v.vision.setCameraConfig('cam-frames-01', { zones: [{ id: 'street', kind: 'flood', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }] })
+    const passes0 = await v.counter('vision_detector_passes_total', {})
+    await v.vision.frames(publish(cam, sample('flood_lagos_2019.jpg'), 'frames/1700000300000'))
+    await v.vision.pipeline.settled()
+    // 1280x853 is over twice the model's 416 px: tiled by default, 12 tiles and the whole frame.
+    expect((await v.counter('vision_detector_passes_total', {})) - passes0).toBe(13)
+    const at = v.points.filter((p) => p.ts === 1700000300000)
+    // Only a flood zone now: the counting zones are gone from the points too.
+    expect(at.map((p) => p.zone)).toEqual(['street'])
+    expect(at.find((p) => p.zone === 'street')!.fields.water_ratio).toBeCloseTo(0.136, 2)
+  })
 })

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Detection } from '../../gateway/vision/nms.ts'
 import { VisionPool } from '../../gateway/vision/pool.ts'
-import { planRegions } from '../../gateway/vision/tiles.ts'
+import { TILING_DEFAULTS } from '../../gateway/vision/config.ts'
+import { planRegions, tilingApplies } from '../../gateway/vision/tiles.ts'
 import { isVehicle } from '../../gateway/vision/zones.ts'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildMosaic, cellImage, CELL, MOSAIC_PHOTOS } from './mosaic.ts'
-import { SAMPLES, visionConfig } from './support.ts'
+import { sample, SAMPLES, visionConfig } from './support.ts'
 
 const expected = JSON.parse(readFileSync(join(SAMPLES, 'expected.json'), 'utf8')) as {
   images: Record<string, { count_range: Record<string, [number, number]>; detections_score_ge_0_3: Array<{ class: string }> }>
@@ -83,6 +84,40 @@ describe('tiling over a wide view with many small vehicles', () => {
     expect(worstCellExcess).toBeLessThanOrEqual(0)
   })
 
+  it('tiles a wide frame by default (no tiling configured) and counts within the reference; a 640 px frame gets one pass', async () => {
+    // What a camera registered through the API gets: no zones, no tiling settings. One pass was
+    // the default before, and counted 4 here.
+    const { jpeg, cells } = await buildMosaic()
+    const defaults = { zones: [], tiling: undefined }
+    const res = await pool.analyse({ jpeg, regions: defaults, segment: false })
+    const counted = vehicles(res.objects).length
+    const refLo = cells.reduce((s, c) => s + Object.values(expected.images[c.name]!.count_range).reduce((a, r) => a + r[0], 0), 0)
+    const refHi = cells.reduce((s, c) => s + Object.values(expected.images[c.name]!.count_range).reduce((a, r) => a + r[1], 0), 0)
+    const single = vehicles((await pool.analyse({ jpeg, regions: [null], segment: false })).objects).length
+    console.log(`default config on 1920x1080: ${res.regions} inferences, ${counted} vehicles (one pass ${single}; reference ${refLo}-${refHi})`)
+    expect(res.regions).toBeGreaterThan(1)
+    expect(res.regions).toBeLessThanOrEqual(TILING_DEFAULTS.maxTiles)
+    expect(counted).toBeGreaterThanOrEqual(Math.floor(refLo * 0.8))
+    expect(counted).toBeLessThanOrEqual(refHi)
+    expect(single).toBeLessThan(refLo / 4)
+
+    // A frame near the model's size keeps the single pass (and its cost).
+    const small = await pool.analyse({ jpeg: sample('coco_000000001532.jpg'), regions: defaults, segment: false })
+    expect(small.regions).toBe(1)
+    // The camera's configuration overrides the rule either way.
+    expect((await pool.analyse({ jpeg, regions: { zones: [], tiling: { enabled: false } }, segment: false })).regions).toBe(1)
+    expect((await pool.analyse({ jpeg: sample('coco_000000001532.jpg'), regions: { zones: [], tiling: { enabled: true } }, segment: false })).regions).toBeGreaterThan(1)
+  })
+
+  it('chooses tiling from the frame size against the model input when the camera does not say', () => {
+    expect(tilingApplies({ width: 1360, height: 765 }, undefined, 416)).toBe(true)
+    expect(tilingApplies({ width: 832, height: 600 }, undefined, 416)).toBe(false)
+    expect(tilingApplies({ width: 833, height: 600 }, { enabled: 'auto' }, 416)).toBe(true)
+    expect(tilingApplies({ width: 1920, height: 1080 }, { enabled: false }, 416)).toBe(false)
+    expect(tilingApplies({ width: 640, height: 480 }, { enabled: true }, 416)).toBe(true)
+    expect(tilingApplies({ width: 1280, height: 720 }, undefined, 640)).toBe(false)
+  })
+
   it('plans tiles within the zone and within the tile budget', () => {
     const frame = { width: 1920, height: 1080 }
     const zone = { id: 'lane', kind: 'count' as const, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9], [0.1, 0.9]] as Array<[number, number]> }
@@ -98,6 +133,7 @@ describe('tiling over a wide view with many small vehicles', () => {
     // The tiles cover the zone's bounds.
     expect(Math.min(...regions.map((r) => r!.x))).toBe(192)
     expect(Math.max(...regions.map((r) => r!.x + r!.w))).toBe(1728)
-    expect(planRegions(frame, [zone], undefined)).toEqual([null])
+    expect(planRegions({ width: 640, height: 480 }, [zone], undefined)).toEqual([null])
+    expect(planRegions(frame, [zone], { enabled: false })).toEqual([null])
   })
 })

@@ -57,8 +57,18 @@ describe('NMS', () => {
 
 describe('frame checks', () => {
   it('classifies bytes and capture times', () => {
-    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0, 0xff, 0xd9, 0, 0])
+    // SOI, APP0 (no payload), SOF0 of 32x16 pixels, EOI, padding.
+    const sof = (w: number, h: number) => [0xff, 0xc0, 0, 11, 8, h >> 8, h & 255, w >> 8, w & 255, 1, 1, 0x11, 0]
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 2, ...sof(32, 16), 0xff, 0xd9, 0, 0])
     expect(checkFrameBytes(jpeg, 100)).toBeNull()
+    expect(checkFrameBytes(jpeg, 100, 512)).toBeNull()
+    expect(checkFrameBytes(jpeg, 100, 511)).toBe('too_many_pixels')
+    // The header is read from the markers, fill bytes included, never from a decode.
+    const bomb = Buffer.from([0xff, 0xd8, 0xff, 0xff, ...sof(16383, 16383), 0xff, 0xd9])
+    expect(checkFrameBytes(bomb, 100, 3840 * 2160)).toBe('too_many_pixels')
+    // No frame header before the scan, or a height deferred to a DNL marker: not decoded.
+    expect(checkFrameBytes(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 2, 0xff, 0xd9]), 100)).toBe('undecodable')
+    expect(checkFrameBytes(Buffer.from([0xff, 0xd8, ...sof(32, 0), 0xff, 0xd9]), 100)).toBe('undecodable')
     expect(checkFrameBytes(jpeg, 5)).toBe('too_large')
     expect(checkFrameBytes(Buffer.alloc(0), 100)).toBe('empty')
     expect(checkFrameBytes(Buffer.from('\x89PNG\r\n\x1a\n'), 100)).toBe('not_jpeg')

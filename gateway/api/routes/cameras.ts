@@ -1,15 +1,56 @@
 import Type from 'typebox'
+import Value from 'typebox/value'
 import type { DeviceRegistry } from '../../registry/types.ts'
+import { cameraConfigProblem } from '../../vision/camera-config.ts'
+import { CameraVisionSchema, CountZoneSchema, FloodZoneSchema, type CameraVisionConfig } from '../../vision/config.ts'
+import { formatSchemaErrors } from '../errors.ts'
 import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
-import type { RoutePlugin } from '../types.ts'
+import { auditActor, type RoutePlugin } from '../types.ts'
 
 /** What the camera routes need from the vision capability (createVision's result fits). */
 export interface CameraRouteDeps {
   vision: {
     snapshot(camera: string): Promise<Buffer | null>
     detections(camera: string, from: number, to: number, limit: number, cursor?: number): { items: unknown[]; next: string | null }
+    setCameraConfig(camera: string, config: CameraVisionConfig): void
   }
-  registry?: Pick<DeviceRegistry, 'getDevice'> | undefined
+  registry?: Pick<DeviceRegistry, 'getDevice' | 'getCameraConfig' | 'setCameraConfig'> | undefined
+}
+
+const CameraConfigResponse = Type.Object(
+  {
+    camera: Type.String(),
+    config: CameraVisionSchema,
+    updated_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'null: never set, the defaults apply' }),
+  },
+  { additionalProperties: false },
+)
+
+type SchemaErrors = Parameters<typeof formatSchemaErrors>[0]
+
+/**
+ * The first schema error of a camera configuration as one sentence naming the field. A zone is a
+ * union (count or flood): its errors are taken from the branch its `kind` names, so a polygon of
+ * two points reads "body/zones/0/polygon must NOT have fewer than 3 items", not "zones/0 is not valid".
+ */
+function explainConfig(body: unknown): string {
+  const zones = (body as { zones?: unknown } | null)?.zones
+  if (Array.isArray(zones)) {
+    for (const [i, z] of zones.entries()) {
+      const kind = (z as { kind?: unknown } | null)?.kind
+      const branch = kind === 'count' ? CountZoneSchema : kind === 'flood' ? FloodZoneSchema : null
+      if (!branch || Value.Check(branch, z)) continue
+      const errs = [...Value.Errors(branch, z)].map((e) => ({ ...e, instancePath: `/zones/${i}${e.instancePath}` })) as unknown as SchemaErrors
+      const msg = formatSchemaErrors(errs, 'body')
+      return /\/polygon\//.test(msg) ? `${msg} (points are [x, y] in normalised frame coordinates, 0..1)` : msg
+    }
+  }
+  return formatSchemaErrors([...Value.Errors(CameraVisionSchema, body)] as unknown as SchemaErrors, 'body')
+}
+
+function badConfig(message: string): Error {
+  // `validation` makes the API count it as a validation refusal (errors.ts).
+  return Object.assign(new Error(message), { statusCode: 400, validation: [] })
 }
 
 const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], { description: '[x1, y1, x2, y2] in source-frame pixels' })
@@ -81,6 +122,55 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         throw Object.assign(new Error(`camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`), { statusCode: 404 })
       }
       return reply.header('cache-control', 'no-store').type('image/jpeg').send(jpeg as never)
+    },
+  )
+
+  app.get(
+    '/cameras/:id/config',
+    {
+      config: { roles: ['viewer', 'officer', 'technician'] },
+      schema: {
+        tags: ['cameras'],
+        summary: "The camera's vision configuration: zones, tiling, dry reference (docs/vision.md)",
+        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        response: { 200: CameraConfigResponse, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const id = request.params.id
+      await ensureCamera(id)
+      const rec = deps.registry?.getCameraConfig(id)
+      return { camera: id, config: (rec?.config ?? {}) as CameraVisionConfig, updated_at: rec?.updated_at ?? null }
+    },
+  )
+
+  app.put(
+    '/cameras/:id/config',
+    {
+      config: { roles: ['technician'] },
+      attachValidation: true,
+      schema: {
+        tags: ['cameras'],
+        summary: "Replaces the camera's vision configuration; the running pipeline uses it from the next frame",
+        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        body: CameraVisionSchema,
+        response: { 200: CameraConfigResponse, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const id = request.params.id
+      if (request.validationError) {
+        // Params are checked before the body: a bad id is still answered about the id.
+        if ((request.validationError as { validationContext?: string }).validationContext !== 'body') throw badConfig(request.validationError.message)
+        throw badConfig(explainConfig(request.body))
+      }
+      await ensureCamera(id)
+      const problem = cameraConfigProblem(request.body)
+      if (problem) throw badConfig(`body/${problem.path} ${problem.message}`)
+      if (!deps.registry) throw new Error('camera configuration needs the registry')
+      const rec = deps.registry.setCameraConfig(id, request.body as Record<string, unknown>, auditActor(request.actor))
+      deps.vision.setCameraConfig(id, request.body)
+      return { camera: id, config: request.body, updated_at: rec.updated_at }
     },
   )
 

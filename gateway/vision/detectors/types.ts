@@ -20,6 +20,8 @@ export interface Timings {
  */
 export interface Detector {
   readonly type: string
+  /** Side of the model's square input in pixels (the automatic tiling rule compares frames with it). */
+  readonly inputSize: number
   /**
    * Detects objects in each region (null = the whole frame) and merges them into source pixels.
    * `image` is a fresh decoder for the frame (call `.clone()` for each use). When `gate` is given,

@@ -44,6 +44,7 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
 
   return {
     type: 'yolox-onnx',
+    inputSize: size,
     async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean, pixels?: RawFrame): Promise<Detection[] | null> {
       const all: Detection[] = []
       let gated = !gate
