@@ -125,6 +125,31 @@ describe('a district-scoped officer', () => {
     expect(seen.body.acknowledged).toMatchObject({ by: 'an', note: 'đã cử người kiểm tra' })
     expect(seen.body.history.at(-1)).toMatchObject({ action: 'acknowledged', by: 'an' })
   })
+  it("receives only its district's alert changes on the event stream (cookie session)", async () => {
+    const an = await loginAs('an')
+    const ac = new AbortController()
+    const res = await fetch(`${base}/api/v1/events?readings=false`, { headers: { cookie: an.cookie }, signal: ac.signal })
+    expect(res.status).toBe(200)
+    let text = ''
+    const reader = res.body!.getReader()
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
+        if (done) return
+        text += Buffer.from(value!).toString('utf8')
+      }
+    })()
+    await waitFor(() => text.includes(': connected'), 10_000)
+    // The other district's change first: had it been sent, it would arrive before the own one.
+    expect((await admin('POST', `/alerts/${alertIds['phu-oc']}/ack`, {})).status).toBe(200)
+    expect((await admin('POST', `/alerts/${alertIds['kim-long']}/resolve`, {})).status).toBe(200)
+    await waitFor(() => text.includes(alertIds['kim-long']!), 10_000)
+    ac.abort()
+    await reading
+    expect(text).toContain('event: alert')
+    expect(text).not.toContain(alertIds['phu-oc']!)
+    expect(text).not.toContain('phu-oc')
+  })
 })
 
 describe('a station-scoped technician', () => {
