@@ -180,6 +180,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         `  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`,
       ].join('\n'),
     )
+    if (!registry.users.hasUsers()) say('No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).')
     return { ports, logger, metrics, broker, close }
   } catch (err) {
     await close()
