@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireCommand, tempDir } from '../support/services.ts'
 import { bearer, login, makeApi, type TestApi } from './support.ts'
@@ -147,6 +148,21 @@ describe('revocation', () => {
     clock += 61_000
     expect((await get('/api/v1/devices', { cookie: s.cookie })).statusCode).toBe(401)
     expect((await get('/api/v1/auth/me', { cookie: s.cookie })).statusCode).toBe(401)
+  })
+
+  it('removes expired sessions that are never presented again at the next login', async () => {
+    const db = new Database(join(api.dataDir, 'registry.db'), { readonly: true })
+    const count = (name: string) => (db.prepare('SELECT count(*) AS n FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE u.name = ?').get(name) as { n: number }).n
+    try {
+      await login(api.app, 'minh', PASSWORD)
+      expect(count('minh')).toBeGreaterThanOrEqual(1)
+      clock += 120_000
+      await login(api.app, 'lan', PASSWORD)
+      expect(count('minh')).toBe(0)
+      expect(count('lan')).toBe(1)
+    } finally {
+      db.close()
+    }
   })
 })
 
