@@ -166,6 +166,21 @@ describe('revocation', () => {
   })
 })
 
+describe('secrets of people', () => {
+  it('never writes a password, session id or CSRF token to the log or the audit log, nor answers a password hash', async () => {
+    const s = await login(api.app, 'lan', PASSWORD)
+    await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'lan', password: 'a wrong guess 12345' } })
+    const secrets = [PASSWORD, 'mật khẩu mới 2026', 'a wrong guess 12345', s.cookie.split('=')[1] as string, s.csrf]
+    expect(api.logs.some((line) => line.includes('/api/v1/auth/login'))).toBe(true)
+    expect(api.logs.filter((line) => secrets.some((x) => line.includes(x)))).toEqual([])
+    const audit = JSON.stringify(api.registry.listAudit({ limit: 500 }).items)
+    expect(secrets.filter((x) => audit.includes(x))).toEqual([])
+    const users = await api.app.inject({ method: 'GET', url: '/api/v1/users', headers: bearer(api.tokens.admin) })
+    expect(users.statusCode).toBe(200)
+    expect(users.body).not.toMatch(/scrypt|password/)
+  })
+})
+
 describe('failed-login rate limits', () => {
   let limited: TestApi
   beforeAll(async () => {
