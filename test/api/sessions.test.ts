@@ -166,6 +166,24 @@ describe('revocation', () => {
   })
 })
 
+describe('maximum session age', () => {
+  it('ends a session sessionMaxHours after login however busy it is', async () => {
+    let t = Date.parse('2026-10-01T00:00:00Z')
+    const busy = await makeApi({ allRoutes: false, sessionIdleMinutes: 1440, sessionMaxHours: 1, now: () => t })
+    try {
+      await busy.registry.users.createUser({ name: 'lan', role: 'viewer', password: PASSWORD }, SYSTEM)
+      const s = await login(busy.app, 'lan', PASSWORD)
+      const use = async () => (await busy.app.inject({ method: 'GET', url: '/api/v1/devices', headers: { cookie: s.cookie } })).statusCode
+      t += 59 * 60_000
+      expect(await use()).toBe(200)
+      t += 2 * 60_000
+      expect(await use()).toBe(401)
+    } finally {
+      await busy.close()
+    }
+  })
+})
+
 describe('secrets of people', () => {
   it('never writes a password, session id or CSRF token to the log or the audit log, nor answers a password hash', async () => {
     const s = await login(api.app, 'lan', PASSWORD)
