@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../registry/passwords.ts'
 import { ROLES, type DeviceRegistry } from '../../registry/types.ts'
-import { USER_NAME_PATTERN } from '../../registry/users.ts'
+import { USER_NAME_PATTERN, type UserAccount } from '../../registry/users.ts'
 import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
 import { auditActor, type RoutePlugin } from '../types.ts'
 
@@ -38,7 +38,8 @@ const ADMIN = ['admin'] as const
 
 export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   const users = deps.registry.users
-  const view = ({ id: _id, ...u }: ReturnType<typeof users.getUser> & object) => u
+  // The internal id stays inside: people are named by their login name.
+  const view = ({ id: _id, ...u }: UserAccount) => u
 
   app.post('/users', {
     config: { roles: ADMIN, audited: true },
