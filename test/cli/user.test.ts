@@ -75,7 +75,7 @@ describe('iocgw user', () => {
     const dup = await iocgw(['user', 'add', 'minh', '--role', 'viewer', '--password-stdin'], `${PASSWORD}\n`)
     expect(dup.stderr).toMatch(/^iocgw: 409 Conflict: user "minh" already exists/)
     const empty = await iocgw(['user', 'passwd', 'minh', '--password-stdin'], '')
-    expect(empty.stderr).toMatch(/^iocgw: --password-stdin: stdin held no password/)
+    expect(empty.stderr).toMatch(/^iocgw: no password on stdin: give it as the first line/)
     const viewer = await iocgw(['user', 'list'], '', api.tokens.viewer)
     expect(viewer.stderr).toMatch(/^iocgw: 403 Forbidden/)
   }, 180_000)

@@ -26,7 +26,7 @@ async function passwordFromStdin(): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
   const line = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
-  if (!line) throw new CliError('--password-stdin: stdin held no password (give it as the first line)')
+  if (!line) throw new CliError('no password on stdin: give it as the first line, or run on a terminal to be asked for it')
   return line
 }
 
