@@ -6,6 +6,7 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify'
+import type { Scope } from '../registry/scope.ts'
 import type { Actor, Role } from '../registry/types.ts'
 
 /** The Fastify instance every route file receives: TypeBox schemas give typed requests. */
@@ -27,26 +28,36 @@ export type RoutePlugin<D = any> = (app: ApiApp, deps: D) => Promise<void>
 /** 'public' (no token needed) or the roles allowed; admin is always allowed. */
 export type RouteRoles = 'public' | readonly Role[]
 
-/** The authenticated caller of a request. */
+
+/** The authenticated caller of a request: an API token (machines) or a user's session (people). */
 export interface ApiActor {
+  /** Token id or user id. */
   id: string
+  /** The token's or the user's name: what the audit log and alert history show. */
   name: string
   role: Role
+  kind: 'token' | 'user'
+  /** Null: every place (tokens, unscoped users). */
+  scope: Scope | null
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Required on every route: registration fails without it (auth.ts). */
     roles?: RouteRoles
+    /** The handler writes its own audit entries; otherwise every successful change is audited by the server (server.ts). */
+    audited?: boolean
   }
   interface FastifyRequest {
     /** Set by the auth hook; null on public routes called without a valid token. */
     actor: ApiActor | null
+    /** The console session the request came with (cookie), null for bearer tokens. */
+    session: { id: string; csrfToken: string } | null
   }
 }
 
 /** The audit-log actor for a request (every registry-changing call passes one). */
 export function auditActor(actor: ApiActor | null): Actor {
   if (!actor) return { type: 'system', id: 'anonymous' }
-  return { type: 'token', id: actor.id, name: actor.name }
+  return { type: actor.kind, id: actor.id, name: actor.name }
 }

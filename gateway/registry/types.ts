@@ -1,3 +1,6 @@
+import type { Scope } from './scope.ts'
+import type { UserRegistry } from './users.ts'
+
 // The registry holds devices, their credentials, API tokens and the audit log. SQLite is the
 // embedded implementation; a shared one (for several gateway nodes) implements the same interface.
 
@@ -47,6 +50,8 @@ export interface DeviceFilter {
   kind?: DeviceKind | undefined
   station?: string | undefined
   state?: DeviceState | undefined
+  /** Only devices of these districts and stations (a scoped user). */
+  scope?: Scope | null | undefined
 }
 
 export interface Page<T> {
@@ -64,7 +69,7 @@ export interface ApiToken {
 
 /** Who made a change, for the audit log. */
 export interface Actor {
-  type: 'token' | 'cli' | 'system'
+  type: 'token' | 'user' | 'cli' | 'system'
   id: string
   name?: string | undefined
 }
@@ -74,6 +79,8 @@ export interface AuditEntry {
   ts: string
   actor_type: Actor['type']
   actor_id: string
+  /** The token's or user's name at the time of the action (null for system actions). */
+  actor_name: string | null
   action: string
   target: string
   detail: Record<string, unknown> | null
@@ -126,6 +133,11 @@ export interface DeviceRegistry {
   /** Makes sure a token with this exact secret exists (bootstrap admin token from configuration). */
   ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken
 
+  /** People's accounts and their console sessions (users.ts). */
+  readonly users: UserRegistry
+
+  /** Records who did what to which target (the registry's own changes do this themselves). */
+  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
 
   getCameraConfig(camera: string): CameraConfigRecord | undefined

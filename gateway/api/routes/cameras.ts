@@ -5,7 +5,8 @@ import { cameraConfigProblem } from '../../vision/camera-config.ts'
 import { CameraVisionSchema, CountZoneSchema, FloodZoneSchema, type CameraVisionConfig } from '../../vision/config.ts'
 import { formatSchemaErrors } from '../errors.ts'
 import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
-import { auditActor, type RoutePlugin } from '../types.ts'
+import { canSee, notFound } from '../scope.ts'
+import { auditActor, type ApiActor, type RoutePlugin } from '../types.ts'
 
 /** What the camera routes need from the vision capability (createVision's result fits). */
 export interface CameraRouteDeps {
@@ -96,12 +97,16 @@ function parseTime(v: string | undefined, field: string, fallback: number): numb
 }
 
 export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
-  async function ensureCamera(id: string): Promise<void> {
-    if (!deps.registry) return
-    const dev = await deps.registry.getDevice(id)
-    if (!dev || dev.kind !== 'camera') {
-      throw Object.assign(new Error(`no camera "${id}" is registered (GET /api/v1/devices?kind=camera lists them)`), { statusCode: 404 })
+  /** 404 unless `id` is a registered camera the caller may see (a scoped user: of their districts or stations). */
+  async function ensureCamera(id: string, actor: ApiActor | null): Promise<void> {
+    const missing = () => notFound(`no camera "${id}" is registered (GET /api/v1/devices?kind=camera lists them)`)
+    if (!deps.registry) {
+      // Without the registry a camera's place is unknown: only an unscoped caller may look.
+      if (actor?.scope) throw missing()
+      return
     }
+    const dev = await deps.registry.getDevice(id)
+    if (!dev || dev.kind !== 'camera' || !canSee(actor, dev)) throw missing()
   }
 
   app.get(
@@ -116,7 +121,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       },
     },
     async (request, reply) => {
-      await ensureCamera(request.params.id)
+      await ensureCamera(request.params.id, request.actor)
       const jpeg = await deps.vision.snapshot(request.params.id)
       if (!jpeg) {
         throw Object.assign(new Error(`camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`), { statusCode: 404 })
@@ -138,7 +143,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
     },
     async (request) => {
       const id = request.params.id
-      await ensureCamera(id)
+      await ensureCamera(id, request.actor)
       const rec = deps.registry?.getCameraConfig(id)
       return { camera: id, config: (rec?.config ?? {}) as CameraVisionConfig, updated_at: rec?.updated_at ?? null }
     },
@@ -147,7 +152,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
   app.put(
     '/cameras/:id/config',
     {
-      config: { roles: ['technician'] },
+      config: { roles: ['technician'], audited: true },
       attachValidation: true,
       schema: {
         tags: ['cameras'],
@@ -164,7 +169,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         if ((request.validationError as { validationContext?: string }).validationContext !== 'body') throw badConfig(request.validationError.message)
         throw badConfig(explainConfig(request.body))
       }
-      await ensureCamera(id)
+      await ensureCamera(id, request.actor)
       const problem = cameraConfigProblem(request.body)
       if (problem) throw badConfig(`body/${problem.path} ${problem.message}`)
       if (!deps.registry) throw new Error('camera configuration needs the registry')
@@ -195,7 +200,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      await ensureCamera(request.params.id)
+      await ensureCamera(request.params.id, request.actor)
       const q = request.query
       const to = parseTime(q.to, 'to', Date.now() + 1)
       const from = parseTime(q.from, 'from', to - 3_600_000)
