@@ -144,7 +144,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       registry,
       metrics,
       logger,
-      config: { authFailuresPerMinute: config.http.authFailuresPerMinute },
+      config: {
+        authFailuresPerMinute: config.http.authFailuresPerMinute,
+        loginFailuresPerUserPerMinute: config.auth.loginFailuresPerUserPerMinute,
+        sessionIdleMinutes: config.auth.sessionIdleMinutes,
+        sessionMaxHours: config.auth.sessionMaxHours,
+      },
       readiness: async () => ({
         broker: { ok: broker.ready() },
         store: store.health(),

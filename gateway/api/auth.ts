@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
-import type { DeviceRegistry } from '../registry/types.ts'
+import type { ApiToken, DeviceRegistry } from '../registry/types.ts'
 import { ROLES } from '../registry/types.ts'
-import type { ApiApp, RouteRoles } from './types.ts'
+import { clearedSessionCookie, readCookie, SESSION_COOKIE } from './cookies.ts'
+import { csrfMatches, type ActiveSession, type SessionManager } from './sessions.ts'
+import type { ApiActor, ApiApp, RouteRoles } from './types.ts'
 
 /**
  * Counts failed authentications per client address in a fixed one-minute window.
@@ -48,7 +50,18 @@ export function memoryAuthFailureLimiter(perMinute: number, opts: { maxKeys?: nu
   }
 }
 
-const HOW_TO = "send the header 'Authorization: Bearer <token>' (an admin creates tokens with `iocgw token create --role ROLE`)"
+const HOW_TO = "send the header 'Authorization: Bearer <token>' (an admin creates tokens with `iocgw token create --role ROLE`)" +
+  ' or log in with POST /api/v1/auth/login'
+/** RFC 9110 section 9.2.1: every other method may change state, so a cookie-borne request needs the CSRF token. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+const tokenActor = (t: ApiToken): ApiActor => ({ id: t.id, name: t.name, role: t.role, kind: 'token', scope: null })
+
+export function userActor(s: ActiveSession): ApiActor {
+  const { user } = s
+  const scoped = user.districts.length > 0 || user.stations.length > 0
+  return { id: user.id, name: user.name, role: user.role, kind: 'user', scope: scoped ? { districts: user.districts, stations: user.stations } : null }
+}
 
 function isRouteRoles(v: unknown): v is RouteRoles {
   if (v === 'public') return true
@@ -70,11 +83,13 @@ function bearer(header: string | undefined): string | undefined | null {
   return m ? (m[1] as string) : null
 }
 
-export type AuthRefusal = 'missing' | 'malformed' | 'invalid' | 'forbidden' | 'rate_limited'
+export type AuthRefusal = 'missing' | 'malformed' | 'invalid' | 'forbidden' | 'rate_limited' | 'session' | 'csrf'
 
 export interface AuthOptions {
   registry: Pick<DeviceRegistry, 'authenticateToken'>
   limiter: AuthFailureLimiter
+  /** Console sessions (cookie `iocgw_session`). */
+  sessions: SessionManager
   /** Called for every refused request (metrics). */
   refused?: (reason: AuthRefusal) => void
   /** Routes registered while this returns true (e.g. the docs UI) are public without declaring it. */
@@ -87,6 +102,7 @@ export interface AuthOptions {
  */
 export function registerAuth(app: ApiApp, opts: AuthOptions): void {
   app.decorateRequest('actor', null)
+  app.decorateRequest('session', null)
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as { roles?: unknown }
@@ -105,10 +121,19 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
     if (request.is404) return
     const roles = request.routeOptions.config.roles
     const secret = bearer(request.headers.authorization)
+    // A bearer header wins over a cookie: a machine's request is judged by its token alone.
+    const cookie = secret === undefined ? readCookie(request.headers.cookie, SESSION_COOKIE) : undefined
+    const session = cookie !== undefined ? opts.sessions.resolve(cookie) : undefined
+    const secure = request.protocol === 'https'
+    if (cookie !== undefined && !session) reply.header('set-cookie', clearedSessionCookie(secure))
     if (roles === 'public') {
       // A token on a public route only identifies the caller; a bad one is ignored, not refused.
       const token = secret ? opts.registry.authenticateToken(secret) : undefined
-      if (token) request.actor = { id: token.id, name: token.name, role: token.role }
+      if (token) request.actor = tokenActor(token)
+      else if (session) {
+        request.actor = userActor(session)
+        request.session = { id: session.id, csrfToken: session.csrfToken }
+      }
       return
     }
     if (!roles) return deny(reply, 403, 'this route declares no roles')
@@ -123,20 +148,35 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
       reply.header('retry-after', String(wait))
       return refuse('rate_limited', 429, `too many failed authentications from ${key}; try again in ${wait} s`)
     }
-    if (secret === undefined) return refuse('missing', 401, `authentication required: ${HOW_TO}`)
-    if (secret === null) {
-      opts.limiter.fail(key)
-      return refuse('malformed', 401, `malformed Authorization header: ${HOW_TO}`)
+    let actor: ApiActor
+    if (secret === undefined && cookie !== undefined) {
+      // An unknown or ended session is not counted as a failed authentication: session ids are
+      // 256 random bits, so guessing is hopeless, and a console whose session just timed out
+      // sends several requests at once that must not lock its address out of logging in again.
+      if (!session) return refuse('session', 401, 'the session has ended (logged out, timed out or revoked); log in again with POST /api/v1/auth/login')
+      if (!SAFE_METHODS.has(request.method) && !csrfMatches(request.headers['x-csrf-token'], session.csrfToken)) {
+        return refuse('csrf', 403, 'CSRF token missing or wrong: send the csrfToken of the login answer (or GET /api/v1/auth/me) in the X-CSRF-Token header')
+      }
+      actor = userActor(session)
+      request.session = { id: session.id, csrfToken: session.csrfToken }
+    } else {
+      if (secret === undefined) return refuse('missing', 401, `authentication required: ${HOW_TO}`)
+      if (secret === null) {
+        opts.limiter.fail(key)
+        return refuse('malformed', 401, `malformed Authorization header: ${HOW_TO}`)
+      }
+      const token = opts.registry.authenticateToken(secret)
+      if (!token) {
+        opts.limiter.fail(key)
+        return refuse('invalid', 401, `the bearer token is not valid (unknown or deleted): ${HOW_TO}`)
+      }
+      actor = tokenActor(token)
     }
-    const token = opts.registry.authenticateToken(secret)
-    if (!token) {
-      opts.limiter.fail(key)
-      return refuse('invalid', 401, `the bearer token is not valid (unknown or deleted): ${HOW_TO}`)
-    }
-    request.actor = { id: token.id, name: token.name, role: token.role }
-    if (token.role !== 'admin' && !roles.includes(token.role)) {
+    request.actor = actor
+    if (actor.role !== 'admin' && !roles.includes(actor.role)) {
       const allowed = ['admin', ...roles.filter((r) => r !== 'admin')].join(', ')
-      return refuse('forbidden', 403, `this route needs one of the roles ${allowed}; token "${token.name}" has role ${token.role}`)
+      const who = actor.kind === 'token' ? `token "${actor.name}"` : `user "${actor.name}"`
+      return refuse('forbidden', 403, `this route needs one of the roles ${allowed}; ${who} has role ${actor.role}`)
     }
   })
 }

@@ -9,7 +9,10 @@ import type { Metrics } from '../metrics/registry.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import { memoryAuthFailureLimiter, registerAuth, type AuthFailureLimiter } from './auth.ts'
 import { createErrorHandler, notFoundHandler, schemaErrorFormatter, validatorCompiler } from './errors.ts'
+import { loginLimiter } from './login-limiter.ts'
 import { ErrorSchema } from './schemas.ts'
+import { sessionRoutes } from './session-routes.ts'
+import { sessionManager } from './sessions.ts'
 import type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
 
 export type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
@@ -23,6 +26,12 @@ export interface BuildApiOptions<D = unknown> {
   config: {
     /** Failed authentications allowed per client address per minute before 429. */
     authFailuresPerMinute: number
+    /** Failed logins allowed per user name per minute before 429 (the address limit applies too). */
+    loginFailuresPerUserPerMinute?: number
+    /** Console sessions end after this many minutes unused (default 30)... */
+    sessionIdleMinutes?: number
+    /** ...or this many hours after login (default 12). */
+    sessionMaxHours?: number
     /** Largest request body, bytes (a route may set its own bodyLimit). Default 256 KiB. */
     bodyLimit?: number
   }
@@ -33,6 +42,8 @@ export interface BuildApiOptions<D = unknown> {
   deps: D
   /** Replaces the in-memory failed-auth counter (e.g. a shared one for several nodes). */
   limiter?: AuthFailureLimiter
+  /** The clock of session timeouts (tests move it instead of waiting). */
+  now?: () => number
   /** Extra Fastify options (https, trust proxy, ...). */
   fastify?: Partial<FastifyServerOptions>
 }
@@ -91,9 +102,16 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   ;(app as unknown as Record<symbol, unknown>)[catalogKey] = catalog
 
   let registeringDocs = false
+  const limiter = opts.limiter ?? memoryAuthFailureLimiter(opts.config.authFailuresPerMinute)
+  const sessions = sessionManager(opts.registry.users, {
+    idleMinutes: opts.config.sessionIdleMinutes ?? 30,
+    maxHours: opts.config.sessionMaxHours ?? 12,
+  }, opts.now)
+  const logins = opts.metrics.counter('http_logins_total', 'Console log-in attempts, by result (ok, refused, rate_limited)', ['result'])
   registerAuth(app, {
     registry: opts.registry,
-    limiter: opts.limiter ?? memoryAuthFailureLimiter(opts.config.authFailuresPerMinute),
+    limiter,
+    sessions,
     refused: (reason) => authRefused.inc({ reason }),
     implicitPublic: () => registeringDocs,
   })
@@ -135,10 +153,17 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
         title: 'ioc-gateway API',
         version: 'v1',
         description: 'Devices, tokens, readings, alerts and cameras of the operations-centre gateway. ' +
-          'Send `Authorization: Bearer <token>`; each route lists the roles it accepts (admin is always accepted).',
+          'Send `Authorization: Bearer <token>` (machines), or log in with POST /api/v1/auth/login and send the session cookie ' +
+          'with the `X-CSRF-Token` header on every POST, PUT, PATCH and DELETE (people); each route lists the roles it accepts ' +
+          '(admin is always accepted).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'iocgw_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: ({ schema, url, route }) => {
       const roles = (route.config as { roles?: RouteRoles } | undefined)?.roles
@@ -196,6 +221,12 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
     return reply.type(opts.metrics.registry.contentType).send(text)
   })
 
+  await app.register(async (scope) => sessionRoutes(scope as unknown as ApiApp, {
+    users: opts.registry.users,
+    sessions,
+    limiter: loginLimiter(limiter, memoryAuthFailureLimiter(opts.config.loginFailuresPerUserPerMinute ?? 10, opts.now ? { now: opts.now } : {})),
+    counted: (result) => logins.inc({ result }),
+  }), { prefix: '/api/v1' })
   for (const routes of opts.routes) {
     await app.register(async (scope) => routes(scope as unknown as ApiApp, opts.deps), { prefix: '/api/v1' })
   }

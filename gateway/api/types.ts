@@ -27,11 +27,22 @@ export type RoutePlugin<D = any> = (app: ApiApp, deps: D) => Promise<void>
 /** 'public' (no token needed) or the roles allowed; admin is always allowed. */
 export type RouteRoles = 'public' | readonly Role[]
 
-/** The authenticated caller of a request. */
+/** Places a scoped user may see and act on: a station's data when the station or its district is listed. */
+export interface Scope {
+  districts: readonly string[]
+  stations: readonly string[]
+}
+
+/** The authenticated caller of a request: an API token (machines) or a user's session (people). */
 export interface ApiActor {
+  /** Token id or user id. */
   id: string
+  /** The token's or the user's name: what the audit log and alert history show. */
   name: string
   role: Role
+  kind: 'token' | 'user'
+  /** Null: every place (tokens, unscoped users). */
+  scope: Scope | null
 }
 
 declare module 'fastify' {
@@ -42,11 +53,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook; null on public routes called without a valid token. */
     actor: ApiActor | null
+    /** The console session the request came with (cookie), null for bearer tokens. */
+    session: { id: string; csrfToken: string } | null
   }
 }
 
 /** The audit-log actor for a request (every registry-changing call passes one). */
 export function auditActor(actor: ApiActor | null): Actor {
   if (!actor) return { type: 'system', id: 'anonymous' }
-  return { type: 'token', id: actor.id, name: actor.name }
+  return { type: actor.kind, id: actor.id, name: actor.name }
 }

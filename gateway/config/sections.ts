@@ -66,6 +66,12 @@ export const AuthSection = Type.Object(
   {
     /** Bootstrap admin token; when unset one is made at first start and printed once. */
     adminToken: Type.Optional(Type.String({ minLength: 16 })),
+    /** A console session unused this many minutes ends (401; the user logs in again). */
+    sessionIdleMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 30 }),
+    /** A console session ends this many hours after login, however busy. */
+    sessionMaxHours: Type.Integer({ minimum: 1, maximum: 720, default: 12 }),
+    /** Failed logins allowed per user name per minute before 429 (http.authFailuresPerMinute limits each address too). */
+    loginFailuresPerUserPerMinute: Type.Integer({ minimum: 1, default: 10 }),
   },
   { additionalProperties: false, default: {} },
 )

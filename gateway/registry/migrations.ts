@@ -44,4 +44,31 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // People (the console) next to API tokens (machines); sessions keep only a keyed hash of their id.
+    version: 2,
+    sql: `
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        districts TEXT NOT NULL DEFAULT '[]',
+        stations TEXT NOT NULL DEFAULT '[]',
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_login_at TEXT
+      );
+      CREATE TABLE user_sessions (
+        id_hash BLOB PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+      );
+      CREATE INDEX user_sessions_user ON user_sessions(user_id);
+      ALTER TABLE audit_log ADD COLUMN actor_name TEXT;
+    `,
+  },
 ]

@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts'
 import { migrate } from '../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { SecretHasher, newSecret, newToken } from './secrets.ts'
+import { SqliteUsers } from './users.ts'
 import {
   DEVICE_ID_PATTERN,
   RegistryError,
@@ -78,6 +79,7 @@ export class SqliteRegistry implements DeviceRegistry {
   private readonly tokenUse = new Map<string, number>()
   // Preparing a statement costs more than running it; the MQTT connect path runs these per CONNECT.
   private readonly statements = new Map<string, Database.Statement>()
+  readonly users: SqliteUsers
 
   constructor(dbFile: string, keyFile: string) {
     this.hasher = SecretHasher.fromKeyFile(keyFile)
@@ -87,6 +89,7 @@ export class SqliteRegistry implements DeviceRegistry {
     this.db.pragma('foreign_keys = ON')
     this.db.pragma('busy_timeout = 5000')
     migrate(this.db, MIGRATIONS)
+    this.users = new SqliteUsers(this.db, (t) => this.sql(t), this.hasher, (...a) => this.audit(...a))
   }
 
   // --- devices ---------------------------------------------------------------------------------
@@ -302,8 +305,8 @@ export class SqliteRegistry implements DeviceRegistry {
   }
 
   private audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void {
-    this.sql('INSERT INTO audit_log (ts, actor_type, actor_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(new Date().toISOString(), actor.type, actor.id, action, target, detail === null ? null : JSON.stringify(detail))
+    this.sql('INSERT INTO audit_log (ts, actor_type, actor_id, actor_name, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(new Date().toISOString(), actor.type, actor.id, actor.name ?? null, action, target, detail === null ? null : JSON.stringify(detail))
   }
 
   private emitRevoked(ev: RevocationEvent): void {

@@ -1,3 +1,5 @@
+import type { UserRegistry } from './users.ts'
+
 // The registry holds devices, their credentials, API tokens and the audit log. SQLite is the
 // embedded implementation; a shared one (for several gateway nodes) implements the same interface.
 
@@ -64,7 +66,7 @@ export interface ApiToken {
 
 /** Who made a change, for the audit log. */
 export interface Actor {
-  type: 'token' | 'cli' | 'system'
+  type: 'token' | 'user' | 'cli' | 'system'
   id: string
   name?: string | undefined
 }
@@ -74,6 +76,8 @@ export interface AuditEntry {
   ts: string
   actor_type: Actor['type']
   actor_id: string
+  /** The token's or user's name at the time of the action (null for system actions). */
+  actor_name: string | null
   action: string
   target: string
   detail: Record<string, unknown> | null
@@ -118,6 +122,9 @@ export interface DeviceRegistry {
   hasAdminToken(): boolean
   /** Makes sure a token with this exact secret exists (bootstrap admin token from configuration). */
   ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken
+
+  /** People's accounts and their console sessions (users.ts). */
+  readonly users: UserRegistry
 
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
 

@@ -1,3 +1,4 @@
+import type { FastifyServerOptions } from 'fastify'
 import Value from 'typebox/value'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -67,6 +68,12 @@ export async function makeApi(opts: {
   allRoutes?: boolean
   /** Registers more on the app before it is made ready (e.g. the console's static files). */
   register?: (app: ApiApp) => Promise<void>
+  loginFailuresPerUserPerMinute?: number
+  sessionIdleMinutes?: number
+  /** The clock of session timeouts. */
+  now?: () => number
+  /** Extra Fastify options (https). */
+  fastify?: Partial<FastifyServerOptions>
 } = {}): Promise<TestApi> {
   const dir = tempDir('iocgw-api-')
   const registry = openRegistry(dir.path)
@@ -98,7 +105,13 @@ export async function makeApi(opts: {
     registry,
     metrics,
     logger,
-    config: { authFailuresPerMinute: opts.authFailuresPerMinute ?? 1_000_000 },
+    config: {
+      authFailuresPerMinute: opts.authFailuresPerMinute ?? 1_000_000,
+      loginFailuresPerUserPerMinute: opts.loginFailuresPerUserPerMinute ?? 1_000_000,
+      ...(opts.sessionIdleMinutes !== undefined ? { sessionIdleMinutes: opts.sessionIdleMinutes } : {}),
+    },
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.fastify ? { fastify: opts.fastify } : {}),
     readiness: opts.readiness ?? (async () => ({ registry: { ok: true } })),
     routes,
     deps,
@@ -126,3 +139,21 @@ export async function makeApi(opts: {
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** A console session: the cookie to send back and the CSRF token for state-changing requests. */
+export interface TestSession {
+  cookie: string
+  csrf: string
+  /** Headers of a state-changing request with this session. */
+  write: { cookie: string; 'x-csrf-token': string }
+}
+
+/** Logs `username` in through POST /api/v1/auth/login (fails the test when refused). */
+export async function login(app: ApiApp, username: string, password: string, remoteAddress?: string): Promise<TestSession> {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password }, ...(remoteAddress ? { remoteAddress } : {}) })
+  if (res.statusCode !== 200) throw new Error(`login ${username}: ${res.statusCode} ${res.body}`)
+  const setCookie = String(res.headers['set-cookie'])
+  const cookie = setCookie.split(';')[0] as string
+  const csrf = (res.json() as { csrfToken: string }).csrfToken
+  return { cookie, csrf, write: { cookie, 'x-csrf-token': csrf } }
+}

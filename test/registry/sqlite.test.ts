@@ -91,7 +91,7 @@ describe('SQLite registry', () => {
     reg.updateDevice('dev-003', { name: 'b' }, who)
     const log = reg.listAudit({ limit: 10 }).items
     expect(log.map((e) => e.action)).toEqual(['device.update', 'device.create'])
-    expect(log[0]).toMatchObject({ actor_type: 'token', actor_id: 'tok-abc', target: 'dev-003', detail: { name: 'b' } })
+    expect(log[0]).toMatchObject({ actor_type: 'token', actor_id: 'tok-abc', actor_name: 'tech', target: 'dev-003', detail: { name: 'b' } })
   })
 
   it('tokens: create, authenticate, delete', () => {
