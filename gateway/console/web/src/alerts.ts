@@ -106,6 +106,20 @@ export async function loadActive(): Promise<Alert[]> {
   return out
 }
 
+/** Device names by id (GET /devices): an officer knows "Trạm Kim Long", not kim-long-01. */
+export async function loadDeviceNames(): Promise<Map<string, string>> {
+  const names = new Map<string, string>()
+  let cursor: string | null = null
+  for (let pages = 0; pages < 20; pages++) {
+    const q: string = `/devices?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+    const page: Page<{ id: string; name?: string }> = await api.get<Page<{ id: string; name?: string }>>(q)
+    for (const d of page.items) if (d.name) names.set(d.id, d.name)
+    cursor = page.next
+    if (!cursor) break
+  }
+  return names
+}
+
 export const loadAlert = (id: string) => api.get<Alert>(`/alerts/${encodeURIComponent(id)}`)
 
 export const actOn = (id: string, action: 'ack' | 'resolve', note: string) =>

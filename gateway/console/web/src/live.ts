@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { API, api } from './api.ts'
-import { loadActive, needsAttention, type Alert, type AlertEvent } from './alerts.ts'
+import { loadActive, loadDeviceNames, needsAttention, type Alert, type AlertEvent } from './alerts.ts'
 import { chime } from './sound.ts'
 
 // The board's live state: open and acknowledged alerts, kept current by the SSE stream
@@ -18,6 +18,8 @@ export interface LiveAlerts {
   /** An alert the server answered with (after ack/resolve): applied at once, not waiting for SSE. */
   apply(alert: Alert): void
   reload(): void
+  /** Device names by id, for the alerts' device fact. */
+  deviceNames: ReadonlyMap<string, string>
   /** Bumped on every change, so a page showing one alert can refetch it. */
   version: number
 }
@@ -31,8 +33,11 @@ export function useLiveAlerts(): LiveAlerts {
   const [loadError, setLoadError] = useState<string | null>(null)
   const [attention, setAttention] = useState<AlertEvent[]>([])
   const [version, setVersion] = useState(0)
+  const [deviceNames, setDeviceNames] = useState<ReadonlyMap<string, string>>(() => new Map())
   // Ids seen resolved: a list fetched before the resolution must not bring them back.
   const gone = useRef(new Map<string, string>())
+  const deviceNamesRef = useRef<ReadonlyMap<string, string>>(new Map())
+  deviceNamesRef.current = deviceNames
 
   const apply = useCallback((a: Alert) => {
     if (a.state === 'resolved') gone.current.set(a.id, a.updated_at)
@@ -48,6 +53,8 @@ export function useLiveAlerts(): LiveAlerts {
   }, [])
 
   const reload = useCallback(() => {
+    // Names are a nicety: without them (or the right to list devices) the device id is shown.
+    loadDeviceNames().then(setDeviceNames, () => {})
     loadActive().then((list) => {
       setAlerts((prev) => {
         const next = new Map<string, Alert>()
@@ -91,6 +98,7 @@ export function useLiveAlerts(): LiveAlerts {
           return
         }
         apply(e)
+        if (e.device && !deviceNamesRef.current.has(e.device)) loadDeviceNames().then(setDeviceNames, () => {})
         if (needsAttention(e)) {
           setAttention((prev) => [e, ...prev.filter((p) => p.id !== e.id)].slice(0, 5))
           chime(e.severity === 'critical' ? 'critical' : 'major')
@@ -106,5 +114,5 @@ export function useLiveAlerts(): LiveAlerts {
   }, [apply, reload])
 
   const dismiss = useCallback((id: string) => setAttention((prev) => prev.filter((p) => p.id !== id)), [])
-  return { alerts, loaded, live, loadError, attention, dismiss, apply, reload, version }
+  return { alerts, loaded, live, loadError, attention, dismiss, apply, reload, deviceNames, version }
 }

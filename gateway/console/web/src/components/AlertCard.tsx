@@ -7,7 +7,7 @@ export type AlertAction = 'ack' | 'resolve'
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, ''))
 
 /** The facts of an alert as short phrases (station, district, value...), in the chosen language. */
-export function AlertFacts({ alert: a }: { alert: Alert }) {
+export function AlertFacts({ alert: a, deviceName }: { alert: Alert; deviceName?: string | undefined }) {
   const { t, lang } = useI18n()
   const unit = a.unit ? ` ${a.unit}` : ''
   const facts: string[] = [t(`kind.${a.kind}`)]
@@ -15,7 +15,7 @@ export function AlertFacts({ alert: a }: { alert: Alert }) {
   if (a.station) facts.push(t('alert.station', { station: a.station }))
   if (a.district) facts.push(t('alert.district', { district: a.district }))
   if (a.zone) facts.push(t('alert.zone', { zone: a.zone }))
-  if (a.device) facts.push(t('alert.device', { device: a.device }))
+  if (a.device) facts.push(t('alert.device', { device: deviceName ? `${deviceName} (${a.device})` : a.device }))
   if (a.value !== undefined) {
     facts.push(a.threshold !== undefined
       ? t('alert.value', { value: fmt(a.value), threshold: fmt(a.threshold), unit })
@@ -35,7 +35,12 @@ export function SeverityBadge({ severity }: { severity: Alert['severity'] }) {
   return <span class={`badge sev-${severity}`}>{t(`severity.${severity}`)}</span>
 }
 
-export function AlertCard({ alert: a, canAct, onAction }: { alert: Alert; canAct: boolean; onAction: (a: Alert, action: AlertAction) => void }) {
+export function AlertCard({ alert: a, deviceName, canAct, onAction }: {
+  alert: Alert
+  deviceName?: string | undefined
+  canAct: boolean
+  onAction: (a: Alert, action: AlertAction) => void
+}) {
   const { t, lang } = useI18n()
   const titleId = `alert-${a.id}-title`
   const href = `/alerts/${encodeURIComponent(a.id)}`
@@ -46,7 +51,7 @@ export function AlertCard({ alert: a, canAct, onAction }: { alert: Alert; canAct
         <span class={`state state-${a.state}`}>{t(`state.${a.state}`)}</span>
         <h3 id={titleId}>{a.title}</h3>
       </div>
-      <AlertFacts alert={a} />
+      <AlertFacts alert={a} deviceName={deviceName} />
       {a.acknowledged && (
         <p class="who-did">
           {t('alert.ackBy', { by: a.acknowledged.by, time: formatTime(lang, a.acknowledged.at) })}

@@ -47,7 +47,7 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
           <span class={`state state-${alert.state}`}>{t(`state.${alert.state}`)}</span>
           <h2>{alert.title}</h2>
         </div>
-        <AlertFacts alert={alert} />
+        <AlertFacts alert={alert} deviceName={alert.device ? live.deviceNames.get(alert.device) : undefined} />
         {alert.acknowledged && <p class="who-did">{t('alert.ackBy', { by: alert.acknowledged.by, time: formatTime(lang, alert.acknowledged.at) })}</p>}
         {alert.resolved && <p class="who-did">{t('alert.resolvedBy', { by: alert.resolved.by, time: formatTime(lang, alert.resolved.at) })}</p>}
         {canAct && alert.state !== 'resolved' && (

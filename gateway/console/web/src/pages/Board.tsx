@@ -36,7 +36,7 @@ export function Board({ live, canAct }: { live: LiveAlerts; canAct: boolean }) {
       {live.loaded && shown.length === 0 && <p class="empty">{all.length ? t('board.emptyFiltered') : t('board.empty')}</p>}
       <ul class="alerts">
         {shown.map((a) => (
-          <AlertCard key={a.id} alert={a} canAct={canAct} onAction={(alert, action) => {
+          <AlertCard key={a.id} alert={a} deviceName={a.device ? live.deviceNames.get(a.device) : undefined} canAct={canAct} onAction={(alert, action) => {
             setMessage(null)
             setDialog({ alert, action })
           }} />
