@@ -106,18 +106,31 @@ export async function loadActive(): Promise<Alert[]> {
   return out
 }
 
-/** Device names by id (GET /devices): an officer knows "Trạm Kim Long", not kim-long-01. */
-export async function loadDeviceNames(): Promise<Map<string, string>> {
-  const names = new Map<string, string>()
+export interface DeviceInfo {
+  id: string
+  name?: string
+  station?: string | null
+}
+
+/** The devices (GET /devices): an officer knows "Trạm Kim Long", not kim-long-01. */
+export async function loadDevices(): Promise<DeviceInfo[]> {
+  const out: DeviceInfo[] = []
   let cursor: string | null = null
   for (let pages = 0; pages < 20; pages++) {
-    const q: string = `/devices?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-    const page: Page<{ id: string; name?: string }> = await api.get<Page<{ id: string; name?: string }>>(q)
-    for (const d of page.items) if (d.name) names.set(d.id, d.name)
+    const q: string = `/devices?state=active&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+    const page: Page<DeviceInfo> = await api.get<Page<DeviceInfo>>(q)
+    out.push(...page.items)
     cursor = page.next
     if (!cursor) break
   }
-  return names
+  return out
+}
+
+/** The devices an alert is about: its own device, else the gauges of its station. */
+export function devicesOf(a: Alert, devices: readonly DeviceInfo[]): DeviceInfo[] {
+  if (a.device) return [devices.find((d) => d.id === a.device) ?? { id: a.device }]
+  if (a.station) return devices.filter((d) => d.station === a.station)
+  return []
 }
 
 export const loadAlert = (id: string) => api.get<Alert>(`/alerts/${encodeURIComponent(id)}`)

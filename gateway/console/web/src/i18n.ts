@@ -36,6 +36,7 @@ const vi = {
   'live.on': 'Trực tiếp',
   'live.off': 'Mất kết nối, đang thử lại…',
   'filter.heading': 'Bộ lọc',
+  'filter.active': 'Bộ lọc ({count} đang dùng)',
   'filter.kind': 'Loại',
   'filter.station': 'Trạm',
   'filter.district': 'Quận/huyện',
@@ -132,6 +133,7 @@ const en: Record<Key, string> = {
   'live.on': 'Live',
   'live.off': 'Disconnected, retrying…',
   'filter.heading': 'Filters',
+  'filter.active': 'Filters ({count} in use)',
   'filter.kind': 'Kind',
   'filter.station': 'Station',
   'filter.district': 'District',
@@ -233,6 +235,11 @@ export function formatTime(lang: Lang, iso: string): string {
     timeZone: 'Asia/Ho_Chi_Minh',
     day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
   }).format(d)
+}
+
+/** Decimal comma in Vietnamese (2,15 m), point in English. */
+export function formatNumber(lang: Lang, n: number): string {
+  return new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: 2 }).format(n)
 }
 
 export interface I18n {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { API, api } from './api.ts'
-import { loadActive, loadDeviceNames, needsAttention, type Alert, type AlertEvent } from './alerts.ts'
+import { loadActive, loadDevices, needsAttention, type Alert, type AlertEvent, type DeviceInfo } from './alerts.ts'
 import { chime } from './sound.ts'
 
 // The board's live state: open and acknowledged alerts, kept current by the SSE stream
@@ -18,8 +18,8 @@ export interface LiveAlerts {
   /** An alert the server answered with (after ack/resolve): applied at once, not waiting for SSE. */
   apply(alert: Alert): void
   reload(): void
-  /** Device names by id, for the alerts' device fact. */
-  deviceNames: ReadonlyMap<string, string>
+  /** The devices, for the alerts' device fact (empty when the role may not list them). */
+  devices: readonly DeviceInfo[]
   /** Bumped on every change, so a page showing one alert can refetch it. */
   version: number
 }
@@ -33,11 +33,11 @@ export function useLiveAlerts(): LiveAlerts {
   const [loadError, setLoadError] = useState<string | null>(null)
   const [attention, setAttention] = useState<AlertEvent[]>([])
   const [version, setVersion] = useState(0)
-  const [deviceNames, setDeviceNames] = useState<ReadonlyMap<string, string>>(() => new Map())
+  const [devices, setDevices] = useState<readonly DeviceInfo[]>([])
   // Ids seen resolved: a list fetched before the resolution must not bring them back.
   const gone = useRef(new Map<string, string>())
-  const deviceNamesRef = useRef<ReadonlyMap<string, string>>(new Map())
-  deviceNamesRef.current = deviceNames
+  const devicesRef = useRef<readonly DeviceInfo[]>([])
+  devicesRef.current = devices
 
   const apply = useCallback((a: Alert) => {
     if (a.state === 'resolved') gone.current.set(a.id, a.updated_at)
@@ -54,7 +54,7 @@ export function useLiveAlerts(): LiveAlerts {
 
   const reload = useCallback(() => {
     // Names are a nicety: without them (or the right to list devices) the device id is shown.
-    loadDeviceNames().then(setDeviceNames, () => {})
+    loadDevices().then(setDevices, () => {})
     loadActive().then((list) => {
       setAlerts((prev) => {
         const next = new Map<string, Alert>()
@@ -98,7 +98,10 @@ export function useLiveAlerts(): LiveAlerts {
           return
         }
         apply(e)
-        if (e.device && !deviceNamesRef.current.has(e.device)) loadDeviceNames().then(setDeviceNames, () => {})
+        const known = devicesRef.current
+        if (e.device ? !known.some((d) => d.id === e.device) : e.station && !known.some((d) => d.station === e.station)) {
+          loadDevices().then(setDevices, () => {})
+        }
         if (needsAttention(e)) {
           setAttention((prev) => [e, ...prev.filter((p) => p.id !== e.id)].slice(0, 5))
           chime(e.severity === 'critical' ? 'critical' : 'major')
@@ -114,5 +117,5 @@ export function useLiveAlerts(): LiveAlerts {
   }, [apply, reload])
 
   const dismiss = useCallback((id: string) => setAttention((prev) => prev.filter((p) => p.id !== id)), [])
-  return { alerts, loaded, live, loadError, attention, dismiss, apply, reload, deviceNames, version }
+  return { alerts, loaded, live, loadError, attention, dismiss, apply, reload, devices, version }
 }

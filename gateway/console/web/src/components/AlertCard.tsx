@@ -1,21 +1,22 @@
-import { romanLevel, type Alert } from '../alerts.ts'
-import { formatTime, useI18n } from '../i18n.ts'
+import { romanLevel, type Alert, type DeviceInfo } from '../alerts.ts'
+import { formatNumber, formatTime, useI18n } from '../i18n.ts'
 import { navigate } from '../router.ts'
 
 export type AlertAction = 'ack' | 'resolve'
 
-const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, ''))
 
 /** The facts of an alert as short phrases (station, district, value...), in the chosen language. */
-export function AlertFacts({ alert: a, deviceName }: { alert: Alert; deviceName?: string | undefined }) {
+export function AlertFacts({ alert: a, devices }: { alert: Alert; devices: readonly DeviceInfo[] }) {
   const { t, lang } = useI18n()
   const unit = a.unit ? ` ${a.unit}` : ''
+  const fmt = (n: number) => formatNumber(lang, n)
   const facts: string[] = [t(`kind.${a.kind}`)]
   if (a.level) facts.push(t('alert.level', { level: romanLevel(a.level) }))
   if (a.station) facts.push(t('alert.station', { station: a.station }))
   if (a.district) facts.push(t('alert.district', { district: a.district }))
   if (a.zone) facts.push(t('alert.zone', { zone: a.zone }))
-  if (a.device) facts.push(t('alert.device', { device: deviceName ? `${deviceName} (${a.device})` : a.device }))
+  const named = devices.map((d) => (d.name ? `${d.name} (${d.id})` : d.id))
+  if (named.length) facts.push(t('alert.device', { device: named.join(', ') }))
   if (a.value !== undefined) {
     facts.push(a.threshold !== undefined
       ? t('alert.value', { value: fmt(a.value), threshold: fmt(a.threshold), unit })
@@ -35,9 +36,9 @@ export function SeverityBadge({ severity }: { severity: Alert['severity'] }) {
   return <span class={`badge sev-${severity}`}>{t(`severity.${severity}`)}</span>
 }
 
-export function AlertCard({ alert: a, deviceName, canAct, onAction }: {
+export function AlertCard({ alert: a, devices, canAct, onAction }: {
   alert: Alert
-  deviceName?: string | undefined
+  devices: readonly DeviceInfo[]
   canAct: boolean
   onAction: (a: Alert, action: AlertAction) => void
 }) {
@@ -45,13 +46,13 @@ export function AlertCard({ alert: a, deviceName, canAct, onAction }: {
   const titleId = `alert-${a.id}-title`
   const href = `/alerts/${encodeURIComponent(a.id)}`
   return (
-    <li class={`alert sev-${a.severity} state-${a.state}`} data-alert-id={a.id} aria-labelledby={titleId}>
+    <li class={`alert sev-${a.severity} is-${a.state}`} data-alert-id={a.id} aria-labelledby={titleId}>
       <div class="alert-head">
         <SeverityBadge severity={a.severity} />
         <span class={`state state-${a.state}`}>{t(`state.${a.state}`)}</span>
         <h3 id={titleId}>{a.title}</h3>
       </div>
-      <AlertFacts alert={a} deviceName={deviceName} />
+      <AlertFacts alert={a} devices={devices} />
       {a.acknowledged && (
         <p class="who-did">
           {t('alert.ackBy', { by: a.acknowledged.by, time: formatTime(lang, a.acknowledged.at) })}

@@ -1,3 +1,4 @@
+import { useState } from 'preact/hooks'
 import { KINDS, SEVERITIES, type Filters } from '../alerts.ts'
 import { useI18n, type Key } from '../i18n.ts'
 
@@ -24,8 +25,12 @@ export function FilterBar({ filters, stations, districts, onChange }: {
 }) {
   const { t } = useI18n()
   const set = (k: keyof Filters) => (v: string) => onChange({ ...filters, [k]: v })
-  const active = Object.values(filters).some(Boolean)
+  const inUse = Object.values(filters).filter(Boolean).length
+  // Open on a wide screen; on a phone folded, so the alerts come first.
+  const [wide] = useState(() => window.matchMedia('(min-width: 721px)').matches)
   return (
+    <details class="filters-box" open={wide}>
+      <summary>{inUse ? t('filter.active', { count: inUse }) : t('filter.heading')}</summary>
     <form class="filters" aria-label={t('filter.heading')} onSubmit={(e) => e.preventDefault()}>
       <Select id="f-kind" label={t('filter.kind')} value={filters.kind} onChange={set('kind')}
         options={KINDS.map((k) => ({ value: k, label: t(`kind.${k}` as Key) }))} />
@@ -35,9 +40,10 @@ export function FilterBar({ filters, stations, districts, onChange }: {
         options={districts.map((d) => ({ value: d, label: d }))} />
       <Select id="f-severity" label={t('filter.severity')} value={filters.severity} onChange={set('severity')}
         options={[...SEVERITIES].reverse().map((s) => ({ value: s, label: t(`severity.${s}` as Key) }))} />
-      <button type="button" class="secondary" disabled={!active} onClick={() => onChange({ kind: '', station: '', district: '', severity: '' })}>
+      <button type="button" class="secondary" disabled={!inUse} onClick={() => onChange({ kind: '', station: '', district: '', severity: '' })}>
         {t('filter.clear')}
       </button>
     </form>
+    </details>
   )
 }

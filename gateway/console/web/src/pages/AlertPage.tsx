@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks'
-import { loadAlert, romanLevel, type Alert } from '../alerts.ts'
+import { devicesOf, loadAlert, romanLevel, type Alert } from '../alerts.ts'
 import { ApiError } from '../api.ts'
 import { ActionDialog } from '../components/ActionDialog.tsx'
 import { AlertFacts, SeverityBadge, type AlertAction } from '../components/AlertCard.tsx'
 import { Banner } from '../components/Banner.tsx'
-import { formatTime, useI18n } from '../i18n.ts'
+import { formatNumber, formatTime, useI18n } from '../i18n.ts'
 import type { LiveAlerts } from '../live.ts'
 import { navigate } from '../router.ts'
 
@@ -47,7 +47,7 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
           <span class={`state state-${alert.state}`}>{t(`state.${alert.state}`)}</span>
           <h2>{alert.title}</h2>
         </div>
-        <AlertFacts alert={alert} deviceName={alert.device ? live.deviceNames.get(alert.device) : undefined} />
+        <AlertFacts alert={alert} devices={devicesOf(alert, live.devices)} />
         {alert.acknowledged && <p class="who-did">{t('alert.ackBy', { by: alert.acknowledged.by, time: formatTime(lang, alert.acknowledged.at) })}</p>}
         {alert.resolved && <p class="who-did">{t('alert.resolvedBy', { by: alert.resolved.by, time: formatTime(lang, alert.resolved.at) })}</p>}
         {canAct && alert.state !== 'resolved' && (
@@ -72,12 +72,12 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
           <tbody>
             {history.map((h) => (
               <tr key={h.seq}>
-                <td>{formatTime(lang, h.at)}</td>
-                <td>{t(`historyAction.${h.action}`)}</td>
-                <td>{t(`severity.${h.severity}`)}{h.level ? ` (${romanLevel(h.level)})` : ''}</td>
-                <td>{h.value !== undefined ? `${h.value}${alert.unit ? ` ${alert.unit}` : ''}` : ''}</td>
-                <td>{h.by === 'system' ? t('by.system') : h.by}</td>
-                <td>{h.note ?? ''}</td>
+                <td data-label={t('history.when')}>{formatTime(lang, h.at)}</td>
+                <td data-label={t('history.action')}>{t(`historyAction.${h.action}`)}</td>
+                <td data-label={t('history.severity')}>{t(`severity.${h.severity}`)}{h.level ? ` (${romanLevel(h.level)})` : ''}</td>
+                <td data-label={t('history.value')}>{h.value !== undefined ? `${formatNumber(lang, h.value)}${alert.unit ? ` ${alert.unit}` : ''}` : null}</td>
+                <td data-label={t('history.by')}>{h.by === 'system' ? t('by.system') : h.by}</td>
+                <td data-label={t('history.note')}>{h.note ?? null}</td>
               </tr>
             ))}
           </tbody>

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks'
-import { matches, NO_FILTERS, sortAlerts, type Alert, type Filters } from '../alerts.ts'
+import { devicesOf, matches, NO_FILTERS, sortAlerts, type Alert, type Filters } from '../alerts.ts'
 import { ActionDialog } from '../components/ActionDialog.tsx'
 import { AlertCard, type AlertAction } from '../components/AlertCard.tsx'
 import { Banner } from '../components/Banner.tsx'
@@ -36,7 +36,7 @@ export function Board({ live, canAct }: { live: LiveAlerts; canAct: boolean }) {
       {live.loaded && shown.length === 0 && <p class="empty">{all.length ? t('board.emptyFiltered') : t('board.empty')}</p>}
       <ul class="alerts">
         {shown.map((a) => (
-          <AlertCard key={a.id} alert={a} deviceName={a.device ? live.deviceNames.get(a.device) : undefined} canAct={canAct} onAction={(alert, action) => {
+          <AlertCard key={a.id} alert={a} devices={devicesOf(a, live.devices)} canAct={canAct} onAction={(alert, action) => {
             setMessage(null)
             setDialog({ alert, action })
           }} />
