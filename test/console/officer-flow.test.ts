@@ -198,6 +198,16 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await page.locator('.banner').getByRole('button', { name: 'Đóng thông báo' }).first().click()
     await screenshot(page, 'board-390x844')
 
+    // The newest alert of a severity comes first; the folded filters narrow the list.
+    expect((await page.locator('li.alert h3').first().textContent()) ?? '').toContain('Phú Ốc')
+    await page.getByText('Bộ lọc', { exact: true }).click()
+    await page.getByLabel('Trạm', { exact: true }).selectOption('phu-oc')
+    await expect.poll(() => page.locator('li.alert').count()).toBe(1)
+    await page.getByLabel('Mức độ', { exact: true }).selectOption('critical')
+    await page.getByText('Không có cảnh báo nào khớp bộ lọc.').waitFor()
+    await page.getByRole('button', { name: 'Xóa bộ lọc' }).click()
+    await expect.poll(() => page.locator('li.alert').count()).toBeGreaterThanOrEqual(1)
+
     await row.getByRole('link', { name: 'Lịch sử' }).click()
     await page.locator('table.history').waitFor()
     expect(await axeSerious(page)).toEqual([])
