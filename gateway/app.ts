@@ -12,6 +12,7 @@ import { rejectRoutes } from './api/routes/rejects.ts'
 import { ruleRoutes } from './api/routes/rules.ts'
 import { subscriptionRoutes } from './api/routes/subscriptions.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
+import { userRoutes } from './api/routes/users.ts'
 import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
@@ -155,7 +156,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         store: store.health(),
         ...(vision ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } } : {}),
       }),
-      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes,
+      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes,
         ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : [])],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
@@ -181,6 +182,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         `  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`,
       ].join('\n'),
     )
+    if (!registry.users.hasUsers()) say('No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).')
     return { ports, logger, metrics, broker, close }
   } catch (err) {
     await close()

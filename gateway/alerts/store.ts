@@ -1,4 +1,5 @@
 import type { Database as Db, Statement } from 'better-sqlite3'
+import { scopeSql, type Scope } from '../registry/scope.ts'
 import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
 
 export interface AlertFilter {
@@ -6,6 +7,8 @@ export interface AlertFilter {
   kind?: AlertKind | undefined
   station?: string | undefined
   device?: string | undefined
+  /** Only alerts of these districts and stations (a scoped user). */
+  scope?: Scope | null | undefined
 }
 
 export interface NewAlert {
@@ -113,6 +116,11 @@ export function sqliteAlertStore(db: Db): AlertStore {
           where.push(`${k} = ?`)
           args.push(filter[k])
         }
+      }
+      const scoped = scopeSql(filter.scope)
+      if (scoped) {
+        where.push(scoped.sql)
+        args.push(...scoped.args)
       }
       // Newest first; the cursor is the last (updated_at, id) seen.
       if (page.cursor) {

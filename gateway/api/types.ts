@@ -6,6 +6,7 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify'
+import type { Scope } from '../registry/scope.ts'
 import type { Actor, Role } from '../registry/types.ts'
 
 /** The Fastify instance every route file receives: TypeBox schemas give typed requests. */
@@ -27,11 +28,6 @@ export type RoutePlugin<D = any> = (app: ApiApp, deps: D) => Promise<void>
 /** 'public' (no token needed) or the roles allowed; admin is always allowed. */
 export type RouteRoles = 'public' | readonly Role[]
 
-/** Places a scoped user may see and act on: a station's data when the station or its district is listed. */
-export interface Scope {
-  districts: readonly string[]
-  stations: readonly string[]
-}
 
 /** The authenticated caller of a request: an API token (machines) or a user's session (people). */
 export interface ApiActor {

@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts'
 import { migrate } from '../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { SecretHasher, newSecret, newToken } from './secrets.ts'
+import { scopeSql } from './scope.ts'
 import { SqliteUsers } from './users.ts'
 import {
   DEVICE_ID_PATTERN,
@@ -127,6 +128,8 @@ export class SqliteRegistry implements DeviceRegistry {
     if (filter.kind) (where.push('kind = ?'), args.push(filter.kind))
     if (filter.station) (where.push('station = ?'), args.push(filter.station))
     if (filter.state) (where.push('state = ?'), args.push(filter.state))
+    const scoped = scopeSql(filter.scope)
+    if (scoped) (where.push(scoped.sql), args.push(...scoped.args))
     const after = decodeCursor(page.cursor)
     if (after !== undefined) (where.push('id > ?'), args.push(after))
     const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`

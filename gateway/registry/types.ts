@@ -1,3 +1,4 @@
+import type { Scope } from './scope.ts'
 import type { UserRegistry } from './users.ts'
 
 // The registry holds devices, their credentials, API tokens and the audit log. SQLite is the
@@ -49,6 +50,8 @@ export interface DeviceFilter {
   kind?: DeviceKind | undefined
   station?: string | undefined
   state?: DeviceState | undefined
+  /** Only devices of these districts and stations (a scoped user). */
+  scope?: Scope | null | undefined
 }
 
 export interface Page<T> {

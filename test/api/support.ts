@@ -74,6 +74,8 @@ export async function makeApi(opts: {
   now?: () => number
   /** Extra Fastify options (https). */
   fastify?: Partial<FastifyServerOptions>
+  /** Dependencies this support does not build (e.g. `vision` for the camera routes). */
+  deps?: Record<string, unknown>
 } = {}): Promise<TestApi> {
   const dir = tempDir('iocgw-api-')
   const registry = openRegistry(dir.path)
@@ -94,6 +96,7 @@ export async function makeApi(opts: {
     logger,
     bus: new GatewayBus(),
     store: new SqliteTimeSeriesStore({ dataDir: dir.path, logger, metrics }),
+    ...opts.deps,
   }
   const deps = new Proxy(known as Record<string, unknown>, {
     get: (target, key) => (typeof key === 'symbol' || key in target ? target[key as string] : missingDep(key)),

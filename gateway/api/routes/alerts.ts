@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { AlertError, type Alerting } from '../../alerts/engine.ts'
 import { AlertKindSchema, AlertSchema, AlertStateSchema } from '../../alerts/schema.ts'
 import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import { canSee, notFound, scopeOf } from '../scope.ts'
 import type { ApiActor, RoutePlugin } from '../types.ts'
 
 export interface AlertRouteDeps {
@@ -38,17 +39,21 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
     },
   }, async (request) => {
     const q = request.query
-    return deps.alerting.list({ state: q.state, kind: q.kind, station: q.station, device: q.device }, { limit: q.limit ?? 50, cursor: q.cursor })
+    return deps.alerting.list({ state: q.state, kind: q.kind, station: q.station, device: q.device, scope: scopeOf(request.actor) },
+      { limit: q.limit ?? 50, cursor: q.cursor })
   })
+
+  /** The alert when it exists and the caller may see it (a scoped user: 404 for other places' alerts). */
+  const visible = (id: string, actor: ApiActor | null) => {
+    const a = deps.alerting.get(id)
+    if (!a || !canSee(actor, a)) throw notFound(`alert ${id} not found: list alerts with GET /api/v1/alerts`)
+    return a
+  }
 
   app.get('/alerts/:id', {
     config: { roles: READ },
     schema: { tags: ['alerts'], summary: 'One alert with its full history', params: Id, response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema } },
-  }, async (request) => {
-    const a = deps.alerting.get(request.params.id)
-    if (!a) throw Object.assign(new Error(`alert ${request.params.id} not found: list alerts with GET /api/v1/alerts`), { statusCode: 404 })
-    return a
-  })
+  }, async (request) => visible(request.params.id, request.actor))
 
   app.post('/alerts/:id/ack', {
     config: { roles: ACT },
@@ -57,6 +62,7 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
       params: Id, body: Type.Optional(Note), response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
     },
   }, async (request) => {
+    visible(request.params.id, request.actor)
     try {
       return deps.alerting.acknowledge(request.params.id, who(request.actor), request.body?.note)
     } catch (err) {
@@ -71,6 +77,7 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
       params: Id, body: Type.Optional(Note), response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
     },
   }, async (request) => {
+    visible(request.params.id, request.actor)
     try {
       return deps.alerting.resolve(request.params.id, who(request.actor), request.body?.note)
     } catch (err) {

@@ -1,7 +1,8 @@
 import Type from 'typebox'
 import type { DeviceRegistry } from '../../registry/types.ts'
 import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
-import type { RoutePlugin } from '../types.ts'
+import { canSee, notFound } from '../scope.ts'
+import type { ApiActor, RoutePlugin } from '../types.ts'
 
 /** What the camera routes need from the vision capability (createVision's result fits). */
 export interface CameraRouteDeps {
@@ -55,12 +56,16 @@ function parseTime(v: string | undefined, field: string, fallback: number): numb
 }
 
 export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
-  async function ensureCamera(id: string): Promise<void> {
-    if (!deps.registry) return
-    const dev = await deps.registry.getDevice(id)
-    if (!dev || dev.kind !== 'camera') {
-      throw Object.assign(new Error(`no camera "${id}" is registered (GET /api/v1/devices?kind=camera lists them)`), { statusCode: 404 })
+  /** 404 unless `id` is a registered camera the caller may see (a scoped user: of their districts or stations). */
+  async function ensureCamera(id: string, actor: ApiActor | null): Promise<void> {
+    const missing = () => notFound(`no camera "${id}" is registered (GET /api/v1/devices?kind=camera lists them)`)
+    if (!deps.registry) {
+      // Without the registry a camera's place is unknown: only an unscoped caller may look.
+      if (actor?.scope) throw missing()
+      return
     }
+    const dev = await deps.registry.getDevice(id)
+    if (!dev || dev.kind !== 'camera' || !canSee(actor, dev)) throw missing()
   }
 
   app.get(
@@ -75,7 +80,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       },
     },
     async (request, reply) => {
-      await ensureCamera(request.params.id)
+      await ensureCamera(request.params.id, request.actor)
       const jpeg = await deps.vision.snapshot(request.params.id)
       if (!jpeg) {
         throw Object.assign(new Error(`camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`), { statusCode: 404 })
@@ -105,7 +110,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      await ensureCamera(request.params.id)
+      await ensureCamera(request.params.id, request.actor)
       const q = request.query
       const to = parseTime(q.to, 'to', Date.now() + 1)
       const from = parseTime(q.from, 'from', to - 3_600_000)

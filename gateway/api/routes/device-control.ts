@@ -1,11 +1,15 @@
 import Type from 'typebox'
 import type { DeviceControl } from '../../control/control.ts'
+import type { DeviceRegistry } from '../../registry/types.ts'
 import { CommandAck } from '../../protocol/schemas.ts'
 import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { visibleDevice } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
 export interface DeviceControlRouteDeps {
   control: DeviceControl
+  /** For a scoped user's limits (the gateway's registry). */
+  registry: Pick<DeviceRegistry, 'getDevice'>
 }
 
 const Params = Type.Object({ id: DeviceId }, { additionalProperties: false })
@@ -41,7 +45,10 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       body: ConfigBody,
       response: { 200: ConfigBody, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
     },
-  }, async (request) => deps.control.setConfig(request.params.id, request.body))
+  }, async (request) => {
+    visibleDevice(deps.registry, request.actor, request.params.id)
+    return deps.control.setConfig(request.params.id, request.body)
+  })
 
   app.post('/devices/:id/cmd', {
     config: { roles: ['technician'] },
@@ -53,6 +60,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       response: { 202: Command, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
     },
   }, async (request, reply) => {
+    visibleDevice(deps.registry, request.actor, request.params.id)
     const sent = await deps.control.sendCommand(request.params.id, request.body.cmd, request.body.args)
     return reply.code(202).send(sent)
   })
@@ -66,6 +74,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       response: { 200: Command, ...AuthErrors, 404: ErrorSchema },
     },
   }, async (request, reply) => {
+    visibleDevice(deps.registry, request.actor, request.params.id)
     const found = deps.control.getCommand(request.params.id, request.params.cmdId)
     if (!found) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no recent command "${request.params.cmdId}" for device "${request.params.id}"` })
     return found

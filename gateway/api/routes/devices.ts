@@ -2,6 +2,7 @@ import Type from 'typebox'
 import type { GatewayConfig } from '../../config/schema.ts'
 import { DEVICE_KINDS, DEVICE_STATES, type Device, type DeviceRegistry } from '../../registry/types.ts'
 import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import { requirePlaceInScope, scopeOf, visibleDevice } from '../scope.ts'
 import { auditActor, type RoutePlugin } from '../types.ts'
 
 export interface DeviceRouteDeps {
@@ -120,6 +121,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       response: { 201: WithCredentials, ...AuthErrors, 409: ErrorSchema },
     },
   }, async (request, reply) => {
+    requirePlaceInScope(request.actor, request.body)
     const { device, secret } = deps.registry.createDevice(request.body, auditActor(request.actor))
     request.log.info({ device: device.id, kind: device.kind }, 'device registered')
     return reply.code(201).send(credentials(device, secret, request.hostname))
@@ -135,7 +137,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
     },
   }, async (request) => {
     const { kind, station, state, limit, cursor } = request.query
-    return deps.registry.listDevices({ kind, station, state }, { limit: limit ?? 50, cursor })
+    return deps.registry.listDevices({ kind, station, state, scope: scopeOf(request.actor) }, { limit: limit ?? 50, cursor })
   })
 
   app.get('/devices/:id', {
@@ -146,11 +148,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       params: IdParams,
       response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
     },
-  }, async (request, reply) => {
-    const device = deps.registry.getDevice(request.params.id)
-    if (!device) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `device "${request.params.id}" does not exist` })
-    return device
-  })
+  }, async (request) => visibleDevice(deps.registry, request.actor, request.params.id))
 
   app.patch('/devices/:id', {
     config: { roles: WRITE },
@@ -161,7 +159,11 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       body: PatchBody,
       response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
     },
-  }, async (request) => deps.registry.updateDevice(request.params.id, request.body, auditActor(request.actor)))
+  }, async (request) => {
+    const before = visibleDevice(deps.registry, request.actor, request.params.id)
+    requirePlaceInScope(request.actor, { ...before, ...request.body })
+    return deps.registry.updateDevice(request.params.id, request.body, auditActor(request.actor))
+  })
 
   app.delete('/devices/:id', {
     config: { roles: WRITE },
@@ -171,7 +173,10 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       params: IdParams,
       response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
     },
-  }, async (request) => deps.registry.removeDevice(request.params.id, auditActor(request.actor)))
+  }, async (request) => {
+    visibleDevice(deps.registry, request.actor, request.params.id)
+    return deps.registry.removeDevice(request.params.id, auditActor(request.actor))
+  })
 
   app.post('/devices/:id/rotate-secret', {
     config: { roles: WRITE },
@@ -182,6 +187,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       response: { 200: WithCredentials, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
     },
   }, async (request) => {
+    visibleDevice(deps.registry, request.actor, request.params.id)
     const { device, secret } = deps.registry.rotateSecret(request.params.id, auditActor(request.actor))
     request.log.info({ device: device.id }, 'device secret rotated')
     return credentials(device, secret, request.hostname)

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import type { Alerting } from '../../alerts/engine.ts'
 import type { GatewayBus, Reading } from '../../bus/events.ts'
+import { canSee } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
 export interface EventRouteDeps {
@@ -54,7 +55,10 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
       raw.write(`id: ${++n}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     }
     // Subscribe before taking over the socket: a missing dependency still answers a plain 500.
+    const actor = request.actor
     const offAlert = deps.alerting.onChange((c) => {
+      // A scoped user's stream carries only their districts' and stations' alerts and readings.
+      if (!canSee(actor, c.alert)) return
       const { history: _h, ...alert } = c.alert
       send('alert', { ...alert, change: c.change })
     })
@@ -70,6 +74,7 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
     open.add(raw)
     for (const [e, d] of queued.splice(0)) send(e, d)
     const onReading = (r: Reading) => {
+      if (!canSee(actor, r)) return
       latest.set(r.device, r)
     }
     if (request.query.readings !== false) deps.bus.on('reading', onReading)

@@ -3,6 +3,7 @@ import { DERIVED_METRICS, METRICS, unitOf } from '../../protocol/metrics.ts'
 import { DEVICE_KINDS, type DeviceRegistry } from '../../registry/types.ts'
 import { AGGREGATE_FNS, MAX_QUERY_POINTS, StoreError, type TimeSeriesStore } from '../../store/types.ts'
 import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { canSee, scopeOf, visibleDevice } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 import { decodeCursor, encodeCursor } from '../../registry/cursor.ts'
 
@@ -114,12 +115,10 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
       querystring: ReadingsQuery,
       response: { 200: ReadingsAnswer, ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
     },
-  }, async (request, reply) => {
+  }, async (request) => {
     const { id } = request.params
     const q = request.query
-    if (!deps.registry.getDevice(id)) {
-      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `device "${id}" does not exist` })
-    }
+    visibleDevice(deps.registry, request.actor, id)
     const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
     const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
     if (from >= to) throw badRequest('querystring/from must be before querystring/to')
@@ -170,7 +169,9 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
     } catch (err) {
       return storeFailure(err)
     }
-    const page = (after === undefined ? all : all.filter((i) => i.device > after)).slice(0, limit + 1)
+    // Filtered before paging, so that a scoped user's pages are full.
+    const mine = scopeOf(request.actor) ? all.filter((i) => canSee(request.actor, { station: i.tags.station, district: i.tags.district })) : all
+    const page = (after === undefined ? mine : mine.filter((i) => i.device > after)).slice(0, limit + 1)
     const items = page.slice(0, limit).map((i) => ({
       device: i.device,
       name: deps.registry.getDevice(i.device)?.name ?? null,

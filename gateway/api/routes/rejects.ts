@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { REJECT_REASONS, type RejectRecord } from '../../ingest/index.ts'
 import type { DeviceRegistry } from '../../registry/types.ts'
 import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { visibleDevice } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
 export interface RejectRouteDeps {
@@ -35,11 +36,9 @@ export const rejectRoutes: RoutePlugin<RejectRouteDeps> = async (app, deps) => {
         404: ErrorSchema,
       },
     },
-  }, async (request, reply) => {
+  }, async (request) => {
     const id = request.params.id
-    if (!deps.registry.getDevice(id)) {
-      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `device "${id}" does not exist` })
-    }
+    visibleDevice(deps.registry, request.actor, id)
     return { items: deps.ingest.recentRejects(id), next: null }
   })
 }

@@ -1,0 +1,38 @@
+import { placeInScope, type Place, type Scope } from '../registry/scope.ts'
+import type { Device, DeviceRegistry } from '../registry/types.ts'
+import type { ApiActor } from './types.ts'
+
+// Where a scoped user's limits are applied to requests. Lists pass `scopeOf(actor)` to their store
+// (filtered in SQL, so pages stay full); single items go through `visible...`, which answers the
+// same 404 for "does not exist" and "not yours", so nothing of another district leaks.
+
+/** The caller's scope; null for tokens and unscoped users. */
+export function scopeOf(actor: ApiActor | null): Scope | null {
+  return actor?.scope ?? null
+}
+
+export function canSee(actor: ApiActor | null, place: Place): boolean {
+  return placeInScope(scopeOf(actor), place)
+}
+
+export function notFound(message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 404 })
+}
+
+/** The device when it exists and the caller may see it; otherwise a 404 saying it does not exist. */
+export function visibleDevice(registry: Pick<DeviceRegistry, 'getDevice'>, actor: ApiActor | null, id: string): Device {
+  const device = registry.getDevice(id)
+  if (!device || !canSee(actor, device)) throw notFound(`device "${id}" does not exist`)
+  return device
+}
+
+/** 403 when a scoped caller would place a device outside their districts and stations. */
+export function requirePlaceInScope(actor: ApiActor | null, place: Place): void {
+  const scope = scopeOf(actor)
+  if (placeInScope(scope, place)) return
+  const where = [
+    ...(scope!.districts.length ? [`districts ${scope!.districts.join(', ')}`] : []),
+    ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : []),
+  ].join(' or ')
+  throw Object.assign(new Error(`user "${actor!.name}" may only place devices in ${where}: set station or district accordingly`), { statusCode: 403 })
+}
