@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { axeSerious, ensureConsoleBuilt, launchChromium, screenshot, SIZES, watchedPage } from './support.ts'
@@ -70,10 +69,6 @@ beforeAll(async () => {
   await ensureConsoleBuilt()
   dir = tempDir('iocgw-console-e2e-')
   const dataDir = join(dir.path, 'data')
-  // The officer's account, made on the host before the gateway starts (as an operator would).
-  const registry = openRegistry(dataDir)
-  await registry.users.createUser({ name: OFFICER.name, role: 'officer', password: OFFICER.password }, { type: 'system', id: 'test' })
-  registry.close()
   // Free ports are picked before the gateway binds them; on a busy machine another process may
   // take one in between, so a start refused for that reason is tried again on new ports.
   for (let attempt = 1; ; attempt++) {
@@ -84,6 +79,8 @@ beforeAll(async () => {
       if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
     }
   }
+  // The officer's account, made by an admin through the API (docs/api.md, "Users").
+  expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
   browser = await launchChromium()
 }, 180_000)
 
