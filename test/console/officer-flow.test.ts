@@ -209,6 +209,21 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await page.locator('table.history').waitFor()
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'history-390x844')
+
+    // The session ends elsewhere (logout in another tab): the next request answers 401 and the
+    // page comes back to the login form saying why.
+    const other = await context.newPage()
+    await other.goto(`${gw.apiUrl}/`)
+    await other.getByRole('button', { name: 'Đăng xuất' }).click()
+    await other.getByLabel('Tên đăng nhập', { exact: true }).waitFor()
+    try {
+      await page.getByRole('button', { name: 'Đã xử lý', exact: true }).first().click({ timeout: 5000 })
+      await page.getByRole('dialog').getByRole('button', { name: 'Đã xử lý', exact: true }).click({ timeout: 5000 })
+    } catch {
+      // The page already saw the session end (its event stream was refused) and shows the form.
+    }
+    await page.getByText('Phiên làm việc đã hết hạn. Hãy đăng nhập lại.').waitFor({ timeout: 15_000 })
+    expect(await page.getByLabel('Tên đăng nhập', { exact: true }).count()).toBe(1)
     expect(unexpected(problems)).toEqual([])
     await context.close()
   })

@@ -8,8 +8,9 @@ export function Header({ user, onLogout }: { user: User | null; onLogout: () => 
     <header class="top">
       <p class="brand">{t('app.title')}</p>
       <div class="top-actions">
-        <button type="button" class="link" lang={other} aria-label={t('lang.switchName')} onClick={() => setLang(other)}>
-          {t('lang.switch')}
+        {/* The name starts with the visible word (WCAG 2.5.3), then says what it does. */}
+        <button type="button" class="link" aria-label={`${t('lang.switch')}: ${t('lang.switchName')}`} onClick={() => setLang(other)}>
+          <span lang={other}>{t('lang.switch')}</span>
         </button>
         {user && (
           <>
