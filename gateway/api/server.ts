@@ -13,7 +13,7 @@ import { loginLimiter } from './login-limiter.ts'
 import { ErrorSchema } from './schemas.ts'
 import { sessionRoutes } from './session-routes.ts'
 import { sessionManager } from './sessions.ts'
-import type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
+import { auditActor, type ApiApp, type RoutePlugin, type RouteRoles } from './types.ts'
 
 export type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
 
@@ -96,6 +96,21 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
     const route = request.is404 ? '(none)' : (request.routeOptions.url ?? '(none)')
     requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+  })
+
+  // Every successful change made through the API is in the audit log with the caller's name: routes
+  // whose handlers record a more precise entry declare `audited`; the rest (alerts, rules,
+  // subscriptions, device commands, and routes added later) get this generic one.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.is404 || !request.actor || reply.statusCode >= 400 || request.routeOptions.config.audited) return
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
+    const params = Object.values((request.params ?? {}) as Record<string, string>)
+    try {
+      opts.registry.audit(auditActor(request.actor), `api ${request.method} ${request.routeOptions.url ?? ''}`,
+        params.length > 0 ? params.join('/') : (request.routeOptions.url ?? ''), { status: reply.statusCode })
+    } catch (err) {
+      request.log.error({ err }, 'audit entry not written')
+    }
   })
 
   const catalog: RouteInfo[] = []

@@ -83,7 +83,7 @@ export async function sessionRoutes(app: ApiApp, deps: SessionRouteDeps): Promis
   })
 
   app.get('/auth/me', {
-    config: { roles: ANY },
+    config: { roles: ANY, audited: true },
     schema: {
       tags: ['sessions'],
       summary: 'The logged-in user and the CSRF token of this session (401 when the session has ended)',
@@ -98,7 +98,7 @@ export async function sessionRoutes(app: ApiApp, deps: SessionRouteDeps): Promis
   })
 
   app.post('/auth/logout', {
-    config: { roles: ANY },
+    config: { roles: ANY, audited: true },
     schema: {
       tags: ['sessions'],
       summary: 'End this session on the server and clear the cookie',
@@ -112,7 +112,7 @@ export async function sessionRoutes(app: ApiApp, deps: SessionRouteDeps): Promis
   })
 
   app.post('/auth/password', {
-    config: { roles: ANY },
+    config: { roles: ANY, audited: true },
     schema: {
       tags: ['sessions'],
       summary: "Change one's own password; every other session of the user ends",

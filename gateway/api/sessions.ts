@@ -30,7 +30,10 @@ export function sessionManager(users: UserRegistry, config: SessionConfig, now: 
   const maxMs = config.maxHours * 3_600_000
   return {
     open(user) {
-      const { id, csrfToken } = users.createSession(user.id, now())
+      const t = now()
+      // Sessions never presented again would stay in the table: each login sweeps the expired ones.
+      users.deleteExpiredSessions(t - idleMs, t - maxMs)
+      const { id, csrfToken } = users.createSession(user.id, t)
       return { id, user, csrfToken }
     },
     resolve(id) {

@@ -45,6 +45,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Required on every route: registration fails without it (auth.ts). */
     roles?: RouteRoles
+    /** The handler writes its own audit entries; otherwise every successful change is audited by the server (server.ts). */
+    audited?: boolean
   }
   interface FastifyRequest {
     /** Set by the auth hook; null on public routes called without a valid token. */

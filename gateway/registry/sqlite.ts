@@ -307,7 +307,7 @@ export class SqliteRegistry implements DeviceRegistry {
     return d
   }
 
-  private audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void {
+  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void {
     this.sql('INSERT INTO audit_log (ts, actor_type, actor_id, actor_name, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(new Date().toISOString(), actor.type, actor.id, actor.name ?? null, action, target, detail === null ? null : JSON.stringify(detail))
   }

@@ -129,6 +129,8 @@ export interface DeviceRegistry {
   /** People's accounts and their console sessions (users.ts). */
   readonly users: UserRegistry
 
+  /** Records who did what to which target (the registry's own changes do this themselves). */
+  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
 
   /** Called after a change that must close a device's live sessions. Returns an unsubscribe. */

@@ -64,6 +64,8 @@ export interface UserRegistry {
   deleteSession(id: string): void
   /** Ends every session of a user, except `exceptId`; answers how many ended. */
   deleteUserSessions(userId: string, exceptId?: string): number
+  /** Removes sessions last seen before `seenBeforeMs` or made before `createdBeforeMs` (they can no longer be used). */
+  deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): number
   audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void
 }
 
@@ -98,7 +100,10 @@ export class SqliteUsers implements UserRegistry {
     private readonly sql: Sql,
     private readonly hasher: SecretHasher,
     readonly audit: Audit,
-  ) {}
+  ) {
+    // Made now, not at the first unknown name: that login would otherwise take two hashes' time.
+    dummyPasswordHash().catch(() => undefined)
+  }
 
   async createUser(input: NewUser, actor: Actor): Promise<UserAccount> {
     if (!NAME_RE.test(input.name)) throw new RegistryError('invalid', `user name "${input.name}" must match ${USER_NAME_PATTERN}`)
@@ -206,6 +211,10 @@ export class SqliteUsers implements UserRegistry {
   deleteUserSessions(userId: string, exceptId?: string): number {
     if (exceptId === undefined) return this.sql('DELETE FROM user_sessions WHERE user_id = ?').run(userId).changes
     return this.sql('DELETE FROM user_sessions WHERE user_id = ? AND id_hash != ?').run(userId, this.hasher.hash(exceptId)).changes
+  }
+
+  deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): number {
+    return this.sql('DELETE FROM user_sessions WHERE last_seen_ms < ? OR created_ms < ?').run(seenBeforeMs, createdBeforeMs).changes
   }
 
   private requireUser(name: string): UserAccount {

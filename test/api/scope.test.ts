@@ -1,4 +1,6 @@
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import Value from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -124,6 +126,14 @@ describe('a district-scoped officer', () => {
     expect(seen.body.state).toBe('acknowledged')
     expect(seen.body.acknowledged).toMatchObject({ by: 'an', note: 'đã cử người kiểm tra' })
     expect(seen.body.history.at(-1)).toMatchObject({ action: 'acknowledged', by: 'an' })
+    // And in the audit log, with the user's name; the refused attempt on the other alert is not there.
+    const db = new Database(join(dir.path, 'registry.db'), { readonly: true })
+    try {
+      const rows = db.prepare("SELECT actor_type, actor_name, action, target FROM audit_log WHERE action LIKE 'api POST /api/v1/alerts/%'").all()
+      expect(rows).toEqual([{ actor_type: 'user', actor_name: 'an', action: 'api POST /api/v1/alerts/:id/ack', target: alertIds['kim-long'] }])
+    } finally {
+      db.close()
+    }
   })
   it("receives only its district's alert changes on the event stream (cookie session)", async () => {
     const an = await loginAs('an')

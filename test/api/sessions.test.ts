@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireCommand, tempDir } from '../support/services.ts'
 import { bearer, login, makeApi, type TestApi } from './support.ts'
@@ -147,6 +148,54 @@ describe('revocation', () => {
     clock += 61_000
     expect((await get('/api/v1/devices', { cookie: s.cookie })).statusCode).toBe(401)
     expect((await get('/api/v1/auth/me', { cookie: s.cookie })).statusCode).toBe(401)
+  })
+
+  it('removes expired sessions that are never presented again at the next login', async () => {
+    const db = new Database(join(api.dataDir, 'registry.db'), { readonly: true })
+    const count = (name: string) => (db.prepare('SELECT count(*) AS n FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE u.name = ?').get(name) as { n: number }).n
+    try {
+      await login(api.app, 'minh', PASSWORD)
+      expect(count('minh')).toBeGreaterThanOrEqual(1)
+      clock += 120_000
+      await login(api.app, 'lan', PASSWORD)
+      expect(count('minh')).toBe(0)
+      expect(count('lan')).toBe(1)
+    } finally {
+      db.close()
+    }
+  })
+})
+
+describe('maximum session age', () => {
+  it('ends a session sessionMaxHours after login however busy it is', async () => {
+    let t = Date.parse('2026-10-01T00:00:00Z')
+    const busy = await makeApi({ allRoutes: false, sessionIdleMinutes: 1440, sessionMaxHours: 1, now: () => t })
+    try {
+      await busy.registry.users.createUser({ name: 'lan', role: 'viewer', password: PASSWORD }, SYSTEM)
+      const s = await login(busy.app, 'lan', PASSWORD)
+      const use = async () => (await busy.app.inject({ method: 'GET', url: '/api/v1/devices', headers: { cookie: s.cookie } })).statusCode
+      t += 59 * 60_000
+      expect(await use()).toBe(200)
+      t += 2 * 60_000
+      expect(await use()).toBe(401)
+    } finally {
+      await busy.close()
+    }
+  })
+})
+
+describe('secrets of people', () => {
+  it('never writes a password, session id or CSRF token to the log or the audit log, nor answers a password hash', async () => {
+    const s = await login(api.app, 'lan', PASSWORD)
+    await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'lan', password: 'a wrong guess 12345' } })
+    const secrets = [PASSWORD, 'mật khẩu mới 2026', 'a wrong guess 12345', s.cookie.split('=')[1] as string, s.csrf]
+    expect(api.logs.some((line) => line.includes('/api/v1/auth/login'))).toBe(true)
+    expect(api.logs.filter((line) => secrets.some((x) => line.includes(x)))).toEqual([])
+    const audit = JSON.stringify(api.registry.listAudit({ limit: 500 }).items)
+    expect(secrets.filter((x) => audit.includes(x))).toEqual([])
+    const users = await api.app.inject({ method: 'GET', url: '/api/v1/users', headers: bearer(api.tokens.admin) })
+    expect(users.statusCode).toBe(200)
+    expect(users.body).not.toMatch(/scrypt|password/)
   })
 })
 

@@ -70,6 +70,7 @@ export async function makeApi(opts: {
   register?: (app: ApiApp) => Promise<void>
   loginFailuresPerUserPerMinute?: number
   sessionIdleMinutes?: number
+  sessionMaxHours?: number
   /** The clock of session timeouts. */
   now?: () => number
   /** Extra Fastify options (https). */
@@ -112,6 +113,7 @@ export async function makeApi(opts: {
       authFailuresPerMinute: opts.authFailuresPerMinute ?? 1_000_000,
       loginFailuresPerUserPerMinute: opts.loginFailuresPerUserPerMinute ?? 1_000_000,
       ...(opts.sessionIdleMinutes !== undefined ? { sessionIdleMinutes: opts.sessionIdleMinutes } : {}),
+      ...(opts.sessionMaxHours !== undefined ? { sessionMaxHours: opts.sessionMaxHours } : {}),
     },
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.fastify ? { fastify: opts.fastify } : {}),

@@ -113,7 +113,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
   })
 
   app.post('/devices', {
-    config: { roles: WRITE },
+    config: { roles: WRITE, audited: true },
     schema: {
       tags: ['devices'],
       summary: 'Register a device; the answer holds its MQTT password, shown only this once',
@@ -151,7 +151,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
   }, async (request) => visibleDevice(deps.registry, request.actor, request.params.id))
 
   app.patch('/devices/:id', {
-    config: { roles: WRITE },
+    config: { roles: WRITE, audited: true },
     schema: {
       tags: ['devices'],
       summary: 'Change a device (name, station, district, location, tags, state); disabling it closes its session',
@@ -166,7 +166,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
   })
 
   app.delete('/devices/:id', {
-    config: { roles: WRITE },
+    config: { roles: WRITE, audited: true },
     schema: {
       tags: ['devices'],
       summary: 'Remove a device: decommissioned, credentials deleted, session closed; its readings stay',
@@ -179,7 +179,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
   })
 
   app.post('/devices/:id/rotate-secret', {
-    config: { roles: WRITE },
+    config: { roles: WRITE, audited: true },
     schema: {
       tags: ['devices'],
       summary: 'New MQTT password for a device; the old one stops working and its session is closed',

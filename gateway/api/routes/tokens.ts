@@ -24,7 +24,7 @@ const ADMIN = ['admin'] as const
 
 export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
   app.post('/tokens', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['tokens'],
       summary: 'Create an API token; the answer holds the token, shown only this once',
@@ -47,7 +47,7 @@ export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
   })
 
   app.get('/tokens', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['tokens'],
       summary: 'List API tokens (never their secrets)',
@@ -57,7 +57,7 @@ export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
   }, async (request) => deps.registry.listTokens({ limit: request.query.limit ?? 50, cursor: request.query.cursor }))
 
   app.delete('/tokens/:id', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['tokens'],
       summary: 'Delete an API token; it stops working at once',

@@ -41,7 +41,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   const view = ({ id: _id, ...u }: ReturnType<typeof users.getUser> & object) => u
 
   app.post('/users', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['users'],
       summary: 'Create a user account for a person (console log-in); no districts and no stations: every place',
@@ -58,7 +58,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   })
 
   app.get('/users', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['users'],
       summary: 'List user accounts (never their passwords)',
@@ -71,7 +71,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   })
 
   app.get('/users/:name', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: { tags: ['users'], summary: 'One user account', params: NameParams, response: { 200: UserSchema, ...AuthErrors, 404: ErrorSchema } },
   }, async (request) => {
     const user = users.getUser(request.params.name)
@@ -80,7 +80,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   })
 
   app.patch('/users/:name', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['users'],
       summary: "Change a user's role, scope or disabled flag; the user's sessions end (log in again under the new terms)",
@@ -94,7 +94,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   }, async (request) => view(users.updateUser(request.params.name, request.body, auditActor(request.actor))))
 
   app.post('/users/:name/password', {
-    config: { roles: ADMIN },
+    config: { roles: ADMIN, audited: true },
     schema: {
       tags: ['users'],
       summary: "Set a user's password (admin reset); every session of the user ends",
