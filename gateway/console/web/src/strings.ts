@@ -20,7 +20,7 @@ const vi = {
   'login.unavailable': 'Máy chủ chưa hỗ trợ đăng nhập bằng tài khoản.',
   'error.network': 'Không kết nối được tới máy chủ.',
   'error.server': 'Máy chủ báo lỗi: {message}',
-  'user.signedIn': 'Đăng nhập: {name} ({role})',
+  'user.signedIn': 'Tài khoản: {name} ({role})',
   'user.logout': 'Đăng xuất',
   'role.admin': 'quản trị',
   'role.officer': 'trực ban',
