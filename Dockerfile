@@ -1,5 +1,15 @@
-# The gateway image: the same sources `npm start` runs (TypeScript through tsx, no build step).
-# Also runs the edge agent (`iocgw edge`) and the dashboards commands.
+# The gateway image: the same sources `npm start` runs (TypeScript through tsx, no build step for
+# the server). Also runs the edge agent (`iocgw edge`) and the dashboards commands.
+
+# The operator console's static files, built by Vite (a devDependency) in a stage of its own so
+# the image keeps production dependencies only (docs/console.md).
+FROM node:20-bookworm-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --ignore-scripts
+COPY gateway/console gateway/console
+RUN npm run build:console
+
 FROM node:20-bookworm-slim
 
 # Compilers for native modules that have no prebuilt binary for the platform (better-sqlite3
@@ -11,11 +21,12 @@ RUN apt-get update \
 WORKDIR /app
 
 # Dependencies first, so source edits do not reinstall them. .npmrc skips onnxruntime's optional
-# GPU download.
+# GPU download. (The console is not built here: its sources are not copied yet; see the stage above.)
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY . .
+COPY --from=console /app/gateway/console/dist gateway/console/dist
 
 # Writable places for the unprivileged user: the gateway's data, model files, the edge queue.
 RUN mkdir -p /data /models /app/config/edge-data \

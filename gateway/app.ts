@@ -13,6 +13,7 @@ import { ruleRoutes } from './api/routes/rules.ts'
 import { subscriptionRoutes } from './api/routes/subscriptions.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
 import { userRoutes } from './api/routes/users.ts'
+import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
@@ -169,6 +170,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control },
     })
     closers.push(() => api.close())
+    await api.register(consolePlugin)
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
     const httpPort = (api.server.address() as { port: number }).port
 

@@ -66,6 +66,8 @@ export async function makeApi(opts: {
   readiness?: ReadinessCheck
   /** Load every route file (default) or only devices and tokens. */
   allRoutes?: boolean
+  /** Registers more on the app before it is made ready (e.g. the console's static files). */
+  register?: (app: ApiApp) => Promise<void>
   loginFailuresPerUserPerMinute?: number
   sessionIdleMinutes?: number
   sessionMaxHours?: number
@@ -119,6 +121,7 @@ export async function makeApi(opts: {
     routes,
     deps,
   })
+  await opts.register?.(app)
   await app.ready()
   const system = { type: 'system' as const, id: 'test' }
   const tokens = {} as Record<Role, string>

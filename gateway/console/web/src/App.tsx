@@ -1,0 +1,68 @@
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks'
+import { ApiError, auth, setCsrfToken, setUnauthorizedHandler, type Session } from './api.ts'
+import { I18nContext, initialLang, storeLang, translator, type I18n, type Key, type Lang } from './i18n.ts'
+import { Header } from './components/Header.tsx'
+import { Board } from './pages/Board.tsx'
+import { AlertPage } from './pages/AlertPage.tsx'
+import { Login } from './pages/Login.tsx'
+import { useLiveAlerts } from './live.ts'
+import { useRoute } from './router.ts'
+
+export function App() {
+  const [lang, setLangState] = useState<Lang>(initialLang)
+  const setLang = useCallback((l: Lang) => {
+    storeLang(l)
+    setLangState(l)
+  }, [])
+  useEffect(() => storeLang(lang), [])
+  const i18n = useMemo<I18n>(() => ({ lang, t: translator(lang), setLang }), [lang, setLang])
+  useEffect(() => {
+    document.title = i18n.t('app.title')
+  }, [i18n])
+
+  // undefined: still asking /auth/me; null: logged out.
+  const [session, setSession] = useState<Session | null | undefined>(undefined)
+  const [notice, setNotice] = useState<Key | null>(null)
+  const start = useCallback((s: Session | null) => {
+    setCsrfToken(s?.csrfToken ?? '')
+    setSession(s)
+  }, [])
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      start(null)
+      setNotice('login.expired')
+    })
+    auth.me().then(start, (err: unknown) => {
+      // 404: a gateway without account login; the form says so when used.
+      if (err instanceof ApiError && err.status === 404) setNotice('login.unavailable')
+      start(null)
+    })
+  }, [start])
+  const logout = useCallback(() => {
+    auth.logout().catch(() => {}).finally(() => {
+      setNotice(null)
+      start(null)
+    })
+  }, [start])
+
+  return (
+    <I18nContext.Provider value={i18n}>
+      <a class="skip" href="#main">{i18n.t('app.skip')}</a>
+      <Header user={session?.user ?? null} onLogout={logout} />
+      <main id="main" tabIndex={-1}>
+        {session === undefined ? null
+          : session === null ? <Login notice={notice} onLogin={(s) => { setNotice(null); start(s) }} />
+          : <Console session={session} />}
+      </main>
+    </I18nContext.Provider>
+  )
+}
+
+function Console({ session }: { session: Session }) {
+  const live = useLiveAlerts()
+  const route = useRoute()
+  const canAct = session.user.role === 'officer' || session.user.role === 'admin'
+  return route.page === 'alert'
+    ? <AlertPage id={route.id} live={live} canAct={canAct} />
+    : <Board live={live} canAct={canAct} />
+}

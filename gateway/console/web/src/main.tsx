@@ -1,0 +1,7 @@
+import { render } from 'preact'
+import { App } from './App.tsx'
+import { unlockAudioOnGesture } from './sound.ts'
+import './styles.css'
+
+unlockAudioOnGesture()
+render(<App />, document.getElementById('app') as HTMLElement)

@@ -1,0 +1,28 @@
+import { useEffect, useState } from 'preact/hooks'
+
+// The console's few client routes, on the History API (the gateway answers index.html for them,
+// gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history.
+
+export type Route = { page: 'board' } | { page: 'alert'; id: string }
+
+export function parse(path: string): Route {
+  const m = /^\/alerts\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path)
+  if (m) return { page: 'alert', id: m[1] as string }
+  return { page: 'board' }
+}
+
+export function navigate(path: string): void {
+  if (location.pathname === path) return
+  history.pushState(null, '', path)
+  window.dispatchEvent(new PopStateEvent('popstate'))
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parse(location.pathname))
+  useEffect(() => {
+    const on = () => setRoute(parse(location.pathname))
+    window.addEventListener('popstate', on)
+    return () => window.removeEventListener('popstate', on)
+  }, [])
+  return route
+}

@@ -1,0 +1,230 @@
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { requireCommand, tempDir, waitFor } from '../support/services.ts'
+import { axeSerious, ensureConsoleBuilt, launchChromium, screenshot, SIZES, watchedPage } from './support.ts'
+
+// The officer's core flow in real Chromium against `iocgw start` as a real process: log in, see a
+// flood alert appear live when a real MQTT gauge crosses Kim Long's level II (2.00 m,
+// config/stations.yaml; payload of docs/mqtt.md), hear and see the banner, acknowledge it with a
+// note, and find the officer's name as the acknowledger through the API. Plus: a device name made
+// of HTML renders as text; axe-core finds nothing serious on the board and the history page.
+
+const haveChromium = requireCommand('chromium')
+const ADMIN = `console-e2e-admin-${Math.random().toString(36).slice(2)}-token`
+const OFFICER = { name: 'tran.thi.binh', password: 'mat-khau-truc-ban-2026' }
+const XSS_NAME = '<img src=x onerror=alert(1)>'
+
+let dir: ReturnType<typeof tempDir>
+let gw: GatewayProcess
+let browser: Browser
+const gauges: mqtt.MqttClient[] = []
+
+async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  })
+  return { status: res.status, body: (await res.json()) as T }
+}
+
+/** Registers a gauge and connects it over MQTT with the credentials the API handed out. */
+async function gauge(id: string, name: string, station: string, district: string): Promise<mqtt.MqttClient> {
+  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind: 'water_level', name, station, district })
+  expect(dev.status).toBe(201)
+  const client = await mqtt.connectAsync(gw.mqttUrl, { username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 })
+  gauges.push(client)
+  return client
+}
+
+/**
+ * A level held for the rule's min_duration_s (300 s, config/rules.yaml) in event time: readings a
+ * minute apart ending now, so the last one (which raises the alert) is not late.
+ */
+async function holdLevel(client: mqtt.MqttClient, id: string, metres: number): Promise<void> {
+  const now = Date.now()
+  for (let i = 6; i >= 0; i--) {
+    const payload = { ts: new Date(now - i * 60_000).toISOString(), seq: now - i, values: { water_level: metres } }
+    await client.publishAsync(`devices/${id}/telemetry`, JSON.stringify(payload), { qos: 1 })
+  }
+}
+
+async function logIn(page: Page): Promise<void> {
+  await page.goto(`${gw.apiUrl}/`)
+  await page.getByLabel('Tên đăng nhập', { exact: true }).fill(OFFICER.name)
+  await page.getByLabel('Mật khẩu', { exact: true }).fill(OFFICER.password)
+  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
+  await page.getByRole('heading', { name: 'Bảng cảnh báo' }).waitFor({ timeout: 30_000 })
+  await page.getByText('Trực tiếp', { exact: true }).waitFor({ timeout: 30_000 })
+}
+
+/** The browser's 401 for GET /auth/me before login is expected; nothing else may reach the console. */
+const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
+
+beforeAll(async () => {
+  if (!haveChromium) return
+  await ensureConsoleBuilt()
+  dir = tempDir('iocgw-console-e2e-')
+  const dataDir = join(dir.path, 'data')
+  // Free ports are picked before the gateway binds them; on a busy machine another process may
+  // take one in between, so a start refused for that reason is tried again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      gw = await spawnGateway({ dataDir, env: { IOC_ADMIN_TOKEN: ADMIN } })
+      break
+    } catch (err) {
+      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
+    }
+  }
+  // The officer's account, made by an admin through the API (docs/api.md, "Users").
+  expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
+  browser = await launchChromium()
+}, 180_000)
+
+afterAll(async () => {
+  for (const g of gauges) await g.endAsync().catch(() => {})
+  await browser?.close()
+  if (gw) await stopGateway(gw)
+  dir?.remove()
+})
+
+describe.skipIf(!haveChromium)('the officer in chromium', () => {
+  it('logs in, sees Kim Long cross level II live with banner and chime, acknowledges with a note; the API names the officer', async () => {
+    const context = await browser.newContext({ viewport: SIZES.desk })
+    const { page, problems } = await watchedPage(context)
+    // Count the chime's tones: the console makes its sound with WebAudio oscillators.
+    await page.addInitScript({
+      content: `window.__tones = 0; const start = OscillatorNode.prototype.start;
+        OscillatorNode.prototype.start = function (...a) { window.__tones++; return start.apply(this, a) }`,
+    })
+    await logIn(page)
+    await page.getByText('Không có cảnh báo nào đang mở.').waitFor({ timeout: 15_000 })
+    // Marks this document: it must still be the same one when the alert shows (no reload).
+    await page.evaluate('window.__sameDocument = true')
+
+    const kimLong = await gauge('kim-long-01', 'Trạm Kim Long', 'kim-long', 'Phú Xuân')
+    await holdLevel(kimLong, 'kim-long-01', 2.15)
+
+    const row = page.locator('li.alert', { hasText: 'Kim Long' })
+    await row.waitFor({ timeout: 30_000 })
+    expect(await page.evaluate('window.__sameDocument')).toBe(true)
+    expect(await row.textContent()).toContain('Nghiêm trọng')
+    expect(await row.textContent()).toContain('Báo động cấp II')
+    expect(await row.textContent()).toContain('Thiết bị Trạm Kim Long (kim-long-01)')
+    const banner = page.locator('.banner', { hasText: 'Kim Long' })
+    await banner.waitFor({ timeout: 10_000 })
+    expect(await banner.textContent()).toContain('Cảnh báo mới')
+    expect(await page.getByRole('alert').filter({ hasText: 'Kim Long' }).count()).toBe(1)
+    await expect.poll(() => page.evaluate('window.__tones'), { timeout: 10_000 }).toBeGreaterThan(0)
+    expect(await axeSerious(page)).toEqual([])
+    await screenshot(page, 'board-banner-1366x768')
+
+    const alertId = await row.getAttribute('data-alert-id')
+    expect(alertId).toBeTruthy()
+    await row.getByRole('button', { name: 'Xác nhận', exact: true }).click()
+    const dialog = page.getByRole('dialog', { name: 'Xác nhận cảnh báo' })
+    await dialog.waitFor()
+    expect(await axeSerious(page)).toEqual([])
+    const note = 'Đã báo UBND phường Kim Long, đội cứu hộ đang tới'
+    await dialog.getByLabel('Ghi chú (không bắt buộc)').fill(note)
+    await screenshot(page, 'ack-dialog-1366x768')
+    await dialog.getByRole('button', { name: 'Xác nhận', exact: true }).click()
+    await row.getByText('Đã xác nhận', { exact: true }).waitFor({ timeout: 15_000 })
+    expect(await row.textContent()).toContain(`Xác nhận bởi ${OFFICER.name}`)
+    expect(await row.textContent()).toContain(note)
+    expect(await row.getByRole('button', { name: 'Xác nhận', exact: true }).count()).toBe(0)
+    expect(await row.getByRole('button', { name: 'Đã xử lý', exact: true }).count()).toBe(1)
+
+    const fromApi = await admin<{ state: string; acknowledged?: { by: string; note?: string } }>('GET', `/alerts/${alertId}`)
+    expect(fromApi.status).toBe(200)
+    expect(fromApi.body.state).toBe('acknowledged')
+    expect(fromApi.body.acknowledged).toMatchObject({ by: OFFICER.name, note })
+
+    await page.locator('.banner').getByRole('button', { name: 'Đóng thông báo' }).click()
+    expect(await axeSerious(page)).toEqual([])
+    await screenshot(page, 'board-1366x768')
+
+    // The history: opened by the system, acknowledged by the officer with the note.
+    await row.getByRole('link', { name: 'Lịch sử' }).click()
+    await page.getByRole('heading', { name: 'Lịch sử cảnh báo' }).waitFor()
+    const table = page.locator('table.history')
+    await table.waitFor()
+    expect(await table.textContent()).toContain(note)
+    expect(await table.locator('tbody tr').count()).toBeGreaterThanOrEqual(2)
+    expect(page.url()).toBe(`${gw.apiUrl}/alerts/${alertId}`)
+    expect(await axeSerious(page)).toEqual([])
+    await screenshot(page, 'history-1366x768')
+    // A client route reloaded straight from the address bar still works (the gateway's fallback).
+    await page.reload()
+    await page.locator('table.history').waitFor({ timeout: 15_000 })
+
+    // In English the same buttons say Acknowledge and Resolve.
+    await page.getByRole('button', { name: 'Chuyển sang tiếng Anh' }).click()
+    await page.getByRole('link', { name: 'Back to the alerts board' }).click()
+    const rowEn = page.locator('li.alert', { hasText: 'Kim Long' })
+    await rowEn.getByRole('button', { name: 'Resolve', exact: true }).waitFor()
+    await page.getByRole('button', { name: 'Switch to Vietnamese' }).click()
+
+    // Logging out ends the session: the board is gone and the API refuses the old cookie.
+    await page.getByRole('button', { name: 'Đăng xuất' }).click()
+    await page.getByLabel('Tên đăng nhập', { exact: true }).waitFor()
+    const after = await page.evaluate(async () => (await fetch('/api/v1/alerts')).status)
+    expect(after).toBe(401)
+    expect(unexpected(problems.filter((p) => !/\/api\/v1\/alerts/.test(p)))).toEqual([])
+    await context.close()
+  })
+
+  it('renders a device named as HTML as text, on a phone, with no script run', async () => {
+    const context = await browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    const { page, problems } = await watchedPage(context)
+    await logIn(page)
+    const hostile = await gauge('phu-oc-01', XSS_NAME, 'phu-oc', 'Quảng Điền')
+    await holdLevel(hostile, 'phu-oc-01', 3.2)
+    const row = page.locator('li.alert', { hasText: 'Phú Ốc' })
+    await row.waitFor({ timeout: 30_000 })
+    expect(await row.textContent()).toContain(`Thiết bị ${XSS_NAME} (phu-oc-01)`)
+    expect(await page.locator('img[src="x"]').count()).toBe(0)
+    expect(problems.filter((p) => p.startsWith('dialog'))).toEqual([])
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
+    expect(overflow).toBeLessThanOrEqual(0)
+    expect(await axeSerious(page)).toEqual([])
+    await screenshot(page, 'board-banner-390x844')
+    await page.locator('.banner').getByRole('button', { name: 'Đóng thông báo' }).first().click()
+    await screenshot(page, 'board-390x844')
+
+    // The newest alert of a severity comes first; the folded filters narrow the list.
+    expect((await page.locator('li.alert h3').first().textContent()) ?? '').toContain('Phú Ốc')
+    await page.getByText('Bộ lọc', { exact: true }).click()
+    await page.getByLabel('Trạm', { exact: true }).selectOption('phu-oc')
+    await expect.poll(() => page.locator('li.alert').count()).toBe(1)
+    await page.getByLabel('Mức độ', { exact: true }).selectOption('critical')
+    await page.getByText('Không có cảnh báo nào khớp bộ lọc.').waitFor()
+    await page.getByRole('button', { name: 'Xóa bộ lọc' }).click()
+    await expect.poll(() => page.locator('li.alert').count()).toBeGreaterThanOrEqual(1)
+
+    await row.getByRole('link', { name: 'Lịch sử' }).click()
+    await page.locator('table.history').waitFor()
+    expect(await axeSerious(page)).toEqual([])
+    await screenshot(page, 'history-390x844')
+
+    // The session ends elsewhere (logout in another tab): the next request answers 401 and the
+    // page comes back to the login form saying why.
+    const other = await context.newPage()
+    await other.goto(`${gw.apiUrl}/`)
+    await other.getByRole('button', { name: 'Đăng xuất' }).click()
+    await other.getByLabel('Tên đăng nhập', { exact: true }).waitFor()
+    try {
+      await page.getByRole('button', { name: 'Đã xử lý', exact: true }).first().click({ timeout: 5000 })
+      await page.getByRole('dialog').getByRole('button', { name: 'Đã xử lý', exact: true }).click({ timeout: 5000 })
+    } catch {
+      // The page already saw the session end (its event stream was refused) and shows the form.
+    }
+    await page.getByText('Phiên làm việc đã hết hạn. Hãy đăng nhập lại.').waitFor({ timeout: 15_000 })
+    expect(await page.getByLabel('Tên đăng nhập', { exact: true }).count()).toBe(1)
+    expect(unexpected(problems)).toEqual([])
+    await context.close()
+  })
+})

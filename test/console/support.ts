@@ -1,0 +1,94 @@
+import { AxeBuilder } from '@axe-core/playwright'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { chromium } from 'playwright-core'
+import { DEFAULT_DIST } from '../../gateway/console/plugin.ts'
+import { ROOT } from '../support/gateway-process.ts'
+import { waitFor } from '../support/services.ts'
+
+const WEB = join(ROOT, 'gateway', 'console', 'web')
+export const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots')
+export const SIZES = { desk: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } } as const
+
+function newestSource(dir: string): number {
+  let newest = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * Builds the console (as `npm run build:console` does) when dist is missing or older than its
+ * sources, so the browser tests always run the code under test. A lock directory keeps two test
+ * files from building into the same folder at once.
+ */
+export async function ensureConsoleBuilt(): Promise<void> {
+  const index = join(DEFAULT_DIST, 'index.html')
+  const stale = () => !existsSync(index) || statSync(index).mtimeMs < Math.max(newestSource(WEB), statSync(join(ROOT, 'gateway', 'console', 'vite.config.ts')).mtimeMs)
+  if (!stale()) return
+  const lock = join(ROOT, 'gateway', 'console', '.build-lock')
+  await waitFor(() => {
+    try {
+      mkdirSync(lock)
+      return true
+    } catch {
+      return false
+    }
+  }, 120_000, 200)
+  try {
+    if (stale()) {
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'gateway', 'console', 'vite.config.ts')],
+        { cwd: ROOT, stdio: 'pipe' })
+    }
+  } finally {
+    rmdirSync(lock)
+  }
+}
+
+export async function launchChromium(): Promise<Browser> {
+  // Autoplay without a gesture: a restored session chimes before the officer has clicked.
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] })
+}
+
+export interface Watched {
+  page: Page
+  /** Console errors, page errors, CSP violations and JavaScript dialogs seen so far. */
+  problems: string[]
+}
+
+/**
+ * A page that records everything that must never happen: script errors, CSP violations (reported
+ * by the browser as console errors and as securitypolicyviolation events) and alert() dialogs.
+ */
+export async function watchedPage(context: BrowserContext): Promise<Watched> {
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`) })
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.type()} ${d.message()}`)
+    void d.dismiss()
+  })
+  await page.exposeFunction('__cspViolation', (v: string) => problems.push(`csp: ${v}`))
+  await page.addInitScript({
+    content: `document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(e.violatedDirective + ' ' + e.blockedURI))`,
+  })
+  return { page, problems }
+}
+
+/** Serious or critical axe-core violations on the page as it is now (WCAG 2.1 A/AA rules). */
+export async function axeSerious(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze()
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false })
+}
