@@ -29,6 +29,7 @@ interface MemoryPersistenceBase {
   outgoingUpdate(client: Pick<Client, 'id'>, packet: QueuedPacket): Promise<void>
   outgoingClearMessageId(client: Pick<Client, 'id'>, packet: QueuedPacket): Promise<QueuedPacket | undefined>
   outgoingStream(client: Pick<Client, 'id'>): Readable
+  addSubscriptions(client: Pick<Client, 'id'>, subs: object[]): Promise<void>
 }
 
 const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as new (opts?: object) => MemoryPersistenceBase
@@ -42,6 +43,13 @@ export interface OfflineQueueOptions {
   maxQueued: number
   /** Called for each message dropped to keep a queue within the bound. */
   onDrop: (clientId: string, packet: QueuedPacket) => void
+  /**
+   * Whether one entry of a SUBSCRIBE may be stored with a persistent session. aedes hands the
+   * whole packet to the persistence for each granted filter (lib/handlers/subscribe.js
+   * storeSubscriptions), refused filters included, and would then queue messages matching a
+   * refused filter for the session while it is away. Default: everything.
+   */
+  storable?: ((sub: object) => boolean) | undefined
 }
 
 class BoundedMemoryPersistence extends MemoryPersistence {
@@ -94,6 +102,16 @@ class BoundedMemoryPersistence extends MemoryPersistence {
     const [cleared] = queue.splice(i, 1)
     if (queue.length === 0) this.outgoing.delete(client.id)
     return cleared
+  }
+
+  override async addSubscriptions(client: Pick<Client, 'id'>, subs: object[]): Promise<void> {
+    const storable = this.bound.storable
+    if (!storable) return super.addSubscriptions(client, subs)
+    // aedes calls this for the first granted filter before it has authorised the packet's later
+    // ones (all within one synchronous loop); one microtask later every filter has its answer.
+    await Promise.resolve()
+    const kept = subs.filter(storable)
+    if (kept.length > 0) await super.addSubscriptions(client, kept)
   }
 
   override outgoingStream(client: Pick<Client, 'id'>): Readable {
