@@ -7,7 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../support/services.ts'
 import { closed, connackCode, startBroker, type Harness } from './harness.ts'
-import { connectBytes, rawExchange } from './raw.ts'
+import { connectBytes, rawClient, rawExchange } from './raw.ts'
 
 let h: Harness
 
@@ -133,5 +133,41 @@ describe('persistent sessions per identity (mqtt.maxPersistentSessionsPerIdentit
     // Another identity has its own count.
     const other = h.addTokenWithId('viewer')
     expect(await connackCode(h.url, 'token', other.secret, { clientId: `${other.id}:a`, clean: false })).toBe(0)
+  })
+})
+
+describe('a refused CONNECT leaves the session under the id it claimed alone', () => {
+  it('a wrong secret with clean session 1 on a device id does not drop its QoS 2 state: a resent PUBLISH is not delivered twice', async () => {
+    const secret = h.addDevice('cid-qos2-01')
+    const reader = await h.connect('token', h.addToken('viewer'))
+    const delivered: string[] = []
+    reader.on('message', (topic) => topic === 'devices/cid-qos2-01/telemetry' && delivered.push(topic))
+    await reader.subscribeAsync('devices/cid-qos2-01/telemetry', { qos: 1 })
+
+    const connect = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: 'cid-qos2-01', keepalive: 30, username: 'cid-qos2-01', password: Buffer.from(secret) } as const
+    const publish = { cmd: 'publish', topic: 'devices/cid-qos2-01/telemetry', payload: Buffer.from('{"seq":1,"values":{"water_level":1}}'), qos: 2, messageId: 7, retain: false, dup: false } as const
+    // The device publishes at QoS 2, gets PUBREC, and loses its link before sending PUBREL.
+    const first = await rawClient(h.ports.mqtt)
+    first.send(connect)
+    await first.next((p) => p.cmd === 'connack')
+    first.send(publish)
+    await first.next((p) => p.cmd === 'pubrec')
+    first.destroy()
+    await waitFor(() => delivered.length === 1)
+
+    // Someone with a wrong secret connects with its id and clean session 1: refused (4).
+    expect(await connackCode(h.url, 'cid-qos2-01', 'not-the-secret', { clientId: 'cid-qos2-01', clean: true })).toBe(4)
+
+    // The device comes back and resends the PUBLISH (MQTT-4.4.0-1): the broker still knows it.
+    const back = await rawClient(h.ports.mqtt)
+    back.send(connect)
+    await back.next((p) => p.cmd === 'connack')
+    back.send({ ...publish, dup: true })
+    await back.next((p) => p.cmd === 'pubrec')
+    back.send({ cmd: 'pubrel', messageId: 7 })
+    await back.next((p) => p.cmd === 'pubcomp')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(delivered).toHaveLength(1)
+    back.destroy()
   })
 })

@@ -59,3 +59,43 @@ export function rawExchange(port: number, bytes: Buffer, waitMs = 5000): Promise
     s.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? finish(true) : reject(err)))
   })
 }
+
+/** A raw MQTT connection that records the packets the broker sends. */
+export interface RawClient {
+  send(packet: mqttPacket.Packet): void
+  /** Resolves with the first received packet (from the start) that matches. */
+  next(match: (p: mqttPacket.Packet) => boolean, waitMs?: number): Promise<mqttPacket.Packet>
+  destroy(): void
+}
+
+export function rawClient(port: number): Promise<RawClient> {
+  return new Promise((resolve, reject) => {
+    const got: mqttPacket.Packet[] = []
+    const waiters: Array<() => void> = []
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    parser.on('packet', (p) => {
+      got.push(p)
+      for (const w of waiters.splice(0)) w()
+    })
+    const s = connect(port, '127.0.0.1', () =>
+      resolve({
+        send: (p) => s.write(mqttPacket.generate(p)),
+        next: (match, waitMs = 5000) =>
+          new Promise((res, rej) => {
+            const timer = setTimeout(() => rej(new Error('no matching packet from the broker')), waitMs)
+            const look = (): void => {
+              const hit = got.find(match)
+              if (hit) {
+                clearTimeout(timer)
+                res(hit)
+              } else waiters.push(look)
+            }
+            look()
+          }),
+        destroy: () => s.destroy(),
+      }),
+    )
+    s.on('data', (d: Buffer) => parser.parse(d))
+    s.on('error', reject)
+  })
+}
