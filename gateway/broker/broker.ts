@@ -12,7 +12,7 @@ import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPacketSize } from './packet-limit.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
-import { answerUnsupportedLevel } from './protocol-level.ts'
+import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
 import { offlinePayload } from './status.ts'
 import { SubscriptionCaps } from './subscription-caps.ts'
 import type { BrokerConfig, BrokerPorts, DevicePublishRoutes, GatewayBroker, GatewayPublishOptions } from './types.ts'
@@ -197,7 +197,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
         limitWarned = true
         log.warn({ event: 'mqtt_packet_limit_unavailable' }, 'cannot cap MQTT packet size with this aedes version')
       }
-      if (!answerUnsupportedLevel(client, (level) => hooks.protocolLevelRefused(client, level)) && !levelWarned) {
+      if (!answerUnsupportedLevel(client, (level) => levelRefused(m, log, client, level)) && !levelWarned) {
         levelWarned = true
         log.warn({ event: 'mqtt_protocol_level_answer_unavailable' }, 'cannot answer unknown MQTT protocol levels with CONNACK 1 with this aedes version')
       }

@@ -24,20 +24,12 @@ export function ownerOf(p: Principal): string {
   return p.kind === 'device' ? p.device.id : p.token.id
 }
 
-export type ClientIdDecision = { ok: true; assigned: boolean } | { ok: false; reason: 'client_id_not_owned' }
-
-/**
- * Whether `clientId` (as sent in the CONNECT) may be used by `principal`. `assigned`: the id was
- * empty and the broker made one up (never a persistent session).
- */
-export function checkClientId(principal: Principal, clientId: string, clean: boolean): ClientIdDecision {
-  if (clientId === '') return clean ? { ok: true, assigned: true } : { ok: false, reason: 'client_id_not_owned' }
+/** Whether `principal` may use `clientId` (as sent in the CONNECT) with this clean flag. */
+export function ownsClientId(principal: Principal, clientId: string, clean: boolean): boolean {
+  if (clientId === '') return clean
   const owner = ownerOf(principal)
-  if (clientId === owner) return { ok: true, assigned: false }
-  if (clientId.length > owner.length + 1 && clientId.startsWith(owner) && clientId[owner.length] === ':' && SUFFIX.test(clientId.slice(owner.length + 1))) {
-    return { ok: true, assigned: false }
-  }
-  return { ok: false, reason: 'client_id_not_owned' }
+  if (clientId === owner) return true
+  return clientId.startsWith(owner) && clientId[owner.length] === ':' && SUFFIX.test(clientId.slice(owner.length + 1))
 }
 
 /**
@@ -53,14 +45,18 @@ export class PersistentSessions {
 
   constructor(private readonly max: number) {}
 
-  /** False when `clientId` would be a new persistent session past the cap. */
-  mayOpen(principal: Principal, clientId: string): boolean {
+  /** Why `principal` may not connect with `clientId` (as sent) and this clean flag, or null. */
+  refusal(principal: Principal, clientId: string, clean: boolean): 'client_id_not_owned' | 'persistent_session_limit' | null {
+    if (!ownsClientId(principal, clientId, clean)) return 'client_id_not_owned'
+    if (clean) return null
     const ids = this.byOwner.get(key(principal))
-    return ids?.has(clientId) === true || (ids?.size ?? 0) < this.max
+    return ids?.has(clientId) === true || (ids?.size ?? 0) < this.max ? null : 'persistent_session_limit'
   }
 
   /** After a CONNECT was accepted: clean 0 keeps (or starts) the session, clean 1 ends it. */
-  record(principal: Principal, clientId: string, clean: boolean): void {
+  accepted(principal: Principal, clientId: string, clean: boolean): void {
+    // An empty id was replaced by a unique one: never a persistent session (MQTT-3.1.3-6).
+    if (clientId === '') return
     const k = key(principal)
     let ids = this.byOwner.get(k)
     if (clean) {
@@ -69,10 +65,6 @@ export class PersistentSessions {
     }
     if (!ids) this.byOwner.set(k, (ids = new Set()))
     ids.add(clientId)
-  }
-
-  count(principal: Principal): number {
-    return this.byOwner.get(key(principal))?.size ?? 0
   }
 }
 

@@ -5,11 +5,11 @@ import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
-import { checkClientId, type PersistentSessions } from './client-id.ts'
+import type { PersistentSessions } from './client-id.ts'
 import type { BrokerMetrics } from './metrics.ts'
 import { principalKey, type Principal, type Session, type Sessions } from './sessions.ts'
-import { supportedLevel } from './protocol-level.ts'
-import { parseStatus, statusRefusal } from './status.ts'
+import { levelRefused, supportedLevel } from './protocol-level.ts'
+import { parseStatus, StatusRetention } from './status.ts'
 import type { SubscriptionCaps } from './subscription-caps.ts'
 import type { ConnectRefuseReason, DevicePublish, DevicePublishRoutes, RefuseReason, RouteKey } from './types.ts'
 
@@ -47,10 +47,8 @@ export interface HookContext {
   /** Sessions whose status will is being delivered (so the gateway need not publish one). */
   willStarted: WeakSet<Client>
   deviceRefreshMs: number
-  /** Client ids with a persistent session, per identity (client-id.ts). */
-  persistentSessions: PersistentSessions
-  /** Filter length and count per client (subscription-caps.ts). */
-  subscriptionCaps: SubscriptionCaps
+  persistentSessions: PersistentSessions // client ids per identity (client-id.ts)
+  subscriptionCaps: SubscriptionCaps // filter length and count per client
 }
 
 /**
@@ -100,8 +98,10 @@ function remoteOf(client: Client): string | undefined {
 
 export function createHooks(ctx: HookContext) {
   const { registry, routes, sessions, m, log, persistentSessions, subscriptionCaps } = ctx
-  /** Payloads of statuses that are not valid: not retained, and withheld from subscribers. */
-  const invalidStatus = new WeakSet<Buffer>()
+  const retention = new StatusRetention((reason, payload, topic) => {
+    m.statusNotRetained.inc({ reason })
+    log.warn({ event: 'mqtt_status_not_retained', topic: safeText(topic), bytes: payload.length, reason }, 'invalid status neither retained nor delivered')
+  })
   /** CONNECT packets between preConnect and authenticate (for the will topic). */
   const connectPackets = new WeakMap<Client, ConnectPacket>()
   // Metric children made once per route: these run for every message.
@@ -120,16 +120,10 @@ export function createHooks(ctx: HookContext) {
   }
 
   function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
-    // aedes itself answers a level it parses but does not speak (5) with CONNACK 1 and closes.
-    if (!supportedLevel(packet.protocolVersion ?? 4)) protocolLevelRefused(client, packet.protocolVersion)
+    // A level aedes parses but does not speak (5): aedes itself answers CONNACK 1 and closes.
+    if (!supportedLevel(packet.protocolVersion ?? 4)) levelRefused(m, log, client, packet.protocolVersion)
     connectPackets.set(client, packet)
     done(null, true)
-  }
-
-  /** A CONNECT with a protocol level other than 3 or 4, answered CONNACK 1 (MQTT-3.1.2-2). */
-  function protocolLevelRefused(client: Client, level: number | undefined): void {
-    m.connectRefused.inc({ reason: 'protocol_level' })
-    log.warn({ event: 'mqtt_connect_refused', reason: 'protocol_level', level, remote: remoteOf(client) }, 'MQTT connect refused: unsupported protocol level')
   }
 
   function authenticate(
@@ -141,10 +135,8 @@ export function createHooks(ctx: HookContext) {
     const packet = connectPackets.get(client)
     connectPackets.delete(client)
     const refuse = (reason: ConnectRefuseReason): void => {
-      // aedes has already set this connection's id to the one claimed, which may be another
-      // client's, and on closing a clean-session connection it deletes the inbound QoS 2 state
-      // stored under that id (lib/client.js close, cleanIncoming). A refused connection had no
-      // session: it must not end anyone's.
+      // aedes has set this connection's id to the one claimed (maybe another's), and closing a
+      // clean one deletes the QoS 2 state stored under it (lib/client.js close, cleanIncoming).
       client.clean = false
       m.connectRefused.inc({ reason })
       // Never the password: only who tried, from where, and why.
@@ -180,30 +172,25 @@ export function createHooks(ctx: HookContext) {
       if (principal.kind !== 'device' || !devicePublish(principal.device.id, will.topic).ok) return refuse('will_not_permitted')
     }
 
-    // Step 4: the client id must be this principal's own (client-id.ts, docs/mqtt.md "Client
-    // ids"). Refused here, the first of aedes' connect steps (lib/handlers/connect.js
-    // `authenticate`), before it reads or cleans the session's subscriptions, replaces its will
-    // or takes over a live client with that id (`fetchSubs`, `storeWill`, `registerClient`).
+    // Step 4: the client id must be this principal's own, a new persistent session within its cap
+    // (client-id.ts). aedes authenticates before it reads or cleans the session, replaces its will or
+    // takes over a live client with that id (lib/handlers/connect.js fetchSubs, storeWill, registerClient).
     const clientId = packet?.clientId ?? client.id
     const clean = packet?.clean ?? client.clean
-    const owned = checkClientId(principal, clientId, clean)
-    if (!owned.ok) return refuse(owned.reason)
+    const idRefused = persistentSessions.refusal(principal, clientId, clean)
+    if (idRefused) return refuse(idRefused)
 
-    // Step 5: a new persistent session past this identity's cap (client-id.ts).
-    if (!clean && !persistentSessions.mayOpen(principal, clientId)) return refuse('persistent_session_limit')
-
-    // Step 6: a live session with this client id that belongs to someone else is not taken over
+    // Step 5: a live session with this client id that belongs to someone else is not taken over
     // (clause 3.1.4-2 takeover is for the same client; across principals it would let one
-    // device kick another off). Same principal: the normal takeover. Owned ids make this rare
-    // (a device named like a token id); kept as a guard.
+    // device kick another off). Same principal: the normal takeover.
     const existing = clientsById()[client.id]
     if (existing && existing !== client) {
       const s = sessions.get(existing)
       if (s && principalKey(s.principal) !== principalKey(principal)) return refuse('client_id_in_use')
     }
 
-    // Step 7: side effects last: the persistent-session count and the session table.
-    if (!owned.assigned) persistentSessions.record(principal, clientId, clean)
+    // Step 6: side effects last: the persistent-session count and the session table.
+    persistentSessions.accepted(principal, clientId, clean)
     const statusTopic = principal.kind === 'device' ? `devices/${principal.device.id}/status` : ''
     sessions.attach(client, principal, will?.topic === statusTopic)
     done(null, true)
@@ -324,7 +311,7 @@ export function createHooks(ctx: HookContext) {
     if (!d.ok) return refusePublish(client, session.principal, packet.topic, d.reason, cb)
     // Step 6: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
     // the retained store without bound. And only a valid status.
-    packet.retain = d.route === 'status' && retainableStatus(packet)
+    packet.retain = d.route === 'status' && retention.retain(packet)
     metricsOf(d.route).messages.inc()
     // Step 7: the route, awaited before the acknowledgement.
     dispatch(d.route, buildMessage(device, packet, d.subtopic), (err) => {
@@ -332,21 +319,6 @@ export function createHooks(ctx: HookContext) {
       corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
       cb(null)
     })
-  }
-
-  /**
-   * Whether a status may become the retained message every new subscriber is served first
-   * (status.ts). One that may not is still handed to the status route (which refuses and records
-   * it) and acknowledged, but neither retained nor delivered: the previous status stays.
-   */
-  function retainableStatus(packet: PublishPacket): boolean {
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : (packet.payload = Buffer.from(packet.payload))
-    const why = statusRefusal(payload)
-    if (why === null) return true
-    invalidStatus.add(payload)
-    m.statusNotRetained.inc({ reason: why })
-    log.warn({ event: 'mqtt_status_not_retained', topic: safeText(packet.topic), bytes: payload.length, reason: why }, 'invalid status neither retained nor delivered')
-    return false
   }
 
   function authorizeWill(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
@@ -368,7 +340,7 @@ export function createHooks(ctx: HookContext) {
     const others = sessions.deviceClients(device.id).filter((c) => c !== client)
     if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
     if (client && d.route === 'status') ctx.willStarted.add(client)
-    packet.retain = d.route === 'status' && retainableStatus(packet)
+    packet.retain = d.route === 'status' && retention.retain(packet)
     metricsOf(d.route).messages.inc()
     dispatch(d.route, buildMessage(device, packet, d.subtopic), cb)
   }
@@ -381,29 +353,23 @@ export function createHooks(ctx: HookContext) {
   function authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
     // Step 1: the session.
     const session = sessions.get(client)
-    const refuse = (reason: RefuseReason): void => {
-      subscriptionCaps.refuse(sub)
-      m.subscribeRefused.inc({ reason })
+    // Step 2: the filter's length, the ACL for this principal, the filters the client holds.
+    const d = subscriptionCaps.decide(client, sub, () =>
+      !session
+        ? { ok: false, reason: 'not_permitted' }
+        : session.principal.kind === 'device'
+          ? deviceSubscribe(session.principal.device.id, sub.topic)
+          : integrationSubscribe(session.principal.token.role, sub.topic),
+    )
+    if (!d.ok) {
+      m.subscribeRefused.inc({ reason: d.reason })
       log.warn(
-        { event: 'mqtt_subscribe_refused', client: safeText(client.id), principal: session ? principalKey(session.principal) : undefined, topic: safeText(sub.topic), reason },
+        { event: 'mqtt_subscribe_refused', client: safeText(client.id), principal: session ? principalKey(session.principal) : undefined, topic: safeText(sub.topic), reason: d.reason },
         'MQTT subscribe refused (SUBACK 0x80)',
       )
-      cb(null, null)
+      return cb(null, null)
     }
-    // Step 2: the filter's length, before anything reads it.
-    if (subscriptionCaps.tooLong(sub)) return refuse('filter_too_long')
-    // Step 3: the ACL for this principal.
-    const d = !session
-      ? ({ ok: false, reason: 'not_permitted' } as const)
-      : session.principal.kind === 'device'
-        ? deviceSubscribe(session.principal.device.id, sub.topic)
-        : integrationSubscribe(session.principal.token.role, sub.topic)
-    if (!d.ok) return refuse(d.reason)
-    // Step 4: how many filters this client holds.
-    const over = subscriptionCaps.overCap(client, sub)
-    if (over) return refuse(over)
-    subscriptionCaps.grant(client, sub)
-    // Step 5: SPEC serves QoS 0 and 1; the granted QoS is capped at 1 (clause 3.9.3 lets the
+    // Step 3: SPEC serves QoS 0 and 1; the granted QoS is capped at 1 (clause 3.9.3 lets the
     // server grant a lower maximum QoS than requested).
     if (sub.qos > 1) sub.qos = 1
     cb(null, sub)
@@ -413,7 +379,7 @@ export function createHooks(ctx: HookContext) {
   function authorizeForward(client: Client, packet: import('aedes').AedesPublishPacket) {
     const session = sessions.get(client)
     if (!session) return null
-    if (Buffer.isBuffer(packet.payload) && invalidStatus.has(packet.payload)) {
+    if (retention.withheld(packet.payload)) {
       m.forwardRefused.inc({ reason: 'invalid_status' })
       return null
     }
@@ -429,5 +395,5 @@ export function createHooks(ctx: HookContext) {
     return null
   }
 
-  return { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward, emitStatus, protocolLevelRefused }
+  return { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward, emitStatus }
 }

@@ -9,10 +9,19 @@
 // fault. Hand-written because aedes offers no hook before its parser: the parser's error step is
 // wrapped for that one error, the same way packet-limit.ts wraps its length step.
 import type { Client } from 'aedes'
+import type { Logger } from '../log/logger.ts'
+import type { BrokerMetrics } from './metrics.ts'
 
 /** The levels the broker accepts: 3 (MQTT 3.1) and 4 (MQTT 3.1.1). */
 export function supportedLevel(level: number): boolean {
   return level === 3 || level === 4
+}
+
+/** Counts and logs one refusal (both paths: aedes' for level 5, this file's for the rest). */
+export function levelRefused(m: BrokerMetrics, log: Logger, client: Client, level: number | undefined): void {
+  m.connectRefused.inc({ reason: 'protocol_level' })
+  const conn = client.conn as { remoteAddress?: string }
+  log.warn({ event: 'mqtt_connect_refused', reason: 'protocol_level', level, remote: conn.remoteAddress ?? client.req?.socket?.remoteAddress }, 'MQTT connect refused: unsupported protocol level')
 }
 
 /** CONNACK, remaining length 2, no session present, return code 1 (clause 3.2.2.3). */

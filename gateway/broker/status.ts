@@ -61,6 +61,31 @@ export function statusRefusal(payload: Buffer): StatusRefusal | null {
   return null
 }
 
+/**
+ * Which statuses become retained. One that may not (statusRefusal) is still routed and
+ * acknowledged, but its payload is remembered so that `authorizeForward` withholds it from every
+ * subscriber, live or queued (aedes copies a packet per delivery but keeps its payload Buffer).
+ */
+export class StatusRetention {
+  private readonly invalid = new WeakSet<Buffer>()
+
+  constructor(private readonly onRefused: (reason: StatusRefusal, payload: Buffer, topic: string) => void) {}
+
+  /** Whether this status publish (or will) may be retained; sets its payload to a Buffer. */
+  retain(packet: { topic: string; payload: string | Buffer }): boolean {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : (packet.payload = Buffer.from(packet.payload))
+    const why = statusRefusal(payload)
+    if (why === null) return true
+    this.invalid.add(payload)
+    this.onRefused(why, payload, packet.topic)
+    return false
+  }
+
+  withheld(payload: string | Buffer): boolean {
+    return Buffer.isBuffer(payload) && this.invalid.has(payload)
+  }
+}
+
 /** What the gateway publishes for a device that left without a will. */
 export function offlinePayload(ts: number): Buffer {
   return Buffer.from(JSON.stringify({ online: false, ts: new Date(ts).toISOString() }))

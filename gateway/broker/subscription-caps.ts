@@ -4,7 +4,7 @@
 // kept after the client leaves. A refused filter gets return code 0x80 in the SUBACK (clause
 // 3.9.3, MQTT-3.9.3-2 lets the server refuse each filter on its own); the connection stays open.
 import type { Client, Subscription } from 'aedes'
-import type { RefuseReason } from './types.ts'
+import type { FilterDecision } from './acl.ts'
 
 export interface SubscriptionLimits {
   /** Filters one client holds at most (its own and those restored with its session). */
@@ -26,26 +26,30 @@ export class SubscriptionCaps {
 
   constructor(private readonly limits: SubscriptionLimits) {}
 
-  /** The length guard, before anything reads the filter (logs, the ACL). */
-  tooLong(sub: Subscription): boolean {
-    return Buffer.byteLength(sub.topic, 'utf8') > this.limits.maxTopicFilterBytes
-  }
-
-  /** After the ACL: null when the filter may be granted (a filter already held always may). */
-  overCap(client: Client, sub: Subscription): RefuseReason | null {
-    const held = this.granted.get(client)
-    if (!held || held.has(sub.topic) || held.size < this.limits.maxSubscriptionsPerClient) return null
-    return 'too_many_subscriptions'
-  }
-
-  grant(client: Client, sub: Subscription): void {
+  /**
+   * One SUBSCRIBE entry: the length guard first (before the ACL or a log line reads the filter),
+   * then `acl`, then the count (a filter already held may always be subscribed again). A granted
+   * filter is counted, a refused one remembered as not storable.
+   */
+  decide(client: Client, sub: Subscription, acl: () => FilterDecision): FilterDecision {
+    const d = this.check(client, sub, acl)
+    if (!d.ok) {
+      this.refused.add(sub)
+      return d
+    }
     let held = this.granted.get(client)
     if (!held) this.granted.set(client, (held = new Set()))
     held.add(sub.topic)
+    return d
   }
 
-  refuse(sub: Subscription): void {
-    this.refused.add(sub)
+  private check(client: Client, sub: Subscription, acl: () => FilterDecision): FilterDecision {
+    if (Buffer.byteLength(sub.topic, 'utf8') > this.limits.maxTopicFilterBytes) return { ok: false, reason: 'filter_too_long' }
+    const d = acl()
+    if (!d.ok) return d
+    const held = this.granted.get(client)
+    if (held && !held.has(sub.topic) && held.size >= this.limits.maxSubscriptionsPerClient) return { ok: false, reason: 'too_many_subscriptions' }
+    return d
   }
 
   /** aedes' `unsubscribe` event. */
@@ -58,9 +62,5 @@ export class SubscriptionCaps {
   /** Whether the persistence may store this SUBSCRIBE entry (see `refused`). */
   storable(sub: object): boolean {
     return !this.refused.has(sub)
-  }
-
-  held(client: Client): number {
-    return this.granted.get(client)?.size ?? 0
   }
 }
