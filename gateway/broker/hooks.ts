@@ -120,8 +120,7 @@ export function createHooks(ctx: HookContext) {
   }
 
   function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
-    // A level aedes parses but does not speak (5): aedes itself answers CONNACK 1 and closes.
-    if (!supportedLevel(packet.protocolVersion ?? 4)) levelRefused(m, log, client, packet.protocolVersion)
+    if (!supportedLevel(packet.protocolVersion ?? 4)) levelRefused(m, log, client, packet.protocolVersion) // aedes answers (5)
     connectPackets.set(client, packet)
     done(null, true)
   }
@@ -339,8 +338,9 @@ export function createHooks(ctx: HookContext) {
     // Step 3: a newer session of the same device is live: its own status wins, the will is dropped.
     const others = sessions.deviceClients(device.id).filter((c) => c !== client)
     if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
-    if (client && d.route === 'status') ctx.willStarted.add(client)
     packet.retain = d.route === 'status' && retention.retain(packet)
+    // An invalid status will says nothing to subscribers: the gateway publishes the offline status.
+    if (client && packet.retain) ctx.willStarted.add(client)
     metricsOf(d.route).messages.inc()
     dispatch(d.route, buildMessage(device, packet, d.subtopic), cb)
   }

@@ -65,13 +65,14 @@ describe('retained status', () => {
     await Promise.all([dev.endAsync(), live.endAsync()])
   })
 
-  it('an invalid will status is not retained either', async () => {
+  it('an invalid will status is not retained either; the gateway publishes the offline status instead', async () => {
     const secret = h.addDevice('ret-02')
     const before = await h.counter('mqtt_status_not_retained_total', { reason: 'invalid_payload' })
     const dev = await h.connect('ret-02', secret, { will: { topic: 'devices/ret-02/status', payload: Buffer.from('{"online":0}'), qos: 1, retain: true } })
     await dev.publishAsync('devices/ret-02/status', VALID, { qos: 1, retain: true })
     ;(dev.stream as unknown as { destroy(): void }).destroy()
-    await waitFor(async () => (await h.counter('mqtt_status_not_retained_total', { reason: 'invalid_payload' }))  === before + 1)
-    expect(await retainedStatus('ret-02')).toBe(VALID)
+    await waitFor(async () => (await h.counter('mqtt_status_not_retained_total', { reason: 'invalid_payload' })) === before + 1)
+    await waitFor(() => h.lines.some((l) => l.includes('"event":"device_offline","device":"ret-02"')))
+    expect(JSON.parse(await retainedStatus('ret-02'))).toMatchObject({ online: false })
   })
 })
