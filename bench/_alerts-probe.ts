@@ -29,7 +29,7 @@ const server = createServer((req, res) => {
 })
 
 async function run(job: Job): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${job.port}`, { username: job.device, password: job.secret, reconnectPeriod: 0 })
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${job.port}`, { username: job.device, password: job.secret, clientId: `${job.device}:probe`, reconnectPeriod: 0 })
   const latencies: number[] = []
   let seq = 1_000_000 + Math.floor(Math.random() * 1_000_000)
   const publish = (level: number) => client.publishAsync(`devices/${job.device}/telemetry`, JSON.stringify({ ts: Date.now(), seq: ++seq, values: { water_level: level } }), { qos: 1 })

@@ -5,13 +5,16 @@ import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
+import { PersistentSessions } from './client-id.ts'
 import { DEVICE_REFRESH_MS, createHooks } from './hooks.ts'
 import { tcpListener, tlsListener, wsListener, type Listener } from './listeners.ts'
 import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPacketSize } from './packet-limit.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
+import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
 import { offlinePayload } from './status.ts'
+import { SubscriptionCaps } from './subscription-caps.ts'
 import type { BrokerConfig, BrokerPorts, DevicePublishRoutes, GatewayBroker, GatewayPublishOptions } from './types.ts'
 
 export interface BrokerOptions {
@@ -43,6 +46,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   let closing = false
   let listening = false
   let listeners: Listener[] = []
+  const subscriptionCaps = new SubscriptionCaps({
+    maxSubscriptionsPerClient: config.maxSubscriptionsPerClient ?? 1000,
+    maxTopicFilterBytes: config.maxTopicFilterBytes ?? 256,
+  })
 
   const hooks = createHooks({
     aedes: () => aedes!,
@@ -55,6 +62,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     lastOnline,
     willStarted,
     deviceRefreshMs: opts.deviceRefreshMs ?? DEVICE_REFRESH_MS,
+    persistentSessions: new PersistentSessions(config.maxPersistentSessionsPerIdentity ?? 10),
+    subscriptionCaps,
   })
 
   /** Clients whose queue overflowed, logged at most once a minute each. */
@@ -70,6 +79,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       overflowLogged.set(clientId, now)
       log.warn({ event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: maxQueued }, 'persistent session queue full; oldest message dropped')
     },
+    storable: (sub) => subscriptionCaps.storable(sub),
   })
 
   aedes = await Aedes.createBroker({
@@ -98,6 +108,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     m.connects.inc({ kind })
     m.connected.inc({ kind })
   })
+
+  broker.on('unsubscribe', (filters, client) => subscriptionCaps.unsubscribed(client, filters))
 
   broker.on('clientDisconnect', (client) => {
     const session = sessions.get(client)
@@ -174,6 +186,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   async function listen(): Promise<BrokerPorts> {
     if (listening) throw new Error('broker is already listening')
     let limitWarned = false
+    let levelWarned = false
     const handle = (stream: import('node:stream').Duplex, req?: import('node:http').IncomingMessage): void => {
       const client = broker.handle(stream, req)
       const limited = limitPacketSize(client, MAX_PACKET_BYTES, (declared) => {
@@ -183,6 +196,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       if (!limited && !limitWarned) {
         limitWarned = true
         log.warn({ event: 'mqtt_packet_limit_unavailable' }, 'cannot cap MQTT packet size with this aedes version')
+      }
+      if (!answerUnsupportedLevel(client, (level) => levelRefused(m, log, client, level)) && !levelWarned) {
+        levelWarned = true
+        log.warn({ event: 'mqtt_protocol_level_answer_unavailable' }, 'cannot answer unknown MQTT protocol levels with CONNACK 1 with this aedes version')
       }
     }
     try {

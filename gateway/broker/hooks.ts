@@ -5,13 +5,16 @@ import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
+import type { PersistentSessions } from './client-id.ts'
 import type { BrokerMetrics } from './metrics.ts'
 import { principalKey, type Principal, type Session, type Sessions } from './sessions.ts'
-import { parseStatus } from './status.ts'
+import { levelRefused, supportedLevel } from './protocol-level.ts'
+import { parseStatus, StatusRetention } from './status.ts'
+import type { SubscriptionCaps } from './subscription-caps.ts'
 import type { ConnectRefuseReason, DevicePublish, DevicePublishRoutes, RefuseReason, RouteKey } from './types.ts'
 
 /** MQTT 3.1.1 clause 3.2.2.3, CONNACK return codes. */
-const CONNACK = { identifierRejected: 2, serverUnavailable: 3, badUsernameOrPassword: 4, notAuthorized: 5 } as const
+const CONNACK = { unacceptableProtocolLevel: 1, identifierRejected: 2, serverUnavailable: 3, badUsernameOrPassword: 4, notAuthorized: 5 } as const
 
 const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   missing_credentials: CONNACK.badUsernameOrPassword,
@@ -22,6 +25,9 @@ const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   device_decommissioned: CONNACK.notAuthorized,
   will_not_permitted: CONNACK.notAuthorized,
   client_id_in_use: CONNACK.identifierRejected,
+  client_id_not_owned: CONNACK.identifierRejected,
+  persistent_session_limit: CONNACK.identifierRejected,
+  protocol_level: CONNACK.unacceptableProtocolLevel,
   registry_error: CONNACK.serverUnavailable,
 }
 
@@ -41,6 +47,8 @@ export interface HookContext {
   /** Sessions whose status will is being delivered (so the gateway need not publish one). */
   willStarted: WeakSet<Client>
   deviceRefreshMs: number
+  persistentSessions: PersistentSessions // client ids per identity (client-id.ts)
+  subscriptionCaps: SubscriptionCaps // filter length and count per client
 }
 
 /**
@@ -89,7 +97,11 @@ function remoteOf(client: Client): string | undefined {
 }
 
 export function createHooks(ctx: HookContext) {
-  const { registry, routes, sessions, m, log } = ctx
+  const { registry, routes, sessions, m, log, persistentSessions, subscriptionCaps } = ctx
+  const retention = new StatusRetention((reason, payload, topic) => {
+    m.statusNotRetained.inc({ reason })
+    log.warn({ event: 'mqtt_status_not_retained', topic: safeText(topic), bytes: payload.length, reason }, 'invalid status neither retained nor delivered')
+  })
   /** CONNECT packets between preConnect and authenticate (for the will topic). */
   const connectPackets = new WeakMap<Client, ConnectPacket>()
   // Metric children made once per route: these run for every message.
@@ -108,6 +120,7 @@ export function createHooks(ctx: HookContext) {
   }
 
   function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+    if (!supportedLevel(packet.protocolVersion ?? 4)) levelRefused(m, log, client, packet.protocolVersion) // aedes answers (5)
     connectPackets.set(client, packet)
     done(null, true)
   }
@@ -121,6 +134,9 @@ export function createHooks(ctx: HookContext) {
     const packet = connectPackets.get(client)
     connectPackets.delete(client)
     const refuse = (reason: ConnectRefuseReason): void => {
+      // aedes has set this connection's id to the one claimed (maybe another's), and closing a
+      // clean one deletes the QoS 2 state stored under it (lib/client.js close, cleanIncoming).
+      client.clean = false
       m.connectRefused.inc({ reason })
       // Never the password: only who tried, from where, and why.
       log.warn({ event: 'mqtt_connect_refused', username: safeText(username), reason, remote: remoteOf(client) }, 'MQTT connect refused')
@@ -155,7 +171,15 @@ export function createHooks(ctx: HookContext) {
       if (principal.kind !== 'device' || !devicePublish(principal.device.id, will.topic).ok) return refuse('will_not_permitted')
     }
 
-    // Step 4: a live session with this client id that belongs to someone else is not taken over
+    // Step 4: the client id must be this principal's own, a new persistent session within its cap
+    // (client-id.ts). aedes authenticates before it reads or cleans the session, replaces its will or
+    // takes over a live client with that id (lib/handlers/connect.js fetchSubs, storeWill, registerClient).
+    const clientId = packet?.clientId ?? client.id
+    const clean = packet?.clean ?? client.clean
+    const idRefused = persistentSessions.refusal(principal, clientId, clean)
+    if (idRefused) return refuse(idRefused)
+
+    // Step 5: a live session with this client id that belongs to someone else is not taken over
     // (clause 3.1.4-2 takeover is for the same client; across principals it would let one
     // device kick another off). Same principal: the normal takeover.
     const existing = clientsById()[client.id]
@@ -164,7 +188,8 @@ export function createHooks(ctx: HookContext) {
       if (s && principalKey(s.principal) !== principalKey(principal)) return refuse('client_id_in_use')
     }
 
-    // Step 5: side effect last: the session table.
+    // Step 6: side effects last: the persistent-session count and the session table.
+    persistentSessions.accepted(principal, clientId, clean)
     const statusTopic = principal.kind === 'device' ? `devices/${principal.device.id}/status` : ''
     sessions.attach(client, principal, will?.topic === statusTopic)
     done(null, true)
@@ -284,8 +309,8 @@ export function createHooks(ctx: HookContext) {
     const d = devicePublish(device.id, packet.topic)
     if (!d.ok) return refusePublish(client, session.principal, packet.topic, d.reason, cb)
     // Step 6: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
-    // the retained store without bound.
-    packet.retain = d.route === 'status'
+    // the retained store without bound. And only a valid status.
+    packet.retain = d.route === 'status' && retention.retain(packet)
     metricsOf(d.route).messages.inc()
     // Step 7: the route, awaited before the acknowledgement.
     dispatch(d.route, buildMessage(device, packet, d.subtopic), (err) => {
@@ -313,8 +338,9 @@ export function createHooks(ctx: HookContext) {
     // Step 3: a newer session of the same device is live: its own status wins, the will is dropped.
     const others = sessions.deviceClients(device.id).filter((c) => c !== client)
     if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
-    if (client && d.route === 'status') ctx.willStarted.add(client)
-    packet.retain = d.route === 'status'
+    packet.retain = d.route === 'status' && retention.retain(packet)
+    // An invalid status will says nothing to subscribers: the gateway publishes the offline status.
+    if (client && packet.retain) ctx.willStarted.add(client)
     metricsOf(d.route).messages.inc()
     dispatch(d.route, buildMessage(device, packet, d.subtopic), cb)
   }
@@ -327,12 +353,14 @@ export function createHooks(ctx: HookContext) {
   function authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
     // Step 1: the session.
     const session = sessions.get(client)
-    // Step 2: the ACL for this principal.
-    const d = !session
-      ? ({ ok: false, reason: 'not_permitted' } as const)
-      : session.principal.kind === 'device'
-        ? deviceSubscribe(session.principal.device.id, sub.topic)
-        : integrationSubscribe(session.principal.token.role, sub.topic)
+    // Step 2: the filter's length, the ACL for this principal, the filters the client holds.
+    const d = subscriptionCaps.decide(client, sub, () =>
+      !session
+        ? { ok: false, reason: 'not_permitted' }
+        : session.principal.kind === 'device'
+          ? deviceSubscribe(session.principal.device.id, sub.topic)
+          : integrationSubscribe(session.principal.token.role, sub.topic),
+    )
     if (!d.ok) {
       m.subscribeRefused.inc({ reason: d.reason })
       log.warn(
@@ -351,6 +379,10 @@ export function createHooks(ctx: HookContext) {
   function authorizeForward(client: Client, packet: import('aedes').AedesPublishPacket) {
     const session = sessions.get(client)
     if (!session) return null
+    if (retention.withheld(packet.payload)) {
+      m.forwardRefused.inc({ reason: 'invalid_status' })
+      return null
+    }
     const ok = mayForward(
       session.principal.kind === 'device'
         ? { kind: 'device', deviceId: session.principal.device.id }

@@ -31,6 +31,11 @@ export function brokerMetrics(metrics: Metrics) {
       'mqtt_queue_dropped_total',
       'QoS 1 messages dropped from a full persistent-session queue (mqtt.maxQueuedMessages), oldest first',
     ),
+    statusNotRetained: metrics.counter(
+      'mqtt_status_not_retained_total',
+      'Device statuses (and wills) not kept retained nor delivered because they are not a valid status, by reason',
+      ['reason'],
+    ),
     oversize: metrics.counter('mqtt_oversize_packets_total', 'MQTT packets refused for declaring more than the size limit'),
     connected: metrics.gauge('mqtt_connected_clients', 'MQTT clients connected now, by kind', ['kind']),
   }

@@ -5,7 +5,8 @@
 // `devices/+/telemetry` that goes away for a weekend would hold every reading of the province in
 // the gateway's heap. As mosquitto's `max_queued_messages` does, each queue is capped; past the cap
 // the oldest message is dropped (the newest alert or reading is worth more than the oldest) and
-// counted. Everything else (subscriptions, retained, wills, QoS 2 incoming) is the stock code.
+// counted. Subscriptions are stored by the stock code too, but only those granted (`storable`).
+// Everything else (retained, wills, QoS 2 incoming) is the stock code.
 //
 // The outgoing methods re-implement the stock ones (aedes-persistence asyncPersistence.js, whose
 // queue is a private field a subclass cannot reach), with the same matching rules.
@@ -29,6 +30,7 @@ interface MemoryPersistenceBase {
   outgoingUpdate(client: Pick<Client, 'id'>, packet: QueuedPacket): Promise<void>
   outgoingClearMessageId(client: Pick<Client, 'id'>, packet: QueuedPacket): Promise<QueuedPacket | undefined>
   outgoingStream(client: Pick<Client, 'id'>): Readable
+  addSubscriptions(client: Pick<Client, 'id'>, subs: object[]): Promise<void>
 }
 
 const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as new (opts?: object) => MemoryPersistenceBase
@@ -42,10 +44,18 @@ export interface OfflineQueueOptions {
   maxQueued: number
   /** Called for each message dropped to keep a queue within the bound. */
   onDrop: (clientId: string, packet: QueuedPacket) => void
+  /**
+   * Whether one entry of a SUBSCRIBE may be stored with a persistent session. aedes hands the
+   * whole packet to the persistence for each granted filter (lib/handlers/subscribe.js
+   * storeSubscriptions), refused filters included, and would then queue messages matching a
+   * refused filter for the session while it is away. Default: everything.
+   */
+  storable?: ((sub: object) => boolean) | undefined
 }
 
 class BoundedMemoryPersistence extends MemoryPersistence {
   private readonly outgoing = new Map<string, QueuedPacket[]>()
+  private readonly storedLists = new WeakSet<object[]>()
 
   constructor(private readonly bound: OfflineQueueOptions) {
     super()
@@ -94,6 +104,20 @@ class BoundedMemoryPersistence extends MemoryPersistence {
     const [cleared] = queue.splice(i, 1)
     if (queue.length === 0) this.outgoing.delete(client.id)
     return cleared
+  }
+
+  override async addSubscriptions(client: Pick<Client, 'id'>, subs: object[]): Promise<void> {
+    const storable = this.bound.storable
+    if (!storable) return super.addSubscriptions(client, subs)
+    // aedes passes the same packet list once per granted filter: storing it once is enough
+    // (and keeps a SUBSCRIBE of n filters from costing n × n).
+    if (this.storedLists.has(subs)) return
+    this.storedLists.add(subs)
+    // aedes calls this for the first granted filter before it has authorised the packet's later
+    // ones (all within one synchronous loop); one microtask later every filter has its answer.
+    await Promise.resolve()
+    const kept = subs.filter(storable)
+    if (kept.length > 0) await super.addSubscriptions(client, kept)
   }
 
   override outgoingStream(client: Pick<Client, 'id'>): Readable {

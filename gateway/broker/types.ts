@@ -39,6 +39,9 @@ export type RefuseReason =
   | 'read_only' // integrations publish nothing
   | 'role' // the integration's role does not read this
   | 'revoked' // the device is no longer active (its session is being closed)
+  | 'filter_too_long' // a topic filter over mqtt.maxTopicFilterBytes
+  | 'too_many_subscriptions' // the client already holds mqtt.maxSubscriptionsPerClient filters
+  | 'invalid_status' // a status that is not a status document is not delivered (docs/mqtt.md)
 
 /** Why a CONNECT was refused (the `reason` label of `mqtt_connect_refused_total`). */
 export type ConnectRefuseReason =
@@ -50,6 +53,9 @@ export type ConnectRefuseReason =
   | 'device_decommissioned'
   | 'will_not_permitted'
   | 'client_id_in_use'
+  | 'client_id_not_owned' // not the principal's own id nor `{own id}:{suffix}` (client-id.ts)
+  | 'persistent_session_limit' // a new clean-session-0 id past mqtt.maxPersistentSessionsPerIdentity
+  | 'protocol_level' // not MQTT 3.1.1 or 3.1 (MQTT-3.1.2-2, CONNACK 1)
   | 'registry_error'
 
 export interface BrokerTls {
@@ -70,6 +76,12 @@ export interface BrokerConfig {
   tls?: BrokerTls | undefined
   /** QoS 1 messages held per persistent session; past it the oldest is dropped (default 1000). */
   maxQueuedMessages?: number | undefined
+  /** Topic filters one client may hold (default 1000); past it SUBACK 0x80. */
+  maxSubscriptionsPerClient?: number | undefined
+  /** Bytes of one topic filter at most (default 256); longer: SUBACK 0x80. */
+  maxTopicFilterBytes?: number | undefined
+  /** Client ids with a persistent session (clean session 0) per device or token (default 10). */
+  maxPersistentSessionsPerIdentity?: number | undefined
 }
 
 /** Actual ports after listen (config port 0 means any free port). */

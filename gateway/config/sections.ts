@@ -46,6 +46,12 @@ export const MqttSection = Type.Object(
     publicUrl: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
     /** QoS 1 messages held per persistent session (unacknowledged, or waiting while it is offline); past it the oldest is dropped. */
     maxQueuedMessages: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+    /** Topic filters one client may hold; past it a filter gets SUBACK 0x80. */
+    maxSubscriptionsPerClient: Type.Integer({ minimum: 2, maximum: 100_000, default: 1000 }),
+    /** Bytes (UTF-8) of one topic filter at most; a longer one gets SUBACK 0x80. */
+    maxTopicFilterBytes: Type.Integer({ minimum: 64, maximum: 65_535, default: 256 }),
+    /** Client ids with a persistent session (clean session 0) per device or token; a new one past it gets CONNACK 2. */
+    maxPersistentSessionsPerIdentity: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   },
   { additionalProperties: false, default: {} },
 )

@@ -42,13 +42,13 @@ if (wired) describe('iocgw start: Kim Long flood end to end (needs alerts and no
     expect((await api('POST', '/subscriptions', { name: 'Trực ban Phú Ốc', phone: '0905999888', role: 'officer', stations: ['phu-oc'], channels: ['sms'] })).status).toBe(201)
     expect((await api('PUT', '/rules', { version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }] })).status).toBe(200)
 
-    const integration = await mqtt.connectAsync(gw.mqttUrl, { username: 'token', password: admin, reconnectPeriod: 0 })
+    const integration = await mqtt.connectAsync(gw.mqttUrl, { username: 'token', password: admin, clientId: '', reconnectPeriod: 0 })
     cleanups.push(() => integration.endAsync())
     const got: Array<{ topic: string; body: { id: string; level?: number; state: string; change: { action: string } } }> = []
     integration.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }))
     await integration.subscribeAsync('alerts/#', { qos: 1 })
 
-    const gauge = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, reconnectPeriod: 0 })
+    const gauge = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, clientId: creds.username, reconnectPeriod: 0 })
     cleanups.push(() => gauge.endAsync())
     const start = Date.now() - 2 * 3_600_000
     let seq = 0

@@ -86,14 +86,14 @@ describe('end to end over real MQTT and HTTP', () => {
     })()
 
     // An integration subscribed to alerts/# with an API token (SPEC).
-    const integration: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'token', password: officer, reconnectPeriod: 0 })
+    const integration: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'token', password: officer, clientId: '', reconnectPeriod: 0 })
     cleanups.push(() => integration.endAsync())
     const got: Array<{ topic: string; qos: number; body: Record<string, unknown> }> = []
     integration.on('message', (topic, payload, packet) => got.push({ topic, qos: packet.qos, body: JSON.parse(payload.toString()) }))
     await integration.subscribeAsync('alerts/#', { qos: 1 })
 
     const { secret } = registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'phu-hoi' }, system)
-    const gauge = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'kim-long-01', password: secret, reconnectPeriod: 0 })
+    const gauge = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'kim-long-01', password: secret, clientId: 'kim-long-01', reconnectPeriod: 0 })
     cleanups.push(() => gauge.endAsync())
     const start = Date.now() - 3 * 3_600_000
     const levels: number[] = []

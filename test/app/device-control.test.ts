@@ -33,7 +33,7 @@ describe('gateway to device: config (retained) and commands with their answers',
     const cfg = await api('PUT', '/api/v1/devices/ctl-gauge-01/config', { interval_s: 15 })
     expect(cfg).toEqual({ status: 200, body: { interval_s: 15 } })
 
-    const device = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, reconnectPeriod: 0 })
+    const device = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, clientId: creds.username, reconnectPeriod: 0 })
     const received: Array<{ topic: string; body: Record<string, unknown>; retain: boolean }> = []
     device.on('message', (topic, payload, packet) => {
       const body = JSON.parse(payload.toString()) as Record<string, unknown>

@@ -55,7 +55,7 @@ describe.runIf(hasOpenssl)('TLS for MQTT (8883) and HTTPS, switched on by a cert
       expect((await httpsGet(`https://127.0.0.1:${gw.ports.http}/healthz`, ca, token)).status).toBe(200)
 
       const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
-        username: credentials.username, password: credentials.password, ca, servername: 'localhost', reconnectPeriod: 0,
+        username: credentials.username, password: credentials.password, clientId: credentials.username, ca, servername: 'localhost', reconnectPeriod: 0,
       })
       expect(client.connected).toBe(true)
       await client.endAsync()

@@ -66,19 +66,19 @@ describe('MQTT authentication (mqtt.js)', () => {
   it("does not let a device take over another principal's client id (2, identifier rejected)", async () => {
     const sa = h.addDevice('auth-cid-01')
     const sb = h.addDevice('auth-cid-02')
-    const b = await h.connect('auth-cid-02', sb, { clientId: 'shared-id' })
-    expect(await connackCode(h.url, 'auth-cid-01', sa, { clientId: 'shared-id' })).toBe(2)
+    const b = await h.connect('auth-cid-02', sb, { clientId: 'auth-cid-02:main' })
+    expect(await connackCode(h.url, 'auth-cid-01', sa, { clientId: 'auth-cid-02:main' })).toBe(2)
     expect(b.connected).toBe(true)
     // The same device reconnecting with its own client id takes the session over (MQTT-3.1.4-2).
     const bClosed = closed(b)
-    const b2 = await h.connect('auth-cid-02', sb, { clientId: 'shared-id' })
+    const b2 = await h.connect('auth-cid-02', sb, { clientId: 'auth-cid-02:main' })
     await bClosed
     expect(b2.connected).toBe(true)
   })
 
   it('accepts a device over WebSocket at /mqtt and refuses a wrong secret there', async () => {
     const secret = h.addDevice('auth-ws-01')
-    const c = await mqtt.connectAsync(h.wsUrl, { username: 'auth-ws-01', password: secret, protocolVersion: 4, reconnectPeriod: 0 })
+    const c = await mqtt.connectAsync(h.wsUrl, { username: 'auth-ws-01', password: secret, clientId: 'auth-ws-01', protocolVersion: 4, reconnectPeriod: 0 })
     expect(c.connected).toBe(true)
     await c.publishAsync('devices/auth-ws-01/telemetry', '{"values":{"water_level":1.2}}', { qos: 1 })
     await c.endAsync()

@@ -26,12 +26,24 @@ export interface Harness {
   secrets: string[]
   addDevice(id: string, kind?: DeviceKind): string
   addToken(role: Role): string
+  /** A token and its id (the prefix of the client ids it may use, docs/mqtt.md). */
+  addTokenWithId(role: Role): { id: string; secret: string }
   counter(name: string, labels?: Record<string, string>): Promise<number>
+  /** Without a clientId, an empty one: the broker assigns one (clean session, MQTT-3.1.3-6). */
   connect(username: string, password: string, opts?: IClientOptions): Promise<MqttClient>
   stop(): Promise<void>
 }
 
-export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRefreshMs?: number; maxQueuedMessages?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  routes?: DevicePublishRoutes
+  deviceRefreshMs?: number
+  maxQueuedMessages?: number
+  maxSubscriptionsPerClient?: number
+  maxTopicFilterBytes?: number
+  maxPersistentSessionsPerIdentity?: number
+}
+
+export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = tempDir('iocgw-broker-')
   const registry = openRegistry(dir.path)
   const metrics = new Metrics({ defaults: false })
@@ -51,7 +63,16 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRe
     bus,
     routes: opts.routes ?? {},
     deviceRefreshMs: opts.deviceRefreshMs,
-    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt', maxQueuedMessages: opts.maxQueuedMessages },
+    config: {
+      host: '127.0.0.1',
+      port: 0,
+      wsPort: 0,
+      wsPath: '/mqtt',
+      maxQueuedMessages: opts.maxQueuedMessages,
+      maxSubscriptionsPerClient: opts.maxSubscriptionsPerClient,
+      maxTopicFilterBytes: opts.maxTopicFilterBytes,
+      maxPersistentSessionsPerIdentity: opts.maxPersistentSessionsPerIdentity,
+    },
   })
   const ports = await broker.listen()
   const secrets: string[] = []
@@ -72,9 +93,12 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRe
       return secret
     },
     addToken(role) {
-      const { secret } = registry.createToken({ role, name: `${role} integration` }, actor)
+      return h.addTokenWithId(role).secret
+    },
+    addTokenWithId(role) {
+      const { token, secret } = registry.createToken({ role, name: `${role} integration` }, actor)
       secrets.push(secret)
-      return secret
+      return { id: token.id, secret }
     },
     async counter(name, labels = {}) {
       const metric = metrics.registry.getSingleMetric(`iocgw_${name}`)
@@ -85,7 +109,7 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRe
         .reduce((sum, v) => sum + v.value, 0)
     },
     async connect(username, password, o = {}) {
-      const c = await mqtt.connectAsync(h.url, { username, password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+      const c = await mqtt.connectAsync(h.url, { username, password, clientId: '', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
       clients.push(c)
       return c
     },
@@ -102,7 +126,7 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRe
 /** The CONNACK return code of a refused connect (0 when accepted). */
 export async function connackCode(url: string, username: string, password: string, o: IClientOptions = {}): Promise<number> {
   try {
-    const c = await mqtt.connectAsync(url, { username, password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+    const c = await mqtt.connectAsync(url, { username, password, clientId: '', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
     await c.endAsync(true)
     return 0
   } catch (err) {

@@ -23,18 +23,21 @@ function session(url: string, token: string, clientId: string): Promise<{ client
   })
 }
 
-async function publishWhileAway(h: Harness, token: string, n: number): Promise<{ client: MqttClient; got: string[] }> {
-  const first = await session(h.url, token, 'national-reporting')
+/** The client id of a token's persistent session: `{token id}:{suffix}` (docs/mqtt.md). */
+const clientIdOf = (token: { id: string }): string => `${token.id}:national-reporting`
+
+async function publishWhileAway(h: Harness, token: { id: string; secret: string }, n: number): Promise<{ client: MqttClient; got: string[] }> {
+  const first = await session(h.url, token.secret, clientIdOf(token))
   await first.client.subscribeAsync('alerts/#', { qos: 1 })
   await first.client.endAsync()
   for (let i = 0; i < n; i++) await h.broker.publish('alerts/water_level/kim-long', `alert ${i}`, { qos: 1, retain: false })
-  return session(h.url, token, 'national-reporting')
+  return session(h.url, token.secret, clientIdOf(token))
 }
 
 describe('persistent-session queues', () => {
   it('deliver what was published while the subscriber was away, in order', async () => {
     h = await startBroker({ maxQueuedMessages: 5 })
-    const back = await publishWhileAway(h, h.addToken('viewer'), 4)
+    const back = await publishWhileAway(h, h.addTokenWithId('viewer'), 4)
     await waitFor(() => back.got.length === 4)
     expect(back.got).toEqual(['alert 0', 'alert 1', 'alert 2', 'alert 3'])
     expect(await h.counter('mqtt_queue_dropped_total')).toBe(0)
@@ -43,7 +46,8 @@ describe('persistent-session queues', () => {
 
   it('keep at most maxQueuedMessages: the oldest are dropped, counted and logged once', async () => {
     h = await startBroker({ maxQueuedMessages: 5 })
-    const back = await publishWhileAway(h, h.addToken('viewer'), 12)
+    const token = h.addTokenWithId('viewer')
+    const back = await publishWhileAway(h, token, 12)
     await waitFor(() => back.got.length === 5)
     // Nothing more arrives after the five newest.
     await new Promise((r) => setTimeout(r, 200))
@@ -53,7 +57,7 @@ describe('persistent-session queues', () => {
 
     // Acknowledged messages leave the queue: a later absence starts from empty.
     await back.client.endAsync()
-    const again = await session(h.url, h.secrets.at(-1)!, 'national-reporting')
+    const again = await session(h.url, token.secret, clientIdOf(token))
     await new Promise((r) => setTimeout(r, 200))
     expect(again.got).toEqual([])
     await again.client.endAsync()

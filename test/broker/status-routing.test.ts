@@ -179,7 +179,7 @@ describe('publish routing', () => {
       calls++
       if (calls === 1) throw new Error('store unavailable')
     }
-    const c = await mqtt.connectAsync(h.url, { username: id, password: secret, protocolVersion: 4, reconnectPeriod: 100, clean: false, clientId: 'route-03-client' })
+    const c = await mqtt.connectAsync(h.url, { username: id, password: secret, protocolVersion: 4, reconnectPeriod: 100, clean: false, clientId: 'route-03:client' })
     let closes = 0
     c.on('close', () => closes++)
     await c.publishAsync(`devices/${id}/telemetry`, '{"seq":3,"values":{"water_level":2}}', { qos: 1 })

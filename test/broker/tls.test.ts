@@ -32,7 +32,7 @@ describe.skipIf(!HAVE)('MQTT over TLS', () => {
       const ports = await broker.listen()
       expect(ports.tls).toBeGreaterThan(0)
       const { secret } = registry.createDevice({ id: 'tls-dev-01', kind: 'rain_gauge', name: 'Mưa A Lưới' }, actor)
-      const opts = { username: 'tls-dev-01', protocolVersion: 4 as const, reconnectPeriod: 0, ca: readFileSync(cert) }
+      const opts = { username: 'tls-dev-01', clientId: 'tls-dev-01', protocolVersion: 4 as const, reconnectPeriod: 0, ca: readFileSync(cert) }
       const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.tls}`, { ...opts, password: secret })
       await c.publishAsync('devices/tls-dev-01/telemetry', '{"values":{"rainfall":1.5,"interval_s":600}}', { qos: 1 })
       await c.endAsync()

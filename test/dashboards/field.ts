@@ -83,7 +83,7 @@ function spawnIocgw(args: string[], env: Record<string, string>): { proc: ChildP
 }
 
 async function publish(url: string, username: string, password: string, msgs: Array<[string, string | Buffer, boolean?]>): Promise<void> {
-  const client = await mqtt.connectAsync(url, { username, password, clientId: `${username}-replay`, reconnectPeriod: 0, connectTimeout: 10_000 })
+  const client = await mqtt.connectAsync(url, { username, password, clientId: `${username}:replay`, reconnectPeriod: 0, connectTimeout: 10_000 })
   try {
     for (const [topic, payload, retain] of msgs) await client.publishAsync(topic, payload, { qos: 1, retain: retain ?? false })
   } finally {

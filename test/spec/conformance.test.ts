@@ -213,7 +213,8 @@ describe('SPEC: the running gateway', () => {
 
   const connect = (url: string, username: string, password: string) =>
     new Promise<MqttClient>((resolve, reject) => {
-      const c = mqtt.connect(url, { username, password, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4 })
+      // An empty client id: the broker assigns one (docs/mqtt.md "Client ids").
+      const c = mqtt.connect(url, { username, password, clientId: '', reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4 })
       clients.push(c)
       c.once('connect', () => resolve(c))
       c.once('error', reject)
