@@ -23,6 +23,8 @@ export interface BuildApiOptions<D = unknown> {
   config: {
     /** Failed authentications allowed per client address per minute before 429. */
     authFailuresPerMinute: number
+    /** Failed authentications allowed per user name per minute (user logins; MQTT device ids). */
+    authFailuresPerUsernamePerMinute?: number
     /** Largest request body, bytes (a route may set its own bodyLimit). Default 256 KiB. */
     bodyLimit?: number
   }
@@ -31,7 +33,7 @@ export interface BuildApiOptions<D = unknown> {
   /** Route files, each registered under /api/v1. */
   routes: ReadonlyArray<RoutePlugin<D>>
   deps: D
-  /** Replaces the in-memory failed-auth counter (e.g. a shared one for several nodes). */
+  /** The failed-auth counter, shared with the MQTT broker (app.ts); default an in-memory one from `config`. */
   limiter?: AuthFailureLimiter
   /** Extra Fastify options (https, trust proxy, ...). */
   fastify?: Partial<FastifyServerOptions>
@@ -74,6 +76,9 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   const requests = opts.metrics.counter('http_requests_total', 'API requests answered, by method, route and status', ['method', 'route', 'status'])
   const duration = opts.metrics.histogram('http_request_duration_seconds', 'API request handling time', ['method', 'route'],
     [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5])
+  // Fastify parses text/plain bodies by default, so a text body reached validation and got 400
+  // "body must be object"; docs/api.md answers 415 to anything that is not JSON.
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler)
   app.setErrorHandler(createErrorHandler((reason) => badRequests.inc({ reason })))
   app.setNotFoundHandler((request, reply) => {
@@ -93,7 +98,10 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   let registeringDocs = false
   registerAuth(app, {
     registry: opts.registry,
-    limiter: opts.limiter ?? memoryAuthFailureLimiter(opts.config.authFailuresPerMinute),
+    limiter: opts.limiter ?? memoryAuthFailureLimiter({
+      perAddressPerMinute: opts.config.authFailuresPerMinute,
+      perUsernamePerMinute: opts.config.authFailuresPerUsernamePerMinute,
+    }),
     refused: (reason) => authRefused.inc({ reason }),
     implicitPublic: () => registeringDocs,
   })

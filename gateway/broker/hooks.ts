@@ -4,6 +4,7 @@ import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Su
 import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
+import type { AuthGate } from './auth-gate.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
 import type { BrokerMetrics } from './metrics.ts'
 import { principalKey, type Principal, type Session, type Sessions } from './sessions.ts'
@@ -23,6 +24,7 @@ const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   will_not_permitted: CONNACK.notAuthorized,
   client_id_in_use: CONNACK.identifierRejected,
   registry_error: CONNACK.serverUnavailable,
+  rate_limited: CONNACK.notAuthorized,
 }
 
 /** Username integrations connect with (SPEC); the password is an API token. */
@@ -35,6 +37,8 @@ export interface HookContext {
   sessions: Sessions
   m: BrokerMetrics
   log: Logger
+  /** The failed-authentication limit shared with the HTTP API, and the refusal log summary. */
+  gate: AuthGate
   bus?: GatewayBus | undefined
   /** Last status each device reported (or the gateway reported for it). */
   lastOnline: Map<string, boolean>
@@ -120,12 +124,16 @@ export function createHooks(ctx: HookContext) {
   ): void {
     const packet = connectPackets.get(client)
     connectPackets.delete(client)
+    const remote = remoteOf(client)
     const refuse = (reason: ConnectRefuseReason): void => {
       m.connectRefused.inc({ reason })
-      // Never the password: only who tried, from where, and why.
-      log.warn({ event: 'mqtt_connect_refused', username: safeText(username), reason, remote: remoteOf(client) }, 'MQTT connect refused')
+      // Never the password: who tried, from where and why, summarised per interval (gate).
+      ctx.gate.refused(reason, remote, username)
       done(refuseConnect(reason), false)
     }
+
+    // Step 0: too many failed authentications from this address or for this name (HTTP's too).
+    if (ctx.gate.blocked(remote, username)) return refuse('rate_limited')
 
     // Step 1: credentials present (clause 3.1.2.9: both flags; SPEC: every client authenticates).
     if (!username || !password || password.length === 0) return refuse('missing_credentials')

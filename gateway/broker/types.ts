@@ -51,6 +51,7 @@ export type ConnectRefuseReason =
   | 'will_not_permitted'
   | 'client_id_in_use'
   | 'registry_error'
+  | 'rate_limited' // too many failed authentications (gateway/security/auth-failures.ts)
 
 export interface BrokerTls {
   /** PEM certificate file. */
@@ -70,6 +71,18 @@ export interface BrokerConfig {
   tls?: BrokerTls | undefined
   /** QoS 1 messages held per persistent session; past it the oldest is dropped (default 1000). */
   maxQueuedMessages?: number | undefined
+  /** Bytes a client may send before its CONNACK (default 64 KiB). */
+  maxConnectBytes?: number | undefined
+  /** Bytes all clients without CONNACK may have sent together (default 16 MiB). */
+  preAuthBudgetBytes?: number | undefined
+  /** Sockets one address may hold on the MQTT listeners (default 500). */
+  maxConnectionsPerAddress?: number | undefined
+  /** Sockets all MQTT listeners may hold (default: the open-file limit less a tenth, conn-guard.ts). */
+  maxConnections?: number | undefined
+  /** A socket without CONNACK after this long is closed, ms (default 10,000). */
+  connectTimeoutMs?: number | undefined
+  /** Time one packet may take to arrive once its first byte came, ms (default 30,000; 0: no bound). */
+  packetTimeoutMs?: number | undefined
 }
 
 /** Actual ports after listen (config port 0 means any free port). */
@@ -97,6 +110,8 @@ export interface GatewayBroker {
   closeTokenSessions(tokenId: string): number
   /** Clients past CONNACK. */
   connectedCount(): number
+  /** MQTT sockets held now (any listener, with or without CONNACK), addresses they come from, bytes held before CONNACK. */
+  socketStats(): { sockets: number; addresses: number; preAuthBytes: number }
   /** True while listening (for /readyz). */
   ready(): boolean
 }

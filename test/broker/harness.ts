@@ -2,7 +2,8 @@
 import { Writable } from 'node:stream'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { createBroker } from '../../gateway/broker/index.ts'
-import type { DevicePublishRoutes, GatewayBroker, BrokerPorts } from '../../gateway/broker/index.ts'
+import type { BrokerConfig, DevicePublishRoutes, GatewayBroker, BrokerPorts } from '../../gateway/broker/index.ts'
+import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../../gateway/security/auth-failures.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -31,7 +32,15 @@ export interface Harness {
   stop(): Promise<void>
 }
 
-export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRefreshMs?: number; maxQueuedMessages?: number } = {}): Promise<Harness> {
+export async function startBroker(opts: {
+  routes?: DevicePublishRoutes
+  deviceRefreshMs?: number
+  maxQueuedMessages?: number
+  /** More `mqtt` settings (limits). */
+  config?: Partial<BrokerConfig>
+  authFailures?: AuthFailureLimiter
+  refusalLogIntervalMs?: number
+} = {}): Promise<Harness> {
   const dir = tempDir('iocgw-broker-')
   const registry = openRegistry(dir.path)
   const metrics = new Metrics({ defaults: false })
@@ -51,7 +60,10 @@ export async function startBroker(opts: { routes?: DevicePublishRoutes; deviceRe
     bus,
     routes: opts.routes ?? {},
     deviceRefreshMs: opts.deviceRefreshMs,
-    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt', maxQueuedMessages: opts.maxQueuedMessages },
+    // Every test connects from 127.0.0.1: a generous limit unless the test is about the limit.
+    authFailures: opts.authFailures ?? memoryAuthFailureLimiter({ perAddressPerMinute: 10_000 }),
+    refusalLogIntervalMs: opts.refusalLogIntervalMs,
+    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt', maxQueuedMessages: opts.maxQueuedMessages, ...opts.config },
   })
   const ports = await broker.listen()
   const secrets: string[] = []
