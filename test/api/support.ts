@@ -14,6 +14,7 @@ import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
 import type { Role } from '../../gateway/registry/types.ts'
+import type { AuthFailureLimiter } from '../../gateway/security/auth-failures.ts'
 import { tempDir } from '../support/services.ts'
 
 const ROUTES_DIR = fileURLToPath(new URL('../../gateway/api/routes/', import.meta.url))
@@ -65,6 +66,8 @@ export async function makeApi(opts: {
   readiness?: ReadinessCheck
   /** Load every route file (default) or only devices and tokens. */
   allRoutes?: boolean
+  /** A failed-authentication limiter to share (e.g. with a broker). */
+  limiter?: AuthFailureLimiter
 } = {}): Promise<TestApi> {
   const dir = tempDir('iocgw-api-')
   const registry = openRegistry(dir.path)
@@ -97,6 +100,7 @@ export async function makeApi(opts: {
     metrics,
     logger,
     config: { authFailuresPerMinute: opts.authFailuresPerMinute ?? 1_000_000 },
+    ...(opts.limiter ? { limiter: opts.limiter } : {}),
     readiness: opts.readiness ?? (async () => ({ registry: { ok: true } })),
     routes,
     deps,
