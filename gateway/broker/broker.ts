@@ -11,7 +11,7 @@ import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPackets } from './packet-limit.ts'
 import { createAuthGate } from './auth-gate.ts'
-import { createConnectionGuard, defaultMaxConnections, type Admission } from './conn-guard.ts'
+import { createConnectionGuard, defaultMaxConnections, openFileLimit, type Admission } from './conn-guard.ts'
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
@@ -75,7 +75,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     maxConnectBytes: config.maxConnectBytes ?? MQTT_LIMIT_DEFAULTS.maxConnectBytes,
     preAuthBudgetBytes: config.preAuthBudgetBytes ?? MQTT_LIMIT_DEFAULTS.preAuthBudgetBytes,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress ?? MQTT_LIMIT_DEFAULTS.maxConnectionsPerAddress,
-    maxConnections: config.maxConnections ?? defaultMaxConnections(),
+    maxConnections: config.maxConnections ?? defaultMaxConnections(openFileLimit()),
     connectTimeoutMs: config.connectTimeoutMs ?? MQTT_LIMIT_DEFAULTS.connectTimeoutMs,
     packetTimeoutMs: config.packetTimeoutMs ?? MQTT_LIMIT_DEFAULTS.packetTimeoutMs,
   }

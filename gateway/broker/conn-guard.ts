@@ -60,7 +60,7 @@ export function openFileLimit(): number | undefined {
  * `mqtt.maxConnections` when unset: the open-file limit less a tenth of it (at least 1,024) for
  * the rest of the gateway; 10,000 when the limit cannot be read.
  */
-export function defaultMaxConnections(limit = openFileLimit()): number {
+export function defaultMaxConnections(limit: number | undefined): number {
   if (limit === undefined) return 10_000
   return Math.max(64, limit - Math.max(RESERVED_FDS_MIN, Math.ceil(limit / 10)))
 }

@@ -7,6 +7,7 @@ import { WebSocket } from 'ws'
 import { afterAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../support/services.ts'
 import { makeApi, type TestApi } from '../api/support.ts'
+import { defaultMaxConnections, openFileLimit } from '../../gateway/broker/conn-guard.ts'
 import { startBroker, type Harness } from './harness.ts'
 
 const harnesses: Harness[] = []
@@ -99,5 +100,15 @@ describe('pre-CONNACK timeout', () => {
     const c = await h.connect('flood-wl-01', secret, { protocol: 'ws', port: h.ports.ws, path: '/mqtt', hostname: '127.0.0.1' })
     await new Promise((r) => setTimeout(r, 600))
     expect(c.connected).toBe(true)
+  })
+})
+
+describe('default total cap', () => {
+  it('keeps a tenth of the open-file limit (at least 1,024) for the rest of the gateway', () => {
+    expect(defaultMaxConnections(20_000)).toBe(18_000)
+    expect(defaultMaxConnections(4096)).toBe(3072)
+    expect(defaultMaxConnections(undefined)).toBe(10_000)
+    const limit = openFileLimit()
+    if (limit !== undefined) expect(defaultMaxConnections(limit)).toBeLessThan(limit)
   })
 })
