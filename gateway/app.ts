@@ -32,6 +32,7 @@ import { ensureAdminToken } from './registry/bootstrap.ts'
 import { openRegistry } from './registry/sqlite.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
+import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
 
 export interface RunningGateway {
   ports: { http: number } & BrokerPorts
@@ -134,6 +135,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       // A model that cannot load leaves /readyz failing (vision logs the reason); the rest keeps running.
       v.whenReady().catch(() => undefined)
     }
+    // One failed-authentication count for HTTP and MQTT: a client locked out of one is out of both.
+    const authFailures = memoryAuthFailureLimiter({
+      perAddressPerMinute: config.http.authFailuresPerMinute,
+      perUsernamePerMinute: config.http.authFailuresPerUsernamePerMinute,
+    })
     const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })
     const broker = await createBroker({
       registry,
@@ -141,6 +147,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       bus,
       config: config.mqtt,
+      authFailures,
       routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : {}) },
     })
     brokerRef = broker
@@ -154,10 +161,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       config: {
         authFailuresPerMinute: config.http.authFailuresPerMinute,
+        authFailuresPerUsernamePerMinute: config.http.authFailuresPerUsernamePerMinute,
         loginFailuresPerUserPerMinute: config.auth.loginFailuresPerUserPerMinute,
         sessionIdleMinutes: config.auth.sessionIdleMinutes,
         sessionMaxHours: config.auth.sessionMaxHours,
       },
+      limiter: authFailures,
       readiness: async () => ({
         broker: { ok: broker.ready() },
         store: store.health(),

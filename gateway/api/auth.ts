@@ -1,54 +1,14 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { ApiToken, DeviceRegistry } from '../registry/types.ts'
 import { ROLES } from '../registry/types.ts'
+import type { AuthFailureLimiter } from '../security/auth-failures.ts'
 import { clearedSessionCookie, readCookie, SESSION_COOKIE } from './cookies.ts'
 import { csrfMatches, type ActiveSession, type SessionManager } from './sessions.ts'
 import type { ApiActor, ApiApp, RouteRoles } from './types.ts'
 
-/**
- * Counts failed authentications per client address in a fixed one-minute window.
- * Hand-written rather than @fastify/rate-limit because that plugin counts every request, and only
- * failures must count here (a busy dashboard must not be throttled). Behind an interface so a
- * shared store (several gateway nodes) can replace the in-memory one.
- */
-export interface AuthFailureLimiter {
-  /** Seconds until `key` may try again, 0 when it may try now. */
-  retryAfter(key: string): number
-  fail(key: string): void
-}
-
-export function memoryAuthFailureLimiter(perMinute: number, opts: { maxKeys?: number; now?: () => number } = {}): AuthFailureLimiter {
-  const windowMs = 60_000
-  const maxKeys = opts.maxKeys ?? 10_000
-  const now = opts.now ?? Date.now
-  // Insertion-ordered, so evicting the first key drops the oldest window (bounded memory).
-  const windows = new Map<string, { start: number; count: number }>()
-  const current = (key: string) => {
-    const w = windows.get(key)
-    if (w && now() - w.start < windowMs) return w
-    if (w) windows.delete(key)
-    return undefined
-  }
-  return {
-    retryAfter(key) {
-      const w = current(key)
-      if (!w || w.count < perMinute) return 0
-      return Math.max(1, Math.ceil((w.start + windowMs - now()) / 1000))
-    },
-    fail(key) {
-      const w = current(key)
-      if (w) {
-        w.count++
-        return
-      }
-      if (windows.size >= maxKeys) {
-        const oldest = windows.keys().next().value
-        if (oldest !== undefined) windows.delete(oldest)
-      }
-      windows.set(key, { start: now(), count: 1 })
-    },
-  }
-}
+// The failed-authentication limiter is shared with MQTT (and user logins): see
+// gateway/security/auth-failures.ts.
+export { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 
 const HOW_TO = "send the header 'Authorization: Bearer <token>' (an admin creates tokens with `iocgw token create --role ROLE`)" +
   ' or log in with POST /api/v1/auth/login'
@@ -143,7 +103,7 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
       return deny(reply, status, message)
     }
     const key = request.ip
-    const wait = opts.limiter.retryAfter(key)
+    const wait = opts.limiter.blocked(key)
     if (wait > 0) {
       reply.header('retry-after', String(wait))
       return refuse('rate_limited', 429, `too many failed authentications from ${key}; try again in ${wait} s`)

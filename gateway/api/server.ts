@@ -26,7 +26,9 @@ export interface BuildApiOptions<D = unknown> {
   config: {
     /** Failed authentications allowed per client address per minute before 429. */
     authFailuresPerMinute: number
-    /** Failed logins allowed per user name per minute before 429 (the address limit applies too). */
+    /** Failed authentications allowed per MQTT user name (device id) per minute, from any address. */
+    authFailuresPerUsernamePerMinute?: number
+    /** Failed logins allowed per console user name per minute before 429 (the address limit applies too). */
     loginFailuresPerUserPerMinute?: number
     /** Console sessions end after this many minutes unused (default 30)... */
     sessionIdleMinutes?: number
@@ -40,7 +42,7 @@ export interface BuildApiOptions<D = unknown> {
   /** Route files, each registered under /api/v1. */
   routes: ReadonlyArray<RoutePlugin<D>>
   deps: D
-  /** Replaces the in-memory failed-auth counter (e.g. a shared one for several nodes). */
+  /** The failed-auth counter, shared with the MQTT broker (app.ts); default an in-memory one from `config`. */
   limiter?: AuthFailureLimiter
   /** The clock of session timeouts (tests move it instead of waiting). */
   now?: () => number
@@ -85,6 +87,9 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   const requests = opts.metrics.counter('http_requests_total', 'API requests answered, by method, route and status', ['method', 'route', 'status'])
   const duration = opts.metrics.histogram('http_request_duration_seconds', 'API request handling time', ['method', 'route'],
     [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5])
+  // Fastify parses text/plain bodies by default, so a text body reached validation and got 400
+  // "body must be object"; docs/api.md answers 415 to anything that is not JSON.
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler)
   app.setErrorHandler(createErrorHandler((reason) => badRequests.inc({ reason })))
   app.setNotFoundHandler((request, reply) => {
@@ -117,7 +122,10 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   ;(app as unknown as Record<symbol, unknown>)[catalogKey] = catalog
 
   let registeringDocs = false
-  const limiter = opts.limiter ?? memoryAuthFailureLimiter(opts.config.authFailuresPerMinute)
+  const limiter = opts.limiter ?? memoryAuthFailureLimiter({
+    perAddressPerMinute: opts.config.authFailuresPerMinute,
+    perUsernamePerMinute: opts.config.authFailuresPerUsernamePerMinute,
+  })
   const sessions = sessionManager(opts.registry.users, {
     idleMinutes: opts.config.sessionIdleMinutes ?? 30,
     maxHours: opts.config.sessionMaxHours ?? 12,
@@ -239,7 +247,7 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
   await app.register(async (scope) => sessionRoutes(scope as unknown as ApiApp, {
     users: opts.registry.users,
     sessions,
-    limiter: loginLimiter(limiter, memoryAuthFailureLimiter(opts.config.loginFailuresPerUserPerMinute ?? 10, opts.now ? { now: opts.now } : {})),
+    limiter: loginLimiter(limiter, memoryAuthFailureLimiter({ perAddressPerMinute: opts.config.loginFailuresPerUserPerMinute ?? 10, ...(opts.now ? { now: opts.now } : {}) })),
     counted: (result) => logins.inc({ result }),
   }), { prefix: '/api/v1' })
   for (const routes of opts.routes) {

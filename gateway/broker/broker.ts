@@ -6,11 +6,15 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
 import { PersistentSessions } from './client-id.ts'
-import { DEVICE_REFRESH_MS, createHooks } from './hooks.ts'
+import { DEVICE_REFRESH_MS, TOKEN_USERNAME, createHooks } from './hooks.ts'
 import { tcpListener, tlsListener, wsListener, type Listener } from './listeners.ts'
 import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
-import { MAX_PACKET_BYTES, limitPacketSize } from './packet-limit.ts'
+import { MAX_PACKET_BYTES, limitPackets } from './packet-limit.ts'
+import { createAuthGate } from './auth-gate.ts'
+import { createConnectionGuard, defaultMaxConnections, openFileLimit, type Admission } from './conn-guard.ts'
+import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
+import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
 import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
 import { offlinePayload } from './status.ts'
@@ -28,6 +32,23 @@ export interface BrokerOptions {
   bus?: GatewayBus | undefined
   /** How stale a session's device record (station, district, ...) may get; default 5 s. */
   deviceRefreshMs?: number | undefined
+  /** Failed authentications, shared with the HTTP API; default an in-memory one at 20 per address and 60 per name a minute. */
+  authFailures?: AuthFailureLimiter | undefined
+  /** How often refused CONNECTs are summarised in the log; default 10 s. */
+  refusalLogIntervalMs?: number | undefined
+}
+
+/** Defaults of the `mqtt` limits (gateway/config/sections.ts has the same, documented in docs/operations.md). */
+export const MQTT_LIMIT_DEFAULTS = {
+  maxConnectBytes: 64 * 1024,
+  preAuthBudgetBytes: 16 * 1024 * 1024,
+  maxConnectionsPerAddress: 500,
+  connectTimeoutMs: 10_000,
+  packetTimeoutMs: 30_000,
+} as const
+
+function remoteOf(stream: import('node:stream').Duplex, req: import('node:http').IncomingMessage | undefined): string {
+  return req?.socket.remoteAddress ?? (stream as { remoteAddress?: string }).remoteAddress ?? 'unknown'
 }
 
 /** Deliveries in flight at once in aedes' message queue (its default is 100). */
@@ -51,6 +72,43 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     maxTopicFilterBytes: config.maxTopicFilterBytes ?? 256,
   })
 
+  const refusals = refusalSummary(log, {
+    event: 'mqtt_connect_refusals',
+    msg: 'MQTT connects refused (summary)',
+    intervalMs: opts.refusalLogIntervalMs,
+  })
+  const limiter = opts.authFailures ?? memoryAuthFailureLimiter({ perAddressPerMinute: 20, perUsernamePerMinute: 60 })
+  const limits = {
+    maxConnectBytes: config.maxConnectBytes ?? MQTT_LIMIT_DEFAULTS.maxConnectBytes,
+    preAuthBudgetBytes: config.preAuthBudgetBytes ?? MQTT_LIMIT_DEFAULTS.preAuthBudgetBytes,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress ?? MQTT_LIMIT_DEFAULTS.maxConnectionsPerAddress,
+    maxConnections: config.maxConnections ?? defaultMaxConnections(openFileLimit()),
+    connectTimeoutMs: config.connectTimeoutMs ?? MQTT_LIMIT_DEFAULTS.connectTimeoutMs,
+    packetTimeoutMs: config.packetTimeoutMs ?? MQTT_LIMIT_DEFAULTS.packetTimeoutMs,
+  }
+  /** Connections closed by a limit, logged at most once a minute per reason. */
+  const closedLogged = new Map<string, number>()
+  const closedByLimit = (reason: string, address: string): void => {
+    m.connectionsClosed.inc({ reason })
+    const now = Date.now()
+    if ((closedLogged.get(reason) ?? 0) > now - 60_000) return
+    closedLogged.set(reason, now)
+    log.warn({ event: 'mqtt_connection_limit', reason, address, limits }, 'MQTT connection closed by a limit (logged once a minute per reason; see mqtt_connections_closed_total)')
+  }
+  const guard = createConnectionGuard(
+    {
+      maxPerAddress: limits.maxConnectionsPerAddress,
+      maxTotal: limits.maxConnections,
+      connectTimeoutMs: limits.connectTimeoutMs,
+      maxPreAuthBytes: limits.maxConnectBytes,
+      preAuthBudgetBytes: limits.preAuthBudgetBytes,
+    },
+    closedByLimit,
+  )
+  /** Each client's socket admission, until its CONNACK. */
+  const admissions = new WeakMap<Client, Admission>()
+  const connacked = new WeakSet<Client>()
+
   const hooks = createHooks({
     aedes: () => aedes!,
     registry,
@@ -58,6 +116,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     sessions,
     m,
     log,
+    gate: createAuthGate(limiter, refusals, TOKEN_USERNAME),
     bus,
     lastOnline,
     willStarted,
@@ -87,7 +146,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     concurrency: MQ_CONCURRENCY,
     // A device that stops reading must not stall deliveries to every other client.
     drainTimeout: 30_000,
-    connectTimeout: 10_000,
+    connectTimeout: limits.connectTimeoutMs,
     preConnect: hooks.preConnect,
     authenticate: hooks.authenticate,
     authorizePublish: hooks.authorizePublish,
@@ -95,6 +154,13 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     authorizeForward: hooks.authorizeForward,
   })
   const broker = aedes
+
+  broker.on('connackSent', (packet, client) => {
+    if ((packet as { returnCode?: number }).returnCode !== 0) return
+    connacked.add(client)
+    admissions.get(client)?.connacked()
+    admissions.delete(client)
+  })
 
   broker.on('client', (client) => {
     // Revoked between CONNECT and registration: close now (the revocation missed this one).
@@ -187,11 +253,22 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     if (listening) throw new Error('broker is already listening')
     let limitWarned = false
     let levelWarned = false
-    const handle = (stream: import('node:stream').Duplex, req?: import('node:http').IncomingMessage): void => {
+    const handle = (stream: import('node:stream').Duplex, req: import('node:http').IncomingMessage | undefined, admission: Admission): void => {
       const client = broker.handle(stream, req)
-      const limited = limitPacketSize(client, MAX_PACKET_BYTES, (declared) => {
-        m.oversize.inc()
-        log.warn({ event: 'mqtt_packet_too_large', declared, limit: MAX_PACKET_BYTES }, 'MQTT packet over the size limit; connection closed')
+      admissions.set(client, admission)
+      // After aedes attached its reader (see Admission.watchBytes).
+      admission.watchBytes(req?.socket ?? (stream as import('node:net').Socket))
+      const limited = limitPackets(client, {
+        max: MAX_PACKET_BYTES,
+        maxBeforeConnack: limits.maxConnectBytes,
+        connacked: () => connacked.has(client),
+        packetTimeoutMs: limits.packetTimeoutMs,
+        onOversize: (declared, limit, beforeConnack) => {
+          m.oversize.inc()
+          if (beforeConnack) closedByLimit('preauth_bytes', remoteOf(stream, req))
+          else log.warn({ event: 'mqtt_packet_too_large', declared, limit }, 'MQTT packet over the size limit; connection closed')
+        },
+        onSlowPacket: () => closedByLimit('packet_timeout', remoteOf(stream, req)),
       })
       if (!limited && !limitWarned) {
         limitWarned = true
@@ -203,9 +280,9 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       }
     }
     try {
-      listeners.push(await tcpListener(handle, config.host, config.port))
-      listeners.push(await wsListener(handle, config.host, config.wsPort, config.wsPath))
-      if (config.tls) listeners.push(await tlsListener(handle, config.host, config.tlsPort ?? 8883, config.tls))
+      listeners.push(await tcpListener(handle, guard, config.host, config.port))
+      listeners.push(await wsListener(handle, guard, config.host, config.wsPort, config.wsPath, limits.connectTimeoutMs))
+      if (config.tls) listeners.push(await tlsListener(handle, guard, config.host, config.tlsPort ?? 8883, config.tls, limits.connectTimeoutMs))
     } catch (err) {
       await Promise.all(listeners.map((l) => l.close()))
       listeners = []
@@ -229,6 +306,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     for (const l of listeners) l.destroyAll()
     await Promise.all(closed)
     listeners = []
+    refusals.close()
     log.info({ event: 'mqtt_closed' }, 'MQTT broker closed')
   }
 
@@ -243,6 +321,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       return clients.length
     },
     connectedCount: () => broker.connectedClients,
+    socketStats: () => guard.stats(),
     ready: () => listening && !closing,
   }
 }

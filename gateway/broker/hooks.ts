@@ -4,6 +4,7 @@ import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Su
 import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
+import type { AuthGate } from './auth-gate.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
 import type { PersistentSessions } from './client-id.ts'
 import type { BrokerMetrics } from './metrics.ts'
@@ -29,6 +30,7 @@ const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   persistent_session_limit: CONNACK.identifierRejected,
   protocol_level: CONNACK.unacceptableProtocolLevel,
   registry_error: CONNACK.serverUnavailable,
+  rate_limited: CONNACK.notAuthorized,
 }
 
 /** Username integrations connect with (SPEC); the password is an API token. */
@@ -41,6 +43,8 @@ export interface HookContext {
   sessions: Sessions
   m: BrokerMetrics
   log: Logger
+  /** The failed-authentication limit shared with the HTTP API, and the refusal log summary. */
+  gate: AuthGate
   bus?: GatewayBus | undefined
   /** Last status each device reported (or the gateway reported for it). */
   lastOnline: Map<string, boolean>
@@ -133,15 +137,19 @@ export function createHooks(ctx: HookContext) {
   ): void {
     const packet = connectPackets.get(client)
     connectPackets.delete(client)
+    const remote = remoteOf(client)
     const refuse = (reason: ConnectRefuseReason): void => {
       // aedes has set this connection's id to the one claimed (maybe another's), and closing a
       // clean one deletes the QoS 2 state stored under it (lib/client.js close, cleanIncoming).
       client.clean = false
       m.connectRefused.inc({ reason })
-      // Never the password: only who tried, from where, and why.
-      log.warn({ event: 'mqtt_connect_refused', username: safeText(username), reason, remote: remoteOf(client) }, 'MQTT connect refused')
+      // Never the password: who tried, from where and why, summarised per interval (gate).
+      ctx.gate.refused(reason, remote, username)
       done(refuseConnect(reason), false)
     }
+
+    // Step 0: too many failed authentications from this address or for this name (HTTP's too).
+    if (ctx.gate.blocked(remote, username)) return refuse('rate_limited')
 
     // Step 1: credentials present (clause 3.1.2.9: both flags; SPEC: every client authenticates).
     if (!username || !password || password.length === 0) return refuse('missing_credentials')

@@ -6,12 +6,13 @@ import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer } from 'node:tls'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { IncomingMessage } from 'node:http'
+import type { Admission, ConnectionGuard } from './conn-guard.ts'
 import type { BrokerConfig } from './types.ts'
 
 /** Largest WebSocket message accepted: a 2 MiB frame (SPEC) plus MQTT framing and topic. */
 const WS_MAX_PAYLOAD = 2 * 1024 * 1024 + 64 * 1024
 
-type Handle = (stream: Duplex, req?: IncomingMessage) => void
+type Handle = (stream: Duplex, req: IncomingMessage | undefined, admission: Admission) => void
 
 export interface Listener {
   name: string
@@ -50,12 +51,19 @@ function listenOn(server: NetServer | HttpServer, name: string, host: string, po
  */
 const TCP_KEEPALIVE_MS = 60_000
 
-function track(server: NetServer | HttpServer): Set<Socket> {
+/**
+ * Every socket of a listener: TCP keepalive on, admitted by the guard (refused ones are destroyed
+ * at once), and kept for destroyAll. `admitted` hears each one the guard let in.
+ */
+function track(server: NetServer | HttpServer, guard: ConnectionGuard, admitted: (s: Socket, a: Admission) => void): Set<Socket> {
   const sockets = new Set<Socket>()
   server.on('connection', (s: Socket) => {
+    const admission = guard.admit(s)
+    if (!admission) return
     s.setKeepAlive(true, TCP_KEEPALIVE_MS)
     sockets.add(s)
     s.once('close', () => sockets.delete(s))
+    admitted(s, admission)
   })
   return sockets
 }
@@ -64,8 +72,7 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()))
 }
 
-async function netListener(name: string, server: NetServer, host: string, port: number): Promise<Listener> {
-  const sockets = track(server)
+async function netListener(name: string, server: NetServer, host: string, port: number, sockets: Set<Socket>): Promise<Listener> {
   const actual = await listenOn(server, name, host, port)
   return {
     name,
@@ -77,13 +84,21 @@ async function netListener(name: string, server: NetServer, host: string, port: 
   }
 }
 
-export function tcpListener(handle: Handle, host: string, port: number): Promise<Listener> {
+export function tcpListener(handle: Handle, guard: ConnectionGuard, host: string, port: number): Promise<Listener> {
   // No Nagle delay: CONNACK and PUBACK are small and latency-bound.
-  const server = createNetServer({ noDelay: true }, (socket) => handle(socket))
-  return netListener('MQTT', server, host, port)
+  const server = createNetServer({ noDelay: true })
+  const sockets = track(server, guard, (socket, admission) => handle(socket, undefined, admission))
+  return netListener('MQTT', server, host, port, sockets)
 }
 
-export function tlsListener(handle: Handle, host: string, port: number, tls: NonNullable<BrokerConfig['tls']>): Promise<Listener> {
+export function tlsListener(
+  handle: Handle,
+  guard: ConnectionGuard,
+  host: string,
+  port: number,
+  tls: NonNullable<BrokerConfig['tls']>,
+  connectTimeoutMs: number,
+): Promise<Listener> {
   let cert: Buffer
   let key: Buffer
   try {
@@ -92,22 +107,46 @@ export function tlsListener(handle: Handle, host: string, port: number, tls: Non
   } catch (err) {
     return Promise.reject(new Error(`MQTT TLS: cannot read certificate or key (${(err as Error).message})`))
   }
-  const server = createTlsServer({ cert, key }, (socket) => handle(socket))
-  return netListener('MQTT TLS', server, host, port)
+  // The handshake counts against the same pre-CONNECT time (Node's default allows 120 s).
+  const server = createTlsServer({ cert, key, handshakeTimeout: connectTimeoutMs })
+  // The TLS socket of a connection has the address and port of the TCP socket the guard admitted.
+  const pending = new Map<string, Admission>()
+  const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`
+  const sockets = track(server, guard, (raw, admission) => {
+    const k = keyOf(raw)
+    pending.set(k, admission)
+    raw.once('close', () => pending.delete(k))
+  })
+  server.on('secureConnection', (socket: Socket) => {
+    const k = keyOf(socket)
+    const admission = pending.get(k)
+    pending.delete(k)
+    if (!admission) return socket.destroy()
+    handle(socket, undefined, admission)
+  })
+  return netListener('MQTT TLS', server, host, port, sockets)
 }
 
-export async function wsListener(handle: Handle, host: string, port: number, path: string): Promise<Listener> {
+export async function wsListener(handle: Handle, guard: ConnectionGuard, host: string, port: number, path: string, connectTimeoutMs: number): Promise<Listener> {
   const http = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${path}\n`)
   })
-  const sockets = track(http)
+  // Node's HTTP defaults let a socket that never sends its upgrade request live 60 s plus up to
+  // 30 s until the next check: idle WebSocket sockets lived ~85 s against 10 s on TCP. The guard
+  // closes every socket without CONNACK after `mqtt.connectTimeoutMs`; these match it.
+  http.headersTimeout = connectTimeoutMs
+  http.requestTimeout = connectTimeoutMs
+  const admissions = new WeakMap<Socket, Admission>()
+  const sockets = track(http, guard, (s, admission) => admissions.set(s, admission))
   // MQTT over WebSocket uses the `mqtt` subprotocol (MQTT 3.1.1 clause 6); ws picks the first offered.
   const wss = new WebSocketServer({ server: http, path, maxPayload: WS_MAX_PAYLOAD })
   wss.on('connection', (ws, req) => {
+    const admission = admissions.get(req.socket)
+    if (!admission) return ws.terminate()
     const stream = createWebSocketStream(ws)
     // A socket reset shows as an error on the stream; aedes handles the close.
     stream.on('error', () => {})
-    handle(stream, req)
+    handle(stream, req, admission)
   })
   const actual = await listenOn(http, 'MQTT WebSocket', host, port)
   return {

@@ -36,6 +36,11 @@ export function brokerMetrics(metrics: Metrics) {
       'Device statuses (and wills) not kept retained nor delivered because they are not a valid status, by reason',
       ['reason'],
     ),
+    connectionsClosed: metrics.counter(
+      'mqtt_connections_closed_total',
+      'MQTT sockets refused or closed by a connection limit, by reason (address_limit, total_limit, connect_timeout, preauth_bytes, preauth_budget, packet_timeout)',
+      ['reason'],
+    ),
     oversize: metrics.counter('mqtt_oversize_packets_total', 'MQTT packets refused for declaring more than the size limit'),
     connected: metrics.gauge('mqtt_connected_clients', 'MQTT clients connected now, by kind', ['kind']),
   }

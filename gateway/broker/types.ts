@@ -57,6 +57,7 @@ export type ConnectRefuseReason =
   | 'persistent_session_limit' // a new clean-session-0 id past mqtt.maxPersistentSessionsPerIdentity
   | 'protocol_level' // not MQTT 3.1.1 or 3.1 (MQTT-3.1.2-2, CONNACK 1)
   | 'registry_error'
+  | 'rate_limited' // too many failed authentications (gateway/security/auth-failures.ts)
 
 export interface BrokerTls {
   /** PEM certificate file. */
@@ -82,6 +83,18 @@ export interface BrokerConfig {
   maxTopicFilterBytes?: number | undefined
   /** Client ids with a persistent session (clean session 0) per device or token (default 10). */
   maxPersistentSessionsPerIdentity?: number | undefined
+  /** Bytes a client may send before its CONNACK (default 64 KiB). */
+  maxConnectBytes?: number | undefined
+  /** Bytes all clients without CONNACK may have sent together (default 16 MiB). */
+  preAuthBudgetBytes?: number | undefined
+  /** Sockets one address may hold on the MQTT listeners (default 500). */
+  maxConnectionsPerAddress?: number | undefined
+  /** Sockets all MQTT listeners may hold (default: the open-file limit less a tenth, conn-guard.ts). */
+  maxConnections?: number | undefined
+  /** A socket without CONNACK after this long is closed, ms (default 10,000). */
+  connectTimeoutMs?: number | undefined
+  /** Time one packet may take to arrive once its first byte came, ms (default 30,000; 0: no bound). */
+  packetTimeoutMs?: number | undefined
 }
 
 /** Actual ports after listen (config port 0 means any free port). */
@@ -109,6 +122,8 @@ export interface GatewayBroker {
   closeTokenSessions(tokenId: string): number
   /** Clients past CONNACK. */
   connectedCount(): number
+  /** MQTT sockets held now (any listener, with or without CONNACK), addresses they come from, bytes held before CONNACK. */
+  socketStats(): { sockets: number; addresses: number; preAuthBytes: number }
   /** True while listening (for /readyz). */
   ready(): boolean
 }

@@ -27,7 +27,10 @@ export const HttpSection = Type.Object(
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     tls: Type.Optional(TlsSchema),
     /** Failed authentications allowed per client address per minute before 429. */
+    /** Failed authentications allowed per client address per minute, over HTTP and MQTT together, before 429 / CONNACK 5. */
     authFailuresPerMinute: Type.Integer({ minimum: 1, default: 20 }),
+    /** Failed authentications allowed per user name (a device id over MQTT) per minute, from any address. */
+    authFailuresPerUsernamePerMinute: Type.Integer({ minimum: 1, default: 60 }),
     /** Behind a reverse proxy: take the client address from X-Forwarded-For (the failed-auth limit is per address). */
     trustProxy: Type.Boolean({ default: false }),
   },
@@ -52,6 +55,18 @@ export const MqttSection = Type.Object(
     maxTopicFilterBytes: Type.Integer({ minimum: 64, maximum: 65_535, default: 256 }),
     /** Client ids with a persistent session (clean session 0) per device or token; a new one past it gets CONNACK 2. */
     maxPersistentSessionsPerIdentity: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+    /** Bytes a client may send before its CONNACK (a CONNECT is a few hundred bytes). */
+    maxConnectBytes: Type.Integer({ minimum: 1024, maximum: 2 * 1024 * 1024, default: 64 * 1024 }),
+    /** Bytes all clients without a CONNACK may have sent together. */
+    preAuthBudgetBytes: Type.Integer({ minimum: 64 * 1024, default: 16 * 1024 * 1024 }),
+    /** MQTT sockets one address may hold (TCP, TLS and WebSocket together); generous for NAT'd field routers. */
+    maxConnectionsPerAddress: Type.Integer({ minimum: 1, default: 500 }),
+    /** MQTT sockets all addresses may hold; unset: the open-file limit less a tenth of it (at least 1,024), room kept for the API. */
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** A socket without CONNACK after this long is closed (WebSocket and TLS handshakes included), ms. */
+    connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+    /** Time one packet may take to arrive once its first byte came, ms; 0: no bound. */
+    packetTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
   },
   { additionalProperties: false, default: {} },
 )

@@ -36,18 +36,34 @@ describe('failed-authentication rate limit', () => {
 describe('memoryAuthFailureLimiter', () => {
   it('opens again after the window and stays bounded in keys', () => {
     let now = 1_000_000
-    const lim = memoryAuthFailureLimiter(2, { maxKeys: 3, now: () => now })
+    const lim = memoryAuthFailureLimiter({ perAddressPerMinute: 2, maxKeys: 3, now: () => now })
     lim.fail('a')
-    expect(lim.retryAfter('a')).toBe(0)
+    expect(lim.blocked('a')).toBe(0)
     lim.fail('a')
-    expect(lim.retryAfter('a')).toBe(60)
+    expect(lim.blocked('a')).toBe(60)
     now += 59_500
-    expect(lim.retryAfter('a')).toBe(1)
+    expect(lim.blocked('a')).toBe(1)
     now += 600
-    expect(lim.retryAfter('a')).toBe(0)
+    expect(lim.blocked('a')).toBe(0)
     lim.fail('b'); lim.fail('b')
     lim.fail('c'); lim.fail('d'); lim.fail('e')
     // 'b' was the oldest of four keys with room for three: forgotten, so it may try again.
-    expect(lim.retryAfter('b')).toBe(0)
+    expect(lim.blocked('b')).toBe(0)
+  })
+
+  it('counts per user name from any address, and one address however its socket spells it', () => {
+    let now = 1_000_000
+    const lim = memoryAuthFailureLimiter({ perAddressPerMinute: 3, perUsernamePerMinute: 2, now: () => now })
+    lim.fail('10.0.0.1', 'tram-01')
+    lim.fail('10.0.0.2', 'tram-01')
+    expect(lim.blocked('10.0.0.3', 'tram-01')).toBe(60)
+    expect(lim.blocked('10.0.0.3', 'tram-02')).toBe(0)
+    expect(lim.blocked('10.0.0.3')).toBe(0)
+    lim.fail('::ffff:10.0.0.9')
+    lim.fail('10.0.0.9')
+    lim.fail('::ffff:10.0.0.9')
+    expect(lim.blocked('10.0.0.9')).toBe(60)
+    now += 60_001
+    expect(lim.blocked('10.0.0.9', 'tram-01')).toBe(0)
   })
 })

@@ -43,6 +43,28 @@ describe('API over a socket', () => {
     expect(((await form.json()) as { message: string }).message).toMatch(/application\/json/)
   })
 
+  it('answers 415 to a text body (fetch sends a string as text/plain), as docs/api.md says', async () => {
+    for (const contentType of [undefined, 'text/plain', 'text/csv']) {
+      const res = await fetch(`${base}/api/v1/devices`, {
+        method: 'POST',
+        headers: { ...bearer(api.tokens.admin), ...(contentType ? { 'content-type': contentType } : {}) },
+        body: JSON.stringify({ id: 'sock-text-1', kind: 'water_level', name: 'Kim Long' }),
+      })
+      expect(res.status).toBe(415)
+      expect(await res.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type', message: expect.stringMatching(/application\/json/) })
+    }
+    expect(api.registry.getDevice('sock-text-1')).toBeUndefined()
+  })
+
+  it('never logs a credential passed in a query string', async () => {
+    const res = await fetch(`${base}/api/v1/devices?limit=5&access_token=${api.tokens.viewer}&token=${api.tokens.admin}`, { headers: bearer(api.tokens.viewer) })
+    expect(res.status).toBeLessThan(500)
+    const lines = api.logs.filter((l) => l.includes('limit=5'))
+    expect(lines.length).toBeGreaterThan(0)
+    expect(lines.join('\n')).toContain('access_token=[redacted]')
+    for (const t of Object.values(api.tokens)) expect(api.logs.join('\n')).not.toContain(t)
+  })
+
   it('serves health, readiness with per-component detail, and metrics to a token holder', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' })
     expect((await fetch(`${base}/readyz`)).status).toBe(200)

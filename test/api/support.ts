@@ -15,6 +15,7 @@ import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
 import type { Role } from '../../gateway/registry/types.ts'
+import type { AuthFailureLimiter } from '../../gateway/security/auth-failures.ts'
 import { tempDir } from '../support/services.ts'
 
 const ROUTES_DIR = fileURLToPath(new URL('../../gateway/api/routes/', import.meta.url))
@@ -77,6 +78,8 @@ export async function makeApi(opts: {
   fastify?: Partial<FastifyServerOptions>
   /** Dependencies this support does not build (e.g. `vision` for the camera routes). */
   deps?: Record<string, unknown>
+  /** A failed-authentication limiter to share (e.g. with a broker). */
+  limiter?: AuthFailureLimiter
 } = {}): Promise<TestApi> {
   const dir = tempDir('iocgw-api-')
   const registry = openRegistry(dir.path)
@@ -117,6 +120,7 @@ export async function makeApi(opts: {
     },
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.fastify ? { fastify: opts.fastify } : {}),
+    ...(opts.limiter ? { limiter: opts.limiter } : {}),
     readiness: opts.readiness ?? (async () => ({ registry: { ok: true } })),
     routes,
     deps,

@@ -2,7 +2,8 @@
 import { Writable } from 'node:stream'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { createBroker } from '../../gateway/broker/index.ts'
-import type { DevicePublishRoutes, GatewayBroker, BrokerPorts } from '../../gateway/broker/index.ts'
+import type { BrokerConfig, DevicePublishRoutes, GatewayBroker, BrokerPorts } from '../../gateway/broker/index.ts'
+import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../../gateway/security/auth-failures.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -41,6 +42,10 @@ export interface HarnessOptions {
   maxSubscriptionsPerClient?: number
   maxTopicFilterBytes?: number
   maxPersistentSessionsPerIdentity?: number
+  /** More `mqtt` settings (limits). */
+  config?: Partial<BrokerConfig>
+  authFailures?: AuthFailureLimiter
+  refusalLogIntervalMs?: number
 }
 
 export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
@@ -63,6 +68,9 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
     bus,
     routes: opts.routes ?? {},
     deviceRefreshMs: opts.deviceRefreshMs,
+    // Every test connects from 127.0.0.1: a generous limit unless the test is about the limit.
+    authFailures: opts.authFailures ?? memoryAuthFailureLimiter({ perAddressPerMinute: 10_000 }),
+    refusalLogIntervalMs: opts.refusalLogIntervalMs,
     config: {
       host: '127.0.0.1',
       port: 0,
@@ -72,6 +80,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
       maxSubscriptionsPerClient: opts.maxSubscriptionsPerClient,
       maxTopicFilterBytes: opts.maxTopicFilterBytes,
       maxPersistentSessionsPerIdentity: opts.maxPersistentSessionsPerIdentity,
+      ...opts.config,
     },
   })
   const ports = await broker.listen()
