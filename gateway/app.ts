@@ -25,7 +25,7 @@ import { createIngest, loadStations } from './ingest/index.ts'
 import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
-import { ensureAdminToken } from './registry/bootstrap.ts'
+import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
 import { openRegistry } from './registry/sqlite.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
@@ -90,7 +90,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => dirLock.release())
     const registry = openRegistry(config.server.dataDir)
     closers.push(() => registry.close())
-    ensureAdminToken(registry, config.auth.adminToken, opts.notice ?? ((l) => process.stdout.write(`${l}\n`)))
+    if (config.auth.adminToken) applyConfiguredAdminToken(registry, config.auth.adminToken)
 
     const { url: influxUrl, ...influx } = config.influx
     const store = await openTimeSeriesStore({ influxUrl, influx, sqlite: config.timeseries, dataDir: config.server.dataDir, logger, metrics })
@@ -162,6 +162,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const ports = { http: httpPort, ...brokerPorts }
     logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url ? 'influxdb' : 'sqlite' }, 'gateway listening')
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
+    // Only now that every listener is up: a failed start must not use up the one-time token.
+    if (!config.auth.adminToken) issueBootstrapToken(registry, say)
     const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
     // One write: whoever reads the output sees the whole notice at once, not its first line.
     say(

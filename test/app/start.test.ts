@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
@@ -52,7 +54,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     expect(gw.output()).not.toContain('Bootstrap admin token')
   })
 
-  it('a port already in use gives one clear line and exit code 1', async () => {
+  it('a port already in use gives one clear line and exit code 1, and keeps the bootstrap token for the next start', async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)
     const blocker = createServer()
@@ -61,9 +63,31 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     const port = (blocker.address() as { port: number }).port
     const gw = await spawnGateway({ dataDir: dir.path, ports: { http: port }, waitReady: false })
     expect(await gw.exited).toBe(1)
-    const lines = gw.output().trim().split('\n').filter((l) => l.trim() !== '' && !l.includes('Bootstrap admin token'))
+    // Only the reason: no bootstrap token is printed (or stored) by a start that failed.
+    const lines = gw.output().trim().split('\n').filter((l) => l.trim() !== '')
     expect(lines).toEqual([expect.stringContaining(`HTTP port ${port} is already in use`)])
     expect(gw.output()).not.toMatch(/\n\s+at /)
+
+    // The next start on the same data directory prints the token, and it works.
+    const next = await spawnGateway({ dataDir: dir.path })
+    cleanups.push(() => stopGateway(next))
+    const token = /Bootstrap admin token[^:]*: (\S+)/.exec(next.output())?.[1]
+    expect(token).toMatch(/^iocgw_/)
+    const res = await fetch(`${next.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+  })
+
+  it('a bad stations file stops start-up without printing a bootstrap token', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const stations = join(dir.path, 'stations.yaml')
+    writeFileSync(stations, 'stations: [ {id: 1\n')
+    const config = join(dir.path, 'gateway.yaml')
+    writeFileSync(config, `ingest:\n  stationsFile: ${stations}\n`)
+    const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: config }, waitReady: false })
+    expect(await gw.exited).toBe(1)
+    expect(gw.output()).toContain('stations.yaml')
+    expect(gw.output()).not.toContain('Bootstrap admin token')
   })
 
   it('a bad configuration value stops start-up with one line naming the key', async () => {
