@@ -17,6 +17,7 @@ import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
 import { cameraRoutes, createVision, type Vision } from './vision/index.ts'
+import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
@@ -118,7 +119,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => alerting.close())
     notifier.attach(alerting)
     let vision: Vision | undefined
-    if (config.vision.enabled) {
+    let visionOff: VisionOff | undefined
+    // Without model files (a fresh clone) the gateway runs with vision off and says how to get them.
+    const off = config.vision.enabled ? await visionOffReason(config.vision, config.models.dir) : null
+    if (off) visionOff = createVisionOff({ logger, metrics, reason: off.summary, details: off.details })
+    else if (config.vision.enabled) {
       const v = createVision({ store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir })
       vision = v
       closers.push(() => v.close())
@@ -132,7 +137,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       bus,
       config: config.mqtt,
-      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : {}) },
+      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : visionOff ? { frames: visionOff.frames } : {}) },
     })
     brokerRef = broker
     closers.push(() => broker.close())
@@ -148,9 +153,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         broker: { ok: broker.ready() },
         store: store.health(),
         ...(vision ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } } : {}),
+        // Vision off is a supported state, not a fault: ready, and the check says what to run.
+        ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
       }),
       routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes,
-        ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : [])],
+        ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : []),
+        ...(visionOff ? [(app: ApiApp) => cameraRoutes(app, { registry, vision: visionOff })] : [])],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
       deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control },

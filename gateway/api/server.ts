@@ -14,7 +14,7 @@ import type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
 
 export type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
 
-export type ReadinessCheck = () => Promise<Record<string, { ok: boolean; detail?: string }>>
+export type ReadinessCheck = () => Promise<Record<string, { ok: boolean; state?: string; detail?: string }>>
 
 export interface BuildApiOptions<D = unknown> {
   registry: DeviceRegistry
@@ -164,7 +164,14 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
     },
   }, async () => ({ status: 'ok' as const }))
 
-  const Checks = Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) }))
+  const Checks = Type.Record(
+    Type.String(),
+    Type.Object({
+      ok: Type.Boolean(),
+      state: Type.Optional(Type.String({ description: 'a component that is ok but not fully on, e.g. "off" for vision without model files' })),
+      detail: Type.Optional(Type.String()),
+    }),
+  )
   const ReadyBody = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Checks })
   app.get('/readyz', {
     config: { roles: 'public' },
@@ -174,7 +181,7 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
       response: { 200: ReadyBody, 503: ReadyBody },
     },
   }, async (_request, reply) => {
-    let checks: Record<string, { ok: boolean; detail?: string }>
+    let checks: Record<string, { ok: boolean; state?: string; detail?: string }>
     try {
       checks = await opts.readiness()
     } catch (err) {

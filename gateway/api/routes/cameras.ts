@@ -5,10 +5,13 @@ import type { RoutePlugin } from '../types.ts'
 
 /** What the camera routes need from the vision capability (createVision's result fits). */
 export interface CameraRouteDeps {
-  vision: {
-    snapshot(camera: string): Promise<Buffer | null>
-    detections(camera: string, from: number, to: number, limit: number, cursor?: number): { items: unknown[]; next: string | null }
-  }
+  vision:
+    | {
+        snapshot(camera: string): Promise<Buffer | null>
+        detections(camera: string, from: number, to: number, limit: number, cursor?: number): { items: unknown[]; next: string | null }
+      }
+    // Vision off (no model files): both routes answer 503 with the reason and what to run.
+    | { unavailable(): string }
   registry?: Pick<DeviceRegistry, 'getDevice'> | undefined
 }
 
@@ -55,6 +58,11 @@ function parseTime(v: string | undefined, field: string, fallback: number): numb
 }
 
 export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
+  function working() {
+    const v = deps.vision
+    if ('unavailable' in v) throw Object.assign(new Error(v.unavailable()), { statusCode: 503 })
+    return v
+  }
   async function ensureCamera(id: string): Promise<void> {
     if (!deps.registry) return
     const dev = await deps.registry.getDevice(id)
@@ -71,12 +79,12 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         tags: ['cameras'],
         summary: 'Latest analysed frame with boxes, labels and zone outlines drawn (JPEG)',
         params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
-        response: { 200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }), ...AuthErrors, 404: ErrorSchema },
+        response: { 200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }), ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
       },
     },
     async (request, reply) => {
       await ensureCamera(request.params.id)
-      const jpeg = await deps.vision.snapshot(request.params.id)
+      const jpeg = await working().snapshot(request.params.id)
       if (!jpeg) {
         throw Object.assign(new Error(`camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`), { statusCode: 404 })
       }
@@ -101,11 +109,12 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: PageOf(DetectionRecordSchema), ...AuthErrors, 404: ErrorSchema },
+        response: { 200: PageOf(DetectionRecordSchema), ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
       },
     },
     async (request) => {
       await ensureCamera(request.params.id)
+      working()
       const q = request.query
       const to = parseTime(q.to, 'to', Date.now() + 1)
       const from = parseTime(q.from, 'from', to - 3_600_000)
@@ -115,7 +124,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         if (!/^\d{1,15}$/.test(q.cursor)) throw Object.assign(new Error('querystring/cursor is not a cursor this API gave'), { statusCode: 400 })
         cursor = Number(q.cursor)
       }
-      return deps.vision.detections(request.params.id, from, to, q.limit ?? 50, cursor) as never
+      return working().detections(request.params.id, from, to, q.limit ?? 50, cursor) as never
     },
   )
 }
