@@ -41,6 +41,8 @@ export interface FetchOptions {
   timeoutMs?: number | undefined
   /** One line per file as it is handled. */
   progress?: ((line: string) => void) | undefined
+  /** Stop at the first failure (no network: one clear error instead of one wait per file). */
+  failFast?: boolean | undefined
 }
 
 /** Every file the manifests list: the models, then the sample photos. */
@@ -85,6 +87,7 @@ export async function fetchModels(opts: FetchOptions = {}): Promise<FetchResult[
       const error = (err as Error).message
       results.push({ name: item.name, path, status: 'failed', from: url, error })
       say(`${item.target}: FAILED: ${error}`)
+      if (opts.failFast) break
     }
   }
   return results

@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import mqtt from 'mqtt'
+import { findSample } from '../../models/samples.ts'
 
 // A simulated field for `iocgw demo`: devices registered through the real API, publishing over
 // the real broker with their own credentials. Deterministic from the seed (mulberry32).
@@ -35,13 +36,10 @@ export function floodLevel(base: number, peak: number, hours: number): number {
   return base + (peak - base) * shape
 }
 
+/** The samples folder found by the models' lookup (IOC_MODELS_DIR, models/, ../shared/models). */
 export function samplesDir(modelsDir?: string): string | undefined {
-  const cands = [process.env.IOC_MODELS_DIR, modelsDir, 'models', '../shared/models'].filter(Boolean) as string[]
-  for (const c of cands) {
-    const d = resolve(c, 'samples')
-    if (existsSync(d)) return d
-  }
-  return undefined
+  const photo = findSample('coco_000000001532.jpg', modelsDir)
+  return photo ? dirname(photo) : undefined
 }
 
 export interface FieldOptions { apiUrl: string; token: string; mqttUrl: string; speed: number; seed: number; modelsDir?: string }

@@ -1,13 +1,15 @@
 import { execFile } from 'node:child_process'
-import { createReadStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchItems, fetchModels } from '../../models/fetch.ts'
-import { MODEL_IDS, PROJECT_ROOT, loadManifest, resolveModel, sha256File } from '../../models/manifest.ts'
+import { PROJECT_ROOT, loadManifest, sha256File } from '../../models/manifest.ts'
 import { samplePath } from '../../models/samples.ts'
+import { SAMPLE_PHOTOS } from '../dashboards/field.ts'
+import { startModelsMirror } from '../support/models-mirror.ts'
 import { freePort, tempDir } from '../support/services.ts'
+import { MOSAIC_PHOTOS } from '../vision/mosaic.ts'
 
 // `iocgw models fetch` against a real local HTTP server holding the real files (the mirror case,
 // as an offline site would run it), with the ways a download goes wrong: a redirect, wrong bytes,
@@ -16,40 +18,15 @@ import { freePort, tempDir } from '../support/services.ts'
 const run = promisify(execFile)
 const BIN = join(PROJECT_ROOT, 'gateway/cli/iocgw.js')
 
-/** Where the real file of a target (`yolox_nano.onnx`, `samples/x.jpg`) is on this machine. */
-async function localFile(target: string): Promise<string> {
-  if (target.startsWith('samples/')) return samplePath(target.slice('samples/'.length))
-  const id = MODEL_IDS.find((i) => loadManifest(i).file === target)!
-  return (await resolveModel(id)).path
-}
-
-let server: Server
+let mirror: Awaited<ReturnType<typeof startModelsMirror>>
 let base: string
-const requests: string[] = []
+let requests: string[]
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const url = req.url ?? '/'
-    requests.push(url)
-    const [, mode, ...rest] = url.split('/')
-    const target = rest.join('/')
-    if (!fetchItems().some((i) => i.target === target)) return void res.writeHead(404).end('not found')
-    if (mode === 'moved') return void res.writeHead(302, { location: `/files/${target}` }).end()
-    if (mode === 'html') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>GitHub</title>')
-    if (mode === 'wrong') return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(1000, 7))
-    if (mode !== 'files') return void res.writeHead(404).end()
-    localFile(target).then(
-      (path) => {
-        res.writeHead(200, { 'content-type': 'application/octet-stream' })
-        createReadStream(path).pipe(res)
-      },
-      () => res.writeHead(500).end(),
-    )
-  })
-  const port = await freePort()
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r))
-  base = `http://127.0.0.1:${port}`
+  mirror = await startModelsMirror()
+  base = mirror.base
+  requests = mirror.requests
 })
-afterAll(() => new Promise<void>((r) => server.close(() => r())))
+afterAll(() => mirror?.close())
 
 const dirs: Array<{ remove(): void }> = []
 afterAll(() => dirs.forEach((d) => d.remove()))
@@ -71,7 +48,8 @@ describe('the manifests', () => {
   })
 
   it('list every photo the tests and the demo use, with the sha256 of the file found here', async () => {
-    for (const i of fetchItems()) expect(await sha256File(await localFile(i.target)), i.target).toBe(i.sha256)
+    for (const i of fetchItems().filter((x) => x.target.startsWith('samples/'))) expect(await sha256File(samplePath(i.name)), i.target).toBe(i.sha256)
+    expect(fetchItems().map((i) => i.name)).toEqual(expect.arrayContaining([...SAMPLE_PHOTOS, ...MOSAIC_PHOTOS]))
   })
 })
 
