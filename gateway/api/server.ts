@@ -26,7 +26,7 @@ export interface BuildApiOptions<D = unknown> {
     /** Largest request body, bytes (a route may set its own bodyLimit). Default 256 KiB. */
     bodyLimit?: number
   }
-  /** Per-component readiness for /readyz (SPEC: broker, stores, model loaded). */
+  /** Per-component readiness for /readyz (docs/operations.md "Health and readiness": broker, stores, model). */
   readiness: ReadinessCheck
   /** Route files, each registered under /api/v1. */
   routes: ReadonlyArray<RoutePlugin<D>>

@@ -25,7 +25,7 @@ const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   registry_error: CONNACK.serverUnavailable,
 }
 
-/** Username integrations connect with (SPEC); the password is an API token. */
+/** Username integrations connect with (docs/mqtt.md "Integrations"); the password is an API token. */
 export const TOKEN_USERNAME = 'token'
 
 export interface HookContext {
@@ -127,7 +127,7 @@ export function createHooks(ctx: HookContext) {
       done(refuseConnect(reason), false)
     }
 
-    // Step 1: credentials present (clause 3.1.2.9: both flags; SPEC: every client authenticates).
+    // Step 1: credentials present (clause 3.1.2.9: both flags; docs/mqtt.md: every client authenticates).
     if (!username || !password || password.length === 0) return refuse('missing_credentials')
     const secret = password.toString('utf8')
 
@@ -275,7 +275,7 @@ export function createHooks(ctx: HookContext) {
     // Step 2: the session of an authenticated client.
     const session = sessions.get(client)
     if (!session) return refusePublish(client, undefined, packet.topic, 'not_permitted', cb)
-    // Step 3: integrations are read only (SPEC).
+    // Step 3: integrations are read only (docs/mqtt.md "Integrations").
     if (session.principal.kind !== 'device') return refusePublish(client, session.principal, packet.topic, 'read_only', cb)
     // Step 4: the device as the registry has it now (at most deviceRefreshMs old).
     const device = currentDevice(session as Session & { principal: { kind: 'device'; device: Device } })
@@ -283,7 +283,7 @@ export function createHooks(ctx: HookContext) {
     // Step 5: the topic ACL.
     const d = devicePublish(device.id, packet.topic)
     if (!d.ok) return refusePublish(client, session.principal, packet.topic, d.reason, cb)
-    // Step 6: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
+    // Step 6: only status is retained (docs/mqtt.md "devices/{id}/status"); a retained frame per `frames/{ms}` topic would grow
     // the retained store without bound.
     packet.retain = d.route === 'status'
     metricsOf(d.route).messages.inc()
@@ -341,7 +341,7 @@ export function createHooks(ctx: HookContext) {
       )
       return cb(null, null)
     }
-    // Step 3: SPEC serves QoS 0 and 1; the granted QoS is capped at 1 (clause 3.9.3 lets the
+    // Step 3: the gateway serves QoS 0 and 1 (docs/mqtt.md); the granted QoS is capped at 1 (clause 3.9.3 lets the
     // server grant a lower maximum QoS than requested).
     if (sub.qos > 1) sub.qos = 1
     cb(null, sub)

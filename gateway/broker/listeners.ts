@@ -8,7 +8,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { IncomingMessage } from 'node:http'
 import type { BrokerConfig } from './types.ts'
 
-/** Largest WebSocket message accepted: a 2 MiB frame (SPEC) plus MQTT framing and topic. */
+/** Largest WebSocket message accepted: a 2 MiB frame (docs/mqtt.md) plus MQTT framing and topic. */
 const WS_MAX_PAYLOAD = 2 * 1024 * 1024 + 64 * 1024
 
 type Handle = (stream: Duplex, req?: IncomingMessage) => void

@@ -5,7 +5,7 @@
 // length step is wrapped, so an oversize packet is refused as soon as its fixed header is read.
 import type { Client } from 'aedes'
 
-/** A 2 MiB camera frame (SPEC) plus room for the topic and MQTT framing. */
+/** A 2 MiB camera frame (docs/mqtt.md) plus room for the topic and MQTT framing. */
 export const MAX_PACKET_BYTES = 2 * 1024 * 1024 + 64 * 1024
 
 interface ParserInternals {
