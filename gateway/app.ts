@@ -182,6 +182,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         ...(brokerPorts.tls ? [`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`] : []),
         `  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`,
         `  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`,
+        ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
       ].join('\n'),
     )
     return { ports, logger, metrics, broker, close }

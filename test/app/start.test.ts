@@ -28,7 +28,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     const ready = await waitFor(async () => {
       const r = await fetch(`${gw.apiUrl}/readyz`)
       return r.status === 200 ? ((await r.json()) as { checks: Record<string, { ok: boolean }> }) : undefined
-    }, 60_000, 200)
+    }, 120_000, 200)
     expect(Object.keys(ready.checks).sort()).toEqual(['broker', 'model', 'store'])
     const devices = await fetch(`${gw.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(devices.status).toBe(200)
@@ -40,7 +40,8 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     expect(again.output()).not.toContain('Bootstrap admin token')
     const still = await fetch(`${again.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(still.status).toBe(200)
-  })
+    // Two starts, each loading the models in its workers: generous on a loaded box.
+  }, 240_000)
 
   it('uses IOC_ADMIN_TOKEN as the bootstrap token and never prints it', async () => {
     const dir = tempDir()

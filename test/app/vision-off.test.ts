@@ -43,6 +43,8 @@ describe('the gateway without model files: vision off, everything else ready', (
     const warnings = gw.output().split('\n').filter((l) => l.includes('vision off'))
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain('iocgw models fetch')
+    // And on the console, in the notice that says where the gateway listens.
+    expect(gw.output()).toContain('  vision     OFF: model files missing; run `iocgw models fetch`, then restart')
   })
 
   it('acknowledges frames, counts each as not analysed (vision_off), and says which camera sends them', async () => {
