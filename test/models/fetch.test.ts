@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createServer } from 'node:http'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fetchItems, fetchModels } from '../../models/fetch.ts'
+import { fetchItem, fetchItems, fetchModels, type FetchItem } from '../../models/fetch.ts'
 import { PROJECT_ROOT, loadManifest, sha256File } from '../../models/manifest.ts'
 import { samplePath } from '../../models/samples.ts'
 import { SAMPLE_PHOTOS } from '../dashboards/field.ts'
@@ -117,5 +120,37 @@ describe('iocgw models fetch', () => {
     const err = await run('node', [BIN, 'models', 'fetch', '--dir', scratch(), '--only', 'yolov9'], { cwd: PROJECT_ROOT }).catch((e: { code: number; stderr: string }) => e)
     expect('code' in err && err.code).toBe(1)
     expect((err as { stderr: string }).stderr).toMatch(/unknown name\(s\) for --only: yolov9; known: yolox_nano, deeplabv3_mnv2_ade20k_uint8, samples/)
+  })
+})
+
+describe('a sample made from its download (scaled and re-encoded, as flood_lagos_2019.jpg is)', () => {
+  it('checks the download, scales it, checks the result, and says so when this sharp encodes differently', async () => {
+    const big = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: { r: 40, g: 90, b: 160 } } }).jpeg({ quality: 95 }).toBuffer()
+    const made = await sharp(big).resize({ width: 640 }).jpeg({ quality: 85 }).toBuffer()
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+    const server = createServer((_req, res) => res.writeHead(200).end(big))
+    const port = await freePort()
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r))
+    try {
+      const item: FetchItem = {
+        name: 'wide.jpg',
+        target: 'samples/wide.jpg',
+        url: `http://127.0.0.1:${port}/wide.jpg`,
+        bytes: made.length,
+        sha256: sha(made),
+        derive: { bytes: big.length, sha256: sha(big), width: 640, jpegQuality: 85 },
+      }
+      const dir = scratch()
+      await fetchItem(item, join(dir, item.target))
+      expect(await sha256File(join(dir, item.target))).toBe(sha(made))
+
+      const other = scratch()
+      await expect(fetchItem({ ...item, sha256: '0'.repeat(64) }, join(other, item.target))).rejects.toThrow(
+        `scaling http://127.0.0.1:${port}/wide.jpg to 640 px (JPEG q85) gave sha256 ${sha(made)}, not ${'0'.repeat(64)}`,
+      )
+      expect(readdirSync(join(other, 'samples'))).toEqual([])
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
   })
 })
