@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Fetches the model files and sample photos when missing (a fresh clone); see the file.
+    globalSetup: ['./test/support/models-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

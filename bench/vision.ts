@@ -19,9 +19,8 @@ import { VisionSection, type VisionConfig } from '../gateway/vision/config.ts'
 import { createVision, storeSink } from '../gateway/vision/index.ts'
 import { planRegions } from '../gateway/vision/tiles.ts'
 import { VisionPool } from '../gateway/vision/pool.ts'
-import { PROJECT_ROOT } from '../models/manifest.ts'
+import { samplePath } from '../models/samples.ts'
 
-const SAMPLES = join(PROJECT_ROOT, '..', 'shared', 'models', 'samples')
 const NAMES = ['coco_000000001532.jpg', 'coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg']
 const DETECTOR = { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 }
 
@@ -33,7 +32,7 @@ function arg(args: string[], name: string, def: string): string {
 /** The samples as a camera at 640 px wide would send them (the edge driver's default scaling). */
 async function frames640(): Promise<Buffer[]> {
   return Promise.all(
-    NAMES.map((n) => sharp(readFileSync(join(SAMPLES, n))).resize({ width: 640, withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer()),
+    NAMES.map((n) => sharp(readFileSync(samplePath(n))).resize({ width: 640, withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer()),
   )
 }
 
@@ -42,7 +41,7 @@ async function wideFrame(): Promise<Buffer> {
   const comps: OverlayOptions[] = []
   for (let r = 0; r < 4; r++)
     for (let c = 0; c < 4; c++) {
-      const cell = await sharp(readFileSync(join(SAMPLES, NAMES[(c + r) % NAMES.length]!)))
+      const cell = await sharp(readFileSync(samplePath(NAMES[(c + r) % NAMES.length]!)))
         .resize(480, 270, { fit: 'contain', background: { r: 110, g: 110, b: 110 } })
         .removeAlpha()
         .toBuffer()

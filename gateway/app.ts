@@ -20,6 +20,7 @@ import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
 import { cameraRoutes, createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
+import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
@@ -28,7 +29,7 @@ import { createIngest, loadStations } from './ingest/index.ts'
 import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
-import { ensureAdminToken } from './registry/bootstrap.ts'
+import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
 import { openRegistry } from './registry/sqlite.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
@@ -94,7 +95,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => dirLock.release())
     const registry = openRegistry(config.server.dataDir)
     closers.push(() => registry.close())
-    ensureAdminToken(registry, config.auth.adminToken, opts.notice ?? ((l) => process.stdout.write(`${l}\n`)))
+    if (config.auth.adminToken) applyConfiguredAdminToken(registry, config.auth.adminToken)
 
     const { url: influxUrl, ...influx } = config.influx
     const store = await openTimeSeriesStore({ influxUrl, influx, sqlite: config.timeseries, dataDir: config.server.dataDir, logger, metrics })
@@ -122,7 +123,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => alerting.close())
     notifier.attach(alerting)
     let vision: Vision | undefined
-    if (config.vision.enabled) {
+    let visionOff: VisionOff | undefined
+    // Without model files (a fresh clone) the gateway runs with vision off and says how to get them.
+    const off = config.vision.enabled ? await visionOffReason(config.vision, config.models.dir) : null
+    if (off) visionOff = createVisionOff({ logger, metrics, reason: off.summary, details: off.details })
+    else if (config.vision.enabled) {
       // Camera configuration lives in the registry; gateway.yaml seeds cameras it has none for.
       const cameras = loadCameraConfigs(registry, config.vision.cameras, logger)
       const v = createVision({
@@ -148,7 +153,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       bus,
       config: config.mqtt,
       authFailures,
-      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : {}) },
+      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : visionOff ? { frames: visionOff.frames } : {}) },
     })
     brokerRef = broker
     closers.push(() => broker.close())
@@ -171,9 +176,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         broker: { ok: broker.ready() },
         store: store.health(),
         ...(vision ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } } : {}),
+        // Vision off is a supported state, not a fault: ready, and the check says what to run.
+        ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
       }),
       routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes,
-        ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : [])],
+        ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : []),
+        ...(visionOff ? [(app: ApiApp) => cameraRoutes(app, { registry, vision: visionOff })] : [])],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
       deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control },
@@ -186,6 +194,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const ports = { http: httpPort, ...brokerPorts }
     logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url ? 'influxdb' : 'sqlite' }, 'gateway listening')
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
+    // Only now that every listener is up: a failed start must not use up the one-time token.
+    if (!config.auth.adminToken) issueBootstrapToken(registry, say)
     const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
     // One write: whoever reads the output sees the whole notice at once, not its first line.
     say(
@@ -196,6 +206,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         ...(brokerPorts.tls ? [`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`] : []),
         `  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`,
         `  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`,
+        ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
       ].join('\n'),
     )
     if (!registry.users.hasUsers()) say('No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).')

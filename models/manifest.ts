@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 
-// A manifest says exactly how a model is fed and decoded (../shared/models/MODELS.md); the weights
-// themselves are never committed: the resolver finds them on disk and checks their sha256.
+// A manifest says exactly how a model is fed and decoded, and where its file is downloaded from
+// (docs/vision.md, "Models"); the weights themselves are never committed: `iocgw models fetch`
+// downloads them, the resolver finds them on disk and checks their sha256.
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The project root (this file lives in <root>/models). */
@@ -24,7 +25,13 @@ export const ManifestSchema = Type.Object({
   file: Type.String({ pattern: '^[A-Za-z0-9_.-]+\\.onnx$' }),
   bytes: Type.Integer({ minimum: 1 }),
   sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  source: Type.Object({ url: Type.String({ pattern: '^https://' }), upstream: Type.String() }),
+  source: Type.Object({
+    /** The file itself (a raw download, not a web page about it); `iocgw models fetch` reads it. */
+    url: Type.String({ pattern: '^https://' }),
+    /** Where a person reads about the file (repository, commit). */
+    page: Type.Optional(Type.String({ pattern: '^https://' })),
+    upstream: Type.String(),
+  }),
   licence: Type.String({ minLength: 1 }),
   input: Type.Intersect([
     Tensor,
@@ -74,12 +81,22 @@ export function loadManifest(id: string): ModelManifest {
   return data
 }
 
-/** Where the weights are looked for, in order: IOC_MODELS_DIR (or the given dir), models/, ../shared/models. */
+/** The models folder of the project: `iocgw models fetch` writes here unless told otherwise. */
+export const MODELS_HOME = here
+
+/** The hint every "model missing" message ends with. */
+export const FETCH_HINT = 'run `iocgw models fetch` (or set IOC_MODELS_DIR to a folder holding the files)'
+
+/**
+ * Where the weights (and samples/) are looked for, in order: IOC_MODELS_DIR (or the given dir),
+ * models/, ../shared/models. IOC_MODELS_FALLBACKS=0 keeps only the first, so that a deployment
+ * (or a test) uses exactly the folder it names.
+ */
 export function searchDirs(modelsDir?: string | undefined): string[] {
   const dirs: string[] = []
   const first = modelsDir ?? process.env.IOC_MODELS_DIR
   if (first) dirs.push(isAbsolute(first) ? first : resolve(process.cwd(), first))
-  dirs.push(here, resolve(PROJECT_ROOT, '..', 'shared', 'models'))
+  if (!first || process.env.IOC_MODELS_FALLBACKS !== '0') dirs.push(here, resolve(PROJECT_ROOT, '..', 'shared', 'models'))
   return [...new Set(dirs)]
 }
 
@@ -116,5 +133,22 @@ export async function resolveModel(id: string, modelsDir?: string | undefined): 
     }
     return { manifest, path, sha256 }
   }
-  throw new Error(`model ${id} (${manifest.file}) not usable: ${problems.join('; ')}. Set IOC_MODELS_DIR to a folder holding it.`)
+  throw new Error(`model ${id} (${manifest.file}) not usable: ${problems.join('; ')}. To get it, ${FETCH_HINT}.`)
+}
+
+/**
+ * The models that cannot be used (missing, or with the wrong sha256), each with the reason; an
+ * empty list when all are there. Checked before the vision workers start, so that a clone without
+ * weights runs with vision off instead of failing.
+ */
+export async function unusableModels(ids: readonly string[], modelsDir?: string | undefined): Promise<Array<{ id: string; file: string; reason: string }>> {
+  const out: Array<{ id: string; file: string; reason: string }> = []
+  for (const id of ids) {
+    try {
+      await resolveModel(id, modelsDir)
+    } catch (err) {
+      out.push({ id, file: loadManifest(id).file, reason: (err as Error).message })
+    }
+  }
+  return out
 }

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import sharp from 'sharp'
-import { MODEL_IDS, PROJECT_ROOT, loadManifest, resolveModel, searchDirs } from './manifest.ts'
+import { MODEL_IDS, loadManifest, resolveModel, searchDirs } from './manifest.ts'
+import { findSample } from './samples.ts'
 
 export interface ModelCheck {
   id: string
@@ -18,11 +18,10 @@ export interface ModelCheck {
   error?: string
 }
 
-const SAMPLE = join(PROJECT_ROOT, '..', 'shared', 'models', 'samples', 'coco_000000001532.jpg')
-
-/** A real photo when the shared samples are there; otherwise a plain grey frame (timing only). */
+/** A real photo when the samples are there (`iocgw models fetch`); otherwise a plain grey frame (timing only). */
 async function testFrame(): Promise<Buffer> {
-  if (existsSync(SAMPLE)) return readFileSync(SAMPLE)
+  const photo = findSample('coco_000000001532.jpg')
+  if (photo) return readFileSync(photo)
   return sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 114, g: 114, b: 114 } } }).jpeg().toBuffer()
 }
 

@@ -8,7 +8,7 @@ import { connectOnvif, redactUri, withCredentials } from './onvif.ts'
 import { createRequire } from 'node:module'
 
 // The camera agent: captures frames and publishes each as raw JPEG on
-// devices/{id}/frames/{capture epoch ms} (SPEC "MQTT"). The device is online while frames flow:
+// devices/{id}/frames/{capture epoch ms} (docs/mqtt.md). The device is online while frames flow:
 // when the camera drops, the retained status says offline (with the reason), and online again
 // once capture resumes; the MQTT will covers the agent itself vanishing.
 

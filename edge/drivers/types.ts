@@ -1,7 +1,7 @@
 import type { TSchema } from 'typebox'
 import type { Logger } from '../../gateway/log/logger.ts'
 
-/** One sample: canonical metric → value (SPEC units). */
+/** One sample: canonical metric → value (the canonical units of docs/mqtt.md). */
 export type Sample = Record<string, number>
 
 /** A sensor driver. `read` takes one sample now; it may throw (the agent counts and goes on). */

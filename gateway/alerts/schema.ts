@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { ALERT_KINDS, ALERT_STATES, SEVERITIES } from './types.ts'
 
-// The alert shape of SPEC ("id", "kind", "severity", "level"?, "station"?, "device"?, "value"?,
+// The alert shape of docs/api.md "Alerts" ("id", "kind", "severity", "level"?, "station"?, "device"?, "value"?,
 // "threshold"?, "state", "opened_at", "updated_at", "history"), plus what officers need to act.
 
 const When = Type.String({ format: 'date-time' })

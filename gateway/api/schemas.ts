@@ -28,7 +28,7 @@ export const OpaqueId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', maxLengt
 export const Cursor = Type.String({ minLength: 1, maxLength: 512, description: 'The `next` value of the previous page' })
 export const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items per page' })
 
-/** `{"items": [...], "next": cursor|null}` of SPEC. */
+/** `{"items": [...], "next": cursor|null}` of docs/api.md "Lists and paging". */
 export function PageOf<T extends TSchema>(item: T) {
   return Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false })
 }

@@ -17,7 +17,7 @@ import { auditActor, type ApiApp, type RoutePlugin, type RouteRoles } from './ty
 
 export type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
 
-export type ReadinessCheck = () => Promise<Record<string, { ok: boolean; detail?: string }>>
+export type ReadinessCheck = () => Promise<Record<string, { ok: boolean; state?: string; detail?: string }>>
 
 export interface BuildApiOptions<D = unknown> {
   registry: DeviceRegistry
@@ -37,7 +37,7 @@ export interface BuildApiOptions<D = unknown> {
     /** Largest request body, bytes (a route may set its own bodyLimit). Default 256 KiB. */
     bodyLimit?: number
   }
-  /** Per-component readiness for /readyz (SPEC: broker, stores, model loaded). */
+  /** Per-component readiness for /readyz (docs/operations.md "Health and readiness": broker, stores, model). */
   readiness: ReadinessCheck
   /** Route files, each registered under /api/v1. */
   routes: ReadonlyArray<RoutePlugin<D>>
@@ -212,7 +212,14 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
     },
   }, async () => ({ status: 'ok' as const }))
 
-  const Checks = Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) }))
+  const Checks = Type.Record(
+    Type.String(),
+    Type.Object({
+      ok: Type.Boolean(),
+      state: Type.Optional(Type.String({ description: 'a component that is ok but not fully on, e.g. "off" for vision without model files' })),
+      detail: Type.Optional(Type.String()),
+    }),
+  )
   const ReadyBody = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Checks })
   app.get('/readyz', {
     config: { roles: 'public' },
@@ -222,7 +229,7 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
       response: { 200: ReadyBody, 503: ReadyBody },
     },
   }, async (_request, reply) => {
-    let checks: Record<string, { ok: boolean; detail?: string }>
+    let checks: Record<string, { ok: boolean; state?: string; detail?: string }>
     try {
       checks = await opts.readiness()
     } catch (err) {

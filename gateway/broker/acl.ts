@@ -1,4 +1,4 @@
-// Topic access control of SPEC "MQTT", as pure functions so the matrix can be tested without a
+// Topic access control of docs/mqtt.md "What each client may do", as pure functions so the matrix can be tested without a
 // socket. The aedes hooks in hooks.ts call these and turn a refusal into the MQTT answer.
 //
 // Devices (username = device id):
@@ -48,7 +48,7 @@ function commonRefusal(deviceOrNull: string | null, topic: string): RefuseReason
   return null
 }
 
-/** A device publishing on `topic`: allowed only under its own `devices/{id}/` (SPEC). */
+/** A device publishing on `topic`: allowed only under its own `devices/{id}/` (docs/mqtt.md). */
 export function devicePublish(deviceId: string, topic: string): PublishDecision {
   const refused = commonRefusal(deviceId, topic)
   if (refused) return { ok: false, reason: refused }
@@ -67,7 +67,7 @@ export function devicePublish(deviceId: string, topic: string): PublishDecision 
   return { ok: false, reason: 'not_permitted' }
 }
 
-/** A device subscribing to `filter`: its own `config` and `cmd` only, no wildcard (SPEC). */
+/** A device subscribing to `filter`: its own `config` and `cmd` only, no wildcard (docs/mqtt.md). */
 export function deviceSubscribe(deviceId: string, filter: string): FilterDecision {
   const refused = commonRefusal(deviceId, filter)
   if (refused) return { ok: false, reason: refused }

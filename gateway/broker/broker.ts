@@ -1,5 +1,5 @@
 // The embedded MQTT broker (aedes) with device and integration authentication, the topic ACL of
-// SPEC, publish routing that acknowledges only durable messages, revocation and device status.
+// docs/mqtt.md, publish routing that acknowledges only durable messages, revocation and device status.
 import { Aedes, type Client } from 'aedes'
 import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'

@@ -33,7 +33,7 @@ const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   rate_limited: CONNACK.notAuthorized,
 }
 
-/** Username integrations connect with (SPEC); the password is an API token. */
+/** Username integrations connect with (docs/mqtt.md "Integrations"); the password is an API token. */
 export const TOKEN_USERNAME = 'token'
 
 export interface HookContext {
@@ -151,7 +151,7 @@ export function createHooks(ctx: HookContext) {
     // Step 0: too many failed authentications from this address or for this name (HTTP's too).
     if (ctx.gate.blocked(remote, username)) return refuse('rate_limited')
 
-    // Step 1: credentials present (clause 3.1.2.9: both flags; SPEC: every client authenticates).
+    // Step 1: credentials present (clause 3.1.2.9: both flags; docs/mqtt.md: every client authenticates).
     if (!username || !password || password.length === 0) return refuse('missing_credentials')
     const secret = password.toString('utf8')
 
@@ -308,7 +308,7 @@ export function createHooks(ctx: HookContext) {
     // Step 2: the session of an authenticated client.
     const session = sessions.get(client)
     if (!session) return refusePublish(client, undefined, packet.topic, 'not_permitted', cb)
-    // Step 3: integrations are read only (SPEC).
+    // Step 3: integrations are read only (docs/mqtt.md "Integrations").
     if (session.principal.kind !== 'device') return refusePublish(client, session.principal, packet.topic, 'read_only', cb)
     // Step 4: the device as the registry has it now (at most deviceRefreshMs old).
     const device = currentDevice(session as Session & { principal: { kind: 'device'; device: Device } })
@@ -316,8 +316,8 @@ export function createHooks(ctx: HookContext) {
     // Step 5: the topic ACL.
     const d = devicePublish(device.id, packet.topic)
     if (!d.ok) return refusePublish(client, session.principal, packet.topic, d.reason, cb)
-    // Step 6: only status is retained (SPEC); a retained frame per `frames/{ms}` topic would grow
-    // the retained store without bound. And only a valid status.
+    // Step 6: only status is retained (docs/mqtt.md "devices/{id}/status"); a retained frame per
+    // `frames/{ms}` topic would grow the retained store without bound. And only a valid status.
     packet.retain = d.route === 'status' && retention.retain(packet)
     metricsOf(d.route).messages.inc()
     // Step 7: the route, awaited before the acknowledgement.
@@ -377,7 +377,7 @@ export function createHooks(ctx: HookContext) {
       )
       return cb(null, null)
     }
-    // Step 3: SPEC serves QoS 0 and 1; the granted QoS is capped at 1 (clause 3.9.3 lets the
+    // Step 3: the gateway serves QoS 0 and 1 (docs/mqtt.md); the granted QoS is capped at 1 (clause 3.9.3 lets the
     // server grant a lower maximum QoS than requested).
     if (sub.qos > 1) sub.qos = 1
     cb(null, sub)

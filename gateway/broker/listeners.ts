@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Admission, ConnectionGuard } from './conn-guard.ts'
 import type { BrokerConfig } from './types.ts'
 
-/** Largest WebSocket message accepted: a 2 MiB frame (SPEC) plus MQTT framing and topic. */
+/** Largest WebSocket message accepted: a 2 MiB frame (docs/mqtt.md) plus MQTT framing and topic. */
 const WS_MAX_PAYLOAD = 2 * 1024 * 1024 + 64 * 1024
 
 type Handle = (stream: Duplex, req: IncomingMessage | undefined, admission: Admission) => void

@@ -7,7 +7,7 @@
 // parse step, to see a packet left half-received.
 import type { Client } from 'aedes'
 
-/** A 2 MiB camera frame (SPEC) plus room for the topic and MQTT framing. */
+/** A 2 MiB camera frame (docs/mqtt.md) plus room for the topic and MQTT framing. */
 export const MAX_PACKET_BYTES = 2 * 1024 * 1024 + 64 * 1024
 
 export interface PacketLimits {

@@ -3,7 +3,7 @@ import { Compile } from 'typebox/compile'
 import type { DeviceStatusEvent } from '../bus/events.ts'
 import { DeviceStatus } from '../protocol/schemas.ts'
 
-// `devices/{id}/status` of SPEC: retained JSON `{"online", "ts", "fw"?, "uptime"?}`. The broker
+// `devices/{id}/status` of docs/mqtt.md: retained JSON `{"online", "ts", "fw"?, "uptime"?}`. The broker
 // reads only what it needs to know whether a device is online; other fields (an agent may add its
 // queue figures) pass through untouched to the status route.
 const StatusPayload = Type.Object({
@@ -29,7 +29,7 @@ export function parseStatus(deviceId: string, payload: Buffer, receivedAt: numbe
   return {
     device: deviceId,
     online: s.online,
-    // SPEC: a missing (or unreadable) time means arrival time.
+    // docs/mqtt.md: a missing (or unreadable) time means arrival time.
     ts: Number.isFinite(ts) ? ts : receivedAt,
     ...(s.fw !== undefined ? { fw: s.fw } : {}),
     ...(s.uptime !== undefined ? { uptime: s.uptime } : {}),

@@ -33,9 +33,9 @@ export type RouteKey = keyof DevicePublishRoutes
 /** Why a PUBLISH, SUBSCRIBE or delivery was refused (the `reason` label of the refusal counters). */
 export type RefuseReason =
   | 'reserved_topic' // `$SYS/...` and other `$` topics (MQTT 4.7.2)
-  | 'wildcard' // `#` or `+` where SPEC gives none
+  | 'wildcard' // `#` or `+` where docs/mqtt.md gives none
   | 'other_device' // another device's `devices/{id}/...`
-  | 'not_permitted' // outside SPEC's topic list for this client
+  | 'not_permitted' // outside the topic list of docs/mqtt.md for this client
   | 'read_only' // integrations publish nothing
   | 'role' // the integration's role does not read this
   | 'revoked' // the device is no longer active (its session is being closed)

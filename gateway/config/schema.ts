@@ -24,7 +24,7 @@ export const ConfigSchema = Type.Object(
 
 export type GatewayConfig = Static<typeof ConfigSchema>
 
-/** Environment variables of SPEC, each mapped to a config key. */
+/** Environment variables of README.md "Configuration", each mapped to a config key. */
 export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; type: 'string' | 'integer' }> = [
   { env: 'IOC_DATA_DIR', key: 'server.dataDir', type: 'string' },
   { env: 'IOC_LOG_LEVEL', key: 'server.logLevel', type: 'string' },

@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { CommandAck, type DeviceConfig } from '../protocol/schemas.ts'
 import { RegistryError, type DeviceRegistry } from '../registry/types.ts'
 
-// Gateway-to-device messages of SPEC: `devices/{id}/config` (retained, so a device that connects
+// Gateway-to-device messages of docs/mqtt.md: `devices/{id}/config` (retained, so a device that connects
 // later still gets it) and `devices/{id}/cmd`, answered by the device on `devices/{id}/cmd/ack`.
 
 export type PublishFn = (topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>

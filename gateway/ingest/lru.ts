@@ -60,7 +60,7 @@ export class BoundedMap<K, V> {
 /** 2^30 ms (about 12 days): offsets within it are V8 small integers. */
 const NEAR = 2 ** 30 - 1
 
-/** seq as a number key: readings without one share -1 (seq is a non-negative integer, SPEC). */
+/** seq as a number key: readings without one share -1 (seq is a non-negative integer, docs/mqtt.md). */
 const seqKey = (seq: number | null): number => (seq === null ? -1 : seq)
 
 /**

@@ -1,11 +1,11 @@
 import type { DeviceKind } from '../registry/types.ts'
 
-// Canonical metrics of SPEC with their unit and a plausible range. The range is what a working
+// Canonical metrics of docs/mqtt.md with their unit and a plausible range. The range is what a working
 // sensor of that kind can report; anything outside it is a fault (wrong unit, stuck ADC, bit flip)
 // and is refused rather than stored, so alerts and dashboards never see it.
 
 export interface MetricSpec {
-  /** Canonical unit, as SPEC writes it. */
+  /** Canonical unit, as docs/mqtt.md writes it. */
   unit: string
   /** SenML unit name (RFC 8428 §12.1 / RFC 8798) of the canonical unit. */
   senml: string

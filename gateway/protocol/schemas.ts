@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
 
-// Payload shapes of SPEC "MQTT", shared by the gateway (validation) and the edge agent (producing).
+// Payload shapes of docs/mqtt.md, shared by the gateway (validation) and the edge agent (producing).
 // Structure only; value checks (finite, known metric, plausible range, time bounds) live in ingest
 // so that each refusal names its own reason.
 

@@ -1,4 +1,4 @@
-// Topic names shared by the gateway and the edge agent (SPEC "MQTT"). Kept in one place so both
+// Topic names shared by the gateway and the edge agent (docs/mqtt.md). Kept in one place so both
 // sides can never disagree on a level or a spelling.
 
 export const DEVICE_TOPIC_PREFIX = 'devices/'

@@ -1,7 +1,7 @@
 import { METRICS, type MetricName } from './metrics.ts'
 
 // SenML unit names (RFC 8428 §12.1 and the secondary units of RFC 8798) into each metric's
-// canonical unit. Hand-written: the table is small and fixed by SPEC; a general units library
+// canonical unit. Hand-written: the table is small and fixed by docs/mqtt.md; a general units library
 // would not know the molar masses for ppb→µg/m³ nor SenML's spellings.
 
 type Convert = (v: number) => number

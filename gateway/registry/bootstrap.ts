@@ -3,14 +3,19 @@ import type { DeviceRegistry } from './types.ts'
 const SYSTEM = { type: 'system', id: 'bootstrap' } as const
 
 /**
- * SPEC: IOC_ADMIN_TOKEN is the bootstrap admin token; when unset, one is made at first start,
- * printed once (to the console, never to the log) and stored hashed.
+ * IOC_ADMIN_TOKEN is the bootstrap admin token (docs/operations.md, "Bootstrap admin token"):
+ * stored hashed, never printed. Idempotent, so it runs early in start-up.
  */
-export function ensureAdminToken(registry: DeviceRegistry, configured: string | undefined, notice: (line: string) => void): void {
-  if (configured) {
-    registry.ensureToken({ role: 'admin', name: 'bootstrap (IOC_ADMIN_TOKEN)', secret: configured }, SYSTEM)
-    return
-  }
+export function applyConfiguredAdminToken(registry: DeviceRegistry, configured: string): void {
+  registry.ensureToken({ role: 'admin', name: 'bootstrap (IOC_ADMIN_TOKEN)', secret: configured }, SYSTEM)
+}
+
+/**
+ * With no admin token at all, makes one and hands it to `notice` (the console, never the log).
+ * Called only once start-up has succeeded: a start that fails afterwards (a port in use, a bad
+ * file) would otherwise print a token and store it, and the next start would print none.
+ */
+export function issueBootstrapToken(registry: DeviceRegistry, notice: (line: string) => void): void {
   if (registry.hasAdminToken()) return
   const { secret } = registry.createToken({ role: 'admin', name: 'bootstrap' }, SYSTEM)
   notice(`Bootstrap admin token (shown once, stored only as a hash): ${secret}`)

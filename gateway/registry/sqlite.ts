@@ -52,7 +52,7 @@ interface TokenRow {
 }
 
 const ID_RE = new RegExp(DEVICE_ID_PATTERN)
-// `token` is the MQTT username integrations log in with (SPEC), so no device may have it.
+// `token` is the MQTT username integrations log in with (docs/mqtt.md "Integrations"), so no device may have it.
 const RESERVED_IDS = new Set(['token'])
 const KIND_PREFIX: Record<DeviceKind, string> = { water_level: 'wl', rain_gauge: 'rg', air_quality: 'aq', camera: 'cam' }
 // Writing last_used_at on every API call would turn each read into a write; a minute is precise enough.

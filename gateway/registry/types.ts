@@ -13,7 +13,7 @@ export type DeviceState = (typeof DEVICE_STATES)[number]
 export const ROLES = ['admin', 'technician', 'officer', 'viewer'] as const
 export type Role = (typeof ROLES)[number]
 
-/** SPEC: `[a-z0-9][a-z0-9-]{2,63}`. */
+/** docs/api.md "Devices": `[a-z0-9][a-z0-9-]{2,63}`. */
 export const DEVICE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,63}$'
 
 export interface Location {

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import type { Counts } from './zones.ts'
 
-/** SPEC detection record: counts over the whole camera (all counting zones), objects in frame pixels. */
+/** The detection record of docs/api.md "Cameras": counts over the whole camera (all counting zones), objects in frame pixels. */
 export interface DetectionRecord {
   ts: string
   camera: string

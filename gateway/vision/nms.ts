@@ -17,7 +17,7 @@ export function intersection(a: readonly number[], b: readonly number[]): number
   return w > 0 && h > 0 ? w * h : 0
 }
 
-/** IoU with plain areas (no "+1"), as MODELS.md specifies. */
+/** IoU with plain areas (no "+1"), as docs/vision.md "Models" says. */
 export function iou(a: readonly number[], b: readonly number[]): number {
   const i = intersection(a, b)
   if (i === 0) return 0

@@ -2,7 +2,7 @@ import sharp, { type Sharp } from 'sharp'
 import type { ModelManifest } from '../../models/manifest.ts'
 import type { Detection } from './nms.ts'
 
-// Feeding and decoding YOLOX exactly as ../shared/models/MODELS.md section 1 (and the manifest) say.
+// Feeding and decoding YOLOX exactly as its manifest (models/yolox_nano.json) and docs/vision.md "Models" say.
 
 /** A crop of the source frame, in source pixels. */
 export interface Region {

@@ -85,7 +85,7 @@ describe('end to end over real MQTT and HTTP', () => {
       } catch { /* aborted */ }
     })()
 
-    // An integration subscribed to alerts/# with an API token (SPEC).
+    // An integration subscribed to alerts/# with an API token (docs/mqtt.md "Integrations").
     const integration: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'token', password: officer, clientId: '', reconnectPeriod: 0 })
     cleanups.push(() => integration.endAsync())
     const got: Array<{ topic: string; qos: number; body: Record<string, unknown> }> = []

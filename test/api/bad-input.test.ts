@@ -127,7 +127,7 @@ describe('device routes, field by field', () => {
     expect(res.json().message).toBe('body/kind must be one of water_level, rain_gauge, air_quality, camera')
   })
 
-  it('refuses ids outside the SPEC pattern', async () => {
+  it('refuses ids outside the pattern of docs/api.md', async () => {
     for (const id of ['A', 'ab', '-abc', 'abc_d', '../x', 'a/b', 'x'.repeat(65), 'Trạm-1']) {
       const res = await post({ id, kind: 'camera', name: 'x' })
       expect(res.statusCode, id).toBe(400)

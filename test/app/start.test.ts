@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
@@ -26,7 +28,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     const ready = await waitFor(async () => {
       const r = await fetch(`${gw.apiUrl}/readyz`)
       return r.status === 200 ? ((await r.json()) as { checks: Record<string, { ok: boolean }> }) : undefined
-    }, 60_000, 200)
+    }, 120_000, 200)
     expect(Object.keys(ready.checks).sort()).toEqual(['broker', 'model', 'store'])
     const devices = await fetch(`${gw.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(devices.status).toBe(200)
@@ -38,7 +40,8 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     expect(again.output()).not.toContain('Bootstrap admin token')
     const still = await fetch(`${again.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(still.status).toBe(200)
-  })
+    // Two starts, each loading the models in its workers: generous on a loaded box.
+  }, 240_000)
 
   it('uses IOC_ADMIN_TOKEN as the bootstrap token and never prints it', async () => {
     const dir = tempDir()
@@ -52,7 +55,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     expect(gw.output()).not.toContain('Bootstrap admin token')
   })
 
-  it('a port already in use gives one clear line and exit code 1', async () => {
+  it('a port already in use gives one clear line and exit code 1, and keeps the bootstrap token for the next start', async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)
     const blocker = createServer()
@@ -61,9 +64,31 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     const port = (blocker.address() as { port: number }).port
     const gw = await spawnGateway({ dataDir: dir.path, ports: { http: port }, waitReady: false })
     expect(await gw.exited).toBe(1)
-    const lines = gw.output().trim().split('\n').filter((l) => l.trim() !== '' && !l.includes('Bootstrap admin token'))
+    // Only the reason: no bootstrap token is printed (or stored) by a start that failed.
+    const lines = gw.output().trim().split('\n').filter((l) => l.trim() !== '')
     expect(lines).toEqual([expect.stringContaining(`HTTP port ${port} is already in use`)])
     expect(gw.output()).not.toMatch(/\n\s+at /)
+
+    // The next start on the same data directory prints the token, and it works.
+    const next = await spawnGateway({ dataDir: dir.path })
+    cleanups.push(() => stopGateway(next))
+    const token = /Bootstrap admin token[^:]*: (\S+)/.exec(next.output())?.[1]
+    expect(token).toMatch(/^iocgw_/)
+    const res = await fetch(`${next.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+  })
+
+  it('a bad stations file stops start-up without printing a bootstrap token', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const stations = join(dir.path, 'stations.yaml')
+    writeFileSync(stations, 'stations: [ {id: 1\n')
+    const config = join(dir.path, 'gateway.yaml')
+    writeFileSync(config, `ingest:\n  stationsFile: ${stations}\n`)
+    const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: config }, waitReady: false })
+    expect(await gw.exited).toBe(1)
+    expect(gw.output()).toContain('stations.yaml')
+    expect(gw.output()).not.toContain('Bootstrap admin token')
   })
 
   it('a bad configuration value stops start-up with one line naming the key', async () => {

@@ -68,7 +68,7 @@ describe('device publish', () => {
     expect(await tryPublish(A, secretA, topic)).toBe('acked')
   })
 
-  it('refuses everything outside SPEC by closing the connection, and counts each by reason', async () => {
+  it('refuses everything outside docs/mqtt.md by closing the connection, and counts each by reason', async () => {
     const expected: Record<string, number> = {}
     for (const [topic, reason] of devicePublishRefused) {
       expect({ topic, result: await tryPublish(A, secretA, topic) }).toEqual({ topic, result: 'closed' })

@@ -1,14 +1,14 @@
 // Debian's mosquitto_pub and mosquitto_sub (an independent MQTT implementation) against the broker.
 import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DevicePublish } from '../../gateway/broker/index.ts'
+import { samplePath } from '../support/samples.ts'
 import { requireCommand, waitFor } from '../support/services.ts'
 import { actor, startBroker, type Harness } from './harness.ts'
 
 const HAVE = requireCommand('mosquitto_pub') && requireCommand('mosquitto_sub')
-const FRAME = join(import.meta.dirname, '../../../shared/models/samples/coco_000000001532.jpg')
+const FRAME = samplePath('coco_000000001532.jpg')
 
 let h: Harness
 const frames: DevicePublish[] = []

@@ -34,7 +34,7 @@ describe('configuration', () => {
     expect(fromFlags.http.port).toBe(9003)
   })
 
-  it('reads every SPEC environment name', () => {
+  it('reads every environment name of README.md', () => {
     const c = loadConfig({
       file: undefined,
       env: {

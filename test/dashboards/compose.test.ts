@@ -8,7 +8,7 @@ import { loadConfig } from '../../gateway/config/load.ts'
 import { ENV_KEYS } from '../../gateway/config/schema.ts'
 
 // docker-compose.yml is checked without a Docker engine: it parses, every bind-mounted path exists,
-// named volumes are declared, and ports and environment agree with SPEC, with the gateway's own
+// named volumes are declared, and ports and environment agree with README.md "Configuration", with the gateway's own
 // configuration schema, and with the Grafana provisioning files.
 
 interface Service {
@@ -34,7 +34,7 @@ const svc = (name: string) => {
 const interpolate = (v: string, env: Record<string, string>) =>
   v.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::[-?]([^}]*))?\}/g, (_, name: string, dflt?: string) => env[name] ?? dflt ?? '')
 
-/** SPEC, "Configuration": the environment names and their defaults. */
+/** README.md "Configuration": the environment names and their defaults. */
 const SPEC_ENV = ['IOC_DATA_DIR', 'IOC_HTTP_PORT', 'IOC_MQTT_PORT', 'IOC_MQTT_WS_PORT', 'IOC_INFLUX_URL', 'IOC_ADMIN_TOKEN', 'IOC_MODELS_DIR', 'IOC_LOG_LEVEL']
 const SPEC_PORTS = { IOC_HTTP_PORT: 8080, IOC_MQTT_PORT: 1883, IOC_MQTT_WS_PORT: 8083 }
 
@@ -74,7 +74,7 @@ describe('docker-compose.yml', () => {
     for (const p of ['gateway', 'edge', 'config', 'dashboards', 'models', 'package.json']) expect(ignore).not.toContain(p)
   })
 
-  it('gives the gateway SPEC environment names that its configuration schema knows and accepts', () => {
+  it('gives the gateway the documented environment names that its configuration schema knows and accepts', () => {
     const env = svc('gateway').environment!
     const known = new Set(ENV_KEYS.map((k) => k.env))
     for (const name of Object.keys(env)) expect(known.has(name), `${name} is not in ENV_KEYS`).toBe(true)
@@ -87,7 +87,7 @@ describe('docker-compose.yml', () => {
     expect(env.IOC_ADMIN_TOKEN).toMatch(/^\$\{IOC_ADMIN_TOKEN:\?/)
   })
 
-  it('publishes the SPEC ports the gateway listens on, and InfluxDB and Grafana on theirs', () => {
+  it('publishes the documented ports the gateway listens on, and InfluxDB and Grafana on theirs', () => {
     const env = svc('gateway').environment!
     const published = (svc('gateway').ports ?? []).map((p) => p.split(':').map(Number))
     for (const [name, port] of Object.entries(SPEC_PORTS)) {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { sample } from '../support/samples.ts'
 import Value from 'typebox/value'
 import { createAlerting } from '../../gateway/alerts/engine.ts'
 import type { Reading } from '../../gateway/bus/events.ts'
@@ -89,11 +89,10 @@ export async function fillAlertsWithEngine(influxd: Influxd, db: string): Promis
 export const VISION_CAMERA = 'cam-cau-truong-tien'
 
 /**
- * Runs vision (the real detector and segmenter) over the shared sample photos as frames of one
+ * Runs vision (the real detector and segmenter) over the sample photos as frames of one
  * camera with two counting zones and a flood zone; answers the detection points written.
  */
 export async function fillDetectionsWithVision(influxd: Influxd, db: string, station: string): Promise<number> {
-  const samples = new URL('../../../shared/models/samples/', import.meta.url)
   const photos = SAMPLE_PHOTOS
   return withStore(influxd.urlFor(db), async (store) => {
     const config = Value.Default(VisionSection, {
@@ -121,7 +120,7 @@ export async function fillDetectionsWithVision(influxd: Influxd, db: string, sta
       await vision.whenReady()
       const now = Date.now()
       for (const [i, f] of photos.entries()) {
-        vision.pipeline.submit({ camera: VISION_CAMERA, station, district: null, ts: now - (photos.length - i) * 60_000, jpeg: readFileSync(new URL(f, samples)) })
+        vision.pipeline.submit({ camera: VISION_CAMERA, station, district: null, ts: now - (photos.length - i) * 60_000, jpeg: sample(f) })
         await vision.pipeline.settled()
       }
       return written

@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { ConfigSchema } from '../../gateway/config/schema.ts'
 import { simulate, unitRandom } from '../../edge/drivers/simulated.ts'
+import { findSample, sample } from '../support/samples.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
 // Fills an InfluxDB through the real gateway: `iocgw start` with IOC_INFLUX_URL, devices
 // registered through the API, a replayed simulated field (the edge agent's own simulated driver,
 // its buffered history published as arrays the way the agent replays after an outage), a live edge
-// agent process, a refused message, and camera frames from the shared samples.
+// agent process, a refused message, and camera frames from the sample photos.
 
 export const ADMIN_TOKEN = 'dashboards-test-admin-token-0123456789'
 
@@ -91,7 +92,7 @@ async function publish(url: string, username: string, password: string, msgs: Ar
   }
 }
 
-/** Street and flood photos of the shared samples, sent as the field camera's frames. */
+/** Street and flood photos of the samples, sent as the field camera's frames. */
 export const SAMPLE_PHOTOS = ['coco_000000001532.jpg', 'culane_lane00000.jpg', 'coco_000000007816.jpg', 'flood_lagos_2019.jpg']
 
 /** Zones of the field's camera: two counting zones and a flood zone (vision config shape). */
@@ -176,15 +177,14 @@ export async function startField(influxUrl: string): Promise<RunningField> {
     ])
 
     // Camera frames: the real sample photos, as a camera publishes them.
-    const samples = new URL('../../../shared/models/samples/', import.meta.url)
-    const jpegs = SAMPLE_PHOTOS.filter((f) => readdirSync(samples).includes(f))
+    const jpegs = SAMPLE_PHOTOS.filter((f) => findSample(f) !== null)
     if (jpegs.length) {
       await publish(
         mqttUrl,
         'cam-cau-truong-tien',
         secrets.get('cam-cau-truong-tien')!,
         [
-          ...jpegs.map((f, i): [string, Buffer] => [`devices/cam-cau-truong-tien/frames/${now - (jpegs.length - i) * 20_000}`, readFileSync(new URL(f, samples))]),
+          ...jpegs.map((f, i): [string, Buffer] => [`devices/cam-cau-truong-tien/frames/${now - (jpegs.length - i) * 20_000}`, sample(f)]),
           ['devices/cam-cau-truong-tien/status', JSON.stringify({ online: true, ts: new Date().toISOString() }), true],
         ],
       )

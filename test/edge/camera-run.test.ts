@@ -4,10 +4,11 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, ROOT, spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { samplePath } from '../support/samples.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 const ADMIN = 'edge-camera-admin-token-012345'
-const SAMPLE = join(ROOT, '..', 'shared', 'models', 'samples', 'coco_000000001532.jpg')
+const SAMPLE = samplePath('coco_000000001532.jpg')
 
 function runEdge(configFile: string): { exited: Promise<number | null>; output: () => string; kill: (s: NodeJS.Signals) => void } {
   const child = spawn(process.execPath, [BIN, 'edge', '--config', configFile], { cwd: ROOT, env: { ...process.env, IOC_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -67,7 +68,7 @@ describe('iocgw edge with driver.type camera', () => {
         const body = (await r.json()) as { items: Array<{ counts: Record<string, number> }> }
         return body.items.length > 0 ? body.items : undefined
       }, 60_000, 250)
-      // The sample's reference counts (../shared/models/samples/expected.json): car 4-5, truck 1.
+      // The sample's reference counts (samples/expected.json): car 4-5, truck 1.
       expect(found[0]!.counts.car).toBeGreaterThanOrEqual(4)
       expect(found[0]!.counts.truck).toBe(1)
     } finally {

@@ -1,7 +1,9 @@
-// Conformance with ../shared/SPEC.md, the contract users see. Every table below mirrors a section of
-// SPEC word for word; when the code drifts from SPEC (a route, command, environment name, script
-// or topic goes missing) a check here fails and names what is missing. The gateway is the real
-// one, started in process by `startGateway` exactly as `iocgw start` wires it.
+// Conformance with docs/, the contract of record users see. The routes are read from the role table
+// of docs/api.md, the commands from docs/cli.md, the environment from README.md "Configuration";
+// the checks go both ways: what the docs promise exists, and what the gateway offers is documented.
+// When the code drifts from docs/ (a route, command, environment name, script or topic goes
+// missing) a check here fails and names what is missing. The gateway is the real one, started in
+// process by `startGateway` exactly as `iocgw start` wires it.
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,44 +17,42 @@ import { BIN, ROOT } from '../support/gateway-process.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
 const run = promisify(execFile)
+const doc = (name: string) => (existsSync(join(ROOT, name)) ? readFileSync(join(ROOT, name), 'utf8') : '')
 
-// SPEC "HTTP API": everything under /api/v1, in SPEC's order.
-const SPEC_API_ROUTES: ReadonlyArray<readonly [method: string, path: string]> = [
-  ['POST', '/devices'],
-  ['GET', '/devices'],
-  ['GET', '/devices/:id'],
-  ['PATCH', '/devices/:id'],
-  ['DELETE', '/devices/:id'],
-  ['POST', '/devices/:id/rotate-secret'],
-  ['POST', '/tokens'],
-  ['GET', '/tokens'],
-  ['DELETE', '/tokens/:id'],
-  ['GET', '/devices/:id/readings'],
-  ['GET', '/readings/latest'],
-  ['GET', '/alerts'],
-  ['GET', '/alerts/:id'],
-  ['POST', '/alerts/:id/ack'],
-  ['POST', '/alerts/:id/resolve'],
-  ['GET', '/cameras/:id/snapshot'],
-  ['GET', '/cameras/:id/detections'],
-  ['GET', '/rules'],
-  ['PUT', '/rules'],
-  ['GET', '/subscriptions'],
-  ['POST', '/subscriptions'],
-  // SPEC writes "GET|POST|DELETE /subscriptions"; a DELETE needs to name the subscription.
-  ['DELETE', '/subscriptions/:id'],
-  ['GET', '/events'],
-]
+const ROLE_COLUMNS = ['admin', 'technician', 'officer', 'viewer', 'public'] as const
 
-// SPEC "HTTP API", unversioned. /docs serves the document itself and is checked by fetching it.
-const SPEC_UNVERSIONED_ROUTES: ReadonlyArray<readonly [string, string]> = [
-  ['GET', '/healthz'],
-  ['GET', '/readyz'],
-  ['GET', '/metrics'],
-]
+/**
+ * The routes of the role table of docs/api.md "Authentication and roles": each row names routes as
+ * `METHOD /path` (`PATCH\|DELETE /devices/:id` for two methods), then a ✓ per role that may call
+ * them (admin, technician, officer, viewer, no token); "(unversioned)" rows are outside /api/v1.
+ */
+function documentedRoutes(): Array<{ method: string; path: string; roles: string[]; unversioned: boolean }> {
+  const out: Array<{ method: string; path: string; roles: string[]; unversioned: boolean }> = []
+  for (const line of doc('docs/api.md').split('\n')) {
+    if (!line.startsWith('| `')) continue
+    // Split on the table's bars, not on the escaped ones inside a route (`PATCH\|DELETE`).
+    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim())
+    if (cells.length !== 1 + ROLE_COLUMNS.length) continue
+    const roles = ROLE_COLUMNS.filter((_r, i) => cells[i + 1] === '✓')
+    for (const [, spec] of cells[0]!.matchAll(/`([^`]+)`/g)) {
+      const m = /^([A-Z]+(?:\\\|[A-Z]+)*) (\/\S*)$/.exec(spec!)
+      if (!m) continue
+      for (const method of m[1]!.split('\\|')) out.push({ method, path: m[2]!, roles: [...roles], unversioned: cells[0]!.includes('(unversioned)') })
+    }
+  }
+  return out
+}
+const DOC_ROUTE_ROWS = documentedRoutes()
+const DOC_ROUTES = {
+  api: DOC_ROUTE_ROWS.filter((r) => !r.unversioned).map((r) => [r.method, r.path] as const),
+  unversioned: DOC_ROUTE_ROWS.filter((r) => r.unversioned).map((r) => [r.method, r.path] as const),
+}
+const DOC_API_ROUTES = DOC_ROUTES.api
+// /docs serves the document itself and is checked by fetching it.
+const DOC_UNVERSIONED_ROUTES = DOC_ROUTES.unversioned.filter(([, p]) => p !== '/docs')
 
-// SPEC "Commands": group → subcommands (an empty list: the command itself), with required options.
-const SPEC_CLI: ReadonlyArray<{ path: string[]; options?: string[] }> = [
+// docs/cli.md: group → subcommands (an empty list: the command itself), with required options.
+const DOC_CLI: ReadonlyArray<{ path: string[]; options?: string[] }> = [
   { path: ['start'] },
   { path: ['edge'], options: ['--config'] },
   { path: ['device', 'add'] },
@@ -63,11 +63,12 @@ const SPEC_CLI: ReadonlyArray<{ path: string[]; options?: string[] }> = [
   { path: ['token', 'create'], options: ['--role'] },
   { path: ['dashboards', 'build'] },
   { path: ['dashboards', 'push'] },
+  { path: ['models', 'fetch'], options: ['--dir', '--only', '--from'] },
   { path: ['models', 'verify'] },
 ]
 
-// SPEC "Configuration".
-const SPEC_ENV = [
+// README.md "Configuration": the environment names of the configuration keys.
+const DOC_ENV = [
   'IOC_DATA_DIR',
   'IOC_HTTP_PORT',
   'IOC_MQTT_PORT',
@@ -78,9 +79,9 @@ const SPEC_ENV = [
   'IOC_LOG_LEVEL',
 ] as const
 
-// SPEC "Layout".
-const SPEC_DIRS = ['gateway', 'edge', 'dashboards', 'models', 'config', 'test', 'bench'] as const
-const SPEC_FILES = ['package.json', 'tsconfig.json', 'docker-compose.yml', 'README.md', '.ci/run', '.npmrc'] as const
+// README.md "Layout".
+const DOC_DIRS = ['gateway', 'edge', 'dashboards', 'models', 'config', 'test', 'bench'] as const
+const DOC_FILES = ['package.json', 'tsconfig.json', 'docker-compose.yml', 'README.md', '.ci/run', '.npmrc'] as const
 
 const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
 
@@ -95,18 +96,20 @@ function commandsOf(help: string): string[] {
   return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1] as string)
 }
 
-describe('SPEC: repository layout, scripts and configuration names', () => {
+describe('README.md: repository layout, scripts and configuration names', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     scripts?: Record<string, string>
     bin?: Record<string, string> | string
   }
 
-  it('has the layout directories and files of SPEC', () => {
+  it('has the layout directories and files of README.md', () => {
     const missing = [
-      ...SPEC_DIRS.filter((d) => !existsSync(join(ROOT, d)) || !statSync(join(ROOT, d)).isDirectory()),
-      ...SPEC_FILES.filter((f) => !existsSync(join(ROOT, f))),
+      ...DOC_DIRS.filter((d) => !existsSync(join(ROOT, d)) || !statSync(join(ROOT, d)).isDirectory()),
+      ...DOC_FILES.filter((f) => !existsSync(join(ROOT, f))),
     ]
-    expect(missing, 'layout entries of SPEC missing').toEqual([])
+    expect(missing, 'layout entries of README.md missing').toEqual([])
+    const readme = doc('README.md')
+    expect([...DOC_DIRS.map((d) => `${d}/`), ...DOC_FILES].filter((e) => !readme.includes(e)), 'not in README.md').toEqual([])
   })
 
   it('package.json has the scripts start, test, bench, demo and the bin iocgw', () => {
@@ -130,14 +133,14 @@ describe('SPEC: repository layout, scripts and configuration names', () => {
     expect(lines).toContain('onnxruntime-node-install=skip')
   })
 
-  it('every SPEC environment name is read by the configuration and documented in README.md', () => {
+  it('every environment name of README.md is read by the configuration, and every one it reads is documented', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
     const known = ENV_KEYS.map((k) => k.env)
-    expect(SPEC_ENV.filter((e) => !known.includes(e)), 'not in gateway/config/schema.ts ENV_KEYS').toEqual([])
-    expect(SPEC_ENV.filter((e) => !readme.includes(`\`${e}\``)), 'not documented in README.md').toEqual([])
+    expect(DOC_ENV.filter((e) => !known.includes(e)), 'not in gateway/config/schema.ts ENV_KEYS').toEqual([])
+    expect([...DOC_ENV, ...known].filter((e) => !readme.includes(`\`${e}\``)), 'not documented in README.md').toEqual([])
   })
 
-  it('the SPEC defaults hold: ./data, 8080, 1883, 8083 at /mqtt', () => {
+  it('the documented defaults hold: ./data, 8080, 1883, 8083 at /mqtt', () => {
     const c = loadConfig({ file: undefined, env: {}, flags: {} })
     expect(c.server.dataDir).toBe('./data')
     expect(c.http.port).toBe(8080)
@@ -147,24 +150,25 @@ describe('SPEC: repository layout, scripts and configuration names', () => {
   })
 })
 
-describe('docs/ keeps step with SPEC', () => {
-  const doc = (name: string) => (existsSync(join(ROOT, 'docs', name)) ? readFileSync(join(ROOT, 'docs', name), 'utf8') : '')
-
-  it('docs/api.md documents every SPEC route', () => {
-    const text = doc('api.md')
-    const missing = [...SPEC_API_ROUTES, ...SPEC_UNVERSIONED_ROUTES]
+describe('docs/ describes the whole contract', () => {
+  it('the role table of docs/api.md holds the routes users rely on', () => {
+    // A parse that finds nothing must not pass as "nothing missing".
+    expect(DOC_API_ROUTES).toEqual(expect.arrayContaining([['POST', '/devices'], ['PATCH', '/devices/:id'], ['DELETE', '/devices/:id'], ['GET', '/events']]))
+    expect(DOC_ROUTES.unversioned).toEqual(expect.arrayContaining([['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/docs']]))
+    const text = doc('docs/api.md')
+    const missing = [...DOC_API_ROUTES, ...DOC_UNVERSIONED_ROUTES]
       .filter(([method, path]) => !new RegExp(`${method}[^\\n]*${path.replace(/[/:.-]/g, (c) => `\\${c}`)}(?![a-z/-])`).test(text.replaceAll('`', '')))
       .map(([m, p]) => `${m} ${p}`)
     expect(missing).toEqual([])
   })
 
-  it('docs/cli.md documents every SPEC command', () => {
-    const text = doc('cli.md')
-    expect(SPEC_CLI.map((c) => c.path.join(' ')).filter((c) => !text.includes(c))).toEqual([])
+  it('docs/cli.md documents every command', () => {
+    const text = doc('docs/cli.md')
+    expect(DOC_CLI.map((c) => c.path.join(' ')).filter((c) => !text.includes(c))).toEqual([])
   })
 
-  it('docs/mqtt.md documents every SPEC topic and CONNACK answer', () => {
-    const text = doc('mqtt.md')
+  it('docs/mqtt.md documents every topic and CONNACK answer', () => {
+    const text = doc('docs/mqtt.md')
     const topics = ['devices/{id}/telemetry', 'devices/{id}/status', 'devices/{id}/frames', 'devices/{id}/frames/{epoch ms}',
       'devices/{id}/config', 'devices/{id}/cmd', 'devices/{id}/cmd/ack', 'alerts/{kind}/{station or device}', 'alerts/#',
       'devices/+/telemetry', 'devices/+/status']
@@ -174,8 +178,18 @@ describe('docs/ keeps step with SPEC', () => {
   })
 })
 
-describe('SPEC: the iocgw CLI offers every command', () => {
-  it.each(SPEC_CLI.map((c) => [c.path.join(' '), c] as const))('iocgw %s', async (_name, spec) => {
+describe('the iocgw CLI offers every command of docs/cli.md, and docs/cli.md names every command it offers', () => {
+  it('every command and subcommand of `iocgw --help` is in docs/cli.md', async () => {
+    const text = doc('docs/cli.md')
+    const missing: string[] = []
+    for (const group of commandsOf(await cli(['--help'])).filter((c) => c !== 'help')) {
+      const subs = commandsOf(await cli([group, '--help'])).filter((c) => c !== 'help')
+      for (const c of subs.length ? subs.map((s) => `${group} ${s}`) : [group]) if (!text.includes(`iocgw ${c}`) && !text.includes(`\`${c}`)) missing.push(c)
+    }
+    expect(missing, 'iocgw commands missing from docs/cli.md').toEqual([])
+  })
+
+  it.each(DOC_CLI.map((c) => [c.path.join(' '), c] as const))('iocgw %s', async (_name, spec) => {
     // The parent's help must list the command, and the command's own help must parse.
     const parent = spec.path.slice(0, -1)
     const listed = commandsOf(await cli([...parent, '--help']))
@@ -186,7 +200,7 @@ describe('SPEC: the iocgw CLI offers every command', () => {
   })
 })
 
-describe('SPEC: the running gateway', () => {
+describe('the running gateway', () => {
   const ADMIN = 'conformance-admin-token-0123456789abcdef'
   const dir = tempDir('iocgw-spec-')
   let gw: RunningGateway
@@ -243,16 +257,27 @@ describe('SPEC: the running gateway', () => {
     dir.remove()
   })
 
-  it.each(SPEC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('OpenAPI lists %s', (_name, method, path) => {
+  it.each(DOC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('OpenAPI lists %s', (_name, method, path) => {
     const ops = openapi.paths[openApiPath(`/api/v1${path}`)]
     expect(ops?.[method.toLowerCase()], `${method} /api/v1${path} is not in /docs/json`).toBeDefined()
   })
 
-  it.each(SPEC_UNVERSIONED_ROUTES.map(([m, p]) => [`${m} ${p}`, m, p] as const))('OpenAPI lists %s (unversioned)', (_name, method, path) => {
+  it.each(DOC_UNVERSIONED_ROUTES.map(([m, p]) => [`${m} ${p}`, m, p] as const))('OpenAPI lists %s (unversioned)', (_name, method, path) => {
     expect(openapi.paths[path]?.[method.toLowerCase()], `${method} ${path} is not in /docs/json`).toBeDefined()
   })
 
-  // SPEC "Devices and credentials": admin (everything), technician (devices), officer (read,
+  it('docs/api.md lists every route the gateway serves (its role table)', () => {
+    const documented = new Set([
+      ...DOC_API_ROUTES.map(([m, p]) => `${m} ${openApiPath(`/api/v1${p}`)}`),
+      ...DOC_ROUTES.unversioned.map(([m, p]) => `${m} ${p}`),
+    ])
+    const served = Object.entries(openapi.paths)
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+      .filter((r) => !/ \/docs/.test(r) && !r.startsWith('HEAD '))
+    expect(served.filter((r) => !documented.has(r)), 'served but not in the role table of docs/api.md').toEqual([])
+  })
+
+  // docs/api.md "Authentication and roles": admin (everything), technician (devices), officer (read,
   // acknowledge and resolve alerts), viewer (read). Roles are read from each operation's
   // "Roles: ..." line, which buildApi writes from the route's declared roles.
   const rolesOf = (method: string, path: string): string[] | undefined => {
@@ -260,20 +285,12 @@ describe('SPEC: the running gateway', () => {
     const line = /Roles: ([a-z, ]+)\./.exec(op?.description ?? '')?.[1]
     return op ? (line ?? '').split(',').map((r) => r.trim()).filter(Boolean) : undefined
   }
-  it.each(SPEC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('roles of %s follow SPEC', (_name, method, path) => {
+  it.each(DOC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('roles of %s are those of docs/api.md', (_name, method, path) => {
     const roles = rolesOf(method, path)
     if (roles === undefined) return // missing from OpenAPI: reported by the check above
-    expect(roles, 'admin may do everything').toContain('admin')
-    if (path.startsWith('/tokens')) expect(roles, 'tokens are admin only').toEqual(['admin'])
-    // Subscriptions hold contacts' phone numbers and Zalo ids: personal data (Decree 13/2023/NĐ-CP)
-    // that only those who run notifications (officer, admin) may read. A deliberate, documented
-    // narrowing of "viewer (read)"; see docs/api.md.
-    const personalData = path.startsWith('/subscriptions')
-    if (method === 'GET' && !path.startsWith('/tokens') && !personalData) expect(roles, 'viewer (read)').toContain('viewer')
-    if (personalData) expect(roles, 'contacts are not for viewers').not.toContain('viewer')
-    if (method !== 'GET') expect(roles, 'viewer only reads').not.toContain('viewer')
-    if (path.startsWith('/devices') && method !== 'GET') expect(roles, 'technician (devices)').toContain('technician')
-    if (/^\/alerts\/:id\/(ack|resolve)$/.test(path)) expect(roles, 'officer acknowledges and resolves').toContain('officer')
+    const documented = DOC_ROUTE_ROWS.find((r) => !r.unversioned && r.method === method && r.path === path)!.roles
+    expect(documented, 'admin may do everything').toContain('admin')
+    expect([...roles].sort(), 'the roles the route accepts').toEqual([...documented].sort())
   })
 
   it('GET /docs serves the OpenAPI UI, GET /healthz and /readyz answer without a token', async () => {
@@ -285,7 +302,7 @@ describe('SPEC: the running gateway', () => {
     await waitFor(async () => (await fetch(`${api}/readyz`)).status === 200, 60_000, 200)
   })
 
-  it('/readyz reports the broker, the stores and the model (SPEC: "broker, stores, model loaded")', async () => {
+  it('/readyz reports the broker, the stores and the model (docs/operations.md "Health and readiness")', async () => {
     const ready = (await (await fetch(`${api}/readyz`)).json()) as { checks: Record<string, unknown> }
     const names = Object.keys(ready.checks)
     expect(names).toContain('broker')
@@ -293,7 +310,7 @@ describe('SPEC: the running gateway', () => {
     expect(names.some((n) => /model|vision/.test(n)), `model in ${names.join(', ')}`).toBe(true)
   })
 
-  it('GET /metrics is Prometheus text with the SPEC families: messages in, rejected by reason, stored', async () => {
+  it('GET /metrics is Prometheus text with the families of docs/operations.md: messages in, rejected by reason, stored', async () => {
     const res = await call('GET', '/metrics')
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/text\/plain/)
@@ -331,11 +348,11 @@ describe('SPEC: the running gateway', () => {
     expect(list.status).toBe(200)
     expect(list.body).toMatchObject({ items: expect.any(Array), next: null })
     expect(JSON.stringify(list.body)).not.toContain(made.body.token)
-    // SPEC: tokens are admin only.
+    // docs/api.md: tokens are admin only.
     expect((await call('GET', '/api/v1/tokens', undefined, made.body.token)).status).toBe(403)
   })
 
-  it('a registered device gets {username, password, mqtt_url}, connects, and publishes telemetry and status per SPEC', async () => {
+  it('a registered device gets {username, password, mqtt_url}, connects, and publishes telemetry and status per docs/mqtt.md', async () => {
     const reg = await call('POST', '/api/v1/devices', {
       id: 'spec-kim-long',
       kind: 'water_level',
@@ -353,7 +370,7 @@ describe('SPEC: the running gateway', () => {
     // Only the creation answer shows the secret.
     expect(JSON.stringify((await call('GET', '/api/v1/devices/spec-kim-long')).body)).not.toContain(cred.password)
 
-    // An integration (username `token`) watches telemetry and status, as SPEC allows.
+    // An integration (username `token`) watches telemetry and status, as docs/mqtt.md "Integrations" allows.
     const viewer = await call('POST', '/api/v1/tokens', { role: 'viewer', name: 'conformance integration' })
     const integ = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, 'token', viewer.body.token as string)
     const granted = await integ.subscribeAsync(['alerts/#', 'devices/+/telemetry', 'devices/+/status'], { qos: 1 })

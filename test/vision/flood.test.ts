@@ -1,7 +1,6 @@
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waterRatio, zoneMask } from '../../gateway/vision/flood.ts'
-import { camera, makeVision, publish, sample, SAMPLES, visionConfig } from './support.ts'
+import { camera, makeVision, publish, sample, samplePath, visionConfig } from './support.ts'
 
 const street = { id: 'street', kind: 'flood' as const, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] as Array<[number, number]> }
 
@@ -35,7 +34,7 @@ describe('flood zone through the pipeline', () => {
       cameras: {
         'cam-flood-raw': { zones: [street] },
         // The flood photo as its own "dry" reference: all the water it shows is treated as permanent.
-        'cam-flood-self': { zones: [street], dryReference: join(SAMPLES, 'flood_lagos_2019.jpg') },
+        'cam-flood-self': { zones: [street], dryReference: samplePath('flood_lagos_2019.jpg') },
         'cam-dry-street': { zones: [street] },
       },
     }),

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCameraAgent } from '../../edge/camera/index.ts'
@@ -7,7 +6,7 @@ import { startBroker, type Harness } from '../broker/harness.ts'
 import { startOnvifStandin } from '../camera/onvif-standin.ts'
 import { quietLogger } from '../camera/support.ts'
 import { requireCommand, waitFor } from '../support/services.ts'
-import { makeVision, sample, SAMPLES, visionConfig } from './support.ts'
+import { makeVision, sample, samplePath, visionConfig } from './support.ts'
 
 // End to end over the real gateway broker (device authentication, topic ACL, publish routing):
 // frames from mqtt.js, from Debian's mosquitto_pub -f, and from the edge camera agent reading an
@@ -50,7 +49,7 @@ describe('frames over MQTT into vision', () => {
   it.skipIf(!requireCommand('mosquitto_pub'))('analyses a frame sent with mosquitto_pub -f (arrival time)', async () => {
     const before = Date.now()
     const url = new URL(h.url)
-    await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-u', 'cam-e2e-01', '-P', secret, '-V', 'mqttv311', '-q', '1', '-t', 'devices/cam-e2e-01/frames', '-f', join(SAMPLES, 'coco_000000007816.jpg')])
+    await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-u', 'cam-e2e-01', '-P', secret, '-V', 'mqttv311', '-q', '1', '-t', 'devices/cam-e2e-01/frames', '-f', samplePath('coco_000000007816.jpg')])
     await waitFor(() => v.points.some((p) => p.camera === 'cam-e2e-01' && p.ts >= before && p.fields.motorcycle === 1), 20_000)
   })
 

@@ -57,7 +57,7 @@ describe('camera routes', () => {
     expect((await app.inject({ url: '/api/v1/cameras/cam-api-01/snapshot' })).statusCode).toBe(401)
   })
 
-  it('serves the drawn snapshot as JPEG and the detection records in SPEC shape', async () => {
+  it('serves the drawn snapshot as JPEG and the detection records in the shape of docs/api.md', async () => {
     await v.vision.frames(publish(cam, sample('coco_000000001532.jpg'), 'frames/1700000000000'))
     await v.vision.frames(publish(cam, sample('flood_lagos_2019.jpg'), 'frames/1700000060000'))
     await v.vision.pipeline.settled()

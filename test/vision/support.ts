@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import Value from 'typebox/value'
 import type { DevicePublish } from '../../gateway/broker/types.ts'
@@ -10,10 +8,8 @@ import type { Device } from '../../gateway/registry/types.ts'
 import { VisionSection, type VisionConfig } from '../../gateway/vision/config.ts'
 import { createVision } from '../../gateway/vision/index.ts'
 import type { DetectionPoint } from '../../gateway/vision/pipeline.ts'
-import { PROJECT_ROOT } from '../../models/manifest.ts'
 
-export const SAMPLES = join(PROJECT_ROOT, '..', 'shared', 'models', 'samples')
-export const sample = (name: string): Buffer => readFileSync(join(SAMPLES, name))
+export { sample, samplePath } from '../support/samples.ts'
 
 export function visionConfig(partial: Record<string, unknown> = {}): VisionConfig {
   const cfg = Value.Default(VisionSection, structuredClone(partial)) as VisionConfig

@@ -10,11 +10,15 @@ import { auditActor, type ApiActor, type RoutePlugin } from '../types.ts'
 
 /** What the camera routes need from the vision capability (createVision's result fits). */
 export interface CameraRouteDeps {
-  vision: {
-    snapshot(camera: string): Promise<Buffer | null>
-    detections(camera: string, from: number, to: number, limit: number, cursor?: number): { items: unknown[]; next: string | null }
-    setCameraConfig(camera: string, config: CameraVisionConfig): void
-  }
+  vision:
+    | {
+        snapshot(camera: string): Promise<Buffer | null>
+        detections(camera: string, from: number, to: number, limit: number, cursor?: number): { items: unknown[]; next: string | null }
+        setCameraConfig(camera: string, config: CameraVisionConfig): void
+      }
+    // Vision off (no model files): snapshot and detections answer 503 with the reason and what to
+    // run; a camera's configuration is still kept, and used once vision runs.
+    | { unavailable(): string }
   registry?: Pick<DeviceRegistry, 'getDevice' | 'getCameraConfig' | 'setCameraConfig'> | undefined
 }
 
@@ -97,6 +101,11 @@ function parseTime(v: string | undefined, field: string, fallback: number): numb
 }
 
 export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
+  function working() {
+    const v = deps.vision
+    if ('unavailable' in v) throw Object.assign(new Error(v.unavailable()), { statusCode: 503 })
+    return v
+  }
   /** 404 unless `id` is a registered camera the caller may see (a scoped user: of their districts or stations). */
   async function ensureCamera(id: string, actor: ApiActor | null): Promise<void> {
     const missing = () => notFound(`no camera "${id}" is registered (GET /api/v1/devices?kind=camera lists them)`)
@@ -117,12 +126,12 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         tags: ['cameras'],
         summary: 'Latest analysed frame with boxes, labels and zone outlines drawn (JPEG)',
         params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
-        response: { 200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }), ...AuthErrors, 404: ErrorSchema },
+        response: { 200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }), ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
       },
     },
     async (request, reply) => {
       await ensureCamera(request.params.id, request.actor)
-      const jpeg = await deps.vision.snapshot(request.params.id)
+      const jpeg = await working().snapshot(request.params.id)
       if (!jpeg) {
         throw Object.assign(new Error(`camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`), { statusCode: 404 })
       }
@@ -174,7 +183,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       if (problem) throw badConfig(`body/${problem.path} ${problem.message}`)
       if (!deps.registry) throw new Error('camera configuration needs the registry')
       const rec = deps.registry.setCameraConfig(id, request.body as Record<string, unknown>, auditActor(request.actor))
-      deps.vision.setCameraConfig(id, request.body)
+      if (!('unavailable' in deps.vision)) deps.vision.setCameraConfig(id, request.body)
       return { camera: id, config: request.body, updated_at: rec.updated_at }
     },
   )
@@ -196,11 +205,12 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: PageOf(DetectionRecordSchema), ...AuthErrors, 404: ErrorSchema },
+        response: { 200: PageOf(DetectionRecordSchema), ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
       },
     },
     async (request) => {
       await ensureCamera(request.params.id, request.actor)
+      const vision = working()
       const q = request.query
       const to = parseTime(q.to, 'to', Date.now() + 1)
       const from = parseTime(q.from, 'from', to - 3_600_000)
@@ -210,7 +220,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         if (!/^\d{1,15}$/.test(q.cursor)) throw Object.assign(new Error('querystring/cursor is not a cursor this API gave'), { statusCode: 400 })
         cursor = Number(q.cursor)
       }
-      return deps.vision.detections(request.params.id, from, to, q.limit ?? 50, cursor) as never
+      return vision.detections(request.params.id, from, to, q.limit ?? 50, cursor) as never
     },
   )
 }

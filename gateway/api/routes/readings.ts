@@ -12,7 +12,7 @@ export interface ReadingsRouteDeps {
   registry: DeviceRegistry
 }
 
-/** Metrics the readings API answers: SPEC's canonical ones, the derived ones, and the AQI's pollutant. */
+/** Metrics the readings API answers: the canonical ones of docs/mqtt.md, the derived ones, and the AQI's pollutant. */
 export const READING_METRICS = [...Object.keys(METRICS), ...Object.keys(DERIVED_METRICS), 'aqi_dominant'] as const
 
 const READ = ['technician', 'officer', 'viewer'] as const
@@ -45,7 +45,7 @@ const ReadingsAnswer = Type.Object(
   {
     device: Type.String(),
     metric: Type.String(),
-    unit: Type.String({ description: 'Canonical unit of SPEC ("" for indices and levels)' }),
+    unit: Type.String({ description: 'Canonical unit (docs/mqtt.md; "" for indices and levels)' }),
     every: Type.Optional(Type.String()),
     fn: Type.Optional(Type.String()),
     points: Type.Array(Type.Object({ ts: Type.String({ format: 'date-time' }), value: ValueSchema }, { additionalProperties: false })),

@@ -7,6 +7,28 @@ export function register(program: Command): void {
   const models = program.command('models').description('vision model files (weights are never in the repository)')
 
   models
+    .command('fetch')
+    .description('download the model files and sample photos the manifests list, check each sha256, skip those already present')
+    .option('--dir <dir>', 'where to put them (default: the project models/ folder; samples go to <dir>/samples)')
+    .option('--only <name...>', 'only these: a model id, `samples`, or a sample file name')
+    .option('--from <url>', 'a mirror with the layout of models/ instead of each file\'s source URL (default IOC_MODELS_BASE_URL)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { dir?: string; only?: string[]; from?: string; json?: boolean }) => {
+      const { fetchModels } = await import('../../../models/fetch.ts')
+      if (o.from !== undefined && !/^https?:\/\//.test(o.from)) throw new CliError('--from must be an http:// or https:// URL')
+      let results
+      try {
+        results = await fetchModels({ dir: o.dir, only: o.only, from: o.from, progress: o.json ? undefined : print })
+      } catch (err) {
+        throw new CliError((err as Error).message)
+      }
+      if (o.json) printJson(results)
+      const bad = results.filter((r) => r.status === 'failed')
+      if (bad.length) throw new CliError(`${bad.length} of ${results.length} file(s) not fetched: ${bad.map((r) => r.name).join(', ')}`)
+      if (!o.json) print(`${results.length} file(s) in place, sha256 checked`)
+    })
+
+  models
     .command('verify')
     .description('find each model (IOC_MODELS_DIR, models/, ../shared/models), check its sha256, run one inference and time it')
     .option('--models-dir <dir>', 'look here first (default IOC_MODELS_DIR)')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 
-// `iocgw start`: flags map onto config keys and win over file and environment (SPEC).
+// `iocgw start`: flags map onto config keys and win over file and environment (README.md "Configuration").
 const FLAG_KEYS: ReadonlyArray<[flag: string, attr: string, key: string, help: string]> = [
   ['--data-dir <dir>', 'dataDir', 'server.dataDir', 'data directory (IOC_DATA_DIR, default ./data)'],
   ['--http-port <port>', 'httpPort', 'http.port', 'HTTP API port (IOC_HTTP_PORT, default 8080)'],

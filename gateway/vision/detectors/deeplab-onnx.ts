@@ -2,7 +2,7 @@ import type { Sharp } from 'sharp'
 import { openSession, ort } from './onnx.ts'
 import type { PluginOptions, Segmenter, Timings } from './types.ts'
 
-/** DeepLabV3 (ADE20K, 32 classes, uint8 NHWC in, int32 ArgMax out) as MODELS.md section 2 says. */
+/** DeepLabV3 (ADE20K, 32 classes, uint8 NHWC in, int32 ArgMax out) as its manifest (models/deeplabv3_mnv2_ade20k_uint8.json) and docs/vision.md "Models" say. */
 export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'modelsDir' | 'threads'>): Promise<Segmenter> {
   const { session, manifest } = await openSession(opts.model, opts.modelsDir, opts.threads)
   if (manifest.output.format !== 'class-id-per-pixel') throw new Error(`model ${opts.model} is not a segmenter`)
