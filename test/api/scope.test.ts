@@ -65,7 +65,7 @@ beforeAll(async () => {
   }
   // Both gauges above level I (kim-long 1.00 m, phu-oc 1.50 m in config/stations.yaml): one alert each.
   for (const [id, level] of [['kim-long-01', 1.4], ['phu-oc-01', 1.9]] as const) {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { ...creds[id]!, reconnectPeriod: 0 })
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { ...creds[id]!, clientId: id, reconnectPeriod: 0 })
     await c.publishAsync(`devices/${id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: level } }), { qos: 1 })
     await c.endAsync()
   }

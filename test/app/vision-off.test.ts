@@ -52,7 +52,7 @@ describe('the gateway without model files: vision off, everything else ready', (
     expect(made.status).toBe(201)
     const creds = made.json().credentials as { username: string; password: string }
     const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg().toBuffer()
-    const cam = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, reconnectPeriod: 0 })
+    const cam = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, clientId: creds.username, reconnectPeriod: 0 })
     try {
       // QoS 1: the PUBACK comes back (a camera is never held up), twice.
       await cam.publishAsync('devices/cam-off-01/frames', jpeg, { qos: 1 })

@@ -23,7 +23,7 @@ afterAll(async () => {
 describe('packet arrival bound', () => {
   it('closes a keepalive-0 connection that trickles a PUBLISH, and leaves a quiet one open', async () => {
     const secret = h.addDevice('slow-wl-01')
-    const quiet = await h.connect('slow-wl-01', secret, { keepalive: 0, clientId: 'slow-quiet' })
+    const quiet = await h.connect('slow-wl-01', secret, { keepalive: 0, clientId: 'slow-wl-01:quiet' })
 
     const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
     s.on('error', () => {})
@@ -33,7 +33,7 @@ describe('packet arrival bound', () => {
     const connack = new Promise<number>((r) => parser.on('packet', (p) => { if (p.cmd === 'connack') r(p.returnCode ?? -1) }))
     s.on('data', (b) => parser.parse(b))
     s.write(mqttPacket.generate({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'slow-trickler',
+      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: '',
       username: 'slow-wl-01', password: Buffer.from(secret),
     }))
     expect(await connack).toBe(0)

@@ -42,8 +42,8 @@ describe('iocgw device rejects and the refusal warning, on a running gateway', (
   it('lists refused telemetry and frames, newest first, and warns once per device without the payload', async () => {
     const gauge = await api('POST', '/devices', { id: 'rej-gauge-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' })
     const cam = await api('POST', '/devices', { id: 'rej-cam-01', kind: 'camera', name: 'Cầu Trường Tiền' })
-    const g = await mqtt.connectAsync(gw.mqttUrl, { username: 'rej-gauge-01', password: gauge.credentials.password, reconnectPeriod: 0 })
-    const c = await mqtt.connectAsync(gw.mqttUrl, { username: 'rej-cam-01', password: cam.credentials.password, reconnectPeriod: 0 })
+    const g = await mqtt.connectAsync(gw.mqttUrl, { username: 'rej-gauge-01', password: gauge.credentials.password, clientId: 'rej-gauge-01', reconnectPeriod: 0 })
+    const c = await mqtt.connectAsync(gw.mqttUrl, { username: 'rej-cam-01', password: cam.credentials.password, clientId: 'rej-cam-01', reconnectPeriod: 0 })
     try {
       // Each is acknowledged (the PUBACK comes: publishAsync resolves) though refused.
       await g.publishAsync('devices/rej-gauge-01/telemetry', `{"values": {"water_level": 1}, "password": "${SECRET_IN_PAYLOAD}"`, { qos: 1 })

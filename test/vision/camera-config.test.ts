@@ -59,7 +59,7 @@ async function counter(name: string, labels: Record<string, string>): Promise<nu
 }
 
 async function publishFrame(jpeg: Buffer, ts: number): Promise<void> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { username: CAM, password: secret, protocolVersion: 4, reconnectPeriod: 0 })
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { username: CAM, password: secret, clientId: CAM, protocolVersion: 4, reconnectPeriod: 0 })
   await c.publishAsync(`devices/${CAM}/frames/${ts}`, jpeg, { qos: 1 })
   await c.endAsync()
 }
