@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqttPacket from 'mqtt-packet'
+import { connectHeader } from '../test/support/mqtt-wire.ts'
 
 interface Ports { http: number; mqtt: number; ws: number }
 interface Child { proc: ChildProcess; ports: Ports; log: string; dir: string }
@@ -48,17 +49,6 @@ function metric(text: string, name: string, match = ''): number {
 const MB = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function varint(n: number): number[] {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return out
-}
-
 function socketTo(port: number): { s: Socket; closed: () => boolean } {
   const s = connect({ port, host: '127.0.0.1' })
   let closed = false
@@ -72,7 +62,7 @@ async function preauth(c: Child): Promise<void> {
   const n = 400
   const socks = Array.from({ length: n }, () => socketTo(c.ports.mqtt))
   await sleep(500)
-  const header = Buffer.from([0x10, ...varint(2_160_000), 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0xc2, 0, 0])
+  const header = connectHeader(2_160_000)
   const chunk = Buffer.alloc(64 * 1024, 0x41)
   for (const { s } of socks) s.write(header)
   for (let i = 0; i < 8; i++) {

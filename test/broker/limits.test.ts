@@ -2,6 +2,7 @@
 // authentication too.
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { remainingLength } from '../support/mqtt-wire.ts'
 import { waitFor } from '../support/services.ts'
 import { closed, startBroker, type Harness } from './harness.ts'
 
@@ -21,18 +22,6 @@ afterAll(async () => {
   await h?.stop()
 })
 
-/** Remaining-length encoding of MQTT (clause 2.2.3). */
-function varint(n: number): number[] {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return out
-}
-
 describe('packet size limit', () => {
   it('accepts a 2 MiB frame', async () => {
     const secret = h.addDevice('limit-cam-01', 'camera')
@@ -46,7 +35,7 @@ describe('packet size limit', () => {
     const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
     const gone = new Promise<void>((r) => s.on('close', () => r()))
     s.on('error', () => {})
-    s.write(Buffer.from([0x10, ...varint(10_000_000), 0, 4]))
+    s.write(Buffer.from([0x10, ...remainingLength(10_000_000), 0, 4]))
     await gone
     await waitFor(async () => (await h.counter('mqtt_oversize_packets_total')) === 1)
   })

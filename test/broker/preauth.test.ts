@@ -4,6 +4,7 @@
 import { connect, type Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectHeader } from '../support/mqtt-wire.ts'
 import { waitFor } from '../support/services.ts'
 import { startBroker, type Harness } from './harness.ts'
 
@@ -18,18 +19,6 @@ afterAll(async () => {
   await h?.stop()
 })
 
-/** Remaining-length encoding of MQTT (clause 2.2.3). */
-function varint(n: number): number[] {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return out
-}
-
 /** A raw socket that resolves `gone` when the gateway closes it. */
 function rawSocket(): { s: Socket; gone: Promise<void>; isGone: () => boolean } {
   const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
@@ -37,11 +26,6 @@ function rawSocket(): { s: Socket; gone: Promise<void>; isGone: () => boolean } 
   const gone = new Promise<void>((r) => s.on('close', () => { done = true; r() }))
   s.on('error', () => {})
   return { s, gone, isGone: () => done }
-}
-
-/** The start of a CONNECT declaring `length` bytes (protocol MQTT, level 4), its body never finished. */
-function connectHeader(length: number): Buffer {
-  return Buffer.from([0x10, ...varint(length), 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0xc2, 0, 0])
 }
 
 describe('before CONNACK', () => {
