@@ -1,4 +1,4 @@
-import jsQR from 'jsqr'
+import jsqr from 'jsqr'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -52,7 +52,7 @@ async function logIn(page: Page, user: { name: string; password: string }): Prom
 async function readQr(page: Page): Promise<string> {
   const png = await page.locator('svg.qr').screenshot()
   const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true })
-  const code = jsQR(new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), info.width, info.height)
+  const code = jsqr.default(new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), info.width, info.height)
   expect(code, 'a QR code is readable in the screenshot').not.toBeNull()
   return code!.data
 }
@@ -67,7 +67,7 @@ async function mqttLogin(c: Credentials, clientId = c.username): Promise<mqtt.Mq
 /** Registers through the form; answers what the API answered the browser. */
 async function register(page: Page, fields: { kind: string; id?: string; name: string; station?: string; district?: string; lat?: string; lon?: string }) {
   const form = page.locator('details.device-form')
-  if (!(await form.evaluate((d) => (d as HTMLDetailsElement).open))) await form.locator('summary').click()
+  if (!(await form.evaluate((d) => (d as unknown as { open: boolean }).open))) await form.locator('summary').click()
   await page.getByLabel('Loại thiết bị', { exact: true }).selectOption(fields.kind)
   if (fields.id) await page.getByLabel('Mã thiết bị (không bắt buộc)').fill(fields.id)
   await page.getByLabel('Tên', { exact: true }).fill(fields.name)
@@ -162,7 +162,7 @@ describe.skipIf(!haveChromium)('the technician in chromium', () => {
     const row = page.locator(`tr[data-device-id="${CAMERA}"]`)
     await row.waitFor()
     expect(await row.textContent()).toContain('Camera cầu Trường Tiền')
-    expect(await row.textContent()).toContain('16,47; 107,59')
+    expect(await row.textContent()).toContain('16,4676; 107,5905')
     expect(await row.textContent()).toContain('Hoạt động')
     const label = `Camera cầu Trường Tiền (${CAMERA})`
     await page.getByRole('button', { name: `Tin bị từ chối: ${label}` }).click()

@@ -1,11 +1,15 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { listDevices, removeDevice, rotateSecret, setState, type Device, type Registered } from '../devices.ts'
-import { formatNumber, useI18n } from '../i18n.ts'
+import { useI18n, type Lang } from '../i18n.ts'
 import { ConfirmDialog } from './DevicesConfirm.tsx'
 import { CredentialsPanel } from './DevicesCredentials.tsx'
 import { DeviceForm } from './DevicesForm.tsx'
 import { RejectsDialog } from './DevicesRejects.tsx'
+
+/** Degrees as registered (up to 6 decimals, about 0.1 m), with the language's decimal sign. */
+const coordinate = (lang: Lang, n: number) =>
+  new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: 6 }).format(n)
 
 type Pending = { device: Device; action: 'rotate' | 'remove' } | null
 
@@ -61,8 +65,8 @@ export function Devices({ canManage }: { canManage: boolean }) {
   return (
     <section class="devices" aria-labelledby="devices-heading">
       <h1 id="devices-heading">{t('devices.heading')}</h1>
-      {canManage && <DeviceForm onRegistered={(r) => credentials(r, false)} />}
       {shown && <CredentialsPanel key={shown.result.credentials.password} result={shown.result} rotated={shown.rotated} onClose={() => setShown(null)} />}
+      {canManage && <DeviceForm onRegistered={(r) => credentials(r, false)} />}
       {error && <p class="error" role="alert">{error}</p>}
       <p class="count" aria-live="polite">{devices ? t('devices.count', { count: devices.length }) : t('devices.loading')}</p>
       {devices && devices.length > 0 && (
@@ -89,7 +93,7 @@ export function Devices({ canManage }: { canManage: boolean }) {
                   <td data-label={t('devices.station')}>{d.station ?? ''}</td>
                   <td data-label={t('devices.district')}>{d.district ?? ''}</td>
                   <td data-label={t('devices.location')}>
-                    {d.location ? `${formatNumber(lang, d.location.lat)}; ${formatNumber(lang, d.location.lon)}` : ''}
+                    {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
                   </td>
                   <td data-label={t('devices.state')}><span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span></td>
                   {canManage && (
