@@ -1,23 +1,20 @@
-import { create } from 'qrcode'
 import { useMemo } from 'preact/hooks'
-
-const QUIET = 4 // modules of white margin all round (ISO/IEC 18004:2015, 9.1: quiet zone)
+import { encode } from 'uqr'
 
 /**
  * A QR code drawn as one SVG path made by Preact: no canvas, no innerHTML, no style attribute,
- * so it passes the console's CSP and Trusted Types (gateway/console/plugin.ts). Error
- * correction M: a phone reads it off a screen at an angle.
+ * so it passes the console's CSP and Trusted Types (gateway/console/plugin.ts). Error correction
+ * M, so a phone reads it off a screen at an angle; a 4-module white margin all round, the quiet
+ * zone of ISO/IEC 18004:2015, 9.1. Text is encoded as UTF-8 bytes.
  */
 export function QrCode({ text, label }: { text: string; label: string }) {
   const { size, d } = useMemo(() => {
-    const m = create(text, { errorCorrectionLevel: 'M' }).modules
+    const qr = encode(text, { ecc: 'M', border: 4 })
     let path = ''
-    for (let row = 0; row < m.size; row++) {
-      for (let col = 0; col < m.size; col++) {
-        if (m.get(row, col)) path += `M${col + QUIET} ${row + QUIET}h1v1h-1z`
-      }
-    }
-    return { size: m.size + 2 * QUIET, d: path }
+    qr.data.forEach((row, y) => row.forEach((dark, x) => {
+      if (dark) path += `M${x} ${y}h1v1h-1z`
+    }))
+    return { size: qr.data.length, d: path }
   }, [text])
   return (
     <svg class="qr" viewBox={`0 0 ${size} ${size}`} role="img" aria-label={label} shape-rendering="crispEdges">
