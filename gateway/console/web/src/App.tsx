@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks'
 import { ApiError, auth, setCsrfToken, setUnauthorizedHandler, type Session } from './api.ts'
-import { I18nContext, initialLang, storeLang, translator, type I18n, type Key, type Lang } from './i18n.ts'
+import { I18nContext, initialLang, storeLang, translator, useI18n, type I18n, type Key, type Lang } from './i18n.ts'
 import { Header } from './components/Header.tsx'
 import { Board } from './pages/Board.tsx'
 import { AlertPage } from './pages/AlertPage.tsx'
 import { Login } from './pages/Login.tsx'
+import { Devices } from './pages/Devices.tsx'
 import { useLiveAlerts } from './live.ts'
-import { useRoute } from './router.ts'
+import { navigate, useRoute, type Route } from './router.ts'
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang)
@@ -62,7 +63,30 @@ function Console({ session }: { session: Session }) {
   const live = useLiveAlerts()
   const route = useRoute()
   const canAct = session.user.role === 'officer' || session.user.role === 'admin'
-  return route.page === 'alert'
-    ? <AlertPage id={route.id} live={live} canAct={canAct} />
-    : <Board live={live} canAct={canAct} />
+  const canManageDevices = session.user.role === 'technician' || session.user.role === 'admin'
+  return (
+    <>
+      <Nav route={route} />
+      {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
+        : route.page === 'devices' ? <Devices canManage={canManageDevices} />
+        : <Board live={live} canAct={canAct} />}
+    </>
+  )
+}
+
+/** The console's pages; every role may read each of them (docs/api.md, roles). */
+function Nav({ route }: { route: Route }) {
+  const { t } = useI18n()
+  const links: Array<{ href: string; label: Key; current: boolean }> = [
+    { href: '/', label: 'nav.board', current: route.page !== 'devices' },
+    { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
+  ]
+  return (
+    <nav class="pages" aria-label={t('nav.label')}>
+      {links.map((l) => (
+        <a key={l.href} href={l.href} aria-current={l.current ? 'page' : undefined}
+          onClick={(e) => { e.preventDefault(); navigate(l.href) }}>{t(l.label)}</a>
+      ))}
+    </nav>
+  )
 }

@@ -1,13 +1,15 @@
 import { useEffect, useState } from 'preact/hooks'
 
 // The console's few client routes, on the History API (the gateway answers index.html for them,
-// gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history.
+// gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history,
+// `/devices` the devices.
 
-export type Route = { page: 'board' } | { page: 'alert'; id: string }
+export type Route = { page: 'board' } | { page: 'alert'; id: string } | { page: 'devices' }
 
 export function parse(path: string): Route {
   const m = /^\/alerts\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path)
   if (m) return { page: 'alert', id: m[1] as string }
+  if (/^\/devices\/?$/.test(path)) return { page: 'devices' }
   return { page: 'board' }
 }
 

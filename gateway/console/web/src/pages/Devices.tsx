@@ -1,0 +1,134 @@
+import { useCallback, useEffect, useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
+import { listDevices, removeDevice, rotateSecret, setState, type Device, type Registered } from '../devices.ts'
+import { useI18n, type Lang } from '../i18n.ts'
+import { ConfirmDialog } from './DevicesConfirm.tsx'
+import { CredentialsPanel } from './DevicesCredentials.tsx'
+import { DeviceForm } from './DevicesForm.tsx'
+import { RejectsDialog } from './DevicesRejects.tsx'
+
+/** Degrees as registered (up to 6 decimals, about 0.1 m), with the language's decimal sign. */
+const coordinate = (lang: Lang, n: number) =>
+  new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: 6 }).format(n)
+
+type Pending = { device: Device; action: 'rotate' | 'remove' } | null
+
+/**
+ * The technician's devices (docs/console.md, "Devices"): the list, registration with the one-time
+ * credentials, rotate secret, disable/enable, remove and the reject log. Officers and viewers see
+ * the list only (the API lets them read devices, nothing more).
+ */
+export function Devices({ canManage }: { canManage: boolean }) {
+  const { t, lang } = useI18n()
+  const [devices, setDevices] = useState<Device[] | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [shown, setShown] = useState<{ result: Registered; rotated: boolean } | null>(null)
+  const [pending, setPending] = useState<Pending>(null)
+  const [rejectsOf, setRejectsOf] = useState<Device | null>(null)
+
+  const fail = useCallback((err: unknown) => {
+    const e = err instanceof ApiError ? err : new ApiError(0, 'network')
+    setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
+  }, [t])
+  const reload = useCallback(() => listDevices().then((d) => { setDevices(d); setError(null) }, fail), [fail])
+  useEffect(() => { void reload() }, [])
+
+  const credentials = (result: Registered, rotated: boolean) => {
+    setShown({ result, rotated })
+    void reload()
+    // The panel is the answer to what was just done: bring it into view and focus.
+    requestAnimationFrame(() => document.querySelector<HTMLElement>('.credentials')?.focus())
+  }
+  const act = async (p: NonNullable<Pending>) => {
+    setPending(null)
+    try {
+      if (p.action === 'rotate') credentials(await rotateSecret(p.device.id), true)
+      else {
+        await removeDevice(p.device.id)
+        if (shown?.result.device.id === p.device.id) setShown(null)
+        await reload()
+      }
+    } catch (err) {
+      fail(err)
+    }
+  }
+  const toggle = async (d: Device) => {
+    try {
+      await setState(d.id, d.state === 'active' ? 'disabled' : 'active')
+      await reload()
+    } catch (err) {
+      fail(err)
+    }
+  }
+
+  const label = (d: Device) => `${d.name} (${d.id})`
+  return (
+    <section class="devices" aria-labelledby="devices-heading">
+      <h1 id="devices-heading">{t('devices.heading')}</h1>
+      {shown && <CredentialsPanel key={shown.result.credentials.password} result={shown.result} rotated={shown.rotated} onClose={() => setShown(null)} />}
+      {canManage && <DeviceForm onRegistered={(r) => credentials(r, false)} />}
+      {error && <p class="error" role="alert">{error}</p>}
+      <p class="count" aria-live="polite">{devices ? t('devices.count', { count: devices.length }) : t('devices.loading')}</p>
+      {devices && devices.length > 0 && (
+        <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="devices-heading">
+          <table class="history device-list">
+            <thead>
+              <tr>
+                <th scope="col">{t('devices.id')}</th>
+                <th scope="col">{t('devices.name')}</th>
+                <th scope="col">{t('devices.kind')}</th>
+                <th scope="col">{t('devices.station')}</th>
+                <th scope="col">{t('devices.district')}</th>
+                <th scope="col">{t('devices.location')}</th>
+                <th scope="col">{t('devices.state')}</th>
+                {canManage && <th scope="col">{t('devices.actions')}</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {devices.map((d) => (
+                <tr key={d.id} data-device-id={d.id} class={`device-${d.state}`}>
+                  <td data-label={t('devices.id')}><code>{d.id}</code></td>
+                  <td data-label={t('devices.name')} class="device-name">{d.name}</td>
+                  <td data-label={t('devices.kind')}>{t(`devices.kind.${d.kind}`)}</td>
+                  <td data-label={t('devices.station')}>{d.station ?? ''}</td>
+                  <td data-label={t('devices.district')}>{d.district ?? ''}</td>
+                  <td data-label={t('devices.location')}>
+                    {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
+                  </td>
+                  <td data-label={t('devices.state')}><span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span></td>
+                  {canManage && (
+                    <td data-label={t('devices.actions')}>
+                      <div class="device-actions">
+                        {/* Each name starts with the visible word (WCAG 2.5.3), then names the device. */}
+                        <button type="button" class="secondary" aria-label={`${t('devices.rejects')}: ${label(d)}`} onClick={() => setRejectsOf(d)}>{t('devices.rejects')}</button>
+                        {d.state !== 'decommissioned' && (
+                          <>
+                            <button type="button" class="secondary" aria-label={`${t('devices.rotate')}: ${label(d)}`} onClick={() => setPending({ device: d, action: 'rotate' })}>{t('devices.rotate')}</button>
+                            <button type="button" class="secondary" aria-label={`${t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}: ${label(d)}`} onClick={() => void toggle(d)}>
+                              {t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
+                            </button>
+                            <button type="button" class="danger" aria-label={`${t('devices.remove')}: ${label(d)}`} onClick={() => setPending({ device: d, action: 'remove' })}>{t('devices.remove')}</button>
+                          </>
+                        )}
+                      </div>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {devices?.length === 0 && <p class="empty">{t('devices.empty')}</p>}
+      {pending && (
+        <ConfirmDialog
+          title={t(pending.action === 'rotate' ? 'devices.rotate.title' : 'devices.remove.title')}
+          text={t(pending.action === 'rotate' ? 'devices.rotate.text' : 'devices.remove.text', { name: label(pending.device) })}
+          confirm={t(pending.action === 'rotate' ? 'devices.rotate' : 'devices.remove')}
+          onConfirm={() => void act(pending)}
+          onClose={() => setPending(null)} />
+      )}
+      {rejectsOf && <RejectsDialog device={rejectsOf} onClose={() => setRejectsOf(null)} />}
+    </section>
+  )
+}
