@@ -1,12 +1,14 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks'
 import { ApiError, auth, setCsrfToken, setUnauthorizedHandler, type Session } from './api.ts'
-import { I18nContext, initialLang, storeLang, translator, type I18n, type Key, type Lang } from './i18n.ts'
+import { I18nContext, initialLang, storeLang, translator, useI18n, type I18n, type Key, type Lang } from './i18n.ts'
 import { Header } from './components/Header.tsx'
 import { Board } from './pages/Board.tsx'
 import { AlertPage } from './pages/AlertPage.tsx'
 import { Login } from './pages/Login.tsx'
 import { useLiveAlerts } from './live.ts'
-import { useRoute } from './router.ts'
+import { navigate, useRoute } from './router.ts'
+import { StationsPage } from './pages/StationsPage.tsx'
+import { StationPage } from './pages/StationPage.tsx'
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang)
@@ -62,7 +64,20 @@ function Console({ session }: { session: Session }) {
   const live = useLiveAlerts()
   const route = useRoute()
   const canAct = session.user.role === 'officer' || session.user.role === 'admin'
-  return route.page === 'alert'
-    ? <AlertPage id={route.id} live={live} canAct={canAct} />
-    : <Board live={live} canAct={canAct} />
+  const { t } = useI18n()
+  const link = (href: string, key: Key, current: boolean) => (
+    <a href={href} aria-current={current ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate(href) }}>{t(key)}</a>
+  )
+  return (
+    <>
+      <nav class="pages" aria-label={t('nav.label')}>
+        {link('/', 'nav.board', route.page === 'board' || route.page === 'alert')}
+        {link('/stations', 'nav.stations', route.page === 'stations' || route.page === 'station')}
+      </nav>
+      {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
+        : route.page === 'stations' ? <StationsPage />
+        : route.page === 'station' ? <StationPage id={route.id} />
+        : <Board live={live} canAct={canAct} />}
+    </>
+  )
 }
