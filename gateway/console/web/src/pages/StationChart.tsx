@@ -11,15 +11,15 @@ export interface Point {
   value: number
 }
 
-const W = 800
-const H = 320
 const L = 64
 const R = 64
 const T = 30
 const B = 34
 
-export function StationChart({ label, points, levels, alerts, from, to, unit }: {
+export function StationChart({ label, points, levels, alerts, from, to, unit, narrow }: {
   label: string
+  /** A phone: a narrower drawing, so its text stays readable when scaled to the screen. */
+  narrow: boolean
   points: Point[]
   levels: StationLevel[]
   alerts: Alert[]
@@ -28,6 +28,8 @@ export function StationChart({ label, points, levels, alerts, from, to, unit }: 
   unit: string
 }) {
   const { t, lang } = useI18n()
+  const W = narrow ? 500 : 1000
+  const H = narrow ? 330 : 290
   const set = levels.filter((l): l is StationLevel & { value: number } => l.value !== null)
   const values = [...points.map((p) => p.value), ...set.map((l) => l.value)]
   let lo = values.length ? Math.min(...values) : 0
@@ -39,7 +41,8 @@ export function StationChart({ label, points, levels, alerts, from, to, unit }: 
   const y = (v: number) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B)
   const u = unit ? ` ${unit}` : ''
   const ticks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4)
-  const times = Array.from({ length: 4 }, (_, i) => from + ((to - from) * i) / 3)
+  const n = narrow ? 3 : 5
+  const times = Array.from({ length: n }, (_, i) => from + ((to - from) * i) / (n - 1))
   const short = (ms: number) => new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
     timeZone: 'Asia/Ho_Chi_Minh', day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit',
   }).format(ms)
@@ -54,7 +57,7 @@ export function StationChart({ label, points, levels, alerts, from, to, unit }: 
         </g>
       ))}
       {times.map((ms) => (
-        <text key={ms} aria-hidden="true" class="axis" x={x(ms)} y={H - 10} text-anchor={ms === from ? 'start' : 'middle'}>{short(ms)}</text>
+        <text key={ms} aria-hidden="true" class="axis" x={x(ms)} y={H - 10} text-anchor={ms === from ? 'start' : ms === to ? 'end' : 'middle'}>{short(ms)}</text>
       ))}
       {set.map((l) => {
         const name = t('station.levelLine', { level: l.level, value: formatNumber(lang, l.value) })
@@ -78,7 +81,7 @@ export function StationChart({ label, points, levels, alerts, from, to, unit }: 
           </g>
         )
       })}
-      <text class="axis unit" x={L - 6} y={T - 10} text-anchor="end" aria-hidden="true">{u.trim()}</text>
+      <text class="axis unit" x={L - 6} y={T - 12} text-anchor="end" aria-hidden="true">{u.trim()}</text>
     </svg>
   )
 }

@@ -6,6 +6,9 @@ import { navigate } from '../router.ts'
 import { loadDevices, loadStationAlerts, loadStations, mainMetric, type Device, type Station } from '../stations.ts'
 import { StationChart, type Point } from './StationChart.tsx'
 
+/** The phone layout's breakpoint of styles.css. */
+const NARROW = '(max-width: 720px)'
+
 type Range = 'day' | 'week'
 const RANGES: Record<Range, { ms: number; every: string }> = {
   day: { ms: 86_400_000, every: '5m' },
@@ -29,6 +32,13 @@ export function StationPage({ id }: { id: string }) {
   const [range, setRange] = useState<Range>('day')
   const [view, setView] = useState<{ station: Station | null; name: string; series: Series[]; alerts: Alert[]; from: number; to: number } | null>(null)
   const [error, setError] = useState<string | null>(null)
+  const [narrow, setNarrow] = useState(() => matchMedia(NARROW).matches)
+  useEffect(() => {
+    const mq = matchMedia(NARROW)
+    const on = () => setNarrow(mq.matches)
+    mq.addEventListener('change', on)
+    return () => mq.removeEventListener('change', on)
+  }, [])
 
   useEffect(() => {
     let current = true
@@ -88,7 +98,7 @@ export function StationPage({ id }: { id: string }) {
                 label={t('station.chart', { metric: t(`metric.${s.metric}` as 'metric.water_level'), device: s.device.name, range: t(`station.${range}`) })}
                 points={s.points} levels={s.metric === 'water_level' ? view.station?.levels ?? [] : []}
                 alerts={view.alerts.filter((a) => !a.device || a.device === s.device.id)}
-                from={view.from} to={view.to} unit={s.unit} />
+                from={view.from} to={view.to} unit={s.unit} narrow={narrow} />
             </figure>
           ))}
         </>
