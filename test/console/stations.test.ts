@@ -79,6 +79,12 @@ beforeAll(async () => {
   // Device locations of these test gauges; Kim Long's is the one of docs/api.md's example.
   const kimLong = await gauge('kim-long-01', 'Trạm Kim Long', 'kim-long', 'Phú Xuân', { lat: 16.4637, lon: 107.5606 })
   const phuOc = await gauge('phu-oc-01', 'Trạm Phú Ốc', 'phu-oc', 'Quảng Điền', { lat: 16.5420, lon: 107.4870 })
+  // The last 20 hours of Kim Long rising towards level II, hourly, then the held level above it.
+  const start = Date.now()
+  for (let h = 20; h >= 1; h--) {
+    const payload = { ts: new Date(start - h * 3_600_000).toISOString(), seq: start - 1000 - h, values: { water_level: 1.9 - h * 0.065, battery: 4.0 } }
+    await kimLong.publishAsync('devices/kim-long-01/telemetry', JSON.stringify(payload), { qos: 1 })
+  }
   await holdLevel(kimLong, 'kim-long-01', 2.15, 3.9)
   await holdLevel(phuOc, 'phu-oc-01', 1.2, 3.7)
   // The level II alert is opened by the rules engine from these readings.
@@ -125,7 +131,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     for (const name of ['Báo động cấp I: 1 m', 'Báo động cấp II: 2 m', 'Báo động cấp III: 3,5 m']) {
       expect(await chart.getByRole('img', { name }).count(), name).toBe(1)
     }
-    expect(await chart.locator('path.series').count()).toBe(1)
+    // One point per 5-minute bucket holding readings: the 20 hourly ones and the held level.
+    const d = (await chart.locator('path.series').getAttribute('d')) ?? ''
+    expect(d.split('L').length).toBeGreaterThanOrEqual(21)
     expect(await chart.getByRole('img', { name: /^Cảnh báo Nghiêm trọng, / }).count()).toBeGreaterThanOrEqual(1)
     expect(page.url()).toBe(`${gw.apiUrl}/stations/kim-long`)
     expect(await axeSerious(page)).toEqual([])
