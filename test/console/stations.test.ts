@@ -121,6 +121,12 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Trạm' }).getAttribute('aria-current')).toBe('page')
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'stations-1366x768')
+    // In English the levels read in English, in the list and on the map.
+    await page.getByRole('button', { name: 'Chuyển sang tiếng Anh' }).click()
+    await page.getByRole('heading', { name: 'Stations and devices' }).waitFor()
+    expect(await kim.textContent()).toContain('Alarm level II')
+    expect(await page.getByRole('group', { name: 'Map of stations' }).getByRole('link', { name: 'Phú Ốc: Below alarm level I' }).count()).toBe(1)
+    await page.getByRole('button', { name: 'Switch to Vietnamese' }).click()
 
     // The station page: the series, the alarm levels as labelled lines, the alert as a mark.
     // An SVG link is hit on its painted shapes only: click the marker's dot.
