@@ -16,6 +16,9 @@ export const StationSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
     river: Type.Optional(Type.String()),
+    /** Where the station is, for the console's map and for scoped users; else its devices' say. */
+    district: Type.Optional(Type.String({ minLength: 1 })),
+    location: Type.Optional(Type.Object({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) }, { additionalProperties: false })),
     levels: Type.Optional(Type.Object({ I: Level, II: Level, III: Level }, { additionalProperties: false })),
     /** Levels shipped from a single or indirect source, to be confirmed by an operator. */
     to_confirm: Type.Optional(Type.Array(LevelName)),

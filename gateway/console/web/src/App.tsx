@@ -8,6 +8,8 @@ import { Login } from './pages/Login.tsx'
 import { Devices } from './pages/Devices.tsx'
 import { useLiveAlerts } from './live.ts'
 import { navigate, useRoute, type Route } from './router.ts'
+import { StationsPage } from './pages/StationsPage.tsx'
+import { StationPage } from './pages/StationPage.tsx'
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang)
@@ -69,6 +71,8 @@ function Console({ session }: { session: Session }) {
       <Nav route={route} />
       {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
         : route.page === 'devices' ? <Devices canManage={canManageDevices} />
+        : route.page === 'stations' ? <StationsPage />
+        : route.page === 'station' ? <StationPage id={route.id} />
         : <Board live={live} canAct={canAct} />}
     </>
   )
@@ -78,7 +82,8 @@ function Console({ session }: { session: Session }) {
 function Nav({ route }: { route: Route }) {
   const { t } = useI18n()
   const links: Array<{ href: string; label: Key; current: boolean }> = [
-    { href: '/', label: 'nav.board', current: route.page !== 'devices' },
+    { href: '/', label: 'nav.board', current: route.page === 'board' || route.page === 'alert' },
+    { href: '/stations', label: 'nav.stations', current: route.page === 'stations' || route.page === 'station' },
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
   ]
   return (

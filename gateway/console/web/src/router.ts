@@ -2,14 +2,23 @@ import { useEffect, useState } from 'preact/hooks'
 
 // The console's few client routes, on the History API (the gateway answers index.html for them,
 // gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history,
-// `/devices` the devices.
+// `/devices` the devices, `/stations` the map and list of stations, `/stations/:id` one station's
+// (or device's) chart.
 
-export type Route = { page: 'board' } | { page: 'alert'; id: string } | { page: 'devices' }
+export type Route =
+  | { page: 'board' }
+  | { page: 'alert'; id: string }
+  | { page: 'devices' }
+  | { page: 'stations' }
+  | { page: 'station'; id: string }
 
 export function parse(path: string): Route {
   const m = /^\/alerts\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path)
   if (m) return { page: 'alert', id: m[1] as string }
   if (/^\/devices\/?$/.test(path)) return { page: 'devices' }
+  if (/^\/stations\/?$/.test(path)) return { page: 'stations' }
+  const st = /^\/stations\/([a-z0-9][a-z0-9-]{0,63})\/?$/.exec(path)
+  if (st) return { page: 'station', id: st[1] as string }
   return { page: 'board' }
 }
 
