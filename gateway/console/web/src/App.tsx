@@ -1,12 +1,14 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks'
 import { ApiError, auth, setCsrfToken, setUnauthorizedHandler, type Session } from './api.ts'
-import { I18nContext, initialLang, storeLang, translator, type I18n, type Key, type Lang } from './i18n.ts'
+import { I18nContext, initialLang, storeLang, translator, useI18n, type I18n, type Key, type Lang } from './i18n.ts'
 import { Header } from './components/Header.tsx'
 import { Board } from './pages/Board.tsx'
+import { CameraPage } from './pages/CameraPage.tsx'
+import { Cameras } from './pages/Cameras.tsx'
 import { AlertPage } from './pages/AlertPage.tsx'
 import { Login } from './pages/Login.tsx'
 import { useLiveAlerts } from './live.ts'
-import { useRoute } from './router.ts'
+import { navigate, useRoute, type Route } from './router.ts'
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang)
@@ -62,7 +64,31 @@ function Console({ session }: { session: Session }) {
   const live = useLiveAlerts()
   const route = useRoute()
   const canAct = session.user.role === 'officer' || session.user.role === 'admin'
-  return route.page === 'alert'
-    ? <AlertPage id={route.id} live={live} canAct={canAct} />
-    : <Board live={live} canAct={canAct} />
+  const canEdit = session.user.role === 'technician' || session.user.role === 'admin'
+  return (
+    <>
+      <Nav route={route} />
+      {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
+        : route.page === 'cameras' ? <Cameras />
+        : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canEdit} />
+        : <Board live={live} canAct={canAct} />}
+    </>
+  )
+}
+
+/** The console's sections; the current one is marked for screen readers too (aria-current). */
+function Nav({ route }: { route: Route }) {
+  const { t } = useI18n()
+  const items: Array<{ href: string; label: Key; on: boolean }> = [
+    { href: '/', label: 'nav.alerts', on: route.page === 'board' || route.page === 'alert' },
+    { href: '/cameras', label: 'nav.cameras', on: route.page === 'cameras' || route.page === 'camera' },
+  ]
+  return (
+    <nav class="sections" aria-label={t('nav.label')}>
+      {items.map((i) => (
+        <a key={i.href} href={i.href} aria-current={i.on ? 'page' : undefined}
+          onClick={(e) => { e.preventDefault(); navigate(i.href) }}>{t(i.label)}</a>
+      ))}
+    </nav>
+  )
 }

@@ -72,6 +72,7 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
 export const api = {
   get: <T>(path: string, opts?: { quiet401?: boolean }) => request<T>('GET', path, undefined, opts),
   post: <T>(path: string, body?: unknown, opts?: { quiet401?: boolean }) => request<T>('POST', path, body, opts),
+  put: <T>(path: string, body: unknown) => request<T>('PUT', path, body),
 }
 
 export const auth = {

@@ -1,13 +1,17 @@
 import { useEffect, useState } from 'preact/hooks'
 
 // The console's few client routes, on the History API (the gateway answers index.html for them,
-// gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history.
+// gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history,
+// `/cameras` the camera grid, `/cameras/:id` one camera with its zone editor.
 
-export type Route = { page: 'board' } | { page: 'alert'; id: string }
+export type Route = { page: 'board' } | { page: 'alert'; id: string } | { page: 'cameras' } | { page: 'camera'; id: string }
 
 export function parse(path: string): Route {
   const m = /^\/alerts\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path)
   if (m) return { page: 'alert', id: m[1] as string }
+  if (/^\/cameras\/?$/.test(path)) return { page: 'cameras' }
+  const c = /^\/cameras\/([a-z0-9][a-z0-9-]{2,63})\/?$/.exec(path)
+  if (c) return { page: 'camera', id: c[1] as string }
   return { page: 'board' }
 }
 
