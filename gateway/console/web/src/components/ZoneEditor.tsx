@@ -13,7 +13,7 @@ import { Snapshot } from './CameraView.tsx'
 const ZONE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/
 type Tiling = 'auto' | 'on' | 'off'
 
-const round = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 10_000) / 10_000
+const round = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000
 const pointsAttr = (ps: Point[]) => ps.map(([x, y]) => `${x},${y}`).join(' ')
 
 export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; ts: string | undefined; side: ComponentChildren }) {
@@ -30,6 +30,8 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
   const [problem, setProblem] = useState<string | null>(null)
   const [status, setStatus] = useState<{ ok: boolean; text: string } | null>(null)
   const [busy, setBusy] = useState(false)
+  // Disabled until the stored configuration is in, so nothing typed meanwhile is overwritten.
+  const [ready, setReady] = useState(false)
 
   useEffect(() => {
     loadConfig(id).then(({ config }) => {
@@ -38,6 +40,7 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
       const e = config.tiling?.enabled
       setTiling(e === true ? 'on' : e === false ? 'off' : 'auto')
       setDry(config.dryReference ?? '')
+      setReady(true)
     }, (err: Error) => setStatus({ ok: false, text: t('error.server', { message: err.message }) }))
   }, [id])
 
@@ -94,7 +97,7 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
         <Snapshot id={id} name={name} ts={ts}>
           <svg class="zone-svg" viewBox="0 0 1 1" preserveAspectRatio="none" role="img"
             aria-label={t('editor.canvas', { count: points.length })}
-            onClick={(e) => setPoints((ps) => [...ps, at(e)])}
+            onClick={(e) => ready && setPoints((ps) => [...ps, at(e)])}
             onDblClick={() => { setPoints((ps) => ps.slice(0, -1)); setCloseAsked((n) => n + 1) }}>
             {zones.map((z) => <polygon key={z.id} class={`zone-shape zone-${z.kind}`} points={pointsAttr(z.polygon)} />)}
             {points.length > 0 && <polyline class="zone-draft" points={pointsAttr(points.length > 2 ? [...points, points[0]!] : points)} />}
@@ -106,6 +109,7 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
       <form class="editor" onSubmit={save} aria-labelledby="editor-heading">
         <h2 id="editor-heading">{t('editor.heading')}</h2>
         <p class="muted">{t('editor.help')}</p>
+        <fieldset class="plain" disabled={!ready}>
         <fieldset class="draft">
           <legend>{t('editor.newZone')}</legend>
           <div class="editor-fields">
@@ -174,9 +178,10 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
             <input id="zone-dry" value={dry} maxLength={4096} autocomplete="off" onInput={(e) => setDry(e.currentTarget.value)} />
           </div>
         </div>
+        </fieldset>
         {status && <p class={status.ok ? 'notice' : 'error'} role={status.ok ? 'status' : 'alert'}>{status.text}</p>}
         <div class="editor-actions">
-          <button type="submit" disabled={busy}>{busy ? t('editor.saving') : t('editor.save')}</button>
+          <button type="submit" disabled={busy || !ready}>{busy ? t('editor.saving') : t('editor.save')}</button>
         </div>
       </form>
     </>
