@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe('serving the built console', () => {
   it('answers / and client routes with index.html under a CSP without inline script or style', async () => {
-    for (const path of ['/', '/alerts/abc-123']) {
+    for (const path of ['/', '/alerts/abc-123', '/cameras', '/cameras/cam-truong-tien-01']) {
       const res = await fetch(`${base}${path}`)
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toMatch(/^text\/html/)

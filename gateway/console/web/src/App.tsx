@@ -3,6 +3,8 @@ import { ApiError, auth, setCsrfToken, setUnauthorizedHandler, type Session } fr
 import { I18nContext, initialLang, storeLang, translator, useI18n, type I18n, type Key, type Lang } from './i18n.ts'
 import { Header } from './components/Header.tsx'
 import { Board } from './pages/Board.tsx'
+import { CameraPage } from './pages/CameraPage.tsx'
+import { Cameras } from './pages/Cameras.tsx'
 import { AlertPage } from './pages/AlertPage.tsx'
 import { Login } from './pages/Login.tsx'
 import { Devices } from './pages/Devices.tsx'
@@ -65,14 +67,17 @@ function Console({ session }: { session: Session }) {
   const live = useLiveAlerts()
   const route = useRoute()
   const canAct = session.user.role === 'officer' || session.user.role === 'admin'
-  const canManageDevices = session.user.role === 'technician' || session.user.role === 'admin'
+  // Technicians and admins register devices and draw camera zones (docs/api.md, roles).
+  const canManage = session.user.role === 'technician' || session.user.role === 'admin'
   return (
     <>
       <Nav route={route} />
       {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
-        : route.page === 'devices' ? <Devices canManage={canManageDevices} />
+        : route.page === 'devices' ? <Devices canManage={canManage} />
         : route.page === 'stations' ? <StationsPage />
         : route.page === 'station' ? <StationPage id={route.id} />
+        : route.page === 'cameras' ? <Cameras />
+        : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
         : <Board live={live} canAct={canAct} />}
     </>
   )
@@ -84,6 +89,7 @@ function Nav({ route }: { route: Route }) {
   const links: Array<{ href: string; label: Key; current: boolean }> = [
     { href: '/', label: 'nav.board', current: route.page === 'board' || route.page === 'alert' },
     { href: '/stations', label: 'nav.stations', current: route.page === 'stations' || route.page === 'station' },
+    { href: '/cameras', label: 'nav.cameras', current: route.page === 'cameras' || route.page === 'camera' },
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
   ]
   return (
