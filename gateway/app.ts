@@ -202,6 +202,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     say(
       [
         `ioc-gateway listening:`,
+        `  Console    ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/`,
         `  HTTP API   ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`,
         `  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`,
         ...(brokerPorts.tls ? [`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`] : []),
