@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import mqttPacket from 'mqtt-packet'
-import { connectHeader } from '../test/support/mqtt-wire.ts'
+import { connackOf, connectHeader } from '../test/support/mqtt-wire.ts'
 
 interface Ports { http: number; mqtt: number; ws: number }
 interface Child { proc: ChildProcess; ports: Ports; log: string; dir: string }
@@ -103,23 +102,6 @@ async function flood(c: Child): Promise<void> {
     `(address_limit ${metric(s.metrics, 'mqtt_connections_closed_total', 'address_limit')}); /healthz ${health}; ` +
     `${left} still open ${Math.round((gone + 1500) / 1000)} s after connecting (connect_timeout ${metric(s.metrics, 'mqtt_connections_closed_total', 'connect_timeout')})`)
   for (const { s: sock } of socks) sock.destroy()
-}
-
-function connackOf(port: number, username: string, password: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' })
-    const parser = mqttPacket.parser({ protocolVersion: 4 })
-    parser.on('packet', (p) => {
-      if (p.cmd === 'connack') {
-        resolve(p.returnCode ?? -1)
-        s.destroy()
-      }
-    })
-    s.on('data', (b) => parser.parse(b))
-    s.on('error', () => resolve(-1))
-    s.on('close', () => resolve(-1))
-    s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: '', username, password: Buffer.from(password) }))
-  })
 }
 
 async function brute(c: Child): Promise<void> {

@@ -3,11 +3,10 @@
 // refusals are logged as a bounded summary, and a credential typed as the user name is never
 // logged (docs/operations.md, Security; docs/mqtt.md). 3,000 wrong tokens at 1,872/s were once
 // all answered, and each refusal was a 191-byte log line.
-import { connect } from 'node:net'
-import mqttPacket from 'mqtt-packet'
 import { afterAll, describe, expect, it } from 'vitest'
 import { memoryAuthFailureLimiter } from '../../gateway/security/auth-failures.ts'
 import { bearer, makeApi, type TestApi } from '../api/support.ts'
+import { connackOf } from '../support/mqtt-wire.ts'
 import { startBroker, type Harness } from './harness.ts'
 
 const harnesses: Harness[] = []
@@ -21,27 +20,6 @@ afterAll(async () => {
 function clock() {
   let t = 1_000_000
   return { now: () => t, advance: (ms: number) => { t += ms } }
-}
-
-/** CONNECT over a raw socket (mqtt-packet), resolving with the CONNACK return code. */
-function connackOf(port: number, username: string, password: string, clientId = ''): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1' })
-    const parser = mqttPacket.parser({ protocolVersion: 4 })
-    parser.on('packet', (p) => {
-      if (p.cmd === 'connack') {
-        resolve(p.returnCode ?? -1)
-        s.destroy()
-      }
-    })
-    s.on('data', (b) => parser.parse(b))
-    s.on('error', reject)
-    s.on('close', () => resolve(-1))
-    s.write(mqttPacket.generate({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId,
-      username, password: Buffer.from(password),
-    }))
-  })
 }
 
 describe('failed-authentication limit over MQTT', () => {

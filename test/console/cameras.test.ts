@@ -2,10 +2,10 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { sample } from '../support/samples.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { axeSerious, ensureConsoleBuilt, launchChromium, screenshot, SIZES, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The technician's camera flow in real Chromium against `iocgw start` as a real process with
 // vision on (the real models, found by the project's lookup): a real photo published over MQTT
@@ -30,14 +30,7 @@ let camera: mqtt.MqttClient
 
 interface Rec { ts: string; objects: Array<{ class: string; score: number; box: number[] }>; zones?: Array<{ zone: string; counts: Record<string, number> }> }
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  })
-  return { status: res.status, body: (await res.json()) as T }
-}
+const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 /** Publishes the photo as a frame captured at `ts` and waits for its detection record. */
 async function frame(ts: number): Promise<Rec> {
@@ -80,16 +73,8 @@ const unexpected = (problems: string[]) => problems.filter((p) => !/(401 \(Unaut
 
 beforeAll(async () => {
   if (!haveChromium) return
-  await ensureConsoleBuilt()
   dir = tempDir('iocgw-console-cam-')
-  for (let attempt = 1; ; attempt++) {
-    try {
-      gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_ADMIN_TOKEN: ADMIN } })
-      break
-    } catch (err) {
-      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
-    }
-  }
+  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
   const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id: CAM, kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' })
   expect(dev.status).toBe(201)

@@ -6,9 +6,9 @@ import sharp from 'sharp'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadEdgeRunConfig } from '../../edge/config.ts'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
-import { axeSerious, ensureConsoleBuilt, launchChromium, screenshot, SIZES, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The technician's Devices page (docs/console.md, "Devices") in real Chromium against `iocgw start`
 // as a real process: register a camera through the form, read its QR code back off the screen and
@@ -31,14 +31,7 @@ let gw: GatewayProcess
 let browser: Browser
 const clients: mqtt.MqttClient[] = []
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  return { status: res.status, body: (await res.json()) as T }
-}
+const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 async function logIn(page: Page, user: { name: string; password: string }): Promise<void> {
   await page.goto(`${gw.apiUrl}/devices`)
@@ -87,16 +80,8 @@ const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauth
 
 beforeAll(async () => {
   if (!haveChromium) return
-  await ensureConsoleBuilt()
   dir = tempDir('iocgw-console-devices-')
-  for (let attempt = 1; ; attempt++) {
-    try {
-      gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_ADMIN_TOKEN: ADMIN } })
-      break
-    } catch (err) {
-      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
-    }
-  }
+  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
   browser = await launchChromium()

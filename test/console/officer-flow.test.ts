@@ -2,9 +2,9 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { axeSerious, ensureConsoleBuilt, launchChromium, screenshot, SIZES, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The officer's core flow in real Chromium against `iocgw start` as a real process: log in, see a
 // flood alert appear live when a real MQTT gauge crosses Kim Long's level II (2.00 m,
@@ -22,14 +22,7 @@ let gw: GatewayProcess
 let browser: Browser
 const gauges: mqtt.MqttClient[] = []
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  return { status: res.status, body: (await res.json()) as T }
-}
+const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 /** Registers a gauge and connects it over MQTT with the credentials the API handed out. */
 async function gauge(id: string, name: string, station: string, district: string): Promise<mqtt.MqttClient> {
@@ -66,19 +59,8 @@ const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauth
 
 beforeAll(async () => {
   if (!haveChromium) return
-  await ensureConsoleBuilt()
   dir = tempDir('iocgw-console-e2e-')
-  const dataDir = join(dir.path, 'data')
-  // Free ports are picked before the gateway binds them; on a busy machine another process may
-  // take one in between, so a start refused for that reason is tried again on new ports.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      gw = await spawnGateway({ dataDir, env: { IOC_ADMIN_TOKEN: ADMIN } })
-      break
-    } catch (err) {
-      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
-    }
-  }
+  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   // The officer's account, made by an admin through the API (docs/api.md, "Users").
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
   browser = await launchChromium()

@@ -2,9 +2,9 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { axeSerious, ensureConsoleBuilt, launchChromium, screenshot, SIZES, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The Stations pages (docs/console.md, "Stations") in real Chromium against `iocgw start`: two real
 // MQTT gauges (Kim Long in Phú Xuân above its level II of 2.00 m, Phú Ốc in Quảng Điền below its
@@ -23,14 +23,7 @@ let gw: GatewayProcess
 let browser: Browser
 const gauges: mqtt.MqttClient[] = []
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  return { status: res.status, body: (await res.json()) as T }
-}
+const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 /** Registers a gauge and connects it over MQTT under its own client id (docs/mqtt.md, "Client ids"). */
 async function gauge(id: string, name: string, station: string, district: string, location: { lat: number; lon: number }): Promise<mqtt.MqttClient> {
@@ -63,17 +56,8 @@ const noOverflow = (page: Page) => page.evaluate('document.documentElement.scrol
 
 beforeAll(async () => {
   if (!haveChromium) return
-  await ensureConsoleBuilt()
   dir = tempDir('iocgw-console-stations-')
-  const dataDir = join(dir.path, 'data')
-  for (let attempt = 1; ; attempt++) {
-    try {
-      gw = await spawnGateway({ dataDir, env: { IOC_ADMIN_TOKEN: ADMIN } })
-      break
-    } catch (err) {
-      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
-    }
-  }
+  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
   expect((await admin('POST', '/users', { name: SCOPED.name, role: 'officer', password: SCOPED.password, districts: ['Phú Xuân'] })).status).toBe(201)
   // Device locations of these test gauges; Kim Long's is the one of docs/api.md's example.

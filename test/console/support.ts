@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { chromium } from 'playwright-core'
 import { DEFAULT_DIST } from '../../gateway/console/plugin.ts'
-import { ROOT } from '../support/gateway-process.ts'
+import { ROOT, spawnGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { waitFor } from '../support/services.ts'
 
 const WEB = join(ROOT, 'gateway', 'console', 'web')
@@ -91,4 +91,30 @@ export async function axeSerious(page: Page): Promise<string[]> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false })
+}
+
+/**
+ * `iocgw start` for a browser test, with the console built and `adminToken` as its bootstrap admin
+ * token. Free ports are picked before the gateway binds them; on a busy machine another process
+ * may take one in between, so a start refused for that reason is tried again on new ports.
+ */
+export async function startConsoleGateway(dataDir: string, adminToken: string): Promise<GatewayProcess> {
+  await ensureConsoleBuilt()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnGateway({ dataDir, env: { IOC_ADMIN_TOKEN: adminToken } })
+    } catch (err) {
+      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
+    }
+  }
+}
+
+/** One API call with a bearer token (the tests' set-up, done as an admin would). */
+export async function apiAs<T>(gw: GatewayProcess, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  return { status: res.status, body: (await res.json()) as T }
 }
