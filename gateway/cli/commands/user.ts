@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander'
 import { ROLES } from '../../registry/types.ts'
+import type { UserAccount } from '../../registry/users.ts'
 import { callApi, print, printJson } from '../client.ts'
 import { CliError } from '../errors.ts'
 import { table } from '../table.ts'
@@ -8,16 +9,8 @@ import { table } from '../table.ts'
 // (IOC_TOKEN of an admin). Passwords are read from the terminal without echo, or from stdin with
 // --password-stdin (scripts); never from an argument, which `ps` and shell history would show.
 
-interface User {
-  name: string
-  role: string
-  districts: string[]
-  stations: string[]
-  disabled: boolean
-  created_at: string
-  updated_at: string
-  last_login_at: string | null
-}
+/** A user as `/api/v1/users` answers it: the account without its internal id. */
+type User = Omit<UserAccount, 'id'>
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
 
