@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { sample } from '../support/samples.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The technician's camera flow in real Chromium against `iocgw start` as a real process with
 // vision on (the real models, found by the project's lookup): a real photo published over MQTT
@@ -54,13 +54,7 @@ const inZone = (rec: Rec) => vehicles(rec).filter((o) => {
   return x >= ZONE[0]![0] && x <= ZONE[1]![0] && y >= ZONE[0]![1] && y <= ZONE[2]![1]
 }).length
 
-async function logIn(page: Page): Promise<void> {
-  await page.goto(`${gw.apiUrl}/`)
-  await page.getByLabel('Tên đăng nhập', { exact: true }).fill(TECH.name)
-  await page.getByLabel('Mật khẩu', { exact: true }).fill(TECH.password)
-  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
-  await page.getByRole('heading', { name: 'Bảng cảnh báo' }).waitFor({ timeout: 30_000 })
-}
+const logIn = (page: Page) => logInAt(page, `${gw.apiUrl}/`, TECH, 'Bảng cảnh báo')
 
 /** Clicks at a point of the drawing area given in frame coordinates (0..1). */
 async function at(page: Page, x: number, y: number, how: 'click' | 'dblclick' = 'click'): Promise<void> {

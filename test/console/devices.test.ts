@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadEdgeRunConfig } from '../../edge/config.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The technician's Devices page (docs/console.md, "Devices") in real Chromium against `iocgw start`
 // as a real process: register a camera through the form, read its QR code back off the screen and
@@ -33,13 +33,7 @@ const clients: mqtt.MqttClient[] = []
 
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
-async function logIn(page: Page, user: { name: string; password: string }): Promise<void> {
-  await page.goto(`${gw.apiUrl}/devices`)
-  await page.getByLabel('Tên đăng nhập', { exact: true }).fill(user.name)
-  await page.getByLabel('Mật khẩu', { exact: true }).fill(user.password)
-  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
-  await page.getByRole('heading', { name: 'Thiết bị', exact: true }).waitFor({ timeout: 30_000 })
-}
+const logIn = (page: Page, user: { name: string; password: string }) => logInAt(page, `${gw.apiUrl}/devices`, user, 'Thiết bị')
 
 /** The QR code as it is drawn on screen, decoded from its pixels (no access to its source text). */
 async function readQr(page: Page): Promise<string> {

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The officer's core flow in real Chromium against `iocgw start` as a real process: log in, see a
 // flood alert appear live when a real MQTT gauge crosses Kim Long's level II (2.00 m,
@@ -46,11 +46,7 @@ async function holdLevel(client: mqtt.MqttClient, id: string, metres: number): P
 }
 
 async function logIn(page: Page): Promise<void> {
-  await page.goto(`${gw.apiUrl}/`)
-  await page.getByLabel('Tên đăng nhập', { exact: true }).fill(OFFICER.name)
-  await page.getByLabel('Mật khẩu', { exact: true }).fill(OFFICER.password)
-  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
-  await page.getByRole('heading', { name: 'Bảng cảnh báo' }).waitFor({ timeout: 30_000 })
+  await logInAt(page, `${gw.apiUrl}/`, OFFICER, 'Bảng cảnh báo')
   await page.getByText('Trực tiếp', { exact: true }).waitFor({ timeout: 30_000 })
 }
 

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The Stations pages (docs/console.md, "Stations") in real Chromium against `iocgw start`: two real
 // MQTT gauges (Kim Long in Phú Xuân above its level II of 2.00 m, Phú Ốc in Quảng Điền below its
@@ -43,13 +43,7 @@ async function holdLevel(client: mqtt.MqttClient, id: string, metres: number, ba
   }
 }
 
-async function logIn(page: Page, who: { name: string; password: string }): Promise<void> {
-  await page.goto(`${gw.apiUrl}/stations`)
-  await page.getByLabel('Tên đăng nhập', { exact: true }).fill(who.name)
-  await page.getByLabel('Mật khẩu', { exact: true }).fill(who.password)
-  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
-  await page.getByRole('heading', { name: 'Trạm và thiết bị' }).waitFor({ timeout: 30_000 })
-}
+const logIn = (page: Page, who: { name: string; password: string }) => logInAt(page, `${gw.apiUrl}/stations`, who, 'Trạm và thiết bị')
 
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)|404 \(Not Found\)/.test(p))
 const noOverflow = (page: Page) => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')

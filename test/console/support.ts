@@ -118,3 +118,15 @@ export async function apiAs<T>(gw: GatewayProcess, token: string, method: string
   })
   return { status: res.status, body: (await res.json()) as T }
 }
+
+/**
+ * Opens `url`, logs in through the form as a person would (its labelled fields, docs/console.md)
+ * and waits for the page's heading.
+ */
+export async function logInAt(page: Page, url: string, user: { name: string; password: string }, heading: string): Promise<void> {
+  await page.goto(url)
+  await page.getByLabel('Tên đăng nhập', { exact: true }).fill(user.name)
+  await page.getByLabel('Mật khẩu', { exact: true }).fill(user.password)
+  await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
+  await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: 30_000 })
+}
