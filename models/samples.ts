@@ -43,13 +43,18 @@ export function loadSamples(): Sample[] {
   return cached
 }
 
+/** The samples folders, `samples/` beside each folder the models are looked up in, in that order. */
+export function sampleDirs(modelsDir?: string | undefined): string[] {
+  return searchDirs(modelsDir).map((d) => join(d, 'samples'))
+}
+
 /**
  * A file of the samples folder (a photo, or the reference results expected.json), looked up in
  * the same folders as the models (IOC_MODELS_DIR, models/, ../shared/models); null when absent.
  */
 export function findSample(name: string, modelsDir?: string | undefined): string | null {
-  for (const dir of searchDirs(modelsDir)) {
-    const path = join(dir, 'samples', name)
+  for (const dir of sampleDirs(modelsDir)) {
+    const path = join(dir, name)
     if (existsSync(path)) return path
   }
   return null
@@ -59,6 +64,6 @@ export function findSample(name: string, modelsDir?: string | undefined): string
 export function samplePath(name: string, modelsDir?: string | undefined): string {
   const path = findSample(name, modelsDir)
   if (path) return path
-  const where = searchDirs(modelsDir).map((d) => join(d, 'samples')).join(', ')
+  const where = sampleDirs(modelsDir).join(', ')
   throw new Error(`sample ${name} not found in ${where}; ${FETCH_HINT}`)
 }

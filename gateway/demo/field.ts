@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { searchDirs } from '../../models/manifest.ts'
+import { sampleDirs } from '../../models/samples.ts'
 import { DEMO_MIN_DURATION_S, KIM_LONG, PHU_OC, rainIntensity, waterLevel, type Hydrograph } from './scenario.ts'
 
 // A simulated field for `iocgw demo`: devices registered through the real API, publishing over
@@ -34,9 +34,9 @@ const DEVICES: DemoDevice[] = [
 /** Real milliseconds between messages, by device kind. */
 const PERIOD_MS: Record<string, number> = { water_level: 2000, rain_gauge: 10_000, air_quality: 10_000, camera: 3000 }
 
-/** The sample photos the cameras replay: `samples/` beside the models (models/manifest.ts searchDirs). */
+/** The sample photos the cameras replay: `samples/` beside the models (models/samples.ts). */
 export function samplesDir(modelsDir?: string): { dir: string | undefined; searched: string[] } {
-  const searched = searchDirs(modelsDir).map((d) => join(d, 'samples'))
+  const searched = sampleDirs(modelsDir)
   return { dir: searched.find((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.jpg'))), searched }
 }
 
