@@ -90,12 +90,11 @@ async function flood(c: Child): Promise<void> {
   const openAfterConnect = socks.filter((x) => !x.closed()).length
   const health = await fetch(`http://127.0.0.1:${c.ports.http}/healthz`).then((r) => r.status, (e: Error) => e.message)
   const t0 = Date.now()
-  let gone = 0
   while (Date.now() - t0 < 20_000) {
     await sleep(500)
     if (socks.every((x) => x.closed())) break
   }
-  gone = Date.now() - t0
+  const gone = Date.now() - t0
   const left = socks.filter((x) => !x.closed()).length
   const s = await stats(c)
   console.log(`flood: ${n} idle sockets from 127.0.0.1 on the WebSocket port: ${openAfterConnect} held, ${n - openAfterConnect} refused ` +

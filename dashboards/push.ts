@@ -149,7 +149,7 @@ export async function pushBoards(boards: BuiltBoard[], opts: PushOptions): Promi
       throw new GrafanaError(`Cannot reach Grafana at ${base} (${(err as Error).message}); check --grafana-url.`, 0)
     }
     const text = await res.text()
-    let parsed: unknown = {}
+    let parsed: unknown
     try {
       parsed = text ? JSON.parse(text) : {}
     } catch {

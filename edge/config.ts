@@ -123,13 +123,13 @@ export async function loadEdgeRunConfig(file: string, env: NodeJS.ProcessEnv = p
   try {
     raw = parseYaml(readFileSync(file, 'utf8'))
   } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message.split('\n')[0]}`)
+    throw new Error(`${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err })
   }
   const baseDir = dirname(resolve(file))
   try {
     if (isCameraConfig(raw)) return { kind: 'camera', base: checkEdgeBase(raw, baseDir, env) }
     return { kind: 'sensor', config: await checkEdgeConfig(raw, baseDir, env) }
   } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`)
+    throw new Error(`${file}: ${(err as Error).message}`, { cause: err })
   }
 }

@@ -112,7 +112,7 @@ async function download(url: string, path: string, expect: { bytes: number; sha2
     try {
       res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) })
     } catch (err) {
-      throw new Error(`cannot download ${url}: ${networkReason(err)}`)
+      throw new Error(`cannot download ${url}: ${networkReason(err)}`, { cause: err })
     }
     if (!res.ok || !res.body) throw new Error(`${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`)
     const hash = createHash('sha256')
@@ -133,7 +133,7 @@ async function download(url: string, path: string, expect: { bytes: number; sha2
         createWriteStream(part),
       )
     } catch (err) {
-      throw new Error(`download of ${url} broke off after ${seen} bytes: ${networkReason(err)}`)
+      throw new Error(`download of ${url} broke off after ${seen} bytes: ${networkReason(err)}`, { cause: err })
     }
     const got = hash.digest('hex')
     if (got !== expect.sha256 || seen !== expect.bytes) {

@@ -118,7 +118,7 @@ export async function connectOnvif(o: { xaddr: string; username?: string | undef
   try {
     info = await dev.init()
   } catch (err) {
-    throw new Error(`ONVIF ${o.xaddr}: ${err instanceof Error ? err.message : String(err)}`)
+    throw new Error(`ONVIF ${o.xaddr}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
   const list = dev.getProfileList()
   const profiles: CameraProfile[] = list.map((p) => ({

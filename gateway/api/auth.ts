@@ -25,7 +25,7 @@ export function userActor(s: ActiveSession): ApiActor {
 
 function isRouteRoles(v: unknown): v is RouteRoles {
   if (v === 'public') return true
-  return Array.isArray(v) && v.length > 0 && v.every((r) => (ROLES as readonly string[]).includes(r))
+  return Array.isArray(v) && v.length > 0 && v.every((r: unknown) => (ROLES as readonly unknown[]).includes(r))
 }
 
 function deny(reply: FastifyReply, statusCode: 401 | 403 | 429, message: string): FastifyReply {

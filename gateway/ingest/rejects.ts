@@ -37,6 +37,7 @@ export function memoryRejectLog(opts: { perDevice?: number; maxDevices?: number 
 }
 
 export function excerptOf(payload: Buffer, max = 160): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
   const s = payload.subarray(0, max * 2).toString('utf8').replace(/[\u0000-\u001f\u007f\ufffd]/g, '·')
   return s.length > max ? `${s.slice(0, max)}…` : s
 }

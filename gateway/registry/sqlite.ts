@@ -136,13 +136,17 @@ export class SqliteRegistry implements DeviceRegistry {
   listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Page<Device> {
     const where: string[] = []
     const args: unknown[] = []
-    if (filter.kind) (where.push('kind = ?'), args.push(filter.kind))
-    if (filter.station) (where.push('station = ?'), args.push(filter.station))
-    if (filter.state) (where.push('state = ?'), args.push(filter.state))
+    const add = (sql: string, ...values: unknown[]): void => {
+      where.push(sql)
+      args.push(...values)
+    }
+    if (filter.kind) add('kind = ?', filter.kind)
+    if (filter.station) add('station = ?', filter.station)
+    if (filter.state) add('state = ?', filter.state)
     const scoped = scopeSql(filter.scope)
-    if (scoped) (where.push(scoped.sql), args.push(...scoped.args))
+    if (scoped) add(scoped.sql, ...scoped.args)
     const after = decodeCursor(page.cursor)
-    if (after !== undefined) (where.push('id > ?'), args.push(after))
+    if (after !== undefined) add('id > ?', after)
     const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
     const rows = this.sql(sql).all(...args, page.limit + 1) as DeviceRow[]
     const items = rows.slice(0, page.limit).map(toDevice)

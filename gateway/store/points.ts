@@ -86,7 +86,7 @@ function normalizeTags(i: number, rawTags: Readonly<Record<string, string>>): Re
  * are, which the caller allows by not changing them until the write settles.
  */
 export function normalizePoints(points: readonly Point[], types: FieldTypes): { points: NormalPoint[]; fresh: readonly NewFieldType[] } {
-  const out: NormalPoint[] = new Array(points.length)
+  const out = new Array<NormalPoint>(points.length)
   let fresh: NewFieldType[] | null = null
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!
@@ -201,7 +201,7 @@ export class FieldTypes {
       return
     }
     if (this.count >= this.max) return
-    if (!fields) this.known.set(measurement, (fields = new Map()))
+    if (!fields) this.known.set(measurement, (fields = new Map<string, FieldType>()))
     fields.set(field, type)
     this.count++
   }

@@ -81,7 +81,7 @@ const GRID = 48
 const cellCache = new WeakMap<CountZone, Map<string, Float64Array>>()
 function zoneCells(zone: CountZone, poly: readonly Pt[], w: number, h: number): Float64Array {
   let bySize = cellCache.get(zone)
-  if (!bySize) cellCache.set(zone, (bySize = new Map()))
+  if (!bySize) cellCache.set(zone, (bySize = new Map<string, Float64Array>()))
   const key = `${w}x${h}`
   const hit = bySize.get(key)
   if (hit) return hit

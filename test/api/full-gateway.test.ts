@@ -19,7 +19,7 @@ const logs: string[] = []
 let gw: RunningGateway
 let base: string
 const tokens = { admin: ADMIN } as Record<Role, string>
-let ops: Op[] = []
+const ops: Op[] = []
 
 beforeAll(async () => {
   const config = Value.Default(ConfigSchema, {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { spawnGateway, stopGateway } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 describe('iocgw start (a real process, as on a fresh clone)', () => {

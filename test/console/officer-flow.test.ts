@@ -3,7 +3,7 @@ import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir, waitFor } from '../support/services.ts'
+import { requireCommand, tempDir } from '../support/services.ts'
 import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
 
 // The officer's core flow in real Chromium against `iocgw start` as a real process: log in, see a

@@ -97,7 +97,7 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
         250,
       )
     } catch (err) {
-      throw new Error(`the gateway did not fill InfluxDB: ${String(err)}\n${field.gatewayLog()}`)
+      throw new Error(`the gateway did not fill InfluxDB: ${String(err)}\n${field.gatewayLog()}`, { cause: err })
     }
     for (const m of PIPELINE_MEASUREMENTS) filledBy.set(m, 'pipeline')
     // Give the alert engine and vision (when wired) a moment to write what the field caused.

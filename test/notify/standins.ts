@@ -74,7 +74,7 @@ export async function startStandIns(): Promise<StandIns> {
   const server: Server = createServer(async (req, res) => {
     const raw = await readBody(req)
     const ct = req.headers['content-type'] ?? ''
-    let body: Record<string, unknown> = {}
+    let body: Record<string, unknown>
     try {
       body = ct.includes('application/json') ? JSON.parse(raw) : Object.fromEntries(new URLSearchParams(raw))
     } catch {

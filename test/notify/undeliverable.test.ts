@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
+import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
 import { alertRoutes } from '../../gateway/api/routes/alerts.ts'
 import { subscriptionRoutes } from '../../gateway/api/routes/subscriptions.ts'
@@ -8,11 +8,11 @@ import { buildApi } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import type { Metrics } from '../../gateway/metrics/registry.ts'
-import { createNotifier, type Notifier } from '../../gateway/notify/notifier.ts'
+import { createNotifier } from '../../gateway/notify/notifier.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
 import { tempDir, waitFor } from '../support/services.ts'
-import { startStandIns, standInConfig, type StandIns } from './standins.ts'
+import { startStandIns, standInConfig } from './standins.ts'
 
 // A contact on a channel no provider carries: said at start, flagged when the contact is added,
 // and each notification it should get is kept as an `undeliverable` outbox row, noted in the
@@ -96,9 +96,8 @@ describe('notifications with no provider for the channel', () => {
   })
 
   it('no warning, no undeliverable row when the channel has a provider', async () => {
-    let prov: StandIns | undefined
-    prov = await startStandIns()
-    cleanups.push(() => prov?.close())
+    const prov = await startStandIns()
+    cleanups.push(() => prov.close())
     const { lines, logger } = capture()
     const m = metrics()
     const notifier = createNotifier({ dataDir: dir.path, logger, metrics: m, config: { ...standInConfig(prov), timeoutMs: 10_000 }, stations: stations(), pollMs: 20 })

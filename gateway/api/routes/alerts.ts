@@ -34,7 +34,7 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if ((body as string).trim() === '') done(null, undefined)
-    else json(request, body as string, done)
+    else void json(request, body as string, done)
   })
   app.get('/alerts', {
     config: { roles: READ },

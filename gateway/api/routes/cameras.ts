@@ -114,7 +114,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       if (actor?.scope) throw missing()
       return
     }
-    const dev = await deps.registry.getDevice(id)
+    const dev = deps.registry.getDevice(id)
     if (!dev || dev.kind !== 'camera' || !canSee(actor, dev)) throw missing()
   }
 
