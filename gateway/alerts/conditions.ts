@@ -1,8 +1,8 @@
 import type { DetectionEvent, Reading } from '../bus/events.ts'
-import type { Stations } from '../ingest/stations.ts'
+import type { Stations } from '../domain/stations.ts'
 import type { AqiBand, Congestion, Rainfall, RiseRate, Rule, WaterAlarm, WaterRatio } from './rules.ts'
 import type { AlertKind, Severity, Subject } from './types.ts'
-import { AQI_BANDS as VN_AQI_BANDS } from '../ingest/vn-aqi.ts'
+import { AQI_BANDS as VN_AQI_BANDS } from '../domain/vn-aqi.ts'
 
 // Turns one input (a reading or a detection) into the value a rule compares with its thresholds.
 // Pure apart from the per-subject `data` the condition keeps in its persisted state.

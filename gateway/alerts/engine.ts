@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../bus/events.ts'
-import type { Stations } from '../ingest/stations.ts'
+import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { compileConditions, type Condition, type Evaluation, type Input } from './conditions.ts'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Compile } from 'typebox/compile'
 import type { DevicePublishHandler } from '../broker/types.ts'
-import { BoundedMap } from '../ingest/lru.ts'
+import { BoundedMap } from '../util/lru.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { CommandAck, type DeviceConfig } from '../protocol/schemas.ts'

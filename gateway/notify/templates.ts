@@ -1,4 +1,4 @@
-import type { Stations } from '../ingest/stations.ts'
+import type { Stations } from '../domain/stations.ts'
 import type { Alert, AlertChange, ChangeAction, Severity } from '../alerts/types.ts'
 import { AQI_BANDS, ROMAN } from '../alerts/conditions.ts'
 import { SMS_MAX, gsm7Length, toGsm7 } from './gsm7.ts'

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { parse as parseYaml } from 'yaml'
-import { decimalCommaMessage } from './decimal-comma.ts'
+import { decimalCommaMessage } from '../util/decimal-comma.ts'
 
 // Flood alarm levels per station: Decision 05/2020/QĐ-TTg (three levels "báo động" I, II, III, in
 // metres above the station's gauge datum; Art. 4.2 lets the provincial People's Committee set
@@ -84,7 +84,7 @@ export function stationsFrom(file: StationsFile): Stations {
 export function loadStations(path: string): Stations {
   const text = readFileSync(path, 'utf8')
   // A decimal comma (1,00) makes a string or splits a flow mapping's number in two; either way the
-  // plain error would not say so (decimal-comma.ts).
+  // plain error would not say so (util/decimal-comma.ts).
   const commaOr = (message: string): string => `${path}: ${decimalCommaMessage(text) ?? message}`
   let raw: unknown
   try {
