@@ -4,6 +4,7 @@ import { Aedes, type Client } from 'aedes'
 import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import { deviceTopic } from '../protocol/topics.ts'
 import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
 import { PersistentSessions } from './client-id.ts'
 import { DEVICE_REFRESH_MS, TOKEN_USERNAME, createHooks } from './hooks.ts'
@@ -212,7 +213,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   async function publishOffline(device: Device): Promise<void> {
     const receivedAt = Date.now()
     const payload = offlinePayload(receivedAt)
-    const topic = `devices/${device.id}/status`
+    const topic = deviceTopic.status(device.id)
     // Same path as a device's own status: durable first, then retained for subscribers.
     await routes.status?.({ device, topic, subtopic: 'status', payload, qos: 1, retain: true, receivedAt })
     // A session may have come back meanwhile; its own status wins.
