@@ -191,7 +191,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     const device = session.principal.device
     if (lastOnline.get(device.id) === false) return
     publishOffline(device).catch((err: Error) =>
-      log.warn({ event: 'mqtt_offline_status_failed', device: device.id, err: err.message }, 'could not publish offline status'),
+      log.warn({ event: 'mqtt_offline_status_failed', device: device.id, err }, 'could not publish offline status'),
     )
   })
 
@@ -204,10 +204,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       return
     }
     if (err.message.startsWith('publish refused') || err.message.startsWith('connection refused')) return
-    log.debug({ event: 'mqtt_client_error', client: client.id, err: err.message }, 'MQTT client error')
+    log.debug({ event: 'mqtt_client_error', client: client.id, err }, 'MQTT client error')
   })
   broker.on('connectionError', (_client, err) => {
-    log.debug({ event: 'mqtt_connection_error', err: err.message }, 'MQTT connection error')
+    log.debug({ event: 'mqtt_connection_error', err }, 'MQTT connection error')
   })
 
   async function publishOffline(device: Device): Promise<void> {

@@ -96,7 +96,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const now = opts.now ?? Date.now
   const shared = openAlertsDb(opts.dataDir)
   const db = shared.db
-  const log = opts.logger.child({ part: 'notify' })
+  const log = opts.logger.child({ component: 'notify' })
   const contacts = sqliteContacts(db)
   const channels = opts.channels ?? channelsFromConfig(cfg, db)
   const ctx: RenderContext = { sender: cfg.sender, stations: opts.stations }
