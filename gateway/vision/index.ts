@@ -17,7 +17,6 @@ import type { TimeSeriesStore } from '../store/types.ts'
 export { VisionSection, type VisionConfig } from './config.ts'
 export type { DetectionPoint, DetectionSink } from './pipeline.ts'
 export { storeSink } from './store-sink.ts'
-export { cameraRoutes } from '../api/routes/cameras.ts'
 export { loadCameraConfigs } from './camera-config.ts'
 
 export interface VisionDeps {
