@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config'
 
-// Integration tests start real services (aedes, influxd, redis, chromium) on free ports; two cores
+// Integration tests start real services (aedes, influxd, chromium) on free ports; two cores
 // means running more than two files at once only makes every test slower and flakier.
 export default defineConfig({
   test: {

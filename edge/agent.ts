@@ -80,7 +80,7 @@ export async function startEdgeAgent(cfg: EdgeConfig, deps: { logger: Logger; dr
   const publishStatus = () => {
     if (!client.connected) return
     publish(deviceTopic.status(id), JSON.stringify(statusPayload(true)), { qos: 1, retain: true }).catch((err) =>
-      log.debug({ err: (err as Error).message }, 'status not acknowledged'),
+      log.debug({ err }, 'status not acknowledged'),
     )
   }
 
@@ -106,7 +106,7 @@ export async function startEdgeAgent(cfg: EdgeConfig, deps: { logger: Logger; dr
       } while (pumpAgain && client.connected && !stopped)
     } catch (err) {
       // The readings stay on disk; they go again, in order, once the link is back.
-      log.warn({ err: (err as Error).message, depth: queue.stats().depth }, 'forwarding paused')
+      log.warn({ err, depth: queue.stats().depth }, 'forwarding paused')
       if (!stopped && client.connected) {
         // A PUBACK that never comes means a half-open link: reconnect rather than wait for keepalive.
         client.stream?.destroy()
@@ -123,7 +123,7 @@ export async function startEdgeAgent(cfg: EdgeConfig, deps: { logger: Logger; dr
       values = await driver.read(at)
     } catch (err) {
       driverErrors++
-      log.warn({ err: (err as Error).message }, 'driver read failed')
+      log.warn({ err }, 'driver read failed')
       return undefined
     }
     const r = queue.push(at, values)
@@ -191,13 +191,13 @@ export async function startEdgeAgent(cfg: EdgeConfig, deps: { logger: Logger; dr
       ack.ok = true
       ack.result = statusPayload(true)
     } else ack.error = `unknown command "${cmd.cmd}"; known: ping, read-now, status`
-    publish(deviceTopic.cmdAck(id), JSON.stringify(ack), { qos: 1 }).catch((err) => log.debug({ err: (err as Error).message }, 'cmd/ack not acknowledged'))
+    publish(deviceTopic.cmdAck(id), JSON.stringify(ack), { qos: 1 }).catch((err) => log.debug({ err }, 'cmd/ack not acknowledged'))
   }
 
   client.on('connect', () => {
     log.info({ url: cfg.mqtt.url, depth: queue.stats().depth }, 'connected')
     client.subscribe([deviceTopic.config(id), deviceTopic.cmd(id)], { qos: 1 }, (err) => {
-      if (err) log.warn({ err: err.message }, 'subscribe refused')
+      if (err) log.warn({ err }, 'subscribe refused')
     })
     publishStatus()
     void pump()
@@ -206,7 +206,7 @@ export async function startEdgeAgent(cfg: EdgeConfig, deps: { logger: Logger; dr
     if (topic === deviceTopic.config(id)) onConfig(payload)
     else if (topic === deviceTopic.cmd(id)) void onCommand(payload)
   })
-  client.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'))
+  client.on('error', (err) => log.warn({ err }, 'mqtt error'))
   client.on('offline', () => log.info({ depth: queue.stats().depth }, 'offline; readings stay on disk'))
 
   const statusTimer = setInterval(publishStatus, cfg.status_interval_s * 1000)

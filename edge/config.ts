@@ -6,6 +6,7 @@ import Value from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { DRIVERS } from './drivers/index.ts'
 import type { DriverPlugin } from './drivers/types.ts'
+import { schemaProblem } from '../gateway/util/schema-error.ts'
 
 // The edge agent's configuration (config/edge.example.yaml). Checked in full before anything
 // starts; a problem stops start-up with one line naming the key.
@@ -56,19 +57,8 @@ export const EdgeConfigSchema = Type.Object(
 export type EdgeConfig = Static<typeof EdgeConfigSchema> & { password: string; driverPlugin: DriverPlugin<unknown> }
 
 function firstError(schema: TSchema, value: unknown, prefix: string): string {
-  const errs = [...Compile(schema).Errors(value)].filter((e) => e.keyword !== 'boolean')
-  const e = errs.find((x) => x.keyword !== 'anyOf') ?? errs[0]
-  if (!e) return `${prefix} is not valid`
-  const path = [prefix, ...e.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.')
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperties?: string[] }).additionalProperties?.[0]
-    return `${path ? `${path}.` : ''}${extra ?? '?'} is not a known key`
-  }
-  if (e.keyword === 'required') {
-    const missing = (e.params as { requiredProperties?: string[] }).requiredProperties ?? []
-    return `${path ? `${path}.` : ''}${missing.join(', ')} is required`
-  }
-  return `${path || '(root)'} ${e.message}`
+  const e = schemaProblem(Compile(schema).Errors(value), { prefix, unknown: 'is not a known key', required: true })
+  return e ? `${e.key} ${e.message}` : `${prefix} is not valid`
 }
 
 /** The agent's own settings (device, MQTT, queue, secret), checked; the driver section is left to its plugin. */

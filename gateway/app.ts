@@ -1,7 +1,7 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
 import { mkdirSync, readFileSync } from 'node:fs'
-import { buildApi, type ApiApp } from './api/server.ts'
+import { buildApi, withDeps } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
 import { deviceControlRoutes } from './api/routes/device-control.ts'
@@ -19,14 +19,16 @@ import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
-import { cameraRoutes, createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
+import { cameraRoutes } from './api/routes/cameras.ts'
+import { createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
 import type { GatewayConfig } from './config/schema.ts'
-import { createIngest, loadStations } from './ingest/index.ts'
+import { loadStations } from './domain/stations.ts'
+import { createIngest } from './ingest/index.ts'
 import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
@@ -180,12 +182,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
       }),
-      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes, stationRoutes,
-        ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : []),
-        ...(visionOff ? [(app: ApiApp) => cameraRoutes(app, { registry, vision: visionOff })] : [])],
+      routes: [
+        // Devices are handed the port the broker really bound (the config may say 0: any free port).
+        ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations },
+          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes, stationRoutes),
+        ...(vision ? withDeps({ registry, vision }, cameraRoutes) : []),
+        ...(visionOff ? withDeps({ registry, vision: visionOff }, cameraRoutes) : []),
+      ],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
-      // Devices are handed the port the broker really bound (the config may say 0: any free port).
-      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations },
     })
     closers.push(() => api.close())
     await api.register(consolePlugin)

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { schemaProblem } from '../gateway/util/schema-error.ts'
 
 // A manifest says exactly how a model is fed and decoded, and where its file is downloaded from
 // (docs/vision.md, "Models"); the weights themselves are never committed: `iocgw models fetch`
@@ -74,8 +75,8 @@ export function loadManifest(id: string): ModelManifest {
   if (!existsSync(path)) throw new Error(`no manifest for model "${id}" (expected ${path}); known: ${MODEL_IDS.join(', ')}`)
   const data: unknown = JSON.parse(readFileSync(path, 'utf8'))
   if (!Value.Check(ManifestSchema, data)) {
-    const first = [...Value.Errors(ManifestSchema, data)][0]
-    throw new Error(`manifest ${path}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`)
+    const first = schemaProblem(Value.Errors(ManifestSchema, data), { skip: [] })
+    throw new Error(`manifest ${path}: ${first ? `${first.key} ${first.message}` : 'invalid'}`)
   }
   cache.set(id, data)
   return data

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { schemaProblem } from '../gateway/util/schema-error.ts'
 import { FETCH_HINT, MODELS_HOME, searchDirs } from './manifest.ts'
 
 // Sample photos for `models verify`, the demo and the tests: public photos listed with their real
@@ -36,8 +37,8 @@ export function loadSamples(): Sample[] {
   const path = join(MODELS_HOME, 'samples.json')
   const data: unknown = JSON.parse(readFileSync(path, 'utf8'))
   if (!Value.Check(SamplesFile, data)) {
-    const first = [...Value.Errors(SamplesFile, data)][0]
-    throw new Error(`${path}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`)
+    const first = schemaProblem(Value.Errors(SamplesFile, data), { skip: [] })
+    throw new Error(`${path}: ${first ? `${first.key} ${first.message}` : 'invalid'}`)
   }
   cached = data.files
   return cached

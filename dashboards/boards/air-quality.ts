@@ -4,7 +4,7 @@ import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { alertAnnotation, bilingual, newBoard, row, tagVariable, thresholds, columnNames, of, bigValue } from '../lib/common.ts'
 import { influx, matchVar } from '../lib/influxql.ts'
-import { AQI_BANDS as VN_AQI_BANDS } from '../../gateway/ingest/vn-aqi.ts'
+import { AQI_BANDS as VN_AQI_BANDS } from '../../gateway/domain/vn-aqi.ts'
 
 export const AIR_UID = 'ioc-air-quality'
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { loadStations, type Station } from '../../gateway/ingest/stations.ts'
+import { loadStations, type Station } from '../../gateway/domain/stations.ts'
 
 // Station alarm levels for the flood boards come from the same file the ingest uses to derive
 // `alarm_level` (config/stations.yaml), so the lines on the chart and the levels in the data agree.

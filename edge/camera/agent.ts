@@ -137,7 +137,7 @@ export async function startCameraAgent(a: CameraAgentOptions): Promise<CameraAge
     if (client.connected) client.publish(deviceTopic.status(id), status(source.online), { qos: 1, retain: true })
   }
   client.on('connect', publishStatus)
-  client.on('error', (err) => log.warn({ err: err.message }, 'camera: MQTT error'))
+  client.on('error', (err) => log.warn({ err }, 'camera: MQTT error'))
 
   source.on('frame', (jpeg, ts) => {
     if (!client.connected) {

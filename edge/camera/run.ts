@@ -1,6 +1,7 @@
 import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
 import type { Logger } from '../../gateway/log/logger.ts'
+import { schemaProblem } from '../../gateway/util/schema-error.ts'
 import { startCameraAgent, type CameraAgent } from './agent.ts'
 import { CameraDriverSchema, checkCameraSource, type CameraDriverConfig } from './config.ts'
 
@@ -10,16 +11,8 @@ const check = Compile(CameraDriverSchema)
 export function parseCameraDriver(raw: unknown): CameraDriverConfig {
   const withDefaults = Value.Default(CameraDriverSchema, structuredClone(raw ?? {}))
   if (!check.Check(withDefaults)) {
-    const errs = [...check.Errors(withDefaults)]
-    // typebox reports an unknown key twice: as additionalProperties and as a `false` schema at its path.
-    const e = errs.find((x) => x.keyword !== 'boolean' && x.keyword !== 'anyOf') ?? errs[0]
-    if (e?.keyword === 'boolean') throw new Error(`driver.${e.instancePath.split('/').filter(Boolean).join('.')} is not a known key`)
-    const path = ['driver', ...(e?.instancePath.split('/').filter(Boolean) ?? [])].join('.')
-    if (e?.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperties?: string[] }).additionalProperties?.[0]
-      throw new Error(`${path}.${extra ?? '?'} is not a known key`)
-    }
-    throw new Error(`${path} ${e?.message ?? 'is not valid'}`)
+    const e = schemaProblem(check.Errors(withDefaults), { prefix: 'driver', unknown: 'is not a known key' })
+    throw new Error(`${e?.key ?? 'driver'} ${e?.message ?? 'is not valid'}`)
   }
   const problem = checkCameraSource(withDefaults)
   if (problem) throw new Error(problem)

@@ -52,7 +52,7 @@ export function modbusDriver(
       try {
         return await readMap(await connect(), opts.registers)
       } catch (err) {
-        opts.logger.warn({ err: (err as Error).message, ...opts.where }, `${opts.name} read failed`)
+        opts.logger.warn({ err, ...opts.where }, `${opts.name} read failed`)
         await closeLink()
         throw err
       }

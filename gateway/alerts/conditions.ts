@@ -1,8 +1,8 @@
 import type { DetectionEvent, Reading } from '../bus/events.ts'
-import type { Stations } from '../ingest/stations.ts'
+import { ROMAN, type Stations } from '../domain/stations.ts'
 import type { AqiBand, Congestion, Rainfall, RiseRate, Rule, WaterAlarm, WaterRatio } from './rules.ts'
 import type { AlertKind, Severity, Subject } from './types.ts'
-import { AQI_BANDS as VN_AQI_BANDS } from '../ingest/vn-aqi.ts'
+import { AQI_BANDS } from '../domain/vn-aqi.ts'
 
 // Turns one input (a reading or a detection) into the value a rule compares with its thresholds.
 // Pure apart from the per-subject `data` the condition keeps in its persisted state.
@@ -47,11 +47,6 @@ const allows = (list: readonly string[] | undefined, id: string | null | undefin
   !list || list.length === 0 || list.includes('*') || (id !== null && id !== undefined && list.includes(id))
 
 const fmt = (v: number, digits = 2) => v.toFixed(digits).replace('.', ',')
-
-export const ROMAN = ['', 'I', 'II', 'III'] as const
-
-/** VN_AQI bands, Decision 1459/QĐ-TCMT (one table, in gateway/ingest/vn-aqi.ts): lower bounds and names. */
-export const AQI_BANDS = VN_AQI_BANDS.map((b) => ({ from: b.min, vi: b.vi }))
 
 // One Subject per station (or device without one), made once: conditions ask for it on every
 // reading, and callers only read it. Made again when the district changes. Bounded by the fleet;
@@ -229,10 +224,11 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
 }
 
 function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
-  const bands = AQI_BANDS.filter((b) => b.from >= rule.min_aqi)
+  // VN_AQI bands, Decision 1459/QĐ-TCMT: a band is entered at its lower bound.
+  const bands = AQI_BANDS.filter((b) => b.min >= rule.min_aqi)
   const bySeverity: Record<number, Severity> = { 51: 'info', 101: 'minor', 151: 'major', 201: 'critical', 301: 'critical' }
-  const thresholds = bands.map((b) => b.from)
-  const severities = bands.map((b) => bySeverity[b.from] ?? 'minor')
+  const thresholds = bands.map((b) => b.min)
+  const severities = bands.map((b) => bySeverity[b.min] ?? 'minor')
   return {
     rule, kind: 'aqi', consumes: { type: 'reading', metric: 'aqi' },
     evaluate(input) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../bus/events.ts'
-import type { Stations } from '../ingest/stations.ts'
+import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { compileConditions, type Condition, type Evaluation, type Input } from './conditions.ts'
@@ -90,7 +90,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   const lateAfterMs = opts.lateAfterMs ?? 120_000
   const shared = openAlertsDb(opts.dataDir)
   const store = sqliteAlertStore(shared.db)
-  const log = opts.logger.child({ part: 'alerts' })
+  const log = opts.logger.child({ component: 'alerts' })
   const m = {
     changes: opts.metrics.counter('alert_changes_total', 'Alert changes by kind and action', ['kind', 'action']),
     open: opts.metrics.gauge('alerts_open', 'Alerts not yet resolved'),

@@ -5,6 +5,7 @@ import Type, { type Static, type TSchema } from 'typebox'
 import Value from 'typebox/value'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { SEVERITIES } from './types.ts'
+import { schemaProblem } from '../util/schema-error.ts'
 
 // Rules in config/rules.yaml (or <dataDir>/rules.yaml once replaced through the API).
 
@@ -125,22 +126,9 @@ export class RuleError extends Error {
   override name = 'RuleError'
 }
 
-function fieldOf(prefix: string, instancePath: string, params: unknown): string {
-  const base = instancePath.replace(/^\//, '').replaceAll('/', '.')
-  const extra = (params as { additionalProperties?: string[]; requiredProperties?: string[] } | undefined)
-  const name = extra?.additionalProperties?.[0] ?? extra?.requiredProperties?.[0]
-  const path = [prefix, base, name].filter((p) => p !== undefined && p !== '').join('.')
-  return path
-}
-
-function firstError(schema: TSchema, value: unknown, prefix: string): string | undefined {
-  const e = Value.Errors(schema, value).find((x) => x.keyword !== 'boolean' && x.keyword !== 'anyOf')
-    ?? Value.Errors(schema, value)[0]
-  if (!e) return undefined
-  const what = e.keyword === 'additionalProperties' ? 'is not an accepted field'
-    : e.keyword === 'required' ? 'is required'
-    : e.message
-  return `${fieldOf(prefix, e.instancePath, e.params)} ${what}`
+function firstError(schema: TSchema, value: unknown, prefix: string, skip?: readonly string[]): string | undefined {
+  const p = schemaProblem(Value.Errors(schema, value), { prefix, root: '(top level)', skip, unknown: 'is not an accepted field', required: true })
+  return p && `${p.key} ${p.message}`
 }
 
 function ascending(xs: readonly number[]): boolean {
@@ -154,8 +142,8 @@ function ascending(xs: readonly number[]): boolean {
 export function parseRules(input: unknown): RulesDoc {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RuleError('rules document must be a mapping with version and rules')
   const doc = input as { version?: unknown; rules?: unknown }
-  const top = Value.Errors(Type.Object({ version: Type.Literal(1), rules: Type.Array(Type.Unknown(), { maxItems: 1000 }) }, { additionalProperties: false }), doc)[0]
-  if (top) throw new RuleError(`${fieldOf('', top.instancePath, top.params) || '(top level)'} ${top.keyword === 'required' ? 'is required' : top.keyword === 'additionalProperties' ? 'is not an accepted field' : top.message}`)
+  const top = firstError(Type.Object({ version: Type.Literal(1), rules: Type.Array(Type.Unknown(), { maxItems: 1000 }) }, { additionalProperties: false }), doc, '', [])
+  if (top) throw new RuleError(top)
   const seen = new Set<string>()
   const rules: Rule[] = []
   ;(doc.rules as unknown[]).forEach((raw, i) => {

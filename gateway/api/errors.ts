@@ -104,9 +104,6 @@ function reasonOf(error: FastifyError): BadRequestReason {
   return 'other'
 }
 
-/** Statuses the API answers for errors thrown by handlers, in Fastify's `{statusCode, error, message}`. */
-export const errorHandler = createErrorHandler()
-
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error.validation) return reply.code(400).send(errorBody(400, error.message))
   if (error instanceof RegistryError) {

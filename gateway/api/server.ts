@@ -13,13 +13,14 @@ import { loginLimiter } from './login-limiter.ts'
 import { ErrorSchema } from './schemas.ts'
 import { sessionRoutes } from './session-routes.ts'
 import { sessionManager } from './sessions.ts'
-import { auditActor, type ApiApp, type RoutePlugin, type RouteRoles } from './types.ts'
+import { auditActor, type ApiApp, type ApiRoutes, type RouteRoles } from './types.ts'
 
-export type { ApiApp, RoutePlugin, RouteRoles } from './types.ts'
+export type { ApiApp, ApiRoutes, RoutePlugin, RouteRoles } from './types.ts'
+export { withDeps } from './types.ts'
 
 export type ReadinessCheck = () => Promise<Record<string, { ok: boolean; state?: string; detail?: string }>>
 
-export interface BuildApiOptions<D = unknown> {
+export interface BuildApiOptions {
   registry: DeviceRegistry
   metrics: Metrics
   logger: Logger
@@ -39,9 +40,8 @@ export interface BuildApiOptions<D = unknown> {
   }
   /** Per-component readiness for /readyz (docs/operations.md "Health and readiness": broker, stores, model). */
   readiness: ReadinessCheck
-  /** Route files, each registered under /api/v1. */
-  routes: ReadonlyArray<RoutePlugin<D>>
-  deps: D
+  /** Route files with their dependencies (withDeps), each registered under /api/v1. */
+  routes: ReadonlyArray<ApiRoutes>
   /** The failed-auth counter, shared with the MQTT broker (app.ts); default an in-memory one from `config`. */
   limiter?: AuthFailureLimiter
   /** The clock of session timeouts (tests move it instead of waiting). */
@@ -73,7 +73,7 @@ const catalogKey = Symbol.for('iocgw.routeCatalog')
  * The HTTP API: auth, validation, errors, OpenAPI at /docs, the unversioned health routes, and
  * the route files under /api/v1. Returns the app without listening (the caller listens).
  */
-export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
+export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.config.bodyLimit ?? 256 * 1024,
@@ -258,7 +258,7 @@ export async function buildApi<D>(opts: BuildApiOptions<D>): Promise<ApiApp> {
     counted: (result) => logins.inc({ result }),
   }), { prefix: '/api/v1' })
   for (const routes of opts.routes) {
-    await app.register(async (scope) => routes(scope as unknown as ApiApp, opts.deps), { prefix: '/api/v1' })
+    await app.register(async (scope) => routes(scope as unknown as ApiApp), { prefix: '/api/v1' })
   }
   return app
 }

@@ -19,11 +19,18 @@ export type ApiApp = FastifyInstance<
 >
 
 /**
- * One capability's routes. Registered under /api/v1 in its own encapsulated scope. `deps` is the
- * object handed to buildApi; a route file declares the part it needs as its own type.
+ * One capability's routes. Registered under /api/v1 in its own encapsulated scope. A route file
+ * declares what it needs (`D`) as its own type; withDeps hands it that where the app is put together.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type RoutePlugin<D = any> = (app: ApiApp, deps: D) => Promise<void>
+export type RoutePlugin<D> = (app: ApiApp, deps: D) => Promise<void>
+
+/** Route files ready to register: each already given its dependencies (withDeps). */
+export type ApiRoutes = (app: ApiApp) => Promise<void>
+
+/** Gives route files their dependencies; the compiler checks here that `deps` holds what each one declares. */
+export function withDeps<D>(deps: D, ...plugins: ReadonlyArray<RoutePlugin<NoInfer<D>>>): ApiRoutes[] {
+  return plugins.map((plugin) => (app: ApiApp) => plugin(app, deps))
+}
 
 /** 'public' (no token needed) or the roles allowed; admin is always allowed. */
 export type RouteRoles = 'public' | readonly Role[]

@@ -6,6 +6,7 @@
 //   subscribe devices/{own id}/config | devices/{own id}/cmd        (exact filters, no wildcards)
 // Integrations (username `token`, password = API token): read only, what their role lists in
 // ROLE_READ below; they publish nothing.
+import { DEVICE_TOPIC_PREFIX, deviceTopic } from '../protocol/topics.ts'
 import type { Role } from '../registry/types.ts'
 import type { RefuseReason, RouteKey } from './types.ts'
 
@@ -26,7 +27,6 @@ export type PublishDecision =
 
 export type FilterDecision = { ok: true } | { ok: false; reason: RefuseReason }
 
-const DEVICE_PREFIX = 'devices/'
 /** A capture time in the topic (`frames/{epoch ms}`): digits only, at most 16 (year 318857). */
 const FRAME_TIME = /^frames\/[0-9]{1,16}$/
 
@@ -39,8 +39,8 @@ function commonRefusal(deviceOrNull: string | null, topic: string): RefuseReason
   // MQTT 4.7.2: topics starting with `$` are the server's; `$SYS/...` is never a client's.
   if (topic.startsWith('$')) return 'reserved_topic'
   if (hasWildcard(topic)) return 'wildcard'
-  if (deviceOrNull !== null && topic.startsWith(DEVICE_PREFIX)) {
-    const rest = topic.slice(DEVICE_PREFIX.length)
+  if (deviceOrNull !== null && topic.startsWith(DEVICE_TOPIC_PREFIX)) {
+    const rest = topic.slice(DEVICE_TOPIC_PREFIX.length)
     const slash = rest.indexOf('/')
     const owner = slash === -1 ? rest : rest.slice(0, slash)
     if (owner !== deviceOrNull) return 'other_device'
@@ -52,7 +52,7 @@ function commonRefusal(deviceOrNull: string | null, topic: string): RefuseReason
 export function devicePublish(deviceId: string, topic: string): PublishDecision {
   const refused = commonRefusal(deviceId, topic)
   if (refused) return { ok: false, reason: refused }
-  const prefix = `${DEVICE_PREFIX}${deviceId}/`
+  const prefix = `${DEVICE_TOPIC_PREFIX}${deviceId}/`
   if (!topic.startsWith(prefix)) return { ok: false, reason: 'not_permitted' }
   const subtopic = topic.slice(prefix.length)
   switch (subtopic) {
@@ -71,7 +71,7 @@ export function devicePublish(deviceId: string, topic: string): PublishDecision 
 export function deviceSubscribe(deviceId: string, filter: string): FilterDecision {
   const refused = commonRefusal(deviceId, filter)
   if (refused) return { ok: false, reason: refused }
-  if (filter === `${DEVICE_PREFIX}${deviceId}/config` || filter === `${DEVICE_PREFIX}${deviceId}/cmd`) return { ok: true }
+  if (filter === deviceTopic.config(deviceId) || filter === deviceTopic.cmd(deviceId)) return { ok: true }
   return { ok: false, reason: 'not_permitted' }
 }
 
@@ -114,12 +114,12 @@ export function mayForward(
   topic: string,
 ): boolean {
   if (subscriber.kind === 'device') {
-    const own = `${DEVICE_PREFIX}${subscriber.deviceId}/`
+    const own = `${DEVICE_TOPIC_PREFIX}${subscriber.deviceId}/`
     return topic === `${own}config` || topic === `${own}cmd`
   }
   const read = ROLE_READ[subscriber.role]
   if (topic.startsWith('alerts/')) return read.includes('alerts')
-  if (!topic.startsWith(DEVICE_PREFIX)) return false
+  if (!topic.startsWith(DEVICE_TOPIC_PREFIX)) return false
   const levels = topic.split('/')
   if (levels.length !== 3) return false
   const what = levels[2]

@@ -4,6 +4,7 @@ import { Aedes, type Client } from 'aedes'
 import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import { deviceTopic } from '../protocol/topics.ts'
 import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
 import { PersistentSessions } from './client-id.ts'
 import { DEVICE_REFRESH_MS, TOKEN_USERNAME, createHooks } from './hooks.ts'
@@ -190,7 +191,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     const device = session.principal.device
     if (lastOnline.get(device.id) === false) return
     publishOffline(device).catch((err: Error) =>
-      log.warn({ event: 'mqtt_offline_status_failed', device: device.id, err: err.message }, 'could not publish offline status'),
+      log.warn({ event: 'mqtt_offline_status_failed', device: device.id, err }, 'could not publish offline status'),
     )
   })
 
@@ -203,16 +204,16 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       return
     }
     if (err.message.startsWith('publish refused') || err.message.startsWith('connection refused')) return
-    log.debug({ event: 'mqtt_client_error', client: client.id, err: err.message }, 'MQTT client error')
+    log.debug({ event: 'mqtt_client_error', client: client.id, err }, 'MQTT client error')
   })
   broker.on('connectionError', (_client, err) => {
-    log.debug({ event: 'mqtt_connection_error', err: err.message }, 'MQTT connection error')
+    log.debug({ event: 'mqtt_connection_error', err }, 'MQTT connection error')
   })
 
   async function publishOffline(device: Device): Promise<void> {
     const receivedAt = Date.now()
     const payload = offlinePayload(receivedAt)
-    const topic = `devices/${device.id}/status`
+    const topic = deviceTopic.status(device.id)
     // Same path as a device's own status: durable first, then retained for subscribers.
     await routes.status?.({ device, topic, subtopic: 'status', payload, qos: 1, retain: true, receivedAt })
     // A session may have come back meanwhile; its own status wins.

@@ -3,6 +3,7 @@
 import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
+import { deviceTopic } from '../protocol/topics.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import type { AuthGate } from './auth-gate.ts'
 import { devicePublish, deviceSubscribe, integrationSubscribe, mayForward } from './acl.ts'
@@ -198,7 +199,7 @@ export function createHooks(ctx: HookContext) {
 
     // Step 6: side effects last: the persistent-session count and the session table.
     persistentSessions.accepted(principal, clientId, clean)
-    const statusTopic = principal.kind === 'device' ? `devices/${principal.device.id}/status` : ''
+    const statusTopic = principal.kind === 'device' ? deviceTopic.status(principal.device.id) : ''
     sessions.attach(client, principal, will?.topic === statusTopic)
     done(null, true)
   }

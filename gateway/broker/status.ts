@@ -1,30 +1,34 @@
-import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { DeviceStatusEvent } from '../bus/events.ts'
 import { DeviceStatus } from '../protocol/schemas.ts'
 
-// `devices/{id}/status` of docs/mqtt.md: retained JSON `{"online", "ts", "fw"?, "uptime"?}`. The broker
-// reads only what it needs to know whether a device is online; other fields (an agent may add its
-// queue figures) pass through untouched to the status route.
-const StatusPayload = Type.Object({
-  online: Type.Boolean(),
-  ts: Type.Optional(Type.Union([Type.String(), Type.Number()])),
-  fw: Type.Optional(Type.String()),
-  uptime: Type.Optional(Type.Number()),
-})
-const checkStatus = Compile(StatusPayload)
+// `devices/{id}/status` of docs/mqtt.md: retained JSON `{"online", "ts", "fw"?, "uptime"?}`, one
+// schema (gateway/protocol DeviceStatus) for the broker and the status route. The broker reads only
+// what it needs to know whether a device is online; other fields (an agent may add its queue
+// figures) pass through untouched to the status route.
 const checkDeviceStatus = Compile(DeviceStatus)
+
+// The retention check and the online state read the same payload (aedes keeps one Buffer per
+// packet): it is parsed and checked once.
+const read = new WeakMap<Buffer, DeviceStatus | 'invalid_json' | 'invalid_payload'>()
+function readStatus(payload: Buffer): DeviceStatus | 'invalid_json' | 'invalid_payload' {
+  let r = read.get(payload)
+  if (r === undefined) {
+    try {
+      const doc: unknown = JSON.parse(payload.toString('utf8'))
+      r = checkDeviceStatus.Check(doc) ? doc : 'invalid_payload'
+    } catch {
+      r = 'invalid_json'
+    }
+    read.set(payload, r)
+  }
+  return r
+}
 
 /** The status event in a payload, or null when it is not a status document. */
 export function parseStatus(deviceId: string, payload: Buffer, receivedAt: number): DeviceStatusEvent | null {
-  let doc: unknown
-  try {
-    doc = JSON.parse(payload.toString('utf8'))
-  } catch {
-    return null
-  }
-  if (!checkStatus.Check(doc)) return null
-  const s = doc as { online: boolean; ts?: string | number; fw?: string; uptime?: number }
+  const s = readStatus(payload)
+  if (typeof s === 'string') return null
   const ts = typeof s.ts === 'number' ? s.ts : typeof s.ts === 'string' ? Date.parse(s.ts) : Number.NaN
   return {
     device: deviceId,
@@ -49,14 +53,9 @@ export type StatusRefusal = 'too_large' | 'invalid_json' | 'invalid_payload'
  */
 export function statusRefusal(payload: Buffer): StatusRefusal | null {
   if (payload.length > MAX_STATUS_BYTES) return 'too_large'
-  let doc: unknown
-  try {
-    doc = JSON.parse(payload.toString('utf8'))
-  } catch {
-    return 'invalid_json'
-  }
-  if (!checkDeviceStatus.Check(doc)) return 'invalid_payload'
-  const ts = (doc as { ts?: string | number }).ts
+  const doc = readStatus(payload)
+  if (typeof doc === 'string') return doc
+  const ts = doc.ts
   if (typeof ts === 'string' && !Number.isFinite(Date.parse(ts))) return 'invalid_payload'
   return null
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import Value from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigSchema, ENV_KEYS, type GatewayConfig } from './schema.ts'
+import { schemaProblem } from '../util/schema-error.ts'
 
 /** A configuration problem, phrased as the one line that start-up prints. */
 export class ConfigError extends Error {
@@ -73,13 +74,6 @@ function expandEnv(node: unknown, env: NodeJS.ProcessEnv, path: string, file: st
   return node
 }
 
-function keyOf(instancePath: string, params: unknown): string {
-  const base = instancePath.replace(/^\//, '').replaceAll('/', '.')
-  const extra = (params as { additionalProperties?: string[] } | undefined)?.additionalProperties
-  if (extra && extra.length > 0) return base ? `${base}.${extra[0]}` : String(extra[0])
-  return base || '(top level)'
-}
-
 /**
  * Builds the configuration: defaults < YAML file < environment < flags. Throws ConfigError with
  * one line naming the key and what is wrong.
@@ -100,12 +94,10 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
     setPath(tree, key, coerce(key, raw, known?.type ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag ${flag}`))
   }
   const withDefaults = Value.Default(ConfigSchema, tree)
-  const first = Value.Errors(ConfigSchema, withDefaults).find((e) => e.keyword !== 'boolean')
+  const first = schemaProblem(Value.Errors(ConfigSchema, withDefaults), { root: '(top level)', skip: ['boolean'] })
   if (first) {
     const where = file ? ` (in ${file}, environment or flags)` : ''
-    const allowed = (first.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
-    const what = allowed ? `must be one of ${allowed.join(', ')}` : first.message
-    throw new ConfigError(`config: ${keyOf(first.instancePath, first.params)}: ${what}${where}`)
+    throw new ConfigError(`config: ${first.key}: ${first.message}${where}`)
   }
   return withDefaults as GatewayConfig
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { Compile } from 'typebox/compile'
 import type { DevicePublishHandler } from '../broker/types.ts'
-import { BoundedMap } from '../ingest/lru.ts'
+import { BoundedMap } from '../util/lru.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { CommandAck, type DeviceConfig } from '../protocol/schemas.ts'
+import { deviceTopic } from '../protocol/topics.ts'
 import { RegistryError, type DeviceRegistry } from '../registry/types.ts'
 
 // Gateway-to-device messages of docs/mqtt.md: `devices/{id}/config` (retained, so a device that connects
@@ -62,7 +63,7 @@ export function createDeviceControl(deps: { registry: DeviceRegistry; publish: P
       const id = randomBytes(8).toString('hex')
       const record: SentCommand = { id, device: deviceId, cmd, args: args ?? null, sent_at: new Date().toISOString(), ack: null }
       sent.set(`${deviceId}|${id}`, record)
-      await deps.publish(`devices/${deviceId}/cmd`, JSON.stringify({ id, cmd, ...(args ? { args } : {}) }), { qos: 1, retain: false })
+      await deps.publish(deviceTopic.cmd(deviceId), JSON.stringify({ id, cmd, ...(args ? { args } : {}) }), { qos: 1, retain: false })
       m.commands.inc({ cmd })
       return record
     },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { sampleDirs } from '../../models/samples.ts'
+import { deviceTopic } from '../protocol/topics.ts'
 import { DEMO_MIN_DURATION_S, KIM_LONG, PHU_OC, rainIntensity, waterLevel, type Hydrograph } from './scenario.ts'
 
 // A simulated field for `iocgw demo`: devices registered through the real API, publishing over
@@ -115,7 +116,7 @@ export async function startField(o: FieldOptions): Promise<Field> {
       if (dev.kind === 'camera') {
         if (!frames.length) return
         const img = frames[(seq++ + (dev.id.endsWith('2') ? 3 : 0)) % frames.length]!
-        void client.publishAsync(`devices/${dev.id}/frames/${Date.now()}`, img, { qos: 1 }).catch(() => {})
+        void client.publishAsync(deviceTopic.frames(dev.id, Date.now()), img, { qos: 1 }).catch(() => {})
         return
       }
       const s = scenarioS()
@@ -127,7 +128,7 @@ export async function startField(o: FieldOptions): Promise<Field> {
         values.interval_s = intervalS
       }
       if (dev.kind === 'air_quality') { values.pm25 = +(25 + rand() * 40).toFixed(1); values.pm10 = +(40 + rand() * 60).toFixed(1); values.no2 = +(20 + rand() * 30).toFixed(1) }
-      void client.publishAsync(`devices/${dev.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: seq++, values }), { qos: 1 }).catch(() => {})
+      void client.publishAsync(deviceTopic.telemetry(dev.id), JSON.stringify({ ts: Date.now(), seq: seq++, values }), { qos: 1 }).catch(() => {})
     }
     tick()
     timers.push(setInterval(tick, periodMs))

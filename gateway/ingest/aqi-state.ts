@@ -1,5 +1,5 @@
-import { BoundedMap } from './lru.ts'
-import { dailyAqi, hourlyAqi, type AqiPollutant, type AqiResult, AQI_POLLUTANTS } from './vn-aqi.ts'
+import { BoundedMap } from '../util/lru.ts'
+import { dailyAqi, hourlyAqi, type AqiPollutant, type AqiResult, AQI_POLLUTANTS } from '../domain/vn-aqi.ts'
 
 // Hourly means per device and pollutant, the only state VN_AQI needs (Decision 1459/QĐ-TCMT
 // §2.2: NowCast over 12 hourly means, daily values over the day's 24 hourly means and the 8-hour

@@ -11,7 +11,11 @@ export const IngestSection = Type.Object(
     maxFutureSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 300 }),
     /** Older readings are refused; keep it above the edge agents' queue age bound. */
     maxAgeDays: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
-    /** A reading that arrives this long after its own time is marked late. */
+    /**
+     * A reading that arrives this long after its own time is stored marked late (ingest_late_total,
+     * the rollups recomputed): a buffered replay. Not alerts.lateAfterS, which is shorter because an
+     * alarm is about now (docs/operations.md "Late readings and late alerts").
+     */
     lateAfterSeconds: Type.Integer({ minimum: 1, default: 300 }),
     /** Recently seen (device, seq, ts) keys kept for de-duplication; the store's writes are idempotent beyond it. */
     dedupWindow: Type.Integer({ minimum: 1000, default: 200_000 }),

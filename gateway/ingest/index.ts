@@ -1,8 +1,6 @@
 export { createIngest, type Ingest, type IngestDeps } from './ingest.ts'
 export { IngestSection, type IngestConfig } from './config.ts'
-export { loadStations, stationsFrom, NO_STATIONS, type Stations, type Station } from './stations.ts'
 export { memoryHourlyMeans, dailyAqiFor, hourlyAqiAt, vnDayStartOf, type HourlyMeans } from './aqi-state.ts'
 export { memoryRiseRate, type RiseRateState } from './rise-rate.ts'
 export { memoryRejectLog, type RejectLog, type RejectRecord } from './rejects.ts'
 export { REJECT_REASONS, type RejectReason } from './reasons.ts'
-export * from './vn-aqi.ts'

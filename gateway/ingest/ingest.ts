@@ -5,21 +5,22 @@ import type { Metrics } from '../metrics/registry.ts'
 import { DeviceStatus, METRICS_BY_KIND } from '../protocol/index.ts'
 import type { Device, DeviceKind, DeviceRegistry } from '../registry/types.ts'
 import { Compile } from 'typebox/compile'
+import Value from 'typebox/value'
 import { StoreError, type TimeSeriesStore } from '../store/types.ts'
 import { hourStartOf, hourlyAqiAt, memoryHourlyMeans, type HourlyMeans } from './aqi-state.ts'
 import { checkReading, type CheckLimits } from './checks.ts'
-import type { IngestConfig } from './config.ts'
+import { IngestSection, type IngestConfig } from './config.ts'
 import { Gate } from './gate.ts'
-import { BoundedMap, RecentReadings, SeqTsSet } from './lru.ts'
+import { BoundedMap, RecentReadings, SeqTsSet } from '../util/lru.ts'
 import { parseTelemetry, type Candidate } from './parse.ts'
 import { readingPoint, rejectPoint, statusPoint, type PointSink } from './points.ts'
 import { Refused, type RejectReason } from './reasons.ts'
 import { RejectWarnings } from './reject-warnings.ts'
 import { excerptOf, memoryRejectLog, type RejectLog, type RejectRecord } from './rejects.ts'
 import { memoryRiseRate, type RiseRateState } from './rise-rate.ts'
-import { NO_STATIONS, type Stations } from './stations.ts'
+import { NO_STATIONS, type Stations } from '../domain/stations.ts'
 import { parseTs } from './timestamps.ts'
-import { AQI_POLLUTANTS } from './vn-aqi.ts'
+import { AQI_POLLUTANTS } from '../domain/vn-aqi.ts'
 import { warmUp, type WarmUpResult } from './warm-up.ts'
 
 export interface IngestDeps {
@@ -55,16 +56,8 @@ export interface Ingest {
   warmUp(source: Pick<TimeSeriesStore, 'queryPoints'>): Promise<WarmUpResult>
 }
 
-const DEFAULTS: IngestConfig = {
-  stationsFile: 'config/stations.yaml',
-  maxPayloadBytes: 1024 * 1024,
-  maxFutureSeconds: 300,
-  maxAgeDays: 30,
-  lateAfterSeconds: 300,
-  dedupWindow: 200_000,
-  rejectsPerDevice: 20,
-  maxConcurrentMessages: 1000,
-}
+/** The section's defaults, from its schema only (config.ts). */
+const DEFAULTS = Value.Default(IngestSection, {}) as IngestConfig
 
 const checkStatus = Compile(DeviceStatus)
 

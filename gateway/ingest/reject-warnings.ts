@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.ts'
-import { BoundedMap } from './lru.ts'
+import { BoundedMap } from '../util/lru.ts'
 
 interface DeviceRefusals {
   /** When this device's last warning line was written (epoch ms). */

@@ -1,4 +1,4 @@
-import { BoundedMap } from './lru.ts'
+import { BoundedMap } from '../util/lru.ts'
 
 /** One refused message (or reading of a batch), kept so a technician can see why. */
 export interface RejectRecord {

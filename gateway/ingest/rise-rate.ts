@@ -1,4 +1,4 @@
-import { BoundedMap } from './lru.ts'
+import { BoundedMap } from '../util/lru.ts'
 
 // Rate of rise of a water level (m/h) over a window, per device. Least-squares slope rather than
 // first-to-last difference: one noisy sample at either end must not fake a fast rise. Computed

@@ -1,8 +1,8 @@
 import type { PointQuery, QueriedPoint, TimeSeriesStore } from '../store/types.ts'
 import { HOUR_MS, hourStartOf, type HourlyMeans } from './aqi-state.ts'
 import type { RiseRateState } from './rise-rate.ts'
-import type { Stations } from './stations.ts'
-import { AQI_POLLUTANTS } from './vn-aqi.ts'
+import type { Stations } from '../domain/stations.ts'
+import { AQI_POLLUTANTS } from '../domain/vn-aqi.ts'
 
 // Derived values depend on recent history: VN_AQI on up to 31 hourly means per station
 // (NowCast over 12 hours, daily O3 8-hour means reaching 7 hours into the previous day; Decision

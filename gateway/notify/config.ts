@@ -85,13 +85,3 @@ export const NotifySection = Type.Object({
 }, { additionalProperties: false, default: {} })
 
 export type NotifyConfig = Static<typeof NotifySection>
-
-/** Documented production endpoints, for an operator's config. */
-export const PROVIDER_URLS = {
-  esms: 'https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/',
-  speedsms: 'https://api.speedsms.vn/index.php/sms/send',
-  twilio: 'https://api.twilio.com',
-  zaloOauth: 'https://oauth.zaloapp.com/v4/oa/access_token',
-  zaloZns: 'https://business.openapi.zalo.me/message/template',
-  zaloOa: 'https://openapi.zalo.me/v3.0/oa/message/cs',
-} as const

@@ -3,7 +3,7 @@ import Value from 'typebox/value'
 import type { Alerting, ChangeRouter } from '../alerts/engine.ts'
 import { openAlertsDb } from '../alerts/db.ts'
 import { severityRank, type AlertChange, type Severity } from '../alerts/types.ts'
-import type { Stations } from '../ingest/stations.ts'
+import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { channelsFromConfig } from './channels/index.ts'
@@ -13,6 +13,7 @@ import { toGsm7 } from './gsm7.ts'
 import { alertMessage, digestMessage, testMessage, type RenderContext } from './templates.ts'
 import type { Channel, Contact, ContactChannel, OutgoingMessage, SendResult } from './types.ts'
 import { contactWarnings, undeliverableReason, undeliverableRecorder, warnUnconfigured, type UndeliverableReason } from './undeliverable.ts'
+import { schemaProblem } from '../util/schema-error.ts'
 
 // Outbox sender. Rows are written in the alert change's own transaction (routeInTx), then sent
 // by this loop: state pending -> sending (committed before the request) -> sent | pending (retry
@@ -90,17 +91,12 @@ export function quietUntil(t: number, q: { start: string; end: string } | undefi
 
 export function createNotifier(opts: NotifierOptions): Notifier {
   const cfg = Value.Default(NotifySection, Value.Clone(opts.config)) as NotifyConfig
-  const bad = Value.Errors(NotifySection, cfg).find((e) => e.keyword !== 'boolean' && e.keyword !== 'anyOf')
-  if (bad) {
-    const extra = (bad.params as { additionalProperties?: string[]; requiredProperties?: string[] }).additionalProperties?.[0]
-      ?? (bad.params as { requiredProperties?: string[] }).requiredProperties?.[0]
-    const key = ['notify', ...bad.instancePath.split('/').filter(Boolean), ...(extra ? [extra] : [])].join('.')
-    throw new Error(`config: ${key}: ${bad.keyword === 'additionalProperties' ? 'is not an accepted key' : bad.keyword === 'required' ? 'is required' : bad.message}`)
-  }
+  const bad = schemaProblem(Value.Errors(NotifySection, cfg), { prefix: 'notify', unknown: 'is not an accepted key', required: true })
+  if (bad) throw new Error(`config: ${bad.key}: ${bad.message}`)
   const now = opts.now ?? Date.now
   const shared = openAlertsDb(opts.dataDir)
   const db = shared.db
-  const log = opts.logger.child({ part: 'notify' })
+  const log = opts.logger.child({ component: 'notify' })
   const contacts = sqliteContacts(db)
   const channels = opts.channels ?? channelsFromConfig(cfg, db)
   const ctx: RenderContext = { sender: cfg.sender, stations: opts.stations }

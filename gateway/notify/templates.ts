@@ -1,6 +1,6 @@
-import type { Stations } from '../ingest/stations.ts'
+import { ROMAN, type Stations } from '../domain/stations.ts'
 import type { Alert, AlertChange, ChangeAction, Severity } from '../alerts/types.ts'
-import { AQI_BANDS, ROMAN } from '../alerts/conditions.ts'
+import { AQI_BANDS } from '../domain/vn-aqi.ts'
 import { SMS_MAX, gsm7Length, toGsm7 } from './gsm7.ts'
 import type { OutgoingMessage } from './types.ts'
 
@@ -44,7 +44,7 @@ function smsBody(a: Alert, level: number | undefined): { before: string; place: 
     case 'rainfall':
       return { before: 'MUA LON ', place: '', after: `: ${num(a.value, 1)} mm (nguong ${num(a.threshold, 0)} mm)` }
     case 'aqi': {
-      const band = [...AQI_BANDS].reverse().find((b) => (a.value ?? 0) >= b.from)
+      const band = [...AQI_BANDS].reverse().find((b) => (a.value ?? 0) >= b.min)
       return { before: `KHONG KHI ${band ? band.vi : ''} `, place: '', after: `: VN_AQI ${Math.round(a.value ?? 0)}` }
     }
     case 'silence':

@@ -17,9 +17,8 @@ export const TelemetryReading = Type.Object(
 )
 export type TelemetryReading = Static<typeof TelemetryReading>
 
-/** A replay of buffered readings. */
+/** Readings in one message (a replay of buffered readings is an array); SenML packs may hold eight times as many records. */
 export const MAX_READINGS_PER_MESSAGE = 1000
-export const TelemetryBatch = Type.Array(TelemetryReading, { minItems: 1, maxItems: MAX_READINGS_PER_MESSAGE })
 
 /** One SenML record (RFC 8428 §4, JSON representation §5). */
 export const SenmlRecord = Type.Object(
@@ -44,7 +43,6 @@ export const SenmlRecord = Type.Object(
   { additionalProperties: true },
 )
 export type SenmlRecord = Static<typeof SenmlRecord>
-export const SenmlPack = Type.Array(SenmlRecord, { minItems: 1, maxItems: MAX_READINGS_PER_MESSAGE * 8 })
 
 export const DeviceStatus = Type.Object(
   {

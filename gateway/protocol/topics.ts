@@ -11,12 +11,3 @@ export const deviceTopic = {
   cmdAck: (id: string) => `devices/${id}/cmd/ack`,
   frames: (id: string, captureMs?: number) => (captureMs === undefined ? `devices/${id}/frames` : `devices/${id}/frames/${captureMs}`),
 } as const
-
-/** `devices/{id}/{rest}` → `{ id, subtopic }`, or undefined for any other topic. */
-export function parseDeviceTopic(topic: string): { id: string; subtopic: string } | undefined {
-  if (!topic.startsWith(DEVICE_TOPIC_PREFIX)) return undefined
-  const rest = topic.slice(DEVICE_TOPIC_PREFIX.length)
-  const slash = rest.indexOf('/')
-  if (slash <= 0 || slash === rest.length - 1) return undefined
-  return { id: rest.slice(0, slash), subtopic: rest.slice(slash + 1) }
-}

@@ -32,8 +32,6 @@ export const MEASUREMENT_TAGS = {
   rejects: ['device', 'reason'],
 } as const satisfies Record<string, readonly string[]>
 
-export type Measurement = keyof typeof MEASUREMENT_TAGS
-
 /**
  * Fields stored as integers (InfluxDB `i` type; a field's type may never change in InfluxDB, so
  * writers get it from here, not from the value they happen to hold). Values are rounded.

@@ -1,15 +1,37 @@
 import Database from 'better-sqlite3'
-import type { Counts } from './zones.ts'
+import Type, { type Static } from 'typebox'
 
-/** The detection record of docs/api.md "Cameras": counts over the whole camera (all counting zones), objects in frame pixels. */
-export interface DetectionRecord {
-  ts: string
-  camera: string
-  counts: Counts
-  objects: Array<{ class: string; score: number; box: [number, number, number, number] }>
-  water_ratio?: number
-  zones?: Array<{ zone: string; counts: Counts; occupancy: number; congestion: number; water_ratio?: number }>
-}
+const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], { description: '[x1, y1, x2, y2] in source-frame pixels' })
+const Counts = Type.Object(
+  { car: Type.Integer(), motorcycle: Type.Integer(), bus: Type.Integer(), truck: Type.Integer(), bicycle: Type.Integer() },
+  { additionalProperties: false },
+)
+/** The detection record of docs/api.md "Cameras": counts over the whole camera (all counting zones), objects in frame pixels. One schema for the log and the API's answer. */
+export const DetectionRecordSchema = Type.Object(
+  {
+    ts: Type.String({ format: 'date-time', description: 'Capture time of the frame' }),
+    camera: Type.String(),
+    counts: Counts,
+    objects: Type.Array(Type.Object({ class: Type.String(), score: Type.Number(), box: Box }, { additionalProperties: false })),
+    water_ratio: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "Share of the flood zone covered by water (frames where the segmenter ran)" })),
+    zones: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            zone: Type.String(),
+            counts: Counts,
+            occupancy: Type.Number(),
+            congestion: Type.Integer({ minimum: 0, maximum: 3 }),
+            water_ratio: Type.Optional(Type.Number()),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type DetectionRecord = Static<typeof DetectionRecordSchema>
 
 /**
  * Detection records with their boxes, for GET /cameras/:id/detections. The time-series store holds

@@ -17,7 +17,6 @@ import type { TimeSeriesStore } from '../store/types.ts'
 export { VisionSection, type VisionConfig } from './config.ts'
 export type { DetectionPoint, DetectionSink } from './pipeline.ts'
 export { storeSink } from './store-sink.ts'
-export { cameraRoutes } from '../api/routes/cameras.ts'
 export { loadCameraConfigs } from './camera-config.ts'
 
 export interface VisionDeps {
@@ -93,7 +92,7 @@ export function createVision(d: VisionDeps): Vision {
     },
     (err: unknown) => {
       // Shutting down while the workers load is not a model failure.
-      if (!closing) d.logger.error({ err: String(err) }, 'vision: models could not be loaded')
+      if (!closing) d.logger.error({ err }, 'vision: models could not be loaded')
       throw err
     },
   )
@@ -102,7 +101,7 @@ export function createVision(d: VisionDeps): Vision {
     try {
       log.prune(Date.now() - cfg.retentionDays * 86_400_000)
     } catch (err) {
-      d.logger.warn({ err: String(err) }, 'vision: pruning detection records failed')
+      d.logger.warn({ err }, 'vision: pruning detection records failed')
     }
   }, 3_600_000)
   prune.unref()

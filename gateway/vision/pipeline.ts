@@ -174,7 +174,7 @@ export class VisionPipeline {
         await this.process(st, f)
       } catch (err) {
         this.m.frames.inc({ outcome: 'failed' })
-        this.d.logger.warn({ camera: f.camera, err: String(err) }, 'vision: frame analysis failed')
+        this.d.logger.warn({ camera: f.camera, err }, 'vision: frame analysis failed')
       }
     }
     st.busy = false
@@ -208,7 +208,7 @@ export class VisionPipeline {
       if (msg.startsWith(UNDECODABLE)) {
         // Passed the marker checks but the decoder refuses it (corrupt data, not really a JPEG).
         this.reject('undecodable')
-        this.d.logger.info({ camera: f.camera, err: msg }, 'vision: frame refused, JPEG does not decode')
+        this.d.logger.info({ camera: f.camera, err }, 'vision: frame refused, JPEG does not decode')
         return
       }
       throw err // a model or runtime failure: counted as failed by drain()
@@ -279,7 +279,7 @@ export class VisionPipeline {
         const r = await this.d.pool.analyse({ jpeg, regions: [], segment: true })
         if (r.seg) mask = waterMask(r.seg, this.d.waterClasses)
       } catch (err) {
-        this.d.logger.warn({ camera, path: cam.dryReference, err: String(err) }, 'vision: dry reference unusable; water_ratio not compensated')
+        this.d.logger.warn({ camera, path: cam.dryReference, err }, 'vision: dry reference unusable; water_ratio not compensated')
       }
     }
     // Kept only if the configuration it was made for is still the camera's.

@@ -1,5 +1,5 @@
 import { GatewayBus, type Reading } from '../../gateway/bus/events.ts'
-import { loadStations } from '../../gateway/ingest/stations.ts'
+import { loadStations } from '../../gateway/domain/stations.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 

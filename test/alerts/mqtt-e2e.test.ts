@@ -7,7 +7,7 @@ import { eventRoutes } from '../../gateway/api/routes/events.ts'
 import { ruleRoutes } from '../../gateway/api/routes/rules.ts'
 import { subscriptionRoutes } from '../../gateway/api/routes/subscriptions.ts'
 import { notifyRoutes } from '../../gateway/api/routes/notify.ts'
-import { buildApi } from '../../gateway/api/server.ts'
+import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import { createBroker } from '../../gateway/broker/index.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { createIngest } from '../../gateway/ingest/index.ts'
@@ -63,7 +63,7 @@ describe('end to end over real MQTT and HTTP', () => {
 
     const api = await buildApi({
       registry, metrics: m, logger, config: { authFailuresPerMinute: 1000 }, readiness: async () => ({}),
-      routes: [alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes], deps: { alerting, notifier, bus },
+      routes: withDeps({ alerting, notifier, bus }, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes),
     })
     cleanups.push(() => api.close())
     await api.listen({ host: '127.0.0.1', port: 0 })

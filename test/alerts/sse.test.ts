@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
 import { eventRoutes } from '../../gateway/api/routes/events.ts'
-import { buildApi } from '../../gateway/api/server.ts'
+import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { GatewayBus, gauge, metrics, quietLogger, stations } from './helpers.ts'
@@ -21,7 +21,7 @@ describe('GET /api/v1/events', () => {
     const bus = new GatewayBus()
     const alerting = createAlerting({ bus, dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }) })
     cleanups.push(() => alerting.close())
-    const api = await buildApi({ registry, metrics: metrics(), logger: quietLogger(), config: { authFailuresPerMinute: 100 }, readiness: async () => ({}), routes: [eventRoutes], deps: { alerting, bus } })
+    const api = await buildApi({ registry, metrics: metrics(), logger: quietLogger(), config: { authFailuresPerMinute: 100 }, readiness: async () => ({}), routes: withDeps({ alerting, bus }, eventRoutes) })
     await api.listen({ host: '127.0.0.1', port: 0 })
     const url = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1/events`
     const viewer = registry.createToken({ role: 'viewer', name: 'wall screen' }, { type: 'system', id: 't' }).secret

@@ -7,7 +7,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { deviceRoutes } from '../../gateway/api/routes/devices.ts'
 import { tokenRoutes } from '../../gateway/api/routes/tokens.ts'
 import { buildApi, type ReadinessCheck } from '../../gateway/api/server.ts'
-import type { ApiApp, RoutePlugin } from '../../gateway/api/types.ts'
+import { withDeps, type ApiApp, type RoutePlugin } from '../../gateway/api/types.ts'
+
+/** A route file found by name: what it needs is given by a proxy that names any missing dependency. */
+type AnyRoutePlugin = RoutePlugin<Record<string, unknown>>
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
@@ -41,12 +44,12 @@ function missingDep(path: string): unknown {
  * Every route plugin in gateway/api/routes: each exported function named `...Routes`. Loading
  * them all is what makes the role matrix and the bad-input sweep cover routes added later.
  */
-export async function allRoutePlugins(): Promise<Array<{ file: string; name: string; plugin: RoutePlugin }>> {
-  const found: Array<{ file: string; name: string; plugin: RoutePlugin }> = []
+export async function allRoutePlugins(): Promise<Array<{ file: string; name: string; plugin: AnyRoutePlugin }>> {
+  const found: Array<{ file: string; name: string; plugin: AnyRoutePlugin }> = []
   for (const file of readdirSync(ROUTES_DIR).filter((f) => f.endsWith('.ts')).sort()) {
     const mod = (await import(pathToFileURL(join(ROUTES_DIR, file)).href)) as Record<string, unknown>
     for (const [name, value] of Object.entries(mod)) {
-      if (typeof value === 'function' && /Routes$/.test(name)) found.push({ file, name, plugin: value as RoutePlugin })
+      if (typeof value === 'function' && /Routes$/.test(name)) found.push({ file, name, plugin: value as AnyRoutePlugin })
     }
   }
   return found
@@ -105,8 +108,8 @@ export async function makeApi(opts: {
   const deps = new Proxy(known as Record<string, unknown>, {
     get: (target, key) => (typeof key === 'symbol' || key in target ? target[key as string] : missingDep(key)),
   })
-  const routes: RoutePlugin[] = opts.allRoutes === false
-    ? [deviceRoutes, tokenRoutes]
+  const routes: AnyRoutePlugin[] = opts.allRoutes === false
+    ? [deviceRoutes as unknown as AnyRoutePlugin, tokenRoutes as unknown as AnyRoutePlugin]
     : (await allRoutePlugins()).map((r) => r.plugin)
   const app = await buildApi({
     registry,
@@ -122,8 +125,7 @@ export async function makeApi(opts: {
     ...(opts.fastify ? { fastify: opts.fastify } : {}),
     ...(opts.limiter ? { limiter: opts.limiter } : {}),
     readiness: opts.readiness ?? (async () => ({ registry: { ok: true } })),
-    routes,
-    deps,
+    routes: withDeps(deps, ...routes),
   })
   await opts.register?.(app)
   await app.ready()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BoundedMap, RecentReadings, SeqTsSet } from '../../gateway/ingest/lru.ts'
+import { BoundedMap, RecentReadings, SeqTsSet } from '../../gateway/util/lru.ts'
 
 describe('de-dup window', () => {
   it('SeqTsSet tells (seq, ts) pairs apart, seq null included, several seqs at one instant', () => {

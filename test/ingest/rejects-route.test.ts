@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApi, type ApiApp } from '../../gateway/api/server.ts'
+import { buildApi, withDeps, type ApiApp } from '../../gateway/api/server.ts'
 import { rejectRoutes } from '../../gateway/api/routes/rejects.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -30,8 +30,7 @@ describe('GET /api/v1/devices/:id/rejects', () => {
       logger,
       config: { authFailuresPerMinute: 1000 },
       readiness: async () => ({}),
-      routes: [rejectRoutes],
-      deps: { registry, ingest },
+      routes: withDeps({ registry, ingest }, rejectRoutes),
     })
     await app.ready()
   })

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadStations } from '../../gateway/ingest/stations.ts'
+import { loadStations } from '../../gateway/domain/stations.ts'
 import { spawnGateway } from '../support/gateway-process.ts'
 import { tempDir } from '../support/services.ts'
 

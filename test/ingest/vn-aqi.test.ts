@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { dailyAqiFor, HOUR_MS, memoryHourlyMeans, vnDayStartOf } from '../../gateway/ingest/aqi-state.ts'
-import { aqiBand, BREAKPOINTS, dailyAqi, hourlyAqi, nowcast, subIndex, type BreakpointColumn } from '../../gateway/ingest/vn-aqi.ts'
+import { aqiBand, BREAKPOINTS, dailyAqi, hourlyAqi, nowcast, subIndex, type BreakpointColumn } from '../../gateway/domain/vn-aqi.ts'
 
 // Decision 1459/QĐ-TCMT §2.3 (worked examples), PM2.5 hourly means 09:00..20:00.
 const EXAMPLE_PM25 = [26.9, 24.7, 20.5, 23.5, 19.5, 16.5, 19.0, 16.5, 20.3, 22.4, 19.6, 20.6]

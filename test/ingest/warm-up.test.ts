@@ -3,7 +3,7 @@
 // did not rebuild gives different ones (so the comparison can fail).
 import { afterEach, describe, expect, it } from 'vitest'
 import { HOUR_MS, hourStartOf, memoryHourlyMeans } from '../../gateway/ingest/aqi-state.ts'
-import { NO_STATIONS } from '../../gateway/ingest/stations.ts'
+import { NO_STATIONS } from '../../gateway/domain/stations.ts'
 import { warmUp } from '../../gateway/ingest/warm-up.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'

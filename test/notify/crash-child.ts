@@ -3,7 +3,7 @@
 // same data dir starts the sender, drains the outbox and prints DONE.
 import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
-import { loadStations } from '../../gateway/ingest/stations.ts'
+import { loadStations } from '../../gateway/domain/stations.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { createNotifier } from '../../gateway/notify/notifier.ts'

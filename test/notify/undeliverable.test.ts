@@ -4,7 +4,7 @@ import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
 import { alertRoutes } from '../../gateway/api/routes/alerts.ts'
 import { subscriptionRoutes } from '../../gateway/api/routes/subscriptions.ts'
-import { buildApi } from '../../gateway/api/server.ts'
+import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import type { Metrics } from '../../gateway/metrics/registry.ts'
@@ -126,7 +126,7 @@ describe('notifications with no provider for the channel', () => {
     notifier.attach(alerting)
     const app: ApiApp = await buildApi({
       registry, metrics: m, logger: quietLogger(), config: { authFailuresPerMinute: 1_000_000 }, readiness: async () => ({}),
-      routes: [subscriptionRoutes, alertRoutes], deps: { notifier, alerting },
+      routes: withDeps({ notifier, alerting }, subscriptionRoutes, alertRoutes),
     })
     cleanups.push(() => app.close())
     await app.ready()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readingsRoutes } from '../../gateway/api/routes/readings.ts'
-import { buildApi } from '../../gateway/api/server.ts'
+import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -47,8 +47,7 @@ describe('readings API', () => {
       logger,
       config: { authFailuresPerMinute: 1_000_000 },
       readiness: async () => ({ store: store.health() }),
-      routes: [readingsRoutes],
-      deps: { store: flaky, registry },
+      routes: withDeps({ store: flaky, registry }, readingsRoutes),
     })
     await app.ready()
     for (const role of ['admin', 'technician', 'officer', 'viewer'] as const) tokens[role] = registry.createToken({ role, name: role }, system).secret

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readingsRoutes } from '../../gateway/api/routes/readings.ts'
-import { buildApi } from '../../gateway/api/server.ts'
+import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -49,8 +49,7 @@ for (const backend of ['sqlite', 'influx'] as const) {
         logger,
         config: { authFailuresPerMinute: 1_000_000 },
         readiness: async () => ({ store: store.health() }),
-        routes: [readingsRoutes],
-        deps: { store, registry },
+        routes: withDeps({ store, registry }, readingsRoutes),
       })
       await app.ready()
       token = registry.createToken({ role: 'viewer', name: 'viewer' }, system).secret

@@ -1,7 +1,7 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cameraRoutes } from '../../gateway/api/routes/cameras.ts'
-import { buildApi, type ApiApp } from '../../gateway/api/server.ts'
+import { buildApi, withDeps, type ApiApp } from '../../gateway/api/server.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import type { Device } from '../../gateway/registry/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
@@ -32,8 +32,7 @@ beforeAll(async () => {
     logger: createLogger('silent'),
     config: { authFailuresPerMinute: 1_000_000 },
     readiness: async () => ({ vision: { ok: v.vision.ready() } }),
-    routes: [cameraRoutes],
-    deps: { vision: v.vision, registry },
+    routes: withDeps({ vision: v.vision, registry }, cameraRoutes),
   })
   await app.ready()
   await v.vision.whenReady()

@@ -3,6 +3,7 @@ import Value from 'typebox/value'
 import type { DeviceRegistry } from '../../registry/types.ts'
 import { cameraConfigProblem } from '../../vision/camera-config.ts'
 import { CameraVisionSchema, CountZoneSchema, FloodZoneSchema, type CameraVisionConfig } from '../../vision/config.ts'
+import { DetectionRecordSchema } from '../../vision/detection-log.ts'
 import { formatSchemaErrors } from '../errors.ts'
 import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
 import { canSee, notFound } from '../scope.ts'
@@ -58,35 +59,6 @@ function badConfig(message: string): Error {
   return Object.assign(new Error(message), { statusCode: 400, validation: [] })
 }
 
-const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], { description: '[x1, y1, x2, y2] in source-frame pixels' })
-const Counts = Type.Object(
-  { car: Type.Integer(), motorcycle: Type.Integer(), bus: Type.Integer(), truck: Type.Integer(), bicycle: Type.Integer() },
-  { additionalProperties: false },
-)
-export const DetectionRecordSchema = Type.Object(
-  {
-    ts: Type.String({ format: 'date-time', description: 'Capture time of the frame' }),
-    camera: Type.String(),
-    counts: Counts,
-    objects: Type.Array(Type.Object({ class: Type.String(), score: Type.Number(), box: Box }, { additionalProperties: false })),
-    water_ratio: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "Share of the flood zone covered by water (frames where the segmenter ran)" })),
-    zones: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            zone: Type.String(),
-            counts: Counts,
-            occupancy: Type.Number(),
-            congestion: Type.Integer({ minimum: 0, maximum: 3 }),
-            water_ratio: Type.Optional(Type.Number()),
-          },
-          { additionalProperties: false },
-        ),
-      ),
-    ),
-  },
-  { additionalProperties: false },
-)
 
 // ISO 8601 or epoch milliseconds, as the readings routes accept.
 const Time = Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 time or epoch milliseconds' })

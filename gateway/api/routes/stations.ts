@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import type { Stations } from '../../ingest/stations.ts'
+import type { Stations } from '../../domain/stations.ts'
 import type { Device, DeviceRegistry, Location } from '../../registry/types.ts'
 import { AuthErrors } from '../schemas.ts'
 import { canSee } from '../scope.ts'

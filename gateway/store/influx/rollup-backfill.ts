@@ -147,7 +147,7 @@ export class RollupBackfill {
       }
     } catch (err) {
       this.opts.onQuery?.(false)
-      this.opts.logger.warn({ err: (err as Error).message, series: taken.size }, 'rollup recompute for late points failed; retried at the next run')
+      this.opts.logger.warn({ err, series: taken.size }, 'rollup recompute for late points failed; retried at the next run')
       return
     }
     for (const [k, version] of taken) if (this.pending.get(k)?.version === version) this.pending.delete(k)

@@ -1,4 +1,4 @@
-import { AQI_BANDS, aqiBand } from '../../../ingest/vn-aqi.ts'
+import { AQI_BANDS, aqiBand } from '../../../domain/vn-aqi.ts'
 import type { Alert } from './alerts.ts'
 import { api } from './api.ts'
 import type { Lang, Translate } from './i18n.ts'

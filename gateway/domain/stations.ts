@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { parse as parseYaml } from 'yaml'
-import { decimalCommaMessage } from './decimal-comma.ts'
+import { decimalCommaMessage } from '../util/decimal-comma.ts'
+import { schemaProblem } from '../util/schema-error.ts'
 
 // Flood alarm levels per station: Decision 05/2020/QĐ-TTg (three levels "báo động" I, II, III, in
 // metres above the station's gauge datum; Art. 4.2 lets the provincial People's Committee set
@@ -53,6 +54,9 @@ export interface Stations {
 
 export const DEFAULT_RISE_WINDOW_S = 3600
 
+/** The alarm levels' names ("báo động I, II, III", Decision 05/2020/QĐ-TTg), by level number. */
+export const ROMAN = ['', 'I', 'II', 'III'] as const
+
 export function stationsFrom(file: StationsFile): Stations {
   for (const [id, st] of Object.entries(file.stations)) {
     const defined = [st.levels?.I, st.levels?.II, st.levels?.III].filter((l): l is number => typeof l === 'number')
@@ -84,7 +88,7 @@ export function stationsFrom(file: StationsFile): Stations {
 export function loadStations(path: string): Stations {
   const text = readFileSync(path, 'utf8')
   // A decimal comma (1,00) makes a string or splits a flow mapping's number in two; either way the
-  // plain error would not say so (decimal-comma.ts).
+  // plain error would not say so (util/decimal-comma.ts).
   const commaOr = (message: string): string => `${path}: ${decimalCommaMessage(text) ?? message}`
   let raw: unknown
   try {
@@ -93,9 +97,8 @@ export function loadStations(path: string): Stations {
     throw new Error(commaOr((err as Error).message.split('\n')[0]!))
   }
   if (!checkFile.Check(raw)) {
-    const e = [...checkFile.Errors(raw)].find((x) => x.keyword !== 'boolean') ?? [...checkFile.Errors(raw)][0]
-    const at = e?.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(root)'
-    throw new Error(commaOr(`${at} ${e?.message ?? 'is not valid'}`))
+    const e = schemaProblem(checkFile.Errors(raw), { skip: ['boolean'] })
+    throw new Error(commaOr(`${e?.key ?? '(root)'} ${e?.message ?? 'is not valid'}`))
   }
   try {
     return stationsFrom(raw)
