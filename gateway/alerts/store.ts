@@ -61,6 +61,10 @@ export interface AlertStore {
   saveRuleState(rule: string, subject: string, state: unknown): void
   /** Every rule state of a rule (silence needs the whole set at start-up). */
   ruleStates(rule: string): Array<{ subject: string; state: unknown }>
+  /** How many alerts are not resolved (the alerts_open gauge). */
+  countOpen(): number
+  /** The subject key of an alert (its rule state's key), undefined when there is no such alert. */
+  subjectOf(id: string): string | undefined
 }
 
 interface Row {
@@ -87,6 +91,8 @@ export function sqliteAlertStore(db: Db): AlertStore {
     saveState: db.prepare('INSERT INTO rule_state (rule, subject, state) VALUES (?, ?, ?) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state'),
     states: db.prepare('SELECT subject, state FROM rule_state WHERE rule = ?'),
     escalation: db.prepare("SELECT * FROM alerts WHERE state = 'open' AND attention_since <= ? AND escalated_tier < ? LIMIT 500"),
+    countOpen: db.prepare("SELECT count(*) AS n FROM alerts WHERE state != 'resolved'"),
+    subjectOf: db.prepare('SELECT subject FROM alerts WHERE id = ?'),
   }
   const updates = new Map<string, Statement>()
 
@@ -193,6 +199,12 @@ export function sqliteAlertStore(db: Db): AlertStore {
     },
     ruleStates(rule) {
       return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({ subject: r.subject, state: JSON.parse(r.state) }))
+    },
+    countOpen() {
+      return (st.countOpen.get() as { n: number }).n
+    },
+    subjectOf(id) {
+      return (st.subjectOf.get(id) as { subject: string } | undefined)?.subject
     },
   }
 }

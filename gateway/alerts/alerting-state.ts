@@ -1,0 +1,125 @@
+// The state the alert engine's steps share (engine.ts wires them): the store, the rules as
+// compiled, the rule-state caches and the metrics. Each step is a module-level function taking
+// this object: evaluate.ts (conditions), silence.ts, fan-out.ts, human.ts and escalation.ts.
+import { randomBytes } from 'node:crypto'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import type { Condition } from './conditions.ts'
+import type { SharedDb } from './db.ts'
+import { newLevelState, type LevelState } from './levels.ts'
+import type { RulesDoc, Silence } from './rules.ts'
+import type { AlertStore } from './store.ts'
+import type { AlertChange } from './types.ts'
+import type { AlertingOptions, ChangeRouter } from './engine.ts'
+
+export interface SilenceState { lastSeen: number; kind?: string | undefined; station?: string | undefined; district?: string | undefined; alertId?: string | null }
+/** A silence rule tracking a device, with its state for the device (see trackedOf). */
+export interface Tracked { rule: Silence; key: string; st: SilenceState }
+/** The state of one (condition, subject), with its key (see slotOf). */
+export interface Slot { key: string; st: LevelState & { data?: unknown } }
+
+export type AlertingMetrics = ReturnType<typeof alertingMetrics>
+
+export function alertingMetrics(metrics: Metrics) {
+  const evaluated = metrics.counter('alert_inputs_total', 'Inputs evaluated by the alert engine', ['type'])
+  return {
+    changes: metrics.counter('alert_changes_total', 'Alert changes by kind and action', ['kind', 'action']),
+    open: metrics.gauge('alerts_open', 'Alerts not yet resolved'),
+    evaluated,
+    // Per reading: summed locally, handed to prom-client when read.
+    readingsEvaluated: metrics.hotCounter(evaluated, { type: 'reading' }),
+    // Hot: readings of several gauges of one station interleave, so many arrive behind the newest.
+    outOfOrder: metrics.hotCounter(metrics.counter('alert_inputs_out_of_order_total', 'Inputs older than the rule state, ignored for durations')),
+    ruleRejects: metrics.counter('rule_rejects_total', 'Rule documents refused (PUT /api/v1/rules)'),
+    publishFailed: metrics.counter('alert_publish_failures_total', 'Alert changes that could not be published', ['target']),
+  }
+}
+
+export interface AlertingState {
+  readonly opts: AlertingOptions
+  readonly now: () => number
+  readonly lateAfterMs: number
+  readonly db: SharedDb['db']
+  readonly store: AlertStore
+  readonly log: Logger
+  readonly m: AlertingMetrics
+  router: ChangeRouter | undefined
+  doc: RulesDoc
+  conditions: Condition[]
+  silenceRules: Silence[]
+  readonly listeners: Set<(c: AlertChange) => void>
+  // Rule state cache; every entry is also in SQLite (written with alert changes, and by flush()).
+  readonly states: Map<string, LevelState & { data?: unknown }>
+  readonly silence: Map<string, SilenceState>
+  readonly trackedByDevice: Map<string, Tracked[]>
+  readonly dirty: Set<string>
+  readonly keys: StateKeys
+  // The state of each (condition, subject), found with one lookup per evaluation rather than
+  // three (state key, then state): per condition, subject key → its state key and state. Made
+  // again with the conditions; holds the same objects as `states`.
+  slots: Array<Map<string, Slot>>
+  dataOf: Array<(subjectKey: string) => { data?: unknown }>
+}
+
+/**
+ * State keys are looked up several times for every reading; one string per (rule, subject),
+ * made once, spares a concatenation (and its hashing) per lookup. Subjects are registered
+ * devices, stations and camera zones, so the cache is bounded by the fleet; cleared past 100k.
+ */
+export class StateKeys {
+  private readonly keyCache = new Map<string, Map<string, string>>()
+  private cachedKeys = 0
+  private readonly deviceSubjects = new Map<string, string>()
+
+  of(rule: string, subject: string): string {
+    let byRule = this.keyCache.get(rule)
+    if (!byRule) this.keyCache.set(rule, (byRule = new Map()))
+    let key = byRule.get(subject)
+    if (key === undefined) {
+      if (++this.cachedKeys > 100_000) {
+        this.keyCache.clear()
+        this.cachedKeys = 1
+        this.keyCache.set(rule, (byRule = new Map()))
+      }
+      key = `${rule}\u0000${subject}`
+      byRule.set(subject, key)
+    }
+    return key
+  }
+
+  device(device: string): string {
+    let s = this.deviceSubjects.get(device)
+    if (s === undefined) {
+      if (this.deviceSubjects.size > 100_000) this.deviceSubjects.clear()
+      this.deviceSubjects.set(device, (s = `device:${device}`))
+    }
+    return s
+  }
+}
+
+export const newId = () => `a${randomBytes(8).toString('hex')}`
+
+export const splitKey = (key: string) => key.split('\u0000') as [string, string]
+
+export function levelState(ctx: AlertingState, rule: string, subject: string, key: string): LevelState & { data?: unknown } {
+  let st = ctx.states.get(key)
+  if (!st) {
+    st = (ctx.store.loadRuleState(rule, subject) as (LevelState & { data?: unknown }) | undefined) ?? newLevelState()
+    ctx.states.set(key, st)
+  }
+  return st
+}
+
+/** Writes the dirty rule states (between alert changes, which write theirs at once). */
+export function flush(ctx: AlertingState): void {
+  if (ctx.dirty.size === 0) return
+  const keys = [...ctx.dirty]
+  ctx.dirty.clear()
+  ctx.store.transaction(() => {
+    for (const key of keys) {
+      const [rule, subject] = splitKey(key)
+      const st = ctx.states.get(key) ?? ctx.silence.get(key)
+      if (st) ctx.store.saveRuleState(rule, subject, st)
+    }
+  })
+}

@@ -1,0 +1,104 @@
+// Evaluation of the level conditions (conditions.ts) against each input: the condition's level
+// for its subject, stepped with hysteresis and minimum durations (levels.ts), and the alert it
+// opens, raises, lowers or resolves, in one transaction with its rule state.
+import { levelState, newId, type AlertingState, type Slot } from './alerting-state.ts'
+import type { Condition, Evaluation, Input } from './conditions.ts'
+import { emitAfterCommit, record } from './fan-out.ts'
+import { stepLevel, targetLevel, type LevelState } from './levels.ts'
+import type { AlertChange, ChangeAction, Severity } from './types.ts'
+
+/** Made again with the conditions (slots and the condition's view of its state). */
+export function resetSlots(ctx: AlertingState): void {
+  ctx.slots = ctx.conditions.map(() => new Map())
+  ctx.dataOf = ctx.conditions.map((c, ci) => (subjectKey: string) => slotOf(ctx, ci, c.rule.id, subjectKey).st)
+}
+
+export function slotOf(ctx: AlertingState, ci: number, rule: string, subjectKey: string): Slot {
+  const bySubject = ctx.slots[ci]!
+  let slot = bySubject.get(subjectKey)
+  if (slot === undefined) {
+    const key = ctx.keys.of(rule, subjectKey)
+    slot = { key, st: levelState(ctx, rule, subjectKey, key) }
+    bySubject.set(subjectKey, slot)
+  }
+  return slot
+}
+/** One input (a reading or a detection) through every condition that consumes it. */
+export function handle(ctx: AlertingState, input: Input): void {
+  let changes: AlertChange[] | undefined
+  for (let ci = 0; ci < ctx.conditions.length; ci++) {
+    const cond = ctx.conditions[ci]!
+    const wants = cond.consumes
+    if (wants.type !== input.type || (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)) continue
+    const ev = cond.evaluate(input, ctx.dataOf[ci]!)
+    if (ev === undefined) continue
+    const { key, st } = slotOf(ctx, ci, cond.rule.id, ev.subject.key)
+    if (ev.ts < st.lastTs) {
+      // Out of order for this subject: durations run forward in event time only.
+      ctx.m.outOfOrder.inc()
+      ctx.dirty.add(key)
+      continue
+    }
+    const prev = st.level
+    const target = targetLevel(ev.value, ev.thresholds, ev.hysteresis, st.level)
+    const applied = stepLevel(st, target, ev.ts, ev.minDurationMs)
+    if (applied === undefined) {
+      ctx.dirty.add(key)
+      continue
+    }
+    try {
+      const late = input.type === 'reading' ? input.reading.late || ctx.now() - input.reading.ts > ctx.lateAfterMs : ctx.now() - input.detection.ts > ctx.lateAfterMs
+      const c = applyLevel(ctx, cond, ev, st, prev, applied, late)
+      if (c) (changes ??= []).push(c)
+    } catch (err) {
+      ctx.log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')
+    }
+  }
+  if (changes) emitAfterCommit(ctx, changes)
+}
+
+
+export function applyLevel(ctx: AlertingState, cond: Condition, ev: Evaluation, st: LevelState, prev: number, level: number, late: boolean): AlertChange | undefined {
+  const rule = cond.rule
+  const at = new Date(ctx.now()).toISOString()
+  const eventTs = new Date(ev.ts).toISOString()
+  const severity: Severity = ev.severities[level - 1] ?? ev.severities[ev.severities.length - 1] ?? 'minor'
+  const threshold = ev.thresholds[level - 1] ?? undefined
+  return ctx.store.transaction(() => {
+    const active = st.alertId ? ctx.store.get(st.alertId) : ctx.store.active(rule.id, ev.subject.key)
+    let change: AlertChange | undefined
+    if (level > 0 && (!active || active.state === 'resolved') && level <= prev) {
+      // Resolved by an officer while the condition held: lowering does not reopen it.
+      st.alertId = null
+    } else if (level > 0) {
+      const title = cond.title(ev.subject, level, ev.value)
+      if (!active || active.state === 'resolved') {
+        const id = newId()
+        ctx.store.insert({
+          id, rule: rule.id, kind: cond.kind, subject: ev.subject.key, station: ev.subject.station, device: ev.subject.device,
+          zone: ev.subject.zone, district: ev.subject.district, severity, level, value: ev.value, threshold: threshold ?? undefined,
+          unit: ev.unit || undefined, title, late, at, attentionSince: ctx.now(),
+        })
+        st.alertId = id
+        change = record(ctx, id, { at, event_ts: eventTs, action: 'opened', severity, level, value: ev.value, state: 'open', by: 'system', late })
+      } else {
+        const action: ChangeAction = level > (active.level ?? 0) ? 'raised' : 'lowered'
+        // A raise needs a new acknowledgement: the officer acknowledged a smaller danger.
+        const state = action === 'raised' ? 'open' : active.state
+        ctx.store.update(active.id, {
+          updated_at: at, severity, level, value: ev.value, threshold: threshold ?? undefined, title, state, late,
+          ...(action === 'raised' ? { attentionSince: ctx.now(), acknowledged: null } : {}),
+        })
+        change = record(ctx, active.id, { at, event_ts: eventTs, action, severity, level, value: ev.value, state, by: 'system', late })
+      }
+    } else if (active && active.state !== 'resolved') {
+      ctx.store.update(active.id, { updated_at: at, state: 'resolved', value: ev.value, late, resolved: { by: 'system', at } })
+      st.alertId = null
+      change = record(ctx, active.id, { at, event_ts: eventTs, action: 'resolved', severity: active.severity, level: 0, value: ev.value, state: 'resolved', by: 'system', late })
+    } else {
+      st.alertId = null
+    }
+    ctx.store.saveRuleState(rule.id, ev.subject.key, st)
+    return change
+  })
+}

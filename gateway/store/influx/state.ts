@@ -1,0 +1,167 @@
+// The state the InfluxDB store's parts share: the write path (writer.ts), the spool drainer
+// (drainer.ts) and the queries (queries.ts) each keep their own fields and read or set only these.
+import { join } from 'node:path'
+import { InfluxDB } from 'influx'
+import type { Logger } from '../../log/logger.ts'
+import type { Metrics } from '../../metrics/registry.ts'
+import { storeMetrics, type StoreMetrics } from '../metrics.ts'
+import { FieldTypes } from '../points.ts'
+import { StoreError } from '../types.ts'
+import type { SeriesRanges } from './series-ranges.ts'
+import { Spool } from './spool.ts'
+import { WritePoster } from './write-request.ts'
+
+export interface InfluxStoreOptions {
+  /** http://[user:pass@]host:8086/<database> */
+  url: string
+  dataDir: string
+  logger: Logger
+  metrics: Metrics
+  /** A batch is sent when it holds this many points... */
+  batchPoints?: number
+  /**
+   * ...or, when fewer than `maxInflight` write requests are in flight, this long after its first
+   * point (a short wait lets concurrent writers share a request). Once `maxInflight` requests are
+   * in flight, points gather and leave the moment one returns, so batches grow with the load and
+   * callers waiting for their acknowledgement do not cap the rate at (writers × points) per interval.
+   */
+  flushIntervalMs?: number
+  /**
+   * Write requests in flight at once (default 2), so the gateway fills the next batch while
+   * InfluxDB works on the last. A batch goes out alongside others only when it shares no series
+   * and time range with them: InfluxDB applies concurrent requests in no set order, and of two
+   * points with the same series and time the later write must win.
+   */
+  maxInflight?: number
+  /**
+   * A request InfluxDB has not answered within this long (default 50 ms; 0: never) is written to
+   * a disk journal (`influx-spill/`) and its writers are acknowledged from there: durable in the
+   * gateway's own disk buffer, which is what an acknowledgement needs. InfluxDB's pauses (cache
+   * snapshots, compactions, continuous queries) then do not hold acknowledgements back, and with
+   * `maxInflight` above 1 the request's place goes to the next batch (at most MAX_SPILLED such
+   * requests at once). The request goes on; once every spilled request's points are in InfluxDB
+   * or the spool, the journal is emptied. Only a start after a crash reads it.
+   */
+  spillAfterMs?: number
+  /** One HTTP write's timeout. */
+  requestTimeoutMs?: number
+  /** Retry backoff while InfluxDB is unreachable: from `backoffMinMs` doubling up to `backoffMaxMs`. */
+  backoffMinMs?: number
+  backoffMaxMs?: number
+  /** Past this many bytes in the spool, write() refuses (the caller keeps the data, nothing is lost). */
+  maxSpoolBytes?: number
+  /** How often reachability is checked when no write tells. */
+  pingIntervalMs?: number
+  /** How often rollups are recomputed for points that arrived after their buckets were (rollup-backfill.ts). */
+  rollupRecomputeMs?: number
+}
+
+export interface Waiter {
+  started: number
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+export interface Flight {
+  points: number
+  body: Buffer
+  waiters: Waiter[]
+  series: SeriesRanges
+  state: 'flying' | 'done' | 'failed'
+  /** Its writers were answered (counted once, whichever of InfluxDB, the spill journal and the spool came first). */
+  acked: boolean
+  /** Written (or being written) to the spill journal because InfluxDB was slow to answer (see spillAfterMs). */
+  spilled: boolean
+  /** Counted in `spillsPending`: its journal record is the only copy known to be durable. */
+  spillHeld: boolean
+  spillTimer: NodeJS.Timeout | undefined
+  /** Reads waiting for InfluxDB to answer this spilled request (readYourWrites). */
+  readers: Array<() => void> | undefined
+}
+
+/** Spilled requests InfluxDB may still be working on, beside the `maxInflight` others. */
+export const MAX_SPILLED = 4
+/** Past this the journal takes no more (writers wait for InfluxDB) until it is emptied. */
+export const MAX_SPILL_BYTES = 64 * 1024 * 1024
+
+/** What the writer, the drainer and the queries of one InfluxDB store share. */
+export class InfluxState {
+  readonly database: string
+  readonly influx: InfluxDB
+  readonly poster: WritePoster
+  readonly m: StoreMetrics
+  readonly spool: Spool
+  readonly batchPoints: number
+  readonly flushIntervalMs: number
+  readonly backoffMin: number
+  readonly backoffMax: number
+  readonly maxSpoolBytes: number
+  readonly maxInflight: number
+  readonly spillAfterMs: number
+  /** Journal of spilled requests (see spillAfterMs). */
+  readonly spills: Spool
+  /** Spilled requests whose points are not yet known to be in InfluxDB or the spool. */
+  spillsPending = 0
+  /** The journal held records at start (a crash): they are drained first, before the spool. */
+  replaySpills: boolean
+
+  mode: 'direct' | 'spool' = 'direct'
+  /** Requests sent and not yet out of the list, in the order they were sent. */
+  flights: Flight[] = []
+  setupDone = false
+  reachable = true
+  lastError = ''
+  closed = false
+  readonly stop = new AbortController()
+  readonly types = new FieldTypes()
+
+  constructor(readonly opts: InfluxStoreOptions) {
+    const u = new URL(opts.url)
+    const db = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''))
+    if (!db) throw new StoreError('invalid', `influx URL ${u.origin} names no database: use http://host:8086/<database>`)
+    this.database = db
+    this.influx = new InfluxDB({
+      host: u.hostname,
+      port: Number(u.port || (u.protocol === 'https:' ? 443 : 8086)),
+      protocol: u.protocol === 'https:' ? 'https' : 'http',
+      database: db,
+      username: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      // The package's pool disables a host for a growing while after a failure; keep that short so
+      // queries work again as soon as InfluxDB is back.
+      pool: { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000, backoff: constantBackoff(250) },
+    })
+    // Writes go straight to /write with the spool's own line-protocol bytes, so a spooled batch is
+    // sent exactly as it was stored, without being parsed back into points.
+    const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
+    const authorization = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
+    this.maxInflight = opts.maxInflight ?? 2
+    this.spillAfterMs = opts.spillAfterMs ?? 50
+    // One connection per write in flight (spilled ones included), and one for the drainer.
+    this.poster = new WritePoster(new URL(`${u.protocol}//${u.host}/write?${params}`), authorization, opts.requestTimeoutMs ?? 10_000, this.maxInflight + MAX_SPILLED + 1)
+    this.m = storeMetrics(opts.metrics, 'influx')
+    this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
+    this.spills = new Spool(join(opts.dataDir, 'influx-spill'))
+    this.replaySpills = !this.spills.empty
+    this.batchPoints = opts.batchPoints ?? 5000
+    this.flushIntervalMs = opts.flushIntervalMs ?? 0
+    this.backoffMin = opts.backoffMinMs ?? 100
+    this.backoffMax = opts.backoffMaxMs ?? 5000
+    this.maxSpoolBytes = opts.maxSpoolBytes ?? 2 * 1024 ** 3
+  }
+
+  /** Points and bytes in the gateway's disk buffers for InfluxDB: the spool and the spill journal. */
+  onDisk(): { points: number; bytes: number } {
+    return { points: this.spool.points + this.spills.points, bytes: this.spool.bytes + this.spills.bytes }
+  }
+
+  reportSpool(): void {
+    const { points, bytes } = this.onDisk()
+    this.m.spool(points, bytes)
+  }
+}
+
+function constantBackoff(ms: number) {
+  const b = { getDelay: () => ms, next: () => b, reset: () => b }
+  return b
+}
