@@ -6,6 +6,7 @@ import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
 import { deviceControlRoutes } from './api/routes/device-control.ts'
 import { eventRoutes } from './api/routes/events.ts'
+import { notificationRoutes } from './api/routes/notifications.ts'
 import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
 import { stationRoutes } from './api/routes/stations.ts'
@@ -180,7 +181,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
       }),
-      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes, stationRoutes,
+      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes,
         ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : []),
         ...(visionOff ? [(app: ApiApp) => cameraRoutes(app, { registry, vision: visionOff })] : [])],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
