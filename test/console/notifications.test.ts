@@ -121,7 +121,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await context.close()
   })
 
-  it('fits a phone screen', async () => {
+  it("fits a phone screen", async () => {
     const context = await browser.newContext({ viewport: SIZES.phone })
     const { page, problems } = await watchedPage(context)
     await logInAt(page, `${gw.apiUrl}/notifications`, OFFICER, 'Thông báo')
