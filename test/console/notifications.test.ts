@@ -131,7 +131,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await page.getByRole('button', { name: 'Thêm người nhận', exact: true }).click()
     await page.getByRole('dialog', { name: 'Thêm người nhận' }).waitFor()
     await screenshot(page, 'notifications-dialog-390x844')
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth')
     expect(overflow).toBeLessThanOrEqual(0)
     expect(unexpected(problems)).toEqual([])
     await context.close()
