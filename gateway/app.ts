@@ -6,6 +6,7 @@ import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
 import { deviceControlRoutes } from './api/routes/device-control.ts'
 import { eventRoutes } from './api/routes/events.ts'
+import { notificationRoutes } from './api/routes/notifications.ts'
 import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
 import { stationRoutes } from './api/routes/stations.ts'
@@ -185,7 +186,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
         ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations },
-          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes, stationRoutes),
+          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes),
         ...(vision ? withDeps({ registry, vision }, cameraRoutes) : []),
         ...(visionOff ? withDeps({ registry, vision: visionOff }, cameraRoutes) : []),
       ],

@@ -84,6 +84,14 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Per-contact quiet hours (docs/notify.md "Quiet hours"); the outbox list's filter by alert.
+    version: 2,
+    sql: `
+      ALTER TABLE contacts ADD COLUMN quiet_hours TEXT;
+      CREATE INDEX outbox_alert ON outbox(alert_id);
+    `,
+  },
 ]
 
 

@@ -1,4 +1,5 @@
 import { placeInScope, type Place, type Scope } from '../registry/scope.ts'
+import type { Stations } from '../domain/stations.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
 import type { ApiActor } from './types.ts'
 
@@ -35,4 +36,17 @@ export function requirePlaceInScope(actor: ApiActor | null, place: Place): void 
     ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : []),
   ].join(' or ')
   throw Object.assign(new Error(`user "${actor!.name}" may only place devices in ${where}: set station or district accordingly`), { statusCode: 403 })
+}
+
+/**
+ * A contact is of a scoped caller's places when every alert it can hear of is: all its stations
+ * are theirs (listed, or in one of their districts by the station table), or all its districts
+ * are. A contact with neither hears of every place, so only unscoped callers see it (docs/api.md).
+ */
+export function contactInScope(scope: Scope | null, c: { stations?: readonly string[] | undefined; districts?: readonly string[] | undefined }, stations: Pick<Stations, 'get'> | undefined): boolean {
+  if (!scope) return true
+  const st = c.stations ?? []
+  const di = c.districts ?? []
+  const stationOk = (s: string) => scope.stations.includes(s) || scope.districts.includes(stations?.get(s)?.district ?? '\u0000')
+  return (st.length > 0 && st.every(stationOk)) || (di.length > 0 && di.every((d) => scope.districts.includes(d)))
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
 import type { Severity } from '../alerts/types.ts'
-import type { Contact, ContactChannel } from './types.ts'
+import type { Contact, ContactChannel, QuietHours } from './types.ts'
 
 export interface NewContact {
   name: string
@@ -14,11 +14,16 @@ export interface NewContact {
   districts?: string[] | undefined
   min_severity?: Severity | undefined
   channels: ContactChannel[]
+  /** `bypass` defaults to critical: a level III flood always wakes people. */
+  quiet_hours?: (Omit<QuietHours, 'bypass'> & { bypass?: Severity | undefined }) | null | undefined
 }
+
+/** The fields of a PATCH: any of NewContact's; null clears an optional one. */
+export type ContactPatch = { [K in keyof NewContact]?: NewContact[K] | null }
 
 interface Row {
   id: string; name: string; phone: string | null; zalo_user_id: string | null; role: string; tier: number
-  kinds: string | null; stations: string | null; districts: string | null; min_severity: string; channels: string; created_at: string
+  kinds: string | null; stations: string | null; districts: string | null; min_severity: string; channels: string; quiet_hours: string | null; created_at: string
 }
 
 const list = (s: string | null) => (s ? (JSON.parse(s) as string[]) : undefined)
@@ -27,7 +32,8 @@ function toContact(r: Row): Contact {
   return {
     id: r.id, name: r.name, phone: r.phone ?? undefined, zalo_user_id: r.zalo_user_id ?? undefined, role: r.role, tier: r.tier,
     kinds: list(r.kinds), stations: list(r.stations), districts: list(r.districts), min_severity: r.min_severity as Severity,
-    channels: JSON.parse(r.channels) as ContactChannel[], created_at: r.created_at,
+    channels: JSON.parse(r.channels) as ContactChannel[],
+    ...(r.quiet_hours ? { quiet_hours: JSON.parse(r.quiet_hours) as QuietHours } : {}), created_at: r.created_at,
   }
 }
 
@@ -35,48 +41,64 @@ function toContact(r: Row): Contact {
 export interface ContactStore {
   create(c: NewContact): Contact
   get(id: string): Contact | undefined
-  list(page: { limit: number; cursor?: string | undefined }): { items: Contact[]; next: string | null }
+  /** By id; `visible` leaves out contacts the caller may not see (a scoped user, docs/api.md). */
+  list(page: { limit: number; cursor?: string | undefined }, visible?: (c: Contact) => boolean): { items: Contact[]; next: string | null }
+  /** The contact after the change; undefined when it does not exist. */
+  update(id: string, patch: ContactPatch): Contact | undefined
   remove(id: string): boolean
   all(): Contact[]
 }
 
 export function sqliteContacts(db: Database): ContactStore {
-  const ins = db.prepare(`INSERT INTO contacts (id, name, phone, zalo_user_id, role, tier, kinds, stations, districts, min_severity, channels, created_at)
-    VALUES (@id, @name, @phone, @zalo_user_id, @role, @tier, @kinds, @stations, @districts, @min_severity, @channels, @created_at)`)
+  const ins = db.prepare(`INSERT INTO contacts (id, name, phone, zalo_user_id, role, tier, kinds, stations, districts, min_severity, channels, quiet_hours, created_at)
+    VALUES (@id, @name, @phone, @zalo_user_id, @role, @tier, @kinds, @stations, @districts, @min_severity, @channels, @quiet_hours, @created_at)`)
+  const upd = db.prepare(`UPDATE contacts SET name = @name, phone = @phone, zalo_user_id = @zalo_user_id, role = @role, tier = @tier, kinds = @kinds,
+    stations = @stations, districts = @districts, min_severity = @min_severity, channels = @channels, quiet_hours = @quiet_hours WHERE id = @id`)
   const get = db.prepare('SELECT * FROM contacts WHERE id = ?')
-  const page = db.prepare('SELECT * FROM contacts WHERE id > ? ORDER BY id LIMIT ?')
   const del = db.prepare('DELETE FROM contacts WHERE id = ?')
   const all = db.prepare('SELECT * FROM contacts ORDER BY tier, id')
   // Routing runs on every alert change; contacts change rarely, so keep them in memory.
   let cache: Contact[] | undefined
-  const js = (v: string[] | undefined) => (v && v.length > 0 ? JSON.stringify(v) : null)
+  const js = (v: string[] | null | undefined) => (v && v.length > 0 ? JSON.stringify(v) : null)
+  const allContacts = () => (cache ??= (all.all() as Row[]).map(toContact))
+  const quiet = (q: NewContact['quiet_hours']) => (q ? JSON.stringify({ from: q.from, to: q.to, bypass: q.bypass ?? 'critical' }) : null)
+  const toRow = (id: string, c: NewContact, created_at: string): Row => ({
+    id, name: c.name, phone: c.phone ?? null, zalo_user_id: c.zalo_user_id ?? null, role: c.role,
+    tier: c.tier ?? 1, kinds: js(c.kinds), stations: js(c.stations), districts: js(c.districts), min_severity: c.min_severity ?? 'minor',
+    channels: JSON.stringify([...new Set(c.channels)]), quiet_hours: quiet(c.quiet_hours), created_at,
+  })
   return {
     create(c) {
-      const row = {
-        id: `c${randomBytes(6).toString('hex')}`, name: c.name, phone: c.phone ?? null, zalo_user_id: c.zalo_user_id ?? null, role: c.role,
-        tier: c.tier ?? 1, kinds: js(c.kinds), stations: js(c.stations), districts: js(c.districts), min_severity: c.min_severity ?? 'minor',
-        channels: JSON.stringify([...new Set(c.channels)]), created_at: new Date().toISOString(),
-      }
+      const row = toRow(`c${randomBytes(6).toString('hex')}`, c, new Date().toISOString())
       ins.run(row)
       cache = undefined
-      return toContact(row as Row)
+      return toContact(row)
+    },
+    update(id, patch) {
+      const r = get.get(id) as Row | undefined
+      if (!r) return undefined
+      const was = toContact(r)
+      const merged: NewContact = { ...was, quiet_hours: was.quiet_hours }
+      for (const [k, v] of Object.entries(patch)) if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v ?? undefined
+      const row = toRow(id, merged, r.created_at)
+      upd.run(row)
+      cache = undefined
+      return toContact(row)
     },
     get(id) {
       const r = get.get(id) as Row | undefined
       return r ? toContact(r) : undefined
     },
-    list(p) {
-      const rows = page.all(p.cursor ?? '', p.limit + 1) as Row[]
-      const items = rows.slice(0, p.limit).map(toContact)
-      return { items, next: rows.length > p.limit ? (items[items.length - 1]?.id ?? null) : null }
+    list(p, visible) {
+      // In memory: contacts are few and cached, and the scope test needs the station table.
+      const after = allContacts().filter((c) => c.id > (p.cursor ?? '') && (!visible || visible(c))).sort((a, b) => (a.id < b.id ? -1 : 1))
+      const items = after.slice(0, p.limit)
+      return { items, next: after.length > p.limit ? (items[items.length - 1]?.id ?? null) : null }
     },
     remove(id) {
       cache = undefined
       return del.run(id).changes > 0
     },
-    all() {
-      cache ??= (all.all() as Row[]).map(toContact)
-      return cache
-    },
+    all: allContacts,
   }
 }

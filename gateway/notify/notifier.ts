@@ -10,6 +10,8 @@ import { channelsFromConfig } from './channels/index.ts'
 import { NotifySection, type NotifyConfig } from './config.ts'
 import { sqliteContacts, type ContactStore } from './contacts.ts'
 import { toGsm7 } from './gsm7.ts'
+import { listOutbox, type OutboxFilter, type OutboxItem } from './outbox-list.ts'
+import { quietGate, quietUntil } from './quiet.ts'
 import { alertMessage, digestMessage, testMessage, type RenderContext } from './templates.ts'
 import type { Channel, Contact, ContactChannel, OutgoingMessage, SendResult } from './types.ts'
 import { contactWarnings, undeliverableReason, undeliverableRecorder, warnUnconfigured, type UndeliverableReason } from './undeliverable.ts'
@@ -54,6 +56,8 @@ export interface Notifier extends ChangeRouter {
   attach(alerting: Alerting): void
   sendTest(contactId: string): Promise<TestResult[]>
   outbox(filter?: { state?: string }): OutboxRow[]
+  /** The outbox as GET /api/v1/notifications lists it (gateway/notify/outbox-list.ts). */
+  notifications(filter: OutboxFilter, page: { limit: number; cursor?: number | undefined }): { items: OutboxItem[]; next: string | null }
   /** Runs the sender until nothing is due now (tests, shutdown). */
   drain(): Promise<void>
   start(): void
@@ -66,28 +70,10 @@ interface Stored extends OutgoingMessage {
   test?: boolean
 }
 
+export { quietUntil }
+
 /** Alphanumeric, 32 chars: fits eSMS RequestId (<= 50) and ZNS tracking_id (<= 48, no special chars). */
 export const idempotencyKey = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 32)
-
-function minutesOf(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number)
-  return (h ?? 0) * 60 + (m ?? 0)
-}
-
-/** When `t` falls in quiet hours (Vietnam time, UTC+7), the epoch ms at which they end. */
-export function quietUntil(t: number, q: { start: string; end: string } | undefined): number | undefined {
-  if (!q) return undefined
-  const local = t + 7 * 3_600_000
-  const dayStart = local - (local % 86_400_000)
-  const minute = Math.floor((local - dayStart) / 60_000)
-  const s = minutesOf(q.start)
-  const e = minutesOf(q.end)
-  if (s === e) return undefined
-  const inQuiet = s < e ? minute >= s && minute < e : minute >= s || minute < e
-  if (!inQuiet) return undefined
-  const endLocal = dayStart + e * 60_000 + (s > e && minute >= s ? 86_400_000 : 0)
-  return endLocal - 7 * 3_600_000
-}
 
 export function createNotifier(opts: NotifierOptions): Notifier {
   const cfg = Value.Default(NotifySection, Value.Clone(opts.config)) as NotifyConfig
@@ -104,6 +90,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     sent: opts.metrics.counter('notifications_sent_total', 'Notifications accepted by the provider', ['channel']),
     failed: opts.metrics.counter('notifications_failed_total', 'Notification attempts that failed', ['channel', 'final']),
     held: opts.metrics.counter('notifications_held_total', 'Notifications held by the per-contact rate limit (sent as a digest)', ['channel']),
+    skipped: opts.metrics.counter('notifications_skipped_total', 'Deferred notifications not sent because the alert was resolved during the contact\'s quiet hours', ['channel']),
     uncertain: opts.metrics.counter('notifications_uncertain_total', 'Sends interrupted by a crash through a provider without de-duplication', ['channel']),
     pending: opts.metrics.gauge('notify_outbox_pending', 'Outbox rows waiting to be sent'),
     latency: opts.metrics.histogram('notify_send_seconds', 'Provider request time', ['channel'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10]),
@@ -111,21 +98,22 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const st = {
     insert: db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at)
       VALUES (@key, @alert_id, @change_seq, @contact_id, @channel, @severity, @message, 'pending', @next_at, @created_at)`),
-    due: db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 32"),
+    due: db.prepare("SELECT * FROM outbox WHERE state IN ('pending', 'deferred') AND next_at <= ? ORDER BY id LIMIT 32"),
     byKey: db.prepare('SELECT * FROM outbox WHERE key = ?'),
     setState: db.prepare('UPDATE outbox SET state = ?, next_at = ?, last_error = ? WHERE id = ?'),
-    sending: db.prepare("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
+    sending: db.prepare("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state IN ('pending', 'deferred')"),
     sent: db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, provider_id = ?, last_error = NULL WHERE id = ?"),
     sentInWindow: db.prepare("SELECT count(*) AS n FROM outbox WHERE contact_id = ? AND channel = ? AND state = 'sent' AND sent_at > ?"),
     held: db.prepare("SELECT contact_id, channel, min(id) AS first, count(*) AS n FROM outbox WHERE state = 'held' GROUP BY contact_id, channel"),
     heldRows: db.prepare("SELECT * FROM outbox WHERE state = 'held' AND contact_id = ? AND channel = ? ORDER BY id"),
     digested: db.prepare("UPDATE outbox SET state = 'digested' WHERE state = 'held' AND contact_id = ? AND channel = ?"),
-    pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'sending', 'held')"),
-    nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state = 'pending'"),
-    prune: db.prepare("DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain', 'undeliverable') AND created_at < ?"),
+    pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'deferred', 'sending', 'held')"),
+    nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state IN ('pending', 'deferred')"),
+    prune: db.prepare("DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain', 'undeliverable', 'skipped') AND created_at < ?"),
   }
 
   const undeliverable = undeliverableRecorder(db, opts.metrics, log)
+  const quiet = quietGate(db, contacts)
   if (cfg.enabled !== false) warnUnconfigured(channels, contacts.all(), log)
 
   // Crash recovery (see the header comment).
@@ -204,6 +192,19 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       // Queued while a provider was configured; the gateway restarted without it.
       st.setState.run('undeliverable', row.next_at, undeliverable.counted(row.channel, 'no_provider'), row.id)
       return undefined
+    }
+    if (gate && !msg.digest) {
+      const q = quiet(row, now())
+      if (q.action === 'skip') {
+        st.setState.run('skipped', row.next_at, q.note, row.id)
+        m.skipped.inc({ channel: row.channel })
+        log.info({ outbox: row.id, channel: row.channel, contact: row.contact_id }, q.note)
+        return undefined
+      }
+      if (q.action === 'defer') {
+        st.setState.run('deferred', q.until, q.note, row.id)
+        return undefined
+      }
     }
     if (gate && row.severity !== 'critical' && !msg.digest) {
       const until = quietUntil(now(), cfg.quietHours)
@@ -352,6 +353,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       if (filter?.state) return db.prepare('SELECT * FROM outbox WHERE state = ? ORDER BY id').all(filter.state) as OutboxRow[]
       return db.prepare('SELECT * FROM outbox ORDER BY id').all() as OutboxRow[]
     },
+    notifications: (filter, page) => listOutbox(db, filter, page),
     async drain() {
       kick()
       while (running) await running

@@ -17,7 +17,19 @@ export interface Contact {
   districts?: string[] | undefined
   min_severity: Severity
   channels: ContactChannel[]
+  /** The contact's own quiet hours (docs/notify.md "Quiet hours"). */
+  quiet_hours?: QuietHours | undefined
   created_at: string
+}
+
+/**
+ * Local time (Asia/Ho_Chi_Minh, UTC+7, no daylight saving) "HH:MM" to "HH:MM"; `from` after `to`
+ * spans midnight. Messages below `bypass` wait until `to`; `bypass` and above are sent at once.
+ */
+export interface QuietHours {
+  from: string
+  to: string
+  bypass: Severity
 }
 
 /** What a channel plugin is asked to deliver, snapshot in the outbox row when it is written. */
@@ -46,3 +58,7 @@ export interface Channel {
   readonly dedupByKey: boolean
   send(msg: OutgoingMessage, key: string): Promise<SendResult>
 }
+
+/** States of an outbox row (docs/notify.md "Outbox states"). */
+export const OUTBOX_STATES = ['pending', 'deferred', 'sending', 'sent', 'failed', 'held', 'digested', 'uncertain', 'undeliverable', 'skipped'] as const
+export type OutboxState = (typeof OUTBOX_STATES)[number]

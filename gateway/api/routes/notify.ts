@@ -1,11 +1,14 @@
 import Type from 'typebox'
+import type { Stations } from '../../domain/stations.ts'
 import type { Notifier } from '../../notify/notifier.ts'
 import { CONTACT_CHANNELS } from '../../notify/types.ts'
 import { AuthErrors, ErrorSchema } from '../schemas.ts'
+import { contactInScope, notFound, scopeOf } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
 export interface NotifyRouteDeps {
   notifier: Notifier
+  stations?: Stations | undefined
 }
 
 export const notifyRoutes: RoutePlugin<NotifyRouteDeps> = async (app, deps) => {
@@ -27,5 +30,10 @@ export const notifyRoutes: RoutePlugin<NotifyRouteDeps> = async (app, deps) => {
         404: ErrorSchema,
       },
     },
-  }, async (request) => ({ results: await deps.notifier.sendTest(request.body.contact) }))
+  }, async (request) => {
+    // A contact outside a scoped caller's places answers like an unknown one (docs/api.md).
+    const c = deps.notifier.contacts.get(request.body.contact)
+    if (c && !contactInScope(scopeOf(request.actor), c, deps.stations)) throw notFound(`contact ${request.body.contact} not found: list them with GET /api/v1/subscriptions`)
+    return { results: await deps.notifier.sendTest(request.body.contact) }
+  })
 }

@@ -8,6 +8,7 @@ import { Cameras } from './pages/Cameras.tsx'
 import { AlertPage } from './pages/AlertPage.tsx'
 import { Login } from './pages/Login.tsx'
 import { Devices } from './pages/Devices.tsx'
+import { Notifications } from './pages/Notifications.tsx'
 import { useLiveAlerts } from './live.ts'
 import { navigate, useRoute, type Route } from './router.ts'
 import { StationsPage } from './pages/StationsPage.tsx'
@@ -71,26 +72,31 @@ function Console({ session }: { session: Session }) {
   const canManage = session.user.role === 'technician' || session.user.role === 'admin'
   return (
     <>
-      <Nav route={route} />
+      <Nav route={route} canNotify={canAct} />
       {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
         : route.page === 'devices' ? <Devices canManage={canManage} />
         : route.page === 'stations' ? <StationsPage />
         : route.page === 'station' ? <StationPage id={route.id} />
         : route.page === 'cameras' ? <Cameras />
         : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
+        : route.page === 'notifications' && canAct ? <Notifications />
         : <Board live={live} canAct={canAct} />}
     </>
   )
 }
 
-/** The console's pages; every role may read each of them (docs/api.md, roles). */
-function Nav({ route }: { route: Route }) {
+/**
+ * The console's pages; every role may read each of them (docs/api.md, roles), but Notifications,
+ * which holds contacts' personal data, is for officers and admins only.
+ */
+function Nav({ route, canNotify }: { route: Route; canNotify: boolean }) {
   const { t } = useI18n()
   const links: Array<{ href: string; label: Key; current: boolean }> = [
     { href: '/', label: 'nav.board', current: route.page === 'board' || route.page === 'alert' },
     { href: '/stations', label: 'nav.stations', current: route.page === 'stations' || route.page === 'station' },
     { href: '/cameras', label: 'nav.cameras', current: route.page === 'cameras' || route.page === 'camera' },
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
+    ...(canNotify ? [{ href: '/notifications', label: 'nav.notifications' as Key, current: route.page === 'notifications' }] : []),
   ]
   return (
     <nav class="pages" aria-label={t('nav.label')}>

@@ -2,7 +2,10 @@
 // operations centre's language); English is a switch kept in localStorage (i18n.ts).
 // Plain data: no DOM, no Preact, so Node tests can read it too.
 
+import { notifyEn, notifyVi } from './strings-notify.ts'
+
 const vi = {
+  ...notifyVi,
   'app.title': 'Trung tâm điều hành IOC',
   'app.skip': 'Bỏ qua đến nội dung chính',
   'lang.label': 'Ngôn ngữ',
@@ -259,6 +262,7 @@ const vi = {
 export type Key = keyof typeof vi
 
 const en: Record<Key, string> = {
+  ...notifyEn,
   'app.title': 'IOC Operations Centre',
   'app.skip': 'Skip to main content',
   'lang.label': 'Language',

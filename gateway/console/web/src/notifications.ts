@@ -1,0 +1,91 @@
+import type { Kind, Severity } from './alerts.ts'
+import { api, type Role } from './api.ts'
+
+// The Notifications page's data (docs/api.md, "Rules and subscriptions" and "Notifications"):
+// contacts with their filters and quiet hours, test messages, and the outbox. Plain functions, no
+// DOM: Node tests can import them too.
+
+export const CHANNELS = ['sms', 'zalo_zns', 'zalo_oa'] as const
+export type Channel = (typeof CHANNELS)[number]
+export const OUTBOX_STATES = ['pending', 'deferred', 'sending', 'sent', 'failed', 'held', 'digested', 'uncertain', 'undeliverable', 'skipped'] as const
+export type OutboxState = (typeof OUTBOX_STATES)[number]
+
+export interface QuietHours { from: string; to: string; bypass: Severity }
+
+export interface Contact {
+  id: string
+  name: string
+  phone?: string
+  zalo_user_id?: string
+  role: Role
+  tier: number
+  kinds?: Kind[]
+  stations?: string[]
+  districts?: string[]
+  min_severity: Severity
+  channels: Channel[]
+  quiet_hours?: QuietHours
+  created_at: string
+  warnings?: string[]
+}
+
+/** What the form sends: POST takes it whole; PATCH takes it with null for a field left empty. */
+export type ContactInput = Omit<Contact, 'id' | 'created_at' | 'warnings' | 'quiet_hours'> & { quiet_hours?: QuietHours | null }
+
+export interface TestResult { channel: Channel; ok: boolean; code?: string; message?: string }
+
+export interface Notification {
+  id: number
+  alert_id: string | null
+  contact: { id: string; name: string | null }
+  channel: Channel
+  severity: Severity
+  kind: 'alert' | 'digest' | 'test'
+  text: string
+  state: OutboxState
+  attempts: number
+  created_at: string
+  sent_at: string | null
+  next_attempt_at: string | null
+  provider_message_id: string | null
+  provider_answer: string | null
+}
+
+interface Page<T> { items: T[]; next: string | null }
+
+export async function listContacts(): Promise<Contact[]> {
+  const out: Contact[] = []
+  let cursor: string | null = null
+  do {
+    const page: Page<Contact> = await api.get(`/subscriptions?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    out.push(...page.items)
+    cursor = page.next
+  } while (cursor)
+  return out
+}
+
+/** Optional fields left empty: left out of a POST, null in a PATCH (removes them). */
+function body(c: ContactInput, forPatch: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(c)) {
+    const empty = v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)
+    if (!empty) out[k] = v
+    else if (forPatch && k !== 'channels') out[k] = null
+  }
+  return out
+}
+
+export const addContact = (c: ContactInput) => api.post<Contact>('/subscriptions', body(c, false))
+export const editContact = (id: string, c: ContactInput) => api.patch<Contact>(`/subscriptions/${encodeURIComponent(id)}`, body(c, true))
+export const removeContact = (id: string) => api.delete<void>(`/subscriptions/${encodeURIComponent(id)}`)
+export const sendTest = (id: string) => api.post<{ results: TestResult[] }>('/notify/test', { contact: id }).then((r) => r.results)
+
+export function listNotifications(f: { state?: OutboxState | ''; channel?: Channel | '' }, limit = 100): Promise<Page<Notification>> {
+  const q = new URLSearchParams({ limit: String(limit) })
+  if (f.state) q.set('state', f.state)
+  if (f.channel) q.set('channel', f.channel)
+  return api.get(`/notifications?${q.toString()}`)
+}
+
+/** "kim-long, phu-oc" → ["kim-long", "phu-oc"]; commas or semicolons, blanks dropped. */
+export const splitList = (text: string) => text.split(/[,;]/).map((s) => s.trim()).filter(Boolean)
