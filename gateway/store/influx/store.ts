@@ -20,7 +20,12 @@ import {
   type StoreHealth,
   type TimeSeriesStore,
   type ValuePoint,
+  type SummaryQuery,
+  type SummaryRow,
+  type LevelDurationsQuery,
+  type LevelDurations,
 } from '../types.ts'
+import { levelDurationsInflux, summarizeInflux } from './summaries.ts'
 import { encodeLines, forEachLine, ident, LineBuffer, linesBody, lit, type EncodedLines } from './line.ts'
 import { RollupBackfill } from './rollup-backfill.ts'
 import { SeriesRanges } from './series-ranges.ts'
@@ -101,7 +106,7 @@ const MAX_SPILLED = 4
 /** Past this the journal takes no more (writers wait for InfluxDB) until it is emptied. */
 const MAX_SPILL_BYTES = 64 * 1024 * 1024
 
-interface Row {
+export interface Row {
   series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
   error?: string
 }
@@ -833,6 +838,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       if (Object.keys(fields).length > 0) out.push({ ts: row[0] as number, tags, fields })
     }
     return out
+  }
+
+  async summarize(q: SummaryQuery): Promise<SummaryRow[]> {
+    return summarizeInflux((text) => this.q(text), q)
+  }
+
+  async levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]> {
+    return levelDurationsInflux((text) => this.q(text), q)
   }
 
   private async tagKeys(measurement: string): Promise<Set<string>> {
