@@ -43,7 +43,7 @@ const NewSubscription = Type.Object({
   zalo_user_id: Type.Optional(ZaloUser),
   role: Type.Enum([...ROLES], { description: 'The contact\'s role in the operations centre' }),
   tier: Type.Optional(Type.Integer({ minimum: 1, maximum: 9, description: '1 first; n+1 when an alert stays unacknowledged (escalation)' })),
-  kinds: Type.Optional(Type.Array(AlertKindSchema, { maxItems: 10 })),
+  kinds: Type.Optional(Type.Array(Type.Union([AlertKindSchema, Type.Literal('report')], { description: 'Alert kinds, or `report`: the daily situation report summary (docs/reports.md)' }), { maxItems: 10 })),
   stations: Type.Optional(Type.Array(Place, { maxItems: 200 })),
   districts: Type.Optional(Type.Array(Place, { maxItems: 200 })),
   min_severity: Type.Optional(SeveritySchema),
