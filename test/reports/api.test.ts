@@ -45,7 +45,7 @@ beforeAll(async () => {
     store, stations: loadStations('config/stations.yaml'), dataDir: dir.path, config, logger, now: () => clockNow,
     announce: (n) => notifier.announce(n),
   })
-  api = await makeApi({ deps: { reports } })
+  api = await makeApi({ deps: { reports, notifier } })
   await api.registry.users.createUser({ name: 'mai', role: 'viewer', password: 'mật khẩu dài đủ 12', districts: ['Hương Trà'] }, SYSTEM)
 }, 60_000)
 afterAll(async () => {
@@ -112,10 +112,20 @@ describe('GET /api/v1/reports', () => {
   })
 })
 
+describe('subscriptions to the daily report', () => {
+  it('POST /subscriptions accepts the kind report beside alert kinds, and refuses unknown kinds', async () => {
+    const post = (kinds: string[]) => api.app.inject({ method: 'POST', url: '/api/v1/subscriptions', headers: bearer(api.tokens.admin), payload: { name: 'Văn phòng UBND', phone: '0905777888', role: 'viewer', kinds, channels: ['sms'] } })
+    const ok = await post(['report', 'water_level'])
+    expect(ok.statusCode).toBe(201)
+    expect(ok.json().kinds).toEqual(['report', 'water_level'])
+    expect((await post(['weekly'])).statusCode).toBe(400)
+  })
+})
+
 describe('daily report', () => {
   it('at the configured local hour writes the day before to <dataDir>/reports and announces one line to report subscribers, once', async () => {
     const sub = notifier.contacts.create({ name: 'Lãnh đạo UBND', phone: '0905123456', role: 'viewer', kinds: ['report'], channels: ['sms'] })
-    notifier.contacts.create({ name: 'Trực ban', phone: '0905000111', role: 'officer', channels: ['sms'] }) // alerts only
+    const duty = notifier.contacts.create({ name: 'Trực ban', phone: '0905000111', role: 'officer', channels: ['sms'] }) // alerts only
     const file = join(dir.path, 'reports', `${date}.json`)
     clockNow = DAY + 24 * H + (config.daily.hour * H) - 60_000 // a minute before the hour, the next day
     expect(await reports.runDaily()).toBeNull()
@@ -128,12 +138,15 @@ describe('daily report', () => {
     expect(report.water_levels.find((w: { station: string }) => w.station === 'kim-long').max.value).toBe(2.1)
     await notifier.drain()
     const rows = notifier.outbox().filter((o) => o.key.startsWith(`report:${date}:`))
-    expect(rows.map((r) => r.contact_id)).toEqual([sub.id])
-    expect(rows[0]!.state).toBe('sent')
+    const subscribed = notifier.contacts.all().filter((c) => c.kinds?.includes('report')).map((c) => c.id)
+    expect(subscribed).toContain(sub.id)
+    expect(rows.map((r) => r.contact_id).sort()).toEqual(subscribed.sort())
+    expect(rows.map((r) => r.contact_id)).not.toContain(duty.id)
+    expect(rows.every((r) => r.state === 'sent')).toBe(true)
     const sms = prov.received.find((r) => JSON.stringify(r).includes('Bao cao'))
     expect(JSON.stringify(sms)).toContain('Kim Long 2,10 m (Bao dong II)')
     clockNow += H
     expect(await reports.runDaily()).toBeNull() // done for that day
-    expect(notifier.outbox().filter((o) => o.key.startsWith('report:'))).toHaveLength(1)
+    expect(notifier.outbox().filter((o) => o.key.startsWith('report:'))).toHaveLength(rows.length)
   })
 })
