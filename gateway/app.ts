@@ -9,6 +9,7 @@ import { eventRoutes } from './api/routes/events.ts'
 import { notificationRoutes } from './api/routes/notifications.ts'
 import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
+import { reportRoutes } from './api/routes/reports.ts'
 import { stationRoutes } from './api/routes/stations.ts'
 import { rejectRoutes } from './api/routes/rejects.ts'
 import { ruleRoutes } from './api/routes/rules.ts'
@@ -20,6 +21,7 @@ import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
+import { createReportService } from './reports/service.ts'
 import { cameraRoutes } from './api/routes/cameras.ts'
 import { createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
@@ -149,6 +151,13 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       perAddressPerMinute: config.http.authFailuresPerMinute,
       perUsernamePerMinute: config.http.authFailuresPerUsernamePerMinute,
     })
+    // Situation reports (docs/reports.md); a PDF renderer plugs in as renderReportPdf.
+    const reports = createReportService({
+      store, stations, dataDir: config.server.dataDir, config: config.reports, logger,
+      deviceName: (id) => registry.getDevice(id)?.name,
+      announce: (notice) => notifier.announce(notice),
+    })
+    closers.push(() => reports.close())
     const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })
     const broker = await createBroker({
       registry,
@@ -185,8 +194,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
-        ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations },
-          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes),
+        ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations, reports },
+          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes, reportRoutes),
         ...(vision ? withDeps({ registry, vision }, cameraRoutes) : []),
         ...(visionOff ? withDeps({ registry, vision: visionOff }, cameraRoutes) : []),
       ],
@@ -199,6 +208,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
 
     const ports = { http: httpPort, ...brokerPorts }
     logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url ? 'influxdb' : 'sqlite' }, 'gateway listening')
+    reports.start()
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     // Only now that every listener is up: a failed start must not use up the one-time token.
     if (!config.auth.adminToken) issueBootstrapToken(registry, say)

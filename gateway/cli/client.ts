@@ -25,6 +25,17 @@ function requireToken(env: NodeJS.ProcessEnv): string {
 
 /** Calls the API; answers the parsed JSON, or throws a CliError with the API's own message. */
 export async function callApi<T>(method: string, path: string, body?: unknown, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const { bytes } = await callApiBytes(method, path, body, env, 'application/json')
+  const text = bytes.toString('utf8')
+  try {
+    return (text ? JSON.parse(text) : undefined) as T
+  } catch {
+    return undefined as T
+  }
+}
+
+/** Calls the API; answers the body's bytes (CSV, PDF, ...), or throws a CliError with the API's own message. */
+export async function callApiBytes(method: string, path: string, body?: unknown, env: NodeJS.ProcessEnv = process.env, accept = '*/*'): Promise<{ bytes: Buffer; type: string }> {
   const base = apiBaseUrl(env)
   const token = requireToken(env)
   let res: Response
@@ -33,7 +44,7 @@ export async function callApi<T>(method: string, path: string, body?: unknown, e
       method,
       headers: {
         authorization: `Bearer ${token}`,
-        accept: 'application/json',
+        accept,
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -45,18 +56,19 @@ export async function callApi<T>(method: string, path: string, body?: unknown, e
     const why = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message
     throw new CliError(`cannot reach the gateway API at ${base}: is it running? (${why}; IOC_API_URL sets the address)`)
   }
-  const text = await res.text()
-  let parsed: unknown
-  try {
-    parsed = text ? JSON.parse(text) : undefined
-  } catch {
-    parsed = undefined
-  }
+  const bytes = Buffer.from(await res.arrayBuffer())
   if (!res.ok) {
+    const text = bytes.toString('utf8')
+    let parsed: unknown
+    try {
+      parsed = text ? JSON.parse(text) : undefined
+    } catch {
+      parsed = undefined
+    }
     const msg = (parsed as { message?: unknown } | undefined)?.message
     throw new CliError(`${res.status} ${res.statusText || 'error'}: ${typeof msg === 'string' ? msg : text.slice(0, 200) || 'no details'}`)
   }
-  return parsed as T
+  return { bytes, type: res.headers.get('content-type') ?? '' }
 }
 
 /** Prints machine-readable output: one JSON document, nothing else on stdout. */

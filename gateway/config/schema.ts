@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox'
 import { AlertsSection } from '../alerts/config.ts'
 import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
+import { ReportsSection } from '../reports/config.ts'
 import { VisionSection } from '../vision/config.ts'
 import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection, TimeseriesSection } from './sections.ts'
 
@@ -18,6 +19,7 @@ export const ConfigSchema = Type.Object(
     alerts: AlertsSection,
     notify: NotifySection,
     vision: VisionSection,
+    reports: ReportsSection,
   },
   { additionalProperties: false },
 )

@@ -58,6 +58,13 @@ export interface Notifier extends ChangeRouter {
   outbox(filter?: { state?: string }): OutboxRow[]
   /** The outbox as GET /api/v1/notifications lists it (gateway/notify/outbox-list.ts). */
   notifications(filter: OutboxFilter, page: { limit: number; cursor?: number | undefined }): { items: OutboxItem[]; next: string | null }
+  /**
+   * Queues one line for the contacts whose `kinds` list `kind` (e.g. `report`, docs/reports.md):
+   * SMS unaccented (GSM-7), Zalo OA in full; Zalo ZNS sends registered templates only and is
+   * skipped. `key` makes it idempotent (the same notice is queued once per contact and channel).
+   * Answers the rows queued.
+   */
+  announce(notice: { key: string; kind: string; text: string }): number
   /** Runs the sender until nothing is due now (tests, shutdown). */
   drain(): Promise<void>
   start(): void
@@ -348,6 +355,24 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         out.push(r?.ok ? { channel, ok: true } : { channel, ok: false, code: r && !r.ok ? r.code : 'not_sent', message: r && !r.ok ? r.message : 'not sent' })
       }
       return out
+    },
+    announce(notice) {
+      if (cfg.enabled === false) return 0
+      const t = now()
+      let n = 0
+      for (const c of contacts.all()) {
+        if (!c.kinds?.includes(notice.kind)) continue
+        for (const channel of c.channels) {
+          const to = address(c, channel)
+          if (channel === 'zalo_zns' || !to || !channels[channel]) continue
+          const text = channel === 'sms' ? toGsm7(`${cfg.sender}: ${notice.text}`) : `${cfg.sender}: ${notice.text}`
+          const body: Stored = { text, ...to, summary: toGsm7(notice.text) }
+          const r = st.insert.run({ key: `${notice.key}:${c.id}:${channel}`, alert_id: null, change_seq: null, contact_id: c.id, channel, severity: 'info', message: JSON.stringify(body), next_at: t, created_at: t })
+          n += r.changes
+        }
+      }
+      if (n > 0) kick()
+      return n
     },
     outbox(filter) {
       if (filter?.state) return db.prepare('SELECT * FROM outbox WHERE state = ? ORDER BY id').all(filter.state) as OutboxRow[]

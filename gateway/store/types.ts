@@ -118,6 +118,61 @@ export interface QueriedPoint {
   fields: Record<string, FieldValue>
 }
 
+/** Summaries of one field over groups of series, for reports (docs/reports.md). */
+export const SUMMARY_FNS = ['sum', 'count', 'max', 'min', 'first', 'last'] as const
+export type SummaryFn = (typeof SUMMARY_FNS)[number]
+
+export interface SummaryQuery {
+  measurement: string
+  field: string
+  fn: SummaryFn
+  /** Exact tag matches, ANDed. */
+  where?: Readonly<Record<string, string>> | undefined
+  /** Tags whose values make the groups; a series without one of them is grouped without it. */
+  groupBy?: readonly string[] | undefined
+  from: number
+  to: number
+  /** Buckets of `every` ms aligned to the epoch; absent, one row per group over the whole range. */
+  every?: number | undefined
+}
+
+export interface SummaryRow {
+  tags: Record<string, string>
+  /**
+   * Bucket start with `every`. Without it: for max/min/first/last the time of the point chosen
+   * (the earliest one on a tie), for sum/count the range's `from`.
+   */
+  ts: number
+  value: number
+}
+
+/**
+ * Time spent at each level of a stepwise numeric field, per group. Level = how many of the
+ * ascending `thresholds` the value reaches (v >= t). Points of one group at the same time count
+ * once, with their highest value (the zones of one camera frame). A point holds its level until
+ * the group's next point, at most `holdMaxMs`; the last one until `to`, at most `holdMaxMs`.
+ */
+export interface LevelDurationsQuery {
+  measurement: string
+  field: string
+  where?: Readonly<Record<string, string>> | undefined
+  groupBy?: readonly string[] | undefined
+  from: number
+  to: number
+  thresholds: readonly number[]
+  holdMaxMs: number
+}
+
+export interface LevelDurations {
+  tags: Record<string, string>
+  /** Distinct point times in the group. */
+  points: number
+  /** ms per level, index 0 (below the first threshold) to thresholds.length. */
+  durations: number[]
+  /** Time of the first point at each level, null when never at it. */
+  first: Array<number | null>
+}
+
 export interface StoreHealth {
   /** The store accepts writes durably (possibly into its spill buffer). */
   ok: boolean
@@ -141,6 +196,9 @@ export interface TimeSeriesStore {
   aggregate(q: AggregateReadingsQuery): Promise<ValuePoint[]>
   latest(filter: LatestFilter): Promise<LatestReadings[]>
   queryPoints(q: PointQuery): Promise<QueriedPoint[]>
+  /** One row per group (and bucket); groups without a numeric point in range are left out. */
+  summarize(q: SummaryQuery): Promise<SummaryRow[]>
+  levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]>
   health(): StoreHealth
   /** Flushes what is buffered (or leaves it in the spool, durable) and releases resources. */
   close(): Promise<void>

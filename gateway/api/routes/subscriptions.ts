@@ -57,7 +57,7 @@ const fields = {
   zalo_user_id: ZaloUser,
   role: Type.Enum([...ROLES], { description: 'The contact\'s role in the operations centre' }),
   tier: Type.Integer({ minimum: 1, maximum: 9, description: '1 first; n+1 when an alert stays unacknowledged (escalation)' }),
-  kinds: Type.Array(AlertKindSchema, { maxItems: 10 }),
+  kinds: Type.Array(Type.Union([AlertKindSchema, Type.Literal('report')], { description: 'Alert kinds, or `report`: the daily situation report summary (docs/reports.md)' }), { maxItems: 10 }),
   stations: Type.Array(Station, { maxItems: 200 }),
   districts: Type.Array(District, { maxItems: 200 }),
   min_severity: SeveritySchema,

@@ -10,7 +10,12 @@ import type {
   StoreHealth,
   TimeSeriesStore,
   ValuePoint,
+  SummaryQuery,
+  SummaryRow,
+  LevelDurationsQuery,
+  LevelDurations,
 } from '../types.ts'
+import { levelDurationsInflux, summarizeInflux } from './summaries.ts'
 import { SpoolDrainer } from './drainer.ts'
 import { InfluxQueries } from './queries.ts'
 import { RollupBackfill } from './rollup-backfill.ts'
@@ -95,6 +100,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   queryPoints(q: PointQuery): Promise<QueriedPoint[]> {
     return this.queries.queryPoints(q)
+  }
+
+  summarize(q: SummaryQuery): Promise<SummaryRow[]> {
+    return summarizeInflux((text) => this.queries.q(text), q)
+  }
+
+  levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]> {
+    return levelDurationsInflux((text) => this.queries.q(text), q)
   }
 
   // ---- lifecycle ----

@@ -21,7 +21,12 @@ import {
   type StoreHealth,
   type TimeSeriesStore,
   type ValuePoint,
+  type SummaryQuery,
+  type SummaryRow,
+  type LevelDurationsQuery,
+  type LevelDurations,
 } from '../types.ts'
+import { levelDurations, summarize } from './summaries.ts'
 import { migrate } from '../../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { RetentionSweeper } from './retention.ts'
@@ -418,6 +423,20 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
       p.fields[this.fieldNames.get(r.field)!] = decode(r.v, r.t)
     }
     return sortPoints(out, order === 'DESC' ? 'DESC' : 'ASC').slice(0, limit)
+  }
+
+  async summarize(q: SummaryQuery): Promise<SummaryRow[]> {
+    const series = this.seriesMatching(q.measurement, q.where ?? {})
+    const f = this.fieldIds.get(q.field)
+    if (series.length === 0 || f === undefined) return []
+    return summarize(this.db, q, series, f)
+  }
+
+  async levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]> {
+    const series = this.seriesMatching(q.measurement, q.where ?? {})
+    const f = this.fieldIds.get(q.field)
+    if (series.length === 0 || f === undefined) return []
+    return levelDurations(this.db, q, series, f)
   }
 
   health(): StoreHealth {
