@@ -89,7 +89,7 @@ export const RainGaugeReport = Type.Object(
     total_mm: Type.Number({ minimum: 0 }),
     /** Wettest clock hour: its total (mm) and its start. */
     max_1h: Nullable(AtValue),
-    /** Wettest local calendar day (Asia/Ho_Chi_Minh): its total (mm) and its start. */
+    /** Wettest 24 consecutive clock hours within the period: its total (mm) and its start. */
     max_24h: Nullable(AtValue),
   },
   { additionalProperties: false },
@@ -123,9 +123,9 @@ export const CameraReport = Type.Object(
     frames: Type.Integer({ minimum: 0 }),
     /** Vehicles counted per class, summed over frames and counting zones (vehicle-frames). */
     vehicles: VehicleCounts,
-    /** Most vehicles of each class seen in one frame (over all zones). */
+    /** Most vehicles of each class seen in one counting zone of one frame. */
     peak: VehicleCounts,
-    /** Per congestion level, seconds of the zone worst at the time (hold rule). */
+    /** Per congestion level, seconds of the camera's worst zone at the time (hold rule). */
     congestion_s: CongestionSeconds,
     max_congestion: Nullable(AtValue),
   },
@@ -205,7 +205,7 @@ export type ReportLabels = Static<typeof ReportLabels>
 export const ReportSchema = Type.Object(
   {
     version: Type.Literal(REPORT_VERSION),
-    lang: Type.Union(LANGS.map((l) => Type.Literal(l))),
+    lang: Type.Union([Type.Literal('vi'), Type.Literal('en')]),
     title: Type.String(),
     /** One line summing the report up (what the daily report sends to subscribers). */
     summary: Type.String(),

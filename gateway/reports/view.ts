@@ -1,9 +1,8 @@
 import type { BarChart, DocBlock, DocSection, LineChart, ReportDoc } from './document.ts'
 import { duration, fullTime, num, shortTime } from './format.ts'
-import { labels, type Label } from './labels.ts'
-import {
-  AQI_BAND_KEYS, CONGESTION_KEYS, LEVEL_KEYS, VEHICLE_CLASS_KEYS,
-  type AtValue, type Lang, type Report, type WaterLevelStationReport,
+import { labels, type Label } from './render-labels.ts'
+import type {
+  AqiBandKey, AtValue, CongestionKey, Lang, LevelKey, Report, VehicleClassKey, WaterLevelStationReport,
 } from './types.ts'
 
 // The report JSON (gateway/reports/types.ts) laid out as headings, tables and charts in one
@@ -25,6 +24,14 @@ export const CONGESTION_COLORS = ['#16a34a', '#facc15', '#f97316', '#dc2626'] as
 export const NO_DATA_COLOR = '#cbd5e1'
 
 const ROMAN = ['I', 'II', 'III'] as const
+
+// The key lists of types.ts, restated here with only its types imported: the console bundles this
+// file and must not pull in the schema library. `satisfies` keeps each list whole and exact.
+const keys = <K extends string>(o: Record<K, 0>) => Object.keys(o) as K[]
+const LEVEL_KEYS = keys({ below: 0, I: 0, II: 0, III: 0 } satisfies Record<LevelKey, 0>)
+const AQI_BAND_KEYS = keys({ good: 0, moderate: 0, poor: 0, bad: 0, very_bad: 0, hazardous: 0 } satisfies Record<AqiBandKey, 0>)
+const CONGESTION_KEYS = keys<CongestionKey>({ '0': 0, '1': 0, '2': 0, '3': 0 })
+const VEHICLE_CLASS_KEYS = keys({ car: 0, motorcycle: 0, bus: 0, truck: 0, bicycle: 0 } satisfies Record<VehicleClassKey, 0>)
 
 export function reportDocument(report: Report, lang: Lang, opts: ViewOptions = {}): ReportDoc {
   const t = labels(lang)

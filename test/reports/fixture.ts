@@ -56,8 +56,7 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
   }))
   const report: Report = {
     version: 1,
-    // types.ts builds `lang` from a mapped array, which its static type reads as never.
-    lang: lang as Report['lang'],
+    lang,
     title: lang === 'vi' ? 'Báo cáo tình hình ngày 03/12/2026 – Thừa Thiên Huế' : 'Situation report 03/12/2026 – Thừa Thiên Huế',
     summary: 'Kim Long ở mức báo động II',
     generated_at: '2026-12-03T17:05:00.000Z',

@@ -12,6 +12,7 @@ import { useLiveAlerts } from './live.ts'
 import { navigate, useRoute, type Route } from './router.ts'
 import { StationsPage } from './pages/StationsPage.tsx'
 import { StationPage } from './pages/StationPage.tsx'
+import { ReportsPage } from './pages/ReportsPage.tsx'
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang)
@@ -78,6 +79,7 @@ function Console({ session }: { session: Session }) {
         : route.page === 'station' ? <StationPage id={route.id} />
         : route.page === 'cameras' ? <Cameras />
         : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
+        : route.page === 'reports' ? <ReportsPage />
         : <Board live={live} canAct={canAct} />}
     </>
   )
@@ -91,6 +93,7 @@ function Nav({ route }: { route: Route }) {
     { href: '/stations', label: 'nav.stations', current: route.page === 'stations' || route.page === 'station' },
     { href: '/cameras', label: 'nav.cameras', current: route.page === 'cameras' || route.page === 'camera' },
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
+    { href: '/reports', label: 'nav.reports', current: route.page === 'reports' },
   ]
   return (
     <nav class="pages" aria-label={t('nav.label')}>
