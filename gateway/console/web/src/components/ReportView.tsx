@@ -1,5 +1,20 @@
 import type { BarChart, DocTable, LineChart, ReportDoc } from '../../../../reports/document.ts'
+import { useEffect, useState } from 'preact/hooks'
 import { useI18n } from '../i18n.ts'
+
+/** The phone layout's breakpoint of styles.css. */
+const NARROW = '(max-width: 720px)'
+
+function useNarrow(): boolean {
+  const [narrow, setNarrow] = useState(() => matchMedia(NARROW).matches)
+  useEffect(() => {
+    const mq = matchMedia(NARROW)
+    const on = () => setNarrow(mq.matches)
+    mq.addEventListener('change', on)
+    return () => mq.removeEventListener('change', on)
+  }, [])
+  return narrow
+}
 
 // A situation report laid out by gateway/reports/view.ts, as HTML tables and SVG charts: the
 // same headings, tables and charts as its PDF (docs/reports.md, "PDF and printing"). Each chart
@@ -56,11 +71,17 @@ function Table({ table }: { table: DocTable }) {
 
 function Bars({ chart }: { chart: BarChart }) {
   const { t } = useI18n()
-  const W = 1000
-  const rowH = 26
-  const labelW = 260
-  const totalW = 90
-  const barW = W - labelW - totalW - 16
+  // A phone gets a narrower drawing with each name above its bar, so the text stays readable
+  // once the drawing is scaled to the screen.
+  const narrow = useNarrow()
+  const W = narrow ? 360 : 1000
+  const rowH = narrow ? 42 : 26
+  const labelW = narrow ? 0 : 260
+  const totalW = narrow ? 64 : 90
+  const barL = narrow ? 0 : labelW + 8
+  const barW = W - barL - totalW - 8
+  const barY = narrow ? 18 : 3
+  const barH = narrow ? 18 : 17
   const H = chart.rows.length * rowH + 6
   const max = Math.max(1e-9, ...chart.rows.map((r) => r.values.reduce((s, v) => s + v, 0)))
   const describe = chart.rows.map((r) => `${r.label}: ${r.values.map((v, i) => `${chart.legend[i]?.label ?? ''} ${chart.valueText(v)} ${chart.unit}`).join(', ')}`).join('; ')
@@ -75,19 +96,21 @@ function Bars({ chart }: { chart: BarChart }) {
       <svg class="bars-chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={t('reports.chartBars', { caption: chart.caption, rows: describe })}>
         {chart.rows.map((r, i) => {
           const y = i * rowH + 3
-          let x = labelW + 8
+          let x = barL
           const sum = r.values.reduce((s, v) => s + v, 0)
           return (
             <g key={r.label + i}>
-              <text class="bar-label" x={labelW} y={y + rowH / 2 + 2} text-anchor="end">{r.label}</text>
+              {narrow
+                ? <text class="bar-label" x={0} y={y + 13}>{r.label}</text>
+                : <text class="bar-label" x={labelW} y={y + rowH / 2 + 2} text-anchor="end">{r.label}</text>}
               {r.values.map((v, j) => {
                 const w = (v / max) * barW
-                const rect = w > 0.2 ? <rect key={j} x={x} y={y + 3} width={w} height={rowH - 9} fill={chart.legend[j]?.color ?? '#999'} /> : null
+                const rect = w > 0.2 ? <rect key={j} x={x} y={y + barY} width={w} height={barH} fill={chart.legend[j]?.color ?? '#999'} /> : null
                 x += w
                 return rect
               })}
-              <rect class="bar-frame" x={labelW + 8} y={y + 3} width={barW} height={rowH - 9} />
-              <text class="bar-total" x={labelW + 16 + barW} y={y + rowH / 2 + 2}>{`${chart.valueText(sum)} ${chart.unit}`}</text>
+              <rect class="bar-frame" x={barL} y={y + barY} width={barW} height={barH} />
+              <text class="bar-total" x={barL + barW + 6} y={y + barY + barH - 4}>{`${chart.valueText(sum)} ${chart.unit}`}</text>
             </g>
           )
         })}
@@ -98,8 +121,9 @@ function Bars({ chart }: { chart: BarChart }) {
 
 function Line({ chart }: { chart: LineChart }) {
   const { t } = useI18n()
-  const W = 1000
-  const H = 300
+  const narrow = useNarrow()
+  const W = narrow ? 500 : 1000
+  const H = narrow ? 330 : 300
   const L = 64
   const R = 50
   const T = 26
@@ -127,7 +151,7 @@ function Line({ chart }: { chart: LineChart }) {
             <text class="axis" x={L - 6} y={y(v) + 4} text-anchor="end">{chart.valueText(Number(v.toFixed(2)))}</text>
           </g>
         ))}
-        {chart.ticks.map((tk) => (
+        {chart.ticks.filter((_, i) => !narrow || i % 2 === 0).map((tk) => (
           <text key={tk.t} class="axis" x={x(tk.t)} y={H - 10} text-anchor={tk.t === chart.from ? 'start' : tk.t === chart.to ? 'end' : 'middle'}>{tk.text}</text>
         ))}
         {chart.lines.map((l) => (
