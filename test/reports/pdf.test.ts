@@ -4,10 +4,15 @@ import { join } from 'node:path'
 import Fastify from 'fastify'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadStations } from '../../gateway/ingest/stations.ts'
+import { createLogger } from '../../gateway/log/logger.ts'
+import { Metrics } from '../../gateway/metrics/registry.ts'
+import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import { waterSeries } from '../../gateway/reports/series.ts'
+import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
 import { renderReportPdf, sendReportPdf, wantsPdf } from '../../gateway/reports/pdf.ts'
 import { ROOT } from '../support/gateway-process.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
-import { kimLongSeries, reportFixture } from './fixture.ts'
+import { FROM, kimLongSeries, reportFixture } from './fixture.ts'
 
 // The report's PDF (docs/reports.md, "PDF and printing"): read back with poppler's pdftotext,
 // pdffonts and pdfinfo as a leader's PDF reader would, so the Vietnamese names, the figures in
@@ -84,6 +89,34 @@ describe.runIf(hasPoppler)('report PDF', () => {
     }
     expect(out).toContain('2.15')
     expect(out).toContain('58,930')
+  })
+
+  it('draws a station\'s water level from the store: hourly maxima of its gauge, with the alarm levels', async () => {
+    const data = join(dir.path, 'store')
+    const registry = openRegistry(data)
+    const store = new SqliteTimeSeriesStore({ dataDir: data, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
+    try {
+      registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' }, { type: 'system', id: 'test' })
+      // Every 10 minutes over the day; the peak (2,15 m) sits inside the 14:00 hour, local time.
+      const start = Date.parse(FROM)
+      const points = Array.from({ length: 144 }, (_, i) => {
+        const h = i / 6
+        const v = h <= 14.5 ? 1.05 + (1.1 * h) / 14.5 : 2.15 - (0.8 * (h - 14.5)) / 9.5
+        return { measurement: 'readings', tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long' }, fields: { water_level: Math.round(v * 100) / 100 }, ts: start + i * 600_000 }
+      })
+      await store.write(points)
+      const report = reportFixture('vi')
+      const series = await waterSeries(report, { registry, store })
+      expect(Object.keys(series)).toEqual(['kim-long'])
+      expect(series['kim-long']).toHaveLength(24)
+      expect(Math.max(...series['kim-long']!.map((p) => p.value))).toBe(2.15)
+      const out = text(save('series.pdf', await renderReportPdf(report, 'vi', { series })))
+      expect(out).toContain('Mực nước tại Kim Long trong thời kỳ, với các mức báo động')
+      expect(out).not.toContain('Mực nước tại Phú Ốc') // no gauge registered there
+    } finally {
+      await store.close()
+      registry.close()
+    }
   })
 
   it('answers a route with the PDF: type, file name and bytes', async () => {
