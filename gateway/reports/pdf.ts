@@ -5,6 +5,7 @@ import { reportFonts } from './fonts.ts'
 import { localDay } from './format.ts'
 import { labels } from './render-labels.ts'
 import { contentWidth, drawBars, drawLineChart, drawTable, ensureSpace, FONT, left } from './pdf-draw.ts'
+import { waterSeries, type SeriesDeps } from './series.ts'
 import type { Lang, Report } from './types.ts'
 import { reportDocument, type ViewOptions } from './view.ts'
 
@@ -17,6 +18,15 @@ export const PDF_TYPE = 'application/pdf'
 
 export async function renderReportPdf(report: Report, lang: Lang, opts: ViewOptions = {}): Promise<Buffer> {
   return renderDocPdf(reportDocument(report, lang, opts), report.generated_at)
+}
+
+/**
+ * The gateway's PDF renderer: the report in its own language, with each water-level station's
+ * line read from the store (series.ts). This is what the report service's `renderReportPdf` takes,
+ * for `format=pdf` on GET /api/v1/reports and for the daily report's file.
+ */
+export function reportPdfRenderer(deps: SeriesDeps): (report: Report) => Promise<Buffer> {
+  return async (report) => renderReportPdf(report, report.lang, { series: await waterSeries(report, deps) })
 }
 
 export async function renderDocPdf(view: ReportDoc, generatedAt: string): Promise<Buffer> {

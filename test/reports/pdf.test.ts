@@ -9,7 +9,7 @@ import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { waterSeries } from '../../gateway/reports/series.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
-import { renderReportPdf, sendReportPdf, wantsPdf } from '../../gateway/reports/pdf.ts'
+import { renderReportPdf, reportPdfRenderer, sendReportPdf, wantsPdf } from '../../gateway/reports/pdf.ts'
 import { ROOT } from '../support/gateway-process.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
 import { FROM, kimLongSeries, reportFixture } from './fixture.ts'
@@ -110,7 +110,8 @@ describe.runIf(hasPoppler)('report PDF', () => {
       expect(Object.keys(series)).toEqual(['kim-long'])
       expect(series['kim-long']).toHaveLength(24)
       expect(Math.max(...series['kim-long']!.map((p) => p.value))).toBe(2.15)
-      const out = text(save('series.pdf', await renderReportPdf(report, 'vi', { series })))
+      // The renderer the report service is given reads the same series itself.
+      const out = text(save('series.pdf', await reportPdfRenderer({ registry, store })(report)))
       expect(out).toContain('Mực nước tại Kim Long trong thời kỳ, với các mức báo động')
       expect(out).not.toContain('Mực nước tại Phú Ốc') // no gauge registered there
     } finally {
