@@ -21,6 +21,7 @@ import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
+import { reportPdfRenderer } from './reports/pdf.ts'
 import { createReportService } from './reports/service.ts'
 import { cameraRoutes } from './api/routes/cameras.ts'
 import { createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
@@ -156,6 +157,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       store, stations, dataDir: config.server.dataDir, config: config.reports, logger,
       deviceName: (id) => registry.getDevice(id)?.name,
       announce: (notice) => notifier.announce(notice),
+      renderReportPdf: reportPdfRenderer({ registry, store }),
     })
     closers.push(() => reports.close())
     const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Value from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -7,6 +8,7 @@ import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { createNotifier, type Notifier } from '../../gateway/notify/notifier.ts'
 import { ReportsSection, type ReportsConfig } from '../../gateway/reports/config.ts'
+import { reportPdfRenderer } from '../../gateway/reports/pdf.ts'
 import { localDayStart } from '../../gateway/reports/period.ts'
 import { createReportService, type ReportService } from '../../gateway/reports/service.ts'
 import { ReportSchema } from '../../gateway/reports/types.ts'
@@ -44,6 +46,8 @@ beforeAll(async () => {
   reports = createReportService({
     store, stations: loadStations('config/stations.yaml'), dataDir: dir.path, config, logger, now: () => clockNow,
     announce: (n) => notifier.announce(n),
+    // The API (and its registry) is made next; the renderer reads it when a PDF is asked for.
+    renderReportPdf: (report) => reportPdfRenderer({ registry: api.registry, store })(report),
   })
   api = await makeApi({ deps: { reports, notifier } })
   await api.registry.users.createUser({ name: 'mai', role: 'viewer', password: 'mật khẩu dài đủ 12', districts: ['Hương Trà'] }, SYSTEM)
@@ -99,16 +103,25 @@ describe('GET /api/v1/reports', () => {
     expect((await get(`/api/v1/reports?from=${date}&station=kim-long`, { cookie: mai.cookie })).json().water_levels).toEqual([])
   })
 
-  it('answers format=csv as UTF-8 CSV with one row per figure, and format=pdf 501 without a renderer', async () => {
+  it('answers format=csv as UTF-8 CSV with one row per figure', async () => {
     const res = await get(`/api/v1/reports?from=${date}&format=csv`)
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toMatch(/^text\/csv/)
     const lines = res.body.replace(/^\uFEFF/, '').trim().split('\r\n')
     expect(lines[0]).toBe('section,subject,name,figure,value,at')
     expect(lines).toContain(`water_levels,kim-long,Kim Long,max,2.1,${new Date(DAY + 2 * H).toISOString()}`)
-    const pdf = await get(`/api/v1/reports?from=${date}&format=pdf`)
-    expect(pdf.statusCode).toBe(501)
-    expect(pdf.json().message).toMatch(/no PDF renderer/)
+  })
+
+  it('answers format=pdf, or Accept: application/pdf, with the PDF named after the local day', async () => {
+    for (const [q, headers] of [[`from=${date}&format=pdf`, bearer(api.tokens.viewer)], [`from=${date}`, { ...bearer(api.tokens.viewer), accept: 'application/pdf' }]] as const) {
+      const res = await get(`/api/v1/reports?${q}`, headers)
+      expect(res.statusCode, q).toBe(200)
+      expect(res.headers['content-type']).toBe('application/pdf')
+      expect(res.headers['content-disposition']).toBe(`inline; filename="report-${date}-vi.pdf"`)
+      const file = join(dir.path, 'route.pdf')
+      writeFileSync(file, res.rawPayload)
+      expect(execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' })).toContain('Phú Ốc')
+    }
   })
 })
 

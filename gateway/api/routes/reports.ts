@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { reportCsv } from '../../reports/csv.ts'
-import { reportRequest } from '../../reports/period.ts'
+import { PDF_TYPE, wantsPdf } from '../../reports/pdf.ts'
+import { localDate, reportRequest } from '../../reports/period.ts'
 import type { ReportService } from '../../reports/service.ts'
 import { ReportSchema } from '../../reports/types.ts'
 import { StoreError } from '../../store/types.ts'
@@ -42,7 +43,8 @@ export const reportRoutes: RoutePlugin<ReportRouteDeps> = async (app, deps) => {
   }, async (request, reply) => {
     const q = request.query
     const req = reportRequest(q)
-    const format = q.format ?? 'json'
+    // A browser link asks with format=pdf; an upstream system may ask with Accept: application/pdf.
+    const format = q.format ?? (wantsPdf(undefined, request.headers.accept) ? 'pdf' : 'json')
     if (format === 'pdf' && !deps.reports.renderReportPdf) {
       throw Object.assign(new Error('format=pdf: this gateway has no PDF renderer; ask for format=json or csv'), { statusCode: 501 })
     }
@@ -53,13 +55,15 @@ export const reportRoutes: RoutePlugin<ReportRouteDeps> = async (app, deps) => {
       if (err instanceof StoreError && err.code !== 'invalid') throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
       throw err
     }
-    const name = `report-${report.period.from.slice(0, 10)}`
+    // The period's first local day (a Vietnam day starts at 17:00 UTC the day before), so a
+    // leader's downloads sort by date.
+    const name = `report-${localDate(Date.parse(report.period.from))}`
     if (format === 'csv') {
       return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(reportCsv(report) as never)
     }
     if (format === 'pdf') {
       const pdf = await deps.reports.renderReportPdf!(report)
-      return reply.type('application/pdf').header('content-disposition', `attachment; filename="${name}.pdf"`).send(pdf as never)
+      return reply.type(PDF_TYPE).header('content-disposition', `inline; filename="${name}-${report.lang}.pdf"`).header('cache-control', 'no-store').send(pdf as never)
     }
     return report
   })

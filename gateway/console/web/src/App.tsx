@@ -13,6 +13,7 @@ import { useLiveAlerts } from './live.ts'
 import { navigate, useRoute, type Route } from './router.ts'
 import { StationsPage } from './pages/StationsPage.tsx'
 import { StationPage } from './pages/StationPage.tsx'
+import { ReportsPage } from './pages/ReportsPage.tsx'
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang)
@@ -80,6 +81,7 @@ function Console({ session }: { session: Session }) {
         : route.page === 'cameras' ? <Cameras />
         : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
         : route.page === 'notifications' && canAct ? <Notifications />
+        : route.page === 'reports' ? <ReportsPage />
         : <Board live={live} canAct={canAct} />}
     </>
   )
@@ -97,6 +99,7 @@ function Nav({ route, canNotify }: { route: Route; canNotify: boolean }) {
     { href: '/cameras', label: 'nav.cameras', current: route.page === 'cameras' || route.page === 'camera' },
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
     ...(canNotify ? [{ href: '/notifications', label: 'nav.notifications' as Key, current: route.page === 'notifications' }] : []),
+    { href: '/reports', label: 'nav.reports', current: route.page === 'reports' },
   ]
   return (
     <nav class="pages" aria-label={t('nav.label')}>

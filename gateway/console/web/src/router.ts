@@ -3,7 +3,8 @@ import { useEffect, useState } from 'preact/hooks'
 // The console's few client routes, on the History API (the gateway answers index.html for them,
 // gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history,
 // `/devices` the devices, `/stations` the map and list of stations, `/stations/:id` one station's
-// (or device's) chart, `/cameras` the camera grid, `/cameras/:id` one camera with its zone editor, `/notifications` contacts and the outbox.
+// (or device's) chart, `/cameras` the camera grid, `/cameras/:id` one camera with its zone editor,
+// `/notifications` contacts and the outbox, `/reports` the printable situation report.
 
 export type Route =
   | { page: 'board' }
@@ -14,6 +15,7 @@ export type Route =
   | { page: 'cameras' }
   | { page: 'camera'; id: string }
   | { page: 'notifications' }
+  | { page: 'reports' }
 
 export function parse(path: string): Route {
   const m = /^\/alerts\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path)
@@ -26,6 +28,7 @@ export function parse(path: string): Route {
   const c = /^\/cameras\/([a-z0-9][a-z0-9-]{2,63})\/?$/.exec(path)
   if (c) return { page: 'camera', id: c[1] as string }
   if (/^\/notifications\/?$/.test(path)) return { page: 'notifications' }
+  if (/^\/reports\/?$/.test(path)) return { page: 'reports' }
   return { page: 'board' }
 }
 
