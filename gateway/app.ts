@@ -188,7 +188,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations },
     })
     closers.push(() => api.close())
-    await api.register(consolePlugin)
+    await api.register(consolePlugin, { map: config.console })
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
     const httpPort = (api.server.address() as { port: number }).port
 

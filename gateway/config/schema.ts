@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { AlertsSection } from '../alerts/config.ts'
+import { ConsoleSection } from '../console/config.ts'
 import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
 import { VisionSection } from '../vision/config.ts'
@@ -18,6 +19,7 @@ export const ConfigSchema = Type.Object(
     alerts: AlertsSection,
     notify: NotifySection,
     vision: VisionSection,
+    console: ConsoleSection,
   },
   { additionalProperties: false },
 )

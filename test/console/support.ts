@@ -95,14 +95,14 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /**
  * `iocgw start` for a browser test, with the console built and `adminToken` as its bootstrap admin
- * token. Free ports are picked before the gateway binds them; on a busy machine another process
+ * token (and `env` besides, e.g. IOC_CONFIG). Free ports are picked before the gateway binds them; on a busy machine another process
  * may take one in between, so a start refused for that reason is tried again on new ports.
  */
-export async function startConsoleGateway(dataDir: string, adminToken: string): Promise<GatewayProcess> {
+export async function startConsoleGateway(dataDir: string, adminToken: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
   await ensureConsoleBuilt()
   for (let attempt = 1; ; attempt++) {
     try {
-      return await spawnGateway({ dataDir, env: { IOC_ADMIN_TOKEN: adminToken } })
+      return await spawnGateway({ dataDir, env: { ...env, IOC_ADMIN_TOKEN: adminToken } })
     } catch (err) {
       if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err
     }
