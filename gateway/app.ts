@@ -204,7 +204,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
     })
     closers.push(() => api.close())
-    await api.register(consolePlugin)
+    await api.register(consolePlugin, { map: config.console })
     await listenOrExplain('HTTP', () => api.listen({ host: config.http.host, port: config.http.port }), config.http.port)
     const httpPort = (api.server.address() as { port: number }).port
 

@@ -42,6 +42,8 @@ export interface DetectionEvent {
   water_ratio?: number | undefined
   station?: string | null | undefined
   district?: string | null | undefined
+  /** Objects the detector boxed in the whole frame (every zone's event carries the same number). */
+  boxes?: number | undefined
 }
 
 /**

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { AlertsSection } from '../alerts/config.ts'
+import { ConsoleSection } from '../console/config.ts'
 import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
 import { ReportsSection } from '../reports/config.ts'
@@ -20,6 +21,7 @@ export const ConfigSchema = Type.Object(
     notify: NotifySection,
     vision: VisionSection,
     reports: ReportsSection,
+    console: ConsoleSection,
   },
   { additionalProperties: false },
 )

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ApiApp } from '../api/types.ts'
+import { tileOrigin, type ConsoleConfig } from './config.ts'
 
 // The operator console (docs/console.md): the static files Vite builds from gateway/console/web
 // into gateway/console/dist (`npm run build:console`, run by `npm install`), served at `/` by the
@@ -14,14 +15,21 @@ export const DEFAULT_DIST = fileURLToPath(new URL('./dist/', import.meta.url))
 /**
  * The console's Content-Security-Policy (W3C CSP Level 3). Stricter than the one /docs gets from
  * helmet in api/server.ts (swagger-ui needs inline styles): no inline script or style at all, no
- * origin but the gateway's own, and DOM sinks such as innerHTML refused outright (Trusted Types),
- * so a device name can only ever become text.
+ * origin but the gateway's own (and, for images only, the map tile server when one is
+ * configured), and DOM sinks such as innerHTML refused outright (Trusted Types), so a device name
+ * can only ever become text.
  */
-export const CONSOLE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
+export function consoleCsp(tiles: string | null = null): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    tiles ? `img-src 'self' ${tiles}` : "img-src 'self'",
+    ...CSP_REST,
+  ].join('; ')
+}
+
+const CSP_REST = [
   "font-src 'self'",
   "connect-src 'self'",
   "object-src 'none'",
@@ -30,7 +38,10 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
   "require-trusted-types-for 'script'",
   "trusted-types 'none'",
-].join('; ')
+]
+
+/** The policy with no tile server. */
+export const CONSOLE_CSP = consoleCsp()
 
 /**
  * Paths the single-page app handles itself; each answers index.html. Any other path keeps the
@@ -41,6 +52,13 @@ export const CLIENT_ROUTES = ['/', '/alerts/:id', '/devices', '/stations', '/sta
 export interface ConsoleOptions {
   /** Folder holding the built index.html and assets/ (default gateway/console/dist). */
   dist?: string
+  /** The `console` config section: the Stations map's tile server, if any. */
+  map?: Partial<ConsoleConfig>
+}
+
+/** What the console reads at start from GET /console.json (docs/console.md, "Map tiles"). */
+export interface ConsoleSettings {
+  map: { tileUrl: string | null; attribution: string | null; maxZoom: number }
 }
 
 const NOT_BUILT = (dist: string) =>
@@ -51,10 +69,17 @@ export async function consolePlugin(app: ApiApp, opts: ConsoleOptions = {}): Pro
   const dist = opts.dist ?? DEFAULT_DIST
   const route = { config: { roles: 'public' as const }, schema: { hide: true } }
 
+  const csp = consoleCsp(tileOrigin(opts.map))
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('content-security-policy', CONSOLE_CSP)
+    reply.header('content-security-policy', csp)
     return payload
   })
+  const settings: ConsoleSettings = {
+    map: { tileUrl: opts.map?.mapTileUrl ?? null, attribution: opts.map?.mapAttribution ?? null, maxZoom: opts.map?.mapMaxZoom ?? 18 },
+  }
+  // Public like the page itself: the login form shows before any session, and a tile address is
+  // no secret (every browser that draws the map fetches from it).
+  app.get('/console.json', route, async (_request, reply) => reply.header('cache-control', 'no-cache').send(settings))
 
   if (!existsSync(join(dist, 'index.html'))) {
     // The gateway runs without its console (e.g. a clone where the build step was skipped); it

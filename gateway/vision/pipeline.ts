@@ -266,7 +266,7 @@ export class VisionPipeline {
     st.snapshot = { camera: f.camera, ts: f.ts, jpeg: f.jpeg, width: res.width, height: res.height, objects: res.objects, config: cam }
     this.m.frames.inc({ outcome: 'analysed' })
     this.m.frameTime.observe((performance.now() - t0) / 1000)
-    for (const e of events) this.d.bus?.emit('detection', e)
+    for (const e of events) this.d.bus?.emit('detection', { ...e, boxes: res.objects.length })
   }
 
   /** The dry reference's water mask, segmented once per camera through the pool. */

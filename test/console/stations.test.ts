@@ -81,6 +81,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
   it('shows an unscoped officer both gauges on the map and in the list, each with its level in words', async () => {
     const context = await browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
+    // No tile server configured (docs/console.md, "Map tiles"): nothing leaves the gateway's origin.
+    const elsewhere: string[] = []
+    page.on('request', (r) => { if (!r.url().startsWith(`${gw.apiUrl}/`)) elsewhere.push(r.url()) })
     await logIn(page, OFFICER)
     const kim = page.locator('tr[data-row="kim-long-01"]')
     const phu = page.locator('tr[data-row="phu-oc-01"]')
@@ -97,6 +100,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     expect(await map.getByRole('link', { name: 'Kim Long: Báo động cấp II' }).count()).toBe(1)
     expect(await map.getByRole('link', { name: 'Phú Ốc: Dưới báo động I' }).count()).toBe(1)
     expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Trạm' }).getAttribute('aria-current')).toBe('page')
+    expect(await page.locator('svg.station-map image').count()).toBe(0)
+    expect(await page.locator('.map-box figcaption').textContent()).toContain('không dùng bản đồ nền')
+    expect(elsewhere).toEqual([])
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'stations-1366x768')
     // In English the levels read in English, in the list and on the map.
@@ -129,6 +135,7 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     // Reloaded from the address bar, the client route still answers the console.
     await page.reload()
     await page.getByRole('group', { name: /^Mực nước của Trạm Kim Long/ }).waitFor({ timeout: 15_000 })
+    expect(elsewhere).toEqual([])
     expect(unexpected(problems)).toEqual([])
     await context.close()
   })

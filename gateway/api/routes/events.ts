@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import type { Alerting } from '../../alerts/engine.ts'
-import type { GatewayBus, Reading } from '../../bus/events.ts'
+import type { DetectionEvent, GatewayBus, Reading } from '../../bus/events.ts'
 import { canSee } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
@@ -10,9 +10,10 @@ export interface EventRouteDeps {
 }
 
 // Server-Sent Events (WHATWG HTML, "server-sent events"): `event: alert` for every alert change,
-// `event: reading` for the latest reading per device. Readings are coalesced per device and
-// flushed once a second: a dashboard wants the latest value, and 20,000 readings/s must not be
-// copied to every open browser.
+// `event: reading` for the latest reading per device, `event: detection` for each camera's latest
+// analysed frame (docs/api.md, "Server-Sent Events"). Readings and detections are coalesced per
+// device and flushed once a second: a dashboard wants the latest value, and 20,000 readings/s
+// must not be copied to every open browser.
 const FLUSH_MS = 1000
 const HEARTBEAT_MS = 15_000
 /** A client that cannot keep up is dropped rather than buffered without bound. */
@@ -30,9 +31,10 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
     config: { roles: ['viewer', 'officer', 'technician'] },
     schema: {
       tags: ['events'],
-      summary: 'Server-Sent Events: alert changes (event: alert) and latest readings (event: reading)',
+      summary: 'Server-Sent Events: alert changes (event: alert), latest readings (event: reading) and camera frames (event: detection)',
       querystring: Type.Object({
         readings: Type.Optional(Type.Boolean({ default: true, description: 'Include latest readings' })),
+        detections: Type.Optional(Type.Boolean({ default: true, description: "Include each camera's latest analysed frame" })),
       }, { additionalProperties: false }),
       response: { 200: Type.String({ description: 'text/event-stream' }) },
     },
@@ -40,6 +42,7 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
     const raw = reply.raw
     let n = 0
     const latest = new Map<string, Reading>()
+    const frames = new Map<string, FrameSummary>()
     const queued: Array<[string, unknown]> = []
     let streaming = false
     const send = (event: string, data: unknown) => {
@@ -77,20 +80,60 @@ export const eventRoutes: RoutePlugin<EventRouteDeps> = async (app, deps) => {
       if (!canSee(actor, r)) return
       latest.set(r.device, r)
     }
+    const onDetection = (d: DetectionEvent) => {
+      if (!canSee(actor, { station: d.station ?? null, district: d.district ?? null })) return
+      addZone(frames, d)
+    }
     if (request.query.readings !== false) deps.bus.on('reading', onReading)
+    if (request.query.detections !== false) deps.bus.on('detection', onDetection)
     const flush = setInterval(() => {
       for (const r of latest.values()) send('reading', { device: r.device, kind: r.kind, station: r.station, ts: new Date(r.ts).toISOString(), values: r.values, late: r.late })
       latest.clear()
+      for (const f of frames.values()) send('detection', { ...f, ts: new Date(f.ts).toISOString() })
+      frames.clear()
     }, FLUSH_MS)
     const beat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
     const done = () => {
       open.delete(raw)
       offAlert()
       deps.bus.off('reading', onReading)
+      deps.bus.off('detection', onDetection)
       clearInterval(flush)
       clearInterval(beat)
     }
     raw.on('close', done)
     raw.on('error', done)
   })
+}
+
+/** One camera's latest analysed frame as `event: detection` carries it (docs/api.md). */
+interface FrameSummary {
+  camera: string
+  station: string | null
+  district: string | null
+  ts: number
+  /** The highest congestion level of the frame's count zones, 0-3. */
+  congestion: number
+  /** Objects the detector boxed in the whole frame. */
+  boxes: number
+  zones: Array<{ zone: string; counts: Record<string, number>; congestion: number; occupancy: number; water_ratio?: number }>
+}
+
+/**
+ * The pipeline announces one event per zone of a frame; they are gathered into the frame's
+ * summary, and a newer frame of the same camera replaces an older one not yet sent.
+ */
+function addZone(frames: Map<string, FrameSummary>, d: DetectionEvent): void {
+  let f = frames.get(d.camera)
+  if (f && d.ts < f.ts) return
+  if (!f || d.ts > f.ts) {
+    f = { camera: d.camera, station: d.station ?? null, district: d.district ?? null, ts: d.ts, congestion: 0, boxes: d.boxes ?? 0, zones: [] }
+    frames.set(d.camera, f)
+  }
+  f.zones = [...f.zones.filter((z) => z.zone !== d.zone), {
+    zone: d.zone, counts: d.counts, congestion: d.congestion, occupancy: d.occupancy,
+    ...(d.water_ratio !== undefined ? { water_ratio: d.water_ratio } : {}),
+  }]
+  f.congestion = Math.max(f.congestion, d.congestion)
+  if (d.boxes !== undefined) f.boxes = d.boxes
 }

@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from './api.ts'
+import { onFrame, onStreamChange, streamUp, type FrameEvent } from './frames.ts'
 
 // Cameras in the console (docs/api.md, "Cameras"; docs/vision.md): detection records, the
-// camera's vision configuration, and the live refresh. Detections are not on the SSE stream
-// (docs/api.md, "Server-Sent Events" carries alerts and readings only), so they are polled.
+// camera's vision configuration, and the live refresh. New frames arrive on the SSE stream
+// (docs/api.md, "Server-Sent Events", `event: detection`); while the stream is down the records
+// are polled slowly instead.
 
 export const VEHICLES = ['car', 'motorcycle', 'bus', 'truck', 'bicycle'] as const
 export type Vehicle = (typeof VEHICLES)[number]
@@ -73,7 +75,15 @@ export const snapshotUrl = (id: string, ts: string | undefined) => `/api/v1/came
 export const total = (c: Counts) => VEHICLES.reduce((s, v) => s + (c[v] ?? 0), 0)
 
 const HOUR = 3_600_000
-const POLL_MS = 4000
+/** Only while the SSE stream is down: the stream brings every frame within a second otherwise. */
+const FALLBACK_POLL_MS = 15_000
+
+/** A frame event as a detection record: per-zone counts; the boxes are drawn on the snapshot. */
+function recordOf(f: FrameEvent): Detection {
+  const counts = Object.fromEntries(VEHICLES.map((v) => [v, 0])) as Counts
+  for (const z of f.zones) for (const v of VEHICLES) counts[v] += z.counts[v] ?? 0
+  return { ts: f.ts, camera: f.camera, counts, objects: [], zones: f.zones }
+}
 
 /** Detection records after `from` (ms), all pages up to a bound: an hour of frames at most. */
 async function detectionsSince(id: string, from: number): Promise<Detection[]> {
@@ -98,8 +108,9 @@ export interface CameraFeed {
 }
 
 /**
- * A camera's detections, polled every few seconds from the last one seen, so a new frame shows
- * without a reload; `keep: 'hour'` keeps the last hour for the chart, 'latest' the newest only.
+ * A camera's detections: loaded once from the API, then kept current by the SSE stream's frame
+ * events, and polled from the last one seen only while the stream is down (or just came back, to
+ * fetch what was missed); `keep: 'hour'` keeps the last hour for the chart, 'latest' the newest.
  */
 export function useCameraFeed(id: string, keep: 'hour' | 'latest'): CameraFeed {
   const [records, setRecords] = useState<Detection[]>([])
@@ -112,29 +123,43 @@ export function useCameraFeed(id: string, keep: 'hour' | 'latest'): CameraFeed {
     last.current = Date.now() - (keep === 'hour' ? HOUR : 10 * 60_000)
     setRecords([])
     setLoaded(false)
+    const add = (got: Detection[]) => {
+      const fresh = got.filter((r) => Date.parse(r.ts) >= last.current)
+      if (!fresh.length) return
+      last.current = Date.parse(fresh[fresh.length - 1]!.ts) + 1
+      setRecords((prev) => {
+        if (keep === 'latest') return fresh.slice(-1)
+        const cut = new Date(Date.now() - HOUR).toISOString()
+        return [...prev, ...fresh].filter((r) => r.ts >= cut)
+      })
+    }
     const tick = async () => {
+      clearTimeout(timer)
       try {
         const got = await detectionsSince(id, last.current)
         if (stopped) return
-        if (got.length) {
-          last.current = Date.parse(got[got.length - 1]!.ts) + 1
-          setRecords((prev) => {
-            if (keep === 'latest') return got.slice(-1)
-            const cut = new Date(Date.now() - HOUR).toISOString()
-            return [...prev, ...got].filter((r) => r.ts >= cut)
-          })
-        }
+        add(got)
         setError(null)
         setLoaded(true)
       } catch (err) {
         if (!stopped) setError((err as Error).message)
       }
-      if (!stopped) timer = setTimeout(tick, POLL_MS)
+      if (!stopped && !streamUp()) timer = setTimeout(tick, FALLBACK_POLL_MS)
     }
+    const offFrame = onFrame((f) => {
+      if (f.camera === id) add([recordOf(f)])
+    })
+    const offStream = onStreamChange((up) => {
+      clearTimeout(timer)
+      if (up) void tick()
+      else if (!stopped) timer = setTimeout(tick, FALLBACK_POLL_MS)
+    })
     void tick()
     return () => {
       stopped = true
       clearTimeout(timer)
+      offFrame()
+      offStream()
     }
   }, [id, keep])
   return { records, latest: records[records.length - 1] ?? null, loaded, error }

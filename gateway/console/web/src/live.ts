@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { API, api } from './api.ts'
 import { loadActive, loadDevices, needsAttention, type Alert, type AlertEvent, type DeviceInfo } from './alerts.ts'
+import { parseFrame, publishFrame, setStreamUp } from './frames.ts'
 import { chime } from './sound.ts'
 
 // The board's live state: open and acknowledged alerts, kept current by the SSE stream
 // (docs/api.md, "Server-Sent Events", `event: alert`). The list is (re)loaded each time the stream
-// (re)connects, so nothing that changed while it was down is missed.
+// (re)connects, so nothing that changed while it was down is missed. The same stream carries the
+// cameras' analysed frames (`event: detection`), handed to frames.ts for the camera pages.
 
 export interface LiveAlerts {
   alerts: ReadonlyMap<string, Alert>
@@ -79,16 +81,22 @@ export function useLiveAlerts(): LiveAlerts {
       es = new EventSource(`${API}/events?readings=false`)
       es.addEventListener('open', () => {
         setLive(true)
+        setStreamUp(true)
         reload()
       })
       es.addEventListener('error', () => {
         setLive(false)
+        setStreamUp(false)
         // A refused stream (401 after an idle timeout) is not retried by the browser: ask
         // /auth/me, whose 401 ends the session, and otherwise reconnect after a pause.
         if (es?.readyState === EventSource.CLOSED && !stopped) {
           api.get('/auth/me').catch(() => {})
           retry = setTimeout(connect, 5000)
         }
+      })
+      es.addEventListener('detection', (ev: MessageEvent<string>) => {
+        const f = parseFrame(ev.data)
+        if (f) publishFrame(f)
       })
       es.addEventListener('alert', (ev: MessageEvent<string>) => {
         let e: AlertEvent
@@ -113,6 +121,7 @@ export function useLiveAlerts(): LiveAlerts {
       stopped = true
       clearTimeout(retry)
       es?.close()
+      setStreamUp(false)
     }
   }, [apply, reload])
 

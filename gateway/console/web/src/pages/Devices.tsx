@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { listDevices, removeDevice, rotateSecret, setState, type Device, type Registered } from '../devices.ts'
-import { useI18n, type Lang } from '../i18n.ts'
+import { formatNumber, formatTime, useI18n, type Lang } from '../i18n.ts'
+import { isSilent, loadLatest, type Latest } from '../stations.ts'
 import { ConfirmDialog } from './DevicesConfirm.tsx'
 import { CredentialsPanel } from './DevicesCredentials.tsx'
 import { DeviceForm } from './DevicesForm.tsx'
@@ -30,7 +31,14 @@ export function Devices({ canManage }: { canManage: boolean }) {
     const e = err instanceof ApiError ? err : new ApiError(0, 'network')
     setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
   }, [t])
-  const reload = useCallback(() => listDevices().then((d) => { setDevices(d); setError(null) }, fail), [fail])
+  // Battery and last seen come from each device's newest reading (GET /readings/latest; `battery`
+  // is a telemetry metric of every kind, docs/mqtt.md); a list without them still shows.
+  const [latest, setLatest] = useState<ReadonlyMap<string, Latest>>(new Map())
+  const [now, setNow] = useState(() => Date.now())
+  const reload = useCallback(() => {
+    loadLatest().then((l) => { setLatest(new Map(l.map((x) => [x.device, x]))); setNow(Date.now()) }, () => {})
+    return listDevices().then((d) => { setDevices(d); setError(null) }, fail)
+  }, [fail])
   useEffect(() => { void reload() }, [])
 
   const credentials = (result: Registered, rotated: boolean) => {
@@ -81,11 +89,18 @@ export function Devices({ canManage }: { canManage: boolean }) {
                 <th scope="col">{t('devices.district')}</th>
                 <th scope="col">{t('devices.location')}</th>
                 <th scope="col">{t('devices.state')}</th>
+                <th scope="col">{t('devices.signal')}</th>
+                <th scope="col">{t('devices.battery')}</th>
+                <th scope="col">{t('devices.lastSeen')}</th>
                 {canManage && <th scope="col">{t('devices.actions')}</th>}
               </tr>
             </thead>
             <tbody>
-              {devices.map((d) => (
+              {devices.map((d) => {
+                const l = latest.get(d.id)
+                const battery = l?.values.battery
+                const silent = isSilent(l?.ts, now)
+                return (
                 <tr key={d.id} data-device-id={d.id} class={`device-${d.state}`}>
                   <td data-label={t('devices.id')}><code>{d.id}</code></td>
                   <td data-label={t('devices.name')} class="device-name">{d.name}</td>
@@ -96,6 +111,13 @@ export function Devices({ canManage }: { canManage: boolean }) {
                     {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
                   </td>
                   <td data-label={t('devices.state')}><span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span></td>
+                  <td data-label={t('devices.signal')}>
+                    {d.kind === 'camera' ? '' : <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
+                      {!l ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
+                    </span>}
+                  </td>
+                  <td data-label={t('devices.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : ''}</td>
+                  <td data-label={t('devices.lastSeen')}>{l ? formatTime(lang, l.ts) : ''}</td>
                   {canManage && (
                     <td data-label={t('devices.actions')}>
                       <div class="device-actions">
@@ -114,7 +136,8 @@ export function Devices({ canManage }: { canManage: boolean }) {
                     </td>
                   )}
                 </tr>
-              ))}
+                )
+              })}
             </tbody>
           </table>
         </div>

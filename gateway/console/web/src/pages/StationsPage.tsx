@@ -1,7 +1,9 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { formatNumber, formatTime, useI18n } from '../i18n.ts'
 import { navigate } from '../router.ts'
+import { loadTiles } from '../settings.ts'
 import { isSilent, levelOf, loadDevices, loadLatest, loadStations, mainMetric, type Device, type Latest, type Station } from '../stations.ts'
+import type { TileSettings } from '../tiles.ts'
 import { StationMap, type MapPlace } from './StationMap.tsx'
 
 interface Row {
@@ -23,8 +25,10 @@ export function StationsPage() {
   const [data, setData] = useState<{ stations: Station[]; devices: Device[]; latest: Latest[] } | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [now, setNow] = useState(() => Date.now())
+  const [tiles, setTiles] = useState<TileSettings | null>(null)
   useEffect(() => {
     let current = true
+    loadTiles().then((s) => current && setTiles(s), () => {})
     const load = () => {
       Promise.all([loadStations(), loadDevices().catch(() => [] as Device[]), loadLatest()]).then(([stations, devices, latest]) => {
         if (!current) return
@@ -95,9 +99,10 @@ export function StationsPage() {
       {data && rows.length > 0 && (
         <div class="stations-grid">
           <figure class="map-box">
-            <StationMap places={places} />
+            <StationMap places={places} tiles={tiles} />
             <figcaption class="muted">
-              {t('stations.mapNote')}
+              {tiles ? t('stations.mapTiles') : t('stations.mapNote')}
+              {tiles?.attribution && <> <span class="attribution">{t('stations.attribution', { text: tiles.attribution })}</span></>}
               {unplaced.length > 0 && <> {t('stations.noLocation', { names: unplaced.join(', ') })}</>}
             </figcaption>
           </figure>

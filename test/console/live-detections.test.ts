@@ -1,0 +1,173 @@
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { sample } from '../support/samples.ts'
+import { requireCommand, tempDir, waitFor } from '../support/services.ts'
+import { apiAs, launchChromium, logInAt, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+
+// Camera frames on the SSE stream (docs/api.md, "Server-Sent Events", `event: detection`) against
+// `iocgw start` as a real process with vision on: real MQTT cameras publish real photos, the stream
+// delivers each camera's analysed frame (per-zone counts, congestion, number of boxes) to the
+// users whose districts hold the camera, not to others, nor with ?detections=false; and in
+// Chromium the camera grid and the camera page show the new frame without a reload and without
+// polling the detections while the stream is up.
+
+const haveChromium = requireCommand('chromium')
+const ADMIN = `console-live-admin-${Math.random().toString(36).slice(2)}-token`
+const AN = { name: 'nguyen.van.an', password: 'mat-khau-phu-xuan-2026' }
+const CAM = 'cam-truong-tien-02' // Phú Xuân
+const OTHER = 'cam-phong-dien-02' // Phong Điền
+// Two different photos in turn, so the motion gate (docs/vision.md) analyses each frame.
+const PHOTOS = ['coco_000000001532.jpg', 'coco_000000001584.jpg']
+
+interface FrameEvent {
+  camera: string
+  station: string | null
+  district: string | null
+  ts: string
+  congestion: number
+  boxes: number
+  zones: Array<{ zone: string; counts: Record<string, number>; congestion: number; occupancy: number }>
+}
+
+let dir: ReturnType<typeof tempDir>
+let gw: GatewayProcess
+let browser: Browser
+const cameras = new Map<string, mqtt.MqttClient>()
+let shot = 0
+
+const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
+
+/** An open event stream whose text so far can be read, and its detection events parsed. */
+interface Stream { text(): string; frames(): FrameEvent[]; close(): Promise<void> }
+
+async function openStream(query: string, headers: Record<string, string>): Promise<Stream> {
+  const ac = new AbortController()
+  const res = await fetch(`${gw.apiUrl}/api/v1/events${query}`, { headers, signal: ac.signal })
+  expect(res.status).toBe(200)
+  let text = ''
+  const reader = res.body!.getReader()
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
+      if (done) return
+      text += Buffer.from(value!).toString('utf8')
+    }
+  })()
+  await waitFor(() => text.includes(': connected'), 10_000)
+  return {
+    text: () => text,
+    frames: () => text.split('\n\n').filter((b) => b.includes('event: detection'))
+      .map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as FrameEvent),
+    close: async () => { ac.abort(); await reading },
+  }
+}
+
+/** Publishes the next photo as a frame of `camera` captured at `ts` (docs/mqtt.md, frames). */
+async function publishFrame(camera: string, ts: number): Promise<void> {
+  await cameras.get(camera)!.publishAsync(`devices/${camera}/frames/${ts}`, sample(PHOTOS[shot++ % 2]!), { qos: 1 })
+}
+
+beforeAll(async () => {
+  if (!haveChromium) return
+  dir = tempDir('iocgw-console-live-')
+  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+  expect((await admin('POST', '/users', { name: AN.name, role: 'viewer', password: AN.password, districts: ['Phú Xuân'] })).status).toBe(201)
+  for (const [id, name, district] of [[CAM, 'Cầu Trường Tiền', 'Phú Xuân'], [OTHER, 'Ngã ba Phong Điền', 'Phong Điền']] as const) {
+    const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind: 'camera', name, district })
+    expect(dev.status).toBe(201)
+    cameras.set(id, await mqtt.connectAsync(gw.mqttUrl, { clientId: id, username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 }))
+  }
+  browser = await launchChromium()
+}, 180_000)
+
+afterAll(async () => {
+  for (const c of cameras.values()) await c.endAsync().catch(() => {})
+  await browser?.close()
+  if (gw) await stopGateway(gw)
+  dir?.remove()
+})
+
+describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
+  it('delivers event: detection for a real frame, scoped to the districts, and not with ?detections=false', async () => {
+    const login = await fetch(`${gw.apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: AN.name, password: AN.password }) })
+    expect(login.status).toBe(200)
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!
+    const an = await openStream('?readings=false', { cookie })
+    const all = await openStream('', { authorization: `Bearer ${ADMIN}` })
+    const none = await openStream('?detections=false', { authorization: `Bearer ${ADMIN}` })
+
+    const t = Date.now() - 60_000
+    await publishFrame(OTHER, t)
+    await publishFrame(CAM, t + 1000)
+    await waitFor(() => all.frames().some((f) => f.camera === CAM) && all.frames().some((f) => f.camera === OTHER), 120_000, 250)
+    await waitFor(() => an.frames().some((f) => f.camera === CAM), 10_000, 100)
+
+    const ev = an.frames().find((f) => f.camera === CAM)!
+    expect(ev.ts).toBe(new Date(t + 1000).toISOString())
+    expect(ev.district).toBe('Phú Xuân')
+    expect(ev.zones.map((z) => z.zone)).toEqual(['all'])
+    const detections = await admin<{ items: Array<{ objects: unknown[]; zones: Array<{ counts: Record<string, number>; congestion: number }> }> }>(
+      'GET', `/cameras/${CAM}/detections?from=${t + 1000}&to=${t + 1001}`)
+    const rec = detections.body.items[0]!
+    // The event says what the stored record says.
+    expect(ev.zones[0]!.counts).toEqual(rec.zones[0]!.counts)
+    expect(ev.congestion).toBe(rec.zones[0]!.congestion)
+    expect(ev.boxes).toBe(rec.objects.length)
+    expect(ev.boxes).toBeGreaterThan(0)
+
+    // The other district's camera reached the unscoped stream, so it was sent before: not to an.
+    expect(an.frames().some((f) => f.camera === OTHER)).toBe(false)
+    expect(an.text()).not.toContain(OTHER)
+    // A client that opted out got none, over the same time.
+    expect(none.text()).not.toContain('event: detection')
+    // At most one event per camera per flush: one frame each here.
+    expect(all.frames().filter((f) => f.camera === CAM)).toHaveLength(1)
+    await Promise.all([an.close(), all.close(), none.close()])
+  }, 240_000)
+
+  it('updates the camera grid and the camera page from the stream, without a reload or polling', async () => {
+    const context = await browser.newContext({ viewport: SIZES.desk })
+    const { page, problems } = await watchedPage(context)
+    const polls: string[] = []
+    page.on('request', (r) => { if (r.url().includes('/detections')) polls.push(r.url()) })
+    await logInAt(page, `${gw.apiUrl}/cameras`, AN, 'Camera giao thông')
+    const card = page.locator('li.camera-card', { hasText: 'Cầu Trường Tiền' })
+    const img = card.locator('.snap img')
+    await card.locator('li[data-zone="all"]').waitFor({ timeout: 30_000 })
+    expect(await page.locator('li.camera-card', { hasText: 'Phong Điền' }).count()).toBe(0)
+    // The stream is up once the board's live state is: the first load was the only fetch.
+    await waitFor(() => polls.length >= 1, 10_000)
+    const loads = polls.length
+    // Long enough for the old 4 s poll to have asked again.
+    await page.waitForTimeout(6000)
+
+    const t2 = Date.now() - 30_000
+    await publishFrame(CAM, t2)
+    await expect.poll(() => img.getAttribute('src'), { timeout: 120_000 }).toContain(`frame=${encodeURIComponent(new Date(t2).toISOString())}`)
+    await expect.poll(() => img.evaluate((i: { complete: boolean; naturalWidth: number }) => i.complete && i.naturalWidth), { timeout: 15_000 }).toBe(640)
+    const rec = (await admin<{ items: Array<{ zones: Array<{ counts: Record<string, number> }> }> }>('GET', `/cameras/${CAM}/detections?from=${t2}&to=${t2 + 1}`)).body.items[0]!
+    const n = Object.values(rec.zones[0]!.counts).reduce((a, b) => a + b, 0)
+    await expect.poll(() => card.locator('li[data-zone="all"] .zone-total').textContent()).toBe(`${n} phương tiện`)
+    expect(polls.length).toBe(loads)
+
+    // The camera page follows the same way.
+    await card.getByRole('link', { name: 'Cầu Trường Tiền' }).click()
+    await page.getByRole('heading', { name: 'Cầu Trường Tiền', level: 1 }).waitFor()
+    await page.locator('.camera-side li[data-zone="all"]').waitFor({ timeout: 20_000 })
+    const rows = () => page.locator('.camera-history tbody tr').count()
+    const before = await rows()
+    const onPage = polls.length
+    const t3 = Date.now() - 20_000
+    await publishFrame(CAM, t3)
+    await expect.poll(() => page.locator('.camera-top .snap img').getAttribute('src'), { timeout: 120_000 })
+      .toContain(`frame=${encodeURIComponent(new Date(t3).toISOString())}`)
+    await expect.poll(rows).toBe(before + 1)
+    expect(polls.length).toBe(onPage)
+    expect(page.url()).toBe(`${gw.apiUrl}/cameras/${CAM}`)
+    expect(problems.filter((p) => !/401 \(Unauthorized\)/.test(p))).toEqual([])
+    await context.close()
+  }, 300_000)
+})
