@@ -66,6 +66,9 @@ export interface BoardLoad {
   styleMs: number
   layoutMs: number
   taskMs: number
+  /** CPU time of the renderer's main thread and of its whole process up to then, ms: what the page cost, whatever else ran. */
+  threadCpuMs: number
+  processCpuMs: number
 }
 
 /** Opens the board and waits until it is interactive. */
@@ -86,7 +89,7 @@ export async function openBoard(context: BrowserContext, base: string, timeoutMs
   if (process.env.BENCH_TIMELINE) {
     console.log(await page.evaluate(`JSON.stringify({ nav: performance.getEntriesByType('navigation').map((e) => [e.domContentLoadedEventEnd, e.loadEventEnd]), res: performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseStart), Math.round(e.responseEnd)]) })`))
   }
-  return { page, load: { ...load, scriptMs: m('ScriptDuration'), styleMs: m('RecalcStyleDuration'), layoutMs: m('LayoutDuration'), taskMs: m('TaskDuration') } }
+  return { page, load: { ...load, scriptMs: m('ScriptDuration'), styleMs: m('RecalcStyleDuration'), layoutMs: m('LayoutDuration'), taskMs: m('TaskDuration'), threadCpuMs: m('ThreadTime'), processCpuMs: m('ProcessTime') } }
 }
 
 /** Epoch ms at which each alert id's row first appeared on the page. */

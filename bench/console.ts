@@ -218,6 +218,7 @@ export async function main(args: string[]): Promise<void> {
   const gw = await startGatewayChild(dir.path, writeConfig(dir.path, board + 2 * alerts))
   const base = `http://127.0.0.1:${gw.ports.http}`
   let browser: Browser | undefined
+  let cookie = ''
   const contexts: BrowserContext[] = []
   const clients: mqtt.MqttClient[] = []
   try {
@@ -230,7 +231,7 @@ export async function main(args: string[]): Promise<void> {
     console.log(`console: ${board} open alerts, Chromium ${browser.version()}, board at 1366x768, logged in as an officer`)
 
     const loads: BoardLoad[] = []
-    const cookie = await logIn(base, OFFICER.name, OFFICER.password)
+    cookie = await logIn(base, OFFICER.name, OFFICER.password)
     for (let r = 0; r < runs; r++) {
       const context = await sessionContext(browser, base, cookie, board)
       loads.push((await openBoard(context, base)).load)
@@ -240,26 +241,12 @@ export async function main(args: string[]): Promise<void> {
     const apiMs = median(loads.map((l) => l.alertsFetchMs))
     console.log(`  board       navigation -> ${board} rows, first Acknowledge enabled, frame drawn: median ${ms(boardMs)} ` +
       `(rows in DOM ${ms(median(loads.map((l) => l.interactiveMs)))}; ${runs} runs, each a new context, min ${ms(Math.min(...loads.map((l) => l.paintedMs)))}, max ${ms(Math.max(...loads.map((l) => l.paintedMs)))})`)
-    const cost = (k: 'scriptMs' | 'styleMs' | 'layoutMs' | 'taskMs') => ms(median(loads.map((l) => l[k])))
-    console.log(`  page        main thread until then (medians): script ${cost('scriptMs')}, style ${cost('styleMs')}, layout ${cost('layoutMs')}, all tasks ${cost('taskMs')}`)
+    const cost = (k: 'scriptMs' | 'styleMs' | 'layoutMs' | 'taskMs' | 'threadCpuMs' | 'processCpuMs') => ms(median(loads.map((l) => l[k])))
+    console.log(`  page        main thread until then (medians): script ${cost('scriptMs')}, style ${cost('styleMs')}, layout ${cost('layoutMs')}, all tasks ${cost('taskMs')}; ` +
+      `CPU: main thread ${cost('threadCpuMs')}, renderer process ${cost('processCpuMs')}`)
     console.log(`  peer        the page's GET /api/v1/alerts?state=open: median ${ms(apiMs)}; ratio board/API ${(boardMs / apiMs).toFixed(1)}x; goal board < ${GOALS.boardMs} ms: ${met(boardMs < GOALS.boardMs)}`)
 
-    const one = await sessionContext(browser, base, cookie, board)
-    contexts.push(one)
-    const first = await openBoard(one, base)
-    const single = await pushPhase(base, clients, [first.page], board, alerts, gapMs)
-    console.log(`push: ${alerts} alerts opened by MQTT readings, one every ${gapMs} ms, ${board} alerts already on the board; publish -> row on screen:`)
-    console.log(line('1 session', single))
-
-    const pages = [first.page]
-    for (let s = 1; s < sessions; s++) {
-      const context = await sessionContext(browser, base, await logIn(base, OFFICER.name, OFFICER.password), board)
-      contexts.push(context)
-      pages.push((await openBoard(context, base)).page)
-    }
-    const many = await pushPhase(base, clients, pages, board + alerts, alerts, gapMs)
-    console.log(line(`${sessions} sessions`, many))
-    console.log(`  goal p99 < ${GOALS.pushP99Ms} ms with ${sessions} sessions: ${met(pct(many.browser, 99) < GOALS.pushP99Ms)}`)
+    if (alerts > 0) await pushes()
     const kb = size.gzip / 1024
     console.log(`js: ${size.files} files, ${(size.raw / 1024).toFixed(1)} KB, ${kb.toFixed(1)} KB gzip; goal < ${GOALS.jsKb} KB gzip: ${met(kb < GOALS.jsKb)}`)
   } finally {
@@ -268,5 +255,28 @@ export async function main(args: string[]): Promise<void> {
     await Promise.all(clients.map((c) => c.endAsync().catch(() => {})))
     await gw.stop()
     dir.remove()
+  }
+
+  async function pushes(): Promise<void> {
+    const one = await sessionContext(browser!, base, cookie, board)
+    contexts.push(one)
+    const first = await openBoard(one, base)
+    const single = await pushPhase(base, clients, [first.page], board, alerts, gapMs)
+    console.log(`push: ${alerts} alerts opened by MQTT readings, one every ${gapMs} ms, ${board} alerts already on the board; publish -> row on screen:`)
+    console.log(line('1 session', single))
+
+    const pages = [first.page]
+    // Seven at a time: the sessions' own logins (scrypt) and board loads, not part of any figure.
+    for (let s = 1; s < sessions; s += 7) {
+      const batch = await Promise.all(Array.from({ length: Math.min(7, sessions - s) }, async () => {
+        const context = await sessionContext(browser!, base, await logIn(base, OFFICER.name, OFFICER.password), board)
+        contexts.push(context)
+        return (await openBoard(context, base)).page
+      }))
+      pages.push(...batch)
+    }
+    const many = await pushPhase(base, clients, pages, board + alerts, alerts, gapMs)
+    console.log(line(`${sessions} sessions`, many))
+    console.log(`  goal p99 < ${GOALS.pushP99Ms} ms with ${sessions} sessions: ${met(pct(many.browser, 99) < GOALS.pushP99Ms)}`)
   }
 }
