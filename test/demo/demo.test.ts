@@ -1,18 +1,22 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { ensureConsoleBuilt } from '../console/support.ts'
 import { ROOT, BIN } from '../support/gateway-process.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 
-// `npm run demo` as a visitor runs it (docs/cli.md): a level-II flood alert for Kim Long within a
-// minute of the field starting, live (not late), camera frames analysed, and nothing left in the
-// temporary directory once it is stopped.
+// `npm run demo` as a visitor runs it (docs/cli.md): it prints the console's URL and a demo
+// officer's login (a password drawn at start, printed once), that login opens a console session
+// which sees the Kim Long flood alert; a level-II flood alert for Kim Long within a minute of the
+// field starting, live (not late), camera frames analysed, and nothing left in the temporary
+// directory once it is stopped.
 
 interface HistoryEntry { action: string; level?: number; at: string; late?: boolean }
 interface AlertBody { id: string; kind: string; station?: string; level?: number; late: boolean; history: HistoryEntry[] }
 
 describe('npm run demo', () => {
-  it('shows a live level-II flood alert for Kim Long within a minute, analyses camera frames, and removes its temp dir on SIGTERM', async () => {
+  it('prints the console and an officer login that sees the Kim Long alert, shows level II within a minute, analyses camera frames, and removes its temp dir on SIGTERM', async () => {
+    await ensureConsoleBuilt()
     const [http, mq, ws] = [await freePort(), await freePort(), await freePort()]
     const tmp = tempDir('iocgw-demo-test-')
     const spawnedAt = Date.now()
@@ -31,6 +35,32 @@ describe('npm run demo', () => {
       const dataDir = /(\/\S*iocgw-demo-[^\s/]+)/.exec(out)![1]!
       expect(dataDir.startsWith(tmp.path)).toBe(true)
       expect(existsSync(dataDir)).toBe(true)
+
+      // The console, as the demo announces it, and its login through the API as the console's
+      // form sends it (docs/api.md, "Console sessions").
+      const consoleUrl = /^\s+console\s+(http\S+)$/m.exec(out)?.[1]
+      expect(consoleUrl, out).toBe(`http://127.0.0.1:${http}/`)
+      const [, name, password] = /^\s+login\s+(\S+) \/ (\S+)/m.exec(out) ?? []
+      expect(name).toBe('truc.ban')
+      expect(password!.length).toBeGreaterThanOrEqual(20)
+      expect(out.split(password!).length - 1, 'the password is printed once').toBe(1)
+      const page = await fetch(consoleUrl!)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toContain('text/html')
+      const login = await fetch(`${consoleUrl}api/v1/auth/login`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }),
+      })
+      expect(login.status).toBe(200)
+      expect(((await login.json()) as { user: { role: string } }).user.role).toBe('officer')
+      const cookie = /iocgw_session=[^;]+/.exec(login.headers.get('set-cookie') ?? '')?.[0]
+      expect(cookie).toBeTruthy()
+      const seen = await waitFor(async () => {
+        const res = await fetch(`${consoleUrl}api/v1/alerts?state=open&kind=water_level&station=kim-long`, { headers: { cookie: cookie! } })
+        expect(res.status).toBe(200)
+        return ((await res.json()) as { items: AlertBody[] }).items[0]
+      }, 150_000, 500)
+      expect(seen.station).toBe('kim-long')
+
       const get = async <T>(p: string) => (await (await fetch(`http://127.0.0.1:${http}/api/v1${p}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T
 
       // Generous waits for a loaded machine; the requirement itself is checked on the gateway's

@@ -90,20 +90,24 @@ interface Page<T> {
   next: string | null
 }
 
-/** Open and acknowledged alerts: the board's content. Follows cursors up to a sane bound. */
-export async function loadActive(): Promise<Alert[]> {
+/** Alerts in one state, following cursors up to a sane bound. */
+async function loadState(state: AlertState): Promise<Alert[]> {
   const out: Alert[] = []
-  for (const state of ['open', 'acknowledged'] as const) {
-    let cursor: string | null = null
-    for (let pages = 0; pages < 20; pages++) {
-      const q: string = `/alerts?state=${state}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-      const page: Page<Alert> = await api.get<Page<Alert>>(q)
-      out.push(...page.items)
-      cursor = page.next
-      if (!cursor) break
-    }
+  let cursor: string | null = null
+  for (let pages = 0; pages < 20; pages++) {
+    const q: string = `/alerts?state=${state}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+    const page: Page<Alert> = await api.get<Page<Alert>>(q)
+    out.push(...page.items)
+    cursor = page.next
+    if (!cursor) break
   }
   return out
+}
+
+/** Open and acknowledged alerts: the board's content, both asked at once. */
+export async function loadActive(): Promise<Alert[]> {
+  const [open, acknowledged] = await Promise.all([loadState('open'), loadState('acknowledged')])
+  return [...open, ...acknowledged]
 }
 
 export interface DeviceInfo {

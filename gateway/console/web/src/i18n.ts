@@ -33,19 +33,36 @@ export function translator(lang: Lang): Translate {
   }
 }
 
+// One formatter per language, made once: building an Intl formatter costs far more than using
+// it, and the board formats a time and two numbers for each of its hundreds of alerts on every
+// change (bench/README.md, "console").
+const timeFormats = new Map<Lang, Intl.DateTimeFormat>()
+const numberFormats = new Map<Lang, Intl.NumberFormat>()
+const locale = (lang: Lang) => (lang === 'vi' ? 'vi-VN' : 'en-GB')
+
 /** Date and time in the operations centre's zone, whatever the device's zone is. */
 export function formatTime(lang: Lang, iso: string): string {
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
-  return new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone: 'Asia/Ho_Chi_Minh',
-    day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
-  }).format(d)
+  let f = timeFormats.get(lang)
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale(lang), {
+      timeZone: 'Asia/Ho_Chi_Minh',
+      day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    })
+    timeFormats.set(lang, f)
+  }
+  return f.format(d)
 }
 
 /** Decimal comma in Vietnamese (2,15 m), point in English. */
 export function formatNumber(lang: Lang, n: number): string {
-  return new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: 2 }).format(n)
+  let f = numberFormats.get(lang)
+  if (!f) {
+    f = new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 2 })
+    numberFormats.set(lang, f)
+  }
+  return f.format(n)
 }
 
 export interface I18n {

@@ -54,10 +54,17 @@ export function useLiveAlerts(): LiveAlerts {
     setVersion((v) => v + 1)
   }, [])
 
+  // Loads overlap (one at mount, one when the stream opens): a list asked earlier that answers
+  // later is older and is dropped, or it could take back an alert the newer list holds.
+  const loads = useRef({ started: 0, applied: 0 })
+
   const reload = useCallback(() => {
     // Names are a nicety: without them (or the right to list devices) the device id is shown.
     loadDevices().then(setDevices, () => {})
+    const seq = ++loads.current.started
     loadActive().then((list) => {
+      if (seq < loads.current.applied) return
+      loads.current.applied = seq
       setAlerts((prev) => {
         const next = new Map<string, Alert>()
         for (const a of list) {
@@ -117,6 +124,10 @@ export function useLiveAlerts(): LiveAlerts {
       })
     }
     connect()
+    // The list at once, beside the stream's connection rather than after it: the board shows
+    // without waiting for the stream, and the reload on `open` still catches what changed before
+    // the stream was subscribed.
+    reload()
     return () => {
       stopped = true
       clearTimeout(retry)

@@ -1,3 +1,4 @@
+import { Component } from 'preact'
 import { romanLevel, type Alert, type DeviceInfo } from '../alerts.ts'
 import { formatNumber, formatTime, useI18n } from '../i18n.ts'
 import { navigate } from '../router.ts'
@@ -36,12 +37,32 @@ export function SeverityBadge({ severity }: { severity: Alert['severity'] }) {
   return <span class={`badge sev-${severity}`}>{t(`severity.${severity}`)}</span>
 }
 
-export function AlertCard({ alert: a, devices, canAct, onAction }: {
+interface AlertCardProps {
   alert: Alert
   devices: readonly DeviceInfo[]
   canAct: boolean
   onAction: (a: Alert, action: AlertAction) => void
-}) {
+}
+
+const sameDevices = (a: readonly DeviceInfo[], b: readonly DeviceInfo[]) => a.length === b.length && a.every((d, i) => d === b[i])
+
+/**
+ * One alert of the board, drawn again only when its own props change: a change to one alert
+ * (an SSE event) then redraws one card, not the hundreds beside it (bench/README.md, "console").
+ * A language switch still reaches it: Preact re-renders context consumers whatever this says.
+ */
+export class AlertCard extends Component<AlertCardProps> {
+  override shouldComponentUpdate(next: AlertCardProps): boolean {
+    const p = this.props
+    return p.alert !== next.alert || p.canAct !== next.canAct || p.onAction !== next.onAction || !sameDevices(p.devices, next.devices)
+  }
+
+  override render(props: AlertCardProps) {
+    return <AlertCardView {...props} />
+  }
+}
+
+function AlertCardView({ alert: a, devices, canAct, onAction }: AlertCardProps) {
   const { t, lang } = useI18n()
   const titleId = `alert-${a.id}-title`
   const href = `/alerts/${encodeURIComponent(a.id)}`

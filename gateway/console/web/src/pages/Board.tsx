@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks'
+import { useCallback, useMemo, useState } from 'preact/hooks'
 import { devicesOf, matches, NO_FILTERS, sortAlerts, type Alert, type Filters } from '../alerts.ts'
 import { ActionDialog } from '../components/ActionDialog.tsx'
 import { AlertCard, type AlertAction } from '../components/AlertCard.tsx'
@@ -19,6 +19,11 @@ export function Board({ live, canAct }: { live: LiveAlerts; canAct: boolean }) {
   const shown = useMemo(() => all.filter((a) => matches(a, filters)), [all, filters])
   const stations = useMemo(() => distinct(all.map((a) => a.station)), [all])
   const districts = useMemo(() => distinct(all.map((a) => a.district)), [all])
+  // One handler for every card, so a card whose alert did not change is not drawn again.
+  const onAction = useCallback((alert: Alert, action: AlertAction) => {
+    setMessage(null)
+    setDialog({ alert, action })
+  }, [])
 
   return (
     <section class="board" aria-labelledby="board-heading">
@@ -36,10 +41,7 @@ export function Board({ live, canAct }: { live: LiveAlerts; canAct: boolean }) {
       {live.loaded && shown.length === 0 && <p class="empty">{all.length ? t('board.emptyFiltered') : t('board.empty')}</p>}
       <ul class="alerts">
         {shown.map((a) => (
-          <AlertCard key={a.id} alert={a} devices={devicesOf(a, live.devices)} canAct={canAct} onAction={(alert, action) => {
-            setMessage(null)
-            setDialog({ alert, action })
-          }} />
+          <AlertCard key={a.id} alert={a} devices={devicesOf(a, live.devices)} canAct={canAct} onAction={onAction} />
         ))}
       </ul>
       {dialog && (
