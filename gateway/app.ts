@@ -6,6 +6,7 @@ import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
 import { deviceControlRoutes } from './api/routes/device-control.ts'
 import { eventRoutes } from './api/routes/events.ts'
+import { exportRoutes } from './api/routes/exports.ts'
 import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
 import { stationRoutes } from './api/routes/stations.ts'
@@ -180,12 +181,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
       }),
-      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes, stationRoutes,
+      routes: [deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes, stationRoutes, exportRoutes,
         ...(vision ? [(app: ApiApp) => cameraRoutes(app, { registry, vision })] : []),
         ...(visionOff ? [(app: ApiApp) => cameraRoutes(app, { registry, vision: visionOff })] : [])],
       fastify: { trustProxy: config.http.trustProxy, ...httpsOptions(config.http.tls) },
       // Devices are handed the port the broker really bound (the config may say 0: any free port).
-      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations },
+      deps: { registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations, metrics },
     })
     closers.push(() => api.close())
     await api.register(consolePlugin)

@@ -16,7 +16,9 @@ import {
   type LatestReadings,
   type Point,
   type PointQuery,
+  type PointScan,
   type QueriedPoint,
+  type ScanQuery,
   type RawReadingsQuery,
   type StoreHealth,
   type TimeSeriesStore,
@@ -25,6 +27,7 @@ import {
 import { migrate } from '../../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { RetentionSweeper } from './retention.ts'
+import { sqliteScan } from './scan.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -418,6 +421,25 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
       p.fields[this.fieldNames.get(r.field)!] = decode(r.v, r.t)
     }
     return sortPoints(out, order === 'DESC' ? 'DESC' : 'ASC').slice(0, limit)
+  }
+
+  async scan(q: ScanQuery): Promise<PointScan> {
+    if (this.closed) throw new StoreError('closed', 'time-series store is closed')
+    const places = q.places
+    const series = this.seriesMatching(q.measurement, q.where ?? {}).filter(
+      (s) => !places || (s.tags.station !== undefined && places.stations.includes(s.tags.station)) || (s.tags.district !== undefined && places.districts.includes(s.tags.district)),
+    )
+    const names = (this.db.prepare('SELECT field FROM field_types WHERE measurement = ? ORDER BY field').all(q.measurement) as Array<{ field: string }>).map((r) => r.field)
+    const fields = names.map((name) => ({ id: this.fieldIds.get(name), name })).filter((f): f is { id: number; name: string } => f.id !== undefined)
+    const db = this.db
+    const isClosed = () => this.closed
+    async function* pages(): AsyncGenerator<QueriedPoint[]> {
+      for (const page of sqliteScan(db, series, fields, q.from, q.to, decode)) {
+        yield page
+        if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
+      }
+    }
+    return { fields: names, pages: pages() }
   }
 
   health(): StoreHealth {
