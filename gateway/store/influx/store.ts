@@ -866,21 +866,27 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     }
     const page = SCAN_PAGE
     const self = this
-    // Time-windowed pages: each asks for the next `page` points from the cursor on. A page that
-    // ends inside an instant gives its last instant back, to be read whole by the next page (the
-    // same point must not appear twice nor be skipped); an instant larger than a page is read
-    // with OFFSET.
+    // Time-windowed pages: each asks for at most `page` points of a window after the cursor; the
+    // window adapts to the data's density, since a query over the whole remaining range costs
+    // InfluxDB a scan of every shard in it however small its LIMIT. A page that ends inside an
+    // instant gives its last instant back, to be read whole by the next page (the same point must
+    // not appear twice nor be skipped); an instant larger than a page is read with OFFSET.
     async function* pages(): AsyncGenerator<QueriedPoint[]> {
       let cursor = Math.trunc(q.from)
       const end = Math.trunc(q.to)
+      let window = 3_600_000
       while (cursor < end) {
-        const r = await self.q(`SELECT * FROM ${from} WHERE ${self.timeCond(cursor, end)}${conds} ORDER BY time ASC LIMIT ${page}`)
+        const upTo = Math.min(end, cursor + window)
+        const r = await self.q(`SELECT * FROM ${from} WHERE ${self.timeCond(cursor, upTo)}${conds} ORDER BY time ASC LIMIT ${page}`)
         const rows = r.series?.[0]?.values ?? []
         if (rows.length < page) {
           const pts = toRows(r)
           if (pts.length > 0) yield pts
-          return
+          cursor = upTo
+          if (rows.length < page / 4) window = Math.min(window * 4, 366 * 86_400_000)
+          continue
         }
+        window = Math.max(1000, Math.floor(window / 2))
         const lastTs = rows[rows.length - 1]![0] as number
         if ((rows[0]![0] as number) === lastTs) {
           for (let offset = 0; ; offset += page) {
@@ -958,7 +964,7 @@ function assertEvery(every: number): void {
 }
 
 /** Points per InfluxDB query of an export (one JSON answer held at a time). */
-const SCAN_PAGE = 10_000
+const SCAN_PAGE = 5000
 
 function pickFields(columns: string[], row: unknown[], skip: Set<string>): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {}

@@ -5,7 +5,7 @@ import type { FieldValue, QueriedPoint } from '../types.ts'
 // through its own part of the clustered primary key (series, field, ts), so every page is a short
 // range scan and nothing is sorted. The merge yields points in time order (ties by series) with all
 // their fields. Pages are read synchronously between yields, so no statement stays open across an
-// await (the store's writes share the connection) and memory holds one page per cursor at most.
+// await and memory holds one page per cursor at most.
 
 export interface ScanSeries {
   id: number
@@ -22,9 +22,9 @@ interface Cursor {
   done: boolean
 }
 
-const POINTS_PER_PAGE = 2000
+const POINTS_PER_PAGE = 1000
 /** Rows held across all cursors at most (about 100 bytes each). */
-const ROWS_BUDGET = 200_000
+const ROWS_BUDGET = 20_000
 
 export function* sqliteScan(
   db: Db,
@@ -36,7 +36,7 @@ export function* sqliteScan(
 ): Generator<QueriedPoint[]> {
   const total = series.length * fields.length
   if (total === 0) return
-  const perCursor = Math.max(64, Math.min(4096, Math.floor(ROWS_BUDGET / total)))
+  const perCursor = Math.max(64, Math.min(2048, Math.floor(ROWS_BUDGET / total)))
   const page: Statement = db.prepare('SELECT ts, v, t FROM samples WHERE series = ? AND field = ? AND ts > ? AND ts < ? ORDER BY ts LIMIT ?')
   const fill = (c: Cursor): boolean => {
     c.rows = page.all(c.series.id, c.field, c.after, to, perCursor) as Cursor['rows']

@@ -431,12 +431,22 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     )
     const names = (this.db.prepare('SELECT field FROM field_types WHERE measurement = ? ORDER BY field').all(q.measurement) as Array<{ field: string }>).map((r) => r.field)
     const fields = names.map((name) => ({ id: this.fieldIds.get(name), name })).filter((f): f is { id: number; name: string } => f.id !== undefined)
-    const db = this.db
+    // A connection of its own, read-only with a small page cache: an export reads the whole range
+    // once, and through the writer's 64 MiB cache it would grow the process by that much and push
+    // out the pages the writes and the readings API need.
+    const file = join(this.opts.dataDir, 'timeseries.db')
     const isClosed = () => this.closed
     async function* pages(): AsyncGenerator<QueriedPoint[]> {
-      for (const page of sqliteScan(db, series, fields, q.from, q.to, decode)) {
-        yield page
-        if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
+      const db = new Database(file, { readonly: true })
+      try {
+        db.pragma('cache_size = -2048') // KiB
+        db.pragma('busy_timeout = 5000')
+        for (const page of sqliteScan(db, series, fields, q.from, q.to, decode)) {
+          yield page
+          if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
+        }
+      } finally {
+        db.close()
       }
     }
     return { fields: names, pages: pages() }
