@@ -3,6 +3,7 @@ import { AlertsSection } from '../alerts/config.ts'
 import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
 import { VisionSection } from '../vision/config.ts'
+import { WebhooksSection } from '../webhooks/config.ts'
 import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection, TimeseriesSection } from './sections.ts'
 
 export const ConfigSchema = Type.Object(
@@ -18,6 +19,7 @@ export const ConfigSchema = Type.Object(
     alerts: AlertsSection,
     notify: NotifySection,
     vision: VisionSection,
+    webhooks: WebhooksSection,
   },
   { additionalProperties: false },
 )
