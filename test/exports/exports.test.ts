@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { Value } from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +11,7 @@ import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
+import { BIN } from '../support/gateway-process.ts'
 import { tempDir } from '../support/services.ts'
 import { csvObjects, parseCsv } from './csv-parse.ts'
 
@@ -127,5 +131,17 @@ describe('GET /exports/detections.csv and /exports/alerts.csv', () => {
     expect(rows.map((r) => r.id)).toEqual(['a1', 'a2'])
     expect(rows[0]).toMatchObject({ kind: 'water_level', severity: 'major', level: '2', state: 'open', station: 'kim-long', value: '1.42', title: 'Kim Long: báo động II,\r\n"lũ"', late: 'false' })
     expect(csvObjects((await get(`/exports/alerts.csv?${PERIOD}&station=phu-oc`)).text).map((r) => r.id)).toEqual(['a2'])
+  })
+})
+
+describe('iocgw export', () => {
+  it('writes the same CSV to a file and says how many rows', async () => {
+    const file = join(dir.path, 'out.csv')
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [BIN, 'export', 'readings', '--from', new Date(T0).toISOString(), '--to', new Date(T0 + DAY).toISOString(), '--device', 'kim-long-01', '-o', file],
+        { env: { ...process.env, IOC_API_URL: base, IOC_TOKEN: ADMIN } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)))
+    })
+    expect(out.trim()).toBe(`30 rows written to ${file}`)
+    expect(readFileSync(file, 'utf8')).toBe((await get(`/exports/readings.csv?${PERIOD}&device=kim-long-01`)).text)
   })
 })
