@@ -11,6 +11,7 @@ import { Devices } from './pages/Devices.tsx'
 import { useLiveAlerts } from './live.ts'
 import { navigate, useRoute, type Route } from './router.ts'
 import { StationsPage } from './pages/StationsPage.tsx'
+import { WebhooksPage } from './pages/WebhooksPage.tsx'
 import { StationPage } from './pages/StationPage.tsx'
 
 export function App() {
@@ -71,26 +72,29 @@ function Console({ session }: { session: Session }) {
   const canManage = session.user.role === 'technician' || session.user.role === 'admin'
   return (
     <>
-      <Nav route={route} />
+      <Nav route={route} admin={session.user.role === 'admin'} />
       {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
         : route.page === 'devices' ? <Devices canManage={canManage} />
         : route.page === 'stations' ? <StationsPage />
         : route.page === 'station' ? <StationPage id={route.id} />
         : route.page === 'cameras' ? <Cameras />
         : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
+        : route.page === 'webhooks' ? <WebhooksPage />
         : <Board live={live} canAct={canAct} />}
     </>
   )
 }
 
-/** The console's pages; every role may read each of them (docs/api.md, roles). */
-function Nav({ route }: { route: Route }) {
+/** The console's pages; every role may read each of them but Webhooks, for admins (docs/api.md, roles). */
+function Nav({ route, admin }: { route: Route; admin: boolean }) {
   const { t } = useI18n()
   const links: Array<{ href: string; label: Key; current: boolean }> = [
     { href: '/', label: 'nav.board', current: route.page === 'board' || route.page === 'alert' },
     { href: '/stations', label: 'nav.stations', current: route.page === 'stations' || route.page === 'station' },
     { href: '/cameras', label: 'nav.cameras', current: route.page === 'cameras' || route.page === 'camera' },
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
+    // Webhooks are an admin matter (/api/v1/webhooks is admin only).
+    ...(admin ? [{ href: '/webhooks', label: 'nav.webhooks' as Key, current: route.page === 'webhooks' }] : []),
   ]
   return (
     <nav class="pages" aria-label={t('nav.label')}>
