@@ -34,8 +34,8 @@ export function WebhooksPage() {
             {w.enabled ? t('webhooks.enabled') : t('webhooks.disabled', { reason: w.disabled_reason ?? '' })}
             {' · '}{w.events.join(', ')}
           </p>
-          <div class="table-scroll">
-            <table>
+          <div class="table-wrap">
+            <table class="history webhook-log">
               <caption>{t('webhooks.log', { url: w.url })}</caption>
               <thead>
                 <tr>
@@ -45,6 +45,7 @@ export function WebhooksPage() {
                 </tr>
               </thead>
               <tbody>
+                {(logs[w.id] ?? []).length === 0 && <tr><td colSpan={7}>{t('webhooks.noDeliveries')}</td></tr>}
                 {(logs[w.id] ?? []).map((d) => (
                   <tr key={d.id}>
                     <td>{formatTime(lang, d.created_at)}</td><td>{d.event}</td><td><code>{d.key}</code></td>
