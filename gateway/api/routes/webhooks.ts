@@ -13,10 +13,10 @@ export interface WebhookRouteDeps {
 }
 
 const ADMIN = ['admin'] as const
-const Id = Type.String({ pattern: '^wh[0-9a-f]{12}$', description: 'Subscription id' })
-const DeliveryId = Type.String({ pattern: '^d[0-9a-f]{16}$', description: 'Delivery id' })
+const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', maxLength: 64, description: 'Subscription id (wh...)' })
+const DeliveryId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', maxLength: 64, description: 'Delivery id (d...)' })
 const Url = Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2000, description: 'Where deliveries are POSTed (http or https)' })
-const Events = Type.Array(Type.Enum([...WEBHOOK_EVENTS]), { minItems: 1, uniqueItems: true, description: 'Events to deliver' })
+const Events = Type.Array(Type.Enum([...WEBHOOK_EVENTS]), { minItems: 1, maxItems: WEBHOOK_EVENTS.length, uniqueItems: true, description: 'Events to deliver' })
 const Description = Type.String({ maxLength: 200 })
 const Secret = Type.String({ minLength: 16, maxLength: 200, description: 'Signing secret (default: one is made); shown only in this answer' })
 
