@@ -7,6 +7,7 @@ import { alertRoutes } from './api/routes/alerts.ts'
 import { deviceControlRoutes } from './api/routes/device-control.ts'
 import { eventRoutes } from './api/routes/events.ts'
 import { notificationRoutes } from './api/routes/notifications.ts'
+import { exportRoutes } from './api/routes/exports.ts'
 import { notifyRoutes } from './api/routes/notify.ts'
 import { readingsRoutes } from './api/routes/readings.ts'
 import { reportRoutes } from './api/routes/reports.ts'
@@ -16,6 +17,7 @@ import { ruleRoutes } from './api/routes/rules.ts'
 import { subscriptionRoutes } from './api/routes/subscriptions.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
 import { userRoutes } from './api/routes/users.ts'
+import { webhookRoutes } from './api/routes/webhooks.ts'
 import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
@@ -41,6 +43,9 @@ import { openRegistry } from './registry/sqlite.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
+import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
+import { deviceOfflineEvent } from './webhooks/events.ts'
+import { createWebhooks } from './webhooks/index.ts'
 
 export interface RunningGateway {
   ports: { http: number } & BrokerPorts
@@ -129,6 +134,21 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     })
     closers.push(() => alerting.close())
     notifier.attach(alerting)
+    // Webhook deliveries share alerts.db with the alerts: queued in the alert change's own
+    // transaction (next to the notification outbox), so both routers see every change.
+    const webhooks = createWebhooks({
+      db: alerting.db, logger, metrics, config: config.webhooks,
+      onDisabled: (w) => raiseWebhookDisabled(alerting, w, Date.now()),
+    })
+    closers.push(() => webhooks.close())
+    alerting.setRouter({
+      routeInTx: (c) => { notifier.routeInTx(c); webhooks.routeInTx(c) },
+      kick: () => { notifier.kick(); webhooks.kick() },
+    })
+    // Device status is stored before the bus says so; a crash between the two loses that one
+    // offline event (docs/webhooks.md "Delivery guarantees").
+    bus.on('device-status', (s) => { if (!s.online) webhooks.enqueue(deviceOfflineEvent(s.device, s.ts)) })
+    webhooks.start()
     let vision: Vision | undefined
     let visionOff: VisionOff | undefined
     // Without model files (a fresh clone) the gateway runs with vision off and says how to get them.
@@ -196,8 +216,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
-        ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations, reports },
-          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes, reportRoutes),
+        ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations, reports, metrics, webhooks },
+          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes, reportRoutes, exportRoutes, webhookRoutes),
         ...(vision ? withDeps({ registry, vision }, cameraRoutes) : []),
         ...(visionOff ? withDeps({ registry, vision: visionOff }, cameraRoutes) : []),
       ],

@@ -10,8 +10,11 @@ export function severityRank(s: Severity): number {
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
 export type AlertState = (typeof ALERT_STATES)[number]
 
-/** What the alert is about; also the second level of its MQTT topic `alerts/{kind}/...`. */
-export const ALERT_KINDS = ['water_level', 'rise_rate', 'rainfall', 'aqi', 'silence', 'congestion', 'water_in_zone'] as const
+/**
+ * What the alert is about; also the second level of its MQTT topic `alerts/{kind}/...`. `webhook`:
+ * a webhook subscription was disabled after its run of failed deliveries (docs/webhooks.md).
+ */
+export const ALERT_KINDS = ['water_level', 'rise_rate', 'rainfall', 'aqi', 'silence', 'congestion', 'water_in_zone', 'webhook'] as const
 export type AlertKind = (typeof ALERT_KINDS)[number]
 
 export type ChangeAction = 'opened' | 'raised' | 'lowered' | 'acknowledged' | 'resolved' | 'escalated'

@@ -5,6 +5,7 @@ import { IngestSection } from '../ingest/config.ts'
 import { NotifySection } from '../notify/config.ts'
 import { ReportsSection } from '../reports/config.ts'
 import { VisionSection } from '../vision/config.ts'
+import { WebhooksSection } from '../webhooks/config.ts'
 import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection, TimeseriesSection } from './sections.ts'
 
 export const ConfigSchema = Type.Object(
@@ -22,6 +23,7 @@ export const ConfigSchema = Type.Object(
     vision: VisionSection,
     reports: ReportsSection,
     console: ConsoleSection,
+    webhooks: WebhooksSection,
   },
   { additionalProperties: false },
 )

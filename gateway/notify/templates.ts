@@ -53,6 +53,8 @@ function smsBody(a: Alert, level: number | undefined): { before: string; place: 
       return { before: `UN TAC MUC ${lv} camera `, place: '', after: '' }
     case 'water_in_zone':
       return { before: `NGAP ${Math.round((a.value ?? 0) * 100)}% camera `, place: '', after: '' }
+    case 'webhook':
+      return { before: 'WEBHOOK BI TAT', place: '', after: '' }
   }
 }
 

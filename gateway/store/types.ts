@@ -173,6 +173,30 @@ export interface LevelDurations {
   first: Array<number | null>
 }
 
+/**
+ * Every point of one measurement in a time range, for exports: read page by page so that a year of
+ * a station's readings never sits in memory at once. Points come oldest first.
+ */
+export interface ScanQuery {
+  measurement: string
+  /** Exact tag matches, ANDed. */
+  where?: Readonly<Record<string, string | undefined>> | undefined
+  /**
+   * Only points whose `station` tag is one of `stations` or whose `district` tag is one of
+   * `districts` (a scoped user's places); absent: every place. Both empty: nothing.
+   */
+  places?: { stations: readonly string[]; districts: readonly string[] } | undefined
+  from: number
+  to: number
+}
+
+export interface PointScan {
+  /** Every field key the measurement has (the CSV columns), sorted. */
+  fields: string[]
+  /** Pages of points, oldest first; each page is the store's to reuse once the next is asked for. */
+  pages: AsyncIterable<QueriedPoint[]>
+}
+
 export interface StoreHealth {
   /** The store accepts writes durably (possibly into its spill buffer). */
   ok: boolean
@@ -199,6 +223,8 @@ export interface TimeSeriesStore {
   /** One row per group (and bucket); groups without a numeric point in range are left out. */
   summarize(q: SummaryQuery): Promise<SummaryRow[]>
   levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]>
+  /** Streams a whole range page by page (exports); the caller may stop early by returning from the iteration. */
+  scan(q: ScanQuery): Promise<PointScan>
   health(): StoreHealth
   /** Flushes what is buffered (or leaves it in the spool, durable) and releases resources. */
   close(): Promise<void>

@@ -11,6 +11,8 @@ import {
   type LatestFilter,
   type LatestReadings,
   type PointQuery,
+  type PointScan,
+  type ScanQuery,
   type QueriedPoint,
   type RawReadingsQuery,
   type ValuePoint,
@@ -152,6 +154,77 @@ export class InfluxQueries {
     return out
   }
 
+  async scan(q: ScanQuery): Promise<PointScan> {
+    if (this.s.closed) throw new StoreError('closed', 'time-series store is closed')
+    const from = `${ident('raw')}.${ident(q.measurement)}`
+    const keys = await this.q(`SHOW FIELD KEYS FROM ${from}`)
+    const fields = (keys.series?.[0]?.values ?? []).map((v) => String(v[0])).sort()
+    const tagKeys = await this.tagKeys(q.measurement)
+    let placeCond = ''
+    if (q.places) {
+      const ors = [...q.places.stations.map((s) => `${ident('station')} = ${lit(s)}`), ...q.places.districts.map((d) => `${ident('district')} = ${lit(d)}`)]
+      placeCond = ` AND (${ors.length > 0 ? ors.join(' OR ') : 'false'})`
+      if (ors.length === 0) return { fields, pages: (async function* () {})() }
+    }
+    const conds = `${this.tagConds(q.where ?? {})}${placeCond}`
+    const toRows = (r: Row): QueriedPoint[] => {
+      const s = r.series?.[0]
+      if (!s) return []
+      const out: QueriedPoint[] = []
+      for (const row of s.values) {
+        const tags: Record<string, string> = {}
+        s.columns.forEach((c, i) => {
+          if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
+        })
+        const f = pickFields(s.columns, row, tagKeys)
+        if (Object.keys(f).length > 0) out.push({ ts: row[0] as number, tags, fields: f })
+      }
+      return out
+    }
+    const page = SCAN_PAGE
+    const self = this
+    // Time-windowed pages: each asks for at most `page` points of a window after the cursor; the
+    // window adapts to the data's density, since a query over the whole remaining range costs
+    // InfluxDB a scan of every shard in it however small its LIMIT. A page that ends inside an
+    // instant gives its last instant back, to be read whole by the next page (the same point must
+    // not appear twice nor be skipped); an instant larger than a page is read with OFFSET.
+    async function* pages(): AsyncGenerator<QueriedPoint[]> {
+      let cursor = Math.trunc(q.from)
+      const end = Math.trunc(q.to)
+      let window = 3_600_000
+      while (cursor < end) {
+        const upTo = Math.min(end, cursor + window)
+        const r = await self.q(`SELECT * FROM ${from} WHERE ${self.timeCond(cursor, upTo)}${conds} ORDER BY time ASC LIMIT ${page}`)
+        const rows = r.series?.[0]?.values ?? []
+        if (rows.length < page) {
+          const pts = toRows(r)
+          if (pts.length > 0) yield pts
+          cursor = upTo
+          if (rows.length < page / 4) window = Math.min(window * 4, 366 * 86_400_000)
+          continue
+        }
+        window = Math.max(1000, Math.floor(window / 2))
+        const lastTs = rows[rows.length - 1]![0] as number
+        if ((rows[0]![0] as number) === lastTs) {
+          for (let offset = 0; ; offset += page) {
+            const one = await self.q(`SELECT * FROM ${from} WHERE time = ${lastTs}ms${conds} LIMIT ${page} OFFSET ${offset}`)
+            const pts = toRows(one)
+            if (pts.length > 0) yield pts
+            if ((one.series?.[0]?.values.length ?? 0) < page) break
+          }
+          cursor = lastTs + 1
+          continue
+        }
+        let cut = rows.length
+        while ((rows[cut - 1]![0] as number) === lastTs) cut--
+        r.series![0]!.values = rows.slice(0, cut)
+        yield toRows(r)
+        cursor = lastTs
+      }
+    }
+    return { fields, pages: pages() }
+  }
+
   private async tagKeys(measurement: string): Promise<Set<string>> {
     const known = (MEASUREMENT_TAGS as Record<string, readonly string[]>)[measurement]
     if (known) return new Set(known)
@@ -163,6 +236,9 @@ export class InfluxQueries {
 function assertEvery(every: number): void {
   if (!Number.isInteger(every) || every < 1) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
 }
+
+/** Points per InfluxDB query of an export (one JSON answer held at a time). */
+const SCAN_PAGE = 5000
 
 function pickFields(columns: string[], row: unknown[], skip: Set<string>): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {}

@@ -14,6 +14,8 @@ import type {
   SummaryRow,
   LevelDurationsQuery,
   LevelDurations,
+  ScanQuery,
+  PointScan,
 } from '../types.ts'
 import { levelDurationsInflux, summarizeInflux } from './summaries.ts'
 import { SpoolDrainer } from './drainer.ts'
@@ -108,6 +110,10 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]> {
     return levelDurationsInflux((text) => this.queries.q(text), q)
+  }
+
+  scan(q: ScanQuery): Promise<PointScan> {
+    return this.queries.scan(q)
   }
 
   // ---- lifecycle ----

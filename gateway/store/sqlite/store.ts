@@ -16,7 +16,9 @@ import {
   type LatestReadings,
   type Point,
   type PointQuery,
+  type PointScan,
   type QueriedPoint,
+  type ScanQuery,
   type RawReadingsQuery,
   type StoreHealth,
   type TimeSeriesStore,
@@ -30,6 +32,7 @@ import { levelDurations, summarize } from './summaries.ts'
 import { migrate } from '../../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { RetentionSweeper } from './retention.ts'
+import { sqliteScan } from './scan.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -437,6 +440,35 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     const f = this.fieldIds.get(q.field)
     if (series.length === 0 || f === undefined) return []
     return levelDurations(this.db, q, series, f)
+  }
+
+  async scan(q: ScanQuery): Promise<PointScan> {
+    if (this.closed) throw new StoreError('closed', 'time-series store is closed')
+    const places = q.places
+    const series = this.seriesMatching(q.measurement, q.where ?? {}).filter(
+      (s) => !places || (s.tags.station !== undefined && places.stations.includes(s.tags.station)) || (s.tags.district !== undefined && places.districts.includes(s.tags.district)),
+    )
+    const names = (this.db.prepare('SELECT field FROM field_types WHERE measurement = ? ORDER BY field').all(q.measurement) as Array<{ field: string }>).map((r) => r.field)
+    const fields = names.map((name) => ({ id: this.fieldIds.get(name), name })).filter((f): f is { id: number; name: string } => f.id !== undefined)
+    // A connection of its own, read-only with a small page cache: an export reads the whole range
+    // once, and through the writer's 64 MiB cache it would grow the process by that much and push
+    // out the pages the writes and the readings API need.
+    const file = join(this.opts.dataDir, 'timeseries.db')
+    const isClosed = () => this.closed
+    async function* pages(): AsyncGenerator<QueriedPoint[]> {
+      const db = new Database(file, { readonly: true })
+      try {
+        db.pragma('cache_size = -2048') // KiB
+        db.pragma('busy_timeout = 5000')
+        for (const page of sqliteScan(db, series, fields, q.from, q.to, decode)) {
+          yield page
+          if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
+        }
+      } finally {
+        db.close()
+      }
+    }
+    return { fields: names, pages: pages() }
   }
 
   health(): StoreHealth {

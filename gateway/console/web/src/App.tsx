@@ -12,6 +12,7 @@ import { Notifications } from './pages/Notifications.tsx'
 import { useLiveAlerts } from './live.ts'
 import { navigate, useRoute, type Route } from './router.ts'
 import { StationsPage } from './pages/StationsPage.tsx'
+import { WebhooksPage } from './pages/WebhooksPage.tsx'
 import { StationPage } from './pages/StationPage.tsx'
 import { ReportsPage } from './pages/ReportsPage.tsx'
 
@@ -73,7 +74,7 @@ function Console({ session }: { session: Session }) {
   const canManage = session.user.role === 'technician' || session.user.role === 'admin'
   return (
     <>
-      <Nav route={route} canNotify={canAct} />
+      <Nav route={route} canNotify={canAct} admin={session.user.role === 'admin'} />
       {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
         : route.page === 'devices' ? <Devices canManage={canManage} />
         : route.page === 'stations' ? <StationsPage />
@@ -82,6 +83,7 @@ function Console({ session }: { session: Session }) {
         : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
         : route.page === 'notifications' && canAct ? <Notifications />
         : route.page === 'reports' ? <ReportsPage />
+        : route.page === 'webhooks' ? <WebhooksPage />
         : <Board live={live} canAct={canAct} />}
     </>
   )
@@ -89,9 +91,9 @@ function Console({ session }: { session: Session }) {
 
 /**
  * The console's pages; every role may read each of them (docs/api.md, roles), but Notifications,
- * which holds contacts' personal data, is for officers and admins only.
+ * which holds contacts' personal data, is for officers and admins, and Webhooks for admins only.
  */
-function Nav({ route, canNotify }: { route: Route; canNotify: boolean }) {
+function Nav({ route, canNotify, admin }: { route: Route; canNotify: boolean; admin: boolean }) {
   const { t } = useI18n()
   const links: Array<{ href: string; label: Key; current: boolean }> = [
     { href: '/', label: 'nav.board', current: route.page === 'board' || route.page === 'alert' },
@@ -100,6 +102,8 @@ function Nav({ route, canNotify }: { route: Route; canNotify: boolean }) {
     { href: '/devices', label: 'nav.devices', current: route.page === 'devices' },
     ...(canNotify ? [{ href: '/notifications', label: 'nav.notifications' as Key, current: route.page === 'notifications' }] : []),
     { href: '/reports', label: 'nav.reports', current: route.page === 'reports' },
+    // Webhooks are an admin matter (/api/v1/webhooks is admin only).
+    ...(admin ? [{ href: '/webhooks', label: 'nav.webhooks' as Key, current: route.page === 'webhooks' }] : []),
   ]
   return (
     <nav class="pages" aria-label={t('nav.label')}>

@@ -3,7 +3,7 @@ import { api } from './api.ts'
 // The alert shape of docs/api.md ("Alerts"); the SSE `alert` event carries the same alert without
 // its history, plus the change (one history entry).
 
-export const KINDS = ['water_level', 'rise_rate', 'rainfall', 'aqi', 'silence', 'congestion', 'water_in_zone'] as const
+export const KINDS = ['water_level', 'rise_rate', 'rainfall', 'aqi', 'silence', 'congestion', 'water_in_zone', 'webhook'] as const
 export const SEVERITIES = ['info', 'minor', 'major', 'critical'] as const
 export type Kind = (typeof KINDS)[number]
 export type Severity = (typeof SEVERITIES)[number]

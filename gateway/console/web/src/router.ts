@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 // gateway/console/plugin.ts): `/` the alerts board, `/alerts/:id` one alert's history,
 // `/devices` the devices, `/stations` the map and list of stations, `/stations/:id` one station's
 // (or device's) chart, `/cameras` the camera grid, `/cameras/:id` one camera with its zone editor,
-// `/notifications` contacts and the outbox, `/reports` the printable situation report.
+// `/notifications` contacts and the outbox, `/reports` the printable situation report, `/webhooks` (admins) the webhook subscriptions.
 
 export type Route =
   | { page: 'board' }
@@ -16,6 +16,7 @@ export type Route =
   | { page: 'camera'; id: string }
   | { page: 'notifications' }
   | { page: 'reports' }
+  | { page: 'webhooks' }
 
 export function parse(path: string): Route {
   const m = /^\/alerts\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path)
@@ -25,6 +26,7 @@ export function parse(path: string): Route {
   const st = /^\/stations\/([a-z0-9][a-z0-9-]{0,63})\/?$/.exec(path)
   if (st) return { page: 'station', id: st[1] as string }
   if (/^\/cameras\/?$/.test(path)) return { page: 'cameras' }
+  if (/^\/webhooks\/?$/.test(path)) return { page: 'webhooks' }
   const c = /^\/cameras\/([a-z0-9][a-z0-9-]{2,63})\/?$/.exec(path)
   if (c) return { page: 'camera', id: c[1] as string }
   if (/^\/notifications\/?$/.test(path)) return { page: 'notifications' }

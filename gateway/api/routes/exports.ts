@@ -1,0 +1,136 @@
+import { Readable } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+import Type from 'typebox'
+import type { Alerting } from '../../alerts/engine.ts'
+import { AlertKindSchema } from '../../alerts/schema.ts'
+import { alertsCsv } from '../../exports/alerts.ts'
+import { pointsCsv, type CsvExport } from '../../exports/points.ts'
+import type { Metrics } from '../../metrics/registry.ts'
+import { DEVICE_KINDS } from '../../registry/types.ts'
+import { StoreError, type TimeSeriesStore } from '../../store/types.ts'
+import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { scopeOf } from '../scope.ts'
+import type { RoutePlugin } from '../types.ts'
+import { parseTime } from './readings.ts'
+
+// CSV exports (docs/api.md "Exports"): streamed from the stores through a Node stream, so the
+// response is produced as fast as the client reads it and memory stays flat whatever the range.
+
+export interface ExportRouteDeps {
+  store: TimeSeriesStore
+  alerting: Alerting
+  metrics: Metrics
+}
+
+const READ = ['viewer', 'officer', 'technician'] as const
+const DAY = 86_400_000
+const TIME_PATTERN = '^(-?\\d{1,15}|\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2}))?)$'
+const Time = (what: string) => Type.String({ pattern: TIME_PATTERN, maxLength: 40, description: `${what}: ISO 8601 with a zone, a date (UTC), or epoch ms` })
+const Place = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Station id' })
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' })
+const Period = {
+  from: Type.Optional(Time('Start, inclusive (default: 24 h before `to`)')),
+  to: Type.Optional(Time('End, exclusive (default: now)')),
+  station: Type.Optional(Place),
+}
+const CsvAnswer = { 200: Type.String({ description: 'text/csv; charset=utf-8; header=present (RFC 4180)' }), ...AuthErrors, 503: ErrorSchema }
+
+function period(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
+  const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
+  const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
+  if (from >= to) throw Object.assign(new Error('querystring/from must be before querystring/to'), { statusCode: 400 })
+  return { from, to }
+}
+
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:.]/g, '').replace(/000Z$/, 'Z')
+
+export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
+  const exports = deps.metrics.counter('exports_total', 'CSV exports by what and outcome (complete, aborted, failed)', ['what', 'outcome'])
+  const exported = deps.metrics.counter('export_rows_total', 'Rows written by CSV exports, by what', ['what'])
+
+  /**
+   * Sends the export as a stream; counts its rows and how it ended once the response closes, and
+   * resolves then (the handler must not settle before: Fastify would end an unfinished reply).
+   */
+  function send(reply: FastifyReply, what: string, range: { from: number; to: number }, csv: CsvExport): Promise<void> {
+    const stream = Readable.from(csv.chunks, { objectMode: false, highWaterMark: 64 * 1024 })
+    let failed = false
+    stream.on('error', (err) => {
+      failed = true
+      reply.log.error({ err, what }, 'CSV export failed after it started; the response was cut')
+    })
+    const closed = new Promise<void>((resolve) => reply.raw.once('close', () => {
+      exported.inc({ what }, csv.rows())
+      exports.inc({ what, outcome: failed ? 'failed' : reply.raw.writableFinished ? 'complete' : 'aborted' })
+      // A client that went away: stop reading the store.
+      if (!reply.raw.writableFinished) stream.destroy()
+      resolve()
+    }))
+    void reply
+      .type('text/csv; charset=utf-8; header=present')
+      .header('content-disposition', `attachment; filename="${what}_${stamp(range.from)}_${stamp(range.to)}.csv"`)
+      .header('cache-control', 'no-store')
+      .send(stream)
+    return closed
+  }
+
+  async function scanOr503(make: () => Promise<CsvExport>, what: string): Promise<CsvExport> {
+    try {
+      return await make()
+    } catch (err) {
+      exports.inc({ what, outcome: 'failed' })
+      if (err instanceof StoreError && err.code !== 'invalid') throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
+      throw err
+    }
+  }
+
+  const places = (actor: Parameters<typeof scopeOf>[0]) => {
+    const s = scopeOf(actor)
+    return s ? { stations: s.stations, districts: s.districts } : undefined
+  }
+
+  app.get('/exports/readings.csv', {
+    config: { roles: READ },
+    schema: {
+      tags: ['exports'],
+      summary: 'Readings of a period as CSV (streamed; one row per device and instant, one column per metric)',
+      querystring: Type.Object({ ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })) }, { additionalProperties: false }),
+      response: CsvAnswer,
+    },
+  }, async (request, reply) => {
+    const q = request.query
+    const range = period(q)
+    const csv = await scanOr503(() => pointsCsv(deps.store, { measurement: 'readings', ...range, where: { station: q.station, device: q.device, kind: q.kind }, places: places(request.actor) }), 'readings')
+    await send(reply, 'readings', range, csv)
+  })
+
+  app.get('/exports/detections.csv', {
+    config: { roles: READ },
+    schema: {
+      tags: ['exports'],
+      summary: 'Vision detections of a period as CSV (streamed; one row per camera zone and analysed frame)',
+      querystring: Type.Object({ ...Period, camera: Type.Optional(Name), zone: Type.Optional(Name) }, { additionalProperties: false }),
+      response: CsvAnswer,
+    },
+  }, async (request, reply) => {
+    const q = request.query
+    const range = period(q)
+    const csv = await scanOr503(() => pointsCsv(deps.store, { measurement: 'detections', ...range, where: { station: q.station, camera: q.camera, zone: q.zone }, places: places(request.actor) }), 'detections')
+    await send(reply, 'detections', range, csv)
+  })
+
+  app.get('/exports/alerts.csv', {
+    config: { roles: READ },
+    schema: {
+      tags: ['exports'],
+      summary: 'Alerts opened in a period as CSV (streamed; one row per alert, as it is now)',
+      querystring: Type.Object({ ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(AlertKindSchema) }, { additionalProperties: false }),
+      response: CsvAnswer,
+    },
+  }, async (request, reply) => {
+    const q = request.query
+    const range = period(q)
+    const csv = alertsCsv(deps.alerting.db, { ...range, kind: q.kind, station: q.station, device: q.device, scope: scopeOf(request.actor) })
+    await send(reply, 'alerts', range, csv)
+  })
+}
