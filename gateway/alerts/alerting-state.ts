@@ -73,13 +73,13 @@ export class StateKeys {
 
   of(rule: string, subject: string): string {
     let byRule = this.keyCache.get(rule)
-    if (!byRule) this.keyCache.set(rule, (byRule = new Map()))
+    if (!byRule) this.keyCache.set(rule, (byRule = new Map<string, string>()))
     let key = byRule.get(subject)
     if (key === undefined) {
       if (++this.cachedKeys > 100_000) {
         this.keyCache.clear()
         this.cachedKeys = 1
-        this.keyCache.set(rule, (byRule = new Map()))
+        this.keyCache.set(rule, (byRule = new Map<string, string>()))
       }
       key = `${rule}\u0000${subject}`
       byRule.set(subject, key)

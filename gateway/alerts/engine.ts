@@ -82,10 +82,6 @@ export interface Alerting {
   close(): void
 }
 
-interface SilenceState { lastSeen: number; kind?: string | undefined; station?: string | undefined; district?: string | undefined; alertId?: string | null }
-/** A silence rule tracking a device, with its state for the device (see trackedOf). */
-interface Tracked { rule: Silence; key: string; st: SilenceState }
-
 /** A reading on the bus: through the level conditions, then the silence rules. */
 function readingArrived(ctx: AlertingState, r: Reading): void {
   ctx.m.readingsEvaluated.inc()

@@ -9,7 +9,7 @@ import type { AlertChange, ChangeAction, Severity } from './types.ts'
 
 /** Made again with the conditions (slots and the condition's view of its state). */
 export function resetSlots(ctx: AlertingState): void {
-  ctx.slots = ctx.conditions.map(() => new Map())
+  ctx.slots = ctx.conditions.map(() => new Map<string, Slot>())
   ctx.dataOf = ctx.conditions.map((c, ci) => (subjectKey: string) => slotOf(ctx, ci, c.rule.id, subjectKey).st)
 }
 

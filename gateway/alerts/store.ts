@@ -192,13 +192,13 @@ export function sqliteAlertStore(db: Db): AlertStore {
     },
     loadRuleState(rule, subject) {
       const r = st.loadState.get(rule, subject) as { state: string } | undefined
-      return r ? JSON.parse(r.state) : undefined
+      return r ? (JSON.parse(r.state) as unknown) : undefined
     },
     saveRuleState(rule, subject, state) {
       st.saveState.run(rule, subject, JSON.stringify(state))
     },
     ruleStates(rule) {
-      return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({ subject: r.subject, state: JSON.parse(r.state) }))
+      return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({ subject: r.subject, state: JSON.parse(r.state) as unknown }))
     },
     countOpen() {
       return (st.countOpen.get() as { n: number }).n

@@ -94,7 +94,7 @@ export function loadStations(path: string): Stations {
   try {
     raw = parseYaml(text)
   } catch (err) {
-    throw new Error(commaOr((err as Error).message.split('\n')[0]!))
+    throw new Error(commaOr((err as Error).message.split('\n')[0]!), { cause: err })
   }
   if (!checkFile.Check(raw)) {
     const e = schemaProblem(checkFile.Errors(raw), { skip: ['boolean'] })
@@ -103,7 +103,7 @@ export function loadStations(path: string): Stations {
   try {
     return stationsFrom(raw)
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`)
+    throw new Error(`${path}: ${(err as Error).message}`, { cause: err })
   }
 }
 

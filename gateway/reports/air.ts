@@ -23,7 +23,7 @@ export async function airSection(ctx: SectionContext): Promise<AirQualityStation
     const id = r.tags.station
     if (!id || !stations.has(id)) continue
     let m = perHour.get(id)
-    if (!m) perHour.set(id, (m = new Map()))
+    if (!m) perHour.set(id, (m = new Map<number, number>()))
     m.set(r.ts, Math.max(m.get(r.ts) ?? -Infinity, r.value))
   }
   const out: AirQualityStationReport[] = []

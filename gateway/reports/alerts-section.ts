@@ -28,8 +28,14 @@ function stats(values: number[]): { count: number; median_s: number | null; max_
 export function alertsSection(db: Db, req: ReportRequest, scope: Scope | null): AlertsSection {
   const conds = ['opened_at >= @from', 'opened_at < @to']
   const args: Record<string, string> = { from: iso(req.from), to: iso(req.to) }
-  if (req.district) (conds.push('district = @district'), (args.district = req.district))
-  if (req.station) (conds.push('station = @station'), (args.station = req.station))
+  if (req.district) {
+    conds.push('district = @district')
+    args.district = req.district
+  }
+  if (req.station) {
+    conds.push('station = @station')
+    args.station = req.station
+  }
   const sc = scopeSql(scope)
   const positional = sc?.args ?? []
   if (sc) conds.push(sc.sql)

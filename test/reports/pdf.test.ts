@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Fastify from 'fastify'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadStations } from '../../gateway/domain/stations.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
