@@ -44,7 +44,7 @@ import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
-import { deviceOfflineEvent } from './webhooks/events.ts'
+import { deviceOfflineEvent, reportReadyEvent } from './webhooks/events.ts'
 import { createWebhooks } from './webhooks/index.ts'
 
 export interface RunningGateway {
@@ -178,6 +178,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       deviceName: (id) => registry.getDevice(id)?.name,
       announce: (notice) => notifier.announce(notice),
       renderReportPdf: reportPdfRenderer({ registry, store }),
+      // docs/webhooks.md: `report.ready` with the day and the one-line summary; the report itself is
+      // fetched by the receiver from GET /api/v1/reports (it may be large, and it is scoped).
+      onDailyReport: (r) => webhooks.enqueue(reportReadyEvent(r.date, { period: r.period, summary: r.summary }, new Date().toISOString())),
     })
     closers.push(() => reports.close())
     const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })

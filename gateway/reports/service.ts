@@ -27,6 +27,8 @@ export interface ReportServiceOptions {
   /** Announces the daily report's summary line to subscribed contacts (notifier.announce). */
   announce?: ((notice: { key: string; kind: string; text: string }) => number) | undefined
   renderReportPdf?: RenderReportPdf | undefined
+  /** Told once the daily report's files are written (webhooks' `report.ready`). */
+  onDailyReport?: ((ready: { date: string; file: string; summary: string; period: Report['period'] }) => void) | undefined
   now?: (() => number) | undefined
   /** How often the daily report checks whether it is due (default 60 s). */
   checkMs?: number | undefined
@@ -79,6 +81,7 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
     const line = report.lang === 'vi' ? report.summary : (await build({ from, to: today, lang: 'vi' }, null)).summary
     const queued = opts.announce?.({ key: `report:${date}`, kind: 'report', text: line }) ?? 0
     log.info({ date, file, announced: queued }, 'daily report written')
+    opts.onDailyReport?.({ date, file, summary: line, period: report.period })
     return file
   }
 

@@ -35,6 +35,7 @@ let reports: ReportService
 let notifier: Notifier
 let prov: StandIns
 let clockNow = DAY
+const ready: unknown[] = []
 const dir = tempDir('iocgw-reports-api-')
 const config = Value.Default(ReportsSection, {}) as ReportsConfig
 
@@ -48,6 +49,7 @@ beforeAll(async () => {
     announce: (n) => notifier.announce(n),
     // The API (and its registry) is made next; the renderer reads it when a PDF is asked for.
     renderReportPdf: (report) => reportPdfRenderer({ registry: api.registry, store })(report),
+    onDailyReport: (r) => ready.push(r),
   })
   api = await makeApi({ deps: { reports, notifier } })
   await api.registry.users.createUser({ name: 'mai', role: 'viewer', password: 'mật khẩu dài đủ 12', districts: ['Hương Trà'] }, SYSTEM)
@@ -149,6 +151,8 @@ describe('daily report', () => {
     expect(Value.Check(ReportSchema, report)).toBe(true)
     expect(report.period.from).toBe(new Date(DAY).toISOString())
     expect(report.water_levels.find((w: { station: string }) => w.station === 'kim-long').max.value).toBe(2.1)
+    // Webhooks' report.ready (docs/webhooks.md) is told once, with the day and the summary line.
+    expect(ready).toEqual([{ date, file, summary: report.summary, period: report.period }])
     await notifier.drain()
     const rows = notifier.outbox().filter((o) => o.key.startsWith(`report:${date}:`))
     const subscribed = notifier.contacts.all().filter((c) => c.kinds?.includes('report')).map((c) => c.id)
@@ -160,6 +164,7 @@ describe('daily report', () => {
     expect(JSON.stringify(sms)).toContain('Kim Long 2,10 m (Bao dong II)')
     clockNow += H
     expect(await reports.runDaily()).toBeNull() // done for that day
+    expect(ready).toHaveLength(1)
     expect(notifier.outbox().filter((o) => o.key.startsWith('report:'))).toHaveLength(rows.length)
   })
 })
