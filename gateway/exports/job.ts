@@ -17,5 +17,8 @@ export type FromWorker =
 
 export const ACK = 'ack'
 
+/** Main thread to worker: a job, or the acknowledgement of a chunk. */
+export type ToWorker = { t: 'job'; job: ExportJob } | typeof ACK
+
 /** Chunks a worker may have sent and not yet seen acknowledged: what an export holds between the threads. */
 export const CHUNKS_IN_FLIGHT = 4
