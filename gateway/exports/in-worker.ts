@@ -17,9 +17,15 @@ import type { CsvExport } from './points.ts'
 // costs about 25 MB of resident memory each time, more than the export itself.
 
 const ENTRY = new URL('./worker.js', import.meta.url)
-const LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 }
+const LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 }
 
 let idle: Worker | undefined
+const live = new Set<Worker>()
+
+/** Export worker threads running now, busy or idle. */
+export function exportWorkers(): number {
+  return live.size
+}
 
 function take(): Worker {
   const w = idle
@@ -31,7 +37,9 @@ function take(): Worker {
   // A worker failing while idle only ends (an 'error' event with no listener would throw here);
   // during a job the job's own listener reports it.
   spawned.on('error', () => {})
+  live.add(spawned)
   spawned.once('exit', () => {
+    live.delete(spawned)
     if (idle === spawned) idle = undefined
   })
   return spawned
