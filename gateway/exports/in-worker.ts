@@ -11,7 +11,7 @@ import type { CsvExport } from './points.ts'
 //   that garbage stays in a small heap of its own, bounded by `resourceLimits` below.
 // - Latency: reading, merging and formatting a million rows is CPU work; off the main thread it
 //   does not delay the event loop that acknowledges ingest and answers the API during an export.
-// Only bytes cross over, at most CHUNKS_IN_FLIGHT chunks ahead of the client (backpressure). A
+// Only the CSV text crosses over, at most CHUNKS_IN_FLIGHT chunks ahead of the client (backpressure). A
 // client that goes away ends the worker: its scan stops there. A worker that finished its export
 // is kept for the next one (one idle at most): starting a thread that runs the TypeScript sources
 // costs about 25 MB of resident memory each time, more than the export itself.
@@ -52,9 +52,9 @@ function giveBack(w: Worker): void {
 
 export function csvInWorker(job: ExportJob): CsvExport {
   let rows = 0
-  async function* chunks(): AsyncGenerator<Uint8Array> {
+  async function* chunks(): AsyncGenerator<string> {
     const worker = take()
-    const ready: Array<{ bytes: Uint8Array; rows: number }> = []
+    const ready: Array<{ text: string; rows: number }> = []
     let ended = false
     let failure: Error | undefined
     let wake: (() => void) | undefined
@@ -64,7 +64,7 @@ export function csvInWorker(job: ExportJob): CsvExport {
       w?.()
     }
     const onMessage = (m: FromWorker) => {
-      if (m.t === 'chunk') ready.push({ bytes: m.bytes, rows: m.rows })
+      if (m.t === 'chunk') ready.push({ text: m.text, rows: m.rows })
       else if (m.t === 'end') ended = true
       else failure ??= m.code ? new StoreError(m.code, m.message) : new Error(m.message)
       poke()
@@ -86,7 +86,7 @@ export function csvInWorker(job: ExportJob): CsvExport {
         const next = ready.shift()
         if (next) {
           rows += next.rows
-          yield Buffer.from(next.bytes.buffer, next.bytes.byteOffset, next.bytes.byteLength)
+          yield next.text
           post(ACK)
           continue
         }

@@ -7,7 +7,7 @@ import { ACK, CHUNKS_IN_FLIGHT, type ExportJob, type FromWorker, type ToWorker }
 import { csvChunks } from './points.ts'
 
 // An export worker thread (started by in-worker.ts): for each job, reads the store with a
-// connection of its own, formats the CSV and sends it as UTF-8 chunks, at most CHUNKS_IN_FLIGHT
+// connection of its own, formats the CSV and sends it in chunks of text, at most CHUNKS_IN_FLIGHT
 // ahead of the main thread's acknowledgements, so it runs only as fast as the client reads.
 
 const port = parentPort
@@ -43,14 +43,16 @@ function pages(job: ExportJob): AsyncIterable<QueriedPoint[]> {
 }
 
 async function run(job: ExportJob): Promise<void> {
-  const encoder = new TextEncoder()
   let rows = 0
   for await (const text of csvChunks(pages(job), job.measurement, job.fields, (n) => (rows += n))) {
     while (credits === 0) await new Promise<void>((r) => (wake = r))
     credits--
-    // Encoded here, so the main thread only hands bytes to the socket; transferred, not copied.
-    const bytes = encoder.encode(text)
-    send({ t: 'chunk', bytes, rows }, [bytes.buffer as ArrayBuffer])
+    // Text, copied into the main thread's heap, rather than transferred bytes: a transferred
+    // ArrayBuffer is memory outside the main heap, freed only when a main-thread collection finds
+    // it dead, and the main thread allocates so little during an export that dead chunks piled up
+    // (about 20 MB more RSS per 1,000,000 rows, measured). A string is encoded into the socket's
+    // own buffer, freed once written.
+    send({ t: 'chunk', text, rows })
     rows = 0
   }
   send({ t: 'end' })
