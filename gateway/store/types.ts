@@ -195,7 +195,29 @@ export interface PointScan {
   fields: string[]
   /** Pages of points, oldest first; each page is the store's to reuse once the next is asked for. */
   pages: AsyncIterable<QueriedPoint[]>
+  /**
+   * The same scan as plain data, for a worker thread to read the pages itself with its own
+   * connection (gateway/exports/worker.ts); absent: only `pages` can read it.
+   */
+  source?: ScanSource
 }
+
+/** What a worker needs to run a store's scan on its own: structured-clonable. */
+export type ScanSource =
+  | {
+      store: 'sqlite'
+      file: string
+      series: Array<{ id: number; tags: Record<string, string> }>
+      fields: Array<{ id: number; name: string }>
+      from: number
+      to: number
+    }
+  | {
+      store: 'influx'
+      url: string
+      requestTimeoutMs: number
+      plan: { from: string; conds: string; tagKeys: string[]; start: number; end: number }
+    }
 
 export interface StoreHealth {
   /** The store accepts writes durably (possibly into its spill buffer). */

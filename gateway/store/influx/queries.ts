@@ -17,13 +17,12 @@ import {
   type RawReadingsQuery,
   type ValuePoint,
 } from '../types.ts'
+import { influxQuery, type Row } from './client.ts'
+export type { Row } from './client.ts'
 import { ident, lit } from './line.ts'
+import { influxScan, pickFields, type InfluxScanPlan } from './scan.ts'
 import type { InfluxState } from './state.ts'
 
-export interface Row {
-  series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
-  error?: string
-}
 
 export class InfluxQueries {
   constructor(private readonly s: InfluxState) {}
@@ -42,18 +41,7 @@ export class InfluxQueries {
 
   async q(query: string, method: 'GET' | 'POST' = 'GET'): Promise<Row> {
     if (method === 'GET') await this.readYourWrites()
-    let res: { results: Row[] }
-    try {
-      res = (await this.s.influx.queryRaw(query, { precision: 'ms' as never, database: this.s.database, method })) as { results: Row[] }
-    } catch (err) {
-      throw new StoreError('unavailable', `InfluxDB query failed: ${(err as Error).message}`)
-    }
-    const r = res.results[0] ?? {}
-    if (r.error) {
-      if (/database not found/.test(r.error)) return {}
-      throw new StoreError('invalid', `InfluxDB query failed: ${r.error}`)
-    }
-    return r
+    return influxQuery(this.s.influx, this.s.database, query, method)
   }
 
   private timeCond(from: number, to: number): string {
@@ -166,63 +154,12 @@ export class InfluxQueries {
       placeCond = ` AND (${ors.length > 0 ? ors.join(' OR ') : 'false'})`
       if (ors.length === 0) return { fields, pages: (async function* () {})() }
     }
-    const conds = `${this.tagConds(q.where ?? {})}${placeCond}`
-    const toRows = (r: Row): QueriedPoint[] => {
-      const s = r.series?.[0]
-      if (!s) return []
-      const out: QueriedPoint[] = []
-      for (const row of s.values) {
-        const tags: Record<string, string> = {}
-        s.columns.forEach((c, i) => {
-          if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
-        })
-        const f = pickFields(s.columns, row, tagKeys)
-        if (Object.keys(f).length > 0) out.push({ ts: row[0] as number, tags, fields: f })
-      }
-      return out
+    const plan: InfluxScanPlan = { from, conds: `${this.tagConds(q.where ?? {})}${placeCond}`, tagKeys: [...tagKeys], start: q.from, end: q.to }
+    return {
+      fields,
+      pages: influxScan((query) => this.q(query), plan),
+      source: { store: 'influx', url: this.s.opts.url, requestTimeoutMs: this.s.opts.requestTimeoutMs ?? 10_000, plan },
     }
-    const page = SCAN_PAGE
-    const self = this
-    // Time-windowed pages: each asks for at most `page` points of a window after the cursor; the
-    // window adapts to the data's density, since a query over the whole remaining range costs
-    // InfluxDB a scan of every shard in it however small its LIMIT. A page that ends inside an
-    // instant gives its last instant back, to be read whole by the next page (the same point must
-    // not appear twice nor be skipped); an instant larger than a page is read with OFFSET.
-    async function* pages(): AsyncGenerator<QueriedPoint[]> {
-      let cursor = Math.trunc(q.from)
-      const end = Math.trunc(q.to)
-      let window = 3_600_000
-      while (cursor < end) {
-        const upTo = Math.min(end, cursor + window)
-        const r = await self.q(`SELECT * FROM ${from} WHERE ${self.timeCond(cursor, upTo)}${conds} ORDER BY time ASC LIMIT ${page}`)
-        const rows = r.series?.[0]?.values ?? []
-        if (rows.length < page) {
-          const pts = toRows(r)
-          if (pts.length > 0) yield pts
-          cursor = upTo
-          if (rows.length < page / 4) window = Math.min(window * 4, 366 * 86_400_000)
-          continue
-        }
-        window = Math.max(1000, Math.floor(window / 2))
-        const lastTs = rows[rows.length - 1]![0] as number
-        if ((rows[0]![0] as number) === lastTs) {
-          for (let offset = 0; ; offset += page) {
-            const one = await self.q(`SELECT * FROM ${from} WHERE time = ${lastTs}ms${conds} LIMIT ${page} OFFSET ${offset}`)
-            const pts = toRows(one)
-            if (pts.length > 0) yield pts
-            if ((one.series?.[0]?.values.length ?? 0) < page) break
-          }
-          cursor = lastTs + 1
-          continue
-        }
-        let cut = rows.length
-        while ((rows[cut - 1]![0] as number) === lastTs) cut--
-        r.series![0]!.values = rows.slice(0, cut)
-        yield toRows(r)
-        cursor = lastTs
-      }
-    }
-    return { fields, pages: pages() }
   }
 
   private async tagKeys(measurement: string): Promise<Set<string>> {
@@ -237,14 +174,4 @@ function assertEvery(every: number): void {
   if (!Number.isInteger(every) || every < 1) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
 }
 
-/** Points per InfluxDB query of an export (one JSON answer held at a time). */
-const SCAN_PAGE = 5000
 
-function pickFields(columns: string[], row: unknown[], skip: Set<string>): Record<string, FieldValue> {
-  const fields: Record<string, FieldValue> = {}
-  columns.forEach((c, i) => {
-    if (i === 0 || skip.has(c) || row[i] === null || row[i] === undefined) return
-    fields[c] = row[i] as FieldValue
-  })
-  return fields
-}

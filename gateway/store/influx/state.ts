@@ -1,12 +1,12 @@
 // The state the InfluxDB store's parts share: the write path (writer.ts), the spool drainer
 // (drainer.ts) and the queries (queries.ts) each keep their own fields and read or set only these.
 import { join } from 'node:path'
-import { InfluxDB } from 'influx'
+import type { InfluxDB } from 'influx'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
 import { FieldTypes } from '../points.ts'
-import { StoreError } from '../types.ts'
+import { influxClient } from './client.ts'
 import type { SeriesRanges } from './series-ranges.ts'
 import { Spool } from './spool.ts'
 import { WritePoster } from './write-request.ts'
@@ -117,20 +117,9 @@ export class InfluxState {
 
   constructor(readonly opts: InfluxStoreOptions) {
     const u = new URL(opts.url)
-    const db = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''))
-    if (!db) throw new StoreError('invalid', `influx URL ${u.origin} names no database: use http://host:8086/<database>`)
+    const { influx, database: db } = influxClient(opts.url, opts.requestTimeoutMs ?? 10_000)
     this.database = db
-    this.influx = new InfluxDB({
-      host: u.hostname,
-      port: Number(u.port || (u.protocol === 'https:' ? 443 : 8086)),
-      protocol: u.protocol === 'https:' ? 'https' : 'http',
-      database: db,
-      username: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
-      // The package's pool disables a host for a growing while after a failure; keep that short so
-      // queries work again as soon as InfluxDB is back.
-      pool: { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000, backoff: constantBackoff(250) },
-    })
+    this.influx = influx
     // Writes go straight to /write with the spool's own line-protocol bytes, so a spooled batch is
     // sent exactly as it was stored, without being parsed back into points.
     const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
@@ -159,9 +148,4 @@ export class InfluxState {
     const { points, bytes } = this.onDisk()
     this.m.spool(points, bytes)
   }
-}
-
-function constantBackoff(ms: number) {
-  const b = { getDelay: () => ms, next: () => b, reset: () => b }
-  return b
 }

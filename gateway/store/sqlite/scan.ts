@@ -1,4 +1,5 @@
-import type { Database as Db, Statement } from 'better-sqlite3'
+import Database, { type Database as Db, type Statement } from 'better-sqlite3'
+import { decode } from './values.ts'
 import type { FieldValue, QueriedPoint } from '../types.ts'
 
 // An export of a long range, read as a merge of one cursor per (series, field): each cursor pages
@@ -110,4 +111,27 @@ export function* sqliteScan(
     }
   }
   if (out.length > 0) yield out
+}
+
+/**
+ * The scan on a connection of its own, read-only with a small page cache: an export reads the whole
+ * range once, and through the writer's 64 MiB cache it would grow the process by that much and push
+ * out the pages the writes and the readings API need. Used by the store and by the export worker
+ * (gateway/exports/worker.ts), which opens the file from its own thread.
+ */
+export function* sqliteScanFile(
+  file: string,
+  series: readonly ScanSeries[],
+  fields: ReadonlyArray<{ id: number; name: string }>,
+  from: number,
+  to: number,
+): Generator<QueriedPoint[]> {
+  const db = new Database(file, { readonly: true })
+  try {
+    db.pragma('cache_size = -2048') // KiB
+    db.pragma('busy_timeout = 5000')
+    yield* sqliteScan(db, series, fields, from, to, decode)
+  } finally {
+    db.close()
+  }
 }

@@ -32,7 +32,8 @@ import { levelDurations, summarize } from './summaries.ts'
 import { migrate } from '../../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { RetentionSweeper } from './retention.ts'
-import { sqliteScan } from './scan.ts'
+import { sqliteScanFile } from './scan.ts'
+import { decode, T_BOOL, T_NUMBER, T_STRING } from './values.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -67,20 +68,10 @@ interface Pending {
 
 type Row = { ts: number; v: number | string; t: number }
 
-const T_NUMBER = 0
-const T_STRING = 1
-const T_BOOL = 2
-
 function encode(v: FieldValue): [number | string, number] {
   if (typeof v === 'number') return [v, T_NUMBER]
   if (typeof v === 'string') return [v, T_STRING]
   return [v ? 1 : 0, T_BOOL]
-}
-
-function decode(v: number | string, t: number): FieldValue {
-  if (t === T_BOOL) return v === 1
-  if (t === T_STRING) return String(v)
-  return v as number
 }
 
 const AGG_SQL: Record<Exclude<AggregateFn, 'last'>, string> = { mean: 'avg(v)', min: 'min(v)', max: 'max(v)' }
@@ -450,25 +441,16 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     )
     const names = (this.db.prepare('SELECT field FROM field_types WHERE measurement = ? ORDER BY field').all(q.measurement) as Array<{ field: string }>).map((r) => r.field)
     const fields = names.map((name) => ({ id: this.fieldIds.get(name), name })).filter((f): f is { id: number; name: string } => f.id !== undefined)
-    // A connection of its own, read-only with a small page cache: an export reads the whole range
-    // once, and through the writer's 64 MiB cache it would grow the process by that much and push
-    // out the pages the writes and the readings API need.
     const file = join(this.opts.dataDir, 'timeseries.db')
     const isClosed = () => this.closed
     async function* pages(): AsyncGenerator<QueriedPoint[]> {
-      const db = new Database(file, { readonly: true })
-      try {
-        db.pragma('cache_size = -2048') // KiB
-        db.pragma('busy_timeout = 5000')
-        for (const page of sqliteScan(db, series, fields, q.from, q.to, decode)) {
-          yield page
-          if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
-        }
-      } finally {
-        db.close()
+      for (const page of sqliteScanFile(file, series, fields, q.from, q.to)) {
+        yield page
+        if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
       }
     }
-    return { fields: names, pages: pages() }
+    const source = { store: 'sqlite' as const, file, series: series.map((s) => ({ id: s.id, tags: s.tags })), fields, from: q.from, to: q.to }
+    return { fields: names, pages: pages(), source }
   }
 
   health(): StoreHealth {
