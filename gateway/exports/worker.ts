@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { influxClient, influxQuery } from '../store/influx/client.ts'
 import { influxScan } from '../store/influx/scan.ts'
 import { sqliteScanFile } from '../store/sqlite/scan.ts'
