@@ -13,7 +13,11 @@ interface Job {
 let stopped = false
 
 async function run(job: Job): Promise<void> {
-  const clients: MqttClient[] = await Promise.all(job.creds.map(([id, secret]) => mqtt.connectAsync(`mqtt://127.0.0.1:${job.port}`, { username: id, password: secret, reconnectPeriod: 0, clientId: id })))
+  const clients: MqttClient[] = await Promise.all(
+    job.creds.map(([id, secret]) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${job.port}`, { username: id, password: secret, reconnectPeriod: 0, clientId: id }),
+    ),
+  )
   const msgsPerSecond = job.readingsPerSecond / job.batch
   const perClient = msgsPerSecond / clients.length
   const tickMs = 20

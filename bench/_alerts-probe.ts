@@ -6,7 +6,13 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import mqtt from 'mqtt'
 
-interface Job { port: number; device: string; secret: string; samples: number; intervalMs: number }
+interface Job {
+  port: number
+  device: string
+  secret: string
+  samples: number
+  intervalMs: number
+}
 
 let waiting: { t0: bigint; resolve: (ms: number) => void } | undefined
 const marks: Array<[string, string]> = []
@@ -29,13 +35,23 @@ const server = createServer((req, res) => {
 })
 
 async function run(job: Job): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${job.port}`, { username: job.device, password: job.secret, clientId: `${job.device}:probe`, reconnectPeriod: 0 })
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${job.port}`, {
+    username: job.device,
+    password: job.secret,
+    clientId: `${job.device}:probe`,
+    reconnectPeriod: 0,
+  })
   const latencies: number[] = []
   let seq = 1_000_000 + Math.floor(Math.random() * 1_000_000)
-  const publish = (level: number) => client.publishAsync(`devices/${job.device}/telemetry`, JSON.stringify({ ts: Date.now(), seq: ++seq, values: { water_level: level } }), { qos: 1 })
+  const publish = (level: number) =>
+    client.publishAsync(`devices/${job.device}/telemetry`, JSON.stringify({ ts: Date.now(), seq: ++seq, values: { water_level: level } }), {
+      qos: 1,
+    })
   let lost = 0
   for (let i = 0; i < job.samples; i++) {
-    const got = new Promise<number>((resolve) => { waiting = { t0: process.hrtime.bigint(), resolve } })
+    const got = new Promise<number>((resolve) => {
+      waiting = { t0: process.hrtime.bigint(), resolve }
+    })
     await publish(1.5)
     const ms = await Promise.race([got, new Promise<number>((r) => setTimeout(() => r(-1), 5000))])
     if (ms < 0) lost++

@@ -25,7 +25,18 @@ function connectOne(port: number, id: string, secret: string): Promise<number> {
     }
     s.on('connect', () => {
       // keepalive 0: no PINGREQ traffic while the connections sit idle for the RSS reading.
-      s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: id, keepalive: 0, username: id, password: Buffer.from(secret) }))
+      s.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: true,
+          clientId: id,
+          keepalive: 0,
+          username: id,
+          password: Buffer.from(secret),
+        }),
+      )
     })
     s.on('data', (buf: Buffer) => {
       // CONNACK: 0x20 0x02 <flags> <return code> (clause 3.2)

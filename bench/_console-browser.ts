@@ -15,7 +15,9 @@ export function launch(): Promise<Browser> {
 /** Logs in through the API as the console's form does (docs/api.md, "Console sessions"). */
 export async function logIn(base: string, name: string, password: string): Promise<string> {
   const res = await fetch(`${base}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: name, password }),
   })
   if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`)
   const cookie = /iocgw_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1]
@@ -78,18 +80,36 @@ export async function openBoard(context: BrowserContext, base: string, timeoutMs
   await cdp.send('Performance.enable')
   await page.goto(`${base}/`)
   // A function, not a string: the console's CSP refuses eval, which a string predicate needs.
-  await page.waitForFunction(() => ((globalThis as unknown as { __boardPaintedAt?: number }).__boardPaintedAt ?? 0) > 0, undefined, { timeout: timeoutMs, polling: 100 })
-  const load = await page.evaluate(`(() => {
+  await page.waitForFunction(() => ((globalThis as unknown as { __boardPaintedAt?: number }).__boardPaintedAt ?? 0) > 0, undefined, {
+    timeout: timeoutMs,
+    polling: 100,
+  })
+  const load = (await page.evaluate(`(() => {
     const e = performance.getEntriesByType('resource').find((r) => r.name.includes('/api/v1/alerts?state=open'));
     return { interactiveMs: window.__boardAt, paintedMs: window.__boardPaintedAt, alertsFetchMs: e ? e.responseEnd - e.startTime : NaN };
-  })()`) as Pick<BoardLoad, 'interactiveMs' | 'paintedMs' | 'alertsFetchMs'>
+  })()`)) as Pick<BoardLoad, 'interactiveMs' | 'paintedMs' | 'alertsFetchMs'>
   const { metrics } = await cdp.send('Performance.getMetrics')
   const m = (name: string) => (metrics.find((x) => x.name === name)?.value ?? Number.NaN) * 1000
   await cdp.detach()
   if (process.env.BENCH_TIMELINE) {
-    console.log(await page.evaluate(`JSON.stringify({ nav: performance.getEntriesByType('navigation').map((e) => [e.domContentLoadedEventEnd, e.loadEventEnd]), res: performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseStart), Math.round(e.responseEnd)]) })`))
+    console.log(
+      await page.evaluate(
+        `JSON.stringify({ nav: performance.getEntriesByType('navigation').map((e) => [e.domContentLoadedEventEnd, e.loadEventEnd]), res: performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseStart), Math.round(e.responseEnd)]) })`,
+      ),
+    )
   }
-  return { page, load: { ...load, scriptMs: m('ScriptDuration'), styleMs: m('RecalcStyleDuration'), layoutMs: m('LayoutDuration'), taskMs: m('TaskDuration'), threadCpuMs: m('ThreadTime'), processCpuMs: m('ProcessTime') } }
+  return {
+    page,
+    load: {
+      ...load,
+      scriptMs: m('ScriptDuration'),
+      styleMs: m('RecalcStyleDuration'),
+      layoutMs: m('LayoutDuration'),
+      taskMs: m('TaskDuration'),
+      threadCpuMs: m('ThreadTime'),
+      processCpuMs: m('ProcessTime'),
+    },
+  }
 }
 
 /** Epoch ms at which each alert id's row first appeared on the page. */

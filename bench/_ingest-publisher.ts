@@ -134,7 +134,9 @@ async function run(r: Run): Promise<void> {
   )
   const lastAck = Date.now()
   const round = (xs: number[]) => xs.map((x) => Math.round(x * 10) / 10)
-  process.stdout.write(`${JSON.stringify({ sent, acked, errors, start, lastAck, latencies: round(steady.xs), latenciesAll: round(all.xs) })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ sent, acked, errors, start, lastAck, latencies: round(steady.xs), latenciesAll: round(all.xs) })}\n`,
+  )
 }
 
 process.stdout.write(`${JSON.stringify({ connected: clients.length })}\n`)

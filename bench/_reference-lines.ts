@@ -10,7 +10,9 @@ export function referenceLines(topic: string, payload: Buffer, emit: (line: stri
   }
   for (const r of Array.isArray(doc) ? doc : [doc]) {
     const { ts, seq, values } = r as { ts: number; seq: number; values: Record<string, number> }
-    const fields = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(',')
+    const fields = Object.entries(values)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')
     emit(`readings,device=${device},kind=water_level ${fields},seq=${seq}i ${ts}`, ts)
   }
 }

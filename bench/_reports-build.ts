@@ -11,18 +11,41 @@ import Value from 'typebox/value'
 
 const { BENCH_DATA_DIR: dataDir, BENCH_INFLUX_URL: influxUrl, BENCH_FROM: from, BENCH_TO: to } = process.env
 const logger = createLogger('silent')
-const store = await openTimeSeriesStore({ influxUrl: influxUrl || undefined, dataDir: dataDir!, logger, metrics: new Metrics({ defaults: false }) })
+const store = await openTimeSeriesStore({
+  influxUrl: influxUrl || undefined,
+  dataDir: dataDir!,
+  logger,
+  metrics: new Metrics({ defaults: false }),
+})
 // Every bench station with alarm levels, so time at level is computed for all of them.
-const stations = stationsFrom({ stations: Object.fromEntries(Array.from({ length: Number(process.env.BENCH_STATIONS) }, (_, s) => {
-  const id = `bench-st-${String(s).padStart(2, '0')}`
-  return [id, { name: `Trạm ${s}`, levels: { I: 1.0, II: 2.0, III: 3.0 } }]
-})) })
-const reports = createReportService({ store, stations, dataDir: dataDir!, config: Value.Default(ReportsSection, {}) as ReportsConfig, logger })
+const stations = stationsFrom({
+  stations: Object.fromEntries(
+    Array.from({ length: Number(process.env.BENCH_STATIONS) }, (_, s) => {
+      const id = `bench-st-${String(s).padStart(2, '0')}`
+      return [id, { name: `Trạm ${s}`, levels: { I: 1.0, II: 2.0, III: 3.0 } }]
+    }),
+  ),
+})
+const reports = createReportService({
+  store,
+  stations,
+  dataDir: dataDir!,
+  config: Value.Default(ReportsSection, {}) as ReportsConfig,
+  logger,
+})
 const t0 = performance.now()
 const report = await reports.build({ from: Number(from), to: Number(to), lang: 'vi' }, null)
 const ms = performance.now() - t0
 process.send!({
-  done: { ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, stations: report.water_levels.length, levels: report.water_levels.filter((w) => w.covered_s > 0).length, rain: report.rainfall.length, air: report.air_quality.length, summary: report.summary },
+  done: {
+    ms,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    stations: report.water_levels.length,
+    levels: report.water_levels.filter((w) => w.covered_s > 0).length,
+    rain: report.rainfall.length,
+    air: report.air_quality.length,
+    summary: report.summary,
+  },
 })
 await store.close()
 process.exit(0)

@@ -10,7 +10,9 @@ import Value from 'typebox/value'
 const [dataDir, logFile] = process.argv.slice(2)
 const root = resolve(process.env.GATEWAY_ROOT ?? '.')
 const { startGateway } = (await import(pathToFileURL(`${root}/gateway/app.ts`).href)) as typeof import('../gateway/app.ts')
-const { ConfigSchema } = (await import(pathToFileURL(`${root}/gateway/config/schema.ts`).href)) as typeof import('../gateway/config/schema.ts')
+const { ConfigSchema } = (await import(
+  pathToFileURL(`${root}/gateway/config/schema.ts`).href
+)) as typeof import('../gateway/config/schema.ts')
 
 const config = Value.Default(ConfigSchema, {
   server: { dataDir, logLevel: 'info' },

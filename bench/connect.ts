@@ -14,7 +14,12 @@ import { fileURLToPath } from 'node:url'
 import { openRegistry } from '../gateway/registry/sqlite.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const CHILD_ARGV = ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [])]
+const CHILD_ARGV = [
+  '--import',
+  'tsx',
+  '--expose-gc',
+  ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
+]
 
 interface Result {
   name: string
@@ -81,7 +86,14 @@ async function load(port: number, creds: Array<[string, string]>, procs: number,
   }
 }
 
-async function nodeBroker(name: string, mode: 'gateway' | 'aedes', dataDir: string, creds: Array<[string, string]>, procs: number, window: number): Promise<Result> {
+async function nodeBroker(
+  name: string,
+  mode: 'gateway' | 'aedes',
+  dataDir: string,
+  creds: Array<[string, string]>,
+  procs: number,
+  window: number,
+): Promise<Result> {
   const child = fork(join(here, '_connect-broker.ts'), [mode, dataDir], { execArgv: CHILD_ARGV })
   try {
     const { mqtt } = await once(child, (m) => m.ports as { mqtt: number } | undefined)
@@ -131,7 +143,18 @@ function prepareMosquitto(dir: string, creds: Array<[string, string]>): string |
 async function mosquitto(dir: string, pw: string, creds: Array<[string, string]>, procs: number, window: number): Promise<Result> {
   const port = await freePort()
   const conf = join(dir, 'mosquitto', 'mosquitto.conf')
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pw}`, 'max_connections -1', 'persistence false', 'log_type error', ''].join('\n'))
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${pw}`,
+      'max_connections -1',
+      'persistence false',
+      'log_type error',
+      '',
+    ].join('\n'),
+  )
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   try {
     let stderr = ''
@@ -187,7 +210,9 @@ export async function main(args: string[]): Promise<void> {
       creds.push([id, secret])
     }
     registry.close()
-    console.log(`${devices} devices registered in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${procs} load processes, ${window} CONNECTs in flight each`)
+    console.log(
+      `${devices} devices registered in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${procs} load processes, ${window} CONNECTs in flight each`,
+    )
 
     const pw = prepareMosquitto(dir, creds)
     // Rounds interleave the three brokers so that load from elsewhere on the machine falls on all

@@ -45,18 +45,29 @@ function writeConfig(dir: string, stations: number): { stationsFile: string; rul
   const districts = ['Phú Xuân', 'Thuận Hóa', 'Hương Trà', 'Phong Điền']
   const lines = ['legal_basis: Decision 05/2020/QĐ-TTg', 'stations:']
   for (let i = 0; i < stations; i++) {
-    lines.push(`  ${station(i)}:`, `    name: Trạm ${i}`, `    district: ${districts[i % districts.length]}`, '    levels: { I: 1.00, II: 2.00, III: 3.50 }')
+    lines.push(
+      `  ${station(i)}:`,
+      `    name: Trạm ${i}`,
+      `    district: ${districts[i % districts.length]}`,
+      '    levels: { I: 1.00, II: 2.00, III: 3.50 }',
+    )
   }
   const stationsFile = join(dir, 'stations.yaml')
   writeFileSync(stationsFile, `${lines.join('\n')}\n`)
   const rulesFile = join(dir, 'rules.yaml')
-  writeFileSync(rulesFile, 'version: 1\nrules:\n  - id: water-level\n    type: water_alarm\n    hysteresis_m: 0.10\n    min_duration_s: 0\n    severities: [minor, major, critical]\n')
+  writeFileSync(
+    rulesFile,
+    'version: 1\nrules:\n  - id: water-level\n    type: water_alarm\n    hysteresis_m: 0.10\n    min_duration_s: 0\n    severities: [minor, major, critical]\n',
+  )
   return { stationsFile, rulesFile }
 }
 
 async function startGatewayChild(dir: string, files: { stationsFile: string; rulesFile: string }) {
-  const proc = fork(join(import.meta.dirname, '_console-gateway.ts'), [join(dir, 'data'), join(dir, 'gateway.log'), files.stationsFile, files.rulesFile, ADMIN],
-    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(
+    join(import.meta.dirname, '_console-gateway.ts'),
+    [join(dir, 'data'), join(dir, 'gateway.log'), files.stationsFile, files.rulesFile, ADMIN],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  )
   const ports = await new Promise<{ http: number; mqtt: number }>((resolve, reject) => {
     proc.once('message', (m) => resolve((m as { ports: { http: number; mqtt: number } }).ports))
     proc.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)))
@@ -85,14 +96,30 @@ async function gauges(base: string, mqttUrl: string, count: number): Promise<mqt
   const out: mqtt.MqttClient[] = []
   for (let i = 0; i < count; i++) {
     const id = `gauge-${station(i)}`
-    const dev = await admin<{ credentials: { username: string; password: string } }>(base, 'POST', '/devices', { id, kind: 'water_level', name: `Gauge ${i}`, station: station(i) })
-    out.push(await mqtt.connectAsync(mqttUrl, { clientId: id, username: dev.credentials.username, password: dev.credentials.password, reconnectPeriod: 0 }))
+    const dev = await admin<{ credentials: { username: string; password: string } }>(base, 'POST', '/devices', {
+      id,
+      kind: 'water_level',
+      name: `Gauge ${i}`,
+      station: station(i),
+    })
+    out.push(
+      await mqtt.connectAsync(mqttUrl, {
+        clientId: id,
+        username: dev.credentials.username,
+        password: dev.credentials.password,
+        reconnectPeriod: 0,
+      }),
+    )
   }
   return out
 }
 
 const publishLevel = (client: mqtt.MqttClient, i: number, metres: number) =>
-  client.publishAsync(`devices/gauge-${station(i)}/telemetry`, JSON.stringify({ ts: Date.now(), seq: Date.now(), values: { water_level: metres } }), { qos: 1 })
+  client.publishAsync(
+    `devices/gauge-${station(i)}/telemetry`,
+    JSON.stringify({ ts: Date.now(), seq: Date.now(), values: { water_level: metres } }),
+    { qos: 1 },
+  )
 
 /** The peer of the push figure: alert events as a Node client of the SSE stream receives them. */
 function sseClient(base: string): { opened: Map<string, { id: string; at: number }>; close(): void } {
@@ -124,8 +151,11 @@ async function openAlerts(base: string): Promise<Array<{ id: string; station?: s
   const out: Array<{ id: string; station?: string }> = []
   let cursor: string | null = null
   do {
-    const page: { items: Array<{ id: string; station?: string }>; next: string | null } =
-      await admin(base, 'GET', `/alerts?state=open&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    const page: { items: Array<{ id: string; station?: string }>; next: string | null } = await admin(
+      base,
+      'GET',
+      `/alerts?state=open&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    )
     out.push(...page.items)
     cursor = page.next
   } while (cursor)
@@ -140,14 +170,26 @@ async function waitOpen(base: string, count: number): Promise<void> {
   throw new Error(`fewer than ${count} alerts open after 120 s`)
 }
 
-interface PushResult { browser: number[]; worst: number[]; sse: number[]; missing: number }
+interface PushResult {
+  browser: number[]
+  worst: number[]
+  sse: number[]
+  missing: number
+}
 
 /**
  * Publishes one breaching reading per station in [from, from + n), `gapMs` apart, and measures
  * publish -> row on screen in every page, then resolves those alerts so the board is back to
  * its size.
  */
-async function pushPhase(base: string, clients: mqtt.MqttClient[], pages: Page[], from: number, n: number, gapMs: number): Promise<PushResult> {
+async function pushPhase(
+  base: string,
+  clients: mqtt.MqttClient[],
+  pages: Page[],
+  from: number,
+  n: number,
+  gapMs: number,
+): Promise<PushResult> {
   const sse = sseClient(base)
   await sleep(500)
   const publishedAt = new Map<string, number>()
@@ -223,7 +265,7 @@ export async function main(args: string[]): Promise<void> {
   const clients: mqtt.MqttClient[] = []
   try {
     await admin(base, 'POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })
-    clients.push(...await gauges(base, `mqtt://127.0.0.1:${gw.ports.mqtt}`, board + 2 * alerts))
+    clients.push(...(await gauges(base, `mqtt://127.0.0.1:${gw.ports.mqtt}`, board + 2 * alerts)))
     // The board's alerts: levels I, II and III in turn, so every severity is on it.
     for (let i = 0; i < board; i++) await publishLevel(clients[i]!, i, [1.5, 2.5, 4.0][i % 3]!)
     await waitOpen(base, board)
@@ -239,16 +281,24 @@ export async function main(args: string[]): Promise<void> {
     }
     const boardMs = median(loads.map((l) => l.paintedMs))
     const apiMs = median(loads.map((l) => l.alertsFetchMs))
-    console.log(`  board       navigation -> ${board} rows, first Acknowledge enabled, frame drawn: median ${ms(boardMs)} ` +
-      `(rows in DOM ${ms(median(loads.map((l) => l.interactiveMs)))}; ${runs} runs, each a new context, min ${ms(Math.min(...loads.map((l) => l.paintedMs)))}, max ${ms(Math.max(...loads.map((l) => l.paintedMs)))})`)
+    console.log(
+      `  board       navigation -> ${board} rows, first Acknowledge enabled, frame drawn: median ${ms(boardMs)} ` +
+        `(rows in DOM ${ms(median(loads.map((l) => l.interactiveMs)))}; ${runs} runs, each a new context, min ${ms(Math.min(...loads.map((l) => l.paintedMs)))}, max ${ms(Math.max(...loads.map((l) => l.paintedMs)))})`,
+    )
     const cost = (k: 'scriptMs' | 'styleMs' | 'layoutMs' | 'taskMs' | 'threadCpuMs' | 'processCpuMs') => ms(median(loads.map((l) => l[k])))
-    console.log(`  page        main thread until then (medians): script ${cost('scriptMs')}, style ${cost('styleMs')}, layout ${cost('layoutMs')}, all tasks ${cost('taskMs')}; ` +
-      `CPU: main thread ${cost('threadCpuMs')}, renderer process ${cost('processCpuMs')}`)
-    console.log(`  peer        the page's GET /api/v1/alerts?state=open: median ${ms(apiMs)}; ratio board/API ${(boardMs / apiMs).toFixed(1)}x; goal board < ${GOALS.boardMs} ms: ${met(boardMs < GOALS.boardMs)}`)
+    console.log(
+      `  page        main thread until then (medians): script ${cost('scriptMs')}, style ${cost('styleMs')}, layout ${cost('layoutMs')}, all tasks ${cost('taskMs')}; ` +
+        `CPU: main thread ${cost('threadCpuMs')}, renderer process ${cost('processCpuMs')}`,
+    )
+    console.log(
+      `  peer        the page's GET /api/v1/alerts?state=open: median ${ms(apiMs)}; ratio board/API ${(boardMs / apiMs).toFixed(1)}x; goal board < ${GOALS.boardMs} ms: ${met(boardMs < GOALS.boardMs)}`,
+    )
 
     if (alerts > 0) await pushes()
     const kb = size.gzip / 1024
-    console.log(`js: ${size.files} files, ${(size.raw / 1024).toFixed(1)} KB, ${kb.toFixed(1)} KB gzip; goal < ${GOALS.jsKb} KB gzip: ${met(kb < GOALS.jsKb)}`)
+    console.log(
+      `js: ${size.files} files, ${(size.raw / 1024).toFixed(1)} KB, ${kb.toFixed(1)} KB gzip; goal < ${GOALS.jsKb} KB gzip: ${met(kb < GOALS.jsKb)}`,
+    )
   } finally {
     for (const c of contexts) await c.close().catch(() => {})
     await browser?.close()
@@ -262,17 +312,21 @@ export async function main(args: string[]): Promise<void> {
     contexts.push(one)
     const first = await openBoard(one, base)
     const single = await pushPhase(base, clients, [first.page], board, alerts, gapMs)
-    console.log(`push: ${alerts} alerts opened by MQTT readings, one every ${gapMs} ms, ${board} alerts already on the board; publish -> row on screen:`)
+    console.log(
+      `push: ${alerts} alerts opened by MQTT readings, one every ${gapMs} ms, ${board} alerts already on the board; publish -> row on screen:`,
+    )
     console.log(line('1 session', single))
 
     const pages = [first.page]
     // Seven at a time: the sessions' own logins (scrypt) and board loads, not part of any figure.
     for (let s = 1; s < sessions; s += 7) {
-      const batch = await Promise.all(Array.from({ length: Math.min(7, sessions - s) }, async () => {
-        const context = await sessionContext(browser!, base, await logIn(base, OFFICER.name, OFFICER.password), board)
-        contexts.push(context)
-        return (await openBoard(context, base)).page
-      }))
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(7, sessions - s) }, async () => {
+          const context = await sessionContext(browser!, base, await logIn(base, OFFICER.name, OFFICER.password), board)
+          contexts.push(context)
+          return (await openBoard(context, base)).page
+        }),
+      )
       pages.push(...batch)
     }
     const many = await pushPhase(base, clients, pages, board + alerts, alerts, gapMs)

@@ -31,29 +31,55 @@ export async function main(args: string[]): Promise<void> {
   const influxd = await startInfluxd()
   const cfg = join(dir.path, 'gateway.yaml')
   writeFileSync(cfg, 'vision:\n  enabled: false\n')
-  const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: cfg, IOC_ADMIN_TOKEN: ADMIN, IOC_INFLUX_URL: influxd.urlFor('ioc') } })
+  const gw = await spawnGateway({
+    dataDir: join(dir.path, 'data'),
+    env: { IOC_CONFIG: cfg, IOC_ADMIN_TOKEN: ADMIN, IOC_INFLUX_URL: influxd.urlFor('ioc') },
+  })
   try {
     for (let d = 0; d < devices; d++) {
       for (let s = 0; s < per; s += 50_000) {
         let body = ''
-        for (let i = s; i < Math.min(per, s + 50_000); i++) body += `readings,device=wl-${d},kind=water_level,station=st-${d} water_level=${1 + (i % 500) / 100},seq=${i}i ${t0 + i * 1000}\n`
+        for (let i = s; i < Math.min(per, s + 50_000); i++)
+          body += `readings,device=wl-${d},kind=water_level,station=st-${d} water_level=${1 + (i % 500) / 100},seq=${i}i ${t0 + i * 1000}\n`
         const res = await fetch(`${influxd.url}/write?db=ioc&rp=raw&precision=ms`, { method: 'POST', body })
         if (res.status !== 204) throw new Error(`write: ${res.status} ${await res.text()}`)
       }
     }
     const total = per * devices
-    await waitFor(async () => (await influxd.query('SELECT count(seq) FROM "raw"."readings"', 'ioc')).results[0]?.series?.[0]?.values[0]?.[1] === total, 120_000, 500)
+    await waitFor(
+      async () => (await influxd.query('SELECT count(seq) FROM "raw"."readings"', 'ioc')).results[0]?.series?.[0]?.values[0]?.[1] === total,
+      120_000,
+      500,
+    )
     const to = t0 + per * 1000
 
     // The reference: InfluxDB's own CLI, CSV to a pipe, the same rows.
     let started = performance.now()
-    const cli = spawn('influx', ['-host', '127.0.0.1', '-port', String(influxd.port), '-database', 'ioc', '-format', 'csv', '-precision', 'rfc3339',
-      '-execute', `SELECT * FROM "raw"."readings" WHERE time >= ${t0}ms AND time < ${to}ms`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const cli = spawn(
+      'influx',
+      [
+        '-host',
+        '127.0.0.1',
+        '-port',
+        String(influxd.port),
+        '-database',
+        'ioc',
+        '-format',
+        'csv',
+        '-precision',
+        'rfc3339',
+        '-execute',
+        `SELECT * FROM "raw"."readings" WHERE time >= ${t0}ms AND time < ${to}ms`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     const cliLines = await countLines(cli.stdout)
     const cliS = (performance.now() - started) / 1000
 
     started = performance.now()
-    const res = await fetch(`${gw.apiUrl}/api/v1/exports/readings.csv?from=${t0}&to=${to}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    const res = await fetch(`${gw.apiUrl}/api/v1/exports/readings.csv?from=${t0}&to=${to}`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    })
     const gwLines = await countLines(res.body!)
     const gwS = (performance.now() - started) / 1000
 

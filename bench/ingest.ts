@@ -19,7 +19,9 @@ import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services
 
 const ROOT = new URL('..', import.meta.url).pathname
 /** The node flags `npm start` runs the gateway with, so the bench measures what operators run. */
-const START_FLAGS = ((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '')
+const START_FLAGS = (
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
+)
   .split(' ')
   .filter((w) => w.startsWith('--'))
 const ADMIN = 'bench-admin-token-0123456789abcdef'
@@ -59,7 +61,11 @@ interface PubResult {
 const WARMUP_MS = 2000
 
 /** p99 of every message of the run, the first 2 s included, for the note beside the row. */
-const wholeRunP99 = (results: PubResult[]): string => `p99 with the first 2 s ${pct(results.flatMap((r) => r.latenciesAll), 99).toFixed(1)} ms`
+const wholeRunP99 = (results: PubResult[]): string =>
+  `p99 with the first 2 s ${pct(
+    results.flatMap((r) => r.latenciesAll),
+    99,
+  ).toFixed(1)} ms`
 
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN
@@ -75,14 +81,19 @@ function procStats(pid: number): { cpu: number; rss: number; hwm: number } {
 }
 
 function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
   return Object.assign(child, { out: () => out })
 }
 
-const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()))
 
 interface Publishers {
   /** `rates[i]`: readings/s for publisher process i (0: as fast as acknowledgements allow). */
@@ -95,14 +106,28 @@ interface Publishers {
  * a process's first second costs its V8 compiler threads up to half a core each, which at half
  * rate starved the gateway into a backlog that lasted past the warm-up.
  */
-async function startPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, cpu: CpuSampler): Promise<Publishers> {
+async function startPublishers(
+  o: Opts,
+  url: string,
+  devices: Array<{ id: string; password?: string }>,
+  cpu: CpuSampler,
+): Promise<Publishers> {
   const groups: Array<typeof devices> = Array.from({ length: o.publishers }, () => [])
   devices.forEach((d, i) => groups[i % o.publishers]!.push(d))
   const procs = groups.map((g, i) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/_ingest-publisher.ts'), JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array' })], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    })
+    const p = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'bench/_ingest-publisher.ts'),
+        JSON.stringify({ url, devices: g, mode: i % 2 === 0 ? 'single' : 'array' }),
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    )
     cpu.track('publishers', p.pid)
     return { p, lines: createInterface({ input: p.stdout! })[Symbol.asyncIterator]() }
   })
@@ -117,7 +142,11 @@ async function startPublishers(o: Opts, url: string, devices: Array<{ id: string
       // Every process starts at the same moment: the rate's window (first publish to last
       // acknowledgement) is then the time they really ran together.
       const startAt = Date.now() + 500
-      procs.forEach((x, i) => x.p.stdin!.write(`${JSON.stringify({ seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt, warmupMs: WARMUP_MS, tsAfter })}\n`))
+      procs.forEach((x, i) =>
+        x.p.stdin!.write(
+          `${JSON.stringify({ seconds: o.seconds, rate: rates[i] ?? 0, window: o.window, startAt, warmupMs: WARMUP_MS, tsAfter })}\n`,
+        ),
+      )
       return Promise.all(procs.map(async (x) => JSON.parse(await next(x)) as PubResult))
     },
     async close() {
@@ -128,7 +157,12 @@ async function startPublishers(o: Opts, url: string, devices: Array<{ id: string
 }
 
 /** One run on publishers of its own. */
-async function runPublishers(o: Opts, url: string, devices: Array<{ id: string; password?: string }>, cpu: CpuSampler): Promise<PubResult[]> {
+async function runPublishers(
+  o: Opts,
+  url: string,
+  devices: Array<{ id: string; password?: string }>,
+  cpu: CpuSampler,
+): Promise<PubResult[]> {
   const pubs = await startPublishers(o, url, devices, cpu)
   try {
     return await pubs.run([])
@@ -194,7 +228,10 @@ interface Row {
  */
 const level = (i: number) => 1 + (i % 300) / 100
 const POINT_SHAPES = {
-  'reference point': { db: 'bench_raw', line: (d: number, i: number) => `readings,device=raw-${d},kind=water_level water_level=${level(i)},battery=12.5,seq=${i}i` },
+  'reference point': {
+    db: 'bench_raw',
+    line: (d: number, i: number) => `readings,device=raw-${d},kind=water_level water_level=${level(i)},battery=12.5,seq=${i}i`,
+  },
   "gateway's point": {
     db: 'bench_raw_gw',
     line: (d: number, i: number) =>
@@ -240,20 +277,24 @@ async function settled(cpu: CpuSampler, groups: string[]): Promise<void> {
 async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<{ max: Row; half: Row }> {
   const dir = tempDir('iocgw-bench-')
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
-  const gw = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      IOC_DATA_DIR: dir.path,
-      IOC_HTTP_PORT: String(ports.http),
-      IOC_MQTT_PORT: String(ports.mqtt),
-      IOC_MQTT_WS_PORT: String(ports.ws),
-      IOC_ADMIN_TOKEN: ADMIN,
-      IOC_INFLUX_URL: influxd.urlFor('bench_gw'),
-      IOC_LOG_LEVEL: 'warn',
+  const gw = spawn(
+    process.execPath,
+    [...START_FLAGS, ...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        IOC_DATA_DIR: dir.path,
+        IOC_HTTP_PORT: String(ports.http),
+        IOC_MQTT_PORT: String(ports.mqtt),
+        IOC_MQTT_WS_PORT: String(ports.ws),
+        IOC_ADMIN_TOKEN: ADMIN,
+        IOC_INFLUX_URL: influxd.urlFor('bench_gw'),
+        IOC_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', process.env.BENCH_GW_FLAGS ? 'inherit' : 'ignore', 'inherit'],
     },
-    stdio: ['ignore', process.env.BENCH_GW_FLAGS ? 'inherit' : 'ignore', 'inherit'],
-  })
+  )
   cpu.track('gateway', gw.pid)
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).ok, 60_000, 100)
@@ -279,7 +320,8 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       // speed, so a count by time would take in the end of the run before.
       const storedBefore = await countStored(influxd, 'bench_gw')
       const tsAfter = await newestTs(influxd, 'bench_gw')
-      if (tsAfter > Date.now()) console.log(`${name}: the run before left readings ${tsAfter - Date.now()} ms ahead of the clock; this one starts after them`)
+      if (tsAfter > Date.now())
+        console.log(`${name}: the run before left readings ${tsAfter - Date.now()} ms ahead of the clock; this one starts after them`)
       const before = procStats(gw.pid!)
       const spilledBefore = await spilled()
       const { result: results, note: cq } = await cqDuring(influxd, () => pubs.run(rates, tsAfter))
@@ -309,7 +351,10 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
     await settled(cpu, ['influxd', 'gateway'])
     // Each process at half of its own maximum, so the half-rate run keeps the max run's mix of
     // single readings and arrays (single-reading processes send ten times the messages per reading).
-    const half = await run('gateway (half max rate)', max.perProcess.map((r) => r / 2))
+    const half = await run(
+      'gateway (half max rate)',
+      max.perProcess.map((r) => r / 2),
+    )
     await pubs.close()
     return { max, half }
   } finally {
@@ -324,7 +369,15 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
  * (`now`: the broker acknowledged only what it stored) or once the count settles (`settled`: it
  * acknowledged first), with the continuous-query runs meanwhile.
  */
-async function referencePublish(o: Opts, influxd: Influxd, cpu: CpuSampler, port: number, devices: Array<{ id: string }>, db: string, count: 'now' | 'settled') {
+async function referencePublish(
+  o: Opts,
+  influxd: Influxd,
+  cpu: CpuSampler,
+  port: number,
+  devices: Array<{ id: string }>,
+  db: string,
+  count: 'now' | 'settled',
+) {
   const { result, note } = await cqDuring(influxd, async () => {
     const results = await runPublishers(o, `mqtt://127.0.0.1:${port}`, devices, cpu)
     const acked = results.reduce((s, r) => s + r.acked, 0)
@@ -339,7 +392,10 @@ async function mosquittoRun(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise
   const port = await freePort()
   const conf = join(dir.path, 'mosquitto.conf')
   // An integrator's settings: no limit on the subscriber's queue, so nothing is dropped silently.
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\npersistence false\n`)
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\npersistence false\n`,
+  )
   const broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
   cpu.track('mosquitto', broker.pid)
   try {
@@ -461,13 +517,22 @@ async function cqDuring<T>(influxd: Influxd, run: () => Promise<T>): Promise<{ r
   const before = await cqSnapshot(influxd)
   const result = await run()
   const after = await cqSnapshot(influxd)
-  return { result, note: `continuous queries: ${after.runs - before.runs} run(s), ${((after.queryNs - before.queryNs) / 1e9).toFixed(1)} s of queries` }
+  return {
+    result,
+    note: `continuous queries: ${after.runs - before.runs} run(s), ${((after.queryNs - before.queryNs) / 1e9).toFixed(1)} s of queries`,
+  }
 }
 
 function fmt(rows: Row[]): string {
   const n = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d))
-  const lines = ['| run | readings/s stored | p50 ms | p99 ms | CPU (cores) | RSS peak MB | note |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |']
-  for (const r of rows) lines.push(`| ${r.name} | ${n(r.rate)} | ${n(r.p50, 1)} | ${n(r.p99, 1)} | ${n(r.cpu, 2)} | ${r.rss ? n(r.rss / 1048576) : '-'} | ${r.note ?? ''} |`)
+  const lines = [
+    '| run | readings/s stored | p50 ms | p99 ms | CPU (cores) | RSS peak MB | note |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ]
+  for (const r of rows)
+    lines.push(
+      `| ${r.name} | ${n(r.rate)} | ${n(r.p50, 1)} | ${n(r.p99, 1)} | ${n(r.cpu, 2)} | ${r.rss ? n(r.rss / 1048576) : '-'} | ${r.note ?? ''} |`,
+    )
   return lines.join('\n')
 }
 
@@ -541,7 +606,9 @@ export async function main(argv: string[]): Promise<void> {
     console.log(fmt(rows))
     console.log(`\n${fmtWhere(rows)}\n`)
     const vsMq = (r: Row) => (mq ? `${(r.rate / mq.rate).toFixed(2)}x` : '-')
-    console.log(`ratios: gateway/mosquitto ${vsMq(max)}, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x (${(max.rate / rawGw.rate).toFixed(2)}x of its own points' limit), aedes floor/mosquitto ${vsMq(floorStored)} (PUBACK once stored), ${vsMq(floorAtOnce)} (at once), gateway/aedes floor ${(max.rate / floorStored.rate).toFixed(2)}x`)
+    console.log(
+      `ratios: gateway/mosquitto ${vsMq(max)}, gateway/raw ${(max.rate / raw.rate).toFixed(2)}x (${(max.rate / rawGw.rate).toFixed(2)}x of its own points' limit), aedes floor/mosquitto ${vsMq(floorStored)} (PUBACK once stored), ${vsMq(floorAtOnce)} (at once), gateway/aedes floor ${(max.rate / floorStored.rate).toFixed(2)}x`,
+    )
     if (mq) console.log(cpuBound(mq, [max, floorStored]))
   } finally {
     cpu.stop()

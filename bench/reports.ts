@@ -24,9 +24,26 @@ function* points(stations: number, from: number, to: number, everyMs: number): G
     for (let t = from, i = 0; t < to; t += everyMs, i++) {
       // A slow tide with a flood pulse every 10 days: levels cross I and II now and then.
       const level = 1.2 + Math.sin(i / 70 + s) * 0.8 + (i % 1440 < 60 ? 1.5 : 0)
-      batch.push({ measurement: 'readings', tags: { device: `${station}-wl`, kind: 'water_level', station, district }, fields: { water_level: Math.round(level * 100) / 100, rise_rate: Math.round(Math.cos(i / 70 + s) * 100) / 1000 }, ts: t })
-      if (s % 5 === 0) batch.push({ measurement: 'readings', tags: { device: `${station}-rg`, kind: 'rain_gauge', station, district }, fields: { rainfall: (i * 7 + s) % 13 === 0 ? 2.4 : 0, interval_s: everyMs / 1000 }, ts: t + 1000 })
-      if (s % 5 === 1) batch.push({ measurement: 'readings', tags: { device: `${station}-aq`, kind: 'air_quality', station, district }, fields: { pm25: 20 + (i % 50), aqi: 40 + (i % 120) }, ts: t + 2000 })
+      batch.push({
+        measurement: 'readings',
+        tags: { device: `${station}-wl`, kind: 'water_level', station, district },
+        fields: { water_level: Math.round(level * 100) / 100, rise_rate: Math.round(Math.cos(i / 70 + s) * 100) / 1000 },
+        ts: t,
+      })
+      if (s % 5 === 0)
+        batch.push({
+          measurement: 'readings',
+          tags: { device: `${station}-rg`, kind: 'rain_gauge', station, district },
+          fields: { rainfall: (i * 7 + s) % 13 === 0 ? 2.4 : 0, interval_s: everyMs / 1000 },
+          ts: t + 1000,
+        })
+      if (s % 5 === 1)
+        batch.push({
+          measurement: 'readings',
+          tags: { device: `${station}-aq`, kind: 'air_quality', station, district },
+          fields: { pm25: 20 + (i % 50), aqi: 40 + (i % 120) },
+          ts: t + 2000,
+        })
       if (batch.length >= 5000) {
         yield batch
         batch = []
@@ -45,9 +62,15 @@ async function fill(store: TimeSeriesStore, stations: number, from: number, to: 
   return n
 }
 
-function build(env: Record<string, string>): Promise<{ ms: number; maxRssMiB: number; stations: number; rain: number; air: number; summary: string; levels: number }> {
+function build(
+  env: Record<string, string>,
+): Promise<{ ms: number; maxRssMiB: number; stations: number; rain: number; air: number; summary: string; levels: number }> {
   return new Promise((resolve, reject) => {
-    const c = fork(join(here, '_reports-build.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const c = fork(join(here, '_reports-build.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
     c.on('message', (m: { done?: Awaited<ReturnType<typeof build>> }) => m.done && resolve(m.done))
     c.on('exit', (code) => code !== 0 && reject(new Error(`report child exited ${code}`)))
   })
@@ -66,13 +89,21 @@ export async function main(args: string[]): Promise<void> {
     const env = { BENCH_FROM: String(from), BENCH_TO: String(to), BENCH_STATIONS: String(stations) }
     for (const backend of ['sqlite', 'influx'] as const) {
       const influxUrl = backend === 'influx' ? influxd.urlFor('ioc_bench_reports') : undefined
-      const store = await openTimeSeriesStore({ influxUrl, dataDir: dirs[backend].path, logger, metrics: new Metrics({ defaults: false }), sqlite: { synchronous: 'NORMAL' } })
+      const store = await openTimeSeriesStore({
+        influxUrl,
+        dataDir: dirs[backend].path,
+        logger,
+        metrics: new Metrics({ defaults: false }),
+        sqlite: { synchronous: 'NORMAL' },
+      })
       const t0 = performance.now()
       const n = await fill(store, stations, from, to, everyMs)
       await store.close()
       console.log(`${backend}: wrote ${n} points in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       const r = await build({ ...env, BENCH_DATA_DIR: dirs[backend].path, BENCH_INFLUX_URL: influxUrl ?? '' })
-      console.log(`${backend}: ${days}-day report, ${r.stations} water-level stations (${r.levels} with time at level), ${r.rain} rain gauges, ${r.air} air-quality stations: ${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`)
+      console.log(
+        `${backend}: ${days}-day report, ${r.stations} water-level stations (${r.levels} with time at level), ${r.rain} rain gauges, ${r.air} air-quality stations: ${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+      )
       console.log(`  ${r.summary}`)
     }
   } finally {

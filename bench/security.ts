@@ -10,13 +10,25 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connackOf, connectHeader } from '../test/support/mqtt-wire.ts'
 
-interface Ports { http: number; mqtt: number; ws: number }
-interface Child { proc: ChildProcess; ports: Ports; log: string; dir: string }
+interface Ports {
+  http: number
+  mqtt: number
+  ws: number
+}
+interface Child {
+  proc: ChildProcess
+  ports: Ports
+  log: string
+  dir: string
+}
 
 async function start(): Promise<Child> {
   const dir = mkdtempSync(join(tmpdir(), 'iocgw-sec-'))
   const log = join(dir, 'gateway.log')
-  const proc = fork(join(import.meta.dirname, '_security-gateway.ts'), [dir, log], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(join(import.meta.dirname, '_security-gateway.ts'), [dir, log], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const ports = await new Promise<Ports>((resolve, reject) => {
     proc.once('message', (m) => resolve((m as { ports: Ports }).ports))
     proc.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)))
@@ -41,7 +53,9 @@ async function stop(c: Child): Promise<void> {
 
 /** Sum of a metric's samples whose labels contain `match`. */
 function metric(text: string, name: string, match = ''): number {
-  return text.split('\n').filter((l) => l.startsWith(`iocgw_${name}`) && l.includes(match))
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`iocgw_${name}`) && l.includes(match))
     .reduce((s, l) => s + Number(l.split(' ').pop()), 0)
 }
 
@@ -51,7 +65,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function socketTo(port: number): { s: Socket; closed: () => boolean } {
   const s = connect({ port, host: '127.0.0.1' })
   let closed = false
-  s.on('close', () => { closed = true })
+  s.on('close', () => {
+    closed = true
+  })
   s.on('error', () => {})
   return { s, closed: () => closed }
 }
@@ -74,9 +90,11 @@ async function preauth(c: Child): Promise<void> {
   for (const { s } of socks) s.destroy()
   await sleep(1000)
   const after = await stats(c)
-  console.log(`preauth: ${n} sockets x 2.16 MB declared, 512 KiB sent each: RSS ${MB(base)} before, ${MB(during.rss)} while sending (+${MB(during.rss - base)}), ${MB(after.rss)} after closing; ` +
-    `${open} still open; closed by limit: preauth_bytes ${metric(during.metrics, 'mqtt_connections_closed_total', 'preauth_bytes')}, ` +
-    `preauth_budget ${metric(during.metrics, 'mqtt_connections_closed_total', 'preauth_budget')}; oversize ${metric(during.metrics, 'mqtt_oversize_packets_total')}`)
+  console.log(
+    `preauth: ${n} sockets x 2.16 MB declared, 512 KiB sent each: RSS ${MB(base)} before, ${MB(during.rss)} while sending (+${MB(during.rss - base)}), ${MB(after.rss)} after closing; ` +
+      `${open} still open; closed by limit: preauth_bytes ${metric(during.metrics, 'mqtt_connections_closed_total', 'preauth_bytes')}, ` +
+      `preauth_budget ${metric(during.metrics, 'mqtt_connections_closed_total', 'preauth_budget')}; oversize ${metric(during.metrics, 'mqtt_oversize_packets_total')}`,
+  )
 }
 
 async function flood(c: Child): Promise<void> {
@@ -88,7 +106,10 @@ async function flood(c: Child): Promise<void> {
   }
   await sleep(1500)
   const openAfterConnect = socks.filter((x) => !x.closed()).length
-  const health = await fetch(`http://127.0.0.1:${c.ports.http}/healthz`).then((r) => r.status, (e: Error) => e.message)
+  const health = await fetch(`http://127.0.0.1:${c.ports.http}/healthz`).then(
+    (r) => r.status,
+    (e: Error) => e.message,
+  )
   const t0 = Date.now()
   while (Date.now() - t0 < 20_000) {
     await sleep(500)
@@ -97,9 +118,11 @@ async function flood(c: Child): Promise<void> {
   const gone = Date.now() - t0
   const left = socks.filter((x) => !x.closed()).length
   const s = await stats(c)
-  console.log(`flood: ${n} idle sockets from 127.0.0.1 on the WebSocket port: ${openAfterConnect} held, ${n - openAfterConnect} refused ` +
-    `(address_limit ${metric(s.metrics, 'mqtt_connections_closed_total', 'address_limit')}); /healthz ${health}; ` +
-    `${left} still open ${Math.round((gone + 1500) / 1000)} s after connecting (connect_timeout ${metric(s.metrics, 'mqtt_connections_closed_total', 'connect_timeout')})`)
+  console.log(
+    `flood: ${n} idle sockets from 127.0.0.1 on the WebSocket port: ${openAfterConnect} held, ${n - openAfterConnect} refused ` +
+      `(address_limit ${metric(s.metrics, 'mqtt_connections_closed_total', 'address_limit')}); /healthz ${health}; ` +
+      `${left} still open ${Math.round((gone + 1500) / 1000)} s after connecting (connect_timeout ${metric(s.metrics, 'mqtt_connections_closed_total', 'connect_timeout')})`,
+  )
   for (const { s: sock } of socks) sock.destroy()
 }
 
@@ -117,9 +140,11 @@ async function brute(c: Child): Promise<void> {
   await sleep(11_000)
   const s = await stats(c)
   const logBytes = statSync(c.log).size - logBefore
-  console.log(`brute: ${n} wrong tokens over MQTT in ${seconds.toFixed(1)} s (${Math.round(n / seconds)}/s): CONNACK ${[...codes].map(([k, v]) => `${k}: ${v}`).join(', ')}; ` +
-    `refused bad_token ${metric(s.metrics, 'mqtt_connect_refused_total', 'bad_token')}, rate_limited ${metric(s.metrics, 'mqtt_connect_refused_total', 'rate_limited')}; ` +
-    `log +${logBytes} bytes`)
+  console.log(
+    `brute: ${n} wrong tokens over MQTT in ${seconds.toFixed(1)} s (${Math.round(n / seconds)}/s): CONNACK ${[...codes].map(([k, v]) => `${k}: ${v}`).join(', ')}; ` +
+      `refused bad_token ${metric(s.metrics, 'mqtt_connect_refused_total', 'bad_token')}, rate_limited ${metric(s.metrics, 'mqtt_connect_refused_total', 'rate_limited')}; ` +
+      `log +${logBytes} bytes`,
+  )
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -32,7 +32,12 @@ function arg(args: string[], name: string, def: string): string {
 /** The samples as a camera at 640 px wide would send them (the edge driver's default scaling). */
 async function frames640(): Promise<Buffer[]> {
   return Promise.all(
-    NAMES.map((n) => sharp(readFileSync(samplePath(n))).resize({ width: 640, withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer()),
+    NAMES.map((n) =>
+      sharp(readFileSync(samplePath(n)))
+        .resize({ width: 640, withoutEnlargement: true })
+        .jpeg({ quality: 85 })
+        .toBuffer(),
+    ),
   )
 }
 
@@ -47,7 +52,10 @@ async function wideFrame(): Promise<Buffer> {
         .toBuffer()
       comps.push({ input: cell, left: c * 480, top: r * 270 })
     }
-  return sharp({ create: { width: 1920, height: 1080, channels: 3, background: { r: 110, g: 110, b: 110 } } }).composite(comps).jpeg({ quality: 85 }).toBuffer()
+  return sharp({ create: { width: 1920, height: 1080, channels: 3, background: { r: 110, g: 110, b: 110 } } })
+    .composite(comps)
+    .jpeg({ quality: 85 })
+    .toBuffer()
 }
 
 /** Raw session.run on the worker's ready tensor, two per worker in flight (back to back, as the pipeline's). */
@@ -75,7 +83,18 @@ async function openRaw(workers: number) {
 
 function device(id: string): Device {
   const now = new Date().toISOString()
-  return { id, kind: 'camera', name: id, station: 'bench', district: null, location: null, tags: [], state: 'active', created_at: now, updated_at: now }
+  return {
+    id,
+    kind: 'camera',
+    name: id,
+    station: 'bench',
+    district: null,
+    location: null,
+    tags: [],
+    state: 'active',
+    created_at: now,
+    updated_at: now,
+  }
 }
 
 /**
@@ -93,13 +112,36 @@ async function openPipeline(workers: number, images: Buffer[], memorySink: boole
       c,
       {
         zones: [
-          { id: 'inbound', kind: 'count', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
-          { id: 'outbound', kind: 'count', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] },
+          {
+            id: 'inbound',
+            kind: 'count',
+            polygon: [
+              [0, 0],
+              [0.5, 0],
+              [0.5, 1],
+              [0, 1],
+            ],
+          },
+          {
+            id: 'outbound',
+            kind: 'count',
+            polygon: [
+              [0.5, 0],
+              [1, 0],
+              [1, 1],
+              [0.5, 1],
+            ],
+          },
         ],
       },
     ]),
   )
-  const config = Value.Default(VisionSection, { workers, threadsPerWorker: Math.max(1, Math.floor(2 / workers)), motion: { enabled: false }, cameras: camCfg }) as VisionConfig
+  const config = Value.Default(VisionSection, {
+    workers,
+    threadsPerWorker: Math.max(1, Math.floor(2 / workers)),
+    motion: { enabled: false },
+    cameras: camCfg,
+  }) as VisionConfig
   const waiters = new Map<string, () => void>()
   let stored = 0
   const sink = memorySink ? async () => undefined : storeSink(store)
@@ -121,7 +163,15 @@ async function openPipeline(workers: number, images: Buffer[], memorySink: boole
   const publish = (cam: string): Promise<void> => {
     const payload = images[frameNo++ % images.length]!
     const done = new Promise<void>((r) => waiters.set(cam, r))
-    const msg: DevicePublish = { device: device(cam), topic: `devices/${cam}/frames/${ts}`, subtopic: `frames/${ts++}`, payload, qos: 0, retain: false, receivedAt: Date.now() }
+    const msg: DevicePublish = {
+      device: device(cam),
+      topic: `devices/${cam}/frames/${ts}`,
+      subtopic: `frames/${ts++}`,
+      payload,
+      qos: 0,
+      retain: false,
+      receivedAt: Date.now(),
+    }
     void vision.frames(msg)
     return done
   }
@@ -173,7 +223,15 @@ async function compare(workers: number, n: number, images: Buffer[], inferencesP
     pipeS += s
     elu += pipe.elu * s
   }
-  const out = { rawFps: (per * rounds) / rawS, pipeFps: (per * rounds) / pipeS, rawMs: raw.medianMs(), stored: pipe.stored(), elu: elu / pipeS, rawCpuMs: rawCpu / (per * rounds), pipeCpuMs: pipeCpu / (per * rounds) }
+  const out = {
+    rawFps: (per * rounds) / rawS,
+    pipeFps: (per * rounds) / pipeS,
+    rawMs: raw.medianMs(),
+    stored: pipe.stored(),
+    elu: elu / pipeS,
+    rawCpuMs: rawCpu / (per * rounds),
+    pipeCpuMs: pipeCpu / (per * rounds),
+  }
   await raw.close()
   await pipe.close()
   return out
@@ -188,12 +246,34 @@ export async function main(args: string[]): Promise<void> {
   const images = await frames640()
   const wide = await wideFrame()
   // The default configuration (tiling 'auto'): tiles at 1920x1080, one pass at 640 px.
-  const regions = planRegions({ width: 1920, height: 1080 }, [{ id: 'all', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }], undefined).length
-  if (planRegions({ width: 640, height: 480 }, [], undefined).length !== 1) throw new Error('the default configuration tiles 640 px frames: the single-pass figures would not be single-pass')
+  const regions = planRegions(
+    { width: 1920, height: 1080 },
+    [
+      {
+        id: 'all',
+        kind: 'count',
+        polygon: [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+          [0, 1],
+        ],
+      },
+    ],
+    undefined,
+  ).length
+  if (planRegions({ width: 640, height: 480 }, [], undefined).length !== 1)
+    throw new Error('the default configuration tiles 640 px frames: the single-pass figures would not be single-pass')
   console.log(`sink: ${memorySink ? 'memory (not stored)' : 'SQLite time-series store (synchronous FULL)'}`)
-  console.log(`frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run`)
-  console.log('fps = frames per second (wall); cpu = CPU ms per frame, all threads of the process (steadier than wall time on a loaded machine)')
-  console.log('workers  threads  raw fps  raw ms  pipeline fps  overhead  main loop  raw cpu  pipe cpu  cpu overhead | tiled: raw fps*  pipeline fps  overhead  pipe cpu  cpu overhead')
+  console.log(
+    `frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run`,
+  )
+  console.log(
+    'fps = frames per second (wall); cpu = CPU ms per frame, all threads of the process (steadier than wall time on a loaded machine)',
+  )
+  console.log(
+    'workers  threads  raw fps  raw ms  pipeline fps  overhead  main loop  raw cpu  pipe cpu  cpu overhead | tiled: raw fps*  pipeline fps  overhead  pipe cpu  cpu overhead',
+  )
   for (const w of workerSet) {
     const single = await compare(w, n, images, 1, 4, memorySink)
     const tiled = await compare(w, nTiled, [wide], regions, 2, memorySink)
@@ -206,6 +286,8 @@ export async function main(args: string[]): Promise<void> {
     )
     if (single.stored < n * 2) console.log(`  warning: only ${single.stored} detection points stored for ${n} frames`)
   }
-  console.log('* raw inferences per second / inferences per tiled frame. Overhead = raw fps / pipeline fps - 1 (goal <= 15 %); goal >= 30 pipeline fps single-pass.')
+  console.log(
+    '* raw inferences per second / inferences per tiled frame. Overhead = raw fps / pipeline fps - 1 (goal <= 15 %); goal >= 30 pipeline fps single-pass.',
+  )
   console.log('main loop: share of the gateway thread busy during the pipeline run (checks, zones, store writes).')
 }

@@ -203,7 +203,12 @@ export async function pushBoards(boards: BuiltBoard[], opts: PushOptions): Promi
       const meta = (current.body.meta ?? {}) as { folderUid?: string; provisioned?: boolean }
       if (typeof stored.version === 'number') storedVersion = stored.version
       if (meta.provisioned) {
-        pushed.push({ uid: b.uid, title: b.title, outcome: 'failed', error: `"${b.title}" is provisioned from files in this Grafana; it is updated by rebuilding dashboards/build, not by push.` })
+        pushed.push({
+          uid: b.uid,
+          title: b.title,
+          outcome: 'failed',
+          error: `"${b.title}" is provisioned from files in this Grafana; it is updated by rebuilding dashboards/build, not by push.`,
+        })
         continue
       }
       if (comparable(stored) === comparable(json) && (meta.folderUid ?? '') === folder.uid) {
@@ -221,7 +226,12 @@ export async function pushBoards(boards: BuiltBoard[], opts: PushOptions): Promi
     })
     if (save.status === 401 || save.status === 403) fail(save.status, save.body, `saving board ${b.uid}`)
     if (save.status !== 200) {
-      pushed.push({ uid: b.uid, title: b.title, outcome: 'failed', error: explain(save.status, save.body, `saving "${b.title}" (${b.uid})`) })
+      pushed.push({
+        uid: b.uid,
+        title: b.title,
+        outcome: 'failed',
+        error: explain(save.status, save.body, `saving "${b.title}" (${b.uid})`),
+      })
       continue
     }
     const entry: PushedBoard = { uid: b.uid, title: b.title, outcome: existed ? 'updated' : 'created' }

@@ -61,7 +61,9 @@ export const GridPosSchema = Type.Object({
 
 export const ThresholdsConfigSchema = Type.Object({
   mode: oneOf(ThresholdsMode),
-  steps: Type.Array(Type.Object({ value: Type.Union([Type.Number(), Type.Null()]), color: Type.String({ minLength: 1 }) }), { minItems: 1 }),
+  steps: Type.Array(Type.Object({ value: Type.Union([Type.Number(), Type.Null()]), color: Type.String({ minLength: 1 }) }), {
+    minItems: 1,
+  }),
 })
 
 const MappingResult = Type.Object({
@@ -75,7 +77,11 @@ export const ValueMappingSchema = Type.Union([
   Type.Object({ type: Type.Literal(MappingType.ValueToText), options: Type.Record(Type.String(), MappingResult) }),
   Type.Object({
     type: Type.Literal(MappingType.RangeToText),
-    options: Type.Object({ from: Type.Union([Type.Number(), Type.Null()]), to: Type.Union([Type.Number(), Type.Null()]), result: MappingResult }),
+    options: Type.Object({
+      from: Type.Union([Type.Number(), Type.Null()]),
+      to: Type.Union([Type.Number(), Type.Null()]),
+      result: MappingResult,
+    }),
   }),
   Type.Object({ type: Type.Literal(MappingType.RegexToText), options: Type.Object({ pattern: Type.String(), result: MappingResult }) }),
   Type.Object({ type: Type.Literal(MappingType.SpecialValue), options: Type.Object({ match: Type.String(), result: MappingResult }) }),
@@ -93,9 +99,17 @@ export const GraphCustomSchema = Type.Object({
   cellOptions: Type.Optional(Type.Object({ type: oneOf(TableCellDisplayMode) })),
 })
 
-const Legend = Type.Object({ displayMode: oneOf(LegendDisplayMode), placement: Type.Union([Type.Literal('bottom'), Type.Literal('right')]), showLegend: Type.Boolean() })
+const Legend = Type.Object({
+  displayMode: oneOf(LegendDisplayMode),
+  placement: Type.Union([Type.Literal('bottom'), Type.Literal('right')]),
+  showLegend: Type.Boolean(),
+})
 const Tooltip = Type.Object({ mode: oneOf(TooltipDisplayMode) })
-const Reduce = Type.Object({ calcs: Type.Array(Type.String({ minLength: 1 })), values: Type.Optional(Type.Boolean()), fields: Type.Optional(Type.String()) })
+const Reduce = Type.Object({
+  calcs: Type.Array(Type.String({ minLength: 1 })),
+  values: Type.Optional(Type.Boolean()),
+  fields: Type.Optional(Type.String()),
+})
 
 /** Required options per panel type, from the panelcfg types of @grafana/schema. */
 export const PANEL_OPTIONS: Record<string, TSchema> = {

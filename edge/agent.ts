@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { Compile } from 'typebox/compile'
 import type { Logger } from '../gateway/log/logger.ts'
-import { DeviceCommand, DeviceConfig, deviceTopic, type CommandAck, type DeviceStatus, type TelemetryReading } from '../gateway/protocol/index.ts'
+import {
+  DeviceCommand,
+  DeviceConfig,
+  deviceTopic,
+  type CommandAck,
+  type DeviceStatus,
+  type TelemetryReading,
+} from '../gateway/protocol/index.ts'
 import type { EdgeConfig } from './config.ts'
 import type { Driver } from './drivers/types.ts'
 import { ReadingQueue, type QueuedReading } from './queue.ts'
@@ -62,7 +69,12 @@ export async function startEdgeAgent(cfg: EdgeConfig, deps: { logger: Logger; dr
     clean: true,
     protocolVersion: 4,
     // MQTT 3.1.1 §3.1.2.5: the broker publishes the will when the agent vanishes (kill, link loss).
-    will: { topic: deviceTopic.status(id), payload: Buffer.from(JSON.stringify({ online: false, fw: cfg.device.fw })), qos: 1, retain: true },
+    will: {
+      topic: deviceTopic.status(id),
+      payload: Buffer.from(JSON.stringify({ online: false, fw: cfg.device.fw })),
+      qos: 1,
+      retain: true,
+    },
     ...(cfg.mqtt.ca_file ? { ca: readFileSync(cfg.mqtt.ca_file) } : {}),
   }
   const client: MqttClient = mqtt.connect(cfg.mqtt.url, opts)

@@ -71,9 +71,11 @@ function checkEdgeBase(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv): E
   let password = cfg.device.password
   if (password === undefined && cfg.device.password_env) password = env[cfg.device.password_env]
   if (!password) {
-    throw new Error(cfg.device.password_env
-      ? `device.password_env: environment variable ${cfg.device.password_env} is not set`
-      : 'device.password or device.password_env is required (the secret given when the device was registered)')
+    throw new Error(
+      cfg.device.password_env
+        ? `device.password_env: environment variable ${cfg.device.password_env} is not set`
+        : 'device.password or device.password_env is required (the secret given when the device was registered)',
+    )
   }
   return {
     ...cfg,
@@ -87,7 +89,8 @@ function checkEdgeBase(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv): E
 export async function checkEdgeConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
   const base = checkEdgeBase(raw, baseDir, env)
   const load = DRIVERS[base.driver.type]
-  if (!load) throw new Error(`driver.type "${base.driver.type}" is not a driver; choose one of ${[...Object.keys(DRIVERS), 'camera'].join(', ')}`)
+  if (!load)
+    throw new Error(`driver.type "${base.driver.type}" is not a driver; choose one of ${[...Object.keys(DRIVERS), 'camera'].join(', ')}`)
   const plugin = (await load()).default as DriverPlugin<unknown>
   const driver = Value.Default(plugin.schema, structuredClone(base.driver))
   if (!Compile(plugin.schema).Check(driver)) throw new Error(firstError(plugin.schema, driver, 'driver'))

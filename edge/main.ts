@@ -17,9 +17,8 @@ export async function runEdge(configFile: string, opts: { logLevel?: string } = 
   let agent: RunningAgent
   try {
     const loaded = await loadEdgeRunConfig(configFile)
-    agent = loaded.kind === 'camera'
-      ? await startCameraFromEdgeConfig(loaded.base, logger)
-      : await startEdgeAgent(loaded.config, { logger })
+    agent =
+      loaded.kind === 'camera' ? await startCameraFromEdgeConfig(loaded.base, logger) : await startEdgeAgent(loaded.config, { logger })
   } catch (err) {
     process.stderr.write(`iocgw edge: ${(err as Error).message}\n`)
     process.exit(2)

@@ -50,10 +50,14 @@ export class ReadingQueue {
     this.nextSeq = Number(get.get('next_seq')?.value ?? 0)
     this.stmts = {
       insert: this.db.prepare<[number, number, string]>('INSERT INTO readings (seq, ts, body) VALUES (?, ?, ?)'),
-      setMeta: this.db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      setMeta: this.db.prepare<[string, string]>(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
       getMeta: get,
       count: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM readings'),
-      head: this.db.prepare<[number], { id: number; seq: number; ts: number; body: string }>('SELECT id, seq, ts, body FROM readings ORDER BY id LIMIT ?'),
+      head: this.db.prepare<[number], { id: number; seq: number; ts: number; body: string }>(
+        'SELECT id, seq, ts, body FROM readings ORDER BY id LIMIT ?',
+      ),
       deleteUpTo: this.db.prepare<[number]>('DELETE FROM readings WHERE id <= ?'),
       deleteIds: this.db.prepare<[string]>('DELETE FROM readings WHERE id IN (SELECT value FROM json_each(?))'),
       dropOldest: this.db.prepare<[number]>('DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)'),

@@ -110,14 +110,23 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     if (config.auth.adminToken) applyConfiguredAdminToken(registry, config.auth.adminToken)
 
     const { url: influxUrl, ...influx } = config.influx
-    const store = await openTimeSeriesStore({ influxUrl, influx, sqlite: config.timeseries, dataDir: config.server.dataDir, logger, metrics })
+    const store = await openTimeSeriesStore({
+      influxUrl,
+      influx,
+      sqlite: config.timeseries,
+      dataDir: config.server.dataDir,
+      logger,
+      metrics,
+    })
     closers.push(() => store.close())
 
     const stations = asStartupError(() => loadStations(config.ingest.stationsFile))
     const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: config.ingest })
     // Before the broker takes devices: AQI and rise rates continue from the stored history. The
     // store being unreachable is not fatal (they then start from empty, as on a first start).
-    await ingest.warmUp(store).catch((err: unknown) => logger.warn({ err }, 'derived-value state not rebuilt from the store; it starts empty'))
+    await ingest
+      .warmUp(store)
+      .catch((err: unknown) => logger.warn({ err }, 'derived-value state not rebuilt from the store; it starts empty'))
 
     const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations })
     closers.push(() => notifier.close())
@@ -137,17 +146,28 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     // Webhook deliveries share alerts.db with the alerts: queued in the alert change's own
     // transaction (next to the notification outbox), so both routers see every change.
     const webhooks = createWebhooks({
-      db: alerting.db, logger, metrics, config: config.webhooks,
+      db: alerting.db,
+      logger,
+      metrics,
+      config: config.webhooks,
       onDisabled: (w) => raiseWebhookDisabled(alerting, w, Date.now()),
     })
     closers.push(() => webhooks.close())
     alerting.setRouter({
-      routeInTx: (c) => { notifier.routeInTx(c); webhooks.routeInTx(c) },
-      kick: () => { notifier.kick(); webhooks.kick() },
+      routeInTx: (c) => {
+        notifier.routeInTx(c)
+        webhooks.routeInTx(c)
+      },
+      kick: () => {
+        notifier.kick()
+        webhooks.kick()
+      },
     })
     // Device status is stored before the bus says so; a crash between the two loses that one
     // offline event (docs/webhooks.md "Delivery guarantees").
-    bus.on('device-status', (s) => { if (!s.online) webhooks.enqueue(deviceOfflineEvent(s.device, s.ts)) })
+    bus.on('device-status', (s) => {
+      if (!s.online) webhooks.enqueue(deviceOfflineEvent(s.device, s.ts))
+    })
     webhooks.start()
     let vision: Vision | undefined
     let visionOff: VisionOff | undefined
@@ -158,7 +178,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       // Camera configuration lives in the registry; gateway.yaml seeds cameras it has none for.
       const cameras = loadCameraConfigs(registry, config.vision.cameras, logger)
       const v = createVision({
-        store, bus, logger, metrics, config: config.vision, modelsDir: config.models.dir, dataDir: config.server.dataDir, cameras,
+        store,
+        bus,
+        logger,
+        metrics,
+        config: config.vision,
+        modelsDir: config.models.dir,
+        dataDir: config.server.dataDir,
+        cameras,
         // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
         onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
       })
@@ -174,7 +201,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     })
     // Situation reports (docs/reports.md); a PDF renderer plugs in as renderReportPdf.
     const reports = createReportService({
-      store, stations, dataDir: config.server.dataDir, config: config.reports, logger,
+      store,
+      stations,
+      dataDir: config.server.dataDir,
+      config: config.reports,
+      logger,
       deviceName: (id) => registry.getDevice(id)?.name,
       announce: (notice) => notifier.announce(notice),
       renderReportPdf: reportPdfRenderer({ registry, store }),
@@ -191,7 +222,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       bus,
       config: config.mqtt,
       authFailures,
-      routes: { telemetry: ingest.telemetry, status: ingest.status, cmd: control.ackHandler, ...(vision ? { frames: vision.frames } : visionOff ? { frames: visionOff.frames } : {}) },
+      routes: {
+        telemetry: ingest.telemetry,
+        status: ingest.status,
+        cmd: control.ackHandler,
+        ...(vision ? { frames: vision.frames } : visionOff ? { frames: visionOff.frames } : {}),
+      },
     })
     brokerRef = broker
     closers.push(() => broker.close())
@@ -213,14 +249,46 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       readiness: async () => ({
         broker: { ok: broker.ready() },
         store: store.health(),
-        ...(vision ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } } : {}),
+        ...(vision
+          ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } }
+          : {}),
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
       }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
-        ...withDeps({ registry, config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } }, ingest, store, alerting, notifier, bus, control, stations, reports, metrics, webhooks },
-          deviceRoutes, deviceControlRoutes, tokenRoutes, userRoutes, rejectRoutes, readingsRoutes, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, notificationRoutes, eventRoutes, stationRoutes, reportRoutes, exportRoutes, webhookRoutes),
+        ...withDeps(
+          {
+            registry,
+            config: { ...config, mqtt: { ...config.mqtt, port: brokerPorts.mqtt } },
+            ingest,
+            store,
+            alerting,
+            notifier,
+            bus,
+            control,
+            stations,
+            reports,
+            metrics,
+            webhooks,
+          },
+          deviceRoutes,
+          deviceControlRoutes,
+          tokenRoutes,
+          userRoutes,
+          rejectRoutes,
+          readingsRoutes,
+          alertRoutes,
+          ruleRoutes,
+          subscriptionRoutes,
+          notifyRoutes,
+          notificationRoutes,
+          eventRoutes,
+          stationRoutes,
+          reportRoutes,
+          exportRoutes,
+          webhookRoutes,
+        ),
         ...(vision ? withDeps({ registry, vision }, cameraRoutes) : []),
         ...(visionOff ? withDeps({ registry, vision: visionOff }, cameraRoutes) : []),
       ],
@@ -251,7 +319,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
       ].join('\n'),
     )
-    if (!registry.users.hasUsers()) say('No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).')
+    if (!registry.users.hasUsers())
+      say(
+        'No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).',
+      )
     return { ports, logger, metrics, broker, close }
   } catch (err) {
     await close()

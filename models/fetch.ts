@@ -51,7 +51,14 @@ export function fetchItems(): FetchItem[] {
     const m = loadManifest(id)
     return { name: id, target: m.file, url: m.source.url, bytes: m.bytes, sha256: m.sha256 }
   })
-  const samples = loadSamples().map((s) => ({ name: s.file, target: `samples/${s.file}`, url: s.url, bytes: s.bytes, sha256: s.sha256, derive: s.derive }))
+  const samples = loadSamples().map((s) => ({
+    name: s.file,
+    target: `samples/${s.file}`,
+    url: s.url,
+    bytes: s.bytes,
+    sha256: s.sha256,
+    derive: s.derive,
+  }))
   return [...models, ...samples]
 }
 
@@ -60,7 +67,9 @@ export function selectItems(only: readonly string[] | undefined): FetchItem[] {
   if (!only || only.length === 0) return all
   const unknown = only.filter((o) => o !== 'samples' && !all.some((i) => i.name === o))
   if (unknown.length) {
-    throw new Error(`unknown name(s) for --only: ${unknown.join(', ')}; known: ${[...MODEL_IDS, 'samples', ...all.filter((i) => i.target.startsWith('samples/')).map((i) => i.name)].join(', ')}`)
+    throw new Error(
+      `unknown name(s) for --only: ${unknown.join(', ')}; known: ${[...MODEL_IDS, 'samples', ...all.filter((i) => i.target.startsWith('samples/')).map((i) => i.name)].join(', ')}`,
+    )
   }
   return all.filter((i) => only.includes(i.name) || (only.includes('samples') && i.target.startsWith('samples/')))
 }
@@ -94,7 +103,11 @@ export async function fetchModels(opts: FetchOptions = {}): Promise<FetchResult[
 }
 
 /** Downloads one item to `path` from `url` (its source URL by default), applying its derive step unless told not to. */
-export async function fetchItem(item: FetchItem, path: string, o: { url?: string; derive?: boolean; timeoutMs?: number | undefined } = {}): Promise<void> {
+export async function fetchItem(
+  item: FetchItem,
+  path: string,
+  o: { url?: string; derive?: boolean; timeoutMs?: number | undefined } = {},
+): Promise<void> {
   const derive = o.derive === false ? undefined : item.derive
   mkdirSync(dirname(path), { recursive: true })
   await download(o.url ?? item.url, path, derive ?? item, derive ? item : undefined, o.timeoutMs ?? 300_000)
@@ -104,7 +117,13 @@ export async function fetchItem(item: FetchItem, path: string, o: { url?: string
  * Streams `url` to a temporary file beside `path`, checking size and sha256 against `expect`; with
  * `final`, the download is scaled and re-encoded first and the result checked against `final`.
  */
-async function download(url: string, path: string, expect: { bytes: number; sha256: string }, final: FetchItem | undefined, timeoutMs: number): Promise<void> {
+async function download(
+  url: string,
+  path: string,
+  expect: { bytes: number; sha256: string },
+  final: FetchItem | undefined,
+  timeoutMs: number,
+): Promise<void> {
   const part = `${path}.part-${process.pid}`
   const derived = `${path}.derived-${process.pid}`
   try {
@@ -145,7 +164,9 @@ async function download(url: string, path: string, expect: { bytes: number; sha2
       await sharp(part).resize({ width: final.derive.width }).jpeg({ quality: final.derive.jpegQuality }).toFile(derived)
       const sha = await sha256File(derived)
       if (sha !== final.sha256) {
-        throw new Error(`scaling ${url} to ${final.derive.width} px (JPEG q${final.derive.jpegQuality}) gave sha256 ${sha}, not ${final.sha256}; this sharp/libvips encodes differently: fetch this file from a mirror (--from)`)
+        throw new Error(
+          `scaling ${url} to ${final.derive.width} px (JPEG q${final.derive.jpegQuality}) gave sha256 ${sha}, not ${final.sha256}; this sharp/libvips encodes differently: fetch this file from a mirror (--from)`,
+        )
       }
       renameSync(derived, path)
     } else {

@@ -142,7 +142,10 @@ export async function resolveModel(id: string, modelsDir?: string | undefined): 
  * empty list when all are there. Checked before the vision workers start, so that a clone without
  * weights runs with vision off instead of failing.
  */
-export async function unusableModels(ids: readonly string[], modelsDir?: string | undefined): Promise<Array<{ id: string; file: string; reason: string }>> {
+export async function unusableModels(
+  ids: readonly string[],
+  modelsDir?: string | undefined,
+): Promise<Array<{ id: string; file: string; reason: string }>> {
   const out: Array<{ id: string; file: string; reason: string }> = []
   for (const id of ids) {
     try {

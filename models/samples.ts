@@ -20,7 +20,12 @@ export const SampleSchema = Type.Object({
    * re-encoded as JPEG at `jpegQuality` by sharp. `bytes`/`sha256` here are the download's.
    */
   derive: Type.Optional(
-    Type.Object({ bytes: Type.Integer({ minimum: 1 }), sha256: Sha256, width: Type.Integer({ minimum: 1 }), jpegQuality: Type.Integer({ minimum: 1, maximum: 100 }) }),
+    Type.Object({
+      bytes: Type.Integer({ minimum: 1 }),
+      sha256: Sha256,
+      width: Type.Integer({ minimum: 1 }),
+      jpegQuality: Type.Integer({ minimum: 1, maximum: 100 }),
+    }),
   ),
   about: Type.String(),
   licence: Type.String({ minLength: 1 }),

@@ -22,7 +22,9 @@ export interface ModelCheck {
 async function testFrame(): Promise<Buffer> {
   const photo = findSample('coco_000000001532.jpg')
   if (photo) return readFileSync(photo)
-  return sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 114, g: 114, b: 114 } } }).jpeg().toBuffer()
+  return sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 114, g: 114, b: 114 } } })
+    .jpeg()
+    .toBuffer()
 }
 
 /**

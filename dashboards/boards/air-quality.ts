@@ -15,7 +15,10 @@ export const AIR_UID = 'ioc-air-quality'
 export const AQI_BANDS = VN_AQI_BANDS.map((b) => ({ from: b.min, to: b.max, vi: b.vi, en: b.en, rgb: b.rgb }))
 
 export function rgbHex(rgb: readonly number[]): string {
-  return `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('').toUpperCase()}`
+  return `#${rgb
+    .map((c) => c.toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase()}`
 }
 
 export function aqiThresholds(): dashboard.ThresholdsConfig {
@@ -26,7 +29,11 @@ export function aqiThresholds(): dashboard.ThresholdsConfig {
 export function aqiBandMappings(): dashboard.ValueMapping[] {
   return AQI_BANDS.map((b, i) => ({
     type: dashboard.MappingType.RangeToText,
-    options: { from: i === 0 ? 0 : b.from - 0.5, to: i === AQI_BANDS.length - 1 ? 1e9 : b.to + 0.5, result: { text: `${b.vi} / ${b.en}`, color: rgbHex(b.rgb), index: i } },
+    options: {
+      from: i === 0 ? 0 : b.from - 0.5,
+      to: i === AQI_BANDS.length - 1 ? 1e9 : b.to + 0.5,
+      result: { text: `${b.vi} / ${b.en}`, color: rgbHex(b.rgb), index: i },
+    },
   }))
 }
 
@@ -50,7 +57,7 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
     uid: AIR_UID,
     title: 'Chất lượng không khí',
     vi: 'Chỉ số VN_AQI theo giờ (Quyết định 1459/QĐ-TCMT) với màu chính thức của từng mức, và nồng độ từng chất ô nhiễm.',
-    en: 'Air quality: hourly VN_AQI (Decision 1459/QĐ-TCMT) in the official band colours, and each pollutant\'s concentration.',
+    en: "Air quality: hourly VN_AQI (Decision 1459/QĐ-TCMT) in the official band colours, and each pollutant's concentration.",
     tags: ['air-quality'],
   })
     .withVariable(tagVariable('station', 'Trạm / Station', 'readings', 'station', `"kind" = 'air_quality'`))
@@ -60,7 +67,12 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
   board.withPanel(
     bigValue('tile')
       .title('VN_AQI hiện tại')
-      .description(bilingual('Giá trị VN_AQI giờ mới nhất của mỗi trạm, tô màu theo mức: Tốt, Trung bình, Kém, Xấu, Rất xấu, Nguy hại.', 'Latest hourly VN_AQI per station, coloured by band: good, moderate, poor, bad, very bad, hazardous.'))
+      .description(
+        bilingual(
+          'Giá trị VN_AQI giờ mới nhất của mỗi trạm, tô màu theo mức: Tốt, Trung bình, Kém, Xấu, Rất xấu, Nguy hại.',
+          'Latest hourly VN_AQI per station, coloured by band: good, moderate, poor, bad, very bad, hazardous.',
+        ),
+      )
       .withTarget(influx(`SELECT last("aqi") FROM "readings" WHERE ${AIR} GROUP BY "station"`).alias('$tag_station'))
       .decimals(0)
       .thresholds(of(aqiThresholds()))
@@ -71,7 +83,12 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
   board.withPanel(
     new table.PanelBuilder()
       .title('Mức chất lượng và chất ô nhiễm chính')
-      .description(bilingual('Mức VN_AQI và chất quyết định chỉ số (có chỉ số phụ lớn nhất) ở mỗi trạm.', 'VN_AQI band and the dominant pollutant (largest sub-index) at each station.'))
+      .description(
+        bilingual(
+          'Mức VN_AQI và chất quyết định chỉ số (có chỉ số phụ lớn nhất) ở mỗi trạm.',
+          'VN_AQI band and the dominant pollutant (largest sub-index) at each station.',
+        ),
+      )
       .withTarget(influx(`SELECT last("aqi") AS "aqi", "aqi_dominant" FROM "readings" WHERE ${AIR} GROUP BY "station"`).table())
       .overrides(columnNames({ Time: 'Thời điểm / Time', station: 'Trạm / Station', aqi: 'VN_AQI', aqi_dominant: 'Chất chính / Dominant' }))
       .overrideByName('aqi', [
@@ -85,8 +102,15 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
   board.withPanel(
     new timeseries.PanelBuilder()
       .title('VN_AQI theo giờ')
-      .description(bilingual('VN_AQI giờ (PM dùng NowCast 12 giờ); nền tô theo các mức màu chính thức.', 'Hourly VN_AQI (PM by 12-hour NowCast); the background shows the official band colours.'))
-      .withTarget(influx(`SELECT mean("aqi") FROM "readings" WHERE ${AIR} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'))
+      .description(
+        bilingual(
+          'VN_AQI giờ (PM dùng NowCast 12 giờ); nền tô theo các mức màu chính thức.',
+          'Hourly VN_AQI (PM by 12-hour NowCast); the background shows the official band colours.',
+        ),
+      )
+      .withTarget(
+        influx(`SELECT mean("aqi") FROM "readings" WHERE ${AIR} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'),
+      )
       .decimals(0)
       .min(0)
       .thresholds(of(aqiThresholds()))
@@ -101,14 +125,27 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
     board.withPanel(
       new timeseries.PanelBuilder()
         .title(`${p.label} (µg/m³)`)
-        .description(bilingual(
-          `Nồng độ ${p.label} trung bình (µg/m³). Đường nét đứt: ${p.at100} µg/m³, nồng độ 1 giờ ứng với chỉ số phụ 100.`,
-          `${p.label} mean concentration (µg/m³). Dashed line: ${p.at100} µg/m³, the 1-hour concentration at sub-index 100.`,
-        ))
-        .withTarget(influx(`SELECT mean("${p.field}") FROM "readings" WHERE ${AIR} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'))
+        .description(
+          bilingual(
+            `Nồng độ ${p.label} trung bình (µg/m³). Đường nét đứt: ${p.at100} µg/m³, nồng độ 1 giờ ứng với chỉ số phụ 100.`,
+            `${p.label} mean concentration (µg/m³). Dashed line: ${p.at100} µg/m³, the 1-hour concentration at sub-index 100.`,
+          ),
+        )
+        .withTarget(
+          influx(`SELECT mean("${p.field}") FROM "readings" WHERE ${AIR} GROUP BY time($__interval), "station" fill(none)`).alias(
+            '$tag_station',
+          ),
+        )
         .unit('conμgm3')
         .min(0)
-        .thresholds(of(thresholds([[null, 'green'], [p.at100, 'orange']])))
+        .thresholds(
+          of(
+            thresholds([
+              [null, 'green'],
+              [p.at100, 'orange'],
+            ]),
+          ),
+        )
         .thresholdsStyle(of({ mode: common.GraphThresholdsStyleMode.Dashed }))
         .height(7)
         .span(8),

@@ -10,7 +10,10 @@ import {
   newBoard,
   row,
   tagVariable,
-  thresholds, of, bigValue } from '../lib/common.ts'
+  thresholds,
+  of,
+  bigValue,
+} from '../lib/common.ts'
 import { influx, literal, matchVar } from '../lib/influxql.ts'
 import { hasLevels, type StationLevels } from '../lib/stations.ts'
 
@@ -58,7 +61,12 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
     stationOverrides(
       bigValue('tile')
         .title('Mực nước hiện tại')
-        .description(bilingual('Số đọc mới nhất của mỗi trạm; màu theo mức báo động của trạm.', 'Latest reading per station, coloured by that station\'s alarm level.'))
+        .description(
+          bilingual(
+            'Số đọc mới nhất của mỗi trạm; màu theo mức báo động của trạm.',
+            "Latest reading per station, coloured by that station's alarm level.",
+          ),
+        )
         .withTarget(influx(`SELECT last("water_level") FROM "readings" WHERE ${WATER} GROUP BY "station"`).alias('$tag_station'))
         .unit('lengthm')
         .decimals(2)
@@ -74,8 +82,17 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
     stationOverrides(
       new timeseries.PanelBuilder()
         .title('Mực nước theo trạm')
-        .description(bilingual('Mực nước (m trên mốc cao độ của trạm); đường nét đứt là mức báo động I, II, III của từng trạm. Chọn một trạm để thấy rõ các mức.', 'Water level (m above the station gauge datum); dashed lines are each station\'s alarm levels I, II and III. Pick one station to see its lines clearly.'))
-        .withTarget(influx(`SELECT mean("water_level") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'))
+        .description(
+          bilingual(
+            'Mực nước (m trên mốc cao độ của trạm); đường nét đứt là mức báo động I, II, III của từng trạm. Chọn một trạm để thấy rõ các mức.',
+            "Water level (m above the station gauge datum); dashed lines are each station's alarm levels I, II and III. Pick one station to see its lines clearly.",
+          ),
+        )
+        .withTarget(
+          influx(`SELECT mean("water_level") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
+            '$tag_station',
+          ),
+        )
         .unit('lengthm')
         .decimals(2)
         .lineWidth(2)
@@ -95,8 +112,14 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
     board.withPanel(
       new timeseries.PanelBuilder()
         .title(`${s.name}${s.river ? ` — ${s.river}` : ''}`)
-        .description(bilingual(`Trạm ${s.name}: ${levelText(s)}.`, `Station ${s.id}: alarm levels I, II, III as listed; areas are coloured by level.`))
-        .withTarget(influx(`SELECT mean("water_level") FROM "readings" WHERE "kind" = 'water_level' AND "station" = ${literal(s.id)} AND $timeFilter GROUP BY time($__interval) fill(none)`).alias(s.name))
+        .description(
+          bilingual(`Trạm ${s.name}: ${levelText(s)}.`, `Station ${s.id}: alarm levels I, II, III as listed; areas are coloured by level.`),
+        )
+        .withTarget(
+          influx(
+            `SELECT mean("water_level") FROM "readings" WHERE "kind" = 'water_level' AND "station" = ${literal(s.id)} AND $timeFilter GROUP BY time($__interval) fill(none)`,
+          ).alias(s.name),
+        )
         .unit('lengthm')
         .decimals(2)
         .lineWidth(2)
@@ -111,10 +134,28 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
   board.withPanel(
     new statetimeline.PanelBuilder()
       .title('Mức báo động')
-      .description(bilingual('Mức báo động do gateway tính cho mỗi số đọc (0: dưới BĐ I; 1-3: BĐ I-III).', 'Alarm level the gateway derives for each reading (0 below I; 1-3 for levels I-III).'))
-      .withTarget(influx(`SELECT max("alarm_level") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'))
+      .description(
+        bilingual(
+          'Mức báo động do gateway tính cho mỗi số đọc (0: dưới BĐ I; 1-3: BĐ I-III).',
+          'Alarm level the gateway derives for each reading (0 below I; 1-3 for levels I-III).',
+        ),
+      )
+      .withTarget(
+        influx(`SELECT max("alarm_level") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
+          '$tag_station',
+        ),
+      )
       .mappings(alarmLevelMappings())
-      .thresholds(of(thresholds([[null, 'green'], [1, 'yellow'], [2, 'orange'], [3, 'red']])))
+      .thresholds(
+        of(
+          thresholds([
+            [null, 'green'],
+            [1, 'yellow'],
+            [2, 'orange'],
+            [3, 'red'],
+          ]),
+        ),
+      )
       .showValue(common.VisibilityMode.Never)
       .height(6)
       .span(24),
@@ -123,8 +164,17 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
   board.withRow(row('Tốc độ lên và mưa / Rise rate and rainfall'))
   const rise = new timeseries.PanelBuilder()
     .title('Tốc độ nước lên')
-    .description(bilingual('Tốc độ thay đổi mực nước (m/giờ) trên cửa sổ của trạm; đường nét đứt là ngưỡng cảnh báo lên nhanh nếu có.', 'Rate of change of the water level (m/h) over the station\'s window; the dashed line is the fast-rise alert threshold where one is set.'))
-    .withTarget(influx(`SELECT mean("rise_rate") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'))
+    .description(
+      bilingual(
+        'Tốc độ thay đổi mực nước (m/giờ) trên cửa sổ của trạm; đường nét đứt là ngưỡng cảnh báo lên nhanh nếu có.',
+        "Rate of change of the water level (m/h) over the station's window; the dashed line is the fast-rise alert threshold where one is set.",
+      ),
+    )
+    .withTarget(
+      influx(`SELECT mean("rise_rate") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
+        '$tag_station',
+      ),
+    )
     .unit('suffix: m/h')
     .decimals(2)
     .thresholds(of(thresholds([[null, 'green']])))
@@ -133,7 +183,13 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
   for (const s of stations) {
     if (s.riseAlert === undefined) continue
     rise.overrideByName(s.id, [
-      { id: 'thresholds', value: thresholds([[null, 'green'], [s.riseAlert, 'red']]) },
+      {
+        id: 'thresholds',
+        value: thresholds([
+          [null, 'green'],
+          [s.riseAlert, 'red'],
+        ]),
+      },
       { id: 'custom.thresholdsStyle', value: { mode: common.GraphThresholdsStyleMode.Dashed } },
     ])
   }
@@ -142,7 +198,11 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
     new timeseries.PanelBuilder()
       .title('Lượng mưa theo giờ')
       .description(bilingual('Tổng lượng mưa (mm) mỗi giờ của từng trạm đo mưa.', 'Rainfall (mm) summed per hour for each rain gauge.'))
-      .withTarget(influx(`SELECT sum("rainfall") FROM "readings" WHERE "kind" = 'rain_gauge' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`).alias('$tag_device'))
+      .withTarget(
+        influx(
+          `SELECT sum("rainfall") FROM "readings" WHERE "kind" = 'rain_gauge' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
+        ).alias('$tag_device'),
+      )
       .interval('1h')
       .unit('lengthmm')
       .drawStyle(common.GraphDrawStyle.Bars)
@@ -155,15 +215,29 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
   board.withPanel(
     new timeseries.PanelBuilder()
       .title('Nước trong vùng ngập của camera')
-      .description(bilingual(
-        'Tỷ lệ diện tích vùng theo dõi ngập của mỗi camera bị nước phủ (0-100 %), từ mô hình phân vùng ảnh so với ảnh nền khô.',
-        'Share of each camera\'s flood zone covered by water (0-100 %), from the segmentation model against a dry reference frame.',
-      ))
-      .withTarget(influx(`SELECT mean("water_ratio") FROM "detections" WHERE $timeFilter GROUP BY time($__interval), "camera", "zone" fill(none)`).alias('$tag_camera / $tag_zone'))
+      .description(
+        bilingual(
+          'Tỷ lệ diện tích vùng theo dõi ngập của mỗi camera bị nước phủ (0-100 %), từ mô hình phân vùng ảnh so với ảnh nền khô.',
+          "Share of each camera's flood zone covered by water (0-100 %), from the segmentation model against a dry reference frame.",
+        ),
+      )
+      .withTarget(
+        influx(
+          `SELECT mean("water_ratio") FROM "detections" WHERE $timeFilter GROUP BY time($__interval), "camera", "zone" fill(none)`,
+        ).alias('$tag_camera / $tag_zone'),
+      )
       .unit('percentunit')
       .min(0)
       .max(1)
-      .thresholds(of(thresholds([[null, 'green'], [0.2, 'orange'], [0.5, 'red']])))
+      .thresholds(
+        of(
+          thresholds([
+            [null, 'green'],
+            [0.2, 'orange'],
+            [0.5, 'red'],
+          ]),
+        ),
+      )
       .thresholdsStyle(of({ mode: common.GraphThresholdsStyleMode.Dashed }))
       .height(8)
       .span(24),

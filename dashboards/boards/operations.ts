@@ -3,7 +3,18 @@ import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
-import { alarmLevelMappings, alarmThresholds, alertAnnotation, bilingual, newBoard, row, thresholds, columnNames, of, bigValue } from '../lib/common.ts'
+import {
+  alarmLevelMappings,
+  alarmThresholds,
+  alertAnnotation,
+  bilingual,
+  newBoard,
+  row,
+  thresholds,
+  columnNames,
+  of,
+  bigValue,
+} from '../lib/common.ts'
 import { influx } from '../lib/influxql.ts'
 import { hasLevels, type StationLevels } from '../lib/stations.ts'
 import { aqiThresholds } from './air-quality.ts'
@@ -56,7 +67,14 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
       .description(bilingual('Số cảnh báo đang mở hoặc đã xác nhận nhưng chưa kết thúc.', 'Alerts open or acknowledged, not yet resolved.'))
       .withTarget(influx(`SELECT count("id") FROM (${LATEST_ALERTS}) WHERE "state" != 'resolved'`).alias('open'))
       .timeFrom('30d')
-      .thresholds(of(thresholds([[null, 'green'], [1, 'red']])))
+      .thresholds(
+        of(
+          thresholds([
+            [null, 'green'],
+            [1, 'red'],
+          ]),
+        ),
+      )
       .noValue('0')
       .height(4)
       .span(6),
@@ -65,16 +83,28 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   // named after it so that every severity gets its own colour.
   const bySeverity = new stat.PanelBuilder()
     .title('Cảnh báo đang mở theo mức độ')
-    .description(bilingual('Số cảnh báo chưa kết thúc ở mỗi mức độ (info, minor, major, critical).', 'Unresolved alerts at each severity (info, minor, major, critical).'))
+    .description(
+      bilingual(
+        'Số cảnh báo chưa kết thúc ở mỗi mức độ (info, minor, major, critical).',
+        'Unresolved alerts at each severity (info, minor, major, critical).',
+      ),
+    )
     .withTarget(influx(OPEN_ALERTS).table())
     .timeFrom('30d')
     .withTransformation({
       id: 'groupBy',
-      options: { fields: { severity: { aggregations: [], operation: 'groupby' }, id: { aggregations: ['count'], operation: 'aggregate' } } },
+      options: {
+        fields: { severity: { aggregations: [], operation: 'groupby' }, id: { aggregations: ['count'], operation: 'aggregate' } },
+      },
     })
     .withTransformation({
       id: 'rowsToFields',
-      options: { mappings: [{ fieldName: 'severity', handlerKey: 'field.name' }, { fieldName: 'id (count)', handlerKey: 'field.value' }] },
+      options: {
+        mappings: [
+          { fieldName: 'severity', handlerKey: 'field.name' },
+          { fieldName: 'id (count)', handlerKey: 'field.value' },
+        ],
+      },
     })
     .thresholds(of(thresholds([[null, 'green']])))
     .colorMode(common.BigValueColorMode.Background)
@@ -83,12 +113,26 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
     .reduceOptions(of({ calcs: ['lastNotNull'], values: false, fields: '' }))
     .height(4)
     .span(18)
-  for (const [sev, color] of SEVERITY_COLORS) bySeverity.overrideByName(sev, [{ id: 'thresholds', value: thresholds([[null, 'green'], [1, color]]) }])
+  for (const [sev, color] of SEVERITY_COLORS)
+    bySeverity.overrideByName(sev, [
+      {
+        id: 'thresholds',
+        value: thresholds([
+          [null, 'green'],
+          [1, color],
+        ]),
+      },
+    ])
   board.withPanel(bySeverity)
   board.withPanel(
     new table.PanelBuilder()
       .title('Cảnh báo đang mở theo loại và mức độ')
-      .description(bilingual('Số cảnh báo chưa kết thúc, gộp theo loại (mực nước, mưa, AQI, ùn tắc, ...) và mức độ.', 'Unresolved alerts counted by kind (water level, rainfall, AQI, congestion, ...) and severity.'))
+      .description(
+        bilingual(
+          'Số cảnh báo chưa kết thúc, gộp theo loại (mực nước, mưa, AQI, ùn tắc, ...) và mức độ.',
+          'Unresolved alerts counted by kind (water level, rainfall, AQI, congestion, ...) and severity.',
+        ),
+      )
       .withTarget(influx(OPEN_ALERTS).table())
       .timeFrom('30d')
       .withTransformation({
@@ -112,11 +156,34 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   board.withPanel(
     new table.PanelBuilder()
       .title('Danh sách cảnh báo đang mở')
-      .description(bilingual('Mỗi cảnh báo chưa kết thúc với trạng thái, mức độ và lần thay đổi gần nhất; xác nhận và kết thúc trong ứng dụng gateway.', 'Each unresolved alert with its state, severity and latest change; acknowledge and resolve them in the gateway.'))
+      .description(
+        bilingual(
+          'Mỗi cảnh báo chưa kết thúc với trạng thái, mức độ và lần thay đổi gần nhất; xác nhận và kết thúc trong ứng dụng gateway.',
+          'Each unresolved alert with its state, severity and latest change; acknowledge and resolve them in the gateway.',
+        ),
+      )
       .withTarget(influx(OPEN_ALERTS).table())
       .timeFrom('30d')
-      .withTransformation({ id: 'organize', options: { excludeByName: { rule: true, id: true }, indexByName: { Time: 0, title: 1, kind: 2, severity: 3, level: 4, state: 5, station: 6, device: 7 } } })
-      .overrides(columnNames({ Time: 'Cập nhật / Updated', title: 'Nội dung / Title', kind: 'Loại / Kind', severity: 'Mức độ / Severity', level: 'Cấp / Level', state: 'Trạng thái / State', station: 'Trạm / Station', device: 'Thiết bị / Device', zone: 'Vùng / Zone' }))
+      .withTransformation({
+        id: 'organize',
+        options: {
+          excludeByName: { rule: true, id: true },
+          indexByName: { Time: 0, title: 1, kind: 2, severity: 3, level: 4, state: 5, station: 6, device: 7 },
+        },
+      })
+      .overrides(
+        columnNames({
+          Time: 'Cập nhật / Updated',
+          title: 'Nội dung / Title',
+          kind: 'Loại / Kind',
+          severity: 'Mức độ / Severity',
+          level: 'Cấp / Level',
+          state: 'Trạng thái / State',
+          station: 'Trạm / Station',
+          device: 'Thiết bị / Device',
+          zone: 'Vùng / Zone',
+        }),
+      )
       .overrideByName('severity', [
         { id: 'mappings', value: severityMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-background' } },
@@ -128,8 +195,17 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   board.withRow(row('Mực nước các trạm / Station levels'))
   const levels = new bargauge.PanelBuilder()
     .title('Mực nước mới nhất các trạm')
-    .description(bilingual('Số đọc mới nhất của mỗi trạm trong 7 ngày; màu theo mức báo động riêng của trạm.', 'Latest reading of every station within 7 days, coloured by that station\'s own alarm levels.'))
-    .withTarget(influx(`SELECT last("water_level") FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`).alias('$tag_station'))
+    .description(
+      bilingual(
+        'Số đọc mới nhất của mỗi trạm trong 7 ngày; màu theo mức báo động riêng của trạm.',
+        "Latest reading of every station within 7 days, coloured by that station's own alarm levels.",
+      ),
+    )
+    .withTarget(
+      influx(`SELECT last("water_level") FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`).alias(
+        '$tag_station',
+      ),
+    )
     .timeFrom('7d')
     .unit('lengthm')
     .decimals(2)
@@ -151,10 +227,27 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   board.withPanel(
     new table.PanelBuilder()
       .title('Mức báo động hiện tại')
-      .description(bilingual('Mực nước và mức báo động của số đọc mới nhất mỗi trạm.', 'Water level and alarm level of each station\'s latest reading.'))
-      .withTarget(influx(`SELECT last("water_level") AS "water_level", "alarm_level", "rise_rate" FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`).table())
+      .description(
+        bilingual(
+          'Mực nước và mức báo động của số đọc mới nhất mỗi trạm.',
+          "Water level and alarm level of each station's latest reading.",
+        ),
+      )
+      .withTarget(
+        influx(
+          `SELECT last("water_level") AS "water_level", "alarm_level", "rise_rate" FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`,
+        ).table(),
+      )
       .timeFrom('7d')
-      .overrides(columnNames({ Time: 'Thời điểm / Time', station: 'Trạm / Station', water_level: 'Mực nước (m) / Level', alarm_level: 'Báo động / Alarm', rise_rate: 'Lên (m/h) / Rise' }))
+      .overrides(
+        columnNames({
+          Time: 'Thời điểm / Time',
+          station: 'Trạm / Station',
+          water_level: 'Mực nước (m) / Level',
+          alarm_level: 'Báo động / Alarm',
+          rise_rate: 'Lên (m/h) / Rise',
+        }),
+      )
       .overrideByName('alarm_level', [
         { id: 'mappings', value: alarmLevelMappings() },
         { id: 'custom.cellOptions', value: { type: 'color-background' } },
@@ -167,8 +260,15 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   board.withPanel(
     bigValue('tile')
       .title('VN_AQI các trạm')
-      .description(bilingual('VN_AQI giờ mới nhất của mỗi trạm, màu theo mức chính thức.', 'Latest hourly VN_AQI per station in the official band colours.'))
-      .withTarget(influx(`SELECT last("aqi") FROM "readings" WHERE "kind" = 'air_quality' AND $timeFilter GROUP BY "station"`).alias('$tag_station'))
+      .description(
+        bilingual(
+          'VN_AQI giờ mới nhất của mỗi trạm, màu theo mức chính thức.',
+          'Latest hourly VN_AQI per station in the official band colours.',
+        ),
+      )
+      .withTarget(
+        influx(`SELECT last("aqi") FROM "readings" WHERE "kind" = 'air_quality' AND $timeFilter GROUP BY "station"`).alias('$tag_station'),
+      )
       .timeFrom('1d')
       .decimals(0)
       .thresholds(of(aqiThresholds()))
@@ -179,11 +279,25 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
   board.withPanel(
     bigValue('tile')
       .title('Ùn tắc theo camera')
-      .description(bilingual('Mức ùn tắc cao nhất giữa các vùng của mỗi camera trong 15 phút qua.', 'Highest congestion level across each camera\'s zones over the last 15 minutes.'))
+      .description(
+        bilingual(
+          'Mức ùn tắc cao nhất giữa các vùng của mỗi camera trong 15 phút qua.',
+          "Highest congestion level across each camera's zones over the last 15 minutes.",
+        ),
+      )
       .withTarget(influx(`SELECT max("congestion") FROM "detections" WHERE $timeFilter GROUP BY "camera"`).alias('$tag_camera'))
       .timeFrom('15m')
       .mappings(congestionMappings())
-      .thresholds(of(thresholds([[null, 'green'], [1, 'yellow'], [2, 'orange'], [3, 'red']])))
+      .thresholds(
+        of(
+          thresholds([
+            [null, 'green'],
+            [1, 'yellow'],
+            [2, 'orange'],
+            [3, 'red'],
+          ]),
+        ),
+      )
       .textMode(common.BigValueTextMode.ValueAndName)
       .height(5)
       .span(12),

@@ -38,8 +38,13 @@ export function bigValue(colour: 'text' | 'tile', calc: 'lastNotNull' | 'sum' = 
  * Renaming in an `organize` transformation instead would change the names that the other
  * overrides and transformations of the panel match on.
  */
-export function columnNames(names: Record<string, string>): Array<{ matcher: dashboard.MatcherConfig; properties: dashboard.DynamicConfigValue[] }> {
-  return Object.entries(names).map(([name, title]) => ({ matcher: { id: 'byName', options: name }, properties: [{ id: 'displayName', value: title }] }))
+export function columnNames(
+  names: Record<string, string>,
+): Array<{ matcher: dashboard.MatcherConfig; properties: dashboard.DynamicConfigValue[] }> {
+  return Object.entries(names).map(([name, title]) => ({
+    matcher: { id: 'byName', options: name },
+    properties: [{ id: 'displayName', value: title }],
+  }))
 }
 
 /** Descriptions carry both languages: Vietnamese for officers first, English for integrators. */
@@ -81,27 +86,23 @@ export function newBoard(meta: BoardMeta): dashboard.DashboardBuilder {
 }
 
 /** A query variable fed by `SHOW TAG VALUES`, multi-select with All. */
-export function tagVariable(
-  name: string,
-  label: string,
-  measurement: string,
-  key: string,
-  where?: string,
-): dashboard.QueryVariableBuilder {
+export function tagVariable(name: string, label: string, measurement: string, key: string, where?: string): dashboard.QueryVariableBuilder {
   const q = `SHOW TAG VALUES FROM ${ident(measurement)} WITH KEY = ${ident(key)}${where ? ` WHERE ${where}` : ''}`
-  return new dashboard.QueryVariableBuilder(name)
-    .label(label)
-    .datasource(INFLUX)
-    .query(q)
-    .definition(q)
-    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-    .sort(dashboard.VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
-    // All as `.*` rather than the list of values: a device or station that appeared after the
-    // variable was last refreshed still shows.
-    .allValue('.*')
-    .current({ selected: true, text: ['All'], value: ['$__all'] })
+  return (
+    new dashboard.QueryVariableBuilder(name)
+      .label(label)
+      .datasource(INFLUX)
+      .query(q)
+      .definition(q)
+      .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+      .sort(dashboard.VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      // All as `.*` rather than the list of values: a device or station that appeared after the
+      // variable was last refreshed still shows.
+      .allValue('.*')
+      .current({ selected: true, text: ['All'], value: ['$__all'] })
+  )
 }
 
 /**

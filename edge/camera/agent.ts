@@ -68,7 +68,12 @@ async function makeSource(d: CameraDriverConfig, password: string | undefined, o
   const on = d.onvif!
   const cam = await connectOnvif({ xaddr: on.xaddr, username: d.username, password })
   log.info(
-    { manufacturer: cam.description.manufacturer, model: cam.description.model, firmware: cam.description.firmware, profiles: cam.description.profiles.map((p) => p.token) },
+    {
+      manufacturer: cam.description.manufacturer,
+      model: cam.description.model,
+      firmware: cam.description.firmware,
+      profiles: cam.description.profiles.map((p) => p.token),
+    },
     'camera: ONVIF device found',
   )
   if (on.use === 'snapshot') {
@@ -129,7 +134,12 @@ export async function startCameraAgent(a: CameraAgentOptions): Promise<CameraAge
     // A frame is worth sending only now: never queue QoS 0 frames while the link is down.
     queueQoSZero: false,
     // MQTT 3.1.1 §3.1.2.5: the broker marks the camera offline if the agent vanishes.
-    will: { topic: deviceTopic.status(id), payload: Buffer.from(JSON.stringify({ online: false, fw: a.fw ?? 'iocgw-camera/0.1.0' })), qos: 1, retain: true },
+    will: {
+      topic: deviceTopic.status(id),
+      payload: Buffer.from(JSON.stringify({ online: false, fw: a.fw ?? 'iocgw-camera/0.1.0' })),
+      qos: 1,
+      retain: true,
+    },
     ...(a.caFile ? { ca: readFileSync(a.caFile) } : {}),
   }
   const client: MqttClient = mqtt.connect(a.mqttUrl, mqttOpts)

@@ -177,16 +177,22 @@ export class RtspSource extends BaseSource {
     if (this.ffmpegPath) cmd.setFfmpegPath(this.ffmpegPath)
     cmd
       .inputOptions([
-        '-rtsp_transport', 'tcp',
+        '-rtsp_transport',
+        'tcp',
         // Socket I/O timeout (microseconds): a camera that stops sending ends ffmpeg.
-        '-timeout', String(Math.max(2, Math.round(this.stallMs / 1000)) * 1_000_000),
+        '-timeout',
+        String(Math.max(2, Math.round(this.stallMs / 1000)) * 1_000_000),
       ])
       .outputOptions([
         '-an',
-        '-vf', `fps=1/${this.o.intervalS},scale='min(${this.o.maxWidth},iw)':-2`,
-        '-q:v', String(qscale(this.o.quality)),
-        '-f', 'image2pipe',
-        '-vcodec', 'mjpeg',
+        '-vf',
+        `fps=1/${this.o.intervalS},scale='min(${this.o.maxWidth},iw)':-2`,
+        '-q:v',
+        String(qscale(this.o.quality)),
+        '-f',
+        'image2pipe',
+        '-vcodec',
+        'mjpeg',
       ])
       // After a deliberate kill (stop, stall) this.cmd no longer points here: nothing to report.
       .on('error', (err: Error) => {

@@ -49,6 +49,7 @@ export type CameraDriverConfig = Static<typeof CameraDriverSchema>
 export function checkCameraSource(c: CameraDriverConfig): string | null {
   const n = [c.rtsp_url, c.snapshot_url, c.onvif].filter((x) => x !== undefined).length
   if (n !== 1) return 'driver: give exactly one of rtsp_url, snapshot_url, onvif'
-  if (c.password_env && process.env[c.password_env] === undefined) return `driver.password_env: environment variable ${c.password_env} is not set`
+  if (c.password_env && process.env[c.password_env] === undefined)
+    return `driver.password_env: environment variable ${c.password_env} is not set`
   return null
 }

@@ -71,7 +71,14 @@ export function discover(opts: { waitMs?: number; target?: { address: string; po
     o._DISCOVERY_WAIT = opts.waitMs ?? 3000
     try {
       const found = await o.startProbe()
-      return found.map((d) => ({ urn: d.urn, name: d.name, hardware: d.hardware, location: d.location, xaddrs: d.xaddrs, scopes: d.scopes }))
+      return found.map((d) => ({
+        urn: d.urn,
+        name: d.name,
+        hardware: d.hardware,
+        location: d.location,
+        xaddrs: d.xaddrs,
+        scopes: d.scopes,
+      }))
     } finally {
       o._MULTICAST_ADDRESS = saved.addr
       o._PORT = saved.port
@@ -112,7 +119,11 @@ export interface OnvifCamera {
 }
 
 /** Connects to a camera's device service (e.g. http://10.0.0.5/onvif/device_service) and reads its description. */
-export async function connectOnvif(o: { xaddr: string; username?: string | undefined; password?: string | undefined }): Promise<OnvifCamera> {
+export async function connectOnvif(o: {
+  xaddr: string
+  username?: string | undefined
+  password?: string | undefined
+}): Promise<OnvifCamera> {
   const dev = new (lib().OnvifDevice)({ xaddr: o.xaddr, user: o.username ?? '', pass: o.password ?? '' })
   let info: Record<string, string>
   try {

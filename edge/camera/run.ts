@@ -24,7 +24,12 @@ export function parseCameraDriver(raw: unknown): CameraDriverConfig {
  * the agent's own (already checked) config, the driver section is checked here.
  */
 export function startCameraFromEdgeConfig(
-  cfg: { device: { id: string; fw?: string | undefined }; password: string; mqtt: { url: string; ca_file?: string | undefined }; driver: unknown },
+  cfg: {
+    device: { id: string; fw?: string | undefined }
+    password: string
+    mqtt: { url: string; ca_file?: string | undefined }
+    driver: unknown
+  },
   logger: Logger,
 ): Promise<CameraAgent> {
   const driver = parseCameraDriver(cfg.driver)

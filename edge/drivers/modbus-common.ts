@@ -29,7 +29,14 @@ export async function readMap(client: ModbusClient, map: readonly RegisterEntry[
  * adapter closes it under us).
  */
 export function modbusDriver(
-  opts: { name: string; where: Record<string, unknown>; unitId: number; timeoutMs: number; registers: readonly RegisterEntry[]; logger: Logger },
+  opts: {
+    name: string
+    where: Record<string, unknown>
+    unitId: number
+    timeoutMs: number
+    registers: readonly RegisterEntry[]
+    logger: Logger
+  },
   open: (client: ModbusClient) => Promise<void>,
 ): Driver {
   let client: ModbusClient | undefined

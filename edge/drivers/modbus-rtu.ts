@@ -24,8 +24,17 @@ const plugin: DriverPlugin<Config> = {
   name: 'modbus-rtu',
   schema: Schema,
   async create(cfg, ctx) {
-    const link = { name: 'modbus-rtu', where: { path: cfg.path }, unitId: cfg.unit_id, timeoutMs: cfg.timeout_ms, registers: cfg.registers, logger: ctx.logger }
-    return modbusDriver(link, (c) => c.connectRTUBuffered(cfg.path, { baudRate: cfg.baud_rate, parity: cfg.parity, dataBits: cfg.data_bits, stopBits: cfg.stop_bits }))
+    const link = {
+      name: 'modbus-rtu',
+      where: { path: cfg.path },
+      unitId: cfg.unit_id,
+      timeoutMs: cfg.timeout_ms,
+      registers: cfg.registers,
+      logger: ctx.logger,
+    }
+    return modbusDriver(link, (c) =>
+      c.connectRTUBuffered(cfg.path, { baudRate: cfg.baud_rate, parity: cfg.parity, dataBits: cfg.data_bits, stopBits: cfg.stop_bits }),
+    )
   },
 }
 export default plugin

@@ -21,7 +21,14 @@ const plugin: DriverPlugin<Config> = {
   name: 'modbus-tcp',
   schema: Schema,
   async create(cfg, ctx) {
-    const link = { name: 'modbus-tcp', where: { host: cfg.host }, unitId: cfg.unit_id, timeoutMs: cfg.timeout_ms, registers: cfg.registers, logger: ctx.logger }
+    const link = {
+      name: 'modbus-tcp',
+      where: { host: cfg.host },
+      unitId: cfg.unit_id,
+      timeoutMs: cfg.timeout_ms,
+      registers: cfg.registers,
+      logger: ctx.logger,
+    }
     return modbusDriver(link, (c) => c.connectTCP(cfg.host, { port: cfg.port }))
   },
 }

@@ -8,9 +8,19 @@ import Type, { type Static } from 'typebox'
 export const RegisterEntry = Type.Object(
   {
     metric: Type.String({ minLength: 1, maxLength: 64 }),
-    address: Type.Integer({ minimum: 0, maximum: 65535, description: 'Zero-based register address (protocol address, not the 4xxxx label)' }),
+    address: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      description: 'Zero-based register address (protocol address, not the 4xxxx label)',
+    }),
     table: Type.Union([Type.Literal('holding'), Type.Literal('input')], { default: 'holding' }),
-    type: Type.Union([Type.Literal('int16'), Type.Literal('uint16'), Type.Literal('int32'), Type.Literal('uint32'), Type.Literal('float32')]),
+    type: Type.Union([
+      Type.Literal('int16'),
+      Type.Literal('uint16'),
+      Type.Literal('int32'),
+      Type.Literal('uint32'),
+      Type.Literal('float32'),
+    ]),
     /** `big`: the high word first (AB CD); `little`: the low word first (CD AB). */
     word_order: Type.Union([Type.Literal('big'), Type.Literal('little')], { default: 'big' }),
     scale: Type.Number({ default: 1 }),

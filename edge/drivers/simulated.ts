@@ -72,7 +72,7 @@ export function simulate(cfg: Config, at: number, intervalS: number): Sample {
       return { rainfall: Math.round(mm * 5) / 5, interval_s: intervalS, ...health }
     }
     case 'air_quality': {
-      const localH = (((sim + 7 * HOUR) % (24 * HOUR)) + 24 * HOUR) % (24 * HOUR) / HOUR
+      const localH = ((((sim + 7 * HOUR) % (24 * HOUR)) + 24 * HOUR) % (24 * HOUR)) / HOUR
       const bump = (c: number, w: number) => Math.exp(-(((localH - c) / w) ** 2))
       const traffic = bump(7.5, 1.5) + 0.8 * bump(18, 2)
       const f = (k: number) => 1 + cfg.noise * n(k)

@@ -12,11 +12,24 @@ import type { AlertStore } from './store.ts'
 import type { AlertChange } from './types.ts'
 import type { AlertingOptions, ChangeRouter } from './engine.ts'
 
-export interface SilenceState { lastSeen: number; kind?: string | undefined; station?: string | undefined; district?: string | undefined; alertId?: string | null }
+export interface SilenceState {
+  lastSeen: number
+  kind?: string | undefined
+  station?: string | undefined
+  district?: string | undefined
+  alertId?: string | null
+}
 /** A silence rule tracking a device, with its state for the device (see trackedOf). */
-export interface Tracked { rule: Silence; key: string; st: SilenceState }
+export interface Tracked {
+  rule: Silence
+  key: string
+  st: SilenceState
+}
 /** The state of one (condition, subject), with its key (see slotOf). */
-export interface Slot { key: string; st: LevelState & { data?: unknown } }
+export interface Slot {
+  key: string
+  st: LevelState & { data?: unknown }
+}
 
 export type AlertingMetrics = ReturnType<typeof alertingMetrics>
 
@@ -29,7 +42,9 @@ export function alertingMetrics(metrics: Metrics) {
     // Per reading: summed locally, handed to prom-client when read.
     readingsEvaluated: metrics.hotCounter(evaluated, { type: 'reading' }),
     // Hot: readings of several gauges of one station interleave, so many arrive behind the newest.
-    outOfOrder: metrics.hotCounter(metrics.counter('alert_inputs_out_of_order_total', 'Inputs older than the rule state, ignored for durations')),
+    outOfOrder: metrics.hotCounter(
+      metrics.counter('alert_inputs_out_of_order_total', 'Inputs older than the rule state, ignored for durations'),
+    ),
     ruleRejects: metrics.counter('rule_rejects_total', 'Rule documents refused (PUT /api/v1/rules)'),
     publishFailed: metrics.counter('alert_publish_failures_total', 'Alert changes that could not be published', ['target']),
   }

@@ -38,10 +38,16 @@ export interface Condition {
 export type Input = { type: 'reading'; reading: Reading } | { type: 'detection'; detection: DetectionEvent }
 
 const DEFAULT_MIN_DURATION_S: Record<string, number> = {
-  water_alarm: 300, rise_rate: 600, rainfall: 0, aqi_band: 900, congestion: 300, water_ratio: 120,
+  water_alarm: 300,
+  rise_rate: 600,
+  rainfall: 0,
+  aqi_band: 900,
+  congestion: 300,
+  water_ratio: 120,
 }
 
-const minDuration = (rule: Rule): number => ('min_duration_s' in rule && rule.min_duration_s !== undefined ? rule.min_duration_s : DEFAULT_MIN_DURATION_S[rule.type] ?? 0) * 1000
+const minDuration = (rule: Rule): number =>
+  ('min_duration_s' in rule && rule.min_duration_s !== undefined ? rule.min_duration_s : (DEFAULT_MIN_DURATION_S[rule.type] ?? 0)) * 1000
 
 const allows = (list: readonly string[] | undefined, id: string | null | undefined): boolean =>
   !list || list.length === 0 || list.includes('*') || (id !== null && id !== undefined && list.includes(id))
@@ -60,7 +66,9 @@ function stationSubject(r: Reading): Subject {
   let s = cache.get(id)
   if (!s || s.district !== district) {
     if (cache.size > 100_000) cache.clear()
-    s = r.station ? { key: `station:${r.station}`, station: r.station, district } : { key: `device:${r.device}`, device: r.device, district }
+    s = r.station
+      ? { key: `station:${r.station}`, station: r.station, district }
+      : { key: `device:${r.device}`, device: r.device, district }
     cache.set(id, s)
   }
   return s
@@ -104,17 +112,22 @@ function compile(rule: Rule, stations: Stations): Condition | undefined {
 // ones): this runs for every water-level reading.
 // A station without any level set gets none (undefined).
 const thresholdsOf = new WeakMap<object, ReadonlyArray<number | null> | null>()
-function alarmThresholds(lv: { I: number | null; II: number | null; III: number | null } | undefined): ReadonlyArray<number | null> | undefined {
+function alarmThresholds(
+  lv: { I: number | null; II: number | null; III: number | null } | undefined,
+): ReadonlyArray<number | null> | undefined {
   if (!lv) return undefined
   let t = thresholdsOf.get(lv)
-  if (t === undefined) thresholdsOf.set(lv, (t = lv.I === null && lv.II === null && lv.III === null ? null : Object.freeze([lv.I, lv.II, lv.III])))
+  if (t === undefined)
+    thresholdsOf.set(lv, (t = lv.I === null && lv.II === null && lv.III === null ? null : Object.freeze([lv.I, lv.II, lv.III])))
   return t ?? undefined
 }
 
 function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const)
   return {
-    rule, kind: 'water_level', consumes: { type: 'reading', metric: 'water_level' },
+    rule,
+    kind: 'water_level',
+    consumes: { type: 'reading', metric: 'water_level' },
     evaluate(input) {
       if (input.type !== 'reading') return undefined
       const r = input.reading
@@ -123,7 +136,16 @@ function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition
       // A rule's own levels are three numbers (rules.ts); a station's may all be unset.
       const thresholds = rule.levels?.[r.station] ?? alarmThresholds(stations.get(r.station)?.levels)
       if (!thresholds) return undefined
-      return { subject: stationSubject(r), ts: r.ts, value: v, thresholds, hysteresis: rule.hysteresis_m, minDurationMs: md, severities, unit: 'm' }
+      return {
+        subject: stationSubject(r),
+        ts: r.ts,
+        value: v,
+        thresholds,
+        hysteresis: rule.hysteresis_m,
+        minDurationMs: md,
+        severities,
+        unit: 'm',
+      }
     },
     title: (s, level, value) => {
       const st = s.station ? stations.get(s.station) : undefined
@@ -133,14 +155,18 @@ function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition
   }
 }
 
-interface Samples { s: Array<[number, number]> }
+interface Samples {
+  s: Array<[number, number]>
+}
 
 function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
   const spacing = windowMs / 200
   const severities = [rule.severity ?? 'major'] as const
   return {
-    rule, kind: 'rise_rate', consumes: { type: 'reading', metric: 'water_level' },
+    rule,
+    kind: 'rise_rate',
+    consumes: { type: 'reading', metric: 'water_level' },
     evaluate(input, data) {
       if (input.type !== 'reading') return undefined
       const r = input.reading
@@ -158,21 +184,37 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
       else if (r.ts >= last[0]) {
         last[0] = r.ts
         last[1] = v
-      }
-      else return undefined // older than the newest sample: already covered
+      } else return undefined // older than the newest sample: already covered
       while (d.s.length > 0 && (d.s[0] as [number, number])[0] < r.ts - windowMs) d.s.shift()
       const first = d.s[0]
       if (!first || d.s.length < 2 || r.ts - first[0] < windowMs / 2) return undefined
       // Least-squares slope: one noisy sample at either end must not fake a fast rise.
-      let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0
+      let n = 0,
+        sx = 0,
+        sy = 0,
+        sxx = 0,
+        sxy = 0
       for (const [t, y] of d.s) {
         const x = (t - r.ts) / 3_600_000
-        n++; sx += x; sy += y; sxx += x * x; sxy += x * y
+        n++
+        sx += x
+        sy += y
+        sxx += x * x
+        sxy += x * y
       }
       const den = n * sxx - sx * sx
       if (den === 0) return undefined
       const slope = (n * sxy - sx * sy) / den
-      return { subject, ts: r.ts, value: slope, thresholds: [threshold], hysteresis: rule.hysteresis_m_per_h, minDurationMs: md, severities, unit: 'm/h' }
+      return {
+        subject,
+        ts: r.ts,
+        value: slope,
+        thresholds: [threshold],
+        hysteresis: rule.hysteresis_m_per_h,
+        minDurationMs: md,
+        severities,
+        unit: 'm/h',
+      }
     },
     title: (s, _level, value) => `${placeName(stations, s)}: nước lên nhanh ${fmt(value)} m/giờ`,
   }
@@ -183,7 +225,10 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
  * the window edge moves in steps of window/60), plus the last event times per device so that a
  * replayed or duplicated reading is counted once.
  */
-interface RainData { b: Record<string, number>; recent: Record<string, number[]> }
+interface RainData {
+  b: Record<string, number>
+  recent: Record<string, number[]>
+}
 const RAIN_BUCKETS = 60
 const RECENT_PER_DEVICE = 64
 
@@ -193,7 +238,9 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds_mm.length)
   const hours = rule.window_s / 3600
   return {
-    rule, kind: 'rainfall', consumes: { type: 'reading', metric: 'rainfall' },
+    rule,
+    kind: 'rainfall',
+    consumes: { type: 'reading', metric: 'rainfall' },
     evaluate(input, data) {
       if (input.type !== 'reading') return undefined
       const r = input.reading
@@ -217,9 +264,19 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
         else sum += v
       }
       sum = Math.round(sum * 1000) / 1000
-      return { subject, ts: r.ts, value: sum, thresholds: rule.thresholds_mm, hysteresis: rule.hysteresis_mm, minDurationMs: md, severities, unit: 'mm' }
+      return {
+        subject,
+        ts: r.ts,
+        value: sum,
+        thresholds: rule.thresholds_mm,
+        hysteresis: rule.hysteresis_mm,
+        minDurationMs: md,
+        severities,
+        unit: 'mm',
+      }
     },
-    title: (s, _level, value) => `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,
+    title: (s, _level, value) =>
+      `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,
   }
 }
 
@@ -230,17 +287,27 @@ function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
   const thresholds = bands.map((b) => b.min)
   const severities = bands.map((b) => bySeverity[b.min] ?? 'minor')
   return {
-    rule, kind: 'aqi', consumes: { type: 'reading', metric: 'aqi' },
+    rule,
+    kind: 'aqi',
+    consumes: { type: 'reading', metric: 'aqi' },
     evaluate(input) {
       if (input.type !== 'reading') return undefined
       const r = input.reading
       const aqi = r.values.aqi
       if (aqi === undefined || !allows(rule.stations, r.station)) return undefined
       return {
-        subject: stationSubject(r), ts: r.ts, value: aqi, thresholds, hysteresis: rule.hysteresis, minDurationMs: md, severities, unit: 'AQI',
+        subject: stationSubject(r),
+        ts: r.ts,
+        value: aqi,
+        thresholds,
+        hysteresis: rule.hysteresis,
+        minDurationMs: md,
+        severities,
+        unit: 'AQI',
       }
     },
-    title: (s, level, value) => `${placeName(stations, s)}: chất lượng không khí ${bands[level - 1]?.vi ?? ''} (VN_AQI ${Math.round(value)})`,
+    title: (s, level, value) =>
+      `${placeName(stations, s)}: chất lượng không khí ${bands[level - 1]?.vi ?? ''} (VN_AQI ${Math.round(value)})`,
   }
 }
 
@@ -248,17 +315,35 @@ function camera(rule: Congestion | WaterRatio, md: number): Condition {
   const field = rule.type === 'congestion' ? 'congestion' : 'water_ratio'
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds.length)
   return {
-    rule, kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone', consumes: { type: 'detection' },
+    rule,
+    kind: rule.type === 'congestion' ? 'congestion' : 'water_in_zone',
+    consumes: { type: 'detection' },
     evaluate(input) {
       if (input.type !== 'detection') return undefined
       const d = input.detection
       const v = d[field]
       if (v === undefined || !allows(rule.cameras, d.camera) || !allows(rule.zones, d.zone)) return undefined
-      const subject: Subject = { key: `device:${d.camera}:${d.zone}`, device: d.camera, zone: d.zone, station: d.station ?? undefined, district: d.district ?? undefined }
-      return { subject, ts: d.ts, value: v, thresholds: rule.thresholds, hysteresis: rule.hysteresis, minDurationMs: md, severities, unit: rule.type === 'congestion' ? '' : '' }
+      const subject: Subject = {
+        key: `device:${d.camera}:${d.zone}`,
+        device: d.camera,
+        zone: d.zone,
+        station: d.station ?? undefined,
+        district: d.district ?? undefined,
+      }
+      return {
+        subject,
+        ts: d.ts,
+        value: v,
+        thresholds: rule.thresholds,
+        hysteresis: rule.hysteresis,
+        minDurationMs: md,
+        severities,
+        unit: rule.type === 'congestion' ? '' : '',
+      }
     },
-    title: (s, level, value) => rule.type === 'congestion'
-      ? `Camera ${s.device}, vùng ${s.zone}: ùn tắc giao thông mức ${level} (${fmt(value, 1)})`
-      : `Camera ${s.device}, vùng ${s.zone}: nước ngập ${Math.round(value * 100)}% vùng theo dõi`,
+    title: (s, level, value) =>
+      rule.type === 'congestion'
+        ? `Camera ${s.device}, vùng ${s.zone}: ùn tắc giao thông mức ${level} (${fmt(value, 1)})`
+        : `Camera ${s.device}, vùng ${s.zone}: nước ngập ${Math.round(value * 100)}% vùng theo dõi`,
   }
 }

@@ -1,18 +1,21 @@
 import Type, { type Static } from 'typebox'
 
 // The `alerts` section of the gateway configuration (compose as `alerts: AlertsSection`).
-export const AlertsSection = Type.Object({
-  /** Shipped rules; a copy replaced through PUT /api/v1/rules in <dataDir>/rules.yaml wins. */
-  rulesFile: Type.String({ minLength: 1, default: 'config/rules.yaml' }),
-  /**
-   * A reading older than this on arrival marks the alert change it causes as late, so an officer
-   * knows the alarm describes the past. Shorter than ingest.lateAfterSeconds (which marks stored
-   * readings): docs/operations.md "Late readings and late alerts".
-   */
-  lateAfterS: Type.Integer({ minimum: 1, default: 120 }),
-  /** How often silent devices are looked for. */
-  silenceCheckS: Type.Integer({ minimum: 1, default: 5 }),
-}, { additionalProperties: false, default: {} })
+export const AlertsSection = Type.Object(
+  {
+    /** Shipped rules; a copy replaced through PUT /api/v1/rules in <dataDir>/rules.yaml wins. */
+    rulesFile: Type.String({ minLength: 1, default: 'config/rules.yaml' }),
+    /**
+     * A reading older than this on arrival marks the alert change it causes as late, so an officer
+     * knows the alarm describes the past. Shorter than ingest.lateAfterSeconds (which marks stored
+     * readings): docs/operations.md "Late readings and late alerts".
+     */
+    lateAfterS: Type.Integer({ minimum: 1, default: 120 }),
+    /** How often silent devices are looked for. */
+    silenceCheckS: Type.Integer({ minimum: 1, default: 5 }),
+  },
+  { additionalProperties: false, default: {} },
+)
 
 export type AlertsConfig = Static<typeof AlertsSection>
 

@@ -134,7 +134,6 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ]
 
-
 const open = new Map<string, { db: Db; refs: number }>()
 
 export interface SharedDb {

@@ -107,7 +107,11 @@ function detectionArrived(ctx: AlertingState, d: DetectionEvent): void {
 /** A device status on the bus: an online one is news from the device (silence rules only). */
 function statusArrived(ctx: AlertingState, s: DeviceStatusEvent): void {
   if (!s.online) return
-  try { seen(ctx, s.device, undefined, undefined, undefined) } catch (err) { ctx.log.error({ err }, 'silence tracking failed') }
+  try {
+    seen(ctx, s.device, undefined, undefined, undefined)
+  } catch (err) {
+    ctx.log.error({ err }, 'silence tracking failed')
+  }
 }
 
 /** PUT /api/v1/rules: validated (a refusal is counted), stored, then applied with fresh caches. */
@@ -168,8 +172,20 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   opts.bus?.on('reading', onReading)
   opts.bus?.on('detection', onDetection)
   opts.bus?.on('device-status', onStatus)
-  const flushTimer = setInterval(() => { try { flush(ctx) } catch (err) { ctx.log.error({ err }, 'rule state flush failed') } }, opts.flushMs ?? 1000)
-  const silenceTimer = setInterval(() => { try { checkSilence(ctx) } catch (err) { ctx.log.error({ err }, 'silence check failed') } }, opts.silenceCheckMs ?? 5000)
+  const flushTimer = setInterval(() => {
+    try {
+      flush(ctx)
+    } catch (err) {
+      ctx.log.error({ err }, 'rule state flush failed')
+    }
+  }, opts.flushMs ?? 1000)
+  const silenceTimer = setInterval(() => {
+    try {
+      checkSilence(ctx)
+    } catch (err) {
+      ctx.log.error({ err }, 'silence check failed')
+    }
+  }, opts.silenceCheckMs ?? 5000)
   flushTimer.unref()
   silenceTimer.unref()
 
@@ -202,7 +218,11 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       opts.bus?.off('device-status', onStatus)
       clearInterval(flushTimer)
       clearInterval(silenceTimer)
-      try { flush(ctx) } catch (err) { ctx.log.error({ err }, 'rule state flush failed') }
+      try {
+        flush(ctx)
+      } catch (err) {
+        ctx.log.error({ err }, 'rule state flush failed')
+      }
       shared.release()
     },
   }

@@ -1,5 +1,8 @@
 export class AlertError extends Error {
-  constructor(readonly code: 'not_found' | 'conflict', message: string) {
+  constructor(
+    readonly code: 'not_found' | 'conflict',
+    message: string,
+  ) {
     super(message)
     this.name = 'AlertError'
   }

@@ -29,7 +29,11 @@ export function handle(ctx: AlertingState, input: Input): void {
   for (let ci = 0; ci < ctx.conditions.length; ci++) {
     const cond = ctx.conditions[ci]!
     const wants = cond.consumes
-    if (wants.type !== input.type || (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)) continue
+    if (
+      wants.type !== input.type ||
+      (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)
+    )
+      continue
     const ev = cond.evaluate(input, ctx.dataOf[ci]!)
     if (ev === undefined) continue
     const { key, st } = slotOf(ctx, ci, cond.rule.id, ev.subject.key)
@@ -47,7 +51,10 @@ export function handle(ctx: AlertingState, input: Input): void {
       continue
     }
     try {
-      const late = input.type === 'reading' ? input.reading.late || ctx.now() - input.reading.ts > ctx.lateAfterMs : ctx.now() - input.detection.ts > ctx.lateAfterMs
+      const late =
+        input.type === 'reading'
+          ? input.reading.late || ctx.now() - input.reading.ts > ctx.lateAfterMs
+          : ctx.now() - input.detection.ts > ctx.lateAfterMs
       const c = applyLevel(ctx, cond, ev, st, prev, applied, late)
       if (c) (changes ??= []).push(c)
     } catch (err) {
@@ -57,8 +64,15 @@ export function handle(ctx: AlertingState, input: Input): void {
   if (changes) emitAfterCommit(ctx, changes)
 }
 
-
-export function applyLevel(ctx: AlertingState, cond: Condition, ev: Evaluation, st: LevelState, prev: number, level: number, late: boolean): AlertChange | undefined {
+export function applyLevel(
+  ctx: AlertingState,
+  cond: Condition,
+  ev: Evaluation,
+  st: LevelState,
+  prev: number,
+  level: number,
+  late: boolean,
+): AlertChange | undefined {
   const rule = cond.rule
   const at = new Date(ctx.now()).toISOString()
   const eventTs = new Date(ev.ts).toISOString()
@@ -75,18 +89,49 @@ export function applyLevel(ctx: AlertingState, cond: Condition, ev: Evaluation, 
       if (!active || active.state === 'resolved') {
         const id = newId()
         ctx.store.insert({
-          id, rule: rule.id, kind: cond.kind, subject: ev.subject.key, station: ev.subject.station, device: ev.subject.device,
-          zone: ev.subject.zone, district: ev.subject.district, severity, level, value: ev.value, threshold: threshold ?? undefined,
-          unit: ev.unit || undefined, title, late, at, attentionSince: ctx.now(),
+          id,
+          rule: rule.id,
+          kind: cond.kind,
+          subject: ev.subject.key,
+          station: ev.subject.station,
+          device: ev.subject.device,
+          zone: ev.subject.zone,
+          district: ev.subject.district,
+          severity,
+          level,
+          value: ev.value,
+          threshold: threshold ?? undefined,
+          unit: ev.unit || undefined,
+          title,
+          late,
+          at,
+          attentionSince: ctx.now(),
         })
         st.alertId = id
-        change = record(ctx, id, { at, event_ts: eventTs, action: 'opened', severity, level, value: ev.value, state: 'open', by: 'system', late })
+        change = record(ctx, id, {
+          at,
+          event_ts: eventTs,
+          action: 'opened',
+          severity,
+          level,
+          value: ev.value,
+          state: 'open',
+          by: 'system',
+          late,
+        })
       } else {
         const action: ChangeAction = level > (active.level ?? 0) ? 'raised' : 'lowered'
         // A raise needs a new acknowledgement: the officer acknowledged a smaller danger.
         const state = action === 'raised' ? 'open' : active.state
         ctx.store.update(active.id, {
-          updated_at: at, severity, level, value: ev.value, threshold: threshold ?? undefined, title, state, late,
+          updated_at: at,
+          severity,
+          level,
+          value: ev.value,
+          threshold: threshold ?? undefined,
+          title,
+          state,
+          late,
           ...(action === 'raised' ? { attentionSince: ctx.now(), acknowledged: null } : {}),
         })
         change = record(ctx, active.id, { at, event_ts: eventTs, action, severity, level, value: ev.value, state, by: 'system', late })
@@ -94,7 +139,17 @@ export function applyLevel(ctx: AlertingState, cond: Condition, ev: Evaluation, 
     } else if (active && active.state !== 'resolved') {
       ctx.store.update(active.id, { updated_at: at, state: 'resolved', value: ev.value, late, resolved: { by: 'system', at } })
       st.alertId = null
-      change = record(ctx, active.id, { at, event_ts: eventTs, action: 'resolved', severity: active.severity, level: 0, value: ev.value, state: 'resolved', by: 'system', late })
+      change = record(ctx, active.id, {
+        at,
+        event_ts: eventTs,
+        action: 'resolved',
+        severity: active.severity,
+        level: 0,
+        value: ev.value,
+        state: 'resolved',
+        by: 'system',
+        late,
+      })
     } else {
       st.alertId = null
     }

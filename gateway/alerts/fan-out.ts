@@ -28,7 +28,11 @@ export function emitAfterCommit(ctx: AlertingState, changes: AlertChange[]): voi
     const payload = JSON.stringify({ ...rest, change: c.change })
     try {
       const p = ctx.opts.publish?.(topic, payload, { qos: 1, retain: false })
-      if (p && typeof (p as Promise<void>).catch === 'function') (p as Promise<void>).catch((err: unknown) => { ctx.m.publishFailed.inc({ target: 'mqtt' }); ctx.log.warn({ err }, 'alert publish failed') })
+      if (p && typeof (p as Promise<void>).catch === 'function')
+        (p as Promise<void>).catch((err: unknown) => {
+          ctx.m.publishFailed.inc({ target: 'mqtt' })
+          ctx.log.warn({ err }, 'alert publish failed')
+        })
     } catch (err) {
       ctx.m.publishFailed.inc({ target: 'mqtt' })
       ctx.log.warn({ err }, 'alert publish failed')
@@ -36,10 +40,17 @@ export function emitAfterCommit(ctx: AlertingState, changes: AlertChange[]): voi
     if (ctx.opts.annotate) {
       Promise.resolve()
         .then(() => ctx.opts.annotate?.(point(c)))
-        .catch((err: unknown) => { ctx.m.publishFailed.inc({ target: 'store' }); ctx.log.warn({ err }, 'alert annotation write failed') })
+        .catch((err: unknown) => {
+          ctx.m.publishFailed.inc({ target: 'store' })
+          ctx.log.warn({ err }, 'alert annotation write failed')
+        })
     }
     for (const l of ctx.listeners) {
-      try { l(c) } catch (err) { ctx.log.warn({ err }, 'alert listener failed') }
+      try {
+        l(c)
+      } catch (err) {
+        ctx.log.warn({ err }, 'alert listener failed')
+      }
     }
   }
   ctx.m.open.set(ctx.store.countOpen())

@@ -11,11 +11,21 @@ export function human(ctx: AlertingState, id: string, by: string, note: string |
   const c = ctx.store.transaction(() => {
     const a = ctx.store.get(id)
     if (!a) throw new AlertError('not_found', `alert ${id} not found: list alerts with GET /api/v1/alerts`)
-    if (a.state === 'resolved') throw new AlertError('conflict', `alert ${id} is already resolved (by ${a.resolved?.by ?? 'system'} at ${a.resolved?.at ?? '?'})`)
-    if (action === 'acknowledged' && a.state === 'acknowledged') throw new AlertError('conflict', `alert ${id} is already acknowledged by ${a.acknowledged?.by ?? '?'} at ${a.acknowledged?.at ?? '?'}`)
+    if (a.state === 'resolved')
+      throw new AlertError('conflict', `alert ${id} is already resolved (by ${a.resolved?.by ?? 'system'} at ${a.resolved?.at ?? '?'})`)
+    if (action === 'acknowledged' && a.state === 'acknowledged')
+      throw new AlertError(
+        'conflict',
+        `alert ${id} is already acknowledged by ${a.acknowledged?.by ?? '?'} at ${a.acknowledged?.at ?? '?'}`,
+      )
     const at = new Date(ctx.now()).toISOString()
     const who = { by, at, note }
-    ctx.store.update(id, action === 'acknowledged' ? { updated_at: at, state: 'acknowledged', acknowledged: who } : { updated_at: at, state: 'resolved', resolved: who })
+    ctx.store.update(
+      id,
+      action === 'acknowledged'
+        ? { updated_at: at, state: 'acknowledged', acknowledged: who }
+        : { updated_at: at, state: 'resolved', resolved: who },
+    )
     if (action === 'resolved') {
       // The condition may still hold: it opens a new alert only when it comes back (clears, then rises).
       const subject = ctx.store.subjectOf(id)!
@@ -32,7 +42,15 @@ export function human(ctx: AlertingState, id: string, by: string, note: string |
         ctx.store.saveRuleState(a.rule, subject, sil)
       }
     }
-    return record(ctx, id, { at, action, severity: a.severity, level: a.level, state: action === 'acknowledged' ? 'acknowledged' : 'resolved', by, note })
+    return record(ctx, id, {
+      at,
+      action,
+      severity: a.severity,
+      level: a.level,
+      state: action === 'acknowledged' ? 'acknowledged' : 'resolved',
+      by,
+      note,
+    })
   })
   emitAfterCommit(ctx, [c])
   return c.alert

@@ -17,7 +17,12 @@ export interface LevelState {
   alertId?: string | null | undefined
 }
 
-export function targetLevel(value: number, thresholds: ReadonlyArray<number | null | undefined>, hysteresis: number, current: number): number {
+export function targetLevel(
+  value: number,
+  thresholds: ReadonlyArray<number | null | undefined>,
+  hysteresis: number,
+  current: number,
+): number {
   let target = 0
   for (let i = 0; i < thresholds.length; i++) {
     const t = thresholds[i]

@@ -11,7 +11,10 @@ import { schemaProblem } from '../util/schema-error.ts'
 
 const RuleId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Rule id' })
 const SeverityT = Type.Union(SEVERITIES.map((s) => Type.Literal(s)))
-const Names = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Ids this rule applies to; absent means all' })
+const Names = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+  maxItems: 1000,
+  description: 'Ids this rule applies to; absent means all',
+})
 const Seconds = Type.Integer({ minimum: 0, maximum: 7 * 86400 })
 const Common = {
   id: RuleId,
@@ -20,80 +23,105 @@ const Common = {
 }
 
 /** Decision 05/2020/QĐ-TTg alarm levels I-III, levels from config/stations.yaml unless overridden. */
-export const WaterAlarmRule = Type.Object({
-  ...Common,
-  type: Type.Literal('water_alarm'),
-  stations: Type.Optional(Names),
-  hysteresis_m: Type.Number({ minimum: 0, maximum: 5, default: 0.1 }),
-  min_duration_s: Type.Optional(Seconds),
-  severities: Type.Optional(Type.Array(SeverityT, { minItems: 3, maxItems: 3 })),
-  /** Per-station override of the levels [I, II, III] in metres above the gauge datum. */
-  levels: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }), Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }))),
-}, { additionalProperties: false })
+export const WaterAlarmRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('water_alarm'),
+    stations: Type.Optional(Names),
+    hysteresis_m: Type.Number({ minimum: 0, maximum: 5, default: 0.1 }),
+    min_duration_s: Type.Optional(Seconds),
+    severities: Type.Optional(Type.Array(SeverityT, { minItems: 3, maxItems: 3 })),
+    /** Per-station override of the levels [I, II, III] in metres above the gauge datum. */
+    levels: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }), Type.Array(Type.Number(), { minItems: 3, maxItems: 3 })),
+    ),
+  },
+  { additionalProperties: false },
+)
 
-export const RiseRateRule = Type.Object({
-  ...Common,
-  type: Type.Literal('rise_rate'),
-  stations: Type.Optional(Names),
-  window_s: Type.Integer({ minimum: 60, maximum: 86400, default: 3600 }),
-  /** Defaults to the station's rise_alert_m_per_h in config/stations.yaml. */
-  threshold_m_per_h: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 20 })),
-  hysteresis_m_per_h: Type.Number({ minimum: 0, maximum: 20, default: 0.05 }),
-  min_duration_s: Type.Optional(Seconds),
-  severity: Type.Optional(SeverityT),
-}, { additionalProperties: false })
+export const RiseRateRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('rise_rate'),
+    stations: Type.Optional(Names),
+    window_s: Type.Integer({ minimum: 60, maximum: 86400, default: 3600 }),
+    /** Defaults to the station's rise_alert_m_per_h in config/stations.yaml. */
+    threshold_m_per_h: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 20 })),
+    hysteresis_m_per_h: Type.Number({ minimum: 0, maximum: 20, default: 0.05 }),
+    min_duration_s: Type.Optional(Seconds),
+    severity: Type.Optional(SeverityT),
+  },
+  { additionalProperties: false },
+)
 
-export const RainfallRule = Type.Object({
-  ...Common,
-  type: Type.Literal('rainfall'),
-  stations: Type.Optional(Names),
-  window_s: Type.Integer({ minimum: 300, maximum: 86400, description: 'Accumulation window, e.g. 3600, 10800, 86400' }),
-  thresholds_mm: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 5000 }), { minItems: 1, maxItems: 3 }),
-  hysteresis_mm: Type.Number({ minimum: 0, maximum: 1000, default: 0 }),
-  min_duration_s: Type.Optional(Seconds),
-  severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
-}, { additionalProperties: false })
+export const RainfallRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('rainfall'),
+    stations: Type.Optional(Names),
+    window_s: Type.Integer({ minimum: 300, maximum: 86400, description: 'Accumulation window, e.g. 3600, 10800, 86400' }),
+    thresholds_mm: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 5000 }), { minItems: 1, maxItems: 3 }),
+    hysteresis_mm: Type.Number({ minimum: 0, maximum: 1000, default: 0 }),
+    min_duration_s: Type.Optional(Seconds),
+    severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
+  },
+  { additionalProperties: false },
+)
 
 /** VN_AQI bands of Decision 1459/QĐ-TCMT: an alert from `min_aqi` on, its level the band. */
-export const AqiBandRule = Type.Object({
-  ...Common,
-  type: Type.Literal('aqi_band'),
-  stations: Type.Optional(Names),
-  min_aqi: Type.Union([Type.Literal(51), Type.Literal(101), Type.Literal(151), Type.Literal(201), Type.Literal(301)], { default: 101 }),
-  hysteresis: Type.Number({ minimum: 0, maximum: 50, default: 5 }),
-  min_duration_s: Type.Optional(Seconds),
-}, { additionalProperties: false })
+export const AqiBandRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('aqi_band'),
+    stations: Type.Optional(Names),
+    min_aqi: Type.Union([Type.Literal(51), Type.Literal(101), Type.Literal(151), Type.Literal(201), Type.Literal(301)], { default: 101 }),
+    hysteresis: Type.Number({ minimum: 0, maximum: 50, default: 5 }),
+    min_duration_s: Type.Optional(Seconds),
+  },
+  { additionalProperties: false },
+)
 
-export const SilenceRule = Type.Object({
-  ...Common,
-  type: Type.Literal('silence'),
-  device_kinds: Type.Optional(Type.Array(Type.Union(['water_level', 'rain_gauge', 'air_quality', 'camera'].map((k) => Type.Literal(k))), { maxItems: 4 })),
-  devices: Type.Optional(Names),
-  expected_interval_s: Type.Integer({ minimum: 1, maximum: 7 * 86400 }),
-  severity: Type.Optional(SeverityT),
-}, { additionalProperties: false })
+export const SilenceRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('silence'),
+    device_kinds: Type.Optional(
+      Type.Array(Type.Union(['water_level', 'rain_gauge', 'air_quality', 'camera'].map((k) => Type.Literal(k))), { maxItems: 4 }),
+    ),
+    devices: Type.Optional(Names),
+    expected_interval_s: Type.Integer({ minimum: 1, maximum: 7 * 86400 }),
+    severity: Type.Optional(SeverityT),
+  },
+  { additionalProperties: false },
+)
 
-export const CongestionRule = Type.Object({
-  ...Common,
-  type: Type.Literal('congestion'),
-  cameras: Type.Optional(Names),
-  zones: Type.Optional(Names),
-  thresholds: Type.Array(Type.Number({ minimum: 0, maximum: 3 }), { minItems: 1, maxItems: 3, default: [2, 3] }),
-  hysteresis: Type.Number({ minimum: 0, maximum: 3, default: 0.5 }),
-  min_duration_s: Type.Optional(Seconds),
-  severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
-}, { additionalProperties: false })
+export const CongestionRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('congestion'),
+    cameras: Type.Optional(Names),
+    zones: Type.Optional(Names),
+    thresholds: Type.Array(Type.Number({ minimum: 0, maximum: 3 }), { minItems: 1, maxItems: 3, default: [2, 3] }),
+    hysteresis: Type.Number({ minimum: 0, maximum: 3, default: 0.5 }),
+    min_duration_s: Type.Optional(Seconds),
+    severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
+  },
+  { additionalProperties: false },
+)
 
-export const WaterRatioRule = Type.Object({
-  ...Common,
-  type: Type.Literal('water_ratio'),
-  cameras: Type.Optional(Names),
-  zones: Type.Optional(Names),
-  thresholds: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), { minItems: 1, maxItems: 3, default: [0.2, 0.5] }),
-  hysteresis: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
-  min_duration_s: Type.Optional(Seconds),
-  severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
-}, { additionalProperties: false })
+export const WaterRatioRule = Type.Object(
+  {
+    ...Common,
+    type: Type.Literal('water_ratio'),
+    cameras: Type.Optional(Names),
+    zones: Type.Optional(Names),
+    thresholds: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), { minItems: 1, maxItems: 3, default: [0.2, 0.5] }),
+    hysteresis: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
+    min_duration_s: Type.Optional(Seconds),
+    severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
+  },
+  { additionalProperties: false },
+)
 
 const BY_TYPE: Record<string, TSchema> = {
   water_alarm: WaterAlarmRule,
@@ -116,10 +144,13 @@ export type Silence = Static<typeof SilenceRule>
 export type Congestion = Static<typeof CongestionRule>
 export type WaterRatio = Static<typeof WaterRatioRule>
 
-export const RulesDocSchema = Type.Object({
-  version: Type.Literal(1),
-  rules: Type.Array(RuleSchema, { maxItems: 1000 }),
-}, { additionalProperties: false })
+export const RulesDocSchema = Type.Object(
+  {
+    version: Type.Literal(1),
+    rules: Type.Array(RuleSchema, { maxItems: 1000 }),
+  },
+  { additionalProperties: false },
+)
 export type RulesDoc = Static<typeof RulesDocSchema>
 
 export class RuleError extends Error {
@@ -127,7 +158,13 @@ export class RuleError extends Error {
 }
 
 function firstError(schema: TSchema, value: unknown, prefix: string, skip?: readonly string[]): string | undefined {
-  const p = schemaProblem(Value.Errors(schema, value), { prefix, root: '(top level)', skip, unknown: 'is not an accepted field', required: true })
+  const p = schemaProblem(Value.Errors(schema, value), {
+    prefix,
+    root: '(top level)',
+    skip,
+    unknown: 'is not an accepted field',
+    required: true,
+  })
   return p && `${p.key} ${p.message}`
 }
 
@@ -140,9 +177,15 @@ function ascending(xs: readonly number[]): boolean {
  * e.g. `rules[2].thresholds_mm must be in ascending order`.
  */
 export function parseRules(input: unknown): RulesDoc {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RuleError('rules document must be a mapping with version and rules')
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new RuleError('rules document must be a mapping with version and rules')
   const doc = input as { version?: unknown; rules?: unknown }
-  const top = firstError(Type.Object({ version: Type.Literal(1), rules: Type.Array(Type.Unknown(), { maxItems: 1000 }) }, { additionalProperties: false }), doc, '', [])
+  const top = firstError(
+    Type.Object({ version: Type.Literal(1), rules: Type.Array(Type.Unknown(), { maxItems: 1000 }) }, { additionalProperties: false }),
+    doc,
+    '',
+    [],
+  )
   if (top) throw new RuleError(top)
   const seen = new Set<string>()
   const rules: Rule[] = []
@@ -158,7 +201,12 @@ export function parseRules(input: unknown): RulesDoc {
     const rule = withDefaults as Rule
     if (seen.has(rule.id)) throw new RuleError(`${at}.id "${rule.id}" is used by another rule`)
     seen.add(rule.id)
-    const thresholds = 'thresholds_mm' in rule ? { name: 'thresholds_mm', xs: rule.thresholds_mm } : 'thresholds' in rule ? { name: 'thresholds', xs: rule.thresholds } : undefined
+    const thresholds =
+      'thresholds_mm' in rule
+        ? { name: 'thresholds_mm', xs: rule.thresholds_mm }
+        : 'thresholds' in rule
+          ? { name: 'thresholds', xs: rule.thresholds }
+          : undefined
     if (thresholds && !ascending(thresholds.xs)) throw new RuleError(`${at}.${thresholds.name} must be in ascending order`)
     if (thresholds && 'severities' in rule && rule.severities && rule.severities.length !== thresholds.xs.length) {
       throw new RuleError(`${at}.severities must have one entry per threshold (${thresholds.xs.length})`)

@@ -9,7 +9,8 @@ import type { AlertChange, Severity } from './types.ts'
 export function loadSilence(ctx: AlertingState): void {
   ctx.silence.clear()
   ctx.trackedByDevice.clear()
-  for (const r of ctx.silenceRules) for (const s of ctx.store.ruleStates(r.id)) ctx.silence.set(ctx.keys.of(r.id, s.subject), s.state as SilenceState)
+  for (const r of ctx.silenceRules)
+    for (const s of ctx.store.ruleStates(r.id)) ctx.silence.set(ctx.keys.of(r.id, s.subject), s.state as SilenceState)
 }
 
 // The silence rules that track each device, with their state: worked out on the device's first
@@ -18,7 +19,14 @@ export function loadSilence(ctx: AlertingState): void {
 // changed must still hear from the devices it watched). A status carries no kind: it finds only
 // the rules already holding state, and what it finds is not kept. Cleared when rules or states
 // reload; bounded by the fleet, cleared past 100k devices (trackedByDevice, in the shared state).
-export function trackedOf(ctx: AlertingState, device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined, t: number): Tracked[] {
+export function trackedOf(
+  ctx: AlertingState,
+  device: string,
+  kind: string | undefined,
+  station: string | null | undefined,
+  district: string | null | undefined,
+  t: number,
+): Tracked[] {
   let list = ctx.trackedByDevice.get(device)
   if (list) return list
   list = []
@@ -41,7 +49,13 @@ export function trackedOf(ctx: AlertingState, device: string, kind: string | und
   return list
 }
 // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
-export function seen(ctx: AlertingState, device: string, kind: string | undefined, station: string | null | undefined, district: string | null | undefined): void {
+export function seen(
+  ctx: AlertingState,
+  device: string,
+  kind: string | undefined,
+  station: string | null | undefined,
+  district: string | null | undefined,
+): void {
   if (ctx.silenceRules.length === 0) return
   const t = ctx.now()
   let changes: AlertChange[] | undefined
@@ -86,9 +100,22 @@ export function checkSilence(ctx: AlertingState): void {
           return undefined
         }
         ctx.store.insert({
-          id, rule: rule.id, kind: 'silence', subject, device, station: st.station, district: st.district, severity, level: 1,
-          value: silentS, threshold: rule.expected_interval_s, unit: 's', title: `Thiết bị ${device} mất tín hiệu ${Math.round(silentS / 60)} phút`,
-          late: false, at, attentionSince: t,
+          id,
+          rule: rule.id,
+          kind: 'silence',
+          subject,
+          device,
+          station: st.station,
+          district: st.district,
+          severity,
+          level: 1,
+          value: silentS,
+          threshold: rule.expected_interval_s,
+          unit: 's',
+          title: `Thiết bị ${device} mất tín hiệu ${Math.round(silentS / 60)} phút`,
+          late: false,
+          at,
+          attentionSince: t,
         })
         st.alertId = id
         ctx.store.saveRuleState(rule.id, subject, st)

@@ -68,11 +68,32 @@ export interface AlertStore {
 }
 
 interface Row {
-  id: string; rule: string; kind: string; subject: string; station: string | null; device: string | null; zone: string | null
-  district: string | null; severity: string; level: number | null; value: number | null; threshold: number | null; unit: string | null
-  state: string; title: string; late: number; opened_at: string; updated_at: string; acked_by: string | null; acked_at: string | null
-  ack_note: string | null; resolved_by: string | null; resolved_at: string | null; resolve_note: string | null
-  escalated_tier: number; attention_since: number
+  id: string
+  rule: string
+  kind: string
+  subject: string
+  station: string | null
+  device: string | null
+  zone: string | null
+  district: string | null
+  severity: string
+  level: number | null
+  value: number | null
+  threshold: number | null
+  unit: string | null
+  state: string
+  title: string
+  late: number
+  opened_at: string
+  updated_at: string
+  acked_by: string | null
+  acked_at: string | null
+  ack_note: string | null
+  resolved_by: string | null
+  resolved_at: string | null
+  resolve_note: string | null
+  escalated_tier: number
+  attention_since: number
 }
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
@@ -82,13 +103,16 @@ export function sqliteAlertStore(db: Db): AlertStore {
     get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
     active: db.prepare("SELECT * FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"),
     history: db.prepare('SELECT entry FROM alert_history WHERE alert_id = ? ORDER BY seq'),
-    insert: db.prepare(`INSERT INTO alerts (id, rule, kind, subject, station, device, zone, district, severity, level, value, threshold, unit,
+    insert:
+      db.prepare(`INSERT INTO alerts (id, rule, kind, subject, station, device, zone, district, severity, level, value, threshold, unit,
       state, title, late, opened_at, updated_at, attention_since) VALUES (@id, @rule, @kind, @subject, @station, @device, @zone, @district,
       @severity, @level, @value, @threshold, @unit, 'open', @title, @late, @at, @at, @attentionSince)`),
     hist: db.prepare('INSERT INTO alert_history (alert_id, seq, entry) VALUES (?, ?, ?)'),
     nextSeq: db.prepare('SELECT coalesce(max(seq), 0) + 1 AS n FROM alert_history WHERE alert_id = ?'),
     loadState: db.prepare('SELECT state FROM rule_state WHERE rule = ? AND subject = ?'),
-    saveState: db.prepare('INSERT INTO rule_state (rule, subject, state) VALUES (?, ?, ?) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state'),
+    saveState: db.prepare(
+      'INSERT INTO rule_state (rule, subject, state) VALUES (?, ?, ?) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state',
+    ),
     states: db.prepare('SELECT subject, state FROM rule_state WHERE rule = ?'),
     escalation: db.prepare("SELECT * FROM alerts WHERE state = 'open' AND attention_since <= ? AND escalated_tier < ? LIMIT 500"),
     countOpen: db.prepare("SELECT count(*) AS n FROM alerts WHERE state != 'resolved'"),
@@ -97,10 +121,23 @@ export function sqliteAlertStore(db: Db): AlertStore {
   const updates = new Map<string, Statement>()
 
   const toAlert = (r: Row): Alert => ({
-    id: r.id, rule: r.rule, kind: r.kind as AlertKind, severity: r.severity as Severity, level: opt(r.level),
-    station: opt(r.station), device: opt(r.device), zone: opt(r.zone), district: opt(r.district), value: opt(r.value),
-    threshold: opt(r.threshold), unit: opt(r.unit), state: r.state as AlertState, title: r.title, late: r.late === 1,
-    opened_at: r.opened_at, updated_at: r.updated_at,
+    id: r.id,
+    rule: r.rule,
+    kind: r.kind as AlertKind,
+    severity: r.severity as Severity,
+    level: opt(r.level),
+    station: opt(r.station),
+    device: opt(r.device),
+    zone: opt(r.zone),
+    district: opt(r.district),
+    value: opt(r.value),
+    threshold: opt(r.threshold),
+    unit: opt(r.unit),
+    state: r.state as AlertState,
+    title: r.title,
+    late: r.late === 1,
+    opened_at: r.opened_at,
+    updated_at: r.updated_at,
     acknowledged: r.acked_by ? { by: r.acked_by, at: r.acked_at ?? '', note: opt(r.ack_note) } : undefined,
     resolved: r.resolved_by ? { by: r.resolved_by, at: r.resolved_at ?? '', note: opt(r.resolve_note) } : undefined,
     tier: r.escalated_tier,
@@ -145,13 +182,31 @@ export function sqliteAlertStore(db: Db): AlertStore {
       return { items, next: more && last ? Buffer.from(`${last.updated_at}|${last.id}`).toString('base64url') : null }
     },
     needingEscalation(before, tierBelow) {
-      return (st.escalation.all(before, tierBelow) as Row[]).map((r) => ({ ...toAlert(r), escalatedTier: r.escalated_tier, attentionSince: r.attention_since }))
+      return (st.escalation.all(before, tierBelow) as Row[]).map((r) => ({
+        ...toAlert(r),
+        escalatedTier: r.escalated_tier,
+        attentionSince: r.attention_since,
+      }))
     },
     insert(a) {
       st.insert.run({
-        id: a.id, rule: a.rule, kind: a.kind, subject: a.subject, station: a.station ?? null, device: a.device ?? null, zone: a.zone ?? null,
-        district: a.district ?? null, severity: a.severity, level: a.level ?? null, value: a.value ?? null, threshold: a.threshold ?? null,
-        unit: a.unit ?? null, title: a.title, late: a.late ? 1 : 0, at: a.at, attentionSince: a.attentionSince,
+        id: a.id,
+        rule: a.rule,
+        kind: a.kind,
+        subject: a.subject,
+        station: a.station ?? null,
+        device: a.device ?? null,
+        zone: a.zone ?? null,
+        district: a.district ?? null,
+        severity: a.severity,
+        level: a.level ?? null,
+        value: a.value ?? null,
+        threshold: a.threshold ?? null,
+        unit: a.unit ?? null,
+        title: a.title,
+        late: a.late ? 1 : 0,
+        at: a.at,
+        attentionSince: a.attentionSince,
       })
     },
     update(id, patch) {
@@ -198,7 +253,10 @@ export function sqliteAlertStore(db: Db): AlertStore {
       st.saveState.run(rule, subject, JSON.stringify(state))
     },
     ruleStates(rule) {
-      return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({ subject: r.subject, state: JSON.parse(r.state) as unknown }))
+      return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({
+        subject: r.subject,
+        state: JSON.parse(r.state) as unknown,
+      }))
     },
     countOpen() {
       return (st.countOpen.get() as { n: number }).n

@@ -10,7 +10,8 @@ import type { ApiActor, ApiApp, RouteRoles } from './types.ts'
 // gateway/security/auth-failures.ts.
 export { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 
-const HOW_TO = "send the header 'Authorization: Bearer <token>' (an admin creates tokens with `iocgw token create --role ROLE`)" +
+const HOW_TO =
+  "send the header 'Authorization: Bearer <token>' (an admin creates tokens with `iocgw token create --role ROLE`)" +
   ' or log in with POST /api/v1/auth/login'
 /** RFC 9110 section 9.2.1: every other method may change state, so a cookie-borne request needs the CSRF token. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -20,7 +21,13 @@ const tokenActor = (t: ApiToken): ApiActor => ({ id: t.id, name: t.name, role: t
 export function userActor(s: ActiveSession): ApiActor {
   const { user } = s
   const scoped = user.districts.length > 0 || user.stations.length > 0
-  return { id: user.id, name: user.name, role: user.role, kind: 'user', scope: scoped ? { districts: user.districts, stations: user.stations } : null }
+  return {
+    id: user.id,
+    name: user.name,
+    role: user.role,
+    kind: 'user',
+    scope: scoped ? { districts: user.districts, stations: user.stations } : null,
+  }
 }
 
 function isRouteRoles(v: unknown): v is RouteRoles {
@@ -113,9 +120,14 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
       // An unknown or ended session is not counted as a failed authentication: session ids are
       // 256 random bits, so guessing is hopeless, and a console whose session just timed out
       // sends several requests at once that must not lock its address out of logging in again.
-      if (!session) return refuse('session', 401, 'the session has ended (logged out, timed out or revoked); log in again with POST /api/v1/auth/login')
+      if (!session)
+        return refuse('session', 401, 'the session has ended (logged out, timed out or revoked); log in again with POST /api/v1/auth/login')
       if (!SAFE_METHODS.has(request.method) && !csrfMatches(request.headers['x-csrf-token'], session.csrfToken)) {
-        return refuse('csrf', 403, 'CSRF token missing or wrong: send the csrfToken of the login answer (or GET /api/v1/auth/me) in the X-CSRF-Token header')
+        return refuse(
+          'csrf',
+          403,
+          'CSRF token missing or wrong: send the csrfToken of the login answer (or GET /api/v1/auth/me) in the X-CSRF-Token header',
+        )
       }
       actor = userActor(session)
       request.session = { id: session.id, csrfToken: session.csrfToken }

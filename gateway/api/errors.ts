@@ -35,8 +35,8 @@ function where(dataVar: string, path: string): string {
 /** One sentence naming the field and what is wrong, e.g. "body/kind must be one of a, b". */
 export function formatSchemaErrors(errors: readonly SchemaError[], dataVar: string): string {
   const errs = errors.filter((e) => e.keyword !== 'boolean')
-  const first = errs.find((e) => !errs.some((o) => o !== e && o.keyword === 'anyOf' && e.schemaPath.startsWith(`${o.schemaPath}/anyOf/`)))
-    ?? errs[0]
+  const first =
+    errs.find((e) => !errs.some((o) => o !== e && o.keyword === 'anyOf' && e.schemaPath.startsWith(`${o.schemaPath}/anyOf/`))) ?? errs[0]
   if (!first) return `${dataVar} is not valid`
   const at = where(dataVar, first.instancePath)
   switch (first.keyword) {
@@ -75,9 +75,19 @@ export function schemaErrorFormatter(errors: unknown[], dataVar: string): Error 
 }
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 }
 
 export function errorBody(statusCode: number, message: string) {
@@ -97,7 +107,8 @@ export function createErrorHandler(rejected: (reason: BadRequestReason) => void 
 
 function reasonOf(error: FastifyError): BadRequestReason {
   if (error.validation) return 'validation'
-  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) return 'json'
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError)
+    return 'json'
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'media_type'
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'too_large'
   if (error instanceof RegistryError && error.code === 'not_found') return 'not_found'
@@ -112,11 +123,17 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return reply.code(400).send(errorBody(400, 'body is not valid JSON (content-type is application/json): check quotes, commas and brackets'))
+      return reply
+        .code(400)
+        .send(errorBody(400, 'body is not valid JSON (content-type is application/json): check quotes, commas and brackets'))
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return reply.code(400).send(errorBody(400, "body is empty but content-type is application/json: send a JSON object or drop the header"))
+      return reply
+        .code(400)
+        .send(errorBody(400, 'body is empty but content-type is application/json: send a JSON object or drop the header'))
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return reply.code(415).send(errorBody(415, `content-type ${String(request.headers['content-type'])} is not accepted: send application/json`))
+      return reply
+        .code(415)
+        .send(errorBody(415, `content-type ${String(request.headers['content-type'])} is not accepted: send application/json`))
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return reply.code(413).send(errorBody(413, `body is larger than the limit of ${request.routeOptions.bodyLimit ?? 0} bytes`))
   }

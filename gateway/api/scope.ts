@@ -35,7 +35,9 @@ export function requirePlaceInScope(actor: ApiActor | null, place: Place): void 
     ...(scope!.districts.length ? [`districts ${scope!.districts.join(', ')}`] : []),
     ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : []),
   ].join(' or ')
-  throw Object.assign(new Error(`user "${actor!.name}" may only place devices in ${where}: set station or district accordingly`), { statusCode: 403 })
+  throw Object.assign(new Error(`user "${actor!.name}" may only place devices in ${where}: set station or district accordingly`), {
+    statusCode: 403,
+  })
 }
 
 /**
@@ -43,7 +45,11 @@ export function requirePlaceInScope(actor: ApiActor | null, place: Place): void 
  * are theirs (listed, or in one of their districts by the station table), or all its districts
  * are. A contact with neither hears of every place, so only unscoped callers see it (docs/api.md).
  */
-export function contactInScope(scope: Scope | null, c: { stations?: readonly string[] | undefined; districts?: readonly string[] | undefined }, stations: Pick<Stations, 'get'> | undefined): boolean {
+export function contactInScope(
+  scope: Scope | null,
+  c: { stations?: readonly string[] | undefined; districts?: readonly string[] | undefined },
+  stations: Pick<Stations, 'get'> | undefined,
+): boolean {
   if (!scope) return true
   const st = c.stations ?? []
   const di = c.districts ?? []

@@ -82,11 +82,21 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
     routerOptions: { maxParamLength: 1000 },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiApp
-  const authRefused = opts.metrics.counter('http_auth_refused_total', 'API requests refused by authentication or role, by reason', ['reason'])
+  const authRefused = opts.metrics.counter('http_auth_refused_total', 'API requests refused by authentication or role, by reason', [
+    'reason',
+  ])
   const badRequests = opts.metrics.counter('http_rejected_total', 'API requests refused as bad input, by reason', ['reason'])
-  const requests = opts.metrics.counter('http_requests_total', 'API requests answered, by method, route and status', ['method', 'route', 'status'])
-  const duration = opts.metrics.histogram('http_request_duration_seconds', 'API request handling time', ['method', 'route'],
-    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5])
+  const requests = opts.metrics.counter('http_requests_total', 'API requests answered, by method, route and status', [
+    'method',
+    'route',
+    'status',
+  ])
+  const duration = opts.metrics.histogram(
+    'http_request_duration_seconds',
+    'API request handling time',
+    ['method', 'route'],
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+  )
   // Fastify parses text/plain bodies by default, so a text body reached validation and got 400
   // "body must be object"; docs/api.md answers 415 to anything that is not JSON.
   app.removeContentTypeParser('text/plain')
@@ -111,8 +121,12 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
     const params = Object.values((request.params ?? {}) as Record<string, string>)
     try {
-      opts.registry.audit(auditActor(request.actor), `api ${request.method} ${request.routeOptions.url ?? ''}`,
-        params.length > 0 ? params.join('/') : (request.routeOptions.url ?? ''), { status: reply.statusCode })
+      opts.registry.audit(
+        auditActor(request.actor),
+        `api ${request.method} ${request.routeOptions.url ?? ''}`,
+        params.length > 0 ? params.join('/') : (request.routeOptions.url ?? ''),
+        { status: reply.statusCode },
+      )
     } catch (err) {
       request.log.error({ err }, 'audit entry not written')
     }
@@ -122,14 +136,20 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
   ;(app as unknown as Record<symbol, unknown>)[catalogKey] = catalog
 
   let registeringDocs = false
-  const limiter = opts.limiter ?? memoryAuthFailureLimiter({
-    perAddressPerMinute: opts.config.authFailuresPerMinute,
-    perUsernamePerMinute: opts.config.authFailuresPerUsernamePerMinute,
-  })
-  const sessions = sessionManager(opts.registry.users, {
-    idleMinutes: opts.config.sessionIdleMinutes ?? 30,
-    maxHours: opts.config.sessionMaxHours ?? 12,
-  }, opts.now)
+  const limiter =
+    opts.limiter ??
+    memoryAuthFailureLimiter({
+      perAddressPerMinute: opts.config.authFailuresPerMinute,
+      perUsernamePerMinute: opts.config.authFailuresPerUsernamePerMinute,
+    })
+  const sessions = sessionManager(
+    opts.registry.users,
+    {
+      idleMinutes: opts.config.sessionIdleMinutes ?? 30,
+      maxHours: opts.config.sessionMaxHours ?? 12,
+    },
+    opts.now,
+  )
   const logins = opts.metrics.counter('http_logins_total', 'Console log-in attempts, by result (ok, refused, rate_limited)', ['result'])
   registerAuth(app, {
     registry: opts.registry,
@@ -175,7 +195,8 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
       info: {
         title: 'ioc-gateway API',
         version: 'v1',
-        description: 'Devices, tokens, readings, alerts and cameras of the operations-centre gateway. ' +
+        description:
+          'Devices, tokens, readings, alerts and cameras of the operations-centre gateway. ' +
           'Send `Authorization: Bearer <token>` (machines), or log in with POST /api/v1/auth/login and send the session cookie ' +
           'with the `X-CSRF-Token` header on every POST, PUT, PATCH and DELETE (people); each route lists the roles it accepts ' +
           '(admin is always accepted).',
@@ -203,60 +224,84 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false })
   registeringDocs = false
 
-  app.get('/healthz', {
-    config: { roles: 'public' },
-    schema: {
-      tags: ['health'],
-      summary: 'The process is alive',
-      response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+  app.get(
+    '/healthz',
+    {
+      config: { roles: 'public' },
+      schema: {
+        tags: ['health'],
+        summary: 'The process is alive',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
     },
-  }, async () => ({ status: 'ok' as const }))
+    async () => ({ status: 'ok' as const }),
+  )
 
   const Checks = Type.Record(
     Type.String(),
     Type.Object({
       ok: Type.Boolean(),
-      state: Type.Optional(Type.String({ description: 'a component that is ok but not fully on, e.g. "off" for vision without model files' })),
+      state: Type.Optional(
+        Type.String({ description: 'a component that is ok but not fully on, e.g. "off" for vision without model files' }),
+      ),
       detail: Type.Optional(Type.String()),
     }),
   )
   const ReadyBody = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Checks })
-  app.get('/readyz', {
-    config: { roles: 'public' },
-    schema: {
-      tags: ['health'],
-      summary: 'Ready to serve: broker, stores and models all ok (503 with the failing component otherwise)',
-      response: { 200: ReadyBody, 503: ReadyBody },
+  app.get(
+    '/readyz',
+    {
+      config: { roles: 'public' },
+      schema: {
+        tags: ['health'],
+        summary: 'Ready to serve: broker, stores and models all ok (503 with the failing component otherwise)',
+        response: { 200: ReadyBody, 503: ReadyBody },
+      },
     },
-  }, async (_request, reply) => {
-    let checks: Record<string, { ok: boolean; state?: string; detail?: string }>
-    try {
-      checks = await opts.readiness()
-    } catch (err) {
-      checks = { readiness: { ok: false, detail: `readiness check failed: ${(err as Error).message}` } }
-    }
-    const ready = Object.values(checks).every((c) => c.ok)
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks })
-  })
-
-  app.get('/metrics', {
-    config: { roles: METRICS_ROLES },
-    schema: {
-      tags: ['health'],
-      summary: 'Prometheus metrics (text exposition format); any valid token',
-      response: { 200: Type.String(), 401: ErrorSchema, 403: ErrorSchema, 429: ErrorSchema },
+    async (_request, reply) => {
+      let checks: Record<string, { ok: boolean; state?: string; detail?: string }>
+      try {
+        checks = await opts.readiness()
+      } catch (err) {
+        checks = { readiness: { ok: false, detail: `readiness check failed: ${(err as Error).message}` } }
+      }
+      const ready = Object.values(checks).every((c) => c.ok)
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks })
     },
-  }, async (_request, reply) => {
-    const text = await opts.metrics.text()
-    return reply.type(opts.metrics.registry.contentType).send(text)
-  })
+  )
 
-  await app.register(async (scope) => sessionRoutes(scope as unknown as ApiApp, {
-    users: opts.registry.users,
-    sessions,
-    limiter: loginLimiter(limiter, memoryAuthFailureLimiter({ perAddressPerMinute: opts.config.loginFailuresPerUserPerMinute ?? 10, ...(opts.now ? { now: opts.now } : {}) })),
-    counted: (result) => logins.inc({ result }),
-  }), { prefix: '/api/v1' })
+  app.get(
+    '/metrics',
+    {
+      config: { roles: METRICS_ROLES },
+      schema: {
+        tags: ['health'],
+        summary: 'Prometheus metrics (text exposition format); any valid token',
+        response: { 200: Type.String(), 401: ErrorSchema, 403: ErrorSchema, 429: ErrorSchema },
+      },
+    },
+    async (_request, reply) => {
+      const text = await opts.metrics.text()
+      return reply.type(opts.metrics.registry.contentType).send(text)
+    },
+  )
+
+  await app.register(
+    async (scope) =>
+      sessionRoutes(scope as unknown as ApiApp, {
+        users: opts.registry.users,
+        sessions,
+        limiter: loginLimiter(
+          limiter,
+          memoryAuthFailureLimiter({
+            perAddressPerMinute: opts.config.loginFailuresPerUserPerMinute ?? 10,
+            ...(opts.now ? { now: opts.now } : {}),
+          }),
+        ),
+        counted: (result) => logins.inc({ result }),
+      }),
+    { prefix: '/api/v1' },
+  )
   for (const routes of opts.routes) {
     await app.register(async (scope) => routes(scope as unknown as ApiApp), { prefix: '/api/v1' })
   }

@@ -1,11 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type {
-  FastifyBaseLogger,
-  FastifyInstance,
-  RawReplyDefaultExpression,
-  RawRequestDefaultExpression,
-  RawServerDefault,
-} from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 import type { Scope } from '../registry/scope.ts'
 import type { Actor, Role } from '../registry/types.ts'
 
@@ -34,7 +28,6 @@ export function withDeps<D>(deps: D, ...plugins: ReadonlyArray<RoutePlugin<NoInf
 
 /** 'public' (no token needed) or the roles allowed; admin is always allowed. */
 export type RouteRoles = 'public' | readonly Role[]
-
 
 /** The authenticated caller of a request: an API token (machines) or a user's session (people). */
 export interface ApiActor {

@@ -21,9 +21,7 @@ export const ROLE_READ: Readonly<Record<Role, ReadonlyArray<'alerts' | 'telemetr
   viewer: ['alerts', 'telemetry', 'status'],
 }
 
-export type PublishDecision =
-  | { ok: true; route: RouteKey; subtopic: string }
-  | { ok: false; reason: RefuseReason }
+export type PublishDecision = { ok: true; route: RouteKey; subtopic: string } | { ok: false; reason: RefuseReason }
 
 export type FilterDecision = { ok: true } | { ok: false; reason: RefuseReason }
 
@@ -109,10 +107,7 @@ export function integrationSubscribe(role: Role, filter: string): FilterDecision
  * a future ACL change): a device receives only its own config and cmd; an integration only what
  * its role reads, never frames.
  */
-export function mayForward(
-  subscriber: { kind: 'device'; deviceId: string } | { kind: 'integration'; role: Role },
-  topic: string,
-): boolean {
+export function mayForward(subscriber: { kind: 'device'; deviceId: string } | { kind: 'integration'; role: Role }, topic: string): boolean {
   if (subscriber.kind === 'device') {
     const own = `${DEVICE_TOPIC_PREFIX}${subscriber.deviceId}/`
     return topic === `${own}config` || topic === `${own}cmd`

@@ -94,7 +94,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     const now = Date.now()
     if ((closedLogged.get(reason) ?? 0) > now - 60_000) return
     closedLogged.set(reason, now)
-    log.warn({ event: 'mqtt_connection_limit', reason, address, limits }, 'MQTT connection closed by a limit (logged once a minute per reason; see mqtt_connections_closed_total)')
+    log.warn(
+      { event: 'mqtt_connection_limit', reason, address, limits },
+      'MQTT connection closed by a limit (logged once a minute per reason; see mqtt_connections_closed_total)',
+    )
   }
   const guard = createConnectionGuard(
     {
@@ -137,7 +140,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       if ((overflowLogged.get(clientId) ?? 0) > now - 60_000) return
       if (overflowLogged.size > 10_000) overflowLogged.clear()
       overflowLogged.set(clientId, now)
-      log.warn({ event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: maxQueued }, 'persistent session queue full; oldest message dropped')
+      log.warn(
+        { event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: maxQueued },
+        'persistent session queue full; oldest message dropped',
+      )
     },
     storable: (sub) => subscriptionCaps.storable(sub),
   })
@@ -232,7 +238,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       c.close()
     }
     if (clients.length > 0) {
-      log.info({ event: 'mqtt_sessions_revoked', device: ev.deviceId, reason: ev.reason, sessions: clients.length }, 'device sessions closed')
+      log.info(
+        { event: 'mqtt_sessions_revoked', device: ev.deviceId, reason: ev.reason, sessions: clients.length },
+        'device sessions closed',
+      )
     }
   }
   const unsubscribeRevocation = registry.onRevocation(onRevocation)
@@ -244,7 +253,14 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     }
     return new Promise((resolve, reject) => {
       broker.publish(
-        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: o.qos, retain: o.retain, dup: false },
+        {
+          cmd: 'publish',
+          topic,
+          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+          qos: o.qos,
+          retain: o.retain,
+          dup: false,
+        },
         (err) => (err ? reject(err) : resolve()),
       )
     })
@@ -254,7 +270,11 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     if (listening) throw new Error('broker is already listening')
     let limitWarned = false
     let levelWarned = false
-    const handle = (stream: import('node:stream').Duplex, req: import('node:http').IncomingMessage | undefined, admission: Admission): void => {
+    const handle = (
+      stream: import('node:stream').Duplex,
+      req: import('node:http').IncomingMessage | undefined,
+      admission: Admission,
+    ): void => {
       const client = broker.handle(stream, req)
       admissions.set(client, admission)
       // After aedes attached its reader (see Admission.watchBytes).
@@ -277,13 +297,17 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       }
       if (!answerUnsupportedLevel(client, (level) => levelRefused(m, log, client, level)) && !levelWarned) {
         levelWarned = true
-        log.warn({ event: 'mqtt_protocol_level_answer_unavailable' }, 'cannot answer unknown MQTT protocol levels with CONNACK 1 with this aedes version')
+        log.warn(
+          { event: 'mqtt_protocol_level_answer_unavailable' },
+          'cannot answer unknown MQTT protocol levels with CONNACK 1 with this aedes version',
+        )
       }
     }
     try {
       listeners.push(await tcpListener(handle, guard, config.host, config.port))
       listeners.push(await wsListener(handle, guard, config.host, config.wsPort, config.wsPath, limits.connectTimeoutMs))
-      if (config.tls) listeners.push(await tlsListener(handle, guard, config.host, config.tlsPort ?? 8883, config.tls, limits.connectTimeoutMs))
+      if (config.tls)
+        listeners.push(await tlsListener(handle, guard, config.host, config.tlsPort ?? 8883, config.tls, limits.connectTimeoutMs))
     } catch (err) {
       await Promise.all(listeners.map((l) => l.close()))
       listeners = []
@@ -318,7 +342,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     closeTokenSessions(tokenId: string): number {
       const clients = sessions.tokenClients(tokenId)
       for (const c of clients) c.close()
-      if (clients.length > 0) log.info({ event: 'mqtt_token_sessions_closed', tokenId, sessions: clients.length }, 'integration sessions closed')
+      if (clients.length > 0)
+        log.info({ event: 'mqtt_token_sessions_closed', tokenId, sessions: clients.length }, 'integration sessions closed')
       return clients.length
     },
     connectedCount: () => broker.connectedClients,

@@ -11,7 +11,13 @@ import { principalKey, type Principal } from './sessions.ts'
 import type { ConnectRefuseReason } from './types.ts'
 
 /** MQTT 3.1.1 clause 3.2.2.3, CONNACK return codes. */
-const CONNACK = { unacceptableProtocolLevel: 1, identifierRejected: 2, serverUnavailable: 3, badUsernameOrPassword: 4, notAuthorized: 5 } as const
+const CONNACK = {
+  unacceptableProtocolLevel: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUsernameOrPassword: 4,
+  notAuthorized: 5,
+} as const
 
 const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   missing_credentials: CONNACK.badUsernameOrPassword,
@@ -85,7 +91,12 @@ export function authenticate(
   done(null, true)
 }
 
-function refuseConnect(hs: HookState, a: ConnectAttempt, reason: ConnectRefuseReason, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+function refuseConnect(
+  hs: HookState,
+  a: ConnectAttempt,
+  reason: ConnectRefuseReason,
+  done: (err: AuthenticateError | null, ok: boolean | null) => void,
+): void {
   // aedes has set this connection's id to the one claimed (maybe another's), and closing a
   // clean one deletes the QoS 2 state stored under it (lib/client.js close, cleanIncoming).
   a.client.clean = false

@@ -24,21 +24,27 @@ export function createHooks(ctx: HookContext) {
     ...ctx,
     retention: new StatusRetention((reason, payload, topic) => {
       ctx.m.statusNotRetained.inc({ reason })
-      ctx.log.warn({ event: 'mqtt_status_not_retained', topic: safeText(topic), bytes: payload.length, reason }, 'invalid status neither retained nor delivered')
+      ctx.log.warn(
+        { event: 'mqtt_status_not_retained', topic: safeText(topic), bytes: payload.length, reason },
+        'invalid status neither retained nor delivered',
+      )
     }),
     connectPackets: new WeakMap(),
     routeMetrics: new Map(),
   }
   return {
-    preConnect: (client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void) => preConnect(hs, client, packet, done),
+    preConnect: (client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void) =>
+      preConnect(hs, client, packet, done),
     authenticate: (
       client: Client,
       username: Readonly<string | undefined>,
       password: Readonly<Buffer | undefined>,
       done: (err: AuthenticateError | null, ok: boolean | null) => void,
     ) => authenticate(hs, client, username, password, done),
-    authorizePublish: (client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void) => authorizePublish(hs, client, packet, cb),
-    authorizeSubscribe: (client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void) => authorizeSubscribe(hs, client, sub, cb),
+    authorizePublish: (client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void) =>
+      authorizePublish(hs, client, packet, cb),
+    authorizeSubscribe: (client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void) =>
+      authorizeSubscribe(hs, client, sub, cb),
     authorizeForward: (client: Client, packet: AedesPublishPacket) => authorizeForward(hs, client, packet),
     emitStatus: (ev: DeviceStatusEvent) => emitStatus(hs, ev),
   }

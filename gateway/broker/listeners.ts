@@ -127,7 +127,14 @@ export function tlsListener(
   return netListener('MQTT TLS', server, host, port, sockets)
 }
 
-export async function wsListener(handle: Handle, guard: ConnectionGuard, host: string, port: number, path: string, connectTimeoutMs: number): Promise<Listener> {
+export async function wsListener(
+  handle: Handle,
+  guard: ConnectionGuard,
+  host: string,
+  port: number,
+  path: string,
+  connectTimeoutMs: number,
+): Promise<Listener> {
   const http = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${path}\n`)
   })

@@ -7,7 +7,9 @@ export function brokerMetrics(metrics: Metrics) {
     connects: metrics.counter('mqtt_connects_total', 'MQTT connections accepted, by kind of client', ['kind']),
     connectRefused: metrics.counter('mqtt_connect_refused_total', 'MQTT CONNECTs refused, by reason', ['reason']),
     publishRefused: metrics.counter('mqtt_publish_refused_total', 'MQTT PUBLISHes refused by the topic ACL, by reason', ['reason']),
-    subscribeRefused: metrics.counter('mqtt_subscribe_refused_total', 'MQTT SUBSCRIBE filters refused (SUBACK 0x80), by reason', ['reason']),
+    subscribeRefused: metrics.counter('mqtt_subscribe_refused_total', 'MQTT SUBSCRIBE filters refused (SUBACK 0x80), by reason', [
+      'reason',
+    ]),
     forwardRefused: metrics.counter('mqtt_forward_refused_total', 'Deliveries withheld from a subscriber by the ACL', ['reason']),
     /** Device messages in, for one kind of topic; counted per message, so summed locally (Metrics.hotCounter). */
     messagesInOf: (topic: string) => metrics.hotCounter(messagesIn, { topic }),

@@ -43,7 +43,8 @@ interface ParserInternals {
 /** False when the parser's shape is not the one known (an aedes or mqtt-packet upgrade). */
 export function limitPackets(client: Client, limits: PacketLimits): boolean {
   const parser = (client as unknown as { _parser?: Partial<ParserInternals> })._parser
-  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function' || typeof parser.parse !== 'function') return false
+  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function' || typeof parser.parse !== 'function')
+    return false
   const p = parser as ParserInternals
   let declaredBeforeConnack = 0
 

@@ -21,7 +21,10 @@ export function supportedLevel(level: number): boolean {
 export function levelRefused(m: BrokerMetrics, log: Logger, client: Client, level: number | undefined): void {
   m.connectRefused.inc({ reason: 'protocol_level' })
   const conn = client.conn as { remoteAddress?: string }
-  log.warn({ event: 'mqtt_connect_refused', reason: 'protocol_level', level, remote: conn.remoteAddress ?? client.req?.socket?.remoteAddress }, 'MQTT connect refused: unsupported protocol level')
+  log.warn(
+    { event: 'mqtt_connect_refused', reason: 'protocol_level', level, remote: conn.remoteAddress ?? client.req?.socket?.remoteAddress },
+    'MQTT connect refused: unsupported protocol level',
+  )
 }
 
 /** CONNACK, remaining length 2, no session present, return code 1 (clause 3.2.2.3). */
@@ -45,11 +48,13 @@ const INVALID_LEVEL = 'Invalid protocol version'
 export function answerUnsupportedLevel(client: Client, onRefused: (level: number | undefined) => void): boolean {
   const parser = (client as unknown as { _parser?: Partial<ParserInternals> })._parser
   const conn = client.conn as unknown as { write?: (b: Buffer, cb: () => void) => boolean; writable?: boolean }
-  if (!parser || typeof parser._emitError !== 'function' || typeof parser.parse !== 'function' || typeof conn.write !== 'function') return false
+  if (!parser || typeof parser._emitError !== 'function' || typeof parser.parse !== 'function' || typeof conn.write !== 'function')
+    return false
   const p = parser as ParserInternals
   const emitError = p._emitError
   p._emitError = function answeredEmitError(this: ParserInternals, err: Error): unknown {
-    if (err.message !== INVALID_LEVEL || this.packet.cmd !== 'connect' || client.connected || client.connecting) return emitError.call(this, err)
+    if (err.message !== INVALID_LEVEL || this.packet.cmd !== 'connect' || client.connected || client.connecting)
+      return emitError.call(this, err)
     // Nothing after this CONNECT is read: the connection ends once the CONNACK is written.
     this.error = err
     this._list.consume(this._list.length)

@@ -132,10 +132,23 @@ function authorizeWill(hs: HookState, client: Client | null, packet: PublishPack
   dispatch(hs, d.route, buildMessage(device, packet, d.subtopic), cb)
 }
 
-function refusePublish(hs: HookState, client: Client | null, principal: Principal | undefined, topic: string, reason: RefuseReason, cb: (err?: Error | null) => void): void {
+function refusePublish(
+  hs: HookState,
+  client: Client | null,
+  principal: Principal | undefined,
+  topic: string,
+  reason: RefuseReason,
+  cb: (err?: Error | null) => void,
+): void {
   hs.m.publishRefused.inc({ reason })
   hs.log.warn(
-    { event: 'mqtt_publish_refused', client: safeText(client?.id), principal: principal ? principalKey(principal) : undefined, topic: safeText(topic), reason },
+    {
+      event: 'mqtt_publish_refused',
+      client: safeText(client?.id),
+      principal: principal ? principalKey(principal) : undefined,
+      topic: safeText(topic),
+      reason,
+    },
     'MQTT publish refused; connection closed',
   )
   cb(new Refusal(`publish refused: ${reason}`))
@@ -189,11 +202,21 @@ function dispatch(hs: HookState, route: RouteKey, msg: DevicePublish, done: (err
   )
 }
 
-function handled(hs: HookState, route: RouteKey, msg: DevicePublish, started: number, done: (err: Error | null) => void, err: Error | null): void {
+function handled(
+  hs: HookState,
+  route: RouteKey,
+  msg: DevicePublish,
+  started: number,
+  done: (err: Error | null) => void,
+  err: Error | null,
+): void {
   metricsOf(hs, route).seconds.observe((performance.now() - started) / 1000)
   if (err) {
     hs.m.handlerFailures.inc({ topic: route })
-    hs.log.warn({ event: 'mqtt_handler_failed', device: msg.device.id, topic: msg.topic, err: err.message }, 'device message not acknowledged: handler failed')
+    hs.log.warn(
+      { event: 'mqtt_handler_failed', device: msg.device.id, topic: msg.topic, err: err.message },
+      'device message not acknowledged: handler failed',
+    )
     return done(err)
   }
   afterHandler(hs, route, msg, true)
@@ -215,6 +238,9 @@ export function emitStatus(hs: HookState, ev: DeviceStatusEvent): void {
     hs.bus?.emit('device-status', ev)
   } catch (err) {
     // A consumer's bug must not undo the acknowledgement.
-    hs.log.error({ event: 'device_status_consumer_failed', device: ev.device, err: (err as Error).message }, 'device-status consumer failed')
+    hs.log.error(
+      { event: 'device_status_consumer_failed', device: ev.device, err: (err as Error).message },
+      'device-status consumer failed',
+    )
   }
 }

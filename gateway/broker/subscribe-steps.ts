@@ -9,7 +9,12 @@ import { principalKey } from './sessions.ts'
  * (clause 3.9.3; aedes sends 0x80 when the callback returns a null subscription) and the
  * connection stays open.
  */
-export function authorizeSubscribe(hs: HookState, client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+export function authorizeSubscribe(
+  hs: HookState,
+  client: Client,
+  sub: Subscription,
+  cb: (err: Error | null, sub?: Subscription | null) => void,
+): void {
   // Step 1: the session.
   const session = hs.sessions.get(client)
   // Step 2: the filter's length, the ACL for this principal, the filters the client holds.
@@ -23,7 +28,13 @@ export function authorizeSubscribe(hs: HookState, client: Client, sub: Subscript
   if (!d.ok) {
     hs.m.subscribeRefused.inc({ reason: d.reason })
     hs.log.warn(
-      { event: 'mqtt_subscribe_refused', client: safeText(client.id), principal: session ? principalKey(session.principal) : undefined, topic: safeText(sub.topic), reason: d.reason },
+      {
+        event: 'mqtt_subscribe_refused',
+        client: safeText(client.id),
+        principal: session ? principalKey(session.principal) : undefined,
+        topic: safeText(sub.topic),
+        reason: d.reason,
+      },
       'MQTT subscribe refused (SUBACK 0x80)',
     )
     return cb(null, null)

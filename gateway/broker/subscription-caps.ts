@@ -48,7 +48,8 @@ export class SubscriptionCaps {
     const d = acl()
     if (!d.ok) return d
     const held = this.granted.get(client)
-    if (held && !held.has(sub.topic) && held.size >= this.limits.maxSubscriptionsPerClient) return { ok: false, reason: 'too_many_subscriptions' }
+    if (held && !held.has(sub.topic) && held.size >= this.limits.maxSubscriptionsPerClient)
+      return { ok: false, reason: 'too_many_subscriptions' }
     return d
   }
 

@@ -35,7 +35,13 @@ export async function callApi<T>(method: string, path: string, body?: unknown, e
 }
 
 /** Calls the API; answers the body's bytes (CSV, PDF, ...), or throws a CliError with the API's own message. */
-export async function callApiBytes(method: string, path: string, body?: unknown, env: NodeJS.ProcessEnv = process.env, accept = '*/*'): Promise<{ bytes: Buffer; type: string }> {
+export async function callApiBytes(
+  method: string,
+  path: string,
+  body?: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  accept = '*/*',
+): Promise<{ bytes: Buffer; type: string }> {
   const base = apiBaseUrl(env)
   const token = requireToken(env)
   let res: Response

@@ -19,7 +19,9 @@ export async function buildProgram(command?: string): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nClient commands use IOC_API_URL (default http://127.0.0.1:8080) and IOC_TOKEN.')
   const dir = new URL('./commands/', import.meta.url)
-  const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()
+  const all = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .sort()
   const files = command && all.includes(`${command}.ts`) ? [`${command}.ts`] : all
   for (const file of files) {
     const mod = (await import(new URL(file, dir).href)) as { register?: (p: Command) => void }

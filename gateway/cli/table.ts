@@ -12,7 +12,10 @@ function pad(s: string, w: number): string {
 export function cell(v: unknown): string {
   if (v === null || v === undefined || v === '') return '-'
   if (Array.isArray(v)) return v.length ? v.map(cell).join(',') : '-'
-  if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}=${cell(x)}`).join(' ')
+  if (typeof v === 'object')
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${k}=${cell(x)}`)
+      .join(' ')
   return String(v).replace(/\s+/g, ' ')
 }
 
@@ -20,7 +23,11 @@ export function cell(v: unknown): string {
 export function table(rows: ReadonlyArray<Record<string, unknown>>, columns: ReadonlyArray<{ key: string; header: string }>): string {
   const cells = rows.map((r) => columns.map((c) => cell(r[c.key]).normalize('NFC')))
   const widths = columns.map((c, i) => Math.max(width(c.header), ...cells.map((row) => width(row[i] as string))))
-  const line = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : pad(v, widths[i] as number))).join('  ').trimEnd()
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (i === values.length - 1 ? v : pad(v, widths[i] as number)))
+      .join('  ')
+      .trimEnd()
   return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n')
 }
 

@@ -90,7 +90,10 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
     if (raw === undefined) continue
     const known = ENV_KEYS.find((k) => k.key === key)
     // Flags are named after their key: http.port → --http-port, server.dataDir → --data-dir.
-    const flag = `--${key.replace(/^server\./, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replaceAll('.', '-')}`
+    const flag = `--${key
+      .replace(/^server\./, '')
+      .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+      .replaceAll('.', '-')}`
     setPath(tree, key, coerce(key, raw, known?.type ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag ${flag}`))
   }
   const withDefaults = Value.Default(ConfigSchema, tree)

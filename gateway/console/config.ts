@@ -9,15 +9,17 @@ import Type, { type Static } from 'typebox'
  * (the OpenStreetMap "slippy map" scheme, Web Mercator EPSG:3857, 256 px tiles). Characters that
  * could end a CSP source expression (space, `;`, `,`, quotes) are refused in the origin.
  */
-export const TILE_URL_PATTERN = "^https?://[^/\\s;,'\"]+/(?=.*\\{z\\})(?=.*\\{x\\})(?=.*\\{y\\})\\S*$"
+export const TILE_URL_PATTERN = '^https?://[^/\\s;,\'"]+/(?=.*\\{z\\})(?=.*\\{x\\})(?=.*\\{y\\})\\S*$'
 
 export const ConsoleSection = Type.Object(
   {
-    mapTileUrl: Type.Optional(Type.String({
-      pattern: TILE_URL_PATTERN,
-      maxLength: 500,
-      description: 'Tile URL template with {z}, {x}, {y}, e.g. https://tile.example.vn/{z}/{x}/{y}.png; none by default',
-    })),
+    mapTileUrl: Type.Optional(
+      Type.String({
+        pattern: TILE_URL_PATTERN,
+        maxLength: 500,
+        description: 'Tile URL template with {z}, {x}, {y}, e.g. https://tile.example.vn/{z}/{x}/{y}.png; none by default',
+      }),
+    ),
     /** Shown under the map, as the tile provider's licence usually requires. */
     mapAttribution: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** The highest zoom level the tile server has. */

@@ -47,7 +47,18 @@ export const CONSOLE_CSP = consoleCsp()
  * Paths the single-page app handles itself; each answers index.html. Any other path keeps the
  * API's JSON 404, so a mistyped API URL is never answered with a web page.
  */
-export const CLIENT_ROUTES = ['/', '/alerts/:id', '/devices', '/stations', '/stations/:id', '/cameras', '/cameras/:id', '/notifications', '/reports', '/webhooks'] as const
+export const CLIENT_ROUTES = [
+  '/',
+  '/alerts/:id',
+  '/devices',
+  '/stations',
+  '/stations/:id',
+  '/cameras',
+  '/cameras/:id',
+  '/notifications',
+  '/reports',
+  '/webhooks',
+] as const
 
 export interface ConsoleOptions {
   /** Folder holding the built index.html and assets/ (default gateway/console/dist). */

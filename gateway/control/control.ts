@@ -35,7 +35,12 @@ const checkAck = Compile(CommandAck)
 // log keeps the rest. Bounded so that a flood of commands cannot grow memory.
 const REMEMBERED_COMMANDS = 10_000
 
-export function createDeviceControl(deps: { registry: DeviceRegistry; publish: PublishFn; logger: Logger; metrics: Metrics }): DeviceControl {
+export function createDeviceControl(deps: {
+  registry: DeviceRegistry
+  publish: PublishFn
+  logger: Logger
+  metrics: Metrics
+}): DeviceControl {
   const log = deps.logger.child({ component: 'control' })
   const sent = new BoundedMap<string, SentCommand>(REMEMBERED_COMMANDS)
   const m = {

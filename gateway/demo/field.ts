@@ -20,7 +20,13 @@ function rng(seed: number): () => number {
   }
 }
 
-interface DemoDevice { id: string; kind: string; name: string; station?: string; river?: Hydrograph }
+interface DemoDevice {
+  id: string
+  kind: string
+  name: string
+  station?: string
+  river?: Hydrograph
+}
 const DEVICES: DemoDevice[] = [
   { id: 'demo-wl-kim-long', kind: 'water_level', name: 'Trạm thủy văn Kim Long (sông Hương)', station: 'kim-long', river: KIM_LONG },
   { id: 'demo-wl-phu-oc', kind: 'water_level', name: 'Trạm thủy văn Phú Ốc (sông Bồ)', station: 'phu-oc', river: PHU_OC },
@@ -79,9 +85,11 @@ async function shortenDurations(o: FieldOptions): Promise<void> {
   const got = await api(o, 'GET', '/rules')
   if (got.status !== 200) throw new Error(`demo: GET /api/v1/rules answered ${got.status}`)
   const doc = got.json as { version: 1; rules: Array<Record<string, unknown>> }
-  const rules = doc.rules.map((r) => (r.type === 'water_alarm' || r.type === 'rise_rate'
-    ? { ...r, min_duration_s: Math.min(Number(r.min_duration_s ?? DEMO_MIN_DURATION_S), DEMO_MIN_DURATION_S) }
-    : r))
+  const rules = doc.rules.map((r) =>
+    r.type === 'water_alarm' || r.type === 'rise_rate'
+      ? { ...r, min_duration_s: Math.min(Number(r.min_duration_s ?? DEMO_MIN_DURATION_S), DEMO_MIN_DURATION_S) }
+      : r,
+  )
   const put = await api(o, 'PUT', '/rules', { ...doc, rules })
   if (put.status !== 200) throw new Error(`demo: PUT /api/v1/rules answered ${put.status}: ${JSON.stringify(put.json)}`)
 }
@@ -91,14 +99,24 @@ export async function startField(o: FieldOptions): Promise<Field> {
   const clients: mqtt.MqttClient[] = []
   const timers: NodeJS.Timeout[] = []
   const samples = samplesDir(o.modelsDir)
-  const frames = samples.dir ? readdirSync(samples.dir).filter((f) => f.endsWith('.jpg')).sort().map((f) => readFileSync(join(samples.dir!, f))) : []
+  const frames = samples.dir
+    ? readdirSync(samples.dir)
+        .filter((f) => f.endsWith('.jpg'))
+        .sort()
+        .map((f) => readFileSync(join(samples.dir!, f)))
+    : []
   if (frames.length === 0) o.say(`demo: no sample photos found (looked in ${samples.searched.join(', ')}); the cameras send no frames`)
   else o.say(`demo: cameras replay ${frames.length} sample photos from ${samples.dir}`)
   await shortenDurations(o)
 
   const connected: Array<{ dev: DemoDevice; client: mqtt.MqttClient }> = []
   for (const dev of DEVICES) {
-    const res = await api(o, 'POST', '/devices', { id: dev.id, kind: dev.kind, name: dev.name, ...(dev.station ? { station: dev.station } : {}) })
+    const res = await api(o, 'POST', '/devices', {
+      id: dev.id,
+      kind: dev.kind,
+      name: dev.name,
+      ...(dev.station ? { station: dev.station } : {}),
+    })
     if (res.status !== 201) throw new Error(`demo: registering ${dev.id} answered ${res.status}: ${JSON.stringify(res.json)}`)
     const { credentials } = res.json as { credentials: { username: string; password: string } }
     const client = await mqtt.connectAsync(o.mqttUrl, { username: credentials.username, password: credentials.password, clientId: dev.id })
@@ -127,8 +145,14 @@ export async function startField(o: FieldOptions): Promise<Field> {
         values.rainfall = +Math.max(0, (rainIntensity(s) * (0.8 + rand() * 0.4) * intervalS) / 3600).toFixed(2)
         values.interval_s = intervalS
       }
-      if (dev.kind === 'air_quality') { values.pm25 = +(25 + rand() * 40).toFixed(1); values.pm10 = +(40 + rand() * 60).toFixed(1); values.no2 = +(20 + rand() * 30).toFixed(1) }
-      void client.publishAsync(deviceTopic.telemetry(dev.id), JSON.stringify({ ts: Date.now(), seq: seq++, values }), { qos: 1 }).catch(() => {})
+      if (dev.kind === 'air_quality') {
+        values.pm25 = +(25 + rand() * 40).toFixed(1)
+        values.pm10 = +(40 + rand() * 60).toFixed(1)
+        values.no2 = +(20 + rand() * 30).toFixed(1)
+      }
+      void client
+        .publishAsync(deviceTopic.telemetry(dev.id), JSON.stringify({ ts: Date.now(), seq: seq++, values }), { qos: 1 })
+        .catch(() => {})
     }
     tick()
     timers.push(setInterval(tick, periodMs))

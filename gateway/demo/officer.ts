@@ -22,11 +22,12 @@ export const newDemoPassword = () => randomBytes(18).toString('base64url')
  */
 export async function createDemoOfficer(apiUrl: string, token: string): Promise<DemoLogin> {
   const password = newDemoPassword()
-  const call = (method: string, path: string, body: unknown) => fetch(`${apiUrl}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
+  const call = (method: string, path: string, body: unknown) =>
+    fetch(`${apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
   const created = await call('POST', '/users', { name: DEMO_OFFICER, role: 'officer', password })
   if (created.status === 201) return { name: DEMO_OFFICER, password }
   if (created.status === 409) {

@@ -19,7 +19,12 @@ export const StationSchema = Type.Object(
     river: Type.Optional(Type.String()),
     /** Where the station is, for the console's map and for scoped users; else its devices' say. */
     district: Type.Optional(Type.String({ minLength: 1 })),
-    location: Type.Optional(Type.Object({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) }, { additionalProperties: false })),
+    location: Type.Optional(
+      Type.Object(
+        { lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) },
+        { additionalProperties: false },
+      ),
+    ),
     levels: Type.Optional(Type.Object({ I: Level, II: Level, III: Level }, { additionalProperties: false })),
     /** Levels shipped from a single or indirect source, to be confirmed by an operator. */
     to_confirm: Type.Optional(Type.Array(LevelName)),
@@ -61,7 +66,8 @@ export function stationsFrom(file: StationsFile): Stations {
   for (const [id, st] of Object.entries(file.stations)) {
     const defined = [st.levels?.I, st.levels?.II, st.levels?.III].filter((l): l is number => typeof l === 'number')
     for (let i = 1; i < defined.length; i++) {
-      if (defined[i]! <= defined[i - 1]!) throw new Error(`stations.${id}.levels: levels must rise from I to III (got ${defined.join(', ')})`)
+      if (defined[i]! <= defined[i - 1]!)
+        throw new Error(`stations.${id}.levels: levels must rise from I to III (got ${defined.join(', ')})`)
     }
   }
   const map = new Map(Object.entries(file.stations))

@@ -16,8 +16,29 @@ export interface AlertExportFilter {
 }
 
 export const ALERT_COLUMNS = [
-  'id', 'opened_at', 'updated_at', 'kind', 'rule', 'severity', 'level', 'state', 'station', 'device', 'zone', 'district',
-  'value', 'threshold', 'unit', 'title', 'late', 'acked_by', 'acked_at', 'ack_note', 'resolved_by', 'resolved_at', 'resolve_note',
+  'id',
+  'opened_at',
+  'updated_at',
+  'kind',
+  'rule',
+  'severity',
+  'level',
+  'state',
+  'station',
+  'device',
+  'zone',
+  'district',
+  'value',
+  'threshold',
+  'unit',
+  'title',
+  'late',
+  'acked_by',
+  'acked_at',
+  'ack_note',
+  'resolved_by',
+  'resolved_at',
+  'resolve_note',
 ] as const
 
 const PAGE = 1000
@@ -35,14 +56,18 @@ export function alertsCsv(db: Db, f: AlertExportFilter): CsvExport {
   const scoped = scopeSql(f.scope)
   const scopeArgs = scoped?.args ?? []
   if (scoped) where.push(scoped.sql)
-  const stmt = db.prepare(`SELECT ${ALERT_COLUMNS.join(', ')} FROM alerts WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT ${PAGE}`)
+  const stmt = db.prepare(
+    `SELECT ${ALERT_COLUMNS.join(', ')} FROM alerts WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT ${PAGE}`,
+  )
   let rows = 0
   async function* chunks(): AsyncGenerator<string> {
     let buf = csvRow([...ALERT_COLUMNS])
     let afterAt = ''
     let afterId = ''
     for (;;) {
-      const page = stmt.all(...scopeArgs, { ...args, afterAt, afterId }) as Array<Record<(typeof ALERT_COLUMNS)[number], string | number | null>>
+      const page = stmt.all(...scopeArgs, { ...args, afterAt, afterId }) as Array<
+        Record<(typeof ALERT_COLUMNS)[number], string | number | null>
+      >
       for (const r of page) {
         buf += csvRow(ALERT_COLUMNS.map((c) => (c === 'late' ? (r.late === 1 ? 'true' : 'false') : r[c])))
         rows++

@@ -11,9 +11,7 @@ export interface ExportJob {
 
 /** Worker to main thread. The main thread answers each `chunk` with `ACK` once it has passed it on. */
 export type FromWorker =
-  | { t: 'chunk'; text: string; rows: number }
-  | { t: 'end' }
-  | { t: 'error'; message: string; code?: StoreError['code'] | undefined }
+  { t: 'chunk'; text: string; rows: number } | { t: 'end' } | { t: 'error'; message: string; code?: StoreError['code'] | undefined }
 
 export const ACK = 'ack'
 

@@ -17,7 +17,10 @@ export interface CsvExport {
 
 export type PointsMeasurement = 'readings' | 'detections'
 
-export async function pointsCsv(store: Pick<TimeSeriesStore, 'scan'>, q: ScanQuery & { measurement: PointsMeasurement }): Promise<CsvExport> {
+export async function pointsCsv(
+  store: Pick<TimeSeriesStore, 'scan'>,
+  q: ScanQuery & { measurement: PointsMeasurement },
+): Promise<CsvExport> {
   const scan: PointScan = await store.scan(q)
   if (scan.source) return csvInWorker({ source: scan.source, measurement: q.measurement, fields: scan.fields })
   let rows = 0
@@ -26,7 +29,12 @@ export async function pointsCsv(store: Pick<TimeSeriesStore, 'scan'>, q: ScanQue
 }
 
 /** The CSV text of a scan's pages, in chunks of about CHUNK_BYTES; `counted` hears of the rows in each chunk. */
-export async function* csvChunks(pages: AsyncIterable<QueriedPoint[]>, measurement: PointsMeasurement, fields: readonly string[], counted: (rows: number) => void): AsyncGenerator<string> {
+export async function* csvChunks(
+  pages: AsyncIterable<QueriedPoint[]>,
+  measurement: PointsMeasurement,
+  fields: readonly string[],
+  counted: (rows: number) => void,
+): AsyncGenerator<string> {
   const tags = MEASUREMENT_TAGS[measurement]
   let buf = csvRow(['time', ...tags, ...fields])
   let rows = 0

@@ -20,12 +20,12 @@ export type IngestMetrics = ReturnType<typeof ingestMetrics>
 
 export function ingestMetrics(metrics: Metrics) {
   return {
-  messages: metrics.counter('ingest_messages_total', 'Device messages handled by ingest, by topic', ['topic']),
-  readings: metrics.counter('ingest_readings_stored_total', 'Readings stored (durable) by ingest'),
-  rejected: metrics.counter('ingest_rejected_total', 'Refused telemetry/status messages (or readings of a batch), by reason', ['reason']),
-  duplicates: metrics.counter('ingest_duplicates_total', 'Readings already stored (same device, seq and ts), dropped'),
-  late: metrics.counter('ingest_late_total', 'Readings stored with their own time after arriving late or out of order'),
-  storeFailures: metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
+    messages: metrics.counter('ingest_messages_total', 'Device messages handled by ingest, by topic', ['topic']),
+    readings: metrics.counter('ingest_readings_stored_total', 'Readings stored (durable) by ingest'),
+    rejected: metrics.counter('ingest_rejected_total', 'Refused telemetry/status messages (or readings of a batch), by reason', ['reason']),
+    duplicates: metrics.counter('ingest_duplicates_total', 'Readings already stored (same device, seq and ts), dropped'),
+    late: metrics.counter('ingest_late_total', 'Readings stored with their own time after arriving late or out of order'),
+    storeFailures: metrics.counter('ingest_store_failures_total', 'Writes that failed; the message was not acknowledged'),
   }
 }
 
@@ -53,7 +53,13 @@ export interface IngestState {
 
 /** A refused message kept for GET /devices/:id/rejects and counted in the device's warning line. */
 export function record(ing: IngestState, msg: DevicePublish, reason: string, message: string): void {
-  ing.rejects.add(msg.device.id, { ts: new Date(msg.receivedAt).toISOString(), topic: msg.topic, reason, message, excerpt: excerptOf(msg.payload) })
+  ing.rejects.add(msg.device.id, {
+    ts: new Date(msg.receivedAt).toISOString(),
+    topic: msg.topic,
+    reason,
+    message,
+    excerpt: excerptOf(msg.payload),
+  })
   ing.warnings.note(msg.device.id, reason, msg.topic)
 }
 
@@ -67,7 +73,8 @@ export function refuse(ing: IngestState, msg: DevicePublish, reason: RejectReaso
 }
 
 export function decode(ing: IngestState, msg: DevicePublish): unknown {
-  if (msg.payload.length > ing.cfg.maxPayloadBytes) throw new Refused('too_large', `payload is ${msg.payload.length} bytes; at most ${ing.cfg.maxPayloadBytes}`)
+  if (msg.payload.length > ing.cfg.maxPayloadBytes)
+    throw new Refused('too_large', `payload is ${msg.payload.length} bytes; at most ${ing.cfg.maxPayloadBytes}`)
   if (msg.payload.length === 0) throw new Refused('invalid_json', 'payload is empty: send a JSON reading')
   try {
     return JSON.parse(msg.payload.toString('utf8'))

@@ -89,7 +89,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     readingsStored: deps.metrics.hotCounter(m.readings),
     lateReadings: deps.metrics.hotCounter(m.late),
   }
-  deps.metrics.gaugeReading('ingest_waiting_messages', 'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed', () => gate.queued)
+  deps.metrics.gaugeReading(
+    'ingest_waiting_messages',
+    'Telemetry messages waiting for a place (maxConcurrentMessages) before being parsed',
+    () => gate.queued,
+  )
   for (const r of ['invalid_json', 'invalid_payload', 'out_of_range', 'ts_future']) m.rejected.inc({ reason: r }, 0)
 
   return {

@@ -32,7 +32,10 @@ const NO_REFUSALS: readonly Refusal[] = Object.freeze([])
 const checkReading = Compile(TelemetryReading)
 const checkSenml = Compile(SenmlRecord)
 
-function schemaMessage(errors: Iterable<{ keyword: string; instancePath: string; message?: string; params: Record<string, unknown> }>, prefix: string): string {
+function schemaMessage(
+  errors: Iterable<{ keyword: string; instancePath: string; message?: string; params: Record<string, unknown> }>,
+  prefix: string,
+): string {
   const all = [...errors].filter((e) => e.keyword !== 'boolean')
   const e = all[0]
   if (!e) return `${prefix} is not valid`
@@ -107,7 +110,11 @@ const SENML_ALIASES: Record<string, string> = {
 }
 
 function metricOfName(name: string): string {
-  const last = name.split(/[:/]/).filter((p) => p.length > 0).pop() ?? name
+  const last =
+    name
+      .split(/[:/]/)
+      .filter((p) => p.length > 0)
+      .pop() ?? name
   const lower = last.toLowerCase()
   return SENML_ALIASES[lower] ?? lower
 }
@@ -133,20 +140,30 @@ function senml(pack: unknown[], receivedAt: number): Parsed {
       if (!checkSenml.Check(rec)) throw new Refused('invalid_payload', schemaMessage(checkSenml.Errors(rec), where))
       const r = rec as SenmlRecord
       const mustUnderstand = Object.keys(r).find((k) => k.endsWith('_'))
-      if (mustUnderstand) throw new Refused('senml_unsupported', `${where}/${mustUnderstand} is a must-understand SenML field this gateway does not support (RFC 8428 §4.4)`)
-      if (r.bver !== undefined && r.bver > 10) throw new Refused('senml_unsupported', `${where}/bver ${r.bver} is newer than SenML version 10 (RFC 8428)`)
+      if (mustUnderstand)
+        throw new Refused(
+          'senml_unsupported',
+          `${where}/${mustUnderstand} is a must-understand SenML field this gateway does not support (RFC 8428 §4.4)`,
+        )
+      if (r.bver !== undefined && r.bver > 10)
+        throw new Refused('senml_unsupported', `${where}/bver ${r.bver} is newer than SenML version 10 (RFC 8428)`)
       if (r.bn !== undefined) bn = r.bn
       if (r.bt !== undefined) bt = r.bt
       if (r.bu !== undefined) bu = r.bu
       if (r.bv !== undefined) bv = r.bv
       // A record holding only base fields is legal and names no measurement.
-      if (r.n === undefined && r.v === undefined && r.s === undefined && r.vs === undefined && r.vb === undefined && r.vd === undefined) continue
+      if (r.n === undefined && r.v === undefined && r.s === undefined && r.vs === undefined && r.vb === undefined && r.vd === undefined)
+        continue
       const name = bn + (r.n ?? '')
       if (name.length === 0) throw new Refused('invalid_payload', `${where} has no name (n or bn)`)
       let value: number
       if (r.v !== undefined) value = bv + r.v
       else if (r.s !== undefined) value = r.s
-      else throw new Refused('senml_unsupported', `${where} carries a string, boolean or data value; only numeric values (v or s) are readings`)
+      else
+        throw new Refused(
+          'senml_unsupported',
+          `${where} carries a string, boolean or data value; only numeric values (v or s) are readings`,
+        )
       let t = bt + (r.t ?? 0)
       if (!Number.isFinite(t)) throw new Refused('ts_invalid', `${where}/t is not a finite time`)
       const metric = metricOfName(name)
@@ -167,7 +184,8 @@ function senml(pack: unknown[], receivedAt: number): Parsed {
         }
       }
       if (metric === 'seq') {
-        if (!Number.isSafeInteger(value) || value < 0) throw new Refused('invalid_payload', `${where}/v: seq must be a non-negative integer`)
+        if (!Number.isSafeInteger(value) || value < 0)
+          throw new Refused('invalid_payload', `${where}/v: seq must be a non-negative integer`)
         g.seq = value
         continue
       }
@@ -187,7 +205,10 @@ function senml(pack: unknown[], receivedAt: number): Parsed {
   if (readings.length === 0 && refusals.length === 0) {
     // Nothing to store and nothing wrong with a record on its own (only base fields, or only a
     // seq): still a message the device should hear about, never a silent drop.
-    throw new Refused('invalid_payload', 'payload holds no measurement: a reading is {"ts", "seq", "values"}, a SenML record needs "n" and "v"')
+    throw new Refused(
+      'invalid_payload',
+      'payload holds no measurement: a reading is {"ts", "seq", "values"}, a SenML record needs "n" and "v"',
+    )
   }
   return { readings, refusals }
 }
@@ -202,10 +223,15 @@ export function parseTelemetry(doc: unknown, receivedAt: number): Parsed {
   if (Array.isArray(doc)) {
     if (doc.length === 0) throw new Refused('invalid_payload', 'payload is an empty array: send at least one reading')
     if (looksLikeSenml(doc)) {
-      if (doc.length > MAX_READINGS_PER_MESSAGE * 8) throw new Refused('too_many_readings', `payload holds ${doc.length} SenML records; at most ${MAX_READINGS_PER_MESSAGE * 8} per message`)
+      if (doc.length > MAX_READINGS_PER_MESSAGE * 8)
+        throw new Refused(
+          'too_many_readings',
+          `payload holds ${doc.length} SenML records; at most ${MAX_READINGS_PER_MESSAGE * 8} per message`,
+        )
       return senml(doc, receivedAt)
     }
-    if (doc.length > MAX_READINGS_PER_MESSAGE) throw new Refused('too_many_readings', `payload holds ${doc.length} readings; at most ${MAX_READINGS_PER_MESSAGE} per message`)
+    if (doc.length > MAX_READINGS_PER_MESSAGE)
+      throw new Refused('too_many_readings', `payload holds ${doc.length} readings; at most ${MAX_READINGS_PER_MESSAGE} per message`)
     const readings: Candidate[] = []
     let refusals: Refusal[] | undefined
     for (let i = 0; i < doc.length; i++) {

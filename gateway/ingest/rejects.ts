@@ -37,7 +37,12 @@ export function memoryRejectLog(opts: { perDevice?: number; maxDevices?: number 
 }
 
 export function excerptOf(payload: Buffer, max = 160): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
-  const s = payload.subarray(0, max * 2).toString('utf8').replace(/[\u0000-\u001f\u007f\ufffd]/g, '·')
+  // Control characters are exactly what is replaced.
+  // eslint-disable-next-line no-control-regex
+  const unprintable = /[\u0000-\u001f\u007f\ufffd]/g
+  const s = payload
+    .subarray(0, max * 2)
+    .toString('utf8')
+    .replace(unprintable, '·')
   return s.length > max ? `${s.slice(0, max)}…` : s
 }

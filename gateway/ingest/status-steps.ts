@@ -18,7 +18,10 @@ export async function statusArrived(ing: IngestState, msg: DevicePublish): Promi
     const doc = decode(ing, msg)
     if (!checkStatus.Check(doc)) {
       const e = [...checkStatus.Errors(doc)].find((x) => x.keyword !== 'boolean')
-      throw new Refused('invalid_payload', `payload${e?.instancePath ?? ''} ${e?.message ?? 'is not a status'}: a status is {"online": true|false, "ts", "fw"?, "uptime"?}`)
+      throw new Refused(
+        'invalid_payload',
+        `payload${e?.instancePath ?? ''} ${e?.message ?? 'is not a status'}: a status is {"online": true|false, "ts", "fw"?, "uptime"?}`,
+      )
     }
     const s = doc as DeviceStatus
     const ts = s.ts === undefined ? msg.receivedAt : parseTs(s.ts, 'payload/ts')

@@ -90,7 +90,16 @@ export function acceptReadings(ing: IngestState, msg: DevicePublish): Reading[] 
       const late = msg.receivedAt - c.ts > ing.lateAfterMs || (last !== undefined && c.ts < last)
       if (last === undefined || c.ts > last) last = c.ts
       const dominant = derive(ing, dev, c)
-      const reading: Reading = { device: dev.id, kind: dev.kind, station: dev.station, district: dev.district, ts: c.ts, seq: c.seq, values: c.values, late }
+      const reading: Reading = {
+        device: dev.id,
+        kind: dev.kind,
+        station: dev.station,
+        district: dev.district,
+        ts: c.ts,
+        seq: c.seq,
+        values: c.values,
+        late,
+      }
       if (dominant !== undefined) reading.aqi_dominant = dominant
       accepted.push(reading)
     }

@@ -13,7 +13,8 @@ export function parseTs(ts: unknown, field: string): number {
     return Math.round(ts)
   }
   if (typeof ts === 'string') {
-    if (!ISO.test(ts)) throw new Refused('ts_invalid', `${field} "${ts.slice(0, 40)}" is not ISO 8601 with a zone (e.g. 2025-10-28T07:00:00+07:00)`)
+    if (!ISO.test(ts))
+      throw new Refused('ts_invalid', `${field} "${ts.slice(0, 40)}" is not ISO 8601 with a zone (e.g. 2025-10-28T07:00:00+07:00)`)
     const ms = Date.parse(ts)
     if (!Number.isFinite(ms)) throw new Refused('ts_invalid', `${field} "${ts.slice(0, 40)}" is not a valid date`)
     return ms

@@ -61,7 +61,12 @@ function addConcentrations(hourly: HourlyMeans, p: QueriedPoint): number {
   return n
 }
 
-export async function warmUp(store: Source, state: { hourly: HourlyMeans; rise: RiseRateState }, stations: Stations, now: number): Promise<WarmUpResult> {
+export async function warmUp(
+  store: Source,
+  state: { hourly: HourlyMeans; rise: RiseRateState },
+  stations: Stations,
+  now: number,
+): Promise<WarmUpResult> {
   const out: WarmUpResult = { hours: 0, readings: 0 }
   const hour = hourStartOf(now)
   const pollutants = [...AQI_POLLUTANTS]
@@ -81,13 +86,25 @@ export async function warmUp(store: Source, state: { hourly: HourlyMeans; rise: 
 
   // The current hour, reading by reading (more may still come for it). Up to the end of the hour:
   // readings ahead of the gateway clock within the allowed drift belong to it too.
-  for await (const p of rawPoints(store, { measurement: 'readings', where: { kind: 'air_quality' }, fields: pollutants, from: hour, to: hour + HOUR_MS })) {
+  for await (const p of rawPoints(store, {
+    measurement: 'readings',
+    where: { kind: 'air_quality' },
+    fields: pollutants,
+    from: hour,
+    to: hour + HOUR_MS,
+  })) {
     out.readings += addConcentrations(state.hourly, p)
   }
 
   // Water levels of the longest rise window (any station's, or the default's), in time order.
   const windowMs = Math.max(stations.riseWindowMs(null), ...Object.keys(stations.all()).map((id) => stations.riseWindowMs(id)))
-  for await (const p of rawPoints(store, { measurement: 'readings', where: { kind: 'water_level' }, fields: ['water_level'], from: now - windowMs, to: now + HOUR_MS })) {
+  for await (const p of rawPoints(store, {
+    measurement: 'readings',
+    where: { kind: 'water_level' },
+    fields: ['water_level'],
+    from: now - windowMs,
+    to: now + HOUR_MS,
+  })) {
     const device = p.tags.device
     const level = p.fields.water_level
     if (!device || typeof level !== 'number') continue

@@ -4,9 +4,21 @@ export type { Logger }
 
 // Secrets must never reach a log line, whatever object a caller hands the logger.
 const REDACT = [
-  'password', 'secret', 'token', 'authorization', 'refresh_token', 'access_token',
-  '*.password', '*.secret', '*.token', '*.authorization', '*.refresh_token', '*.access_token',
-  'req.headers.authorization', 'headers.authorization', 'credentials.password',
+  'password',
+  'secret',
+  'token',
+  'authorization',
+  'refresh_token',
+  'access_token',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.authorization',
+  '*.refresh_token',
+  '*.access_token',
+  'req.headers.authorization',
+  'headers.authorization',
+  'credentials.password',
 ]
 
 /** Query parameters whose values are credentials (an EventSource cannot send headers, so clients put tokens there). */
@@ -24,7 +36,7 @@ export function redactUrl(url: string): string {
  */
 export function safeUsername(s: string | undefined): string | undefined {
   if (s === undefined) return undefined
-  if (/^iocgw_/i.test(s) || /^[A-Za-z0-9_-]{32,}$/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9_-]/.test(s)) return '[redacted]'
+  if (/^iocgw_/i.test(s) || (/^[A-Za-z0-9_-]{32,}$/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9_-]/.test(s))) return '[redacted]'
   return s.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')
 }
 

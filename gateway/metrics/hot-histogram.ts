@@ -42,7 +42,9 @@ export class HotHistogram<L extends string> {
 
   /** The child for one label set; keep it and observe through it. */
   labels(labels: Readonly<Record<L, string>>): { observe(value: number): void } {
-    for (const k of Object.keys(labels)) if (!this.labelNames.includes(k as L)) throw new Error(`Added label "${k}" is not included in initial labelset: ${JSON.stringify(this.labelNames)}`)
+    for (const k of Object.keys(labels))
+      if (!this.labelNames.includes(k as L))
+        throw new Error(`Added label "${k}" is not included in initial labelset: ${JSON.stringify(this.labelNames)}`)
     const key = this.labelNames.map((k) => `${k}:${labels[k] ?? ''}`).join(',')
     let child = this.children.get(key)
     if (!child) {

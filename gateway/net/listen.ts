@@ -13,7 +13,8 @@ export async function listenOrExplain<T>(what: string, listen: () => Promise<T>,
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number }
     const p = e.port ?? port
-    if (e.code === 'EADDRINUSE') throw new StartupError(`${what} port ${p} is already in use; stop the other process or choose another port`)
+    if (e.code === 'EADDRINUSE')
+      throw new StartupError(`${what} port ${p} is already in use; stop the other process or choose another port`)
     if (e.code === 'EACCES') throw new StartupError(`${what} port ${p} needs privileges; choose a port above 1023`)
     throw new StartupError(e.message.startsWith(what) ? e.message : `${what}: ${e.message}`)
   }

@@ -22,18 +22,38 @@ export interface NewContact {
 export type ContactPatch = { [K in keyof NewContact]?: NewContact[K] | null }
 
 interface Row {
-  id: string; name: string; phone: string | null; zalo_user_id: string | null; role: string; tier: number
-  kinds: string | null; stations: string | null; districts: string | null; min_severity: string; channels: string; quiet_hours: string | null; created_at: string
+  id: string
+  name: string
+  phone: string | null
+  zalo_user_id: string | null
+  role: string
+  tier: number
+  kinds: string | null
+  stations: string | null
+  districts: string | null
+  min_severity: string
+  channels: string
+  quiet_hours: string | null
+  created_at: string
 }
 
 const list = (s: string | null) => (s ? (JSON.parse(s) as string[]) : undefined)
 
 function toContact(r: Row): Contact {
   return {
-    id: r.id, name: r.name, phone: r.phone ?? undefined, zalo_user_id: r.zalo_user_id ?? undefined, role: r.role, tier: r.tier,
-    kinds: list(r.kinds), stations: list(r.stations), districts: list(r.districts), min_severity: r.min_severity as Severity,
+    id: r.id,
+    name: r.name,
+    phone: r.phone ?? undefined,
+    zalo_user_id: r.zalo_user_id ?? undefined,
+    role: r.role,
+    tier: r.tier,
+    kinds: list(r.kinds),
+    stations: list(r.stations),
+    districts: list(r.districts),
+    min_severity: r.min_severity as Severity,
     channels: JSON.parse(r.channels) as ContactChannel[],
-    ...(r.quiet_hours ? { quiet_hours: JSON.parse(r.quiet_hours) as QuietHours } : {}), created_at: r.created_at,
+    ...(r.quiet_hours ? { quiet_hours: JSON.parse(r.quiet_hours) as QuietHours } : {}),
+    created_at: r.created_at,
   }
 }
 
@@ -50,9 +70,11 @@ export interface ContactStore {
 }
 
 export function sqliteContacts(db: Database): ContactStore {
-  const ins = db.prepare(`INSERT INTO contacts (id, name, phone, zalo_user_id, role, tier, kinds, stations, districts, min_severity, channels, quiet_hours, created_at)
+  const ins =
+    db.prepare(`INSERT INTO contacts (id, name, phone, zalo_user_id, role, tier, kinds, stations, districts, min_severity, channels, quiet_hours, created_at)
     VALUES (@id, @name, @phone, @zalo_user_id, @role, @tier, @kinds, @stations, @districts, @min_severity, @channels, @quiet_hours, @created_at)`)
-  const upd = db.prepare(`UPDATE contacts SET name = @name, phone = @phone, zalo_user_id = @zalo_user_id, role = @role, tier = @tier, kinds = @kinds,
+  const upd =
+    db.prepare(`UPDATE contacts SET name = @name, phone = @phone, zalo_user_id = @zalo_user_id, role = @role, tier = @tier, kinds = @kinds,
     stations = @stations, districts = @districts, min_severity = @min_severity, channels = @channels, quiet_hours = @quiet_hours WHERE id = @id`)
   const get = db.prepare('SELECT * FROM contacts WHERE id = ?')
   const del = db.prepare('DELETE FROM contacts WHERE id = ?')
@@ -63,9 +85,19 @@ export function sqliteContacts(db: Database): ContactStore {
   const allContacts = () => (cache ??= (all.all() as Row[]).map(toContact))
   const quiet = (q: NewContact['quiet_hours']) => (q ? JSON.stringify({ from: q.from, to: q.to, bypass: q.bypass ?? 'critical' }) : null)
   const toRow = (id: string, c: NewContact, created_at: string): Row => ({
-    id, name: c.name, phone: c.phone ?? null, zalo_user_id: c.zalo_user_id ?? null, role: c.role,
-    tier: c.tier ?? 1, kinds: js(c.kinds), stations: js(c.stations), districts: js(c.districts), min_severity: c.min_severity ?? 'minor',
-    channels: JSON.stringify([...new Set(c.channels)]), quiet_hours: quiet(c.quiet_hours), created_at,
+    id,
+    name: c.name,
+    phone: c.phone ?? null,
+    zalo_user_id: c.zalo_user_id ?? null,
+    role: c.role,
+    tier: c.tier ?? 1,
+    kinds: js(c.kinds),
+    stations: js(c.stations),
+    districts: js(c.districts),
+    min_severity: c.min_severity ?? 'minor',
+    channels: JSON.stringify([...new Set(c.channels)]),
+    quiet_hours: quiet(c.quiet_hours),
+    created_at,
   })
   return {
     create(c) {
@@ -91,7 +123,9 @@ export function sqliteContacts(db: Database): ContactStore {
     },
     list(p, visible) {
       // In memory: contacts are few and cached, and the scope test needs the station table.
-      const after = allContacts().filter((c) => c.id > (p.cursor ?? '') && (!visible || visible(c))).sort((a, b) => (a.id < b.id ? -1 : 1))
+      const after = allContacts()
+        .filter((c) => c.id > (p.cursor ?? '') && (!visible || visible(c)))
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
       const items = after.slice(0, p.limit)
       return { items, next: after.length > p.limit ? (items[items.length - 1]?.id ?? null) : null }
     },

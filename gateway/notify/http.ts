@@ -9,7 +9,10 @@ export interface HttpAnswer {
   text: string
 }
 
-export async function request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number }): Promise<HttpAnswer> {
+export async function request(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number },
+): Promise<HttpAnswer> {
   const res = await fetch(url, {
     method: init.method ?? 'POST',
     headers: init.headers,
@@ -30,7 +33,12 @@ export async function request(url: string, init: { method?: string; headers?: Re
 export function transportFailure(err: unknown): SendResult {
   const e = err as { name?: string; message?: string; cause?: { code?: string } }
   const timeout = e.name === 'TimeoutError' || e.name === 'AbortError'
-  return { ok: false, retry: true, code: timeout ? 'timeout' : (e.cause?.code ?? 'network'), message: timeout ? 'provider did not answer in time' : (e.message ?? String(err)) }
+  return {
+    ok: false,
+    retry: true,
+    code: timeout ? 'timeout' : (e.cause?.code ?? 'network'),
+    message: timeout ? 'provider did not answer in time' : (e.message ?? String(err)),
+  }
 }
 
 export function httpFailure(a: HttpAnswer, provider: string): SendResult {

@@ -40,12 +40,29 @@ export interface NotifierOptions {
 }
 
 export interface OutboxRow {
-  id: number; key: string; alert_id: string | null; change_seq: number | null; contact_id: string; channel: ContactChannel
-  severity: Severity; message: string; state: string; attempts: number; next_at: number; created_at: number; sent_at: number | null
-  provider_id: string | null; last_error: string | null
+  id: number
+  key: string
+  alert_id: string | null
+  change_seq: number | null
+  contact_id: string
+  channel: ContactChannel
+  severity: Severity
+  message: string
+  state: string
+  attempts: number
+  next_at: number
+  created_at: number
+  sent_at: number | null
+  provider_id: string | null
+  last_error: string | null
 }
 
-export interface TestResult { channel: ContactChannel; ok: boolean; code?: string | undefined; message?: string | undefined }
+export interface TestResult {
+  channel: ContactChannel
+  ok: boolean
+  code?: string | undefined
+  message?: string | undefined
+}
 
 export interface Notifier extends ChangeRouter {
   readonly contacts: ContactStore
@@ -96,14 +113,25 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const m = {
     sent: opts.metrics.counter('notifications_sent_total', 'Notifications accepted by the provider', ['channel']),
     failed: opts.metrics.counter('notifications_failed_total', 'Notification attempts that failed', ['channel', 'final']),
-    held: opts.metrics.counter('notifications_held_total', 'Notifications held by the per-contact rate limit (sent as a digest)', ['channel']),
-    skipped: opts.metrics.counter('notifications_skipped_total', 'Deferred notifications not sent because the alert was resolved during the contact\'s quiet hours', ['channel']),
-    uncertain: opts.metrics.counter('notifications_uncertain_total', 'Sends interrupted by a crash through a provider without de-duplication', ['channel']),
+    held: opts.metrics.counter('notifications_held_total', 'Notifications held by the per-contact rate limit (sent as a digest)', [
+      'channel',
+    ]),
+    skipped: opts.metrics.counter(
+      'notifications_skipped_total',
+      "Deferred notifications not sent because the alert was resolved during the contact's quiet hours",
+      ['channel'],
+    ),
+    uncertain: opts.metrics.counter(
+      'notifications_uncertain_total',
+      'Sends interrupted by a crash through a provider without de-duplication',
+      ['channel'],
+    ),
     pending: opts.metrics.gauge('notify_outbox_pending', 'Outbox rows waiting to be sent'),
     latency: opts.metrics.histogram('notify_send_seconds', 'Provider request time', ['channel'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10]),
   }
   const st = {
-    insert: db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at)
+    insert:
+      db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at)
       VALUES (@key, @alert_id, @change_seq, @contact_id, @channel, @severity, @message, 'pending', @next_at, @created_at)`),
     due: db.prepare("SELECT * FROM outbox WHERE state IN ('pending', 'deferred') AND next_at <= ? ORDER BY id LIMIT 32"),
     byKey: db.prepare('SELECT * FROM outbox WHERE key = ?'),
@@ -111,12 +139,16 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     sending: db.prepare("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state IN ('pending', 'deferred')"),
     sent: db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, provider_id = ?, last_error = NULL WHERE id = ?"),
     sentInWindow: db.prepare("SELECT count(*) AS n FROM outbox WHERE contact_id = ? AND channel = ? AND state = 'sent' AND sent_at > ?"),
-    held: db.prepare("SELECT contact_id, channel, min(id) AS first, count(*) AS n FROM outbox WHERE state = 'held' GROUP BY contact_id, channel"),
+    held: db.prepare(
+      "SELECT contact_id, channel, min(id) AS first, count(*) AS n FROM outbox WHERE state = 'held' GROUP BY contact_id, channel",
+    ),
     heldRows: db.prepare("SELECT * FROM outbox WHERE state = 'held' AND contact_id = ? AND channel = ? ORDER BY id"),
     digested: db.prepare("UPDATE outbox SET state = 'digested' WHERE state = 'held' AND contact_id = ? AND channel = ?"),
     pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'deferred', 'sending', 'held')"),
     nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state IN ('pending', 'deferred')"),
-    prune: db.prepare("DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain', 'undeliverable', 'skipped') AND created_at < ?"),
+    prune: db.prepare(
+      "DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain', 'undeliverable', 'skipped') AND created_at < ?",
+    ),
   }
 
   const undeliverable = undeliverableRecorder(db, opts.metrics, log)
@@ -124,7 +156,10 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   if (cfg.enabled !== false) warnUnconfigured(channels, contacts.all(), log)
 
   // Crash recovery (see the header comment).
-  const interrupted = db.prepare("SELECT id, channel FROM outbox WHERE state = 'sending'").all() as Array<{ id: number; channel: ContactChannel }>
+  const interrupted = db.prepare("SELECT id, channel FROM outbox WHERE state = 'sending'").all() as Array<{
+    id: number
+    channel: ContactChannel
+  }>
   for (const r of interrupted) {
     const ch = channels[r.channel]
     if (ch?.dedupByKey) st.setState.run('pending', now(), 'resent after restart (provider de-duplicates)', r.id)
@@ -173,13 +208,25 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         const to = address(c, channel)
         const reason = undeliverableReason(channels, c, channel)
         if (reason || !to) {
-          misses.push({ contact: c, channel, reason: reason ?? 'no_address', message: JSON.stringify({ ...alertMessage(change, channel, ctx), ...to, summary: toGsm7(change.alert.title) }) })
+          misses.push({
+            contact: c,
+            channel,
+            reason: reason ?? 'no_address',
+            message: JSON.stringify({ ...alertMessage(change, channel, ctx), ...to, summary: toGsm7(change.alert.title) }),
+          })
           continue
         }
         const body: Stored = { ...alertMessage(change, channel, ctx), ...to, summary: toGsm7(change.alert.title) }
         st.insert.run({
-          key: `${change.alert.id}:${change.change.seq}:${c.id}:${channel}`, alert_id: change.alert.id, change_seq: change.change.seq,
-          contact_id: c.id, channel, severity: change.alert.severity, message: JSON.stringify(body), next_at: t, created_at: t,
+          key: `${change.alert.id}:${change.change.seq}:${c.id}:${channel}`,
+          alert_id: change.alert.id,
+          change_seq: change.change.seq,
+          contact_id: c.id,
+          channel,
+          severity: change.alert.severity,
+          message: JSON.stringify(body),
+          next_at: t,
+          created_at: t,
         })
       }
     }
@@ -242,9 +289,18 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     }
     const attempts = row.attempts + 1
     const final = !result.retry || attempts >= cfg.retry.maxAttempts
-    st.setState.run(final ? 'failed' : 'pending', final ? row.next_at : now() + backoff(attempts), `${result.code}: ${result.message}`.slice(0, 500), row.id)
+    st.setState.run(
+      final ? 'failed' : 'pending',
+      final ? row.next_at : now() + backoff(attempts),
+      `${result.code}: ${result.message}`.slice(0, 500),
+      row.id,
+    )
     m.failed.inc({ channel: row.channel, final: String(final) })
-    ;(final ? log.error : log.warn).call(log, { outbox: row.id, channel: row.channel, code: result.code, attempts }, final ? 'notification failed for good' : 'notification failed, will retry')
+    ;(final ? log.error : log.warn).call(
+      log,
+      { outbox: row.id, channel: row.channel, code: result.code, attempts },
+      final ? 'notification failed for good' : 'notification failed, will retry',
+    )
     return result
   }
 
@@ -260,12 +316,22 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         const first = JSON.parse(rows[0]!.message) as Stored
         const body: Stored = {
           ...digestMessage(items, cfg.rateLimit.windowS, g.channel, ctx, new Date(now()).toISOString()),
-          phone: first.phone, zaloUserId: first.zaloUserId, summary: `${items.length} alerts`, digest: true,
+          phone: first.phone,
+          zaloUserId: first.zaloUserId,
+          summary: `${items.length} alerts`,
+          digest: true,
         }
         const worst = items.reduce<Severity>((w, i) => (severityRank(i.severity) > severityRank(w) ? i.severity : w), 'info')
         st.insert.run({
-          key: `digest:${g.contact_id}:${g.channel}:${g.first}`, alert_id: null, change_seq: null, contact_id: g.contact_id, channel: g.channel,
-          severity: worst, message: JSON.stringify(body), next_at: now(), created_at: now(),
+          key: `digest:${g.contact_id}:${g.channel}:${g.first}`,
+          alert_id: null,
+          change_seq: null,
+          contact_id: g.contact_id,
+          channel: g.channel,
+          severity: worst,
+          message: JSON.stringify(body),
+          next_at: now(),
+          created_at: now(),
         })
         st.digested.run(g.contact_id, g.channel)
       })()
@@ -328,13 +394,18 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       alerting = a
       a.setRouter(notifier)
       escTimer ??= setInterval(() => {
-        try { escalate() } catch (err) { log.error({ err }, 'escalation check failed') }
+        try {
+          escalate()
+        } catch (err) {
+          log.error({ err }, 'escalation check failed')
+        }
       }, cfg.escalation.checkMs)
       escTimer.unref()
     },
     async sendTest(contactId) {
       const c = contacts.get(contactId)
-      if (!c) throw Object.assign(new Error(`contact ${contactId} not found: list them with GET /api/v1/subscriptions`), { statusCode: 404 })
+      if (!c)
+        throw Object.assign(new Error(`contact ${contactId} not found: list them with GET /api/v1/subscriptions`), { statusCode: 404 })
       const at = new Date(now()).toISOString()
       const out: TestResult[] = []
       for (const channel of c.channels) {
@@ -344,15 +415,34 @@ export function createNotifier(opts: NotifierOptions): Notifier {
           continue
         }
         if (!to) {
-          out.push({ channel, ok: false, code: 'no_address', message: channel === 'zalo_oa' ? 'contact has no Zalo user id' : 'contact has no phone number' })
+          out.push({
+            channel,
+            ok: false,
+            code: 'no_address',
+            message: channel === 'zalo_oa' ? 'contact has no Zalo user id' : 'contact has no phone number',
+          })
           continue
         }
         const key = `test:${c.id}:${channel}:${now()}`
         const body: Stored = { ...testMessage(c.name, channel, ctx, at), ...to, summary: 'test', test: true }
-        st.insert.run({ key, alert_id: null, change_seq: null, contact_id: c.id, channel, severity: 'info', message: JSON.stringify(body), next_at: now(), created_at: now() })
+        st.insert.run({
+          key,
+          alert_id: null,
+          change_seq: null,
+          contact_id: c.id,
+          channel,
+          severity: 'info',
+          message: JSON.stringify(body),
+          next_at: now(),
+          created_at: now(),
+        })
         const row = st.byKey.get(key) as OutboxRow
         const r = await deliver(row, false)
-        out.push(r?.ok ? { channel, ok: true } : { channel, ok: false, code: r && !r.ok ? r.code : 'not_sent', message: r && !r.ok ? r.message : 'not sent' })
+        out.push(
+          r?.ok
+            ? { channel, ok: true }
+            : { channel, ok: false, code: r && !r.ok ? r.code : 'not_sent', message: r && !r.ok ? r.message : 'not sent' },
+        )
       }
       return out
     },
@@ -367,7 +457,17 @@ export function createNotifier(opts: NotifierOptions): Notifier {
           if (channel === 'zalo_zns' || !to || !channels[channel]) continue
           const text = channel === 'sms' ? toGsm7(`${cfg.sender}: ${notice.text}`) : `${cfg.sender}: ${notice.text}`
           const body: Stored = { text, ...to, summary: toGsm7(notice.text) }
-          const r = st.insert.run({ key: `${notice.key}:${c.id}:${channel}`, alert_id: null, change_seq: null, contact_id: c.id, channel, severity: 'info', message: JSON.stringify(body), next_at: t, created_at: t })
+          const r = st.insert.run({
+            key: `${notice.key}:${c.id}:${channel}`,
+            alert_id: null,
+            change_seq: null,
+            contact_id: c.id,
+            channel,
+            severity: 'info',
+            message: JSON.stringify(body),
+            next_at: t,
+            created_at: t,
+          })
           n += r.changes
         }
       }
@@ -393,7 +493,11 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       }, opts.pollMs ?? 1000)
       pollTimer.unref()
       const prune = () => {
-        try { st.prune.run(now() - KEEP_MS) } catch (err) { log.warn({ err }, 'outbox prune failed') }
+        try {
+          st.prune.run(now() - KEEP_MS)
+        } catch (err) {
+          log.warn({ err }, 'outbox prune failed')
+        }
       }
       prune()
       pruneTimer = setInterval(prune, 3_600_000)

@@ -34,9 +34,20 @@ export interface OutboxItem {
 }
 
 interface Row {
-  id: number; alert_id: string | null; contact_id: string; contact_name: string | null; channel: ContactChannel; severity: Severity
-  message: string; state: OutboxState; attempts: number; next_at: number; created_at: number; sent_at: number | null
-  provider_id: string | null; last_error: string | null
+  id: number
+  alert_id: string | null
+  contact_id: string
+  contact_name: string | null
+  channel: ContactChannel
+  severity: Severity
+  message: string
+  state: OutboxState
+  attempts: number
+  next_at: number
+  created_at: number
+  sent_at: number | null
+  provider_id: string | null
+  last_error: string | null
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -44,9 +55,17 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 function toItem(r: Row): OutboxItem {
   const msg = JSON.parse(r.message) as { text?: string; digest?: boolean; test?: boolean }
   return {
-    id: r.id, alert_id: r.alert_id, contact: { id: r.contact_id, name: r.contact_name }, channel: r.channel, severity: r.severity,
-    kind: msg.test ? 'test' : msg.digest ? 'digest' : 'alert', text: msg.text ?? '', state: r.state, attempts: r.attempts,
-    created_at: iso(r.created_at)!, sent_at: iso(r.sent_at),
+    id: r.id,
+    alert_id: r.alert_id,
+    contact: { id: r.contact_id, name: r.contact_name },
+    channel: r.channel,
+    severity: r.severity,
+    kind: msg.test ? 'test' : msg.digest ? 'digest' : 'alert',
+    text: msg.text ?? '',
+    state: r.state,
+    attempts: r.attempts,
+    created_at: iso(r.created_at)!,
+    sent_at: iso(r.sent_at),
     next_attempt_at: r.state === 'pending' || r.state === 'deferred' ? iso(r.next_at) : null,
     provider_message_id: r.provider_id,
     // A success clears last_error, so a sent row's answer is the provider's acceptance.
@@ -54,7 +73,11 @@ function toItem(r: Row): OutboxItem {
   }
 }
 
-export function listOutbox(db: Database, f: OutboxFilter, page: { limit: number; cursor?: number | undefined }): { items: OutboxItem[]; next: string | null } {
+export function listOutbox(
+  db: Database,
+  f: OutboxFilter,
+  page: { limit: number; cursor?: number | undefined },
+): { items: OutboxItem[]; next: string | null } {
   const where: string[] = []
   const args: Array<string | number> = []
   const eq = (col: string, v: string | undefined) => {
@@ -75,8 +98,12 @@ export function listOutbox(db: Database, f: OutboxFilter, page: { limit: number;
     where.push('o.id < ?')
     args.push(page.cursor)
   }
-  const rows = db.prepare(`SELECT o.*, c.name AS contact_name FROM outbox o LEFT JOIN contacts c ON c.id = o.contact_id
-    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY o.id DESC LIMIT ?`).all(...args, page.limit + 1) as Row[]
+  const rows = db
+    .prepare(
+      `SELECT o.*, c.name AS contact_name FROM outbox o LEFT JOIN contacts c ON c.id = o.contact_id
+    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY o.id DESC LIMIT ?`,
+    )
+    .all(...args, page.limit + 1) as Row[]
   const items = rows.slice(0, page.limit).map(toItem)
   return { items, next: rows.length > page.limit ? String(items[items.length - 1]!.id) : null }
 }

@@ -31,7 +31,12 @@ export function quietUntil(t: number, q: { start: string; end: string } | undefi
 }
 
 interface Due {
-  id: number; alert_id: string | null; contact_id: string; channel: ContactChannel; severity: Severity; state: string
+  id: number
+  alert_id: string | null
+  contact_id: string
+  channel: ContactChannel
+  severity: Severity
+  state: string
 }
 
 export type QuietDecision =
@@ -58,6 +63,10 @@ export function quietGate(db: Database, contacts: ContactStore) {
     if (!q || severityRank(row.severity) >= severityRank(q.bypass)) return { action: 'send' }
     const until = quietUntil(t, { start: q.from, end: q.to })
     if (until === undefined) return { action: 'send' }
-    return { action: 'defer', until, note: `quiet hours ${q.from}-${q.to} of the contact (below ${q.bypass}); sent at ${new Date(until).toISOString()}` }
+    return {
+      action: 'defer',
+      until,
+      note: `quiet hours ${q.from}-${q.to} of the contact (below ${q.bypass}); sent at ${new Date(until).toISOString()}`,
+    }
   }
 }

@@ -8,8 +8,13 @@ import type { OutgoingMessage } from './types.ts'
 // most 160 characters (a split message may arrive in pieces or out of order on some handsets).
 
 const ACTION_VI: Record<ChangeAction | 'test', string> = {
-  opened: 'Cảnh báo mới', raised: 'Tăng mức', lowered: 'Giảm mức', resolved: 'Hết cảnh báo',
-  acknowledged: 'Đã xác nhận', escalated: 'Chưa được xác nhận', test: 'Tin thử',
+  opened: 'Cảnh báo mới',
+  raised: 'Tăng mức',
+  lowered: 'Giảm mức',
+  resolved: 'Hết cảnh báo',
+  acknowledged: 'Đã xác nhận',
+  escalated: 'Chưa được xác nhận',
+  test: 'Tin thử',
 }
 const SEVERITY_VI: Record<Severity, string> = { info: 'Thông tin', minor: 'Thấp', major: 'Cao', critical: 'Khẩn cấp' }
 const STATE_VI = { open: 'Đang mở', acknowledged: 'Đã xác nhận', resolved: 'Đã kết thúc' } as const
@@ -116,31 +121,70 @@ export function znsAlertData(c: AlertChange, ctx: RenderContext): Record<string,
   }
 }
 
-export function alertMessage(c: AlertChange, channel: 'sms' | 'zalo_zns' | 'zalo_oa', ctx: RenderContext): Pick<OutgoingMessage, 'text' | 'template'> {
+export function alertMessage(
+  c: AlertChange,
+  channel: 'sms' | 'zalo_zns' | 'zalo_oa',
+  ctx: RenderContext,
+): Pick<OutgoingMessage, 'text' | 'template'> {
   if (channel === 'sms') return { text: renderSms(c, ctx) }
   if (channel === 'zalo_oa') return { text: renderZaloText(c, ctx) }
   return { text: renderZaloText(c, ctx), template: { name: 'alert', data: znsAlertData(c, ctx) } }
 }
 
 export function digestMessage(
-  items: Array<{ severity: Severity; summary: string }>, windowS: number, channel: 'sms' | 'zalo_zns' | 'zalo_oa', ctx: RenderContext, at: string,
+  items: Array<{ severity: Severity; summary: string }>,
+  windowS: number,
+  channel: 'sms' | 'zalo_zns' | 'zalo_oa',
+  ctx: RenderContext,
+  at: string,
 ): Pick<OutgoingMessage, 'text' | 'template'> {
   const order: Severity[] = ['critical', 'major', 'minor', 'info']
   const top = [...items].sort((x, y) => order.indexOf(x.severity) - order.indexOf(y.severity))[0]
   const minutes = Math.round(windowS / 60)
   if (channel === 'sms') {
-    return { text: fit([`${ctx.sender}: TONG HOP ${items.length} canh bao trong ${minutes} phut. Nang nhat: `, top?.summary ?? '', '. Xem bang dieu khien IOC.'], 1) }
+    return {
+      text: fit(
+        [
+          `${ctx.sender}: TONG HOP ${items.length} canh bao trong ${minutes} phut. Nang nhat: `,
+          top?.summary ?? '',
+          '. Xem bang dieu khien IOC.',
+        ],
+        1,
+      ),
+    }
   }
-  const text = [`${ctx.sender}: Tổng hợp ${items.length} cảnh báo trong ${minutes} phút`, ...items.slice(0, 10).map((i) => `- ${i.summary}`), items.length > 10 ? `… và ${items.length - 10} cảnh báo khác` : ''].filter(Boolean).join('\n')
+  const text = [
+    `${ctx.sender}: Tổng hợp ${items.length} cảnh báo trong ${minutes} phút`,
+    ...items.slice(0, 10).map((i) => `- ${i.summary}`),
+    items.length > 10 ? `… và ${items.length - 10} cảnh báo khác` : '',
+  ]
+    .filter(Boolean)
+    .join('\n')
   if (channel === 'zalo_oa') return { text }
   return {
     text,
-    template: { name: 'alert', data: { action: 'Tổng hợp', place: clip(top?.summary ?? '', 100), detail: clip(`${items.length} cảnh báo trong ${minutes} phút`, 200), severity: top ? SEVERITY_VI[top.severity] : '', time: vnTime(at, true), alert_id: 'digest' } },
+    template: {
+      name: 'alert',
+      data: {
+        action: 'Tổng hợp',
+        place: clip(top?.summary ?? '', 100),
+        detail: clip(`${items.length} cảnh báo trong ${minutes} phút`, 200),
+        severity: top ? SEVERITY_VI[top.severity] : '',
+        time: vnTime(at, true),
+        alert_id: 'digest',
+      },
+    },
   }
 }
 
-export function testMessage(name: string, channel: 'sms' | 'zalo_zns' | 'zalo_oa', ctx: RenderContext, at: string): Pick<OutgoingMessage, 'text' | 'template'> {
-  if (channel === 'sms') return { text: fit([`${ctx.sender}: Tin nhan thu gui `, name, `. He thong canh bao hoat dong binh thuong (${vnTime(at)}).`], 1) }
+export function testMessage(
+  name: string,
+  channel: 'sms' | 'zalo_zns' | 'zalo_oa',
+  ctx: RenderContext,
+  at: string,
+): Pick<OutgoingMessage, 'text' | 'template'> {
+  if (channel === 'sms')
+    return { text: fit([`${ctx.sender}: Tin nhan thu gui `, name, `. He thong canh bao hoat dong binh thuong (${vnTime(at)}).`], 1) }
   const text = `${ctx.sender}: Tin nhắn thử gửi ${name}. Hệ thống cảnh báo hoạt động bình thường (${vnTime(at, true)}).`
   if (channel === 'zalo_oa') return { text }
   return { text, template: { name: 'test', data: { name: clip(name, 30), time: vnTime(at, true) } } }

@@ -60,5 +60,16 @@ export interface Channel {
 }
 
 /** States of an outbox row (docs/notify.md "Outbox states"). */
-export const OUTBOX_STATES = ['pending', 'deferred', 'sending', 'sent', 'failed', 'held', 'digested', 'uncertain', 'undeliverable', 'skipped'] as const
+export const OUTBOX_STATES = [
+  'pending',
+  'deferred',
+  'sending',
+  'sent',
+  'failed',
+  'held',
+  'digested',
+  'uncertain',
+  'undeliverable',
+  'skipped',
+] as const
 export type OutboxState = (typeof OUTBOX_STATES)[number]

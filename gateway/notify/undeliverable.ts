@@ -22,7 +22,9 @@ export const noProvider = (channel: ContactChannel): string => `${channel}: ${PR
 
 /** Why a contact's channel cannot be delivered, if it cannot. */
 export function undeliverableReason(
-  channels: Partial<Record<ContactChannel, Channel>>, c: Pick<Contact, 'phone' | 'zalo_user_id'>, channel: ContactChannel,
+  channels: Partial<Record<ContactChannel, Channel>>,
+  c: Pick<Contact, 'phone' | 'zalo_user_id'>,
+  channel: ContactChannel,
 ): UndeliverableReason | undefined {
   if (!channels[channel]) return 'no_provider'
   if (channel === 'zalo_oa' ? !c.zalo_user_id : !c.phone) return 'no_address'
@@ -46,28 +48,52 @@ export function warnUnconfigured(channels: Partial<Record<ContactChannel, Channe
 const detail = (channel: ContactChannel, reason: UndeliverableReason) =>
   reason === 'no_provider' ? noProvider(channel) : `${channel}: contact has no ${channel === 'zalo_oa' ? 'Zalo user id' : 'phone number'}`
 
-interface Noted { key: string; channel: ContactChannel; reason: UndeliverableReason; alertId: string; contact: string }
+interface Noted {
+  key: string
+  channel: ContactChannel
+  reason: UndeliverableReason
+  alertId: string
+  contact: string
+}
 
 /**
  * Records undeliverable notifications: `inTx` inside the alert change's transaction (outbox row
  * and history entry commit with the change), `afterCommit` counts and logs those that committed.
  */
 export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logger) {
-  const counter = metrics.counter('notify_undeliverable_total', 'Notifications that could not be sent: no provider for the channel, or no address', ['channel', 'reason'])
-  const insert = db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at, last_error)
+  const counter = metrics.counter(
+    'notify_undeliverable_total',
+    'Notifications that could not be sent: no provider for the channel, or no address',
+    ['channel', 'reason'],
+  )
+  const insert =
+    db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at, last_error)
     VALUES (@key, @alert_id, @change_seq, @contact_id, @channel, @severity, @message, 'undeliverable', @next_at, @created_at, @last_error)`)
   const exists = db.prepare('SELECT 1 FROM outbox WHERE key = ?')
   let noted: Noted[] = []
   return {
-    inTx(change: AlertChange, misses: ReadonlyArray<{ contact: Contact; channel: ContactChannel; reason: UndeliverableReason; message: string }>, t: number, store: AlertStore | undefined): void {
+    inTx(
+      change: AlertChange,
+      misses: ReadonlyArray<{ contact: Contact; channel: ContactChannel; reason: UndeliverableReason; message: string }>,
+      t: number,
+      store: AlertStore | undefined,
+    ): void {
       if (misses.length === 0) return
       const a = change.alert
       const groups = new Map<string, { channel: ContactChannel; reason: UndeliverableReason; contacts: string[] }>()
       for (const m of misses) {
         const key = `${a.id}:${change.change.seq}:${m.contact.id}:${m.channel}`
         insert.run({
-          key, alert_id: a.id, change_seq: change.change.seq, contact_id: m.contact.id, channel: m.channel, severity: a.severity,
-          message: m.message, next_at: t, created_at: t, last_error: `${m.reason}: ${detail(m.channel, m.reason)}`,
+          key,
+          alert_id: a.id,
+          change_seq: change.change.seq,
+          contact_id: m.contact.id,
+          channel: m.channel,
+          severity: a.severity,
+          message: m.message,
+          next_at: t,
+          created_at: t,
+          last_error: `${m.reason}: ${detail(m.channel, m.reason)}`,
         })
         noted.push({ key, channel: m.channel, reason: m.reason, alertId: a.id, contact: m.contact.id })
         const g = `${m.channel}:${m.reason}`
@@ -78,8 +104,16 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
       if (!store) return
       for (const g of groups.values()) {
         store.appendHistory(a.id, {
-          seq: store.nextSeq(a.id), at: new Date(t).toISOString(), action: 'notification_undeliverable', severity: a.severity, level: a.level,
-          state: a.state, by: 'system', channel: g.channel, reason: g.reason, contacts: g.contacts,
+          seq: store.nextSeq(a.id),
+          at: new Date(t).toISOString(),
+          action: 'notification_undeliverable',
+          severity: a.severity,
+          level: a.level,
+          state: a.state,
+          by: 'system',
+          channel: g.channel,
+          reason: g.reason,
+          contacts: g.contacts,
           note: `${change.change.action}: ${g.contacts.length} contact${g.contacts.length === 1 ? '' : 's'} not notified; ${detail(g.channel, g.reason)}`,
         })
       }
@@ -91,7 +125,10 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
         // A transaction that rolled back left nothing to report.
         if (!exists.get(n.key)) continue
         counter.inc({ channel: n.channel, reason: n.reason })
-        log.warn({ alert: n.alertId, contact: n.contact, channel: n.channel, reason: n.reason }, `notification not sent: ${detail(n.channel, n.reason)}`)
+        log.warn(
+          { alert: n.alertId, contact: n.contact, channel: n.channel, reason: n.reason },
+          `notification not sent: ${detail(n.channel, n.reason)}`,
+        )
       }
     },
     /** A row already in the outbox whose channel has no provider now (the configuration changed). */

@@ -18,7 +18,10 @@ export interface ZaloTokens {
 }
 
 export class ZaloTokenError extends Error {
-  constructor(message: string, readonly retry: boolean) {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
     super(message)
     this.name = 'ZaloTokenError'
   }
@@ -27,7 +30,8 @@ export class ZaloTokenError extends Error {
 export function zaloTokens(db: Database, cfg: Static<typeof ZaloConfig>, timeoutMs: number, now: () => number = Date.now): ZaloTokens {
   const PROVIDER = `zalo:${cfg.appId}`
   const read = db.prepare('SELECT access_token, refresh_token, expires_at FROM provider_tokens WHERE provider = ?')
-  const write = db.prepare(`INSERT INTO provider_tokens (provider, access_token, refresh_token, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
+  const write =
+    db.prepare(`INSERT INTO provider_tokens (provider, access_token, refresh_token, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (provider) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
     expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
   let inflight: Promise<string> | undefined
@@ -46,10 +50,22 @@ export function zaloTokens(db: Database, cfg: Static<typeof ZaloConfig>, timeout
     } catch (err) {
       throw new ZaloTokenError(`Zalo token refresh failed: ${(err as Error).message}`, true)
     }
-    const r = a.body as { access_token?: string; refresh_token?: string; expires_in?: string | number; error?: number; error_name?: string; error_description?: string } | undefined
+    const r = a.body as
+      | {
+          access_token?: string
+          refresh_token?: string
+          expires_in?: string | number
+          error?: number
+          error_name?: string
+          error_description?: string
+        }
+      | undefined
     if (a.status >= 500) throw new ZaloTokenError(`Zalo token refresh: HTTP ${a.status}`, true)
     if (!r?.access_token || !r.refresh_token) {
-      throw new ZaloTokenError(`Zalo token refresh refused: ${r?.error_description ?? r?.error_name ?? `HTTP ${a.status}`}; re-authorise the OA and set notify.zalo.refreshToken`, false)
+      throw new ZaloTokenError(
+        `Zalo token refresh refused: ${r?.error_description ?? r?.error_name ?? `HTTP ${a.status}`}; re-authorise the OA and set notify.zalo.refreshToken`,
+        false,
+      )
     }
     const expiresIn = Number(r.expires_in ?? 3600)
     // Ten minutes early: never hand out a token that expires on the way.
@@ -61,7 +77,9 @@ export function zaloTokens(db: Database, cfg: Static<typeof ZaloConfig>, timeout
     if (inflight) return inflight
     const s = stored()
     if (failed !== undefined && s && s.access_token !== failed && s.expires_at > now()) return Promise.resolve(s.access_token)
-    inflight = doRefresh().finally(() => { inflight = undefined })
+    inflight = doRefresh().finally(() => {
+      inflight = undefined
+    })
     return inflight
   }
 

@@ -6,7 +6,10 @@ import { METRICS, type MetricName } from './metrics.ts'
 
 type Convert = (v: number) => number
 
-const scale = (k: number): Convert => (v) => v * k
+const scale =
+  (k: number): Convert =>
+  (v) =>
+    v * k
 const identity: Convert = (v) => v
 
 const LENGTH_TO_M: Record<string, number> = { m: 1, cm: 0.01, mm: 0.001, km: 1000 }

@@ -101,7 +101,12 @@ export class SqliteRegistry implements DeviceRegistry {
     this.db.pragma('foreign_keys = ON')
     this.db.pragma('busy_timeout = 5000')
     migrate(this.db, MIGRATIONS)
-    this.users = new SqliteUsers(this.db, (t) => this.sql(t), this.hasher, (...a) => this.audit(...a))
+    this.users = new SqliteUsers(
+      this.db,
+      (t) => this.sql(t),
+      this.hasher,
+      (...a) => this.audit(...a),
+    )
   }
 
   // --- devices ---------------------------------------------------------------------------------
@@ -109,19 +114,33 @@ export class SqliteRegistry implements DeviceRegistry {
   createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string } {
     const id = input.id ?? `${KIND_PREFIX[input.kind]}-${randomBytes(5).toString('hex')}`
     if (!ID_RE.test(id)) throw new RegistryError('invalid', `device id "${id}" must match ${DEVICE_ID_PATTERN}`)
-    if (RESERVED_IDS.has(id)) throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
+    if (RESERVED_IDS.has(id))
+      throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
     const now = new Date().toISOString()
     const secret = newSecret()
     const tx = this.db.transaction(() => {
       const exists = this.sql('SELECT 1 FROM devices WHERE id = ?').get(id)
       if (exists) throw new RegistryError('conflict', `device "${id}" already exists; choose another id or omit it to have one generated`)
       this.sql(
-          `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
+        `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
-        )
-        .run(id, input.kind, input.name, input.station ?? null, input.district ?? null, input.location?.lat ?? null,
-          input.location?.lon ?? null, JSON.stringify(input.tags ?? []), now, now)
-      this.sql('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)').run(id, this.hasher.hash(secret), now)
+      ).run(
+        id,
+        input.kind,
+        input.name,
+        input.station ?? null,
+        input.district ?? null,
+        input.location?.lat ?? null,
+        input.location?.lon ?? null,
+        JSON.stringify(input.tags ?? []),
+        now,
+        now,
+      )
+      this.sql('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)').run(
+        id,
+        this.hasher.hash(secret),
+        now,
+      )
       this.audit(actor, 'device.create', id, { kind: input.kind, name: input.name })
     })
     tx()
@@ -161,11 +180,19 @@ export class SqliteRegistry implements DeviceRegistry {
     const next: Device = { ...before, ...patch, updated_at: new Date().toISOString() }
     this.db.transaction(() => {
       this.sql(
-          `UPDATE devices SET name = ?, station = ?, district = ?, lat = ?, lon = ?, tags = ?, state = ?, updated_at = ?
+        `UPDATE devices SET name = ?, station = ?, district = ?, lat = ?, lon = ?, tags = ?, state = ?, updated_at = ?
            WHERE id = ?`,
-        )
-        .run(next.name, next.station, next.district, next.location?.lat ?? null, next.location?.lon ?? null,
-          JSON.stringify(next.tags), next.state, next.updated_at, id)
+      ).run(
+        next.name,
+        next.station,
+        next.district,
+        next.location?.lat ?? null,
+        next.location?.lon ?? null,
+        JSON.stringify(next.tags),
+        next.state,
+        next.updated_at,
+        id,
+      )
       if (next.state === 'decommissioned') this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
       this.audit(actor, 'device.update', id, patch as Record<string, unknown>)
     })()
@@ -196,10 +223,9 @@ export class SqliteRegistry implements DeviceRegistry {
     const now = new Date().toISOString()
     this.db.transaction(() => {
       this.sql(
-          `INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)
+        `INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)
            ON CONFLICT(device_id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at`,
-        )
-        .run(id, this.hasher.hash(secret), now)
+      ).run(id, this.hasher.hash(secret), now)
       this.audit(actor, 'device.rotate_secret', id, null)
     })()
     this.emitRevoked({ deviceId: id, reason: 'secret_rotated' })
@@ -207,8 +233,9 @@ export class SqliteRegistry implements DeviceRegistry {
   }
 
   authenticateDevice(id: string, secret: string): DeviceAuthResult {
-    const row = this.sql('SELECT d.*, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = ?')
-      .get(id) as (DeviceRow & { secret_hash: Buffer | null }) | undefined
+    const row = this.sql(
+      'SELECT d.*, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = ?',
+    ).get(id) as (DeviceRow & { secret_hash: Buffer | null }) | undefined
     if (!row) return { ok: false, reason: 'unknown_device' }
     // The secret is checked before the state so that only a holder of the secret learns the state.
     if (row.secret_hash === null) return { ok: false, reason: row.state === 'decommissioned' ? 'device_decommissioned' : 'bad_secret' }
@@ -225,8 +252,13 @@ export class SqliteRegistry implements DeviceRegistry {
     const secret = newToken()
     const now = new Date().toISOString()
     this.db.transaction(() => {
-      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(id, input.name, input.role, this.hasher.hash(secret), now)
+      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(
+        id,
+        input.name,
+        input.role,
+        this.hasher.hash(secret),
+        now,
+      )
       this.audit(actor, 'token.create', id, { role: input.role, name: input.name })
     })()
     return { token: { id, name: input.name, role: input.role, created_at: now, last_used_at: null }, secret }
@@ -234,8 +266,9 @@ export class SqliteRegistry implements DeviceRegistry {
 
   listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken> {
     const after = decodeCursor(page.cursor)
-    const rows = this.sql(`SELECT id, name, role, created_at, last_used_at FROM api_tokens ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`)
-      .all(...(after !== undefined ? [after] : []), page.limit + 1) as TokenRow[]
+    const rows = this.sql(
+      `SELECT id, name, role, created_at, last_used_at FROM api_tokens ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`,
+    ).all(...(after !== undefined ? [after] : []), page.limit + 1) as TokenRow[]
     const items = rows.slice(0, page.limit)
     return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
   }
@@ -252,8 +285,9 @@ export class SqliteRegistry implements DeviceRegistry {
 
   authenticateToken(secret: string): ApiToken | undefined {
     // The hash is the lookup key; the index compares whole digests, so no timing leaks a prefix.
-    const row = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?')
-      .get(this.hasher.hash(secret)) as TokenRow | undefined
+    const row = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(
+      this.hasher.hash(secret),
+    ) as TokenRow | undefined
     if (!row) return undefined
     const now = Date.now()
     if (now - (this.tokenUse.get(row.id) ?? 0) > LAST_USED_PRECISION_MS) {
@@ -271,12 +305,19 @@ export class SqliteRegistry implements DeviceRegistry {
 
   ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken {
     const hash = this.hasher.hash(input.secret)
-    const existing = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as TokenRow | undefined
+    const existing = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as
+      TokenRow | undefined
     if (existing) return existing
     const id = `tok-${randomBytes(6).toString('hex')}`
     const now = new Date().toISOString()
     this.db.transaction(() => {
-      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, input.name, input.role, hash, now)
+      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(
+        id,
+        input.name,
+        input.role,
+        hash,
+        now,
+      )
       this.audit(actor, 'token.create', id, { role: input.role, name: input.name, bootstrap: true })
     })()
     return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
@@ -286,31 +327,37 @@ export class SqliteRegistry implements DeviceRegistry {
 
   listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry> {
     const before = decodeCursor(page.cursor)
-    const rows = this.sql(`SELECT * FROM audit_log ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...(before !== undefined ? [Number(before)] : []), page.limit + 1) as Array<AuditEntry & { detail: string | null }>
-    const items = rows.slice(0, page.limit).map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }))
+    const rows = this.sql(`SELECT * FROM audit_log ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`).all(
+      ...(before !== undefined ? [Number(before)] : []),
+      page.limit + 1,
+    ) as Array<AuditEntry & { detail: string | null }>
+    const items = rows
+      .slice(0, page.limit)
+      .map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }))
     return { items, next: rows.length > page.limit ? encodeCursor(String(items[items.length - 1]!.id)) : null }
   }
 
   // --- camera configuration ---------------------------------------------------------------------
 
   getCameraConfig(camera: string): CameraConfigRecord | undefined {
-    const row = this.sql('SELECT camera, config, updated_at FROM camera_configs WHERE camera = ?').get(camera) as CameraConfigRow | undefined
+    const row = this.sql('SELECT camera, config, updated_at FROM camera_configs WHERE camera = ?').get(camera) as
+      CameraConfigRow | undefined
     return row ? toCameraConfig(row) : undefined
   }
 
   listCameraConfigs(): CameraConfigRecord[] {
-    return (this.sql('SELECT camera, config, updated_at FROM camera_configs ORDER BY camera').all() as CameraConfigRow[]).map(toCameraConfig)
+    return (this.sql('SELECT camera, config, updated_at FROM camera_configs ORDER BY camera').all() as CameraConfigRow[]).map(
+      toCameraConfig,
+    )
   }
 
   setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): CameraConfigRecord {
     const now = new Date().toISOString()
     this.db.transaction(() => {
       this.sql(
-          `INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?)
+        `INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?)
            ON CONFLICT(camera) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
-        )
-        .run(camera, JSON.stringify(config), now)
+      ).run(camera, JSON.stringify(config), now)
       this.audit(actor, 'camera.config', camera, config)
     })()
     return { camera, config, updated_at: now }
@@ -318,8 +365,11 @@ export class SqliteRegistry implements DeviceRegistry {
 
   seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): boolean {
     return this.db.transaction(() => {
-      const r = this.sql('INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?) ON CONFLICT(camera) DO NOTHING')
-        .run(camera, JSON.stringify(config), new Date().toISOString())
+      const r = this.sql('INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?) ON CONFLICT(camera) DO NOTHING').run(
+        camera,
+        JSON.stringify(config),
+        new Date().toISOString(),
+      )
       if (r.changes > 0) this.audit(actor, 'camera.config.seed', camera, config)
       return r.changes > 0
     })()
@@ -356,8 +406,15 @@ export class SqliteRegistry implements DeviceRegistry {
   }
 
   audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void {
-    this.sql('INSERT INTO audit_log (ts, actor_type, actor_id, actor_name, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(new Date().toISOString(), actor.type, actor.id, actor.name ?? null, action, target, detail === null ? null : JSON.stringify(detail))
+    this.sql('INSERT INTO audit_log (ts, actor_type, actor_id, actor_name, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      new Date().toISOString(),
+      actor.type,
+      actor.id,
+      actor.name ?? null,
+      action,
+      target,
+      detail === null ? null : JSON.stringify(detail),
+    )
   }
 
   private emitRevoked(ev: RevocationEvent): void {

@@ -94,8 +94,7 @@ export interface CameraConfigRecord {
 }
 
 export type DeviceAuthResult =
-  | { ok: true; device: Device }
-  | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'device_disabled' | 'device_decommissioned' }
+  { ok: true; device: Device } | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'device_disabled' | 'device_decommissioned' }
 
 /** Why a device's live sessions must be closed now. */
 export interface RevocationEvent {

@@ -84,8 +84,15 @@ interface UserRow {
 
 function toUser(r: UserRow): UserAccount {
   return {
-    id: r.id, name: r.name, role: r.role, districts: JSON.parse(r.districts) as string[], stations: JSON.parse(r.stations) as string[],
-    disabled: r.disabled === 1, created_at: r.created_at, updated_at: r.updated_at, last_login_at: r.last_login_at,
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    districts: JSON.parse(r.districts) as string[],
+    stations: JSON.parse(r.stations) as string[],
+    disabled: r.disabled === 1,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    last_login_at: r.last_login_at,
   }
 }
 
@@ -118,9 +125,10 @@ export class SqliteUsers implements UserRegistry {
     this.db.transaction(() => {
       // Checked again inside the transaction: the hash above took time.
       if (this.getUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
-      this.sql(`INSERT INTO users (id, name, role, districts, stations, password_hash, disabled, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`)
-        .run(id, input.name, input.role, JSON.stringify(districts), JSON.stringify(stations), hash, now, now)
+      this.sql(
+        `INSERT INTO users (id, name, role, districts, stations, password_hash, disabled, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+      ).run(id, input.name, input.role, JSON.stringify(districts), JSON.stringify(stations), hash, now, now)
       this.audit(actor, 'user.create', input.name, { role: input.role, districts, stations })
     })()
     return this.requireUser(input.name)
@@ -133,8 +141,10 @@ export class SqliteUsers implements UserRegistry {
 
   listUsers(page: { limit: number; cursor?: string | undefined }): Page<UserAccount> {
     const after = decodeCursor(page.cursor)
-    const rows = this.sql(`SELECT * FROM users ${after !== undefined ? 'WHERE name > ?' : ''} ORDER BY name LIMIT ?`)
-      .all(...(after !== undefined ? [after] : []), page.limit + 1) as UserRow[]
+    const rows = this.sql(`SELECT * FROM users ${after !== undefined ? 'WHERE name > ?' : ''} ORDER BY name LIMIT ?`).all(
+      ...(after !== undefined ? [after] : []),
+      page.limit + 1,
+    ) as UserRow[]
     const items = rows.slice(0, page.limit).map(toUser)
     return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.name) : null }
   }
@@ -149,8 +159,14 @@ export class SqliteUsers implements UserRegistry {
       updated_at: new Date().toISOString(),
     }
     this.db.transaction(() => {
-      this.sql('UPDATE users SET role = ?, districts = ?, stations = ?, disabled = ?, updated_at = ? WHERE id = ?')
-        .run(next.role, JSON.stringify(next.districts), JSON.stringify(next.stations), next.disabled ? 1 : 0, next.updated_at, before.id)
+      this.sql('UPDATE users SET role = ?, districts = ?, stations = ?, disabled = ?, updated_at = ? WHERE id = ?').run(
+        next.role,
+        JSON.stringify(next.districts),
+        JSON.stringify(next.stations),
+        next.disabled ? 1 : 0,
+        next.updated_at,
+        before.id,
+      )
       const ended = this.deleteUserSessions(before.id)
       this.audit(actor, next.disabled && !before.disabled ? 'user.disable' : 'user.update', name, { ...patch, sessions_ended: ended })
     })()
@@ -186,16 +202,22 @@ export class SqliteUsers implements UserRegistry {
   createSession(userId: string, nowMs: number): { id: string; csrfToken: string } {
     const id = randomBytes(32).toString('base64url')
     const csrfToken = randomBytes(24).toString('base64url')
-    this.sql('INSERT INTO user_sessions (id_hash, user_id, csrf_token, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?)')
-      .run(this.hasher.hash(id), userId, csrfToken, nowMs, nowMs)
+    this.sql('INSERT INTO user_sessions (id_hash, user_id, csrf_token, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?)').run(
+      this.hasher.hash(id),
+      userId,
+      csrfToken,
+      nowMs,
+      nowMs,
+    )
     return { id, csrfToken }
   }
 
   findSession(id: string): StoredSession | undefined {
     // Looked up by the keyed hash: a stolen database holds no usable session id.
-    const row = this.sql(`SELECT u.*, s.csrf_token, s.created_ms, s.last_seen_ms FROM user_sessions s JOIN users u ON u.id = s.user_id
-                          WHERE s.id_hash = ?`).get(this.hasher.hash(id)) as
-      (UserRow & { csrf_token: string; created_ms: number; last_seen_ms: number }) | undefined
+    const row = this.sql(
+      `SELECT u.*, s.csrf_token, s.created_ms, s.last_seen_ms FROM user_sessions s JOIN users u ON u.id = s.user_id
+                          WHERE s.id_hash = ?`,
+    ).get(this.hasher.hash(id)) as (UserRow & { csrf_token: string; created_ms: number; last_seen_ms: number }) | undefined
     if (!row) return undefined
     return { user: toUser(row), csrfToken: row.csrf_token, createdMs: row.created_ms, lastSeenMs: row.last_seen_ms }
   }

@@ -8,12 +8,32 @@ import type { AlertReportItem, AlertsSection, ReportRequest } from './types.ts'
 
 /** Outbox states by outcome: sent (also as part of a digest), failed for good, still to go. */
 const OUTCOME: Record<string, 'sent' | 'failed' | 'pending'> = {
-  sent: 'sent', digested: 'sent', failed: 'failed', uncertain: 'failed', undeliverable: 'failed', pending: 'pending', sending: 'pending', held: 'pending',
+  sent: 'sent',
+  digested: 'sent',
+  failed: 'failed',
+  uncertain: 'failed',
+  undeliverable: 'failed',
+  pending: 'pending',
+  sending: 'pending',
+  held: 'pending',
 }
 
 interface AlertRow {
-  id: string; rule: string; kind: string; severity: string; title: string; station: string | null; device: string | null; district: string | null
-  level: number | null; state: string; opened_at: string; acked_by: string | null; acked_at: string | null; resolved_by: string | null; resolved_at: string | null
+  id: string
+  rule: string
+  kind: string
+  severity: string
+  title: string
+  station: string | null
+  device: string | null
+  district: string | null
+  level: number | null
+  state: string
+  opened_at: string
+  acked_by: string | null
+  acked_at: string | null
+  resolved_by: string | null
+  resolved_at: string | null
   max_level: number | null
 }
 
@@ -47,7 +67,9 @@ export function alertsSection(db: Db, req: ReportRequest, scope: Scope | null): 
     .all(...positional, args) as AlertRow[]
   const ids = JSON.stringify(rows.map((r) => r.id))
   const sends = db
-    .prepare('SELECT alert_id, channel, state, count(*) AS n FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?)) GROUP BY alert_id, channel, state')
+    .prepare(
+      'SELECT alert_id, channel, state, count(*) AS n FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?)) GROUP BY alert_id, channel, state',
+    )
     .all(ids) as Array<{ alert_id: string; channel: string; state: string; n: number }>
   const perAlert = new Map<string, { sent: number; failed: number; pending: number }>()
   const notifications: AlertsSection['notifications'] = { sent: 0, failed: 0, pending: 0, by_channel: {} }
@@ -74,7 +96,11 @@ export function alertsSection(db: Db, req: ReportRequest, scope: Scope | null): 
     if (toResolve !== undefined) res.push(toResolve)
     const level = r.max_level ?? r.level
     return {
-      id: r.id, kind: r.kind, rule: r.rule, severity: r.severity, title: r.title,
+      id: r.id,
+      kind: r.kind,
+      rule: r.rule,
+      severity: r.severity,
+      title: r.title,
       ...(r.station ? { station: r.station } : {}),
       ...(r.device ? { device: r.device } : {}),
       ...(r.district ? { district: r.district } : {}),
@@ -82,9 +108,19 @@ export function alertsSection(db: Db, req: ReportRequest, scope: Scope | null): 
       state: r.state,
       opened_at: r.opened_at,
       ...(r.acked_at ? { acknowledged_at: r.acked_at, acknowledged_by: r.acked_by ?? 'unknown', time_to_ack_s: round(toAck!, 3) } : {}),
-      ...(r.resolved_at ? { resolved_at: r.resolved_at, resolved_by: r.resolved_by ?? 'unknown', time_to_resolve_s: round(toResolve!, 3) } : {}),
+      ...(r.resolved_at
+        ? { resolved_at: r.resolved_at, resolved_by: r.resolved_by ?? 'unknown', time_to_resolve_s: round(toResolve!, 3) }
+        : {}),
       notifications: perAlert.get(r.id) ?? { sent: 0, failed: 0, pending: 0 },
     }
   })
-  return { opened: rows.length, by_kind: byKind, by_severity: bySeverity, acknowledged: stats(ack), resolved: stats(res), notifications, items }
+  return {
+    opened: rows.length,
+    by_kind: byKind,
+    by_severity: bySeverity,
+    acknowledged: stats(ack),
+    resolved: stats(res),
+    notifications,
+    items,
+  }
 }

@@ -20,7 +20,12 @@ export interface ReportDeps extends Omit<SectionContext, 'req' | 'scope'> {
 export async function buildReport(deps: ReportDeps, ctxIn: Pick<SectionContext, 'req' | 'scope'>): Promise<Report> {
   const ctx: SectionContext = { ...deps, ...ctxIn }
   const { req } = ctx
-  const [water_levels, rainfall, air_quality, cameras] = await Promise.all([waterSection(ctx), rainSection(ctx), airSection(ctx), cameraSection(ctx)])
+  const [water_levels, rainfall, air_quality, cameras] = await Promise.all([
+    waterSection(ctx),
+    rainSection(ctx),
+    airSection(ctx),
+    cameraSection(ctx),
+  ])
   const alerts = alertsSection(deps.alertsDb, req, ctx.scope)
   const body = { water_levels, rainfall, air_quality, cameras, alerts }
   return {
@@ -29,7 +34,12 @@ export async function buildReport(deps: ReportDeps, ctxIn: Pick<SectionContext, 
     title: title(ctx),
     summary: summaryLine(ctx, body),
     generated_at: iso((deps.now ?? Date.now)()),
-    period: { from: iso(req.from), to: iso(req.to), tz: 'Asia/Ho_Chi_Minh', hours: Math.round(((req.to - req.from) / 3_600_000) * 1000) / 1000 },
+    period: {
+      from: iso(req.from),
+      to: iso(req.to),
+      tz: 'Asia/Ho_Chi_Minh',
+      hours: Math.round(((req.to - req.from) / 3_600_000) * 1000) / 1000,
+    },
     filters: { ...(req.district ? { district: req.district } : {}), ...(req.station ? { station: req.station } : {}) },
     store: deps.backend,
     hold_max_s: { sensors: deps.holdMaxMs.sensors / 1000, cameras: deps.holdMaxMs.cameras / 1000 },
@@ -56,7 +66,9 @@ function place(ctx: SectionContext): string {
 function title(ctx: SectionContext): string {
   const where = place(ctx)
   const when = periodText(ctx.req.from, ctx.req.to)
-  return ctx.req.lang === 'vi' ? `Báo cáo tình hình ${when}${where ? ` – ${where}` : ''}` : `Situation report ${when}${where ? ` – ${where}` : ''}`
+  return ctx.req.lang === 'vi'
+    ? `Báo cáo tình hình ${when}${where ? ` – ${where}` : ''}`
+    : `Situation report ${when}${where ? ` – ${where}` : ''}`
 }
 
 const num = (v: number, digits: number, lang: 'vi' | 'en') => {
@@ -70,21 +82,39 @@ export function summaryLine(ctx: SectionContext, r: Pick<Report, 'water_levels' 
   const L = LABELS[lang]
   const parts: string[] = []
   // The station nearest its alarm levels first: highest level, then highest water.
-  const water = [...r.water_levels].filter((w) => w.max).sort((a, b) => (b.max_level ?? -1) - (a.max_level ?? -1) || b.max!.value - a.max!.value)[0]
+  const water = [...r.water_levels]
+    .filter((w) => w.max)
+    .sort((a, b) => (b.max_level ?? -1) - (a.max_level ?? -1) || b.max!.value - a.max!.value)[0]
   if (water?.max) {
     const lvl = water.max_level ? ` (${L.levels[['below', 'I', 'II', 'III'][water.max_level]!]})` : ''
     const at = localTime(Date.parse(water.max.at), false)
-    parts.push(lang === 'vi' ? `mực nước cao nhất ${water.name} ${num(water.max.value, 2, lang)} m${lvl} lúc ${at}` : `highest water ${water.name} ${num(water.max.value, 2, lang)} m${lvl} at ${at}`)
+    parts.push(
+      lang === 'vi'
+        ? `mực nước cao nhất ${water.name} ${num(water.max.value, 2, lang)} m${lvl} lúc ${at}`
+        : `highest water ${water.name} ${num(water.max.value, 2, lang)} m${lvl} at ${at}`,
+    )
   }
   const rain = [...r.rainfall].sort((a, b) => b.total_mm - a.total_mm)[0]
-  if (rain) parts.push(lang === 'vi' ? `mưa nhiều nhất ${rain.name} ${num(rain.total_mm, 1, lang)} mm` : `most rain ${rain.name} ${num(rain.total_mm, 1, lang)} mm`)
+  if (rain)
+    parts.push(
+      lang === 'vi'
+        ? `mưa nhiều nhất ${rain.name} ${num(rain.total_mm, 1, lang)} mm`
+        : `most rain ${rain.name} ${num(rain.total_mm, 1, lang)} mm`,
+    )
   const air = [...r.air_quality].filter((a) => a.max_aqi).sort((a, b) => b.max_aqi!.value - a.max_aqi!.value)[0]
   if (air?.max_aqi) {
-    const band = Object.entries(air.hours_by_band).filter(([, n]) => n > 0).map(([k]) => k).pop()
+    const band = Object.entries(air.hours_by_band)
+      .filter(([, n]) => n > 0)
+      .map(([k]) => k)
+      .pop()
     parts.push(`VN_AQI ${lang === 'vi' ? 'cao nhất' : 'highest'} ${air.name} ${air.max_aqi.value}${band ? ` (${L.aqi_bands[band]})` : ''}`)
   }
   const a = r.alerts
-  parts.push(lang === 'vi' ? `${a.opened} cảnh báo (${a.acknowledged.count} đã xác nhận, ${a.resolved.count} đã kết thúc)` : `${a.opened} alerts (${a.acknowledged.count} acknowledged, ${a.resolved.count} resolved)`)
+  parts.push(
+    lang === 'vi'
+      ? `${a.opened} cảnh báo (${a.acknowledged.count} đã xác nhận, ${a.resolved.count} đã kết thúc)`
+      : `${a.opened} alerts (${a.acknowledged.count} acknowledged, ${a.resolved.count} resolved)`,
+  )
   const head = lang === 'vi' ? 'Báo cáo' : 'Report'
   const where = place(ctx)
   return `${head} ${periodText(ctx.req.from, ctx.req.to)}${where ? ` ${where}` : ''}: ${parts.join('; ')}.`

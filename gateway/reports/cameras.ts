@@ -18,7 +18,13 @@ export async function cameraSection(ctx: SectionContext): Promise<CameraReport[]
     Promise.all(VEHICLE_CLASS_KEYS.map(sum)),
     Promise.all(VEHICLE_CLASS_KEYS.map(peak)),
     ctx.store.summarize({ ...base, field: 'congestion', fn: 'max', groupBy: ['camera'] }),
-    ctx.store.levelDurations({ ...base, field: 'congestion', groupBy: ['camera'], thresholds: [1, 2, 3], holdMaxMs: ctx.holdMaxMs.cameras }),
+    ctx.store.levelDurations({
+      ...base,
+      field: 'congestion',
+      groupBy: ['camera'],
+      thresholds: [1, 2, 3],
+      holdMaxMs: ctx.holdMaxMs.cameras,
+    }),
   ])
   const cams = new Map<string, { station?: string | undefined; district?: string | undefined; zones: Set<string>; frames: number }>()
   for (const r of frames) {
@@ -41,7 +47,10 @@ export async function cameraSection(ctx: SectionContext): Promise<CameraReport[]
     const counts = (by: Array<Map<string, SummaryRow>>) =>
       Object.fromEntries(VEHICLE_CLASS_KEYS.map((k, i) => [k, Math.round(by[i]!.get(id)?.value ?? 0)])) as Record<VehicleClassKey, number>
     const d = durBy.get(id)
-    const congestion = Object.fromEntries(CONGESTION_KEYS.map((k, i) => [k, round((d?.durations[i] ?? 0) / 1000, 3)])) as Record<CongestionKey, number>
+    const congestion = Object.fromEntries(CONGESTION_KEYS.map((k, i) => [k, round((d?.durations[i] ?? 0) / 1000, 3)])) as Record<
+      CongestionKey,
+      number
+    >
     out.push({
       camera: id,
       ...(c.station ? { station: c.station } : {}),

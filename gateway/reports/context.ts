@@ -31,7 +31,8 @@ export const round = (v: number, digits: number): number => {
   return Math.round(v * f) / f
 }
 
-export const atValue = (row: SummaryRow | undefined, digits = 3): AtValue | null => (row ? { value: round(row.value, digits), at: iso(row.ts) } : null)
+export const atValue = (row: SummaryRow | undefined, digits = 3): AtValue | null =>
+  row ? { value: round(row.value, digits), at: iso(row.ts) } : null
 
 /**
  * The stations (tag `station`) seen in `rows`, with their district: the stations table's, else

@@ -20,7 +20,8 @@ export function reportCsv(r: Report): string {
       const key = prefix + k
       if (v === null || v === undefined) add(section, subject, name, key, '')
       else if (Array.isArray(v)) add(section, subject, name, key, v.join(' '))
-      else if (typeof v === 'object' && 'value' in v && 'at' in v) add(section, subject, name, key, (v as { value: number }).value, (v as { at: string }).at)
+      else if (typeof v === 'object' && 'value' in v && 'at' in v)
+        add(section, subject, name, key, (v as { value: number }).value, (v as { at: string }).at)
       else if (typeof v === 'object') flat(section, subject, name, v as Record<string, unknown>, `${key}.`)
       else add(section, subject, name, key, v as string | number)
     }

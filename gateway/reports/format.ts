@@ -16,7 +16,13 @@ function parts(iso: string | number): Record<string, string> | null {
   if (Number.isNaN(d.getTime())) return null
   const out: Record<string, string> = {}
   const f = new Intl.DateTimeFormat('en-GB', {
-    timeZone: TZ, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    timeZone: TZ,
+    day: '2-digit',
+    month: '2-digit',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
   })
   for (const p of f.formatToParts(d)) out[p.type] = p.value
   return out
@@ -39,4 +45,3 @@ export function duration(lang: Lang, seconds: number, units: { h: string; min: s
   if (seconds < 7200) return `${num(lang, Math.round(seconds / 60), 0)} ${units.min}`
   return `${num(lang, seconds / 3600, 1)} ${units.h}`
 }
-

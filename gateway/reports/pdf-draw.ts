@@ -49,7 +49,12 @@ export function drawTable(doc: Doc, table: DocTable): void {
       doc.text(c, x + PAD, y + PAD, { width: widths[i]! - 2 * PAD, align: table.columns[i]!.align })
       x += widths[i]!
     })
-    doc.moveTo(left(doc), y + h).lineTo(left(doc) + width, y + h).lineWidth(0.4).strokeColor(RULE).stroke()
+    doc
+      .moveTo(left(doc), y + h)
+      .lineTo(left(doc) + width, y + h)
+      .lineWidth(0.4)
+      .strokeColor(RULE)
+      .stroke()
     doc.x = left(doc)
     doc.y = y + h
   }
@@ -114,7 +119,11 @@ export function drawLineChart(doc: Doc, chart: LineChart): void {
     const color = LEVEL_TONES[line.tone - 1] ?? INK
     doc.moveTo(L, y(line.value)).lineTo(R, y(line.value)).lineWidth(1).dash(4, { space: 3 }).strokeColor(color).stroke()
     doc.undash()
-    doc.font(FONT.bold).fontSize(7.5).fillColor(color).text(line.label, R + 3, y(line.value) - 4, { width: 26, lineBreak: false })
+    doc
+      .font(FONT.bold)
+      .fontSize(7.5)
+      .fillColor(color)
+      .text(line.label, R + 3, y(line.value) - 4, { width: 26, lineBreak: false })
   }
   const pts = chart.points.filter((p) => p.t >= chart.from && p.t <= chart.to)
   if (pts.length > 1) {
@@ -149,7 +158,10 @@ export function drawBars(doc: Doc, chart: BarChart): void {
       lx = left(doc)
       ly += 11
     }
-    doc.rect(lx, ly + 1, 8, 8).lineWidth(0.4).fillAndStroke(item.color, RULE)
+    doc
+      .rect(lx, ly + 1, 8, 8)
+      .lineWidth(0.4)
+      .fillAndStroke(item.color, RULE)
     doc.fillColor(INK).text(item.label, lx + 11, ly, { lineBreak: false })
     lx += w
   }
@@ -158,7 +170,10 @@ export function drawBars(doc: Doc, chart: BarChart): void {
   for (const row of chart.rows) {
     ensureSpace(doc, rowH)
     const y = doc.y
-    doc.font(FONT.regular).fontSize(8).fillColor(INK)
+    doc
+      .font(FONT.regular)
+      .fontSize(8)
+      .fillColor(INK)
       .text(row.label, left(doc), y + 2, { width: labelW, lineBreak: false, ellipsis: true })
     let bx = barL
     row.values.forEach((v, i) => {
@@ -166,7 +181,11 @@ export function drawBars(doc: Doc, chart: BarChart): void {
       if (w > 0.2) doc.rect(bx, y + 1, w, rowH - 4).fill(chart.legend[i]?.color ?? RULE)
       bx += w
     })
-    doc.rect(barL, y + 1, barW, rowH - 4).lineWidth(0.3).strokeColor(RULE).stroke()
+    doc
+      .rect(barL, y + 1, barW, rowH - 4)
+      .lineWidth(0.3)
+      .strokeColor(RULE)
+      .stroke()
     const sum = row.values.reduce((s, v) => s + v, 0)
     doc.fillColor(MUTED).text(`${chart.valueText(sum)} ${chart.unit}`, barL + barW + 3, y + 2, { width: totalW - 3, lineBreak: false })
     doc.x = left(doc)

@@ -52,7 +52,11 @@ export async function renderDocPdf(view: ReportDoc, generatedAt: string): Promis
   doc.registerFont(FONT.regular, fonts.regular)
   doc.registerFont(FONT.bold, fonts.bold)
 
-  doc.font(FONT.bold).fontSize(17).fillColor('#111827').text(view.title, { width: contentWidth(doc) })
+  doc
+    .font(FONT.bold)
+    .fontSize(17)
+    .fillColor('#111827')
+    .text(view.title, { width: contentWidth(doc) })
   doc.moveDown(0.3)
   doc.fontSize(9.5)
   for (const m of view.meta) {
@@ -62,9 +66,18 @@ export async function renderDocPdf(view: ReportDoc, generatedAt: string): Promis
 
   for (const section of view.sections) {
     ensureSpace(doc, 90)
-    doc.moveTo(left(doc), doc.y).lineTo(left(doc) + contentWidth(doc), doc.y).lineWidth(1).strokeColor('#1f2937').stroke()
+    doc
+      .moveTo(left(doc), doc.y)
+      .lineTo(left(doc) + contentWidth(doc), doc.y)
+      .lineWidth(1)
+      .strokeColor('#1f2937')
+      .stroke()
     doc.moveDown(0.3)
-    doc.font(FONT.bold).fontSize(13).fillColor('#111827').text(section.heading, left(doc), doc.y, { width: contentWidth(doc) })
+    doc
+      .font(FONT.bold)
+      .fontSize(13)
+      .fillColor('#111827')
+      .text(section.heading, left(doc), doc.y, { width: contentWidth(doc) })
     doc.moveDown(0.4)
     for (const block of section.blocks) {
       if (block.kind === 'table') drawTable(doc, block)
@@ -72,7 +85,11 @@ export async function renderDocPdf(view: ReportDoc, generatedAt: string): Promis
       else if (block.kind === 'bars') drawBars(doc, block)
       else {
         ensureSpace(doc, 24)
-        doc.font(FONT.regular).fontSize(9.5).fillColor('#111827').text(block.text, left(doc), doc.y, { width: contentWidth(doc) })
+        doc
+          .font(FONT.regular)
+          .fontSize(9.5)
+          .fillColor('#111827')
+          .text(block.text, left(doc), doc.y, { width: contentWidth(doc) })
         doc.moveDown(0.6)
       }
     }
@@ -81,7 +98,11 @@ export async function renderDocPdf(view: ReportDoc, generatedAt: string): Promis
     ensureSpace(doc, 40)
     doc.moveDown(0.4)
     for (const f of view.footnotes) {
-      doc.font(FONT.regular).fontSize(7.5).fillColor('#4b5563').text(f, left(doc), doc.y, { width: contentWidth(doc) })
+      doc
+        .font(FONT.regular)
+        .fontSize(7.5)
+        .fillColor('#4b5563')
+        .text(f, left(doc), doc.y, { width: contentWidth(doc) })
     }
   }
 
@@ -113,6 +134,9 @@ export function wantsPdf(format: string | undefined, accept: string | undefined)
     return { type: type!.trim(), q: q ? Number(q.slice(2)) : 1 }
   })
   const pdf = types.find((x) => x.type === PDF_TYPE)?.q ?? 0
-  const json = Math.max(0, ...types.filter((x) => x.type === 'application/json' || x.type === '*/*' || x.type === 'application/*').map((x) => x.q))
+  const json = Math.max(
+    0,
+    ...types.filter((x) => x.type === 'application/json' || x.type === '*/*' || x.type === 'application/*').map((x) => x.q),
+  )
   return pdf > 0 && pdf >= json
 }

@@ -24,12 +24,15 @@ export function parseTime(text: string, name: string): number {
   const d = DATE_ONLY.exec(text)
   if (d) {
     const ms = Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3])) - VN_OFFSET_MS
-    if (new Date(ms + VN_OFFSET_MS).toISOString().slice(0, 10) !== text) throw new ReportRequestError(`${name}: ${text} is not a calendar date`)
+    if (new Date(ms + VN_OFFSET_MS).toISOString().slice(0, 10) !== text)
+      throw new ReportRequestError(`${name}: ${text} is not a calendar date`)
     return ms
   }
   // A time without a zone would be read in the server's zone: refuse it rather than guess.
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
-    throw new ReportRequestError(`${name}: "${text}" is neither a date (YYYY-MM-DD, Vietnam time) nor an ISO 8601 time with a zone (2026-12-03T00:00:00+07:00)`)
+    throw new ReportRequestError(
+      `${name}: "${text}" is neither a date (YYYY-MM-DD, Vietnam time) nor an ISO 8601 time with a zone (2026-12-03T00:00:00+07:00)`,
+    )
   }
   const ms = Date.parse(text)
   if (!Number.isFinite(ms)) throw new ReportRequestError(`${name}: "${text}" is not a valid time`)
@@ -54,7 +57,8 @@ export function reportRequest(raw: RawReportRequest): ReportRequest {
   let to = raw.to ? parseTime(raw.to, 'to') : from + DAY_MS
   if (raw.to && DATE_ONLY.test(raw.to)) to += DAY_MS
   if (to <= from) throw new ReportRequestError(`to (${new Date(to).toISOString()}) must be after from (${new Date(from).toISOString()})`)
-  if (to - from > MAX_REPORT_DAYS * DAY_MS) throw new ReportRequestError(`the period is ${Math.ceil((to - from) / DAY_MS)} days; a report covers at most ${MAX_REPORT_DAYS} days`)
+  if (to - from > MAX_REPORT_DAYS * DAY_MS)
+    throw new ReportRequestError(`the period is ${Math.ceil((to - from) / DAY_MS)} days; a report covers at most ${MAX_REPORT_DAYS} days`)
   const lang = raw.lang ?? 'vi'
   if (lang !== 'vi' && lang !== 'en') throw new ReportRequestError(`lang: "${lang}" is not one of vi, en`)
   return { from, to, district: raw.district || undefined, station: raw.station || undefined, lang: lang as Lang }

@@ -57,7 +57,10 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
   let running: Promise<string | null> | null = null
 
   const build = (req: ReportRequest, scope: Scope | null) =>
-    buildReport({ store: opts.store, stations: opts.stations, holdMaxMs, alertsDb, backend: opts.store.backend, deviceName: opts.deviceName, now }, { req, scope })
+    buildReport(
+      { store: opts.store, stations: opts.stations, holdMaxMs, alertsDb, backend: opts.store.backend, deviceName: opts.deviceName, now },
+      { req, scope },
+    )
 
   async function daily(): Promise<string | null> {
     const t = now()
@@ -95,7 +98,8 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
     },
     start() {
       if (!opts.config.daily.enabled || timer) return
-      const check = () => void service.runDaily().catch((err: unknown) => log.error({ err }, 'daily report failed; retried at the next check'))
+      const check = () =>
+        void service.runDaily().catch((err: unknown) => log.error({ err }, 'daily report failed; retried at the next check'))
       timer = setInterval(check, opts.checkMs ?? 60_000)
       timer.unref()
       check()
@@ -112,4 +116,3 @@ function writeAtomic(path: string, data: string | Buffer): void {
   writeFileSync(`${path}.tmp`, data)
   renameSync(`${path}.tmp`, path)
 }
-

@@ -46,7 +46,10 @@ const CongestionSeconds = Type.Object(
   { additionalProperties: false, description: 'Seconds at each congestion level (hold rule of docs/reports.md)' },
 )
 const VehicleCounts = Type.Object(
-  Object.fromEntries(VEHICLE_CLASS_KEYS.map((k) => [k, Type.Integer({ minimum: 0 })])) as Record<VehicleClassKey, ReturnType<typeof Type.Integer>>,
+  Object.fromEntries(VEHICLE_CLASS_KEYS.map((k) => [k, Type.Integer({ minimum: 0 })])) as Record<
+    VehicleClassKey,
+    ReturnType<typeof Type.Integer>
+  >,
   { additionalProperties: false },
 )
 
@@ -57,7 +60,10 @@ export const WaterLevelStationReport = Type.Object(
     district: Type.Optional(Type.String()),
     river: Type.Optional(Type.String()),
     /** Alarm levels in metres (Decision 05/2020/QĐ-TTg); null where the station has none. */
-    levels: Type.Object({ I: Nullable(Type.Number()), II: Nullable(Type.Number()), III: Nullable(Type.Number()) }, { additionalProperties: false }),
+    levels: Type.Object(
+      { I: Nullable(Type.Number()), II: Nullable(Type.Number()), III: Nullable(Type.Number()) },
+      { additionalProperties: false },
+    ),
     readings: Type.Integer({ minimum: 0 }),
     /** Highest water level (m) and when; null without readings. */
     max: Nullable(AtValue),
@@ -153,7 +159,10 @@ export const AlertReportItem = Type.Object(
     resolved_at: Type.Optional(Iso),
     resolved_by: Type.Optional(Type.String()),
     time_to_resolve_s: Type.Optional(Seconds),
-    notifications: Type.Object({ sent: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }), pending: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    notifications: Type.Object(
+      { sent: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }), pending: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 )
@@ -177,7 +186,13 @@ export const AlertsSection = Type.Object(
         sent: Type.Integer({ minimum: 0 }),
         failed: Type.Integer({ minimum: 0 }),
         pending: Type.Integer({ minimum: 0 }),
-        by_channel: Type.Record(Type.String(), Type.Object({ sent: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }), pending: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+        by_channel: Type.Record(
+          Type.String(),
+          Type.Object(
+            { sent: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }), pending: Type.Integer({ minimum: 0 }) },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),

@@ -1,9 +1,7 @@
 import type { BarChart, DocBlock, DocSection, LineChart, ReportDoc } from './document.ts'
 import { duration, fullTime, num, shortTime } from './format.ts'
 import { labels, type Label } from './render-labels.ts'
-import type {
-  AqiBandKey, AtValue, CongestionKey, Lang, LevelKey, Report, VehicleClassKey, WaterLevelStationReport,
-} from './types.ts'
+import type { AqiBandKey, AtValue, CongestionKey, Lang, LevelKey, Report, VehicleClassKey, WaterLevelStationReport } from './types.ts'
 
 // The report JSON (gateway/reports/types.ts) laid out as headings, tables and charts in one
 // language (docs/reports.md, "PDF and printing"). The PDF and the console page draw the result.
@@ -40,9 +38,11 @@ export function reportDocument(report: Report, lang: Lang, opts: ViewOptions = {
   const hours = (s: number) => num(lang, s / 3600, 1)
   const units = { h: t('unit.h'), min: t('unit.min') }
 
-  const scope = report.filters.station ? t('scope.station', { v: report.filters.station })
-    : report.filters.district ? t('scope.district', { v: report.filters.district })
-    : t('scope.all')
+  const scope = report.filters.station
+    ? t('scope.station', { v: report.filters.station })
+    : report.filters.district
+      ? t('scope.district', { v: report.filters.district })
+      : t('scope.all')
   const meta = [
     { label: t('meta.period'), value: `${fullTime(lang, report.period.from)} – ${fullTime(lang, report.period.to)}` },
     { label: t('meta.scope'), value: scope },
@@ -64,7 +64,10 @@ export function reportDocument(report: Report, lang: Lang, opts: ViewOptions = {
     ],
     footnotes: [
       t('foot.levels'),
-      t('foot.hold', { sensors: duration(lang, report.hold_max_s.sensors, units), cameras: duration(lang, report.hold_max_s.cameras, units) }),
+      t('foot.hold', {
+        sensors: duration(lang, report.hold_max_s.sensors, units),
+        cameras: duration(lang, report.hold_max_s.cameras, units),
+      }),
     ],
   }
 }
@@ -76,7 +79,13 @@ interface Fmt {
 
 const stationName = (s: { name: string; river?: string | undefined }) => (s.river ? `${s.name} (${s.river})` : s.name)
 
-function water(report: Report, lang: Lang, t: Label, opts: ViewOptions, f: Fmt & { hours: (s: number) => string; periodS: number }): DocSection {
+function water(
+  report: Report,
+  lang: Lang,
+  t: Label,
+  opts: ViewOptions,
+  f: Fmt & { hours: (s: number) => string; periodS: number },
+): DocSection {
   const blocks: DocBlock[] = []
   const rows = report.water_levels
   if (rows.length === 0) return { id: 'water', heading: t('sec.water'), blocks: [{ kind: 'note', text: t('empty.water') }] }
@@ -96,7 +105,10 @@ function water(report: Report, lang: Lang, t: Label, opts: ViewOptions, f: Fmt &
       { label: `${t('col.levels')} (m)`, align: 'right', weight: 2 },
     ],
     rows: rows.map((s) => [
-      stationName(s), f.at(s.max, ''), f.when(s.max), levelText(s),
+      stationName(s),
+      f.at(s.max, ''),
+      f.when(s.max),
+      levelText(s),
       s.max_rise_rate ? `${num(lang, s.max_rise_rate.value)} (${shortTime(lang, s.max_rise_rate.at)})` : '–',
       levelsText(s),
     ]),
@@ -163,22 +175,29 @@ function rain(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
   return {
     id: 'rain',
     heading: t('sec.rain'),
-    blocks: [{
-      kind: 'table',
-      caption: t('cap.rain'),
-      columns: [
-        { label: t('col.gauge'), align: 'left', weight: 3 },
-        { label: `${t('col.total')} (mm)`, align: 'right', weight: 1.3 },
-        { label: `${t('col.max1h')} (mm)`, align: 'right', weight: 1.6 },
-        { label: t('col.at'), align: 'left', weight: 1.4 },
-        { label: `${t('col.max24h')} (mm)`, align: 'right', weight: 1.6 },
-        { label: t('col.at'), align: 'left', weight: 1.4 },
-      ],
-      rows: rows.map((g) => [
-        g.name, num(lang, g.total_mm, 1), f.at(g.max_1h, '', 1), f.when(g.max_1h), f.at(g.max_24h, '', 1), f.when(g.max_24h),
-      ]),
-      empty: t('empty.rain'),
-    }],
+    blocks: [
+      {
+        kind: 'table',
+        caption: t('cap.rain'),
+        columns: [
+          { label: t('col.gauge'), align: 'left', weight: 3 },
+          { label: `${t('col.total')} (mm)`, align: 'right', weight: 1.3 },
+          { label: `${t('col.max1h')} (mm)`, align: 'right', weight: 1.6 },
+          { label: t('col.at'), align: 'left', weight: 1.4 },
+          { label: `${t('col.max24h')} (mm)`, align: 'right', weight: 1.6 },
+          { label: t('col.at'), align: 'left', weight: 1.4 },
+        ],
+        rows: rows.map((g) => [
+          g.name,
+          num(lang, g.total_mm, 1),
+          f.at(g.max_1h, '', 1),
+          f.when(g.max_1h),
+          f.at(g.max_24h, '', 1),
+          f.when(g.max_24h),
+        ]),
+        empty: t('empty.rain'),
+      },
+    ],
   }
 }
 
@@ -209,8 +228,12 @@ function air(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
           { label: t('col.meanAqi'), align: 'right', weight: 1.3 },
         ],
         rows: rows.map((s) => [
-          s.name, num(lang, s.hours, 0), ...AQI_BAND_KEYS.map((k) => num(lang, s.hours_by_band[k], 0)),
-          f.at(s.max_aqi, '', 0), f.when(s.max_aqi), s.mean_aqi === null ? '–' : num(lang, s.mean_aqi, 0),
+          s.name,
+          num(lang, s.hours, 0),
+          ...AQI_BAND_KEYS.map((k) => num(lang, s.hours_by_band[k], 0)),
+          f.at(s.max_aqi, '', 0),
+          f.when(s.max_aqi),
+          s.mean_aqi === null ? '–' : num(lang, s.mean_aqi, 0),
         ]),
         empty: t('empty.air'),
       },
@@ -249,7 +272,10 @@ function traffic(report: Report, lang: Lang, t: Label, hours: (s: number) => str
       {
         kind: 'table',
         caption: t('cap.congestion'),
-        columns: [{ label: t('col.camera'), align: 'left', weight: 3 }, ...legend.map((l) => ({ label: l.label, align: 'right' as const, weight: 1.3 }))],
+        columns: [
+          { label: t('col.camera'), align: 'left', weight: 3 },
+          ...legend.map((l) => ({ label: l.label, align: 'right' as const, weight: 1.3 })),
+        ],
         rows: rows.map((c) => [c.name, ...CONGESTION_KEYS.map((k) => hours(c.congestion_s[k]))]),
         empty: t('empty.cameras'),
       },
@@ -268,7 +294,16 @@ function alerts(report: Report, lang: Lang, t: Label, units: { h: string; min: s
     id: 'alerts',
     heading: t('sec.alerts'),
     blocks: [
-      { kind: 'note', text: t('alerts.summary', { opened: a.opened, acked: a.acknowledged.count, ackMedian: d(a.acknowledged.median_s), resolved: a.resolved.count, resMedian: d(a.resolved.median_s) }) },
+      {
+        kind: 'note',
+        text: t('alerts.summary', {
+          opened: a.opened,
+          acked: a.acknowledged.count,
+          ackMedian: d(a.acknowledged.median_s),
+          resolved: a.resolved.count,
+          resMedian: d(a.resolved.median_s),
+        }),
+      },
       {
         kind: 'table',
         caption: t('cap.alerts'),
@@ -281,8 +316,12 @@ function alerts(report: Report, lang: Lang, t: Label, units: { h: string; min: s
           { label: t('col.sentFailed'), align: 'right', weight: 1.2 },
         ],
         rows: a.items.map((i) => [
-          `${i.title} (${severity(i.severity)})`, shortTime(lang, i.opened_at), after(i.time_to_ack_s, i.acknowledged_by),
-          after(i.time_to_resolve_s, i.resolved_by), state(i.state), `${i.notifications.sent} / ${i.notifications.failed}`,
+          `${i.title} (${severity(i.severity)})`,
+          shortTime(lang, i.opened_at),
+          after(i.time_to_ack_s, i.acknowledged_by),
+          after(i.time_to_resolve_s, i.resolved_by),
+          state(i.state),
+          `${i.notifications.sent} / ${i.notifications.failed}`,
         ]),
         empty: t('empty.alerts'),
       },
@@ -297,7 +336,10 @@ function notifications(report: Report, lang: Lang, t: Label): DocSection {
     id: 'notify',
     heading: t('sec.notify'),
     blocks: [
-      { kind: 'note', text: t('notify.summary', { sent: num(lang, n.sent, 0), failed: num(lang, n.failed, 0), pending: num(lang, n.pending, 0) }) },
+      {
+        kind: 'note',
+        text: t('notify.summary', { sent: num(lang, n.sent, 0), failed: num(lang, n.failed, 0), pending: num(lang, n.pending, 0) }),
+      },
       {
         kind: 'table',
         caption: t('cap.notify'),

@@ -5,14 +5,24 @@ import type { LevelKey, WaterLevelStationReport } from './types.ts'
 // (levels from config/stations.yaml, as they are now), rise rates (derived at ingest). A station's
 // level follows from its water level and its thresholds, computed in the store (levelDurations).
 
-const LEVELS = [['I', 1], ['II', 2], ['III', 3]] as const
+const LEVELS = [
+  ['I', 1],
+  ['II', 2],
+  ['III', 3],
+] as const
 
 export async function waterSection(ctx: SectionContext): Promise<WaterLevelStationReport[]> {
   const { req } = ctx
   const base = { measurement: 'readings', from: req.from, to: req.to, where: placeWhere(req) }
-  const q = (field: string, fn: 'count' | 'max' | 'min' | 'last') => ctx.store.summarize({ ...base, field, fn, groupBy: fn === 'count' ? ['station', 'district'] : ['station'] })
+  const q = (field: string, fn: 'count' | 'max' | 'min' | 'last') =>
+    ctx.store.summarize({ ...base, field, fn, groupBy: fn === 'count' ? ['station', 'district'] : ['station'] })
   const [counts, max, min, last, riseMax, riseMin] = await Promise.all([
-    q('water_level', 'count'), q('water_level', 'max'), q('water_level', 'min'), q('water_level', 'last'), q('rise_rate', 'max'), q('rise_rate', 'min'),
+    q('water_level', 'count'),
+    q('water_level', 'max'),
+    q('water_level', 'min'),
+    q('water_level', 'last'),
+    q('rise_rate', 'max'),
+    q('rise_rate', 'min'),
   ])
   const stations = visibleStations(ctx, counts)
   const n = new Map<string, number>()
@@ -30,7 +40,11 @@ export async function waterSection(ctx: SectionContext): Promise<WaterLevelStati
       let maxLevel: number | null = null
       if (defined.length > 0) {
         const [d] = await ctx.store.levelDurations({
-          ...base, where: { ...base.where, station: id }, field: 'water_level', thresholds: defined.map(([k]) => levels[k]!), holdMaxMs: ctx.holdMaxMs.sensors,
+          ...base,
+          where: { ...base.where, station: id },
+          field: 'water_level',
+          thresholds: defined.map(([k]) => levels[k]!),
+          holdMaxMs: ctx.holdMaxMs.sensors,
         })
         if (d) {
           d.durations.forEach((ms, i) => {

@@ -18,7 +18,11 @@ export function lockDataDir(dir: string): DataDirLock {
     db.exec('BEGIN EXCLUSIVE')
   } catch (err) {
     db.close()
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new Error(`data directory ${dir} is in use by another gateway process; give each gateway its own (server.dataDir, IOC_DATA_DIR)`, { cause: err })
+    if ((err as { code?: string }).code === 'SQLITE_BUSY')
+      throw new Error(
+        `data directory ${dir} is in use by another gateway process; give each gateway its own (server.dataDir, IOC_DATA_DIR)`,
+        { cause: err },
+      )
     throw err
   }
   return {

@@ -28,7 +28,13 @@ export interface OpenStoreOptions {
 export async function openTimeSeriesStore(opts: OpenStoreOptions): Promise<TimeSeriesStore> {
   const logger = opts.logger.child({ component: 'store' })
   if (opts.influxUrl) {
-    const store = await InfluxTimeSeriesStore.open({ ...opts.influx, url: opts.influxUrl, dataDir: opts.dataDir, logger, metrics: opts.metrics })
+    const store = await InfluxTimeSeriesStore.open({
+      ...opts.influx,
+      url: opts.influxUrl,
+      dataDir: opts.dataDir,
+      logger,
+      metrics: opts.metrics,
+    })
     logger.info({ database: store.database, backend: 'influx' }, 'time-series store: InfluxDB')
     return store
   }

@@ -13,7 +13,12 @@ export function levelOf(v: number, thresholds: readonly number[]): number {
 /**
  * Points in time order (equal times allowed: the highest value counts); `to` ends the last hold.
  */
-export function levelDurationsOf(points: ReadonlyArray<readonly [number, number]>, thresholds: readonly number[], holdMaxMs: number, to: number): Omit<LevelDurations, 'tags'> {
+export function levelDurationsOf(
+  points: ReadonlyArray<readonly [number, number]>,
+  thresholds: readonly number[],
+  holdMaxMs: number,
+  to: number,
+): Omit<LevelDurations, 'tags'> {
   const durations = new Array<number>(thresholds.length + 1).fill(0)
   const first = new Array<number | null>(thresholds.length + 1).fill(null)
   // Merge equal times, keeping the highest value.

@@ -2,9 +2,14 @@ import type { Metrics } from '../metrics/registry.ts'
 
 /** Counters and gauges of the time-series store, labelled by backend. */
 export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
-  const written = metrics.counter('store_points_written_total', 'Points made durable in the time-series store (including its disk spool)', ['backend'])
+  const written = metrics.counter('store_points_written_total', 'Points made durable in the time-series store (including its disk spool)', [
+    'backend',
+  ])
   const delivered = metrics.counter('store_points_delivered_total', 'Points accepted by the time-series database itself', ['backend'])
-  const failures = metrics.counter('store_write_failures_total', 'Failed writes to the time-series database, by reason', ['backend', 'reason'])
+  const failures = metrics.counter('store_write_failures_total', 'Failed writes to the time-series database, by reason', [
+    'backend',
+    'reason',
+  ])
   const dropped = metrics.counter('store_points_rejected_total', 'Points the database refused as invalid (not retried)', ['backend'])
   const latency = metrics.hotHistogram(
     'store_write_seconds',
@@ -14,8 +19,14 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
   )
   const spoolPoints = metrics.gauge('store_spool_points', 'Points waiting in the disk spool for InfluxDB', ['backend'])
   const spoolBytes = metrics.gauge('store_spool_bytes', 'Bytes waiting in the disk spool for InfluxDB', ['backend'])
-  const expired = metrics.counter('store_points_expired_total', 'Samples deleted by the retention sweep (SQLite; InfluxDB expires its own by policy)', ['backend'])
-  const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', ['backend'])
+  const expired = metrics.counter(
+    'store_points_expired_total',
+    'Samples deleted by the retention sweep (SQLite; InfluxDB expires its own by policy)',
+    ['backend'],
+  )
+  const degraded = metrics.gauge('store_degraded', '1 while the time-series database is unreachable and writes go to the spool', [
+    'backend',
+  ])
   const spilled = metrics.counter(
     'store_spilled_requests_total',
     'Write requests InfluxDB had not answered within spillAfterMs, acknowledged once in the spill journal',
@@ -26,7 +37,9 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx') {
     'Rollup recomputations for points that reached InfluxDB after their buckets were computed, by result',
     ['backend', 'result'],
   )
-  const recomputePending = metrics.gauge('store_rollup_recompute_pending', 'Series with late points whose rollups wait to be recomputed', ['backend'])
+  const recomputePending = metrics.gauge('store_rollup_recompute_pending', 'Series with late points whose rollups wait to be recomputed', [
+    'backend',
+  ])
   const l = { backend }
   // These run for every write.
   const writtenB = metrics.hotCounter(written, l)

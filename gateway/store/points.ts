@@ -93,7 +93,8 @@ export function normalizePoints(points: readonly Point[], types: FieldTypes): { 
     if (typeof p !== 'object' || p === null) bad(i, 'not an object')
     const measurement = p.measurement
     if (typeof measurement !== 'string' || !validName(measurement)) bad(i, `measurement must match ${NAME.source}`)
-    if (typeof p.ts !== 'number' || !Number.isInteger(p.ts) || p.ts < MIN_TS || p.ts > MAX_TS) bad(i, 'ts must be an integer epoch ms within 1677..2262')
+    if (typeof p.ts !== 'number' || !Number.isInteger(p.ts) || p.ts < MIN_TS || p.ts > MAX_TS)
+      bad(i, 'ts must be an integer epoch ms within 1677..2262')
     const tags = normalizeTags(i, p.tags ?? {})
     const ints = INTEGER_FIELDS[measurement]
     const stored = types.of(measurement)

@@ -45,9 +45,13 @@ export function schemaProblem(errors: Iterable<SchemaErrorLike>, opts: SchemaPro
   const missing = e.keyword === 'required' && opts.required ? params.requiredProperties?.join(', ') : undefined
   const parts = [opts.prefix, ...e.instancePath.split('/'), unknownKey ?? missing].filter((p): p is string => p !== undefined && p !== '')
   const key = parts.join('.') || (opts.root ?? '(root)')
-  const message = (e.keyword === 'boolean' || unknownKey !== undefined) && opts.unknown !== undefined ? opts.unknown
-    : missing !== undefined ? 'is required'
-    : params.allowedValues ? `must be one of ${params.allowedValues.join(', ')}`
-    : (e.message ?? 'is not valid')
+  const message =
+    (e.keyword === 'boolean' || unknownKey !== undefined) && opts.unknown !== undefined
+      ? opts.unknown
+      : missing !== undefined
+        ? 'is required'
+        : params.allowedValues
+          ? `must be one of ${params.allowedValues.join(', ')}`
+          : (e.message ?? 'is not valid')
   return { key, message }
 }

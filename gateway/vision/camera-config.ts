@@ -29,7 +29,11 @@ export function loadCameraConfigs(
   const out: Record<string, CameraVisionConfig> = {}
   for (const rec of registry.listCameraConfigs()) {
     if (Value.Check(CameraVisionSchema, rec.config)) out[rec.camera] = rec.config
-    else logger.warn({ camera: rec.camera, error: [...Value.Errors(CameraVisionSchema, rec.config)][0]?.message }, 'vision: stored camera configuration is not valid; the camera uses the defaults until it is replaced')
+    else
+      logger.warn(
+        { camera: rec.camera, error: [...Value.Errors(CameraVisionSchema, rec.config)][0]?.message },
+        'vision: stored camera configuration is not valid; the camera uses the defaults until it is replaced',
+      )
   }
   return out
 }
@@ -54,15 +58,20 @@ export function cameraConfigProblem(c: CameraVisionConfig): { path: string; mess
   const seen = new Map<string, number>()
   for (const [i, z] of (c.zones ?? []).entries()) {
     const first = seen.get(z.id)
-    if (first !== undefined) return { path: `zones/${i}/id`, message: `"${z.id}" is already the id of zones/${first}; zone ids must be unique per camera` }
+    if (first !== undefined)
+      return { path: `zones/${i}/id`, message: `"${z.id}" is already the id of zones/${first}; zone ids must be unique per camera` }
     seen.set(z.id, i)
     // 1e-4 of the frame is a 1 %-by-1 % square: anything smaller is a slip of the editor.
     if (Math.abs(area2(z.polygon)) / 2 < 1e-4) {
-      return { path: `zones/${i}/polygon`, message: 'has no area (its points are on one line or the same point); give at least 3 points around the zone' }
+      return {
+        path: `zones/${i}/polygon`,
+        message: 'has no area (its points are on one line or the same point); give at least 3 points around the zone',
+      }
     }
   }
   if (c.dryReference !== undefined) {
-    if (!isAbsolute(c.dryReference)) return { path: 'dryReference', message: `must be an absolute path on the gateway, got "${c.dryReference}"` }
+    if (!isAbsolute(c.dryReference))
+      return { path: 'dryReference', message: `must be an absolute path on the gateway, got "${c.dryReference}"` }
     try {
       accessSync(c.dryReference, constants.R_OK)
       if (!statSync(c.dryReference).isFile()) throw new Error('not a file')

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3'
 import Type, { type Static } from 'typebox'
 
-const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], { description: '[x1, y1, x2, y2] in source-frame pixels' })
+const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], {
+  description: '[x1, y1, x2, y2] in source-frame pixels',
+})
 const Counts = Type.Object(
   { car: Type.Integer(), motorcycle: Type.Integer(), bus: Type.Integer(), truck: Type.Integer(), bicycle: Type.Integer() },
   { additionalProperties: false },
@@ -13,7 +15,9 @@ export const DetectionRecordSchema = Type.Object(
     camera: Type.String(),
     counts: Counts,
     objects: Type.Array(Type.Object({ class: Type.String(), score: Type.Number(), box: Box }, { additionalProperties: false })),
-    water_ratio: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "Share of the flood zone covered by water (frames where the segmenter ran)" })),
+    water_ratio: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, description: 'Share of the flood zone covered by water (frames where the segmenter ran)' }),
+    ),
     zones: Type.Optional(
       Type.Array(
         Type.Object(

@@ -88,7 +88,9 @@ export class Engine {
     if (meta.format !== 'jpeg') throw undecodable(`not a JPEG (decoded as ${meta.format})`)
     const frame = { width: meta.autoOrient.width, height: meta.autoOrient.height }
     timings.preprocessMs += performance.now() - t0
-    const regions = Array.isArray(task.regions) ? task.regions : planRegions(frame, task.regions.zones, task.regions.tiling, this.detector.inputSize)
+    const regions = Array.isArray(task.regions)
+      ? task.regions
+      : planRegions(frame, task.regions.zones, task.regions.tiling, this.detector.inputSize)
     let thumb: Uint8Array | null = null
     const m = task.motion
     const gate = m

@@ -1,4 +1,5 @@
-export type FrameReject = 'empty' | 'too_large' | 'too_many_pixels' | 'not_jpeg' | 'truncated' | 'undecodable' | 'bad_timestamp' | 'not_camera'
+export type FrameReject =
+  'empty' | 'too_large' | 'too_many_pixels' | 'not_jpeg' | 'truncated' | 'undecodable' | 'bad_timestamp' | 'not_camera'
 
 /**
  * Cheap structural checks before a frame is queued: size, the JPEG start-of-image marker

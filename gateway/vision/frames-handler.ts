@@ -18,7 +18,12 @@ export function createFramesHandler(
 ): DevicePublishHandler {
   return async (msg) => {
     const ts = captureTime(msg.subtopic, msg.receivedAt)
-    const bad = msg.device.kind !== 'camera' ? 'not_camera' : typeof ts === 'number' ? checkFrameBytes(msg.payload, maxBytes, pipeline.maxFramePixels) : ts
+    const bad =
+      msg.device.kind !== 'camera'
+        ? 'not_camera'
+        : typeof ts === 'number'
+          ? checkFrameBytes(msg.payload, maxBytes, pipeline.maxFramePixels)
+          : ts
     if (bad) {
       pipeline.reject(bad)
       onRefused?.(msg, bad)

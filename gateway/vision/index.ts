@@ -82,7 +82,11 @@ export function createVision(d: VisionDeps): Vision {
     waterClasses: Object.values(seg.waterClasses ?? {}),
     cameras: d.cameras,
   })
-  const snapshots = new SnapshotCache(d.metrics, { scoreThreshold: cfg.detector.scoreThreshold, countThreshold: cfg.detector.countThreshold, maxPixels: cfg.maxFramePixels })
+  const snapshots = new SnapshotCache(d.metrics, {
+    scoreThreshold: cfg.detector.scoreThreshold,
+    countThreshold: cfg.detector.countThreshold,
+    maxPixels: cfg.maxFramePixels,
+  })
   let isReady = false
   let closing = false
   const readyP = pool.ready().then(

@@ -12,7 +12,10 @@ import type { VisionConfig } from './config.ts'
  * Why vision cannot run with these models (each file missing or with a wrong sha256), as one
  * line ending with what to do; null when every model is usable.
  */
-export async function visionOffReason(cfg: VisionConfig, modelsDir: string | undefined): Promise<{ summary: string; details: string[] } | null> {
+export async function visionOffReason(
+  cfg: VisionConfig,
+  modelsDir: string | undefined,
+): Promise<{ summary: string; details: string[] } | null> {
   const bad = await unusableModels([...new Set([cfg.detector.model, cfg.flood.segmenter.model])], modelsDir)
   if (bad.length === 0) return null
   return {
@@ -32,7 +35,11 @@ export interface VisionOff {
 
 export function createVisionOff(d: { logger: Logger; metrics: Metrics; reason: string; details: string[] }): VisionOff {
   // The same series the pipeline counts refused frames in, so dashboards and alerts see them.
-  const frames = d.metrics.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', ['outcome'])
+  const frames = d.metrics.counter(
+    'vision_frames_total',
+    'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)',
+    ['outcome'],
+  )
   const rejected = d.metrics.counter('vision_frames_rejected_total', 'Camera frames refused, by reason', ['reason'])
   d.logger.warn({ models: d.details }, d.reason)
   const told = new Set<string>()
@@ -45,7 +52,10 @@ export function createVisionOff(d: { logger: Logger; metrics: Metrics; reason: s
       // Once per camera at warn (which camera sends frames nobody analyses), then debug.
       const first = !told.has(msg.device.id)
       if (first) told.add(msg.device.id)
-      d.logger[first ? 'warn' : 'debug']({ device: msg.device.id, reason: 'vision_off', bytes: msg.payload.length }, 'vision: frame not analysed, vision is off')
+      d.logger[first ? 'warn' : 'debug'](
+        { device: msg.device.id, reason: 'vision_off', bytes: msg.payload.length },
+        'vision: frame not analysed, vision is off',
+      )
     },
   }
 }

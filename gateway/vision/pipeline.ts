@@ -86,13 +86,28 @@ export class VisionPipeline {
     this.cameras = new Map(Object.entries(d.cameras ?? d.config.cameras))
     const m = d.metrics
     this.m = {
-      frames: m.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', ['outcome']),
+      frames: m.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', [
+        'outcome',
+      ]),
       rejected: m.counter('vision_frames_rejected_total', 'Camera frames refused, by reason', ['reason']),
-      inference: m.histogram('vision_inference_seconds', 'Model inference time per frame (session.run, all regions)', ['model'], [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 2]),
-      frameTime: m.histogram('vision_frame_seconds', 'Whole pipeline time per analysed frame (decode to stored)', [], [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]),
+      inference: m.histogram(
+        'vision_inference_seconds',
+        'Model inference time per frame (session.run, all regions)',
+        ['model'],
+        [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 2],
+      ),
+      frameTime: m.histogram(
+        'vision_frame_seconds',
+        'Whole pipeline time per analysed frame (decode to stored)',
+        [],
+        [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      ),
       depth: m.gauge('vision_queue_depth', 'Camera frames waiting for analysis (at most one per camera)'),
       objects: m.counter('vision_vehicles_counted_total', 'Vehicles counted in zones, by class', ['class']),
-      passes: m.counter('vision_detector_passes_total', 'Detector inferences over analysed frames (1 per frame in one pass, one per tile when tiled)'),
+      passes: m.counter(
+        'vision_detector_passes_total',
+        'Detector inferences over analysed frames (1 per frame in one pass, one per tile when tiled)',
+      ),
     }
   }
 
@@ -132,7 +147,17 @@ export class VisionPipeline {
     if (this.closed) return
     let st = this.cams.get(frame.camera)
     if (!st) {
-      st = { pending: null, busy: false, lastThumb: null, lastAnalysedTs: -Infinity, lastSegTs: -Infinity, snapshot: null, dryWater: undefined, zoneMasks: new Map(), configGen: 0 }
+      st = {
+        pending: null,
+        busy: false,
+        lastThumb: null,
+        lastAnalysedTs: -Infinity,
+        lastSegTs: -Infinity,
+        snapshot: null,
+        dryWater: undefined,
+        zoneMasks: new Map(),
+        configGen: 0,
+      }
       this.cams.set(frame.camera, st)
     }
     if (st.pending) this.m.frames.inc({ outcome: 'dropped_newer' })
@@ -230,8 +255,24 @@ export class VisionPipeline {
     for (const zone of countZones(cam.zones)) {
       const s = zoneStats(zone, res.objects, res, cfg.detector.countThreshold, cfg.congestionOccupancy, cfg.congestionPcu)
       for (const c of VEHICLE_CLASSES) total[c] += s.counts[c]
-      points.push({ ts: f.ts, camera: f.camera, zone: zone.id, station: f.station, district: f.district, fields: { ...s.counts, occupancy: s.occupancy, congestion: s.congestion } })
-      events.push({ camera: f.camera, zone: zone.id, ts: f.ts, counts: { ...s.counts }, congestion: s.congestion, occupancy: s.occupancy, station: f.station, district: f.district })
+      points.push({
+        ts: f.ts,
+        camera: f.camera,
+        zone: zone.id,
+        station: f.station,
+        district: f.district,
+        fields: { ...s.counts, occupancy: s.occupancy, congestion: s.congestion },
+      })
+      events.push({
+        camera: f.camera,
+        zone: zone.id,
+        ts: f.ts,
+        counts: { ...s.counts },
+        congestion: s.congestion,
+        occupancy: s.occupancy,
+        station: f.station,
+        district: f.district,
+      })
       zones.push({ zone: zone.id, counts: s.counts, occupancy: s.occupancy, congestion: s.congestion })
     }
     let water: number | undefined
@@ -247,7 +288,17 @@ export class VisionPipeline {
         const w = waterRatio(res.seg, mask, this.d.waterClasses, dry)
         water ??= w.ratio
         points.push({ ts: f.ts, camera: f.camera, zone: z.id, station: f.station, district: f.district, fields: { water_ratio: w.ratio } })
-        events.push({ camera: f.camera, zone: z.id, ts: f.ts, counts: {}, congestion: 0, occupancy: 0, water_ratio: w.ratio, station: f.station, district: f.district })
+        events.push({
+          camera: f.camera,
+          zone: z.id,
+          ts: f.ts,
+          counts: {},
+          congestion: 0,
+          occupancy: 0,
+          water_ratio: w.ratio,
+          station: f.station,
+          district: f.district,
+        })
         zones.push({ zone: z.id, counts: emptyCounts(), occupancy: 0, congestion: 0, water_ratio: w.ratio })
       }
     }
@@ -257,7 +308,11 @@ export class VisionPipeline {
       ts: new Date(f.ts).toISOString(),
       camera: f.camera,
       counts: total,
-      objects: res.objects.map((o) => ({ class: o.class, score: Math.round(o.score * 1000) / 1000, box: o.box.map((v) => Math.round(v)) as [number, number, number, number] })),
+      objects: res.objects.map((o) => ({
+        class: o.class,
+        score: Math.round(o.score * 1000) / 1000,
+        box: o.box.map((v) => Math.round(v)) as [number, number, number, number],
+      })),
       ...(water !== undefined ? { water_ratio: water } : {}),
       zones,
     }

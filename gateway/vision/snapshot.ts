@@ -46,11 +46,17 @@ export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countT
   const font = Math.max(12, Math.round(Math.min(w, h) / 40))
   const parts: string[] = []
   for (const z of [...countZones(s.config.zones), ...s.config.zones.filter((z) => z.kind === 'flood')]) {
-    const pts = toPixels(z.polygon, w, h).map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')
+    const pts = toPixels(z.polygon, w, h)
+      .map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`)
+      .join(' ')
     const colour = z.kind === 'flood' ? '#2979ff' : '#ffffff'
-    parts.push(`<polygon points="${pts}" fill="none" stroke="${colour}" stroke-width="${stroke}" stroke-dasharray="${stroke * 4},${stroke * 2}"/>`)
+    parts.push(
+      `<polygon points="${pts}" fill="none" stroke="${colour}" stroke-width="${stroke}" stroke-dasharray="${stroke * 4},${stroke * 2}"/>`,
+    )
     const [x0, y0] = toPixels(z.polygon, w, h)[0]!
-    parts.push(`<text x="${x0 + 4}" y="${y0 + font}" font-size="${font}" font-family="sans-serif" fill="${colour}" stroke="#000" stroke-width="0.5">${esc(z.id)}</text>`)
+    parts.push(
+      `<text x="${x0 + 4}" y="${y0 + font}" font-size="${font}" font-family="sans-serif" fill="${colour}" stroke="#000" stroke-width="0.5">${esc(z.id)}</text>`,
+    )
   }
   for (const o of s.objects) {
     if (o.score < scoreThreshold) continue
@@ -58,11 +64,17 @@ export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countT
     const colour = isVehicle(o.class) ? COLOURS[o.class]! : '#bdbdbd'
     // Objects below the counting threshold are drawn dashed: seen, but not counted.
     const dash = o.score < countThreshold ? ` stroke-dasharray="${stroke * 3},${stroke * 2}"` : ''
-    parts.push(`<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"${dash}/>`)
+    parts.push(
+      `<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"${dash}/>`,
+    )
     const label = `${o.class} ${o.score.toFixed(2)}`
     const ty = Math.max(font, y1 - 2)
-    parts.push(`<rect x="${x1.toFixed(1)}" y="${(ty - font).toFixed(1)}" width="${(label.length * font * 0.6).toFixed(1)}" height="${font + 2}" fill="${colour}" fill-opacity="0.75"/>`)
-    parts.push(`<text x="${(x1 + 2).toFixed(1)}" y="${(ty - 2).toFixed(1)}" font-size="${font}" font-family="sans-serif" fill="#000">${esc(label)}</text>`)
+    parts.push(
+      `<rect x="${x1.toFixed(1)}" y="${(ty - font).toFixed(1)}" width="${(label.length * font * 0.6).toFixed(1)}" height="${font + 2}" fill="${colour}" fill-opacity="0.75"/>`,
+    )
+    parts.push(
+      `<text x="${(x1 + 2).toFixed(1)}" y="${(ty - 2).toFixed(1)}" font-size="${font}" font-family="sans-serif" fill="#000">${esc(label)}</text>`,
+    )
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${parts.join('')}</svg>`
   return sharp(s.jpeg, { autoOrient: true, ...(maxPixels ? { limitInputPixels: maxPixels } : {}) })

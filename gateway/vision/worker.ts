@@ -6,7 +6,9 @@ const ready: Promise<Engine> = Engine.open(workerData as EngineOptions)
 // Keep a failed open from becoming an unhandled rejection before the first task reads it.
 ready.catch(() => undefined)
 
-export default async function analyse(task: AnalyseTask | { op: 'raw'; segment?: boolean } | { op: 'ping' }): Promise<AnalyseResult | number | true> {
+export default async function analyse(
+  task: AnalyseTask | { op: 'raw'; segment?: boolean } | { op: 'ping' },
+): Promise<AnalyseResult | number | true> {
   const engine = await ready
   if ('op' in task) {
     if (task.op === 'ping') return true

@@ -59,7 +59,10 @@ export async function letterboxInto(
     data =
       nw === reg.w && nh === reg.h
         ? tile
-        : await sharp(tile, { raw: { width: reg.w, height: reg.h, channels: 3 } }).resize(nw, nh, { fit: 'fill', kernel: 'linear' }).raw().toBuffer()
+        : await sharp(tile, { raw: { width: reg.w, height: reg.h, channels: 3 } })
+            .resize(nw, nh, { fit: 'fill', kernel: 'linear' })
+            .raw()
+            .toBuffer()
   } else {
     let img = input
     // No JPEG shrink-on-load: decoding at 1/2 or 1/4 scale first moves boxes by up to 16 px on a

@@ -139,7 +139,8 @@ export function zoneStats(
   let pcu = 0
   for (const c of Object.keys(counts) as VehicleClass[]) pcu += counts[c] * PCU[c]
   const level = (v: number, t: readonly [number, number, number]) => (v >= t[2] ? 3 : v >= t[1] ? 2 : v >= t[0] ? 1 : 0)
-  const congestion = Math.max(level(occupancy, occThresholds), level(pcu / (zone.capacityPcu ?? DEFAULT_CAPACITY_PCU), pcuThresholds)) as 0 | 1 | 2 | 3
+  const congestion = Math.max(level(occupancy, occThresholds), level(pcu / (zone.capacityPcu ?? DEFAULT_CAPACITY_PCU), pcuThresholds)) as
+    0 | 1 | 2 | 3
   return { zone: zone.id, counts, occupancy: Math.round(occupancy * 1e4) / 1e4, pcu: Math.round(pcu * 100) / 100, congestion }
 }
 

@@ -14,8 +14,26 @@ export function raiseWebhookDisabled(alerting: Pick<Alerting, 'store' | 'emitAft
   const change = store.transaction(() => {
     if (store.active('webhooks', subject)) return undefined
     const id = `a${randomBytes(8).toString('hex')}`
-    store.insert({ id, rule: 'webhooks', kind: 'webhook', subject, severity: 'major', title: `Webhook ${w.url} disabled: ${w.disabled_reason ?? 'too many failed deliveries'}`, late: false, at, attentionSince: now })
-    const entry: ChangeEntry = { seq: store.nextSeq(id), at, action: 'opened', severity: 'major', state: 'open', by: 'system', note: w.disabled_reason }
+    store.insert({
+      id,
+      rule: 'webhooks',
+      kind: 'webhook',
+      subject,
+      severity: 'major',
+      title: `Webhook ${w.url} disabled: ${w.disabled_reason ?? 'too many failed deliveries'}`,
+      late: false,
+      at,
+      attentionSince: now,
+    })
+    const entry: ChangeEntry = {
+      seq: store.nextSeq(id),
+      at,
+      action: 'opened',
+      severity: 'major',
+      state: 'open',
+      by: 'system',
+      note: w.disabled_reason,
+    }
     store.appendHistory(id, entry)
     return { alert: store.get(id)!, change: entry }
   })

@@ -2,7 +2,14 @@ import type { AlertChange, ChangeAction } from '../alerts/types.ts'
 
 // What a subscription can ask for, and how gateway events map to it (docs/webhooks.md "Events").
 
-export const WEBHOOK_EVENTS = ['alert.opened', 'alert.level_changed', 'alert.acknowledged', 'alert.resolved', 'device.offline', 'report.ready'] as const
+export const WEBHOOK_EVENTS = [
+  'alert.opened',
+  'alert.level_changed',
+  'alert.acknowledged',
+  'alert.resolved',
+  'device.offline',
+  'report.ready',
+] as const
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number]
 
 /** One event, as queued for every subscription that asked for its type. */
@@ -30,12 +37,24 @@ export function alertEvent(c: AlertChange): OutgoingEvent | undefined {
   const type = ALERT_EVENT[c.change.action]
   if (!type) return undefined
   const { history: _h, ...alert } = c.alert
-  return { id: `${c.alert.id}.${c.change.seq}`, type, orderingKey: `alert:${c.alert.id}`, at: c.change.at, data: { alert, change: c.change } }
+  return {
+    id: `${c.alert.id}.${c.change.seq}`,
+    type,
+    orderingKey: `alert:${c.alert.id}`,
+    at: c.change.at,
+    data: { alert, change: c.change },
+  }
 }
 
 export function deviceOfflineEvent(device: string, ts: number): OutgoingEvent {
   const at = new Date(ts).toISOString()
-  return { id: `device.${device}.offline.${ts}`, type: 'device.offline', orderingKey: `device:${device}`, at, data: { device, offline_since: at } }
+  return {
+    id: `device.${device}.offline.${ts}`,
+    type: 'device.offline',
+    orderingKey: `device:${device}`,
+    at,
+    data: { device, offline_since: at },
+  }
 }
 
 /** A daily report is ready (the reports capability calls this once it has stored the report). */

@@ -51,21 +51,32 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
     attempts: opts.metrics.counter('webhook_attempts_total', 'Webhook delivery attempts by outcome (delivered, failed)', ['outcome']),
     queued: opts.metrics.counter('webhook_events_queued_total', 'Webhook deliveries queued, by event', ['event']),
     disabled: opts.metrics.counter('webhook_disabled_total', 'Webhook subscriptions disabled after their run of failures'),
-    pending: opts.metrics.gaugeReading('webhook_deliveries_pending', 'Webhook deliveries not yet delivered', () => (db.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'pending'").get() as { n: number }).n),
+    pending: opts.metrics.gaugeReading(
+      'webhook_deliveries_pending',
+      'Webhook deliveries not yet delivered',
+      () => (db.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'pending'").get() as { n: number }).n,
+    ),
   }
   void m.pending
   const subscribers = db.prepare('SELECT id, events FROM webhooks')
-  const insert = db.prepare(`INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, event_id, event, ordering_key, body, state, next_at, created_at)
+  const insert =
+    db.prepare(`INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, event_id, event, ordering_key, body, state, next_at, created_at)
     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`)
   // Due, of an enabled subscription, and first of its ordering key still pending.
   const due = db.prepare(`SELECT d.* FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
     WHERE d.state = 'pending' AND d.next_at <= ? AND w.enabled = 1
       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.n < d.n)
     ORDER BY d.n LIMIT 100`)
-  const delivered = db.prepare("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_status = ?, last_error = NULL WHERE n = ?")
-  const failed = db.prepare('UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ? WHERE n = ?')
+  const delivered = db.prepare(
+    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_status = ?, last_error = NULL WHERE n = ?",
+  )
+  const failed = db.prepare(
+    'UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ? WHERE n = ?',
+  )
   const okHook = db.prepare('UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?')
-  const badHook = db.prepare('UPDATE webhooks SET consecutive_failures = consecutive_failures + 1 WHERE id = ? RETURNING consecutive_failures AS n, enabled')
+  const badHook = db.prepare(
+    'UPDATE webhooks SET consecutive_failures = consecutive_failures + 1 WHERE id = ? RETURNING consecutive_failures AS n, enabled',
+  )
   const disable = db.prepare('UPDATE webhooks SET enabled = 0, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?')
 
   function enqueueInTx(e: OutgoingEvent): void {
@@ -115,7 +126,10 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
       }
       error = `HTTP ${res.status}`
     } catch (err) {
-      error = (err as Error).name === 'TimeoutError' ? `no answer in ${cfg.timeoutMs} ms` : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message)
+      error =
+        (err as Error).name === 'TimeoutError'
+          ? `no answer in ${cfg.timeoutMs} ms`
+          : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message)
     }
     m.attempts.inc({ outcome: 'failed' })
     let disabledNow = false
@@ -131,7 +145,11 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
       }
     })()
     if (disabledNow) {
-      try { opts.onDisabled?.(registry.get(d.webhook_id)!) } catch (err) { log.error({ err }, 'webhook disabled notice failed') }
+      try {
+        opts.onDisabled?.(registry.get(d.webhook_id)!)
+      } catch (err) {
+        log.error({ err }, 'webhook disabled notice failed')
+      }
     }
     log.warn({ webhook: d.webhook_id, delivery: d.id, event: d.event, error }, 'webhook delivery failed; will retry')
     return false
@@ -163,7 +181,12 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
       again = true
       return
     }
-    running = run().catch((err: unknown) => { log.error({ err }, 'webhook sender failed'); return 0 }).finally(() => (running = null))
+    running = run()
+      .catch((err: unknown) => {
+        log.error({ err }, 'webhook sender failed')
+        return 0
+      })
+      .finally(() => (running = null))
   }
   let timer: NodeJS.Timeout | undefined
 

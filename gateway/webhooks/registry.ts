@@ -37,12 +37,33 @@ export interface Delivery {
 }
 
 interface HookRow {
-  id: string; url: string; events: string; secret: string; description: string | null; enabled: number; consecutive_failures: number
-  disabled_at: string | null; disabled_reason: string | null; created_at: string; updated_at: string
+  id: string
+  url: string
+  events: string
+  secret: string
+  description: string | null
+  enabled: number
+  consecutive_failures: number
+  disabled_at: string | null
+  disabled_reason: string | null
+  created_at: string
+  updated_at: string
 }
 export interface DeliveryRow {
-  n: number; id: string; webhook_id: string; event_id: string; event: string; ordering_key: string; body: string; state: string
-  attempts: number; next_at: number; created_at: number; delivered_at: number | null; last_status: number | null; last_error: string | null
+  n: number
+  id: string
+  webhook_id: string
+  event_id: string
+  event: string
+  ordering_key: string
+  body: string
+  state: string
+  attempts: number
+  next_at: number
+  created_at: number
+  delivered_at: number | null
+  last_status: number | null
+  last_error: string | null
 }
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
@@ -50,17 +71,32 @@ const iso = (ms: number) => new Date(ms).toISOString()
 
 export function toWebhook(r: HookRow): Webhook {
   return {
-    id: r.id, url: r.url, events: JSON.parse(r.events) as WebhookEvent[], description: opt(r.description), enabled: r.enabled === 1,
-    consecutive_failures: r.consecutive_failures, disabled_at: opt(r.disabled_at), disabled_reason: opt(r.disabled_reason),
-    created_at: r.created_at, updated_at: r.updated_at,
+    id: r.id,
+    url: r.url,
+    events: JSON.parse(r.events) as WebhookEvent[],
+    description: opt(r.description),
+    enabled: r.enabled === 1,
+    consecutive_failures: r.consecutive_failures,
+    disabled_at: opt(r.disabled_at),
+    disabled_reason: opt(r.disabled_reason),
+    created_at: r.created_at,
+    updated_at: r.updated_at,
   }
 }
 
 export function toDelivery(r: DeliveryRow): Delivery {
   return {
-    id: r.id, webhook: r.webhook_id, key: r.event_id, event: r.event as WebhookEvent, state: r.state as DeliveryState, attempts: r.attempts,
-    next_attempt_at: r.state === 'pending' ? iso(r.next_at) : undefined, created_at: iso(r.created_at),
-    delivered_at: r.delivered_at === null ? undefined : iso(r.delivered_at), response_code: opt(r.last_status), last_error: opt(r.last_error),
+    id: r.id,
+    webhook: r.webhook_id,
+    key: r.event_id,
+    event: r.event as WebhookEvent,
+    state: r.state as DeliveryState,
+    attempts: r.attempts,
+    next_attempt_at: r.state === 'pending' ? iso(r.next_at) : undefined,
+    created_at: iso(r.created_at),
+    delivered_at: r.delivered_at === null ? undefined : iso(r.delivered_at),
+    response_code: opt(r.last_status),
+    last_error: opt(r.last_error),
   }
 }
 
@@ -80,26 +116,51 @@ export function webhookRegistry(db: Db, now: () => number) {
     secretOf(id: string): string | undefined {
       return (get.get(id) as HookRow | undefined)?.secret
     },
-    create(input: { url: string; events: WebhookEvent[]; description?: string | undefined; secret?: string | undefined }): { webhook: Webhook; secret: string } {
+    create(input: { url: string; events: WebhookEvent[]; description?: string | undefined; secret?: string | undefined }): {
+      webhook: Webhook
+      secret: string
+    } {
       const id = `wh${randomBytes(6).toString('hex')}`
       const secret = input.secret ?? newSecret()
       const at = iso(now())
-      db.prepare('INSERT INTO webhooks (id, url, events, secret, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, input.url, JSON.stringify(input.events), secret, input.description ?? null, at, at)
+      db.prepare('INSERT INTO webhooks (id, url, events, secret, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        id,
+        input.url,
+        JSON.stringify(input.events),
+        secret,
+        input.description ?? null,
+        at,
+        at,
+      )
       return { webhook: this.get(id)!, secret }
     },
-    update(id: string, patch: { url?: string | undefined; events?: WebhookEvent[] | undefined; description?: string | undefined; enabled?: boolean | undefined }): Webhook | undefined {
+    update(
+      id: string,
+      patch: {
+        url?: string | undefined
+        events?: WebhookEvent[] | undefined
+        description?: string | undefined
+        enabled?: boolean | undefined
+      },
+    ): Webhook | undefined {
       if (!this.get(id)) return undefined
       const at = iso(now())
       if (patch.url !== undefined) db.prepare('UPDATE webhooks SET url = ?, updated_at = ? WHERE id = ?').run(patch.url, at, id)
-      if (patch.events !== undefined) db.prepare('UPDATE webhooks SET events = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(patch.events), at, id)
-      if (patch.description !== undefined) db.prepare('UPDATE webhooks SET description = ?, updated_at = ? WHERE id = ?').run(patch.description, at, id)
+      if (patch.events !== undefined)
+        db.prepare('UPDATE webhooks SET events = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(patch.events), at, id)
+      if (patch.description !== undefined)
+        db.prepare('UPDATE webhooks SET description = ?, updated_at = ? WHERE id = ?').run(patch.description, at, id)
       if (patch.enabled === true) {
         // Enabled again: a fresh run of failures, and what waited is due now.
-        db.prepare('UPDATE webhooks SET enabled = 1, consecutive_failures = 0, disabled_at = NULL, disabled_reason = NULL, updated_at = ? WHERE id = ?').run(at, id)
+        db.prepare(
+          'UPDATE webhooks SET enabled = 1, consecutive_failures = 0, disabled_at = NULL, disabled_reason = NULL, updated_at = ? WHERE id = ?',
+        ).run(at, id)
         db.prepare("UPDATE webhook_deliveries SET next_at = ? WHERE webhook_id = ? AND state = 'pending'").run(now(), id)
       }
-      if (patch.enabled === false) db.prepare("UPDATE webhooks SET enabled = 0, disabled_at = ?, disabled_reason = 'disabled by an admin', updated_at = ? WHERE id = ?").run(at, at, id)
+      if (patch.enabled === false)
+        db.prepare(
+          "UPDATE webhooks SET enabled = 0, disabled_at = ?, disabled_reason = 'disabled by an admin', updated_at = ? WHERE id = ?",
+        ).run(at, at, id)
       return this.get(id)
     },
     remove(id: string): boolean {
@@ -107,7 +168,8 @@ export function webhookRegistry(db: Db, now: () => number) {
     },
     /** Newest first; `before` is the `n` cursor of the previous page. */
     deliveries(id: string, page: { limit: number; before?: number | undefined }): { items: Delivery[]; next: string | null } {
-      const rows = db.prepare('SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND n < ? ORDER BY n DESC LIMIT ?')
+      const rows = db
+        .prepare('SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND n < ? ORDER BY n DESC LIMIT ?')
         .all(id, page.before ?? Number.MAX_SAFE_INTEGER, page.limit + 1) as DeliveryRow[]
       const more = rows.length > page.limit
       const items = rows.slice(0, page.limit)
@@ -115,7 +177,9 @@ export function webhookRegistry(db: Db, now: () => number) {
     },
     /** Queues a delivery again (same body, same key); answers it, or undefined when unknown. */
     redeliver(id: string, deliveryId: string): Delivery | undefined {
-      const r = db.prepare("UPDATE webhook_deliveries SET state = 'pending', next_at = ? WHERE webhook_id = ? AND id = ? RETURNING *").get(now(), id, deliveryId) as DeliveryRow | undefined
+      const r = db
+        .prepare("UPDATE webhook_deliveries SET state = 'pending', next_at = ? WHERE webhook_id = ? AND id = ? RETURNING *")
+        .get(now(), id, deliveryId) as DeliveryRow | undefined
       return r ? toDelivery(r) : undefined
     },
   }

@@ -21,8 +21,22 @@ describe('acknowledge and resolve without a body', () => {
 
   beforeAll(async () => {
     registry = openRegistry(dir.path)
-    alerting = createAlerting({ bus: new GatewayBus(), dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }) })
-    api = await buildApi({ registry, metrics: metrics(), logger: quietLogger(), config: { authFailuresPerMinute: 1000 }, readiness: async () => ({}), routes: withDeps({ alerting }, alertRoutes) })
+    alerting = createAlerting({
+      bus: new GatewayBus(),
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
+    })
+    api = await buildApi({
+      registry,
+      metrics: metrics(),
+      logger: quietLogger(),
+      config: { authFailuresPerMinute: 1000 },
+      readiness: async () => ({}),
+      routes: withDeps({ alerting }, alertRoutes),
+    })
     await api.listen({ host: '127.0.0.1', port: 0 })
     base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1`
     officer = registry.createToken({ role: 'officer', name: 'Trực ban' }, { type: 'system', id: 't' }).secret

@@ -12,16 +12,36 @@ describe('rules document', () => {
   it('ships a valid config/rules.yaml', async () => {
     const { readFileSync } = await import('node:fs')
     const doc = parseRulesYaml(readFileSync('config/rules.yaml', 'utf8'), 'config/rules.yaml')
-    expect(doc.rules.map((r) => r.type)).toEqual(expect.arrayContaining(['water_alarm', 'rise_rate', 'rainfall', 'aqi_band', 'silence', 'congestion', 'water_ratio']))
+    expect(doc.rules.map((r) => r.type)).toEqual(
+      expect.arrayContaining(['water_alarm', 'rise_rate', 'rainfall', 'aqi_band', 'silence', 'congestion', 'water_ratio']),
+    )
   })
   it.each([
-    [{ version: 1, rules: [{ id: 'x', type: 'rainfall', window_s: 3600, thresholds_mm: [50, 30] }] }, 'rules[0].thresholds_mm must be in ascending order'],
-    [{ version: 1, rules: [{ id: 'x', type: 'rainfall', window_s: 3600, thresholds_mm: [50], colour: 'red' }] }, 'rules[0].colour is not an accepted field'],
+    [
+      { version: 1, rules: [{ id: 'x', type: 'rainfall', window_s: 3600, thresholds_mm: [50, 30] }] },
+      'rules[0].thresholds_mm must be in ascending order',
+    ],
+    [
+      { version: 1, rules: [{ id: 'x', type: 'rainfall', window_s: 3600, thresholds_mm: [50], colour: 'red' }] },
+      'rules[0].colour is not an accepted field',
+    ],
     [{ version: 1, rules: [{ id: 'x', type: 'flood' }] }, 'rules[0].type must be one of'],
     [{ version: 1, rules: [{ id: 'x', type: 'silence' }] }, 'rules[0].expected_interval_s is required'],
     [{ version: 1, rules: [{ id: 'x', type: 'water_alarm', hysteresis_m: -1 }] }, 'rules[0].hysteresis_m'],
-    [{ version: 1, rules: [{ id: 'a', type: 'silence', expected_interval_s: 60 }, { id: 'a', type: 'silence', expected_interval_s: 60 }] }, 'rules[1].id "a" is used by another rule'],
-    [{ version: 1, rules: [{ id: 'x', type: 'water_alarm', levels: { 'kim-long': [2, 1, 3] } }] }, 'rules[0].levels.kim-long must be ascending'],
+    [
+      {
+        version: 1,
+        rules: [
+          { id: 'a', type: 'silence', expected_interval_s: 60 },
+          { id: 'a', type: 'silence', expected_interval_s: 60 },
+        ],
+      },
+      'rules[1].id "a" is used by another rule',
+    ],
+    [
+      { version: 1, rules: [{ id: 'x', type: 'water_alarm', levels: { 'kim-long': [2, 1, 3] } }] },
+      'rules[0].levels.kim-long must be ascending',
+    ],
     [{ version: 2, rules: [] }, 'version'],
   ])('refuses a bad rule with a reason naming the field (%#)', (doc, reason) => {
     expect(() => parseRules(doc)).toThrow(RuleError)
@@ -46,7 +66,14 @@ describe('alert engine', () => {
   const open: Alerting[] = []
   const changes: AlertChange[] = []
   const make = (rules: unknown[], extra: Partial<AlertingOptions> = {}) => {
-    const a = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), rules: parseRules({ version: 1, rules }), ...extra })
+    const a = createAlerting({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      rules: parseRules({ version: 1, rules }),
+      ...extra,
+    })
     a.onChange((c) => changes.push(c))
     open.push(a)
     return a
@@ -149,7 +176,16 @@ describe('alert engine', () => {
     const sensors = { id: 'quiet', type: 'silence', device_kinds: ['water_level'], expected_interval_s: 600 }
     const a = make([sensors], { now: clk.now })
     a.handleReading(gauge('kim-long', T0, 0.5))
-    const rain = { device: 'rain-01', kind: 'rain_gauge' as const, station: 'kim-long', district: null, ts: T0, seq: null, values: { rainfall: 1, interval_s: 600 }, late: false }
+    const rain = {
+      device: 'rain-01',
+      kind: 'rain_gauge' as const,
+      station: 'kim-long',
+      district: null,
+      ts: T0,
+      seq: null,
+      values: { rainfall: 1, interval_s: 600 },
+      late: false,
+    }
     a.handleReading(rain)
     // A status of a device no rule tracks yet starts nothing.
     a.handleStatus({ device: 'never-read', online: true, ts: T0 })
@@ -183,7 +219,16 @@ describe('alert engine', () => {
   it('rainfall accumulates over its window in event time, counting a replayed reading once', () => {
     const clk = clock(T0)
     const a = make([{ id: 'rain-1h', type: 'rainfall', window_s: 3600, thresholds_mm: [30, 50] }], { now: clk.now })
-    const rain = (ts: number, mm: number) => ({ device: 'rain-01', kind: 'rain_gauge' as const, station: 'kim-long', district: null, ts, seq: null, values: { rainfall: mm, interval_s: 600 }, late: false })
+    const rain = (ts: number, mm: number) => ({
+      device: 'rain-01',
+      kind: 'rain_gauge' as const,
+      station: 'kim-long',
+      district: null,
+      ts,
+      seq: null,
+      values: { rainfall: mm, interval_s: 600 },
+      late: false,
+    })
     for (let i = 0; i < 3; i++) a.handleReading(rain(T0 + i * 600_000, 9))
     a.handleReading(rain(T0 + 600_000, 9)) // duplicate
     expect(a.list({}, { limit: 10 }).items).toHaveLength(0)
@@ -200,7 +245,16 @@ describe('alert engine', () => {
   it('VN_AQI band changes raise and lower one alert (Decision 1459/QĐ-TCMT bands)', () => {
     const clk = clock(T0)
     const a = make([{ id: 'aqi', type: 'aqi_band', min_aqi: 101, hysteresis: 5, min_duration_s: 0 }], { now: clk.now })
-    const air = (ts: number, aqi: number) => ({ device: 'air-01', kind: 'air_quality' as const, station: 'hue-center', district: null, ts, seq: null, values: { aqi }, late: false })
+    const air = (ts: number, aqi: number) => ({
+      device: 'air-01',
+      kind: 'air_quality' as const,
+      station: 'hue-center',
+      district: null,
+      ts,
+      seq: null,
+      values: { aqi },
+      late: false,
+    })
     a.handleReading(air(T0, 100))
     expect(a.list({}, { limit: 10 }).items).toHaveLength(0)
     a.handleReading(air(T0 + 3_600_000, 101))
@@ -227,11 +281,22 @@ describe('alert engine', () => {
   it('congestion and water in a flood zone from detection events, per camera zone', () => {
     const clk = clock(T0)
     const bus = new GatewayBus()
-    const a = make([
-      { id: 'cong', type: 'congestion', thresholds: [2, 3], min_duration_s: 0 },
-      { id: 'flood', type: 'water_ratio', thresholds: [0.2, 0.5], hysteresis: 0.05, min_duration_s: 60 },
-    ], { now: clk.now, bus })
-    const det = (ts: number, zone: string, congestion: number, water_ratio?: number) => ({ camera: 'cam-le-loi', zone, ts, counts: { car: 3 }, congestion, occupancy: 0.4, water_ratio })
+    const a = make(
+      [
+        { id: 'cong', type: 'congestion', thresholds: [2, 3], min_duration_s: 0 },
+        { id: 'flood', type: 'water_ratio', thresholds: [0.2, 0.5], hysteresis: 0.05, min_duration_s: 60 },
+      ],
+      { now: clk.now, bus },
+    )
+    const det = (ts: number, zone: string, congestion: number, water_ratio?: number) => ({
+      camera: 'cam-le-loi',
+      zone,
+      ts,
+      counts: { car: 3 },
+      congestion,
+      occupancy: 0.4,
+      water_ratio,
+    })
     bus.emit('detection', det(T0, 'lane-1', 2))
     bus.emit('detection', det(T0, 'flood', 0, 0.3))
     bus.emit('detection', det(T0 + 60_000, 'flood', 0, 0.55))
@@ -244,13 +309,21 @@ describe('alert engine', () => {
 
   it('replacing the rules validates, persists to the data dir and applies', () => {
     const a = make([])
-    expect(() => a.replaceRules({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [] }] })).toThrow(/rules\[0\]\.thresholds_mm/)
+    expect(() => a.replaceRules({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [] }] })).toThrow(
+      /rules\[0\]\.thresholds_mm/,
+    )
     a.replaceRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] })
     a.handleReading(gauge('kim-long', T0, 1.2))
     expect(a.list({}, { limit: 10 }).items).toHaveLength(1)
     a.close()
     open.pop()
-    const b = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), rulesFile: '/nonexistent.yaml' })
+    const b = createAlerting({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      rulesFile: '/nonexistent.yaml',
+    })
     open.push(b)
     expect(b.rules().rules.map((r) => r.id)).toEqual(['wl'])
   })

@@ -32,17 +32,56 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     const clk = clock(t0)
     const bus = new GatewayBus()
     const st = stations()
-    notifier = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } }, stations: st })
+    notifier = createNotifier({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
+      stations: st,
+    })
     alerting = createAlerting({
-      bus, dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: st, now: clk.now,
-      publish: (topic, payload, o) => { published.push({ topic, payload: String(payload), qos: o.qos }) },
+      bus,
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: st,
+      now: clk.now,
+      publish: (topic, payload, o) => {
+        published.push({ topic, payload: String(payload), qos: o.qos })
+      },
       rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }] }),
     })
     notifier.attach(alerting)
-    const officer = notifier.contacts.create({ name: 'Trực ban Kim Long', phone: '0905123456', zalo_user_id: 'zu-1001', role: 'officer', stations: ['kim-long'], channels: ['sms', 'zalo_zns', 'zalo_oa'] })
-    const other = notifier.contacts.create({ name: 'Trực ban Phú Ốc', phone: '0905999888', zalo_user_id: 'zu-2002', role: 'officer', stations: ['phu-oc'], channels: ['sms', 'zalo_zns', 'zalo_oa'] })
-    const chief = notifier.contacts.create({ name: 'Lãnh đạo', phone: '0914000111', role: 'officer', min_severity: 'critical', channels: ['sms', 'zalo_zns'] })
-    const rainOnly = notifier.contacts.create({ name: 'Khí tượng', phone: '0935111222', role: 'viewer', kinds: ['rainfall'], channels: ['sms'] })
+    const officer = notifier.contacts.create({
+      name: 'Trực ban Kim Long',
+      phone: '0905123456',
+      zalo_user_id: 'zu-1001',
+      role: 'officer',
+      stations: ['kim-long'],
+      channels: ['sms', 'zalo_zns', 'zalo_oa'],
+    })
+    const other = notifier.contacts.create({
+      name: 'Trực ban Phú Ốc',
+      phone: '0905999888',
+      zalo_user_id: 'zu-2002',
+      role: 'officer',
+      stations: ['phu-oc'],
+      channels: ['sms', 'zalo_zns', 'zalo_oa'],
+    })
+    const chief = notifier.contacts.create({
+      name: 'Lãnh đạo',
+      phone: '0914000111',
+      role: 'officer',
+      min_severity: 'critical',
+      channels: ['sms', 'zalo_zns'],
+    })
+    const rainOnly = notifier.contacts.create({
+      name: 'Khí tượng',
+      phone: '0935111222',
+      role: 'viewer',
+      kinds: ['rainfall'],
+      channels: ['sms'],
+    })
 
     // Readings every 5 minutes of event time (the engine's clock follows them).
     let t = t0
@@ -71,7 +110,14 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     expect(a.kind).toBe('water_level')
     expect(a.station).toBe('kim-long')
     expect(a.state).toBe('resolved')
-    expect(a.history.map((h) => `${h.action}:${h.level}`)).toEqual(['opened:1', 'raised:2', 'raised:3', 'lowered:2', 'lowered:1', 'resolved:0'])
+    expect(a.history.map((h) => `${h.action}:${h.level}`)).toEqual([
+      'opened:1',
+      'raised:2',
+      'raised:3',
+      'lowered:2',
+      'lowered:1',
+      'resolved:0',
+    ])
     expect(a.history.map((h) => h.severity)).toEqual(['minor', 'major', 'critical', 'major', 'minor', 'minor'])
     // Level I applied only after 10 min at or above 1.00 m; resolved only below 0.90 m for 10 min.
     const opened = a.history[0]!
@@ -87,7 +133,10 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     // Officer of Kim Long: every change on SMS, ZNS and OA. Chief (critical only): the raise to III.
     await waitFor(() => prov.delivered().length >= 6 * 3 + 2, 10_000)
     await notifier.drain()
-    const to = (provider: 'esms' | 'zalo_zns' | 'zalo_oa', id: string) => prov.delivered(provider).filter((r) => r.body.Phone === id || r.body.phone === id || (r.body.recipient as { user_id?: string } | undefined)?.user_id === id)
+    const to = (provider: 'esms' | 'zalo_zns' | 'zalo_oa', id: string) =>
+      prov
+        .delivered(provider)
+        .filter((r) => r.body.Phone === id || r.body.phone === id || (r.body.recipient as { user_id?: string } | undefined)?.user_id === id)
     const sms = to('esms', '0905123456')
     expect(sms).toHaveLength(6)
     expect(sms.slice(0, 3).map((r) => String(r.body.Content))).toEqual([

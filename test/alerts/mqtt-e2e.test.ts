@@ -44,25 +44,60 @@ describe('end to end over real MQTT and HTTP', () => {
     cleanups.push(() => store.close())
     const bus = new GatewayBus()
     const ingest = createIngest({ registry, store, bus, logger, metrics: m, stations: st, config: { lateAfterSeconds: 86_400 } })
-    const broker = await createBroker({ registry, metrics: m, logger, bus, routes: { telemetry: ingest.telemetry, status: ingest.status }, config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' } })
+    const broker = await createBroker({
+      registry,
+      metrics: m,
+      logger,
+      bus,
+      routes: { telemetry: ingest.telemetry, status: ingest.status },
+      config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' },
+    })
     cleanups.push(() => broker.close())
     const ports = await broker.listen()
 
-    const notifier = createNotifier({ dataDir: dir.path, logger, metrics: m, config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } }, stations: st })
+    const notifier = createNotifier({
+      dataDir: dir.path,
+      logger,
+      metrics: m,
+      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
+      stations: st,
+    })
     cleanups.push(() => notifier.close())
     const alerting = createAlerting({
-      bus, dataDir: dir.path, logger, metrics: m, stations: st, lateAfterMs: 86_400_000,
+      bus,
+      dataDir: dir.path,
+      logger,
+      metrics: m,
+      stations: st,
+      lateAfterMs: 86_400_000,
       publish: (topic, payload, o) => broker.publish(topic, payload, o),
       annotate: (p) => store.write([p]),
       rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }] }),
     })
     cleanups.push(() => alerting.close())
     notifier.attach(alerting)
-    const officerContact = notifier.contacts.create({ name: 'Trực ban Kim Long', phone: '0905123456', zalo_user_id: 'zu-1001', role: 'officer', stations: ['kim-long'], channels: ['sms', 'zalo_zns', 'zalo_oa'] })
-    notifier.contacts.create({ name: 'Trực ban Phú Ốc', phone: '0905999888', role: 'officer', stations: ['phu-oc'], channels: ['sms', 'zalo_zns'] })
+    const officerContact = notifier.contacts.create({
+      name: 'Trực ban Kim Long',
+      phone: '0905123456',
+      zalo_user_id: 'zu-1001',
+      role: 'officer',
+      stations: ['kim-long'],
+      channels: ['sms', 'zalo_zns', 'zalo_oa'],
+    })
+    notifier.contacts.create({
+      name: 'Trực ban Phú Ốc',
+      phone: '0905999888',
+      role: 'officer',
+      stations: ['phu-oc'],
+      channels: ['sms', 'zalo_zns'],
+    })
 
     const api = await buildApi({
-      registry, metrics: m, logger, config: { authFailuresPerMinute: 1000 }, readiness: async () => ({}),
+      registry,
+      metrics: m,
+      logger,
+      config: { authFailuresPerMinute: 1000 },
+      readiness: async () => ({}),
       routes: withDeps({ alerting, notifier, bus }, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes),
     })
     cleanups.push(() => api.close())
@@ -82,18 +117,33 @@ describe('end to end over real MQTT and HTTP', () => {
       const dec = new TextDecoder()
       try {
         for await (const chunk of events.body as unknown as AsyncIterable<Uint8Array>) sseText += dec.decode(chunk)
-      } catch { /* aborted */ }
+      } catch {
+        /* aborted */
+      }
     })()
 
     // An integration subscribed to alerts/# with an API token (docs/mqtt.md "Integrations").
-    const integration: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'token', password: officer, clientId: '', reconnectPeriod: 0 })
+    const integration: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+      username: 'token',
+      password: officer,
+      clientId: '',
+      reconnectPeriod: 0,
+    })
     cleanups.push(() => integration.endAsync())
     const got: Array<{ topic: string; qos: number; body: Record<string, unknown> }> = []
     integration.on('message', (topic, payload, packet) => got.push({ topic, qos: packet.qos, body: JSON.parse(payload.toString()) }))
     await integration.subscribeAsync('alerts/#', { qos: 1 })
 
-    const { secret } = registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'phu-hoi' }, system)
-    const gauge = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'kim-long-01', password: secret, clientId: 'kim-long-01', reconnectPeriod: 0 })
+    const { secret } = registry.createDevice(
+      { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'phu-hoi' },
+      system,
+    )
+    const gauge = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+      username: 'kim-long-01',
+      password: secret,
+      clientId: 'kim-long-01',
+      reconnectPeriod: 0,
+    })
     cleanups.push(() => gauge.endAsync())
     const start = Date.now() - 3 * 3_600_000
     const levels: number[] = []
@@ -103,12 +153,18 @@ describe('end to end over real MQTT and HTTP', () => {
     let seq = 0
     for (const v of levels) {
       seq++
-      await gauge.publishAsync('devices/kim-long-01/telemetry', JSON.stringify({ ts: start + seq * 60_000, seq, values: { water_level: v, battery: 12.6 } }), { qos: 1 })
+      await gauge.publishAsync(
+        'devices/kim-long-01/telemetry',
+        JSON.stringify({ ts: start + seq * 60_000, seq, values: { water_level: v, battery: 12.6 } }),
+        { qos: 1 },
+      )
     }
 
     await waitFor(() => got.length >= 3, 10_000)
     await waitFor(() => prov.delivered().length >= 9, 10_000)
-    expect(got.map((g) => `${g.topic} qos${g.qos} ${String((g.body.change as { action: string }).action)}:${String(g.body.level)}`)).toEqual([
+    expect(
+      got.map((g) => `${g.topic} qos${g.qos} ${String((g.body.change as { action: string }).action)}:${String(g.body.level)}`),
+    ).toEqual([
       'alerts/water_level/kim-long qos1 opened:1',
       'alerts/water_level/kim-long qos1 raised:2',
       'alerts/water_level/kim-long qos1 raised:3',
@@ -118,22 +174,40 @@ describe('end to end over real MQTT and HTTP', () => {
 
     // SMS and Zalo at each raise, to the Kim Long officer only.
     expect(prov.delivered('esms').map((r) => r.body.Phone)).toEqual(['0905123456', '0905123456', '0905123456'])
-    expect(prov.delivered('esms').map((r) => String(r.body.Content).split(' - ')[1]?.split(' Kim Long')[0])).toEqual(['BAO DONG I', 'BAO DONG II', 'BAO DONG III'])
+    expect(prov.delivered('esms').map((r) => String(r.body.Content).split(' - ')[1]?.split(' Kim Long')[0])).toEqual([
+      'BAO DONG I',
+      'BAO DONG II',
+      'BAO DONG III',
+    ])
     expect(prov.delivered('zalo_zns')).toHaveLength(3)
-    expect(prov.delivered('zalo_oa').map((r) => (r.body.recipient as { user_id: string }).user_id)).toEqual(['zu-1001', 'zu-1001', 'zu-1001'])
+    expect(prov.delivered('zalo_oa').map((r) => (r.body.recipient as { user_id: string }).user_id)).toEqual([
+      'zu-1001',
+      'zu-1001',
+      'zu-1001',
+    ])
 
     // The API: list, show, acknowledge (officer), refused for a viewer.
     const auth = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' })
-    const list = await (await fetch(`${base}/alerts?state=open&kind=water_level&station=kim-long`, { headers: auth(viewer) })).json() as { items: Array<{ id: string; level: number }>; next: null }
+    const list = (await (await fetch(`${base}/alerts?state=open&kind=water_level&station=kim-long`, { headers: auth(viewer) })).json()) as {
+      items: Array<{ id: string; level: number }>
+      next: null
+    }
     expect(list).toMatchObject({ items: [{ id, level: 3 }], next: null })
     expect((await fetch(`${base}/alerts/${id}/ack`, { method: 'POST', headers: auth(viewer), body: '{}' })).status).toBe(403)
-    const ack = await fetch(`${base}/alerts/${id}/ack`, { method: 'POST', headers: auth(officer), body: JSON.stringify({ note: 'Đã thông báo phường' }) })
+    const ack = await fetch(`${base}/alerts/${id}/ack`, {
+      method: 'POST',
+      headers: auth(officer),
+      body: JSON.stringify({ note: 'Đã thông báo phường' }),
+    })
     expect(ack.status).toBe(200)
     expect(await ack.json()).toMatchObject({ state: 'acknowledged', acknowledged: { by: 'Nguyễn Văn An', note: 'Đã thông báo phường' } })
     expect((await fetch(`${base}/alerts/${id}/ack`, { method: 'POST', headers: auth(officer), body: '{}' })).status).toBe(409)
     expect((await fetch(`${base}/alerts/nope/resolve`, { method: 'POST', headers: auth(officer), body: '{}' })).status).toBe(404)
     await waitFor(() => got.length === 4, 5000)
-    expect(got[3]).toMatchObject({ topic: 'alerts/water_level/kim-long', body: { state: 'acknowledged', change: { action: 'acknowledged', by: 'Nguyễn Văn An' } } })
+    expect(got[3]).toMatchObject({
+      topic: 'alerts/water_level/kim-long',
+      body: { state: 'acknowledged', change: { action: 'acknowledged', by: 'Nguyễn Văn An' } },
+    })
 
     // SSE carried the alert changes and latest readings.
     await waitFor(() => sseText.includes('"action":"acknowledged"') && sseText.includes('event: reading'), 5000)
@@ -146,21 +220,42 @@ describe('end to end over real MQTT and HTTP', () => {
     expect(points[0]).toMatchObject({ tags: { kind: 'water_level', rule: 'water-level', station: 'kim-long' }, fields: { id, level: 1 } })
 
     // Rules and subscriptions through the API; a bad rule names its field.
-    const bad = await fetch(`${base}/rules`, { method: 'PUT', headers: auth(registry.createToken({ role: 'admin', name: 'admin' }, system).secret), body: JSON.stringify({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [50, 10] }] }) })
+    const bad = await fetch(`${base}/rules`, {
+      method: 'PUT',
+      headers: auth(registry.createToken({ role: 'admin', name: 'admin' }, system).secret),
+      body: JSON.stringify({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [50, 10] }] }),
+    })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { message: string }).message).toBe('body/rules[0].thresholds_mm must be in ascending order')
-    const subs = await (await fetch(`${base}/subscriptions`, { headers: auth(officer) })).json() as { items: Array<{ id: string }> }
+    const subs = (await (await fetch(`${base}/subscriptions`, { headers: auth(officer) })).json()) as { items: Array<{ id: string }> }
     expect(subs.items.map((s) => s.id)).toContain(officerContact.id)
-    const test = await fetch(`${base}/notify/test`, { method: 'POST', headers: auth(officer), body: JSON.stringify({ contact: officerContact.id }) })
-    expect(await test.json()).toEqual({ results: [{ channel: 'sms', ok: true }, { channel: 'zalo_zns', ok: true }, { channel: 'zalo_oa', ok: true }] })
+    const test = await fetch(`${base}/notify/test`, {
+      method: 'POST',
+      headers: auth(officer),
+      body: JSON.stringify({ contact: officerContact.id }),
+    })
+    expect(await test.json()).toEqual({
+      results: [
+        { channel: 'sms', ok: true },
+        { channel: 'zalo_zns', ok: true },
+        { channel: 'zalo_oa', ok: true },
+      ],
+    })
 
     // Falling back past the hysteresis resolves the alert.
     for (const v of [3.3, 3.2, 3.1, 1.8, 1.7, 1.6, 0.8, 0.7, 0.6, 0.5]) {
       seq++
-      await gauge.publishAsync('devices/kim-long-01/telemetry', JSON.stringify({ ts: start + seq * 60_000, seq, values: { water_level: v } }), { qos: 1 })
+      await gauge.publishAsync(
+        'devices/kim-long-01/telemetry',
+        JSON.stringify({ ts: start + seq * 60_000, seq, values: { water_level: v } }),
+        { qos: 1 },
+      )
     }
     await waitFor(() => got.some((g) => (g.body.change as { action: string }).action === 'resolved'), 5000)
-    const final = await (await fetch(`${base}/alerts/${id}`, { headers: auth(viewer) })).json() as { state: string; history: Array<{ action: string }> }
+    const final = (await (await fetch(`${base}/alerts/${id}`, { headers: auth(viewer) })).json()) as {
+      state: string
+      history: Array<{ action: string }>
+    }
     expect(final.state).toBe('resolved')
     expect(final.history.map((h) => h.action)).toEqual(['opened', 'raised', 'raised', 'acknowledged', 'lowered', 'lowered', 'resolved'])
   })

@@ -19,9 +19,23 @@ describe('GET /api/v1/events', () => {
     const registry = openRegistry(dir.path)
     cleanups.push(() => registry.close())
     const bus = new GatewayBus()
-    const alerting = createAlerting({ bus, dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }) })
+    const alerting = createAlerting({
+      bus,
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
+    })
     cleanups.push(() => alerting.close())
-    const api = await buildApi({ registry, metrics: metrics(), logger: quietLogger(), config: { authFailuresPerMinute: 100 }, readiness: async () => ({}), routes: withDeps({ alerting, bus }, eventRoutes) })
+    const api = await buildApi({
+      registry,
+      metrics: metrics(),
+      logger: quietLogger(),
+      config: { authFailuresPerMinute: 100 },
+      readiness: async () => ({}),
+      routes: withDeps({ alerting, bus }, eventRoutes),
+    })
     await api.listen({ host: '127.0.0.1', port: 0 })
     const url = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1/events`
     const viewer = registry.createToken({ role: 'viewer', name: 'wall screen' }, { type: 'system', id: 't' }).secret
@@ -41,7 +55,11 @@ describe('GET /api/v1/events', () => {
     // 50 readings of one device within a second: one `reading` event with the latest values.
     expect(text.match(/event: reading/g)).toHaveLength(1)
     expect(text).toContain('"water_level":0.99')
-    const alert = JSON.parse(/event: alert\ndata: (.*)\n/.exec(text)![1]!) as { kind: string; change: { action: string }; history?: unknown }
+    const alert = JSON.parse(/event: alert\ndata: (.*)\n/.exec(text)![1]!) as {
+      kind: string
+      change: { action: string }
+      history?: unknown
+    }
     expect(alert).toMatchObject({ kind: 'water_level', change: { action: 'opened' } })
     expect(alert.history).toBeUndefined()
 

@@ -16,10 +16,18 @@ const routes = routeCatalog(api.app).filter((r) => r.method !== 'HEAD' && r.role
 function urlFor(route: RouteInfo, override: Record<string, string> = {}): string {
   const paramSchemas = Object.fromEntries(properties(route.schema.params))
   return route.url.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) =>
-    name in override ? (override[name] as string) : encodeURIComponent(String(sample(paramSchemas[name]) ?? 'abc-123')))
+    name in override ? (override[name] as string) : encodeURIComponent(String(sample(paramSchemas[name]) ?? 'abc-123')),
+  )
 }
 
-const WRONG_TYPE: Record<string, unknown> = { string: 12345, integer: 'text', number: 'text', boolean: 'yes', array: 'text', object: 'text' }
+const WRONG_TYPE: Record<string, unknown> = {
+  string: 12345,
+  integer: 'text',
+  number: 'text',
+  boolean: 'yes',
+  array: 'text',
+  object: 'text',
+}
 
 async function send(route: RouteInfo, opts: { url?: string; payload?: unknown; rawBody?: string; query?: string }) {
   const res = await api.app.inject({
@@ -58,7 +66,10 @@ describe.each(routes.map((r) => [`${r.method} ${r.url}`, r] as const))('%s', (_n
   if (route.params.length > 0) {
     it.each(['..%2Fx', 'a%2Fb', '', 'x'.repeat(300), '%00', '%20'])('refuses the odd id "%s"', async (odd) => {
       for (const name of route.params) {
-        const res = await send(route, { url: urlFor(route, { [name]: odd }), payload: route.schema.body ? sample(route.schema.body) : undefined })
+        const res = await send(route, {
+          url: urlFor(route, { [name]: odd }),
+          payload: route.schema.body ? sample(route.schema.body) : undefined,
+        })
         expect400(res, `params/${name}`, `param ${name}="${odd}"`)
       }
     })
@@ -89,7 +100,11 @@ describe.each(routes.map((r) => [`${r.method} ${r.url}`, r] as const))('%s', (_n
             expect400(await send(route, { payload: { ...(valid as object), [key]: WRONG_TYPE[t] } }), `body/${key}`, `${key} wrong type`)
           }
           if (t === 'string') {
-            expect400(await send(route, { payload: { ...(valid as object), [key]: 'x'.repeat(20_000) } }), `body/${key}`, `${key} over-long`)
+            expect400(
+              await send(route, { payload: { ...(valid as object), [key]: 'x'.repeat(20_000) } }),
+              `body/${key}`,
+              `${key} over-long`,
+            )
           }
         }
       })
@@ -105,9 +120,16 @@ describe.each(routes.map((r) => [`${r.method} ${r.url}`, r] as const))('%s', (_n
     const base = sample(route.schema.querystring) as Record<string, unknown>
     const validQuery = Compile(route.schema.querystring as never).Check(base)
     const qs = (extra: Record<string, string>) =>
-      new URLSearchParams({ ...(validQuery ? Object.fromEntries(Object.entries(base).map(([k, v]) => [k, String(v)])) : {}), ...extra }).toString()
+      new URLSearchParams({
+        ...(validQuery ? Object.fromEntries(Object.entries(base).map(([k, v]) => [k, String(v)])) : {}),
+        ...extra,
+      }).toString()
     it('refuses an unknown query parameter and bad values, naming them', async () => {
-      expect400(await send(route, { query: qs({ zz_unknown: '1' }) }), validQuery ? 'querystring/zz_unknown' : NAMES_A_FIELD, 'unknown query parameter')
+      expect400(
+        await send(route, { query: qs({ zz_unknown: '1' }) }),
+        validQuery ? 'querystring/zz_unknown' : NAMES_A_FIELD,
+        'unknown query parameter',
+      )
       for (const [key, schema] of properties(route.schema.querystring)) {
         const t = typeOf(schema)
         const names = validQuery ? `querystring/${key}` : NAMES_A_FIELD

@@ -14,12 +14,29 @@ const as = (token: string) => ({ ...bearer(token) })
 describe('devices', () => {
   it('registers a device and hands out credentials that authenticate, once', async () => {
     const res = await api.app.inject({
-      method: 'POST', url: '/api/v1/devices', headers: as(api.tokens.technician),
-      payload: { id: 'wl-kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Phú Xuân', location: { lat: 16.46, lon: 107.55 }, tags: ['sông Hương'] },
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: as(api.tokens.technician),
+      payload: {
+        id: 'wl-kim-long-1',
+        kind: 'water_level',
+        name: 'Trạm Kim Long',
+        station: 'kim-long',
+        district: 'Phú Xuân',
+        location: { lat: 16.46, lon: 107.55 },
+        tags: ['sông Hương'],
+      },
     })
     expect(res.statusCode).toBe(201)
     const body = res.json()
-    expect(body.device).toMatchObject({ id: 'wl-kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', state: 'active', tags: ['sông Hương'] })
+    expect(body.device).toMatchObject({
+      id: 'wl-kim-long-1',
+      kind: 'water_level',
+      name: 'Trạm Kim Long',
+      station: 'kim-long',
+      state: 'active',
+      tags: ['sông Hương'],
+    })
     expect(body.credentials.username).toBe('wl-kim-long-1')
     expect(body.credentials.mqtt_url).toBe('mqtt://localhost:1883')
     expect(body.credentials.password.length).toBeGreaterThanOrEqual(22)
@@ -32,24 +49,41 @@ describe('devices', () => {
   })
 
   it('generates an id when none is given', async () => {
-    const res = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: as(api.tokens.admin), payload: { kind: 'camera', name: 'Cầu Trường Tiền' } })
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: as(api.tokens.admin),
+      payload: { kind: 'camera', name: 'Cầu Trường Tiền' },
+    })
     expect(res.statusCode).toBe(201)
     expect(res.json().device.id).toMatch(/^[a-z0-9][a-z0-9-]{2,63}$/)
   })
 
   it('lists with filters and cursor paging', async () => {
     for (const [id, kind, station] of [
-      ['rg-a1', 'rain_gauge', 'phu-oc'], ['rg-a2', 'rain_gauge', 'kim-long'], ['aq-a1', 'air_quality', 'kim-long'],
-      ['aq-a2', 'air_quality', 'phu-oc'], ['wl-a1', 'water_level', 'phu-oc'],
+      ['rg-a1', 'rain_gauge', 'phu-oc'],
+      ['rg-a2', 'rain_gauge', 'kim-long'],
+      ['aq-a1', 'air_quality', 'kim-long'],
+      ['aq-a2', 'air_quality', 'phu-oc'],
+      ['wl-a1', 'water_level', 'phu-oc'],
     ] as const) {
-      const r = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: as(api.tokens.technician), payload: { id, kind, name: id, station } })
+      const r = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/devices',
+        headers: as(api.tokens.technician),
+        payload: { id, kind, name: id, station },
+      })
       expect(r.statusCode).toBe(201)
     }
     const seen: string[] = []
     let next: string | null = null
     let pages = 0
     do {
-      const r = await api.app.inject({ method: 'GET', url: `/api/v1/devices?limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`, headers: as(api.tokens.officer) })
+      const r = await api.app.inject({
+        method: 'GET',
+        url: `/api/v1/devices?limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
+        headers: as(api.tokens.officer),
+      })
       expect(r.statusCode).toBe(200)
       const page = r.json() as { items: Array<{ id: string }>; next: string | null }
       expect(page.items.length).toBeLessThanOrEqual(2)
@@ -62,53 +96,102 @@ describe('devices', () => {
     expect(pages).toBeGreaterThanOrEqual(4)
 
     const rain = await api.app.inject({ method: 'GET', url: '/api/v1/devices?kind=rain_gauge', headers: as(api.tokens.viewer) })
-    expect(rain.json().items.map((d: { id: string }) => d.id).sort()).toEqual(['rg-a1', 'rg-a2'])
-    const both = await api.app.inject({ method: 'GET', url: '/api/v1/devices?kind=air_quality&station=phu-oc', headers: as(api.tokens.viewer) })
+    expect(
+      rain
+        .json()
+        .items.map((d: { id: string }) => d.id)
+        .sort(),
+    ).toEqual(['rg-a1', 'rg-a2'])
+    const both = await api.app.inject({
+      method: 'GET',
+      url: '/api/v1/devices?kind=air_quality&station=phu-oc',
+      headers: as(api.tokens.viewer),
+    })
     expect(both.json()).toEqual({ items: [expect.objectContaining({ id: 'aq-a2' })], next: null })
   })
 
   it('updates, disables (closing sessions), rotates and removes, each audited with the caller', async () => {
     const revoked: RevocationEvent[] = []
     const off = api.registry.onRevocation((ev) => revoked.push(ev))
-    const create = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: as(api.tokens.technician), payload: { id: 'cam-life', kind: 'camera', name: 'old' } })
+    const create = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: as(api.tokens.technician),
+      payload: { id: 'cam-life', kind: 'camera', name: 'old' },
+    })
     const first = create.json().credentials.password as string
 
-    const patched = await api.app.inject({ method: 'PATCH', url: '/api/v1/devices/cam-life', headers: as(api.tokens.technician), payload: { name: 'Cầu Phú Xuân', station: null, tags: ['cầu'] } })
+    const patched = await api.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/devices/cam-life',
+      headers: as(api.tokens.technician),
+      payload: { name: 'Cầu Phú Xuân', station: null, tags: ['cầu'] },
+    })
     expect(patched.statusCode).toBe(200)
     expect(patched.json()).toMatchObject({ name: 'Cầu Phú Xuân', station: null, tags: ['cầu'] })
 
-    const disabled = await api.app.inject({ method: 'PATCH', url: '/api/v1/devices/cam-life', headers: as(api.tokens.technician), payload: { state: 'disabled' } })
+    const disabled = await api.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/devices/cam-life',
+      headers: as(api.tokens.technician),
+      payload: { state: 'disabled' },
+    })
     expect(disabled.json().state).toBe('disabled')
     const listed = await api.app.inject({ method: 'GET', url: '/api/v1/devices?state=disabled', headers: as(api.tokens.viewer) })
     expect(listed.json().items.map((d: { id: string }) => d.id)).toEqual(['cam-life'])
 
-    const rotated = await api.app.inject({ method: 'POST', url: '/api/v1/devices/cam-life/rotate-secret', headers: as(api.tokens.technician) })
+    const rotated = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices/cam-life/rotate-secret',
+      headers: as(api.tokens.technician),
+    })
     expect(rotated.statusCode).toBe(200)
     const second = rotated.json().credentials.password as string
     expect(rotated.json().credentials.username).toBe('cam-life')
     expect(second).not.toBe(first)
-    await api.app.inject({ method: 'PATCH', url: '/api/v1/devices/cam-life', headers: as(api.tokens.technician), payload: { state: 'active' } })
+    await api.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/devices/cam-life',
+      headers: as(api.tokens.technician),
+      payload: { state: 'active' },
+    })
     expect(api.registry.authenticateDevice('cam-life', first)).toMatchObject({ ok: false, reason: 'bad_secret' })
     expect(api.registry.authenticateDevice('cam-life', second)).toMatchObject({ ok: true })
 
     const removed = await api.app.inject({ method: 'DELETE', url: '/api/v1/devices/cam-life', headers: as(api.tokens.technician) })
     expect(removed.statusCode).toBe(200)
     expect(removed.json().state).toBe('decommissioned')
-    const again = await api.app.inject({ method: 'POST', url: '/api/v1/devices/cam-life/rotate-secret', headers: as(api.tokens.technician) })
+    const again = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices/cam-life/rotate-secret',
+      headers: as(api.tokens.technician),
+    })
     expect(again.statusCode).toBe(409)
     off()
     expect(revoked.map((e) => e.reason)).toEqual(['disabled', 'secret_rotated', 'removed'])
 
     const techId = api.registry.listTokens({ limit: 100 }).items.find((t) => t.role === 'technician')!.id
     const audit = api.registry.listAudit({ limit: 100 }).items.filter((a) => a.target === 'cam-life')
-    expect(audit.map((a) => a.action).sort()).toEqual(['device.create', 'device.remove', 'device.rotate_secret', 'device.update', 'device.update', 'device.update'])
+    expect(audit.map((a) => a.action).sort()).toEqual([
+      'device.create',
+      'device.remove',
+      'device.rotate_secret',
+      'device.update',
+      'device.update',
+      'device.update',
+    ])
     for (const a of audit) expect(a).toMatchObject({ actor_type: 'token', actor_id: techId })
   })
 })
 
 describe('tokens', () => {
   it('creates a token shown once, lists without secrets, deletes it so it stops working', async () => {
-    const created = await api.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: as(api.tokens.admin), payload: { role: 'viewer', name: 'Grafana' } })
+    const created = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      headers: as(api.tokens.admin),
+      payload: { role: 'viewer', name: 'Grafana' },
+    })
     expect(created.statusCode).toBe(201)
     const tok = created.json() as { id: string; name: string; role: string; token: string }
     expect(Object.keys(tok).sort()).toEqual(['id', 'name', 'role', 'token'])
@@ -123,7 +206,9 @@ describe('tokens', () => {
     const del = await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${tok.id}`, headers: as(api.tokens.admin) })
     expect(del.statusCode).toBe(204)
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: as(tok.token) })).statusCode).toBe(401)
-    expect((await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${tok.id}`, headers: as(api.tokens.admin) })).statusCode).toBe(404)
+    expect((await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${tok.id}`, headers: as(api.tokens.admin) })).statusCode).toBe(
+      404,
+    )
   })
 
   it('refuses to delete the last admin token', async () => {

@@ -25,7 +25,9 @@ describe.skipIf(!haveChromium)('/docs in chromium', () => {
   it('renders every operation with no CSP or script error', async () => {
     const page = await browser!.newPage()
     const problems: string[] = []
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text())
+    })
     page.on('pageerror', (e) => problems.push(e.message))
     await page.goto(`${base}/docs`)
     await page.waitForSelector('.opblock', { timeout: 30_000 })

@@ -10,7 +10,13 @@ import { tempDir } from '../support/services.ts'
 // it, with every real dependency. Routes and their roles are read from the published OpenAPI
 // document, so whatever the gateway serves is covered.
 
-interface Op { method: string; path: string; roles: 'public' | Role[]; hasBody: boolean; params: string[] }
+interface Op {
+  method: string
+  path: string
+  roles: 'public' | Role[]
+  hasBody: boolean
+  params: string[]
+}
 type Caller = Role | 'no token' | 'bad token'
 
 const ADMIN = `iocgw_full-gateway-admin-${Math.random().toString(36).slice(2)}`
@@ -31,7 +37,12 @@ beforeAll(async () => {
   gw = await startGateway({
     config,
     notice: () => {},
-    logDestination: new Writable({ write(c: Buffer, _e, cb) { logs.push(...c.toString().split('\n').filter(Boolean)); cb() } }),
+    logDestination: new Writable({
+      write(c: Buffer, _e, cb) {
+        logs.push(...c.toString().split('\n').filter(Boolean))
+        cb()
+      },
+    }),
   })
   base = `http://127.0.0.1:${gw.ports.http}`
   for (const role of ROLES.filter((r) => r !== 'admin')) {
@@ -51,7 +62,13 @@ beforeAll(async () => {
       const declared = /Roles: ([a-z, ]+)\./.exec(op.description ?? '')?.[1]
       const roles = Array.isArray(op.security) && op.security.length === 0 ? 'public' : (declared?.split(', ') as Role[] | undefined)
       if (!roles) throw new Error(`${method.toUpperCase()} ${path}: the OpenAPI document states neither public nor roles`)
-      ops.push({ method: method.toUpperCase(), path, roles, hasBody: op.requestBody !== undefined, params: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string) })
+      ops.push({
+        method: method.toUpperCase(),
+        path,
+        roles,
+        hasBody: op.requestBody !== undefined,
+        params: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string),
+      })
     }
   }
 }, 120_000)
@@ -83,11 +100,13 @@ describe('the running gateway', () => {
     for (const op of ops) {
       for (const caller of [...ROLES, 'no token', 'bad token'] as Caller[]) {
         const status = await call(op, caller)
-        const allowed = op.roles === 'public' || caller === 'admin' || (caller !== 'no token' && caller !== 'bad token' && op.roles.includes(caller))
+        const allowed =
+          op.roles === 'public' || caller === 'admin' || (caller !== 'no token' && caller !== 'bad token' && op.roles.includes(caller))
         const want = allowed ? 'allowed' : caller === 'no token' || caller === 'bad token' ? 401 : 403
-        const ok = want === 'allowed'
-          ? status !== 401 && status !== 403 && status !== 429 && (status < 500 || (op.path === '/readyz' && status === 503))
-          : status === want
+        const ok =
+          want === 'allowed'
+            ? status !== 401 && status !== 403 && status !== 429 && (status < 500 || (op.path === '/readyz' && status === 503))
+            : status === want
         if (!ok) failures.push(`${op.method} ${op.path} as ${caller}: ${status}`)
       }
     }

@@ -11,7 +11,8 @@ afterAll(async () => api?.close())
 describe('failed-authentication rate limit', () => {
   it('answers 429 after too many bad tokens from one address, even to a good token, but not on public routes', async () => {
     const statuses: number[] = []
-    for (let i = 0; i < 5; i++) statuses.push((await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(`iocgw_wrong-${i}`) })).statusCode)
+    for (let i = 0; i < 5; i++)
+      statuses.push((await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(`iocgw_wrong-${i}`) })).statusCode)
     expect(statuses).toEqual([401, 401, 401, 401, 401])
     const blocked = await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer('iocgw_wrong-again') })
     expect(blocked.statusCode).toBe(429)
@@ -20,14 +21,22 @@ describe('failed-authentication rate limit', () => {
     const good = await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(api.tokens.admin) })
     expect(good.statusCode).toBe(429)
     expect((await api.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
-    const elsewhere = await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(api.tokens.admin), remoteAddress: '10.9.8.7' })
+    const elsewhere = await api.app.inject({
+      method: 'GET',
+      url: '/api/v1/devices',
+      headers: bearer(api.tokens.admin),
+      remoteAddress: '10.9.8.7',
+    })
     expect(elsewhere.statusCode).toBe(200)
   })
 
   it('does not count successes or missing tokens', async () => {
     const addr = '10.1.1.1'
     for (let i = 0; i < 20; i++) {
-      expect((await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(api.tokens.viewer), remoteAddress: addr })).statusCode).toBe(200)
+      expect(
+        (await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(api.tokens.viewer), remoteAddress: addr }))
+          .statusCode,
+      ).toBe(200)
       expect((await api.app.inject({ method: 'GET', url: '/api/v1/devices', remoteAddress: addr })).statusCode).toBe(401)
     }
   })
@@ -45,8 +54,11 @@ describe('memoryAuthFailureLimiter', () => {
     expect(lim.blocked('a')).toBe(1)
     now += 600
     expect(lim.blocked('a')).toBe(0)
-    lim.fail('b'); lim.fail('b')
-    lim.fail('c'); lim.fail('d'); lim.fail('e')
+    lim.fail('b')
+    lim.fail('b')
+    lim.fail('c')
+    lim.fail('d')
+    lim.fail('e')
     // 'b' was the oldest of four keys with room for three: forgotten, so it may try again.
     expect(lim.blocked('b')).toBe(0)
   })

@@ -34,11 +34,20 @@ describe('role matrix', () => {
   it('enumerates the routes of every capability, including the core ones', () => {
     const keys = routes.map((r) => `${r.method} ${r.url}`)
     for (const k of [
-      'GET /healthz', 'GET /readyz', 'GET /metrics',
-      'POST /api/v1/devices', 'GET /api/v1/devices', 'GET /api/v1/devices/:id', 'PATCH /api/v1/devices/:id',
-      'DELETE /api/v1/devices/:id', 'POST /api/v1/devices/:id/rotate-secret',
-      'POST /api/v1/tokens', 'GET /api/v1/tokens', 'DELETE /api/v1/tokens/:id',
-    ]) expect(keys).toContain(k)
+      'GET /healthz',
+      'GET /readyz',
+      'GET /metrics',
+      'POST /api/v1/devices',
+      'GET /api/v1/devices',
+      'GET /api/v1/devices/:id',
+      'PATCH /api/v1/devices/:id',
+      'DELETE /api/v1/devices/:id',
+      'POST /api/v1/devices/:id/rotate-secret',
+      'POST /api/v1/tokens',
+      'GET /api/v1/tokens',
+      'DELETE /api/v1/tokens/:id',
+    ])
+      expect(keys).toContain(k)
   })
 
   it('answers every route × caller as the route declares', async () => {
@@ -62,7 +71,10 @@ describe('role matrix', () => {
         const want = expected(route, caller)
         const ok = want === 'allowed' ? res.statusCode !== 401 && res.statusCode !== 403 && res.statusCode !== 429 : res.statusCode === want
         if (want !== 'allowed') denied++
-        if (!ok) failures.push(`${route.method} ${route.url} as ${caller}: got ${res.statusCode}, want ${want === 'allowed' ? 'not 401/403' : want}`)
+        if (!ok)
+          failures.push(
+            `${route.method} ${route.url} as ${caller}: got ${res.statusCode}, want ${want === 'allowed' ? 'not 401/403' : want}`,
+          )
       }
     }
     expect(failures).toEqual([])
@@ -76,7 +88,12 @@ describe('role matrix', () => {
     expect(none.json()).toMatchObject({ statusCode: 401, error: 'Unauthorized' })
     expect(none.json().message).toMatch(/Authorization: Bearer/)
 
-    const viewer = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: { authorization: `Bearer ${api.tokens.viewer}` }, payload: {} })
+    const viewer = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: { authorization: `Bearer ${api.tokens.viewer}` },
+      payload: {},
+    })
     expect(viewer.statusCode).toBe(403)
     expect(viewer.json().message).toMatch(/admin, technician/)
     expect(viewer.json().message).toMatch(/viewer/)

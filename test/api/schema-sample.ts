@@ -59,12 +59,21 @@ export function patternBounded(pattern: unknown): boolean {
 export function unboundedNodes(schema: unknown, path = ''): string[] {
   const s = (schema ?? {}) as S
   const found: string[] = []
-  if (s.type === 'string' && !('enum' in s) && !('const' in s) && s.maxLength === undefined && s.format !== 'date-time' && !patternBounded(s.pattern)) found.push(`${path || '/'} (string without maxLength)`)
+  if (
+    s.type === 'string' &&
+    !('enum' in s) &&
+    !('const' in s) &&
+    s.maxLength === undefined &&
+    s.format !== 'date-time' &&
+    !patternBounded(s.pattern)
+  )
+    found.push(`${path || '/'} (string without maxLength)`)
   if (s.type === 'array' && s.maxItems === undefined) found.push(`${path || '/'} (array without maxItems)`)
   for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, unknown>)) found.push(...unboundedNodes(v, `${path}/${k}`))
   if (s.items) found.push(...unboundedNodes(s.items, `${path}/items`))
   for (const b of (s.anyOf ?? []) as unknown[]) found.push(...unboundedNodes(b, path))
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') found.push(...unboundedNodes(s.additionalProperties, `${path}/*`))
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    found.push(...unboundedNodes(s.additionalProperties, `${path}/*`))
   return found
 }
 

@@ -19,18 +19,30 @@ let gw: RunningGateway
 let prov: StandIns
 let base: string
 
-interface Res { status: number; body: any }
-async function call(method: string, path: string, opts: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {}): Promise<Res> {
+interface Res {
+  status: number
+  body: any
+}
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {},
+): Promise<Res> {
   const headers: Record<string, string> = {}
   if (opts.token) headers.authorization = `Bearer ${opts.token}`
   if (opts.cookie) headers.cookie = opts.cookie
   if (opts.csrf) headers['x-csrf-token'] = opts.csrf
   if (opts.body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(`${base}/api/v1${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) })
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers,
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  })
   const text = await res.text()
   return { status: res.status, body: text ? JSON.parse(text) : undefined }
 }
-const admin = (method: string, path: string, body?: unknown) => call(method, path, { token: ADMIN, ...(body !== undefined ? { body } : {}) })
+const admin = (method: string, path: string, body?: unknown) =>
+  call(method, path, { token: ADMIN, ...(body !== undefined ? { body } : {}) })
 let an: { cookie: string; csrf: string }
 const ids: Record<string, string> = {}
 const alertIds: Record<string, string> = {}
@@ -47,7 +59,14 @@ beforeAll(async () => {
   }) as GatewayConfig
   gw = await startGateway({ config, notice: () => {}, logDestination: new Writable({ write: (_c, _e, cb) => cb() }) })
   base = `http://127.0.0.1:${gw.ports.http}`
-  expect((await admin('PUT', '/rules', { version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }] })).status).toBe(200)
+  expect(
+    (
+      await admin('PUT', '/rules', {
+        version: 1,
+        rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }],
+      })
+    ).status,
+  ).toBe(200)
   const contacts = {
     kl: { name: 'Kim Long', phone: '0905000001', role: 'officer', stations: ['kim-long'], channels: ['sms'] },
     po: { name: 'Phú Ốc', phone: '0905000002', role: 'officer', stations: ['phu-oc'], channels: ['sms'] },
@@ -66,15 +85,29 @@ beforeAll(async () => {
     const res = await admin('POST', '/devices', d)
     expect(res.status).toBe(201)
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { ...res.body.credentials, clientId: d.id, reconnectPeriod: 0 })
-    await c.publishAsync(`devices/${d.id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: d.station === 'kim-long' ? 1.4 : 1.9 } }), { qos: 1 })
+    await c.publishAsync(
+      `devices/${d.id}/telemetry`,
+      JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: d.station === 'kim-long' ? 1.4 : 1.9 } }),
+      { qos: 1 },
+    )
     await c.endAsync()
   }
   await waitFor(async () => (await admin('GET', '/notifications?state=sent')).body.items.length >= 4, 20_000)
   for (const a of (await admin('GET', '/alerts')).body.items as Array<{ id: string; station: string }>) alertIds[a.station] = a.id
-  expect((await admin('POST', '/users', { name: 'an', role: 'officer', password: PASSWORD, districts: ['Phú Xuân'], stations: ['kim-long'] })).status).toBe(201)
-  const res = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'an', password: PASSWORD }) })
+  expect(
+    (await admin('POST', '/users', { name: 'an', role: 'officer', password: PASSWORD, districts: ['Phú Xuân'], stations: ['kim-long'] }))
+      .status,
+  ).toBe(201)
+  const res = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'an', password: PASSWORD }),
+  })
   expect(res.status).toBe(200)
-  an = { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] as string, csrf: ((await res.json()) as { csrfToken: string }).csrfToken }
+  an = {
+    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] as string,
+    csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
+  }
 }, 120_000)
 
 afterAll(async () => {
@@ -93,36 +126,55 @@ describe('notifications for a scoped officer', () => {
     expect((await call('GET', '/subscriptions', { token: officerToken })).body.items).toHaveLength(4)
   })
 
-  it('answers 404 for another place\'s contact on test, PATCH and DELETE; 403 for a contact outside its places', async () => {
+  it("answers 404 for another place's contact on test, PATCH and DELETE; 403 for a contact outside its places", async () => {
     for (const id of [ids.po, ids.all]) {
       expect((await call('POST', '/notify/test', { ...an, body: { contact: id } })).status).toBe(404)
       expect((await call('PATCH', `/subscriptions/${id}`, { ...an, body: { name: 'x' } })).status).toBe(404)
       expect((await call('DELETE', `/subscriptions/${id}`, an)).status).toBe(404)
     }
     expect((await admin('GET', '/subscriptions')).body.items).toHaveLength(4)
-    const outside = await call('POST', '/subscriptions', { ...an, body: { name: 'Ngoài', phone: '0905000009', role: 'officer', stations: ['phu-oc'], channels: ['sms'] } })
+    const outside = await call('POST', '/subscriptions', {
+      ...an,
+      body: { name: 'Ngoài', phone: '0905000009', role: 'officer', stations: ['phu-oc'], channels: ['sms'] },
+    })
     expect(outside.status).toBe(403)
     expect(outside.body.message).toContain('may only keep contacts of districts Phú Xuân or stations kim-long')
-    expect((await call('POST', '/subscriptions', { ...an, body: { name: 'Mọi nơi', phone: '0905000009', role: 'officer', channels: ['sms'] } })).status).toBe(403)
+    expect(
+      (await call('POST', '/subscriptions', { ...an, body: { name: 'Mọi nơi', phone: '0905000009', role: 'officer', channels: ['sms'] } }))
+        .status,
+    ).toBe(403)
     expect((await call('PATCH', `/subscriptions/${ids.kl}`, { ...an, body: { stations: ['kim-long', 'phu-oc'] } })).status).toBe(403)
     expect((await call('PATCH', `/subscriptions/${ids.kl}`, { ...an, body: { stations: null } })).status).toBe(403)
   })
 
   it('edits, tests and removes its own contacts', async () => {
-    const patched = await call('PATCH', `/subscriptions/${ids.kl}`, { ...an, body: { name: 'Trực ban Kim Long', quiet_hours: { from: '22:00', to: '06:00' } } })
+    const patched = await call('PATCH', `/subscriptions/${ids.kl}`, {
+      ...an,
+      body: { name: 'Trực ban Kim Long', quiet_hours: { from: '22:00', to: '06:00' } },
+    })
     expect(patched.status).toBe(200)
-    expect(patched.body).toMatchObject({ id: ids.kl, name: 'Trực ban Kim Long', stations: ['kim-long'], quiet_hours: { from: '22:00', to: '06:00', bypass: 'critical' } })
-    expect((await call('PATCH', `/subscriptions/${ids.kl}`, { ...an, body: { quiet_hours: { from: '22:00', to: '22:00' } } })).body.message).toContain('body/quiet_hours')
+    expect(patched.body).toMatchObject({
+      id: ids.kl,
+      name: 'Trực ban Kim Long',
+      stations: ['kim-long'],
+      quiet_hours: { from: '22:00', to: '06:00', bypass: 'critical' },
+    })
+    expect(
+      (await call('PATCH', `/subscriptions/${ids.kl}`, { ...an, body: { quiet_hours: { from: '22:00', to: '22:00' } } })).body.message,
+    ).toContain('body/quiet_hours')
     const test = await call('POST', '/notify/test', { ...an, body: { contact: ids.kl } })
     expect(test.status).toBe(200)
     expect(test.body.results).toEqual([{ channel: 'sms', ok: true }])
     expect(prov.delivered('esms').some((r) => r.body.Phone === '0905000001' && String(r.body.Content).includes('Tin nhan thu'))).toBe(true)
-    const made = await call('POST', '/subscriptions', { ...an, body: { name: 'Phó ban', phone: '0905000005', role: 'officer', stations: ['kim-long'], channels: ['sms'] } })
+    const made = await call('POST', '/subscriptions', {
+      ...an,
+      body: { name: 'Phó ban', phone: '0905000005', role: 'officer', stations: ['kim-long'], channels: ['sms'] },
+    })
     expect(made.status).toBe(201)
     expect((await call('DELETE', `/subscriptions/${made.body.id}`, an)).status).toBe(204)
   })
 
-  it('lists only messages about alerts of its places, with the provider\'s answer; filters and pages', async () => {
+  it("lists only messages about alerts of its places, with the provider's answer; filters and pages", async () => {
     const all = (await admin('GET', '/notifications?limit=500')).body.items as Array<{ alert_id: string | null; contact: { id: string } }>
     expect(all.some((m) => m.alert_id === alertIds['phu-oc'])).toBe(true)
     const mine = await call('GET', '/notifications?limit=500', an)
@@ -131,7 +183,14 @@ describe('notifications for a scoped officer', () => {
     expect(new Set(mine.body.items.map((m: { alert_id: string }) => m.alert_id))).toEqual(new Set([alertIds['kim-long']]))
     const sent = await call('GET', `/notifications?state=sent&channel=sms&contact=${ids.kl}&alert=${alertIds['kim-long']}`, an)
     expect(sent.body.items).toHaveLength(1)
-    expect(sent.body.items[0]).toMatchObject({ contact: { id: ids.kl }, channel: 'sms', state: 'sent', kind: 'alert', attempts: 1, next_attempt_at: null })
+    expect(sent.body.items[0]).toMatchObject({
+      contact: { id: ids.kl },
+      channel: 'sms',
+      state: 'sent',
+      kind: 'alert',
+      attempts: 1,
+      next_attempt_at: null,
+    })
     expect(sent.body.items[0].provider_answer).toBe(`accepted (${sent.body.items[0].provider_message_id})`)
     expect(sent.body.items[0].text).toContain('Kim Long')
     expect(sent.body.items[0]).not.toHaveProperty('phone')

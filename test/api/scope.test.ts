@@ -18,21 +18,37 @@ const dir = tempDir('iocgw-scope-')
 let gw: RunningGateway
 let base: string
 
-interface Res { status: number; body: any }
-async function call(method: string, path: string, opts: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {}): Promise<Res> {
+interface Res {
+  status: number
+  body: any
+}
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {},
+): Promise<Res> {
   const headers: Record<string, string> = {}
   if (opts.token) headers.authorization = `Bearer ${opts.token}`
   if (opts.cookie) headers.cookie = opts.cookie
   if (opts.csrf) headers['x-csrf-token'] = opts.csrf
   if (opts.body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(`${base}/api/v1${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) })
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers,
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  })
   const text = await res.text()
   return { status: res.status, body: text ? JSON.parse(text) : undefined }
 }
-const admin = (method: string, path: string, body?: unknown) => call(method, path, { token: ADMIN, ...(body !== undefined ? { body } : {}) })
+const admin = (method: string, path: string, body?: unknown) =>
+  call(method, path, { token: ADMIN, ...(body !== undefined ? { body } : {}) })
 
 async function loginAs(username: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
+  const res = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  })
   expect(res.status).toBe(200)
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string
   return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken }
@@ -56,7 +72,14 @@ beforeAll(async () => {
   }) as GatewayConfig
   gw = await startGateway({ config, notice: () => {}, logDestination: new Writable({ write: (_c, _e, cb) => cb() }) })
   base = `http://127.0.0.1:${gw.ports.http}`
-  expect((await admin('PUT', '/rules', { version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }] })).status).toBe(200)
+  expect(
+    (
+      await admin('PUT', '/rules', {
+        version: 1,
+        rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }],
+      })
+    ).status,
+  ).toBe(200)
   const creds: Record<string, { username: string; password: string }> = {}
   for (const d of DEVICES) {
     const res = await admin('POST', '/devices', d)
@@ -64,13 +87,19 @@ beforeAll(async () => {
     creds[d.id] = res.body.credentials
   }
   // Both gauges above level I (kim-long 1.00 m, phu-oc 1.50 m in config/stations.yaml): one alert each.
-  for (const [id, level] of [['kim-long-01', 1.4], ['phu-oc-01', 1.9]] as const) {
+  for (const [id, level] of [
+    ['kim-long-01', 1.4],
+    ['phu-oc-01', 1.9],
+  ] as const) {
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { ...creds[id]!, clientId: id, reconnectPeriod: 0 })
-    await c.publishAsync(`devices/${id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: level } }), { qos: 1 })
+    await c.publishAsync(`devices/${id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: level } }), {
+      qos: 1,
+    })
     await c.endAsync()
   }
   await waitFor(async () => (await admin('GET', '/alerts?state=open')).body.items.length >= 2, 20_000)
-  for (const a of (await admin('GET', '/alerts?state=open')).body.items as Array<{ id: string; station: string }>) alertIds[a.station] = a.id
+  for (const a of (await admin('GET', '/alerts?state=open')).body.items as Array<{ id: string; station: string }>)
+    alertIds[a.station] = a.id
   // The officer of Phú Xuân, made through the users API.
   const made = await admin('POST', '/users', { name: 'an', role: 'officer', password: PASSWORD, districts: ['Phú Xuân'] })
   expect(made.status).toBe(201)
@@ -129,8 +158,12 @@ describe('a district-scoped officer', () => {
     // And in the audit log, with the user's name; the refused attempt on the other alert is not there.
     const db = new Database(join(dir.path, 'registry.db'), { readonly: true })
     try {
-      const rows = db.prepare("SELECT actor_type, actor_name, action, target FROM audit_log WHERE action LIKE 'api POST /api/v1/alerts/%'").all()
-      expect(rows).toEqual([{ actor_type: 'user', actor_name: 'an', action: 'api POST /api/v1/alerts/:id/ack', target: alertIds['kim-long'] }])
+      const rows = db
+        .prepare("SELECT actor_type, actor_name, action, target FROM audit_log WHERE action LIKE 'api POST /api/v1/alerts/%'")
+        .all()
+      expect(rows).toEqual([
+        { actor_type: 'user', actor_name: 'an', action: 'api POST /api/v1/alerts/:id/ack', target: alertIds['kim-long'] },
+      ])
     } finally {
       db.close()
     }
@@ -164,7 +197,9 @@ describe('a district-scoped officer', () => {
 
 describe('a station-scoped technician', () => {
   it("changes only its station's devices and may not move one out of its scope", async () => {
-    expect((await admin('POST', '/users', { name: 'binh', role: 'technician', password: PASSWORD, stations: ['kim-long'] })).status).toBe(201)
+    expect((await admin('POST', '/users', { name: 'binh', role: 'technician', password: PASSWORD, stations: ['kim-long'] })).status).toBe(
+      201,
+    )
     const binh = await loginAs('binh')
     expect((await call('PATCH', '/devices/phu-oc-01', { ...binh, body: { name: 'đổi tên' } })).status).toBe(404)
     expect((await call('DELETE', '/devices/phu-oc-01', binh)).status).toBe(404)
@@ -174,7 +209,10 @@ describe('a station-scoped technician', () => {
     expect((await call('PATCH', '/devices/kim-long-01', { ...binh, body: { name: 'Trạm Kim Long (mới)' } })).status).toBe(200)
     expect((await call('PATCH', '/devices/kim-long-01', { ...binh, body: { station: 'phu-oc' } })).status).toBe(403)
     expect((await call('POST', '/devices', { ...binh, body: { kind: 'water_level', name: 'x', station: 'phu-oc' } })).status).toBe(403)
-    expect((await call('POST', '/devices', { ...binh, body: { id: 'kim-long-02', kind: 'water_level', name: 'x', station: 'kim-long' } })).status).toBe(201)
+    expect(
+      (await call('POST', '/devices', { ...binh, body: { id: 'kim-long-02', kind: 'water_level', name: 'x', station: 'kim-long' } }))
+        .status,
+    ).toBe(201)
     const audit = (await admin('GET', '/devices/kim-long-01')).body
     expect(audit.name).toBe('Trạm Kim Long (mới)')
   })
@@ -201,7 +239,11 @@ describe('the users API (admin)', () => {
 
     expect((await admin('POST', '/users/an/password', { password: 'mật khẩu mới của An' })).status).toBe(204)
     expect((await call('GET', '/devices', again)).status).toBe(401)
-    const relog = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'an', password: 'mật khẩu mới của An' }) })
+    const relog = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'an', password: 'mật khẩu mới của An' }),
+    })
     expect(relog.status).toBe(200)
     const cookie = (relog.headers.get('set-cookie') ?? '').split(';')[0] as string
 

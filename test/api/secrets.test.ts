@@ -18,7 +18,12 @@ beforeAll(async () => {
     secrets.push(...found)
   }
   for (const id of ['sec-dev-1', 'sec-dev-2']) {
-    const r = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: admin, payload: { id, kind: 'rain_gauge', name: id, station: 'kim-long' } })
+    const r = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: admin,
+      payload: { id, kind: 'rain_gauge', name: id, station: 'kim-long' },
+    })
     remember(r.body, [r.json().credentials.password])
     const rot = await api.app.inject({ method: 'POST', url: `/api/v1/devices/${id}/rotate-secret`, headers: admin })
     remember(rot.body, [rot.json().credentials.password])
@@ -31,7 +36,11 @@ beforeAll(async () => {
     await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: bearer(guess) })
     await api.app.inject({ method: 'GET', url: '/healthz', headers: bearer(guess) })
   }
-  await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: { authorization: `Basic ${Buffer.from('sec-dev-1:whatever-secret-ccccccc').toString('base64')}` } })
+  await api.app.inject({
+    method: 'GET',
+    url: '/api/v1/devices',
+    headers: { authorization: `Basic ${Buffer.from('sec-dev-1:whatever-secret-ccccccc').toString('base64')}` },
+  })
   secrets.push('whatever-secret-ccccccc')
   await api.app.inject({ method: 'PATCH', url: '/api/v1/devices/sec-dev-1', headers: admin, payload: { state: 'disabled' } })
   await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: admin, payload: '{"broken' })

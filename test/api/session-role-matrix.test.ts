@@ -26,7 +26,11 @@ const sampleUrl = (route: RouteInfo) => route.url.replace(/:([A-Za-z0-9_]+)/g, '
 
 async function status(route: RouteInfo, headers: Record<string, string>): Promise<number> {
   const res = await api.app.inject({
-    method: route.method as 'GET', url: sampleUrl(route), headers, ...(route.hasBody ? { payload: {} } : {}), payloadAsStream: true,
+    method: route.method as 'GET',
+    url: sampleUrl(route),
+    headers,
+    ...(route.hasBody ? { payload: {} } : {}),
+    payloadAsStream: true,
   })
   res.stream().destroy()
   return res.statusCode

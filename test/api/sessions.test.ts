@@ -40,18 +40,30 @@ describe('login', () => {
     const me = await get('/api/v1/auth/me', { cookie: cookie.split(';')[0] as string })
     expect(me.statusCode).toBe(200)
     expect(me.json()).toEqual(res.json())
-    expect(api.registry.listAudit({ limit: 5 }).items.find((e) => e.action === 'user.login')).toMatchObject({ actor_type: 'user', actor_name: 'lan', target: 'lan' })
+    expect(api.registry.listAudit({ limit: 5 }).items.find((e) => e.action === 'user.login')).toMatchObject({
+      actor_type: 'user',
+      actor_name: 'lan',
+      target: 'lan',
+    })
   })
 
   it('answers an unknown user, a wrong password and a disabled user alike', async () => {
     await api.registry.users.createUser({ name: 'gone', role: 'viewer', password: PASSWORD }, SYSTEM)
     api.registry.users.updateUser('gone', { disabled: true }, SYSTEM)
     const answers = []
-    for (const payload of [{ username: 'nobody', password: PASSWORD }, { username: 'lan', password: 'wrong password!' }, { username: 'gone', password: PASSWORD }]) {
+    for (const payload of [
+      { username: 'nobody', password: PASSWORD },
+      { username: 'lan', password: 'wrong password!' },
+      { username: 'gone', password: PASSWORD },
+    ]) {
       const res = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload })
       answers.push({ status: res.statusCode, body: res.body, cookie: res.headers['set-cookie'] })
     }
-    expect(answers[0]).toEqual({ status: 401, body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'wrong username or password' }), cookie: undefined })
+    expect(answers[0]).toEqual({
+      status: 401,
+      body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'wrong username or password' }),
+      cookie: undefined,
+    })
     expect(answers[1]).toEqual(answers[0])
     expect(answers[2]).toEqual(answers[0])
   })
@@ -65,7 +77,12 @@ describe('a cookie session on the API', () => {
   it('is accepted on every route with the role table of tokens', async () => {
     const viewer = await login(api.app, 'minh', PASSWORD)
     expect((await get('/api/v1/devices', { cookie: viewer.cookie })).statusCode).toBe(200)
-    const refused = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: viewer.write, payload: { kind: 'water_level', name: 'x' } })
+    const refused = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: viewer.write,
+      payload: { kind: 'water_level', name: 'x' },
+    })
     expect(refused.statusCode).toBe(403)
     expect(refused.json().message).toMatch(/user "minh" has role viewer/)
     expect((await get('/api/v1/tokens', { cookie: viewer.cookie })).statusCode).toBe(403)
@@ -79,10 +96,24 @@ describe('a cookie session on the API', () => {
     const none = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: { cookie: lan.cookie }, payload: body })
     expect(none.statusCode).toBe(403)
     expect(none.json()).toMatchObject({ statusCode: 403, message: expect.stringMatching(/^CSRF token missing or wrong/) })
-    const wrong = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: { cookie: lan.cookie, 'x-csrf-token': `${lan.csrf.slice(0, -1)}${lan.csrf.endsWith('x') ? 'y' : 'x'}` }, payload: body })
+    const wrong = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: { cookie: lan.cookie, 'x-csrf-token': `${lan.csrf.slice(0, -1)}${lan.csrf.endsWith('x') ? 'y' : 'x'}` },
+      payload: body,
+    })
     expect(wrong.statusCode).toBe(403)
     for (const method of ['PATCH', 'DELETE'] as const) {
-      expect((await api.app.inject({ method, url: '/api/v1/devices/csrf-gauge-1', headers: { cookie: lan.cookie }, ...(method === 'PATCH' ? { payload: { name: 'y' } } : {}) })).statusCode).toBe(403)
+      expect(
+        (
+          await api.app.inject({
+            method,
+            url: '/api/v1/devices/csrf-gauge-1',
+            headers: { cookie: lan.cookie },
+            ...(method === 'PATCH' ? { payload: { name: 'y' } } : {}),
+          })
+        ).statusCode,
+      ).toBe(403)
     }
     expect(api.registry.getDevice('csrf-gauge-1')).toBeUndefined()
     const ok = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: lan.write, payload: body })
@@ -90,8 +121,12 @@ describe('a cookie session on the API', () => {
     const entry = api.registry.listAudit({ limit: 20 }).items.find((e) => e.action === 'device.create' && e.target === 'csrf-gauge-1')
     expect(entry).toMatchObject({ actor_type: 'user', actor_name: 'lan' })
     // Machines send no CSRF token: a bearer token cannot be sent by another site's page.
-    const byToken = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: { ...bearer(api.tokens.technician), cookie: lan.cookie },
-      payload: { id: 'csrf-gauge-2', kind: 'water_level', name: 'x' } })
+    const byToken = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: { ...bearer(api.tokens.technician), cookie: lan.cookie },
+      payload: { id: 'csrf-gauge-2', kind: 'water_level', name: 'x' },
+    })
     expect(byToken.statusCode).toBe(201)
   })
 })
@@ -115,12 +150,27 @@ describe('revocation', () => {
     await api.registry.users.createUser({ name: 'tuan', role: 'viewer', password: PASSWORD }, SYSTEM)
     const a = await login(api.app, 'tuan', PASSWORD)
     const b = await login(api.app, 'tuan', PASSWORD)
-    const wrong = await api.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: a.write, payload: { current: 'not it at all', next: 'mật khẩu mới 2026' } })
+    const wrong = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: a.write,
+      payload: { current: 'not it at all', next: 'mật khẩu mới 2026' },
+    })
     expect(wrong.statusCode).toBe(403)
-    const short = await api.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: a.write, payload: { current: PASSWORD, next: 'short' } })
+    const short = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: a.write,
+      payload: { current: PASSWORD, next: 'short' },
+    })
     expect(short.statusCode).toBe(400)
     expect(short.json().message).toMatch(/at least 10 characters/)
-    const changed = await api.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: a.write, payload: { current: PASSWORD, next: 'mật khẩu mới 2026' } })
+    const changed = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: a.write,
+      payload: { current: PASSWORD, next: 'mật khẩu mới 2026' },
+    })
     expect(changed.statusCode).toBe(204)
     expect((await get('/api/v1/devices', { cookie: a.cookie })).statusCode).toBe(200)
     expect((await get('/api/v1/devices', { cookie: b.cookie })).statusCode).toBe(401)
@@ -152,7 +202,9 @@ describe('revocation', () => {
 
   it('removes expired sessions that are never presented again at the next login', async () => {
     const db = new Database(join(api.dataDir, 'registry.db'), { readonly: true })
-    const count = (name: string) => (db.prepare('SELECT count(*) AS n FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE u.name = ?').get(name) as { n: number }).n
+    const count = (name: string) =>
+      (db.prepare('SELECT count(*) AS n FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE u.name = ?').get(name) as { n: number })
+        .n
     try {
       await login(api.app, 'minh', PASSWORD)
       expect(count('minh')).toBeGreaterThanOrEqual(1)
@@ -235,17 +287,40 @@ describe.runIf(hasOpenssl)('over HTTPS', () => {
     const dir = tempDir()
     const cert = join(dir.path, 'cert.pem')
     const key = join(dir.path, 'key.pem')
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    )
     const tls = await makeApi({ allRoutes: false, fastify: { https: { cert: readFileSync(cert), key: readFileSync(key) } } as never })
     try {
       await tls.registry.users.createUser({ name: 'lan', role: 'viewer', password: PASSWORD }, SYSTEM)
       const url = await tls.app.listen({ port: 0, host: '127.0.0.1' })
       const setCookie = await new Promise<string>((resolve, reject) => {
-        const req = request(`${url}/api/v1/auth/login`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (res) => {
-          res.resume()
-          resolve(String(res.headers['set-cookie']))
-        })
+        const req = request(
+          `${url}/api/v1/auth/login`,
+          { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume()
+            resolve(String(res.headers['set-cookie']))
+          },
+        )
         req.on('error', reject)
         req.end(JSON.stringify({ username: 'lan', password: PASSWORD }))
       })

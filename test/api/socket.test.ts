@@ -35,10 +35,18 @@ describe('API over a socket', () => {
   })
 
   it('refuses malformed JSON and a wrong content type in the error shape', async () => {
-    const bad = await fetch(`${base}/api/v1/devices`, { method: 'POST', headers: { ...bearer(api.tokens.admin), 'content-type': 'application/json' }, body: '{"kind": "camera",' })
+    const bad = await fetch(`${base}/api/v1/devices`, {
+      method: 'POST',
+      headers: { ...bearer(api.tokens.admin), 'content-type': 'application/json' },
+      body: '{"kind": "camera",',
+    })
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', message: expect.stringMatching(/not valid JSON/) })
-    const form = await fetch(`${base}/api/v1/devices`, { method: 'POST', headers: { ...bearer(api.tokens.admin), 'content-type': 'application/x-www-form-urlencoded' }, body: 'kind=camera' })
+    const form = await fetch(`${base}/api/v1/devices`, {
+      method: 'POST',
+      headers: { ...bearer(api.tokens.admin), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'kind=camera',
+    })
     expect(form.status).toBe(415)
     expect(((await form.json()) as { message: string }).message).toMatch(/application\/json/)
   })
@@ -51,13 +59,19 @@ describe('API over a socket', () => {
         body: JSON.stringify({ id: 'sock-text-1', kind: 'water_level', name: 'Kim Long' }),
       })
       expect(res.status).toBe(415)
-      expect(await res.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type', message: expect.stringMatching(/application\/json/) })
+      expect(await res.json()).toMatchObject({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: expect.stringMatching(/application\/json/),
+      })
     }
     expect(api.registry.getDevice('sock-text-1')).toBeUndefined()
   })
 
   it('never logs a credential passed in a query string', async () => {
-    const res = await fetch(`${base}/api/v1/devices?limit=5&access_token=${api.tokens.viewer}&token=${api.tokens.admin}`, { headers: bearer(api.tokens.viewer) })
+    const res = await fetch(`${base}/api/v1/devices?limit=5&access_token=${api.tokens.viewer}&token=${api.tokens.admin}`, {
+      headers: bearer(api.tokens.viewer),
+    })
     expect(res.status).toBeLessThan(500)
     const lines = api.logs.filter((l) => l.includes('limit=5'))
     expect(lines.length).toBeGreaterThan(0)
@@ -86,7 +100,11 @@ describe('API over a socket', () => {
   it('counts refusals and requests by route pattern in /metrics', async () => {
     await fetch(`${base}/api/v1/devices/sock-wl-1`, { headers: bearer(api.tokens.viewer) })
     await fetch(`${base}/api/v1/devices/nope-404`, { headers: bearer('iocgw_wrong') })
-    await fetch(`${base}/api/v1/devices`, { method: 'POST', headers: { ...bearer(api.tokens.viewer), 'content-type': 'application/json' }, body: '{}' })
+    await fetch(`${base}/api/v1/devices`, {
+      method: 'POST',
+      headers: { ...bearer(api.tokens.viewer), 'content-type': 'application/json' },
+      body: '{}',
+    })
     await fetch(`${base}/api/v1/devices/A`, { headers: bearer(api.tokens.viewer) })
     await fetch(`${base}/nowhere`)
     const text = await (await fetch(`${base}/metrics`, { headers: bearer(api.tokens.viewer) })).text()
@@ -109,7 +127,16 @@ describe('API over a socket', () => {
       paths: Record<string, Record<string, { security?: unknown[]; description?: string }>>
     }
     expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' })
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/devices', '/api/v1/devices/{id}', '/api/v1/devices/{id}/rotate-secret', '/api/v1/tokens', '/healthz', '/metrics']))
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/devices',
+        '/api/v1/devices/{id}',
+        '/api/v1/devices/{id}/rotate-secret',
+        '/api/v1/tokens',
+        '/healthz',
+        '/metrics',
+      ]),
+    )
     expect(doc.paths['/healthz']!.get!.security).toEqual([])
     expect(doc.paths['/api/v1/tokens']!.post!.description).toMatch(/Roles: admin/)
     const ui = await fetch(`${base}/docs`)

@@ -46,7 +46,9 @@ function missingDep(path: string): unknown {
  */
 export async function allRoutePlugins(): Promise<Array<{ file: string; name: string; plugin: AnyRoutePlugin }>> {
   const found: Array<{ file: string; name: string; plugin: AnyRoutePlugin }> = []
-  for (const file of readdirSync(ROUTES_DIR).filter((f) => f.endsWith('.ts')).sort()) {
+  for (const file of readdirSync(ROUTES_DIR)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()) {
     const mod = (await import(pathToFileURL(join(ROUTES_DIR, file)).href)) as Record<string, unknown>
     for (const [name, value] of Object.entries(mod)) {
       if (typeof value === 'function' && /Routes$/.test(name)) found.push({ file, name, plugin: value as AnyRoutePlugin })
@@ -65,25 +67,27 @@ export interface TestApi {
   close(): Promise<void>
 }
 
-export async function makeApi(opts: {
-  authFailuresPerMinute?: number
-  readiness?: ReadinessCheck
-  /** Load every route file (default) or only devices and tokens. */
-  allRoutes?: boolean
-  /** Registers more on the app before it is made ready (e.g. the console's static files). */
-  register?: (app: ApiApp) => Promise<void>
-  loginFailuresPerUserPerMinute?: number
-  sessionIdleMinutes?: number
-  sessionMaxHours?: number
-  /** The clock of session timeouts. */
-  now?: () => number
-  /** Extra Fastify options (https). */
-  fastify?: Partial<FastifyServerOptions>
-  /** Dependencies this support does not build (e.g. `vision` for the camera routes). */
-  deps?: Record<string, unknown>
-  /** A failed-authentication limiter to share (e.g. with a broker). */
-  limiter?: AuthFailureLimiter
-} = {}): Promise<TestApi> {
+export async function makeApi(
+  opts: {
+    authFailuresPerMinute?: number
+    readiness?: ReadinessCheck
+    /** Load every route file (default) or only devices and tokens. */
+    allRoutes?: boolean
+    /** Registers more on the app before it is made ready (e.g. the console's static files). */
+    register?: (app: ApiApp) => Promise<void>
+    loginFailuresPerUserPerMinute?: number
+    sessionIdleMinutes?: number
+    sessionMaxHours?: number
+    /** The clock of session timeouts. */
+    now?: () => number
+    /** Extra Fastify options (https). */
+    fastify?: Partial<FastifyServerOptions>
+    /** Dependencies this support does not build (e.g. `vision` for the camera routes). */
+    deps?: Record<string, unknown>
+    /** A failed-authentication limiter to share (e.g. with a broker). */
+    limiter?: AuthFailureLimiter
+  } = {},
+): Promise<TestApi> {
   const dir = tempDir('iocgw-api-')
   const registry = openRegistry(dir.path)
   const logs: string[] = []
@@ -108,9 +112,10 @@ export async function makeApi(opts: {
   const deps = new Proxy(known as Record<string, unknown>, {
     get: (target, key) => (typeof key === 'symbol' || key in target ? target[key as string] : missingDep(key)),
   })
-  const routes: AnyRoutePlugin[] = opts.allRoutes === false
-    ? [deviceRoutes as unknown as AnyRoutePlugin, tokenRoutes as unknown as AnyRoutePlugin]
-    : (await allRoutePlugins()).map((r) => r.plugin)
+  const routes: AnyRoutePlugin[] =
+    opts.allRoutes === false
+      ? [deviceRoutes as unknown as AnyRoutePlugin, tokenRoutes as unknown as AnyRoutePlugin]
+      : (await allRoutePlugins()).map((r) => r.plugin)
   const app = await buildApi({
     registry,
     metrics,
@@ -161,7 +166,12 @@ export interface TestSession {
 
 /** Logs `username` in through POST /api/v1/auth/login (fails the test when refused). */
 export async function login(app: ApiApp, username: string, password: string, remoteAddress?: string): Promise<TestSession> {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password }, ...(remoteAddress ? { remoteAddress } : {}) })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { username, password },
+    ...(remoteAddress ? { remoteAddress } : {}),
+  })
   if (res.statusCode !== 200) throw new Error(`login ${username}: ${res.statusCode} ${res.body}`)
   const setCookie = String(res.headers['set-cookie'])
   const cookie = setCookie.split(';')[0] as string

@@ -33,13 +33,22 @@ describe('gateway to device: config (retained) and commands with their answers',
     const cfg = await api('PUT', '/api/v1/devices/ctl-gauge-01/config', { interval_s: 15 })
     expect(cfg).toEqual({ status: 200, body: { interval_s: 15 } })
 
-    const device = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, clientId: creds.username, reconnectPeriod: 0 })
+    const device = await mqtt.connectAsync(gw.mqttUrl, {
+      username: creds.username,
+      password: creds.password,
+      clientId: creds.username,
+      reconnectPeriod: 0,
+    })
     const received: Array<{ topic: string; body: Record<string, unknown>; retain: boolean }> = []
     device.on('message', (topic, payload, packet) => {
       const body = JSON.parse(payload.toString()) as Record<string, unknown>
       received.push({ topic, body, retain: packet.retain })
       if (topic.endsWith('/cmd')) {
-        void device.publishAsync('devices/ctl-gauge-01/cmd/ack', JSON.stringify({ id: body.id, cmd: body.cmd, ok: true, ts: new Date().toISOString(), result: 'pong' }), { qos: 1 })
+        void device.publishAsync(
+          'devices/ctl-gauge-01/cmd/ack',
+          JSON.stringify({ id: body.id, cmd: body.cmd, ok: true, ts: new Date().toISOString(), result: 'pong' }),
+          { qos: 1 },
+        )
       }
     })
     await device.subscribeAsync(['devices/ctl-gauge-01/config', 'devices/ctl-gauge-01/cmd'], { qos: 1 })

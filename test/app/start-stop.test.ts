@@ -9,7 +9,14 @@ describe('stopping right after start (an operator who hits Ctrl-C at once)', () 
       const dir = tempDir()
       const config = loadConfig({
         file: undefined,
-        env: { IOC_DATA_DIR: dir.path, IOC_HTTP_PORT: '0', IOC_MQTT_PORT: '0', IOC_MQTT_WS_PORT: '0', IOC_LOG_LEVEL: 'silent', IOC_ADMIN_TOKEN: 'start-stop-admin-token-0123' },
+        env: {
+          IOC_DATA_DIR: dir.path,
+          IOC_HTTP_PORT: '0',
+          IOC_MQTT_PORT: '0',
+          IOC_MQTT_WS_PORT: '0',
+          IOC_LOG_LEVEL: 'silent',
+          IOC_ADMIN_TOKEN: 'start-stop-admin-token-0123',
+        },
       })
       const gw = await startGateway({ config, notice: () => {} })
       expect(gw.ports.http).toBeGreaterThan(0)
@@ -25,10 +32,19 @@ describe('one gateway per data directory', () => {
     const config = (port: string) =>
       loadConfig({
         file: undefined,
-        env: { IOC_DATA_DIR: dir.path, IOC_HTTP_PORT: port, IOC_MQTT_PORT: port, IOC_MQTT_WS_PORT: port, IOC_LOG_LEVEL: 'silent', IOC_ADMIN_TOKEN: 'data-dir-lock-admin-token-01' },
+        env: {
+          IOC_DATA_DIR: dir.path,
+          IOC_HTTP_PORT: port,
+          IOC_MQTT_PORT: port,
+          IOC_MQTT_WS_PORT: port,
+          IOC_LOG_LEVEL: 'silent',
+          IOC_ADMIN_TOKEN: 'data-dir-lock-admin-token-01',
+        },
       })
     const first = await startGateway({ config: config('0'), notice: () => {} })
-    await expect(startGateway({ config: config('0'), notice: () => {} })).rejects.toThrow(/^data directory .* is in use by another gateway process; give each gateway its own/)
+    await expect(startGateway({ config: config('0'), notice: () => {} })).rejects.toThrow(
+      /^data directory .* is in use by another gateway process; give each gateway its own/,
+    )
     // The first one is untouched by the refused start.
     expect((await fetch(`http://127.0.0.1:${first.ports.http}/healthz`)).ok).toBe(true)
     await first.close()

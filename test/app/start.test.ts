@@ -25,10 +25,14 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
 
     expect((await fetch(`${gw.apiUrl}/healthz`)).status).toBe(200)
     // Ready once the vision models are loaded in their workers.
-    const ready = await waitFor(async () => {
-      const r = await fetch(`${gw.apiUrl}/readyz`)
-      return r.status === 200 ? ((await r.json()) as { checks: Record<string, { ok: boolean }> }) : undefined
-    }, 120_000, 200)
+    const ready = await waitFor(
+      async () => {
+        const r = await fetch(`${gw.apiUrl}/readyz`)
+        return r.status === 200 ? ((await r.json()) as { checks: Record<string, { ok: boolean }> }) : undefined
+      },
+      120_000,
+      200,
+    )
     expect(Object.keys(ready.checks).sort()).toEqual(['broker', 'model', 'store'])
     const devices = await fetch(`${gw.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(devices.status).toBe(200)
@@ -65,7 +69,11 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     const gw = await spawnGateway({ dataDir: dir.path, ports: { http: port }, waitReady: false })
     expect(await gw.exited).toBe(1)
     // Only the reason: no bootstrap token is printed (or stored) by a start that failed.
-    const lines = gw.output().trim().split('\n').filter((l) => l.trim() !== '')
+    const lines = gw
+      .output()
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '')
     expect(lines).toEqual([expect.stringContaining(`HTTP port ${port} is already in use`)])
     expect(gw.output()).not.toMatch(/\n\s+at /)
 

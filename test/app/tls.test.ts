@@ -28,11 +28,33 @@ describe.runIf(hasOpenssl)('TLS for MQTT (8883) and HTTPS, switched on by a cert
   it('serves the API over HTTPS and devices over MQTT/TLS', async () => {
     const cert = join(dir.path, 'cert.pem')
     const key = join(dir.path, 'key.pem')
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    )
     const tlsPort = await freePort()
     const configFile = join(dir.path, 'gateway.yaml')
-    writeFileSync(configFile, `http:\n  tls: { cert: ${cert}, key: ${key} }\nmqtt:\n  tlsPort: ${tlsPort}\n  tls: { cert: ${cert}, key: ${key} }\n`)
+    writeFileSync(
+      configFile,
+      `http:\n  tls: { cert: ${cert}, key: ${key} }\nmqtt:\n  tlsPort: ${tlsPort}\n  tls: { cert: ${cert}, key: ${key} }\n`,
+    )
     const token = 'tls-test-admin-token-0123456789'
     const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: configFile, IOC_ADMIN_TOKEN: token } })
     try {
@@ -40,13 +62,19 @@ describe.runIf(hasOpenssl)('TLS for MQTT (8883) and HTTPS, switched on by a cert
       expect(gw.output()).toContain(`mqtts://127.0.0.1:${tlsPort}`)
       const ca = readFileSync(cert)
       const created = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(`https://127.0.0.1:${gw.ports.http}/api/v1/devices`, {
-          method: 'POST', ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        }, (res) => {
-          let body = ''
-          res.on('data', (d: Buffer) => (body += d.toString()))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-        })
+        const req = request(
+          `https://127.0.0.1:${gw.ports.http}/api/v1/devices`,
+          {
+            method: 'POST',
+            ca,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          },
+          (res) => {
+            let body = ''
+            res.on('data', (d: Buffer) => (body += d.toString()))
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          },
+        )
         req.on('error', reject)
         req.end(JSON.stringify({ id: 'tls-gauge-01', kind: 'water_level', name: 'TLS gauge' }))
       })
@@ -55,7 +83,12 @@ describe.runIf(hasOpenssl)('TLS for MQTT (8883) and HTTPS, switched on by a cert
       expect((await httpsGet(`https://127.0.0.1:${gw.ports.http}/healthz`, ca, token)).status).toBe(200)
 
       const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
-        username: credentials.username, password: credentials.password, clientId: credentials.username, ca, servername: 'localhost', reconnectPeriod: 0,
+        username: credentials.username,
+        password: credentials.password,
+        clientId: credentials.username,
+        ca,
+        servername: 'localhost',
+        reconnectPeriod: 0,
       })
       expect(client.connected).toBe(true)
       await client.endAsync()

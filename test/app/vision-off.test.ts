@@ -40,7 +40,10 @@ describe('the gateway without model files: vision off, everything else ready', (
     expect(body.status).toBe('ready')
     expect(body.checks.model).toEqual({ ok: true, state: 'off', detail: expect.stringContaining('run `iocgw models fetch`') })
     expect(body.checks.model!.detail).toContain(`vision off: no usable yolox_nano.onnx, deeplabv3_mnv2_ade20k_uint8.onnx in ${empty.path};`)
-    const warnings = gw.output().split('\n').filter((l) => l.includes('vision off'))
+    const warnings = gw
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('vision off'))
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain('iocgw models fetch')
     // And on the console, in the notice that says where the gateway listens.
@@ -51,8 +54,15 @@ describe('the gateway without model files: vision off, everything else ready', (
     const made = await api('POST', '/api/v1/devices', { id: 'cam-off-01', kind: 'camera', name: 'Cầu Trường Tiền', station: 'kim-long' })
     expect(made.status).toBe(201)
     const creds = made.json().credentials as { username: string; password: string }
-    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg().toBuffer()
-    const cam = await mqtt.connectAsync(gw.mqttUrl, { username: creds.username, password: creds.password, clientId: creds.username, reconnectPeriod: 0 })
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .jpeg()
+      .toBuffer()
+    const cam = await mqtt.connectAsync(gw.mqttUrl, {
+      username: creds.username,
+      password: creds.password,
+      clientId: creds.username,
+      reconnectPeriod: 0,
+    })
     try {
       // QoS 1: the PUBACK comes back (a camera is never held up), twice.
       await cam.publishAsync('devices/cam-off-01/frames', jpeg, { qos: 1 })
@@ -60,20 +70,33 @@ describe('the gateway without model files: vision off, everything else ready', (
     } finally {
       await cam.endAsync()
     }
-    const metrics = await waitFor(async () => {
-      const text = (await api('GET', '/metrics')).text
-      return /iocgw_vision_frames_rejected_total\{reason="vision_off"\} 2/.test(text) ? text : undefined
-    }, 20_000, 100)
+    const metrics = await waitFor(
+      async () => {
+        const text = (await api('GET', '/metrics')).text
+        return /iocgw_vision_frames_rejected_total\{reason="vision_off"\} 2/.test(text) ? text : undefined
+      },
+      20_000,
+      100,
+    )
     expect(metrics).toMatch(/iocgw_vision_frames_total\{outcome="rejected"\} 2/)
     await waitFor(() => gw.output().includes('"device":"cam-off-01"'), 10_000)
-    expect(gw.output().split('\n').filter((l) => l.includes('"device":"cam-off-01"'))).toHaveLength(1)
+    expect(
+      gw
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"device":"cam-off-01"')),
+    ).toHaveLength(1)
   })
 
   it('answers the snapshot and detections routes with 503, saying vision is off and what to run', async () => {
     for (const path of ['/api/v1/cameras/cam-off-01/snapshot', '/api/v1/cameras/cam-off-01/detections']) {
       const res = await api('GET', path)
       expect(res.status, path).toBe(503)
-      expect(res.json(), path).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.stringMatching(/^vision off: .*run `iocgw models fetch`/) })
+      expect(res.json(), path).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: expect.stringMatching(/^vision off: .*run `iocgw models fetch`/),
+      })
     }
     // An unknown camera is still an unknown camera.
     expect((await api('GET', '/api/v1/cameras/cam-nowhere/snapshot')).status).toBe(404)

@@ -49,7 +49,13 @@ async function subscribeCodes(c: MqttClient, filters: string[]): Promise<number[
   }
 }
 
-const devicePublishAllowed = [`devices/${A}/telemetry`, `devices/${A}/status`, `devices/${A}/frames`, `devices/${A}/frames/1700000000000`, `devices/${A}/cmd/ack`]
+const devicePublishAllowed = [
+  `devices/${A}/telemetry`,
+  `devices/${A}/status`,
+  `devices/${A}/frames`,
+  `devices/${A}/frames/1700000000000`,
+  `devices/${A}/cmd/ack`,
+]
 const devicePublishRefused: Array<[string, string]> = [
   [`devices/${B}/telemetry`, 'other_device'],
   [`devices/${B}/status`, 'other_device'],
@@ -91,7 +97,18 @@ describe('device subscribe', () => {
     const before = await h.counter('mqtt_subscribe_refused_total')
     const c = await h.connect(A, secretA)
     const allowed = [`devices/${A}/config`, `devices/${A}/cmd`]
-    const refused = ['#', '+/+/+', '$SYS/#', 'devices/#', 'devices/+/config', `devices/${A}/#`, `devices/${B}/config`, `devices/${B}/cmd`, `devices/${A}/telemetry`, 'alerts/#']
+    const refused = [
+      '#',
+      '+/+/+',
+      '$SYS/#',
+      'devices/#',
+      'devices/+/config',
+      `devices/${A}/#`,
+      `devices/${B}/config`,
+      `devices/${B}/cmd`,
+      `devices/${A}/telemetry`,
+      'alerts/#',
+    ]
     const codes = await subscribeCodes(c, [...allowed, ...refused])
     expect(codes).toEqual([1, 1, ...refused.map(() => 128)])
     expect(c.connected).toBe(true)
@@ -117,7 +134,17 @@ describe('integration tokens', () => {
     const before = await h.counter('mqtt_subscribe_refused_total')
     const c = await h.connect('token', viewer)
     const allowed = ['alerts/#', 'alerts/water_level/+', 'devices/+/telemetry', 'devices/+/status', `devices/${A}/telemetry`]
-    const refused = ['#', '$SYS/#', 'devices/#', 'devices/+/+', 'devices/+/frames', `devices/${A}/frames/#`, `devices/${A}/cmd`, `devices/${A}/config`, '+/telemetry']
+    const refused = [
+      '#',
+      '$SYS/#',
+      'devices/#',
+      'devices/+/+',
+      'devices/+/frames',
+      `devices/${A}/frames/#`,
+      `devices/${A}/cmd`,
+      `devices/${A}/config`,
+      '+/telemetry',
+    ]
     const codes = await subscribeCodes(c, [...allowed, ...refused])
     expect(codes).toEqual([...allowed.map(() => 1), ...refused.map(() => 128)])
     expect((await h.counter('mqtt_subscribe_refused_total')) - before).toBe(refused.length)

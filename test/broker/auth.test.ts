@@ -79,7 +79,13 @@ describe('MQTT authentication (mqtt.js)', () => {
 
   it('accepts a device over WebSocket at /mqtt and refuses a wrong secret there', async () => {
     const secret = h.addDevice('auth-ws-01')
-    const c = await mqtt.connectAsync(h.wsUrl, { username: 'auth-ws-01', password: secret, clientId: 'auth-ws-01', protocolVersion: 4, reconnectPeriod: 0 })
+    const c = await mqtt.connectAsync(h.wsUrl, {
+      username: 'auth-ws-01',
+      password: secret,
+      clientId: 'auth-ws-01',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    })
     expect(c.connected).toBe(true)
     await c.publishAsync('devices/auth-ws-01/telemetry', '{"values":{"water_level":1.2}}', { qos: 1 })
     await c.endAsync()

@@ -19,13 +19,20 @@ afterAll(async () => {
 /** A clock the test moves, for the one-minute windows. */
 function clock() {
   let t = 1_000_000
-  return { now: () => t, advance: (ms: number) => { t += ms } }
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms
+    },
+  }
 }
 
 describe('failed-authentication limit over MQTT', () => {
   it('refuses the right secret with 5 once an address passed the limit, until the window ends', async () => {
     const c = clock()
-    const h = await startBroker({ authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 5, perUsernamePerMinute: 1000, now: c.now }) })
+    const h = await startBroker({
+      authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 5, perUsernamePerMinute: 1000, now: c.now }),
+    })
     harnesses.push(h)
     const secret = h.addDevice('bf-wl-01')
     const codes: number[] = []
@@ -40,7 +47,9 @@ describe('failed-authentication limit over MQTT', () => {
 
   it('locks one user name after its limit, from any address, and not the others', async () => {
     const c = clock()
-    const h = await startBroker({ authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 1000, perUsernamePerMinute: 3, now: c.now }) })
+    const h = await startBroker({
+      authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 1000, perUsernamePerMinute: 3, now: c.now }),
+    })
     harnesses.push(h)
     const secret = h.addDevice('bf-wl-02')
     const other = h.addDevice('bf-wl-03')
@@ -91,9 +100,15 @@ describe('refusal log', () => {
     const refusalLines = h.lines.filter((l) => l.includes('refus'))
     expect(refusalLines.length).toBeGreaterThan(0)
     expect(refusalLines.length).toBeLessThanOrEqual(3)
-    const summary = JSON.parse(refusalLines[0]!) as { refused: number; addresses: Array<{ address: string; count: number; usernames: string[]; reasons: Record<string, number> }> }
+    const summary = JSON.parse(refusalLines[0]!) as {
+      refused: number
+      addresses: Array<{ address: string; count: number; usernames: string[]; reasons: Record<string, number> }>
+    }
     expect(summary.refused).toBe(1002)
-    expect(summary.addresses[0]).toMatchObject({ count: 1002, reasons: { rate_limited: expect.any(Number), unknown_device: expect.any(Number) } })
+    expect(summary.addresses[0]).toMatchObject({
+      count: 1002,
+      reasons: { rate_limited: expect.any(Number), unknown_device: expect.any(Number) },
+    })
     expect(summary.addresses[0]!.usernames).toContain('[redacted]')
     const all = h.lines.join('\n')
     expect(all).not.toContain(token)

@@ -19,9 +19,23 @@ afterAll(async () => {
 })
 
 /** Connects and records every message from the first packet on (queued ones arrive at once). */
-function session(username: string, password: string, clientId: string, o: IClientOptions = {}): Promise<{ client: MqttClient; got: string[]; sessionPresent: boolean }> {
+function session(
+  username: string,
+  password: string,
+  clientId: string,
+  o: IClientOptions = {},
+): Promise<{ client: MqttClient; got: string[]; sessionPresent: boolean }> {
   const got: string[] = []
-  const client = mqtt.connect(h.url, { username, password, clientId, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+  const client = mqtt.connect(h.url, {
+    username,
+    password,
+    clientId,
+    clean: false,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...o,
+  })
   client.on('message', (_topic, payload) => got.push(payload.toString()))
   return new Promise((resolve, reject) => {
     client.once('connect', (ack) => resolve({ client, got, sessionPresent: ack.sessionPresent }))
@@ -144,8 +158,25 @@ describe('a refused CONNECT leaves the session under the id it claimed alone', (
     reader.on('message', (topic) => topic === 'devices/cid-qos2-01/telemetry' && delivered.push(topic))
     await reader.subscribeAsync('devices/cid-qos2-01/telemetry', { qos: 1 })
 
-    const connect = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: 'cid-qos2-01', keepalive: 30, username: 'cid-qos2-01', password: Buffer.from(secret) } as const
-    const publish = { cmd: 'publish', topic: 'devices/cid-qos2-01/telemetry', payload: Buffer.from('{"seq":1,"values":{"water_level":1}}'), qos: 2, messageId: 7, retain: false, dup: false } as const
+    const connect = {
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: false,
+      clientId: 'cid-qos2-01',
+      keepalive: 30,
+      username: 'cid-qos2-01',
+      password: Buffer.from(secret),
+    } as const
+    const publish = {
+      cmd: 'publish',
+      topic: 'devices/cid-qos2-01/telemetry',
+      payload: Buffer.from('{"seq":1,"values":{"water_level":1}}'),
+      qos: 2,
+      messageId: 7,
+      retain: false,
+      dup: false,
+    } as const
     // The device publishes at QoS 2, gets PUBREC, and loses its link before sending PUBREL.
     const first = await rawClient(h.ports.mqtt)
     first.send(connect)

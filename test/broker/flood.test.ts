@@ -23,11 +23,20 @@ async function broker(config: NonNullable<Parameters<typeof startBroker>[0]>['co
   return h
 }
 
-interface Raw { s: Socket; closed: () => boolean; gone: Promise<void> }
+interface Raw {
+  s: Socket
+  closed: () => boolean
+  gone: Promise<void>
+}
 function raw(port: number, localAddress?: string): Raw {
   const s = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) })
   let c = false
-  const gone = new Promise<void>((r) => s.on('close', () => { c = true; r() }))
+  const gone = new Promise<void>((r) =>
+    s.on('close', () => {
+      c = true
+      r()
+    }),
+  )
   s.on('error', () => {})
   return { s, closed: () => c, gone }
 }
@@ -35,7 +44,12 @@ function raw(port: number, localAddress?: string): Raw {
 function ws(url: string): { w: WebSocket; closed: () => boolean; gone: Promise<void> } {
   const w = new WebSocket(url, 'mqtt')
   let c = false
-  const gone = new Promise<void>((r) => w.on('close', () => { c = true; r() }))
+  const gone = new Promise<void>((r) =>
+    w.on('close', () => {
+      c = true
+      r()
+    }),
+  )
   w.on('error', () => {})
   return { w, closed: () => c, gone }
 }

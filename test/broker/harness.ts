@@ -118,7 +118,15 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
         .reduce((sum, v) => sum + v.value, 0)
     },
     async connect(username, password, o = {}) {
-      const c = await mqtt.connectAsync(h.url, { username, password, clientId: '', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+      const c = await mqtt.connectAsync(h.url, {
+        username,
+        password,
+        clientId: '',
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        ...o,
+      })
       clients.push(c)
       return c
     },
@@ -135,7 +143,15 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
 /** The CONNACK return code of a refused connect (0 when accepted). */
 export async function connackCode(url: string, username: string, password: string, o: IClientOptions = {}): Promise<number> {
   try {
-    const c = await mqtt.connectAsync(url, { username, password, clientId: '', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o })
+    const c = await mqtt.connectAsync(url, {
+      username,
+      password,
+      clientId: '',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...o,
+    })
     await c.endAsync(true)
     return 0
   } catch (err) {

@@ -28,7 +28,23 @@ function run(cmd: string, args: string[]): Promise<Run> {
 }
 
 function pub(user: string, pass: string, topic: string, extra: string[] = ['-m', '{"values":{"water_level":1.1}}']): Promise<Run> {
-  return run('mosquitto_pub', ['-V', 'mqttv311', '-h', '127.0.0.1', '-p', String(h.ports.mqtt), '-u', user, '-P', pass, '-q', '1', '-t', topic, ...extra])
+  return run('mosquitto_pub', [
+    '-V',
+    'mqttv311',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(h.ports.mqtt),
+    '-u',
+    user,
+    '-P',
+    pass,
+    '-q',
+    '1',
+    '-t',
+    topic,
+    ...extra,
+  ])
 }
 
 beforeAll(async () => {
@@ -80,9 +96,44 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('subscribes to its own config; a wildcard subscription is denied', async () => {
     const secret = h.addDevice('mosq-sub-01')
     await h.broker.publish('devices/mosq-sub-01/config', '{"interval_s":30}', { qos: 1, retain: true })
-    const own = await run('mosquitto_sub', ['-V', 'mqttv311', '-h', '127.0.0.1', '-p', String(h.ports.mqtt), '-u', 'mosq-sub-01', '-P', secret, '-t', 'devices/mosq-sub-01/config', '-C', '1', '-W', '10'])
+    const own = await run('mosquitto_sub', [
+      '-V',
+      'mqttv311',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(h.ports.mqtt),
+      '-u',
+      'mosq-sub-01',
+      '-P',
+      secret,
+      '-t',
+      'devices/mosq-sub-01/config',
+      '-C',
+      '1',
+      '-W',
+      '10',
+    ])
     expect(own).toEqual({ code: 0, out: '{"interval_s":30}\n' })
-    const all = await run('mosquitto_sub', ['-d', '-V', 'mqttv311', '-h', '127.0.0.1', '-p', String(h.ports.mqtt), '-u', 'mosq-sub-01', '-P', secret, '-t', '#', '-C', '1', '-W', '5'])
+    const all = await run('mosquitto_sub', [
+      '-d',
+      '-V',
+      'mqttv311',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(h.ports.mqtt),
+      '-u',
+      'mosq-sub-01',
+      '-P',
+      secret,
+      '-t',
+      '#',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ])
     // SUBACK return code 0x80 (clause 3.9.3); mosquitto_sub then gives up.
     expect(all.out).toContain('Subscribed (mid: 1): 128')
     expect(all.out).toMatch(/All subscription requests were denied/)
@@ -92,7 +143,25 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('an integration token reads telemetry that mosquitto_pub sends', async () => {
     const token = h.addToken('viewer')
     const secret = h.addDevice('mosq-int-01')
-    const sub = spawn('mosquitto_sub', ['-V', 'mqttv311', '-h', '127.0.0.1', '-p', String(h.ports.mqtt), '-u', 'token', '-P', token, '-t', 'devices/+/telemetry', '-v', '-C', '1', '-W', '15'])
+    const sub = spawn('mosquitto_sub', [
+      '-V',
+      'mqttv311',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(h.ports.mqtt),
+      '-u',
+      'token',
+      '-P',
+      token,
+      '-t',
+      'devices/+/telemetry',
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '15',
+    ])
     let out = ''
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()))
     const done = new Promise<number | null>((r) => sub.on('exit', (c) => r(c)))
@@ -109,7 +178,23 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('rotate-secret closes an open mosquitto_sub session and its old secret stops working', async () => {
     const old = h.addDevice('mosq-rot-01')
     // stdbuf: mosquitto_sub's -d lines go to a pipe, line by line.
-    const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-V', 'mqttv311', '-h', '127.0.0.1', '-p', String(h.ports.mqtt), '-u', 'mosq-rot-01', '-P', old, '-t', 'devices/mosq-rot-01/cmd', '-d'])
+    const sub = spawn('stdbuf', [
+      '-oL',
+      'mosquitto_sub',
+      '-V',
+      'mqttv311',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(h.ports.mqtt),
+      '-u',
+      'mosq-rot-01',
+      '-P',
+      old,
+      '-t',
+      'devices/mosq-rot-01/cmd',
+      '-d',
+    ])
     let out = ''
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()))
     sub.stderr.on('data', (d: Buffer) => (out += d.toString()))

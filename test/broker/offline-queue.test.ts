@@ -26,7 +26,11 @@ function session(url: string, token: string, clientId: string): Promise<{ client
 /** The client id of a token's persistent session: `{token id}:{suffix}` (docs/mqtt.md). */
 const clientIdOf = (token: { id: string }): string => `${token.id}:national-reporting`
 
-async function publishWhileAway(h: Harness, token: { id: string; secret: string }, n: number): Promise<{ client: MqttClient; got: string[] }> {
+async function publishWhileAway(
+  h: Harness,
+  token: { id: string; secret: string },
+  n: number,
+): Promise<{ client: MqttClient; got: string[] }> {
   const first = await session(h.url, token.secret, clientIdOf(token))
   await first.client.subscribeAsync('alerts/#', { qos: 1 })
   await first.client.endAsync()

@@ -23,7 +23,12 @@ afterAll(async () => {
 function rawSocket(): { s: Socket; gone: Promise<void>; isGone: () => boolean } {
   const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
   let done = false
-  const gone = new Promise<void>((r) => s.on('close', () => { done = true; r() }))
+  const gone = new Promise<void>((r) =>
+    s.on('close', () => {
+      done = true
+      r()
+    }),
+  )
   s.on('error', () => {})
   return { s, gone, isGone: () => done }
 }

@@ -30,7 +30,10 @@ describe('protocol level (MQTT-3.1.2-2)', () => {
   })
 
   it('level 5 (MQTT 5): CONNACK 1, then closed', async () => {
-    const answer = await rawExchange(h.ports.mqtt, connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret, protocolVersion: 5 }))
+    const answer = await rawExchange(
+      h.ports.mqtt,
+      connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret, protocolVersion: 5 }),
+    )
     expect([...answer.bytes.subarray(0, 4)]).toEqual([0x20, 0x02, 0x00, 0x01])
     expect(answer.closed).toBe(true)
   })
@@ -38,14 +41,25 @@ describe('protocol level (MQTT-3.1.2-2)', () => {
   it('counts each refusal with reason protocol_level', async () => {
     const before = await h.counter('mqtt_connect_refused_total', { reason: 'protocol_level' })
     await rawExchange(h.ports.mqtt, withLevel(6))
-    await rawExchange(h.ports.mqtt, connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret, protocolVersion: 5 }))
+    await rawExchange(
+      h.ports.mqtt,
+      connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret, protocolVersion: 5 }),
+    )
     expect(await h.counter('mqtt_connect_refused_total', { reason: 'protocol_level' })).toBe(before + 2)
   })
 
   it('levels 4 (3.1.1) and 3 (3.1, MQIsdp) are accepted: CONNACK 0', async () => {
-    const v4 = await rawExchange(h.ports.mqtt, connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret }), 300)
+    const v4 = await rawExchange(
+      h.ports.mqtt,
+      connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret }),
+      300,
+    )
     expect(v4.connack).toBe(0)
-    const v3 = await rawExchange(h.ports.mqtt, connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret, protocolVersion: 3 }), 300)
+    const v3 = await rawExchange(
+      h.ports.mqtt,
+      connectBytes({ clientId: 'level-01', clean: true, username: 'level-01', password: secret, protocolVersion: 3 }),
+      300,
+    )
     expect(v3.connack).toBe(0)
   })
 })

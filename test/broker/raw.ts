@@ -12,7 +12,13 @@ export interface RawAnswer {
 }
 
 /** A v3.1.1 CONNECT with these fields, as bytes (level patched by callers when needed). */
-export function connectBytes(o: { clientId: string; clean: boolean; username?: string; password?: string; protocolVersion?: 3 | 4 | 5 }): Buffer {
+export function connectBytes(o: {
+  clientId: string
+  clean: boolean
+  username?: string
+  password?: string
+  protocolVersion?: 3 | 4 | 5
+}): Buffer {
   const v = o.protocolVersion ?? 4
   // mqtt-packet will not generate clean session 0 with an empty id: made clean, then flipped.
   const flip = !o.clean && o.clientId === ''

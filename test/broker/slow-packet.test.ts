@@ -13,7 +13,11 @@ let received = 0
 beforeAll(async () => {
   h = await startBroker({
     config: { packetTimeoutMs: 500 },
-    routes: { telemetry: async () => { received++ } },
+    routes: {
+      telemetry: async () => {
+        received++
+      },
+    },
   })
 })
 afterAll(async () => {
@@ -28,18 +32,40 @@ describe('packet arrival bound', () => {
     const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
     s.on('error', () => {})
     let closedAt = 0
-    const gone = new Promise<void>((r) => s.on('close', () => { closedAt = Date.now(); r() }))
+    const gone = new Promise<void>((r) =>
+      s.on('close', () => {
+        closedAt = Date.now()
+        r()
+      }),
+    )
     const parser = mqttPacket.parser({ protocolVersion: 4 })
-    const connack = new Promise<number>((r) => parser.on('packet', (p) => { if (p.cmd === 'connack') r(p.returnCode ?? -1) }))
+    const connack = new Promise<number>((r) =>
+      parser.on('packet', (p) => {
+        if (p.cmd === 'connack') r(p.returnCode ?? -1)
+      }),
+    )
     s.on('data', (b) => parser.parse(b))
-    s.write(mqttPacket.generate({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: '',
-      username: 'slow-wl-01', password: Buffer.from(secret),
-    }))
+    s.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 0,
+        clientId: '',
+        username: 'slow-wl-01',
+        password: Buffer.from(secret),
+      }),
+    )
     expect(await connack).toBe(0)
 
     const publish = mqttPacket.generate({
-      cmd: 'publish', topic: 'devices/slow-wl-01/telemetry', payload: Buffer.alloc(4000, 0x20), qos: 0, retain: false, dup: false,
+      cmd: 'publish',
+      topic: 'devices/slow-wl-01/telemetry',
+      payload: Buffer.alloc(4000, 0x20),
+      qos: 0,
+      retain: false,
+      dup: false,
     })
     // A few bytes every 50 ms: the whole packet would take minutes.
     let sent = 0

@@ -68,7 +68,9 @@ describe('retained status', () => {
   it('an invalid will status is not retained either; the gateway publishes the offline status instead', async () => {
     const secret = h.addDevice('ret-02')
     const before = await h.counter('mqtt_status_not_retained_total', { reason: 'invalid_payload' })
-    const dev = await h.connect('ret-02', secret, { will: { topic: 'devices/ret-02/status', payload: Buffer.from('{"online":0}'), qos: 1, retain: true } })
+    const dev = await h.connect('ret-02', secret, {
+      will: { topic: 'devices/ret-02/status', payload: Buffer.from('{"online":0}'), qos: 1, retain: true },
+    })
     await dev.publishAsync('devices/ret-02/status', VALID, { qos: 1, retain: true })
     ;(dev.stream as unknown as { destroy(): void }).destroy()
     await waitFor(async () => (await h.counter('mqtt_status_not_retained_total', { reason: 'invalid_payload' })) === before + 1)

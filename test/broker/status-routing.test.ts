@@ -179,7 +179,14 @@ describe('publish routing', () => {
       calls++
       if (calls === 1) throw new Error('store unavailable')
     }
-    const c = await mqtt.connectAsync(h.url, { username: id, password: secret, protocolVersion: 4, reconnectPeriod: 100, clean: false, clientId: 'route-03:client' })
+    const c = await mqtt.connectAsync(h.url, {
+      username: id,
+      password: secret,
+      protocolVersion: 4,
+      reconnectPeriod: 100,
+      clean: false,
+      clientId: 'route-03:client',
+    })
     let closes = 0
     c.on('close', () => closes++)
     await c.publishAsync(`devices/${id}/telemetry`, '{"seq":3,"values":{"water_level":2}}', { qos: 1 })
@@ -198,7 +205,9 @@ describe('without a status route', () => {
     try {
       const a = h3.addDevice('bus-01')
       const b = h3.addDevice('bus-02')
-      const ca = await h3.connect('bus-01', a, { will: { topic: 'devices/bus-01/status', payload: Buffer.from('{"online":false,"ts":1767225600000}'), qos: 1, retain: true } })
+      const ca = await h3.connect('bus-01', a, {
+        will: { topic: 'devices/bus-01/status', payload: Buffer.from('{"online":false,"ts":1767225600000}'), qos: 1, retain: true },
+      })
       const cb = await h3.connect('bus-02', b)
       await ca.publishAsync('devices/bus-01/status', '{"online":true,"fw":"2.0"}', { qos: 1, retain: true })
       killSocket(ca)
@@ -218,7 +227,10 @@ describe('device record freshness', () => {
     const h2 = await startBroker({ deviceRefreshMs: 0, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
     const seen: Array<string | null> = []
     try {
-      const { secret } = h2.registry.createDevice({ id: 'fresh-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, { type: 'system', id: 'test' })
+      const { secret } = h2.registry.createDevice(
+        { id: 'fresh-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' },
+        { type: 'system', id: 'test' },
+      )
       const c = await h2.connect('fresh-01', secret)
       await c.publishAsync('devices/fresh-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
       h2.registry.updateDevice('fresh-01', { station: 'phu-oc' }, { type: 'system', id: 'test' })

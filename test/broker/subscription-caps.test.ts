@@ -30,7 +30,15 @@ async function granted(c: MqttClient, filters: string[]): Promise<number[]> {
 }
 
 function persistent(token: string, clientId: string): Promise<MqttClient> {
-  return mqtt.connectAsync(h.url, { username: 'token', password: token, clientId, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 })
+  return mqtt.connectAsync(h.url, {
+    username: 'token',
+    password: token,
+    clientId,
+    clean: false,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  })
 }
 
 describe('filters per client (3 here)', () => {

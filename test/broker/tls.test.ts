@@ -19,7 +19,29 @@ describe.skipIf(!HAVE)('MQTT over TLS', () => {
   it('accepts a device with credentials over TLS and refuses a wrong secret there', async () => {
     const cert = join(dir.path, 'cert.pem')
     const key = join(dir.path, 'key.pem')
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    )
     const registry = openRegistry(join(dir.path, 'data'))
     const broker = await createBroker({
       registry,
@@ -32,11 +54,19 @@ describe.skipIf(!HAVE)('MQTT over TLS', () => {
       const ports = await broker.listen()
       expect(ports.tls).toBeGreaterThan(0)
       const { secret } = registry.createDevice({ id: 'tls-dev-01', kind: 'rain_gauge', name: 'Mưa A Lưới' }, actor)
-      const opts = { username: 'tls-dev-01', clientId: 'tls-dev-01', protocolVersion: 4 as const, reconnectPeriod: 0, ca: readFileSync(cert) }
+      const opts = {
+        username: 'tls-dev-01',
+        clientId: 'tls-dev-01',
+        protocolVersion: 4 as const,
+        reconnectPeriod: 0,
+        ca: readFileSync(cert),
+      }
       const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.tls}`, { ...opts, password: secret })
       await c.publishAsync('devices/tls-dev-01/telemetry', '{"values":{"rainfall":1.5,"interval_s":600}}', { qos: 1 })
       await c.endAsync()
-      await expect(mqtt.connectAsync(`mqtts://127.0.0.1:${ports.tls}`, { ...opts, password: 'nope-nope' })).rejects.toMatchObject({ code: 4 })
+      await expect(mqtt.connectAsync(`mqtts://127.0.0.1:${ports.tls}`, { ...opts, password: 'nope-nope' })).rejects.toMatchObject({
+        code: 4,
+      })
     } finally {
       await broker.close()
       registry.close()

@@ -21,7 +21,17 @@ interface BrandInfo {
   hardwareId: string
   mediaPath: string
   realm: string
-  profiles: Array<{ token: string; name: string; width: number; height: number; encoding: string; fps: number; bitrate: number; rtspPath: string; snapshotPath: string }>
+  profiles: Array<{
+    token: string
+    name: string
+    width: number
+    height: number
+    encoding: string
+    fps: number
+    bitrate: number
+    rtspPath: string
+    snapshotPath: string
+  }>
 }
 
 const BRANDS: Record<Brand, BrandInfo> = {
@@ -34,8 +44,28 @@ const BRANDS: Record<Brand, BrandInfo> = {
     mediaPath: '/onvif/Media',
     realm: 'IP Camera(C1234)',
     profiles: [
-      { token: 'Profile_1', name: 'mainStream', width: 2688, height: 1520, encoding: 'H264', fps: 25, bitrate: 6144, rtspPath: '/Streaming/Channels/101?transportmode=unicast&profile=Profile_1', snapshotPath: '/onvif-http/snapshot?Profile_1' },
-      { token: 'Profile_2', name: 'subStream', width: 640, height: 360, encoding: 'H264', fps: 25, bitrate: 512, rtspPath: '/Streaming/Channels/102?transportmode=unicast&profile=Profile_2', snapshotPath: '/onvif-http/snapshot?Profile_2' },
+      {
+        token: 'Profile_1',
+        name: 'mainStream',
+        width: 2688,
+        height: 1520,
+        encoding: 'H264',
+        fps: 25,
+        bitrate: 6144,
+        rtspPath: '/Streaming/Channels/101?transportmode=unicast&profile=Profile_1',
+        snapshotPath: '/onvif-http/snapshot?Profile_1',
+      },
+      {
+        token: 'Profile_2',
+        name: 'subStream',
+        width: 640,
+        height: 360,
+        encoding: 'H264',
+        fps: 25,
+        bitrate: 512,
+        rtspPath: '/Streaming/Channels/102?transportmode=unicast&profile=Profile_2',
+        snapshotPath: '/onvif-http/snapshot?Profile_2',
+      },
     ],
   },
   dahua: {
@@ -47,8 +77,28 @@ const BRANDS: Record<Brand, BrandInfo> = {
     mediaPath: '/onvif/media_service',
     realm: 'Login to 6J0A1B2PAZ12345',
     profiles: [
-      { token: 'MediaProfile000', name: 'MediaProfile_Channel1_MainStream', width: 2688, height: 1520, encoding: 'H264', fps: 20, bitrate: 4096, rtspPath: '/cam/realmonitor?channel=1&subtype=0&unicast=true&proto=Onvif', snapshotPath: '/onvifsnapshot/media_service/snapshot?channel=1&subtype=0' },
-      { token: 'MediaProfile001', name: 'MediaProfile_Channel1_SubStream1', width: 704, height: 576, encoding: 'H264', fps: 20, bitrate: 512, rtspPath: '/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif', snapshotPath: '/onvifsnapshot/media_service/snapshot?channel=1&subtype=1' },
+      {
+        token: 'MediaProfile000',
+        name: 'MediaProfile_Channel1_MainStream',
+        width: 2688,
+        height: 1520,
+        encoding: 'H264',
+        fps: 20,
+        bitrate: 4096,
+        rtspPath: '/cam/realmonitor?channel=1&subtype=0&unicast=true&proto=Onvif',
+        snapshotPath: '/onvifsnapshot/media_service/snapshot?channel=1&subtype=0',
+      },
+      {
+        token: 'MediaProfile001',
+        name: 'MediaProfile_Channel1_SubStream1',
+        width: 704,
+        height: 576,
+        encoding: 'H264',
+        fps: 20,
+        bitrate: 512,
+        rtspPath: '/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif',
+        snapshotPath: '/onvifsnapshot/media_service/snapshot?channel=1&subtype=1',
+      },
     ],
   },
 }
@@ -99,7 +149,9 @@ export async function startOnvifStandin(o: StandinOptions): Promise<OnvifStandin
     const created = /<(?:\w+:)?Created[^>]*>([^<]*)</.exec(xml)?.[1]
     if (!user || !digest || !nonce || !created) return false
     // WS-Security UsernameToken Profile 1.0 §3.1: Base64(SHA-1(nonce + created + password)).
-    const expect = createHash('sha1').update(Buffer.concat([Buffer.from(nonce, 'base64'), Buffer.from(created), Buffer.from(o.password)])).digest('base64')
+    const expect = createHash('sha1')
+      .update(Buffer.concat([Buffer.from(nonce, 'base64'), Buffer.from(created), Buffer.from(o.password)]))
+      .digest('base64')
     return user === o.username && digest === expect
   }
 
@@ -219,7 +271,10 @@ export async function startOnvifStandin(o: StandinOptions): Promise<OnvifStandin
           const nonce = randomBytes(16).toString('hex')
           nonces.add(nonce)
           log.push({ what: 'snapshot', status: 401 })
-          res.writeHead(401, { 'www-authenticate': `Digest realm="${b.realm}", qop="auth", nonce="${nonce}", stale="FALSE"`, 'content-type': 'text/html' })
+          res.writeHead(401, {
+            'www-authenticate': `Digest realm="${b.realm}", qop="auth", nonce="${nonce}", stale="FALSE"`,
+            'content-type': 'text/html',
+          })
           res.end('<html><body>401 Unauthorized</body></html>')
           return
         }

@@ -13,7 +13,13 @@ const photo = sample('flood_lagos_2019.jpg')
 const cams: Partial<Record<Brand, OnvifStandin>> = {}
 
 beforeAll(async () => {
-  cams.hikvision = await startOnvifStandin({ brand: 'hikvision', username: 'admin', password: 'Hk-Pass.2024', snapshot: photo, rtspPort: 554 })
+  cams.hikvision = await startOnvifStandin({
+    brand: 'hikvision',
+    username: 'admin',
+    password: 'Hk-Pass.2024',
+    snapshot: photo,
+    rtspPort: 554,
+  })
   cams.dahua = await startOnvifStandin({ brand: 'dahua', username: 'admin', password: 'Dh#pass99', snapshot: photo, rtspPort: 554 })
 })
 afterAll(async () => {
@@ -27,7 +33,12 @@ describe.each(['hikvision', 'dahua'] as const)('%s-style camera', (brand) => {
   it('gives device information, profiles, stream and snapshot URIs with the right credentials', async () => {
     const s = cams[brand]!
     const cam = await connectOnvif({ xaddr: s.xaddr, username: 'admin', password: creds[brand] })
-    expect(cam.description).toMatchObject({ manufacturer: s.brand.manufacturer, model: s.brand.model, firmware: s.brand.firmware, serial: s.brand.serial })
+    expect(cam.description).toMatchObject({
+      manufacturer: s.brand.manufacturer,
+      model: s.brand.model,
+      firmware: s.brand.firmware,
+      serial: s.brand.serial,
+    })
     expect(cam.description.profiles.map((p) => p.token)).toEqual(s.brand.profiles.map((p) => p.token))
     expect(cam.description.profiles[0]).toMatchObject({ width: 2688, height: 1520, encoding: 'H264' })
     expect(cam.rtspUri()).toBe(`rtsp://127.0.0.1:554${s.brand.profiles[0]!.rtspPath}`)
@@ -94,9 +105,18 @@ describe('WS-Discovery', () => {
       const found = await discover({ waitMs: 800, target: { address: '127.0.0.1', port: r.port } })
       expect(r.probes).toBeGreaterThan(0)
       const byUrn = Object.fromEntries(found.map((d) => [d.urn, d]))
-      expect(Object.keys(byUrn).sort()).toEqual(targets().map((t) => t.urn).sort())
+      expect(Object.keys(byUrn).sort()).toEqual(
+        targets()
+          .map((t) => t.urn)
+          .sort(),
+      )
       const hik = byUrn['urn:uuid:54575443-4d53-4c61-6e20-bcbac2a1b2c3']!
-      expect(hik).toMatchObject({ hardware: 'DS-2CD2143G2-I', name: 'HIKVISION DS-2CD2143G2-I', location: 'hue', xaddrs: [cams.hikvision!.xaddr] })
+      expect(hik).toMatchObject({
+        hardware: 'DS-2CD2143G2-I',
+        name: 'HIKVISION DS-2CD2143G2-I',
+        location: 'hue',
+        xaddrs: [cams.hikvision!.xaddr],
+      })
       // A discovered xaddr is directly usable.
       const cam = await connectOnvif({ xaddr: hik.xaddrs[0]!, username: 'admin', password: creds.hikvision })
       expect(cam.description.manufacturer).toBe('HIKVISION')

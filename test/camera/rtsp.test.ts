@@ -75,7 +75,10 @@ describe.skipIf(!can)('RTSP capture with ffmpeg from a GStreamer RTSP server', (
     }
     // One frame a second: the capture times of consecutive frames are about 1 s apart. Judged on
     // the median gap (decoder start-up can bunch the first two).
-    const gaps = f.slice(1).map((x, i) => x.ts - f[i]!.ts).sort((a, b) => a - b)
+    const gaps = f
+      .slice(1)
+      .map((x, i) => x.ts - f[i]!.ts)
+      .sort((a, b) => a - b)
     const median = gaps[Math.floor(gaps.length / 2)]!
     expect(median).toBeGreaterThan(500)
     expect(median).toBeLessThan(1600)
@@ -104,7 +107,12 @@ describe.skipIf(!can)('RTSP capture with ffmpeg from a GStreamer RTSP server', (
 describe('camera driver config', () => {
   it('applies defaults and names the key that is wrong', async () => {
     const { parseCameraDriver } = await import('../../edge/camera/index.ts')
-    expect(parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://10.0.0.5/stream1' })).toMatchObject({ interval_s: 5, max_width: 1280, jpeg_quality: 80, qos: 0 })
+    expect(parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://10.0.0.5/stream1' })).toMatchObject({
+      interval_s: 5,
+      max_width: 1280,
+      jpeg_quality: 80,
+      qos: 0,
+    })
     expect(() => parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://x/y', fps: 3 })).toThrow('driver.fps is not a known key')
     expect(() => parseCameraDriver({ type: 'camera', rtsp_url: 'rtsp://x/y', jpeg_quality: 0 })).toThrow(/^driver\.jpeg_quality /)
     expect(() => parseCameraDriver({ type: 'camera' })).toThrow('exactly one of rtsp_url, snapshot_url, onvif')

@@ -55,8 +55,10 @@ export async function watch(url: string, id: string): Promise<Seen> {
   const client = await mqtt.connectAsync(url, { clientId: `watch-${id}`, protocolVersion: 4 })
   const seen: Seen = { frames: [], statuses: [], client }
   client.on('message', (topic, payload) => {
-    if (topic.startsWith(`devices/${id}/frames/`)) seen.frames.push({ topic, ts: Number(topic.split('/').pop()), at: Date.now(), jpeg: payload })
-    else if (topic === `devices/${id}/status`) seen.statuses.push({ ...(JSON.parse(payload.toString()) as { online: boolean }), at: Date.now() })
+    if (topic.startsWith(`devices/${id}/frames/`))
+      seen.frames.push({ topic, ts: Number(topic.split('/').pop()), at: Date.now(), jpeg: payload })
+    else if (topic === `devices/${id}/status`)
+      seen.statuses.push({ ...(JSON.parse(payload.toString()) as { online: boolean }), at: Date.now() })
   })
   await client.subscribeAsync(`devices/${id}/#`, { qos: 1 })
   return seen

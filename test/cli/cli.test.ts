@@ -18,19 +18,28 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 // Asynchronous on purpose: the API under test runs in this process and must keep answering.
 function iocgw(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: url, ...env },
-      timeout: 60_000,
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: url, ...env },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
   })
 }
 const as = (role: keyof TestApi['tokens']) => ({ IOC_TOKEN: api.tokens[role] })
@@ -45,8 +54,31 @@ function columnStarts(line: string): number[] {
 
 describe('iocgw device and token commands', () => {
   it('adds, lists, shows, rotates and removes a device', async () => {
-    const add = await iocgw(['device', 'add', '--id', 'cli-wl-1', '--kind', 'water_level', '--name', 'Trạm Kim Long', '--station', 'kim-long',
-      '--district', 'Phú Xuân', '--lat', '16.46', '--lon', '107.55', '--tag', 'sông Hương', '--tag', 'trọng điểm'], as('technician'))
+    const add = await iocgw(
+      [
+        'device',
+        'add',
+        '--id',
+        'cli-wl-1',
+        '--kind',
+        'water_level',
+        '--name',
+        'Trạm Kim Long',
+        '--station',
+        'kim-long',
+        '--district',
+        'Phú Xuân',
+        '--lat',
+        '16.46',
+        '--lon',
+        '107.55',
+        '--tag',
+        'sông Hương',
+        '--tag',
+        'trọng điểm',
+      ],
+      as('technician'),
+    )
     expect(add.stderr).toBe('')
     expect(add.code).toBe(0)
     expect(add.stdout).toMatch(/device cli-wl-1 registered \(water_level, "Trạm Kim Long"\)/)
@@ -55,7 +87,10 @@ describe('iocgw device and token commands', () => {
     expect(add.stdout).toMatch(/url:\s+mqtt:\/\/127\.0\.0\.1:1883/)
     expect(api.registry.authenticateDevice('cli-wl-1', password)).toMatchObject({ ok: true })
 
-    const addJson = await iocgw(['device', 'add', '--id', 'cli-cam-1', '--kind', 'camera', '--name', 'Cầu Trường Tiền', '--json'], as('admin'))
+    const addJson = await iocgw(
+      ['device', 'add', '--id', 'cli-cam-1', '--kind', 'camera', '--name', 'Cầu Trường Tiền', '--json'],
+      as('admin'),
+    )
     expect(addJson.code).toBe(0)
     const created = JSON.parse(addJson.stdout) as { device: { id: string }; credentials: { username: string; password: string } }
     expect(created.device.id).toBe('cli-cam-1')
@@ -180,8 +215,24 @@ describe('iocgw start', () => {
   it('starts with the given ports and data dir, serves, and stops cleanly on SIGTERM', async () => {
     const dir = tempDir('iocgw-cli-start-')
     const [http, mqtt, ws] = [await freePort(), await freePort(), await freePort()]
-    const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dir.path, '--http-port', String(http), '--mqtt-port', String(mqtt),
-      '--mqtt-ws-port', String(ws), '--log-level', 'warn'], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'start',
+        '--data-dir',
+        dir.path,
+        '--http-port',
+        String(http),
+        '--mqtt-port',
+        String(mqtt),
+        '--mqtt-ws-port',
+        String(ws),
+        '--log-level',
+        'warn',
+      ],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let out = ''
     let err = ''
     child.stdout.on('data', (b: Buffer) => (out += b.toString()))

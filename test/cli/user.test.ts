@@ -18,11 +18,16 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
 function iocgw(args: string[], stdin = '', token = api.tokens.admin): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: url, IOC_TOKEN: token },
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: url, IOC_TOKEN: token },
     })
     let stdout = ''
     let stderr = ''
@@ -35,7 +40,10 @@ function iocgw(args: string[], stdin = '', token = api.tokens.admin): Promise<Ru
 
 describe('iocgw user', () => {
   it('adds a scoped user whose password works, lists it, changes its password and disables it', async () => {
-    const add = await iocgw(['user', 'add', 'lan', '--role', 'officer', '--district', 'Phú Xuân', '--station', 'kim-long', '--password-stdin'], `${PASSWORD}\n`)
+    const add = await iocgw(
+      ['user', 'add', 'lan', '--role', 'officer', '--district', 'Phú Xuân', '--station', 'kim-long', '--password-stdin'],
+      `${PASSWORD}\n`,
+    )
     expect(add.stderr).toBe('')
     expect(add.code).toBe(0)
     expect(add.stdout).toMatch(/user lan created \(officer; places: district Phú Xuân, station kim-long\)/)
@@ -62,8 +70,12 @@ describe('iocgw user', () => {
     await expect(login(api.app, 'lan', 'mật khẩu mới rất dài')).rejects.toThrow(/401/)
     expect((await iocgw(['user', 'enable', 'lan'])).code).toBe(0)
     await login(api.app, 'lan', 'mật khẩu mới rất dài')
-    expect(api.registry.listAudit({ limit: 50 }).items.filter((e) => e.target === 'lan').map((e) => e.action))
-      .toEqual(expect.arrayContaining(['user.create', 'user.password', 'user.disable', 'user.update', 'user.login']))
+    expect(
+      api.registry
+        .listAudit({ limit: 50 })
+        .items.filter((e) => e.target === 'lan')
+        .map((e) => e.action),
+    ).toEqual(expect.arrayContaining(['user.create', 'user.password', 'user.disable', 'user.update', 'user.login']))
   }, 180_000) // nine CLI processes, each loading TypeScript on a busy machine
 
   it('fails in one line: weak password, existing name, empty stdin, non-admin token', async () => {

@@ -6,8 +6,17 @@ import { DICTIONARIES } from '../../gateway/console/web/src/strings.ts'
 // station, district, severity), and the one dictionary per language.
 
 const alert = (id: string, severity: Alert['severity'], opened: string, more: Partial<Alert> = {}): Alert => ({
-  id, rule: 'water-level', kind: 'water_level', severity, state: 'open', title: id, late: false, tier: 0,
-  opened_at: opened, updated_at: opened, ...more,
+  id,
+  rule: 'water-level',
+  kind: 'water_level',
+  severity,
+  state: 'open',
+  title: id,
+  late: false,
+  tier: 0,
+  opened_at: opened,
+  updated_at: opened,
+  ...more,
 })
 
 describe('the alerts board', () => {

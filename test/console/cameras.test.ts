@@ -21,14 +21,23 @@ const TECH = { name: 'le.van.ky.thuat', password: 'mat-khau-ky-thuat-2026' }
 const CAM = 'cam-truong-tien-01'
 const PHOTO = 'coco_000000001532.jpg' // 640x480: 4 cars and a truck (samples/expected.json)
 // The zone drawn: the left part of the road, x 0.01-0.30, y 0.55-0.999 of the frame.
-const ZONE: Array<[number, number]> = [[0.01, 0.55], [0.3, 0.55], [0.3, 0.999], [0.01, 0.999]]
+const ZONE: Array<[number, number]> = [
+  [0.01, 0.55],
+  [0.3, 0.55],
+  [0.3, 0.999],
+  [0.01, 0.999],
+]
 
 let dir: ReturnType<typeof tempDir>
 let gw: GatewayProcess
 let browser: Browser
 let camera: mqtt.MqttClient
 
-interface Rec { ts: string; objects: Array<{ class: string; score: number; box: number[] }>; zones?: Array<{ zone: string; counts: Record<string, number> }> }
+interface Rec {
+  ts: string
+  objects: Array<{ class: string; score: number; box: number[] }>
+  zones?: Array<{ zone: string; counts: Record<string, number> }>
+}
 
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
@@ -36,11 +45,15 @@ const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, 
 async function frame(ts: number): Promise<Rec> {
   await camera.publishAsync(`devices/${CAM}/frames/${ts}`, sample(PHOTO), { qos: 1 })
   let rec: Rec | undefined
-  await waitFor(async () => {
-    const page = await admin<{ items: Rec[] }>('GET', `/cameras/${CAM}/detections?from=${ts}&to=${ts + 1}`)
-    rec = page.body.items?.[0]
-    return rec !== undefined
-  }, 90_000, 250)
+  await waitFor(
+    async () => {
+      const page = await admin<{ items: Rec[] }>('GET', `/cameras/${CAM}/detections?from=${ts}&to=${ts + 1}`)
+      rec = page.body.items?.[0]
+      return rec !== undefined
+    },
+    90_000,
+    250,
+  )
   return rec!
 }
 
@@ -48,11 +61,12 @@ const VEHICLES = new Set(['car', 'motorcycle', 'bus', 'truck', 'bicycle'])
 const vehicles = (rec: Rec) => rec.objects.filter((o) => VEHICLES.has(o.class) && o.score >= 0.5)
 const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0)
 /** Vehicles whose bottom-centre (docs/vision.md) lies in the drawn rectangle, the photo being 640x480. */
-const inZone = (rec: Rec) => vehicles(rec).filter((o) => {
-  const x = (o.box[0]! + o.box[2]!) / 2 / 640
-  const y = o.box[3]! / 480
-  return x >= ZONE[0]![0] && x <= ZONE[1]![0] && y >= ZONE[0]![1] && y <= ZONE[2]![1]
-}).length
+const inZone = (rec: Rec) =>
+  vehicles(rec).filter((o) => {
+    const x = (o.box[0]! + o.box[2]!) / 2 / 640
+    const y = o.box[3]! / 480
+    return x >= ZONE[0]![0] && x <= ZONE[1]![0] && y >= ZONE[0]![1] && y <= ZONE[2]![1]
+  }).length
 
 const logIn = (page: Page) => logInAt(page, `${gw.apiUrl}/`, TECH, 'Bảng cảnh báo')
 
@@ -70,10 +84,20 @@ beforeAll(async () => {
   dir = tempDir('iocgw-console-cam-')
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id: CAM, kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' })
+  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
+    id: CAM,
+    kind: 'camera',
+    name: 'Cầu Trường Tiền',
+    district: 'Phú Xuân',
+  })
   expect(dev.status).toBe(201)
   // The broker accepts a device only under its own id as client id.
-  camera = await mqtt.connectAsync(gw.mqttUrl, { clientId: CAM, username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 })
+  camera = await mqtt.connectAsync(gw.mqttUrl, {
+    clientId: CAM,
+    username: dev.body.credentials.username,
+    password: dev.body.credentials.password,
+    reconnectPeriod: 0,
+  })
   browser = await launchChromium()
 }, 180_000)
 
@@ -102,7 +126,11 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
     const card = page.locator('li.camera-card', { hasText: 'Cầu Trường Tiền' })
     const snap = card.getByRole('img', { name: /Khung hình phân tích mới nhất của Cầu Trường Tiền/ })
     await snap.waitFor({ timeout: 30_000 })
-    await expect.poll(() => snap.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth), { timeout: 15_000 }).toBe(640)
+    await expect
+      .poll(() => snap.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth), {
+        timeout: 15_000,
+      })
+      .toBe(640)
     await card.locator('li[data-zone="all"]').waitFor({ timeout: 15_000 })
     expect(await card.textContent()).toContain('Ùn tắc mức')
     expect(await axeSerious(page)).toEqual([])
@@ -118,9 +146,15 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
     // A refused configuration: the API's own sentence, word for word.
     await page.getByLabel('Ảnh tham chiếu lúc khô: đường dẫn trên gateway (không bắt buộc)').fill('dry/truong-tien.jpg')
     await page.getByRole('button', { name: 'Lưu cấu hình' }).click()
-    const refused = await admin<{ message: string }>('PUT', `/cameras/${CAM}/config`, { tiling: { enabled: 'auto' }, dryReference: 'dry/truong-tien.jpg' })
+    const refused = await admin<{ message: string }>('PUT', `/cameras/${CAM}/config`, {
+      tiling: { enabled: 'auto' },
+      dryReference: 'dry/truong-tien.jpg',
+    })
     expect(refused.status).toBe(400)
-    await page.getByRole('alert').filter({ hasText: `Máy chủ từ chối: ${refused.body.message}` }).waitFor()
+    await page
+      .getByRole('alert')
+      .filter({ hasText: `Máy chủ từ chối: ${refused.body.message}` })
+      .waitFor()
     await page.getByLabel('Ảnh tham chiếu lúc khô: đường dẫn trên gateway (không bắt buộc)').fill('')
 
     // Draw: three clicks and a double-click on the fourth corner, which ends the polygon.
@@ -136,7 +170,9 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
     await page.getByRole('button', { name: 'Lưu cấu hình' }).click()
     await page.getByRole('status').filter({ hasText: 'Đã lưu' }).waitFor()
 
-    const stored = await admin<{ config: { zones: Array<{ id: string; kind: string; direction?: string; polygon: number[][] }>; tiling: unknown } }>('GET', `/cameras/${CAM}/config`)
+    const stored = await admin<{
+      config: { zones: Array<{ id: string; kind: string; direction?: string; polygon: number[][] }>; tiling: unknown }
+    }>('GET', `/cameras/${CAM}/config`)
     expect(stored.body.config.tiling).toEqual({ enabled: 'auto' })
     expect(stored.body.config.zones).toHaveLength(1)
     const saved = stored.body.config.zones[0]!
@@ -192,7 +228,11 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
     await page.getByLabel('Mã vùng').fill('mat-duong')
     await page.getByLabel('Loại vùng').selectOption('flood')
     expect(await page.getByLabel('Hướng (không bắt buộc)').count()).toBe(0)
-    const corners: Array<[number, number]> = [[0, 0.8], [1, 0.8], [1, 1]]
+    const corners: Array<[number, number]> = [
+      [0, 0.8],
+      [1, 0.8],
+      [1, 1],
+    ]
     for (const [i, [x, y]] of corners.entries()) {
       await page.getByRole('button', { name: 'Thêm đỉnh' }).click()
       await page.getByLabel(`Đỉnh ${i + 1}, x`).fill(String(x))

@@ -22,7 +22,10 @@ describe('the edge config file and QR text of the Devices page', () => {
 
   it('a camera file loads as a camera agent with the id, secret and URL intact, whatever the name', async () => {
     const file = join(dir.path, edgeConfigFileName('cam-01'))
-    writeFileSync(file, edgeConfig({ id: 'cam-01', kind: 'camera', name: 'Cầu "Trường Tiền"\n# not: a key' }, { ...cred, username: 'cam-01' }))
+    writeFileSync(
+      file,
+      edgeConfig({ id: 'cam-01', kind: 'camera', name: 'Cầu "Trường Tiền"\n# not: a key' }, { ...cred, username: 'cam-01' }),
+    )
     const loaded = await loadEdgeRunConfig(file, {})
     if (loaded.kind !== 'camera') throw new Error(`loaded as ${loaded.kind}`)
     expect(loaded.base.device.id).toBe('cam-01')

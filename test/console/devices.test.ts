@@ -24,7 +24,11 @@ const OFFICER = { name: 'pham.thi.dung', password: 'mat-khau-truc-ban-2026' }
 const XSS_NAME = '<img src=x onerror=alert(1)>'
 const CAMERA = 'cam-cau-truong-tien'
 
-interface Credentials { username: string; password: string; mqtt_url: string }
+interface Credentials {
+  username: string
+  password: string
+  mqtt_url: string
+}
 
 let dir: ReturnType<typeof tempDir>
 let gw: GatewayProcess
@@ -46,13 +50,22 @@ async function readQr(page: Page): Promise<string> {
 
 /** Resolves when the broker accepts the login, rejects with its refusal otherwise. */
 async function mqttLogin(c: Credentials, clientId = c.username): Promise<mqtt.MqttClient> {
-  const client = await mqtt.connectAsync(c.mqtt_url, { clientId, username: c.username, password: c.password, reconnectPeriod: 0, connectTimeout: 15_000 })
+  const client = await mqtt.connectAsync(c.mqtt_url, {
+    clientId,
+    username: c.username,
+    password: c.password,
+    reconnectPeriod: 0,
+    connectTimeout: 15_000,
+  })
   clients.push(client)
   return client
 }
 
 /** Registers through the form; answers what the API answered the browser. */
-async function register(page: Page, fields: { kind: string; id?: string; name: string; station?: string; district?: string; lat?: string; lon?: string }) {
+async function register(
+  page: Page,
+  fields: { kind: string; id?: string; name: string; station?: string; district?: string; lat?: string; lon?: string },
+) {
   const form = page.locator('details.device-form')
   if (!(await form.evaluate((d) => (d as unknown as { open: boolean }).open))) await form.locator('summary').click()
   await page.getByLabel('Loại thiết bị', { exact: true }).selectOption(fields.kind)
@@ -93,12 +106,22 @@ describe.skipIf(!haveChromium)('the technician in chromium', () => {
     const context = await browser.newContext({ viewport: SIZES.desk, acceptDownloads: true })
     const { page, problems } = await watchedPage(context)
     await logIn(page, TECH)
-    expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thiết bị' }).getAttribute('aria-current')).toBe('page')
+    expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thiết bị' }).getAttribute('aria-current')).toBe(
+      'page',
+    )
     await page.getByText('Chưa có thiết bị nào.').waitFor()
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'devices-form-1366x768')
 
-    const made = await register(page, { kind: 'camera', id: CAMERA, name: 'Camera cầu Trường Tiền', station: 'truong-tien', district: 'Thuận Hóa', lat: '16,4676', lon: '107,5905' })
+    const made = await register(page, {
+      kind: 'camera',
+      id: CAMERA,
+      name: 'Camera cầu Trường Tiền',
+      station: 'truong-tien',
+      district: 'Thuận Hóa',
+      lat: '16,4676',
+      lon: '107,5905',
+    })
     expect(made.device.id).toBe(CAMERA)
     const cred = made.credentials
     expect(cred.username).toBe(CAMERA)
@@ -163,7 +186,10 @@ describe.skipIf(!haveChromium)('the technician in chromium', () => {
     await confirm.getByRole('button', { name: 'Đổi mật khẩu', exact: true }).click()
     const fresh = ((await (await rotated).json()) as { credentials: Credentials }).credentials
     expect(fresh.password).not.toBe(cred.password)
-    await page.locator('section.credentials').getByRole('heading', { name: `Mật khẩu mới của ${label}` }).waitFor()
+    await page
+      .locator('section.credentials')
+      .getByRole('heading', { name: `Mật khẩu mới của ${label}` })
+      .waitFor()
     expect(JSON.parse(await readQr(page))).toEqual({ mqtt_url: fresh.mqtt_url, username: fresh.username, password: fresh.password })
     await expect(mqttLogin(cred)).rejects.toThrow(/Not authorized|Bad username or password/i)
     await mqttLogin(fresh)

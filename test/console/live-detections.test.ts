@@ -41,7 +41,11 @@ let shot = 0
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 /** An open event stream whose text so far can be read, and its detection events parsed. */
-interface Stream { text(): string; frames(): FrameEvent[]; close(): Promise<void> }
+interface Stream {
+  text(): string
+  frames(): FrameEvent[]
+  close(): Promise<void>
+}
 
 async function openStream(query: string, headers: Record<string, string>): Promise<Stream> {
   const ac = new AbortController()
@@ -59,9 +63,23 @@ async function openStream(query: string, headers: Record<string, string>): Promi
   await waitFor(() => text.includes(': connected'), 10_000)
   return {
     text: () => text,
-    frames: () => text.split('\n\n').filter((b) => b.includes('event: detection'))
-      .map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as FrameEvent),
-    close: async () => { ac.abort(); await reading },
+    frames: () =>
+      text
+        .split('\n\n')
+        .filter((b) => b.includes('event: detection'))
+        .map(
+          (b) =>
+            JSON.parse(
+              b
+                .split('\n')
+                .find((l) => l.startsWith('data: '))!
+                .slice(6),
+            ) as FrameEvent,
+        ),
+    close: async () => {
+      ac.abort()
+      await reading
+    },
   }
 }
 
@@ -74,11 +92,29 @@ beforeAll(async () => {
   if (!haveChromium) return
   dir = tempDir('iocgw-console-live-')
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
-  expect((await admin('POST', '/users', { name: AN.name, role: 'viewer', password: AN.password, districts: ['Phú Xuân'] })).status).toBe(201)
-  for (const [id, name, district] of [[CAM, 'Cầu Trường Tiền', 'Phú Xuân'], [OTHER, 'Ngã ba Phong Điền', 'Phong Điền']] as const) {
-    const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind: 'camera', name, district })
+  expect((await admin('POST', '/users', { name: AN.name, role: 'viewer', password: AN.password, districts: ['Phú Xuân'] })).status).toBe(
+    201,
+  )
+  for (const [id, name, district] of [
+    [CAM, 'Cầu Trường Tiền', 'Phú Xuân'],
+    [OTHER, 'Ngã ba Phong Điền', 'Phong Điền'],
+  ] as const) {
+    const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
+      id,
+      kind: 'camera',
+      name,
+      district,
+    })
     expect(dev.status).toBe(201)
-    cameras.set(id, await mqtt.connectAsync(gw.mqttUrl, { clientId: id, username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 }))
+    cameras.set(
+      id,
+      await mqtt.connectAsync(gw.mqttUrl, {
+        clientId: id,
+        username: dev.body.credentials.username,
+        password: dev.body.credentials.password,
+        reconnectPeriod: 0,
+      }),
+    )
   }
   browser = await launchChromium()
 }, 180_000)
@@ -92,7 +128,11 @@ afterAll(async () => {
 
 describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
   it('delivers event: detection for a real frame, scoped to the districts, and not with ?detections=false', async () => {
-    const login = await fetch(`${gw.apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: AN.name, password: AN.password }) })
+    const login = await fetch(`${gw.apiUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: AN.name, password: AN.password }),
+    })
     expect(login.status).toBe(200)
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!
     const an = await openStream('?readings=false', { cookie })
@@ -109,8 +149,9 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
     expect(ev.ts).toBe(new Date(t + 1000).toISOString())
     expect(ev.district).toBe('Phú Xuân')
     expect(ev.zones.map((z) => z.zone)).toEqual(['all'])
-    const detections = await admin<{ items: Array<{ objects: unknown[]; zones: Array<{ counts: Record<string, number>; congestion: number }> }> }>(
-      'GET', `/cameras/${CAM}/detections?from=${t + 1000}&to=${t + 1001}`)
+    const detections = await admin<{
+      items: Array<{ objects: unknown[]; zones: Array<{ counts: Record<string, number>; congestion: number }> }>
+    }>('GET', `/cameras/${CAM}/detections?from=${t + 1000}&to=${t + 1001}`)
     const rec = detections.body.items[0]!
     // The event says what the stored record says.
     expect(ev.zones[0]!.counts).toEqual(rec.zones[0]!.counts)
@@ -132,7 +173,9 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
     const context = await browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     const polls: string[] = []
-    page.on('request', (r) => { if (r.url().includes('/detections')) polls.push(r.url()) })
+    page.on('request', (r) => {
+      if (r.url().includes('/detections')) polls.push(r.url())
+    })
     await logInAt(page, `${gw.apiUrl}/cameras`, AN, 'Camera giao thông')
     const card = page.locator('li.camera-card', { hasText: 'Cầu Trường Tiền' })
     const img = card.locator('.snap img')
@@ -146,9 +189,18 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
 
     const t2 = Date.now() - 30_000
     await publishFrame(CAM, t2)
-    await expect.poll(() => img.getAttribute('src'), { timeout: 120_000 }).toContain(`frame=${encodeURIComponent(new Date(t2).toISOString())}`)
-    await expect.poll(() => img.evaluate((i: { complete: boolean; naturalWidth: number }) => i.complete && i.naturalWidth), { timeout: 15_000 }).toBe(640)
-    const rec = (await admin<{ items: Array<{ zones: Array<{ counts: Record<string, number> }> }> }>('GET', `/cameras/${CAM}/detections?from=${t2}&to=${t2 + 1}`)).body.items[0]!
+    await expect
+      .poll(() => img.getAttribute('src'), { timeout: 120_000 })
+      .toContain(`frame=${encodeURIComponent(new Date(t2).toISOString())}`)
+    await expect
+      .poll(() => img.evaluate((i: { complete: boolean; naturalWidth: number }) => i.complete && i.naturalWidth), { timeout: 15_000 })
+      .toBe(640)
+    const rec = (
+      await admin<{ items: Array<{ zones: Array<{ counts: Record<string, number> }> }> }>(
+        'GET',
+        `/cameras/${CAM}/detections?from=${t2}&to=${t2 + 1}`,
+      )
+    ).body.items[0]!
     const n = Object.values(rec.zones[0]!.counts).reduce((a, b) => a + b, 0)
     await expect.poll(() => card.locator('li[data-zone="all"] .zone-total').textContent()).toBe(`${n} phương tiện`)
     expect(polls.length).toBe(loads)
@@ -162,7 +214,8 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
     const onPage = polls.length
     const t3 = Date.now() - 20_000
     await publishFrame(CAM, t3)
-    await expect.poll(() => page.locator('.camera-top .snap img').getAttribute('src'), { timeout: 120_000 })
+    await expect
+      .poll(() => page.locator('.camera-top .snap img').getAttribute('src'), { timeout: 120_000 })
       .toContain(`frame=${encodeURIComponent(new Date(t3).toISOString())}`)
     await expect.poll(rows).toBe(before + 1)
     expect(polls.length).toBe(onPage)

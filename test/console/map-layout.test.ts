@@ -33,13 +33,19 @@ let alertId = ''
 
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 const logIn = (page: Page, url: string, heading: string) => logInAt(page, `${gw.apiUrl}${url}`, TECH, heading)
-const overflow = (page: Page) => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>
+const overflow = (page: Page) =>
+  page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)|404 \(Not Found\)/.test(p))
 
 async function device(id: string, kind: string, name: string, extra: Record<string, unknown>): Promise<mqtt.MqttClient> {
   const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind, name, ...extra })
   expect(dev.status).toBe(201)
-  const c = await mqtt.connectAsync(gw.mqttUrl, { clientId: id, username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 })
+  const c = await mqtt.connectAsync(gw.mqttUrl, {
+    clientId: id,
+    username: dev.body.credentials.username,
+    password: dev.body.credentials.password,
+    reconnectPeriod: 0,
+  })
   clients.push(c)
   return c
 }
@@ -47,7 +53,11 @@ async function device(id: string, kind: string, name: string, extra: Record<stri
 beforeAll(async () => {
   if (!haveChromium) return
   dir = tempDir('iocgw-console-map-')
-  const png = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: TILE_RGB[0], g: TILE_RGB[1], b: TILE_RGB[2] } } }).png().toBuffer()
+  const png = await sharp({
+    create: { width: 256, height: 256, channels: 3, background: { r: TILE_RGB[0], g: TILE_RGB[1], b: TILE_RGB[2] } },
+  })
+    .png()
+    .toBuffer()
   tiles = createServer((req, res) => {
     tileRequests.push(req.url ?? '')
     if (!/^\/tiles\/\d+\/\d+\/\d+\.png$/.test(req.url ?? '')) return void res.writeHead(404).end()
@@ -62,24 +72,39 @@ beforeAll(async () => {
   writeFileSync(join(dir.path, 'gateway.yaml'), stringify(config))
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN, { IOC_CONFIG: join(dir.path, 'gateway.yaml') })
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
-  const kim = await device('kim-long-01', 'water_level', 'Trạm Kim Long', { station: 'kim-long', district: 'Phú Xuân', location: { lat: 16.4637, lon: 107.5606 } })
-  const phu = await device('phu-oc-01', 'water_level', 'Trạm Phú Ốc', { station: 'phu-oc', district: 'Quảng Điền', location: { lat: 16.542, lon: 107.487 } })
+  const kim = await device('kim-long-01', 'water_level', 'Trạm Kim Long', {
+    station: 'kim-long',
+    district: 'Phú Xuân',
+    location: { lat: 16.4637, lon: 107.5606 },
+  })
+  const phu = await device('phu-oc-01', 'water_level', 'Trạm Phú Ốc', {
+    station: 'phu-oc',
+    district: 'Quảng Điền',
+    location: { lat: 16.542, lon: 107.487 },
+  })
   await device('cam-truong-tien-03', 'camera', 'Cầu Trường Tiền', { district: 'Phú Xuân' })
   // Status on connect (docs/mqtt.md, "devices/{id}/status"), then readings with the battery
   // voltage; Kim Long held above its level II (2.00 m) for the rule's 300 s opens an alert.
   const now = Date.now()
-  for (const [c, id, level, battery] of [[kim, 'kim-long-01', 2.15, 12.4], [phu, 'phu-oc-01', 1.2, 11.8]] as const) {
+  for (const [c, id, level, battery] of [
+    [kim, 'kim-long-01', 2.15, 12.4],
+    [phu, 'phu-oc-01', 1.2, 11.8],
+  ] as const) {
     await c.publishAsync(`devices/${id}/status`, JSON.stringify({ online: true, fw: 'iocgw-edge/0.1.0' }), { qos: 1, retain: true })
     for (let i = 6; i >= 0; i--) {
       const payload = { ts: new Date(now - i * 60_000).toISOString(), seq: now - i, values: { water_level: level, battery } }
       await c.publishAsync(`devices/${id}/telemetry`, JSON.stringify(payload), { qos: 1 })
     }
   }
-  await waitFor(async () => {
-    const list = await admin<{ items: Array<{ id: string }> }>('GET', '/alerts?station=kim-long')
-    alertId = list.body.items[0]?.id ?? ''
-    return alertId !== ''
-  }, 30_000, 200)
+  await waitFor(
+    async () => {
+      const list = await admin<{ items: Array<{ id: string }> }>('GET', '/alerts?station=kim-long')
+      alertId = list.body.items[0]?.id ?? ''
+      return alertId !== ''
+    },
+    30_000,
+    200,
+  )
   browser = await launchChromium()
 }, 180_000)
 
@@ -96,12 +121,16 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
     const page0 = await fetch(`${gw.apiUrl}/stations`)
     const imgSrc = (page0.headers.get('content-security-policy') ?? '').split('; ').find((d) => d.startsWith('img-src'))
     expect(imgSrc).toBe(`img-src 'self' ${tileBase}`)
-    expect(await (await fetch(`${gw.apiUrl}/console.json`)).json()).toEqual({ map: { tileUrl: `${tileBase}/tiles/{z}/{x}/{y}.png`, attribution: '© Bản đồ thử nghiệm', maxZoom: 18 } })
+    expect(await (await fetch(`${gw.apiUrl}/console.json`)).json()).toEqual({
+      map: { tileUrl: `${tileBase}/tiles/{z}/{x}/{y}.png`, attribution: '© Bản đồ thử nghiệm', maxZoom: 18 },
+    })
 
     const context = await browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     const loaded: string[] = []
-    page.on('requestfinished', (r) => { if (r.url().startsWith(tileBase)) loaded.push(r.url()) })
+    page.on('requestfinished', (r) => {
+      if (r.url().startsWith(tileBase)) loaded.push(r.url())
+    })
     await logIn(page, '/stations', 'Trạm và thiết bị')
     const images = page.locator('svg.station-map g.map-tiles image')
     await images.first().waitFor({ state: 'attached', timeout: 15_000 })
@@ -115,7 +144,9 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
     const map = page.getByRole('group', { name: 'Bản đồ trạm' })
     expect(await map.getByRole('link', { name: 'Kim Long: Báo động cấp II' }).count()).toBe(1)
     expect(await map.getByRole('link', { name: 'Phú Ốc: Dưới báo động I' }).count()).toBe(1)
-    const { data, info } = await sharp(await page.locator('svg.station-map').screenshot()).raw().toBuffer({ resolveWithObject: true })
+    const { data, info } = await sharp(await page.locator('svg.station-map').screenshot())
+      .raw()
+      .toBuffer({ resolveWithObject: true })
     const at = (x: number, y: number) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)]
     expect(at(3, 3)).toEqual([...TILE_RGB])
     expect(at(info.width - 4, info.height - 4)).toEqual([...TILE_RGB])
@@ -168,7 +199,10 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
         // At a desk no table is cut off: none scrolls sideways inside its box.
         if (!phone) {
           const cut = await page.locator('.table-wrap').evaluateAll((els) => els.map((e) => e.scrollWidth - e.clientWidth))
-          expect(cut.filter((c) => c > 0), `${label}: a table cut off at 1366 px`).toEqual([])
+          expect(
+            cut.filter((c) => c > 0),
+            `${label}: a table cut off at 1366 px`,
+          ).toEqual([])
         }
         // The page menu: one line, each page a named link.
         const nav = page.getByRole('navigation', { name: 'Trang' })

@@ -67,7 +67,9 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     const context = await browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     await logInAt(page, `${gw.apiUrl}/notifications`, OFFICER, 'Thông báo')
-    expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thông báo' }).getAttribute('aria-current')).toBe('page')
+    expect(
+      await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thông báo' }).getAttribute('aria-current'),
+    ).toBe('page')
     await page.getByText('Chưa có người nhận nào.').waitFor()
 
     await addContact(page)
@@ -76,7 +78,15 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     expect(await row.textContent()).toContain('22:00–06:00')
     const stored = (await admin<{ items: Array<Record<string, unknown>> }>('GET', '/subscriptions')).body.items
     expect(stored).toHaveLength(1)
-    expect(stored[0]).toMatchObject({ name: 'Nguyễn Văn An', phone: '0905123456', stations: ['kim-long', 'phu-oc'], kinds: ['water_level'], min_severity: 'major', channels: ['sms'], quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } })
+    expect(stored[0]).toMatchObject({
+      name: 'Nguyễn Văn An',
+      phone: '0905123456',
+      stations: ['kim-long', 'phu-oc'],
+      kinds: ['water_level'],
+      min_severity: 'major',
+      channels: ['sms'],
+      quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' },
+    })
 
     await page.getByRole('button', { name: 'Gửi thử: Nguyễn Văn An (0905123456)' }).click()
     const results = page.locator('.test-results')
@@ -87,7 +97,9 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     expect(String(sms[0]!.body.Content)).toContain('Tin nhan thu gui Nguyen Van An')
 
     // The outbox row, with the provider's message id as the stand-in gave it.
-    const listed = (await admin<{ items: Array<{ provider_message_id: string; provider_answer: string; state: string }> }>('GET', '/notifications')).body.items
+    const listed = (
+      await admin<{ items: Array<{ provider_message_id: string; provider_answer: string; state: string }> }>('GET', '/notifications')
+    ).body.items
     expect(listed).toHaveLength(1)
     expect(listed[0]).toMatchObject({ state: 'sent', provider_message_id: expect.stringMatching(/^sms-/) })
     const out = page.locator('table.outbox-list tbody tr')
@@ -116,12 +128,15 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await dialog.getByRole('button', { name: 'Lưu', exact: true }).click()
     expect((await patch).status()).toBe(200)
     await page.getByText('Nguyễn Văn An (trực đêm)', { exact: true }).waitFor()
-    expect((await admin<{ items: Array<Record<string, unknown>> }>('GET', '/subscriptions')).body.items[0]).toMatchObject({ quiet_hours: { from: '23:00', to: '06:00', bypass: 'major' }, stations: ['kim-long', 'phu-oc'] })
+    expect((await admin<{ items: Array<Record<string, unknown>> }>('GET', '/subscriptions')).body.items[0]).toMatchObject({
+      quiet_hours: { from: '23:00', to: '06:00', bypass: 'major' },
+      stations: ['kim-long', 'phu-oc'],
+    })
     expect(unexpected(problems)).toEqual([])
     await context.close()
   })
 
-  it("fits a phone screen", async () => {
+  it('fits a phone screen', async () => {
     const context = await browser.newContext({ viewport: SIZES.phone })
     const { page, problems } = await watchedPage(context)
     await logInAt(page, `${gw.apiUrl}/notifications`, OFFICER, 'Thông báo')

@@ -26,9 +26,20 @@ const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, 
 
 /** Registers a gauge and connects it over MQTT with the credentials the API handed out. */
 async function gauge(id: string, name: string, station: string, district: string): Promise<mqtt.MqttClient> {
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind: 'water_level', name, station, district })
+  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
+    id,
+    kind: 'water_level',
+    name,
+    station,
+    district,
+  })
   expect(dev.status).toBe(201)
-  const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: id, username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 })
+  const client = await mqtt.connectAsync(gw.mqttUrl, {
+    clientId: id,
+    username: dev.body.credentials.username,
+    password: dev.body.credentials.password,
+    reconnectPeriod: 0,
+  })
   gauges.push(client)
   return client
 }

@@ -55,14 +55,29 @@ beforeAll(async () => {
   dir = tempDir('iocgw-console-reports-')
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: LEADER.name, role: 'viewer', password: LEADER.password })).status).toBe(201)
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices',
-    { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Phú Xuân', location: { lat: 16.4637, lon: 107.5606 } })
+  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
+    id: 'kim-long-01',
+    kind: 'water_level',
+    name: 'Trạm Kim Long',
+    station: 'kim-long',
+    district: 'Phú Xuân',
+    location: { lat: 16.4637, lon: 107.5606 },
+  })
   expect(dev.status).toBe(201)
-  gauge = await mqtt.connectAsync(gw.mqttUrl, { clientId: 'kim-long-01', username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 })
+  gauge = await mqtt.connectAsync(gw.mqttUrl, {
+    clientId: 'kim-long-01',
+    username: dev.body.credentials.username,
+    password: dev.body.credentials.password,
+    reconnectPeriod: 0,
+  })
   // Twenty hours rising from 1,0 m past level II (2,00 m) to 2,15 m, hourly.
   const now = Date.now()
   for (let h = 20; h >= 0; h--) {
-    const payload = { ts: new Date(now - h * 3_600_000).toISOString(), seq: now - h, values: { water_level: Math.round((2.15 - h * 0.0575) * 100) / 100 } }
+    const payload = {
+      ts: new Date(now - h * 3_600_000).toISOString(),
+      seq: now - h,
+      values: { water_level: Math.round((2.15 - h * 0.0575) * 100) / 100 },
+    }
     await gauge.publishAsync('devices/kim-long-01/telemetry', JSON.stringify(payload), { qos: 1 })
   }
   browser = await launchChromium()
@@ -79,7 +94,7 @@ const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauth
 const noOverflow = (page: Page) => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
 
 describe.skipIf(!haveChromium)('the reports page in chromium', () => {
-  it('shows every section with its tables and charts, the level lines on the gauge\'s own readings, and a PDF link', async () => {
+  it("shows every section with its tables and charts, the level lines on the gauge's own readings, and a PDF link", async () => {
     const context = await browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     await open(page)
@@ -103,7 +118,9 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
     await chart.waitFor({ timeout: 15_000 })
     expect(await chart.locator('.level-line').count()).toBe(3)
     expect(await chart.locator('path.series').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){4,}/)
-    await expect(page.getByRole('img', { name: /^Số giờ theo dải VN_AQI: Trạm không khí Phường Phú Hội: Tốt 10 giờ/ }).count()).resolves.toBe(1)
+    await expect(
+      page.getByRole('img', { name: /^Số giờ theo dải VN_AQI: Trạm không khí Phường Phú Hội: Tốt 10 giờ/ }).count(),
+    ).resolves.toBe(1)
 
     const pdf = page.getByRole('link', { name: 'Tải PDF' })
     const href = new URL((await pdf.getAttribute('href'))!, gw.apiUrl)
@@ -164,7 +181,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
     await context.close()
   }, 120_000)
 
-  it('prints the report alone: no header, navigation or form, and the browser\'s PDF holds the names', async () => {
+  it("prints the report alone: no header, navigation or form, and the browser's PDF holds the names", async () => {
     const context = await browser.newContext({ viewport: SIZES.desk })
     const { page } = await watchedPage(context)
     await open(page)
@@ -180,7 +197,14 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
     const file = join(dir.path, 'printed.pdf')
     writeFileSync(file, await page.pdf({ format: 'A4', printBackground: true }))
     const text = execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ')
-    for (const s of ['Báo cáo tình hình ngày 03/12/2026 – Thừa Thiên Huế', 'Kim Long (sông Hương)', 'Phú Ốc', 'Thượng Nhật', 'Ngã tư Lê Lợi – Hùng Vương', 'Kim Long ở mức báo động II']) {
+    for (const s of [
+      'Báo cáo tình hình ngày 03/12/2026 – Thừa Thiên Huế',
+      'Kim Long (sông Hương)',
+      'Phú Ốc',
+      'Thượng Nhật',
+      'Ngã tư Lê Lợi – Hùng Vương',
+      'Kim Long ở mức báo động II',
+    ]) {
       expect(text).toContain(s)
     }
     expect(text).not.toContain('Xem báo cáo')

@@ -14,7 +14,11 @@ let base: string
 
 beforeAll(async () => {
   await ensureConsoleBuilt()
-  api = await makeApi({ register: async (app) => { await app.register(consolePlugin) } })
+  api = await makeApi({
+    register: async (app) => {
+      await app.register(consolePlugin)
+    },
+  })
   base = await api.app.listen({ port: 0, host: '127.0.0.1' })
 })
 afterAll(async () => {
@@ -68,7 +72,11 @@ describe('serving the built console', () => {
 
   it('starts without a build and says how to make one', async () => {
     const empty = tempDir('iocgw-console-')
-    const bare = await makeApi({ register: async (app) => { await app.register(consolePlugin, { dist: empty.path }) } })
+    const bare = await makeApi({
+      register: async (app) => {
+        await app.register(consolePlugin, { dist: empty.path })
+      },
+    })
     try {
       const res = await bare.app.inject({ method: 'GET', url: '/' })
       expect(res.statusCode).toBe(503)
@@ -100,7 +108,11 @@ describe.skipIf(!haveChromium)('the login page in chromium', () => {
     await expect.poll(() => page.getByLabel('Tên đăng nhập', { exact: true }).count()).toBe(1)
     expect(await page.getByLabel('Mật khẩu', { exact: true }).count()).toBe(1)
     expect(await page.getByRole('button', { name: 'Đăng nhập', exact: true }).count()).toBe(1)
-    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang)).toBe('vi')
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang,
+      ),
+    ).toBe('vi')
     await screenshot(page, 'login-1366x768')
 
     await page.getByRole('button', { name: 'Chuyển sang tiếng Anh' }).click()
@@ -108,7 +120,11 @@ describe.skipIf(!haveChromium)('the login page in chromium', () => {
     expect(await page.getByLabel('Password', { exact: true }).count()).toBe(1)
     await page.reload()
     await expect.poll(() => page.getByLabel('Username', { exact: true }).count()).toBe(1)
-    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang)).toBe('en')
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang,
+      ),
+    ).toBe('en')
     expect(await axeSerious(page)).toEqual([])
     await page.getByRole('button', { name: 'Switch to Vietnamese' }).click()
     await expect.poll(() => page.getByLabel('Tên đăng nhập', { exact: true }).count()).toBe(1)
@@ -130,7 +146,8 @@ describe.skipIf(!haveChromium)('the login page in chromium', () => {
     await page.goto(`${base}/`)
     await expect.poll(() => page.getByLabel('Tên đăng nhập', { exact: true }).count()).toBe(1)
     const overflow = await page.evaluate(() => {
-      const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement
+      const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document
+        .documentElement
       return d.scrollWidth - d.clientWidth
     })
     expect(overflow).toBeLessThanOrEqual(0)

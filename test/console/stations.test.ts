@@ -26,10 +26,28 @@ const gauges: mqtt.MqttClient[] = []
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 /** Registers a gauge and connects it over MQTT under its own client id (docs/mqtt.md, "Client ids"). */
-async function gauge(id: string, name: string, station: string, district: string, location: { lat: number; lon: number }): Promise<mqtt.MqttClient> {
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind: 'water_level', name, station, district, location })
+async function gauge(
+  id: string,
+  name: string,
+  station: string,
+  district: string,
+  location: { lat: number; lon: number },
+): Promise<mqtt.MqttClient> {
+  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
+    id,
+    kind: 'water_level',
+    name,
+    station,
+    district,
+    location,
+  })
   expect(dev.status).toBe(201)
-  const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: id, username: dev.body.credentials.username, password: dev.body.credentials.password, reconnectPeriod: 0 })
+  const client = await mqtt.connectAsync(gw.mqttUrl, {
+    clientId: id,
+    username: dev.body.credentials.username,
+    password: dev.body.credentials.password,
+    reconnectPeriod: 0,
+  })
   gauges.push(client)
   return client
 }
@@ -53,14 +71,20 @@ beforeAll(async () => {
   dir = tempDir('iocgw-console-stations-')
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
-  expect((await admin('POST', '/users', { name: SCOPED.name, role: 'officer', password: SCOPED.password, districts: ['Phú Xuân'] })).status).toBe(201)
+  expect(
+    (await admin('POST', '/users', { name: SCOPED.name, role: 'officer', password: SCOPED.password, districts: ['Phú Xuân'] })).status,
+  ).toBe(201)
   // Device locations of these test gauges; Kim Long's is the one of docs/api.md's example.
   const kimLong = await gauge('kim-long-01', 'Trạm Kim Long', 'kim-long', 'Phú Xuân', { lat: 16.4637, lon: 107.5606 })
-  const phuOc = await gauge('phu-oc-01', 'Trạm Phú Ốc', 'phu-oc', 'Quảng Điền', { lat: 16.5420, lon: 107.4870 })
+  const phuOc = await gauge('phu-oc-01', 'Trạm Phú Ốc', 'phu-oc', 'Quảng Điền', { lat: 16.542, lon: 107.487 })
   // The last 20 hours of Kim Long rising towards level II, hourly, then the held level above it.
   const start = Date.now()
   for (let h = 20; h >= 1; h--) {
-    const payload = { ts: new Date(start - h * 3_600_000).toISOString(), seq: start - 1000 - h, values: { water_level: 1.9 - h * 0.065, battery: 4.0 } }
+    const payload = {
+      ts: new Date(start - h * 3_600_000).toISOString(),
+      seq: start - 1000 - h,
+      values: { water_level: 1.9 - h * 0.065, battery: 4.0 },
+    }
     await kimLong.publishAsync('devices/kim-long-01/telemetry', JSON.stringify(payload), { qos: 1 })
   }
   await holdLevel(kimLong, 'kim-long-01', 2.15, 3.9)
@@ -83,7 +107,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     const { page, problems } = await watchedPage(context)
     // No tile server configured (docs/console.md, "Map tiles"): nothing leaves the gateway's origin.
     const elsewhere: string[] = []
-    page.on('request', (r) => { if (!r.url().startsWith(`${gw.apiUrl}/`)) elsewhere.push(r.url()) })
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${gw.apiUrl}/`)) elsewhere.push(r.url())
+    })
     await logIn(page, OFFICER)
     const kim = page.locator('tr[data-row="kim-long-01"]')
     const phu = page.locator('tr[data-row="phu-oc-01"]')
@@ -99,7 +125,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     const map = page.getByRole('group', { name: 'Bản đồ trạm' })
     expect(await map.getByRole('link', { name: 'Kim Long: Báo động cấp II' }).count()).toBe(1)
     expect(await map.getByRole('link', { name: 'Phú Ốc: Dưới báo động I' }).count()).toBe(1)
-    expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Trạm' }).getAttribute('aria-current')).toBe('page')
+    expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Trạm' }).getAttribute('aria-current')).toBe(
+      'page',
+    )
     expect(await page.locator('svg.station-map image').count()).toBe(0)
     expect(await page.locator('.map-box figcaption').textContent()).toContain('không dùng bản đồ nền')
     expect(elsewhere).toEqual([])
@@ -109,7 +137,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     await page.getByRole('button', { name: 'Chuyển sang tiếng Anh' }).click()
     await page.getByRole('heading', { name: 'Stations and devices' }).waitFor()
     expect(await kim.textContent()).toContain('Alarm level II')
-    expect(await page.getByRole('group', { name: 'Map of stations' }).getByRole('link', { name: 'Phú Ốc: Below alarm level I' }).count()).toBe(1)
+    expect(
+      await page.getByRole('group', { name: 'Map of stations' }).getByRole('link', { name: 'Phú Ốc: Below alarm level I' }).count(),
+    ).toBe(1)
     await page.getByRole('button', { name: 'Switch to Vietnamese' }).click()
 
     // The station page: the series, the alarm levels as labelled lines, the alert as a mark.
@@ -131,7 +161,12 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     await page.getByRole('button', { name: '7 ngày' }).click()
     await page.getByRole('group', { name: 'Mực nước của Trạm Kim Long, 7 ngày' }).waitFor({ timeout: 15_000 })
     expect(await page.getByRole('button', { name: '7 ngày' }).getAttribute('aria-pressed')).toBe('true')
-    expect(await page.getByRole('group', { name: /7 ngày/ }).getByRole('img', { name: 'Báo động cấp II: 2 m' }).count()).toBe(1)
+    expect(
+      await page
+        .getByRole('group', { name: /7 ngày/ })
+        .getByRole('img', { name: 'Báo động cấp II: 2 m' })
+        .count(),
+    ).toBe(1)
     // Reloaded from the address bar, the client route still answers the console.
     await page.reload()
     await page.getByRole('group', { name: /^Mực nước của Trạm Kim Long/ }).waitFor({ timeout: 15_000 })
@@ -158,7 +193,7 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     const api = await page.evaluate(async () => {
       const get = async (p: string) => {
         const r = await fetch(p)
-        return { status: r.status, body: await r.json() as unknown }
+        return { status: r.status, body: (await r.json()) as unknown }
       }
       return {
         other: await get('/api/v1/devices/phu-oc-01/readings?metric=water_level'),
@@ -185,12 +220,25 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
   })
 
   it('answers GET /api/v1/stations with the Decision 05/2020 levels, named, and places from the devices', async () => {
-    const res = await admin<{ legal_basis: string; items: Array<{ id: string; district: string | null; location: unknown; devices: string[]; levels: Array<{ level: string; value: number | null; name_vi: string; to_confirm: boolean }> }> }>('GET', '/stations')
+    const res = await admin<{
+      legal_basis: string
+      items: Array<{
+        id: string
+        district: string | null
+        location: unknown
+        devices: string[]
+        levels: Array<{ level: string; value: number | null; name_vi: string; to_confirm: boolean }>
+      }>
+    }>('GET', '/stations')
     expect(res.status).toBe(200)
     expect(res.body.legal_basis).toBe('Decision 05/2020/QĐ-TTg')
     const kim = res.body.items.find((s) => s.id === 'kim-long')!
     expect(kim).toMatchObject({ district: 'Phú Xuân', location: { lat: 16.4637, lon: 107.5606 }, devices: ['kim-long-01'] })
-    expect(kim.levels.map((l) => [l.level, l.value])).toEqual([['I', 1], ['II', 2], ['III', 3.5]])
+    expect(kim.levels.map((l) => [l.level, l.value])).toEqual([
+      ['I', 1],
+      ['II', 2],
+      ['III', 3.5],
+    ])
     expect(kim.levels[1]!.name_vi).toMatch(/^Báo động II/)
     const phu = res.body.items.find((s) => s.id === 'phu-oc')!
     expect(phu.levels[0]).toMatchObject({ level: 'I', value: 1.5, to_confirm: true })

@@ -28,21 +28,30 @@ function newestSource(dir: string): number {
  */
 export async function ensureConsoleBuilt(): Promise<void> {
   const index = join(DEFAULT_DIST, 'index.html')
-  const stale = () => !existsSync(index) || statSync(index).mtimeMs < Math.max(newestSource(WEB), statSync(join(ROOT, 'gateway', 'console', 'vite.config.ts')).mtimeMs)
+  const stale = () =>
+    !existsSync(index) ||
+    statSync(index).mtimeMs < Math.max(newestSource(WEB), statSync(join(ROOT, 'gateway', 'console', 'vite.config.ts')).mtimeMs)
   if (!stale()) return
   const lock = join(ROOT, 'gateway', 'console', '.build-lock')
-  await waitFor(() => {
-    try {
-      mkdirSync(lock)
-      return true
-    } catch {
-      return false
-    }
-  }, 120_000, 200)
+  await waitFor(
+    () => {
+      try {
+        mkdirSync(lock)
+        return true
+      } catch {
+        return false
+      }
+    },
+    120_000,
+    200,
+  )
   try {
     if (stale()) {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'gateway', 'console', 'vite.config.ts')],
-        { cwd: ROOT, stdio: 'pipe' })
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'gateway', 'console', 'vite.config.ts')],
+        { cwd: ROOT, stdio: 'pipe' },
+      )
     }
   } finally {
     rmdirSync(lock)
@@ -67,7 +76,9 @@ export interface Watched {
 export async function watchedPage(context: BrowserContext): Promise<Watched> {
   const page = await context.newPage()
   const problems: string[] = []
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`) })
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+  })
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
   page.on('dialog', (d) => {
     problems.push(`dialog: ${d.type()} ${d.message()}`)
@@ -110,7 +121,13 @@ export async function startConsoleGateway(dataDir: string, adminToken: string, e
 }
 
 /** One API call with a bearer token (the tests' set-up, done as an admin would). */
-export async function apiAs<T>(gw: GatewayProcess, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function apiAs<T>(
+  gw: GatewayProcess,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

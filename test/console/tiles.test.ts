@@ -10,14 +10,19 @@ import { fitZoom, project, tilesFor } from '../../gateway/console/web/src/tiles.
 
 const osmTile = (lat: number, lon: number, z: number) => {
   const n = 2 ** z
-  const phi = lat * Math.PI / 180
+  const phi = (lat * Math.PI) / 180
   return { x: Math.floor(((lon + 180) / 360) * n), y: Math.floor(((1 - Math.asinh(Math.tan(phi)) / Math.PI) / 2) * n) }
 }
 
 describe('map tiles', () => {
   it('projects to the tile numbers of the slippy-map formula', () => {
     expect(project(0, 0, 0)).toEqual({ x: 128, y: 128 })
-    for (const [lat, lon] of [[16.4637, 107.5606], [16.542, 107.487], [21.0285, 105.8542], [-33.8688, 151.2093]] as const) {
+    for (const [lat, lon] of [
+      [16.4637, 107.5606],
+      [16.542, 107.487],
+      [21.0285, 105.8542],
+      [-33.8688, 151.2093],
+    ] as const) {
       for (const z of [5, 10, 13, 17]) {
         const p = project(lat, lon, z)
         expect({ x: Math.floor(p.x / 256), y: Math.floor(p.y / 256) }).toEqual(osmTile(lat, lon, z))
@@ -26,7 +31,10 @@ describe('map tiles', () => {
   })
 
   it('fits the stations in the view at the largest whole zoom, and lists the tiles covering it', () => {
-    const pts = [{ lat: 16.4637, lon: 107.5606 }, { lat: 16.542, lon: 107.487 }]
+    const pts = [
+      { lat: 16.4637, lon: 107.5606 },
+      { lat: 16.542, lon: 107.487 },
+    ]
     const z = fitZoom(pts, 480, 280, 18)
     const span = (zz: number) => {
       const [a, b] = pts.map((p) => project(p.lat, p.lon, zz))

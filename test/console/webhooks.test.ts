@@ -26,9 +26,15 @@ beforeAll(async () => {
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: BOSS.name, role: 'admin', password: BOSS.password })).status).toBe(201)
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
-  const a = await admin<{ webhook: { id: string } }>('POST', '/webhooks', { url: 'https://ioc.example.vn/hooks/iocgw', events: ['alert.opened', 'alert.resolved'] })
+  const a = await admin<{ webhook: { id: string } }>('POST', '/webhooks', {
+    url: 'https://ioc.example.vn/hooks/iocgw',
+    events: ['alert.opened', 'alert.resolved'],
+  })
   expect(a.status).toBe(201)
-  const b = await admin<{ webhook: { id: string } }>('POST', '/webhooks', { url: 'http://127.0.0.1:9/old-collector', events: ['device.offline'] })
+  const b = await admin<{ webhook: { id: string } }>('POST', '/webhooks', {
+    url: 'http://127.0.0.1:9/old-collector',
+    events: ['device.offline'],
+  })
   expect((await admin('PATCH', `/webhooks/${b.body.webhook.id}`, { enabled: false })).status).toBe(200)
   browser = await launchChromium()
 }, 120_000)
@@ -47,7 +53,9 @@ describe.runIf(haveChromium)('console: webhooks', () => {
       await page.getByRole('heading', { name: 'https://ioc.example.vn/hooks/iocgw' }).waitFor()
       expect(await page.getByText('Đã tắt: disabled by an admin').count()).toBe(1)
       expect(await page.getByRole('table', { name: 'Nhật ký gửi tới https://ioc.example.vn/hooks/iocgw, mới nhất trước' }).count()).toBe(1)
-      expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Webhook' }).getAttribute('aria-current')).toBe('page')
+      expect(
+        await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Webhook' }).getAttribute('aria-current'),
+      ).toBe('page')
       expect(await axeSerious(page)).toEqual([])
       await screenshot(page, `webhooks-${vp.width}x${vp.height}`)
       await page.getByRole('button', { name: 'Chuyển sang tiếng Anh' }).click()

@@ -9,7 +9,14 @@ import { buildBoards, serialize } from '../../dashboards/index.ts'
 import { DATASOURCE_UID } from '../../dashboards/lib/influxql.ts'
 import { readStations } from '../../dashboards/lib/stations.ts'
 import Value from 'typebox/value'
-import { DashboardSchema, GraphCustomSchema, PANEL_OPTIONS, ThresholdsConfigSchema, ValueMappingSchema, type DashboardJson } from '../../dashboards/schema.ts'
+import {
+  DashboardSchema,
+  GraphCustomSchema,
+  PANEL_OPTIONS,
+  ThresholdsConfigSchema,
+  ValueMappingSchema,
+  type DashboardJson,
+} from '../../dashboards/schema.ts'
 import Type, { type TSchema } from 'typebox'
 import { allPanels, boardQueries } from './queries.ts'
 
@@ -40,7 +47,8 @@ describe('built boards', () => {
       it("gives every panel the options its type requires and override values of Grafana's schema", () => {
         const errs: string[] = []
         const checkValue = (where: string, schema: TSchema, v: unknown) => {
-          if (!Value.Check(schema, v)) errs.push(`${where}: ${[...Value.Errors(schema, v)].map((e) => `${e.instancePath} ${e.message}`).join('; ')}`)
+          if (!Value.Check(schema, v))
+            errs.push(`${where}: ${[...Value.Errors(schema, v)].map((e) => `${e.instancePath} ${e.message}`).join('; ')}`)
         }
         for (const p of allPanels(json)) {
           const options = PANEL_OPTIONS[p.type]
@@ -52,7 +60,8 @@ describe('built boards', () => {
               if (prop.id === 'thresholds') checkValue(where, ThresholdsConfigSchema, prop.value)
               else if (prop.id === 'mappings') checkValue(where, Type.Array(ValueMappingSchema), prop.value)
               else if (prop.id.startsWith('custom.')) checkValue(where, GraphCustomSchema, { [prop.id.slice(7)]: prop.value })
-              else if (!['displayName', 'links', 'unit', 'min', 'max', 'decimals'].includes(prop.id)) errs.push(`${where}: unchecked property`)
+              else if (!['displayName', 'links', 'unit', 'min', 'max', 'decimals'].includes(prop.id))
+                errs.push(`${where}: unchecked property`)
             }
           }
         }
@@ -103,7 +112,7 @@ describe('built boards', () => {
     })
   }
 
-  it('flood board draws each station\'s alarm levels from the stations file', () => {
+  it("flood board draws each station's alarm levels from the stations file", () => {
     const flood = asJson(boards.find((b) => b.uid === 'ioc-flood')!)
     const { stations } = readStations()
     const kimLong = stations.find((s) => s.id === 'kim-long')!
@@ -119,7 +128,12 @@ describe('built boards', () => {
     // The combined chart carries every station's lines as a per-series override.
     const combined = allPanels(flood).find((p) => p.title === 'Mực nước theo trạm')!
     const byName = Object.fromEntries(combined.fieldConfig.overrides.map((o) => [o.matcher.options, o.properties]))
-    expect(Object.keys(byName).sort()).toEqual(stations.filter((s) => s.levels.some((l) => l !== null)).map((s) => s.id).sort())
+    expect(Object.keys(byName).sort()).toEqual(
+      stations
+        .filter((s) => s.levels.some((l) => l !== null))
+        .map((s) => s.id)
+        .sort(),
+    )
     expect(JSON.stringify(byName['thuong-nhat'])).toContain('"value":63')
   })
 
@@ -144,7 +158,9 @@ describe('built boards', () => {
 
   it('committed build output equals a fresh build (run `iocgw dashboards build` after changing boards)', () => {
     const dir = DEFAULT_OUT_DIR
-    const committed = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+    const committed = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
     expect(committed).toEqual(boards.map((b) => b.file).sort())
     for (const b of boards) expect(readFileSync(join(dir, b.file), 'utf8'), b.file).toBe(serialize(b.json))
   })

@@ -24,7 +24,10 @@ interface Service {
   entrypoint?: string[]
 }
 
-const compose = parseYaml(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> }
+const compose = parseYaml(readFileSync('docker-compose.yml', 'utf8')) as {
+  services: Record<string, Service>
+  volumes: Record<string, unknown>
+}
 const svc = (name: string) => {
   const s = compose.services[name]
   if (!s) throw new Error(`docker-compose.yml has no service ${name}`)
@@ -35,7 +38,16 @@ const interpolate = (v: string, env: Record<string, string>) =>
   v.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::[-?]([^}]*))?\}/g, (_, name: string, dflt?: string) => env[name] ?? dflt ?? '')
 
 /** README.md "Configuration": the environment names and their defaults. */
-const SPEC_ENV = ['IOC_DATA_DIR', 'IOC_HTTP_PORT', 'IOC_MQTT_PORT', 'IOC_MQTT_WS_PORT', 'IOC_INFLUX_URL', 'IOC_ADMIN_TOKEN', 'IOC_MODELS_DIR', 'IOC_LOG_LEVEL']
+const SPEC_ENV = [
+  'IOC_DATA_DIR',
+  'IOC_HTTP_PORT',
+  'IOC_MQTT_PORT',
+  'IOC_MQTT_WS_PORT',
+  'IOC_INFLUX_URL',
+  'IOC_ADMIN_TOKEN',
+  'IOC_MODELS_DIR',
+  'IOC_LOG_LEVEL',
+]
 const SPEC_PORTS = { IOC_HTTP_PORT: 8080, IOC_MQTT_PORT: 1883, IOC_MQTT_WS_PORT: 8083 }
 
 describe('docker-compose.yml', () => {
@@ -79,7 +91,9 @@ describe('docker-compose.yml', () => {
     const known = new Set(ENV_KEYS.map((k) => k.env))
     for (const name of Object.keys(env)) expect(known.has(name), `${name} is not in ENV_KEYS`).toBe(true)
     for (const name of SPEC_ENV) expect(Object.keys(env)).toContain(name)
-    const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, { IOC_ADMIN_TOKEN: 'a-compose-admin-token-0123' })]))
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, interpolate(v, { IOC_ADMIN_TOKEN: 'a-compose-admin-token-0123' })]),
+    )
     const config = loadConfig({ env: resolved, file: undefined })
     expect(config.influx.url).toBe('http://influxdb:8086/ioc')
     expect(config.server.dataDir).toBe('/data')

@@ -25,7 +25,12 @@ export interface FieldDevice {
 export const FIELD: FieldDevice[] = [
   { id: 'gauge-kim-long', kind: 'water_level', station: 'kim-long', sim: { sensor: 'water_level', seed: 7, base_m: 0.6, peak_m: 3.8 } },
   { id: 'gauge-phu-oc', kind: 'water_level', station: 'phu-oc', sim: { sensor: 'water_level', seed: 11, base_m: 1.0, peak_m: 4.8 } },
-  { id: 'gauge-thuong-nhat', kind: 'water_level', station: 'thuong-nhat', sim: { sensor: 'water_level', seed: 13, base_m: 57.5, peak_m: 63.4 } },
+  {
+    id: 'gauge-thuong-nhat',
+    kind: 'water_level',
+    station: 'thuong-nhat',
+    sim: { sensor: 'water_level', seed: 13, base_m: 57.5, peak_m: 63.4 },
+  },
   { id: 'rain-kim-long', kind: 'rain_gauge', station: 'kim-long', sim: { sensor: 'rain_gauge', seed: 17 } },
   { id: 'aq-hue-le-loi', kind: 'air_quality', station: 'hue-le-loi', sim: { sensor: 'air_quality', seed: 19, pm25_base: 45 } },
   { id: 'cam-cau-truong-tien', kind: 'camera', station: 'kim-long' },
@@ -48,7 +53,8 @@ const HOUR = 3_600_000
  * ends with every river above its alarm levels and alerts open now.
  */
 function anchorFor(cfg: { seed: number; time_scale: number; period_h: number }, now: number): number {
-  const phase = (at: number) => ((((at * cfg.time_scale) / HOUR + unitRandom(cfg.seed, 0) * cfg.period_h) % cfg.period_h) + cfg.period_h) % cfg.period_h
+  const phase = (at: number) =>
+    ((((at * cfg.time_scale) / HOUR + unitRandom(cfg.seed, 0) * cfg.period_h) % cfg.period_h) + cfg.period_h) % cfg.period_h
   const delta = (((NOW_PHASE_H - phase(now)) % cfg.period_h) + cfg.period_h) % cfg.period_h
   return now + (delta * HOUR) / cfg.time_scale
 }
@@ -84,7 +90,13 @@ function spawnIocgw(args: string[], env: Record<string, string>): { proc: ChildP
 }
 
 async function publish(url: string, username: string, password: string, msgs: Array<[string, string | Buffer, boolean?]>): Promise<void> {
-  const client = await mqtt.connectAsync(url, { username, password, clientId: `${username}:replay`, reconnectPeriod: 0, connectTimeout: 10_000 })
+  const client = await mqtt.connectAsync(url, {
+    username,
+    password,
+    clientId: `${username}:replay`,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+  })
   try {
     for (const [topic, payload, retain] of msgs) await client.publishAsync(topic, payload, { qos: 1, retain: retain ?? false })
   } finally {
@@ -97,9 +109,36 @@ export const SAMPLE_PHOTOS = ['coco_000000001532.jpg', 'culane_lane00000.jpg', '
 
 /** Zones of the field's camera: two counting zones and a flood zone (vision config shape). */
 export const CAMERA_ZONES = [
-  { id: 'north', kind: 'count', polygon: [[0, 0.3], [1, 0.3], [1, 0.65], [0, 0.65]] },
-  { id: 'south', kind: 'count', polygon: [[0, 0.65], [1, 0.65], [1, 1], [0, 1]] },
-  { id: 'street', kind: 'flood', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] },
+  {
+    id: 'north',
+    kind: 'count',
+    polygon: [
+      [0, 0.3],
+      [1, 0.3],
+      [1, 0.65],
+      [0, 0.65],
+    ],
+  },
+  {
+    id: 'south',
+    kind: 'count',
+    polygon: [
+      [0, 0.65],
+      [1, 0.65],
+      [1, 1],
+      [0, 1],
+    ],
+  },
+  {
+    id: 'street',
+    kind: 'flood',
+    polygon: [
+      [0, 0.5],
+      [1, 0.5],
+      [1, 1],
+      [0, 1],
+    ],
+  },
 ]
 
 /**
@@ -109,7 +148,11 @@ export const CAMERA_ZONES = [
 function gatewayConfigFile(dir: string): string | undefined {
   if (!('vision' in (ConfigSchema.properties as Record<string, unknown>))) return undefined
   const base = (parseYaml(readFileSync('config/gateway.yaml', 'utf8')) ?? {}) as Record<string, any>
-  base.vision = { ...(base.vision ?? {}), flood: { ...(base.vision?.flood ?? {}), everyMs: 0 }, cameras: { ...(base.vision?.cameras ?? {}), 'cam-cau-truong-tien': { zones: CAMERA_ZONES } } }
+  base.vision = {
+    ...(base.vision ?? {}),
+    flood: { ...(base.vision?.flood ?? {}), everyMs: 0 },
+    cameras: { ...(base.vision?.cameras ?? {}), 'cam-cau-truong-tien': { zones: CAMERA_ZONES } },
+  }
   const file = join(dir, 'gateway.yaml')
   writeFileSync(file, toYaml(base))
   return file
@@ -138,10 +181,14 @@ export async function startField(influxUrl: string): Promise<RunningField> {
     dir.remove()
   }
   try {
-    await waitFor(async () => {
-      if (gw.proc.exitCode !== null) throw new Error(`gateway exited: ${gw.log()}`)
-      return (await fetch(`${httpUrl}/healthz`)).ok
-    }, 60_000, 200)
+    await waitFor(
+      async () => {
+        if (gw.proc.exitCode !== null) throw new Error(`gateway exited: ${gw.log()}`)
+        return (await fetch(`${httpUrl}/healthz`)).ok
+      },
+      60_000,
+      200,
+    )
 
     const secrets = new Map<string, string>()
     for (const d of FIELD) {
@@ -160,14 +207,30 @@ export async function startField(influxUrl: string): Promise<RunningField> {
     const start = now - HISTORY_H * 3_600_000
     for (const d of FIELD) {
       if (!d.sim) continue
-      const cfg = { type: 'simulated', time_scale: TIME_SCALE, rise_h: 18, period_h: 120, peak_rain_mm_h: 40, pm25_base: 30, base_m: 0.6, peak_m: 3.8, noise: 0.05, ...d.sim } as Parameters<typeof simulate>[0]
+      const cfg = {
+        type: 'simulated',
+        time_scale: TIME_SCALE,
+        rise_h: 18,
+        period_h: 120,
+        peak_rain_mm_h: 40,
+        pm25_base: 30,
+        base_m: 0.6,
+        peak_m: 3.8,
+        noise: 0.05,
+        ...d.sim,
+      } as Parameters<typeof simulate>[0]
       const anchor = anchorFor(cfg, now)
       const readings = []
       let seq = 1
-      for (let t = start; t <= now - 60_000; t += STEP_MS) readings.push({ ts: t, seq: seq++, values: simulate(cfg, anchor + (t - now), STEP_MS / 1000) })
+      for (let t = start; t <= now - 60_000; t += STEP_MS)
+        readings.push({ ts: t, seq: seq++, values: simulate(cfg, anchor + (t - now), STEP_MS / 1000) })
       const msgs: Array<[string, string, boolean?]> = []
       for (let i = 0; i < readings.length; i += 30) msgs.push([`devices/${d.id}/telemetry`, JSON.stringify(readings.slice(i, i + 30))])
-      msgs.push([`devices/${d.id}/status`, JSON.stringify({ online: true, ts: new Date().toISOString(), fw: 'iocgw-edge/0.1.0', uptime: 3600 }), true])
+      msgs.push([
+        `devices/${d.id}/status`,
+        JSON.stringify({ online: true, ts: new Date().toISOString(), fw: 'iocgw-edge/0.1.0', uptime: 3600 }),
+        true,
+      ])
       await publish(mqttUrl, d.id, secrets.get(d.id)!, msgs)
     }
 
@@ -179,15 +242,10 @@ export async function startField(influxUrl: string): Promise<RunningField> {
     // Camera frames: the real sample photos, as a camera publishes them.
     const jpegs = SAMPLE_PHOTOS.filter((f) => findSample(f) !== null)
     if (jpegs.length) {
-      await publish(
-        mqttUrl,
-        'cam-cau-truong-tien',
-        secrets.get('cam-cau-truong-tien')!,
-        [
-          ...jpegs.map((f, i): [string, Buffer] => [`devices/cam-cau-truong-tien/frames/${now - (jpegs.length - i) * 20_000}`, sample(f)]),
-          ['devices/cam-cau-truong-tien/status', JSON.stringify({ online: true, ts: new Date().toISOString() }), true],
-        ],
-      )
+      await publish(mqttUrl, 'cam-cau-truong-tien', secrets.get('cam-cau-truong-tien')!, [
+        ...jpegs.map((f, i): [string, Buffer] => [`devices/cam-cau-truong-tien/frames/${now - (jpegs.length - i) * 20_000}`, sample(f)]),
+        ['devices/cam-cau-truong-tien/status', JSON.stringify({ online: true, ts: new Date().toISOString() }), true],
+      ])
     }
 
     // A live edge agent for one gauge: its retained status (and its offline status when stopped).

@@ -74,10 +74,22 @@ export async function startStandin(token = 'glsa_standin_token_0123456789'): Pro
     if (req.method === 'GET' && (m = /^\/api\/datasources\/uid\/([^/]+)$/.exec(path))) {
       const uid = decodeURIComponent(m[1]!)
       if (!state.datasources.has(uid)) return send(res, 404, { message: 'Data source not found' })
-      return send(res, 200, { id: 1, uid, name: 'IOC InfluxDB', type: 'influxdb', access: 'proxy', url: 'http://influxdb:8086', jsonData: { dbName: 'ioc' } })
+      return send(res, 200, {
+        id: 1,
+        uid,
+        name: 'IOC InfluxDB',
+        type: 'influxdb',
+        access: 'proxy',
+        url: 'http://influxdb:8086',
+        jsonData: { dbName: 'ioc' },
+      })
     }
     if (req.method === 'GET' && path === '/api/folders') {
-      return send(res, 200, [...state.folders.values()].map((f) => ({ id: f.id, uid: f.uid, title: f.title })))
+      return send(
+        res,
+        200,
+        [...state.folders.values()].map((f) => ({ id: f.id, uid: f.uid, title: f.title })),
+      )
     }
     if (req.method === 'GET' && (m = /^\/api\/folders\/([^/]+)$/.exec(path))) {
       const f = state.folders.get(decodeURIComponent(m[1]!))
@@ -89,10 +101,19 @@ export async function startStandin(token = 'glsa_standin_token_0123456789'): Pro
       if (!b?.title) return send(res, 400, { message: 'folder title cannot be empty' })
       const uid = b.uid ?? `f${nextId}`
       if (state.folders.has(uid)) return send(res, 409, { message: 'a folder with the same uid already exists' })
-      if ([...state.folders.values()].some((f) => f.title === b.title)) return send(res, 409, { message: 'a folder or dashboard in the general folder with the same name already exists' })
+      if ([...state.folders.values()].some((f) => f.title === b.title))
+        return send(res, 409, { message: 'a folder or dashboard in the general folder with the same name already exists' })
       const f = { id: nextId++, uid, title: b.title }
       state.folders.set(uid, f)
-      return send(res, 200, { ...f, url: `/dashboards/f/${uid}/${slug(f.title)}`, hasAcl: false, canSave: true, canEdit: true, canAdmin: true, version: 1 })
+      return send(res, 200, {
+        ...f,
+        url: `/dashboards/f/${uid}/${slug(f.title)}`,
+        hasAcl: false,
+        canSave: true,
+        canEdit: true,
+        canAdmin: true,
+        version: 1,
+      })
     }
     if (req.method === 'GET' && (m = /^\/api\/dashboards\/uid\/([^/]+)$/.exec(path))) {
       const d = state.boards.get(decodeURIComponent(m[1]!))
@@ -100,14 +121,23 @@ export async function startStandin(token = 'glsa_standin_token_0123456789'): Pro
       const f = state.folders.get(d.folderUid)
       return send(res, 200, {
         dashboard: { ...d.json, id: d.id, uid: d.uid, version: d.version },
-        meta: { type: 'db', slug: slug(d.title), url: `/d/${d.uid}/${slug(d.title)}`, version: d.version, folderUid: d.folderUid, folderTitle: f?.title ?? '', provisioned: d.provisioned ?? false },
+        meta: {
+          type: 'db',
+          slug: slug(d.title),
+          url: `/d/${d.uid}/${slug(d.title)}`,
+          version: d.version,
+          folderUid: d.folderUid,
+          folderTitle: f?.title ?? '',
+          provisioned: d.provisioned ?? false,
+        },
       })
     }
     if (req.method === 'POST' && path === '/api/dashboards/db') {
       const b = body as { dashboard?: Record<string, unknown>; folderUid?: string; overwrite?: boolean }
       state.beforeSave?.(b as Record<string, unknown>)
       const dash = b?.dashboard
-      if (!dash || typeof dash.title !== 'string' || !dash.title.trim()) return send(res, 400, { message: 'Dashboard title cannot be empty', status: 'empty-name' })
+      if (!dash || typeof dash.title !== 'string' || !dash.title.trim())
+        return send(res, 400, { message: 'Dashboard title cannot be empty', status: 'empty-name' })
       const folderUid = b.folderUid ?? ''
       if (folderUid && !state.folders.has(folderUid)) return send(res, 400, { message: 'folder not found' })
       let uid = typeof dash.uid === 'string' && dash.uid ? dash.uid : `d${nextId}`
@@ -115,11 +145,15 @@ export async function startStandin(token = 'glsa_standin_token_0123456789'): Pro
       let existing = state.boards.get(uid)
       if (existing) {
         if (existing.provisioned) return send(res, 400, { message: 'Cannot save provisioned dashboard' })
-        if (dash.version !== existing.version && !overwrite) return send(res, 412, { message: 'The dashboard has been changed by someone else', status: 'version-mismatch' })
+        if (dash.version !== existing.version && !overwrite)
+          return send(res, 412, { message: 'The dashboard has been changed by someone else', status: 'version-mismatch' })
       }
-      const sameTitle = [...state.boards.values()].find((d) => d.folderUid === folderUid && slug(d.title) === slug(dash.title as string) && d.uid !== uid)
+      const sameTitle = [...state.boards.values()].find(
+        (d) => d.folderUid === folderUid && slug(d.title) === slug(dash.title as string) && d.uid !== uid,
+      )
       if (sameTitle) {
-        if (!overwrite) return send(res, 412, { message: 'A dashboard with the same name in the folder already exists', status: 'name-exists' })
+        if (!overwrite)
+          return send(res, 412, { message: 'A dashboard with the same name in the folder already exists', status: 'name-exists' })
         state.boards.delete(sameTitle.uid)
         uid = sameTitle.uid
         existing = sameTitle
@@ -135,7 +169,14 @@ export async function startStandin(token = 'glsa_standin_token_0123456789'): Pro
       delete saved.json.id
       delete saved.json.version
       state.boards.set(uid, saved)
-      return send(res, 200, { id: saved.id, uid, url: `/d/${uid}/${slug(saved.title)}`, status: 'success', version: saved.version, slug: slug(saved.title) })
+      return send(res, 200, {
+        id: saved.id,
+        uid,
+        url: `/d/${uid}/${slug(saved.title)}`,
+        status: 'success',
+        version: saved.version,
+        slug: slug(saved.title),
+      })
     }
     return send(res, 404, { message: 'Not found' })
   })

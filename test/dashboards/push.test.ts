@@ -12,7 +12,9 @@ const run = promisify(execFile)
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['gateway/cli/iocgw.js', 'dashboards', 'push', ...args], { env: { ...process.env, GRAFANA_TOKEN: '' } })
+    const { stdout, stderr } = await run(process.execPath, ['gateway/cli/iocgw.js', 'dashboards', 'push', ...args], {
+      env: { ...process.env, GRAFANA_TOKEN: '' },
+    })
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string }
@@ -69,7 +71,10 @@ describe('iocgw dashboards push against a Grafana stand-in', () => {
       expect(JSON.stringify(grafana.boards.get('ioc-flood')!.json)).toContain('"value":3.6')
       expect(grafana.boards.size).toBe(5)
       // The update sent the version it read, without Grafana's overwrite flag.
-      const save = grafana.requests.filter((r) => r.path === '/api/dashboards/db').at(-1)!.body as { overwrite: boolean; dashboard: { version: number } }
+      const save = grafana.requests.filter((r) => r.path === '/api/dashboards/db').at(-1)!.body as {
+        overwrite: boolean
+        dashboard: { version: number }
+      }
       expect(save.overwrite).toBe(false)
       expect(typeof save.dashboard.version).toBe('number')
     } finally {
@@ -93,11 +98,20 @@ describe('iocgw dashboards push against a Grafana stand-in', () => {
 
   it('reports 412 name-exists for a same-title board and saves the others', async () => {
     grafana.folders.set('ioc', { id: 99, uid: 'ioc', title: 'IOC Huế' })
-    grafana.boards.set('someone-elses', { id: 98, uid: 'someone-elses', title: 'Lũ lụt', folderUid: 'ioc', version: 3, json: { title: 'Lũ lụt' } })
+    grafana.boards.set('someone-elses', {
+      id: 98,
+      uid: 'someone-elses',
+      title: 'Lũ lụt',
+      folderUid: 'ioc',
+      version: 3,
+      json: { title: 'Lũ lụt' },
+    })
     const report = await pushBoards(buildBoards().boards, opts())
     const flood = report.boards.find((b) => b.uid === 'ioc-flood')!
     expect(flood.outcome).toBe('failed')
-    expect(flood.error).toMatch(/412 Precondition Failed, name-exists: A dashboard with the same name in the folder already exists\): another board with the same title/)
+    expect(flood.error).toMatch(
+      /412 Precondition Failed, name-exists: A dashboard with the same name in the folder already exists\): another board with the same title/,
+    )
     expect(report.boards.filter((b) => b.outcome === 'created')).toHaveLength(4)
     expect(grafana.boards.get('someone-elses')!.version).toBe(3)
 

@@ -101,7 +101,9 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
     }
     for (const m of PIPELINE_MEASUREMENTS) filledBy.set(m, 'pipeline')
     // Give the alert engine and vision (when wired) a moment to write what the field caused.
-    const wired = await waitFor(async () => (await Promise.all(OPTIONAL_MEASUREMENTS.map(count))).every((n) => n > 0), 15_000, 250).catch(() => false)
+    const wired = await waitFor(async () => (await Promise.all(OPTIONAL_MEASUREMENTS.map(count))).every((n) => n > 0), 15_000, 250).catch(
+      () => false,
+    )
     for (const m of OPTIONAL_MEASUREMENTS) {
       if (wired || (await count(m)) > 0) {
         filledBy.set(m, 'pipeline')
@@ -115,7 +117,9 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
       const summary = (groups.results[0]?.series ?? [])
         .map((x) => `${by.map((t) => x.tags?.[t]).join('/')}=${Math.max(0, ...(x.values[0] ?? []).slice(1).map((v) => Number(v) || 0))}`)
         .join(' ')
-      console.info(`[dashboards] ${m}: ${written} points from the ${m === 'alerts' ? 'alert engine' : 'vision pipeline'} run in process: ${summary}`)
+      console.info(
+        `[dashboards] ${m}: ${written} points from the ${m === 'alerts' ? 'alert engine' : 'vision pipeline'} run in process: ${summary}`,
+      )
       expect(written, `the in-process ${m === 'alerts' ? 'alert engine' : 'vision pipeline'} wrote no "${m}" points`).toBeGreaterThan(0)
       filledBy.set(m, 'in process')
     }
@@ -134,7 +138,10 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
   it('counts open alerts from the last change of each alert, with or without a level', async () => {
     const { LATEST_ALERTS } = await import('../../dashboards/boards/operations.ts')
     const window = `time >= ${Date.now() - 30 * 86_400_000}ms and time <= ${Date.now()}ms`
-    const r = await influxd.query(`SELECT count("id") FROM (${LATEST_ALERTS.replace('$timeFilter', window)}) WHERE "state" != 'resolved'`, DB)
+    const r = await influxd.query(
+      `SELECT count("id") FROM (${LATEST_ALERTS.replace('$timeFilter', window)}) WHERE "state" != 'resolved'`,
+      DB,
+    )
     const open = r.results[0]?.series?.[0]?.values[0]?.[1] as number
     if (filledBy.get('alerts') === 'in process') {
       // The engine raised at least one alert over the flood, and the count is that of the
@@ -171,7 +178,13 @@ describe.skipIf(!ok)('board queries against InfluxDB filled by the gateway', () 
       // Variables first, as Grafana does: their answers fill the panel queries.
       const vars = new Map<string, string[]>()
       for (const v of board.templating.list) {
-        if (v.type === 'custom') vars.set(v.name, String(v.query).split(',').map((s) => s.trim()))
+        if (v.type === 'custom')
+          vars.set(
+            v.name,
+            String(v.query)
+              .split(',')
+              .map((s) => s.trim()),
+          )
         if (v.type !== 'query') continue
         const q = queries.find((x) => x.kind === 'variable' && x.where.endsWith(`$${v.name}`))!
         const { sql } = fill(board, q, vars, now)

@@ -34,7 +34,12 @@ export function boardQueries(board: DashboardJson): BoardQuery[] {
   const out: BoardQuery[] = []
   for (const p of allPanels(board) as Panel[]) {
     for (const t of p.targets) {
-      const q: BoardQuery = { where: `${board.uid} / ${p.title} / ${t.refId}`, kind: 'panel', query: t.query ?? '', datasource: t.datasource }
+      const q: BoardQuery = {
+        where: `${board.uid} / ${p.title} / ${t.refId}`,
+        kind: 'panel',
+        query: t.query ?? '',
+        datasource: t.datasource,
+      }
       if (p.timeFrom) q.timeFrom = p.timeFrom
       if (p.interval) q.interval = p.interval
       if (p.repeat) q.repeat = p.repeat
@@ -47,7 +52,12 @@ export function boardQueries(board: DashboardJson): BoardQuery[] {
   }
   for (const a of board.annotations.list) {
     if (!a.target) continue
-    out.push({ where: `${board.uid} / annotation ${a.name}`, kind: 'annotation', query: a.target.query ?? '', datasource: a.target.datasource })
+    out.push({
+      where: `${board.uid} / annotation ${a.name}`,
+      kind: 'annotation',
+      query: a.target.query ?? '',
+      datasource: a.target.datasource,
+    })
   }
   return out
 }

@@ -8,7 +8,11 @@ import { freePort, tempDir, waitFor } from '../support/services.ts'
 import { startStack, type Stack } from '../ingest/stack.ts'
 import { exited, ROOT, spawnAgent, writeEdgeConfig } from './support.ts'
 
-const base = { device: { id: 'dev-01', password: 'x' }, mqtt: { url: 'mqtt://127.0.0.1:1883' }, driver: { type: 'simulated', sensor: 'water_level' } }
+const base = {
+  device: { id: 'dev-01', password: 'x' },
+  mqtt: { url: 'mqtt://127.0.0.1:1883' },
+  driver: { type: 'simulated', sensor: 'water_level' },
+}
 
 describe('edge config', () => {
   it('the example config is valid', async () => {
@@ -20,14 +24,25 @@ describe('edge config', () => {
     ['unknown top-level key', { ...base, foo: 1 }, /^foo is not a known key$/],
     ['bad device id', { ...base, device: { id: 'A b', password: 'x' } }, /^device\.id /],
     ['bad url', { ...base, mqtt: { url: 'http://x' } }, /^mqtt\.url /],
-    ['unknown driver', { ...base, driver: { type: 'opcua' } }, /driver\.type "opcua" is not a driver; choose one of simulated, modbus-tcp, modbus-rtu/],
+    [
+      'unknown driver',
+      { ...base, driver: { type: 'opcua' } },
+      /driver\.type "opcua" is not a driver; choose one of simulated, modbus-tcp, modbus-rtu/,
+    ],
     ['driver key', { ...base, driver: { type: 'simulated', sensor: 'water_level', sped: 1 } }, /^driver\.sped is not a known key$/],
-    ['register type', { ...base, driver: { type: 'modbus-tcp', host: 'h', registers: [{ metric: 'water_level', address: 0, type: 'int64' }] } }, /^driver\.registers\.0\.type /],
+    [
+      'register type',
+      { ...base, driver: { type: 'modbus-tcp', host: 'h', registers: [{ metric: 'water_level', address: 0, type: 'int64' }] } },
+      /^driver\.registers\.0\.type /,
+    ],
     ['missing secret env', { ...base, device: { id: 'dev-01', password_env: 'NOPE_SECRET' } }, /NOPE_SECRET is not set/],
     ['interval too small', { ...base, interval_s: 0 }, /^interval_s /],
   ]
   it.each(bad)('%s → one line naming the key', async (_n, raw, msg) => {
-    const err = await checkEdgeConfig(raw, '/tmp', {}).then(() => undefined, (e: Error) => e)
+    const err = await checkEdgeConfig(raw, '/tmp', {}).then(
+      () => undefined,
+      (e: Error) => e,
+    )
     expect(err?.message).toMatch(msg)
     expect(err?.message).not.toContain('\n')
   })
@@ -42,7 +57,20 @@ describe('edge config', () => {
 })
 
 describe('simulated driver', () => {
-  const cfg = (sensor: string, seed = 1) => ({ type: 'simulated', sensor, seed, time_scale: 1, base_m: 0.6, peak_m: 3.8, rise_h: 18, period_h: 120, peak_rain_mm_h: 40, pm25_base: 30, noise: 0.05 }) as never
+  const cfg = (sensor: string, seed = 1) =>
+    ({
+      type: 'simulated',
+      sensor,
+      seed,
+      time_scale: 1,
+      base_m: 0.6,
+      peak_m: 3.8,
+      rise_h: 18,
+      period_h: 120,
+      peak_rain_mm_h: 40,
+      pm25_base: 30,
+      noise: 0.05,
+    }) as never
   it('is deterministic from the seed and differs between seeds', () => {
     const t = Date.UTC(2025, 9, 28, 3)
     expect(simulate(cfg('water_level', 7), t, 60)).toEqual(simulate(cfg('water_level', 7), t, 60))
@@ -68,9 +96,11 @@ describe('simulated driver', () => {
     const kinds = { water_level: 'water_level', rain_gauge: 'rain_gauge', air_quality: 'air_quality' } as const
     for (const [sensor, kind] of Object.entries(kinds)) {
       for (let i = 0; i < 500; i++) {
-        const ts = Date.now() - i * 3_600_000 / 10
+        const ts = Date.now() - (i * 3_600_000) / 10
         const values = simulate(cfg(sensor, i), ts, 300)
-        expect(() => checkReading({ ts, seq: i, values, index: null }, kind, Date.now(), { maxFutureMs: 300_000, maxAgeMs: 30 * 86_400_000 })).not.toThrow()
+        expect(() =>
+          checkReading({ ts, seq: i, values, index: null }, kind, Date.now(), { maxFutureMs: 300_000, maxAgeMs: 30 * 86_400_000 }),
+        ).not.toThrow()
       }
     }
   })
@@ -111,7 +141,10 @@ describe('agent over MQTT: status with will, config and commands', () => {
         if (msg.subtopic === 'cmd/ack') acks.push(JSON.parse(msg.payload.toString()) as Record<string, unknown>)
       },
     })
-    secret = stack.registry.createDevice({ id: 'rain-07', kind: 'rain_gauge', name: 'Trạm mưa', station: 'kim-long' }, { type: 'system', id: 'test' }).secret
+    secret = stack.registry.createDevice(
+      { id: 'rain-07', kind: 'rain_gauge', name: 'Trạm mưa', station: 'kim-long' },
+      { type: 'system', id: 'test' },
+    ).secret
     stack.registry.createDevice({ id: 'watcher-01', kind: 'water_level', name: 'watcher' }, { type: 'system', id: 'test' })
   })
   afterAll(async () => {
@@ -133,7 +166,8 @@ describe('agent over MQTT: status with will, config and commands', () => {
     const a = spawnAgent(cfg)
     try {
       await waitFor(() => statuses.some((s) => s.online), 20_000)
-      const count = async () => (await stack.store.readings({ device: 'rain-07', metric: 'rainfall', from: 0, to: Date.now() + 1000, limit: 10_000 })).length
+      const count = async () =>
+        (await stack.store.readings({ device: 'rain-07', metric: 'rainfall', from: 0, to: Date.now() + 1000, limit: 10_000 })).length
       await waitFor(async () => (await count()) === 1, 10_000)
 
       // The gateway sets a 0.2 s interval on the retained config topic.
@@ -150,9 +184,19 @@ describe('agent over MQTT: status with will, config and commands', () => {
       expect(read).toMatchObject({ cmd: 'read-now', ok: true, result: { values: { interval_s: expect.any(Number) } } })
       await waitFor(async () => (await count()) > before, 10_000)
       await stack.broker.publish('devices/rain-07/cmd', JSON.stringify({ id: 'c3', cmd: 'selfdestruct' }), { qos: 1, retain: false })
-      expect(await waitFor(() => acks.find((x) => x.id === 'c3'), 10_000)).toMatchObject({ ok: false, error: expect.stringMatching(/unknown command/) })
+      expect(await waitFor(() => acks.find((x) => x.id === 'c3'), 10_000)).toMatchObject({
+        ok: false,
+        error: expect.stringMatching(/unknown command/),
+      })
       // The retained status is stored with the queue figures.
-      const st = await stack.store.queryPoints({ measurement: 'device_status', where: { device: 'rain-07' }, from: 0, to: Date.now() + 1000, order: 'desc', limit: 1 })
+      const st = await stack.store.queryPoints({
+        measurement: 'device_status',
+        where: { device: 'rain-07' },
+        from: 0,
+        to: Date.now() + 1000,
+        order: 'desc',
+        limit: 1,
+      })
       expect(st[0]!.fields).toMatchObject({ online: 1, queue_dropped: 0, fw: 'iocgw-edge/0.1.0' })
     } finally {
       a.kill('SIGKILL')

@@ -11,7 +11,11 @@ const ADMIN = 'edge-camera-admin-token-012345'
 const SAMPLE = samplePath('coco_000000001532.jpg')
 
 function runEdge(configFile: string): { exited: Promise<number | null>; output: () => string; kill: (s: NodeJS.Signals) => void } {
-  const child = spawn(process.execPath, [BIN, 'edge', '--config', configFile], { cwd: ROOT, env: { ...process.env, IOC_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, 'edge', '--config', configFile], {
+    cwd: ROOT,
+    env: { ...process.env, IOC_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr.on('data', (d: Buffer) => (out += d.toString()))
@@ -40,7 +44,10 @@ describe('iocgw edge with driver.type camera', () => {
 
   it('a wrong key in the camera driver section stops with one line naming it', async () => {
     const file = join(dir.path, 'bad.yaml')
-    writeFileSync(file, `device: { id: cam-bad-01, password: x }\nmqtt: { url: "${gw.mqttUrl}" }\ndriver: { type: camera, snapshot_url: "${cameraUrl}", fps: 3 }\n`)
+    writeFileSync(
+      file,
+      `device: { id: cam-bad-01, password: x }\nmqtt: { url: "${gw.mqttUrl}" }\ndriver: { type: camera, snapshot_url: "${cameraUrl}", fps: 3 }\n`,
+    )
     const edge = runEdge(file)
     expect(await edge.exited).toBe(2)
     expect(edge.output().trim()).toMatch(/^iocgw edge: [^\n]*driver\.fps is not a known key$/)
@@ -54,20 +61,27 @@ describe('iocgw edge with driver.type camera', () => {
     })
     const { credentials } = (await res.json()) as { credentials: { password: string } }
     const file = join(dir.path, 'cam.yaml')
-    writeFileSync(file, [
-      `device: { id: cam-edge-01, password: "${credentials.password}" }`,
-      `mqtt: { url: "${gw.mqttUrl}" }`,
-      `queue: { path: ${join(dir.path, 'queue.db')} }`,
-      `driver: { type: camera, snapshot_url: "${cameraUrl}", interval_s: 0.5, qos: 1 }`,
-      '',
-    ].join('\n'))
+    writeFileSync(
+      file,
+      [
+        `device: { id: cam-edge-01, password: "${credentials.password}" }`,
+        `mqtt: { url: "${gw.mqttUrl}" }`,
+        `queue: { path: ${join(dir.path, 'queue.db')} }`,
+        `driver: { type: camera, snapshot_url: "${cameraUrl}", interval_s: 0.5, qos: 1 }`,
+        '',
+      ].join('\n'),
+    )
     const edge = runEdge(file)
     try {
-      const found = await waitFor(async () => {
-        const r = await fetch(`${gw.apiUrl}/api/v1/cameras/cam-edge-01/detections`, { headers: { authorization: `Bearer ${ADMIN}` } })
-        const body = (await r.json()) as { items: Array<{ counts: Record<string, number> }> }
-        return body.items.length > 0 ? body.items : undefined
-      }, 60_000, 250)
+      const found = await waitFor(
+        async () => {
+          const r = await fetch(`${gw.apiUrl}/api/v1/cameras/cam-edge-01/detections`, { headers: { authorization: `Bearer ${ADMIN}` } })
+          const body = (await r.json()) as { items: Array<{ counts: Record<string, number> }> }
+          return body.items.length > 0 ? body.items : undefined
+        },
+        60_000,
+        250,
+      )
       // The sample's reference counts (samples/expected.json): car 4-5, truck 1.
       expect(found[0]!.counts.car).toBeGreaterThanOrEqual(4)
       expect(found[0]!.counts.truck).toBe(1)

@@ -53,7 +53,11 @@ describe('modbus-tcp driver against a real Modbus TCP server', () => {
   for (const order of ['big', 'little'] as const) {
     it(`reads an int32 level in mm with ${order}-endian word order as metres`, async () => {
       const cfg = await checkEdgeConfig(
-        { device: { id: 'mb-01', password: 'x' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, driver: { type: 'modbus-tcp', host: '127.0.0.1', port, registers: registers(order) } },
+        {
+          device: { id: 'mb-01', password: 'x' },
+          mqtt: { url: 'mqtt://127.0.0.1:1' },
+          driver: { type: 'modbus-tcp', host: '127.0.0.1', port, registers: registers(order) },
+        },
         '/tmp',
       )
       const driver = await modbusTcp.create(cfg.driver as never, { logger, deviceId: 'mb-01' })
@@ -70,7 +74,14 @@ describe('modbus-tcp driver against a real Modbus TCP server', () => {
 
   it('a wrong word order reads a wildly different level (which ingest then refuses as out of range)', async () => {
     const wrong = registers('little').map((r) => (r.metric === 'water_level' ? { ...r, address: 0 } : r))
-    const cfg = await checkEdgeConfig({ device: { id: 'mb-01', password: 'x' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, driver: { type: 'modbus-tcp', host: '127.0.0.1', port, registers: wrong } }, '/tmp')
+    const cfg = await checkEdgeConfig(
+      {
+        device: { id: 'mb-01', password: 'x' },
+        mqtt: { url: 'mqtt://127.0.0.1:1' },
+        driver: { type: 'modbus-tcp', host: '127.0.0.1', port, registers: wrong },
+      },
+      '/tmp',
+    )
     const driver = await modbusTcp.create(cfg.driver as never, { logger, deviceId: 'mb-01' })
     expect((await driver.read(Date.now())).water_level).toBeCloseTo((LEVEL_MM * 65536) / 1000, 6)
     await driver.close()
@@ -82,7 +93,10 @@ describe('modbus-tcp driver against a real Modbus TCP server', () => {
     let agent: Awaited<ReturnType<typeof startEdgeAgent>> | undefined
     try {
       stack = await startStack({ dataDir: dir.path })
-      const { secret } = stack.registry.createDevice({ id: 'kim-long-mb', kind: 'water_level', name: 'Kim Long (Modbus)', station: 'kim-long' }, { type: 'system', id: 'test' })
+      const { secret } = stack.registry.createDevice(
+        { id: 'kim-long-mb', kind: 'water_level', name: 'Kim Long (Modbus)', station: 'kim-long' },
+        { type: 'system', id: 'test' },
+      )
       const cfg = await checkEdgeConfig(
         {
           device: { id: 'kim-long-mb', password: secret },
@@ -102,11 +116,25 @@ describe('modbus-tcp driver against a real Modbus TCP server', () => {
       expect(pts[0]!.value).toBeCloseTo(2.31, 9)
       setLevel(3600)
       const high = await waitFor(async () => {
-        const p = await s.store.readings({ device: 'kim-long-mb', metric: 'alarm_level', from: 0, to: Date.now() + 1000, limit: 1000, order: 'desc' })
+        const p = await s.store.readings({
+          device: 'kim-long-mb',
+          metric: 'alarm_level',
+          from: 0,
+          to: Date.now() + 1000,
+          limit: 1000,
+          order: 'desc',
+        })
         return p[0]?.value === 3 ? p : undefined
       })
       expect(high[0]!.value).toBe(3)
-      const lv = await s.store.readings({ device: 'kim-long-mb', metric: 'water_level', from: 0, to: Date.now() + 1000, limit: 1, order: 'desc' })
+      const lv = await s.store.readings({
+        device: 'kim-long-mb',
+        metric: 'water_level',
+        from: 0,
+        to: Date.now() + 1000,
+        limit: 1,
+        order: 'desc',
+      })
       expect(lv[0]!.value).toBeCloseTo(3.6, 9)
     } finally {
       setLevel(LEVEL_MM)

@@ -32,11 +32,13 @@ describe('Modbus register decoding', () => {
       ['float32', fc.float({ noNaN: true, noDefaultInfinity: true }).map((f) => Math.fround(f))],
     ] as const
     for (const [type, arb] of cases) {
-      fc.assert(fc.property(arb, fc.constantFrom('big' as const, 'little' as const), (v, word_order) => {
-        const e = { type, word_order }
-        const words = encodeWords(e, v)
-        return words.every((w) => w >= 0 && w <= 65535) && Object.is(decodeWords(e, words), v)
-      }))
+      fc.assert(
+        fc.property(arb, fc.constantFrom('big' as const, 'little' as const), (v, word_order) => {
+          const e = { type, word_order }
+          const words = encodeWords(e, v)
+          return words.every((w) => w >= 0 && w <= 65535) && Object.is(decodeWords(e, words), v)
+        }),
+      )
     }
   })
 })

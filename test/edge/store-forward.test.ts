@@ -21,7 +21,10 @@ describe('edge store-and-forward end to end', () => {
     const mqttPort = await freePort()
     const dataDir = join(dir.path, 'gateway')
     stack = await startStack({ dataDir, mqttPort })
-    const { secret } = stack.registry.createDevice({ id: 'phu-oc-01', kind: 'water_level', name: 'Phú Ốc', station: 'phu-oc' }, { type: 'system', id: 'test' })
+    const { secret } = stack.registry.createDevice(
+      { id: 'phu-oc-01', kind: 'water_level', name: 'Phú Ốc', station: 'phu-oc' },
+      { type: 'system', id: 'test' },
+    )
     const queuePath = join(dir.path, 'agent', 'queue.db')
     const config = writeEdgeConfig(dir.path, {
       device: { id: 'phu-oc-01', password_env: 'TEST_DEVICE_SECRET' },
@@ -80,7 +83,8 @@ describe('edge store-and-forward end to end', () => {
     const gaps = pts.slice(1).map((p, i) => p.ts - pts[i]!.ts)
     expect(Math.max(...gaps)).toBeLessThan(5_000)
     // The backlog went out in batches (array payloads), not one message per reading.
-    const metric = async (name: string) => ((await s2.metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.topic !== 'status')?.value ?? 0)
+    const metric = async (name: string) =>
+      (await s2.metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.topic !== 'status')?.value ?? 0
     const replayed = await metric('iocgw_ingest_readings_stored_total')
     const messages = await metric('iocgw_ingest_messages_total')
     expect(replayed).toBeGreaterThan(60)

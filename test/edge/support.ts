@@ -36,7 +36,9 @@ export function queueState(path: string): { depth: number; nextSeq: number; drop
   const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
     const depth = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n
-    const meta = Object.fromEntries((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]))
+    const meta = Object.fromEntries(
+      (db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
+    )
     return { depth, nextSeq: Number(meta.next_seq ?? 0), dropped: Number(meta.dropped ?? 0) }
   } finally {
     db.close()

@@ -11,7 +11,11 @@ export function parseCsv(text: string): string[][] {
       for (;;) {
         if (i >= text.length) throw new Error('unterminated quoted field')
         if (text[i] === '"') {
-          if (text[i + 1] === '"') { field += '"'; i += 2; continue }
+          if (text[i + 1] === '"') {
+            field += '"'
+            i += 2
+            continue
+          }
           i++
           break
         }
@@ -24,8 +28,16 @@ export function parseCsv(text: string): string[][] {
       }
     }
     row.push(field)
-    if (text[i] === ',') { i++; continue }
-    if (text[i] === '\r' && text[i + 1] === '\n') { rows.push(row); row = []; i += 2; continue }
+    if (text[i] === ',') {
+      i++
+      continue
+    }
+    if (text[i] === '\r' && text[i + 1] === '\n') {
+      rows.push(row)
+      row = []
+      i += 2
+      continue
+    }
     if (i >= text.length) throw new Error('last record has no CRLF')
     throw new Error(`unexpected ${JSON.stringify(text[i])} at ${i}`)
   }

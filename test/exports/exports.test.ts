@@ -25,7 +25,10 @@ let base: string
 const T0 = Date.parse('2026-10-01T00:00:00Z')
 const quiet = () => new Writable({ write: (_c, _e, cb) => cb() })
 
-async function get(path: string, auth: { token?: string; cookie?: string } = { token: ADMIN }): Promise<{ status: number; headers: Headers; text: string }> {
+async function get(
+  path: string,
+  auth: { token?: string; cookie?: string } = { token: ADMIN },
+): Promise<{ status: number; headers: Headers; text: string }> {
   const headers: Record<string, string> = {}
   if (auth.token) headers.authorization = `Bearer ${auth.token}`
   if (auth.cookie) headers.cookie = auth.cookie
@@ -35,21 +38,85 @@ async function get(path: string, auth: { token?: string; cookie?: string } = { t
 
 beforeAll(async () => {
   // Set-up straight into the stores (before the gateway opens them).
-  const store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('warn', quiet()), metrics: new Metrics({ defaults: false }) })
+  const store = new SqliteTimeSeriesStore({
+    dataDir: dir.path,
+    logger: createLogger('warn', quiet()),
+    metrics: new Metrics({ defaults: false }),
+  })
   const points = []
   for (let i = 0; i < 30; i++) {
-    points.push({ measurement: 'readings', ts: T0 + i * 60_000, tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: 'Phú Xuân' }, fields: { water_level: 1 + i / 100, seq: i } })
-    points.push({ measurement: 'readings', ts: T0 + i * 60_000, tags: { device: 'phu-oc-01', kind: 'water_level', station: 'phu-oc', district: 'Phong Điền' }, fields: { water_level: 2 + i / 100, seq: i } })
+    points.push({
+      measurement: 'readings',
+      ts: T0 + i * 60_000,
+      tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: 'Phú Xuân' },
+      fields: { water_level: 1 + i / 100, seq: i },
+    })
+    points.push({
+      measurement: 'readings',
+      ts: T0 + i * 60_000,
+      tags: { device: 'phu-oc-01', kind: 'water_level', station: 'phu-oc', district: 'Phong Điền' },
+      fields: { water_level: 2 + i / 100, seq: i },
+    })
   }
-  points.push({ measurement: 'readings', ts: T0 + 5 * 60_000, tags: { device: 'aq-hue-01', kind: 'air_quality', station: 'hue-aq', district: 'Phú Xuân' }, fields: { pm25: 41.5, aqi: 112, aqi_dominant: 'pm25, "fine"' } })
-  points.push({ measurement: 'detections', ts: T0 + 60_000, tags: { camera: 'cam-tt', zone: 'bridge', district: 'Phú Xuân' }, fields: { car: 4, motorcycle: 11, congestion: 2, occupancy: 0.4 } })
+  points.push({
+    measurement: 'readings',
+    ts: T0 + 5 * 60_000,
+    tags: { device: 'aq-hue-01', kind: 'air_quality', station: 'hue-aq', district: 'Phú Xuân' },
+    fields: { pm25: 41.5, aqi: 112, aqi_dominant: 'pm25, "fine"' },
+  })
+  points.push({
+    measurement: 'detections',
+    ts: T0 + 60_000,
+    tags: { camera: 'cam-tt', zone: 'bridge', district: 'Phú Xuân' },
+    fields: { car: 4, motorcycle: 11, congestion: 2, occupancy: 0.4 },
+  })
   await store.write(points)
   await store.close()
   const alerts = openAlertsDb(dir.path)
   const as = sqliteAlertStore(alerts.db)
-  as.insert({ id: 'a1', rule: 'water-level', kind: 'water_level', subject: 'kim-long', station: 'kim-long', district: 'Phú Xuân', severity: 'major', level: 2, value: 1.42, threshold: 1.4, unit: 'm', title: 'Kim Long: báo động II,\r\n"lũ"', late: false, at: new Date(T0 + 120_000).toISOString(), attentionSince: T0 })
-  as.insert({ id: 'a2', rule: 'water-level', kind: 'water_level', subject: 'phu-oc', station: 'phu-oc', district: 'Phong Điền', severity: 'minor', level: 1, title: 'Phú Ốc', late: false, at: new Date(T0 + 180_000).toISOString(), attentionSince: T0 })
-  as.insert({ id: 'a0', rule: 'water-level', kind: 'water_level', subject: 'old', station: 'kim-long', severity: 'minor', title: 'before the period', late: false, at: new Date(T0 - DAY).toISOString(), attentionSince: T0 })
+  as.insert({
+    id: 'a1',
+    rule: 'water-level',
+    kind: 'water_level',
+    subject: 'kim-long',
+    station: 'kim-long',
+    district: 'Phú Xuân',
+    severity: 'major',
+    level: 2,
+    value: 1.42,
+    threshold: 1.4,
+    unit: 'm',
+    title: 'Kim Long: báo động II,\r\n"lũ"',
+    late: false,
+    at: new Date(T0 + 120_000).toISOString(),
+    attentionSince: T0,
+  })
+  as.insert({
+    id: 'a2',
+    rule: 'water-level',
+    kind: 'water_level',
+    subject: 'phu-oc',
+    station: 'phu-oc',
+    district: 'Phong Điền',
+    severity: 'minor',
+    level: 1,
+    title: 'Phú Ốc',
+    late: false,
+    at: new Date(T0 + 180_000).toISOString(),
+    attentionSince: T0,
+  })
+  as.insert({
+    id: 'a0',
+    rule: 'water-level',
+    kind: 'water_level',
+    subject: 'old',
+    station: 'kim-long',
+    severity: 'minor',
+    title: 'before the period',
+    late: false,
+    at: new Date(T0 - DAY).toISOString(),
+    attentionSince: T0,
+  })
   alerts.release()
 
   const config = Value.Default(ConfigSchema, {
@@ -61,7 +128,11 @@ beforeAll(async () => {
   }) as GatewayConfig
   gw = await startGateway({ config, notice: () => {}, logDestination: quiet() })
   base = `http://127.0.0.1:${gw.ports.http}`
-  const made = await fetch(`${base}/api/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'an', role: 'viewer', password: PASSWORD, districts: ['Phú Xuân'] }) })
+  const made = await fetch(`${base}/api/v1/users`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'an', role: 'viewer', password: PASSWORD, districts: ['Phú Xuân'] }),
+  })
   expect(made.status).toBe(201)
 }, 120_000)
 afterAll(async () => {
@@ -82,7 +153,18 @@ describe('GET /exports/readings.csv', () => {
     const objs = csvObjects(res.text)
     expect(objs).toHaveLength(61)
     expect(objs.map((o) => Date.parse(o.time!))).toEqual(objs.map((o) => Date.parse(o.time!)).sort((a, b) => a - b))
-    expect(objs[0]).toEqual({ time: '2026-10-01T00:00:00.000Z', device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: 'Phú Xuân', aqi: '', aqi_dominant: '', pm25: '', seq: '0', water_level: '1' })
+    expect(objs[0]).toEqual({
+      time: '2026-10-01T00:00:00.000Z',
+      device: 'kim-long-01',
+      kind: 'water_level',
+      station: 'kim-long',
+      district: 'Phú Xuân',
+      aqi: '',
+      aqi_dominant: '',
+      pm25: '',
+      seq: '0',
+      water_level: '1',
+    })
     // Quotes and commas inside a value survive the round trip (RFC 4180 §2 rules 6, 7).
     expect(objs.find((o) => o.device === 'aq-hue-01')).toMatchObject({ aqi: '112', pm25: '41.5', aqi_dominant: 'pm25, "fine"' })
   })
@@ -98,7 +180,11 @@ describe('GET /exports/readings.csv', () => {
   })
 
   it("gives a scoped user only their districts' rows", async () => {
-    const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'an', password: PASSWORD }) })
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'an', password: PASSWORD }),
+    })
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!
     const rows = csvObjects((await get(`/exports/readings.csv?${PERIOD}`, { cookie })).text)
     expect(rows).toHaveLength(31)
@@ -120,7 +206,19 @@ describe('GET /exports/readings.csv', () => {
 describe('GET /exports/detections.csv and /exports/alerts.csv', () => {
   it('exports detections with their counts', async () => {
     const rows = csvObjects((await get(`/exports/detections.csv?${PERIOD}&camera=cam-tt`)).text)
-    expect(rows).toEqual([{ time: '2026-10-01T00:01:00.000Z', camera: 'cam-tt', zone: 'bridge', station: '', district: 'Phú Xuân', car: '4', congestion: '2', motorcycle: '11', occupancy: '0.4' }])
+    expect(rows).toEqual([
+      {
+        time: '2026-10-01T00:01:00.000Z',
+        camera: 'cam-tt',
+        zone: 'bridge',
+        station: '',
+        district: 'Phú Xuân',
+        car: '4',
+        congestion: '2',
+        motorcycle: '11',
+        occupancy: '0.4',
+      },
+    ])
   })
 
   it('exports the alerts opened in the period, oldest first', async () => {
@@ -129,7 +227,16 @@ describe('GET /exports/detections.csv and /exports/alerts.csv', () => {
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="alerts_/)
     const rows = csvObjects(res.text)
     expect(rows.map((r) => r.id)).toEqual(['a1', 'a2'])
-    expect(rows[0]).toMatchObject({ kind: 'water_level', severity: 'major', level: '2', state: 'open', station: 'kim-long', value: '1.42', title: 'Kim Long: báo động II,\r\n"lũ"', late: 'false' })
+    expect(rows[0]).toMatchObject({
+      kind: 'water_level',
+      severity: 'major',
+      level: '2',
+      state: 'open',
+      station: 'kim-long',
+      value: '1.42',
+      title: 'Kim Long: báo động II,\r\n"lũ"',
+      late: 'false',
+    })
     expect(csvObjects((await get(`/exports/alerts.csv?${PERIOD}&station=phu-oc`)).text).map((r) => r.id)).toEqual(['a2'])
   })
 })
@@ -138,8 +245,24 @@ describe('iocgw export', () => {
   it('writes the same CSV to a file and says how many rows', async () => {
     const file = join(dir.path, 'out.csv')
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [BIN, 'export', 'readings', '--from', new Date(T0).toISOString(), '--to', new Date(T0 + DAY).toISOString(), '--device', 'kim-long-01', '-o', file],
-        { env: { ...process.env, IOC_API_URL: base, IOC_TOKEN: ADMIN } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)))
+      execFile(
+        process.execPath,
+        [
+          BIN,
+          'export',
+          'readings',
+          '--from',
+          new Date(T0).toISOString(),
+          '--to',
+          new Date(T0 + DAY).toISOString(),
+          '--device',
+          'kim-long-01',
+          '-o',
+          file,
+        ],
+        { env: { ...process.env, IOC_API_URL: base, IOC_TOKEN: ADMIN } },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      )
     })
     expect(out.trim()).toBe(`30 rows written to ${file}`)
     expect(readFileSync(file, 'utf8')).toBe((await get(`/exports/readings.csv?${PERIOD}&device=kim-long-01`)).text)

@@ -67,9 +67,16 @@ describe('a CSV export of 1,000,000 readings', () => {
   it('streams from SQLite with the gateway RSS growing by less than 50 MB', async () => {
     const dataDir = join(dir.path, 'sqlite')
     // Set-up: the store makes the series, field ids and types; the bulk goes in by plain SQL.
-    const store = new SqliteTimeSeriesStore({ dataDir, logger: createLogger('warn'), metrics: new Metrics({ defaults: false }), retentionDays: 100_000 })
+    const store = new SqliteTimeSeriesStore({
+      dataDir,
+      logger: createLogger('warn'),
+      metrics: new Metrics({ defaults: false }),
+      retentionDays: 100_000,
+    })
     const tags = (d: number) => ({ device: `wl-${d}`, kind: 'water_level', station: `st-${d}`, district: 'Phú Xuân' })
-    await store.write(Array.from({ length: DEVICES }, (_, d) => ({ measurement: 'readings', ts: T0, tags: tags(d), fields: { water_level: 1, seq: 0 } })))
+    await store.write(
+      Array.from({ length: DEVICES }, (_, d) => ({ measurement: 'readings', ts: T0, tags: tags(d), fields: { water_level: 1, seq: 0 } })),
+    )
     await store.close()
     const db = new Database(join(dataDir, 'timeseries.db'))
     const series = db.prepare("SELECT id FROM series WHERE measurement = 'readings' ORDER BY id").all() as Array<{ id: number }>
@@ -77,16 +84,19 @@ describe('a CSV export of 1,000,000 readings', () => {
     const [wl, seq] = [field('water_level'), field('seq')]
     const ins = db.prepare('INSERT OR REPLACE INTO samples (series, field, ts, v, t) VALUES (?, ?, ?, ?, 0)')
     db.transaction(() => {
-      for (const s of series) for (let i = 0; i < PER_DEVICE; i++) {
-        ins.run(s.id, wl, T0 + i * 1000, 1 + (i % 500) / 100)
-        ins.run(s.id, seq, T0 + i * 1000, i)
-      }
+      for (const s of series)
+        for (let i = 0; i < PER_DEVICE; i++) {
+          ins.run(s.id, wl, T0 + i * 1000, 1 + (i % 500) / 100)
+          ins.run(s.id, seq, T0 + i * 1000, i)
+        }
     })()
     db.close()
     const gw = await spawnGateway({ dataDir, env: { IOC_CONFIG: configFile(), IOC_ADMIN_TOKEN: ADMIN } })
     try {
       const r = await measureExport(gw)
-      console.log(`sqlite: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`)
+      console.log(
+        `sqlite: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`,
+      )
       expect(r.rows).toBe(TOTAL)
       expect(r.growth).toBeLessThan(50 * MB)
     } finally {
@@ -99,22 +109,32 @@ describe('a CSV export of 1,000,000 readings', () => {
     let gw: GatewayProcess | undefined
     try {
       influxd = await startInfluxd()
-      gw = await spawnGateway({ dataDir: join(dir.path, 'influx'), env: { IOC_CONFIG: configFile(), IOC_ADMIN_TOKEN: ADMIN, IOC_INFLUX_URL: influxd.urlFor('ioc') } })
+      gw = await spawnGateway({
+        dataDir: join(dir.path, 'influx'),
+        env: { IOC_CONFIG: configFile(), IOC_ADMIN_TOKEN: ADMIN, IOC_INFLUX_URL: influxd.urlFor('ioc') },
+      })
       // Set-up: line protocol straight to influxd, into the gateway's database and `raw` policy.
       for (let d = 0; d < DEVICES; d++) {
         for (let start = 0; start < PER_DEVICE; start += 50_000) {
           let body = ''
-          for (let i = start; i < start + 50_000; i++) body += `readings,device=wl-${d},district=Ph\\ Xuan,kind=water_level,station=st-${d} water_level=${1 + (i % 500) / 100},seq=${i}i ${T0 + i * 1000}\n`
+          for (let i = start; i < start + 50_000; i++)
+            body += `readings,device=wl-${d},district=Ph\\ Xuan,kind=water_level,station=st-${d} water_level=${1 + (i % 500) / 100},seq=${i}i ${T0 + i * 1000}\n`
           const res = await fetch(`${influxd.url}/write?db=ioc&rp=raw&precision=ms`, { method: 'POST', body })
           expect(res.status, await res.text()).toBe(204)
         }
       }
-      await waitFor(async () => {
-        const r = await influxd!.query('SELECT count(seq) FROM "raw"."readings"', 'ioc')
-        return r.results[0]?.series?.[0]?.values[0]?.[1] === TOTAL
-      }, 60_000, 500)
+      await waitFor(
+        async () => {
+          const r = await influxd!.query('SELECT count(seq) FROM "raw"."readings"', 'ioc')
+          return r.results[0]?.series?.[0]?.values[0]?.[1] === TOTAL
+        },
+        60_000,
+        500,
+      )
       const r = await measureExport(gw)
-      console.log(`influx: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`)
+      console.log(
+        `influx: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`,
+      )
       expect(r.rows).toBe(TOTAL)
       expect(r.growth).toBeLessThan(50 * MB)
     } finally {

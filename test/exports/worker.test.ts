@@ -25,11 +25,21 @@ async function text(chunks: AsyncIterable<string | Uint8Array>): Promise<string>
 }
 
 beforeAll(async () => {
-  store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('warn', quiet()), metrics: new Metrics({ defaults: false }), retentionDays: 100_000 })
+  store = new SqliteTimeSeriesStore({
+    dataDir: dir.path,
+    logger: createLogger('warn', quiet()),
+    metrics: new Metrics({ defaults: false }),
+    retentionDays: 100_000,
+  })
   const points = []
   for (let i = 0; i < N; i++) {
     const d = i % 2
-    points.push({ measurement: 'readings', ts: T0 + i * 1000, tags: { device: `wl-${d}`, kind: 'water_level', station: `st-${d}`, district: 'Phú Xuân' }, fields: { water_level: 1 + (i % 50) / 100, note: i % 7 === 0 ? 'a "quoted", value' : 'ok', ok: i % 3 === 0 } })
+    points.push({
+      measurement: 'readings',
+      ts: T0 + i * 1000,
+      tags: { device: `wl-${d}`, kind: 'water_level', station: `st-${d}`, district: 'Phú Xuân' },
+      fields: { water_level: 1 + (i % 50) / 100, note: i % 7 === 0 ? 'a "quoted", value' : 'ok', ok: i % 3 === 0 },
+    })
   }
   await store.write(points)
 })

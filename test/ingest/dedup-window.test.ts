@@ -41,7 +41,11 @@ describe('de-dup window', () => {
 
   it('agrees with a plain list over a long random run', () => {
     const rnd = lcg(3)
-    agreesWithList(500, 20_000, () => [`d${Math.floor(rnd() * 5)}`, rnd() < 0.1 ? null : Math.floor(rnd() * 50), 1_700_000_000_000 + Math.floor(rnd() * 200)])
+    agreesWithList(500, 20_000, () => [
+      `d${Math.floor(rnd() * 5)}`,
+      rnd() < 0.1 ? null : Math.floor(rnd() * 50),
+      1_700_000_000_000 + Math.floor(rnd() * 200),
+    ])
   })
 })
 
@@ -77,9 +81,12 @@ describe('de-dup window, readings mostly in time order', () => {
       const dev = Math.floor(rnd() * 4)
       const r = rnd()
       let reading: Key
-      if (r < 0.8) reading = [`d${dev}`, i, (clock[dev]! += 1 + Math.floor(rnd() * 3))] // the usual: later than any before
-      else if (r < 0.9 && sent.length > 0) reading = sent[sent.length - 1 - Math.floor(rnd() * Math.min(sent.length, 600))]! // a resend, recent or forgotten
-      else if (r < 0.95) reading = [`d${dev}`, i, clock[dev]! - Math.floor(rnd() * 500)] // a replayed old reading
+      if (r < 0.8)
+        reading = [`d${dev}`, i, (clock[dev]! += 1 + Math.floor(rnd() * 3))] // the usual: later than any before
+      else if (r < 0.9 && sent.length > 0)
+        reading = sent[sent.length - 1 - Math.floor(rnd() * Math.min(sent.length, 600))]! // a resend, recent or forgotten
+      else if (r < 0.95)
+        reading = [`d${dev}`, i, clock[dev]! - Math.floor(rnd() * 500)] // a replayed old reading
       else reading = [`d${dev}`, i, clock[dev]!] // another seq at the newest instant
       sent.push(reading)
       return reading

@@ -19,26 +19,59 @@ const air = device('fuzz-air-01', 'air_quality', null)
 const defect = fc.oneof(
   fc.record({ values: fc.constant({}) }),
   fc.record({ values: fc.record({ water_level: fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer())) }) }),
-  fc.record({ values: fc.record({ water_level: fc.oneof(fc.double({ min: 200.0001, max: 1e300, noNaN: true }), fc.double({ max: -20.0001, min: -1e300, noNaN: true })) }) }),
-  fc.record({ values: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !['water_level', 'battery', 'rssi', 'temperature', 'humidity'].includes(k)), fc.double(), { minKeys: 1, maxKeys: 3 }) }),
+  fc.record({
+    values: fc.record({
+      water_level: fc.oneof(fc.double({ min: 200.0001, max: 1e300, noNaN: true }), fc.double({ max: -20.0001, min: -1e300, noNaN: true })),
+    }),
+  }),
+  fc.record({
+    values: fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !['water_level', 'battery', 'rssi', 'temperature', 'humidity'].includes(k)),
+      fc.double(),
+      { minKeys: 1, maxKeys: 3 },
+    ),
+  }),
   fc.record({ values: fc.constant({ rainfall: 1, interval_s: 60 }) }),
   fc.record({ values: fc.constant({ water_level: 1, alarm_level: 2 }) }),
-  fc.record({ ts: fc.oneof(fc.string(), fc.integer({ min: 1, max: 99_999_999_999 }), fc.constant(Date.now() + 3_600_000), fc.constant(-1)), values: fc.constant({ water_level: 1 }) }),
-  fc.record({ seq: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.1, max: 0.9 }), fc.string()), values: fc.constant({ water_level: 1 }) }),
+  fc.record({
+    ts: fc.oneof(fc.string(), fc.integer({ min: 1, max: 99_999_999_999 }), fc.constant(Date.now() + 3_600_000), fc.constant(-1)),
+    values: fc.constant({ water_level: 1 }),
+  }),
+  fc.record({
+    seq: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.1, max: 0.9 }), fc.string()),
+    values: fc.constant({ water_level: 1 }),
+  }),
   fc.record({ values: fc.constant({ water_level: 1 }), extra: fc.jsonValue() }),
-  fc.record({ values: fc.constant({ battery: 1 }), ts: fc.date({ min: new Date(1971, 0, 1), max: new Date(2000, 0, 1), noInvalidDate: true }).map((d) => d.getTime()) }),
+  fc.record({
+    values: fc.constant({ battery: 1 }),
+    ts: fc.date({ min: new Date(1971, 0, 1), max: new Date(2000, 0, 1), noInvalidDate: true }).map((d) => d.getTime()),
+  }),
 )
 
 const garbage = fc.oneof(
   fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
-  fc.string({ maxLength: 200 }).filter((s) => !s.includes('values')).map((s) => Buffer.from(s)),
-  fc.json({ maxDepth: 3 }).filter((s) => !s.includes('values') && !s.includes('"n"') && !s.includes('"bn"')).map((s) => Buffer.from(s)),
+  fc
+    .string({ maxLength: 200 })
+    .filter((s) => !s.includes('values'))
+    .map((s) => Buffer.from(s)),
+  fc
+    .json({ maxDepth: 3 })
+    .filter((s) => !s.includes('values') && !s.includes('"n"') && !s.includes('"bn"'))
+    .map((s) => Buffer.from(s)),
   fc.array(defect, { minLength: 1, maxLength: 5 }).map((a) => Buffer.from(JSON.stringify(a))),
   defect.map((d) => Buffer.from(JSON.stringify(d))),
   defect.map((d) => Buffer.from(JSON.stringify(d).replace(/"water_level":1/, '"water_level":1e999'))),
   // Names no metric has (SenML names are read case-insensitively after their last `:` or `/`, so a
   // bare random name could be one: `cO` in ppb is carbon monoxide).
-  fc.array(fc.record({ n: fc.string({ maxLength: 8 }).map((n) => `zz${n.replace(/[:/]/g, '')}`), u: fc.constantFrom('furlong', 'ppb', 'Cel', 'kg'), v: fc.double({ noNaN: true }) }), { minLength: 1, maxLength: 4 })
+  fc
+    .array(
+      fc.record({
+        n: fc.string({ maxLength: 8 }).map((n) => `zz${n.replace(/[:/]/g, '')}`),
+        u: fc.constantFrom('furlong', 'ppb', 'Cel', 'kg'),
+        v: fc.double({ noNaN: true }),
+      }),
+      { minLength: 1, maxLength: 4 },
+    )
     .map((a) => Buffer.from(JSON.stringify(a))),
   fc.constant(Buffer.from('{"values": {"water_level": 1}'.repeat(1))),
 )

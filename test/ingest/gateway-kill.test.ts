@@ -31,7 +31,8 @@ function startGw(env: Record<string, string>): Gw {
   return { child, out: () => out }
 }
 
-const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()))
 
 describe('gateway kill -9 under QoS 1 publishers', () => {
   const dir = tempDir()
@@ -76,7 +77,12 @@ describe('gateway kill -9 under QoS 1 publishers', () => {
     let running = true
     const t0 = Date.now() - 60_000
     const loops = devices.map(async (d, di) => {
-      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: d.id, password: d.secret, clientId: d.id, reconnectPeriod: 0 })
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+        username: d.id,
+        password: d.secret,
+        clientId: d.id,
+        reconnectPeriod: 0,
+      })
       clients.push(c)
       c.on('error', () => {})
       const mine = new Set<number>()
@@ -116,7 +122,11 @@ describe('gateway kill -9 under QoS 1 publishers', () => {
     gw.child.kill('SIGTERM')
     await exited(gw.child)
 
-    const store = await openTimeSeriesStore({ dataDir: env.IOC_DATA_DIR, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
+    const store = await openTimeSeriesStore({
+      dataDir: env.IOC_DATA_DIR,
+      logger: createLogger('silent'),
+      metrics: new Metrics({ defaults: false }),
+    })
     try {
       for (const d of devices) {
         const pts = await store.readings({ device: d.id, metric: 'seq', from: t0 - 1, to: Date.now(), limit: 100_000 })

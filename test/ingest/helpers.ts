@@ -12,10 +12,22 @@ export function device(id: string, kind: DeviceKind, station: string | null = nu
   return { id, kind, name: id, station, district: 'Huế', location: null, tags: [], state: 'active', created_at: t, updated_at: t }
 }
 
-export function publish(dev: Device, payload: unknown, opts: { subtopic?: string; receivedAt?: number; raw?: boolean } = {}): DevicePublish {
+export function publish(
+  dev: Device,
+  payload: unknown,
+  opts: { subtopic?: string; receivedAt?: number; raw?: boolean } = {},
+): DevicePublish {
   const subtopic = opts.subtopic ?? 'telemetry'
   const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(opts.raw ? String(payload) : JSON.stringify(payload))
-  return { device: dev, topic: `devices/${dev.id}/${subtopic}`, subtopic, payload: buf, qos: 1, retain: false, receivedAt: opts.receivedAt ?? Date.now() }
+  return {
+    device: dev,
+    topic: `devices/${dev.id}/${subtopic}`,
+    subtopic,
+    payload: buf,
+    qos: 1,
+    retain: false,
+    receivedAt: opts.receivedAt ?? Date.now(),
+  }
 }
 
 /** Collects what ingest writes; `fail` makes the next writes reject (a store outage). */

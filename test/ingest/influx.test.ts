@@ -22,21 +22,56 @@ describe.skipIf(!requireInfluxd())('ingest into InfluxDB over MQTT', () => {
   })
 
   it('stores readings with alarm level, rise rate, VN_AQI and its dominant pollutant; status; rejects', async () => {
-    const gauge = stack.registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long', district: 'Huế' }, { type: 'system', id: 't' })
-    const air = stack.registry.createDevice({ id: 'aq-hue-01', kind: 'air_quality', name: 'Quan trắc không khí' }, { type: 'system', id: 't' })
-    const g = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, { username: 'kim-long-01', password: gauge.secret, clientId: 'kim-long-01', reconnectPeriod: 0 })
-    const a = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, { username: 'aq-hue-01', password: air.secret, clientId: 'aq-hue-01', reconnectPeriod: 0 })
+    const gauge = stack.registry.createDevice(
+      { id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long', district: 'Huế' },
+      { type: 'system', id: 't' },
+    )
+    const air = stack.registry.createDevice(
+      { id: 'aq-hue-01', kind: 'air_quality', name: 'Quan trắc không khí' },
+      { type: 'system', id: 't' },
+    )
+    const g = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, {
+      username: 'kim-long-01',
+      password: gauge.secret,
+      clientId: 'kim-long-01',
+      reconnectPeriod: 0,
+    })
+    const a = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, {
+      username: 'aq-hue-01',
+      password: air.secret,
+      clientId: 'aq-hue-01',
+      reconnectPeriod: 0,
+    })
     const now = Date.now()
-    const levels = Array.from({ length: 7 }, (_, i) => ({ ts: now - 3_600_000 + i * 600_000, seq: i, values: { water_level: 1.8 + 0.05 * i, battery: 12.6 } }))
+    const levels = Array.from({ length: 7 }, (_, i) => ({
+      ts: now - 3_600_000 + i * 600_000,
+      seq: i,
+      values: { water_level: 1.8 + 0.05 * i, battery: 12.6 },
+    }))
     await g.publishAsync('devices/kim-long-01/telemetry', JSON.stringify(levels), { qos: 1 })
     const hour = Math.floor(now / 3_600_000) * 3_600_000
-    await a.publishAsync('devices/aq-hue-01/telemetry', JSON.stringify([
-      { ts: hour - 3_600_000 + 5, seq: 1, values: { pm25: 20, pm10: 40 } },
-      { ts: Math.min(hour + 5, now), seq: 2, values: { pm25: 30, pm10: 50, no2: 250, o3: 80 } },
-    ]), { qos: 1 })
+    await a.publishAsync(
+      'devices/aq-hue-01/telemetry',
+      JSON.stringify([
+        { ts: hour - 3_600_000 + 5, seq: 1, values: { pm25: 20, pm10: 40 } },
+        { ts: Math.min(hour + 5, now), seq: 2, values: { pm25: 30, pm10: 50, no2: 250, o3: 80 } },
+      ]),
+      { qos: 1 },
+    )
     // SenML from the same gauge, in centimetres.
-    await g.publishAsync('devices/kim-long-01/telemetry', JSON.stringify([{ bn: 'kim-long-01/', bt: (now + 1000) / 1000, n: 'water_level', u: 'cm', v: 215 }, { n: 'seq', v: 7 }]), { qos: 1 })
-    await g.publishAsync('devices/kim-long-01/status', JSON.stringify({ online: true, ts: new Date().toISOString(), fw: '1.0', uptime: 12, queue_dropped: 0 }), { qos: 1, retain: true })
+    await g.publishAsync(
+      'devices/kim-long-01/telemetry',
+      JSON.stringify([
+        { bn: 'kim-long-01/', bt: (now + 1000) / 1000, n: 'water_level', u: 'cm', v: 215 },
+        { n: 'seq', v: 7 },
+      ]),
+      { qos: 1 },
+    )
+    await g.publishAsync(
+      'devices/kim-long-01/status',
+      JSON.stringify({ online: true, ts: new Date().toISOString(), fw: '1.0', uptime: 12, queue_dropped: 0 }),
+      { qos: 1, retain: true },
+    )
     await g.publishAsync('devices/kim-long-01/telemetry', '{"values": {"water_level": 9999}}', { qos: 1 })
     await g.endAsync()
     await a.endAsync()
@@ -61,6 +96,13 @@ describe.skipIf(!requireInfluxd())('ingest into InfluxDB over MQTT', () => {
     expect(rj.values[0]!.slice(1)).toEqual([1, 'out_of_range'])
     const types = await influxd.query('SHOW FIELD KEYS FROM readings', 'ioc')
     const ft = Object.fromEntries(types.results[0]!.series![0]!.values as Array<[string, string]>)
-    expect(ft).toMatchObject({ water_level: 'float', alarm_level: 'float', rise_rate: 'float', aqi: 'float', aqi_dominant: 'string', seq: 'integer' })
+    expect(ft).toMatchObject({
+      water_level: 'float',
+      alarm_level: 'float',
+      rise_rate: 'float',
+      aqi: 'float',
+      aqi_dominant: 'string',
+      seq: 'integer',
+    })
   }, 60_000)
 })

@@ -12,7 +12,11 @@ describe('telemetry: accepted forms', () => {
     const ts = new Date(Date.now() - 1000).toISOString()
     await ingest.telemetry(publish(gauge, { ts, seq: 7, values: { water_level: 2.31, battery: 12.6 } }))
     const [p] = sink.readings()
-    expect(p).toMatchObject({ measurement: 'readings', ts: Date.parse(ts), tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: 'Huế' } })
+    expect(p).toMatchObject({
+      measurement: 'readings',
+      ts: Date.parse(ts),
+      tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: 'Huế' },
+    })
     expect(p!.fields).toMatchObject({ water_level: 2.31, battery: 12.6, seq: 7, alarm_level: 2 })
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({ device: 'kim-long-01', seq: 7, late: false, values: { water_level: 2.31, alarm_level: 2 } })
@@ -22,7 +26,12 @@ describe('telemetry: accepted forms', () => {
     const { ingest, sink } = setup()
     const now = Date.now()
     await ingest.telemetry(publish(gauge, { values: { water_level: 0.5 } }, { receivedAt: now }))
-    await ingest.telemetry(publish(gauge, [{ ts: now - 2000, seq: 1, values: { water_level: 0.6 } }, { ts: now - 1000, seq: 2, values: { water_level: 0.7 } }]))
+    await ingest.telemetry(
+      publish(gauge, [
+        { ts: now - 2000, seq: 1, values: { water_level: 0.6 } },
+        { ts: now - 1000, seq: 2, values: { water_level: 0.7 } },
+      ]),
+    )
     expect(sink.readings().map((p) => p.ts)).toEqual([now, now - 2000, now - 1000])
     expect(sink.readings()[0]!.fields.alarm_level).toBe(0)
   })
@@ -36,12 +45,14 @@ describe('telemetry: accepted forms', () => {
   it('SenML pack: base name/time/unit, relative time, unit conversion, seq record', async () => {
     const { ingest, sink } = setup()
     const t = Date.now() / 1000 - 60
-    await ingest.telemetry(publish(gauge, [
-      { bn: 'urn:dev:kim-long-01:', bt: t, bu: 'cm', n: 'level', v: 231 },
-      { n: 'batt', u: 'mV', v: 12600 },
-      { n: 'seq', v: 42 },
-      { n: 'temp', u: 'K', v: 300.15, t: 0 },
-    ]))
+    await ingest.telemetry(
+      publish(gauge, [
+        { bn: 'urn:dev:kim-long-01:', bt: t, bu: 'cm', n: 'level', v: 231 },
+        { n: 'batt', u: 'mV', v: 12600 },
+        { n: 'seq', v: 42 },
+        { n: 'temp', u: 'K', v: 300.15, t: 0 },
+      ]),
+    )
     const [p] = sink.readings()
     expect(p!.ts).toBe(Math.round(t * 1000))
     expect(p!.fields.water_level).toBeCloseTo(2.31, 9)
@@ -59,13 +70,30 @@ describe('telemetry: accepted forms', () => {
 
 describe('unit conversions into canonical units', () => {
   const cases: Array<[string, string, number, number]> = [
-    ['water_level', 'mm', 2310, 2.31], ['water_level', 'cm', 231, 2.31], ['water_level', 'm', 2.31, 2.31],
-    ['rainfall', 'cm', 1.2, 12], ['rainfall', 'm', 0.012, 12], ['rainfall', 'mm', 12, 12],
-    ['pm25', 'mg/m3', 0.035, 35], ['pm25', 'ug/m3', 35, 35], ['co', 'kg/m3', 1e-6, 1000],
-    ['no2', 'ppb', 100, 188.16], ['so2', 'ppm', 0.1, 262.03], ['co', 'ppm', 1, 1145.6], ['o3', 'ppb', 50, 98.16],
-    ['temperature', 'Cel', 30, 30], ['temperature', 'K', 273.15, 0], ['humidity', '%RH', 80, 80], ['humidity', '/', 0.8, 80],
-    ['battery', 'V', 12.6, 12.6], ['battery', 'mV', 3700, 3.7], ['rssi', 'dBm', -70, -70], ['rssi', 'dBW', -100, -70],
-    ['interval_s', 'min', 5, 300], ['interval_s', 'ms', 60000, 60], ['interval_s', 'h', 1, 3600],
+    ['water_level', 'mm', 2310, 2.31],
+    ['water_level', 'cm', 231, 2.31],
+    ['water_level', 'm', 2.31, 2.31],
+    ['rainfall', 'cm', 1.2, 12],
+    ['rainfall', 'm', 0.012, 12],
+    ['rainfall', 'mm', 12, 12],
+    ['pm25', 'mg/m3', 0.035, 35],
+    ['pm25', 'ug/m3', 35, 35],
+    ['co', 'kg/m3', 1e-6, 1000],
+    ['no2', 'ppb', 100, 188.16],
+    ['so2', 'ppm', 0.1, 262.03],
+    ['co', 'ppm', 1, 1145.6],
+    ['o3', 'ppb', 50, 98.16],
+    ['temperature', 'Cel', 30, 30],
+    ['temperature', 'K', 273.15, 0],
+    ['humidity', '%RH', 80, 80],
+    ['humidity', '/', 0.8, 80],
+    ['battery', 'V', 12.6, 12.6],
+    ['battery', 'mV', 3700, 3.7],
+    ['rssi', 'dBm', -70, -70],
+    ['rssi', 'dBW', -100, -70],
+    ['interval_s', 'min', 5, 300],
+    ['interval_s', 'ms', 60000, 60],
+    ['interval_s', 'h', 1, 3600],
   ]
   it.each(cases)('%s in %s: %d → %d', (metric, unit, v, expected) => {
     const conv = converterFor(metric as 'pm25', unit)!
@@ -130,15 +158,22 @@ describe('telemetry: every check refuses with its reason, counts it and keeps it
   it('a bad element of a batch refuses that element only', async () => {
     const { ingest, sink, rejected } = setup()
     const now = Date.now()
-    await ingest.telemetry(publish(gauge, [
-      { ts: now - 3000, seq: 1, values: { water_level: 1.1 } },
-      { ts: now - 2000, seq: 2, values: { water_level: 9999 } },
-      { ts: now - 1000, seq: 3, valuez: {} },
-      { ts: now, seq: 4, values: { water_level: 1.2 } },
-    ]))
+    await ingest.telemetry(
+      publish(gauge, [
+        { ts: now - 3000, seq: 1, values: { water_level: 1.1 } },
+        { ts: now - 2000, seq: 2, values: { water_level: 9999 } },
+        { ts: now - 1000, seq: 3, valuez: {} },
+        { ts: now, seq: 4, values: { water_level: 1.2 } },
+      ]),
+    )
     expect(sink.readings().map((p) => p.fields.seq)).toEqual([1, 4])
     expect(await rejected()).toBe(2)
-    expect(ingest.recentRejects(gauge.id).map((r) => r.reason).sort()).toEqual(['invalid_payload', 'out_of_range'])
+    expect(
+      ingest
+        .recentRejects(gauge.id)
+        .map((r) => r.reason)
+        .sort(),
+    ).toEqual(['invalid_payload', 'out_of_range'])
   })
 
   it('keeps only the last N refusals per device', async () => {
@@ -214,18 +249,25 @@ describe('derived values', () => {
   it('alarm_level per station levels; a station with unknown levels gets none', async () => {
     const { ingest, sink } = setup()
     const levels = [0.99, 1.0, 1.99, 2.0, 3.49, 3.5, 5]
-    for (const [i, v] of levels.entries()) await ingest.telemetry(publish(gauge, { seq: i, ts: Date.now() - 100 + i, values: { water_level: v } }))
+    for (const [i, v] of levels.entries())
+      await ingest.telemetry(publish(gauge, { seq: i, ts: Date.now() - 100 + i, values: { water_level: v } }))
     expect(sink.readings().map((p) => p.fields.alarm_level)).toEqual([0, 1, 1, 2, 2, 3, 3])
     await ingest.telemetry(publish(device('truoi-01', 'water_level', 'truoi'), { values: { water_level: 9 } }))
     await ingest.telemetry(publish(device('x-01', 'water_level', null), { values: { water_level: 9 } }))
-    expect(sink.readings().slice(-2).map((p) => p.fields.alarm_level)).toEqual([undefined, undefined])
+    expect(
+      sink
+        .readings()
+        .slice(-2)
+        .map((p) => p.fields.alarm_level),
+    ).toEqual([undefined, undefined])
   })
 
   it('rise_rate in m/h over the station window, in event time', async () => {
     const { ingest, sink } = setup()
     const t0 = Date.now() - 3_600_000
     // 0.3 m/h: 0.05 m every 10 minutes over one hour.
-    for (let i = 0; i <= 6; i++) await ingest.telemetry(publish(gauge, { seq: i, ts: t0 + i * 600_000, values: { water_level: 1 + 0.05 * i } }))
+    for (let i = 0; i <= 6; i++)
+      await ingest.telemetry(publish(gauge, { seq: i, ts: t0 + i * 600_000, values: { water_level: 1 + 0.05 * i } }))
     const rates = sink.readings().map((p) => p.fields.rise_rate)
     expect(rates[0]).toBeUndefined()
     expect(rates[6] as number).toBeCloseTo(0.3, 9)
@@ -250,8 +292,17 @@ describe('status', () => {
     const { ingest, sink, bus } = setup()
     const got: unknown[] = []
     bus.on('device-status', (s) => got.push(s))
-    await ingest.status(publish(gauge, { online: true, ts: new Date().toISOString(), fw: '1.2.0', uptime: 30, queue_dropped: 4, queue_depth: 10 }, { subtopic: 'status' }))
-    expect(sink.points[0]).toMatchObject({ measurement: 'device_status', fields: { online: 1, fw: '1.2.0', uptime: 30, queue_dropped: 4, queue_depth: 10 } })
+    await ingest.status(
+      publish(
+        gauge,
+        { online: true, ts: new Date().toISOString(), fw: '1.2.0', uptime: 30, queue_dropped: 4, queue_depth: 10 },
+        { subtopic: 'status' },
+      ),
+    )
+    expect(sink.points[0]).toMatchObject({
+      measurement: 'device_status',
+      fields: { online: 1, fw: '1.2.0', uptime: 30, queue_dropped: 4, queue_depth: 10 },
+    })
     expect(got[0]).toMatchObject({ device: 'kim-long-01', online: true, fw: '1.2.0' })
   })
   it('refuses a bad status with its reason', async () => {
@@ -279,7 +330,9 @@ describe('bounded work in progress', () => {
       return write(points)
     }
     const now = Date.now()
-    const all = Array.from({ length: 6 }, (_, i) => ingest.telemetry(publish(gauge, { ts: now - 1000 + i, seq: i, values: { water_level: 1 } })))
+    const all = Array.from({ length: 6 }, (_, i) =>
+      ingest.telemetry(publish(gauge, { ts: now - 1000 + i, seq: i, values: { water_level: 1 } })),
+    )
     await new Promise((r) => setTimeout(r, 20))
     expect(peak).toBe(2)
     const waiting = await metrics.registry.getSingleMetric('iocgw_ingest_waiting_messages')!.get()

@@ -20,7 +20,11 @@ const anyValue = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 4 }), fc.integer(), { maxKeys: 2 }),
 )
 const valuesLike = fc.oneof(
-  fc.dictionary(fc.oneof(fc.constantFrom('water_level', 'battery', 'pm25', ''), fc.string({ maxLength: 70 })), fc.oneof(fc.double({ noNaN: false }), anyValue), { minKeys: 0, maxKeys: 40 }),
+  fc.dictionary(
+    fc.oneof(fc.constantFrom('water_level', 'battery', 'pm25', ''), fc.string({ maxLength: 70 })),
+    fc.oneof(fc.double({ noNaN: false }), anyValue),
+    { minKeys: 0, maxKeys: 40 },
+  ),
   anyValue,
 )
 const readingLike = fc.record(

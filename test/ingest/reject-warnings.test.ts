@@ -40,7 +40,13 @@ const EVERY = 3000
 describe('refused telemetry in the log', () => {
   it('warns at the first refusal of a device, then at most once per interval with the count and the last reason', async () => {
     const log = capture()
-    const ingest = createIngest({ store: new MemorySink(), bus: new GatewayBus(), logger: log.logger, metrics: new Metrics({ defaults: false }), rejectWarnEveryMs: EVERY })
+    const ingest = createIngest({
+      store: new MemorySink(),
+      bus: new GatewayBus(),
+      logger: log.logger,
+      metrics: new Metrics({ defaults: false }),
+      rejectWarnEveryMs: EVERY,
+    })
     const a = device('warn-a-01', 'water_level', 'kim-long')
     const b = device('warn-b-01', 'water_level', 'kim-long')
     const warnings = () => log.lines.filter((l) => l.level === WARN && l.device !== undefined)
@@ -71,12 +77,24 @@ describe('refused telemetry in the log', () => {
 
   it('keeps a frame refused elsewhere with the device refusals and counts it in the warning', async () => {
     const log = capture()
-    const ingest = createIngest({ store: new MemorySink(), bus: new GatewayBus(), logger: log.logger, metrics: new Metrics({ defaults: false }) })
+    const ingest = createIngest({
+      store: new MemorySink(),
+      bus: new GatewayBus(),
+      logger: log.logger,
+      metrics: new Metrics({ defaults: false }),
+    })
     const cam = device('warn-cam-01', 'camera')
     ingest.recordRefusal(publish(cam, Buffer.from('GIF89a'), { subtopic: 'frames' }), 'not_jpeg', 'the payload is not a JPEG')
     expect(ingest.recentRejects('warn-cam-01')).toEqual([
-      expect.objectContaining({ topic: 'devices/warn-cam-01/frames', reason: 'not_jpeg', message: 'the payload is not a JPEG', excerpt: 'GIF89a' }),
+      expect.objectContaining({
+        topic: 'devices/warn-cam-01/frames',
+        reason: 'not_jpeg',
+        message: 'the payload is not a JPEG',
+        excerpt: 'GIF89a',
+      }),
     ])
-    expect(log.lines.filter((l) => l.level === WARN)).toEqual([expect.objectContaining({ device: 'warn-cam-01', refused: 1, reason: 'not_jpeg' })])
+    expect(log.lines.filter((l) => l.level === WARN)).toEqual([
+      expect.objectContaining({ device: 'warn-cam-01', refused: 1, reason: 'not_jpeg' }),
+    ])
   })
 })

@@ -17,7 +17,8 @@ describe('GET /api/v1/devices/:id/rejects', () => {
 
   beforeAll(async () => {
     registry = openRegistry(dir.path)
-    for (const role of ['admin', 'technician', 'officer', 'viewer'] as const) tokens[role] = registry.createToken({ role, name: role }, actor).secret
+    for (const role of ['admin', 'technician', 'officer', 'viewer'] as const)
+      tokens[role] = registry.createToken({ role, name: role }, actor).secret
     const { device } = registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, actor)
     registry.createDevice({ id: 'quiet-01', kind: 'water_level', name: 'Quiet' }, actor)
     const { ingest } = setup({ registry })
@@ -40,7 +41,8 @@ describe('GET /api/v1/devices/:id/rejects', () => {
     dir.remove()
   })
 
-  const get = (url: string, token?: string) => app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} })
+  const get = (url: string, token?: string) =>
+    app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} })
 
   it('answers the last refusals, newest first, to technicians and admins', async () => {
     for (const role of ['technician', 'admin']) {

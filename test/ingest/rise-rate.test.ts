@@ -40,14 +40,19 @@ describe('rise rate (running least squares)', () => {
     for (let i = 0; i < 6000; i++) {
       let ts = t
       if (rnd() < 0.05 && kept.length > 10) ts = t - Math.floor(rnd() * 2 * HOUR)
-      else if (rnd() < 0.02) ts = t // same instant again: replaces the value
+      else if (rnd() < 0.02)
+        ts = t // same instant again: replaces the value
       else ts = t += Math.floor(rnd() * 60_000) + 1
       const v = 1 + Math.sin(i / 500) + rnd() * 0.01
       const same = kept.find((p) => p.ts === ts)
       if (same) same.v = v
       else kept.push({ ts, v })
       const got = rise.add('kim-long-1', ts, v, HOUR)
-      const want = reference(kept.filter((p) => p.ts >= t - 2 * HOUR), ts, HOUR)
+      const want = reference(
+        kept.filter((p) => p.ts >= t - 2 * HOUR),
+        ts,
+        HOUR,
+      )
       if (want === undefined) expect(got).toBeUndefined()
       else {
         compared++

@@ -26,7 +26,15 @@ export interface Stack {
   close(): Promise<void>
 }
 
-export async function startStack(opts: { dataDir: string; mqttPort?: number; influxUrl?: string; logLevel?: string; ingest?: Partial<IngestConfig>; cmd?: DevicePublishHandler; influx?: OpenStoreOptions['influx'] }): Promise<Stack> {
+export async function startStack(opts: {
+  dataDir: string
+  mqttPort?: number
+  influxUrl?: string
+  logLevel?: string
+  ingest?: Partial<IngestConfig>
+  cmd?: DevicePublishHandler
+  influx?: OpenStoreOptions['influx']
+}): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true })
   const logger = createLogger(opts.logLevel ?? 'silent')
   const metrics = new Metrics({ defaults: false })

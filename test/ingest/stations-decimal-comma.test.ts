@@ -35,7 +35,9 @@ describe('stations.yaml with a decimal comma', () => {
 
   it('block style (YAML keeps "1,00" as a string): names the key, the value and the fix', () => {
     const p = file(SHIPPED.replace('levels: { I: 1.50, II: 3.00, III: 4.50 }', 'levels:\n      I: 1,50\n      II: 3.00\n      III: 4.50'))
-    expect(loadError(p)).toMatch(new RegExp(`^${p}: stations\\.phu-oc\\.levels\\.I: "1,50" uses a decimal comma; write 1\\.50 \\(line \\d+\\)$`))
+    expect(loadError(p)).toMatch(
+      new RegExp(`^${p}: stations\\.phu-oc\\.levels\\.I: "1,50" uses a decimal comma; write 1\\.50 \\(line \\d+\\)$`),
+    )
   })
 
   it('flow mapping where the split makes a duplicate key (a YAML syntax error)', () => {
@@ -60,7 +62,12 @@ describe('stations.yaml with a decimal comma', () => {
     const p = file(SHIPPED.replace('levels: { I: 1.00, II: 2.00, III: 3.50 }', 'levels: { I: 1.00, II: 2.00, IV: 3.50 }'))
     expect(loadError(p)).not.toMatch(/decimal comma/)
     // A comma inside a text value is not a number.
-    const q = file(SHIPPED.replace('name: Kim Long', 'name: "Kim Long, sông Hương"').replace('rise_window_s: 3600\n    rise_alert', 'rise_window_s: 30\n    rise_alert'))
+    const q = file(
+      SHIPPED.replace('name: Kim Long', 'name: "Kim Long, sông Hương"').replace(
+        'rise_window_s: 3600\n    rise_alert',
+        'rise_window_s: 30\n    rise_alert',
+      ),
+    )
     expect(loadError(q)).toMatch(/rise_window_s/)
   })
 

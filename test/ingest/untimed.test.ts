@@ -18,9 +18,31 @@ const DAY = 86_400_000
 /** Publishes each line as one message over one connection, QoS 1, as fast as it can. */
 function burst(stack: Stack, device: string, secret: string, lines: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn('mosquitto_pub', ['-V', 'mqttv311', '-h', '127.0.0.1', '-p', String(stack.mqttPort), '-i', device, '-u', device, '-P', secret, '-q', '1', '-t', `devices/${device}/telemetry`, '-l'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    })
+    const p = spawn(
+      'mosquitto_pub',
+      [
+        '-V',
+        'mqttv311',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(stack.mqttPort),
+        '-i',
+        device,
+        '-u',
+        device,
+        '-P',
+        secret,
+        '-q',
+        '1',
+        '-t',
+        `devices/${device}/telemetry`,
+        '-l',
+      ],
+      {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      },
+    )
     let err = ''
     p.stderr.on('data', (d: Buffer) => (err += d.toString()))
     p.once('error', reject)
@@ -61,10 +83,14 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       const { secret } = stack.registry.createDevice({ id: 'burst-01', kind: 'water_level', name: 'Burst', station: 'kim-long' }, system)
       const lines = range(1, 100).map((seq) => JSON.stringify({ seq, values: { water_level: 1 + seq / 1000 } }))
       await burst(stack, 'burst-01', secret, lines)
-      const seqs = await waitFor(async () => {
-        const s = await seqsOf(stack, 'burst-01')
-        return s.length >= 100 ? s : undefined
-      }, 60_000, 100)
+      const seqs = await waitFor(
+        async () => {
+          const s = await seqsOf(stack, 'burst-01')
+          return s.length >= 100 ? s : undefined
+        },
+        60_000,
+        100,
+      )
       // Oldest first: the times follow the order the readings arrived in, each one distinct.
       expect(seqs).toEqual(range(1, 100))
       const now = Date.now()
@@ -80,21 +106,33 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
     it(`${backend}: an array and a SenML pack without times keep every reading; a true duplicate is stored once`, async () => {
       const stack = stacks[backend]
       const { secret } = stack.registry.createDevice({ id: 'pack-01', kind: 'water_level', name: 'Pack', station: 'kim-long' }, system)
-      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, { username: 'pack-01', password: secret, clientId: 'pack-01', reconnectPeriod: 0 })
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, {
+        username: 'pack-01',
+        password: secret,
+        clientId: 'pack-01',
+        reconnectPeriod: 0,
+      })
       try {
         // An array of 30 readings without ts, the last one sent twice (a true duplicate).
         const arr = range(1, 30).map((seq) => ({ seq, values: { water_level: 2 + seq / 1000 } }))
         await c.publishAsync('devices/pack-01/telemetry', JSON.stringify([...arr, arr[29]]), { qos: 1 })
         // A SenML pack without bt or t: ten readings of water_level and seq, each record pair one reading.
-        const senml = range(31, 40).flatMap((seq) => [{ n: 'water_level', u: 'cm', v: 200 + seq }, { n: 'seq', v: seq }])
+        const senml = range(31, 40).flatMap((seq) => [
+          { n: 'water_level', u: 'cm', v: 200 + seq },
+          { n: 'seq', v: seq },
+        ])
         await c.publishAsync('devices/pack-01/telemetry', JSON.stringify([{ bn: 'pack-01/', ...senml[0] }, ...senml.slice(1)]), { qos: 1 })
       } finally {
         await c.endAsync()
       }
-      const seqs = await waitFor(async () => {
-        const s = await seqsOf(stack, 'pack-01')
-        return s.length >= 40 ? s : undefined
-      }, 60_000, 100)
+      const seqs = await waitFor(
+        async () => {
+          const s = await seqsOf(stack, 'pack-01')
+          return s.length >= 40 ? s : undefined
+        },
+        60_000,
+        100,
+      )
       expect(seqs).toEqual(range(1, 40))
       const now = Date.now()
       const levels = await stack.store.readings({ device: 'pack-01', metric: 'water_level', from: now - DAY, to: now + DAY, limit: 1000 })

@@ -37,7 +37,10 @@ describe('VN_AQI worked examples (Decision 1459/QĐ-TCMT §2.3)', () => {
 
   it('O3 8-hour means: the example table gives a day maximum of 74.4 µg/m³', () => {
     // Hourly O3 means of the decision's example, 18:00 of the day before to 00:00 (31 hours).
-    const o3 = [15.7, 14.2, 17.7, 18.9, 19.3, 15.7, 19.7, 22.6, 27.1, 29.0, 31.9, 25.3, 34.7, 35.2, 41.6, 45.7, 49.2, 55.8, 69.6, 78.3, 91.5, 97.7, 81.2, 71.8, 43.5, 34.3, 21.5, 20.5, 19.4, 20.4, 21.3]
+    const o3 = [
+      15.7, 14.2, 17.7, 18.9, 19.3, 15.7, 19.7, 22.6, 27.1, 29.0, 31.9, 25.3, 34.7, 35.2, 41.6, 45.7, 49.2, 55.8, 69.6, 78.3, 91.5, 97.7,
+      81.2, 71.8, 43.5, 34.3, 21.5, 20.5, 19.4, 20.4, 21.3,
+    ]
     const state = memoryHourlyMeans()
     // Hour labelled 01:00 local is the hour starting 00:00 local (UTC+7). Labels 18:00..00:00
     // of the example are the hours starting 17:00 (day before) .. 23:00.
@@ -119,28 +122,46 @@ describe('VN_AQI never decreases when a concentration rises (property)', () => {
       fc.property(fc.constantFrom(...cols), conc, rise, (col, c, d) => subIndex(col, c + d)! >= subIndex(col, c)! - 1e-9),
       { numRuns: 5000 },
     )
-    fc.assert(fc.property(fc.double({ min: 0, max: 400, noNaN: true }), fc.double({ min: 0, max: 400, noNaN: true }), (a, b) => {
-      const [lo, hi] = a <= b ? [a, b] : [b, a]
-      return subIndex('o3_8h', hi)! >= subIndex('o3_8h', lo)! - 1e-9
-    }))
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 400, noNaN: true }), fc.double({ min: 0, max: 400, noNaN: true }), (a, b) => {
+        const [lo, hi] = a <= b ? [a, b] : [b, a]
+        return subIndex('o3_8h', hi)! >= subIndex('o3_8h', lo)! - 1e-9
+      }),
+    )
   })
   it('hourly AQI when any one of 12 complete PM hours, or a 1-hour gas mean, rises', () => {
     const hours = fc.array(fc.double({ min: 0, max: 600, noNaN: true }), { minLength: 12, maxLength: 12 })
     const gases = fc.record({ o3: conc, no2: conc, so2: conc, co: conc })
     fc.assert(
-      fc.property(hours, hours, gases, fc.integer({ min: 0, max: 11 }), fc.constantFrom('pm25', 'pm10', 'o3', 'no2', 'so2', 'co'), rise, (pm25, pm10, g, k, which, d) => {
-        const before = hourlyAqi({ pm25, pm10, ...g })!
-        const after =
-          which === 'pm25' || which === 'pm10'
-            ? hourlyAqi({ pm25, pm10, ...g, [which]: (which === 'pm25' ? pm25 : pm10).map((v, i) => (i === k ? v + d : v)) })!
-            : hourlyAqi({ pm25, pm10, ...g, [which]: g[which as 'o3'] + d })!
-        return after.aqi >= before.aqi
-      }),
+      fc.property(
+        hours,
+        hours,
+        gases,
+        fc.integer({ min: 0, max: 11 }),
+        fc.constantFrom('pm25', 'pm10', 'o3', 'no2', 'so2', 'co'),
+        rise,
+        (pm25, pm10, g, k, which, d) => {
+          const before = hourlyAqi({ pm25, pm10, ...g })!
+          const after =
+            which === 'pm25' || which === 'pm10'
+              ? hourlyAqi({ pm25, pm10, ...g, [which]: (which === 'pm25' ? pm25 : pm10).map((v, i) => (i === k ? v + d : v)) })!
+              : hourlyAqi({ pm25, pm10, ...g, [which]: g[which as 'o3'] + d })!
+          return after.aqi >= before.aqi
+        },
+      ),
       { numRuns: 5000 },
     )
   })
   it('daily AQI when any daily input rises', () => {
-    const inp = fc.record({ pm25_24h: conc, pm10_24h: conc, o3_max1h: conc, o3_max8h: fc.double({ min: 0, max: 400, noNaN: true }), no2_max1h: conc, so2_max1h: conc, co_max1h: conc })
+    const inp = fc.record({
+      pm25_24h: conc,
+      pm10_24h: conc,
+      o3_max1h: conc,
+      o3_max8h: fc.double({ min: 0, max: 400, noNaN: true }),
+      no2_max1h: conc,
+      so2_max1h: conc,
+      co_max1h: conc,
+    })
     fc.assert(
       fc.property(inp, fc.constantFrom('pm25_24h', 'pm10_24h', 'o3_max1h', 'no2_max1h', 'so2_max1h', 'co_max1h'), rise, (x, key, d) => {
         const k = key as keyof typeof x

@@ -28,8 +28,15 @@ const stores: Array<[string, () => Promise<TimeSeriesStore>]> = [
     'SQLite',
     async () => {
       const dir = tempDir('iocgw-warmup-')
-      const store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
-      cleanups.push(() => dir.remove(), () => store.close())
+      const store = new SqliteTimeSeriesStore({
+        dataDir: dir.path,
+        logger: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
+      })
+      cleanups.push(
+        () => dir.remove(),
+        () => store.close(),
+      )
       return store
     },
   ],
@@ -40,8 +47,17 @@ if (requireInfluxd()) {
     async () => {
       const dir = tempDir('iocgw-warmup-')
       const influxd = await startInfluxd()
-      const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc'), dataDir: dir.path, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
-      cleanups.push(() => dir.remove(), () => influxd.remove(), () => store.close())
+      const store = await InfluxTimeSeriesStore.open({
+        url: influxd.urlFor('ioc'),
+        dataDir: dir.path,
+        logger: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
+      })
+      cleanups.push(
+        () => dir.remove(),
+        () => influxd.remove(),
+        () => store.close(),
+      )
       return store
     },
   ])
@@ -54,9 +70,17 @@ function history(now: number): Array<{ dev: typeof air; payload: object }> {
   let seq = 0
   for (let t = start; t < now - 60_000; t += 10 * 60_000) {
     const h = (t - start) / HOUR_MS
-    out.push({ dev: air, payload: { ts: t, seq: seq++, values: { pm25: 20 + 60 * Math.exp(-((h - 12) ** 2) / 8), pm10: 40 + h, o3: 60 + 40 * Math.sin(h / 3), co: 900 } } })
+    out.push({
+      dev: air,
+      payload: {
+        ts: t,
+        seq: seq++,
+        values: { pm25: 20 + 60 * Math.exp(-((h - 12) ** 2) / 8), pm10: 40 + h, o3: 60 + 40 * Math.sin(h / 3), co: 900 },
+      },
+    })
   }
-  for (let i = 0; i < 50; i++) out.push({ dev: gauge, payload: { ts: now - (50 - i) * 60_000, seq: i, values: { water_level: 1.2 + 0.01 * i + (i % 3) * 0.002 } } })
+  for (let i = 0; i < 50; i++)
+    out.push({ dev: gauge, payload: { ts: now - (50 - i) * 60_000, seq: i, values: { water_level: 1.2 + 0.01 * i + (i % 3) * 0.002 } } })
   return out
 }
 
@@ -104,7 +128,13 @@ describe('ingest warm-up from the store', () => {
     const now = Date.now()
     const points: QueriedPoint[] = []
     // 45,000 water levels from 300 gauges, 150 instants of 300 points each.
-    for (let i = 0; i < 150; i++) for (let d = 0; d < 300; d++) points.push({ ts: now - 3_000_000 + i * 20_000, tags: { device: `g-${d}`, kind: 'water_level' }, fields: { water_level: 1 + i / 1000 } })
+    for (let i = 0; i < 150; i++)
+      for (let d = 0; d < 300; d++)
+        points.push({
+          ts: now - 3_000_000 + i * 20_000,
+          tags: { device: `g-${d}`, kind: 'water_level' },
+          fields: { water_level: 1 + i / 1000 },
+        })
     const asked: number[] = []
     const source = {
       async queryPoints(q: PointQuery): Promise<QueriedPoint[]> {

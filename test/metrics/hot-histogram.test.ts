@@ -10,7 +10,13 @@ describe('hot histograms', () => {
   it('expose what prom-client exposes for the same observations, per label set (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.constantFrom('telemetry', 'status', 'frames'), fc.oneof(fc.double({ min: 0, max: 5, noNaN: true }), fc.constantFrom(...BUCKETS, 0, 10))), { maxLength: 200 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom('telemetry', 'status', 'frames'),
+            fc.oneof(fc.double({ min: 0, max: 5, noNaN: true }), fc.constantFrom(...BUCKETS, 0, 10)),
+          ),
+          { maxLength: 200 },
+        ),
         async (observations) => {
           const theirs = new Metrics({ defaults: false })
           const ours = new Metrics({ defaults: false })

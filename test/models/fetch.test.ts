@@ -42,7 +42,9 @@ function scratch(): string {
 describe('the manifests', () => {
   it('give each file its real download URL (a raw file, not a web page about it) and its sha256', () => {
     const items = fetchItems()
-    expect(items.map((i) => i.target)).toEqual(expect.arrayContaining(['yolox_nano.onnx', 'deeplabv3_mnv2_ade20k_uint8.onnx', 'samples/flood_lagos_2019.jpg']))
+    expect(items.map((i) => i.target)).toEqual(
+      expect.arrayContaining(['yolox_nano.onnx', 'deeplabv3_mnv2_ade20k_uint8.onnx', 'samples/flood_lagos_2019.jpg']),
+    )
     for (const i of items) {
       expect(i.url, i.name).toMatch(/^https:\/\//)
       expect(i.url, `${i.name}: a GitHub page, not the file`).not.toMatch(/^https:\/\/github\.com\/[^/]+\/[^/]+\/(blob|tree)\//)
@@ -51,7 +53,8 @@ describe('the manifests', () => {
   })
 
   it('list every photo the tests and the demo use, with the sha256 of the file found here', async () => {
-    for (const i of fetchItems().filter((x) => x.target.startsWith('samples/'))) expect(await sha256File(samplePath(i.name)), i.target).toBe(i.sha256)
+    for (const i of fetchItems().filter((x) => x.target.startsWith('samples/')))
+      expect(await sha256File(samplePath(i.name)), i.target).toBe(i.sha256)
     expect(fetchItems().map((i) => i.name)).toEqual(expect.arrayContaining([...SAMPLE_PHOTOS, ...MOSAIC_PHOTOS]))
   })
 })
@@ -59,7 +62,10 @@ describe('the manifests', () => {
 describe('iocgw models fetch', () => {
   it('downloads every file from a mirror into --dir, checks it, and leaves present files alone on the next run', async () => {
     const dir = scratch()
-    const first = await run('node', [BIN, 'models', 'fetch', '--dir', dir, '--from', `${base}/files`], { cwd: PROJECT_ROOT, timeout: 120_000 })
+    const first = await run('node', [BIN, 'models', 'fetch', '--dir', dir, '--from', `${base}/files`], {
+      cwd: PROJECT_ROOT,
+      timeout: 120_000,
+    })
     expect(first.stdout).toContain('yolox_nano.onnx: downloaded from')
     for (const i of fetchItems()) expect(await sha256File(join(dir, i.target)), i.target).toBe(i.sha256)
     expect(readdirSync(dir).filter((f) => f.includes('.part-'))).toEqual([])
@@ -87,9 +93,11 @@ describe('iocgw models fetch', () => {
   it('refuses a file with the wrong bytes: says which and why, keeps nothing, leaves the old file in place', async () => {
     const dir = scratch()
     writeFileSync(join(dir, 'yolox_nano.onnx'), 'an old copy')
-    const err = await run('node', [BIN, 'models', 'fetch', '--dir', dir, '--from', `${base}/wrong`, '--only', 'yolox_nano', 'coco_000000001532.jpg'], { cwd: PROJECT_ROOT }).catch(
-      (e: { code: number; stdout: string; stderr: string }) => e,
-    )
+    const err = await run(
+      'node',
+      [BIN, 'models', 'fetch', '--dir', dir, '--from', `${base}/wrong`, '--only', 'yolox_nano', 'coco_000000001532.jpg'],
+      { cwd: PROJECT_ROOT },
+    ).catch((e: { code: number; stdout: string; stderr: string }) => e)
     expect('code' in err && err.code).toBe(1)
     const out = `${err.stdout}${err.stderr}`
     expect(out).toContain(`yolox_nano.onnx: FAILED: ${base}/wrong/yolox_nano.onnx gave 1000 bytes with sha256`)
@@ -117,15 +125,21 @@ describe('iocgw models fetch', () => {
   })
 
   it('names the unknown when --only is not a model or sample', async () => {
-    const err = await run('node', [BIN, 'models', 'fetch', '--dir', scratch(), '--only', 'yolov9'], { cwd: PROJECT_ROOT }).catch((e: { code: number; stderr: string }) => e)
+    const err = await run('node', [BIN, 'models', 'fetch', '--dir', scratch(), '--only', 'yolov9'], { cwd: PROJECT_ROOT }).catch(
+      (e: { code: number; stderr: string }) => e,
+    )
     expect('code' in err && err.code).toBe(1)
-    expect((err as { stderr: string }).stderr).toMatch(/unknown name\(s\) for --only: yolov9; known: yolox_nano, deeplabv3_mnv2_ade20k_uint8, samples/)
+    expect((err as { stderr: string }).stderr).toMatch(
+      /unknown name\(s\) for --only: yolov9; known: yolox_nano, deeplabv3_mnv2_ade20k_uint8, samples/,
+    )
   })
 })
 
 describe('a sample made from its download (scaled and re-encoded, as flood_lagos_2019.jpg is)', () => {
   it('checks the download, scales it, checks the result, and says so when this sharp encodes differently', async () => {
-    const big = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: { r: 40, g: 90, b: 160 } } }).jpeg({ quality: 95 }).toBuffer()
+    const big = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: { r: 40, g: 90, b: 160 } } })
+      .jpeg({ quality: 95 })
+      .toBuffer()
     const made = await sharp(big).resize({ width: 640 }).jpeg({ quality: 85 }).toBuffer()
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
     const server = createServer((_req, res) => res.writeHead(200).end(big))

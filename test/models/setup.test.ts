@@ -45,7 +45,9 @@ describe('test set-up on a clone without model files', () => {
 
   it('without network, fails at the first file with the command to run, leaving nothing behind', async () => {
     const dir = freshClone(`http://127.0.0.1:${await freePort()}/`)
-    await expect(setup()).rejects.toThrow(/could not be downloaded \(yolox_nano: cannot download .*ECONNREFUSED.*\)\. Run `iocgw models fetch`/)
+    await expect(setup()).rejects.toThrow(
+      /could not be downloaded \(yolox_nano: cannot download .*ECONNREFUSED.*\)\. Run `iocgw models fetch`/,
+    )
     expect(readdirSync(dir)).toEqual([])
   })
 

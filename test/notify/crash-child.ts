@@ -12,16 +12,41 @@ const [phase, dataDir, configJson] = process.argv.slice(2) as [string, string, s
 const config = JSON.parse(configJson)
 const logger = createLogger('silent')
 const st = loadStations('config/stations.yaml')
-const notifier = createNotifier({ dataDir, logger, metrics: new Metrics({ defaults: false }), config, stations: st, start: phase === 'send' })
+const notifier = createNotifier({
+  dataDir,
+  logger,
+  metrics: new Metrics({ defaults: false }),
+  config,
+  stations: st,
+  start: phase === 'send',
+})
 
 if (phase === 'write') {
   const alerting = createAlerting({
-    dataDir, logger, metrics: new Metrics({ defaults: false }), stations: st,
+    dataDir,
+    logger,
+    metrics: new Metrics({ defaults: false }),
+    stations: st,
     rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', min_duration_s: 0 }] }),
   })
   notifier.attach(alerting)
-  notifier.contacts.create({ name: 'Trực ban', phone: '0905123456', zalo_user_id: 'zu-1', role: 'officer', channels: ['sms', 'zalo_zns', 'zalo_oa'] })
-  alerting.handleReading({ device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: null, ts: Date.now(), seq: 1, values: { water_level: 2.4 }, late: false })
+  notifier.contacts.create({
+    name: 'Trực ban',
+    phone: '0905123456',
+    zalo_user_id: 'zu-1',
+    role: 'officer',
+    channels: ['sms', 'zalo_zns', 'zalo_oa'],
+  })
+  alerting.handleReading({
+    device: 'kim-long-01',
+    kind: 'water_level',
+    station: 'kim-long',
+    district: null,
+    ts: Date.now(),
+    seq: 1,
+    values: { water_level: 2.4 },
+    late: false,
+  })
   process.stdout.write(`READY ${notifier.outbox().length}\n`)
   setInterval(() => {}, 1000)
 } else if (phase === 'hang') {

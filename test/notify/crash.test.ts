@@ -7,11 +7,18 @@ import { startStandIns, standInConfig, type StandIns } from './standins.ts'
 // a send: after a restart each (alert change, contact, channel) reaches the provider exactly once.
 
 function child(phase: string, dir: string, config: unknown): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/notify/crash-child.ts', phase, dir, JSON.stringify(config)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/notify/crash-child.ts', phase, dir, JSON.stringify(config)], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
   return { proc, out: () => out + err, exited }
 }

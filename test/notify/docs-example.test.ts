@@ -20,7 +20,9 @@ describe('docs/notify.md example', () => {
       writeFileSync(file, yaml!)
       const names = [...yaml!.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!)
       expect(names).toEqual(expect.arrayContaining(['ESMS_API_KEY', 'SPEEDSMS_TOKEN', 'TWILIO_AUTH_TOKEN', 'ZALO_REFRESH_TOKEN']))
-      const env: NodeJS.ProcessEnv = Object.fromEntries(names.map((n) => [n, n === 'TWILIO_ACCOUNT_SID' ? `AC${'0'.repeat(32)}` : `value-of-${n}`]))
+      const env: NodeJS.ProcessEnv = Object.fromEntries(
+        names.map((n) => [n, n === 'TWILIO_ACCOUNT_SID' ? `AC${'0'.repeat(32)}` : `value-of-${n}`]),
+      )
       expect(() => loadConfig({ file, env: {} })).toThrow(/environment variable ESMS_API_KEY/)
       const config = loadConfig({ file, env })
       expect(config.notify.esms?.apiKey).toBe('value-of-ESMS_API_KEY')

@@ -14,10 +14,28 @@ describe('outbox sender', () => {
   let alerting: Alerting | undefined
   let notifier: Notifier | undefined
   const setup = (over: Record<string, unknown> = {}, now?: () => number) => {
-    notifier = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { ...standInConfig(prov), ...over }, stations: stations(), now, pollMs: 20 })
+    notifier = createNotifier({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      config: { ...standInConfig(prov), ...over },
+      stations: stations(),
+      now,
+      pollMs: 20,
+    })
     alerting = createAlerting({
-      dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), now,
-      rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }, { id: 'rain', type: 'rainfall', window_s: 3600, thresholds_mm: [1] }] }),
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      now,
+      rules: parseRules({
+        version: 1,
+        rules: [
+          { id: 'wl', type: 'water_alarm', min_duration_s: 0 },
+          { id: 'rain', type: 'rainfall', window_s: 3600, thresholds_mm: [1] },
+        ],
+      }),
     })
     notifier.attach(alerting)
     return { notifier, alerting }
@@ -61,14 +79,29 @@ describe('outbox sender', () => {
   it('per-contact rate limit: the rest go out as one digest when the window has room; critical passes', async () => {
     const { notifier: n, alerting: a } = setup({ rateLimit: { max: 2, windowS: 1 } })
     n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
-    const rain = (station: string) => ({ device: `${station}-rain`, kind: 'rain_gauge' as const, station, district: null, ts: Date.now(), seq: null, values: { rainfall: 5 }, late: false })
+    const rain = (station: string) => ({
+      device: `${station}-rain`,
+      kind: 'rain_gauge' as const,
+      station,
+      district: null,
+      ts: Date.now(),
+      seq: null,
+      values: { rainfall: 5 },
+      late: false,
+    })
     for (const s of ['kim-long', 'phu-oc', 'thuong-nhat', 'truoi', 'co-bi']) {
       a.handleReading(rain(s))
       await n.drain()
     }
     a.handleReading(gauge('kim-long', Date.now(), 3.8)) // level III: critical, never held
     await n.drain()
-    await waitFor(() => prov.delivered("esms").some((r) => String(r.body.Content).includes("TONG HOP")), 10_000).catch((e) => { console.log(JSON.stringify(n.outbox().map((r) => [r.state, r.severity, r.last_error])), prov.delivered("esms").map((r) => r.body.Content)); throw e })
+    await waitFor(() => prov.delivered('esms').some((r) => String(r.body.Content).includes('TONG HOP')), 10_000).catch((e) => {
+      console.log(
+        JSON.stringify(n.outbox().map((r) => [r.state, r.severity, r.last_error])),
+        prov.delivered('esms').map((r) => r.body.Content),
+      )
+      throw e
+    })
     const texts = prov.delivered('esms').map((r) => String(r.body.Content))
     expect(texts.filter((t) => t.includes('MUA LON'))).toHaveLength(2)
     expect(texts.filter((t) => t.includes('BAO DONG III'))).toHaveLength(1)
@@ -124,9 +157,19 @@ describe('outbox sender', () => {
 
   it('sends a test message to one contact on each of its channels', async () => {
     const { notifier: n } = setup()
-    const c = n.contacts.create({ name: 'Nguyễn Văn An', phone: '0905123456', zalo_user_id: 'zu-9', role: 'officer', channels: ['sms', 'zalo_zns', 'zalo_oa'] })
+    const c = n.contacts.create({
+      name: 'Nguyễn Văn An',
+      phone: '0905123456',
+      zalo_user_id: 'zu-9',
+      role: 'officer',
+      channels: ['sms', 'zalo_zns', 'zalo_oa'],
+    })
     const r = await n.sendTest(c.id)
-    expect(r).toEqual([{ channel: 'sms', ok: true }, { channel: 'zalo_zns', ok: true }, { channel: 'zalo_oa', ok: true }])
+    expect(r).toEqual([
+      { channel: 'sms', ok: true },
+      { channel: 'zalo_zns', ok: true },
+      { channel: 'zalo_oa', ok: true },
+    ])
     expect(String(prov.delivered('esms')[0]!.body.Content)).toContain('Tin nhan thu gui Nguyen Van An')
     expect(prov.delivered('zalo_zns')[0]!.body.template_id).toBe('300002')
     await expect(n.sendTest('nobody')).rejects.toThrow(/not found/)

@@ -7,8 +7,25 @@ import type { OutgoingMessage } from '../../gateway/notify/types.ts'
 import { tempDir } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from './standins.ts'
 
-const sms: OutgoingMessage = { text: 'IOC Hue: CANH BAO MOI - BAO DONG I Kim Long (song Huong): 1,20 m (nguong 1,00 m). luc 07:10 20/11', phone: '0905123456' }
-const zns: OutgoingMessage = { text: 'x', phone: '0905123456', template: { name: 'alert', data: { action: 'Cảnh báo mới', place: 'Kim Long (sông Hương)', detail: 'd', severity: 'Thấp', time: '07:10 20/11/2026', alert_id: 'a1' } } }
+const sms: OutgoingMessage = {
+  text: 'IOC Hue: CANH BAO MOI - BAO DONG I Kim Long (song Huong): 1,20 m (nguong 1,00 m). luc 07:10 20/11',
+  phone: '0905123456',
+}
+const zns: OutgoingMessage = {
+  text: 'x',
+  phone: '0905123456',
+  template: {
+    name: 'alert',
+    data: {
+      action: 'Cảnh báo mới',
+      place: 'Kim Long (sông Hương)',
+      detail: 'd',
+      severity: 'Thấp',
+      time: '07:10 20/11/2026',
+      alert_id: 'a1',
+    },
+  },
+}
 const oa: OutgoingMessage = { text: 'IOC Hue: Cảnh báo mới\nKim Long (sông Hương): mực nước 1,20 m', zaloUserId: 'zu-1001' }
 
 describe('provider channels against documented stand-ins', () => {
@@ -38,7 +55,13 @@ describe('provider channels against documented stand-ins', () => {
     expect(req.provider).toBe('esms')
     expect(req.headers['content-type']).toContain('application/json')
     expect(req.body).toEqual({
-      ApiKey: 'esms-key', SecretKey: 'esms-secret', Phone: '0905123456', Content: sms.text, Brandname: 'IOCHUE', SmsType: '2', IsUnicode: 0,
+      ApiKey: 'esms-key',
+      SecretKey: 'esms-secret',
+      Phone: '0905123456',
+      Content: sms.text,
+      Brandname: 'IOCHUE',
+      SmsType: '2',
+      IsUnicode: 0,
       RequestId: 'k0123456789abcdef0123456789abcdef',
     })
     const r2 = await ch.send(sms, 'k0123456789abcdef0123456789abcdef')
@@ -47,7 +70,10 @@ describe('provider channels against documented stand-ins', () => {
   })
 
   it('eSMS: bad credentials fail for good (no retry); 5xx and timeouts are retryable', async () => {
-    const bad = channelsFromConfig(Value.Default(NotifySection, { ...standInConfig(prov), esms: { ...standInConfig(prov).esms, secretKey: 'wrong' } }) as NotifyConfig, db.db).sms!
+    const bad = channelsFromConfig(
+      Value.Default(NotifySection, { ...standInConfig(prov), esms: { ...standInConfig(prov).esms, secretKey: 'wrong' } }) as NotifyConfig,
+      db.db,
+    ).sms!
     expect(await bad.send(sms, 'k1')).toMatchObject({ ok: false, retry: false, code: 'esms_101' })
     const ch = channels().sms!
     prov.failNext('esms', 1, 'http_500')
@@ -63,7 +89,13 @@ describe('provider channels against documented stand-ins', () => {
     const req = prov.received[0]!
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('speed-token:x').toString('base64')}`)
     expect(req.body).toEqual({ to: ['84905123456'], content: sms.text, sms_type: 3, sender: 'IOCHUE' })
-    const bad = channelsFromConfig(Value.Default(NotifySection, { ...standInConfig(prov, 'speedsms'), speedsms: { ...standInConfig(prov).speedsms, token: 'nope' } }) as NotifyConfig, db.db).sms!
+    const bad = channelsFromConfig(
+      Value.Default(NotifySection, {
+        ...standInConfig(prov, 'speedsms'),
+        speedsms: { ...standInConfig(prov).speedsms, token: 'nope' },
+      }) as NotifyConfig,
+      db.db,
+    ).sms!
     expect(await bad.send(sms, 'k')).toMatchObject({ ok: false, retry: false })
   })
 
@@ -95,8 +127,15 @@ describe('provider channels against documented stand-ins', () => {
     prov.zalo.expire()
     const before = prov.received.length
     expect(await ch.send(zns, 'abc124')).toMatchObject({ ok: true })
-    expect(prov.received.slice(before).map((r) => `${r.provider}:${r.answer}`)).toEqual(['zalo_zns:-124', 'zalo_oauth:refreshed', 'zalo_zns:delivered'])
-    const row = db.db.prepare('SELECT access_token, refresh_token FROM provider_tokens').get() as { access_token: string; refresh_token: string }
+    expect(prov.received.slice(before).map((r) => `${r.provider}:${r.answer}`)).toEqual([
+      'zalo_zns:-124',
+      'zalo_oauth:refreshed',
+      'zalo_zns:delivered',
+    ])
+    const row = db.db.prepare('SELECT access_token, refresh_token FROM provider_tokens').get() as {
+      access_token: string
+      refresh_token: string
+    }
     expect(row).toEqual({ access_token: 'at-3', refresh_token: 'rt-3' })
 
     // A token that stays invalid after the refresh: one retry only, then a failure.
@@ -143,10 +182,17 @@ describe('notify configuration', () => {
     const { quietLogger, metrics } = await import('../alerts/helpers.ts')
     const dir = tempDir()
     try {
-      expect(() => createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { twilio: { url: 'http://x', accountSid: 'nope', authToken: 't' } } }))
-        .toThrow(/^config: notify\.twilio\.accountSid: /)
-      expect(() => createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { sms: 'esms' } as never }))
-        .toThrow('config: notify.sms: is not an accepted key')
+      expect(() =>
+        createNotifier({
+          dataDir: dir.path,
+          logger: quietLogger(),
+          metrics: metrics(),
+          config: { twilio: { url: 'http://x', accountSid: 'nope', authToken: 't' } },
+        }),
+      ).toThrow(/^config: notify\.twilio\.accountSid: /)
+      expect(() =>
+        createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { sms: 'esms' } as never }),
+      ).toThrow('config: notify.sms: is not an accepted key')
     } finally {
       dir.remove()
     }

@@ -33,19 +33,56 @@ describe('per-contact quiet hours', () => {
 
   it('defers what is below the bypass until the end, sends critical at once, skips what was resolved meanwhile', async () => {
     const clk = clock(EVENING)
-    const n = (notifier = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: standInConfig(prov), stations: stations(), now: clk.now, pollMs: 20 }))
+    const n = (notifier = createNotifier({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      config: standInConfig(prov),
+      stations: stations(),
+      now: clk.now,
+      pollMs: 20,
+    }))
     const a = (alerting = createAlerting({
-      dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), now: clk.now,
-      rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }, { id: 'rain', type: 'rainfall', window_s: 3600, thresholds_mm: [1] }] }),
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      now: clk.now,
+      rules: parseRules({
+        version: 1,
+        rules: [
+          { id: 'wl', type: 'water_alarm', min_duration_s: 0 },
+          { id: 'rain', type: 'rainfall', window_s: 3600, thresholds_mm: [1] },
+        ],
+      }),
     }))
     n.attach(a)
-    const sleeper = n.contacts.create({ name: 'Ngủ', phone: '0905000001', role: 'officer', channels: ['sms'], quiet_hours: { from: '22:00', to: '06:00' } })
+    const sleeper = n.contacts.create({
+      name: 'Ngủ',
+      phone: '0905000001',
+      role: 'officer',
+      channels: ['sms'],
+      quiet_hours: { from: '22:00', to: '06:00' },
+    })
     expect(sleeper.quiet_hours).toEqual({ from: '22:00', to: '06:00', bypass: 'critical' })
     n.contacts.create({ name: 'Trực', phone: '0905000002', role: 'officer', channels: ['sms'] })
-    const to = (phone: string) => prov.delivered('esms').filter((r) => r.body.Phone === phone).map((r) => String(r.body.Content))
+    const to = (phone: string) =>
+      prov
+        .delivered('esms')
+        .filter((r) => r.body.Phone === phone)
+        .map((r) => String(r.body.Content))
 
     // 21:50: rain at Cổ Bi, told to both before the quiet hours.
-    a.handleReading({ device: 'co-bi-rain', kind: 'rain_gauge', station: 'co-bi', district: null, ts: EVENING, seq: null, values: { rainfall: 5 }, late: false })
+    a.handleReading({
+      device: 'co-bi-rain',
+      kind: 'rain_gauge',
+      station: 'co-bi',
+      district: null,
+      ts: EVENING,
+      seq: null,
+      values: { rainfall: 5 },
+      late: false,
+    })
     await n.drain()
     expect(to('0905000001')).toHaveLength(1)
 
@@ -84,20 +121,44 @@ describe('per-contact quiet hours', () => {
 
   it('a bypass of major lets level II through in the night; the list shows each message with its answer', async () => {
     const clk = clock(NIGHT)
-    const n = (notifier = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: standInConfig(prov), stations: stations(), now: clk.now, pollMs: 20 }))
+    const n = (notifier = createNotifier({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      config: standInConfig(prov),
+      stations: stations(),
+      now: clk.now,
+      pollMs: 20,
+    }))
     const a = (alerting = createAlerting({
-      dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: stations(), now: clk.now,
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      now: clk.now,
       rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
     }))
     n.attach(a)
-    const c = n.contacts.create({ name: 'Trưởng ca', phone: '0905000003', role: 'officer', channels: ['sms'], quiet_hours: { from: '22:00', to: '06:00' } })
+    const c = n.contacts.create({
+      name: 'Trưởng ca',
+      phone: '0905000003',
+      role: 'officer',
+      channels: ['sms'],
+      quiet_hours: { from: '22:00', to: '06:00' },
+    })
     expect(n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } })!.quiet_hours!.bypass).toBe('major')
     a.handleReading(gauge('kim-long', NIGHT, 2.5)) // level II
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG II Kim Long')])
     const page = n.notifications({}, { limit: 10 })
     expect(page.items).toHaveLength(1)
-    expect(page.items[0]).toMatchObject({ contact: { id: c.id, name: 'Trưởng ca' }, channel: 'sms', state: 'sent', kind: 'alert', attempts: 1 })
+    expect(page.items[0]).toMatchObject({
+      contact: { id: c.id, name: 'Trưởng ca' },
+      channel: 'sms',
+      state: 'sent',
+      kind: 'alert',
+      attempts: 1,
+    })
     expect(page.items[0]!.provider_answer).toBe(`accepted (${page.items[0]!.provider_message_id})`)
     expect(n.contacts.update(c.id, { quiet_hours: null })!.quiet_hours).toBeUndefined()
   })

@@ -50,7 +50,14 @@ export async function startStandIns(): Promise<StandIns> {
     failNext(provider, n, mode) {
       failures.set(provider, { n, mode })
     },
-    zalo: { accessToken: 'at-1', refreshToken: 'rt-1', refreshes: 0, expire() { s.zalo.accessToken = `expired-${tokenN}` } },
+    zalo: {
+      accessToken: 'at-1',
+      refreshToken: 'rt-1',
+      refreshes: 0,
+      expire() {
+        s.zalo.accessToken = `expired-${tokenN}`
+      },
+    },
     esms: { apiKey: 'esms-key', secretKey: 'esms-secret' },
     twilio: { sid: `AC${'1'.repeat(32)}`, token: 'twilio-token' },
     speedsms: { token: 'speed-token' },
@@ -82,13 +89,19 @@ export async function startStandIns(): Promise<StandIns> {
     }
     const path = (req.url ?? '').split('?')[0] ?? ''
     const provider: Received['provider'] | undefined =
-      path === '/esms/MainService.svc/json/SendMultipleMessage_V4_post_json/' ? 'esms'
-      : path === '/speedsms/index.php/sms/send' ? 'speedsms'
-      : /^\/twilio\/2010-04-01\/Accounts\/[^/]+\/Messages\.json$/.test(path) ? 'twilio'
-      : path === '/zalo-oauth/v4/oa/access_token' ? 'zalo_oauth'
-      : path === '/zalo-zns/message/template' ? 'zalo_zns'
-      : path === '/zalo-oa/v3.0/oa/message/cs' ? 'zalo_oa'
-      : undefined
+      path === '/esms/MainService.svc/json/SendMultipleMessage_V4_post_json/'
+        ? 'esms'
+        : path === '/speedsms/index.php/sms/send'
+          ? 'speedsms'
+          : /^\/twilio\/2010-04-01\/Accounts\/[^/]+\/Messages\.json$/.test(path)
+            ? 'twilio'
+            : path === '/zalo-oauth/v4/oa/access_token'
+              ? 'zalo_oauth'
+              : path === '/zalo-zns/message/template'
+                ? 'zalo_zns'
+                : path === '/zalo-oa/v3.0/oa/message/cs'
+                  ? 'zalo_oa'
+                  : undefined
     if (!provider || req.method !== 'POST') return json(res, 404, { error: 'not found' })
     const rec: Received = { provider, at: Date.now(), headers: req.headers, body, answer: '' }
     s.received.push(rec)
@@ -126,21 +139,40 @@ export async function startStandIns(): Promise<StandIns> {
           return json(res, 401, { status: 'error', code: '007', message: 'Invalid access token' })
         }
         rec.answer = 'delivered'
-        return json(res, 200, { status: 'success', code: '00', data: { tranId: s.received.length, totalSMS: 1, totalPrice: 250, invalidPhone: [] } })
+        return json(res, 200, {
+          status: 'success',
+          code: '00',
+          data: { tranId: s.received.length, totalSMS: 1, totalPrice: 250, invalidPhone: [] },
+        })
       }
       case 'twilio': {
         const expect = `Basic ${Buffer.from(`${s.twilio.sid}:${s.twilio.token}`).toString('base64')}`
         if (mode === 'bad_credentials' || req.headers.authorization !== expect) {
           rec.answer = '401'
-          return json(res, 401, { code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 })
+          return json(res, 401, {
+            code: 20003,
+            message: 'Authenticate',
+            more_info: 'https://www.twilio.com/docs/errors/20003',
+            status: 401,
+          })
         }
         rec.answer = 'delivered'
-        return json(res, 201, { sid: `SM${String(s.received.length).padStart(32, '0')}`, status: 'queued', num_segments: '1', body: body.Body, to: body.To })
+        return json(res, 201, {
+          sid: `SM${String(s.received.length).padStart(32, '0')}`,
+          status: 'queued',
+          num_segments: '1',
+          body: body.Body,
+          to: body.To,
+        })
       }
       case 'zalo_oauth': {
         if (req.headers.secret_key !== 'zalo-secret' || body.grant_type !== 'refresh_token' || body.refresh_token !== s.zalo.refreshToken) {
           rec.answer = 'refused'
-          return json(res, 200, { error: -14014, error_name: 'Invalid refresh token', error_description: 'Refresh token is invalid or expired' })
+          return json(res, 200, {
+            error: -14014,
+            error_name: 'Invalid refresh token',
+            error_description: 'Refresh token is invalid or expired',
+          })
         }
         tokenN++
         s.zalo.refreshes++
@@ -157,16 +189,21 @@ export async function startStandIns(): Promise<StandIns> {
           return json(res, 200, { error: code, message: 'Access token is invalid' })
         }
         rec.answer = 'delivered'
-        return json(res, 200, { error: 0, message: 'Success', data: { msg_id: `m${s.received.length}`, sent_time: String(Date.now()), quota: { dailyQuota: '500', remainingQuota: '499' } } })
+        return json(res, 200, {
+          error: 0,
+          message: 'Success',
+          data: { msg_id: `m${s.received.length}`, sent_time: String(Date.now()), quota: { dailyQuota: '500', remainingQuota: '499' } },
+        })
       }
     }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  s.close = () => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  })
+  s.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
   return s
 }
 
@@ -174,11 +211,21 @@ export async function startStandIns(): Promise<StandIns> {
 export function standInConfig(s: StandIns, sms: 'esms' | 'speedsms' | 'twilio' = 'esms') {
   return {
     smsProvider: sms,
-    esms: { url: `${s.url}/esms/MainService.svc/json/SendMultipleMessage_V4_post_json/`, apiKey: s.esms.apiKey, secretKey: s.esms.secretKey, brandname: 'IOCHUE', smsType: '2', sandbox: false },
+    esms: {
+      url: `${s.url}/esms/MainService.svc/json/SendMultipleMessage_V4_post_json/`,
+      apiKey: s.esms.apiKey,
+      secretKey: s.esms.secretKey,
+      brandname: 'IOCHUE',
+      smsType: '2',
+      sandbox: false,
+    },
     speedsms: { url: `${s.url}/speedsms/index.php/sms/send`, token: s.speedsms.token, sender: 'IOCHUE', smsType: 3 },
     twilio: { url: `${s.url}/twilio`, accountSid: s.twilio.sid, authToken: s.twilio.token, from: '+15005550006' },
     zalo: {
-      appId: '1234567890', secretKey: 'zalo-secret', oauthUrl: `${s.url}/zalo-oauth/v4/oa/access_token`, refreshToken: s.zalo.refreshToken,
+      appId: '1234567890',
+      secretKey: 'zalo-secret',
+      oauthUrl: `${s.url}/zalo-oauth/v4/oa/access_token`,
+      refreshToken: s.zalo.refreshToken,
       zns: { url: `${s.url}/zalo-zns/message/template`, templates: { alert: '300001', test: '300002' }, development: false },
       oa: { url: `${s.url}/zalo-oa/v3.0/oa/message/cs` },
     },

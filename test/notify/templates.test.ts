@@ -8,10 +8,34 @@ const ctx = { sender: 'IOC Hue', stations: stations() }
 
 function change(kind: AlertKind, over: Partial<Alert>, action: ChangeAction = 'raised', late = true): AlertChange {
   const alert: Alert = {
-    id: 'a0123456789abcdef', rule: 'r', kind, severity: 'critical', level: 3, state: 'open', title: 'Thượng Nhật (sông Tả Trạch): mực nước 63,45 m, vượt báo động III',
-    late, opened_at: '2026-11-20T00:00:00.000Z', updated_at: '2026-11-20T00:00:00.000Z', tier: 1, history: [], ...over,
+    id: 'a0123456789abcdef',
+    rule: 'r',
+    kind,
+    severity: 'critical',
+    level: 3,
+    state: 'open',
+    title: 'Thượng Nhật (sông Tả Trạch): mực nước 63,45 m, vượt báo động III',
+    late,
+    opened_at: '2026-11-20T00:00:00.000Z',
+    updated_at: '2026-11-20T00:00:00.000Z',
+    tier: 1,
+    history: [],
+    ...over,
   }
-  return { alert, change: { seq: 2, at: '2026-11-20T23:59:00.000Z', event_ts: '2026-11-20T23:59:00.000Z', action, severity: alert.severity, level: alert.level, state: alert.state, by: 'system', late } }
+  return {
+    alert,
+    change: {
+      seq: 2,
+      at: '2026-11-20T23:59:00.000Z',
+      event_ts: '2026-11-20T23:59:00.000Z',
+      action,
+      severity: alert.severity,
+      level: alert.level,
+      state: alert.state,
+      by: 'system',
+      late,
+    },
+  }
 }
 
 const LONG_ID = `cam-${'x'.repeat(60)}`
@@ -47,7 +71,10 @@ describe('message templates', () => {
   })
 
   it('a water-level SMS says the level, station, value, threshold and time in Vietnam time', () => {
-    const text = renderSms(change('water_level', { station: 'kim-long', value: 2.15, threshold: 2, level: 2, severity: 'major' }, 'raised', false), ctx)
+    const text = renderSms(
+      change('water_level', { station: 'kim-long', value: 2.15, threshold: 2, level: 2, severity: 'major' }, 'raised', false),
+      ctx,
+    )
     expect(text).toBe('IOC Hue: TANG MUC - BAO DONG II Kim Long (song Huong): 2,15 m (nguong 2,00 m). luc 06:59 21/11')
   })
 
@@ -66,7 +93,12 @@ describe('message templates', () => {
     const items = Array.from({ length: 40 }, () => ({ severity: 'major' as const, summary: toGsm7(CASES[0]![1].alert.title) }))
     const d = digestMessage(items, 900, 'sms', ctx, '2026-11-20T00:00:00Z').text
     expect(gsm7Length(d)!).toBeLessThanOrEqual(160)
-    const t = testMessage('Nguyễn Thị Phương Thảo Trưởng phòng Điều hành Giám sát Đô thị Thông minh', 'sms', ctx, '2026-11-20T00:00:00Z').text
+    const t = testMessage(
+      'Nguyễn Thị Phương Thảo Trưởng phòng Điều hành Giám sát Đô thị Thông minh',
+      'sms',
+      ctx,
+      '2026-11-20T00:00:00Z',
+    ).text
     expect(gsm7Length(t)!).toBeLessThanOrEqual(160)
     expect(t).toContain('Nguyen Thi Phuong')
   })

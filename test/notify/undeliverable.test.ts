@@ -18,7 +18,13 @@ import { startStandIns, standInConfig } from './standins.ts'
 // and each notification it should get is kept as an `undeliverable` outbox row, noted in the
 // alert's history and counted (docs/operations.md, "Notifications"; docs/api.md, subscriptions).
 
-interface LogLine { level: number; msg: string; channel?: string; contacts?: number; reason?: string }
+interface LogLine {
+  level: number
+  msg: string
+  channel?: string
+  contacts?: number
+  reason?: string
+}
 
 function capture() {
   const lines: LogLine[] = []
@@ -54,7 +60,13 @@ describe('notifications with no provider for the channel', () => {
   it('warns at start, and each alert change to an sms contact leaves an undeliverable outbox row, a history entry and a metric', async () => {
     // The contact exists before the gateway (re)starts without any SMS provider.
     const before = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: {}, start: false })
-    const contact = before.contacts.create({ name: 'Trực ban Kim Long', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
+    const contact = before.contacts.create({
+      name: 'Trực ban Kim Long',
+      phone: '0905123456',
+      role: 'officer',
+      stations: ['kim-long'],
+      channels: ['sms'],
+    })
     await before.close()
 
     const { lines, logger } = capture()
@@ -63,7 +75,10 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => notifier.close())
     const startWarnings = lines.filter((l) => l.level === 40 && l.channel === 'sms')
     expect(startWarnings).toHaveLength(1)
-    expect(startWarnings[0]).toMatchObject({ contacts: 1, msg: expect.stringMatching(/^sms: no SMS provider configured .*1 contact on sms will not receive alerts/) })
+    expect(startWarnings[0]).toMatchObject({
+      contacts: 1,
+      msg: expect.stringMatching(/^sms: no SMS provider configured .*1 contact on sms will not receive alerts/),
+    })
 
     const alerting = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: m, stations: stations(), rules: RULES })
     cleanups.push(() => alerting.close())
@@ -74,12 +89,24 @@ describe('notifications with no provider for the channel', () => {
     const opened = alerting.list({ station: 'kim-long' }, { limit: 1 }).items[0]!
     expect(opened.history.map((h) => h.action)).toEqual(['opened', 'notification_undeliverable'])
     expect(opened.history[1]).toMatchObject({
-      seq: 2, channel: 'sms', reason: 'no_provider', contacts: [contact.id], by: 'system', state: 'open',
+      seq: 2,
+      channel: 'sms',
+      reason: 'no_provider',
+      contacts: [contact.id],
+      by: 'system',
+      state: 'open',
       note: expect.stringContaining('no SMS provider configured'),
     })
     const rows = notifier.outbox()
     expect(rows).toHaveLength(1)
-    expect(rows[0]).toMatchObject({ state: 'undeliverable', alert_id: opened.id, change_seq: 1, contact_id: contact.id, channel: 'sms', attempts: 0 })
+    expect(rows[0]).toMatchObject({
+      state: 'undeliverable',
+      alert_id: opened.id,
+      change_seq: 1,
+      contact_id: contact.id,
+      channel: 'sms',
+      attempts: 0,
+    })
     expect(rows[0]!.last_error).toMatch(/^no_provider: sms: no SMS provider configured/)
     expect(JSON.parse(rows[0]!.message)).toMatchObject({ phone: '0905123456', text: expect.stringContaining('BAO DONG I') })
     expect(await undeliverableCount(m, { channel: 'sms', reason: 'no_provider' })).toBe(1)
@@ -88,7 +115,12 @@ describe('notifications with no provider for the channel', () => {
     alerting.handleReading(gauge('kim-long', Date.now(), 2.5)) // level II: a second change, a second record
     await notifier.drain()
     const raised = alerting.get(opened.id)!
-    expect(raised.history.map((h) => `${h.seq}:${h.action}`)).toEqual(['1:opened', '2:notification_undeliverable', '3:raised', '4:notification_undeliverable'])
+    expect(raised.history.map((h) => `${h.seq}:${h.action}`)).toEqual([
+      '1:opened',
+      '2:notification_undeliverable',
+      '3:raised',
+      '4:notification_undeliverable',
+    ])
     expect(notifier.outbox({ state: 'undeliverable' }).map((r) => r.change_seq)).toEqual([1, 3])
     expect(await undeliverableCount(m, { channel: 'sms', reason: 'no_provider' })).toBe(2)
     // Nothing waits to be sent: the rows are final, not pending.
@@ -100,7 +132,14 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => prov.close())
     const { lines, logger } = capture()
     const m = metrics()
-    const notifier = createNotifier({ dataDir: dir.path, logger, metrics: m, config: { ...standInConfig(prov), timeoutMs: 10_000 }, stations: stations(), pollMs: 20 })
+    const notifier = createNotifier({
+      dataDir: dir.path,
+      logger,
+      metrics: m,
+      config: { ...standInConfig(prov), timeoutMs: 10_000 },
+      stations: stations(),
+      pollMs: 20,
+    })
     cleanups.push(() => notifier.close())
     notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     expect(notifier.contactWarnings(['sms', 'zalo_zns', 'zalo_oa'])).toEqual([])
@@ -125,14 +164,23 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => alerting.close())
     notifier.attach(alerting)
     const app: ApiApp = await buildApi({
-      registry, metrics: m, logger: quietLogger(), config: { authFailuresPerMinute: 1_000_000 }, readiness: async () => ({}),
+      registry,
+      metrics: m,
+      logger: quietLogger(),
+      config: { authFailuresPerMinute: 1_000_000 },
+      readiness: async () => ({}),
       routes: withDeps({ notifier, alerting }, subscriptionRoutes, alertRoutes),
     })
     cleanups.push(() => app.close())
     await app.ready()
     const admin = registry.createToken({ role: 'admin', name: 'test admin' }, { type: 'system', id: 'test' }).secret
     const post = async (body: unknown) => {
-      const res = await app.inject({ method: 'POST', url: '/api/v1/subscriptions', headers: { authorization: `Bearer ${admin}` }, payload: body as object })
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/subscriptions',
+        headers: { authorization: `Bearer ${admin}` },
+        payload: body as object,
+      })
       return { status: res.statusCode, body: res.json() as Record<string, unknown> }
     }
 

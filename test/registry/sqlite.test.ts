@@ -72,7 +72,8 @@ describe('SQLite registry', () => {
   })
 
   it('lists with filters and cursor paging', () => {
-    for (let i = 0; i < 7; i++) reg.createDevice({ id: `gauge-${i}`, kind: 'water_level', name: `g${i}`, station: i % 2 ? 'kim-long' : 'phu-oc' }, actor)
+    for (let i = 0; i < 7; i++)
+      reg.createDevice({ id: `gauge-${i}`, kind: 'water_level', name: `g${i}`, station: i % 2 ? 'kim-long' : 'phu-oc' }, actor)
     reg.createDevice({ id: 'cam-001', kind: 'camera', name: 'c' }, actor)
     const seen: string[] = []
     let cursor: string | undefined
@@ -146,7 +147,19 @@ describe('camera configuration', () => {
     const dir = tempDir()
     let reg = openRegistry(dir.path)
     try {
-      const yaml = { zones: [{ id: 'all-lanes', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1]] }] }
+      const yaml = {
+        zones: [
+          {
+            id: 'all-lanes',
+            kind: 'count',
+            polygon: [
+              [0, 0],
+              [1, 0],
+              [1, 1],
+            ],
+          },
+        ],
+      }
       expect(reg.getCameraConfig('cam-seed-01')).toBeUndefined()
       expect(reg.seedCameraConfig('cam-seed-01', yaml, { type: 'system', id: 'gateway.yaml' })).toBe(true)
       const put = reg.setCameraConfig('cam-seed-01', { tiling: { enabled: false } }, actor)
@@ -154,7 +167,11 @@ describe('camera configuration', () => {
       expect(reg.seedCameraConfig('cam-seed-01', yaml, { type: 'system', id: 'gateway.yaml' })).toBe(false)
       reg.close()
       reg = openRegistry(dir.path)
-      expect(reg.getCameraConfig('cam-seed-01')).toEqual({ camera: 'cam-seed-01', config: { tiling: { enabled: false } }, updated_at: put.updated_at })
+      expect(reg.getCameraConfig('cam-seed-01')).toEqual({
+        camera: 'cam-seed-01',
+        config: { tiling: { enabled: false } },
+        updated_at: put.updated_at,
+      })
       expect(reg.listCameraConfigs().map((c) => c.camera)).toEqual(['cam-seed-01'])
       expect(reg.listAudit({ limit: 10 }).items.map((a) => [a.action, a.actor_id, a.detail])).toEqual([
         ['camera.config', 'test', { tiling: { enabled: false } }],

@@ -27,7 +27,12 @@ const DAY = localDayStart(Date.now()) - 2 * 86_400_000
 const date = new Date(DAY + 7 * H).toISOString().slice(0, 10)
 const SYSTEM = { type: 'system' as const, id: 'test' }
 const logger = createLogger('silent')
-const wl = (station: string, district: string, ts: number, v: number): Point => ({ measurement: 'readings', tags: { device: `${station}-wl`, kind: 'water_level', station, district }, fields: { water_level: v }, ts })
+const wl = (station: string, district: string, ts: number, v: number): Point => ({
+  measurement: 'readings',
+  tags: { device: `${station}-wl`, kind: 'water_level', station, district },
+  fields: { water_level: v },
+  ts,
+})
 
 let api: TestApi
 let store: SqliteTimeSeriesStore
@@ -45,7 +50,12 @@ beforeAll(async () => {
   prov = await startStandIns()
   notifier = createNotifier({ dataDir: dir.path, logger, metrics: new Metrics({ defaults: false }), config: standInConfig(prov) })
   reports = createReportService({
-    store, stations: loadStations('config/stations.yaml'), dataDir: dir.path, config, logger, now: () => clockNow,
+    store,
+    stations: loadStations('config/stations.yaml'),
+    dataDir: dir.path,
+    config,
+    logger,
+    now: () => clockNow,
     announce: (n) => notifier.announce(n),
     // The API (and its registry) is made next; the renderer reads it when a PDF is asked for.
     renderReportPdf: (report) => reportPdfRenderer({ registry: api.registry, store })(report),
@@ -78,7 +88,11 @@ describe('GET /api/v1/reports', () => {
     expect(en.title).toMatch(/^Situation report .* – Kim Long$/)
     expect(en.labels.levels.II).toBe('Alarm level II')
     expect(en.water_levels).toHaveLength(1)
-    expect((await get(`/api/v1/reports?from=${date}&district=Hương Trà`.replace(' ', '%20'))).json().water_levels.map((w: { station: string }) => w.station)).toEqual(['phu-oc'])
+    expect(
+      (await get(`/api/v1/reports?from=${date}&district=Hương Trà`.replace(' ', '%20')))
+        .json()
+        .water_levels.map((w: { station: string }) => w.station),
+    ).toEqual(['phu-oc'])
   })
 
   it('refuses bad periods with a 400 saying what is wrong, and callers without a token', async () => {
@@ -109,13 +123,19 @@ describe('GET /api/v1/reports', () => {
     const res = await get(`/api/v1/reports?from=${date}&format=csv`)
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toMatch(/^text\/csv/)
-    const lines = res.body.replace(/^\uFEFF/, '').trim().split('\r\n')
+    const lines = res.body
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n')
     expect(lines[0]).toBe('section,subject,name,figure,value,at')
     expect(lines).toContain(`water_levels,kim-long,Kim Long,max,2.1,${new Date(DAY + 2 * H).toISOString()}`)
   })
 
   it('answers format=pdf, or Accept: application/pdf, with the PDF named after the local day', async () => {
-    for (const [q, headers] of [[`from=${date}&format=pdf`, bearer(api.tokens.viewer)], [`from=${date}`, { ...bearer(api.tokens.viewer), accept: 'application/pdf' }]] as const) {
+    for (const [q, headers] of [
+      [`from=${date}&format=pdf`, bearer(api.tokens.viewer)],
+      [`from=${date}`, { ...bearer(api.tokens.viewer), accept: 'application/pdf' }],
+    ] as const) {
       const res = await get(`/api/v1/reports?${q}`, headers)
       expect(res.statusCode, q).toBe(200)
       expect(res.headers['content-type']).toBe('application/pdf')
@@ -129,7 +149,13 @@ describe('GET /api/v1/reports', () => {
 
 describe('subscriptions to the daily report', () => {
   it('POST /subscriptions accepts the kind report beside alert kinds, and refuses unknown kinds', async () => {
-    const post = (kinds: string[]) => api.app.inject({ method: 'POST', url: '/api/v1/subscriptions', headers: bearer(api.tokens.admin), payload: { name: 'Văn phòng UBND', phone: '0905777888', role: 'viewer', kinds, channels: ['sms'] } })
+    const post = (kinds: string[]) =>
+      api.app.inject({
+        method: 'POST',
+        url: '/api/v1/subscriptions',
+        headers: bearer(api.tokens.admin),
+        payload: { name: 'Văn phòng UBND', phone: '0905777888', role: 'viewer', kinds, channels: ['sms'] },
+      })
     const ok = await post(['report', 'water_level'])
     expect(ok.statusCode).toBe(201)
     expect(ok.json().kinds).toEqual(['report', 'water_level'])
@@ -139,10 +165,16 @@ describe('subscriptions to the daily report', () => {
 
 describe('daily report', () => {
   it('at the configured local hour writes the day before to <dataDir>/reports and announces one line to report subscribers, once', async () => {
-    const sub = notifier.contacts.create({ name: 'Lãnh đạo UBND', phone: '0905123456', role: 'viewer', kinds: ['report'], channels: ['sms'] })
+    const sub = notifier.contacts.create({
+      name: 'Lãnh đạo UBND',
+      phone: '0905123456',
+      role: 'viewer',
+      kinds: ['report'],
+      channels: ['sms'],
+    })
     const duty = notifier.contacts.create({ name: 'Trực ban', phone: '0905000111', role: 'officer', channels: ['sms'] }) // alerts only
     const file = join(dir.path, 'reports', `${date}.json`)
-    clockNow = DAY + 24 * H + (config.daily.hour * H) - 60_000 // a minute before the hour, the next day
+    clockNow = DAY + 24 * H + config.daily.hour * H - 60_000 // a minute before the hour, the next day
     expect(await reports.runDaily()).toBeNull()
     expect(existsSync(file)).toBe(false)
     clockNow += 60_000
@@ -155,7 +187,10 @@ describe('daily report', () => {
     expect(ready).toEqual([{ date, file, summary: report.summary, period: report.period }])
     await notifier.drain()
     const rows = notifier.outbox().filter((o) => o.key.startsWith(`report:${date}:`))
-    const subscribed = notifier.contacts.all().filter((c) => c.kinds?.includes('report')).map((c) => c.id)
+    const subscribed = notifier.contacts
+      .all()
+      .filter((c) => c.kinds?.includes('report'))
+      .map((c) => c.id)
     expect(subscribed).toContain(sub.id)
     expect(rows.map((r) => r.contact_id).sort()).toEqual(subscribed.sort())
     expect(rows.map((r) => r.contact_id)).not.toContain(duty.id)

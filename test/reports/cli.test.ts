@@ -13,14 +13,23 @@ import { tempDir, waitFor } from '../support/services.ts'
 // back in the report written with -o, as JSON and CSV; a bad period exits non-zero with the API's message.
 
 const ADMIN = 'report-cli-admin-token-0123456789'
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 function iocgw(gw: GatewayProcess, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -40,24 +49,38 @@ describe('iocgw report on a running gateway', () => {
 
   it('writes the JSON and CSV report of a day holding readings sent over MQTT', async () => {
     const res = await fetch(`${gw.apiUrl}/api/v1/devices`, {
-      method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'kl-cli-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Huế' }),
     })
     const { credentials } = (await res.json()) as { credentials: { password: string } }
-    const c = await mqtt.connectAsync(gw.mqttUrl, { username: 'kl-cli-01', password: credentials.password, clientId: 'kl-cli-01', reconnectPeriod: 0 })
+    const c = await mqtt.connectAsync(gw.mqttUrl, {
+      username: 'kl-cli-01',
+      password: credentials.password,
+      clientId: 'kl-cli-01',
+      reconnectPeriod: 0,
+    })
     try {
-      await c.publishAsync('devices/kl-cli-01/telemetry', JSON.stringify([
-        { ts: day + 8 * 3_600_000, seq: 1, values: { water_level: 1.4 } },
-        { ts: day + 9 * 3_600_000, seq: 2, values: { water_level: 2.2 } },
-      ]), { qos: 1 })
+      await c.publishAsync(
+        'devices/kl-cli-01/telemetry',
+        JSON.stringify([
+          { ts: day + 8 * 3_600_000, seq: 1, values: { water_level: 1.4 } },
+          { ts: day + 9 * 3_600_000, seq: 2, values: { water_level: 2.2 } },
+        ]),
+        { qos: 1 },
+      )
     } finally {
       await c.endAsync()
     }
     const file = join(dir.path, 'r.json')
-    await waitFor(async () => {
-      const run = await iocgw(gw, ['report', '--from', date, '--station', 'kim-long', '-o', file])
-      return run.code === 0 && (JSON.parse(readFileSync(file, 'utf8')) as { water_levels: unknown[] }).water_levels.length === 1
-    }, 30_000, 500)
+    await waitFor(
+      async () => {
+        const run = await iocgw(gw, ['report', '--from', date, '--station', 'kim-long', '-o', file])
+        return run.code === 0 && (JSON.parse(readFileSync(file, 'utf8')) as { water_levels: unknown[] }).water_levels.length === 1
+      },
+      30_000,
+      500,
+    )
     const report = JSON.parse(readFileSync(file, 'utf8'))
     expect(Value.Check(ReportSchema, report)).toBe(true)
     expect(report.water_levels[0]).toMatchObject({ station: 'kim-long', name: 'Kim Long', readings: 2, max: { value: 2.2 }, max_level: 2 })

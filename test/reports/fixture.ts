@@ -19,7 +19,16 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
     const levels = { I: st.levels?.I ?? null, II: st.levels?.II ?? null, III: st.levels?.III ?? null }
     const base = levels.II ?? 2.15
     const max = id === 'kim-long' ? 2.15 : Math.round((base - 0.4 + i * 0.05) * 100) / 100
-    const level = levels.I === null ? null : levels.III !== null && max >= levels.III ? 3 : levels.II !== null && max >= levels.II ? 2 : max >= levels.I ? 1 : 0
+    const level =
+      levels.I === null
+        ? null
+        : levels.III !== null && max >= levels.III
+          ? 3
+          : levels.II !== null && max >= levels.II
+            ? 2
+            : max >= levels.I
+              ? 1
+              : 0
     return {
       station: id,
       name: st.name,
@@ -30,7 +39,8 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
       min: { value: Math.round((max - 1.1) * 100) / 100, at: '2026-12-02T17:05:00.000Z' },
       last: { value: Math.round((max - 0.3) * 100) / 100, at: '2026-12-03T16:55:00.000Z' },
       max_level: level,
-      time_at_level_s: level === 2 ? { below: 36_000, I: 28_800, II: 18_000, III: 0 } : { below: 79_200, I: level ? 3600 : 0, II: 0, III: 0 },
+      time_at_level_s:
+        level === 2 ? { below: 36_000, I: 28_800, II: 18_000, III: 0 } : { below: 79_200, I: level ? 3600 : 0, II: 0, III: 0 },
       covered_s: level === 2 ? 82_800 : level ? 82_800 : 79_200,
       first_reached: level === 2 ? { I: '2026-12-03T03:00:00.000Z', II: '2026-12-03T06:10:00.000Z' } : {},
       max_rise_rate: { value: id === 'kim-long' ? 0.42 : 0.12, at: '2026-12-03T05:20:00.000Z' },
@@ -66,15 +76,42 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
     hold_max_s: { sensors: 900, cameras: 120 },
     water_levels: water,
     rainfall: [
-      { station: 'kim-long', name: 'Kim Long', readings: 288, total_mm: 187.4, max_1h: { value: 42.6, at: '2026-12-03T04:00:00.000Z' }, max_24h: { value: 187.4, at: FROM } },
-      { station: 'a-luoi-rain', name: 'A Lưới', district: 'A Lưới', readings: 280, total_mm: 231.2, max_1h: { value: 51, at: '2026-12-03T02:00:00.000Z' }, max_24h: { value: 231.2, at: FROM } },
+      {
+        station: 'kim-long',
+        name: 'Kim Long',
+        readings: 288,
+        total_mm: 187.4,
+        max_1h: { value: 42.6, at: '2026-12-03T04:00:00.000Z' },
+        max_24h: { value: 187.4, at: FROM },
+      },
+      {
+        station: 'a-luoi-rain',
+        name: 'A Lưới',
+        district: 'A Lưới',
+        readings: 280,
+        total_mm: 231.2,
+        max_1h: { value: 51, at: '2026-12-03T02:00:00.000Z' },
+        max_24h: { value: 231.2, at: FROM },
+      },
     ],
     air_quality: [
-      { station: 'aq-hue-center', name: 'Trạm không khí Phường Phú Hội', district: 'Thành phố Huế', hours: 24, hours_by_band: { good: 10, moderate: 9, poor: 4, bad: 1, very_bad: 0, hazardous: 0 }, max_aqi: { value: 162, at: '2026-12-03T00:00:00.000Z' }, mean_aqi: 71 },
+      {
+        station: 'aq-hue-center',
+        name: 'Trạm không khí Phường Phú Hội',
+        district: 'Thành phố Huế',
+        hours: 24,
+        hours_by_band: { good: 10, moderate: 9, poor: 4, bad: 1, very_bad: 0, hazardous: 0 },
+        max_aqi: { value: 162, at: '2026-12-03T00:00:00.000Z' },
+        mean_aqi: 71,
+      },
     ],
     cameras: [
       {
-        camera: 'cam-le-loi', name: 'Ngã tư Lê Lợi – Hùng Vương', district: 'Thành phố Huế', zones: ['lane-1', 'lane-2'], frames: 17_280,
+        camera: 'cam-le-loi',
+        name: 'Ngã tư Lê Lợi – Hùng Vương',
+        district: 'Thành phố Huế',
+        zones: ['lane-1', 'lane-2'],
+        frames: 17_280,
         vehicles: { car: 10_412, motorcycle: 58_930, bus: 512, truck: 903, bicycle: 2_214 },
         peak: { car: 14, motorcycle: 61, bus: 2, truck: 3, bicycle: 5 },
         congestion_s: { 0: 54_000, 1: 21_600, 2: 7_200, 3: 3_600 },
@@ -88,7 +125,9 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
       acknowledged: { count: n, median_s: 720, max_s: 720 },
       resolved: { count: n ? 1 : 0, median_s: n ? 19_800 : null, max_s: n ? 19_800 : null },
       notifications: {
-        sent: n * 4, failed: n ? 1 : 0, pending: 0,
+        sent: n * 4,
+        failed: n ? 1 : 0,
+        pending: 0,
         by_channel: { sms: { sent: n * 2, failed: n ? 1 : 0, pending: 0 }, zalo: { sent: n * 2, failed: 0, pending: 0 } },
       },
       items,
@@ -96,7 +135,8 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
     labels: { sections: {}, fields: {}, units: {}, levels: {}, aqi_bands: {}, congestion: {}, vehicle_classes: {} },
   }
   const check = Compile(ReportSchema)
-  if (!check.Check(report)) throw new Error(`report fixture does not match the schema: ${JSON.stringify([...check.Errors(report)].slice(0, 3))}`)
+  if (!check.Check(report))
+    throw new Error(`report fixture does not match the schema: ${JSON.stringify([...check.Errors(report)].slice(0, 3))}`)
   return report
 }
 

@@ -47,13 +47,24 @@ describe.runIf(hasPoppler)('report PDF', () => {
       'Báo cáo tình hình ngày 03/12/2026 – Thừa Thiên Huế',
       'Thời kỳ: 03/12/2026 00:00 – 04/12/2026 00:00', // UTC 17:00 is midnight in Huế
       'Kim Long ở mức báo động II', // the alert's title
-      'Mực nước', 'Lượng mưa', 'Chất lượng không khí (VN_AQI)', 'Giao thông (camera)', 'Cảnh báo', 'Thông báo đã gửi',
-      'Ngã tư Lê Lợi – Hùng Vương', 'Trạm không khí Phường Phú Hội', 'A Lưới',
+      'Mực nước',
+      'Lượng mưa',
+      'Chất lượng không khí (VN_AQI)',
+      'Giao thông (camera)',
+      'Cảnh báo',
+      'Thông báo đã gửi',
+      'Ngã tư Lê Lợi – Hùng Vương',
+      'Trạm không khí Phường Phú Hội',
+      'A Lưới',
       // Who acknowledged and resolved (the cell wraps, so word by word).
-      '12 phút, Nguyễn Thị', 'Hương', '5,5 giờ, Trần Văn', 'Đức',
+      '12 phút, Nguyễn Thị',
+      'Hương',
+      '5,5 giờ, Trần Văn',
+      'Đức',
       'Mức báo động theo Quyết định 05/2020/QĐ-TTg',
       'Trang 1/',
-    ]) expect(out).toContain(s)
+    ])
+      expect(out).toContain(s)
     // Figures in Vietnamese notation: Kim Long's peak 2,15 m at 14:35 local time, rain 187,4 mm,
     // 58.930 motorcycles, a rise of 0,42 m/h.
     expect(out).toMatch(/Kim Long \(sông Hương\) 2,15 03\/12 14:35 ở mức báo động II 0,42/)
@@ -83,25 +94,42 @@ describe.runIf(hasPoppler)('report PDF', () => {
 
   it('writes English labels and English figures, names kept in Vietnamese', async () => {
     const out = text(save('en.pdf', await renderReportPdf(reportFixture('en'), 'en')))
-    for (const s of ['Situation report 03/12/2026 – Thừa Thiên Huế', 'Water levels', 'Rainfall', 'Alerts opened in the period', 'Phú Ốc', 'Thượng Nhật', 'at alarm level II', 'Page 1/']) {
+    for (const s of [
+      'Situation report 03/12/2026 – Thừa Thiên Huế',
+      'Water levels',
+      'Rainfall',
+      'Alerts opened in the period',
+      'Phú Ốc',
+      'Thượng Nhật',
+      'at alarm level II',
+      'Page 1/',
+    ]) {
       expect(out).toContain(s)
     }
     expect(out).toContain('2.15')
     expect(out).toContain('58,930')
   })
 
-  it('draws a station\'s water level from the store: hourly maxima of its gauge, with the alarm levels', async () => {
+  it("draws a station's water level from the store: hourly maxima of its gauge, with the alarm levels", async () => {
     const data = join(dir.path, 'store')
     const registry = openRegistry(data)
     const store = new SqliteTimeSeriesStore({ dataDir: data, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
     try {
-      registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' }, { type: 'system', id: 'test' })
+      registry.createDevice(
+        { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' },
+        { type: 'system', id: 'test' },
+      )
       // Every 10 minutes over the day; the peak (2,15 m) sits inside the 14:00 hour, local time.
       const start = Date.parse(FROM)
       const points = Array.from({ length: 144 }, (_, i) => {
         const h = i / 6
         const v = h <= 14.5 ? 1.05 + (1.1 * h) / 14.5 : 2.15 - (0.8 * (h - 14.5)) / 9.5
-        return { measurement: 'readings', tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long' }, fields: { water_level: Math.round(v * 100) / 100 }, ts: start + i * 600_000 }
+        return {
+          measurement: 'readings',
+          tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long' },
+          fields: { water_level: Math.round(v * 100) / 100 },
+          ts: start + i * 600_000,
+        }
       })
       await store.write(points)
       const report = reportFixture('vi')

@@ -48,16 +48,32 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
   beforeAll(async () => {
     influxd = await startInfluxd()
     sqlite = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: quietLogger(), metrics: metrics() })
-    influx = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc_report'), dataDir: `${dir.path}/influx`, logger: quietLogger(), metrics: metrics() })
+    influx = await InfluxTimeSeriesStore.open({
+      url: influxd.urlFor('ioc_report'),
+      dataDir: `${dir.path}/influx`,
+      logger: quietLogger(),
+      metrics: metrics(),
+    })
     const both: Pick<TimeSeriesStore, 'write'> = { write: async (pts) => void (await Promise.all([sqlite.write(pts), influx.write(pts)])) }
     const clk = clock(DAY0)
     const bus = new GatewayBus()
     bus.on('reading', (r) => readings.push(r))
     prov = await startStandIns()
     const st = stations()
-    notifier = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } }, stations: st })
+    notifier = createNotifier({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
+      stations: st,
+    })
     alerting = createAlerting({
-      bus, dataDir: dir.path, logger: quietLogger(), metrics: metrics(), stations: st, now: clk.now,
+      bus,
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: st,
+      now: clk.now,
       rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }] }),
     })
     notifier.attach(alerting)
@@ -85,12 +101,26 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
     const airAt: Array<[number, number]> = []
     for (let t = DAY0; t < DAY0 + 24 * H; t += 15 * MIN) airAt.push([t, t >= DAY0 + 13 * H && t < DAY0 + 17 * H ? 95 : 18])
     const all = [
-      ...level.map(([t, v]) => () => send(gauge, t, { water_level: v })),
-      ...rainAt.map(([t, mm]) => () => send(rain, t + 30_000, { rainfall: mm, interval_s: 600 })),
-      ...airAt.map(([t, pm]) => () => send(air, t + 45_000, { pm25: pm, pm10: pm * 1.6 })),
+      ...level.map(
+        ([t, v]) =>
+          () =>
+            send(gauge, t, { water_level: v }),
+      ),
+      ...rainAt.map(
+        ([t, mm]) =>
+          () =>
+            send(rain, t + 30_000, { rainfall: mm, interval_s: 600 }),
+      ),
+      ...airAt.map(
+        ([t, pm]) =>
+          () =>
+            send(air, t + 45_000, { pm25: pm, pm10: pm * 1.6 }),
+      ),
     ]
     // In event-time order, as they would arrive.
-    const ordered = [...level.map(([t]) => t), ...rainAt.map(([t]) => t + 30_000), ...airAt.map(([t]) => t + 45_000)].map((t, i) => [t, all[i]!] as const).sort((a, b) => a[0] - b[0])
+    const ordered = [...level.map(([t]) => t), ...rainAt.map(([t]) => t + 30_000), ...airAt.map(([t]) => t + 45_000)]
+      .map((t, i) => [t, all[i]!] as const)
+      .sort((a, b) => a[0] - b[0])
     for (const [t, fn] of ordered) {
       await fn()
       if (t === DAY0 + 4 * H) {
@@ -103,26 +133,65 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
 
     // Camera: four real photos through the vision pipeline at 09:00, 09:02, 09:04, 09:20 local.
     vision = createVision({
-      store: { write: async (pts) => { detections.push(...pts); await both.write(pts) } },
-      logger: quietLogger(), metrics: metrics(), dataDir: dir.path,
+      store: {
+        write: async (pts) => {
+          detections.push(...pts)
+          await both.write(pts)
+        },
+      },
+      logger: quietLogger(),
+      metrics: metrics(),
+      dataDir: dir.path,
       config: visionConfig({
         motion: { enabled: false },
-        cameras: { 'cam-kl-01': { zones: [
-          { id: 'left', kind: 'count', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
-          { id: 'right', kind: 'count', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] },
-        ] } },
+        cameras: {
+          'cam-kl-01': {
+            zones: [
+              {
+                id: 'left',
+                kind: 'count',
+                polygon: [
+                  [0, 0],
+                  [0.5, 0],
+                  [0.5, 1],
+                  [0, 1],
+                ],
+              },
+              {
+                id: 'right',
+                kind: 'count',
+                polygon: [
+                  [0.5, 0],
+                  [1, 0],
+                  [1, 1],
+                  [0.5, 1],
+                ],
+              },
+            ],
+          },
+        },
       }),
     })
     await vision.whenReady()
     const cam = camera('cam-kl-01')
-    const frames: Array<[string, number]> = [['coco_000000001532.jpg', 0], ['coco_000000007816.jpg', 2], ['culane_lane00000.jpg', 4], ['coco_000000001584.jpg', 20]]
+    const frames: Array<[string, number]> = [
+      ['coco_000000001532.jpg', 0],
+      ['coco_000000007816.jpg', 2],
+      ['culane_lane00000.jpg', 4],
+      ['coco_000000001584.jpg', 20],
+    ]
     for (const [name, min] of frames) {
       await vision.frames(publishFrame(cam, sample(name), `frames/${DAY0 + 9 * H + min * MIN}`))
       await vision.pipeline.settled()
     }
 
     const deps = (store: TimeSeriesStore): ReportDeps => ({
-      store, stations: st, holdMaxMs: HOLD, alertsDb: openAlertsDb(dir.path).db, backend: store.backend, now: () => DAY0 + 30 * H,
+      store,
+      stations: st,
+      holdMaxMs: HOLD,
+      alertsDb: openAlertsDb(dir.path).db,
+      backend: store.backend,
+      now: () => DAY0 + 30 * H,
     })
     const req = { from: DAY0, to: DAY0 + 24 * H, lang: 'vi' as const }
     reports.sqlite = await buildReport(deps(sqlite), { req, scope: null })

@@ -19,16 +19,18 @@ function* files(dir: string): Generator<string> {
 }
 
 describe('citations', () => {
-  it('no file cites the builders\' specification or model notes outside the repository; docs/ holds the contract', () => {
+  it("no file cites the builders' specification or model notes outside the repository; docs/ holds the contract", () => {
     const self = relative(PROJECT_ROOT, import.meta.filename)
     const cites = [/\bSPEC\b/, /SPEC\.md/, /shared\/SPEC/, /MODELS\.md/]
     const found: string[] = []
     for (const path of files(PROJECT_ROOT)) {
       const rel = relative(PROJECT_ROOT, path)
       if (rel === self || rel.startsWith('models/samples/')) continue
-      readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-        if (cites.some((re) => re.test(line))) found.push(`${rel}:${i + 1}: ${line.trim().slice(0, 100)}`)
-      })
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (cites.some((re) => re.test(line))) found.push(`${rel}:${i + 1}: ${line.trim().slice(0, 100)}`)
+        })
     }
     expect(found).toEqual([])
   })

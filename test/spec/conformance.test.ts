@@ -31,13 +31,17 @@ function documentedRoutes(): Array<{ method: string; path: string; roles: string
   for (const line of doc('docs/api.md').split('\n')) {
     if (!line.startsWith('| `')) continue
     // Split on the table's bars, not on the escaped ones inside a route (`PATCH\|DELETE`).
-    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim())
+    const cells = line
+      .split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((c) => c.trim())
     if (cells.length !== 1 + ROLE_COLUMNS.length) continue
     const roles = ROLE_COLUMNS.filter((_r, i) => cells[i + 1] === '✓')
     for (const [, spec] of cells[0]!.matchAll(/`([^`]+)`/g)) {
       const m = /^([A-Z]+(?:\\\|[A-Z]+)*) (\/\S*)$/.exec(spec!)
       if (!m) continue
-      for (const method of m[1]!.split('\\|')) out.push({ method, path: m[2]!, roles: [...roles], unversioned: cells[0]!.includes('(unversioned)') })
+      for (const method of m[1]!.split('\\|'))
+        out.push({ method, path: m[2]!, roles: [...roles], unversioned: cells[0]!.includes('(unversioned)') })
     }
   }
   return out
@@ -109,7 +113,10 @@ describe('README.md: repository layout, scripts and configuration names', () => 
     ]
     expect(missing, 'layout entries of README.md missing').toEqual([])
     const readme = doc('README.md')
-    expect([...DOC_DIRS.map((d) => `${d}/`), ...DOC_FILES].filter((e) => !readme.includes(e)), 'not in README.md').toEqual([])
+    expect(
+      [...DOC_DIRS.map((d) => `${d}/`), ...DOC_FILES].filter((e) => !readme.includes(e)),
+      'not in README.md',
+    ).toEqual([])
   })
 
   it('package.json has the scripts start, test, bench, demo and the bin iocgw', () => {
@@ -129,15 +136,23 @@ describe('README.md: repository layout, scripts and configuration names', () => 
   })
 
   it('.npmrc skips the onnxruntime-node binary download', () => {
-    const lines = readFileSync(join(ROOT, '.npmrc'), 'utf8').split('\n').map((l) => l.trim())
+    const lines = readFileSync(join(ROOT, '.npmrc'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
     expect(lines).toContain('onnxruntime-node-install=skip')
   })
 
   it('every environment name of README.md is read by the configuration, and every one it reads is documented', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
     const known = ENV_KEYS.map((k) => k.env)
-    expect(DOC_ENV.filter((e) => !known.includes(e)), 'not in gateway/config/schema.ts ENV_KEYS').toEqual([])
-    expect([...DOC_ENV, ...known].filter((e) => !readme.includes(`\`${e}\``)), 'not documented in README.md').toEqual([])
+    expect(
+      DOC_ENV.filter((e) => !known.includes(e)),
+      'not in gateway/config/schema.ts ENV_KEYS',
+    ).toEqual([])
+    expect(
+      [...DOC_ENV, ...known].filter((e) => !readme.includes(`\`${e}\``)),
+      'not documented in README.md',
+    ).toEqual([])
   })
 
   it('the documented defaults hold: ./data, 8080, 1883, 8083 at /mqtt', () => {
@@ -153,11 +168,28 @@ describe('README.md: repository layout, scripts and configuration names', () => 
 describe('docs/ describes the whole contract', () => {
   it('the role table of docs/api.md holds the routes users rely on', () => {
     // A parse that finds nothing must not pass as "nothing missing".
-    expect(DOC_API_ROUTES).toEqual(expect.arrayContaining([['POST', '/devices'], ['PATCH', '/devices/:id'], ['DELETE', '/devices/:id'], ['GET', '/events']]))
-    expect(DOC_ROUTES.unversioned).toEqual(expect.arrayContaining([['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/docs']]))
+    expect(DOC_API_ROUTES).toEqual(
+      expect.arrayContaining([
+        ['POST', '/devices'],
+        ['PATCH', '/devices/:id'],
+        ['DELETE', '/devices/:id'],
+        ['GET', '/events'],
+      ]),
+    )
+    expect(DOC_ROUTES.unversioned).toEqual(
+      expect.arrayContaining([
+        ['GET', '/healthz'],
+        ['GET', '/readyz'],
+        ['GET', '/metrics'],
+        ['GET', '/docs'],
+      ]),
+    )
     const text = doc('docs/api.md')
     const missing = [...DOC_API_ROUTES, ...DOC_UNVERSIONED_ROUTES]
-      .filter(([method, path]) => !new RegExp(`${method}[^\\n]*${path.replace(/[/:.-]/g, (c) => `\\${c}`)}(?![a-z/-])`).test(text.replaceAll('`', '')))
+      .filter(
+        ([method, path]) =>
+          !new RegExp(`${method}[^\\n]*${path.replace(/[/:.-]/g, (c) => `\\${c}`)}(?![a-z/-])`).test(text.replaceAll('`', '')),
+      )
       .map(([m, p]) => `${m} ${p}`)
     expect(missing).toEqual([])
   })
@@ -169,9 +201,19 @@ describe('docs/ describes the whole contract', () => {
 
   it('docs/mqtt.md documents every topic and CONNACK answer', () => {
     const text = doc('docs/mqtt.md')
-    const topics = ['devices/{id}/telemetry', 'devices/{id}/status', 'devices/{id}/frames', 'devices/{id}/frames/{epoch ms}',
-      'devices/{id}/config', 'devices/{id}/cmd', 'devices/{id}/cmd/ack', 'alerts/{kind}/{station or device}', 'alerts/#',
-      'devices/+/telemetry', 'devices/+/status']
+    const topics = [
+      'devices/{id}/telemetry',
+      'devices/{id}/status',
+      'devices/{id}/frames',
+      'devices/{id}/frames/{epoch ms}',
+      'devices/{id}/config',
+      'devices/{id}/cmd',
+      'devices/{id}/cmd/ack',
+      'alerts/{kind}/{station or device}',
+      'alerts/#',
+      'devices/+/telemetry',
+      'devices/+/status',
+    ]
     expect(topics.filter((t) => !text.includes(t))).toEqual([])
     expect(text).toMatch(/bad user ?name or password/)
     expect(text).toContain('not authorized')
@@ -184,7 +226,8 @@ describe('the iocgw CLI offers every command of docs/cli.md, and docs/cli.md nam
     const missing: string[] = []
     for (const group of commandsOf(await cli(['--help'])).filter((c) => c !== 'help')) {
       const subs = commandsOf(await cli([group, '--help'])).filter((c) => c !== 'help')
-      for (const c of subs.length ? subs.map((s) => `${group} ${s}`) : [group]) if (!text.includes(`iocgw ${c}`) && !text.includes(`\`${c}`)) missing.push(c)
+      for (const c of subs.length ? subs.map((s) => `${group} ${s}`) : [group])
+        if (!text.includes(`iocgw ${c}`) && !text.includes(`\`${c}`)) missing.push(c)
     }
     expect(missing, 'iocgw commands missing from docs/cli.md').toEqual([])
   })
@@ -274,26 +317,38 @@ describe('the running gateway', () => {
     const served = Object.entries(openapi.paths)
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
       .filter((r) => !/ \/docs/.test(r) && !r.startsWith('HEAD '))
-    expect(served.filter((r) => !documented.has(r)), 'served but not in the role table of docs/api.md').toEqual([])
+    expect(
+      served.filter((r) => !documented.has(r)),
+      'served but not in the role table of docs/api.md',
+    ).toEqual([])
   })
 
   // docs/api.md "Authentication and roles": admin (everything), technician (devices), officer (read,
   // acknowledge and resolve alerts), viewer (read). Roles are read from each operation's
   // "Roles: ..." line, which buildApi writes from the route's declared roles.
   const rolesOf = (method: string, path: string): string[] | undefined => {
-    const op = openapi.paths[openApiPath(`/api/v1${path}`)]?.[method.toLowerCase()] as { description?: string; security?: unknown[] } | undefined
+    const op = openapi.paths[openApiPath(`/api/v1${path}`)]?.[method.toLowerCase()] as
+      { description?: string; security?: unknown[] } | undefined
     // A public route (no token, e.g. POST /auth/login) has an empty security list: anyone may call it.
     if (op && Array.isArray(op.security) && op.security.length === 0) return [...ROLE_COLUMNS]
     const line = /Roles: ([a-z, ]+)\./.exec(op?.description ?? '')?.[1]
-    return op ? (line ?? '').split(',').map((r) => r.trim()).filter(Boolean) : undefined
+    return op
+      ? (line ?? '')
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean)
+      : undefined
   }
-  it.each(DOC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))('roles of %s are those of docs/api.md', (_name, method, path) => {
-    const roles = rolesOf(method, path)
-    if (roles === undefined) return // missing from OpenAPI: reported by the check above
-    const documented = DOC_ROUTE_ROWS.find((r) => !r.unversioned && r.method === method && r.path === path)!.roles
-    expect(documented, 'admin may do everything').toContain('admin')
-    expect([...roles].sort(), 'the roles the route accepts').toEqual([...documented].sort())
-  })
+  it.each(DOC_API_ROUTES.map(([m, p]) => [`${m} /api/v1${p}`, m, p] as const))(
+    'roles of %s are those of docs/api.md',
+    (_name, method, path) => {
+      const roles = rolesOf(method, path)
+      if (roles === undefined) return // missing from OpenAPI: reported by the check above
+      const documented = DOC_ROUTE_ROWS.find((r) => !r.unversioned && r.method === method && r.path === path)!.roles
+      expect(documented, 'admin may do everything').toContain('admin')
+      expect([...roles].sort(), 'the roles the route accepts').toEqual([...documented].sort())
+    },
+  )
 
   it('GET /docs serves the OpenAPI UI, GET /healthz and /readyz answer without a token', async () => {
     const docs = await fetch(`${api}/docs`, { redirect: 'follow' })
@@ -308,8 +363,14 @@ describe('the running gateway', () => {
     const ready = (await (await fetch(`${api}/readyz`)).json()) as { checks: Record<string, unknown> }
     const names = Object.keys(ready.checks)
     expect(names).toContain('broker')
-    expect(names.some((n) => /store/.test(n)), `stores in ${names.join(', ')}`).toBe(true)
-    expect(names.some((n) => /model|vision/.test(n)), `model in ${names.join(', ')}`).toBe(true)
+    expect(
+      names.some((n) => /store/.test(n)),
+      `stores in ${names.join(', ')}`,
+    ).toBe(true)
+    expect(
+      names.some((n) => /model|vision/.test(n)),
+      `model in ${names.join(', ')}`,
+    ).toBe(true)
   })
 
   it('GET /metrics is Prometheus text with the families of docs/operations.md: messages in, rejected by reason, stored', async () => {
@@ -325,13 +386,17 @@ describe('the running gateway', () => {
   it('docs/operations.md names every metric the running gateway exposes', async () => {
     const text = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8')
     const exposed = String((await call('GET', '/metrics')).body)
-    const names = [...exposed.matchAll(/^# TYPE iocgw_([a-z0-9_]+) /gm)].map((m) => m[1] as string)
+    const names = [...exposed.matchAll(/^# TYPE iocgw_([a-z0-9_]+) /gm)]
+      .map((m) => m[1] as string)
       .filter((n) => !/^(process|nodejs)_/.test(n))
     expect(names.length).toBeGreaterThan(10)
-    expect(names.filter((n) => !text.includes(n)), 'metrics missing from docs/operations.md').toEqual([])
+    expect(
+      names.filter((n) => !text.includes(n)),
+      'metrics missing from docs/operations.md',
+    ).toEqual([])
   })
 
-  it('errors have Fastify\'s shape {statusCode, error, message}', async () => {
+  it("errors have Fastify's shape {statusCode, error, message}", async () => {
     const none = await fetch(`${api}/api/v1/devices`)
     expect(none.status).toBe(401)
     const body = (await none.json()) as Record<string, unknown>
@@ -383,15 +448,28 @@ describe('the running gateway', () => {
     const dev = await connect(cred.mqtt_url, cred.username, cred.password)
     const ts = new Date(Date.now() - 60_000).toISOString()
     // QoS 1: the PUBACK is the gateway's "stored".
-    await dev.publishAsync('devices/spec-kim-long/telemetry', JSON.stringify({ ts, seq: 1, values: { water_level: 2.31, battery: 12.6 } }), { qos: 1 })
-    await dev.publishAsync('devices/spec-kim-long/telemetry', JSON.stringify([
-      { ts: Date.now() - 50_000, seq: 2, values: { water_level: 2.33 } },
-      { ts: Date.now() - 40_000, seq: 3, values: { water_level: 2.35 } },
-    ]), { qos: 1 })
-    await dev.publishAsync('devices/spec-kim-long/telemetry', JSON.stringify([
-      { bn: 'spec-kim-long:', bt: (Date.now() - 30_000) / 1000, n: 'water_level', u: 'cm', v: 237 },
-    ]), { qos: 1 })
-    await dev.publishAsync('devices/spec-kim-long/status', JSON.stringify({ online: true, ts: new Date().toISOString(), fw: '1.0.0' }), { qos: 1, retain: true })
+    await dev.publishAsync(
+      'devices/spec-kim-long/telemetry',
+      JSON.stringify({ ts, seq: 1, values: { water_level: 2.31, battery: 12.6 } }),
+      { qos: 1 },
+    )
+    await dev.publishAsync(
+      'devices/spec-kim-long/telemetry',
+      JSON.stringify([
+        { ts: Date.now() - 50_000, seq: 2, values: { water_level: 2.33 } },
+        { ts: Date.now() - 40_000, seq: 3, values: { water_level: 2.35 } },
+      ]),
+      { qos: 1 },
+    )
+    await dev.publishAsync(
+      'devices/spec-kim-long/telemetry',
+      JSON.stringify([{ bn: 'spec-kim-long:', bt: (Date.now() - 30_000) / 1000, n: 'water_level', u: 'cm', v: 237 }]),
+      { qos: 1 },
+    )
+    await dev.publishAsync('devices/spec-kim-long/status', JSON.stringify({ online: true, ts: new Date().toISOString(), fw: '1.0.0' }), {
+      qos: 1,
+      retain: true,
+    })
 
     await waitFor(() => seen.filter((s) => s.topic === 'devices/spec-kim-long/telemetry').length >= 3)
     await waitFor(() => seen.some((s) => s.topic === 'devices/spec-kim-long/status'))

@@ -16,7 +16,12 @@ const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000
 const MIN = 60_000
 
 function reading(device: string, ts: number, values: Record<string, number | string>, tags: Record<string, string> = {}): Point {
-  return { measurement: 'readings', tags: { device, kind: 'water_level', station: 'kim-long', district: 'Huế', ...tags }, fields: values, ts }
+  return {
+    measurement: 'readings',
+    tags: { device, kind: 'water_level', station: 'kim-long', district: 'Huế', ...tags },
+    fields: values,
+    ts,
+  }
 }
 
 export function storeContract(name: string, open: () => Promise<StoreUnderTest>): void {
@@ -53,9 +58,9 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       const pts = await store.readings({ device: 'edge-1', metric: 'water_level', from: T0 + MIN, to: T0 + 2 * MIN, limit: 10 })
       expect(pts).toEqual([{ ts: T0 + MIN, value: 1 }])
       expect(await store.readings({ device: 'edge-1', metric: 'water_level', from: T0, to: T0, limit: 10 })).toEqual([])
-      expect(await store.readings({ device: 'edge-1', metric: 'water_level', from: T0 + 2 * MIN, to: T0 + 2 * MIN + 1, limit: 10 })).toEqual([
-        { ts: T0 + 2 * MIN, value: 2 },
-      ])
+      expect(
+        await store.readings({ device: 'edge-1', metric: 'water_level', from: T0 + 2 * MIN, to: T0 + 2 * MIN + 1, limit: 10 }),
+      ).toEqual([{ ts: T0 + 2 * MIN, value: 2 }])
     })
 
     it('aggregates with every: mean, min, max and last per epoch-aligned bucket, empty buckets left out', async () => {
@@ -122,7 +127,12 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         reading('lat-a', T0 + MIN, { water_level: 1.5, battery: 12.1, seq: 1 }, { station: 'lat-st-1' }),
         reading('lat-a', T0 + 2 * MIN, { water_level: 1.6, seq: 2 }, { station: 'lat-st-1' }),
         reading('lat-b', T0 + MIN, { water_level: 2.5 }, { station: 'lat-st-2' }),
-        { measurement: 'readings', tags: { device: 'lat-c', kind: 'air_quality', station: 'lat-st-1' }, fields: { pm25: 35.5, aqi: 101, aqi_dominant: 'pm25' }, ts: T0 },
+        {
+          measurement: 'readings',
+          tags: { device: 'lat-c', kind: 'air_quality', station: 'lat-st-1' },
+          fields: { pm25: 35.5, aqi: 101, aqi_dominant: 'pm25' },
+          ts: T0,
+        },
       ])
       const st1 = await store.latest({ station: 'lat-st-1' })
       expect(st1.map((i) => i.device)).toEqual(['lat-a', 'lat-c'])
@@ -142,7 +152,12 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     it('omits unknown tags instead of storing empty strings', async () => {
       await store.write([
-        { measurement: 'readings', tags: { device: 'notag-1', kind: 'rain_gauge', station: '', district: '' }, fields: { rainfall: 1.2, interval_s: 300 }, ts: T0 },
+        {
+          measurement: 'readings',
+          tags: { device: 'notag-1', kind: 'rain_gauge', station: '', district: '' },
+          fields: { rainfall: 1.2, interval_s: 300 },
+          ts: T0,
+        },
       ])
       const [p] = await store.queryPoints({ measurement: 'readings', where: { device: 'notag-1' }, from: all.from, to: all.to })
       expect(p).toEqual({ ts: T0, tags: { device: 'notag-1', kind: 'rain_gauge' }, fields: { rainfall: 1.2, interval_s: 300 } })
@@ -153,8 +168,18 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     it('keeps string, boolean, integer and small float fields with their types', async () => {
       await store.write([
         { measurement: 'readings', tags: { device: 'str-1', kind: 'air_quality' }, fields: { aqi: 151, aqi_dominant: 'pm10' }, ts: T0 },
-        { measurement: 'readings', tags: { device: 'str-1', kind: 'air_quality' }, fields: { aqi: 99, aqi_dominant: 'o3 "ozone", \\ đây\nline' }, ts: T0 + MIN },
-        { measurement: 'alerts', tags: { kind: 'water_level', rule: 'r1', severity: 'critical', state: 'open', station: 'str-st' }, fields: { id: 'a-1', title: 'Báo động III', level: 3, value: 3.7, threshold: 3.5, late: true }, ts: T0 },
+        {
+          measurement: 'readings',
+          tags: { device: 'str-1', kind: 'air_quality' },
+          fields: { aqi: 99, aqi_dominant: 'o3 "ozone", \\ đây\nline' },
+          ts: T0 + MIN,
+        },
+        {
+          measurement: 'alerts',
+          tags: { kind: 'water_level', rule: 'r1', severity: 'critical', state: 'open', station: 'str-st' },
+          fields: { id: 'a-1', title: 'Báo động III', level: 3, value: 3.7, threshold: 3.5, late: true },
+          ts: T0,
+        },
         { measurement: 'readings', tags: { device: 'str-2', kind: 'air_quality' }, fields: { co: 1e-7 }, ts: T0 },
       ])
       const s = await store.readings({ device: 'str-1', metric: 'aqi_dominant', ...all })
@@ -162,9 +187,9 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         { ts: T0, value: 'pm10' },
         { ts: T0 + MIN, value: 'o3 "ozone", \\ đây line' },
       ])
-      expect(await store.aggregate({ device: 'str-1', metric: 'aqi_dominant', from: T0, to: T0 + 10 * MIN, every: 10 * MIN, fn: 'last' })).toEqual([
-        { ts: T0, value: 'o3 "ozone", \\ đây line' },
-      ])
+      expect(
+        await store.aggregate({ device: 'str-1', metric: 'aqi_dominant', from: T0, to: T0 + 10 * MIN, every: 10 * MIN, fn: 'last' }),
+      ).toEqual([{ ts: T0, value: 'o3 "ozone", \\ đây line' }])
       const [a] = await store.queryPoints({ measurement: 'alerts', where: { station: 'str-st' }, from: all.from, to: all.to })
       expect(a!.fields).toEqual({ id: 'a-1', title: 'Báo động III', level: 3, value: 3.7, threshold: 3.5, late: true })
       expect(a!.tags).toEqual({ kind: 'water_level', rule: 'r1', severity: 'critical', state: 'open', station: 'str-st' })
@@ -185,14 +210,33 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         det('gen-cam-2', 'north', T0 + 2 * MIN, 10, 3),
         det('gen-cam-1', 'north', T0 + 11 * MIN, 8, 2),
       ])
-      const raw = await store.queryPoints({ measurement: 'detections', where: { camera: 'gen-cam-1', zone: 'north' }, fields: ['car'], from: T0, to: T0 + 60 * MIN })
+      const raw = await store.queryPoints({
+        measurement: 'detections',
+        where: { camera: 'gen-cam-1', zone: 'north' },
+        fields: ['car'],
+        from: T0,
+        to: T0 + 60 * MIN,
+      })
       expect(raw).toEqual([
         { ts: T0, tags: { camera: 'gen-cam-1', zone: 'north', station: 'gen-st' }, fields: { car: 4 } },
         { ts: T0 + MIN, tags: { camera: 'gen-cam-1', zone: 'north', station: 'gen-st' }, fields: { car: 6 } },
         { ts: T0 + 11 * MIN, tags: { camera: 'gen-cam-1', zone: 'north', station: 'gen-st' }, fields: { car: 8 } },
       ])
-      const newest = await store.queryPoints({ measurement: 'detections', where: { station: 'gen-st' }, from: T0, to: T0 + 60 * MIN, order: 'desc', limit: 1 })
-      expect(newest).toEqual([{ ts: T0 + 11 * MIN, tags: { camera: 'gen-cam-1', zone: 'north', station: 'gen-st' }, fields: { car: 8, motorcycle: 24, congestion: 2 } }])
+      const newest = await store.queryPoints({
+        measurement: 'detections',
+        where: { station: 'gen-st' },
+        from: T0,
+        to: T0 + 60 * MIN,
+        order: 'desc',
+        limit: 1,
+      })
+      expect(newest).toEqual([
+        {
+          ts: T0 + 11 * MIN,
+          tags: { camera: 'gen-cam-1', zone: 'north', station: 'gen-st' },
+          fields: { car: 8, motorcycle: 24, congestion: 2 },
+        },
+      ])
       const agg = await store.queryPoints({
         measurement: 'detections',
         where: { station: 'gen-st' },
@@ -208,7 +252,15 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         { ts: T0, tags: { camera: 'gen-cam-2' }, fields: { car: 10, congestion: 3 } },
         { ts: T0 + 10 * MIN, tags: { camera: 'gen-cam-1' }, fields: { car: 8, congestion: 2 } },
       ])
-      const mean = await store.queryPoints({ measurement: 'detections', where: { camera: 'gen-cam-1' }, fields: ['car'], from: T0, to: T0 + 10 * MIN, every: 10 * MIN, fn: 'mean' })
+      const mean = await store.queryPoints({
+        measurement: 'detections',
+        where: { camera: 'gen-cam-1' },
+        fields: ['car'],
+        from: T0,
+        to: T0 + 10 * MIN,
+        every: 10 * MIN,
+        fn: 'mean',
+      })
       expect(mean).toEqual([{ ts: T0, tags: {}, fields: { car: 4 } }])
     })
 
@@ -223,15 +275,19 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     it('refuses a write whose field type differs from the stored one, naming the field', async () => {
       await store.write([reading('type-1', T0, { water_level: 1.5 })])
-      await expect(store.write([reading('type-1', T0 + MIN, { battery: 12 }), reading('type-2', T0 + MIN, { water_level: 'high' })])).rejects.toThrow(
-        /field water_level of readings is stored as float, this point has a string/,
-      )
-      await expect(store.write([reading('type-1', T0 + MIN, { tag_like: 'x' }), reading('type-1', T0 + 2 * MIN, { tag_like: 2 })])).rejects.toThrow(/tag_like/)
+      await expect(
+        store.write([reading('type-1', T0 + MIN, { battery: 12 }), reading('type-2', T0 + MIN, { water_level: 'high' })]),
+      ).rejects.toThrow(/field water_level of readings is stored as float, this point has a string/)
+      await expect(
+        store.write([reading('type-1', T0 + MIN, { tag_like: 'x' }), reading('type-1', T0 + 2 * MIN, { tag_like: 2 })]),
+      ).rejects.toThrow(/tag_like/)
       expect(await store.readings({ device: 'type-1', metric: 'battery', ...all })).toEqual([])
       store = await sut.reopen()
       // Still known after a restart.
       await expect(store.write([reading('type-3', T0, { water_level: true as unknown as number })])).rejects.toThrow(/stored as float/)
-      await expect(store.write([{ measurement: 'readings', tags: { device: 'type-3' }, fields: { seq: 2.6 }, ts: T0 }])).resolves.toBeUndefined()
+      await expect(
+        store.write([{ measurement: 'readings', tags: { device: 'type-3' }, fields: { seq: 2.6 }, ts: T0 }]),
+      ).resolves.toBeUndefined()
       expect(await store.readings({ device: 'type-3', metric: 'seq', ...all })).toEqual([{ ts: T0, value: 3 }])
     })
 

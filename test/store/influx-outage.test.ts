@@ -111,7 +111,12 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
         while (!stopWriting) {
           const points: Point[] = Array.from({ length: 20 }, () => {
             seq++
-            return { measurement: 'readings', tags: { device: 'outage-1', kind: 'water_level', station: 'kim-long' }, fields: { water_level: seq / 1000, seq }, ts: T0 + seq * 10 }
+            return {
+              measurement: 'readings',
+              tags: { device: 'outage-1', kind: 'water_level', station: 'kim-long' },
+              fields: { water_level: seq / 1000, seq },
+              ts: T0 + seq * 10,
+            }
           })
           issued += points.length
           try {
@@ -177,80 +182,95 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
   it.each([
     { maxInflight: 1, ordered: true },
     { maxInflight: 4, ordered: false },
-  ])('keeps count, and order per point (all order: $ordered), through repeated short outages (stop, kill -9, start) under concurrent writers, $maxInflight request(s) in flight', async ({ maxInflight, ordered }) => {
-    const dir = tempDir('iocgw-flap-')
-    const proxy = await recordingProxy(influxd.url)
-    const db = `ioc_flap_${maxInflight}`
-    const store = await InfluxTimeSeriesStore.open({
-      maxInflight,
-      url: `${proxy.url}/${db}`,
-      dataDir: dir.path,
-      logger: createLogger('silent'),
-      metrics: new Metrics({ defaults: false }),
-      backoffMinMs: 20,
-      backoffMaxMs: 200,
-      requestTimeoutMs: 2000,
-    })
-    let seq = 0
-    let revision = 0
-    let stop = false
-    const failures: unknown[] = []
-    // Several writers at once; seq is taken when a write is issued, so issue order is seq order.
-    // One write in seven also rewrites one shared point with a new value. Each writer keeps up to
-    // four writes unanswered, as ingest does with many devices, so that requests can fly together.
-    const writers = Array.from({ length: 4 }, async () => {
-      const open = new Set<Promise<void>>()
-      while (!stop) {
-        if (open.size >= 4) await Promise.race(open)
-        const points: Point[] = Array.from({ length: 5 }, () => {
-          seq++
-          return { measurement: 'readings', tags: { device: 'flap-1', kind: 'water_level' }, fields: { water_level: seq, seq }, ts: T0 + seq * 10 }
-        })
-        if (seq % 35 === 0) points.push({ measurement: 'readings', tags: { device: 'flap-shared', kind: 'water_level' }, fields: { water_level: ++revision }, ts: T0 })
-        const w: Promise<void> = store.write(points).then(
-          () => void open.delete(w),
-          (err: unknown) => {
-            failures.push(err)
-            open.delete(w)
-          },
-        )
-        open.add(w)
-        await sleep(1)
+  ])(
+    'keeps count, and order per point (all order: $ordered), through repeated short outages (stop, kill -9, start) under concurrent writers, $maxInflight request(s) in flight',
+    async ({ maxInflight, ordered }) => {
+      const dir = tempDir('iocgw-flap-')
+      const proxy = await recordingProxy(influxd.url)
+      const db = `ioc_flap_${maxInflight}`
+      const store = await InfluxTimeSeriesStore.open({
+        maxInflight,
+        url: `${proxy.url}/${db}`,
+        dataDir: dir.path,
+        logger: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
+        backoffMinMs: 20,
+        backoffMaxMs: 200,
+        requestTimeoutMs: 2000,
+      })
+      let seq = 0
+      let revision = 0
+      let stop = false
+      const failures: unknown[] = []
+      // Several writers at once; seq is taken when a write is issued, so issue order is seq order.
+      // One write in seven also rewrites one shared point with a new value. Each writer keeps up to
+      // four writes unanswered, as ingest does with many devices, so that requests can fly together.
+      const writers = Array.from({ length: 4 }, async () => {
+        const open = new Set<Promise<void>>()
+        while (!stop) {
+          if (open.size >= 4) await Promise.race(open)
+          const points: Point[] = Array.from({ length: 5 }, () => {
+            seq++
+            return {
+              measurement: 'readings',
+              tags: { device: 'flap-1', kind: 'water_level' },
+              fields: { water_level: seq, seq },
+              ts: T0 + seq * 10,
+            }
+          })
+          if (seq % 35 === 0)
+            points.push({
+              measurement: 'readings',
+              tags: { device: 'flap-shared', kind: 'water_level' },
+              fields: { water_level: ++revision },
+              ts: T0,
+            })
+          const w: Promise<void> = store.write(points).then(
+            () => void open.delete(w),
+            (err: unknown) => {
+              failures.push(err)
+              open.delete(w)
+            },
+          )
+          open.add(w)
+          await sleep(1)
+        }
+        await Promise.all(open)
+      })
+      for (let round = 0; round < 4; round++) {
+        await sleep(700)
+        if (round % 2 === 0) await influxd.stop()
+        else await influxd.kill()
+        await sleep(400 + round * 300)
+        await influxd.start()
       }
-      await Promise.all(open)
-    })
-    for (let round = 0; round < 4; round++) {
-      await sleep(700)
-      if (round % 2 === 0) await influxd.stop()
-      else await influxd.kill()
-      await sleep(400 + round * 300)
-      await influxd.start()
-    }
-    await sleep(500)
-    stop = true
-    await Promise.all(writers)
-    await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 30_000, 50)
-    await store.close()
-    expect(failures).toEqual([])
-    const stored = await storedSeqs(influxd, db, 'flap-1')
-    expect(stored.count).toBe(seq)
-    expect(new Set(stored.seqs).size).toBe(seq)
-    // Delivered in the order the writes were made, each point accepted once.
-    const accepted = proxy.accepted
-    expect(accepted).toHaveLength(seq)
-    expect(new Set(accepted).size).toBe(seq)
-    if (ordered) expect(accepted.every((x, i) => i === 0 || x > accepted[i - 1]!)).toBe(true)
-    // The shared point: every value reached InfluxDB after the one written before it, and the
-    // last one written is what it holds.
-    expect(proxy.shared.length).toBeGreaterThanOrEqual(revision)
-    expect(proxy.shared.every((x, i) => i === 0 || x >= proxy.shared[i - 1]!)).toBe(true)
-    const last = await influxd.query(`SELECT "water_level" FROM "raw"."readings" WHERE "device" = 'flap-shared'`, db)
-    expect(last.results[0]?.series?.[0]?.values).toEqual([[expect.anything(), revision]])
-    // Requests did fly together where they could.
-    if (maxInflight > 1) expect(proxy.mostAtOnce()).toBeGreaterThan(1)
-    await proxy.close()
-    dir.remove()
-  }, 120_000)
+      await sleep(500)
+      stop = true
+      await Promise.all(writers)
+      await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 30_000, 50)
+      await store.close()
+      expect(failures).toEqual([])
+      const stored = await storedSeqs(influxd, db, 'flap-1')
+      expect(stored.count).toBe(seq)
+      expect(new Set(stored.seqs).size).toBe(seq)
+      // Delivered in the order the writes were made, each point accepted once.
+      const accepted = proxy.accepted
+      expect(accepted).toHaveLength(seq)
+      expect(new Set(accepted).size).toBe(seq)
+      if (ordered) expect(accepted.every((x, i) => i === 0 || x > accepted[i - 1]!)).toBe(true)
+      // The shared point: every value reached InfluxDB after the one written before it, and the
+      // last one written is what it holds.
+      expect(proxy.shared.length).toBeGreaterThanOrEqual(revision)
+      expect(proxy.shared.every((x, i) => i === 0 || x >= proxy.shared[i - 1]!)).toBe(true)
+      const last = await influxd.query(`SELECT "water_level" FROM "raw"."readings" WHERE "device" = 'flap-shared'`, db)
+      expect(last.results[0]?.series?.[0]?.values).toEqual([[expect.anything(), revision]])
+      // Requests did fly together where they could.
+      if (maxInflight > 1) expect(proxy.mostAtOnce()).toBeGreaterThan(1)
+      await proxy.close()
+      dir.remove()
+    },
+    120_000,
+  )
 
   it('a writer killed with -9 while holding spooled points loses none of those it acknowledged', async () => {
     const dir = tempDir('iocgw-kill-')

@@ -32,12 +32,23 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
     const db = 'ioc_spill'
     const metrics = new Metrics({ defaults: false })
     // A request timeout far beyond the stall: what answers the writers is the spill, not a failure.
-    const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor(db), dataDir: dir.path, logger: createLogger('silent'), metrics, requestTimeoutMs: 120_000 })
+    const store = await InfluxTimeSeriesStore.open({
+      url: influxd.urlFor(db),
+      dataDir: dir.path,
+      logger: createLogger('silent'),
+      metrics,
+      requestTimeoutMs: 120_000,
+    })
     let seq = 0
     const batch = (): Point[] =>
       Array.from({ length: 50 }, () => {
         seq++
-        return { measurement: 'readings', tags: { device: 'spill-1', kind: 'water_level' }, fields: { water_level: seq / 1000, seq }, ts: T0 + seq * 100 }
+        return {
+          measurement: 'readings',
+          tags: { device: 'spill-1', kind: 'water_level' },
+          fields: { water_level: seq / 1000, seq },
+          ts: T0 + seq * 100,
+        }
       })
     let read: ReturnType<typeof store.readings> | undefined
     const spilled = async () => Number(/store_spilled_requests_total\{backend="influx"\} (\d+)/.exec(await metrics.text())?.[1] ?? 0)
@@ -50,7 +61,9 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
       try {
         // Each write is answered although influxd answers nothing: from the spool, not degraded.
         for (let i = 0; i < 3; i++) {
-          const stalled = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`write ${i + 1} not answered while InfluxDB was stopped`)), 30_000).unref())
+          const stalled = new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`write ${i + 1} not answered while InfluxDB was stopped`)), 30_000).unref(),
+          )
           await Promise.race([store.write(batch()), stalled])
           expect(store.health().degraded).toBe(false)
         }
@@ -86,10 +99,13 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not 
     let paused = false
     // Acknowledgements given while influxd was stopped, in direct mode, with points on disk.
     let spilledAcks = 0
-    const writer = spawnSpoolWriter({ url: influxd.urlFor(db), dataDir: dir.path, device: 'spill-kill', t0: T0, requestTimeoutMs: 120_000 }, (a) => {
-      acked = a.seq
-      if (paused && !a.degraded && a.spooled > 0) spilledAcks++
-    })
+    const writer = spawnSpoolWriter(
+      { url: influxd.urlFor(db), dataDir: dir.path, device: 'spill-kill', t0: T0, requestTimeoutMs: 120_000 },
+      (a) => {
+        acked = a.seq
+        if (paused && !a.degraded && a.spooled > 0) spilledAcks++
+      },
+    )
     try {
       await waitFor(() => acked >= 500, 30_000)
       influxd.pause()

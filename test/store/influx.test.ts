@@ -35,7 +35,8 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
   const MIN = 60_000
   const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000
   const logger = createLogger('silent')
-  const rows = (r: { results: Array<{ series?: Array<{ columns: string[]; values: unknown[][]; tags?: Record<string, string> }> }> }) => r.results[0]?.series ?? []
+  const rows = (r: { results: Array<{ series?: Array<{ columns: string[]; values: unknown[][]; tags?: Record<string, string> }> }> }) =>
+    r.results[0]?.series ?? []
 
   it('creates the database, the raw (default), rollup_1m and rollup_1h policies, and continuous queries whose rollups are right', async () => {
     const influxd = await startInfluxd()
@@ -47,7 +48,13 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       // A second start finds everything in place and changes nothing.
       store = await InfluxTimeSeriesStore.open({ url, dataDir: dir.path, logger, metrics: new Metrics({ defaults: false }) })
       const rps = rows(await influxd.query('SHOW RETENTION POLICIES', 'ioc_setup'))[0]!.values.map((v) => [v[0], v[1], v[4]])
-      expect(rps).toEqual(expect.arrayContaining([['raw', '2160h0m0s', true], ['rollup_1m', '9600h0m0s', false], ['rollup_1h', '0s', false]]))
+      expect(rps).toEqual(
+        expect.arrayContaining([
+          ['raw', '2160h0m0s', true],
+          ['rollup_1m', '9600h0m0s', false],
+          ['rollup_1h', '0s', false],
+        ]),
+      )
       const cqs = rows(await influxd.query('SHOW CONTINUOUS QUERIES'))
         .find((s) => (s as { name?: string }).name === 'ioc_setup')!
         .values.map((v) => v[0])
@@ -64,7 +71,7 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       await store.close()
       // Run each continuous query's own statement over the test's window, as InfluxDB does on
       // schedule (waiting for the scheduler would take a minute to an hour).
-      
+
       for (const cq of continuousQueries('ioc_setup')) {
         const q = cq.query.replace(' GROUP BY', ` WHERE time >= ${T0}ms AND time < ${T0 + 3_600_000}ms GROUP BY`)
         const r = await influxd.query(q, 'ioc_setup')
@@ -97,10 +104,23 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
     await influxd.stop()
     const dir = tempDir('iocgw-store-down-')
     try {
-      const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc_late'), dataDir: dir.path, logger, metrics: new Metrics({ defaults: false }), backoffMaxMs: 300 })
+      const store = await InfluxTimeSeriesStore.open({
+        url: influxd.urlFor('ioc_late'),
+        dataDir: dir.path,
+        logger,
+        metrics: new Metrics({ defaults: false }),
+        backoffMaxMs: 300,
+      })
       expect(store.health()).toMatchObject({ ok: true, degraded: true })
       for (let i = 0; i < 50; i++) {
-        await store.write([{ measurement: 'readings', tags: { device: 'late-1', kind: 'water_level' }, fields: { water_level: i, seq: i }, ts: T0 + i * 1000 }])
+        await store.write([
+          {
+            measurement: 'readings',
+            tags: { device: 'late-1', kind: 'water_level' },
+            fields: { water_level: i, seq: i },
+            ts: T0 + i * 1000,
+          },
+        ])
       }
       expect(store.health().spool).toMatchObject({ points: 50 })
       await influxd.start()
@@ -108,7 +128,9 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       expect(store.health()).toMatchObject({ ok: true, degraded: false, spool: { points: 0, bytes: 0 } })
       expect(await store.readings({ device: 'late-1', metric: 'seq', from: T0, to: T0 + MIN, limit: 100 })).toHaveLength(50)
       // Later writes go straight to InfluxDB again.
-      await store.write([{ measurement: 'readings', tags: { device: 'late-1', kind: 'water_level' }, fields: { water_level: 99, seq: 99 }, ts: T0 + 99_000 }])
+      await store.write([
+        { measurement: 'readings', tags: { device: 'late-1', kind: 'water_level' }, fields: { water_level: 99, seq: 99 }, ts: T0 + 99_000 },
+      ])
       expect(store.health().spool).toMatchObject({ points: 0 })
       await store.close()
     } finally {
@@ -121,8 +143,19 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
     const influxd = await startInfluxd()
     const dir = tempDir('iocgw-store-kill9-')
     try {
-      const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc_k9'), dataDir: dir.path, logger, metrics: new Metrics({ defaults: false }), backoffMaxMs: 300 })
-      const p = (i: number) => ({ measurement: 'readings', tags: { device: 'k9-1', kind: 'water_level' }, fields: { water_level: i, seq: i }, ts: T0 + i * 1000 })
+      const store = await InfluxTimeSeriesStore.open({
+        url: influxd.urlFor('ioc_k9'),
+        dataDir: dir.path,
+        logger,
+        metrics: new Metrics({ defaults: false }),
+        backoffMaxMs: 300,
+      })
+      const p = (i: number) => ({
+        measurement: 'readings',
+        tags: { device: 'k9-1', kind: 'water_level' },
+        fields: { water_level: i, seq: i },
+        ts: T0 + i * 1000,
+      })
       await store.write([p(1), p(2)])
       await influxd.kill()
       expect(influxd.running).toBe(false)
@@ -131,7 +164,9 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       await store.write([p(4)])
       await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 20_000)
       // InfluxDB's own WAL kept what it had acknowledged before the kill; the spool the rest.
-      expect((await store.readings({ device: 'k9-1', metric: 'seq', from: T0, to: T0 + MIN, limit: 10 })).map((x) => x.value)).toEqual([1, 2, 3, 4])
+      expect((await store.readings({ device: 'k9-1', metric: 'seq', from: T0, to: T0 + MIN, limit: 10 })).map((x) => x.value)).toEqual([
+        1, 2, 3, 4,
+      ])
       await store.close()
     } finally {
       await influxd.remove()
@@ -143,15 +178,29 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
     const influxd = await startInfluxd()
     const dir = tempDir('iocgw-store-big-')
     try {
-      const store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc_big'), dataDir: dir.path, logger, metrics: new Metrics({ defaults: false }), batchPoints: 100, backoffMaxMs: 200 })
+      const store = await InfluxTimeSeriesStore.open({
+        url: influxd.urlFor('ioc_big'),
+        dataDir: dir.path,
+        logger,
+        metrics: new Metrics({ defaults: false }),
+        batchPoints: 100,
+        backoffMaxMs: 200,
+      })
       const pts = (from: number, n: number) =>
-        Array.from({ length: n }, (_, i) => ({ measurement: 'readings', tags: { device: 'big-1', kind: 'water_level' }, fields: { water_level: from + i, seq: from + i }, ts: T0 + (from + i) * 10 }))
+        Array.from({ length: n }, (_, i) => ({
+          measurement: 'readings',
+          tags: { device: 'big-1', kind: 'water_level' },
+          fields: { water_level: from + i, seq: from + i },
+          ts: T0 + (from + i) * 10,
+        }))
       await store.write(pts(0, 1050))
       await influxd.stop()
       await store.write(pts(1050, 1050)) // spooled in 11 records
       await influxd.start()
       await waitFor(() => !store.health().degraded && store.health().spool!.points === 0, 20_000)
-      const seqs = (await store.readings({ device: 'big-1', metric: 'seq', from: T0, to: T0 + 3_600_000, limit: 10_000 })).map((p) => p.value)
+      const seqs = (await store.readings({ device: 'big-1', metric: 'seq', from: T0, to: T0 + 3_600_000, limit: 10_000 })).map(
+        (p) => p.value,
+      )
       expect(seqs).toEqual(Array.from({ length: 2100 }, (_, i) => i))
       await store.close()
     } finally {

@@ -58,7 +58,14 @@ describe('late points for the rollups', () => {
       // Nothing late: nothing noted, nothing written.
       b.note(ranges(['readings,device=g1', now - 1000]), now)
       expect(b.size).toBe(0)
-      b.note(ranges(['readings,device=g1,station=kim\\ long', h + 5 * MIN], ['readings,device=g1,station=kim\\ long', h + HOUR + 1], ['readings,device=g2', now - 1000]), now)
+      b.note(
+        ranges(
+          ['readings,device=g1,station=kim\\ long', h + 5 * MIN],
+          ['readings,device=g1,station=kim\\ long', h + HOUR + 1],
+          ['readings,device=g2', now - 1000],
+        ),
+        now,
+      )
       b.note(ranges(['detections,camera=c\\,1', h + 10]), now)
       expect(b.size).toBe(2)
       await b.close()
@@ -71,8 +78,12 @@ describe('late points for the rollups', () => {
       expect(readFileSync(join(dir.path, 'late.jsonl'), 'utf8')).toBe('')
       // Two hours of g1 and one of the camera, each through the 1 m and the 1 h rollup.
       expect(queries).toHaveLength(6)
-      expect(queries[0]).toContain(`INTO "ioc"."rollup_1m"."readings_1m" FROM "ioc"."raw"."readings" WHERE (("device" = 'g1' AND "station" = 'kim long')) AND time >= ${h}ms AND time < ${h + HOUR}ms GROUP BY time(1m), *`)
-      expect(queries[1]).toContain(`INTO "ioc"."rollup_1h"."readings_1h" FROM "ioc"."raw"."readings" WHERE (("device" = 'g1' AND "station" = 'kim long')) AND time >= ${h}ms AND time < ${h + HOUR}ms GROUP BY time(1h), *`)
+      expect(queries[0]).toContain(
+        `INTO "ioc"."rollup_1m"."readings_1m" FROM "ioc"."raw"."readings" WHERE (("device" = 'g1' AND "station" = 'kim long')) AND time >= ${h}ms AND time < ${h + HOUR}ms GROUP BY time(1m), *`,
+      )
+      expect(queries[1]).toContain(
+        `INTO "ioc"."rollup_1h"."readings_1h" FROM "ioc"."raw"."readings" WHERE (("device" = 'g1' AND "station" = 'kim long')) AND time >= ${h}ms AND time < ${h + HOUR}ms GROUP BY time(1h), *`,
+      )
       expect(queries[2]).toContain(`time >= ${h + HOUR}ms AND time < ${h + 2 * HOUR}ms`)
       expect(queries[4]).toContain(`INTO "ioc"."rollup_1m"."detections_1m" FROM "ioc"."raw"."detections" WHERE (("camera" = 'c,1'))`)
       await b.close()
@@ -118,7 +129,7 @@ describe('late points for the rollups', () => {
     }
   })
 
-  it('past maxSeries, recomputes the measurement\'s whole hours instead of growing', async () => {
+  it("past maxSeries, recomputes the measurement's whole hours instead of growing", async () => {
     const dir = tempDir('iocgw-late-')
     try {
       const now = Date.now()
@@ -143,16 +154,35 @@ describe.skipIf(!requireInfluxd())('late points for the rollups, on a real Influ
     const dir = tempDir('iocgw-late-influx-')
     const url = influxd.urlFor('ioc_late')
     const metrics = new Metrics({ defaults: false })
-    const open = (rollupRecomputeMs: number) => InfluxTimeSeriesStore.open({ url, dataDir: dir.path, logger, metrics, rollupRecomputeMs, backoffMaxMs: 300 })
+    const open = (rollupRecomputeMs: number) =>
+      InfluxTimeSeriesStore.open({ url, dataDir: dir.path, logger, metrics, rollupRecomputeMs, backoffMaxMs: 300 })
     const T0 = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR
-    const reading = (device: string, ts: number, water_level: number) => ({ measurement: 'readings', tags: { device, kind: 'water_level', station: 'kim-long' }, fields: { water_level, seq: ts % 1000 }, ts })
+    const reading = (device: string, ts: number, water_level: number) => ({
+      measurement: 'readings',
+      tags: { device, kind: 'water_level', station: 'kim-long' },
+      fields: { water_level, seq: ts % 1000 },
+      ts,
+    })
     const rollup = async (rp: string, m: string, device: string) =>
-      ((await influxd.query(`SELECT "water_level", "water_level_max" FROM "${rp}"."${m}" WHERE "device" = '${device}'`, 'ioc_late')).results[0]?.series?.[0]?.values ?? []).map((v) => v.slice(0, 3))
+      (
+        (await influxd.query(`SELECT "water_level", "water_level_max" FROM "${rp}"."${m}" WHERE "device" = '${device}'`, 'ioc_late'))
+          .results[0]?.series?.[0]?.values ?? []
+      ).map((v) => v.slice(0, 3))
     try {
       let store = await open(100)
-      await store.write([reading('direct', T0 + 1000, 1), reading('direct', T0 + 2000, 3), reading('direct', T0 + MIN, 10), reading('fresh', Date.now(), 5)])
+      await store.write([
+        reading('direct', T0 + 1000, 1),
+        reading('direct', T0 + 2000, 3),
+        reading('direct', T0 + MIN, 10),
+        reading('fresh', Date.now(), 5),
+      ])
       // Both rollups: each is its own query, the 1-hour one after the 1-minute one.
-      await waitFor(async () => (await rollup('rollup_1m', 'readings_1m', 'direct')).length === 2 && (await rollup('rollup_1h', 'readings_1h', 'direct')).length === 1, 10_000)
+      await waitFor(
+        async () =>
+          (await rollup('rollup_1m', 'readings_1m', 'direct')).length === 2 &&
+          (await rollup('rollup_1h', 'readings_1h', 'direct')).length === 1,
+        10_000,
+      )
       expect(await rollup('rollup_1m', 'readings_1m', 'direct')).toEqual([
         [T0, 2, 3],
         [T0 + MIN, 10, 10],

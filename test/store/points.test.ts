@@ -8,7 +8,12 @@ import { INTEGER_FIELDS, type Point } from '../../gateway/store/types.ts'
 // when a point's fields are used as they are and when they are copied, and the bytes of a batch.
 
 const tags = { device: 'gauge-1', kind: 'water_level', station: 'kim-long' }
-const point = (fields: Record<string, unknown>, ts = 1_764_400_000_000): Point => ({ measurement: 'readings', tags, fields: fields as Point['fields'], ts })
+const point = (fields: Record<string, unknown>, ts = 1_764_400_000_000): Point => ({
+  measurement: 'readings',
+  tags,
+  fields: fields as Point['fields'],
+  ts,
+})
 const textOf = (points: readonly NormalPoint[]): string[] => encodeLines(points).body.toString('utf8').split('\n')
 
 /**
@@ -21,25 +26,38 @@ function oracleLine(p: NormalPoint): string {
   for (const [k, v] of p.tags) line += `,${esc(k, /[,= \\]/g)}=${esc(v, /[,= \\]/g)}`
   const fields = Object.entries(p.fields).map(([k, v]) => {
     const text =
-      typeof v === 'number' ? `${String(v)}${INTEGER_FIELDS[p.measurement]?.has(k) ? 'i' : ''}` : typeof v === 'string' ? `"${v.replace(/["\\]/g, '\\$&')}"` : String(v)
+      typeof v === 'number'
+        ? `${String(v)}${INTEGER_FIELDS[p.measurement]?.has(k) ? 'i' : ''}`
+        : typeof v === 'string'
+          ? `"${v.replace(/["\\]/g, '\\$&')}"`
+          : String(v)
     return `${esc(k, /[,= \\]/g)}=${text}`
   })
   return `${line} ${fields.join(',')} ${p.ts}`
 }
 
 describe('normalizePoints', () => {
-  it('uses the writer\'s fields object when nothing in it must change', () => {
+  it("uses the writer's fields object when nothing in it must change", () => {
     const p = point({ water_level: 2.37, battery: 12.5, seq: 41, note: 'ok', wet: true })
     const { points } = normalizePoints([p], new FieldTypes())
     expect(points[0]!.fields).toBe(p.fields)
   })
 
-  it('copies the fields, leaving the writer\'s object as it was, when one is dropped or changed', () => {
+  it("copies the fields, leaving the writer's object as it was, when one is dropped or changed", () => {
     const cases: Array<[Record<string, unknown>, Record<string, unknown>]> = [
-      [{ water_level: 2, seq: 4.6, battery: 12 }, { water_level: 2, seq: 5, battery: 12 }],
-      [{ water_level: 2, battery: null, rise_rate: 0.1 }, { water_level: 2, rise_rate: 0.1 }],
+      [
+        { water_level: 2, seq: 4.6, battery: 12 },
+        { water_level: 2, seq: 5, battery: 12 },
+      ],
+      [
+        { water_level: 2, battery: null, rise_rate: 0.1 },
+        { water_level: 2, rise_rate: 0.1 },
+      ],
       [{ water_level: 2, battery: undefined }, { water_level: 2 }],
-      [{ note: 'two\r\nlines\nhere', water_level: 1 }, { note: 'two lines here', water_level: 1 }],
+      [
+        { note: 'two\r\nlines\nhere', water_level: 1 },
+        { note: 'two lines here', water_level: 1 },
+      ],
     ]
     for (const [given, stored] of cases) {
       const before = { ...given }
@@ -60,7 +78,9 @@ describe('normalizePoints', () => {
 
   it('learns new field types only from a write it accepts whole', () => {
     const types = new FieldTypes()
-    expect(() => normalizePoints([point({ level_text: 'high' }), point({ level_text: 2 })], types)).toThrow(/point 1: field level_text of readings is stored as string, this point has a float/)
+    expect(() => normalizePoints([point({ level_text: 'high' }), point({ level_text: 2 })], types)).toThrow(
+      /point 1: field level_text of readings is stored as string, this point has a float/,
+    )
     expect(types.of('readings')).toBeUndefined()
     const { fresh } = normalizePoints([point({ level_text: 2, seq: 1 }), point({ level_text: 3 })], types)
     expect(fresh).toEqual([
@@ -68,7 +88,9 @@ describe('normalizePoints', () => {
       { measurement: 'readings', field: 'seq', type: 'integer' },
     ])
     expect(normalizePoints([point({ level_text: 4 })], types).fresh).toEqual([])
-    expect(() => normalizePoints([point({ seq: true })], types)).toThrow(/field seq of readings is stored as integer, this point has a boolean/)
+    expect(() => normalizePoints([point({ seq: true })], types)).toThrow(
+      /field seq of readings is stored as integer, this point has a boolean/,
+    )
   })
 })
 
@@ -76,7 +98,12 @@ describe('LineBuffer and encodeLines', () => {
   it('writes escaped keys, typed values and the time in ms', () => {
     const { points } = normalizePoints(
       [
-        { measurement: 'alerts', tags: { station: 'Kim Long, Huế', rule: 'a=b' }, fields: { title: 'Báo động "III" \\ ', level: 3, late: false }, ts: 5 },
+        {
+          measurement: 'alerts',
+          tags: { station: 'Kim Long, Huế', rule: 'a=b' },
+          fields: { title: 'Báo động "III" \\ ', level: 3, late: false },
+          ts: 5,
+        },
         point({ seq: 7, water_level: 1e-7, rise_rate: -0.25, battery: 12 }, 6),
         point({ seq: -4_000_000_000, water_level: -1e21 }, -7),
         point({ water_level: 0.1 + 0.2, rise_rate: -0.000001, battery: 999999999.999999, rainfall: 0.0000001 }, 8),
@@ -106,7 +133,11 @@ describe('LineBuffer and encodeLines', () => {
     )
     const anyPoint = fc.record({
       measurement: fc.constantFrom('readings', 'detections', 'm_x'),
-      tags: fc.dictionary(name, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).map((t) => t.replace(/[\r\n]/g, ' ')), { maxKeys: 4 }),
+      tags: fc.dictionary(
+        name,
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).map((t) => t.replace(/[\r\n]/g, ' ')),
+        { maxKeys: 4 },
+      ),
       fields: fc.dictionary(name, value, { minKeys: 1, maxKeys: 6 }),
       ts: fc.integer({ min: -9_000_000_000_000, max: 9_000_000_000_000 }),
     })
@@ -135,7 +166,7 @@ describe('LineBuffer and encodeLines', () => {
     )
   })
 
-  it('reads each line\'s series and time back from a body, and a series name back to its measurement and tags (property)', () => {
+  it("reads each line's series and time back from a body, and a series name back to its measurement and tags (property)", () => {
     // Names are identifiers (normalizePoints); tag values carry every character the escaping is
     // about, and Vietnamese text.
     const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/).filter((k) => k !== 'time')
@@ -143,7 +174,10 @@ describe('LineBuffer and encodeLines', () => {
     const anyPoint = fc.record({
       measurement: name,
       tags: fc.dictionary(name, text, { maxKeys: 4 }),
-      fields: fc.dictionary(name, fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), text, fc.boolean()), { minKeys: 1, maxKeys: 4 }),
+      fields: fc.dictionary(name, fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), text, fc.boolean()), {
+        minKeys: 1,
+        maxKeys: 4,
+      }),
       ts: fc.integer({ min: -9_000_000_000_000, max: 9_000_000_000_000 }),
     })
     let checked = 0
@@ -160,7 +194,8 @@ describe('LineBuffer and encodeLines', () => {
         const seen: Array<[string, number]> = []
         forEachLine(buf.take(), (series, ts) => seen.push([series, ts]))
         expect(seen).toEqual(points.map((p, i) => [names[i], p.ts]))
-        for (const [i, p] of points.entries()) expect(parseSeries(names[i]!)).toEqual({ measurement: p.measurement, tags: p.tags.map(([k, v]) => [k, v]) })
+        for (const [i, p] of points.entries())
+          expect(parseSeries(names[i]!)).toEqual({ measurement: p.measurement, tags: p.tags.map(([k, v]) => [k, v]) })
         checked++
       }),
       { numRuns: 2000 },
@@ -171,7 +206,12 @@ describe('LineBuffer and encodeLines', () => {
   it('joins lines with \\n as UTF-8 bytes, growing past its first size, and starts empty after take', () => {
     const buf = new LineBuffer(16)
     const station = Object.freeze({ station: 'Cầu Trường Tiền' })
-    const points: NormalPoint[] = Array.from({ length: 200 }, (_, i) => ({ measurement: 'm', tags: Object.freeze([Object.freeze(['station', station.station] as const)]), fields: { v: i }, ts: i }))
+    const points: NormalPoint[] = Array.from({ length: 200 }, (_, i) => ({
+      measurement: 'm',
+      tags: Object.freeze([Object.freeze(['station', station.station] as const)]),
+      fields: { v: i },
+      ts: i,
+    }))
     for (const p of points) expect(buf.push(p)).toBe('m,station=Cầu\\ Trường\\ Tiền')
     expect(buf.lines).toBe(200)
     const body = buf.take()

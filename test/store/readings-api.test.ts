@@ -50,7 +50,8 @@ describe('readings API', () => {
       routes: withDeps({ store: flaky, registry }, readingsRoutes),
     })
     await app.ready()
-    for (const role of ['admin', 'technician', 'officer', 'viewer'] as const) tokens[role] = registry.createToken({ role, name: role }, system).secret
+    for (const role of ['admin', 'technician', 'officer', 'viewer'] as const)
+      tokens[role] = registry.createToken({ role, name: role }, system).secret
     registry.createDevice({ id: 'kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Huế' }, system)
     registry.createDevice({ id: 'phu-oc-1', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' }, system)
     registry.createDevice({ id: 'aq-hue-1', kind: 'air_quality', name: 'Quan trắc không khí Huế', station: 'kim-long' }, system)
@@ -64,7 +65,12 @@ describe('readings API', () => {
     await store.write([
       ...[0, 1, 2, 3, 4, 5].map((i) => wl('kim-long-1', 'kim-long', i, 2 + i / 10)),
       wl('phu-oc-1', 'phu-oc', 0, 1.1),
-      { measurement: 'readings', tags: { device: 'aq-hue-1', kind: 'air_quality', station: 'kim-long' }, fields: { pm25: 40, aqi: 105, aqi_dominant: 'pm25' }, ts: T0 + 2 * MIN },
+      {
+        measurement: 'readings',
+        tags: { device: 'aq-hue-1', kind: 'air_quality', station: 'kim-long' },
+        fields: { pm25: 40, aqi: 105, aqi_dominant: 'pm25' },
+        ts: T0 + 2 * MIN,
+      },
     ])
   })
   afterAll(async () => {
@@ -91,7 +97,9 @@ describe('readings API', () => {
       ],
     })
     // Offsets are honoured: 07:00+07:00 is 00:00Z.
-    const local = await get('/api/v1/devices/kim-long-1/readings?metric=water_level&from=2026-10-01T07:00:00%2B07:00&to=2026-10-01T07:01:00%2B07:00')
+    const local = await get(
+      '/api/v1/devices/kim-long-1/readings?metric=water_level&from=2026-10-01T07:00:00%2B07:00&to=2026-10-01T07:01:00%2B07:00',
+    )
     expect(local.json().points).toEqual([{ ts: '2026-10-01T00:00:00.000Z', value: 2 }])
   })
 
@@ -122,7 +130,12 @@ describe('readings API', () => {
   })
 
   it('answers an empty list for a known device without readings, and 404 for an unknown one', async () => {
-    expect((await get('/api/v1/devices/silent-1/readings?metric=rainfall')).json()).toEqual({ device: 'silent-1', metric: 'rainfall', unit: 'mm', points: [] })
+    expect((await get('/api/v1/devices/silent-1/readings?metric=rainfall')).json()).toEqual({
+      device: 'silent-1',
+      metric: 'rainfall',
+      unit: 'mm',
+      points: [],
+    })
     const res = await get('/api/v1/devices/nope-1/readings?metric=water_level')
     expect(res.statusCode).toBe(404)
     expect(res.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'device "nope-1" does not exist' })
@@ -162,8 +175,24 @@ describe('readings API', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({
       items: [
-        { device: 'aq-hue-1', name: 'Quan trắc không khí Huế', kind: 'air_quality', station: 'kim-long', district: null, ts: '2026-10-01T00:02:00.000Z', values: { pm25: 40, aqi: 105, aqi_dominant: 'pm25' } },
-        { device: 'kim-long-1', name: 'Trạm Kim Long', kind: 'water_level', station: 'kim-long', district: 'Huế', ts: '2026-10-01T00:05:00.000Z', values: { water_level: 2.5, alarm_level: 1 } },
+        {
+          device: 'aq-hue-1',
+          name: 'Quan trắc không khí Huế',
+          kind: 'air_quality',
+          station: 'kim-long',
+          district: null,
+          ts: '2026-10-01T00:02:00.000Z',
+          values: { pm25: 40, aqi: 105, aqi_dominant: 'pm25' },
+        },
+        {
+          device: 'kim-long-1',
+          name: 'Trạm Kim Long',
+          kind: 'water_level',
+          station: 'kim-long',
+          district: 'Huế',
+          ts: '2026-10-01T00:05:00.000Z',
+          values: { water_level: 2.5, alarm_level: 1 },
+        },
       ],
       next: null,
     })

@@ -23,7 +23,12 @@ const LOTS = MAX_QUERY_POINTS + 5
 
 function points(device: string, n: number, stepMs: number): Point[] {
   const tags = Object.freeze({ device, kind: 'water_level', station: 'kim-long' })
-  return Array.from({ length: n }, (_, i) => ({ measurement: 'readings', tags, fields: { water_level: 1 + (i % 1000) / 1000 }, ts: T0 + i * stepMs }))
+  return Array.from({ length: n }, (_, i) => ({
+    measurement: 'readings',
+    tags,
+    fields: { water_level: 1 + (i % 1000) / 1000 },
+    ts: T0 + i * stepMs,
+  }))
 }
 
 for (const backend of ['sqlite', 'influx'] as const) {
@@ -67,7 +72,11 @@ for (const backend of ['sqlite', 'influx'] as const) {
     }, 60_000)
 
     const get = async (device: string, query: string, from: number | string = T0) => {
-      const res = await app.inject({ method: 'GET', url: `/api/v1/devices/${device}/readings?metric=water_level&from=${encodeURIComponent(from)}&to=${T0 + 3 * 86_400_000}&${query}`, headers: { authorization: `Bearer ${token}` } })
+      const res = await app.inject({
+        method: 'GET',
+        url: `/api/v1/devices/${device}/readings?metric=water_level&from=${encodeURIComponent(from)}&to=${T0 + 3 * 86_400_000}&${query}`,
+        headers: { authorization: `Bearer ${token}` },
+      })
       expect(res.statusCode).toBe(200)
       return res.json() as { points: Array<{ ts: string }>; truncated?: boolean }
     }

@@ -29,7 +29,10 @@ describe('SQLite time series: retention', () => {
     const dir = tempDir('iocgw-retention-')
     const metrics = new Metrics({ defaults: false })
     const store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('silent'), metrics, ...opts })
-    cleanups.push(() => dir.remove(), () => store.close())
+    cleanups.push(
+      () => dir.remove(),
+      () => store.close(),
+    )
     return { store, metrics, dir: dir.path }
   }
 
@@ -49,7 +52,10 @@ describe('SQLite time series: retention', () => {
     // 2 x 2 readings samples, 1 of the silent device, 1 detection.
     expect(await store.sweepRetention(NOW)).toBe(6 + 1) // + the silent device's latest row
     expect((await store.readings({ device: 'old-and-new', metric: 'water_level', ...all })).map((p) => p.value)).toEqual([3, 4])
-    expect((await store.readings({ device: 'old-and-new', metric: 'battery', ...all })).map((p) => p.ts)).toEqual([NOW - 89 * DAY, NOW - DAY])
+    expect((await store.readings({ device: 'old-and-new', metric: 'battery', ...all })).map((p) => p.ts)).toEqual([
+      NOW - 89 * DAY,
+      NOW - DAY,
+    ])
     expect(await store.readings({ device: 'silent', metric: 'water_level', ...all })).toEqual([])
     expect((await store.queryPoints({ measurement: 'detections', ...all })).map((p) => p.fields.car)).toEqual([4])
     const latest = await store.latest({})
@@ -63,7 +69,8 @@ describe('SQLite time series: retention', () => {
   it('walks a long history in chunks and slices, giving the event loop turns in between', async () => {
     const { store, dir } = open()
     const points: Point[] = []
-    for (let d = 0; d < 3; d++) for (let i = 0; i < 500; i++) points.push(reading(`dev-${d}`, NOW - 200 * DAY + i * 60_000, { water_level: i / 100 }))
+    for (let d = 0; d < 3; d++)
+      for (let i = 0; i < 500; i++) points.push(reading(`dev-${d}`, NOW - 200 * DAY + i * 60_000, { water_level: i / 100 }))
     points.push(reading('dev-0', NOW - DAY, { water_level: 9 }))
     await store.write(points)
     await store.close()
@@ -90,7 +97,9 @@ describe('SQLite time series: retention', () => {
   it('runs on its own timer and stops cleanly when the store closes mid-sweep', async () => {
     const { store } = open({ retentionSweepMs: 50 })
     await store.write([reading('timer', NOW - 365 * DAY, { water_level: 1 }), reading('timer', Date.now(), { water_level: 2 })])
-    await waitFor(async () => (await store.readings({ device: 'timer', metric: 'water_level', from: 0, to: Date.now() + DAY, limit: 10 })).length === 1)
+    await waitFor(
+      async () => (await store.readings({ device: 'timer', metric: 'water_level', from: 0, to: Date.now() + DAY, limit: 10 })).length === 1,
+    )
 
     const big: Point[] = []
     for (let i = 0; i < 20_000; i++) big.push(reading(`many-${i % 2000}`, Date.now() - 200 * DAY + i, { water_level: 1 }))

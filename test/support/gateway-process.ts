@@ -61,10 +61,14 @@ export async function spawnGateway(opts: {
   if (opts.waitReady !== false) {
     let done = false
     void exited.then(() => (done = true))
-    await waitFor(() => {
-      if (done) throw new Error(`gateway exited early:\n${out}`)
-      return out.includes('ioc-gateway listening')
-    }, 60_000, 50)
+    await waitFor(
+      () => {
+        if (done) throw new Error(`gateway exited early:\n${out}`)
+        return out.includes('ioc-gateway listening')
+      },
+      60_000,
+      50,
+    )
   }
   return gw
 }

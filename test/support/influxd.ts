@@ -42,7 +42,10 @@ export interface Influxd {
 }
 
 export interface InfluxQueryResult {
-  results: Array<{ series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>; error?: string }>
+  results: Array<{
+    series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
+    error?: string
+  }>
 }
 
 /** Whether tests needing influxd may run (false outside CI when it is missing; throws in CI). */

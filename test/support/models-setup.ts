@@ -21,8 +21,16 @@ export default async function setup(): Promise<void> {
   if (missing.length > 0) {
     const dir = process.env.IOC_MODELS_DIR || MODELS_HOME
     const names = missing.map((m) => (MODEL_IDS.includes(m as never) ? loadManifest(m).file : `samples/${m}`))
-    process.stdout.write(`test set-up: ${names.join(', ')} not found in ${searchDirs().join(', ')}; running iocgw models fetch into ${dir}\n`)
-    const results = await fetchModels({ dir, only: missing, failFast: true, timeoutMs: 120_000, progress: (l) => process.stdout.write(`  ${l}\n`) })
+    process.stdout.write(
+      `test set-up: ${names.join(', ')} not found in ${searchDirs().join(', ')}; running iocgw models fetch into ${dir}\n`,
+    )
+    const results = await fetchModels({
+      dir,
+      only: missing,
+      failFast: true,
+      timeoutMs: 120_000,
+      progress: (l) => process.stdout.write(`  ${l}\n`),
+    })
     const failed = results.filter((r) => r.status === 'failed')
     if (failed.length > 0 || results.length < missing.length) {
       throw new Error(
@@ -32,9 +40,14 @@ export default async function setup(): Promise<void> {
     }
   }
   if (!findSample('expected.json')) {
-    const where = searchDirs().map((d) => `${d}/samples`).join(', ')
+    const where = searchDirs()
+      .map((d) => `${d}/samples`)
+      .join(', ')
     // CI has the reference model set: a comparison that silently skips there would hide a regression.
-    if (process.env.CI === 'true') throw new Error(`test set-up: samples/expected.json (reference results) not found in ${where}; CI needs the reference model set`)
-    process.stdout.write(`test set-up: samples/expected.json (reference results, not downloadable) not found in ${where}; the comparisons against it are skipped\n`)
+    if (process.env.CI === 'true')
+      throw new Error(`test set-up: samples/expected.json (reference results) not found in ${where}; CI needs the reference model set`)
+    process.stdout.write(
+      `test set-up: samples/expected.json (reference results, not downloadable) not found in ${where}; the comparisons against it are skipped\n`,
+    )
   }
 }

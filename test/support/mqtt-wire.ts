@@ -37,9 +37,17 @@ export function connackOf(port: number, username: string, password: string, clie
     s.on('data', (b) => parser.parse(b))
     s.on('error', () => resolve(-1))
     s.on('close', () => resolve(-1))
-    s.write(mqttPacket.generate({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId,
-      username, password: Buffer.from(password),
-    }))
+    s.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 30,
+        clientId,
+        username,
+        password: Buffer.from(password),
+      }),
+    )
   })
 }

@@ -19,8 +19,18 @@ import { sample } from './support.ts'
 const ADMIN = `iocgw_cam-config-admin-${Math.random().toString(36).slice(2)}`
 const CAM = 'cam-cfg-01'
 const dir = tempDir('iocgw-cam-config-')
-const LEFT = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
-const RIGHT = [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]
+const LEFT = [
+  [0, 0],
+  [0.5, 0],
+  [0.5, 1],
+  [0, 1],
+]
+const RIGHT = [
+  [0.5, 0],
+  [1, 0],
+  [1, 1],
+  [0.5, 1],
+]
 
 function gatewayConfig(yamlZones: unknown[]): GatewayConfig {
   return Value.Default(ConfigSchema, {
@@ -33,7 +43,11 @@ function gatewayConfig(yamlZones: unknown[]): GatewayConfig {
 }
 
 async function start(yamlZones: unknown[]): Promise<{ gw: RunningGateway; base: string }> {
-  const gw = await startGateway({ config: gatewayConfig(yamlZones), notice: () => {}, logDestination: new Writable({ write: (_c, _e, cb) => cb() }) })
+  const gw = await startGateway({
+    config: gatewayConfig(yamlZones),
+    notice: () => {},
+    logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+  })
   return { gw, base: `http://127.0.0.1:${gw.ports.http}` }
 }
 
@@ -54,31 +68,46 @@ async function api(method: string, path: string, token: string, body?: unknown):
 }
 
 async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await gw.metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
+  const m = (await gw.metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
+    { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
   return m?.values.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value ?? 0
 }
 
 async function publishFrame(jpeg: Buffer, ts: number): Promise<void> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { username: CAM, password: secret, clientId: CAM, protocolVersion: 4, reconnectPeriod: 0 })
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, {
+    username: CAM,
+    password: secret,
+    clientId: CAM,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  })
   await c.publishAsync(`devices/${CAM}/frames/${ts}`, jpeg, { qos: 1 })
   await c.endAsync()
 }
 
-interface Rec { ts: string; objects: Array<{ class: string; score: number; box: number[] }>; zones: Array<{ zone: string; counts: Record<string, number> }> }
+interface Rec {
+  ts: string
+  objects: Array<{ class: string; score: number; box: number[] }>
+  zones: Array<{ zone: string; counts: Record<string, number> }>
+}
 
 async function recordAt(ts: number): Promise<Rec> {
   let rec: Rec | undefined
-  await waitFor(async () => {
-    const page = await api('GET', `/cameras/${CAM}/detections?from=0&to=${ts + 1}&limit=100`, viewer)
-    rec = (page.json.items as Rec[]).find((r) => r.ts === new Date(ts).toISOString())
-    return rec !== undefined
-  }, 60_000, 100)
+  await waitFor(
+    async () => {
+      const page = await api('GET', `/cameras/${CAM}/detections?from=0&to=${ts + 1}&limit=100`, viewer)
+      rec = (page.json.items as Rec[]).find((r) => r.ts === new Date(ts).toISOString())
+      return rec !== undefined
+    },
+    60_000,
+    100,
+  )
   return rec!
 }
 
 /** Vehicles (score >= 0.5) whose bottom-centre lies left or right of the frame's middle (640 px wide). */
 function bySide(rec: Rec, side: 'left' | 'right'): number {
-  return rec.objects.filter((o) => isVehicle(o.class) && o.score >= 0.5 && ((o.box[0]! + o.box[2]!) / 2 < 320) === (side === 'left')).length
+  return rec.objects.filter((o) => isVehicle(o.class) && o.score >= 0.5 && (o.box[0]! + o.box[2]!) / 2 < 320 === (side === 'left')).length
 }
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0)
 
@@ -107,7 +136,10 @@ describe('camera configuration in the registry', () => {
   })
 
   it('applies a PUT zone to the next frame over MQTT, and a second PUT to the one after, without a restart', async () => {
-    const put1 = await api('PUT', `/cameras/${CAM}/config`, technician, { zones: [{ id: 'right', kind: 'count', polygon: RIGHT }], tiling: { enabled: 'auto' } })
+    const put1 = await api('PUT', `/cameras/${CAM}/config`, technician, {
+      zones: [{ id: 'right', kind: 'count', polygon: RIGHT }],
+      tiling: { enabled: 'auto' },
+    })
     expect(put1.status).toBe(200)
     expect(put1.json.config).toEqual({ zones: [{ id: 'right', kind: 'count', polygon: RIGHT }], tiling: { enabled: 'auto' } })
 
@@ -118,7 +150,10 @@ describe('camera configuration in the registry', () => {
     expect(r1.zones.map((z) => z.zone)).toEqual(['right'])
     expect(total(r1.zones[0]!.counts)).toBe(bySide(r1, 'right'))
 
-    const put2 = await api('PUT', `/cameras/${CAM}/config`, technician, { zones: [{ id: 'left', kind: 'count', direction: 'về Lê Lợi', polygon: LEFT }], tiling: { enabled: false } })
+    const put2 = await api('PUT', `/cameras/${CAM}/config`, technician, {
+      zones: [{ id: 'left', kind: 'count', direction: 'về Lê Lợi', polygon: LEFT }],
+      tiling: { enabled: false },
+    })
     expect(put2.status).toBe(200)
     expect((await api('GET', `/cameras/${CAM}/config`, viewer)).json.config.zones[0].id).toBe('left')
     // The very same picture again: the new configuration resets the motion gate, so it is analysed.
@@ -133,17 +168,57 @@ describe('camera configuration in the registry', () => {
 
   it('refuses a bad configuration with a 400 naming the field, and callers without the role', async () => {
     const put = (body: unknown, token = technician, cam = CAM) => api('PUT', `/cameras/${cam}/config`, token, body)
-    const two = await put({ zones: [{ id: 'a', kind: 'count', polygon: [[0, 0], [1, 1]] }] })
+    const two = await put({
+      zones: [
+        {
+          id: 'a',
+          kind: 'count',
+          polygon: [
+            [0, 0],
+            [1, 1],
+          ],
+        },
+      ],
+    })
     expect(two.status).toBe(400)
     expect(two.json.message).toMatch(/^body\/zones\/0\/polygon .*3/)
-    const outside = await put({ zones: [{ id: 'a', kind: 'flood', polygon: [[0, 0], [1.5, 0], [1, 1]] }] })
+    const outside = await put({
+      zones: [
+        {
+          id: 'a',
+          kind: 'flood',
+          polygon: [
+            [0, 0],
+            [1.5, 0],
+            [1, 1],
+          ],
+        },
+      ],
+    })
     expect(outside.status).toBe(400)
     expect(outside.json.message).toContain('body/zones/0/polygon/1/0')
     expect(outside.json.message).toContain('normalised frame coordinates, 0..1')
-    const dup = await put({ zones: [{ id: 'a', kind: 'count', polygon: LEFT }, { id: 'a', kind: 'flood', polygon: RIGHT }] })
+    const dup = await put({
+      zones: [
+        { id: 'a', kind: 'count', polygon: LEFT },
+        { id: 'a', kind: 'flood', polygon: RIGHT },
+      ],
+    })
     expect(dup.status).toBe(400)
     expect(dup.json.message).toContain('body/zones/1/id')
-    const flat = await put({ zones: [{ id: 'a', kind: 'count', polygon: [[0, 0], [0.5, 0.5], [1, 1]] }] })
+    const flat = await put({
+      zones: [
+        {
+          id: 'a',
+          kind: 'count',
+          polygon: [
+            [0, 0],
+            [0.5, 0.5],
+            [1, 1],
+          ],
+        },
+      ],
+    })
     expect(flat.json.message).toContain('has no area')
     const kind = await put({ zones: [{ id: 'a', kind: 'lane', polygon: LEFT }] })
     expect(kind.status).toBe(400)
@@ -179,7 +254,10 @@ describe('camera configuration in the registry', () => {
     await gw.close()
     const reg = openRegistry(dir.path)
     try {
-      const actions = reg.listAudit({ limit: 100 }).items.filter((a) => a.target === CAM && a.action.startsWith('camera.config')).map((a) => `${a.action} ${a.actor_type}`)
+      const actions = reg
+        .listAudit({ limit: 100 })
+        .items.filter((a) => a.target === CAM && a.action.startsWith('camera.config'))
+        .map((a) => `${a.action} ${a.actor_type}`)
       expect(actions).toEqual(['camera.config token', 'camera.config token', 'camera.config.seed system'])
     } finally {
       reg.close()

@@ -44,7 +44,9 @@ describe('iocgw models verify', () => {
   })
 
   it('refuses a bad option with one line and exit code 1', async () => {
-    const err = await run('node', [join(PROJECT_ROOT, 'gateway/cli/iocgw.js'), 'models', 'verify', '--runs', '0'], { cwd: PROJECT_ROOT }).catch((e: { code: number; stderr: string }) => e)
+    const err = await run('node', [join(PROJECT_ROOT, 'gateway/cli/iocgw.js'), 'models', 'verify', '--runs', '0'], {
+      cwd: PROJECT_ROOT,
+    }).catch((e: { code: number; stderr: string }) => e)
     expect((err as { code: number }).code).toBe(1)
     expect((err as { stderr: string }).stderr.trim()).toBe('iocgw: --runs must be an integer from 1 to 1000')
   })

@@ -49,12 +49,35 @@ describe('frames over MQTT into vision', () => {
   it.skipIf(!requireCommand('mosquitto_pub'))('analyses a frame sent with mosquitto_pub -f (arrival time)', async () => {
     const before = Date.now()
     const url = new URL(h.url)
-    await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-u', 'cam-e2e-01', '-P', secret, '-V', 'mqttv311', '-q', '1', '-t', 'devices/cam-e2e-01/frames', '-f', samplePath('coco_000000007816.jpg')])
+    await run('mosquitto_pub', [
+      '-h',
+      url.hostname,
+      '-p',
+      url.port,
+      '-u',
+      'cam-e2e-01',
+      '-P',
+      secret,
+      '-V',
+      'mqttv311',
+      '-q',
+      '1',
+      '-t',
+      'devices/cam-e2e-01/frames',
+      '-f',
+      samplePath('coco_000000007816.jpg'),
+    ])
     await waitFor(() => v.points.some((p) => p.camera === 'cam-e2e-01' && p.ts >= before && p.fields.motorcycle === 1), 20_000)
   })
 
   it('counts what the edge camera agent captures from an ONVIF camera, through device credentials', async () => {
-    const cam = await startOnvifStandin({ brand: 'dahua', username: 'admin', password: 'Dh#pass99', snapshot: sample('coco_000000001532.jpg'), rtspPort: 554 })
+    const cam = await startOnvifStandin({
+      brand: 'dahua',
+      username: 'admin',
+      password: 'Dh#pass99',
+      snapshot: sample('coco_000000001532.jpg'),
+      rtspPort: 554,
+    })
     const agent = await startCameraAgent({
       deviceId: 'cam-e2e-01',
       password: secret,
@@ -76,7 +99,10 @@ describe('frames over MQTT into vision', () => {
     const since = Date.now() - 1000
     try {
       // 1532 at its own size: four cars and a truck (re-encoded at q90, so within count_range).
-      await waitFor(() => v.points.some((p) => p.camera === 'cam-e2e-01' && p.ts >= since && p.fields.truck === 1 && p.fields.car === 4), 30_000)
+      await waitFor(
+        () => v.points.some((p) => p.camera === 'cam-e2e-01' && p.ts >= since && p.fields.truck === 1 && p.fields.car === 4),
+        30_000,
+      )
     } finally {
       await agent.stop()
       await cam.close()

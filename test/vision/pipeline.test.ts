@@ -10,9 +10,38 @@ const v = makeVision(
     cameras: {
       'cam-frames-01': {
         zones: [
-          { id: 'left', kind: 'count', direction: 'inbound', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
-          { id: 'right', kind: 'count', direction: 'outbound', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] },
-          { id: 'street', kind: 'flood', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] },
+          {
+            id: 'left',
+            kind: 'count',
+            direction: 'inbound',
+            polygon: [
+              [0, 0],
+              [0.5, 0],
+              [0.5, 1],
+              [0, 1],
+            ],
+          },
+          {
+            id: 'right',
+            kind: 'count',
+            direction: 'outbound',
+            polygon: [
+              [0.5, 0],
+              [1, 0],
+              [1, 1],
+              [0.5, 1],
+            ],
+          },
+          {
+            id: 'street',
+            kind: 'flood',
+            polygon: [
+              [0, 0.5],
+              [1, 0.5],
+              [1, 1],
+              [0, 1],
+            ],
+          },
         ],
       },
     },
@@ -94,7 +123,13 @@ describe('frames handler', () => {
   })
 
   it('keeps one waiting frame per camera: the newest wins and the others are counted as dropped', async () => {
-    const frames = ['coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg', 'coco_000000001532.jpg']
+    const frames = [
+      'coco_000000001584.jpg',
+      'coco_000000007816.jpg',
+      'culane_lane00000.jpg',
+      'flood_lagos_2019.jpg',
+      'coco_000000001532.jpg',
+    ]
     const dropped0 = await v.counter('vision_frames_total', { outcome: 'dropped_newer' })
     const t = 1700000100000
     for (let i = 0; i < frames.length; i++) await v.vision.frames(publish(cam, sample(frames[i]!), `frames/${t + i * 1000}`))
@@ -120,7 +155,20 @@ describe('frames handler', () => {
 
   it('uses a configuration set while running from the next frame: zone masks rebuilt, same zone id', async () => {
     // The flood zone keeps its id but now covers the whole frame (0.136 of it is water, docs/vision.md).
-    v.vision.setCameraConfig('cam-frames-01', { zones: [{ id: 'street', kind: 'flood', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }] })
+    v.vision.setCameraConfig('cam-frames-01', {
+      zones: [
+        {
+          id: 'street',
+          kind: 'flood',
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [0, 1],
+          ],
+        },
+      ],
+    })
     const passes0 = await v.counter('vision_detector_passes_total', {})
     await v.vision.frames(publish(cam, sample('flood_lagos_2019.jpg'), 'frames/1700000300000'))
     await v.vision.pipeline.settled()

@@ -14,7 +14,22 @@ const dir = tempDir('iocgw-vision-api-')
 const registry = openRegistry(dir.path)
 const v = makeVision(
   visionConfig({
-    cameras: { 'cam-api-01': { zones: [{ id: 'road', kind: 'count', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }] } },
+    cameras: {
+      'cam-api-01': {
+        zones: [
+          {
+            id: 'road',
+            kind: 'count',
+            polygon: [
+              [0, 0.5],
+              [1, 0.5],
+              [1, 1],
+              [0, 1],
+            ],
+          },
+        ],
+      },
+    },
   }),
 )
 let app: ApiApp
@@ -88,7 +103,10 @@ describe('camera routes', () => {
     })
     const objects = page.items[0]!.objects as Array<{ class: string; score: number; box: number[] }>
     expect(objects.find((o) => o.class === 'truck')).toEqual({ class: 'truck', score: 0.644, box: [105, 373, 186, 437] })
-    const second = await app.inject({ url: `/api/v1/cameras/cam-api-01/detections?from=0&to=1700000100000&cursor=${page.next}`, headers: auth('viewer') })
+    const second = await app.inject({
+      url: `/api/v1/cameras/cam-api-01/detections?from=0&to=1700000100000&cursor=${page.next}`,
+      headers: auth('viewer'),
+    })
     expect(second.json().items.map((r: { ts: string }) => r.ts)).toEqual(['2023-11-14T22:14:20.000Z'])
   })
 

@@ -44,8 +44,26 @@ describe('model files', () => {
   })
 })
 
-const lowerHalf = { id: 'lower', kind: 'flood' as const, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] as Array<[number, number]> }
-const whole = { id: 'all', kind: 'flood' as const, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] as Array<[number, number]> }
+const lowerHalf = {
+  id: 'lower',
+  kind: 'flood' as const,
+  polygon: [
+    [0, 0.5],
+    [1, 0.5],
+    [1, 1],
+    [0, 1],
+  ] as Array<[number, number]>,
+}
+const whole = {
+  id: 'all',
+  kind: 'flood' as const,
+  polygon: [
+    [0, 0],
+    [1, 0],
+    [1, 1],
+    [0, 1],
+  ] as Array<[number, number]>,
+}
 
 describe.skipIf(!expected).each(Object.keys(expected?.images ?? { none: null }))('sample %s', (name) => {
   const exp = expected?.images[name] as Expected

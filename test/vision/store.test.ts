@@ -24,8 +24,26 @@ const vision = createVision({
     cameras: {
       'cam-store-01': {
         zones: [
-          { id: 'inbound', kind: 'count', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] },
-          { id: 'outbound', kind: 'count', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] },
+          {
+            id: 'inbound',
+            kind: 'count',
+            polygon: [
+              [0, 0],
+              [0.5, 0],
+              [0.5, 1],
+              [0, 1],
+            ],
+          },
+          {
+            id: 'outbound',
+            kind: 'count',
+            polygon: [
+              [0.5, 0],
+              [1, 0],
+              [1, 1],
+              [0.5, 1],
+            ],
+          },
         ],
       },
     },
@@ -38,7 +56,9 @@ afterAll(async () => {
 })
 
 async function counter(outcome: string): Promise<number> {
-  const m = (await metrics.registry.getSingleMetric('iocgw_vision_frames_total')?.get()) as { values: Array<{ labels: { outcome?: string }; value: number }> }
+  const m = (await metrics.registry.getSingleMetric('iocgw_vision_frames_total')?.get()) as {
+    values: Array<{ labels: { outcome?: string }; value: number }>
+  }
   return m.values.find((v) => v.labels.outcome === outcome)?.value ?? 0
 }
 

@@ -57,7 +57,8 @@ export function makeVision(config: VisionConfig) {
     dataDir: ':memory:',
   })
   async function counter(name: string, labels: Record<string, string>): Promise<number> {
-    const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
+    const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
+      { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
     const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val))
     return v?.value ?? 0
   }

@@ -38,8 +38,19 @@ describe('tiling over a wide view with many small vehicles', () => {
   it.skipIf(!expected)('finds several times more vehicles than one pass, close to what each cell holds', async () => {
     const { jpeg, cells } = await buildMosaic()
     const frame = { width: 1920, height: 1080 }
-    const zone = { id: 'road', kind: 'count' as const, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] as Array<[number, number]> }
-    const tiling = visionConfig({ cameras: { 'cam-wide': { zones: [zone], tiling: { enabled: true, maxTiles: 32 } } } }).cameras['cam-wide']!.tiling!
+    const zone = {
+      id: 'road',
+      kind: 'count' as const,
+      polygon: [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+        [0, 1],
+      ] as Array<[number, number]>,
+    }
+    const tiling = visionConfig({ cameras: { 'cam-wide': { zones: [zone], tiling: { enabled: true, maxTiles: 32 } } } }).cameras[
+      'cam-wide'
+    ]!.tiling!
     const regions = planRegions(frame, [zone], tiling)
     expect(regions[0]).toBeNull() // the whole-frame pass comes first
     expect(regions.length).toBeGreaterThan(10)
@@ -60,7 +71,8 @@ describe('tiling over a wide view with many small vehicles', () => {
     const refHi = cells.reduce((s, c) => s + range(c.name)[1], 0)
     // And each cell's photo at the mosaic's scale, alone in one pass.
     const perCell = new Map<string, number>()
-    for (const name of MOSAIC_PHOTOS) perCell.set(name, vehicles((await pool.analyse({ jpeg: await cellImage(name), regions: [null], segment: false })).objects).length)
+    for (const name of MOSAIC_PHOTOS)
+      perCell.set(name, vehicles((await pool.analyse({ jpeg: await cellImage(name), regions: [null], segment: false })).objects).length)
     const cellsAlone = cells.reduce((s, c) => s + perCell.get(c.name)!, 0)
 
     // Tiles must not count one vehicle twice: per cell, tiled count stays near the cell's own.
@@ -84,30 +96,38 @@ describe('tiling over a wide view with many small vehicles', () => {
     expect(worstCellExcess).toBeLessThanOrEqual(0)
   })
 
-  it.skipIf(!expected)('tiles a wide frame by default (no tiling configured) and counts within the reference; a 640 px frame gets one pass', async () => {
-    // What a camera registered through the API gets: no zones, no tiling settings. One pass was
-    // the default before, and counted 4 here.
-    const { jpeg, cells } = await buildMosaic()
-    const defaults = { zones: [], tiling: undefined }
-    const res = await pool.analyse({ jpeg, regions: defaults, segment: false })
-    const counted = vehicles(res.objects).length
-    const refLo = cells.reduce((s, c) => s + Object.values(expected!.images[c.name]!.count_range).reduce((a, r) => a + r[0], 0), 0)
-    const refHi = cells.reduce((s, c) => s + Object.values(expected!.images[c.name]!.count_range).reduce((a, r) => a + r[1], 0), 0)
-    const single = vehicles((await pool.analyse({ jpeg, regions: [null], segment: false })).objects).length
-    console.log(`default config on 1920x1080: ${res.regions} inferences, ${counted} vehicles (one pass ${single}; reference ${refLo}-${refHi})`)
-    expect(res.regions).toBeGreaterThan(1)
-    expect(res.regions).toBeLessThanOrEqual(TILING_DEFAULTS.maxTiles)
-    expect(counted).toBeGreaterThanOrEqual(Math.floor(refLo * 0.8))
-    expect(counted).toBeLessThanOrEqual(refHi)
-    expect(single).toBeLessThan(refLo / 4)
+  it.skipIf(!expected)(
+    'tiles a wide frame by default (no tiling configured) and counts within the reference; a 640 px frame gets one pass',
+    async () => {
+      // What a camera registered through the API gets: no zones, no tiling settings. One pass was
+      // the default before, and counted 4 here.
+      const { jpeg, cells } = await buildMosaic()
+      const defaults = { zones: [], tiling: undefined }
+      const res = await pool.analyse({ jpeg, regions: defaults, segment: false })
+      const counted = vehicles(res.objects).length
+      const refLo = cells.reduce((s, c) => s + Object.values(expected!.images[c.name]!.count_range).reduce((a, r) => a + r[0], 0), 0)
+      const refHi = cells.reduce((s, c) => s + Object.values(expected!.images[c.name]!.count_range).reduce((a, r) => a + r[1], 0), 0)
+      const single = vehicles((await pool.analyse({ jpeg, regions: [null], segment: false })).objects).length
+      console.log(
+        `default config on 1920x1080: ${res.regions} inferences, ${counted} vehicles (one pass ${single}; reference ${refLo}-${refHi})`,
+      )
+      expect(res.regions).toBeGreaterThan(1)
+      expect(res.regions).toBeLessThanOrEqual(TILING_DEFAULTS.maxTiles)
+      expect(counted).toBeGreaterThanOrEqual(Math.floor(refLo * 0.8))
+      expect(counted).toBeLessThanOrEqual(refHi)
+      expect(single).toBeLessThan(refLo / 4)
 
-    // A frame near the model's size keeps the single pass (and its cost).
-    const small = await pool.analyse({ jpeg: sample('coco_000000001532.jpg'), regions: defaults, segment: false })
-    expect(small.regions).toBe(1)
-    // The camera's configuration overrides the rule either way.
-    expect((await pool.analyse({ jpeg, regions: { zones: [], tiling: { enabled: false } }, segment: false })).regions).toBe(1)
-    expect((await pool.analyse({ jpeg: sample('coco_000000001532.jpg'), regions: { zones: [], tiling: { enabled: true } }, segment: false })).regions).toBeGreaterThan(1)
-  })
+      // A frame near the model's size keeps the single pass (and its cost).
+      const small = await pool.analyse({ jpeg: sample('coco_000000001532.jpg'), regions: defaults, segment: false })
+      expect(small.regions).toBe(1)
+      // The camera's configuration overrides the rule either way.
+      expect((await pool.analyse({ jpeg, regions: { zones: [], tiling: { enabled: false } }, segment: false })).regions).toBe(1)
+      expect(
+        (await pool.analyse({ jpeg: sample('coco_000000001532.jpg'), regions: { zones: [], tiling: { enabled: true } }, segment: false }))
+          .regions,
+      ).toBeGreaterThan(1)
+    },
+  )
 
   it('chooses tiling from the frame size against the model input when the camera does not say', () => {
     expect(tilingApplies({ width: 1360, height: 765 }, undefined, 416)).toBe(true)
@@ -120,7 +140,16 @@ describe('tiling over a wide view with many small vehicles', () => {
 
   it('plans tiles within the zone and within the tile budget', () => {
     const frame = { width: 1920, height: 1080 }
-    const zone = { id: 'lane', kind: 'count' as const, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9], [0.1, 0.9]] as Array<[number, number]> }
+    const zone = {
+      id: 'lane',
+      kind: 'count' as const,
+      polygon: [
+        [0.1, 0.5],
+        [0.9, 0.5],
+        [0.9, 0.9],
+        [0.1, 0.9],
+      ] as Array<[number, number]>,
+    }
     const regions = planRegions(frame, [zone], { enabled: true, tileSize: 416, overlap: 0.25, fullFrame: false, maxTiles: 8 })
     expect(regions.length).toBeLessThanOrEqual(8)
     for (const r of regions) {

@@ -5,7 +5,17 @@ import { nms, type Detection } from '../../gateway/vision/nms.ts'
 import { zoneStats } from '../../gateway/vision/zones.ts'
 
 const frame = { width: 1000, height: 1000 }
-const lane: CountZone = { id: 'lane', kind: 'count', polygon: [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]], capacityPcu: 10 }
+const lane: CountZone = {
+  id: 'lane',
+  kind: 'count',
+  polygon: [
+    [0, 0.5],
+    [0.5, 0.5],
+    [0.5, 1],
+    [0, 1],
+  ],
+  capacityPcu: 10,
+}
 const det = (cls: string, box: [number, number, number, number], score = 0.9): Detection => ({ classId: 0, class: cls, score, box })
 const OCC = [0.15, 0.3, 0.5] as const
 const PCU = [0.4, 0.7, 1.0] as const

@@ -15,7 +15,15 @@ import { bearer, makeApi } from '../api/support.ts'
 // order per alert, once each after a receiver comes back, replays recognisable by their key.
 // The clock is injected: "down for 60 s" is 60 s of the sender's clock, with real HTTP attempts.
 
-interface Received { key: string; event: string; body: string; signature: string; valid: boolean; alert?: string; seq?: number }
+interface Received {
+  key: string
+  event: string
+  body: string
+  signature: string
+  valid: boolean
+  alert?: string
+  seq?: number
+}
 
 /** The receiver's check exactly as docs/webhooks.md writes it (independent of gateway/webhooks/signing.ts). */
 function verify(secret: string, header: string, body: string, nowS: number): boolean {
@@ -27,7 +35,11 @@ function verify(secret: string, header: string, body: string, nowS: number): boo
 class Receiver {
   server: Server | undefined
   got: Received[] = []
-  constructor(readonly port: number, readonly secret: () => string, readonly clock: () => number) {}
+  constructor(
+    readonly port: number,
+    readonly secret: () => string,
+    readonly clock: () => number,
+  ) {}
   async up(): Promise<void> {
     this.server = createServer((req, res) => {
       let body = ''
@@ -36,8 +48,13 @@ class Receiver {
         const sig = String(req.headers['x-ioc-signature'])
         const parsed = JSON.parse(body) as { data: { alert?: { id: string }; change?: { seq: number } } }
         this.got.push({
-          key: String(req.headers['x-ioc-delivery']), event: String(req.headers['x-ioc-event']), body, signature: sig,
-          valid: verify(this.secret(), sig, body, Math.floor(this.clock() / 1000)), alert: parsed.data.alert?.id, seq: parsed.data.change?.seq,
+          key: String(req.headers['x-ioc-delivery']),
+          event: String(req.headers['x-ioc-event']),
+          body,
+          signature: sig,
+          valid: verify(this.secret(), sig, body, Math.floor(this.clock() / 1000)),
+          alert: parsed.data.alert?.id,
+          seq: parsed.data.change?.seq,
         })
         res.writeHead(204).end()
       })
@@ -59,11 +76,35 @@ let secret = ''
 const disabled: string[] = []
 
 function alert(id: string, level: number): Alert {
-  return { id, rule: 'water-level', kind: 'water_level', severity: 'major', level, station: 'kim-long', state: 'open', title: `Kim Long ${id}`, late: false, opened_at: new Date(clock).toISOString(), updated_at: new Date(clock).toISOString(), tier: 1, history: [] }
+  return {
+    id,
+    rule: 'water-level',
+    kind: 'water_level',
+    severity: 'major',
+    level,
+    station: 'kim-long',
+    state: 'open',
+    title: `Kim Long ${id}`,
+    late: false,
+    opened_at: new Date(clock).toISOString(),
+    updated_at: new Date(clock).toISOString(),
+    tier: 1,
+    history: [],
+  }
 }
 /** One alert change committed as the engine commits it: its deliveries in the same transaction. */
 function change(id: string, seq: number, action: ChangeAction): void {
-  const c: AlertChange = { alert: alert(id, seq), change: { seq, at: new Date(clock).toISOString(), action, severity: 'major', state: action === 'resolved' ? 'resolved' : 'open', by: 'system' } }
+  const c: AlertChange = {
+    alert: alert(id, seq),
+    change: {
+      seq,
+      at: new Date(clock).toISOString(),
+      action,
+      severity: 'major',
+      state: action === 'resolved' ? 'resolved' : 'open',
+      by: 'system',
+    },
+  }
   shared.db.transaction(() => hooks.routeInTx(c))()
   hooks.kick()
 }
@@ -71,13 +112,24 @@ function change(id: string, seq: number, action: ChangeAction): void {
 beforeAll(async () => {
   shared = openAlertsDb(dir.path)
   hooks = createWebhooks({
-    db: shared.db, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }), now: () => clock, random: () => 0,
+    db: shared.db,
+    logger: createLogger('silent'),
+    metrics: new Metrics({ defaults: false }),
+    now: () => clock,
+    random: () => 0,
     config: { maxConsecutiveFailures: 50, backoffBaseMs: 5000, backoffMaxMs: 20_000, timeoutMs: 5000, pollMs: 1000 },
     onDisabled: (w) => disabled.push(w.id),
   })
-  rx = new Receiver(await freePort(), () => secret, () => clock)
+  rx = new Receiver(
+    await freePort(),
+    () => secret,
+    () => clock,
+  )
   await rx.up()
-  const made = hooks.registry.create({ url: `http://127.0.0.1:${rx.port}/hook`, events: ['alert.opened', 'alert.level_changed', 'alert.acknowledged', 'alert.resolved'] })
+  const made = hooks.registry.create({
+    url: `http://127.0.0.1:${rx.port}/hook`,
+    events: ['alert.opened', 'alert.level_changed', 'alert.acknowledged', 'alert.resolved'],
+  })
   secret = made.secret
 })
 afterAll(async () => {
@@ -93,7 +145,10 @@ describe('webhook deliveries', () => {
     change('a1', 2, 'raised')
     change('a1', 3, 'escalated') // not a webhook event
     await hooks.drain()
-    expect(rx.got.map((g) => [g.event, g.key, g.valid])).toEqual([['alert.opened', 'a1.1', true], ['alert.level_changed', 'a1.2', true]])
+    expect(rx.got.map((g) => [g.event, g.key, g.valid])).toEqual([
+      ['alert.opened', 'a1.1', true],
+      ['alert.level_changed', 'a1.2', true],
+    ])
     // A tampered body or another secret does not verify.
     const g = rx.got[0]!
     expect(verify(secret, g.signature, g.body.replace('Kim', 'Kin'), Math.floor(clock / 1000))).toBe(false)
@@ -104,8 +159,14 @@ describe('webhook deliveries', () => {
     rx.got = []
     await rx.down()
     // Two alerts' changes interleaved while the receiver is down.
-    change('b1', 1, 'opened'); change('b2', 1, 'opened'); change('b1', 2, 'raised'); change('b2', 2, 'acknowledged')
-    change('b1', 3, 'lowered'); change('b2', 3, 'resolved'); change('b1', 4, 'acknowledged'); change('b1', 5, 'resolved')
+    change('b1', 1, 'opened')
+    change('b2', 1, 'opened')
+    change('b1', 2, 'raised')
+    change('b2', 2, 'acknowledged')
+    change('b1', 3, 'lowered')
+    change('b2', 3, 'resolved')
+    change('b1', 4, 'acknowledged')
+    change('b1', 5, 'resolved')
     await hooks.drain()
     for (let t = 0; t < 60; t += 5) {
       clock += 5000
@@ -145,12 +206,22 @@ describe('webhook deliveries', () => {
 
   it('disables a subscription after its run of failures and raises an admin alert', async () => {
     const strict = createWebhooks({
-      db: shared.db, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }), now: () => clock, random: () => 0,
+      db: shared.db,
+      logger: createLogger('silent'),
+      metrics: new Metrics({ defaults: false }),
+      now: () => clock,
+      random: () => 0,
       config: { maxConsecutiveFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 2000, pollMs: 1000 },
       onDisabled: (w) => raiseWebhookDisabled({ store: sqliteAlertStore(shared.db), emitAfterCommit: () => undefined }, w, clock),
     })
     const dead = strict.registry.create({ url: `http://127.0.0.1:${await freePort()}/gone`, events: ['device.offline'] })
-    strict.enqueue({ id: 'device.x.offline.1', type: 'device.offline', orderingKey: 'device:x', at: new Date(clock).toISOString(), data: { device: 'x' } })
+    strict.enqueue({
+      id: 'device.x.offline.1',
+      type: 'device.offline',
+      orderingKey: 'device:x',
+      at: new Date(clock).toISOString(),
+      data: { device: 'x' },
+    })
     for (let i = 0; i < 5; i++) {
       await strict.drain()
       clock += 1000
@@ -173,16 +244,31 @@ describe('/api/v1/webhooks', () => {
     clock = Date.now() // this sender signs with the real clock; the receiver checks the time against it
     const whDir = tempDir('iocgw-webhooks-api-')
     const db = openAlertsDb(whDir.path)
-    const wh = createWebhooks({ db: db.db, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }), config: { maxConsecutiveFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 2000, pollMs: 1000 } })
+    const wh = createWebhooks({
+      db: db.db,
+      logger: createLogger('silent'),
+      metrics: new Metrics({ defaults: false }),
+      config: { maxConsecutiveFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 2000, pollMs: 1000 },
+    })
     const api2 = await makeApi({ deps: { webhooks: wh } })
     try {
       const url = `http://127.0.0.1:${rx.port}/api-hook`
       const denied = await api2.app.inject({ method: 'GET', url: '/api/v1/webhooks', headers: bearer(api2.tokens.officer) })
       expect(denied.statusCode).toBe(403)
-      const bad = await api2.app.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(api2.tokens.admin), payload: { url, events: ['alert.exploded'] } })
+      const bad = await api2.app.inject({
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers: bearer(api2.tokens.admin),
+        payload: { url, events: ['alert.exploded'] },
+      })
       expect(bad.statusCode).toBe(400)
       expect(bad.body).toMatch(/events/)
-      const made = await api2.app.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(api2.tokens.admin), payload: { url, events: ['device.offline'] } })
+      const made = await api2.app.inject({
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers: bearer(api2.tokens.admin),
+        payload: { url, events: ['device.offline'] },
+      })
       expect(made.statusCode).toBe(201)
       const { webhook, secret: s } = made.json() as { webhook: { id: string }; secret: string }
       expect(s).toMatch(/^whsec_/)
@@ -190,22 +276,44 @@ describe('/api/v1/webhooks', () => {
       expect(list.body).not.toContain(s)
       secret = s
       rx.got = []
-      wh.enqueue({ id: 'device.y.offline.9', type: 'device.offline', orderingKey: 'device:y', at: new Date().toISOString(), data: { device: 'y' } })
+      wh.enqueue({
+        id: 'device.y.offline.9',
+        type: 'device.offline',
+        orderingKey: 'device:y',
+        at: new Date().toISOString(),
+        data: { device: 'y' },
+      })
       await wh.drain()
       expect(rx.got.map((g) => [g.key, g.valid])).toEqual([['device.y.offline.9', true]])
-      const log = await api2.app.inject({ method: 'GET', url: `/api/v1/webhooks/${webhook.id}/deliveries`, headers: bearer(api2.tokens.admin) })
+      const log = await api2.app.inject({
+        method: 'GET',
+        url: `/api/v1/webhooks/${webhook.id}/deliveries`,
+        headers: bearer(api2.tokens.admin),
+      })
       expect(log.statusCode).toBe(200)
-      const [d] = (log.json() as { items: Array<{ id: string; state: string; response_code: number; attempts: number; key: string }> }).items
+      const [d] = (log.json() as { items: Array<{ id: string; state: string; response_code: number; attempts: number; key: string }> })
+        .items
       expect(d).toMatchObject({ state: 'delivered', response_code: 204, attempts: 1, key: 'device.y.offline.9' })
-      const again = await api2.app.inject({ method: 'POST', url: `/api/v1/webhooks/${webhook.id}/redeliver/${d!.id}`, headers: bearer(api2.tokens.admin) })
+      const again = await api2.app.inject({
+        method: 'POST',
+        url: `/api/v1/webhooks/${webhook.id}/redeliver/${d!.id}`,
+        headers: bearer(api2.tokens.admin),
+      })
       expect(again.statusCode).toBe(202)
       await wh.drain()
       expect(rx.got.map((g) => g.key)).toEqual(['device.y.offline.9', 'device.y.offline.9'])
-      const off = await api2.app.inject({ method: 'PATCH', url: `/api/v1/webhooks/${webhook.id}`, headers: bearer(api2.tokens.admin), payload: { enabled: false } })
+      const off = await api2.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/webhooks/${webhook.id}`,
+        headers: bearer(api2.tokens.admin),
+        payload: { enabled: false },
+      })
       expect(off.json()).toMatchObject({ enabled: false, disabled_reason: 'disabled by an admin' })
       const del = await api2.app.inject({ method: 'DELETE', url: `/api/v1/webhooks/${webhook.id}`, headers: bearer(api2.tokens.admin) })
       expect(del.statusCode).toBe(204)
-      expect((await api2.app.inject({ method: 'GET', url: `/api/v1/webhooks/${webhook.id}`, headers: bearer(api2.tokens.admin) })).statusCode).toBe(404)
+      expect(
+        (await api2.app.inject({ method: 'GET', url: `/api/v1/webhooks/${webhook.id}`, headers: bearer(api2.tokens.admin) })).statusCode,
+      ).toBe(404)
     } finally {
       await wh.close()
       db.release()

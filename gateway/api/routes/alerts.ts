@@ -12,7 +12,10 @@ export interface AlertRouteDeps {
 const READ = ['viewer', 'officer', 'technician'] as const
 const ACT = ['officer'] as const
 const Id = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Alert id' }) }, { additionalProperties: false })
-const Note = Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000, description: 'What was done or decided' })) }, { additionalProperties: false })
+const Note = Type.Object(
+  { note: Type.Optional(Type.String({ maxLength: 1000, description: 'What was done or decided' })) },
+  { additionalProperties: false },
+)
 
 const who = (a: ApiActor | null) => (a ? a.name : 'unknown')
 
@@ -36,26 +39,35 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
     if ((body as string).trim() === '') done(null, undefined)
     else void json(request, body as string, done)
   })
-  app.get('/alerts', {
-    config: { roles: READ },
-    schema: {
-      tags: ['alerts'],
-      summary: 'List alerts, newest change first',
-      querystring: Type.Object({
-        state: Type.Optional(AlertStateSchema),
-        kind: Type.Optional(AlertKindSchema),
-        station: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })),
-        device: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })),
-        limit: Type.Optional(Limit),
-        cursor: Type.Optional(Cursor),
-      }, { additionalProperties: false }),
-      response: { 200: PageOf(AlertSchema), ...AuthErrors },
+  app.get(
+    '/alerts',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['alerts'],
+        summary: 'List alerts, newest change first',
+        querystring: Type.Object(
+          {
+            state: Type.Optional(AlertStateSchema),
+            kind: Type.Optional(AlertKindSchema),
+            station: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })),
+            device: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })),
+            limit: Type.Optional(Limit),
+            cursor: Type.Optional(Cursor),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: PageOf(AlertSchema), ...AuthErrors },
+      },
     },
-  }, async (request) => {
-    const q = request.query
-    return deps.alerting.list({ state: q.state, kind: q.kind, station: q.station, device: q.device, scope: scopeOf(request.actor) },
-      { limit: q.limit ?? 50, cursor: q.cursor })
-  })
+    async (request) => {
+      const q = request.query
+      return deps.alerting.list(
+        { state: q.state, kind: q.kind, station: q.station, device: q.device, scope: scopeOf(request.actor) },
+        { limit: q.limit ?? 50, cursor: q.cursor },
+      )
+    },
+  )
 
   /** The alert when it exists and the caller may see it (a scoped user: 404 for other places' alerts). */
   const visible = (id: string, actor: ApiActor | null) => {
@@ -64,40 +76,63 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
     return a
   }
 
-  app.get('/alerts/:id', {
-    config: { roles: READ },
-    schema: { tags: ['alerts'], summary: 'One alert with its full history', params: Id, response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema } },
-  }, async (request) => visible(request.params.id, request.actor))
-
-  app.post('/alerts/:id/ack', {
-    config: { roles: ACT },
-    schema: {
-      tags: ['alerts'], summary: 'Acknowledge an alert (who and when are kept; stops escalation)',
-      params: Id, body: Note, response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+  app.get(
+    '/alerts/:id',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['alerts'],
+        summary: 'One alert with its full history',
+        params: Id,
+        response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema },
+      },
     },
-    preValidation: noBodyIsNoNote,
-  }, async (request) => {
-    visible(request.params.id, request.actor)
-    try {
-      return deps.alerting.acknowledge(request.params.id, who(request.actor), request.body?.note)
-    } catch (err) {
-      return http(err)
-    }
-  })
+    async (request) => visible(request.params.id, request.actor),
+  )
 
-  app.post('/alerts/:id/resolve', {
-    config: { roles: ACT },
-    schema: {
-      tags: ['alerts'], summary: 'Resolve an alert by hand; the condition opens a new alert only when it clears and comes back',
-      params: Id, body: Note, response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+  app.post(
+    '/alerts/:id/ack',
+    {
+      config: { roles: ACT },
+      schema: {
+        tags: ['alerts'],
+        summary: 'Acknowledge an alert (who and when are kept; stops escalation)',
+        params: Id,
+        body: Note,
+        response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+      },
+      preValidation: noBodyIsNoNote,
     },
-    preValidation: noBodyIsNoNote,
-  }, async (request) => {
-    visible(request.params.id, request.actor)
-    try {
-      return deps.alerting.resolve(request.params.id, who(request.actor), request.body?.note)
-    } catch (err) {
-      return http(err)
-    }
-  })
+    async (request) => {
+      visible(request.params.id, request.actor)
+      try {
+        return deps.alerting.acknowledge(request.params.id, who(request.actor), request.body?.note)
+      } catch (err) {
+        return http(err)
+      }
+    },
+  )
+
+  app.post(
+    '/alerts/:id/resolve',
+    {
+      config: { roles: ACT },
+      schema: {
+        tags: ['alerts'],
+        summary: 'Resolve an alert by hand; the condition opens a new alert only when it clears and comes back',
+        params: Id,
+        body: Note,
+        response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+      },
+      preValidation: noBodyIsNoNote,
+    },
+    async (request) => {
+      visible(request.params.id, request.actor)
+      try {
+        return deps.alerting.resolve(request.params.id, who(request.actor), request.body?.note)
+      } catch (err) {
+        return http(err)
+      }
+    },
+  )
 }

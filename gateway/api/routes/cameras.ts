@@ -46,7 +46,10 @@ function explainConfig(body: unknown): string {
       const kind = (z as { kind?: unknown } | null)?.kind
       const branch = kind === 'count' ? CountZoneSchema : kind === 'flood' ? FloodZoneSchema : null
       if (!branch || Value.Check(branch, z)) continue
-      const errs = [...Value.Errors(branch, z)].map((e) => ({ ...e, instancePath: `/zones/${i}${e.instancePath}` })) as unknown as SchemaErrors
+      const errs = [...Value.Errors(branch, z)].map((e) => ({
+        ...e,
+        instancePath: `/zones/${i}${e.instancePath}`,
+      })) as unknown as SchemaErrors
       const msg = formatSchemaErrors(errs, 'body')
       return /\/polygon\//.test(msg) ? `${msg} (points are [x, y] in normalised frame coordinates, 0..1)` : msg
     }
@@ -58,7 +61,6 @@ function badConfig(message: string): Error {
   // `validation` makes the API count it as a validation refusal (errors.ts).
   return Object.assign(new Error(message), { statusCode: 400, validation: [] })
 }
-
 
 // ISO 8601 or epoch milliseconds, as the readings routes accept.
 const Time = Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 time or epoch milliseconds' })
@@ -98,16 +100,29 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         tags: ['cameras'],
         summary: 'Latest analysed frame with boxes, labels and zone outlines drawn (JPEG)',
         params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
-        response: { 200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }), ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
+        response: {
+          200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }),
+          ...AuthErrors,
+          404: ErrorSchema,
+          503: ErrorSchema,
+        },
       },
     },
     async (request, reply) => {
       await ensureCamera(request.params.id, request.actor)
       const jpeg = await working().snapshot(request.params.id)
       if (!jpeg) {
-        throw Object.assign(new Error(`camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`), { statusCode: 404 })
+        throw Object.assign(
+          new Error(
+            `camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`,
+          ),
+          { statusCode: 404 },
+        )
       }
-      return reply.header('cache-control', 'no-store').type('image/jpeg').send(jpeg as never)
+      return reply
+        .header('cache-control', 'no-store')
+        .type('image/jpeg')
+        .send(jpeg as never)
     },
   )
 
@@ -147,7 +162,8 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       const id = request.params.id
       if (request.validationError) {
         // Params are checked before the body: a bad id is still answered about the id.
-        if ((request.validationError as { validationContext?: string }).validationContext !== 'body') throw badConfig(request.validationError.message)
+        if ((request.validationError as { validationContext?: string }).validationContext !== 'body')
+          throw badConfig(request.validationError.message)
         throw badConfig(explainConfig(request.body))
       }
       await ensureCamera(id, request.actor)
@@ -189,7 +205,8 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       if (from > to) throw Object.assign(new Error('querystring/from must not be after querystring/to'), { statusCode: 400 })
       let cursor: number | undefined
       if (q.cursor !== undefined) {
-        if (!/^\d{1,15}$/.test(q.cursor)) throw Object.assign(new Error('querystring/cursor is not a cursor this API gave'), { statusCode: 400 })
+        if (!/^\d{1,15}$/.test(q.cursor))
+          throw Object.assign(new Error('querystring/cursor is not a cursor this API gave'), { statusCode: 400 })
         cursor = Number(q.cursor)
       }
       return vision.detections(request.params.id, from, to, q.limit ?? 50, cursor) as never

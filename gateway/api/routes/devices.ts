@@ -13,7 +13,12 @@ export interface DeviceRouteDeps {
 const Kind = Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })
 const State = Type.Enum([...DEVICE_STATES], { description: 'Device state' })
 // Station ids follow the config's slug style (kim-long); names and districts are free text.
-const Station = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Station id, e.g. kim-long' })
+const Station = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+  description: 'Station id, e.g. kim-long',
+})
 const District = Type.String({ minLength: 1, maxLength: 100, description: 'District (Vietnamese text welcome)' })
 const Name = Type.String({ minLength: 1, maxLength: 200, description: 'Name (Vietnamese text welcome)' })
 const Location = Type.Object(
@@ -112,84 +117,108 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
     credentials: { username: device.id, password: secret, mqtt_url: mqttUrlFor(deps.config.mqtt, hostname) },
   })
 
-  app.post('/devices', {
-    config: { roles: WRITE, audited: true },
-    schema: {
-      tags: ['devices'],
-      summary: 'Register a device; the answer holds its MQTT password, shown only this once',
-      body: NewDeviceBody,
-      response: { 201: WithCredentials, ...AuthErrors, 409: ErrorSchema },
+  app.post(
+    '/devices',
+    {
+      config: { roles: WRITE, audited: true },
+      schema: {
+        tags: ['devices'],
+        summary: 'Register a device; the answer holds its MQTT password, shown only this once',
+        body: NewDeviceBody,
+        response: { 201: WithCredentials, ...AuthErrors, 409: ErrorSchema },
+      },
     },
-  }, async (request, reply) => {
-    requirePlaceInScope(request.actor, request.body)
-    const { device, secret } = deps.registry.createDevice(request.body, auditActor(request.actor))
-    request.log.info({ device: device.id, kind: device.kind }, 'device registered')
-    return reply.code(201).send(credentials(device, secret, request.hostname))
-  })
+    async (request, reply) => {
+      requirePlaceInScope(request.actor, request.body)
+      const { device, secret } = deps.registry.createDevice(request.body, auditActor(request.actor))
+      request.log.info({ device: device.id, kind: device.kind }, 'device registered')
+      return reply.code(201).send(credentials(device, secret, request.hostname))
+    },
+  )
 
-  app.get('/devices', {
-    config: { roles: READ },
-    schema: {
-      tags: ['devices'],
-      summary: 'List devices, filtered by kind, station and state, in pages',
-      querystring: ListQuery,
-      response: { 200: PageOf(DeviceSchema), ...AuthErrors },
+  app.get(
+    '/devices',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['devices'],
+        summary: 'List devices, filtered by kind, station and state, in pages',
+        querystring: ListQuery,
+        response: { 200: PageOf(DeviceSchema), ...AuthErrors },
+      },
     },
-  }, async (request) => {
-    const { kind, station, state, limit, cursor } = request.query
-    return deps.registry.listDevices({ kind, station, state, scope: scopeOf(request.actor) }, { limit: limit ?? 50, cursor })
-  })
+    async (request) => {
+      const { kind, station, state, limit, cursor } = request.query
+      return deps.registry.listDevices({ kind, station, state, scope: scopeOf(request.actor) }, { limit: limit ?? 50, cursor })
+    },
+  )
 
-  app.get('/devices/:id', {
-    config: { roles: READ },
-    schema: {
-      tags: ['devices'],
-      summary: 'One device',
-      params: IdParams,
-      response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
+  app.get(
+    '/devices/:id',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['devices'],
+        summary: 'One device',
+        params: IdParams,
+        response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
+      },
     },
-  }, async (request) => visibleDevice(deps.registry, request.actor, request.params.id))
+    async (request) => visibleDevice(deps.registry, request.actor, request.params.id),
+  )
 
-  app.patch('/devices/:id', {
-    config: { roles: WRITE, audited: true },
-    schema: {
-      tags: ['devices'],
-      summary: 'Change a device (name, station, district, location, tags, state); disabling it closes its session',
-      params: IdParams,
-      body: PatchBody,
-      response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+  app.patch(
+    '/devices/:id',
+    {
+      config: { roles: WRITE, audited: true },
+      schema: {
+        tags: ['devices'],
+        summary: 'Change a device (name, station, district, location, tags, state); disabling it closes its session',
+        params: IdParams,
+        body: PatchBody,
+        response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+      },
     },
-  }, async (request) => {
-    const before = visibleDevice(deps.registry, request.actor, request.params.id)
-    requirePlaceInScope(request.actor, { ...before, ...request.body })
-    return deps.registry.updateDevice(request.params.id, request.body, auditActor(request.actor))
-  })
+    async (request) => {
+      const before = visibleDevice(deps.registry, request.actor, request.params.id)
+      requirePlaceInScope(request.actor, { ...before, ...request.body })
+      return deps.registry.updateDevice(request.params.id, request.body, auditActor(request.actor))
+    },
+  )
 
-  app.delete('/devices/:id', {
-    config: { roles: WRITE, audited: true },
-    schema: {
-      tags: ['devices'],
-      summary: 'Remove a device: decommissioned, credentials deleted, session closed; its readings stay',
-      params: IdParams,
-      response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
+  app.delete(
+    '/devices/:id',
+    {
+      config: { roles: WRITE, audited: true },
+      schema: {
+        tags: ['devices'],
+        summary: 'Remove a device: decommissioned, credentials deleted, session closed; its readings stay',
+        params: IdParams,
+        response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
+      },
     },
-  }, async (request) => {
-    visibleDevice(deps.registry, request.actor, request.params.id)
-    return deps.registry.removeDevice(request.params.id, auditActor(request.actor))
-  })
+    async (request) => {
+      visibleDevice(deps.registry, request.actor, request.params.id)
+      return deps.registry.removeDevice(request.params.id, auditActor(request.actor))
+    },
+  )
 
-  app.post('/devices/:id/rotate-secret', {
-    config: { roles: WRITE, audited: true },
-    schema: {
-      tags: ['devices'],
-      summary: 'New MQTT password for a device; the old one stops working and its session is closed',
-      params: IdParams,
-      response: { 200: WithCredentials, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+  app.post(
+    '/devices/:id/rotate-secret',
+    {
+      config: { roles: WRITE, audited: true },
+      schema: {
+        tags: ['devices'],
+        summary: 'New MQTT password for a device; the old one stops working and its session is closed',
+        params: IdParams,
+        response: { 200: WithCredentials, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+      },
     },
-  }, async (request) => {
-    visibleDevice(deps.registry, request.actor, request.params.id)
-    const { device, secret } = deps.registry.rotateSecret(request.params.id, auditActor(request.actor))
-    request.log.info({ device: device.id }, 'device secret rotated')
-    return credentials(device, secret, request.hostname)
-  })
+    async (request) => {
+      visibleDevice(deps.registry, request.actor, request.params.id)
+      const { device, secret } = deps.registry.rotateSecret(request.params.id, auditActor(request.actor))
+      request.log.info({ device: device.id }, 'device secret rotated')
+      return credentials(device, secret, request.hostname)
+    },
+  )
 }

@@ -25,7 +25,8 @@ export interface ExportRouteDeps {
 const READ = ['viewer', 'officer', 'technician'] as const
 const DAY = 86_400_000
 const TIME_PATTERN = '^(-?\\d{1,15}|\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2}))?)$'
-const Time = (what: string) => Type.String({ pattern: TIME_PATTERN, maxLength: 40, description: `${what}: ISO 8601 with a zone, a date (UTC), or epoch ms` })
+const Time = (what: string) =>
+  Type.String({ pattern: TIME_PATTERN, maxLength: 40, description: `${what}: ISO 8601 with a zone, a date (UTC), or epoch ms` })
 const Place = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Station id' })
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' })
 const Period = {
@@ -33,7 +34,11 @@ const Period = {
   to: Type.Optional(Time('End, exclusive (default: now)')),
   station: Type.Optional(Place),
 }
-const CsvAnswer = { 200: Type.String({ description: 'text/csv; charset=utf-8; header=present (RFC 4180)' }), ...AuthErrors, 503: ErrorSchema }
+const CsvAnswer = {
+  200: Type.String({ description: 'text/csv; charset=utf-8; header=present (RFC 4180)' }),
+  ...AuthErrors,
+  503: ErrorSchema,
+}
 
 function period(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
   const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
@@ -59,13 +64,15 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
       failed = true
       reply.log.error({ err, what }, 'CSV export failed after it started; the response was cut')
     })
-    const closed = new Promise<void>((resolve) => reply.raw.once('close', () => {
-      exported.inc({ what }, csv.rows())
-      exports.inc({ what, outcome: failed ? 'failed' : reply.raw.writableFinished ? 'complete' : 'aborted' })
-      // A client that went away: stop reading the store.
-      if (!reply.raw.writableFinished) stream.destroy()
-      resolve()
-    }))
+    const closed = new Promise<void>((resolve) =>
+      reply.raw.once('close', () => {
+        exported.inc({ what }, csv.rows())
+        exports.inc({ what, outcome: failed ? 'failed' : reply.raw.writableFinished ? 'complete' : 'aborted' })
+        // A client that went away: stop reading the store.
+        if (!reply.raw.writableFinished) stream.destroy()
+        resolve()
+      }),
+    )
     void reply
       .type('text/csv; charset=utf-8; header=present')
       .header('content-disposition', `attachment; filename="${what}_${stamp(range.from)}_${stamp(range.to)}.csv"`)
@@ -79,7 +86,8 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
       return await make()
     } catch (err) {
       exports.inc({ what, outcome: 'failed' })
-      if (err instanceof StoreError && err.code !== 'invalid') throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
+      if (err instanceof StoreError && err.code !== 'invalid')
+        throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
       throw err
     }
   }
@@ -89,48 +97,90 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
     return s ? { stations: s.stations, districts: s.districts } : undefined
   }
 
-  app.get('/exports/readings.csv', {
-    config: { roles: READ },
-    schema: {
-      tags: ['exports'],
-      summary: 'Readings of a period as CSV (streamed; one row per device and instant, one column per metric)',
-      querystring: Type.Object({ ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })) }, { additionalProperties: false }),
-      response: CsvAnswer,
+  app.get(
+    '/exports/readings.csv',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['exports'],
+        summary: 'Readings of a period as CSV (streamed; one row per device and instant, one column per metric)',
+        querystring: Type.Object(
+          { ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })) },
+          { additionalProperties: false },
+        ),
+        response: CsvAnswer,
+      },
     },
-  }, async (request, reply) => {
-    const q = request.query
-    const range = period(q)
-    const csv = await scanOr503(() => pointsCsv(deps.store, { measurement: 'readings', ...range, where: { station: q.station, device: q.device, kind: q.kind }, places: places(request.actor) }), 'readings')
-    await send(reply, 'readings', range, csv)
-  })
+    async (request, reply) => {
+      const q = request.query
+      const range = period(q)
+      const csv = await scanOr503(
+        () =>
+          pointsCsv(deps.store, {
+            measurement: 'readings',
+            ...range,
+            where: { station: q.station, device: q.device, kind: q.kind },
+            places: places(request.actor),
+          }),
+        'readings',
+      )
+      await send(reply, 'readings', range, csv)
+    },
+  )
 
-  app.get('/exports/detections.csv', {
-    config: { roles: READ },
-    schema: {
-      tags: ['exports'],
-      summary: 'Vision detections of a period as CSV (streamed; one row per camera zone and analysed frame)',
-      querystring: Type.Object({ ...Period, camera: Type.Optional(Name), zone: Type.Optional(Name) }, { additionalProperties: false }),
-      response: CsvAnswer,
+  app.get(
+    '/exports/detections.csv',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['exports'],
+        summary: 'Vision detections of a period as CSV (streamed; one row per camera zone and analysed frame)',
+        querystring: Type.Object({ ...Period, camera: Type.Optional(Name), zone: Type.Optional(Name) }, { additionalProperties: false }),
+        response: CsvAnswer,
+      },
     },
-  }, async (request, reply) => {
-    const q = request.query
-    const range = period(q)
-    const csv = await scanOr503(() => pointsCsv(deps.store, { measurement: 'detections', ...range, where: { station: q.station, camera: q.camera, zone: q.zone }, places: places(request.actor) }), 'detections')
-    await send(reply, 'detections', range, csv)
-  })
+    async (request, reply) => {
+      const q = request.query
+      const range = period(q)
+      const csv = await scanOr503(
+        () =>
+          pointsCsv(deps.store, {
+            measurement: 'detections',
+            ...range,
+            where: { station: q.station, camera: q.camera, zone: q.zone },
+            places: places(request.actor),
+          }),
+        'detections',
+      )
+      await send(reply, 'detections', range, csv)
+    },
+  )
 
-  app.get('/exports/alerts.csv', {
-    config: { roles: READ },
-    schema: {
-      tags: ['exports'],
-      summary: 'Alerts opened in a period as CSV (streamed; one row per alert, as it is now)',
-      querystring: Type.Object({ ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(AlertKindSchema) }, { additionalProperties: false }),
-      response: CsvAnswer,
+  app.get(
+    '/exports/alerts.csv',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['exports'],
+        summary: 'Alerts opened in a period as CSV (streamed; one row per alert, as it is now)',
+        querystring: Type.Object(
+          { ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(AlertKindSchema) },
+          { additionalProperties: false },
+        ),
+        response: CsvAnswer,
+      },
     },
-  }, async (request, reply) => {
-    const q = request.query
-    const range = period(q)
-    const csv = alertsCsv(deps.alerting.db, { ...range, kind: q.kind, station: q.station, device: q.device, scope: scopeOf(request.actor) })
-    await send(reply, 'alerts', range, csv)
-  })
+    async (request, reply) => {
+      const q = request.query
+      const range = period(q)
+      const csv = alertsCsv(deps.alerting.db, {
+        ...range,
+        kind: q.kind,
+        station: q.station,
+        device: q.device,
+        scope: scopeOf(request.actor),
+      })
+      await send(reply, 'alerts', range, csv)
+    },
+  )
 }

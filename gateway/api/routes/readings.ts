@@ -23,7 +23,11 @@ const DEFAULT_RAW_LIMIT = 10_000
 // (UTC midnight), or epoch milliseconds.
 const TIME_PATTERN = '^(-?\\d{1,15}|\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2}))?)$'
 const Time = (what: string) =>
-  Type.String({ pattern: TIME_PATTERN, maxLength: 40, description: `${what}: ISO 8601 with a zone (2026-10-01T07:00:00+07:00, ...Z), a date (UTC), or epoch ms` })
+  Type.String({
+    pattern: TIME_PATTERN,
+    maxLength: 40,
+    description: `${what}: ISO 8601 with a zone (2026-10-01T07:00:00+07:00, ...Z), a date (UTC), or epoch ms`,
+  })
 const EVERY_PATTERN = '^[1-9]\\d{0,6}(ms|s|m|h|d)$'
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY }
 
@@ -33,9 +37,21 @@ const ReadingsQuery = Type.Object(
     metric: Type.Enum([...READING_METRICS], { description: 'Metric name (canonical or derived)' }),
     from: Type.Optional(Time('Start, inclusive (default: 24 h before `to`)')),
     to: Type.Optional(Time('End, exclusive (default: now)')),
-    every: Type.Optional(Type.String({ pattern: EVERY_PATTERN, maxLength: 12, description: 'Aggregate into buckets of this size: 30s, 1m, 15m, 1h, 1d (at least 1s)' })),
+    every: Type.Optional(
+      Type.String({
+        pattern: EVERY_PATTERN,
+        maxLength: 12,
+        description: 'Aggregate into buckets of this size: 30s, 1m, 15m, 1h, 1d (at least 1s)',
+      }),
+    ),
     fn: Type.Optional(Type.Enum([...AGGREGATE_FNS], { description: 'Aggregate per bucket (with `every`; default mean)' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_QUERY_POINTS, description: `Most points answered (default ${DEFAULT_RAW_LIMIT}), oldest first` })),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_QUERY_POINTS,
+        description: `Most points answered (default ${DEFAULT_RAW_LIMIT}), oldest first`,
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -54,13 +70,20 @@ const ReadingsAnswer = Type.Object(
   { additionalProperties: false },
 )
 
-const Station = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Station id, e.g. kim-long' })
+const Station = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+  description: 'Station id, e.g. kim-long',
+})
 const LatestQuery = Type.Object(
   {
     kind: Type.Optional(Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })),
     station: Type.Optional(Station),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'Devices per page' })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'The `next` value of the previous page' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'The `next` value of the previous page' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -106,82 +129,101 @@ function storeFailure(err: unknown): never {
 const iso = (ms: number) => new Date(ms).toISOString()
 
 export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) => {
-  app.get('/devices/:id/readings', {
-    config: { roles: READ },
-    schema: {
-      tags: ['readings'],
-      summary: 'Readings of one metric of a device: raw, or aggregated per `every` with mean, min, max or last',
-      params: ReadingsParams,
-      querystring: ReadingsQuery,
-      response: { 200: ReadingsAnswer, ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
+  app.get(
+    '/devices/:id/readings',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['readings'],
+        summary: 'Readings of one metric of a device: raw, or aggregated per `every` with mean, min, max or last',
+        params: ReadingsParams,
+        querystring: ReadingsQuery,
+        response: { 200: ReadingsAnswer, ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
+      },
     },
-  }, async (request) => {
-    const { id } = request.params
-    const q = request.query
-    visibleDevice(deps.registry, request.actor, id)
-    const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
-    const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
-    if (from >= to) throw badRequest('querystring/from must be before querystring/to')
-    if (q.fn !== undefined && q.every === undefined) throw badRequest('querystring/fn needs querystring/every (e.g. every=1h&fn=max)')
-    const metric = q.metric
-    const unit = unitOf(metric) ?? ''
-    const limit = q.limit ?? DEFAULT_RAW_LIMIT
-    try {
-      if (q.every !== undefined) {
-        const every = parseEvery(q.every)
-        if (every < 1000) throw badRequest('querystring/every must be at least 1s')
-        const buckets = Math.ceil((to - from) / every)
-        if (buckets > MAX_QUERY_POINTS) throw badRequest(`querystring/every gives ${buckets} buckets over this range; use a larger every or a shorter range (at most ${MAX_QUERY_POINTS})`)
-        const fn = q.fn ?? 'mean'
-        // One more than asked (stores answer up to MAX_QUERY_POINTS + 1): says whether more exist.
-        const points = await deps.store.aggregate({ device: id, metric, from, to, every, fn, limit: limit + 1 })
+    async (request) => {
+      const { id } = request.params
+      const q = request.query
+      visibleDevice(deps.registry, request.actor, id)
+      const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
+      const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
+      if (from >= to) throw badRequest('querystring/from must be before querystring/to')
+      if (q.fn !== undefined && q.every === undefined) throw badRequest('querystring/fn needs querystring/every (e.g. every=1h&fn=max)')
+      const metric = q.metric
+      const unit = unitOf(metric) ?? ''
+      const limit = q.limit ?? DEFAULT_RAW_LIMIT
+      try {
+        if (q.every !== undefined) {
+          const every = parseEvery(q.every)
+          if (every < 1000) throw badRequest('querystring/every must be at least 1s')
+          const buckets = Math.ceil((to - from) / every)
+          if (buckets > MAX_QUERY_POINTS)
+            throw badRequest(
+              `querystring/every gives ${buckets} buckets over this range; use a larger every or a shorter range (at most ${MAX_QUERY_POINTS})`,
+            )
+          const fn = q.fn ?? 'mean'
+          // One more than asked (stores answer up to MAX_QUERY_POINTS + 1): says whether more exist.
+          const points = await deps.store.aggregate({ device: id, metric, from, to, every, fn, limit: limit + 1 })
+          return {
+            device: id,
+            metric,
+            unit,
+            every: q.every,
+            fn,
+            points: points.slice(0, limit).map((p) => ({ ts: iso(p.ts), value: p.value })),
+            ...(points.length > limit ? { truncated: true } : {}),
+          }
+        }
+        const points = await deps.store.readings({ device: id, metric, from, to, limit: limit + 1 })
         return {
-          device: id, metric, unit, every: q.every, fn,
+          device: id,
+          metric,
+          unit,
           points: points.slice(0, limit).map((p) => ({ ts: iso(p.ts), value: p.value })),
           ...(points.length > limit ? { truncated: true } : {}),
         }
+      } catch (err) {
+        return storeFailure(err)
       }
-      const points = await deps.store.readings({ device: id, metric, from, to, limit: limit + 1 })
-      return {
-        device: id, metric, unit,
-        points: points.slice(0, limit).map((p) => ({ ts: iso(p.ts), value: p.value })),
-        ...(points.length > limit ? { truncated: true } : {}),
-      }
-    } catch (err) {
-      return storeFailure(err)
-    }
-  })
-
-  app.get('/readings/latest', {
-    config: { roles: READ },
-    schema: {
-      tags: ['readings'],
-      summary: 'Latest values of every device, filtered by kind and station, in pages ordered by device id',
-      querystring: LatestQuery,
-      response: { 200: LatestAnswer, ...AuthErrors, 503: ErrorSchema },
     },
-  }, async (request) => {
-    const { kind, station, cursor } = request.query
-    const limit = request.query.limit ?? 200
-    const after = decodeCursor(cursor)
-    let all
-    try {
-      all = await deps.store.latest({ kind, station })
-    } catch (err) {
-      return storeFailure(err)
-    }
-    // Filtered before paging, so that a scoped user's pages are full.
-    const mine = scopeOf(request.actor) ? all.filter((i) => canSee(request.actor, { station: i.tags.station, district: i.tags.district })) : all
-    const page = (after === undefined ? mine : mine.filter((i) => i.device > after)).slice(0, limit + 1)
-    const items = page.slice(0, limit).map((i) => ({
-      device: i.device,
-      name: deps.registry.getDevice(i.device)?.name ?? null,
-      kind: i.tags.kind ?? null,
-      station: i.tags.station ?? null,
-      district: i.tags.district ?? null,
-      ts: iso(i.ts),
-      values: i.values,
-    }))
-    return { items, next: page.length > limit ? encodeCursor(items[items.length - 1]!.device) : null }
-  })
+  )
+
+  app.get(
+    '/readings/latest',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['readings'],
+        summary: 'Latest values of every device, filtered by kind and station, in pages ordered by device id',
+        querystring: LatestQuery,
+        response: { 200: LatestAnswer, ...AuthErrors, 503: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const { kind, station, cursor } = request.query
+      const limit = request.query.limit ?? 200
+      const after = decodeCursor(cursor)
+      let all
+      try {
+        all = await deps.store.latest({ kind, station })
+      } catch (err) {
+        return storeFailure(err)
+      }
+      // Filtered before paging, so that a scoped user's pages are full.
+      const mine = scopeOf(request.actor)
+        ? all.filter((i) => canSee(request.actor, { station: i.tags.station, district: i.tags.district }))
+        : all
+      const page = (after === undefined ? mine : mine.filter((i) => i.device > after)).slice(0, limit + 1)
+      const items = page.slice(0, limit).map((i) => ({
+        device: i.device,
+        name: deps.registry.getDevice(i.device)?.name ?? null,
+        kind: i.tags.kind ?? null,
+        station: i.tags.station ?? null,
+        district: i.tags.district ?? null,
+        ts: iso(i.ts),
+        values: i.values,
+      }))
+      return { items, next: page.length > limit ? encodeCursor(items[items.length - 1]!.device) : null }
+    },
+  )
 }

@@ -27,23 +27,28 @@ const RejectSchema = Type.Object(
 
 /** GET /devices/:id/rejects: the last refused messages of a device, newest first. */
 export const rejectRoutes: RoutePlugin<RejectRouteDeps> = async (app, deps) => {
-  app.get('/devices/:id/rejects', {
-    config: { roles: ['technician'] },
-    schema: {
-      tags: ['devices'],
-      summary: "The device's most recently refused messages (telemetry, status, camera frames) with the reason, newest first (kept in memory, last few per device)",
-      params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
-      response: {
-        200: Type.Object({ items: Type.Array(RejectSchema), next: Type.Null() }, { additionalProperties: false }),
-        ...AuthErrors,
-        404: ErrorSchema,
+  app.get(
+    '/devices/:id/rejects',
+    {
+      config: { roles: ['technician'] },
+      schema: {
+        tags: ['devices'],
+        summary:
+          "The device's most recently refused messages (telemetry, status, camera frames) with the reason, newest first (kept in memory, last few per device)",
+        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ items: Type.Array(RejectSchema), next: Type.Null() }, { additionalProperties: false }),
+          ...AuthErrors,
+          404: ErrorSchema,
+        },
       },
     },
-  }, async (request) => {
-    const id = request.params.id
-    visibleDevice(deps.registry, request.actor, id)
-    return { items: deps.ingest.recentRejects(id), next: null }
-  })
+    async (request) => {
+      const id = request.params.id
+      visibleDevice(deps.registry, request.actor, id)
+      return { items: deps.ingest.recentRejects(id), next: null }
+    },
+  )
 }
 
 export default rejectRoutes

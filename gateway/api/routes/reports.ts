@@ -15,7 +15,11 @@ export interface ReportRouteDeps {
 
 const READ = ['technician', 'officer', 'viewer'] as const
 const TimeText = (what: string) =>
-  Type.String({ minLength: 10, maxLength: 40, description: `${what}: a date YYYY-MM-DD (a whole day, Vietnam time) or ISO 8601 with a zone` })
+  Type.String({
+    minLength: 10,
+    maxLength: 40,
+    description: `${what}: a date YYYY-MM-DD (a whole day, Vietnam time) or ISO 8601 with a zone`,
+  })
 const Place = Type.String({ minLength: 1, maxLength: 100 })
 
 const ReportQuery = Type.Object(
@@ -31,40 +35,52 @@ const ReportQuery = Type.Object(
 )
 
 export const reportRoutes: RoutePlugin<ReportRouteDeps> = async (app, deps) => {
-  app.get('/reports', {
-    config: { roles: READ },
-    schema: {
-      tags: ['reports'],
-      summary: 'Situation report for a period and a place (docs/reports.md): water levels, rainfall, VN_AQI hours, cameras, alerts',
-      querystring: ReportQuery,
-      // 200 is the JSON report; format=csv answers text/csv and format=pdf application/pdf.
-      response: { 200: ReportSchema, ...AuthErrors, 501: ErrorSchema, 503: ErrorSchema },
+  app.get(
+    '/reports',
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['reports'],
+        summary: 'Situation report for a period and a place (docs/reports.md): water levels, rainfall, VN_AQI hours, cameras, alerts',
+        querystring: ReportQuery,
+        // 200 is the JSON report; format=csv answers text/csv and format=pdf application/pdf.
+        response: { 200: ReportSchema, ...AuthErrors, 501: ErrorSchema, 503: ErrorSchema },
+      },
     },
-  }, async (request, reply) => {
-    const q = request.query
-    const req = reportRequest(q)
-    // A browser link asks with format=pdf; an upstream system may ask with Accept: application/pdf.
-    const format = q.format ?? (wantsPdf(undefined, request.headers.accept) ? 'pdf' : 'json')
-    if (format === 'pdf' && !deps.reports.renderReportPdf) {
-      throw Object.assign(new Error('format=pdf: this gateway has no PDF renderer; ask for format=json or csv'), { statusCode: 501 })
-    }
-    let report
-    try {
-      report = await deps.reports.build(req, scopeOf(request.actor))
-    } catch (err) {
-      if (err instanceof StoreError && err.code !== 'invalid') throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
-      throw err
-    }
-    // The period's first local day (a Vietnam day starts at 17:00 UTC the day before), so a
-    // leader's downloads sort by date.
-    const name = `report-${localDate(Date.parse(report.period.from))}`
-    if (format === 'csv') {
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(reportCsv(report) as never)
-    }
-    if (format === 'pdf') {
-      const pdf = await deps.reports.renderReportPdf!(report)
-      return reply.type(PDF_TYPE).header('content-disposition', `inline; filename="${name}-${report.lang}.pdf"`).header('cache-control', 'no-store').send(pdf as never)
-    }
-    return report
-  })
+    async (request, reply) => {
+      const q = request.query
+      const req = reportRequest(q)
+      // A browser link asks with format=pdf; an upstream system may ask with Accept: application/pdf.
+      const format = q.format ?? (wantsPdf(undefined, request.headers.accept) ? 'pdf' : 'json')
+      if (format === 'pdf' && !deps.reports.renderReportPdf) {
+        throw Object.assign(new Error('format=pdf: this gateway has no PDF renderer; ask for format=json or csv'), { statusCode: 501 })
+      }
+      let report
+      try {
+        report = await deps.reports.build(req, scopeOf(request.actor))
+      } catch (err) {
+        if (err instanceof StoreError && err.code !== 'invalid')
+          throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
+        throw err
+      }
+      // The period's first local day (a Vietnam day starts at 17:00 UTC the day before), so a
+      // leader's downloads sort by date.
+      const name = `report-${localDate(Date.parse(report.period.from))}`
+      if (format === 'csv') {
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${name}.csv"`)
+          .send(reportCsv(report) as never)
+      }
+      if (format === 'pdf') {
+        const pdf = await deps.reports.renderReportPdf!(report)
+        return reply
+          .type(PDF_TYPE)
+          .header('content-disposition', `inline; filename="${name}-${report.lang}.pdf"`)
+          .header('cache-control', 'no-store')
+          .send(pdf as never)
+      }
+      return report
+    },
+  )
 }

@@ -10,32 +10,48 @@ export interface RuleRouteDeps {
 
 // Each rule is checked by parseRules against its own type's schema, so the 400 names the rule
 // and the field (`rules[2].thresholds_mm must be in ascending order`) rather than a union branch.
-const RulesBody = Type.Object({
-  version: Type.Literal(1),
-  rules: Type.Array(Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), type: Type.Enum(RULE_TYPES) }, { additionalProperties: true }), { maxItems: 1000 }),
-}, { additionalProperties: false, description: 'Rules document, as config/rules.yaml' })
+const RulesBody = Type.Object(
+  {
+    version: Type.Literal(1),
+    rules: Type.Array(
+      Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), type: Type.Enum(RULE_TYPES) }, { additionalProperties: true }),
+      { maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false, description: 'Rules document, as config/rules.yaml' },
+)
 const RulesAnswer = Type.Object({ version: Type.Literal(1), rules: Type.Array(Type.Unknown()) }, { additionalProperties: false })
 
 export const ruleRoutes: RoutePlugin<RuleRouteDeps> = async (app, deps) => {
-  app.get('/rules', {
-    config: { roles: ['viewer', 'officer', 'technician'] },
-    schema: { tags: ['rules'], summary: 'The alert rules in force', response: { 200: RulesAnswer, ...AuthErrors } },
-  }, async () => deps.alerting.rules())
-
-  app.put('/rules', {
-    config: { roles: ['admin'] },
-    schema: {
-      tags: ['rules'], summary: 'Replace the alert rules (checked first; stored in <dataDir>/rules.yaml)',
-      body: RulesBody, response: { 200: RulesAnswer, ...AuthErrors },
+  app.get(
+    '/rules',
+    {
+      config: { roles: ['viewer', 'officer', 'technician'] },
+      schema: { tags: ['rules'], summary: 'The alert rules in force', response: { 200: RulesAnswer, ...AuthErrors } },
     },
-  }, async (request) => {
-    try {
-      const doc = deps.alerting.replaceRules(request.body)
-      request.log.info({ actor: request.actor?.id, rules: doc.rules.length }, 'rules replaced')
-      return doc
-    } catch (err) {
-      if (err instanceof RuleError) throw Object.assign(new Error(`body/${err.message}`), { statusCode: 400 })
-      throw err
-    }
-  })
+    async () => deps.alerting.rules(),
+  )
+
+  app.put(
+    '/rules',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        tags: ['rules'],
+        summary: 'Replace the alert rules (checked first; stored in <dataDir>/rules.yaml)',
+        body: RulesBody,
+        response: { 200: RulesAnswer, ...AuthErrors },
+      },
+    },
+    async (request) => {
+      try {
+        const doc = deps.alerting.replaceRules(request.body)
+        request.log.info({ actor: request.actor?.id, rules: doc.rules.length }, 'rules replaced')
+        return doc
+      } catch (err) {
+        if (err instanceof RuleError) throw Object.assign(new Error(`body/${err.message}`), { statusCode: 400 })
+        throw err
+      }
+    },
+  )
 }

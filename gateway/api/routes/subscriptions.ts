@@ -20,44 +20,70 @@ const Station = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })
 const District = Type.String({ minLength: 1, maxLength: 100 })
 const Phone = Type.String({ pattern: '^(\\+?84|0)[0-9]{9,10}$', description: 'Vietnamese number: 0xxxxxxxxx, 84xxxxxxxxx or +84xxxxxxxxx' })
 const ZaloUser = Type.String({ pattern: '^[0-9A-Za-z_-]{1,64}$', description: 'Zalo user id of an OA follower' })
-const Channel = Type.Enum([...CONTACT_CHANNELS], { description: 'sms (configured SMS provider), zalo_zns (template by phone), zalo_oa (message to a follower)' })
+const Channel = Type.Enum([...CONTACT_CHANNELS], {
+  description: 'sms (configured SMS provider), zalo_zns (template by phone), zalo_oa (message to a follower)',
+})
 const HhMm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, Vietnam time (Asia/Ho_Chi_Minh, UTC+7)' })
-const QuietHours = Type.Object({
-  from: HhMm,
-  to: HhMm,
-  bypass: Type.Optional(Type.Enum(['minor', 'major', 'critical'], { description: 'This severity and above are still sent during quiet hours; default critical' })),
-}, { additionalProperties: false, description: 'Messages below `bypass` wait until `to` (docs/notify.md "Quiet hours")' })
+const QuietHours = Type.Object(
+  {
+    from: HhMm,
+    to: HhMm,
+    bypass: Type.Optional(
+      Type.Enum(['minor', 'major', 'critical'], {
+        description: 'This severity and above are still sent during quiet hours; default critical',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Messages below `bypass` wait until `to` (docs/notify.md "Quiet hours")' },
+)
 
-const SubscriptionSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  phone: Type.Optional(Type.String()),
-  zalo_user_id: Type.Optional(Type.String()),
-  role: Type.String(),
-  tier: Type.Integer(),
-  kinds: Type.Optional(Type.Array(Type.String())),
-  stations: Type.Optional(Type.Array(Type.String())),
-  districts: Type.Optional(Type.Array(Type.String())),
-  min_severity: SeveritySchema,
-  channels: Type.Array(Channel),
-  quiet_hours: Type.Optional(Type.Object({ from: Type.String(), to: Type.String(), bypass: SeveritySchema }, { additionalProperties: false })),
-  created_at: Type.String({ format: 'date-time' }),
-}, { additionalProperties: false })
+const SubscriptionSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    phone: Type.Optional(Type.String()),
+    zalo_user_id: Type.Optional(Type.String()),
+    role: Type.String(),
+    tier: Type.Integer(),
+    kinds: Type.Optional(Type.Array(Type.String())),
+    stations: Type.Optional(Type.Array(Type.String())),
+    districts: Type.Optional(Type.Array(Type.String())),
+    min_severity: SeveritySchema,
+    channels: Type.Array(Channel),
+    quiet_hours: Type.Optional(
+      Type.Object({ from: Type.String(), to: Type.String(), bypass: SeveritySchema }, { additionalProperties: false }),
+    ),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+)
 
 // The answer to POST and PATCH: the contact, plus one warning per channel no provider carries (the
 // contact is kept: the provider may be configured later, and the officer is told now rather than at the flood).
-const SavedSubscription = Type.Object({
-  ...SubscriptionSchema.properties,
-  warnings: Type.Optional(Type.Array(Type.String(), { description: 'e.g. "sms: no SMS provider configured (...); messages to this contact cannot be delivered"' })),
-}, { additionalProperties: false })
+const SavedSubscription = Type.Object(
+  {
+    ...SubscriptionSchema.properties,
+    warnings: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'e.g. "sms: no SMS provider configured (...); messages to this contact cannot be delivered"',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
 
 const fields = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
   phone: Phone,
   zalo_user_id: ZaloUser,
-  role: Type.Enum([...ROLES], { description: 'The contact\'s role in the operations centre' }),
+  role: Type.Enum([...ROLES], { description: "The contact's role in the operations centre" }),
   tier: Type.Integer({ minimum: 1, maximum: 9, description: '1 first; n+1 when an alert stays unacknowledged (escalation)' }),
-  kinds: Type.Array(Type.Union([AlertKindSchema, Type.Literal('report')], { description: 'Alert kinds, or `report`: the daily situation report summary (docs/reports.md)' }), { maxItems: 10 }),
+  kinds: Type.Array(
+    Type.Union([AlertKindSchema, Type.Literal('report')], {
+      description: 'Alert kinds, or `report`: the daily situation report summary (docs/reports.md)',
+    }),
+    { maxItems: 10 },
+  ),
   stations: Type.Array(Station, { maxItems: 200 }),
   districts: Type.Array(District, { maxItems: 200 }),
   min_severity: SeveritySchema,
@@ -65,20 +91,41 @@ const fields = {
   quiet_hours: QuietHours,
 }
 
-const NewSubscription = Type.Object({
-  name: fields.name, phone: Type.Optional(fields.phone), zalo_user_id: Type.Optional(fields.zalo_user_id), role: fields.role,
-  tier: Type.Optional(fields.tier), kinds: Type.Optional(fields.kinds), stations: Type.Optional(fields.stations),
-  districts: Type.Optional(fields.districts), min_severity: Type.Optional(fields.min_severity), channels: fields.channels,
-  quiet_hours: Type.Optional(fields.quiet_hours),
-}, { additionalProperties: false })
+const NewSubscription = Type.Object(
+  {
+    name: fields.name,
+    phone: Type.Optional(fields.phone),
+    zalo_user_id: Type.Optional(fields.zalo_user_id),
+    role: fields.role,
+    tier: Type.Optional(fields.tier),
+    kinds: Type.Optional(fields.kinds),
+    stations: Type.Optional(fields.stations),
+    districts: Type.Optional(fields.districts),
+    min_severity: Type.Optional(fields.min_severity),
+    channels: fields.channels,
+    quiet_hours: Type.Optional(fields.quiet_hours),
+  },
+  { additionalProperties: false },
+)
 
 // PATCH: any field of POST; null removes an optional one (phone, zalo_user_id, kinds, stations, districts, quiet_hours).
 const nullable = <T extends Type.TSchema>(s: T) => Type.Optional(Type.Union([s, Type.Null()]))
-const SubscriptionPatch = Type.Object({
-  name: Type.Optional(fields.name), phone: nullable(fields.phone), zalo_user_id: nullable(fields.zalo_user_id), role: Type.Optional(fields.role),
-  tier: Type.Optional(fields.tier), kinds: nullable(fields.kinds), stations: nullable(fields.stations), districts: nullable(fields.districts),
-  min_severity: Type.Optional(fields.min_severity), channels: Type.Optional(fields.channels), quiet_hours: nullable(fields.quiet_hours),
-}, { additionalProperties: false, minProperties: 1 })
+const SubscriptionPatch = Type.Object(
+  {
+    name: Type.Optional(fields.name),
+    phone: nullable(fields.phone),
+    zalo_user_id: nullable(fields.zalo_user_id),
+    role: Type.Optional(fields.role),
+    tier: Type.Optional(fields.tier),
+    kinds: nullable(fields.kinds),
+    stations: nullable(fields.stations),
+    districts: nullable(fields.districts),
+    min_severity: Type.Optional(fields.min_severity),
+    channels: Type.Optional(fields.channels),
+    quiet_hours: nullable(fields.quiet_hours),
+  },
+  { additionalProperties: false, minProperties: 1 },
+)
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false })
 
@@ -88,11 +135,18 @@ const badRequest = (message: string) => Object.assign(new Error(message), { stat
 function checkContact(c: NewContact, actor: ApiActor | null, stations: Stations | undefined): void {
   if (c.channels.some((ch) => ch !== 'zalo_oa') && !c.phone) throw badRequest('body/phone is required for the sms and zalo_zns channels')
   if (c.channels.includes('zalo_oa') && !c.zalo_user_id) throw badRequest('body/zalo_user_id is required for the zalo_oa channel')
-  if (c.quiet_hours && c.quiet_hours.from === c.quiet_hours.to) throw badRequest('body/quiet_hours: from and to are the same time; leave quiet_hours out for none')
+  if (c.quiet_hours && c.quiet_hours.from === c.quiet_hours.to)
+    throw badRequest('body/quiet_hours: from and to are the same time; leave quiet_hours out for none')
   const scope = scopeOf(actor)
   if (!contactInScope(scope, c, stations)) {
-    const where = [...(scope!.districts.length ? [`districts ${scope!.districts.join(', ')}`] : []), ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : [])].join(' or ')
-    throw Object.assign(new Error(`user "${actor!.name}" may only keep contacts of ${where}: set the contact's stations or districts within them`), { statusCode: 403 })
+    const where = [
+      ...(scope!.districts.length ? [`districts ${scope!.districts.join(', ')}`] : []),
+      ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : []),
+    ].join(' or ')
+    throw Object.assign(
+      new Error(`user "${actor!.name}" may only keep contacts of ${where}: set the contact's stations or districts within them`),
+      { statusCode: 403 },
+    )
   }
 }
 
@@ -108,53 +162,87 @@ export const subscriptionRoutes: RoutePlugin<SubscriptionRouteDeps> = async (app
     return { contact: warnings.length > 0 ? { ...c, warnings } : c, warnings }
   }
 
-  app.get('/subscriptions', {
-    config: { roles: ['officer'] },
-    schema: {
-      tags: ['notifications'], summary: 'Contacts and the alerts they receive (a scoped user: the contacts of their places)',
-      querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
-      response: { 200: PageOf(SubscriptionSchema), ...AuthErrors },
+  app.get(
+    '/subscriptions',
+    {
+      config: { roles: ['officer'] },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Contacts and the alerts they receive (a scoped user: the contacts of their places)',
+        querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        response: { 200: PageOf(SubscriptionSchema), ...AuthErrors },
+      },
     },
-  }, async (request) => {
-    const scope = scopeOf(request.actor)
-    return deps.notifier.contacts.list({ limit: request.query.limit ?? 50, cursor: request.query.cursor }, scope ? (c) => contactInScope(scope, c, deps.stations) : undefined)
-  })
-
-  app.post('/subscriptions', {
-    config: { roles: ['officer'] },
-    schema: { tags: ['notifications'], summary: 'Add a contact with its filters, channels and quiet hours', body: NewSubscription, response: { 201: SavedSubscription, ...AuthErrors } },
-  }, async (request, reply) => {
-    checkContact(request.body, request.actor, deps.stations)
-    const { contact, warnings } = answer(deps.notifier.contacts.create(request.body))
-    if (warnings.length > 0) request.log.warn({ contact: contact.id, actor: request.actor?.id, warnings }, 'subscription added on channels without a provider')
-    else request.log.info({ contact: contact.id, actor: request.actor?.id }, 'subscription added')
-    return reply.code(201).send(contact)
-  })
-
-  app.patch('/subscriptions/:id', {
-    config: { roles: ['officer'] },
-    schema: {
-      tags: ['notifications'], summary: 'Change a contact: any field of POST; null removes an optional one',
-      params: IdParams, body: SubscriptionPatch, response: { 200: SavedSubscription, ...AuthErrors, 404: ErrorSchema },
+    async (request) => {
+      const scope = scopeOf(request.actor)
+      return deps.notifier.contacts.list(
+        { limit: request.query.limit ?? 50, cursor: request.query.cursor },
+        scope ? (c) => contactInScope(scope, c, deps.stations) : undefined,
+      )
     },
-  }, async (request) => {
-    const was = visible(request.actor, request.params.id)
-    const patch = request.body as ContactPatch
-    const merged = { ...was } as Record<string, unknown>
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) merged[k] = v ?? undefined
-    checkContact(merged as unknown as NewContact, request.actor, deps.stations)
-    const { contact, warnings } = answer(deps.notifier.contacts.update(was.id, patch)!)
-    request.log.info({ contact: contact.id, actor: request.actor?.id, fields: Object.keys(patch), warnings }, 'subscription changed')
-    return contact
-  })
+  )
 
-  app.delete('/subscriptions/:id', {
-    config: { roles: ['officer'] },
-    schema: { tags: ['notifications'], summary: 'Remove a contact', params: IdParams, response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema } },
-  }, async (request, reply) => {
-    visible(request.actor, request.params.id)
-    deps.notifier.contacts.remove(request.params.id)
-    request.log.info({ contact: request.params.id, actor: request.actor?.id }, 'subscription removed')
-    return reply.code(204).send(null)
-  })
+  app.post(
+    '/subscriptions',
+    {
+      config: { roles: ['officer'] },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Add a contact with its filters, channels and quiet hours',
+        body: NewSubscription,
+        response: { 201: SavedSubscription, ...AuthErrors },
+      },
+    },
+    async (request, reply) => {
+      checkContact(request.body, request.actor, deps.stations)
+      const { contact, warnings } = answer(deps.notifier.contacts.create(request.body))
+      if (warnings.length > 0)
+        request.log.warn({ contact: contact.id, actor: request.actor?.id, warnings }, 'subscription added on channels without a provider')
+      else request.log.info({ contact: contact.id, actor: request.actor?.id }, 'subscription added')
+      return reply.code(201).send(contact)
+    },
+  )
+
+  app.patch(
+    '/subscriptions/:id',
+    {
+      config: { roles: ['officer'] },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Change a contact: any field of POST; null removes an optional one',
+        params: IdParams,
+        body: SubscriptionPatch,
+        response: { 200: SavedSubscription, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const was = visible(request.actor, request.params.id)
+      const patch = request.body as ContactPatch
+      const merged = { ...was } as Record<string, unknown>
+      for (const [k, v] of Object.entries(patch)) if (v !== undefined) merged[k] = v ?? undefined
+      checkContact(merged as unknown as NewContact, request.actor, deps.stations)
+      const { contact, warnings } = answer(deps.notifier.contacts.update(was.id, patch)!)
+      request.log.info({ contact: contact.id, actor: request.actor?.id, fields: Object.keys(patch), warnings }, 'subscription changed')
+      return contact
+    },
+  )
+
+  app.delete(
+    '/subscriptions/:id',
+    {
+      config: { roles: ['officer'] },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Remove a contact',
+        params: IdParams,
+        response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      visible(request.actor, request.params.id)
+      deps.notifier.contacts.remove(request.params.id)
+      request.log.info({ contact: request.params.id, actor: request.actor?.id }, 'subscription removed')
+      return reply.code(204).send(null)
+    },
+  )
 }

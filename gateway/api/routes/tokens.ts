@@ -23,55 +23,67 @@ const TokenSchema = Type.Object(
 const ADMIN = ['admin'] as const
 
 export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
-  app.post('/tokens', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['tokens'],
-      summary: 'Create an API token; the answer holds the token, shown only this once',
-      body: Type.Object(
-        { role: Role, name: Type.String({ minLength: 1, maxLength: 100, description: 'Who or what uses it' }) },
-        { additionalProperties: false },
-      ),
-      response: {
-        201: Type.Object(
-          { id: Type.String(), name: Type.String(), role: Role, token: Type.String({ description: 'Bearer token; store it now' }) },
+  app.post(
+    '/tokens',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['tokens'],
+        summary: 'Create an API token; the answer holds the token, shown only this once',
+        body: Type.Object(
+          { role: Role, name: Type.String({ minLength: 1, maxLength: 100, description: 'Who or what uses it' }) },
           { additionalProperties: false },
         ),
-        ...AuthErrors,
+        response: {
+          201: Type.Object(
+            { id: Type.String(), name: Type.String(), role: Role, token: Type.String({ description: 'Bearer token; store it now' }) },
+            { additionalProperties: false },
+          ),
+          ...AuthErrors,
+        },
       },
     },
-  }, async (request, reply) => {
-    const { token, secret } = deps.registry.createToken(request.body, auditActor(request.actor))
-    request.log.info({ tokenId: token.id, role: token.role }, 'api token created')
-    return reply.code(201).send({ id: token.id, name: token.name, role: token.role, token: secret })
-  })
-
-  app.get('/tokens', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['tokens'],
-      summary: 'List API tokens (never their secrets)',
-      querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
-      response: { 200: PageOf(TokenSchema), ...AuthErrors },
+    async (request, reply) => {
+      const { token, secret } = deps.registry.createToken(request.body, auditActor(request.actor))
+      request.log.info({ tokenId: token.id, role: token.role }, 'api token created')
+      return reply.code(201).send({ id: token.id, name: token.name, role: token.role, token: secret })
     },
-  }, async (request) => deps.registry.listTokens({ limit: request.query.limit ?? 50, cursor: request.query.cursor }))
+  )
 
-  app.delete('/tokens/:id', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['tokens'],
-      summary: 'Delete an API token; it stops working at once',
-      params: Type.Object({ id: OpaqueId }, { additionalProperties: false }),
-      response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+  app.get(
+    '/tokens',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['tokens'],
+        summary: 'List API tokens (never their secrets)',
+        querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        response: { 200: PageOf(TokenSchema), ...AuthErrors },
+      },
     },
-  }, async (request, reply) => {
-    const { id } = request.params
-    if (isLastAdmin(deps.registry, id)) {
-      throw new RegistryError('conflict', `token "${id}" is the last admin token; create another admin token first`)
-    }
-    deps.registry.deleteToken(id, auditActor(request.actor))
-    return reply.code(204).send(null)
-  })
+    async (request) => deps.registry.listTokens({ limit: request.query.limit ?? 50, cursor: request.query.cursor }),
+  )
+
+  app.delete(
+    '/tokens/:id',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['tokens'],
+        summary: 'Delete an API token; it stops working at once',
+        params: Type.Object({ id: OpaqueId }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      if (isLastAdmin(deps.registry, id)) {
+        throw new RegistryError('conflict', `token "${id}" is the last admin token; create another admin token first`)
+      }
+      deps.registry.deleteToken(id, auditActor(request.actor))
+      return reply.code(204).send(null)
+    },
+  )
 }
 
 /** Deleting the last admin token would leave only a restart with IOC_ADMIN_TOKEN to get back in. */

@@ -14,10 +14,19 @@ export interface UserRouteDeps {
 const Role = Type.Enum([...ROLES], { description: 'admin (everything), technician (devices), officer (alerts), viewer (read)' })
 const Name = Type.String({ pattern: USER_NAME_PATTERN, maxLength: 64, description: 'Login name: lower case letters, digits, . _ @ -' })
 // Same forms as a device's station and district (devices.ts).
-const Districts = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, description: 'Scope: districts whose data the user sees' })
-const Stations = Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
-  { maxItems: 500, description: 'Scope: stations whose data the user sees' })
-const Password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, description: `At least ${PASSWORD_MIN_LENGTH} characters` })
+const Districts = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+  maxItems: 100,
+  description: 'Scope: districts whose data the user sees',
+})
+const Stations = Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }), {
+  maxItems: 500,
+  description: 'Scope: stations whose data the user sees',
+})
+const Password = Type.String({
+  minLength: PASSWORD_MIN_LENGTH,
+  maxLength: PASSWORD_MAX_LENGTH,
+  description: `At least ${PASSWORD_MIN_LENGTH} characters`,
+})
 
 export const UserSchema = Type.Object(
   {
@@ -41,70 +50,101 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
   // The internal id stays inside: people are named by their login name.
   const view = ({ id: _id, ...u }: UserAccount) => u
 
-  app.post('/users', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['users'],
-      summary: 'Create a user account for a person (console log-in); no districts and no stations: every place',
-      body: Type.Object(
-        { name: Name, role: Role, password: Password, districts: Type.Optional(Districts), stations: Type.Optional(Stations) },
-        { additionalProperties: false },
-      ),
-      response: { 201: UserSchema, ...AuthErrors, 409: ErrorSchema },
+  app.post(
+    '/users',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user account for a person (console log-in); no districts and no stations: every place',
+        body: Type.Object(
+          { name: Name, role: Role, password: Password, districts: Type.Optional(Districts), stations: Type.Optional(Stations) },
+          { additionalProperties: false },
+        ),
+        response: { 201: UserSchema, ...AuthErrors, 409: ErrorSchema },
+      },
     },
-  }, async (request, reply) => {
-    const user = await users.createUser(request.body, auditActor(request.actor))
-    request.log.info({ user: user.name, role: user.role }, 'user created')
-    return reply.code(201).send(view(user))
-  })
-
-  app.get('/users', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['users'],
-      summary: 'List user accounts (never their passwords)',
-      querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
-      response: { 200: PageOf(UserSchema), ...AuthErrors },
+    async (request, reply) => {
+      const user = await users.createUser(request.body, auditActor(request.actor))
+      request.log.info({ user: user.name, role: user.role }, 'user created')
+      return reply.code(201).send(view(user))
     },
-  }, async (request) => {
-    const page = users.listUsers({ limit: request.query.limit ?? 50, cursor: request.query.cursor })
-    return { items: page.items.map(view), next: page.next }
-  })
+  )
 
-  app.get('/users/:name', {
-    config: { roles: ADMIN, audited: true },
-    schema: { tags: ['users'], summary: 'One user account', params: NameParams, response: { 200: UserSchema, ...AuthErrors, 404: ErrorSchema } },
-  }, async (request) => {
-    const user = users.getUser(request.params.name)
-    if (!user) throw Object.assign(new Error(`user "${request.params.name}" does not exist (GET /api/v1/users lists them)`), { statusCode: 404 })
-    return view(user)
-  })
-
-  app.patch('/users/:name', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['users'],
-      summary: "Change a user's role, scope or disabled flag; the user's sessions end (log in again under the new terms)",
-      params: NameParams,
-      body: Type.Object(
-        { role: Type.Optional(Role), districts: Type.Optional(Districts), stations: Type.Optional(Stations), disabled: Type.Optional(Type.Boolean()) },
-        { additionalProperties: false, minProperties: 1 },
-      ),
-      response: { 200: UserSchema, ...AuthErrors, 404: ErrorSchema },
+  app.get(
+    '/users',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['users'],
+        summary: 'List user accounts (never their passwords)',
+        querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        response: { 200: PageOf(UserSchema), ...AuthErrors },
+      },
     },
-  }, async (request) => view(users.updateUser(request.params.name, request.body, auditActor(request.actor))))
-
-  app.post('/users/:name/password', {
-    config: { roles: ADMIN, audited: true },
-    schema: {
-      tags: ['users'],
-      summary: "Set a user's password (admin reset); every session of the user ends",
-      params: NameParams,
-      body: Type.Object({ password: Password }, { additionalProperties: false }),
-      response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
+    async (request) => {
+      const page = users.listUsers({ limit: request.query.limit ?? 50, cursor: request.query.cursor })
+      return { items: page.items.map(view), next: page.next }
     },
-  }, async (request, reply) => {
-    await users.setPassword(request.params.name, request.body.password, auditActor(request.actor))
-    return reply.code(204).send(null)
-  })
+  )
+
+  app.get(
+    '/users/:name',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['users'],
+        summary: 'One user account',
+        params: NameParams,
+        response: { 200: UserSchema, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const user = users.getUser(request.params.name)
+      if (!user)
+        throw Object.assign(new Error(`user "${request.params.name}" does not exist (GET /api/v1/users lists them)`), { statusCode: 404 })
+      return view(user)
+    },
+  )
+
+  app.patch(
+    '/users/:name',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['users'],
+        summary: "Change a user's role, scope or disabled flag; the user's sessions end (log in again under the new terms)",
+        params: NameParams,
+        body: Type.Object(
+          {
+            role: Type.Optional(Role),
+            districts: Type.Optional(Districts),
+            stations: Type.Optional(Stations),
+            disabled: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: UserSchema, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request) => view(users.updateUser(request.params.name, request.body, auditActor(request.actor))),
+  )
+
+  app.post(
+    '/users/:name/password',
+    {
+      config: { roles: ADMIN, audited: true },
+      schema: {
+        tags: ['users'],
+        summary: "Set a user's password (admin reset); every session of the user ends",
+        params: NameParams,
+        body: Type.Object({ password: Password }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      await users.setPassword(request.params.name, request.body.password, auditActor(request.actor))
+      return reply.code(204).send(null)
+    },
+  )
 }

@@ -15,101 +15,202 @@ export interface WebhookRouteDeps {
 const ADMIN = ['admin'] as const
 const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', maxLength: 64, description: 'Subscription id (wh...)' })
 const DeliveryId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', maxLength: 64, description: 'Delivery id (d...)' })
-const Url = Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2000, description: 'Where deliveries are POSTed (http or https)' })
-const Events = Type.Array(Type.Enum([...WEBHOOK_EVENTS]), { minItems: 1, maxItems: WEBHOOK_EVENTS.length, uniqueItems: true, description: 'Events to deliver' })
+const Url = Type.String({
+  format: 'uri',
+  pattern: '^https?://',
+  maxLength: 2000,
+  description: 'Where deliveries are POSTed (http or https)',
+})
+const Events = Type.Array(Type.Enum([...WEBHOOK_EVENTS]), {
+  minItems: 1,
+  maxItems: WEBHOOK_EVENTS.length,
+  uniqueItems: true,
+  description: 'Events to deliver',
+})
 const Description = Type.String({ maxLength: 200 })
-const Secret = Type.String({ minLength: 16, maxLength: 200, description: 'Signing secret (default: one is made); shown only in this answer' })
+const Secret = Type.String({
+  minLength: 16,
+  maxLength: 200,
+  description: 'Signing secret (default: one is made); shown only in this answer',
+})
 
-const WebhookSchema = Type.Object({
-  id: Type.String(), url: Type.String(), events: Type.Array(Type.String()), description: Type.Optional(Type.String()),
-  enabled: Type.Boolean(), consecutive_failures: Type.Integer(),
-  disabled_at: Type.Optional(Type.String()), disabled_reason: Type.Optional(Type.String()),
-  created_at: Type.String(), updated_at: Type.String(),
-}, { additionalProperties: false })
-const DeliverySchema = Type.Object({
-  id: Type.String(), webhook: Type.String(), key: Type.String({ description: 'Idempotency key (X-IOC-Delivery): the event id' }),
-  event: Type.String(), state: Type.Enum(['pending', 'delivered']), attempts: Type.Integer(),
-  next_attempt_at: Type.Optional(Type.String()), created_at: Type.String(), delivered_at: Type.Optional(Type.String()),
-  response_code: Type.Optional(Type.Integer()), last_error: Type.Optional(Type.String()),
-}, { additionalProperties: false })
+const WebhookSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    events: Type.Array(Type.String()),
+    description: Type.Optional(Type.String()),
+    enabled: Type.Boolean(),
+    consecutive_failures: Type.Integer(),
+    disabled_at: Type.Optional(Type.String()),
+    disabled_reason: Type.Optional(Type.String()),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { additionalProperties: false },
+)
+const DeliverySchema = Type.Object(
+  {
+    id: Type.String(),
+    webhook: Type.String(),
+    key: Type.String({ description: 'Idempotency key (X-IOC-Delivery): the event id' }),
+    event: Type.String(),
+    state: Type.Enum(['pending', 'delivered']),
+    attempts: Type.Integer(),
+    next_attempt_at: Type.Optional(Type.String()),
+    created_at: Type.String(),
+    delivered_at: Type.Optional(Type.String()),
+    response_code: Type.Optional(Type.Integer()),
+    last_error: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+)
 
 export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) => {
   const reg = () => deps.webhooks.registry
-  const one = (id: string) => reg().get(id) ?? (() => { throw notFound(`webhook ${id} does not exist`) })()
+  const one = (id: string) =>
+    reg().get(id) ??
+    (() => {
+      throw notFound(`webhook ${id} does not exist`)
+    })()
 
-  app.get('/webhooks', {
-    config: { roles: ADMIN },
-    schema: { tags: ['webhooks'], summary: 'List webhook subscriptions', response: { 200: Type.Object({ items: Type.Array(WebhookSchema) }), ...AuthErrors } },
-  }, async () => ({ items: reg().list() }))
-
-  app.post('/webhooks', {
-    config: { roles: ADMIN },
-    schema: {
-      tags: ['webhooks'], summary: 'Subscribe a URL to events; the answer holds the signing secret, shown only here',
-      body: Type.Object({ url: Url, events: Events, description: Type.Optional(Description), secret: Type.Optional(Secret) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ webhook: WebhookSchema, secret: Type.String() }), ...AuthErrors },
+  app.get(
+    '/webhooks',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'List webhook subscriptions',
+        response: { 200: Type.Object({ items: Type.Array(WebhookSchema) }), ...AuthErrors },
+      },
     },
-  }, async (request, reply) => {
-    const made = reg().create(request.body)
-    return reply.code(201).send(made)
-  })
+    async () => ({ items: reg().list() }),
+  )
 
-  app.get('/webhooks/:id', {
-    config: { roles: ADMIN },
-    schema: { tags: ['webhooks'], summary: 'One subscription', params: Type.Object({ id: Id }), response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema } },
-  }, async (request) => one(request.params.id))
-
-  app.patch('/webhooks/:id', {
-    config: { roles: ADMIN },
-    schema: {
-      tags: ['webhooks'], summary: 'Change a subscription; `enabled: true` re-enables a disabled one (its waiting deliveries are sent)',
-      params: Type.Object({ id: Id }),
-      body: Type.Object({ url: Type.Optional(Url), events: Type.Optional(Events), description: Type.Optional(Description), enabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-      response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
+  app.post(
+    '/webhooks',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Subscribe a URL to events; the answer holds the signing secret, shown only here',
+        body: Type.Object(
+          { url: Url, events: Events, description: Type.Optional(Description), secret: Type.Optional(Secret) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ webhook: WebhookSchema, secret: Type.String() }), ...AuthErrors },
+      },
     },
-  }, async (request) => {
-    const w = reg().update(request.params.id, request.body) ?? one(request.params.id)
-    if (request.body.enabled) deps.webhooks.kick()
-    return w
-  })
-
-  app.delete('/webhooks/:id', {
-    config: { roles: ADMIN },
-    schema: { tags: ['webhooks'], summary: 'Delete a subscription and its delivery log', params: Type.Object({ id: Id }), response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema } },
-  }, async (request, reply) => {
-    if (!reg().remove(request.params.id)) throw notFound(`webhook ${request.params.id} does not exist`)
-    return reply.code(204).send(null)
-  })
-
-  app.get('/webhooks/:id/deliveries', {
-    config: { roles: ADMIN },
-    schema: {
-      tags: ['webhooks'], summary: 'Delivery log of a subscription, newest first: state, response code, attempts, next attempt',
-      params: Type.Object({ id: Id }),
-      querystring: Type.Object({
-        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-        cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'The `next` value of the previous page' })),
-      }, { additionalProperties: false }),
-      response: { 200: Type.Object({ items: Type.Array(DeliverySchema), next: Type.Union([Type.String(), Type.Null()]) }), ...AuthErrors, 404: ErrorSchema },
+    async (request, reply) => {
+      const made = reg().create(request.body)
+      return reply.code(201).send(made)
     },
-  }, async (request) => {
-    one(request.params.id)
-    const q = request.query
-    return reg().deliveries(request.params.id, { limit: q.limit ?? 50, before: q.cursor !== undefined ? Number(q.cursor) : undefined })
-  })
+  )
 
-  app.post('/webhooks/:id/redeliver/:delivery', {
-    config: { roles: ADMIN },
-    schema: {
-      tags: ['webhooks'], summary: 'Send a delivery again: same body, same X-IOC-Delivery key, a fresh signature',
-      params: Type.Object({ id: Id, delivery: DeliveryId }),
-      response: { 202: DeliverySchema, ...AuthErrors, 404: ErrorSchema },
+  app.get(
+    '/webhooks/:id',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'One subscription',
+        params: Type.Object({ id: Id }),
+        response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
+      },
     },
-  }, async (request, reply) => {
-    one(request.params.id)
-    const d = reg().redeliver(request.params.id, request.params.delivery)
-    if (!d) throw notFound(`delivery ${request.params.delivery} of webhook ${request.params.id} does not exist`)
-    deps.webhooks.kick()
-    return reply.code(202).send(d)
-  })
+    async (request) => one(request.params.id),
+  )
+
+  app.patch(
+    '/webhooks/:id',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Change a subscription; `enabled: true` re-enables a disabled one (its waiting deliveries are sent)',
+        params: Type.Object({ id: Id }),
+        body: Type.Object(
+          {
+            url: Type.Optional(Url),
+            events: Type.Optional(Events),
+            description: Type.Optional(Description),
+            enabled: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const w = reg().update(request.params.id, request.body) ?? one(request.params.id)
+      if (request.body.enabled) deps.webhooks.kick()
+      return w
+    },
+  )
+
+  app.delete(
+    '/webhooks/:id',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a subscription and its delivery log',
+        params: Type.Object({ id: Id }),
+        response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      if (!reg().remove(request.params.id)) throw notFound(`webhook ${request.params.id} does not exist`)
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.get(
+    '/webhooks/:id/deliveries',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delivery log of a subscription, newest first: state, response code, attempts, next attempt',
+        params: Type.Object({ id: Id }),
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'The `next` value of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ items: Type.Array(DeliverySchema), next: Type.Union([Type.String(), Type.Null()]) }),
+          ...AuthErrors,
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (request) => {
+      one(request.params.id)
+      const q = request.query
+      return reg().deliveries(request.params.id, { limit: q.limit ?? 50, before: q.cursor !== undefined ? Number(q.cursor) : undefined })
+    },
+  )
+
+  app.post(
+    '/webhooks/:id/redeliver/:delivery',
+    {
+      config: { roles: ADMIN },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send a delivery again: same body, same X-IOC-Delivery key, a fresh signature',
+        params: Type.Object({ id: Id, delivery: DeliveryId }),
+        response: { 202: DeliverySchema, ...AuthErrors, 404: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      one(request.params.id)
+      const d = reg().redeliver(request.params.id, request.params.delivery)
+      if (!d) throw notFound(`delivery ${request.params.delivery} of webhook ${request.params.id} does not exist`)
+      deps.webhooks.kick()
+      return reply.code(202).send(d)
+    },
+  )
 }

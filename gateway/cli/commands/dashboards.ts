@@ -13,7 +13,10 @@ export function register(program: Command): void {
     .command('build')
     .description('write every board as Grafana dashboard JSON (the folder Grafana provisioning reads)')
     .option('--out <dir>', 'output folder (default: dashboards/build of this checkout)')
-    .option('--stations <file>', 'station alarm levels (default: config/stations.yaml of this checkout; the built-in levels of Decision 05/2020 when absent)')
+    .option(
+      '--stations <file>',
+      'station alarm levels (default: config/stations.yaml of this checkout; the built-in levels of Decision 05/2020 when absent)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: { out?: string; stations?: string; json?: boolean }) => {
       const { writeBoards } = await import('../../../dashboards/build.ts')
@@ -28,7 +31,8 @@ export function register(program: Command): void {
         return
       }
       process.stdout.write(`Alarm levels from ${result.stationsSource}\n`)
-      for (const b of result.written) process.stdout.write(`  ${b.uid.padEnd(20)} ${String(b.panels).padStart(3)} panels  ${b.path}  (${b.title})\n`)
+      for (const b of result.written)
+        process.stdout.write(`  ${b.uid.padEnd(20)} ${String(b.panels).padStart(3)} panels  ${b.path}  (${b.title})\n`)
     })
 
   group
@@ -41,39 +45,55 @@ export function register(program: Command): void {
     .option('--overwrite', "send Grafana's overwrite flag: skip its version and same-title checks (a same-title board keeps its own uid)")
     .option('--stations <file>', 'station alarm levels (default: config/stations.yaml of this checkout)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { grafanaUrl: string; token?: string; folder: string; datasourceUid?: string; overwrite?: boolean; stations?: string; json?: boolean }) => {
-      const token = opts.token ?? process.env.GRAFANA_TOKEN
-      if (!token) throw new CliError('dashboards push: --token (or GRAFANA_TOKEN) is required: a Grafana service account token with the Editor role')
-      if (!/^https?:\/\/[^/]/.test(opts.grafanaUrl)) throw new CliError(`dashboards push: --grafana-url must be an http:// or https:// URL (got "${opts.grafanaUrl}")`)
-      const { buildBoards } = await import('../../../dashboards/index.ts')
-      const { GrafanaError, pushBoards } = await import('../../../dashboards/push.ts')
-      let report: Awaited<ReturnType<typeof pushBoards>>
-      try {
-        const { boards } = buildBoards(opts.stations ? { stationsFile: opts.stations } : {})
-        report = await pushBoards(boards, {
-          grafanaUrl: opts.grafanaUrl,
-          token,
-          folder: opts.folder,
-          overwrite: opts.overwrite === true,
-          ...(opts.datasourceUid ? { datasourceUid: opts.datasourceUid } : {}),
-        })
-      } catch (err) {
-        if (err instanceof GrafanaError) throw new CliError(err.message)
-        throw new CliError(`dashboards push: ${(err as Error).message}`)
-      }
-      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
-      else {
-        process.stdout.write(`Folder "${report.folder.title}" (${report.folder.uid})${report.folder.created ? ' created' : ''}\n`)
-        if (!report.datasource.found) {
-          process.stdout.write(`Warning: data source ${report.datasource.uid} not found in this Grafana; provision dashboards/provisioning/datasources/influxdb.yaml or pass --datasource-uid.\n`)
+    .action(
+      async (opts: {
+        grafanaUrl: string
+        token?: string
+        folder: string
+        datasourceUid?: string
+        overwrite?: boolean
+        stations?: string
+        json?: boolean
+      }) => {
+        const token = opts.token ?? process.env.GRAFANA_TOKEN
+        if (!token)
+          throw new CliError(
+            'dashboards push: --token (or GRAFANA_TOKEN) is required: a Grafana service account token with the Editor role',
+          )
+        if (!/^https?:\/\/[^/]/.test(opts.grafanaUrl))
+          throw new CliError(`dashboards push: --grafana-url must be an http:// or https:// URL (got "${opts.grafanaUrl}")`)
+        const { buildBoards } = await import('../../../dashboards/index.ts')
+        const { GrafanaError, pushBoards } = await import('../../../dashboards/push.ts')
+        let report: Awaited<ReturnType<typeof pushBoards>>
+        try {
+          const { boards } = buildBoards(opts.stations ? { stationsFile: opts.stations } : {})
+          report = await pushBoards(boards, {
+            grafanaUrl: opts.grafanaUrl,
+            token,
+            folder: opts.folder,
+            overwrite: opts.overwrite === true,
+            ...(opts.datasourceUid ? { datasourceUid: opts.datasourceUid } : {}),
+          })
+        } catch (err) {
+          if (err instanceof GrafanaError) throw new CliError(err.message)
+          throw new CliError(`dashboards push: ${(err as Error).message}`)
         }
-        for (const b of report.boards) {
-          const v = b.version === undefined ? '' : ` v${b.version}`
-          process.stdout.write(`  ${b.outcome.padEnd(9)} ${b.uid}${v}  ${b.title}${b.url ? `  ${b.url}` : ''}\n`)
-          if (b.error) process.stdout.write(`            ${b.error}\n`)
+        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+        else {
+          process.stdout.write(`Folder "${report.folder.title}" (${report.folder.uid})${report.folder.created ? ' created' : ''}\n`)
+          if (!report.datasource.found) {
+            process.stdout.write(
+              `Warning: data source ${report.datasource.uid} not found in this Grafana; provision dashboards/provisioning/datasources/influxdb.yaml or pass --datasource-uid.\n`,
+            )
+          }
+          for (const b of report.boards) {
+            const v = b.version === undefined ? '' : ` v${b.version}`
+            process.stdout.write(`  ${b.outcome.padEnd(9)} ${b.uid}${v}  ${b.title}${b.url ? `  ${b.url}` : ''}\n`)
+            if (b.error) process.stdout.write(`            ${b.error}\n`)
+          }
         }
-      }
-      const failed = report.boards.filter((b) => b.outcome === 'failed')
-      if (failed.length) throw new CliError(`${failed.length} board(s) not saved: ${failed.map((b) => b.uid).join(', ')}`)
-    })
+        const failed = report.boards.filter((b) => b.outcome === 'failed')
+        if (failed.length) throw new CliError(`${failed.length} board(s) not saved: ${failed.map((b) => b.uid).join(', ')}`)
+      },
+    )
 }

@@ -20,16 +20,33 @@ function showCredentials(body: WithCredentials, verb: string): void {
   print(`device ${d.id} ${verb} (${d.kind}, "${d.name}")`)
   print('')
   print('MQTT credentials (shown only now: store the password on the device):')
-  print(record([['username', body.credentials.username], ['password', body.credentials.password], ['url', body.credentials.mqtt_url]])
-    .split('\n').map((l) => `  ${l}`).join('\n'))
+  print(
+    record([
+      ['username', body.credentials.username],
+      ['password', body.credentials.password],
+      ['url', body.credentials.mqtt_url],
+    ])
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  )
 }
 
 function showDevice(d: Device): void {
-  print(record([
-    ['id', d.id], ['kind', d.kind], ['name', d.name], ['station', d.station], ['district', d.district],
-    ['location', d.location ? `${d.location.lat}, ${d.location.lon}` : null], ['tags', d.tags], ['state', d.state],
-    ['created', d.created_at], ['updated', d.updated_at],
-  ]))
+  print(
+    record([
+      ['id', d.id],
+      ['kind', d.kind],
+      ['name', d.name],
+      ['station', d.station],
+      ['district', d.district],
+      ['location', d.location ? `${d.location.lat}, ${d.location.lon}` : null],
+      ['tags', d.tags],
+      ['state', d.state],
+      ['created', d.created_at],
+      ['updated', d.updated_at],
+    ]),
+  )
 }
 
 export function register(program: Command): void {
@@ -47,20 +64,32 @@ export function register(program: Command): void {
     .option('--lon <lon>', 'longitude')
     .option('--tag <tag>', 'a tag (repeat for several)', collect)
     .option('--json', 'print the API answer as JSON')
-    .action(async (o: { kind: string; name: string; id?: string; station?: string; district?: string; lat?: string; lon?: string; tag?: string[]; json?: boolean }) => {
-      const body = {
-        ...(o.id !== undefined ? { id: o.id } : {}),
-        kind: o.kind,
-        name: o.name,
-        ...(o.station !== undefined ? { station: o.station } : {}),
-        ...(o.district !== undefined ? { district: o.district } : {}),
-        ...(o.lat !== undefined || o.lon !== undefined ? { location: { lat: num(o.lat), lon: num(o.lon) } } : {}),
-        ...(o.tag ? { tags: o.tag } : {}),
-      }
-      const res = await callApi<WithCredentials>('POST', '/devices', body)
-      if (o.json) printJson(res)
-      else showCredentials(res, 'registered')
-    })
+    .action(
+      async (o: {
+        kind: string
+        name: string
+        id?: string
+        station?: string
+        district?: string
+        lat?: string
+        lon?: string
+        tag?: string[]
+        json?: boolean
+      }) => {
+        const body = {
+          ...(o.id !== undefined ? { id: o.id } : {}),
+          kind: o.kind,
+          name: o.name,
+          ...(o.station !== undefined ? { station: o.station } : {}),
+          ...(o.district !== undefined ? { district: o.district } : {}),
+          ...(o.lat !== undefined || o.lon !== undefined ? { location: { lat: num(o.lat), lon: num(o.lon) } } : {}),
+          ...(o.tag ? { tags: o.tag } : {}),
+        }
+        const res = await callApi<WithCredentials>('POST', '/devices', body)
+        if (o.json) printJson(res)
+        else showCredentials(res, 'registered')
+      },
+    )
 
   device
     .command('list')
@@ -88,10 +117,19 @@ export function register(program: Command): void {
       } while (next && items.length < want)
       if (o.json) return printJson({ items, next })
       if (items.length === 0) return print('no devices')
-      print(table(items.map((d) => ({ ...d })), [
-        { key: 'id', header: 'ID' }, { key: 'kind', header: 'KIND' }, { key: 'name', header: 'NAME' },
-        { key: 'station', header: 'STATION' }, { key: 'district', header: 'DISTRICT' }, { key: 'state', header: 'STATE' },
-      ]))
+      print(
+        table(
+          items.map((d) => ({ ...d })),
+          [
+            { key: 'id', header: 'ID' },
+            { key: 'kind', header: 'KIND' },
+            { key: 'name', header: 'NAME' },
+            { key: 'station', header: 'STATION' },
+            { key: 'district', header: 'DISTRICT' },
+            { key: 'state', header: 'STATE' },
+          ],
+        ),
+      )
       if (next) print(`(more: --limit is ${want}; run without it for all)`)
     })
 
@@ -114,17 +152,19 @@ export function register(program: Command): void {
     .addOption(new Option('--state <state>', 'new state').choices(DEVICE_STATES))
     .option('--tag <tag>', 'replace the tags (repeat for several)', collect)
     .option('--json', 'print as JSON')
-    .action(async (id: string, o: { name?: string; station?: string; district?: string; state?: string; tag?: string[]; json?: boolean }) => {
-      const patch: Record<string, unknown> = {}
-      if (o.name !== undefined) patch.name = o.name
-      if (o.station !== undefined) patch.station = o.station === '' ? null : o.station
-      if (o.district !== undefined) patch.district = o.district === '' ? null : o.district
-      if (o.state !== undefined) patch.state = o.state
-      if (o.tag !== undefined) patch.tags = o.tag
-      const d = await callApi<Device>('PATCH', path(id), patch)
-      if (o.json) printJson(d)
-      else showDevice(d)
-    })
+    .action(
+      async (id: string, o: { name?: string; station?: string; district?: string; state?: string; tag?: string[]; json?: boolean }) => {
+        const patch: Record<string, unknown> = {}
+        if (o.name !== undefined) patch.name = o.name
+        if (o.station !== undefined) patch.station = o.station === '' ? null : o.station
+        if (o.district !== undefined) patch.district = o.district === '' ? null : o.district
+        if (o.state !== undefined) patch.state = o.state
+        if (o.tag !== undefined) patch.tags = o.tag
+        const d = await callApi<Device>('PATCH', path(id), patch)
+        if (o.json) printJson(d)
+        else showDevice(d)
+      },
+    )
 
   device
     .command('rotate-secret <id>')
@@ -143,12 +183,21 @@ export function register(program: Command): void {
     .action(async (id: string, o: { json?: boolean }) => {
       const page = await callApi<{ items: RejectRecord[]; next: null }>('GET', `${path(id)}/rejects`)
       if (o.json) return printJson(page)
-      if (page.items.length === 0) return print(`no refused messages kept for ${id} (the gateway keeps the last few per device since it started)`)
+      if (page.items.length === 0)
+        return print(`no refused messages kept for ${id} (the gateway keeps the last few per device since it started)`)
       // The device's own topics: the part after devices/{id}/ says which (telemetry, status, frames/...).
       const own = `devices/${id}/`
-      print(table(page.items.map((r) => ({ ...r, topic: r.topic.startsWith(own) ? r.topic.slice(own.length) : r.topic })), [
-        { key: 'ts', header: 'TIME' }, { key: 'topic', header: 'TOPIC' }, { key: 'reason', header: 'REASON' }, { key: 'message', header: 'MESSAGE' },
-      ]))
+      print(
+        table(
+          page.items.map((r) => ({ ...r, topic: r.topic.startsWith(own) ? r.topic.slice(own.length) : r.topic })),
+          [
+            { key: 'ts', header: 'TIME' },
+            { key: 'topic', header: 'TOPIC' },
+            { key: 'reason', header: 'REASON' },
+            { key: 'message', header: 'MESSAGE' },
+          ],
+        ),
+      )
     })
 
   device

@@ -12,4 +12,3 @@ export function register(program: Command): void {
       await runEdge(opts.config, opts.logLevel ? { logLevel: opts.logLevel } : {})
     })
 }
-

@@ -10,7 +10,14 @@ import { apiBaseUrl, print } from '../client.ts'
 // "Exports") streamed to a file or stdout, never held in memory.
 
 interface ExportOptions {
-  from?: string; to?: string; station?: string; device?: string; kind?: string; camera?: string; zone?: string; output?: string
+  from?: string
+  to?: string
+  station?: string
+  device?: string
+  kind?: string
+  camera?: string
+  zone?: string
+  output?: string
 }
 
 export function register(program: Command): void {
@@ -36,12 +43,18 @@ export function register(program: Command): void {
       try {
         res = await fetch(`${base}/api/v1/exports/${what}.csv?${q}`, { headers: { authorization: `Bearer ${token}` } })
       } catch (err) {
-        throw new CliError(`cannot reach the gateway API at ${base}: is it running? (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message})`)
+        throw new CliError(
+          `cannot reach the gateway API at ${base}: is it running? (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message})`,
+        )
       }
       if (!res.ok || !res.body) {
         const text = await res.text()
         let msg = text.slice(0, 300)
-        try { msg = (JSON.parse(text) as { message?: string }).message ?? msg } catch { /* not JSON */ }
+        try {
+          msg = (JSON.parse(text) as { message?: string }).message ?? msg
+        } catch {
+          /* not JSON */
+        }
         throw new CliError(`${res.status}: ${msg}`)
       }
       let lines = 0

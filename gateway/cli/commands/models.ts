@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .description('download the model files and sample photos the manifests list, check each sha256, skip those already present')
     .option('--dir <dir>', 'where to put them (default: the project models/ folder; samples go to <dir>/samples)')
     .option('--only <name...>', 'only these: a model id, `samples`, or a sample file name')
-    .option('--from <url>', 'a mirror with the layout of models/ instead of each file\'s source URL (default IOC_MODELS_BASE_URL)')
+    .option('--from <url>', "a mirror with the layout of models/ instead of each file's source URL (default IOC_MODELS_BASE_URL)")
     .option('--json', 'print the result as JSON')
     .action(async (o: { dir?: string; only?: string[]; from?: string; json?: boolean }) => {
       const { fetchModels } = await import('../../../models/fetch.ts')
@@ -65,7 +65,8 @@ export function register(program: Command): void {
             ],
           ),
         )
-        if (pool) print(pool.ok ? `worker pool: ok (started and analysed one frame in ${pool.ms} ms)` : `worker pool: FAILED: ${pool.error}`)
+        if (pool)
+          print(pool.ok ? `worker pool: ok (started and analysed one frame in ${pool.ms} ms)` : `worker pool: FAILED: ${pool.error}`)
       }
       const bad = checks.filter((c) => !c.ok)
       if (bad.length) throw new CliError(`${bad.length} model(s) not usable: ${bad.map((c) => `${c.id}: ${c.error}`).join('; ')}`)

@@ -18,20 +18,23 @@ export function register(program: Command): void {
     .option('--lang <lang>', 'vi or en', 'vi')
     .option('--format <format>', 'json, csv or pdf', 'json')
     .option('-o, --output <file>', 'write to this file (default: stdout; pdf needs a file)')
-    .action(async (opts: { from: string; to?: string; district?: string; station?: string; lang: string; format: string; output?: string }) => {
-      if (!(FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`report: --format must be one of ${FORMATS.join(', ')} (got "${opts.format}")`)
-      if (opts.lang !== 'vi' && opts.lang !== 'en') throw new CliError(`report: --lang must be vi or en (got "${opts.lang}")`)
-      if (opts.format === 'pdf' && !opts.output) throw new CliError('report: --format pdf needs -o FILE')
-      const q = new URLSearchParams({ from: opts.from, lang: opts.lang, format: opts.format })
-      if (opts.to) q.set('to', opts.to)
-      if (opts.district) q.set('district', opts.district)
-      if (opts.station) q.set('station', opts.station)
-      const { bytes } = await callApiBytes('GET', `/reports?${q}`)
-      // JSON pretty-printed, the rest byte for byte.
-      const out = opts.format === 'json' ? Buffer.from(`${JSON.stringify(JSON.parse(bytes.toString('utf8')), null, 2)}\n`) : bytes
-      if (opts.output) {
-        writeFileSync(opts.output, out)
-        process.stderr.write(`report written to ${opts.output} (${out.length} bytes)\n`)
-      } else process.stdout.write(out)
-    })
+    .action(
+      async (opts: { from: string; to?: string; district?: string; station?: string; lang: string; format: string; output?: string }) => {
+        if (!(FORMATS as readonly string[]).includes(opts.format))
+          throw new CliError(`report: --format must be one of ${FORMATS.join(', ')} (got "${opts.format}")`)
+        if (opts.lang !== 'vi' && opts.lang !== 'en') throw new CliError(`report: --lang must be vi or en (got "${opts.lang}")`)
+        if (opts.format === 'pdf' && !opts.output) throw new CliError('report: --format pdf needs -o FILE')
+        const q = new URLSearchParams({ from: opts.from, lang: opts.lang, format: opts.format })
+        if (opts.to) q.set('to', opts.to)
+        if (opts.district) q.set('district', opts.district)
+        if (opts.station) q.set('station', opts.station)
+        const { bytes } = await callApiBytes('GET', `/reports?${q}`)
+        // JSON pretty-printed, the rest byte for byte.
+        const out = opts.format === 'json' ? Buffer.from(`${JSON.stringify(JSON.parse(bytes.toString('utf8')), null, 2)}\n`) : bytes
+        if (opts.output) {
+          writeFileSync(opts.output, out)
+          process.stderr.write(`report written to ${opts.output} (${out.length} bytes)\n`)
+        } else process.stdout.write(out)
+      },
+    )
 }

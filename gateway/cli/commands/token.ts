@@ -10,7 +10,9 @@ export function register(program: Command): void {
   token
     .command('create')
     .description('create an API token and print it (shown only once)')
-    .addOption(new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory(),
+    )
     .option('--name <name>', 'who or what will use it')
     .option('--json', 'print the API answer as JSON')
     .action(async (o: { role: string; name?: string; json?: boolean }) => {
@@ -32,15 +34,26 @@ export function register(program: Command): void {
       const items: ApiToken[] = []
       let next: string | null = null
       do {
-        const page: { items: ApiToken[]; next: string | null } = await callApi('GET', `/tokens?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`)
+        const page: { items: ApiToken[]; next: string | null } = await callApi(
+          'GET',
+          `/tokens?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
+        )
         items.push(...page.items)
         next = page.next
       } while (next)
       if (o.json) return printJson({ items, next: null })
-      print(table(items.map((t) => ({ ...t })), [
-        { key: 'id', header: 'ID' }, { key: 'role', header: 'ROLE' }, { key: 'name', header: 'NAME' },
-        { key: 'created_at', header: 'CREATED' }, { key: 'last_used_at', header: 'LAST USED' },
-      ]))
+      print(
+        table(
+          items.map((t) => ({ ...t })),
+          [
+            { key: 'id', header: 'ID' },
+            { key: 'role', header: 'ROLE' },
+            { key: 'name', header: 'NAME' },
+            { key: 'created_at', header: 'CREATED' },
+            { key: 'last_used_at', header: 'LAST USED' },
+          ],
+        ),
+      )
     })
 
   token
@@ -52,5 +65,4 @@ export function register(program: Command): void {
       if (o.json) printJson({ deleted: id })
       else print(`token ${id} deleted`)
     })
-
 }

@@ -67,7 +67,9 @@ export function register(program: Command): void {
   user
     .command('add <name>')
     .description('create a user; the password is asked for (or read from stdin)')
-    .addOption(new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory(),
+    )
     .option('--district <district>', 'limit the user to this district (repeat for several)', collect)
     .option('--station <station>', 'limit the user to this station (repeat for several)', collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
@@ -75,7 +77,11 @@ export function register(program: Command): void {
     .action(async (name: string, o: { role: string; district?: string[]; station?: string[]; passwordStdin?: boolean; json?: boolean }) => {
       const password = await readPassword(name, o.passwordStdin)
       const res = await callApi<User>('POST', '/users', {
-        name, role: o.role, password, ...(o.district ? { districts: o.district } : {}), ...(o.station ? { stations: o.station } : {}),
+        name,
+        role: o.role,
+        password,
+        ...(o.district ? { districts: o.district } : {}),
+        ...(o.station ? { stations: o.station } : {}),
       })
       if (o.json) return printJson(res)
       print(`user ${res.name} created (${res.role}; places: ${scopeText(res)}); log in to the console with this name and password`)
@@ -89,15 +95,32 @@ export function register(program: Command): void {
       const items: User[] = []
       let next: string | null = null
       do {
-        const page: { items: User[]; next: string | null } = await callApi('GET', `/users?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`)
+        const page: { items: User[]; next: string | null } = await callApi(
+          'GET',
+          `/users?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
+        )
         items.push(...page.items)
         next = page.next
       } while (next)
       if (o.json) return printJson({ items, next: null })
-      print(table(items.map((u) => ({ name: u.name, role: u.role, places: scopeText(u), state: u.disabled ? 'disabled' : 'active', last: u.last_login_at })), [
-        { key: 'name', header: 'NAME' }, { key: 'role', header: 'ROLE' }, { key: 'places', header: 'PLACES' },
-        { key: 'state', header: 'STATE' }, { key: 'last', header: 'LAST LOGIN' },
-      ]))
+      print(
+        table(
+          items.map((u) => ({
+            name: u.name,
+            role: u.role,
+            places: scopeText(u),
+            state: u.disabled ? 'disabled' : 'active',
+            last: u.last_login_at,
+          })),
+          [
+            { key: 'name', header: 'NAME' },
+            { key: 'role', header: 'ROLE' },
+            { key: 'places', header: 'PLACES' },
+            { key: 'state', header: 'STATE' },
+            { key: 'last', header: 'LAST LOGIN' },
+          ],
+        ),
+      )
     })
 
   user
@@ -110,7 +133,10 @@ export function register(program: Command): void {
       print(`password of ${name} changed; their sessions have ended`)
     })
 
-  for (const [cmd, disabled, what] of [['disable', true, 'cannot log in; their sessions end now'], ['enable', false, 'may log in again']] as const) {
+  for (const [cmd, disabled, what] of [
+    ['disable', true, 'cannot log in; their sessions end now'],
+    ['enable', false, 'may log in again'],
+  ] as const) {
     user
       .command(`${cmd} <name>`)
       .description(`${cmd} a user: ${what}`)

@@ -45,7 +45,12 @@ export function esmsChannel(cfg: Static<typeof EsmsConfig>, timeoutMs: number): 
       if (code === '124') return { ok: true, providerId: `dup:${key}`, duplicate: true }
       const perm = PERMANENT[code]
       // 103 (balance) and unknown codes: retry, an operator can top up or the provider recover.
-      return { ok: false, retry: perm === undefined, code: `esms_${code || 'unknown'}`, message: perm ?? r?.ErrorMessage ?? `eSMS CodeResult ${code}` }
+      return {
+        ok: false,
+        retry: perm === undefined,
+        code: `esms_${code || 'unknown'}`,
+        message: perm ?? r?.ErrorMessage ?? `eSMS CodeResult ${code}`,
+      }
     },
   }
 }

@@ -22,11 +22,14 @@ export function speedSmsChannel(cfg: Static<typeof SpeedSmsConfig>, timeoutMs: n
       } catch (err) {
         return transportFailure(err)
       }
-      if (a.status === 401 || a.status === 403) return { ok: false, retry: false, code: `http_${a.status}`, message: 'SpeedSMS refused the access token' }
+      if (a.status === 401 || a.status === 403)
+        return { ok: false, retry: false, code: `http_${a.status}`, message: 'SpeedSMS refused the access token' }
       if (a.status !== 200) return httpFailure(a, 'SpeedSMS')
-      const r = a.body as { status?: string; code?: string; message?: string; data?: { tranId?: string | number; invalidPhone?: string[] } } | undefined
+      const r = a.body as
+        { status?: string; code?: string; message?: string; data?: { tranId?: string | number; invalidPhone?: string[] } } | undefined
       if (r?.status === 'success' && r.code === '00') {
-        if (r.data?.invalidPhone && r.data.invalidPhone.length > 0) return { ok: false, retry: false, code: 'invalid_phone', message: 'SpeedSMS: invalid phone number' }
+        if (r.data?.invalidPhone && r.data.invalidPhone.length > 0)
+          return { ok: false, retry: false, code: 'invalid_phone', message: 'SpeedSMS: invalid phone number' }
         return { ok: true, providerId: String(r.data?.tranId ?? '') }
       }
       return { ok: false, retry: false, code: `speedsms_${r?.code ?? 'unknown'}`, message: r?.message ?? 'SpeedSMS refused the message' }

@@ -19,7 +19,11 @@ export function twilioChannel(cfg: Static<typeof TwilioConfig>, timeoutMs: numbe
       else if (cfg.from) form.set('From', cfg.from)
       let a
       try {
-        a = await request(url, { headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, body: form.toString(), timeoutMs })
+        a = await request(url, {
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth },
+          body: form.toString(),
+          timeoutMs,
+        })
       } catch (err) {
         return transportFailure(err)
       }

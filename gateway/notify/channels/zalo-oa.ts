@@ -16,7 +16,13 @@ export function zaloOaChannel(cfg: Static<typeof ZaloConfig>, tokens: ZaloTokens
     dedupByKey: false,
     async send(msg): Promise<SendResult> {
       if (!msg.zaloUserId) return { ok: false, retry: false, code: 'no_zalo_user', message: 'contact has no Zalo user id' }
-      return callZalo(tokens, oa.url, { recipient: { user_id: msg.zaloUserId }, message: { text: msg.text.slice(0, 2000) } }, timeoutMs, 'Zalo OA')
+      return callZalo(
+        tokens,
+        oa.url,
+        { recipient: { user_id: msg.zaloUserId }, message: { text: msg.text.slice(0, 2000) } },
+        timeoutMs,
+        'Zalo OA',
+      )
     },
   }
 }

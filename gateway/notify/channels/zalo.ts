@@ -23,7 +23,11 @@ export async function callZalo(tokens: ZaloTokens, url: string, body: unknown, t
   for (;;) {
     let a
     try {
-      a = await request(url, { headers: { access_token: token, 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs })
+      a = await request(url, {
+        headers: { access_token: token, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        timeoutMs,
+      })
     } catch (err) {
       return transportFailure(err)
     }
@@ -41,6 +45,11 @@ export async function callZalo(tokens: ZaloTokens, url: string, body: unknown, t
       }
       continue
     }
-    return { ok: false, retry: RETRYABLE.has(code) || TOKEN_INVALID.has(code), code: `zalo_${code}`, message: `${provider}: ${r?.message ?? 'refused'}` }
+    return {
+      ok: false,
+      retry: RETRYABLE.has(code) || TOKEN_INVALID.has(code),
+      code: `zalo_${code}`,
+      message: `${provider}: ${r?.message ?? 'refused'}`,
+    }
   }
 }

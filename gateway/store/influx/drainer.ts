@@ -24,7 +24,6 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true })
   })
 
-
 export class SpoolDrainer {
   /** The drainer running, if any. */
   draining: Promise<void> | null = null
@@ -128,7 +127,8 @@ export class SpoolDrainer {
     await setupInflux(this.s.influx, this.s.database)
     // Field types already stored, so a conflicting write is refused before it is acknowledged.
     const r = await this.queries.q('SHOW FIELD KEYS')
-    for (const s of r.series ?? []) for (const [field, type] of s.values as Array<[string, FieldType]>) this.s.types.set(s.name, field, type)
+    for (const s of r.series ?? [])
+      for (const [field, type] of s.values as Array<[string, FieldType]>) this.s.types.set(s.name, field, type)
     this.s.setupDone = true
   }
 

@@ -23,7 +23,6 @@ import { ident, lit } from './line.ts'
 import { influxScan, pickFields, type InfluxScanPlan } from './scan.ts'
 import type { InfluxState } from './state.ts'
 
-
 export class InfluxQueries {
   constructor(private readonly s: InfluxState) {}
 
@@ -124,7 +123,10 @@ export class InfluxQueries {
         const tags = Object.fromEntries(Object.entries(s.tags ?? {}).filter(([, v]) => v !== ''))
         for (const row of s.values) out.push({ ts: row[0] as number, tags: { ...tags }, fields: pickFields(s.columns, row, new Set()) })
       }
-      return sortPoints(out.filter((p) => Object.keys(p.fields).length > 0), order).slice(0, limit)
+      return sortPoints(
+        out.filter((p) => Object.keys(p.fields).length > 0),
+        order,
+      ).slice(0, limit)
     }
     const select = q.fields ? [...q.fields, ...tagKeys].map(ident).join(', ') : '*'
     const r = await this.q(`SELECT ${select} FROM ${from} ${where} ORDER BY time ${order} LIMIT ${limit}`)
@@ -150,11 +152,20 @@ export class InfluxQueries {
     const tagKeys = await this.tagKeys(q.measurement)
     let placeCond = ''
     if (q.places) {
-      const ors = [...q.places.stations.map((s) => `${ident('station')} = ${lit(s)}`), ...q.places.districts.map((d) => `${ident('district')} = ${lit(d)}`)]
+      const ors = [
+        ...q.places.stations.map((s) => `${ident('station')} = ${lit(s)}`),
+        ...q.places.districts.map((d) => `${ident('district')} = ${lit(d)}`),
+      ]
       placeCond = ` AND (${ors.length > 0 ? ors.join(' OR ') : 'false'})`
       if (ors.length === 0) return { fields, pages: (async function* () {})() }
     }
-    const plan: InfluxScanPlan = { from, conds: `${this.tagConds(q.where ?? {})}${placeCond}`, tagKeys: [...tagKeys], start: q.from, end: q.to }
+    const plan: InfluxScanPlan = {
+      from,
+      conds: `${this.tagConds(q.where ?? {})}${placeCond}`,
+      tagKeys: [...tagKeys],
+      start: q.from,
+      end: q.to,
+    }
     return {
       fields,
       pages: influxScan((query) => this.q(query), plan),
@@ -173,5 +184,3 @@ export class InfluxQueries {
 function assertEvery(every: number): void {
   if (!Number.isInteger(every) || every < 1) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
 }
-
-

@@ -16,7 +16,24 @@ export const RETENTION = [
 
 /** Fields rolled up per measurement: the mean of each, kept under the same name. */
 export const ROLLUP_FIELDS = {
-  readings: ['water_level', 'rainfall', 'interval_s', 'pm25', 'pm10', 'no2', 'so2', 'o3', 'co', 'temperature', 'humidity', 'battery', 'rssi', 'alarm_level', 'rise_rate', 'aqi'],
+  readings: [
+    'water_level',
+    'rainfall',
+    'interval_s',
+    'pm25',
+    'pm10',
+    'no2',
+    'so2',
+    'o3',
+    'co',
+    'temperature',
+    'humidity',
+    'battery',
+    'rssi',
+    'alarm_level',
+    'rise_rate',
+    'aqi',
+  ],
   detections: ['car', 'motorcycle', 'bus', 'truck', 'bicycle', 'occupancy', 'congestion', 'water_ratio'],
 } as const
 
@@ -52,7 +69,8 @@ export function rollupQuery(db: string, m: RolledUp, r: (typeof ROLLUPS)[number]
 export function continuousQueries(db: string): Array<{ name: string; resample: string; query: string }> {
   const out: Array<{ name: string; resample: string; query: string }> = []
   for (const m of Object.keys(ROLLUP_FIELDS) as RolledUp[]) {
-    for (const r of ROLLUPS) out.push({ name: `cq_${m}_${r.suffix}`, resample: `RESAMPLE EVERY ${r.every} FOR ${r.resampleFor}`, query: rollupQuery(db, m, r) })
+    for (const r of ROLLUPS)
+      out.push({ name: `cq_${m}_${r.suffix}`, resample: `RESAMPLE EVERY ${r.every} FOR ${r.resampleFor}`, query: rollupQuery(db, m, r) })
   }
   return out
 }

@@ -123,11 +123,18 @@ export class InfluxState {
     // Writes go straight to /write with the spool's own line-protocol bytes, so a spooled batch is
     // sent exactly as it was stored, without being parsed back into points.
     const params = new URLSearchParams({ db, rp: 'raw', precision: 'ms' })
-    const authorization = u.username ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : undefined
+    const authorization = u.username
+      ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
+      : undefined
     this.maxInflight = opts.maxInflight ?? 2
     this.spillAfterMs = opts.spillAfterMs ?? 50
     // One connection per write in flight (spilled ones included), and one for the drainer.
-    this.poster = new WritePoster(new URL(`${u.protocol}//${u.host}/write?${params}`), authorization, opts.requestTimeoutMs ?? 10_000, this.maxInflight + MAX_SPILLED + 1)
+    this.poster = new WritePoster(
+      new URL(`${u.protocol}//${u.host}/write?${params}`),
+      authorization,
+      opts.requestTimeoutMs ?? 10_000,
+      this.maxInflight + MAX_SPILLED + 1,
+    )
     this.m = storeMetrics(opts.metrics, 'influx')
     this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
     this.spills = new Spool(join(opts.dataDir, 'influx-spill'))

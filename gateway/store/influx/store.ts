@@ -74,7 +74,10 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     } catch (err) {
       s.reachable = false
       s.lastError = (err as Error).message
-      opts.logger.warn({ err: (err as Error).message, db: s.database }, 'InfluxDB not ready at start; points go to the disk spool until it is')
+      opts.logger.warn(
+        { err: (err as Error).message, db: s.database },
+        'InfluxDB not ready at start; points go to the disk spool until it is',
+      )
     }
     if (!s.setupDone || !s.spool.empty || s.replaySpills) store.drainer.enterSpoolMode()
     s.reportSpool()

@@ -11,7 +11,9 @@ import type { Row } from './queries.ts'
 type Query = (text: string) => Promise<Row>
 
 function where(q: { from: number; to: number; where?: Readonly<Record<string, string>> | undefined }): string {
-  const tags = Object.entries(q.where ?? {}).map(([k, v]) => ` AND ${ident(k)} = ${lit(v)}`).join('')
+  const tags = Object.entries(q.where ?? {})
+    .map(([k, v]) => ` AND ${ident(k)} = ${lit(v)}`)
+    .join('')
   return `WHERE time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms${tags}`
 }
 
@@ -19,7 +21,8 @@ const groupTags = (tags: Record<string, string> | undefined): Record<string, str
   Object.fromEntries(Object.entries(tags ?? {}).filter(([, v]) => v !== ''))
 
 export async function summarizeInflux(query: Query, q: SummaryQuery): Promise<SummaryRow[]> {
-  if (q.every !== undefined && (!Number.isInteger(q.every) || q.every < 1)) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
+  if (q.every !== undefined && (!Number.isInteger(q.every) || q.every < 1))
+    throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
   const groupBy = [...(q.every !== undefined ? [`time(${q.every}ms)`] : []), ...(q.groupBy ?? []).map(ident)]
   const r = await query(
     `SELECT ${q.fn}(${ident(q.field)}) FROM ${ident('raw')}.${ident(q.measurement)} ${where(q)}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}${q.every !== undefined ? ' fill(none)' : ''}`,

@@ -37,27 +37,31 @@ export class WritePoster {
   /** The answer's status and (at most 500 characters of) its text; rejects with a PostError. */
   post(body: Buffer): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = this.send(this.url, { method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-length': String(body.length) } }, (res: IncomingMessage) => {
-        if (res.statusCode === 204) {
-          clearTimeout(timer)
-          res.resume()
-          resolve({ status: 204, text: '' })
-          return
-        }
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (c: string) => {
-          if (text.length < 500) text += c
-        })
-        res.on('end', () => {
-          clearTimeout(timer)
-          resolve({ status: res.statusCode ?? 0, text: text.slice(0, 500) })
-        })
-        res.on('error', (err) => {
-          clearTimeout(timer)
-          reject(new PostError(err.message, 'network'))
-        })
-      })
+      const req = this.send(
+        this.url,
+        { method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-length': String(body.length) } },
+        (res: IncomingMessage) => {
+          if (res.statusCode === 204) {
+            clearTimeout(timer)
+            res.resume()
+            resolve({ status: 204, text: '' })
+            return
+          }
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (c: string) => {
+            if (text.length < 500) text += c
+          })
+          res.on('end', () => {
+            clearTimeout(timer)
+            resolve({ status: res.statusCode ?? 0, text: text.slice(0, 500) })
+          })
+          res.on('error', (err) => {
+            clearTimeout(timer)
+            reject(new PostError(err.message, 'network'))
+          })
+        },
+      )
       // The whole exchange, not only socket inactivity, is bounded.
       const timer = setTimeout(() => req.destroy(new PostError(`no answer within ${this.timeoutMs} ms`, 'timeout')), this.timeoutMs)
       req.on('error', (err: Error & { code?: string }) => {

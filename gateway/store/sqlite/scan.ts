@@ -38,7 +38,9 @@ export function* sqliteScan(
   const total = series.length * fields.length
   if (total === 0) return
   const perCursor = Math.max(64, Math.min(2048, Math.floor(ROWS_BUDGET / total)))
-  const page: Statement = db.prepare('SELECT ts, v, t FROM samples WHERE series = ? AND field = ? AND ts > ? AND ts < ? ORDER BY ts LIMIT ?')
+  const page: Statement = db.prepare(
+    'SELECT ts, v, t FROM samples WHERE series = ? AND field = ? AND ts > ? AND ts < ? ORDER BY ts LIMIT ?',
+  )
   const fill = (c: Cursor): boolean => {
     c.rows = page.all(c.series.id, c.field, c.after, to, perCursor) as Cursor['rows']
     c.i = 0

@@ -132,7 +132,10 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.retentionDays = opts.retentionDays ?? 90
     this.retention = new RetentionSweeper(this.db, { retentionMs: this.retentionDays * 86_400_000 })
     const every = opts.retentionSweepMs ?? 3_600_000
-    this.sweepTimers = [setTimeout(() => void this.sweepRetention(), Math.min(every, 60_000)), setInterval(() => void this.sweepRetention(), every)]
+    this.sweepTimers = [
+      setTimeout(() => void this.sweepRetention(), Math.min(every, 60_000)),
+      setInterval(() => void this.sweepRetention(), every),
+    ]
     for (const t of this.sweepTimers) t.unref()
   }
 
@@ -158,18 +161,27 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.fieldIds.clear()
     this.fieldNames.clear()
     this.types.clear()
-    for (const r of this.db.prepare('SELECT measurement, field, type FROM field_types').all() as Array<{ measurement: string; field: string; type: FieldType }>) {
+    for (const r of this.db.prepare('SELECT measurement, field, type FROM field_types').all() as Array<{
+      measurement: string
+      field: string
+      type: FieldType
+    }>) {
       this.types.set(r.measurement, r.field, r.type)
     }
-      for (const r of this.db.prepare('SELECT id, measurement, tags, key FROM series').all() as Array<{ id: number; measurement: string; tags: string; key: string }>) {
-        const s = { id: r.id, measurement: r.measurement, tags: JSON.parse(r.tags) as Record<string, string> }
-        this.series.set(r.key, s)
-        this.seriesById.set(r.id, s)
-      }
-      for (const r of this.db.prepare('SELECT id, name FROM field_keys').all() as Array<{ id: number; name: string }>) {
-        this.fieldIds.set(r.name, r.id)
-        this.fieldNames.set(r.id, r.name)
-      }
+    for (const r of this.db.prepare('SELECT id, measurement, tags, key FROM series').all() as Array<{
+      id: number
+      measurement: string
+      tags: string
+      key: string
+    }>) {
+      const s = { id: r.id, measurement: r.measurement, tags: JSON.parse(r.tags) as Record<string, string> }
+      this.series.set(r.key, s)
+      this.seriesById.set(r.id, s)
+    }
+    for (const r of this.db.prepare('SELECT id, name FROM field_keys').all() as Array<{ id: number; name: string }>) {
+      this.fieldIds.set(r.name, r.id)
+      this.fieldNames.set(r.id, r.name)
+    }
   }
 
   write(points: readonly Point[]): Promise<void> {
@@ -298,7 +310,11 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
          WHERE series IN (SELECT value FROM json_each(@ids)) AND field = @f AND ts >= @from AND ts < @to ${typeCond}
          GROUP BY b ORDER BY b LIMIT @limit`,
       )
-      .all({ ids: JSON.stringify(ids), f, from: q.from, to: q.to, every: q.every, limit }) as Array<{ b: number; v: number | string; t: number }>
+      .all({ ids: JSON.stringify(ids), f, from: q.from, to: q.to, every: q.every, limit }) as Array<{
+      b: number
+      v: number | string
+      t: number
+    }>
     return rows.map((r) => ({ ts: r.b, value: decode(r.v, r.t) }))
   }
 
@@ -356,7 +372,12 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     const out: QueriedPoint[] = []
     let cur: QueriedPoint | null = null
     let curSeries = -1
-    for (const r of stmt.iterate({ ids: JSON.stringify(series.map((s) => s.id)), fields: JSON.stringify(fieldIds), from: q.from, to: q.to }) as Iterable<{ series: number; field: number; ts: number; v: number | string; t: number }>) {
+    for (const r of stmt.iterate({
+      ids: JSON.stringify(series.map((s) => s.id)),
+      fields: JSON.stringify(fieldIds),
+      from: q.from,
+      to: q.to,
+    }) as Iterable<{ series: number; field: number; ts: number; v: number | string; t: number }>) {
       if (!cur || cur.ts !== r.ts || curSeries !== r.series) {
         if (out.length === limit) break
         cur = { ts: r.ts, tags: { ...this.seriesById.get(r.series)!.tags }, fields: {} }
@@ -437,10 +458,17 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     if (this.closed) throw new StoreError('closed', 'time-series store is closed')
     const places = q.places
     const series = this.seriesMatching(q.measurement, q.where ?? {}).filter(
-      (s) => !places || (s.tags.station !== undefined && places.stations.includes(s.tags.station)) || (s.tags.district !== undefined && places.districts.includes(s.tags.district)),
+      (s) =>
+        !places ||
+        (s.tags.station !== undefined && places.stations.includes(s.tags.station)) ||
+        (s.tags.district !== undefined && places.districts.includes(s.tags.district)),
     )
-    const names = (this.db.prepare('SELECT field FROM field_types WHERE measurement = ? ORDER BY field').all(q.measurement) as Array<{ field: string }>).map((r) => r.field)
-    const fields = names.map((name) => ({ id: this.fieldIds.get(name), name })).filter((f): f is { id: number; name: string } => f.id !== undefined)
+    const names = (
+      this.db.prepare('SELECT field FROM field_types WHERE measurement = ? ORDER BY field').all(q.measurement) as Array<{ field: string }>
+    ).map((r) => r.field)
+    const fields = names
+      .map((name) => ({ id: this.fieldIds.get(name), name }))
+      .filter((f): f is { id: number; name: string } => f.id !== undefined)
     const file = join(this.opts.dataDir, 'timeseries.db')
     const isClosed = () => this.closed
     async function* pages(): AsyncGenerator<QueriedPoint[]> {
@@ -449,7 +477,14 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
         if (isClosed()) throw new StoreError('closed', 'time-series store closed during the export')
       }
     }
-    const source = { store: 'sqlite' as const, file, series: series.map((s) => ({ id: s.id, tags: s.tags })), fields, from: q.from, to: q.to }
+    const source = {
+      store: 'sqlite' as const,
+      file,
+      series: series.map((s) => ({ id: s.id, tags: s.tags })),
+      fields,
+      from: q.from,
+      to: q.to,
+    }
     return { fields: names, pages: pages(), source }
   }
 

@@ -40,7 +40,8 @@ const FROM = `FROM g JOIN samples s ON s.series = g.series WHERE s.field = @f AN
 const SELECTOR_ORDER = { max: 's.v DESC, s.ts ASC', min: 's.v ASC, s.ts ASC', first: 's.ts ASC', last: 's.ts DESC' } as const
 
 export function summarize(db: Db, q: SummaryQuery, series: readonly SeriesRef[], field: number): SummaryRow[] {
-  if (q.every !== undefined && (!Number.isInteger(q.every) || q.every < 1)) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
+  if (q.every !== undefined && (!Number.isInteger(q.every) || q.every < 1))
+    throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
   const { map, groups } = groupSeries(series, q.groupBy ?? [])
   const bucket = q.every !== undefined
   const args = { map, f: field, from: q.from, to: q.to, ...(bucket ? { every: q.every } : {}) }
@@ -48,7 +49,9 @@ export function summarize(db: Db, q: SummaryQuery, series: readonly SeriesRef[],
   if (q.fn === 'sum' || q.fn === 'count') {
     const agg = q.fn === 'sum' ? 'total(s.v)' : 'count(*)'
     rows = db
-      .prepare(`WITH ${G} SELECT g.grp AS grp, ${bucket ? BUCKET : 'NULL'} AS b, @from AS ts, ${agg} AS v ${FROM} GROUP BY g.grp${bucket ? ', b' : ''}`)
+      .prepare(
+        `WITH ${G} SELECT g.grp AS grp, ${bucket ? BUCKET : 'NULL'} AS b, @from AS ts, ${agg} AS v ${FROM} GROUP BY g.grp${bucket ? ', b' : ''}`,
+      )
       .all(args) as typeof rows
   } else {
     const part = bucket ? `g.grp, ${BUCKET}` : 'g.grp'
@@ -60,9 +63,7 @@ export function summarize(db: Db, q: SummaryQuery, series: readonly SeriesRef[],
       )
       .all(args) as typeof rows
   }
-  return rows
-    .map((r) => ({ tags: { ...groups[r.grp]! }, ts: r.b ?? r.ts, value: Number(r.v) }))
-    .sort((a, b) => a.ts - b.ts)
+  return rows.map((r) => ({ tags: { ...groups[r.grp]! }, ts: r.b ?? r.ts, value: Number(r.v) })).sort((a, b) => a.ts - b.ts)
 }
 
 export function levelDurations(db: Db, q: LevelDurationsQuery, series: readonly SeriesRef[], field: number): LevelDurations[] {
@@ -88,7 +89,12 @@ export function levelDurations(db: Db, q: LevelDurationsQuery, series: readonly 
   for (const r of rows) {
     let d = out.get(r.grp)
     if (!d) {
-      d = { tags: { ...groups[r.grp]! }, points: 0, durations: new Array<number>(th.length + 1).fill(0), first: new Array<number | null>(th.length + 1).fill(null) }
+      d = {
+        tags: { ...groups[r.grp]! },
+        points: 0,
+        durations: new Array<number>(th.length + 1).fill(0),
+        first: new Array<number | null>(th.length + 1).fill(null),
+      }
       out.set(r.grp, d)
     }
     d.points += r.n

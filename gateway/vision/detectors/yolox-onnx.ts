@@ -45,7 +45,14 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
   return {
     type: 'yolox-onnx',
     inputSize: size,
-    async detect(image: Sharp, frame: FrameSize, regions: Array<Region | null>, t: Timings, gate?: (thumb: Uint8Array) => boolean, pixels?: RawFrame): Promise<Detection[] | null> {
+    async detect(
+      image: Sharp,
+      frame: FrameSize,
+      regions: Array<Region | null>,
+      t: Timings,
+      gate?: (thumb: Uint8Array) => boolean,
+      pixels?: RawFrame,
+    ): Promise<Detection[] | null> {
       const all: Detection[] = []
       let gated = !gate
       // The whole-frame pass goes first so that the gate sees the whole frame.
@@ -53,29 +60,29 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       const slot = await acquire()
       const buf = slot.buf
       try {
-      for (const region of ordered) {
-        let t0 = performance.now()
-        const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
-          throw undecodable(err)
-        })
-        if (!gated) {
-          gated = true
-          const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image)
-          if (!gate!(thumb)) {
-            t.preprocessMs += performance.now() - t0
-            return null
+        for (const region of ordered) {
+          let t0 = performance.now()
+          const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
+            throw undecodable(err)
+          })
+          if (!gated) {
+            gated = true
+            const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image)
+            if (!gate!(thumb)) {
+              t.preprocessMs += performance.now() - t0
+              return null
+            }
           }
+          let t1 = performance.now()
+          t.preprocessMs += t1 - t0
+          const out = await infer(slot.tensor)
+          t0 = performance.now()
+          // session.run itself, not the wait for the other frame's run.
+          t.inferMs += lastRunMs
+          all.push(...decodeYolox(out, manifest, lb, frame, opts.scoreThreshold))
+          t1 = performance.now()
+          t.postprocessMs += t1 - t0
         }
-        let t1 = performance.now()
-        t.preprocessMs += t1 - t0
-        const out = await infer(slot.tensor)
-        t0 = performance.now()
-        // session.run itself, not the wait for the other frame's run.
-        t.inferMs += lastRunMs
-        all.push(...decodeYolox(out, manifest, lb, frame, opts.scoreThreshold))
-        t1 = performance.now()
-        t.postprocessMs += t1 - t0
-      }
       } finally {
         release(slot)
       }

@@ -47,20 +47,33 @@ export function App() {
     })
   }, [start])
   const logout = useCallback(() => {
-    auth.logout().catch(() => {}).finally(() => {
-      setNotice(null)
-      start(null)
-    })
+    auth
+      .logout()
+      .catch(() => {})
+      .finally(() => {
+        setNotice(null)
+        start(null)
+      })
   }, [start])
 
   return (
     <I18nContext.Provider value={i18n}>
-      <a class="skip" href="#main">{i18n.t('app.skip')}</a>
+      <a class="skip" href="#main">
+        {i18n.t('app.skip')}
+      </a>
       <Header user={session?.user ?? null} onLogout={logout} />
       <main id="main" tabIndex={-1}>
-        {session === undefined ? null
-          : session === null ? <Login notice={notice} onLogin={(s) => { setNotice(null); start(s) }} />
-          : <Console session={session} />}
+        {session === undefined ? null : session === null ? (
+          <Login
+            notice={notice}
+            onLogin={(s) => {
+              setNotice(null)
+              start(s)
+            }}
+          />
+        ) : (
+          <Console session={session} />
+        )}
       </main>
     </I18nContext.Provider>
   )
@@ -75,16 +88,27 @@ function Console({ session }: { session: Session }) {
   return (
     <>
       <Nav route={route} canNotify={canAct} admin={session.user.role === 'admin'} />
-      {route.page === 'alert' ? <AlertPage id={route.id} live={live} canAct={canAct} />
-        : route.page === 'devices' ? <Devices canManage={canManage} />
-        : route.page === 'stations' ? <StationsPage />
-        : route.page === 'station' ? <StationPage id={route.id} />
-        : route.page === 'cameras' ? <Cameras />
-        : route.page === 'camera' ? <CameraPage id={route.id} canEdit={canManage} />
-        : route.page === 'notifications' && canAct ? <Notifications />
-        : route.page === 'reports' ? <ReportsPage />
-        : route.page === 'webhooks' ? <WebhooksPage />
-        : <Board live={live} canAct={canAct} />}
+      {route.page === 'alert' ? (
+        <AlertPage id={route.id} live={live} canAct={canAct} />
+      ) : route.page === 'devices' ? (
+        <Devices canManage={canManage} />
+      ) : route.page === 'stations' ? (
+        <StationsPage />
+      ) : route.page === 'station' ? (
+        <StationPage id={route.id} />
+      ) : route.page === 'cameras' ? (
+        <Cameras />
+      ) : route.page === 'camera' ? (
+        <CameraPage id={route.id} canEdit={canManage} />
+      ) : route.page === 'notifications' && canAct ? (
+        <Notifications />
+      ) : route.page === 'reports' ? (
+        <ReportsPage />
+      ) : route.page === 'webhooks' ? (
+        <WebhooksPage />
+      ) : (
+        <Board live={live} canAct={canAct} />
+      )}
     </>
   )
 }
@@ -108,8 +132,17 @@ function Nav({ route, canNotify, admin }: { route: Route; canNotify: boolean; ad
   return (
     <nav class="pages" aria-label={t('nav.label')}>
       {links.map((l) => (
-        <a key={l.href} href={l.href} aria-current={l.current ? 'page' : undefined}
-          onClick={(e) => { e.preventDefault(); navigate(l.href) }}>{t(l.label)}</a>
+        <a
+          key={l.href}
+          href={l.href}
+          aria-current={l.current ? 'page' : undefined}
+          onClick={(e) => {
+            e.preventDefault()
+            navigate(l.href)
+          }}
+        >
+          {t(l.label)}
+        </a>
       ))}
     </nav>
   )

@@ -72,12 +72,18 @@ const rank = (s: Severity) => SEVERITIES.indexOf(s)
 
 /** Most severe first, then newest opened first (the "newest and most severe first"). */
 export function sortAlerts(alerts: Iterable<Alert>): Alert[] {
-  return [...alerts].sort((a, b) => rank(b.severity) - rank(a.severity) || b.opened_at.localeCompare(a.opened_at) || a.id.localeCompare(b.id))
+  return [...alerts].sort(
+    (a, b) => rank(b.severity) - rank(a.severity) || b.opened_at.localeCompare(a.opened_at) || a.id.localeCompare(b.id),
+  )
 }
 
 export function matches(a: Alert, f: Filters): boolean {
-  return (!f.kind || a.kind === f.kind) && (!f.station || a.station === f.station) &&
-    (!f.district || a.district === f.district) && (!f.severity || a.severity === f.severity)
+  return (
+    (!f.kind || a.kind === f.kind) &&
+    (!f.station || a.station === f.station) &&
+    (!f.district || a.district === f.district) &&
+    (!f.severity || a.severity === f.severity)
+  )
 }
 
 /** A new alert, or one raised to major or critical: the officer must notice it now. */

@@ -19,7 +19,11 @@ export interface Session {
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly retryAfter?: number) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
     super(message)
   }
 }
@@ -59,9 +63,8 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
     // Not JSON (a proxy's error page): the status says enough.
   }
   if (!res.ok) {
-    const message = typeof (data as { message?: unknown } | null)?.message === 'string'
-      ? (data as { message: string }).message
-      : res.statusText
+    const message =
+      typeof (data as { message?: unknown } | null)?.message === 'string' ? (data as { message: string }).message : res.statusText
     const retry = Number(res.headers.get('retry-after'))
     if (res.status === 401 && !opts.quiet401) onUnauthorized()
     throw new ApiError(res.status, message, Number.isFinite(retry) && retry > 0 ? retry : undefined)

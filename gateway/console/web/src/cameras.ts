@@ -66,11 +66,14 @@ export async function loadCameras(): Promise<Camera[]> {
 }
 
 export const loadCamera = (id: string) => api.get<Camera>(`/devices/${encodeURIComponent(id)}`)
-export const loadConfig = (id: string) => api.get<{ config: CameraConfig; updated_at: string | null }>(`/cameras/${encodeURIComponent(id)}/config`)
-export const saveConfig = (id: string, config: CameraConfig) => api.put<{ config: CameraConfig; updated_at: string }>(`/cameras/${encodeURIComponent(id)}/config`, config)
+export const loadConfig = (id: string) =>
+  api.get<{ config: CameraConfig; updated_at: string | null }>(`/cameras/${encodeURIComponent(id)}/config`)
+export const saveConfig = (id: string, config: CameraConfig) =>
+  api.put<{ config: CameraConfig; updated_at: string }>(`/cameras/${encodeURIComponent(id)}/config`, config)
 
 /** The snapshot's address, changed with each analysed frame so the browser fetches the new one. */
-export const snapshotUrl = (id: string, ts: string | undefined) => `/api/v1/cameras/${encodeURIComponent(id)}/snapshot${ts ? `?frame=${encodeURIComponent(ts)}` : ''}`
+export const snapshotUrl = (id: string, ts: string | undefined) =>
+  `/api/v1/cameras/${encodeURIComponent(id)}/snapshot${ts ? `?frame=${encodeURIComponent(ts)}` : ''}`
 
 export const total = (c: Counts) => VEHICLES.reduce((s, v) => s + (c[v] ?? 0), 0)
 

@@ -48,7 +48,12 @@ export function formatTime(lang: Lang, iso: string): string {
   if (!f) {
     f = new Intl.DateTimeFormat(locale(lang), {
       timeZone: 'Asia/Ho_Chi_Minh',
-      day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      day: '2-digit',
+      month: '2-digit',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     })
     timeFormats.set(lang, f)
   }

@@ -62,22 +62,25 @@ export function useLiveAlerts(): LiveAlerts {
     // Names are a nicety: without them (or the right to list devices) the device id is shown.
     loadDevices().then(setDevices, () => {})
     const seq = ++loads.current.started
-    loadActive().then((list) => {
-      if (seq < loads.current.applied) return
-      loads.current.applied = seq
-      setAlerts((prev) => {
-        const next = new Map<string, Alert>()
-        for (const a of list) {
-          const resolvedAt = gone.current.get(a.id)
-          if (resolvedAt && resolvedAt >= a.updated_at) continue
-          const cur = prev.get(a.id)
-          next.set(a.id, cur && !newer(a, cur) ? cur : a)
-        }
-        return next
-      })
-      setLoaded(true)
-      setLoadError(null)
-    }, (err: Error) => setLoadError(err.message))
+    loadActive().then(
+      (list) => {
+        if (seq < loads.current.applied) return
+        loads.current.applied = seq
+        setAlerts((prev) => {
+          const next = new Map<string, Alert>()
+          for (const a of list) {
+            const resolvedAt = gone.current.get(a.id)
+            if (resolvedAt && resolvedAt >= a.updated_at) continue
+            const cur = prev.get(a.id)
+            next.set(a.id, cur && !newer(a, cur) ? cur : a)
+          }
+          return next
+        })
+        setLoaded(true)
+        setLoadError(null)
+      },
+      (err: Error) => setLoadError(err.message),
+    )
   }, [])
 
   useEffect(() => {

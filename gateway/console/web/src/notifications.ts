@@ -7,10 +7,25 @@ import { api, type Role } from './api.ts'
 
 export const CHANNELS = ['sms', 'zalo_zns', 'zalo_oa'] as const
 export type Channel = (typeof CHANNELS)[number]
-export const OUTBOX_STATES = ['pending', 'deferred', 'sending', 'sent', 'failed', 'held', 'digested', 'uncertain', 'undeliverable', 'skipped'] as const
+export const OUTBOX_STATES = [
+  'pending',
+  'deferred',
+  'sending',
+  'sent',
+  'failed',
+  'held',
+  'digested',
+  'uncertain',
+  'undeliverable',
+  'skipped',
+] as const
 export type OutboxState = (typeof OUTBOX_STATES)[number]
 
-export interface QuietHours { from: string; to: string; bypass: Severity }
+export interface QuietHours {
+  from: string
+  to: string
+  bypass: Severity
+}
 
 export interface Contact {
   id: string
@@ -32,7 +47,12 @@ export interface Contact {
 /** What the form sends: POST takes it whole; PATCH takes it with null for a field left empty. */
 export type ContactInput = Omit<Contact, 'id' | 'created_at' | 'warnings' | 'quiet_hours'> & { quiet_hours?: QuietHours | null }
 
-export interface TestResult { channel: Channel; ok: boolean; code?: string; message?: string }
+export interface TestResult {
+  channel: Channel
+  ok: boolean
+  code?: string
+  message?: string
+}
 
 export interface Notification {
   id: number
@@ -51,7 +71,10 @@ export interface Notification {
   provider_answer: string | null
 }
 
-interface Page<T> { items: T[]; next: string | null }
+interface Page<T> {
+  items: T[]
+  next: string | null
+}
 
 export async function listContacts(): Promise<Contact[]> {
   const out: Contact[] = []
@@ -88,4 +111,8 @@ export function listNotifications(f: { state?: OutboxState | ''; channel?: Chann
 }
 
 /** "kim-long, phu-oc" → ["kim-long", "phu-oc"]; commas or semicolons, blanks dropped. */
-export const splitList = (text: string) => text.split(/[,;]/).map((s) => s.trim()).filter(Boolean)
+export const splitList = (text: string) =>
+  text
+    .split(/[,;]/)
+    .map((s) => s.trim())
+    .filter(Boolean)

@@ -70,7 +70,9 @@ export async function loadWaterSeries(report: Report, stations: Station[]): Prom
     const device = own[0]
     if (!device) continue
     const q = `metric=water_level&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&every=${every}&fn=max`
-    const r = await api.get<{ points: Array<{ ts: string; value: number | string | boolean }> }>(`/devices/${encodeURIComponent(device.id)}/readings?${q}`)
+    const r = await api.get<{ points: Array<{ ts: string; value: number | string | boolean }> }>(
+      `/devices/${encodeURIComponent(device.id)}/readings?${q}`,
+    )
     out[s.station] = r.points.filter((p): p is { ts: string; value: number } => typeof p.value === 'number')
   }
   return out

@@ -83,8 +83,13 @@ export function mainMetric(kind: Device['kind']): { metric: string; unit: string
  * console's, and the level is always written out too). AQI: the VN_AQI band of Decision
  * 1459/QĐ-TCMT, Table 1, in that Decision's colours (green, yellow, orange, red, purple, maroon).
  */
-export function levelOf(t: Translate, lang: Lang, kind: Device['kind'], values: Latest['values'] | undefined, station: Station | undefined):
-  { cls: string; text: string } | null {
+export function levelOf(
+  t: Translate,
+  lang: Lang,
+  kind: Device['kind'],
+  values: Latest['values'] | undefined,
+  station: Station | undefined,
+): { cls: string; text: string } | null {
   if (!values) return null
   if (kind === 'water_level') {
     let level = typeof values.alarm_level === 'number' ? values.alarm_level : undefined
@@ -96,13 +101,14 @@ export function levelOf(t: Translate, lang: Lang, kind: Device['kind'], values: 
     }
     if (level === undefined) return null
     const roman = (['I', 'II', 'III'] as const)[level - 1]
-    return roman
-      ? { cls: `lvl-${level}`, text: t('alert.level', { level: roman }) }
-      : { cls: 'lvl-0', text: t('stations.belowI') }
+    return roman ? { cls: `lvl-${level}`, text: t('alert.level', { level: roman }) } : { cls: 'lvl-0', text: t('stations.belowI') }
   }
   if (kind === 'air_quality' && typeof values.aqi === 'number') {
     const band = aqiBand(values.aqi)
-    return { cls: `aqi-${AQI_BANDS.indexOf(band) + 1}`, text: t('stations.aqi', { value: Math.round(values.aqi), band: lang === 'vi' ? band.vi : band.en }) }
+    return {
+      cls: `aqi-${AQI_BANDS.indexOf(band) + 1}`,
+      text: t('stations.aqi', { value: Math.round(values.aqi), band: lang === 'vi' ? band.vi : band.en }),
+    }
   }
   return null
 }

@@ -35,7 +35,8 @@ export const viCameras = {
   'camera.all': 'Tổng các vùng',
   'camera.byZone': 'Theo vùng',
   'editor.heading': 'Sửa vùng đếm và vùng ngập',
-  'editor.help': 'Bấm lên ảnh để thêm từng đỉnh; bấm đúp hoặc nút "Đóng vùng" để hoàn tất vùng, rồi "Lưu cấu hình". Tọa độ từ 0 đến 1 (x sang phải, y xuống dưới).',
+  'editor.help':
+    'Bấm lên ảnh để thêm từng đỉnh; bấm đúp hoặc nút "Đóng vùng" để hoàn tất vùng, rồi "Lưu cấu hình". Tọa độ từ 0 đến 1 (x sang phải, y xuống dưới).',
   'editor.canvas': 'Vùng vẽ trên khung hình: {count} đỉnh đã chọn',
   'editor.newZone': 'Vùng mới',
   'editor.id': 'Mã vùng',
@@ -102,7 +103,8 @@ export const enCameras: Record<keyof typeof viCameras, string> = {
   'camera.all': 'All zones',
   'camera.byZone': 'By zone',
   'editor.heading': 'Edit count and flood zones',
-  'editor.help': 'Click on the picture to add each corner; double-click or "Close polygon" to finish the zone, then "Save configuration". Coordinates run from 0 to 1 (x right, y down).',
+  'editor.help':
+    'Click on the picture to add each corner; double-click or "Close polygon" to finish the zone, then "Save configuration". Coordinates run from 0 to 1 (x right, y down).',
   'editor.canvas': 'Drawing area over the frame: {count} points chosen',
   'editor.newZone': 'New zone',
   'editor.id': 'Zone id',

@@ -367,7 +367,7 @@ const en: Record<Key, string> = {
   ...enCameras,
   'nav.reports': 'Reports',
   'reports.heading': 'Situation report',
-  'reports.intro': 'A period\'s figures for leaders: print from the browser or download the PDF.',
+  'reports.intro': "A period's figures for leaders: print from the browser or download the PDF.",
   'reports.period': 'Period',
   'reports.today': 'Today',
   'reports.yesterday': 'Yesterday',

@@ -17,7 +17,7 @@ export interface TileSettings {
 export function project(lat: number, lon: number, z: number): { x: number; y: number } {
   const n = TILE * 2 ** z
   // Web Mercator stops at ±85.0511° (where the world becomes square).
-  const phi = Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180
+  const phi = (Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI) / 180
   return {
     x: ((lon + 180) / 360) * n,
     y: ((1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2) * n,

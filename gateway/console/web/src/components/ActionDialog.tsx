@@ -8,7 +8,12 @@ import type { AlertAction } from './AlertCard.tsx'
  * Acknowledge or resolve one alert with an optional note, in a native modal <dialog> (focus is
  * kept inside it, Escape closes it and focus returns to the button that opened it).
  */
-export function ActionDialog({ alert, action, onDone, onClose }: {
+export function ActionDialog({
+  alert,
+  action,
+  onDone,
+  onClose,
+}: {
   alert: Alert
   action: AlertAction
   onDone: (a: Alert) => void
@@ -47,12 +52,19 @@ export function ActionDialog({ alert, action, onDone, onClose }: {
         <h2 id="action-title">{action === 'ack' ? t('action.ackTitle') : t('action.resolveTitle')}</h2>
         <p class="dialog-alert">{alert.title}</p>
         <label for="action-note">{t('action.note')}</label>
-        <textarea id="action-note" name="note" rows={3} maxLength={1000} value={note}
-          onInput={(e) => setNote(e.currentTarget.value)} />
-        {error && <p class="error" role="alert">{error}</p>}
+        <textarea id="action-note" name="note" rows={3} maxLength={1000} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
         <div class="dialog-buttons">
-          <button type="button" class="secondary" onClick={() => onClose(false)}>{t('action.cancel')}</button>
-          <button type="submit" disabled={busy}>{busy ? t('action.busy') : verb}</button>
+          <button type="button" class="secondary" onClick={() => onClose(false)}>
+            {t('action.cancel')}
+          </button>
+          <button type="submit" disabled={busy}>
+            {busy ? t('action.busy') : verb}
+          </button>
         </div>
       </form>
     </dialog>

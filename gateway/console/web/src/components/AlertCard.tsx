@@ -5,7 +5,6 @@ import { navigate } from '../router.ts'
 
 export type AlertAction = 'ack' | 'resolve'
 
-
 /** The facts of an alert as short phrases (station, district, value...), in the chosen language. */
 export function AlertFacts({ alert: a, devices }: { alert: Alert; devices: readonly DeviceInfo[] }) {
   const { t, lang } = useI18n()
@@ -19,14 +18,18 @@ export function AlertFacts({ alert: a, devices }: { alert: Alert; devices: reado
   const named = devices.map((d) => (d.name ? `${d.name} (${d.id})` : d.id))
   if (named.length) facts.push(t('alert.device', { device: named.join(', ') }))
   if (a.value !== undefined) {
-    facts.push(a.threshold !== undefined
-      ? t('alert.value', { value: fmt(a.value), threshold: fmt(a.threshold), unit })
-      : t('alert.valueOnly', { value: fmt(a.value), unit }))
+    facts.push(
+      a.threshold !== undefined
+        ? t('alert.value', { value: fmt(a.value), threshold: fmt(a.threshold), unit })
+        : t('alert.valueOnly', { value: fmt(a.value), unit }),
+    )
   }
   facts.push(t('alert.opened', { time: formatTime(lang, a.opened_at) }))
   return (
     <ul class="facts">
-      {facts.map((f) => <li key={f}>{f}</li>)}
+      {facts.map((f) => (
+        <li key={f}>{f}</li>
+      ))}
       {a.late && <li class="late">{t('alert.late')}</li>}
     </ul>
   )
@@ -77,18 +80,35 @@ function AlertCardView({ alert: a, devices, canAct, onAction }: AlertCardProps) 
       {a.acknowledged && (
         <p class="who-did">
           {t('alert.ackBy', { by: a.acknowledged.by, time: formatTime(lang, a.acknowledged.at) })}
-          {a.acknowledged.note && <>: <q>{a.acknowledged.note}</q></>}
+          {a.acknowledged.note && (
+            <>
+              : <q>{a.acknowledged.note}</q>
+            </>
+          )}
         </p>
       )}
       <div class="alert-actions">
         {canAct && a.state === 'open' && (
-          <button type="button" aria-describedby={titleId} onClick={() => onAction(a, 'ack')}>{t('alert.ack')}</button>
+          <button type="button" aria-describedby={titleId} onClick={() => onAction(a, 'ack')}>
+            {t('alert.ack')}
+          </button>
         )}
         {canAct && (
-          <button type="button" class="secondary" aria-describedby={titleId} onClick={() => onAction(a, 'resolve')}>{t('alert.resolve')}</button>
+          <button type="button" class="secondary" aria-describedby={titleId} onClick={() => onAction(a, 'resolve')}>
+            {t('alert.resolve')}
+          </button>
         )}
-        <a class="history-link" href={href} aria-describedby={titleId}
-          onClick={(e) => { e.preventDefault(); navigate(href) }}>{t('alert.history')}</a>
+        <a
+          class="history-link"
+          href={href}
+          aria-describedby={titleId}
+          onClick={(e) => {
+            e.preventDefault()
+            navigate(href)
+          }}
+        >
+          {t('alert.history')}
+        </a>
       </div>
     </li>
   )

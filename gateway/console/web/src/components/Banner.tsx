@@ -11,11 +11,22 @@ export function Banner({ events, onDismiss }: { events: AlertEvent[]; onDismiss:
       {events.map((e) => (
         <div key={e.id} class={`banner sev-${e.severity}`} data-alert-id={e.id}>
           <SeverityBadge severity={e.severity} />
-          <p><strong>{t('banner.new')}:</strong> {e.title}</p>
-          <a href={`/alerts/${encodeURIComponent(e.id)}`} onClick={(ev) => { ev.preventDefault(); onDismiss(e.id); navigate(`/alerts/${encodeURIComponent(e.id)}`) }}>
+          <p>
+            <strong>{t('banner.new')}:</strong> {e.title}
+          </p>
+          <a
+            href={`/alerts/${encodeURIComponent(e.id)}`}
+            onClick={(ev) => {
+              ev.preventDefault()
+              onDismiss(e.id)
+              navigate(`/alerts/${encodeURIComponent(e.id)}`)
+            }}
+          >
             {t('banner.view')}
           </a>
-          <button type="button" class="icon" aria-label={t('banner.dismiss')} onClick={() => onDismiss(e.id)}>×</button>
+          <button type="button" class="icon" aria-label={t('banner.dismiss')} onClick={() => onDismiss(e.id)}>
+            ×
+          </button>
         </div>
       ))}
     </div>

@@ -15,7 +15,9 @@ export function Header({ user, onLogout }: { user: User | null; onLogout: () => 
         {user && (
           <>
             <span class="who">{t('user.signedIn', { name: user.name, role: t(`role.${user.role}`) })}</span>
-            <button type="button" class="secondary" onClick={onLogout}>{t('user.logout')}</button>
+            <button type="button" class="secondary" onClick={onLogout}>
+              {t('user.logout')}
+            </button>
           </>
         )}
       </div>

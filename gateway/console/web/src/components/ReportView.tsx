@@ -23,24 +23,40 @@ function useNarrow(): boolean {
 export function ReportView({ doc }: { doc: ReportDoc }) {
   return (
     <article class="report" lang={doc.lang} aria-labelledby="report-title">
-      <h2 id="report-title" class="report-title">{doc.title}</h2>
+      <h2 id="report-title" class="report-title">
+        {doc.title}
+      </h2>
       <dl class="report-meta">
         {doc.meta.map((m) => (
-          <div key={m.label}><dt>{m.label}</dt><dd>{m.value}</dd></div>
+          <div key={m.label}>
+            <dt>{m.label}</dt>
+            <dd>{m.value}</dd>
+          </div>
         ))}
       </dl>
       {doc.sections.map((s) => (
         <section key={s.id} id={`report-${s.id}`} class="report-section" aria-labelledby={`report-${s.id}-h`}>
           <h3 id={`report-${s.id}-h`}>{s.heading}</h3>
-          {s.blocks.map((b, i) => (
-            b.kind === 'table' ? <Table key={i} table={b} />
-              : b.kind === 'bars' ? <Bars key={i} chart={b} />
-              : b.kind === 'line' ? <Line key={i} chart={b} />
-              : <p key={i} class="report-note">{b.text}</p>
-          ))}
+          {s.blocks.map((b, i) =>
+            b.kind === 'table' ? (
+              <Table key={i} table={b} />
+            ) : b.kind === 'bars' ? (
+              <Bars key={i} chart={b} />
+            ) : b.kind === 'line' ? (
+              <Line key={i} chart={b} />
+            ) : (
+              <p key={i} class="report-note">
+                {b.text}
+              </p>
+            ),
+          )}
         </section>
       ))}
-      <footer class="report-foot">{doc.footnotes.map((f) => <p key={f}>{f}</p>)}</footer>
+      <footer class="report-foot">
+        {doc.footnotes.map((f) => (
+          <p key={f}>{f}</p>
+        ))}
+      </footer>
     </article>
   )
 }
@@ -53,14 +69,28 @@ function Table({ table }: { table: DocTable }) {
       <table>
         <caption>{table.caption}</caption>
         <thead>
-          <tr>{table.columns.map((c, i) => <th key={i} scope="col" class={c.align === 'right' ? 'num' : ''}>{c.label}</th>)}</tr>
+          <tr>
+            {table.columns.map((c, i) => (
+              <th key={i} scope="col" class={c.align === 'right' ? 'num' : ''}>
+                {c.label}
+              </th>
+            ))}
+          </tr>
         </thead>
         <tbody>
           {table.rows.map((r, i) => (
             <tr key={i}>
-              {r.map((cell, j) => (j === 0
-                ? <th key={j} scope="row">{cell}</th>
-                : <td key={j} class={table.columns[j]?.align === 'right' ? 'num' : ''}>{cell}</td>))}
+              {r.map((cell, j) =>
+                j === 0 ? (
+                  <th key={j} scope="row">
+                    {cell}
+                  </th>
+                ) : (
+                  <td key={j} class={table.columns[j]?.align === 'right' ? 'num' : ''}>
+                    {cell}
+                  </td>
+                ),
+              )}
             </tr>
           ))}
         </tbody>
@@ -84,28 +114,47 @@ function Bars({ chart }: { chart: BarChart }) {
   const barH = narrow ? 18 : 17
   const H = chart.rows.length * rowH + 6
   const max = Math.max(1e-9, ...chart.rows.map((r) => r.values.reduce((s, v) => s + v, 0)))
-  const describe = chart.rows.map((r) => `${r.label}: ${r.values.map((v, i) => `${chart.legend[i]?.label ?? ''} ${chart.valueText(v)} ${chart.unit}`).join(', ')}`).join('; ')
+  const describe = chart.rows
+    .map((r) => `${r.label}: ${r.values.map((v, i) => `${chart.legend[i]?.label ?? ''} ${chart.valueText(v)} ${chart.unit}`).join(', ')}`)
+    .join('; ')
   return (
     <figure class="report-chart">
       <figcaption>{chart.caption}</figcaption>
       <ul class="report-legend" aria-hidden="true">
         {chart.legend.map((l) => (
-          <li key={l.label}><svg viewBox="0 0 10 10" width="12" height="12"><rect width="10" height="10" fill={l.color} stroke="#6b7280" stroke-width="0.6" /></svg>{l.label}</li>
+          <li key={l.label}>
+            <svg viewBox="0 0 10 10" width="12" height="12">
+              <rect width="10" height="10" fill={l.color} stroke="#6b7280" stroke-width="0.6" />
+            </svg>
+            {l.label}
+          </li>
         ))}
       </ul>
-      <svg class="bars-chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={t('reports.chartBars', { caption: chart.caption, rows: describe })}>
+      <svg
+        class="bars-chart"
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={t('reports.chartBars', { caption: chart.caption, rows: describe })}
+      >
         {chart.rows.map((r, i) => {
           const y = i * rowH + 3
           let x = barL
           const sum = r.values.reduce((s, v) => s + v, 0)
           return (
             <g key={r.label + i}>
-              {narrow
-                ? <text class="bar-label" x={0} y={y + 13}>{r.label}</text>
-                : <text class="bar-label" x={labelW} y={y + rowH / 2 + 2} text-anchor="end">{r.label}</text>}
+              {narrow ? (
+                <text class="bar-label" x={0} y={y + 13}>
+                  {r.label}
+                </text>
+              ) : (
+                <text class="bar-label" x={labelW} y={y + rowH / 2 + 2} text-anchor="end">
+                  {r.label}
+                </text>
+              )}
               {r.values.map((v, j) => {
                 const w = (v / max) * barW
-                const rect = w > 0.2 ? <rect key={j} x={x} y={y + barY} width={w} height={barH} fill={chart.legend[j]?.color ?? '#999'} /> : null
+                const rect =
+                  w > 0.2 ? <rect key={j} x={x} y={y + barY} width={w} height={barH} fill={chart.legend[j]?.color ?? '#999'} /> : null
                 x += w
                 return rect
               })}
@@ -139,29 +188,59 @@ function Line({ chart }: { chart: LineChart }) {
   const pts = chart.points.filter((p) => p.t >= chart.from && p.t <= chart.to)
   const path = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ')
   const peak = pts.reduce((m, p) => (p.v > m.v ? p : m), pts[0] ?? { t: chart.from, v: 0 })
-  const peakTick = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Ho_Chi_Minh', day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(peak.t).replace(',', '')
+  const peakTick = new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Asia/Ho_Chi_Minh',
+    day: '2-digit',
+    month: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  })
+    .format(peak.t)
+    .replace(',', '')
   return (
     <figure class="report-chart">
       <figcaption>{chart.caption}</figcaption>
-      <svg class="station-chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={t('reports.chartLine', { caption: chart.caption, max: chart.valueText(peak.v), time: peakTick })}>
+      <svg
+        class="station-chart"
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={t('reports.chartLine', { caption: chart.caption, max: chart.valueText(peak.v), time: peakTick })}
+      >
         <rect class="chart-bg" x={L} y={T} width={W - L - R} height={H - T - B} />
         {Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4).map((v) => (
           <g key={v}>
             <line class="grid" x1={L} x2={W - R} y1={y(v)} y2={y(v)} />
-            <text class="axis" x={L - 6} y={y(v) + 4} text-anchor="end">{chart.valueText(Number(v.toFixed(2)))}</text>
+            <text class="axis" x={L - 6} y={y(v) + 4} text-anchor="end">
+              {chart.valueText(Number(v.toFixed(2)))}
+            </text>
           </g>
         ))}
-        {chart.ticks.filter((_, i) => !narrow || i % 2 === 0).map((tk) => (
-          <text key={tk.t} class="axis" x={x(tk.t)} y={H - 10} text-anchor={tk.t === chart.from ? 'start' : tk.t === chart.to ? 'end' : 'middle'}>{tk.text}</text>
-        ))}
+        {chart.ticks
+          .filter((_, i) => !narrow || i % 2 === 0)
+          .map((tk) => (
+            <text
+              key={tk.t}
+              class="axis"
+              x={x(tk.t)}
+              y={H - 10}
+              text-anchor={tk.t === chart.from ? 'start' : tk.t === chart.to ? 'end' : 'middle'}
+            >
+              {tk.text}
+            </text>
+          ))}
         {chart.lines.map((l) => (
           <g key={l.label} class={`level-line lvl-${l.tone}`}>
             <line x1={L} x2={W - R} y1={y(l.value)} y2={y(l.value)} />
-            <text x={W - R + 4} y={y(l.value) + 4}>{l.label}</text>
+            <text x={W - R + 4} y={y(l.value) + 4}>
+              {l.label}
+            </text>
           </g>
         ))}
         {path && <path class="series" d={path} />}
-        <text class="axis unit" x={L - 6} y={T - 10} text-anchor="end">{chart.unit}</text>
+        <text class="axis unit" x={L - 6} y={T - 10} text-anchor="end">
+          {chart.unit}
+        </text>
       </svg>
     </figure>
   )

@@ -34,14 +34,17 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
   const [ready, setReady] = useState(false)
 
   useEffect(() => {
-    loadConfig(id).then(({ config }) => {
-      setZones(config.zones ?? [])
-      setTilingRest(config.tiling)
-      const e = config.tiling?.enabled
-      setTiling(e === true ? 'on' : e === false ? 'off' : 'auto')
-      setDry(config.dryReference ?? '')
-      setReady(true)
-    }, (err: Error) => setStatus({ ok: false, text: t('error.server', { message: err.message }) }))
+    loadConfig(id).then(
+      ({ config }) => {
+        setZones(config.zones ?? [])
+        setTilingRest(config.tiling)
+        const e = config.tiling?.enabled
+        setTiling(e === true ? 'on' : e === false ? 'off' : 'auto')
+        setDry(config.dryReference ?? '')
+        setReady(true)
+      },
+      (err: Error) => setStatus({ ok: false, text: t('error.server', { message: err.message }) }),
+    )
   }, [id])
 
   const at = (ev: MouseEvent): Point => {
@@ -55,9 +58,16 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
     if (points.length < 3) return setProblem(t('editor.needPoints'))
     if (!ZONE_ID.test(zoneId) || zones.some((z) => z.id === zoneId)) return setProblem(t('editor.needId'))
     const cap = Number(capacity)
-    const zone: Zone = kind === 'flood'
-      ? { id: zoneId, kind, polygon: points }
-      : { id: zoneId, kind, polygon: points, ...(direction.trim() ? { direction: direction.trim() } : {}), ...(capacity && cap > 0 ? { capacityPcu: cap } : {}) }
+    const zone: Zone =
+      kind === 'flood'
+        ? { id: zoneId, kind, polygon: points }
+        : {
+            id: zoneId,
+            kind,
+            polygon: points,
+            ...(direction.trim() ? { direction: direction.trim() } : {}),
+            ...(capacity && cap > 0 ? { capacityPcu: cap } : {}),
+          }
     setZones((zs) => [...zs, zone])
     setPoints([])
     setZoneId('')
@@ -69,7 +79,9 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
   // A double-click ends the polygon: its second click added a point twice, dropped above; the
   // zone is closed once that state is in.
   const [closeAsked, setCloseAsked] = useState(0)
-  useEffect(() => { if (closeAsked) close() }, [closeAsked])
+  useEffect(() => {
+    if (closeAsked) close()
+  }, [closeAsked])
 
   const save = async (ev: Event) => {
     ev.preventDefault()
@@ -95,13 +107,25 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
     <>
       <div class="camera-top">
         <Snapshot id={id} name={name} ts={ts}>
-          <svg class="zone-svg" viewBox="0 0 1 1" preserveAspectRatio="none" role="img"
+          <svg
+            class="zone-svg"
+            viewBox="0 0 1 1"
+            preserveAspectRatio="none"
+            role="img"
             aria-label={t('editor.canvas', { count: points.length })}
             onClick={(e) => ready && setPoints((ps) => [...ps, at(e)])}
-            onDblClick={() => { setPoints((ps) => ps.slice(0, -1)); setCloseAsked((n) => n + 1) }}>
-            {zones.map((z) => <polygon key={z.id} class={`zone-shape zone-${z.kind}`} points={pointsAttr(z.polygon)} />)}
+            onDblClick={() => {
+              setPoints((ps) => ps.slice(0, -1))
+              setCloseAsked((n) => n + 1)
+            }}
+          >
+            {zones.map((z) => (
+              <polygon key={z.id} class={`zone-shape zone-${z.kind}`} points={pointsAttr(z.polygon)} />
+            ))}
             {points.length > 0 && <polyline class="zone-draft" points={pointsAttr(points.length > 2 ? [...points, points[0]!] : points)} />}
-            {points.map(([x, y], i) => <circle key={i} class="zone-dot" cx={x} cy={y} r={0.007} />)}
+            {points.map(([x, y], i) => (
+              <circle key={i} class="zone-dot" cx={x} cy={y} r={0.007} />
+            ))}
           </svg>
         </Snapshot>
         <div class="camera-side">{side}</div>
@@ -110,78 +134,135 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
         <h2 id="editor-heading">{t('editor.heading')}</h2>
         <p class="muted">{t('editor.help')}</p>
         <fieldset class="plain" disabled={!ready}>
-        <fieldset class="draft">
-          <legend>{t('editor.newZone')}</legend>
-          <div class="editor-fields">
-            <div>
-              <label for="zone-id">{t('editor.id')}</label>
-              <input id="zone-id" value={zoneId} maxLength={32} autocomplete="off" onInput={(e) => setZoneId(e.currentTarget.value.trim())} />
+          <fieldset class="draft">
+            <legend>{t('editor.newZone')}</legend>
+            <div class="editor-fields">
+              <div>
+                <label for="zone-id">{t('editor.id')}</label>
+                <input
+                  id="zone-id"
+                  value={zoneId}
+                  maxLength={32}
+                  autocomplete="off"
+                  onInput={(e) => setZoneId(e.currentTarget.value.trim())}
+                />
+              </div>
+              <div>
+                <label for="zone-kind">{t('editor.kind')}</label>
+                <select id="zone-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value as Zone['kind'])}>
+                  <option value="count">{t('editor.kind.count')}</option>
+                  <option value="flood">{t('editor.kind.flood')}</option>
+                </select>
+              </div>
+              {kind === 'count' && (
+                <>
+                  <div>
+                    <label for="zone-direction">{t('editor.direction')}</label>
+                    <input id="zone-direction" value={direction} maxLength={64} onInput={(e) => setDirection(e.currentTarget.value)} />
+                  </div>
+                  <div>
+                    <label for="zone-capacity">{t('editor.capacity')}</label>
+                    <input
+                      id="zone-capacity"
+                      type="number"
+                      min={0}
+                      step="any"
+                      inputMode="decimal"
+                      value={capacity}
+                      onInput={(e) => setCapacity(e.currentTarget.value)}
+                    />
+                  </div>
+                </>
+              )}
             </div>
-            <div>
-              <label for="zone-kind">{t('editor.kind')}</label>
-              <select id="zone-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value as Zone['kind'])}>
-                <option value="count">{t('editor.kind.count')}</option>
-                <option value="flood">{t('editor.kind.flood')}</option>
-              </select>
+            <p class="points-head">{t('editor.points')}</p>
+            <ol class="points">
+              {points.map(([x, y], i) => (
+                <li key={i}>
+                  <input
+                    type="number"
+                    min={0}
+                    max={1}
+                    step={0.001}
+                    value={x}
+                    aria-label={t('editor.pointX', { n: i + 1 })}
+                    onChange={(e) => setPoint(i, 0, Number(e.currentTarget.value))}
+                  />
+                  <input
+                    type="number"
+                    min={0}
+                    max={1}
+                    step={0.001}
+                    value={y}
+                    aria-label={t('editor.pointY', { n: i + 1 })}
+                    onChange={(e) => setPoint(i, 1, Number(e.currentTarget.value))}
+                  />
+                  <button type="button" class="secondary" onClick={() => setPoints((ps) => ps.filter((_, j) => j !== i))}>
+                    {t('editor.removePoint', { n: i + 1 })}
+                  </button>
+                </li>
+              ))}
+            </ol>
+            <div class="editor-actions">
+              <button type="button" class="secondary" onClick={() => setPoints((ps) => [...ps, [0.5, 0.5]])}>
+                {t('editor.addPoint')}
+              </button>
+              <button
+                type="button"
+                class="secondary"
+                onClick={() => {
+                  setPoints([])
+                  setProblem(null)
+                }}
+              >
+                {t('editor.clear')}
+              </button>
+              <button type="button" onClick={close}>
+                {t('editor.close')}
+              </button>
             </div>
-            {kind === 'count' && (
-              <>
-                <div>
-                  <label for="zone-direction">{t('editor.direction')}</label>
-                  <input id="zone-direction" value={direction} maxLength={64} onInput={(e) => setDirection(e.currentTarget.value)} />
-                </div>
-                <div>
-                  <label for="zone-capacity">{t('editor.capacity')}</label>
-                  <input id="zone-capacity" type="number" min={0} step="any" inputMode="decimal" value={capacity} onInput={(e) => setCapacity(e.currentTarget.value)} />
-                </div>
-              </>
+            {problem && (
+              <p class="error" role="alert">
+                {problem}
+              </p>
             )}
-          </div>
-          <p class="points-head">{t('editor.points')}</p>
-          <ol class="points">
-            {points.map(([x, y], i) => (
-              <li key={i}>
-                <input type="number" min={0} max={1} step={0.001} value={x} aria-label={t('editor.pointX', { n: i + 1 })} onChange={(e) => setPoint(i, 0, Number(e.currentTarget.value))} />
-                <input type="number" min={0} max={1} step={0.001} value={y} aria-label={t('editor.pointY', { n: i + 1 })} onChange={(e) => setPoint(i, 1, Number(e.currentTarget.value))} />
-                <button type="button" class="secondary" onClick={() => setPoints((ps) => ps.filter((_, j) => j !== i))}>{t('editor.removePoint', { n: i + 1 })}</button>
+          </fieldset>
+          <h3>{t('editor.zones')}</h3>
+          {zones.length === 0 && <p class="muted">{t('editor.noZones')}</p>}
+          <ul class="zone-list">
+            {zones.map((z) => (
+              <li key={z.id}>
+                <span>{t('editor.zoneLine', { id: z.id, kind: t(`editor.kind.${z.kind}`), count: z.polygon.length })}</span>
+                <button type="button" class="secondary" onClick={() => setZones((zs) => zs.filter((x) => x.id !== z.id))}>
+                  {t('editor.delete', { id: z.id })}
+                </button>
               </li>
             ))}
-          </ol>
-          <div class="editor-actions">
-            <button type="button" class="secondary" onClick={() => setPoints((ps) => [...ps, [0.5, 0.5]])}>{t('editor.addPoint')}</button>
-            <button type="button" class="secondary" onClick={() => { setPoints([]); setProblem(null) }}>{t('editor.clear')}</button>
-            <button type="button" onClick={close}>{t('editor.close')}</button>
+          </ul>
+          <div class="editor-fields">
+            <div>
+              <label for="zone-tiling">{t('editor.tiling')}</label>
+              <select id="zone-tiling" value={tiling} onChange={(e) => setTiling(e.currentTarget.value as Tiling)}>
+                <option value="auto">{t('editor.tiling.auto')}</option>
+                <option value="on">{t('editor.tiling.on')}</option>
+                <option value="off">{t('editor.tiling.off')}</option>
+              </select>
+            </div>
+            <div class="wide">
+              <label for="zone-dry">{t('editor.dry')}</label>
+              <input id="zone-dry" value={dry} maxLength={4096} autocomplete="off" onInput={(e) => setDry(e.currentTarget.value)} />
+            </div>
           </div>
-          {problem && <p class="error" role="alert">{problem}</p>}
         </fieldset>
-        <h3>{t('editor.zones')}</h3>
-        {zones.length === 0 && <p class="muted">{t('editor.noZones')}</p>}
-        <ul class="zone-list">
-          {zones.map((z) => (
-            <li key={z.id}>
-              <span>{t('editor.zoneLine', { id: z.id, kind: t(`editor.kind.${z.kind}`), count: z.polygon.length })}</span>
-              <button type="button" class="secondary" onClick={() => setZones((zs) => zs.filter((x) => x.id !== z.id))}>{t('editor.delete', { id: z.id })}</button>
-            </li>
-          ))}
-        </ul>
-        <div class="editor-fields">
-          <div>
-            <label for="zone-tiling">{t('editor.tiling')}</label>
-            <select id="zone-tiling" value={tiling} onChange={(e) => setTiling(e.currentTarget.value as Tiling)}>
-              <option value="auto">{t('editor.tiling.auto')}</option>
-              <option value="on">{t('editor.tiling.on')}</option>
-              <option value="off">{t('editor.tiling.off')}</option>
-            </select>
-          </div>
-          <div class="wide">
-            <label for="zone-dry">{t('editor.dry')}</label>
-            <input id="zone-dry" value={dry} maxLength={4096} autocomplete="off" onInput={(e) => setDry(e.currentTarget.value)} />
-          </div>
-        </div>
-        </fieldset>
-        {status && <p class={status.ok ? 'notice' : 'error'} role={status.ok ? 'status' : 'alert'}>{status.text}</p>}
+        {status && (
+          <p class={status.ok ? 'notice' : 'error'} role={status.ok ? 'status' : 'alert'}>
+            {status.text}
+          </p>
+        )}
         <div class="editor-actions">
-          <button type="submit" disabled={busy || !ready}>{busy ? t('editor.saving') : t('editor.save')}</button>
+          <button type="submit" disabled={busy || !ready}>
+            {busy ? t('editor.saving') : t('editor.save')}
+          </button>
         </div>
       </form>
     </>

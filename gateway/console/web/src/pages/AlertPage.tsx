@@ -16,22 +16,42 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
   const [action, setAction] = useState<AlertAction | null>(null)
   useEffect(() => {
     let current = true
-    loadAlert(id).then((a) => current && (setAlert(a), setError(null)), (err: unknown) => {
-      if (!current) return
-      setError(err instanceof ApiError && err.status === 404 ? t('history.notFound') : t('error.server', { message: (err as Error).message }))
-    })
-    return () => { current = false }
+    loadAlert(id).then(
+      (a) => current && (setAlert(a), setError(null)),
+      (err: unknown) => {
+        if (!current) return
+        setError(
+          err instanceof ApiError && err.status === 404 ? t('history.notFound') : t('error.server', { message: (err as Error).message }),
+        )
+      },
+    )
+    return () => {
+      current = false
+    }
   }, [id, live.version])
 
   const back = (
-    <a class="back" href="/" onClick={(e) => { e.preventDefault(); navigate('/') }}>{t('history.back')}</a>
+    <a
+      class="back"
+      href="/"
+      onClick={(e) => {
+        e.preventDefault()
+        navigate('/')
+      }}
+    >
+      {t('history.back')}
+    </a>
   )
   if (!alert) {
     return (
       <section class="alert-page" aria-labelledby="history-heading">
         {back}
         <h1 id="history-heading">{t('history.heading')}</h1>
-        {error && <p class="error" role="alert">{error}</p>}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
       </section>
     )
   }
@@ -48,12 +68,22 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
           <h2>{alert.title}</h2>
         </div>
         <AlertFacts alert={alert} devices={devicesOf(alert, live.devices)} />
-        {alert.acknowledged && <p class="who-did">{t('alert.ackBy', { by: alert.acknowledged.by, time: formatTime(lang, alert.acknowledged.at) })}</p>}
-        {alert.resolved && <p class="who-did">{t('alert.resolvedBy', { by: alert.resolved.by, time: formatTime(lang, alert.resolved.at) })}</p>}
+        {alert.acknowledged && (
+          <p class="who-did">{t('alert.ackBy', { by: alert.acknowledged.by, time: formatTime(lang, alert.acknowledged.at) })}</p>
+        )}
+        {alert.resolved && (
+          <p class="who-did">{t('alert.resolvedBy', { by: alert.resolved.by, time: formatTime(lang, alert.resolved.at) })}</p>
+        )}
         {canAct && alert.state !== 'resolved' && (
           <div class="alert-actions">
-            {alert.state === 'open' && <button type="button" onClick={() => setAction('ack')}>{t('alert.ack')}</button>}
-            <button type="button" class="secondary" onClick={() => setAction('resolve')}>{t('alert.resolve')}</button>
+            {alert.state === 'open' && (
+              <button type="button" onClick={() => setAction('ack')}>
+                {t('alert.ack')}
+              </button>
+            )}
+            <button type="button" class="secondary" onClick={() => setAction('resolve')}>
+              {t('alert.resolve')}
+            </button>
           </div>
         )}
       </div>
@@ -74,8 +104,13 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
               <tr key={h.seq}>
                 <td data-label={t('history.when')}>{formatTime(lang, h.at)}</td>
                 <td data-label={t('history.action')}>{t(`historyAction.${h.action}`)}</td>
-                <td data-label={t('history.severity')}>{t(`severity.${h.severity}`)}{h.level ? ` (${romanLevel(h.level)})` : ''}</td>
-                <td data-label={t('history.value')}>{h.value !== undefined ? `${formatNumber(lang, h.value)}${alert.unit ? ` ${alert.unit}` : ''}` : null}</td>
+                <td data-label={t('history.severity')}>
+                  {t(`severity.${h.severity}`)}
+                  {h.level ? ` (${romanLevel(h.level)})` : ''}
+                </td>
+                <td data-label={t('history.value')}>
+                  {h.value !== undefined ? `${formatNumber(lang, h.value)}${alert.unit ? ` ${alert.unit}` : ''}` : null}
+                </td>
                 <td data-label={t('history.by')}>{h.by === 'system' ? t('by.system') : h.by}</td>
                 <td data-label={t('history.note')}>{h.note ?? null}</td>
               </tr>
@@ -84,7 +119,15 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
         </table>
       </div>
       {action && (
-        <ActionDialog alert={alert} action={action} onDone={(a) => { live.apply(a); setAlert(a) }} onClose={() => setAction(null)} />
+        <ActionDialog
+          alert={alert}
+          action={action}
+          onDone={(a) => {
+            live.apply(a)
+            setAlert(a)
+          }}
+          onClose={() => setAction(null)}
+        />
       )}
     </section>
   )

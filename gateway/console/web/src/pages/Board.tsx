@@ -30,11 +30,21 @@ export function Board({ live, canAct }: { live: LiveAlerts; canAct: boolean }) {
       <Banner events={live.attention} onDismiss={live.dismiss} />
       <div class="board-head">
         <h1 id="board-heading">{t('board.heading')}</h1>
-        <p class={`live ${live.live ? 'on' : 'off'}`} role="status">{live.live ? t('live.on') : t('live.off')}</p>
+        <p class={`live ${live.live ? 'on' : 'off'}`} role="status">
+          {live.live ? t('live.on') : t('live.off')}
+        </p>
       </div>
       <FilterBar filters={filters} stations={stations} districts={districts} onChange={setFilters} />
-      {message && <p class="notice" role="status">{message}</p>}
-      {live.loadError && <p class="error" role="alert">{t('error.server', { message: live.loadError })}</p>}
+      {message && (
+        <p class="notice" role="status">
+          {message}
+        </p>
+      )}
+      {live.loadError && (
+        <p class="error" role="alert">
+          {t('error.server', { message: live.loadError })}
+        </p>
+      )}
       <p class="count" aria-live="polite">
         {live.loaded ? t('board.count', { shown: shown.length, total: all.length }) : t('board.loading')}
       </p>
@@ -45,13 +55,18 @@ export function Board({ live, canAct }: { live: LiveAlerts; canAct: boolean }) {
         ))}
       </ul>
       {dialog && (
-        <ActionDialog alert={dialog.alert} action={dialog.action} onDone={live.apply} onClose={(conflict) => {
-          setDialog(null)
-          if (conflict) {
-            setMessage(t('action.conflict'))
-            live.reload()
-          }
-        }} />
+        <ActionDialog
+          alert={dialog.alert}
+          action={dialog.action}
+          onDone={live.apply}
+          onClose={(conflict) => {
+            setDialog(null)
+            if (conflict) {
+              setMessage(t('action.conflict'))
+              live.reload()
+            }
+          }}
+        />
       )}
     </section>
   )

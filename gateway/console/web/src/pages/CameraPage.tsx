@@ -17,7 +17,9 @@ export function CameraPage({ id, canEdit }: { id: string; canEdit: boolean }) {
   const feed = useCameraFeed(id, 'hour')
   useEffect(() => {
     loadCamera(id).then(setCamera, (err: unknown) => {
-      setError(err instanceof ApiError && err.status === 404 ? t('camera.notFound') : t('error.server', { message: (err as Error).message }))
+      setError(
+        err instanceof ApiError && err.status === 404 ? t('camera.notFound') : t('error.server', { message: (err as Error).message }),
+      )
     })
   }, [id])
   const name = camera?.name ?? id
@@ -32,19 +34,32 @@ export function CameraPage({ id, canEdit }: { id: string; canEdit: boolean }) {
   )
   return (
     <section class="camera-page" aria-labelledby="camera-heading">
-      <a class="back" href="/cameras" onClick={(e) => { e.preventDefault(); navigate('/cameras') }}>{t('camera.back')}</a>
+      <a
+        class="back"
+        href="/cameras"
+        onClick={(e) => {
+          e.preventDefault()
+          navigate('/cameras')
+        }}
+      >
+        {t('camera.back')}
+      </a>
       <h1 id="camera-heading">{name}</h1>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {camera && (
         <>
-          {canEdit
-            ? <ZoneEditor id={id} name={name} ts={feed.latest?.ts} side={side} />
-            : (
-              <div class="camera-top">
-                <Snapshot id={id} name={name} ts={feed.latest?.ts} />
-                <div class="camera-side">{side}</div>
-              </div>
-            )}
+          {canEdit ? (
+            <ZoneEditor id={id} name={name} ts={feed.latest?.ts} side={side} />
+          ) : (
+            <div class="camera-top">
+              <Snapshot id={id} name={name} ts={feed.latest?.ts} />
+              <div class="camera-side">{side}</div>
+            </div>
+          )}
           <History records={feed.records} />
         </>
       )}
@@ -76,8 +91,18 @@ function History({ records }: { records: Detection[] }) {
   return (
     <section class="camera-history" aria-labelledby="history-h">
       <h2 id="history-h">{t('camera.history')}</h2>
-      <svg class="chart" viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img"
-        aria-label={t('camera.chart', { count: records.length, from: formatTime(lang, records[0]!.ts), to: formatTime(lang, records[records.length - 1]!.ts), max })}>
+      <svg
+        class="chart"
+        viewBox={`0 0 ${W} ${H}`}
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={t('camera.chart', {
+          count: records.length,
+          from: formatTime(lang, records[0]!.ts),
+          to: formatTime(lang, records[records.length - 1]!.ts),
+          max,
+        })}
+      >
         <polyline points={records.length === 1 ? `0,${H / 2} ${W},${H / 2}` : points} />
       </svg>
       <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="history-h">
@@ -86,7 +111,11 @@ function History({ records }: { records: Detection[] }) {
             <tr>
               <th scope="col">{t('camera.time')}</th>
               <th scope="col">{t('camera.all')}</th>
-              {zones.map((z) => <th key={z} scope="col">{z}</th>)}
+              {zones.map((z) => (
+                <th key={z} scope="col">
+                  {z}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -96,7 +125,11 @@ function History({ records }: { records: Detection[] }) {
                 <td data-label={t('camera.all')}>{total(r.counts)}</td>
                 {zones.map((z) => {
                   const zr = r.zones?.find((x) => x.zone === z)
-                  return <td key={z} data-label={z}>{zr ? total(zr.counts) : ''}</td>
+                  return (
+                    <td key={z} data-label={z}>
+                      {zr ? total(zr.counts) : ''}
+                    </td>
+                  )
                 })}
               </tr>
             ))}

@@ -18,11 +18,17 @@ export function Cameras() {
         <h1 id="cameras-heading">{t('cameras.heading')}</h1>
         <p class="muted">{t('cameras.refresh')}</p>
       </div>
-      {error && <p class="error" role="alert">{t('error.server', { message: error })}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {t('error.server', { message: error })}
+        </p>
+      )}
       {!cameras && !error && <p class="count">{t('cameras.loading')}</p>}
       {cameras && cameras.length === 0 && <p class="empty">{t('cameras.empty')}</p>}
       <ul class="camera-grid">
-        {cameras?.map((c) => <CameraCard key={c.id} camera={c} />)}
+        {cameras?.map((c) => (
+          <CameraCard key={c.id} camera={c} />
+        ))}
       </ul>
     </section>
   )
@@ -35,7 +41,17 @@ function CameraCard({ camera }: { camera: Camera }) {
   const href = `/cameras/${camera.id}`
   return (
     <li class="camera-card" data-camera={camera.id}>
-      <h2><a href={href} onClick={(e) => { e.preventDefault(); navigate(href) }}>{name}</a></h2>
+      <h2>
+        <a
+          href={href}
+          onClick={(e) => {
+            e.preventDefault()
+            navigate(href)
+          }}
+        >
+          {name}
+        </a>
+      </h2>
       <p class="muted">{[camera.id, camera.district].filter(Boolean).join(' · ')}</p>
       <Snapshot id={camera.id} name={name} ts={feed.latest?.ts} />
       {feed.latest ? <ZoneCounts rec={feed.latest} /> : feed.loaded && <p class="muted">{t('camera.noFrame')}</p>}

@@ -27,19 +27,33 @@ export function Devices({ canManage }: { canManage: boolean }) {
   const [pending, setPending] = useState<Pending>(null)
   const [rejectsOf, setRejectsOf] = useState<Device | null>(null)
 
-  const fail = useCallback((err: unknown) => {
-    const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-    setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-  }, [t])
+  const fail = useCallback(
+    (err: unknown) => {
+      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
+      setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
+    },
+    [t],
+  )
   // Battery and last seen come from each device's newest reading (GET /readings/latest; `battery`
   // is a telemetry metric of every kind, docs/mqtt.md); a list without them still shows.
   const [latest, setLatest] = useState<ReadonlyMap<string, Latest>>(new Map())
   const [now, setNow] = useState(() => Date.now())
   const reload = useCallback(() => {
-    loadLatest().then((l) => { setLatest(new Map(l.map((x) => [x.device, x]))); setNow(Date.now()) }, () => {})
-    return listDevices().then((d) => { setDevices(d); setError(null) }, fail)
+    loadLatest().then(
+      (l) => {
+        setLatest(new Map(l.map((x) => [x.device, x])))
+        setNow(Date.now())
+      },
+      () => {},
+    )
+    return listDevices().then((d) => {
+      setDevices(d)
+      setError(null)
+    }, fail)
   }, [fail])
-  useEffect(() => { void reload() }, [])
+  useEffect(() => {
+    void reload()
+  }, [])
 
   const credentials = (result: Registered, rotated: boolean) => {
     setShown({ result, rotated })
@@ -73,10 +87,23 @@ export function Devices({ canManage }: { canManage: boolean }) {
   return (
     <section class="devices" aria-labelledby="devices-heading">
       <h1 id="devices-heading">{t('devices.heading')}</h1>
-      {shown && <CredentialsPanel key={shown.result.credentials.password} result={shown.result} rotated={shown.rotated} onClose={() => setShown(null)} />}
+      {shown && (
+        <CredentialsPanel
+          key={shown.result.credentials.password}
+          result={shown.result}
+          rotated={shown.rotated}
+          onClose={() => setShown(null)}
+        />
+      )}
       {canManage && <DeviceForm onRegistered={(r) => credentials(r, false)} />}
-      {error && <p class="error" role="alert">{error}</p>}
-      <p class="count" aria-live="polite">{devices ? t('devices.count', { count: devices.length }) : t('devices.loading')}</p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <p class="count" aria-live="polite">
+        {devices ? t('devices.count', { count: devices.length }) : t('devices.loading')}
+      </p>
       {devices && devices.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="devices-heading">
           <table class="history device-list">
@@ -101,41 +128,77 @@ export function Devices({ canManage }: { canManage: boolean }) {
                 const battery = l?.values.battery
                 const silent = isSilent(l?.ts, now)
                 return (
-                <tr key={d.id} data-device-id={d.id} class={`device-${d.state}`}>
-                  <td data-label={t('devices.id')}><code>{d.id}</code></td>
-                  <td data-label={t('devices.name')} class="device-name">{d.name}</td>
-                  <td data-label={t('devices.kind')}>{t(`devices.kind.${d.kind}`)}</td>
-                  <td data-label={t('devices.station')}>{d.station ?? ''}</td>
-                  <td data-label={t('devices.district')}>{d.district ?? ''}</td>
-                  <td data-label={t('devices.location')}>
-                    {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
-                  </td>
-                  <td data-label={t('devices.state')}><span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span></td>
-                  <td data-label={t('devices.signal')}>
-                    {d.kind === 'camera' ? '' : <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
-                      {!l ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
-                    </span>}
-                  </td>
-                  <td data-label={t('devices.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : ''}</td>
-                  <td data-label={t('devices.lastSeen')}>{l ? formatTime(lang, l.ts) : ''}</td>
-                  {canManage && (
-                    <td data-label={t('devices.actions')}>
-                      <div class="device-actions">
-                        {/* Each name starts with the visible word (WCAG 2.5.3), then names the device. */}
-                        <button type="button" class="secondary" aria-label={`${t('devices.rejects')}: ${label(d)}`} onClick={() => setRejectsOf(d)}>{t('devices.rejects')}</button>
-                        {d.state !== 'decommissioned' && (
-                          <>
-                            <button type="button" class="secondary" aria-label={`${t('devices.rotate')}: ${label(d)}`} onClick={() => setPending({ device: d, action: 'rotate' })}>{t('devices.rotate')}</button>
-                            <button type="button" class="secondary" aria-label={`${t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}: ${label(d)}`} onClick={() => void toggle(d)}>
-                              {t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
-                            </button>
-                            <button type="button" class="danger" aria-label={`${t('devices.remove')}: ${label(d)}`} onClick={() => setPending({ device: d, action: 'remove' })}>{t('devices.remove')}</button>
-                          </>
-                        )}
-                      </div>
+                  <tr key={d.id} data-device-id={d.id} class={`device-${d.state}`}>
+                    <td data-label={t('devices.id')}>
+                      <code>{d.id}</code>
                     </td>
-                  )}
-                </tr>
+                    <td data-label={t('devices.name')} class="device-name">
+                      {d.name}
+                    </td>
+                    <td data-label={t('devices.kind')}>{t(`devices.kind.${d.kind}`)}</td>
+                    <td data-label={t('devices.station')}>{d.station ?? ''}</td>
+                    <td data-label={t('devices.district')}>{d.district ?? ''}</td>
+                    <td data-label={t('devices.location')}>
+                      {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
+                    </td>
+                    <td data-label={t('devices.state')}>
+                      <span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span>
+                    </td>
+                    <td data-label={t('devices.signal')}>
+                      {d.kind === 'camera' ? (
+                        ''
+                      ) : (
+                        <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
+                          {!l ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
+                        </span>
+                      )}
+                    </td>
+                    <td data-label={t('devices.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : ''}</td>
+                    <td data-label={t('devices.lastSeen')}>{l ? formatTime(lang, l.ts) : ''}</td>
+                    {canManage && (
+                      <td data-label={t('devices.actions')}>
+                        <div class="device-actions">
+                          {/* Each name starts with the visible word (WCAG 2.5.3), then names the device. */}
+                          <button
+                            type="button"
+                            class="secondary"
+                            aria-label={`${t('devices.rejects')}: ${label(d)}`}
+                            onClick={() => setRejectsOf(d)}
+                          >
+                            {t('devices.rejects')}
+                          </button>
+                          {d.state !== 'decommissioned' && (
+                            <>
+                              <button
+                                type="button"
+                                class="secondary"
+                                aria-label={`${t('devices.rotate')}: ${label(d)}`}
+                                onClick={() => setPending({ device: d, action: 'rotate' })}
+                              >
+                                {t('devices.rotate')}
+                              </button>
+                              <button
+                                type="button"
+                                class="secondary"
+                                aria-label={`${t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}: ${label(d)}`}
+                                onClick={() => void toggle(d)}
+                              >
+                                {t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
+                              </button>
+                              <button
+                                type="button"
+                                class="danger"
+                                aria-label={`${t('devices.remove')}: ${label(d)}`}
+                                onClick={() => setPending({ device: d, action: 'remove' })}
+                              >
+                                {t('devices.remove')}
+                              </button>
+                            </>
+                          )}
+                        </div>
+                      </td>
+                    )}
+                  </tr>
                 )
               })}
             </tbody>
@@ -149,7 +212,8 @@ export function Devices({ canManage }: { canManage: boolean }) {
           text={t(pending.action === 'rotate' ? 'devices.rotate.text' : 'devices.remove.text', { name: label(pending.device) })}
           confirm={t(pending.action === 'rotate' ? 'devices.rotate' : 'devices.remove')}
           onConfirm={() => void act(pending)}
-          onClose={() => setPending(null)} />
+          onClose={() => setPending(null)}
+        />
       )}
       {rejectsOf && <RejectsDialog device={rejectsOf} onClose={() => setRejectsOf(null)} />}
     </section>

@@ -2,7 +2,13 @@ import { useEffect, useRef } from 'preact/hooks'
 import { useI18n } from '../i18n.ts'
 
 /** A yes/no question in a native modal <dialog> (focus kept inside, Escape cancels). */
-export function ConfirmDialog({ title, text, confirm, onConfirm, onClose }: {
+export function ConfirmDialog({
+  title,
+  text,
+  confirm,
+  onConfirm,
+  onClose,
+}: {
   title: string
   text: string
   confirm: string
@@ -18,11 +24,21 @@ export function ConfirmDialog({ title, text, confirm, onConfirm, onClose }: {
   }, [])
   return (
     <dialog ref={ref} class="action-dialog" aria-labelledby="confirm-title" aria-describedby="confirm-text" onClose={onClose}>
-      <form method="dialog" onSubmit={(e) => { e.preventDefault(); onConfirm() }}>
+      <form
+        method="dialog"
+        onSubmit={(e) => {
+          e.preventDefault()
+          onConfirm()
+        }}
+      >
         <h2 id="confirm-title">{title}</h2>
-        <p id="confirm-text" class="dialog-alert">{text}</p>
+        <p id="confirm-text" class="dialog-alert">
+          {text}
+        </p>
         <div class="dialog-buttons">
-          <button type="button" class="secondary" onClick={onClose}>{t('action.cancel')}</button>
+          <button type="button" class="secondary" onClick={onClose}>
+            {t('action.cancel')}
+          </button>
           <button type="submit">{confirm}</button>
         </div>
       </form>

@@ -18,15 +18,23 @@ export function CredentialsPanel({ result, rotated, onClose }: { result: Registe
       <h2 id="credentials-heading">
         {t(rotated ? 'devices.cred.rotatedHeading' : 'devices.cred.heading', { name: device.name, id: device.id })}
       </h2>
-      <p class="notice" role="status">{t('devices.cred.once')}</p>
+      <p class="notice" role="status">
+        {t('devices.cred.once')}
+      </p>
       <div class="credentials-body">
         <dl class="cred-values">
           <dt>{t('devices.cred.mqttUrl')}</dt>
-          <dd><code data-cred="mqtt_url">{credentials.mqtt_url}</code></dd>
+          <dd>
+            <code data-cred="mqtt_url">{credentials.mqtt_url}</code>
+          </dd>
           <dt>{t('devices.cred.username')}</dt>
-          <dd><code data-cred="username">{credentials.username}</code></dd>
+          <dd>
+            <code data-cred="username">{credentials.username}</code>
+          </dd>
           <dt>{t('devices.cred.password')}</dt>
-          <dd><code data-cred="password">{credentials.password}</code></dd>
+          <dd>
+            <code data-cred="password">{credentials.password}</code>
+          </dd>
         </dl>
         <figure class="qr-figure">
           <QrCode text={qrText(credentials)} label={t('devices.cred.qrLabel', { id: device.id })} />
@@ -34,8 +42,12 @@ export function CredentialsPanel({ result, rotated, onClose }: { result: Registe
         </figure>
       </div>
       <div class="cred-actions">
-        <a class="button" href={url} download={edgeConfigFileName(device.id)}>{t('devices.cred.download')}</a>
-        <button type="button" class="secondary" onClick={onClose}>{t('devices.cred.done')}</button>
+        <a class="button" href={url} download={edgeConfigFileName(device.id)}>
+          {t('devices.cred.download')}
+        </a>
+        <button type="button" class="secondary" onClick={onClose}>
+          {t('devices.cred.done')}
+        </button>
       </div>
     </section>
   )

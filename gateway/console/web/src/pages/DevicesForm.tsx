@@ -61,13 +61,25 @@ export function DeviceForm({ onRegistered }: { onRegistered: (r: Registered) => 
           <div>
             <label for="device-kind">{t('devices.kind')}</label>
             <select {...field('kind')} required>
-              {DEVICE_KINDS.map((k) => <option key={k} value={k}>{t(`devices.kind.${k}`)}</option>)}
+              {DEVICE_KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {t(`devices.kind.${k}`)}
+                </option>
+              ))}
             </select>
           </div>
           <div>
             <label for="device-id">{t('devices.form.id')}</label>
-            <input {...field('id')} pattern="[a-z0-9][a-z0-9\-]{2,63}" maxLength={64} autocomplete="off" aria-describedby="device-id-hint" />
-            <p id="device-id-hint" class="hint">{t('devices.form.idHint')}</p>
+            <input
+              {...field('id')}
+              pattern="[a-z0-9][a-z0-9\-]{2,63}"
+              maxLength={64}
+              autocomplete="off"
+              aria-describedby="device-id-hint"
+            />
+            <p id="device-id-hint" class="hint">
+              {t('devices.form.idHint')}
+            </p>
           </div>
           <div>
             <label for="device-name">{t('devices.name')}</label>
@@ -90,8 +102,14 @@ export function DeviceForm({ onRegistered }: { onRegistered: (r: Registered) => 
             <input {...field('lon')} inputMode="decimal" autocomplete="off" />
           </div>
         </div>
-        {error && <p class="error" role="alert">{error}</p>}
-        <button type="submit" disabled={busy}>{busy ? t('action.busy') : t('devices.form.submit')}</button>
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? t('action.busy') : t('devices.form.submit')}
+        </button>
       </form>
     </details>
   )

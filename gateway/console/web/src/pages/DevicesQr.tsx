@@ -11,9 +11,11 @@ export function QrCode({ text, label }: { text: string; label: string }) {
   const { size, d } = useMemo(() => {
     const qr = encode(text, { ecc: 'M', border: 4 })
     let path = ''
-    qr.data.forEach((row, y) => row.forEach((dark, x) => {
-      if (dark) path += `M${x} ${y}h1v1h-1z`
-    }))
+    qr.data.forEach((row, y) =>
+      row.forEach((dark, x) => {
+        if (dark) path += `M${x} ${y}h1v1h-1z`
+      }),
+    )
     return { size: qr.data.length, d: path }
   }, [text])
   return (

@@ -22,7 +22,11 @@ export function RejectsDialog({ device, onClose }: { device: Device; onClose: ()
   return (
     <dialog ref={ref} class="action-dialog rejects-dialog" aria-labelledby="rejects-title" onClose={onClose}>
       <h2 id="rejects-title">{t('devices.rejects.heading', { name: device.name, id: device.id })}</h2>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {items === null && !error && <p class="muted">{t('devices.loading')}</p>}
       {items?.length === 0 && <p class="empty">{t('devices.rejects.none')}</p>}
       {items && items.length > 0 && (
@@ -40,9 +44,21 @@ export function RejectsDialog({ device, onClose }: { device: Device; onClose: ()
               {items.map((r, i) => (
                 <tr key={i}>
                   <td data-label={t('devices.rejects.when')}>{formatTime(lang, r.ts)}</td>
-                  <td data-label={t('devices.rejects.reason')}><code>{r.reason}</code></td>
-                  <td data-label={t('devices.rejects.message')}>{r.message}{r.excerpt ? <><br /><code class="excerpt">{r.excerpt}</code></> : null}</td>
-                  <td data-label={t('devices.rejects.topic')}><code>{r.topic}</code></td>
+                  <td data-label={t('devices.rejects.reason')}>
+                    <code>{r.reason}</code>
+                  </td>
+                  <td data-label={t('devices.rejects.message')}>
+                    {r.message}
+                    {r.excerpt ? (
+                      <>
+                        <br />
+                        <code class="excerpt">{r.excerpt}</code>
+                      </>
+                    ) : null}
+                  </td>
+                  <td data-label={t('devices.rejects.topic')}>
+                    <code>{r.topic}</code>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -50,7 +66,9 @@ export function RejectsDialog({ device, onClose }: { device: Device; onClose: ()
         </div>
       )}
       <div class="dialog-buttons">
-        <button type="button" onClick={onClose}>{t('devices.rejects.close')}</button>
+        <button type="button" onClick={onClose}>
+          {t('devices.rejects.close')}
+        </button>
       </div>
     </dialog>
   )

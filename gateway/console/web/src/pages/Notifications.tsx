@@ -21,12 +21,24 @@ export function Notifications() {
   const [warnings, setWarnings] = useState<string[]>([])
   const [outboxKey, setOutboxKey] = useState(0)
 
-  const fail = useCallback((err: unknown) => {
-    const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-    setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-  }, [t])
-  const reload = useCallback(() => listContacts().then((c) => { setContacts(c); setError(null) }, fail), [fail])
-  useEffect(() => { void reload() }, [])
+  const fail = useCallback(
+    (err: unknown) => {
+      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
+      setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
+    },
+    [t],
+  )
+  const reload = useCallback(
+    () =>
+      listContacts().then((c) => {
+        setContacts(c)
+        setError(null)
+      }, fail),
+    [fail],
+  )
+  useEffect(() => {
+    void reload()
+  }, [])
 
   const test = async (c: Contact) => {
     setTested(null)
@@ -54,23 +66,39 @@ export function Notifications() {
     <section class="notifications" aria-labelledby="notif-heading">
       <h1 id="notif-heading">{t('notif.heading')}</h1>
       <h2 id="contacts-heading">{t('notif.contacts')}</h2>
-      <button type="button" onClick={() => setEditing('new')}>{t('notif.add')}</button>
-      {error && <p class="error" role="alert">{error}</p>}
-      {warnings.map((w) => <p key={w} class="error" role="status">{t('notif.warning', { text: w })}</p>)}
+      <button type="button" onClick={() => setEditing('new')}>
+        {t('notif.add')}
+      </button>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {warnings.map((w) => (
+        <p key={w} class="error" role="status">
+          {t('notif.warning', { text: w })}
+        </p>
+      ))}
       {tested && (
         <div class="test-results" tabIndex={-1} role="status" aria-labelledby="test-heading">
           <h3 id="test-heading">{t('notif.test.heading', { name: tested.name })}</h3>
           <ul>
             {tested.results.map((r) => (
               <li key={r.channel} class={r.ok ? 'ok' : 'fail'} data-channel={r.channel}>
-                {r.ok ? t('notif.test.ok', { channel: t(`notif.channel.${r.channel}`) })
-                  : t('notif.test.fail', { channel: t(`notif.channel.${r.channel}`), message: [r.code, r.message].filter(Boolean).join(': ') })}
+                {r.ok
+                  ? t('notif.test.ok', { channel: t(`notif.channel.${r.channel}`) })
+                  : t('notif.test.fail', {
+                      channel: t(`notif.channel.${r.channel}`),
+                      message: [r.code, r.message].filter(Boolean).join(': '),
+                    })}
               </li>
             ))}
           </ul>
         </div>
       )}
-      <p class="count" aria-live="polite">{contacts ? t('notif.contacts.count', { count: contacts.length }) : t('notif.loading')}</p>
+      <p class="count" aria-live="polite">
+        {contacts ? t('notif.contacts.count', { count: contacts.length }) : t('notif.loading')}
+      </p>
       {contacts && contacts.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="contacts-heading">
           <table class="history contact-list">
@@ -89,19 +117,31 @@ export function Notifications() {
             <tbody>
               {contacts.map((c) => (
                 <tr key={c.id} data-contact-id={c.id}>
-                  <td data-label={t('notif.name')} class="contact-name">{c.name}</td>
+                  <td data-label={t('notif.name')} class="contact-name">
+                    {c.name}
+                  </td>
                   <td data-label={t('notif.phone')}>{c.phone ?? c.zalo_user_id ?? ''}</td>
                   <td data-label={t('notif.tier')}>{c.tier}</td>
                   <td data-label={t('notif.places')}>{places(c)}</td>
                   <td data-label={t('notif.minSeverity')}>{t(`severity.${c.min_severity}`)}</td>
                   <td data-label={t('notif.channels')}>{c.channels.map((ch) => t(`notif.channel.${ch}`)).join(', ')}</td>
-                  <td data-label={t('notif.quiet')}>{c.quiet_hours ? `${c.quiet_hours.from}–${c.quiet_hours.to} (≥ ${t(`severity.${c.quiet_hours.bypass}`)})` : t('notif.quiet.none')}</td>
+                  <td data-label={t('notif.quiet')}>
+                    {c.quiet_hours
+                      ? `${c.quiet_hours.from}–${c.quiet_hours.to} (≥ ${t(`severity.${c.quiet_hours.bypass}`)})`
+                      : t('notif.quiet.none')}
+                  </td>
                   <td data-label={t('notif.actions')}>
                     <div class="device-actions">
                       {/* Each name starts with the visible word (WCAG 2.5.3), then names the contact. */}
-                      <button type="button" class="secondary" aria-label={`${t('notif.test')}: ${label(c)}`} onClick={() => void test(c)}>{t('notif.test')}</button>
-                      <button type="button" class="secondary" aria-label={`${t('notif.edit')}: ${label(c)}`} onClick={() => setEditing(c)}>{t('notif.edit')}</button>
-                      <button type="button" class="danger" aria-label={`${t('notif.remove')}: ${label(c)}`} onClick={() => setRemoving(c)}>{t('notif.remove')}</button>
+                      <button type="button" class="secondary" aria-label={`${t('notif.test')}: ${label(c)}`} onClick={() => void test(c)}>
+                        {t('notif.test')}
+                      </button>
+                      <button type="button" class="secondary" aria-label={`${t('notif.edit')}: ${label(c)}`} onClick={() => setEditing(c)}>
+                        {t('notif.edit')}
+                      </button>
+                      <button type="button" class="danger" aria-label={`${t('notif.remove')}: ${label(c)}`} onClick={() => setRemoving(c)}>
+                        {t('notif.remove')}
+                      </button>
                     </div>
                   </td>
                 </tr>
@@ -113,12 +153,24 @@ export function Notifications() {
       {contacts?.length === 0 && <p class="empty">{t('notif.contacts.empty')}</p>}
       <Outbox reloadKey={outboxKey} />
       {editing && (
-        <ContactDialog contact={editing === 'new' ? null : editing} onClose={() => setEditing(null)}
-          onSaved={(c) => { setEditing(null); setWarnings(c.warnings ?? []); void reload() }} />
+        <ContactDialog
+          contact={editing === 'new' ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={(c) => {
+            setEditing(null)
+            setWarnings(c.warnings ?? [])
+            void reload()
+          }}
+        />
       )}
       {removing && (
-        <ConfirmDialog title={t('notif.remove.title')} text={t('notif.remove.text', { name: label(removing) })} confirm={t('notif.remove')}
-          onConfirm={() => void remove(removing)} onClose={() => setRemoving(null)} />
+        <ConfirmDialog
+          title={t('notif.remove.title')}
+          text={t('notif.remove.text', { name: label(removing) })}
+          confirm={t('notif.remove')}
+          onConfirm={() => void remove(removing)}
+          onClose={() => setRemoving(null)}
+        />
       )}
     </section>
   )

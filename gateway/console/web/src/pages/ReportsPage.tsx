@@ -4,7 +4,17 @@ import { reportDocument, type WaterSeries } from '../../../../reports/view.ts'
 import { ReportView } from '../components/ReportView.tsx'
 import { ApiError } from '../api.ts'
 import { useI18n } from '../i18n.ts'
-import { loadReport, loadWaterSeries, parseLocal, PRESETS, presetRange, reportPdfUrl, toLocal, type Preset, type ReportQuery } from '../reports.ts'
+import {
+  loadReport,
+  loadWaterSeries,
+  parseLocal,
+  PRESETS,
+  presetRange,
+  reportPdfUrl,
+  toLocal,
+  type Preset,
+  type ReportQuery,
+} from '../reports.ts'
 import { loadDevices, loadStations, type Station } from '../stations.ts'
 
 /**
@@ -28,13 +38,18 @@ export function ReportsPage() {
   const [busy, setBusy] = useState(false)
 
   useEffect(() => {
-    Promise.all([loadStations(), loadDevices()]).then(([st, devices]) => {
-      setStations(st)
-      const names = new Set<string>()
-      for (const s of st) if (s.district) names.add(s.district)
-      for (const d of devices) if (d.district) names.add(d.district)
-      setDistricts([...names].sort((a, b) => a.localeCompare(b, 'vi')))
-    }, () => { /* the filters stay at "All"; the report itself says what went wrong */ })
+    Promise.all([loadStations(), loadDevices()]).then(
+      ([st, devices]) => {
+        setStations(st)
+        const names = new Set<string>()
+        for (const s of st) if (s.district) names.add(s.district)
+        for (const d of devices) if (d.district) names.add(d.district)
+        setDistricts([...names].sort((a, b) => a.localeCompare(b, 'vi')))
+      },
+      () => {
+        /* the filters stay at "All"; the report itself says what went wrong */
+      },
+    )
   }, [])
 
   const build = (): ReportQuery | null => {
@@ -61,18 +76,27 @@ export function ReportsPage() {
     setBusy(true)
     ;(async () => {
       const r = await loadReport(query)
-      const series = r.water_levels.length ? await loadWaterSeries(r, stations.length ? stations : await loadStations()).catch(() => ({})) : {}
+      const series = r.water_levels.length
+        ? await loadWaterSeries(r, stations.length ? stations : await loadStations()).catch(() => ({}))
+        : {}
       return { report: r, series }
-    })().then((v) => {
-      if (!current) return
-      setReport(v)
-      setError(null)
-    }, (err: unknown) => {
-      if (!current) return
-      setReport(null)
-      setError(err instanceof ApiError ? t('error.server', { message: err.message }) : String(err))
-    }).finally(() => current && setBusy(false))
-    return () => { current = false }
+    })()
+      .then(
+        (v) => {
+          if (!current) return
+          setReport(v)
+          setError(null)
+        },
+        (err: unknown) => {
+          if (!current) return
+          setReport(null)
+          setError(err instanceof ApiError ? t('error.server', { message: err.message }) : String(err))
+        },
+      )
+      .finally(() => current && setBusy(false))
+    return () => {
+      current = false
+    }
   }, [query])
 
   const doc = useMemo(() => (report ? reportDocument(report.report, lang, { series: report.series }) : null), [report, lang])
@@ -82,22 +106,48 @@ export function ReportsPage() {
       <div class="report-controls">
         <h1 id="reports-heading">{t('reports.heading')}</h1>
         <p class="muted">{t('reports.intro')}</p>
-        <form class="report-form" onSubmit={(e) => { e.preventDefault(); const q = build(); if (q) { setError(null); setQuery(q) } }}>
+        <form
+          class="report-form"
+          onSubmit={(e) => {
+            e.preventDefault()
+            const q = build()
+            if (q) {
+              setError(null)
+              setQuery(q)
+            }
+          }}
+        >
           <div>
             <label for="report-period">{t('reports.period')}</label>
             <select id="report-period" value={preset} onChange={(e) => setPreset((e.currentTarget as HTMLSelectElement).value as Preset)}>
-              {PRESETS.map((p) => <option key={p} value={p}>{t(`reports.${p}`)}</option>)}
+              {PRESETS.map((p) => (
+                <option key={p} value={p}>
+                  {t(`reports.${p}`)}
+                </option>
+              ))}
             </select>
           </div>
           {preset === 'custom' && (
             <>
               <div>
                 <label for="report-from">{t('reports.from')}</label>
-                <input id="report-from" type="datetime-local" value={customFrom} required onInput={(e) => setCustomFrom((e.currentTarget as HTMLInputElement).value)} />
+                <input
+                  id="report-from"
+                  type="datetime-local"
+                  value={customFrom}
+                  required
+                  onInput={(e) => setCustomFrom((e.currentTarget as HTMLInputElement).value)}
+                />
               </div>
               <div>
                 <label for="report-to">{t('reports.to')}</label>
-                <input id="report-to" type="datetime-local" value={customTo} required onInput={(e) => setCustomTo((e.currentTarget as HTMLInputElement).value)} />
+                <input
+                  id="report-to"
+                  type="datetime-local"
+                  value={customTo}
+                  required
+                  onInput={(e) => setCustomTo((e.currentTarget as HTMLInputElement).value)}
+                />
               </div>
             </>
           )}
@@ -105,29 +155,55 @@ export function ReportsPage() {
             <label for="report-district">{t('reports.district')}</label>
             <select id="report-district" value={district} onChange={(e) => setDistrict((e.currentTarget as HTMLSelectElement).value)}>
               <option value="">{t('reports.all')}</option>
-              {districts.map((d) => <option key={d} value={d}>{d}</option>)}
+              {districts.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
             </select>
           </div>
           <div>
             <label for="report-station">{t('reports.station')}</label>
             <select id="report-station" value={station} onChange={(e) => setStation((e.currentTarget as HTMLSelectElement).value)}>
               <option value="">{t('reports.all')}</option>
-              {stations.filter((s) => !district || s.district === district).map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+              {stations
+                .filter((s) => !district || s.district === district)
+                .map((s) => (
+                  <option key={s.id} value={s.id}>
+                    {s.name}
+                  </option>
+                ))}
             </select>
           </div>
           <button type="submit">{t('reports.show')}</button>
         </form>
         {query && report && (
           <div class="report-actions">
-            <button type="button" class="secondary" onClick={() => window.print()}>{t('reports.print')}</button>
-            <a class="button" href={reportPdfUrl(query)} download>{t('reports.pdf')}</a>
+            <button type="button" class="secondary" onClick={() => window.print()}>
+              {t('reports.print')}
+            </button>
+            <a class="button" href={reportPdfUrl(query)} download>
+              {t('reports.pdf')}
+            </a>
           </div>
         )}
-        {error && <p class="error" role="alert">{error}</p>}
-        {busy && <p class="muted" role="status">{t('reports.loading')}</p>}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        {busy && (
+          <p class="muted" role="status">
+            {t('reports.loading')}
+          </p>
+        )}
         {doc && (
           <nav class="report-toc" aria-label={t('reports.sections')}>
-            {doc.sections.map((s) => <a key={s.id} href={`#report-${s.id}`}>{s.heading}</a>)}
+            {doc.sections.map((s) => (
+              <a key={s.id} href={`#report-${s.id}`}>
+                {s.heading}
+              </a>
+            ))}
           </nav>
         )}
       </div>

@@ -16,7 +16,16 @@ const R = 64
 const T = 30
 const B = 34
 
-export function StationChart({ label, points, levels, alerts, from, to, unit, narrow }: {
+export function StationChart({
+  label,
+  points,
+  levels,
+  alerts,
+  from,
+  to,
+  unit,
+  narrow,
+}: {
   label: string
   /** A phone: a narrower drawing, so its text stays readable when scaled to the screen. */
   narrow: boolean
@@ -43,9 +52,14 @@ export function StationChart({ label, points, levels, alerts, from, to, unit, na
   const ticks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4)
   const n = narrow ? 3 : 5
   const times = Array.from({ length: n }, (_, i) => from + ((to - from) * i) / (n - 1))
-  const short = (ms: number) => new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone: 'Asia/Ho_Chi_Minh', day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit',
-  }).format(ms)
+  const short = (ms: number) =>
+    new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
+      timeZone: 'Asia/Ho_Chi_Minh',
+      day: '2-digit',
+      month: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    }).format(ms)
   const path = points.map((p, i) => `${i ? 'L' : 'M'}${x(Date.parse(p.ts)).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ')
   return (
     <svg class="station-chart" viewBox={`0 0 ${W} ${H}`} role="group" aria-label={label}>
@@ -53,18 +67,37 @@ export function StationChart({ label, points, levels, alerts, from, to, unit, na
       {ticks.map((v) => (
         <g key={v} aria-hidden="true">
           <line class="grid" x1={L} x2={W - R} y1={y(v)} y2={y(v)} />
-          <text class="axis" x={L - 6} y={y(v) + 4} text-anchor="end">{formatNumber(lang, Number(v.toFixed(hi - lo >= 2 ? 1 : 2)))}</text>
+          <text class="axis" x={L - 6} y={y(v) + 4} text-anchor="end">
+            {formatNumber(lang, Number(v.toFixed(hi - lo >= 2 ? 1 : 2)))}
+          </text>
         </g>
       ))}
       {times.map((ms) => (
-        <text key={ms} aria-hidden="true" class="axis" x={x(ms)} y={H - 10} text-anchor={ms === from ? 'start' : ms === to ? 'end' : 'middle'}>{short(ms)}</text>
+        <text
+          key={ms}
+          aria-hidden="true"
+          class="axis"
+          x={x(ms)}
+          y={H - 10}
+          text-anchor={ms === from ? 'start' : ms === to ? 'end' : 'middle'}
+        >
+          {short(ms)}
+        </text>
       ))}
       {set.map((l) => {
         const name = t('station.levelLine', { level: l.level, value: formatNumber(lang, l.value) })
         return (
-          <g key={l.level} role="img" aria-label={name} class={`level-line lvl-${['I', 'II', 'III'].indexOf(l.level) + 1}`} data-level={l.level}>
+          <g
+            key={l.level}
+            role="img"
+            aria-label={name}
+            class={`level-line lvl-${['I', 'II', 'III'].indexOf(l.level) + 1}`}
+            data-level={l.level}
+          >
             <line x1={L} x2={W - R} y1={y(l.value)} y2={y(l.value)} />
-            <text x={W - R + 4} y={y(l.value) + 4}>{l.level}</text>
+            <text x={W - R + 4} y={y(l.value) + 4}>
+              {l.level}
+            </text>
           </g>
         )
       })}
@@ -81,7 +114,9 @@ export function StationChart({ label, points, levels, alerts, from, to, unit, na
           </g>
         )
       })}
-      <text class="axis unit" x={L - 6} y={T - 12} text-anchor="end" aria-hidden="true">{u.trim()}</text>
+      <text class="axis unit" x={L - 6} y={T - 12} text-anchor="end" aria-hidden="true">
+        {u.trim()}
+      </text>
     </svg>
   )
 }

@@ -24,7 +24,7 @@ type Projection = { x: (lon: number, lat: number) => number; y: (lat: number, lo
 
 /** Equirectangular with the longitude scaled by cos(latitude): true shapes at Huế's latitude. */
 function plain(lats: number[], lons: number[]): Projection {
-  const k = Math.cos(((Math.min(...lats) + Math.max(...lats)) / 2) * Math.PI / 180)
+  const k = Math.cos((((Math.min(...lats) + Math.max(...lats)) / 2) * Math.PI) / 180)
   const spanX = Math.max((Math.max(...lons) - Math.min(...lons)) * k, 0.02)
   const spanY = Math.max(Math.max(...lats) - Math.min(...lats), 0.02)
   const scale = Math.min((W - 2 * PAD) / spanX, (H - 2 * PAD) / spanY)
@@ -41,7 +41,15 @@ function mercator(lats: number[], lons: number[], tiles: TileSettings) {
   const half = (lo: number, hi: number) => Math.max((hi - lo) / 2, 0.01)
   const [cLat, cLon] = [(Math.min(...lats) + Math.max(...lats)) / 2, (Math.min(...lons) + Math.max(...lons)) / 2]
   const [hLat, hLon] = [half(Math.min(...lats), Math.max(...lats)), half(Math.min(...lons), Math.max(...lons))]
-  const z = fitZoom([{ lat: cLat - hLat, lon: cLon - hLon }, { lat: cLat + hLat, lon: cLon + hLon }], W - 2 * PAD, H - 2 * PAD, tiles.maxZoom)
+  const z = fitZoom(
+    [
+      { lat: cLat - hLat, lon: cLon - hLon },
+      { lat: cLat + hLat, lon: cLon + hLon },
+    ],
+    W - 2 * PAD,
+    H - 2 * PAD,
+    tiles.maxZoom,
+  )
   const c = project(cLat, cLon, z)
   // Whole pixels: tiles placed at fractions show hairline seams between them.
   const left = Math.round(c.x - W / 2)
@@ -63,7 +71,9 @@ export function StationMap({ places, tiles }: { places: MapPlace[]; tiles?: Tile
       {m && (
         <g class="map-tiles" aria-hidden="true">
           {/* One unit wider than the grid: scaled to the screen, tiles meeting exactly show hairline seams. */}
-          {m.tiles.map((tile) => <image key={tile.key} href={tile.href} x={tile.x} y={tile.y} width={TILE + 1} height={TILE + 1} />)}
+          {m.tiles.map((tile) => (
+            <image key={tile.key} href={tile.href} x={tile.x} y={tile.y} width={TILE + 1} height={TILE + 1} />
+          ))}
         </g>
       )}
       {places.map((p) => {
@@ -74,11 +84,24 @@ export function StationMap({ places, tiles }: { places: MapPlace[]; tiles?: Tile
         const anchor = px > W / 2 ? 'end' : 'start'
         const dx = anchor === 'end' ? -16 : 16
         return (
-          <a key={p.id} href={href} class="map-marker" data-place={p.id} aria-label={label}
-            onClick={(e) => { e.preventDefault(); navigate(href) }}>
+          <a
+            key={p.id}
+            href={href}
+            class="map-marker"
+            data-place={p.id}
+            aria-label={label}
+            onClick={(e) => {
+              e.preventDefault()
+              navigate(href)
+            }}
+          >
             <circle class={`dot ${p.cls}`} cx={px} cy={py} r="12" />
-            <text x={px + dx} y={py - 4} text-anchor={anchor} class="map-name">{p.name}</text>
-            <text x={px + dx} y={py + 20} text-anchor={anchor} class="map-level">{p.level || t('stations.noLevel')}</text>
+            <text x={px + dx} y={py - 4} text-anchor={anchor} class="map-name">
+              {p.name}
+            </text>
+            <text x={px + dx} y={py + 20} text-anchor={anchor} class="map-level">
+              {p.level || t('stations.noLevel')}
+            </text>
           </a>
         )
       })}

@@ -30,7 +30,14 @@ interface Series {
 export function StationPage({ id }: { id: string }) {
   const { t, lang } = useI18n()
   const [range, setRange] = useState<Range>('day')
-  const [view, setView] = useState<{ station: Station | null; name: string; series: Series[]; alerts: Alert[]; from: number; to: number } | null>(null)
+  const [view, setView] = useState<{
+    station: Station | null
+    name: string
+    series: Series[]
+    alerts: Alert[]
+    from: number
+    to: number
+  } | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [narrow, setNarrow] = useState(() => matchMedia(NARROW).matches)
   useEffect(() => {
@@ -54,34 +61,62 @@ export function StationPage({ id }: { id: string }) {
         const m = mainMetric(d.kind)
         if (!m) continue
         const q = `metric=${m.metric}&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&every=${RANGES[range].every}&fn=max`
-        const r = await api.get<{ unit: string; points: Array<{ ts: string; value: number | string | boolean }> }>(`/devices/${encodeURIComponent(d.id)}/readings?${q}`)
+        const r = await api.get<{ unit: string; points: Array<{ ts: string; value: number | string | boolean }> }>(
+          `/devices/${encodeURIComponent(d.id)}/readings?${q}`,
+        )
         series.push({ device: d, metric: m.metric, unit: r.unit, points: r.points.filter((p): p is Point => typeof p.value === 'number') })
       }
       const alerts = await loadStationAlerts(station, id)
       return { station, name: station?.name ?? own[0]!.name, series, alerts, from, to }
-    })().then((v) => current && (setView(v), setError(null)), (err: unknown) => {
-      if (!current) return
-      setError(err instanceof ApiError && err.status === 404 ? t('station.notFound') : t('error.server', { message: (err as Error).message }))
-    })
-    return () => { current = false }
+    })().then(
+      (v) => current && (setView(v), setError(null)),
+      (err: unknown) => {
+        if (!current) return
+        setError(
+          err instanceof ApiError && err.status === 404 ? t('station.notFound') : t('error.server', { message: (err as Error).message }),
+        )
+      },
+    )
+    return () => {
+      current = false
+    }
   }, [id, range])
 
-  const back = <a class="back" href="/stations" onClick={(e) => { e.preventDefault(); navigate('/stations') }}>{t('station.back')}</a>
+  const back = (
+    <a
+      class="back"
+      href="/stations"
+      onClick={(e) => {
+        e.preventDefault()
+        navigate('/stations')
+      }}
+    >
+      {t('station.back')}
+    </a>
+  )
   return (
     <section class="alert-page station-page" aria-labelledby="station-heading">
       {back}
       <h1 id="station-heading">{view?.name ?? t('stations.station')}</h1>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {view && (
         <>
           <ul class="facts">
             {view.station?.river && <li>{view.station.river}</li>}
             {view.station?.district && <li>{view.station.district}</li>}
-            {view.station?.levels.map((l) => l.value !== null && (
-              <li key={l.level} title={lang === 'vi' ? l.name_vi : l.name_en}>
-                {t('station.levelLine', { level: l.level, value: formatNumber(lang, l.value) })}{l.to_confirm ? ` (${t('station.toConfirm')})` : ''}
-              </li>
-            ))}
+            {view.station?.levels.map(
+              (l) =>
+                l.value !== null && (
+                  <li key={l.level} title={lang === 'vi' ? l.name_vi : l.name_en}>
+                    {t('station.levelLine', { level: l.level, value: formatNumber(lang, l.value) })}
+                    {l.to_confirm ? ` (${t('station.toConfirm')})` : ''}
+                  </li>
+                ),
+            )}
           </ul>
           <div class="range" role="group" aria-label={t('station.range')}>
             {(['day', 'week'] as const).map((r) => (
@@ -92,13 +127,27 @@ export function StationPage({ id }: { id: string }) {
           </div>
           {view.series.map((s) => (
             <figure key={s.device.id} class="chart-box">
-              <figcaption><h2>{s.device.name} ({s.device.id})</h2><Summary s={s} t={t} lang={lang} /></figcaption>
+              <figcaption>
+                <h2>
+                  {s.device.name} ({s.device.id})
+                </h2>
+                <Summary s={s} t={t} lang={lang} />
+              </figcaption>
               {s.points.length === 0 && <p class="muted">{t('station.noData')}</p>}
               <StationChart
-                label={t('station.chart', { metric: t(`metric.${s.metric}` as 'metric.water_level'), device: s.device.name, range: t(`station.${range}`) })}
-                points={s.points} levels={s.metric === 'water_level' ? view.station?.levels ?? [] : []}
+                label={t('station.chart', {
+                  metric: t(`metric.${s.metric}` as 'metric.water_level'),
+                  device: s.device.name,
+                  range: t(`station.${range}`),
+                })}
+                points={s.points}
+                levels={s.metric === 'water_level' ? (view.station?.levels ?? []) : []}
                 alerts={view.alerts.filter((a) => !a.device || a.device === s.device.id)}
-                from={view.from} to={view.to} unit={s.unit} narrow={narrow} />
+                from={view.from}
+                to={view.to}
+                unit={s.unit}
+                narrow={narrow}
+              />
             </figure>
           ))}
         </>
@@ -112,5 +161,13 @@ function Summary({ s, t, lang }: { s: Series; t: Translate; lang: 'vi' | 'en' })
   if (!last) return null
   const u = s.unit ? ` ${s.unit}` : ''
   const max = Math.max(...s.points.map((p) => p.value))
-  return <p class="muted">{t('station.latest', { value: `${formatNumber(lang, last.value)}${u}`, time: formatTime(lang, last.ts), max: `${formatNumber(lang, max)}${u}` })}</p>
+  return (
+    <p class="muted">
+      {t('station.latest', {
+        value: `${formatNumber(lang, last.value)}${u}`,
+        time: formatTime(lang, last.ts),
+        max: `${formatNumber(lang, max)}${u}`,
+      })}
+    </p>
+  )
 }

@@ -2,7 +2,17 @@ import { useEffect, useMemo, useState } from 'preact/hooks'
 import { formatNumber, formatTime, useI18n } from '../i18n.ts'
 import { navigate } from '../router.ts'
 import { loadTiles } from '../settings.ts'
-import { isSilent, levelOf, loadDevices, loadLatest, loadStations, mainMetric, type Device, type Latest, type Station } from '../stations.ts'
+import {
+  isSilent,
+  levelOf,
+  loadDevices,
+  loadLatest,
+  loadStations,
+  mainMetric,
+  type Device,
+  type Latest,
+  type Station,
+} from '../stations.ts'
 import type { TileSettings } from '../tiles.ts'
 import { StationMap, type MapPlace } from './StationMap.tsx'
 
@@ -28,19 +38,28 @@ export function StationsPage() {
   const [tiles, setTiles] = useState<TileSettings | null>(null)
   useEffect(() => {
     let current = true
-    loadTiles().then((s) => current && setTiles(s), () => {})
+    loadTiles().then(
+      (s) => current && setTiles(s),
+      () => {},
+    )
     const load = () => {
-      Promise.all([loadStations(), loadDevices().catch(() => [] as Device[]), loadLatest()]).then(([stations, devices, latest]) => {
-        if (!current) return
-        setData({ stations, devices, latest })
-        setNow(Date.now())
-        setError(null)
-      }, (err: Error) => current && setError(err.message))
+      Promise.all([loadStations(), loadDevices().catch(() => [] as Device[]), loadLatest()]).then(
+        ([stations, devices, latest]) => {
+          if (!current) return
+          setData({ stations, devices, latest })
+          setNow(Date.now())
+          setError(null)
+        },
+        (err: Error) => current && setError(err.message),
+      )
     }
     load()
     // Newest values every 30 s: a gauge reports every few minutes.
     const timer = setInterval(load, 30_000)
-    return () => { current = false; clearInterval(timer) }
+    return () => {
+      current = false
+      clearInterval(timer)
+    }
   }, [])
 
   const rows = useMemo<Row[]>(() => {
@@ -53,13 +72,26 @@ export function StationsPage() {
       const st = d.station ? byStation.get(d.station) : undefined
       const l = latest.get(d.id)
       out.push({
-        key: d.id, href: `/stations/${st ? st.id : d.id}`, station: st?.name ?? d.station ?? d.name, device: d,
-        district: d.district ?? st?.district ?? null, latest: l, level: levelOf(t, lang, d.kind, l?.values, st),
+        key: d.id,
+        href: `/stations/${st ? st.id : d.id}`,
+        station: st?.name ?? d.station ?? d.name,
+        device: d,
+        district: d.district ?? st?.district ?? null,
+        latest: l,
+        level: levelOf(t, lang, d.kind, l?.values, st),
       })
     }
     for (const s of data.stations) {
       if (out.some((r) => r.device?.station === s.id)) continue
-      out.push({ key: `station-${s.id}`, href: `/stations/${s.id}`, station: s.name, device: null, district: s.district, latest: undefined, level: null })
+      out.push({
+        key: `station-${s.id}`,
+        href: `/stations/${s.id}`,
+        station: s.name,
+        device: null,
+        district: s.district,
+        latest: undefined,
+        level: null,
+      })
     }
     return out.sort((a, b) => a.station.localeCompare(b.station, 'vi') || a.key.localeCompare(b.key))
   }, [data, t, lang])
@@ -68,7 +100,8 @@ export function StationsPage() {
     const places: MapPlace[] = []
     const unplaced: string[] = []
     if (!data) return { places, unplaced }
-    const worst = (list: Row[]) => list.reduce<Row['level']>((w, r) => (r.level && (!w || RANK(r.level.cls) > RANK(w.cls)) ? r.level : w), null)
+    const worst = (list: Row[]) =>
+      list.reduce<Row['level']>((w, r) => (r.level && (!w || RANK(r.level.cls) > RANK(w.cls)) ? r.level : w), null)
     for (const s of data.stations) {
       const lvl = worst(rows.filter((r) => r.device?.station === s.id))
       if (s.location) places.push({ id: s.id, name: s.name, ...s.location, cls: lvl?.cls ?? '', level: lvl?.text ?? '' })
@@ -93,7 +126,11 @@ export function StationsPage() {
   return (
     <section class="stations-page" aria-labelledby="stations-heading">
       <h1 id="stations-heading">{t('stations.heading')}</h1>
-      {error && <p class="error" role="alert">{t('error.server', { message: error })}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {t('error.server', { message: error })}
+        </p>
+      )}
       {!data && !error && <p class="count">{t('stations.loading')}</p>}
       {data && rows.length === 0 && <p class="empty">{t('stations.empty')}</p>}
       {data && rows.length > 0 && (
@@ -102,7 +139,12 @@ export function StationsPage() {
             <StationMap places={places} tiles={tiles} />
             <figcaption class="muted">
               {tiles ? t('stations.mapTiles') : t('stations.mapNote')}
-              {tiles?.attribution && <> <span class="attribution">{t('stations.attribution', { text: tiles.attribution })}</span></>}
+              {tiles?.attribution && (
+                <>
+                  {' '}
+                  <span class="attribution">{t('stations.attribution', { text: tiles.attribution })}</span>
+                </>
+              )}
               {unplaced.length > 0 && <> {t('stations.noLocation', { names: unplaced.join(', ') })}</>}
             </figcaption>
           </figure>
@@ -126,16 +168,34 @@ export function StationsPage() {
                   return (
                     <tr key={r.key} data-row={r.key}>
                       <td data-label={t('stations.station')}>
-                        <a href={r.href} onClick={(e) => { e.preventDefault(); navigate(r.href) }}>{r.station}</a>
-                        {r.device && <span class="muted sub">{r.device.name} ({r.device.id})</span>}
+                        <a
+                          href={r.href}
+                          onClick={(e) => {
+                            e.preventDefault()
+                            navigate(r.href)
+                          }}
+                        >
+                          {r.station}
+                        </a>
+                        {r.device && (
+                          <span class="muted sub">
+                            {r.device.name} ({r.device.id})
+                          </span>
+                        )}
                       </td>
                       <td data-label={t('stations.district')}>{r.district ?? '–'}</td>
                       <td data-label={t('stations.value')}>{fmt(r)}</td>
-                      <td data-label={t('stations.level')}>{r.level ? <span class={`level-tag ${r.level.cls}`}>{r.level.text}</span> : '–'}</td>
+                      <td data-label={t('stations.level')}>
+                        {r.level ? <span class={`level-tag ${r.level.cls}`}>{r.level.text}</span> : '–'}
+                      </td>
                       <td data-label={t('stations.state')}>
-                        {r.device ? <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
-                          {!r.latest ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
-                        </span> : '–'}
+                        {r.device ? (
+                          <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
+                            {!r.latest ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
+                          </span>
+                        ) : (
+                          '–'
+                        )}
                       </td>
                       <td data-label={t('stations.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : '–'}</td>
                       <td data-label={t('stations.lastSeen')}>{r.latest ? formatTime(lang, r.latest.ts) : '–'}</td>

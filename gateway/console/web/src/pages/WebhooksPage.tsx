@@ -4,8 +4,25 @@ import { formatTime, useI18n } from '../i18n.ts'
 
 // Admins' view of the webhook subscriptions and each one's delivery log (docs/webhooks.md).
 
-interface Webhook { id: string; url: string; events: string[]; enabled: boolean; consecutive_failures: number; disabled_reason?: string }
-interface Delivery { id: string; key: string; event: string; state: 'pending' | 'delivered'; attempts: number; response_code?: number; next_attempt_at?: string; last_error?: string; created_at: string }
+interface Webhook {
+  id: string
+  url: string
+  events: string[]
+  enabled: boolean
+  consecutive_failures: number
+  disabled_reason?: string
+}
+interface Delivery {
+  id: string
+  key: string
+  event: string
+  state: 'pending' | 'delivered'
+  attempts: number
+  response_code?: number
+  next_attempt_at?: string
+  last_error?: string
+  created_at: string
+}
 
 export function WebhooksPage() {
   const { t, lang } = useI18n()
@@ -14,13 +31,20 @@ export function WebhooksPage() {
   const [error, setError] = useState<string | null>(null)
   useEffect(() => {
     let current = true
-    api.get<{ items: Webhook[] }>('/webhooks').then(async (r) => {
-      const entries = await Promise.all(r.items.map(async (w) => [w.id, (await api.get<{ items: Delivery[] }>(`/webhooks/${w.id}/deliveries?limit=20`)).items] as const))
-      if (!current) return
-      setHooks(r.items)
-      setLogs(Object.fromEntries(entries))
-    }, (err: Error) => current && setError(err.message))
-    return () => { current = false }
+    api.get<{ items: Webhook[] }>('/webhooks').then(
+      async (r) => {
+        const entries = await Promise.all(
+          r.items.map(async (w) => [w.id, (await api.get<{ items: Delivery[] }>(`/webhooks/${w.id}/deliveries?limit=20`)).items] as const),
+        )
+        if (!current) return
+        setHooks(r.items)
+        setLogs(Object.fromEntries(entries))
+      },
+      (err: Error) => current && setError(err.message),
+    )
+    return () => {
+      current = false
+    }
   }, [])
   return (
     <section class="webhooks" aria-labelledby="webhooks-title">
@@ -32,25 +56,39 @@ export function WebhooksPage() {
           <h2 id={`wh-${w.id}`}>{w.url}</h2>
           <p>
             {w.enabled ? t('webhooks.enabled') : t('webhooks.disabled', { reason: w.disabled_reason ?? '' })}
-            {' · '}{w.events.join(', ')}
+            {' · '}
+            {w.events.join(', ')}
           </p>
           <div class="table-wrap">
             <table class="history webhook-log">
               <caption>{t('webhooks.log', { url: w.url })}</caption>
               <thead>
                 <tr>
-                  <th scope="col">{t('webhooks.col.time')}</th><th scope="col">{t('webhooks.col.event')}</th><th scope="col">{t('webhooks.col.key')}</th>
-                  <th scope="col">{t('webhooks.col.state')}</th><th scope="col">{t('webhooks.col.code')}</th><th scope="col">{t('webhooks.col.attempts')}</th>
+                  <th scope="col">{t('webhooks.col.time')}</th>
+                  <th scope="col">{t('webhooks.col.event')}</th>
+                  <th scope="col">{t('webhooks.col.key')}</th>
+                  <th scope="col">{t('webhooks.col.state')}</th>
+                  <th scope="col">{t('webhooks.col.code')}</th>
+                  <th scope="col">{t('webhooks.col.attempts')}</th>
                   <th scope="col">{t('webhooks.col.next')}</th>
                 </tr>
               </thead>
               <tbody>
-                {(logs[w.id] ?? []).length === 0 && <tr><td colSpan={7}>{t('webhooks.noDeliveries')}</td></tr>}
+                {(logs[w.id] ?? []).length === 0 && (
+                  <tr>
+                    <td colSpan={7}>{t('webhooks.noDeliveries')}</td>
+                  </tr>
+                )}
                 {(logs[w.id] ?? []).map((d) => (
                   <tr key={d.id}>
-                    <td>{formatTime(lang, d.created_at)}</td><td>{d.event}</td><td><code>{d.key}</code></td>
+                    <td>{formatTime(lang, d.created_at)}</td>
+                    <td>{d.event}</td>
+                    <td>
+                      <code>{d.key}</code>
+                    </td>
                     <td>{d.state === 'delivered' ? t('webhooks.delivered') : t('webhooks.pending')}</td>
-                    <td>{d.response_code ?? d.last_error ?? ''}</td><td>{d.attempts}</td>
+                    <td>{d.response_code ?? d.last_error ?? ''}</td>
+                    <td>{d.attempts}</td>
                     <td>{d.next_attempt_at ? formatTime(lang, d.next_attempt_at) : ''}</td>
                   </tr>
                 ))}
