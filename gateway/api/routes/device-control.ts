@@ -95,13 +95,11 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       visibleDevice(deps.registry, request.actor, request.params.id)
       const found = deps.control.getCommand(request.params.id, request.params.cmdId)
       if (!found)
-        return reply
-          .code(404)
-          .send({
-            statusCode: 404,
-            error: 'Not Found',
-            message: `no recent command "${request.params.cmdId}" for device "${request.params.id}"`,
-          })
+        return reply.code(404).send({
+          statusCode: 404,
+          error: 'Not Found',
+          message: `no recent command "${request.params.cmdId}" for device "${request.params.id}"`,
+        })
       return found
     },
   )
