@@ -4,12 +4,9 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
-import { FieldTypes, normalizePoints, seriesKey, sortPoints, type FieldType, type NewFieldType, type NormalPoint } from '../points.ts'
+import { FieldTypes, normalizePoints, seriesKey, type FieldType, type NewFieldType, type NormalPoint } from '../points.ts'
 import {
-  MAX_QUERY_POINTS,
-  MAX_READINGS_POINTS,
   StoreError,
-  type AggregateFn,
   type AggregateReadingsQuery,
   type FieldValue,
   type LatestFilter,
@@ -28,12 +25,12 @@ import {
   type LevelDurationsQuery,
   type LevelDurations,
 } from '../types.ts'
-import { levelDurations, summarize } from './summaries.ts'
+import { SqliteQueries, type Series } from './queries.ts'
 import { migrate } from '../../sqlite/migrate.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { RetentionSweeper } from './retention.ts'
 import { sqliteScanFile } from './scan.ts'
-import { decode, T_BOOL, T_NUMBER, T_STRING } from './values.ts'
+import { T_BOOL, T_NUMBER, T_STRING } from './values.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -52,12 +49,6 @@ export interface SqliteStoreOptions {
   retentionSweepMs?: number
 }
 
-interface Series {
-  id: number
-  measurement: string
-  tags: Record<string, string>
-}
-
 interface Pending {
   points: NormalPoint[]
   newTypes: readonly NewFieldType[]
@@ -66,18 +57,11 @@ interface Pending {
   reject: (err: Error) => void
 }
 
-type Row = { ts: number; v: number | string; t: number }
-
 function encode(v: FieldValue): [number | string, number] {
   if (typeof v === 'number') return [v, T_NUMBER]
   if (typeof v === 'string') return [v, T_STRING]
   return [v ? 1 : 0, T_BOOL]
 }
-
-const AGG_SQL: Record<Exclude<AggregateFn, 'last'>, string> = { mean: 'avg(v)', min: 'min(v)', max: 'max(v)' }
-
-// Buckets aligned to the epoch, also for times before 1970 (SQLite's % keeps the dividend's sign).
-const BUCKET = '(ts - ((ts % @every) + @every) % @every)'
 
 export class SqliteTimeSeriesStore implements TimeSeriesStore {
   readonly backend = 'sqlite' as const
@@ -96,6 +80,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
   private lastError: string | null = null
   private readonly retentionDays: number
   private readonly retention: RetentionSweeper
+  private readonly queries: SqliteQueries
   private readonly sweepTimers: NodeJS.Timeout[]
   private readonly st: {
     insSeries: Statement
@@ -118,6 +103,13 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     this.maxBatch = opts.maxBatchPoints ?? 5000
     this.m = storeMetrics(opts.metrics, 'sqlite')
     this.loadCaches()
+    this.queries = new SqliteQueries({
+      db: this.db,
+      seriesById: this.seriesById,
+      fieldIds: this.fieldIds,
+      fieldNames: this.fieldNames,
+      seriesMatching: (measurement, where) => this.seriesMatching(measurement, where),
+    })
     this.st = {
       insSeries: this.db.prepare('INSERT INTO series (key, measurement, tags) VALUES (?, ?, ?)'),
       insField: this.db.prepare('INSERT INTO field_keys (name) VALUES (?)'),
@@ -280,178 +272,29 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     return out
   }
 
+  // The reads are synchronous SQL; async keeps a thrown StoreError a rejection, as callers expect.
   async readings(q: RawReadingsQuery): Promise<ValuePoint[]> {
-    const ids = this.seriesMatching('readings', { device: q.device }).map((s) => s.id)
-    const f = this.fieldIds.get(q.metric)
-    if (ids.length === 0 || f === undefined) return []
-    const order = q.order === 'desc' ? 'DESC' : 'ASC'
-    const rows = this.db
-      .prepare(
-        `SELECT ts, v, t FROM samples
-         WHERE series IN (SELECT value FROM json_each(@ids)) AND field = @f AND ts >= @from AND ts < @to
-         ORDER BY ts ${order} LIMIT @limit`,
-      )
-      .all({ ids: JSON.stringify(ids), f, from: q.from, to: q.to, limit: Math.min(q.limit, MAX_READINGS_POINTS) }) as Row[]
-    return rows.map((r) => ({ ts: r.ts, value: decode(r.v, r.t) }))
+    return this.queries.readings(q)
   }
 
   async aggregate(q: AggregateReadingsQuery): Promise<ValuePoint[]> {
-    const ids = this.seriesMatching('readings', { device: q.device }).map((s) => s.id)
-    const f = this.fieldIds.get(q.metric)
-    if (ids.length === 0 || f === undefined) return []
-    assertEvery(q.every)
-    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_READINGS_POINTS)
-    const select = q.fn === 'last' ? `${BUCKET} AS b, v, t, max(ts)` : `${BUCKET} AS b, ${AGG_SQL[q.fn]} AS v, ${T_NUMBER} AS t`
-    // mean/min/max read numbers only, as InfluxDB does.
-    const typeCond = q.fn === 'last' ? '' : `AND t != ${T_STRING}`
-    const rows = this.db
-      .prepare(
-        `SELECT ${select} FROM samples
-         WHERE series IN (SELECT value FROM json_each(@ids)) AND field = @f AND ts >= @from AND ts < @to ${typeCond}
-         GROUP BY b ORDER BY b LIMIT @limit`,
-      )
-      .all({ ids: JSON.stringify(ids), f, from: q.from, to: q.to, every: q.every, limit }) as Array<{
-      b: number
-      v: number | string
-      t: number
-    }>
-    return rows.map((r) => ({ ts: r.b, value: decode(r.v, r.t) }))
+    return this.queries.aggregate(q)
   }
 
   async latest(filter: LatestFilter): Promise<LatestReadings[]> {
-    const series = this.seriesMatching('readings', { kind: filter.kind, station: filter.station, device: filter.device })
-    const ids = series.filter((s) => s.tags.device !== undefined).map((s) => s.id)
-    if (ids.length === 0) return []
-    const rows = this.db
-      .prepare('SELECT series, field, ts, v, t FROM latest WHERE series IN (SELECT value FROM json_each(?))')
-      .all(JSON.stringify(ids)) as Array<{ series: number; field: number; ts: number; v: number | string; t: number }>
-    const byDevice = new Map<string, LatestReadings & { fieldTs: Record<string, number> }>()
-    for (const r of rows) {
-      const s = this.seriesById.get(r.series)!
-      const name = this.fieldNames.get(r.field)!
-      const device = s.tags.device!
-      let item = byDevice.get(device)
-      if (!item) {
-        item = { device, tags: { ...s.tags }, ts: r.ts, values: {}, fieldTs: {} }
-        byDevice.set(device, item)
-      }
-      if (r.ts > item.ts) {
-        item.ts = r.ts
-        item.tags = { ...s.tags }
-      }
-      if (name === 'seq') continue
-      if (item.fieldTs[name] === undefined || r.ts >= item.fieldTs[name]!) {
-        item.fieldTs[name] = r.ts
-        item.values[name] = decode(r.v, r.t)
-      }
-    }
-    return [...byDevice.values()]
-      .map(({ fieldTs: _unused, ...item }) => item)
-      .sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
+    return this.queries.latest(filter)
   }
 
   async queryPoints(q: PointQuery): Promise<QueriedPoint[]> {
-    const series = this.seriesMatching(q.measurement, q.where ?? {})
-    if (series.length === 0) return []
-    const limit = Math.min(q.limit ?? MAX_QUERY_POINTS, MAX_QUERY_POINTS)
-    const fieldIds = q.fields ? q.fields.map((n) => this.fieldIds.get(n)).filter((x): x is number => x !== undefined) : null
-    if (fieldIds !== null && fieldIds.length === 0) return []
-    const fieldCond = fieldIds ? 'AND field IN (SELECT value FROM json_each(@fields))' : ''
-    const order = q.order === 'desc' ? 'DESC' : 'ASC'
-    if (q.every !== undefined || q.fn !== undefined) {
-      if (q.every === undefined || q.fn === undefined) throw new StoreError('invalid', 'aggregation needs both every and fn')
-      if (!q.fields) throw new StoreError('invalid', 'aggregation needs the list of fields')
-      assertEvery(q.every)
-      return this.aggregatePoints(q, series, fieldIds!, limit, order)
-    }
-    const stmt = this.db.prepare(
-      `SELECT series, field, ts, v, t FROM samples
-       WHERE series IN (SELECT value FROM json_each(@ids)) ${fieldCond} AND ts >= @from AND ts < @to
-       ORDER BY ts ${order}, series`,
-    )
-    const out: QueriedPoint[] = []
-    let cur: QueriedPoint | null = null
-    let curSeries = -1
-    for (const r of stmt.iterate({
-      ids: JSON.stringify(series.map((s) => s.id)),
-      fields: JSON.stringify(fieldIds),
-      from: q.from,
-      to: q.to,
-    }) as Iterable<{ series: number; field: number; ts: number; v: number | string; t: number }>) {
-      if (!cur || cur.ts !== r.ts || curSeries !== r.series) {
-        if (out.length === limit) break
-        cur = { ts: r.ts, tags: { ...this.seriesById.get(r.series)!.tags }, fields: {} }
-        curSeries = r.series
-        out.push(cur)
-      }
-      cur.fields[this.fieldNames.get(r.field)!] = decode(r.v, r.t)
-    }
-    return out
-  }
-
-  private aggregatePoints(q: PointQuery, series: Series[], fieldIds: number[], limit: number, order: string): QueriedPoint[] {
-    const groupBy = q.groupBy ?? []
-    const groups = new Map<string, number>()
-    const groupTags: Record<string, string>[] = []
-    const mapping: [number, number][] = []
-    for (const s of series) {
-      const tags: Record<string, string> = {}
-      for (const k of groupBy) if (s.tags[k] !== undefined) tags[k] = s.tags[k]!
-      const key = JSON.stringify(tags)
-      let g = groups.get(key)
-      if (g === undefined) {
-        g = groupTags.length
-        groups.set(key, g)
-        groupTags.push(tags)
-      }
-      mapping.push([s.id, g])
-    }
-    const fn = q.fn!
-    const select = fn === 'last' ? 'v, s.t AS t, max(ts)' : `${AGG_SQL[fn]} AS v, ${T_NUMBER} AS t`
-    const typeCond = fn === 'last' ? '' : `AND s.t != ${T_STRING}`
-    const rows = this.db
-      .prepare(
-        `WITH g(series, grp) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@map))
-         SELECT g.grp AS grp, s.field AS field, ${BUCKET} AS b, ${select}
-         FROM g JOIN samples s ON s.series = g.series
-         WHERE s.field IN (SELECT value FROM json_each(@fields)) AND ts >= @from AND ts < @to ${typeCond}
-         GROUP BY g.grp, s.field, b
-         ORDER BY b ${order}, g.grp`,
-      )
-      .all({ map: JSON.stringify(mapping), fields: JSON.stringify(fieldIds), from: q.from, to: q.to, every: q.every }) as Array<{
-      grp: number
-      field: number
-      b: number
-      v: number | string
-      t: number
-    }>
-    const out: QueriedPoint[] = []
-    const index = new Map<string, QueriedPoint>()
-    for (const r of rows) {
-      const key = `${r.b}/${r.grp}`
-      let p = index.get(key)
-      if (!p) {
-        p = { ts: r.b, tags: { ...groupTags[r.grp]! }, fields: {} }
-        index.set(key, p)
-        out.push(p)
-      }
-      p.fields[this.fieldNames.get(r.field)!] = decode(r.v, r.t)
-    }
-    return sortPoints(out, order === 'DESC' ? 'DESC' : 'ASC').slice(0, limit)
+    return this.queries.queryPoints(q)
   }
 
   async summarize(q: SummaryQuery): Promise<SummaryRow[]> {
-    const series = this.seriesMatching(q.measurement, q.where ?? {})
-    const f = this.fieldIds.get(q.field)
-    if (series.length === 0 || f === undefined) return []
-    return summarize(this.db, q, series, f)
+    return this.queries.summarize(q)
   }
 
   async levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]> {
-    const series = this.seriesMatching(q.measurement, q.where ?? {})
-    const f = this.fieldIds.get(q.field)
-    if (series.length === 0 || f === undefined) return []
-    return levelDurations(this.db, q, series, f)
+    return this.queries.levelDurations(q)
   }
 
   async scan(q: ScanQuery): Promise<PointScan> {
@@ -503,8 +346,4 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
     await this.retention.stop()
     this.db.close()
   }
-}
-
-function assertEvery(every: number): void {
-  if (!Number.isInteger(every) || every < 1) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
 }

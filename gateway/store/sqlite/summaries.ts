@@ -1,5 +1,6 @@
 import type { Database as Db } from 'better-sqlite3'
 import { StoreError, type LevelDurations, type LevelDurationsQuery, type SummaryQuery, type SummaryRow } from '../types.ts'
+import { T_STRING } from './values.ts'
 
 // Report summaries (SummaryQuery, LevelDurationsQuery of gateway/store/types.ts) computed in SQL,
 // so a month of readings is never brought into JavaScript. Only numeric samples count (t = 0 or 2),
@@ -12,7 +13,11 @@ export interface SeriesRef {
 
 // Buckets aligned to the epoch, also for times before 1970 (SQLite's % keeps the dividend's sign).
 const BUCKET = '(s.ts - ((s.ts % @every) + @every) % @every)'
-const T_STRING = 1
+
+/** Bucket widths of every bucketed query (summaries, aggregates) are whole milliseconds. */
+export function assertEvery(every: number): void {
+  if (!Number.isInteger(every) || every < 1) throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
+}
 
 /** Series ids mapped to group numbers by the values of `groupBy` tags. */
 export function groupSeries(series: readonly SeriesRef[], groupBy: readonly string[]): { map: string; groups: Record<string, string>[] } {
@@ -40,8 +45,7 @@ const FROM = `FROM g JOIN samples s ON s.series = g.series WHERE s.field = @f AN
 const SELECTOR_ORDER = { max: 's.v DESC, s.ts ASC', min: 's.v ASC, s.ts ASC', first: 's.ts ASC', last: 's.ts DESC' } as const
 
 export function summarize(db: Db, q: SummaryQuery, series: readonly SeriesRef[], field: number): SummaryRow[] {
-  if (q.every !== undefined && (!Number.isInteger(q.every) || q.every < 1))
-    throw new StoreError('invalid', 'every must be a whole number of ms, at least 1')
+  if (q.every !== undefined) assertEvery(q.every)
   const { map, groups } = groupSeries(series, q.groupBy ?? [])
   const bucket = q.every !== undefined
   const args = { map, f: field, from: q.from, to: q.to, ...(bucket ? { every: q.every } : {}) }

@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto'
+import type Database from 'better-sqlite3'
+import type { Audit, Sql } from './audit.ts'
+import { decodeCursor, encodeCursor } from './cursor.ts'
+import { newSecret, type SecretHasher } from './secrets.ts'
+import { scopeSql } from './scope.ts'
+import {
+  DEVICE_ID_PATTERN,
+  RegistryError,
+  type Actor,
+  type Device,
+  type DeviceAuthResult,
+  type DeviceFilter,
+  type DeviceKind,
+  type DevicePatch,
+  type DeviceState,
+  type NewDevice,
+  type Page,
+  type RevocationEvent,
+} from './types.ts'
+
+interface DeviceRow {
+  id: string
+  kind: DeviceKind
+  name: string
+  station: string | null
+  district: string | null
+  lat: number | null
+  lon: number | null
+  tags: string
+  state: DeviceState
+  created_at: string
+  updated_at: string
+}
+
+const ID_RE = new RegExp(DEVICE_ID_PATTERN)
+// `token` is the MQTT username integrations log in with (docs/mqtt.md "Integrations"), so no device may have it.
+const RESERVED_IDS = new Set(['token'])
+const KIND_PREFIX: Record<DeviceKind, string> = { water_level: 'wl', rain_gauge: 'rg', air_quality: 'aq', camera: 'cam' }
+
+function toDevice(r: DeviceRow): Device {
+  return {
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    station: r.station,
+    district: r.district,
+    location: r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon },
+    tags: JSON.parse(r.tags) as string[],
+    state: r.state,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  }
+}
+
+/** Devices and their credentials (keyed hashes of the secrets); a change that ends a device's access is announced. */
+export class SqliteDevices {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sql: Sql,
+    private readonly hasher: SecretHasher,
+    private readonly audit: Audit,
+    private readonly emitRevoked: (ev: RevocationEvent) => void,
+  ) {}
+
+  createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string } {
+    const id = input.id ?? `${KIND_PREFIX[input.kind]}-${randomBytes(5).toString('hex')}`
+    if (!ID_RE.test(id)) throw new RegistryError('invalid', `device id "${id}" must match ${DEVICE_ID_PATTERN}`)
+    if (RESERVED_IDS.has(id))
+      throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
+    const now = new Date().toISOString()
+    const secret = newSecret()
+    const tx = this.db.transaction(() => {
+      const exists = this.sql('SELECT 1 FROM devices WHERE id = ?').get(id)
+      if (exists) throw new RegistryError('conflict', `device "${id}" already exists; choose another id or omit it to have one generated`)
+      this.sql(
+        `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+      ).run(
+        id,
+        input.kind,
+        input.name,
+        input.station ?? null,
+        input.district ?? null,
+        input.location?.lat ?? null,
+        input.location?.lon ?? null,
+        JSON.stringify(input.tags ?? []),
+        now,
+        now,
+      )
+      this.sql('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)').run(
+        id,
+        this.hasher.hash(secret),
+        now,
+      )
+      this.audit(actor, 'device.create', id, { kind: input.kind, name: input.name })
+    })
+    tx()
+    return { device: this.requireDevice(id), secret }
+  }
+
+  getDevice(id: string): Device | undefined {
+    const row = this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined
+    return row ? toDevice(row) : undefined
+  }
+
+  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Page<Device> {
+    const where: string[] = []
+    const args: unknown[] = []
+    const add = (sql: string, ...values: unknown[]): void => {
+      where.push(sql)
+      args.push(...values)
+    }
+    if (filter.kind) add('kind = ?', filter.kind)
+    if (filter.station) add('station = ?', filter.station)
+    if (filter.state) add('state = ?', filter.state)
+    const scoped = scopeSql(filter.scope)
+    if (scoped) add(scoped.sql, ...scoped.args)
+    const after = decodeCursor(page.cursor)
+    if (after !== undefined) add('id > ?', after)
+    const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
+    const rows = this.sql(sql).all(...args, page.limit + 1) as DeviceRow[]
+    const items = rows.slice(0, page.limit).map(toDevice)
+    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+  }
+
+  updateDevice(id: string, patch: DevicePatch, actor: Actor): Device {
+    const before = this.requireDevice(id)
+    if (before.state === 'decommissioned' && patch.state !== undefined && patch.state !== 'decommissioned') {
+      throw new RegistryError('conflict', `device "${id}" is decommissioned; register a new device instead of reactivating it`)
+    }
+    const next: Device = { ...before, ...patch, updated_at: new Date().toISOString() }
+    this.db.transaction(() => {
+      this.sql(
+        `UPDATE devices SET name = ?, station = ?, district = ?, lat = ?, lon = ?, tags = ?, state = ?, updated_at = ?
+           WHERE id = ?`,
+      ).run(
+        next.name,
+        next.station,
+        next.district,
+        next.location?.lat ?? null,
+        next.location?.lon ?? null,
+        JSON.stringify(next.tags),
+        next.state,
+        next.updated_at,
+        id,
+      )
+      if (next.state === 'decommissioned') this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
+      this.audit(actor, 'device.update', id, patch as Record<string, unknown>)
+    })()
+    if (next.state !== 'active' && before.state === 'active') {
+      this.emitRevoked({ deviceId: id, reason: next.state === 'disabled' ? 'disabled' : 'decommissioned' })
+    }
+    return this.requireDevice(id)
+  }
+
+  removeDevice(id: string, actor: Actor): Device {
+    this.requireDevice(id)
+    const now = new Date().toISOString()
+    this.db.transaction(() => {
+      this.sql("UPDATE devices SET state = 'decommissioned', updated_at = ? WHERE id = ?").run(now, id)
+      this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
+      this.audit(actor, 'device.remove', id, null)
+    })()
+    this.emitRevoked({ deviceId: id, reason: 'removed' })
+    return this.requireDevice(id)
+  }
+
+  rotateSecret(id: string, actor: Actor): { device: Device; secret: string } {
+    const device = this.requireDevice(id)
+    if (device.state === 'decommissioned') {
+      throw new RegistryError('conflict', `device "${id}" is decommissioned and cannot get a new secret`)
+    }
+    const secret = newSecret()
+    const now = new Date().toISOString()
+    this.db.transaction(() => {
+      this.sql(
+        `INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)
+           ON CONFLICT(device_id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at`,
+      ).run(id, this.hasher.hash(secret), now)
+      this.audit(actor, 'device.rotate_secret', id, null)
+    })()
+    this.emitRevoked({ deviceId: id, reason: 'secret_rotated' })
+    return { device, secret }
+  }
+
+  authenticateDevice(id: string, secret: string): DeviceAuthResult {
+    const row = this.sql(
+      'SELECT d.*, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = ?',
+    ).get(id) as (DeviceRow & { secret_hash: Buffer | null }) | undefined
+    if (!row) return { ok: false, reason: 'unknown_device' }
+    // The secret is checked before the state so that only a holder of the secret learns the state.
+    if (row.secret_hash === null) return { ok: false, reason: row.state === 'decommissioned' ? 'device_decommissioned' : 'bad_secret' }
+    if (!this.hasher.matches(secret, row.secret_hash)) return { ok: false, reason: 'bad_secret' }
+    if (row.state === 'disabled') return { ok: false, reason: 'device_disabled' }
+    if (row.state === 'decommissioned') return { ok: false, reason: 'device_decommissioned' }
+    return { ok: true, device: toDevice(row) }
+  }
+
+  private requireDevice(id: string): Device {
+    const d = this.getDevice(id)
+    if (!d) throw new RegistryError('not_found', `device "${id}" does not exist`)
+    return d
+  }
+}

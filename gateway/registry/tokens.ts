@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto'
+import type Database from 'better-sqlite3'
+import type { Audit, Sql } from './audit.ts'
+import { decodeCursor, encodeCursor } from './cursor.ts'
+import { newToken, type SecretHasher } from './secrets.ts'
+import { RegistryError, type Actor, type ApiToken, type Page, type Role } from './types.ts'
+
+interface TokenRow {
+  id: string
+  name: string
+  role: Role
+  created_at: string
+  last_used_at: string | null
+}
+
+// Writing last_used_at on every API call would turn each read into a write; a minute is precise enough.
+const LAST_USED_PRECISION_MS = 60_000
+
+/** API tokens for machines; only the keyed hash of a token is stored. */
+export class SqliteTokens {
+  private readonly tokenUse = new Map<string, number>()
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sql: Sql,
+    private readonly hasher: SecretHasher,
+    private readonly audit: Audit,
+    private readonly onDeleted: (id: string) => void,
+  ) {}
+
+  createToken(input: { role: Role; name: string }, actor: Actor): { token: ApiToken; secret: string } {
+    const id = `tok-${randomBytes(6).toString('hex')}`
+    const secret = newToken()
+    const now = new Date().toISOString()
+    this.db.transaction(() => {
+      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(
+        id,
+        input.name,
+        input.role,
+        this.hasher.hash(secret),
+        now,
+      )
+      this.audit(actor, 'token.create', id, { role: input.role, name: input.name })
+    })()
+    return { token: { id, name: input.name, role: input.role, created_at: now, last_used_at: null }, secret }
+  }
+
+  listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken> {
+    const after = decodeCursor(page.cursor)
+    const rows = this.sql(
+      `SELECT id, name, role, created_at, last_used_at FROM api_tokens ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`,
+    ).all(...(after !== undefined ? [after] : []), page.limit + 1) as TokenRow[]
+    const items = rows.slice(0, page.limit)
+    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+  }
+
+  deleteToken(id: string, actor: Actor): void {
+    const res = this.db.transaction(() => {
+      const r = this.sql('DELETE FROM api_tokens WHERE id = ?').run(id)
+      if (r.changes > 0) this.audit(actor, 'token.delete', id, null)
+      return r
+    })()
+    if (res.changes === 0) throw new RegistryError('not_found', `token "${id}" does not exist`)
+    this.onDeleted(id)
+  }
+
+  authenticateToken(secret: string): ApiToken | undefined {
+    // The hash is the lookup key; the index compares whole digests, so no timing leaks a prefix.
+    const row = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(
+      this.hasher.hash(secret),
+    ) as TokenRow | undefined
+    if (!row) return undefined
+    const now = Date.now()
+    if (now - (this.tokenUse.get(row.id) ?? 0) > LAST_USED_PRECISION_MS) {
+      this.tokenUse.set(row.id, now)
+      const iso = new Date(now).toISOString()
+      this.sql('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(iso, row.id)
+      row.last_used_at = iso
+    }
+    return row
+  }
+
+  hasAdminToken(): boolean {
+    return this.sql("SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1").get() !== undefined
+  }
+
+  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken {
+    const hash = this.hasher.hash(input.secret)
+    const existing = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as
+      TokenRow | undefined
+    if (existing) return existing
+    const id = `tok-${randomBytes(6).toString('hex')}`
+    const now = new Date().toISOString()
+    this.db.transaction(() => {
+      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(
+        id,
+        input.name,
+        input.role,
+        hash,
+        now,
+      )
+      this.audit(actor, 'token.create', id, { role: input.role, name: input.name, bootstrap: true })
+    })()
+    return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
+  }
+}
