@@ -98,7 +98,7 @@ export async function main(args: string[]): Promise<void> {
     publish: (t, p, o) => broker.publish(t, p, o),
     annotate: (p) => store.write([p]),
   })
-  notifier.attach(alerting)
+  alerting.setRouter(notifier)
   alerting.onChange((c) => {
     if (c.change.action === 'opened' && c.alert.station === 'kim-long') atChange.push(process.hrtime.bigint())
   })

@@ -21,7 +21,7 @@ import { webhookRoutes } from './api/routes/webhooks.ts'
 import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
-import { createNotifier } from './notify/notifier.ts'
+import { createNotifier, escalationOptions } from './notify/notifier.ts'
 import { createDeviceControl } from './control/control.ts'
 import { reportPdfRenderer } from './reports/pdf.ts'
 import { createReportService } from './reports/service.ts'
@@ -140,9 +140,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       publish: (topic, payload, o) => brokerRef?.publish(topic, payload, o),
       annotate: (point) => store.write([point]),
       ...alertingOptions(config.alerts),
+      // The engine escalates; the keys stay under notify.escalation (docs/notify.md).
+      escalation: escalationOptions(notifier.config),
     })
     closers.push(() => alerting.close())
-    notifier.attach(alerting)
     // Webhook deliveries share alerts.db with the alerts: queued in the alert change's own
     // transaction (next to the notification outbox), so both routers see every change.
     const webhooks = createWebhooks({
@@ -150,12 +151,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       metrics,
       config: config.webhooks,
-      onDisabled: (w) => raiseWebhookDisabled(alerting, w, Date.now()),
+      onDisabled: (w) => raiseWebhookDisabled(alerting, w),
     })
     closers.push(() => webhooks.close())
     alerting.setRouter({
-      routeInTx: (c) => {
-        notifier.routeInTx(c)
+      routeInTx: (c, note) => {
+        notifier.routeInTx(c, note)
         webhooks.routeInTx(c)
       },
       kick: () => {

@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import Database, { type Database as Db } from 'better-sqlite3'
-import { migrate, type Migration } from '../sqlite/migrate.ts'
+import { openSharedDb, type SharedDb } from '../sqlite/shared.ts'
+import type { Migration } from '../sqlite/migrate.ts'
 
-// alerts.db holds alerts, their history, rule state AND the notification outbox, so that an alert
-// change and the notifications it causes commit in one transaction. The engine and the notifier
-// share one connection per file (a transaction cannot span connections).
+// alerts.db holds alerts, their history and rule state; the notification outbox (gateway/notify/db.ts)
+// and the webhook deliveries are in the same file, so that an alert change and what it causes
+// commit in one transaction (one shared connection per file, gateway/sqlite/shared.ts).
+// Versions 1 and 2 created notify's tables too until notify took them over with a migration list
+// of its own (recorded as applied there when present): a fresh database gets them from notify.
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -44,53 +44,12 @@ const MIGRATIONS: readonly Migration[] = [
         state TEXT NOT NULL,
         PRIMARY KEY (rule, subject)
       );
-      CREATE TABLE contacts (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        phone TEXT,
-        zalo_user_id TEXT,
-        role TEXT NOT NULL,
-        tier INTEGER NOT NULL DEFAULT 1,
-        kinds TEXT, stations TEXT, districts TEXT,
-        min_severity TEXT NOT NULL,
-        channels TEXT NOT NULL,
-        created_at TEXT NOT NULL
-      );
-      CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
-        alert_id TEXT,
-        change_seq INTEGER,
-        contact_id TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        message TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        sent_at INTEGER,
-        provider_id TEXT,
-        last_error TEXT
-      );
-      CREATE INDEX outbox_due ON outbox(state, next_at);
-      CREATE INDEX outbox_contact_sent ON outbox(contact_id, sent_at);
-      CREATE TABLE provider_tokens (
-        provider TEXT PRIMARY KEY,
-        access_token TEXT NOT NULL,
-        refresh_token TEXT NOT NULL,
-        expires_at INTEGER NOT NULL,
-        updated_at TEXT NOT NULL
-      );
     `,
   },
   {
-    // Per-contact quiet hours (docs/notify.md "Quiet hours"); the outbox list's filter by alert.
+    // Was notify's (quiet hours, the outbox index by alert): now in gateway/notify/db.ts.
     version: 2,
-    sql: `
-      ALTER TABLE contacts ADD COLUMN quiet_hours TEXT;
-      CREATE INDEX outbox_alert ON outbox(alert_id);
-    `,
+    sql: 'SELECT 1',
   },
   {
     // Webhook subscriptions and their deliveries (gateway/webhooks, docs/webhooks.md). Here, not in
@@ -134,45 +93,9 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ]
 
-const open = new Map<string, { db: Db; refs: number }>()
+export type { SharedDb }
 
-export interface SharedDb {
-  db: Db
-  release(): void
-}
-
-/** Opens (or shares within this process) <dataDir>/alerts.db. Call release() when done. */
+/** Opens (or shares within this process) <dataDir>/alerts.db with the alerts' tables. Call release() when done. */
 export function openAlertsDb(dataDir: string): SharedDb {
-  mkdirSync(dataDir, { recursive: true })
-  const file = resolve(join(dataDir, 'alerts.db'))
-  let entry = open.get(file)
-  if (!entry) {
-    const db = new Database(file)
-    db.pragma('journal_mode = WAL')
-    // NORMAL in WAL mode: a commit survives a crash of the process (kill -9) at once, and a power
-    // cut once the WAL is checkpointed; FULL would fsync every alert change and every outbox
-    // state change, which under a busy disk costs the sender hundreds of milliseconds. An alert
-    // change and its outbox rows are one transaction either way, so they are kept or lost together.
-    db.pragma('synchronous = NORMAL')
-    db.pragma('foreign_keys = ON')
-    db.pragma('busy_timeout = 5000')
-    migrate(db, MIGRATIONS)
-    entry = { db, refs: 0 }
-    open.set(file, entry)
-  }
-  entry.refs++
-  const e = entry
-  let released = false
-  return {
-    db: e.db,
-    release() {
-      if (released) return
-      released = true
-      e.refs--
-      if (e.refs === 0) {
-        open.delete(file)
-        e.db.close()
-      }
-    },
-  }
+  return openSharedDb(dataDir, 'alerts.db', MIGRATIONS, 'schema_migrations')
 }

@@ -9,23 +9,18 @@ import type { Metrics } from '../metrics/registry.ts'
 import { alertingMetrics, flush, StateKeys, type AlertingState } from './alerting-state.ts'
 import { compileConditions } from './conditions.ts'
 import { openAlertsDb, type SharedDb } from './db.ts'
-import { markEscalated } from './escalation.ts'
-import { emitAfterCommit } from './fan-out.ts'
+import { escalateDue, type EscalationOptions } from './escalation.ts'
+import { raiseSystemAlert } from './fan-out.ts'
 import { handle, resetSlots } from './evaluate.ts'
 import { human } from './human.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
 import { checkSilence, loadSilence, seen } from './silence.ts'
-import { sqliteAlertStore, type AlertFilter, type AlertStore } from './store.ts'
-import type { Alert, AlertChange, AlertKind, Subject } from './types.ts'
+import { sqliteAlertStore, type AlertFilter } from './store.ts'
+import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
 
 export { AlertError } from './errors.ts'
 
-/** Receives every alert change inside the transaction that stores it (the notifier's outbox). */
-export interface ChangeRouter {
-  routeInTx(change: AlertChange): void
-  /** Called after the transaction committed: send what was queued now. */
-  kick(): void
-}
+export type { ChangeRouter } from './types.ts'
 
 /** One alert change as a point of the `alerts` measurement (docs/data-model.md), for Grafana annotations. */
 export interface AlertPoint {
@@ -51,6 +46,8 @@ export interface AlertingOptions {
   rules?: RulesDoc | undefined
   rulesFile?: string | undefined
   router?: ChangeRouter | undefined
+  /** Unacknowledged alerts go to the next contact tier (notify.escalation in config/gateway.yaml); off when absent. */
+  escalation?: EscalationOptions | undefined
   /** A reading whose event time is older than this when it arrives marks its alert change late. */
   lateAfterMs?: number | undefined
   silenceCheckMs?: number | undefined
@@ -59,8 +56,18 @@ export interface AlertingOptions {
   now?: (() => number) | undefined
 }
 
+/** An alert raised by the gateway about itself, not by a rule. */
+export interface SystemAlert {
+  rule: string
+  kind: AlertKind
+  subject: string
+  severity: ChangeEntry['severity']
+  title: string
+  note?: string | undefined
+}
+
 export interface Alerting {
-  readonly store: AlertStore
+  /** The alerts.db connection, for what commits with alert changes (webhook deliveries, exports). */
   readonly db: SharedDb['db']
   list(filter: AlertFilter, page: { limit: number; cursor?: string | undefined }): { items: Alert[]; next: string | null }
   get(id: string): Alert | undefined
@@ -75,9 +82,13 @@ export interface Alerting {
   handleDetection(d: DetectionEvent): void
   handleStatus(s: DeviceStatusEvent): void
   checkSilence(): void
-  /** Escalation support: marks an alert escalated to `tier` with a history entry, in the caller's transaction. */
-  markEscalated(alertId: string, tier: number): AlertChange | undefined
-  emitAfterCommit(changes: AlertChange[]): void
+  /** Escalates the unacknowledged alerts that are due now (also run every escalation.checkMs). */
+  checkEscalation(): void
+  /**
+   * Opens an alert raised by the gateway itself (e.g. a disabled webhook, docs/webhooks.md) unless
+   * one is already active for (rule, subject), and emits it like any change. Answers it if opened.
+   */
+  raiseSystemAlert(a: SystemAlert): Alert | undefined
   flush(): void
   close(): void
 }
@@ -188,9 +199,22 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   }, opts.silenceCheckMs ?? 5000)
   flushTimer.unref()
   silenceTimer.unref()
+  const esc = opts.escalation
+  const escalate = () => {
+    if (esc) escalateDue(ctx, esc)
+  }
+  const escTimer = esc
+    ? setInterval(() => {
+        try {
+          escalate()
+        } catch (err) {
+          ctx.log.error({ err }, 'escalation check failed')
+        }
+      }, esc.checkMs)
+    : undefined
+  escTimer?.unref()
 
   return {
-    store,
     db: shared.db,
     list: (f, p) => store.list(f, p),
     get: (id) => store.get(id),
@@ -209,8 +233,8 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     handleDetection: onDetection,
     handleStatus: onStatus,
     checkSilence: () => checkSilence(ctx),
-    markEscalated: (alertId, tier) => markEscalated(ctx, alertId, tier),
-    emitAfterCommit: (changes) => emitAfterCommit(ctx, changes),
+    checkEscalation: escalate,
+    raiseSystemAlert: (a) => raiseSystemAlert(ctx, a),
     flush: () => flush(ctx),
     close() {
       opts.bus?.off('reading', onReading)
@@ -218,6 +242,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       opts.bus?.off('device-status', onStatus)
       clearInterval(flushTimer)
       clearInterval(silenceTimer)
+      if (escTimer) clearInterval(escTimer)
       try {
         flush(ctx)
       } catch (err) {

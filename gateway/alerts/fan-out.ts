@@ -2,10 +2,11 @@
 // router (the notifier's outbox) inside the transaction that makes it, then, once committed,
 // published on MQTT (docs/mqtt.md "alerts/{kind}/{station}"), written as an annotation point and
 // told to the listeners (SSE). A failing target is counted and logged; it never undoes the change.
+import { randomBytes } from 'node:crypto'
 import type { AlertingState } from './alerting-state.ts'
-import type { AlertPoint } from './engine.ts'
+import type { AlertPoint, SystemAlert } from './engine.ts'
 import { AlertError } from './errors.ts'
-import type { AlertChange, ChangeEntry } from './types.ts'
+import type { Alert, AlertChange, ChangeEntry } from './types.ts'
 
 /** Inside a transaction: appends a history entry and hands the change to the router. */
 export function record(ctx: AlertingState, alertId: string, entry: Omit<ChangeEntry, 'seq'>): AlertChange {
@@ -15,7 +16,7 @@ export function record(ctx: AlertingState, alertId: string, entry: Omit<ChangeEn
   const alert = ctx.store.get(alertId)
   if (!alert) throw new AlertError('not_found', `alert ${alertId} not found`)
   const change = { alert, change: full }
-  ctx.router?.routeInTx(change)
+  ctx.router?.routeInTx(change, (e) => ctx.store.appendHistory(alertId, { ...e, seq: ctx.store.nextSeq(alertId) }))
   return change
 }
 
@@ -68,4 +69,41 @@ export function point(c: AlertChange): AlertPoint {
   if (a.value !== undefined) fields.value = a.value
   if (a.threshold !== undefined) fields.threshold = a.threshold
   return { measurement: 'alerts', ts: c.change.event_ts ? Date.parse(c.change.event_ts) : Date.parse(c.change.at), tags, fields }
+}
+
+/** An alert the gateway raises about itself (engine.ts `raiseSystemAlert`): opened unless one is active, then emitted. */
+export function raiseSystemAlert(ctx: AlertingState, s: SystemAlert): Alert | undefined {
+  const store = ctx.store
+  const now = ctx.now()
+  const at = new Date(now).toISOString()
+  const change = store.transaction(() => {
+    if (store.active(s.rule, s.subject)) return undefined
+    const id = `a${randomBytes(8).toString('hex')}`
+    store.insert({
+      id,
+      rule: s.rule,
+      kind: s.kind,
+      subject: s.subject,
+      severity: s.severity,
+      title: s.title,
+      late: false,
+      at,
+      attentionSince: now,
+    })
+    const entry: ChangeEntry = {
+      seq: store.nextSeq(id),
+      at,
+      action: 'opened',
+      severity: s.severity,
+      state: 'open',
+      by: 'system',
+      note: s.note,
+    }
+    store.appendHistory(id, entry)
+    const alert = store.get(id)
+    if (!alert) throw new AlertError('not_found', `alert ${id} not found`)
+    return { alert, change: entry }
+  })
+  if (change) emitAfterCommit(ctx, [change])
+  return change?.alert
 }

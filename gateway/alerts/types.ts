@@ -90,3 +90,13 @@ export interface Subject {
   zone?: string | undefined
   district?: string | undefined
 }
+
+/** Adds an entry to the alert's history in the change's own transaction (e.g. notifications that could not go out). */
+export type HistoryNote = (entry: Omit<AlertHistoryEntry, 'seq'>) => void
+
+/** Receives every alert change inside the transaction that stores it (the notifier's outbox, the webhook deliveries). */
+export interface ChangeRouter {
+  routeInTx(change: AlertChange, note?: HistoryNote): void
+  /** Called after the transaction committed: send what was queued now. */
+  kick(): void
+}

@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3'
+import type { Database, Statement } from 'better-sqlite3'
 import { severityRank, type Severity } from '../alerts/types.ts'
 import type { ContactStore } from './contacts.ts'
 import type { ContactChannel } from './types.ts'
@@ -48,12 +48,14 @@ export type QuietDecision =
 
 /** What to do with an outbox row that is due, given its contact's quiet hours. */
 export function quietGate(db: Database, contacts: ContactStore) {
-  const alertState = db.prepare('SELECT state, resolved_at FROM alerts WHERE id = ?')
+  // Prepared at first use: the alerts table is the alert engine's (same file), made when it opens.
+  let alertState: Statement | undefined
   const toldBefore = db.prepare("SELECT 1 FROM outbox WHERE alert_id = ? AND contact_id = ? AND channel = ? AND state = 'sent' LIMIT 1")
   return (row: Due, t: number): QuietDecision => {
     if (row.state === 'deferred' && row.alert_id) {
       // Waking someone at the end of the night for a flood already over is noise; but a contact
       // told of the opening before their quiet hours began still hears that it ended.
+      alertState ??= db.prepare('SELECT state, resolved_at FROM alerts WHERE id = ?')
       const a = alertState.get(row.alert_id) as { state: string; resolved_at: string | null } | undefined
       if (a?.state === 'resolved' && !toldBefore.get(row.alert_id, row.contact_id, row.channel)) {
         return { action: 'skip', note: `alert resolved at ${a.resolved_at ?? '?'} during the contact's quiet hours; not sent` }

@@ -1,6 +1,5 @@
 import type { Database } from 'better-sqlite3'
-import type { AlertStore } from '../alerts/store.ts'
-import type { AlertChange } from '../alerts/types.ts'
+import type { AlertChange, HistoryNote } from '../alerts/types.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Channel, Contact, ContactChannel } from './types.ts'
@@ -76,7 +75,7 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
       change: AlertChange,
       misses: ReadonlyArray<{ contact: Contact; channel: ContactChannel; reason: UndeliverableReason; message: string }>,
       t: number,
-      store: AlertStore | undefined,
+      note: HistoryNote | undefined,
     ): void {
       if (misses.length === 0) return
       const a = change.alert
@@ -101,10 +100,9 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
         group.contacts.push(m.contact.id)
         groups.set(g, group)
       }
-      if (!store) return
+      if (!note) return
       for (const g of groups.values()) {
-        store.appendHistory(a.id, {
-          seq: store.nextSeq(a.id),
+        note({
           at: new Date(t).toISOString(),
           action: 'notification_undeliverable',
           severity: a.severity,

@@ -51,7 +51,7 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
       },
       rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }] }),
     })
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
     const officer = notifier.contacts.create({
       name: 'Trực ban Kim Long',
       phone: '0905123456',

@@ -75,7 +75,7 @@ describe('end to end over real MQTT and HTTP', () => {
       rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }] }),
     })
     cleanups.push(() => alerting.close())
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
     const officerContact = notifier.contacts.create({
       name: 'Trực ban Kim Long',
       phone: '0905123456',

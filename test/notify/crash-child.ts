@@ -29,7 +29,7 @@ if (phase === 'write') {
     stations: st,
     rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', min_duration_s: 0 }] }),
   })
-  notifier.attach(alerting)
+  alerting.setRouter(notifier)
   notifier.contacts.create({
     name: 'Trực ban',
     phone: '0905123456',

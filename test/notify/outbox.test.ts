@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
-import { createNotifier, quietUntil, type Notifier } from '../../gateway/notify/notifier.ts'
+import { createNotifier, escalationOptions, quietUntil, type Notifier } from '../../gateway/notify/notifier.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { clock, gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
 import { startStandIns, standInConfig, type StandIns } from './standins.ts'
@@ -29,6 +29,7 @@ describe('outbox sender', () => {
       metrics: metrics(),
       stations: stations(),
       now,
+      escalation: escalationOptions(notifier.config),
       rules: parseRules({
         version: 1,
         rules: [
@@ -37,7 +38,7 @@ describe('outbox sender', () => {
         ],
       }),
     })
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
     return { notifier, alerting }
   }
   beforeEach(async () => {

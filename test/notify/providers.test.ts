@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openAlertsDb, type SharedDb } from '../../gateway/alerts/db.ts'
+import { openNotifyDb } from '../../gateway/notify/db.ts'
+import type { SharedDb } from '../../gateway/sqlite/shared.ts'
 import Value from 'typebox/value'
 import { channelsFromConfig } from '../../gateway/notify/channels/index.ts'
 import { NotifySection, type NotifyConfig } from '../../gateway/notify/config.ts'
@@ -39,7 +40,7 @@ describe('provider channels against documented stand-ins', () => {
   beforeEach(async () => {
     prov = await startStandIns()
     dir = tempDir()
-    db = openAlertsDb(dir.path)
+    db = openNotifyDb(dir.path)
   })
   afterEach(async () => {
     db.release()

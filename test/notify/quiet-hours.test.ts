@@ -56,7 +56,7 @@ describe('per-contact quiet hours', () => {
         ],
       }),
     }))
-    n.attach(a)
+    a.setRouter(n)
     const sleeper = n.contacts.create({
       name: 'Ngủ',
       phone: '0905000001',
@@ -138,7 +138,7 @@ describe('per-contact quiet hours', () => {
       now: clk.now,
       rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
     }))
-    n.attach(a)
+    a.setRouter(n)
     const c = n.contacts.create({
       name: 'Trưởng ca',
       phone: '0905000003',

@@ -82,7 +82,7 @@ describe('notifications with no provider for the channel', () => {
 
     const alerting = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: m, stations: stations(), rules: RULES })
     cleanups.push(() => alerting.close())
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
 
     alerting.handleReading(gauge('kim-long', Date.now(), 1.5)) // level I
     await notifier.drain()
@@ -145,7 +145,7 @@ describe('notifications with no provider for the channel', () => {
     expect(notifier.contactWarnings(['sms', 'zalo_zns', 'zalo_oa'])).toEqual([])
     const alerting = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: m, stations: stations(), rules: RULES })
     cleanups.push(() => alerting.close())
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
     alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
     await waitFor(() => notifier.outbox({ state: 'sent' }).length === 1, 30_000)
     expect(notifier.outbox().map((r) => r.state)).toEqual(['sent'])
@@ -162,7 +162,7 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => notifier.close())
     const alerting = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: m, stations: stations(), rules: RULES })
     cleanups.push(() => alerting.close())
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
     const app: ApiApp = await buildApi({
       registry,
       metrics: m,

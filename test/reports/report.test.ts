@@ -76,7 +76,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       now: clk.now,
       rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }] }),
     })
-    notifier.attach(alerting)
+    alerting.setRouter(notifier)
     notifier.contacts.create({ name: 'Trực ban Kim Long', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
     const ingest = createIngest({ store: both, bus, logger: quietLogger(), metrics: metrics(), stations: st, now: clk.now })
 

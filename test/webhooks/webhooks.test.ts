@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openAlertsDb, type SharedDb } from '../../gateway/alerts/db.ts'
+import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { sqliteAlertStore } from '../../gateway/alerts/store.ts'
 import type { Alert, AlertChange, ChangeAction } from '../../gateway/alerts/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
@@ -10,6 +11,7 @@ import { raiseWebhookDisabled } from '../../gateway/webhooks/admin-alert.ts'
 import { createWebhooks, type Webhooks } from '../../gateway/webhooks/index.ts'
 import { freePort, tempDir } from '../support/services.ts'
 import { bearer, makeApi } from '../api/support.ts'
+import { metrics, quietLogger, stations } from '../alerts/helpers.ts'
 
 // docs/webhooks.md: signed deliveries through the outbox in alerts.db, retried with backoff, in
 // order per alert, once each after a receiver comes back, replays recognisable by their key.
@@ -205,6 +207,15 @@ describe('webhook deliveries', () => {
   })
 
   it('disables a subscription after its run of failures and raises an admin alert', async () => {
+    // Shares alerts.db (one connection per file) with the deliveries above.
+    const alerting = createAlerting({
+      dataDir: dir.path,
+      logger: quietLogger(),
+      metrics: metrics(),
+      stations: stations(),
+      now: () => clock,
+      rules: { version: 1, rules: [] },
+    })
     const strict = createWebhooks({
       db: shared.db,
       logger: createLogger('silent'),
@@ -212,7 +223,7 @@ describe('webhook deliveries', () => {
       now: () => clock,
       random: () => 0,
       config: { maxConsecutiveFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 2000, pollMs: 1000 },
-      onDisabled: (w) => raiseWebhookDisabled({ store: sqliteAlertStore(shared.db), emitAfterCommit: () => undefined }, w, clock),
+      onDisabled: (w) => raiseWebhookDisabled(alerting, w),
     })
     const dead = strict.registry.create({ url: `http://127.0.0.1:${await freePort()}/gone`, events: ['device.offline'] })
     strict.enqueue({
@@ -236,6 +247,7 @@ describe('webhook deliveries', () => {
     // Its delivery waits (not lost) for the subscription to be enabled again.
     expect(strict.registry.deliveries(w.id, { limit: 10 }).items[0]).toMatchObject({ state: 'pending', attempts: 3 })
     await strict.close()
+    alerting.close()
   })
 })
 
