@@ -6,7 +6,17 @@ import { NotifySection } from '../notify/config.ts'
 import { ReportsSection } from '../reports/config.ts'
 import { VisionSection } from '../vision/config.ts'
 import { WebhooksSection } from '../webhooks/config.ts'
-import { AuthSection, HttpSection, InfluxSection, ModelsSection, MqttSection, ServerSection, TimeseriesSection } from './sections.ts'
+import {
+  AuthSection,
+  HttpSection,
+  InfluxSection,
+  ModelsSection,
+  MqttSection,
+  PostgresSection,
+  RedisSection,
+  ServerSection,
+  TimeseriesSection,
+} from './sections.ts'
 
 export const ConfigSchema = Type.Object(
   {
@@ -15,6 +25,8 @@ export const ConfigSchema = Type.Object(
     mqtt: MqttSection,
     influx: InfluxSection,
     timeseries: TimeseriesSection,
+    postgres: PostgresSection,
+    redis: RedisSection,
     auth: AuthSection,
     models: ModelsSection,
     ingest: IngestSection,
@@ -40,4 +52,7 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; type: 'string' 
   { env: 'IOC_INFLUX_URL', key: 'influx.url', type: 'string' },
   { env: 'IOC_ADMIN_TOKEN', key: 'auth.adminToken', type: 'string' },
   { env: 'IOC_MODELS_DIR', key: 'models.dir', type: 'string' },
+  { env: 'IOC_NODE_ID', key: 'server.nodeId', type: 'string' },
+  { env: 'IOC_POSTGRES_URL', key: 'postgres.url', type: 'string' },
+  { env: 'IOC_REDIS_URL', key: 'redis.url', type: 'string' },
 ]

@@ -17,6 +17,8 @@ export const ServerSection = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data' }),
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    /** This node's name in a cluster (leases, peers, metrics); stable across restarts. Unset: the host name. */
+    nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' })),
   },
   { additionalProperties: false, default: {} },
 )
@@ -76,6 +78,26 @@ export const InfluxSection = Type.Object(
     /** http://host:8086/database; when set, time series go to InfluxDB instead of SQLite. */
     url: Type.Optional(Type.String({ pattern: '^https?://' })),
     ...InfluxTuningSchema.properties,
+  },
+  { additionalProperties: false, default: {} },
+)
+
+/**
+ * Cluster mode (docs/operations.md "Several nodes"): shared state in PostgreSQL, MQTT sessions and
+ * messages through Redis. Both unset: the embedded single-process gateway.
+ */
+export const PostgresSection = Type.Object(
+  {
+    /** postgres://user:password@host:5432/db; registry, users, alerts, outbox and leases go there. */
+    url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const RedisSection = Type.Object(
+  {
+    /** redis://host:6379/0; MQTT routing, sessions, queues and retained messages shared by the nodes. */
+    url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   },
   { additionalProperties: false, default: {} },
 )
