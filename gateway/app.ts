@@ -107,7 +107,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => dirLock.release())
     const registry = openRegistry(config.server.dataDir)
     closers.push(() => registry.close())
-    if (config.auth.adminToken) applyConfiguredAdminToken(registry, config.auth.adminToken)
+    if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
 
     const { url: influxUrl, ...influx } = config.influx
     const store = await openTimeSeriesStore({
@@ -177,7 +177,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     if (off) visionOff = createVisionOff({ logger, metrics, reason: off.summary, details: off.details })
     else if (config.vision.enabled) {
       // Camera configuration lives in the registry; gateway.yaml seeds cameras it has none for.
-      const cameras = loadCameraConfigs(registry, config.vision.cameras, logger)
+      const cameras = await loadCameraConfigs(registry, config.vision.cameras, logger)
       const v = createVision({
         store,
         bus,
@@ -207,7 +207,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       dataDir: config.server.dataDir,
       config: config.reports,
       logger,
-      deviceName: (id) => registry.getDevice(id)?.name,
+      deviceName: async (id) => (await registry.getDevice(id))?.name,
       announce: (notice) => notifier.announce(notice),
       renderReportPdf: reportPdfRenderer({ registry, store }),
       // docs/webhooks.md: `report.ready` with the day and the one-line summary; the report itself is
@@ -305,7 +305,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     reports.start()
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     // Only now that every listener is up: a failed start must not use up the one-time token.
-    if (!config.auth.adminToken) issueBootstrapToken(registry, say)
+    if (!config.auth.adminToken) await issueBootstrapToken(registry, say)
     const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
     // One write: whoever reads the output sees the whole notice at once, not its first line.
     say(
@@ -320,7 +320,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
       ].join('\n'),
     )
-    if (!registry.users.hasUsers())
+    if (!(await registry.users.hasUsers()))
       say(
         'No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).',
       )

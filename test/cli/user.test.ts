@@ -71,9 +71,7 @@ describe('iocgw user', () => {
     expect((await iocgw(['user', 'enable', 'lan'])).code).toBe(0)
     await login(api.app, 'lan', 'mật khẩu mới rất dài')
     expect(
-      api.registry
-        .listAudit({ limit: 50 })
-        .items.filter((e) => e.target === 'lan')
+      (await api.registry.listAudit({ limit: 50 })).items.filter((e) => e.target === 'lan')
         .map((e) => e.action),
     ).toEqual(expect.arrayContaining(['user.create', 'user.password', 'user.disable', 'user.update', 'user.login']))
   }, 180_000) // nine CLI processes, each loading TypeScript on a busy machine
