@@ -30,6 +30,7 @@ import { createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
+import { startCluster, type Cluster } from './cluster/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
 import type { GatewayConfig } from './config/schema.ts'
@@ -105,6 +106,19 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     mkdirSync(config.server.dataDir, { recursive: true })
     const dirLock = asStartupError(() => lockDataDir(config.server.dataDir))
     closers.push(() => dirLock.release())
+    // Cluster mode only (docs/operations.md "Several nodes"); closed late, after what uses its pool.
+    let cluster: Cluster | undefined
+    if (config.postgres.url) {
+      const c = await startCluster({
+        url: config.postgres.url,
+        ...(config.server.nodeId ? { nodeId: config.server.nodeId } : {}),
+        leaseTtlMs: config.postgres.leaseTtlMs,
+        logger,
+        metrics,
+      })
+      cluster = c
+      closers.push(() => c.close())
+    }
     const registry = openRegistry(config.server.dataDir)
     closers.push(() => registry.close())
     if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
@@ -255,6 +269,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           : {}),
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
+        ...(cluster ? await cluster.readiness() : {}),
       }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
