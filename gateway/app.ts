@@ -40,7 +40,7 @@ import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
 import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
-import { openRegistry } from './registry/sqlite.ts'
+import { openGatewayRegistry } from './registry/open.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
@@ -119,7 +119,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       cluster = c
       closers.push(() => c.close())
     }
-    const registry = openRegistry(config.server.dataDir)
+    const registry = await openGatewayRegistry({ dataDir: config.server.dataDir, pool: cluster?.pool, logger })
     closers.push(() => registry.close())
     if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
 
