@@ -1,12 +1,13 @@
 // Retained status with wills and gateway-published offline statuses; publish routing that
 // acknowledges only once the handler has resolved.
 import mqtt, { type MqttClient } from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { DeviceStatusEvent } from '../../gateway/bus/events.ts'
 import type { DevicePublish } from '../../gateway/broker/index.ts'
 import { waitFor } from '../support/services.ts'
 import { closed, startBroker, type Harness } from './harness.ts'
 
+const SYS = { type: 'system', id: 'test' } as const
 let h: Harness
 const statuses: DeviceStatusEvent[] = []
 const routed: DevicePublish[] = []
@@ -236,6 +237,41 @@ describe('device record freshness', () => {
       await h2.registry.updateDevice('fresh-01', { station: 'phu-oc' }, { type: 'system', id: 'test' })
       await c.publishAsync('devices/fresh-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
       expect(seen).toEqual(['kim-long', 'phu-oc'])
+    } finally {
+      await h2.stop()
+    }
+  })
+
+  it('reads the registry once per interval, not per message; concurrent publishes share the read', async () => {
+    const seen: Array<string | null> = []
+    const h2 = await startBroker({ deviceRefreshMs: 60_000, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
+    try {
+      const { secret } = await h2.registry.createDevice({ id: 'calm-01', kind: 'water_level', name: 'Calm', station: 'kim-long' }, SYS)
+      const c = await h2.connect('calm-01', secret)
+      const reads = vi.spyOn(h2.registry, 'getDevice')
+      await Promise.all(Array.from({ length: 20 }, () => c.publishAsync('devices/calm-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })))
+      expect(seen).toHaveLength(20)
+      expect(reads).not.toHaveBeenCalled()
+      await c.endAsync()
+
+      const h3 = await startBroker({ deviceRefreshMs: 0, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
+      try {
+        const { secret: s3 } = await h3.registry.createDevice({ id: 'calm-02', kind: 'water_level', name: 'Calm', station: 'phu-oc' }, SYS)
+        const c3 = await h3.connect('calm-02', s3)
+        const reads3 = vi.spyOn(h3.registry, 'getDevice')
+        // A registry that cannot answer leaves the record as it was: the message is still taken.
+        reads3.mockRejectedValueOnce(new Error('registry unreachable'))
+        await c3.publishAsync('devices/calm-02/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
+        expect(seen.at(-1)).toBe('phu-oc')
+        expect(reads3).toHaveBeenCalledTimes(1)
+        // And the next read, answered, applies as before.
+        await h3.registry.updateDevice('calm-02', { station: 'kim-long' }, SYS)
+        await c3.publishAsync('devices/calm-02/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
+        expect(seen.at(-1)).toBe('kim-long')
+        await c3.endAsync()
+      } finally {
+        await h3.stop()
+      }
     } finally {
       await h2.stop()
     }
