@@ -80,8 +80,8 @@ export class Revocations {
     this.client = undefined
     if (!c) return
     c.removeAllListeners('notification')
-    await c.query('UNLISTEN *').catch(() => undefined)
-    c.release()
+    // Not handed back to the pool: it carries this instance's listeners.
+    c.release(true)
   }
 
   private afterCommit(db: Db, fn: () => void): void {
