@@ -52,7 +52,12 @@ export class PostgresRegistry implements DeviceRegistry {
     await migratePg(pool, REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE)
     await checkServerKey(pool, hasher)
     const revocations = new Revocations(pool, logger.child({ component: 'registry' }))
-    await revocations.start()
+    try {
+      await revocations.start()
+    } catch (err) {
+      await revocations.close()
+      throw err
+    }
     return new PostgresRegistry(pool, hasher, revocations)
   }
 

@@ -47,7 +47,7 @@ export class Revocations {
       // Changes committed while no connection listens are not replayed; live sessions are still
       // re-checked by the broker every deviceRefreshMs (publish-steps.ts), so they end within that.
       this.log.warn({ event: 'registry_listen_lost', err: err?.message }, 'registry: revocation listener lost; reconnecting')
-      this.retry = setTimeout(() => void this.start().catch((e: Error) => drop(e)), RECONNECT_MS)
+      this.reconnect()
     }
     this.client = client
     client.on('notification', (msg) => this.deliver(msg.channel, msg.payload))
@@ -60,6 +60,16 @@ export class Revocations {
       drop(err as Error)
       throw err
     }
+  }
+
+  /** Tries again every RECONNECT_MS until listening again (PostgreSQL down for a while) or closed. */
+  private reconnect(): void {
+    clearTimeout(this.retry)
+    this.retry = setTimeout(() => {
+      if (this.closed || this.client) return
+      this.start().catch(() => this.reconnect())
+    }, RECONNECT_MS)
+    this.retry.unref()
   }
 
   /** Inside the change's transaction: this node's listeners now, the others' on commit. */
