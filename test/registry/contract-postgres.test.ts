@@ -159,6 +159,35 @@ describe.skipIf(!ok)('PostgreSQL registry', () => {
     }
   })
 
+  it('while PostgreSQL is down, a token this node saw valid still authenticates; a deleted one does not', async () => {
+    const url = await server.createDatabase()
+    const dir = tempDir()
+    const a = await node(url, dir.path)
+    const b = await node(url, dir.path)
+    try {
+      const kept = await a.registry.createToken({ role: 'viewer', name: 'prometheus' }, actor)
+      const gone = await a.registry.createToken({ role: 'viewer', name: 'old grafana' }, actor)
+      expect((await b.registry.authenticateToken(kept.secret))?.id).toBe(kept.token.id)
+      expect((await b.registry.authenticateToken(gone.secret))?.id).toBe(gone.token.id)
+      const revoked: string[] = []
+      b.registry.onTokenRevocation((id) => revoked.push(id))
+      await a.registry.deleteToken(gone.token.id, actor)
+      await waitFor(() => revoked.length === 1, 20_000)
+      await server.kill()
+      try {
+        expect((await b.registry.authenticateToken(kept.secret))?.id).toBe(kept.token.id)
+        await expect(b.registry.authenticateToken(gone.secret)).rejects.toThrow()
+        await expect(b.registry.authenticateToken('iocgw_never_seen')).rejects.toThrow()
+      } finally {
+        await server.start()
+      }
+    } finally {
+      await b.close()
+      await a.close()
+      dir.remove()
+    }
+  }, 120_000)
+
   it('listens again after PostgreSQL restarts: a later revocation still reaches the other node', async () => {
     const url = await server.createDatabase()
     const dir = tempDir()

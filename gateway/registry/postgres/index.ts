@@ -45,6 +45,7 @@ export class PostgresRegistry implements DeviceRegistry {
     this.tokens = new PgTokens(pool, hasher, recordAudit, (db, id) => revocations.tokenRevoked(db, id))
     this.cameras = new PgCameraConfigs(pool, recordAudit)
     this.users = new PgUsers(pool, hasher, recordAudit)
+    revocations.events.on('tokenRevoked', (id) => this.tokens.forget(id))
   }
 
   /** Migrates (once across nodes), checks the server key against the cluster's, and starts listening for revocations. */

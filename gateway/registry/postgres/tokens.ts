@@ -8,10 +8,19 @@ import { inTx, type Db, type PgAudit } from './db.ts'
 // As ../tokens.ts: writing last_used_at on every API call would turn each read into a write.
 const LAST_USED_PRECISION_MS = 60_000
 const TOKEN_COLUMNS = 'id, name, role, created_at, last_used_at'
+/**
+ * While PostgreSQL cannot be reached, a token this node saw valid this recently still
+ * authenticates, so that monitoring (/metrics) and reads served from elsewhere keep working
+ * through an outage. No token can be deleted meanwhile (that needs PostgreSQL), and a deletion
+ * seen by notification drops it at once.
+ */
+export const TOKEN_OUTAGE_GRACE_MS = 15 * 60_000
 
 /** API tokens in PostgreSQL; only the keyed hash of a token is stored. */
 export class PgTokens {
   private readonly tokenUse = new Map<string, number>()
+  /** Keyed hash (hex) → the token and when PostgreSQL last confirmed it; only valid tokens enter. */
+  private readonly confirmed = new Map<string, { token: ApiToken; at: number }>()
 
   constructor(
     private readonly pool: pg.Pool,
@@ -57,10 +66,23 @@ export class PgTokens {
   }
 
   async authenticateToken(secret: string): Promise<ApiToken | undefined> {
-    const { rows } = await this.pool.query<ApiToken>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1`, [this.hasher.hash(secret)])
+    const hash = this.hasher.hash(secret)
+    const key = hash.toString('hex')
+    let rows: ApiToken[]
+    try {
+      rows = (await this.pool.query<ApiToken>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1`, [hash])).rows
+    } catch (err) {
+      const known = this.confirmed.get(key)
+      if (known && Date.now() - known.at < TOKEN_OUTAGE_GRACE_MS) return known.token
+      throw err
+    }
     const row = rows[0]
-    if (!row) return undefined
+    if (!row) {
+      this.confirmed.delete(key)
+      return undefined
+    }
     const now = Date.now()
+    this.confirmed.set(key, { token: row, at: now })
     if (now - (this.tokenUse.get(row.id) ?? 0) > LAST_USED_PRECISION_MS) {
       this.tokenUse.set(row.id, now)
       const iso = new Date(now).toISOString()
@@ -68,6 +90,11 @@ export class PgTokens {
       row.last_used_at = iso
     }
     return row
+  }
+
+  /** A deleted token (here or on another node) no longer authenticates from memory either. */
+  forget(tokenId: string): void {
+    for (const [key, c] of this.confirmed) if (c.token.id === tokenId) this.confirmed.delete(key)
   }
 
   async hasAdminToken(): Promise<boolean> {
