@@ -42,7 +42,8 @@ const KIND_PREFIX: Record<DeviceKind, string> = { water_level: 'wl', rain_gauge:
 export function newDeviceId(input: Pick<NewDevice, 'id' | 'kind'>): string {
   const id = input.id ?? `${KIND_PREFIX[input.kind]}-${randomBytes(5).toString('hex')}`
   if (!ID_RE.test(id)) throw new RegistryError('invalid', `device id "${id}" must match ${DEVICE_ID_PATTERN}`)
-  if (RESERVED_IDS.has(id)) throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
+  if (RESERVED_IDS.has(id))
+    throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
   return id
 }
 

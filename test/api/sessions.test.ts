@@ -118,7 +118,9 @@ describe('a cookie session on the API', () => {
     expect(await api.registry.getDevice('csrf-gauge-1')).toBeUndefined()
     const ok = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: lan.write, payload: body })
     expect(ok.statusCode).toBe(201)
-    const entry = (await api.registry.listAudit({ limit: 20 })).items.find((e) => e.action === 'device.create' && e.target === 'csrf-gauge-1')
+    const entry = (await api.registry.listAudit({ limit: 20 })).items.find(
+      (e) => e.action === 'device.create' && e.target === 'csrf-gauge-1',
+    )
     expect(entry).toMatchObject({ actor_type: 'user', actor_name: 'lan' })
     // Machines send no CSRF token: a bearer token cannot be sent by another site's page.
     const byToken = await api.app.inject({

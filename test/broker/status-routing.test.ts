@@ -249,7 +249,9 @@ describe('device record freshness', () => {
       const { secret } = await h2.registry.createDevice({ id: 'calm-01', kind: 'water_level', name: 'Calm', station: 'kim-long' }, SYS)
       const c = await h2.connect('calm-01', secret)
       const reads = vi.spyOn(h2.registry, 'getDevice')
-      await Promise.all(Array.from({ length: 20 }, () => c.publishAsync('devices/calm-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })))
+      await Promise.all(
+        Array.from({ length: 20 }, () => c.publishAsync('devices/calm-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })),
+      )
       expect(seen).toHaveLength(20)
       expect(reads).not.toHaveBeenCalled()
       await c.endAsync()

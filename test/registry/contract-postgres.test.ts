@@ -146,7 +146,8 @@ describe.skipIf(!ok)('PostgreSQL registry', () => {
         Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).registry.createDevice({ id: 'race-01', kind: 'camera', name: `c${i}` }, actor)),
       )
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
-      for (const r of results.filter((r) => r.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' })
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' })
       const users = await Promise.allSettled(
         [a, b].map((n) => n.registry.users.createUser({ name: 'same', role: 'viewer', password: 'mật khẩu đủ dài' }, actor)),
       )
@@ -214,7 +215,7 @@ describe.skipIf(!ok)('PostgreSQL registry', () => {
     }
   }, 120_000)
 
-  it('refuses to start a node whose server key differs from the cluster\'s, saying what to do', async () => {
+  it("refuses to start a node whose server key differs from the cluster's, saying what to do", async () => {
     const url = await server.createDatabase()
     const dirA = tempDir()
     const dirB = tempDir()

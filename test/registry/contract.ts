@@ -82,7 +82,13 @@ export function registryContract(name: string, make: () => Promise<RegistryFixtu
     it('lists with filters, a scope and cursor paging', async () => {
       for (let i = 0; i < 7; i++) {
         await reg.createDevice(
-          { id: `gauge-${i}`, kind: 'water_level', name: `g${i}`, station: i % 2 ? 'kim-long' : 'phu-oc', district: i < 3 ? 'Phú Xuân' : null },
+          {
+            id: `gauge-${i}`,
+            kind: 'water_level',
+            name: `g${i}`,
+            station: i % 2 ? 'kim-long' : 'phu-oc',
+            district: i < 3 ? 'Phú Xuân' : null,
+          },
           actor,
         )
       }
@@ -97,11 +103,18 @@ export function registryContract(name: string, make: () => Promise<RegistryFixtu
         cursor = page.next ?? undefined
       } while (cursor)
       expect(seen).toEqual(['gauge-0', 'gauge-1', 'gauge-2', 'gauge-3', 'gauge-4', 'gauge-5', 'gauge-6'])
-      const ids = async (f: Parameters<DeviceRegistry['listDevices']>[0]) => (await reg.listDevices(f, { limit: 50 })).items.map((d) => d.id)
+      const ids = async (f: Parameters<DeviceRegistry['listDevices']>[0]) =>
+        (await reg.listDevices(f, { limit: 50 })).items.map((d) => d.id)
       expect(await ids({ station: 'kim-long' })).toEqual(['gauge-1', 'gauge-3', 'gauge-5'])
       expect(await ids({ state: 'disabled' })).toEqual(['gauge-6'])
       expect(await ids({ scope: { districts: ['Phú Xuân'], stations: [] } })).toEqual(['gauge-0', 'gauge-1', 'gauge-2'])
-      expect(await ids({ scope: { districts: ['Phú Xuân'], stations: ['kim-long'] } })).toEqual(['gauge-0', 'gauge-1', 'gauge-2', 'gauge-3', 'gauge-5'])
+      expect(await ids({ scope: { districts: ['Phú Xuân'], stations: ['kim-long'] } })).toEqual([
+        'gauge-0',
+        'gauge-1',
+        'gauge-2',
+        'gauge-3',
+        'gauge-5',
+      ])
       expect(await ids({ scope: { districts: [], stations: [] } })).toEqual([])
       expect(await ids({ kind: 'camera' })).toEqual(['cam-001'])
     })
@@ -112,7 +125,13 @@ export function registryContract(name: string, make: () => Promise<RegistryFixtu
       await reg.audit({ type: 'user', id: 'usr-1', name: 'lan' }, 'user.login', 'lan', { address: '10.0.0.9' })
       const first = await reg.listAudit({ limit: 2 })
       expect(first.items.map((e) => e.action)).toEqual(['user.login', 'device.update'])
-      expect(first.items[1]).toMatchObject({ actor_type: 'token', actor_id: 'tok-abc', actor_name: 'tech', target: 'dev-003', detail: { name: 'b' } })
+      expect(first.items[1]).toMatchObject({
+        actor_type: 'token',
+        actor_id: 'tok-abc',
+        actor_name: 'tech',
+        target: 'dev-003',
+        detail: { name: 'b' },
+      })
       expect(typeof first.items[0]!.id).toBe('number')
       const second = await reg.listAudit({ limit: 2, cursor: first.next! })
       expect(second.items.map((e) => e.action)).toEqual(['device.create'])
@@ -144,10 +163,17 @@ export function registryContract(name: string, make: () => Promise<RegistryFixtu
     it('users: scrypt passwords, conflicts, paging, and sessions that updates end', async () => {
       const u = reg.users
       expect(await u.hasUsers()).toBe(false)
-      const lan = await u.createUser({ name: 'lan', role: 'officer', password: 'mật khẩu đủ dài', districts: ['Phú Xuân', 'Phú Xuân'] }, actor)
+      const lan = await u.createUser(
+        { name: 'lan', role: 'officer', password: 'mật khẩu đủ dài', districts: ['Phú Xuân', 'Phú Xuân'] },
+        actor,
+      )
       expect(lan).toMatchObject({ name: 'lan', role: 'officer', districts: ['Phú Xuân'], stations: [], disabled: false })
-      await expect(u.createUser({ name: 'lan', role: 'viewer', password: 'another long one' }, actor)).rejects.toMatchObject({ code: 'conflict' })
-      await expect(u.createUser({ name: 'Bad Name', role: 'viewer', password: 'another long one' }, actor)).rejects.toMatchObject({ code: 'invalid' })
+      await expect(u.createUser({ name: 'lan', role: 'viewer', password: 'another long one' }, actor)).rejects.toMatchObject({
+        code: 'conflict',
+      })
+      await expect(u.createUser({ name: 'Bad Name', role: 'viewer', password: 'another long one' }, actor)).rejects.toMatchObject({
+        code: 'invalid',
+      })
       await u.createUser({ name: 'minh', role: 'viewer', password: 'another long one' }, actor)
       expect((await u.checkPassword('lan', 'mật khẩu đủ dài'))?.id).toBe(lan.id)
       expect(await u.checkPassword('lan', 'wrong password!')).toBeUndefined()
@@ -158,7 +184,12 @@ export function registryContract(name: string, make: () => Promise<RegistryFixtu
 
       const s1 = await u.createSession(lan.id, 1_000)
       const s2 = await u.createSession(lan.id, 2_000)
-      expect(await u.findSession(s1.id)).toMatchObject({ user: { name: 'lan' }, csrfToken: s1.csrfToken, createdMs: 1_000, lastSeenMs: 1_000 })
+      expect(await u.findSession(s1.id)).toMatchObject({
+        user: { name: 'lan' },
+        csrfToken: s1.csrfToken,
+        createdMs: 1_000,
+        lastSeenMs: 1_000,
+      })
       await u.touchSession(s1.id, 5_000)
       expect((await u.findSession(s1.id))?.lastSeenMs).toBe(5_000)
       await u.setPassword('lan', 'một mật khẩu mới', actor, s1.id)
@@ -183,14 +214,30 @@ export function registryContract(name: string, make: () => Promise<RegistryFixtu
     })
 
     it('camera configuration: seeds only a camera without one, replaces on set, audits both, and survives a reopen', async () => {
-      const yaml = { zones: [{ id: 'all-lanes', kind: 'count', polygon: [[0, 0], [1, 0], [1, 1]] }] }
+      const yaml = {
+        zones: [
+          {
+            id: 'all-lanes',
+            kind: 'count',
+            polygon: [
+              [0, 0],
+              [1, 0],
+              [1, 1],
+            ],
+          },
+        ],
+      }
       expect(await reg.getCameraConfig('cam-seed-01')).toBeUndefined()
       expect(await reg.seedCameraConfig('cam-seed-01', yaml, { type: 'system', id: 'gateway.yaml' })).toBe(true)
       const put = await reg.setCameraConfig('cam-seed-01', { tiling: { enabled: false } }, actor)
       // A later start with another gateway.yaml does not overwrite what the API stored.
       expect(await reg.seedCameraConfig('cam-seed-01', yaml, { type: 'system', id: 'gateway.yaml' })).toBe(false)
       reg = await fx.reopen()
-      expect(await reg.getCameraConfig('cam-seed-01')).toEqual({ camera: 'cam-seed-01', config: { tiling: { enabled: false } }, updated_at: put.updated_at })
+      expect(await reg.getCameraConfig('cam-seed-01')).toEqual({
+        camera: 'cam-seed-01',
+        config: { tiling: { enabled: false } },
+        updated_at: put.updated_at,
+      })
       expect((await reg.listCameraConfigs()).map((c) => c.camera)).toEqual(['cam-seed-01'])
       expect((await reg.listAudit({ limit: 10 })).items.map((a) => [a.action, a.actor_id, a.detail])).toEqual([
         ['camera.config', 'test', { tiling: { enabled: false } }],

@@ -52,7 +52,10 @@ describe('readings API', () => {
     await app.ready()
     for (const role of ['admin', 'technician', 'officer', 'viewer'] as const)
       tokens[role] = (await registry.createToken({ role, name: role }, system)).secret
-    await registry.createDevice({ id: 'kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Huế' }, system)
+    await registry.createDevice(
+      { id: 'kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Huế' },
+      system,
+    )
     await registry.createDevice({ id: 'phu-oc-1', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' }, system)
     await registry.createDevice({ id: 'aq-hue-1', kind: 'air_quality', name: 'Quan trắc không khí Huế', station: 'kim-long' }, system)
     await registry.createDevice({ id: 'silent-1', kind: 'rain_gauge', name: 'Chưa gửi' }, system)

@@ -35,11 +35,10 @@ export class PgCameraConfigs {
 
   async seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<boolean> {
     return inTx(this.pool, async (db) => {
-      const r = await db.query('INSERT INTO camera_configs (camera, config, updated_at) VALUES ($1, $2, $3) ON CONFLICT (camera) DO NOTHING', [
-        camera,
-        JSON.stringify(config),
-        new Date().toISOString(),
-      ])
+      const r = await db.query(
+        'INSERT INTO camera_configs (camera, config, updated_at) VALUES ($1, $2, $3) ON CONFLICT (camera) DO NOTHING',
+        [camera, JSON.stringify(config), new Date().toISOString()],
+      )
       const stored = (r.rowCount ?? 0) > 0
       if (stored) await this.audit(db, actor, 'camera.config.seed', camera, config)
       return stored

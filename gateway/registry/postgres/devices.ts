@@ -85,7 +85,11 @@ export class PgDevices {
       if (r.rowCount === 0) {
         throw new RegistryError('conflict', `device "${id}" already exists; choose another id or omit it to have one generated`)
       }
-      await db.query('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES ($1, $2, $3)', [id, this.hasher.hash(secret), now])
+      await db.query('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES ($1, $2, $3)', [
+        id,
+        this.hasher.hash(secret),
+        now,
+      ])
       await this.audit(db, actor, 'device.create', id, { kind: input.kind, name: input.name })
     })
     return { device: await this.requireDevice(id), secret }

@@ -110,7 +110,8 @@ export class Revocations {
       return
     }
     if (note.from === this.self) return
-    if (channel === DEVICE_REVOKED_CHANNEL && note.device && typeof note.device.deviceId === 'string') this.events.emit('revoked', note.device)
+    if (channel === DEVICE_REVOKED_CHANNEL && note.device && typeof note.device.deviceId === 'string')
+      this.events.emit('revoked', note.device)
     else if (channel === TOKEN_REVOKED_CHANNEL && typeof note.token === 'string') this.events.emit('tokenRevoked', note.token)
   }
 }

@@ -108,7 +108,10 @@ export class PgUsers implements UserRegistry {
         before.id,
       ])
       const ended = await this.endSessions(db, before.id)
-      await this.record(db, actor, next.disabled && !before.disabled ? 'user.disable' : 'user.update', name, { ...patch, sessions_ended: ended })
+      await this.record(db, actor, next.disabled && !before.disabled ? 'user.disable' : 'user.update', name, {
+        ...patch,
+        sessions_ended: ended,
+      })
     })
     return this.requireUser(name)
   }
@@ -143,12 +146,10 @@ export class PgUsers implements UserRegistry {
   async createSession(userId: string, nowMs: number): Promise<{ id: string; csrfToken: string }> {
     const id = randomBytes(32).toString('base64url')
     const csrfToken = randomBytes(24).toString('base64url')
-    await this.pool.query('INSERT INTO user_sessions (id_hash, user_id, csrf_token, created_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $4)', [
-      this.hasher.hash(id),
-      userId,
-      csrfToken,
-      nowMs,
-    ])
+    await this.pool.query(
+      'INSERT INTO user_sessions (id_hash, user_id, csrf_token, created_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $4)',
+      [this.hasher.hash(id), userId, csrfToken, nowMs],
+    )
     return { id, csrfToken }
   }
 
@@ -176,7 +177,10 @@ export class PgUsers implements UserRegistry {
   }
 
   async deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): Promise<number> {
-    return (await this.pool.query('DELETE FROM user_sessions WHERE last_seen_ms < $1 OR created_ms < $2', [seenBeforeMs, createdBeforeMs])).rowCount ?? 0
+    return (
+      (await this.pool.query('DELETE FROM user_sessions WHERE last_seen_ms < $1 OR created_ms < $2', [seenBeforeMs, createdBeforeMs]))
+        .rowCount ?? 0
+    )
   }
 
   async audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void> {
