@@ -103,7 +103,7 @@ export async function main(args: string[]): Promise<void> {
     if (c.change.action === 'opened' && c.alert.station === 'kim-long') atChange.push(process.hrtime.bigint())
   })
   notifier.contacts.create({ name: 'Trực ban', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
-  const gauge = registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, system)
+  const gauge = await registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, system)
 
   // Where the time goes: the gateway marks when the breaching reading reaches the bus (after
   // broker, ingest and store) and when the alert change has committed with its outbox rows.
@@ -152,7 +152,7 @@ export async function main(args: string[]): Promise<void> {
   const creds: Array<[string, string, 'water_level' | 'rain_gauge']> = []
   for (let i = 0; i < 40; i++) {
     const kind = i % 2 === 0 ? 'water_level' : 'rain_gauge'
-    const d = registry.createDevice({ id: `bg-${i}`, kind, name: `Background ${i}`, station: `bg-station-${i}` }, system)
+    const d = await registry.createDevice({ id: `bg-${i}`, kind, name: `Background ${i}`, station: `bg-station-${i}` }, system)
     creds.push([d.device.id, d.secret, kind])
   }
   // Long enough for the slowest case (each breach waits for its SMS before the next).
@@ -185,6 +185,6 @@ export async function main(args: string[]): Promise<void> {
   await notifier.close()
   await broker.close()
   await store.close()
-  registry.close()
+  await registry.close()
   dir.remove()
 }

@@ -206,10 +206,10 @@ export async function main(args: string[]): Promise<void> {
     const creds: Array<[string, string]> = []
     for (let i = 0; i < devices; i++) {
       const id = `bench-${String(i).padStart(6, '0')}`
-      const { secret } = registry.createDevice({ id, kind: 'water_level', name: `Bench ${i}` }, { type: 'cli', id: 'bench' })
+      const { secret } = await registry.createDevice({ id, kind: 'water_level', name: `Bench ${i}` }, { type: 'cli', id: 'bench' })
       creds.push([id, secret])
     }
-    registry.close()
+    await registry.close()
     console.log(
       `${devices} devices registered in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${procs} load processes, ${window} CONNECTs in flight each`,
     )

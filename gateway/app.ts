@@ -30,6 +30,7 @@ import { createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
+import { startCluster, type Cluster } from './cluster/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
 import type { GatewayConfig } from './config/schema.ts'
@@ -39,7 +40,7 @@ import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
 import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
-import { openRegistry } from './registry/sqlite.ts'
+import { openGatewayRegistry } from './registry/open.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
@@ -105,9 +106,22 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     mkdirSync(config.server.dataDir, { recursive: true })
     const dirLock = asStartupError(() => lockDataDir(config.server.dataDir))
     closers.push(() => dirLock.release())
-    const registry = openRegistry(config.server.dataDir)
+    // Cluster mode only (docs/operations.md "Several nodes"); closed late, after what uses its pool.
+    let cluster: Cluster | undefined
+    if (config.postgres.url) {
+      const c = await startCluster({
+        url: config.postgres.url,
+        ...(config.server.nodeId ? { nodeId: config.server.nodeId } : {}),
+        leaseTtlMs: config.postgres.leaseTtlMs,
+        logger,
+        metrics,
+      })
+      cluster = c
+      closers.push(() => c.close())
+    }
+    const registry = await openGatewayRegistry({ dataDir: config.server.dataDir, pool: cluster?.pool, logger })
     closers.push(() => registry.close())
-    if (config.auth.adminToken) applyConfiguredAdminToken(registry, config.auth.adminToken)
+    if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
 
     const { url: influxUrl, ...influx } = config.influx
     const store = await openTimeSeriesStore({
@@ -177,7 +191,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     if (off) visionOff = createVisionOff({ logger, metrics, reason: off.summary, details: off.details })
     else if (config.vision.enabled) {
       // Camera configuration lives in the registry; gateway.yaml seeds cameras it has none for.
-      const cameras = loadCameraConfigs(registry, config.vision.cameras, logger)
+      const cameras = await loadCameraConfigs(registry, config.vision.cameras, logger)
       const v = createVision({
         store,
         bus,
@@ -207,7 +221,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       dataDir: config.server.dataDir,
       config: config.reports,
       logger,
-      deviceName: (id) => registry.getDevice(id)?.name,
+      deviceName: async (id) => (await registry.getDevice(id))?.name,
       announce: (notice) => notifier.announce(notice),
       renderReportPdf: reportPdfRenderer({ registry, store }),
       // docs/webhooks.md: `report.ready` with the day and the one-line summary; the report itself is
@@ -255,6 +269,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           : {}),
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
+        ...(cluster ? await cluster.readiness() : {}),
       }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
@@ -305,7 +320,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     reports.start()
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     // Only now that every listener is up: a failed start must not use up the one-time token.
-    if (!config.auth.adminToken) issueBootstrapToken(registry, say)
+    if (!config.auth.adminToken) await issueBootstrapToken(registry, say)
     const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
     // One write: whoever reads the output sees the whole notice at once, not its first line.
     say(
@@ -320,7 +335,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
       ].join('\n'),
     )
-    if (!registry.users.hasUsers())
+    if (!(await registry.users.hasUsers()))
       say(
         'No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).',
       )

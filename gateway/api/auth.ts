@@ -90,12 +90,12 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
     const secret = bearer(request.headers.authorization)
     // A bearer header wins over a cookie: a machine's request is judged by its token alone.
     const cookie = secret === undefined ? readCookie(request.headers.cookie, SESSION_COOKIE) : undefined
-    const session = cookie !== undefined ? opts.sessions.resolve(cookie) : undefined
+    const session = cookie !== undefined ? await opts.sessions.resolve(cookie) : undefined
     const secure = request.protocol === 'https'
     if (cookie !== undefined && !session) reply.header('set-cookie', clearedSessionCookie(secure))
     if (roles === 'public') {
       // A token on a public route only identifies the caller; a bad one is ignored, not refused.
-      const token = secret ? opts.registry.authenticateToken(secret) : undefined
+      const token = secret ? await opts.registry.authenticateToken(secret) : undefined
       if (token) request.actor = tokenActor(token)
       else if (session) {
         request.actor = userActor(session)
@@ -137,7 +137,7 @@ export function registerAuth(app: ApiApp, opts: AuthOptions): void {
         opts.limiter.fail(key)
         return refuse('malformed', 401, `malformed Authorization header: ${HOW_TO}`)
       }
-      const token = opts.registry.authenticateToken(secret)
+      const token = await opts.registry.authenticateToken(secret)
       if (!token) {
         opts.limiter.fail(key)
         return refuse('invalid', 401, `the bearer token is not valid (unknown or deleted): ${HOW_TO}`)

@@ -21,8 +21,8 @@ export function notFound(message: string): Error {
 }
 
 /** The device when it exists and the caller may see it; otherwise a 404 saying it does not exist. */
-export function visibleDevice(registry: Pick<DeviceRegistry, 'getDevice'>, actor: ApiActor | null, id: string): Device {
-  const device = registry.getDevice(id)
+export async function visibleDevice(registry: Pick<DeviceRegistry, 'getDevice'>, actor: ApiActor | null, id: string): Promise<Device> {
+  const device = await registry.getDevice(id)
   if (!device || !canSee(actor, device)) throw notFound(`device "${id}" does not exist`)
   return device
 }

@@ -121,7 +121,7 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
     const params = Object.values((request.params ?? {}) as Record<string, string>)
     try {
-      opts.registry.audit(
+      await opts.registry.audit(
         auditActor(request.actor),
         `api ${request.method} ${request.routeOptions.url ?? ''}`,
         params.length > 0 ? params.join('/') : (request.routeOptions.url ?? ''),

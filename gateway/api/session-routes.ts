@@ -79,9 +79,9 @@ export async function sessionRoutes(app: ApiApp, deps: SessionRouteDeps): Promis
         return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: WRONG })
       }
       // A session the browser already had ends: one login, one session id (no fixation).
-      if (request.session) deps.sessions.close(request.session.id)
-      const session = deps.sessions.open(user)
-      deps.users.audit({ type: 'user', id: user.id, name: user.name }, 'user.login', user.name, { address: request.ip })
+      if (request.session) await deps.sessions.close(request.session.id)
+      const session = await deps.sessions.open(user)
+      await deps.users.audit({ type: 'user', id: user.id, name: user.name }, 'user.login', user.name, { address: request.ip })
       deps.counted('ok')
       reply.removeHeader('set-cookie')
       reply.header('set-cookie', sessionCookie(session.id, request.protocol === 'https'))
@@ -102,7 +102,7 @@ export async function sessionRoutes(app: ApiApp, deps: SessionRouteDeps): Promis
     },
     async (request, reply) => {
       if (!request.session || !request.actor) throw notASession()
-      const user = deps.users.getUser(request.actor.name)
+      const user = await deps.users.getUser(request.actor.name)
       if (!user) throw notASession()
       reply.header('cache-control', 'no-store')
       return { user: sessionUser(user), csrfToken: request.session.csrfToken }
@@ -121,8 +121,8 @@ export async function sessionRoutes(app: ApiApp, deps: SessionRouteDeps): Promis
     },
     async (request, reply) => {
       if (!request.session || !request.actor) throw notASession()
-      deps.sessions.close(request.session.id)
-      deps.users.audit(auditActor(request.actor), 'user.logout', request.actor.name, null)
+      await deps.sessions.close(request.session.id)
+      await deps.users.audit(auditActor(request.actor), 'user.logout', request.actor.name, null)
       return reply
         .code(204)
         .header('set-cookie', clearedSessionCookie(request.protocol === 'https'))

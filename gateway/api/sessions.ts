@@ -15,10 +15,10 @@ export interface ActiveSession {
 }
 
 export interface SessionManager {
-  open(user: UserAccount): ActiveSession
+  open(user: UserAccount): Promise<ActiveSession>
   /** The live session for a cookie value, or undefined (unknown, ended, idle, too old, user disabled). */
-  resolve(id: string): ActiveSession | undefined
-  close(id: string): void
+  resolve(id: string): Promise<ActiveSession | undefined>
+  close(id: string): Promise<void>
 }
 
 // last_seen is written at most this often: each API call of an open console would otherwise be a
@@ -29,26 +29,26 @@ export function sessionManager(users: UserRegistry, config: SessionConfig, now: 
   const idleMs = config.idleMinutes * 60_000
   const maxMs = config.maxHours * 3_600_000
   return {
-    open(user) {
+    async open(user) {
       const t = now()
       // Sessions never presented again would stay in the table: each login sweeps the expired ones.
-      users.deleteExpiredSessions(t - idleMs, t - maxMs)
-      const { id, csrfToken } = users.createSession(user.id, t)
+      await users.deleteExpiredSessions(t - idleMs, t - maxMs)
+      const { id, csrfToken } = await users.createSession(user.id, t)
       return { id, user, csrfToken }
     },
-    resolve(id) {
-      const s = users.findSession(id)
+    async resolve(id) {
+      const s = await users.findSession(id)
       if (!s) return undefined
       const t = now()
       if (s.user.disabled || t - s.lastSeenMs > idleMs || t - s.createdMs > maxMs) {
-        users.deleteSession(id)
+        await users.deleteSession(id)
         return undefined
       }
-      if (t - s.lastSeenMs >= TOUCH_EVERY_MS) users.touchSession(id, t)
+      if (t - s.lastSeenMs >= TOUCH_EVERY_MS) await users.touchSession(id, t)
       return { id, user: s.user, csrfToken: s.csrfToken }
     },
-    close(id) {
-      users.deleteSession(id)
+    async close(id) {
+      await users.deleteSession(id)
     },
   }
 }

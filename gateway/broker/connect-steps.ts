@@ -81,14 +81,20 @@ export function authenticate(
     const reason = step(hs, attempt)
     if (reason) return refuseConnect(hs, attempt, reason, done)
   }
-  const identified = identifyPrincipal(hs, attempt)
-  if (typeof identified === 'string') return refuseConnect(hs, attempt, identified, done)
-  for (const step of identifiedSteps) {
-    const reason = step(hs, identified)
-    if (reason) return refuseConnect(hs, attempt, reason, done)
-  }
-  acceptSession(hs, identified)
-  done(null, true)
+  identifyPrincipal(hs, attempt).then(
+    (identified) => {
+      if (typeof identified === 'string') return refuseConnect(hs, attempt, identified, done)
+      // Gone while the registry answered: aedes drops the answer (lib/handlers/connect.js), so no session either.
+      if ((client as { closed?: boolean }).closed) return done(null, false)
+      for (const step of identifiedSteps) {
+        const reason = step(hs, identified)
+        if (reason) return refuseConnect(hs, attempt, reason, done)
+      }
+      acceptSession(hs, identified)
+      done(null, true)
+    },
+    (err: Error) => done(err as AuthenticateError, false),
+  )
 }
 
 function refuseConnect(
@@ -119,16 +125,16 @@ function credentialsPresent(_hs: HookState, a: ConnectAttempt): ConnectRefuseRea
 }
 
 /** Step 2: who is it: an integration token or a device (clause 3.2.2.3 codes 4 and 5). */
-function identifyPrincipal(hs: HookState, a: ConnectAttempt): IdentifiedAttempt | ConnectRefuseReason {
+async function identifyPrincipal(hs: HookState, a: ConnectAttempt): Promise<IdentifiedAttempt | ConnectRefuseReason> {
   const secret = a.password!.toString('utf8')
   let principal: Principal
   try {
     if (a.username === TOKEN_USERNAME) {
-      const token = hs.registry.authenticateToken(secret)
+      const token = await hs.registry.authenticateToken(secret)
       if (!token) return 'bad_token'
       principal = { kind: 'integration', token }
     } else {
-      const res = hs.registry.authenticateDevice(a.username!, secret)
+      const res = await hs.registry.authenticateDevice(a.username!, secret)
       if (!res.ok) return res.reason
       principal = { kind: 'device', device: res.device }
     }

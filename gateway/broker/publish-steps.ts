@@ -19,7 +19,8 @@ interface PublishAttempt {
   decision: PublishDecision | undefined
 }
 
-type PublishGuard = (hs: HookState, a: PublishAttempt) => RefuseReason | undefined
+/** Synchronous except when it must read the registry (a stale device record): then a promise. */
+type PublishGuard = (hs: HookState, a: PublishAttempt) => RefuseReason | undefined | Promise<RefuseReason | undefined>
 
 /** Guards first (the first refusal closes the connection), then retainOnlyStatus and dispatch. */
 const publishGuards: readonly PublishGuard[] = [authenticatedSession, devicesOnly, deviceStillActive, topicPermitted]
@@ -59,16 +60,32 @@ export function authorizePublish(hs: HookState, client: Client | null, packet: P
     return
   }
   const attempt: PublishAttempt = { client, packet, session: undefined, device: undefined, decision: undefined }
-  for (const guard of publishGuards) {
-    const reason = guard(hs, attempt)
-    if (reason) return refusePublish(hs, client, attempt.session?.principal, packet.topic, reason, cb)
+  runGuards(hs, attempt, 0, cb)
+}
+
+/**
+ * The guards from `from` on, in this tick while each answers at once; a guard that must wait (a
+ * stale device record, read at most once per deviceRefreshMs per session) resumes the rest when
+ * its answer comes.
+ */
+function runGuards(hs: HookState, a: PublishAttempt, from: number, cb: (err?: Error | null) => void): void {
+  for (let i = from; i < publishGuards.length; i++) {
+    const reason = publishGuards[i]!(hs, a)
+    if (reason === undefined) continue
+    if (typeof reason === 'string') return refusePublish(hs, a.client, a.session?.principal, a.packet.topic, reason, cb)
+    reason.then(
+      (r) => (r ? refusePublish(hs, a.client, a.session?.principal, a.packet.topic, r, cb) : runGuards(hs, a, i + 1, cb)),
+      (err: Error) => cb(err),
+    )
+    return
   }
-  const device = attempt.device!
-  const d = attempt.decision as PublishDecision & { ok: true }
-  retainOnlyStatus(hs, packet, d.route)
+  const client = a.client
+  const device = a.device!
+  const d = a.decision as PublishDecision & { ok: true }
+  retainOnlyStatus(hs, a.packet, d.route)
   metricsOf(hs, d.route).messages.inc()
   // Step 7: the route, awaited before the acknowledgement.
-  dispatch(hs, d.route, buildMessage(device, packet, d.subtopic), (err) => {
+  dispatch(hs, d.route, buildMessage(device, a.packet, d.subtopic), (err) => {
     if (err) return cb(err)
     corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
     cb(null)
@@ -87,9 +104,18 @@ function devicesOnly(_hs: HookState, a: PublishAttempt): RefuseReason | undefine
 }
 
 /** Step 4: the device as the registry has it now (at most deviceRefreshMs old). */
-function deviceStillActive(hs: HookState, a: PublishAttempt): RefuseReason | undefined {
-  a.device = currentDevice(hs, a.session as Session & { principal: { kind: 'device'; device: Device } })
-  return a.device ? undefined : 'revoked'
+function deviceStillActive(hs: HookState, a: PublishAttempt): RefuseReason | undefined | Promise<RefuseReason | undefined> {
+  const session = a.session as DeviceSession
+  if (Date.now() - session.checkedAt < hs.deviceRefreshMs) {
+    a.device = session.principal.device
+    return undefined
+  }
+  // Publishes of one session arriving while the record is read share that one read.
+  session.refreshing ??= refreshDevice(hs, session)
+  return session.refreshing.then((device) => {
+    a.device = device
+    return device ? undefined : 'revoked'
+  })
 }
 
 /** Step 5: the topic ACL. */
@@ -109,15 +135,25 @@ function retainOnlyStatus(hs: HookState, packet: PublishPacket, route: RouteKey)
 
 function authorizeWill(hs: HookState, client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
   // Step 1: whose will. A will of a client that is gone (persisted wills) names its device.
-  let device: Device | undefined
-  let session: Session | undefined
   if (client) {
-    session = hs.sessions.get(client)
-    if (session?.principal.kind === 'device') device = session.principal.device
-  } else {
-    const id = /^devices\/([^/]+)\/status$/.exec(packet.topic)?.[1]
-    device = id ? hs.registry.getDevice(id) : undefined
+    const session = hs.sessions.get(client)
+    return authorizeDeviceWill(hs, client, packet, session?.principal.kind === 'device' ? session.principal.device : undefined, cb)
   }
+  const id = /^devices\/([^/]+)\/status$/.exec(packet.topic)?.[1]
+  if (!id) return authorizeDeviceWill(hs, client, packet, undefined, cb)
+  hs.registry.getDevice(id).then(
+    (device) => authorizeDeviceWill(hs, client, packet, device, cb),
+    (err: Error) => cb(err),
+  )
+}
+
+function authorizeDeviceWill(
+  hs: HookState,
+  client: Client | null,
+  packet: PublishPacket,
+  device: Device | undefined,
+  cb: (err?: Error | null) => void,
+): void {
   if (!device) return cb(new Refusal('will without a device'))
   // Step 2: the will topic was checked at CONNECT; checked again (cheap, and covers persisted wills).
   const d = devicePublish(device.id, packet.topic)
@@ -154,14 +190,27 @@ function refusePublish(
   cb(new Refusal(`publish refused: ${reason}`))
 }
 
-function currentDevice(hs: HookState, session: Session & { principal: { kind: 'device'; device: Device } }): Device | undefined {
-  const now = Date.now()
-  if (now - session.checkedAt < hs.deviceRefreshMs) return session.principal.device
-  session.checkedAt = now
-  const fresh = hs.registry.getDevice(session.principal.device.id)
-  if (!fresh || fresh.state !== 'active') return undefined
-  session.principal.device = fresh
-  return fresh
+type DeviceSession = Session & { principal: { kind: 'device'; device: Device } }
+
+/**
+ * The device as the registry has it now. A registry that cannot answer leaves the record as it
+ * was (every change goes through the registry, so none can have happened) and is asked again at
+ * the next publish; revocations reach the session by event meanwhile.
+ */
+async function refreshDevice(hs: HookState, session: DeviceSession): Promise<Device | undefined> {
+  const id = session.principal.device.id
+  try {
+    const fresh = await hs.registry.getDevice(id)
+    session.checkedAt = Date.now()
+    if (!fresh || fresh.state !== 'active') return undefined
+    session.principal.device = fresh
+    return fresh
+  } catch (err) {
+    hs.log.warn({ event: 'mqtt_device_refresh_failed', device: id, err: (err as Error).message }, 'device record not refreshed')
+    return session.principal.device
+  } finally {
+    session.refreshing = undefined
+  }
 }
 
 function buildMessage(device: Device, packet: PublishPacket, subtopic: string): DevicePublish {

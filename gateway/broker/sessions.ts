@@ -12,6 +12,8 @@ export interface Session {
   generation: number
   /** When the principal's device record was last read from the registry (epoch ms). */
   checkedAt: number
+  /** The read of the device record under way, if any (publish-steps.ts deviceStillActive). */
+  refreshing?: Promise<Device | undefined> | undefined
 }
 
 /** A key that is the same for every connection of one principal (client id takeover check). */

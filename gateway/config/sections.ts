@@ -90,6 +90,8 @@ export const PostgresSection = Type.Object(
   {
     /** postgres://user:password@host:5432/db; registry, users, alerts, outbox and leases go there. */
     url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+    /** A node's lease lasts this long without renewal (renewed every third of it); a dead node's work moves after about 4/3 of it. */
+    leaseTtlMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
   },
   { additionalProperties: false, default: {} },
 )

@@ -49,22 +49,22 @@ export function createDeviceControl(deps: {
     acks: deps.metrics.counter('device_command_acks_total', 'Command answers from devices, by outcome', ['outcome']),
   }
 
-  function activeDevice(id: string): void {
-    const d = deps.registry.getDevice(id)
+  async function activeDevice(id: string): Promise<void> {
+    const d = await deps.registry.getDevice(id)
     if (!d) throw new RegistryError('not_found', `device "${id}" does not exist`)
     if (d.state === 'decommissioned') throw new RegistryError('conflict', `device "${id}" is decommissioned`)
   }
 
   return {
     async setConfig(deviceId, config) {
-      activeDevice(deviceId)
+      await activeDevice(deviceId)
       await deps.publish(`devices/${deviceId}/config`, JSON.stringify(config), { qos: 1, retain: true })
       m.configs.inc()
       return config
     },
 
     async sendCommand(deviceId, cmd, args) {
-      activeDevice(deviceId)
+      await activeDevice(deviceId)
       const id = randomBytes(8).toString('hex')
       const record: SentCommand = { id, device: deviceId, cmd, args: args ?? null, sent_at: new Date().toISOString(), ack: null }
       sent.set(`${deviceId}|${id}`, record)

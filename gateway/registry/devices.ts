@@ -38,6 +38,15 @@ const ID_RE = new RegExp(DEVICE_ID_PATTERN)
 const RESERVED_IDS = new Set(['token'])
 const KIND_PREFIX: Record<DeviceKind, string> = { water_level: 'wl', rain_gauge: 'rg', air_quality: 'aq', camera: 'cam' }
 
+/** The id a new device gets: the one asked for, checked, or a generated one with its kind's prefix. */
+export function newDeviceId(input: Pick<NewDevice, 'id' | 'kind'>): string {
+  const id = input.id ?? `${KIND_PREFIX[input.kind]}-${randomBytes(5).toString('hex')}`
+  if (!ID_RE.test(id)) throw new RegistryError('invalid', `device id "${id}" must match ${DEVICE_ID_PATTERN}`)
+  if (RESERVED_IDS.has(id))
+    throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
+  return id
+}
+
 function toDevice(r: DeviceRow): Device {
   return {
     id: r.id,
@@ -64,10 +73,7 @@ export class SqliteDevices {
   ) {}
 
   createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string } {
-    const id = input.id ?? `${KIND_PREFIX[input.kind]}-${randomBytes(5).toString('hex')}`
-    if (!ID_RE.test(id)) throw new RegistryError('invalid', `device id "${id}" must match ${DEVICE_ID_PATTERN}`)
-    if (RESERVED_IDS.has(id))
-      throw new RegistryError('invalid', `device id "${id}" is reserved (MQTT username of integrations); choose another`)
+    const id = newDeviceId(input)
     const now = new Date().toISOString()
     const secret = newSecret()
     const tx = this.db.transaction(() => {

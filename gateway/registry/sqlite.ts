@@ -54,7 +54,7 @@ export class SqliteRegistry implements DeviceRegistry {
     this.db.pragma('busy_timeout = 5000')
     migrate(this.db, MIGRATIONS)
     const sql = (t: string): Database.Statement => this.sql(t)
-    const audit = (...a: Parameters<SqliteAudit['record']>): void => this.audit(...a)
+    const audit = (...a: Parameters<SqliteAudit['record']>): void => this.auditLog.record(...a)
     this.auditLog = new SqliteAudit(sql)
     this.devices = new SqliteDevices(this.db, sql, this.hasher, audit, (ev) => this.events.emit('revoked', ev))
     this.tokens = new SqliteTokens(this.db, sql, this.hasher, audit, (id) => this.events.emit('tokenRevoked', id))
@@ -64,85 +64,85 @@ export class SqliteRegistry implements DeviceRegistry {
 
   // --- devices ---------------------------------------------------------------------------------
 
-  createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string } {
+  async createDevice(input: NewDevice, actor: Actor): Promise<{ device: Device; secret: string }> {
     return this.devices.createDevice(input, actor)
   }
 
-  getDevice(id: string): Device | undefined {
+  async getDevice(id: string): Promise<Device | undefined> {
     return this.devices.getDevice(id)
   }
 
-  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Page<Device> {
+  async listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Device>> {
     return this.devices.listDevices(filter, page)
   }
 
-  updateDevice(id: string, patch: DevicePatch, actor: Actor): Device {
+  async updateDevice(id: string, patch: DevicePatch, actor: Actor): Promise<Device> {
     return this.devices.updateDevice(id, patch, actor)
   }
 
-  removeDevice(id: string, actor: Actor): Device {
+  async removeDevice(id: string, actor: Actor): Promise<Device> {
     return this.devices.removeDevice(id, actor)
   }
 
-  rotateSecret(id: string, actor: Actor): { device: Device; secret: string } {
+  async rotateSecret(id: string, actor: Actor): Promise<{ device: Device; secret: string }> {
     return this.devices.rotateSecret(id, actor)
   }
 
-  authenticateDevice(id: string, secret: string): DeviceAuthResult {
+  async authenticateDevice(id: string, secret: string): Promise<DeviceAuthResult> {
     return this.devices.authenticateDevice(id, secret)
   }
 
   // --- API tokens ------------------------------------------------------------------------------
 
-  createToken(input: { role: Role; name: string }, actor: Actor): { token: ApiToken; secret: string } {
+  async createToken(input: { role: Role; name: string }, actor: Actor): Promise<{ token: ApiToken; secret: string }> {
     return this.tokens.createToken(input, actor)
   }
 
-  listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken> {
+  async listTokens(page: { limit: number; cursor?: string | undefined }): Promise<Page<ApiToken>> {
     return this.tokens.listTokens(page)
   }
 
-  deleteToken(id: string, actor: Actor): void {
+  async deleteToken(id: string, actor: Actor): Promise<void> {
     this.tokens.deleteToken(id, actor)
   }
 
-  authenticateToken(secret: string): ApiToken | undefined {
+  async authenticateToken(secret: string): Promise<ApiToken | undefined> {
     return this.tokens.authenticateToken(secret)
   }
 
-  hasAdminToken(): boolean {
+  async hasAdminToken(): Promise<boolean> {
     return this.tokens.hasAdminToken()
   }
 
-  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken {
+  async ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): Promise<ApiToken> {
     return this.tokens.ensureToken(input, actor)
   }
 
   // --- audit -----------------------------------------------------------------------------------
 
-  listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry> {
+  async listAudit(page: { limit: number; cursor?: string | undefined }): Promise<Page<AuditEntry>> {
     return this.auditLog.listAudit(page)
   }
 
-  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void {
+  async audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void> {
     this.auditLog.record(actor, action, target, detail)
   }
 
   // --- camera configuration ---------------------------------------------------------------------
 
-  getCameraConfig(camera: string): CameraConfigRecord | undefined {
+  async getCameraConfig(camera: string): Promise<CameraConfigRecord | undefined> {
     return this.cameras.getCameraConfig(camera)
   }
 
-  listCameraConfigs(): CameraConfigRecord[] {
+  async listCameraConfigs(): Promise<CameraConfigRecord[]> {
     return this.cameras.listCameraConfigs()
   }
 
-  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): CameraConfigRecord {
+  async setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<CameraConfigRecord> {
     return this.cameras.setCameraConfig(camera, config, actor)
   }
 
-  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): boolean {
+  async seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<boolean> {
     return this.cameras.seedCameraConfig(camera, config, actor)
   }
 
@@ -158,7 +158,7 @@ export class SqliteRegistry implements DeviceRegistry {
     return () => this.events.off('tokenRevoked', listener)
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.statements.clear()
     if (this.db.open) this.db.close()
   }

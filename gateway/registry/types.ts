@@ -3,6 +3,7 @@ import type { UserRegistry } from './users.ts'
 
 // The registry holds devices, their credentials, API tokens and the audit log. SQLite is the
 // embedded implementation; a shared one (for several gateway nodes) implements the same interface.
+// Every call answers a promise, as a registry across the network must; the SQLite one answers at once.
 
 export const DEVICE_KINDS = ['water_level', 'rain_gauge', 'air_quality', 'camera'] as const
 export type DeviceKind = (typeof DEVICE_KINDS)[number]
@@ -113,43 +114,43 @@ export class RegistryError extends Error {
 }
 
 export interface DeviceRegistry {
-  createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string }
-  getDevice(id: string): Device | undefined
-  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Page<Device>
-  updateDevice(id: string, patch: DevicePatch, actor: Actor): Device
+  createDevice(input: NewDevice, actor: Actor): Promise<{ device: Device; secret: string }>
+  getDevice(id: string): Promise<Device | undefined>
+  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Device>>
+  updateDevice(id: string, patch: DevicePatch, actor: Actor): Promise<Device>
   /** Decommissions the device and deletes its credentials; its readings stay. */
-  removeDevice(id: string, actor: Actor): Device
-  rotateSecret(id: string, actor: Actor): { device: Device; secret: string }
-  authenticateDevice(id: string, secret: string): DeviceAuthResult
+  removeDevice(id: string, actor: Actor): Promise<Device>
+  rotateSecret(id: string, actor: Actor): Promise<{ device: Device; secret: string }>
+  authenticateDevice(id: string, secret: string): Promise<DeviceAuthResult>
 
-  createToken(input: { role: Role; name: string }, actor: Actor): { token: ApiToken; secret: string }
-  listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken>
-  deleteToken(id: string, actor: Actor): void
+  createToken(input: { role: Role; name: string }, actor: Actor): Promise<{ token: ApiToken; secret: string }>
+  listTokens(page: { limit: number; cursor?: string | undefined }): Promise<Page<ApiToken>>
+  deleteToken(id: string, actor: Actor): Promise<void>
   /** The token for a bearer secret, or undefined. */
-  authenticateToken(secret: string): ApiToken | undefined
+  authenticateToken(secret: string): Promise<ApiToken | undefined>
   /** True when at least one admin token exists (bootstrap check). */
-  hasAdminToken(): boolean
+  hasAdminToken(): Promise<boolean>
   /** Makes sure a token with this exact secret exists (bootstrap admin token from configuration). */
-  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): ApiToken
+  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): Promise<ApiToken>
 
   /** People's accounts and their console sessions (users.ts). */
   readonly users: UserRegistry
 
   /** Records who did what to which target (the registry's own changes do this themselves). */
-  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void
-  listAudit(page: { limit: number; cursor?: string | undefined }): Page<AuditEntry>
+  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void>
+  listAudit(page: { limit: number; cursor?: string | undefined }): Promise<Page<AuditEntry>>
 
-  getCameraConfig(camera: string): CameraConfigRecord | undefined
-  listCameraConfigs(): CameraConfigRecord[]
+  getCameraConfig(camera: string): Promise<CameraConfigRecord | undefined>
+  listCameraConfigs(): Promise<CameraConfigRecord[]>
   /** Stores (replaces) a camera's configuration, audited as camera.config. */
-  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): CameraConfigRecord
+  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<CameraConfigRecord>
   /** Stores it only when the camera has none yet (seeding from gateway.yaml); true when stored. */
-  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): boolean
+  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<boolean>
 
   /** Called after a change that must close a device's live sessions. Returns an unsubscribe. */
   onRevocation(listener: (ev: RevocationEvent) => void): () => void
   /** Called after an API token is deleted, so that live sessions using it can be closed. */
   onTokenRevocation(listener: (tokenId: string) => void): () => void
 
-  close(): void
+  close(): Promise<void>
 }

@@ -45,10 +45,10 @@ export interface StoredSession {
 
 export interface UserRegistry {
   createUser(input: NewUser, actor: Actor): Promise<UserAccount>
-  getUser(name: string): UserAccount | undefined
-  listUsers(page: { limit: number; cursor?: string | undefined }): Page<UserAccount>
+  getUser(name: string): Promise<UserAccount | undefined>
+  listUsers(page: { limit: number; cursor?: string | undefined }): Promise<Page<UserAccount>>
   /** A change of role, scope or `disabled` ends the user's sessions (they were granted under the old terms). */
-  updateUser(name: string, patch: UserPatch, actor: Actor): UserAccount
+  updateUser(name: string, patch: UserPatch, actor: Actor): Promise<UserAccount>
   /** Sets a new password and ends every session of the user except `keepSession` (an id). */
   setPassword(name: string, password: string, actor: Actor, keepSession?: string): Promise<UserAccount>
   /**
@@ -56,17 +56,17 @@ export interface UserRegistry {
    * all cost one scrypt check and answer the same.
    */
   checkPassword(name: string, password: string): Promise<UserAccount | undefined>
-  hasUsers(): boolean
+  hasUsers(): Promise<boolean>
 
-  createSession(userId: string, nowMs: number): { id: string; csrfToken: string }
-  findSession(id: string): StoredSession | undefined
-  touchSession(id: string, nowMs: number): void
-  deleteSession(id: string): void
+  createSession(userId: string, nowMs: number): Promise<{ id: string; csrfToken: string }>
+  findSession(id: string): Promise<StoredSession | undefined>
+  touchSession(id: string, nowMs: number): Promise<void>
+  deleteSession(id: string): Promise<void>
   /** Ends every session of a user, except `exceptId`; answers how many ended. */
-  deleteUserSessions(userId: string, exceptId?: string): number
+  deleteUserSessions(userId: string, exceptId?: string): Promise<number>
   /** Removes sessions last seen before `seenBeforeMs` or made before `createdBeforeMs` (they can no longer be used). */
-  deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): number
-  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): void
+  deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): Promise<number>
+  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void>
 }
 
 interface UserRow {
@@ -106,7 +106,7 @@ export class SqliteUsers implements UserRegistry {
     private readonly db: Database.Database,
     private readonly sql: Sql,
     private readonly hasher: SecretHasher,
-    readonly audit: Audit,
+    private readonly record: Audit,
   ) {
     // Made now, not at the first unknown name: that login would otherwise take two hashes' time.
     dummyPasswordHash().catch(() => undefined)
@@ -116,7 +116,7 @@ export class SqliteUsers implements UserRegistry {
     if (!NAME_RE.test(input.name)) throw new RegistryError('invalid', `user name "${input.name}" must match ${USER_NAME_PATTERN}`)
     const problem = passwordProblem(input.password)
     if (problem) throw new RegistryError('invalid', problem)
-    if (this.getUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
+    if (this.findUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
     const hash = await hashPassword(input.password)
     const id = `usr-${randomBytes(6).toString('hex')}`
     const now = new Date().toISOString()
@@ -124,22 +124,30 @@ export class SqliteUsers implements UserRegistry {
     const stations = uniq(input.stations)
     this.db.transaction(() => {
       // Checked again inside the transaction: the hash above took time.
-      if (this.getUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
+      if (this.findUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
       this.sql(
         `INSERT INTO users (id, name, role, districts, stations, password_hash, disabled, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`,
       ).run(id, input.name, input.role, JSON.stringify(districts), JSON.stringify(stations), hash, now, now)
-      this.audit(actor, 'user.create', input.name, { role: input.role, districts, stations })
+      this.record(actor, 'user.create', input.name, { role: input.role, districts, stations })
     })()
     return this.requireUser(input.name)
   }
 
-  getUser(name: string): UserAccount | undefined {
+  async getUser(name: string): Promise<UserAccount | undefined> {
+    return this.findUser(name)
+  }
+
+  async audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void> {
+    this.record(actor, action, target, detail)
+  }
+
+  private findUser(name: string): UserAccount | undefined {
     const row = this.sql('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined
     return row ? toUser(row) : undefined
   }
 
-  listUsers(page: { limit: number; cursor?: string | undefined }): Page<UserAccount> {
+  async listUsers(page: { limit: number; cursor?: string | undefined }): Promise<Page<UserAccount>> {
     const after = decodeCursor(page.cursor)
     const rows = this.sql(`SELECT * FROM users ${after !== undefined ? 'WHERE name > ?' : ''} ORDER BY name LIMIT ?`).all(
       ...(after !== undefined ? [after] : []),
@@ -149,7 +157,7 @@ export class SqliteUsers implements UserRegistry {
     return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.name) : null }
   }
 
-  updateUser(name: string, patch: UserPatch, actor: Actor): UserAccount {
+  async updateUser(name: string, patch: UserPatch, actor: Actor): Promise<UserAccount> {
     const before = this.requireUser(name)
     const next = {
       ...before,
@@ -167,8 +175,8 @@ export class SqliteUsers implements UserRegistry {
         next.updated_at,
         before.id,
       )
-      const ended = this.deleteUserSessions(before.id)
-      this.audit(actor, next.disabled && !before.disabled ? 'user.disable' : 'user.update', name, { ...patch, sessions_ended: ended })
+      const ended = this.endSessions(before.id)
+      this.record(actor, next.disabled && !before.disabled ? 'user.disable' : 'user.update', name, { ...patch, sessions_ended: ended })
     })()
     return this.requireUser(name)
   }
@@ -180,8 +188,8 @@ export class SqliteUsers implements UserRegistry {
     const hash = await hashPassword(password)
     this.db.transaction(() => {
       this.sql('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(hash, new Date().toISOString(), user.id)
-      const ended = this.deleteUserSessions(user.id, keepSession)
-      this.audit(actor, 'user.password', name, { sessions_ended: ended })
+      const ended = this.endSessions(user.id, keepSession)
+      this.record(actor, 'user.password', name, { sessions_ended: ended })
     })()
     return this.requireUser(name)
   }
@@ -195,11 +203,11 @@ export class SqliteUsers implements UserRegistry {
     return toUser({ ...row, last_login_at: now })
   }
 
-  hasUsers(): boolean {
+  async hasUsers(): Promise<boolean> {
     return this.sql('SELECT 1 FROM users LIMIT 1').get() !== undefined
   }
 
-  createSession(userId: string, nowMs: number): { id: string; csrfToken: string } {
+  async createSession(userId: string, nowMs: number): Promise<{ id: string; csrfToken: string }> {
     const id = randomBytes(32).toString('base64url')
     const csrfToken = randomBytes(24).toString('base64url')
     this.sql('INSERT INTO user_sessions (id_hash, user_id, csrf_token, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?)').run(
@@ -212,7 +220,7 @@ export class SqliteUsers implements UserRegistry {
     return { id, csrfToken }
   }
 
-  findSession(id: string): StoredSession | undefined {
+  async findSession(id: string): Promise<StoredSession | undefined> {
     // Looked up by the keyed hash: a stolen database holds no usable session id.
     const row = this.sql(
       `SELECT u.*, s.csrf_token, s.created_ms, s.last_seen_ms FROM user_sessions s JOIN users u ON u.id = s.user_id
@@ -222,25 +230,29 @@ export class SqliteUsers implements UserRegistry {
     return { user: toUser(row), csrfToken: row.csrf_token, createdMs: row.created_ms, lastSeenMs: row.last_seen_ms }
   }
 
-  touchSession(id: string, nowMs: number): void {
+  async touchSession(id: string, nowMs: number): Promise<void> {
     this.sql('UPDATE user_sessions SET last_seen_ms = ? WHERE id_hash = ?').run(nowMs, this.hasher.hash(id))
   }
 
-  deleteSession(id: string): void {
+  async deleteSession(id: string): Promise<void> {
     this.sql('DELETE FROM user_sessions WHERE id_hash = ?').run(this.hasher.hash(id))
   }
 
-  deleteUserSessions(userId: string, exceptId?: string): number {
+  async deleteUserSessions(userId: string, exceptId?: string): Promise<number> {
+    return this.endSessions(userId, exceptId)
+  }
+
+  private endSessions(userId: string, exceptId?: string): number {
     if (exceptId === undefined) return this.sql('DELETE FROM user_sessions WHERE user_id = ?').run(userId).changes
     return this.sql('DELETE FROM user_sessions WHERE user_id = ? AND id_hash != ?').run(userId, this.hasher.hash(exceptId)).changes
   }
 
-  deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): number {
+  async deleteExpiredSessions(seenBeforeMs: number, createdBeforeMs: number): Promise<number> {
     return this.sql('DELETE FROM user_sessions WHERE last_seen_ms < ? OR created_ms < ?').run(seenBeforeMs, createdBeforeMs).changes
   }
 
   private requireUser(name: string): UserAccount {
-    const u = this.getUser(name)
+    const u = this.findUser(name)
     if (!u) throw new RegistryError('not_found', `user "${name}" does not exist (GET /api/v1/users lists them)`)
     return u
   }

@@ -51,10 +51,11 @@ export async function cameraSection(ctx: SectionContext): Promise<CameraReport[]
       CongestionKey,
       number
     >
+    const registered = await ctx.deviceName?.(id)
     out.push({
       camera: id,
       ...(c.station ? { station: c.station } : {}),
-      name: ctx.deviceName?.(id) ?? (c.station ? `${nameOf(ctx, c.station)} (${id})` : id),
+      name: registered ?? (c.station ? `${nameOf(ctx, c.station)} (${id})` : id),
       ...(c.district ? { district: c.district } : {}),
       zones: [...c.zones].sort(),
       frames: c.frames,

@@ -13,7 +13,7 @@ export interface SectionContext {
   /** The longest a reading (sensors) or a frame (cameras) holds its level: docs/reports.md "Time at level". */
   holdMaxMs: { sensors: number; cameras: number }
   /** A device's (camera's) name in the registry, when known. */
-  deviceName?: ((id: string) => string | undefined) | undefined
+  deviceName?: ((id: string) => Promise<string | undefined>) | undefined
 }
 
 /** Tag conditions of the requested place. */

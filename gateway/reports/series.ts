@@ -22,7 +22,7 @@ export async function waterSeries(report: Report, deps: SeriesDeps): Promise<Wat
   const out: WaterSeries = {}
   for (const s of report.water_levels) {
     // The station's first active gauge: a station with a spare gauge draws one line, not two.
-    const device = deps.registry.listDevices({ kind: 'water_level', station: s.station, state: 'active' }, { limit: 1 }).items[0]
+    const device = (await deps.registry.listDevices({ kind: 'water_level', station: s.station, state: 'active' }, { limit: 1 })).items[0]
     if (!device) continue
     const points = await deps.store.aggregate({ device: device.id, metric: 'water_level', from, to, every, fn: 'max' })
     out[s.station] = points.flatMap((p) => (typeof p.value === 'number' ? [{ ts: new Date(p.ts).toISOString(), value: p.value }] : []))

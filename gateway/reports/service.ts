@@ -23,7 +23,7 @@ export interface ReportServiceOptions {
   dataDir: string
   config: ReportsConfig
   logger: Logger
-  deviceName?: ((id: string) => string | undefined) | undefined
+  deviceName?: ((id: string) => Promise<string | undefined>) | undefined
   /** Announces the daily report's summary line to subscribed contacts (notifier.announce). */
   announce?: ((notice: { key: string; kind: string; text: string }) => number) | undefined
   renderReportPdf?: RenderReportPdf | undefined

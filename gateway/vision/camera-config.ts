@@ -16,18 +16,18 @@ const SEED_ACTOR: Actor = { type: 'system', id: 'gateway.yaml' }
  * every stored configuration. One that no longer fits the schema is skipped with a warning (the
  * camera then runs with the defaults) rather than stopping the gateway.
  */
-export function loadCameraConfigs(
+export async function loadCameraConfigs(
   registry: Pick<DeviceRegistry, 'seedCameraConfig' | 'listCameraConfigs'>,
   yaml: VisionConfig['cameras'],
   logger: Logger,
-): Record<string, CameraVisionConfig> {
+): Promise<Record<string, CameraVisionConfig>> {
   for (const [camera, config] of Object.entries(yaml)) {
-    if (registry.seedCameraConfig(camera, config as Record<string, unknown>, SEED_ACTOR)) {
+    if (await registry.seedCameraConfig(camera, config as Record<string, unknown>, SEED_ACTOR)) {
       logger.info({ camera }, 'vision: camera configuration seeded from gateway.yaml into the registry')
     }
   }
   const out: Record<string, CameraVisionConfig> = {}
-  for (const rec of registry.listCameraConfigs()) {
+  for (const rec of await registry.listCameraConfigs()) {
     if (Value.Check(CameraVisionSchema, rec.config)) out[rec.camera] = rec.config
     else
       logger.warn(

@@ -39,12 +39,12 @@ describe('acknowledge and resolve without a body', () => {
     })
     await api.listen({ host: '127.0.0.1', port: 0 })
     base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1`
-    officer = registry.createToken({ role: 'officer', name: 'Trực ban' }, { type: 'system', id: 't' }).secret
+    officer = (await registry.createToken({ role: 'officer', name: 'Trực ban' }, { type: 'system', id: 't' })).secret
   })
   afterAll(async () => {
     await api?.close()
     alerting?.close()
-    registry?.close()
+    await registry?.close()
     dir.remove()
   })
 

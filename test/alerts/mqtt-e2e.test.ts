@@ -103,8 +103,8 @@ describe('end to end over real MQTT and HTTP', () => {
     cleanups.push(() => api.close())
     await api.listen({ host: '127.0.0.1', port: 0 })
     const base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1`
-    const officer = registry.createToken({ role: 'officer', name: 'Nguyễn Văn An' }, system).secret
-    const viewer = registry.createToken({ role: 'viewer', name: 'Màn hình IOC' }, system).secret
+    const officer = (await registry.createToken({ role: 'officer', name: 'Nguyễn Văn An' }, system)).secret
+    const viewer = (await registry.createToken({ role: 'viewer', name: 'Màn hình IOC' }, system)).secret
 
     // SSE stream as a browser would hold it.
     const sse = new AbortController()
@@ -134,7 +134,7 @@ describe('end to end over real MQTT and HTTP', () => {
     integration.on('message', (topic, payload, packet) => got.push({ topic, qos: packet.qos, body: JSON.parse(payload.toString()) }))
     await integration.subscribeAsync('alerts/#', { qos: 1 })
 
-    const { secret } = registry.createDevice(
+    const { secret } = await registry.createDevice(
       { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'phu-hoi' },
       system,
     )
@@ -222,7 +222,7 @@ describe('end to end over real MQTT and HTTP', () => {
     // Rules and subscriptions through the API; a bad rule names its field.
     const bad = await fetch(`${base}/rules`, {
       method: 'PUT',
-      headers: auth(registry.createToken({ role: 'admin', name: 'admin' }, system).secret),
+      headers: auth((await registry.createToken({ role: 'admin', name: 'admin' }, system)).secret),
       body: JSON.stringify({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [50, 10] }] }),
     })
     expect(bad.status).toBe(400)

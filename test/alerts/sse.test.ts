@@ -38,7 +38,7 @@ describe('GET /api/v1/events', () => {
     })
     await api.listen({ host: '127.0.0.1', port: 0 })
     const url = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1/events`
-    const viewer = registry.createToken({ role: 'viewer', name: 'wall screen' }, { type: 'system', id: 't' }).secret
+    const viewer = (await registry.createToken({ role: 'viewer', name: 'wall screen' }, { type: 'system', id: 't' })).secret
     expect((await fetch(url)).status).toBe(401)
 
     const res = await fetch(url, { headers: { authorization: `Bearer ${viewer}` } })

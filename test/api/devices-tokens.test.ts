@@ -40,7 +40,7 @@ describe('devices', () => {
     expect(body.credentials.username).toBe('wl-kim-long-1')
     expect(body.credentials.mqtt_url).toBe('mqtt://localhost:1883')
     expect(body.credentials.password.length).toBeGreaterThanOrEqual(22)
-    expect(api.registry.authenticateDevice('wl-kim-long-1', body.credentials.password)).toMatchObject({ ok: true })
+    expect(await api.registry.authenticateDevice('wl-kim-long-1', body.credentials.password)).toMatchObject({ ok: true })
 
     const shown = await api.app.inject({ method: 'GET', url: '/api/v1/devices/wl-kim-long-1', headers: as(api.tokens.viewer) })
     expect(shown.statusCode).toBe(200)
@@ -155,8 +155,8 @@ describe('devices', () => {
       headers: as(api.tokens.technician),
       payload: { state: 'active' },
     })
-    expect(api.registry.authenticateDevice('cam-life', first)).toMatchObject({ ok: false, reason: 'bad_secret' })
-    expect(api.registry.authenticateDevice('cam-life', second)).toMatchObject({ ok: true })
+    expect(await api.registry.authenticateDevice('cam-life', first)).toMatchObject({ ok: false, reason: 'bad_secret' })
+    expect(await api.registry.authenticateDevice('cam-life', second)).toMatchObject({ ok: true })
 
     const removed = await api.app.inject({ method: 'DELETE', url: '/api/v1/devices/cam-life', headers: as(api.tokens.technician) })
     expect(removed.statusCode).toBe(200)
@@ -170,8 +170,8 @@ describe('devices', () => {
     off()
     expect(revoked.map((e) => e.reason)).toEqual(['disabled', 'secret_rotated', 'removed'])
 
-    const techId = api.registry.listTokens({ limit: 100 }).items.find((t) => t.role === 'technician')!.id
-    const audit = api.registry.listAudit({ limit: 100 }).items.filter((a) => a.target === 'cam-life')
+    const techId = (await api.registry.listTokens({ limit: 100 })).items.find((t) => t.role === 'technician')!.id
+    const audit = (await api.registry.listAudit({ limit: 100 })).items.filter((a) => a.target === 'cam-life')
     expect(audit.map((a) => a.action).sort()).toEqual([
       'device.create',
       'device.remove',
@@ -212,7 +212,7 @@ describe('tokens', () => {
   })
 
   it('refuses to delete the last admin token', async () => {
-    const adminId = api.registry.listTokens({ limit: 100 }).items.find((t) => t.role === 'admin')!.id
+    const adminId = (await api.registry.listTokens({ limit: 100 })).items.find((t) => t.role === 'admin')!.id
     const res = await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${adminId}`, headers: as(api.tokens.admin) })
     expect(res.statusCode).toBe(409)
     expect(res.json().message).toMatch(/last admin token/)

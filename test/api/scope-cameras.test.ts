@@ -20,8 +20,8 @@ beforeAll(async () => {
       },
     },
   })
-  api.registry.createDevice({ id: 'cam-truong-tien', kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' }, SYSTEM)
-  api.registry.createDevice({ id: 'cam-phong-dien', kind: 'camera', name: 'Ngã ba Phong Điền', district: 'Phong Điền' }, SYSTEM)
+  await api.registry.createDevice({ id: 'cam-truong-tien', kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' }, SYSTEM)
+  await api.registry.createDevice({ id: 'cam-phong-dien', kind: 'camera', name: 'Ngã ba Phong Điền', district: 'Phong Điền' }, SYSTEM)
   await api.registry.users.createUser({ name: 'an', role: 'viewer', password: PASSWORD, districts: ['Phú Xuân'] }, SYSTEM)
 })
 afterAll(async () => api?.close())

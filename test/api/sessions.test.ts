@@ -40,7 +40,7 @@ describe('login', () => {
     const me = await get('/api/v1/auth/me', { cookie: cookie.split(';')[0] as string })
     expect(me.statusCode).toBe(200)
     expect(me.json()).toEqual(res.json())
-    expect(api.registry.listAudit({ limit: 5 }).items.find((e) => e.action === 'user.login')).toMatchObject({
+    expect((await api.registry.listAudit({ limit: 5 })).items.find((e) => e.action === 'user.login')).toMatchObject({
       actor_type: 'user',
       actor_name: 'lan',
       target: 'lan',
@@ -49,7 +49,7 @@ describe('login', () => {
 
   it('answers an unknown user, a wrong password and a disabled user alike', async () => {
     await api.registry.users.createUser({ name: 'gone', role: 'viewer', password: PASSWORD }, SYSTEM)
-    api.registry.users.updateUser('gone', { disabled: true }, SYSTEM)
+    await api.registry.users.updateUser('gone', { disabled: true }, SYSTEM)
     const answers = []
     for (const payload of [
       { username: 'nobody', password: PASSWORD },
@@ -115,10 +115,12 @@ describe('a cookie session on the API', () => {
         ).statusCode,
       ).toBe(403)
     }
-    expect(api.registry.getDevice('csrf-gauge-1')).toBeUndefined()
+    expect(await api.registry.getDevice('csrf-gauge-1')).toBeUndefined()
     const ok = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: lan.write, payload: body })
     expect(ok.statusCode).toBe(201)
-    const entry = api.registry.listAudit({ limit: 20 }).items.find((e) => e.action === 'device.create' && e.target === 'csrf-gauge-1')
+    const entry = (await api.registry.listAudit({ limit: 20 })).items.find(
+      (e) => e.action === 'device.create' && e.target === 'csrf-gauge-1',
+    )
     expect(entry).toMatchObject({ actor_type: 'user', actor_name: 'lan' })
     // Machines send no CSRF token: a bearer token cannot be sent by another site's page.
     const byToken = await api.app.inject({
@@ -143,7 +145,7 @@ describe('revocation', () => {
     expect(after.statusCode).toBe(401)
     expect(after.json().message).toMatch(/session has ended/)
     expect((await get('/api/v1/auth/me', { cookie: s.cookie })).statusCode).toBe(401)
-    expect(api.registry.listAudit({ limit: 5 }).items[0]).toMatchObject({ action: 'user.logout', actor_name: 'minh' })
+    expect((await api.registry.listAudit({ limit: 5 })).items[0]).toMatchObject({ action: 'user.logout', actor_name: 'minh' })
   })
 
   it("a password change ends the user's other sessions, keeps this one, and the old password stops working", async () => {
@@ -181,10 +183,10 @@ describe('revocation', () => {
   it('disabling a user and changing their role end their sessions', async () => {
     await api.registry.users.createUser({ name: 'nam', role: 'officer', password: PASSWORD }, SYSTEM)
     const s = await login(api.app, 'nam', PASSWORD)
-    api.registry.users.updateUser('nam', { role: 'viewer' }, SYSTEM)
+    await api.registry.users.updateUser('nam', { role: 'viewer' }, SYSTEM)
     expect((await get('/api/v1/devices', { cookie: s.cookie })).statusCode).toBe(401)
     const t = await login(api.app, 'nam', PASSWORD)
-    api.registry.users.updateUser('nam', { disabled: true }, SYSTEM)
+    await api.registry.users.updateUser('nam', { disabled: true }, SYSTEM)
     expect((await get('/api/v1/devices', { cookie: t.cookie })).statusCode).toBe(401)
   })
 
@@ -243,7 +245,7 @@ describe('secrets of people', () => {
     const secrets = [PASSWORD, 'mật khẩu mới 2026', 'a wrong guess 12345', s.cookie.split('=')[1] as string, s.csrf]
     expect(api.logs.some((line) => line.includes('/api/v1/auth/login'))).toBe(true)
     expect(api.logs.filter((line) => secrets.some((x) => line.includes(x)))).toEqual([])
-    const audit = JSON.stringify(api.registry.listAudit({ limit: 500 }).items)
+    const audit = JSON.stringify((await api.registry.listAudit({ limit: 500 })).items)
     expect(secrets.filter((x) => audit.includes(x))).toEqual([])
     const users = await api.app.inject({ method: 'GET', url: '/api/v1/users', headers: bearer(api.tokens.admin) })
     expect(users.statusCode).toBe(200)

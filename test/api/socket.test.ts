@@ -65,7 +65,7 @@ describe('API over a socket', () => {
         message: expect.stringMatching(/application\/json/),
       })
     }
-    expect(api.registry.getDevice('sock-text-1')).toBeUndefined()
+    expect(await api.registry.getDevice('sock-text-1')).toBeUndefined()
   })
 
   it('never logs a credential passed in a query string', async () => {

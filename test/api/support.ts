@@ -137,7 +137,7 @@ export async function makeApi(
   const system = { type: 'system' as const, id: 'test' }
   const tokens = {} as Record<Role, string>
   for (const role of ['admin', 'technician', 'officer', 'viewer'] as const) {
-    tokens[role] = registry.createToken({ role, name: `test ${role}` }, system).secret
+    tokens[role] = (await registry.createToken({ role, name: `test ${role}` }, system)).secret
   }
   return {
     app,
@@ -148,7 +148,7 @@ export async function makeApi(
     async close() {
       await app.close()
       await known.store.close()
-      registry.close()
+      await registry.close()
       dir.remove()
     },
   }

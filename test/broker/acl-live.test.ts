@@ -14,10 +14,10 @@ let officer: string
 
 beforeAll(async () => {
   h = await startBroker({ routes: { telemetry: async () => {}, status: async () => {}, frames: async () => {}, cmd: async () => {} } })
-  secretA = h.addDevice(A)
-  h.addDevice(B)
-  viewer = h.addToken('viewer')
-  officer = h.addToken('officer')
+  secretA = await h.addDevice(A)
+  await h.addDevice(B)
+  viewer = await h.addToken('viewer')
+  officer = await h.addToken('officer')
 })
 afterAll(async () => {
   await h?.stop()

@@ -21,13 +21,13 @@ afterAll(async () => {
 
 describe('MQTT authentication (mqtt.js)', () => {
   it('accepts a device with its credentials', async () => {
-    const secret = h.addDevice('auth-ok-01')
+    const secret = await h.addDevice('auth-ok-01')
     expect(await connackCode(h.url, 'auth-ok-01', secret)).toBe(0)
     expect(await h.counter('mqtt_connects_total', { kind: 'device' })).toBeGreaterThanOrEqual(1)
   })
 
   it('refuses a wrong secret and an unknown device with 4 (bad username or password)', async () => {
-    h.addDevice('auth-wrong-01')
+    await h.addDevice('auth-wrong-01')
     h.secrets.push(WRONG)
     expect(await connackCode(h.url, 'auth-wrong-01', WRONG)).toBe(4)
     expect(await connackCode(h.url, 'no-such-device', WRONG)).toBe(4)
@@ -41,22 +41,22 @@ describe('MQTT authentication (mqtt.js)', () => {
   })
 
   it('refuses a disabled device with 5 (not authorized), even with the right secret', async () => {
-    const secret = h.addDevice('auth-disabled-01')
-    h.registry.updateDevice('auth-disabled-01', { state: 'disabled' }, actor)
+    const secret = await h.addDevice('auth-disabled-01')
+    await h.registry.updateDevice('auth-disabled-01', { state: 'disabled' }, actor)
     expect(await connackCode(h.url, 'auth-disabled-01', secret)).toBe(5)
     expect(await h.counter('mqtt_connect_refused_total', { reason: 'device_disabled' })).toBe(1)
   })
 
   it('accepts an integration token and refuses a bad one with 4', async () => {
-    const token = h.addToken('viewer')
+    const token = await h.addToken('viewer')
     expect(await connackCode(h.url, 'token', token)).toBe(0)
     expect(await connackCode(h.url, 'token', 'iocgw_not-a-real-token')).toBe(4)
     expect(await h.counter('mqtt_connect_refused_total', { reason: 'bad_token' })).toBe(1)
   })
 
   it('refuses a will on a topic the device may not publish with 5', async () => {
-    const secret = h.addDevice('auth-will-01')
-    h.addDevice('auth-will-02')
+    const secret = await h.addDevice('auth-will-01')
+    await h.addDevice('auth-will-02')
     const code = await connackCode(h.url, 'auth-will-01', secret, {
       will: { topic: 'devices/auth-will-02/status', payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
     })
@@ -65,8 +65,8 @@ describe('MQTT authentication (mqtt.js)', () => {
   })
 
   it("does not let a device take over another principal's client id (2, identifier rejected)", async () => {
-    const sa = h.addDevice('auth-cid-01')
-    const sb = h.addDevice('auth-cid-02')
+    const sa = await h.addDevice('auth-cid-01')
+    const sb = await h.addDevice('auth-cid-02')
     const b = await h.connect('auth-cid-02', sb, { clientId: 'auth-cid-02:main' })
     expect(await connackCode(h.url, 'auth-cid-01', sa, { clientId: 'auth-cid-02:main' })).toBe(2)
     expect(b.connected).toBe(true)
@@ -78,7 +78,7 @@ describe('MQTT authentication (mqtt.js)', () => {
   })
 
   it('accepts a device over WebSocket at /mqtt and refuses a wrong secret there', async () => {
-    const secret = h.addDevice('auth-ws-01')
+    const secret = await h.addDevice('auth-ws-01')
     const c = await mqtt.connectAsync(h.wsUrl, {
       username: 'auth-ws-01',
       password: secret,
@@ -95,10 +95,10 @@ describe('MQTT authentication (mqtt.js)', () => {
 
 describe('revocation closes live sessions at once', () => {
   it('rotate-secret: the open session is closed, the old secret refused, the new one accepted', async () => {
-    const old = h.addDevice('rev-rotate-01')
+    const old = await h.addDevice('rev-rotate-01')
     const c = await h.connect('rev-rotate-01', old)
     const gone = closed(c)
-    const { secret: fresh } = h.registry.rotateSecret('rev-rotate-01', actor)
+    const { secret: fresh } = await h.registry.rotateSecret('rev-rotate-01', actor)
     h.secrets.push(fresh)
     await gone
     expect(await connackCode(h.url, 'rev-rotate-01', old)).toBe(4)
@@ -107,31 +107,31 @@ describe('revocation closes live sessions at once', () => {
   })
 
   it('disable: every open session of the device is closed and it cannot come back', async () => {
-    const s = h.addDevice('rev-disable-01')
+    const s = await h.addDevice('rev-disable-01')
     const c1 = await h.connect('rev-disable-01', s)
     const c2 = await h.connect('rev-disable-01', s)
     const gone = Promise.all([closed(c1), closed(c2)])
-    h.registry.updateDevice('rev-disable-01', { state: 'disabled' }, actor)
+    await h.registry.updateDevice('rev-disable-01', { state: 'disabled' }, actor)
     await gone
     expect(await connackCode(h.url, 'rev-disable-01', s)).toBe(5)
   })
 
   it('remove: the open session is closed and it cannot come back', async () => {
-    const s = h.addDevice('rev-remove-01')
+    const s = await h.addDevice('rev-remove-01')
     const c = await h.connect('rev-remove-01', s)
     const gone = closed(c)
-    h.registry.removeDevice('rev-remove-01', actor)
+    await h.registry.removeDevice('rev-remove-01', actor)
     await gone
     expect(await connackCode(h.url, 'rev-remove-01', s)).toBe(5)
   })
 
   it('leaves other devices connected', async () => {
-    const sa = h.addDevice('rev-other-01')
-    const sb = h.addDevice('rev-other-02')
+    const sa = await h.addDevice('rev-other-01')
+    const sb = await h.addDevice('rev-other-02')
     const a = await h.connect('rev-other-01', sa)
     const b = await h.connect('rev-other-02', sb)
     const gone = closed(a)
-    h.registry.rotateSecret('rev-other-01', actor)
+    await h.registry.rotateSecret('rev-other-01', actor)
     await gone
     await b.publishAsync('devices/rev-other-02/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
     expect(b.connected).toBe(true)
@@ -157,7 +157,7 @@ describe('listening', () => {
   })
 
   it('reports connected clients and readiness', async () => {
-    const s = h.addDevice('count-01')
+    const s = await h.addDevice('count-01')
     const before = h.broker.connectedCount()
     const c = await h.connect('count-01', s)
     await waitFor(() => h.broker.connectedCount() === before + 1)
@@ -171,11 +171,11 @@ describe('listening', () => {
 
 describe('integration token sessions', () => {
   it('closes the live sessions of a deleted token on request, and the token is then refused', async () => {
-    const { token, secret } = h.registry.createToken({ role: 'viewer', name: 'national reporting' }, actor)
+    const { token, secret } = await h.registry.createToken({ role: 'viewer', name: 'national reporting' }, actor)
     h.secrets.push(secret)
     const c = await h.connect('token', secret)
     const gone = closed(c)
-    h.registry.deleteToken(token.id, actor)
+    await h.registry.deleteToken(token.id, actor)
     expect(h.broker.closeTokenSessions(token.id)).toBe(1)
     await gone
     expect(await connackCode(h.url, 'token', secret)).toBe(4)

@@ -34,7 +34,7 @@ describe('failed-authentication limit over MQTT', () => {
       authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 5, perUsernamePerMinute: 1000, now: c.now }),
     })
     harnesses.push(h)
-    const secret = h.addDevice('bf-wl-01')
+    const secret = await h.addDevice('bf-wl-01')
     const codes: number[] = []
     for (let i = 0; i < 5; i++) codes.push(await connackOf(h.ports.mqtt, 'bf-wl-01', `wrong-${i}`))
     expect(codes).toEqual([4, 4, 4, 4, 4])
@@ -51,13 +51,13 @@ describe('failed-authentication limit over MQTT', () => {
       authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 1000, perUsernamePerMinute: 3, now: c.now }),
     })
     harnesses.push(h)
-    const secret = h.addDevice('bf-wl-02')
-    const other = h.addDevice('bf-wl-03')
+    const secret = await h.addDevice('bf-wl-02')
+    const other = await h.addDevice('bf-wl-03')
     for (let i = 0; i < 3; i++) expect(await connackOf(h.ports.mqtt, 'bf-wl-02', `wrong-${i}`)).toBe(4)
     expect(await connackOf(h.ports.mqtt, 'bf-wl-02', secret)).toBe(5)
     expect(await connackOf(h.ports.mqtt, 'bf-wl-03', other)).toBe(0)
     // Integrations all connect as `token`: wrong tokens never lock that name for the others.
-    const token = h.addToken('viewer')
+    const token = await h.addToken('viewer')
     for (let i = 0; i < 5; i++) expect(await connackOf(h.ports.mqtt, 'token', `iocgw_wrong-${i}`)).toBe(4)
     expect(await connackOf(h.ports.mqtt, 'token', token)).toBe(0)
   })
@@ -69,7 +69,7 @@ describe('failed-authentication limit over MQTT', () => {
     harnesses.push(h)
     api = await makeApi({ allRoutes: false, limiter })
     const base = await api.app.listen({ port: 0, host: '127.0.0.1' })
-    const secret = h.addDevice('bf-wl-04')
+    const secret = await h.addDevice('bf-wl-04')
 
     // HTTP failures lock MQTT out.
     for (let i = 0; i < 4; i++) expect((await fetch(`${base}/api/v1/devices`, { headers: bearer(`iocgw_wrong-${i}`) })).status).toBe(401)
@@ -87,8 +87,8 @@ describe('failed-authentication limit over MQTT', () => {
 describe('refusal log', () => {
   it('writes a bounded number of lines for 1,000 refusals, and never a credential typed as the user name', async () => {
     const h = await startBroker({ authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 50 }), refusalLogIntervalMs: 60_000 })
-    const token = h.addToken('viewer')
-    const deviceSecret = h.addDevice('bf-wl-05')
+    const token = await h.addToken('viewer')
+    const deviceSecret = await h.addDevice('bf-wl-05')
     // A token and a device secret pasted into the user name field.
     expect(await connackOf(h.ports.mqtt, token, 'x')).toBe(4)
     expect(await connackOf(h.ports.mqtt, deviceSecret, 'x')).toBe(4)

@@ -51,8 +51,8 @@ const FIVE = ['m0', 'm1', 'm2', 'm3', 'm4']
 
 describe('a device may use only its own client id', () => {
   it('refuses another device with the owner id while the owner is offline; the owner keeps its 5 queued messages', async () => {
-    const owner = h.addDevice('cid-owner-01')
-    const intruder = h.addDevice('cid-intruder-01')
+    const owner = await h.addDevice('cid-owner-01')
+    const intruder = await h.addDevice('cid-intruder-01')
     const first = await session('cid-owner-01', owner, 'cid-owner-01')
     await first.client.subscribeAsync('devices/cid-owner-01/cmd', { qos: 1 })
     await first.client.endAsync()
@@ -73,7 +73,7 @@ describe('a device may use only its own client id', () => {
   })
 
   it('accepts `{id}:{suffix}` and an empty id (assigned), refuses a made-up id and a bad suffix', async () => {
-    const s = h.addDevice('cid-forms-01')
+    const s = await h.addDevice('cid-forms-01')
     expect(await connackCode(h.url, 'cid-forms-01', s, { clientId: 'cid-forms-01:diag' })).toBe(0)
     expect(await connackCode(h.url, 'cid-forms-01', s, { clientId: '' })).toBe(0)
     expect(await connackCode(h.url, 'cid-forms-01', s, { clientId: 'mqttjs_3f2a9c01' })).toBe(2)
@@ -83,8 +83,8 @@ describe('a device may use only its own client id', () => {
   })
 
   it('leaves the live owner connected when another device tries its id', async () => {
-    const sa = h.addDevice('cid-live-01')
-    const sb = h.addDevice('cid-live-02')
+    const sa = await h.addDevice('cid-live-01')
+    const sb = await h.addDevice('cid-live-02')
     const a = await h.connect('cid-live-01', sa, { clientId: 'cid-live-01' })
     expect(await connackCode(h.url, 'cid-live-02', sb, { clientId: 'cid-live-01' })).toBe(2)
     await a.publishAsync('devices/cid-live-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
@@ -99,8 +99,8 @@ describe('a device may use only its own client id', () => {
 
 describe("an integration's persistent session is its token's", () => {
   it('a viewer token cannot take an officer integration id, persistent or clean; the 5 queued alerts stay', async () => {
-    const officer = h.addTokenWithId('officer')
-    const viewer = h.addTokenWithId('viewer')
+    const officer = await h.addTokenWithId('officer')
+    const viewer = await h.addTokenWithId('viewer')
     const id = `${officer.id}:national-reporting`
     const first = await session('token', officer.secret, id)
     await first.client.subscribeAsync('alerts/#', { qos: 1 })
@@ -111,7 +111,7 @@ describe("an integration's persistent session is its token's", () => {
     expect(await connackCode(h.url, 'token', viewer.secret, { clientId: id, clean: true })).toBe(2)
     expect(await connackCode(h.url, 'token', viewer.secret, { clientId: officer.id, clean: true })).toBe(2)
     // A device cannot either.
-    const ds = h.addDevice('cid-dev-intruder')
+    const ds = await h.addDevice('cid-dev-intruder')
     expect(await connackCode(h.url, 'cid-dev-intruder', ds, { clientId: id, clean: true })).toBe(2)
 
     const back = await session('token', officer.secret, id)
@@ -122,7 +122,7 @@ describe("an integration's persistent session is its token's", () => {
   })
 
   it('a persistent session needs an id: empty with clean session 0 is refused (MQTT-3.1.3-8)', async () => {
-    const t = h.addTokenWithId('viewer')
+    const t = await h.addTokenWithId('viewer')
     // mqtt.js will not send this; a hand-built CONNECT does.
     const answer = await rawExchange(h.ports.mqtt, connectBytes({ clientId: '', clean: false, username: 'token', password: t.secret }))
     expect(answer.connack).toBe(2)
@@ -132,7 +132,7 @@ describe("an integration's persistent session is its token's", () => {
 
 describe('persistent sessions per identity (mqtt.maxPersistentSessionsPerIdentity = 2 here)', () => {
   it('refuses a third id with clean session 0, keeps the two, and frees one when it connects clean', async () => {
-    const t = h.addTokenWithId('viewer')
+    const t = await h.addTokenWithId('viewer')
     const before = await h.counter('mqtt_connect_refused_total', { reason: 'persistent_session_limit' })
     expect(await connackCode(h.url, 'token', t.secret, { clientId: `${t.id}:a`, clean: false })).toBe(0)
     expect(await connackCode(h.url, 'token', t.secret, { clientId: `${t.id}:b`, clean: false })).toBe(0)
@@ -145,15 +145,15 @@ describe('persistent sessions per identity (mqtt.maxPersistentSessionsPerIdentit
     expect(await connackCode(h.url, 'token', t.secret, { clientId: `${t.id}:b`, clean: true })).toBe(0)
     expect(await connackCode(h.url, 'token', t.secret, { clientId: `${t.id}:c`, clean: false })).toBe(0)
     // Another identity has its own count.
-    const other = h.addTokenWithId('viewer')
+    const other = await h.addTokenWithId('viewer')
     expect(await connackCode(h.url, 'token', other.secret, { clientId: `${other.id}:a`, clean: false })).toBe(0)
   })
 })
 
 describe('a refused CONNECT leaves the session under the id it claimed alone', () => {
   it('a wrong secret with clean session 1 on a device id does not drop its QoS 2 state: a resent PUBLISH is not delivered twice', async () => {
-    const secret = h.addDevice('cid-qos2-01')
-    const reader = await h.connect('token', h.addToken('viewer'))
+    const secret = await h.addDevice('cid-qos2-01')
+    const reader = await h.connect('token', await h.addToken('viewer'))
     const delivered: string[] = []
     reader.on('message', (topic) => topic === 'devices/cid-qos2-01/telemetry' && delivered.push(topic))
     await reader.subscribeAsync('devices/cid-qos2-01/telemetry', { qos: 1 })

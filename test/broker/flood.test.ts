@@ -110,7 +110,7 @@ describe('pre-CONNACK timeout', () => {
     await Promise.all([idleHttp.gone, idleTcp.gone, idleWs.gone])
     expect(await h.counter('mqtt_connections_closed_total', { reason: 'connect_timeout' })).toBeGreaterThanOrEqual(2)
     // A device that connects in time is not affected once it has its CONNACK.
-    const secret = h.addDevice('flood-wl-01')
+    const secret = await h.addDevice('flood-wl-01')
     const c = await h.connect('flood-wl-01', secret, { protocol: 'ws', port: h.ports.ws, path: '/mqtt', hostname: '127.0.0.1' })
     await new Promise((r) => setTimeout(r, 600))
     expect(c.connected).toBe(true)

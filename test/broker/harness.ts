@@ -25,10 +25,10 @@ export interface Harness {
   lines: string[]
   /** Every secret handed out (for the no-secret-in-logs check). */
   secrets: string[]
-  addDevice(id: string, kind?: DeviceKind): string
-  addToken(role: Role): string
+  addDevice(id: string, kind?: DeviceKind): Promise<string>
+  addToken(role: Role): Promise<string>
   /** A token and its id (the prefix of the client ids it may use, docs/mqtt.md). */
-  addTokenWithId(role: Role): { id: string; secret: string }
+  addTokenWithId(role: Role): Promise<{ id: string; secret: string }>
   counter(name: string, labels?: Record<string, string>): Promise<number>
   /** Without a clientId, an empty one: the broker assigns one (clean session, MQTT-3.1.3-6). */
   connect(username: string, password: string, opts?: IClientOptions): Promise<MqttClient>
@@ -96,16 +96,16 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
     wsUrl: `ws://127.0.0.1:${ports.ws}/mqtt`,
     lines,
     secrets,
-    addDevice(id, kind = 'water_level') {
-      const { secret } = registry.createDevice({ id, kind, name: `Trạm ${id}` }, actor)
+    async addDevice(id, kind = 'water_level') {
+      const { secret } = await registry.createDevice({ id, kind, name: `Trạm ${id}` }, actor)
       secrets.push(secret)
       return secret
     },
-    addToken(role) {
-      return h.addTokenWithId(role).secret
+    async addToken(role) {
+      return (await h.addTokenWithId(role)).secret
     },
-    addTokenWithId(role) {
-      const { token, secret } = registry.createToken({ role, name: `${role} integration` }, actor)
+    async addTokenWithId(role) {
+      const { token, secret } = await registry.createToken({ role, name: `${role} integration` }, actor)
       secrets.push(secret)
       return { id: token.id, secret }
     },
@@ -133,7 +133,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
     async stop() {
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})))
       await broker.close()
-      registry.close()
+      await registry.close()
       dir.remove()
     },
   }

@@ -24,13 +24,13 @@ function serverSockets(port: number): string[] {
 
 describe.skipIf(!hasSs)('TCP keepalive', () => {
   it('is on for MQTT over TCP and over WebSocket, also when the client asks for no MQTT keepalive', async () => {
-    const secret = h.addDevice('ka-1')
+    const secret = await h.addDevice('ka-1')
     await h.connect('ka-1', secret, { keepalive: 0 })
     const tcp = serverSockets(h.ports.mqtt)
     expect(tcp).toHaveLength(1)
     expect(tcp[0]).toMatch(/timer:\(keepalive,/)
 
-    const token = h.addToken('viewer')
+    const token = await h.addToken('viewer')
     await h.connect('token', token, { keepalive: 0, protocol: 'ws', port: h.ports.ws, path: '/mqtt', hostname: '127.0.0.1' })
     const ws = serverSockets(h.ports.ws)
     expect(ws).toHaveLength(1)

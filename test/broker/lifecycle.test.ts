@@ -6,7 +6,7 @@ import { closed, startBroker } from './harness.ts'
 describe('broker lifecycle', () => {
   it('closes every client, frees its ports and refuses to publish afterwards', async () => {
     const h = await startBroker()
-    const secret = h.addDevice('life-01')
+    const secret = await h.addDevice('life-01')
     const c = await h.connect('life-01', secret)
     const silent = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
     silent.on('error', () => {})

@@ -24,7 +24,7 @@ afterAll(async () => {
 
 describe('packet size limit', () => {
   it('accepts a 2 MiB frame', async () => {
-    const secret = h.addDevice('limit-cam-01', 'camera')
+    const secret = await h.addDevice('limit-cam-01', 'camera')
     const c = await h.connect('limit-cam-01', secret)
     const frame = Buffer.alloc(2 * 1024 * 1024, 7)
     await c.publishAsync('devices/limit-cam-01/frames', frame, { qos: 1 })
@@ -41,7 +41,7 @@ describe('packet size limit', () => {
   })
 
   it('closes a device connection that sends a 3 MiB publish, without passing it on', async () => {
-    const secret = h.addDevice('limit-cam-02', 'camera')
+    const secret = await h.addDevice('limit-cam-02', 'camera')
     const c = await h.connect('limit-cam-02', secret)
     frameBytes = 0
     const gone = closed(c)

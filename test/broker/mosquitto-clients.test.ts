@@ -63,14 +63,14 @@ afterAll(async () => {
 
 describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('publishes with the right credentials', async () => {
-    const secret = h.addDevice('mosq-ok-01')
+    const secret = await h.addDevice('mosq-ok-01')
     const r = await pub('mosq-ok-01', secret, 'devices/mosq-ok-01/telemetry')
     expect(r).toEqual({ code: 0, out: '' })
     await waitFor(async () => (await h.counter('mqtt_messages_in_total', { topic: 'telemetry' })) === 1)
   })
 
   it('sends a JPEG with -f to frames/{ms}, byte for byte', async () => {
-    const secret = h.addDevice('mosq-cam-01', 'camera')
+    const secret = await h.addDevice('mosq-cam-01', 'camera')
     const r = await pub('mosq-cam-01', secret, 'devices/mosq-cam-01/frames/1767225600000', ['-f', FRAME])
     expect(r.code).toBe(0)
     expect(frames).toHaveLength(1)
@@ -79,9 +79,9 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   })
 
   it('is refused: wrong secret and unknown device "bad user name or password", disabled "not authorised"', async () => {
-    h.addDevice('mosq-bad-01')
-    const s = h.addDevice('mosq-dis-01')
-    h.registry.updateDevice('mosq-dis-01', { state: 'disabled' }, actor)
+    await h.addDevice('mosq-bad-01')
+    const s = await h.addDevice('mosq-dis-01')
+    await h.registry.updateDevice('mosq-dis-01', { state: 'disabled' }, actor)
     const wrong = await pub('mosq-bad-01', 'mosq-wrong-secret', 'devices/mosq-bad-01/telemetry')
     const unknown = await pub('mosq-nobody', 'mosq-wrong-secret', 'devices/mosq-nobody/telemetry')
     const disabled = await pub('mosq-dis-01', s, 'devices/mosq-dis-01/telemetry')
@@ -94,7 +94,7 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   })
 
   it('subscribes to its own config; a wildcard subscription is denied', async () => {
-    const secret = h.addDevice('mosq-sub-01')
+    const secret = await h.addDevice('mosq-sub-01')
     await h.broker.publish('devices/mosq-sub-01/config', '{"interval_s":30}', { qos: 1, retain: true })
     const own = await run('mosquitto_sub', [
       '-V',
@@ -141,8 +141,8 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   })
 
   it('an integration token reads telemetry that mosquitto_pub sends', async () => {
-    const token = h.addToken('viewer')
-    const secret = h.addDevice('mosq-int-01')
+    const token = await h.addToken('viewer')
+    const secret = await h.addDevice('mosq-int-01')
     const sub = spawn('mosquitto_sub', [
       '-V',
       'mqttv311',
@@ -176,7 +176,7 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   })
 
   it('rotate-secret closes an open mosquitto_sub session and its old secret stops working', async () => {
-    const old = h.addDevice('mosq-rot-01')
+    const old = await h.addDevice('mosq-rot-01')
     // stdbuf: mosquitto_sub's -d lines go to a pipe, line by line.
     const sub = spawn('stdbuf', [
       '-oL',
@@ -200,7 +200,7 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
     sub.stderr.on('data', (d: Buffer) => (out += d.toString()))
     const exit = new Promise<number | null>((r) => sub.on('exit', (c) => r(c)))
     await waitFor(() => out.includes('SUBACK'))
-    h.registry.rotateSecret('mosq-rot-01', actor)
+    await h.registry.rotateSecret('mosq-rot-01', actor)
     // mosquitto_sub sees its connection closed, tries again with the old secret and is refused.
     const code = await exit
     expect(code).toBe(4)

@@ -41,7 +41,7 @@ async function publishWhileAway(
 describe('persistent-session queues', () => {
   it('deliver what was published while the subscriber was away, in order', async () => {
     h = await startBroker({ maxQueuedMessages: 5 })
-    const back = await publishWhileAway(h, h.addTokenWithId('viewer'), 4)
+    const back = await publishWhileAway(h, await h.addTokenWithId('viewer'), 4)
     await waitFor(() => back.got.length === 4)
     expect(back.got).toEqual(['alert 0', 'alert 1', 'alert 2', 'alert 3'])
     expect(await h.counter('mqtt_queue_dropped_total')).toBe(0)
@@ -50,7 +50,7 @@ describe('persistent-session queues', () => {
 
   it('keep at most maxQueuedMessages: the oldest are dropped, counted and logged once', async () => {
     h = await startBroker({ maxQueuedMessages: 5 })
-    const token = h.addTokenWithId('viewer')
+    const token = await h.addTokenWithId('viewer')
     const back = await publishWhileAway(h, token, 12)
     await waitFor(() => back.got.length === 5)
     // Nothing more arrives after the five newest.

@@ -65,7 +65,7 @@ describe('before CONNACK', () => {
     await waitFor(() => h.broker.socketStats().sockets === 0)
     expect(h.broker.socketStats().preAuthBytes).toBe(0)
     // A real device still gets in, and once connected may send a 1 MiB frame (the limit is before CONNACK only).
-    const secret = h.addDevice('preauth-cam-01', 'camera')
+    const secret = await h.addDevice('preauth-cam-01', 'camera')
     const c = await h.connect('preauth-cam-01', secret)
     await c.publishAsync('devices/preauth-cam-01/frames', Buffer.alloc(1024 * 1024, 7), { qos: 1 })
     expect(h.broker.socketStats().preAuthBytes).toBe(0)

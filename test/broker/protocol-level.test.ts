@@ -10,7 +10,7 @@ let secret: string
 
 beforeAll(async () => {
   h = await startBroker()
-  secret = h.addDevice('level-01')
+  secret = await h.addDevice('level-01')
 })
 afterAll(async () => {
   await h?.stop()

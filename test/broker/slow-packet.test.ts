@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('packet arrival bound', () => {
   it('closes a keepalive-0 connection that trickles a PUBLISH, and leaves a quiet one open', async () => {
-    const secret = h.addDevice('slow-wl-01')
+    const secret = await h.addDevice('slow-wl-01')
     const quiet = await h.connect('slow-wl-01', secret, { keepalive: 0, clientId: 'slow-wl-01:quiet' })
 
     const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })

@@ -20,7 +20,7 @@ afterAll(async () => {
 
 /** A new subscriber's first (retained) status of a device. */
 async function retainedStatus(deviceId: string): Promise<string> {
-  const c = await h.connect('token', h.addToken('viewer'))
+  const c = await h.connect('token', await h.addToken('viewer'))
   const got = new Promise<string>((resolve) => c.on('message', (_t, payload, packet) => packet.retain && resolve(payload.toString())))
   await c.subscribeAsync(`devices/${deviceId}/status`, { qos: 1 })
   const payload = await got
@@ -40,10 +40,10 @@ const INVALID: Array<[string, string | Buffer]> = [
 
 describe('retained status', () => {
   it('keeps the last valid status when refused ones follow, and counts each', async () => {
-    const secret = h.addDevice('ret-01')
+    const secret = await h.addDevice('ret-01')
     const dev = await h.connect('ret-01', secret)
     await dev.publishAsync('devices/ret-01/status', VALID, { qos: 1, retain: true })
-    const live: MqttClient = await h.connect('token', h.addToken('viewer'))
+    const live: MqttClient = await h.connect('token', await h.addToken('viewer'))
     const liveGot: string[] = []
     live.on('message', (_t, p, packet) => !packet.retain && liveGot.push(p.toString()))
     await live.subscribeAsync('devices/+/status', { qos: 1 })
@@ -66,7 +66,7 @@ describe('retained status', () => {
   })
 
   it('an invalid will status is not retained either; the gateway publishes the offline status instead', async () => {
-    const secret = h.addDevice('ret-02')
+    const secret = await h.addDevice('ret-02')
     const before = await h.counter('mqtt_status_not_retained_total', { reason: 'invalid_payload' })
     const dev = await h.connect('ret-02', secret, {
       will: { topic: 'devices/ret-02/status', payload: Buffer.from('{"online":0}'), qos: 1, retain: true },

@@ -1,12 +1,13 @@
 // Retained status with wills and gateway-published offline statuses; publish routing that
 // acknowledges only once the handler has resolved.
 import mqtt, { type MqttClient } from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { DeviceStatusEvent } from '../../gateway/bus/events.ts'
 import type { DevicePublish } from '../../gateway/broker/index.ts'
 import { waitFor } from '../support/services.ts'
 import { closed, startBroker, type Harness } from './harness.ts'
 
+const SYS = { type: 'system', id: 'test' } as const
 let h: Harness
 const statuses: DeviceStatusEvent[] = []
 const routed: DevicePublish[] = []
@@ -46,8 +47,8 @@ function killSocket(c: MqttClient): void {
 describe('retained status and the will', () => {
   it('delivers the will when a device socket dies, retained, through the status route', async () => {
     const id = 'status-will-01'
-    const secret = h.addDevice(id)
-    const token = h.addToken('viewer')
+    const secret = await h.addDevice(id)
+    const token = await h.addToken('viewer')
     const c = await h.connect(id, secret, {
       will: { topic: `devices/${id}/status`, payload: Buffer.from('{"online":false,"ts":"2026-01-01T00:00:00Z"}'), qos: 1, retain: true },
     })
@@ -74,8 +75,8 @@ describe('retained status and the will', () => {
 
   it('publishes a retained offline status itself when a device without a will dies', async () => {
     const id = 'status-nowill-01'
-    const secret = h.addDevice(id)
-    const token = h.addToken('officer')
+    const secret = await h.addDevice(id)
+    const token = await h.addToken('officer')
     const c = await h.connect(id, secret)
     await c.publishAsync(`devices/${id}/status`, '{"online":true}', { qos: 1, retain: true })
     killSocket(c)
@@ -88,26 +89,26 @@ describe('retained status and the will', () => {
 
   it('does the same when a device is kicked by revocation', async () => {
     const id = 'status-kick-01'
-    const secret = h.addDevice(id)
-    const token = h.addToken('viewer')
+    const secret = await h.addDevice(id)
+    const token = await h.addToken('viewer')
     const c = await h.connect(id, secret)
     await c.publishAsync(`devices/${id}/status`, '{"online":true}', { qos: 1, retain: true })
     const gone = closed(c)
-    h.registry.updateDevice(id, { state: 'disabled' }, { type: 'system', id: 'test' })
+    await h.registry.updateDevice(id, { state: 'disabled' }, { type: 'system', id: 'test' })
     await gone
     await waitFor(async () => (await h.counter('mqtt_gateway_offline_status_total')) === 2)
     expect((await retainedStatus(id, token)).online).toBe(false)
   })
 
   it('on a clean DISCONNECT: adds an offline status unless the device said so itself', async () => {
-    const token = h.addToken('viewer')
+    const token = await h.addToken('viewer')
     const before = await h.counter('mqtt_gateway_offline_status_total')
-    const polite = h.addDevice('status-clean-01')
+    const polite = await h.addDevice('status-clean-01')
     const c1 = await h.connect('status-clean-01', polite)
     await c1.publishAsync('devices/status-clean-01/status', '{"online":true}', { qos: 1, retain: true })
     await c1.publishAsync('devices/status-clean-01/status', '{"online":false,"uptime":3600}', { qos: 1, retain: true })
     await c1.endAsync()
-    const terse = h.addDevice('status-clean-02')
+    const terse = await h.addDevice('status-clean-02')
     const c2 = await h.connect('status-clean-02', terse)
     await c2.publishAsync('devices/status-clean-02/status', '{"online":true}', { qos: 1, retain: true })
     await c2.endAsync()
@@ -118,8 +119,8 @@ describe('retained status and the will', () => {
 
   it('keeps retained only for status (a retained telemetry is not kept)', async () => {
     const id = 'status-retain-01'
-    const secret = h.addDevice(id)
-    const token = h.addToken('viewer')
+    const secret = await h.addDevice(id)
+    const token = await h.addToken('viewer')
     const c = await h.connect(id, secret)
     await c.publishAsync(`devices/${id}/telemetry`, '{"values":{"water_level":1}}', { qos: 1, retain: true })
     await c.publishAsync(`devices/${id}/status`, '{"online":true}', { qos: 1, retain: true })
@@ -135,7 +136,7 @@ describe('retained status and the will', () => {
 describe('publish routing', () => {
   it('hands the handler the device, subtopic and payload', async () => {
     const id = 'route-01'
-    const secret = h.addDevice(id)
+    const secret = await h.addDevice(id)
     const got: DevicePublish[] = []
     telemetry = async (msg) => {
       got.push(msg)
@@ -150,7 +151,7 @@ describe('publish routing', () => {
 
   it('sends the PUBACK only after the handler resolves', async () => {
     const id = 'route-02'
-    const secret = h.addDevice(id)
+    const secret = await h.addDevice(id)
     let release!: () => void
     let called = false
     telemetry = () => {
@@ -173,7 +174,7 @@ describe('publish routing', () => {
 
   it('a rejected handler means no PUBACK: the connection closes and the client resends', async () => {
     const id = 'route-03'
-    const secret = h.addDevice(id)
+    const secret = await h.addDevice(id)
     let calls = 0
     telemetry = async () => {
       calls++
@@ -203,8 +204,8 @@ describe('without a status route', () => {
     const seen: DeviceStatusEvent[] = []
     h3.bus.on('device-status', (ev) => seen.push(ev))
     try {
-      const a = h3.addDevice('bus-01')
-      const b = h3.addDevice('bus-02')
+      const a = await h3.addDevice('bus-01')
+      const b = await h3.addDevice('bus-02')
       const ca = await h3.connect('bus-01', a, {
         will: { topic: 'devices/bus-01/status', payload: Buffer.from('{"online":false,"ts":1767225600000}'), qos: 1, retain: true },
       })
@@ -227,15 +228,52 @@ describe('device record freshness', () => {
     const h2 = await startBroker({ deviceRefreshMs: 0, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
     const seen: Array<string | null> = []
     try {
-      const { secret } = h2.registry.createDevice(
+      const { secret } = await h2.registry.createDevice(
         { id: 'fresh-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' },
         { type: 'system', id: 'test' },
       )
       const c = await h2.connect('fresh-01', secret)
       await c.publishAsync('devices/fresh-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
-      h2.registry.updateDevice('fresh-01', { station: 'phu-oc' }, { type: 'system', id: 'test' })
+      await h2.registry.updateDevice('fresh-01', { station: 'phu-oc' }, { type: 'system', id: 'test' })
       await c.publishAsync('devices/fresh-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
       expect(seen).toEqual(['kim-long', 'phu-oc'])
+    } finally {
+      await h2.stop()
+    }
+  })
+
+  it('reads the registry once per interval, not per message; concurrent publishes share the read', async () => {
+    const seen: Array<string | null> = []
+    const h2 = await startBroker({ deviceRefreshMs: 60_000, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
+    try {
+      const { secret } = await h2.registry.createDevice({ id: 'calm-01', kind: 'water_level', name: 'Calm', station: 'kim-long' }, SYS)
+      const c = await h2.connect('calm-01', secret)
+      const reads = vi.spyOn(h2.registry, 'getDevice')
+      await Promise.all(
+        Array.from({ length: 20 }, () => c.publishAsync('devices/calm-01/telemetry', '{"values":{"water_level":1}}', { qos: 1 })),
+      )
+      expect(seen).toHaveLength(20)
+      expect(reads).not.toHaveBeenCalled()
+      await c.endAsync()
+
+      const h3 = await startBroker({ deviceRefreshMs: 0, routes: { telemetry: async (m) => void seen.push(m.device.station) } })
+      try {
+        const { secret: s3 } = await h3.registry.createDevice({ id: 'calm-02', kind: 'water_level', name: 'Calm', station: 'phu-oc' }, SYS)
+        const c3 = await h3.connect('calm-02', s3)
+        const reads3 = vi.spyOn(h3.registry, 'getDevice')
+        // A registry that cannot answer leaves the record as it was: the message is still taken.
+        reads3.mockRejectedValueOnce(new Error('registry unreachable'))
+        await c3.publishAsync('devices/calm-02/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
+        expect(seen.at(-1)).toBe('phu-oc')
+        expect(reads3).toHaveBeenCalledTimes(1)
+        // And the next read, answered, applies as before.
+        await h3.registry.updateDevice('calm-02', { station: 'kim-long' }, SYS)
+        await c3.publishAsync('devices/calm-02/telemetry', '{"values":{"water_level":1}}', { qos: 1 })
+        expect(seen.at(-1)).toBe('kim-long')
+        await c3.endAsync()
+      } finally {
+        await h3.stop()
+      }
     } finally {
       await h2.stop()
     }

@@ -43,7 +43,7 @@ function persistent(token: string, clientId: string): Promise<MqttClient> {
 
 describe('filters per client (3 here)', () => {
   it('grants three, refuses the rest with 0x80, and the connection stays open', async () => {
-    const c = await h.connect('token', h.addToken('viewer'))
+    const c = await h.connect('token', await h.addToken('viewer'))
     const before = await h.counter('mqtt_subscribe_refused_total', { reason: 'too_many_subscriptions' })
     expect(await granted(c, devices(5))).toEqual([1, 1, 1, 128, 128])
     expect(await h.counter('mqtt_subscribe_refused_total', { reason: 'too_many_subscriptions' })).toBe(before + 2)
@@ -58,7 +58,7 @@ describe('filters per client (3 here)', () => {
   })
 
   it('counts per client: a second connection of the same token has its own three', async () => {
-    const t = h.addToken('viewer')
+    const t = await h.addToken('viewer')
     const a = await h.connect('token', t)
     const b = await h.connect('token', t)
     expect(await granted(a, devices(3))).toEqual([1, 1, 1])
@@ -69,7 +69,7 @@ describe('filters per client (3 here)', () => {
 
 describe('filter length (64 bytes here)', () => {
   it('refuses a longer filter with 0x80 before the ACL reads it', async () => {
-    const c = await h.connect('token', h.addToken('viewer'))
+    const c = await h.connect('token', await h.addToken('viewer'))
     const long = `alerts/${'x'.repeat(60)}`
     const before = await h.counter('mqtt_subscribe_refused_total', { reason: 'filter_too_long' })
     expect(await granted(c, [long, 'alerts/#'])).toEqual([128, 1])
@@ -82,7 +82,7 @@ describe('filter length (64 bytes here)', () => {
 
 describe('persistent sessions keep only granted filters', () => {
   it('restores the granted filters after a reconnect and none of the refused ones', async () => {
-    const { id, secret } = h.addTokenWithId('viewer')
+    const { id, secret } = await h.addTokenWithId('viewer')
     const clientId = `${id}:caps`
     const first = await persistent(secret, clientId)
     const long = `alerts/${'y'.repeat(80)}`

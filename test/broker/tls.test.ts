@@ -53,7 +53,7 @@ describe.skipIf(!HAVE)('MQTT over TLS', () => {
     try {
       const ports = await broker.listen()
       expect(ports.tls).toBeGreaterThan(0)
-      const { secret } = registry.createDevice({ id: 'tls-dev-01', kind: 'rain_gauge', name: 'Mưa A Lưới' }, actor)
+      const { secret } = await registry.createDevice({ id: 'tls-dev-01', kind: 'rain_gauge', name: 'Mưa A Lưới' }, actor)
       const opts = {
         username: 'tls-dev-01',
         clientId: 'tls-dev-01',
@@ -69,7 +69,7 @@ describe.skipIf(!HAVE)('MQTT over TLS', () => {
       })
     } finally {
       await broker.close()
-      registry.close()
+      await registry.close()
     }
   })
 })

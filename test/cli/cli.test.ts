@@ -85,7 +85,7 @@ describe('iocgw device and token commands', () => {
     const password = /password:\s+(\S+)/.exec(add.stdout)?.[1] as string
     expect(password.length).toBeGreaterThanOrEqual(22)
     expect(add.stdout).toMatch(/url:\s+mqtt:\/\/127\.0\.0\.1:1883/)
-    expect(api.registry.authenticateDevice('cli-wl-1', password)).toMatchObject({ ok: true })
+    expect(await api.registry.authenticateDevice('cli-wl-1', password)).toMatchObject({ ok: true })
 
     const addJson = await iocgw(
       ['device', 'add', '--id', 'cli-cam-1', '--kind', 'camera', '--name', 'Cầu Trường Tiền', '--json'],
@@ -125,8 +125,8 @@ describe('iocgw device and token commands', () => {
     expect(rot.code).toBe(0)
     const fresh = (JSON.parse(rot.stdout) as { credentials: { password: string } }).credentials.password
     expect(fresh).not.toBe(password)
-    expect(api.registry.authenticateDevice('cli-wl-1', password)).toMatchObject({ ok: false })
-    expect(api.registry.authenticateDevice('cli-wl-1', fresh)).toMatchObject({ ok: true })
+    expect(await api.registry.authenticateDevice('cli-wl-1', password)).toMatchObject({ ok: false })
+    expect(await api.registry.authenticateDevice('cli-wl-1', fresh)).toMatchObject({ ok: true })
 
     const rm = await iocgw(['device', 'remove', 'cli-wl-1'], as('technician'))
     expect(rm.code).toBe(0)

@@ -70,12 +70,9 @@ describe('iocgw user', () => {
     await expect(login(api.app, 'lan', 'mật khẩu mới rất dài')).rejects.toThrow(/401/)
     expect((await iocgw(['user', 'enable', 'lan'])).code).toBe(0)
     await login(api.app, 'lan', 'mật khẩu mới rất dài')
-    expect(
-      api.registry
-        .listAudit({ limit: 50 })
-        .items.filter((e) => e.target === 'lan')
-        .map((e) => e.action),
-    ).toEqual(expect.arrayContaining(['user.create', 'user.password', 'user.disable', 'user.update', 'user.login']))
+    expect((await api.registry.listAudit({ limit: 50 })).items.filter((e) => e.target === 'lan').map((e) => e.action)).toEqual(
+      expect.arrayContaining(['user.create', 'user.password', 'user.disable', 'user.update', 'user.login']),
+    )
   }, 180_000) // nine CLI processes, each loading TypeScript on a busy machine
 
   it('fails in one line: weak password, existing name, empty stdin, non-admin token', async () => {

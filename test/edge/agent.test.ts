@@ -141,11 +141,13 @@ describe('agent over MQTT: status with will, config and commands', () => {
         if (msg.subtopic === 'cmd/ack') acks.push(JSON.parse(msg.payload.toString()) as Record<string, unknown>)
       },
     })
-    secret = stack.registry.createDevice(
-      { id: 'rain-07', kind: 'rain_gauge', name: 'Trạm mưa', station: 'kim-long' },
-      { type: 'system', id: 'test' },
+    secret = (
+      await stack.registry.createDevice(
+        { id: 'rain-07', kind: 'rain_gauge', name: 'Trạm mưa', station: 'kim-long' },
+        { type: 'system', id: 'test' },
+      )
     ).secret
-    stack.registry.createDevice({ id: 'watcher-01', kind: 'water_level', name: 'watcher' }, { type: 'system', id: 'test' })
+    await stack.registry.createDevice({ id: 'watcher-01', kind: 'water_level', name: 'watcher' }, { type: 'system', id: 'test' })
   })
   afterAll(async () => {
     await stack.close()

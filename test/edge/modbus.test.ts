@@ -93,7 +93,7 @@ describe('modbus-tcp driver against a real Modbus TCP server', () => {
     let agent: Awaited<ReturnType<typeof startEdgeAgent>> | undefined
     try {
       stack = await startStack({ dataDir: dir.path })
-      const { secret } = stack.registry.createDevice(
+      const { secret } = await stack.registry.createDevice(
         { id: 'kim-long-mb', kind: 'water_level', name: 'Kim Long (Modbus)', station: 'kim-long' },
         { type: 'system', id: 'test' },
       )

@@ -21,7 +21,7 @@ describe('edge store-and-forward end to end', () => {
     const mqttPort = await freePort()
     const dataDir = join(dir.path, 'gateway')
     stack = await startStack({ dataDir, mqttPort })
-    const { secret } = stack.registry.createDevice(
+    const { secret } = await stack.registry.createDevice(
       { id: 'phu-oc-01', kind: 'water_level', name: 'Phú Ốc', station: 'phu-oc' },
       { type: 'system', id: 'test' },
     )

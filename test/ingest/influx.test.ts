@@ -22,11 +22,11 @@ describe.skipIf(!requireInfluxd())('ingest into InfluxDB over MQTT', () => {
   })
 
   it('stores readings with alarm level, rise rate, VN_AQI and its dominant pollutant; status; rejects', async () => {
-    const gauge = stack.registry.createDevice(
+    const gauge = await stack.registry.createDevice(
       { id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long', district: 'Huế' },
       { type: 'system', id: 't' },
     )
-    const air = stack.registry.createDevice(
+    const air = await stack.registry.createDevice(
       { id: 'aq-hue-01', kind: 'air_quality', name: 'Quan trắc không khí' },
       { type: 'system', id: 't' },
     )

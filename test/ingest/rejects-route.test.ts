@@ -18,9 +18,9 @@ describe('GET /api/v1/devices/:id/rejects', () => {
   beforeAll(async () => {
     registry = openRegistry(dir.path)
     for (const role of ['admin', 'technician', 'officer', 'viewer'] as const)
-      tokens[role] = registry.createToken({ role, name: role }, actor).secret
-    const { device } = registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, actor)
-    registry.createDevice({ id: 'quiet-01', kind: 'water_level', name: 'Quiet' }, actor)
+      tokens[role] = (await registry.createToken({ role, name: role }, actor)).secret
+    const { device } = await registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, actor)
+    await registry.createDevice({ id: 'quiet-01', kind: 'water_level', name: 'Quiet' }, actor)
     const { ingest } = setup({ registry })
     await ingest.telemetry(publish(device, '{"values": ', { raw: true }))
     await ingest.telemetry(publish(device, { values: { water_level: 9999 } }))
@@ -37,7 +37,7 @@ describe('GET /api/v1/devices/:id/rejects', () => {
   })
   afterAll(async () => {
     await app?.close()
-    registry?.close()
+    await registry?.close()
     dir.remove()
   })
 

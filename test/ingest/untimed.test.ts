@@ -80,7 +80,10 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
   for (const backend of ['sqlite', 'influx'] as const) {
     it(`${backend}: 100 readings without ts published back to back by mosquitto_pub are all stored`, async () => {
       const stack = stacks[backend]
-      const { secret } = stack.registry.createDevice({ id: 'burst-01', kind: 'water_level', name: 'Burst', station: 'kim-long' }, system)
+      const { secret } = await stack.registry.createDevice(
+        { id: 'burst-01', kind: 'water_level', name: 'Burst', station: 'kim-long' },
+        system,
+      )
       const lines = range(1, 100).map((seq) => JSON.stringify({ seq, values: { water_level: 1 + seq / 1000 } }))
       await burst(stack, 'burst-01', secret, lines)
       const seqs = await waitFor(
@@ -105,7 +108,10 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
 
     it(`${backend}: an array and a SenML pack without times keep every reading; a true duplicate is stored once`, async () => {
       const stack = stacks[backend]
-      const { secret } = stack.registry.createDevice({ id: 'pack-01', kind: 'water_level', name: 'Pack', station: 'kim-long' }, system)
+      const { secret } = await stack.registry.createDevice(
+        { id: 'pack-01', kind: 'water_level', name: 'Pack', station: 'kim-long' },
+        system,
+      )
       const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, {
         username: 'pack-01',
         password: secret,

@@ -173,7 +173,7 @@ describe('notifications with no provider for the channel', () => {
     })
     cleanups.push(() => app.close())
     await app.ready()
-    const admin = registry.createToken({ role: 'admin', name: 'test admin' }, { type: 'system', id: 'test' }).secret
+    const admin = (await registry.createToken({ role: 'admin', name: 'test admin' }, { type: 'system', id: 'test' })).secret
     const post = async (body: unknown) => {
       const res = await app.inject({
         method: 'POST',

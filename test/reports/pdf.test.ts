@@ -115,7 +115,7 @@ describe.runIf(hasPoppler)('report PDF', () => {
     const registry = openRegistry(data)
     const store = new SqliteTimeSeriesStore({ dataDir: data, logger: createLogger('silent'), metrics: new Metrics({ defaults: false }) })
     try {
-      registry.createDevice(
+      await registry.createDevice(
         { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' },
         { type: 'system', id: 'test' },
       )
@@ -143,7 +143,7 @@ describe.runIf(hasPoppler)('report PDF', () => {
       expect(out).not.toContain('Mực nước tại Phú Ốc') // no gauge registered there
     } finally {
       await store.close()
-      registry.close()
+      await registry.close()
     }
   })
 })

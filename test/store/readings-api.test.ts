@@ -51,11 +51,14 @@ describe('readings API', () => {
     })
     await app.ready()
     for (const role of ['admin', 'technician', 'officer', 'viewer'] as const)
-      tokens[role] = registry.createToken({ role, name: role }, system).secret
-    registry.createDevice({ id: 'kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Huế' }, system)
-    registry.createDevice({ id: 'phu-oc-1', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' }, system)
-    registry.createDevice({ id: 'aq-hue-1', kind: 'air_quality', name: 'Quan trắc không khí Huế', station: 'kim-long' }, system)
-    registry.createDevice({ id: 'silent-1', kind: 'rain_gauge', name: 'Chưa gửi' }, system)
+      tokens[role] = (await registry.createToken({ role, name: role }, system)).secret
+    await registry.createDevice(
+      { id: 'kim-long-1', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Huế' },
+      system,
+    )
+    await registry.createDevice({ id: 'phu-oc-1', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' }, system)
+    await registry.createDevice({ id: 'aq-hue-1', kind: 'air_quality', name: 'Quan trắc không khí Huế', station: 'kim-long' }, system)
+    await registry.createDevice({ id: 'silent-1', kind: 'rain_gauge', name: 'Chưa gửi' }, system)
     const wl = (device: string, station: string, i: number, level: number) => ({
       measurement: 'readings',
       tags: { device, kind: 'water_level', station, ...(station === 'kim-long' ? { district: 'Huế' } : {}) },
@@ -76,7 +79,7 @@ describe('readings API', () => {
   afterAll(async () => {
     await app?.close()
     await store?.close()
-    registry?.close()
+    await registry?.close()
     dir.remove()
   })
 

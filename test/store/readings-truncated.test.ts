@@ -57,8 +57,9 @@ for (const backend of ['sqlite', 'influx'] as const) {
         routes: withDeps({ store, registry }, readingsRoutes),
       })
       await app.ready()
-      token = registry.createToken({ role: 'viewer', name: 'viewer' }, system).secret
-      for (const id of ['few-01', 'many-01']) registry.createDevice({ id, kind: 'water_level', name: id, station: 'kim-long' }, system)
+      token = (await registry.createToken({ role: 'viewer', name: 'viewer' }, system)).secret
+      for (const id of ['few-01', 'many-01'])
+        await registry.createDevice({ id, kind: 'water_level', name: id, station: 'kim-long' }, system)
       await store.write(points('few-01', 25, 60_000))
       const many = points('many-01', LOTS, 1000)
       for (let i = 0; i < many.length; i += 20_000) await store.write(many.slice(i, i + 20_000))
@@ -66,7 +67,7 @@ for (const backend of ['sqlite', 'influx'] as const) {
     afterAll(async () => {
       await app?.close()
       await store?.close()
-      registry?.close()
+      await registry?.close()
       await influxd?.remove()
       dir.remove()
     }, 60_000)

@@ -254,13 +254,12 @@ describe('camera configuration in the registry', () => {
     await gw.close()
     const reg = openRegistry(dir.path)
     try {
-      const actions = reg
-        .listAudit({ limit: 100 })
-        .items.filter((a) => a.target === CAM && a.action.startsWith('camera.config'))
+      const actions = (await reg.listAudit({ limit: 100 })).items
+        .filter((a) => a.target === CAM && a.action.startsWith('camera.config'))
         .map((a) => `${a.action} ${a.actor_type}`)
       expect(actions).toEqual(['camera.config token', 'camera.config token', 'camera.config.seed system'])
     } finally {
-      reg.close()
+      await reg.close()
     }
     ;({ gw, base } = await start([]))
   }, 120_000)

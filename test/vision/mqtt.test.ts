@@ -19,7 +19,7 @@ let secret: string
 
 beforeAll(async () => {
   h = await startBroker({ routes: { frames: v.vision.frames } })
-  secret = h.addDevice('cam-e2e-01', 'camera')
+  secret = await h.addDevice('cam-e2e-01', 'camera')
   await v.vision.whenReady()
 })
 afterAll(async () => {

@@ -38,9 +38,9 @@ const tokens: Record<string, string> = {}
 
 beforeAll(async () => {
   const system = { type: 'system' as const, id: 'test' }
-  cam = registry.createDevice({ id: 'cam-api-01', kind: 'camera', name: 'Cầu Trường Tiền', station: 'truong-tien' }, system).device
-  registry.createDevice({ id: 'gauge-api-01', kind: 'water_level', name: 'Kim Long' }, system)
-  for (const role of ['viewer', 'officer'] as const) tokens[role] = registry.createToken({ role, name: role }, system).secret
+  cam = (await registry.createDevice({ id: 'cam-api-01', kind: 'camera', name: 'Cầu Trường Tiền', station: 'truong-tien' }, system)).device
+  await registry.createDevice({ id: 'gauge-api-01', kind: 'water_level', name: 'Kim Long' }, system)
+  for (const role of ['viewer', 'officer'] as const) tokens[role] = (await registry.createToken({ role, name: role }, system)).secret
   app = await buildApi({
     registry,
     metrics: v.metrics,
@@ -55,7 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close()
   await v.vision.close()
-  registry.close()
+  await registry.close()
   dir.remove()
 })
 

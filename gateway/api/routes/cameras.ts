@@ -88,7 +88,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       if (actor?.scope) throw missing()
       return
     }
-    const dev = deps.registry.getDevice(id)
+    const dev = await deps.registry.getDevice(id)
     if (!dev || dev.kind !== 'camera' || !canSee(actor, dev)) throw missing()
   }
 
@@ -140,7 +140,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
     async (request) => {
       const id = request.params.id
       await ensureCamera(id, request.actor)
-      const rec = deps.registry?.getCameraConfig(id)
+      const rec = await deps.registry?.getCameraConfig(id)
       return { camera: id, config: (rec?.config ?? {}) as CameraVisionConfig, updated_at: rec?.updated_at ?? null }
     },
   )
@@ -170,7 +170,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       const problem = cameraConfigProblem(request.body)
       if (problem) throw badConfig(`body/${problem.path} ${problem.message}`)
       if (!deps.registry) throw new Error('camera configuration needs the registry')
-      const rec = deps.registry.setCameraConfig(id, request.body as Record<string, unknown>, auditActor(request.actor))
+      const rec = await deps.registry.setCameraConfig(id, request.body as Record<string, unknown>, auditActor(request.actor))
       if (!('unavailable' in deps.vision)) deps.vision.setCameraConfig(id, request.body)
       return { camera: id, config: request.body, updated_at: rec.updated_at }
     },

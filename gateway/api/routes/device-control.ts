@@ -53,7 +53,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       },
     },
     async (request) => {
-      visibleDevice(deps.registry, request.actor, request.params.id)
+      await visibleDevice(deps.registry, request.actor, request.params.id)
       return deps.control.setConfig(request.params.id, request.body)
     },
   )
@@ -71,7 +71,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       },
     },
     async (request, reply) => {
-      visibleDevice(deps.registry, request.actor, request.params.id)
+      await visibleDevice(deps.registry, request.actor, request.params.id)
       const sent = await deps.control.sendCommand(request.params.id, request.body.cmd, request.body.args)
       return reply.code(202).send(sent)
     },
@@ -92,7 +92,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       },
     },
     async (request, reply) => {
-      visibleDevice(deps.registry, request.actor, request.params.id)
+      await visibleDevice(deps.registry, request.actor, request.params.id)
       const found = deps.control.getCommand(request.params.id, request.params.cmdId)
       if (!found)
         return reply.code(404).send({

@@ -130,7 +130,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
     },
     async (request, reply) => {
       requirePlaceInScope(request.actor, request.body)
-      const { device, secret } = deps.registry.createDevice(request.body, auditActor(request.actor))
+      const { device, secret } = await deps.registry.createDevice(request.body, auditActor(request.actor))
       request.log.info({ device: device.id, kind: device.kind }, 'device registered')
       return reply.code(201).send(credentials(device, secret, request.hostname))
     },
@@ -180,7 +180,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const before = visibleDevice(deps.registry, request.actor, request.params.id)
+      const before = await visibleDevice(deps.registry, request.actor, request.params.id)
       requirePlaceInScope(request.actor, { ...before, ...request.body })
       return deps.registry.updateDevice(request.params.id, request.body, auditActor(request.actor))
     },
@@ -198,7 +198,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      visibleDevice(deps.registry, request.actor, request.params.id)
+      await visibleDevice(deps.registry, request.actor, request.params.id)
       return deps.registry.removeDevice(request.params.id, auditActor(request.actor))
     },
   )
@@ -215,8 +215,8 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      visibleDevice(deps.registry, request.actor, request.params.id)
-      const { device, secret } = deps.registry.rotateSecret(request.params.id, auditActor(request.actor))
+      await visibleDevice(deps.registry, request.actor, request.params.id)
+      const { device, secret } = await deps.registry.rotateSecret(request.params.id, auditActor(request.actor))
       request.log.info({ device: device.id }, 'device secret rotated')
       return credentials(device, secret, request.hostname)
     },

@@ -144,7 +144,7 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
     async (request) => {
       const { id } = request.params
       const q = request.query
-      visibleDevice(deps.registry, request.actor, id)
+      await visibleDevice(deps.registry, request.actor, id)
       const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
       const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
       if (from >= to) throw badRequest('querystring/from must be before querystring/to')
@@ -214,9 +214,10 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
         ? all.filter((i) => canSee(request.actor, { station: i.tags.station, district: i.tags.district }))
         : all
       const page = (after === undefined ? mine : mine.filter((i) => i.device > after)).slice(0, limit + 1)
-      const items = page.slice(0, limit).map((i) => ({
+      const names = await Promise.all(page.slice(0, limit).map(async (i) => (await deps.registry.getDevice(i.device))?.name ?? null))
+      const items = page.slice(0, limit).map((i, n) => ({
         device: i.device,
-        name: deps.registry.getDevice(i.device)?.name ?? null,
+        name: names[n] ?? null,
         kind: i.tags.kind ?? null,
         station: i.tags.station ?? null,
         district: i.tags.district ?? null,

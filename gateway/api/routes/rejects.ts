@@ -45,7 +45,7 @@ export const rejectRoutes: RoutePlugin<RejectRouteDeps> = async (app, deps) => {
     },
     async (request) => {
       const id = request.params.id
-      visibleDevice(deps.registry, request.actor, id)
+      await visibleDevice(deps.registry, request.actor, id)
       return { items: deps.ingest.recentRejects(id), next: null }
     },
   )

@@ -64,11 +64,11 @@ export const StationSchema = Type.Object(
 
 const StationsAnswer = Type.Object({ legal_basis: Type.String(), items: Type.Array(StationSchema) }, { additionalProperties: false })
 
-function allActiveDevices(registry: DeviceRegistry): Device[] {
+async function allActiveDevices(registry: DeviceRegistry): Promise<Device[]> {
   const out: Device[] = []
   let cursor: string | undefined
   for (;;) {
-    const page = registry.listDevices({ state: 'active' }, { limit: 500, cursor })
+    const page = await registry.listDevices({ state: 'active' }, { limit: 500, cursor })
     out.push(...page.items)
     if (!page.next) return out
     cursor = page.next
@@ -99,7 +99,7 @@ export const stationRoutes: RoutePlugin<StationRouteDeps> = async (app, deps) =>
       },
     },
     async (request) => {
-      const devices = allActiveDevices(deps.registry)
+      const devices = await allActiveDevices(deps.registry)
       const items = Object.entries(deps.stations.all()).map(([id, st]) => {
         const at = devices.filter((d) => d.station === id)
         const toConfirm = new Set(st.to_confirm ?? [])

@@ -44,7 +44,7 @@ export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
       },
     },
     async (request, reply) => {
-      const { token, secret } = deps.registry.createToken(request.body, auditActor(request.actor))
+      const { token, secret } = await deps.registry.createToken(request.body, auditActor(request.actor))
       request.log.info({ tokenId: token.id, role: token.role }, 'api token created')
       return reply.code(201).send({ id: token.id, name: token.name, role: token.role, token: secret })
     },
@@ -77,22 +77,22 @@ export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      if (isLastAdmin(deps.registry, id)) {
+      if (await isLastAdmin(deps.registry, id)) {
         throw new RegistryError('conflict', `token "${id}" is the last admin token; create another admin token first`)
       }
-      deps.registry.deleteToken(id, auditActor(request.actor))
+      await deps.registry.deleteToken(id, auditActor(request.actor))
       return reply.code(204).send(null)
     },
   )
 }
 
 /** Deleting the last admin token would leave only a restart with IOC_ADMIN_TOKEN to get back in. */
-function isLastAdmin(registry: DeviceRegistry, id: string): boolean {
+async function isLastAdmin(registry: DeviceRegistry, id: string): Promise<boolean> {
   let admins = 0
   let target = false
   let cursor: string | undefined
   do {
-    const page = registry.listTokens({ limit: 500, cursor })
+    const page = await registry.listTokens({ limit: 500, cursor })
     for (const t of page.items) {
       if (t.role !== 'admin') continue
       admins++

@@ -83,7 +83,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const page = users.listUsers({ limit: request.query.limit ?? 50, cursor: request.query.cursor })
+      const page = await users.listUsers({ limit: request.query.limit ?? 50, cursor: request.query.cursor })
       return { items: page.items.map(view), next: page.next }
     },
   )
@@ -100,7 +100,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const user = users.getUser(request.params.name)
+      const user = await users.getUser(request.params.name)
       if (!user)
         throw Object.assign(new Error(`user "${request.params.name}" does not exist (GET /api/v1/users lists them)`), { statusCode: 404 })
       return view(user)
@@ -127,7 +127,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
         response: { 200: UserSchema, ...AuthErrors, 404: ErrorSchema },
       },
     },
-    async (request) => view(users.updateUser(request.params.name, request.body, auditActor(request.actor))),
+    async (request) => view(await users.updateUser(request.params.name, request.body, auditActor(request.actor))),
   )
 
   app.post(

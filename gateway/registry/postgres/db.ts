@@ -1,0 +1,44 @@
+import type pg from 'pg'
+import { RegistryError, type Actor } from '../types.ts'
+
+/** A pool or a client inside a transaction: both run queries. */
+export type Db = Pick<pg.Pool | pg.PoolClient, 'query'>
+
+/** Writes an audit entry inside the change's transaction. */
+export type PgAudit = (db: Db, actor: Actor, action: string, target: string, detail: Record<string, unknown> | null) => Promise<void>
+
+/** Runs `fn` in one transaction on one pooled client. */
+export async function inTx<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  // What must happen only once the change is durable (revocations.ts: this node's own listeners).
+  const afterCommit: Array<() => void> = []
+  try {
+    await client.query('BEGIN')
+    const out = await fn(Object.assign(client, { afterCommit }))
+    await client.query('COMMIT')
+    for (const f of afterCommit) f()
+    return out
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e))
+    throw asRegistryError(err)
+  } finally {
+    delete (client as { afterCommit?: unknown }).afterCommit
+    client.release(broken)
+  }
+}
+
+/** A unique constraint broken by a concurrent writer (another node) is the same conflict a check finds. */
+export function asRegistryError(err: unknown): unknown {
+  if ((err as { code?: string }).code === '23505') {
+    const detail = (err as { detail?: string }).detail ?? 'a row with this key already exists'
+    return new RegistryError('conflict', `already exists: ${detail}`)
+  }
+  return err
+}
+
+/** `?` placeholders (the stores' shared SQL fragments, e.g. scope.ts) as PostgreSQL's `$1, $2, ...`. */
+export function numbered(sql: string, offset = 0): string {
+  let n = offset
+  return sql.replace(/\?/g, () => `$${++n}`)
+}

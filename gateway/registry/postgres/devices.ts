@@ -1,0 +1,209 @@
+import type pg from 'pg'
+import { decodeCursor, encodeCursor } from '../cursor.ts'
+import { newDeviceId } from '../devices.ts'
+import { scopeSql } from '../scope.ts'
+import { newSecret, type SecretHasher } from '../secrets.ts'
+import {
+  RegistryError,
+  type Actor,
+  type Device,
+  type DeviceAuthResult,
+  type DeviceFilter,
+  type DeviceKind,
+  type DevicePatch,
+  type DeviceState,
+  type NewDevice,
+  type Page,
+  type RevocationEvent,
+} from '../types.ts'
+import { inTx, numbered, type Db, type PgAudit } from './db.ts'
+
+interface DeviceRow {
+  id: string
+  kind: DeviceKind
+  name: string
+  station: string | null
+  district: string | null
+  lat: number | null
+  lon: number | null
+  tags: string[]
+  state: DeviceState
+  created_at: string
+  updated_at: string
+}
+
+function toDevice(r: DeviceRow): Device {
+  return {
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    station: r.station,
+    district: r.district,
+    location: r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon },
+    tags: r.tags,
+    state: r.state,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  }
+}
+
+const DEVICE_COLUMNS = 'd.id, d.kind, d.name, d.station, d.district, d.lat, d.lon, d.tags, d.state, d.created_at, d.updated_at'
+
+/**
+ * Devices and their credentials in PostgreSQL, with the SQLite registry's semantics (../devices.ts).
+ * A change that ends a device's access is announced in its transaction (`revoke`, a NOTIFY that
+ * PostgreSQL delivers to every node on commit).
+ */
+export class PgDevices {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly hasher: SecretHasher,
+    private readonly audit: PgAudit,
+    private readonly revoke: (db: Db, ev: RevocationEvent) => Promise<void>,
+  ) {}
+
+  async createDevice(input: NewDevice, actor: Actor): Promise<{ device: Device; secret: string }> {
+    const id = newDeviceId(input)
+    const now = new Date().toISOString()
+    const secret = newSecret()
+    await inTx(this.pool, async (db) => {
+      const r = await db.query(
+        `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9) ON CONFLICT (id) DO NOTHING`,
+        [
+          id,
+          input.kind,
+          input.name,
+          input.station ?? null,
+          input.district ?? null,
+          input.location?.lat ?? null,
+          input.location?.lon ?? null,
+          JSON.stringify(input.tags ?? []),
+          now,
+        ],
+      )
+      if (r.rowCount === 0) {
+        throw new RegistryError('conflict', `device "${id}" already exists; choose another id or omit it to have one generated`)
+      }
+      await db.query('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES ($1, $2, $3)', [
+        id,
+        this.hasher.hash(secret),
+        now,
+      ])
+      await this.audit(db, actor, 'device.create', id, { kind: input.kind, name: input.name })
+    })
+    return { device: await this.requireDevice(id), secret }
+  }
+
+  async getDevice(id: string, db: Db = this.pool): Promise<Device | undefined> {
+    const { rows } = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.id = $1`, [id])
+    return rows[0] ? toDevice(rows[0]) : undefined
+  }
+
+  async listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Device>> {
+    const where: string[] = []
+    const args: unknown[] = []
+    const add = (sql: string, ...values: unknown[]): void => {
+      where.push(numbered(sql, args.length))
+      args.push(...values)
+    }
+    if (filter.kind) add('kind = ?', filter.kind)
+    if (filter.station) add('station = ?', filter.station)
+    if (filter.state) add('state = ?', filter.state)
+    const scoped = scopeSql(filter.scope)
+    // scope.ts answers SQLite's `0` for "nothing"; PostgreSQL wants a boolean.
+    if (scoped) add(scoped.sql === '0' ? 'FALSE' : scoped.sql, ...scoped.args)
+    const after = decodeCursor(page.cursor)
+    if (after !== undefined) add('id > ?', after)
+    args.push(page.limit + 1)
+    const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${args.length}`
+    const { rows } = await this.pool.query<DeviceRow>(sql, args)
+    const items = rows.slice(0, page.limit).map(toDevice)
+    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+  }
+
+  async updateDevice(id: string, patch: DevicePatch, actor: Actor): Promise<Device> {
+    await inTx(this.pool, async (db) => {
+      // FOR UPDATE: two nodes changing one device apply one after the other, each on the other's result.
+      const { rows } = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 FOR UPDATE`, [id])
+      if (!rows[0]) throw new RegistryError('not_found', `device "${id}" does not exist`)
+      const before = toDevice(rows[0])
+      if (before.state === 'decommissioned' && patch.state !== undefined && patch.state !== 'decommissioned') {
+        throw new RegistryError('conflict', `device "${id}" is decommissioned; register a new device instead of reactivating it`)
+      }
+      const next: Device = { ...before, ...patch, updated_at: new Date().toISOString() }
+      await db.query(
+        `UPDATE devices SET name = $1, station = $2, district = $3, lat = $4, lon = $5, tags = $6, state = $7, updated_at = $8 WHERE id = $9`,
+        [
+          next.name,
+          next.station,
+          next.district,
+          next.location?.lat ?? null,
+          next.location?.lon ?? null,
+          JSON.stringify(next.tags),
+          next.state,
+          next.updated_at,
+          id,
+        ],
+      )
+      if (next.state === 'decommissioned') await db.query('DELETE FROM device_credentials WHERE device_id = $1', [id])
+      await this.audit(db, actor, 'device.update', id, patch as Record<string, unknown>)
+      if (next.state !== 'active' && before.state === 'active') {
+        await this.revoke(db, { deviceId: id, reason: next.state === 'disabled' ? 'disabled' : 'decommissioned' })
+      }
+    })
+    return this.requireDevice(id)
+  }
+
+  async removeDevice(id: string, actor: Actor): Promise<Device> {
+    await inTx(this.pool, async (db) => {
+      const r = await db.query("UPDATE devices SET state = 'decommissioned', updated_at = $1 WHERE id = $2", [new Date().toISOString(), id])
+      if (r.rowCount === 0) throw new RegistryError('not_found', `device "${id}" does not exist`)
+      await db.query('DELETE FROM device_credentials WHERE device_id = $1', [id])
+      await this.audit(db, actor, 'device.remove', id, null)
+      await this.revoke(db, { deviceId: id, reason: 'removed' })
+    })
+    return this.requireDevice(id)
+  }
+
+  async rotateSecret(id: string, actor: Actor): Promise<{ device: Device; secret: string }> {
+    const secret = newSecret()
+    const device = await inTx(this.pool, async (db) => {
+      const { rows } = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 FOR UPDATE`, [id])
+      if (!rows[0]) throw new RegistryError('not_found', `device "${id}" does not exist`)
+      if (rows[0].state === 'decommissioned') {
+        throw new RegistryError('conflict', `device "${id}" is decommissioned and cannot get a new secret`)
+      }
+      await db.query(
+        `INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES ($1, $2, $3)
+           ON CONFLICT (device_id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at`,
+        [id, this.hasher.hash(secret), new Date().toISOString()],
+      )
+      await this.audit(db, actor, 'device.rotate_secret', id, null)
+      await this.revoke(db, { deviceId: id, reason: 'secret_rotated' })
+      return toDevice(rows[0])
+    })
+    return { device, secret }
+  }
+
+  async authenticateDevice(id: string, secret: string): Promise<DeviceAuthResult> {
+    const { rows } = await this.pool.query<DeviceRow & { secret_hash: Buffer | null }>(
+      `SELECT ${DEVICE_COLUMNS}, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = $1`,
+      [id],
+    )
+    const row = rows[0]
+    if (!row) return { ok: false, reason: 'unknown_device' }
+    // The secret is checked before the state so that only a holder of the secret learns the state.
+    if (row.secret_hash === null) return { ok: false, reason: row.state === 'decommissioned' ? 'device_decommissioned' : 'bad_secret' }
+    if (!this.hasher.matches(secret, row.secret_hash)) return { ok: false, reason: 'bad_secret' }
+    if (row.state === 'disabled') return { ok: false, reason: 'device_disabled' }
+    if (row.state === 'decommissioned') return { ok: false, reason: 'device_decommissioned' }
+    return { ok: true, device: toDevice(row) }
+  }
+
+  private async requireDevice(id: string): Promise<Device> {
+    const d = await this.getDevice(id)
+    if (!d) throw new RegistryError('not_found', `device "${id}" does not exist`)
+    return d
+  }
+}

@@ -1,0 +1,160 @@
+import type pg from 'pg'
+import type { Logger } from '../../log/logger.ts'
+import { StartupError } from '../../net/listen.ts'
+import { migratePg } from '../../pg/migrate.ts'
+import type { SecretHasher } from '../secrets.ts'
+import type {
+  Actor,
+  ApiToken,
+  AuditEntry,
+  CameraConfigRecord,
+  Device,
+  DeviceAuthResult,
+  DeviceFilter,
+  DevicePatch,
+  DeviceRegistry,
+  NewDevice,
+  Page,
+  RevocationEvent,
+  Role,
+} from '../types.ts'
+import { listAudit, recordAudit } from './audit.ts'
+import { PgCameraConfigs } from './camera-configs.ts'
+import { PgDevices } from './devices.ts'
+import { REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE } from './migrations.ts'
+import { Revocations } from './revocations.ts'
+import { PgTokens } from './tokens.ts'
+import { PgUsers } from './users.ts'
+
+/**
+ * The registry in PostgreSQL (cluster mode, docs/operations.md "Registry in PostgreSQL"): the same
+ * interface and semantics as the SQLite one, shared by every node. The pool belongs to the caller.
+ */
+export class PostgresRegistry implements DeviceRegistry {
+  private readonly devices: PgDevices
+  private readonly tokens: PgTokens
+  private readonly cameras: PgCameraConfigs
+  readonly users: PgUsers
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    hasher: SecretHasher,
+    private readonly revocations: Revocations,
+  ) {
+    this.devices = new PgDevices(pool, hasher, recordAudit, (db, ev) => revocations.deviceRevoked(db, ev))
+    this.tokens = new PgTokens(pool, hasher, recordAudit, (db, id) => revocations.tokenRevoked(db, id))
+    this.cameras = new PgCameraConfigs(pool, recordAudit)
+    this.users = new PgUsers(pool, hasher, recordAudit)
+    revocations.events.on('tokenRevoked', (id) => this.tokens.forget(id))
+  }
+
+  /** Migrates (once across nodes), checks the server key against the cluster's, and starts listening for revocations. */
+  static async open(pool: pg.Pool, hasher: SecretHasher, logger: Logger): Promise<PostgresRegistry> {
+    await migratePg(pool, REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE)
+    await checkServerKey(pool, hasher)
+    const revocations = new Revocations(pool, logger.child({ component: 'registry' }))
+    try {
+      await revocations.start()
+    } catch (err) {
+      await revocations.close()
+      throw err
+    }
+    return new PostgresRegistry(pool, hasher, revocations)
+  }
+
+  createDevice(input: NewDevice, actor: Actor): Promise<{ device: Device; secret: string }> {
+    return this.devices.createDevice(input, actor)
+  }
+  getDevice(id: string): Promise<Device | undefined> {
+    return this.devices.getDevice(id)
+  }
+  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Device>> {
+    return this.devices.listDevices(filter, page)
+  }
+  updateDevice(id: string, patch: DevicePatch, actor: Actor): Promise<Device> {
+    return this.devices.updateDevice(id, patch, actor)
+  }
+  removeDevice(id: string, actor: Actor): Promise<Device> {
+    return this.devices.removeDevice(id, actor)
+  }
+  rotateSecret(id: string, actor: Actor): Promise<{ device: Device; secret: string }> {
+    return this.devices.rotateSecret(id, actor)
+  }
+  authenticateDevice(id: string, secret: string): Promise<DeviceAuthResult> {
+    return this.devices.authenticateDevice(id, secret)
+  }
+
+  createToken(input: { role: Role; name: string }, actor: Actor): Promise<{ token: ApiToken; secret: string }> {
+    return this.tokens.createToken(input, actor)
+  }
+  listTokens(page: { limit: number; cursor?: string | undefined }): Promise<Page<ApiToken>> {
+    return this.tokens.listTokens(page)
+  }
+  deleteToken(id: string, actor: Actor): Promise<void> {
+    return this.tokens.deleteToken(id, actor)
+  }
+  authenticateToken(secret: string): Promise<ApiToken | undefined> {
+    return this.tokens.authenticateToken(secret)
+  }
+  hasAdminToken(): Promise<boolean> {
+    return this.tokens.hasAdminToken()
+  }
+  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): Promise<ApiToken> {
+    return this.tokens.ensureToken(input, actor)
+  }
+
+  audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void> {
+    return recordAudit(this.pool, actor, action, target, detail)
+  }
+  listAudit(page: { limit: number; cursor?: string | undefined }): Promise<Page<AuditEntry>> {
+    return listAudit(this.pool, page)
+  }
+
+  getCameraConfig(camera: string): Promise<CameraConfigRecord | undefined> {
+    return this.cameras.getCameraConfig(camera)
+  }
+  listCameraConfigs(): Promise<CameraConfigRecord[]> {
+    return this.cameras.listCameraConfigs()
+  }
+  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<CameraConfigRecord> {
+    return this.cameras.setCameraConfig(camera, config, actor)
+  }
+  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<boolean> {
+    return this.cameras.seedCameraConfig(camera, config, actor)
+  }
+
+  onRevocation(listener: (ev: RevocationEvent) => void): () => void {
+    this.revocations.events.on('revoked', listener)
+    return () => this.revocations.events.off('revoked', listener)
+  }
+  onTokenRevocation(listener: (tokenId: string) => void): () => void {
+    this.revocations.events.on('tokenRevoked', listener)
+    return () => this.revocations.events.off('tokenRevoked', listener)
+  }
+
+  /** Stops listening; the pool stays open (its owner closes it). */
+  async close(): Promise<void> {
+    await this.revocations.close()
+  }
+}
+
+/**
+ * Every node must hash secrets with the same server key, or a device registered through one node
+ * fails to authenticate on another. The key itself never enters the database (a stolen copy of it
+ * would then suffice to check guessed secrets); the first node records the key's fingerprint and
+ * a node with another key refuses to start, saying what to do.
+ */
+async function checkServerKey(pool: pg.Pool, hasher: SecretHasher): Promise<void> {
+  const mine = hasher.fingerprint()
+  await pool.query('INSERT INTO registry_server_key (fingerprint, created_at) VALUES ($1, $2) ON CONFLICT (one) DO NOTHING', [
+    mine,
+    new Date().toISOString(),
+  ])
+  const { rows } = await pool.query<{ fingerprint: string }>('SELECT fingerprint FROM registry_server_key')
+  if (rows[0]?.fingerprint !== mine) {
+    throw new StartupError(
+      "registry: this node's server key (server.key in the data directory) differs from the one the other nodes use; " +
+        'copy server.key from a running node into this node\'s data directory (docs/operations.md "Registry in PostgreSQL")',
+    )
+  }
+}
