@@ -21,6 +21,7 @@ import { planRegions } from '../gateway/vision/tiles.ts'
 import { VisionPool } from '../gateway/vision/pool.ts'
 import { WHOLE_FRAME } from '../gateway/vision/zones.ts'
 import { samplePath } from '../models/samples.ts'
+import { LEFT_HALF, RIGHT_HALF } from '../test/support/zones.ts'
 
 const NAMES = ['coco_000000001532.jpg', 'coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg']
 const DETECTOR = { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 }
@@ -116,22 +117,12 @@ async function openPipeline(workers: number, images: Buffer[], memorySink: boole
           {
             id: 'inbound',
             kind: 'count',
-            polygon: [
-              [0, 0],
-              [0.5, 0],
-              [0.5, 1],
-              [0, 1],
-            ],
+            polygon: LEFT_HALF,
           },
           {
             id: 'outbound',
             kind: 'count',
-            polygon: [
-              [0.5, 0],
-              [1, 0],
-              [1, 1],
-              [0.5, 1],
-            ],
+            polygon: RIGHT_HALF,
           },
         ],
       },

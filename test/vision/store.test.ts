@@ -6,6 +6,7 @@ import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
 import { createVision } from '../../gateway/vision/index.ts'
 import { tempDir } from '../support/services.ts'
 import { camera, publish, sample, visionConfig } from './support.ts'
+import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
 
 // Counts land in the real embedded time-series store as the `detections` measurement of
 // docs/data-model.md (tags camera, zone, station, district; integer counts; occupancy, congestion).
@@ -27,22 +28,12 @@ const vision = createVision({
           {
             id: 'inbound',
             kind: 'count',
-            polygon: [
-              [0, 0],
-              [0.5, 0],
-              [0.5, 1],
-              [0, 1],
-            ],
+            polygon: LEFT_HALF,
           },
           {
             id: 'outbound',
             kind: 'count',
-            polygon: [
-              [0.5, 0],
-              [1, 0],
-              [1, 1],
-              [0.5, 1],
-            ],
+            polygon: RIGHT_HALF,
           },
         ],
       },
