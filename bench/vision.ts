@@ -21,7 +21,7 @@ import { planRegions } from '../gateway/vision/tiles.ts'
 import { VisionPool } from '../gateway/vision/pool.ts'
 import { WHOLE_FRAME } from '../gateway/vision/zones.ts'
 import { samplePath } from '../models/samples.ts'
-import { LEFT_HALF, RIGHT_HALF } from '../test/support/zones.ts'
+import { INBOUND_OUTBOUND } from '../test/support/zones.ts'
 
 const NAMES = ['coco_000000001532.jpg', 'coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg']
 const DETECTOR = { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 }
@@ -113,18 +113,7 @@ async function openPipeline(workers: number, images: Buffer[], memorySink: boole
     cameras.map((c) => [
       c,
       {
-        zones: [
-          {
-            id: 'inbound',
-            kind: 'count',
-            polygon: LEFT_HALF,
-          },
-          {
-            id: 'outbound',
-            kind: 'count',
-            polygon: RIGHT_HALF,
-          },
-        ],
+        zones: INBOUND_OUTBOUND,
       },
     ]),
   )

@@ -14,3 +14,9 @@ export const RIGHT_HALF: Array<[number, number]> = [
   [1, 1],
   [0.5, 1],
 ]
+
+/** Two counting zones splitting the frame: `inbound` the left half, `outbound` the right. */
+export const INBOUND_OUTBOUND = [
+  { id: 'inbound', kind: 'count' as const, polygon: LEFT_HALF },
+  { id: 'outbound', kind: 'count' as const, polygon: RIGHT_HALF },
+]

@@ -6,7 +6,7 @@ import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
 import { createVision } from '../../gateway/vision/index.ts'
 import { tempDir } from '../support/services.ts'
 import { camera, publish, sample, visionConfig } from './support.ts'
-import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
+import { INBOUND_OUTBOUND } from '../support/zones.ts'
 
 // Counts land in the real embedded time-series store as the `detections` measurement of
 // docs/data-model.md (tags camera, zone, station, district; integer counts; occupancy, congestion).
@@ -24,18 +24,7 @@ const vision = createVision({
     motion: { enabled: false }, // the replayed frame below must be analysed again, not gated
     cameras: {
       'cam-store-01': {
-        zones: [
-          {
-            id: 'inbound',
-            kind: 'count',
-            polygon: LEFT_HALF,
-          },
-          {
-            id: 'outbound',
-            kind: 'count',
-            polygon: RIGHT_HALF,
-          },
-        ],
+        zones: INBOUND_OUTBOUND,
       },
     },
   }),
