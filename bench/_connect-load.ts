@@ -2,7 +2,7 @@
 // `window` CONNECTs in flight at a time, and keeps them open until told to stop. Raw sockets and
 // mqtt-packet keep the client side light, so the broker is what gets measured.
 import { connect, type Socket } from 'node:net'
-import mqttPacket from 'mqtt-packet'
+import { connectPacket } from '../test/support/mqtt-wire.ts'
 
 interface Job {
   port: number
@@ -25,18 +25,7 @@ function connectOne(port: number, id: string, secret: string): Promise<number> {
     }
     s.on('connect', () => {
       // keepalive 0: no PINGREQ traffic while the connections sit idle for the RSS reading.
-      s.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
-          clean: true,
-          clientId: id,
-          keepalive: 0,
-          username: id,
-          password: Buffer.from(secret),
-        }),
-      )
+      s.write(connectPacket({ clientId: id, username: id, password: secret, keepalive: 0 }))
     })
     s.on('data', (buf: Buffer) => {
       // CONNACK: 0x20 0x02 <flags> <return code> (clause 3.2)

@@ -17,19 +17,10 @@ import { createNotifier } from '../gateway/notify/notifier.ts'
 import { openRegistry } from '../gateway/registry/sqlite.ts'
 import { openTimeSeriesStore } from '../gateway/store/index.ts'
 import { tempDir } from '../test/support/services.ts'
+import { arg, pct } from './_args.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const system = { type: 'system' as const, id: 'bench' }
-
-function arg(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : def
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN
-}
 
 function child(file: string): ChildProcess {
   return fork(join(here, file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })

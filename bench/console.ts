@@ -19,20 +19,11 @@ import { DEFAULT_DIST } from '../gateway/console/plugin.ts'
 import { ensureConsoleBuilt } from '../test/console/support.ts'
 import { tempDir } from '../test/support/services.ts'
 import { launch, logIn, openBoard, seenRows, sessionContext, type BoardLoad } from './_console-browser.ts'
+import { arg, pct } from './_args.ts'
 
 const ADMIN = 'bench-console-admin-token-0123456789'
 const OFFICER = { name: 'bench.officer', password: 'bench-officer-password-2026' }
 const GOALS = { boardMs: 1500, pushP99Ms: 500, jsKb: 250 }
-
-function arg(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : def
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN
-}
 
 const median = (xs: number[]) => pct(xs, 50)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

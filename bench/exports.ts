@@ -8,13 +8,9 @@ import { join } from 'node:path'
 import { spawnGateway, stopGateway } from '../test/support/gateway-process.ts'
 import { startInfluxd } from '../test/support/influxd.ts'
 import { tempDir, waitFor } from '../test/support/services.ts'
+import { arg } from './_args.ts'
 
 const ADMIN = `iocgw_bench-${Math.random().toString(36).slice(2)}`
-
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : dflt
-}
 
 async function countLines(stream: NodeJS.ReadableStream | ReadableStream<Uint8Array>): Promise<number> {
   let n = 0

@@ -19,7 +19,9 @@ import { VisionSection, type VisionConfig } from '../gateway/vision/config.ts'
 import { createVision, storeSink } from '../gateway/vision/index.ts'
 import { planRegions } from '../gateway/vision/tiles.ts'
 import { VisionPool } from '../gateway/vision/pool.ts'
+import { WHOLE_FRAME } from '../gateway/vision/zones.ts'
 import { samplePath } from '../models/samples.ts'
+import { INBOUND_OUTBOUND } from '../test/support/zones.ts'
 
 const NAMES = ['coco_000000001532.jpg', 'coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg']
 const DETECTOR = { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 }
@@ -111,28 +113,7 @@ async function openPipeline(workers: number, images: Buffer[], memorySink: boole
     cameras.map((c) => [
       c,
       {
-        zones: [
-          {
-            id: 'inbound',
-            kind: 'count',
-            polygon: [
-              [0, 0],
-              [0.5, 0],
-              [0.5, 1],
-              [0, 1],
-            ],
-          },
-          {
-            id: 'outbound',
-            kind: 'count',
-            polygon: [
-              [0.5, 0],
-              [1, 0],
-              [1, 1],
-              [0.5, 1],
-            ],
-          },
-        ],
+        zones: INBOUND_OUTBOUND,
       },
     ]),
   )
@@ -246,22 +227,7 @@ export async function main(args: string[]): Promise<void> {
   const images = await frames640()
   const wide = await wideFrame()
   // The default configuration (tiling 'auto'): tiles at 1920x1080, one pass at 640 px.
-  const regions = planRegions(
-    { width: 1920, height: 1080 },
-    [
-      {
-        id: 'all',
-        kind: 'count',
-        polygon: [
-          [0, 0],
-          [1, 0],
-          [1, 1],
-          [0, 1],
-        ],
-      },
-    ],
-    undefined,
-  ).length
+  const regions = planRegions({ width: 1920, height: 1080 }, [WHOLE_FRAME], undefined).length
   if (planRegions({ width: 640, height: 480 }, [], undefined).length !== 1)
     throw new Error('the default configuration tiles 640 px frames: the single-pass figures would not be single-pass')
   console.log(`sink: ${memorySink ? 'memory (not stored)' : 'SQLite time-series store (synchronous FULL)'}`)

@@ -214,7 +214,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       perAddressPerMinute: config.http.authFailuresPerMinute,
       perUsernamePerMinute: config.http.authFailuresPerUsernamePerMinute,
     })
-    // Situation reports (docs/reports.md); a PDF renderer plugs in as renderReportPdf.
+    // Situation reports (docs/reports.md), as JSON, CSV and PDF.
     const reports = createReportService({
       store,
       stations,

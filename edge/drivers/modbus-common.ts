@@ -23,6 +23,13 @@ export async function readMap(client: ModbusClient, map: readonly RegisterEntry[
   return out
 }
 
+/** What every Modbus driver's configuration holds (unit id, timeout, register map), as modbusDriver takes it. */
+export const linkSettings = (cfg: { unit_id: number; timeout_ms: number; registers: readonly RegisterEntry[] }) => ({
+  unitId: cfg.unit_id,
+  timeoutMs: cfg.timeout_ms,
+  registers: cfg.registers,
+})
+
 /**
  * A Modbus driver over one link (TCP or serial): connects on first use, reads the register map,
  * and drops the link after a failed read so the next poll reconnects (a PLC restart or an unplugged

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { modbusDriver } from './modbus-common.ts'
+import { linkSettings, modbusDriver } from './modbus-common.ts'
 import { RegisterEntry } from './registers.ts'
 import type { DriverPlugin } from './types.ts'
 
@@ -24,14 +24,7 @@ const plugin: DriverPlugin<Config> = {
   name: 'modbus-rtu',
   schema: Schema,
   async create(cfg, ctx) {
-    const link = {
-      name: 'modbus-rtu',
-      where: { path: cfg.path },
-      unitId: cfg.unit_id,
-      timeoutMs: cfg.timeout_ms,
-      registers: cfg.registers,
-      logger: ctx.logger,
-    }
+    const link = { name: 'modbus-rtu', where: { path: cfg.path }, ...linkSettings(cfg), logger: ctx.logger }
     return modbusDriver(link, (c) =>
       c.connectRTUBuffered(cfg.path, { baudRate: cfg.baud_rate, parity: cfg.parity, dataBits: cfg.data_bits, stopBits: cfg.stop_bits }),
     )

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { modbusDriver } from './modbus-common.ts'
+import { linkSettings, modbusDriver } from './modbus-common.ts'
 import { RegisterEntry } from './registers.ts'
 import type { DriverPlugin } from './types.ts'
 
@@ -21,14 +21,7 @@ const plugin: DriverPlugin<Config> = {
   name: 'modbus-tcp',
   schema: Schema,
   async create(cfg, ctx) {
-    const link = {
-      name: 'modbus-tcp',
-      where: { host: cfg.host },
-      unitId: cfg.unit_id,
-      timeoutMs: cfg.timeout_ms,
-      registers: cfg.registers,
-      logger: ctx.logger,
-    }
+    const link = { name: 'modbus-tcp', where: { host: cfg.host }, ...linkSettings(cfg), logger: ctx.logger }
     return modbusDriver(link, (c) => c.connectTCP(cfg.host, { port: cfg.port }))
   },
 }

@@ -35,6 +35,21 @@ export async function callApi<T>(method: string, path: string, body?: unknown, e
 }
 
 /** Calls the API; answers the body's bytes (CSV, PDF, ...), or throws a CliError with the API's own message. */
+/** Every item of a paged list (docs/api.md, pagination): 500 a request, following `next`. */
+export async function listAll<T>(path: string): Promise<T[]> {
+  const items: T[] = []
+  let next: string | null = null
+  do {
+    const page: { items: T[]; next: string | null } = await callApi(
+      'GET',
+      `${path}?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
+    )
+    items.push(...page.items)
+    next = page.next
+  } while (next)
+  return items
+}
+
 export async function callApiBytes(
   method: string,
   path: string,

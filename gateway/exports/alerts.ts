@@ -1,7 +1,6 @@
 import type { Database as Db } from 'better-sqlite3'
 import { scopeSql, type Scope } from '../registry/scope.ts'
-import { CHUNK_BYTES, csvRow } from './csv.ts'
-import type { CsvExport } from './points.ts'
+import { CHUNK_BYTES, csvRow, type CsvExport } from './csv.ts'
 
 // Alerts (alerts.db) opened in a period as CSV, in pages of the (opened_at, id) order: each page is
 // one short synchronous query, so no statement stays open while the response drains.

@@ -2,6 +2,14 @@
 // comma, a double quote, CR or LF enclosed in double quotes with its double quotes doubled
 // (RFC 4180 §2, rules 1, 5-7). UTF-8, with the header row first (§2 rule 3; `header=present`).
 
+/** An export on its way out: what the API streams and counts (gateway/api/routes/exports.ts). */
+export interface CsvExport {
+  /** Chunks of CSV (UTF-8 bytes or text), the header first; stopping the iteration stops the store scan. */
+  chunks: AsyncGenerator<string | Uint8Array>
+  /** Rows written so far (header not counted). */
+  rows(): number
+}
+
 const NEEDS_QUOTES = /[",\r\n]/
 
 export function csvField(v: string | number | boolean | null | undefined): string {

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { StoreError } from '../store/types.ts'
 import { ACK, type ExportJob, type FromWorker, type ToWorker } from './job.ts'
-import type { CsvExport } from './points.ts'
+import type { CsvExport } from './csv.ts'
 
 // Exports of readings and detections run in a worker thread (worker.ts), for two reasons
 // (docs/api.md "Exports"):

@@ -1,5 +1,5 @@
 import { MEASUREMENT_TAGS, type PointScan, type QueriedPoint, type ScanQuery, type TimeSeriesStore } from '../store/types.ts'
-import { csvField, CHUNK_BYTES, csvRow } from './csv.ts'
+import { csvField, CHUNK_BYTES, csvRow, type CsvExport } from './csv.ts'
 import { csvInWorker } from './in-worker.ts'
 
 // Readings and detections as CSV, straight from the time-series store page by page. The rows are
@@ -7,13 +7,6 @@ import { csvInWorker } from './in-worker.ts'
 // readings costs one store page and one chunk of memory, not the year. When the store can describe
 // its scan as data (PointScan.source), the rows are read and formatted in a worker thread
 // (in-worker.ts, worker.ts): see there why.
-
-export interface CsvExport {
-  /** Chunks of CSV (UTF-8 bytes or text), the header first; stopping the iteration stops the store scan. */
-  chunks: AsyncGenerator<string | Uint8Array>
-  /** Rows written so far (header not counted). */
-  rows(): number
-}
 
 export type PointsMeasurement = 'readings' | 'detections'
 

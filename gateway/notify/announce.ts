@@ -2,7 +2,7 @@
 // `kinds` list the notice's kind. SMS unaccented (GSM-7), Zalo OA in full; Zalo ZNS sends
 // registered templates only and is skipped. The key makes it idempotent per contact and channel.
 import { toGsm7 } from './gsm7.ts'
-import { address, type NotifyState, type Stored } from './notify-state.ts'
+import { address, queueInfo, type NotifyState, type Stored } from './notify-state.ts'
 
 /** Queues the notice; answers the rows queued. */
 export function announce(s: NotifyState, notice: { key: string; kind: string; text: string }): number {
@@ -17,18 +17,7 @@ export function announce(s: NotifyState, notice: { key: string; kind: string; te
       if (channel === 'zalo_zns' || !to || !s.channels[channel]) continue
       const text = channel === 'sms' ? toGsm7(`${cfg.sender}: ${notice.text}`) : `${cfg.sender}: ${notice.text}`
       const body: Stored = { text, ...to, summary: toGsm7(notice.text) }
-      const r = s.st.insert.run({
-        key: `${notice.key}:${c.id}:${channel}`,
-        alert_id: null,
-        change_seq: null,
-        contact_id: c.id,
-        channel,
-        severity: 'info',
-        message: JSON.stringify(body),
-        next_at: t,
-        created_at: t,
-      })
-      n += r.changes
+      n += queueInfo(s, { key: `${notice.key}:${c.id}:${channel}`, contactId: c.id, channel, body, at: t })
     }
   }
   return n

@@ -65,6 +65,27 @@ export function address(c: Contact, channel: ContactChannel): Pick<OutgoingMessa
   return c.phone ? { phone: c.phone } : undefined
 }
 
+/**
+ * Queues a message of no alert (an announcement, a test) to one contact on one channel, due at
+ * `at`; answers the rows inserted (0 when the key is already queued).
+ */
+export function queueInfo(
+  s: Pick<NotifyState, 'st'>,
+  m: { key: string; contactId: string; channel: ContactChannel; body: Stored; at: number },
+): number {
+  return s.st.insert.run({
+    key: m.key,
+    alert_id: null,
+    change_seq: null,
+    contact_id: m.contactId,
+    channel: m.channel,
+    severity: 'info',
+    message: JSON.stringify(m.body),
+    next_at: m.at,
+    created_at: m.at,
+  }).changes
+}
+
 export function notifyMetrics(metrics: Metrics) {
   return {
     sent: metrics.counter('notifications_sent_total', 'Notifications accepted by the provider', ['channel']),

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import type { Severity } from '../alerts/types.ts'
 import { scopeSql, type Scope } from '../registry/scope.ts'
+import type { OutboxRow } from './notify-state.ts'
 import type { ContactChannel, OutboxState } from './types.ts'
 
 // The outbox as the API lists it (docs/api.md "Notifications"): newest first, one row per message
@@ -33,22 +34,8 @@ export interface OutboxItem {
   provider_answer: string | null
 }
 
-interface Row {
-  id: number
-  alert_id: string | null
-  contact_id: string
-  contact_name: string | null
-  channel: ContactChannel
-  severity: Severity
-  message: string
-  state: OutboxState
-  attempts: number
-  next_at: number
-  created_at: number
-  sent_at: number | null
-  provider_id: string | null
-  last_error: string | null
-}
+/** An outbox row as the list reads it: with the contact's name, without the key and change number. */
+type Row = Omit<OutboxRow, 'key' | 'change_seq' | 'state'> & { contact_name: string | null; state: OutboxState }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 

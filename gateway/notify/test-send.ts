@@ -1,7 +1,7 @@
 // Test sends (POST /api/v1/subscriptions/{id}/test, docs/api.md): one message to one contact on
 // each of its channels, sent at once past quiet hours and the rate limit, each answered.
 import { deliver } from './deliver.ts'
-import { address, type NotifyState, type OutboxRow, type Stored } from './notify-state.ts'
+import { address, queueInfo, type NotifyState, type OutboxRow, type Stored } from './notify-state.ts'
 import { testMessage } from './templates.ts'
 import type { ContactChannel } from './types.ts'
 
@@ -35,17 +35,7 @@ export async function sendTest(s: NotifyState, contactId: string): Promise<TestR
     }
     const key = `test:${c.id}:${channel}:${now()}`
     const body: Stored = { ...testMessage(c.name, channel, s.ctx, at), ...to, summary: 'test', test: true }
-    st.insert.run({
-      key,
-      alert_id: null,
-      change_seq: null,
-      contact_id: c.id,
-      channel,
-      severity: 'info',
-      message: JSON.stringify(body),
-      next_at: now(),
-      created_at: now(),
-    })
+    queueInfo(s, { key, contactId: c.id, channel, body, at: now() })
     const row = st.byKey.get(key) as OutboxRow
     const r = await deliver(s, row, false)
     out.push(

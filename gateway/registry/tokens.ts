@@ -29,20 +29,25 @@ export class SqliteTokens {
   ) {}
 
   createToken(input: { role: Role; name: string }, actor: Actor): { token: ApiToken; secret: string } {
-    const id = `tok-${randomBytes(6).toString('hex')}`
     const secret = newToken()
+    return { token: this.insertToken(input, this.hasher.hash(secret), actor, {}), secret }
+  }
+
+  /** A new token row with its audit entry, in one transaction (`extra`: more of the audit's detail). */
+  private insertToken(input: { role: Role; name: string }, hash: Buffer, actor: Actor, extra: Record<string, unknown>): ApiToken {
+    const id = `tok-${randomBytes(6).toString('hex')}`
     const now = new Date().toISOString()
     this.db.transaction(() => {
       this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(
         id,
         input.name,
         input.role,
-        this.hasher.hash(secret),
+        hash,
         now,
       )
-      this.audit(actor, 'token.create', id, { role: input.role, name: input.name })
+      this.audit(actor, 'token.create', id, { role: input.role, name: input.name, ...extra })
     })()
-    return { token: { id, name: input.name, role: input.role, created_at: now, last_used_at: null }, secret }
+    return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
   }
 
   listTokens(page: { limit: number; cursor?: string | undefined }): Page<ApiToken> {
@@ -89,18 +94,6 @@ export class SqliteTokens {
     const existing = this.sql('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(hash) as
       TokenRow | undefined
     if (existing) return existing
-    const id = `tok-${randomBytes(6).toString('hex')}`
-    const now = new Date().toISOString()
-    this.db.transaction(() => {
-      this.sql('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(
-        id,
-        input.name,
-        input.role,
-        hash,
-        now,
-      )
-      this.audit(actor, 'token.create', id, { role: input.role, name: input.name, bootstrap: true })
-    })()
-    return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
+    return this.insertToken(input, hash, actor, { bootstrap: true })
   }
 }

@@ -11,9 +11,8 @@ import { DAY_MS, localDate, localDayStart } from './period.ts'
 import type { Report, ReportRequest } from './types.ts'
 
 /**
- * Renders a report as PDF. The printable report (console page and PDF) plugs in here: app.ts
- * passes its renderer as `renderReportPdf`; without one, `format=pdf` answers 501 and the daily
- * report is written as JSON only.
+ * Renders a report as PDF (`format=pdf` and the daily report's PDF file): app.ts passes
+ * reportPdfRenderer (pdf.ts), which draws each water-level station's line from the store.
  */
 export type RenderReportPdf = (report: Report) => Promise<Buffer>
 
@@ -26,7 +25,7 @@ export interface ReportServiceOptions {
   deviceName?: ((id: string) => Promise<string | undefined>) | undefined
   /** Announces the daily report's summary line to subscribed contacts (notifier.announce). */
   announce?: ((notice: { key: string; kind: string; text: string }) => number) | undefined
-  renderReportPdf?: RenderReportPdf | undefined
+  renderReportPdf: RenderReportPdf
   /** Told once the daily report's files are written (webhooks' `report.ready`). */
   onDailyReport?: ((ready: { date: string; file: string; summary: string; period: Report['period'] }) => void) | undefined
   now?: (() => number) | undefined
@@ -36,7 +35,7 @@ export interface ReportServiceOptions {
 
 export interface ReportService {
   build(req: ReportRequest, scope: Scope | null): Promise<Report>
-  readonly renderReportPdf: RenderReportPdf | undefined
+  readonly renderReportPdf: RenderReportPdf
   /**
    * Makes the daily report when it is due: past `reports.daily.hour` (local) and the previous
    * local day's file not written yet (so a gateway down at that hour catches up when it starts).
@@ -72,12 +71,10 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
     if (existsSync(file)) return null
     const report = await build({ from, to: today, lang: opts.config.daily.lang }, null)
     mkdirSync(dir, { recursive: true })
-    if (opts.renderReportPdf) {
-      try {
-        writeAtomic(join(dir, `${date}.pdf`), await opts.renderReportPdf(report))
-      } catch (err) {
-        log.error({ err, date }, 'daily report: PDF rendering failed; the JSON is written')
-      }
+    try {
+      writeAtomic(join(dir, `${date}.pdf`), await opts.renderReportPdf(report))
+    } catch (err) {
+      log.error({ err, date }, 'daily report: PDF rendering failed; the JSON is written')
     }
     // The JSON last: its presence marks the day as done.
     writeAtomic(file, JSON.stringify(report, null, 2))

@@ -4,6 +4,7 @@
 import { connect } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectPacket } from '../support/mqtt-wire.ts'
 import { waitFor } from '../support/services.ts'
 import { startBroker, type Harness } from './harness.ts'
 
@@ -45,18 +46,7 @@ describe('packet arrival bound', () => {
       }),
     )
     s.on('data', (b) => parser.parse(b))
-    s.write(
-      mqttPacket.generate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clean: true,
-        keepalive: 0,
-        clientId: '',
-        username: 'slow-wl-01',
-        password: Buffer.from(secret),
-      }),
-    )
+    s.write(connectPacket({ clientId: '', username: 'slow-wl-01', password: secret, keepalive: 0 }))
     expect(await connack).toBe(0)
 
     const publish = mqttPacket.generate({

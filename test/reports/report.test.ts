@@ -19,6 +19,7 @@ import { startStandIns, standInConfig, type StandIns } from '../notify/standins.
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/services.ts'
 import { camera, publish as publishFrame, sample, visionConfig } from '../vision/support.ts'
+import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
 
 // The must-show of docs/reports.md: a test day built from real readings through the real ingest
 // (Kim Long gauge rising through alarm levels I and II and back, a rain gauge, an air-quality
@@ -150,22 +151,12 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
               {
                 id: 'left',
                 kind: 'count',
-                polygon: [
-                  [0, 0],
-                  [0.5, 0],
-                  [0.5, 1],
-                  [0, 1],
-                ],
+                polygon: LEFT_HALF,
               },
               {
                 id: 'right',
                 kind: 'count',
-                polygon: [
-                  [0.5, 0],
-                  [1, 0],
-                  [1, 1],
-                  [0.5, 1],
-                ],
+                polygon: RIGHT_HALF,
               },
             ],
           },

@@ -20,6 +20,20 @@ export function connectHeader(length: number): Buffer {
   return Buffer.from([0x10, ...remainingLength(length), 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0xc2, 0, 0])
 }
 
+/** A clean-session MQTT 3.1.1 CONNECT with a username and password (clause 3.1). */
+export function connectPacket(c: { clientId: string; username: string; password: string; keepalive: number }): Buffer {
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: c.keepalive,
+    clientId: c.clientId,
+    username: c.username,
+    password: Buffer.from(c.password),
+  })
+}
+
 /**
  * CONNECT over a raw socket (mqtt-packet, MQTT 3.1.1), resolving with the CONNACK return code, or
  * -1 when the socket closed or failed without one.
@@ -37,17 +51,6 @@ export function connackOf(port: number, username: string, password: string, clie
     s.on('data', (b) => parser.parse(b))
     s.on('error', () => resolve(-1))
     s.on('close', () => resolve(-1))
-    s.write(
-      mqttPacket.generate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clean: true,
-        keepalive: 30,
-        clientId,
-        username,
-        password: Buffer.from(password),
-      }),
-    )
+    s.write(connectPacket({ clientId, username, password, keepalive: 30 }))
   })
 }

@@ -10,6 +10,7 @@ import { isVehicle } from '../../gateway/vision/zones.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { flatJpeg } from './flat-jpeg.ts'
 import { sample } from './support.ts'
+import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
 
 // Per-camera configuration in the registry, changed through GET/PUT /api/v1/cameras/:id/config
 // (docs/api.md) on the gateway as `iocgw start` wires it: real registry, broker, API and models.
@@ -19,18 +20,6 @@ import { sample } from './support.ts'
 const ADMIN = `iocgw_cam-config-admin-${Math.random().toString(36).slice(2)}`
 const CAM = 'cam-cfg-01'
 const dir = tempDir('iocgw-cam-config-')
-const LEFT = [
-  [0, 0],
-  [0.5, 0],
-  [0.5, 1],
-  [0, 1],
-]
-const RIGHT = [
-  [0.5, 0],
-  [1, 0],
-  [1, 1],
-  [0.5, 1],
-]
 
 function gatewayConfig(yamlZones: unknown[]): GatewayConfig {
   return Value.Default(ConfigSchema, {
@@ -112,7 +101,7 @@ function bySide(rec: Rec, side: 'left' | 'right'): number {
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0)
 
 beforeAll(async () => {
-  ;({ gw, base } = await start([{ id: 'yaml-left', kind: 'count', polygon: LEFT }]))
+  ;({ gw, base } = await start([{ id: 'yaml-left', kind: 'count', polygon: LEFT_HALF }]))
   const created = await api('POST', '/devices', ADMIN, { id: CAM, kind: 'camera', name: 'Cầu Trường Tiền' })
   expect(created.status).toBe(201)
   secret = created.json.credentials.password
@@ -130,18 +119,18 @@ describe('camera configuration in the registry', () => {
   it('is seeded from gateway.yaml and readable by every role', async () => {
     const got = await api('GET', `/cameras/${CAM}/config`, viewer)
     expect(got.status).toBe(200)
-    expect(got.json.config).toEqual({ zones: [{ id: 'yaml-left', kind: 'count', polygon: LEFT }] })
+    expect(got.json.config).toEqual({ zones: [{ id: 'yaml-left', kind: 'count', polygon: LEFT_HALF }] })
     expect(got.json.updated_at).toEqual(expect.any(String))
     expect((await api('GET', '/cameras/wl-cfg-01/config', viewer)).status).toBe(404)
   })
 
   it('applies a PUT zone to the next frame over MQTT, and a second PUT to the one after, without a restart', async () => {
     const put1 = await api('PUT', `/cameras/${CAM}/config`, technician, {
-      zones: [{ id: 'right', kind: 'count', polygon: RIGHT }],
+      zones: [{ id: 'right', kind: 'count', polygon: RIGHT_HALF }],
       tiling: { enabled: 'auto' },
     })
     expect(put1.status).toBe(200)
-    expect(put1.json.config).toEqual({ zones: [{ id: 'right', kind: 'count', polygon: RIGHT }], tiling: { enabled: 'auto' } })
+    expect(put1.json.config).toEqual({ zones: [{ id: 'right', kind: 'count', polygon: RIGHT_HALF }], tiling: { enabled: 'auto' } })
 
     const frame = sample('coco_000000001532.jpg')
     const t1 = Date.now() - 60_000
@@ -151,7 +140,7 @@ describe('camera configuration in the registry', () => {
     expect(total(r1.zones[0]!.counts)).toBe(bySide(r1, 'right'))
 
     const put2 = await api('PUT', `/cameras/${CAM}/config`, technician, {
-      zones: [{ id: 'left', kind: 'count', direction: 'về Lê Lợi', polygon: LEFT }],
+      zones: [{ id: 'left', kind: 'count', direction: 'về Lê Lợi', polygon: LEFT_HALF }],
       tiling: { enabled: false },
     })
     expect(put2.status).toBe(200)
@@ -200,8 +189,8 @@ describe('camera configuration in the registry', () => {
     expect(outside.json.message).toContain('normalised frame coordinates, 0..1')
     const dup = await put({
       zones: [
-        { id: 'a', kind: 'count', polygon: LEFT },
-        { id: 'a', kind: 'flood', polygon: RIGHT },
+        { id: 'a', kind: 'count', polygon: LEFT_HALF },
+        { id: 'a', kind: 'flood', polygon: RIGHT_HALF },
       ],
     })
     expect(dup.status).toBe(400)
@@ -220,7 +209,7 @@ describe('camera configuration in the registry', () => {
       ],
     })
     expect(flat.json.message).toContain('has no area')
-    const kind = await put({ zones: [{ id: 'a', kind: 'lane', polygon: LEFT }] })
+    const kind = await put({ zones: [{ id: 'a', kind: 'lane', polygon: LEFT_HALF }] })
     expect(kind.status).toBe(400)
     expect(kind.json.message).toContain('body/zones/0')
     const tiling = await put({ tiling: { enabled: 'sometimes' } })
@@ -248,7 +237,7 @@ describe('camera configuration in the registry', () => {
 
   it('keeps the stored configuration over a restart with another gateway.yaml seed, and audits each change', async () => {
     await gw.close()
-    ;({ gw, base } = await start([{ id: 'yaml-other', kind: 'count', polygon: RIGHT }]))
+    ;({ gw, base } = await start([{ id: 'yaml-other', kind: 'count', polygon: RIGHT_HALF }]))
     const got = await api('GET', `/cameras/${CAM}/config`, viewer)
     expect(got.json.config.zones.map((z: { id: string }) => z.id)).toEqual(['left'])
     await gw.close()

@@ -1,6 +1,7 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { camera, makeVision, publish, sample, visionConfig } from './support.ts'
+import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
 
 const cam = camera('cam-frames-01')
 const v = makeVision(
@@ -14,23 +15,13 @@ const v = makeVision(
             id: 'left',
             kind: 'count',
             direction: 'inbound',
-            polygon: [
-              [0, 0],
-              [0.5, 0],
-              [0.5, 1],
-              [0, 1],
-            ],
+            polygon: LEFT_HALF,
           },
           {
             id: 'right',
             kind: 'count',
             direction: 'outbound',
-            polygon: [
-              [0.5, 0],
-              [1, 0],
-              [1, 1],
-              [0.5, 1],
-            ],
+            polygon: RIGHT_HALF,
           },
           {
             id: 'street',

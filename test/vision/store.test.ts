@@ -6,6 +6,7 @@ import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
 import { createVision } from '../../gateway/vision/index.ts'
 import { tempDir } from '../support/services.ts'
 import { camera, publish, sample, visionConfig } from './support.ts'
+import { INBOUND_OUTBOUND } from '../support/zones.ts'
 
 // Counts land in the real embedded time-series store as the `detections` measurement of
 // docs/data-model.md (tags camera, zone, station, district; integer counts; occupancy, congestion).
@@ -23,28 +24,7 @@ const vision = createVision({
     motion: { enabled: false }, // the replayed frame below must be analysed again, not gated
     cameras: {
       'cam-store-01': {
-        zones: [
-          {
-            id: 'inbound',
-            kind: 'count',
-            polygon: [
-              [0, 0],
-              [0.5, 0],
-              [0.5, 1],
-              [0, 1],
-            ],
-          },
-          {
-            id: 'outbound',
-            kind: 'count',
-            polygon: [
-              [0.5, 0],
-              [1, 0],
-              [1, 1],
-              [0.5, 1],
-            ],
-          },
-        ],
+        zones: INBOUND_OUTBOUND,
       },
     },
   }),

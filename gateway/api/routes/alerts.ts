@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { AlertError, type Alerting } from '../../alerts/engine.ts'
 import { AlertKindSchema, AlertSchema, AlertStateSchema } from '../../alerts/schema.ts'
+import type { Alert } from '../../alerts/types.ts'
 import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
 import { canSee, notFound, scopeOf } from '../scope.ts'
 import type { ApiActor, RoutePlugin } from '../types.ts'
@@ -90,49 +91,34 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
     async (request) => visible(request.params.id, request.actor),
   )
 
-  app.post(
-    '/alerts/:id/ack',
-    {
-      config: { roles: ACT },
-      schema: {
-        tags: ['alerts'],
-        summary: 'Acknowledge an alert (who and when are kept; stops escalation)',
-        params: Id,
-        body: Note,
-        response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+  /** An officer's step on an alert (ack, resolve): who and when are kept, with the optional note. */
+  function action(step: 'ack' | 'resolve', summary: string, run: (id: string, by: string, note: string | undefined) => Alert): void {
+    app.post(
+      `/alerts/:id/${step}`,
+      {
+        config: { roles: ACT },
+        schema: {
+          tags: ['alerts'],
+          summary,
+          params: Id,
+          body: Note,
+          response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
+        },
+        preValidation: noBodyIsNoNote,
       },
-      preValidation: noBodyIsNoNote,
-    },
-    async (request) => {
-      visible(request.params.id, request.actor)
-      try {
-        return deps.alerting.acknowledge(request.params.id, who(request.actor), request.body?.note)
-      } catch (err) {
-        return http(err)
-      }
-    },
-  )
+      async (request) => {
+        visible(request.params.id, request.actor)
+        try {
+          return run(request.params.id, who(request.actor), request.body?.note)
+        } catch (err) {
+          return http(err)
+        }
+      },
+    )
+  }
 
-  app.post(
-    '/alerts/:id/resolve',
-    {
-      config: { roles: ACT },
-      schema: {
-        tags: ['alerts'],
-        summary: 'Resolve an alert by hand; the condition opens a new alert only when it clears and comes back',
-        params: Id,
-        body: Note,
-        response: { 200: AlertSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
-      },
-      preValidation: noBodyIsNoNote,
-    },
-    async (request) => {
-      visible(request.params.id, request.actor)
-      try {
-        return deps.alerting.resolve(request.params.id, who(request.actor), request.body?.note)
-      } catch (err) {
-        return http(err)
-      }
-    },
+  action('ack', 'Acknowledge an alert (who and when are kept; stops escalation)', (id, by, note) => deps.alerting.acknowledge(id, by, note))
+  action('resolve', 'Resolve an alert by hand; the condition opens a new alert only when it clears and comes back', (id, by, note) =>
+    deps.alerting.resolve(id, by, note),
   )
 }

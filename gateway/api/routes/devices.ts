@@ -1,13 +1,23 @@
 import Type from 'typebox'
-import type { GatewayConfig } from '../../config/schema.ts'
 import { DEVICE_KINDS, DEVICE_STATES, type Device, type DeviceRegistry } from '../../registry/types.ts'
 import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
 import { requirePlaceInScope, scopeOf, visibleDevice } from '../scope.ts'
 import { auditActor, type RoutePlugin } from '../types.ts'
 
+/**
+ * Where devices reach the broker: config `mqtt.host`, `mqtt.port` and `mqtt.publicUrl`
+ * (docs/operations.md). Given by app.ts, so the routes do not import the configuration's schema,
+ * which stands above them (docs/architecture.md).
+ */
+export interface MqttAddress {
+  host: string
+  port: number
+  publicUrl?: string | undefined
+}
+
 export interface DeviceRouteDeps {
   registry: DeviceRegistry
-  config: { mqtt: Pick<GatewayConfig['mqtt'], 'host' | 'port' | 'publicUrl'> }
+  config: { mqtt: MqttAddress }
 }
 
 const Kind = Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
-import Type from 'typebox'
+import Type, { type TSchema } from 'typebox'
 import type { Alerting } from '../../alerts/engine.ts'
 import { AlertKindSchema } from '../../alerts/schema.ts'
 import { alertsCsv } from '../../exports/alerts.ts'
-import { pointsCsv, type CsvExport } from '../../exports/points.ts'
+import type { CsvExport } from '../../exports/csv.ts'
+import { pointsCsv } from '../../exports/points.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { DEVICE_KINDS } from '../../registry/types.ts'
 import { StoreError, type TimeSeriesStore } from '../../store/types.ts'
@@ -97,64 +98,43 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
     return s ? { stations: s.stations, districts: s.districts } : undefined
   }
 
-  app.get(
-    '/exports/readings.csv',
-    {
-      config: { roles: READ },
-      schema: {
-        tags: ['exports'],
-        summary: 'Readings of a period as CSV (streamed; one row per device and instant, one column per metric)',
-        querystring: Type.Object(
-          { ...Period, device: Type.Optional(DeviceId), kind: Type.Optional(Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })) },
-          { additionalProperties: false },
-        ),
-        response: CsvAnswer,
+  /**
+   * A points export: the period and station of every export, then the measurement's own filters,
+   * each a tag of its points (docs/data-model.md), passed to the store as they were asked.
+   */
+  function pointsExport(what: 'readings' | 'detections', summary: string, filters: Record<string, TSchema>): void {
+    app.get(
+      `/exports/${what}.csv`,
+      {
+        config: { roles: READ },
+        schema: {
+          tags: ['exports'],
+          summary,
+          querystring: Type.Object({ ...Period, ...filters }, { additionalProperties: false }),
+          response: CsvAnswer,
+        },
       },
-    },
-    async (request, reply) => {
-      const q = request.query
-      const range = period(q)
-      const csv = await scanOr503(
-        () =>
-          pointsCsv(deps.store, {
-            measurement: 'readings',
-            ...range,
-            where: { station: q.station, device: q.device, kind: q.kind },
-            places: places(request.actor),
-          }),
-        'readings',
-      )
-      await send(reply, 'readings', range, csv)
-    },
-  )
+      async (request, reply) => {
+        const q = request.query as Record<string, string | undefined>
+        const range = period(q)
+        const where = Object.fromEntries(['station', ...Object.keys(filters)].map((tag) => [tag, q[tag]]))
+        const csv = await scanOr503(
+          () => pointsCsv(deps.store, { measurement: what, ...range, where, places: places(request.actor) }),
+          what,
+        )
+        await send(reply, what, range, csv)
+      },
+    )
+  }
 
-  app.get(
-    '/exports/detections.csv',
-    {
-      config: { roles: READ },
-      schema: {
-        tags: ['exports'],
-        summary: 'Vision detections of a period as CSV (streamed; one row per camera zone and analysed frame)',
-        querystring: Type.Object({ ...Period, camera: Type.Optional(Name), zone: Type.Optional(Name) }, { additionalProperties: false }),
-        response: CsvAnswer,
-      },
-    },
-    async (request, reply) => {
-      const q = request.query
-      const range = period(q)
-      const csv = await scanOr503(
-        () =>
-          pointsCsv(deps.store, {
-            measurement: 'detections',
-            ...range,
-            where: { station: q.station, camera: q.camera, zone: q.zone },
-            places: places(request.actor),
-          }),
-        'detections',
-      )
-      await send(reply, 'detections', range, csv)
-    },
-  )
+  pointsExport('readings', 'Readings of a period as CSV (streamed; one row per device and instant, one column per metric)', {
+    device: Type.Optional(DeviceId),
+    kind: Type.Optional(Type.Enum([...DEVICE_KINDS], { description: 'Device kind' })),
+  })
+  pointsExport('detections', 'Vision detections of a period as CSV (streamed; one row per camera zone and analysed frame)', {
+    camera: Type.Optional(Name),
+    zone: Type.Optional(Name),
+  })
 
   app.get(
     '/exports/alerts.csv',

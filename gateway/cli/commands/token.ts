@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import type { ApiToken } from '../../registry/types.ts'
 import { ROLES } from '../../registry/types.ts'
-import { callApi, print, printJson } from '../client.ts'
+import { callApi, listAll, print, printJson } from '../client.ts'
 import { table } from '../table.ts'
 
 export function register(program: Command): void {
@@ -31,16 +31,7 @@ export function register(program: Command): void {
     .description('list API tokens (never their secrets)')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const items: ApiToken[] = []
-      let next: string | null = null
-      do {
-        const page: { items: ApiToken[]; next: string | null } = await callApi(
-          'GET',
-          `/tokens?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
-        )
-        items.push(...page.items)
-        next = page.next
-      } while (next)
+      const items = await listAll<ApiToken>('/tokens')
       if (o.json) return printJson({ items, next: null })
       print(
         table(

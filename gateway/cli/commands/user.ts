@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import { ROLES } from '../../registry/types.ts'
 import type { UserAccount } from '../../registry/users.ts'
-import { callApi, print, printJson } from '../client.ts'
+import { callApi, listAll, print, printJson } from '../client.ts'
 import { CliError } from '../errors.ts'
 import { table } from '../table.ts'
 
@@ -92,16 +92,7 @@ export function register(program: Command): void {
     .description('list users (never their passwords)')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const items: User[] = []
-      let next: string | null = null
-      do {
-        const page: { items: User[]; next: string | null } = await callApi(
-          'GET',
-          `/users?limit=500${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
-        )
-        items.push(...page.items)
-        next = page.next
-      } while (next)
+      const items = await listAll<User>('/users')
       if (o.json) return printJson({ items, next: null })
       print(
         table(

@@ -20,7 +20,7 @@ import {
 import { influxQuery, type Row } from './client.ts'
 export type { Row } from './client.ts'
 import { ident, lit } from './line.ts'
-import { influxScan, pickFields, type InfluxScanPlan } from './scan.ts'
+import { influxScan, pickFields, pointsOf, type InfluxScanPlan } from './scan.ts'
 import type { InfluxState } from './state.ts'
 
 export class InfluxQueries {
@@ -129,19 +129,7 @@ export class InfluxQueries {
       ).slice(0, limit)
     }
     const select = q.fields ? [...q.fields, ...tagKeys].map(ident).join(', ') : '*'
-    const r = await this.q(`SELECT ${select} FROM ${from} ${where} ORDER BY time ${order} LIMIT ${limit}`)
-    const s = r.series?.[0]
-    if (!s) return []
-    const out: QueriedPoint[] = []
-    for (const row of s.values) {
-      const tags: Record<string, string> = {}
-      s.columns.forEach((c, i) => {
-        if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
-      })
-      const fields = pickFields(s.columns, row, tagKeys)
-      if (Object.keys(fields).length > 0) out.push({ ts: row[0] as number, tags, fields })
-    }
-    return out
+    return pointsOf(await this.q(`SELECT ${select} FROM ${from} ${where} ORDER BY time ${order} LIMIT ${limit}`), tagKeys)
   }
 
   async scan(q: ScanQuery): Promise<PointScan> {

@@ -26,25 +26,31 @@ export function pickFields(columns: string[], row: unknown[], skip: ReadonlySet<
   return fields
 }
 
+/**
+ * The points of a `SELECT` without GROUP BY (one series, tags as columns): tags the measurement's
+ * tag keys name, when set; fields that are set; a row with no field set is no point.
+ */
+export function pointsOf(r: Row, tagKeys: ReadonlySet<string>): QueriedPoint[] {
+  const s = r.series?.[0]
+  if (!s) return []
+  const out: QueriedPoint[] = []
+  for (const row of s.values) {
+    const tags: Record<string, string> = {}
+    s.columns.forEach((c, i) => {
+      if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
+    })
+    const fields = pickFields(s.columns, row, tagKeys)
+    if (Object.keys(fields).length > 0) out.push({ ts: row[0] as number, tags, fields })
+  }
+  return out
+}
+
 const timeCond = (from: number, to: number) => `time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`
 
 export async function* influxScan(q: (query: string) => Promise<Row>, plan: InfluxScanPlan): AsyncGenerator<QueriedPoint[]> {
   const { from, conds } = plan
   const tagKeys = new Set(plan.tagKeys)
-  const toRows = (r: Row): QueriedPoint[] => {
-    const s = r.series?.[0]
-    if (!s) return []
-    const out: QueriedPoint[] = []
-    for (const row of s.values) {
-      const tags: Record<string, string> = {}
-      s.columns.forEach((c, i) => {
-        if (tagKeys.has(c) && typeof row[i] === 'string' && row[i] !== '') tags[c] = row[i] as string
-      })
-      const f = pickFields(s.columns, row, tagKeys)
-      if (Object.keys(f).length > 0) out.push({ ts: row[0] as number, tags, fields: f })
-    }
-    return out
-  }
+  const toRows = (r: Row) => pointsOf(r, tagKeys)
   const page = SCAN_PAGE
   // Time-windowed pages: each asks for at most `page` points of a window after the cursor; the
   // window adapts to the data's density, since a query over the whole remaining range costs

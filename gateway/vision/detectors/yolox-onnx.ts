@@ -1,9 +1,9 @@
 import type { Sharp } from 'sharp'
 import { nms, type Detection } from '../nms.ts'
-import { decodeYolox, letterboxInto, type RawFrame, type Region } from '../yolox.ts'
+import { decodeYolox, letterboxInto } from '../yolox.ts'
 import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
 import { openSession, ort } from './onnx.ts'
-import { undecodable, type Detector, type FrameSize, type PluginOptions, type Timings } from './types.ts'
+import { undecodable, type Detector, type PluginOptions } from './types.ts'
 
 /** YOLOX (grid output, decode_in_inference off) on onnxruntime-node, CPU. */
 export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
@@ -45,14 +45,8 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
   return {
     type: 'yolox-onnx',
     inputSize: size,
-    async detect(
-      image: Sharp,
-      frame: FrameSize,
-      regions: Array<Region | null>,
-      t: Timings,
-      gate?: (thumb: Uint8Array) => boolean,
-      pixels?: RawFrame,
-    ): Promise<Detection[] | null> {
+    // Parameters as Detector.detect declares them (types.ts).
+    async detect(image, frame, regions, t, gate, pixels) {
       const all: Detection[] = []
       let gated = !gate
       // The whole-frame pass goes first so that the gate sees the whole frame.

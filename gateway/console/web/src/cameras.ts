@@ -1,23 +1,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from './api.ts'
 import { onFrame, onStreamChange, streamUp, type FrameEvent } from './frames.ts'
+import { VEHICLES, type Counts, type ZoneResult } from './zone-counts.ts'
+
+export { VEHICLES, type Counts, type Vehicle, type ZoneResult } from './zone-counts.ts'
 
 // Cameras in the console (docs/api.md, "Cameras"; docs/vision.md): detection records, the
 // camera's vision configuration, and the live refresh. New frames arrive on the SSE stream
 // (docs/api.md, "Server-Sent Events", `event: detection`); while the stream is down the records
 // are polled slowly instead.
-
-export const VEHICLES = ['car', 'motorcycle', 'bus', 'truck', 'bicycle'] as const
-export type Vehicle = (typeof VEHICLES)[number]
-export type Counts = Record<Vehicle, number>
-
-export interface ZoneResult {
-  zone: string
-  counts: Counts
-  occupancy: number
-  congestion: number
-  water_ratio?: number
-}
 
 export interface Detection {
   ts: string

@@ -1,4 +1,4 @@
-import type { ZoneResult } from './cameras.ts'
+import type { ZoneResult } from './zone-counts.ts'
 
 // Cameras' analysed frames as the SSE stream announces them (docs/api.md, "Server-Sent Events",
 // `event: detection`): live.ts owns the one EventSource and hands each frame here; the camera grid

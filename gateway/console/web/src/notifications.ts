@@ -1,25 +1,14 @@
 import type { Kind, Severity } from './alerts.ts'
+import type { ContactChannel, OutboxState } from '../../../notify/types.ts'
 import { api, type Role } from './api.ts'
 
 // The Notifications page's data (docs/api.md, "Rules and subscriptions" and "Notifications"):
 // contacts with their filters and quiet hours, test messages, and the outbox. Plain functions, no
 // DOM: Node tests can import them too.
 
-export const CHANNELS = ['sms', 'zalo_zns', 'zalo_oa'] as const
-export type Channel = (typeof CHANNELS)[number]
-export const OUTBOX_STATES = [
-  'pending',
-  'deferred',
-  'sending',
-  'sent',
-  'failed',
-  'held',
-  'digested',
-  'uncertain',
-  'undeliverable',
-  'skipped',
-] as const
-export type OutboxState = (typeof OUTBOX_STATES)[number]
+// The channels and outbox states are the gateway's own lists.
+export { CONTACT_CHANNELS as CHANNELS, OUTBOX_STATES, type OutboxState } from '../../../notify/types.ts'
+export type Channel = ContactChannel
 
 export interface QuietHours {
   from: string

@@ -7,6 +7,7 @@ import { ConfirmDialog } from './DevicesConfirm.tsx'
 import { CredentialsPanel } from './DevicesCredentials.tsx'
 import { DeviceForm } from './DevicesForm.tsx'
 import { RejectsDialog } from './DevicesRejects.tsx'
+import { ListTable } from '../components/ListTable.tsx'
 
 /** Degrees as registered (up to 6 decimals, about 0.1 m), with the language's decimal sign. */
 const coordinate = (lang: Lang, n: number) =>
@@ -101,111 +102,105 @@ export function Devices({ canManage }: { canManage: boolean }) {
           {error}
         </p>
       )}
-      <p class="count" aria-live="polite">
-        {devices ? t('devices.count', { count: devices.length }) : t('devices.loading')}
-      </p>
-      {devices && devices.length > 0 && (
-        <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="devices-heading">
-          <table class="history device-list">
-            <thead>
-              <tr>
-                <th scope="col">{t('devices.id')}</th>
-                <th scope="col">{t('devices.name')}</th>
-                <th scope="col">{t('devices.kind')}</th>
-                <th scope="col">{t('devices.station')}</th>
-                <th scope="col">{t('devices.district')}</th>
-                <th scope="col">{t('devices.location')}</th>
-                <th scope="col">{t('devices.state')}</th>
-                <th scope="col">{t('devices.signal')}</th>
-                <th scope="col">{t('devices.battery')}</th>
-                <th scope="col">{t('devices.lastSeen')}</th>
-                {canManage && <th scope="col">{t('devices.actions')}</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {devices.map((d) => {
-                const l = latest.get(d.id)
-                const battery = l?.values.battery
-                const silent = isSilent(l?.ts, now)
-                return (
-                  <tr key={d.id} data-device-id={d.id} class={`device-${d.state}`}>
-                    <td data-label={t('devices.id')}>
-                      <code>{d.id}</code>
-                    </td>
-                    <td data-label={t('devices.name')} class="device-name">
-                      {d.name}
-                    </td>
-                    <td data-label={t('devices.kind')}>{t(`devices.kind.${d.kind}`)}</td>
-                    <td data-label={t('devices.station')}>{d.station ?? ''}</td>
-                    <td data-label={t('devices.district')}>{d.district ?? ''}</td>
-                    <td data-label={t('devices.location')}>
-                      {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
-                    </td>
-                    <td data-label={t('devices.state')}>
-                      <span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span>
-                    </td>
-                    <td data-label={t('devices.signal')}>
-                      {d.kind === 'camera' ? (
-                        ''
-                      ) : (
-                        <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
-                          {!l ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
-                        </span>
-                      )}
-                    </td>
-                    <td data-label={t('devices.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : ''}</td>
-                    <td data-label={t('devices.lastSeen')}>{l ? formatTime(lang, l.ts) : ''}</td>
-                    {canManage && (
-                      <td data-label={t('devices.actions')}>
-                        <div class="device-actions">
-                          {/* Each name starts with the visible word (WCAG 2.5.3), then names the device. */}
-                          <button
-                            type="button"
-                            class="secondary"
-                            aria-label={`${t('devices.rejects')}: ${label(d)}`}
-                            onClick={() => setRejectsOf(d)}
-                          >
-                            {t('devices.rejects')}
-                          </button>
-                          {d.state !== 'decommissioned' && (
-                            <>
-                              <button
-                                type="button"
-                                class="secondary"
-                                aria-label={`${t('devices.rotate')}: ${label(d)}`}
-                                onClick={() => setPending({ device: d, action: 'rotate' })}
-                              >
-                                {t('devices.rotate')}
-                              </button>
-                              <button
-                                type="button"
-                                class="secondary"
-                                aria-label={`${t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}: ${label(d)}`}
-                                onClick={() => void toggle(d)}
-                              >
-                                {t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
-                              </button>
-                              <button
-                                type="button"
-                                class="danger"
-                                aria-label={`${t('devices.remove')}: ${label(d)}`}
-                                onClick={() => setPending({ device: d, action: 'remove' })}
-                              >
-                                {t('devices.remove')}
-                              </button>
-                            </>
-                          )}
-                        </div>
-                      </td>
+      <ListTable
+        items={devices}
+        count={(n) => t('devices.count', { count: n })}
+        loading={t('devices.loading')}
+        empty={t('devices.empty')}
+        labelledBy="devices-heading"
+        tableClass="device-list"
+        columns={[
+          t('devices.id'),
+          t('devices.name'),
+          t('devices.kind'),
+          t('devices.station'),
+          t('devices.district'),
+          t('devices.location'),
+          t('devices.state'),
+          t('devices.signal'),
+          t('devices.battery'),
+          t('devices.lastSeen'),
+          ...(canManage ? [t('devices.actions')] : []),
+        ]}
+        row={(d) => {
+          const l = latest.get(d.id)
+          const battery = l?.values.battery
+          const silent = isSilent(l?.ts, now)
+          return (
+            <tr key={d.id} data-device-id={d.id} class={`device-${d.state}`}>
+              <td data-label={t('devices.id')}>
+                <code>{d.id}</code>
+              </td>
+              <td data-label={t('devices.name')} class="device-name">
+                {d.name}
+              </td>
+              <td data-label={t('devices.kind')}>{t(`devices.kind.${d.kind}`)}</td>
+              <td data-label={t('devices.station')}>{d.station ?? ''}</td>
+              <td data-label={t('devices.district')}>{d.district ?? ''}</td>
+              <td data-label={t('devices.location')}>
+                {d.location ? `${coordinate(lang, d.location.lat)}; ${coordinate(lang, d.location.lon)}` : ''}
+              </td>
+              <td data-label={t('devices.state')}>
+                <span class={`state dstate-${d.state}`}>{t(`devices.state.${d.state}`)}</span>
+              </td>
+              <td data-label={t('devices.signal')}>
+                {d.kind === 'camera' ? (
+                  ''
+                ) : (
+                  <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
+                    {!l ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
+                  </span>
+                )}
+              </td>
+              <td data-label={t('devices.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : ''}</td>
+              <td data-label={t('devices.lastSeen')}>{l ? formatTime(lang, l.ts) : ''}</td>
+              {canManage && (
+                <td data-label={t('devices.actions')}>
+                  <div class="device-actions">
+                    {/* Each name starts with the visible word (WCAG 2.5.3), then names the device. */}
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-label={`${t('devices.rejects')}: ${label(d)}`}
+                      onClick={() => setRejectsOf(d)}
+                    >
+                      {t('devices.rejects')}
+                    </button>
+                    {d.state !== 'decommissioned' && (
+                      <>
+                        <button
+                          type="button"
+                          class="secondary"
+                          aria-label={`${t('devices.rotate')}: ${label(d)}`}
+                          onClick={() => setPending({ device: d, action: 'rotate' })}
+                        >
+                          {t('devices.rotate')}
+                        </button>
+                        <button
+                          type="button"
+                          class="secondary"
+                          aria-label={`${t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}: ${label(d)}`}
+                          onClick={() => void toggle(d)}
+                        >
+                          {t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
+                        </button>
+                        <button
+                          type="button"
+                          class="danger"
+                          aria-label={`${t('devices.remove')}: ${label(d)}`}
+                          onClick={() => setPending({ device: d, action: 'remove' })}
+                        >
+                          {t('devices.remove')}
+                        </button>
+                      </>
                     )}
-                  </tr>
-                )
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {devices?.length === 0 && <p class="empty">{t('devices.empty')}</p>}
+                  </div>
+                </td>
+              )}
+            </tr>
+          )
+        }}
+      />
       {pending && (
         <ConfirmDialog
           title={t(pending.action === 'rotate' ? 'devices.rotate.title' : 'devices.remove.title')}

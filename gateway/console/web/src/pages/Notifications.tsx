@@ -5,6 +5,7 @@ import { listContacts, removeContact, sendTest, type Contact, type TestResult } 
 import { ConfirmDialog } from './DevicesConfirm.tsx'
 import { ContactDialog } from './NotificationsForm.tsx'
 import { Outbox } from './NotificationsOutbox.tsx'
+import { ListTable } from '../components/ListTable.tsx'
 
 /**
  * Who is told of which alerts, how, and what was sent (docs/console.md, "Notifications"): the
@@ -96,61 +97,55 @@ export function Notifications() {
           </ul>
         </div>
       )}
-      <p class="count" aria-live="polite">
-        {contacts ? t('notif.contacts.count', { count: contacts.length }) : t('notif.loading')}
-      </p>
-      {contacts && contacts.length > 0 && (
-        <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="contacts-heading">
-          <table class="history contact-list">
-            <thead>
-              <tr>
-                <th scope="col">{t('notif.name')}</th>
-                <th scope="col">{t('notif.phone')}</th>
-                <th scope="col">{t('notif.tier')}</th>
-                <th scope="col">{t('notif.places')}</th>
-                <th scope="col">{t('notif.minSeverity')}</th>
-                <th scope="col">{t('notif.channels')}</th>
-                <th scope="col">{t('notif.quiet')}</th>
-                <th scope="col">{t('notif.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {contacts.map((c) => (
-                <tr key={c.id} data-contact-id={c.id}>
-                  <td data-label={t('notif.name')} class="contact-name">
-                    {c.name}
-                  </td>
-                  <td data-label={t('notif.phone')}>{c.phone ?? c.zalo_user_id ?? ''}</td>
-                  <td data-label={t('notif.tier')}>{c.tier}</td>
-                  <td data-label={t('notif.places')}>{places(c)}</td>
-                  <td data-label={t('notif.minSeverity')}>{t(`severity.${c.min_severity}`)}</td>
-                  <td data-label={t('notif.channels')}>{c.channels.map((ch) => t(`notif.channel.${ch}`)).join(', ')}</td>
-                  <td data-label={t('notif.quiet')}>
-                    {c.quiet_hours
-                      ? `${c.quiet_hours.from}–${c.quiet_hours.to} (≥ ${t(`severity.${c.quiet_hours.bypass}`)})`
-                      : t('notif.quiet.none')}
-                  </td>
-                  <td data-label={t('notif.actions')}>
-                    <div class="device-actions">
-                      {/* Each name starts with the visible word (WCAG 2.5.3), then names the contact. */}
-                      <button type="button" class="secondary" aria-label={`${t('notif.test')}: ${label(c)}`} onClick={() => void test(c)}>
-                        {t('notif.test')}
-                      </button>
-                      <button type="button" class="secondary" aria-label={`${t('notif.edit')}: ${label(c)}`} onClick={() => setEditing(c)}>
-                        {t('notif.edit')}
-                      </button>
-                      <button type="button" class="danger" aria-label={`${t('notif.remove')}: ${label(c)}`} onClick={() => setRemoving(c)}>
-                        {t('notif.remove')}
-                      </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {contacts?.length === 0 && <p class="empty">{t('notif.contacts.empty')}</p>}
+      <ListTable
+        items={contacts}
+        count={(n) => t('notif.contacts.count', { count: n })}
+        loading={t('notif.loading')}
+        empty={t('notif.contacts.empty')}
+        labelledBy="contacts-heading"
+        tableClass="contact-list"
+        columns={[
+          t('notif.name'),
+          t('notif.phone'),
+          t('notif.tier'),
+          t('notif.places'),
+          t('notif.minSeverity'),
+          t('notif.channels'),
+          t('notif.quiet'),
+          t('notif.actions'),
+        ]}
+        row={(c) => (
+          <tr key={c.id} data-contact-id={c.id}>
+            <td data-label={t('notif.name')} class="contact-name">
+              {c.name}
+            </td>
+            <td data-label={t('notif.phone')}>{c.phone ?? c.zalo_user_id ?? ''}</td>
+            <td data-label={t('notif.tier')}>{c.tier}</td>
+            <td data-label={t('notif.places')}>{places(c)}</td>
+            <td data-label={t('notif.minSeverity')}>{t(`severity.${c.min_severity}`)}</td>
+            <td data-label={t('notif.channels')}>{c.channels.map((ch) => t(`notif.channel.${ch}`)).join(', ')}</td>
+            <td data-label={t('notif.quiet')}>
+              {c.quiet_hours
+                ? `${c.quiet_hours.from}–${c.quiet_hours.to} (≥ ${t(`severity.${c.quiet_hours.bypass}`)})`
+                : t('notif.quiet.none')}
+            </td>
+            <td data-label={t('notif.actions')}>
+              <div class="device-actions">
+                {/* Each name starts with the visible word (WCAG 2.5.3), then names the contact. */}
+                <button type="button" class="secondary" aria-label={`${t('notif.test')}: ${label(c)}`} onClick={() => void test(c)}>
+                  {t('notif.test')}
+                </button>
+                <button type="button" class="secondary" aria-label={`${t('notif.edit')}: ${label(c)}`} onClick={() => setEditing(c)}>
+                  {t('notif.edit')}
+                </button>
+                <button type="button" class="danger" aria-label={`${t('notif.remove')}: ${label(c)}`} onClick={() => setRemoving(c)}>
+                  {t('notif.remove')}
+                </button>
+              </div>
+            </td>
+          </tr>
+        )}
+      />
       <Outbox reloadKey={outboxKey} />
       {editing && (
         <ContactDialog

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { formatTime, useI18n } from '../i18n.ts'
 import { CHANNELS, listNotifications, OUTBOX_STATES, type Channel, type Notification, type OutboxState } from '../notifications.ts'
+import { ListTable } from '../components/ListTable.tsx'
 
 /** The outbox (GET /notifications), newest first, filtered by state and channel. */
 export function Outbox({ reloadKey }: { reloadKey: number }) {
@@ -63,49 +64,41 @@ export function Outbox({ reloadKey }: { reloadKey: number }) {
           {error}
         </p>
       )}
-      <p class="count" aria-live="polite">
-        {items ? t('notif.outbox.count', { count: items.length }) : t('notif.loading')}
-      </p>
-      {items && items.length > 0 && (
-        <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="outbox-heading">
-          <table class="history outbox-list">
-            <thead>
-              <tr>
-                <th scope="col">{t('notif.outbox.when')}</th>
-                <th scope="col">{t('notif.outbox.to')}</th>
-                <th scope="col">{t('notif.outbox.channel')}</th>
-                <th scope="col">{t('notif.outbox.text')}</th>
-                <th scope="col">{t('notif.outbox.state')}</th>
-                <th scope="col">{t('notif.outbox.attempts')}</th>
-                <th scope="col">{t('notif.outbox.answer')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((m) => (
-                <tr key={m.id} data-outbox-id={m.id} data-state={m.state}>
-                  <td data-label={t('notif.outbox.when')}>{formatTime(lang, m.created_at)}</td>
-                  <td data-label={t('notif.outbox.to')}>{m.contact.name ?? `${m.contact.id} ${t('notif.outbox.removed')}`}</td>
-                  <td data-label={t('notif.outbox.channel')}>{t(`notif.channel.${m.channel}`)}</td>
-                  <td data-label={t('notif.outbox.text')} class="outbox-text">
-                    {m.text}
-                  </td>
-                  <td data-label={t('notif.outbox.state')}>
-                    <span class={`state ostate-${m.state}`}>{t(`notif.state.${m.state}`)}</span>
-                    {m.next_attempt_at && (
-                      <span class="hint"> {t('notif.outbox.next', { time: formatTime(lang, m.next_attempt_at) })}</span>
-                    )}
-                  </td>
-                  <td data-label={t('notif.outbox.attempts')}>{m.attempts}</td>
-                  <td data-label={t('notif.outbox.answer')} class="outbox-answer">
-                    <code>{m.provider_answer ?? ''}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {items?.length === 0 && <p class="empty">{t('notif.outbox.empty')}</p>}
+      <ListTable
+        items={items}
+        count={(n) => t('notif.outbox.count', { count: n })}
+        loading={t('notif.loading')}
+        empty={t('notif.outbox.empty')}
+        labelledBy="outbox-heading"
+        tableClass="outbox-list"
+        columns={[
+          t('notif.outbox.when'),
+          t('notif.outbox.to'),
+          t('notif.outbox.channel'),
+          t('notif.outbox.text'),
+          t('notif.outbox.state'),
+          t('notif.outbox.attempts'),
+          t('notif.outbox.answer'),
+        ]}
+        row={(m) => (
+          <tr key={m.id} data-outbox-id={m.id} data-state={m.state}>
+            <td data-label={t('notif.outbox.when')}>{formatTime(lang, m.created_at)}</td>
+            <td data-label={t('notif.outbox.to')}>{m.contact.name ?? `${m.contact.id} ${t('notif.outbox.removed')}`}</td>
+            <td data-label={t('notif.outbox.channel')}>{t(`notif.channel.${m.channel}`)}</td>
+            <td data-label={t('notif.outbox.text')} class="outbox-text">
+              {m.text}
+            </td>
+            <td data-label={t('notif.outbox.state')}>
+              <span class={`state ostate-${m.state}`}>{t(`notif.state.${m.state}`)}</span>
+              {m.next_attempt_at && <span class="hint"> {t('notif.outbox.next', { time: formatTime(lang, m.next_attempt_at) })}</span>}
+            </td>
+            <td data-label={t('notif.outbox.attempts')}>{m.attempts}</td>
+            <td data-label={t('notif.outbox.answer')} class="outbox-answer">
+              <code>{m.provider_answer ?? ''}</code>
+            </td>
+          </tr>
+        )}
+      />
     </section>
   )
 }
