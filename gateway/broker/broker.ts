@@ -185,6 +185,9 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   })
   const broker = aedes
   cluster?.watch(broker)
+  await cluster?.publishOwnWills(broker).catch((err: Error) => {
+    log.warn({ event: 'mqtt_previous_wills_failed', err: err.message }, "could not publish the wills of this node's previous run")
+  })
   // aedes emits 'error' when its will sweep fails (Redis away): logged, never an unhandled event.
   ;(broker as unknown as import('node:events').EventEmitter).on('error', (err: Error) =>
     log.warn({ event: 'mqtt_broker_error', err: err.message }, 'MQTT broker error'),

@@ -57,6 +57,11 @@ export interface Cluster {
   up(): boolean
   /** Starts watching takeovers by other nodes (once aedes exists). */
   watch(aedes: Aedes): void
+  /**
+   * Publishes the wills this node id left from a previous run (killed, then restarted before the
+   * other nodes declared it dead: they then never publish them, as its heartbeat is back).
+   */
+  publishOwnWills(aedes: Aedes): Promise<number>
   /** Whether the local client with this id was taken over by a session on another node. */
   movedAway(clientId: string): boolean
   /** After aedes closed (it closes the mq connections itself): the persistence connection. */
@@ -140,6 +145,27 @@ export function openCluster(opts: ClusterOptions): Cluster {
       })
     },
     movedAway: (clientId) => moved.has(clientId),
+    async publishOwnWills(aedes: Aedes): Promise<number> {
+      type Will = { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; clientId: string; brokerId: string }
+      const b = aedes as unknown as {
+        persistence: { streamWill(brokers: object): AsyncIterable<Will>; delWill(c: { id: string; brokerId: string }): Promise<unknown> }
+        authorizePublish(client: null, packet: Will, cb: (err?: Error | null) => void): void
+        publish(packet: Will, cb: (err?: Error) => void): void
+      }
+      let published = 0
+      // Before this node takes any client: every will under its id belongs to a previous run.
+      for await (const will of b.persistence.streamWill({})) {
+        if (will.brokerId !== nodeId) continue
+        const allowed = await new Promise<boolean>((resolve) => b.authorizePublish(null, will, (err) => resolve(!err)))
+        if (allowed) {
+          await new Promise<void>((resolve, reject) => b.publish(will, (err) => (err ? reject(err) : resolve())))
+          published++
+        }
+        await b.persistence.delWill({ id: will.clientId, brokerId: will.brokerId })
+      }
+      if (published > 0) log.info({ event: 'mqtt_previous_wills', published }, "wills left by this node's previous run published")
+      return published
+    },
     async close(): Promise<void> {
       closing = true
       for (const { redis } of conns.values()) {
