@@ -55,7 +55,7 @@ export interface Cluster {
   sessions: SharedPersistentSessions
   /** True while every Redis connection is ready. */
   up(): boolean
-  /** Starts watching takeovers by other nodes (once aedes exists). */
+  /** Gives the takeover watch aedes' table of local clients (once aedes exists). */
   watch(aedes: Aedes): void
   /**
    * Publishes the wills this node id left from a previous run (killed, then restarted before the
@@ -120,6 +120,22 @@ export function openCluster(opts: ClusterOptions): Cluster {
     up() ? 1 : 0,
   )
   const moved = new Map<string, number>()
+  let local: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  // Registered before aedes' own handler (closeSameClients, which closes the local client and so
+  // starts its will): mqemitter calls a topic's listeners in the order they were added.
+  ;(mq as { on(topic: string, f: (p: { topic: string; payload: Buffer | string }, done: () => void) => void): void }).on(
+    '$SYS/+/new/clients',
+    (packet, done) => {
+      const serverId = packet.topic.split('/')[1]
+      const clientId = packet.payload.toString()
+      if (serverId !== nodeId && local[clientId]) {
+        const now = Date.now()
+        for (const [id, at] of moved) if (at < now - MOVED_MEMORY_MS) moved.delete(id)
+        moved.set(clientId, now)
+      }
+      done()
+    },
+  )
 
   return {
     nodeId,
@@ -127,22 +143,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
     sessions: new SharedPersistentSessions(dbConn, opts.maxPersistentSessionsPerIdentity),
     up,
     watch(aedes: Aedes): void {
-      const mq = (
-        aedes as unknown as {
-          mq: { on(topic: string, f: (p: { topic: string; payload: Buffer | string }, done: () => void) => void): void }
-        }
-      ).mq
-      mq.on('$SYS/+/new/clients', (packet: { topic: string; payload: Buffer | string }, done: () => void) => {
-        const serverId = packet.topic.split('/')[1]
-        const clientId = packet.payload.toString()
-        const clients = (aedes as unknown as { clients: Record<string, unknown> }).clients
-        if (serverId !== nodeId && clients[clientId]) {
-          const now = Date.now()
-          for (const [id, at] of moved) if (at < now - MOVED_MEMORY_MS) moved.delete(id)
-          moved.set(clientId, now)
-        }
-        done()
-      })
+      local = (aedes as unknown as { clients: Record<string, unknown> }).clients
     },
     movedAway: (clientId) => moved.has(clientId),
     async publishOwnWills(aedes: Aedes): Promise<number> {

@@ -11,6 +11,8 @@ import { tempDir, waitFor } from '../support/services.ts'
 
 const ok = requireRedis()
 const DEVICE = 'cl-gauge-01'
+/** A device of its own for the takeover test (the others leave sessions of DEVICE behind). */
+const MOVER = 'cl-gauge-02'
 const MAX_QUEUED = 5
 const MAX_SESSIONS = 2
 
@@ -20,6 +22,7 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
   let b: Harness
   const dirB = tempDir()
   let deviceSecret = ''
+  let moverSecret = ''
   let token = { id: '', secret: '' }
   const clients: MqttClient[] = []
 
@@ -28,6 +31,7 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
     const limits = { maxQueuedMessages: MAX_QUEUED, maxPersistentSessionsPerIdentity: MAX_SESSIONS }
     a = await startBroker({ ...limits, cluster: { redisUrl: redis.url, nodeId: 'node-a', heartbeatMs: 500 } })
     deviceSecret = a.addDevice(DEVICE)
+    moverSecret = a.addDevice(MOVER)
     token = a.addTokenWithId('officer')
     cpSync(a.dataDir, dirB.path, { recursive: true })
     b = await startBroker({ ...limits, dataDir: dirB.path, cluster: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 500 } })
@@ -88,5 +92,34 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
     const dev3c = await connect(a.url, DEVICE, deviceSecret, `${DEVICE}:p3`, false)
     expect(await refused(dev3c)).toBe(0)
     expect(await a.counter('mqtt_connect_refused_total', { reason: 'persistent_session_limit' })).toBe(1)
+  })
+
+  it('takes a device over across nodes without publishing its will or an offline status', async () => {
+    const id = `${MOVER}:moving`
+    const status = `devices/${MOVER}/status`
+    const will = JSON.stringify({ online: false, ts: new Date().toISOString(), fw: 'will' })
+    const sub = await connect(b.url, 'token', token.secret, `${token.id}:watch`, true)
+    const got: string[] = []
+    sub.on('message', (_t, p) => got.push(p.toString()))
+    await new Promise((r) => sub.once('connect', r))
+    await sub.subscribeAsync(status, { qos: 1 })
+    const willOpt = { topic: status, payload: Buffer.from(will), qos: 1 as const, retain: true }
+    const onA = mqtt.connect(a.url, { username: MOVER, password: moverSecret, clientId: id, reconnectPeriod: 0, will: willOpt })
+    clients.push(onA)
+    await new Promise((r) => onA.once('connect', r))
+    const online = JSON.stringify({ online: true, ts: new Date().toISOString() })
+    await onA.publishAsync(status, online, { qos: 1, retain: true })
+    await waitFor(() => got.includes(online), 10_000)
+    const closedOnA = new Promise<void>((r) => onA.once('close', () => r()))
+    const onB = mqtt.connect(b.url, { username: MOVER, password: moverSecret, clientId: id, reconnectPeriod: 0, will: willOpt })
+    clients.push(onB)
+    await new Promise((r) => onB.once('connect', r))
+    await closedOnA // MQTT-3.1.4-2
+    // Long enough for node A's will and offline status to have reached node B had they been sent.
+    const marker = JSON.stringify({ online: true, ts: new Date().toISOString(), fw: 'marker' })
+    await onB.publishAsync(status, marker, { qos: 1, retain: true })
+    await waitFor(() => got.includes(marker), 10_000)
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect(got.filter((p) => (JSON.parse(p) as { online: boolean }).online === false)).toEqual([])
   })
 })
