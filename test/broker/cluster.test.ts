@@ -4,7 +4,7 @@
 // directory before the nodes start), and real MQTT clients.
 import { cpSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../gateway/config/load.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -17,6 +17,8 @@ import { tempDir, waitFor } from '../support/services.ts'
 const ok = requireRedis()
 const ADMIN = 'cluster-admin-token-0123456789'
 const DEVICE = 'kim-long-01'
+/** The device of the will test, whose sessions no other test leaves behind. */
+const WILL_DEVICE = 'kim-long-02'
 /** Short, so that a dead node's wills are out within 7 × 400 ms plus a sweep. */
 const HEARTBEAT_MS = 400
 
@@ -37,6 +39,15 @@ function connect(url: string, username: string, password: string, opts: IClientO
   })
 }
 
+/** The CONNACK, or why there was none. */
+function connacked(c: MqttClient): Promise<{ sessionPresent: boolean }> {
+  return new Promise((resolve, reject) => {
+    c.once('connect', resolve)
+    c.once('error', reject)
+    c.once('close', () => reject(new Error('closed before CONNACK')))
+  })
+}
+
 function collect(c: MqttClient): Msg[] {
   const got: Msg[] = []
   c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }))
@@ -51,6 +62,7 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
   let a: GatewayProcess
   let b: GatewayProcess
   let deviceSecret = ''
+  let willSecret = ''
   let token = { id: '', secret: '' }
   const clients: MqttClient[] = []
   const track = (c: MqttClient) => (clients.push(c), c)
@@ -70,6 +82,10 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
     redis = await startRedis()
     const registry = openRegistry(dirs.seed.path)
     deviceSecret = registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm Kim Long' }, { type: 'system', id: 'test' }).secret
+    willSecret = registry.createDevice(
+      { id: WILL_DEVICE, kind: 'water_level', name: 'Trạm Kim Long 2' },
+      { type: 'system', id: 'test' },
+    ).secret
     const t = registry.createToken({ role: 'officer', name: 'integration' }, { type: 'system', id: 'test' })
     token = { id: t.token.id, secret: t.secret }
     registry.close()
@@ -78,6 +94,10 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
     cpSync(dirs.seed.path, dirs.b.path, { recursive: true })
     ;[a, b] = await Promise.all([node(dirs.a.path, 'node-a'), node(dirs.b.path, 'node-b')])
   }, 120_000)
+
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.end(true)
+  })
 
   afterAll(async () => {
     for (const c of clients) c.end(true)
@@ -98,26 +118,32 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
     sub.end(true)
   })
 
-  it('keeps a persistent session across nodes: queued while away, delivered on reconnecting to the other node', async () => {
-    const id = `${token.id}:persist`
-    const first = await connect(a.mqttUrl, 'token', token.secret, { clientId: id, clean: false })
-    await first.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
-    await first.endAsync()
-    const dev = track(await connect(b.mqttUrl, DEVICE, deviceSecret, { clientId: `${DEVICE}:t2` }))
-    for (let seq = 10; seq < 15; seq++) await dev.publishAsync(`devices/${DEVICE}/telemetry`, telemetry(seq), { qos: 1 })
-    const back = track(
-      mqtt.connect(b.mqttUrl, { username: 'token', password: token.secret, clientId: id, clean: false, reconnectPeriod: 0 }),
-    )
-    const got = collect(back)
-    const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => back.once('connect', resolve))
-    expect(connack.sessionPresent).toBe(true)
-    await waitFor(() => got.length >= 5, 20_000)
-    // Every queued message (aedes queues a QoS 1 message after its PUBACK, so the last ones may
-    // come live rather than from the queue, in either order).
-    expect([...new Set(got.map((m) => m.payload))].sort()).toEqual([10, 11, 12, 13, 14].map(telemetry).sort())
-    back.end(true)
-    dev.end(true)
-  })
+  it(
+    'keeps a persistent session across nodes: queued while away, delivered on reconnecting to the other node',
+    { timeout: 90_000 },
+    async () => {
+      const id = `${token.id}:persist`
+      const first = track(await connect(a.mqttUrl, 'token', token.secret, { clientId: id, clean: false }))
+      await first.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
+      await first.endAsync()
+      const dev = track(await connect(b.mqttUrl, DEVICE, deviceSecret, { clientId: `${DEVICE}:t2` }))
+      for (let seq = 10; seq < 15; seq++) await dev.publishAsync(`devices/${DEVICE}/telemetry`, telemetry(seq), { qos: 1 })
+      const back = track(
+        mqtt.connect(b.mqttUrl, { username: 'token', password: token.secret, clientId: id, clean: false, reconnectPeriod: 0 }),
+      )
+      const got = collect(back)
+      const connack = await connacked(back)
+      expect(connack.sessionPresent).toBe(true)
+      await waitFor(() => got.length >= 5, 30_000).catch((err: Error) => {
+        throw new Error(`${err.message}; got ${JSON.stringify(got)}`)
+      })
+      // Every queued message (aedes queues a QoS 1 message after its PUBACK, so the last ones may
+      // come live rather than from the queue, in either order).
+      expect([...new Set(got.map((m) => m.payload))].sort()).toEqual([10, 11, 12, 13, 14].map(telemetry).sort())
+      back.end(true)
+      dev.end(true)
+    },
+  )
 
   it('takes over a client id across nodes: the connection on node A is closed and the session continues on B', async () => {
     const id = `${token.id}:takeover`
@@ -128,7 +154,7 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
       mqtt.connect(b.mqttUrl, { username: 'token', password: token.secret, clientId: id, clean: false, reconnectPeriod: 0 }),
     )
     const got = collect(onB)
-    const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => onB.once('connect', resolve))
+    const connack = await connacked(onB)
     await closedOnA // MQTT-3.1.4-2
     expect(connack.sessionPresent).toBe(true)
     // The session's subscription, made on node A, now delivers on node B without subscribing again.
@@ -156,15 +182,15 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
   it('publishes, from node B, the will of a device whose node A was killed, and node B stores it offline', async () => {
     const sub = track(await connect(b.mqttUrl, 'token', token.secret, { clientId: `${token.id}:wills` }))
     const got = collect(sub)
-    await sub.subscribeAsync(`devices/${DEVICE}/status`, { qos: 1 })
+    await sub.subscribeAsync(`devices/${WILL_DEVICE}/status`, { qos: 1 })
     const will = JSON.stringify({ online: false, ts: new Date().toISOString(), fw: 'will-1' })
     const dev = track(
-      await connect(a.mqttUrl, DEVICE, deviceSecret, {
-        clientId: DEVICE,
-        will: { topic: `devices/${DEVICE}/status`, payload: Buffer.from(will), qos: 1, retain: true },
+      await connect(a.mqttUrl, WILL_DEVICE, willSecret, {
+        clientId: WILL_DEVICE,
+        will: { topic: `devices/${WILL_DEVICE}/status`, payload: Buffer.from(will), qos: 1, retain: true },
       }),
     )
-    await dev.publishAsync(`devices/${DEVICE}/status`, JSON.stringify({ online: true, ts: new Date().toISOString() }), {
+    await dev.publishAsync(`devices/${WILL_DEVICE}/status`, JSON.stringify({ online: true, ts: new Date().toISOString() }), {
       qos: 1,
       retain: true,
     })
@@ -190,7 +216,7 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
     } as Parameters<typeof openTimeSeriesStore>[0])
     const points = await store.queryPoints({
       measurement: 'device_status',
-      where: { device: DEVICE },
+      where: { device: WILL_DEVICE },
       from: 0,
       to: Date.now() + 1000,
       order: 'desc',
