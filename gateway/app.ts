@@ -237,6 +237,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       bus,
       config: config.mqtt,
       authFailures,
+      cluster: config.redis.url
+        ? { redisUrl: config.redis.url, nodeId: config.server.nodeId, heartbeatMs: config.redis.heartbeatMs }
+        : undefined,
       routes: {
         telemetry: ingest.telemetry,
         status: ingest.status,
@@ -263,6 +266,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       limiter: authFailures,
       readiness: async () => ({
         broker: { ok: broker.ready() },
+        // Cluster mode: a node without Redis routes nothing to the other nodes and keeps no sessions.
+        ...(broker.redisUp() === undefined
+          ? {}
+          : { redis: { ok: broker.redisUp() === true, ...(broker.redisUp() ? {} : { detail: 'Redis unreachable (redis.url)' }) } }),
         store: store.health(),
         ...(vision
           ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } }

@@ -17,6 +17,7 @@ import { createConnectionGuard, defaultMaxConnections, openFileLimit, type Admis
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
+import { openCluster, type Cluster } from './cluster.ts'
 import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
 import { offlinePayload } from './status.ts'
 import { SubscriptionCaps } from './subscription-caps.ts'
@@ -37,6 +38,8 @@ export interface BrokerOptions {
   authFailures?: AuthFailureLimiter | undefined
   /** How often refused CONNECTs are summarised in the log; default 10 s. */
   refusalLogIntervalMs?: number | undefined
+  /** Cluster mode (cluster.ts): sessions and routing through Redis; unset: in-process only. */
+  cluster?: { redisUrl: string; nodeId?: string | undefined; heartbeatMs?: number | undefined } | undefined
 }
 
 /** Defaults of the `mqtt` limits (gateway/config/sections.ts has the same, documented in docs/operations.md). */
@@ -113,6 +116,34 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   const admissions = new WeakMap<Client, Admission>()
   const connacked = new WeakSet<Client>()
 
+  /** Clients whose queue overflowed, logged at most once a minute each. */
+  const overflowLogged = new Map<string, number>()
+  const maxQueued = config.maxQueuedMessages ?? 1000
+  const onDrop = (clientId: string, topic: string | undefined): void => {
+    m.queueDropped.inc()
+    const now = Date.now()
+    if ((overflowLogged.get(clientId) ?? 0) > now - 60_000) return
+    if (overflowLogged.size > 10_000) overflowLogged.clear()
+    overflowLogged.set(clientId, now)
+    log.warn({ event: 'mqtt_queue_full', client: clientId, topic, max: maxQueued }, 'persistent session queue full; oldest message dropped')
+  }
+  const storable = (sub: object): boolean => subscriptionCaps.storable(sub)
+  const maxPersistent = config.maxPersistentSessionsPerIdentity ?? 10
+  const cluster: Cluster | undefined = opts.cluster
+    ? openCluster({
+        url: opts.cluster.redisUrl,
+        nodeId: opts.cluster.nodeId,
+        heartbeatMs: opts.cluster.heartbeatMs,
+        log,
+        metrics: opts.metrics,
+        concurrency: MQ_CONCURRENCY,
+        maxQueued,
+        onDrop: (clientId) => onDrop(clientId, undefined),
+        storable,
+        maxPersistentSessionsPerIdentity: maxPersistent,
+      })
+    : undefined
+
   const hooks = createHooks({
     aedes: () => aedes!,
     registry,
@@ -125,30 +156,18 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     lastOnline,
     willStarted,
     deviceRefreshMs: opts.deviceRefreshMs ?? DEVICE_REFRESH_MS,
-    persistentSessions: new PersistentSessions(config.maxPersistentSessionsPerIdentity ?? 10),
+    persistentSessions: new PersistentSessions(maxPersistent),
+    sharedSessions: cluster?.sessions,
+    movedAway: cluster ? (clientId) => cluster.movedAway(clientId) : undefined,
     subscriptionCaps,
   })
 
-  /** Clients whose queue overflowed, logged at most once a minute each. */
-  const overflowLogged = new Map<string, number>()
-  const maxQueued = config.maxQueuedMessages ?? 1000
-  const persistence = boundedMemoryPersistence({
-    maxQueued,
-    onDrop: (clientId, packet) => {
-      m.queueDropped.inc()
-      const now = Date.now()
-      if ((overflowLogged.get(clientId) ?? 0) > now - 60_000) return
-      if (overflowLogged.size > 10_000) overflowLogged.clear()
-      overflowLogged.set(clientId, now)
-      log.warn(
-        { event: 'mqtt_queue_full', client: clientId, topic: packet.topic, max: maxQueued },
-        'persistent session queue full; oldest message dropped',
-      )
-    },
-    storable: (sub) => subscriptionCaps.storable(sub),
-  })
+  const persistence =
+    cluster?.aedesOptions.persistence ??
+    boundedMemoryPersistence({ maxQueued, onDrop: (clientId, packet) => onDrop(clientId, packet.topic), storable })
 
   aedes = await Aedes.createBroker({
+    ...(cluster ? { id: cluster.nodeId, heartbeatInterval: cluster.aedesOptions.heartbeatInterval, mq: cluster.aedesOptions.mq } : {}),
     persistence,
     concurrency: MQ_CONCURRENCY,
     // A device that stops reading must not stall deliveries to every other client.
@@ -159,8 +178,20 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     authorizePublish: hooks.authorizePublish,
     authorizeSubscribe: hooks.authorizeSubscribe,
     authorizeForward: hooks.authorizeForward,
+  }).catch(async (err: unknown) => {
+    // Redis unreachable at start (its persistence loads the stored subscriptions): nothing left open.
+    await cluster?.close()
+    throw err
   })
   const broker = aedes
+  cluster?.watch(broker)
+  await cluster?.publishOwnWills(broker).catch((err: Error) => {
+    log.warn({ event: 'mqtt_previous_wills_failed', err: err.message }, "could not publish the wills of this node's previous run")
+  })
+  // aedes emits 'error' when its will sweep fails (Redis away): logged, never an unhandled event.
+  ;(broker as unknown as import('node:events').EventEmitter).on('error', (err: Error) =>
+    log.warn({ event: 'mqtt_broker_error', err: err.message }, 'MQTT broker error'),
+  )
 
   broker.on('connackSent', (packet, client) => {
     if ((packet as { returnCode?: number }).returnCode !== 0) return
@@ -190,6 +221,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     if (counted.delete(client)) m.connected.dec({ kind: session.principal.kind })
     const left = sessions.unregister(client)
     if (session.principal.kind !== 'device' || closing || left > 0) return
+    // Taken over by a session on another node (MQTT-3.1.4-2): the device is still online there.
+    if (cluster?.movedAway(client.id)) return
     // The device is gone. Its will says so when it had one and it is being delivered; otherwise
     // (no will, a clean DISCONNECT that discards the will per MQTT-3.1.2-10) the gateway does,
     // unless the device already said it is offline.
@@ -332,6 +365,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     await Promise.all(closed)
     listeners = []
     refusals.close()
+    await cluster?.close()
     log.info({ event: 'mqtt_closed' }, 'MQTT broker closed')
   }
 
@@ -349,5 +383,6 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     connectedCount: () => broker.connectedClients,
     socketStats: () => guard.stats(),
     ready: () => listening && !closing,
+    redisUp: () => cluster?.up(),
   }
 }

@@ -5,6 +5,7 @@
 import type { AuthenticateError, Client, ConnectPacket } from 'aedes'
 import { deviceTopic } from '../protocol/topics.ts'
 import { devicePublish } from './acl.ts'
+import { ownsClientId } from './client-id.ts'
 import type { HookState } from './hook-state.ts'
 import { levelRefused, supportedLevel } from './protocol-level.ts'
 import { principalKey, type Principal } from './sessions.ts'
@@ -32,6 +33,7 @@ const REFUSE_CODE: Record<ConnectRefuseReason, number> = {
   persistent_session_limit: CONNACK.identifierRejected,
   protocol_level: CONNACK.unacceptableProtocolLevel,
   registry_error: CONNACK.serverUnavailable,
+  session_store_error: CONNACK.serverUnavailable,
   rate_limited: CONNACK.notAuthorized,
 }
 
@@ -90,8 +92,22 @@ export function authenticate(
         const reason = step(hs, identified)
         if (reason) return refuseConnect(hs, attempt, reason, done)
       }
-      acceptSession(hs, identified)
-      done(null, true)
+      if (!hs.sharedSessions) {
+        acceptSession(hs, identified)
+        return done(null, true)
+      }
+      // Cluster mode: the persistent-session cap is checked and recorded in Redis in one step.
+      hs.sharedSessions.admit(identified.principal, identified.clientId, identified.clean).then(
+        (reason) => {
+          if (reason) return refuseConnect(hs, attempt, reason, done)
+          acceptSession(hs, identified)
+          done(null, true)
+        },
+        (err: Error) => {
+          hs.log.error({ event: 'mqtt_session_store_error', err: err.message }, 'Redis failed during MQTT authentication')
+          refuseConnect(hs, attempt, 'session_store_error', done)
+        },
+      )
     },
     (err: Error) => done(err as AuthenticateError, false),
   )
@@ -161,6 +177,7 @@ function willPermitted(_hs: HookState, a: IdentifiedAttempt): ConnectRefuseReaso
  * takes over a live client with that id (lib/handlers/connect.js fetchSubs, storeWill, registerClient).
  */
 function clientIdOwned(hs: HookState, a: IdentifiedAttempt): ConnectRefuseReason | undefined {
+  if (hs.sharedSessions) return ownsClientId(a.principal, a.clientId, a.clean) ? undefined : 'client_id_not_owned'
   return hs.persistentSessions.refusal(a.principal, a.clientId, a.clean) ?? undefined
 }
 
@@ -180,7 +197,7 @@ function noForeignTakeover(hs: HookState, a: IdentifiedAttempt): ConnectRefuseRe
 
 /** Step 6: side effects last: the persistent-session count and the session table. */
 function acceptSession(hs: HookState, a: IdentifiedAttempt): void {
-  hs.persistentSessions.accepted(a.principal, a.clientId, a.clean)
+  if (!hs.sharedSessions) hs.persistentSessions.accepted(a.principal, a.clientId, a.clean)
   const statusTopic = a.principal.kind === 'device' ? deviceTopic.status(a.principal.device.id) : ''
   hs.sessions.attach(a.client, a.principal, a.packet?.will?.topic === statusTopic)
 }

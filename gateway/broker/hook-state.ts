@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import type { AuthGate } from './auth-gate.ts'
 import type { PersistentSessions } from './client-id.ts'
+import type { SharedPersistentSessions } from './redis-sessions.ts'
 import type { BrokerMetrics } from './metrics.ts'
 import type { Sessions } from './sessions.ts'
 import type { StatusRetention } from './status.ts'
@@ -28,6 +29,10 @@ export interface HookContext {
   willStarted: WeakSet<Client>
   deviceRefreshMs: number
   persistentSessions: PersistentSessions // client ids per identity (client-id.ts)
+  /** Cluster mode: the same cap kept in Redis for every node (redis-sessions.ts); replaces persistentSessions. */
+  sharedSessions?: SharedPersistentSessions | undefined
+  /** Cluster mode: whether a local client was taken over by a session on another node (cluster.ts). */
+  movedAway?: ((clientId: string) => boolean) | undefined
   subscriptionCaps: SubscriptionCaps // filter length and count per client
 }
 

@@ -161,6 +161,8 @@ function authorizeDeviceWill(
   // Step 3: a newer session of the same device is live: its own status wins, the will is dropped.
   const others = hs.sessions.deviceClients(device.id).filter((c) => c !== client)
   if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
+  // Cluster mode: the session was taken over by a connection to another node, where it is live.
+  if (client && d.route === 'status' && hs.movedAway?.(client.id)) return cb(new Refusal('will superseded by a session on another node'))
   retainOnlyStatus(hs, packet, d.route)
   // An invalid status will says nothing to subscribers: the gateway publishes the offline status.
   if (client && packet.retain) hs.willStarted.add(client)

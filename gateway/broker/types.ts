@@ -57,6 +57,7 @@ export type ConnectRefuseReason =
   | 'persistent_session_limit' // a new clean-session-0 id past mqtt.maxPersistentSessionsPerIdentity
   | 'protocol_level' // not MQTT 3.1.1 or 3.1 (MQTT-3.1.2-2, CONNACK 1)
   | 'registry_error'
+  | 'session_store_error' // cluster mode: Redis could not answer the persistent-session check
   | 'rate_limited' // too many failed authentications (gateway/security/auth-failures.ts)
 
 export interface BrokerTls {
@@ -126,4 +127,6 @@ export interface GatewayBroker {
   socketStats(): { sockets: number; addresses: number; preAuthBytes: number }
   /** True while listening (for /readyz). */
   ready(): boolean
+  /** Cluster mode: whether every Redis connection is ready (for /readyz); undefined without Redis. */
+  redisUp(): boolean | undefined
 }

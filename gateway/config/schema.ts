@@ -55,4 +55,5 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; type: 'string' 
   { env: 'IOC_NODE_ID', key: 'server.nodeId', type: 'string' },
   { env: 'IOC_POSTGRES_URL', key: 'postgres.url', type: 'string' },
   { env: 'IOC_REDIS_URL', key: 'redis.url', type: 'string' },
+  { env: 'IOC_REDIS_HEARTBEAT_MS', key: 'redis.heartbeatMs', type: 'integer' },
 ]

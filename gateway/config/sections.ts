@@ -100,6 +100,8 @@ export const RedisSection = Type.Object(
   {
     /** redis://host:6379/0; MQTT routing, sessions, queues and retained messages shared by the nodes. */
     url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+    /** How often each node says it is alive, ms; the wills of a dead node's clients are out within about 7 × this. */
+    heartbeatMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
   },
   { additionalProperties: false, default: {} },
 )

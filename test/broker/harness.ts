@@ -15,6 +15,8 @@ export const actor: Actor = { type: 'system', id: 'test' }
 
 export interface Harness {
   registry: ReturnType<typeof openRegistry>
+  /** The directory of the registry. */
+  dataDir: string
   metrics: Metrics
   broker: GatewayBroker
   bus: GatewayBus
@@ -46,10 +48,14 @@ export interface HarnessOptions {
   config?: Partial<BrokerConfig>
   authFailures?: AuthFailureLimiter
   refusalLogIntervalMs?: number
+  /** Cluster mode (gateway/broker/cluster.ts): Redis URL, node id, heartbeat. */
+  cluster?: { redisUrl: string; nodeId?: string; heartbeatMs?: number }
+  /** Share another harness's registry directory (several nodes with the same devices and tokens). */
+  dataDir?: string
 }
 
 export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
-  const dir = tempDir('iocgw-broker-')
+  const dir = opts.dataDir ? { path: opts.dataDir, remove: () => undefined } : tempDir('iocgw-broker-')
   const registry = openRegistry(dir.path)
   const metrics = new Metrics({ defaults: false })
   const bus = new GatewayBus()
@@ -71,6 +77,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
     // Every test connects from 127.0.0.1: a generous limit unless the test is about the limit.
     authFailures: opts.authFailures ?? memoryAuthFailureLimiter({ perAddressPerMinute: 10_000 }),
     refusalLogIntervalMs: opts.refusalLogIntervalMs,
+    cluster: opts.cluster,
     config: {
       host: '127.0.0.1',
       port: 0,
@@ -88,6 +95,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
   const clients: MqttClient[] = []
   const h: Harness = {
     registry,
+    dataDir: dir.path,
     metrics,
     broker,
     bus,

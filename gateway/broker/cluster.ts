@@ -1,0 +1,178 @@
+// The broker across several gateway nodes (docs/operations.md "MQTT across nodes"): with
+// `redis.url` set, aedes routes messages between nodes through Redis pub/sub (mqemitter-redis) and
+// keeps sessions, subscriptions, QoS 1 queues, retained messages and wills in Redis
+// (aedes-persistence-redis, bounded by redis-queue.ts). Each node's aedes id is its node id, so
+// that the nodes tell each other apart:
+//
+// - `$SYS/{id}/heartbeat` every `redis.heartbeatMs`; a node whose heartbeat is older than 3 ×
+//   that is dead, and the next will sweep (every 4 ×) of any surviving node publishes the wills
+//   of its clients (aedes.js listen, _clearWills). A will is therefore out at most about
+//   7 × heartbeatMs after a node dies.
+// - `$SYS/{id}/new/clients` when a client registers; every other node closes its own client with
+//   that id (MQTT-3.1.4-2 takeover across nodes, aedes.js closeSameClients).
+//
+// Redis being unreachable never stops the process: the connections retry for ever, errors are
+// logged (once a minute per connection) and `iocgw_redis_up` and /readyz say so.
+import { hostname } from 'node:os'
+import { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Aedes } from 'aedes'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import { boundedRedisPersistence } from './redis-queue.ts'
+import { SharedPersistentSessions } from './redis-sessions.ts'
+
+const require = createRequire(import.meta.url)
+const mqemitterRedis = require('mqemitter-redis') as (opts: {
+  subConn: Redis
+  pubConn: Redis
+  concurrency: number
+  matchEmptyLevels: boolean
+}) => object
+
+/** Default `redis.heartbeatMs` (gateway/config/sections.ts has the same). */
+export const DEFAULT_HEARTBEAT_MS = 2_000
+
+export interface ClusterOptions {
+  url: string
+  /** `server.nodeId`; unset: the host name. */
+  nodeId?: string | undefined
+  heartbeatMs?: number | undefined
+  log: Logger
+  metrics: Metrics
+  /** aedes' mq concurrency. */
+  concurrency: number
+  maxQueued: number
+  onDrop: (clientId: string, what: string) => void
+  storable: (sub: object) => boolean
+  maxPersistentSessionsPerIdentity: number
+}
+
+export interface Cluster {
+  nodeId: string
+  /** What aedes.createBroker takes from the cluster. */
+  aedesOptions: { id: string; heartbeatInterval: number; mq: object; persistence: object }
+  sessions: SharedPersistentSessions
+  /** True while every Redis connection is ready. */
+  up(): boolean
+  /** Gives the takeover watch aedes' table of local clients (once aedes exists). */
+  watch(aedes: Aedes): void
+  /**
+   * Publishes the wills this node id left from a previous run (killed, then restarted before the
+   * other nodes declared it dead: they then never publish them, as its heartbeat is back).
+   */
+  publishOwnWills(aedes: Aedes): Promise<number>
+  /** Whether the local client with this id was taken over by a session on another node. */
+  movedAway(clientId: string): boolean
+  /** After aedes closed (it closes the mq connections itself): the persistence connection. */
+  close(): Promise<void>
+}
+
+/** How long a takeover by another node is remembered for the local client it closes. */
+const MOVED_MEMORY_MS = 60_000
+
+export function openCluster(opts: ClusterOptions): Cluster {
+  const nodeId = opts.nodeId ?? hostname()
+  const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
+  const log = opts.log.child({ component: 'redis' })
+  const conns = new Map<string, { redis: Redis; ready: boolean; loggedAt: number }>()
+  let closing = false
+
+  const connect = (role: string): Redis => {
+    const redis = new Redis(opts.url, {
+      connectionName: `iocgw:${nodeId}:${role}`,
+      // Retry for ever, at most every 2 s: an outage is waited out, never a crash.
+      retryStrategy: (times) => Math.min(times * 200, 2_000),
+    })
+    const state = { redis, ready: false, loggedAt: 0 }
+    conns.set(role, state)
+    redis.on('ready', () => {
+      if (!state.ready && state.loggedAt > 0) log.info({ event: 'redis_connected', role }, 'Redis reachable again')
+      state.ready = true
+    })
+    const down = (): void => {
+      state.ready = false
+    }
+    redis.on('close', down)
+    redis.on('end', down)
+    redis.on('error', (err: Error) => {
+      state.ready = redis.status === 'ready'
+      if (closing) return
+      const now = Date.now()
+      if (now - state.loggedAt < 60_000) return
+      state.loggedAt = now
+      // The URL may hold a password: never logged.
+      log.error({ event: 'redis_error', role, err: err.message }, 'Redis unreachable or failing (logged once a minute per connection)')
+    })
+    return redis
+  }
+
+  const dbConn = connect('persistence')
+  const subConn = connect('subscriber')
+  const pubConn = connect('publisher')
+  const mq = mqemitterRedis({ subConn, pubConn, concurrency: opts.concurrency, matchEmptyLevels: true })
+  // mqemitter-redis re-emits connection errors on its state emitter; the connection handlers above log them.
+  ;(mq as { state: { on(ev: string, f: (e: Error) => void): void } }).state.on('error', () => undefined)
+  const persistence = boundedRedisPersistence({ conn: dbConn, maxQueued: opts.maxQueued, onDrop: opts.onDrop, storable: opts.storable })
+
+  const up = (): boolean => [...conns.values()].every((c) => c.ready)
+  opts.metrics.gaugeReading('redis_up', 'Whether every Redis connection of this node is ready (1) or not (0); cluster mode only', () =>
+    up() ? 1 : 0,
+  )
+  const moved = new Map<string, number>()
+  let local: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  // Registered before aedes' own handler (closeSameClients, which closes the local client and so
+  // starts its will): mqemitter calls a topic's listeners in the order they were added.
+  ;(mq as { on(topic: string, f: (p: { topic: string; payload: Buffer | string }, done: () => void) => void): void }).on(
+    '$SYS/+/new/clients',
+    (packet, done) => {
+      const serverId = packet.topic.split('/')[1]
+      const clientId = packet.payload.toString()
+      if (serverId !== nodeId && local[clientId]) {
+        const now = Date.now()
+        for (const [id, at] of moved) if (at < now - MOVED_MEMORY_MS) moved.delete(id)
+        moved.set(clientId, now)
+      }
+      done()
+    },
+  )
+
+  return {
+    nodeId,
+    aedesOptions: { id: nodeId, heartbeatInterval: heartbeatMs, mq, persistence },
+    sessions: new SharedPersistentSessions(dbConn, opts.maxPersistentSessionsPerIdentity),
+    up,
+    watch(aedes: Aedes): void {
+      local = (aedes as unknown as { clients: Record<string, unknown> }).clients
+    },
+    movedAway: (clientId) => moved.has(clientId),
+    async publishOwnWills(aedes: Aedes): Promise<number> {
+      type Will = { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; clientId: string; brokerId: string }
+      const b = aedes as unknown as {
+        persistence: { streamWill(brokers: object): AsyncIterable<Will>; delWill(c: { id: string; brokerId: string }): Promise<unknown> }
+        authorizePublish(client: null, packet: Will, cb: (err?: Error | null) => void): void
+        publish(packet: Will, cb: (err?: Error) => void): void
+      }
+      let published = 0
+      // Before this node takes any client: every will under its id belongs to a previous run.
+      for await (const will of b.persistence.streamWill({})) {
+        if (will.brokerId !== nodeId) continue
+        const allowed = await new Promise<boolean>((resolve) => b.authorizePublish(null, will, (err) => resolve(!err)))
+        if (allowed) {
+          await new Promise<void>((resolve, reject) => b.publish(will, (err) => (err ? reject(err) : resolve())))
+          published++
+        }
+        await b.persistence.delWill({ id: will.clientId, brokerId: will.brokerId })
+      }
+      if (published > 0) log.info({ event: 'mqtt_previous_wills', published }, "wills left by this node's previous run published")
+      return published
+    },
+    async close(): Promise<void> {
+      closing = true
+      for (const { redis } of conns.values()) {
+        if (redis.status === 'end') continue
+        await redis.quit().catch(() => redis.disconnect())
+      }
+    },
+  }
+}

@@ -1,0 +1,94 @@
+// aedes-persistence-redis with the same two rules offline-queue.ts adds to the memory persistence:
+// each persistent session's outgoing queue is bounded at `mqtt.maxQueuedMessages` (oldest dropped
+// and counted, as mosquitto's `max_queued_messages`), and only granted subscriptions are stored.
+//
+// The stock Redis persistence keeps, per client, a list `outgoing:{client id}` of packet keys
+// (`packet:{broker id}:{counter}`), and per packet a count `…:offlineCount` of the lists holding
+// it; the packet is deleted when that count reaches 0. It never trims the list, so a subscriber to
+// `devices/+/telemetry` that stays away grows Redis without bound, shared by every node. Here,
+// after each enqueue, one Lua script (atomic, so nodes enqueueing for the same client at once
+// never drop more than the excess) pops the oldest keys past the bound and releases their packets.
+import type { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+
+interface QueuedPacket {
+  topic?: string
+}
+type ClientRef = { id: string }
+
+interface RedisPersistenceBase {
+  outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void>
+  addSubscriptions(client: ClientRef, subs: object[]): Promise<void>
+}
+
+const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: {
+  conn: Redis
+  maxSessionDelivery: number
+}) => RedisPersistenceBase
+const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js') as {
+  CallBackPersistence: new (factory: (opts: object) => RedisPersistenceBase, opts?: object) => object
+}
+
+/** Pops what is past ARGV[1] in the list KEYS[1] (oldest first) and releases those packets. */
+const TRIM_SCRIPT = `
+local excess = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return {} end
+local popped = redis.call('LPOP', KEYS[1], excess)
+for _, key in ipairs(popped) do
+  local left = redis.call('DECR', key .. ':offlineCount')
+  if left <= 0 then redis.call('DEL', key, key .. ':offlineCount') end
+end
+return popped
+`
+
+export interface RedisQueueOptions {
+  /** The connection the persistence uses (cluster.ts owns it). */
+  conn: Redis
+  /** Messages kept per client at most. */
+  maxQueued: number
+  /** Called for each message dropped to keep a queue within the bound (the packet key only). */
+  onDrop: (clientId: string, packetKey: string) => void
+  /** Whether one entry of a SUBSCRIBE may be stored (offline-queue.ts OfflineQueueOptions.storable). */
+  storable?: ((sub: object) => boolean) | undefined
+}
+
+/** The stock persistence's key for a client's outgoing list (asyncPersistence.js outgoingKey). */
+function outgoingKey(clientId: string): string {
+  return `outgoing:${encodeURIComponent(clientId)}`
+}
+
+class BoundedRedisPersistence extends AsyncRedisPersistence {
+  private readonly storedLists = new WeakSet<object[]>()
+
+  constructor(private readonly bound: RedisQueueOptions) {
+    // The whole bounded queue is streamed to a reconnecting session (the stock default is 1,000).
+    super({ conn: bound.conn, maxSessionDelivery: bound.maxQueued })
+  }
+
+  override async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
+    await super.outgoingEnqueueCombi(subs, packet)
+    for (const sub of subs ?? []) {
+      const dropped = (await this.bound.conn.eval(TRIM_SCRIPT, 1, outgoingKey(sub.clientId), this.bound.maxQueued)) as string[]
+      for (const key of dropped) this.bound.onDrop(sub.clientId, key)
+    }
+  }
+
+  override async addSubscriptions(client: ClientRef, subs: object[]): Promise<void> {
+    const storable = this.bound.storable
+    if (!storable) return super.addSubscriptions(client, subs)
+    // As offline-queue.ts: aedes hands the same list once per granted filter, and has answered
+    // every filter of the packet one microtask later.
+    if (this.storedLists.has(subs)) return
+    this.storedLists.add(subs)
+    await Promise.resolve()
+    const kept = subs.filter(storable)
+    if (kept.length > 0) await super.addSubscriptions(client, kept)
+  }
+}
+
+/** aedes' `persistence` option: aedes-persistence-redis with bounded outgoing queues. */
+export function boundedRedisPersistence(opts: RedisQueueOptions): object {
+  return new CallBackPersistence(() => new BoundedRedisPersistence(opts))
+}

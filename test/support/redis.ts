@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect } from 'node:net'
+import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
+
+// A throwaway real redis-server (Debian's redis-server package) for tests: its own temp dir, a
+// free port on 127.0.0.1, no persistence to disk. It can be stopped and started again on the
+// same port (an outage), or killed.
+//
+//   const ok = requireRedis()                 // skip outside CI when redis-server is missing
+//   describe.skipIf(!ok)('...', () => { ... })
+//   const redis = await startRedis()
+//   redis.url                                 // redis://127.0.0.1:PORT (IOC_REDIS_URL form)
+//   await redis.stop(); await redis.start(); await redis.kill()
+
+export interface RedisServer {
+  readonly url: string
+  readonly port: number
+  readonly running: boolean
+  /** SIGTERM, waits for the exit, removes the temp dir. */
+  stop(): Promise<void>
+  /** SIGKILL, waits for the exit (the temp dir stays; stop() or start() later). */
+  kill(): Promise<void>
+  /** Starts again on the same port (empty: nothing is saved to disk). */
+  start(): Promise<void>
+}
+
+/** Whether tests needing redis-server may run (false outside CI when it is missing; throws in CI). */
+export function requireRedis(): boolean {
+  return requireCommand('redis-server')
+}
+
+/** Answers true once the server replies PONG to a PING. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1')
+    let got = ''
+    s.setTimeout(1000, () => {
+      s.destroy()
+      resolve(false)
+    })
+    s.on('error', () => resolve(false))
+    s.on('connect', () => s.write('PING\r\n'))
+    s.on('data', (d) => {
+      got += d.toString()
+      if (got.includes('\r\n')) {
+        s.destroy()
+        resolve(got.startsWith('+PONG'))
+      }
+    })
+  })
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  if (!requireRedis()) throw new Error('redis-server is not installed (Debian package redis-server)')
+  const dir = tempDir('iocgw-redis-')
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  let exited: Promise<unknown> = Promise.resolve()
+  let log = ''
+
+  async function start(): Promise<void> {
+    if (child && child.exitCode === null && child.signalCode === null) return
+    log = ''
+    const c = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    c.stdout!.on('data', (d: Buffer) => (log += d.toString()))
+    c.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+    exited = new Promise((resolve) => c.once('exit', resolve))
+    child = c
+    await waitFor(
+      async () => {
+        if (c.exitCode !== null) throw new Error(`redis-server exited: ${log}`)
+        return ping(port)
+      },
+      20_000,
+      50,
+    )
+  }
+
+  async function signal(sig: NodeJS.Signals): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    child.kill(sig)
+    await exited
+  }
+
+  await start()
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null
+    },
+    start,
+    kill: () => signal('SIGKILL'),
+    async stop() {
+      await signal('SIGTERM')
+      dir.remove()
+    },
+  }
+}
