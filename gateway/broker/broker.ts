@@ -309,7 +309,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
           refused: (reason, address, detail) => {
             m.proxyHeaderRefused.inc({ reason })
             refusals.note(address, undefined, `proxy_header_${reason}`)
-            log.debug({ event: 'mqtt_proxy_header_refused', reason, address, detail }, 'MQTT connection without a valid PROXY header closed')
+            log.debug(
+              { event: 'mqtt_proxy_header_refused', reason, address, detail },
+              'MQTT connection without a valid PROXY header closed',
+            )
           },
         }
       : undefined

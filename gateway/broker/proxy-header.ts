@@ -36,7 +36,8 @@ const V1_MAX = 107
 const V2_FIXED = 16
 
 /** True while `buf` is still a prefix of `sig` or starts with it. */
-const startsLike = (buf: Buffer, sig: Buffer): boolean => sig.subarray(0, Math.min(buf.length, sig.length)).equals(buf.subarray(0, sig.length))
+const startsLike = (buf: Buffer, sig: Buffer): boolean =>
+  sig.subarray(0, Math.min(buf.length, sig.length)).equals(buf.subarray(0, sig.length))
 
 const refused = (reason: ProxyHeaderRefusal, detail: string): ProxyHeaderResult => ({ kind: 'refused', reason, detail })
 
@@ -67,7 +68,8 @@ function parseV1(buf: Buffer): ProxyHeaderResult {
   }
   const family = parsed.inetProtocol === INETProtocol.TCP4 ? 4 : 6
   const { ipAddress, port } = parsed.source
-  if (isIP(ipAddress) !== family || isIP(parsed.destination.ipAddress) !== family) return refused('malformed', `v1: not ${parsed.inetProtocol} addresses`)
+  if (isIP(ipAddress) !== family || isIP(parsed.destination.ipAddress) !== family)
+    return refused('malformed', `v1: not ${parsed.inetProtocol} addresses`)
   if (!validPort(port) || !validPort(parsed.destination.port)) return refused('malformed', 'v1: port out of range')
   return { kind: 'ok', headerBytes, address: ipAddress, port }
 }
