@@ -59,11 +59,12 @@ describe.skipIf(!HAVE)('MQTT behind HAProxy with the PROXY protocol', () => {
     front.v1 = await freePort()
     front.tls = await freePort()
     const node = (port: number) => [{ name: 'node1', host: '127.0.0.1', port }]
+    // No health checks: their connections come from 127.0.0.1 and would count against its cap of 2.
     haproxy = await startHaproxy(
       [
-        tcpFrontend({ name: 'mqtt', port: front.v2, backends: node(h.ports.mqtt) }),
-        tcpFrontend({ name: 'mqtt_v1', port: front.v1, backends: node(h.ports.mqtt), proxy: 'v1' }),
-        tcpFrontend({ name: 'mqtts', port: front.tls, backends: node(h.ports.tls!) }),
+        tcpFrontend({ name: 'mqtt', port: front.v2, backends: node(h.ports.mqtt), check: false }),
+        tcpFrontend({ name: 'mqtt_v1', port: front.v1, backends: node(h.ports.mqtt), proxy: 'v1', check: false }),
+        tcpFrontend({ name: 'mqtts', port: front.tls, backends: node(h.ports.tls!), check: false }),
       ],
       [front.v2, front.v1, front.tls],
     )
@@ -80,7 +81,8 @@ describe.skipIf(!HAVE)('MQTT behind HAProxy with the PROXY protocol', () => {
     expect([a1.connack, a2.connack]).toEqual([0, 0])
     const a3 = await mqttConnect({ port: front.v2, from: '127.0.0.2', username: 'proxy-01', password: secret })
     expect(a3.connack).toBeUndefined()
-    await waitFor(async () => (await h.counter('mqtt_connections_closed_total', { reason: 'address_limit' })) === 1)
+    // At least once: HAProxy may retry a connection the node closes at once (its `retries`).
+    await waitFor(async () => (await h.counter('mqtt_connections_closed_total', { reason: 'address_limit' })) >= 1)
     // Another client through the same balancer is still let in.
     const b1 = await mqttConnect({ port: front.v2, from: '127.0.0.3', username: 'proxy-01', password: secret })
     expect(b1.connack).toBe(0)
@@ -144,9 +146,12 @@ describe.skipIf(!HAVE)('MQTT behind HAProxy with the PROXY protocol', () => {
     const slow = await mqttConnect({ port: h.ports.mqtt, before: pieces, gapMs: 30, username: 'proxy-01', password: 'wrong' })
     expect(slow.connack).toBe(4)
     await waitFor(() => summarised(h)['10.20.30.40']?.bad_secret === 1)
-    const s = await mqttConnect({ port: h.ports.mqtt, before: [v1('10.20.30.41')], username: 'proxy-01', password: secret })
-    expect(s.connack).toBe(0)
-    s.socket.destroy()
+    const s = await mqttConnect({ port: h.ports.mqtt, before: [v1('10.20.30.41')], glued: true, username: 'proxy-01', password: 'wrong' })
+    expect(s.connack).toBe(4)
+    const t = await mqttConnect({ port: h.ports.tls!, before: [v2('10.20.30.42')], glued: true, username: 'x', password: 'y' })
+    // The header is read, then TLS finds no ClientHello: closed, no CONNACK.
+    expect(t.connack).toBeUndefined()
+    await waitFor(() => summarised(h)['10.20.30.41']?.bad_secret === 1)
   })
 
   it('holds a header to the pre-CONNECT limits: the time and the bytes', async () => {

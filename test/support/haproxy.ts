@@ -34,6 +34,8 @@ export function tcpFrontend(opts: {
   port: number
   backends: Backend[]
   proxy?: 'v1' | 'v2' | 'none'
+  /** Health checks on (default); their connections come from HAProxy's own address. */
+  check?: boolean
   timing?: CheckTiming
 }): string {
   const send = { v1: ' send-proxy', v2: ' send-proxy-v2', none: '' }[opts.proxy ?? 'v2']
@@ -50,7 +52,7 @@ export function tcpFrontend(opts: {
     ...(httpCheck ? ['  option httpchk GET /readyz', '  http-check expect status 200'] : []),
     ...opts.backends.map(
       (b) =>
-        `  server ${b.name} ${b.host}:${b.port}${send} ${checkParams(opts.timing)}` +
+        `  server ${b.name} ${b.host}:${b.port}${send}${opts.check === false ? '' : ` ${checkParams(opts.timing)}`}` +
         (b.checkPort !== undefined ? ` port ${b.checkPort}` : ''),
     ),
     '',

@@ -25,6 +25,8 @@ export interface ConnectOptions {
   /** Written before the CONNECT, one chunk each, `gapMs` apart. */
   before?: Buffer[]
   gapMs?: number
+  /** Write `before` and the CONNECT as one buffer (they then arrive in one segment). */
+  glued?: boolean
   /** Give up waiting for an answer after this long (the socket is then destroyed). */
   waitMs?: number
 }
@@ -47,6 +49,10 @@ export function mqttConnect(o: ConnectOptions): Promise<ConnectResult> {
   return new Promise((resolve) => {
     const opts = { host: '127.0.0.1', port: o.port, localAddress: o.from ?? '127.0.0.1' }
     const send = async (): Promise<void> => {
+      if (o.glued) {
+        socket.write(Buffer.concat([...(o.before ?? []), connectBytes(o.username, o.password, o.clientId)]))
+        return
+      }
       for (const chunk of o.before ?? []) {
         if (socket.destroyed) return
         socket.write(chunk)
