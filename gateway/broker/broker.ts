@@ -8,7 +8,7 @@ import { deviceTopic } from '../protocol/topics.ts'
 import type { Device, DeviceRegistry, RevocationEvent } from '../registry/types.ts'
 import { PersistentSessions } from './client-id.ts'
 import { DEVICE_REFRESH_MS, TOKEN_USERNAME, createHooks } from './hooks.ts'
-import { tcpListener, tlsListener, wsListener, type Listener } from './listeners.ts'
+import { tcpListener, tlsListener, wsListener, type Listener, type ProxyProtocol } from './listeners.ts'
 import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPackets } from './packet-limit.ts'
@@ -336,11 +336,24 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
         )
       }
     }
+    // Behind a TCP balancer the header names the client (docs/operations.md "HAProxy in front").
+    const proxy: ProxyProtocol | undefined = config.proxyProtocol
+      ? {
+          refused: (reason, address, detail) => {
+            m.proxyHeaderRefused.inc({ reason })
+            refusals.note(address, undefined, `proxy_header_${reason}`)
+            log.debug(
+              { event: 'mqtt_proxy_header_refused', reason, address, detail },
+              'MQTT connection without a valid PROXY header closed',
+            )
+          },
+        }
+      : undefined
     try {
-      listeners.push(await tcpListener(handle, guard, config.host, config.port))
+      listeners.push(await tcpListener(handle, guard, config.host, config.port, proxy))
       listeners.push(await wsListener(handle, guard, config.host, config.wsPort, config.wsPath, limits.connectTimeoutMs))
       if (config.tls)
-        listeners.push(await tlsListener(handle, guard, config.host, config.tlsPort ?? 8883, config.tls, limits.connectTimeoutMs))
+        listeners.push(await tlsListener(handle, guard, config.host, config.tlsPort ?? 8883, config.tls, limits.connectTimeoutMs, proxy))
     } catch (err) {
       await Promise.all(listeners.map((l) => l.close()))
       listeners = []
@@ -349,7 +362,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     listening = true
     const [tcp, ws, tls] = listeners
     const ports: BrokerPorts = { mqtt: tcp!.port, ws: ws!.port, ...(tls ? { tls: tls.port } : {}) }
-    log.info({ event: 'mqtt_listening', host: config.host, ...ports, wsPath: config.wsPath }, 'MQTT broker listening')
+    log.info(
+      { event: 'mqtt_listening', host: config.host, ...ports, wsPath: config.wsPath, proxyProtocol: config.proxyProtocol === true },
+      'MQTT broker listening',
+    )
     return ports
   }
 

@@ -35,9 +35,22 @@ export interface Admission {
   connacked(): void
 }
 
+/**
+ * A socket counted toward the total, its pre-CONNECT timer running, whose client address is not
+ * known yet (a PROXY protocol header names it, proxy-header.ts).
+ */
+export interface HeldSocket {
+  /** Header bytes received; counted like any byte before CONNACK. False when that closed the socket. */
+  received(bytes: number): boolean
+  /** The client's address is known: the per-address cap applies. Undefined when refused (and destroyed). */
+  admit(address: string): Admission | undefined
+}
+
 export interface ConnectionGuard {
   /** Called for every accepted socket; undefined when it was refused (and destroyed). */
   admit(socket: Socket): Admission | undefined
+  /** Like admit, for a socket whose client address comes later; undefined when refused (and destroyed). */
+  hold(socket: Socket): HeldSocket | undefined
   /** Sockets held now, and bytes received by sockets without CONNACK. */
   stats(): { sockets: number; addresses: number; preAuthBytes: number }
 }
@@ -76,54 +89,84 @@ export function createConnectionGuard(limits: GuardLimits, closed: (reason: Guar
     return undefined
   }
 
-  return {
-    admit(socket) {
-      const address = socket.remoteAddress ?? 'unknown'
-      const held = perAddress.get(address) ?? 0
-      if (sockets >= limits.maxTotal) return refuse(socket, 'total_limit', address)
-      if (held >= limits.maxPerAddress) return refuse(socket, 'address_limit', address)
-      perAddress.set(address, held + 1)
-      sockets++
+  function hold(socket: Socket): HeldSocket | undefined {
+    /** Until the client address is known, refusals name the connection's own. */
+    let address = socket.remoteAddress ?? 'unknown'
+    if (sockets >= limits.maxTotal) return refuse(socket, 'total_limit', address)
+    sockets++
+    let counted = false
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      sockets--
+      if (!counted) return
+      const n = (perAddress.get(address) ?? 1) - 1
+      if (n <= 0) perAddress.delete(address)
+      else perAddress.set(address, n)
+    }
 
-      /** Bytes received before CONNACK; -1 once connacked or closed. */
-      let bytes = 0
-      let watched: { stream: Socket; onData: (chunk: Buffer) => void } | undefined
-      let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-        timer = undefined
-        refuse(socket, 'connect_timeout', address)
-      }, limits.connectTimeoutMs)
-      timer.unref()
-      const stopPreAuth = (): void => {
-        if (timer) clearTimeout(timer)
-        timer = undefined
-        if (watched) watched.stream.removeListener('data', watched.onData)
-        watched = undefined
-        if (bytes > 0) preAuthBytes -= bytes
-        bytes = -1
-      }
-      socket.once('close', () => {
-        stopPreAuth()
-        sockets--
-        const n = (perAddress.get(address) ?? 1) - 1
-        if (n <= 0) perAddress.delete(address)
-        else perAddress.set(address, n)
-      })
-      return {
-        watchBytes(stream) {
-          if (bytes < 0 || watched) return
-          const onData = (chunk: Buffer): void => {
-            if (bytes < 0) return
-            bytes += chunk.length
-            preAuthBytes += chunk.length
-            if (bytes > limits.maxPreAuthBytes) refuse(socket, 'preauth_bytes', address)
-            else if (preAuthBytes > limits.preAuthBudgetBytes) refuse(socket, 'preauth_budget', address)
-          }
-          watched = { stream, onData }
-          stream.on('data', onData)
-        },
-        connacked: stopPreAuth,
-      }
-    },
+    /** Bytes received before CONNACK; -1 once connacked or closed. */
+    let bytes = 0
+    let watched: { stream: Socket; onData: (chunk: Buffer) => void } | undefined
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      timer = undefined
+      refuse(socket, 'connect_timeout', address)
+    }, limits.connectTimeoutMs)
+    timer.unref()
+    const stopPreAuth = (): void => {
+      if (timer) clearTimeout(timer)
+      timer = undefined
+      if (watched) watched.stream.removeListener('data', watched.onData)
+      watched = undefined
+      if (bytes > 0) preAuthBytes -= bytes
+      bytes = -1
+    }
+    /** False when these bytes closed the socket. */
+    const count = (n: number): boolean => {
+      if (bytes < 0) return false
+      bytes += n
+      preAuthBytes += n
+      if (bytes > limits.maxPreAuthBytes) refuse(socket, 'preauth_bytes', address)
+      else if (preAuthBytes > limits.preAuthBudgetBytes) refuse(socket, 'preauth_budget', address)
+      else return true
+      return false
+    }
+    socket.once('close', () => {
+      stopPreAuth()
+      release()
+    })
+    const admission: Admission = {
+      watchBytes(stream) {
+        if (bytes < 0 || watched) return
+        const onData = (chunk: Buffer): void => void count(chunk.length)
+        watched = { stream, onData }
+        stream.on('data', onData)
+      },
+      connacked: stopPreAuth,
+    }
+    return {
+      received: count,
+      admit(clientAddress) {
+        if (bytes < 0 || released) return undefined
+        address = clientAddress
+        const held = perAddress.get(address) ?? 0
+        if (held >= limits.maxPerAddress) {
+          // Released now, not on 'close': the socket no longer counts toward the total either.
+          stopPreAuth()
+          release()
+          return refuse(socket, 'address_limit', address)
+        }
+        perAddress.set(address, held + 1)
+        counted = true
+        return admission
+      },
+    }
+  }
+
+  return {
+    admit: (socket) => hold(socket)?.admit(socket.remoteAddress ?? 'unknown'),
+    hold,
     stats: () => ({ sockets, addresses: perAddress.size, preAuthBytes }),
   }
 }

@@ -1,12 +1,14 @@
-// Network listeners for the broker: MQTT over TCP, over WebSocket (at a path) and over TLS.
+// Network listeners for the broker: MQTT over TCP, over WebSocket (at a path) and over TLS. With
+// `mqtt.proxyProtocol` the TCP and TLS ones read a PROXY protocol header first (proxy-socket.ts).
 import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createServer as createTlsServer } from 'node:tls'
+import { TLSSocket, createSecureContext, createServer as createTlsServer } from 'node:tls'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { IncomingMessage } from 'node:http'
 import type { Admission, ConnectionGuard } from './conn-guard.ts'
+import { presentAs, readProxyHeader, type ProxyRefused } from './proxy-socket.ts'
 import type { BrokerConfig } from './types.ts'
 
 /** Largest WebSocket message accepted: a 2 MiB frame (docs/mqtt.md) plus MQTT framing and topic. */
@@ -51,19 +53,46 @@ function listenOn(server: NetServer | HttpServer, name: string, host: string, po
  */
 const TCP_KEEPALIVE_MS = 60_000
 
+/** Set on a listener when every connection comes from a load balancer that sends a PROXY header. */
+export interface ProxyProtocol {
+  /** Hears each connection closed for a missing or invalid header. */
+  refused: ProxyRefused
+}
+
 /**
  * Every socket of a listener: TCP keepalive on, admitted by the guard (refused ones are destroyed
- * at once), and kept for destroyAll. `admitted` hears each one the guard let in.
+ * at once), and kept for destroyAll. `admitted` hears each one the guard let in. With `proxy`, the
+ * guard holds the socket (its timer and byte limits running) until the header names the client,
+ * then admits it under that address; the socket then reports it as its `remoteAddress`.
  */
-function track(server: NetServer | HttpServer, guard: ConnectionGuard, admitted: (s: Socket, a: Admission) => void): Set<Socket> {
+function track(
+  server: NetServer | HttpServer,
+  guard: ConnectionGuard,
+  admitted: (s: Socket, a: Admission) => void,
+  proxy?: ProxyProtocol,
+): Set<Socket> {
   const sockets = new Set<Socket>()
-  server.on('connection', (s: Socket) => {
-    const admission = guard.admit(s)
-    if (!admission) return
+  const keep = (s: Socket): void => {
     s.setKeepAlive(true, TCP_KEEPALIVE_MS)
     sockets.add(s)
     s.once('close', () => sockets.delete(s))
-    admitted(s, admission)
+  }
+  server.on('connection', (s: Socket) => {
+    if (!proxy) {
+      const admission = guard.admit(s)
+      if (!admission) return
+      keep(s)
+      admitted(s, admission)
+      return
+    }
+    const held = guard.hold(s)
+    if (!held) return
+    keep(s)
+    readProxyHeader(s, held, proxy.refused, (client) => {
+      presentAs(s, client)
+      const admission = held.admit(client.address)
+      if (admission) admitted(s, admission)
+    })
   })
   return sockets
 }
@@ -84,10 +113,10 @@ async function netListener(name: string, server: NetServer, host: string, port: 
   }
 }
 
-export function tcpListener(handle: Handle, guard: ConnectionGuard, host: string, port: number): Promise<Listener> {
+export function tcpListener(handle: Handle, guard: ConnectionGuard, host: string, port: number, proxy?: ProxyProtocol): Promise<Listener> {
   // No Nagle delay: CONNACK and PUBACK are small and latency-bound.
   const server = createNetServer({ noDelay: true })
-  const sockets = track(server, guard, (socket, admission) => handle(socket, undefined, admission))
+  const sockets = track(server, guard, (socket, admission) => handle(socket, undefined, admission), proxy)
   return netListener('MQTT', server, host, port, sockets)
 }
 
@@ -98,6 +127,7 @@ export function tlsListener(
   port: number,
   tls: NonNullable<BrokerConfig['tls']>,
   connectTimeoutMs: number,
+  proxy?: ProxyProtocol,
 ): Promise<Listener> {
   let cert: Buffer
   let key: Buffer
@@ -107,6 +137,7 @@ export function tlsListener(
   } catch (err) {
     return Promise.reject(new Error(`MQTT TLS: cannot read certificate or key (${(err as Error).message})`))
   }
+  if (proxy) return proxiedTlsListener(handle, guard, host, port, cert, key, proxy)
   // The handshake counts against the same pre-CONNECT time (Node's default allows 120 s).
   const server = createTlsServer({ cert, key, handshakeTimeout: connectTimeoutMs })
   // The TLS socket of a connection has the address and port of the TCP socket the guard admitted.
@@ -124,6 +155,43 @@ export function tlsListener(
     if (!admission) return socket.destroy()
     handle(socket, undefined, admission)
   })
+  return netListener('MQTT TLS', server, host, port, sockets)
+}
+
+/**
+ * TLS behind a balancer in TCP passthrough: the PROXY header comes before the TLS bytes, so the
+ * TLS socket is made on each connection once its header is read (a tls.Server would take the
+ * header for a ClientHello). The handshake runs under the guard's pre-CONNECT timer.
+ */
+function proxiedTlsListener(
+  handle: Handle,
+  guard: ConnectionGuard,
+  host: string,
+  port: number,
+  cert: Buffer,
+  key: Buffer,
+  proxy: ProxyProtocol,
+): Promise<Listener> {
+  let secureContext: ReturnType<typeof createSecureContext>
+  try {
+    secureContext = createSecureContext({ cert, key })
+  } catch (err) {
+    return Promise.reject(new Error(`MQTT TLS: certificate or key not usable (${(err as Error).message})`))
+  }
+  const server = createNetServer({ noDelay: true })
+  const sockets = track(
+    server,
+    guard,
+    (raw, admission) => {
+      // The bytes after the header are still buffered in `raw`; TLSSocket reads them first.
+      const socket = new TLSSocket(raw, { isServer: true, secureContext })
+      presentAs(socket, { address: raw.remoteAddress ?? 'unknown', port: raw.remotePort })
+      // A failed handshake is the client's problem; aedes listens for errors once it has the socket.
+      socket.on('error', () => socket.destroy())
+      socket.once('secure', () => handle(socket, undefined, admission))
+    },
+    proxy,
+  )
   return netListener('MQTT TLS', server, host, port, sockets)
 }
 

@@ -43,6 +43,11 @@ export function brokerMetrics(metrics: Metrics) {
       'MQTT sockets refused or closed by a connection limit, by reason (address_limit, total_limit, connect_timeout, preauth_bytes, preauth_budget, packet_timeout)',
       ['reason'],
     ),
+    proxyHeaderRefused: metrics.counter(
+      'mqtt_proxy_header_refused_total',
+      'MQTT connections closed for a missing or invalid PROXY protocol header (mqtt.proxyProtocol), by reason (missing, malformed, unsupported)',
+      ['reason'],
+    ),
     oversize: metrics.counter('mqtt_oversize_packets_total', 'MQTT packets refused for declaring more than the size limit'),
     connected: metrics.gauge('mqtt_connected_clients', 'MQTT clients connected now, by kind', ['kind']),
   }

@@ -96,6 +96,8 @@ export interface BrokerConfig {
   connectTimeoutMs?: number | undefined
   /** Time one packet may take to arrive once its first byte came, ms (default 30,000; 0: no bound). */
   packetTimeoutMs?: number | undefined
+  /** TCP and TLS connections start with a PROXY protocol header naming the client (default false). */
+  proxyProtocol?: boolean | undefined
 }
 
 /** Actual ports after listen (config port 0 means any free port). */

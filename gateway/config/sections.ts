@@ -69,6 +69,11 @@ export const MqttSection = Type.Object(
     connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
     /** Time one packet may take to arrive once its first byte came, ms; 0: no bound. */
     packetTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+    /**
+     * Behind a TCP load balancer (HAProxy `send-proxy-v2`): every connection on the TCP and TLS
+     * listeners starts with a PROXY protocol v1 or v2 header naming the client; one without is closed.
+     */
+    proxyProtocol: Type.Boolean({ default: false }),
   },
   { additionalProperties: false, default: {} },
 )

@@ -1,17 +1,19 @@
-import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { loadEdgeConfig } from '../../edge/config.ts'
 import { loadConfig } from '../../gateway/config/load.ts'
 import { ENV_KEYS } from '../../gateway/config/schema.ts'
+import { requireCommand, tempDir } from '../support/services.ts'
 
 // docker-compose.yml is checked without a Docker engine: it parses, every bind-mounted path exists,
 // named volumes are declared, and ports and environment agree with README.md "Configuration", with the gateway's own
 // configuration schema, and with the Grafana provisioning files.
 
 interface Service {
+  profiles?: string[]
   image?: string
   build?: string | { context: string; dockerfile?: string }
   environment?: Record<string, string>
@@ -24,7 +26,8 @@ interface Service {
   entrypoint?: string[]
 }
 
-const compose = parseYaml(readFileSync('docker-compose.yml', 'utf8')) as {
+// `merge`: the cluster nodes share one definition through a YAML merge key (`<<: *node`), as compose reads it.
+const compose = parseYaml(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
   services: Record<string, Service>
   volumes: Record<string, unknown>
 }
@@ -52,7 +55,8 @@ const SPEC_PORTS = { IOC_HTTP_PORT: 8080, IOC_MQTT_PORT: 1883, IOC_MQTT_WS_PORT:
 
 describe('docker-compose.yml', () => {
   it('has InfluxDB 1.8, Grafana, the gateway built from the repo, and a simulated field', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['field', 'gateway', 'grafana', 'influxdb'])
+    const defaults = Object.entries(compose.services).filter(([, s]) => s.profiles === undefined)
+    expect(defaults.map(([name]) => name).sort()).toEqual(['field', 'gateway', 'grafana', 'influxdb'])
     expect(svc('influxdb').image).toBe('influxdb:1.8')
     expect(svc('grafana').image).toMatch(/^grafana\/grafana:1[12]\./)
     expect(svc('gateway').build).toBe('.')
@@ -151,5 +155,114 @@ describe('docker-compose.yml', () => {
     expect(Number(url.port || 1883)).toBe(Number(svc('gateway').environment!.IOC_MQTT_PORT))
     expect(script).toContain(`--id ${edge.device.id} `)
     expect(new URL(field.environment!.IOC_API_URL!).port).toBe(svc('gateway').environment!.IOC_HTTP_PORT)
+  })
+})
+
+/** The lines `server <name> <host>:<port> ...` of one backend of config/haproxy.cfg. */
+function haproxyServers(cfg: string, backend: string): Array<{ name: string; host: string; port: number; line: string }> {
+  const block = cfg.split(/^backend /m).find((b) => b.startsWith(`${backend}\n`))
+  if (!block) throw new Error(`config/haproxy.cfg has no backend ${backend}`)
+  return [...block.matchAll(/^\s+server (\S+) ([^:\s]+):(\d+)(.*)$/gm)].map((m) => ({
+    name: m[1]!,
+    host: m[2]!,
+    port: Number(m[3]),
+    line: m[0],
+  }))
+}
+
+describe('docker-compose.yml, profile cluster (docs/operations.md "Several nodes")', () => {
+  const cluster = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('cluster'))
+  const nodes = cluster.filter(([, s]) => s.environment?.IOC_NODE_ID !== undefined)
+  const cfg = readFileSync('config/haproxy.cfg', 'utf8')
+
+  it('runs HAProxy, two gateway nodes, PostgreSQL 15 and Redis, beside the default InfluxDB and Grafana', () => {
+    expect(cluster.map(([name]) => name).sort()).toEqual(['haproxy', 'node1', 'node2', 'postgres', 'redis'])
+    expect(svc('haproxy').image).toMatch(/^haproxy:2\./)
+    expect(svc('postgres').image).toBe('postgres:15')
+    expect(svc('redis').image).toMatch(/^redis:/)
+    expect(svc('haproxy').volumes).toContain('./config/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro')
+  })
+
+  it('gives every node a distinct IOC_NODE_ID, the shared PostgreSQL, Redis and InfluxDB, and the cluster config', () => {
+    expect(nodes.length).toBe(2)
+    const env = (s: Service) =>
+      loadConfig({
+        file: 'config/cluster.yaml',
+        env: Object.fromEntries(
+          Object.entries(s.environment!)
+            .filter(([k]) => k !== 'IOC_CONFIG')
+            .map(([k, v]) => [k, interpolate(v, { IOC_ADMIN_TOKEN: 'a-compose-admin-token-0123', POSTGRES_PASSWORD: 'pw' })]),
+        ),
+      })
+    const configs = nodes.map(([, s]) => env(s))
+    expect(new Set(configs.map((c) => c.server.nodeId)).size).toBe(nodes.length)
+    const pg = svc('postgres').environment!
+    for (const [[name, s], c] of nodes.map((n, i) => [n, configs[i]!] as const)) {
+      expect(c.server.nodeId, name).toBe(name)
+      expect(s.build).toBe('.')
+      expect(s.image).toBe(svc('gateway').image)
+      expect(s.environment!.IOC_CONFIG).toBe('/app/config/cluster.yaml')
+      expect(s.volumes).toContain('./config/cluster.yaml:/app/config/cluster.yaml:ro')
+      // Behind HAProxy only: the PROXY header on MQTT, X-Forwarded-For on HTTP; no port of its own.
+      expect(c.mqtt.proxyProtocol).toBe(true)
+      expect(c.http.trustProxy).toBe(true)
+      expect(s.ports).toBeUndefined()
+      const url = new URL(c.postgres.url!)
+      expect([url.hostname, url.port, url.pathname.slice(1), url.username]).toEqual(['postgres', '5432', pg.POSTGRES_DB, pg.POSTGRES_USER])
+      expect(new URL(c.redis.url!).hostname).toBe('redis')
+      expect(c.influx.url).toBe(svc('gateway').environment!.IOC_INFLUX_URL)
+      expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['influxdb', 'postgres', 'redis'])
+      expect(s.environment!.IOC_ADMIN_TOKEN).toMatch(/^\$\{IOC_ADMIN_TOKEN:\?/)
+    }
+    // Each node keeps its own data directory.
+    const dataVolumes = nodes.map(([, s]) => s.volumes!.find((v) => v.endsWith(':/data')))
+    expect(new Set(dataVolumes).size).toBe(nodes.length)
+  })
+
+  it('points every HAProxy backend at every node, with PROXY v2 on MQTT and /readyz checks, on the published ports', () => {
+    const names = nodes.map(([name]) => name).sort()
+    const expectations = [
+      { backend: 'mqtt_nodes', port: 1883, proxy: true },
+      { backend: 'mqtts_nodes', port: 8883, proxy: true },
+      { backend: 'mqtt_ws_nodes', port: 8083, proxy: false },
+      { backend: 'api_nodes', port: 8080, proxy: false },
+    ]
+    for (const { backend, port, proxy } of expectations) {
+      const servers = haproxyServers(cfg, backend)
+      expect(servers.map((s) => s.name).sort(), backend).toEqual(names)
+      for (const s of servers) {
+        expect(s.host, s.line).toBe(s.name)
+        expect(s.port, s.line).toBe(port)
+        expect(s.line.includes(' send-proxy-v2'), s.line).toBe(proxy)
+        // MQTT backends are checked on the API port: a node must be ready, not merely listening.
+        expect(s.line, s.line).toMatch(port === 8080 ? / check\b/ : / check port 8080\b/)
+      }
+      const block = cfg.split(/^backend /m).find((b) => b.startsWith(`${backend}\n`))!
+      expect(block).toMatch(/^\s+balance leastconn$/m)
+      expect(block).toMatch(/^\s+option httpchk GET \/readyz$/m)
+      expect(svc('haproxy').ports).toContain(`${port}:${port}`)
+    }
+    expect(cfg.split(/^frontend /m).find((b) => b.startsWith('api\n'))).toMatch(/^\s+option forwardfor$/m)
+    const depends = Object.keys(svc('haproxy').depends_on ?? {}).sort()
+    expect(depends).toEqual(names)
+  })
+
+  it.skipIf(!requireCommand('haproxy'))('is a configuration HAProxy accepts, with the node names resolved too', () => {
+    const check = (file: string) => spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' })
+    const asIs = check('config/haproxy.cfg')
+    expect(asIs.status, asIs.stderr + asIs.stdout).toBe(0)
+    // Outside Docker the node names do not resolve (those servers start disabled, as the warnings
+    // say): a copy naming loopback instead must pass without a single warning.
+    const dir = tempDir('iocgw-haproxy-cfg-')
+    try {
+      const copy = join(dir.path, 'haproxy.cfg')
+      const names = nodes.map(([name]) => name).join('|')
+      writeFileSync(copy, cfg.replace(new RegExp(`(server (?:${names}) )(?:${names}):`, 'g'), '$1127.0.0.1:'))
+      const resolved = check(copy)
+      expect(resolved.status, resolved.stderr + resolved.stdout).toBe(0)
+      expect(resolved.stderr + resolved.stdout).not.toMatch(/WARNING|ALERT/)
+    } finally {
+      dir.remove()
+    }
   })
 })
