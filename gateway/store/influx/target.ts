@@ -2,6 +2,8 @@
 // spill journal (writer.ts), the spool and its drainer with its backoff (drainer.ts), the queries
 // (queries.ts), the late-rollup journal (rollup-backfill.ts) and the ping that tells whether it is
 // reachable. The store (store.ts) holds one per configured URL (targets.ts).
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { NormalPoint, FieldTypes } from '../points.ts'
 import type { StoreHealth } from '../types.ts'
 import { SpoolDrainer } from './drainer.ts'
@@ -22,6 +24,7 @@ export class InfluxTarget {
     const s = new InfluxState(opts, layout, types)
     this.s = s
     this.queries = new InfluxQueries(s)
+    mkdirSync(dirname(layout.lateFile), { recursive: true })
     this.late = new RollupBackfill({
       file: layout.lateFile,
       database: s.database,
