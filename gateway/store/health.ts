@@ -4,7 +4,7 @@ import type { StoreHealth } from './types.ts'
 /**
  * One /readyz check per InfluxDB server when there are several (`influx.urls`), named
  * `influx <host:port/database>`: ok while it takes writes durably (itself or its spool), `state`
- * up, down or draining, and whether reads go to it (docs/operations.md "InfluxDB pair").
+ * up, down or draining, what its spool holds, and whether reads go to it (docs/operations.md "InfluxDB pair").
  */
 export function influxTargetChecks(h: StoreHealth): Record<string, { ok: boolean; state: string; detail: string }> {
   const out: Record<string, { ok: boolean; state: string; detail: string }> = {}
@@ -12,7 +12,7 @@ export function influxTargetChecks(h: StoreHealth): Record<string, { ok: boolean
     out[`influx ${t.name}`] = {
       ok: t.ok,
       state: t.state,
-      detail: `${t.detail}; ${t.spool.bytes} bytes spooled${t.reads ? '; reads go here' : ''}`,
+      detail: `${t.detail}${t.state === 'up' ? '' : ` (${t.spool.bytes} bytes)`}${t.reads ? '; reads go here' : ''}`,
     }
   }
   return out

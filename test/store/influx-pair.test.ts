@@ -1,7 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startGateway } from '../../gateway/app.ts'
+import { loadConfig } from '../../gateway/config/load.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStack, type Stack } from '../ingest/stack.ts'
@@ -212,4 +214,44 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
     await stack.close()
     dir.remove()
   }, 150_000)
+
+  it('the gateway shows each server on /readyz and /metrics, and stays ready while one is down', async () => {
+    const dir = tempDir('iocgw-pair-gw-')
+    const db = 'ioc_gw'
+    const file = join(dir.path, 'gateway.yaml')
+    writeFileSync(file, `influx:\n  urls:\n    - ${a.urlFor(db)}\n    - ${b.urlFor(db)}\n  backoffMaxMs: 500\n  requestTimeoutMs: 2000\n`)
+    const token = 'pair-admin-token-0123456789'
+    const config = loadConfig({
+      file,
+      env: { IOC_DATA_DIR: dir.path, IOC_HTTP_PORT: '0', IOC_MQTT_PORT: '0', IOC_MQTT_WS_PORT: '0', IOC_LOG_LEVEL: 'silent', IOC_ADMIN_TOKEN: token },
+    })
+    const gw = await startGateway({ config, notice: () => {} })
+    const base = `http://127.0.0.1:${gw.ports.http}`
+    const ready = async () => {
+      const res = await fetch(`${base}/readyz`)
+      const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean; state?: string; detail?: string }> }
+      // Vision may still be loading its models here; every other check must be ok.
+      return { ok: Object.entries(body.checks).every(([k, c]) => k === 'model' || c.ok), body }
+    }
+    const [na, nb] = [`influx 127.0.0.1:${a.port}/${db}`, `influx 127.0.0.1:${b.port}/${db}`]
+    const first = await ready()
+    expect(first.ok, JSON.stringify(first.body)).toBe(true)
+    expect(first.body.checks[na]).toMatchObject({ ok: true, state: 'up', detail: `influx ${db} ok; reads go here` })
+    expect(first.body.checks[nb]).toMatchObject({ ok: true, state: 'up', detail: expect.not.stringMatching(/reads go here/) })
+
+    await b.kill()
+    // Noticed by the ping (every 5 s); the gateway stays ready, the server shown down.
+    await waitFor(async () => (await ready()).body.checks[nb]?.state === 'down', 30_000, 250)
+    const during = await ready()
+    expect(during.ok, JSON.stringify(during.body)).toBe(true)
+    expect(during.body.checks[nb]).toMatchObject({ ok: true, detail: expect.stringMatching(/^InfluxDB unreachable .*points spooled on disk \(\d+ bytes\)$/) })
+    const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()
+    expect(metrics).toContain(`iocgw_influx_up{target="127.0.0.1:${b.port}/${db}"} 0`)
+    expect(metrics).toContain(`iocgw_influx_up{target="127.0.0.1:${a.port}/${db}"} 1`)
+    expect(metrics).toMatch(new RegExp(`iocgw_store_spool_bytes\\{backend="influx",target="127.0.0.1:${b.port}/${db}"\\} \\d+`))
+    await b.start()
+    await waitFor(async () => (await ready()).body.checks[nb]?.state === 'up', 30_000, 250)
+    await gw.close()
+    dir.remove()
+  }, 120_000)
 })
