@@ -9,13 +9,19 @@ export function storeMetrics(metrics: Metrics, backend: 'sqlite' | 'influx', tar
     'backend',
     'target',
   ])
-  const delivered = metrics.counter('store_points_delivered_total', 'Points accepted by the time-series database itself', ['backend', 'target'])
+  const delivered = metrics.counter('store_points_delivered_total', 'Points accepted by the time-series database itself', [
+    'backend',
+    'target',
+  ])
   const failures = metrics.counter('store_write_failures_total', 'Failed writes to the time-series database, by reason', [
     'backend',
     'target',
     'reason',
   ])
-  const dropped = metrics.counter('store_points_rejected_total', 'Points the database refused as invalid (not retried)', ['backend', 'target'])
+  const dropped = metrics.counter('store_points_rejected_total', 'Points the database refused as invalid (not retried)', [
+    'backend',
+    'target',
+  ])
   const latency = metrics.hotHistogram(
     'store_write_seconds',
     'Time from write() to durable, seconds',

@@ -42,7 +42,9 @@ describe('influx.urls', () => {
       /^config: influx\.url and influx\.urls are both set: give one InfluxDB as influx\.url \(IOC_INFLUX_URL\) or several as influx\.urls, not both \(in .*\)$/,
     )
     const list = yamlFile('influx:\n  urls: [http://influx-a:8086/ioc, http://influx-b:8086/ioc]\n')
-    expect(errorOf(() => loadConfig({ file: list, env: { IOC_INFLUX_URL: 'http://influx-c:8086/ioc' } }))).toMatch(/influx\.url and influx\.urls are both set/)
+    expect(errorOf(() => loadConfig({ file: list, env: { IOC_INFLUX_URL: 'http://influx-c:8086/ioc' } }))).toMatch(
+      /influx\.url and influx\.urls are both set/,
+    )
   })
 
   it('names the bad entry: not a URL, no database, empty list, a server listed twice', () => {
@@ -52,7 +54,9 @@ describe('influx.urls', () => {
     expect(errorOf(() => loadConfig({ file: yamlFile('influx:\n  urls: [http://influx-a:8086]\n'), env: {} }))).toMatch(
       /^config: influx\.urls\.0: must match pattern/,
     )
-    expect(errorOf(() => loadConfig({ file: yamlFile('influx:\n  urls: []\n'), env: {} }))).toMatch(/^config: influx\.urls: must not have fewer than 1 items/)
+    expect(errorOf(() => loadConfig({ file: yamlFile('influx:\n  urls: []\n'), env: {} }))).toMatch(
+      /^config: influx\.urls: must not have fewer than 1 items/,
+    )
     expect(errorOf(() => loadConfig({ file: yamlFile('influx:\n  urls: [http://a:8086/ioc, http://a:8086/ioc]\n'), env: {} }))).toMatch(
       /^config: influx\.urls: must not have duplicate items/,
     )
@@ -64,7 +68,9 @@ describe('influx.urls', () => {
 
   it('keeps the single-server journal layout for one URL, one folder per server for several', () => {
     const one = targetLayouts(['http://user:pw@a:8086/ioc'], join(dir.path, 'one'))
-    expect(one).toMatchObject([{ name: 'a:8086/ioc', spoolDir: join(dir.path, 'one', 'influx-spool'), spillDir: join(dir.path, 'one', 'influx-spill') }])
+    expect(one).toMatchObject([
+      { name: 'a:8086/ioc', spoolDir: join(dir.path, 'one', 'influx-spool'), spillDir: join(dir.path, 'one', 'influx-spill') },
+    ])
     const two = targetLayouts(['http://a:8086/ioc', 'https://b/ioc'], join(dir.path, 'two'))
     expect(two.map((t) => [t.name, t.spoolDir, t.lateFile])).toEqual([
       ['a:8086/ioc', join(dir.path, 'two', 'influx-spool', 'a_8086_ioc'), join(dir.path, 'two', 'influx-late-rollups', 'a_8086_ioc.jsonl')],
@@ -82,6 +88,8 @@ describe('influx.urls', () => {
       logger: createLogger('silent'),
       metrics: new Metrics({ defaults: false }),
     })
-    await expect(open).rejects.toThrow(/influx-spool \(the single InfluxDB of influx\.url\) holds points acknowledged and not yet delivered/)
+    await expect(open).rejects.toThrow(
+      /influx-spool \(the single InfluxDB of influx\.url\) holds points acknowledged and not yet delivered/,
+    )
   })
 })

@@ -78,7 +78,9 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
     }
     const metrics = await stack.metrics.text()
     for (const s of [a, b]) expect(metrics).toContain(`iocgw_influx_up{target="127.0.0.1:${s.port}/${db}"} 1`)
-    expect(metrics).toMatch(new RegExp(`iocgw_store_points_delivered_total\\{backend="influx",target="127.0.0.1:${b.port}/${db}"\\} ${2 * n}\\b`))
+    expect(metrics).toMatch(
+      new RegExp(`iocgw_store_points_delivered_total\\{backend="influx",target="127.0.0.1:${b.port}/${db}"\\} ${2 * n}\\b`),
+    )
     const h = stack.store.health()
     expect(h).toMatchObject({ ok: true, degraded: false })
     expect(h.targets?.map((t) => [t.state, t.reads])).toEqual([
@@ -121,7 +123,8 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
         }
         // The PUBACK says the reading is durable for every server: the second one answered it
         // (the proxy saw its 204 first) or it is in that server's journal on disk.
-        if (!proxy.accepted.get(device)?.includes(seq) && !onDisk(bDirs).has(`${device}:${seq}`)) notDurableOnB.push(`${device}:${seq} (${phase})`)
+        if (!proxy.accepted.get(device)?.includes(seq) && !onDisk(bDirs).has(`${device}:${seq}`))
+          notDurableOnB.push(`${device}:${seq} (${phase})`)
         acked[device] = seq
         ackedIn[phase]++
         await sleep(5)
@@ -175,7 +178,10 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
     const store = stack.store
     // A marker point only each server holds tells which one answered a read.
     const mark = async (s: Influxd, device: string) => {
-      const res = await fetch(`${s.url}/write?db=${db}&rp=raw&precision=ms`, { method: 'POST', body: `readings,device=${device} water_level=1 ${T0}` })
+      const res = await fetch(`${s.url}/write?db=${db}&rp=raw&precision=ms`, {
+        method: 'POST',
+        body: `readings,device=${device} water_level=1 ${T0}`,
+      })
       expect(res.status).toBe(204)
     }
     await waitFor(() => store.health().targets?.every((t) => t.state === 'up') === true, 30_000)
@@ -223,7 +229,14 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
     const token = 'pair-admin-token-0123456789'
     const config = loadConfig({
       file,
-      env: { IOC_DATA_DIR: dir.path, IOC_HTTP_PORT: '0', IOC_MQTT_PORT: '0', IOC_MQTT_WS_PORT: '0', IOC_LOG_LEVEL: 'silent', IOC_ADMIN_TOKEN: token },
+      env: {
+        IOC_DATA_DIR: dir.path,
+        IOC_HTTP_PORT: '0',
+        IOC_MQTT_PORT: '0',
+        IOC_MQTT_WS_PORT: '0',
+        IOC_LOG_LEVEL: 'silent',
+        IOC_ADMIN_TOKEN: token,
+      },
     })
     const gw = await startGateway({ config, notice: () => {} })
     const base = `http://127.0.0.1:${gw.ports.http}`
@@ -244,7 +257,10 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
     await waitFor(async () => (await ready()).body.checks[nb]?.state === 'down', 30_000, 250)
     const during = await ready()
     expect(during.ok, JSON.stringify(during.body)).toBe(true)
-    expect(during.body.checks[nb]).toMatchObject({ ok: true, detail: expect.stringMatching(/^InfluxDB unreachable .*points spooled on disk \(\d+ bytes\)$/) })
+    expect(during.body.checks[nb]).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/^InfluxDB unreachable .*points spooled on disk \(\d+ bytes\)$/),
+    })
     const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()
     expect(metrics).toContain(`iocgw_influx_up{target="127.0.0.1:${b.port}/${db}"} 0`)
     expect(metrics).toContain(`iocgw_influx_up{target="127.0.0.1:${a.port}/${db}"} 1`)

@@ -131,7 +131,13 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     const targets = each.map(({ t, h }) => ({
       name: t.name,
       ok: h.ok,
-      state: t.s.closed ? ('closed' as const) : !t.s.reachable ? ('down' as const) : t.s.mode === 'spool' ? ('draining' as const) : ('up' as const),
+      state: t.s.closed
+        ? ('closed' as const)
+        : !t.s.reachable
+          ? ('down' as const)
+          : t.s.mode === 'spool'
+            ? ('draining' as const)
+            : ('up' as const),
       reads: t === reader,
       detail: h.detail,
       spool: h.spool ?? { points: 0, bytes: 0 },

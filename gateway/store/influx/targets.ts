@@ -36,7 +36,8 @@ export function targetName(url: string): string {
   } catch {
     throw new StoreError('invalid', `influx URL "${url}" is not a URL: use http://host:8086/<database>`)
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new StoreError('invalid', `influx URL ${u.origin}: only http:// and https://`)
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new StoreError('invalid', `influx URL ${u.origin}: only http:// and https://`)
   const { database } = influxClient(url, 1000)
   return `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 8086)}/${database}`
 }
@@ -89,7 +90,8 @@ function refuseStranded(dataDir: string, now: 'single' | 'several', names: Reado
       const path = join(dir, entry.name)
       const stranded =
         now === 'several'
-          ? (entry.isFile() && entry.name.endsWith('.seg') && statSync(path).size > 0) || (entry.isDirectory() && !names.has(entry.name) && holdsPoints(path))
+          ? (entry.isFile() && entry.name.endsWith('.seg') && statSync(path).size > 0) ||
+            (entry.isDirectory() && !names.has(entry.name) && holdsPoints(path))
           : entry.isDirectory() && holdsPoints(path)
       if (!stranded) continue
       const what = entry.isDirectory() ? `${path} (InfluxDB ${entry.name})` : `${dir} (the single InfluxDB of influx.url)`
