@@ -59,7 +59,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   static async open(opts: InfluxStoreOptions): Promise<InfluxTimeSeriesStore> {
     const layouts = targetLayouts(targetUrls(opts), opts.dataDir)
     const types = new FieldTypes()
-    const targets = await Promise.all(layouts.map((l) => InfluxTarget.open(opts, l, types)))
+    const opened = await Promise.allSettled(layouts.map((l) => InfluxTarget.open(opts, l, types)))
+    const targets = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected')
+    if (failed) {
+      // A server's journals could not be opened: close the others' timers and files, then say why.
+      await Promise.all(targets.map((t) => t.close()))
+      throw failed.reason
+    }
     return new InfluxTimeSeriesStore(targets, types, opts)
   }
 
