@@ -42,6 +42,7 @@ import { Metrics } from './metrics/registry.ts'
 import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
 import { openGatewayRegistry } from './registry/open.ts'
 import { openTimeSeriesStore } from './store/index.ts'
+import { influxTargetChecks, timeSeriesLine } from './store/health.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
@@ -123,9 +124,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => registry.close())
     if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
 
-    const { url: influxUrl, ...influx } = config.influx
+    const { url: influxUrl, urls: influxUrls, ...influx } = config.influx
     const store = await openTimeSeriesStore({
       influxUrl,
+      influxUrls,
       influx,
       sqlite: config.timeseries,
       dataDir: config.server.dataDir,
@@ -271,6 +273,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           ? {}
           : { redis: { ok: broker.redisUp() === true, ...(broker.redisUp() ? {} : { detail: 'Redis unreachable (redis.url)' }) } }),
         store: store.health(),
+        ...influxTargetChecks(store.health()),
         ...(vision
           ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } }
           : {}),
@@ -323,7 +326,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const httpPort = (api.server.address() as { port: number }).port
 
     const ports = { http: httpPort, ...brokerPorts }
-    logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url ? 'influxdb' : 'sqlite' }, 'gateway listening')
+    logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url || config.influx.urls ? 'influxdb' : 'sqlite' }, 'gateway listening')
     reports.start()
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     // Only now that every listener is up: a failed start must not use up the one-time token.
@@ -338,7 +341,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         `  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`,
         ...(brokerPorts.tls ? [`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`] : []),
         `  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`,
-        `  data       ${config.server.dataDir} (time series: ${config.influx.url ? `InfluxDB ${config.influx.url}` : 'SQLite'})`,
+        `  data       ${config.server.dataDir} (time series: ${timeSeriesLine(config.influx)})`,
         ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
       ].join('\n'),
     )

@@ -102,5 +102,12 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
     const where = file ? ` (in ${file}, environment or flags)` : ''
     throw new ConfigError(`config: ${first.key}: ${first.message}${where}`)
   }
-  return withDefaults as GatewayConfig
+  const config = withDefaults as GatewayConfig
+  if (config.influx.url !== undefined && config.influx.urls !== undefined) {
+    const where = file ? ` (in ${file}, environment or flags)` : ''
+    throw new ConfigError(
+      `config: influx.url and influx.urls are both set: give one InfluxDB as influx.url (IOC_INFLUX_URL) or several as influx.urls, not both${where}`,
+    )
+  }
+  return config
 }

@@ -82,6 +82,16 @@ export const InfluxSection = Type.Object(
   {
     /** http://host:8086/database; when set, time series go to InfluxDB instead of SQLite. */
     url: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /**
+     * Several InfluxDB servers instead of `url` (never both; 1.x open source has no clustering):
+     * every point is written to each, reads go to the first healthy one (docs/operations.md "InfluxDB pair").
+     */
+    urls: Type.Optional(
+      Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+/[^/?#\\s]+/?$', description: 'http(s)://host:port/database' }), {
+        minItems: 1,
+        uniqueItems: true,
+      }),
+    ),
     ...InfluxTuningSchema.properties,
   },
   { additionalProperties: false, default: {} },
@@ -111,7 +121,7 @@ export const RedisSection = Type.Object(
   { additionalProperties: false, default: {} },
 )
 
-/** The embedded SQLite time series (used when `influx.url` is not set). */
+/** The embedded SQLite time series (used when neither `influx.url` nor `influx.urls` is set). */
 export const TimeseriesSection = Type.Object(SqliteTuningSchema.properties, { additionalProperties: false, default: {} })
 
 export const AuthSection = Type.Object(

@@ -11,11 +11,13 @@ export { SqliteTimeSeriesStore } from './sqlite/store.ts'
 export interface OpenStoreOptions {
   /** IOC_INFLUX_URL (http://host:8086/<database>); when set, InfluxDB, else SQLite in dataDir. */
   influxUrl?: string | undefined
+  /** Several InfluxDB servers instead of `influxUrl` (influx.urls): every point to each, reads from one. */
+  influxUrls?: readonly string[] | undefined
   dataDir: string
   logger: Logger
   metrics: Metrics
   /** Tuning for the InfluxDB store (batching, backoff, spool limit). */
-  influx?: Partial<Omit<InfluxStoreOptions, 'url' | 'dataDir' | 'logger' | 'metrics'>> | undefined
+  influx?: Partial<Omit<InfluxStoreOptions, 'url' | 'urls' | 'dataDir' | 'logger' | 'metrics'>> | undefined
   /** Tuning for the SQLite store. */
   sqlite?: Partial<Omit<SqliteStoreOptions, 'dataDir' | 'logger' | 'metrics'>> | undefined
 }
@@ -23,14 +25,16 @@ export interface OpenStoreOptions {
 /**
  * The gateway's time-series store: InfluxDB when a URL is given (spooling to
  * `<dataDir>/influx-spool` while it is unreachable, journaling the requests it is slow to answer
- * in `<dataDir>/influx-spill`), else SQLite at `<dataDir>/timeseries.db`.
+ * in `<dataDir>/influx-spill`; with several URLs, one folder per server in each), else SQLite at
+ * `<dataDir>/timeseries.db`.
  */
 export async function openTimeSeriesStore(opts: OpenStoreOptions): Promise<TimeSeriesStore> {
   const logger = opts.logger.child({ component: 'store' })
-  if (opts.influxUrl) {
+  if (opts.influxUrl || opts.influxUrls) {
     const store = await InfluxTimeSeriesStore.open({
       ...opts.influx,
-      url: opts.influxUrl,
+      url: opts.influxUrl || undefined,
+      urls: opts.influxUrls,
       dataDir: opts.dataDir,
       logger,
       metrics: opts.metrics,

@@ -227,6 +227,21 @@ export interface StoreHealth {
   detail: string
   /** Points and bytes waiting in the disk spool (InfluxDB only). */
   spool?: { points: number; bytes: number } | undefined
+  /** InfluxDB on several servers (`influx.urls`): each one's state, in list order. */
+  targets?: InfluxTargetHealth[] | undefined
+}
+
+export interface InfluxTargetHealth {
+  /** host:port/database */
+  name: string
+  /** Takes writes durably (into itself or its own spool, which has room). */
+  ok: boolean
+  /** up; down (unreachable, writes spool); draining (reachable, its journal not yet sent). */
+  state: 'up' | 'down' | 'draining' | 'closed'
+  /** Reads go to this one now. */
+  reads: boolean
+  detail: string
+  spool: { points: number; bytes: number }
 }
 
 export interface TimeSeriesStore {

@@ -30,6 +30,8 @@ export async function startStack(opts: {
   dataDir: string
   mqttPort?: number
   influxUrl?: string
+  /** Several InfluxDB servers (influx.urls). */
+  influxUrls?: string[]
   logLevel?: string
   ingest?: Partial<IngestConfig>
   cmd?: DevicePublishHandler
@@ -40,7 +42,7 @@ export async function startStack(opts: {
   const metrics = new Metrics({ defaults: false })
   const bus = new GatewayBus()
   const registry = openRegistry(opts.dataDir)
-  const store = await openTimeSeriesStore({ influxUrl: opts.influxUrl, dataDir: opts.dataDir, logger, metrics, influx: opts.influx })
+  const store = await openTimeSeriesStore({ influxUrl: opts.influxUrl, influxUrls: opts.influxUrls, dataDir: opts.dataDir, logger, metrics, influx: opts.influx })
   const stations = loadStations(new URL('../../config/stations.yaml', import.meta.url).pathname)
   const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: opts.ingest ?? {} })
   const broker = await createBroker({

@@ -157,7 +157,7 @@ export class InfluxQueries {
     return {
       fields,
       pages: influxScan((query) => this.q(query), plan),
-      source: { store: 'influx', url: this.s.opts.url, requestTimeoutMs: this.s.opts.requestTimeoutMs ?? 10_000, plan },
+      source: { store: 'influx', url: this.s.url, requestTimeoutMs: this.s.opts.requestTimeoutMs ?? 10_000, plan },
     }
   }
 

@@ -1,11 +1,11 @@
 // The state the InfluxDB store's parts share: the write path (writer.ts), the spool drainer
 // (drainer.ts) and the queries (queries.ts) each keep their own fields and read or set only these.
-import { join } from 'node:path'
 import type { InfluxDB } from 'influx'
+import type { Gauge } from 'prom-client'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { storeMetrics, type StoreMetrics } from '../metrics.ts'
-import { FieldTypes } from '../points.ts'
+import type { FieldTypes } from '../points.ts'
 import { influxClient } from './client.ts'
 import type { SeriesRanges } from './series-ranges.ts'
 import { Spool } from './spool.ts'
@@ -13,7 +13,13 @@ import { WritePoster } from './write-request.ts'
 
 export interface InfluxStoreOptions {
   /** http://[user:pass@]host:8086/<database> */
-  url: string
+  url?: string | undefined
+  /**
+   * Several InfluxDB servers instead of `url` (exactly one of the two): every point is written to
+   * each, through its own write path and disk journal (targets.ts); reads go to the first one
+   * healthy for reads.
+   */
+  urls?: readonly string[] | undefined
   dataDir: string
   logger: Logger
   metrics: Metrics
@@ -84,8 +90,22 @@ export const MAX_SPILLED = 4
 /** Past this the journal takes no more (writers wait for InfluxDB) until it is emptied. */
 export const MAX_SPILL_BYTES = 64 * 1024 * 1024
 
-/** What the writer, the drainer and the queries of one InfluxDB store share. */
+/** Where one InfluxDB server's journals live and what it is called (targets.ts). */
+export interface TargetLayout {
+  /** `host:port/database`, without credentials: the `target` label, /readyz, the log. */
+  name: string
+  url: string
+  spoolDir: string
+  spillDir: string
+  lateFile: string
+  /** Several targets: metrics carry a `target` label (one target: as without, the metrics unchanged). */
+  labelled: boolean
+}
+
+/** What the writer, the drainer and the queries of one InfluxDB server share. */
 export class InfluxState {
+  readonly name: string
+  readonly url: string
   readonly database: string
   readonly influx: InfluxDB
   readonly poster: WritePoster
@@ -109,15 +129,22 @@ export class InfluxState {
   /** Requests sent and not yet out of the list, in the order they were sent. */
   flights: Flight[] = []
   setupDone = false
-  reachable = true
+  private up = true
+  private readonly upGauge: Gauge<'target'>
   lastError = ''
   closed = false
   readonly stop = new AbortController()
-  readonly types = new FieldTypes()
 
-  constructor(readonly opts: InfluxStoreOptions) {
-    const u = new URL(opts.url)
-    const { influx, database: db } = influxClient(opts.url, opts.requestTimeoutMs ?? 10_000)
+  constructor(
+    readonly opts: InfluxStoreOptions,
+    layout: TargetLayout,
+    /** Shared by every target, so a write is checked once and refused whole or written to each. */
+    readonly types: FieldTypes,
+  ) {
+    this.name = layout.name
+    this.url = layout.url
+    const u = new URL(layout.url)
+    const { influx, database: db } = influxClient(layout.url, opts.requestTimeoutMs ?? 10_000)
     this.database = db
     this.influx = influx
     // Writes go straight to /write with the spool's own line-protocol bytes, so a spooled batch is
@@ -135,15 +162,36 @@ export class InfluxState {
       opts.requestTimeoutMs ?? 10_000,
       this.maxInflight + MAX_SPILLED + 1,
     )
-    this.m = storeMetrics(opts.metrics, 'influx')
-    this.spool = new Spool(join(opts.dataDir, 'influx-spool'))
-    this.spills = new Spool(join(opts.dataDir, 'influx-spill'))
+    this.m = storeMetrics(opts.metrics, 'influx', layout.labelled ? layout.name : undefined)
+    this.upGauge = opts.metrics.gauge('influx_up', 'InfluxDB server reachable (1) by its last ping or write, per target', ['target'])
+    this.upGauge.set({ target: this.name }, 1)
+    this.spool = new Spool(layout.spoolDir)
+    this.spills = new Spool(layout.spillDir)
     this.replaySpills = !this.spills.empty
     this.batchPoints = opts.batchPoints ?? 5000
     this.flushIntervalMs = opts.flushIntervalMs ?? 0
     this.backoffMin = opts.backoffMinMs ?? 100
     this.backoffMax = opts.backoffMaxMs ?? 5000
     this.maxSpoolBytes = opts.maxSpoolBytes ?? 2 * 1024 ** 3
+  }
+
+  /** Reachable by the last ping or write (the `influx_up` gauge follows it). */
+  get reachable(): boolean {
+    return this.up
+  }
+
+  set reachable(up: boolean) {
+    if (up === this.up) return
+    this.up = up
+    this.upGauge.set({ target: this.name }, up ? 1 : 0)
+  }
+
+  /**
+   * Fit to answer reads: reachable, set up, and nothing waiting in its journals (a server still
+   * draining them would answer with a gap).
+   */
+  get readable(): boolean {
+    return this.reachable && this.setupDone && this.mode === 'direct' && !this.closed
   }
 
   /** Points and bytes in the gateway's disk buffers for InfluxDB: the spool and the spill journal. */

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import type {
   AggregateReadingsQuery,
   LatestFilter,
@@ -17,145 +16,155 @@ import type {
   ScanQuery,
   PointScan,
 } from '../types.ts'
+import { StoreError } from '../types.ts'
+import { FieldTypes, normalizePoints } from '../points.ts'
 import { levelDurationsInflux, summarizeInflux } from './summaries.ts'
-import { SpoolDrainer } from './drainer.ts'
-import { InfluxQueries } from './queries.ts'
-import { RollupBackfill } from './rollup-backfill.ts'
-import { InfluxState, type InfluxStoreOptions } from './state.ts'
-import { InfluxWriter } from './writer.ts'
+import type { InfluxStoreOptions } from './state.ts'
+import { InfluxTarget } from './target.ts'
+import { ReadRouter, targetLayouts, targetUrls } from './targets.ts'
 
 export type { InfluxStoreOptions } from './state.ts'
 
 /**
- * InfluxDB 1.x store. Direct mode: points are batched in memory (bounded by `batchPoints`; further
- * writers wait) and a write resolves once InfluxDB accepted its batch. When a batch cannot be
- * delivered, the store switches to spool mode: that batch and every later write go to the disk
- * spool (fsync'd before the write resolves), and a drainer sends the spool to InfluxDB oldest
- * first, with exponential backoff, switching back to direct mode once the spool is empty.
+ * InfluxDB 1.x store, on one server or several (`urls`: 1.x open source has no clustering, so
+ * the gateway writes every point to each itself). Per server (target.ts): direct mode, where
+ * points are batched in memory (bounded by `batchPoints`; further writers wait) and a write is
+ * durable once InfluxDB accepted its batch; when a batch cannot be delivered, spool mode, where
+ * that batch and every later write go to that server's disk spool (fsync'd), and a drainer sends
+ * the spool to it oldest first, with exponential backoff, switching back to direct mode once the
+ * spool is empty.
  *
- * Its parts share one InfluxState (state.ts): the write path with the spill journal (writer.ts),
- * the spool drainer (drainer.ts) and the InfluxQL queries (queries.ts).
+ * A write resolves once every server has it durably (in it, its spill journal or its spool), so
+ * one server down does not stop ingest, and nothing acknowledged is missing from either once it is
+ * back. Reads go to one server (targets.ts ReadRouter).
  */
 export class InfluxTimeSeriesStore implements TimeSeriesStore {
   readonly backend = 'influx' as const
   readonly database: string
-  private readonly s: InfluxState
-  private readonly writer: InfluxWriter
-  private readonly drainer: SpoolDrainer
-  private readonly queries: InfluxQueries
-  private readonly late: RollupBackfill
-  private pingTimer: NodeJS.Timeout | null = null
+  private readonly reads: ReadRouter
+  private closed = false
+  private closing: Promise<void> | null = null
 
-  private constructor(opts: InfluxStoreOptions) {
-    const s = new InfluxState(opts)
-    this.s = s
-    this.database = s.database
-    this.queries = new InfluxQueries(s)
-    this.late = new RollupBackfill({
-      file: join(opts.dataDir, 'influx-late-rollups.jsonl'),
-      database: s.database,
-      run: (query) => this.queries.q(query, 'POST').then(() => undefined),
-      logger: opts.logger,
-      ready: () => s.mode === 'direct' && s.setupDone && s.reachable && !s.closed,
-      ...(opts.rollupRecomputeMs !== undefined ? { intervalMs: opts.rollupRecomputeMs } : {}),
-      onQuery: (ok) => s.m.recompute(ok),
-      onPending: (n) => s.m.recomputePending(n),
-    })
-    this.writer = new InfluxWriter(s, this.late, () => this.drainer.enterSpoolMode())
-    this.drainer = new SpoolDrainer(s, this.writer, this.queries)
+  private constructor(
+    private readonly targets: readonly InfluxTarget[],
+    /** Field types seen on any server: a write is checked once, then refused whole or written to each. */
+    private readonly types: FieldTypes,
+    opts: InfluxStoreOptions,
+  ) {
+    this.database = targets[0]!.s.database
+    this.reads = new ReadRouter(targets, opts.metrics, opts.logger)
   }
 
   /** Opens the store; InfluxDB being down is not an error (writes spool until it is back). */
   static async open(opts: InfluxStoreOptions): Promise<InfluxTimeSeriesStore> {
-    const store = new InfluxTimeSeriesStore(opts)
-    const s = store.s
-    try {
-      await store.drainer.setup()
-    } catch (err) {
-      s.reachable = false
-      s.lastError = (err as Error).message
-      opts.logger.warn(
-        { err: (err as Error).message, db: s.database },
-        'InfluxDB not ready at start; points go to the disk spool until it is',
-      )
+    const layouts = targetLayouts(targetUrls(opts), opts.dataDir)
+    const types = new FieldTypes()
+    const opened = await Promise.allSettled(layouts.map((l) => InfluxTarget.open(opts, l, types)))
+    const targets = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected')
+    if (failed) {
+      // A server's journals could not be opened: close the others' timers and files, then say why.
+      await Promise.all(targets.map((t) => t.close()))
+      throw failed.reason
     }
-    if (!s.setupDone || !s.spool.empty || s.replaySpills) store.drainer.enterSpoolMode()
-    s.reportSpool()
-    store.pingTimer = setInterval(() => void store.drainer.checkReachable(), opts.pingIntervalMs ?? 5000)
-    store.pingTimer.unref()
-    store.late.start()
-    return store
+    return new InfluxTimeSeriesStore(targets, types, opts)
   }
 
+  /**
+   * Not an async function on purpose (see InfluxWriter.write): the points are checked once and
+   * handed to each server's write path in the same turn, so every server receives the writes in
+   * the order they were made.
+   */
   write(points: readonly Point[]): Promise<void> {
-    return this.writer.write(points)
+    try {
+      if (this.closed) throw new StoreError('closed', 'time-series store is closed')
+      const normal = normalizePoints(points, this.types).points
+      const started = performance.now()
+      const ts = this.targets
+      if (ts.length === 1) return ts[0]!.write(normal, started)
+      const each = new Array<Promise<void>>(ts.length)
+      for (let i = 0; i < ts.length; i++) each[i] = ts[i]!.write(normal, started)
+      // Acknowledged only once every server has the points durably.
+      return Promise.all(each).then(done)
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
   }
 
   readings(q: RawReadingsQuery): Promise<ValuePoint[]> {
-    return this.queries.readings(q)
+    return this.reads.read((t) => t.queries.readings(q))
   }
 
   aggregate(q: AggregateReadingsQuery): Promise<ValuePoint[]> {
-    return this.queries.aggregate(q)
+    return this.reads.read((t) => t.queries.aggregate(q))
   }
 
   latest(filter: LatestFilter): Promise<LatestReadings[]> {
-    return this.queries.latest(filter)
+    return this.reads.read((t) => t.queries.latest(filter))
   }
 
   queryPoints(q: PointQuery): Promise<QueriedPoint[]> {
-    return this.queries.queryPoints(q)
+    return this.reads.read((t) => t.queries.queryPoints(q))
   }
 
   summarize(q: SummaryQuery): Promise<SummaryRow[]> {
-    return summarizeInflux((text) => this.queries.q(text), q)
+    return this.reads.read((t) => summarizeInflux((text) => t.queries.q(text), q))
   }
 
   levelDurations(q: LevelDurationsQuery): Promise<LevelDurations[]> {
-    return levelDurationsInflux((text) => this.queries.q(text), q)
+    return this.reads.read((t) => levelDurationsInflux((text) => t.queries.q(text), q))
   }
 
   scan(q: ScanQuery): Promise<PointScan> {
-    return this.queries.scan(q)
+    return this.reads.read((t) => t.queries.scan(q))
   }
 
   // ---- lifecycle ----
 
+  /**
+   * One server: its health. Several: ok while every server takes writes durably, degraded while
+   * any is down or draining, each one's state in `targets` and the spool summed.
+   */
   health(): StoreHealth {
-    const s = this.s
-    const spool = s.onDisk()
-    if (s.closed) return { ok: false, degraded: false, detail: 'closed', spool }
-    if (s.mode === 'spool' || !s.reachable) {
-      return {
-        ok: s.spool.bytes <= s.maxSpoolBytes,
-        degraded: true,
-        detail: `InfluxDB ${s.reachable ? 'reachable, draining the spool' : `unreachable (${s.lastError || 'no answer to ping'})`}; ${spool.points} points spooled on disk`,
-        spool,
-      }
+    const ts = this.targets
+    if (ts.length === 1) return ts[0]!.health()
+    const reader = this.closed ? undefined : this.reads.pick()
+    const each = ts.map((t) => ({ t, h: t.health() }))
+    const spool = { points: 0, bytes: 0 }
+    for (const { h } of each) {
+      spool.points += h.spool?.points ?? 0
+      spool.bytes += h.spool?.bytes ?? 0
     }
-    return { ok: true, degraded: false, detail: `influx ${s.database} ok`, spool }
+    const targets = each.map(({ t, h }) => ({
+      name: t.name,
+      ok: h.ok,
+      state: t.s.closed
+        ? ('closed' as const)
+        : !t.s.reachable
+          ? ('down' as const)
+          : t.s.mode === 'spool'
+            ? ('draining' as const)
+            : ('up' as const),
+      reads: t === reader,
+      detail: h.detail,
+      spool: h.spool ?? { points: 0, bytes: 0 },
+    }))
+    return {
+      ok: !this.closed && each.every(({ h }) => h.ok),
+      degraded: each.some(({ h }) => h.degraded),
+      detail: this.closed ? 'closed' : targets.map((t) => `${t.name}: ${t.detail}${t.reads ? ' (reads)' : ''}`).join('; '),
+      spool,
+      targets,
+    }
   }
 
-  async close(): Promise<void> {
-    const s = this.s
-    if (s.closed) return
-    if (this.pingTimer) clearInterval(this.pingTimer)
-    // Let the last direct batch go out (or reach the spool) before stopping.
-    if (s.mode === 'direct') {
-      this.writer.flush()
-      while (s.flights.length > 0 || (s.mode === 'direct' && this.writer.batchLines > 0)) {
-        await new Promise((r) => setTimeout(r, 10))
-        this.writer.flush()
-      }
-    }
-    s.closed = true
-    s.stop.abort()
-    this.writer.wakeRoomWaiters()
-    await this.drainer.draining
-    await this.late.close()
-    // Appends still waiting reach the disk here; the rest stays in the spool for the next start.
-    s.spool.close()
-    s.spills.close()
-    s.poster.close()
+  close(): Promise<void> {
+    // Writes made while the servers' last batches go out still count, as with one server.
+    this.closing ??= Promise.all(this.targets.map((t) => t.close())).then(() => {
+      this.closed = true
+    })
+    return this.closing
   }
 }
+
+function done(): void {}

@@ -2,8 +2,8 @@
 // in flight, see maxInflight), a request InfluxDB is slow to answer journaled in the spill journal
 // and acknowledged from there (spillAfterMs), and everything after a failed request sent to the
 // disk spool in the order it was written, for the drainer (drainer.ts) to deliver.
-import { StoreError, type Point } from '../types.ts'
-import { normalizePoints, type NormalPoint } from '../points.ts'
+import { StoreError } from '../types.ts'
+import type { NormalPoint } from '../points.ts'
 import { encodeLines, LineBuffer, linesBody, type EncodedLines } from './line.ts'
 import type { RollupBackfill } from './rollup-backfill.ts'
 import { SeriesRanges } from './series-ranges.ts'
@@ -36,17 +36,17 @@ export class InfluxWriter {
   }
 
   /**
+   * Points already checked (store.ts normalizes a write once for every target), resolved once
+   * they are durable for this server: in InfluxDB, its spill journal or its spool.
    * Not an async function on purpose: the points are needed only until they are lines, and an
    * async function's frame would keep them alive until the write is durable; under load that is
    * thousands of readings, copied by every young-generation GC.
    */
-  write(points: readonly Point[]): Promise<void> {
+  write(normal: readonly NormalPoint[], started: number): Promise<void> {
     try {
       if (this.s.closed) throw new StoreError('closed', 'time-series store is closed')
-      const normal = normalizePoints(points, this.s.types).points
       const n = normal.length
       if (n === 0) return Promise.resolve()
-      const started = performance.now()
       // The usual case: straight into the batch, answered by the batch's own promise.
       if (this.s.mode === 'direct' && this.batch.lines + n <= this.s.batchPoints) return this.addPoints(normal, started)
       const lines = encodeLines(normal)
