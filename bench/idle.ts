@@ -1,11 +1,12 @@
 // `npm run bench -- idle [--settle S]`
 // RSS of an idle gateway (`iocgw start` as an operator runs it, with the launcher's node flags, no
-// device connected, no camera): SQLite and InfluxDB time-series store, with the model files and
+// device connected, no camera, yesterday's daily report already made): SQLite and InfluxDB time-series store, with the model files and
 // without them (vision off). Measured S seconds (default 15) after it says where it listens, then
 // the heap figures from its own /metrics. Goal (issue "Leaner"): <= 150 MB RSS without cameras.
 // Needs influxd for the InfluxDB rows (Debian: apt-get install influxdb); skipped without it.
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { DAY_MS, localDate, localDayStart } from '../gateway/reports/period.ts'
 import { startInfluxd, requireInfluxd } from '../test/support/influxd.ts'
 import { spawnGateway, stopGateway } from '../test/support/gateway-process.ts'
 import { tempDir } from '../test/support/services.ts'
@@ -28,7 +29,15 @@ function arg(args: string[], name: string, dflt: number): number {
 
 async function measure(env: Record<string, string>, settleMs: number) {
   const dir = tempDir('iocgw-bench-idle-')
-  const gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: ADMIN, IOC_LOG_LEVEL: 'error', ...env } })
+  // A gateway that has been running has yesterday's daily report already; a fresh data directory
+  // would build it (and its PDF) at start, which is not idling (docs/reports.md).
+  mkdirSync(join(dir.path, 'reports'))
+  writeFileSync(join(dir.path, 'reports', `${localDate(localDayStart(Date.now()) - DAY_MS)}.json`), '{}')
+  const gw = await spawnGateway({
+    dataDir: dir.path,
+    // As `npm start` and the iocgw launcher run it (docs/operations.md, young generation).
+    env: { IOC_ADMIN_TOKEN: ADMIN, IOC_LOG_LEVEL: 'error', NODE_OPTIONS: '--max-semi-space-size=64', ...env },
+  })
   try {
     await sleep(settleMs)
     const pid = gw.child.pid!
