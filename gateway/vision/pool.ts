@@ -20,8 +20,8 @@ export type PoolEvent = { state: 'running'; ms: number } | { state: 'failed'; er
 
 /**
  * Worker threads owning the onnxruntime sessions. They start with the first task (or `start()`)
- * rather than with the gateway: each holds its sessions and a V8 heap (~100 MB of RSS for the
- * default two), which a gateway without cameras does not need (docs/vision.md "Workers").
+ * rather than with the gateway: each holds its sessions and a V8 heap (the default two with
+ * onnxruntime: ~170 MB of RSS, bench/README.md "Idle RSS"), which a gateway without cameras does not need (docs/vision.md "Workers").
  *
  * Workers are TypeScript files run under tsx: `--import tsx` is given explicitly rather than
  * inherited, so the pool behaves the same under `node gateway/cli/iocgw.js` and under vitest
