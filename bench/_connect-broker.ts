@@ -20,7 +20,9 @@ if (mode === 'gateway') {
     metrics: new Metrics({ defaults: false }),
     logger: createLogger('error'),
     routes: {},
-    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' },
+    // Every load process connects from 127.0.0.1: the per-address cap (500 by default, for NAT'd
+    // field routers, docs/operations.md) would refuse all but the first 500 devices.
+    config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt', maxConnectionsPerAddress: 1_000_000 },
   })
   const ports = await broker.listen()
   connected = () => broker.connectedCount()

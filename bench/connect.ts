@@ -244,6 +244,11 @@ export async function main(args: string[]): Promise<void> {
       if (name !== GATEWAY) console.log(`ratio connects/s gateway / ${name}: ${(gw.rate / peer.rate).toFixed(2)}x`)
     }
     console.log(`goal >= 1000 authenticated connects/s: ${gw.rate >= 1000 ? 'met' : 'NOT met'} (${gw.rate.toFixed(0)})`)
+    const gwRuns = runs.get(GATEWAY)!
+    const perAll = median(gwRuns.map((r) => (r.connectedRss - r.idleRss) / 1024 / devices))
+    console.log(
+      `gateway RSS per connected device with ${devices} devices: ${perAll.toFixed(1)} KB ((RSS connected - idle RSS) / ${devices}; idle ${mb(median(gwRuns.map((r) => r.idleRss)))} MB, connected ${mb(median(gwRuns.map((r) => r.connectedRss)))} MB)`,
+    )
     console.log(`goal <= 50 KB RSS per connected device: ${gw.per <= 50 ? 'met' : 'NOT met'} (${gw.per.toFixed(1)} KB)`)
     if (gw.failed > 0) console.log(`WARNING: ${gw.failed} gateway connects failed`)
     console.log('(idle RSS of the Node brokers includes the tsx loader; the load generators run on the same 2 cores)')

@@ -205,11 +205,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         cameras,
         // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
         onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
+        deviceKind: (id) => registry.getDevice(id)?.kind,
       })
       vision = v
       closers.push(() => v.close())
-      // A model that cannot load leaves /readyz failing (vision logs the reason); the rest keeps running.
-      v.whenReady().catch(() => undefined)
     }
     // One failed-authentication count for HTTP and MQTT: a client locked out of one is out of both.
     const authFailures = memoryAuthFailureLimiter({
@@ -274,8 +273,15 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           : { redis: { ok: broker.redisUp() === true, ...(broker.redisUp() ? {} : { detail: 'Redis unreachable (redis.url)' }) } }),
         store: store.health(),
         ...influxTargetChecks(store.health()),
+        // The workers start with the first frame: idle and starting are ready; a failed load is not (until one succeeds).
         ...(vision
-          ? { model: { ok: vision.ready(), ...(vision.ready() ? {} : { detail: 'vision models loading or failed; see the log' }) } }
+          ? {
+              model: {
+                ok: vision.ready(),
+                state: vision.state(),
+                ...(vision.ready() ? {} : { detail: 'vision models could not be loaded; see the log' }),
+              },
+            }
           : {}),
         // Vision off is a supported state, not a fault: ready, and the check says what to run.
         ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),

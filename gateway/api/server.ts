@@ -242,7 +242,10 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
     Type.Object({
       ok: Type.Boolean(),
       state: Type.Optional(
-        Type.String({ description: 'a component that is ok but not fully on, e.g. "off" for vision without model files' }),
+        Type.String({
+          description:
+            'where a component is: "off" for vision without model files; "idle", "starting", "running" or "failed" for the vision workers',
+        }),
       ),
       detail: Type.Optional(Type.String()),
     }),

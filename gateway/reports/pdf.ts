@@ -1,4 +1,3 @@
-import PDFDocument from 'pdfkit'
 import type { ReportDoc } from './document.ts'
 import { reportFonts } from './fonts.ts'
 import { labels } from './render-labels.ts'
@@ -28,6 +27,8 @@ export function reportPdfRenderer(deps: SeriesDeps): (report: Report) => Promise
 }
 
 export async function renderDocPdf(view: ReportDoc, generatedAt: string): Promise<Buffer> {
+  // Imported on first use: pdfkit and its font tables cost ~25 MB of RSS, for a PDF a day or on request.
+  const { default: PDFDocument } = await import('pdfkit')
   const fonts = reportFonts()
   const created = new Date(generatedAt)
   const doc = new PDFDocument({

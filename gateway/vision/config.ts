@@ -107,6 +107,11 @@ export const VisionSection = Type.Object(
     // (bench/README.md, vision): one frame is letterboxed while the other is inferred.
     workers: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     threadsPerWorker: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+    /**
+     * The workers start with the first camera frame (or a camera's `status` online) and stop after
+     * this many seconds without a frame, giving back their models' memory; 0 keeps them once started.
+     */
+    idleStopS: Type.Integer({ minimum: 0, maximum: 7 * 86_400, default: 600 }),
     maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 2 * 1024 * 1024 }),
     /**
      * Frames whose header declares more pixels than this are refused before decoding (a flat

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { DevicePublish, DevicePublishHandler } from '../broker/types.ts'
-import type { GatewayBus } from '../bus/events.ts'
+import type { DeviceStatusEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
@@ -38,14 +38,20 @@ export interface VisionDeps {
   onFrameRefused?: ((msg: DevicePublish, reason: FrameReject) => void) | undefined
   /** Per-camera configuration from the registry (loadCameraConfigs); `config.cameras` when not given. */
   cameras?: Record<string, CameraVisionConfig> | undefined
+  /** A device's kind, so that a camera coming online (its `status`) starts the workers before its first frame. */
+  deviceKind?: ((id: string) => string | undefined) | undefined
 }
+
+/** Where the workers are: not started (or stopped when idle), loading their models, running, or failed to load. */
+export type VisionState = 'idle' | 'starting' | 'running' | 'failed'
 
 export interface Vision {
   /** Broker route for subtopic `frames`. */
   frames: DevicePublishHandler
-  /** True once every worker has loaded its models. */
+  /** False when the workers' last start failed (a model that cannot be loaded); true otherwise, also while idle. */
   ready(): boolean
-  /** Resolves when the models are loaded; rejects with the reason when they cannot be. */
+  state(): VisionState
+  /** Starts the workers if they are not running; resolves when the models are loaded, rejects with the reason when they cannot be. */
   whenReady(): Promise<void>
   /** JPEG of the latest analysed frame with detections drawn, or null when none yet. */
   snapshot(camera: string): Promise<Buffer | null>
@@ -61,6 +67,7 @@ export function createVision(d: VisionDeps): Vision {
   const cfg = d.config
   const sink = d.sink ?? (d.store ? storeSink(d.store) : null)
   if (!sink) throw new Error('createVision: give store (the time-series store) or sink')
+  let closing = false
   const pool = new VisionPool({
     workers: cfg.workers,
     threadsPerWorker: cfg.threadsPerWorker,
@@ -68,7 +75,25 @@ export function createVision(d: VisionDeps): Vision {
     segmenter: cfg.flood.segmenter,
     modelsDir: d.modelsDir,
     maxPixels: cfg.maxFramePixels,
+    idleStopMs: cfg.idleStopS * 1000,
+    onState(e) {
+      if (e.state === 'running')
+        d.logger.info(
+          { workers: pool.workers, threadsPerWorker: pool.threadsPerWorker, model: cfg.detector.model, ms: e.ms },
+          'vision: models loaded',
+        )
+      // Shutting down while the workers load is not a model failure.
+      else if (e.state === 'failed') {
+        if (!closing) d.logger.error({ err: e.err }, 'vision: models could not be loaded')
+      } else d.logger.info({ idleMs: e.idleMs }, 'vision: no frames for vision.idleStopS, workers stopped')
+    },
   })
+  // Read at each scrape: whether the detector is loaded (0 while idle), docs/operations.md.
+  d.metrics.gaugeReading(
+    'vision_workers',
+    'Vision worker threads with their models loaded (0 until the first frame and after vision.idleStopS without one)',
+    () => pool.loadedWorkers,
+  )
   const log = d.log ?? openDetectionLog(d.dataDir === ':memory:' ? ':memory:' : join(d.dataDir, 'vision.sqlite'))
   const seg = loadManifest(cfg.flood.segmenter.model)
   const pipeline = new VisionPipeline({
@@ -87,20 +112,20 @@ export function createVision(d: VisionDeps): Vision {
     countThreshold: cfg.detector.countThreshold,
     maxPixels: cfg.maxFramePixels,
   })
-  let isReady = false
-  let closing = false
-  const readyP = pool.ready().then(
-    () => {
-      isReady = true
-      d.logger.info({ workers: pool.workers, threadsPerWorker: pool.threadsPerWorker, model: cfg.detector.model }, 'vision: models loaded')
-    },
-    (err: unknown) => {
-      // Shutting down while the workers load is not a model failure.
-      if (!closing) d.logger.error({ err }, 'vision: models could not be loaded')
-      throw err
-    },
-  )
-  readyP.catch(() => undefined)
+  let starting = false
+  const start = (): Promise<void> => {
+    starting = true
+    const p = pool.ready().finally(() => {
+      starting = false
+    })
+    p.catch(() => undefined)
+    return p
+  }
+  // A camera that comes online is about to send frames: its first one need not wait for the models.
+  const onStatus = (s: DeviceStatusEvent) => {
+    if (s.online && !closing && pool.loadedWorkers === 0 && d.deviceKind?.(s.device) === 'camera') void start()
+  }
+  d.bus?.on('device-status', onStatus)
   const prune = setInterval(() => {
     try {
       log.prune(Date.now() - cfg.retentionDays * 86_400_000)
@@ -112,8 +137,9 @@ export function createVision(d: VisionDeps): Vision {
 
   return {
     frames: createFramesHandler(pipeline, cfg.maxFrameBytes, d.logger, d.onFrameRefused),
-    ready: () => isReady,
-    whenReady: () => readyP,
+    ready: () => !pool.startFailed,
+    state: () => (pool.loadedWorkers > 0 ? 'running' : starting ? 'starting' : pool.startFailed ? 'failed' : 'idle'),
+    whenReady: start,
     async snapshot(camera) {
       const s = pipeline.snapshot(camera)
       return s ? snapshots.get(s) : null
@@ -125,9 +151,7 @@ export function createVision(d: VisionDeps): Vision {
     async close() {
       closing = true
       clearInterval(prune)
-      // Terminating a worker while onnxruntime is still creating its session can bring the whole
-      // process down (a native abort), so a shutdown during model load waits for the load first.
-      await readyP.catch(() => undefined)
+      d.bus?.off('device-status', onStatus)
       await pipeline.close()
       await pool.close()
       if (!d.log) log.close()

@@ -1,4 +1,3 @@
-import sharp from 'sharp'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Snapshot } from './pipeline.ts'
 import { countZones, isVehicle, toPixels } from './zones.ts'
@@ -77,6 +76,9 @@ export async function renderSnapshot(s: Snapshot, scoreThreshold: number, countT
     )
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${parts.join('')}</svg>`
+  // Imported on first use: libvips costs the process ~25 MB of RSS, which a gateway whose cameras
+  // nobody looks at need not hold (the workers load their own).
+  const { default: sharp } = await import('sharp')
   return sharp(s.jpeg, { autoOrient: true, ...(maxPixels ? { limitInputPixels: maxPixels } : {}) })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .jpeg({ quality: 80 })
