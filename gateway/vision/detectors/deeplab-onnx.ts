@@ -47,6 +47,7 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
   async function segmentNow(image: Sharp, t: Timings) {
     let t0 = performance.now()
     // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
+    t.jpegDecodes++
     const data = await image.clone().resize(w, h, { fit: 'fill', kernel: 'linear' }).removeAlpha().raw().toBuffer()
     buf.set(data)
     let t1 = performance.now()

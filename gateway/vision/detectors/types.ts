@@ -11,6 +11,8 @@ export interface Timings {
   preprocessMs: number
   inferMs: number
   postprocessMs: number
+  /** JPEG decodes for the frame (one per libvips pipeline reading the JPEG; the header read not counted). */
+  jpegDecodes: number
 }
 
 /**

@@ -62,12 +62,13 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       try {
         for (const region of ordered) {
           let t0 = performance.now()
+          if (!pixels) t.jpegDecodes++
           const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
             throw undecodable(err)
           })
           if (!gated) {
             gated = true
-            const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image)
+            const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image, t)
             if (!gate!(thumb)) {
               t.preprocessMs += performance.now() - t0
               return null
@@ -107,7 +108,8 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
 }
 
 /** Thumbnail straight from the decoder, for plans without a whole-frame pass. */
-async function greyThumb(image: Sharp): Promise<Uint8Array> {
+async function greyThumb(image: Sharp, t: Timings): Promise<Uint8Array> {
+  t.jpegDecodes++
   const data = await image.clone().resize(THUMB_W, THUMB_H, { fit: 'fill' }).greyscale().raw().toBuffer()
   return new Uint8Array(data.buffer, data.byteOffset, THUMB_W * THUMB_H)
 }
