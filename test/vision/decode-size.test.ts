@@ -112,6 +112,20 @@ describe('decode at the size the model needs', () => {
     expect(got.objects).toEqual(ref.objects)
   })
 
+  it('tiles without a whole-frame pass: the motion thumbnail comes from the same decode', async () => {
+    const { jpeg } = await buildMosaic()
+    const regions = { zones: [], tiling: { enabled: true, fullFrame: false } }
+    const motion = { prev: null, threshold: 0.01, force: true }
+    const got = await atModelSize.analyse({ jpeg, regions, segment: false, motion })
+    expect(got.regions).toBeGreaterThan(10)
+    expect(got.timings.jpegDecodes).toBe(1)
+    // The same view as a thumbnail straight from the JPEG: within a grey level or two on average.
+    const direct = await sharp(jpeg).resize(64, 48, { fit: 'fill' }).greyscale().raw().toBuffer()
+    expect(got.thumb).toHaveLength(direct.length)
+    const diff = got.thumb!.reduce((s, v, i) => s + Math.abs(v - direct[i]!), 0) / direct.length
+    expect(diff).toBeLessThan(2)
+  })
+
   it('a 640-px frame (the benchmark frames) gives the same objects as the full decode, in one decode', async () => {
     for (const name of SAMPLES) {
       const jpeg = await sharp(sample(name)).resize({ width: 640 }).jpeg({ quality: 85 }).toBuffer()
