@@ -127,7 +127,7 @@ export class Engine {
     }
     const objects = await this.detector.detect(image, frame, regions, timings, gate, pixels)
     if (objects === null) return { ...frame, regions: regions.length, skipped: true, thumb, objects: [], seg: null, timings }
-    const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings) : null
+    const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings, pixels) : null
     return { ...frame, regions: regions.length, skipped: false, thumb, objects, seg, timings }
   }
 

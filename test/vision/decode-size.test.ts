@@ -27,7 +27,7 @@ let atModelSize: Engine
 let full: Engine
 beforeAll(async () => {
   const o = { detector: DETECTOR, segmenter: null, threads: 1 }
-  atModelSize = await Engine.open(o)
+  atModelSize = await Engine.open({ ...o, segmenter: { type: 'deeplab-onnx', model: 'deeplabv3_mnv2_ade20k_uint8' } })
   full = await Engine.open({ ...o, decode: 'full' })
 })
 afterAll(async () => {
@@ -110,6 +110,16 @@ describe('decode at the size the model needs', () => {
     expect(got.timings.jpegDecodes).toBe(1)
     expect(counts(got)).toEqual(counts(ref))
     expect(got.objects).toEqual(ref.objects)
+  })
+
+  it('a tiled frame with a flood zone: the segmenter takes the same decode, with the same result as from the JPEG', async () => {
+    const { jpeg } = await buildMosaic()
+    const got = await atModelSize.analyse({ jpeg, regions: { zones: [], tiling: undefined }, segment: true })
+    expect(got.regions).toBeGreaterThan(10)
+    expect(got.timings.jpegDecodes).toBe(1)
+    const fromJpeg = await atModelSize.analyse({ jpeg, regions: [null], segment: true })
+    expect(fromJpeg.timings.jpegDecodes).toBe(2)
+    expect(got.seg!.classes).toEqual(fromJpeg.seg!.classes)
   })
 
   it('tiles without a whole-frame pass: the motion thumbnail comes from the same decode', async () => {
