@@ -31,7 +31,7 @@ function arg(args: string[], name: string, def: string): string {
   return i >= 0 && args[i + 1] ? args[i + 1]! : def
 }
 
-/** The samples as a camera at 640 px wide would send them (the edge driver's default scaling). */
+/** The samples as a camera sending 640-px frames would (a sub-stream, or the edge driver with `max_width: 640`). */
 async function frames640(): Promise<Buffer[]> {
   return Promise.all(
     NAMES.map((n) =>

@@ -17,6 +17,12 @@ export interface EngineOptions {
   threads: number
   /** sharp's limitInputPixels: a decoder that refuses an oversized frame even if a check upstream missed it. */
   maxPixels?: number | undefined
+  /**
+   * 'model' (default): each frame decoded at the size its passes need (docs/vision.md, "Decode
+   * size"). 'full': every frame decoded at full size once and every pass resized from those
+   * pixels, the reference pipeline of docs/vision.md "Models" that 'model' is tested against.
+   */
+  decode?: 'model' | 'full' | undefined
 }
 
 export interface AnalyseTask {
@@ -50,6 +56,7 @@ export class Engine {
     readonly detector: Detector,
     readonly segmenter: Segmenter | null,
     private readonly maxPixels: number | undefined,
+    private readonly fullDecode: boolean,
   ) {}
 
   static async open(o: EngineOptions): Promise<Engine> {
@@ -67,11 +74,11 @@ export class Engine {
     const segmenter = o.segmenter
       ? await createSegmenter(o.segmenter.type, { model: o.segmenter.model, modelsDir: o.modelsDir, threads: o.threads })
       : null
-    return new Engine(detector, segmenter, o.maxPixels)
+    return new Engine(detector, segmenter, o.maxPixels, o.decode === 'full')
   }
 
   async analyse(task: AnalyseTask): Promise<AnalyseResult> {
-    const timings: Timings = { preprocessMs: 0, inferMs: 0, postprocessMs: 0 }
+    const timings: Timings = { preprocessMs: 0, inferMs: 0, postprocessMs: 0, jpegDecodes: 0 }
     const t0 = performance.now()
     // failOn 'warning': libjpeg only warns on corrupt entropy data (a cut-off frame with an EOI
     // appended, say) and would hand back a half-grey frame whose counts are wrong.
@@ -99,10 +106,13 @@ export class Engine {
           return m.force || !m.prev || thumbDiff(t, m.prev) >= m.threshold
         }
       : undefined
-    // Several regions (tiles): decode the JPEG once and cut the tiles from the pixels, instead of
-    // decoding the whole frame again for every tile. The whole-frame pass still reads the JPEG.
+    // Several regions (tiles): decode the JPEG once at full size (tiles of about the model's input
+    // size need every source pixel) and cut the tiles and the whole-frame pass from those pixels,
+    // instead of decoding again for each. One region: the detector decodes it for that pass,
+    // DCT-scaled by libjpeg when the frame is large enough (yolox.ts letterboxInto).
     let pixels: RawFrame | undefined
-    if (regions.length > 1) {
+    if (regions.length > 1 || this.fullDecode) {
+      timings.jpegDecodes++
       const t1 = performance.now()
       const { data, info } = await image
         .clone()
@@ -117,7 +127,7 @@ export class Engine {
     }
     const objects = await this.detector.detect(image, frame, regions, timings, gate, pixels)
     if (objects === null) return { ...frame, regions: regions.length, skipped: true, thumb, objects: [], seg: null, timings }
-    const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings) : null
+    const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings, pixels) : null
     return { ...frame, regions: regions.length, skipped: false, thumb, objects, seg, timings }
   }
 

@@ -29,9 +29,11 @@ export interface Letterbox {
 }
 
 /**
- * Decodes (EXIF orientation applied), crops to `region` when given, resizes with an antialiased
- * filter keeping the aspect ratio, pastes top-left on a `size`x`size` canvas of value `pad`, and
- * writes planar B, G, R float32 0..255 into `out` (length 3*size*size).
+ * Crops to `region` when given, resizes with an antialiased filter keeping the aspect ratio,
+ * pastes top-left on a `size`x`size` canvas of value `pad`, and writes planar B, G, R float32
+ * 0..255 into `out` (length 3*size*size). The region comes from the frame's decoded `pixels`
+ * when the engine decoded them (a tiled frame: one decode serves every tile and the whole-frame
+ * pass), else from `input`, a decoder of the JPEG (EXIF orientation applied), for this pass alone.
  */
 export async function letterboxInto(
   input: Sharp,
@@ -47,26 +49,32 @@ export async function letterboxInto(
   const nw = Math.max(1, Math.floor(reg.w * r))
   const nh = Math.max(1, Math.floor(reg.h * r))
   let data: Buffer
-  if (pixels && region) {
-    // Tiles from decoded pixels: copy the tile's rows here (a libvips pipeline over the whole
-    // frame per tile costs ~5 ms, the copy ~0.1 ms), and resize only when the tile is not
-    // already at the model's scale.
-    const tile = Buffer.allocUnsafe(reg.w * reg.h * 3)
-    for (let y = 0; y < reg.h; y++) {
-      const from = ((reg.y + y) * pixels.width + reg.x) * 3
-      pixels.data.copy(tile, y * reg.w * 3, from, from + reg.w * 3)
+  if (pixels) {
+    // From decoded pixels: copy the tile's rows here (a libvips pipeline over the whole frame per
+    // tile costs ~5 ms, the copy ~0.1 ms), and resize only when the region is not already at the
+    // model's scale. The whole frame needs no copy.
+    let part = pixels.data
+    if (region) {
+      part = Buffer.allocUnsafe(reg.w * reg.h * 3)
+      for (let y = 0; y < reg.h; y++) {
+        const from = ((reg.y + y) * pixels.width + reg.x) * 3
+        pixels.data.copy(part, y * reg.w * 3, from, from + reg.w * 3)
+      }
     }
     data =
       nw === reg.w && nh === reg.h
-        ? tile
-        : await sharp(tile, { raw: { width: reg.w, height: reg.h, channels: 3 } })
+        ? part
+        : await sharp(part, { raw: { width: reg.w, height: reg.h, channels: 3 } })
             .resize(nw, nh, { fit: 'fill', kernel: 'linear' })
             .raw()
             .toBuffer()
   } else {
     let img = input
-    // No JPEG shrink-on-load: decoding at 1/2 or 1/4 scale first moves boxes by up to 16 px on a
-    // 1640-wide frame against the reference pipeline; the edge driver sends frames already scaled.
+    // libjpeg DCT scaling (1/2, 1/4, 1/8) only where sharp leaves at least a factor of two for the
+    // antialiased resize (fastShrinkOnLoad off): a frame 4 or more times the model's input side,
+    // e.g. 1920x1080 decoded at 960x540. Scaling closer to the input (fastShrinkOnLoad on: the
+    // 1640x590 sample decoded at 820x295) moved a car's edge by 4 model pixels (IoU 0.89) against
+    // the full decode (test/vision/decode-size.test.ts; docs/vision.md, "Decode size").
     if (region) img = img.extract({ left: reg.x, top: reg.y, width: reg.w, height: reg.h })
     data = await img.resize(nw, nh, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false }).removeAlpha().raw().toBuffer()
   }

@@ -104,6 +104,66 @@ describe.skipIf(!can)('RTSP capture with ffmpeg from a GStreamer RTSP server', (
   })
 })
 
+describe.skipIf(!can)('capture width (driver.max_width, docs/vision.md "Capture width")', () => {
+  let rtsp: ChildProcess | undefined
+  let broker: Awaited<ReturnType<typeof startBroker>>
+  const agents: CameraAgent[] = []
+  const seen: Seen[] = []
+
+  beforeAll(async () => {
+    const port = await freePort()
+    // A 1280x720 camera stream, two agents on it: one sending at the width where the gateway
+    // analyses a frame in one pass, one asking for more than the camera gives.
+    rtsp = await startRtspServer(port, '1280x720')
+    broker = await startBroker()
+    for (const [id, width] of [
+      ['cam-832', 832],
+      ['cam-1920', 1920],
+    ] as const) {
+      seen.push(await watch(broker.url, id))
+      agents.push(
+        await startCameraAgent({
+          deviceId: id,
+          password: 'not-checked-here',
+          mqttUrl: broker.url,
+          logger: quietLogger().logger,
+          driver: {
+            type: 'camera',
+            rtsp_url: `rtsp://127.0.0.1:${port}/cam`,
+            interval_s: 1,
+            max_width: width,
+            jpeg_quality: 80,
+            qos: 1,
+            backoff_initial_ms: 200,
+            backoff_max_ms: 1000,
+            stall_timeout_s: 8,
+          },
+        }),
+      )
+    }
+  })
+  afterAll(async () => {
+    for (const a of agents) await a.stop()
+    for (const s of seen) await s.client.endAsync()
+    await broker?.close()
+    await stopProcess(rtsp)
+  })
+
+  it('scales frames to max_width in ffmpeg (aspect kept, even height) and never enlarges them', async () => {
+    await waitFor(() => seen.every((s) => s.frames.length >= 2), 60_000)
+    const sizes = await Promise.all(
+      seen.map(async (s) => {
+        const m = await sharp(s.frames[1]!.jpeg).metadata()
+        return [m.width, m.height]
+      }),
+    )
+    expect(sizes).toEqual([
+      [832, 468],
+      [1280, 720],
+    ])
+  })
+})
+
 describe('camera driver config', () => {
   it('applies defaults and names the key that is wrong', async () => {
     const { parseCameraDriver } = await import('../../edge/camera/index.ts')

@@ -1,4 +1,5 @@
-import type { Sharp } from 'sharp'
+import sharp, { type Sharp } from 'sharp'
+import type { RawFrame } from '../yolox.ts'
 import { openSession, ort } from './onnx.ts'
 import type { PluginOptions, Segmenter, Timings } from './types.ts'
 
@@ -29,8 +30,8 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
   return {
     type: 'deeplab-onnx',
     waterClasses: water,
-    segment(image: Sharp, t: Timings) {
-      return serial(() => segmentNow(image, t))
+    segment(image: Sharp, t: Timings, pixels?: RawFrame) {
+      return serial(() => segmentNow(image, t, pixels))
     },
     runRaw() {
       return serial(async () => {
@@ -44,10 +45,13 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
     },
   }
 
-  async function segmentNow(image: Sharp, t: Timings) {
+  async function segmentNow(image: Sharp, t: Timings, pixels: RawFrame | undefined) {
     let t0 = performance.now()
     // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
-    const data = await image.clone().resize(w, h, { fit: 'fill', kernel: 'linear' }).removeAlpha().raw().toBuffer()
+    let src = image.clone()
+    if (pixels) src = sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
+    else t.jpegDecodes++
+    const data = await src.resize(w, h, { fit: 'fill', kernel: 'linear' }).removeAlpha().raw().toBuffer()
     buf.set(data)
     let t1 = performance.now()
     t.preprocessMs += t1 - t0

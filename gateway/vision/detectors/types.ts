@@ -11,6 +11,8 @@ export interface Timings {
   preprocessMs: number
   inferMs: number
   postprocessMs: number
+  /** JPEG decodes for the frame (one per libvips pipeline reading the JPEG; the header read not counted). */
+  jpegDecodes: number
 }
 
 /**
@@ -45,7 +47,8 @@ export interface Detector {
 /** A per-pixel scene classifier (class id per pixel at its own resolution). */
 export interface Segmenter {
   readonly type: string
-  segment(image: Sharp, t: Timings): Promise<{ width: number; height: number; classes: Uint8Array }>
+  /** `pixels`: the frame already decoded (a tiled frame), used instead of decoding the JPEG again. */
+  segment(image: Sharp, t: Timings, pixels?: RawFrame): Promise<{ width: number; height: number; classes: Uint8Array }>
   /** Class ids that mean water. */
   readonly waterClasses: number[]
   runRaw(): Promise<number>

@@ -1,4 +1,4 @@
-import type { Sharp } from 'sharp'
+import sharp, { type Sharp } from 'sharp'
 import { nms, type Detection } from '../nms.ts'
 import { decodeYolox, letterboxInto } from '../yolox.ts'
 import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
@@ -56,12 +56,13 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       try {
         for (const region of ordered) {
           let t0 = performance.now()
+          if (!pixels) t.jpegDecodes++
           const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
             throw undecodable(err)
           })
           if (!gated) {
             gated = true
-            const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image)
+            const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image, t, pixels)
             if (!gate!(thumb)) {
               t.preprocessMs += performance.now() - t0
               return null
@@ -100,8 +101,11 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
   }
 }
 
-/** Thumbnail straight from the decoder, for plans without a whole-frame pass. */
-async function greyThumb(image: Sharp): Promise<Uint8Array> {
-  const data = await image.clone().resize(THUMB_W, THUMB_H, { fit: 'fill' }).greyscale().raw().toBuffer()
+/** Thumbnail for plans without a whole-frame pass: from the tiles' decoded pixels, else from the decoder. */
+async function greyThumb(image: Sharp, t: Timings, pixels: RawFrame | undefined): Promise<Uint8Array> {
+  let src = image.clone()
+  if (pixels) src = sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
+  else t.jpegDecodes++
+  const data = await src.resize(THUMB_W, THUMB_H, { fit: 'fill' }).greyscale().raw().toBuffer()
   return new Uint8Array(data.buffer, data.byteOffset, THUMB_W * THUMB_H)
 }
