@@ -34,7 +34,7 @@ const reports = createReportService({
   config: Value.Default(ReportsSection, {}) as ReportsConfig,
   logger,
   // The bench times the JSON report only; the renderer is the gateway's, with no devices to draw.
-  renderReportPdf: reportPdfRenderer({ registry: { listDevices: () => ({ items: [], next: null }) }, store }),
+  renderReportPdf: reportPdfRenderer({ registry: { listDevices: () => Promise.resolve({ items: [], next: null }) }, store }),
 })
 const t0 = performance.now()
 const report = await reports.build({ from: Number(from), to: Number(to), lang: 'vi' }, null)

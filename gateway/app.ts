@@ -205,7 +205,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         cameras,
         // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
         onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
-        deviceKind: (id) => registry.getDevice(id)?.kind,
+        deviceKind: async (id) => (await registry.getDevice(id))?.kind,
       })
       vision = v
       closers.push(() => v.close())
@@ -332,7 +332,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const httpPort = (api.server.address() as { port: number }).port
 
     const ports = { http: httpPort, ...brokerPorts }
-    logger.info({ ports, dataDir: config.server.dataDir, store: config.influx.url || config.influx.urls ? 'influxdb' : 'sqlite' }, 'gateway listening')
+    logger.info(
+      { ports, dataDir: config.server.dataDir, store: config.influx.url || config.influx.urls ? 'influxdb' : 'sqlite' },
+      'gateway listening',
+    )
     reports.start()
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     // Only now that every listener is up: a failed start must not use up the one-time token.

@@ -39,7 +39,7 @@ export interface VisionDeps {
   /** Per-camera configuration from the registry (loadCameraConfigs); `config.cameras` when not given. */
   cameras?: Record<string, CameraVisionConfig> | undefined
   /** A device's kind, so that a camera coming online (its `status`) starts the workers before its first frame. */
-  deviceKind?: ((id: string) => string | undefined) | undefined
+  deviceKind?: ((id: string) => Promise<string | undefined>) | undefined
 }
 
 /** Where the workers are: not started (or stopped when idle), loading their models, running, or failed to load. */
@@ -123,7 +123,14 @@ export function createVision(d: VisionDeps): Vision {
   }
   // A camera that comes online is about to send frames: its first one need not wait for the models.
   const onStatus = (s: DeviceStatusEvent) => {
-    if (s.online && !closing && pool.loadedWorkers === 0 && d.deviceKind?.(s.device) === 'camera') void start()
+    if (!s.online || closing || pool.loadedWorkers > 0 || !d.deviceKind) return
+    d.deviceKind(s.device).then(
+      (kind) => {
+        if (kind === 'camera' && !closing && pool.loadedWorkers === 0) void start()
+      },
+      // The registry unreachable: the camera's first frame starts the workers instead.
+      () => undefined,
+    )
   }
   d.bus?.on('device-status', onStatus)
   const prune = setInterval(() => {

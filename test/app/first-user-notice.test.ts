@@ -37,7 +37,7 @@ describe('first console user', () => {
     const { openRegistry } = await import('../../gateway/registry/sqlite.ts')
     const reg = openRegistry(dir.path)
     await reg.users.createUser({ name: 'admin', role: 'admin', password: 'a long first password' }, { type: 'cli', id: 'test' })
-    reg.close()
+    await reg.close()
     const second = await start()
     await second.close()
     expect(second.notices.some((n) => n.includes('iocgw user add'))).toBe(false)

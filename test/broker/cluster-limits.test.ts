@@ -30,9 +30,9 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
     redis = await startRedis()
     const limits = { maxQueuedMessages: MAX_QUEUED, maxPersistentSessionsPerIdentity: MAX_SESSIONS }
     a = await startBroker({ ...limits, cluster: { redisUrl: redis.url, nodeId: 'node-a', heartbeatMs: 500 } })
-    deviceSecret = a.addDevice(DEVICE)
-    moverSecret = a.addDevice(MOVER)
-    token = a.addTokenWithId('officer')
+    deviceSecret = await a.addDevice(DEVICE)
+    moverSecret = await a.addDevice(MOVER)
+    token = await a.addTokenWithId('officer')
     cpSync(a.dataDir, dirB.path, { recursive: true })
     b = await startBroker({ ...limits, dataDir: dirB.path, cluster: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 500 } })
   }, 60_000)

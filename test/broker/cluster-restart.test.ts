@@ -34,10 +34,10 @@ describe.skipIf(!ok)('a cluster node restarted under the same id', () => {
   beforeAll(async () => {
     redis = await startRedis()
     const registry = openRegistry(dir.path)
-    secret = registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm' }, { type: 'system', id: 'test' }).secret
-    const t = registry.createToken({ role: 'viewer', name: 'reader' }, { type: 'system', id: 'test' })
+    secret = (await registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm' }, { type: 'system', id: 'test' })).secret
+    const t = await registry.createToken({ role: 'viewer', name: 'reader' }, { type: 'system', id: 'test' })
     token = { id: t.token.id, secret: t.secret }
-    registry.close()
+    await registry.close()
   })
 
   afterAll(async () => {

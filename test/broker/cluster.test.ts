@@ -81,14 +81,14 @@ describe.skipIf(!ok)('MQTT across gateway nodes (Redis)', () => {
   beforeAll(async () => {
     redis = await startRedis()
     const registry = openRegistry(dirs.seed.path)
-    deviceSecret = registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm Kim Long' }, { type: 'system', id: 'test' }).secret
-    willSecret = registry.createDevice(
-      { id: WILL_DEVICE, kind: 'water_level', name: 'Trạm Kim Long 2' },
-      { type: 'system', id: 'test' },
+    deviceSecret = (await registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm Kim Long' }, { type: 'system', id: 'test' }))
+      .secret
+    willSecret = (
+      await registry.createDevice({ id: WILL_DEVICE, kind: 'water_level', name: 'Trạm Kim Long 2' }, { type: 'system', id: 'test' })
     ).secret
-    const t = registry.createToken({ role: 'officer', name: 'integration' }, { type: 'system', id: 'test' })
+    const t = await registry.createToken({ role: 'officer', name: 'integration' }, { type: 'system', id: 'test' })
     token = { id: t.token.id, secret: t.secret }
-    registry.close()
+    await registry.close()
     // The same registry (and its server key, which the secrets' HMAC uses) in each node's own directory.
     cpSync(dirs.seed.path, dirs.a.path, { recursive: true })
     cpSync(dirs.seed.path, dirs.b.path, { recursive: true })

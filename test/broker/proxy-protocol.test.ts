@@ -54,7 +54,7 @@ describe.skipIf(!HAVE)('MQTT behind HAProxy with the PROXY protocol', () => {
       authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 3, perUsernamePerMinute: 1000 }),
       refusalLogIntervalMs: 100,
     })
-    secret = h.addDevice('proxy-01')
+    secret = await h.addDevice('proxy-01')
     front.v2 = await freePort()
     front.v1 = await freePort()
     front.tls = await freePort()

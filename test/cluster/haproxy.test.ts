@@ -68,8 +68,8 @@ describe.skipIf(!HAVE)('gateways behind HAProxy', () => {
   beforeAll(async () => {
     // One device known to both nodes (each has its own registry until the shared PostgreSQL one).
     const registry = openRegistry(seed.path)
-    secret = registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm cụm' }, { type: 'system', id: 'test' }).secret
-    registry.close()
+    secret = (await registry.createDevice({ id: DEVICE, kind: 'water_level', name: 'Trạm cụm' }, { type: 'system', id: 'test' })).secret
+    await registry.close()
     cpSync(seed.path, dirA.path, { recursive: true })
     cpSync(seed.path, dirB.path, { recursive: true })
     nodes.a = await node('node-a', dirA.path)

@@ -42,7 +42,14 @@ export async function startStack(opts: {
   const metrics = new Metrics({ defaults: false })
   const bus = new GatewayBus()
   const registry = openRegistry(opts.dataDir)
-  const store = await openTimeSeriesStore({ influxUrl: opts.influxUrl, influxUrls: opts.influxUrls, dataDir: opts.dataDir, logger, metrics, influx: opts.influx })
+  const store = await openTimeSeriesStore({
+    influxUrl: opts.influxUrl,
+    influxUrls: opts.influxUrls,
+    dataDir: opts.dataDir,
+    logger,
+    metrics,
+    influx: opts.influx,
+  })
   const stations = loadStations(new URL('../../config/stations.yaml', import.meta.url).pathname)
   const ingest = createIngest({ registry, store, bus, logger, metrics, stations, config: opts.ingest ?? {} })
   const broker = await createBroker({
@@ -65,7 +72,7 @@ export async function startStack(opts: {
     async close() {
       await broker.close()
       await store.close()
-      registry.close()
+      await registry.close()
     },
   }
 }

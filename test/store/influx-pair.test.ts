@@ -41,7 +41,7 @@ function onDisk(dirs: string[]): Set<string> {
 async function devicesOn(stack: Stack): Promise<mqtt.MqttClient[]> {
   return Promise.all(
     DEVICES.map(async (id) => {
-      const d = stack.registry.createDevice({ id, kind: 'water_level', name: id, station: 'kim-long' }, { type: 'system', id: 't' })
+      const d = await stack.registry.createDevice({ id, kind: 'water_level', name: id, station: 'kim-long' }, { type: 'system', id: 't' })
       return mqtt.connectAsync(`mqtt://127.0.0.1:${stack.mqttPort}`, { username: id, password: d.secret, clientId: id, reconnectPeriod: 0 })
     }),
   )

@@ -24,7 +24,7 @@ function setUp(config = visionConfig({ motion: { enabled: false } })) {
     metrics,
     config,
     dataDir: ':memory:',
-    deviceKind: (id) => kinds[id],
+    deviceKind: (id) => Promise.resolve(kinds[id]),
   })
   const gauge = async (name: string) =>
     (

@@ -1,9 +1,9 @@
 import sharp, { type Sharp } from 'sharp'
 import { nms, type Detection } from '../nms.ts'
-import { decodeYolox, letterboxInto } from '../yolox.ts'
+import { decodeYolox, letterboxInto, type RawFrame } from '../yolox.ts'
 import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
 import { openSession, ort } from './onnx.ts'
-import { undecodable, type Detector, type PluginOptions } from './types.ts'
+import { undecodable, type Detector, type PluginOptions, type Timings } from './types.ts'
 
 /** YOLOX (grid output, decode_in_inference off) on onnxruntime-node, CPU. */
 export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
