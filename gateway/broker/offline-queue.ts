@@ -13,6 +13,7 @@
 import type { Client } from 'aedes'
 import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
+import { storeGrantedOnly } from './granted-subscriptions.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -55,10 +56,11 @@ export interface OfflineQueueOptions {
 
 class BoundedMemoryPersistence extends MemoryPersistence {
   private readonly outgoing = new Map<string, QueuedPacket[]>()
-  private readonly storedLists = new WeakSet<object[]>()
+  private readonly storeGranted: ReturnType<typeof storeGrantedOnly>
 
   constructor(private readonly bound: OfflineQueueOptions) {
     super()
+    this.storeGranted = storeGrantedOnly(bound.storable)
   }
 
   private enqueue(clientId: string, packet: QueuedPacket): void {
@@ -106,18 +108,8 @@ class BoundedMemoryPersistence extends MemoryPersistence {
     return cleared
   }
 
-  override async addSubscriptions(client: Pick<Client, 'id'>, subs: object[]): Promise<void> {
-    const storable = this.bound.storable
-    if (!storable) return super.addSubscriptions(client, subs)
-    // aedes passes the same packet list once per granted filter: storing it once is enough
-    // (and keeps a SUBSCRIBE of n filters from costing n × n).
-    if (this.storedLists.has(subs)) return
-    this.storedLists.add(subs)
-    // aedes calls this for the first granted filter before it has authorised the packet's later
-    // ones (all within one synchronous loop); one microtask later every filter has its answer.
-    await Promise.resolve()
-    const kept = subs.filter(storable)
-    if (kept.length > 0) await super.addSubscriptions(client, kept)
+  override addSubscriptions(client: Pick<Client, 'id'>, subs: object[]): Promise<void> {
+    return this.storeGranted(subs, (kept) => super.addSubscriptions(client, kept))
   }
 
   override outgoingStream(client: Pick<Client, 'id'>): Readable {

@@ -10,6 +10,7 @@
 // never drop more than the excess) pops the oldest keys past the bound and releases their packets.
 import type { Redis } from 'ioredis'
 import { createRequire } from 'node:module'
+import { storeGrantedOnly } from './granted-subscriptions.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -60,11 +61,12 @@ function outgoingKey(clientId: string): string {
 }
 
 class BoundedRedisPersistence extends AsyncRedisPersistence {
-  private readonly storedLists = new WeakSet<object[]>()
+  private readonly storeGranted: ReturnType<typeof storeGrantedOnly>
 
   constructor(private readonly bound: RedisQueueOptions) {
     // The whole bounded queue is streamed to a reconnecting session (the stock default is 1,000).
     super({ conn: bound.conn, maxSessionDelivery: bound.maxQueued })
+    this.storeGranted = storeGrantedOnly(bound.storable)
   }
 
   override async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
@@ -75,16 +77,8 @@ class BoundedRedisPersistence extends AsyncRedisPersistence {
     }
   }
 
-  override async addSubscriptions(client: ClientRef, subs: object[]): Promise<void> {
-    const storable = this.bound.storable
-    if (!storable) return super.addSubscriptions(client, subs)
-    // As offline-queue.ts: aedes hands the same list once per granted filter, and has answered
-    // every filter of the packet one microtask later.
-    if (this.storedLists.has(subs)) return
-    this.storedLists.add(subs)
-    await Promise.resolve()
-    const kept = subs.filter(storable)
-    if (kept.length > 0) await super.addSubscriptions(client, kept)
+  override addSubscriptions(client: ClientRef, subs: object[]): Promise<void> {
+    return this.storeGranted(subs, (kept) => super.addSubscriptions(client, kept))
   }
 }
 

@@ -1,8 +1,7 @@
 import type { Database } from 'better-sqlite3'
-import type { Severity } from '../alerts/types.ts'
 import { scopeSql, type Scope } from '../registry/scope.ts'
 import type { OutboxRow } from './notify-state.ts'
-import type { ContactChannel, OutboxState } from './types.ts'
+import type { ContactChannel, OutboxItem, OutboxState } from './types.ts'
 
 // The outbox as the API lists it (docs/api.md "Notifications"): newest first, one row per message
 // and channel, with what the provider last answered. The stored message also holds the address;
@@ -15,23 +14,6 @@ export interface OutboxFilter {
   channel?: ContactChannel | undefined
   /** A scoped caller: only messages about alerts of their places (tests and digests belong to none). */
   scope?: Scope | null | undefined
-}
-
-export interface OutboxItem {
-  id: number
-  alert_id: string | null
-  contact: { id: string; name: string | null }
-  channel: ContactChannel
-  severity: Severity
-  kind: 'alert' | 'digest' | 'test'
-  text: string
-  state: OutboxState
-  attempts: number
-  created_at: string
-  sent_at: string | null
-  next_attempt_at: string | null
-  provider_message_id: string | null
-  provider_answer: string | null
 }
 
 /** An outbox row as the list reads it: with the contact's name, without the key and change number. */

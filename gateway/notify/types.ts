@@ -73,3 +73,21 @@ export const OUTBOX_STATES = [
   'skipped',
 ] as const
 export type OutboxState = (typeof OUTBOX_STATES)[number]
+
+/** One outbox message as the API lists it (docs/api.md "Notifications"); the console reads the same shape. */
+export interface OutboxItem {
+  id: number
+  alert_id: string | null
+  contact: { id: string; name: string | null }
+  channel: ContactChannel
+  severity: Severity
+  kind: 'alert' | 'digest' | 'test'
+  text: string
+  state: OutboxState
+  attempts: number
+  created_at: string
+  sent_at: string | null
+  next_attempt_at: string | null
+  provider_message_id: string | null
+  provider_answer: string | null
+}

@@ -55,6 +55,18 @@ export interface LineChart {
   valueText: (v: number) => string
 }
 
+/**
+ * The vertical range of a line chart, its values and reference lines with a margin, so that a level
+ * line at the edge still shows; the console's SVG and the PDF draw the same range.
+ */
+export function valueRange(chart: LineChart): { lo: number; hi: number } {
+  const values = [...chart.points.map((p) => p.v), ...chart.lines.map((l) => l.value)]
+  const lo = Math.min(...values)
+  const hi = Math.max(...values)
+  const pad = Math.max((hi - lo) * 0.08, 0.1)
+  return { lo: lo - pad, hi: hi + pad }
+}
+
 /** Horizontal stacked bars: one row per station or camera, a segment per band or level. */
 export interface BarChart {
   kind: 'bars'

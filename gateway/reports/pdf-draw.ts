@@ -1,5 +1,5 @@
 import type PDFDocument from 'pdfkit'
-import type { BarChart, DocTable, LineChart } from './document.ts'
+import { valueRange, type BarChart, type DocTable, type LineChart } from './document.ts'
 
 // Tables and charts drawn with pdfkit's vector operations on A4 (docs/reports.md, "PDF and
 // printing"). A table breaks across pages between rows and repeats its header row on the next
@@ -91,12 +91,7 @@ export function drawLineChart(doc: Doc, chart: LineChart): void {
   const R = left(doc) + W - 30
   const T = doc.y + 12
   const B = T + H - 28
-  const values = [...chart.points.map((p) => p.v), ...chart.lines.map((l) => l.value)]
-  let lo = Math.min(...values)
-  let hi = Math.max(...values)
-  const pad = Math.max((hi - lo) * 0.08, 0.1)
-  lo -= pad
-  hi += pad
+  const { lo, hi } = valueRange(chart)
   const x = (ms: number) => L + ((ms - chart.from) / (chart.to - chart.from)) * (R - L)
   const y = (v: number) => T + (1 - (v - lo) / (hi - lo)) * (B - T)
 

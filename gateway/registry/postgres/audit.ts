@@ -2,16 +2,8 @@ import { decodeCursor, encodeCursor } from '../cursor.ts'
 import type { Actor, AuditEntry, Page } from '../types.ts'
 import type { Db } from './db.ts'
 
-interface AuditRow {
-  id: string
-  ts: string
-  actor_type: Actor['type']
-  actor_id: string
-  actor_name: string | null
-  action: string
-  target: string
-  detail: Record<string, unknown> | null
-}
+/** An audit entry as PostgreSQL returns it: a BIGSERIAL id comes back as a string. */
+type AuditRow = Omit<AuditEntry, 'id'> & { id: string }
 
 /** The audit log in PostgreSQL: who changed what, newest first when listed. */
 export async function recordAudit(

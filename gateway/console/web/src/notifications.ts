@@ -1,5 +1,5 @@
 import type { Kind, Severity } from './alerts.ts'
-import type { ContactChannel, OutboxState } from '../../../notify/types.ts'
+import type { ContactChannel, OutboxItem, OutboxState } from '../../../notify/types.ts'
 import { api, type Role } from './api.ts'
 
 // The Notifications page's data (docs/api.md, "Rules and subscriptions" and "Notifications"):
@@ -43,22 +43,7 @@ export interface TestResult {
   message?: string
 }
 
-export interface Notification {
-  id: number
-  alert_id: string | null
-  contact: { id: string; name: string | null }
-  channel: Channel
-  severity: Severity
-  kind: 'alert' | 'digest' | 'test'
-  text: string
-  state: OutboxState
-  attempts: number
-  created_at: string
-  sent_at: string | null
-  next_attempt_at: string | null
-  provider_message_id: string | null
-  provider_answer: string | null
-}
+export type Notification = OutboxItem
 
 interface Page<T> {
   items: T[]

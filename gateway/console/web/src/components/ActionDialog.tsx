@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { actOn, type Alert } from '../alerts.ts'
 import { ApiError } from '../api.ts'
 import { useI18n } from '../i18n.ts'
 import type { AlertAction } from './AlertCard.tsx'
+import { useModal } from '../modal.ts'
 
 /**
  * Acknowledge or resolve one alert with an optional note, in a native modal <dialog> (focus is
@@ -20,15 +21,10 @@ export function ActionDialog({
   onClose: (conflict: boolean) => void
 }) {
   const { t } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
+  const ref = useModal()
   const [note, setNote] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
-  useEffect(() => {
-    const d = ref.current
-    if (d && !d.open) d.showModal()
-    return () => d?.close()
-  }, [])
 
   const submit = async (ev: Event) => {
     ev.preventDefault()

@@ -1,20 +1,6 @@
-import type { BarChart, DocTable, LineChart, ReportDoc } from '../../../../reports/document.ts'
-import { useEffect, useState } from 'preact/hooks'
+import { valueRange, type BarChart, type DocTable, type LineChart, type ReportDoc } from '../../../../reports/document.ts'
 import { useI18n } from '../i18n.ts'
-
-/** The phone layout's breakpoint of styles.css. */
-const NARROW = '(max-width: 720px)'
-
-function useNarrow(): boolean {
-  const [narrow, setNarrow] = useState(() => matchMedia(NARROW).matches)
-  useEffect(() => {
-    const mq = matchMedia(NARROW)
-    const on = () => setNarrow(mq.matches)
-    mq.addEventListener('change', on)
-    return () => mq.removeEventListener('change', on)
-  }, [])
-  return narrow
-}
+import { useNarrow } from '../narrow.ts'
 
 // A situation report laid out by gateway/reports/view.ts, as HTML tables and SVG charts: the
 // same headings, tables and charts as its PDF (docs/reports.md, "PDF and printing"). Each chart
@@ -177,12 +163,7 @@ function Line({ chart }: { chart: LineChart }) {
   const R = 50
   const T = 26
   const B = 34
-  const values = [...chart.points.map((p) => p.v), ...chart.lines.map((l) => l.value)]
-  let lo = Math.min(...values)
-  let hi = Math.max(...values)
-  const pad = Math.max((hi - lo) * 0.08, 0.1)
-  lo -= pad
-  hi += pad
+  const { lo, hi } = valueRange(chart)
   const x = (ms: number) => L + ((ms - chart.from) / (chart.to - chart.from)) * (W - L - R)
   const y = (v: number) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B)
   const pts = chart.points.filter((p) => p.t >= chart.from && p.t <= chart.to)

@@ -1,5 +1,5 @@
-import { useEffect, useRef } from 'preact/hooks'
 import { useI18n } from '../i18n.ts'
+import { useModal } from '../modal.ts'
 
 /** A yes/no question in a native modal <dialog> (focus kept inside, Escape cancels). */
 export function ConfirmDialog({
@@ -16,12 +16,7 @@ export function ConfirmDialog({
   onClose: () => void
 }) {
   const { t } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
-  useEffect(() => {
-    const d = ref.current
-    if (d && !d.open) d.showModal()
-    return () => d?.close()
-  }, [])
+  const ref = useModal()
   return (
     <dialog ref={ref} class="action-dialog" aria-labelledby="confirm-title" aria-describedby="confirm-text" onClose={onClose}>
       <form

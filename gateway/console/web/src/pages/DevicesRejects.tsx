@@ -1,19 +1,15 @@
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { loadRejects, type Device, type Reject } from '../devices.ts'
 import { formatTime, useI18n } from '../i18n.ts'
+import { useModal } from '../modal.ts'
 
 /** A device's last refused MQTT messages (GET /devices/:id/rejects), newest first, in a dialog. */
 export function RejectsDialog({ device, onClose }: { device: Device; onClose: () => void }) {
   const { t, lang } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
+  const ref = useModal()
   const [items, setItems] = useState<Reject[] | null>(null)
   const [error, setError] = useState<string | null>(null)
-  useEffect(() => {
-    const d = ref.current
-    if (d && !d.open) d.showModal()
-    return () => d?.close()
-  }, [])
   useEffect(() => {
     loadRejects(device.id).then(setItems, (err: unknown) => {
       setError(err instanceof ApiError && err.status !== 0 ? t('error.server', { message: err.message }) : t('error.network'))

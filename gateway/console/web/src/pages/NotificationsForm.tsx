@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { KINDS, SEVERITIES, type Kind, type Severity } from '../alerts.ts'
 import { ApiError, type Role } from '../api.ts'
 import { useI18n } from '../i18n.ts'
 import { addContact, CHANNELS, editContact, splitList, type Channel, type Contact, type ContactInput } from '../notifications.ts'
+import { useModal } from '../modal.ts'
 
 const ROLES: Role[] = ['officer', 'admin', 'technician', 'viewer']
 
@@ -20,7 +21,7 @@ export function ContactDialog({
   onClose: () => void
 }) {
   const { t } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
+  const ref = useModal()
   const [f, setF] = useState({
     name: contact?.name ?? '',
     phone: contact?.phone ?? '',
@@ -38,11 +39,6 @@ export function ContactDialog({
   })
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
-  useEffect(() => {
-    const d = ref.current
-    if (d && !d.open) d.showModal()
-    return () => d?.close()
-  }, [])
   const text = (key: 'name' | 'phone' | 'zalo' | 'tier' | 'stations' | 'districts' | 'from' | 'to') => ({
     id: `contact-${key}`,
     name: key,

@@ -2,12 +2,10 @@ import { useEffect, useState } from 'preact/hooks'
 import type { Alert } from '../alerts.ts'
 import { ApiError, api } from '../api.ts'
 import { formatNumber, formatTime, useI18n, type Translate } from '../i18n.ts'
+import { useNarrow } from '../narrow.ts'
 import { navigate } from '../router.ts'
 import { loadDevices, loadStationAlerts, loadStations, mainMetric, type Device, type Station } from '../stations.ts'
 import { StationChart, type Point } from './StationChart.tsx'
-
-/** The phone layout's breakpoint of styles.css. */
-const NARROW = '(max-width: 720px)'
 
 type Range = 'day' | 'week'
 const RANGES: Record<Range, { ms: number; every: string }> = {
@@ -39,13 +37,7 @@ export function StationPage({ id }: { id: string }) {
     to: number
   } | null>(null)
   const [error, setError] = useState<string | null>(null)
-  const [narrow, setNarrow] = useState(() => matchMedia(NARROW).matches)
-  useEffect(() => {
-    const mq = matchMedia(NARROW)
-    const on = () => setNarrow(mq.matches)
-    mq.addEventListener('change', on)
-    return () => mq.removeEventListener('change', on)
-  }, [])
+  const narrow = useNarrow()
 
   useEffect(() => {
     let current = true
