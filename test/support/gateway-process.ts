@@ -21,13 +21,28 @@ export interface GatewayProcess {
  * Runs `iocgw start` as a real child process on free ports, as an operator would, and waits until
  * it says where it listens.
  */
-export async function spawnGateway(opts: {
+export async function spawnGateway(opts: SpawnOptions): Promise<GatewayProcess> {
+  // A port found free can be taken by another test's service before the gateway binds it: with
+  // ports of our own choosing, such a start is tried again on new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnce(opts)
+    } catch (err) {
+      const collided = err instanceof Error && /port \d+ is already in use/.test(err.message)
+      if (!collided || opts.ports || attempt === 3) throw err
+    }
+  }
+}
+
+interface SpawnOptions {
   dataDir: string
   env?: Record<string, string>
   args?: string[]
   ports?: Partial<{ http: number; mqtt: number; ws: number }>
   waitReady?: boolean
-}): Promise<GatewayProcess> {
+}
+
+async function spawnOnce(opts: SpawnOptions): Promise<GatewayProcess> {
   const ports = {
     http: opts.ports?.http ?? (await freePort()),
     mqtt: opts.ports?.mqtt ?? (await freePort()),
@@ -61,14 +76,9 @@ export async function spawnGateway(opts: {
   if (opts.waitReady !== false) {
     let done = false
     void exited.then(() => (done = true))
-    await waitFor(
-      () => {
-        if (done) throw new Error(`gateway exited early:\n${out}`)
-        return out.includes('ioc-gateway listening')
-      },
-      60_000,
-      50,
-    )
+    // Stop waiting as soon as the process has exited (waitFor would retry a throwing check).
+    await waitFor(() => done || out.includes('ioc-gateway listening'), 60_000, 50)
+    if (!out.includes('ioc-gateway listening')) throw new Error(`gateway exited early:\n${out}`)
   }
   return gw
 }

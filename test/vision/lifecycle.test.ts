@@ -41,10 +41,13 @@ describe('vision workers on demand', () => {
     try {
       t.bus.emit('device-status', { device: 'wl-life-01', online: true, ts: Date.now() })
       t.bus.emit('device-status', { device: 'cam-life-01', online: false, ts: Date.now() })
+      // The device's kind comes from the registry (a promise): give the answers time to arrive.
+      await new Promise((r) => setTimeout(r, 200))
       expect(t.vision.state()).toBe('idle')
       expect((await t.gauge('vision_workers'))[0]!.value).toBe(0)
       t.bus.emit('device-status', { device: 'cam-life-01', online: true, ts: Date.now() })
-      expect(t.vision.state()).toBe('starting')
+      await waitFor(() => t.vision.state() !== 'idle', 10_000)
+      expect(['starting', 'running']).toContain(t.vision.state())
       await waitFor(async () => (await t.gauge('vision_workers'))[0]!.value === 2, 60_000, 100)
       expect(t.vision.state()).toBe('running')
       expect(t.vision.pool.threadCount).toBe(2)
