@@ -19,8 +19,9 @@ const ADMIN = 'cluster-admin-token-0123456789'
 const DEVICE = 'kim-long-01'
 /** The device of the will test, whose sessions no other test leaves behind. */
 const WILL_DEVICE = 'kim-long-02'
-/** Short, so that a dead node's wills are out within 7 × 400 ms plus a sweep. */
-const HEARTBEAT_MS = 400
+// Short enough to keep the will test quick, long enough that a loaded box (two test files, Chromium)
+// does not miss 3 heartbeats in a row and declare a live node dead.
+const HEARTBEAT_MS = 1000
 
 interface Msg {
   topic: string
@@ -30,7 +31,7 @@ interface Msg {
 
 function connect(url: string, username: string, password: string, opts: IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { username, password, reconnectPeriod: 0, connectTimeout: 10_000, ...opts })
+    const c = mqtt.connect(url, { username, password, reconnectPeriod: 0, connectTimeout: 30_000, ...opts })
     c.once('connect', () => resolve(c))
     c.once('error', (err) => {
       c.end(true)
