@@ -26,7 +26,7 @@ import { createDeviceControl } from './control/control.ts'
 import { reportPdfRenderer } from './reports/pdf.ts'
 import { createReportService } from './reports/service.ts'
 import { cameraRoutes } from './api/routes/cameras.ts'
-import { createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
+import { activeCameraIds, createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
@@ -206,9 +206,22 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
         onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
         deviceKind: async (id) => (await registry.getDevice(id))?.kind,
+        // docs/operations.md "Cameras across nodes": needs both the shared leases and Redis to forward frames.
+        cluster:
+          cluster && config.redis.url
+            ? {
+                leases: cluster.leases,
+                pool: cluster.pool,
+                redisUrl: config.redis.url,
+                nodeId: cluster.nodeId,
+                listCameras: () => activeCameraIds(registry),
+              }
+            : undefined,
       })
       vision = v
       closers.push(() => v.close())
+      if (cluster && !config.redis.url)
+        logger.warn('vision: postgres.url without redis.url, so frames cannot be forwarded: each node analyses the cameras connected to it')
     }
     // One failed-authentication count for HTTP and MQTT: a client locked out of one is out of both.
     const authFailures = memoryAuthFailureLimiter({

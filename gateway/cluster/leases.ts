@@ -92,9 +92,14 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     return new Map([...this.held].map(([n, h]) => [n, h.token]))
   }
 
-  /** The fencing token when this node holds `name` now, else undefined. */
+  /**
+   * The fencing token when this node holds `name` now, else undefined. Past the local deadline it
+   * is undefined even before the next round drops the lease: a process resumed after a pause may
+   * run other callbacks (messages that waited in its sockets) before that round's timer.
+   */
   token(name: string): number | undefined {
-    return this.held.get(name)?.token
+    const h = this.held.get(name)
+    return h && performance.now() < h.deadline ? h.token : undefined
   }
 
   /**

@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
 import type { CameraVisionConfig, VisionConfig } from './config.ts'
 import { openDetectionLog, type DetectionLog } from './detection-log.ts'
+import { CameraLeases, type CameraLeaseManager } from './camera-leases.ts'
 import type { FrameReject } from './frame-check.ts'
 import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
@@ -13,11 +14,13 @@ import { VisionPool } from './pool.ts'
 import { SnapshotCache } from './snapshot.ts'
 import { storeSink } from './store-sink.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
+import type pg from 'pg'
 
 export { VisionSection, type VisionConfig } from './config.ts'
 export type { DetectionPoint, DetectionSink } from './pipeline.ts'
 export { storeSink } from './store-sink.ts'
 export { loadCameraConfigs } from './camera-config.ts'
+export { activeCameraIds } from './camera-leases.ts'
 
 export interface VisionDeps {
   /** The time-series store (measurement `detections`); or give `sink`. */
@@ -40,6 +43,17 @@ export interface VisionDeps {
   cameras?: Record<string, CameraVisionConfig> | undefined
   /** A device's kind, so that a camera coming online (its `status`) starts the workers before its first frame. */
   deviceKind?: ((id: string) => Promise<string | undefined>) | undefined
+  /** Cluster mode with Redis: each camera is analysed by the node holding its lease (camera-leases.ts). */
+  cluster?: VisionClusterDeps | undefined
+}
+
+export interface VisionClusterDeps {
+  leases: CameraLeaseManager
+  pool: pg.Pool
+  redisUrl: string
+  nodeId: string
+  /** Ids of the registered, active cameras. */
+  listCameras: () => Promise<string[]>
 }
 
 /** Where the workers are: not started (or stopped when idle), loading their models, running, or failed to load. */
@@ -96,6 +110,16 @@ export function createVision(d: VisionDeps): Vision {
   )
   const log = d.log ?? openDetectionLog(d.dataDir === ':memory:' ? ':memory:' : join(d.dataDir, 'vision.sqlite'))
   const seg = loadManifest(cfg.flood.segmenter.model)
+  // Created before the pipeline it feeds; it hands frames over only once a lease is acquired, later.
+  const cameraLeases = d.cluster
+    ? new CameraLeases({
+        ...d.cluster,
+        submit: (f) => pipeline.submit(f),
+        discard: (camera) => pipeline.discard(camera),
+        logger: d.logger,
+        metrics: d.metrics,
+      })
+    : undefined
   const pipeline = new VisionPipeline({
     pool,
     config: cfg,
@@ -106,6 +130,7 @@ export function createVision(d: VisionDeps): Vision {
     metrics: d.metrics,
     waterClasses: Object.values(seg.waterClasses ?? {}),
     cameras: d.cameras,
+    leases: cameraLeases,
   })
   const snapshots = new SnapshotCache(d.metrics, {
     scoreThreshold: cfg.detector.scoreThreshold,
@@ -143,7 +168,13 @@ export function createVision(d: VisionDeps): Vision {
   prune.unref()
 
   return {
-    frames: createFramesHandler(pipeline, cfg.maxFrameBytes, d.logger, d.onFrameRefused),
+    frames: createFramesHandler(
+      pipeline,
+      cfg.maxFrameBytes,
+      d.logger,
+      d.onFrameRefused,
+      cameraLeases ? (f) => cameraLeases.route(f) : undefined,
+    ),
     ready: () => !pool.startFailed,
     state: () => (pool.loadedWorkers > 0 ? 'running' : starting ? 'starting' : pool.startFailed ? 'failed' : 'idle'),
     whenReady: start,
@@ -159,6 +190,7 @@ export function createVision(d: VisionDeps): Vision {
       closing = true
       clearInterval(prune)
       d.bus?.off('device-status', onStatus)
+      await cameraLeases?.close()
       await pipeline.close()
       await pool.close()
       if (!d.log) log.close()

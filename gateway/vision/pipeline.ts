@@ -22,8 +22,18 @@ export interface DetectionPoint {
   fields: Partial<Counts> & { occupancy?: number; congestion?: number; water_ratio?: number }
 }
 
+/** Help of `vision_frames_total`, counted here and by the camera leases (cluster mode). */
+export const FRAMES_HELP =
+  'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed, no_holder, lease_lost)'
+
 /** Writes detection points durably (the time-series store); rejects on a transient failure. */
 export type DetectionSink = (points: DetectionPoint[]) => Promise<void>
+
+/** The camera lease a frame was accepted under (cluster mode, gateway/vision/camera-leases.ts). */
+export interface FrameLease {
+  name: string
+  token: number
+}
 
 export interface Frame {
   camera: string
@@ -32,6 +42,16 @@ export interface Frame {
   /** Capture time, epoch ms. */
   ts: number
   jpeg: Buffer
+  /** Cluster mode: analysed and stored only while this lease is still the node's. */
+  lease?: FrameLease | undefined
+}
+
+/** Cluster mode's checks on frames that carry a lease (gateway/vision/camera-leases.ts). */
+export interface FrameLeaseGuard {
+  /** Whether the lease is still this node's, by its local deadline (before the work starts). */
+  held(lease: FrameLease): boolean
+  /** Runs the durable writes only if the lease's fencing token is still current; false when not. */
+  fenced(lease: FrameLease, write: () => Promise<void>): Promise<boolean>
 }
 
 export interface Snapshot {
@@ -69,6 +89,8 @@ export interface PipelineDeps {
   waterClasses: readonly number[]
   /** Per-camera configuration (from the registry); `config.cameras` when not given. */
   cameras?: Record<string, CameraVisionConfig> | undefined
+  /** Cluster mode: checks the lease of every frame that carries one. */
+  leases?: FrameLeaseGuard | undefined
 }
 
 /**
@@ -86,9 +108,7 @@ export class VisionPipeline {
     this.cameras = new Map(Object.entries(d.cameras ?? d.config.cameras))
     const m = d.metrics
     this.m = {
-      frames: m.counter('vision_frames_total', 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed)', [
-        'outcome',
-      ]),
+      frames: m.counter('vision_frames_total', FRAMES_HELP, ['outcome']),
       rejected: m.counter('vision_frames_rejected_total', 'Camera frames refused, by reason', ['reason']),
       inference: m.histogram(
         'vision_inference_seconds',
@@ -169,6 +189,18 @@ export class VisionPipeline {
     }
   }
 
+  /**
+   * Drops the frame waiting for `camera` (its lease went to another node, which analyses its
+   * frames from now on); a frame in a worker finishes, and its lease check refuses to store it.
+   */
+  discard(camera: string): void {
+    const st = this.cams.get(camera)
+    if (!st?.pending) return
+    st.pending = null
+    this.m.depth.dec()
+    this.m.frames.inc({ outcome: 'lease_lost' })
+  }
+
   snapshot(camera: string): Snapshot | null {
     return this.cams.get(camera)?.snapshot ?? null
   }
@@ -210,6 +242,10 @@ export class VisionPipeline {
   }
 
   private async process(st: CameraState, f: Frame): Promise<void> {
+    if (f.lease && this.d.leases && !this.d.leases.held(f.lease)) {
+      this.m.frames.inc({ outcome: 'lease_lost' })
+      return
+    }
     const t0 = performance.now()
     const cfg = this.d.config
     const cam = this.cameraConfig(f.camera)
@@ -302,8 +338,6 @@ export class VisionPipeline {
         zones.push({ zone: z.id, counts: emptyCounts(), occupancy: 0, congestion: 0, water_ratio: w.ratio })
       }
     }
-    // Durable first, then announced (bus contract: consumers see only stored results).
-    await this.d.sink(points)
     const rec: DetectionRecord = {
       ts: new Date(f.ts).toISOString(),
       camera: f.camera,
@@ -316,7 +350,18 @@ export class VisionPipeline {
       ...(water !== undefined ? { water_ratio: water } : {}),
       zones,
     }
-    this.d.log.put(rec, f.ts)
+    // Durable first, then announced (bus contract: consumers see only stored results).
+    const write = async (): Promise<void> => {
+      await this.d.sink(points)
+      this.d.log.put(rec, f.ts)
+    }
+    if (f.lease && this.d.leases) {
+      if (!(await this.d.leases.fenced(f.lease, write))) {
+        this.m.frames.inc({ outcome: 'lease_lost' })
+        this.d.logger.warn({ camera: f.camera, lease: f.lease }, 'vision: camera taken over during analysis, detections not stored')
+        return
+      }
+    } else await write()
     for (const c of VEHICLE_CLASSES) if (total[c]) this.m.objects.inc({ class: c }, total[c])
     st.snapshot = { camera: f.camera, ts: f.ts, jpeg: f.jpeg, width: res.width, height: res.height, objects: res.objects, config: cam }
     this.m.frames.inc({ outcome: 'analysed' })
