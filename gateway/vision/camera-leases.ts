@@ -193,7 +193,10 @@ export class CameraLeases {
       if (this.closed || Date.now() - loggedAt < 60_000) return
       loggedAt = Date.now()
       // The URL may hold a password: never logged.
-      this.o.logger.error({ event: 'redis_error', role, err: err.message }, 'vision: Redis unreachable or failing (logged once a minute per connection)')
+      this.o.logger.error(
+        { event: 'redis_error', role, err: err.message },
+        'vision: Redis unreachable or failing (logged once a minute per connection)',
+      )
     })
     return redis
   }
@@ -228,7 +231,10 @@ export class CameraLeases {
     const f = decodeForward(message)
     if (typeof f === 'string' || CHANNEL_PREFIX + f.camera !== channel) {
       this.m.frames.inc({ outcome: 'failed' })
-      this.o.logger.warn({ channel, problem: typeof f === 'string' ? f : 'camera differs from the channel' }, 'vision: forwarded frame unreadable')
+      this.o.logger.warn(
+        { channel, problem: typeof f === 'string' ? f : 'camera differs from the channel' },
+        'vision: forwarded frame unreadable',
+      )
       return
     }
     const name = cameraLeaseName(f.camera)

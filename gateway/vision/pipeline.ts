@@ -23,8 +23,7 @@ export interface DetectionPoint {
 }
 
 /** Help of `vision_frames_total`, counted here and by the camera leases (cluster mode). */
-export const FRAMES_HELP =
-  'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed, no_holder, lease_lost)'
+export const FRAMES_HELP = 'Camera frames by outcome (analysed, skipped_motion, dropped_newer, rejected, failed, no_holder, lease_lost)'
 
 /** Writes detection points durably (the time-series store); rejects on a transient failure. */
 export type DetectionSink = (points: DetectionPoint[]) => Promise<void>

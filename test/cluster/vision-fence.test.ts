@@ -40,8 +40,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
   const metrics = new Metrics({ defaults: false })
   const counter = async (name: string, labels: Record<string, string> = {}) => {
     const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
-      | { values: Array<{ labels: Record<string, unknown>; value: number }> }
-      | undefined
+      { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
     return m?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
   }
   const frame = (ts: number) => vision.frames(publish(camera(CAM), sample('coco_000000001584.jpg'), `frames/${ts}`))

@@ -258,7 +258,8 @@ describe.skipIf(!requirePostgres() || !requireRedis())('vision across gateway no
     // done, was analysed: only the dead node's cameras lost frames, and only until the takeover.
     for (const s of sent) {
       if (!s.acked) continue
-      if (!orphaned.includes(s.camera) || s.ts >= takenAt) expect(byKey.has(key(s.camera, s.ts)), `${s.camera}@${s.ts} from ${s.node}`).toBe(true)
+      if (!orphaned.includes(s.camera) || s.ts >= takenAt)
+        expect(byKey.has(key(s.camera, s.ts)), `${s.camera}@${s.ts} from ${s.node}`).toBe(true)
     }
     const dropped = await Promise.all(survivors.map((n) => metric(n, /^iocgw_vision_frames_total\{outcome="no_holder"\} (\d+)$/m)))
     const lost = sent.filter((s) => s.acked && s.ts > killedAt && s.ts < takenAt && !byKey.has(key(s.camera, s.ts))).length
