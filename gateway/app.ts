@@ -26,7 +26,7 @@ import { createDeviceControl } from './control/control.ts'
 import { reportPdfRenderer } from './reports/pdf.ts'
 import { createReportService } from './reports/service.ts'
 import { cameraRoutes } from './api/routes/cameras.ts'
-import { activeCameraIds, createVision, loadCameraConfigs, type Vision } from './vision/index.ts'
+import { activeCameraIds, createVision, loadCameraConfigs, storedCameraConfigs, type Vision } from './vision/index.ts'
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
@@ -215,6 +215,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
                 redisUrl: config.redis.url,
                 nodeId: cluster.nodeId,
                 listCameras: () => activeCameraIds(registry),
+                cameraConfigs: () => storedCameraConfigs(registry),
               }
             : undefined,
       })

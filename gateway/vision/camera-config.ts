@@ -38,6 +38,17 @@ export async function loadCameraConfigs(
   return out
 }
 
+/** The stored configurations that fit the schema, with their change times (cluster mode rereads them). */
+export async function storedCameraConfigs(
+  registry: Pick<DeviceRegistry, 'listCameraConfigs'>,
+): Promise<Array<{ camera: string; config: CameraVisionConfig; updatedAt: string }>> {
+  const out: Array<{ camera: string; config: CameraVisionConfig; updatedAt: string }> = []
+  // One that does not fit was reported at start (loadCameraConfigs); the API stores no such one.
+  for (const rec of await registry.listCameraConfigs())
+    if (Value.Check(CameraVisionSchema, rec.config)) out.push({ camera: rec.camera, config: rec.config, updatedAt: rec.updated_at })
+  return out
+}
+
 /** Twice the signed area of a polygon (shoelace). */
 function area2(poly: ReadonlyArray<readonly [number, number]>): number {
   let s = 0

@@ -6,6 +6,7 @@ import { fenceCheck, type LeaseManager } from '../cluster/index.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
+import type { CameraVisionConfig } from './config.ts'
 import { FRAMES_HELP, type Frame, type FrameLease } from './pipeline.ts'
 
 // Cameras across nodes (docs/operations.md "Several nodes", "Cameras across nodes"): each
@@ -87,6 +88,18 @@ export interface CameraLeasesOptions {
   metrics: Metrics
   /** How often the camera list is reread (default: the lease renewal period). */
   refreshMs?: number
+  /**
+   * The stored camera configurations with their change times, reread with the camera list: a
+   * change made through another node's API reaches the node analysing the camera.
+   */
+  cameraConfigs?: () => Promise<StoredCameraConfig[]>
+  setCameraConfig?: (camera: string, config: CameraVisionConfig) => void
+}
+
+export interface StoredCameraConfig {
+  camera: string
+  config: CameraVisionConfig
+  updatedAt: string
 }
 
 export class CameraLeases {
@@ -96,6 +109,9 @@ export class CameraLeases {
   private readonly sub: Redis
   private readonly timer: NodeJS.Timeout
   private closed = false
+  /** updated_at of each camera's configuration as last read; undefined before the first reading. */
+  private configsSeen: Map<string, string> | undefined
+  private refreshing = false
   private readonly m
 
   constructor(private readonly o: CameraLeasesOptions) {
@@ -113,9 +129,9 @@ export class CameraLeases {
     // Leases taken before this module existed (none today: vision starts before the first round
     // that balances the group) would otherwise have no subscription.
     for (const [name] of o.leases.heldLeases()) this.onAcquired(name)
-    this.timer = setInterval(() => void this.refresh(), o.refreshMs ?? o.leases.renewMs)
+    this.timer = setInterval(() => this.refreshOnce(), o.refreshMs ?? o.leases.renewMs)
     this.timer.unref()
-    void this.refresh()
+    this.refreshOnce()
   }
 
   /** The frames route in cluster mode: analysed here under this node's lease, or sent to the holder. */
@@ -244,6 +260,13 @@ export class CameraLeases {
     else this.o.submit({ ...f, lease: { name, token } })
   }
 
+  /** A reading unless the last one is still running (a slow registry). */
+  private refreshOnce(): void {
+    if (this.refreshing) return
+    this.refreshing = true
+    void this.refresh().finally(() => (this.refreshing = false))
+  }
+
   /** Rereads the registered cameras; a camera no longer registered gives its lease back. */
   private async refresh(): Promise<void> {
     let cameras: string[]
@@ -260,6 +283,26 @@ export class CameraLeases {
     const keep = new Set(names)
     for (const [name] of this.o.leases.heldLeases()) {
       if (name.startsWith(LEASE_PREFIX) && !keep.has(name)) await this.o.leases.release(name)
+    }
+    await this.reloadConfigs().catch((err: unknown) =>
+      this.o.logger.warn({ err: { message: (err as Error).message } }, 'vision: camera configurations not reread'),
+    )
+  }
+
+  /** Applies the camera configurations changed since the last reading (by any node). */
+  private async reloadConfigs(): Promise<void> {
+    if (!this.o.cameraConfigs || !this.o.setCameraConfig) return
+    const recs = await this.o.cameraConfigs()
+    if (this.closed) return
+    const first = this.configsSeen === undefined
+    const seen = (this.configsSeen ??= new Map())
+    for (const r of recs) {
+      const before = seen.get(r.camera)
+      seen.set(r.camera, r.updatedAt)
+      // The first reading only takes note: the pipeline started from the same records moments ago.
+      if (first || before === r.updatedAt) continue
+      this.o.setCameraConfig(r.camera, r.config)
+      this.o.logger.info({ camera: r.camera, updatedAt: r.updatedAt }, 'vision: camera configuration changed, applied')
     }
   }
 }

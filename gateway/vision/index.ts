@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
 import type { CameraVisionConfig, VisionConfig } from './config.ts'
 import { openDetectionLog, type DetectionLog } from './detection-log.ts'
-import { CameraLeases, type CameraLeaseManager } from './camera-leases.ts'
+import { CameraLeases, type CameraLeaseManager, type StoredCameraConfig } from './camera-leases.ts'
 import type { FrameReject } from './frame-check.ts'
 import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
@@ -21,6 +21,7 @@ export type { DetectionPoint, DetectionSink } from './pipeline.ts'
 export { storeSink } from './store-sink.ts'
 export { loadCameraConfigs } from './camera-config.ts'
 export { activeCameraIds } from './camera-leases.ts'
+export { storedCameraConfigs } from './camera-config.ts'
 
 export interface VisionDeps {
   /** The time-series store (measurement `detections`); or give `sink`. */
@@ -54,6 +55,8 @@ export interface VisionClusterDeps {
   nodeId: string
   /** Ids of the registered, active cameras. */
   listCameras: () => Promise<string[]>
+  /** The stored camera configurations (a change through another node is applied here too). */
+  cameraConfigs?: (() => Promise<StoredCameraConfig[]>) | undefined
 }
 
 /** Where the workers are: not started (or stopped when idle), loading their models, running, or failed to load. */
@@ -116,6 +119,7 @@ export function createVision(d: VisionDeps): Vision {
         ...d.cluster,
         submit: (f) => pipeline.submit(f),
         discard: (camera) => pipeline.discard(camera),
+        setCameraConfig: (camera, config) => pipeline.setCameraConfig(camera, config),
         logger: d.logger,
         metrics: d.metrics,
       })

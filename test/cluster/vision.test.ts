@@ -265,4 +265,42 @@ describe.skipIf(!requirePostgres() || !requireRedis())('vision across gateway no
     const lost = sent.filter((s) => s.acked && s.ts > killedAt && s.ts < takenAt && !byKey.has(key(s.camera, s.ts))).length
     expect(dropped.reduce((a, b) => a + b)).toBe(lost)
   }, 400_000)
+
+  it("a camera's configuration changed through another node is applied by the node analysing it", async () => {
+    const held = await holders()
+    const cam = CAMERAS.find((c) => held.get(c)!.holder === 'node-a')!
+    const zones = [
+      {
+        id: 'whole-frame',
+        kind: 'count',
+        polygon: [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+          [0, 1],
+        ],
+      },
+    ]
+    expect((await api('node-b', 'PUT', `/api/v1/cameras/${cam}/config`, { zones })).status).toBe(200)
+    const changedAt = Date.now()
+    const zoned = () => {
+      const db = new Database(join(dirs['node-a'].path, 'vision.sqlite'), { readonly: true })
+      try {
+        const rows = db.prepare('SELECT ts, record FROM vision_detections WHERE camera = ? AND ts > ?').all(cam, changedAt) as Array<{
+          ts: number
+          record: string
+        }>
+        return rows.some((r) => (JSON.parse(r.record) as { zones: Array<{ zone: string }> }).zones.some((z) => z.zone === 'whole-frame'))
+      } finally {
+        db.close()
+      }
+    }
+    // Within a lease round or two (ttl/3 each), the holder counts the camera's frames in the new zone.
+    const deadline = Date.now() + 60_000
+    while (!zoned() && Date.now() < deadline) {
+      await sendFrame(cam)
+      await new Promise((r) => setTimeout(r, EVERY_MS))
+    }
+    expect(zoned()).toBe(true)
+  }, 120_000)
 })
