@@ -295,7 +295,7 @@ export class CameraLeases {
     const recs = await this.o.cameraConfigs()
     if (this.closed) return
     const first = this.configsSeen === undefined
-    const seen = (this.configsSeen ??= new Map())
+    const seen = (this.configsSeen ??= new Map<string, string>())
     for (const r of recs) {
       const before = seen.get(r.camera)
       seen.set(r.camera, r.updatedAt)

@@ -110,6 +110,21 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
     expect(logs.join('')).toContain('camera taken over during analysis, detections not stored')
   }, 300_000)
 
+  it('a lease past its local deadline gives no token, even before a round has dropped it', async () => {
+    // A process resumed after a pause may handle a forwarded frame before the round that drops the lease.
+    const c = new LeaseManager({ pool, nodeId: 'node-c', logger, ttlMs: 1000, livePeerCount: async () => 1 })
+    try {
+      const token = await c.acquire('camera:cam-fence-02')
+      expect(token).not.toBeNull()
+      expect(c.token('camera:cam-fence-02')).toBe(token)
+      await new Promise((r) => setTimeout(r, 1200))
+      expect(c.heldLeases().has('camera:cam-fence-02')).toBe(true)
+      expect(c.token('camera:cam-fence-02')).toBeUndefined()
+    } finally {
+      await c.close({ release: false })
+    }
+  })
+
   it('a forwarded frame keeps its camera, capture time and bytes; a malformed one says why', () => {
     const jpeg = sample('coco_000000001584.jpg')
     const f = { camera: CAM, station: 'kim-long', district: null, ts: 1_700_000_000_123, jpeg }
