@@ -155,6 +155,11 @@ export class CameraLeases {
     else this.m.frames.inc({ outcome: 'no_holder' })
   }
 
+  /** Whether this node holds the camera's lease now (it analyses the camera's frames). */
+  holds(camera: string): boolean {
+    return this.o.leases.token(cameraLeaseName(camera)) !== undefined
+  }
+
   /** Whether the frame's lease is still this node's with the same token (checked before analysis). */
   held(lease: FrameLease): boolean {
     return this.o.leases.token(lease.name) === lease.token

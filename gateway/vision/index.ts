@@ -153,6 +153,8 @@ export function createVision(d: VisionDeps): Vision {
   // A camera that comes online is about to send frames: its first one need not wait for the models.
   const onStatus = (s: DeviceStatusEvent) => {
     if (!s.online || closing || pool.loadedWorkers > 0 || !d.deviceKind) return
+    // Cluster mode: the camera's frames are analysed by the holder of its lease, wherever it connected.
+    if (cameraLeases && !cameraLeases.holds(s.device)) return
     d.deviceKind(s.device).then(
       (kind) => {
         if (kind === 'camera' && !closing && pool.loadedWorkers === 0) void start()

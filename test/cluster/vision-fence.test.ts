@@ -125,6 +125,34 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
     }
   })
 
+  it('a camera coming online starts the workers only on the node holding its lease', async () => {
+    const d = new LeaseManager({ pool, nodeId: 'node-d', logger, ttlMs: 60_000, livePeerCount: async () => 1 })
+    const bus = new GatewayBus()
+    const v = createVision({
+      sink: async () => undefined,
+      bus,
+      logger,
+      metrics: new Metrics({ defaults: false }),
+      config: visionConfig({ workers: 1, threadsPerWorker: 1 }),
+      dataDir: ':memory:',
+      deviceKind: async () => 'camera',
+      cluster: { leases: d, pool, redisUrl: redis.url, nodeId: 'node-d', listCameras: async () => ['cam-held', 'cam-elsewhere'] },
+    })
+    try {
+      expect(await d.acquire('camera:cam-held')).not.toBeNull()
+      // Another node analyses this one: loading the models here would be for nothing.
+      bus.emit('device-status', { device: 'cam-elsewhere', online: true, ts: Date.now() })
+      await new Promise((r) => setTimeout(r, 300))
+      expect(v.state()).toBe('idle')
+      bus.emit('device-status', { device: 'cam-held', online: true, ts: Date.now() })
+      await waitFor(() => v.state() !== 'idle', 10_000)
+      await v.whenReady()
+    } finally {
+      await v.close()
+      await d.close({ release: false })
+    }
+  }, 120_000)
+
   it('a forwarded frame keeps its camera, capture time and bytes; a malformed one says why', () => {
     const jpeg = sample('coco_000000001584.jpg')
     const f = { camera: CAM, station: 'kim-long', district: null, ts: 1_700_000_000_123, jpeg }
