@@ -211,6 +211,11 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     counted.add(client)
     m.connects.inc({ kind })
     m.connected.inc({ kind })
+    if (cluster && kind === 'device') {
+      cluster.sessionStarted(client.id).catch((err: Error) =>
+        log.warn({ event: 'mqtt_session_record_failed', client: client.id, err: err.message }, "could not record the device session's node in Redis"),
+      )
+    }
   })
 
   broker.on('unsubscribe', (filters, client) => subscriptionCaps.unsubscribed(client, filters))

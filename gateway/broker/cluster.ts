@@ -10,6 +10,10 @@
 //   7 × heartbeatMs after a node dies.
 // - `$SYS/{id}/new/clients` when a client registers; every other node closes its own client with
 //   that id (MQTT-3.1.4-2 takeover across nodes, aedes.js closeSameClients).
+// - `iocgw:mqtt:client-node:{client id}` names the node a device's latest session started on.
+//   Wills are stored per node and client id, so a device whose node died and that reconnected
+//   elsewhere before the sweep would otherwise have its old will published by the sweep: offline
+//   while it is online on its new node. The new session's node deletes the old node's will.
 //
 // Redis being unreachable never stops the process: the connections retry for ever, errors are
 // logged (once a minute per connection) and `iocgw_redis_up` and /readyz say so.
@@ -64,12 +68,21 @@ export interface Cluster {
   publishOwnWills(aedes: Aedes): Promise<number>
   /** Whether the local client with this id was taken over by a session on another node. */
   movedAway(clientId: string): boolean
+  /**
+   * A device session started here: records this node as its latest and deletes the will its
+   * previous session left on another node (one that died, whose wills are swept later).
+   */
+  sessionStarted(clientId: string): Promise<void>
   /** After aedes closed (it closes the mq connections itself): the persistence connection. */
   close(): Promise<void>
 }
 
 /** How long a takeover by another node is remembered for the local client it closes. */
 const MOVED_MEMORY_MS = 60_000
+/** Redis key naming the node of a client id's latest session. */
+export const clientNodeKey = (clientId: string): string => `iocgw:mqtt:client-node:${clientId}`
+/** A device not seen for this long is forgotten (its key expires); its wills are long swept by then. */
+const CLIENT_NODE_TTL_S = 30 * 24 * 3600
 
 export function openCluster(opts: ClusterOptions): Cluster {
   const nodeId = opts.nodeId ?? hostname()
@@ -121,6 +134,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
   )
   const moved = new Map<string, number>()
   let local: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  let willStore: { delWill(c: { id: string; brokerId: string }): Promise<unknown> } | undefined
   // Registered before aedes' own handler (closeSameClients, which closes the local client and so
   // starts its will): mqemitter calls a topic's listeners in the order they were added.
   ;(mq as { on(topic: string, f: (p: { topic: string; payload: Buffer | string }, done: () => void) => void): void }).on(
@@ -144,8 +158,13 @@ export function openCluster(opts: ClusterOptions): Cluster {
     up,
     watch(aedes: Aedes): void {
       local = (aedes as unknown as { clients: Record<string, unknown> }).clients
+      willStore = (aedes as unknown as { persistence: NonNullable<typeof willStore> }).persistence
     },
     movedAway: (clientId) => moved.has(clientId),
+    async sessionStarted(clientId: string): Promise<void> {
+      const previous = await dbConn.set(clientNodeKey(clientId), nodeId, 'EX', CLIENT_NODE_TTL_S, 'GET')
+      if (previous !== null && previous !== nodeId) await willStore?.delWill({ id: clientId, brokerId: previous })
+    },
     async publishOwnWills(aedes: Aedes): Promise<number> {
       type Will = { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; clientId: string; brokerId: string }
       const b = aedes as unknown as {
