@@ -211,10 +211,9 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     counted.add(client)
     m.connects.inc({ kind })
     m.connected.inc({ kind })
-    if (cluster && kind === 'device') {
-      cluster.sessionStarted(client.id).catch((err: Error) =>
-        log.warn({ event: 'mqtt_session_record_failed', client: client.id, err: err.message }, "could not record the device session's node in Redis"),
-      )
+    const principal = sessions.get(client)?.principal
+    if (cluster && principal?.kind === 'device') {
+      cluster.deviceSessionStarted(client, { topic: deviceTopic.status(principal.device.id), payload: Buffer.from('{"online":false}') })
     }
   })
 
@@ -224,6 +223,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     const session = sessions.get(client)
     if (!session) return
     if (counted.delete(client)) m.connected.dec({ kind: session.principal.kind })
+    cluster?.deviceSessionEnded(client)
     const left = sessions.unregister(client)
     if (session.principal.kind !== 'device' || closing || left > 0) return
     // Taken over by a session on another node (MQTT-3.1.4-2): the device is still online there.
