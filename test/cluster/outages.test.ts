@@ -71,10 +71,14 @@ describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under thre
     }
   }
   const allStored = async () => {
-    await waitFor(async () => {
-      for (const p of publishers) if ((await compareStored(c.influxd, p)).missing.length > 0) return false
-      return true
-    }, 60_000, 500).catch(() => undefined)
+    await waitFor(
+      async () => {
+        for (const p of publishers) if ((await compareStored(c.influxd, p)).missing.length > 0) return false
+        return true
+      },
+      60_000,
+      500,
+    ).catch(() => undefined)
     for (const p of publishers) {
       const cmp = await compareStored(c.influxd, p)
       expect({ device: p.device.id, missing: cmp.missing, duplicated: cmp.duplicated, wrongTime: cmp.wrongTime }).toEqual({

@@ -51,7 +51,9 @@ describe.skipIf(!haveClusterServices())('three nodes started at once on an empty
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE '%schema_migrations'",
       )
       for (const { table_name } of tracking.rows) {
-        const { rows } = await check.query<{ n: number; d: number }>(`SELECT count(*)::int AS n, count(DISTINCT version)::int AS d FROM "${table_name}"`)
+        const { rows } = await check.query<{ n: number; d: number }>(
+          `SELECT count(*)::int AS n, count(DISTINCT version)::int AS d FROM "${table_name}"`,
+        )
         expect(rows[0]!.n, table_name).toBe(rows[0]!.d)
       }
       const peers = await check.query<{ node_id: string }>('SELECT node_id FROM cluster_nodes ORDER BY node_id')

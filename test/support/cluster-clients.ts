@@ -158,7 +158,11 @@ export function connectOnce(url: string, opts: IClientOptions): Promise<{ client
 }
 
 /** The retained status of each device, as a new subscriber on `url` receives it. */
-export async function retainedStatuses(url: string, opts: IClientOptions, devices: string[]): Promise<Record<string, { online?: boolean }>> {
+export async function retainedStatuses(
+  url: string,
+  opts: IClientOptions,
+  devices: string[],
+): Promise<Record<string, { online?: boolean }>> {
   const { client } = await connectOnce(url, { ...opts, clean: true, clientId: `${String(opts.clientId)}-r${Date.now() % 100000}` })
   const got: Record<string, { online?: boolean }> = {}
   client.on('message', (topic, payload, packet) => {

@@ -126,10 +126,14 @@ export async function startClusterServices(): Promise<ClusterServices> {
     )
     fronts.push(haproxy)
     const status = (nodeId: string) => haproxy.serverStatus('mqtt_nodes', nodeId)
-    await waitFor(async () => {
-      for (const n of nodes) if ((await status(n.id)) !== 'UP') return false
-      return true
-    }, 60_000, 200)
+    await waitFor(
+      async () => {
+        for (const n of nodes) if ((await status(n.id)) !== 'UP') return false
+        return true
+      },
+      60_000,
+      200,
+    )
     return { haproxy, mqtt: mqttPort, pin, status }
   }
 
