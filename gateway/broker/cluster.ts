@@ -152,6 +152,8 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const willStore = (): WillStore | undefined => (aedesRef as unknown as { persistence: WillStore } | undefined)?.persistence
   // Per session, its bookkeeping in Redis, so that the end of a session waits for its start.
   const recorded = new WeakMap<Client, Promise<boolean>>()
+  // Ends of sessions still deleting their will: a clean stop waits for them before closing Redis.
+  const endings = new Set<Promise<unknown>>()
   const recordFailed = (client: Client) => (err: Error) => {
     log.warn(
       { event: 'mqtt_session_record_failed', client: client.id, err: err.message },
@@ -200,13 +202,15 @@ export function openCluster(opts: ClusterOptions): Cluster {
       const work = recorded.get(client)
       if (!work) return
       recorded.delete(client)
-      void work
+      const ending: Promise<unknown> = work
         .then(async (gatewayWill) => {
           // A newer session with the same id on this node owns the will under this node's id now.
           if (!gatewayWill || (local[client.id] !== undefined && local[client.id] !== client)) return
           await willStore()?.delWill({ id: client.id, brokerId: nodeId })
         })
         .catch(recordFailed(client))
+        .finally(() => endings.delete(ending))
+      endings.add(ending)
     },
     async publishOwnWills(aedes: Aedes): Promise<number> {
       type Will = { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; clientId: string; brokerId: string }
@@ -230,6 +234,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
       return published
     },
     async close(): Promise<void> {
+      await Promise.allSettled([...endings])
       closing = true
       for (const { redis } of conns.values()) {
         if (redis.status === 'end') continue
