@@ -35,7 +35,7 @@ describe.skipIf(!haveClusterServices())('three nodes started at once on an empty
 
     nodes = await Promise.all(NODES.map((id) => c.spawnNode(id)))
     for (const n of nodes) {
-      await waitFor(async () => (await c.readyz(n)).status === 200, 60_000, 250)
+      await waitFor(async () => (await c.readyz(n)).status === 200, 120_000, 250)
       expect(n.gw.child.exitCode).toBeNull()
     }
 
@@ -70,5 +70,5 @@ describe.skipIf(!haveClusterServices())('three nodes started at once on an empty
       expect((await c.api(n, 'GET', '/devices')).status).toBe(200)
     }
     for (const n of nodes) expect(errorLines(n.gw.output()), n.id).toEqual([])
-  }, 240_000)
+  }, 600_000)
 })

@@ -21,11 +21,11 @@ import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
 
 export const CLUSTER_ADMIN = 'cluster-e2e-admin-token-0123456789'
 /**
- * `redis.heartbeatMs` of the nodes: short, so a dead node's wills are out within 7 s
+ * `redis.heartbeatMs` of the nodes: short, so a dead node's wills are out within about 10 s
  * (docs/operations.md "MQTT across nodes"), yet long enough that a loaded box does not miss three
  * heartbeats of a live node in a row.
  */
-export const HEARTBEAT_MS = 1000
+export const HEARTBEAT_MS = 1500
 /** `postgres.leaseTtlMs` of the nodes. */
 export const LEASE_TTL_MS = 3000
 
@@ -105,6 +105,8 @@ export async function startClusterServices(): Promise<ClusterServices> {
       dataDir: dir,
       env: { IOC_CONFIG: file, IOC_MODELS_FALLBACKS: '0', IOC_LOG_LEVEL: 'warn' },
       waitReady: opts.waitReady,
+      // Several nodes starting at once on a loaded box take a while.
+      readyTimeoutMs: 180_000,
     })
     const node = { id, dir, gw }
     spawned.push(node)
