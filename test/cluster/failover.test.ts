@@ -23,6 +23,7 @@ import {
 } from '../support/cluster-clients.ts'
 import {
   CLUSTER_ADMIN,
+  errorLines,
   HEARTBEAT_MS,
   haveClusterServices,
   startClusterServices,
@@ -208,5 +209,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
     )
     for (const d of sleeperDevices) expect(statuses[d.id], d.id).toMatchObject({ online: false })
     for (const d of pubDevices) expect(statuses[d.id], d.id).toMatchObject({ online: true })
+    // The nodes that stayed up took the failover without an error (a refused will, a failed sweep).
+    for (const n of nodes.filter((x) => x !== victim)) expect(errorLines(n.gw.output()), n.id).toEqual([])
   }, 400_000)
 })
