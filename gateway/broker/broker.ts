@@ -211,6 +211,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     counted.add(client)
     m.connects.inc({ kind })
     m.connected.inc({ kind })
+    const principal = sessions.get(client)?.principal
+    if (cluster && principal?.kind === 'device') {
+      cluster.deviceSessionStarted(client, { topic: deviceTopic.status(principal.device.id), payload: Buffer.from('{"online":false}') })
+    }
   })
 
   broker.on('unsubscribe', (filters, client) => subscriptionCaps.unsubscribed(client, filters))
@@ -219,6 +223,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     const session = sessions.get(client)
     if (!session) return
     if (counted.delete(client)) m.connected.dec({ kind: session.principal.kind })
+    cluster?.deviceSessionEnded(client)
     const left = sessions.unregister(client)
     if (session.principal.kind !== 'device' || closing || left > 0) return
     // Taken over by a session on another node (MQTT-3.1.4-2): the device is still online there.

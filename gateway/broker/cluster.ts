@@ -10,13 +10,21 @@
 //   7 × heartbeatMs after a node dies.
 // - `$SYS/{id}/new/clients` when a client registers; every other node closes its own client with
 //   that id (MQTT-3.1.4-2 takeover across nodes, aedes.js closeSameClients).
+// - `iocgw:mqtt:client-node:{client id}` names the node a device's latest session started on.
+//   Wills are stored per node and client id, so a device whose node died and that reconnected
+//   elsewhere before the sweep would otherwise have its old will published by the sweep: offline
+//   while it is online on its new node. The new session's node deletes the old node's will.
+// - A device session without a will of its own gets the gateway's offline status stored as its
+//   will in Redis (not on the session: a local disconnect is handled by the broker itself), so
+//   that when its node dies the survivors' sweep says the device is offline, as the node would
+//   have (docs/mqtt.md "devices/{id}/status"). It is deleted when the session ends.
 //
 // Redis being unreachable never stops the process: the connections retry for ever, errors are
 // logged (once a minute per connection) and `iocgw_redis_up` and /readyz say so.
 import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
 import { createRequire } from 'node:module'
-import type { Aedes } from 'aedes'
+import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { boundedRedisPersistence } from './redis-queue.ts'
@@ -64,12 +72,24 @@ export interface Cluster {
   publishOwnWills(aedes: Aedes): Promise<number>
   /** Whether the local client with this id was taken over by a session on another node. */
   movedAway(clientId: string): boolean
+  /**
+   * A device session started here: records this node as its latest and deletes the will its
+   * previous session left on another node (one that died, whose wills are swept later); a session
+   * without a will of its own gets `offlineWill` stored as its will.
+   */
+  deviceSessionStarted(client: Client, offlineWill: { topic: string; payload: Buffer }): void
+  /** A device session of this node ended: the offline will stored for it is deleted. */
+  deviceSessionEnded(client: Client): void
   /** After aedes closed (it closes the mq connections itself): the persistence connection. */
   close(): Promise<void>
 }
 
 /** How long a takeover by another node is remembered for the local client it closes. */
 const MOVED_MEMORY_MS = 60_000
+/** Redis key naming the node of a client id's latest session. */
+export const clientNodeKey = (clientId: string): string => `iocgw:mqtt:client-node:${clientId}`
+/** A device not seen for this long is forgotten (its key expires); its wills are long swept by then. */
+const CLIENT_NODE_TTL_S = 30 * 24 * 3600
 
 export function openCluster(opts: ClusterOptions): Cluster {
   const nodeId = opts.nodeId ?? hostname()
@@ -121,6 +141,26 @@ export function openCluster(opts: ClusterOptions): Cluster {
   )
   const moved = new Map<string, number>()
   let local: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  let aedesRef: Aedes | undefined
+  type WillStore = {
+    delWill(c: { id: string; brokerId: string }): Promise<unknown>
+    putWill(
+      c: { id: string },
+      packet: { cmd: 'publish'; topic: string; payload: Buffer; qos: 1; retain: boolean; dup: boolean },
+    ): Promise<unknown>
+  }
+  const willStore = (): WillStore | undefined => (aedesRef as unknown as { persistence: WillStore } | undefined)?.persistence
+  // Per session, its bookkeeping in Redis, so that the end of a session waits for its start.
+  const recorded = new WeakMap<Client, Promise<boolean>>()
+  // Ends of sessions still deleting their will: a clean stop waits for them before closing Redis.
+  const endings = new Set<Promise<unknown>>()
+  const recordFailed = (client: Client) => (err: Error) => {
+    log.warn(
+      { event: 'mqtt_session_record_failed', client: client.id, err: err.message },
+      "could not record a device session's node and will in Redis",
+    )
+    return false
+  }
   // Registered before aedes' own handler (closeSameClients, which closes the local client and so
   // starts its will): mqemitter calls a topic's listeners in the order they were added.
   ;(mq as { on(topic: string, f: (p: { topic: string; payload: Buffer | string }, done: () => void) => void): void }).on(
@@ -144,8 +184,34 @@ export function openCluster(opts: ClusterOptions): Cluster {
     up,
     watch(aedes: Aedes): void {
       local = (aedes as unknown as { clients: Record<string, unknown> }).clients
+      aedesRef = aedes
     },
     movedAway: (clientId) => moved.has(clientId),
+    deviceSessionStarted(client, offlineWill): void {
+      const ownWill = (client as unknown as { will?: unknown }).will
+      const work = (async (): Promise<boolean> => {
+        const previous = await dbConn.set(clientNodeKey(client.id), nodeId, 'EX', CLIENT_NODE_TTL_S, 'GET')
+        if (previous !== null && previous !== nodeId) await willStore()?.delWill({ id: client.id, brokerId: previous })
+        if (ownWill) return false
+        await willStore()?.putWill({ id: client.id }, { cmd: 'publish', ...offlineWill, qos: 1, retain: true, dup: false })
+        return true
+      })().catch(recordFailed(client))
+      recorded.set(client, work)
+    },
+    deviceSessionEnded(client): void {
+      const work = recorded.get(client)
+      if (!work) return
+      recorded.delete(client)
+      const ending: Promise<unknown> = work
+        .then(async (gatewayWill) => {
+          // A newer session with the same id on this node owns the will under this node's id now.
+          if (!gatewayWill || (local[client.id] !== undefined && local[client.id] !== client)) return
+          await willStore()?.delWill({ id: client.id, brokerId: nodeId })
+        })
+        .catch(recordFailed(client))
+        .finally(() => endings.delete(ending))
+      endings.add(ending)
+    },
     async publishOwnWills(aedes: Aedes): Promise<number> {
       type Will = { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; clientId: string; brokerId: string }
       const b = aedes as unknown as {
@@ -168,6 +234,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
       return published
     },
     async close(): Promise<void> {
+      await Promise.allSettled([...endings])
       closing = true
       for (const { redis } of conns.values()) {
         if (redis.status === 'end') continue

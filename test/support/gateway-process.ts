@@ -40,6 +40,8 @@ interface SpawnOptions {
   args?: string[]
   ports?: Partial<{ http: number; mqtt: number; ws: number }>
   waitReady?: boolean
+  /** How long to wait for the process to say it listens (default 60 s). */
+  readyTimeoutMs?: number
 }
 
 async function spawnOnce(opts: SpawnOptions): Promise<GatewayProcess> {
@@ -77,7 +79,7 @@ async function spawnOnce(opts: SpawnOptions): Promise<GatewayProcess> {
     let done = false
     void exited.then(() => (done = true))
     // Stop waiting as soon as the process has exited (waitFor would retry a throwing check).
-    await waitFor(() => done || out.includes('ioc-gateway listening'), 60_000, 50)
+    await waitFor(() => done || out.includes('ioc-gateway listening'), opts.readyTimeoutMs ?? 60_000, 50)
     if (!out.includes('ioc-gateway listening')) throw new Error(`gateway exited early:\n${out}`)
   }
   return gw
