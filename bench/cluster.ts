@@ -1,0 +1,320 @@
+// `npm run bench -- cluster [--seconds 10] [--publishers 4] [--devices 200] [--window 32]
+//   [--kills 5] [--failover-devices 40] [--reconnect-ms 1000]` (`--quick`: 5 s runs, 100 devices,
+//   20 failover devices)
+//
+// One gateway node alone against two cluster nodes (PostgreSQL registry, Redis between the
+// brokers) behind HAProxy (TCP with PROXY v2, health checks on /readyz, as config/haproxy.cfg),
+// with the same publisher processes and the same influxd: readings/s stored and publish → PUBACK
+// (PUBACK once the reading is stored) at full speed and at one offered rate for both; CPU per
+// stored reading of every gateway process plus Redis and HAProxy; then failover: a node killed
+// with SIGKILL, time until every device publishing through HAProxy is acknowledged again.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startHaproxy, tcpFrontend, httpFrontend, type RunningHaproxy } from '../test/support/haproxy.ts'
+import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
+import { startPostgres, type PgInstance } from '../test/support/postgres.ts'
+import { startRedis, type RedisServer } from '../test/support/redis.ts'
+import { freePort, hasCommand, requireCommand, waitFor } from '../test/support/services.ts'
+import { arg, pct } from './_args.ts'
+import { killLoop, steadyDevices } from './_cluster-failover.ts'
+import { cpuPerReadingUs, failoverSummary, goalLine } from './_cluster-figures.ts'
+import { connectedDevices, gatewayNode, postmasterPid, redisPid, registerDevices, withChildren, type Node } from './_cluster-nodes.ts'
+import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
+import { countStored, dropContinuousQueries, newestTs, storedOnceSettled } from './_ingest-influx.ts'
+import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
+
+interface ClusterOpts extends Opts {
+  kills: number
+  failoverDevices: number
+  reconnectMs: number
+}
+
+interface Run {
+  layout: string
+  name: string
+  rate: number
+  stored: number
+  acked: number
+  p50: number
+  p99: number
+  perProcess: number[]
+  window: CpuWindow
+}
+
+/** Groups whose CPU is the cluster's cost per reading: the gateway processes, Redis, HAProxy. */
+const COST = ['gateway', 'redis', 'haproxy']
+
+function parseArgs(argv: string[]): ClusterOpts {
+  const quick = argv.includes('--quick')
+  return {
+    seconds: arg(argv, 'seconds', quick ? 5 : 10),
+    publishers: arg(argv, 'publishers', 4),
+    devices: arg(argv, 'devices', quick ? 100 : 200),
+    window: arg(argv, 'window', 32),
+    kills: arg(argv, 'kills', 5),
+    failoverDevices: arg(argv, 'failover-devices', quick ? 20 : 40),
+    reconnectMs: arg(argv, 'reconnect-ms', 1000),
+  }
+}
+
+/** Waits (at most 20 s) until every group uses under a tenth of a core over a whole second. */
+async function settled(cpu: CpuSampler, groups: string[]): Promise<void> {
+  const start = Date.now()
+  while (Date.now() < start + 20_000) {
+    const t0 = Date.now()
+    await new Promise((r) => setTimeout(r, 1000))
+    const w = cpu.window(t0, Date.now())
+    if (groups.every((g) => (w.groups.get(g) ?? 0) < 0.1)) return
+  }
+  console.log(`${groups.join(' and ')} still busy after 20 s; measuring anyway`)
+}
+
+async function measure(
+  nodes: Node[],
+  layout: string,
+  name: string,
+  pubs: Publishers,
+  rates: number[],
+  influxd: Influxd,
+  db: string,
+  cpu: CpuSampler,
+): Promise<Run> {
+  const before = await countStored(influxd, db)
+  const results = await pubs.run(rates, await newestTs(influxd, db))
+  const start = Math.min(...results.map((r) => r.start))
+  const end = Math.max(...results.map((r) => r.lastAck))
+  const window = cpu.window(start, end)
+  const acked = results.reduce((s, r) => s + r.acked, 0)
+  // Readings acknowledged from a spill journal reach InfluxDB shortly after their PUBACK.
+  const stored = (await storedOnceSettled(influxd, db, before + acked)) - before
+  const lat = results.flatMap((r) => r.latencies)
+  const run: Run = {
+    layout,
+    name,
+    rate: stored / ((end - start) / 1000),
+    stored,
+    acked,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    perProcess: results.map((r) => r.acked / ((r.lastAck - r.start) / 1000)),
+    window,
+  }
+  const errors = results.reduce((s, r) => s + r.errors, 0)
+  const connected = (await Promise.all(nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
+  console.log(
+    `${layout}, ${name}: ${run.rate.toFixed(0)} readings/s stored (${stored} stored, ${acked} acknowledged${stored < acked ? ', LOST!' : ''}, ${errors} errors), p50 ${run.p50} ms, p99 ${run.p99} ms; devices connected after the run: ${connected}`,
+  )
+  return run
+}
+
+/** CPU per stored reading of `groups` over a run, µs. */
+const us = (r: Run, groups: string[]) =>
+  cpuPerReadingUs(
+    groups.reduce((s, g) => s + (r.window.groups.get(g) ?? 0), 0),
+    r.window.seconds,
+    r.rate * r.window.seconds,
+  )
+
+function table(runs: Run[]): string {
+  const c = (r: Run, g: string) => (r.window.groups.get(g) ?? 0).toFixed(2)
+  const lines = [
+    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateway+redis+haproxy (+postgres) |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
+  ]
+  for (const r of runs)
+    lines.push(
+      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${['gateway', 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, COST).toFixed(1)} (${us(r, [...COST, 'postgres']).toFixed(1)}) |`,
+    )
+  return lines.join('\n')
+}
+
+/** Tracks PostgreSQL's postmaster and every backend it has now (one per pooled connection). */
+function trackPostgres(cpu: CpuSampler, pgi: PgInstance): void {
+  const pm = postmasterPid(pgi.dir)
+  if (pm !== undefined) for (const pid of withChildren(pm)) cpu.track('postgres', pid)
+}
+
+async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Run[]> {
+  const node = await gatewayNode({ name: 'single', env: { IOC_INFLUX_URL: influxd.urlFor('bench_single') }, readyPath: '/healthz' })
+  try {
+    await node.start()
+    cpu.track('gateway', node.pid)
+    const devices = await registerDevices(
+      node.apiUrl,
+      Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
+    )
+    const pubs = await startPublishers(o, `mqtt://127.0.0.1:${node.ports.mqtt}`, devices, cpu)
+    const max = await measure([node], 'one node', 'max rate', pubs, [], influxd, 'bench_single', cpu)
+    await settled(cpu, ['influxd', 'gateway'])
+    const paced = await measure(
+      [node],
+      'one node',
+      'paced',
+      pubs,
+      max.perProcess.map((r) => r / 2),
+      influxd,
+      'bench_single',
+      cpu,
+    )
+    await pubs.close()
+    return [max, paced]
+  } finally {
+    await node.remove()
+  }
+}
+
+interface Cluster {
+  pgi: PgInstance
+  redis: RedisServer
+  nodes: Node[]
+  haproxy: RunningHaproxy
+  front: { mqtt: number; api: number }
+}
+
+async function startCluster(influxd: Influxd, cpu: CpuSampler): Promise<Cluster> {
+  const pgi = await startPostgres()
+  const redis = await startRedis()
+  const pgUrl = await pgi.createDatabase('iocgw_bench')
+  const env = (id: string) => ({
+    IOC_INFLUX_URL: influxd.urlFor('bench_cluster'),
+    IOC_POSTGRES_URL: pgUrl,
+    IOC_REDIS_URL: redis.url,
+    IOC_NODE_ID: id,
+  })
+  // As config/cluster.yaml: the client's address from the PROXY header and X-Forwarded-For.
+  const overrides = { mqtt: { proxyProtocol: true }, http: { trustProxy: true } }
+  const a = await gatewayNode({ name: 'node1', env: env('node1'), overrides, readyPath: '/readyz' })
+  const nodes = [a]
+  try {
+    await a.start()
+    // Every node hashes secrets with the same server key (docs/operations.md "Server key").
+    const key = readFileSync(join(a.dataDir, 'server.key'))
+    const b = await gatewayNode({ name: 'node2', env: env('node2'), overrides, readyPath: '/readyz', seed: { 'server.key': key } })
+    nodes.push(b)
+    await b.start()
+    const front = { mqtt: await freePort(), api: await freePort() }
+    // The shipped check timing (config/haproxy.cfg): every 2 s, down after 3 failures, up after 2.
+    const timing = { interMs: 2000, fall: 3, rise: 2 }
+    const haproxy = await startHaproxy(
+      [
+        tcpFrontend({
+          name: 'mqtt',
+          port: front.mqtt,
+          backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.mqtt, checkPort: n.ports.http })),
+          timing,
+        }),
+        httpFrontend({
+          name: 'api',
+          port: front.api,
+          backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.http })),
+          timing,
+        }),
+      ],
+      [front.mqtt, front.api],
+    )
+    await waitFor(async () => {
+      for (const n of nodes) if ((await haproxy.serverStatus('mqtt_nodes', n.name)) !== 'UP') return false
+      return true
+    }, 60_000)
+    for (const n of nodes) cpu.track('gateway', n.pid)
+    cpu.track('redis', redisPid(redis.port))
+    cpu.track('haproxy', haproxy.child.pid)
+    return { pgi, redis, nodes, haproxy, front }
+  } catch (err) {
+    for (const n of nodes) await n.remove()
+    await redis.stop()
+    await pgi.stop()
+    throw err
+  }
+}
+
+async function stopCluster(c: Cluster): Promise<void> {
+  await c.haproxy.stop()
+  for (const n of c.nodes) await n.remove()
+  await c.redis.stop()
+  await c.pgi.stop()
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv)
+  for (const cmd of ['influxd', 'redis-server', 'haproxy', '/usr/lib/postgresql/15/bin/initdb'])
+    if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed (Debian packages influxdb, redis-server, haproxy, postgresql-15)`)
+  requireCommand('haproxy')
+  console.log(
+    `cluster bench: ${o.seconds} s per run, ${o.publishers} publisher processes, ${o.devices} devices, window ${o.window}; failover: ${o.kills} kills, ${o.failoverDevices} devices, reconnect every ${o.reconnectMs} ms`,
+  )
+  const influxd = await startInfluxd()
+  const cpu = new CpuSampler()
+  for (const pid of pidsMatching(influxd.dir)) cpu.track('influxd', pid)
+  const runs: Run[] = []
+  try {
+    runs.push(...(await singleNode(o, influxd, cpu)))
+    await dropContinuousQueries(influxd, 'bench_single')
+    await settled(cpu, ['influxd'])
+    const c = await startCluster(influxd, cpu)
+    let kills: Awaited<ReturnType<typeof killLoop>> = []
+    try {
+      const api = `http://127.0.0.1:${c.front.api}`
+      const devices = await registerDevices(
+        api,
+        Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
+      )
+      const foCreds = await registerDevices(
+        api,
+        Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
+      )
+      trackPostgres(cpu, c.pgi)
+      const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
+      trackPostgres(cpu, c.pgi)
+      runs.push(await measure(c.nodes, 'two nodes + HAProxy', 'max rate', pubs, [], influxd, 'bench_cluster', cpu))
+      await settled(cpu, ['influxd', 'gateway'])
+      // The single node's paced rates: both layouts offered the same load.
+      runs.push(
+        await measure(
+          c.nodes,
+          'two nodes + HAProxy',
+          'paced',
+          pubs,
+          runs[1]!.perProcess.map((r) => r / 2),
+          influxd,
+          'bench_cluster',
+          cpu,
+        ),
+      )
+      await pubs.close()
+      const steady = await steadyDevices(`mqtt://127.0.0.1:${c.front.mqtt}`, foCreds, 200, o.reconnectMs)
+      try {
+        kills = await killLoop({
+          nodes: c.nodes,
+          haproxy: c.haproxy,
+          backend: 'mqtt_nodes',
+          devices: steady.devices,
+          kills: o.kills,
+          waitMs: 60_000,
+        })
+      } finally {
+        await steady.close()
+      }
+    } finally {
+      await stopCluster(c)
+    }
+    console.log(`\n${table(runs)}\n`)
+    const [sMax, sPaced, cMax, cPaced] = runs as [Run, Run, Run, Run]
+    const fo = failoverSummary(kills.map((k) => k.failoverMs))
+    const down = kills.map((k) => k.downMs).filter((t): t is number => t !== undefined)
+    console.log(
+      `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
+    )
+    console.log(
+      `CPU per stored reading, gateway processes + Redis + HAProxy: one node ${us(sPaced, COST).toFixed(1)} µs, two nodes ${us(cPaced, COST).toFixed(1)} µs at the same offered rate (${(us(cPaced, COST) / us(sPaced, COST)).toFixed(2)}x); at max rate ${us(sMax, COST).toFixed(1)} → ${us(cMax, COST).toFixed(1)} µs (${(us(cMax, COST) / us(sMax, COST)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
+    )
+    console.log(
+      `failover over ${kills.length} kills: p50 ${fo.p50} ms, p99 ${fo.p99} ms (${fo.failed} did not complete within 60 s); HAProxy DOWN after p50 ${pct(down, 50)} ms, p99 ${pct(down, 99)} ms`,
+    )
+    console.log(goalLine('clustered CPU per reading / single node', us(cPaced, COST) / us(sPaced, COST), 'x', '≤', 1.4))
+    console.log(goalLine('failover p99', fo.failed > 0 ? Number.POSITIVE_INFINITY : fo.p99 / 1000, ' s', '<', 10))
+  } finally {
+    cpu.stop()
+    await influxd.remove()
+  }
+}
