@@ -74,7 +74,9 @@ export async function gatewayNode(opts: {
     },
     async start() {
       out = ''
-      const c = spawn(process.execPath, [...START_FLAGS, join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
+      // BENCH_GW_FLAGS (any node flags, e.g. --cpu-prof), as the ingest bench takes them.
+      const flags = (process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean)
+      const c = spawn(process.execPath, [...START_FLAGS, ...flags, join(ROOT, 'gateway/cli/iocgw.js'), 'start'], {
         cwd: ROOT,
         env: {
           ...process.env,

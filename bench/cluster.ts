@@ -20,7 +20,7 @@ import { killLoop, steadyDevices } from './_cluster-failover.ts'
 import { cpuPerReadingUs, failoverSummary, goalLine } from './_cluster-figures.ts'
 import { connectedDevices, gatewayNode, postmasterPid, redisPid, registerDevices, withChildren, type Node } from './_cluster-nodes.ts'
 import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
-import { countStored, dropContinuousQueries, newestTs, storedOnceSettled } from './_ingest-influx.ts'
+import { countStored, newestTs, storedOnceSettled } from './_ingest-influx.ts'
 import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
 
 interface ClusterOpts extends Opts {
@@ -39,10 +39,19 @@ interface Run {
   p99: number
   perProcess: number[]
   window: CpuWindow
+  /** CPU groups whose time is this layout's cost per reading. */
+  cost: string[]
 }
 
-/** Groups whose CPU is the cluster's cost per reading: the gateway processes, Redis, HAProxy. */
-const COST = ['gateway', 'redis', 'haproxy']
+/** What a layout is measured with: its gateway processes, database and connected publishers. */
+interface Layout {
+  label: string
+  nodes: Node[]
+  /** CPU group of its gateway processes. */
+  group: string
+  db: string
+  pubs: Publishers
+}
 
 function parseArgs(argv: string[]): ClusterOpts {
   const quick = argv.includes('--quick')
@@ -69,27 +78,18 @@ async function settled(cpu: CpuSampler, groups: string[]): Promise<void> {
   console.log(`${groups.join(' and ')} still busy after 20 s; measuring anyway`)
 }
 
-async function measure(
-  nodes: Node[],
-  layout: string,
-  name: string,
-  pubs: Publishers,
-  rates: number[],
-  influxd: Influxd,
-  db: string,
-  cpu: CpuSampler,
-): Promise<Run> {
-  const before = await countStored(influxd, db)
-  const results = await pubs.run(rates, await newestTs(influxd, db))
+async function measure(l: Layout, name: string, rates: number[], influxd: Influxd, cpu: CpuSampler): Promise<Run> {
+  const before = await countStored(influxd, l.db)
+  const results = await l.pubs.run(rates, await newestTs(influxd, l.db))
   const start = Math.min(...results.map((r) => r.start))
   const end = Math.max(...results.map((r) => r.lastAck))
   const window = cpu.window(start, end)
   const acked = results.reduce((s, r) => s + r.acked, 0)
   // Readings acknowledged from a spill journal reach InfluxDB shortly after their PUBACK.
-  const stored = (await storedOnceSettled(influxd, db, before + acked)) - before
+  const stored = (await storedOnceSettled(influxd, l.db, before + acked)) - before
   const lat = results.flatMap((r) => r.latencies)
   const run: Run = {
-    layout,
+    layout: l.label,
     name,
     rate: stored / ((end - start) / 1000),
     stored,
@@ -98,11 +98,13 @@ async function measure(
     p99: pct(lat, 99),
     perProcess: results.map((r) => r.acked / ((r.lastAck - r.start) / 1000)),
     window,
+    // The cluster's cost includes what it adds around the gateways: Redis and HAProxy.
+    cost: l.nodes.length > 1 ? [l.group, 'redis', 'haproxy'] : [l.group],
   }
   const errors = results.reduce((s, r) => s + r.errors, 0)
-  const connected = (await Promise.all(nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
+  const connected = (await Promise.all(l.nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
   console.log(
-    `${layout}, ${name}: ${run.rate.toFixed(0)} readings/s stored (${stored} stored, ${acked} acknowledged${stored < acked ? ', LOST!' : ''}, ${errors} errors), p50 ${run.p50} ms, p99 ${run.p99} ms; devices connected after the run: ${connected}`,
+    `${l.label}, ${name}: ${run.rate.toFixed(0)} readings/s stored (${stored} stored, ${acked} acknowledged${stored < acked ? ', LOST!' : ''}, ${errors} errors), p50 ${run.p50} ms, p99 ${run.p99} ms; devices connected after the run: ${connected}`,
   )
   return run
 }
@@ -117,13 +119,14 @@ const us = (r: Run, groups: string[]) =>
 
 function table(runs: Run[]): string {
   const c = (r: Run, g: string) => (r.window.groups.get(g) ?? 0).toFixed(2)
+  const gw = (r: Run) => r.cost[0]!
   const lines = [
-    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateway+redis+haproxy (+postgres) |',
+    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes) (+ postgres) |',
     '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
   ]
   for (const r of runs)
     lines.push(
-      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${['gateway', 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, COST).toFixed(1)} (${us(r, [...COST, 'postgres']).toFixed(1)}) |`,
+      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${[gw(r), 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, r.cost).toFixed(1)} (${us(r, [...r.cost, 'postgres']).toFixed(1)}) |`,
     )
   return lines.join('\n')
 }
@@ -134,32 +137,18 @@ function trackPostgres(cpu: CpuSampler, pgi: PgInstance): void {
   if (pm !== undefined) for (const pid of withChildren(pm)) cpu.track('postgres', pid)
 }
 
-async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Run[]> {
+async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Layout> {
   const node = await gatewayNode({ name: 'single', env: { IOC_INFLUX_URL: influxd.urlFor('bench_single') }, readyPath: '/healthz' })
   try {
     await node.start()
-    cpu.track('gateway', node.pid)
-    const devices = await registerDevices(
-      node.apiUrl,
-      Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
-    )
+    cpu.track('single', node.pid)
+    const ids = Array.from({ length: o.devices }, (_, i) => `bench-${i}`)
+    const devices = await registerDevices(node.apiUrl, ids)
     const pubs = await startPublishers(o, `mqtt://127.0.0.1:${node.ports.mqtt}`, devices, cpu)
-    const max = await measure([node], 'one node', 'max rate', pubs, [], influxd, 'bench_single', cpu)
-    await settled(cpu, ['influxd', 'gateway'])
-    const paced = await measure(
-      [node],
-      'one node',
-      'paced',
-      pubs,
-      max.perProcess.map((r) => r / 2),
-      influxd,
-      'bench_single',
-      cpu,
-    )
-    await pubs.close()
-    return [max, paced]
-  } finally {
+    return { label: 'one node', nodes: [node], group: 'single', db: 'bench_single', pubs }
+  } catch (err) {
     await node.remove()
+    throw err
   }
 }
 
@@ -216,7 +205,7 @@ async function startCluster(influxd: Influxd, cpu: CpuSampler): Promise<Cluster>
       for (const n of nodes) if ((await haproxy.serverStatus('mqtt_nodes', n.name)) !== 'UP') return false
       return true
     }, 60_000)
-    for (const n of nodes) cpu.track('gateway', n.pid)
+    for (const n of nodes) cpu.track('nodes', n.pid)
     cpu.track('redis', redisPid(redis.port))
     cpu.track('haproxy', haproxy.child.pid)
     return { pgi, redis, nodes, haproxy, front }
@@ -247,71 +236,77 @@ export async function main(argv: string[]): Promise<void> {
   const cpu = new CpuSampler()
   for (const pid of pidsMatching(influxd.dir)) cpu.track('influxd', pid)
   const runs: Run[] = []
+  let kills: Awaited<ReturnType<typeof killLoop>> = []
   try {
-    runs.push(...(await singleNode(o, influxd, cpu)))
-    await dropContinuousQueries(influxd, 'bench_single')
-    await settled(cpu, ['influxd'])
-    const c = await startCluster(influxd, cpu)
-    let kills: Awaited<ReturnType<typeof killLoop>> = []
+    // The single node stays up, idle, while the cluster runs: its paced run comes last, at the
+    // rate both layouts sustain.
+    const single = await singleNode(o, influxd, cpu)
     try {
-      const api = `http://127.0.0.1:${c.front.api}`
-      const devices = await registerDevices(
-        api,
-        Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
-      )
-      const foCreds = await registerDevices(
-        api,
-        Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
-      )
-      trackPostgres(cpu, c.pgi)
-      const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
-      trackPostgres(cpu, c.pgi)
-      runs.push(await measure(c.nodes, 'two nodes + HAProxy', 'max rate', pubs, [], influxd, 'bench_cluster', cpu))
-      await settled(cpu, ['influxd', 'gateway'])
-      // The single node's paced rates: both layouts offered the same load.
-      runs.push(
-        await measure(
-          c.nodes,
-          'two nodes + HAProxy',
-          'paced',
-          pubs,
-          runs[1]!.perProcess.map((r) => r / 2),
-          influxd,
-          'bench_cluster',
-          cpu,
-        ),
-      )
-      await pubs.close()
-      const steady = await steadyDevices(`mqtt://127.0.0.1:${c.front.mqtt}`, foCreds, 200, o.reconnectMs)
+      const sMax = await measure(single, 'max rate', [], influxd, cpu)
+      runs.push(sMax)
+      await settled(cpu, ['influxd', 'single'])
+      const c = await startCluster(influxd, cpu)
       try {
-        kills = await killLoop({
-          nodes: c.nodes,
-          haproxy: c.haproxy,
-          backend: 'mqtt_nodes',
-          devices: steady.devices,
-          kills: o.kills,
-          waitMs: 60_000,
-        })
+        const api = `http://127.0.0.1:${c.front.api}`
+        const devices = await registerDevices(
+          api,
+          Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
+        )
+        const foCreds = await registerDevices(
+          api,
+          Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
+        )
+        const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
+        trackPostgres(cpu, c.pgi)
+        const cluster: Layout = { label: 'two nodes + HAProxy', nodes: c.nodes, group: 'nodes', db: 'bench_cluster', pubs }
+        const cMax = await measure(cluster, 'max rate', [], influxd, cpu)
+        runs.push(cMax)
+        // Both layouts offered the same load: half of what the slower one reached, spread over
+        // the publisher processes as the single node's max run spread it (the same mix of single
+        // readings and arrays).
+        const scale = (0.5 * Math.min(sMax.rate, cMax.rate)) / sMax.rate
+        const rates = sMax.perProcess.map((r) => r * scale)
+        console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered`)
+        await settled(cpu, ['influxd', 'nodes'])
+        runs.push(await measure(cluster, 'paced', rates, influxd, cpu))
+        await pubs.close()
+        await settled(cpu, ['influxd', 'nodes'])
+        runs.push(await measure(single, 'paced', rates, influxd, cpu))
+        const steady = await steadyDevices(`mqtt://127.0.0.1:${c.front.mqtt}`, foCreds, 200, o.reconnectMs)
+        try {
+          kills = await killLoop({
+            nodes: c.nodes,
+            haproxy: c.haproxy,
+            backend: 'mqtt_nodes',
+            devices: steady.devices,
+            kills: o.kills,
+            waitMs: 60_000,
+          })
+        } finally {
+          await steady.close()
+        }
       } finally {
-        await steady.close()
+        await stopCluster(c)
       }
     } finally {
-      await stopCluster(c)
+      await single.pubs.close()
+      for (const n of single.nodes) await n.remove()
     }
-    console.log(`\n${table(runs)}\n`)
-    const [sMax, sPaced, cMax, cPaced] = runs as [Run, Run, Run, Run]
+    console.log(`\n${table([runs[0]!, runs[3]!, runs[1]!, runs[2]!].filter(Boolean))}\n`)
+    const [sMax, cMax, cPaced, sPaced] = runs as [Run, Run, Run, Run]
+    const cpuRatio = us(cPaced, cPaced.cost) / us(sPaced, sPaced.cost)
     const fo = failoverSummary(kills.map((k) => k.failoverMs))
     const down = kills.map((k) => k.downMs).filter((t): t is number => t !== undefined)
     console.log(
       `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
     )
     console.log(
-      `CPU per stored reading, gateway processes + Redis + HAProxy: one node ${us(sPaced, COST).toFixed(1)} µs, two nodes ${us(cPaced, COST).toFixed(1)} µs at the same offered rate (${(us(cPaced, COST) / us(sPaced, COST)).toFixed(2)}x); at max rate ${us(sMax, COST).toFixed(1)} → ${us(cMax, COST).toFixed(1)} µs (${(us(cMax, COST) / us(sMax, COST)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
+      `CPU per stored reading, gateway processes + Redis + HAProxy: one node ${us(sPaced, sPaced.cost).toFixed(1)} µs, two nodes ${us(cPaced, cPaced.cost).toFixed(1)} µs at the same offered rate (${cpuRatio.toFixed(2)}x); at max rate ${us(sMax, sMax.cost).toFixed(1)} → ${us(cMax, cMax.cost).toFixed(1)} µs (${(us(cMax, cMax.cost) / us(sMax, sMax.cost)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
     )
     console.log(
       `failover over ${kills.length} kills: p50 ${fo.p50} ms, p99 ${fo.p99} ms (${fo.failed} did not complete within 60 s); HAProxy DOWN after p50 ${pct(down, 50)} ms, p99 ${pct(down, 99)} ms`,
     )
-    console.log(goalLine('clustered CPU per reading / single node', us(cPaced, COST) / us(sPaced, COST), 'x', '≤', 1.4))
+    console.log(goalLine('clustered CPU per reading / single node', cpuRatio, 'x', '≤', 1.4))
     console.log(goalLine('failover p99', fo.failed > 0 ? Number.POSITIVE_INFINITY : fo.p99 / 1000, ' s', '<', 10))
   } finally {
     cpu.stop()
