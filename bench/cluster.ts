@@ -113,6 +113,14 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
   return run
 }
 
+/** Cores each group used over `ms` with every device connected and silent (keepalives, heartbeats, lease rounds). */
+async function idleCores(cpu: CpuSampler, groups: string[], ms = 5_000): Promise<string> {
+  const t0 = Date.now()
+  await new Promise((r) => setTimeout(r, ms))
+  const w = cpu.window(t0, Date.now())
+  return groups.map((g) => `${g} ${(w.groups.get(g) ?? 0).toFixed(3)}`).join(', ')
+}
+
 /** CPU per stored reading of `groups` over a run, µs. */
 const us = (r: Run, groups: string[]) =>
   cpuPerReadingUs(
@@ -308,6 +316,7 @@ export async function main(argv: string[]): Promise<void> {
     // rate both layouts sustain.
     const single = await singleNode(o, influxd, cpu)
     try {
+      const idleSingle = await idleCores(cpu, ['single'])
       const sMax = await measure(single, 'max rate', [], influxd, cpu)
       runs.push(sMax)
       await settled(cpu, ['influxd', 'single'])
@@ -325,6 +334,8 @@ export async function main(argv: string[]): Promise<void> {
         const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
         trackPostgres(cpu, c.pgi)
         const cluster: Layout = { label: 'two nodes + HAProxy', nodes: c.nodes, group: 'nodes', db: 'bench_cluster', pubs }
+        const idleCluster = await idleCores(cpu, ['nodes', 'redis', 'haproxy', 'postgres'])
+        console.log(`idle, every device connected, cores: one node: ${idleSingle}; two nodes + HAProxy: ${idleCluster}`)
         const cMax = await measure(cluster, 'max rate', [], influxd, cpu)
         runs.push(cMax)
         // Both layouts offered the same load: half of what the slower one reached, spread over
