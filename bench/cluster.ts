@@ -133,12 +133,12 @@ function table(runs: Run[]): string {
   const c = (r: Run, g: string) => (r.window.groups.get(g) ?? 0).toFixed(2)
   const gw = (r: Run) => r.cost[0]!
   const lines = [
-    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes) (+ postgres) |',
+    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes) (+ postgres, two nodes) |',
     '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
   ]
   for (const r of runs)
     lines.push(
-      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${[gw(r), 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, r.cost).toFixed(1)} (${us(r, [...r.cost, 'postgres']).toFixed(1)}) |`,
+      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${[gw(r), 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, r.cost).toFixed(1)}${r.cost.length > 1 ? ` (${us(r, [...r.cost, 'postgres']).toFixed(1)})` : ''} |`,
     )
   return lines.join('\n')
 }
