@@ -1,6 +1,6 @@
 // `npm run bench -- cluster [--seconds 10] [--publishers 4] [--devices 200] [--window 32]
-//   [--kills 5] [--failover-devices 40] [--reconnect-ms 1000] [--redispatch] [--failover-only]` (`--quick`: 5 s runs,
-//   100 devices, 20 failover devices)
+//   [--kills 5] [--failover-devices 40] [--reconnect-ms 1000] [--redispatch] [--failover-only]`
+//   (`--quick`: 5 s runs, 100 devices, 20 failover devices). bench/README.md "cluster" says more.
 //
 // One gateway node alone against two cluster nodes (PostgreSQL registry, Redis between the
 // brokers) behind HAProxy (TCP with PROXY v2, health checks on /readyz, as config/haproxy.cfg),
@@ -14,7 +14,7 @@ import { startHaproxy, tcpFrontend, httpFrontend, type RunningHaproxy } from '..
 import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
 import { startPostgres, type PgInstance } from '../test/support/postgres.ts'
 import { startRedis, type RedisServer } from '../test/support/redis.ts'
-import { freePort, hasCommand, requireCommand, waitFor } from '../test/support/services.ts'
+import { freePort, hasCommand, waitFor } from '../test/support/services.ts'
 import { arg, pct } from './_args.ts'
 import { killLoop, steadyDevices, type KillResult } from './_cluster-failover.ts'
 import { cpuPerReadingUs, failoverSummary, goalLine } from './_cluster-figures.ts'
@@ -293,7 +293,6 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv)
   for (const cmd of ['influxd', 'redis-server', 'haproxy', '/usr/lib/postgresql/15/bin/initdb'])
     if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed (Debian packages influxdb, redis-server, haproxy, postgresql-15)`)
-  requireCommand('haproxy')
   console.log(
     `cluster bench: ${o.seconds} s per run, ${o.publishers} publisher processes, ${o.devices} devices, window ${o.window}; failover: ${o.kills} kills, ${o.failoverDevices} devices, reconnect every ${o.reconnectMs} ms; HAProxy ${o.redispatch ? 'with option redispatch 1, retries 2' : 'as config/haproxy.cfg (no redispatch)'}`,
   )
