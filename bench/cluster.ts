@@ -1,0 +1,374 @@
+// `npm run bench -- cluster [--seconds 10] [--publishers 4] [--devices 200] [--window 32]
+//   [--kills 5] [--failover-devices 40] [--reconnect-ms 1000] [--redispatch] [--failover-only]`
+//   (`--quick`: 5 s runs, 100 devices, 20 failover devices). bench/README.md "cluster" says more.
+//
+// One gateway node alone against two cluster nodes (PostgreSQL registry, Redis between the
+// brokers) behind HAProxy (TCP with PROXY v2, health checks on /readyz, as config/haproxy.cfg),
+// with the same publisher processes and the same influxd: readings/s stored and publish → PUBACK
+// (PUBACK once the reading is stored) at full speed and at one offered rate for both; CPU per
+// stored reading of every gateway process plus Redis and HAProxy; then failover: a node killed
+// with SIGKILL, time until every device publishing through HAProxy is acknowledged again.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startHaproxy, tcpFrontend, httpFrontend, type RunningHaproxy } from '../test/support/haproxy.ts'
+import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
+import { startPostgres, type PgInstance } from '../test/support/postgres.ts'
+import { startRedis, type RedisServer } from '../test/support/redis.ts'
+import { freePort, hasCommand, waitFor } from '../test/support/services.ts'
+import { arg, pct } from './_args.ts'
+import { killLoop, steadyDevices, type KillResult } from './_cluster-failover.ts'
+import { cpuPerReadingUs, failoverSummary, goalLine } from './_cluster-figures.ts'
+import { connectedDevices, gatewayNode, postmasterPid, redisPid, registerDevices, withChildren, type Node } from './_cluster-nodes.ts'
+import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
+import { countStored, newestTs, storedOnceSettled } from './_ingest-influx.ts'
+import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
+
+interface ClusterOpts extends Opts {
+  kills: number
+  failoverDevices: number
+  reconnectMs: number
+  redispatch: boolean
+  failoverOnly: boolean
+}
+
+interface Run {
+  layout: string
+  name: string
+  rate: number
+  stored: number
+  acked: number
+  p50: number
+  p99: number
+  perProcess: number[]
+  window: CpuWindow
+  /** CPU groups whose time is this layout's cost per reading. */
+  cost: string[]
+}
+
+/** What a layout is measured with: its gateway processes, database and connected publishers. */
+interface Layout {
+  label: string
+  nodes: Node[]
+  /** CPU group of its gateway processes. */
+  group: string
+  db: string
+  pubs: Publishers
+}
+
+function parseArgs(argv: string[]): ClusterOpts {
+  const quick = argv.includes('--quick')
+  return {
+    seconds: arg(argv, 'seconds', quick ? 5 : 10),
+    publishers: arg(argv, 'publishers', 4),
+    devices: arg(argv, 'devices', quick ? 100 : 200),
+    window: arg(argv, 'window', 32),
+    kills: arg(argv, 'kills', 5),
+    failoverDevices: arg(argv, 'failover-devices', quick ? 20 : 40),
+    reconnectMs: arg(argv, 'reconnect-ms', 1000),
+    redispatch: argv.includes('--redispatch'),
+    failoverOnly: argv.includes('--failover-only'),
+  }
+}
+
+/** Waits (at most 20 s) until every group uses under a tenth of a core over a whole second. */
+async function settled(cpu: CpuSampler, groups: string[]): Promise<void> {
+  const start = Date.now()
+  while (Date.now() < start + 20_000) {
+    const t0 = Date.now()
+    await new Promise((r) => setTimeout(r, 1000))
+    const w = cpu.window(t0, Date.now())
+    if (groups.every((g) => (w.groups.get(g) ?? 0) < 0.1)) return
+  }
+  console.log(`${groups.join(' and ')} still busy after 20 s; measuring anyway`)
+}
+
+async function measure(l: Layout, name: string, rates: number[], influxd: Influxd, cpu: CpuSampler): Promise<Run> {
+  const before = await countStored(influxd, l.db)
+  const results = await l.pubs.run(rates, await newestTs(influxd, l.db))
+  const start = Math.min(...results.map((r) => r.start))
+  const end = Math.max(...results.map((r) => r.lastAck))
+  const window = cpu.window(start, end)
+  const acked = results.reduce((s, r) => s + r.acked, 0)
+  // Readings acknowledged from a spill journal reach InfluxDB shortly after their PUBACK.
+  const stored = (await storedOnceSettled(influxd, l.db, before + acked)) - before
+  const lat = results.flatMap((r) => r.latencies)
+  const run: Run = {
+    layout: l.label,
+    name,
+    rate: stored / ((end - start) / 1000),
+    stored,
+    acked,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    perProcess: results.map((r) => r.acked / ((r.lastAck - r.start) / 1000)),
+    window,
+    // The cluster's cost includes what it adds around the gateways: Redis and HAProxy.
+    cost: l.nodes.length > 1 ? [l.group, 'redis', 'haproxy'] : [l.group],
+  }
+  const errors = results.reduce((s, r) => s + r.errors, 0)
+  const connected = (await Promise.all(l.nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
+  console.log(
+    `${l.label}, ${name}: ${run.rate.toFixed(0)} readings/s stored (${stored} stored, ${acked} acknowledged${stored < acked ? ', LOST!' : ''}, ${errors} errors), p50 ${run.p50} ms, p99 ${run.p99} ms; devices connected after the run: ${connected}`,
+  )
+  return run
+}
+
+/** Cores each group used over `ms` with every device connected and silent (keepalives, heartbeats, lease rounds). */
+async function idleCores(cpu: CpuSampler, groups: string[], ms = 5_000): Promise<string> {
+  const t0 = Date.now()
+  await new Promise((r) => setTimeout(r, ms))
+  const w = cpu.window(t0, Date.now())
+  return groups.map((g) => `${g} ${(w.groups.get(g) ?? 0).toFixed(3)}`).join(', ')
+}
+
+/** CPU per stored reading of `groups` over a run, µs. */
+const us = (r: Run, groups: string[]) =>
+  cpuPerReadingUs(
+    groups.reduce((s, g) => s + (r.window.groups.get(g) ?? 0), 0),
+    r.window.seconds,
+    r.rate * r.window.seconds,
+  )
+
+function table(runs: Run[]): string {
+  const c = (r: Run, g: string) => (r.window.groups.get(g) ?? 0).toFixed(2)
+  const gw = (r: Run) => r.cost[0]!
+  const lines = [
+    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes) (+ postgres, two nodes) |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
+  ]
+  for (const r of runs)
+    lines.push(
+      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${[gw(r), 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, r.cost).toFixed(1)}${r.cost.length > 1 ? ` (${us(r, [...r.cost, 'postgres']).toFixed(1)})` : ''} |`,
+    )
+  return lines.join('\n')
+}
+
+/** Tracks PostgreSQL's postmaster and every backend it has now (one per pooled connection). */
+function trackPostgres(cpu: CpuSampler, pgi: PgInstance): void {
+  const pm = postmasterPid(pgi.dir)
+  if (pm !== undefined) for (const pid of withChildren(pm)) cpu.track('postgres', pid)
+}
+
+async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Layout> {
+  const node = await gatewayNode({ name: 'single', env: { IOC_INFLUX_URL: influxd.urlFor('bench_single') }, readyPath: '/healthz' })
+  try {
+    await node.start()
+    cpu.track('single', node.pid)
+    const ids = Array.from({ length: o.devices }, (_, i) => `bench-${i}`)
+    const devices = await registerDevices(node.apiUrl, ids)
+    const pubs = await startPublishers(o, `mqtt://127.0.0.1:${node.ports.mqtt}`, devices, cpu)
+    return { label: 'one node', nodes: [node], group: 'single', db: 'bench_single', pubs }
+  } catch (err) {
+    await node.remove()
+    throw err
+  }
+}
+
+interface Cluster {
+  pgi: PgInstance
+  redis: RedisServer
+  nodes: Node[]
+  haproxy: RunningHaproxy
+  front: { mqtt: number; api: number }
+}
+
+/**
+ * `--redispatch`: each retry of a failed connection to a node goes to another node
+ * (`option redispatch 1`, `retries 2`) instead of the same one; config/haproxy.cfg has neither, so
+ * a client sent to a killed node before the health check marks it down waits out HAProxy's
+ * retries on that node and is then closed.
+ */
+function withRedispatch(section: string, on: boolean): string {
+  return on ? section.replace('  balance leastconn\n', '  balance leastconn\n  option redispatch 1\n  retries 2\n') : section
+}
+
+async function startCluster(influxd: Influxd, cpu: CpuSampler, redispatch: boolean): Promise<Cluster> {
+  const pgi = await startPostgres()
+  const redis = await startRedis()
+  const pgUrl = await pgi.createDatabase('iocgw_bench')
+  const env = (id: string) => ({
+    IOC_INFLUX_URL: influxd.urlFor('bench_cluster'),
+    IOC_POSTGRES_URL: pgUrl,
+    IOC_REDIS_URL: redis.url,
+    IOC_NODE_ID: id,
+  })
+  // As config/cluster.yaml: the client's address from the PROXY header and X-Forwarded-For.
+  const overrides = { mqtt: { proxyProtocol: true }, http: { trustProxy: true } }
+  const a = await gatewayNode({ name: 'node1', env: env('node1'), overrides, readyPath: '/readyz' })
+  const nodes = [a]
+  try {
+    await a.start()
+    // Every node hashes secrets with the same server key (docs/operations.md "Server key").
+    const key = readFileSync(join(a.dataDir, 'server.key'))
+    const b = await gatewayNode({ name: 'node2', env: env('node2'), overrides, readyPath: '/readyz', seed: { 'server.key': key } })
+    nodes.push(b)
+    await b.start()
+    const front = { mqtt: await freePort(), api: await freePort() }
+    // The shipped check timing (config/haproxy.cfg): every 2 s, down after 3 failures, up after 2.
+    const timing = { interMs: 2000, fall: 3, rise: 2 }
+    const haproxy = await startHaproxy(
+      [
+        withRedispatch(
+          tcpFrontend({
+            name: 'mqtt',
+            port: front.mqtt,
+            backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.mqtt, checkPort: n.ports.http })),
+            timing,
+          }),
+          redispatch,
+        ),
+        httpFrontend({
+          name: 'api',
+          port: front.api,
+          backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.http })),
+          timing,
+        }),
+      ],
+      [front.mqtt, front.api],
+    )
+    await waitFor(async () => {
+      for (const n of nodes) if ((await haproxy.serverStatus('mqtt_nodes', n.name)) !== 'UP') return false
+      return true
+    }, 60_000)
+    for (const n of nodes) cpu.track('nodes', n.pid)
+    cpu.track('redis', redisPid(redis.port))
+    cpu.track('haproxy', haproxy.child.pid)
+    return { pgi, redis, nodes, haproxy, front }
+  } catch (err) {
+    for (const n of nodes) await n.remove()
+    await redis.stop()
+    await pgi.stop()
+    throw err
+  }
+}
+
+/** The kills, with `creds` publishing through HAProxy meanwhile. */
+async function failover(o: ClusterOpts, c: Cluster, creds: Array<{ id: string; password: string }>): Promise<KillResult[]> {
+  const steady = await steadyDevices(`mqtt://127.0.0.1:${c.front.mqtt}`, creds, 200, o.reconnectMs)
+  try {
+    return await killLoop({
+      nodes: c.nodes,
+      haproxy: c.haproxy,
+      backend: 'mqtt_nodes',
+      devices: steady.devices,
+      kills: o.kills,
+      waitMs: 60_000,
+    })
+  } finally {
+    await steady.close()
+  }
+}
+
+function failoverLines(kills: KillResult[]): string {
+  const fo = failoverSummary(kills.map((k) => k.failoverMs))
+  const down = kills.map((k) => k.downMs).filter((t): t is number => t !== undefined)
+  return [
+    `failover over ${kills.length} kills: p50 ${fo.p50} ms, p99 ${fo.p99} ms (${fo.failed} did not complete within 60 s); HAProxy DOWN after p50 ${pct(down, 50)} ms, p99 ${pct(down, 99)} ms`,
+    goalLine('failover p99', fo.failed > 0 ? Number.POSITIVE_INFINITY : fo.p99 / 1000, ' s', '<', 10),
+  ].join('\n')
+}
+
+/** `--failover-only`: the cluster and its kills, no throughput runs. */
+async function failoverOnly(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<void> {
+  const c = await startCluster(influxd, cpu, o.redispatch)
+  try {
+    const creds = await registerDevices(
+      `http://127.0.0.1:${c.front.api}`,
+      Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
+    )
+    console.log(failoverLines(await failover(o, c, creds)))
+  } finally {
+    await stopCluster(c)
+  }
+}
+
+async function stopCluster(c: Cluster): Promise<void> {
+  await c.haproxy.stop()
+  for (const n of c.nodes) await n.remove()
+  await c.redis.stop()
+  await c.pgi.stop()
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv)
+  for (const cmd of ['influxd', 'redis-server', 'haproxy', '/usr/lib/postgresql/15/bin/initdb'])
+    if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed (Debian packages influxdb, redis-server, haproxy, postgresql-15)`)
+  console.log(
+    `cluster bench: ${o.seconds} s per run, ${o.publishers} publisher processes, ${o.devices} devices, window ${o.window}; failover: ${o.kills} kills, ${o.failoverDevices} devices, reconnect every ${o.reconnectMs} ms; HAProxy ${o.redispatch ? 'with option redispatch 1, retries 2' : 'as config/haproxy.cfg (no redispatch)'}`,
+  )
+  const influxd = await startInfluxd()
+  const cpu = new CpuSampler()
+  for (const pid of pidsMatching(influxd.dir)) cpu.track('influxd', pid)
+  if (o.failoverOnly) {
+    try {
+      await failoverOnly(o, influxd, cpu)
+    } finally {
+      cpu.stop()
+      await influxd.remove()
+    }
+    return
+  }
+  const runs: Run[] = []
+  let kills: KillResult[] | undefined
+  try {
+    // The single node stays up, idle, while the cluster runs: its paced run comes last, at the
+    // rate both layouts sustain.
+    const single = await singleNode(o, influxd, cpu)
+    try {
+      const idleSingle = await idleCores(cpu, ['single'])
+      const sMax = await measure(single, 'max rate', [], influxd, cpu)
+      runs.push(sMax)
+      await settled(cpu, ['influxd', 'single'])
+      const c = await startCluster(influxd, cpu, o.redispatch)
+      try {
+        const api = `http://127.0.0.1:${c.front.api}`
+        const devices = await registerDevices(
+          api,
+          Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
+        )
+        const foCreds = await registerDevices(
+          api,
+          Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
+        )
+        const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
+        trackPostgres(cpu, c.pgi)
+        const cluster: Layout = { label: 'two nodes + HAProxy', nodes: c.nodes, group: 'nodes', db: 'bench_cluster', pubs }
+        const idleCluster = await idleCores(cpu, ['nodes', 'redis', 'haproxy', 'postgres'])
+        console.log(`idle, every device connected, cores: one node: ${idleSingle}; two nodes + HAProxy: ${idleCluster}`)
+        const cMax = await measure(cluster, 'max rate', [], influxd, cpu)
+        runs.push(cMax)
+        // Both layouts offered the same load: half of what the slower one reached, spread over
+        // the publisher processes as the single node's max run spread it (the same mix of single
+        // readings and arrays).
+        const scale = (0.5 * Math.min(sMax.rate, cMax.rate)) / sMax.rate
+        const rates = sMax.perProcess.map((r) => r * scale)
+        console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered`)
+        await settled(cpu, ['influxd', 'nodes'])
+        runs.push(await measure(cluster, 'paced', rates, influxd, cpu))
+        await pubs.close()
+        await settled(cpu, ['influxd', 'nodes'])
+        runs.push(await measure(single, 'paced', rates, influxd, cpu))
+        kills = await failover(o, c, foCreds)
+      } finally {
+        await stopCluster(c)
+      }
+    } finally {
+      await single.pubs.close()
+      for (const n of single.nodes) await n.remove()
+    }
+    console.log(`\n${table([runs[0]!, runs[3]!, runs[1]!, runs[2]!].filter(Boolean))}\n`)
+    const [sMax, cMax, cPaced, sPaced] = runs as [Run, Run, Run, Run]
+    const cpuRatio = us(cPaced, cPaced.cost) / us(sPaced, sPaced.cost)
+    console.log(
+      `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
+    )
+    console.log(
+      `CPU per stored reading, gateway processes + Redis + HAProxy: one node ${us(sPaced, sPaced.cost).toFixed(1)} µs, two nodes ${us(cPaced, cPaced.cost).toFixed(1)} µs at the same offered rate (${cpuRatio.toFixed(2)}x); at max rate ${us(sMax, sMax.cost).toFixed(1)} → ${us(cMax, cMax.cost).toFixed(1)} µs (${(us(cMax, cMax.cost) / us(sMax, sMax.cost)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
+    )
+    console.log(goalLine('clustered CPU per reading / single node', cpuRatio, 'x', '≤', 1.4))
+    console.log(failoverLines(kills ?? []))
+  } finally {
+    cpu.stop()
+    await influxd.remove()
+  }
+}
