@@ -167,7 +167,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       metrics,
       config: config.webhooks,
-      onDisabled: (w) => raiseWebhookDisabled(alerting, w),
+      onDisabled: (w) => {
+        raiseWebhookDisabled(alerting, w).catch((err: unknown) => logger.error({ err, webhook: w.id }, 'webhook disabled alert not raised'))
+      },
     })
     closers.push(() => webhooks.close())
     alerting.setRouter({
