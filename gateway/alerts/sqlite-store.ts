@@ -227,7 +227,8 @@ function serialised<T>(db: Db, fn: () => Promise<T>): Promise<T> {
   return run
 }
 
-export function sqliteAlertStore(db: Db): AlertStore {
+/** `onClose`: what close() releases (e.g. the shared alerts.db), nothing by default. */
+export function sqliteAlertStore(db: Db, onClose?: () => void): AlertStore {
   const s = syncStore(db)
   // Every call runs at once; its answer is an already settled promise.
   const wrapped = Object.fromEntries(
@@ -257,6 +258,8 @@ export function sqliteAlertStore(db: Db): AlertStore {
           clearImmediate(guard)
         }
       }),
-    async close() {},
+    async close() {
+      onClose?.()
+    },
   }
 }
