@@ -58,6 +58,19 @@ export function trackedOf(
   ctx.trackedByDevice.set(device, list)
   return list
 }
+/**
+ * Takes over what the store holds for a device when it is newer: with a shared store another node
+ * may have heard from the device since (its lastSeen, flushed every flushMs) or opened its alert.
+ */
+async function adoptStored(ctx: AlertingState, ruleId: string, subject: string, st: SilenceState): Promise<void> {
+  const stored = (await ctx.store.loadRuleState(ruleId, subject)) as SilenceState | undefined
+  if (!stored) return
+  if (stored.lastSeen > st.lastSeen) {
+    st.lastSeen = stored.lastSeen
+    st.alertId = stored.alertId ?? null
+  } else if (!st.alertId && stored.alertId) st.alertId = stored.alertId
+}
+
 // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
 export async function seen(
   ctx: AlertingState,
@@ -69,7 +82,10 @@ export async function seen(
   if (ctx.silenceRules.length === 0) return
   const t = ctx.now()
   let changes: AlertChange[] | undefined
+  // A device new to this node may have moved from another one, which may have opened its alert.
+  const fresh = ctx.store.backend === 'postgres' && !ctx.trackedByDevice.has(device)
   for (const { rule, key, st } of trackedOf(ctx, device, kind, station, district, t)) {
+    if (fresh) await adoptStored(ctx, rule.id, ctx.keys.device(device), st)
     st.lastSeen = t
     ctx.dirty.add(key)
     if (st.alertId) {
@@ -102,9 +118,12 @@ export async function checkSilence(ctx: AlertingState): Promise<void> {
       const [ruleId, subject] = splitKey(key)
       if (ruleId !== rule.id || st.alertId || t - st.lastSeen <= expected) continue
       work.push(
-        ctx.queue.run(subject, async () =>
-          st.alertId || t - st.lastSeen <= expected || ctx.silence.get(key) !== st ? undefined : openSilence(ctx, rule, subject, st, t),
-        ),
+        ctx.queue.run(subject, async () => {
+          // Heard from meanwhile, here or (shared store) on another node: not silent.
+          await adoptStored(ctx, rule.id, subject, st)
+          if (st.alertId || t - st.lastSeen <= expected || ctx.silence.get(key) !== st) return undefined
+          return openSilence(ctx, rule, subject, st, t)
+        }),
       )
     }
   }

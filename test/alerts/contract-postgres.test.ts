@@ -17,7 +17,13 @@ import { gauge, metrics, quietLogger, stations } from './helpers.ts'
 const T0 = Date.now() - 3_600_000
 
 /** One node: its own data directory and pool, the shared database. */
-async function node(url: string): Promise<{ alerting: Alerting; close(): Promise<void> }> {
+const levelRules = [{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }]
+
+async function node(
+  url: string,
+  rules: unknown[] = levelRules,
+  now?: () => number,
+): Promise<{ alerting: Alerting; close(): Promise<void> }> {
   const dir = tempDir()
   const pool: pg.Pool = openPgPool(url, { logger, max: 4 })
   const store = await openAlertStore({ dataDir: dir.path, pool })
@@ -27,7 +33,8 @@ async function node(url: string): Promise<{ alerting: Alerting; close(): Promise
     metrics: metrics(),
     stations: stations(),
     store,
-    rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }] }),
+    now,
+    rules: parseRules({ version: 1, rules }),
   })
   return {
     alerting,
@@ -117,6 +124,42 @@ describe.skipIf(!ok)('PostgreSQL alert store', () => {
       expect(all[0]!.history.map((h) => h.action)).toEqual(['opened', 'resolved'])
     } finally {
       await b.close()
+      await a.close()
+    }
+  })
+  it('a device heard on another node is not silent; its silence alert is resolved by the node that hears it next', async () => {
+    const url = await server.createDatabase()
+    let t = T0
+    const now = () => t
+    const rules = [{ id: 'quiet', type: 'silence', device_kinds: ['water_level'], expected_interval_s: 600 }]
+    const a = await node(url, rules, now)
+    const reading = () => gauge('kim-long', t, 0.5)
+    try {
+      await a.alerting.handleReading(reading())
+      await a.alerting.flush()
+      // B starts knowing the device's state as A stored it.
+      const b = await node(url, rules, now)
+      try {
+        t += 500_000
+        await a.alerting.handleReading(reading())
+        await a.alerting.flush()
+        t += 200_000
+        // 700 s since B's copy, 200 s since A heard it: not silent.
+        await b.alerting.checkSilence()
+        expect((await b.alerting.list({}, { limit: 10 })).items).toHaveLength(0)
+        t += 500_000
+        await a.alerting.checkSilence()
+        await b.alerting.checkSilence()
+        const [silent] = (await a.alerting.list({}, { limit: 10 })).items
+        expect(silent).toMatchObject({ kind: 'silence', state: 'open', device: 'kim-long-01' })
+        // The device comes back on B.
+        await b.alerting.handleReading(reading())
+        expect(await b.alerting.get(silent!.id)).toMatchObject({ state: 'resolved' })
+        expect((await b.alerting.list({}, { limit: 10 })).items).toHaveLength(1)
+      } finally {
+        await b.close()
+      }
+    } finally {
       await a.close()
     }
   })
