@@ -41,6 +41,7 @@ import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
 import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
 import { openGatewayRegistry } from './registry/open.ts'
+import { openAlertStore } from './alerts/open-store.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { influxTargetChecks, timeSeriesLine } from './store/health.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
@@ -146,7 +147,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
 
     const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations })
     closers.push(() => notifier.close())
+    // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the
+    // outbox and webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").
+    const alertStore = cluster ? await openAlertStore({ dataDir: config.server.dataDir, pool: cluster.pool }) : undefined
     const alerting = createAlerting({
+      store: alertStore,
       bus,
       dataDir: config.server.dataDir,
       logger,
@@ -167,7 +172,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       logger,
       metrics,
       config: config.webhooks,
-      onDisabled: (w) => raiseWebhookDisabled(alerting, w),
+      onDisabled: (w) => {
+        raiseWebhookDisabled(alerting, w).catch((err: unknown) => logger.error({ err, webhook: w.id }, 'webhook disabled alert not raised'))
+      },
     })
     closers.push(() => webhooks.close())
     alerting.setRouter({

@@ -8,6 +8,7 @@ import type { Condition } from './conditions.ts'
 import type { SharedDb } from './db.ts'
 import { newLevelState, type LevelState } from './levels.ts'
 import type { RulesDoc, Silence } from './rules.ts'
+import type { KeyedQueue } from './ordering.ts'
 import type { AlertStore } from './store.ts'
 import type { AlertChange } from './types.ts'
 import type { AlertingOptions, ChangeRouter } from './engine.ts'
@@ -56,6 +57,8 @@ export interface AlertingState {
   readonly lateAfterMs: number
   readonly db: SharedDb['db']
   readonly store: AlertStore
+  /** Each subject's work in arrival order (ordering.ts). */
+  readonly queue: KeyedQueue
   readonly log: Logger
   readonly m: AlertingMetrics
   router: ChangeRouter | undefined
@@ -63,7 +66,7 @@ export interface AlertingState {
   conditions: Condition[]
   silenceRules: Silence[]
   readonly listeners: Set<(c: AlertChange) => void>
-  // Rule state cache; every entry is also in SQLite (written with alert changes, and by flush()).
+  // Rule state cache; every entry is also in the store (written with alert changes, and by flush()).
   readonly states: Map<string, LevelState & { data?: unknown }>
   readonly silence: Map<string, SilenceState>
   readonly trackedByDevice: Map<string, Tracked[]>
@@ -116,25 +119,37 @@ export const newId = () => `a${randomBytes(8).toString('hex')}`
 
 export const splitKey = (key: string) => key.split('\u0000') as [string, string]
 
-export function levelState(ctx: AlertingState, rule: string, subject: string, key: string): LevelState & { data?: unknown } {
+/** The cached state of (rule, subject), loaded from the store on first use. Run in the subject's order (ordering.ts). */
+export async function levelState(ctx: AlertingState, rule: string, subject: string, key: string): Promise<LevelState & { data?: unknown }> {
   let st = ctx.states.get(key)
   if (!st) {
-    st = (ctx.store.loadRuleState(rule, subject) as (LevelState & { data?: unknown }) | undefined) ?? newLevelState()
+    const loaded = (await ctx.store.loadRuleState(rule, subject)) as (LevelState & { data?: unknown }) | undefined
+    // Another task of the same key cannot have loaded it meanwhile (one task per subject at a time).
+    st = ctx.states.get(key) ?? loaded ?? newLevelState()
     ctx.states.set(key, st)
   }
   return st
 }
 
-/** Writes the dirty rule states (between alert changes, which write theirs at once). */
-export function flush(ctx: AlertingState): void {
+/**
+ * Writes the dirty rule states (between alert changes, which write theirs at once). Each is
+ * written as it is when the transaction runs, the cached object being the newest state.
+ */
+export async function flush(ctx: AlertingState): Promise<void> {
   if (ctx.dirty.size === 0) return
   const keys = [...ctx.dirty]
   ctx.dirty.clear()
-  ctx.store.transaction(() => {
-    for (const key of keys) {
-      const [rule, subject] = splitKey(key)
-      const st = ctx.states.get(key) ?? ctx.silence.get(key)
-      if (st) ctx.store.saveRuleState(rule, subject, st)
-    }
-  })
+  try {
+    await ctx.store.transaction(async (tx) => {
+      for (const key of keys) {
+        const [rule, subject] = splitKey(key)
+        const st = ctx.states.get(key) ?? ctx.silence.get(key)
+        if (st) await tx.saveRuleState(rule, subject, st)
+      }
+    })
+  } catch (err) {
+    // Not written: tried again on the next flush.
+    for (const k of keys) ctx.dirty.add(k)
+    throw err
+  }
 }

@@ -1,7 +1,9 @@
 // The alert engine: rules evaluated against every reading, detection and status on the bus,
 // alerts stored with their history in alerts.db and each change fanned out. createAlerting wires
 // named steps that share one AlertingState (alerting-state.ts): evaluate.ts (level conditions),
-// silence.ts, fan-out.ts, human.ts and escalation.ts; the SQL is in store.ts.
+// silence.ts, fan-out.ts, human.ts and escalation.ts. The store (store.ts) is alerts.db
+// (sqlite-store.ts) unless one is given (PostgreSQL, postgres/store.ts). Work on one subject runs
+// in arrival order (ordering.ts); each public method answers once its work is stored.
 import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../bus/events.ts'
 import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
@@ -11,11 +13,13 @@ import { compileConditions } from './conditions.ts'
 import { openAlertsDb, type SharedDb } from './db.ts'
 import { escalateDue, type EscalationOptions } from './escalation.ts'
 import { raiseSystemAlert } from './fan-out.ts'
-import { handle, resetSlots } from './evaluate.ts'
+import { handle, inputPartition, resetSlots } from './evaluate.ts'
 import { human } from './human.ts'
+import { KeyedQueue } from './ordering.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
 import { checkSilence, loadSilence, seen } from './silence.ts'
-import { sqliteAlertStore, type AlertFilter } from './store.ts'
+import { sqliteAlertStore } from './sqlite-store.ts'
+import type { AlertFilter, AlertPage, AlertStore } from './store.ts'
 import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
 
 export { AlertError } from './errors.ts'
@@ -46,6 +50,11 @@ export interface AlertingOptions {
   rules?: RulesDoc | undefined
   rulesFile?: string | undefined
   router?: ChangeRouter | undefined
+  /**
+   * Where alerts, their history and rule state live; default alerts.db. Opened by the caller
+   * (open-store.ts), closed by close(). The outbox and webhook deliveries stay in alerts.db.
+   */
+  store?: AlertStore | undefined
   /** Unacknowledged alerts go to the next contact tier (notify.escalation in config/gateway.yaml); off when absent. */
   escalation?: EscalationOptions | undefined
   /** A reading whose event time is older than this when it arrives marks its alert change late. */
@@ -69,64 +78,79 @@ export interface SystemAlert {
 export interface Alerting {
   /** The alerts.db connection, for what commits with alert changes (webhook deliveries, exports). */
   readonly db: SharedDb['db']
-  list(filter: AlertFilter, page: { limit: number; cursor?: string | undefined }): { items: Alert[]; next: string | null }
-  get(id: string): Alert | undefined
-  acknowledge(id: string, by: string, note?: string): Alert
-  resolve(id: string, by: string, note?: string): Alert
+  readonly store: AlertStore
+  list(filter: AlertFilter, page: { limit: number; cursor?: string | undefined }): Promise<AlertPage>
+  get(id: string): Promise<Alert | undefined>
+  acknowledge(id: string, by: string, note?: string): Promise<Alert>
+  resolve(id: string, by: string, note?: string): Promise<Alert>
   rules(): RulesDoc
-  /** Validates, stores in <dataDir>/rules.yaml and applies. Throws RuleError naming the field. */
-  replaceRules(doc: unknown): RulesDoc
+  /** Validates, stores in <dataDir>/rules.yaml and applies. Rejects with RuleError naming the field. */
+  replaceRules(doc: unknown): Promise<RulesDoc>
   onChange(listener: (c: AlertChange) => void): () => void
   setRouter(router: ChangeRouter): void
-  handleReading(r: Reading): void
-  handleDetection(d: DetectionEvent): void
-  handleStatus(s: DeviceStatusEvent): void
-  checkSilence(): void
+  /** Resolves once the input is evaluated and what it changed is stored and emitted (failures are logged). */
+  handleReading(r: Reading): Promise<void>
+  handleDetection(d: DetectionEvent): Promise<void>
+  handleStatus(s: DeviceStatusEvent): Promise<void>
+  checkSilence(): Promise<void>
   /** Escalates the unacknowledged alerts that are due now (also run every escalation.checkMs). */
-  checkEscalation(): void
+  checkEscalation(): Promise<void>
   /**
    * Opens an alert raised by the gateway itself (e.g. a disabled webhook, docs/webhooks.md) unless
    * one is already active for (rule, subject), and emits it like any change. Answers it if opened.
    */
-  raiseSystemAlert(a: SystemAlert): Alert | undefined
-  flush(): void
-  close(): void
+  raiseSystemAlert(a: SystemAlert): Promise<Alert | undefined>
+  flush(): Promise<void>
+  /** Resolves when every input and action queued so far has been handled. */
+  idle(): Promise<void>
+  close(): Promise<void>
 }
 
-/** A reading on the bus: through the level conditions, then the silence rules. */
-function readingArrived(ctx: AlertingState, r: Reading): void {
+/** Runs a step in its subject's order after start-up; a failure is logged, never thrown at the bus. */
+function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: string, fn: () => Promise<void>): Promise<void> {
+  return ctx.queue.run(key, async () => {
+    try {
+      await ready
+      await fn()
+    } catch (err) {
+      ctx.log.error({ err, subject: key }, what)
+    }
+  })
+}
+
+/** A reading on the bus: through the level conditions (its station's order), then the silence rules (its device's). */
+function readingArrived(ctx: AlertingState, ready: Promise<void>, r: Reading): Promise<void> {
   ctx.m.readingsEvaluated.inc()
-  try {
-    handle(ctx, { type: 'reading', reading: r })
-    seen(ctx, r.device, r.kind, r.station, r.district)
-  } catch (err) {
-    ctx.log.error({ err, device: r.device }, 'alert evaluation failed')
-  }
+  const input = { type: 'reading', reading: r } as const
+  const level = inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
+  if (ctx.silenceRules.length === 0) return level
+  const silence = inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () =>
+    seen(ctx, r.device, r.kind, r.station, r.district),
+  )
+  return Promise.all([level, silence]).then(() => undefined)
 }
 
 /** A camera detection on the bus: through the level conditions, then the silence rules. */
-function detectionArrived(ctx: AlertingState, d: DetectionEvent): void {
+function detectionArrived(ctx: AlertingState, ready: Promise<void>, d: DetectionEvent): Promise<void> {
   ctx.m.evaluated.inc({ type: 'detection' })
-  try {
-    handle(ctx, { type: 'detection', detection: d })
-    seen(ctx, d.camera, 'camera', d.station, d.district)
-  } catch (err) {
-    ctx.log.error({ err, camera: d.camera }, 'alert evaluation failed')
-  }
+  const input = { type: 'detection', detection: d } as const
+  // Both in the camera's order (the zones' subjects and the camera's silence subject share it).
+  return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', async () => {
+    await handle(ctx, input)
+    await seen(ctx, d.camera, 'camera', d.station, d.district)
+  })
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */
-function statusArrived(ctx: AlertingState, s: DeviceStatusEvent): void {
-  if (!s.online) return
-  try {
-    seen(ctx, s.device, undefined, undefined, undefined)
-  } catch (err) {
-    ctx.log.error({ err }, 'silence tracking failed')
-  }
+function statusArrived(ctx: AlertingState, ready: Promise<void>, s: DeviceStatusEvent): Promise<void> {
+  if (!s.online) return Promise.resolve()
+  return inOrder(ctx, ready, ctx.keys.device(s.device), 'silence tracking failed', () =>
+    seen(ctx, s.device, undefined, undefined, undefined),
+  )
 }
 
 /** PUT /api/v1/rules: validated (a refusal is counted), stored, then applied with fresh caches. */
-function replaceRules(ctx: AlertingState, input: unknown): RulesDoc {
+async function replaceRules(ctx: AlertingState, input: unknown): Promise<RulesDoc> {
   let next: RulesDoc
   try {
     next = parseRules(input)
@@ -134,14 +158,14 @@ function replaceRules(ctx: AlertingState, input: unknown): RulesDoc {
     ctx.m.ruleRejects.inc()
     throw err
   }
-  flush(ctx)
+  await flush(ctx)
   saveRules(ctx.opts.dataDir, next)
-  ctx.doc = next
-  ctx.conditions = compileConditions(next.rules, ctx.opts.stations)
-  ctx.silenceRules = enabledSilences(next)
-  ctx.states.clear()
-  resetSlots(ctx)
-  loadSilence(ctx)
+  await loadSilence(ctx, enabledSilences(next), () => {
+    ctx.doc = next
+    ctx.conditions = compileConditions(next.rules, ctx.opts.stations)
+    ctx.states.clear()
+    resetSlots(ctx)
+  })
   ctx.log.info({ rules: next.rules.length }, 'rules replaced')
   return next
 }
@@ -150,7 +174,7 @@ const enabledSilences = (doc: RulesDoc): Silence[] => doc.rules.filter((r): r is
 
 export function createAlerting(opts: AlertingOptions): Alerting {
   const shared = openAlertsDb(opts.dataDir)
-  const store = sqliteAlertStore(shared.db)
+  const store = opts.store ?? sqliteAlertStore(shared.db)
   const doc = opts.rules ? parseRules(opts.rules) : loadRules(opts.dataDir, opts.rulesFile)
   const ctx: AlertingState = {
     opts,
@@ -158,6 +182,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     lateAfterMs: opts.lateAfterMs ?? 120_000,
     db: shared.db,
     store,
+    queue: new KeyedQueue(),
     log: opts.logger.child({ component: 'alerts' }),
     m: alertingMetrics(opts.metrics),
     router: opts.router,
@@ -173,55 +198,53 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     slots: [],
     dataOf: [],
   }
-  loadSilence(ctx)
-  ctx.m.open.set(store.countOpen())
   resetSlots(ctx)
+  // Inputs arriving before the silence states are loaded wait for them (each step awaits `ready`).
+  const ready = (async () => {
+    await loadSilence(ctx)
+    ctx.m.open.set(await store.countOpen())
+  })()
+  ready.catch((err: unknown) => ctx.log.error({ err }, 'alert state not loaded'))
+  const whenReady = <T>(fn: () => Promise<T>) => ready.then(fn)
 
-  const onReading = (r: Reading) => readingArrived(ctx, r)
-  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, d)
-  const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, s)
-  opts.bus?.on('reading', onReading)
-  opts.bus?.on('detection', onDetection)
-  opts.bus?.on('device-status', onStatus)
-  const flushTimer = setInterval(() => {
-    try {
-      flush(ctx)
-    } catch (err) {
-      ctx.log.error({ err }, 'rule state flush failed')
-    }
-  }, opts.flushMs ?? 1000)
-  const silenceTimer = setInterval(() => {
-    try {
-      checkSilence(ctx)
-    } catch (err) {
-      ctx.log.error({ err }, 'silence check failed')
-    }
-  }, opts.silenceCheckMs ?? 5000)
-  flushTimer.unref()
-  silenceTimer.unref()
-  const esc = opts.escalation
-  const escalate = () => {
-    if (esc) escalateDue(ctx, esc)
+  const onReading = (r: Reading) => readingArrived(ctx, ready, r)
+  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, d)
+  const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, ready, s)
+  // The bus does not wait: each step logs its own failure.
+  const busReading = (r: Reading) => void onReading(r)
+  const busDetection = (d: DetectionEvent) => void onDetection(d)
+  const busStatus = (s: DeviceStatusEvent) => void onStatus(s)
+  opts.bus?.on('reading', busReading)
+  opts.bus?.on('detection', busDetection)
+  opts.bus?.on('device-status', busStatus)
+  const every = (ms: number, what: string, fn: () => Promise<void>) => {
+    let running = false
+    const t = setInterval(() => {
+      // A slow store must not pile up runs of the same check.
+      if (running) return
+      running = true
+      whenReady(fn)
+        .catch((err: unknown) => ctx.log.error({ err }, what))
+        .finally(() => (running = false))
+    }, ms)
+    t.unref()
+    return t
   }
-  const escTimer = esc
-    ? setInterval(() => {
-        try {
-          escalate()
-        } catch (err) {
-          ctx.log.error({ err }, 'escalation check failed')
-        }
-      }, esc.checkMs)
-    : undefined
-  escTimer?.unref()
+  const flushTimer = every(opts.flushMs ?? 1000, 'rule state flush failed', () => flush(ctx))
+  const silenceTimer = every(opts.silenceCheckMs ?? 5000, 'silence check failed', () => checkSilence(ctx))
+  const esc = opts.escalation
+  const escalate = () => whenReady(() => (esc ? escalateDue(ctx, esc) : Promise.resolve()))
+  const escTimer = esc ? every(esc.checkMs, 'escalation check failed', escalate) : undefined
 
   return {
     db: shared.db,
+    store,
     list: (f, p) => store.list(f, p),
     get: (id) => store.get(id),
-    acknowledge: (id, by, note) => human(ctx, id, by, note, 'acknowledged'),
-    resolve: (id, by, note) => human(ctx, id, by, note, 'resolved'),
+    acknowledge: (id, by, note) => whenReady(() => human(ctx, id, by, note, 'acknowledged')),
+    resolve: (id, by, note) => whenReady(() => human(ctx, id, by, note, 'resolved')),
     rules: () => ctx.doc,
-    replaceRules: (input) => replaceRules(ctx, input),
+    replaceRules: (input) => whenReady(() => replaceRules(ctx, input)),
     onChange(l) {
       ctx.listeners.add(l)
       return () => ctx.listeners.delete(l)
@@ -232,22 +255,25 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     handleReading: onReading,
     handleDetection: onDetection,
     handleStatus: onStatus,
-    checkSilence: () => checkSilence(ctx),
+    checkSilence: () => whenReady(() => checkSilence(ctx)),
     checkEscalation: escalate,
-    raiseSystemAlert: (a) => raiseSystemAlert(ctx, a),
-    flush: () => flush(ctx),
-    close() {
-      opts.bus?.off('reading', onReading)
-      opts.bus?.off('detection', onDetection)
-      opts.bus?.off('device-status', onStatus)
+    raiseSystemAlert: (a) => whenReady(() => raiseSystemAlert(ctx, a)),
+    flush: () => whenReady(() => flush(ctx)),
+    idle: () => ctx.queue.idle(),
+    async close() {
+      opts.bus?.off('reading', busReading)
+      opts.bus?.off('detection', busDetection)
+      opts.bus?.off('device-status', busStatus)
       clearInterval(flushTimer)
       clearInterval(silenceTimer)
       if (escTimer) clearInterval(escTimer)
+      await ctx.queue.idle()
       try {
-        flush(ctx)
+        await flush(ctx)
       } catch (err) {
         ctx.log.error({ err }, 'rule state flush failed')
       }
+      await store.close()
       shared.release()
     },
   }

@@ -4,6 +4,8 @@
 // outbox) only route that change.
 import type { AlertingState } from './alerting-state.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
+import { partitionOf } from './ordering.ts'
+import type { AlertTx } from './store.ts'
 import type { AlertChange } from './types.ts'
 
 export interface EscalationOptions {
@@ -16,22 +18,30 @@ export interface EscalationOptions {
 }
 
 /** Marks an open alert escalated to `tier` with a history entry, in the caller's transaction. */
-export function markEscalated(ctx: AlertingState, alertId: string, tier: number): AlertChange | undefined {
-  const a = ctx.store.get(alertId)
-  if (!a || a.state !== 'open') return undefined
+export async function markEscalated(ctx: AlertingState, tx: AlertTx, alertId: string, tier: number): Promise<AlertChange | undefined> {
+  const a = await tx.get(alertId)
+  // Acknowledged, resolved or escalated meanwhile (the candidate was read outside the subject's order).
+  if (!a || a.state !== 'open' || a.tier >= tier) return undefined
   const at = new Date(ctx.now()).toISOString()
-  ctx.store.update(alertId, { updated_at: at, escalatedTier: tier })
-  return record(ctx, alertId, { at, action: 'escalated', severity: a.severity, level: a.level, state: a.state, by: 'system', tier })
+  await tx.update(alertId, { updated_at: at, escalatedTier: tier })
+  return record(ctx, tx, alertId, { at, action: 'escalated', severity: a.severity, level: a.level, state: a.state, by: 'system', tier })
 }
 
-/** Escalates every open alert whose time at its tier ran out, each in its own transaction, then emits the changes. */
-export function escalateDue(ctx: AlertingState, esc: EscalationOptions): void {
+/**
+ * Escalates every open alert whose time at its tier ran out, each in its own transaction in its
+ * subject's order (after an acknowledgement queued before it), then emits the changes.
+ */
+export async function escalateDue(ctx: AlertingState, esc: EscalationOptions): Promise<void> {
   const t = ctx.now()
-  const due = ctx.store.needingEscalation(t, esc.maxTier).filter((x) => t - x.attentionSince >= esc.afterMs * x.escalatedTier)
-  const changes: AlertChange[] = []
-  for (const x of due) {
-    const c = ctx.store.transaction(() => markEscalated(ctx, x.id, x.escalatedTier + 1))
-    if (c) changes.push(c)
-  }
-  if (changes.length > 0) emitAfterCommit(ctx, changes)
+  const due = (await ctx.store.needingEscalation(t, esc.maxTier)).filter((x) => t - x.attentionSince >= esc.afterMs * x.escalatedTier)
+  const done = await Promise.all(
+    due.map(async (x) => {
+      const subject = await ctx.store.subjectOf(x.id)
+      if (subject === undefined) return undefined
+      return ctx.queue.run(partitionOf(subject), () => ctx.store.transaction((tx) => markEscalated(ctx, tx, x.id, x.escalatedTier + 1)))
+    }),
+  )
+  // In the order the store listed them, whichever transaction finished first.
+  const changes = done.filter((c): c is AlertChange => c !== undefined)
+  if (changes.length > 0) await emitAfterCommit(ctx, changes)
 }

@@ -1,42 +1,80 @@
 // Evaluation of the level conditions (conditions.ts) against each input: the condition's level
 // for its subject, stepped with hysteresis and minimum durations (levels.ts), and the alert it
-// opens, raises, lowers or resolves, in one transaction with its rule state.
+// opens, raises, lowers or resolves, in one transaction with its rule state. An input runs in its
+// subject's order (ordering.ts, inputPartition), so its rule states are not touched meanwhile.
 import { levelState, newId, type AlertingState, type Slot } from './alerting-state.ts'
 import type { Condition, Evaluation, Input } from './conditions.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
-import { stepLevel, targetLevel, type LevelState } from './levels.ts'
+import { newLevelState, stepLevel, targetLevel, type LevelState } from './levels.ts'
 import type { AlertChange, ChangeAction, Severity } from './types.ts'
+
+/**
+ * The ordering key of an input: the subject the reading conditions give it (a station, or the
+ * device when it has none, as conditions.ts `stationSubject`), the camera for a detection (its
+ * zones' subjects `device:{camera}:{zone}` share it, ordering.ts partitionOf).
+ */
+export function inputPartition(input: Input): string {
+  if (input.type === 'detection') return `device:${input.detection.camera}`
+  const r = input.reading
+  return r.station ? `station:${r.station}` : `device:${r.device}`
+}
 
 /** Made again with the conditions (slots and the condition's view of its state). */
 export function resetSlots(ctx: AlertingState): void {
   ctx.slots = ctx.conditions.map(() => new Map<string, Slot>())
-  ctx.dataOf = ctx.conditions.map((c, ci) => (subjectKey: string) => slotOf(ctx, ci, c.rule.id, subjectKey).st)
+  ctx.dataOf = ctx.conditions.map((c, ci) => (subjectKey: string) => cachedSlot(ctx, ci, c.rule.id, subjectKey).st)
 }
 
-export function slotOf(ctx: AlertingState, ci: number, rule: string, subjectKey: string): Slot {
+/**
+ * The slot the condition's `data()` reads, synchronously: handle() loads the input's own
+ * subject before evaluating. A condition asking for another subject gets the cached state, else
+ * a fresh one (its persisted state is then not read).
+ */
+function cachedSlot(ctx: AlertingState, ci: number, rule: string, subjectKey: string): Slot {
   const bySubject = ctx.slots[ci]!
   let slot = bySubject.get(subjectKey)
   if (slot === undefined) {
     const key = ctx.keys.of(rule, subjectKey)
-    slot = { key, st: levelState(ctx, rule, subjectKey, key) }
+    let st = ctx.states.get(key)
+    if (!st) ctx.states.set(key, (st = newLevelState()))
+    slot = { key, st }
     bySubject.set(subjectKey, slot)
   }
   return slot
 }
+
+export async function slotOf(ctx: AlertingState, ci: number, rule: string, subjectKey: string): Promise<Slot> {
+  const bySubject = ctx.slots[ci]!
+  let slot = bySubject.get(subjectKey)
+  if (slot === undefined) {
+    const key = ctx.keys.of(rule, subjectKey)
+    const st = await levelState(ctx, rule, subjectKey, key)
+    // The conditions may have been replaced while the state loaded: the slot goes with the new set.
+    slot = { key, st }
+    ctx.slots[ci]?.set(subjectKey, slot)
+  }
+  return slot
+}
+
 /** One input (a reading or a detection) through every condition that consumes it. */
-export function handle(ctx: AlertingState, input: Input): void {
+export async function handle(ctx: AlertingState, input: Input): Promise<void> {
+  const conditions = ctx.conditions
+  const own = input.type === 'reading' ? inputPartition(input) : undefined
   let changes: AlertChange[] | undefined
-  for (let ci = 0; ci < ctx.conditions.length; ci++) {
-    const cond = ctx.conditions[ci]!
+  for (let ci = 0; ci < conditions.length; ci++) {
+    const cond = conditions[ci]!
     const wants = cond.consumes
     if (
       wants.type !== input.type ||
       (wants.type === 'reading' && input.type === 'reading' && input.reading.values[wants.metric] === undefined)
     )
       continue
+    // The reading's own subject loaded first, so that the condition's data() finds its stored state.
+    if (own !== undefined && !ctx.slots[ci]!.has(own)) await slotOf(ctx, ci, cond.rule.id, own)
+    if (ctx.conditions !== conditions) return // rules replaced meanwhile: the input is evaluated no further
     const ev = cond.evaluate(input, ctx.dataOf[ci]!)
     if (ev === undefined) continue
-    const { key, st } = slotOf(ctx, ci, cond.rule.id, ev.subject.key)
+    const { key, st } = ctx.slots[ci]!.get(ev.subject.key) ?? (await slotOf(ctx, ci, cond.rule.id, ev.subject.key))
     if (ev.ts < st.lastTs) {
       // Out of order for this subject: durations run forward in event time only.
       ctx.m.outOfOrder.inc()
@@ -55,16 +93,16 @@ export function handle(ctx: AlertingState, input: Input): void {
         input.type === 'reading'
           ? input.reading.late || ctx.now() - input.reading.ts > ctx.lateAfterMs
           : ctx.now() - input.detection.ts > ctx.lateAfterMs
-      const c = applyLevel(ctx, cond, ev, st, prev, applied, late)
+      const c = await applyLevel(ctx, cond, ev, st, prev, applied, late)
       if (c) (changes ??= []).push(c)
     } catch (err) {
       ctx.log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')
     }
   }
-  if (changes) emitAfterCommit(ctx, changes)
+  if (changes) await emitAfterCommit(ctx, changes)
 }
 
-export function applyLevel(
+export async function applyLevel(
   ctx: AlertingState,
   cond: Condition,
   ev: Evaluation,
@@ -72,14 +110,14 @@ export function applyLevel(
   prev: number,
   level: number,
   late: boolean,
-): AlertChange | undefined {
+): Promise<AlertChange | undefined> {
   const rule = cond.rule
   const at = new Date(ctx.now()).toISOString()
   const eventTs = new Date(ev.ts).toISOString()
   const severity: Severity = ev.severities[level - 1] ?? ev.severities[ev.severities.length - 1] ?? 'minor'
   const threshold = ev.thresholds[level - 1] ?? undefined
-  return ctx.store.transaction(() => {
-    const active = st.alertId ? ctx.store.get(st.alertId) : ctx.store.active(rule.id, ev.subject.key)
+  return ctx.store.transaction(async (tx) => {
+    const active = st.alertId ? await tx.get(st.alertId) : await tx.active(rule.id, ev.subject.key)
     let change: AlertChange | undefined
     if (level > 0 && (!active || active.state === 'resolved') && level <= prev) {
       // Resolved by an officer while the condition held: lowering does not reopen it.
@@ -88,7 +126,7 @@ export function applyLevel(
       const title = cond.title(ev.subject, level, ev.value)
       if (!active || active.state === 'resolved') {
         const id = newId()
-        ctx.store.insert({
+        const opened = await tx.insert({
           id,
           rule: rule.id,
           kind: cond.kind,
@@ -107,8 +145,14 @@ export function applyLevel(
           at,
           attentionSince: ctx.now(),
         })
+        if (!opened) {
+          // Opened meanwhile by another node (shared store): that alert is the one this state drives.
+          st.alertId = (await tx.active(rule.id, ev.subject.key))?.id ?? null
+          await tx.saveRuleState(rule.id, ev.subject.key, st)
+          return undefined
+        }
         st.alertId = id
-        change = record(ctx, id, {
+        change = await record(ctx, tx, id, {
           at,
           event_ts: eventTs,
           action: 'opened',
@@ -123,7 +167,7 @@ export function applyLevel(
         const action: ChangeAction = level > (active.level ?? 0) ? 'raised' : 'lowered'
         // A raise needs a new acknowledgement: the officer acknowledged a smaller danger.
         const state = action === 'raised' ? 'open' : active.state
-        ctx.store.update(active.id, {
+        await tx.update(active.id, {
           updated_at: at,
           severity,
           level,
@@ -134,12 +178,22 @@ export function applyLevel(
           late,
           ...(action === 'raised' ? { attentionSince: ctx.now(), acknowledged: null } : {}),
         })
-        change = record(ctx, active.id, { at, event_ts: eventTs, action, severity, level, value: ev.value, state, by: 'system', late })
+        change = await record(ctx, tx, active.id, {
+          at,
+          event_ts: eventTs,
+          action,
+          severity,
+          level,
+          value: ev.value,
+          state,
+          by: 'system',
+          late,
+        })
       }
     } else if (active && active.state !== 'resolved') {
-      ctx.store.update(active.id, { updated_at: at, state: 'resolved', value: ev.value, late, resolved: { by: 'system', at } })
+      await tx.update(active.id, { updated_at: at, state: 'resolved', value: ev.value, late, resolved: { by: 'system', at } })
       st.alertId = null
-      change = record(ctx, active.id, {
+      change = await record(ctx, tx, active.id, {
         at,
         event_ts: eventTs,
         action: 'resolved',
@@ -153,7 +207,7 @@ export function applyLevel(
     } else {
       st.alertId = null
     }
-    ctx.store.saveRuleState(rule.id, ev.subject.key, st)
+    await tx.saveRuleState(rule.id, ev.subject.key, st)
     return change
   })
 }

@@ -5,23 +5,32 @@
 import { randomBytes } from 'node:crypto'
 import type { AlertingState } from './alerting-state.ts'
 import type { AlertPoint, SystemAlert } from './engine.ts'
+import { partitionOf } from './ordering.ts'
+import type { AlertTx } from './store.ts'
 import { AlertError } from './errors.ts'
-import type { Alert, AlertChange, ChangeEntry } from './types.ts'
+import type { Alert, AlertChange, AlertHistoryEntry, ChangeEntry } from './types.ts'
 
 /** Inside a transaction: appends a history entry and hands the change to the router. */
-export function record(ctx: AlertingState, alertId: string, entry: Omit<ChangeEntry, 'seq'>): AlertChange {
-  const seq = ctx.store.nextSeq(alertId)
+export async function record(ctx: AlertingState, tx: AlertTx, alertId: string, entry: Omit<ChangeEntry, 'seq'>): Promise<AlertChange> {
+  const seq = await tx.nextSeq(alertId)
   const full: ChangeEntry = { seq, ...entry }
-  ctx.store.appendHistory(alertId, full)
-  const alert = ctx.store.get(alertId)
+  await tx.appendHistory(alertId, full)
+  const alert = await tx.get(alertId)
   if (!alert) throw new AlertError('not_found', `alert ${alertId} not found`)
   const change = { alert, change: full }
-  ctx.router?.routeInTx(change, (e) => ctx.store.appendHistory(alertId, { ...e, seq: ctx.store.nextSeq(alertId) }))
+  const router = ctx.router
+  if (router) {
+    // The router writes synchronously (outbox rows, webhook deliveries); the notes it makes
+    // (notification_undeliverable) follow the change in its history, in this transaction.
+    const notes: Array<Omit<AlertHistoryEntry, 'seq'>> = []
+    tx.local(() => router.routeInTx(change, (e) => notes.push(e)))
+    for (const [i, e] of notes.entries()) await tx.appendHistory(alertId, { ...e, seq: seq + 1 + i })
+  }
   return change
 }
 
 /** After the transaction committed: publish, annotate and tell the listeners; then let the router send. */
-export function emitAfterCommit(ctx: AlertingState, changes: AlertChange[]): void {
+export async function emitAfterCommit(ctx: AlertingState, changes: AlertChange[]): Promise<void> {
   for (const c of changes) {
     ctx.m.changes.inc({ kind: c.alert.kind, action: c.change.action })
     const topic = `alerts/${c.alert.kind}/${c.alert.station ?? c.alert.device ?? 'unknown'}`
@@ -54,8 +63,12 @@ export function emitAfterCommit(ctx: AlertingState, changes: AlertChange[]): voi
       }
     }
   }
-  ctx.m.open.set(ctx.store.countOpen())
   if (changes.length > 0) ctx.router?.kick()
+  try {
+    ctx.m.open.set(await ctx.store.countOpen())
+  } catch (err) {
+    ctx.log.warn({ err }, 'open alerts not counted')
+  }
 }
 
 /** One alert change as a point of the `alerts` measurement (docs/data-model.md), for Grafana annotations. */
@@ -72,14 +85,17 @@ export function point(c: AlertChange): AlertPoint {
 }
 
 /** An alert the gateway raises about itself (engine.ts `raiseSystemAlert`): opened unless one is active, then emitted. */
-export function raiseSystemAlert(ctx: AlertingState, s: SystemAlert): Alert | undefined {
-  const store = ctx.store
+export function raiseSystemAlert(ctx: AlertingState, s: SystemAlert): Promise<Alert | undefined> {
+  return ctx.queue.run(partitionOf(s.subject), () => raiseInOrder(ctx, s))
+}
+
+async function raiseInOrder(ctx: AlertingState, s: SystemAlert): Promise<Alert | undefined> {
   const now = ctx.now()
   const at = new Date(now).toISOString()
-  const change = store.transaction(() => {
-    if (store.active(s.rule, s.subject)) return undefined
+  const change = await ctx.store.transaction(async (tx) => {
+    if (await tx.active(s.rule, s.subject)) return undefined
     const id = `a${randomBytes(8).toString('hex')}`
-    store.insert({
+    const opened = await tx.insert({
       id,
       rule: s.rule,
       kind: s.kind,
@@ -90,8 +106,10 @@ export function raiseSystemAlert(ctx: AlertingState, s: SystemAlert): Alert | un
       at,
       attentionSince: now,
     })
+    // Opened meanwhile elsewhere (another node): that one stands.
+    if (!opened) return undefined
     const entry: ChangeEntry = {
-      seq: store.nextSeq(id),
+      seq: await tx.nextSeq(id),
       at,
       action: 'opened',
       severity: s.severity,
@@ -99,11 +117,11 @@ export function raiseSystemAlert(ctx: AlertingState, s: SystemAlert): Alert | un
       by: 'system',
       note: s.note,
     }
-    store.appendHistory(id, entry)
-    const alert = store.get(id)
+    await tx.appendHistory(id, entry)
+    const alert = await tx.get(id)
     if (!alert) throw new AlertError('not_found', `alert ${id} not found`)
     return { alert, change: entry }
   })
-  if (change) emitAfterCommit(ctx, [change])
+  if (change) await emitAfterCommit(ctx, [change])
   return change?.alert
 }

@@ -1,16 +1,38 @@
 // Human actions on an alert (POST /api/v1/alerts/{id}/ack and /resolve, docs/api.md): guarded
 // against a missing or already settled alert before anything changes, then stored, recorded and
-// fanned out like any other change.
+// fanned out like any other change. Run in the order of the alert's subject (ordering.ts), so that
+// a resolution and a reading of the same subject do not both write its rule state.
 import type { AlertingState, SilenceState } from './alerting-state.ts'
 import { AlertError } from './errors.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
 import type { LevelState } from './levels.ts'
+import { partitionOf } from './ordering.ts'
 import type { Alert } from './types.ts'
 
-export function human(ctx: AlertingState, id: string, by: string, note: string | undefined, action: 'acknowledged' | 'resolved'): Alert {
-  const c = ctx.store.transaction(() => {
-    const a = ctx.store.get(id)
-    if (!a) throw new AlertError('not_found', `alert ${id} not found: list alerts with GET /api/v1/alerts`)
+const notFound = (id: string) => new AlertError('not_found', `alert ${id} not found: list alerts with GET /api/v1/alerts`)
+
+export async function human(
+  ctx: AlertingState,
+  id: string,
+  by: string,
+  note: string | undefined,
+  action: 'acknowledged' | 'resolved',
+): Promise<Alert> {
+  const subject = await ctx.store.subjectOf(id)
+  if (subject === undefined) throw notFound(id)
+  return ctx.queue.run(partitionOf(subject), () => inOrder(ctx, id, by, note, action))
+}
+
+async function inOrder(
+  ctx: AlertingState,
+  id: string,
+  by: string,
+  note: string | undefined,
+  action: 'acknowledged' | 'resolved',
+): Promise<Alert> {
+  const c = await ctx.store.transaction(async (tx) => {
+    const a = await tx.get(id)
+    if (!a) throw notFound(id)
     if (a.state === 'resolved')
       throw new AlertError('conflict', `alert ${id} is already resolved (by ${a.resolved?.by ?? 'system'} at ${a.resolved?.at ?? '?'})`)
     if (action === 'acknowledged' && a.state === 'acknowledged')
@@ -20,7 +42,7 @@ export function human(ctx: AlertingState, id: string, by: string, note: string |
       )
     const at = new Date(ctx.now()).toISOString()
     const who = { by, at, note }
-    ctx.store.update(
+    await tx.update(
       id,
       action === 'acknowledged'
         ? { updated_at: at, state: 'acknowledged', acknowledged: who }
@@ -28,21 +50,21 @@ export function human(ctx: AlertingState, id: string, by: string, note: string |
     )
     if (action === 'resolved') {
       // The condition may still hold: it opens a new alert only when it comes back (clears, then rises).
-      const subject = ctx.store.subjectOf(id)!
+      const subject = (await tx.subjectOf(id))!
       const key = ctx.keys.of(a.rule, subject)
-      const st = ctx.states.get(key) ?? (ctx.store.loadRuleState(a.rule, subject) as (LevelState & SilenceState) | undefined)
+      const st = ctx.states.get(key) ?? ((await tx.loadRuleState(a.rule, subject)) as (LevelState & SilenceState) | undefined)
       if (st) {
         st.alertId = null
-        ctx.store.saveRuleState(a.rule, subject, st)
+        await tx.saveRuleState(a.rule, subject, st)
       }
       const sil = ctx.silence.get(key)
       if (sil) {
         sil.alertId = null
         sil.lastSeen = ctx.now()
-        ctx.store.saveRuleState(a.rule, subject, sil)
+        await tx.saveRuleState(a.rule, subject, sil)
       }
     }
-    return record(ctx, id, {
+    return record(ctx, tx, id, {
       at,
       action,
       severity: a.severity,
@@ -52,6 +74,6 @@ export function human(ctx: AlertingState, id: string, by: string, note: string |
       note,
     })
   })
-  emitAfterCommit(ctx, [c])
+  await emitAfterCommit(ctx, [c])
   return c.alert
 }

@@ -1,16 +1,26 @@
 // Silence tracking: a device that has not been heard from for longer than a silence rule's
 // expected interval opens a `silence` alert; hearing from it again (a reading, a detection or an
 // online status) resolves that alert. About the link, so it runs on arrival (wall-clock) time.
+// A device's silence work runs in the order of its subject `device:{id}` (ordering.ts).
 import { newId, splitKey, type AlertingState, type SilenceState, type Tracked } from './alerting-state.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
+import type { Silence } from './rules.ts'
 import type { AlertChange, Severity } from './types.ts'
 
-/** Loads every silence rule's state for its devices (at start and when the rules are replaced). */
-export function loadSilence(ctx: AlertingState): void {
+/**
+ * Loads every silence rule's state for its devices (at start and when the rules are replaced).
+ * `apply` runs just before the loaded states replace the old, in the same turn: a rule swap
+ * (engine.ts replaceRules) and its states then take effect together.
+ */
+export async function loadSilence(ctx: AlertingState, rules: Silence[] = ctx.silenceRules, apply?: () => void): Promise<void> {
+  const loaded: Array<[string, SilenceState]> = []
+  for (const r of rules)
+    for (const s of await ctx.store.ruleStates(r.id)) loaded.push([ctx.keys.of(r.id, s.subject), s.state as SilenceState])
+  apply?.()
+  ctx.silenceRules = rules
   ctx.silence.clear()
   ctx.trackedByDevice.clear()
-  for (const r of ctx.silenceRules)
-    for (const s of ctx.store.ruleStates(r.id)) ctx.silence.set(ctx.keys.of(r.id, s.subject), s.state as SilenceState)
+  for (const [k, st] of loaded) ctx.silence.set(k, st)
 }
 
 // The silence rules that track each device, with their state: worked out on the device's first
@@ -48,81 +58,119 @@ export function trackedOf(
   ctx.trackedByDevice.set(device, list)
   return list
 }
+/**
+ * Takes over what the store holds for a device when it is newer: with a shared store another node
+ * may have heard from the device since (its lastSeen, flushed every flushMs) or opened its alert.
+ */
+async function adoptStored(ctx: AlertingState, ruleId: string, subject: string, st: SilenceState): Promise<void> {
+  const stored = (await ctx.store.loadRuleState(ruleId, subject)) as SilenceState | undefined
+  if (!stored) return
+  if (stored.lastSeen > st.lastSeen) {
+    st.lastSeen = stored.lastSeen
+    st.alertId = stored.alertId ?? null
+  } else if (!st.alertId && stored.alertId) st.alertId = stored.alertId
+}
+
 // Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
-export function seen(
+export async function seen(
   ctx: AlertingState,
   device: string,
   kind: string | undefined,
   station: string | null | undefined,
   district: string | null | undefined,
-): void {
+): Promise<void> {
   if (ctx.silenceRules.length === 0) return
   const t = ctx.now()
   let changes: AlertChange[] | undefined
+  // A device new to this node may have moved from another one, which may have opened its alert.
+  const fresh = ctx.store.backend === 'postgres' && !ctx.trackedByDevice.has(device)
   for (const { rule, key, st } of trackedOf(ctx, device, kind, station, district, t)) {
+    if (fresh) await adoptStored(ctx, rule.id, ctx.keys.device(device), st)
     st.lastSeen = t
     ctx.dirty.add(key)
     if (st.alertId) {
       const alertId = st.alertId
-      const c = ctx.store.transaction(() => {
-        const a = ctx.store.get(alertId)
+      const c = await ctx.store.transaction(async (tx) => {
+        const a = await tx.get(alertId)
         st.alertId = null
-        ctx.store.saveRuleState(rule.id, `device:${device}`, st)
+        await tx.saveRuleState(rule.id, `device:${device}`, st)
         if (!a || a.state === 'resolved') return undefined
         const at = new Date(ctx.now()).toISOString()
-        ctx.store.update(alertId, { updated_at: at, state: 'resolved', level: 0, resolved: { by: 'system', at } })
-        return record(ctx, alertId, { at, action: 'resolved', severity: a.severity, level: 0, state: 'resolved', by: 'system' })
+        await tx.update(alertId, { updated_at: at, state: 'resolved', level: 0, resolved: { by: 'system', at } })
+        return record(ctx, tx, alertId, { at, action: 'resolved', severity: a.severity, level: 0, state: 'resolved', by: 'system' })
       })
       if (c) (changes ??= []).push(c)
     }
   }
-  if (changes) emitAfterCommit(ctx, changes)
+  if (changes) await emitAfterCommit(ctx, changes)
 }
 
-/** Opens a silence alert for every tracked device not heard from within its rule's expected interval. */
-export function checkSilence(ctx: AlertingState): void {
-  const changes: AlertChange[] = []
+/**
+ * Opens a silence alert for every tracked device not heard from within its rule's expected
+ * interval. Each in the device's order: a reading queued before it has been counted.
+ */
+export async function checkSilence(ctx: AlertingState): Promise<void> {
   const t = ctx.now()
+  const work: Array<Promise<AlertChange | undefined>> = []
   for (const rule of ctx.silenceRules) {
     const expected = rule.expected_interval_s * 1000
     for (const [key, st] of ctx.silence) {
       const [ruleId, subject] = splitKey(key)
       if (ruleId !== rule.id || st.alertId || t - st.lastSeen <= expected) continue
-      const device = subject.slice('device:'.length)
-      const severity: Severity = rule.severity ?? 'minor'
-      const silentS = Math.round((t - st.lastSeen) / 1000)
-      const c = ctx.store.transaction(() => {
-        const at = new Date(t).toISOString()
-        const id = newId()
-        const active = ctx.store.active(rule.id, subject)
-        if (active) {
-          st.alertId = active.id
-          return undefined
-        }
-        ctx.store.insert({
-          id,
-          rule: rule.id,
-          kind: 'silence',
-          subject,
-          device,
-          station: st.station,
-          district: st.district,
-          severity,
-          level: 1,
-          value: silentS,
-          threshold: rule.expected_interval_s,
-          unit: 's',
-          title: `Thiết bị ${device} mất tín hiệu ${Math.round(silentS / 60)} phút`,
-          late: false,
-          at,
-          attentionSince: t,
-        })
-        st.alertId = id
-        ctx.store.saveRuleState(rule.id, subject, st)
-        return record(ctx, id, { at, action: 'opened', severity, level: 1, value: silentS, state: 'open', by: 'system' })
-      })
-      if (c) changes.push(c)
+      work.push(
+        ctx.queue.run(subject, async () => {
+          // Heard from meanwhile, here or (shared store) on another node: not silent.
+          await adoptStored(ctx, rule.id, subject, st)
+          if (st.alertId || t - st.lastSeen <= expected || ctx.silence.get(key) !== st) return undefined
+          return openSilence(ctx, rule, subject, st, t)
+        }),
+      )
     }
   }
-  if (changes.length > 0) emitAfterCommit(ctx, changes)
+  const changes = (await Promise.all(work)).filter((c): c is AlertChange => c !== undefined)
+  if (changes.length > 0) await emitAfterCommit(ctx, changes)
+}
+
+async function openSilence(
+  ctx: AlertingState,
+  rule: Tracked['rule'],
+  subject: string,
+  st: SilenceState,
+  t: number,
+): Promise<AlertChange | undefined> {
+  const device = subject.slice('device:'.length)
+  const severity: Severity = rule.severity ?? 'minor'
+  const silentS = Math.round((t - st.lastSeen) / 1000)
+  return ctx.store.transaction(async (tx) => {
+    const at = new Date(t).toISOString()
+    const id = newId()
+    const active = await tx.active(rule.id, subject)
+    if (active) {
+      st.alertId = active.id
+      return undefined
+    }
+    const opened = await tx.insert({
+      id,
+      rule: rule.id,
+      kind: 'silence',
+      subject,
+      device,
+      station: st.station,
+      district: st.district,
+      severity,
+      level: 1,
+      value: silentS,
+      threshold: rule.expected_interval_s,
+      unit: 's',
+      title: `Thiết bị ${device} mất tín hiệu ${Math.round(silentS / 60)} phút`,
+      late: false,
+      at,
+      attentionSince: t,
+    })
+    // Opened meanwhile by another node: that alert stands for this device.
+    st.alertId = opened ? id : ((await tx.active(rule.id, subject))?.id ?? null)
+    await tx.saveRuleState(rule.id, subject, st)
+    if (!opened) return undefined
+    return record(ctx, tx, id, { at, action: 'opened', severity, level: 1, value: silentS, state: 'open', by: 'system' })
+  })
 }

@@ -1,6 +1,9 @@
-import type { Database as Db, Statement } from 'better-sqlite3'
-import { scopeSql, type Scope } from '../registry/scope.ts'
+import type { Scope } from '../registry/scope.ts'
 import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
+
+// The alert store's contract, kept by the embedded SQLite file (sqlite-store.ts, one gateway) and
+// by PostgreSQL (postgres/store.ts, several nodes sharing postgres.url). test/alerts/contract.ts
+// runs the same suite on both.
 
 export interface AlertFilter {
   state?: AlertState | undefined
@@ -40,229 +43,69 @@ export type AlertPatch = Partial<Pick<Alert, 'severity' | 'level' | 'value' | 't
   attentionSince?: number
 }
 
-/**
- * Alerts, their history and rule state. All calls are synchronous so that a caller can group an
- * alert change, its history entry, the rule state and the outbox rows in one transaction.
- * A shared implementation (several nodes) would keep the same shape behind a lock or a leader.
- */
-export interface AlertStore {
-  transaction<T>(fn: () => T): T
-  get(id: string): Alert | undefined
-  active(rule: string, subject: string): Alert | undefined
-  list(filter: AlertFilter, page: { limit: number; cursor?: string | undefined }): { items: Alert[]; next: string | null }
-  /** Unresolved, unacknowledged alerts whose attention started before `before` (epoch ms) and tier < maxTier. */
-  needingEscalation(before: number, tierBelow: number): Array<Alert & { escalatedTier: number; attentionSince: number }>
-  insert(a: NewAlert): void
-  update(id: string, patch: AlertPatch): void
-  appendHistory(id: string, entry: AlertHistoryEntry): void
+export type EscalationCandidate = Alert & { escalatedTier: number; attentionSince: number }
+
+export interface AlertPage {
+  items: Alert[]
+  next: string | null
+}
+
+/** What can be read, in a transaction (its own writes included) or outside one (what is committed). */
+export interface AlertReads {
+  get(id: string): Promise<Alert | undefined>
+  active(rule: string, subject: string): Promise<Alert | undefined>
+  /** Newest change first; `next` is the cursor of the following page, null on the last. */
+  list(filter: AlertFilter, page: { limit: number; cursor?: string | undefined }): Promise<AlertPage>
+  /** Unresolved, unacknowledged alerts whose attention started before `before` (epoch ms) and tier < tierBelow. */
+  needingEscalation(before: number, tierBelow: number): Promise<EscalationCandidate[]>
   /** The seq the alert's next history entry takes. */
-  nextSeq(id: string): number
-  loadRuleState(rule: string, subject: string): unknown
-  saveRuleState(rule: string, subject: string, state: unknown): void
+  nextSeq(id: string): Promise<number>
+  loadRuleState(rule: string, subject: string): Promise<unknown>
   /** Every rule state of a rule (silence needs the whole set at start-up). */
-  ruleStates(rule: string): Array<{ subject: string; state: unknown }>
+  ruleStates(rule: string): Promise<Array<{ subject: string; state: unknown }>>
   /** How many alerts are not resolved (the alerts_open gauge). */
-  countOpen(): number
+  countOpen(): Promise<number>
   /** The subject key of an alert (its rule state's key), undefined when there is no such alert. */
-  subjectOf(id: string): string | undefined
+  subjectOf(id: string): Promise<string | undefined>
 }
 
-interface Row {
-  id: string
-  rule: string
-  kind: string
-  subject: string
-  station: string | null
-  device: string | null
-  zone: string | null
-  district: string | null
-  severity: string
-  level: number | null
-  value: number | null
-  threshold: number | null
-  unit: string | null
-  state: string
-  title: string
-  late: number
-  opened_at: string
-  updated_at: string
-  acked_by: string | null
-  acked_at: string | null
-  ack_note: string | null
-  resolved_by: string | null
-  resolved_at: string | null
-  resolve_note: string | null
-  escalated_tier: number
-  attention_since: number
+export interface AlertWrites {
+  /**
+   * Opens an alert. Answers false, changing nothing, when (rule, subject) already has an alert
+   * that is not resolved: one active alert per rule and subject, kept by a unique index, so two
+   * writers opening the same one at once (two nodes) end with one alert and no error.
+   */
+  insert(a: NewAlert): Promise<boolean>
+  update(id: string, patch: AlertPatch): Promise<void>
+  appendHistory(id: string, entry: AlertHistoryEntry): Promise<void>
+  saveRuleState(rule: string, subject: string, state: unknown): Promise<void>
 }
 
-const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
+/** A transaction: reads see its own writes; nothing of it is visible to others until it commits. */
+export interface AlertTx extends AlertReads, AlertWrites {
+  /**
+   * Synchronous writes to this gateway's alerts.db that belong to the change (the notification
+   * outbox, the webhook deliveries: ChangeRouter.routeInTx). SQLite: inside this very transaction,
+   * so the change and what it causes commit or roll back together. PostgreSQL: in a local SQLite
+   * transaction of their own, committed before the PostgreSQL one (docs/operations.md
+   * "Alerts in PostgreSQL" says what that leaves open).
+   */
+  local(fn: () => void): void
+}
 
-export function sqliteAlertStore(db: Db): AlertStore {
-  const st = {
-    get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
-    active: db.prepare("SELECT * FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"),
-    history: db.prepare('SELECT entry FROM alert_history WHERE alert_id = ? ORDER BY seq'),
-    insert:
-      db.prepare(`INSERT INTO alerts (id, rule, kind, subject, station, device, zone, district, severity, level, value, threshold, unit,
-      state, title, late, opened_at, updated_at, attention_since) VALUES (@id, @rule, @kind, @subject, @station, @device, @zone, @district,
-      @severity, @level, @value, @threshold, @unit, 'open', @title, @late, @at, @at, @attentionSince)`),
-    hist: db.prepare('INSERT INTO alert_history (alert_id, seq, entry) VALUES (?, ?, ?)'),
-    nextSeq: db.prepare('SELECT coalesce(max(seq), 0) + 1 AS n FROM alert_history WHERE alert_id = ?'),
-    loadState: db.prepare('SELECT state FROM rule_state WHERE rule = ? AND subject = ?'),
-    saveState: db.prepare(
-      'INSERT INTO rule_state (rule, subject, state) VALUES (?, ?, ?) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state',
-    ),
-    states: db.prepare('SELECT subject, state FROM rule_state WHERE rule = ?'),
-    escalation: db.prepare("SELECT * FROM alerts WHERE state = 'open' AND attention_since <= ? AND escalated_tier < ? LIMIT 500"),
-    countOpen: db.prepare("SELECT count(*) AS n FROM alerts WHERE state != 'resolved'"),
-    subjectOf: db.prepare('SELECT subject FROM alerts WHERE id = ?'),
-  }
-  const updates = new Map<string, Statement>()
-
-  const toAlert = (r: Row): Alert => ({
-    id: r.id,
-    rule: r.rule,
-    kind: r.kind as AlertKind,
-    severity: r.severity as Severity,
-    level: opt(r.level),
-    station: opt(r.station),
-    device: opt(r.device),
-    zone: opt(r.zone),
-    district: opt(r.district),
-    value: opt(r.value),
-    threshold: opt(r.threshold),
-    unit: opt(r.unit),
-    state: r.state as AlertState,
-    title: r.title,
-    late: r.late === 1,
-    opened_at: r.opened_at,
-    updated_at: r.updated_at,
-    acknowledged: r.acked_by ? { by: r.acked_by, at: r.acked_at ?? '', note: opt(r.ack_note) } : undefined,
-    resolved: r.resolved_by ? { by: r.resolved_by, at: r.resolved_at ?? '', note: opt(r.resolve_note) } : undefined,
-    tier: r.escalated_tier,
-    history: (st.history.all(r.id) as Array<{ entry: string }>).map((h) => JSON.parse(h.entry) as AlertHistoryEntry),
-  })
-
-  return {
-    transaction: (fn) => db.transaction(fn)(),
-    get(id) {
-      const r = st.get.get(id) as Row | undefined
-      return r ? toAlert(r) : undefined
-    },
-    active(rule, subject) {
-      const r = st.active.get(rule, subject) as Row | undefined
-      return r ? toAlert(r) : undefined
-    },
-    list(filter, page) {
-      const where: string[] = []
-      const args: unknown[] = []
-      for (const k of ['state', 'kind', 'station', 'device'] as const) {
-        if (filter[k] !== undefined) {
-          where.push(`${k} = ?`)
-          args.push(filter[k])
-        }
-      }
-      const scoped = scopeSql(filter.scope)
-      if (scoped) {
-        where.push(scoped.sql)
-        args.push(...scoped.args)
-      }
-      // Newest first; the cursor is the last (updated_at, id) seen.
-      if (page.cursor) {
-        const [u, id] = Buffer.from(page.cursor, 'base64url').toString('utf8').split('|')
-        where.push('(updated_at < ? OR (updated_at = ? AND id < ?))')
-        args.push(u, u, id)
-      }
-      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT ?`
-      const rows = db.prepare(sql).all(...args, page.limit + 1) as Row[]
-      const more = rows.length > page.limit
-      const items = rows.slice(0, page.limit).map(toAlert)
-      const last = items[items.length - 1]
-      return { items, next: more && last ? Buffer.from(`${last.updated_at}|${last.id}`).toString('base64url') : null }
-    },
-    needingEscalation(before, tierBelow) {
-      return (st.escalation.all(before, tierBelow) as Row[]).map((r) => ({
-        ...toAlert(r),
-        escalatedTier: r.escalated_tier,
-        attentionSince: r.attention_since,
-      }))
-    },
-    insert(a) {
-      st.insert.run({
-        id: a.id,
-        rule: a.rule,
-        kind: a.kind,
-        subject: a.subject,
-        station: a.station ?? null,
-        device: a.device ?? null,
-        zone: a.zone ?? null,
-        district: a.district ?? null,
-        severity: a.severity,
-        level: a.level ?? null,
-        value: a.value ?? null,
-        threshold: a.threshold ?? null,
-        unit: a.unit ?? null,
-        title: a.title,
-        late: a.late ? 1 : 0,
-        at: a.at,
-        attentionSince: a.attentionSince,
-      })
-    },
-    update(id, patch) {
-      const cols: Record<string, unknown> = { updated_at: patch.updated_at }
-      if (patch.severity !== undefined) cols.severity = patch.severity
-      if (patch.level !== undefined) cols.level = patch.level
-      if (patch.value !== undefined) cols.value = patch.value
-      if (patch.threshold !== undefined) cols.threshold = patch.threshold
-      if (patch.state !== undefined) cols.state = patch.state
-      if (patch.title !== undefined) cols.title = patch.title
-      if (patch.late !== undefined) cols.late = patch.late ? 1 : 0
-      if (patch.escalatedTier !== undefined) cols.escalated_tier = patch.escalatedTier
-      if (patch.attentionSince !== undefined) cols.attention_since = patch.attentionSince
-      if (patch.acknowledged !== undefined) {
-        cols.acked_by = patch.acknowledged?.by ?? null
-        cols.acked_at = patch.acknowledged?.at ?? null
-        cols.ack_note = patch.acknowledged?.note ?? null
-      }
-      if (patch.resolved !== undefined) {
-        cols.resolved_by = patch.resolved?.by ?? null
-        cols.resolved_at = patch.resolved?.at ?? null
-        cols.resolve_note = patch.resolved?.note ?? null
-      }
-      const names = Object.keys(cols).sort()
-      const sig = names.join(',')
-      let stmt = updates.get(sig)
-      if (!stmt) {
-        stmt = db.prepare(`UPDATE alerts SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE id = @id`)
-        updates.set(sig, stmt)
-      }
-      stmt.run({ ...cols, id })
-    },
-    appendHistory(id, entry) {
-      st.hist.run(id, entry.seq, JSON.stringify(entry))
-    },
-    nextSeq(id) {
-      return (st.nextSeq.get(id) as { n: number }).n
-    },
-    loadRuleState(rule, subject) {
-      const r = st.loadState.get(rule, subject) as { state: string } | undefined
-      return r ? (JSON.parse(r.state) as unknown) : undefined
-    },
-    saveRuleState(rule, subject, state) {
-      st.saveState.run(rule, subject, JSON.stringify(state))
-    },
-    ruleStates(rule) {
-      return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({
-        subject: r.subject,
-        state: JSON.parse(r.state) as unknown,
-      }))
-    },
-    countOpen() {
-      return (st.countOpen.get() as { n: number }).n
-    },
-    subjectOf(id) {
-      return (st.subjectOf.get(id) as { subject: string } | undefined)?.subject
-    },
-  }
+/**
+ * Alerts, their history and rule state. Every call answers a promise: a shared store
+ * (PostgreSQL) answers over the network. Callers keep the order of changes to one subject
+ * themselves (ordering.ts); the store keeps one active alert per (rule, subject).
+ */
+export interface AlertStore extends AlertReads, AlertWrites {
+  readonly backend: 'sqlite' | 'postgres'
+  /**
+   * Runs `fn` in one transaction: committed when its promise resolves, rolled back (nothing of it
+   * kept) when it rejects, which `transaction` then rejects with. `fn` must await only the
+   * handle's calls: on SQLite the transaction is open on the connection alerts.db shares with
+   * notify and webhooks, and waiting there for anything else (I/O, timers) is refused.
+   */
+  transaction<T>(fn: (tx: AlertTx) => Promise<T>): Promise<T>
+  close(): Promise<void>
 }

@@ -5,8 +5,8 @@ import type { Webhook } from './registry.ts'
 // shows on the console board and in GET /api/v1/alerts, goes out on MQTT and SSE like every alert,
 // and stays open until someone resolves it. One open alert per subscription.
 
-export function raiseWebhookDisabled(alerting: Pick<Alerting, 'raiseSystemAlert'>, w: Webhook): void {
-  alerting.raiseSystemAlert({
+export async function raiseWebhookDisabled(alerting: Pick<Alerting, 'raiseSystemAlert'>, w: Webhook): Promise<void> {
+  await alerting.raiseSystemAlert({
     rule: 'webhooks',
     kind: 'webhook',
     subject: `webhook:${w.id}`,

@@ -43,15 +43,15 @@ describe('acknowledge and resolve without a body', () => {
   })
   afterAll(async () => {
     await api?.close()
-    alerting?.close()
+    await alerting?.close()
     await registry?.close()
     dir.remove()
   })
 
   /** Opens a fresh alert at a station of config/stations.yaml; answers its id. */
-  function openAlert(station: string): string {
-    alerting.handleReading(gauge(station, Date.now(), 70))
-    const page = alerting.list({ state: 'open', station }, { limit: 1 })
+  async function openAlert(station: string): Promise<string> {
+    await alerting.handleReading(gauge(station, Date.now(), 70))
+    const page = await alerting.list({ state: 'open', station }, { limit: 1 })
     return page.items[0]!.id
   }
 
@@ -63,7 +63,7 @@ describe('acknowledge and resolve without a body', () => {
     })
 
   it('acknowledges with no body and no content-type, then resolves the same way', async () => {
-    const id = openAlert('kim-long')
+    const id = await openAlert('kim-long')
     const ack = await post(`/alerts/${id}/ack`)
     expect(ack.status).toBe(200)
     expect(((await ack.json()) as { state: string }).state).toBe('acknowledged')
@@ -73,9 +73,9 @@ describe('acknowledge and resolve without a body', () => {
   })
 
   it('takes an empty JSON body, {} and a note alike; still refuses what is not a note', async () => {
-    const a = openAlert('phu-oc')
+    const a = await openAlert('phu-oc')
     expect((await post(`/alerts/${a}/ack`, { contentType: 'application/json', body: '' })).status).toBe(200)
-    const b = openAlert('thuong-nhat')
+    const b = await openAlert('thuong-nhat')
     expect((await post(`/alerts/${b}/ack`, { contentType: 'application/json', body: '{}' })).status).toBe(200)
     const withNote = await post(`/alerts/${b}/resolve`, { contentType: 'application/json', body: JSON.stringify({ note: 'Nước đã rút' }) })
     expect(withNote.status).toBe(200)

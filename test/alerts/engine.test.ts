@@ -78,45 +78,45 @@ describe('alert engine', () => {
     open.push(a)
     return a
   }
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = tempDir()
     changes.length = 0
   })
-  afterEach(() => {
-    for (const a of open.splice(0)) a.close()
+  afterEach(async () => {
+    for (const a of open.splice(0)) await a.close()
     dir.remove()
   })
 
-  it('rule state (a pending duration) survives a restart', () => {
+  it('rule state (a pending duration) survives a restart', async () => {
     const clk = clock(T0)
     const rules = [{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }]
     let a = make(rules, { now: clk.now })
-    a.handleReading(gauge('kim-long', T0, 1.1))
-    a.handleReading(gauge('kim-long', T0 + 300_000, 1.2))
-    expect(a.list({}, { limit: 10 }).items).toHaveLength(0)
-    a.close()
+    await a.handleReading(gauge('kim-long', T0, 1.1))
+    await a.handleReading(gauge('kim-long', T0 + 300_000, 1.2))
+    expect((await a.list({}, { limit: 10 })).items).toHaveLength(0)
+    await a.close()
     open.pop()
     a = make(rules, { now: clk.now })
-    a.handleReading(gauge('kim-long', T0 + 600_000, 1.2))
-    const items = a.list({}, { limit: 10 }).items
+    await a.handleReading(gauge('kim-long', T0 + 600_000, 1.2))
+    const items = (await a.list({}, { limit: 10 })).items
     expect(items).toHaveLength(1)
     expect(items[0]!.level).toBe(1)
     // And the open alert is the one the restarted engine keeps raising.
-    a.close()
+    await a.close()
     open.pop()
     a = make(rules, { now: clk.now })
-    a.handleReading(gauge('kim-long', T0 + 900_000, 2.2))
-    a.handleReading(gauge('kim-long', T0 + 1_500_000, 2.3))
-    const after = a.list({}, { limit: 10 }).items
+    await a.handleReading(gauge('kim-long', T0 + 900_000, 2.2))
+    await a.handleReading(gauge('kim-long', T0 + 1_500_000, 2.3))
+    const after = (await a.list({}, { limit: 10 })).items
     expect(after).toHaveLength(1)
     expect(after[0]!.history.map((h) => h.action)).toEqual(['opened', 'raised'])
   })
 
-  it('readings replayed after an outage raise the alert in event time, marked late', () => {
+  it('readings replayed after an outage raise the alert in event time, marked late', async () => {
     const a = make([{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }])
     const base = Date.now() - 3 * 3_600_000
-    for (let i = 0; i < 5; i++) a.handleReading(gauge('kim-long', base + i * 300_000, 2.5, { late: true }))
-    const [alert] = a.list({}, { limit: 10 }).items
+    for (let i = 0; i < 5; i++) await a.handleReading(gauge('kim-long', base + i * 300_000, 2.5, { late: true }))
+    const [alert] = (await a.list({}, { limit: 10 })).items
     expect(alert).toBeDefined()
     expect(alert!.late).toBe(true)
     expect(alert!.level).toBe(2)
@@ -124,58 +124,58 @@ describe('alert engine', () => {
     expect(Date.parse(alert!.history[0]!.event_ts!)).toBe(base + 600_000)
   })
 
-  it('acknowledge and resolve keep who, when and note; a recurrence after resolution opens a new alert', () => {
+  it('acknowledge and resolve keep who, when and note; a recurrence after resolution opens a new alert', async () => {
     const clk = clock(T0)
     const a = make([{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }], { now: clk.now })
-    a.handleReading(gauge('kim-long', T0, 1.5))
-    const first = a.list({}, { limit: 10 }).items[0]!
-    const acked = a.acknowledge(first.id, 'Nguyễn Văn An', 'Đã báo UBND phường')
+    await a.handleReading(gauge('kim-long', T0, 1.5))
+    const first = (await a.list({}, { limit: 10 })).items[0]!
+    const acked = await a.acknowledge(first.id, 'Nguyễn Văn An', 'Đã báo UBND phường')
     expect(acked.state).toBe('acknowledged')
     expect(acked.acknowledged).toMatchObject({ by: 'Nguyễn Văn An', note: 'Đã báo UBND phường' })
-    expect(() => a.acknowledge(first.id, 'x')).toThrow(/already acknowledged/)
+    await expect(a.acknowledge(first.id, 'x')).rejects.toThrow(/already acknowledged/)
     // A raise needs a new acknowledgement.
-    a.handleReading(gauge('kim-long', T0 + 60_000, 2.1))
-    expect(a.get(first.id)!.state).toBe('open')
-    const resolved = a.resolve(first.id, 'Trần Thị Bình', 'Kiểm tra tại chỗ')
+    await a.handleReading(gauge('kim-long', T0 + 60_000, 2.1))
+    expect((await a.get(first.id))!.state).toBe('open')
+    const resolved = await a.resolve(first.id, 'Trần Thị Bình', 'Kiểm tra tại chỗ')
     expect(resolved.state).toBe('resolved')
     expect(resolved.resolved).toMatchObject({ by: 'Trần Thị Bình' })
-    expect(() => a.resolve(first.id, 'x')).toThrow(/already resolved/)
+    await expect(a.resolve(first.id, 'x')).rejects.toThrow(/already resolved/)
     // Still high, or lower but above I: no new alert until the condition clears and comes back.
-    a.handleReading(gauge('kim-long', T0 + 120_000, 2.1))
-    a.handleReading(gauge('kim-long', T0 + 150_000, 1.5))
-    expect(a.list({}, { limit: 10 }).items).toHaveLength(1)
-    a.handleReading(gauge('kim-long', T0 + 180_000, 0.5))
-    a.handleReading(gauge('kim-long', T0 + 240_000, 1.3))
-    const all = a.list({}, { limit: 10 }).items
+    await a.handleReading(gauge('kim-long', T0 + 120_000, 2.1))
+    await a.handleReading(gauge('kim-long', T0 + 150_000, 1.5))
+    expect((await a.list({}, { limit: 10 })).items).toHaveLength(1)
+    await a.handleReading(gauge('kim-long', T0 + 180_000, 0.5))
+    await a.handleReading(gauge('kim-long', T0 + 240_000, 1.3))
+    const all = (await a.list({}, { limit: 10 })).items
     expect(all).toHaveLength(2)
     expect(all.filter((x) => x.state === 'open')).toHaveLength(1)
     expect(all.find((x) => x.state === 'open')!.id).not.toBe(first.id)
-    expect(a.list({ state: 'resolved' }, { limit: 10 }).items.map((x) => x.id)).toEqual([first.id])
+    expect((await a.list({ state: 'resolved' }, { limit: 10 })).items.map((x) => x.id)).toEqual([first.id])
   })
 
-  it('a silent device opens a silence alert, which resolves when it publishes again', () => {
+  it('a silent device opens a silence alert, which resolves when it publishes again', async () => {
     const clk = clock(T0)
     const a = make([{ id: 'quiet', type: 'silence', device_kinds: ['water_level'], expected_interval_s: 600 }], { now: clk.now })
-    a.handleReading(gauge('kim-long', T0, 0.5))
+    await a.handleReading(gauge('kim-long', T0, 0.5))
     clk.add(590_000)
-    a.checkSilence()
-    expect(a.list({}, { limit: 10 }).items).toHaveLength(0)
+    await a.checkSilence()
+    expect((await a.list({}, { limit: 10 })).items).toHaveLength(0)
     clk.add(20_000)
-    a.checkSilence()
-    a.checkSilence()
-    const [alert] = a.list({}, { limit: 10 }).items
+    await a.checkSilence()
+    await a.checkSilence()
+    const [alert] = (await a.list({}, { limit: 10 })).items
     expect(alert).toMatchObject({ kind: 'silence', device: 'kim-long-01', state: 'open', station: 'kim-long' })
     clk.add(5_000)
-    a.handleReading(gauge('kim-long', clk.now(), 0.5))
-    expect(a.get(alert!.id)!.state).toBe('resolved')
+    await a.handleReading(gauge('kim-long', clk.now(), 0.5))
+    expect((await a.get(alert!.id))!.state).toBe('resolved')
     expect(changes.filter((c) => c.alert.kind === 'silence').map((c) => c.change.action)).toEqual(['opened', 'resolved'])
   })
 
-  it('silence: a status keeps a tracked device alive, a device of another kind is not tracked, and a rule whose filter changed still hears its devices', () => {
+  it('silence: a status keeps a tracked device alive, a device of another kind is not tracked, and a rule whose filter changed still hears its devices', async () => {
     const clk = clock(T0)
     const sensors = { id: 'quiet', type: 'silence', device_kinds: ['water_level'], expected_interval_s: 600 }
     const a = make([sensors], { now: clk.now })
-    a.handleReading(gauge('kim-long', T0, 0.5))
+    await a.handleReading(gauge('kim-long', T0, 0.5))
     const rain = {
       device: 'rain-01',
       kind: 'rain_gauge' as const,
@@ -186,37 +186,37 @@ describe('alert engine', () => {
       values: { rainfall: 1, interval_s: 600 },
       late: false,
     }
-    a.handleReading(rain)
+    await a.handleReading(rain)
     // A status of a device no rule tracks yet starts nothing.
-    a.handleStatus({ device: 'never-read', online: true, ts: T0 })
+    await a.handleStatus({ device: 'never-read', online: true, ts: T0 })
     clk.add(500_000)
-    a.handleStatus({ device: 'kim-long-01', online: true, ts: clk.now() })
+    await a.handleStatus({ device: 'kim-long-01', online: true, ts: clk.now() })
     clk.add(500_000)
-    a.checkSilence()
-    expect(a.list({ kind: 'silence' }, { limit: 10 }).items).toHaveLength(0)
+    await a.checkSilence()
+    expect((await a.list({ kind: 'silence' }, { limit: 10 })).items).toHaveLength(0)
     clk.add(200_000)
-    a.checkSilence()
-    expect(a.list({ kind: 'silence' }, { limit: 10 }).items.map((x) => x.device)).toEqual(['kim-long-01'])
+    await a.checkSilence()
+    expect((await a.list({ kind: 'silence' }, { limit: 10 })).items.map((x) => x.device)).toEqual(['kim-long-01'])
     // The rule now names rain gauges only: the water-level gauge it watched is still heard from.
-    a.replaceRules({ version: 1, rules: [{ ...sensors, device_kinds: ['rain_gauge'] }] })
-    a.handleReading(gauge('kim-long', clk.now(), 0.5))
-    expect(a.list({ kind: 'silence', state: 'open' }, { limit: 10 }).items).toHaveLength(0)
+    await a.replaceRules({ version: 1, rules: [{ ...sensors, device_kinds: ['rain_gauge'] }] })
+    await a.handleReading(gauge('kim-long', clk.now(), 0.5))
+    expect((await a.list({ kind: 'silence', state: 'open' }, { limit: 10 })).items).toHaveLength(0)
   })
 
-  it('silence state survives a restart (a device silent across the restart still alerts)', () => {
+  it('silence state survives a restart (a device silent across the restart still alerts)', async () => {
     const clk = clock(T0)
     const rules = [{ id: 'quiet', type: 'silence', expected_interval_s: 600 }]
     let a = make(rules, { now: clk.now })
-    a.handleReading(gauge('phu-oc', T0, 0.5))
-    a.close()
+    await a.handleReading(gauge('phu-oc', T0, 0.5))
+    await a.close()
     open.pop()
     clk.add(700_000)
     a = make(rules, { now: clk.now })
-    a.checkSilence()
-    expect(a.list({ kind: 'silence' }, { limit: 10 }).items).toHaveLength(1)
+    await a.checkSilence()
+    expect((await a.list({ kind: 'silence' }, { limit: 10 })).items).toHaveLength(1)
   })
 
-  it('rainfall accumulates over its window in event time, counting a replayed reading once', () => {
+  it('rainfall accumulates over its window in event time, counting a replayed reading once', async () => {
     const clk = clock(T0)
     const a = make([{ id: 'rain-1h', type: 'rainfall', window_s: 3600, thresholds_mm: [30, 50] }], { now: clk.now })
     const rain = (ts: number, mm: number) => ({
@@ -229,20 +229,20 @@ describe('alert engine', () => {
       values: { rainfall: mm, interval_s: 600 },
       late: false,
     })
-    for (let i = 0; i < 3; i++) a.handleReading(rain(T0 + i * 600_000, 9))
-    a.handleReading(rain(T0 + 600_000, 9)) // duplicate
-    expect(a.list({}, { limit: 10 }).items).toHaveLength(0)
-    a.handleReading(rain(T0 + 1_800_000, 9)) // 36 mm in the hour
-    const [alert] = a.list({}, { limit: 10 }).items
+    for (let i = 0; i < 3; i++) await a.handleReading(rain(T0 + i * 600_000, 9))
+    await a.handleReading(rain(T0 + 600_000, 9)) // duplicate
+    expect((await a.list({}, { limit: 10 })).items).toHaveLength(0)
+    await a.handleReading(rain(T0 + 1_800_000, 9)) // 36 mm in the hour
+    const [alert] = (await a.list({}, { limit: 10 })).items
     expect(alert).toMatchObject({ kind: 'rainfall', level: 1, value: 36, threshold: 30 })
-    a.handleReading(rain(T0 + 2_400_000, 20)) // 56 mm
-    expect(a.get(alert!.id)!.level).toBe(2)
+    await a.handleReading(rain(T0 + 2_400_000, 20)) // 56 mm
+    expect((await a.get(alert!.id))!.level).toBe(2)
     // An hour of no rain later, the sum has left the window.
-    a.handleReading(rain(T0 + 2_400_000 + 3_600_000, 0))
-    expect(a.get(alert!.id)!.state).toBe('resolved')
+    await a.handleReading(rain(T0 + 2_400_000 + 3_600_000, 0))
+    expect((await a.get(alert!.id))!.state).toBe('resolved')
   })
 
-  it('VN_AQI band changes raise and lower one alert (Decision 1459/QĐ-TCMT bands)', () => {
+  it('VN_AQI band changes raise and lower one alert (Decision 1459/QĐ-TCMT bands)', async () => {
     const clk = clock(T0)
     const a = make([{ id: 'aqi', type: 'aqi_band', min_aqi: 101, hysteresis: 5, min_duration_s: 0 }], { now: clk.now })
     const air = (ts: number, aqi: number) => ({
@@ -255,30 +255,30 @@ describe('alert engine', () => {
       values: { aqi },
       late: false,
     })
-    a.handleReading(air(T0, 100))
-    expect(a.list({}, { limit: 10 }).items).toHaveLength(0)
-    a.handleReading(air(T0 + 3_600_000, 101))
-    a.handleReading(air(T0 + 7_200_000, 160))
-    a.handleReading(air(T0 + 10_800_000, 148)) // still "Xấu" within the hysteresis
-    a.handleReading(air(T0 + 14_400_000, 140))
-    a.handleReading(air(T0 + 18_000_000, 90))
-    const [alert] = a.list({}, { limit: 10 }).items
+    await a.handleReading(air(T0, 100))
+    expect((await a.list({}, { limit: 10 })).items).toHaveLength(0)
+    await a.handleReading(air(T0 + 3_600_000, 101))
+    await a.handleReading(air(T0 + 7_200_000, 160))
+    await a.handleReading(air(T0 + 10_800_000, 148)) // still "Xấu" within the hysteresis
+    await a.handleReading(air(T0 + 14_400_000, 140))
+    await a.handleReading(air(T0 + 18_000_000, 90))
+    const [alert] = (await a.list({}, { limit: 10 })).items
     expect(alert!.history.map((h) => `${h.action}:${h.level}`)).toEqual(['opened:1', 'raised:2', 'lowered:1', 'resolved:0'])
     expect(alert!.history[1]!.severity).toBe('major')
-    expect(a.get(alert!.id)!.title).toContain('VN_AQI')
+    expect((await a.get(alert!.id))!.title).toContain('VN_AQI')
   })
 
-  it('rise rate over a window is its own alert', () => {
+  it('rise rate over a window is its own alert', async () => {
     const clk = clock(T0)
     const a = make([{ id: 'rise', type: 'rise_rate', window_s: 3600, min_duration_s: 0 }], { now: clk.now })
     // 0.5 m/h at Kim Long (station default 0.3 m/h).
-    for (let i = 0; i <= 12; i++) a.handleReading(gauge('kim-long', T0 + i * 300_000, 0.5 + i * (0.5 / 12)))
-    const [alert] = a.list({}, { limit: 10 }).items
+    for (let i = 0; i <= 12; i++) await a.handleReading(gauge('kim-long', T0 + i * 300_000, 0.5 + i * (0.5 / 12)))
+    const [alert] = (await a.list({}, { limit: 10 })).items
     expect(alert).toMatchObject({ kind: 'rise_rate', station: 'kim-long', threshold: 0.3, severity: 'major' })
     expect(alert!.value!).toBeCloseTo(0.5, 2)
   })
 
-  it('congestion and water in a flood zone from detection events, per camera zone', () => {
+  it('congestion and water in a flood zone from detection events, per camera zone', async () => {
     const clk = clock(T0)
     const bus = new GatewayBus()
     const a = make(
@@ -301,21 +301,22 @@ describe('alert engine', () => {
     bus.emit('detection', det(T0, 'flood', 0, 0.3))
     bus.emit('detection', det(T0 + 60_000, 'flood', 0, 0.55))
     bus.emit('detection', det(T0 + 120_000, 'flood', 0, 0.6))
-    const items = a.list({}, { limit: 10 }).items
+    await a.idle()
+    const items = (await a.list({}, { limit: 10 })).items
     expect(items.find((x) => x.kind === 'congestion')).toMatchObject({ device: 'cam-le-loi', zone: 'lane-1', level: 1 })
     const flood = items.find((x) => x.kind === 'water_in_zone')!
     expect(flood).toMatchObject({ device: 'cam-le-loi', zone: 'flood', severity: 'major', level: 2 })
   })
 
-  it('replacing the rules validates, persists to the data dir and applies', () => {
+  it('replacing the rules validates, persists to the data dir and applies', async () => {
     const a = make([])
-    expect(() => a.replaceRules({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [] }] })).toThrow(
+    await expect(a.replaceRules({ version: 1, rules: [{ id: 'r', type: 'rainfall', window_s: 3600, thresholds_mm: [] }] })).rejects.toThrow(
       /rules\[0\]\.thresholds_mm/,
     )
-    a.replaceRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] })
-    a.handleReading(gauge('kim-long', T0, 1.2))
-    expect(a.list({}, { limit: 10 }).items).toHaveLength(1)
-    a.close()
+    await a.replaceRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] })
+    await a.handleReading(gauge('kim-long', T0, 1.2))
+    expect((await a.list({}, { limit: 10 })).items).toHaveLength(1)
+    await a.close()
     open.pop()
     const b = createAlerting({
       dataDir: dir.path,

@@ -14,15 +14,15 @@ const T0 = Date.parse('2026-11-20T03:00:00Z')
 describe('escalation in the alert engine', () => {
   let dir: ReturnType<typeof tempDir>
   let alerting: Alerting | undefined
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = tempDir()
   })
-  afterEach(() => {
-    alerting?.close()
+  afterEach(async () => {
+    await alerting?.close()
     dir.remove()
   })
 
-  it('escalates an unacknowledged alert once per tier up to maxTier and emits each change; an acknowledged one stays', () => {
+  it('escalates an unacknowledged alert once per tier up to maxTier and emits each change; an acknowledged one stays', async () => {
     const clk = clock(T0)
     const a = createAlerting({
       dataDir: dir.path,
@@ -37,25 +37,25 @@ describe('escalation in the alert engine', () => {
     alerting = a
     const seen: AlertChange[] = []
     a.onChange((c) => seen.push(c))
-    a.handleReading(gauge('kim-long', T0, 2.5))
-    a.handleReading(gauge('phu-oc', T0, 2.0))
-    a.acknowledge(a.list({ station: 'phu-oc' }, { limit: 1 }).items[0]!.id, 'Trực ban')
+    await a.handleReading(gauge('kim-long', T0, 2.5))
+    await a.handleReading(gauge('phu-oc', T0, 2.0))
+    await a.acknowledge((await a.list({ station: 'phu-oc' }, { limit: 1 })).items[0]!.id, 'Trực ban')
     clk.add(599_000)
-    a.checkEscalation()
+    await a.checkEscalation()
     expect(seen.filter((c) => c.change.action === 'escalated')).toHaveLength(0)
     clk.add(2_000)
-    a.checkEscalation()
-    a.checkEscalation()
+    await a.checkEscalation()
+    await a.checkEscalation()
     clk.add(600_000)
-    a.checkEscalation()
+    await a.checkEscalation()
     clk.add(3_600_000)
-    a.checkEscalation()
+    await a.checkEscalation()
     const escalated = seen.filter((c) => c.change.action === 'escalated')
     expect(escalated.map((c) => [c.alert.station, c.change.tier])).toEqual([
       ['kim-long', 2],
       ['kim-long', 3],
     ])
-    const kl = a.list({ station: 'kim-long' }, { limit: 1 }).items[0]!
+    const kl = (await a.list({ station: 'kim-long' }, { limit: 1 })).items[0]!
     expect(kl.tier).toBe(3)
     expect(kl.history.filter((h) => h.action === 'escalated').map((h) => h.tier)).toEqual([2, 3])
   })

@@ -21,7 +21,7 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     prov = await startStandIns()
   })
   afterEach(async () => {
-    alerting?.close()
+    await alerting?.close()
     await notifier?.close()
     await prov.close()
     dir.remove()
@@ -103,8 +103,9 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     feed([3.7, 3.46, 3.52, 3.44, 3.55, 3.42]) // wobble around III within the hysteresis: stays III
     feed(rise(3.5, 0.5, -0.2))
     feed([0.5, 0.5, 0.5])
+    await alerting.idle()
 
-    const all = alerting.list({}, { limit: 50 }).items
+    const all = (await alerting.list({}, { limit: 50 })).items
     expect(all).toHaveLength(1)
     const a = all[0]!
     expect(a.kind).toBe('water_level')

@@ -50,7 +50,7 @@ describe('GET /api/v1/events', () => {
     })()
     const t = Date.now()
     for (let i = 0; i < 50; i++) bus.emit('reading', gauge('kim-long', t + i, 0.5 + i / 100))
-    alerting.handleReading(gauge('kim-long', t + 100, 1.2))
+    await alerting.handleReading(gauge('kim-long', t + 100, 1.2))
     await waitFor(() => text.includes('event: alert') && text.includes('event: reading'), 5000)
     // 50 readings of one device within a second: one `reading` event with the latest values.
     expect(text.match(/event: reading/g)).toHaveLength(1)

@@ -69,4 +69,42 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
       await client.endAsync(true)
     }
   }, 120_000)
+  // docs/operations.md "Alerts in PostgreSQL": an alert opened on the node the device talks to is
+  // listed and acknowledged through the other node's API.
+  it('an alert opened on B is listed on A, and acknowledged on A it shows acknowledged on B', async () => {
+    const api = (gw: GatewayProcess, method: string, path: string, body?: unknown) =>
+      fetch(`${gw.apiUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      })
+    // Rules are each node's own file: B opens at once.
+    const rules = { version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }
+    expect((await api(b, 'PUT', '/rules', rules)).status).toBe(200)
+    const created = await api(a, 'POST', '/devices', { id: 'phu-oc-01', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' })
+    expect(created.status).toBe(201)
+    const { credentials } = (await created.json()) as { credentials: { username: string; password: string } }
+    const client = await mqtt.connectAsync(b.mqttUrl, {
+      username: credentials.username,
+      password: credentials.password,
+      clientId: 'phu-oc-01',
+      reconnectPeriod: 0,
+    })
+    try {
+      await client.publishAsync('devices/phu-oc-01/telemetry', JSON.stringify({ values: { water_level: 5 } }), { qos: 1 })
+    } finally {
+      await client.endAsync(true)
+    }
+    type Page = { items: Array<{ id: string; state: string; station?: string }> }
+    let id = ''
+    await waitFor(async () => {
+      const page = (await (await api(a, 'GET', '/alerts?station=phu-oc')).json()) as Page
+      id = page.items[0]?.id ?? ''
+      return id !== ''
+    }, 30_000)
+    expect((await api(a, 'POST', `/alerts/${id}/ack`, { note: 'Trực ban A' })).status).toBe(200)
+    const onB = (await (await api(b, 'GET', `/alerts/${id}`)).json()) as { state: string; history: Array<{ action: string }> }
+    expect(onB.state).toBe('acknowledged')
+    expect(onB.history.map((h) => h.action)).toEqual(['opened', 'acknowledged'])
+  }, 120_000)
 })

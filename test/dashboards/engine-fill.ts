@@ -72,15 +72,15 @@ export async function fillAlertsWithEngine(influxd: Influxd, db: string): Promis
         }
         const dominant = row[at('aqi_dominant')]
         if (typeof dominant === 'string') reading.aqi_dominant = dominant
-        alerting.handleReading(reading)
+        await alerting.handleReading(reading)
       }
-      alerting.flush()
+      await alerting.flush()
       // annotate runs after each change's commit, on a resolved promise.
       await new Promise((res) => setTimeout(res, 50))
       await Promise.all(writes)
       return writes.length
     } finally {
-      alerting.close()
+      await alerting.close()
       dir.remove()
     }
   })

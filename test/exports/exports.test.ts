@@ -5,7 +5,7 @@ import { Writable } from 'node:stream'
 import { Value } from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openAlertsDb } from '../../gateway/alerts/db.ts'
-import { sqliteAlertStore } from '../../gateway/alerts/store.ts'
+import { sqliteAlertStore } from '../../gateway/alerts/sqlite-store.ts'
 import { startGateway, type RunningGateway } from '../../gateway/app.ts'
 import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
@@ -74,7 +74,7 @@ beforeAll(async () => {
   await store.close()
   const alerts = openAlertsDb(dir.path)
   const as = sqliteAlertStore(alerts.db)
-  as.insert({
+  await as.insert({
     id: 'a1',
     rule: 'water-level',
     kind: 'water_level',
@@ -91,7 +91,7 @@ beforeAll(async () => {
     at: new Date(T0 + 120_000).toISOString(),
     attentionSince: T0,
   })
-  as.insert({
+  await as.insert({
     id: 'a2',
     rule: 'water-level',
     kind: 'water_level',
@@ -105,7 +105,7 @@ beforeAll(async () => {
     at: new Date(T0 + 180_000).toISOString(),
     attentionSince: T0,
   })
-  as.insert({
+  await as.insert({
     id: 'a0',
     rule: 'water-level',
     kind: 'water_level',

@@ -37,7 +37,7 @@ if (phase === 'write') {
     role: 'officer',
     channels: ['sms', 'zalo_zns', 'zalo_oa'],
   })
-  alerting.handleReading({
+  await alerting.handleReading({
     device: 'kim-long-01',
     kind: 'water_level',
     station: 'kim-long',

@@ -68,7 +68,7 @@ function oldDatabase(file: string, upTo: 1 | 3): void {
 
 describe('alerts.db with notify tables made by the alerts migrations', () => {
   let dir: ReturnType<typeof tempDir>
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = tempDir()
   })
   afterEach(() => dir.remove())
@@ -113,14 +113,14 @@ describe('alerts.db with notify tables made by the alerts migrations', () => {
         expect(notifier.contacts.get('c-old')).toMatchObject({ name: 'Trực ban', phone: '0905000001' })
         expect(notifier.outbox().map((r) => r.key)).toEqual(['old:1'])
         alerting.setRouter(notifier)
-        alerting.handleReading(gauge('kim-long', T0, 2.5))
+        await alerting.handleReading(gauge('kim-long', T0, 2.5))
         expect(notifier.outbox({ state: 'pending' })).toHaveLength(1)
         const versions = (table: string) =>
           (alerting.db.prepare(`SELECT version FROM ${table} ORDER BY version`).all() as Array<{ version: number }>).map((r) => r.version)
         expect(versions('schema_migrations')).toEqual([1, 2, 3])
         expect(versions('notify_schema_migrations')).toEqual([1, 2])
       } finally {
-        alerting.close()
+        await alerting.close()
         await notifier.close()
       }
     })
@@ -135,10 +135,10 @@ describe('alerts.db with notify tables made by the alerts migrations', () => {
       try {
         notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
         alerting.setRouter(notifier)
-        alerting.handleReading(gauge('kim-long', T0, 2.5))
+        await alerting.handleReading(gauge('kim-long', T0, 2.5))
         expect(notifier.outbox({ state: 'pending' })).toHaveLength(1)
       } finally {
-        alerting.close()
+        await alerting.close()
         await notifier.close()
       }
     }

@@ -46,7 +46,7 @@ describe('outbox sender', () => {
     dir = tempDir()
   })
   afterEach(async () => {
-    alerting?.close()
+    await alerting?.close()
     await notifier?.close()
     alerting = undefined
     notifier = undefined
@@ -59,7 +59,7 @@ describe('outbox sender', () => {
     n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     prov.failNext('esms', 1, 'http_500')
     prov.failNext('esms', 2, 'http_500')
-    a.handleReading(gauge('kim-long', Date.now(), 1.5))
+    await a.handleReading(gauge('kim-long', Date.now(), 1.5))
     await waitFor(() => n.outbox({ state: 'sent' }).length === 1, 10_000)
     const esms = prov.received.filter((r) => r.provider === 'esms')
     expect(esms.map((r) => r.answer)).toEqual(['http_500', 'http_500', 'delivered'])
@@ -72,7 +72,7 @@ describe('outbox sender', () => {
     const cfg = standInConfig(prov)
     const { notifier: n, alerting: a } = setup({ esms: { ...cfg.esms, apiKey: 'wrong' } })
     n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
-    a.handleReading(gauge('kim-long', Date.now(), 1.5))
+    await a.handleReading(gauge('kim-long', Date.now(), 1.5))
     await waitFor(() => n.outbox({ state: 'failed' }).length === 1, 10_000)
     expect(n.outbox()[0]).toMatchObject({ attempts: 1, last_error: expect.stringContaining('esms_101') })
   })
@@ -91,10 +91,10 @@ describe('outbox sender', () => {
       late: false,
     })
     for (const s of ['kim-long', 'phu-oc', 'thuong-nhat', 'truoi', 'co-bi']) {
-      a.handleReading(rain(s))
+      await a.handleReading(rain(s))
       await n.drain()
     }
-    a.handleReading(gauge('kim-long', Date.now(), 3.8)) // level III: critical, never held
+    await a.handleReading(gauge('kim-long', Date.now(), 3.8)) // level III: critical, never held
     await n.drain()
     await waitFor(() => prov.delivered('esms').some((r) => String(r.body.Content).includes('TONG HOP')), 10_000).catch((e) => {
       console.log(
@@ -118,8 +118,8 @@ describe('outbox sender', () => {
     const clk = clock(night)
     const { notifier: n, alerting: a } = setup({ quietHours: { start: '22:00', end: '06:00' } }, clk.now)
     n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
-    a.handleReading(gauge('kim-long', night, 1.5))
-    a.handleReading(gauge('phu-oc', night, 5))
+    await a.handleReading(gauge('kim-long', night, 1.5))
+    await a.handleReading(gauge('phu-oc', night, 5))
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG III Phu Oc')])
     const held = n.outbox({ state: 'pending' })
@@ -136,11 +136,11 @@ describe('outbox sender', () => {
     n.contacts.create({ name: 'Trực ban', phone: '0905000001', role: 'officer', tier: 1, channels: ['sms'] })
     n.contacts.create({ name: 'Trưởng ca', phone: '0905000002', role: 'officer', tier: 2, channels: ['sms'] })
     n.contacts.create({ name: 'Lãnh đạo', phone: '0905000003', role: 'admin', tier: 3, channels: ['sms'] })
-    a.handleReading(gauge('kim-long', T0, 2.5))
-    a.handleReading(gauge('phu-oc', T0, 2.0))
+    await a.handleReading(gauge('kim-long', T0, 2.5))
+    await a.handleReading(gauge('phu-oc', T0, 2.0))
     await waitFor(() => prov.delivered('esms').length === 2, 5000)
-    const other = a.list({ station: 'phu-oc' }, { limit: 1 }).items[0]!
-    a.acknowledge(other.id, 'Trực ban')
+    const other = (await a.list({ station: 'phu-oc' }, { limit: 1 })).items[0]!
+    await a.acknowledge(other.id, 'Trực ban')
     clk.add(601_000)
     await waitFor(() => prov.delivered('esms').length === 3, 5000)
     await new Promise((r) => setTimeout(r, 100))
@@ -151,7 +151,7 @@ describe('outbox sender', () => {
     clk.add(3_600_000)
     await new Promise((r) => setTimeout(r, 100))
     expect(prov.delivered('esms').map((r) => r.body.Phone)).toEqual(['0905000001', '0905000001', '0905000002', '0905000003'])
-    const kl = a.list({ station: 'kim-long' }, { limit: 1 }).items[0]!
+    const kl = (await a.list({ station: 'kim-long' }, { limit: 1 })).items[0]!
     expect(kl.tier).toBe(3)
     expect(kl.history.filter((h) => h.action === 'escalated').map((h) => h.tier)).toEqual([2, 3])
   })

@@ -23,7 +23,7 @@ describe('per-contact quiet hours', () => {
     dir = tempDir()
   })
   afterEach(async () => {
-    alerting?.close()
+    await alerting?.close()
     await notifier?.close()
     alerting = undefined
     notifier = undefined
@@ -73,7 +73,7 @@ describe('per-contact quiet hours', () => {
         .map((r) => String(r.body.Content))
 
     // 21:50: rain at Cổ Bi, told to both before the quiet hours.
-    a.handleReading({
+    await a.handleReading({
       device: 'co-bi-rain',
       kind: 'rain_gauge',
       station: 'co-bi',
@@ -89,13 +89,13 @@ describe('per-contact quiet hours', () => {
     // 23:30: level I at Kim Long (deferred), level III at Phú Ốc (critical: now), level I at Thượng
     // Nhật opened and resolved in the night, and the Cổ Bi rain resolved in the night.
     clk.set(NIGHT)
-    a.handleReading(gauge('kim-long', NIGHT, 1.5))
-    a.handleReading(gauge('phu-oc', NIGHT, 5))
-    a.handleReading(gauge('thuong-nhat', NIGHT, 60))
+    await a.handleReading(gauge('kim-long', NIGHT, 1.5))
+    await a.handleReading(gauge('phu-oc', NIGHT, 5))
+    await a.handleReading(gauge('thuong-nhat', NIGHT, 60))
     await n.drain()
-    const open = (station: string) => a.list({ station }, { limit: 1 }).items[0]!
-    a.resolve(open('thuong-nhat').id, 'Trực')
-    a.resolve(open('co-bi').id, 'Trực')
+    const open = async (station: string) => (await a.list({ station }, { limit: 1 })).items[0]!
+    await a.resolve((await open('thuong-nhat')).id, 'Trực')
+    await a.resolve((await open('co-bi')).id, 'Trực')
     await n.drain()
     expect(to('0905000001')).toEqual([expect.stringContaining('MUA'), expect.stringContaining('BAO DONG III Phu Oc')])
     expect(to('0905000002').length).toBeGreaterThanOrEqual(6) // no quiet hours: everything at once
@@ -114,7 +114,8 @@ describe('per-contact quiet hours', () => {
     expect(morning.some((t) => t.includes('Co Bi'))).toBe(true) // told of its opening: hears that it ended
     const skipped = n.outbox({ state: 'skipped' })
     expect(skipped).toHaveLength(2)
-    expect(skipped.every((r) => r.alert_id === open('thuong-nhat').id && r.contact_id === sleeper.id)).toBe(true)
+    const thuongNhat = (await open('thuong-nhat')).id
+    expect(skipped.every((r) => r.alert_id === thuongNhat && r.contact_id === sleeper.id)).toBe(true)
     expect(skipped[0]!.last_error).toMatch(/alert resolved at .* during the contact's quiet hours; not sent/)
     expect(n.outbox({ state: 'deferred' })).toHaveLength(0)
   })
@@ -147,7 +148,7 @@ describe('per-contact quiet hours', () => {
       quiet_hours: { from: '22:00', to: '06:00' },
     })
     expect(n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } })!.quiet_hours!.bypass).toBe('major')
-    a.handleReading(gauge('kim-long', NIGHT, 2.5)) // level II
+    await a.handleReading(gauge('kim-long', NIGHT, 2.5)) // level II
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG II Kim Long')])
     const page = n.notifications({}, { limit: 10 })

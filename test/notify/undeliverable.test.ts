@@ -49,7 +49,7 @@ const RULES = parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', 
 describe('notifications with no provider for the channel', () => {
   let dir: ReturnType<typeof tempDir>
   const cleanups: Array<() => unknown> = []
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = tempDir()
   })
   afterEach(async () => {
@@ -84,9 +84,9 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => alerting.close())
     alerting.setRouter(notifier)
 
-    alerting.handleReading(gauge('kim-long', Date.now(), 1.5)) // level I
+    await alerting.handleReading(gauge('kim-long', Date.now(), 1.5)) // level I
     await notifier.drain()
-    const opened = alerting.list({ station: 'kim-long' }, { limit: 1 }).items[0]!
+    const opened = (await alerting.list({ station: 'kim-long' }, { limit: 1 })).items[0]!
     expect(opened.history.map((h) => h.action)).toEqual(['opened', 'notification_undeliverable'])
     expect(opened.history[1]).toMatchObject({
       seq: 2,
@@ -112,9 +112,9 @@ describe('notifications with no provider for the channel', () => {
     expect(await undeliverableCount(m, { channel: 'sms', reason: 'no_provider' })).toBe(1)
     expect(lines.filter((l) => l.msg.startsWith('notification not sent'))).toHaveLength(1)
 
-    alerting.handleReading(gauge('kim-long', Date.now(), 2.5)) // level II: a second change, a second record
+    await alerting.handleReading(gauge('kim-long', Date.now(), 2.5)) // level II: a second change, a second record
     await notifier.drain()
-    const raised = alerting.get(opened.id)!
+    const raised = (await alerting.get(opened.id))!
     expect(raised.history.map((h) => `${h.seq}:${h.action}`)).toEqual([
       '1:opened',
       '2:notification_undeliverable',
@@ -146,10 +146,10 @@ describe('notifications with no provider for the channel', () => {
     const alerting = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: m, stations: stations(), rules: RULES })
     cleanups.push(() => alerting.close())
     alerting.setRouter(notifier)
-    alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
+    await alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
     await waitFor(() => notifier.outbox({ state: 'sent' }).length === 1, 30_000)
     expect(notifier.outbox().map((r) => r.state)).toEqual(['sent'])
-    expect(alerting.list({}, { limit: 1 }).items[0]!.history.map((h) => h.action)).toEqual(['opened'])
+    expect((await alerting.list({}, { limit: 1 })).items[0]!.history.map((h) => h.action)).toEqual(['opened'])
     expect(await undeliverableCount(m, {})).toBe(0)
     expect(lines.filter((l) => l.level >= 40)).toEqual([])
   })
@@ -192,9 +192,9 @@ describe('notifications with no provider for the channel', () => {
     ])
     expect(notifier.contacts.get(sms.body.id as string)?.channels).toEqual(['sms', 'zalo_oa'])
 
-    alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
+    await alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
     await notifier.drain()
-    const id = alerting.list({}, { limit: 1 }).items[0]!.id
+    const id = (await alerting.list({}, { limit: 1 })).items[0]!.id
     const res = await app.inject({ method: 'GET', url: `/api/v1/alerts/${id}`, headers: { authorization: `Bearer ${admin}` } })
     expect(res.statusCode).toBe(200)
     const history = (res.json() as { history: Array<Record<string, unknown>> }).history

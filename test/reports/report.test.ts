@@ -126,8 +126,8 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       await fn()
       if (t === DAY0 + 4 * H) {
         // The duty officer acknowledges the open alert at 04:00, after its raise to II (a raise asks for a new acknowledgement).
-        const open = alerting.list({}, { limit: 10 }).items.find((a) => a.state === 'open')
-        if (open) alerting.acknowledge(open.id, 'Trực ban Kim Long')
+        const open = (await alerting.list({}, { limit: 10 })).items.find((a) => a.state === 'open')
+        if (open) await alerting.acknowledge(open.id, 'Trực ban Kim Long')
       }
     }
     await notifier.drain()
@@ -191,7 +191,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
 
   afterAll(async () => {
     await vision?.close()
-    alerting?.close()
+    await alerting?.close()
     await notifier?.close()
     await prov?.close()
     await sqlite?.close()
@@ -206,7 +206,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
   }
 
   for (const backend of ['sqlite', 'influx'] as const) {
-    it(`${backend}: Kim Long maximum, time at levels I and II, first reached, rise rates`, () => {
+    it(`${backend}: Kim Long maximum, time at levels I and II, first reached, rise rates`, async () => {
       const r = reports[backend]!
       const wl = readings.filter((x) => x.station === 'kim-long' && x.values.water_level !== undefined)
       const times = wl.map((x) => x.ts)
@@ -237,7 +237,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       expect(k.last).toEqual({ value: 0.6, at: new Date(times[times.length - 1]!).toISOString() })
     })
 
-    it(`${backend}: rainfall total, wettest hour and wettest 24 h`, () => {
+    it(`${backend}: rainfall total, wettest hour and wettest 24 h`, async () => {
       const r = reports[backend]!
       const rain = readings.filter((x) => x.values.rainfall !== undefined)
       const hours = new Map<number, number>()
@@ -251,7 +251,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       expect(g.max_24h?.value).toBeCloseTo(total, 6) // all the rain fell within 24 h
     })
 
-    it(`${backend}: air-quality hours by VN_AQI band`, () => {
+    it(`${backend}: air-quality hours by VN_AQI band`, async () => {
       const r = reports[backend]!
       const aq = readings.filter((x) => x.station === 'hue-aq' && x.values.aqi !== undefined)
       const hourMax = new Map<number, number>()
@@ -265,7 +265,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       expect(a.max_aqi?.value).toBe(Math.max(...aq.map((x) => x.values.aqi!)))
     })
 
-    it(`${backend}: camera vehicles by class and time at congestion levels from real photos`, () => {
+    it(`${backend}: camera vehicles by class and time at congestion levels from real photos`, async () => {
       const r = reports[backend]!
       const c = r.cameras.find((x) => x.camera === 'cam-kl-01')!
       const vehicles = Object.fromEntries(VEHICLE_CLASS_KEYS.map((k) => [k, detections.reduce((s, p) => s + Number(p.fields[k] ?? 0), 0)]))
@@ -283,9 +283,9 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       expect(c.congestion_s).toEqual(cong)
     })
 
-    it(`${backend}: alerts opened, time to acknowledge, by whom, notifications sent`, () => {
+    it(`${backend}: alerts opened, time to acknowledge, by whom, notifications sent`, async () => {
       const r = reports[backend]!
-      const list = alerting.list({}, { limit: 50 }).items
+      const list = (await alerting.list({}, { limit: 50 })).items
       expect(list.length).toBeGreaterThan(0)
       expect(r.alerts.opened).toBe(list.length)
       const a = list.find((x) => x.acknowledged)!
@@ -300,7 +300,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
     })
   }
 
-  it('both stores give the same report', () => {
+  it('both stores give the same report', async () => {
     const strip = (r: Report) => ({ ...r, store: undefined })
     expect(strip(reports.influx!)).toEqual(strip(reports.sqlite!))
     expect(reports.sqlite!.title).toContain('Báo cáo tình hình')

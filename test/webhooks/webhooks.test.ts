@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openAlertsDb, type SharedDb } from '../../gateway/alerts/db.ts'
 import { createAlerting } from '../../gateway/alerts/engine.ts'
-import { sqliteAlertStore } from '../../gateway/alerts/store.ts'
+import { sqliteAlertStore } from '../../gateway/alerts/sqlite-store.ts'
 import type { Alert, AlertChange, ChangeAction } from '../../gateway/alerts/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -223,7 +223,7 @@ describe('webhook deliveries', () => {
       now: () => clock,
       random: () => 0,
       config: { maxConsecutiveFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 2000, pollMs: 1000 },
-      onDisabled: (w) => raiseWebhookDisabled(alerting, w),
+      onDisabled: (w) => void raiseWebhookDisabled(alerting, w),
     })
     const dead = strict.registry.create({ url: `http://127.0.0.1:${await freePort()}/gone`, events: ['device.offline'] })
     strict.enqueue({
@@ -241,13 +241,14 @@ describe('webhook deliveries', () => {
     expect(w.enabled).toBe(false)
     expect(w.consecutive_failures).toBe(3)
     expect(w.disabled_reason).toMatch(/3 failed deliveries in a row/)
-    const a = sqliteAlertStore(shared.db).active('webhooks', `webhook:${w.id}`)
+    await alerting.idle()
+    const a = await sqliteAlertStore(shared.db).active('webhooks', `webhook:${w.id}`)
     expect(a).toMatchObject({ kind: 'webhook', state: 'open', severity: 'major' })
     expect(a!.title).toContain('/gone')
     // Its delivery waits (not lost) for the subscription to be enabled again.
     expect(strict.registry.deliveries(w.id, { limit: 10 }).items[0]).toMatchObject({ state: 'pending', attempts: 3 })
     await strict.close()
-    alerting.close()
+    await alerting.close()
   })
 })
 

@@ -71,8 +71,8 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
   )
 
   /** The alert when it exists and the caller may see it (a scoped user: 404 for other places' alerts). */
-  const visible = (id: string, actor: ApiActor | null) => {
-    const a = deps.alerting.get(id)
+  const visible = async (id: string, actor: ApiActor | null) => {
+    const a = await deps.alerting.get(id)
     if (!a || !canSee(actor, a)) throw notFound(`alert ${id} not found: list alerts with GET /api/v1/alerts`)
     return a
   }
@@ -92,7 +92,11 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
   )
 
   /** An officer's step on an alert (ack, resolve): who and when are kept, with the optional note. */
-  function action(step: 'ack' | 'resolve', summary: string, run: (id: string, by: string, note: string | undefined) => Alert): void {
+  function action(
+    step: 'ack' | 'resolve',
+    summary: string,
+    run: (id: string, by: string, note: string | undefined) => Promise<Alert>,
+  ): void {
     app.post(
       `/alerts/:id/${step}`,
       {
@@ -107,9 +111,9 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
         preValidation: noBodyIsNoNote,
       },
       async (request) => {
-        visible(request.params.id, request.actor)
+        await visible(request.params.id, request.actor)
         try {
-          return run(request.params.id, who(request.actor), request.body?.note)
+          return await run(request.params.id, who(request.actor), request.body?.note)
         } catch (err) {
           return http(err)
         }

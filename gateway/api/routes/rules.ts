@@ -45,7 +45,7 @@ export const ruleRoutes: RoutePlugin<RuleRouteDeps> = async (app, deps) => {
     },
     async (request) => {
       try {
-        const doc = deps.alerting.replaceRules(request.body)
+        const doc = await deps.alerting.replaceRules(request.body)
         request.log.info({ actor: request.actor?.id, rules: doc.rules.length }, 'rules replaced')
         return doc
       } catch (err) {

@@ -1,0 +1,274 @@
+import type pg from 'pg'
+import { migratePg } from '../../pg/migrate.ts'
+import { scopeSql } from '../../registry/scope.ts'
+import type { AlertPatch, AlertReads, AlertStore, AlertTx, AlertWrites, NewAlert } from '../store.ts'
+import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from '../types.ts'
+import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.ts'
+
+// The alert store in PostgreSQL, shared by every node of a cluster (postgres.url, docs/operations.md
+// "Alerts in PostgreSQL"); store.ts has the contract. Inside a transaction an alert read for a
+// change is locked (FOR UPDATE) until it commits, so that an acknowledgement on one node and an
+// escalation or a reading on another change it one after the other.
+
+type Db = Pick<pg.Pool | pg.PoolClient, 'query'>
+
+interface Row {
+  id: string
+  rule: string
+  kind: string
+  subject: string
+  station: string | null
+  device: string | null
+  zone: string | null
+  district: string | null
+  severity: string
+  level: number | null
+  value: number | null
+  threshold: number | null
+  unit: string | null
+  state: string
+  title: string
+  late: boolean
+  opened_at: string
+  updated_at: string
+  acked_by: string | null
+  acked_at: string | null
+  ack_note: string | null
+  resolved_by: string | null
+  resolved_at: string | null
+  resolve_note: string | null
+  escalated_tier: number
+  attention_since: string
+}
+
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
+
+/** `?` placeholders (scope.ts's shared fragment) as PostgreSQL's `$n`, numbered from `from`. */
+const numbered = (sql: string, from: number) => {
+  let n = from
+  return sql.replace(/\?/g, () => `$${++n}`)
+}
+
+async function histories(db: Db, ids: string[]): Promise<Map<string, AlertHistoryEntry[]>> {
+  const out = new Map<string, AlertHistoryEntry[]>(ids.map((id) => [id, []]))
+  if (ids.length === 0) return out
+  const res = await db.query<{ alert_id: string; entry: AlertHistoryEntry }>(
+    'SELECT alert_id, entry FROM alert_history WHERE alert_id = ANY($1) ORDER BY alert_id, seq',
+    [ids],
+  )
+  for (const r of res.rows) out.get(r.alert_id)?.push(r.entry)
+  return out
+}
+
+function toAlert(r: Row, history: AlertHistoryEntry[]): Alert {
+  return {
+    id: r.id,
+    rule: r.rule,
+    kind: r.kind as AlertKind,
+    severity: r.severity as Severity,
+    level: opt(r.level),
+    station: opt(r.station),
+    device: opt(r.device),
+    zone: opt(r.zone),
+    district: opt(r.district),
+    value: opt(r.value),
+    threshold: opt(r.threshold),
+    unit: opt(r.unit),
+    state: r.state as AlertState,
+    title: r.title,
+    late: r.late,
+    opened_at: r.opened_at,
+    updated_at: r.updated_at,
+    acknowledged: r.acked_by ? { by: r.acked_by, at: r.acked_at ?? '', note: opt(r.ack_note) } : undefined,
+    resolved: r.resolved_by ? { by: r.resolved_by, at: r.resolved_at ?? '', note: opt(r.resolve_note) } : undefined,
+    tier: r.escalated_tier,
+    history,
+  }
+}
+
+async function withHistory(db: Db, rows: Row[]): Promise<Alert[]> {
+  const h = await histories(
+    db,
+    rows.map((r) => r.id),
+  )
+  return rows.map((r) => toAlert(r, h.get(r.id) ?? []))
+}
+
+/** Reads and writes on a pool (each its own statement) or on a transaction's client (`lock`: FOR UPDATE). */
+function queries(db: Db, lock: boolean): AlertReads & AlertWrites {
+  const forUpdate = lock ? ' FOR UPDATE' : ''
+  const one = async (sql: string, args: unknown[]) => {
+    const rows = (await db.query<Row>(sql + forUpdate, args)).rows
+    return rows[0] ? (await withHistory(db, rows))[0] : undefined
+  }
+  return {
+    get: (id) => one('SELECT * FROM alerts WHERE id = $1', [id]),
+    active: (rule, subject) => one("SELECT * FROM alerts WHERE rule = $1 AND subject = $2 AND state <> 'resolved'", [rule, subject]),
+    async list(filter, page) {
+      const where: string[] = []
+      const args: unknown[] = []
+      for (const k of ['state', 'kind', 'station', 'device'] as const) {
+        if (filter[k] !== undefined) {
+          args.push(filter[k])
+          where.push(`${k} = $${args.length}`)
+        }
+      }
+      const scoped = scopeSql(filter.scope)
+      if (scoped) {
+        // scope.ts answers SQLite's `0` for "nothing"; PostgreSQL wants a boolean.
+        where.push(scoped.sql === '0' ? 'FALSE' : numbered(scoped.sql, args.length))
+        args.push(...scoped.args)
+      }
+      // Newest first; the cursor is the last (updated_at, id) seen (the same cursor as SQLite's).
+      if (page.cursor) {
+        const [u, id] = Buffer.from(page.cursor, 'base64url').toString('utf8').split('|')
+        args.push(u ?? '', id ?? '')
+        where.push(`(updated_at, id) < ($${args.length - 1}, $${args.length})`)
+      }
+      args.push(page.limit + 1)
+      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT $${args.length}`
+      const rows = (await db.query<Row>(sql, args)).rows
+      const more = rows.length > page.limit
+      const items = await withHistory(db, rows.slice(0, page.limit))
+      const last = items[items.length - 1]
+      return { items, next: more && last ? Buffer.from(`${last.updated_at}|${last.id}`).toString('base64url') : null }
+    },
+    async needingEscalation(before, tierBelow) {
+      const rows = (
+        await db.query<Row>(
+          "SELECT * FROM alerts WHERE state = 'open' AND attention_since <= $1 AND escalated_tier < $2 ORDER BY attention_since, id LIMIT 500",
+          [before, tierBelow],
+        )
+      ).rows
+      const alerts = await withHistory(db, rows)
+      return alerts.map((a, i) => ({ ...a, escalatedTier: rows[i]!.escalated_tier, attentionSince: Number(rows[i]!.attention_since) }))
+    },
+    async nextSeq(id) {
+      const r = await db.query<{ n: number }>('SELECT coalesce(max(seq), 0) + 1 AS n FROM alert_history WHERE alert_id = $1', [id])
+      return Number(r.rows[0]!.n)
+    },
+    async loadRuleState(rule, subject) {
+      const r = await db.query<{ state: unknown }>('SELECT state FROM alert_rule_state WHERE rule = $1 AND subject = $2', [rule, subject])
+      return r.rows[0]?.state
+    },
+    async ruleStates(rule) {
+      return (await db.query<{ subject: string; state: unknown }>('SELECT subject, state FROM alert_rule_state WHERE rule = $1', [rule]))
+        .rows
+    },
+    async countOpen() {
+      return Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM alerts WHERE state <> 'resolved'")).rows[0]!.n)
+    },
+    async subjectOf(id) {
+      return (await db.query<{ subject: string }>('SELECT subject FROM alerts WHERE id = $1', [id])).rows[0]?.subject
+    },
+    insert: (a) => insert(db, a),
+    update: (id, patch) => update(db, id, patch),
+    async appendHistory(id, entry) {
+      await db.query('INSERT INTO alert_history (alert_id, seq, entry) VALUES ($1, $2, $3)', [id, entry.seq, JSON.stringify(entry)])
+    },
+    async saveRuleState(rule, subject, state) {
+      await db.query(
+        'INSERT INTO alert_rule_state (rule, subject, state) VALUES ($1, $2, $3) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state',
+        [rule, subject, JSON.stringify(state)],
+      )
+    },
+  }
+}
+
+async function insert(db: Db, a: NewAlert): Promise<boolean> {
+  // A concurrent open of the same (rule, subject) waits for the other to commit, then does nothing.
+  const r = await db.query(
+    `INSERT INTO alerts (id, rule, kind, subject, station, device, zone, district, severity, level, value, threshold, unit,
+       state, title, late, opened_at, updated_at, attention_since)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16, $16, $17)
+     ON CONFLICT (rule, subject) WHERE state <> 'resolved' DO NOTHING`,
+    [
+      a.id,
+      a.rule,
+      a.kind,
+      a.subject,
+      a.station ?? null,
+      a.device ?? null,
+      a.zone ?? null,
+      a.district ?? null,
+      a.severity,
+      a.level ?? null,
+      a.value ?? null,
+      a.threshold ?? null,
+      a.unit ?? null,
+      a.title,
+      a.late,
+      a.at,
+      a.attentionSince,
+    ],
+  )
+  return r.rowCount === 1
+}
+
+async function update(db: Db, id: string, patch: AlertPatch): Promise<void> {
+  const cols: Record<string, unknown> = { updated_at: patch.updated_at }
+  if (patch.severity !== undefined) cols.severity = patch.severity
+  if (patch.level !== undefined) cols.level = patch.level
+  if (patch.value !== undefined) cols.value = patch.value
+  if (patch.threshold !== undefined) cols.threshold = patch.threshold
+  if (patch.state !== undefined) cols.state = patch.state
+  if (patch.title !== undefined) cols.title = patch.title
+  if (patch.late !== undefined) cols.late = patch.late
+  if (patch.escalatedTier !== undefined) cols.escalated_tier = patch.escalatedTier
+  if (patch.attentionSince !== undefined) cols.attention_since = patch.attentionSince
+  if (patch.acknowledged !== undefined) {
+    cols.acked_by = patch.acknowledged?.by ?? null
+    cols.acked_at = patch.acknowledged?.at ?? null
+    cols.ack_note = patch.acknowledged?.note ?? null
+  }
+  if (patch.resolved !== undefined) {
+    cols.resolved_by = patch.resolved?.by ?? null
+    cols.resolved_at = patch.resolved?.at ?? null
+    cols.resolve_note = patch.resolved?.note ?? null
+  }
+  const names = Object.keys(cols)
+  await db.query(`UPDATE alerts SET ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')} WHERE id = $1`, [
+    id,
+    ...names.map((n) => cols[n]),
+  ])
+}
+
+export interface PostgresAlertStoreOptions {
+  /**
+   * Runs what must commit with an alert change in this node's alerts.db (the outbox, webhook
+   * deliveries: AlertTx.local) in a local transaction; without it, each statement on its own.
+   */
+  localTx?: ((fn: () => void) => void) | undefined
+  /** Called by close() (e.g. releasing alerts.db); the pool belongs to the caller. */
+  onClose?: (() => void) | undefined
+}
+
+/** Applies the alerts' migrations (once across nodes), then answers the store. */
+export async function openPostgresAlertStore(pool: pg.Pool, opts: PostgresAlertStoreOptions = {}): Promise<AlertStore> {
+  await migratePg(pool, ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE)
+  const local = opts.localTx ?? ((fn: () => void) => fn())
+  return {
+    ...queries(pool, false),
+    backend: 'postgres',
+    async transaction(fn) {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const tx: AlertTx = { ...queries(client, true), local }
+        const out = await fn(tx)
+        await client.query('COMMIT')
+        return out
+      } catch (err) {
+        // A connection that cannot even roll back is not handed back to the pool.
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e))
+        throw err
+      } finally {
+        client.release(broken)
+      }
+    },
+    async close() {
+      opts.onClose?.()
+    },
+  }
+}

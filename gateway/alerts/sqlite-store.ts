@@ -1,0 +1,265 @@
+import type { Database as Db, Statement } from 'better-sqlite3'
+import { scopeSql } from '../registry/scope.ts'
+import type { AlertStore, AlertTx, EscalationCandidate } from './store.ts'
+import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
+
+// The alert store in the embedded alerts.db (store.ts has the contract). better-sqlite3 answers
+// synchronously; the promises only give it the shape PostgreSQL needs. A transaction is BEGIN on
+// the connection alerts.db shares with notify and webhooks, so that their synchronous writes made
+// during it (ChangeRouter.routeInTx) commit with the alert change.
+
+interface Row {
+  id: string
+  rule: string
+  kind: string
+  subject: string
+  station: string | null
+  device: string | null
+  zone: string | null
+  district: string | null
+  severity: string
+  level: number | null
+  value: number | null
+  threshold: number | null
+  unit: string | null
+  state: string
+  title: string
+  late: number
+  opened_at: string
+  updated_at: string
+  acked_by: string | null
+  acked_at: string | null
+  ack_note: string | null
+  resolved_by: string | null
+  resolved_at: string | null
+  resolve_note: string | null
+  escalated_tier: number
+  attention_since: number
+}
+
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
+
+type Sync<T> = { [K in keyof T]: T[K] extends (...a: infer A) => Promise<infer R> ? (...a: A) => R : never }
+type SyncStore = Sync<Omit<AlertTx, 'local'>>
+
+function syncStore(db: Db): SyncStore {
+  const st = {
+    get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
+    active: db.prepare("SELECT * FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"),
+    history: db.prepare('SELECT entry FROM alert_history WHERE alert_id = ? ORDER BY seq'),
+    // One active alert per (rule, subject) (index alerts_one_active): a second open is no error.
+    insert:
+      db.prepare(`INSERT INTO alerts (id, rule, kind, subject, station, device, zone, district, severity, level, value, threshold, unit,
+      state, title, late, opened_at, updated_at, attention_since) VALUES (@id, @rule, @kind, @subject, @station, @device, @zone, @district,
+      @severity, @level, @value, @threshold, @unit, 'open', @title, @late, @at, @at, @attentionSince) ON CONFLICT DO NOTHING`),
+    hist: db.prepare('INSERT INTO alert_history (alert_id, seq, entry) VALUES (?, ?, ?)'),
+    nextSeq: db.prepare('SELECT coalesce(max(seq), 0) + 1 AS n FROM alert_history WHERE alert_id = ?'),
+    loadState: db.prepare('SELECT state FROM rule_state WHERE rule = ? AND subject = ?'),
+    saveState: db.prepare(
+      'INSERT INTO rule_state (rule, subject, state) VALUES (?, ?, ?) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state',
+    ),
+    states: db.prepare('SELECT subject, state FROM rule_state WHERE rule = ?'),
+    escalation: db.prepare("SELECT * FROM alerts WHERE state = 'open' AND attention_since <= ? AND escalated_tier < ? LIMIT 500"),
+    countOpen: db.prepare("SELECT count(*) AS n FROM alerts WHERE state != 'resolved'"),
+    subjectOf: db.prepare('SELECT subject FROM alerts WHERE id = ?'),
+  }
+  const updates = new Map<string, Statement>()
+
+  const toAlert = (r: Row): Alert => ({
+    id: r.id,
+    rule: r.rule,
+    kind: r.kind as AlertKind,
+    severity: r.severity as Severity,
+    level: opt(r.level),
+    station: opt(r.station),
+    device: opt(r.device),
+    zone: opt(r.zone),
+    district: opt(r.district),
+    value: opt(r.value),
+    threshold: opt(r.threshold),
+    unit: opt(r.unit),
+    state: r.state as AlertState,
+    title: r.title,
+    late: r.late === 1,
+    opened_at: r.opened_at,
+    updated_at: r.updated_at,
+    acknowledged: r.acked_by ? { by: r.acked_by, at: r.acked_at ?? '', note: opt(r.ack_note) } : undefined,
+    resolved: r.resolved_by ? { by: r.resolved_by, at: r.resolved_at ?? '', note: opt(r.resolve_note) } : undefined,
+    tier: r.escalated_tier,
+    history: (st.history.all(r.id) as Array<{ entry: string }>).map((h) => JSON.parse(h.entry) as AlertHistoryEntry),
+  })
+
+  const store: SyncStore = {
+    get(id) {
+      const r = st.get.get(id) as Row | undefined
+      return r ? toAlert(r) : undefined
+    },
+    active(rule, subject) {
+      const r = st.active.get(rule, subject) as Row | undefined
+      return r ? toAlert(r) : undefined
+    },
+    list(filter, page) {
+      const where: string[] = []
+      const args: unknown[] = []
+      for (const k of ['state', 'kind', 'station', 'device'] as const) {
+        if (filter[k] !== undefined) {
+          where.push(`${k} = ?`)
+          args.push(filter[k])
+        }
+      }
+      const scoped = scopeSql(filter.scope)
+      if (scoped) {
+        where.push(scoped.sql)
+        args.push(...scoped.args)
+      }
+      // Newest first; the cursor is the last (updated_at, id) seen.
+      if (page.cursor) {
+        const [u, id] = Buffer.from(page.cursor, 'base64url').toString('utf8').split('|')
+        where.push('(updated_at < ? OR (updated_at = ? AND id < ?))')
+        args.push(u, u, id)
+      }
+      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT ?`
+      const rows = db.prepare(sql).all(...args, page.limit + 1) as Row[]
+      const more = rows.length > page.limit
+      const items = rows.slice(0, page.limit).map(toAlert)
+      const last = items[items.length - 1]
+      return { items, next: more && last ? Buffer.from(`${last.updated_at}|${last.id}`).toString('base64url') : null }
+    },
+    needingEscalation(before, tierBelow): EscalationCandidate[] {
+      return (st.escalation.all(before, tierBelow) as Row[]).map((r) => ({
+        ...toAlert(r),
+        escalatedTier: r.escalated_tier,
+        attentionSince: r.attention_since,
+      }))
+    },
+    insert(a) {
+      const r = st.insert.run({
+        id: a.id,
+        rule: a.rule,
+        kind: a.kind,
+        subject: a.subject,
+        station: a.station ?? null,
+        device: a.device ?? null,
+        zone: a.zone ?? null,
+        district: a.district ?? null,
+        severity: a.severity,
+        level: a.level ?? null,
+        value: a.value ?? null,
+        threshold: a.threshold ?? null,
+        unit: a.unit ?? null,
+        title: a.title,
+        late: a.late ? 1 : 0,
+        at: a.at,
+        attentionSince: a.attentionSince,
+      })
+      return r.changes === 1
+    },
+    update(id, patch) {
+      const cols: Record<string, unknown> = { updated_at: patch.updated_at }
+      if (patch.severity !== undefined) cols.severity = patch.severity
+      if (patch.level !== undefined) cols.level = patch.level
+      if (patch.value !== undefined) cols.value = patch.value
+      if (patch.threshold !== undefined) cols.threshold = patch.threshold
+      if (patch.state !== undefined) cols.state = patch.state
+      if (patch.title !== undefined) cols.title = patch.title
+      if (patch.late !== undefined) cols.late = patch.late ? 1 : 0
+      if (patch.escalatedTier !== undefined) cols.escalated_tier = patch.escalatedTier
+      if (patch.attentionSince !== undefined) cols.attention_since = patch.attentionSince
+      if (patch.acknowledged !== undefined) {
+        cols.acked_by = patch.acknowledged?.by ?? null
+        cols.acked_at = patch.acknowledged?.at ?? null
+        cols.ack_note = patch.acknowledged?.note ?? null
+      }
+      if (patch.resolved !== undefined) {
+        cols.resolved_by = patch.resolved?.by ?? null
+        cols.resolved_at = patch.resolved?.at ?? null
+        cols.resolve_note = patch.resolved?.note ?? null
+      }
+      const names = Object.keys(cols).sort()
+      const sig = names.join(',')
+      let stmt = updates.get(sig)
+      if (!stmt) {
+        stmt = db.prepare(`UPDATE alerts SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE id = @id`)
+        updates.set(sig, stmt)
+      }
+      stmt.run({ ...cols, id })
+    },
+    appendHistory(id, entry) {
+      st.hist.run(id, entry.seq, JSON.stringify(entry))
+    },
+    nextSeq(id) {
+      return (st.nextSeq.get(id) as { n: number }).n
+    },
+    loadRuleState(rule, subject) {
+      const r = st.loadState.get(rule, subject) as { state: string } | undefined
+      return r ? (JSON.parse(r.state) as unknown) : undefined
+    },
+    saveRuleState(rule, subject, state) {
+      st.saveState.run(rule, subject, JSON.stringify(state))
+    },
+    ruleStates(rule) {
+      return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({
+        subject: r.subject,
+        state: JSON.parse(r.state) as unknown,
+      }))
+    },
+    countOpen() {
+      return (st.countOpen.get() as { n: number }).n
+    },
+    subjectOf(id) {
+      return (st.subjectOf.get(id) as { subject: string } | undefined)?.subject
+    },
+  }
+  return store
+}
+
+// One transaction at a time per connection, whoever opens it (several engines may share a file
+// in one process): a second BEGIN on an open one would fail.
+const locks = new WeakMap<Db, Promise<unknown>>()
+
+function serialised<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(db) ?? Promise.resolve()
+  const run = prev.then(fn, fn)
+  locks.set(
+    db,
+    run.catch(() => undefined),
+  )
+  return run
+}
+
+/** `onClose`: what close() releases (e.g. the shared alerts.db), nothing by default. */
+export function sqliteAlertStore(db: Db, onClose?: () => void): AlertStore {
+  const s = syncStore(db)
+  // Every call runs at once; its answer is an already settled promise.
+  const wrapped = Object.fromEntries(
+    Object.entries(s).map(([k, f]) => [k, (...a: unknown[]) => Promise.resolve((f as (...x: unknown[]) => unknown)(...a))]),
+  ) as unknown as Omit<AlertTx, 'local'>
+  const tx: AlertTx = { ...wrapped, local: (fn) => fn() }
+  return {
+    ...wrapped,
+    backend: 'sqlite',
+    transaction: <T>(fn: (t: AlertTx) => Promise<T>) =>
+      serialised(db, async () => {
+        db.exec('BEGIN IMMEDIATE')
+        // The handle's promises are settled already, so the whole of `fn` runs in microtasks
+        // before any timer or I/O callback. Had `fn` waited on anything else, this callback would
+        // run first: other code could then have written into this transaction or found it open.
+        let crossed = false
+        const guard = setImmediate(() => (crossed = true))
+        try {
+          const v = await fn(tx)
+          if (crossed) throw new Error('alert transaction waited on I/O while open on alerts.db: it only may await its handle')
+          db.exec('COMMIT')
+          return v
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK')
+          throw err
+        } finally {
+          clearImmediate(guard)
+        }
+      }),
+    async close() {
+      onClose?.()
+    },
+  }
+}
