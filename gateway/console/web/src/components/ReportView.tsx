@@ -79,44 +79,40 @@ function Table({ table }: { table: DocTable }) {
   )
 }
 
+/** The bar chart's drawing units: the name's column, a row's height, the bar within the row. */
+const BAR_LAYOUT = {
+  wide: { W: 1000, rowH: 26, labelW: 260, totalW: 90, barY: 3, barH: 17 },
+  narrow: { W: 360, rowH: 42, labelW: 0, totalW: 64, barY: 18, barH: 18 },
+}
+
 function Bars({ chart }: { chart: BarChart }) {
   const { t } = useI18n()
   // A phone gets a narrower drawing with each name above its bar, so the text stays readable
   // once the drawing is scaled to the screen.
   const narrow = useNarrow()
-  const W = narrow ? 360 : 1000
-  const rowH = narrow ? 42 : 26
-  const labelW = narrow ? 0 : 260
-  const totalW = narrow ? 64 : 90
+  const { W, rowH, labelW, totalW, barY, barH } = BAR_LAYOUT[narrow ? 'narrow' : 'wide']
   const barL = narrow ? 0 : labelW + 8
   const barW = W - barL - totalW - 8
-  const barY = narrow ? 18 : 3
-  const barH = narrow ? 18 : 17
   const H = chart.rows.length * rowH + 6
   const max = Math.max(1e-9, ...chart.rows.map((r) => r.values.reduce((s, v) => s + v, 0)))
   const describe = chart.rows
     .map((r) => `${r.label}: ${r.values.map((v, i) => `${chart.legend[i]?.label ?? ''} ${chart.valueText(v)} ${chart.unit}`).join(', ')}`)
     .join('; ')
+  const legend = (
+    <ul class="report-legend" aria-hidden="true">
+      {chart.legend.map((l) => (
+        <li key={l.label}>
+          <svg viewBox="0 0 10 10" width="12" height="12">
+            <rect width="10" height="10" fill={l.color} stroke="#6b7280" stroke-width="0.6" />
+          </svg>
+          {l.label}
+        </li>
+      ))}
+    </ul>
+  )
+  const label = t('reports.chartBars', { caption: chart.caption, rows: describe })
   return (
-    <ChartFigure
-      caption={chart.caption}
-      svgClass="bars-chart"
-      width={W}
-      height={H}
-      label={t('reports.chartBars', { caption: chart.caption, rows: describe })}
-      legend={
-        <ul class="report-legend" aria-hidden="true">
-          {chart.legend.map((l) => (
-            <li key={l.label}>
-              <svg viewBox="0 0 10 10" width="12" height="12">
-                <rect width="10" height="10" fill={l.color} stroke="#6b7280" stroke-width="0.6" />
-              </svg>
-              {l.label}
-            </li>
-          ))}
-        </ul>
-      }
-    >
+    <ChartFigure caption={chart.caption} svgClass="bars-chart" width={W} height={H} label={label} legend={legend}>
       {chart.rows.map((r, i) => {
         const y = i * rowH + 3
         let x = barL
@@ -173,14 +169,9 @@ function Line({ chart }: { chart: LineChart }) {
   })
     .format(peak.t)
     .replace(',', '')
+  const label = t('reports.chartLine', { caption: chart.caption, max: chart.valueText(peak.v), time: peakTick })
   return (
-    <ChartFigure
-      caption={chart.caption}
-      svgClass="station-chart"
-      width={W}
-      height={H}
-      label={t('reports.chartLine', { caption: chart.caption, max: chart.valueText(peak.v), time: peakTick })}
-    >
+    <ChartFigure caption={chart.caption} svgClass="station-chart" width={W} height={H} label={label}>
       <rect class="chart-bg" x={L} y={T} width={W - L - R} height={H - T - B} />
       {Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4).map((v) => (
         <g key={v}>
