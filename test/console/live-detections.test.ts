@@ -3,6 +3,7 @@ import mqtt from 'mqtt'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import type { FrameEvent } from '../../gateway/console/web/src/frames.ts'
 import { sample } from '../support/samples.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { apiAs, launchChromium, logInAt, SIZES, startConsoleGateway, watchedPage } from './support.ts'
@@ -21,16 +22,6 @@ const CAM = 'cam-truong-tien-02' // Phú Xuân
 const OTHER = 'cam-phong-dien-02' // Phong Điền
 // Two different photos in turn, so the motion gate (docs/vision.md) analyses each frame.
 const PHOTOS = ['coco_000000001532.jpg', 'coco_000000001584.jpg']
-
-interface FrameEvent {
-  camera: string
-  station: string | null
-  district: string | null
-  ts: string
-  congestion: number
-  boxes: number
-  zones: Array<{ zone: string; counts: Record<string, number>; congestion: number; occupancy: number }>
-}
 
 let dir: ReturnType<typeof tempDir>
 let gw: GatewayProcess

@@ -1,4 +1,4 @@
-import { api } from './api.ts'
+import { allPages, api } from './api.ts'
 
 // The alert shape of docs/api.md ("Alerts"); the SSE `alert` event carries the same alert without
 // its history, plus the change (one history entry).
@@ -91,23 +91,9 @@ export function needsAttention(e: AlertEvent): boolean {
   return (e.change.action === 'opened' || e.change.action === 'raised') && e.state === 'open' && rank(e.severity) >= rank('major')
 }
 
-interface Page<T> {
-  items: T[]
-  next: string | null
-}
-
 /** Alerts in one state, following cursors up to a sane bound. */
-async function loadState(state: AlertState): Promise<Alert[]> {
-  const out: Alert[] = []
-  let cursor: string | null = null
-  for (let pages = 0; pages < 20; pages++) {
-    const q: string = `/alerts?state=${state}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-    const page: Page<Alert> = await api.get<Page<Alert>>(q)
-    out.push(...page.items)
-    cursor = page.next
-    if (!cursor) break
-  }
-  return out
+function loadState(state: AlertState): Promise<Alert[]> {
+  return allPages<Alert>(`/alerts?state=${state}`)
 }
 
 /** Open and acknowledged alerts: the board's content, both asked at once. */
@@ -123,17 +109,8 @@ export interface DeviceInfo {
 }
 
 /** The devices (GET /devices): an officer knows "Trạm Kim Long", not kim-long-01. */
-export async function loadDevices(): Promise<DeviceInfo[]> {
-  const out: DeviceInfo[] = []
-  let cursor: string | null = null
-  for (let pages = 0; pages < 20; pages++) {
-    const q: string = `/devices?state=active&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-    const page: Page<DeviceInfo> = await api.get<Page<DeviceInfo>>(q)
-    out.push(...page.items)
-    cursor = page.next
-    if (!cursor) break
-  }
-  return out
+export function loadDevices(): Promise<DeviceInfo[]> {
+  return allPages<DeviceInfo>('/devices?state=active')
 }
 
 /** The devices an alert is about: its own device, else the gauges of its station. */

@@ -80,6 +80,29 @@ export const api = {
   put: <T>(path: string, body: unknown) => request<T>('PUT', path, body),
 }
 
+/** One page of a list (docs/api.md, "Lists and paging"). */
+export interface Page<T> {
+  items: T[]
+  next: string | null
+}
+
+/**
+ * Every item of a list, 500 a page, following `next` for at most `maxPages` pages: a bound, so a
+ * server that kept answering a cursor cannot keep the console loading for ever.
+ */
+export async function allPages<T>(path: string, maxPages = 20): Promise<T[]> {
+  const out: T[] = []
+  const sep = path.includes('?') ? '&' : '?'
+  let cursor: string | null = null
+  for (let pages = 0; pages < maxPages; pages++) {
+    const page: Page<T> = await api.get<Page<T>>(`${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    out.push(...page.items)
+    cursor = page.next
+    if (!cursor) break
+  }
+  return out
+}
+
 export const auth = {
   me: () => api.get<Session>('/auth/me', { quiet401: true }),
   login: (username: string, password: string) => api.post<Session>('/auth/login', { username, password }, { quiet401: true }),

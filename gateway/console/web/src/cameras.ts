@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { api } from './api.ts'
+import { allPages, api } from './api.ts'
 import { onFrame, onStreamChange, streamUp, type FrameEvent } from './frames.ts'
 import { VEHICLES, type Counts, type ZoneResult } from './zone-counts.ts'
 
@@ -37,23 +37,9 @@ export interface Camera {
   district?: string | null
 }
 
-interface Page<T> {
-  items: T[]
-  next: string | null
-}
-
 /** Every active camera (GET /devices?kind=camera, all pages). */
-export async function loadCameras(): Promise<Camera[]> {
-  const out: Camera[] = []
-  let cursor: string | null = null
-  for (let pages = 0; pages < 20; pages++) {
-    const q: string = `/devices?kind=camera&state=active&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-    const page: Page<Camera> = await api.get<Page<Camera>>(q)
-    out.push(...page.items)
-    cursor = page.next
-    if (!cursor) break
-  }
-  return out
+export function loadCameras(): Promise<Camera[]> {
+  return allPages<Camera>('/devices?kind=camera&state=active')
 }
 
 export const loadCamera = (id: string) => api.get<Camera>(`/devices/${encodeURIComponent(id)}`)
@@ -80,17 +66,8 @@ function recordOf(f: FrameEvent): Detection {
 }
 
 /** Detection records after `from` (ms), all pages up to a bound: an hour of frames at most. */
-async function detectionsSince(id: string, from: number): Promise<Detection[]> {
-  const out: Detection[] = []
-  let cursor: string | null = null
-  for (let pages = 0; pages < 10; pages++) {
-    const q: string = `/cameras/${encodeURIComponent(id)}/detections?from=${from}&limit=500${cursor ? `&cursor=${cursor}` : ''}`
-    const page: Page<Detection> = await api.get<Page<Detection>>(q)
-    out.push(...page.items)
-    cursor = page.next
-    if (!cursor) break
-  }
-  return out
+function detectionsSince(id: string, from: number): Promise<Detection[]> {
+  return allPages<Detection>(`/cameras/${encodeURIComponent(id)}/detections?from=${from}`, 10)
 }
 
 export interface CameraFeed {

@@ -1,25 +1,15 @@
-import { api } from './api.ts'
+import type { Device, DeviceKind } from '../../../registry/types.ts'
+import { allPages, api, type Page } from './api.ts'
 
 // The Devices page's data (docs/api.md, "Devices") and the two things made from a device's
 // credentials for its edge agent (docs/console.md, "Devices"): the QR code's text and the edge
 // config file. Plain functions, no DOM: Node tests can import them too.
 
-export const DEVICE_KINDS = ['water_level', 'rain_gauge', 'air_quality', 'camera'] as const
-export type DeviceKind = (typeof DEVICE_KINDS)[number]
-export type DeviceState = 'active' | 'disabled' | 'decommissioned'
-
-export interface Device {
-  id: string
-  kind: DeviceKind
-  name: string
-  station: string | null
-  district: string | null
-  location: { lat: number; lon: number } | null
-  tags: string[]
-  state: DeviceState
-  created_at: string
-  updated_at: string
-}
+// A device as GET /devices answers it is the registry's own record: one type for both. The
+// registry's types module holds declarations and constants only, so the console's bundle takes
+// DEVICE_KINDS from it and nothing of the server.
+export { DEVICE_KINDS } from '../../../registry/types.ts'
+export type { Device, DeviceKind, DeviceState } from '../../../registry/types.ts'
 
 export interface Credentials {
   username: string
@@ -49,24 +39,9 @@ export interface NewDevice {
   location?: { lat: number; lon: number }
 }
 
-interface Page<T> {
-  items: T[]
-  next: string | null
-}
-
 const path = (id: string) => `/devices/${encodeURIComponent(id)}`
 
-export async function listDevices(): Promise<Device[]> {
-  const out: Device[] = []
-  let cursor: string | null = null
-  for (let pages = 0; pages < 20; pages++) {
-    const page: Page<Device> = await api.get<Page<Device>>(`/devices?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
-    out.push(...page.items)
-    cursor = page.next
-    if (!cursor) break
-  }
-  return out
-}
+export const listDevices = () => allPages<Device>('/devices')
 
 export const registerDevice = (body: NewDevice) => api.post<Registered>('/devices', body)
 export const rotateSecret = (id: string) => api.post<Registered>(`${path(id)}/rotate-secret`)

@@ -1,6 +1,6 @@
 import { AQI_BANDS, aqiBand } from '../../../domain/vn-aqi.ts'
 import type { Alert } from './alerts.ts'
-import { api } from './api.ts'
+import { allPages, api } from './api.ts'
 import type { Lang, Translate } from './i18n.ts'
 
 // What the Stations pages show (docs/console.md, "Stations"): the stations of GET /stations
@@ -45,29 +45,11 @@ export interface Latest {
   values: Record<string, number | string | boolean>
 }
 
-interface Page<T> {
-  items: T[]
-  next: string | null
-}
-
-async function all<T>(path: string): Promise<T[]> {
-  const out: T[] = []
-  let cursor: string | null = null
-  for (let pages = 0; pages < 20; pages++) {
-    const sep = path.includes('?') ? '&' : '?'
-    const page: Page<T> = await api.get<Page<T>>(`${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
-    out.push(...page.items)
-    cursor = page.next
-    if (!cursor) break
-  }
-  return out
-}
-
 export const loadStations = async () => (await api.get<{ items: Station[] }>('/stations')).items
-export const loadDevices = () => all<Device>('/devices?state=active')
-export const loadLatest = () => all<Latest>('/readings/latest')
+export const loadDevices = () => allPages<Device>('/devices?state=active')
+export const loadLatest = () => allPages<Latest>('/readings/latest')
 export const loadStationAlerts = (station: Station | null, device: string) =>
-  all<Alert>(station ? `/alerts?station=${encodeURIComponent(station.id)}` : `/alerts?device=${encodeURIComponent(device)}`)
+  allPages<Alert>(station ? `/alerts?station=${encodeURIComponent(station.id)}` : `/alerts?device=${encodeURIComponent(device)}`)
 
 /** The metric a device's chart and list show, with its unit. Cameras have none here. */
 export function mainMetric(kind: Device['kind']): { metric: string; unit: string } | null {

@@ -1,9 +1,11 @@
 import { useState } from 'preact/hooks'
 import { actOn, type Alert } from '../alerts.ts'
-import { ApiError } from '../api.ts'
 import { useI18n } from '../i18n.ts'
 import type { AlertAction } from './AlertCard.tsx'
 import { useModal } from '../modal.ts'
+import { useSubmit } from '../failure.ts'
+import { ErrorText } from './ErrorText.tsx'
+import { SubmitButton } from './Field.tsx'
 
 /**
  * Acknowledge or resolve one alert with an optional note, in a native modal <dialog> (focus is
@@ -23,23 +25,15 @@ export function ActionDialog({
   const { t } = useI18n()
   const ref = useModal()
   const [note, setNote] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  // 409: someone else acted first; the caller says so and shows the alert as it now is.
+  const { busy, error, run } = useSubmit(t, (e) => (e.status === 409 ? (onClose(true), null) : undefined))
 
   const submit = async (ev: Event) => {
     ev.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
+    await run(async () => {
       onDone(await actOn(alert.id, action, note))
       onClose(false)
-    } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-      if (e.status === 409) return onClose(true)
-      setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
   const verb = action === 'ack' ? t('alert.ack') : t('alert.resolve')
   return (
@@ -49,18 +43,12 @@ export function ActionDialog({
         <p class="dialog-alert">{alert.title}</p>
         <label for="action-note">{t('action.note')}</label>
         <textarea id="action-note" name="note" rows={3} maxLength={1000} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} />
         <div class="dialog-buttons">
           <button type="button" class="secondary" onClick={() => onClose(false)}>
             {t('action.cancel')}
           </button>
-          <button type="submit" disabled={busy}>
-            {busy ? t('action.busy') : verb}
-          </button>
+          <SubmitButton busy={busy} busyText={t('action.busy')} text={verb} />
         </div>
       </form>
     </dialog>

@@ -1,40 +1,7 @@
 import { useState } from 'preact/hooks'
 import { KINDS, SEVERITIES, type Filters } from '../alerts.ts'
 import { useI18n, type Key } from '../i18n.ts'
-
-interface Option {
-  value: string
-  label: string
-}
-
-function Select({
-  id,
-  label,
-  value,
-  options,
-  onChange,
-}: {
-  id: string
-  label: string
-  value: string
-  options: Option[]
-  onChange: (v: string) => void
-}) {
-  const { t } = useI18n()
-  return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">{t('filter.all')}</option>
-        {options.map((o) => (
-          <option key={o.value} value={o.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-    </div>
-  )
-}
+import { SelectField } from './Field.tsx'
 
 export function FilterBar({
   filters,
@@ -56,34 +23,25 @@ export function FilterBar({
     <details class="filters-box" open={wide}>
       <summary>{inUse ? t('filter.active', { count: inUse }) : t('filter.heading')}</summary>
       <form class="filters" aria-label={t('filter.heading')} onSubmit={(e) => e.preventDefault()}>
-        <Select
-          id="f-kind"
-          label={t('filter.kind')}
-          value={filters.kind}
-          onChange={set('kind')}
-          options={KINDS.map((k) => ({ value: k, label: t(`kind.${k}` as Key) }))}
-        />
-        <Select
-          id="f-station"
-          label={t('filter.station')}
-          value={filters.station}
-          onChange={set('station')}
-          options={stations.map((s) => ({ value: s, label: s }))}
-        />
-        <Select
-          id="f-district"
-          label={t('filter.district')}
-          value={filters.district}
-          onChange={set('district')}
-          options={districts.map((d) => ({ value: d, label: d }))}
-        />
-        <Select
-          id="f-severity"
-          label={t('filter.severity')}
-          value={filters.severity}
-          onChange={set('severity')}
-          options={[...SEVERITIES].reverse().map((s) => ({ value: s, label: t(`severity.${s}` as Key) }))}
-        />
+        {(
+          [
+            ['kind', KINDS.map((k) => ({ value: k, label: t(`kind.${k}` as Key) }))],
+            ['station', stations.map((s) => ({ value: s, label: s }))],
+            ['district', districts.map((d) => ({ value: d, label: d }))],
+            ['severity', [...SEVERITIES].reverse().map((s) => ({ value: s, label: t(`severity.${s}` as Key) }))],
+          ] as const
+        ).map(([k, options]) => (
+          <SelectField
+            key={k}
+            class="field"
+            id={`f-${k}`}
+            label={t(`filter.${k}`)}
+            all={t('filter.all')}
+            value={filters[k]}
+            onChange={set(k)}
+            options={options}
+          />
+        ))}
         <button
           type="button"
           class="secondary"

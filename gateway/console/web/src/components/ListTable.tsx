@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact'
+import { ScrollTable } from './Table.tsx'
 
 interface ListTableProps<T> {
   /** null while loading. */
@@ -25,22 +26,23 @@ export function ListTable<T>({ items, count, loading, empty, labelledBy, tableCl
         {items ? count(items.length) : loading}
       </p>
       {items && items.length > 0 && (
-        <div class="table-wrap" tabIndex={0} role="region" aria-labelledby={labelledBy}>
-          <table class={`history ${tableClass}`}>
-            <thead>
-              <tr>
-                {columns.map((c, i) => (
-                  <th key={i} scope="col">
-                    {c}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>{items.map(row)}</tbody>
-          </table>
-        </div>
+        <ScrollTable labelledBy={labelledBy} tableClass={tableClass} columns={columns}>
+          {items.map(row)}
+        </ScrollTable>
       )}
       {items?.length === 0 && <p class="empty">{empty}</p>}
     </>
+  )
+}
+
+/**
+ * A button acting on one row. Its accessible name starts with the visible word (WCAG 2.5.3) and
+ * then names the row's thing, so a screen reader's list of buttons tells the rows apart.
+ */
+export function RowButton({ text, of, danger = false, onClick }: { text: string; of: string; danger?: boolean; onClick: () => void }) {
+  return (
+    <button type="button" class={danger ? 'danger' : 'secondary'} aria-label={`${text}: ${of}`} onClick={onClick}>
+      {text}
+    </button>
   )
 }

@@ -4,6 +4,7 @@ import { ApiError } from '../api.ts'
 import { loadConfig, saveConfig, type CameraConfig, type Point, type Zone } from '../cameras.ts'
 import { useI18n } from '../i18n.ts'
 import { Snapshot } from './CameraView.tsx'
+import { Field, SelectField, SubmitButton } from './Field.tsx'
 
 // The zone editor (docs/console.md, "Cameras"): polygons drawn with the mouse on the snapshot, or
 // typed as numbers, in the normalised frame coordinates of docs/vision.md (0..1, x right, y down),
@@ -11,7 +12,10 @@ import { Snapshot } from './CameraView.tsx'
 // everything again; its 400 message is shown as it comes.
 
 const ZONE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/
-type Tiling = 'auto' | 'on' | 'off'
+const TILINGS = ['auto', 'on', 'off'] as const
+type Tiling = (typeof TILINGS)[number]
+const ZONE_KINDS: ReadonlyArray<Zone['kind']> = ['count', 'flood']
+const AXES = [0, 1] as const
 
 const round = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000
 const pointsAttr = (ps: Point[]) => ps.map(([x, y]) => `${x},${y}`).join(' ')
@@ -137,8 +141,7 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
           <fieldset class="draft">
             <legend>{t('editor.newZone')}</legend>
             <div class="editor-fields">
-              <div>
-                <label for="zone-id">{t('editor.id')}</label>
+              <Field id="zone-id" label={t('editor.id')}>
                 <input
                   id="zone-id"
                   value={zoneId}
@@ -146,22 +149,20 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
                   autocomplete="off"
                   onInput={(e) => setZoneId(e.currentTarget.value.trim())}
                 />
-              </div>
-              <div>
-                <label for="zone-kind">{t('editor.kind')}</label>
-                <select id="zone-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value as Zone['kind'])}>
-                  <option value="count">{t('editor.kind.count')}</option>
-                  <option value="flood">{t('editor.kind.flood')}</option>
-                </select>
-              </div>
+              </Field>
+              <SelectField
+                id="zone-kind"
+                label={t('editor.kind')}
+                value={kind}
+                options={ZONE_KINDS.map((k) => ({ value: k, label: t(`editor.kind.${k}`) }))}
+                onChange={(v) => setKind(v as Zone['kind'])}
+              />
               {kind === 'count' && (
                 <>
-                  <div>
-                    <label for="zone-direction">{t('editor.direction')}</label>
+                  <Field id="zone-direction" label={t('editor.direction')}>
                     <input id="zone-direction" value={direction} maxLength={64} onInput={(e) => setDirection(e.currentTarget.value)} />
-                  </div>
-                  <div>
-                    <label for="zone-capacity">{t('editor.capacity')}</label>
+                  </Field>
+                  <Field id="zone-capacity" label={t('editor.capacity')}>
                     <input
                       id="zone-capacity"
                       type="number"
@@ -171,32 +172,26 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
                       value={capacity}
                       onInput={(e) => setCapacity(e.currentTarget.value)}
                     />
-                  </div>
+                  </Field>
                 </>
               )}
             </div>
             <p class="points-head">{t('editor.points')}</p>
             <ol class="points">
-              {points.map(([x, y], i) => (
+              {points.map((p, i) => (
                 <li key={i}>
-                  <input
-                    type="number"
-                    min={0}
-                    max={1}
-                    step={0.001}
-                    value={x}
-                    aria-label={t('editor.pointX', { n: i + 1 })}
-                    onChange={(e) => setPoint(i, 0, Number(e.currentTarget.value))}
-                  />
-                  <input
-                    type="number"
-                    min={0}
-                    max={1}
-                    step={0.001}
-                    value={y}
-                    aria-label={t('editor.pointY', { n: i + 1 })}
-                    onChange={(e) => setPoint(i, 1, Number(e.currentTarget.value))}
-                  />
+                  {AXES.map((axis) => (
+                    <input
+                      key={axis}
+                      type="number"
+                      min={0}
+                      max={1}
+                      step={0.001}
+                      value={p[axis]}
+                      aria-label={t(axis === 0 ? 'editor.pointX' : 'editor.pointY', { n: i + 1 })}
+                      onChange={(e) => setPoint(i, axis, Number(e.currentTarget.value))}
+                    />
+                  ))}
                   <button type="button" class="secondary" onClick={() => setPoints((ps) => ps.filter((_, j) => j !== i))}>
                     {t('editor.removePoint', { n: i + 1 })}
                   </button>
@@ -240,18 +235,16 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
             ))}
           </ul>
           <div class="editor-fields">
-            <div>
-              <label for="zone-tiling">{t('editor.tiling')}</label>
-              <select id="zone-tiling" value={tiling} onChange={(e) => setTiling(e.currentTarget.value as Tiling)}>
-                <option value="auto">{t('editor.tiling.auto')}</option>
-                <option value="on">{t('editor.tiling.on')}</option>
-                <option value="off">{t('editor.tiling.off')}</option>
-              </select>
-            </div>
-            <div class="wide">
-              <label for="zone-dry">{t('editor.dry')}</label>
+            <SelectField
+              id="zone-tiling"
+              label={t('editor.tiling')}
+              value={tiling}
+              options={TILINGS.map((v) => ({ value: v, label: t(`editor.tiling.${v}`) }))}
+              onChange={(v) => setTiling(v as Tiling)}
+            />
+            <Field id="zone-dry" label={t('editor.dry')} class="wide">
               <input id="zone-dry" value={dry} maxLength={4096} autocomplete="off" onInput={(e) => setDry(e.currentTarget.value)} />
-            </div>
+            </Field>
           </div>
         </fieldset>
         {status && (
@@ -260,9 +253,7 @@ export function ZoneEditor({ id, name, ts, side }: { id: string; name: string; t
           </p>
         )}
         <div class="editor-actions">
-          <button type="submit" disabled={busy || !ready}>
-            {busy ? t('editor.saving') : t('editor.save')}
-          </button>
+          <SubmitButton busy={busy} disabled={!ready} busyText={t('editor.saving')} text={t('editor.save')} />
         </div>
       </form>
     </>

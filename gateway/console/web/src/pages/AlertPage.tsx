@@ -1,12 +1,14 @@
 import { useEffect, useState } from 'preact/hooks'
 import { devicesOf, loadAlert, romanLevel, type Alert } from '../alerts.ts'
-import { ApiError } from '../api.ts'
 import { ActionDialog } from '../components/ActionDialog.tsx'
 import { AlertFacts, SeverityBadge, type AlertAction } from '../components/AlertCard.tsx'
 import { Banner } from '../components/Banner.tsx'
 import { formatNumber, formatTime, useI18n } from '../i18n.ts'
 import type { LiveAlerts } from '../live.ts'
-import { navigate } from '../router.ts'
+import { AppLink } from '../components/AppLink.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { ScrollTable } from '../components/Table.tsx'
+import { loadFailureText } from '../failure.ts'
 
 /** One alert and its whole history (GET /alerts/:id), refetched when the stream reports a change. */
 export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; canAct: boolean }) {
@@ -18,12 +20,7 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
     let current = true
     loadAlert(id).then(
       (a) => current && (setAlert(a), setError(null)),
-      (err: unknown) => {
-        if (!current) return
-        setError(
-          err instanceof ApiError && err.status === 404 ? t('history.notFound') : t('error.server', { message: (err as Error).message }),
-        )
-      },
+      (err: unknown) => current && setError(loadFailureText(t, err, t('history.notFound'))),
     )
     return () => {
       current = false
@@ -31,27 +28,16 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
   }, [id, live.version])
 
   const back = (
-    <a
-      class="back"
-      href="/"
-      onClick={(e) => {
-        e.preventDefault()
-        navigate('/')
-      }}
-    >
+    <AppLink class="back" href="/">
       {t('history.back')}
-    </a>
+    </AppLink>
   )
   if (!alert) {
     return (
       <section class="alert-page" aria-labelledby="history-heading">
         {back}
         <h1 id="history-heading">{t('history.heading')}</h1>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} />
       </section>
     )
   }
@@ -87,37 +73,26 @@ export function AlertPage({ id, live, canAct }: { id: string; live: LiveAlerts; 
           </div>
         )}
       </div>
-      <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="history-heading">
-        <table class="history">
-          <thead>
-            <tr>
-              <th scope="col">{t('history.when')}</th>
-              <th scope="col">{t('history.action')}</th>
-              <th scope="col">{t('history.severity')}</th>
-              <th scope="col">{t('history.value')}</th>
-              <th scope="col">{t('history.by')}</th>
-              <th scope="col">{t('history.note')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {history.map((h) => (
-              <tr key={h.seq}>
-                <td data-label={t('history.when')}>{formatTime(lang, h.at)}</td>
-                <td data-label={t('history.action')}>{t(`historyAction.${h.action}`)}</td>
-                <td data-label={t('history.severity')}>
-                  {t(`severity.${h.severity}`)}
-                  {h.level ? ` (${romanLevel(h.level)})` : ''}
-                </td>
-                <td data-label={t('history.value')}>
-                  {h.value !== undefined ? `${formatNumber(lang, h.value)}${alert.unit ? ` ${alert.unit}` : ''}` : null}
-                </td>
-                <td data-label={t('history.by')}>{h.by === 'system' ? t('by.system') : h.by}</td>
-                <td data-label={t('history.note')}>{h.note ?? null}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ScrollTable
+        labelledBy="history-heading"
+        columns={[t('history.when'), t('history.action'), t('history.severity'), t('history.value'), t('history.by'), t('history.note')]}
+      >
+        {history.map((h) => (
+          <tr key={h.seq}>
+            <td data-label={t('history.when')}>{formatTime(lang, h.at)}</td>
+            <td data-label={t('history.action')}>{t(`historyAction.${h.action}`)}</td>
+            <td data-label={t('history.severity')}>
+              {t(`severity.${h.severity}`)}
+              {h.level ? ` (${romanLevel(h.level)})` : ''}
+            </td>
+            <td data-label={t('history.value')}>
+              {h.value !== undefined ? `${formatNumber(lang, h.value)}${alert.unit ? ` ${alert.unit}` : ''}` : null}
+            </td>
+            <td data-label={t('history.by')}>{h.by === 'system' ? t('by.system') : h.by}</td>
+            <td data-label={t('history.note')}>{h.note ?? null}</td>
+          </tr>
+        ))}
+      </ScrollTable>
       {action && (
         <ActionDialog
           alert={alert}

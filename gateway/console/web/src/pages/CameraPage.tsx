@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
 import { loadCamera, total, useCameraFeed, type Camera, type Detection } from '../cameras.ts'
 import { Snapshot, ZoneCounts } from '../components/CameraView.tsx'
 import { ZoneEditor } from '../components/ZoneEditor.tsx'
 import { formatTime, useI18n } from '../i18n.ts'
-import { navigate } from '../router.ts'
+import { AppLink } from '../components/AppLink.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { ScrollTable } from '../components/Table.tsx'
+import { loadFailureText } from '../failure.ts'
 
 /**
  * One camera: its latest analysed frame and counts, the vehicles over the last hour, and for
@@ -16,11 +18,7 @@ export function CameraPage({ id, canEdit }: { id: string; canEdit: boolean }) {
   const [error, setError] = useState<string | null>(null)
   const feed = useCameraFeed(id, 'hour')
   useEffect(() => {
-    loadCamera(id).then(setCamera, (err: unknown) => {
-      setError(
-        err instanceof ApiError && err.status === 404 ? t('camera.notFound') : t('error.server', { message: (err as Error).message }),
-      )
-    })
+    loadCamera(id).then(setCamera, (err: unknown) => setError(loadFailureText(t, err, t('camera.notFound'))))
   }, [id])
   const name = camera?.name ?? id
   const side = (
@@ -34,22 +32,11 @@ export function CameraPage({ id, canEdit }: { id: string; canEdit: boolean }) {
   )
   return (
     <section class="camera-page" aria-labelledby="camera-heading">
-      <a
-        class="back"
-        href="/cameras"
-        onClick={(e) => {
-          e.preventDefault()
-          navigate('/cameras')
-        }}
-      >
+      <AppLink class="back" href="/cameras">
         {t('camera.back')}
-      </a>
+      </AppLink>
       <h1 id="camera-heading">{name}</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       {camera && (
         <>
           {canEdit ? (
@@ -105,37 +92,22 @@ function History({ records }: { records: Detection[] }) {
       >
         <polyline points={records.length === 1 ? `0,${H / 2} ${W},${H / 2}` : points} />
       </svg>
-      <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="history-h">
-        <table class="history">
-          <thead>
-            <tr>
-              <th scope="col">{t('camera.time')}</th>
-              <th scope="col">{t('camera.all')}</th>
-              {zones.map((z) => (
-                <th key={z} scope="col">
-                  {z}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {last.map((r) => (
-              <tr key={r.ts}>
-                <td data-label={t('camera.time')}>{formatTime(lang, r.ts)}</td>
-                <td data-label={t('camera.all')}>{total(r.counts)}</td>
-                {zones.map((z) => {
-                  const zr = r.zones?.find((x) => x.zone === z)
-                  return (
-                    <td key={z} data-label={z}>
-                      {zr ? total(zr.counts) : ''}
-                    </td>
-                  )
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ScrollTable labelledBy="history-h" columns={[t('camera.time'), t('camera.all'), ...zones.map((z) => ({ key: z, label: z }))]}>
+        {last.map((r) => (
+          <tr key={r.ts}>
+            <td data-label={t('camera.time')}>{formatTime(lang, r.ts)}</td>
+            <td data-label={t('camera.all')}>{total(r.counts)}</td>
+            {zones.map((z) => {
+              const zr = r.zones?.find((x) => x.zone === z)
+              return (
+                <td key={z} data-label={z}>
+                  {zr ? total(zr.counts) : ''}
+                </td>
+              )
+            })}
+          </tr>
+        ))}
+      </ScrollTable>
     </section>
   )
 }

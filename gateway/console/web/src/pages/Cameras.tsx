@@ -2,7 +2,8 @@ import { useEffect, useState } from 'preact/hooks'
 import { loadCameras, useCameraFeed, type Camera } from '../cameras.ts'
 import { Snapshot, ZoneCounts } from '../components/CameraView.tsx'
 import { useI18n } from '../i18n.ts'
-import { navigate } from '../router.ts'
+import { AppLink } from '../components/AppLink.tsx'
+import { LoadState } from '../components/LoadState.tsx'
 
 /** The camera grid: each camera's latest analysed frame with its per-zone counts, kept current. */
 export function Cameras() {
@@ -18,13 +19,12 @@ export function Cameras() {
         <h1 id="cameras-heading">{t('cameras.heading')}</h1>
         <p class="muted">{t('cameras.refresh')}</p>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {t('error.server', { message: error })}
-        </p>
-      )}
-      {!cameras && !error && <p class="count">{t('cameras.loading')}</p>}
-      {cameras && cameras.length === 0 && <p class="empty">{t('cameras.empty')}</p>}
+      <LoadState
+        items={cameras}
+        error={error && t('error.server', { message: error })}
+        loading={t('cameras.loading')}
+        empty={t('cameras.empty')}
+      />
       <ul class="camera-grid">
         {cameras?.map((c) => (
           <CameraCard key={c.id} camera={c} />
@@ -42,15 +42,7 @@ function CameraCard({ camera }: { camera: Camera }) {
   return (
     <li class="camera-card" data-camera={camera.id}>
       <h2>
-        <a
-          href={href}
-          onClick={(e) => {
-            e.preventDefault()
-            navigate(href)
-          }}
-        >
-          {name}
-        </a>
+        <AppLink href={href}>{name}</AppLink>
       </h2>
       <p class="muted">{[camera.id, camera.district].filter(Boolean).join(' · ')}</p>
       <Snapshot id={camera.id} name={name} ts={feed.latest?.ts} />

@@ -1,5 +1,4 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
 import { listDevices, removeDevice, rotateSecret, setState, type Device, type Registered } from '../devices.ts'
 import { formatNumber, formatTime, useI18n, type Lang } from '../i18n.ts'
 import { isSilent, loadLatest, type Latest } from '../stations.ts'
@@ -7,11 +6,15 @@ import { ConfirmDialog } from './DevicesConfirm.tsx'
 import { CredentialsPanel } from './DevicesCredentials.tsx'
 import { DeviceForm } from './DevicesForm.tsx'
 import { RejectsDialog } from './DevicesRejects.tsx'
-import { ListTable } from '../components/ListTable.tsx'
+import { ListTable, RowButton } from '../components/ListTable.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { asApiError, failureText } from '../failure.ts'
 
 /** Degrees as registered (up to 6 decimals, about 0.1 m), with the language's decimal sign. */
 const coordinate = (lang: Lang, n: number) =>
   new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: 6 }).format(n)
+
+const COLUMNS = ['id', 'name', 'kind', 'station', 'district', 'location', 'state', 'signal', 'battery', 'lastSeen'] as const
 
 type Pending = { device: Device; action: 'rotate' | 'remove' } | null
 
@@ -28,13 +31,7 @@ export function Devices({ canManage }: { canManage: boolean }) {
   const [pending, setPending] = useState<Pending>(null)
   const [rejectsOf, setRejectsOf] = useState<Device | null>(null)
 
-  const fail = useCallback(
-    (err: unknown) => {
-      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-      setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-    },
-    [t],
-  )
+  const fail = useCallback((err: unknown) => setError(failureText(t, asApiError(err))), [t])
   // Battery and last seen come from each device's newest reading (GET /readings/latest; `battery`
   // is a telemetry metric of every kind, docs/mqtt.md); a list without them still shows.
   const [latest, setLatest] = useState<ReadonlyMap<string, Latest>>(new Map())
@@ -97,11 +94,7 @@ export function Devices({ canManage }: { canManage: boolean }) {
         />
       )}
       {canManage && <DeviceForm onRegistered={(r) => credentials(r, false)} />}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       <ListTable
         items={devices}
         count={(n) => t('devices.count', { count: n })}
@@ -109,19 +102,7 @@ export function Devices({ canManage }: { canManage: boolean }) {
         empty={t('devices.empty')}
         labelledBy="devices-heading"
         tableClass="device-list"
-        columns={[
-          t('devices.id'),
-          t('devices.name'),
-          t('devices.kind'),
-          t('devices.station'),
-          t('devices.district'),
-          t('devices.location'),
-          t('devices.state'),
-          t('devices.signal'),
-          t('devices.battery'),
-          t('devices.lastSeen'),
-          ...(canManage ? [t('devices.actions')] : []),
-        ]}
+        columns={[...COLUMNS, ...(canManage ? (['actions'] as const) : [])].map((c) => t(`devices.${c}`))}
         row={(d) => {
           const l = latest.get(d.id)
           const battery = l?.values.battery
@@ -157,41 +138,21 @@ export function Devices({ canManage }: { canManage: boolean }) {
               {canManage && (
                 <td data-label={t('devices.actions')}>
                   <div class="device-actions">
-                    {/* Each name starts with the visible word (WCAG 2.5.3), then names the device. */}
-                    <button
-                      type="button"
-                      class="secondary"
-                      aria-label={`${t('devices.rejects')}: ${label(d)}`}
-                      onClick={() => setRejectsOf(d)}
-                    >
-                      {t('devices.rejects')}
-                    </button>
+                    <RowButton text={t('devices.rejects')} of={label(d)} onClick={() => setRejectsOf(d)} />
                     {d.state !== 'decommissioned' && (
                       <>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`${t('devices.rotate')}: ${label(d)}`}
-                          onClick={() => setPending({ device: d, action: 'rotate' })}
-                        >
-                          {t('devices.rotate')}
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`${t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}: ${label(d)}`}
+                        <RowButton text={t('devices.rotate')} of={label(d)} onClick={() => setPending({ device: d, action: 'rotate' })} />
+                        <RowButton
+                          text={t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
+                          of={label(d)}
                           onClick={() => void toggle(d)}
-                        >
-                          {t(d.state === 'active' ? 'devices.disable' : 'devices.enable')}
-                        </button>
-                        <button
-                          type="button"
-                          class="danger"
-                          aria-label={`${t('devices.remove')}: ${label(d)}`}
+                        />
+                        <RowButton
+                          text={t('devices.remove')}
+                          of={label(d)}
+                          danger
                           onClick={() => setPending({ device: d, action: 'remove' })}
-                        >
-                          {t('devices.remove')}
-                        </button>
+                        />
                       </>
                     )}
                   </div>

@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
 import { DEVICE_KINDS, registerDevice, type DeviceKind, type NewDevice, type Registered } from '../devices.ts'
 import { useI18n } from '../i18n.ts'
+import { useSubmit } from '../failure.ts'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { Field, SelectField, SubmitButton } from '../components/Field.tsx'
 
 const EMPTY = { kind: 'water_level' as DeviceKind, id: '', name: '', station: '', district: '', lat: '', lon: '' }
 
@@ -15,8 +17,7 @@ function coordinate(text: string): number | undefined {
 export function DeviceForm({ onRegistered }: { onRegistered: (r: Registered) => void }) {
   const { t } = useI18n()
   const [f, setF] = useState(EMPTY)
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  const { busy, error, setError, run } = useSubmit(t, (e) => (e.status === 409 ? t('devices.form.taken') : undefined))
   const field = (key: keyof typeof EMPTY) => ({
     id: `device-${key}`,
     name: key,
@@ -41,16 +42,10 @@ export function DeviceForm({ onRegistered }: { onRegistered: (r: Registered) => 
       ...(f.district.trim() ? { district: f.district.trim() } : {}),
       ...(lat !== undefined && lon !== undefined ? { location: { lat, lon } } : {}),
     }
-    setBusy(true)
-    try {
+    await run(async () => {
       onRegistered(await registerDevice(body))
       setF(EMPTY)
-    } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-      setError(e.status === 0 ? t('error.network') : e.status === 409 ? t('devices.form.taken') : t('error.server', { message: e.message }))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (
@@ -58,18 +53,16 @@ export function DeviceForm({ onRegistered }: { onRegistered: (r: Registered) => 
       <summary>{t('devices.form.heading')}</summary>
       <form onSubmit={submit}>
         <div class="form-grid">
-          <div>
-            <label for="device-kind">{t('devices.kind')}</label>
-            <select {...field('kind')} required>
-              {DEVICE_KINDS.map((k) => (
-                <option key={k} value={k}>
-                  {t(`devices.kind.${k}`)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div>
-            <label for="device-id">{t('devices.form.id')}</label>
+          <SelectField
+            id="device-kind"
+            name="kind"
+            label={t('devices.kind')}
+            value={f.kind}
+            required
+            options={DEVICE_KINDS.map((k) => ({ value: k, label: t(`devices.kind.${k}`) }))}
+            onChange={(v) => setF({ ...f, kind: v as DeviceKind })}
+          />
+          <Field id="device-id" label={t('devices.form.id')} hint={t('devices.form.idHint')}>
             <input
               {...field('id')}
               pattern="[a-z0-9][a-z0-9\-]{2,63}"
@@ -77,39 +70,25 @@ export function DeviceForm({ onRegistered }: { onRegistered: (r: Registered) => 
               autocomplete="off"
               aria-describedby="device-id-hint"
             />
-            <p id="device-id-hint" class="hint">
-              {t('devices.form.idHint')}
-            </p>
-          </div>
-          <div>
-            <label for="device-name">{t('devices.name')}</label>
+          </Field>
+          <Field id="device-name" label={t('devices.name')}>
             <input {...field('name')} required maxLength={200} autocomplete="off" />
-          </div>
-          <div>
-            <label for="device-station">{t('devices.station')}</label>
+          </Field>
+          <Field id="device-station" label={t('devices.station')}>
             <input {...field('station')} pattern="[A-Za-z0-9][A-Za-z0-9_.\-]*" maxLength={64} autocomplete="off" />
-          </div>
-          <div>
-            <label for="device-district">{t('devices.district')}</label>
+          </Field>
+          <Field id="device-district" label={t('devices.district')}>
             <input {...field('district')} maxLength={100} autocomplete="off" />
-          </div>
-          <div>
-            <label for="device-lat">{t('devices.form.lat')}</label>
+          </Field>
+          <Field id="device-lat" label={t('devices.form.lat')}>
             <input {...field('lat')} inputMode="decimal" autocomplete="off" />
-          </div>
-          <div>
-            <label for="device-lon">{t('devices.form.lon')}</label>
+          </Field>
+          <Field id="device-lon" label={t('devices.form.lon')}>
             <input {...field('lon')} inputMode="decimal" autocomplete="off" />
-          </div>
+          </Field>
         </div>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? t('action.busy') : t('devices.form.submit')}
-        </button>
+        <ErrorText message={error} />
+        <SubmitButton busy={busy} busyText={t('action.busy')} text={t('devices.form.submit')} />
       </form>
     </details>
   )

@@ -1,37 +1,27 @@
 import { useState } from 'preact/hooks'
-import { ApiError, auth, type Session } from '../api.ts'
+import { auth, type Session } from '../api.ts'
 import { useI18n, type Key } from '../i18n.ts'
+import { useSubmit } from '../failure.ts'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { SubmitButton } from '../components/Field.tsx'
 
 export function Login({ notice, onLogin }: { notice: Key | null; onLogin: (s: Session) => void }) {
   const { t } = useI18n()
   const [username, setUsername] = useState('')
   const [password, setPassword] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  const { busy, error, run } = useSubmit(t, (e) =>
+    e.status === 401
+      ? t('login.wrong')
+      : e.status === 429
+        ? t('login.limited', { seconds: e.retryAfter ?? 60 })
+        : e.status === 404
+          ? t('login.unavailable')
+          : undefined,
+  )
 
   const submit = async (ev: Event) => {
     ev.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      onLogin(await auth.login(username, password))
-    } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-      setError(
-        e.status === 401
-          ? t('login.wrong')
-          : e.status === 429
-            ? t('login.limited', { seconds: e.retryAfter ?? 60 })
-            : e.status === 404
-              ? t('login.unavailable')
-              : e.status === 0
-                ? t('error.network')
-                : t('error.server', { message: e.message }),
-      )
-      setPassword('')
-    } finally {
-      setBusy(false)
-    }
+    if (!(await run(async () => onLogin(await auth.login(username, password))))) setPassword('')
   }
 
   return (
@@ -64,14 +54,8 @@ export function Login({ notice, onLogin }: { notice: Key | null; onLogin: (s: Se
           value={password}
           onInput={(e) => setPassword(e.currentTarget.value)}
         />
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? t('login.busy') : t('login.submit')}
-        </button>
+        <ErrorText message={error} />
+        <SubmitButton busy={busy} busyText={t('login.busy')} text={t('login.submit')} />
       </form>
     </section>
   )

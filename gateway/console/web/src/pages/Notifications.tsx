@@ -1,17 +1,20 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
 import { useI18n } from '../i18n.ts'
 import { listContacts, removeContact, sendTest, type Contact, type TestResult } from '../notifications.ts'
 import { ConfirmDialog } from './DevicesConfirm.tsx'
 import { ContactDialog } from './NotificationsForm.tsx'
 import { Outbox } from './NotificationsOutbox.tsx'
-import { ListTable } from '../components/ListTable.tsx'
+import { ListTable, RowButton } from '../components/ListTable.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { asApiError, failureText } from '../failure.ts'
 
 /**
  * Who is told of which alerts, how, and what was sent (docs/console.md, "Notifications"): the
  * contacts with add/edit/remove and a test message, and the outbox. Officers and admins only,
  * as the API (docs/api.md, roles); a scoped officer sees the contacts and messages of their places.
  */
+const COLUMNS = ['name', 'phone', 'tier', 'places', 'minSeverity', 'channels', 'quiet', 'actions'] as const
+
 export function Notifications() {
   const { t } = useI18n()
   const [contacts, setContacts] = useState<Contact[] | null>(null)
@@ -22,13 +25,7 @@ export function Notifications() {
   const [warnings, setWarnings] = useState<string[]>([])
   const [outboxKey, setOutboxKey] = useState(0)
 
-  const fail = useCallback(
-    (err: unknown) => {
-      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-      setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-    },
-    [t],
-  )
+  const fail = useCallback((err: unknown) => setError(failureText(t, asApiError(err))), [t])
   const reload = useCallback(
     () =>
       listContacts().then((c) => {
@@ -70,11 +67,7 @@ export function Notifications() {
       <button type="button" onClick={() => setEditing('new')}>
         {t('notif.add')}
       </button>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       {warnings.map((w) => (
         <p key={w} class="error" role="status">
           {t('notif.warning', { text: w })}
@@ -104,16 +97,7 @@ export function Notifications() {
         empty={t('notif.contacts.empty')}
         labelledBy="contacts-heading"
         tableClass="contact-list"
-        columns={[
-          t('notif.name'),
-          t('notif.phone'),
-          t('notif.tier'),
-          t('notif.places'),
-          t('notif.minSeverity'),
-          t('notif.channels'),
-          t('notif.quiet'),
-          t('notif.actions'),
-        ]}
+        columns={COLUMNS.map((c) => t(`notif.${c}`))}
         row={(c) => (
           <tr key={c.id} data-contact-id={c.id}>
             <td data-label={t('notif.name')} class="contact-name">
@@ -131,16 +115,9 @@ export function Notifications() {
             </td>
             <td data-label={t('notif.actions')}>
               <div class="device-actions">
-                {/* Each name starts with the visible word (WCAG 2.5.3), then names the contact. */}
-                <button type="button" class="secondary" aria-label={`${t('notif.test')}: ${label(c)}`} onClick={() => void test(c)}>
-                  {t('notif.test')}
-                </button>
-                <button type="button" class="secondary" aria-label={`${t('notif.edit')}: ${label(c)}`} onClick={() => setEditing(c)}>
-                  {t('notif.edit')}
-                </button>
-                <button type="button" class="danger" aria-label={`${t('notif.remove')}: ${label(c)}`} onClick={() => setRemoving(c)}>
-                  {t('notif.remove')}
-                </button>
+                <RowButton text={t('notif.test')} of={label(c)} onClick={() => void test(c)} />
+                <RowButton text={t('notif.edit')} of={label(c)} onClick={() => setEditing(c)} />
+                <RowButton text={t('notif.remove')} of={label(c)} danger onClick={() => setRemoving(c)} />
               </div>
             </td>
           </tr>

@@ -1,9 +1,12 @@
 import { useState } from 'preact/hooks'
 import { KINDS, SEVERITIES, type Kind, type Severity } from '../alerts.ts'
-import { ApiError, type Role } from '../api.ts'
+import type { Role } from '../api.ts'
 import { useI18n } from '../i18n.ts'
 import { addContact, CHANNELS, editContact, splitList, type Channel, type Contact, type ContactInput } from '../notifications.ts'
 import { useModal } from '../modal.ts'
+import { useSubmit } from '../failure.ts'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { Field, SelectField, SubmitButton, type Option } from '../components/Field.tsx'
 
 const ROLES: Role[] = ['officer', 'admin', 'technician', 'viewer']
 
@@ -37,8 +40,7 @@ export function ContactDialog({
     to: contact?.quiet_hours?.to ?? '',
     bypass: contact?.quiet_hours?.bypass ?? ('critical' as Severity),
   })
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  const { busy, error, setError, run } = useSubmit(t)
   const text = (key: 'name' | 'phone' | 'zalo' | 'tier' | 'stations' | 'districts' | 'from' | 'to') => ({
     id: `contact-${key}`,
     name: key,
@@ -46,6 +48,7 @@ export function ContactDialog({
     onInput: (e: Event) => setF({ ...f, [key]: (e.currentTarget as HTMLInputElement).value }),
   })
   const toggle = <T,>(list: T[], v: T) => (list.includes(v) ? list.filter((x) => x !== v) : [...list, v])
+  const severities = (list: readonly Severity[]) => list.map((s) => ({ value: s, label: t(`severity.${s}`) }))
 
   const submit = async (ev: Event) => {
     ev.preventDefault()
@@ -67,15 +70,7 @@ export function ContactDialog({
       channels: f.channels,
       quiet_hours: f.from && f.to ? { from: f.from, to: f.to, bypass: f.bypass } : null,
     }
-    setBusy(true)
-    try {
-      onSaved(contact ? await editContact(contact.id, input) : await addContact(input))
-    } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-      setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-    } finally {
-      setBusy(false)
-    }
+    await run(async () => onSaved(contact ? await editContact(contact.id, input) : await addContact(input)))
   }
 
   return (
@@ -83,127 +78,108 @@ export function ContactDialog({
       <form onSubmit={submit}>
         <h2 id="contact-title">{contact ? t('notif.form.edit', { name: contact.name }) : t('notif.form.add')}</h2>
         <div class="form-grid">
-          <div>
-            <label for="contact-name">{t('notif.name')}</label>
+          <Field id="contact-name" label={t('notif.name')}>
             <input {...text('name')} required maxLength={100} autocomplete="off" />
-          </div>
-          <div>
-            <label for="contact-phone">{t('notif.phone')}</label>
+          </Field>
+          <Field id="contact-phone" label={t('notif.phone')}>
             <input {...text('phone')} type="tel" pattern="(\+?84|0)[0-9]{9,10}" autocomplete="off" />
-          </div>
-          <div>
-            <label for="contact-zalo">{t('notif.zalo')}</label>
+          </Field>
+          <Field id="contact-zalo" label={t('notif.zalo')}>
             <input {...text('zalo')} pattern="[0-9A-Za-z_\-]{1,64}" autocomplete="off" />
-          </div>
-          <div>
-            <label for="contact-role">{t('notif.role')}</label>
-            <select id="contact-role" value={f.role} onChange={(e) => setF({ ...f, role: e.currentTarget.value as Role })}>
-              {ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {t(`role.${r}`)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div>
-            <label for="contact-tier">{t('notif.tier')}</label>
+          </Field>
+          <SelectField
+            id="contact-role"
+            label={t('notif.role')}
+            value={f.role}
+            options={ROLES.map((r) => ({ value: r, label: t(`role.${r}`) }))}
+            onChange={(v) => setF({ ...f, role: v as Role })}
+          />
+          <Field id="contact-tier" label={t('notif.tier')} hint={t('notif.tierHint')}>
             <input {...text('tier')} type="number" min={1} max={9} aria-describedby="contact-tier-hint" />
-            <p id="contact-tier-hint" class="hint">
-              {t('notif.tierHint')}
-            </p>
-          </div>
-          <div>
-            <label for="contact-min">{t('notif.minSeverity')}</label>
-            <select id="contact-min" value={f.min} onChange={(e) => setF({ ...f, min: e.currentTarget.value as Severity })}>
-              {SEVERITIES.map((s) => (
-                <option key={s} value={s}>
-                  {t(`severity.${s}`)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div>
-            <label for="contact-stations">{t('notif.stations')}</label>
+          </Field>
+          <SelectField
+            id="contact-min"
+            label={t('notif.minSeverity')}
+            value={f.min}
+            options={severities(SEVERITIES)}
+            onChange={(v) => setF({ ...f, min: v as Severity })}
+          />
+          <Field id="contact-stations" label={t('notif.stations')}>
             <input {...text('stations')} autocomplete="off" aria-describedby="contact-places-hint" />
-          </div>
-          <div>
-            <label for="contact-districts">{t('notif.districts')}</label>
+          </Field>
+          <Field id="contact-districts" label={t('notif.districts')} hint={t('notif.placesHint')} hintId="contact-places-hint">
             <input {...text('districts')} autocomplete="off" aria-describedby="contact-places-hint" />
-            <p id="contact-places-hint" class="hint">
-              {t('notif.placesHint')}
-            </p>
-          </div>
+          </Field>
         </div>
-        <fieldset class="checks">
-          <legend>{t('notif.channels')}</legend>
-          {CHANNELS.map((c) => (
-            <label key={c}>
-              <input
-                type="checkbox"
-                name="channels"
-                value={c}
-                checked={f.channels.includes(c)}
-                onChange={() => setF({ ...f, channels: toggle(f.channels, c) })}
-              />{' '}
-              {t(`notif.channel.${c}`)}
-            </label>
-          ))}
-        </fieldset>
-        <fieldset class="checks">
-          <legend>{t('notif.kinds')}</legend>
-          {KINDS.map((k) => (
-            <label key={k}>
-              <input
-                type="checkbox"
-                name="kinds"
-                value={k}
-                checked={f.kinds.includes(k)}
-                onChange={() => setF({ ...f, kinds: toggle(f.kinds, k) })}
-              />{' '}
-              {t(`kind.${k}`)}
-            </label>
-          ))}
-        </fieldset>
+        <Checks
+          name="channels"
+          legend={t('notif.channels')}
+          options={CHANNELS.map((c) => ({ value: c, label: t(`notif.channel.${c}`) }))}
+          checked={f.channels}
+          onToggle={(c) => setF({ ...f, channels: toggle(f.channels, c) })}
+        />
+        <Checks
+          name="kinds"
+          legend={t('notif.kinds')}
+          options={KINDS.map((k) => ({ value: k, label: t(`kind.${k}`) }))}
+          checked={f.kinds}
+          onToggle={(k) => setF({ ...f, kinds: toggle(f.kinds, k) })}
+        />
         <fieldset class="quiet">
           <legend>{t('notif.quiet')}</legend>
           <div class="form-grid">
-            <div>
-              <label for="contact-from">{t('notif.quiet.from')}</label>
-              <input {...text('from')} type="time" aria-describedby="contact-quiet-hint" />
-            </div>
-            <div>
-              <label for="contact-to">{t('notif.quiet.to')}</label>
-              <input {...text('to')} type="time" aria-describedby="contact-quiet-hint" />
-            </div>
-            <div>
-              <label for="contact-bypass">{t('notif.quiet.bypass')}</label>
-              <select id="contact-bypass" value={f.bypass} onChange={(e) => setF({ ...f, bypass: e.currentTarget.value as Severity })}>
-                {SEVERITIES.filter((s) => s !== 'info').map((s) => (
-                  <option key={s} value={s}>
-                    {t(`severity.${s}`)}
-                  </option>
-                ))}
-              </select>
-            </div>
+            {(['from', 'to'] as const).map((k) => (
+              <Field key={k} id={`contact-${k}`} label={t(`notif.quiet.${k}`)}>
+                <input {...text(k)} type="time" aria-describedby="contact-quiet-hint" />
+              </Field>
+            ))}
+            <SelectField
+              id="contact-bypass"
+              label={t('notif.quiet.bypass')}
+              value={f.bypass}
+              options={severities(SEVERITIES.filter((s) => s !== 'info'))}
+              onChange={(v) => setF({ ...f, bypass: v as Severity })}
+            />
           </div>
           <p id="contact-quiet-hint" class="hint">
             {t('notif.quiet.hint')}
           </p>
         </fieldset>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} />
         <div class="dialog-buttons">
           <button type="button" class="secondary" onClick={onClose}>
             {t('action.cancel')}
           </button>
-          <button type="submit" disabled={busy}>
-            {busy ? t('action.busy') : t('notif.save')}
-          </button>
+          <SubmitButton busy={busy} busyText={t('action.busy')} text={t('notif.save')} />
         </div>
       </form>
     </dialog>
+  )
+}
+
+/** A fieldset of checkboxes, one a choice, the checked ones those in `checked`. */
+function Checks<T extends string>({
+  name,
+  legend,
+  options,
+  checked,
+  onToggle,
+}: {
+  name: string
+  legend: string
+  options: Array<Option & { value: T }>
+  checked: readonly T[]
+  onToggle: (value: T) => void
+}) {
+  return (
+    <fieldset class="checks">
+      <legend>{legend}</legend>
+      {options.map((o) => (
+        <label key={o.value}>
+          <input type="checkbox" name={name} value={o.value} checked={checked.includes(o.value)} onChange={() => onToggle(o.value)} />{' '}
+          {o.label}
+        </label>
+      ))}
+    </fieldset>
   )
 }

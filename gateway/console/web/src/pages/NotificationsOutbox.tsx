@@ -1,29 +1,29 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
 import { formatTime, useI18n } from '../i18n.ts'
 import { CHANNELS, listNotifications, OUTBOX_STATES, type Channel, type Notification, type OutboxState } from '../notifications.ts'
 import { ListTable } from '../components/ListTable.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { SelectField } from '../components/Field.tsx'
+import { asApiError, failureText } from '../failure.ts'
+
+const COLUMNS = ['when', 'to', 'channel', 'text', 'state', 'attempts', 'answer'] as const
 
 /** The outbox (GET /notifications), newest first, filtered by state and channel. */
 export function Outbox({ reloadKey }: { reloadKey: number }) {
   const { t, lang } = useI18n()
-  const [state, setState] = useState<OutboxState | ''>('')
-  const [channel, setChannel] = useState<Channel | ''>('')
+  const [filter, setFilter] = useState<{ state: OutboxState | ''; channel: Channel | '' }>({ state: '', channel: '' })
   const [items, setItems] = useState<Notification[] | null>(null)
   const [error, setError] = useState<string | null>(null)
   const load = useCallback(
     () =>
-      listNotifications({ state, channel }).then(
+      listNotifications(filter).then(
         (p) => {
           setItems(p.items)
           setError(null)
         },
-        (err: unknown) => {
-          const e = err instanceof ApiError ? err : new ApiError(0, 'network')
-          setError(e.status === 0 ? t('error.network') : t('error.server', { message: e.message }))
-        },
+        (err: unknown) => setError(failureText(t, asApiError(err))),
       ),
-    [state, channel, t],
+    [filter, t],
   )
   useEffect(() => {
     void load()
@@ -33,37 +33,27 @@ export function Outbox({ reloadKey }: { reloadKey: number }) {
     <section class="outbox" aria-labelledby="outbox-heading">
       <h2 id="outbox-heading">{t('notif.outbox')}</h2>
       <div class="outbox-filters">
-        <div>
-          <label for="outbox-state">{t('notif.outbox.state')}</label>
-          <select id="outbox-state" value={state} onChange={(e) => setState(e.currentTarget.value as OutboxState | '')}>
-            <option value="">{t('notif.all')}</option>
-            {OUTBOX_STATES.map((s) => (
-              <option key={s} value={s}>
-                {t(`notif.state.${s}`)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="outbox-channel">{t('notif.outbox.channel')}</label>
-          <select id="outbox-channel" value={channel} onChange={(e) => setChannel(e.currentTarget.value as Channel | '')}>
-            <option value="">{t('notif.all')}</option>
-            {CHANNELS.map((c) => (
-              <option key={c} value={c}>
-                {t(`notif.channel.${c}`)}
-              </option>
-            ))}
-          </select>
-        </div>
+        {(
+          [
+            ['state', OUTBOX_STATES.map((s) => ({ value: s, label: t(`notif.state.${s}`) }))],
+            ['channel', CHANNELS.map((c) => ({ value: c, label: t(`notif.channel.${c}`) }))],
+          ] as const
+        ).map(([k, options]) => (
+          <SelectField
+            key={k}
+            id={`outbox-${k}`}
+            label={t(`notif.outbox.${k}`)}
+            all={t('notif.all')}
+            value={filter[k]}
+            options={options}
+            onChange={(v) => setFilter({ ...filter, [k]: v })}
+          />
+        ))}
         <button type="button" class="secondary" onClick={() => void load()}>
           {t('notif.outbox.refresh')}
         </button>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       <ListTable
         items={items}
         count={(n) => t('notif.outbox.count', { count: n })}
@@ -71,15 +61,7 @@ export function Outbox({ reloadKey }: { reloadKey: number }) {
         empty={t('notif.outbox.empty')}
         labelledBy="outbox-heading"
         tableClass="outbox-list"
-        columns={[
-          t('notif.outbox.when'),
-          t('notif.outbox.to'),
-          t('notif.outbox.channel'),
-          t('notif.outbox.text'),
-          t('notif.outbox.state'),
-          t('notif.outbox.attempts'),
-          t('notif.outbox.answer'),
-        ]}
+        columns={COLUMNS.map((c) => t(`notif.outbox.${c}`))}
         row={(m) => (
           <tr key={m.id} data-outbox-id={m.id} data-state={m.state}>
             <td data-label={t('notif.outbox.when')}>{formatTime(lang, m.created_at)}</td>

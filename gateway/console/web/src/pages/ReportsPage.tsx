@@ -2,6 +2,8 @@ import { useEffect, useMemo, useState } from 'preact/hooks'
 import type { Report } from '../../../../reports/types.ts'
 import { reportDocument, type WaterSeries } from '../../../../reports/view.ts'
 import { ReportView } from '../components/ReportView.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { Field, SelectField } from '../components/Field.tsx'
 import { ApiError } from '../api.ts'
 import { useI18n } from '../i18n.ts'
 import {
@@ -117,64 +119,40 @@ export function ReportsPage() {
             }
           }}
         >
-          <div>
-            <label for="report-period">{t('reports.period')}</label>
-            <select id="report-period" value={preset} onChange={(e) => setPreset((e.currentTarget as HTMLSelectElement).value as Preset)}>
-              {PRESETS.map((p) => (
-                <option key={p} value={p}>
-                  {t(`reports.${p}`)}
-                </option>
-              ))}
-            </select>
-          </div>
-          {preset === 'custom' && (
-            <>
-              <div>
-                <label for="report-from">{t('reports.from')}</label>
-                <input
-                  id="report-from"
-                  type="datetime-local"
-                  value={customFrom}
-                  required
-                  onInput={(e) => setCustomFrom((e.currentTarget as HTMLInputElement).value)}
-                />
-              </div>
-              <div>
-                <label for="report-to">{t('reports.to')}</label>
-                <input
-                  id="report-to"
-                  type="datetime-local"
-                  value={customTo}
-                  required
-                  onInput={(e) => setCustomTo((e.currentTarget as HTMLInputElement).value)}
-                />
-              </div>
-            </>
-          )}
-          <div>
-            <label for="report-district">{t('reports.district')}</label>
-            <select id="report-district" value={district} onChange={(e) => setDistrict((e.currentTarget as HTMLSelectElement).value)}>
-              <option value="">{t('reports.all')}</option>
-              {districts.map((d) => (
-                <option key={d} value={d}>
-                  {d}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div>
-            <label for="report-station">{t('reports.station')}</label>
-            <select id="report-station" value={station} onChange={(e) => setStation((e.currentTarget as HTMLSelectElement).value)}>
-              <option value="">{t('reports.all')}</option>
-              {stations
-                .filter((s) => !district || s.district === district)
-                .map((s) => (
-                  <option key={s.id} value={s.id}>
-                    {s.name}
-                  </option>
-                ))}
-            </select>
-          </div>
+          <SelectField
+            id="report-period"
+            label={t('reports.period')}
+            value={preset}
+            options={PRESETS.map((p) => ({ value: p, label: t(`reports.${p}`) }))}
+            onChange={(v) => setPreset(v as Preset)}
+          />
+          {preset === 'custom' &&
+            (
+              [
+                ['from', customFrom, setCustomFrom],
+                ['to', customTo, setCustomTo],
+              ] as const
+            ).map(([k, value, set]) => (
+              <Field key={k} id={`report-${k}`} label={t(`reports.${k}`)}>
+                <input id={`report-${k}`} type="datetime-local" value={value} required onInput={(e) => set(e.currentTarget.value)} />
+              </Field>
+            ))}
+          <SelectField
+            id="report-district"
+            label={t('reports.district')}
+            all={t('reports.all')}
+            value={district}
+            options={districts.map((d) => ({ value: d, label: d }))}
+            onChange={setDistrict}
+          />
+          <SelectField
+            id="report-station"
+            label={t('reports.station')}
+            all={t('reports.all')}
+            value={station}
+            options={stations.filter((s) => !district || s.district === district).map((s) => ({ value: s.id, label: s.name }))}
+            onChange={setStation}
+          />
           <button type="submit">{t('reports.show')}</button>
         </form>
         {query && report && (
@@ -187,11 +165,7 @@ export function ReportsPage() {
             </a>
           </div>
         )}
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} />
         {busy && (
           <p class="muted" role="status">
             {t('reports.loading')}

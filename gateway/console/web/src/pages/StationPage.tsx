@@ -3,7 +3,9 @@ import type { Alert } from '../alerts.ts'
 import { ApiError, api } from '../api.ts'
 import { formatNumber, formatTime, useI18n, type Translate } from '../i18n.ts'
 import { useNarrow } from '../narrow.ts'
-import { navigate } from '../router.ts'
+import { AppLink } from '../components/AppLink.tsx'
+import { ErrorText } from '../components/ErrorText.tsx'
+import { loadFailureText } from '../failure.ts'
 import { loadDevices, loadStationAlerts, loadStations, mainMetric, type Device, type Station } from '../stations.ts'
 import { StationChart, type Point } from './StationChart.tsx'
 
@@ -62,12 +64,7 @@ export function StationPage({ id }: { id: string }) {
       return { station, name: station?.name ?? own[0]!.name, series, alerts, from, to }
     })().then(
       (v) => current && (setView(v), setError(null)),
-      (err: unknown) => {
-        if (!current) return
-        setError(
-          err instanceof ApiError && err.status === 404 ? t('station.notFound') : t('error.server', { message: (err as Error).message }),
-        )
-      },
+      (err: unknown) => current && setError(loadFailureText(t, err, t('station.notFound'))),
     )
     return () => {
       current = false
@@ -75,26 +72,15 @@ export function StationPage({ id }: { id: string }) {
   }, [id, range])
 
   const back = (
-    <a
-      class="back"
-      href="/stations"
-      onClick={(e) => {
-        e.preventDefault()
-        navigate('/stations')
-      }}
-    >
+    <AppLink class="back" href="/stations">
       {t('station.back')}
-    </a>
+    </AppLink>
   )
   return (
     <section class="alert-page station-page" aria-labelledby="station-heading">
       {back}
       <h1 id="station-heading">{view?.name ?? t('stations.station')}</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       {view && (
         <>
           <ul class="facts">

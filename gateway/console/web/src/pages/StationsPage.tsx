@@ -1,6 +1,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { formatNumber, formatTime, useI18n } from '../i18n.ts'
-import { navigate } from '../router.ts'
+import { AppLink } from '../components/AppLink.tsx'
+import { LoadState } from '../components/LoadState.tsx'
+import { ScrollTable } from '../components/Table.tsx'
 import { loadTiles } from '../settings.ts'
 import {
   isSilent,
@@ -26,6 +28,8 @@ interface Row {
   latest: Latest | undefined
   level: { cls: string; text: string } | null
 }
+
+const COLUMNS = ['station', 'district', 'value', 'level', 'state', 'battery', 'lastSeen'] as const
 
 const RANK = (cls: string) => (cls.startsWith('lvl-') ? Number(cls.slice(4)) : cls.startsWith('aqi-') ? Number(cls.slice(4)) - 1 : -1)
 
@@ -126,13 +130,12 @@ export function StationsPage() {
   return (
     <section class="stations-page" aria-labelledby="stations-heading">
       <h1 id="stations-heading">{t('stations.heading')}</h1>
-      {error && (
-        <p class="error" role="alert">
-          {t('error.server', { message: error })}
-        </p>
-      )}
-      {!data && !error && <p class="count">{t('stations.loading')}</p>}
-      {data && rows.length === 0 && <p class="empty">{t('stations.empty')}</p>}
+      <LoadState
+        items={data && rows}
+        error={error && t('error.server', { message: error })}
+        loading={t('stations.loading')}
+        empty={t('stations.empty')}
+      />
       {data && rows.length > 0 && (
         <div class="stations-grid">
           <figure class="map-box">
@@ -148,63 +151,38 @@ export function StationsPage() {
               {unplaced.length > 0 && <> {t('stations.noLocation', { names: unplaced.join(', ') })}</>}
             </figcaption>
           </figure>
-          <div class="table-wrap" tabIndex={0} role="region" aria-label={t('stations.list')}>
-            <table class="history stations-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('stations.station')}</th>
-                  <th scope="col">{t('stations.district')}</th>
-                  <th scope="col">{t('stations.value')}</th>
-                  <th scope="col">{t('stations.level')}</th>
-                  <th scope="col">{t('stations.state')}</th>
-                  <th scope="col">{t('stations.battery')}</th>
-                  <th scope="col">{t('stations.lastSeen')}</th>
+          <ScrollTable label={t('stations.list')} tableClass="stations-table" columns={COLUMNS.map((c) => t(`stations.${c}`))}>
+            {rows.map((r) => {
+              const battery = r.latest?.values.battery
+              const silent = isSilent(r.latest?.ts, now)
+              return (
+                <tr key={r.key} data-row={r.key}>
+                  <td data-label={t('stations.station')}>
+                    <AppLink href={r.href}>{r.station}</AppLink>
+                    {r.device && (
+                      <span class="muted sub">
+                        {r.device.name} ({r.device.id})
+                      </span>
+                    )}
+                  </td>
+                  <td data-label={t('stations.district')}>{r.district ?? '–'}</td>
+                  <td data-label={t('stations.value')}>{fmt(r)}</td>
+                  <td data-label={t('stations.level')}>{r.level ? <span class={`level-tag ${r.level.cls}`}>{r.level.text}</span> : '–'}</td>
+                  <td data-label={t('stations.state')}>
+                    {r.device ? (
+                      <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
+                        {!r.latest ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
+                      </span>
+                    ) : (
+                      '–'
+                    )}
+                  </td>
+                  <td data-label={t('stations.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : '–'}</td>
+                  <td data-label={t('stations.lastSeen')}>{r.latest ? formatTime(lang, r.latest.ts) : '–'}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => {
-                  const battery = r.latest?.values.battery
-                  const silent = isSilent(r.latest?.ts, now)
-                  return (
-                    <tr key={r.key} data-row={r.key}>
-                      <td data-label={t('stations.station')}>
-                        <a
-                          href={r.href}
-                          onClick={(e) => {
-                            e.preventDefault()
-                            navigate(r.href)
-                          }}
-                        >
-                          {r.station}
-                        </a>
-                        {r.device && (
-                          <span class="muted sub">
-                            {r.device.name} ({r.device.id})
-                          </span>
-                        )}
-                      </td>
-                      <td data-label={t('stations.district')}>{r.district ?? '–'}</td>
-                      <td data-label={t('stations.value')}>{fmt(r)}</td>
-                      <td data-label={t('stations.level')}>
-                        {r.level ? <span class={`level-tag ${r.level.cls}`}>{r.level.text}</span> : '–'}
-                      </td>
-                      <td data-label={t('stations.state')}>
-                        {r.device ? (
-                          <span class={silent ? 'state state-open' : 'state state-acknowledged'}>
-                            {!r.latest ? t('stations.never') : silent ? t('stations.silent') : t('stations.online')}
-                          </span>
-                        ) : (
-                          '–'
-                        )}
-                      </td>
-                      <td data-label={t('stations.battery')}>{typeof battery === 'number' ? `${formatNumber(lang, battery)} V` : '–'}</td>
-                      <td data-label={t('stations.lastSeen')}>{r.latest ? formatTime(lang, r.latest.ts) : '–'}</td>
-                    </tr>
-                  )
-                })}
-              </tbody>
-            </table>
-          </div>
+              )
+            })}
+          </ScrollTable>
         </div>
       )}
     </section>

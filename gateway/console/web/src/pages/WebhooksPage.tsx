@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api } from '../api.ts'
 import { formatTime, useI18n } from '../i18n.ts'
+import { TableHead } from '../components/Table.tsx'
 
 // Admins' view of the webhook subscriptions and each one's delivery log (docs/webhooks.md).
 
@@ -23,6 +24,8 @@ interface Delivery {
   last_error?: string
   created_at: string
 }
+
+const COLUMNS = ['time', 'event', 'key', 'state', 'code', 'attempts', 'next'] as const
 
 export function WebhooksPage() {
   const { t, lang } = useI18n()
@@ -62,21 +65,11 @@ export function WebhooksPage() {
           <div class="table-wrap">
             <table class="history webhook-log">
               <caption>{t('webhooks.log', { url: w.url })}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{t('webhooks.col.time')}</th>
-                  <th scope="col">{t('webhooks.col.event')}</th>
-                  <th scope="col">{t('webhooks.col.key')}</th>
-                  <th scope="col">{t('webhooks.col.state')}</th>
-                  <th scope="col">{t('webhooks.col.code')}</th>
-                  <th scope="col">{t('webhooks.col.attempts')}</th>
-                  <th scope="col">{t('webhooks.col.next')}</th>
-                </tr>
-              </thead>
+              <TableHead columns={COLUMNS.map((c) => t(`webhooks.col.${c}`))} />
               <tbody>
                 {(logs[w.id] ?? []).length === 0 && (
                   <tr>
-                    <td colSpan={7}>{t('webhooks.noDeliveries')}</td>
+                    <td colSpan={COLUMNS.length}>{t('webhooks.noDeliveries')}</td>
                   </tr>
                 )}
                 {(logs[w.id] ?? []).map((d) => (
