@@ -24,6 +24,9 @@ export interface CheckTiming {
 
 const checkParams = (t: CheckTiming = {}): string => `check inter ${t.interMs ?? 300} fall ${t.fall ?? 2} rise ${t.rise ?? 1}`
 
+/** As config/haproxy.cfg: a connection a node refuses is retried on another node. */
+const RETRY_ELSEWHERE = ['  option redispatch 1', '  retries 2']
+
 /**
  * A TCP (layer 4) frontend whose backends get a PROXY protocol header before the client's bytes
  * (`send-proxy-v2` by default; `send-proxy` for v1), least connections first. With `checkPort` on a backend the health check is
@@ -49,6 +52,7 @@ export function tcpFrontend(opts: {
     `backend ${opts.name}_nodes`,
     '  mode tcp',
     '  balance leastconn',
+    ...RETRY_ELSEWHERE,
     ...(httpCheck ? ['  option httpchk GET /readyz', '  http-check expect status 200'] : []),
     ...opts.backends.map(
       (b) =>
@@ -71,6 +75,7 @@ export function httpFrontend(opts: { name: string; port: number; backends: Backe
     `backend ${opts.name}_nodes`,
     '  mode http',
     '  balance leastconn',
+    ...RETRY_ELSEWHERE,
     '  option httpchk GET /readyz',
     '  http-check expect status 200',
     ...opts.backends.map((b) => `  server ${b.name} ${b.host}:${b.port} ${checkParams(opts.timing)}`),
