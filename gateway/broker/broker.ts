@@ -13,7 +13,8 @@ import { brokerMetrics } from './metrics.ts'
 import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPackets } from './packet-limit.ts'
 import { createAuthGate } from './auth-gate.ts'
-import { createConnectionGuard, defaultMaxConnections, openFileLimit, type Admission } from './conn-guard.ts'
+import { createConnectionGuard, type Admission } from './conn-guard.ts'
+import { connectionLimits, limitCloser } from './limits.ts'
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
@@ -41,15 +42,6 @@ export interface BrokerOptions {
   /** Cluster mode (cluster.ts): sessions and routing through Redis; unset: in-process only. */
   cluster?: { redisUrl: string; nodeId?: string | undefined; heartbeatMs?: number | undefined } | undefined
 }
-
-/** Defaults of the `mqtt` limits (gateway/config/sections.ts has the same, documented in docs/operations.md). */
-export const MQTT_LIMIT_DEFAULTS = {
-  maxConnectBytes: 64 * 1024,
-  preAuthBudgetBytes: 16 * 1024 * 1024,
-  maxConnectionsPerAddress: 500,
-  connectTimeoutMs: 10_000,
-  packetTimeoutMs: 30_000,
-} as const
 
 function remoteOf(stream: import('node:stream').Duplex, req: import('node:http').IncomingMessage | undefined): string {
   return req?.socket.remoteAddress ?? (stream as { remoteAddress?: string }).remoteAddress ?? 'unknown'
@@ -82,26 +74,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     intervalMs: opts.refusalLogIntervalMs,
   })
   const limiter = opts.authFailures ?? memoryAuthFailureLimiter({ perAddressPerMinute: 20, perUsernamePerMinute: 60 })
-  const limits = {
-    maxConnectBytes: config.maxConnectBytes ?? MQTT_LIMIT_DEFAULTS.maxConnectBytes,
-    preAuthBudgetBytes: config.preAuthBudgetBytes ?? MQTT_LIMIT_DEFAULTS.preAuthBudgetBytes,
-    maxConnectionsPerAddress: config.maxConnectionsPerAddress ?? MQTT_LIMIT_DEFAULTS.maxConnectionsPerAddress,
-    maxConnections: config.maxConnections ?? defaultMaxConnections(openFileLimit()),
-    connectTimeoutMs: config.connectTimeoutMs ?? MQTT_LIMIT_DEFAULTS.connectTimeoutMs,
-    packetTimeoutMs: config.packetTimeoutMs ?? MQTT_LIMIT_DEFAULTS.packetTimeoutMs,
-  }
-  /** Connections closed by a limit, logged at most once a minute per reason. */
-  const closedLogged = new Map<string, number>()
-  const closedByLimit = (reason: string, address: string): void => {
-    m.connectionsClosed.inc({ reason })
-    const now = Date.now()
-    if ((closedLogged.get(reason) ?? 0) > now - 60_000) return
-    closedLogged.set(reason, now)
-    log.warn(
-      { event: 'mqtt_connection_limit', reason, address, limits },
-      'MQTT connection closed by a limit (logged once a minute per reason; see mqtt_connections_closed_total)',
-    )
-  }
+  const limits = connectionLimits(config)
+  const closedByLimit = limitCloser(m, log, limits)
   const guard = createConnectionGuard(
     {
       maxPerAddress: limits.maxConnectionsPerAddress,
