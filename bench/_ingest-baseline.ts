@@ -23,10 +23,14 @@ export async function lastWriteOf(child: ChildProcess & { out: () => string }): 
 
 /**
  * A water-level reading as each side writes it: the references' (two tags, three fields) and the
- * gateway's for the bench's devices (docs/data-model.md: a station tag, alarm_level and rise_rate
- * beside the values). InfluxDB's cost grows with every field, so the raw limit is measured for both.
+ * gateway's (docs/data-model.md: the same point with a station tag; alarm_level and rise_rate in a
+ * `derived` point of their own, on change and at least every 5 s, so one per reading for a device
+ * sending less often once its rise rate is known). InfluxDB's cost grows with every field and
+ * every point, so the raw limit is measured for each shape, and for the one point per reading the
+ * gateway wrote before `derived` (every derived value inside it).
  */
 export const level = (i: number) => 1 + (i % 300) / 100
+const alarm = (i: number) => (level(i) >= 3.5 ? 3 : level(i) >= 2 ? 2 : 1)
 export const POINT_SHAPES = {
   'reference point': {
     db: 'bench_raw',
@@ -35,7 +39,17 @@ export const POINT_SHAPES = {
   "gateway's point": {
     db: 'bench_raw_gw',
     line: (d: number, i: number) =>
-      `readings,device=raw-${d},kind=water_level,station=kim-long alarm_level=${level(i) >= 3.5 ? 3 : level(i) >= 2 ? 2 : 1},battery=12.5,rise_rate=${((i % 7) - 3) / 1000},seq=${i}i,water_level=${level(i)}`,
+      `readings,device=raw-${d},kind=water_level,station=kim-long battery=12.5,seq=${i}i,water_level=${level(i)}`,
+  },
+  "gateway's point + a derived point": {
+    db: 'bench_raw_gw_derived',
+    line: (d: number, i: number) =>
+      `readings,device=raw-${d},kind=water_level,station=kim-long battery=12.5,seq=${i}i,water_level=${level(i)}\nderived,device=raw-${d},kind=water_level,station=kim-long alarm_level=${alarm(i)},rise_rate=${((i % 7) - 3) / 1000}`,
+  },
+  'one point with the derived values (before `derived`)': {
+    db: 'bench_raw_gw_inline',
+    line: (d: number, i: number) =>
+      `readings,device=raw-${d},kind=water_level,station=kim-long alarm_level=${alarm(i)},battery=12.5,rise_rate=${((i % 7) - 3) / 1000},seq=${i}i,water_level=${level(i)}`,
   },
 }
 
@@ -49,7 +63,8 @@ export async function rawLimit(influxd: Influxd, cpu: CpuSampler, seconds: numbe
   const writer = async () => {
     while (Date.now() < end) {
       const lines: string[] = []
-      for (let i = 0; i < 5000; i++) lines.push(`${line(i % 200, points + i)} ${ts++}`)
+      // A shape of several lines (a reading and its derived point) shares the reading's time.
+      for (let i = 0; i < 5000; i++, ts++) for (const l of line(i % 200, points + i).split('\n')) lines.push(`${l} ${ts}`)
       const res = await fetch(`${influxd.url}/write?db=${db}&precision=ms`, { method: 'POST', body: lines.join('\n') })
       if (!res.ok) throw new Error(`influx write ${res.status}`)
       points += 5000
@@ -58,7 +73,11 @@ export async function rawLimit(influxd: Influxd, cpu: CpuSampler, seconds: numbe
   const t0 = Date.now()
   await Promise.all([writer(), writer()])
   const t1 = Date.now()
-  return { name: `raw line protocol, ${shape} (limit)`, rate: points / ((t1 - t0) / 1000), where: { window: cpu.window(t0, t1), side: [] } }
+  return {
+    name: `raw line protocol, ${shape} (limit; readings/s)`,
+    rate: points / ((t1 - t0) / 1000),
+    where: { window: cpu.window(t0, t1), side: [] },
+  }
 }
 
 /**

@@ -165,7 +165,10 @@ export async function main(argv: string[]): Promise<void> {
     const floorAtOnce = (await quiet(), await floorRun(o, influxd, cpu, 'at-once'))
     const raw = (await quiet(), await rawLimit(influxd, cpu, Math.min(o.seconds, 10), 'reference point'))
     const rawGw = (await quiet(), await rawLimit(influxd, cpu, Math.min(o.seconds, 10), "gateway's point"))
-    const rows = [raw, rawGw, ...(mq ? [mq] : []), floorAtOnce, floorStored, max, half]
+    const rawGwDerived = (await quiet(), await rawLimit(influxd, cpu, Math.min(o.seconds, 10), "gateway's point + a derived point"))
+    const rawInline =
+      (await quiet(), await rawLimit(influxd, cpu, Math.min(o.seconds, 10), 'one point with the derived values (before `derived`)'))
+    const rows = [raw, rawGw, rawGwDerived, rawInline, ...(mq ? [mq] : []), floorAtOnce, floorStored, max, half]
     console.log(fmt(rows))
     console.log(`\n${fmtWhere(rows)}\n`)
     const vsMq = (r: Row) => (mq ? `${(r.rate / mq.rate).toFixed(2)}x` : '-')

@@ -73,7 +73,7 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
           'Latest hourly VN_AQI per station, coloured by band: good, moderate, poor, bad, very bad, hazardous.',
         ),
       )
-      .withTarget(influx(`SELECT last("aqi") FROM "readings" WHERE ${AIR} GROUP BY "station"`).alias('$tag_station'))
+      .withTarget(influx(`SELECT last("aqi") FROM "derived" WHERE ${AIR} GROUP BY "station"`).alias('$tag_station'))
       .decimals(0)
       .thresholds(of(aqiThresholds()))
       .textMode(common.BigValueTextMode.ValueAndName)
@@ -89,7 +89,7 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
           'VN_AQI band and the dominant pollutant (largest sub-index) at each station.',
         ),
       )
-      .withTarget(influx(`SELECT last("aqi") AS "aqi", "aqi_dominant" FROM "readings" WHERE ${AIR} GROUP BY "station"`).table())
+      .withTarget(influx(`SELECT last("aqi") AS "aqi", "aqi_dominant" FROM "derived" WHERE ${AIR} GROUP BY "station"`).table())
       .overrides(columnNames({ Time: 'Thời điểm / Time', station: 'Trạm / Station', aqi: 'VN_AQI', aqi_dominant: 'Chất chính / Dominant' }))
       .overrideByName('aqi', [
         { id: 'thresholds', value: aqiThresholds() },
@@ -109,7 +109,7 @@ export function airQualityBoard(): dashboard.DashboardBuilder {
         ),
       )
       .withTarget(
-        influx(`SELECT mean("aqi") FROM "readings" WHERE ${AIR} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'),
+        influx(`SELECT mean("aqi") FROM "derived" WHERE ${AIR} GROUP BY time($__interval), "station" fill(none)`).alias('$tag_station'),
       )
       .decimals(0)
       .min(0)

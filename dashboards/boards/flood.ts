@@ -141,7 +141,7 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
         ),
       )
       .withTarget(
-        influx(`SELECT max("alarm_level") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
+        influx(`SELECT max("alarm_level") FROM "derived" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
           '$tag_station',
         ),
       )
@@ -171,7 +171,7 @@ export function floodBoard(stations: StationLevels[]): dashboard.DashboardBuilde
       ),
     )
     .withTarget(
-      influx(`SELECT mean("rise_rate") FROM "readings" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
+      influx(`SELECT mean("rise_rate") FROM "derived" WHERE ${WATER} GROUP BY time($__interval), "station" fill(none)`).alias(
         '$tag_station',
       ),
     )

@@ -233,11 +233,21 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
           "Water level and alarm level of each station's latest reading.",
         ),
       )
+      // The level from the reading, its alarm level and rise rate from the newest `derived` point,
+      // written at the same time (docs/data-model.md): one row per station once merged on time and
+      // station. Not last("alarm_level"): a station without alarm levels has a rise rate only.
       .withTarget(
         influx(
-          `SELECT last("water_level") AS "water_level", "alarm_level", "rise_rate" FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`,
+          `SELECT last("water_level") AS "water_level" FROM "readings" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station"`,
         ).table(),
       )
+      .withTarget(
+        influx(
+          `SELECT "alarm_level", "rise_rate" FROM "derived" WHERE "kind" = 'water_level' AND $timeFilter GROUP BY "station" ORDER BY time DESC LIMIT 1`,
+          'B',
+        ).table(),
+      )
+      .withTransformation({ id: 'merge', options: {} })
       .timeFrom('7d')
       .overrides(
         columnNames({
@@ -267,7 +277,7 @@ export function operationsBoard(stations: StationLevels[]): dashboard.DashboardB
         ),
       )
       .withTarget(
-        influx(`SELECT last("aqi") FROM "readings" WHERE "kind" = 'air_quality' AND $timeFilter GROUP BY "station"`).alias('$tag_station'),
+        influx(`SELECT last("aqi") FROM "derived" WHERE "kind" = 'air_quality' AND $timeFilter GROUP BY "station"`).alias('$tag_station'),
       )
       .timeFrom('1d')
       .decimals(0)

@@ -14,6 +14,7 @@ import { Refused, type RejectReason } from './reasons.ts'
 import type { RejectWarnings } from './reject-warnings.ts'
 import { excerptOf, type RejectLog } from './rejects.ts'
 import type { RiseRateState } from './rise-rate.ts'
+import type { DerivedSeries } from './derived-state.ts'
 import type { Stations } from '../domain/stations.ts'
 
 export type IngestMetrics = ReturnType<typeof ingestMetrics>
@@ -36,6 +37,8 @@ export interface IngestState {
   readonly stations: Stations
   readonly hourly: HourlyMeans
   readonly rise: RiseRateState
+  /** When a reading's derived values need a `derived` point (derived-state.ts). */
+  readonly derived: DerivedSeries
   readonly rejects: RejectLog
   readonly limits: CheckLimits
   readonly lateAfterMs: number

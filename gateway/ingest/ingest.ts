@@ -17,6 +17,7 @@ import { memoryRiseRate, type RiseRateState } from './rise-rate.ts'
 import { NO_STATIONS, type Stations } from '../domain/stations.ts'
 import { statusArrived } from './status-steps.ts'
 import { telemetryArrived } from './telemetry-steps.ts'
+import { DerivedSeries } from './derived-state.ts'
 import { warmUp, type WarmUpResult } from './warm-up.ts'
 
 export interface IngestDeps {
@@ -76,6 +77,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     stations: deps.stations ?? NO_STATIONS,
     hourly: deps.state?.hourly ?? memoryHourlyMeans(),
     rise: deps.state?.rise ?? memoryRiseRate(),
+    derived: new DerivedSeries(),
     rejects: deps.state?.rejects ?? memoryRejectLog({ perDevice: cfg.rejectsPerDevice }),
     limits: { maxFutureMs: cfg.maxFutureSeconds * 1000, maxAgeMs: cfg.maxAgeDays * 86_400_000 },
     lateAfterMs: cfg.lateAfterSeconds * 1000,

@@ -1,8 +1,8 @@
 import type { Device } from '../registry/types.ts'
-import type { Point, TimeSeriesStore } from '../store/types.ts'
+import { DERIVED_CARRIERS, type Point, type TimeSeriesStore } from '../store/types.ts'
 import type { Reading } from '../bus/events.ts'
 
-// Points of docs/data-model.md, written by ingest: `readings`, `device_status`, `rejects`.
+// Points of docs/data-model.md, written by ingest: `readings`, `derived`, `device_status`, `rejects`.
 
 export type IngestPoint = Point
 
@@ -21,15 +21,26 @@ function deviceTags(d: Pick<Device, 'id' | 'kind' | 'station' | 'district'>): Re
 // of station or district reaches the tags); the stores only read tags.
 const tagsOfDevice = new WeakMap<Device, Readonly<Record<string, string>>>()
 
-/** A reading as a point: its values (derived ones included), the dominant pollutant and seq. */
-export function readingPoint(d: Device, r: Reading): IngestPoint {
-  const fields: Record<string, number | string> = {}
-  for (const k in r.values) fields[k] = r.values[k]!
-  if (r.aqi_dominant !== undefined) fields.aqi_dominant = r.aqi_dominant
-  if (r.seq !== null) fields.seq = r.seq
+function tagsOf(d: Device): Readonly<Record<string, string>> {
   let tags = tagsOfDevice.get(d)
   if (!tags) tagsOfDevice.set(d, (tags = Object.freeze(deviceTags(d))))
-  return { measurement: 'readings', tags, fields, ts: r.ts }
+  return tags
+}
+
+/**
+ * A reading as the device sent it: its canonical values and seq. The values ingest derives from
+ * it go to `derivedPoint` (docs/data-model.md, "Derived values").
+ */
+export function readingPoint(d: Device, r: Reading): IngestPoint {
+  const fields: Record<string, number | string> = {}
+  for (const k in r.values) if (!(k in DERIVED_CARRIERS)) fields[k] = r.values[k]!
+  if (r.seq !== null) fields.seq = r.seq
+  return { measurement: 'readings', tags: tagsOf(d), fields, ts: r.ts }
+}
+
+/** A `derived` point at the reading's time, with the device's tags (queries by station find it). */
+export function derivedPoint(d: Device, r: Reading, fields: Record<string, number | string | boolean>): IngestPoint {
+  return { measurement: 'derived', tags: tagsOf(d), fields, ts: r.ts }
 }
 
 export function statusPoint(

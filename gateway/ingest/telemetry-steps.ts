@@ -12,7 +12,7 @@ import { checkReading } from './checks.ts'
 import { decode, refuse, type IngestState } from './ingest-state.ts'
 import { SeqTsSet } from '../util/lru.ts'
 import { parseTelemetry, type Candidate } from './parse.ts'
-import { readingPoint } from './points.ts'
+import { derivedPoint, readingPoint, type IngestPoint } from './points.ts'
 import { Refused } from './reasons.ts'
 import { AQI_POLLUTANTS } from '../domain/vn-aqi.ts'
 
@@ -128,6 +128,8 @@ export function refusedForGood(ing: IngestState, msg: DevicePublish, accepted: r
     return true
   }
   ing.m.storeFailures.inc()
+  // The `derived` points of this write may not be stored: the next reading writes one afresh.
+  ing.derived.forget(dev.id)
   // The device sends these again: take their concentrations back out of the hourly means so
   // the resend does not count them twice.
   for (const r of accepted) {
@@ -186,5 +188,11 @@ export function derive(ing: IngestState, dev: Device, c: Candidate): string | un
 // The points exist only inside this call (the store turns them into its own form at once), so
 // the handler's frame does not keep them alive until they are durable.
 export function writeReadings(ing: IngestState, dev: Device, accepted: readonly Reading[]): Promise<void> {
-  return ing.deps.store.write(accepted.map((r) => readingPoint(dev, r)))
+  const points: IngestPoint[] = []
+  for (const r of accepted) {
+    points.push(readingPoint(dev, r))
+    const derived = ing.derived.pointFor(r)
+    if (derived !== undefined) points.push(derivedPoint(dev, r, derived))
+  }
+  return ing.deps.store.write(points)
 }

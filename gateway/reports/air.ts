@@ -1,5 +1,5 @@
 import { aqiBand, AQI_BANDS } from '../domain/vn-aqi.ts'
-import { atValue, byName, byTag, nameOf, placeWhere, round, visibleStations, type SectionContext } from './context.ts'
+import { atValue, byName, byTag, nameOf, placeWhere, round, summarizeDerived, visibleStations, type SectionContext } from './context.ts'
 import { AQI_BAND_KEYS, type AirQualityStationReport, type AqiBandKey } from './types.ts'
 
 // Air quality per station: each clock hour counts once, in the VN_AQI band (Decision 1459/QĐ-TCMT,
@@ -10,10 +10,10 @@ const HOUR = 3_600_000
 
 export async function airSection(ctx: SectionContext): Promise<AirQualityStationReport[]> {
   const { req } = ctx
-  const base = { measurement: 'readings', field: 'aqi', from: req.from, to: req.to, where: placeWhere(req) }
+  const base = { field: 'aqi', from: req.from, to: req.to, where: placeWhere(req) }
   const [hourly, max] = await Promise.all([
-    ctx.store.summarize({ ...base, fn: 'max', every: HOUR, groupBy: ['station', 'district'] }),
-    ctx.store.summarize({ ...base, fn: 'max', groupBy: ['station'] }),
+    summarizeDerived(ctx.store, { ...base, fn: 'max', every: HOUR, groupBy: ['station', 'district'] }),
+    summarizeDerived(ctx.store, { ...base, fn: 'max', groupBy: ['station'] }),
   ])
   const stations = visibleStations(ctx, hourly)
   const maxBy = byTag(max)

@@ -1,6 +1,6 @@
 import type { Stations } from '../domain/stations.ts'
 import { placeInScope, type Scope } from '../registry/scope.ts'
-import type { SummaryRow, TimeSeriesStore } from '../store/types.ts'
+import type { SummaryQuery, SummaryRow, TimeSeriesStore } from '../store/types.ts'
 import type { AtValue, ReportRequest } from './types.ts'
 
 /** What every section of a report is computed from. */
@@ -63,3 +63,28 @@ export function byTag(rows: readonly SummaryRow[], tag = 'station'): Map<string,
 export const nameOf = (ctx: SectionContext, station: string): string => ctx.stations.get(station)?.name ?? station
 
 export const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name, 'vi')
+
+/**
+ * max or min of a derived value (rise_rate, aqi): kept in `derived`, and inside the readings
+ * written before `derived` existed (docs/data-model.md, "Derived values"); both are read, and
+ * per group (and bucket) the larger (smaller) wins, the earlier on a tie.
+ */
+export async function summarizeDerived(
+  store: SectionContext['store'],
+  q: Omit<SummaryQuery, 'measurement'> & { fn: 'max' | 'min' },
+): Promise<SummaryRow[]> {
+  const [old, now] = await Promise.all([
+    store.summarize({ ...q, measurement: 'readings' }),
+    store.summarize({ ...q, measurement: 'derived' }),
+  ])
+  if (old.length === 0) return now
+  const better = (a: SummaryRow, b: SummaryRow) =>
+    (q.fn === 'max' ? a.value > b.value : a.value < b.value) || (a.value === b.value && a.ts < b.ts)
+  const key = (r: SummaryRow) => `${JSON.stringify(Object.entries(r.tags).sort())}${q.every !== undefined ? `@${r.ts}` : ''}`
+  const out = new Map<string, SummaryRow>()
+  for (const r of [...now, ...old]) {
+    const have = out.get(key(r))
+    if (!have || better(r, have)) out.set(key(r), r)
+  }
+  return [...out.values()]
+}

@@ -1,4 +1,15 @@
-import { atValue, byName, byTag, iso, nameOf, placeWhere, round, visibleStations, type SectionContext } from './context.ts'
+import {
+  atValue,
+  byName,
+  byTag,
+  iso,
+  nameOf,
+  placeWhere,
+  round,
+  summarizeDerived,
+  visibleStations,
+  type SectionContext,
+} from './context.ts'
 import type { LevelKey, WaterLevelStationReport } from './types.ts'
 
 // Water-level stations: maximum and when, time at each alarm level of Decision 05/2020/QĐ-TTg
@@ -21,8 +32,8 @@ export async function waterSection(ctx: SectionContext): Promise<WaterLevelStati
     q('water_level', 'max'),
     q('water_level', 'min'),
     q('water_level', 'last'),
-    q('rise_rate', 'max'),
-    q('rise_rate', 'min'),
+    summarizeDerived(ctx.store, { ...base, field: 'rise_rate', fn: 'max', groupBy: ['station'] }),
+    summarizeDerived(ctx.store, { ...base, field: 'rise_rate', fn: 'min', groupBy: ['station'] }),
   ])
   const stations = visibleStations(ctx, counts)
   const n = new Map<string, number>()

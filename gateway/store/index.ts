@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { InfluxTimeSeriesStore, type InfluxStoreOptions } from './influx/store.ts'
 import { SqliteTimeSeriesStore, type SqliteStoreOptions } from './sqlite/store.ts'
 import type { TimeSeriesStore } from './types.ts'
+import { withDerivedView } from './derived-view.ts'
 
 export * from './types.ts'
 export { InfluxTimeSeriesStore } from './influx/store.ts'
@@ -40,9 +41,9 @@ export async function openTimeSeriesStore(opts: OpenStoreOptions): Promise<TimeS
       metrics: opts.metrics,
     })
     logger.info({ database: store.database, backend: 'influx' }, 'time-series store: InfluxDB')
-    return store
+    return withDerivedView(store)
   }
   const store = new SqliteTimeSeriesStore({ ...opts.sqlite, dataDir: opts.dataDir, logger, metrics: opts.metrics })
   logger.info({ backend: 'sqlite' }, 'time-series store: SQLite')
-  return store
+  return withDerivedView(store)
 }

@@ -26,6 +26,7 @@ export interface Point {
 /** Measurements of docs/data-model.md and their tag keys. */
 export const MEASUREMENT_TAGS = {
   readings: ['device', 'kind', 'station', 'district'],
+  derived: ['device', 'kind', 'station', 'district'],
   detections: ['camera', 'zone', 'station', 'district'],
   alerts: ['kind', 'rule', 'severity', 'state', 'station', 'device'],
   device_status: ['device', 'kind', 'station'],
@@ -42,6 +43,25 @@ export const INTEGER_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
   device_status: new Set(['uptime', 'queue_dropped']),
   rejects: new Set(['count']),
 }
+
+/**
+ * The values ingest derives from readings, stored in `derived` (docs/data-model.md) rather than in
+ * the reading, each with the raw fields whose readings carry it: a reading without them has none.
+ */
+export const DERIVED_CARRIERS: Readonly<Record<string, readonly string[]>> = {
+  alarm_level: ['water_level'],
+  rise_rate: ['water_level'],
+  aqi: ['pm25', 'pm10', 'no2', 'so2', 'o3', 'co'],
+  aqi_dominant: ['pm25', 'pm10', 'no2', 'so2', 'o3', 'co'],
+}
+
+/**
+ * A reading finds its derived values in the newest `derived` point of its device at or before it
+ * within the same cell of this grid (epoch-aligned): ingest writes a point at the first reading of
+ * a cell that has values, so every board bucket (Grafana's intervals are multiples of 5 s from the
+ * data source's 10 s minimum) holds a point for each value its readings had.
+ */
+export const DERIVED_GRID_MS = 5000
 
 export const AGGREGATE_FNS = ['mean', 'min', 'max', 'last'] as const
 export type AggregateFn = (typeof AGGREGATE_FNS)[number]
@@ -77,6 +97,8 @@ export interface AggregateReadingsQuery {
 }
 
 export interface LatestFilter {
+  /** `readings` when absent; `derived` for the derived values (docs/data-model.md). */
+  measurement?: 'readings' | 'derived' | undefined
   kind?: string | undefined
   station?: string | undefined
   device?: string | undefined

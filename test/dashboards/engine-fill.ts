@@ -7,7 +7,8 @@ import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import type { DeviceKind } from '../../gateway/registry/types.ts'
 import { openTimeSeriesStore } from '../../gateway/store/index.ts'
-import type { TimeSeriesStore } from '../../gateway/store/types.ts'
+import { valuesAtReadings } from '../../gateway/store/derived-view.ts'
+import { DERIVED_CARRIERS, type FieldValue, type TimeSeriesStore } from '../../gateway/store/types.ts'
 import { createVision, VisionSection } from '../../gateway/vision/index.ts'
 import type { Influxd } from '../support/influxd.ts'
 import { CAMERA_ZONES, SAMPLE_PHOTOS } from './field.ts'
@@ -55,6 +56,25 @@ export async function fillAlertsWithEngine(influxd: Influxd, db: string): Promis
       if (!s) return 0
       const at = (name: string) => s.columns.indexOf(name)
       const skip = new Set(['time', 'device', 'kind', 'station', 'district', 'seq', 'aqi_dominant'])
+      // Each reading's derived values, as the bus carried them, from `derived` (docs/data-model.md).
+      const dr = (await influxd.query('SELECT * FROM "derived" ORDER BY time ASC', db)).results[0]?.series?.[0]
+      const timed = (cols: string[], rows: unknown[][], device: string) =>
+        rows
+          .filter((row) => row[cols.indexOf('device')] === device)
+          .map((row) => ({
+            ts: row[0] as number,
+            fields: Object.fromEntries(cols.flatMap((c, i) => (i > 0 && row[i] !== null ? [[c, row[i] as FieldValue]] : []))),
+          }))
+      const derivedAt = new Map<string, Record<string, FieldValue>>()
+      for (const device of new Set(s.values.map((row) => String(row[at('device')])))) {
+        const readings = timed(s.columns, s.values, device)
+        const derived = dr ? timed(dr.columns, dr.values, device) : []
+        for (const metric of Object.keys(DERIVED_CARRIERS))
+          for (const v of valuesAtReadings(readings, derived, metric)) {
+            const key = `${device}@${v.ts}`
+            derivedAt.set(key, { ...derivedAt.get(key), [metric]: v.value })
+          }
+      }
       for (const row of s.values) {
         const values: Record<string, number> = {}
         s.columns.forEach((c, i) => {
@@ -70,7 +90,8 @@ export async function fillAlertsWithEngine(influxd: Influxd, db: string): Promis
           values,
           late: false,
         }
-        const dominant = row[at('aqi_dominant')]
+        const { aqi_dominant: dominant, ...derivedValues } = derivedAt.get(`${reading.device}@${reading.ts}`) ?? {}
+        for (const [k, v] of Object.entries(derivedValues)) if (typeof v === 'number') values[k] = v
         if (typeof dominant === 'string') reading.aqi_dominant = dominant
         await alerting.handleReading(reading)
       }

@@ -6,6 +6,8 @@ import { loadStations } from '../../gateway/domain/stations.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import type { Device, DeviceKind } from '../../gateway/registry/types.ts'
+import { valuesAtReadings } from '../../gateway/store/derived-view.ts'
+import { DERIVED_CARRIERS } from '../../gateway/store/types.ts'
 
 export function device(id: string, kind: DeviceKind, station: string | null = null): Device {
   const t = new Date().toISOString()
@@ -40,6 +42,23 @@ export class MemorySink implements PointSink {
   }
   readings(): IngestPoint[] {
     return this.points.filter((p) => p.measurement === 'readings')
+  }
+  /**
+   * The readings with the derived values a reader finds for each (from the `derived` points, by
+   * the rule of docs/data-model.md), as one point per reading held them all before `derived`.
+   */
+  readingsWithDerived(): IngestPoint[] {
+    const byDevice = (m: string, device: string) =>
+      this.points.filter((p) => p.measurement === m && p.tags.device === device).sort((a, b) => a.ts - b.ts)
+    const out = this.readings().map((p) => ({ ...p, fields: { ...p.fields } }))
+    for (const device of new Set(out.map((p) => p.tags.device!))) {
+      const readings = byDevice('readings', device)
+      const derived = byDevice('derived', device)
+      for (const metric of Object.keys(DERIVED_CARRIERS))
+        for (const v of valuesAtReadings(readings, derived, metric))
+          for (const p of out) if (p.tags.device === device && p.ts === v.ts) p.fields[metric] = v.value
+    }
+    return out
   }
 }
 

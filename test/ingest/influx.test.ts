@@ -78,15 +78,19 @@ describe.skipIf(!requireInfluxd())('ingest into InfluxDB over MQTT', () => {
 
     const q = async (sql: string) => (await influxd.query(sql, 'ioc')).results[0]?.series?.[0]
     const wl = await waitFor(async () => {
-      const s = await q(`SELECT water_level, alarm_level, rise_rate, seq FROM readings WHERE device = 'kim-long-01' ORDER BY time`)
+      const s = await q(`SELECT * FROM readings WHERE device = 'kim-long-01' ORDER BY time`)
       return s && s.values.length === 8 ? s : undefined
     })
     const col = (s: typeof wl, name: string) => s.values.map((v) => v[s.columns.indexOf(name)])
-    expect(col(wl, 'alarm_level')).toEqual([1, 1, 1, 1, 2, 2, 2, 2])
+    // The reading as the device sent it; the derived values in `derived` (docs/data-model.md).
     expect(col(wl, 'water_level').at(-1)).toBeCloseTo(2.15, 9)
-    expect(col(wl, 'rise_rate')[6] as number).toBeCloseTo(0.3, 9)
     expect(col(wl, 'seq')).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
-    const aq = await q(`SELECT aqi, aqi_dominant FROM readings WHERE device = 'aq-hue-01' ORDER BY time`)
+    const dv = await waitFor(() => q(`SELECT alarm_level, rise_rate FROM derived WHERE device = 'kim-long-01' ORDER BY time`))
+    // Readings minutes apart: each has its own `derived` point, at its own time.
+    expect(col(dv, 'time')).toEqual(col(wl, 'time'))
+    expect(col(dv, 'alarm_level')).toEqual([1, 1, 1, 1, 2, 2, 2, 2])
+    expect(col(dv, 'rise_rate')[6] as number).toBeCloseTo(0.3, 9)
+    const aq = await q(`SELECT aqi, aqi_dominant FROM derived WHERE device = 'aq-hue-01' ORDER BY time`)
     expect(aq!.values.at(-1)!.slice(1)).toEqual([105, 'no2'])
     const tags = await influxd.query(`SHOW TAG KEYS FROM readings`, 'ioc')
     expect(tags.results[0]!.series![0]!.values.flat()).toEqual(expect.arrayContaining(['device', 'kind', 'station', 'district']))
@@ -94,15 +98,19 @@ describe.skipIf(!requireInfluxd())('ingest into InfluxDB over MQTT', () => {
     expect(st.values[0]!.slice(1)).toEqual([1, '1.0', 12, 0])
     const rj = await waitFor(() => q(`SELECT count, reason FROM rejects WHERE device = 'kim-long-01'`))
     expect(rj.values[0]!.slice(1)).toEqual([1, 'out_of_range'])
-    const types = await influxd.query('SHOW FIELD KEYS FROM readings', 'ioc')
-    const ft = Object.fromEntries(types.results[0]!.series![0]!.values as Array<[string, string]>)
-    expect(ft).toMatchObject({
-      water_level: 'float',
-      alarm_level: 'float',
-      rise_rate: 'float',
-      aqi: 'float',
-      aqi_dominant: 'string',
+    const types = async (m: string) =>
+      Object.fromEntries(
+        (await influxd.query(`SHOW FIELD KEYS FROM ${m}`, 'ioc')).results[0]!.series![0]!.values as Array<[string, string]>,
+      )
+    expect(await types('readings')).toEqual({
+      battery: 'float',
+      no2: 'float',
+      o3: 'float',
+      pm10: 'float',
+      pm25: 'float',
       seq: 'integer',
+      water_level: 'float',
     })
+    expect(await types('derived')).toEqual({ alarm_level: 'float', rise_rate: 'float', aqi: 'float', aqi_dominant: 'string' })
   }, 60_000)
 })

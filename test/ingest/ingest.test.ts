@@ -17,7 +17,9 @@ describe('telemetry: accepted forms', () => {
       ts: Date.parse(ts),
       tags: { device: 'kim-long-01', kind: 'water_level', station: 'kim-long', district: 'Huế' },
     })
-    expect(p!.fields).toMatchObject({ water_level: 2.31, battery: 12.6, seq: 7, alarm_level: 2 })
+    // The reading as sent; what ingest derives from it in a `derived` point (docs/data-model.md).
+    expect(p!.fields).toEqual({ water_level: 2.31, battery: 12.6, seq: 7 })
+    expect(sink.points.filter((x) => x.measurement === 'derived')).toEqual([{ ...p, measurement: 'derived', fields: { alarm_level: 2 } }])
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({ device: 'kim-long-01', seq: 7, late: false, values: { water_level: 2.31, alarm_level: 2 } })
   })
@@ -33,7 +35,7 @@ describe('telemetry: accepted forms', () => {
       ]),
     )
     expect(sink.readings().map((p) => p.ts)).toEqual([now, now - 2000, now - 1000])
-    expect(sink.readings()[0]!.fields.alarm_level).toBe(0)
+    expect(sink.readingsWithDerived()[0]!.fields.alarm_level).toBe(0)
   })
 
   it('tags that are unknown are omitted', async () => {
@@ -232,7 +234,7 @@ describe('duplicates, late readings, store failures', () => {
     await ingest.telemetry(msg)
     expect(ingest.hourly.means(air.id, 'pm25', h, 1)).toEqual([40])
     // NowCast of 40 then 20: w = 0.5 → 0.5·40 + 0.25·20 = 25 → sub-index 50.
-    expect(sink.readings().at(-1)!.fields.aqi).toBe(50)
+    expect(sink.readingsWithDerived().at(-1)!.fields.aqi).toBe(50)
   })
 
   it('a throwing bus consumer does not fail the message', async () => {
@@ -251,12 +253,12 @@ describe('derived values', () => {
     const levels = [0.99, 1.0, 1.99, 2.0, 3.49, 3.5, 5]
     for (const [i, v] of levels.entries())
       await ingest.telemetry(publish(gauge, { seq: i, ts: Date.now() - 100 + i, values: { water_level: v } }))
-    expect(sink.readings().map((p) => p.fields.alarm_level)).toEqual([0, 1, 1, 2, 2, 3, 3])
+    expect(sink.readingsWithDerived().map((p) => p.fields.alarm_level)).toEqual([0, 1, 1, 2, 2, 3, 3])
     await ingest.telemetry(publish(device('truoi-01', 'water_level', 'truoi'), { values: { water_level: 9 } }))
     await ingest.telemetry(publish(device('x-01', 'water_level', null), { values: { water_level: 9 } }))
     expect(
       sink
-        .readings()
+        .readingsWithDerived()
         .slice(-2)
         .map((p) => p.fields.alarm_level),
     ).toEqual([undefined, undefined])
@@ -268,7 +270,7 @@ describe('derived values', () => {
     // 0.3 m/h: 0.05 m every 10 minutes over one hour.
     for (let i = 0; i <= 6; i++)
       await ingest.telemetry(publish(gauge, { seq: i, ts: t0 + i * 600_000, values: { water_level: 1 + 0.05 * i } }))
-    const rates = sink.readings().map((p) => p.fields.rise_rate)
+    const rates = sink.readingsWithDerived().map((p) => p.fields.rise_rate)
     expect(rates[0]).toBeUndefined()
     expect(rates[6] as number).toBeCloseTo(0.3, 9)
   })
@@ -277,9 +279,9 @@ describe('derived values', () => {
     const { ingest, sink, events } = setup()
     const h = Math.floor(Date.now() / 3_600_000) * 3_600_000
     await ingest.telemetry(publish(air, { ts: h - 3_600_000 + 1000, values: { pm25: 20 } }))
-    expect(sink.readings()[0]!.fields.aqi).toBeUndefined() // NowCast needs 2 of the last 3 hours
+    expect(sink.readingsWithDerived()[0]!.fields.aqi).toBeUndefined() // NowCast needs 2 of the last 3 hours
     await ingest.telemetry(publish(air, { ts: Math.min(h + 1000, Date.now()), values: { pm25: 30, no2: 250 } }))
-    const p = sink.readings()[1]!
+    const p = sink.readingsWithDerived()[1]!
     // NowCast: w = 20/30 = 0.667; (30 + 0.667·20) / 1.667 = 26 → 52; NO2 250 → 105 dominates.
     expect(p.fields.aqi).toBe(105)
     expect(p.fields.aqi_dominant).toBe('no2')

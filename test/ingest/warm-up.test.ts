@@ -102,13 +102,13 @@ describe('ingest warm-up from the store', () => {
     const derived = async (s: ReturnType<typeof setup>) => {
       await s.ingest.telemetry(publish(air, nextAir))
       await s.ingest.telemetry(publish(gauge, nextLevel))
-      const [a, w] = s.sink.readings().slice(-2)
+      const [a, w] = s.sink.readingsWithDerived().slice(-2)
       return { aqi: a?.fields.aqi, dominant: a?.fields.aqi_dominant, rise: w?.fields.rise_rate }
     }
     // What the live gateway stores for the same two readings.
     await live.ingest.telemetry(publish(air, nextAir))
     await live.ingest.telemetry(publish(gauge, nextLevel))
-    const rows = await store.queryPoints({ measurement: 'readings', from: now, to: now + 1, fields: ['aqi', 'aqi_dominant', 'rise_rate'] })
+    const rows = await store.queryPoints({ measurement: 'derived', from: now, to: now + 1, fields: ['aqi', 'aqi_dominant', 'rise_rate'] })
     const liveAir = rows.find((r) => r.tags.device === air.id)
     const liveGauge = rows.find((r) => r.tags.device === gauge.id)
     const liveNext = { aqi: liveAir?.fields.aqi, dominant: liveAir?.fields.aqi_dominant, rise: liveGauge?.fields.rise_rate }

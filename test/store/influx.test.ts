@@ -58,13 +58,22 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       const cqs = rows(await influxd.query('SHOW CONTINUOUS QUERIES'))
         .find((s) => (s as { name?: string }).name === 'ioc_setup')!
         .values.map((v) => v[0])
-      expect(cqs.sort()).toEqual(['cq_detections_1h', 'cq_detections_1m', 'cq_readings_1h', 'cq_readings_1m'])
+      expect(cqs.sort()).toEqual([
+        'cq_derived_1h',
+        'cq_derived_1m',
+        'cq_detections_1h',
+        'cq_detections_1m',
+        'cq_readings_1h',
+        'cq_readings_1m',
+      ])
 
       const tags = { device: 'roll-1', kind: 'water_level', station: 'kim-long' }
       await store.write([
         { measurement: 'readings', tags, fields: { water_level: 1, rainfall: 2, seq: 1 }, ts: T0 + 10_000 },
         { measurement: 'readings', tags, fields: { water_level: 3, rainfall: 5, seq: 2 }, ts: T0 + 40_000 },
         { measurement: 'readings', tags, fields: { water_level: 10, seq: 3 }, ts: T0 + MIN + 1 },
+        { measurement: 'derived', tags, fields: { alarm_level: 1, rise_rate: 0.5 }, ts: T0 + 10_000 },
+        { measurement: 'derived', tags, fields: { alarm_level: 3, rise_rate: 1.5 }, ts: T0 + 40_000 },
         { measurement: 'detections', tags: { camera: 'cam-1', zone: 'north' }, fields: { car: 4, occupancy: 0.2 }, ts: T0 },
         { measurement: 'detections', tags: { camera: 'cam-1', zone: 'north' }, fields: { car: 7, occupancy: 0.4 }, ts: T0 + 30_000 },
       ])
@@ -87,6 +96,11 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: database setup, rollups, sta
       expect(col(m1.values[0]!, 'device')).toBe('roll-1')
       expect(col(m1.values[0]!, 'station')).toBe('kim-long')
       expect(col(m1.values[1]!, 'water_level')).toBe(10)
+      // The derived values' rollups, from `derived` (docs/data-model.md).
+      const dv = rows(
+        await influxd.query('SELECT "alarm_level", "alarm_level_max", "rise_rate", "station" FROM "rollup_1m"."derived_1m"', 'ioc_setup'),
+      )[0]!
+      expect(dv.values).toEqual([[T0, 2, 3, 1, 'kim-long']])
       const h1 = rows(await influxd.query('SELECT "water_level", "device" FROM "rollup_1h"."readings_1h"', 'ioc_setup'))[0]!
       expect(h1.values).toEqual([[T0, 14 / 3, 'roll-1']])
       const d1 = rows(await influxd.query('SELECT "car", "occupancy", "camera", "zone" FROM "rollup_1m"."detections_1m"', 'ioc_setup'))[0]!

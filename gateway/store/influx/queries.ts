@@ -74,7 +74,7 @@ export class InfluxQueries {
   async latest(filter: LatestFilter): Promise<LatestReadings[]> {
     const conds = this.tagConds({ kind: filter.kind, station: filter.station, device: filter.device }).replace(/^ AND /, '')
     const where = conds ? ` WHERE ${conds}` : ''
-    const from = `${ident('raw')}.${ident('readings')}`
+    const from = `${ident('raw')}.${ident(filter.measurement ?? 'readings')}`
     // Each field's own last value, and the newest point (for its time and tags).
     const [lasts, newest] = await Promise.all([
       this.q(`SELECT last(*) FROM ${from}${where} GROUP BY ${ident('device')}`),

@@ -30,10 +30,8 @@ export const ROLLUP_FIELDS = {
     'humidity',
     'battery',
     'rssi',
-    'alarm_level',
-    'rise_rate',
-    'aqi',
   ],
+  derived: ['alarm_level', 'rise_rate', 'aqi'],
   detections: ['car', 'motorcycle', 'bus', 'truck', 'bicycle', 'occupancy', 'congestion', 'water_ratio'],
 } as const
 
@@ -42,7 +40,8 @@ export const ROLLUP_FIELDS = {
  * interval rainfall means little on a bar chart) and the bucket's highest water level and alarm.
  */
 const ROLLUP_EXTRA: Record<keyof typeof ROLLUP_FIELDS, string[]> = {
-  readings: ['sum("rainfall") AS "rainfall_sum"', 'max("water_level") AS "water_level_max"', 'max("alarm_level") AS "alarm_level_max"'],
+  readings: ['sum("rainfall") AS "rainfall_sum"', 'max("water_level") AS "water_level_max"'],
+  derived: ['max("alarm_level") AS "alarm_level_max"'],
   detections: [],
 }
 
@@ -74,6 +73,13 @@ export function continuousQueries(db: string): Array<{ name: string; resample: s
   }
   return out
 }
+
+/**
+ * The one-time copy of derived values written inside readings (before `derived` existed) into
+ * `derived`, one point per reading at its own time (docs/data-model.md, "Migration").
+ */
+export const DERIVED_MIGRATION =
+  'SELECT "alarm_level", "rise_rate", "aqi", "aqi_dominant" INTO "raw"."derived" FROM "raw"."readings" GROUP BY *'
 
 export async function setupInflux(influx: InfluxDB, db: string): Promise<void> {
   await influx.createDatabase(db)

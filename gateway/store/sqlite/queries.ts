@@ -86,7 +86,11 @@ export class SqliteQueries {
   }
 
   latest(filter: LatestFilter): LatestReadings[] {
-    const series = this.c.seriesMatching('readings', { kind: filter.kind, station: filter.station, device: filter.device })
+    const series = this.c.seriesMatching(filter.measurement ?? 'readings', {
+      kind: filter.kind,
+      station: filter.station,
+      device: filter.device,
+    })
     const ids = series.filter((s) => s.tags.device !== undefined).map((s) => s.id)
     if (ids.length === 0) return []
     const rows = this.c.db

@@ -243,7 +243,7 @@ export class SqliteTimeSeriesStore implements TimeSeriesStore {
       this.series.set(key, s)
       this.seriesById.set(id, s)
     }
-    const latest = p.measurement === 'readings'
+    const latest = p.measurement === 'readings' || p.measurement === 'derived'
     for (const name in p.fields) {
       const f = this.fieldId(name)
       const [v, t] = encode(p.fields[name]!)
