@@ -1,5 +1,5 @@
 import modbusSerial from 'modbus-serial'
-import Type, { type TSchema } from 'typebox'
+import Type, { type TProperties, type TSchema } from 'typebox'
 import { applyScale, decodeWords, RegisterEntry, wordCount } from './registers.ts'
 import type { Logger } from '../../gateway/log/logger.ts'
 import type { Driver, DriverPlugin, Sample } from './types.ts'
@@ -24,8 +24,27 @@ export async function readMap(client: ModbusClient, map: readonly RegisterEntry[
   return out
 }
 
-/** The register map of a Modbus driver's configuration. */
-export const RegisterMap = Type.Array(RegisterEntry, { minItems: 1, maxItems: 64 })
+/**
+ * A Modbus driver's configuration: its type, its link's own fields, then what every Modbus driver
+ * holds: the unit id (its range is the transport's), the timeout and the register map.
+ */
+export function modbusSchema<T extends string, L extends TProperties>(
+  type: T,
+  link: L,
+  unitId: { minimum: number; maximum: number },
+  timeoutMs: number,
+) {
+  return Type.Object(
+    {
+      type: Type.Literal(type),
+      ...link,
+      unit_id: Type.Integer({ ...unitId, default: 1 }),
+      timeout_ms: Type.Integer({ minimum: 100, maximum: 60_000, default: timeoutMs }),
+      registers: Type.Array(RegisterEntry, { minItems: 1, maxItems: 64 }),
+    },
+    { additionalProperties: false },
+  )
+}
 
 /** What every Modbus driver's configuration holds besides its link: the unit asked, the timeout, the register map. */
 export interface ModbusConfig {

@@ -1,16 +1,11 @@
 import Type, { type Static } from 'typebox'
-import { modbusPlugin, RegisterMap } from './modbus-common.ts'
+import { modbusPlugin, modbusSchema } from './modbus-common.ts'
 
-const Schema = Type.Object(
-  {
-    type: Type.Literal('modbus-tcp'),
-    host: Type.String({ minLength: 1 }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 502 }),
-    unit_id: Type.Integer({ minimum: 0, maximum: 255, default: 1 }),
-    timeout_ms: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
-    registers: RegisterMap,
-  },
-  { additionalProperties: false },
+const Schema = modbusSchema(
+  'modbus-tcp',
+  { host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 1, maximum: 65535, default: 502 }) },
+  { minimum: 0, maximum: 255 },
+  3000,
 )
 
 /** Modbus TCP (Modbus Messaging on TCP/IP Implementation Guide v1.0b) through modbus-serial. */
