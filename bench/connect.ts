@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openRegistry } from '../gateway/registry/sqlite.ts'
+import { positiveArg } from './_args.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const CHILD_ARGV = [
@@ -28,14 +29,6 @@ interface Result {
   seconds: number
   idleRss: number
   connectedRss: number
-}
-
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`)
-  if (i === -1) return dflt
-  const v = Number(args[i + 1])
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`)
-  return v
 }
 
 function once<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
@@ -195,10 +188,10 @@ function median(xs: number[]): number {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const devices = arg(args, 'devices', 10_000)
-  const procs = arg(args, 'procs', 2)
-  const window = arg(args, 'window', 64)
-  const rounds = arg(args, 'rounds', 3)
+  const devices = positiveArg(args, 'devices', 10_000, true)
+  const procs = positiveArg(args, 'procs', 2, true)
+  const window = positiveArg(args, 'window', 64, true)
+  const rounds = positiveArg(args, 'rounds', 3, true)
   const dir = mkdtempSync(join(tmpdir(), 'iocgw-bench-connect-'))
   try {
     const t0 = Date.now()

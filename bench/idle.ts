@@ -10,6 +10,7 @@ import { DAY_MS, localDate, localDayStart } from '../gateway/reports/period.ts'
 import { startInfluxd, requireInfluxd } from '../test/support/influxd.ts'
 import { spawnGateway, stopGateway } from '../test/support/gateway-process.ts'
 import { tempDir } from '../test/support/services.ts'
+import { positiveArg } from './_args.ts'
 
 const ADMIN = 'bench-idle-admin-token-0123456789'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -17,14 +18,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function status(pid: number, field: string): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) * 1024 : Number.NaN
-}
-
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`)
-  if (i === -1) return dflt
-  const v = Number(args[i + 1])
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`)
-  return v
 }
 
 async function measure(env: Record<string, string>, settleMs: number) {
@@ -62,7 +55,7 @@ async function measure(env: Record<string, string>, settleMs: number) {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const settleMs = arg(args, 'settle', 15) * 1000
+  const settleMs = positiveArg(args, 'settle', 15) * 1000
   const noModels = tempDir('iocgw-bench-nomodels-')
   const off = { IOC_MODELS_DIR: noModels.path, IOC_MODELS_FALLBACKS: '0' }
   const influx = requireInfluxd() ? await startInfluxd() : null

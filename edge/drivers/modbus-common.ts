@@ -1,7 +1,8 @@
 import modbusSerial from 'modbus-serial'
-import { applyScale, decodeWords, wordCount, type RegisterEntry } from './registers.ts'
+import Type, { type TProperties, type TSchema } from 'typebox'
+import { applyScale, decodeWords, RegisterEntry, wordCount } from './registers.ts'
 import type { Logger } from '../../gateway/log/logger.ts'
-import type { Driver, Sample } from './types.ts'
+import type { Driver, DriverPlugin, Sample } from './types.ts'
 
 // modbus-serial is CommonJS whose module.exports is the client class; its typings describe an ES
 // default export, which NodeNext reads as the whole module. One cast here, typed everywhere else.
@@ -23,12 +24,51 @@ export async function readMap(client: ModbusClient, map: readonly RegisterEntry[
   return out
 }
 
-/** What every Modbus driver's configuration holds (unit id, timeout, register map), as modbusDriver takes it. */
-export const linkSettings = (cfg: { unit_id: number; timeout_ms: number; registers: readonly RegisterEntry[] }) => ({
-  unitId: cfg.unit_id,
-  timeoutMs: cfg.timeout_ms,
-  registers: cfg.registers,
-})
+/**
+ * A Modbus driver's configuration: its type, its link's own fields, then what every Modbus driver
+ * holds: the unit id (its range is the transport's), the timeout and the register map.
+ */
+export function modbusSchema<T extends string, L extends TProperties>(
+  type: T,
+  link: L,
+  unitId: { minimum: number; maximum: number },
+  timeoutMs: number,
+) {
+  return Type.Object(
+    {
+      type: Type.Literal(type),
+      ...link,
+      unit_id: Type.Integer({ ...unitId, default: 1 }),
+      timeout_ms: Type.Integer({ minimum: 100, maximum: 60_000, default: timeoutMs }),
+      registers: Type.Array(RegisterEntry, { minItems: 1, maxItems: 64 }),
+    },
+    { additionalProperties: false },
+  )
+}
+
+/** What every Modbus driver's configuration holds besides its link: the unit asked, the timeout, the register map. */
+export interface ModbusConfig {
+  unit_id: number
+  timeout_ms: number
+  registers: readonly RegisterEntry[]
+}
+
+/** A Modbus driver plugin: `where` names its link in logs, `open` connects a client over it. */
+export function modbusPlugin<C extends ModbusConfig>(
+  name: string,
+  schema: TSchema,
+  where: (cfg: C) => Record<string, unknown>,
+  open: (client: ModbusClient, cfg: C) => Promise<void>,
+): DriverPlugin<C> {
+  return {
+    name,
+    schema,
+    async create(cfg, ctx) {
+      const link = { name, where: where(cfg), unitId: cfg.unit_id, timeoutMs: cfg.timeout_ms, registers: cfg.registers, logger: ctx.logger }
+      return modbusDriver(link, (c) => open(c, cfg))
+    },
+  }
+}
 
 /**
  * A Modbus driver over one link (TCP or serial): connects on first use, reads the register map,

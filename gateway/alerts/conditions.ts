@@ -122,17 +122,37 @@ function alarmThresholds(
   return t ?? undefined
 }
 
-function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
-  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const)
+type SubjectData = Parameters<Condition['evaluate']>[1]
+
+/** A condition on readings that carry `metric`: `evaluate` sees only those, with the metric's value. */
+function onReadings(
+  rule: Rule,
+  kind: AlertKind,
+  metric: string,
+  evaluate: (r: Reading, value: number, data: SubjectData) => Evaluation | undefined,
+  title: Condition['title'],
+): Condition {
   return {
     rule,
-    kind: 'water_level',
-    consumes: { type: 'reading', metric: 'water_level' },
-    evaluate(input) {
+    kind,
+    consumes: { type: 'reading', metric },
+    evaluate(input, data) {
       if (input.type !== 'reading') return undefined
-      const r = input.reading
-      const v = r.values.water_level
-      if (r.kind !== 'water_level' || v === undefined || !r.station || !allows(rule.stations, r.station)) return undefined
+      const value = input.reading.values[metric]
+      return value === undefined ? undefined : evaluate(input.reading, value, data)
+    },
+    title,
+  }
+}
+
+function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition {
+  const severities = rule.severities ?? (['minor', 'major', 'critical'] as const)
+  return onReadings(
+    rule,
+    'water_level',
+    'water_level',
+    (r, v) => {
+      if (r.kind !== 'water_level' || !r.station || !allows(rule.stations, r.station)) return undefined
       // A rule's own levels are three numbers (rules.ts); a station's may all be unset.
       const thresholds = rule.levels?.[r.station] ?? alarmThresholds(stations.get(r.station)?.levels)
       if (!thresholds) return undefined
@@ -147,12 +167,12 @@ function waterAlarm(rule: WaterAlarm, stations: Stations, md: number): Condition
         unit: 'm',
       }
     },
-    title: (s, level, value) => {
+    (s, level, value) => {
       const st = s.station ? stations.get(s.station) : undefined
       const where = st?.river ? `${placeName(stations, s)} (${st.river})` : placeName(stations, s)
       return `${where}: mực nước ${fmt(value)} m, vượt báo động ${ROMAN[level] ?? level}`
     },
-  }
+  )
 }
 
 interface Samples {
@@ -163,15 +183,12 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
   const windowMs = rule.window_s * 1000
   const spacing = windowMs / 200
   const severities = [rule.severity ?? 'major'] as const
-  return {
+  return onReadings(
     rule,
-    kind: 'rise_rate',
-    consumes: { type: 'reading', metric: 'water_level' },
-    evaluate(input, data) {
-      if (input.type !== 'reading') return undefined
-      const r = input.reading
-      const v = r.values.water_level
-      if (r.kind !== 'water_level' || v === undefined || !allows(rule.stations, r.station)) return undefined
+    'rise_rate',
+    'water_level',
+    (r, v, data) => {
+      if (r.kind !== 'water_level' || !allows(rule.stations, r.station)) return undefined
       const threshold = rule.threshold_m_per_h ?? stations.get(r.station)?.rise_alert_m_per_h
       if (threshold === undefined) return undefined
       const subject = stationSubject(r)
@@ -216,8 +233,8 @@ function riseRate(rule: RiseRate, stations: Stations, md: number): Condition {
         unit: 'm/h',
       }
     },
-    title: (s, _level, value) => `${placeName(stations, s)}: nước lên nhanh ${fmt(value)} m/giờ`,
-  }
+    (s, _level, value) => `${placeName(stations, s)}: nước lên nhanh ${fmt(value)} m/giờ`,
+  )
 }
 
 /**
@@ -237,15 +254,12 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
   const bucketMs = windowMs / RAIN_BUCKETS
   const severities = rule.severities ?? (['minor', 'major', 'critical'] as const).slice(0, rule.thresholds_mm.length)
   const hours = rule.window_s / 3600
-  return {
+  return onReadings(
     rule,
-    kind: 'rainfall',
-    consumes: { type: 'reading', metric: 'rainfall' },
-    evaluate(input, data) {
-      if (input.type !== 'reading') return undefined
-      const r = input.reading
-      const mm = r.values.rainfall
-      if (mm === undefined || !allows(rule.stations, r.station)) return undefined
+    'rainfall',
+    'rainfall',
+    (r, mm, data) => {
+      if (!allows(rule.stations, r.station)) return undefined
       const subject = stationSubject(r)
       const holder = data(subject.key)
       const d = (holder.data as RainData | undefined) ?? { b: {}, recent: {} }
@@ -275,9 +289,9 @@ function rainfall(rule: Rainfall, stations: Stations, md: number): Condition {
         unit: 'mm',
       }
     },
-    title: (s, _level, value) =>
+    (s, _level, value) =>
       `${placeName(stations, s)}: mưa ${fmt(value, 1)} mm trong ${hours >= 1 ? `${fmt(hours, 0)} giờ` : `${rule.window_s / 60} phút`}`,
-  }
+  )
 }
 
 function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
@@ -286,15 +300,12 @@ function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
   const bySeverity: Record<number, Severity> = { 51: 'info', 101: 'minor', 151: 'major', 201: 'critical', 301: 'critical' }
   const thresholds = bands.map((b) => b.min)
   const severities = bands.map((b) => bySeverity[b.min] ?? 'minor')
-  return {
+  return onReadings(
     rule,
-    kind: 'aqi',
-    consumes: { type: 'reading', metric: 'aqi' },
-    evaluate(input) {
-      if (input.type !== 'reading') return undefined
-      const r = input.reading
-      const aqi = r.values.aqi
-      if (aqi === undefined || !allows(rule.stations, r.station)) return undefined
+    'aqi',
+    'aqi',
+    (r, aqi) => {
+      if (!allows(rule.stations, r.station)) return undefined
       return {
         subject: stationSubject(r),
         ts: r.ts,
@@ -306,9 +317,8 @@ function aqiBand(rule: AqiBand, stations: Stations, md: number): Condition {
         unit: 'AQI',
       }
     },
-    title: (s, level, value) =>
-      `${placeName(stations, s)}: chất lượng không khí ${bands[level - 1]?.vi ?? ''} (VN_AQI ${Math.round(value)})`,
-  }
+    (s, level, value) => `${placeName(stations, s)}: chất lượng không khí ${bands[level - 1]?.vi ?? ''} (VN_AQI ${Math.round(value)})`,
+  )
 }
 
 function camera(rule: Congestion | WaterRatio, md: number): Condition {

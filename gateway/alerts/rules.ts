@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { mkdirSync } from 'node:fs'
-import Type, { type Static, type TSchema } from 'typebox'
+import Type, { type Static, type TNumber, type TSchema } from 'typebox'
 import Value from 'typebox/value'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { SEVERITIES } from './types.ts'
@@ -21,6 +21,12 @@ const Common = {
   enabled: Type.Optional(Type.Boolean({ default: true })),
   description: Type.Optional(Type.String({ maxLength: 500 })),
 }
+
+/** One severity per threshold, lowest first (rules with one to three thresholds). */
+const Severities = Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 }))
+
+/** Which cameras and zones a camera rule watches; absent: all. */
+const CameraZones = { cameras: Type.Optional(Names), zones: Type.Optional(Names) }
 
 /** Decision 05/2020/QĐ-TTg alarm levels I-III, levels from config/stations.yaml unless overridden. */
 export const WaterAlarmRule = Type.Object(
@@ -63,7 +69,7 @@ export const RainfallRule = Type.Object(
     thresholds_mm: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 5000 }), { minItems: 1, maxItems: 3 }),
     hysteresis_mm: Type.Number({ minimum: 0, maximum: 1000, default: 0 }),
     min_duration_s: Type.Optional(Seconds),
-    severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
+    severities: Severities,
   },
   { additionalProperties: false },
 )
@@ -95,32 +101,39 @@ export const SilenceRule = Type.Object(
   { additionalProperties: false },
 )
 
-export const CongestionRule = Type.Object(
-  {
-    ...Common,
-    type: Type.Literal('congestion'),
-    cameras: Type.Optional(Names),
-    zones: Type.Optional(Names),
-    thresholds: Type.Array(Type.Number({ minimum: 0, maximum: 3 }), { minItems: 1, maxItems: 3, default: [2, 3] }),
-    hysteresis: Type.Number({ minimum: 0, maximum: 3, default: 0.5 }),
-    min_duration_s: Type.Optional(Seconds),
-    severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
-  },
-  { additionalProperties: false },
+/**
+ * A rule on a measure of camera zones, which rises with trouble: its thresholds (with their defaults)
+ * and its hysteresis are on that measure's scale.
+ */
+function cameraZoneRule<T extends string>(type: T, threshold: TNumber, defaults: number[], hysteresis: TNumber) {
+  return Type.Object(
+    {
+      ...Common,
+      type: Type.Literal(type),
+      ...CameraZones,
+      thresholds: Type.Array(threshold, { minItems: 1, maxItems: 3, default: defaults }),
+      hysteresis,
+      min_duration_s: Type.Optional(Seconds),
+      severities: Severities,
+    },
+    { additionalProperties: false },
+  )
+}
+
+/** Congestion level 0-3 of the vehicles in a zone (docs/vision.md). */
+export const CongestionRule = cameraZoneRule(
+  'congestion',
+  Type.Number({ minimum: 0, maximum: 3 }),
+  [2, 3],
+  Type.Number({ minimum: 0, maximum: 3, default: 0.5 }),
 )
 
-export const WaterRatioRule = Type.Object(
-  {
-    ...Common,
-    type: Type.Literal('water_ratio'),
-    cameras: Type.Optional(Names),
-    zones: Type.Optional(Names),
-    thresholds: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), { minItems: 1, maxItems: 3, default: [0.2, 0.5] }),
-    hysteresis: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
-    min_duration_s: Type.Optional(Seconds),
-    severities: Type.Optional(Type.Array(SeverityT, { minItems: 1, maxItems: 3 })),
-  },
-  { additionalProperties: false },
+/** Share of a zone covered by water, 0-1 (docs/vision.md). */
+export const WaterRatioRule = cameraZoneRule(
+  'water_ratio',
+  Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+  [0.2, 0.5],
+  Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
 )
 
 const BY_TYPE: Record<string, TSchema> = {

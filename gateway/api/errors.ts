@@ -3,6 +3,7 @@ import type { TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
 import { RegistryError } from '../registry/types.ts'
+import { StoreError } from '../store/types.ts'
 
 interface SchemaError {
   keyword: string
@@ -88,6 +89,17 @@ const REASONS: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+}
+
+/** An error the error handler answers with this status and message (errorBody). */
+export function httpError(statusCode: number, message: string): Error {
+  return Object.assign(new Error(message), { statusCode })
+}
+
+/** Rethrows a failure of the time-series store (not of the query it was given) as 503, anything else as it is. */
+export function storeFailure(err: unknown): never {
+  if (err instanceof StoreError && err.code !== 'invalid') throw httpError(503, `time-series store unavailable: ${err.message}`)
+  throw err
 }
 
 export function errorBody(statusCode: number, message: string) {

@@ -1,6 +1,7 @@
 import { placeInScope, type Place, type Scope } from '../registry/scope.ts'
 import type { Stations } from '../domain/stations.ts'
 import type { Device, DeviceRegistry } from '../registry/types.ts'
+import { httpError } from './errors.ts'
 import type { ApiActor } from './types.ts'
 
 // Where a scoped user's limits are applied to requests. Lists pass `scopeOf(actor)` to their store
@@ -17,7 +18,7 @@ export function canSee(actor: ApiActor | null, place: Place): boolean {
 }
 
 export function notFound(message: string): Error {
-  return Object.assign(new Error(message), { statusCode: 404 })
+  return httpError(404, message)
 }
 
 /** The device when it exists and the caller may see it; otherwise a 404 saying it does not exist. */
@@ -27,17 +28,19 @@ export async function visibleDevice(registry: Pick<DeviceRegistry, 'getDevice'>,
   return device
 }
 
+/** A scope in words for a 403: `districts A, B or stations s1`. */
+export function scopeText(scope: Scope): string {
+  return [
+    ...(scope.districts.length ? [`districts ${scope.districts.join(', ')}`] : []),
+    ...(scope.stations.length ? [`stations ${scope.stations.join(', ')}`] : []),
+  ].join(' or ')
+}
+
 /** 403 when a scoped caller would place a device outside their districts and stations. */
 export function requirePlaceInScope(actor: ApiActor | null, place: Place): void {
   const scope = scopeOf(actor)
   if (placeInScope(scope, place)) return
-  const where = [
-    ...(scope!.districts.length ? [`districts ${scope!.districts.join(', ')}`] : []),
-    ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : []),
-  ].join(' or ')
-  throw Object.assign(new Error(`user "${actor!.name}" may only place devices in ${where}: set station or district accordingly`), {
-    statusCode: 403,
-  })
+  throw httpError(403, `user "${actor!.name}" may only place devices in ${scopeText(scope!)}: set station or district accordingly`)
 }
 
 /**

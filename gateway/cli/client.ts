@@ -1,4 +1,5 @@
 import { CliError } from './errors.ts'
+import { table } from './table.ts'
 
 // The client commands talk to a running gateway's API, like any integrator would.
 
@@ -99,4 +100,16 @@ export function printJson(value: unknown): void {
 
 export function print(text: string): void {
   process.stdout.write(`${text}\n`)
+}
+
+/** The whole list at `path`: `{"items": [...], "next": null}` with --json, else a table of each item's `row` under `headers`. */
+export async function printList<T>(
+  path: string,
+  json: boolean | undefined,
+  headers: Readonly<Record<string, string>>,
+  row: (item: T) => Record<string, unknown>,
+): Promise<void> {
+  const items = await listAll<T>(path)
+  if (json) return printJson({ items, next: null })
+  print(table(items.map(row), headers))
 }

@@ -19,8 +19,9 @@ export function cell(v: unknown): string {
   return String(v).replace(/\s+/g, ' ')
 }
 
-/** Rows under a header line, columns separated by two spaces. */
-export function table(rows: ReadonlyArray<Record<string, unknown>>, columns: ReadonlyArray<{ key: string; header: string }>): string {
+/** Rows under a header line, columns separated by two spaces; `headers`: each column's key and header, in order. */
+export function table(rows: ReadonlyArray<Record<string, unknown>>, headers: Readonly<Record<string, string>>): string {
+  const columns = Object.entries(headers).map(([key, header]) => ({ key, header }))
   const cells = rows.map((r) => columns.map((c) => cell(r[c.key]).normalize('NFC')))
   const widths = columns.map((c, i) => Math.max(width(c.header), ...cells.map((row) => width(row[i] as string))))
   const line = (values: string[]) =>

@@ -75,7 +75,15 @@ export interface AqiResult {
   subIndices: Partial<Record<AqiPollutant, number>>
 }
 
-function combine(sub: Partial<Record<AqiPollutant, number>>): AqiResult | undefined {
+/** The sub-index of a concentration in a column of Table 2; undefined when it was not measured. */
+function indexOf(column: BreakpointColumn, c: number | undefined): number | undefined {
+  return c === undefined ? undefined : subIndex(column, c)
+}
+
+/** The AQI of the pollutants that have a sub-index (§2.2.1c, §2.2.2c): the largest, and whose it is. */
+function combine(indices: Record<AqiPollutant, number | undefined>): AqiResult | undefined {
+  const sub: Partial<Record<AqiPollutant, number>> = {}
+  for (const [p, v] of Object.entries(indices) as Array<[AqiPollutant, number | undefined]>) if (v !== undefined) sub[p] = v
   // §2.1b: at least one of PM10 or PM2.5 must be part of the calculation.
   if (sub.pm25 === undefined && sub.pm10 === undefined) return undefined
   let dominant: AqiPollutant | undefined
@@ -104,23 +112,14 @@ export interface HourlyInputs {
 
 /** Hourly AQI (AQI^h, §2.2.1). */
 export function hourlyAqi(inp: HourlyInputs): AqiResult | undefined {
-  const sub: Partial<Record<AqiPollutant, number>> = {}
-  const put = (p: AqiPollutant, v: number | undefined) => {
-    if (v !== undefined) sub[p] = v
-  }
-  if (inp.pm25) {
-    const n = nowcast(inp.pm25)
-    if (n !== undefined) put('pm25', subIndex('pm25', n))
-  }
-  if (inp.pm10) {
-    const n = nowcast(inp.pm10)
-    if (n !== undefined) put('pm10', subIndex('pm10', n))
-  }
-  if (inp.o3 !== undefined) put('o3', subIndex('o3_1h', inp.o3))
-  if (inp.no2 !== undefined) put('no2', subIndex('no2', inp.no2))
-  if (inp.so2 !== undefined) put('so2', subIndex('so2', inp.so2))
-  if (inp.co !== undefined) put('co', subIndex('co', inp.co))
-  return combine(sub)
+  return combine({
+    pm25: indexOf('pm25', inp.pm25 && nowcast(inp.pm25)),
+    pm10: indexOf('pm10', inp.pm10 && nowcast(inp.pm10)),
+    o3: indexOf('o3_1h', inp.o3),
+    no2: indexOf('no2', inp.no2),
+    so2: indexOf('so2', inp.so2),
+    co: indexOf('co', inp.co),
+  })
 }
 
 export interface DailyInputs {
@@ -136,21 +135,18 @@ export interface DailyInputs {
 
 /** Daily AQI (AQI^d, §2.2.2). */
 export function dailyAqi(inp: DailyInputs): AqiResult | undefined {
-  const sub: Partial<Record<AqiPollutant, number>> = {}
-  const put = (p: AqiPollutant, v: number | undefined) => {
-    if (v !== undefined) sub[p] = v
-  }
-  if (inp.pm25_24h !== undefined) put('pm25', subIndex('pm25', inp.pm25_24h))
-  if (inp.pm10_24h !== undefined) put('pm10', subIndex('pm10', inp.pm10_24h))
   // O3: the larger of the 1-hour and 8-hour sub-indices; the 8-hour one is not used when the day's
   // max 8-hour mean exceeds 400 µg/m³ (§2.2.2b).
-  const o3h = inp.o3_max1h !== undefined ? subIndex('o3_1h', inp.o3_max1h) : undefined
+  const o3h = indexOf('o3_1h', inp.o3_max1h)
   const o38 = inp.o3_max8h !== undefined && inp.o3_max8h <= 400 ? subIndex('o3_8h', inp.o3_max8h) : undefined
-  if (o3h !== undefined || o38 !== undefined) put('o3', Math.max(o3h ?? -Infinity, o38 ?? -Infinity))
-  if (inp.no2_max1h !== undefined) put('no2', subIndex('no2', inp.no2_max1h))
-  if (inp.so2_max1h !== undefined) put('so2', subIndex('so2', inp.so2_max1h))
-  if (inp.co_max1h !== undefined) put('co', subIndex('co', inp.co_max1h))
-  return combine(sub)
+  return combine({
+    pm25: indexOf('pm25', inp.pm25_24h),
+    pm10: indexOf('pm10', inp.pm10_24h),
+    o3: o3h !== undefined || o38 !== undefined ? Math.max(o3h ?? -Infinity, o38 ?? -Infinity) : undefined,
+    no2: indexOf('no2', inp.no2_max1h),
+    so2: indexOf('so2', inp.so2_max1h),
+    co: indexOf('co', inp.co_max1h),
+  })
 }
 
 export interface AqiBand {

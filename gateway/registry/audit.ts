@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { decodeCursor, encodeCursor } from './cursor.ts'
+import { decodeCursor, pageOf } from './cursor.ts'
 import type { Actor, AuditEntry, Page } from './types.ts'
 
 /** A prepared statement of the registry's cache (SqliteRegistry prepares each text once). */
@@ -30,9 +30,10 @@ export class SqliteAudit {
       ...(before !== undefined ? [Number(before)] : []),
       page.limit + 1,
     ) as Array<AuditEntry & { detail: string | null }>
-    const items = rows
-      .slice(0, page.limit)
-      .map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }))
-    return { items, next: rows.length > page.limit ? encodeCursor(String(items[items.length - 1]!.id)) : null }
+    return pageOf(
+      rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) })),
+      page.limit,
+      (e) => e.id,
+    )
   }
 }

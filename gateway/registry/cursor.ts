@@ -10,3 +10,9 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   const key = Buffer.from(cursor, 'base64url').toString('utf8')
   return key.length > 0 && key.length <= 128 ? key : undefined
 }
+
+/** One page of rows read with `LIMIT limit + 1`: the extra row only tells that a next page exists. */
+export function pageOf<T>(rows: readonly T[], limit: number, key: (item: T) => string | number): { items: T[]; next: string | null } {
+  const items = rows.slice(0, limit)
+  return { items, next: rows.length > limit ? encodeCursor(String(key(items[items.length - 1]!))) : null }
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { Audit, Sql } from './audit.ts'
-import { decodeCursor, encodeCursor } from './cursor.ts'
+import { decodeCursor, pageOf } from './cursor.ts'
 import { newSecret, type SecretHasher } from './secrets.ts'
 import { scopeSql } from './scope.ts'
 import {
@@ -19,7 +19,8 @@ import {
   type RevocationEvent,
 } from './types.ts'
 
-interface DeviceRow {
+/** A devices row as both stores read it: `tags` is JSON text in SQLite and JSONB (an array) in PostgreSQL. */
+export interface DeviceRow {
   id: string
   kind: DeviceKind
   name: string
@@ -27,7 +28,7 @@ interface DeviceRow {
   district: string | null
   lat: number | null
   lon: number | null
-  tags: string
+  tags: string | string[]
   state: DeviceState
   created_at: string
   updated_at: string
@@ -47,7 +48,7 @@ export function newDeviceId(input: Pick<NewDevice, 'id' | 'kind'>): string {
   return id
 }
 
-function toDevice(r: DeviceRow): Device {
+export function toDevice(r: DeviceRow): Device {
   return {
     id: r.id,
     kind: r.kind,
@@ -55,11 +56,49 @@ function toDevice(r: DeviceRow): Device {
     station: r.station,
     district: r.district,
     location: r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon },
-    tags: JSON.parse(r.tags) as string[],
+    tags: typeof r.tags === 'string' ? (JSON.parse(r.tags) as string[]) : r.tags,
     state: r.state,
     created_at: r.created_at,
     updated_at: r.updated_at,
   }
+}
+
+/**
+ * The device after `patch`; a decommissioned device stays so (a new one is registered instead),
+ * whichever store holds it.
+ */
+export function patchedDevice(before: Device, patch: DevicePatch): Device {
+  if (before.state === 'decommissioned' && patch.state !== undefined && patch.state !== 'decommissioned') {
+    throw new RegistryError('conflict', `device "${before.id}" is decommissioned; register a new device instead of reactivating it`)
+  }
+  return { ...before, ...patch, updated_at: new Date().toISOString() }
+}
+
+/** The columns `UPDATE devices SET name, station, district, lat, lon, tags, state, updated_at` writes, in that order. */
+export function deviceUpdateValues(next: Device): unknown[] {
+  const { name, station, district, location, tags, state, updated_at } = next
+  return [name, station, district, location?.lat ?? null, location?.lon ?? null, JSON.stringify(tags), state, updated_at]
+}
+
+/** The columns `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, ...)` writes first, in that order. */
+export function deviceInsertValues(id: string, input: NewDevice): unknown[] {
+  const { kind, name, station, district, location, tags } = input
+  return [id, kind, name, station ?? null, district ?? null, location?.lat ?? null, location?.lon ?? null, JSON.stringify(tags ?? [])]
+}
+
+/** The answer to a device's login, from its row joined with its credentials (no row: unknown device). */
+export function deviceAuthResult(
+  row: (DeviceRow & { secret_hash: Buffer | null }) | undefined,
+  secret: string,
+  hasher: SecretHasher,
+): DeviceAuthResult {
+  if (!row) return { ok: false, reason: 'unknown_device' }
+  // The secret is checked before the state so that only a holder of the secret learns the state.
+  if (row.secret_hash === null) return { ok: false, reason: row.state === 'decommissioned' ? 'device_decommissioned' : 'bad_secret' }
+  if (!hasher.matches(secret, row.secret_hash)) return { ok: false, reason: 'bad_secret' }
+  if (row.state === 'disabled') return { ok: false, reason: 'device_disabled' }
+  if (row.state === 'decommissioned') return { ok: false, reason: 'device_decommissioned' }
+  return { ok: true, device: toDevice(row) }
 }
 
 /** Devices and their credentials (keyed hashes of the secrets); a change that ends a device's access is announced. */
@@ -82,18 +121,7 @@ export class SqliteDevices {
       this.sql(
         `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
-      ).run(
-        id,
-        input.kind,
-        input.name,
-        input.station ?? null,
-        input.district ?? null,
-        input.location?.lat ?? null,
-        input.location?.lon ?? null,
-        JSON.stringify(input.tags ?? []),
-        now,
-        now,
-      )
+      ).run(...deviceInsertValues(id, input), now, now)
       this.sql('INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)').run(
         id,
         this.hasher.hash(secret),
@@ -126,31 +154,17 @@ export class SqliteDevices {
     if (after !== undefined) add('id > ?', after)
     const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
     const rows = this.sql(sql).all(...args, page.limit + 1) as DeviceRow[]
-    const items = rows.slice(0, page.limit).map(toDevice)
-    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+    return pageOf(rows.map(toDevice), page.limit, (d) => d.id)
   }
 
   updateDevice(id: string, patch: DevicePatch, actor: Actor): Device {
     const before = this.requireDevice(id)
-    if (before.state === 'decommissioned' && patch.state !== undefined && patch.state !== 'decommissioned') {
-      throw new RegistryError('conflict', `device "${id}" is decommissioned; register a new device instead of reactivating it`)
-    }
-    const next: Device = { ...before, ...patch, updated_at: new Date().toISOString() }
+    const next = patchedDevice(before, patch)
     this.db.transaction(() => {
       this.sql(
         `UPDATE devices SET name = ?, station = ?, district = ?, lat = ?, lon = ?, tags = ?, state = ?, updated_at = ?
            WHERE id = ?`,
-      ).run(
-        next.name,
-        next.station,
-        next.district,
-        next.location?.lat ?? null,
-        next.location?.lon ?? null,
-        JSON.stringify(next.tags),
-        next.state,
-        next.updated_at,
-        id,
-      )
+      ).run(...deviceUpdateValues(next), id)
       if (next.state === 'decommissioned') this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
       this.audit(actor, 'device.update', id, patch as Record<string, unknown>)
     })()
@@ -194,13 +208,7 @@ export class SqliteDevices {
     const row = this.sql(
       'SELECT d.*, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = ?',
     ).get(id) as (DeviceRow & { secret_hash: Buffer | null }) | undefined
-    if (!row) return { ok: false, reason: 'unknown_device' }
-    // The secret is checked before the state so that only a holder of the secret learns the state.
-    if (row.secret_hash === null) return { ok: false, reason: row.state === 'decommissioned' ? 'device_decommissioned' : 'bad_secret' }
-    if (!this.hasher.matches(secret, row.secret_hash)) return { ok: false, reason: 'bad_secret' }
-    if (row.state === 'disabled') return { ok: false, reason: 'device_disabled' }
-    if (row.state === 'decommissioned') return { ok: false, reason: 'device_decommissioned' }
-    return { ok: true, device: toDevice(row) }
+    return deviceAuthResult(row, secret, this.hasher)
   }
 
   private requireDevice(id: string): Device {

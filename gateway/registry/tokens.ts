@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { Audit, Sql } from './audit.ts'
-import { decodeCursor, encodeCursor } from './cursor.ts'
+import { decodeCursor, pageOf } from './cursor.ts'
 import { newToken, type SecretHasher } from './secrets.ts'
 import { RegistryError, type Actor, type ApiToken, type Page, type Role } from './types.ts'
 
@@ -55,8 +55,7 @@ export class SqliteTokens {
     const rows = this.sql(
       `SELECT id, name, role, created_at, last_used_at FROM api_tokens ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`,
     ).all(...(after !== undefined ? [after] : []), page.limit + 1) as TokenRow[]
-    const items = rows.slice(0, page.limit)
-    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+    return pageOf(rows, page.limit, (t) => t.id)
   }
 
   deleteToken(id: string, actor: Actor): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
-import { decodeCursor, encodeCursor } from './cursor.ts'
+import { decodeCursor, pageOf } from './cursor.ts'
 import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
 import type { SecretHasher } from './secrets.ts'
 import { RegistryError, type Actor, type Page, type Role } from './types.ts'
@@ -69,27 +69,30 @@ export interface UserRegistry {
   audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void>
 }
 
-interface UserRow {
+/** A users row as both stores read it: JSON text and 0/1 in SQLite, JSONB arrays and a boolean in PostgreSQL. */
+export interface UserRow {
   id: string
   name: string
   role: Role
-  districts: string
-  stations: string
+  districts: string | string[]
+  stations: string | string[]
   password_hash: string
-  disabled: number
+  disabled: number | boolean
   created_at: string
   updated_at: string
   last_login_at: string | null
 }
 
-function toUser(r: UserRow): UserAccount {
+const list = (v: string | string[]): string[] => (typeof v === 'string' ? (JSON.parse(v) as string[]) : v)
+
+export function toUser(r: UserRow): UserAccount {
   return {
     id: r.id,
     name: r.name,
     role: r.role,
-    districts: JSON.parse(r.districts) as string[],
-    stations: JSON.parse(r.stations) as string[],
-    disabled: r.disabled === 1,
+    districts: list(r.districts),
+    stations: list(r.stations),
+    disabled: r.disabled === 1 || r.disabled === true,
     created_at: r.created_at,
     updated_at: r.updated_at,
     last_login_at: r.last_login_at,
@@ -99,7 +102,14 @@ function toUser(r: UserRow): UserAccount {
 type Audit = (actor: Actor, action: string, target: string, detail: Record<string, unknown> | null) => void
 type Sql = (text: string) => Database.Statement
 
-const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])]
+export const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])]
+
+/** Throws what is wrong with a new user's name or password; both stores check before the (slow) hash. */
+export function checkNewUser(input: NewUser): void {
+  if (!NAME_RE.test(input.name)) throw new RegistryError('invalid', `user name "${input.name}" must match ${USER_NAME_PATTERN}`)
+  const problem = passwordProblem(input.password)
+  if (problem) throw new RegistryError('invalid', problem)
+}
 
 export class SqliteUsers implements UserRegistry {
   constructor(
@@ -113,9 +123,7 @@ export class SqliteUsers implements UserRegistry {
   }
 
   async createUser(input: NewUser, actor: Actor): Promise<UserAccount> {
-    if (!NAME_RE.test(input.name)) throw new RegistryError('invalid', `user name "${input.name}" must match ${USER_NAME_PATTERN}`)
-    const problem = passwordProblem(input.password)
-    if (problem) throw new RegistryError('invalid', problem)
+    checkNewUser(input)
     if (this.findUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
     const hash = await hashPassword(input.password)
     const id = `usr-${randomBytes(6).toString('hex')}`
@@ -153,8 +161,7 @@ export class SqliteUsers implements UserRegistry {
       ...(after !== undefined ? [after] : []),
       page.limit + 1,
     ) as UserRow[]
-    const items = rows.slice(0, page.limit).map(toUser)
-    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.name) : null }
+    return pageOf(rows.map(toUser), page.limit, (u) => u.name)
   }
 
   async updateUser(name: string, patch: UserPatch, actor: Actor): Promise<UserAccount> {
@@ -197,7 +204,7 @@ export class SqliteUsers implements UserRegistry {
   async checkPassword(name: string, password: string): Promise<UserAccount | undefined> {
     const row = this.sql('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined
     const ok = await verifyPassword(password, row ? row.password_hash : await dummyPasswordHash())
-    if (!row || !ok || row.disabled === 1) return undefined
+    if (!row || !ok || toUser(row).disabled) return undefined
     const now = new Date().toISOString()
     this.sql('UPDATE users SET last_login_at = ? WHERE id = ?').run(now, row.id)
     return toUser({ ...row, last_login_at: now })

@@ -85,12 +85,13 @@ export const WaterLevelStationReport = Type.Object(
 )
 export type WaterLevelStationReport = Static<typeof WaterLevelStationReport>
 
+/** Which station a row of a report is about, named as people know it. */
+const StationPlace = { station: Type.String(), name: Type.String(), district: Type.Optional(Type.String()) }
+
 export const RainGaugeReport = Type.Object(
   {
-    /** The station the gauge belongs to, else the device id. */
-    station: Type.String(),
-    name: Type.String(),
-    district: Type.Optional(Type.String()),
+    /** `station`: the station the gauge belongs to, else the device id. */
+    ...StationPlace,
     readings: Type.Integer({ minimum: 0 }),
     total_mm: Type.Number({ minimum: 0 }),
     /** Wettest clock hour: its total (mm) and its start. */
@@ -104,9 +105,7 @@ export type RainGaugeReport = Static<typeof RainGaugeReport>
 
 export const AirQualityStationReport = Type.Object(
   {
-    station: Type.String(),
-    name: Type.String(),
-    district: Type.Optional(Type.String()),
+    ...StationPlace,
     /** Clock hours with a VN_AQI value. */
     hours: Type.Integer({ minimum: 0 }),
     hours_by_band: AqiBandHours,

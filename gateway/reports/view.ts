@@ -1,6 +1,6 @@
 import type { BarChart, DocBlock, DocSection, LineChart, ReportDoc } from './document.ts'
 import { duration, fullTime, num, shortTime } from './format.ts'
-import { labels, type Label } from './render-labels.ts'
+import { labels, type Label, type LabelKey } from './render-labels.ts'
 import type { AqiBandKey, AtValue, CongestionKey, Lang, LevelKey, Report, VehicleClassKey, WaterLevelStationReport } from './types.ts'
 
 // The report JSON (gateway/reports/types.ts) laid out as headings, tables and charts in one
@@ -79,6 +79,18 @@ interface Fmt {
 
 const stationName = (s: { name: string; river?: string | undefined }) => (s.river ? `${s.name} (${s.river})` : s.name)
 
+type SectionId = 'water' | 'rain' | 'air' | 'traffic' | 'alerts' | 'notify'
+
+/** A section under its id's heading (`sec.<id>`). */
+function section(id: SectionId, t: Label, blocks: DocBlock[]): DocSection {
+  return { id, heading: t(`sec.${id}`), blocks }
+}
+
+/** A section with no rows: only the note saying so. */
+function noteOnly(id: SectionId, t: Label, note: LabelKey): DocSection {
+  return section(id, t, [{ kind: 'note', text: t(note) }])
+}
+
 function water(
   report: Report,
   lang: Lang,
@@ -88,7 +100,7 @@ function water(
 ): DocSection {
   const blocks: DocBlock[] = []
   const rows = report.water_levels
-  if (rows.length === 0) return { id: 'water', heading: t('sec.water'), blocks: [{ kind: 'note', text: t('empty.water') }] }
+  if (rows.length === 0) return noteOnly('water', t, 'empty.water')
   const levelText = (s: WaterLevelStationReport) =>
     s.max_level === null ? '–' : s.max_level === 0 ? t('level.none') : t('level.reached', { level: ROMAN[s.max_level - 1]! })
   const levelsText = (s: WaterLevelStationReport) =>
@@ -146,7 +158,7 @@ function water(
     if (points.length < 2) continue
     blocks.push(lineChart(report, lang, t, s, points))
   }
-  return { id: 'water', heading: t('sec.water'), blocks }
+  return section('water', t, blocks)
 }
 
 function lineChart(report: Report, lang: Lang, t: Label, s: WaterLevelStationReport, points: Array<{ t: number; v: number }>): LineChart {
@@ -171,39 +183,35 @@ function lineChart(report: Report, lang: Lang, t: Label, s: WaterLevelStationRep
 
 function rain(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
   const rows = report.rainfall
-  if (rows.length === 0) return { id: 'rain', heading: t('sec.rain'), blocks: [{ kind: 'note', text: t('empty.rain') }] }
-  return {
-    id: 'rain',
-    heading: t('sec.rain'),
-    blocks: [
-      {
-        kind: 'table',
-        caption: t('cap.rain'),
-        columns: [
-          { label: t('col.gauge'), align: 'left', weight: 3 },
-          { label: `${t('col.total')} (mm)`, align: 'right', weight: 1.3 },
-          { label: `${t('col.max1h')} (mm)`, align: 'right', weight: 1.6 },
-          { label: t('col.at'), align: 'left', weight: 1.4 },
-          { label: `${t('col.max24h')} (mm)`, align: 'right', weight: 1.6 },
-          { label: t('col.at'), align: 'left', weight: 1.4 },
-        ],
-        rows: rows.map((g) => [
-          g.name,
-          num(lang, g.total_mm, 1),
-          f.at(g.max_1h, '', 1),
-          f.when(g.max_1h),
-          f.at(g.max_24h, '', 1),
-          f.when(g.max_24h),
-        ]),
-        empty: t('empty.rain'),
-      },
-    ],
-  }
+  if (rows.length === 0) return noteOnly('rain', t, 'empty.rain')
+  return section('rain', t, [
+    {
+      kind: 'table',
+      caption: t('cap.rain'),
+      columns: [
+        { label: t('col.gauge'), align: 'left', weight: 3 },
+        { label: `${t('col.total')} (mm)`, align: 'right', weight: 1.3 },
+        { label: `${t('col.max1h')} (mm)`, align: 'right', weight: 1.6 },
+        { label: t('col.at'), align: 'left', weight: 1.4 },
+        { label: `${t('col.max24h')} (mm)`, align: 'right', weight: 1.6 },
+        { label: t('col.at'), align: 'left', weight: 1.4 },
+      ],
+      rows: rows.map((g) => [
+        g.name,
+        num(lang, g.total_mm, 1),
+        f.at(g.max_1h, '', 1),
+        f.when(g.max_1h),
+        f.at(g.max_24h, '', 1),
+        f.when(g.max_24h),
+      ]),
+      empty: t('empty.rain'),
+    },
+  ])
 }
 
 function air(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
   const rows = report.air_quality
-  if (rows.length === 0) return { id: 'air', heading: t('sec.air'), blocks: [{ kind: 'note', text: t('empty.air') }] }
+  if (rows.length === 0) return noteOnly('air', t, 'empty.air')
   const bands: BarChart = {
     kind: 'bars',
     caption: t('cap.airBands'),
@@ -212,75 +220,67 @@ function air(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
     unit: t('unit.h'),
     valueText: (v) => num(lang, v, 0),
   }
-  return {
-    id: 'air',
-    heading: t('sec.air'),
-    blocks: [
-      {
-        kind: 'table',
-        caption: t('cap.air'),
-        columns: [
-          { label: t('col.station'), align: 'left', weight: 3 },
-          { label: t('col.hours'), align: 'right', weight: 1 },
-          ...AQI_BAND_KEYS.map((k) => ({ label: t(`aqi.${k}`), align: 'right' as const, weight: 1.1 })),
-          { label: t('col.maxAqi'), align: 'right', weight: 1.3 },
-          { label: t('col.at'), align: 'left', weight: 1.3 },
-          { label: t('col.meanAqi'), align: 'right', weight: 1.3 },
-        ],
-        rows: rows.map((s) => [
-          s.name,
-          num(lang, s.hours, 0),
-          ...AQI_BAND_KEYS.map((k) => num(lang, s.hours_by_band[k], 0)),
-          f.at(s.max_aqi, '', 0),
-          f.when(s.max_aqi),
-          s.mean_aqi === null ? '–' : num(lang, s.mean_aqi, 0),
-        ]),
-        empty: t('empty.air'),
-      },
-      bands,
-    ],
-  }
+  return section('air', t, [
+    {
+      kind: 'table',
+      caption: t('cap.air'),
+      columns: [
+        { label: t('col.station'), align: 'left', weight: 3 },
+        { label: t('col.hours'), align: 'right', weight: 1 },
+        ...AQI_BAND_KEYS.map((k) => ({ label: t(`aqi.${k}`), align: 'right' as const, weight: 1.1 })),
+        { label: t('col.maxAqi'), align: 'right', weight: 1.3 },
+        { label: t('col.at'), align: 'left', weight: 1.3 },
+        { label: t('col.meanAqi'), align: 'right', weight: 1.3 },
+      ],
+      rows: rows.map((s) => [
+        s.name,
+        num(lang, s.hours, 0),
+        ...AQI_BAND_KEYS.map((k) => num(lang, s.hours_by_band[k], 0)),
+        f.at(s.max_aqi, '', 0),
+        f.when(s.max_aqi),
+        s.mean_aqi === null ? '–' : num(lang, s.mean_aqi, 0),
+      ]),
+      empty: t('empty.air'),
+    },
+    bands,
+  ])
 }
 
 function traffic(report: Report, lang: Lang, t: Label, hours: (s: number) => string): DocSection {
   const rows = report.cameras
-  if (rows.length === 0) return { id: 'traffic', heading: t('sec.traffic'), blocks: [{ kind: 'note', text: t('empty.cameras') }] }
+  if (rows.length === 0) return noteOnly('traffic', t, 'empty.cameras')
   const legend = CONGESTION_KEYS.map((k, i) => ({ label: `${k}: ${t(`cong.${k}`)}`, color: CONGESTION_COLORS[i]! }))
-  return {
-    id: 'traffic',
-    heading: t('sec.traffic'),
-    blocks: [
-      {
-        kind: 'table',
-        caption: t('cap.vehicles'),
-        columns: [
-          { label: t('col.camera'), align: 'left', weight: 3 },
-          { label: t('col.frames'), align: 'right', weight: 1.2 },
-          ...VEHICLE_CLASS_KEYS.map((k) => ({ label: t(`veh.${k}`), align: 'right' as const, weight: 1.1 })),
-        ],
-        rows: rows.map((c) => [c.name, num(lang, c.frames, 0), ...VEHICLE_CLASS_KEYS.map((k) => num(lang, c.vehicles[k], 0))]),
-        empty: t('empty.cameras'),
-      },
-      {
-        kind: 'bars',
-        caption: t('cap.congestion'),
-        legend,
-        rows: rows.map((c) => ({ label: c.name, values: CONGESTION_KEYS.map((k) => c.congestion_s[k] / 3600) })),
-        unit: t('unit.h'),
-        valueText: (v) => num(lang, v, 1),
-      },
-      {
-        kind: 'table',
-        caption: t('cap.congestion'),
-        columns: [
-          { label: t('col.camera'), align: 'left', weight: 3 },
-          ...legend.map((l) => ({ label: l.label, align: 'right' as const, weight: 1.3 })),
-        ],
-        rows: rows.map((c) => [c.name, ...CONGESTION_KEYS.map((k) => hours(c.congestion_s[k]))]),
-        empty: t('empty.cameras'),
-      },
-    ],
-  }
+  return section('traffic', t, [
+    {
+      kind: 'table',
+      caption: t('cap.vehicles'),
+      columns: [
+        { label: t('col.camera'), align: 'left', weight: 3 },
+        { label: t('col.frames'), align: 'right', weight: 1.2 },
+        ...VEHICLE_CLASS_KEYS.map((k) => ({ label: t(`veh.${k}`), align: 'right' as const, weight: 1.1 })),
+      ],
+      rows: rows.map((c) => [c.name, num(lang, c.frames, 0), ...VEHICLE_CLASS_KEYS.map((k) => num(lang, c.vehicles[k], 0))]),
+      empty: t('empty.cameras'),
+    },
+    {
+      kind: 'bars',
+      caption: t('cap.congestion'),
+      legend,
+      rows: rows.map((c) => ({ label: c.name, values: CONGESTION_KEYS.map((k) => c.congestion_s[k] / 3600) })),
+      unit: t('unit.h'),
+      valueText: (v) => num(lang, v, 1),
+    },
+    {
+      kind: 'table',
+      caption: t('cap.congestion'),
+      columns: [
+        { label: t('col.camera'), align: 'left', weight: 3 },
+        ...legend.map((l) => ({ label: l.label, align: 'right' as const, weight: 1.3 })),
+      ],
+      rows: rows.map((c) => [c.name, ...CONGESTION_KEYS.map((k) => hours(c.congestion_s[k]))]),
+      empty: t('empty.cameras'),
+    },
+  ])
 }
 
 function alerts(report: Report, lang: Lang, t: Label, units: { h: string; min: string }): DocSection {
@@ -290,68 +290,60 @@ function alerts(report: Report, lang: Lang, t: Label, units: { h: string; min: s
     s === undefined ? '–' : who ? t('by', { time: duration(lang, s, units), who }) : duration(lang, s, units)
   const state = (s: string) => (s === 'open' || s === 'acknowledged' || s === 'resolved' ? t(`state.${s}`) : s)
   const severity = (s: string) => (s === 'info' || s === 'minor' || s === 'major' || s === 'critical' ? t(`sev.${s}`) : s)
-  return {
-    id: 'alerts',
-    heading: t('sec.alerts'),
-    blocks: [
-      {
-        kind: 'note',
-        text: t('alerts.summary', {
-          opened: a.opened,
-          acked: a.acknowledged.count,
-          ackMedian: d(a.acknowledged.median_s),
-          resolved: a.resolved.count,
-          resMedian: d(a.resolved.median_s),
-        }),
-      },
-      {
-        kind: 'table',
-        caption: t('cap.alerts'),
-        columns: [
-          { label: t('col.alert'), align: 'left', weight: 3.2 },
-          { label: t('col.opened'), align: 'left', weight: 1.3 },
-          { label: t('col.ack'), align: 'left', weight: 1.9 },
-          { label: t('col.resolved'), align: 'left', weight: 1.9 },
-          { label: t('col.state'), align: 'left', weight: 1.3 },
-          { label: t('col.sentFailed'), align: 'right', weight: 1.2 },
-        ],
-        rows: a.items.map((i) => [
-          `${i.title} (${severity(i.severity)})`,
-          shortTime(lang, i.opened_at),
-          after(i.time_to_ack_s, i.acknowledged_by),
-          after(i.time_to_resolve_s, i.resolved_by),
-          state(i.state),
-          `${i.notifications.sent} / ${i.notifications.failed}`,
-        ]),
-        empty: t('empty.alerts'),
-      },
-    ],
-  }
+  return section('alerts', t, [
+    {
+      kind: 'note',
+      text: t('alerts.summary', {
+        opened: a.opened,
+        acked: a.acknowledged.count,
+        ackMedian: d(a.acknowledged.median_s),
+        resolved: a.resolved.count,
+        resMedian: d(a.resolved.median_s),
+      }),
+    },
+    {
+      kind: 'table',
+      caption: t('cap.alerts'),
+      columns: [
+        { label: t('col.alert'), align: 'left', weight: 3.2 },
+        { label: t('col.opened'), align: 'left', weight: 1.3 },
+        { label: t('col.ack'), align: 'left', weight: 1.9 },
+        { label: t('col.resolved'), align: 'left', weight: 1.9 },
+        { label: t('col.state'), align: 'left', weight: 1.3 },
+        { label: t('col.sentFailed'), align: 'right', weight: 1.2 },
+      ],
+      rows: a.items.map((i) => [
+        `${i.title} (${severity(i.severity)})`,
+        shortTime(lang, i.opened_at),
+        after(i.time_to_ack_s, i.acknowledged_by),
+        after(i.time_to_resolve_s, i.resolved_by),
+        state(i.state),
+        `${i.notifications.sent} / ${i.notifications.failed}`,
+      ]),
+      empty: t('empty.alerts'),
+    },
+  ])
 }
 
 function notifications(report: Report, lang: Lang, t: Label): DocSection {
   const n = report.alerts.notifications
   const channels = Object.entries(n.by_channel).sort(([x], [y]) => x.localeCompare(y))
-  return {
-    id: 'notify',
-    heading: t('sec.notify'),
-    blocks: [
-      {
-        kind: 'note',
-        text: t('notify.summary', { sent: num(lang, n.sent, 0), failed: num(lang, n.failed, 0), pending: num(lang, n.pending, 0) }),
-      },
-      {
-        kind: 'table',
-        caption: t('cap.notify'),
-        columns: [
-          { label: t('col.channel'), align: 'left', weight: 2 },
-          { label: t('col.sent'), align: 'right', weight: 1 },
-          { label: t('col.failed'), align: 'right', weight: 1 },
-          { label: t('col.pending'), align: 'right', weight: 1 },
-        ],
-        rows: channels.map(([ch, c]) => [ch, num(lang, c.sent, 0), num(lang, c.failed, 0), num(lang, c.pending, 0)]),
-        empty: t('empty.notify'),
-      },
-    ],
-  }
+  return section('notify', t, [
+    {
+      kind: 'note',
+      text: t('notify.summary', { sent: num(lang, n.sent, 0), failed: num(lang, n.failed, 0), pending: num(lang, n.pending, 0) }),
+    },
+    {
+      kind: 'table',
+      caption: t('cap.notify'),
+      columns: [
+        { label: t('col.channel'), align: 'left', weight: 2 },
+        { label: t('col.sent'), align: 'right', weight: 1 },
+        { label: t('col.failed'), align: 'right', weight: 1 },
+        { label: t('col.pending'), align: 'right', weight: 1 },
+      ],
+      rows: channels.map(([ch, c]) => [ch, num(lang, c.sent, 0), num(lang, c.failed, 0), num(lang, c.pending, 0)]),
+      empty: t('empty.notify'),
+    },
+  ])
 }

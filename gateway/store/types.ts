@@ -115,15 +115,19 @@ export interface LatestReadings {
   values: Record<string, FieldValue>
 }
 
-/** Generic query over any measurement (detections, alerts, device_status, ...). */
-export interface PointQuery {
+/** The series of one measurement a query reads, and the time range: `from` to `to`, epoch ms. */
+export interface SeriesRange {
   measurement: string
   /** Exact tag matches, ANDed. */
   where?: Readonly<Record<string, string>> | undefined
-  /** Fields to return; all fields when omitted (raw only: aggregates need the list). */
-  fields?: readonly string[] | undefined
   from: number
   to: number
+}
+
+/** Generic query over any measurement (detections, alerts, device_status, ...). */
+export interface PointQuery extends SeriesRange {
+  /** Fields to return; all fields when omitted (raw only: aggregates need the list). */
+  fields?: readonly string[] | undefined
   limit?: number | undefined
   order?: 'asc' | 'desc' | undefined
   /** Aggregate into buckets of `every` ms with `fn`, one row per bucket and `groupBy` tag values. */
@@ -144,16 +148,11 @@ export interface QueriedPoint {
 export const SUMMARY_FNS = ['sum', 'count', 'max', 'min', 'first', 'last'] as const
 export type SummaryFn = (typeof SUMMARY_FNS)[number]
 
-export interface SummaryQuery {
-  measurement: string
+export interface SummaryQuery extends SeriesRange {
   field: string
   fn: SummaryFn
-  /** Exact tag matches, ANDed. */
-  where?: Readonly<Record<string, string>> | undefined
   /** Tags whose values make the groups; a series without one of them is grouped without it. */
   groupBy?: readonly string[] | undefined
-  from: number
-  to: number
   /** Buckets of `every` ms aligned to the epoch; absent, one row per group over the whole range. */
   every?: number | undefined
 }
@@ -174,13 +173,9 @@ export interface SummaryRow {
  * once, with their highest value (the zones of one camera frame). A point holds its level until
  * the group's next point, at most `holdMaxMs`; the last one until `to`, at most `holdMaxMs`.
  */
-export interface LevelDurationsQuery {
-  measurement: string
+export interface LevelDurationsQuery extends SeriesRange {
   field: string
-  where?: Readonly<Record<string, string>> | undefined
   groupBy?: readonly string[] | undefined
-  from: number
-  to: number
   thresholds: readonly number[]
   holdMaxMs: number
 }

@@ -2,7 +2,7 @@ import Type from 'typebox'
 import { AlertError, type Alerting } from '../../alerts/engine.ts'
 import { AlertKindSchema, AlertSchema, AlertStateSchema } from '../../alerts/schema.ts'
 import type { Alert } from '../../alerts/types.ts'
-import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf, pageAsked } from '../schemas.ts'
 import { canSee, notFound, scopeOf } from '../scope.ts'
 import type { ApiActor, RoutePlugin } from '../types.ts'
 
@@ -65,7 +65,7 @@ export const alertRoutes: RoutePlugin<AlertRouteDeps> = async (app, deps) => {
       const q = request.query
       return deps.alerting.list(
         { state: q.state, kind: q.kind, station: q.station, device: q.device, scope: scopeOf(request.actor) },
-        { limit: q.limit ?? 50, cursor: q.cursor },
+        pageAsked(q),
       )
     },
   )

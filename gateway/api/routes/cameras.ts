@@ -4,8 +4,8 @@ import type { DeviceRegistry } from '../../registry/types.ts'
 import { cameraConfigProblem } from '../../vision/camera-config.ts'
 import { CameraVisionSchema, CountZoneSchema, FloodZoneSchema, type CameraVisionConfig } from '../../vision/config.ts'
 import { DetectionRecordSchema } from '../../vision/detection-log.ts'
-import { formatSchemaErrors } from '../errors.ts'
-import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import { formatSchemaErrors, httpError } from '../errors.ts'
+import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf, DeviceIdParams } from '../schemas.ts'
 import { canSee, notFound } from '../scope.ts'
 import { auditActor, type ApiActor, type RoutePlugin } from '../types.ts'
 
@@ -69,7 +69,7 @@ function parseTime(v: string | undefined, field: string, fallback: number): numb
   if (v === undefined) return fallback
   const ms = /^\d{1,15}$/.test(v) ? Number(v) : Date.parse(v)
   if (!Number.isFinite(ms)) {
-    throw Object.assign(new Error(`querystring/${field} must be an ISO 8601 time or epoch milliseconds, got "${v}"`), { statusCode: 400 })
+    throw httpError(400, `querystring/${field} must be an ISO 8601 time or epoch milliseconds, got "${v}"`)
   }
   return ms
 }
@@ -77,7 +77,7 @@ function parseTime(v: string | undefined, field: string, fallback: number): numb
 export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
   function working() {
     const v = deps.vision
-    if ('unavailable' in v) throw Object.assign(new Error(v.unavailable()), { statusCode: 503 })
+    if ('unavailable' in v) throw httpError(503, v.unavailable())
     return v
   }
   /** 404 unless `id` is a registered camera the caller may see (a scoped user: of their districts or stations). */
@@ -99,7 +99,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['cameras'],
         summary: 'Latest analysed frame with boxes, labels and zone outlines drawn (JPEG)',
-        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        params: DeviceIdParams,
         response: {
           200: Type.String({ contentMediaType: 'image/jpeg', description: 'JPEG image' }),
           ...AuthErrors,
@@ -112,11 +112,8 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       await ensureCamera(request.params.id, request.actor)
       const jpeg = await working().snapshot(request.params.id)
       if (!jpeg) {
-        throw Object.assign(
-          new Error(
-            `camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`,
-          ),
-          { statusCode: 404 },
+        throw notFound(
+          `camera "${request.params.id}" has no analysed frame yet; it must publish JPEGs on devices/${request.params.id}/frames`,
         )
       }
       return reply
@@ -133,7 +130,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['cameras'],
         summary: "The camera's vision configuration: zones, tiling, dry reference (docs/vision.md)",
-        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        params: DeviceIdParams,
         response: { 200: CameraConfigResponse, ...AuthErrors, 404: ErrorSchema },
       },
     },
@@ -153,7 +150,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['cameras'],
         summary: "Replaces the camera's vision configuration; the running pipeline uses it from the next frame",
-        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        params: DeviceIdParams,
         body: CameraVisionSchema,
         response: { 200: CameraConfigResponse, ...AuthErrors, 404: ErrorSchema },
       },
@@ -183,7 +180,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['cameras'],
         summary: 'Detection records (counts by class, objects with boxes, water_ratio) between from and to',
-        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        params: DeviceIdParams,
         querystring: Type.Object(
           {
             from: Type.Optional(Time),
@@ -202,11 +199,10 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
       const q = request.query
       const to = parseTime(q.to, 'to', Date.now() + 1)
       const from = parseTime(q.from, 'from', to - 3_600_000)
-      if (from > to) throw Object.assign(new Error('querystring/from must not be after querystring/to'), { statusCode: 400 })
+      if (from > to) throw httpError(400, 'querystring/from must not be after querystring/to')
       let cursor: number | undefined
       if (q.cursor !== undefined) {
-        if (!/^\d{1,15}$/.test(q.cursor))
-          throw Object.assign(new Error('querystring/cursor is not a cursor this API gave'), { statusCode: 400 })
+        if (!/^\d{1,15}$/.test(q.cursor)) throw httpError(400, 'querystring/cursor is not a cursor this API gave')
         cursor = Number(q.cursor)
       }
       return vision.detections(request.params.id, from, to, q.limit ?? 50, cursor) as never

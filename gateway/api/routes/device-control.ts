@@ -2,7 +2,7 @@ import Type from 'typebox'
 import type { DeviceControl } from '../../control/control.ts'
 import type { DeviceRegistry } from '../../registry/types.ts'
 import { CommandAck } from '../../protocol/schemas.ts'
-import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { AuthErrors, DeviceId, ErrorSchema, DeviceIdParams } from '../schemas.ts'
 import { visibleDevice } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
@@ -12,7 +12,6 @@ export interface DeviceControlRouteDeps {
   registry: Pick<DeviceRegistry, 'getDevice'>
 }
 
-const Params = Type.Object({ id: DeviceId }, { additionalProperties: false })
 const ConfigBody = Type.Object(
   {
     interval_s: Type.Optional(Type.Number({ minimum: 0.05, maximum: 86_400, description: 'Sampling interval, seconds' })),
@@ -47,7 +46,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       schema: {
         tags: ['devices'],
         summary: "Set a device's configuration (published retained on devices/{id}/config)",
-        params: Params,
+        params: DeviceIdParams,
         body: ConfigBody,
         response: { 200: ConfigBody, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
       },
@@ -65,7 +64,7 @@ export const deviceControlRoutes: RoutePlugin<DeviceControlRouteDeps> = async (a
       schema: {
         tags: ['devices'],
         summary: 'Send a command to a device (devices/{id}/cmd); its answer arrives on cmd/ack',
-        params: Params,
+        params: DeviceIdParams,
         body: CommandBody,
         response: { 202: Command, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
       },

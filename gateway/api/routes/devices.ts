@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { DEVICE_KINDS, DEVICE_STATES, type Device, type DeviceRegistry } from '../../registry/types.ts'
-import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import { AuthErrors, Cursor, DeviceId, ErrorSchema, Limit, PageOf, DeviceIdParams, pageAsked } from '../schemas.ts'
 import { requirePlaceInScope, scopeOf, visibleDevice } from '../scope.ts'
 import { auditActor, type RoutePlugin } from '../types.ts'
 
@@ -69,8 +69,6 @@ const WithCredentials = Type.Object(
   },
   { additionalProperties: false },
 )
-
-const IdParams = Type.Object({ id: DeviceId }, { additionalProperties: false })
 
 const NewDeviceBody = Type.Object(
   {
@@ -158,8 +156,8 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const { kind, station, state, limit, cursor } = request.query
-      return deps.registry.listDevices({ kind, station, state, scope: scopeOf(request.actor) }, { limit: limit ?? 50, cursor })
+      const { kind, station, state } = request.query
+      return deps.registry.listDevices({ kind, station, state, scope: scopeOf(request.actor) }, pageAsked(request.query))
     },
   )
 
@@ -170,7 +168,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['devices'],
         summary: 'One device',
-        params: IdParams,
+        params: DeviceIdParams,
         response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
       },
     },
@@ -184,7 +182,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['devices'],
         summary: 'Change a device (name, station, district, location, tags, state); disabling it closes its session',
-        params: IdParams,
+        params: DeviceIdParams,
         body: PatchBody,
         response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
       },
@@ -203,7 +201,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['devices'],
         summary: 'Remove a device: decommissioned, credentials deleted, session closed; its readings stay',
-        params: IdParams,
+        params: DeviceIdParams,
         response: { 200: DeviceSchema, ...AuthErrors, 404: ErrorSchema },
       },
     },
@@ -220,7 +218,7 @@ export const deviceRoutes: RoutePlugin<DeviceRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['devices'],
         summary: 'New MQTT password for a device; the old one stops working and its session is closed',
-        params: IdParams,
+        params: DeviceIdParams,
         response: { 200: WithCredentials, ...AuthErrors, 404: ErrorSchema, 409: ErrorSchema },
       },
     },

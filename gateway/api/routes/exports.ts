@@ -8,11 +8,12 @@ import type { CsvExport } from '../../exports/csv.ts'
 import { pointsCsv } from '../../exports/points.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { DEVICE_KINDS } from '../../registry/types.ts'
-import { StoreError, type TimeSeriesStore } from '../../store/types.ts'
+import { type TimeSeriesStore } from '../../store/types.ts'
 import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
 import { scopeOf } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 import { parseTime } from './readings.ts'
+import { httpError, storeFailure } from '../errors.ts'
 
 // CSV exports (docs/api.md "Exports"): streamed from the stores through a Node stream, so the
 // response is produced as fast as the client reads it and memory stays flat whatever the range.
@@ -44,7 +45,7 @@ const CsvAnswer = {
 function period(q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } {
   const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
   const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
-  if (from >= to) throw Object.assign(new Error('querystring/from must be before querystring/to'), { statusCode: 400 })
+  if (from >= to) throw httpError(400, 'querystring/from must be before querystring/to')
   return { from, to }
 }
 
@@ -87,9 +88,7 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
       return await make()
     } catch (err) {
       exports.inc({ what, outcome: 'failed' })
-      if (err instanceof StoreError && err.code !== 'invalid')
-        throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
-      throw err
+      storeFailure(err)
     }
   }
 

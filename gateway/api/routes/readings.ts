@@ -1,11 +1,12 @@
 import Type from 'typebox'
 import { DERIVED_METRICS, METRICS, unitOf } from '../../protocol/metrics.ts'
 import { DEVICE_KINDS, type DeviceRegistry } from '../../registry/types.ts'
-import { AGGREGATE_FNS, MAX_QUERY_POINTS, StoreError, type TimeSeriesStore } from '../../store/types.ts'
-import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { AGGREGATE_FNS, MAX_QUERY_POINTS, type TimeSeriesStore } from '../../store/types.ts'
+import { AuthErrors, ErrorSchema, DeviceIdParams } from '../schemas.ts'
 import { canSee, scopeOf, visibleDevice } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 import { decodeCursor, encodeCursor } from '../../registry/cursor.ts'
+import { httpError, storeFailure } from '../errors.ts'
 
 export interface ReadingsRouteDeps {
   store: TimeSeriesStore
@@ -31,7 +32,6 @@ const Time = (what: string) =>
 const EVERY_PATTERN = '^[1-9]\\d{0,6}(ms|s|m|h|d)$'
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY }
 
-const ReadingsParams = Type.Object({ id: DeviceId }, { additionalProperties: false })
 const ReadingsQuery = Type.Object(
   {
     metric: Type.Enum([...READING_METRICS], { description: 'Metric name (canonical or derived)' }),
@@ -102,14 +102,10 @@ const LatestItem = Type.Object(
 )
 const LatestAnswer = Type.Object({ items: Type.Array(LatestItem), next: Nullable(Type.String()) }, { additionalProperties: false })
 
-function badRequest(message: string): Error {
-  return Object.assign(new Error(message), { statusCode: 400 })
-}
-
 /** Epoch ms of a `from`/`to` value already checked against TIME_PATTERN. */
 export function parseTime(value: string, field: string): number {
   const ms = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw badRequest(`querystring/${field} is not a valid time: ${value}`)
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw httpError(400, `querystring/${field} is not a valid time: ${value}`)
   return ms
 }
 
@@ -117,13 +113,6 @@ export function parseTime(value: string, field: string): number {
 export function parseEvery(value: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(value)!
   return Number(m[1]) * UNIT_MS[m[2]!]!
-}
-
-function storeFailure(err: unknown): never {
-  if (err instanceof StoreError && err.code !== 'invalid') {
-    throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
-  }
-  throw err
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -136,7 +125,7 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
       schema: {
         tags: ['readings'],
         summary: 'Readings of one metric of a device: raw, or aggregated per `every` with mean, min, max or last',
-        params: ReadingsParams,
+        params: DeviceIdParams,
         querystring: ReadingsQuery,
         response: { 200: ReadingsAnswer, ...AuthErrors, 404: ErrorSchema, 503: ErrorSchema },
       },
@@ -147,18 +136,19 @@ export const readingsRoutes: RoutePlugin<ReadingsRouteDeps> = async (app, deps) 
       await visibleDevice(deps.registry, request.actor, id)
       const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now()
       const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DAY
-      if (from >= to) throw badRequest('querystring/from must be before querystring/to')
-      if (q.fn !== undefined && q.every === undefined) throw badRequest('querystring/fn needs querystring/every (e.g. every=1h&fn=max)')
+      if (from >= to) throw httpError(400, 'querystring/from must be before querystring/to')
+      if (q.fn !== undefined && q.every === undefined) throw httpError(400, 'querystring/fn needs querystring/every (e.g. every=1h&fn=max)')
       const metric = q.metric
       const unit = unitOf(metric) ?? ''
       const limit = q.limit ?? DEFAULT_RAW_LIMIT
       try {
         if (q.every !== undefined) {
           const every = parseEvery(q.every)
-          if (every < 1000) throw badRequest('querystring/every must be at least 1s')
+          if (every < 1000) throw httpError(400, 'querystring/every must be at least 1s')
           const buckets = Math.ceil((to - from) / every)
           if (buckets > MAX_QUERY_POINTS)
-            throw badRequest(
+            throw httpError(
+              400,
               `querystring/every gives ${buckets} buckets over this range; use a larger every or a shorter range (at most ${MAX_QUERY_POINTS})`,
             )
           const fn = q.fn ?? 'mean'

@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { REJECT_REASONS, type RejectRecord } from '../../ingest/index.ts'
 import type { DeviceRegistry } from '../../registry/types.ts'
-import { AuthErrors, DeviceId, ErrorSchema } from '../schemas.ts'
+import { AuthErrors, ErrorSchema, DeviceIdParams } from '../schemas.ts'
 import { visibleDevice } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
 
@@ -35,7 +35,7 @@ export const rejectRoutes: RoutePlugin<RejectRouteDeps> = async (app, deps) => {
         tags: ['devices'],
         summary:
           "The device's most recently refused messages (telemetry, status, camera frames) with the reason, newest first (kept in memory, last few per device)",
-        params: Type.Object({ id: DeviceId }, { additionalProperties: false }),
+        params: DeviceIdParams,
         response: {
           200: Type.Object({ items: Type.Array(RejectSchema), next: Type.Null() }, { additionalProperties: false }),
           ...AuthErrors,

@@ -4,10 +4,10 @@ import { PDF_TYPE, wantsPdf } from '../../reports/pdf.ts'
 import { localDate, reportRequest } from '../../reports/period.ts'
 import type { ReportService } from '../../reports/service.ts'
 import { ReportSchema } from '../../reports/types.ts'
-import { StoreError } from '../../store/types.ts'
 import { AuthErrors, ErrorSchema } from '../schemas.ts'
 import { scopeOf } from '../scope.ts'
 import type { RoutePlugin } from '../types.ts'
+import { storeFailure } from '../errors.ts'
 
 export interface ReportRouteDeps {
   reports: ReportService
@@ -56,9 +56,7 @@ export const reportRoutes: RoutePlugin<ReportRouteDeps> = async (app, deps) => {
       try {
         report = await deps.reports.build(req, scopeOf(request.actor))
       } catch (err) {
-        if (err instanceof StoreError && err.code !== 'invalid')
-          throw Object.assign(new Error(`time-series store unavailable: ${err.message}`), { statusCode: 503 })
-        throw err
+        storeFailure(err)
       }
       // The period's first local day (a Vietnam day starts at 17:00 UTC the day before), so a
       // leader's downloads sort by date.

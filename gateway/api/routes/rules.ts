@@ -3,6 +3,7 @@ import type { Alerting } from '../../alerts/engine.ts'
 import { RULE_TYPES, RuleError } from '../../alerts/rules.ts'
 import { AuthErrors } from '../schemas.ts'
 import type { RoutePlugin } from '../types.ts'
+import { httpError } from '../errors.ts'
 
 export interface RuleRouteDeps {
   alerting: Alerting
@@ -49,7 +50,7 @@ export const ruleRoutes: RoutePlugin<RuleRouteDeps> = async (app, deps) => {
         request.log.info({ actor: request.actor?.id, rules: doc.rules.length }, 'rules replaced')
         return doc
       } catch (err) {
-        if (err instanceof RuleError) throw Object.assign(new Error(`body/${err.message}`), { statusCode: 400 })
+        if (err instanceof RuleError) throw httpError(400, `body/${err.message}`)
         throw err
       }
     },

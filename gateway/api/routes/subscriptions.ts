@@ -5,9 +5,10 @@ import type { ContactPatch, NewContact } from '../../notify/contacts.ts'
 import type { Notifier } from '../../notify/notifier.ts'
 import { CONTACT_CHANNELS, type Contact } from '../../notify/types.ts'
 import { ROLES } from '../../registry/types.ts'
-import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
-import { contactInScope, notFound, scopeOf } from '../scope.ts'
+import { AuthErrors, ErrorSchema, PageOf, PageQuery, pageAsked } from '../schemas.ts'
+import { contactInScope, notFound, scopeOf, scopeText } from '../scope.ts'
 import type { ApiActor, RoutePlugin } from '../types.ts'
+import { httpError } from '../errors.ts'
 
 export interface SubscriptionRouteDeps {
   notifier: Notifier
@@ -129,7 +130,7 @@ const SubscriptionPatch = Type.Object(
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false })
 
-const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 })
+const badRequest = (message: string) => httpError(400, message)
 
 /** The checks the schema cannot express, on the contact as it will be stored. */
 function checkContact(c: NewContact, actor: ApiActor | null, stations: Stations | undefined): void {
@@ -139,13 +140,9 @@ function checkContact(c: NewContact, actor: ApiActor | null, stations: Stations 
     throw badRequest('body/quiet_hours: from and to are the same time; leave quiet_hours out for none')
   const scope = scopeOf(actor)
   if (!contactInScope(scope, c, stations)) {
-    const where = [
-      ...(scope!.districts.length ? [`districts ${scope!.districts.join(', ')}`] : []),
-      ...(scope!.stations.length ? [`stations ${scope!.stations.join(', ')}`] : []),
-    ].join(' or ')
-    throw Object.assign(
-      new Error(`user "${actor!.name}" may only keep contacts of ${where}: set the contact's stations or districts within them`),
-      { statusCode: 403 },
+    throw httpError(
+      403,
+      `user "${actor!.name}" may only keep contacts of ${scopeText(scope!)}: set the contact's stations or districts within them`,
     )
   }
 }
@@ -169,16 +166,13 @@ export const subscriptionRoutes: RoutePlugin<SubscriptionRouteDeps> = async (app
       schema: {
         tags: ['notifications'],
         summary: 'Contacts and the alerts they receive (a scoped user: the contacts of their places)',
-        querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        querystring: PageQuery,
         response: { 200: PageOf(SubscriptionSchema), ...AuthErrors },
       },
     },
     async (request) => {
       const scope = scopeOf(request.actor)
-      return deps.notifier.contacts.list(
-        { limit: request.query.limit ?? 50, cursor: request.query.cursor },
-        scope ? (c) => contactInScope(scope, c, deps.stations) : undefined,
-      )
+      return deps.notifier.contacts.list(pageAsked(request.query), scope ? (c) => contactInScope(scope, c, deps.stations) : undefined)
     },
   )
 

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { ROLES, RegistryError, type DeviceRegistry } from '../../registry/types.ts'
-import { AuthErrors, Cursor, ErrorSchema, Limit, OpaqueId, PageOf } from '../schemas.ts'
+import { AuthErrors, ErrorSchema, OpaqueId, PageOf, PageQuery, pageAsked } from '../schemas.ts'
 import { auditActor, type RoutePlugin } from '../types.ts'
 
 export interface TokenRouteDeps {
@@ -57,11 +57,11 @@ export const tokenRoutes: RoutePlugin<TokenRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['tokens'],
         summary: 'List API tokens (never their secrets)',
-        querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        querystring: PageQuery,
         response: { 200: PageOf(TokenSchema), ...AuthErrors },
       },
     },
-    async (request) => deps.registry.listTokens({ limit: request.query.limit ?? 50, cursor: request.query.cursor }),
+    async (request) => deps.registry.listTokens(pageAsked(request.query)),
   )
 
   app.delete(

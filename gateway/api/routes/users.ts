@@ -2,8 +2,9 @@ import Type from 'typebox'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../registry/passwords.ts'
 import { ROLES, type DeviceRegistry } from '../../registry/types.ts'
 import { USER_NAME_PATTERN, type UserAccount } from '../../registry/users.ts'
-import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf } from '../schemas.ts'
+import { AuthErrors, ErrorSchema, PageOf, PageQuery, pageAsked } from '../schemas.ts'
 import { auditActor, type RoutePlugin } from '../types.ts'
+import { notFound } from '../scope.ts'
 
 // User accounts for people (admin). Tokens stay for machines (tokens.ts).
 
@@ -78,12 +79,12 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
       schema: {
         tags: ['users'],
         summary: 'List user accounts (never their passwords)',
-        querystring: Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false }),
+        querystring: PageQuery,
         response: { 200: PageOf(UserSchema), ...AuthErrors },
       },
     },
     async (request) => {
-      const page = await users.listUsers({ limit: request.query.limit ?? 50, cursor: request.query.cursor })
+      const page = await users.listUsers(pageAsked(request.query))
       return { items: page.items.map(view), next: page.next }
     },
   )
@@ -101,8 +102,7 @@ export const userRoutes: RoutePlugin<UserRouteDeps> = async (app, deps) => {
     },
     async (request) => {
       const user = await users.getUser(request.params.name)
-      if (!user)
-        throw Object.assign(new Error(`user "${request.params.name}" does not exist (GET /api/v1/users lists them)`), { statusCode: 404 })
+      if (!user) throw notFound(`user "${request.params.name}" does not exist (GET /api/v1/users lists them)`)
       return view(user)
     },
   )

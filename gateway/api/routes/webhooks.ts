@@ -66,6 +66,8 @@ const DeliverySchema = Type.Object(
   { additionalProperties: false },
 )
 
+const IdParams = Type.Object({ id: Id })
+
 export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) => {
   const reg = () => deps.webhooks.registry
   const one = (id: string) =>
@@ -114,7 +116,7 @@ export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) =>
       schema: {
         tags: ['webhooks'],
         summary: 'One subscription',
-        params: Type.Object({ id: Id }),
+        params: IdParams,
         response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
       },
     },
@@ -128,7 +130,7 @@ export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) =>
       schema: {
         tags: ['webhooks'],
         summary: 'Change a subscription; `enabled: true` re-enables a disabled one (its waiting deliveries are sent)',
-        params: Type.Object({ id: Id }),
+        params: IdParams,
         body: Type.Object(
           {
             url: Type.Optional(Url),
@@ -155,7 +157,7 @@ export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) =>
       schema: {
         tags: ['webhooks'],
         summary: 'Delete a subscription and its delivery log',
-        params: Type.Object({ id: Id }),
+        params: IdParams,
         response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
       },
     },
@@ -172,7 +174,7 @@ export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) =>
       schema: {
         tags: ['webhooks'],
         summary: 'Delivery log of a subscription, newest first: state, response code, attempts, next attempt',
-        params: Type.Object({ id: Id }),
+        params: IdParams,
         querystring: Type.Object(
           {
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

@@ -4,6 +4,7 @@ import type { Device } from '../../registry/types.ts'
 import { DEVICE_KINDS, DEVICE_STATES } from '../../registry/types.ts'
 import { callApi, print, printJson } from '../client.ts'
 import { record, table } from '../table.ts'
+import { collect } from '../options.ts'
 
 interface WithCredentials {
   device: Device
@@ -13,7 +14,6 @@ interface WithCredentials {
 const path = (id: string) => `/devices/${encodeURIComponent(id)}`
 // Numbers the user typed go as numbers; anything else goes as typed so the API names the field.
 const num = (v: string | undefined) => (v === undefined ? undefined : Number.isFinite(Number(v)) && v.trim() !== '' ? Number(v) : v)
-const collect = (v: string, prev: string[] = []) => [...prev, v]
 
 function showCredentials(body: WithCredentials, verb: string): void {
   const d = body.device
@@ -32,7 +32,9 @@ function showCredentials(body: WithCredentials, verb: string): void {
   )
 }
 
-function showDevice(d: Device): void {
+/** A device as JSON (`--json`) or as aligned "key: value" lines. */
+function showDevice(d: Device, json?: boolean): void {
+  if (json) return printJson(d)
   print(
     record([
       ['id', d.id],
@@ -120,14 +122,7 @@ export function register(program: Command): void {
       print(
         table(
           items.map((d) => ({ ...d })),
-          [
-            { key: 'id', header: 'ID' },
-            { key: 'kind', header: 'KIND' },
-            { key: 'name', header: 'NAME' },
-            { key: 'station', header: 'STATION' },
-            { key: 'district', header: 'DISTRICT' },
-            { key: 'state', header: 'STATE' },
-          ],
+          { id: 'ID', kind: 'KIND', name: 'NAME', station: 'STATION', district: 'DISTRICT', state: 'STATE' },
         ),
       )
       if (next) print(`(more: --limit is ${want}; run without it for all)`)
@@ -139,8 +134,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       const d = await callApi<Device>('GET', path(id))
-      if (o.json) printJson(d)
-      else showDevice(d)
+      showDevice(d, o.json)
     })
 
   device
@@ -161,8 +155,7 @@ export function register(program: Command): void {
         if (o.state !== undefined) patch.state = o.state
         if (o.tag !== undefined) patch.tags = o.tag
         const d = await callApi<Device>('PATCH', path(id), patch)
-        if (o.json) printJson(d)
-        else showDevice(d)
+        showDevice(d, o.json)
       },
     )
 
@@ -190,12 +183,7 @@ export function register(program: Command): void {
       print(
         table(
           page.items.map((r) => ({ ...r, topic: r.topic.startsWith(own) ? r.topic.slice(own.length) : r.topic })),
-          [
-            { key: 'ts', header: 'TIME' },
-            { key: 'topic', header: 'TOPIC' },
-            { key: 'reason', header: 'REASON' },
-            { key: 'message', header: 'MESSAGE' },
-          ],
+          { ts: 'TIME', topic: 'TOPIC', reason: 'REASON', message: 'MESSAGE' },
         ),
       )
     })

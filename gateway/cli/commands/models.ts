@@ -55,14 +55,7 @@ export function register(program: Command): void {
               median: c.medianMs ?? '-',
               result: c.result ?? c.error ?? '',
             })),
-            [
-              { key: 'model', header: 'MODEL' },
-              { key: 'status', header: 'STATUS' },
-              { key: 'path', header: 'PATH' },
-              { key: 'first', header: 'FIRST MS' },
-              { key: 'median', header: 'MEDIAN MS' },
-              { key: 'result', header: 'RESULT' },
-            ],
+            { model: 'MODEL', status: 'STATUS', path: 'PATH', first: 'FIRST MS', median: 'MEDIAN MS', result: 'RESULT' },
           ),
         )
         if (pool)

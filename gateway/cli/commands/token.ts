@@ -1,8 +1,7 @@
-import { Option, type Command } from 'commander'
+import type { Command } from 'commander'
 import type { ApiToken } from '../../registry/types.ts'
-import { ROLES } from '../../registry/types.ts'
-import { callApi, listAll, print, printJson } from '../client.ts'
-import { table } from '../table.ts'
+import { roleOption } from '../options.ts'
+import { callApi, print, printJson, printList } from '../client.ts'
 
 export function register(program: Command): void {
   const token = program.command('token').description('API tokens (admin token)')
@@ -10,9 +9,7 @@ export function register(program: Command): void {
   token
     .command('create')
     .description('create an API token and print it (shown only once)')
-    .addOption(
-      new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory(),
-    )
+    .addOption(roleOption())
     .option('--name <name>', 'who or what will use it')
     .option('--json', 'print the API answer as JSON')
     .action(async (o: { role: string; name?: string; json?: boolean }) => {
@@ -30,22 +27,16 @@ export function register(program: Command): void {
     .command('list')
     .description('list API tokens (never their secrets)')
     .option('--json', 'print as JSON')
-    .action(async (o: { json?: boolean }) => {
-      const items = await listAll<ApiToken>('/tokens')
-      if (o.json) return printJson({ items, next: null })
-      print(
-        table(
-          items.map((t) => ({ ...t })),
-          [
-            { key: 'id', header: 'ID' },
-            { key: 'role', header: 'ROLE' },
-            { key: 'name', header: 'NAME' },
-            { key: 'created_at', header: 'CREATED' },
-            { key: 'last_used_at', header: 'LAST USED' },
-          ],
-        ),
-      )
-    })
+    .action(async (o: { json?: boolean }) =>
+      printList<ApiToken>(
+        '/tokens',
+        o.json,
+        { id: 'ID', role: 'ROLE', name: 'NAME', created_at: 'CREATED', last_used_at: 'LAST USED' },
+        (t) => ({
+          ...t,
+        }),
+      ),
+    )
 
   token
     .command('delete <id>')

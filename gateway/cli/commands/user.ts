@@ -1,9 +1,8 @@
-import { Option, type Command } from 'commander'
-import { ROLES } from '../../registry/types.ts'
+import type { Command } from 'commander'
 import type { UserAccount } from '../../registry/users.ts'
-import { callApi, listAll, print, printJson } from '../client.ts'
+import { callApi, print, printJson, printList } from '../client.ts'
 import { CliError } from '../errors.ts'
-import { table } from '../table.ts'
+import { collect, roleOption } from '../options.ts'
 
 // `iocgw user`: accounts for people (console log-in) through the API, like `iocgw token`
 // (IOC_TOKEN of an admin). Passwords are read from the terminal without echo, or from stdin with
@@ -11,8 +10,6 @@ import { table } from '../table.ts'
 
 /** A user as `/api/v1/users` answers it: the account without its internal id. */
 type User = Omit<UserAccount, 'id'>
-
-const collect = (v: string, prev: string[] = []) => [...prev, v]
 
 /** The first line of stdin (a pipe or file), without its line end. */
 async function passwordFromStdin(): Promise<string> {
@@ -67,9 +64,7 @@ export function register(program: Command): void {
   user
     .command('add <name>')
     .description('create a user; the password is asked for (or read from stdin)')
-    .addOption(
-      new Option('--role <role>', 'admin, technician (devices), officer (alerts), viewer (read)').choices(ROLES).makeOptionMandatory(),
-    )
+    .addOption(roleOption())
     .option('--district <district>', 'limit the user to this district (repeat for several)', collect)
     .option('--station <station>', 'limit the user to this station (repeat for several)', collect)
     .option('--password-stdin', 'read the password from the first line of stdin')
@@ -91,28 +86,15 @@ export function register(program: Command): void {
     .command('list')
     .description('list users (never their passwords)')
     .option('--json', 'print as JSON')
-    .action(async (o: { json?: boolean }) => {
-      const items = await listAll<User>('/users')
-      if (o.json) return printJson({ items, next: null })
-      print(
-        table(
-          items.map((u) => ({
-            name: u.name,
-            role: u.role,
-            places: scopeText(u),
-            state: u.disabled ? 'disabled' : 'active',
-            last: u.last_login_at,
-          })),
-          [
-            { key: 'name', header: 'NAME' },
-            { key: 'role', header: 'ROLE' },
-            { key: 'places', header: 'PLACES' },
-            { key: 'state', header: 'STATE' },
-            { key: 'last', header: 'LAST LOGIN' },
-          ],
-        ),
-      )
-    })
+    .action(async (o: { json?: boolean }) =>
+      printList<User>('/users', o.json, { name: 'NAME', role: 'ROLE', places: 'PLACES', state: 'STATE', last: 'LAST LOGIN' }, (u) => ({
+        name: u.name,
+        role: u.role,
+        places: scopeText(u),
+        state: u.disabled ? 'disabled' : 'active',
+        last: u.last_login_at,
+      })),
+    )
 
   user
     .command('passwd <name>')

@@ -2,15 +2,14 @@ import type { Static } from 'typebox'
 import type { ZaloConfig } from '../config.ts'
 import type { Channel, SendResult } from '../types.ts'
 import type { ZaloTokens } from '../zalo-token.ts'
-import { callZalo } from './zalo.ts'
+import { callZalo, zaloSection } from './zalo.ts'
 
 // Zalo Official Account message to a follower (v3.0 /oa/message/cs or /transaction): full
 // Vietnamese text. Free replies only within 48 h of the follower's last message; otherwise a
 // verified OA with quota (Zalo's rule, answered as an error and not retried).
 
 export function zaloOaChannel(cfg: Static<typeof ZaloConfig>, tokens: ZaloTokens, timeoutMs: number): Channel {
-  const oa = cfg.oa
-  if (!oa) throw new Error('notify.zalo.oa is required for the zalo_oa channel')
+  const oa = zaloSection(cfg, 'oa')
   return {
     name: 'zalo-oa',
     dedupByKey: false,

@@ -3,14 +3,13 @@ import type { ZaloConfig } from '../config.ts'
 import { phone84 } from '../http.ts'
 import type { Channel, SendResult } from '../types.ts'
 import type { ZaloTokens } from '../zalo-token.ts'
-import { callZalo } from './zalo.ts'
+import { callZalo, zaloSection } from './zalo.ts'
 
 // Zalo Notification Service: a registered template to a phone number, POST /message/template.
 // tracking_id carries our idempotency key (<= 48 chars, alphanumeric).
 
 export function zaloZnsChannel(cfg: Static<typeof ZaloConfig>, tokens: ZaloTokens, timeoutMs: number): Channel {
-  const zns = cfg.zns
-  if (!zns) throw new Error('notify.zalo.zns is required for the zalo_zns channel')
+  const zns = zaloSection(cfg, 'zns')
   return {
     name: 'zalo-zns',
     dedupByKey: false,

@@ -1,3 +1,5 @@
+import type { Static } from 'typebox'
+import type { ZaloConfig } from '../config.ts'
 import type { SendResult } from '../types.ts'
 import { httpFailure, request, transportFailure } from '../http.ts'
 import { ZaloTokenError, type ZaloTokens } from '../zalo-token.ts'
@@ -10,6 +12,13 @@ export const TOKEN_INVALID = new Set([-124, -216])
 
 /** ZNS codes worth retrying: -100 unknown error (Zalo: "try again later"). Others need a fix. */
 const RETRYABLE = new Set([-100])
+
+/** The part of notify.zalo a channel sends with; a channel in use without it is a configuration error. */
+export function zaloSection<K extends 'oa' | 'zns'>(cfg: Static<typeof ZaloConfig>, part: K): NonNullable<Static<typeof ZaloConfig>[K]> {
+  const section = cfg[part]
+  if (!section) throw new Error(`notify.zalo.${part} is required for the zalo_${part} channel`)
+  return section
+}
 
 export async function callZalo(tokens: ZaloTokens, url: string, body: unknown, timeoutMs: number, provider: string): Promise<SendResult> {
   let retried = false

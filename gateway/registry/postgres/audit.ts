@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor } from '../cursor.ts'
+import { decodeCursor, pageOf } from '../cursor.ts'
 import type { Actor, AuditEntry, Page } from '../types.ts'
 import type { Db } from './db.ts'
 
@@ -26,6 +26,9 @@ export async function listAudit(db: Db, page: { limit: number; cursor?: string |
     `SELECT * FROM audit_log ${beforeId !== undefined ? 'WHERE id < $2' : ''} ORDER BY id DESC LIMIT $1`,
     beforeId !== undefined ? [page.limit + 1, beforeId] : [page.limit + 1],
   )
-  const items = rows.slice(0, page.limit).map((r) => ({ ...r, id: Number(r.id) }))
-  return { items, next: rows.length > page.limit ? encodeCursor(String(items[items.length - 1]!.id)) : null }
+  return pageOf(
+    rows.map((r) => ({ ...r, id: Number(r.id) })),
+    page.limit,
+    (e) => e.id,
+  )
 }

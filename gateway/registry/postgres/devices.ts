@@ -1,6 +1,14 @@
 import type pg from 'pg'
-import { decodeCursor, encodeCursor } from '../cursor.ts'
-import { newDeviceId } from '../devices.ts'
+import { decodeCursor, pageOf } from '../cursor.ts'
+import {
+  deviceAuthResult,
+  deviceInsertValues,
+  deviceUpdateValues,
+  newDeviceId,
+  patchedDevice,
+  toDevice,
+  type DeviceRow,
+} from '../devices.ts'
 import { scopeSql } from '../scope.ts'
 import { newSecret, type SecretHasher } from '../secrets.ts'
 import {
@@ -9,43 +17,12 @@ import {
   type Device,
   type DeviceAuthResult,
   type DeviceFilter,
-  type DeviceKind,
   type DevicePatch,
-  type DeviceState,
   type NewDevice,
   type Page,
   type RevocationEvent,
 } from '../types.ts'
 import { inTx, numbered, type Db, type PgAudit } from './db.ts'
-
-interface DeviceRow {
-  id: string
-  kind: DeviceKind
-  name: string
-  station: string | null
-  district: string | null
-  lat: number | null
-  lon: number | null
-  tags: string[]
-  state: DeviceState
-  created_at: string
-  updated_at: string
-}
-
-function toDevice(r: DeviceRow): Device {
-  return {
-    id: r.id,
-    kind: r.kind,
-    name: r.name,
-    station: r.station,
-    district: r.district,
-    location: r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon },
-    tags: r.tags,
-    state: r.state,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-  }
-}
 
 const DEVICE_COLUMNS = 'd.id, d.kind, d.name, d.station, d.district, d.lat, d.lon, d.tags, d.state, d.created_at, d.updated_at'
 
@@ -70,17 +47,7 @@ export class PgDevices {
       const r = await db.query(
         `INSERT INTO devices (id, kind, name, station, district, lat, lon, tags, state, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9) ON CONFLICT (id) DO NOTHING`,
-        [
-          id,
-          input.kind,
-          input.name,
-          input.station ?? null,
-          input.district ?? null,
-          input.location?.lat ?? null,
-          input.location?.lon ?? null,
-          JSON.stringify(input.tags ?? []),
-          now,
-        ],
+        [...deviceInsertValues(id, input), now],
       )
       if (r.rowCount === 0) {
         throw new RegistryError('conflict', `device "${id}" already exists; choose another id or omit it to have one generated`)
@@ -118,8 +85,7 @@ export class PgDevices {
     args.push(page.limit + 1)
     const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${args.length}`
     const { rows } = await this.pool.query<DeviceRow>(sql, args)
-    const items = rows.slice(0, page.limit).map(toDevice)
-    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+    return pageOf(rows.map(toDevice), page.limit, (d) => d.id)
   }
 
   async updateDevice(id: string, patch: DevicePatch, actor: Actor): Promise<Device> {
@@ -128,23 +94,10 @@ export class PgDevices {
       const { rows } = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 FOR UPDATE`, [id])
       if (!rows[0]) throw new RegistryError('not_found', `device "${id}" does not exist`)
       const before = toDevice(rows[0])
-      if (before.state === 'decommissioned' && patch.state !== undefined && patch.state !== 'decommissioned') {
-        throw new RegistryError('conflict', `device "${id}" is decommissioned; register a new device instead of reactivating it`)
-      }
-      const next: Device = { ...before, ...patch, updated_at: new Date().toISOString() }
+      const next = patchedDevice(before, patch)
       await db.query(
         `UPDATE devices SET name = $1, station = $2, district = $3, lat = $4, lon = $5, tags = $6, state = $7, updated_at = $8 WHERE id = $9`,
-        [
-          next.name,
-          next.station,
-          next.district,
-          next.location?.lat ?? null,
-          next.location?.lon ?? null,
-          JSON.stringify(next.tags),
-          next.state,
-          next.updated_at,
-          id,
-        ],
+        [...deviceUpdateValues(next), id],
       )
       if (next.state === 'decommissioned') await db.query('DELETE FROM device_credentials WHERE device_id = $1', [id])
       await this.audit(db, actor, 'device.update', id, patch as Record<string, unknown>)
@@ -191,14 +144,7 @@ export class PgDevices {
       `SELECT ${DEVICE_COLUMNS}, c.secret_hash FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.id = $1`,
       [id],
     )
-    const row = rows[0]
-    if (!row) return { ok: false, reason: 'unknown_device' }
-    // The secret is checked before the state so that only a holder of the secret learns the state.
-    if (row.secret_hash === null) return { ok: false, reason: row.state === 'decommissioned' ? 'device_decommissioned' : 'bad_secret' }
-    if (!this.hasher.matches(secret, row.secret_hash)) return { ok: false, reason: 'bad_secret' }
-    if (row.state === 'disabled') return { ok: false, reason: 'device_disabled' }
-    if (row.state === 'decommissioned') return { ok: false, reason: 'device_decommissioned' }
-    return { ok: true, device: toDevice(row) }
+    return deviceAuthResult(rows[0], secret, this.hasher)
   }
 
   private async requireDevice(id: string): Promise<Device> {

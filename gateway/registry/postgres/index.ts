@@ -3,21 +3,8 @@ import type { Logger } from '../../log/logger.ts'
 import { StartupError } from '../../net/listen.ts'
 import { migratePg } from '../../pg/migrate.ts'
 import type { SecretHasher } from '../secrets.ts'
-import type {
-  Actor,
-  ApiToken,
-  AuditEntry,
-  CameraConfigRecord,
-  Device,
-  DeviceAuthResult,
-  DeviceFilter,
-  DevicePatch,
-  DeviceRegistry,
-  NewDevice,
-  Page,
-  RevocationEvent,
-  Role,
-} from '../types.ts'
+import { ComposedRegistry } from '../composed.ts'
+import type { Actor, AuditEntry, Page } from '../types.ts'
 import { listAudit, recordAudit } from './audit.ts'
 import { PgCameraConfigs } from './camera-configs.ts'
 import { PgDevices } from './devices.ts'
@@ -30,10 +17,11 @@ import { PgUsers } from './users.ts'
  * The registry in PostgreSQL (cluster mode, docs/operations.md "Registry in PostgreSQL"): the same
  * interface and semantics as the SQLite one, shared by every node. The pool belongs to the caller.
  */
-export class PostgresRegistry implements DeviceRegistry {
-  private readonly devices: PgDevices
-  private readonly tokens: PgTokens
-  private readonly cameras: PgCameraConfigs
+export class PostgresRegistry extends ComposedRegistry {
+  protected readonly devices: PgDevices
+  protected readonly tokens: PgTokens
+  protected readonly cameras: PgCameraConfigs
+  protected readonly events: Revocations['events']
   readonly users: PgUsers
 
   private constructor(
@@ -41,6 +29,8 @@ export class PostgresRegistry implements DeviceRegistry {
     hasher: SecretHasher,
     private readonly revocations: Revocations,
   ) {
+    super()
+    this.events = revocations.events
     this.devices = new PgDevices(pool, hasher, recordAudit, (db, ev) => revocations.deviceRevoked(db, ev))
     this.tokens = new PgTokens(pool, hasher, recordAudit, (db, id) => revocations.tokenRevoked(db, id))
     this.cameras = new PgCameraConfigs(pool, recordAudit)
@@ -62,74 +52,11 @@ export class PostgresRegistry implements DeviceRegistry {
     return new PostgresRegistry(pool, hasher, revocations)
   }
 
-  createDevice(input: NewDevice, actor: Actor): Promise<{ device: Device; secret: string }> {
-    return this.devices.createDevice(input, actor)
-  }
-  getDevice(id: string): Promise<Device | undefined> {
-    return this.devices.getDevice(id)
-  }
-  listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Device>> {
-    return this.devices.listDevices(filter, page)
-  }
-  updateDevice(id: string, patch: DevicePatch, actor: Actor): Promise<Device> {
-    return this.devices.updateDevice(id, patch, actor)
-  }
-  removeDevice(id: string, actor: Actor): Promise<Device> {
-    return this.devices.removeDevice(id, actor)
-  }
-  rotateSecret(id: string, actor: Actor): Promise<{ device: Device; secret: string }> {
-    return this.devices.rotateSecret(id, actor)
-  }
-  authenticateDevice(id: string, secret: string): Promise<DeviceAuthResult> {
-    return this.devices.authenticateDevice(id, secret)
-  }
-
-  createToken(input: { role: Role; name: string }, actor: Actor): Promise<{ token: ApiToken; secret: string }> {
-    return this.tokens.createToken(input, actor)
-  }
-  listTokens(page: { limit: number; cursor?: string | undefined }): Promise<Page<ApiToken>> {
-    return this.tokens.listTokens(page)
-  }
-  deleteToken(id: string, actor: Actor): Promise<void> {
-    return this.tokens.deleteToken(id, actor)
-  }
-  authenticateToken(secret: string): Promise<ApiToken | undefined> {
-    return this.tokens.authenticateToken(secret)
-  }
-  hasAdminToken(): Promise<boolean> {
-    return this.tokens.hasAdminToken()
-  }
-  ensureToken(input: { role: Role; name: string; secret: string }, actor: Actor): Promise<ApiToken> {
-    return this.tokens.ensureToken(input, actor)
-  }
-
   audit(actor: Actor, action: string, target: string, detail: Record<string, unknown> | null): Promise<void> {
     return recordAudit(this.pool, actor, action, target, detail)
   }
   listAudit(page: { limit: number; cursor?: string | undefined }): Promise<Page<AuditEntry>> {
     return listAudit(this.pool, page)
-  }
-
-  getCameraConfig(camera: string): Promise<CameraConfigRecord | undefined> {
-    return this.cameras.getCameraConfig(camera)
-  }
-  listCameraConfigs(): Promise<CameraConfigRecord[]> {
-    return this.cameras.listCameraConfigs()
-  }
-  setCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<CameraConfigRecord> {
-    return this.cameras.setCameraConfig(camera, config, actor)
-  }
-  seedCameraConfig(camera: string, config: Record<string, unknown>, actor: Actor): Promise<boolean> {
-    return this.cameras.seedCameraConfig(camera, config, actor)
-  }
-
-  onRevocation(listener: (ev: RevocationEvent) => void): () => void {
-    this.revocations.events.on('revoked', listener)
-    return () => this.revocations.events.off('revoked', listener)
-  }
-  onTokenRevocation(listener: (tokenId: string) => void): () => void {
-    this.revocations.events.on('tokenRevoked', listener)
-    return () => this.revocations.events.off('tokenRevoked', listener)
   }
 
   /** Stops listening; the pool stays open (its owner closes it). */

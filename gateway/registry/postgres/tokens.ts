@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { decodeCursor, encodeCursor } from '../cursor.ts'
+import { decodeCursor, pageOf } from '../cursor.ts'
 import { newToken, type SecretHasher } from '../secrets.ts'
 import { RegistryError, type Actor, type ApiToken, type Page, type Role } from '../types.ts'
 import { inTx, type Db, type PgAudit } from './db.ts'
@@ -52,8 +52,7 @@ export class PgTokens {
       `SELECT ${TOKEN_COLUMNS} FROM api_tokens ${after !== undefined ? 'WHERE id > $2' : ''} ORDER BY id LIMIT $1`,
       after !== undefined ? [page.limit + 1, after] : [page.limit + 1],
     )
-    const items = rows.slice(0, page.limit)
-    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.id) : null }
+    return pageOf(rows, page.limit, (t) => t.id)
   }
 
   async deleteToken(id: string, actor: Actor): Promise<void> {

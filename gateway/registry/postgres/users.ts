@@ -1,43 +1,23 @@
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { decodeCursor, encodeCursor } from '../cursor.ts'
+import { decodeCursor, pageOf } from '../cursor.ts'
 import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from '../passwords.ts'
 import type { SecretHasher } from '../secrets.ts'
-import { RegistryError, type Actor, type Page, type Role } from '../types.ts'
-import { USER_NAME_PATTERN, type NewUser, type StoredSession, type UserAccount, type UserPatch, type UserRegistry } from '../users.ts'
+import { RegistryError, type Actor, type Page } from '../types.ts'
+import {
+  checkNewUser,
+  toUser,
+  uniq,
+  type NewUser,
+  type UserRow,
+  type StoredSession,
+  type UserAccount,
+  type UserPatch,
+  type UserRegistry,
+} from '../users.ts'
 import { inTx, type Db, type PgAudit } from './db.ts'
 import { recordAudit } from './audit.ts'
 
-const NAME_RE = new RegExp(USER_NAME_PATTERN)
-
-interface UserRow {
-  id: string
-  name: string
-  role: Role
-  districts: string[]
-  stations: string[]
-  password_hash: string
-  disabled: boolean
-  created_at: string
-  updated_at: string
-  last_login_at: string | null
-}
-
-function toUser(r: UserRow): UserAccount {
-  return {
-    id: r.id,
-    name: r.name,
-    role: r.role,
-    districts: r.districts,
-    stations: r.stations,
-    disabled: r.disabled,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    last_login_at: r.last_login_at,
-  }
-}
-
-const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])]
 const notFound = (name: string) => new RegistryError('not_found', `user "${name}" does not exist (GET /api/v1/users lists them)`)
 
 /** User accounts and console sessions in PostgreSQL, with the semantics of ../users.ts. */
@@ -51,9 +31,7 @@ export class PgUsers implements UserRegistry {
   }
 
   async createUser(input: NewUser, actor: Actor): Promise<UserAccount> {
-    if (!NAME_RE.test(input.name)) throw new RegistryError('invalid', `user name "${input.name}" must match ${USER_NAME_PATTERN}`)
-    const problem = passwordProblem(input.password)
-    if (problem) throw new RegistryError('invalid', problem)
+    checkNewUser(input)
     if (await this.getUser(input.name)) throw new RegistryError('conflict', `user "${input.name}" already exists`)
     const hash = await hashPassword(input.password)
     const id = `usr-${randomBytes(6).toString('hex')}`
@@ -84,8 +62,7 @@ export class PgUsers implements UserRegistry {
       `SELECT * FROM users ${after !== undefined ? 'WHERE name > $2' : ''} ORDER BY name LIMIT $1`,
       after !== undefined ? [page.limit + 1, after] : [page.limit + 1],
     )
-    const items = rows.slice(0, page.limit).map(toUser)
-    return { items, next: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.name) : null }
+    return pageOf(rows.map(toUser), page.limit, (u) => u.name)
   }
 
   async updateUser(name: string, patch: UserPatch, actor: Actor): Promise<UserAccount> {
@@ -133,7 +110,7 @@ export class PgUsers implements UserRegistry {
     const { rows } = await this.pool.query<UserRow>('SELECT * FROM users WHERE name = $1', [name])
     const row = rows[0]
     const ok = await verifyPassword(password, row ? row.password_hash : await dummyPasswordHash())
-    if (!row || !ok || row.disabled) return undefined
+    if (!row || !ok || toUser(row).disabled) return undefined
     const now = new Date().toISOString()
     await this.pool.query('UPDATE users SET last_login_at = $1 WHERE id = $2', [now, row.id])
     return toUser({ ...row, last_login_at: now })
