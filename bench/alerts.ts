@@ -172,7 +172,7 @@ export async function main(args: string[]): Promise<void> {
   )
 
   if (probe.connected) probe.send({ cmd: 'stop' }, () => {})
-  alerting.close()
+  await alerting.close()
   await notifier.close()
   await broker.close()
   await store.close()
