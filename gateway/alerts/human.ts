@@ -20,15 +20,12 @@ export async function human(
 ): Promise<Alert> {
   const subject = await ctx.store.subjectOf(id)
   if (subject === undefined) throw notFound(id)
-  return ctx.queue.run(partitionOf(subject), () => inOrder(ctx, id, by, note, action))
+  return ctx.queue.run(partitionOf(subject), () => inOrder(ctx, { id, by, note, action }))
 }
 
 async function inOrder(
   ctx: AlertingState,
-  id: string,
-  by: string,
-  note: string | undefined,
-  action: 'acknowledged' | 'resolved',
+  { id, by, note, action }: { id: string; by: string; note: string | undefined; action: 'acknowledged' | 'resolved' },
 ): Promise<Alert> {
   const c = await ctx.store.transaction(async (tx) => {
     const a = await tx.get(id)

@@ -1,43 +1,15 @@
 import type { Database as Db, Statement } from 'better-sqlite3'
 import { scopeSql } from '../registry/scope.ts'
+import { rowToAlert, type AlertRow } from './row.ts'
 import type { AlertStore, AlertTx, EscalationCandidate } from './store.ts'
-import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
+import type { Alert, AlertHistoryEntry } from './types.ts'
 
 // The alert store in the embedded alerts.db (store.ts has the contract). better-sqlite3 answers
 // synchronously; the promises only give it the shape PostgreSQL needs. A transaction is BEGIN on
 // the connection alerts.db shares with notify and webhooks, so that their synchronous writes made
 // during it (ChangeRouter.routeInTx) commit with the alert change.
 
-interface Row {
-  id: string
-  rule: string
-  kind: string
-  subject: string
-  station: string | null
-  device: string | null
-  zone: string | null
-  district: string | null
-  severity: string
-  level: number | null
-  value: number | null
-  threshold: number | null
-  unit: string | null
-  state: string
-  title: string
-  late: number
-  opened_at: string
-  updated_at: string
-  acked_by: string | null
-  acked_at: string | null
-  ack_note: string | null
-  resolved_by: string | null
-  resolved_at: string | null
-  resolve_note: string | null
-  escalated_tier: number
-  attention_since: number
-}
-
-const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
+type Row = AlertRow<number, number>
 
 type Sync<T> = { [K in keyof T]: T[K] extends (...a: infer A) => Promise<infer R> ? (...a: A) => R : never }
 type SyncStore = Sync<Omit<AlertTx, 'local'>>
@@ -65,29 +37,12 @@ function syncStore(db: Db): SyncStore {
   }
   const updates = new Map<string, Statement>()
 
-  const toAlert = (r: Row): Alert => ({
-    id: r.id,
-    rule: r.rule,
-    kind: r.kind as AlertKind,
-    severity: r.severity as Severity,
-    level: opt(r.level),
-    station: opt(r.station),
-    device: opt(r.device),
-    zone: opt(r.zone),
-    district: opt(r.district),
-    value: opt(r.value),
-    threshold: opt(r.threshold),
-    unit: opt(r.unit),
-    state: r.state as AlertState,
-    title: r.title,
-    late: r.late === 1,
-    opened_at: r.opened_at,
-    updated_at: r.updated_at,
-    acknowledged: r.acked_by ? { by: r.acked_by, at: r.acked_at ?? '', note: opt(r.ack_note) } : undefined,
-    resolved: r.resolved_by ? { by: r.resolved_by, at: r.resolved_at ?? '', note: opt(r.resolve_note) } : undefined,
-    tier: r.escalated_tier,
-    history: (st.history.all(r.id) as Array<{ entry: string }>).map((h) => JSON.parse(h.entry) as AlertHistoryEntry),
-  })
+  const toAlert = (r: Row): Alert =>
+    rowToAlert(
+      r,
+      r.late === 1,
+      (st.history.all(r.id) as Array<{ entry: string }>).map((h) => JSON.parse(h.entry) as AlertHistoryEntry),
+    )
 
   const store: SyncStore = {
     get(id) {

@@ -2,7 +2,8 @@ import type pg from 'pg'
 import { migratePg } from '../../pg/migrate.ts'
 import { scopeSql } from '../../registry/scope.ts'
 import type { AlertPatch, AlertReads, AlertStore, AlertTx, AlertWrites, NewAlert } from '../store.ts'
-import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from '../types.ts'
+import type { Alert, AlertHistoryEntry } from '../types.ts'
+import { rowToAlert, type AlertRow } from '../row.ts'
 import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.ts'
 
 // The alert store in PostgreSQL, shared by every node of a cluster (postgres.url, docs/operations.md
@@ -12,36 +13,7 @@ import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.t
 
 type Db = Pick<pg.Pool | pg.PoolClient, 'query'>
 
-interface Row {
-  id: string
-  rule: string
-  kind: string
-  subject: string
-  station: string | null
-  device: string | null
-  zone: string | null
-  district: string | null
-  severity: string
-  level: number | null
-  value: number | null
-  threshold: number | null
-  unit: string | null
-  state: string
-  title: string
-  late: boolean
-  opened_at: string
-  updated_at: string
-  acked_by: string | null
-  acked_at: string | null
-  ack_note: string | null
-  resolved_by: string | null
-  resolved_at: string | null
-  resolve_note: string | null
-  escalated_tier: number
-  attention_since: string
-}
-
-const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
+type Row = AlertRow<boolean, string>
 
 /** `?` placeholders (scope.ts's shared fragment) as PostgreSQL's `$n`, numbered from `from`. */
 const numbered = (sql: string, from: number) => {
@@ -60,38 +32,12 @@ async function histories(db: Db, ids: string[]): Promise<Map<string, AlertHistor
   return out
 }
 
-function toAlert(r: Row, history: AlertHistoryEntry[]): Alert {
-  return {
-    id: r.id,
-    rule: r.rule,
-    kind: r.kind as AlertKind,
-    severity: r.severity as Severity,
-    level: opt(r.level),
-    station: opt(r.station),
-    device: opt(r.device),
-    zone: opt(r.zone),
-    district: opt(r.district),
-    value: opt(r.value),
-    threshold: opt(r.threshold),
-    unit: opt(r.unit),
-    state: r.state as AlertState,
-    title: r.title,
-    late: r.late,
-    opened_at: r.opened_at,
-    updated_at: r.updated_at,
-    acknowledged: r.acked_by ? { by: r.acked_by, at: r.acked_at ?? '', note: opt(r.ack_note) } : undefined,
-    resolved: r.resolved_by ? { by: r.resolved_by, at: r.resolved_at ?? '', note: opt(r.resolve_note) } : undefined,
-    tier: r.escalated_tier,
-    history,
-  }
-}
-
 async function withHistory(db: Db, rows: Row[]): Promise<Alert[]> {
   const h = await histories(
     db,
     rows.map((r) => r.id),
   )
-  return rows.map((r) => toAlert(r, h.get(r.id) ?? []))
+  return rows.map((r) => rowToAlert(r, r.late, h.get(r.id) ?? []))
 }
 
 /** Reads and writes on a pool (each its own statement) or on a transaction's client (`lock`: FOR UPDATE). */
