@@ -1,3 +1,4 @@
+import type { AlertPatch } from './store.ts'
 import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
 
 /**
@@ -60,4 +61,29 @@ export function rowToAlert(r: AlertRow<unknown, unknown>, late: boolean, history
     tier: r.escalated_tier,
     history,
   }
+}
+
+/** The columns an alert patch sets, with their values; `late` in the store's own boolean form. */
+export function patchColumns(patch: AlertPatch, late: (v: boolean) => unknown): Record<string, unknown> {
+  const cols: Record<string, unknown> = { updated_at: patch.updated_at }
+  if (patch.severity !== undefined) cols.severity = patch.severity
+  if (patch.level !== undefined) cols.level = patch.level
+  if (patch.value !== undefined) cols.value = patch.value
+  if (patch.threshold !== undefined) cols.threshold = patch.threshold
+  if (patch.state !== undefined) cols.state = patch.state
+  if (patch.title !== undefined) cols.title = patch.title
+  if (patch.late !== undefined) cols.late = late(patch.late)
+  if (patch.escalatedTier !== undefined) cols.escalated_tier = patch.escalatedTier
+  if (patch.attentionSince !== undefined) cols.attention_since = patch.attentionSince
+  if (patch.acknowledged !== undefined) {
+    cols.acked_by = patch.acknowledged?.by ?? null
+    cols.acked_at = patch.acknowledged?.at ?? null
+    cols.ack_note = patch.acknowledged?.note ?? null
+  }
+  if (patch.resolved !== undefined) {
+    cols.resolved_by = patch.resolved?.by ?? null
+    cols.resolved_at = patch.resolved?.at ?? null
+    cols.resolve_note = patch.resolved?.note ?? null
+  }
+  return cols
 }

@@ -1,6 +1,6 @@
 import type { Database as Db, Statement } from 'better-sqlite3'
 import { scopeSql } from '../registry/scope.ts'
-import { rowToAlert, type AlertRow } from './row.ts'
+import { patchColumns, rowToAlert, type AlertRow } from './row.ts'
 import type { AlertStore, AlertTx, EscalationCandidate } from './store.ts'
 import type { Alert, AlertHistoryEntry } from './types.ts'
 
@@ -110,26 +110,7 @@ function syncStore(db: Db): SyncStore {
       return r.changes === 1
     },
     update(id, patch) {
-      const cols: Record<string, unknown> = { updated_at: patch.updated_at }
-      if (patch.severity !== undefined) cols.severity = patch.severity
-      if (patch.level !== undefined) cols.level = patch.level
-      if (patch.value !== undefined) cols.value = patch.value
-      if (patch.threshold !== undefined) cols.threshold = patch.threshold
-      if (patch.state !== undefined) cols.state = patch.state
-      if (patch.title !== undefined) cols.title = patch.title
-      if (patch.late !== undefined) cols.late = patch.late ? 1 : 0
-      if (patch.escalatedTier !== undefined) cols.escalated_tier = patch.escalatedTier
-      if (patch.attentionSince !== undefined) cols.attention_since = patch.attentionSince
-      if (patch.acknowledged !== undefined) {
-        cols.acked_by = patch.acknowledged?.by ?? null
-        cols.acked_at = patch.acknowledged?.at ?? null
-        cols.ack_note = patch.acknowledged?.note ?? null
-      }
-      if (patch.resolved !== undefined) {
-        cols.resolved_by = patch.resolved?.by ?? null
-        cols.resolved_at = patch.resolved?.at ?? null
-        cols.resolve_note = patch.resolved?.note ?? null
-      }
+      const cols = patchColumns(patch, (late) => (late ? 1 : 0))
       const names = Object.keys(cols).sort()
       const sig = names.join(',')
       let stmt = updates.get(sig)

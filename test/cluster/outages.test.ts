@@ -4,7 +4,7 @@
 // still means stored (every acknowledged reading is in InfluxDB once the service is back), and
 // every node is ready again by itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { compareStored, Publisher, registerDevice, type Registered } from '../support/cluster-clients.ts'
+import { expectStoredOnce, Publisher, registerDevice, type Registered } from '../support/cluster-clients.ts'
 import { haveClusterServices, startClusterServices, type ClusterNode, type ClusterServices, type Front } from '../support/cluster-nodes.ts'
 import { waitFor } from '../support/services.ts'
 
@@ -71,25 +71,7 @@ describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under thre
       expect((await fetch(`${n.gw.apiUrl}/healthz`)).status, n.id).toBe(200)
     }
   }
-  const allStored = async () => {
-    await waitFor(
-      async () => {
-        for (const p of publishers) if ((await compareStored(c.influxd, p)).missing.length > 0) return false
-        return true
-      },
-      60_000,
-      500,
-    ).catch(() => undefined)
-    for (const p of publishers) {
-      const cmp = await compareStored(c.influxd, p)
-      expect({ device: p.device.id, missing: cmp.missing, duplicated: cmp.duplicated, wrongTime: cmp.wrongTime }).toEqual({
-        device: p.device.id,
-        missing: [],
-        duplicated: [],
-        wrongTime: [],
-      })
-    }
-  }
+  const allStored = () => expectStoredOnce(c.influxd, publishers)
   const ackedNow = () => new Map(publishers.map((p) => [p, p.acked.size]))
 
   it('Redis away for 30 s: nodes stay up and say redis is not ready, acknowledged readings are kept, all ready again after', async () => {

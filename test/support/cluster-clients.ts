@@ -3,7 +3,9 @@
 // device does, and that remembers which readings were acknowledged; and the InfluxDB side, to
 // compare what was acknowledged with what is stored.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { expect } from 'vitest'
 import type { Influxd } from './influxd.ts'
+import { waitFor } from './services.ts'
 
 export interface Registered {
   id: string
@@ -143,6 +145,28 @@ export async function compareStored(
   const duplicated = [...count].filter(([, n]) => n > 1).map(([seq]) => seq)
   const wrongTime = [...p.acked].filter(([seq, ts]) => timeOf.has(seq) && timeOf.get(seq) !== ts).map(([seq]) => seq)
   return { missing, duplicated, wrongTime, stored: stored.length }
+}
+
+/** Waits up to 60 s for every publisher's acknowledged readings, then expects each stored once, at the device's time. */
+export async function expectStoredOnce(influxd: Influxd, publishers: Publisher[]): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const p of publishers) if ((await compareStored(influxd, p)).missing.length > 0) return false
+      return true
+    },
+    60_000,
+    500,
+  ).catch(() => undefined)
+  for (const p of publishers) {
+    const cmp = await compareStored(influxd, p)
+    expect({ device: p.device.id, missing: cmp.missing, duplicated: cmp.duplicated, wrongTime: cmp.wrongTime }).toEqual({
+      device: p.device.id,
+      missing: [],
+      duplicated: [],
+      wrongTime: [],
+    })
+    expect(cmp.stored).toBeGreaterThanOrEqual(p.acked.size)
+  }
 }
 
 /** Connects and resolves on CONNACK (no reconnecting unless asked). */

@@ -3,7 +3,7 @@ import { migratePg } from '../../pg/migrate.ts'
 import { scopeSql } from '../../registry/scope.ts'
 import type { AlertPatch, AlertReads, AlertStore, AlertTx, AlertWrites, NewAlert } from '../store.ts'
 import type { Alert, AlertHistoryEntry } from '../types.ts'
-import { rowToAlert, type AlertRow } from '../row.ts'
+import { patchColumns, rowToAlert, type AlertRow } from '../row.ts'
 import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.ts'
 
 // The alert store in PostgreSQL, shared by every node of a cluster (postgres.url, docs/operations.md
@@ -152,26 +152,7 @@ async function insert(db: Db, a: NewAlert): Promise<boolean> {
 }
 
 async function update(db: Db, id: string, patch: AlertPatch): Promise<void> {
-  const cols: Record<string, unknown> = { updated_at: patch.updated_at }
-  if (patch.severity !== undefined) cols.severity = patch.severity
-  if (patch.level !== undefined) cols.level = patch.level
-  if (patch.value !== undefined) cols.value = patch.value
-  if (patch.threshold !== undefined) cols.threshold = patch.threshold
-  if (patch.state !== undefined) cols.state = patch.state
-  if (patch.title !== undefined) cols.title = patch.title
-  if (patch.late !== undefined) cols.late = patch.late
-  if (patch.escalatedTier !== undefined) cols.escalated_tier = patch.escalatedTier
-  if (patch.attentionSince !== undefined) cols.attention_since = patch.attentionSince
-  if (patch.acknowledged !== undefined) {
-    cols.acked_by = patch.acknowledged?.by ?? null
-    cols.acked_at = patch.acknowledged?.at ?? null
-    cols.ack_note = patch.acknowledged?.note ?? null
-  }
-  if (patch.resolved !== undefined) {
-    cols.resolved_by = patch.resolved?.by ?? null
-    cols.resolved_at = patch.resolved?.at ?? null
-    cols.resolve_note = patch.resolved?.note ?? null
-  }
+  const cols = patchColumns(patch, (late) => late)
   const names = Object.keys(cols)
   await db.query(`UPDATE alerts SET ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')} WHERE id = $1`, [
     id,
