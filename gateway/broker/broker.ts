@@ -158,10 +158,6 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     throw err
   })
   const broker = aedes
-  // aedes numbers its packets from 1 at each start, and aedes-persistence-redis keys a packet queued
-  // for an offline session by (broker id, number): a node started again under its id would overwrite
-  // what its previous run queued. Numbered from the start time (µs), they keep rising across runs.
-  if (cluster) (broker as unknown as { counter: number }).counter = Date.now() * 1000
   cluster?.watch(broker)
   await cluster?.publishOwnWills(broker).catch((err: Error) => {
     log.warn({ event: 'mqtt_previous_wills_failed', err: err.message }, "could not publish the wills of this node's previous run")

@@ -78,37 +78,4 @@ describe.skipIf(!ok)('a cluster node restarted under the same id', () => {
     await waitFor(() => got.length > 0, 20_000)
     expect(got[0]).toBe(will)
   }, 120_000)
-
-  it('keeps what its previous run queued for an offline persistent session', async () => {
-    if (gw) await stopGateway(gw)
-    gw = await start()
-    const subOpts = { username: 'token', password: token.secret, clientId: `${token.id}:q`, clean: false, reconnectPeriod: 0 }
-    const first = await mqtt.connectAsync(gw.mqttUrl, subOpts)
-    clients.push(first)
-    await first.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
-    await first.endAsync()
-    const publish = async (url: string, seqs: number[]) => {
-      const dev = await mqtt.connectAsync(url, { username: DEVICE, password: secret, clientId: DEVICE, reconnectPeriod: 0 })
-      for (const seq of seqs) {
-        const reading = [{ ts: Date.now() - 1000 + seq, seq, values: { water_level: seq / 10 } }]
-        await dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify(reading), { qos: 1 })
-      }
-      await dev.endAsync()
-    }
-    // Queued in Redis for the offline session by the first run, then more by the second.
-    await publish(gw.mqttUrl, [1, 2, 3])
-    gw.child.kill('SIGKILL')
-    await gw.exited
-    gw = await start()
-    await publish(gw.mqttUrl, [4, 5, 6])
-
-    const got = new Set<number>()
-    const again = mqtt.connect(gw.mqttUrl, subOpts)
-    clients.push(again)
-    again.on('message', (_t, p) => {
-      for (const r of JSON.parse(p.toString()) as Array<{ seq: number }>) got.add(r.seq)
-    })
-    await waitFor(() => got.size >= 6, 20_000).catch(() => undefined)
-    expect([...got].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6])
-  }, 120_000)
 })
