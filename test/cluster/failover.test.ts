@@ -53,9 +53,8 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
 
   beforeAll(async () => {
     c = await startClusterServices()
-    // One after the other: three processes starting at once are a burst of CPU on a shared box.
-    const first = await c.spawnNode('node-1')
-    nodes = [first, await c.spawnNode('node-2'), await c.spawnNode('node-3')]
+    nodes = await c.spawnNodes(3)
+    const first = nodes[0]!
     front = await c.startFront(nodes)
     const api = (m: string, p: string, b?: unknown) => c.api(first, m, p, b)
     for (let i = 1; i <= PUBLISHERS; i++) pubDevices.push(await registerDevice(api, `pub-0${i}`))

@@ -21,9 +21,8 @@ describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under thre
 
   beforeAll(async () => {
     c = await startClusterServices()
-    // One after the other: three processes starting at once are a burst of CPU on a shared box.
-    const first = await c.spawnNode('node-1')
-    nodes = [first, await c.spawnNode('node-2'), await c.spawnNode('node-3')]
+    nodes = await c.spawnNodes(3)
+    const first = nodes[0]!
     front = await c.startFront(nodes)
     for (let i = 1; i <= PUBLISHERS; i++) devices.push(await registerDevice((m, p, b) => c.api(first, m, p, b), `out-0${i}`))
     for (const d of devices) {

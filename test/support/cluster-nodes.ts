@@ -63,6 +63,8 @@ export interface ClusterServices {
   influxUrl: string
   /** Starts `iocgw start` as node `id` (same server key as every other node). */
   spawnNode(id: string, opts?: { waitReady?: boolean }): Promise<ClusterNode>
+  /** Nodes `node-1` … `node-{n}`, one after the other: processes starting at once are a burst of CPU on a shared box. */
+  spawnNodes(n: number): Promise<ClusterNode[]>
   startFront(nodes: ClusterNode[]): Promise<Front>
   /** GET /readyz of a node, straight to its API. */
   readyz(node: ClusterNode): Promise<{ status: number; body: ReadyBody }>
@@ -161,7 +163,13 @@ export async function startClusterServices(): Promise<ClusterServices> {
     models.remove()
   }
 
-  return { pg, redis, influxd, pgUrl, influxUrl, spawnNode, startFront, readyz, api, stop }
+  const spawnNodes = async (n: number): Promise<ClusterNode[]> => {
+    const nodes: ClusterNode[] = []
+    for (let i = 1; i <= n; i++) nodes.push(await spawnNode(`node-${i}`))
+    return nodes
+  }
+
+  return { pg, redis, influxd, pgUrl, influxUrl, spawnNode, spawnNodes, startFront, readyz, api, stop }
 }
 
 /** Lines of a node's pino output at level error (50) or fatal (60). */
