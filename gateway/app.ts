@@ -22,6 +22,7 @@ import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { createNotifier, escalationOptions } from './notify/notifier.ts'
+import { openPostgresOutbox } from './notify/postgres/outbox.ts'
 import { createDeviceControl } from './control/control.ts'
 import { reportPdfRenderer } from './reports/pdf.ts'
 import { createReportService } from './reports/service.ts'
@@ -145,10 +146,15 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       .warmUp(store)
       .catch((err: unknown) => logger.warn({ err }, 'derived-value state not rebuilt from the store; it starts empty'))
 
-    const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations })
+    // Cluster mode: the notification outbox in PostgreSQL, written in the alert change's own
+    // transaction and sent by one node per row (docs/operations.md "Notifications across nodes").
+    const outbox = cluster
+      ? await openPostgresOutbox(cluster.pool, { nodeId: cluster.nodeId, claimMs: config.notify.claimMs })
+      : undefined
+    const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations, outbox })
     closers.push(() => notifier.close())
     // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the
-    // outbox and webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").
+    // webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").
     const alertStore = cluster ? await openAlertStore({ dataDir: config.server.dataDir, pool: cluster.pool }) : undefined
     const alerting = createAlerting({
       store: alertStore,
@@ -178,9 +184,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     })
     closers.push(() => webhooks.close())
     alerting.setRouter({
-      routeInTx: (c, note) => {
-        notifier.routeInTx(c, note)
-        webhooks.routeInTx(c)
+      routeInTx: async (c, note, tx) => {
+        await notifier.routeInTx(c, note, tx)
+        tx.local(() => webhooks.routeInTx(c))
       },
       kick: () => {
         notifier.kick()

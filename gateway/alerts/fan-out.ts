@@ -20,10 +20,10 @@ export async function record(ctx: AlertingState, tx: AlertTx, alertId: string, e
   const change = { alert, change: full }
   const router = ctx.router
   if (router) {
-    // The router writes synchronously (outbox rows, webhook deliveries); the notes it makes
-    // (notification_undeliverable) follow the change in its history, in this transaction.
+    // The router writes through the transaction (outbox rows, webhook deliveries); the notes it
+    // makes (notification_undeliverable) follow the change in its history, in this transaction.
     const notes: Array<Omit<AlertHistoryEntry, 'seq'>> = []
-    tx.local(() => router.routeInTx(change, (e) => notes.push(e)))
+    await router.routeInTx(change, (e) => notes.push(e), tx)
     for (const [i, e] of notes.entries()) await tx.appendHistory(alertId, { ...e, seq: seq + 1 + i })
   }
   return change

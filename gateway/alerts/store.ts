@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import type { Scope } from '../registry/scope.ts'
 import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
 
@@ -91,6 +92,12 @@ export interface AlertTx extends AlertReads, AlertWrites {
    * "Alerts in PostgreSQL" says what that leaves open).
    */
   local(fn: () => void): void
+  /**
+   * PostgreSQL: this transaction's own connection, for another capability's rows that must commit
+   * with the change in the shared database (the notification outbox, docs/operations.md
+   * "Notifications across nodes"). Undefined on SQLite, where `local` is this transaction.
+   */
+  readonly sql?: Pick<pg.PoolClient, 'query'> | undefined
 }
 
 /**

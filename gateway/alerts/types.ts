@@ -1,4 +1,5 @@
 // Alert model shared by the engine, its store, the API routes and the notifier.
+import type { AlertTx } from './store.ts'
 
 export const SEVERITIES = ['info', 'minor', 'major', 'critical'] as const
 export type Severity = (typeof SEVERITIES)[number]
@@ -94,9 +95,13 @@ export interface Subject {
 /** Adds an entry to the alert's history in the change's own transaction (e.g. notifications that could not go out). */
 export type HistoryNote = (entry: Omit<AlertHistoryEntry, 'seq'>) => void
 
-/** Receives every alert change inside the transaction that stores it (the notifier's outbox, the webhook deliveries). */
+/**
+ * Receives every alert change inside the transaction that stores it (the notifier's outbox, the
+ * webhook deliveries), writing through `tx`: `tx.local` for this gateway's alerts.db, `tx.sql` for
+ * the shared PostgreSQL one. It may await only `tx`'s calls (AlertStore.transaction).
+ */
 export interface ChangeRouter {
-  routeInTx(change: AlertChange, note?: HistoryNote): void
+  routeInTx(change: AlertChange, note: HistoryNote | undefined, tx: AlertTx): void | Promise<void>
   /** Called after the transaction committed: send what was queued now. */
   kick(): void
 }

@@ -5,7 +5,7 @@ import { toGsm7 } from './gsm7.ts'
 import { address, queueInfo, type NotifyState, type Stored } from './notify-state.ts'
 
 /** Queues the notice; answers the rows queued. */
-export function announce(s: NotifyState, notice: { key: string; kind: string; text: string }): number {
+export async function announce(s: NotifyState, notice: { key: string; kind: string; text: string }): Promise<number> {
   const { cfg } = s
   if (cfg.enabled === false) return 0
   const t = s.now()
@@ -17,7 +17,7 @@ export function announce(s: NotifyState, notice: { key: string; kind: string; te
       if (channel === 'zalo_zns' || !to || !s.channels[channel]) continue
       const text = channel === 'sms' ? toGsm7(`${cfg.sender}: ${notice.text}`) : `${cfg.sender}: ${notice.text}`
       const body: Stored = { text, ...to, summary: toGsm7(notice.text) }
-      n += queueInfo(s, { key: `${notice.key}:${c.id}:${channel}`, contactId: c.id, channel, body, at: t })
+      n += await queueInfo(s, { key: `${notice.key}:${c.id}:${channel}`, contactId: c.id, channel, body, at: t })
     }
   }
   return n

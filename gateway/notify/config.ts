@@ -85,6 +85,12 @@ export const NotifySection = Type.Object(
     twilio: Type.Optional(TwilioConfig),
     zalo: Type.Optional(ZaloConfig),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+    /**
+     * Several nodes (postgres.url): how long a node's claim on an outbox row lasts; a row whose
+     * node stopped is taken over by another after it. Must exceed timeoutMs (docs/operations.md
+     * "Notifications across nodes").
+     */
+    claimMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 60_000 }),
     retry: Type.Object(
       {
         baseMs: Type.Integer({ minimum: 10, default: 2000 }),

@@ -13,41 +13,43 @@ function backoff(s: NotifyState, attempts: number): number {
 
 /** Sends one row unless a gate (quiet hours, rate limit) holds it; `gate` false for test sends. */
 export async function deliver(s: NotifyState, row: OutboxRow, gate: boolean): Promise<SendResult | undefined> {
-  const { st, m, log, now } = s
+  const { store, m, log, now } = s
   const channel = s.channels[row.channel]
   const msg = JSON.parse(row.message) as Stored
   if (!channel) {
     // Queued while a provider was configured; the gateway restarted without it.
-    st.setState.run('undeliverable', row.next_at, s.undeliverable.counted(row.channel, 'no_provider'), row.id)
+    await store.setState(row.id, 'undeliverable', row.next_at, s.undeliverable.counted(row.channel, 'no_provider'))
     return undefined
   }
   if (gate && !msg.digest) {
-    const q = s.quiet(row, now())
+    const q = await s.quiet(row, now())
     if (q.action === 'skip') {
-      st.setState.run('skipped', row.next_at, q.note, row.id)
+      await store.setState(row.id, 'skipped', row.next_at, q.note)
       m.skipped.inc({ channel: row.channel })
       log.info({ outbox: row.id, channel: row.channel, contact: row.contact_id }, q.note)
       return undefined
     }
     if (q.action === 'defer') {
-      st.setState.run('deferred', q.until, q.note, row.id)
+      await store.setState(row.id, 'deferred', q.until, q.note)
       return undefined
     }
   }
   if (gate && row.severity !== 'critical' && !msg.digest) {
     const until = quietUntil(now(), s.cfg.quietHours)
     if (until !== undefined) {
-      st.setState.run('pending', until, 'quiet hours', row.id)
+      await store.setState(row.id, 'pending', until, 'quiet hours')
       return undefined
     }
-    const n = (st.sentInWindow.get(row.contact_id, row.channel, now() - s.cfg.rateLimit.windowS * 1000) as { n: number }).n
+    const n = await store.sentInWindow(row.contact_id, row.channel, now() - s.cfg.rateLimit.windowS * 1000)
     if (n >= s.cfg.rateLimit.max) {
-      st.setState.run('held', row.next_at, 'rate limit: goes out in a digest', row.id)
+      await store.setState(row.id, 'held', row.next_at, 'rate limit: goes out in a digest')
       m.held.inc({ channel: row.channel })
       return undefined
     }
   }
-  if (st.sending.run(row.id).changes === 0) return undefined
+  // Committed before the request: a sender killed during it leaves the row in `sending`, for
+  // recovery.ts. In a cluster only under this node's live claim (store.ts markSending).
+  if (!(await store.markSending(row.id, now()))) return undefined
   const started = process.hrtime.bigint()
   let result: SendResult
   try {
@@ -57,17 +59,17 @@ export async function deliver(s: NotifyState, row: OutboxRow, gate: boolean): Pr
   }
   m.latency.observe({ channel: row.channel }, Number(process.hrtime.bigint() - started) / 1e9)
   if (result.ok) {
-    st.sent.run(now(), result.providerId, row.id)
+    await store.markSent(row.id, now(), result.providerId)
     m.sent.inc({ channel: row.channel })
     return result
   }
   const attempts = row.attempts + 1
   const final = !result.retry || attempts >= s.cfg.retry.maxAttempts
-  st.setState.run(
+  await store.setState(
+    row.id,
     final ? 'failed' : 'pending',
     final ? row.next_at : now() + backoff(s, attempts),
     `${result.code}: ${result.message}`.slice(0, 500),
-    row.id,
   )
   m.failed.inc({ channel: row.channel, final: String(final) })
   ;(final ? log.error : log.warn).call(

@@ -3,8 +3,12 @@
 // pending (retry with backoff) | failed (deliver.ts). A notification no provider can carry (or to
 // a contact without an address) is written straight in state `undeliverable` (undeliverable.ts).
 // After a crash, rows left in `sending` are handled by recovery.ts. createNotifier wires named
-// steps sharing one NotifyState (notify-state.ts); its tables and migrations are in db.ts.
+// steps sharing one NotifyState (notify-state.ts); the outbox is a store (store.ts): this
+// gateway's alerts.db (tables and migrations in db.ts), or PostgreSQL shared by the nodes of a
+// cluster (postgres/outbox.ts), where each row is claimed by one node (docs/operations.md
+// "Notifications across nodes").
 import Value from 'typebox/value'
+import type { AlertTx } from '../alerts/store.ts'
 import type { AlertChange, ChangeRouter, HistoryNote } from '../alerts/types.ts'
 import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
@@ -16,11 +20,13 @@ import { sqliteContacts, type ContactStore } from './contacts.ts'
 import { openNotifyDb } from './db.ts'
 import { deliver } from './deliver.ts'
 import { makeDigests } from './digest.ts'
-import { notifyMetrics, outboxStatements, type NotifyState, type OutboxRow } from './notify-state.ts'
+import { notifyMetrics, type NotifyState, type OutboxRow } from './notify-state.ts'
 import { listOutbox, type OutboxFilter } from './outbox-list.ts'
 import { quietGate, quietUntil } from './quiet.ts'
 import { recoverInterrupted } from './recovery.ts'
 import { routeInTx } from './route.ts'
+import { sqliteOutbox } from './sqlite-outbox.ts'
+import type { OutboxStore } from './store.ts'
 import { sendTest, type TestResult } from './test-send.ts'
 import type { Channel, ContactChannel, OutboxItem } from './types.ts'
 import { contactWarnings, undeliverableRecorder, warnUnconfigured } from './undeliverable.ts'
@@ -39,6 +45,11 @@ export interface NotifierOptions {
   start?: boolean | undefined
   pollMs?: number | undefined
   now?: (() => number) | undefined
+  /**
+   * The outbox when it is not this gateway's alerts.db: PostgreSQL shared by the nodes of a
+   * cluster (openPostgresOutbox), written in the alert store's PostgreSQL transactions.
+   */
+  outbox?: OutboxStore | undefined
 }
 
 export interface Notifier extends ChangeRouter {
@@ -47,16 +58,20 @@ export interface Notifier extends ChangeRouter {
   /** Warnings for a contact on these channels: one per channel no provider carries (empty when all can be sent). */
   contactWarnings(channels: readonly ContactChannel[]): string[]
   sendTest(contactId: string): Promise<TestResult[]>
-  outbox(filter?: { state?: string }): OutboxRow[]
+  outbox(filter?: { state?: string }): Promise<OutboxRow[]>
   /** The outbox as GET /api/v1/notifications lists it (gateway/notify/outbox-list.ts). */
-  notifications(filter: OutboxFilter, page: { limit: number; cursor?: number | undefined }): { items: OutboxItem[]; next: string | null }
+  notifications(
+    filter: OutboxFilter,
+    page: { limit: number; cursor?: number | undefined },
+  ): Promise<{ items: OutboxItem[]; next: string | null }>
   /**
    * Queues one line for the contacts whose `kinds` list `kind` (e.g. `report`, docs/reports.md):
    * SMS unaccented (GSM-7), Zalo OA in full; Zalo ZNS sends registered templates only and is
    * skipped. `key` makes it idempotent (the same notice is queued once per contact and channel).
    * Answers the rows queued.
    */
-  announce(notice: { key: string; kind: string; text: string }): number
+  announce(notice: { key: string; kind: string; text: string }): Promise<number>
+  routeInTx(change: AlertChange, note: HistoryNote | undefined, tx: AlertTx): Promise<void>
   /** Runs the sender until nothing is due now (tests, shutdown). */
   drain(): Promise<void>
   start(): void
@@ -82,26 +97,32 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const cfg = Value.Default(NotifySection, Value.Clone(opts.config)) as NotifyConfig
   const bad = schemaProblem(Value.Errors(NotifySection, cfg), { prefix: 'notify', unknown: 'is not an accepted key', required: true })
   if (bad) throw new Error(`config: ${bad.key}: ${bad.message}`)
+  // A claim shorter than a provider request would let a second node send a row still in flight.
+  if (opts.outbox?.backend === 'postgres' && cfg.claimMs <= cfg.timeoutMs)
+    throw new Error(`config: notify.claimMs: ${cfg.claimMs} must exceed notify.timeoutMs (${cfg.timeoutMs})`)
   const shared = openNotifyDb(opts.dataDir)
   const db = shared.db
   const log = opts.logger.child({ component: 'notify' })
   const contacts = sqliteContacts(db)
+  const store = opts.outbox ?? sqliteOutbox(db)
   const s: NotifyState = {
     cfg,
-    db,
     now: opts.now ?? Date.now,
     log,
     m: notifyMetrics(opts.metrics),
-    st: outboxStatements(db),
+    store,
     contacts,
     channels: opts.channels ?? channelsFromConfig(cfg, db),
     ctx: { sender: cfg.sender, stations: opts.stations },
-    undeliverable: undeliverableRecorder(db, opts.metrics, log),
-    quiet: quietGate(db, contacts),
+    undeliverable: undeliverableRecorder(store, opts.metrics, log),
+    quiet: quietGate(store, contacts),
   }
-  const { st, now } = s
+  const { now } = s
   if (cfg.enabled !== false) warnUnconfigured(s.channels, contacts.all(), log)
-  recoverInterrupted(s)
+  // Rows this sender left in `sending` when it stopped; before anything is sent.
+  let recovered: Promise<void> | undefined = recoverInterrupted(s, true).catch((err: unknown) =>
+    log.error({ err }, 'outbox recovery after a restart failed'),
+  )
 
   let running: Promise<void> | undefined
   let again = false
@@ -111,18 +132,22 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   let pruneTimer: NodeJS.Timeout | undefined
 
   async function runOnce(): Promise<void> {
+    if (recovered) await recovered
+    recovered = undefined
+    // Shared outbox: rows whose sender stopped mid-request and whose claim lapsed.
+    if (store.backend === 'postgres') await recoverInterrupted(s, false)
     for (;;) {
-      makeDigests(s)
-      const rows = st.due.all(now()) as OutboxRow[]
+      await makeDigests(s)
+      const rows = await store.claimDue(now(), 32)
       if (rows.length === 0) break
       await Promise.all(rows.map((r) => deliver(s, r, true)))
       if (closed) break
     }
-    s.m.pending.set((st.pendingCount.get() as { n: number }).n)
+    s.m.pending.set(await store.pendingCount())
   }
 
   function kick(): void {
-    s.undeliverable.afterCommit()
+    s.undeliverable.afterCommit().catch((err: unknown) => log.warn({ err }, 'undeliverable notifications not counted'))
     if (closed || !started) return
     if (running) {
       again = true
@@ -146,19 +171,16 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     contacts,
     config: cfg,
     contactWarnings: (wanted) => (cfg.enabled === false ? [] : contactWarnings(s.channels, wanted)),
-    routeInTx: (change: AlertChange, note?: HistoryNote) => routeInTx(s, change, note),
+    routeInTx: (change, note, tx) => routeInTx(s, change, note, tx),
     kick,
     sendTest: (contactId) => sendTest(s, contactId),
-    announce(notice) {
-      const n = announce(s, notice)
+    async announce(notice) {
+      const n = await announce(s, notice)
       if (n > 0) kick()
       return n
     },
-    outbox(filter) {
-      if (filter?.state) return db.prepare('SELECT * FROM outbox WHERE state = ? ORDER BY id').all(filter.state) as OutboxRow[]
-      return db.prepare('SELECT * FROM outbox ORDER BY id').all() as OutboxRow[]
-    },
-    notifications: (filter, page) => listOutbox(db, filter, page),
+    outbox: (filter) => store.all(filter?.state),
+    notifications: (filter, page) => listOutbox(store, contacts, filter, page),
     async drain() {
       kick()
       while (running) await running
@@ -167,17 +189,21 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       if (pollTimer || closed) return
       started = true
       // The poll catches retries whose backoff ran out and digests whose window has room.
+      // In a cluster it also finds rows other nodes queued, and claims that lapsed.
+      let polling = false
       pollTimer = setInterval(() => {
-        const t = (st.nextDue.get() as { t: number | null }).t
-        if ((t !== null && t <= now()) || (st.held.all() as unknown[]).length > 0) kick()
+        if (polling || running) return
+        polling = true
+        ;(async () => {
+          const t = await store.nextDue()
+          if ((t !== null && t <= now()) || store.backend === 'postgres' || (await store.heldGroups()).length > 0) kick()
+        })()
+          .catch((err: unknown) => log.warn({ err }, 'outbox poll failed'))
+          .finally(() => (polling = false))
       }, opts.pollMs ?? 1000)
       pollTimer.unref()
       const prune = () => {
-        try {
-          st.prune.run(now() - KEEP_MS)
-        } catch (err) {
-          log.warn({ err }, 'outbox prune failed')
-        }
+        store.prune(now() - KEEP_MS).catch((err: unknown) => log.warn({ err }, 'outbox prune failed'))
       }
       prune()
       pruneTimer = setInterval(prune, 3_600_000)

@@ -1,36 +1,20 @@
 // The state the notifier's steps share (notifier.ts wires them): the configuration, the outbox
-// statements, the contacts, the channels and the metrics. Each step is a module-level function
+// store, the contacts, the channels and the metrics. Each step is a module-level function
 // taking this object: route.ts (alert change -> outbox rows), deliver.ts (one send with quiet
 // hours, rate limit and retries), digest.ts, recovery.ts, test-send.ts and announce.ts.
 import { createHash } from 'node:crypto'
-import type { Database } from 'better-sqlite3'
 import type { Severity } from '../alerts/types.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { NotifyConfig } from './config.ts'
 import type { ContactStore } from './contacts.ts'
 import type { quietGate } from './quiet.ts'
+import type { NewOutboxRow, OutboxStore } from './store.ts'
 import type { RenderContext } from './templates.ts'
 import type { Channel, Contact, ContactChannel, OutgoingMessage } from './types.ts'
 import type { undeliverableRecorder } from './undeliverable.ts'
 
-export interface OutboxRow {
-  id: number
-  key: string
-  alert_id: string | null
-  change_seq: number | null
-  contact_id: string
-  channel: ContactChannel
-  severity: Severity
-  message: string
-  state: string
-  attempts: number
-  next_at: number
-  created_at: number
-  sent_at: number | null
-  provider_id: string | null
-  last_error: string | null
-}
+export type { OutboxRow } from './store.ts'
 
 /** An outbox row's message as stored: what the channel sends, plus what digests and tests need. */
 export interface Stored extends OutgoingMessage {
@@ -40,15 +24,14 @@ export interface Stored extends OutgoingMessage {
 }
 
 export type NotifyMetrics = ReturnType<typeof notifyMetrics>
-export type OutboxStatements = ReturnType<typeof outboxStatements>
 
 export interface NotifyState {
   readonly cfg: NotifyConfig
-  readonly db: Database
   readonly now: () => number
   readonly log: Logger
   readonly m: NotifyMetrics
-  readonly st: OutboxStatements
+  /** The outbox: this gateway's alerts.db, or PostgreSQL shared by the nodes (store.ts). */
+  readonly store: OutboxStore
   readonly contacts: ContactStore
   readonly channels: Partial<Record<ContactChannel, Channel>>
   readonly ctx: RenderContext
@@ -70,20 +53,28 @@ export function address(c: Contact, channel: ContactChannel): Pick<OutgoingMessa
  * `at`; answers the rows inserted (0 when the key is already queued).
  */
 export function queueInfo(
-  s: Pick<NotifyState, 'st'>,
+  s: Pick<NotifyState, 'store'>,
   m: { key: string; contactId: string; channel: ContactChannel; body: Stored; at: number },
-): number {
-  return s.st.insert.run({
+  opts?: { claimed?: boolean },
+): Promise<number> {
+  return s.store.insert([infoRow(m)], opts)
+}
+
+/** The outbox row of a message of no alert. */
+export function infoRow(m: { key: string; contactId: string; channel: ContactChannel; body: Stored; at: number; severity?: Severity }): NewOutboxRow {
+  return {
     key: m.key,
     alert_id: null,
     change_seq: null,
     contact_id: m.contactId,
     channel: m.channel,
-    severity: 'info',
+    severity: m.severity ?? 'info',
     message: JSON.stringify(m.body),
+    state: 'pending',
     next_at: m.at,
     created_at: m.at,
-  }).changes
+    last_error: null,
+  }
 }
 
 export function notifyMetrics(metrics: Metrics) {
@@ -101,29 +92,5 @@ export function notifyMetrics(metrics: Metrics) {
     ]),
     pending: metrics.gauge('notify_outbox_pending', 'Outbox rows waiting to be sent'),
     latency: metrics.histogram('notify_send_seconds', 'Provider request time', ['channel'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10]),
-  }
-}
-
-export function outboxStatements(db: Database) {
-  return {
-    insert:
-      db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at)
-      VALUES (@key, @alert_id, @change_seq, @contact_id, @channel, @severity, @message, 'pending', @next_at, @created_at)`),
-    due: db.prepare("SELECT * FROM outbox WHERE state IN ('pending', 'deferred') AND next_at <= ? ORDER BY id LIMIT 32"),
-    byKey: db.prepare('SELECT * FROM outbox WHERE key = ?'),
-    setState: db.prepare('UPDATE outbox SET state = ?, next_at = ?, last_error = ? WHERE id = ?'),
-    sending: db.prepare("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state IN ('pending', 'deferred')"),
-    sent: db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, provider_id = ?, last_error = NULL WHERE id = ?"),
-    sentInWindow: db.prepare("SELECT count(*) AS n FROM outbox WHERE contact_id = ? AND channel = ? AND state = 'sent' AND sent_at > ?"),
-    held: db.prepare(
-      "SELECT contact_id, channel, min(id) AS first, count(*) AS n FROM outbox WHERE state = 'held' GROUP BY contact_id, channel",
-    ),
-    heldRows: db.prepare("SELECT * FROM outbox WHERE state = 'held' AND contact_id = ? AND channel = ? ORDER BY id"),
-    digested: db.prepare("UPDATE outbox SET state = 'digested' WHERE state = 'held' AND contact_id = ? AND channel = ?"),
-    pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'deferred', 'sending', 'held')"),
-    nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state IN ('pending', 'deferred')"),
-    prune: db.prepare(
-      "DELETE FROM outbox WHERE state IN ('sent', 'digested', 'failed', 'uncertain', 'undeliverable', 'skipped') AND created_at < ?",
-    ),
   }
 }

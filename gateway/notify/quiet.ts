@@ -1,6 +1,6 @@
-import type { Database, Statement } from 'better-sqlite3'
 import { severityRank, type Severity } from '../alerts/types.ts'
 import type { ContactStore } from './contacts.ts'
+import type { OutboxStore } from './store.ts'
 import type { ContactChannel } from './types.ts'
 
 // Quiet hours: the gateway-wide `notify.quietHours` and each contact's own `quiet_hours`
@@ -47,17 +47,13 @@ export type QuietDecision =
   | { action: 'skip'; note: string }
 
 /** What to do with an outbox row that is due, given its contact's quiet hours. */
-export function quietGate(db: Database, contacts: ContactStore) {
-  // Prepared at first use: the alerts table is the alert engine's (same file), made when it opens.
-  let alertState: Statement | undefined
-  const toldBefore = db.prepare("SELECT 1 FROM outbox WHERE alert_id = ? AND contact_id = ? AND channel = ? AND state = 'sent' LIMIT 1")
-  return (row: Due, t: number): QuietDecision => {
+export function quietGate(store: OutboxStore, contacts: ContactStore) {
+  return async (row: Due, t: number): Promise<QuietDecision> => {
     if (row.state === 'deferred' && row.alert_id) {
       // Waking someone at the end of the night for a flood already over is noise; but a contact
       // told of the opening before their quiet hours began still hears that it ended.
-      alertState ??= db.prepare('SELECT state, resolved_at FROM alerts WHERE id = ?')
-      const a = alertState.get(row.alert_id) as { state: string; resolved_at: string | null } | undefined
-      if (a?.state === 'resolved' && !toldBefore.get(row.alert_id, row.contact_id, row.channel)) {
+      const a = await store.alertState(row.alert_id)
+      if (a?.state === 'resolved' && !(await store.toldBefore(row.alert_id, row.contact_id, row.channel))) {
         return { action: 'skip', note: `alert resolved at ${a.resolved_at ?? '?'} during the contact's quiet hours; not sent` }
       }
     }

@@ -1,10 +1,12 @@
 // Routing: an alert change becomes outbox rows, one per matching contact and channel, written in
 // the alert change's own transaction (docs/notify.md). What no provider or address can carry is
 // written as `undeliverable` and noted in the alert's history (undeliverable.ts).
+import type { AlertTx } from '../alerts/store.ts'
 import { severityRank, type AlertChange, type HistoryNote } from '../alerts/types.ts'
 import { toGsm7 } from './gsm7.ts'
 import { address, type NotifyState, type Stored } from './notify-state.ts'
 import { alertMessage } from './templates.ts'
+import type { NewOutboxRow } from './store.ts'
 import type { Contact, ContactChannel } from './types.ts'
 import { undeliverableReason, type UndeliverableReason } from './undeliverable.ts'
 
@@ -21,10 +23,14 @@ export function matches(c: Contact, ch: AlertChange): boolean {
   return true
 }
 
-/** Inside the alert change's transaction: its outbox rows (acknowledgements are not sent). */
-export function routeInTx(s: NotifyState, change: AlertChange, note: HistoryNote | undefined): void {
+/**
+ * Inside the alert change's transaction: its outbox rows (acknowledgements are not sent), written
+ * through `tx` so that they commit with the change.
+ */
+export async function routeInTx(s: NotifyState, change: AlertChange, note: HistoryNote | undefined, tx: AlertTx): Promise<void> {
   if (s.cfg.enabled === false || change.change.action === 'acknowledged') return
   const t = s.now()
+  const rows: NewOutboxRow[] = []
   const misses: Array<{ contact: Contact; channel: ContactChannel; reason: UndeliverableReason; message: string }> = []
   for (const c of s.contacts.all()) {
     if (!matches(c, change)) continue
@@ -41,7 +47,7 @@ export function routeInTx(s: NotifyState, change: AlertChange, note: HistoryNote
         continue
       }
       const body: Stored = { ...alertMessage(change, channel, s.ctx), ...to, summary: toGsm7(change.alert.title) }
-      s.st.insert.run({
+      rows.push({
         key: `${change.alert.id}:${change.change.seq}:${c.id}:${channel}`,
         alert_id: change.alert.id,
         change_seq: change.change.seq,
@@ -49,10 +55,13 @@ export function routeInTx(s: NotifyState, change: AlertChange, note: HistoryNote
         channel,
         severity: change.alert.severity,
         message: JSON.stringify(body),
+        state: 'pending',
         next_at: t,
         created_at: t,
+        last_error: null,
       })
     }
   }
-  s.undeliverable.inTx(change, misses, t, note)
+  rows.push(...s.undeliverable.inTx(change, misses, t, note))
+  await s.store.insertInTx(tx, rows)
 }

@@ -1,7 +1,7 @@
 // Test sends (POST /api/v1/subscriptions/{id}/test, docs/api.md): one message to one contact on
 // each of its channels, sent at once past quiet hours and the rate limit, each answered.
 import { deliver } from './deliver.ts'
-import { address, queueInfo, type NotifyState, type OutboxRow, type Stored } from './notify-state.ts'
+import { address, queueInfo, type NotifyState, type Stored } from './notify-state.ts'
 import { testMessage } from './templates.ts'
 import type { ContactChannel } from './types.ts'
 
@@ -13,7 +13,7 @@ export interface TestResult {
 }
 
 export async function sendTest(s: NotifyState, contactId: string): Promise<TestResult[]> {
-  const { st, now } = s
+  const { store, now } = s
   const c = s.contacts.get(contactId)
   if (!c) throw Object.assign(new Error(`contact ${contactId} not found: list them with GET /api/v1/subscriptions`), { statusCode: 404 })
   const at = new Date(now()).toISOString()
@@ -35,8 +35,9 @@ export async function sendTest(s: NotifyState, contactId: string): Promise<TestR
     }
     const key = `test:${c.id}:${channel}:${now()}`
     const body: Stored = { ...testMessage(c.name, channel, s.ctx, at), ...to, summary: 'test', test: true }
-    queueInfo(s, { key, contactId: c.id, channel, body, at: now() })
-    const row = st.byKey.get(key) as OutboxRow
+    // Claimed by this node: it sends the test now and answers how it went.
+    await queueInfo(s, { key, contactId: c.id, channel, body, at: now() }, { claimed: true })
+    const row = (await store.byKey(key))!
     const r = await deliver(s, row, false)
     out.push(
       r?.ok

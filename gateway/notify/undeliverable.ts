@@ -1,7 +1,7 @@
-import type { Database } from 'better-sqlite3'
 import type { AlertChange, HistoryNote } from '../alerts/types.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import type { NewOutboxRow, OutboxStore } from './store.ts'
 import type { Channel, Contact, ContactChannel } from './types.ts'
 
 // A notification that cannot go out (no provider for its channel, no address for the contact)
@@ -56,19 +56,16 @@ interface Noted {
 }
 
 /**
- * Records undeliverable notifications: `inTx` inside the alert change's transaction (outbox row
- * and history entry commit with the change), `afterCommit` counts and logs those that committed.
+ * Records undeliverable notifications: `inTx` inside the alert change's transaction answers the
+ * outbox rows to write with the change and notes the history entries; `afterCommit` counts and
+ * logs those that committed.
  */
-export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logger) {
+export function undeliverableRecorder(store: OutboxStore, metrics: Metrics, log: Logger) {
   const counter = metrics.counter(
     'notify_undeliverable_total',
     'Notifications that could not be sent: no provider for the channel, or no address',
     ['channel', 'reason'],
   )
-  const insert =
-    db.prepare(`INSERT OR IGNORE INTO outbox (key, alert_id, change_seq, contact_id, channel, severity, message, state, next_at, created_at, last_error)
-    VALUES (@key, @alert_id, @change_seq, @contact_id, @channel, @severity, @message, 'undeliverable', @next_at, @created_at, @last_error)`)
-  const exists = db.prepare('SELECT 1 FROM outbox WHERE key = ?')
   let noted: Noted[] = []
   return {
     inTx(
@@ -76,13 +73,14 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
       misses: ReadonlyArray<{ contact: Contact; channel: ContactChannel; reason: UndeliverableReason; message: string }>,
       t: number,
       note: HistoryNote | undefined,
-    ): void {
-      if (misses.length === 0) return
+    ): NewOutboxRow[] {
+      const rows: NewOutboxRow[] = []
+      if (misses.length === 0) return rows
       const a = change.alert
       const groups = new Map<string, { channel: ContactChannel; reason: UndeliverableReason; contacts: string[] }>()
       for (const m of misses) {
         const key = `${a.id}:${change.change.seq}:${m.contact.id}:${m.channel}`
-        insert.run({
+        rows.push({
           key,
           alert_id: a.id,
           change_seq: change.change.seq,
@@ -90,6 +88,7 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
           channel: m.channel,
           severity: a.severity,
           message: m.message,
+          state: 'undeliverable',
           next_at: t,
           created_at: t,
           last_error: `${m.reason}: ${detail(m.channel, m.reason)}`,
@@ -100,7 +99,7 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
         group.contacts.push(m.contact.id)
         groups.set(g, group)
       }
-      if (!note) return
+      if (!note) return rows
       for (const g of groups.values()) {
         note({
           at: new Date(t).toISOString(),
@@ -115,13 +114,16 @@ export function undeliverableRecorder(db: Database, metrics: Metrics, log: Logge
           note: `${change.change.action}: ${g.contacts.length} contact${g.contacts.length === 1 ? '' : 's'} not notified; ${detail(g.channel, g.reason)}`,
         })
       }
+      return rows
     },
-    afterCommit(): void {
+    async afterCommit(): Promise<void> {
       const batch = noted
       noted = []
+      if (batch.length === 0) return
+      // A transaction that rolled back left nothing to report.
+      const stored = await store.present(batch.map((n) => n.key))
       for (const n of batch) {
-        // A transaction that rolled back left nothing to report.
-        if (!exists.get(n.key)) continue
+        if (!stored.has(n.key)) continue
         counter.inc({ channel: n.channel, reason: n.reason })
         log.warn(
           { alert: n.alertId, contact: n.contact, channel: n.channel, reason: n.reason },

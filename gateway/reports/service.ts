@@ -24,7 +24,7 @@ export interface ReportServiceOptions {
   logger: Logger
   deviceName?: ((id: string) => Promise<string | undefined>) | undefined
   /** Announces the daily report's summary line to subscribed contacts (notifier.announce). */
-  announce?: ((notice: { key: string; kind: string; text: string }) => number) | undefined
+  announce?: ((notice: { key: string; kind: string; text: string }) => number | Promise<number>) | undefined
   renderReportPdf: RenderReportPdf
   /** Told once the daily report's files are written (webhooks' `report.ready`). */
   onDailyReport?: ((ready: { date: string; file: string; summary: string; period: Report['period'] }) => void) | undefined
@@ -79,7 +79,7 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
     // The JSON last: its presence marks the day as done.
     writeAtomic(file, JSON.stringify(report, null, 2))
     const line = report.lang === 'vi' ? report.summary : (await build({ from, to: today, lang: 'vi' }, null)).summary
-    const queued = opts.announce?.({ key: `report:${date}`, kind: 'report', text: line }) ?? 0
+    const queued = (await opts.announce?.({ key: `report:${date}`, kind: 'report', text: line })) ?? 0
     log.info({ date, file, announced: queued }, 'daily report written')
     opts.onDailyReport?.({ date, file, summary: line, period: report.period })
     return file

@@ -165,6 +165,6 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     // Idempotency keys: one per (change, contact, channel), never reused.
     const keys = prov.delivered('esms').map((r) => r.body.RequestId)
     expect(new Set(keys).size).toBe(keys.length)
-    expect(notifier.outbox({ state: 'sent' })).toHaveLength(6 * 3 + 2)
+    expect(await notifier.outbox({ state: 'sent' })).toHaveLength(6 * 3 + 2)
   })
 })

@@ -47,7 +47,7 @@ if (phase === 'write') {
     values: { water_level: 2.4 },
     late: false,
   })
-  process.stdout.write(`READY ${notifier.outbox().length}\n`)
+  process.stdout.write(`READY ${(await notifier.outbox()).length}\n`)
   setInterval(() => {}, 1000)
 } else if (phase === 'hang') {
   // Sender on, against a provider that takes the request and never answers: killed mid-send.
@@ -55,7 +55,7 @@ if (phase === 'write') {
   setInterval(() => {}, 1000)
 } else {
   await notifier.drain()
-  const rows = notifier.outbox()
+  const rows = await notifier.outbox()
   process.stdout.write(`DONE ${JSON.stringify(rows.map((r) => ({ channel: r.channel, state: r.state, attempts: r.attempts })))}\n`)
   await notifier.close()
   process.exit(0)

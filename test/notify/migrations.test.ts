@@ -111,10 +111,10 @@ describe('alerts.db with notify tables made by the alerts migrations', () => {
       const { notifier, alerting } = open(notifyFirst)
       try {
         expect(notifier.contacts.get('c-old')).toMatchObject({ name: 'Trực ban', phone: '0905000001' })
-        expect(notifier.outbox().map((r) => r.key)).toEqual(['old:1'])
+        expect((await notifier.outbox()).map((r) => r.key)).toEqual(['old:1'])
         alerting.setRouter(notifier)
         await alerting.handleReading(gauge('kim-long', T0, 2.5))
-        expect(notifier.outbox({ state: 'pending' })).toHaveLength(1)
+        expect(await notifier.outbox({ state: 'pending' })).toHaveLength(1)
         const versions = (table: string) =>
           (alerting.db.prepare(`SELECT version FROM ${table} ORDER BY version`).all() as Array<{ version: number }>).map((r) => r.version)
         expect(versions('schema_migrations')).toEqual([1, 2, 3])
@@ -136,7 +136,7 @@ describe('alerts.db with notify tables made by the alerts migrations', () => {
         notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
         alerting.setRouter(notifier)
         await alerting.handleReading(gauge('kim-long', T0, 2.5))
-        expect(notifier.outbox({ state: 'pending' })).toHaveLength(1)
+        expect(await notifier.outbox({ state: 'pending' })).toHaveLength(1)
       } finally {
         await alerting.close()
         await notifier.close()

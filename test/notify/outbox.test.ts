@@ -60,12 +60,12 @@ describe('outbox sender', () => {
     prov.failNext('esms', 1, 'http_500')
     prov.failNext('esms', 2, 'http_500')
     await a.handleReading(gauge('kim-long', Date.now(), 1.5))
-    await waitFor(() => n.outbox({ state: 'sent' }).length === 1, 10_000)
+    await waitFor(async () => (await n.outbox({ state: 'sent' })).length === 1, 10_000)
     const esms = prov.received.filter((r) => r.provider === 'esms')
     expect(esms.map((r) => r.answer)).toEqual(['http_500', 'http_500', 'delivered'])
     expect(new Set(esms.map((r) => r.body.RequestId)).size).toBe(1)
     expect(esms[2]!.at - esms[1]!.at).toBeGreaterThan(0)
-    expect(n.outbox()[0]).toMatchObject({ state: 'sent', attempts: 3 })
+    expect((await n.outbox())[0]).toMatchObject({ state: 'sent', attempts: 3 })
   })
 
   it('bad credentials fail for good after one attempt and are reported', async () => {
@@ -73,8 +73,8 @@ describe('outbox sender', () => {
     const { notifier: n, alerting: a } = setup({ esms: { ...cfg.esms, apiKey: 'wrong' } })
     n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     await a.handleReading(gauge('kim-long', Date.now(), 1.5))
-    await waitFor(() => n.outbox({ state: 'failed' }).length === 1, 10_000)
-    expect(n.outbox()[0]).toMatchObject({ attempts: 1, last_error: expect.stringContaining('esms_101') })
+    await waitFor(async () => (await n.outbox({ state: 'failed' })).length === 1, 10_000)
+    expect((await n.outbox())[0]).toMatchObject({ attempts: 1, last_error: expect.stringContaining('esms_101') })
   })
 
   it('per-contact rate limit: the rest go out as one digest when the window has room; critical passes', async () => {
@@ -96,9 +96,9 @@ describe('outbox sender', () => {
     }
     await a.handleReading(gauge('kim-long', Date.now(), 3.8)) // level III: critical, never held
     await n.drain()
-    await waitFor(() => prov.delivered('esms').some((r) => String(r.body.Content).includes('TONG HOP')), 10_000).catch((e) => {
+    await waitFor(() => prov.delivered('esms').some((r) => String(r.body.Content).includes('TONG HOP')), 10_000).catch(async (e) => {
       console.log(
-        JSON.stringify(n.outbox().map((r) => [r.state, r.severity, r.last_error])),
+        JSON.stringify((await n.outbox()).map((r) => [r.state, r.severity, r.last_error])),
         prov.delivered('esms').map((r) => r.body.Content),
       )
       throw e
@@ -107,7 +107,7 @@ describe('outbox sender', () => {
     expect(texts.filter((t) => t.includes('MUA LON'))).toHaveLength(2)
     expect(texts.filter((t) => t.includes('BAO DONG III'))).toHaveLength(1)
     expect(texts.filter((t) => t.includes('TONG HOP'))).toHaveLength(1)
-    expect(n.outbox({ state: 'digested' })).toHaveLength(3)
+    expect(await n.outbox({ state: 'digested' })).toHaveLength(3)
   })
 
   it('quiet hours hold non-critical alerts until they end; critical goes at once', async () => {
@@ -122,7 +122,7 @@ describe('outbox sender', () => {
     await a.handleReading(gauge('phu-oc', night, 5))
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG III Phu Oc')])
-    const held = n.outbox({ state: 'pending' })
+    const held = await n.outbox({ state: 'pending' })
     expect(held).toHaveLength(1)
     expect(held[0]!.next_at).toBe(Date.parse('2026-11-20T23:00:00Z'))
     clk.set(Date.parse('2026-11-20T23:00:01Z'))

@@ -99,7 +99,7 @@ describe('per-contact quiet hours', () => {
     await n.drain()
     expect(to('0905000001')).toEqual([expect.stringContaining('MUA'), expect.stringContaining('BAO DONG III Phu Oc')])
     expect(to('0905000002').length).toBeGreaterThanOrEqual(6) // no quiet hours: everything at once
-    const deferred = n.outbox({ state: 'deferred' })
+    const deferred = await n.outbox({ state: 'deferred' })
     expect(deferred.map((r) => r.contact_id)).toEqual(Array(deferred.length).fill(sleeper.id))
     expect(deferred.length).toBe(4) // Kim Long, Thượng Nhật opened + resolved, Cổ Bi resolved
     expect(new Set(deferred.map((r) => r.next_at))).toEqual(new Set([MORNING]))
@@ -112,12 +112,12 @@ describe('per-contact quiet hours', () => {
     expect(morning).toHaveLength(2)
     expect(morning.some((t) => t.includes('Kim Long'))).toBe(true) // still open: sent as written
     expect(morning.some((t) => t.includes('Co Bi'))).toBe(true) // told of its opening: hears that it ended
-    const skipped = n.outbox({ state: 'skipped' })
+    const skipped = await n.outbox({ state: 'skipped' })
     expect(skipped).toHaveLength(2)
     const thuongNhat = (await open('thuong-nhat')).id
     expect(skipped.every((r) => r.alert_id === thuongNhat && r.contact_id === sleeper.id)).toBe(true)
     expect(skipped[0]!.last_error).toMatch(/alert resolved at .* during the contact's quiet hours; not sent/)
-    expect(n.outbox({ state: 'deferred' })).toHaveLength(0)
+    expect(await n.outbox({ state: 'deferred' })).toHaveLength(0)
   })
 
   it('a bypass of major lets level II through in the night; the list shows each message with its answer', async () => {
@@ -151,7 +151,7 @@ describe('per-contact quiet hours', () => {
     await a.handleReading(gauge('kim-long', NIGHT, 2.5)) // level II
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG II Kim Long')])
-    const page = n.notifications({}, { limit: 10 })
+    const page = await n.notifications({}, { limit: 10 })
     expect(page.items).toHaveLength(1)
     expect(page.items[0]).toMatchObject({
       contact: { id: c.id, name: 'Trưởng ca' },

@@ -97,7 +97,7 @@ describe('notifications with no provider for the channel', () => {
       state: 'open',
       note: expect.stringContaining('no SMS provider configured'),
     })
-    const rows = notifier.outbox()
+    const rows = await notifier.outbox()
     expect(rows).toHaveLength(1)
     expect(rows[0]).toMatchObject({
       state: 'undeliverable',
@@ -121,10 +121,10 @@ describe('notifications with no provider for the channel', () => {
       '3:raised',
       '4:notification_undeliverable',
     ])
-    expect(notifier.outbox({ state: 'undeliverable' }).map((r) => r.change_seq)).toEqual([1, 3])
+    expect((await notifier.outbox({ state: 'undeliverable' })).map((r) => r.change_seq)).toEqual([1, 3])
     expect(await undeliverableCount(m, { channel: 'sms', reason: 'no_provider' })).toBe(2)
     // Nothing waits to be sent: the rows are final, not pending.
-    expect(notifier.outbox({ state: 'pending' })).toEqual([])
+    expect(await notifier.outbox({ state: 'pending' })).toEqual([])
   })
 
   it('no warning, no undeliverable row when the channel has a provider', async () => {
@@ -147,8 +147,8 @@ describe('notifications with no provider for the channel', () => {
     cleanups.push(() => alerting.close())
     alerting.setRouter(notifier)
     await alerting.handleReading(gauge('kim-long', Date.now(), 1.5))
-    await waitFor(() => notifier.outbox({ state: 'sent' }).length === 1, 30_000)
-    expect(notifier.outbox().map((r) => r.state)).toEqual(['sent'])
+    await waitFor(async () => (await notifier.outbox({ state: 'sent' })).length === 1, 30_000)
+    expect((await notifier.outbox()).map((r) => r.state)).toEqual(['sent'])
     expect((await alerting.list({}, { limit: 1 })).items[0]!.history.map((h) => h.action)).toEqual(['opened'])
     expect(await undeliverableCount(m, {})).toBe(0)
     expect(lines.filter((l) => l.level >= 40)).toEqual([])

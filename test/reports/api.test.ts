@@ -186,7 +186,7 @@ describe('daily report', () => {
     // Webhooks' report.ready (docs/webhooks.md) is told once, with the day and the summary line.
     expect(ready).toEqual([{ date, file, summary: report.summary, period: report.period }])
     await notifier.drain()
-    const rows = notifier.outbox().filter((o) => o.key.startsWith(`report:${date}:`))
+    const rows = (await notifier.outbox()).filter((o) => o.key.startsWith(`report:${date}:`))
     const subscribed = notifier.contacts
       .all()
       .filter((c) => c.kinds?.includes('report'))
@@ -200,6 +200,6 @@ describe('daily report', () => {
     clockNow += H
     expect(await reports.runDaily()).toBeNull() // done for that day
     expect(ready).toHaveLength(1)
-    expect(notifier.outbox().filter((o) => o.key.startsWith('report:'))).toHaveLength(rows.length)
+    expect((await notifier.outbox()).filter((o) => o.key.startsWith('report:'))).toHaveLength(rows.length)
   })
 })

@@ -293,10 +293,10 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
       expect(item.acknowledged_by).toBe('Trực ban Kim Long')
       expect(item.time_to_ack_s).toBe((Date.parse(a.acknowledged!.at) - Date.parse(a.opened_at)) / 1000)
       expect(item.level).toBe(Math.max(...a.history.map((h) => h.level ?? 0)))
-      const sent = notifier.outbox().filter((o) => o.alert_id === a.id && o.state === 'sent').length
+      const sent = (await notifier.outbox()).filter((o) => o.alert_id === a.id && o.state === 'sent').length
       expect(sent).toBeGreaterThan(0)
       expect(item.notifications.sent).toBe(sent)
-      expect(r.alerts.notifications.by_channel.sms?.sent).toBe(notifier.outbox({ state: 'sent' }).filter((o) => o.alert_id).length)
+      expect(r.alerts.notifications.by_channel.sms?.sent).toBe((await notifier.outbox({ state: 'sent' })).filter((o) => o.alert_id).length)
     })
   }
 

@@ -182,7 +182,7 @@ export async function openPostgresAlertStore(pool: pg.Pool, opts: PostgresAlertS
       let broken: Error | undefined
       try {
         await client.query('BEGIN')
-        const tx: AlertTx = { ...queries(client, true), local }
+        const tx: AlertTx = { ...queries(client, true), local, sql: client }
         const out = await fn(tx)
         await client.query('COMMIT')
         return out
