@@ -61,8 +61,11 @@ export interface ClusterServices {
   influxd: Influxd
   pgUrl: string
   influxUrl: string
-  /** Starts `iocgw start` as node `id` (same server key as every other node). */
-  spawnNode(id: string, opts?: { waitReady?: boolean }): Promise<ClusterNode>
+  /**
+   * Starts `iocgw start` as node `id` (same server key as every other node); `config`: more
+   * top-level sections of its configuration file (e.g. `notify`).
+   */
+  spawnNode(id: string, opts?: { waitReady?: boolean; config?: Record<string, unknown> }): Promise<ClusterNode>
   /** Nodes `node-1` … `node-{n}`, one after the other: processes starting at once are a burst of CPU on a shared box. */
   spawnNodes(n: number): Promise<ClusterNode[]>
   startFront(nodes: ClusterNode[]): Promise<Front>
@@ -85,7 +88,7 @@ export async function startClusterServices(): Promise<ClusterServices> {
   const spawned: ClusterNode[] = []
   const fronts: RunningHaproxy[] = []
 
-  const spawnNode = async (id: string, opts: { waitReady?: boolean } = {}): Promise<ClusterNode> => {
+  const spawnNode = async (id: string, opts: { waitReady?: boolean; config?: Record<string, unknown> } = {}): Promise<ClusterNode> => {
     const dir = join(root.path, id)
     const file = join(root.path, `${id}.yaml`)
     mkdirSync(dir, { recursive: true })
@@ -101,6 +104,7 @@ export async function startClusterServices(): Promise<ClusterServices> {
         influx: { url: influxUrl },
         models: { dir: models.path },
         auth: { adminToken: CLUSTER_ADMIN },
+        ...opts.config,
       }),
     )
     const gw = await spawnGateway({
