@@ -140,7 +140,18 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       await makeDigests(s)
       const rows = await store.claimDue(now(), 32)
       if (rows.length === 0) break
-      await Promise.all(rows.map((r) => deliver(s, r, true)))
+      // One contact's messages on one channel one after the other, in the order they were queued
+      // (level I before II), and their rate limit counting each as it is sent; contacts in parallel.
+      const queues = new Map<string, OutboxRow[]>()
+      for (const r of rows) {
+        const k = `${r.contact_id}\u0000${r.channel}`
+        queues.set(k, [...(queues.get(k) ?? []), r])
+      }
+      await Promise.all(
+        [...queues.values()].map(async (q) => {
+          for (const r of q) await deliver(s, r, true)
+        }),
+      )
       if (closed) break
     }
     s.m.pending.set(await store.pendingCount())

@@ -85,7 +85,10 @@ export interface OutboxStore {
   byKey(key: string): Promise<OutboxRow | undefined>
   /** Which of these keys are stored (an insert made in a transaction that rolled back is not). */
   present(keys: readonly string[]): Promise<Set<string>>
-  /** Any state but `sending` and `sent`; ends this node's claim on the row. */
+  /**
+   * Any state but `sending` and `sent`; ends this node's claim on the row. PostgreSQL: a row
+   * another node has claimed (this node's claim lapsed and the row was taken over) is left alone.
+   */
   setState(id: number, state: string, nextAt: number, note: string | null): Promise<void>
   /**
    * pending|deferred -> sending (one more attempt), committed before the provider is asked;

@@ -79,6 +79,9 @@ describe.skipIf(!ok)('PostgreSQL outbox', () => {
       // a's claim is gone: it may not start sending them any more.
       expect(await n.a.markSending(ra[0]!.id, T0 + CLAIM_MS + 2)).toBe(false)
       expect(await n.b.markSending(ra[0]!.id, T0 + CLAIM_MS + 2)).toBe(true)
+      // Nor undo what b does with them: a late answer of a's leaves b's send as it is.
+      await n.a.setState(ra[0]!.id, 'pending', T0, 'quiet hours')
+      expect(await n.a.byKey(ra[0]!.key)).toMatchObject({ state: 'sending', attempts: 1 })
     } finally {
       await n.close()
     }

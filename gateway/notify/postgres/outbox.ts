@@ -128,9 +128,12 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
       return new Set(res.rows.map((r) => r.key))
     },
     async setState(id, state, nextAt, note) {
+      // Not over another node's claim: a node that stalled past its own would otherwise undo the
+      // work of the node that took the row over (e.g. make a row in `sending` due again).
       await pool.query(
-        'UPDATE notify_outbox SET state = $2, next_at = $3, last_error = $4, claimed_by = NULL, claimed_until = NULL WHERE id = $1',
-        [id, state, nextAt, note],
+        `UPDATE notify_outbox SET state = $2, next_at = $3, last_error = $4, claimed_by = NULL, claimed_until = NULL
+         WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $5)`,
+        [id, state, nextAt, note, me],
       )
     },
     async markSending(id, now) {
