@@ -7,6 +7,8 @@ import { openSharedDb, type SharedDb } from '../sqlite/shared.ts'
 // file, gateway/sqlite/shared.ts). Notify owns them: its versions are tracked in
 // notify_schema_migrations. Until notify had this list, alerts.db's own versions 1 and 2 created
 // these tables; on such a database each step finds its work done (`present`) and is only recorded.
+// With several nodes (postgres.url) the outbox is in PostgreSQL instead (postgres/migrations.ts);
+// contacts and provider tokens stay here.
 
 const hasTable = (db: Database, name: string) =>
   db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
