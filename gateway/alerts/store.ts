@@ -85,11 +85,11 @@ export interface AlertWrites {
 /** A transaction: reads see its own writes; nothing of it is visible to others until it commits. */
 export interface AlertTx extends AlertReads, AlertWrites {
   /**
-   * Synchronous writes to this gateway's alerts.db that belong to the change (the notification
-   * outbox, the webhook deliveries: ChangeRouter.routeInTx). SQLite: inside this very transaction,
-   * so the change and what it causes commit or roll back together. PostgreSQL: in a local SQLite
-   * transaction of their own, committed before the PostgreSQL one (docs/operations.md
-   * "Alerts in PostgreSQL" says what that leaves open).
+   * Synchronous writes to this gateway's alerts.db that belong to the change (the webhook
+   * deliveries, and the notification outbox when it is in alerts.db: ChangeRouter.routeInTx).
+   * SQLite: inside this very transaction, so the change and what it causes commit or roll back
+   * together. PostgreSQL: in a local SQLite transaction of their own, committed before the
+   * PostgreSQL one (docs/operations.md "Alerts in PostgreSQL" says what that leaves open).
    */
   local(fn: () => void): void
   /**
