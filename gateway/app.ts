@@ -31,7 +31,7 @@ import { activeCameraIds, createVision, loadCameraConfigs, storedCameraConfigs, 
 import { frameRefusalMessage } from './vision/frame-refusals.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
-import { startCluster, type Cluster } from './cluster/index.ts'
+import type { Cluster } from './cluster/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
 import { GatewayBus } from './bus/events.ts'
 import type { GatewayConfig } from './config/schema.ts'
@@ -112,6 +112,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     // Cluster mode only (docs/operations.md "Several nodes"); closed late, after what uses its pool.
     let cluster: Cluster | undefined
     if (config.postgres.url) {
+      // Imported only in cluster mode: a single node does not load the PostgreSQL client (docs/operations.md, Memory).
+      const { startCluster } = await import('./cluster/index.ts')
       const c = await startCluster({
         url: config.postgres.url,
         ...(config.server.nodeId ? { nodeId: config.server.nodeId } : {}),

@@ -18,7 +18,7 @@ import { connectionLimits, limitCloser } from './limits.ts'
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
-import { openCluster, type Cluster } from './cluster.ts'
+import type { Cluster } from './cluster.ts'
 import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
 import { offlinePayload } from './status.ts'
 import { SubscriptionCaps } from './subscription-caps.ts'
@@ -103,8 +103,9 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   }
   const storable = (sub: object): boolean => subscriptionCaps.storable(sub)
   const maxPersistent = config.maxPersistentSessionsPerIdentity ?? 10
+  // Imported only in cluster mode: a single node does not load the Redis clients (docs/operations.md, Memory).
   const cluster: Cluster | undefined = opts.cluster
-    ? openCluster({
+    ? (await import('./cluster.ts')).openCluster({
         url: opts.cluster.redisUrl,
         nodeId: opts.cluster.nodeId,
         heartbeatMs: opts.cluster.heartbeatMs,

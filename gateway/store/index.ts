@@ -1,12 +1,11 @@
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { InfluxTimeSeriesStore, type InfluxStoreOptions } from './influx/store.ts'
+import type { InfluxStoreOptions } from './influx/store.ts'
 import { SqliteTimeSeriesStore, type SqliteStoreOptions } from './sqlite/store.ts'
 import type { TimeSeriesStore } from './types.ts'
 import { withDerivedView } from './derived-view.ts'
 
 export * from './types.ts'
-export { InfluxTimeSeriesStore } from './influx/store.ts'
 export { SqliteTimeSeriesStore } from './sqlite/store.ts'
 
 export interface OpenStoreOptions {
@@ -32,6 +31,8 @@ export interface OpenStoreOptions {
 export async function openTimeSeriesStore(opts: OpenStoreOptions): Promise<TimeSeriesStore> {
   const logger = opts.logger.child({ component: 'store' })
   if (opts.influxUrl || opts.influxUrls) {
+    // Imported here: the InfluxDB client is not loaded by a gateway storing in SQLite (docs/operations.md, Memory).
+    const { InfluxTimeSeriesStore } = await import('./influx/store.ts')
     const store = await InfluxTimeSeriesStore.open({
       ...opts.influx,
       url: opts.influxUrl || undefined,

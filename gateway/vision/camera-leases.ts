@@ -1,8 +1,9 @@
-import { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import Type from 'typebox'
 import Value from 'typebox/value'
-import { fenceCheck, type LeaseManager } from '../cluster/index.ts'
+import { fenceCheck, type LeaseManager } from '../cluster/leases.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
@@ -26,6 +27,10 @@ import { FRAMES_HELP, type Frame, type FrameLease } from './pipeline.ts'
 // token is still this node's, and its detections are stored inside a PostgreSQL transaction that
 // checks the token first (fenceCheck, FOR SHARE): a holder paused past its lease's expiry cannot
 // store a frame after another node took the camera over.
+
+// ioredis is required when a node in cluster mode first connects, so that a single gateway does
+// not load it (docs/operations.md, Memory).
+const require = createRequire(import.meta.url)
 
 export const CAMERA_LEASE_GROUP = 'camera'
 const LEASE_PREFIX = `${CAMERA_LEASE_GROUP}:`
@@ -202,7 +207,8 @@ export class CameraLeases {
   }
 
   private connect(role: string): Redis {
-    const redis = new Redis(this.o.redisUrl, {
+    const { Redis: RedisClient } = require('ioredis') as { Redis: typeof Redis }
+    const redis = new RedisClient(this.o.redisUrl, {
       connectionName: `iocgw:${this.o.nodeId}:${role}`,
       // As the broker's connections (gateway/broker/cluster.ts): an outage is waited out, never a crash.
       retryStrategy: (times) => Math.min(times * 200, 2_000),

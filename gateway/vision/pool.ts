@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { Piscina } from 'piscina'
+import type { Piscina } from 'piscina'
 import type { AnalyseResult, AnalyseTask, EngineOptions } from './engine.ts'
 
 export interface PoolOptions extends Omit<EngineOptions, 'threads'> {
@@ -125,7 +125,9 @@ export class VisionPool {
       threads: this.threadsPerWorker,
       maxPixels: o.maxPixels,
     }
-    const p = new Piscina({
+    // Imported with the first start: a gateway without cameras does not load the pool's code.
+    const { Piscina: Pool } = await import('piscina')
+    const p = new Pool({
       filename: fileURLToPath(new URL('./worker.ts', import.meta.url)),
       execArgv: ['--import', 'tsx'],
       minThreads: this.workers,

@@ -224,4 +224,22 @@ describe('LineBuffer and encodeLines', () => {
     // A body taken earlier is not overwritten by later lines.
     expect(body.toString('utf8')).toBe(want)
   })
+
+  it('sizes the next buffer for a peak batch at once, and gives it back once batches are small again', () => {
+    const buf = new LineBuffer(1024)
+    const line = (i: number): NormalPoint => ({ measurement: 'm', tags: [], fields: { v: i }, ts: i })
+    for (let i = 0; i < 20_000; i++) buf.push(line(i))
+    const peak = buf.take().length
+    expect(buf.allocated).toBeGreaterThanOrEqual(peak)
+    // A second peak batch fits without growing.
+    for (let i = 0; i < 20_000; i++) buf.push(line(i))
+    expect(buf.take().length).toBe(peak)
+    expect(buf.allocated).toBeGreaterThanOrEqual(peak)
+    // Load ends: one small batch a flush.
+    for (let k = 0; k < 40; k++) {
+      buf.push(line(k))
+      expect(buf.take().toString()).toBe(`m v=${k} ${k}`)
+    }
+    expect(buf.allocated).toBe(1024)
+  })
 })

@@ -90,8 +90,16 @@ export class LineBuffer {
   /** Lines held. */
   lines = 0
 
+  private readonly minCapacity: number
+
   constructor(private capacity = 64 * 1024) {
+    this.minCapacity = capacity
     this.buf = Buffer.allocUnsafe(capacity)
+  }
+
+  /** Bytes of the buffer the next lines go into. */
+  get allocated(): number {
+    return this.buf.length
   }
 
   /** One point as one line, timestamp in ms (write with precision=ms); returns the line's series. */
@@ -138,10 +146,15 @@ export class LineBuffer {
     this.lines += to - from
   }
 
-  /** The lines so far, as one body; the buffer starts empty again (sized for a batch like this one). */
+  /**
+   * The lines so far, as one body; the buffer starts empty again, sized for a batch like this one:
+   * at once as large as a larger batch needs (no copies while a burst fills it), and a quarter
+   * smaller at each take while batches stay smaller, down to the first size, so that once the load
+   * ends the writer stops allocating buffers sized for its peak (docs/operations.md, Memory).
+   */
   take(): Buffer {
     const body = this.buf.subarray(0, this.used)
-    this.capacity = Math.max(this.capacity, this.used + (this.used >> 2))
+    this.capacity = Math.max(this.minCapacity, this.used + (this.used >> 2), this.capacity - (this.capacity >> 2))
     this.buf = Buffer.allocUnsafe(this.capacity)
     this.used = 0
     this.lines = 0
