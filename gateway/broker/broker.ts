@@ -14,6 +14,7 @@ import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPackets } from './packet-limit.ts'
 import { createAuthGate } from './auth-gate.ts'
 import { createConnectionGuard, type Admission } from './conn-guard.ts'
+import { deliverInAnyOrder } from './delivery-order.ts'
 import { connectionLimits, limitCloser } from './limits.ts'
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
@@ -288,6 +289,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       admission: Admission,
     ): void => {
       const client = broker.handle(stream, req)
+      deliverInAnyOrder(client)
       admissions.set(client, admission)
       // After aedes attached its reader (see Admission.watchBytes).
       admission.watchBytes(req?.socket ?? (stream as import('node:net').Socket))
