@@ -142,7 +142,9 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     boundedMemoryPersistence({ maxQueued, onDrop: (clientId, packet) => onDrop(clientId, packet.topic), storable })
 
   aedes = await Aedes.createBroker({
-    ...(cluster ? { id: cluster.nodeId, heartbeatInterval: cluster.aedesOptions.heartbeatInterval, mq: cluster.aedesOptions.mq } : {}),
+    ...(cluster
+      ? { id: cluster.aedesOptions.id, heartbeatInterval: cluster.aedesOptions.heartbeatInterval, mq: cluster.aedesOptions.mq }
+      : {}),
     persistence,
     concurrency: MQ_CONCURRENCY,
     // A device that stops reading must not stall deliveries to every other client.

@@ -64,5 +64,15 @@ export function safeText(s: string | undefined): string | undefined {
   return s === undefined ? undefined : s.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')
 }
 
-/** Error that also closes the connection without an acknowledgement (aedes behaviour). */
-export class Refusal extends Error {}
+/**
+ * Error that also closes the connection without an acknowledgement (aedes behaviour). For a will,
+ * a refusal is for good (the will sweep drops the will, will-sweep.ts); `reason` says why.
+ */
+export class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly reason: string = 'refused',
+  ) {
+    super(message)
+  }
+}
