@@ -14,9 +14,10 @@ type Deliver = (packet: { brokerId?: string; brokerCounter?: number; qos?: numbe
 
 /**
  * Messages remembered per client. The copies of one message (one per matching subscription) are
- * delivered one after the other from the same emit, so a short memory finds them.
+ * delivered one after the other from the same emit, so a short memory finds them; and a client
+ * that receives little (a device) holds little.
  */
-const REMEMBERED = 256
+const REMEMBERED = 64
 
 /** Replaces the client's aedes deliver functions; call before its CONNECT is handled (subscriptions take them then). */
 export function deliverInAnyOrder(client: Client): void {
