@@ -48,7 +48,10 @@ const SWEEP_CONCURRENCY = 8
 export interface WillSweeper {
   /** One sweep over the stored wills of nodes `dead` answers true for. */
   sweep(dead: (brokerId: string) => boolean): Promise<{ published: number; dropped: number; failed: number }>
-  /** Whether a node is dead now: no heartbeat (or birth) seen for 3 × heartbeatMs; never this node. */
+  /**
+   * Whether a node is dead now: no heartbeat (or birth) seen for 3 × heartbeatMs while this node's
+   * own heartbeats came back through Redis all along; never this node.
+   */
   isDead(brokerId: string): boolean
   stop(): void
 }
@@ -68,14 +71,23 @@ export function willSweeper(aedes: Aedes, opts: { heartbeatMs: number; log: Logg
   // Last heartbeat or birth of each node seen on the bus (aedes keeps heartbeats only: a node
   // started less than a heartbeat ago would look dead, and its clients' wills be published).
   const seen = new Map<string, number>()
+  // Since when this node's own heartbeats come back through Redis without a gap: the others'
+  // silence means something only over a time the bus worked here (not just after a Redis outage).
+  let busUpSince = Number.POSITIVE_INFINITY
   const note = (p: { payload: Buffer | string }, done: () => void): void => {
-    seen.set(p.payload.toString(), Date.now())
+    const id = p.payload.toString()
+    const now = Date.now()
+    if (id === b.id && !((seen.get(id) ?? Number.NEGATIVE_INFINITY) + 2 * heartbeatMs >= now)) busUpSince = now
+    seen.set(id, now)
     done()
   }
   b.mq.on('$SYS/+/heartbeat', note)
   b.mq.on('$SYS/+/birth', note)
   const alive = (id: string, now: number): boolean => (seen.get(id) ?? Number.NEGATIVE_INFINITY) + 3 * heartbeatMs >= now
-  const isDead = (id: string): boolean => id !== b.id && !alive(id, Date.now())
+  const isDead = (id: string): boolean => {
+    const now = Date.now()
+    return id !== b.id && busUpSince + 3 * heartbeatMs <= now && !alive(id, now)
+  }
 
   const authorize = (packet: object) =>
     new Promise<void>((resolve, reject) => b.authorizePublish(null, packet, (err) => (err ? reject(err) : resolve())))
@@ -143,7 +155,7 @@ export function willSweeper(aedes: Aedes, opts: { heartbeatMs: number; log: Logg
     for (const id of Object.keys(brokers)) if (brokers[id]! + 10 * heartbeatMs < now) delete brokers[id]
     // This node's own heartbeat not back through Redis within the window: the bus is not
     // working here (Redis away), so silence from the others proves nothing.
-    if (running || !alive(b.id, now)) return
+    if (running || !alive(b.id, now) || busUpSince + 3 * heartbeatMs > now) return
     running = true
     sweep(isDead)
       .catch((err: Error) =>
