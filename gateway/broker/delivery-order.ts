@@ -8,6 +8,14 @@
 // session lost it; a persistent one got it only from its queue at its next reconnect. Here a
 // message is dropped only when this client already had it: its broker id and number among the
 // last ones delivered.
+//
+// And nothing is delivered live before the CONNACK. aedes restores a resumed session's
+// subscriptions a few Redis round trips before it sends the CONNACK, and wrote a message that
+// arrived in between first, against MQTT-3.2.0-1 (the first packet from the server is the
+// CONNACK); mqtt.js then never connects: it holds that message's PUBACK until the CONNACK, which
+// it parses only after. Such a message (QoS 1 or 2) is in the session's queue, sent after the
+// CONNACK (lib/handlers/connect.js emptyQueue): the queue is read after the CONNACK is written, and
+// a node queues a message before it routes it. A QoS 0 one is not queued: at most once.
 import type { Client } from 'aedes'
 
 type Deliver = (packet: { brokerId?: string; brokerCounter?: number; qos?: number }, cb: () => void) => void
@@ -21,9 +29,10 @@ const REMEMBERED = 64
 
 /** Replaces the client's aedes deliver functions; call before its CONNECT is handled (subscriptions take them then). */
 export function deliverInAnyOrder(client: Client): void {
-  const c = client as unknown as { duplicates: Record<string, number>; deliverQoS: Deliver; deliver0: Deliver }
+  const c = client as unknown as { connackSent: boolean; duplicates: Record<string, number>; deliverQoS: Deliver; deliver0: Deliver }
   const recent = new Set<string>()
   const firstTime = (packet: Parameters<Deliver>[0]): boolean => {
+    if (!c.connackSent) return false
     const id = packet.brokerId
     if (!id) return true
     const key = `${id}:${packet.brokerCounter}`

@@ -4,10 +4,12 @@
 // gateway refuses for good (a deleted device), logged and counted, without holding back the others.
 import { cpSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { connect as netConnect } from 'node:net'
 import { Redis } from 'ioredis'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type Harness } from './harness.ts'
+import { connectBytes } from './raw.ts'
 import { startRedis, requireRedis, type RedisServer } from '../support/redis.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
@@ -73,6 +75,54 @@ describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
     await waitFor(() => sent.every((m) => got.has(m)), 20_000).catch(() => undefined)
     expect(sent.filter((m) => !got.has(m))).toEqual([])
   })
+
+  it('answers a persistent session resumed while its messages stream in with the CONNACK first (MQTT-3.2.0-1)', async () => {
+    const id = `${token.id}:resume`
+    const first = await mqtt.connectAsync(a.url, {
+      username: 'token',
+      password: token.secret,
+      clientId: id,
+      clean: false,
+      reconnectPeriod: 0,
+    })
+    clients.push(first)
+    await first.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
+    await first.endAsync()
+    // A device on the other node publishing without pause while the session comes back, again and
+    // again: aedes restores the session's subscriptions a few Redis round trips before it sends the
+    // CONNACK, and a message delivered live in between went out first (mqtt.js then waits for
+    // ever: its PUBACK is held until the CONNACK, which is parsed after it).
+    const dev = await connect(b.url, DEVICE, deviceSecret, `${DEVICE}:stream`)
+    let streaming = true
+    const stream = (async () => {
+      for (let seq = 0; streaming; seq++) {
+        dev.publish(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq, values: { water_level: 1 } }), { qos: 0 })
+        if (seq % 20 === 0) await new Promise((r) => setImmediate(r))
+      }
+    })()
+    const firstPacketType = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const s = netConnect(a.ports.mqtt, '127.0.0.1', () =>
+          s.write(connectBytes({ clientId: id, clean: false, username: 'token', password: token.secret })),
+        )
+        const timer = setTimeout(() => (s.destroy(), reject(new Error('no answer to CONNECT'))), 10_000)
+        s.once('data', (d: Buffer) => {
+          clearTimeout(timer)
+          s.destroy()
+          resolve(d[0]! >> 4)
+        })
+        s.once('error', reject)
+      })
+    const types: number[] = []
+    try {
+      for (let i = 0; i < 30; i++) types.push(await firstPacketType())
+    } finally {
+      streaming = false
+      await stream
+    }
+    // 2 is CONNACK, 3 PUBLISH.
+    expect(types.filter((t) => t !== 2)).toEqual([])
+  }, 60_000)
 
   it("publishes every will of a dead node's clients; one for a deleted device is dropped, logged and counted", async () => {
     const sub = await connect(b.url, 'token', token.secret, `${token.id}:wills`)
