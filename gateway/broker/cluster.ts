@@ -15,7 +15,7 @@
 //   before it listens (publishOwnWills), and the sweeps retry any that failed.
 // - `$SYS/{id}/new/clients` when a client registers; every other node closes its own client with
 //   that id (MQTT-3.1.4-2 takeover across nodes, aedes.js closeSameClients).
-// - `iocgw:mqtt:client-node:{client id}` names the node a device's latest session started on.
+// - `iocgw:mqtt:client-node:{client id}` names the node run a device's latest session started on.
 //   Wills are stored per node and client id, so a device whose node died and that reconnected
 //   elsewhere before the sweep would otherwise have its old will published by the sweep: offline
 //   while it is online on its new node. The new session's node deletes the old node's will.
