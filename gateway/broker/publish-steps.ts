@@ -87,9 +87,15 @@ function runGuards(hs: HookState, a: PublishAttempt, from: number, cb: (err?: Er
   // Step 7: the route, awaited before the acknowledgement.
   dispatch(hs, d.route, buildMessage(device, a.packet, d.subtopic), (err) => {
     if (err) return cb(err)
-    corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
-    cb(null)
+    // Step 8 (cluster mode): the message queued and sent on, then the acknowledgement.
+    if (hs.routeBeforeAck && a.packet.qos === 1) return hs.routeBeforeAck(client, a.packet, (e) => (e ? cb(e) : acknowledge(client, cb)))
+    acknowledge(client, cb)
   })
+}
+
+function acknowledge(client: Client, cb: (err?: Error | null) => void): void {
+  corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
+  cb(null)
 }
 
 /** Step 2: the session of an authenticated client. */
