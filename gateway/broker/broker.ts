@@ -14,6 +14,7 @@ import { Sessions } from './sessions.ts'
 import { MAX_PACKET_BYTES, limitPackets } from './packet-limit.ts'
 import { createAuthGate } from './auth-gate.ts'
 import { createConnectionGuard, type Admission } from './conn-guard.ts'
+import { deliverInAnyOrder } from './delivery-order.ts'
 import { connectionLimits, limitCloser } from './limits.ts'
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
@@ -135,14 +136,36 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     sharedSessions: cluster?.sessions,
     movedAway: cluster ? (clientId) => cluster.movedAway(clientId) : undefined,
     subscriptionCaps,
+    routeBeforeAck: cluster ? (client, packet, cb) => routeBeforeAck(client, packet, cb) : undefined,
   })
+
+  // Cluster mode: aedes writes a QoS 1 PUBACK first and only then routes the message: stores it as
+  // retained, queues it in Redis for offline persistent sessions and sends it to the other nodes
+  // (lib/handlers/publish.js enqueuePublish). A node killed in between acknowledged a message that
+  // no persistent session ever gets. So the message is routed from authorizePublish, before the
+  // PUBACK, and aedes' own routing of that packet afterwards does nothing. While Redis is
+  // unreachable the PUBACK is not held (the routing waits for Redis; the device goes on publishing),
+  // as before.
+  const routedBeforeAck = new WeakSet<object>()
+  type PublishFn = (packet: object, client: Client | null, done: (err?: Error) => void) => void
+  const publishNow = Aedes.prototype.publish as unknown as PublishFn
+  function routeBeforeAck(client: Client, packet: object, cb: (err?: Error | null) => void): void {
+    if (!cluster?.up() || !aedes) return cb(null)
+    publishNow.call(aedes, packet, client, (err) => {
+      if (err) return cb(err)
+      routedBeforeAck.add(packet)
+      cb(null)
+    })
+  }
 
   const persistence =
     cluster?.aedesOptions.persistence ??
     boundedMemoryPersistence({ maxQueued, onDrop: (clientId, packet) => onDrop(clientId, packet.topic), storable })
 
   aedes = await Aedes.createBroker({
-    ...(cluster ? { id: cluster.nodeId, heartbeatInterval: cluster.aedesOptions.heartbeatInterval, mq: cluster.aedesOptions.mq } : {}),
+    ...(cluster
+      ? { id: cluster.aedesOptions.id, heartbeatInterval: cluster.aedesOptions.heartbeatInterval, mq: cluster.aedesOptions.mq }
+      : {}),
     persistence,
     concurrency: MQ_CONCURRENCY,
     // A device that stops reading must not stall deliveries to every other client.
@@ -159,6 +182,13 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     throw err
   })
   const broker = aedes
+  if (cluster) {
+    ;(broker as unknown as { publish: PublishFn }).publish = function (packet, client, done) {
+      if (typeof client === 'function') return publishNow.call(this, packet, null, client)
+      if (routedBeforeAck.delete(packet)) return done?.()
+      publishNow.call(this, packet, client, done)
+    }
+  }
   cluster?.watch(broker)
   await cluster?.publishOwnWills(broker).catch((err: Error) => {
     log.warn({ event: 'mqtt_previous_wills_failed', err: err.message }, "could not publish the wills of this node's previous run")
@@ -289,6 +319,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       admission: Admission,
     ): void => {
       const client = broker.handle(stream, req)
+      deliverInAnyOrder(client)
       admissions.set(client, admission)
       // After aedes attached its reader (see Admission.watchBytes).
       admission.watchBytes(req?.socket ?? (stream as import('node:net').Socket))

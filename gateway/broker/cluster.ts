@@ -1,16 +1,21 @@
 // The broker across several gateway nodes (docs/operations.md "MQTT across nodes"): with
 // `redis.url` set, aedes routes messages between nodes through Redis pub/sub (mqemitter-redis) and
 // keeps sessions, subscriptions, QoS 1 queues, retained messages and wills in Redis
-// (aedes-persistence-redis, bounded by redis-queue.ts). Each node's aedes id is its node id, so
-// that the nodes tell each other apart:
+// (aedes-persistence-redis, bounded by redis-queue.ts). Each run of a node has its own aedes id,
+// `{node id}~{start time}` (runIdOf), so that the nodes tell each other apart, and a node started
+// again under its node id tells its previous run apart too: aedes numbers its packets from 1 at
+// each start (aedes-packet) and the Redis persistence keys a packet queued for an offline session
+// `packet:{aedes id}:{number}`, so a new run under the same aedes id overwrote what the previous
+// run had queued.
 //
-// - `$SYS/{id}/heartbeat` every `redis.heartbeatMs`; a node whose heartbeat is older than 3 ×
-//   that is dead, and the next will sweep (every 4 ×) of any surviving node publishes the wills
-//   of its clients (aedes.js listen, _clearWills). A will is therefore out at most about
-//   7 × heartbeatMs after a node dies.
+// - `$SYS/{id}/heartbeat` every `redis.heartbeatMs`; a run whose heartbeat (or birth) is older
+//   than 3 × that is dead, and the next will sweep (every 4 ×) of any surviving node publishes the
+//   wills of its clients (will-sweep.ts). A will is therefore out at most about 7 × heartbeatMs
+//   after a node dies. A node's previous runs are dead from its start: it publishes their wills
+//   before it listens (publishOwnWills), and the sweeps retry any that failed.
 // - `$SYS/{id}/new/clients` when a client registers; every other node closes its own client with
 //   that id (MQTT-3.1.4-2 takeover across nodes, aedes.js closeSameClients).
-// - `iocgw:mqtt:client-node:{client id}` names the node a device's latest session started on.
+// - `iocgw:mqtt:client-node:{client id}` names the node run a device's latest session started on.
 //   Wills are stored per node and client id, so a device whose node died and that reconnected
 //   elsewhere before the sweep would otherwise have its old will published by the sweep: offline
 //   while it is online on its new node. The new session's node deletes the old node's will.
@@ -29,6 +34,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { boundedRedisPersistence } from './redis-queue.ts'
 import { SharedPersistentSessions } from './redis-sessions.ts'
+import { willSweeper, type WillSweeper } from './will-sweep.ts'
 
 const require = createRequire(import.meta.url)
 const mqemitterRedis = require('mqemitter-redis') as (opts: {
@@ -58,16 +64,18 @@ export interface ClusterOptions {
 
 export interface Cluster {
   nodeId: string
+  /** aedes' broker id for this run of the node (runIdOf). */
+  runId: string
   /** What aedes.createBroker takes from the cluster. */
   aedesOptions: { id: string; heartbeatInterval: number; mq: object; persistence: object }
   sessions: SharedPersistentSessions
   /** True while every Redis connection is ready. */
   up(): boolean
-  /** Gives the takeover watch aedes' table of local clients (once aedes exists). */
+  /** Gives the takeover watch aedes' table of local clients and starts the will sweep (once aedes exists). */
   watch(aedes: Aedes): void
   /**
-   * Publishes the wills this node id left from a previous run (killed, then restarted before the
-   * other nodes declared it dead: they then never publish them, as its heartbeat is back).
+   * Publishes the wills this node id left from its previous runs (killed, then restarted: sooner
+   * than the other nodes' next sweep). Answers how many were published.
    */
   publishOwnWills(aedes: Aedes): Promise<number>
   /** Whether the local client with this id was taken over by a session on another node. */
@@ -91,8 +99,14 @@ export const clientNodeKey = (clientId: string): string => `iocgw:mqtt:client-no
 /** A device not seen for this long is forgotten (its key expires); its wills are long swept by then. */
 const CLIENT_NODE_TTL_S = 30 * 24 * 3600
 
+/** aedes' broker id for a run of a node started at `startedAt` (node ids have no `~`: gateway/config/sections.ts). */
+export const runIdOf = (nodeId: string, startedAt: number): string => `${nodeId}~${startedAt.toString(36)}`
+
 export function openCluster(opts: ClusterOptions): Cluster {
   const nodeId = opts.nodeId ?? hostname()
+  const runId = runIdOf(nodeId, Date.now())
+  // A run of this node before this one (or a version that used the bare node id).
+  const previousRun = (id: string): boolean => id === nodeId || (id.startsWith(`${nodeId}~`) && id !== runId)
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
   const log = opts.log.child({ component: 'redis' })
   const conns = new Map<string, { redis: Redis; ready: boolean; loggedAt: number }>()
@@ -142,6 +156,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const moved = new Map<string, number>()
   let local: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   let aedesRef: Aedes | undefined
+  let sweeper: WillSweeper | undefined
   type WillStore = {
     delWill(c: { id: string; brokerId: string }): Promise<unknown>
     putWill(
@@ -168,7 +183,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
     (packet, done) => {
       const serverId = packet.topic.split('/')[1]
       const clientId = packet.payload.toString()
-      if (serverId !== nodeId && local[clientId]) {
+      if (serverId !== runId && local[clientId]) {
         const now = Date.now()
         for (const [id, at] of moved) if (at < now - MOVED_MEMORY_MS) moved.delete(id)
         moved.set(clientId, now)
@@ -179,19 +194,21 @@ export function openCluster(opts: ClusterOptions): Cluster {
 
   return {
     nodeId,
-    aedesOptions: { id: nodeId, heartbeatInterval: heartbeatMs, mq, persistence },
+    runId,
+    aedesOptions: { id: runId, heartbeatInterval: heartbeatMs, mq, persistence },
     sessions: new SharedPersistentSessions(dbConn, opts.maxPersistentSessionsPerIdentity),
     up,
     watch(aedes: Aedes): void {
       local = (aedes as unknown as { clients: Record<string, unknown> }).clients
       aedesRef = aedes
+      sweeper = willSweeper(aedes, { heartbeatMs, log: opts.log, metrics: opts.metrics })
     },
     movedAway: (clientId) => moved.has(clientId),
     deviceSessionStarted(client, offlineWill): void {
       const ownWill = (client as unknown as { will?: unknown }).will
       const work = (async (): Promise<boolean> => {
-        const previous = await dbConn.set(clientNodeKey(client.id), nodeId, 'EX', CLIENT_NODE_TTL_S, 'GET')
-        if (previous !== null && previous !== nodeId) await willStore()?.delWill({ id: client.id, brokerId: previous })
+        const previous = await dbConn.set(clientNodeKey(client.id), runId, 'EX', CLIENT_NODE_TTL_S, 'GET')
+        if (previous !== null && previous !== runId) await willStore()?.delWill({ id: client.id, brokerId: previous })
         if (ownWill) return false
         await willStore()?.putWill({ id: client.id }, { cmd: 'publish', ...offlineWill, qos: 1, retain: true, dup: false })
         return true
@@ -206,34 +223,20 @@ export function openCluster(opts: ClusterOptions): Cluster {
         .then(async (gatewayWill) => {
           // A newer session with the same id on this node owns the will under this node's id now.
           if (!gatewayWill || (local[client.id] !== undefined && local[client.id] !== client)) return
-          await willStore()?.delWill({ id: client.id, brokerId: nodeId })
+          await willStore()?.delWill({ id: client.id, brokerId: runId })
         })
         .catch(recordFailed(client))
         .finally(() => endings.delete(ending))
       endings.add(ending)
     },
     async publishOwnWills(aedes: Aedes): Promise<number> {
-      type Will = { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; clientId: string; brokerId: string }
-      const b = aedes as unknown as {
-        persistence: { streamWill(brokers: object): AsyncIterable<Will>; delWill(c: { id: string; brokerId: string }): Promise<unknown> }
-        authorizePublish(client: null, packet: Will, cb: (err?: Error | null) => void): void
-        publish(packet: Will, cb: (err?: Error) => void): void
-      }
-      let published = 0
-      // Before this node takes any client: every will under its id belongs to a previous run.
-      for await (const will of b.persistence.streamWill({})) {
-        if (will.brokerId !== nodeId) continue
-        const allowed = await new Promise<boolean>((resolve) => b.authorizePublish(null, will, (err) => resolve(!err)))
-        if (allowed) {
-          await new Promise<void>((resolve, reject) => b.publish(will, (err) => (err ? reject(err) : resolve())))
-          published++
-        }
-        await b.persistence.delWill({ id: will.clientId, brokerId: will.brokerId })
-      }
+      if (aedesRef !== aedes || !sweeper) throw new Error('publishOwnWills before watch')
+      const { published } = await sweeper.sweep(previousRun)
       if (published > 0) log.info({ event: 'mqtt_previous_wills', published }, "wills left by this node's previous run published")
       return published
     },
     async close(): Promise<void> {
+      sweeper?.stop()
       await Promise.allSettled([...endings])
       closing = true
       for (const { redis } of conns.values()) {

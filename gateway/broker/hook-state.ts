@@ -1,6 +1,6 @@
 // What the broker's hook steps share (connect-steps.ts, publish-steps.ts, subscribe-steps.ts):
 // the context the broker gives createHooks, and the few tables the hooks keep of their own.
-import type { Aedes, Client, ConnectPacket } from 'aedes'
+import type { Aedes, Client, ConnectPacket, PublishPacket } from 'aedes'
 import type { GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
@@ -34,6 +34,11 @@ export interface HookContext {
   /** Cluster mode: whether a local client was taken over by a session on another node (cluster.ts). */
   movedAway?: ((clientId: string) => boolean) | undefined
   subscriptionCaps: SubscriptionCaps // filter length and count per client
+  /**
+   * Cluster mode: routes an accepted QoS 1 message (queued in Redis for offline persistent
+   * sessions, sent to the other nodes) before its PUBACK is written (broker.ts).
+   */
+  routeBeforeAck?: ((client: Client, packet: PublishPacket, cb: (err?: Error | null) => void) => void) | undefined
 }
 
 export interface RouteMetrics {
@@ -64,5 +69,15 @@ export function safeText(s: string | undefined): string | undefined {
   return s === undefined ? undefined : s.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')
 }
 
-/** Error that also closes the connection without an acknowledgement (aedes behaviour). */
-export class Refusal extends Error {}
+/**
+ * Error that also closes the connection without an acknowledgement (aedes behaviour). For a will,
+ * a refusal is for good (the will sweep drops the will, will-sweep.ts); `reason` says why.
+ */
+export class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly reason: string = 'refused',
+  ) {
+    super(message)
+  }
+}

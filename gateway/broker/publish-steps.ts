@@ -87,9 +87,15 @@ function runGuards(hs: HookState, a: PublishAttempt, from: number, cb: (err?: Er
   // Step 7: the route, awaited before the acknowledgement.
   dispatch(hs, d.route, buildMessage(device, a.packet, d.subtopic), (err) => {
     if (err) return cb(err)
-    corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
-    cb(null)
+    // Step 8 (cluster mode): the message queued and sent on, then the acknowledgement.
+    if (hs.routeBeforeAck && a.packet.qos === 1) return hs.routeBeforeAck(client, a.packet, (e) => (e ? cb(e) : acknowledge(client, cb)))
+    acknowledge(client, cb)
   })
+}
+
+function acknowledge(client: Client, cb: (err?: Error | null) => void): void {
+  corkUntilTick(client.conn as unknown as { cork?: () => void; uncork?: () => void })
+  cb(null)
 }
 
 /** Step 2: the session of an authenticated client. */
@@ -154,15 +160,16 @@ function authorizeDeviceWill(
   device: Device | undefined,
   cb: (err?: Error | null) => void,
 ): void {
-  if (!device) return cb(new Refusal('will without a device'))
+  if (!device) return cb(new Refusal('will without a device', 'unknown_device'))
   // Step 2: the will topic was checked at CONNECT; checked again (cheap, and covers persisted wills).
   const d = devicePublish(device.id, packet.topic)
-  if (!d.ok) return cb(new Refusal(`will refused: ${d.reason}`))
+  if (!d.ok) return cb(new Refusal(`will refused: ${d.reason}`, d.reason))
   // Step 3: a newer session of the same device is live: its own status wins, the will is dropped.
   const others = hs.sessions.deviceClients(device.id).filter((c) => c !== client)
-  if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session'))
+  if (others.length > 0 && d.route === 'status') return cb(new Refusal('will superseded by a live session', 'superseded'))
   // Cluster mode: the session was taken over by a connection to another node, where it is live.
-  if (client && d.route === 'status' && hs.movedAway?.(client.id)) return cb(new Refusal('will superseded by a session on another node'))
+  if (client && d.route === 'status' && hs.movedAway?.(client.id))
+    return cb(new Refusal('will superseded by a session on another node', 'superseded'))
   retainOnlyStatus(hs, packet, d.route)
   // An invalid status will says nothing to subscribers: the gateway publishes the offline status.
   if (client && packet.retain) hs.willStarted.add(client)
@@ -189,7 +196,7 @@ function refusePublish(
     },
     'MQTT publish refused; connection closed',
   )
-  cb(new Refusal(`publish refused: ${reason}`))
+  cb(new Refusal(`publish refused: ${reason}`, reason))
 }
 
 type DeviceSession = Session & { principal: { kind: 'device'; device: Device } }

@@ -1,6 +1,6 @@
-// A node killed and started again under the same node id before any other node declared it dead
-// (docs/operations.md "MQTT across nodes"): the other nodes see its heartbeat again and never
-// publish the wills its previous run left in Redis, so the node publishes them itself at start.
+// A node killed and started again under the same node id (docs/operations.md "MQTT across
+// nodes"): it publishes the wills its previous run left in Redis at start, and keeps what its
+// previous run queued there for offline persistent sessions.
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
@@ -77,5 +77,38 @@ describe.skipIf(!ok)('a cluster node restarted under the same id', () => {
     // The retained status is the will (published at start), not the online status of the previous run.
     await waitFor(() => got.length > 0, 20_000)
     expect(got[0]).toBe(will)
+  }, 120_000)
+
+  it('keeps what its previous run queued for an offline persistent session', async () => {
+    if (gw) await stopGateway(gw)
+    gw = await start()
+    const subOpts = { username: 'token', password: token.secret, clientId: `${token.id}:q`, clean: false, reconnectPeriod: 0 }
+    const first = await mqtt.connectAsync(gw.mqttUrl, subOpts)
+    clients.push(first)
+    await first.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
+    await first.endAsync()
+    const publish = async (url: string, seqs: number[]) => {
+      const dev = await mqtt.connectAsync(url, { username: DEVICE, password: secret, clientId: DEVICE, reconnectPeriod: 0 })
+      for (const seq of seqs) {
+        const reading = [{ ts: Date.now() - 1000 + seq, seq, values: { water_level: seq / 10 } }]
+        await dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify(reading), { qos: 1 })
+      }
+      await dev.endAsync()
+    }
+    // Queued in Redis for the offline session by the first run, then more by the second.
+    await publish(gw.mqttUrl, [1, 2, 3])
+    gw.child.kill('SIGKILL')
+    await gw.exited
+    gw = await start()
+    await publish(gw.mqttUrl, [4, 5, 6])
+
+    const got = new Set<number>()
+    const again = mqtt.connect(gw.mqttUrl, subOpts)
+    clients.push(again)
+    again.on('message', (_t, p) => {
+      for (const r of JSON.parse(p.toString()) as Array<{ seq: number }>) got.add(r.seq)
+    })
+    await waitFor(() => got.size >= 6, 20_000).catch(() => undefined)
+    expect([...got].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6])
   }, 120_000)
 })

@@ -107,9 +107,8 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
       if (!received.has(id)) received.set(id, new Set())
       received.get(id)!.add(seq)
     }
-    const firstSub = await connectOnce(url(front.pin[victim.id]!), { ...integration, clientId: subId, clean: false })
+    const firstSub = await connectOnce(url(front.pin[victim.id]!), { ...integration, clientId: subId, clean: false }, onTelemetry)
     clients.push(firstSub.client)
-    firstSub.client.on('message', onTelemetry)
     firstSub.client.on('error', () => {})
     await firstSub.client.subscribeAsync('devices/+/telemetry', { qos: 1 })
 
@@ -148,9 +147,9 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
 
     // The persistent session comes back on another node with what was queued meanwhile.
     const ackedBeforeResume = new Map(publishers.map((p) => [p.device.id, new Set(p.acked.keys())]))
-    const again = await connectOnce(url(front.mqtt), { ...integration, clientId: subId, clean: false })
+    // Listening from the start: the queued messages may come with the CONNACK.
+    const again = await connectOnce(url(front.mqtt), { ...integration, clientId: subId, clean: false }, onTelemetry)
     clients.push(again.client)
-    again.client.on('message', onTelemetry)
     expect(again.sessionPresent).toBe(true)
     expect(await devicesOn(victim).catch(() => -1)).toBe(-1)
 

@@ -169,10 +169,19 @@ export async function expectStoredOnce(influxd: Influxd, publishers: Publisher[]
   }
 }
 
-/** Connects and resolves on CONNACK (no reconnecting unless asked). */
-export function connectOnce(url: string, opts: IClientOptions): Promise<{ client: MqttClient; sessionPresent: boolean }> {
+/**
+ * Connects and resolves on CONNACK (no reconnecting unless asked). `onMessage` listens from the
+ * start: a resumed session's queued messages may come in the same read as the CONNACK, and mqtt.js
+ * emits them (process.nextTick) before a listener added after the returned promise settles.
+ */
+export function connectOnce(
+  url: string,
+  opts: IClientOptions,
+  onMessage?: (topic: string, payload: Buffer) => void,
+): Promise<{ client: MqttClient; sessionPresent: boolean }> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 30_000, ...opts })
+    if (onMessage) c.on('message', onMessage)
     c.once('connect', (packet) => resolve({ client: c, sessionPresent: packet.sessionPresent }))
     c.once('error', (err) => {
       c.end(true)
