@@ -6,6 +6,7 @@
 // in arrival order (ordering.ts); each public method answers once its work is stored.
 import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../bus/events.ts'
 import type { Stations } from '../domain/stations.ts'
+import { FailureRun } from '../log/failure-run.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { alertingMetrics, flush, StateKeys, type AlertingState } from './alerting-state.ts'
@@ -217,24 +218,35 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   opts.bus?.on('reading', busReading)
   opts.bus?.on('detection', busDetection)
   opts.bus?.on('device-status', busStatus)
-  const every = (ms: number, what: string, fn: () => Promise<void>) => {
+  const periodicFailures = opts.metrics.counter(
+    'alert_periodic_failures_total',
+    "Failed runs of the alert engine's periodic work (rule state flush, silence and escalation checks)",
+    ['job'],
+  )
+  // While the store is away (PostgreSQL down) these fail on every run: logged when that starts,
+  // when the error changes, once a minute meanwhile and when they work again (failure-run.ts).
+  const every = (ms: number, job: string, what: string, fn: () => Promise<void>) => {
     let running = false
+    const run = new FailureRun({ log: ctx.log, what, fields: { job }, onFailure: () => periodicFailures.inc({ job }) })
     const t = setInterval(() => {
       // A slow store must not pile up runs of the same check.
       if (running) return
       running = true
       whenReady(fn)
-        .catch((err: unknown) => ctx.log.error({ err }, what))
+        .then(
+          () => run.succeeded(),
+          (err: unknown) => run.failed(err),
+        )
         .finally(() => (running = false))
     }, ms)
     t.unref()
     return t
   }
-  const flushTimer = every(opts.flushMs ?? 1000, 'rule state flush failed', () => flush(ctx))
-  const silenceTimer = every(opts.silenceCheckMs ?? 5000, 'silence check failed', () => checkSilence(ctx))
+  const flushTimer = every(opts.flushMs ?? 1000, 'flush', 'rule state flush failed', () => flush(ctx))
+  const silenceTimer = every(opts.silenceCheckMs ?? 5000, 'silence', 'silence check failed', () => checkSilence(ctx))
   const esc = opts.escalation
   const escalate = () => whenReady(() => (esc ? escalateDue(ctx, esc) : Promise.resolve()))
-  const escTimer = esc ? every(esc.checkMs, 'escalation check failed', escalate) : undefined
+  const escTimer = esc ? every(esc.checkMs, 'escalation', 'escalation check failed', escalate) : undefined
 
   return {
     db: shared.db,

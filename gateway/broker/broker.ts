@@ -387,6 +387,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     unsubscribeRevocation()
     // Stop accepting first, then close every client, then whatever never finished CONNECT.
     const closed = listeners.map((l) => l.close())
+    cluster?.beginClose()
     await new Promise<void>((resolve) => broker.close(() => resolve()))
     for (const l of listeners) l.destroyAll()
     await Promise.all(closed)

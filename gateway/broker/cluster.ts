@@ -88,8 +88,43 @@ export interface Cluster {
   deviceSessionStarted(client: Client, offlineWill: { topic: string; payload: Buffer }): void
   /** A device session of this node ended: the offline will stored for it is deleted. */
   deviceSessionEnded(client: Client): void
+  /**
+   * Before aedes closes: no connection reconnects any more. One that is down (Redis away) ends at
+   * its next attempt, and the commands waiting in it are rejected to their callers, so that the
+   * close of the clients (their unsubscriptions and wills go through Redis) does not wait for Redis.
+   */
+  beginClose(): void
   /** After aedes closed (it closes the mq connections itself): the persistence connection. */
   close(): Promise<void>
+}
+
+/** How long a closing connection may take to end: above the longest wait between two attempts. */
+const END_GRACE_MS = 3_000
+
+/**
+ * Ends a connection for good, in bounded time, with nothing left to reject unhandled (call it
+ * once `closing` is set, so that the retry strategy gives up). A ready connection sends its QUIT
+ * after the commands already written, whose callers get their replies. One that is connecting is
+ * cut at once. One waiting between two attempts has no socket to close, and disconnect() would
+ * only stop its retries without ever ending it (ioredis 5: no 'end', the queued commands never
+ * settle): its next attempt ends it instead, as the retry strategy answers null. Ending rejects
+ * the commands still queued to their callers, which handle the rejection.
+ */
+export function endConnection(redis: Redis, graceMs = END_GRACE_MS): Promise<void> {
+  if (redis.status === 'end') return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      if (redis.status !== 'reconnecting') redis.disconnect()
+      done()
+    }, graceMs)
+    redis.once('end', done)
+    if (redis.status === 'ready') redis.quit().catch(() => redis.disconnect())
+    else if (redis.status !== 'reconnecting') redis.disconnect()
+  })
 }
 
 /** How long a takeover by another node is remembered for the local client it closes. */
@@ -115,8 +150,9 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const connect = (role: string): Redis => {
     const redis = new Redis(opts.url, {
       connectionName: `iocgw:${nodeId}:${role}`,
-      // Retry for ever, at most every 2 s: an outage is waited out, never a crash.
-      retryStrategy: (times) => Math.min(times * 200, 2_000),
+      // Retry for ever, at most every 2 s: an outage is waited out, never a crash. Once the
+      // broker closes, a connection that is down ends at its next attempt instead (beginClose).
+      retryStrategy: (times) => (closing ? null : Math.min(times * 200, 2_000)),
     })
     const state = { redis, ready: false, loggedAt: 0 }
     conns.set(role, state)
@@ -147,6 +183,18 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const mq = mqemitterRedis({ subConn, pubConn, concurrency: opts.concurrency, matchEmptyLevels: true })
   // mqemitter-redis re-emits connection errors on its state emitter; the connection handlers above log them.
   ;(mq as { state: { on(ev: string, f: (e: Error) => void): void } }).state.on('error', () => undefined)
+  // aedes closes the mq when the broker closes. mqemitter-redis 7 (close) then calls quit() on both
+  // connections without handling its promise and waits for their 'end' with no bound: with Redis
+  // away the QUIT waits in ioredis' offline queue, so the broker's close never returns, and once
+  // the connection is ended the queued QUIT rejects ("Connection is closed.") with nobody to
+  // catch it, which stops the process (Node's default for an unhandled rejection).
+  const mqInternals = mq as unknown as { closed?: boolean; closing?: boolean; _close(cb: () => void): void }
+  ;(mq as { close(cb?: () => void): void }).close = (cb = () => undefined) => {
+    if (mqInternals.closed || mqInternals.closing) return cb()
+    mqInternals.closing = true
+    closing = true
+    void Promise.all([endConnection(subConn), endConnection(pubConn)]).then(() => mqInternals._close(cb))
+  }
   const persistence = boundedRedisPersistence({ conn: dbConn, maxQueued: opts.maxQueued, onDrop: opts.onDrop, storable: opts.storable })
 
   const up = (): boolean => [...conns.values()].every((c) => c.ready)
@@ -235,14 +283,14 @@ export function openCluster(opts: ClusterOptions): Cluster {
       if (published > 0) log.info({ event: 'mqtt_previous_wills', published }, "wills left by this node's previous run published")
       return published
     },
+    beginClose(): void {
+      closing = true
+    },
     async close(): Promise<void> {
       sweeper?.stop()
       await Promise.allSettled([...endings])
       closing = true
-      for (const { redis } of conns.values()) {
-        if (redis.status === 'end') continue
-        await redis.quit().catch(() => redis.disconnect())
-      }
+      await Promise.all([...conns.values()].map(({ redis }) => endConnection(redis)))
     },
   }
 }

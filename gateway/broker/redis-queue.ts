@@ -60,12 +60,40 @@ function outgoingKey(clientId: string): string {
   return `outgoing:${encodeURIComponent(clientId)}`
 }
 
+/**
+ * The connection as the stock persistence sees it: every command's promise has a handler. Some
+ * commands it sends without waiting for them (aedes-persistence-redis 11: the LREM and RPUSH of
+ * putWill, the LREM of delWill and of a queued packet found missing); when Redis goes away, or the
+ * connection is closed at shutdown while one is on its way, ioredis rejects it ("Connection is
+ * closed.") with nobody listening, and Node stops the process on an unhandled rejection. Callers
+ * that wait for a command still get its rejection: the added handler is a second one.
+ */
+export function withHandledCommands(conn: Redis): Redis {
+  const wrapped = new Map<PropertyKey, unknown>()
+  return new Proxy(conn, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target)
+      if (typeof value !== 'function') return value
+      let fn = wrapped.get(prop)
+      if (!fn) {
+        fn = (...args: unknown[]): unknown => {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args)
+          if (result instanceof Promise) result.catch(() => undefined)
+          return result
+        }
+        wrapped.set(prop, fn)
+      }
+      return fn
+    },
+  })
+}
+
 class BoundedRedisPersistence extends AsyncRedisPersistence {
   private readonly storeGranted: ReturnType<typeof storeGrantedOnly>
 
   constructor(private readonly bound: RedisQueueOptions) {
     // The whole bounded queue is streamed to a reconnecting session (the stock default is 1,000).
-    super({ conn: bound.conn, maxSessionDelivery: bound.maxQueued })
+    super({ conn: withHandledCommands(bound.conn), maxSessionDelivery: bound.maxQueued })
     this.storeGranted = storeGrantedOnly(bound.storable)
   }
 

@@ -38,5 +38,15 @@ export function openPgPool(url: string, opts: PgPoolOptions): pg.Pool {
   pool.on('error', (err) => {
     opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres: idle client error')
   })
+  // pg-pool listens for 'error' on idle clients only. A client checked out (pool.connect(): a
+  // transaction, a fenced write) whose server goes away while none of its queries runs (every
+  // backend ends when PostgreSQL is killed) emits 'error' with no listener, which stops the whole
+  // process. Its holder learns it anyway, as its next query fails and the client is released
+  // broken; the pool's listener above logs the idle ones.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      opts.logger.debug({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres: client connection lost')
+    })
+  })
   return pool
 }
