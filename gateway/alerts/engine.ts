@@ -8,18 +8,20 @@ import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../
 import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { alertingMetrics, flush, StateKeys, type AlertingState } from './alerting-state.ts'
-import { compileConditions } from './conditions.ts'
+import { alertingMetrics, flush, forgetSubjects, StateKeys, type AlertingState } from './alerting-state.ts'
+import { compileConditions, type Input } from './conditions.ts'
 import { openAlertsDb, type SharedDb } from './db.ts'
+import { FencedError } from './errors.ts'
 import { escalateDue, type EscalationOptions } from './escalation.ts'
 import { raiseSystemAlert } from './fan-out.ts'
 import { handle, inputPartition, resetSlots } from './evaluate.ts'
 import { human } from './human.ts'
 import { KeyedQueue } from './ordering.ts'
+import { AlertPartitions, type PartitionLeaseManager } from './partitions.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
 import { checkSilence, loadSilence, seen } from './silence.ts'
 import { sqliteAlertStore } from './sqlite-store.ts'
-import type { AlertFilter, AlertPage, AlertStore } from './store.ts'
+import type { AlertFilter, AlertPage, AlertStore, Fence } from './store.ts'
 import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
 
 export { AlertError } from './errors.ts'
@@ -63,6 +65,22 @@ export interface AlertingOptions {
   /** How often dirty rule state is written (between alert changes, which write it at once). */
   flushMs?: number | undefined
   now?: (() => number) | undefined
+  /**
+   * Cluster mode with a PostgreSQL store and Redis (docs/operations.md "Alert rules across
+   * nodes"): each subject's level conditions are evaluated by the node owning its partition
+   * (partitions.ts). Unset: every input reaching this node is evaluated here.
+   */
+  partitions?: AlertPartitionsConfig | undefined
+}
+
+export interface AlertPartitionsConfig {
+  leases: PartitionLeaseManager
+  redisUrl: string
+  nodeId: string
+  /** alerts.partitions */
+  count: number
+  /** alerts.partitionHoldS in ms */
+  holdMs: number
 }
 
 /** An alert raised by the gateway about itself, not by a rule. */
@@ -118,26 +136,51 @@ function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: st
   })
 }
 
-/** A reading on the bus: through the level conditions (its station's order), then the silence rules (its device's). */
-function readingArrived(ctx: AlertingState, ready: Promise<void>, r: Reading): Promise<void> {
+/** Level conditions: here, or (alert partitions) on the node owning the input's subject. */
+type LevelRoute = (input: Input) => Promise<void>
+
+/**
+ * A reading on the bus: through the level conditions (its station's order), then the silence
+ * rules (its device's). Silence is about the device's link to this node, so it stays here.
+ */
+function readingArrived(ctx: AlertingState, ready: Promise<void>, level: LevelRoute, r: Reading): Promise<void> {
   ctx.m.readingsEvaluated.inc()
-  const input = { type: 'reading', reading: r } as const
-  const level = inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
-  if (ctx.silenceRules.length === 0) return level
+  const evaluated = level({ type: 'reading', reading: r })
+  if (ctx.silenceRules.length === 0) return evaluated
   const silence = inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () =>
     seen(ctx, r.device, r.kind, r.station, r.district),
   )
-  return Promise.all([level, silence]).then(() => undefined)
+  return Promise.all([evaluated, silence]).then(() => undefined)
 }
 
 /** A camera detection on the bus: through the level conditions, then the silence rules. */
-function detectionArrived(ctx: AlertingState, ready: Promise<void>, d: DetectionEvent): Promise<void> {
+function detectionArrived(ctx: AlertingState, ready: Promise<void>, level: LevelRoute | undefined, d: DetectionEvent): Promise<void> {
   ctx.m.evaluated.inc({ type: 'detection' })
   const input = { type: 'detection', detection: d } as const
+  const silence = () => seen(ctx, d.camera, 'camera', d.station, d.district)
   // Both in the camera's order (the zones' subjects and the camera's silence subject share it).
-  return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', async () => {
-    await handle(ctx, input)
-    await seen(ctx, d.camera, 'camera', d.station, d.district)
+  if (!level)
+    return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', async () => {
+      await handle(ctx, input)
+      await silence()
+    })
+  const evaluated = level(input)
+  return Promise.all([evaluated, inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', silence)]).then(() => undefined)
+}
+
+/**
+ * An input of a partition this node owns (partitions.ts), in its subject's order, its writes
+ * fenced: a FencedError goes back to the router, which sends the input on; other failures are logged.
+ */
+function evaluateOwned(ctx: AlertingState, ready: Promise<void>, input: Input, fence: Fence): Promise<void> {
+  return ctx.queue.run(inputPartition(input), async () => {
+    try {
+      await ready
+      await handle(ctx, input, fence)
+    } catch (err) {
+      if (err instanceof FencedError) throw err
+      ctx.log.error({ err, subject: inputPartition(input) }, 'alert evaluation failed')
+    }
   })
 }
 
@@ -207,8 +250,22 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   ready.catch((err: unknown) => ctx.log.error({ err }, 'alert state not loaded'))
   const whenReady = <T>(fn: () => Promise<T>) => ready.then(fn)
 
-  const onReading = (r: Reading) => readingArrived(ctx, ready, r)
-  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, d)
+  const partitions = opts.partitions && store.backend === 'postgres' ? opts.partitions : undefined
+  const router = partitions
+    ? new AlertPartitions({
+        ...partitions,
+        logger: ctx.log,
+        metrics: opts.metrics,
+        evaluate: (input, fence) => evaluateOwned(ctx, ready, input, fence),
+        forget: (belongs) => forgetSubjects(ctx, belongs),
+      })
+    : undefined
+  ctx.owned = router
+  const level: LevelRoute = router
+    ? (input) => router.route(input)
+    : (input) => inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
+  const onReading = (r: Reading) => readingArrived(ctx, ready, level, r)
+  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, router && level, d)
   const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, ready, s)
   // The bus does not wait: each step logs its own failure.
   const busReading = (r: Reading) => void onReading(r)
@@ -267,6 +324,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       clearInterval(flushTimer)
       clearInterval(silenceTimer)
       if (escTimer) clearInterval(escTimer)
+      await router?.close()
       await ctx.queue.idle()
       try {
         await flush(ctx)
