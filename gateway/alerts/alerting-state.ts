@@ -160,16 +160,13 @@ export async function flush(ctx: AlertingState): Promise<void> {
   let error: unknown
   for (const { fence, keys: some } of groups.values()) {
     try {
-      await ctx.store.transaction(
-        async (tx) => {
-          for (const key of some) {
-            const [rule, subject] = splitKey(key)
-            const st = ctx.states.get(key) ?? ctx.silence.get(key)
-            if (st) await tx.saveRuleState(rule, subject, st)
-          }
-        },
-        fence && { fence },
-      )
+      await ctx.store.transaction(async (tx) => {
+        for (const key of some) {
+          const [rule, subject] = splitKey(key)
+          const st = ctx.states.get(key) ?? ctx.silence.get(key)
+          if (st) await tx.saveRuleState(rule, subject, st)
+        }
+      }, fence && { fence })
     } catch (err) {
       // Taken over: not this node's to write any more.
       if (err instanceof FencedError) continue

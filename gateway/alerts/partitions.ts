@@ -179,7 +179,10 @@ export class AlertPartitions {
     return this.o.evaluate(input, fence).catch((err: unknown) => {
       if (!(err instanceof FencedError)) throw err
       this.m.routed.inc({ outcome: 'fenced' })
-      this.o.logger.warn({ partition: n, subject: inputPartition(input) }, 'alerts: partition taken over during an evaluation; input sent on')
+      this.o.logger.warn(
+        { partition: n, subject: inputPartition(input) },
+        'alerts: partition taken over during an evaluation; input sent on',
+      )
       this.forgetPartition(n)
       return this.onward(input, hops)
     })
@@ -231,7 +234,9 @@ export class AlertPartitions {
     // ioredis subscribes again by itself after an outage (autoResubscribe).
     this.sub
       .subscribe(CHANNEL_PREFIX + n)
-      .catch((err: Error) => this.o.logger.warn({ partition: n, err: { message: err.message } }, 'alerts: subscribing to a partition failed'))
+      .catch((err: Error) =>
+        this.o.logger.warn({ partition: n, err: { message: err.message } }, 'alerts: subscribing to a partition failed'),
+      )
   }
 
   private readonly onLost = (name: string): void => {

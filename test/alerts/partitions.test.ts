@@ -49,7 +49,7 @@ interface Node {
 describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across nodes (PostgreSQL, Redis)', () => {
   let pgi: PgInstance
   let redis: RedisServer
-  let nodes: Node[] = []
+  const nodes: Node[] = []
 
   beforeAll(async () => {
     ;[pgi, redis] = await Promise.all([startPostgres(), startRedis()])
@@ -117,108 +117,105 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
   }
   const opened = (n: Node) => n.changes.filter((c) => c.change.action === 'opened')
   const alertsOf = async (pool: pg.Pool) =>
-    (await pool.query<{ id: string; state: string }>(`SELECT id, state FROM alerts WHERE subject = $1 ORDER BY opened_at`, [`station:${STATION}`]))
-      .rows
+    (
+      await pool.query<{ id: string; state: string }>(`SELECT id, state FROM alerts WHERE subject = $1 ORDER BY opened_at`, [
+        `station:${STATION}`,
+      ])
+    ).rows
   const send = async (n: Node, seconds: number, level: number) => {
     await n.alerting.handleReading(gauge(STATION, T0 + seconds * 1000, level))
   }
 
-  it(
-    'a reading reaching the node that does not own its station is evaluated by the owner, once',
-    async () => {
-      const [owner, other] = await twoNodes()
-      // The owner's subscription may still be on its way: a reading then waits (held) until it is there.
-      for (let s = 0; s <= 6; s++) await send(other, s, 1.2)
-      await waitFor(() => opened(owner).length === 1, 20_000, 50)
-      await owner.alerting.idle()
-      expect(opened(other)).toHaveLength(0)
-      expect(await routed(other, 'forwarded')).toBe(7)
-      expect(await routed(owner, 'local')).toBe(7)
-      expect(await routed(other, 'local')).toBe(0)
-      expect(await routed(other, 'no_holder')).toBe(0)
-      expect(await alertsOf(owner.pool)).toHaveLength(1)
-    },
-    90_000,
-  )
+  it('a reading reaching the node that does not own its station is evaluated by the owner, once', async () => {
+    const [owner, other] = await twoNodes()
+    // The owner's subscription may still be on its way: a reading then waits (held) until it is there.
+    for (let s = 0; s <= 6; s++) await send(other, s, 1.2)
+    await waitFor(() => opened(owner).length === 1, 20_000, 50)
+    await owner.alerting.idle()
+    expect(opened(other)).toHaveLength(0)
+    expect(await routed(other, 'forwarded')).toBe(7)
+    expect(await routed(owner, 'local')).toBe(7)
+    expect(await routed(other, 'local')).toBe(0)
+    expect(await routed(other, 'no_holder')).toBe(0)
+    expect(await alertsOf(owner.pool)).toHaveLength(1)
+  }, 90_000)
 
-  it(
-    'a gauge moving between nodes: the alert reopens when the level rises again (a node evaluating with its own stale cache would not)',
-    async () => {
-      const [owner, other] = await twoNodes()
-      // Opened at the owner, resolved by readings reaching the other node, risen again at the owner.
-      for (let s = 0; s <= 6; s++) await send(owner, s, 1.2)
-      for (let s = 7; s <= 13; s++) await send(other, s, 0.5)
-      await waitFor(async () => {
+  it('a gauge moving between nodes: the alert reopens when the level rises again (a node evaluating with its own stale cache would not)', async () => {
+    const [owner, other] = await twoNodes()
+    // Opened at the owner, resolved by readings reaching the other node, risen again at the owner.
+    for (let s = 0; s <= 6; s++) await send(owner, s, 1.2)
+    for (let s = 7; s <= 13; s++) await send(other, s, 0.5)
+    await waitFor(
+      async () => {
         const rows = await alertsOf(owner.pool)
         return rows.length === 1 && rows[0]!.state === 'resolved'
-      }, 20_000, 50)
-      for (let s = 14; s <= 20; s++) await send(owner, s, 1.2)
-      await waitFor(async () => (await alertsOf(owner.pool)).length === 2, 20_000, 50)
-      const rows = await alertsOf(owner.pool)
-      expect(rows.map((r) => r.state)).toEqual(['resolved', 'open'])
-    },
-    90_000,
-  )
+      },
+      20_000,
+      50,
+    )
+    for (let s = 14; s <= 20; s++) await send(owner, s, 1.2)
+    await waitFor(async () => (await alertsOf(owner.pool)).length === 2, 20_000, 50)
+    const rows = await alertsOf(owner.pool)
+    expect(rows.map((r) => r.state)).toEqual(['resolved', 'open'])
+  }, 90_000)
 
-  it(
-    'the owner dies during the crossing: the other node takes the partition over from the stored state, holding inputs meanwhile; one alert',
-    async () => {
-      const [owner, other] = await twoNodes()
-      // The crossing starts at the owner (its duration in the stored rule state)...
-      for (let s = 0; s <= 2; s++) await send(other, s, 1.2)
-      await waitFor(async () => {
+  it('the owner dies during the crossing: the other node takes the partition over from the stored state, holding inputs meanwhile; one alert', async () => {
+    const [owner, other] = await twoNodes()
+    // The crossing starts at the owner (its duration in the stored rule state)...
+    for (let s = 0; s <= 2; s++) await send(other, s, 1.2)
+    await waitFor(
+      async () => {
         const r = await owner.pool.query<{ state: { lastTs: number; pending?: { since: number } } }>(
           `SELECT state FROM alert_rule_state WHERE rule = 'wl' AND subject = $1`,
           [`station:${STATION}`],
         )
         const st = r.rows[0]?.state
         return st?.lastTs === T0 + 2000 && st.pending?.since === T0
-      }, 20_000, 50)
-      // ...then the owner stops as in a crash: no more renewals, its leases kept until they expire.
-      owner.dead = true
-      await owner.leases.close({ release: false })
-      await owner.alerting.close()
-      // Readings reaching the survivor while no node owns the partition: held, then evaluated there.
-      const pending = [3, 4, 5].map((s) => send(other, s, 1.2))
-      await Promise.all(pending)
-      expect(other.leases.token(LEASE)).toBeDefined()
-      await other.alerting.idle()
-      expect(await routed(other, 'held')).toBeGreaterThanOrEqual(1)
-      expect(await routed(other, 'no_holder')).toBe(0)
-      // Reading 5 s after the first above level I: the duration taken over from the stored state is complete.
-      await waitFor(() => opened(other).length === 1, 20_000, 50)
-      for (let s = 6; s <= 8; s++) await send(other, s, 1.3)
-      await other.alerting.idle()
-      expect(opened(owner)).toHaveLength(0)
-      expect(opened(other)).toHaveLength(1)
-      expect(opened(other)[0]!.change.event_ts).toBe(new Date(T0 + 5000).toISOString())
-      expect(await alertsOf(other.pool)).toHaveLength(1)
-    },
-    90_000,
-  )
+      },
+      20_000,
+      50,
+    )
+    // ...then the owner stops as in a crash: no more renewals, its leases kept until they expire.
+    owner.dead = true
+    await owner.leases.close({ release: false })
+    await owner.alerting.close()
+    // Readings reaching the survivor while no node owns the partition: held, then evaluated there.
+    const pending = [3, 4, 5].map((s) => send(other, s, 1.2))
+    await Promise.all(pending)
+    expect(other.leases.token(LEASE)).toBeDefined()
+    await other.alerting.idle()
+    expect(await routed(other, 'held')).toBeGreaterThanOrEqual(1)
+    expect(await routed(other, 'no_holder')).toBe(0)
+    // Reading 5 s after the first above level I: the duration taken over from the stored state is complete.
+    await waitFor(() => opened(other).length === 1, 20_000, 50)
+    for (let s = 6; s <= 8; s++) await send(other, s, 1.3)
+    await other.alerting.idle()
+    expect(opened(owner)).toHaveLength(0)
+    expect(opened(other)).toHaveLength(1)
+    expect(opened(other)[0]!.change.event_ts).toBe(new Date(T0 + 5000).toISOString())
+    expect(await alertsOf(other.pool)).toHaveLength(1)
+  }, 90_000)
 
-  it(
-    'a write under a partition token that was taken over is refused, nothing of it stored',
-    async () => {
-      const [owner, other] = await twoNodes()
-      const stale = owner.leases.token(LEASE)!
-      owner.dead = true
-      await owner.leases.close({ release: false })
-      await owner.alerting.close()
-      await waitFor(() => other.leases.token(LEASE) !== undefined, 30_000, 100)
-      const write = other.store.transaction(
-        async (tx) => {
-          await tx.saveRuleState('wl', `station:${STATION}`, { level: 3 })
-        },
-        { fence: { name: LEASE, token: stale } },
-      )
-      await expect(write).rejects.toBeInstanceOf(FencedError)
-      expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toBeUndefined()
-      // Under the current token the same write goes through.
-      const current = other.leases.token(LEASE)!
-      await other.store.transaction((tx) => tx.saveRuleState('wl', `station:${STATION}`, { level: 3 }), { fence: { name: LEASE, token: current } })
-      expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toEqual({ level: 3 })
-    },
-    90_000,
-  )
+  it('a write under a partition token that was taken over is refused, nothing of it stored', async () => {
+    const [owner, other] = await twoNodes()
+    const stale = owner.leases.token(LEASE)!
+    owner.dead = true
+    await owner.leases.close({ release: false })
+    await owner.alerting.close()
+    await waitFor(() => other.leases.token(LEASE) !== undefined, 30_000, 100)
+    const write = other.store.transaction(
+      async (tx) => {
+        await tx.saveRuleState('wl', `station:${STATION}`, { level: 3 })
+      },
+      { fence: { name: LEASE, token: stale } },
+    )
+    await expect(write).rejects.toBeInstanceOf(FencedError)
+    expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toBeUndefined()
+    // Under the current token the same write goes through.
+    const current = other.leases.token(LEASE)!
+    await other.store.transaction((tx) => tx.saveRuleState('wl', `station:${STATION}`, { level: 3 }), {
+      fence: { name: LEASE, token: current },
+    })
+    expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toEqual({ level: 3 })
+  }, 90_000)
 })
