@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -194,6 +195,22 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     expect(opened(other)).toHaveLength(1)
     expect(opened(other)[0]!.change.event_ts).toBe(new Date(T0 + 5000).toISOString())
     expect(await alertsOf(other.pool)).toHaveLength(1)
+  }, 90_000)
+
+  it('a forwarded message that is not an input is refused with its reason and counted, not evaluated', async () => {
+    const [owner] = await twoNodes()
+    const n = partitionIndex(`station:${STATION}`, COUNT)
+    const pub = new Redis(redis.url)
+    try {
+      // The first one published once the owner's subscription is there.
+      const bad = '{"hops":0,"input":{"type":"reading","reading":{}}}'
+      await waitFor(async () => (await pub.publish(`iocgw:alerts:inputs:${n}`, bad)) > 0, 20_000, 100)
+      await pub.publish(`iocgw:alerts:inputs:${n}`, 'not json')
+      await waitFor(async () => (await routed(owner, 'invalid')) === 2, 20_000, 50)
+    } finally {
+      pub.disconnect()
+    }
+    expect(await routed(owner, 'local')).toBe(0)
   }, 90_000)
 
   it('a write under a partition token that was taken over is refused, nothing of it stored', async () => {
