@@ -148,7 +148,7 @@ export async function flush(ctx: AlertingState): Promise<void> {
   ctx.dirty.clear()
   const groups = new Map<string, { fence: Fence | undefined; keys: string[] }>()
   for (const key of keys) {
-    const fence = ctx.owned && ctx.states.has(key) ? ctx.owned.fenceOf(splitKey(key)[1]) : undefined
+    const fence = ctx.owned && (ctx.states.has(key) || ctx.silence.has(key)) ? ctx.owned.fenceOf(splitKey(key)[1]) : undefined
     // Given up meanwhile: its new owner has the state (forgetSubjects dropped the cache).
     if (fence === null) continue
     const g = fence?.name ?? ''
@@ -180,14 +180,16 @@ export async function flush(ctx: AlertingState): Promise<void> {
 }
 
 /**
- * Drops the cached level states of the subjects `belongs` takes (an alert partition taken over or
+ * Drops the cached rule states of the subjects `belongs` takes (an alert partition taken over or
  * given up, partitions.ts): their next input reads what the store holds.
  */
 export function forgetSubjects(ctx: AlertingState, belongs: (subject: string) => boolean): void {
-  for (const key of [...ctx.states.keys()]) {
-    if (!belongs(splitKey(key)[1])) continue
-    ctx.states.delete(key)
-    ctx.dirty.delete(key)
-  }
+  for (const cache of [ctx.states, ctx.silence])
+    for (const key of [...cache.keys()]) {
+      if (!belongs(splitKey(key)[1])) continue
+      cache.delete(key)
+      ctx.dirty.delete(key)
+    }
+  for (const device of [...ctx.trackedByDevice.keys()]) if (belongs(ctx.keys.device(device))) ctx.trackedByDevice.delete(device)
   for (const bySubject of ctx.slots) for (const subject of [...bySubject.keys()]) if (belongs(subject)) bySubject.delete(subject)
 }

@@ -17,9 +17,9 @@ import { raiseSystemAlert } from './fan-out.ts'
 import { handle, inputPartition, resetSlots } from './evaluate.ts'
 import { human } from './human.ts'
 import { KeyedQueue } from './ordering.ts'
-import { AlertPartitions, type PartitionLeaseManager } from './partitions.ts'
+import { AlertPartitions, routedSubject, type PartitionLeaseManager, type RoutedInput } from './partitions.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
-import { checkSilence, loadSilence, seen } from './silence.ts'
+import { adoptSilence, checkSilence, loadSilence, seen } from './silence.ts'
 import { sqliteAlertStore } from './sqlite-store.ts'
 import type { AlertFilter, AlertPage, AlertStore, Fence } from './store.ts'
 import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
@@ -137,56 +137,62 @@ function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: st
 }
 
 /** Level conditions: here, or (alert partitions) on the node owning the input's subject. */
-type LevelRoute = (input: Input) => Promise<void>
-
 /**
- * A reading on the bus: through the level conditions (its station's order), then the silence
- * rules (its device's). Silence is about the device's link to this node, so it stays here.
+ * Where an input goes: evaluated here, or (alert partitions, partitions.ts) on the node owning its
+ * subject, where evaluateOwned runs it. Unset: this node evaluates everything that reaches it.
  */
-function readingArrived(ctx: AlertingState, ready: Promise<void>, level: LevelRoute, r: Reading): Promise<void> {
+type Route = ((input: RoutedInput) => Promise<void>) | undefined
+
+/** A reading on the bus: through the level conditions (its station's order), then the silence rules (its device's). */
+function readingArrived(ctx: AlertingState, ready: Promise<void>, route: Route, r: Reading): Promise<void> {
   ctx.m.readingsEvaluated.inc()
-  const evaluated = level({ type: 'reading', reading: r })
+  const input = { type: 'reading', reading: r } as const
+  const evaluated = route ? route(input) : inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
   if (ctx.silenceRules.length === 0) return evaluated
-  const silence = inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () =>
-    seen(ctx, r.device, r.kind, r.station, r.district),
-  )
+  const silence = route
+    ? route({ type: 'seen', device: r.device, kind: r.kind, station: r.station, district: r.district })
+    : inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () => seen(ctx, r.device, r.kind, r.station, r.district))
   return Promise.all([evaluated, silence]).then(() => undefined)
 }
 
-/** A camera detection on the bus: through the level conditions, then the silence rules. */
-function detectionArrived(ctx: AlertingState, ready: Promise<void>, level: LevelRoute | undefined, d: DetectionEvent): Promise<void> {
+/** A camera detection: the level conditions, then the silence rules, both in the camera's order (its zones' subjects share it). */
+async function detection(ctx: AlertingState, input: Input & { type: 'detection' }, fence?: Fence): Promise<void> {
+  const d = input.detection
+  await handle(ctx, input, fence)
+  await seen(ctx, d.camera, 'camera', d.station, d.district, fence)
+}
+
+/** A camera detection on the bus. */
+function detectionArrived(ctx: AlertingState, ready: Promise<void>, route: Route, d: DetectionEvent): Promise<void> {
   ctx.m.evaluated.inc({ type: 'detection' })
   const input = { type: 'detection', detection: d } as const
-  const silence = () => seen(ctx, d.camera, 'camera', d.station, d.district)
-  // Both in the camera's order (the zones' subjects and the camera's silence subject share it).
-  if (!level)
-    return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', async () => {
-      await handle(ctx, input)
-      await silence()
-    })
-  const evaluated = level(input)
-  return Promise.all([evaluated, inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', silence)]).then(() => undefined)
+  if (route) return route(input)
+  return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => detection(ctx, input))
 }
 
 /**
  * An input of a partition this node owns (partitions.ts), in its subject's order, its writes
  * fenced: a FencedError goes back to the router, which sends the input on; other failures are logged.
  */
-function evaluateOwned(ctx: AlertingState, ready: Promise<void>, input: Input, fence: Fence): Promise<void> {
-  return ctx.queue.run(inputPartition(input), async () => {
+function evaluateOwned(ctx: AlertingState, ready: Promise<void>, input: RoutedInput, fence: Fence): Promise<void> {
+  const subject = routedSubject(input)
+  return ctx.queue.run(subject, async () => {
     try {
       await ready
-      await handle(ctx, input, fence)
+      if (input.type === 'seen') await seen(ctx, input.device, input.kind, input.station, input.district, fence)
+      else if (input.type === 'detection') await detection(ctx, input, fence)
+      else await handle(ctx, input, fence)
     } catch (err) {
       if (err instanceof FencedError) throw err
-      ctx.log.error({ err, subject: inputPartition(input) }, 'alert evaluation failed')
+      ctx.log.error({ err, subject }, input.type === 'seen' ? 'silence tracking failed' : 'alert evaluation failed')
     }
   })
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */
-function statusArrived(ctx: AlertingState, ready: Promise<void>, s: DeviceStatusEvent): Promise<void> {
-  if (!s.online) return Promise.resolve()
+function statusArrived(ctx: AlertingState, ready: Promise<void>, route: Route, s: DeviceStatusEvent): Promise<void> {
+  if (!s.online || ctx.silenceRules.length === 0) return Promise.resolve()
+  if (route) return route({ type: 'seen', device: s.device })
   return inOrder(ctx, ready, ctx.keys.device(s.device), 'silence tracking failed', () =>
     seen(ctx, s.device, undefined, undefined, undefined),
   )
@@ -258,15 +264,14 @@ export function createAlerting(opts: AlertingOptions): Alerting {
         metrics: opts.metrics,
         evaluate: (input, fence) => evaluateOwned(ctx, ready, input, fence),
         forget: (belongs) => forgetSubjects(ctx, belongs),
+        adopt: (belongs) => ready.then(() => adoptSilence(ctx, belongs)),
       })
     : undefined
   ctx.owned = router
-  const level: LevelRoute = router
-    ? (input) => router.route(input)
-    : (input) => inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
-  const onReading = (r: Reading) => readingArrived(ctx, ready, level, r)
-  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, router && level, d)
-  const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, ready, s)
+  const route: Route = router && ((input) => router.route(input))
+  const onReading = (r: Reading) => readingArrived(ctx, ready, route, r)
+  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, route, d)
+  const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, ready, route, s)
   // The bus does not wait: each step logs its own failure.
   const busReading = (r: Reading) => void onReading(r)
   const busDetection = (d: DetectionEvent) => void onDetection(d)

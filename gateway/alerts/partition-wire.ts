@@ -1,7 +1,7 @@
 import Type, { type TSchema } from 'typebox'
 import Value from 'typebox/value'
 import { DEVICE_KINDS } from '../registry/types.ts'
-import type { Input } from './conditions.ts'
+import type { RoutedInput } from './partitions.ts'
 
 // The message carrying an alert input to the node that owns its partition (partitions.ts), on the
 // Redis channel `iocgw:alerts:inputs:{n}`: JSON, checked on arrival like any input at an edge (a
@@ -40,12 +40,19 @@ const Forwarded = Type.Object({
   input: Type.Union([
     Type.Object({ type: Type.Literal('reading'), reading: ReadingWire }),
     Type.Object({ type: Type.Literal('detection'), detection: DetectionWire }),
+    Type.Object({
+      type: Type.Literal('seen'),
+      device: Type.String({ minLength: 1 }),
+      kind: Type.Optional(Type.String()),
+      station: Type.Optional(Nullable(Type.String())),
+      district: Type.Optional(Nullable(Type.String())),
+    }),
   ]),
 })
 
 export interface ForwardedInput {
   hops: number
-  input: Input
+  input: RoutedInput
 }
 
 export const encodeInput = (f: ForwardedInput): string => JSON.stringify(f)

@@ -41,6 +41,21 @@ const MAX_HOPS = 4
 
 export const partitionLease = (n: number): string => `${LEASE_PREFIX}${n}`
 
+/** News from a device for the silence rules (a reading, an online status): its subject is `device:{id}`. */
+export interface SeenInput {
+  type: 'seen'
+  device: string
+  kind?: string | undefined
+  station?: string | null | undefined
+  district?: string | null | undefined
+}
+
+/** What is routed to a partition's owner: an input of the level conditions, or a device heard from. */
+export type RoutedInput = Input | SeenInput
+
+/** The subject whose partition an input belongs to. */
+export const routedSubject = (input: RoutedInput): string => (input.type === 'seen' ? `device:${input.device}` : inputPartition(input))
+
 /**
  * The partition of a subject: FNV-1a (32 bits) of its ordering key (ordering.ts partitionOf, so a
  * camera's zones share the camera's), modulo the count. The same on every node and every version.
@@ -68,9 +83,11 @@ export interface AlertPartitionsOptions {
   logger: Logger
   metrics: Metrics
   /** Evaluates an input of a partition this node holds; rejects with FencedError when it was taken over. */
-  evaluate: (input: Input, fence: Fence) => Promise<void>
+  evaluate: (input: RoutedInput, fence: Fence) => Promise<void>
   /** Drops the cached rule state of the subjects `belongs` says are the partition's. */
   forget: (belongs: (subject: string) => boolean) => void
+  /** After taking a partition: reads what must be watched without an input (the silence timers). */
+  adopt?: ((belongs: (subject: string) => boolean) => Promise<void>) | undefined
 }
 
 export class AlertPartitions {
@@ -113,8 +130,8 @@ export class AlertPartitions {
    * Evaluates the input here when this node owns its partition, else sends it to the owner (held
    * while there is none). Resolves once it is evaluated here or handed on (or given up, counted).
    */
-  route(input: Input, hops = 0): Promise<void> {
-    const n = partitionIndex(inputPartition(input), this.o.count)
+  route(input: RoutedInput, hops = 0): Promise<void> {
+    const n = partitionIndex(routedSubject(input), this.o.count)
     // The evaluation is not awaited in the partition's queue: the engine keeps each subject's order.
     return this.sending.run(String(n), () => this.send(n, input, hops)).then((evaluated) => evaluated?.done)
   }
@@ -142,7 +159,7 @@ export class AlertPartitions {
     return token === undefined ? null : { name, token }
   }
 
-  private async send(n: number, input: Input, hops: number): Promise<{ done: Promise<void> } | undefined> {
+  private async send(n: number, input: RoutedInput, hops: number): Promise<{ done: Promise<void> } | undefined> {
     const since = performance.now()
     let waited = false
     for (;;) {
@@ -168,19 +185,19 @@ export class AlertPartitions {
     }
     this.m.routed.inc({ outcome: 'no_holder' })
     this.o.logger.error(
-      { partition: n, subject: inputPartition(input), heldMs: Math.round(performance.now() - since), closing: this.closed },
+      { partition: n, subject: routedSubject(input), heldMs: Math.round(performance.now() - since), closing: this.closed },
       'alerts: input not evaluated, no node took its partition',
     )
     return undefined
   }
 
-  private local(n: number, input: Input, fence: Fence, hops: number): Promise<void> {
+  private local(n: number, input: RoutedInput, fence: Fence, hops: number): Promise<void> {
     this.m.routed.inc({ outcome: 'local' })
     return this.o.evaluate(input, fence).catch((err: unknown) => {
       if (!(err instanceof FencedError)) throw err
       this.m.routed.inc({ outcome: 'fenced' })
       this.o.logger.warn(
-        { partition: n, subject: inputPartition(input) },
+        { partition: n, subject: routedSubject(input) },
         'alerts: partition taken over during an evaluation; input sent on',
       )
       this.forgetPartition(n)
@@ -189,10 +206,10 @@ export class AlertPartitions {
   }
 
   /** Sends an input on again (to the partition's new owner), within MAX_HOPS. */
-  private onward(input: Input, hops: number): Promise<void> {
+  private onward(input: RoutedInput, hops: number): Promise<void> {
     if (hops + 1 <= MAX_HOPS) return this.route(input, hops + 1)
     this.m.routed.inc({ outcome: 'hops' })
-    this.o.logger.error({ subject: inputPartition(input), hops }, 'alerts: input not evaluated, its partition changed owner too often')
+    this.o.logger.error({ subject: routedSubject(input), hops }, 'alerts: input not evaluated, its partition changed owner too often')
     return Promise.resolve()
   }
 
@@ -200,7 +217,7 @@ export class AlertPartitions {
     if (!channel.startsWith(CHANNEL_PREFIX) || this.closed) return
     const n = Number(channel.slice(CHANNEL_PREFIX.length))
     const f = decodeInput(message)
-    if (typeof f === 'string' || partitionIndex(inputPartition(f.input), this.o.count) !== n) {
+    if (typeof f === 'string' || partitionIndex(routedSubject(f.input), this.o.count) !== n) {
       this.m.routed.inc({ outcome: 'invalid' })
       this.o.logger.warn(
         { channel, problem: typeof f === 'string' ? f : 'its subject is of another partition (alerts.partitions differs between nodes?)' },
@@ -231,6 +248,9 @@ export class AlertPartitions {
     if (n === undefined || this.closed) return
     // Whatever this node cached of the partition before is stale: its owner since stored newer state.
     this.forgetPartition(n)
+    this.o
+      .adopt?.((subject) => partitionIndex(subject, this.o.count) === n)
+      .catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alerts: stored silence states of a partition not read'))
     // ioredis subscribes again by itself after an outage (autoResubscribe).
     this.sub
       .subscribe(CHANNEL_PREFIX + n)

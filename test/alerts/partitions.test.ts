@@ -68,7 +68,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     }
   })
 
-  async function startNode(url: string, id: string, withPartitions = true): Promise<Node> {
+  async function startNode(url: string, id: string, withPartitions = true, rules: unknown[] = RULES): Promise<Node> {
     const dir = tempDir()
     const pool = openPgPool(url, { logger, applicationName: id, max: 6 })
     await migratePg(pool, CLUSTER_MIGRATIONS, CLUSTER_MIGRATIONS_TABLE)
@@ -90,7 +90,8 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
       logger: quietLogger(),
       metrics: m,
       stations: stations(),
-      rules: parseRules({ version: 1, rules: RULES }),
+      rules: parseRules({ version: 1, rules }),
+      silenceCheckMs: 200,
       lateAfterMs: 86_400_000,
       flushMs: 200,
       partitions: withPartitions ? { leases, redisUrl: redis.url, nodeId: id, count: COUNT, holdMs: 30_000 } : undefined,
@@ -104,12 +105,12 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
   }
 
   /** Both nodes up, every partition owned; answers [owner of the station's partition, the other]. */
-  async function twoNodes(withPartitions = true): Promise<[Node, Node]> {
+  async function twoNodes(withPartitions = true, rules: unknown[] = RULES, lease = LEASE): Promise<[Node, Node]> {
     const url = await pgi.createDatabase()
-    const a = await startNode(url, 'node-a', withPartitions)
-    const b = await startNode(url, 'node-b', withPartitions)
+    const a = await startNode(url, 'node-a', withPartitions, rules)
+    const b = await startNode(url, 'node-b', withPartitions, rules)
     await waitFor(() => a.leases.heldLeases().size === COUNT / 2 && b.leases.heldLeases().size === COUNT / 2, 30_000, 100)
-    return a.leases.token(LEASE) !== undefined ? [a, b] : [b, a]
+    return a.leases.token(lease) !== undefined ? [a, b] : [b, a]
   }
 
   const routed = async (n: Node, outcome: string): Promise<number> => {
@@ -195,6 +196,26 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     expect(opened(other)).toHaveLength(1)
     expect(opened(other)[0]!.change.event_ts).toBe(new Date(T0 + 5000).toISOString())
     expect(await alertsOf(other.pool)).toHaveLength(1)
+  }, 90_000)
+
+  it('a device heard only by the owner of its partition, which then dies: the new owner finds it silent (one silence alert)', async () => {
+    const device = `${STATION}-01`
+    const subject = `device:${device}`
+    const rules = [{ id: 'quiet', type: 'silence', expected_interval_s: 3, device_kinds: ['water_level'] }]
+    const [owner, other] = await twoNodes(true, rules, partitionLease(partitionIndex(subject, COUNT)))
+    // Below level I: the reading matters to the silence rule only. It reaches the owner alone.
+    await owner.alerting.handleReading(gauge(STATION, Date.now(), 0.5))
+    await waitFor(async () => (await owner.store.loadRuleState('quiet', subject)) !== undefined, 20_000, 50)
+    owner.dead = true
+    await owner.leases.close({ release: false })
+    await owner.alerting.close()
+    await waitFor(() => opened(other).length === 1, 30_000, 100)
+    expect(opened(other)[0]!.alert.device).toBe(device)
+    expect(opened(other)[0]!.alert.kind).toBe('silence')
+    // Watched by one node: checked again and again, still the one alert.
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(opened(other)).toHaveLength(1)
+    expect(opened(owner)).toHaveLength(0)
   }, 90_000)
 
   it('a forwarded message that is not an input is refused with its reason and counted, not evaluated', async () => {
