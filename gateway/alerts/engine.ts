@@ -3,7 +3,8 @@
 // named steps that share one AlertingState (alerting-state.ts): evaluate.ts (level conditions),
 // silence.ts, fan-out.ts, human.ts and escalation.ts. The store (store.ts) is alerts.db
 // (sqlite-store.ts) unless one is given (PostgreSQL, postgres/store.ts). Work on one subject runs
-// in arrival order (ordering.ts); each public method answers once its work is stored.
+// in arrival order (ordering.ts); each public method answers once its work is stored. In cluster
+// mode with Redis each subject is evaluated only by the node owning its partition (partitions.ts).
 import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../bus/events.ts'
 import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
@@ -67,8 +68,8 @@ export interface AlertingOptions {
   now?: (() => number) | undefined
   /**
    * Cluster mode with a PostgreSQL store and Redis (docs/operations.md "Alert rules across
-   * nodes"): each subject's level conditions are evaluated by the node owning its partition
-   * (partitions.ts). Unset: every input reaching this node is evaluated here.
+   * nodes"): each subject's inputs (level conditions and silence) are evaluated by the node
+   * owning its partition (partitions.ts). Unset: every input reaching this node is evaluated here.
    */
   partitions?: AlertPartitionsConfig | undefined
 }
@@ -136,7 +137,6 @@ function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: st
   })
 }
 
-/** Level conditions: here, or (alert partitions) on the node owning the input's subject. */
 /**
  * Where an input goes: evaluated here, or (alert partitions, partitions.ts) on the node owning its
  * subject, where evaluateOwned runs it. Unset: this node evaluates everything that reaches it.

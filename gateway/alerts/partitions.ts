@@ -11,7 +11,7 @@ import { decodeInput, encodeInput } from './partition-wire.ts'
 import type { Fence } from './store.ts'
 
 // Alert rules across nodes (docs/operations.md "Several nodes", "Alert rules across nodes"). The
-// level conditions' rule state of each subject is owned by one node at a time: subjects are hashed
+// rule state of each subject (level conditions, silence timers) is owned by one node at a time: subjects are hashed
 // into `count` partitions, each a lease `alerts:partition:{n}` of the group `alerts`, balanced over
 // the live nodes (gateway/cluster/leases.ts). Only the holder evaluates the partition's inputs.
 //
@@ -24,14 +24,14 @@ import type { Fence } from './store.ts'
 // and logged, never silently.
 //
 // Taking a partition (or losing it) drops this node's cached rule state of its subjects: the next
-// input loads the state its previous owner stored in PostgreSQL. Every alert write checks the
+// input loads the state its previous owner stored in PostgreSQL, and the silence timers are read at
+// once (a silent device sends no input). Every alert write checks the
 // partition's fencing token in its own transaction (fenceCheck), so an owner that was paused past
 // its lease's expiry cannot write over its successor; the input it was handling is sent on to the
 // new owner.
 
 export const ALERT_PARTITION_GROUP = 'alerts'
 export const DEFAULT_ALERT_PARTITIONS = 32
-export const DEFAULT_HOLD_MS = 30_000
 const LEASE_PREFIX = 'alerts:partition:'
 const CHANNEL_PREFIX = 'iocgw:alerts:inputs:'
 /** How often an input without an owner is offered again. */
