@@ -96,6 +96,9 @@ export class AlertPartitions {
   /** Each partition's outgoing inputs, one at a time, in arrival order. */
   private readonly sending = new KeyedQueue()
   private closed = false
+  /** Inputs given up since the last log line about it, and when that was. */
+  private givenUp = 0
+  private givenUpLoggedAt = Number.NEGATIVE_INFINITY
   private readonly m
 
   constructor(private readonly o: AlertPartitionsOptions) {
@@ -133,7 +136,9 @@ export class AlertPartitions {
   route(input: RoutedInput, hops = 0): Promise<void> {
     const n = partitionIndex(routedSubject(input), this.o.count)
     // The evaluation is not awaited in the partition's queue: the engine keeps each subject's order.
-    return this.sending.run(String(n), () => this.send(n, input, hops)).then((evaluated) => evaluated?.done)
+    // Held counts from arrival: behind an input that waited in vain, the next ones do not wait afresh.
+    const arrived = performance.now()
+    return this.sending.run(String(n), () => this.send(n, input, hops, arrived)).then((evaluated) => evaluated?.done)
   }
 
   async close(): Promise<void> {
@@ -159,8 +164,7 @@ export class AlertPartitions {
     return token === undefined ? null : { name, token }
   }
 
-  private async send(n: number, input: RoutedInput, hops: number): Promise<{ done: Promise<void> } | undefined> {
-    const since = performance.now()
+  private async send(n: number, input: RoutedInput, hops: number, since: number): Promise<{ done: Promise<void> } | undefined> {
     let waited = false
     for (;;) {
       const fence = this.fence(n)
@@ -184,10 +188,22 @@ export class AlertPartitions {
       await sleep(RETRY_MS)
     }
     this.m.routed.inc({ outcome: 'no_holder' })
-    this.o.logger.error(
-      { partition: n, subject: routedSubject(input), heldMs: Math.round(performance.now() - since), closing: this.closed },
-      'alerts: input not evaluated, no node took its partition',
-    )
+    // Every one counted; logged at most every 10 s (a long Redis outage gives up every input).
+    this.givenUp++
+    if (performance.now() - this.givenUpLoggedAt >= 10_000) {
+      this.o.logger.error(
+        {
+          partition: n,
+          subject: routedSubject(input),
+          heldMs: Math.round(performance.now() - since),
+          inputs: this.givenUp,
+          closing: this.closed,
+        },
+        'alerts: input not evaluated, no node took its partition',
+      )
+      this.givenUp = 0
+      this.givenUpLoggedAt = performance.now()
+    }
     return undefined
   }
 
