@@ -289,6 +289,9 @@ export class AlertPartitions {
       retryStrategy: (times) => Math.min(times * 200, 2_000),
       // A publish during an outage fails at once: the input is held and offered again instead.
       enableOfflineQueue: role !== 'alerts-pub',
+      // The subscriber subscribes as soon as a partition is taken, possibly while connecting: the
+      // ready check's INFO could then be sent in subscriber mode and refused (ioredis issue #2037).
+      enableReadyCheck: role !== 'alerts-sub',
     })
     let loggedAt = 0
     redis.on('error', (err: Error) => {
