@@ -171,7 +171,20 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       ...alertingOptions(config.alerts),
       // The engine escalates; the keys stay under notify.escalation (docs/notify.md).
       escalation: escalationOptions(notifier.config),
+      // docs/operations.md "Alert rules across nodes": the partitions' leases, and Redis to forward inputs to their owner.
+      partitions:
+        cluster && config.redis.url
+          ? {
+              leases: cluster.leases,
+              redisUrl: config.redis.url,
+              nodeId: cluster.nodeId,
+              count: config.alerts.partitions,
+              holdMs: config.alerts.partitionHoldS * 1000,
+            }
+          : undefined,
     })
+    if (cluster && !config.redis.url)
+      logger.warn('alerts: postgres.url without redis.url, so inputs cannot be forwarded: each node evaluates the readings that reach it')
     closers.push(() => alerting.close())
     // Webhook deliveries share alerts.db with the alerts: queued in the alert change's own
     // transaction (next to the notification outbox), so both routers see every change.

@@ -9,7 +9,8 @@ import type { SharedDb } from './db.ts'
 import { newLevelState, type LevelState } from './levels.ts'
 import type { RulesDoc, Silence } from './rules.ts'
 import type { KeyedQueue } from './ordering.ts'
-import type { AlertStore } from './store.ts'
+import { FencedError } from './errors.ts'
+import type { AlertStore, Fence } from './store.ts'
 import type { AlertChange } from './types.ts'
 import type { AlertingOptions, ChangeRouter } from './engine.ts'
 
@@ -77,6 +78,11 @@ export interface AlertingState {
   // again with the conditions; holds the same objects as `states`.
   slots: Array<Map<string, Slot>>
   dataOf: Array<(subjectKey: string) => { data?: unknown }>
+  /**
+   * Cluster mode with alert partitions (partitions.ts): the lease under which a subject's level
+   * state is written, null when another node owns the subject. Unset: this node owns every subject.
+   */
+  owned?: { fenceOf(subject: string): Fence | null } | undefined
 }
 
 /**
@@ -133,23 +139,57 @@ export async function levelState(ctx: AlertingState, rule: string, subject: stri
 
 /**
  * Writes the dirty rule states (between alert changes, which write theirs at once). Each is
- * written as it is when the transaction runs, the cached object being the newest state.
+ * written as it is when the transaction runs, the cached object being the newest state. With alert
+ * partitions a level state is written under its partition's lease, and only by its owner.
  */
 export async function flush(ctx: AlertingState): Promise<void> {
   if (ctx.dirty.size === 0) return
   const keys = [...ctx.dirty]
   ctx.dirty.clear()
-  try {
-    await ctx.store.transaction(async (tx) => {
-      for (const key of keys) {
-        const [rule, subject] = splitKey(key)
-        const st = ctx.states.get(key) ?? ctx.silence.get(key)
-        if (st) await tx.saveRuleState(rule, subject, st)
-      }
-    })
-  } catch (err) {
-    // Not written: tried again on the next flush.
-    for (const k of keys) ctx.dirty.add(k)
-    throw err
+  const groups = new Map<string, { fence: Fence | undefined; keys: string[] }>()
+  for (const key of keys) {
+    const fence = ctx.owned && (ctx.states.has(key) || ctx.silence.has(key)) ? ctx.owned.fenceOf(splitKey(key)[1]) : undefined
+    // Given up meanwhile: its new owner has the state (forgetSubjects dropped the cache).
+    if (fence === null) continue
+    const g = fence?.name ?? ''
+    let group = groups.get(g)
+    if (!group) groups.set(g, (group = { fence, keys: [] }))
+    group.keys.push(key)
   }
+  const failed: string[] = []
+  let error: unknown
+  for (const { fence, keys: some } of groups.values()) {
+    try {
+      await ctx.store.transaction(async (tx) => {
+        for (const key of some) {
+          const [rule, subject] = splitKey(key)
+          const st = ctx.states.get(key) ?? ctx.silence.get(key)
+          if (st) await tx.saveRuleState(rule, subject, st)
+        }
+      }, fence && { fence })
+    } catch (err) {
+      // Taken over: not this node's to write any more.
+      if (err instanceof FencedError) continue
+      // Not written: tried again on the next flush.
+      failed.push(...some)
+      error = err
+    }
+  }
+  for (const k of failed) ctx.dirty.add(k)
+  if (error !== undefined) throw error
+}
+
+/**
+ * Drops the cached rule states of the subjects `belongs` takes (an alert partition taken over or
+ * given up, partitions.ts): their next input reads what the store holds.
+ */
+export function forgetSubjects(ctx: AlertingState, belongs: (subject: string) => boolean): void {
+  for (const cache of [ctx.states, ctx.silence])
+    for (const key of [...cache.keys()]) {
+      if (!belongs(splitKey(key)[1])) continue
+      cache.delete(key)
+      ctx.dirty.delete(key)
+    }
+  for (const device of [...ctx.trackedByDevice.keys()]) if (belongs(ctx.keys.device(device))) ctx.trackedByDevice.delete(device)
+  for (const bySubject of ctx.slots) for (const subject of [...bySubject.keys()]) if (belongs(subject)) bySubject.delete(subject)
 }

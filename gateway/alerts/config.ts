@@ -13,6 +13,18 @@ export const AlertsSection = Type.Object(
     lateAfterS: Type.Integer({ minimum: 1, default: 120 }),
     /** How often silent devices are looked for. */
     silenceCheckS: Type.Integer({ minimum: 1, default: 5 }),
+    /**
+     * Cluster mode (postgres.url and redis.url): how many partitions the subjects' rule state is
+     * divided into, each owned by one node (docs/operations.md "Alert rules across nodes"). The
+     * same on every node; more partitions than nodes spread the load evenly.
+     */
+    partitions: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    /**
+     * Cluster mode: how long an input whose partition has no owner (its node died, the lease not
+     * yet expired) is held and offered again before it is given up (counted and logged). Longer
+     * than postgres.leaseTtlMs plus a renewal, the takeover bound.
+     */
+    partitionHoldS: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
   },
   { additionalProperties: false, default: {} },
 )

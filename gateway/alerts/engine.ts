@@ -3,24 +3,27 @@
 // named steps that share one AlertingState (alerting-state.ts): evaluate.ts (level conditions),
 // silence.ts, fan-out.ts, human.ts and escalation.ts. The store (store.ts) is alerts.db
 // (sqlite-store.ts) unless one is given (PostgreSQL, postgres/store.ts). Work on one subject runs
-// in arrival order (ordering.ts); each public method answers once its work is stored.
+// in arrival order (ordering.ts); each public method answers once its work is stored. In cluster
+// mode with Redis each subject is evaluated only by the node owning its partition (partitions.ts).
 import type { DetectionEvent, DeviceStatusEvent, GatewayBus, Reading } from '../bus/events.ts'
 import type { Stations } from '../domain/stations.ts'
 import { FailureRun } from '../log/failure-run.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { alertingMetrics, flush, StateKeys, type AlertingState } from './alerting-state.ts'
-import { compileConditions } from './conditions.ts'
+import { alertingMetrics, flush, forgetSubjects, StateKeys, type AlertingState } from './alerting-state.ts'
+import { compileConditions, type Input } from './conditions.ts'
 import { openAlertsDb, type SharedDb } from './db.ts'
+import { FencedError } from './errors.ts'
 import { escalateDue, type EscalationOptions } from './escalation.ts'
 import { raiseSystemAlert } from './fan-out.ts'
 import { handle, inputPartition, resetSlots } from './evaluate.ts'
 import { human } from './human.ts'
 import { KeyedQueue } from './ordering.ts'
+import { AlertPartitions, routedSubject, type PartitionLeaseManager, type RoutedInput } from './partitions.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
-import { checkSilence, loadSilence, seen } from './silence.ts'
+import { adoptSilence, checkSilence, loadSilence, seen } from './silence.ts'
 import { sqliteAlertStore } from './sqlite-store.ts'
-import type { AlertFilter, AlertPage, AlertStore } from './store.ts'
+import type { AlertFilter, AlertPage, AlertStore, Fence } from './store.ts'
 import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
 
 export { AlertError } from './errors.ts'
@@ -64,6 +67,22 @@ export interface AlertingOptions {
   /** How often dirty rule state is written (between alert changes, which write it at once). */
   flushMs?: number | undefined
   now?: (() => number) | undefined
+  /**
+   * Cluster mode with a PostgreSQL store and Redis (docs/operations.md "Alert rules across
+   * nodes"): each subject's inputs (level conditions and silence) are evaluated by the node
+   * owning its partition (partitions.ts). Unset: every input reaching this node is evaluated here.
+   */
+  partitions?: AlertPartitionsConfig | undefined
+}
+
+export interface AlertPartitionsConfig {
+  leases: PartitionLeaseManager
+  redisUrl: string
+  nodeId: string
+  /** alerts.partitions */
+  count: number
+  /** alerts.partitionHoldS in ms */
+  holdMs: number
 }
 
 /** An alert raised by the gateway about itself, not by a rule. */
@@ -119,32 +138,62 @@ function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: st
   })
 }
 
+/**
+ * Where an input goes: evaluated here, or (alert partitions, partitions.ts) on the node owning its
+ * subject, where evaluateOwned runs it. Unset: this node evaluates everything that reaches it.
+ */
+type Route = ((input: RoutedInput) => Promise<void>) | undefined
+
 /** A reading on the bus: through the level conditions (its station's order), then the silence rules (its device's). */
-function readingArrived(ctx: AlertingState, ready: Promise<void>, r: Reading): Promise<void> {
+function readingArrived(ctx: AlertingState, ready: Promise<void>, route: Route, r: Reading): Promise<void> {
   ctx.m.readingsEvaluated.inc()
   const input = { type: 'reading', reading: r } as const
-  const level = inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
-  if (ctx.silenceRules.length === 0) return level
-  const silence = inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () =>
-    seen(ctx, r.device, r.kind, r.station, r.district),
-  )
-  return Promise.all([level, silence]).then(() => undefined)
+  const evaluated = route ? route(input) : inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
+  if (ctx.silenceRules.length === 0) return evaluated
+  const silence = route
+    ? route({ type: 'seen', device: r.device, kind: r.kind, station: r.station, district: r.district })
+    : inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () => seen(ctx, r.device, r.kind, r.station, r.district))
+  return Promise.all([evaluated, silence]).then(() => undefined)
 }
 
-/** A camera detection on the bus: through the level conditions, then the silence rules. */
-function detectionArrived(ctx: AlertingState, ready: Promise<void>, d: DetectionEvent): Promise<void> {
+/** A camera detection: the level conditions, then the silence rules, both in the camera's order (its zones' subjects share it). */
+async function detection(ctx: AlertingState, input: Input & { type: 'detection' }, fence?: Fence): Promise<void> {
+  const d = input.detection
+  await handle(ctx, input, fence)
+  await seen(ctx, d.camera, 'camera', d.station, d.district, fence)
+}
+
+/** A camera detection on the bus. */
+function detectionArrived(ctx: AlertingState, ready: Promise<void>, route: Route, d: DetectionEvent): Promise<void> {
   ctx.m.evaluated.inc({ type: 'detection' })
   const input = { type: 'detection', detection: d } as const
-  // Both in the camera's order (the zones' subjects and the camera's silence subject share it).
-  return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', async () => {
-    await handle(ctx, input)
-    await seen(ctx, d.camera, 'camera', d.station, d.district)
+  if (route) return route(input)
+  return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => detection(ctx, input))
+}
+
+/**
+ * An input of a partition this node owns (partitions.ts), in its subject's order, its writes
+ * fenced: a FencedError goes back to the router, which sends the input on; other failures are logged.
+ */
+function evaluateOwned(ctx: AlertingState, ready: Promise<void>, input: RoutedInput, fence: Fence): Promise<void> {
+  const subject = routedSubject(input)
+  return ctx.queue.run(subject, async () => {
+    try {
+      await ready
+      if (input.type === 'seen') await seen(ctx, input.device, input.kind, input.station, input.district, fence)
+      else if (input.type === 'detection') await detection(ctx, input, fence)
+      else await handle(ctx, input, fence)
+    } catch (err) {
+      if (err instanceof FencedError) throw err
+      ctx.log.error({ err, subject }, input.type === 'seen' ? 'silence tracking failed' : 'alert evaluation failed')
+    }
   })
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */
-function statusArrived(ctx: AlertingState, ready: Promise<void>, s: DeviceStatusEvent): Promise<void> {
-  if (!s.online) return Promise.resolve()
+function statusArrived(ctx: AlertingState, ready: Promise<void>, route: Route, s: DeviceStatusEvent): Promise<void> {
+  if (!s.online || ctx.silenceRules.length === 0) return Promise.resolve()
+  if (route) return route({ type: 'seen', device: s.device })
   return inOrder(ctx, ready, ctx.keys.device(s.device), 'silence tracking failed', () =>
     seen(ctx, s.device, undefined, undefined, undefined),
   )
@@ -208,9 +257,22 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   ready.catch((err: unknown) => ctx.log.error({ err }, 'alert state not loaded'))
   const whenReady = <T>(fn: () => Promise<T>) => ready.then(fn)
 
-  const onReading = (r: Reading) => readingArrived(ctx, ready, r)
-  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, d)
-  const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, ready, s)
+  const partitions = opts.partitions && store.backend === 'postgres' ? opts.partitions : undefined
+  const router = partitions
+    ? new AlertPartitions({
+        ...partitions,
+        logger: ctx.log,
+        metrics: opts.metrics,
+        evaluate: (input, fence) => evaluateOwned(ctx, ready, input, fence),
+        forget: (belongs) => forgetSubjects(ctx, belongs),
+        adopt: (belongs) => ready.then(() => adoptSilence(ctx, belongs)),
+      })
+    : undefined
+  ctx.owned = router
+  const route: Route = router && ((input) => router.route(input))
+  const onReading = (r: Reading) => readingArrived(ctx, ready, route, r)
+  const onDetection = (d: DetectionEvent) => detectionArrived(ctx, ready, route, d)
+  const onStatus = (s: DeviceStatusEvent) => statusArrived(ctx, ready, route, s)
   // The bus does not wait: each step logs its own failure.
   const busReading = (r: Reading) => void onReading(r)
   const busDetection = (d: DetectionEvent) => void onDetection(d)
@@ -279,6 +341,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
       clearInterval(flushTimer)
       clearInterval(silenceTimer)
       if (escTimer) clearInterval(escTimer)
+      await router?.close()
       await ctx.queue.idle()
       try {
         await flush(ctx)

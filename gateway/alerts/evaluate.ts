@@ -4,8 +4,10 @@
 // subject's order (ordering.ts, inputPartition), so its rule states are not touched meanwhile.
 import { levelState, newId, type AlertingState, type Slot } from './alerting-state.ts'
 import type { Condition, Evaluation, Input } from './conditions.ts'
+import { FencedError } from './errors.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
 import { newLevelState, stepLevel, targetLevel, type LevelState } from './levels.ts'
+import type { Fence } from './store.ts'
 import type { AlertChange, ChangeAction, Severity } from './types.ts'
 
 /**
@@ -56,8 +58,12 @@ export async function slotOf(ctx: AlertingState, ci: number, rule: string, subje
   return slot
 }
 
-/** One input (a reading or a detection) through every condition that consumes it. */
-export async function handle(ctx: AlertingState, input: Input): Promise<void> {
+/**
+ * One input (a reading or a detection) through every condition that consumes it. `fence`: cluster
+ * mode, the lease of the input's alert partition it was accepted under (partitions.ts); every
+ * write checks it, and a FencedError (the partition taken over) ends the input and is thrown.
+ */
+export async function handle(ctx: AlertingState, input: Input, fence?: Fence): Promise<void> {
   const conditions = ctx.conditions
   const own = input.type === 'reading' ? inputPartition(input) : undefined
   let changes: AlertChange[] | undefined
@@ -93,9 +99,14 @@ export async function handle(ctx: AlertingState, input: Input): Promise<void> {
         input.type === 'reading'
           ? input.reading.late || ctx.now() - input.reading.ts > ctx.lateAfterMs
           : ctx.now() - input.detection.ts > ctx.lateAfterMs
-      const c = await applyLevel(ctx, cond, ev, st, prev, applied, late)
+      const c = await applyLevel(ctx, cond, ev, st, prev, applied, late, fence)
       if (c) (changes ??= []).push(c)
     } catch (err) {
+      if (err instanceof FencedError) {
+        // What earlier conditions committed under the lease still goes out.
+        if (changes) await emitAfterCommit(ctx, changes)
+        throw err
+      }
       ctx.log.error({ err, rule: cond.rule.id, subject: ev.subject.key }, 'alert change failed')
     }
   }
@@ -110,6 +121,7 @@ export async function applyLevel(
   prev: number,
   level: number,
   late: boolean,
+  fence?: Fence,
 ): Promise<AlertChange | undefined> {
   const rule = cond.rule
   const at = new Date(ctx.now()).toISOString()
@@ -209,5 +221,5 @@ export async function applyLevel(
     }
     await tx.saveRuleState(rule.id, ev.subject.key, st)
     return change
-  })
+  }, fence && { fence })
 }

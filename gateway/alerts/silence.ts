@@ -5,6 +5,7 @@
 import { newId, splitKey, type AlertingState, type SilenceState, type Tracked } from './alerting-state.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
 import type { Silence } from './rules.ts'
+import type { Fence } from './store.ts'
 import type { AlertChange, Severity } from './types.ts'
 
 /**
@@ -71,13 +72,15 @@ async function adoptStored(ctx: AlertingState, ruleId: string, subject: string, 
   } else if (!st.alertId && stored.alertId) st.alertId = stored.alertId
 }
 
-// Silence: about the link, so it runs on arrival (wall-clock) time, not event time.
+// Silence: about the link, so it runs on arrival (wall-clock) time, not event time. `fence`:
+// cluster mode with alert partitions, the lease of the device's partition (partitions.ts).
 export async function seen(
   ctx: AlertingState,
   device: string,
   kind: string | undefined,
   station: string | null | undefined,
   district: string | null | undefined,
+  fence?: Fence,
 ): Promise<void> {
   if (ctx.silenceRules.length === 0) return
   const t = ctx.now()
@@ -98,7 +101,7 @@ export async function seen(
         const at = new Date(ctx.now()).toISOString()
         await tx.update(alertId, { updated_at: at, state: 'resolved', level: 0, resolved: { by: 'system', at } })
         return record(ctx, tx, alertId, { at, action: 'resolved', severity: a.severity, level: 0, state: 'resolved', by: 'system' })
-      })
+      }, fence && { fence })
       if (c) (changes ??= []).push(c)
     }
   }
@@ -117,12 +120,15 @@ export async function checkSilence(ctx: AlertingState): Promise<void> {
     for (const [key, st] of ctx.silence) {
       const [ruleId, subject] = splitKey(key)
       if (ruleId !== rule.id || st.alertId || t - st.lastSeen <= expected) continue
+      // With alert partitions only the owner of the device's partition watches it.
+      const fence = ctx.owned ? ctx.owned.fenceOf(subject) : undefined
+      if (fence === null) continue
       work.push(
         ctx.queue.run(subject, async () => {
           // Heard from meanwhile, here or (shared store) on another node: not silent.
           await adoptStored(ctx, rule.id, subject, st)
           if (st.alertId || t - st.lastSeen <= expected || ctx.silence.get(key) !== st) return undefined
-          return openSilence(ctx, rule, subject, st, t)
+          return openSilence(ctx, rule, subject, st, t, fence)
         }),
       )
     }
@@ -137,6 +143,7 @@ async function openSilence(
   subject: string,
   st: SilenceState,
   t: number,
+  fence: Fence | undefined,
 ): Promise<AlertChange | undefined> {
   const device = subject.slice('device:'.length)
   const severity: Severity = rule.severity ?? 'minor'
@@ -172,5 +179,18 @@ async function openSilence(
     await tx.saveRuleState(rule.id, subject, st)
     if (!opened) return undefined
     return record(ctx, tx, id, { at, action: 'opened', severity, level: 1, value: silentS, state: 'open', by: 'system' })
-  })
+  }, fence && { fence })
+}
+
+/**
+ * After taking an alert partition (partitions.ts): the stored silence states of its devices, so
+ * that a device silent since its previous owner died is still found silent here.
+ */
+export async function adoptSilence(ctx: AlertingState, belongs: (subject: string) => boolean): Promise<void> {
+  for (const rule of ctx.silenceRules)
+    for (const s of await ctx.store.ruleStates(rule.id)) {
+      if (!belongs(s.subject)) continue
+      const key = ctx.keys.of(rule.id, s.subject)
+      if (!ctx.silence.has(key)) ctx.silence.set(key, s.state as SilenceState)
+    }
 }

@@ -100,6 +100,21 @@ export interface AlertTx extends AlertReads, AlertWrites {
   readonly sql?: Pick<pg.PoolClient, 'query'> | undefined
 }
 
+/** A lease's name and the fencing token a write was made under (gateway/cluster/leases.ts). */
+export interface Fence {
+  name: string
+  token: number
+}
+
+export interface TxOptions {
+  /**
+   * Cluster mode: the transaction first checks that `fence` is still the lease's current token
+   * and rejects with FencedError (errors.ts), storing nothing, when it is not. The SQLite store
+   * has no leases and ignores it.
+   */
+  fence?: Fence | undefined
+}
+
 /**
  * Alerts, their history and rule state. Every call answers a promise: a shared store
  * (PostgreSQL) answers over the network. Callers keep the order of changes to one subject
@@ -113,6 +128,6 @@ export interface AlertStore extends AlertReads, AlertWrites {
    * handle's calls: on SQLite the transaction is open on the connection alerts.db shares with
    * notify and webhooks, and waiting there for anything else (I/O, timers) is refused.
    */
-  transaction<T>(fn: (tx: AlertTx) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: AlertTx) => Promise<T>, opts?: TxOptions): Promise<T>
   close(): Promise<void>
 }

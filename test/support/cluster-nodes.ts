@@ -55,19 +55,22 @@ export interface ReadyBody {
   checks: Record<string, { ok: boolean; state?: string; detail?: string }>
 }
 
+export interface SpawnOptions {
+  waitReady?: boolean
+  /** More configuration sections (notify, alerts, ...), merged into each section the nodes are given. */
+  config?: Record<string, Record<string, unknown>>
+}
+
 export interface ClusterServices {
   pg: PgInstance
   redis: RedisServer
   influxd: Influxd
   pgUrl: string
   influxUrl: string
-  /**
-   * Starts `iocgw start` as node `id` (same server key as every other node); `config`: more
-   * top-level sections of its configuration file (e.g. `notify`).
-   */
-  spawnNode(id: string, opts?: { waitReady?: boolean; config?: Record<string, unknown> }): Promise<ClusterNode>
+  /** Starts `iocgw start` as node `id` (same server key as every other node). */
+  spawnNode(id: string, opts?: SpawnOptions): Promise<ClusterNode>
   /** Nodes `node-1` … `node-{n}`, one after the other: processes starting at once are a burst of CPU on a shared box. */
-  spawnNodes(n: number): Promise<ClusterNode[]>
+  spawnNodes(n: number, opts?: SpawnOptions): Promise<ClusterNode[]>
   startFront(nodes: ClusterNode[]): Promise<Front>
   /** GET /readyz of a node, straight to its API. */
   readyz(node: ClusterNode): Promise<{ status: number; body: ReadyBody }>
@@ -88,25 +91,23 @@ export async function startClusterServices(): Promise<ClusterServices> {
   const spawned: ClusterNode[] = []
   const fronts: RunningHaproxy[] = []
 
-  const spawnNode = async (id: string, opts: { waitReady?: boolean; config?: Record<string, unknown> } = {}): Promise<ClusterNode> => {
+  const spawnNode = async (id: string, opts: SpawnOptions = {}): Promise<ClusterNode> => {
     const dir = join(root.path, id)
     const file = join(root.path, `${id}.yaml`)
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'server.key'), serverKey, { mode: 0o600 })
-    writeFileSync(
-      file,
-      stringify({
-        server: { dataDir: dir, nodeId: id, logLevel: 'warn' },
-        http: { host: '127.0.0.1', trustProxy: true },
-        mqtt: { host: '127.0.0.1', proxyProtocol: true, connectTimeoutMs: 30_000 },
-        postgres: { url: pgUrl, leaseTtlMs: LEASE_TTL_MS },
-        redis: { url: redis.url, heartbeatMs: HEARTBEAT_MS },
-        influx: { url: influxUrl },
-        models: { dir: models.path },
-        auth: { adminToken: CLUSTER_ADMIN },
-        ...opts.config,
-      }),
-    )
+    const config: Record<string, Record<string, unknown>> = {
+      server: { dataDir: dir, nodeId: id, logLevel: 'warn' },
+      http: { host: '127.0.0.1', trustProxy: true },
+      mqtt: { host: '127.0.0.1', proxyProtocol: true, connectTimeoutMs: 30_000 },
+      postgres: { url: pgUrl, leaseTtlMs: LEASE_TTL_MS },
+      redis: { url: redis.url, heartbeatMs: HEARTBEAT_MS },
+      influx: { url: influxUrl },
+      models: { dir: models.path },
+      auth: { adminToken: CLUSTER_ADMIN },
+    }
+    for (const [section, keys] of Object.entries(opts.config ?? {})) config[section] = { ...config[section], ...keys }
+    writeFileSync(file, stringify(config))
     const gw = await spawnGateway({
       dataDir: dir,
       env: { IOC_CONFIG: file, IOC_MODELS_FALLBACKS: '0', IOC_LOG_LEVEL: 'warn' },
@@ -167,9 +168,9 @@ export async function startClusterServices(): Promise<ClusterServices> {
     models.remove()
   }
 
-  const spawnNodes = async (n: number): Promise<ClusterNode[]> => {
+  const spawnNodes = async (n: number, opts?: SpawnOptions): Promise<ClusterNode[]> => {
     const nodes: ClusterNode[] = []
-    for (let i = 1; i <= n; i++) nodes.push(await spawnNode(`node-${i}`))
+    for (let i = 1; i <= n; i++) nodes.push(await spawnNode(`node-${i}`, opts))
     return nodes
   }
 

@@ -1,4 +1,6 @@
 import type pg from 'pg'
+import { fenceCheck } from '../../cluster/leases.ts'
+import { FencedError } from '../errors.ts'
 import { migratePg } from '../../pg/migrate.ts'
 import { scopeSql } from '../../registry/scope.ts'
 import type { AlertPatch, AlertReads, AlertStore, AlertTx, AlertWrites, NewAlert } from '../store.ts'
@@ -177,11 +179,14 @@ export async function openPostgresAlertStore(pool: pg.Pool, opts: PostgresAlertS
   return {
     ...queries(pool, false),
     backend: 'postgres',
-    async transaction(fn) {
+    async transaction(fn, txOpts) {
       const client = await pool.connect()
       let broken: Error | undefined
       try {
         await client.query('BEGIN')
+        // FOR SHARE on the lease row: a takeover waits until this transaction ends.
+        const fence = txOpts?.fence
+        if (fence && !(await fenceCheck(client, fence.name, fence.token))) throw new FencedError(fence.name)
         const tx: AlertTx = { ...queries(client, true), local, sql: client }
         const out = await fn(tx)
         await client.query('COMMIT')

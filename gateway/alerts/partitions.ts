@@ -1,0 +1,308 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import type { LeaseManager } from '../cluster/leases.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
+import type { Input } from './conditions.ts'
+import { FencedError } from './errors.ts'
+import { inputPartition } from './evaluate.ts'
+import { KeyedQueue, partitionOf } from './ordering.ts'
+import { decodeInput, encodeInput } from './partition-wire.ts'
+import type { Fence } from './store.ts'
+
+// Alert rules across nodes (docs/operations.md "Several nodes", "Alert rules across nodes"). The
+// rule state of each subject (level conditions, silence timers) is owned by one node at a time: subjects are hashed
+// into `count` partitions, each a lease `alerts:partition:{n}` of the group `alerts`, balanced over
+// the live nodes (gateway/cluster/leases.ts). Only the holder evaluates the partition's inputs.
+//
+// An input reaching another node (the device is connected there) is published on the Redis channel
+// `iocgw:alerts:inputs:{n}`, to which only the holder subscribes. Redis answers how many received
+// it: none means no node holds the partition now (its owner died and the lease has not expired
+// yet), and the input is held here and sent again until a node takes the partition over, or
+// evaluated here if this node is the one that does. Inputs of a partition leave a node in arrival
+// order: one waiting holds back those behind it. Only past `holdMs` is an input given up, counted
+// and logged, never silently.
+//
+// Taking a partition (or losing it) drops this node's cached rule state of its subjects: the next
+// input loads the state its previous owner stored in PostgreSQL, and the silence timers are read at
+// once (a silent device sends no input). Every alert write checks the
+// partition's fencing token in its own transaction (fenceCheck), so an owner that was paused past
+// its lease's expiry cannot write over its successor; the input it was handling is sent on to the
+// new owner.
+
+export const ALERT_PARTITION_GROUP = 'alerts'
+export const DEFAULT_ALERT_PARTITIONS = 32
+const LEASE_PREFIX = 'alerts:partition:'
+const CHANNEL_PREFIX = 'iocgw:alerts:inputs:'
+/** How often an input without an owner is offered again. */
+const RETRY_MS = 200
+/** An input sent on more often than this (owners lapsing one after the other) is given up. */
+const MAX_HOPS = 4
+
+export const partitionLease = (n: number): string => `${LEASE_PREFIX}${n}`
+
+/** News from a device for the silence rules (a reading, an online status): its subject is `device:{id}`. */
+export interface SeenInput {
+  type: 'seen'
+  device: string
+  kind?: string | undefined
+  station?: string | null | undefined
+  district?: string | null | undefined
+}
+
+/** What is routed to a partition's owner: an input of the level conditions, or a device heard from. */
+export type RoutedInput = Input | SeenInput
+
+/** The subject whose partition an input belongs to. */
+export const routedSubject = (input: RoutedInput): string => (input.type === 'seen' ? `device:${input.device}` : inputPartition(input))
+
+/**
+ * The partition of a subject: FNV-1a (32 bits) of its ordering key (ordering.ts partitionOf, so a
+ * camera's zones share the camera's), modulo the count. The same on every node and every version.
+ */
+export function partitionIndex(subject: string, count: number): number {
+  const key = partitionOf(subject)
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0) % count
+}
+
+export type PartitionLeaseManager = Pick<LeaseManager, 'balance' | 'token' | 'heldLeases' | 'on' | 'off'>
+
+export interface AlertPartitionsOptions {
+  leases: PartitionLeaseManager
+  redisUrl: string
+  nodeId: string
+  /** alerts.partitions: the same on every node. */
+  count: number
+  /** alerts.partitionHoldS in ms: how long an input waits for a node to own its partition. */
+  holdMs: number
+  logger: Logger
+  metrics: Metrics
+  /** Evaluates an input of a partition this node holds; rejects with FencedError when it was taken over. */
+  evaluate: (input: RoutedInput, fence: Fence) => Promise<void>
+  /** Drops the cached rule state of the subjects `belongs` says are the partition's. */
+  forget: (belongs: (subject: string) => boolean) => void
+  /** After taking a partition: reads what must be watched without an input (the silence timers). */
+  adopt?: ((belongs: (subject: string) => boolean) => Promise<void>) | undefined
+}
+
+export class AlertPartitions {
+  private readonly pub: Redis
+  private readonly sub: Redis
+  /** Each partition's outgoing inputs, one at a time, in arrival order. */
+  private readonly sending = new KeyedQueue()
+  private closed = false
+  /** Inputs given up since the last log line about it, and when that was. */
+  private givenUp = 0
+  private givenUpLoggedAt = Number.NEGATIVE_INFINITY
+  private readonly m
+
+  constructor(private readonly o: AlertPartitionsOptions) {
+    if (!Number.isInteger(o.count) || o.count < 1) throw new Error('alerts: the partition count must be a positive integer')
+    const m = o.metrics
+    this.m = {
+      routed: m.counter(
+        'alert_inputs_routed_total',
+        'Cluster mode: alert inputs by where they went (local, forwarded, held, no_holder, lease_lost, fenced, invalid, hops)',
+        ['outcome'],
+      ),
+    }
+    m.gaugeReading('alert_partitions_held', 'Cluster mode: alert partitions this node owns and evaluates now', () => this.held())
+    this.pub = this.connect('alerts-pub')
+    this.sub = this.connect('alerts-sub')
+    this.sub.on('message', (channel: string, message: string) => this.onForwarded(channel, message))
+    o.leases.on('acquired', this.onAcquired)
+    o.leases.on('lost', this.onLost)
+    for (const [name] of o.leases.heldLeases()) this.onAcquired(name)
+    o.leases.balance(
+      ALERT_PARTITION_GROUP,
+      Array.from({ length: o.count }, (_, n) => partitionLease(n)),
+    )
+  }
+
+  /** The lease a subject's rule state is written under when this node owns it now, else null. */
+  fenceOf(subject: string): Fence | null {
+    return this.fence(partitionIndex(subject, this.o.count))
+  }
+
+  /**
+   * Evaluates the input here when this node owns its partition, else sends it to the owner (held
+   * while there is none). Resolves once it is evaluated here or handed on (or given up, counted).
+   */
+  route(input: RoutedInput, hops = 0): Promise<void> {
+    const n = partitionIndex(routedSubject(input), this.o.count)
+    // The evaluation is not awaited in the partition's queue: the engine keeps each subject's order.
+    // Held counts from arrival: behind an input that waited in vain, the next ones do not wait afresh.
+    const arrived = performance.now()
+    return this.sending.run(String(n), () => this.send(n, input, hops, arrived)).then((evaluated) => evaluated?.done)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.o.leases.off('acquired', this.onAcquired)
+    this.o.leases.off('lost', this.onLost)
+    await this.sending.idle()
+    for (const r of [this.sub, this.pub]) {
+      if (r.status === 'end') continue
+      await r.quit().catch(() => r.disconnect())
+    }
+  }
+
+  private held(): number {
+    let k = 0
+    for (const [name] of this.o.leases.heldLeases()) if (name.startsWith(LEASE_PREFIX)) k++
+    return k
+  }
+
+  private fence(n: number): Fence | null {
+    const name = partitionLease(n)
+    const token = this.o.leases.token(name)
+    return token === undefined ? null : { name, token }
+  }
+
+  private async send(n: number, input: RoutedInput, hops: number, since: number): Promise<{ done: Promise<void> } | undefined> {
+    let waited = false
+    for (;;) {
+      const fence = this.fence(n)
+      if (fence) return { done: this.local(n, input, fence, hops) }
+      if (this.closed) break
+      let receivers = 0
+      try {
+        receivers = await this.pub.publish(CHANNEL_PREFIX + n, encodeInput({ hops, input }))
+      } catch {
+        // Redis unreachable: held like an input without owner (the connection logs the outage).
+      }
+      if (receivers > 0) {
+        this.m.routed.inc({ outcome: 'forwarded' })
+        return undefined
+      }
+      if (!waited) {
+        waited = true
+        this.m.routed.inc({ outcome: 'held' })
+      }
+      if (performance.now() - since >= this.o.holdMs) break
+      await sleep(RETRY_MS)
+    }
+    this.m.routed.inc({ outcome: 'no_holder' })
+    // Every one counted; logged at most every 10 s (a long Redis outage gives up every input).
+    this.givenUp++
+    if (performance.now() - this.givenUpLoggedAt >= 10_000) {
+      this.o.logger.error(
+        {
+          partition: n,
+          subject: routedSubject(input),
+          heldMs: Math.round(performance.now() - since),
+          inputs: this.givenUp,
+          closing: this.closed,
+        },
+        'alerts: input not evaluated, no node took its partition',
+      )
+      this.givenUp = 0
+      this.givenUpLoggedAt = performance.now()
+    }
+    return undefined
+  }
+
+  private local(n: number, input: RoutedInput, fence: Fence, hops: number): Promise<void> {
+    this.m.routed.inc({ outcome: 'local' })
+    return this.o.evaluate(input, fence).catch((err: unknown) => {
+      if (!(err instanceof FencedError)) throw err
+      this.m.routed.inc({ outcome: 'fenced' })
+      this.o.logger.warn(
+        { partition: n, subject: routedSubject(input) },
+        'alerts: partition taken over during an evaluation; input sent on',
+      )
+      this.forgetPartition(n)
+      return this.onward(input, hops)
+    })
+  }
+
+  /** Sends an input on again (to the partition's new owner), within MAX_HOPS. */
+  private onward(input: RoutedInput, hops: number): Promise<void> {
+    if (hops + 1 <= MAX_HOPS) return this.route(input, hops + 1)
+    this.m.routed.inc({ outcome: 'hops' })
+    this.o.logger.error({ subject: routedSubject(input), hops }, 'alerts: input not evaluated, its partition changed owner too often')
+    return Promise.resolve()
+  }
+
+  private onForwarded(channel: string, message: string): void {
+    if (!channel.startsWith(CHANNEL_PREFIX) || this.closed) return
+    const n = Number(channel.slice(CHANNEL_PREFIX.length))
+    const f = decodeInput(message)
+    if (typeof f === 'string' || partitionIndex(routedSubject(f.input), this.o.count) !== n) {
+      this.m.routed.inc({ outcome: 'invalid' })
+      this.o.logger.warn(
+        { channel, problem: typeof f === 'string' ? f : 'its subject is of another partition (alerts.partitions differs between nodes?)' },
+        'alerts: forwarded input unreadable',
+      )
+      return
+    }
+    const fence = this.fence(n)
+    const done = fence
+      ? this.local(n, f.input, fence, f.hops)
+      : // Sent while this node held the partition, arrived after it lapsed: on to the new owner.
+        (this.m.routed.inc({ outcome: 'lease_lost' }), this.onward(f.input, f.hops))
+    done.catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alert evaluation failed'))
+  }
+
+  private forgetPartition(n: number): void {
+    this.o.forget((subject) => partitionIndex(subject, this.o.count) === n)
+  }
+
+  private partitionOfLease(name: string): number | undefined {
+    if (!name.startsWith(LEASE_PREFIX)) return undefined
+    const n = Number(name.slice(LEASE_PREFIX.length))
+    return Number.isInteger(n) && n >= 0 && n < this.o.count ? n : undefined
+  }
+
+  private readonly onAcquired = (name: string): void => {
+    const n = this.partitionOfLease(name)
+    if (n === undefined || this.closed) return
+    // Whatever this node cached of the partition before is stale: its owner since stored newer state.
+    this.forgetPartition(n)
+    this.o
+      .adopt?.((subject) => partitionIndex(subject, this.o.count) === n)
+      .catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alerts: stored silence states of a partition not read'))
+    // ioredis subscribes again by itself after an outage (autoResubscribe).
+    this.sub
+      .subscribe(CHANNEL_PREFIX + n)
+      .catch((err: Error) =>
+        this.o.logger.warn({ partition: n, err: { message: err.message } }, 'alerts: subscribing to a partition failed'),
+      )
+  }
+
+  private readonly onLost = (name: string): void => {
+    const n = this.partitionOfLease(name)
+    if (n === undefined) return
+    this.forgetPartition(n)
+    if (!this.closed) this.sub.unsubscribe(CHANNEL_PREFIX + n).catch(() => undefined)
+  }
+
+  private connect(role: string): Redis {
+    const redis = new Redis(this.o.redisUrl, {
+      connectionName: `iocgw:${this.o.nodeId}:${role}`,
+      // As the broker's connections (gateway/broker/cluster.ts): an outage is waited out, never a crash.
+      retryStrategy: (times) => Math.min(times * 200, 2_000),
+      // A publish during an outage fails at once: the input is held and offered again instead.
+      enableOfflineQueue: role !== 'alerts-pub',
+      // The subscriber subscribes as soon as a partition is taken, possibly while connecting: the
+      // ready check's INFO could then be sent in subscriber mode and refused (ioredis issue #2037).
+      enableReadyCheck: role !== 'alerts-sub',
+    })
+    let loggedAt = 0
+    redis.on('error', (err: Error) => {
+      if (this.closed || Date.now() - loggedAt < 60_000) return
+      loggedAt = Date.now()
+      // The URL may hold a password: never logged.
+      this.o.logger.error(
+        { event: 'redis_error', role, err: err.message },
+        'alerts: Redis unreachable or failing (logged once a minute per connection)',
+      )
+    })
+    return redis
+  }
+}
