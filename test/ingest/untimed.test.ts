@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mosquittoArgs } from '../support/mosquitto-clients.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { startStack, type Stack } from './stack.ts'
@@ -18,31 +19,9 @@ const DAY = 86_400_000
 /** Publishes each line as one message over one connection, QoS 1, as fast as it can. */
 function burst(stack: Stack, device: string, secret: string, lines: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(
-      'mosquitto_pub',
-      [
-        '-V',
-        'mqttv311',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(stack.mqttPort),
-        '-i',
-        device,
-        '-u',
-        device,
-        '-P',
-        secret,
-        '-q',
-        '1',
-        '-t',
-        `devices/${device}/telemetry`,
-        '-l',
-      ],
-      {
-        stdio: ['pipe', 'ignore', 'pipe'],
-      },
-    )
+    const login = { port: stack.mqttPort, user: device, pass: secret }
+    const args = mosquittoArgs(login, `devices/${device}/telemetry`, '-i', device, '-q', '1', '-l')
+    const p = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     p.stderr.on('data', (d: Buffer) => (err += d.toString()))
     p.once('error', reject)
