@@ -2,9 +2,10 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { stringify } from 'yaml'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigSchema } from '../../gateway/config/schema.ts'
 import { spawnGateway, stopGateway } from '../support/gateway-process.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig } from '../notify/standins.ts'
 
@@ -17,21 +18,18 @@ const wired = 'notify' in ConfigSchema.properties && 'alerts' in ConfigSchema.pr
 
 if (wired)
   describe('iocgw start: Kim Long flood end to end (needs alerts and notify wired into the gateway)', () => {
-    const cleanups: Array<() => unknown> = []
-    afterEach(async () => {
-      for (const c of cleanups.splice(0).reverse()) await c()
-    })
+    const cleanup = useCleanups()
 
     it('one alert I -> II -> III over MQTT, SMS and Zalo to the matching subscriber, resolved after the fall', async () => {
       const dir = tempDir()
-      cleanups.push(dir.remove)
+      cleanup(dir.remove)
       const prov = await startStandIns()
-      cleanups.push(() => prov.close())
+      cleanup(() => prov.close())
       const admin = 'e2e-admin-token-0123456789abcdef'
       const configFile = join(dir.path, 'gateway.yaml')
       writeFileSync(configFile, stringify({ notify: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } } }))
       const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: configFile, IOC_ADMIN_TOKEN: admin } })
-      cleanups.push(() => stopGateway(gw))
+      cleanup(() => stopGateway(gw))
       const api = async (method: string, path: string, body?: unknown) => {
         const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
           method,
@@ -82,7 +80,7 @@ if (wired)
       ).toBe(200)
 
       const integration = await mqtt.connectAsync(gw.mqttUrl, { username: 'token', password: admin, clientId: '', reconnectPeriod: 0 })
-      cleanups.push(() => integration.endAsync())
+      cleanup(() => integration.endAsync())
       const got: Array<{ topic: string; body: { id: string; level?: number; state: string; change: { action: string } } }> = []
       integration.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }))
       await integration.subscribeAsync('alerts/#', { qos: 1 })
@@ -93,7 +91,7 @@ if (wired)
         clientId: creds.username,
         reconnectPeriod: 0,
       })
-      cleanups.push(() => gauge.endAsync())
+      cleanup(() => gauge.endAsync())
       const start = Date.now() - 2 * 3_600_000
       let seq = 0
       const send = async (levels: number[]) => {
