@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { logIn, openEventStream, type EventStream } from '../support/gateway-api.ts'
+import { logIn, openEventStream, type EventStream, connectNewDevice } from '../support/gateway-api.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import type { FrameEvent } from '../../gateway/console/web/src/frames.ts'
 import { sample } from '../support/samples.ts'
@@ -64,22 +64,7 @@ beforeAll(async () => {
     [CAM, 'Cầu Trường Tiền', 'Phú Xuân'],
     [OTHER, 'Ngã ba Phong Điền', 'Phong Điền'],
   ] as const) {
-    const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
-      id,
-      kind: 'camera',
-      name,
-      district,
-    })
-    expect(dev.status).toBe(201)
-    cameras.set(
-      id,
-      await mqtt.connectAsync(gw.mqttUrl, {
-        clientId: id,
-        username: dev.body.credentials.username,
-        password: dev.body.credentials.password,
-        reconnectPeriod: 0,
-      }),
-    )
+    cameras.set(id, await connectNewDevice(gw, ADMIN, { id, kind: 'camera', name, district }))
   }
   browser = await launchChromium()
 }, 180_000)

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import mqtt from 'mqtt'
 import Value from 'typebox/value'
 import { expect } from 'vitest'
 import { startGateway, type RunningGateway } from '../../gateway/app.ts'
@@ -7,7 +8,7 @@ import { waitFor } from './services.ts'
 
 // The gateway as `iocgw start` wires it, in the test process, and what a client of its HTTP API
 // (docs/api.md) does over a real socket: calls with a token or a cookie session, logging in, and
-// reading the event stream.
+// reading the event stream; devices registered through it that publish over MQTT.
 
 /** A log destination that drops every line. */
 export const quietLog = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
@@ -106,4 +107,58 @@ export async function openEventStream(apiUrl: string, query: string, headers: Re
       await reading
     },
   }
+}
+
+/** A device to register through POST /api/v1/devices (docs/api.md): id, kind, name and any other field. */
+export type NewDevice = { id: string; kind: string; name: string } & Record<string, unknown>
+
+/**
+ * Registers `device` through the API as `adminToken` and connects it over MQTT with the
+ * credentials the API handed out, under its own id as client id (the broker accepts no other,
+ * docs/mqtt.md "Client ids"). The caller ends the client.
+ */
+export async function connectNewDevice(
+  gw: { apiUrl: string; mqttUrl: string },
+  adminToken: string,
+  device: NewDevice,
+): Promise<mqtt.MqttClient> {
+  const dev = await callApi(gw.apiUrl, 'POST', '/devices', { token: adminToken, body: device })
+  expect(dev.status).toBe(201)
+  return mqtt.connectAsync(gw.mqttUrl, {
+    clientId: device.id,
+    username: dev.body.credentials.username,
+    password: dev.body.credentials.password,
+    reconnectPeriod: 0,
+  })
+}
+
+/**
+ * Values held over a rule's min_duration_s (300 s, config/rules.yaml) in event time: seven readings
+ * a minute apart ending now, so the last one (which raises an alert) is not late.
+ */
+export async function holdValues(client: mqtt.MqttClient, id: string, values: Record<string, number>): Promise<void> {
+  const now = Date.now()
+  for (let i = 6; i >= 0; i--) {
+    const payload = { ts: new Date(now - i * 60_000).toISOString(), seq: now - i, values }
+    await client.publishAsync(`devices/${id}/telemetry`, JSON.stringify(payload), { qos: 1 })
+  }
+}
+
+/** An answer read as text, with its JSON body when it has one (undefined for /metrics and other text). */
+export interface TextAnswer {
+  status: number
+  text: string
+  body: any
+}
+
+/** Requests `path` from the root of the gateway at `baseUrl` (/api/v1/..., /metrics) with a bearer token. */
+export async function requestAs(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<TextAnswer> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const text = await res.text()
+  const json = (res.headers.get('content-type') ?? '').includes('application/json')
+  return { status: res.status, text, body: json && text ? JSON.parse(text) : undefined }
 }
