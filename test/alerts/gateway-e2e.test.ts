@@ -7,7 +7,8 @@ import { ConfigSchema } from '../../gateway/config/schema.ts'
 import { spawnGateway, stopGateway } from '../support/gateway-process.ts'
 import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
-import { startStandIns, standInConfig } from '../notify/standins.ts'
+import { startStandIns } from '../notify/standins.ts'
+import { KIM_LONG_OFFICER, standInNotify, WATER_LEVEL_RULE } from './helpers.ts'
 
 // The full product as an operator runs it: `iocgw start` as a real process with a config file
 // naming the (stand-in) providers; devices, subscriptions and rules through the API; the gauge
@@ -27,7 +28,7 @@ if (wired)
       cleanup(() => prov.close())
       const admin = 'e2e-admin-token-0123456789abcdef'
       const configFile = join(dir.path, 'gateway.yaml')
-      writeFileSync(configFile, stringify({ notify: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } } }))
+      writeFileSync(configFile, stringify({ notify: standInNotify(prov) }))
       const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: configFile, IOC_ADMIN_TOKEN: admin } })
       cleanup(() => stopGateway(gw))
       const api = async (method: string, path: string, body?: unknown) => {
@@ -47,18 +48,7 @@ if (wired)
       })
       expect(dev.status).toBe(201)
       const creds = dev.body.credentials as { username: string; password: string }
-      expect(
-        (
-          await api('POST', '/subscriptions', {
-            name: 'Trực ban Kim Long',
-            phone: '0905123456',
-            zalo_user_id: 'zu-1001',
-            role: 'officer',
-            stations: ['kim-long'],
-            channels: ['sms', 'zalo_zns', 'zalo_oa'],
-          })
-        ).status,
-      ).toBe(201)
+      expect((await api('POST', '/subscriptions', KIM_LONG_OFFICER)).status).toBe(201)
       expect(
         (
           await api('POST', '/subscriptions', {
@@ -74,7 +64,7 @@ if (wired)
         (
           await api('PUT', '/rules', {
             version: 1,
-            rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }],
+            rules: [WATER_LEVEL_RULE(120)],
           })
         ).status,
       ).toBe(200)

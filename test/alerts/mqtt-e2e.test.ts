@@ -1,7 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
-import { createAlerting } from '../../gateway/alerts/engine.ts'
-import { parseRules } from '../../gateway/alerts/rules.ts'
 import { alertRoutes } from '../../gateway/api/routes/alerts.ts'
 import { eventRoutes } from '../../gateway/api/routes/events.ts'
 import { ruleRoutes } from '../../gateway/api/routes/rules.ts'
@@ -11,13 +9,12 @@ import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import { createBroker } from '../../gateway/broker/index.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { createIngest } from '../../gateway/ingest/index.ts'
-import { createNotifier } from '../../gateway/notify/notifier.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { openTimeSeriesStore } from '../../gateway/store/index.ts'
 import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
-import { startStandIns, standInConfig } from '../notify/standins.ts'
-import { metrics, quietLogger, stations } from './helpers.ts'
+import { startStandIns } from '../notify/standins.ts'
+import { floodAlerting, KIM_LONG_OFFICER, metrics, quietLogger, stations } from './helpers.ts'
 
 // The whole path on real sockets: a gauge publishes over MQTT (QoS 1) to the embedded broker,
 // ingest stores it and announces it, the engine raises one alert, the change goes out on MQTT
@@ -53,35 +50,19 @@ describe('end to end over real MQTT and HTTP', () => {
     cleanup(() => broker.close())
     const ports = await broker.listen()
 
-    const notifier = createNotifier({
-      dataDir: dir.path,
-      logger,
-      metrics: m,
-      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
-      stations: st,
-    })
-    cleanup(() => notifier.close())
-    const alerting = createAlerting({
-      bus,
-      dataDir: dir.path,
-      logger,
-      metrics: m,
-      stations: st,
-      lateAfterMs: 86_400_000,
-      publish: (topic, payload, o) => broker.publish(topic, payload, o),
-      annotate: (p) => store.write([p]),
-      rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }] }),
-    })
-    cleanup(() => alerting.close())
-    alerting.setRouter(notifier)
-    const officerContact = notifier.contacts.create({
-      name: 'Trực ban Kim Long',
-      phone: '0905123456',
-      zalo_user_id: 'zu-1001',
-      role: 'officer',
-      stations: ['kim-long'],
-      channels: ['sms', 'zalo_zns', 'zalo_oa'],
-    })
+    const { alerting, notifier } = floodAlerting(
+      { dataDir: dir.path, bus, prov, minDurationS: 120, logger, metrics: m },
+      {
+        lateAfterMs: 86_400_000,
+        publish: (topic, payload, o) => broker.publish(topic, payload, o),
+        annotate: (p) => store.write([p]),
+      },
+    )
+    cleanup(
+      () => notifier.close(),
+      () => alerting.close(),
+    )
+    const officerContact = notifier.contacts.create(KIM_LONG_OFFICER)
     notifier.contacts.create({
       name: 'Trực ban Phú Ốc',
       phone: '0905999888',
