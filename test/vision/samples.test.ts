@@ -7,6 +7,7 @@ import { iou } from '../../gateway/vision/nms.ts'
 import { VisionPool } from '../../gateway/vision/pool.ts'
 import { VEHICLE_CLASSES, emptyCounts, isVehicle } from '../../gateway/vision/zones.ts'
 import { referenceResults, samplePath } from '../support/samples.ts'
+import { LOWER_HALF } from '../support/zones.ts'
 
 // The real models on the real sample photos, through the worker pool (so the tsx worker setup is
 // exercised under vitest too), against the reference results in samples/expected.json (which come
@@ -47,12 +48,7 @@ describe('model files', () => {
 const lowerHalf = {
   id: 'lower',
   kind: 'flood' as const,
-  polygon: [
-    [0, 0.5],
-    [1, 0.5],
-    [1, 1],
-    [0, 1],
-  ] as Array<[number, number]>,
+  polygon: LOWER_HALF,
 }
 const whole = {
   id: 'all',
