@@ -3,6 +3,7 @@ import mqtt from 'mqtt'
 import Value from 'typebox/value'
 import { expect } from 'vitest'
 import { startGateway, type RunningGateway } from '../../gateway/app.ts'
+import { loadConfig } from '../../gateway/config/load.ts'
 import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
 import { waitFor } from './services.ts'
 
@@ -124,12 +125,13 @@ export async function connectNewDevice(
 ): Promise<mqtt.MqttClient> {
   const dev = await callApi(gw.apiUrl, 'POST', '/devices', { token: adminToken, body: device })
   expect(dev.status).toBe(201)
-  return mqtt.connectAsync(gw.mqttUrl, {
-    clientId: device.id,
-    username: dev.body.credentials.username,
-    password: dev.body.credentials.password,
-    reconnectPeriod: 0,
-  })
+  return connectDevice(gw.mqttUrl, dev.body.credentials)
+}
+
+/** Connects over MQTT as a device with the credentials the API handed out, under its id (the username) as client id. */
+export function connectDevice(mqttUrl: string, credentials: { username: string; password: string }): Promise<mqtt.MqttClient> {
+  const { username, password } = credentials
+  return mqtt.connectAsync(mqttUrl, { clientId: username, username, password, reconnectPeriod: 0 })
 }
 
 /**
@@ -161,4 +163,22 @@ export async function requestAs(baseUrl: string, token: string, method: string, 
   const text = await res.text()
   const json = (res.headers.get('content-type') ?? '').includes('application/json')
   return { status: res.status, text, body: json && text ? JSON.parse(text) : undefined }
+}
+
+/**
+ * The config `iocgw start` makes of its environment (README.md "Configuration") and of `file`:
+ * `dataDir`, every port free (0), a silent log and `adminToken`.
+ */
+export function envConfig(dataDir: string, adminToken: string, file?: string): GatewayConfig {
+  return loadConfig({
+    file,
+    env: {
+      IOC_DATA_DIR: dataDir,
+      IOC_HTTP_PORT: '0',
+      IOC_MQTT_PORT: '0',
+      IOC_MQTT_WS_PORT: '0',
+      IOC_LOG_LEVEL: 'silent',
+      IOC_ADMIN_TOKEN: adminToken,
+    },
+  })
 }
