@@ -28,3 +28,11 @@ export const LOWER_HALF: Array<[number, number]> = [
   [1, 1],
   [0, 1],
 ]
+
+/** The whole frame. */
+export const WHOLE_FRAME: Array<[number, number]> = [
+  [0, 0],
+  [1, 0],
+  [1, 1],
+  [0, 1],
+]
