@@ -1,6 +1,7 @@
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../gateway/app.ts'
+import { WATER_LEVEL_RULE } from '../alerts/helpers.ts'
 import { callApi, logIn, startQuietGateway, type CallOptions, type Session } from '../support/gateway-api.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from '../notify/standins.ts'
@@ -32,7 +33,7 @@ beforeAll(async () => {
     (
       await admin('PUT', '/rules', {
         version: 1,
-        rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }],
+        rules: [WATER_LEVEL_RULE(0)],
       })
     ).status,
   ).toBe(200)

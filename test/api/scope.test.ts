@@ -3,6 +3,7 @@ import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../gateway/app.ts'
+import { WATER_LEVEL_RULE } from '../alerts/helpers.ts'
 import { callApi, logIn, openEventStream, startQuietGateway, type CallOptions } from '../support/gateway-api.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
@@ -36,7 +37,7 @@ beforeAll(async () => {
     (
       await admin('PUT', '/rules', {
         version: 1,
-        rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }],
+        rules: [WATER_LEVEL_RULE(0)],
       })
     ).status,
   ).toBe(200)
