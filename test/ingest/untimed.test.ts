@@ -36,6 +36,17 @@ async function seqsOf(stack: Stack, device: string): Promise<number[]> {
   return pts.map((p) => p.value as number)
 }
 
+/** The device's seqs once at least `count` are stored (60 s at the most). */
+const seqsOnceStored = (stack: Stack, device: string, count: number) =>
+  waitFor(
+    async () => {
+      const s = await seqsOf(stack, device)
+      return s.length >= count ? s : undefined
+    },
+    60_000,
+    100,
+  )
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
@@ -65,14 +76,7 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       )
       const lines = range(1, 100).map((seq) => JSON.stringify({ seq, values: { water_level: 1 + seq / 1000 } }))
       await burst(stack, 'burst-01', secret, lines)
-      const seqs = await waitFor(
-        async () => {
-          const s = await seqsOf(stack, 'burst-01')
-          return s.length >= 100 ? s : undefined
-        },
-        60_000,
-        100,
-      )
+      const seqs = await seqsOnceStored(stack, 'burst-01', 100)
       // Oldest first: the times follow the order the readings arrived in, each one distinct.
       expect(seqs).toEqual(range(1, 100))
       const now = Date.now()
@@ -110,14 +114,7 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       } finally {
         await c.endAsync()
       }
-      const seqs = await waitFor(
-        async () => {
-          const s = await seqsOf(stack, 'pack-01')
-          return s.length >= 40 ? s : undefined
-        },
-        60_000,
-        100,
-      )
+      const seqs = await seqsOnceStored(stack, 'pack-01', 40)
       expect(seqs).toEqual(range(1, 40))
       const now = Date.now()
       const levels = await stack.store.readings({ device: 'pack-01', metric: 'water_level', from: now - DAY, to: now + DAY, limit: 1000 })
