@@ -1,3 +1,4 @@
+import { CodedError } from '../util/coded-error.ts'
 import type { Scope } from './scope.ts'
 import type { UserRegistry } from './users.ts'
 
@@ -103,15 +104,7 @@ export interface RevocationEvent {
   reason: 'secret_rotated' | 'disabled' | 'decommissioned' | 'removed'
 }
 
-export class RegistryError extends Error {
-  constructor(
-    readonly code: 'not_found' | 'conflict' | 'invalid',
-    message: string,
-  ) {
-    super(message)
-    this.name = 'RegistryError'
-  }
-}
+export class RegistryError extends CodedError<'not_found' | 'conflict' | 'invalid'> {}
 
 export interface DeviceRegistry {
   createDevice(input: NewDevice, actor: Actor): Promise<{ device: Device; secret: string }>

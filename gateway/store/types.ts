@@ -1,3 +1,5 @@
+import { CodedError } from '../util/coded-error.ts'
+
 // The time-series store: one interface, two implementations (SQLite, the embedded default, and
 // InfluxDB 1.x). Both hold the model of docs/data-model.md, so the readings API, the alert engine,
 // vision and the Grafana boards see the same measurements, tags and fields.
@@ -294,12 +296,4 @@ export const MAX_QUERY_POINTS = 100_000
  */
 export const MAX_READINGS_POINTS = MAX_QUERY_POINTS + 1
 
-export class StoreError extends Error {
-  constructor(
-    readonly code: 'invalid' | 'closed' | 'unavailable',
-    message: string,
-  ) {
-    super(message)
-    this.name = 'StoreError'
-  }
-}
+export class StoreError extends CodedError<'invalid' | 'closed' | 'unavailable'> {}

@@ -2,11 +2,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { stringify } from 'yaml'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigSchema } from '../../gateway/config/schema.ts'
 import { spawnGateway, stopGateway } from '../support/gateway-process.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
-import { startStandIns, standInConfig } from '../notify/standins.ts'
+import { startStandIns } from '../notify/standins.ts'
+import { KIM_LONG_OFFICER, standInNotify, WATER_LEVEL_RULE } from './helpers.ts'
 
 // The full product as an operator runs it: `iocgw start` as a real process with a config file
 // naming the (stand-in) providers; devices, subscriptions and rules through the API; the gauge
@@ -17,21 +19,18 @@ const wired = 'notify' in ConfigSchema.properties && 'alerts' in ConfigSchema.pr
 
 if (wired)
   describe('iocgw start: Kim Long flood end to end (needs alerts and notify wired into the gateway)', () => {
-    const cleanups: Array<() => unknown> = []
-    afterEach(async () => {
-      for (const c of cleanups.splice(0).reverse()) await c()
-    })
+    const cleanup = useCleanups()
 
     it('one alert I -> II -> III over MQTT, SMS and Zalo to the matching subscriber, resolved after the fall', async () => {
       const dir = tempDir()
-      cleanups.push(dir.remove)
+      cleanup(dir.remove)
       const prov = await startStandIns()
-      cleanups.push(() => prov.close())
+      cleanup(() => prov.close())
       const admin = 'e2e-admin-token-0123456789abcdef'
       const configFile = join(dir.path, 'gateway.yaml')
-      writeFileSync(configFile, stringify({ notify: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } } }))
+      writeFileSync(configFile, stringify({ notify: standInNotify(prov) }))
       const gw = await spawnGateway({ dataDir: join(dir.path, 'data'), env: { IOC_CONFIG: configFile, IOC_ADMIN_TOKEN: admin } })
-      cleanups.push(() => stopGateway(gw))
+      cleanup(() => stopGateway(gw))
       const api = async (method: string, path: string, body?: unknown) => {
         const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {
           method,
@@ -49,18 +48,7 @@ if (wired)
       })
       expect(dev.status).toBe(201)
       const creds = dev.body.credentials as { username: string; password: string }
-      expect(
-        (
-          await api('POST', '/subscriptions', {
-            name: 'Trực ban Kim Long',
-            phone: '0905123456',
-            zalo_user_id: 'zu-1001',
-            role: 'officer',
-            stations: ['kim-long'],
-            channels: ['sms', 'zalo_zns', 'zalo_oa'],
-          })
-        ).status,
-      ).toBe(201)
+      expect((await api('POST', '/subscriptions', KIM_LONG_OFFICER)).status).toBe(201)
       expect(
         (
           await api('POST', '/subscriptions', {
@@ -76,13 +64,13 @@ if (wired)
         (
           await api('PUT', '/rules', {
             version: 1,
-            rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }],
+            rules: [WATER_LEVEL_RULE(120)],
           })
         ).status,
       ).toBe(200)
 
       const integration = await mqtt.connectAsync(gw.mqttUrl, { username: 'token', password: admin, clientId: '', reconnectPeriod: 0 })
-      cleanups.push(() => integration.endAsync())
+      cleanup(() => integration.endAsync())
       const got: Array<{ topic: string; body: { id: string; level?: number; state: string; change: { action: string } } }> = []
       integration.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }))
       await integration.subscribeAsync('alerts/#', { qos: 1 })
@@ -93,7 +81,7 @@ if (wired)
         clientId: creds.username,
         reconnectPeriod: 0,
       })
-      cleanups.push(() => gauge.endAsync())
+      cleanup(() => gauge.endAsync())
       const start = Date.now() - 2 * 3_600_000
       let seq = 0
       const send = async (levels: number[]) => {

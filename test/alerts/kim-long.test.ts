@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
-import { parseRules } from '../../gateway/alerts/rules.ts'
+import type { Alerting } from '../../gateway/alerts/engine.ts'
 import { gsm7Length } from '../../gateway/notify/gsm7.ts'
-import { createNotifier, type Notifier } from '../../gateway/notify/notifier.ts'
+import type { Notifier } from '../../gateway/notify/notifier.ts'
 import { tempDir, waitFor } from '../support/services.ts'
-import { startStandIns, standInConfig, type StandIns } from '../notify/standins.ts'
-import { GatewayBus, clock, gauge, metrics, quietLogger, stations } from './helpers.ts'
+import { startStandIns, type StandIns } from '../notify/standins.ts'
+import { GatewayBus, clock, floodAlerting, gauge, KIM_LONG_OFFICER } from './helpers.ts'
 
 // Kim Long (sông Hương), levels I 1.00, II 2.00, III 3.50 m (Decision 05/2020/QĐ-TTg, domain/stations.md).
 
@@ -31,35 +30,16 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
     const t0 = Date.parse('2026-11-20T00:00:00Z')
     const clk = clock(t0)
     const bus = new GatewayBus()
-    const st = stations()
-    notifier = createNotifier({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
-      stations: st,
-    })
-    alerting = createAlerting({
-      bus,
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      stations: st,
-      now: clk.now,
-      publish: (topic, payload, o) => {
-        published.push({ topic, payload: String(payload), qos: o.qos })
+    ;({ alerting, notifier } = floodAlerting(
+      { dataDir: dir.path, bus, prov, minDurationS: 600 },
+      {
+        now: clk.now,
+        publish: (topic, payload, o) => {
+          published.push({ topic, payload: String(payload), qos: o.qos })
+        },
       },
-      rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }] }),
-    })
-    alerting.setRouter(notifier)
-    const officer = notifier.contacts.create({
-      name: 'Trực ban Kim Long',
-      phone: '0905123456',
-      zalo_user_id: 'zu-1001',
-      role: 'officer',
-      stations: ['kim-long'],
-      channels: ['sms', 'zalo_zns', 'zalo_oa'],
-    })
+    ))
+    const officer = notifier.contacts.create(KIM_LONG_OFFICER)
     const other = notifier.contacts.create({
       name: 'Trực ban Phú Ốc',
       phone: '0905999888',

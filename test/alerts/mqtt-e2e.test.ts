@@ -1,7 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createAlerting } from '../../gateway/alerts/engine.ts'
-import { parseRules } from '../../gateway/alerts/rules.ts'
+import { describe, expect, it } from 'vitest'
 import { alertRoutes } from '../../gateway/api/routes/alerts.ts'
 import { eventRoutes } from '../../gateway/api/routes/events.ts'
 import { ruleRoutes } from '../../gateway/api/routes/rules.ts'
@@ -11,12 +9,12 @@ import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import { createBroker } from '../../gateway/broker/index.ts'
 import { GatewayBus } from '../../gateway/bus/events.ts'
 import { createIngest } from '../../gateway/ingest/index.ts'
-import { createNotifier } from '../../gateway/notify/notifier.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { openTimeSeriesStore } from '../../gateway/store/index.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
-import { startStandIns, standInConfig } from '../notify/standins.ts'
-import { metrics, quietLogger, stations } from './helpers.ts'
+import { startStandIns } from '../notify/standins.ts'
+import { floodAlerting, KIM_LONG_OFFICER, metrics, quietLogger, stations } from './helpers.ts'
 
 // The whole path on real sockets: a gauge publishes over MQTT (QoS 1) to the embedded broker,
 // ingest stores it and announces it, the engine raises one alert, the change goes out on MQTT
@@ -25,23 +23,20 @@ import { metrics, quietLogger, stations } from './helpers.ts'
 const system = { type: 'system' as const, id: 'test' }
 
 describe('end to end over real MQTT and HTTP', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanup = useCleanups()
 
   it('Kim Long 0.8 -> 3.7 m: one alert I -> II -> III on alerts/water_level/kim-long, SSE, store, SMS and Zalo; ack over HTTP', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const logger = quietLogger()
     const m = metrics()
     const st = stations()
     const prov = await startStandIns()
-    cleanups.push(() => prov.close())
+    cleanup(() => prov.close())
     const registry = openRegistry(dir.path)
-    cleanups.push(() => registry.close())
+    cleanup(() => registry.close())
     const store = await openTimeSeriesStore({ dataDir: dir.path, logger, metrics: m })
-    cleanups.push(() => store.close())
+    cleanup(() => store.close())
     const bus = new GatewayBus()
     const ingest = createIngest({ registry, store, bus, logger, metrics: m, stations: st, config: { lateAfterSeconds: 86_400 } })
     const broker = await createBroker({
@@ -52,38 +47,22 @@ describe('end to end over real MQTT and HTTP', () => {
       routes: { telemetry: ingest.telemetry, status: ingest.status },
       config: { host: '127.0.0.1', port: 0, wsPort: 0, wsPath: '/mqtt' },
     })
-    cleanups.push(() => broker.close())
+    cleanup(() => broker.close())
     const ports = await broker.listen()
 
-    const notifier = createNotifier({
-      dataDir: dir.path,
-      logger,
-      metrics: m,
-      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
-      stations: st,
-    })
-    cleanups.push(() => notifier.close())
-    const alerting = createAlerting({
-      bus,
-      dataDir: dir.path,
-      logger,
-      metrics: m,
-      stations: st,
-      lateAfterMs: 86_400_000,
-      publish: (topic, payload, o) => broker.publish(topic, payload, o),
-      annotate: (p) => store.write([p]),
-      rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 120 }] }),
-    })
-    cleanups.push(() => alerting.close())
-    alerting.setRouter(notifier)
-    const officerContact = notifier.contacts.create({
-      name: 'Trực ban Kim Long',
-      phone: '0905123456',
-      zalo_user_id: 'zu-1001',
-      role: 'officer',
-      stations: ['kim-long'],
-      channels: ['sms', 'zalo_zns', 'zalo_oa'],
-    })
+    const { alerting, notifier } = floodAlerting(
+      { dataDir: dir.path, bus, prov, minDurationS: 120, logger, metrics: m },
+      {
+        lateAfterMs: 86_400_000,
+        publish: (topic, payload, o) => broker.publish(topic, payload, o),
+        annotate: (p) => store.write([p]),
+      },
+    )
+    cleanup(
+      () => notifier.close(),
+      () => alerting.close(),
+    )
+    const officerContact = notifier.contacts.create(KIM_LONG_OFFICER)
     notifier.contacts.create({
       name: 'Trực ban Phú Ốc',
       phone: '0905999888',
@@ -100,7 +79,7 @@ describe('end to end over real MQTT and HTTP', () => {
       readiness: async () => ({}),
       routes: withDeps({ alerting, notifier, bus }, alertRoutes, ruleRoutes, subscriptionRoutes, notifyRoutes, eventRoutes),
     })
-    cleanups.push(() => api.close())
+    cleanup(() => api.close())
     await api.listen({ host: '127.0.0.1', port: 0 })
     const base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}/api/v1`
     const officer = (await registry.createToken({ role: 'officer', name: 'Nguyễn Văn An' }, system)).secret
@@ -108,7 +87,7 @@ describe('end to end over real MQTT and HTTP', () => {
 
     // SSE stream as a browser would hold it.
     const sse = new AbortController()
-    cleanups.push(() => sse.abort())
+    cleanup(() => sse.abort())
     const events = await fetch(`${base}/events?readings=true`, { headers: { authorization: `Bearer ${viewer}` }, signal: sse.signal })
     expect(events.status).toBe(200)
     expect(events.headers.get('content-type')).toContain('text/event-stream')
@@ -129,7 +108,7 @@ describe('end to end over real MQTT and HTTP', () => {
       clientId: '',
       reconnectPeriod: 0,
     })
-    cleanups.push(() => integration.endAsync())
+    cleanup(() => integration.endAsync())
     const got: Array<{ topic: string; qos: number; body: Record<string, unknown> }> = []
     integration.on('message', (topic, payload, packet) => got.push({ topic, qos: packet.qos, body: JSON.parse(payload.toString()) }))
     await integration.subscribeAsync('alerts/#', { qos: 1 })
@@ -144,7 +123,7 @@ describe('end to end over real MQTT and HTTP', () => {
       clientId: 'kim-long-01',
       reconnectPeriod: 0,
     })
-    cleanups.push(() => gauge.endAsync())
+    cleanup(() => gauge.endAsync())
     const start = Date.now() - 3 * 3_600_000
     const levels: number[] = []
     for (let v = 0.8; v <= 3.7 + 1e-9; v += 0.1) levels.push(Math.round(v * 100) / 100)

@@ -1,23 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
 import { eventRoutes } from '../../gateway/api/routes/events.ts'
 import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { GatewayBus, gauge, metrics, quietLogger, stations } from './helpers.ts'
 
 describe('GET /api/v1/events', () => {
-  const cleanups: Array<() => unknown> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanup = useCleanups()
 
   it('streams alert changes and coalesced latest readings, refuses no token, and ends streams on shutdown', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const registry = openRegistry(dir.path)
-    cleanups.push(() => registry.close())
+    cleanup(() => registry.close())
     const bus = new GatewayBus()
     const alerting = createAlerting({
       bus,
@@ -27,7 +25,7 @@ describe('GET /api/v1/events', () => {
       stations: stations(),
       rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
     })
-    cleanups.push(() => alerting.close())
+    cleanup(() => alerting.close())
     const api = await buildApi({
       registry,
       metrics: metrics(),

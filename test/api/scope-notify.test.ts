@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream'
 import mqtt from 'mqtt'
-import Value from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway, type RunningGateway } from '../../gateway/app.ts'
-import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
+import type { RunningGateway } from '../../gateway/app.ts'
+import { WATER_LEVEL_RULE } from '../alerts/helpers.ts'
+import { callApi, logIn, startQuietGateway, type CallOptions, type Session } from '../support/gateway-api.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from '../notify/standins.ts'
 
@@ -19,51 +18,22 @@ let gw: RunningGateway
 let prov: StandIns
 let base: string
 
-interface Res {
-  status: number
-  body: any
-}
-async function call(
-  method: string,
-  path: string,
-  opts: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {},
-): Promise<Res> {
-  const headers: Record<string, string> = {}
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`
-  if (opts.cookie) headers.cookie = opts.cookie
-  if (opts.csrf) headers['x-csrf-token'] = opts.csrf
-  if (opts.body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? JSON.parse(text) : undefined }
-}
+const call = (method: string, path: string, opts: CallOptions = {}) => callApi(base, method, path, opts)
 const admin = (method: string, path: string, body?: unknown) =>
   call(method, path, { token: ADMIN, ...(body !== undefined ? { body } : {}) })
-let an: { cookie: string; csrf: string }
+let an: Session
 const ids: Record<string, string> = {}
 const alertIds: Record<string, string> = {}
 
 beforeAll(async () => {
   prov = await startStandIns()
-  const config = Value.Default(ConfigSchema, {
-    server: { dataDir: dir.path, logLevel: 'warn' },
-    http: { host: '127.0.0.1', port: 0 },
-    mqtt: { host: '127.0.0.1', port: 0, wsPort: 0 },
-    auth: { adminToken: ADMIN },
-    vision: { enabled: false },
-    notify: standInConfig(prov),
-  }) as GatewayConfig
-  gw = await startGateway({ config, notice: () => {}, logDestination: new Writable({ write: (_c, _e, cb) => cb() }) })
+  gw = await startQuietGateway(dir.path, ADMIN, { notify: standInConfig(prov) })
   base = `http://127.0.0.1:${gw.ports.http}`
   expect(
     (
       await admin('PUT', '/rules', {
         version: 1,
-        rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }],
+        rules: [WATER_LEVEL_RULE(0)],
       })
     ).status,
   ).toBe(200)
@@ -98,16 +68,7 @@ beforeAll(async () => {
     (await admin('POST', '/users', { name: 'an', role: 'officer', password: PASSWORD, districts: ['Phú Xuân'], stations: ['kim-long'] }))
       .status,
   ).toBe(201)
-  const res = await fetch(`${base}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'an', password: PASSWORD }),
-  })
-  expect(res.status).toBe(200)
-  an = {
-    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] as string,
-    csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
-  }
+  an = await logIn(base, 'an', PASSWORD)
 }, 120_000)
 
 afterAll(async () => {

@@ -1,11 +1,10 @@
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
-import Value from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway, type RunningGateway } from '../../gateway/app.ts'
-import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
+import type { RunningGateway } from '../../gateway/app.ts'
+import { WATER_LEVEL_RULE } from '../alerts/helpers.ts'
+import { callApi, logIn, openEventStream, startQuietGateway, type CallOptions } from '../support/gateway-api.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // A district-scoped officer against the gateway as `iocgw start` wires it (docs/api.md, "Console
@@ -18,41 +17,10 @@ const dir = tempDir('iocgw-scope-')
 let gw: RunningGateway
 let base: string
 
-interface Res {
-  status: number
-  body: any
-}
-async function call(
-  method: string,
-  path: string,
-  opts: { token?: string; cookie?: string; csrf?: string; body?: unknown } = {},
-): Promise<Res> {
-  const headers: Record<string, string> = {}
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`
-  if (opts.cookie) headers.cookie = opts.cookie
-  if (opts.csrf) headers['x-csrf-token'] = opts.csrf
-  if (opts.body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? JSON.parse(text) : undefined }
-}
+const call = (method: string, path: string, opts: CallOptions = {}) => callApi(base, method, path, opts)
 const admin = (method: string, path: string, body?: unknown) =>
   call(method, path, { token: ADMIN, ...(body !== undefined ? { body } : {}) })
-
-async function loginAs(username: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await fetch(`${base}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  })
-  expect(res.status).toBe(200)
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string
-  return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken }
-}
+const loginAs = (username: string) => logIn(base, username, PASSWORD)
 
 const DEVICES = [
   { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long', district: 'Phú Xuân' },
@@ -63,20 +31,13 @@ const DEVICES = [
 const alertIds: Record<string, string> = {}
 
 beforeAll(async () => {
-  const config = Value.Default(ConfigSchema, {
-    server: { dataDir: dir.path, logLevel: 'warn' },
-    http: { host: '127.0.0.1', port: 0 },
-    mqtt: { host: '127.0.0.1', port: 0, wsPort: 0 },
-    auth: { adminToken: ADMIN },
-    vision: { enabled: false },
-  }) as GatewayConfig
-  gw = await startGateway({ config, notice: () => {}, logDestination: new Writable({ write: (_c, _e, cb) => cb() }) })
+  gw = await startQuietGateway(dir.path, ADMIN)
   base = `http://127.0.0.1:${gw.ports.http}`
   expect(
     (
       await admin('PUT', '/rules', {
         version: 1,
-        rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0 }],
+        rules: [WATER_LEVEL_RULE(0)],
       })
     ).status,
   ).toBe(200)
@@ -170,28 +131,15 @@ describe('a district-scoped officer', () => {
   })
   it("receives only its district's alert changes on the event stream (cookie session)", async () => {
     const an = await loginAs('an')
-    const ac = new AbortController()
-    const res = await fetch(`${base}/api/v1/events?readings=false`, { headers: { cookie: an.cookie }, signal: ac.signal })
-    expect(res.status).toBe(200)
-    let text = ''
-    const reader = res.body!.getReader()
-    const reading = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
-        if (done) return
-        text += Buffer.from(value!).toString('utf8')
-      }
-    })()
-    await waitFor(() => text.includes(': connected'), 10_000)
+    const stream = await openEventStream(base, '?readings=false', { cookie: an.cookie })
     // The other district's change first: had it been sent, it would arrive before the own one.
     expect((await admin('POST', `/alerts/${alertIds['phu-oc']}/ack`, {})).status).toBe(200)
     expect((await admin('POST', `/alerts/${alertIds['kim-long']}/resolve`, {})).status).toBe(200)
-    await waitFor(() => text.includes(alertIds['kim-long']!), 10_000)
-    ac.abort()
-    await reading
-    expect(text).toContain('event: alert')
-    expect(text).not.toContain(alertIds['phu-oc']!)
-    expect(text).not.toContain('phu-oc')
+    await waitFor(() => stream.text().includes(alertIds['kim-long']!), 10_000)
+    await stream.close()
+    expect(stream.text()).toContain('event: alert')
+    expect(stream.text()).not.toContain(alertIds['phu-oc']!)
+    expect(stream.text()).not.toContain('phu-oc')
   })
 })
 
@@ -239,13 +187,7 @@ describe('the users API (admin)', () => {
 
     expect((await admin('POST', '/users/an/password', { password: 'mật khẩu mới của An' })).status).toBe(204)
     expect((await call('GET', '/devices', again)).status).toBe(401)
-    const relog = await fetch(`${base}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'an', password: 'mật khẩu mới của An' }),
-    })
-    expect(relog.status).toBe(200)
-    const cookie = (relog.headers.get('set-cookie') ?? '').split(';')[0] as string
+    const { cookie } = await logIn(base, 'an', 'mật khẩu mới của An')
 
     const off = await admin('PATCH', '/users/an', { disabled: true })
     expect(off.body.disabled).toBe(true)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { routeCatalog, type RouteInfo } from '../../gateway/api/server.ts'
 import { ROLES, type Role } from '../../gateway/registry/types.ts'
-import { login, makeApi, type TestApi, type TestSession } from './support.ts'
+import { login, makeApi, statusOf, type TestApi, type TestSession } from './support.ts'
 
 // The role matrix of role-matrix.test.ts with console sessions instead of tokens (docs/api.md:
 // "every route takes either, with the same table"), and CSRF refusal on every state-changing route.
@@ -22,19 +22,7 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-const sampleUrl = (route: RouteInfo) => route.url.replace(/:([A-Za-z0-9_]+)/g, 'abc-123').replace(/\*$/, 'index.html')
-
-async function status(route: RouteInfo, headers: Record<string, string>): Promise<number> {
-  const res = await api.app.inject({
-    method: route.method as 'GET',
-    url: sampleUrl(route),
-    headers,
-    ...(route.hasBody ? { payload: {} } : {}),
-    payloadAsStream: true,
-  })
-  res.stream().destroy()
-  return res.statusCode
-}
+const status = (route: RouteInfo, headers: Record<string, string>) => statusOf(api.app, route, headers)
 
 describe('role matrix with console sessions', () => {
   it('answers every route × role as the route declares', async () => {

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { selfSignedCert } from '../support/certs.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
 import { bearer, login, makeApi, type TestApi } from './support.ts'
 
@@ -287,29 +287,7 @@ const hasOpenssl = requireCommand('openssl')
 describe.runIf(hasOpenssl)('over HTTPS', () => {
   it('marks the session cookie Secure', async () => {
     const dir = tempDir()
-    const cert = join(dir.path, 'cert.pem')
-    const key = join(dir.path, 'key.pem')
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    )
+    const { cert, key } = selfSignedCert(dir.path)
     const tls = await makeApi({ allRoutes: false, fastify: { https: { cert: readFileSync(cert), key: readFileSync(key) } } as never })
     try {
       await tls.registry.users.createUser({ name: 'lan', role: 'viewer', password: PASSWORD }, SYSTEM)

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { deviceRoutes } from '../../gateway/api/routes/devices.ts'
 import { tokenRoutes } from '../../gateway/api/routes/tokens.ts'
-import { buildApi, type ReadinessCheck } from '../../gateway/api/server.ts'
+import { buildApi, type ReadinessCheck, type RouteInfo } from '../../gateway/api/server.ts'
 import { withDeps, type ApiApp, type RoutePlugin } from '../../gateway/api/types.ts'
 
 /** A route file found by name: what it needs is given by a proxy that names any missing dependency. */
@@ -155,6 +155,25 @@ export async function makeApi(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** The route's path with a well-formed id for any param, so an allowed call passes validation as far as it can. */
+export const sampleUrl = (route: RouteInfo): string => route.url.replace(/:([A-Za-z0-9_]+)/g, 'abc-123').replace(/\*$/, 'index.html')
+
+/**
+ * The status `app` answers to one call of `route` with `headers` (an empty JSON body where the
+ * route takes one). Streams (SSE) never end: only the status line matters, so the body is dropped.
+ */
+export async function statusOf(app: ApiApp, route: RouteInfo, headers: Record<string, string>): Promise<number> {
+  const res = await app.inject({
+    method: route.method as 'GET',
+    url: sampleUrl(route),
+    headers,
+    ...(route.hasBody ? { payload: {} } : {}),
+    payloadAsStream: true,
+  })
+  res.stream().destroy()
+  return res.statusCode
+}
 
 /** A console session: the cookie to send back and the CSRF token for state-changing requests. */
 export interface TestSession {

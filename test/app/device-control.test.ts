@@ -1,5 +1,6 @@
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { requestAs } from '../support/gateway-api.ts'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
@@ -8,14 +9,7 @@ const ADMIN = 'device-control-admin-token-0123'
 describe('gateway to device: config (retained) and commands with their answers', () => {
   const dir = tempDir()
   let gw: GatewayProcess
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) => requestAs(gw.apiUrl, ADMIN, method, path, body)
 
   beforeAll(async () => {
     gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: ADMIN } })
@@ -31,7 +25,7 @@ describe('gateway to device: config (retained) and commands with their answers',
     const creds = made.body.credentials as { username: string; password: string }
 
     const cfg = await api('PUT', '/api/v1/devices/ctl-gauge-01/config', { interval_s: 15 })
-    expect(cfg).toEqual({ status: 200, body: { interval_s: 15 } })
+    expect([cfg.status, cfg.body]).toEqual([200, { interval_s: 15 }])
 
     const device = await mqtt.connectAsync(gw.mqttUrl, {
       username: creds.username,

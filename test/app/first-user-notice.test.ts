@@ -1,8 +1,6 @@
-import { Writable } from 'node:stream'
-import Value from 'typebox/value'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startGateway } from '../../gateway/app.ts'
-import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
+import { quietLog, testGatewayConfig } from '../support/gateway-api.ts'
 import { tempDir } from '../support/services.ts'
 
 // docs/operations.md, "First start": with no user account the gateway says, once it is up, how to
@@ -13,14 +11,8 @@ afterAll(() => dir.remove())
 
 async function start(): Promise<{ notices: string[]; close: () => Promise<void> }> {
   const notices: string[] = []
-  const config = Value.Default(ConfigSchema, {
-    server: { dataDir: dir.path, logLevel: 'warn' },
-    http: { host: '127.0.0.1', port: 0 },
-    mqtt: { host: '127.0.0.1', port: 0, wsPort: 0 },
-    auth: { adminToken: 'first-user-admin-token-0123456789' },
-    vision: { enabled: false },
-  }) as GatewayConfig
-  const gw = await startGateway({ config, notice: (t) => notices.push(t), logDestination: new Writable({ write: (_c, _e, cb) => cb() }) })
+  const config = testGatewayConfig(dir.path, 'first-user-admin-token-0123456789')
+  const gw = await startGateway({ config, notice: (t) => notices.push(t), logDestination: quietLog() })
   return { notices, close: () => gw.close() }
 }
 

@@ -1,21 +1,19 @@
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { spawnGateway, stopGateway } from '../support/gateway-process.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 describe('iocgw start (a real process, as on a fresh clone)', () => {
-  const cleanups: Array<() => Promise<unknown> | void> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanup = useCleanups()
 
   it('comes up with embedded defaults, says where it listens, prints the bootstrap token once', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const gw = await spawnGateway({ dataDir: dir.path })
-    cleanups.push(() => stopGateway(gw))
+    cleanup(() => stopGateway(gw))
     const out = gw.output()
     expect(out).toContain(`http://127.0.0.1:${gw.ports.http}/api/v1`)
     expect(out).toContain(`mqtt://127.0.0.1:${gw.ports.mqtt}`)
@@ -40,7 +38,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
     // SIGTERM stops it cleanly; a second start on the same data neither prints nor needs a new token.
     expect(await stopGateway(gw)).toBe(0)
     const again = await spawnGateway({ dataDir: dir.path })
-    cleanups.push(() => stopGateway(again))
+    cleanup(() => stopGateway(again))
     expect(again.output()).not.toContain('Bootstrap admin token')
     const still = await fetch(`${again.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
     expect(still.status).toBe(200)
@@ -49,10 +47,10 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
 
   it('uses IOC_ADMIN_TOKEN as the bootstrap token and never prints it', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const secret = 'configured-admin-token-0123456789'
     const gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: secret, IOC_LOG_LEVEL: 'debug' } })
-    cleanups.push(() => stopGateway(gw))
+    cleanup(() => stopGateway(gw))
     const res = await fetch(`${gw.apiUrl}/api/v1/tokens`, { headers: { authorization: `Bearer ${secret}` } })
     expect(res.status).toBe(200)
     expect(gw.output()).not.toContain(secret)
@@ -61,10 +59,10 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
 
   it('a port already in use gives one clear line and exit code 1, and keeps the bootstrap token for the next start', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const blocker = createServer()
     await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', r))
-    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())))
+    cleanup(() => new Promise<void>((r) => blocker.close(() => r())))
     const port = (blocker.address() as { port: number }).port
     const gw = await spawnGateway({ dataDir: dir.path, ports: { http: port }, waitReady: false })
     expect(await gw.exited).toBe(1)
@@ -79,7 +77,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
 
     // The next start on the same data directory prints the token, and it works.
     const next = await spawnGateway({ dataDir: dir.path })
-    cleanups.push(() => stopGateway(next))
+    cleanup(() => stopGateway(next))
     const token = /Bootstrap admin token[^:]*: (\S+)/.exec(next.output())?.[1]
     expect(token).toMatch(/^iocgw_/)
     const res = await fetch(`${next.apiUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })
@@ -88,7 +86,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
 
   it('a bad stations file stops start-up without printing a bootstrap token', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const stations = join(dir.path, 'stations.yaml')
     writeFileSync(stations, 'stations: [ {id: 1\n')
     const config = join(dir.path, 'gateway.yaml')
@@ -101,7 +99,7 @@ describe('iocgw start (a real process, as on a fresh clone)', () => {
 
   it('a bad configuration value stops start-up with one line naming the key', async () => {
     const dir = tempDir()
-    cleanups.push(dir.remove)
+    cleanup(dir.remove)
     const gw = await spawnGateway({ dataDir: dir.path, env: { IOC_MQTT_PORT: 'eighty' }, waitReady: false })
     expect(await gw.exited).toBe(1)
     expect(gw.output().trim()).toMatch(/^[^\n]*mqtt\.port[^\n]*eighty[^\n]*$/)

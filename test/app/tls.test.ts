@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { afterAll, describe, expect, it } from 'vitest'
+import { selfSignedCert } from '../support/certs.ts'
 import { spawnGateway, stopGateway } from '../support/gateway-process.ts'
 import { freePort, requireCommand, tempDir } from '../support/services.ts'
 
@@ -26,29 +26,7 @@ describe.runIf(hasOpenssl)('TLS for MQTT (8883) and HTTPS, switched on by a cert
   afterAll(() => dir.remove())
 
   it('serves the API over HTTPS and devices over MQTT/TLS', async () => {
-    const cert = join(dir.path, 'cert.pem')
-    const key = join(dir.path, 'key.pem')
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    )
+    const { cert, key } = selfSignedCert(dir.path)
     const tlsPort = await freePort()
     const configFile = join(dir.path, 'gateway.yaml')
     writeFileSync(

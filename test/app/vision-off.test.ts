@@ -1,6 +1,6 @@
-import mqtt from 'mqtt'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectDevice, requestAs } from '../support/gateway-api.ts'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
@@ -14,15 +14,7 @@ describe('the gateway without model files: vision off, everything else ready', (
   const dir = tempDir()
   const empty = tempDir('iocgw-no-models-')
   let gw: GatewayProcess
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, text, json: () => JSON.parse(text) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) => requestAs(gw.apiUrl, ADMIN, method, path, body)
 
   beforeAll(async () => {
     gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: ADMIN, IOC_MODELS_DIR: empty.path, IOC_MODELS_FALLBACKS: '0' } })
@@ -53,16 +45,11 @@ describe('the gateway without model files: vision off, everything else ready', (
   it('acknowledges frames, counts each as not analysed (vision_off), and says which camera sends them', async () => {
     const made = await api('POST', '/api/v1/devices', { id: 'cam-off-01', kind: 'camera', name: 'Cầu Trường Tiền', station: 'kim-long' })
     expect(made.status).toBe(201)
-    const creds = made.json().credentials as { username: string; password: string }
+    const creds = made.body.credentials as { username: string; password: string }
     const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 90, g: 90, b: 90 } } })
       .jpeg()
       .toBuffer()
-    const cam = await mqtt.connectAsync(gw.mqttUrl, {
-      username: creds.username,
-      password: creds.password,
-      clientId: creds.username,
-      reconnectPeriod: 0,
-    })
+    const cam = await connectDevice(gw.mqttUrl, creds)
     try {
       // QoS 1: the PUBACK comes back (a camera is never held up), twice.
       await cam.publishAsync('devices/cam-off-01/frames', jpeg, { qos: 1 })
@@ -92,7 +79,7 @@ describe('the gateway without model files: vision off, everything else ready', (
     for (const path of ['/api/v1/cameras/cam-off-01/snapshot', '/api/v1/cameras/cam-off-01/detections']) {
       const res = await api('GET', path)
       expect(res.status, path).toBe(503)
-      expect(res.json(), path).toEqual({
+      expect(res.body, path).toEqual({
         statusCode: 503,
         error: 'Service Unavailable',
         message: expect.stringMatching(/^vision off: .*run `iocgw models fetch`/),

@@ -1,8 +1,9 @@
 // Debian's mosquitto_pub and mosquitto_sub (an independent MQTT implementation) against the broker.
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DevicePublish } from '../../gateway/broker/index.ts'
+import { mosquittoArgs, runMosquitto, type ClientRun } from '../support/mosquitto-clients.ts'
 import { samplePath } from '../support/samples.ts'
 import { requireCommand, waitFor } from '../support/services.ts'
 import { actor, startBroker, type Harness } from './harness.ts'
@@ -13,38 +14,10 @@ const FRAME = samplePath('coco_000000001532.jpg')
 let h: Harness
 const frames: DevicePublish[] = []
 
-interface Run {
-  code: number | null
-  out: string
-}
+const login = (user: string, pass: string) => ({ port: h.ports.mqtt, user, pass })
 
-function run(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 15_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0
-      resolve({ code: typeof code === 'number' ? code : 1, out: `${stdout}${stderr}` })
-    })
-  })
-}
-
-function pub(user: string, pass: string, topic: string, extra: string[] = ['-m', '{"values":{"water_level":1.1}}']): Promise<Run> {
-  return run('mosquitto_pub', [
-    '-V',
-    'mqttv311',
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(h.ports.mqtt),
-    '-u',
-    user,
-    '-P',
-    pass,
-    '-q',
-    '1',
-    '-t',
-    topic,
-    ...extra,
-  ])
+function pub(user: string, pass: string, topic: string, extra: string[] = ['-m', '{"values":{"water_level":1.1}}']): Promise<ClientRun> {
+  return runMosquitto('mosquitto_pub', mosquittoArgs(login(user, pass), topic, '-q', '1', ...extra))
 }
 
 beforeAll(async () => {
@@ -96,44 +69,12 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('subscribes to its own config; a wildcard subscription is denied', async () => {
     const secret = await h.addDevice('mosq-sub-01')
     await h.broker.publish('devices/mosq-sub-01/config', '{"interval_s":30}', { qos: 1, retain: true })
-    const own = await run('mosquitto_sub', [
-      '-V',
-      'mqttv311',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(h.ports.mqtt),
-      '-u',
-      'mosq-sub-01',
-      '-P',
-      secret,
-      '-t',
-      'devices/mosq-sub-01/config',
-      '-C',
-      '1',
-      '-W',
-      '10',
-    ])
+    const own = await runMosquitto(
+      'mosquitto_sub',
+      mosquittoArgs(login('mosq-sub-01', secret), 'devices/mosq-sub-01/config', '-C', '1', '-W', '10'),
+    )
     expect(own).toEqual({ code: 0, out: '{"interval_s":30}\n' })
-    const all = await run('mosquitto_sub', [
-      '-d',
-      '-V',
-      'mqttv311',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(h.ports.mqtt),
-      '-u',
-      'mosq-sub-01',
-      '-P',
-      secret,
-      '-t',
-      '#',
-      '-C',
-      '1',
-      '-W',
-      '5',
-    ])
+    const all = await runMosquitto('mosquitto_sub', mosquittoArgs(login('mosq-sub-01', secret), '#', '-d', '-C', '1', '-W', '5'))
     // SUBACK return code 0x80 (clause 3.9.3); mosquitto_sub then gives up.
     expect(all.out).toContain('Subscribed (mid: 1): 128')
     expect(all.out).toMatch(/All subscription requests were denied/)
@@ -143,25 +84,7 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('an integration token reads telemetry that mosquitto_pub sends', async () => {
     const token = await h.addToken('viewer')
     const secret = await h.addDevice('mosq-int-01')
-    const sub = spawn('mosquitto_sub', [
-      '-V',
-      'mqttv311',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(h.ports.mqtt),
-      '-u',
-      'token',
-      '-P',
-      token,
-      '-t',
-      'devices/+/telemetry',
-      '-v',
-      '-C',
-      '1',
-      '-W',
-      '15',
-    ])
+    const sub = spawn('mosquitto_sub', mosquittoArgs(login('token', token), 'devices/+/telemetry', '-v', '-C', '1', '-W', '15'))
     let out = ''
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()))
     const done = new Promise<number | null>((r) => sub.on('exit', (c) => r(c)))
@@ -178,23 +101,7 @@ describe.skipIf(!HAVE)('mosquitto_pub / mosquitto_sub', () => {
   it('rotate-secret closes an open mosquitto_sub session and its old secret stops working', async () => {
     const old = await h.addDevice('mosq-rot-01')
     // stdbuf: mosquitto_sub's -d lines go to a pipe, line by line.
-    const sub = spawn('stdbuf', [
-      '-oL',
-      'mosquitto_sub',
-      '-V',
-      'mqttv311',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(h.ports.mqtt),
-      '-u',
-      'mosq-rot-01',
-      '-P',
-      old,
-      '-t',
-      'devices/mosq-rot-01/cmd',
-      '-d',
-    ])
+    const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...mosquittoArgs(login('mosq-rot-01', old), 'devices/mosq-rot-01/cmd', '-d')])
     let out = ''
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()))
     sub.stderr.on('data', (d: Buffer) => (out += d.toString()))

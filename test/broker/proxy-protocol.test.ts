@@ -6,7 +6,8 @@ import { V2ProxyProtocol, IPv4ProxyAddress, IPv4Address, Command, TransportProto
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memoryAuthFailureLimiter } from '../../gateway/security/auth-failures.ts'
 import { startHaproxy, tcpFrontend, type RunningHaproxy } from '../support/haproxy.ts'
-import { mqttConnect, selfSignedCert } from '../support/proxied-client.ts'
+import { selfSignedCert } from '../support/certs.ts'
+import { mqttConnect } from '../support/proxied-client.ts'
 import { freePort, requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { startBroker, type Harness } from './harness.ts'
 

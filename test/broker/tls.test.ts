@@ -1,5 +1,4 @@
 // MQTT over TLS when a certificate and key are configured.
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -8,6 +7,7 @@ import { createBroker } from '../../gateway/broker/index.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import { selfSignedCert } from '../support/certs.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
 import { actor } from './harness.ts'
 
@@ -17,31 +17,7 @@ afterAll(() => dir.remove())
 
 describe.skipIf(!HAVE)('MQTT over TLS', () => {
   it('accepts a device with credentials over TLS and refuses a wrong secret there', async () => {
-    const cert = join(dir.path, 'cert.pem')
-    const key = join(dir.path, 'key.pem')
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    )
+    const { cert, key } = selfSignedCert(dir.path)
     const registry = openRegistry(join(dir.path, 'data'))
     const broker = await createBroker({
       registry,

@@ -1,13 +1,11 @@
-import { execFile, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runIocgw } from '../support/cli.ts'
+import { BIN, ROOT } from '../support/gateway-process.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
 import { makeApi, type TestApi } from '../api/support.ts'
 
 // The real bin, as a user runs it, against a real API on a socket.
-
-const BIN = fileURLToPath(new URL('../../gateway/cli/iocgw.js', import.meta.url))
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 let api: TestApi
 let url: string
@@ -18,30 +16,8 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 // Asynchronous on purpose: the API under test runs in this process and must keep answering.
-function iocgw(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: url, ...env },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const iocgw = (args: string[], env: Record<string, string | undefined> = {}) => runIocgw(args, { IOC_API_URL: url, ...env })
 const as = (role: keyof TestApi['tokens']) => ({ IOC_TOKEN: api.tokens[role] })
 
 /** Column start offsets of a table header, by code points. */

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BIN, ROOT, spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { runIocgw } from '../support/cli.ts'
+import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // Refused messages as an operator meets them, on the real `iocgw start` process: acknowledged to
@@ -11,25 +11,7 @@ import { tempDir, waitFor } from '../support/services.ts'
 const ADMIN = 'rejects-e2e-admin-token-0123456789'
 const SECRET_IN_PAYLOAD = 'pw-Zq81-never-logged'
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function iocgw(gw: GatewayProcess, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const iocgw = (gw: GatewayProcess, args: string[]) => runIocgw(args, { IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN })
 
 describe('iocgw device rejects and the refusal warning, on a running gateway', () => {
   const dir = tempDir('iocgw-rejects-e2e-')

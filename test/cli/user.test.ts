@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { login, makeApi, type TestApi } from '../api/support.ts'
+import { runIocgw } from '../support/cli.ts'
 
 // `iocgw user` (docs/cli.md) as a user runs it: the real bin against a real API on a socket, the
 // password on stdin as a script would give it.
 
-const BIN = fileURLToPath(new URL('../../gateway/cli/iocgw.js', import.meta.url))
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PASSWORD = 'Thuận Hóa 2026 trực'
 
 let api: TestApi
@@ -18,25 +15,7 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-function iocgw(args: string[], stdin = '', token = api.tokens.admin): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: url, IOC_TOKEN: token },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
-}
+const iocgw = (args: string[], stdin = '', token = api.tokens.admin) => runIocgw(args, { IOC_API_URL: url, IOC_TOKEN: token }, stdin)
 
 describe('iocgw user', () => {
   it('adds a scoped user whose password works, lists it, changes its password and disables it', async () => {

@@ -1,33 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../../gateway/config/load.ts'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../gateway/config/load.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import { targetLayouts } from '../../gateway/store/influx/targets.ts'
 import { StoreError } from '../../gateway/store/types.ts'
-import { tempDir } from '../support/services.ts'
+import { configDir, errorOf, yamlFile } from './support.ts'
 
 // influx.urls (several InfluxDB servers, docs/operations.md "InfluxDB pair"): exactly one of
 // influx.url and influx.urls, each URL naming a database, and a clear error otherwise.
-
-const dir = tempDir()
-afterAll(() => dir.remove())
-function yamlFile(text: string): string {
-  const f = join(dir.path, `c${Math.random().toString(36).slice(2)}.yaml`)
-  writeFileSync(f, text)
-  return f
-}
-function errorOf(fn: () => unknown, type: new (...args: never[]) => Error = ConfigError): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(type)
-    return (err as Error).message
-  }
-  throw new Error(`expected a ${type.name}`)
-}
 
 describe('influx.urls', () => {
   it('takes a list of servers', () => {
@@ -61,25 +44,29 @@ describe('influx.urls', () => {
       /^config: influx\.urls: must not have duplicate items/,
     )
     // The same database written two ways is caught when the store opens.
-    expect(errorOf(() => targetLayouts(['http://a/ioc', 'http://a:8086/ioc/'], dir.path), StoreError)).toBe(
+    expect(errorOf(() => targetLayouts(['http://a/ioc', 'http://a:8086/ioc/'], configDir), StoreError)).toBe(
       'influx.urls[1] names the same database as influx.urls[0] (a:8086/ioc)',
     )
   })
 
   it('keeps the single-server journal layout for one URL, one folder per server for several', () => {
-    const one = targetLayouts(['http://user:pw@a:8086/ioc'], join(dir.path, 'one'))
+    const one = targetLayouts(['http://user:pw@a:8086/ioc'], join(configDir, 'one'))
     expect(one).toMatchObject([
-      { name: 'a:8086/ioc', spoolDir: join(dir.path, 'one', 'influx-spool'), spillDir: join(dir.path, 'one', 'influx-spill') },
+      { name: 'a:8086/ioc', spoolDir: join(configDir, 'one', 'influx-spool'), spillDir: join(configDir, 'one', 'influx-spill') },
     ])
-    const two = targetLayouts(['http://a:8086/ioc', 'https://b/ioc'], join(dir.path, 'two'))
+    const two = targetLayouts(['http://a:8086/ioc', 'https://b/ioc'], join(configDir, 'two'))
     expect(two.map((t) => [t.name, t.spoolDir, t.lateFile])).toEqual([
-      ['a:8086/ioc', join(dir.path, 'two', 'influx-spool', 'a_8086_ioc'), join(dir.path, 'two', 'influx-late-rollups', 'a_8086_ioc.jsonl')],
-      ['b:443/ioc', join(dir.path, 'two', 'influx-spool', 'b_443_ioc'), join(dir.path, 'two', 'influx-late-rollups', 'b_443_ioc.jsonl')],
+      [
+        'a:8086/ioc',
+        join(configDir, 'two', 'influx-spool', 'a_8086_ioc'),
+        join(configDir, 'two', 'influx-late-rollups', 'a_8086_ioc.jsonl'),
+      ],
+      ['b:443/ioc', join(configDir, 'two', 'influx-spool', 'b_443_ioc'), join(configDir, 'two', 'influx-late-rollups', 'b_443_ioc.jsonl')],
     ])
   })
 
   it('refuses to start past points left undelivered in the other layout, saying where', async () => {
-    const data = join(dir.path, 'stranded')
+    const data = join(configDir, 'stranded')
     mkdirSync(join(data, 'influx-spool'), { recursive: true })
     writeFileSync(join(data, 'influx-spool', '0000000000000001.seg'), Buffer.alloc(40, 1))
     const open = InfluxTimeSeriesStore.open({

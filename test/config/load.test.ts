@@ -1,26 +1,8 @@
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../../gateway/config/load.ts'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../gateway/config/load.ts'
 import { ROOT } from '../support/gateway-process.ts'
-import { tempDir } from '../support/services.ts'
-
-const dir = tempDir()
-afterAll(() => dir.remove())
-function yamlFile(text: string): string {
-  const f = join(dir.path, `c${Math.random().toString(36).slice(2)}.yaml`)
-  writeFileSync(f, text)
-  return f
-}
-function errorOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError)
-    return (err as Error).message
-  }
-  throw new Error('expected a ConfigError')
-}
+import { configDir, errorOf, yamlFile } from './support.ts'
 
 describe('configuration', () => {
   it('defaults < file < environment < flags', () => {
@@ -90,7 +72,7 @@ describe('configuration', () => {
       /^config: server\.logLevel: must be one of fatal, error, warn, info, debug, trace, silent/,
     )
     expect(errorOf(() => loadConfig({ file: yamlFile('http: [1, 2\n'), env: {} }))).toMatch(/is not valid YAML/)
-    expect(errorOf(() => loadConfig({ file: join(dir.path, 'missing.yaml'), env: {} }))).toMatch(/cannot read .*missing\.yaml: ENOENT/)
+    expect(errorOf(() => loadConfig({ file: join(configDir, 'missing.yaml'), env: {} }))).toMatch(/cannot read .*missing\.yaml: ENOENT/)
     for (const msg of [errorOf(() => loadConfig({ file: yamlFile('- 1\n'), env: {} }))]) expect(msg.split('\n')).toHaveLength(1)
   })
 })

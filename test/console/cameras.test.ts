@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectNewDevice } from '../support/gateway-api.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { sample } from '../support/samples.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
@@ -84,20 +85,7 @@ beforeAll(async () => {
   dir = tempDir('iocgw-console-cam-')
   gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
-    id: CAM,
-    kind: 'camera',
-    name: 'Cầu Trường Tiền',
-    district: 'Phú Xuân',
-  })
-  expect(dev.status).toBe(201)
-  // The broker accepts a device only under its own id as client id.
-  camera = await mqtt.connectAsync(gw.mqttUrl, {
-    clientId: CAM,
-    username: dev.body.credentials.username,
-    password: dev.body.credentials.password,
-    reconnectPeriod: 0,
-  })
+  camera = await connectNewDevice(gw, ADMIN, { id: CAM, kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' })
   browser = await launchChromium()
 }, 180_000)
 

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { logIn, openEventStream, type EventStream, connectNewDevice } from '../support/gateway-api.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import type { FrameEvent } from '../../gateway/console/web/src/frames.ts'
 import { sample } from '../support/samples.ts'
@@ -31,48 +32,21 @@ let shot = 0
 
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
-/** An open event stream whose text so far can be read, and its detection events parsed. */
-interface Stream {
-  text(): string
-  frames(): FrameEvent[]
-  close(): Promise<void>
-}
-
-async function openStream(query: string, headers: Record<string, string>): Promise<Stream> {
-  const ac = new AbortController()
-  const res = await fetch(`${gw.apiUrl}/api/v1/events${query}`, { headers, signal: ac.signal })
-  expect(res.status).toBe(200)
-  let text = ''
-  const reader = res.body!.getReader()
-  const reading = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
-      if (done) return
-      text += Buffer.from(value!).toString('utf8')
-    }
-  })()
-  await waitFor(() => text.includes(': connected'), 10_000)
-  return {
-    text: () => text,
-    frames: () =>
-      text
-        .split('\n\n')
-        .filter((b) => b.includes('event: detection'))
-        .map(
-          (b) =>
-            JSON.parse(
-              b
-                .split('\n')
-                .find((l) => l.startsWith('data: '))!
-                .slice(6),
-            ) as FrameEvent,
-        ),
-    close: async () => {
-      ac.abort()
-      await reading
-    },
-  }
-}
+/** The detection events (docs/api.md, `event: detection`) a stream has delivered so far. */
+const framesOf = (stream: EventStream): FrameEvent[] =>
+  stream
+    .text()
+    .split('\n\n')
+    .filter((b) => b.includes('event: detection'))
+    .map(
+      (b) =>
+        JSON.parse(
+          b
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ) as FrameEvent,
+    )
 
 /** Publishes the next photo as a frame of `camera` captured at `ts` (docs/mqtt.md, frames). */
 async function publishFrame(camera: string, ts: number): Promise<void> {
@@ -90,22 +64,7 @@ beforeAll(async () => {
     [CAM, 'Cầu Trường Tiền', 'Phú Xuân'],
     [OTHER, 'Ngã ba Phong Điền', 'Phong Điền'],
   ] as const) {
-    const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
-      id,
-      kind: 'camera',
-      name,
-      district,
-    })
-    expect(dev.status).toBe(201)
-    cameras.set(
-      id,
-      await mqtt.connectAsync(gw.mqttUrl, {
-        clientId: id,
-        username: dev.body.credentials.username,
-        password: dev.body.credentials.password,
-        reconnectPeriod: 0,
-      }),
-    )
+    cameras.set(id, await connectNewDevice(gw, ADMIN, { id, kind: 'camera', name, district }))
   }
   browser = await launchChromium()
 }, 180_000)
@@ -119,24 +78,18 @@ afterAll(async () => {
 
 describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
   it('delivers event: detection for a real frame, scoped to the districts, and not with ?detections=false', async () => {
-    const login = await fetch(`${gw.apiUrl}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: AN.name, password: AN.password }),
-    })
-    expect(login.status).toBe(200)
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!
-    const an = await openStream('?readings=false', { cookie })
-    const all = await openStream('', { authorization: `Bearer ${ADMIN}` })
-    const none = await openStream('?detections=false', { authorization: `Bearer ${ADMIN}` })
+    const { cookie } = await logIn(gw.apiUrl, AN.name, AN.password)
+    const an = await openEventStream(gw.apiUrl, '?readings=false', { cookie })
+    const all = await openEventStream(gw.apiUrl, '', { authorization: `Bearer ${ADMIN}` })
+    const none = await openEventStream(gw.apiUrl, '?detections=false', { authorization: `Bearer ${ADMIN}` })
 
     const t = Date.now() - 60_000
     await publishFrame(OTHER, t)
     await publishFrame(CAM, t + 1000)
-    await waitFor(() => all.frames().some((f) => f.camera === CAM) && all.frames().some((f) => f.camera === OTHER), 120_000, 250)
-    await waitFor(() => an.frames().some((f) => f.camera === CAM), 10_000, 100)
+    await waitFor(() => framesOf(all).some((f) => f.camera === CAM) && framesOf(all).some((f) => f.camera === OTHER), 120_000, 250)
+    await waitFor(() => framesOf(an).some((f) => f.camera === CAM), 10_000, 100)
 
-    const ev = an.frames().find((f) => f.camera === CAM)!
+    const ev = framesOf(an).find((f) => f.camera === CAM)!
     expect(ev.ts).toBe(new Date(t + 1000).toISOString())
     expect(ev.district).toBe('Phú Xuân')
     expect(ev.zones.map((z) => z.zone)).toEqual(['all'])
@@ -151,12 +104,12 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
     expect(ev.boxes).toBeGreaterThan(0)
 
     // The other district's camera reached the unscoped stream, so it was sent before: not to an.
-    expect(an.frames().some((f) => f.camera === OTHER)).toBe(false)
+    expect(framesOf(an).some((f) => f.camera === OTHER)).toBe(false)
     expect(an.text()).not.toContain(OTHER)
     // A client that opted out got none, over the same time.
     expect(none.text()).not.toContain('event: detection')
     // At most one event per camera per flush: one frame each here.
-    expect(all.frames().filter((f) => f.camera === CAM)).toHaveLength(1)
+    expect(framesOf(all).filter((f) => f.camera === CAM)).toHaveLength(1)
     await Promise.all([an.close(), all.close(), none.close()])
   }, 240_000)
 

@@ -6,6 +6,7 @@ import type { Browser, Page } from 'playwright-core'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
+import { connectNewDevice } from '../support/gateway-api.ts'
 import { ROOT, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { freePort, requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
@@ -38,14 +39,7 @@ const overflow = (page: Page) =>
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)|404 \(Not Found\)/.test(p))
 
 async function device(id: string, kind: string, name: string, extra: Record<string, unknown>): Promise<mqtt.MqttClient> {
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', { id, kind, name, ...extra })
-  expect(dev.status).toBe(201)
-  const c = await mqtt.connectAsync(gw.mqttUrl, {
-    clientId: id,
-    username: dev.body.credentials.username,
-    password: dev.body.credentials.password,
-    reconnectPeriod: 0,
-  })
+  const c = await connectNewDevice(gw, ADMIN, { id, kind, name, ...extra })
   clients.push(c)
   return c
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectNewDevice, holdValues } from '../support/gateway-api.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir } from '../support/services.ts'
 import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
@@ -26,34 +27,9 @@ const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, 
 
 /** Registers a gauge and connects it over MQTT with the credentials the API handed out. */
 async function gauge(id: string, name: string, station: string, district: string): Promise<mqtt.MqttClient> {
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
-    id,
-    kind: 'water_level',
-    name,
-    station,
-    district,
-  })
-  expect(dev.status).toBe(201)
-  const client = await mqtt.connectAsync(gw.mqttUrl, {
-    clientId: id,
-    username: dev.body.credentials.username,
-    password: dev.body.credentials.password,
-    reconnectPeriod: 0,
-  })
+  const client = await connectNewDevice(gw, ADMIN, { id, kind: 'water_level', name, station, district })
   gauges.push(client)
   return client
-}
-
-/**
- * A level held for the rule's min_duration_s (300 s, config/rules.yaml) in event time: readings a
- * minute apart ending now, so the last one (which raises the alert) is not late.
- */
-async function holdLevel(client: mqtt.MqttClient, id: string, metres: number): Promise<void> {
-  const now = Date.now()
-  for (let i = 6; i >= 0; i--) {
-    const payload = { ts: new Date(now - i * 60_000).toISOString(), seq: now - i, values: { water_level: metres } }
-    await client.publishAsync(`devices/${id}/telemetry`, JSON.stringify(payload), { qos: 1 })
-  }
 }
 
 async function logIn(page: Page): Promise<void> {
@@ -95,7 +71,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await page.evaluate('window.__sameDocument = true')
 
     const kimLong = await gauge('kim-long-01', 'Trạm Kim Long', 'kim-long', 'Phú Xuân')
-    await holdLevel(kimLong, 'kim-long-01', 2.15)
+    await holdValues(kimLong, 'kim-long-01', { water_level: 2.15 })
 
     const row = page.locator('li.alert', { hasText: 'Kim Long' })
     await row.waitFor({ timeout: 30_000 })
@@ -171,7 +147,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     const { page, problems } = await watchedPage(context)
     await logIn(page)
     const hostile = await gauge('phu-oc-01', XSS_NAME, 'phu-oc', 'Quảng Điền')
-    await holdLevel(hostile, 'phu-oc-01', 3.2)
+    await holdValues(hostile, 'phu-oc-01', { water_level: 3.2 })
     const row = page.locator('li.alert', { hasText: 'Phú Ốc' })
     await row.waitFor({ timeout: 30_000 })
     // The row comes with the alert event; the device's name follows once the device list is read

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectNewDevice, type NewDevice } from '../support/gateway-api.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SCREENSHOTS, SIZES, startConsoleGateway, watchedPage } from './support.ts'
@@ -37,17 +38,10 @@ const asked: URLSearchParams[] = []
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
 /** Registers a device through the API and connects it to the broker with its credentials. */
-async function device(body: Record<string, unknown>): Promise<{ id: string; client: mqtt.MqttClient }> {
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', body)
-  expect(dev.status).toBe(201)
-  const client = await mqtt.connectAsync(gw.mqttUrl, {
-    clientId: String(body.id),
-    username: dev.body.credentials.username,
-    password: dev.body.credentials.password,
-    reconnectPeriod: 0,
-  })
+async function device(body: NewDevice): Promise<{ id: string; client: mqtt.MqttClient }> {
+  const client = await connectNewDevice(gw, ADMIN, body)
   clients.push(client)
-  return { id: String(body.id), client }
+  return { id: body.id, client }
 }
 
 async function send(d: { id: string; client: mqtt.MqttClient }, ts: number, seq: number, values: Record<string, number>): Promise<void> {

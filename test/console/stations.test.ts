@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectNewDevice, holdValues } from '../support/gateway-api.ts'
 import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
@@ -25,7 +26,7 @@ const gauges: mqtt.MqttClient[] = []
 
 const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
 
-/** Registers a gauge and connects it over MQTT under its own client id (docs/mqtt.md, "Client ids"). */
+/** Registers a gauge at `location` and connects it over MQTT. */
 async function gauge(
   id: string,
   name: string,
@@ -33,32 +34,9 @@ async function gauge(
   district: string,
   location: { lat: number; lon: number },
 ): Promise<mqtt.MqttClient> {
-  const dev = await admin<{ credentials: { username: string; password: string } }>('POST', '/devices', {
-    id,
-    kind: 'water_level',
-    name,
-    station,
-    district,
-    location,
-  })
-  expect(dev.status).toBe(201)
-  const client = await mqtt.connectAsync(gw.mqttUrl, {
-    clientId: id,
-    username: dev.body.credentials.username,
-    password: dev.body.credentials.password,
-    reconnectPeriod: 0,
-  })
+  const client = await connectNewDevice(gw, ADMIN, { id, kind: 'water_level', name, station, district, location })
   gauges.push(client)
   return client
-}
-
-/** A level held over the rule's min_duration_s (300 s, config/rules.yaml): readings a minute apart ending now. */
-async function holdLevel(client: mqtt.MqttClient, id: string, metres: number, battery: number): Promise<void> {
-  const now = Date.now()
-  for (let i = 6; i >= 0; i--) {
-    const payload = { ts: new Date(now - i * 60_000).toISOString(), seq: now - i, values: { water_level: metres, battery } }
-    await client.publishAsync(`devices/${id}/telemetry`, JSON.stringify(payload), { qos: 1 })
-  }
 }
 
 const logIn = (page: Page, who: { name: string; password: string }) => logInAt(page, `${gw.apiUrl}/stations`, who, 'Trạm và thiết bị')
@@ -87,8 +65,8 @@ beforeAll(async () => {
     }
     await kimLong.publishAsync('devices/kim-long-01/telemetry', JSON.stringify(payload), { qos: 1 })
   }
-  await holdLevel(kimLong, 'kim-long-01', 2.15, 3.9)
-  await holdLevel(phuOc, 'phu-oc-01', 1.2, 3.7)
+  await holdValues(kimLong, 'kim-long-01', { water_level: 2.15, battery: 3.9 })
+  await holdValues(phuOc, 'phu-oc-01', { water_level: 1.2, battery: 3.7 })
   // The level II alert is opened by the rules engine from these readings.
   await waitFor(async () => (await admin<{ items: unknown[] }>('GET', '/alerts?station=kim-long')).body.items.length > 0, 30_000, 200)
   browser = await launchChromium()

@@ -7,6 +7,7 @@ import { ConfigSchema } from '../../gateway/config/schema.ts'
 import { simulate, unitRandom } from '../../edge/drivers/simulated.ts'
 import { findSample, sample } from '../support/samples.ts'
 import { freePort, tempDir, waitFor } from '../support/services.ts'
+import { LOWER_HALF } from '../support/zones.ts'
 
 // Fills an InfluxDB through the real gateway: `iocgw start` with IOC_INFLUX_URL, devices
 // registered through the API, a replayed simulated field (the edge agent's own simulated driver,
@@ -132,12 +133,7 @@ export const CAMERA_ZONES = [
   {
     id: 'street',
     kind: 'flood',
-    polygon: [
-      [0, 0.5],
-      [1, 0.5],
-      [1, 1],
-      [0, 1],
-    ],
+    polygon: LOWER_HALF,
   },
 ]
 

@@ -1,16 +1,14 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
-import { Value } from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openAlertsDb } from '../../gateway/alerts/db.ts'
 import { sqliteAlertStore } from '../../gateway/alerts/sqlite-store.ts'
-import { startGateway, type RunningGateway } from '../../gateway/app.ts'
-import { ConfigSchema, type GatewayConfig } from '../../gateway/config/schema.ts'
+import type { RunningGateway } from '../../gateway/app.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/index.ts'
+import { logIn, quietLog, startQuietGateway } from '../support/gateway-api.ts'
 import { BIN } from '../support/gateway-process.ts'
 import { tempDir } from '../support/services.ts'
 import { csvObjects, parseCsv } from './csv-parse.ts'
@@ -23,7 +21,6 @@ const dir = tempDir('iocgw-export-')
 let gw: RunningGateway
 let base: string
 const T0 = Date.parse('2026-10-01T00:00:00Z')
-const quiet = () => new Writable({ write: (_c, _e, cb) => cb() })
 
 async function get(
   path: string,
@@ -40,7 +37,7 @@ beforeAll(async () => {
   // Set-up straight into the stores (before the gateway opens them).
   const store = new SqliteTimeSeriesStore({
     dataDir: dir.path,
-    logger: createLogger('warn', quiet()),
+    logger: createLogger('warn', quietLog()),
     metrics: new Metrics({ defaults: false }),
   })
   const points = []
@@ -119,14 +116,7 @@ beforeAll(async () => {
   })
   alerts.release()
 
-  const config = Value.Default(ConfigSchema, {
-    server: { dataDir: dir.path, logLevel: 'warn' },
-    http: { host: '127.0.0.1', port: 0 },
-    mqtt: { host: '127.0.0.1', port: 0, wsPort: 0 },
-    auth: { adminToken: ADMIN },
-    vision: { enabled: false },
-  }) as GatewayConfig
-  gw = await startGateway({ config, notice: () => {}, logDestination: quiet() })
+  gw = await startQuietGateway(dir.path, ADMIN)
   base = `http://127.0.0.1:${gw.ports.http}`
   const made = await fetch(`${base}/api/v1/users`, {
     method: 'POST',
@@ -180,12 +170,7 @@ describe('GET /exports/readings.csv', () => {
   })
 
   it("gives a scoped user only their districts' rows", async () => {
-    const login = await fetch(`${base}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'an', password: PASSWORD }),
-    })
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!
+    const { cookie } = await logIn(base, 'an', PASSWORD)
     const rows = csvObjects((await get(`/exports/readings.csv?${PERIOD}`, { cookie })).text)
     expect(rows).toHaveLength(31)
     expect(new Set(rows.map((o) => o.district))).toEqual(new Set(['Phú Xuân']))

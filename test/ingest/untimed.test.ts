@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mosquittoArgs } from '../support/mosquitto-clients.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { requireCommand, tempDir, waitFor } from '../support/services.ts'
 import { startStack, type Stack } from './stack.ts'
@@ -18,31 +19,9 @@ const DAY = 86_400_000
 /** Publishes each line as one message over one connection, QoS 1, as fast as it can. */
 function burst(stack: Stack, device: string, secret: string, lines: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(
-      'mosquitto_pub',
-      [
-        '-V',
-        'mqttv311',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(stack.mqttPort),
-        '-i',
-        device,
-        '-u',
-        device,
-        '-P',
-        secret,
-        '-q',
-        '1',
-        '-t',
-        `devices/${device}/telemetry`,
-        '-l',
-      ],
-      {
-        stdio: ['pipe', 'ignore', 'pipe'],
-      },
-    )
+    const login = { port: stack.mqttPort, user: device, pass: secret }
+    const args = mosquittoArgs(login, `devices/${device}/telemetry`, '-i', device, '-q', '1', '-l')
+    const p = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     p.stderr.on('data', (d: Buffer) => (err += d.toString()))
     p.once('error', reject)
@@ -56,6 +35,17 @@ async function seqsOf(stack: Stack, device: string): Promise<number[]> {
   const pts = await stack.store.readings({ device, metric: 'seq', from: now - DAY, to: now + DAY, limit: 10_000 })
   return pts.map((p) => p.value as number)
 }
+
+/** The device's seqs once at least `count` are stored (60 s at the most). */
+const seqsOnceStored = (stack: Stack, device: string, count: number) =>
+  waitFor(
+    async () => {
+      const s = await seqsOf(stack, device)
+      return s.length >= count ? s : undefined
+    },
+    60_000,
+    100,
+  )
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
@@ -86,14 +76,7 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       )
       const lines = range(1, 100).map((seq) => JSON.stringify({ seq, values: { water_level: 1 + seq / 1000 } }))
       await burst(stack, 'burst-01', secret, lines)
-      const seqs = await waitFor(
-        async () => {
-          const s = await seqsOf(stack, 'burst-01')
-          return s.length >= 100 ? s : undefined
-        },
-        60_000,
-        100,
-      )
+      const seqs = await seqsOnceStored(stack, 'burst-01', 100)
       // Oldest first: the times follow the order the readings arrived in, each one distinct.
       expect(seqs).toEqual(range(1, 100))
       const now = Date.now()
@@ -131,14 +114,7 @@ describe.skipIf(!HAVE)('readings without ts keep a time of their own', () => {
       } finally {
         await c.endAsync()
       }
-      const seqs = await waitFor(
-        async () => {
-          const s = await seqsOf(stack, 'pack-01')
-          return s.length >= 40 ? s : undefined
-        },
-        60_000,
-        100,
-      )
+      const seqs = await seqsOnceStored(stack, 'pack-01', 40)
       expect(seqs).toEqual(range(1, 40))
       const now = Date.now()
       const levels = await stack.store.readings({ device: 'pack-01', metric: 'water_level', from: now - DAY, to: now + DAY, limit: 1000 })

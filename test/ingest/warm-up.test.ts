@@ -1,7 +1,7 @@
 // A restart must not change derived values: an ingest that rebuilt its state from the store gives
 // the next reading the same VN_AQI and rise rate as one that saw every reading live, and one that
 // did not rebuild gives different ones (so the comparison can fail).
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { HOUR_MS, hourStartOf, memoryHourlyMeans } from '../../gateway/ingest/aqi-state.ts'
 import { NO_STATIONS } from '../../gateway/domain/stations.ts'
 import { warmUp } from '../../gateway/ingest/warm-up.ts'
@@ -12,16 +12,14 @@ import type { PointQuery, QueriedPoint } from '../../gateway/store/types.ts'
 import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import type { TimeSeriesStore } from '../../gateway/store/types.ts'
 import { requireInfluxd, startInfluxd } from '../support/influxd.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir } from '../support/services.ts'
 import { device, publish, setup } from './helpers.ts'
 
 const air = device('aq-hue-01', 'air_quality', null)
 const gauge = device('kim-long-01', 'water_level', 'kim-long')
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const cleanup = useCleanups()
 
 const stores: Array<[string, () => Promise<TimeSeriesStore>]> = [
   [
@@ -33,7 +31,7 @@ const stores: Array<[string, () => Promise<TimeSeriesStore>]> = [
         logger: createLogger('silent'),
         metrics: new Metrics({ defaults: false }),
       })
-      cleanups.push(
+      cleanup(
         () => dir.remove(),
         () => store.close(),
       )
@@ -53,7 +51,7 @@ if (requireInfluxd()) {
         logger: createLogger('silent'),
         metrics: new Metrics({ defaults: false }),
       })
-      cleanups.push(
+      cleanup(
         () => dir.remove(),
         () => influxd.remove(),
         () => store.close(),

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -6,32 +5,15 @@ import Value from 'typebox/value'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { localDate, localDayStart } from '../../gateway/reports/period.ts'
 import { ReportSchema } from '../../gateway/reports/types.ts'
-import { BIN, ROOT, spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { runIocgw } from '../support/cli.ts'
+import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // `iocgw report` against the real `iocgw start` process (docs/cli.md): readings sent over MQTT come
 // back in the report written with -o, as JSON and CSV; a bad period exits non-zero with the API's message.
 
 const ADMIN = 'report-cli-admin-token-0123456789'
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function iocgw(gw: GatewayProcess, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const iocgw = (gw: GatewayProcess, args: string[]) => runIocgw(args, { IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN })
 
 describe('iocgw report on a running gateway', () => {
   const dir = tempDir('iocgw-report-cli-')

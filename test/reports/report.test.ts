@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
+import type { Alerting } from '../../gateway/alerts/engine.ts'
 import { openAlertsDb } from '../../gateway/alerts/db.ts'
-import { parseRules } from '../../gateway/alerts/rules.ts'
 import { GatewayBus, type Reading } from '../../gateway/bus/events.ts'
 import { createIngest } from '../../gateway/ingest/ingest.ts'
 import { aqiBand, AQI_BANDS } from '../../gateway/domain/vn-aqi.ts'
-import { createNotifier, type Notifier } from '../../gateway/notify/notifier.ts'
+import type { Notifier } from '../../gateway/notify/notifier.ts'
 import { buildReport, type ReportDeps } from '../../gateway/reports/build.ts'
 import { localDayStart } from '../../gateway/reports/period.ts'
 import { AQI_BAND_KEYS, VEHICLE_CLASS_KEYS, type Report } from '../../gateway/reports/types.ts'
@@ -13,9 +12,9 @@ import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
 import type { Point, TimeSeriesStore } from '../../gateway/store/types.ts'
 import { createVision, type Vision } from '../../gateway/vision/index.ts'
-import { clock, metrics, quietLogger, stations } from '../alerts/helpers.ts'
+import { clock, floodAlerting, metrics, quietLogger, stations } from '../alerts/helpers.ts'
 import { device, publish } from '../ingest/helpers.ts'
-import { startStandIns, standInConfig, type StandIns } from '../notify/standins.ts'
+import { startStandIns, type StandIns } from '../notify/standins.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/services.ts'
 import { camera, publish as publishFrame, sample, visionConfig } from '../vision/support.ts'
@@ -61,23 +60,7 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
     bus.on('reading', (r) => readings.push(r))
     prov = await startStandIns()
     const st = stations()
-    notifier = createNotifier({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      config: { ...standInConfig(prov), rateLimit: { max: 50, windowS: 900 } },
-      stations: st,
-    })
-    alerting = createAlerting({
-      bus,
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      stations: st,
-      now: clk.now,
-      rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 600 }] }),
-    })
-    alerting.setRouter(notifier)
+    ;({ alerting, notifier } = floodAlerting({ dataDir: dir.path, bus, prov, minDurationS: 600 }, { now: clk.now }))
     notifier.contacts.create({ name: 'Trực ban Kim Long', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
     const ingest = createIngest({ store: both, bus, logger: quietLogger(), metrics: metrics(), stations: st, now: clk.now })
 

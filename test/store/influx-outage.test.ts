@@ -1,13 +1,12 @@
-import { createServer, type Server } from 'node:http'
-import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import type { Point } from '../../gateway/store/types.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
+import { passThroughProxy } from './fixtures/recording-proxy.ts'
 import { restartAndCount, spawnSpoolWriter, storedSeqs } from './fixtures/spawn-spool-writer.ts'
-import { freePort, tempDir, waitFor } from '../support/services.ts'
+import { tempDir, waitFor } from '../support/services.ts'
 
 // Nothing lost, counted exactly, with a real influxd: (a) stopped mid-stream for a while (60 s by
 // default, as the issue asks; IOC_TEST_INFLUX_OUTAGE_MS shortens it for development, never below
@@ -19,62 +18,21 @@ const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 12 * 3_600_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * A pass-through proxy in front of influxd that records, in arrival order, the `seq` of every line
- * InfluxDB accepted (answered 204), and the values written to the one shared point of device
- * `flap-shared`: the store's delivery order, seen from outside. It also counts the most write
- * requests it saw at once. When influxd is down it drops the client connection, as a stopped
- * server would.
+ * The proxy recording the `seq` of every line InfluxDB accepted, in arrival order, and the values
+ * written to the one shared point of device `flap-shared`: the store's delivery order, seen from
+ * outside. A write whose client gave up is recorded too: a point sent twice must show here.
  */
-async function recordingProxy(
-  target: string,
-): Promise<{ url: string; accepted: number[]; shared: number[]; mostAtOnce: () => number; close: () => Promise<void> }> {
+async function recordingProxy(target: string) {
   const accepted: number[] = []
   const shared: number[] = []
-  let atOnce = 0
-  let most = 0
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    const isWrite = req.url?.startsWith('/write') === true
-    if (isWrite) most = Math.max(most, ++atOnce)
-    res.on('close', () => {
-      if (isWrite) atOnce--
-    })
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', async () => {
-      const body = Buffer.concat(chunks)
-      try {
-        const up = await fetch(`${target}${req.url}`, {
-          method: req.method,
-          headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' },
-          ...(req.method === 'POST' ? { body } : {}),
-        })
-        const text = Buffer.from(await up.arrayBuffer())
-        if (req.url?.startsWith('/write') && up.status === 204) {
-          const text = body.toString('utf8')
-          for (const m of text.matchAll(/seq=(\d+)i/g)) accepted.push(Number(m[1]))
-          for (const m of text.matchAll(/device=flap-shared\S* water_level=(\d+)/g)) shared.push(Number(m[1]))
-        }
-        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'text/plain' })
-        res.end(text)
-      } catch {
-        req.socket.destroy()
-      }
-    })
+  const proxy = await passThroughProxy(target, {
+    keepAbandoned: true,
+    accepted: (lines) => {
+      for (const m of lines.matchAll(/seq=(\d+)i/g)) accepted.push(Number(m[1]))
+      for (const m of lines.matchAll(/device=flap-shared\S* water_level=(\d+)/g)) shared.push(Number(m[1]))
+    },
   })
-  const port = await freePort()
-  server.listen(port, '127.0.0.1')
-  await once(server, 'listening')
-  return {
-    url: `http://127.0.0.1:${port}`,
-    accepted,
-    shared,
-    mostAtOnce: () => most,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
-  }
+  return { ...proxy, accepted, shared }
 }
 
 describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () => {

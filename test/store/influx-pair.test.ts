@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway } from '../../gateway/app.ts'
-import { loadConfig } from '../../gateway/config/load.ts'
+import { envConfig } from '../support/gateway-api.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStack, type Stack } from '../ingest/stack.ts'
@@ -247,17 +247,7 @@ describe.skipIf(!requireInfluxd())('InfluxDB pair (influx.urls)', () => {
     const file = join(dir.path, 'gateway.yaml')
     writeFileSync(file, `influx:\n  urls:\n    - ${a.urlFor(db)}\n    - ${b.urlFor(db)}\n  backoffMaxMs: 500\n  requestTimeoutMs: 2000\n`)
     const token = 'pair-admin-token-0123456789'
-    const config = loadConfig({
-      file,
-      env: {
-        IOC_DATA_DIR: dir.path,
-        IOC_HTTP_PORT: '0',
-        IOC_MQTT_PORT: '0',
-        IOC_MQTT_WS_PORT: '0',
-        IOC_LOG_LEVEL: 'silent',
-        IOC_ADMIN_TOKEN: token,
-      },
-    })
+    const config = envConfig(dir.path, token, file)
     const gw = await startGateway({ config, notice: () => {} })
     const base = `http://127.0.0.1:${gw.ports.http}`
     const ready = async () => {

@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { RetentionSweeper } from '../../gateway/store/sqlite/retention.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
 import type { Point } from '../../gateway/store/types.ts'
+import { useCleanups } from '../support/cleanups.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 const DAY = 86_400_000
@@ -20,16 +21,13 @@ const reading = (device: string, ts: number, values: Record<string, number>): Po
 })
 
 describe('SQLite time series: retention', () => {
-  const cleanups: Array<() => Promise<void> | void> = []
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c()
-  })
+  const cleanup = useCleanups()
 
   function open(opts: { retentionDays?: number; retentionSweepMs?: number } = {}) {
     const dir = tempDir('iocgw-retention-')
     const metrics = new Metrics({ defaults: false })
     const store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger: createLogger('silent'), metrics, ...opts })
-    cleanups.push(
+    cleanup(
       () => dir.remove(),
       () => store.close(),
     )
@@ -76,7 +74,7 @@ describe('SQLite time series: retention', () => {
     await store.close()
 
     const db = new Database(join(dir, 'timeseries.db'))
-    cleanups.push(() => void db.close())
+    cleanup(() => void db.close())
     const sweeper = new RetentionSweeper(db, { retentionMs: 90 * DAY, chunk: 7, sliceMs: 0 })
     // Other work gets the loop between slices: count the turns of a setImmediate chain.
     let turns = 0

@@ -1,9 +1,7 @@
 // An MQTT CONNECT from a chosen loopback address (Linux routes all of 127.0.0.0/8 to lo), over TCP
 // or TLS, optionally after bytes of our own (a PROXY header, whole or in pieces): what a device
 // behind HAProxy, or a client bypassing it, sends.
-import { execFileSync } from 'node:child_process'
 import { connect as netConnect, type Socket } from 'node:net'
-import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import mqttPacket from 'mqtt-packet'
 
@@ -80,34 +78,4 @@ export function mqttConnect(o: ConnectOptions): Promise<ConnectResult> {
     socket.on('error', () => finish(undefined))
     socket.on('close', () => finish(undefined))
   })
-}
-
-/** A self-signed certificate for 127.0.0.1 in `dir` (openssl). */
-export function selfSignedCert(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem')
-  const key = join(dir, 'key.pem')
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  )
-  return { cert, key }
 }

@@ -20,3 +20,19 @@ export const INBOUND_OUTBOUND = [
   { id: 'inbound', kind: 'count' as const, polygon: LEFT_HALF },
   { id: 'outbound', kind: 'count' as const, polygon: RIGHT_HALF },
 ]
+
+/** The frame's lower half: the street in the sample photos, where flood water would stand. */
+export const LOWER_HALF: Array<[number, number]> = [
+  [0, 0.5],
+  [1, 0.5],
+  [1, 1],
+  [0, 1],
+]
+
+/** The whole frame. */
+export const WHOLE_FRAME: Array<[number, number]> = [
+  [0, 0],
+  [1, 0],
+  [1, 1],
+  [0, 1],
+]

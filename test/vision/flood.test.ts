@@ -1,16 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waterRatio, zoneMask } from '../../gateway/vision/flood.ts'
 import { camera, makeVision, publish, sample, samplePath, visionConfig } from './support.ts'
+import { LOWER_HALF } from '../support/zones.ts'
 
 const street = {
   id: 'street',
   kind: 'flood' as const,
-  polygon: [
-    [0, 0.5],
-    [1, 0.5],
-    [1, 1],
-    [0, 1],
-  ] as Array<[number, number]>,
+  polygon: LOWER_HALF,
 }
 
 describe('water_ratio compensation against a dry reference (unit)', () => {

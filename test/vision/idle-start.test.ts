@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectDevice, requestAs } from '../support/gateway-api.ts'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { sample } from './support.ts'
@@ -17,15 +17,7 @@ const PHOTO = 'coco_000000001584.jpg'
 describe('vision workers start with the first frame and stop when idle', () => {
   const dir = tempDir()
   let gw: GatewayProcess
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, text, json: () => JSON.parse(text) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) => requestAs(gw.apiUrl, ADMIN, method, path, body)
   const workersGauge = async () => {
     const m = /^iocgw_vision_workers (\d+)$/m.exec((await api('GET', '/metrics')).text)
     return m ? Number(m[1]) : undefined
@@ -39,17 +31,12 @@ describe('vision workers start with the first frame and stop when idle', () => {
     const from = new Date(ts - 1).toISOString()
     const to = new Date(ts + 1).toISOString()
     const r = await api('GET', `/api/v1/cameras/${CAM}/detections?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)
-    const items = (r.json().items ?? []) as Array<{ counts: Record<string, number> }>
+    const items = (r.body.items ?? []) as Array<{ counts: Record<string, number> }>
     return items[0]?.counts.bus
   }
   let creds: { username: string; password: string }
   const sendFrame = async (ts: number) => {
-    const cam = await mqtt.connectAsync(gw.mqttUrl, {
-      username: creds.username,
-      password: creds.password,
-      clientId: creds.username,
-      reconnectPeriod: 0,
-    })
+    const cam = await connectDevice(gw.mqttUrl, creds)
     try {
       // QoS 1: the PUBACK comes at once, while the workers are still loading their models.
       await cam.publishAsync(`devices/${CAM}/frames/${ts}`, sample(PHOTO), { qos: 1 })
@@ -81,7 +68,7 @@ describe('vision workers start with the first frame and stop when idle', () => {
   it('starts them for the first frame of a registered camera, which waits for them and is analysed', async () => {
     const made = await api('POST', '/api/v1/devices', { id: CAM, kind: 'camera', name: 'Cầu Trường Tiền', station: 'kim-long' })
     expect(made.status).toBe(201)
-    creds = made.json().credentials as typeof creds
+    creds = made.body.credentials as typeof creds
     // Registering alone starts nothing.
     expect(await workersGauge()).toBe(0)
     idleThreads = threads()

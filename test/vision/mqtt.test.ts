@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCameraAgent } from '../../edge/camera/index.ts'
 import { startBroker, type Harness } from '../broker/harness.ts'
 import { startOnvifStandin } from '../camera/onvif-standin.ts'
 import { quietLogger } from '../camera/support.ts'
+import { mosquittoArgs, runMosquitto } from '../support/mosquitto-clients.ts'
 import { requireCommand, waitFor } from '../support/services.ts'
 import { makeVision, sample, samplePath, visionConfig } from './support.ts'
 
@@ -12,7 +11,6 @@ import { makeVision, sample, samplePath, visionConfig } from './support.ts'
 // frames from mqtt.js, from Debian's mosquitto_pub -f, and from the edge camera agent reading an
 // ONVIF stand-in, analysed by the real models.
 
-const run = promisify(execFile)
 const v = makeVision(visionConfig({ motion: { enabled: false } }))
 let h: Harness
 let secret: string
@@ -49,24 +47,12 @@ describe('frames over MQTT into vision', () => {
   it.skipIf(!requireCommand('mosquitto_pub'))('analyses a frame sent with mosquitto_pub -f (arrival time)', async () => {
     const before = Date.now()
     const url = new URL(h.url)
-    await run('mosquitto_pub', [
-      '-h',
-      url.hostname,
-      '-p',
-      url.port,
-      '-u',
-      'cam-e2e-01',
-      '-P',
-      secret,
-      '-V',
-      'mqttv311',
-      '-q',
-      '1',
-      '-t',
-      'devices/cam-e2e-01/frames',
-      '-f',
-      samplePath('coco_000000007816.jpg'),
-    ])
+    const login = { host: url.hostname, port: url.port, user: 'cam-e2e-01', pass: secret }
+    const sent = await runMosquitto(
+      'mosquitto_pub',
+      mosquittoArgs(login, 'devices/cam-e2e-01/frames', '-q', '1', '-f', samplePath('coco_000000007816.jpg')),
+    )
+    expect(sent).toEqual({ code: 0, out: '' })
     await waitFor(() => v.points.some((p) => p.camera === 'cam-e2e-01' && p.ts >= before && p.fields.motorcycle === 1), 20_000)
   })
 

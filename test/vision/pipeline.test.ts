@@ -1,7 +1,7 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { camera, makeVision, publish, sample, visionConfig } from './support.ts'
-import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
+import { LEFT_HALF, LOWER_HALF, RIGHT_HALF, WHOLE_FRAME } from '../support/zones.ts'
 
 const cam = camera('cam-frames-01')
 const v = makeVision(
@@ -26,12 +26,7 @@ const v = makeVision(
           {
             id: 'street',
             kind: 'flood',
-            polygon: [
-              [0, 0.5],
-              [1, 0.5],
-              [1, 1],
-              [0, 1],
-            ],
+            polygon: LOWER_HALF,
           },
         ],
       },
@@ -151,12 +146,7 @@ describe('frames handler', () => {
         {
           id: 'street',
           kind: 'flood',
-          polygon: [
-            [0, 0],
-            [1, 0],
-            [1, 1],
-            [0, 1],
-          ],
+          polygon: WHOLE_FRAME,
         },
       ],
     })

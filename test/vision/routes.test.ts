@@ -7,6 +7,7 @@ import type { Device } from '../../gateway/registry/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { tempDir } from '../support/services.ts'
 import { makeVision, publish, sample, visionConfig } from './support.ts'
+import { LOWER_HALF } from '../support/zones.ts'
 
 // GET /api/v1/cameras/:id/snapshot and /detections on the real API core, registry and pipeline.
 
@@ -20,12 +21,7 @@ const v = makeVision(
           {
             id: 'road',
             kind: 'count',
-            polygon: [
-              [0, 0.5],
-              [1, 0.5],
-              [1, 1],
-              [0, 1],
-            ],
+            polygon: LOWER_HALF,
           },
         ],
       },

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { resolveModel } from '../../models/manifest.ts'
 import { waterRatio, zoneMask } from '../../gateway/vision/flood.ts'
 import { iou } from '../../gateway/vision/nms.ts'
-import { VisionPool } from '../../gateway/vision/pool.ts'
 import { VEHICLE_CLASSES, emptyCounts, isVehicle } from '../../gateway/vision/zones.ts'
 import { referenceResults, samplePath } from '../support/samples.ts'
+import { LOWER_HALF, WHOLE_FRAME } from '../support/zones.ts'
+import { useVisionPool } from './support.ts'
 
 // The real models on the real sample photos, through the worker pool (so the tsx worker setup is
 // exercised under vitest too), against the reference results in samples/expected.json (which come
@@ -21,19 +22,7 @@ interface Expected {
 }
 const expected = referenceResults<{ images: Record<string, Expected> }>()
 
-let pool: VisionPool
-beforeAll(async () => {
-  pool = new VisionPool({
-    workers: 1,
-    threadsPerWorker: 2,
-    detector: { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 1 },
-    segmenter: { type: 'deeplab-onnx', model: 'deeplabv3_mnv2_ade20k_uint8' },
-  })
-  await pool.ready()
-})
-afterAll(async () => {
-  await pool?.close()
-})
+const pool = useVisionPool(1, true)
 
 describe('model files', () => {
   it('are found and match the manifest sha256', async () => {
@@ -47,22 +36,12 @@ describe('model files', () => {
 const lowerHalf = {
   id: 'lower',
   kind: 'flood' as const,
-  polygon: [
-    [0, 0.5],
-    [1, 0.5],
-    [1, 1],
-    [0, 1],
-  ] as Array<[number, number]>,
+  polygon: LOWER_HALF,
 }
 const whole = {
   id: 'all',
   kind: 'flood' as const,
-  polygon: [
-    [0, 0],
-    [1, 0],
-    [1, 1],
-    [0, 1],
-  ] as Array<[number, number]>,
+  polygon: WHOLE_FRAME,
 }
 
 describe.skipIf(!expected).each(Object.keys(expected?.images ?? { none: null }))('sample %s', (name) => {

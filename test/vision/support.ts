@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest'
 import { Writable } from 'node:stream'
 import Value from 'typebox/value'
 import type { DevicePublish } from '../../gateway/broker/types.ts'
@@ -7,6 +8,7 @@ import { Metrics } from '../../gateway/metrics/registry.ts'
 import type { Device } from '../../gateway/registry/types.ts'
 import { VisionSection, type VisionConfig } from '../../gateway/vision/config.ts'
 import { createVision } from '../../gateway/vision/index.ts'
+import { VisionPool } from '../../gateway/vision/pool.ts'
 import type { DetectionPoint } from '../../gateway/vision/pipeline.ts'
 
 export { sample, samplePath } from '../support/samples.ts'
@@ -63,4 +65,26 @@ export function makeVision(config: VisionConfig) {
     return v?.value ?? 0
   }
   return { vision, points, events, metrics, logs, counter }
+}
+
+/**
+ * One worker of the real models (yolox_nano on 2 threads, score 0.3, NMS IoU 0.45 and IoS `nmsIos`;
+ * the flood segmenter too when `segmenter`) for the calling suite: ready before its tests, closed
+ * after them.
+ */
+export function useVisionPool(nmsIos: number, segmenter: boolean): Pick<VisionPool, 'analyse'> {
+  let pool: VisionPool | undefined
+  beforeAll(async () => {
+    pool = new VisionPool({
+      workers: 1,
+      threadsPerWorker: 2,
+      detector: { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos },
+      segmenter: segmenter ? { type: 'deeplab-onnx', model: 'deeplabv3_mnv2_ade20k_uint8' } : null,
+    })
+    await pool.ready()
+  })
+  afterAll(async () => {
+    await pool?.close()
+  })
+  return { analyse: (request) => pool!.analyse(request) }
 }

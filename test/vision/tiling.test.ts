@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Detection } from '../../gateway/vision/nms.ts'
-import { VisionPool } from '../../gateway/vision/pool.ts'
 import { TILING_DEFAULTS } from '../../gateway/vision/config.ts'
 import { planRegions, tilingApplies } from '../../gateway/vision/tiles.ts'
 import { isVehicle } from '../../gateway/vision/zones.ts'
 import { buildMosaic, cellImage, CELL, MOSAIC_PHOTOS } from './mosaic.ts'
 import { referenceResults } from '../support/samples.ts'
-import { sample, visionConfig } from './support.ts'
+import { WHOLE_FRAME } from '../support/zones.ts'
+import { sample, useVisionPool, visionConfig } from './support.ts'
 
 const expected = referenceResults<{
   images: Record<string, { count_range: Record<string, [number, number]>; detections_score_ge_0_3: Array<{ class: string }> }>
@@ -17,19 +17,7 @@ const expected = referenceResults<{
 // reference is what the model finds in each photo at its original size (count_range of
 // expected.json): tiling should recover about that many although each photo is 3-4 times smaller.
 
-let pool: VisionPool
-beforeAll(async () => {
-  pool = new VisionPool({
-    workers: 1,
-    threadsPerWorker: 2,
-    detector: { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 },
-    segmenter: null,
-  })
-  await pool.ready()
-})
-afterAll(async () => {
-  await pool?.close()
-})
+const pool = useVisionPool(0.7, false)
 
 const vehicles = (dets: Detection[]) => dets.filter((d) => isVehicle(d.class) && d.score >= 0.5)
 
@@ -41,12 +29,7 @@ describe('tiling over a wide view with many small vehicles', () => {
     const zone = {
       id: 'road',
       kind: 'count' as const,
-      polygon: [
-        [0, 0],
-        [1, 0],
-        [1, 1],
-        [0, 1],
-      ] as Array<[number, number]>,
+      polygon: WHOLE_FRAME,
     }
     const tiling = visionConfig({ cameras: { 'cam-wide': { zones: [zone], tiling: { enabled: true, maxTiles: 32 } } } }).cameras[
       'cam-wide'
