@@ -21,7 +21,7 @@ const CLAIM_MS = 12_000
 describe.skipIf(!haveClusterServices())('a node killed between sending an SMS and recording it', () => {
   let c: ClusterServices
   let prov: StandIns
-  let nodes: ClusterNode[] = []
+  const nodes: ClusterNode[] = []
   let db: pg.Client
 
   beforeAll(async () => {
