@@ -150,9 +150,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
 
     // Cluster mode: the notification outbox in PostgreSQL, written in the alert change's own
     // transaction and sent by one node per row (docs/operations.md "Notifications across nodes").
-    const outbox = cluster
-      ? await openPostgresOutbox(cluster.pool, { nodeId: cluster.nodeId, claimMs: config.notify.claimMs })
-      : undefined
+    const outbox = cluster ? await openPostgresOutbox(cluster.pool, { nodeId: cluster.nodeId, claimMs: config.notify.claimMs }) : undefined
     const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations, outbox })
     closers.push(() => notifier.close())
     // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the

@@ -21,7 +21,14 @@ export async function makeDigests(s: NotifyState): Promise<void> {
       }
       const worst = items.reduce<Severity>((w, i) => (severityRank(i.severity) > severityRank(w) ? i.severity : w), 'info')
       // Keyed by the group's first held row: a digest of the same rows is queued once.
-      return infoRow({ key: `digest:${g.contact_id}:${g.channel}:${rows[0]!.id}`, contactId: g.contact_id, channel: g.channel, body, at: now(), severity: worst })
+      return infoRow({
+        key: `digest:${g.contact_id}:${g.channel}:${rows[0]!.id}`,
+        contactId: g.contact_id,
+        channel: g.channel,
+        body,
+        at: now(),
+        severity: worst,
+      })
     })
   }
 }

@@ -61,7 +61,14 @@ export function queueInfo(
 }
 
 /** The outbox row of a message of no alert. */
-export function infoRow(m: { key: string; contactId: string; channel: ContactChannel; body: Stored; at: number; severity?: Severity }): NewOutboxRow {
+export function infoRow(m: {
+  key: string
+  contactId: string
+  channel: ContactChannel
+  body: Stored
+  at: number
+  severity?: Severity
+}): NewOutboxRow {
   return {
     key: m.key,
     alert_id: null,

@@ -78,7 +78,11 @@ export function outboxContract(name: string, open: () => Promise<OutboxFixture>)
     })
 
     it('hands out due rows oldest first and records a send', async () => {
-      await f.outbox.insert([row('k1'), row('k2', { next_at: T0 + 60_000 }), row('k3', { state: 'undeliverable', last_error: 'no_address' })])
+      await f.outbox.insert([
+        row('k1'),
+        row('k2', { next_at: T0 + 60_000 }),
+        row('k3', { state: 'undeliverable', last_error: 'no_address' }),
+      ])
       const due = await f.outbox.claimDue(T0, 32)
       expect(due.map((r) => r.key)).toEqual(['k1'])
       expect(due[0]).toMatchObject({ state: 'pending', attempts: 0, next_at: T0, created_at: T0, sent_at: null, channel: 'sms' })
@@ -88,7 +92,13 @@ export function outboxContract(name: string, open: () => Promise<OutboxFixture>)
       expect(await f.outbox.markSending(due[0]!.id, T0)).toBe(false)
       expect(await f.outbox.claimDue(T0, 32)).toEqual([])
       await f.outbox.markSent(due[0]!.id, T0 + 5, 'sms-1')
-      expect(await f.outbox.byKey('k1')).toMatchObject({ state: 'sent', sent_at: T0 + 5, provider_id: 'sms-1', attempts: 1, last_error: null })
+      expect(await f.outbox.byKey('k1')).toMatchObject({
+        state: 'sent',
+        sent_at: T0 + 5,
+        provider_id: 'sms-1',
+        attempts: 1,
+        last_error: null,
+      })
       expect(await f.outbox.sentInWindow('c1', 'sms', T0)).toBe(1)
       expect(await f.outbox.sentInWindow('c1', 'sms', T0 + 5)).toBe(0)
       expect(await f.outbox.nextDue()).toBe(T0 + 60_000)
@@ -157,7 +167,11 @@ export function outboxContract(name: string, open: () => Promise<OutboxFixture>)
     })
 
     it('prunes finished rows older than the cut, and keeps the rest', async () => {
-      await f.outbox.insert([row('old', { state: 'undeliverable' }), row('young', { state: 'undeliverable', created_at: T0 + 10 }), row('live')])
+      await f.outbox.insert([
+        row('old', { state: 'undeliverable' }),
+        row('young', { state: 'undeliverable', created_at: T0 + 10 }),
+        row('live'),
+      ])
       await f.outbox.prune(T0 + 1)
       expect((await f.outbox.all()).map((r) => r.key)).toEqual(['young', 'live'])
     })

@@ -107,7 +107,7 @@ describe.skipIf(!ok)('PostgreSQL outbox', () => {
     }
   })
 
-  it("a restarted node takes back its own interrupted sends at once", async () => {
+  it('a restarted node takes back its own interrupted sends at once', async () => {
     const n = await twoNodes()
     try {
       await n.a.insert([row('k1')])

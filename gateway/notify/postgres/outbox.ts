@@ -180,8 +180,9 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
     },
     pendingCount: () => count("SELECT count(*) AS n FROM notify_outbox WHERE state IN ('pending', 'deferred', 'sending', 'held')", []),
     async nextDue() {
-      const t = (await pool.query<{ t: string | null }>("SELECT min(next_at) AS t FROM notify_outbox WHERE state IN ('pending', 'deferred')"))
-        .rows[0]?.t
+      const t = (
+        await pool.query<{ t: string | null }>("SELECT min(next_at) AS t FROM notify_outbox WHERE state IN ('pending', 'deferred')")
+      ).rows[0]?.t
       return t === null || t === undefined ? null : Number(t)
     },
     async prune(before) {
@@ -192,8 +193,9 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
     },
     async alertState(alertId) {
       // The alerts' own table, in the same database (gateway/alerts/postgres).
-      return (await pool.query<{ state: string; resolved_at: string | null }>('SELECT state, resolved_at FROM alerts WHERE id = $1', [alertId]))
-        .rows[0]
+      return (
+        await pool.query<{ state: string; resolved_at: string | null }>('SELECT state, resolved_at FROM alerts WHERE id = $1', [alertId])
+      ).rows[0]
     },
     async toldBefore(alertId, contactId, channel) {
       const res = await pool.query(
