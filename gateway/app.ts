@@ -260,6 +260,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       store,
       stations,
       dataDir: config.server.dataDir,
+      // Cluster mode: the alerts and the outbox in PostgreSQL, so a report lists every node's alerts.
+      alertSources: outbox ? { alerts: alerting.store, outbox } : undefined,
       config: config.reports,
       logger,
       deviceName: async (id) => (await registry.getDevice(id))?.name,

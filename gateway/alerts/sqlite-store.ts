@@ -145,6 +145,32 @@ function syncStore(db: Db): SyncStore {
     subjectOf(id) {
       return (st.subjectOf.get(id) as { subject: string } | undefined)?.subject
     },
+    openedIn(f, page) {
+      const where = ['opened_at >= @from', 'opened_at < @to', '(opened_at > @afterAt OR (opened_at = @afterAt AND id > @afterId))']
+      // opened_at is stored as toISOString(): its text order is its time order.
+      const args: Record<string, unknown> = {
+        from: f.from,
+        to: f.to,
+        afterAt: page.after?.opened_at ?? '',
+        afterId: page.after?.id ?? '',
+        limit: page.limit,
+      }
+      for (const k of ['kind', 'station', 'device', 'district'] as const) {
+        if (f[k] !== undefined) {
+          where.push(`${k} = @${k}`)
+          args[k] = f[k]
+        }
+      }
+      const scoped = scopeSql(f.scope)
+      if (scoped) where.push(scoped.sql)
+      const rows = db
+        .prepare(
+          `SELECT a.*, (SELECT max(json_extract(h.entry, '$.level')) FROM alert_history h WHERE h.alert_id = a.id) AS max_level
+           FROM alerts a WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT @limit`,
+        )
+        .all(...(scoped?.args ?? []), args) as Array<Row & { max_level: number | null }>
+      return rows.map(({ subject: _s, escalated_tier: _t, attention_since: _a, ...r }) => ({ ...r, late: r.late === 1 }))
+    },
   }
   return store
 }

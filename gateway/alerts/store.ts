@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Scope } from '../registry/scope.ts'
+import type { AlertRow } from './row.ts'
 import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
 
 // The alert store's contract, kept by the embedded SQLite file (sqlite-store.ts, one gateway) and
@@ -46,6 +47,25 @@ export type AlertPatch = Partial<Pick<Alert, 'severity' | 'level' | 'value' | 't
 
 export type EscalationCandidate = Alert & { escalatedTier: number; attentionSince: number }
 
+/** Alerts opened in [from, to) (ISO times, as stored), for reports and exports. */
+export interface OpenedFilter {
+  from: string
+  to: string
+  kind?: string | undefined
+  station?: string | undefined
+  device?: string | undefined
+  district?: string | undefined
+  scope?: Scope | null | undefined
+}
+
+/**
+ * An alert as it is now, one row of a report or an export: its columns as stored (the same on
+ * both stores), and the highest level any of its history entries reached (null when none has one).
+ */
+export type OpenedAlert = Omit<AlertRow<boolean, number>, 'subject' | 'escalated_tier' | 'attention_since'> & {
+  max_level: number | null
+}
+
 export interface AlertPage {
   items: Alert[]
   next: string | null
@@ -68,6 +88,12 @@ export interface AlertReads {
   countOpen(): Promise<number>
   /** The subject key of an alert (its rule state's key), undefined when there is no such alert. */
   subjectOf(id: string): Promise<string | undefined>
+  /**
+   * Up to `limit` alerts opened in the filter's period, in (opened_at, id) order, after the
+   * (opened_at, id) `after` when given: the situation reports and the alerts export (docs/reports.md,
+   * docs/api.md "Exports") page through them, so a cluster's reports list every node's alerts.
+   */
+  openedIn(filter: OpenedFilter, page: { limit: number; after?: { opened_at: string; id: string } | undefined }): Promise<OpenedAlert[]>
 }
 
 export interface AlertWrites {

@@ -1,9 +1,10 @@
-import type { Database as Db } from 'better-sqlite3'
-import { scopeSql, type Scope } from '../registry/scope.ts'
+import type { AlertStore } from '../alerts/store.ts'
+import type { Scope } from '../registry/scope.ts'
 import { CHUNK_BYTES, csvRow, type CsvExport } from './csv.ts'
 
-// Alerts (alerts.db) opened in a period as CSV, in pages of the (opened_at, id) order: each page is
-// one short synchronous query, so no statement stays open while the response drains.
+// Alerts (the alert store: alerts.db, or PostgreSQL in a cluster) opened in a period as CSV, in
+// pages of the (opened_at, id) order: each page is one short query, so no statement stays open
+// while the response drains.
 
 export interface AlertExportFilter {
   from: number
@@ -42,33 +43,23 @@ export const ALERT_COLUMNS = [
 
 const PAGE = 1000
 
-export function alertsCsv(db: Db, f: AlertExportFilter): CsvExport {
-  const where = ['opened_at >= @from', 'opened_at < @to', '(opened_at > @afterAt OR (opened_at = @afterAt AND id > @afterId))']
-  // opened_at is stored as toISOString(): its text order is its time order.
-  const args: Record<string, unknown> = { from: new Date(f.from).toISOString(), to: new Date(f.to).toISOString() }
-  for (const k of ['kind', 'station', 'device'] as const) {
-    if (f[k] !== undefined) {
-      where.push(`${k} = @${k}`)
-      args[k] = f[k]
-    }
+export function alertsCsv(store: Pick<AlertStore, 'openedIn'>, f: AlertExportFilter): CsvExport {
+  const filter = {
+    from: new Date(f.from).toISOString(),
+    to: new Date(f.to).toISOString(),
+    kind: f.kind,
+    station: f.station,
+    device: f.device,
+    scope: f.scope,
   }
-  const scoped = scopeSql(f.scope)
-  const scopeArgs = scoped?.args ?? []
-  if (scoped) where.push(scoped.sql)
-  const stmt = db.prepare(
-    `SELECT ${ALERT_COLUMNS.join(', ')} FROM alerts WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT ${PAGE}`,
-  )
   let rows = 0
   async function* chunks(): AsyncGenerator<string> {
     let buf = csvRow([...ALERT_COLUMNS])
-    let afterAt = ''
-    let afterId = ''
+    let after: { opened_at: string; id: string } | undefined
     for (;;) {
-      const page = stmt.all(...scopeArgs, { ...args, afterAt, afterId }) as Array<
-        Record<(typeof ALERT_COLUMNS)[number], string | number | null>
-      >
+      const page = await store.openedIn(filter, { limit: PAGE, after })
       for (const r of page) {
-        buf += csvRow(ALERT_COLUMNS.map((c) => (c === 'late' ? (r.late === 1 ? 'true' : 'false') : r[c])))
+        buf += csvRow(ALERT_COLUMNS.map((c) => (c === 'late' ? (r.late ? 'true' : 'false') : r[c])))
         rows++
         if (buf.length >= CHUNK_BYTES) {
           yield buf
@@ -76,8 +67,8 @@ export function alertsCsv(db: Db, f: AlertExportFilter): CsvExport {
         }
       }
       if (page.length < PAGE) break
-      afterAt = String(page[page.length - 1]!.opened_at)
-      afterId = String(page[page.length - 1]!.id)
+      const last = page[page.length - 1]!
+      after = { opened_at: last.opened_at, id: last.id }
     }
     if (buf.length > 0) yield buf
   }

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { scopeSql } from '../registry/scope.ts'
-import type { HeldGroup, NewOutboxRow, OutboxRow, OutboxStore } from './store.ts'
+import type { AlertNotificationCount, HeldGroup, NewOutboxRow, OutboxRow, OutboxStore } from './store.ts'
 
 // The outbox in this gateway's alerts.db (store.ts has the contract). One sender works on it, so
 // a due row needs no claim; better-sqlite3 answers synchronously and the promises only give it the
@@ -29,6 +29,10 @@ export function sqliteOutbox(db: Database): OutboxStore {
     pendingCount: db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'deferred', 'sending', 'held')"),
     nextDue: db.prepare("SELECT min(next_at) AS t FROM outbox WHERE state IN ('pending', 'deferred')"),
     prune: db.prepare(`DELETE FROM outbox WHERE state IN ${FINISHED} AND created_at < ?`),
+    counts: db.prepare(
+      `SELECT alert_id, channel, state, count(*) AS n FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?))
+       GROUP BY alert_id, channel, state ORDER BY alert_id, channel, state`,
+    ),
     toldBefore: db.prepare("SELECT 1 FROM outbox WHERE alert_id = ? AND contact_id = ? AND channel = ? AND state = 'sent' LIMIT 1"),
   }
   const insertAll = (rows: readonly NewOutboxRow[]) => rows.reduce((n, r) => n + st.insert.run(r).changes, 0)
@@ -98,6 +102,9 @@ export function sqliteOutbox(db: Database): OutboxStore {
     async all(state) {
       if (state) return db.prepare('SELECT * FROM outbox WHERE state = ? ORDER BY id').all(state) as OutboxRow[]
       return db.prepare('SELECT * FROM outbox ORDER BY id').all() as OutboxRow[]
+    },
+    async countsByAlert(alertIds) {
+      return st.counts.all(JSON.stringify(alertIds)) as AlertNotificationCount[]
     },
     async page(f, page) {
       const where: string[] = []

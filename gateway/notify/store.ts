@@ -50,6 +50,13 @@ export interface OutboxFilter {
   scope?: Scope | null | undefined
 }
 
+export interface AlertNotificationCount {
+  alert_id: string
+  channel: string
+  state: string
+  n: number
+}
+
 export interface HeldGroup {
   contact_id: string
   channel: ContactChannel
@@ -113,6 +120,11 @@ export interface OutboxStore {
   /** Whether the contact was sent a message about the alert on the channel. */
   toldBefore(alertId: string, contactId: string, channel: ContactChannel): Promise<boolean>
   all(state?: string): Promise<OutboxRow[]>
+  /**
+   * How many messages each of these alerts caused, by channel and state, in (alert_id, channel,
+   * state) order: the notifications of a situation report (docs/reports.md).
+   */
+  countsByAlert(alertIds: readonly string[]): Promise<AlertNotificationCount[]>
   /** Newest first, `limit` + 1 rows (the extra one says there is a next page); id below `cursor`. */
   page(filter: OutboxFilter, page: { limit: number; cursor?: number | undefined }): Promise<OutboxRow[]>
 }

@@ -1,10 +1,12 @@
-import type { Database as Db } from 'better-sqlite3'
-import { scopeSql, type Scope } from '../registry/scope.ts'
+import type { AlertStore, OpenedAlert } from '../alerts/store.ts'
+import type { OutboxStore } from '../notify/store.ts'
+import type { Scope } from '../registry/scope.ts'
 import { iso, round } from './context.ts'
 import type { AlertReportItem, AlertsSection, ReportRequest } from './types.ts'
 
-// Alerts opened in the period (alerts.db): who acknowledged and resolved them and how long it took,
-// and the notifications they caused (the outbox rows of docs/notify.md) by outcome.
+// Alerts opened in the period (the alert store: alerts.db, or PostgreSQL in a cluster): who
+// acknowledged and resolved them and how long it took, and the notifications they caused (the
+// outbox rows of docs/notify.md, from the outbox store, next to the alerts) by outcome.
 
 /** Outbox states by outcome: sent (also as part of a digest), failed for good, still to go. */
 const OUTCOME: Record<string, 'sent' | 'failed' | 'pending'> = {
@@ -18,25 +20,6 @@ const OUTCOME: Record<string, 'sent' | 'failed' | 'pending'> = {
   held: 'pending',
 }
 
-interface AlertRow {
-  id: string
-  rule: string
-  kind: string
-  severity: string
-  title: string
-  station: string | null
-  device: string | null
-  district: string | null
-  level: number | null
-  state: string
-  opened_at: string
-  acked_by: string | null
-  acked_at: string | null
-  resolved_by: string | null
-  resolved_at: string | null
-  max_level: number | null
-}
-
 function stats(values: number[]): { count: number; median_s: number | null; max_s: number | null } {
   if (values.length === 0) return { count: 0, median_s: null, max_s: null }
   const s = [...values].sort((a, b) => a - b)
@@ -45,32 +28,24 @@ function stats(values: number[]): { count: number; median_s: number | null; max_
   return { count: s.length, median_s: round(median, 3), max_s: round(s[s.length - 1]!, 3) }
 }
 
-export function alertsSection(db: Db, req: ReportRequest, scope: Scope | null): AlertsSection {
-  const conds = ['opened_at >= @from', 'opened_at < @to']
-  const args: Record<string, string> = { from: iso(req.from), to: iso(req.to) }
-  if (req.district) {
-    conds.push('district = @district')
-    args.district = req.district
+/** Where the alerts and their notifications are read: this gateway's alerts.db or PostgreSQL (cluster). */
+export interface AlertSources {
+  alerts: Pick<AlertStore, 'openedIn'>
+  outbox: Pick<OutboxStore, 'countsByAlert'>
+}
+
+const PAGE = 1000
+
+export async function alertsSection(src: AlertSources, req: ReportRequest, scope: Scope | null): Promise<AlertsSection> {
+  const filter = { from: iso(req.from), to: iso(req.to), district: req.district || undefined, station: req.station || undefined, scope }
+  const rows: OpenedAlert[] = []
+  for (;;) {
+    const last = rows[rows.length - 1]
+    const page = await src.alerts.openedIn(filter, { limit: PAGE, after: last ? { opened_at: last.opened_at, id: last.id } : undefined })
+    rows.push(...page)
+    if (page.length < PAGE) break
   }
-  if (req.station) {
-    conds.push('station = @station')
-    args.station = req.station
-  }
-  const sc = scopeSql(scope)
-  const positional = sc?.args ?? []
-  if (sc) conds.push(sc.sql)
-  const rows = db
-    .prepare(
-      `SELECT a.*, (SELECT max(json_extract(h.entry, '$.level')) FROM alert_history h WHERE h.alert_id = a.id) AS max_level
-       FROM alerts a WHERE ${conds.join(' AND ')} ORDER BY opened_at, id`,
-    )
-    .all(...positional, args) as AlertRow[]
-  const ids = JSON.stringify(rows.map((r) => r.id))
-  const sends = db
-    .prepare(
-      'SELECT alert_id, channel, state, count(*) AS n FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?)) GROUP BY alert_id, channel, state',
-    )
-    .all(ids) as Array<{ alert_id: string; channel: string; state: string; n: number }>
+  const sends = await src.outbox.countsByAlert(rows.map((r) => r.id))
   const perAlert = new Map<string, { sent: number; failed: number; pending: number }>()
   const notifications: AlertsSection['notifications'] = { sent: 0, failed: 0, pending: 0, by_channel: {} }
   for (const s of sends) {

@@ -1,6 +1,8 @@
 import type { Database as Db } from 'better-sqlite3'
 import { airSection } from './air.ts'
-import { alertsSection } from './alerts-section.ts'
+import { sqliteAlertStore } from '../alerts/sqlite-store.ts'
+import { sqliteOutbox } from '../notify/sqlite-outbox.ts'
+import { alertsSection, type AlertSources } from './alerts-section.ts'
 import { cameraSection } from './cameras.ts'
 import { iso, type SectionContext } from './context.ts'
 import { LABELS } from './labels.ts'
@@ -10,10 +12,30 @@ import { REPORT_VERSION, type Report } from './types.ts'
 import { waterSection } from './water.ts'
 
 export interface ReportDeps extends Omit<SectionContext, 'req' | 'scope'> {
-  /** alerts.db (gateway/alerts/db.ts): alerts, their history and the notification outbox. */
-  alertsDb: Db
+  /**
+   * The alert store and the notification outbox the report reads (PostgreSQL in a cluster, so
+   * every node's alerts are listed). Without them, `alertsDb`: this gateway's alerts.db.
+   */
+  alertSources?: AlertSources | undefined
+  /** alerts.db (gateway/alerts/db.ts), read when `alertSources` is not given. */
+  alertsDb?: Db | undefined
   backend: Report['store']
   now?: (() => number) | undefined
+}
+
+// One set of prepared statements per alerts.db connection.
+const sqliteSources = new WeakMap<Db, AlertSources>()
+
+function sourcesOf(deps: ReportDeps): AlertSources {
+  if (deps.alertSources) return deps.alertSources
+  const db = deps.alertsDb
+  if (!db) throw new Error('reports: neither alertSources nor alertsDb given')
+  let src = sqliteSources.get(db)
+  if (!src) {
+    src = { alerts: sqliteAlertStore(db), outbox: sqliteOutbox(db) }
+    sqliteSources.set(db, src)
+  }
+  return src
 }
 
 /** Computes the report of docs/reports.md for one request, as the caller (scope) may see it. */
@@ -26,7 +48,7 @@ export async function buildReport(deps: ReportDeps, ctxIn: Pick<SectionContext, 
     airSection(ctx),
     cameraSection(ctx),
   ])
-  const alerts = alertsSection(deps.alertsDb, req, ctx.scope)
+  const alerts = await alertsSection(sourcesOf(deps), req, ctx.scope)
   const body = { water_levels, rainfall, air_quality, cameras, alerts }
   return {
     version: REPORT_VERSION,

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Scope } from '../registry/scope.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 import { openAlertsDb } from '../alerts/db.ts'
+import type { AlertSources } from './alerts-section.ts'
 import { buildReport } from './build.ts'
 import type { ReportsConfig } from './config.ts'
 import { DAY_MS, localDate, localDayStart } from './period.ts'
@@ -20,6 +21,12 @@ export interface ReportServiceOptions {
   store: Pick<TimeSeriesStore, 'summarize' | 'levelDurations' | 'backend'>
   stations: Stations
   dataDir: string
+  /**
+   * Where the alerts and their notifications are read: the gateway's alert store and outbox
+   * (PostgreSQL in a cluster, docs/operations.md "Alerts in PostgreSQL"). Without it, alerts.db
+   * in `dataDir`.
+   */
+  alertSources?: AlertSources | undefined
   config: ReportsConfig
   logger: Logger
   deviceName?: ((id: string) => Promise<string | undefined>) | undefined
@@ -49,7 +56,8 @@ export interface ReportService {
 export function createReportService(opts: ReportServiceOptions): ReportService {
   const now = opts.now ?? Date.now
   const log = opts.logger.child({ component: 'reports' })
-  const alertsDb = openAlertsDb(opts.dataDir).db
+  const alertSources = opts.alertSources
+  const alertsDb = alertSources ? undefined : openAlertsDb(opts.dataDir).db
   const holdMaxMs = { sensors: opts.config.holdMaxS.sensors * 1000, cameras: opts.config.holdMaxS.cameras * 1000 }
   const dir = join(opts.dataDir, 'reports')
   let timer: NodeJS.Timeout | null = null
@@ -57,7 +65,7 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
 
   const build = (req: ReportRequest, scope: Scope | null) =>
     buildReport(
-      { store: opts.store, stations: opts.stations, holdMaxMs, alertsDb, backend: opts.store.backend, deviceName: opts.deviceName, now },
+      { store: opts.store, stations: opts.stations, holdMaxMs, alertSources, alertsDb, backend: opts.store.backend, deviceName: opts.deviceName, now },
       { req, scope },
     )
 

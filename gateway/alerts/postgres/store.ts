@@ -109,6 +109,35 @@ function queries(db: Db, lock: boolean): AlertReads & AlertWrites {
     async subjectOf(id) {
       return (await db.query<{ subject: string }>('SELECT subject FROM alerts WHERE id = $1', [id])).rows[0]?.subject
     },
+    async openedIn(f, page) {
+      const args: unknown[] = [f.from, f.to]
+      const where = ['opened_at >= $1', 'opened_at < $2']
+      if (page.after) {
+        args.push(page.after.opened_at, page.after.id)
+        where.push(`(opened_at, id) > ($${args.length - 1}, $${args.length})`)
+      }
+      for (const k of ['kind', 'station', 'device', 'district'] as const) {
+        if (f[k] !== undefined) {
+          args.push(f[k])
+          where.push(`${k} = $${args.length}`)
+        }
+      }
+      const scoped = scopeSql(f.scope)
+      if (scoped) {
+        where.push(scoped.sql === '0' ? 'FALSE' : numbered(scoped.sql, args.length))
+        args.push(...scoped.args)
+      }
+      args.push(page.limit)
+      // opened_at and id are COLLATE "C" (migrations.ts): byte order, the order SQLite keeps.
+      const rows = (
+        await db.query<Row & { max_level: number | null }>(
+          `SELECT a.*, (SELECT max((h.entry->>'level')::integer) FROM alert_history h WHERE h.alert_id = a.id) AS max_level
+           FROM alerts a WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT $${args.length}`,
+          args,
+        )
+      ).rows
+      return rows.map(({ subject: _s, escalated_tier: _t, attention_since: _a, ...r }) => r)
+    },
     insert: (a) => insert(db, a),
     update: (id, patch) => update(db, id, patch),
     async appendHistory(id, entry) {

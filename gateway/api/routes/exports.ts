@@ -152,7 +152,7 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
     async (request, reply) => {
       const q = request.query
       const range = period(q)
-      const csv = alertsCsv(deps.alerting.db, {
+      const csv = alertsCsv(deps.alerting.store, {
         ...range,
         kind: q.kind,
         station: q.station,

@@ -210,6 +210,16 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
         : await pool.query<PgRow>('SELECT * FROM notify_outbox ORDER BY id')
       return res.rows.map(toRow)
     },
+    async countsByAlert(alertIds) {
+      if (alertIds.length === 0) return []
+      // COLLATE "C": byte order, the order SQLite keeps.
+      const res = await pool.query<{ alert_id: string; channel: string; state: string; n: string }>(
+        `SELECT alert_id, channel, state, count(*) AS n FROM notify_outbox WHERE alert_id = ANY($1)
+         GROUP BY alert_id, channel, state ORDER BY alert_id COLLATE "C", channel COLLATE "C", state COLLATE "C"`,
+        [alertIds],
+      )
+      return res.rows.map((r) => ({ ...r, n: Number(r.n) }))
+    },
     async page(f, page) {
       const where: string[] = []
       const args: unknown[] = []
