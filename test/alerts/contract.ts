@@ -174,6 +174,77 @@ export function alertStoreContract(name: string, make: () => Promise<AlertStoreF
       expect(seen).toEqual(all.items.map((a) => a.id))
     })
 
+    it('answers the alerts opened in a period in (opened_at, id) order, filtered, scoped and paged, with their highest level', async () => {
+      const spec: Array<[string, number, Partial<NewAlert>]> = [
+        ['before', -1000, {}],
+        ['kim-long', 0, { station: 'kim-long', district: 'Phú Xuân', late: true, zone: 'z1' }],
+        ['phu-oc', 1000, { station: 'phu-oc', district: 'Hương Trà', kind: 'rainfall', rule: 'rain', level: undefined }],
+        ['b-same', 2000, { station: 'co-bi', district: 'Phong Điền', device: 'cb-01' }],
+        ['a-same', 2000, { station: 'x', district: 'Phú Xuân', value: undefined, threshold: undefined, unit: undefined }],
+        ['after', 3000, {}],
+      ]
+      for (const [id, dt, over] of spec) await store.insert(alert(id, { ...over, at: iso(T0 + dt) }))
+      await store.appendHistory('kim-long', entry(1))
+      await store.appendHistory('kim-long', { ...entry(2, 'raised'), level: 3 })
+      await store.appendHistory('kim-long', { ...entry(3, 'lowered'), level: 2 })
+      await store.update('kim-long', {
+        updated_at: iso(T0 + 5000),
+        state: 'resolved',
+        level: 2,
+        acknowledged: { by: 'Trực ban', at: iso(T0 + 4000), note: 'đã biết' },
+        resolved: { by: 'system', at: iso(T0 + 5000) },
+      })
+      const period = { from: iso(T0), to: iso(T0 + 3000) }
+      const all = await store.openedIn(period, { limit: 50 })
+      // Equal times fall back to the id, ascending; `to` is exclusive.
+      expect(all.map((a) => a.id)).toEqual(['kim-long', 'phu-oc', 'a-same', 'b-same'])
+      expect(all[0]).toEqual({
+        id: 'kim-long',
+        rule: 'wl',
+        kind: 'water_level',
+        station: 'kim-long',
+        device: null,
+        zone: 'z1',
+        district: 'Phú Xuân',
+        severity: 'minor',
+        level: 2,
+        value: 1.05,
+        threshold: 1,
+        unit: 'm',
+        state: 'resolved',
+        title: 'Trạm kim-long: báo động I',
+        late: true,
+        opened_at: iso(T0),
+        updated_at: iso(T0 + 5000),
+        acked_by: 'Trực ban',
+        acked_at: iso(T0 + 4000),
+        ack_note: 'đã biết',
+        resolved_by: 'system',
+        resolved_at: iso(T0 + 5000),
+        resolve_note: null,
+        max_level: 3,
+      })
+      expect(all[1]).toMatchObject({ id: 'phu-oc', level: null, late: false, max_level: null, acked_by: null })
+      expect(all[2]).toMatchObject({ id: 'a-same', value: null, threshold: null, unit: null })
+      const ids = async (f: Partial<Parameters<AlertStore['openedIn']>[0]>) =>
+        (await store.openedIn({ ...period, ...f }, { limit: 50 })).map((a) => a.id)
+      expect(await ids({ kind: 'rainfall' })).toEqual(['phu-oc'])
+      expect(await ids({ station: 'co-bi' })).toEqual(['b-same'])
+      expect(await ids({ device: 'cb-01' })).toEqual(['b-same'])
+      expect(await ids({ district: 'Phú Xuân' })).toEqual(['kim-long', 'a-same'])
+      expect(await ids({ scope: { districts: ['Hương Trà'], stations: ['co-bi'] } })).toEqual(['phu-oc', 'b-same'])
+      expect(await ids({ scope: { districts: [], stations: [] } })).toEqual([])
+      const seen: string[] = []
+      let after: { opened_at: string; id: string } | undefined
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.openedIn(period, { limit: 1, after })
+        seen.push(...page.map((a) => a.id))
+        if (page.length < 1) break
+        after = { opened_at: page[0]!.opened_at, id: page[0]!.id }
+      }
+      expect(seen).toEqual(all.map((a) => a.id))
+    })
+
     it('loads, saves and lists rule states', async () => {
       expect(await store.loadRuleState('wl', 'station:kim-long')).toBeUndefined()
       await store.saveRuleState('wl', 'station:kim-long', { level: 1, lastTs: T0, alertId: null, data: { s: [[T0, 1.2]] } })
