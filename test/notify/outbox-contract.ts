@@ -178,7 +178,7 @@ export function outboxContract(name: string, open: () => Promise<OutboxFixture>)
 
     it('counts the messages of given alerts by channel and state, in (alert_id, channel, state) order', async () => {
       await f.outbox.insert([
-        row('b:1', { alert_id: 'b-alert', channel: 'zalo' }),
+        row('b:1', { alert_id: 'b-alert', channel: 'zalo_oa' }),
         row('b:2', { alert_id: 'b-alert', channel: 'sms', state: 'undeliverable' }),
         row('b:3', { alert_id: 'b-alert', channel: 'sms', state: 'undeliverable', contact_id: 'c2' }),
         row('a:1', { alert_id: 'a-alert' }),
@@ -188,7 +188,7 @@ export function outboxContract(name: string, open: () => Promise<OutboxFixture>)
       expect(await f.outbox.countsByAlert(['b-alert', 'a-alert', 'missing'])).toEqual([
         { alert_id: 'a-alert', channel: 'sms', state: 'pending', n: 1 },
         { alert_id: 'b-alert', channel: 'sms', state: 'undeliverable', n: 2 },
-        { alert_id: 'b-alert', channel: 'zalo', state: 'pending', n: 1 },
+        { alert_id: 'b-alert', channel: 'zalo_oa', state: 'pending', n: 1 },
       ])
       expect(await f.outbox.countsByAlert([])).toEqual([])
     })
