@@ -65,7 +65,16 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
 
   const build = (req: ReportRequest, scope: Scope | null) =>
     buildReport(
-      { store: opts.store, stations: opts.stations, holdMaxMs, alertSources, alertsDb, backend: opts.store.backend, deviceName: opts.deviceName, now },
+      {
+        store: opts.store,
+        stations: opts.stations,
+        holdMaxMs,
+        alertSources,
+        alertsDb,
+        backend: opts.store.backend,
+        deviceName: opts.deviceName,
+        now,
+      },
       { req, scope },
     )
 
