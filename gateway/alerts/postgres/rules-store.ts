@@ -128,8 +128,14 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
 
   let listener: { client: pg.PoolClient; drop: () => void } | undefined
   let closed = false
-  const listen = async (): Promise<void> => {
-    if (listener || closed) return
+  // One LISTEN connection at a time: a tick while the previous one is still connecting waits for it.
+  let connecting: Promise<void> | undefined
+  const listen = (): Promise<void> => {
+    if (listener || closed) return Promise.resolve()
+    connecting ??= connect().finally(() => (connecting = undefined))
+    return connecting
+  }
+  const connect = async (): Promise<void> => {
     const c = await pool.connect()
     let released = false
     const drop = () => {
@@ -181,6 +187,7 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     async close() {
       closed = true
       if (timer) clearInterval(timer)
+      await connecting?.catch(() => undefined)
       const l = listener
       // The session ends with the client: its LISTEN goes with it.
       l?.drop()
