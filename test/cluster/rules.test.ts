@@ -19,7 +19,10 @@ const logger = pino({ level: 'silent' })
 
 /** Kim Long's levels [I, II, III] (docs/domain: config/stations.yaml has 1.0, 2.0, 3.5). */
 const rulesWith = (levels: number[]): RulesDoc =>
-  parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0, levels: { 'kim-long': levels } }] })
+  parseRules({
+    version: 1,
+    rules: [{ id: 'wl', type: 'water_alarm', hysteresis_m: 0.1, min_duration_s: 0, levels: { 'kim-long': levels } }],
+  })
 
 interface Node {
   alerting: Alerting
@@ -68,7 +71,11 @@ describe.skipIf(!requirePostgres())('rules shared by the nodes of a cluster', ()
 
   it('nodes starting together on an empty database seed it once, from the first node', async () => {
     const url = await server.createDatabase()
-    const nodes = await Promise.all([node(url, rulesWith([10, 20, 30])), node(url, rulesWith([11, 21, 31])), node(url, rulesWith([12, 22, 32]))])
+    const nodes = await Promise.all([
+      node(url, rulesWith([10, 20, 30])),
+      node(url, rulesWith([11, 21, 31])),
+      node(url, rulesWith([12, 22, 32])),
+    ])
     try {
       const first = levelsOf(nodes[0]!)
       expect(nodes.map(levelsOf)).toEqual([first, first, first])
@@ -102,7 +109,9 @@ describe.skipIf(!requirePostgres())('rules shared by the nodes of a cluster', ()
       expect(items.map((x) => [x.station, x.level])).toEqual([['kim-long', 2]])
 
       const pool = openPgPool(url, { logger })
-      const rows = (await pool.query<{ version: number; changed_by: string }>('SELECT version, changed_by FROM alert_rules ORDER BY version')).rows
+      const rows = (
+        await pool.query<{ version: number; changed_by: string }>('SELECT version, changed_by FROM alert_rules ORDER BY version')
+      ).rows
       await pool.end()
       expect(rows.map((r) => [r.version, r.changed_by.startsWith('seed:') ? 'seed' : r.changed_by])).toEqual([
         [1, 'seed'],
@@ -133,12 +142,24 @@ describe.skipIf(!requirePostgres())('rules shared by the nodes of a cluster', ()
     const a = await node(url, rulesWith([100, 101, 102]))
     const b = await node(url, rulesWith([100, 101, 102]))
     try {
-      await Promise.all([a.alerting.replaceRules(rulesWith([1, 2, 3]), 'admin-a'), b.alerting.replaceRules(rulesWith([4, 5, 6]), 'admin-b')])
+      await Promise.all([
+        a.alerting.replaceRules(rulesWith([1, 2, 3]), 'admin-a'),
+        b.alerting.replaceRules(rulesWith([4, 5, 6]), 'admin-b'),
+      ])
       const pool = openPgPool(url, { logger })
-      const rows = (await pool.query<{ version: number; changed_by: string; doc: RulesDoc }>('SELECT version, changed_by, doc FROM alert_rules ORDER BY version')).rows
+      const rows = (
+        await pool.query<{ version: number; changed_by: string; doc: RulesDoc }>(
+          'SELECT version, changed_by, doc FROM alert_rules ORDER BY version',
+        )
+      ).rows
       await pool.end()
       expect(rows.map((r) => r.version)).toEqual([1, 2, 3])
-      expect(rows.slice(1).map((r) => r.changed_by).sort()).toEqual(['admin-a', 'admin-b'])
+      expect(
+        rows
+          .slice(1)
+          .map((r) => r.changed_by)
+          .sort(),
+      ).toEqual(['admin-a', 'admin-b'])
       // The document written last wins on both nodes, whichever node wrote it.
       const last = (rows[2]!.doc.rules[0] as { levels: Record<string, number[]> }).levels['kim-long']
       await waitFor(() => levelsOf(a)?.[0] === last?.[0] && levelsOf(b)?.[0] === last?.[0], 30_000)

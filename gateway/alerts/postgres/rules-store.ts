@@ -63,7 +63,10 @@ interface Row {
 export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions): Promise<ClusterRules> {
   await migratePg(pool, RULES_PG_MIGRATIONS, RULES_PG_MIGRATIONS_TABLE)
   const log = opts.logger.child({ component: 'rules' })
-  const version = opts.metrics.gauge('alert_rules_version', 'Version of the cluster rules document this node applies (PostgreSQL alert_rules)')
+  const version = opts.metrics.gauge(
+    'alert_rules_version',
+    'Version of the cluster rules document this node applies (PostgreSQL alert_rules)',
+  )
   const syncFailures = opts.metrics.counter(
     'alert_rules_sync_failures_total',
     'Failed reads or applications of the cluster rules document (the next periodic re-read retries)',
