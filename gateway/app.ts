@@ -21,6 +21,8 @@ import { webhookRoutes } from './api/routes/webhooks.ts'
 import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
+import { openClusterRules } from './alerts/postgres/rules-store.ts'
+import { loadRules } from './alerts/rules.ts'
 import { createNotifier, escalationOptions } from './notify/notifier.ts'
 import { openPostgresOutbox } from './notify/postgres/outbox.ts'
 import { createDeviceControl } from './control/control.ts'
@@ -156,6 +158,16 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the
     // webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").
     const alertStore = cluster ? await openAlertStore({ dataDir: config.server.dataDir, pool: cluster.pool }) : undefined
+    // Cluster mode: one rules document in PostgreSQL for every node, seeded once from this node's
+    // file when there is none (docs/operations.md "Rules across nodes").
+    const clusterRules = cluster
+      ? await openClusterRules(cluster.pool, {
+          nodeId: cluster.nodeId,
+          logger,
+          metrics,
+          seed: () => loadRules(config.server.dataDir, config.alerts.rulesFile),
+        })
+      : undefined
     const alerting = createAlerting({
       store: alertStore,
       bus,
@@ -167,6 +179,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       publish: (topic, payload, o) => brokerRef?.publish(topic, payload, o),
       annotate: (point) => store.write([point]),
       ...alertingOptions(config.alerts),
+      rules: clusterRules?.initial,
+      rulesStore: clusterRules,
       // The engine escalates; the keys stay under notify.escalation (docs/notify.md).
       escalation: escalationOptions(notifier.config),
       // docs/operations.md "Alert rules across nodes": the partitions' leases, and Redis to forward inputs to their owner.
@@ -184,6 +198,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     if (cluster && !config.redis.url)
       logger.warn('alerts: postgres.url without redis.url, so inputs cannot be forwarded: each node evaluates the readings that reach it')
     closers.push(() => alerting.close())
+    if (clusterRules) {
+      clusterRules.follow((doc) => alerting.applyRules(doc))
+      // Closed before the engine: no change of another node is applied to a closed engine.
+      closers.push(() => clusterRules.close())
+    }
     // Webhook deliveries share alerts.db with the alerts: queued in the alert change's own
     // transaction (next to the notification outbox), so both routers see every change.
     const webhooks = createWebhooks({

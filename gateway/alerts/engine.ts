@@ -53,6 +53,11 @@ export interface AlertingOptions {
   /** A rules document; default <dataDir>/rules.yaml, else `rulesFile` (config/rules.yaml). */
   rules?: RulesDoc | undefined
   rulesFile?: string | undefined
+  /**
+   * Cluster mode (docs/operations.md "Rules across nodes"): a PUT is stored here (PostgreSQL,
+   * postgres/rules-store.ts), which applies it through applyRules, instead of <dataDir>/rules.yaml.
+   */
+  rulesStore?: { save(doc: RulesDoc, by: string): Promise<void> } | undefined
   router?: ChangeRouter | undefined
   /**
    * Where alerts, their history and rule state live; default alerts.db. Opened by the caller
@@ -104,8 +109,13 @@ export interface Alerting {
   acknowledge(id: string, by: string, note?: string): Promise<Alert>
   resolve(id: string, by: string, note?: string): Promise<Alert>
   rules(): RulesDoc
-  /** Validates, stores in <dataDir>/rules.yaml and applies. Rejects with RuleError naming the field. */
-  replaceRules(doc: unknown): Promise<RulesDoc>
+  /**
+   * Validates, stores in <dataDir>/rules.yaml (or the rulesStore) and applies. Rejects with
+   * RuleError naming the field. `by` is who changed them (kept with the version in a cluster).
+   */
+  replaceRules(doc: unknown, by?: string): Promise<RulesDoc>
+  /** Applies an already validated and stored document, as after a PUT (rules changed on another node). */
+  applyRules(doc: RulesDoc): Promise<void>
   onChange(listener: (c: AlertChange) => void): () => void
   setRouter(router: ChangeRouter): void
   /** Resolves once the input is evaluated and what it changed is stored and emitted (failures are logged). */
@@ -200,7 +210,7 @@ function statusArrived(ctx: AlertingState, ready: Promise<void>, route: Route, s
 }
 
 /** PUT /api/v1/rules: validated (a refusal is counted), stored, then applied with fresh caches. */
-async function replaceRules(ctx: AlertingState, input: unknown): Promise<RulesDoc> {
+async function replaceRules(ctx: AlertingState, input: unknown, by: string): Promise<RulesDoc> {
   let next: RulesDoc
   try {
     next = parseRules(input)
@@ -208,8 +218,19 @@ async function replaceRules(ctx: AlertingState, input: unknown): Promise<RulesDo
     ctx.m.ruleRejects.inc()
     throw err
   }
+  if (ctx.opts.rulesStore) {
+    await ctx.opts.rulesStore.save(next, by)
+    return next
+  }
   await flush(ctx)
   saveRules(ctx.opts.dataDir, next)
+  await applyRules(ctx, next)
+  return next
+}
+
+/** The new document in force, with fresh caches (rule states restart from the stored ones). */
+async function applyRules(ctx: AlertingState, next: RulesDoc): Promise<void> {
+  await flush(ctx)
   await loadSilence(ctx, enabledSilences(next), () => {
     ctx.doc = next
     ctx.conditions = compileConditions(next.rules, ctx.opts.stations)
@@ -217,7 +238,6 @@ async function replaceRules(ctx: AlertingState, input: unknown): Promise<RulesDo
     resetSlots(ctx)
   })
   ctx.log.info({ rules: next.rules.length }, 'rules replaced')
-  return next
 }
 
 const enabledSilences = (doc: RulesDoc): Silence[] => doc.rules.filter((r): r is Silence => r.type === 'silence' && r.enabled !== false)
@@ -318,7 +338,8 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     acknowledge: (id, by, note) => whenReady(() => human(ctx, id, by, note, 'acknowledged')),
     resolve: (id, by, note) => whenReady(() => human(ctx, id, by, note, 'resolved')),
     rules: () => ctx.doc,
-    replaceRules: (input) => whenReady(() => replaceRules(ctx, input)),
+    replaceRules: (input, by) => whenReady(() => replaceRules(ctx, input, by ?? 'unknown')),
+    applyRules: (doc) => whenReady(() => applyRules(ctx, doc)),
     onChange(l) {
       ctx.listeners.add(l)
       return () => ctx.listeners.delete(l)

@@ -78,7 +78,7 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
         headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
         body: body ? JSON.stringify(body) : undefined,
       })
-    // Rules are each node's own file: B opens at once.
+    // Rules are one document for both nodes (docs/operations.md "Rules across nodes"): B opens at once.
     const rules = { version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }
     expect((await api(b, 'PUT', '/rules', rules)).status).toBe(200)
     const created = await api(a, 'POST', '/devices', { id: 'phu-oc-01', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' })
@@ -107,4 +107,23 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
     expect(onB.state).toBe('acknowledged')
     expect(onB.history.map((h) => h.action)).toEqual(['opened', 'acknowledged'])
   }, 120_000)
+
+  // docs/operations.md "Rules across nodes": a PUT through one node is the rules of the other.
+  it('rules replaced through A are answered by B', async () => {
+    const api = (gw: GatewayProcess, method: string, path: string, body?: unknown) =>
+      fetch(`${gw.apiUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      })
+    const rules = { version: 1, rules: [{ id: 'rain-1h', type: 'rainfall', window_s: 3600, thresholds_mm: [31, 51, 101] }] }
+    const put = await api(a, 'PUT', '/rules', rules)
+    expect(put.status).toBe(200)
+    const answered = await put.json()
+    const onB = await waitFor(async () => {
+      const got = (await (await api(b, 'GET', '/rules')).json()) as { rules: Array<{ id: string }> }
+      return got.rules[0]?.id === 'rain-1h' ? got : undefined
+    }, 30_000)
+    expect(onB).toEqual(answered)
+  }, 60_000)
 })

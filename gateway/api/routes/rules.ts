@@ -39,14 +39,14 @@ export const ruleRoutes: RoutePlugin<RuleRouteDeps> = async (app, deps) => {
       config: { roles: ['admin'] },
       schema: {
         tags: ['rules'],
-        summary: 'Replace the alert rules (checked first; stored in <dataDir>/rules.yaml)',
+        summary: 'Replace the alert rules (checked first; stored in <dataDir>/rules.yaml, or PostgreSQL for every node of a cluster)',
         body: RulesBody,
         response: { 200: RulesAnswer, ...AuthErrors },
       },
     },
     async (request) => {
       try {
-        const doc = await deps.alerting.replaceRules(request.body)
+        const doc = await deps.alerting.replaceRules(request.body, request.actor?.id ?? 'anonymous')
         request.log.info({ actor: request.actor?.id, rules: doc.rules.length }, 'rules replaced')
         return doc
       } catch (err) {

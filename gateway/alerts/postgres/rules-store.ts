@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto'
+import type pg from 'pg'
+import type { Logger } from '../../log/logger.ts'
+import type { Metrics } from '../../metrics/registry.ts'
+import { migratePg, type PgMigration } from '../../pg/migrate.ts'
+import { parseRules, type RulesDoc } from '../rules.ts'
+
+// The alert rules of a cluster (docs/operations.md "Rules across nodes"): one document in
+// PostgreSQL for every node, each version kept with who wrote it. A PUT on any node writes the
+// next version and NOTIFYs; every node LISTENs and also re-reads the version periodically (a
+// LISTEN connection lost in between misses notifications), then applies the document the way a
+// single node applies its own PUT (engine.ts applyRules).
+
+export const RULES_PG_MIGRATIONS_TABLE = 'rules_schema_migrations'
+
+// Append-only: a released migration is never edited, a change is a new entry.
+export const RULES_PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE alert_rules (
+        version INTEGER PRIMARY KEY,
+        doc JSONB NOT NULL,
+        changed_by TEXT NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`,
+  },
+]
+
+const CHANNEL = 'iocgw_rules'
+
+/** Writers of the rules (seed and PUTs on every node) serialise on this transaction-scoped lock. */
+const LOCK_KEY = createHash('sha256').update('iocgw:alert_rules').digest().readBigInt64BE(0).toString()
+
+export interface ClusterRulesOptions {
+  nodeId: string
+  logger: Logger
+  metrics: Metrics
+  /** The document written when PostgreSQL has none yet (this node's rules file). */
+  seed: () => RulesDoc
+  /** How often the current version is re-read, the safety net under LISTEN; default 5 s. */
+  syncMs?: number | undefined
+}
+
+export interface ClusterRules {
+  /** The document in force when opened (the engine starts with it). */
+  readonly initial: RulesDoc
+  /** Writes `doc` as the next version and applies it here before answering (a PUT). */
+  save(doc: RulesDoc, by: string): Promise<void>
+  /** Starts following other nodes' changes; `apply` is the engine's applyRules. */
+  follow(apply: (doc: RulesDoc) => Promise<void>): void
+  /** Re-reads the current version now and applies it if newer (also run every syncMs). */
+  sync(): Promise<void>
+  close(): Promise<void>
+}
+
+interface Row {
+  version: number
+  doc: unknown
+}
+
+/** Migrates, seeds once if the table is empty (under the writers' lock, so nodes starting together seed once), and reads. */
+export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions): Promise<ClusterRules> {
+  await migratePg(pool, RULES_PG_MIGRATIONS, RULES_PG_MIGRATIONS_TABLE)
+  const log = opts.logger.child({ component: 'rules' })
+  const version = opts.metrics.gauge(
+    'alert_rules_version',
+    'Version of the cluster rules document this node applies (PostgreSQL alert_rules)',
+  )
+  const syncFailures = opts.metrics.counter(
+    'alert_rules_sync_failures_total',
+    'Failed reads or applications of the cluster rules document (the next periodic re-read retries)',
+  )
+
+  const inTx = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pool.connect()
+    let broken: Error | undefined
+    try {
+      await c.query('BEGIN')
+      await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEY])
+      const out = await fn(c)
+      await c.query('COMMIT')
+      return out
+    } catch (err) {
+      await c.query('ROLLBACK').catch((e: Error) => (broken = e))
+      throw err
+    } finally {
+      c.release(broken)
+    }
+  }
+  const current = async (q: pg.Pool | pg.PoolClient): Promise<Row | undefined> =>
+    (await q.query<Row>('SELECT version, doc FROM alert_rules ORDER BY version DESC LIMIT 1')).rows[0]
+
+  const first = await inTx(async (c) => {
+    const row = await current(c)
+    if (row) return row
+    const doc = opts.seed()
+    await c.query('INSERT INTO alert_rules (version, doc, changed_by) VALUES (1, $1, $2)', [JSON.stringify(doc), `seed:${opts.nodeId}`])
+    log.info({ rules: doc.rules.length }, 'rules seeded into PostgreSQL from this node')
+    return { version: 1, doc }
+  })
+  const initial = parseRules(first.doc)
+  let applied = first.version
+  version.set(applied)
+
+  // Applications run one at a time and only forward, so a slow older one never lands after a newer one.
+  let chain: Promise<void> = Promise.resolve()
+  let apply: ((doc: RulesDoc) => Promise<void>) | undefined
+  const applyIfNewer = (v: number, doc: RulesDoc): Promise<void> => {
+    const run = chain.then(async () => {
+      if (v <= applied) return
+      if (apply) await apply(doc)
+      applied = v
+      version.set(v)
+    })
+    chain = run.catch(() => undefined)
+    return run
+  }
+
+  const sync = async (): Promise<void> => {
+    const row = await current(pool)
+    if (!row || row.version <= applied) return
+    await applyIfNewer(row.version, parseRules(row.doc))
+    log.info({ version: row.version }, 'rules changed on another node applied')
+  }
+  const syncLogged = () =>
+    sync().catch((err: unknown) => {
+      syncFailures.inc()
+      log.warn({ err }, 'cluster rules not re-read')
+    })
+
+  let listener: { client: pg.PoolClient; drop: () => void } | undefined
+  let closed = false
+  // One LISTEN connection at a time: a tick while the previous one is still connecting waits for it.
+  let connecting: Promise<void> | undefined
+  const listen = (): Promise<void> => {
+    if (listener || closed) return Promise.resolve()
+    connecting ??= connect().finally(() => (connecting = undefined))
+    return connecting
+  }
+  const connect = async (): Promise<void> => {
+    const c = await pool.connect()
+    let released = false
+    const drop = () => {
+      if (listener?.client === c) listener = undefined
+      if (!released) c.release(true)
+      released = true
+    }
+    c.on('notification', (n) => {
+      if (n.channel === CHANNEL) void syncLogged()
+    })
+    // A lost connection: the next periodic tick listens again on a fresh one.
+    c.on('error', drop)
+    try {
+      await c.query(`LISTEN ${CHANNEL}`)
+    } catch (err) {
+      drop()
+      throw err
+    }
+    if (closed) return drop()
+    listener = { client: c, drop }
+    // Changes made while not listening.
+    void syncLogged()
+  }
+  let timer: NodeJS.Timeout | undefined
+
+  return {
+    initial,
+    async save(doc, by) {
+      const v = await inTx(async (c) => {
+        const next = ((await current(c))?.version ?? 0) + 1
+        await c.query('INSERT INTO alert_rules (version, doc, changed_by) VALUES ($1, $2, $3)', [next, JSON.stringify(doc), by])
+        // Delivered to every listener when this transaction commits.
+        await c.query('SELECT pg_notify($1, $2)', [CHANNEL, String(next)])
+        return next
+      })
+      await applyIfNewer(v, doc)
+    },
+    follow(fn) {
+      apply = fn
+      const tick = () => {
+        void syncLogged()
+        listen().catch((err: unknown) => log.warn({ err }, 'cluster rules: LISTEN failed; re-read periodically meanwhile'))
+      }
+      tick()
+      timer = setInterval(tick, opts.syncMs ?? 5_000)
+      timer.unref()
+    },
+    sync,
+    async close() {
+      closed = true
+      if (timer) clearInterval(timer)
+      await connecting?.catch(() => undefined)
+      const l = listener
+      // The session ends with the client: its LISTEN goes with it.
+      l?.drop()
+      await chain
+    },
+  }
+}
