@@ -19,7 +19,7 @@ import { raiseSystemAlert } from './fan-out.ts'
 import { handle, inputPartition, resetSlots } from './evaluate.ts'
 import { human } from './human.ts'
 import { KeyedQueue } from './ordering.ts'
-import { AlertPartitions, routedSubject, type PartitionLeaseManager, type RoutedInput } from './partitions.ts'
+import { AlertPartitions, routedSubject, type AlertPartitionsOptions, type RoutedInput } from './partitions.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
 import { adoptSilence, checkSilence, loadSilence, seen } from './silence.ts'
 import { sqliteAlertStore } from './sqlite-store.ts'
@@ -80,15 +80,8 @@ export interface AlertingOptions {
   partitions?: AlertPartitionsConfig | undefined
 }
 
-export interface AlertPartitionsConfig {
-  leases: PartitionLeaseManager
-  redisUrl: string
-  nodeId: string
-  /** alerts.partitions */
-  count: number
-  /** alerts.partitionHoldS in ms */
-  holdMs: number
-}
+/** What the gateway gives the partitions (partitions.ts); the engine adds the evaluation steps. */
+export type AlertPartitionsConfig = Pick<AlertPartitionsOptions, 'leases' | 'redisUrl' | 'Redis' | 'nodeId' | 'count' | 'holdMs'>
 
 /** An alert raised by the gateway about itself, not by a rule. */
 export interface SystemAlert {

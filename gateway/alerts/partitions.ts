@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { LeaseManager } from '../cluster/leases.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
@@ -75,6 +75,8 @@ export type PartitionLeaseManager = Pick<LeaseManager, 'balance' | 'token' | 'he
 export interface AlertPartitionsOptions {
   leases: PartitionLeaseManager
   redisUrl: string
+  /** ioredis' client class, imported by the caller in cluster mode only (a single node never loads it). */
+  Redis: typeof Redis
   nodeId: string
   /** alerts.partitions: the same on every node. */
   count: number
@@ -283,7 +285,7 @@ export class AlertPartitions {
   }
 
   private connect(role: string): Redis {
-    const redis = new Redis(this.o.redisUrl, {
+    const redis = new this.o.Redis(this.o.redisUrl, {
       connectionName: `iocgw:${this.o.nodeId}:${role}`,
       // As the broker's connections (gateway/broker/cluster.ts): an outage is waited out, never a crash.
       retryStrategy: (times) => Math.min(times * 200, 2_000),

@@ -229,7 +229,8 @@ export function standInConfig(s: StandIns, sms: 'esms' | 'speedsms' | 'twilio' =
       zns: { url: `${s.url}/zalo-zns/message/template`, templates: { alert: '300001', test: '300002' }, development: false },
       oa: { url: `${s.url}/zalo-oa/v3.0/oa/message/cs` },
     },
-    timeoutMs: 500,
+    // Long enough for a loaded test machine; the timeout tests wait it out once.
+    timeoutMs: 3000,
     retry: { baseMs: 20, maxMs: 200, maxAttempts: 5 },
   }
 }
