@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import Type from 'typebox'
@@ -9,6 +8,8 @@ import type { Metrics } from '../metrics/registry.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import type { CameraVisionConfig } from './config.ts'
 import { FRAMES_HELP, type Frame, type FrameLease } from './pipeline.ts'
+import { inTransaction } from '../pg/transaction.ts'
+import { connectPubSub } from '../cluster/redis-pubsub.ts'
 
 // Cameras across nodes (docs/operations.md "Several nodes", "Cameras across nodes"): each
 // registered camera has a lease `camera:{id}` in the group `camera`, balanced over the live nodes
@@ -27,10 +28,6 @@ import { FRAMES_HELP, type Frame, type FrameLease } from './pipeline.ts'
 // token is still this node's, and its detections are stored inside a PostgreSQL transaction that
 // checks the token first (fenceCheck, FOR SHARE): a holder paused past its lease's expiry cannot
 // store a frame after another node took the camera over.
-
-// ioredis is required when a node in cluster mode first connects, so that a single gateway does
-// not load it (docs/operations.md, Memory).
-const require = createRequire(import.meta.url)
 
 export const CAMERA_LEASE_GROUP = 'camera'
 const LEASE_PREFIX = `${CAMERA_LEASE_GROUP}:`
@@ -126,8 +123,8 @@ export class CameraLeases {
       forwarded: m.counter('vision_frames_forwarded_total', "Camera frames sent to the node holding the camera's lease"),
     }
     m.gaugeReading('vision_cameras_leased', 'Cluster mode: cameras this node holds the lease of and analyses now', () => this.ready.size)
-    this.pub = this.connect('frames-pub')
-    this.sub = this.connect('frames-sub')
+    this.pub = this.connect('frames-pub', 'publish')
+    this.sub = this.connect('frames-sub', 'subscribe')
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onForwarded(channel.toString(), message))
     o.leases.on('acquired', this.onAcquired)
     o.leases.on('lost', this.onLost)
@@ -174,24 +171,13 @@ export class CameraLeases {
    * Runs `write` in a PostgreSQL transaction that first checks the lease's fencing token; false
    * (and nothing written) when another node took the camera over meanwhile.
    */
-  async fenced(lease: FrameLease, write: () => Promise<void>): Promise<boolean> {
-    const client = await this.o.pool.connect()
-    try {
-      await client.query('BEGIN')
-      if (!(await fenceCheck(client, lease.name, lease.token))) {
-        await client.query('ROLLBACK')
-        return false
-      }
+  fenced(lease: FrameLease, write: () => Promise<void>): Promise<boolean> {
+    return inTransaction(this.o.pool, async (client) => {
+      if (!(await fenceCheck(client, lease.name, lease.token))) return false
       // FOR SHARE holds the lease row until COMMIT: a takeover waits for this write to finish.
       await write()
-      await client.query('COMMIT')
       return true
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      throw err
-    } finally {
-      client.release()
-    }
+    })
   }
 
   async close(): Promise<void> {
@@ -206,26 +192,9 @@ export class CameraLeases {
     }
   }
 
-  private connect(role: string): Redis {
-    const { Redis: RedisClient } = require('ioredis') as { Redis: typeof Redis }
-    const redis = new RedisClient(this.o.redisUrl, {
-      connectionName: `iocgw:${this.o.nodeId}:${role}`,
-      // As the broker's connections (gateway/broker/cluster.ts): an outage is waited out, never a crash.
-      retryStrategy: (times) => Math.min(times * 200, 2_000),
-      // A publish during an outage fails at once instead of queueing frames in memory.
-      enableOfflineQueue: role !== 'frames-pub',
-    })
-    let loggedAt = 0
-    redis.on('error', (err: Error) => {
-      if (this.closed || Date.now() - loggedAt < 60_000) return
-      loggedAt = Date.now()
-      // The URL may hold a password: never logged.
-      this.o.logger.error(
-        { event: 'redis_error', role, err: err.message },
-        'vision: Redis unreachable or failing (logged once a minute per connection)',
-      )
-    })
-    return redis
+  private connect(role: string, use: 'publish' | 'subscribe'): Redis {
+    const { redisUrl: url, nodeId, logger } = this.o
+    return connectPubSub({ url, nodeId, role, use, component: 'vision', logger, closing: () => this.closed })
   }
 
   private readonly onAcquired = (name: string): void => {

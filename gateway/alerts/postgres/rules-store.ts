@@ -4,6 +4,7 @@ import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { migratePg, type PgMigration } from '../../pg/migrate.ts'
 import { parseRules, type RulesDoc } from '../rules.ts'
+import { inTransaction } from '../../pg/transaction.ts'
 
 // The alert rules of a cluster (docs/operations.md "Rules across nodes"): one document in
 // PostgreSQL for every node, each version kept with who wrote it. A PUT on any node writes the
@@ -72,22 +73,11 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     'Failed reads or applications of the cluster rules document (the next periodic re-read retries)',
   )
 
-  const inTx = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const c = await pool.connect()
-    let broken: Error | undefined
-    try {
-      await c.query('BEGIN')
+  const inTx = <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
+    inTransaction(pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEY])
-      const out = await fn(c)
-      await c.query('COMMIT')
-      return out
-    } catch (err) {
-      await c.query('ROLLBACK').catch((e: Error) => (broken = e))
-      throw err
-    } finally {
-      c.release(broken)
-    }
-  }
+      return fn(c)
+    })
   const current = async (q: pg.Pool | pg.PoolClient): Promise<Row | undefined> =>
     (await q.query<Row>('SELECT version, doc FROM alert_rules ORDER BY version DESC LIMIT 1')).rows[0]
 

@@ -7,6 +7,7 @@ import type { AlertPatch, AlertReads, AlertStore, AlertTx, AlertWrites, NewAlert
 import type { Alert, AlertHistoryEntry } from '../types.ts'
 import { patchColumns, rowToAlert, type AlertRow } from '../row.ts'
 import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.ts'
+import { inTransaction } from '../../pg/transaction.ts'
 
 // The alert store in PostgreSQL, shared by every node of a cluster (postgres.url, docs/operations.md
 // "Alerts in PostgreSQL"); store.ts has the contract. Inside a transaction an alert read for a
@@ -208,25 +209,14 @@ export async function openPostgresAlertStore(pool: pg.Pool, opts: PostgresAlertS
   return {
     ...queries(pool, false),
     backend: 'postgres',
-    async transaction(fn, txOpts) {
-      const client = await pool.connect()
-      let broken: Error | undefined
-      try {
-        await client.query('BEGIN')
+    transaction(fn, txOpts) {
+      return inTransaction(pool, async (client) => {
         // FOR SHARE on the lease row: a takeover waits until this transaction ends.
         const fence = txOpts?.fence
         if (fence && !(await fenceCheck(client, fence.name, fence.token))) throw new FencedError(fence.name)
         const tx: AlertTx = { ...queries(client, true), local, sql: client }
-        const out = await fn(tx)
-        await client.query('COMMIT')
-        return out
-      } catch (err) {
-        // A connection that cannot even roll back is not handed back to the pool.
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e))
-        throw err
-      } finally {
-        client.release(broken)
-      }
+        return fn(tx)
+      })
     },
     async close() {
       opts.onClose?.()

@@ -3,6 +3,7 @@ import { migratePg } from '../../pg/migrate.ts'
 import { scopeSql } from '../../registry/scope.ts'
 import type { HeldGroup, NewOutboxRow, OutboxRow, OutboxStore } from '../store.ts'
 import { NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE } from './migrations.ts'
+import { inTransaction } from '../../pg/transaction.ts'
 
 // The outbox in PostgreSQL, shared by every node of a cluster (docs/operations.md "Notifications
 // across nodes"); ../store.ts has the contract. Rows an alert change causes are written on the
@@ -68,23 +69,6 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
   await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
   const me = opts.nodeId
 
-  async function inTx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
-      const out = await fn(client)
-      await client.query('COMMIT')
-      return out
-    } catch (err) {
-      // A connection that cannot even roll back is not handed back to the pool.
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e))
-      throw err
-    } finally {
-      client.release(broken)
-    }
-  }
-
   const count = async (sql: string, args: unknown[]) => Number((await pool.query<{ n: string }>(sql, args)).rows[0]?.n ?? 0)
 
   return {
@@ -94,7 +78,8 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
       if (!tx.sql) throw new Error('notify: the outbox is in PostgreSQL but the alert transaction is not (postgres.url is set for both)')
       await insertAll(tx.sql, rows)
     },
-    insert: (rows, o) => inTx((c) => insertAll(c, rows, o?.claimed ? { by: me, until: Date.now() + opts.claimMs } : undefined)),
+    insert: (rows, o) =>
+      inTransaction(pool, (c) => insertAll(c, rows, o?.claimed ? { by: me, until: Date.now() + opts.claimMs } : undefined)),
     async claimDue(now, limit) {
       // SKIP LOCKED: a row another node is claiming right now is left to it, not waited for.
       const res = await pool.query<PgRow>(
@@ -164,7 +149,7 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
       return res.rows.map((r) => ({ ...r, n: Number(r.n) }))
     },
     async digest(contactId, channel, make) {
-      await inTx(async (c) => {
+      await inTransaction(pool, async (c) => {
         // A second node digesting the same group waits here, then finds the rows digested.
         const rows = (
           await c.query<PgRow>(

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { RegistryError, type Actor } from '../types.ts'
+import { inTransaction } from '../../pg/transaction.ts'
 
 /** A pool or a client inside a transaction: both run queries. */
 export type Db = Pick<pg.Pool | pg.PoolClient, 'query'>
@@ -7,24 +8,22 @@ export type Db = Pick<pg.Pool | pg.PoolClient, 'query'>
 /** Writes an audit entry inside the change's transaction. */
 export type PgAudit = (db: Db, actor: Actor, action: string, target: string, detail: Record<string, unknown> | null) => Promise<void>
 
-/** Runs `fn` in one transaction on one pooled client. */
+/** Runs `fn` in one transaction on one pooled client, then what it left for after the commit. */
 export async function inTx<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
-  let broken: Error | undefined
   // What must happen only once the change is durable (revocations.ts: this node's own listeners).
   const afterCommit: Array<() => void> = []
   try {
-    await client.query('BEGIN')
-    const out = await fn(Object.assign(client, { afterCommit }))
-    await client.query('COMMIT')
+    const out = await inTransaction(pool, async (client) => {
+      try {
+        return await fn(Object.assign(client, { afterCommit }))
+      } finally {
+        delete (client as { afterCommit?: unknown }).afterCommit
+      }
+    })
     for (const f of afterCommit) f()
     return out
   } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e))
     throw asRegistryError(err)
-  } finally {
-    delete (client as { afterCommit?: unknown }).afterCommit
-    client.release(broken)
   }
 }
 
