@@ -189,7 +189,6 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           ? {
               leases: cluster.leases,
               redisUrl: config.redis.url,
-              Redis: (await import('ioredis')).Redis,
               nodeId: cluster.nodeId,
               count: config.alerts.partitions,
               holdMs: config.alerts.partitionHoldS * 1000,

@@ -81,7 +81,7 @@ export interface AlertingOptions {
 }
 
 /** What the gateway gives the partitions (partitions.ts); the engine adds the evaluation steps. */
-export type AlertPartitionsConfig = Pick<AlertPartitionsOptions, 'leases' | 'redisUrl' | 'Redis' | 'nodeId' | 'count' | 'holdMs'>
+export type AlertPartitionsConfig = Pick<AlertPartitionsOptions, 'leases' | 'redisUrl' | 'nodeId' | 'count' | 'holdMs'>
 
 /** An alert raised by the gateway about itself, not by a rule. */
 export interface SystemAlert {

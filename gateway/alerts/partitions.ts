@@ -9,6 +9,7 @@ import { inputPartition } from './evaluate.ts'
 import { KeyedQueue, partitionOf } from './ordering.ts'
 import { decodeInput, encodeInput } from './partition-wire.ts'
 import type { Fence } from './store.ts'
+import { connectPubSub } from '../cluster/redis-pubsub.ts'
 
 // Alert rules across nodes (docs/operations.md "Several nodes", "Alert rules across nodes"). The
 // rule state of each subject (level conditions, silence timers) is owned by one node at a time: subjects are hashed
@@ -75,8 +76,6 @@ export type PartitionLeaseManager = Pick<LeaseManager, 'balance' | 'token' | 'he
 export interface AlertPartitionsOptions {
   leases: PartitionLeaseManager
   redisUrl: string
-  /** ioredis' client class, imported by the caller in cluster mode only (a single node never loads it). */
-  Redis: typeof Redis
   nodeId: string
   /** alerts.partitions: the same on every node. */
   count: number
@@ -114,8 +113,8 @@ export class AlertPartitions {
       ),
     }
     m.gaugeReading('alert_partitions_held', 'Cluster mode: alert partitions this node owns and evaluates now', () => this.held())
-    this.pub = this.connect('alerts-pub')
-    this.sub = this.connect('alerts-sub')
+    this.pub = this.connect('alerts-pub', 'publish')
+    this.sub = this.connect('alerts-sub', 'subscribe')
     this.sub.on('message', (channel: string, message: string) => this.onForwarded(channel, message))
     o.leases.on('acquired', this.onAcquired)
     o.leases.on('lost', this.onLost)
@@ -284,27 +283,8 @@ export class AlertPartitions {
     if (!this.closed) this.sub.unsubscribe(CHANNEL_PREFIX + n).catch(() => undefined)
   }
 
-  private connect(role: string): Redis {
-    const redis = new this.o.Redis(this.o.redisUrl, {
-      connectionName: `iocgw:${this.o.nodeId}:${role}`,
-      // As the broker's connections (gateway/broker/cluster.ts): an outage is waited out, never a crash.
-      retryStrategy: (times) => Math.min(times * 200, 2_000),
-      // A publish during an outage fails at once: the input is held and offered again instead.
-      enableOfflineQueue: role !== 'alerts-pub',
-      // The subscriber subscribes as soon as a partition is taken, possibly while connecting: the
-      // ready check's INFO could then be sent in subscriber mode and refused (ioredis issue #2037).
-      enableReadyCheck: role !== 'alerts-sub',
-    })
-    let loggedAt = 0
-    redis.on('error', (err: Error) => {
-      if (this.closed || Date.now() - loggedAt < 60_000) return
-      loggedAt = Date.now()
-      // The URL may hold a password: never logged.
-      this.o.logger.error(
-        { event: 'redis_error', role, err: err.message },
-        'alerts: Redis unreachable or failing (logged once a minute per connection)',
-      )
-    })
-    return redis
+  private connect(role: string, use: 'publish' | 'subscribe'): Redis {
+    const { redisUrl: url, nodeId, logger } = this.o
+    return connectPubSub({ url, nodeId, role, use, component: 'alerts', logger, closing: () => this.closed })
   }
 }

@@ -94,7 +94,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
       silenceCheckMs: 200,
       lateAfterMs: 86_400_000,
       flushMs: 200,
-      partitions: withPartitions ? { leases, redisUrl: redis.url, Redis, nodeId: id, count: COUNT, holdMs: 30_000 } : undefined,
+      partitions: withPartitions ? { leases, redisUrl: redis.url, nodeId: id, count: COUNT, holdMs: 30_000 } : undefined,
     })
     const changes: AlertChange[] = []
     alerting.onChange((c) => changes.push(c))
