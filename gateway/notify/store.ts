@@ -27,19 +27,10 @@ export interface OutboxRow {
 }
 
 /** A row to queue: `pending` (to send) or `undeliverable` (kept as the record, never sent). */
-export interface NewOutboxRow {
-  key: string
-  alert_id: string | null
-  change_seq: number | null
-  contact_id: string
-  channel: ContactChannel
-  severity: Severity
-  message: string
-  state: 'pending' | 'undeliverable'
-  next_at: number
-  created_at: number
-  last_error: string | null
-}
+export type NewOutboxRow = Pick<
+  OutboxRow,
+  'key' | 'alert_id' | 'change_seq' | 'contact_id' | 'channel' | 'severity' | 'message' | 'next_at' | 'created_at' | 'last_error'
+> & { state: 'pending' | 'undeliverable' }
 
 export interface OutboxFilter {
   state?: OutboxState | undefined
