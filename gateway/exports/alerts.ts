@@ -1,6 +1,6 @@
 import type { AlertStore } from '../alerts/store.ts'
 import type { Scope } from '../registry/scope.ts'
-import { CHUNK_BYTES, csvRow, type CsvExport } from './csv.ts'
+import { CHUNK_CHARS, csvRow, type CsvExport } from './csv.ts'
 
 // Alerts (the alert store: alerts.db, or PostgreSQL in a cluster) opened in a period as CSV, in
 // pages of the (opened_at, id) order: each page is one short query, so no statement stays open
@@ -61,7 +61,7 @@ export function alertsCsv(store: Pick<AlertStore, 'openedIn'>, f: AlertExportFil
       for (const r of page) {
         buf += csvRow(ALERT_COLUMNS.map((c) => (c === 'late' ? (r.late ? 'true' : 'false') : r[c])))
         rows++
-        if (buf.length >= CHUNK_BYTES) {
+        if (buf.length >= CHUNK_CHARS) {
           yield buf
           buf = ''
         }

@@ -4,7 +4,11 @@
 
 /** An export on its way out: what the API streams and counts (gateway/api/routes/exports.ts). */
 export interface CsvExport {
-  /** Chunks of CSV (UTF-8 bytes or text), the header first; stopping the iteration stops the store scan. */
+  /**
+   * Chunks of CSV (UTF-8 bytes or text), the header first; stopping the iteration stops the store
+   * scan. Bytes are lent, valid until the next call to `next()`: the consumer writes them out (or
+   * copies them) before it asks for more.
+   */
   chunks: AsyncGenerator<string | Uint8Array>
   /** Rows written so far (header not counted). */
   rows(): number
@@ -24,5 +28,5 @@ export function csvRow(values: ReadonlyArray<string | number | boolean | null | 
   return `${out}\r\n`
 }
 
-/** Chunks handed to the response stream: big enough to cost little per write, small enough to keep memory flat. */
-export const CHUNK_BYTES = 64 * 1024
+/** Characters of CSV per chunk: big enough to cost little per write, small enough to keep memory flat. */
+export const CHUNK_CHARS = 64 * 1024

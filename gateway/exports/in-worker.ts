@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { StoreError } from '../store/types.ts'
-import { ACK, type ExportJob, type FromWorker, type ToWorker } from './job.ts'
+import { RING_SLOTS, SLOT_BYTES, type ExportJob, type FromWorker, type ToWorker } from './job.ts'
 import type { CsvExport } from './csv.ts'
 
 // Exports of readings and detections run in a worker thread (worker.ts), for two reasons
@@ -11,11 +11,13 @@ import type { CsvExport } from './csv.ts'
 //   that garbage stays in a small heap of its own, bounded by `resourceLimits` below.
 // - Latency: reading, merging and formatting a million rows is CPU work; off the main thread it
 //   does not delay the event loop that acknowledges ingest and answers the API during an export.
-// Only the CSV text crosses over, at most CHUNKS_IN_FLIGHT chunks ahead of the client (backpressure). A
-// client that goes away ends the worker: its scan stops there. A worker that finished its export
-// is kept for the next one (one idle at most): starting a thread that runs the TypeScript sources
-// costs about 40 MB of resident memory (measured: its own V8 isolate and TypeScript loader), more
-// than the export itself.
+// Only the CSV bytes cross over, through a ring of RING_SLOTS shared memory slots per job (see
+// worker.ts for why): the main thread lends a slot's bytes to the response and gives the slot back
+// once the response asks for the next chunk, that is once those bytes are written out. A client
+// that goes away ends the worker: its scan stops there. A worker that finished its export is kept
+// for the next one (one idle at most): starting a thread that runs the TypeScript sources costs
+// about 40 MB of resident memory (measured: its own V8 isolate and TypeScript loader), more than
+// the export itself.
 
 const ENTRY = new URL('./worker.js', import.meta.url)
 const LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 }
@@ -53,9 +55,10 @@ function giveBack(w: Worker): void {
 
 export function csvInWorker(job: ExportJob): CsvExport {
   let rows = 0
-  async function* chunks(): AsyncGenerator<string> {
+  async function* chunks(): AsyncGenerator<Uint8Array> {
     const worker = take()
-    const ready: Array<{ text: string; rows: number }> = []
+    const ring = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES)
+    const ready: Array<{ slot: number; bytes: number; rows: number }> = []
     let ended = false
     let failure: Error | undefined
     let wake: (() => void) | undefined
@@ -65,7 +68,7 @@ export function csvInWorker(job: ExportJob): CsvExport {
       w?.()
     }
     const onMessage = (m: FromWorker) => {
-      if (m.t === 'chunk') ready.push({ text: m.text, rows: m.rows })
+      if (m.t === 'chunk') ready.push(m)
       else if (m.t === 'end') ended = true
       else failure ??= m.code ? new StoreError(m.code, m.message) : new Error(m.message)
       poke()
@@ -80,15 +83,16 @@ export function csvInWorker(job: ExportJob): CsvExport {
     }
     worker.on('message', onMessage).on('error', onError).on('exit', onExit)
     const post = (m: ToWorker) => worker.postMessage(m)
-    post({ t: 'job', job })
+    post({ t: 'job', job, ring })
     let done = false
     try {
       for (;;) {
         const next = ready.shift()
         if (next) {
           rows += next.rows
-          yield next.text
-          post(ACK)
+          // Lent until the consumer asks for the next chunk (CsvExport.chunks).
+          yield new Uint8Array(ring, next.slot * SLOT_BYTES, next.bytes)
+          post({ t: 'free', slot: next.slot })
           continue
         }
         if (ended) break

@@ -1,6 +1,7 @@
 import type { ScanSource, StoreError } from '../store/types.ts'
 
-// The messages between an export's worker (worker.ts) and the main thread (in-worker.ts).
+// The messages between an export's worker (worker.ts) and the main thread (in-worker.ts), and the
+// shared memory the CSV bytes travel through.
 
 export interface ExportJob {
   source: ScanSource
@@ -9,14 +10,19 @@ export interface ExportJob {
   fields: string[]
 }
 
-/** Worker to main thread. The main thread answers each `chunk` with `ACK` once it has passed it on. */
+/**
+ * Worker to main thread. A `chunk` is `bytes` of UTF-8 in slot `slot` of the job's ring; the main
+ * thread answers `free` with that slot once the bytes have left the process.
+ */
 export type FromWorker =
-  { t: 'chunk'; text: string; rows: number } | { t: 'end' } | { t: 'error'; message: string; code?: StoreError['code'] | undefined }
+  | { t: 'chunk'; slot: number; bytes: number; rows: number }
+  | { t: 'end' }
+  | { t: 'error'; message: string; code?: StoreError['code'] | undefined }
 
-export const ACK = 'ack'
+/** Main thread to worker: a job with the ring its CSV goes through, or a slot given back. */
+export type ToWorker = { t: 'job'; job: ExportJob; ring: SharedArrayBuffer } | { t: 'free'; slot: number }
 
-/** Main thread to worker: a job, or the acknowledgement of a chunk. */
-export type ToWorker = { t: 'job'; job: ExportJob } | typeof ACK
-
-/** Chunks a worker may have sent and not yet seen acknowledged: what an export holds between the threads. */
-export const CHUNKS_IN_FLIGHT = 4
+/** Slots of a job's ring: how far the worker may run ahead of the client. */
+export const RING_SLOTS = 4
+/** Bytes of one slot: big enough to cost little per write, small enough to keep memory flat. */
+export const SLOT_BYTES = 64 * 1024

@@ -1,5 +1,5 @@
 import { MEASUREMENT_TAGS, type PointScan, type QueriedPoint, type ScanQuery, type TimeSeriesStore } from '../store/types.ts'
-import { csvField, CHUNK_BYTES, csvRow, type CsvExport } from './csv.ts'
+import { csvField, CHUNK_CHARS, csvRow, type CsvExport } from './csv.ts'
 import { csvInWorker } from './in-worker.ts'
 
 // Readings and detections as CSV, straight from the time-series store page by page. The rows are
@@ -21,7 +21,7 @@ export async function pointsCsv(
   return { chunks, rows: () => rows }
 }
 
-/** The CSV text of a scan's pages, in chunks of about CHUNK_BYTES; `counted` hears of the rows in each chunk. */
+/** The CSV text of a scan's pages, in chunks of about CHUNK_CHARS; `counted` hears of the rows in each chunk. */
 export async function* csvChunks(
   pages: AsyncIterable<QueriedPoint[]>,
   measurement: PointsMeasurement,
@@ -39,7 +39,7 @@ export async function* csvChunks(
       for (const f of fields) line += `,${csvField(p.fields[f])}`
       buf += `${line}\r\n`
       rows++
-      if (buf.length >= CHUNK_BYTES) {
+      if (buf.length >= CHUNK_CHARS) {
         counted(rows)
         rows = 0
         yield buf

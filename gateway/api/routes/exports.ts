@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream'
+import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import Type, { type TSchema } from 'typebox'
 import type { Alerting } from '../../alerts/engine.ts'
@@ -15,7 +15,7 @@ import type { RoutePlugin } from '../types.ts'
 import { parseTime } from './readings.ts'
 import { httpError, storeFailure } from '../errors.ts'
 
-// CSV exports (docs/api.md "Exports"): streamed from the stores through a Node stream, so the
+// CSV exports (docs/api.md "Exports"): streamed from the stores chunk by chunk, so the
 // response is produced as fast as the client reads it and memory stays flat whatever the range.
 
 export interface ExportRouteDeps {
@@ -49,6 +49,19 @@ function period(q: { from?: string | undefined; to?: string | undefined }): { fr
   return { from, to }
 }
 
+/** Resolves true once `chunk` is written to the socket, false if the response closed first. */
+function written(res: ServerResponse, chunk: string | Uint8Array): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const gone = () => resolve(false)
+    res.once('close', gone)
+    res.write(chunk, (err) => {
+      res.off('close', gone)
+      resolve(!err)
+    })
+  })
+}
+
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:.]/g, '').replace(/000Z$/, 'Z')
 
 export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
@@ -56,31 +69,53 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
   const exported = deps.metrics.counter('export_rows_total', 'Rows written by CSV exports, by what', ['what'])
 
   /**
-   * Sends the export as a stream; counts its rows and how it ended once the response closes, and
-   * resolves then (the handler must not settle before: Fastify would end an unfinished reply).
+   * Writes the export out, each chunk once the one before it has left the process (the chunks'
+   * bytes are lent: CsvExport.chunks), so memory holds one chunk in the response whatever the
+   * range. The reply is hijacked for that: a Node stream handed to Fastify says when a chunk was
+   * taken, not when it was written. The first chunk is read before any header, so a store that
+   * fails at once answers 503 rather than a cut 200. Counts the rows and how the export ended, and
+   * resolves once the response is closed.
    */
-  function send(reply: FastifyReply, what: string, range: { from: number; to: number }, csv: CsvExport): Promise<void> {
-    const stream = Readable.from(csv.chunks, { objectMode: false, highWaterMark: 64 * 1024 })
+  async function send(reply: FastifyReply, what: string, range: { from: number; to: number }, csv: CsvExport): Promise<void> {
+    const chunks = csv.chunks
+    let next: IteratorResult<string | Uint8Array>
+    try {
+      next = await chunks.next()
+    } catch (err) {
+      exports.inc({ what, outcome: 'failed' })
+      storeFailure(err)
+    }
+    reply.hijack()
+    const res = reply.raw
+    const closed = new Promise<void>((resolve) => res.once('close', resolve))
     let failed = false
-    stream.on('error', (err) => {
+    try {
+      reply
+        .type('text/csv; charset=utf-8; header=present')
+        .header('content-disposition', `attachment; filename="${what}_${stamp(range.from)}_${stamp(range.to)}.csv"`)
+        .header('cache-control', 'no-store')
+      // What hooks set on the reply (the raw response already holds helmet's).
+      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value)
+      res.writeHead(200)
+      // HEAD (Fastify answers it with the GET handler): the headers say it all, no scan needed.
+      if (reply.request.method === 'HEAD') res.end()
+      else {
+        while (!next.done && (await written(res, next.value))) next = await chunks.next()
+        if (next.done) res.end()
+      }
+    } catch (err) {
       failed = true
       reply.log.error({ err, what }, 'CSV export failed after it started; the response was cut')
-    })
-    const closed = new Promise<void>((resolve) =>
-      reply.raw.once('close', () => {
-        exported.inc({ what }, csv.rows())
-        exports.inc({ what, outcome: failed ? 'failed' : reply.raw.writableFinished ? 'complete' : 'aborted' })
-        // A client that went away: stop reading the store.
-        if (!reply.raw.writableFinished) stream.destroy()
-        resolve()
-      }),
-    )
-    void reply
-      .type('text/csv; charset=utf-8; header=present')
-      .header('content-disposition', `attachment; filename="${what}_${stamp(range.from)}_${stamp(range.to)}.csv"`)
-      .header('cache-control', 'no-store')
-      .send(stream)
-    return closed
+    } finally {
+      // A client that went away, or a failure: stop reading the store and close the connection.
+      if (!res.writableEnded) {
+        await chunks.return(undefined).catch(() => {})
+        res.destroy()
+      }
+    }
+    await closed
+    exported.inc({ what }, csv.rows())
+    exports.inc({ what, outcome: failed ? 'failed' : res.writableFinished ? 'complete' : 'aborted' })
   }
 
   async function scanOr503(make: () => Promise<CsvExport>, what: string): Promise<CsvExport> {
