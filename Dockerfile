@@ -1,14 +1,16 @@
-# The gateway image: the same sources `npm start` runs (TypeScript through tsx, no build step for
-# the server). Also runs the edge agent (`iocgw edge`) and the dashboards commands.
+# The gateway image: the gateway compiled (build/, `npm run build`) next to its sources, which
+# `npm start` runs while the build matches them (gateway/cli/build-check.js). Also runs the edge
+# agent (`iocgw edge`) and the dashboards commands.
 
-# The operator console's static files, built by Vite (a devDependency) in a stage of its own so
-# the image keeps production dependencies only (docs/console.md).
-FROM node:20-bookworm-slim AS console
+# The server's build (TypeScript) and the operator console's static files (Vite), both
+# devDependencies, made in a stage of their own so the image keeps production dependencies only
+# (docs/console.md).
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts
-COPY gateway/console gateway/console
-RUN npm run build:console
+COPY . .
+RUN npm run build && npm run build:console
 
 FROM node:20-bookworm-slim
 
@@ -21,12 +23,14 @@ RUN apt-get update \
 WORKDIR /app
 
 # Dependencies first, so source edits do not reinstall them. .npmrc skips onnxruntime's optional
-# GPU download. (The console is not built here: its sources are not copied yet; see the stage above.)
+# GPU download. (Nothing is built here: see the stage above.)
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
 
+# The same files the build stage compiled, with the same sizes and times, so the build matches them.
 COPY . .
-COPY --from=console /app/gateway/console/dist gateway/console/dist
+COPY --from=build /app/build build
+COPY --from=build /app/gateway/console/dist gateway/console/dist
 
 # Writable places for the unprivileged user: the gateway's data, model files, the edge queue.
 RUN mkdir -p /data /models /app/config/edge-data \

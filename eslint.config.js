@@ -5,7 +5,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['gateway/console/dist/**', 'node_modules/**', 'test-output/**', 'coverage/**'] },
+  { ignores: ['gateway/console/dist/**', 'build/**', 'node_modules/**', 'test-output/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

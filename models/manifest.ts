@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, readFileSync } from 'node:fs'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { isAbsolute, join, resolve } from 'node:path'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { PACKAGE_ROOT } from '../gateway/util/package-root.ts'
 import { schemaProblem } from '../gateway/util/schema-error.ts'
 
 // A manifest says exactly how a model is fed and decoded, and where its file is downloaded from
 // (docs/vision.md, "Models"); the weights themselves are never committed: `iocgw models fetch`
 // downloads them, the resolver finds them on disk and checks their sha256.
 
-const here = dirname(fileURLToPath(import.meta.url))
+export const PROJECT_ROOT = PACKAGE_ROOT
+const here = join(PROJECT_ROOT, 'models')
 /** The project root (this file lives in <root>/models). */
-export const PROJECT_ROOT = resolve(here, '..')
 
 const Tensor = Type.Object({
   name: Type.String({ minLength: 1 }),

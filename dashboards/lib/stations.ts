@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadStations, type Station } from '../../gateway/domain/stations.ts'
+import { PACKAGE_ROOT } from '../../gateway/util/package-root.ts'
 
 // Station alarm levels for the flood boards come from the same file the ingest uses to derive
 // `alarm_level` (config/stations.yaml), so the lines on the chart and the levels in the data agree.
@@ -25,7 +25,7 @@ const FALLBACK: StationLevels[] = [
 ]
 
 /** The repository root: defaults resolve against it, so the commands work from any directory. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const REPO_ROOT = PACKAGE_ROOT
 
 export const DEFAULT_STATIONS_FILE = resolve(REPO_ROOT, 'config/stations.yaml')
 

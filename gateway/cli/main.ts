@@ -1,12 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Command } from 'commander'
+import { MODULE_EXT, PACKAGE_ROOT } from '../util/package-root.ts'
 import { CliError } from './errors.ts'
 
 // Each command group is its own file in ./commands exporting `register(program: Command)`, named
 // after its top-level command (device.ts registers `device`); adding a group never means editing
 // here. See ./README.md.
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
 
 /**
  * The program with its command groups registered: only the group named by `command` when a file
@@ -20,9 +22,9 @@ export async function buildProgram(command?: string): Promise<Command> {
     .addHelpText('after', '\nClient commands use IOC_API_URL (default http://127.0.0.1:8080) and IOC_TOKEN.')
   const dir = new URL('./commands/', import.meta.url)
   const all = readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .filter((f) => f.endsWith(MODULE_EXT) && !f.endsWith(`.test${MODULE_EXT}`))
     .sort()
-  const files = command && all.includes(`${command}.ts`) ? [`${command}.ts`] : all
+  const files = command && all.includes(`${command}${MODULE_EXT}`) ? [`${command}${MODULE_EXT}`] : all
   for (const file of files) {
     const mod = (await import(new URL(file, dir).href)) as { register?: (p: Command) => void }
     if (typeof mod.register === 'function') mod.register(program)

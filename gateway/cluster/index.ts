@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type pg from 'pg'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
@@ -10,6 +11,7 @@ import { ClusterHealth, type ComponentCheck } from './health.ts'
 import { DEFAULT_LEASE_TTL_MS, LeaseManager } from './leases.ts'
 import { CLUSTER_MIGRATIONS, CLUSTER_MIGRATIONS_TABLE } from './migrations.ts'
 import { Peers } from './peers.ts'
+import { PACKAGE_ROOT } from '../util/package-root.ts'
 
 export { fenceCheck, LeaseManager, leaseKind, type LeaseEvents, type LeaseLostReason } from './leases.ts'
 export { Peers, type PeerRow } from './peers.ts'
@@ -41,7 +43,7 @@ export interface Cluster {
 }
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
   return pkg.version
 }
 

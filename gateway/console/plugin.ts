@@ -2,15 +2,15 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyReply } from 'fastify'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { ApiApp } from '../api/types.ts'
+import { PACKAGE_ROOT } from '../util/package-root.ts'
 import { tileOrigin, type ConsoleConfig } from './config.ts'
 
 // The operator console (docs/console.md): the static files Vite builds from gateway/console/web
 // into gateway/console/dist (`npm run build:console`, run by `npm install`), served at `/` by the
 // gateway itself. The API stays under /api/v1, the OpenAPI page under /docs.
 
-export const DEFAULT_DIST = fileURLToPath(new URL('./dist/', import.meta.url))
+export const DEFAULT_DIST = join(PACKAGE_ROOT, 'gateway', 'console', 'dist')
 
 /**
  * The console's Content-Security-Policy (W3C CSP Level 3). Stricter than the one /docs gets from

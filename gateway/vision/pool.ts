@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Piscina } from 'piscina'
+import { MODULE_EXT } from '../util/package-root.ts'
 import type { AnalyseResult, AnalyseTask, EngineOptions } from './engine.ts'
 
 export interface PoolOptions extends Omit<EngineOptions, 'threads'> {
@@ -128,8 +129,9 @@ export class VisionPool {
     // Imported with the first start: a gateway without cameras does not load the pool's code.
     const { Piscina: Pool } = await import('piscina')
     const p = new Pool({
-      filename: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-      execArgv: ['--import', 'tsx'],
+      filename: fileURLToPath(new URL(`./worker${MODULE_EXT}`, import.meta.url)),
+      // The sources run through tsx, which a worker thread does not inherit; the build needs nothing.
+      execArgv: MODULE_EXT === '.ts' ? ['--import', 'tsx'] : [],
       minThreads: this.workers,
       maxThreads: this.workers,
       // Two frames per worker: one is decoded and letterboxed while the other is in session.run
