@@ -46,7 +46,8 @@ import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/boots
 import { openGatewayRegistry } from './registry/open.ts'
 import { openAlertStore } from './alerts/open-store.ts'
 import { openTimeSeriesStore } from './store/index.ts'
-import { influxTargetChecks, timeSeriesLine } from './store/health.ts'
+import { listeningNotice, NO_USER_NOTICE } from './app/notice.ts'
+import { gatewayReadiness } from './app/readiness.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
@@ -326,28 +327,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         sessionMaxHours: config.auth.sessionMaxHours,
       },
       limiter: authFailures,
-      readiness: async () => ({
-        broker: { ok: broker.ready() },
-        // Cluster mode: a node without Redis routes nothing to the other nodes and keeps no sessions.
-        ...(broker.redisUp() === undefined
-          ? {}
-          : { redis: { ok: broker.redisUp() === true, ...(broker.redisUp() ? {} : { detail: 'Redis unreachable (redis.url)' }) } }),
-        store: store.health(),
-        ...influxTargetChecks(store.health()),
-        // The workers start with the first frame: idle and starting are ready; a failed load is not (until one succeeds).
-        ...(vision
-          ? {
-              model: {
-                ok: vision.ready(),
-                state: vision.state(),
-                ...(vision.ready() ? {} : { detail: 'vision models could not be loaded; see the log' }),
-              },
-            }
-          : {}),
-        // Vision off is a supported state, not a fault: ready, and the check says what to run.
-        ...(visionOff ? { model: { ok: true, state: 'off', detail: visionOff.reason } } : {}),
-        ...(cluster ? await cluster.readiness() : {}),
-      }),
+      readiness: gatewayReadiness({ broker, store, vision, visionOff, cluster }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).
         ...withDeps(
@@ -401,24 +381,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const say = opts.notice ?? ((l: string) => process.stdout.write(`${l}\n`))
     // Only now that every listener is up: a failed start must not use up the one-time token.
     if (!config.auth.adminToken) await issueBootstrapToken(registry, say)
-    const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h)
     // One write: whoever reads the output sees the whole notice at once, not its first line.
-    say(
-      [
-        `ioc-gateway listening:`,
-        `  Console    ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/`,
-        `  HTTP API   ${config.http.tls ? 'https' : 'http'}://${host(config.http.host)}:${httpPort}/api/v1  (OpenAPI: /docs, health: /healthz)`,
-        `  MQTT       mqtt://${host(config.mqtt.host)}:${brokerPorts.mqtt}`,
-        ...(brokerPorts.tls ? [`  MQTT/TLS   mqtts://${host(config.mqtt.host)}:${brokerPorts.tls}`] : []),
-        `  MQTT/WS    ws://${host(config.mqtt.host)}:${brokerPorts.ws}${config.mqtt.wsPath}`,
-        `  data       ${config.server.dataDir} (time series: ${timeSeriesLine(config.influx)})`,
-        ...(visionOff ? ['  vision     OFF: model files missing; run `iocgw models fetch`, then restart'] : []),
-      ].join('\n'),
-    )
-    if (!(await registry.users.hasUsers()))
-      say(
-        'No console user yet: create the first admin on this host with `IOC_TOKEN=<admin token> iocgw user add <name> --role admin` (asks for the password; there is no default).',
-      )
+    say(listeningNotice(config, ports, visionOff !== undefined))
+    if (!(await registry.users.hasUsers())) say(NO_USER_NOTICE)
     return { ports, logger, metrics, broker, close }
   } catch (err) {
     await close()

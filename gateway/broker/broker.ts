@@ -21,6 +21,7 @@ import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
 import type { Cluster } from './cluster.ts'
 import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
+import { routeBeforeAck } from './route-before-ack.ts'
 import { offlinePayload } from './status.ts'
 import { SubscriptionCaps } from './subscription-caps.ts'
 import type { BrokerConfig, BrokerPorts, DevicePublishRoutes, GatewayBroker, GatewayPublishOptions } from './types.ts'
@@ -120,6 +121,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
       })
     : undefined
 
+  const beforeAck = cluster ? routeBeforeAck(() => cluster.up()) : undefined
   const hooks = createHooks({
     aedes: () => aedes!,
     registry,
@@ -136,27 +138,8 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     sharedSessions: cluster?.sessions,
     movedAway: cluster ? (clientId) => cluster.movedAway(clientId) : undefined,
     subscriptionCaps,
-    routeBeforeAck: cluster ? (client, packet, cb) => routeBeforeAck(client, packet, cb) : undefined,
+    routeBeforeAck: beforeAck ? (client, packet, cb) => beforeAck.route(client, packet, cb) : undefined,
   })
-
-  // Cluster mode: aedes writes a QoS 1 PUBACK first and only then routes the message: stores it as
-  // retained, queues it in Redis for offline persistent sessions and sends it to the other nodes
-  // (lib/handlers/publish.js enqueuePublish). A node killed in between acknowledged a message that
-  // no persistent session ever gets. So the message is routed from authorizePublish, before the
-  // PUBACK, and aedes' own routing of that packet afterwards does nothing. While Redis is
-  // unreachable the PUBACK is not held (the routing waits for Redis; the device goes on publishing),
-  // as before.
-  const routedBeforeAck = new WeakSet<object>()
-  type PublishFn = (packet: object, client: Client | null, done: (err?: Error) => void) => void
-  const publishNow = Aedes.prototype.publish as unknown as PublishFn
-  function routeBeforeAck(client: Client, packet: object, cb: (err?: Error | null) => void): void {
-    if (!cluster?.up() || !aedes) return cb(null)
-    publishNow.call(aedes, packet, client, (err) => {
-      if (err) return cb(err)
-      routedBeforeAck.add(packet)
-      cb(null)
-    })
-  }
 
   const persistence =
     cluster?.aedesOptions.persistence ??
@@ -182,13 +165,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     throw err
   })
   const broker = aedes
-  if (cluster) {
-    ;(broker as unknown as { publish: PublishFn }).publish = function (packet, client, done) {
-      if (typeof client === 'function') return publishNow.call(this, packet, null, client)
-      if (routedBeforeAck.delete(packet)) return done?.()
-      publishNow.call(this, packet, client, done)
-    }
-  }
+  beforeAck?.install(broker)
   cluster?.watch(broker)
   await cluster?.publishOwnWills(broker).catch((err: Error) => {
     log.warn({ event: 'mqtt_previous_wills_failed', err: err.message }, "could not publish the wills of this node's previous run")
