@@ -4,13 +4,13 @@ import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { migratePg, type PgMigration } from '../../pg/migrate.ts'
 import { parseRules, type RulesDoc } from '../rules.ts'
+import { followChannel, type Follower } from '../../pg/follow.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 
 // The alert rules of a cluster (docs/operations.md "Rules across nodes"): one document in
 // PostgreSQL for every node, each version kept with who wrote it. A PUT on any node writes the
-// next version and NOTIFYs; every node LISTENs and also re-reads the version periodically (a
-// LISTEN connection lost in between misses notifications), then applies the document the way a
-// single node applies its own PUT (engine.ts applyRules).
+// next version and NOTIFYs; every node follows the table (pg/follow.ts), then applies the
+// document the way a single node applies its own PUT (engine.ts applyRules).
 
 export const RULES_PG_MIGRATIONS_TABLE = 'rules_schema_migrations'
 
@@ -119,40 +119,7 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
       log.warn({ err }, 'cluster rules not re-read')
     })
 
-  let listener: { client: pg.PoolClient; drop: () => void } | undefined
-  let closed = false
-  // One LISTEN connection at a time: a tick while the previous one is still connecting waits for it.
-  let connecting: Promise<void> | undefined
-  const listen = (): Promise<void> => {
-    if (listener || closed) return Promise.resolve()
-    connecting ??= connect().finally(() => (connecting = undefined))
-    return connecting
-  }
-  const connect = async (): Promise<void> => {
-    const c = await pool.connect()
-    let released = false
-    const drop = () => {
-      if (listener?.client === c) listener = undefined
-      if (!released) c.release(true)
-      released = true
-    }
-    c.on('notification', (n) => {
-      if (n.channel === CHANNEL) void syncLogged()
-    })
-    // A lost connection: the next periodic tick listens again on a fresh one.
-    c.on('error', drop)
-    try {
-      await c.query(`LISTEN ${CHANNEL}`)
-    } catch (err) {
-      drop()
-      throw err
-    }
-    if (closed) return drop()
-    listener = { client: c, drop }
-    // Changes made while not listening.
-    void syncLogged()
-  }
-  let timer: NodeJS.Timeout | undefined
+  let follower: Follower | undefined
 
   return {
     initial,
@@ -168,22 +135,11 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     },
     follow(fn) {
       apply = fn
-      const tick = () => {
-        void syncLogged()
-        listen().catch((err: unknown) => log.warn({ err }, 'cluster rules: LISTEN failed; re-read periodically meanwhile'))
-      }
-      tick()
-      timer = setInterval(tick, opts.syncMs ?? 5_000)
-      timer.unref()
+      follower = followChannel(pool, CHANNEL, { reread: () => void syncLogged(), everyMs: opts.syncMs ?? 5_000, log, what: 'cluster rules' })
     },
     sync,
     async close() {
-      closed = true
-      if (timer) clearInterval(timer)
-      await connecting?.catch(() => undefined)
-      const l = listener
-      // The session ends with the client: its LISTEN goes with it.
-      l?.drop()
+      await follower?.close()
       await chain
     },
   }
