@@ -25,13 +25,12 @@ import { openClusterRules } from './alerts/postgres/rules-store.ts'
 import { loadRules } from './alerts/rules.ts'
 import { createNotifier, escalationOptions } from './notify/notifier.ts'
 import { openPostgresOutbox } from './notify/postgres/outbox.ts'
+import { openPostgresContacts } from './notify/postgres/contacts.ts'
+import { alertsDbContacts } from './notify/contacts.ts'
 import { createDeviceControl } from './control/control.ts'
 import { reportPdfRenderer } from './reports/pdf.ts'
 import { createReportService } from './reports/service.ts'
 import { cameraRoutes } from './api/routes/cameras.ts'
-import { activeCameraIds, createVision, loadCameraConfigs, storedCameraConfigs, type Vision } from './vision/index.ts'
-import { frameRefusalMessage } from './vision/frame-refusals.ts'
-import { createVisionOff, visionOffReason, type VisionOff } from './vision/off.ts'
 import { createBroker } from './broker/index.ts'
 import type { Cluster } from './cluster/index.ts'
 import type { BrokerPorts, GatewayBroker } from './broker/types.ts'
@@ -48,6 +47,7 @@ import { openAlertStore } from './alerts/open-store.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { listeningNotice, NO_USER_NOTICE } from './app/notice.ts'
 import { gatewayReadiness } from './app/readiness.ts'
+import { startVision } from './app/vision.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
@@ -154,7 +154,17 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     // Cluster mode: the notification outbox in PostgreSQL, written in the alert change's own
     // transaction and sent by one node per row (docs/operations.md "Notifications across nodes").
     const outbox = cluster ? await openPostgresOutbox(cluster.pool, { nodeId: cluster.nodeId, claimMs: config.notify.claimMs }) : undefined
-    const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations, outbox })
+    // Cluster mode: the contacts in PostgreSQL, followed by every node (docs/operations.md "Contacts across nodes").
+    const contacts = cluster
+      ? await openPostgresContacts(cluster.pool, {
+          nodeId: cluster.nodeId,
+          logger,
+          metrics,
+          seed: () => alertsDbContacts(config.server.dataDir),
+        })
+      : undefined
+    if (contacts) closers.push(() => contacts.close())
+    const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations, outbox, contacts })
     closers.push(() => notifier.close())
     // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the
     // webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").
@@ -232,44 +242,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       if (!s.online) webhooks.enqueue(deviceOfflineEvent(s.device, s.ts))
     })
     webhooks.start()
-    let vision: Vision | undefined
-    let visionOff: VisionOff | undefined
-    // Without model files (a fresh clone) the gateway runs with vision off and says how to get them.
-    const off = config.vision.enabled ? await visionOffReason(config.vision, config.models.dir) : null
-    if (off) visionOff = createVisionOff({ logger, metrics, reason: off.summary, details: off.details })
-    else if (config.vision.enabled) {
-      // Camera configuration lives in the registry; gateway.yaml seeds cameras it has none for.
-      const cameras = await loadCameraConfigs(registry, config.vision.cameras, logger)
-      const v = createVision({
-        store,
-        bus,
-        logger,
-        metrics,
-        config: config.vision,
-        modelsDir: config.models.dir,
-        dataDir: config.server.dataDir,
-        cameras,
-        // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
-        onFrameRefused: (msg, reason) => ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
-        deviceKind: async (id) => (await registry.getDevice(id))?.kind,
-        // docs/operations.md "Cameras across nodes": needs both the shared leases and Redis to forward frames.
-        cluster:
-          cluster && config.redis.url
-            ? {
-                leases: cluster.leases,
-                pool: cluster.pool,
-                redisUrl: config.redis.url,
-                nodeId: cluster.nodeId,
-                listCameras: () => activeCameraIds(registry),
-                cameraConfigs: () => storedCameraConfigs(registry),
-              }
-            : undefined,
-      })
-      vision = v
-      closers.push(() => v.close())
-      if (cluster && !config.redis.url)
-        logger.warn('vision: postgres.url without redis.url, so frames cannot be forwarded: each node analyses the cameras connected to it')
-    }
+    const { vision, visionOff } = await startVision({ config, registry, store, bus, logger, metrics, ingest, cluster })
+    if (vision) closers.push(() => vision.close())
     // One failed-authentication count for HTTP and MQTT: a client locked out of one is out of both.
     const authFailures = memoryAuthFailureLimiter({
       perAddressPerMinute: config.http.authFailuresPerMinute,

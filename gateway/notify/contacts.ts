@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
 import type { Severity } from '../alerts/types.ts'
+import { openNotifyDb } from './db.ts'
 import type { Contact, ContactChannel, QuietHours } from './types.ts'
 
 export interface NewContact {
@@ -21,7 +22,8 @@ export interface NewContact {
 /** The fields of a PATCH: any of NewContact's; null clears an optional one. */
 export type ContactPatch = { [K in keyof NewContact]?: NewContact[K] | null }
 
-interface Row {
+/** A contact as stored: lists and quiet hours as JSON text (alerts.db's contacts, PostgreSQL's notify_contacts). */
+export interface ContactRow {
   id: string
   name: string
   phone: string | null
@@ -39,7 +41,7 @@ interface Row {
 
 const list = (s: string | null) => (s ? (JSON.parse(s) as string[]) : undefined)
 
-function toContact(r: Row): Contact {
+export function toContact(r: ContactRow): Contact {
   return {
     id: r.id,
     name: r.name,
@@ -57,34 +59,28 @@ function toContact(r: Row): Contact {
   }
 }
 
-/** Contacts and what they subscribe to, in alerts.db (routing reads them inside the alert transaction). */
+/**
+ * Contacts and what they subscribe to: alerts.db on one node, PostgreSQL in a cluster
+ * (postgres/contacts.ts). Reads come from memory (routing reads them inside every alert
+ * transaction; contacts change rarely); writes go to the store and refresh it.
+ */
 export interface ContactStore {
-  create(c: NewContact): Contact
+  create(c: NewContact): Promise<Contact>
   get(id: string): Contact | undefined
   /** By id; `visible` leaves out contacts the caller may not see (a scoped user, docs/api.md). */
   list(page: { limit: number; cursor?: string | undefined }, visible?: (c: Contact) => boolean): { items: Contact[]; next: string | null }
   /** The contact after the change; undefined when it does not exist. */
-  update(id: string, patch: ContactPatch): Contact | undefined
-  remove(id: string): boolean
+  update(id: string, patch: ContactPatch): Promise<Contact | undefined>
+  remove(id: string): Promise<boolean>
   all(): Contact[]
 }
 
-export function sqliteContacts(db: Database): ContactStore {
-  const ins =
-    db.prepare(`INSERT INTO contacts (id, name, phone, zalo_user_id, role, tier, kinds, stations, districts, min_severity, channels, quiet_hours, created_at)
-    VALUES (@id, @name, @phone, @zalo_user_id, @role, @tier, @kinds, @stations, @districts, @min_severity, @channels, @quiet_hours, @created_at)`)
-  const upd =
-    db.prepare(`UPDATE contacts SET name = @name, phone = @phone, zalo_user_id = @zalo_user_id, role = @role, tier = @tier, kinds = @kinds,
-    stations = @stations, districts = @districts, min_severity = @min_severity, channels = @channels, quiet_hours = @quiet_hours WHERE id = @id`)
-  const get = db.prepare('SELECT * FROM contacts WHERE id = ?')
-  const del = db.prepare('DELETE FROM contacts WHERE id = ?')
-  const all = db.prepare('SELECT * FROM contacts ORDER BY tier, id')
-  // Routing runs on every alert change; contacts change rarely, so keep them in memory.
-  let cache: Contact[] | undefined
-  const js = (v: string[] | null | undefined) => (v && v.length > 0 ? JSON.stringify(v) : null)
-  const allContacts = () => (cache ??= (all.all() as Row[]).map(toContact))
-  const quiet = (q: NewContact['quiet_hours']) => (q ? JSON.stringify({ from: q.from, to: q.to, bypass: q.bypass ?? 'critical' }) : null)
-  const toRow = (id: string, c: NewContact, created_at: string): Row => ({
+const js = (v: string[] | null | undefined) => (v && v.length > 0 ? JSON.stringify(v) : null)
+const quiet = (q: NewContact['quiet_hours']) => (q ? JSON.stringify({ from: q.from, to: q.to, bypass: q.bypass ?? 'critical' }) : null)
+
+/** The stored row of a new contact, or of a changed one (`id` and `created_at` kept). */
+export function contactRow(id: string, c: NewContact, created_at: string): ContactRow {
+  return {
     id,
     name: c.name,
     phone: c.phone ?? null,
@@ -98,38 +94,68 @@ export function sqliteContacts(db: Database): ContactStore {
     channels: JSON.stringify([...new Set(c.channels)]),
     quiet_hours: quiet(c.quiet_hours),
     created_at,
-  })
+  }
+}
+
+export const newContactId = () => `c${randomBytes(6).toString('hex')}`
+
+/** `was` with `patch` applied: a field given replaces it, null clears it. */
+export function patched(was: Contact, patch: ContactPatch): NewContact {
+  const merged: NewContact = { ...was, quiet_hours: was.quiet_hours }
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v ?? undefined
+  return merged
+}
+
+/** A page of `all` by id, after the cursor (in memory: contacts are few, and the scope test needs the station table). */
+export function contactPage(
+  all: readonly Contact[],
+  p: { limit: number; cursor?: string | undefined },
+  visible?: (c: Contact) => boolean,
+): { items: Contact[]; next: string | null } {
+  const after = all.filter((c) => c.id > (p.cursor ?? '') && (!visible || visible(c))).sort((a, b) => (a.id < b.id ? -1 : 1))
+  const items = after.slice(0, p.limit)
+  return { items, next: after.length > p.limit ? (items[items.length - 1]?.id ?? null) : null }
+}
+
+/** This node's own contacts in alerts.db: what the first start of a cluster copies into PostgreSQL. */
+export function alertsDbContacts(dataDir: string): Contact[] {
+  const shared = openNotifyDb(dataDir)
+  try {
+    return sqliteContacts(shared.db).all()
+  } finally {
+    shared.release()
+  }
+}
+
+export function sqliteContacts(db: Database): ContactStore {
+  const ins =
+    db.prepare(`INSERT INTO contacts (id, name, phone, zalo_user_id, role, tier, kinds, stations, districts, min_severity, channels, quiet_hours, created_at)
+    VALUES (@id, @name, @phone, @zalo_user_id, @role, @tier, @kinds, @stations, @districts, @min_severity, @channels, @quiet_hours, @created_at)`)
+  const upd =
+    db.prepare(`UPDATE contacts SET name = @name, phone = @phone, zalo_user_id = @zalo_user_id, role = @role, tier = @tier, kinds = @kinds,
+    stations = @stations, districts = @districts, min_severity = @min_severity, channels = @channels, quiet_hours = @quiet_hours WHERE id = @id`)
+  const del = db.prepare('DELETE FROM contacts WHERE id = ?')
+  const all = db.prepare('SELECT * FROM contacts ORDER BY tier, id')
+  let cache: Contact[] | undefined
+  const allContacts = () => (cache ??= (all.all() as ContactRow[]).map(toContact))
   return {
-    create(c) {
-      const row = toRow(`c${randomBytes(6).toString('hex')}`, c, new Date().toISOString())
+    async create(c) {
+      const row = contactRow(newContactId(), c, new Date().toISOString())
       ins.run(row)
       cache = undefined
       return toContact(row)
     },
-    update(id, patch) {
-      const r = get.get(id) as Row | undefined
-      if (!r) return undefined
-      const was = toContact(r)
-      const merged: NewContact = { ...was, quiet_hours: was.quiet_hours }
-      for (const [k, v] of Object.entries(patch)) if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v ?? undefined
-      const row = toRow(id, merged, r.created_at)
+    async update(id, patch) {
+      const was = allContacts().find((c) => c.id === id)
+      if (!was) return undefined
+      const row = contactRow(id, patched(was, patch), was.created_at)
       upd.run(row)
       cache = undefined
       return toContact(row)
     },
-    get(id) {
-      const r = get.get(id) as Row | undefined
-      return r ? toContact(r) : undefined
-    },
-    list(p, visible) {
-      // In memory: contacts are few and cached, and the scope test needs the station table.
-      const after = allContacts()
-        .filter((c) => c.id > (p.cursor ?? '') && (!visible || visible(c)))
-        .sort((a, b) => (a.id < b.id ? -1 : 1))
-      const items = after.slice(0, p.limit)
-      return { items, next: after.length > p.limit ? (items[items.length - 1]?.id ?? null) : null }
-    },
-    remove(id) {
+    get: (id) => allContacts().find((c) => c.id === id),
+    list: (p, visible) => contactPage(allContacts(), p, visible),
+    async remove(id) {
       cache = undefined
       return del.run(id).changes > 0
     },

@@ -50,6 +50,8 @@ export interface NotifierOptions {
    * cluster (openPostgresOutbox), written in the alert store's PostgreSQL transactions.
    */
   outbox?: OutboxStore | undefined
+  /** The contacts when they are not this gateway's alerts.db: PostgreSQL shared by a cluster (openPostgresContacts). */
+  contacts?: ContactStore | undefined
 }
 
 export interface Notifier extends ChangeRouter {
@@ -103,7 +105,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const shared = openNotifyDb(opts.dataDir)
   const db = shared.db
   const log = opts.logger.child({ component: 'notify' })
-  const contacts = sqliteContacts(db)
+  const contacts = opts.contacts ?? sqliteContacts(db)
   const store = opts.outbox ?? sqliteOutbox(db)
   const s: NotifyState = {
     cfg,

@@ -39,8 +39,8 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
         },
       },
     ))
-    const officer = notifier.contacts.create(KIM_LONG_OFFICER)
-    const other = notifier.contacts.create({
+    const officer = await notifier.contacts.create(KIM_LONG_OFFICER)
+    const other = await notifier.contacts.create({
       name: 'Trực ban Phú Ốc',
       phone: '0905999888',
       zalo_user_id: 'zu-2002',
@@ -48,14 +48,14 @@ describe('Kim Long flood: one alert raised in place, notified to matching subscr
       stations: ['phu-oc'],
       channels: ['sms', 'zalo_zns', 'zalo_oa'],
     })
-    const chief = notifier.contacts.create({
+    const chief = await notifier.contacts.create({
       name: 'Lãnh đạo',
       phone: '0914000111',
       role: 'officer',
       min_severity: 'critical',
       channels: ['sms', 'zalo_zns'],
     })
-    const rainOnly = notifier.contacts.create({
+    const rainOnly = await notifier.contacts.create({
       name: 'Khí tượng',
       phone: '0935111222',
       role: 'viewer',

@@ -62,8 +62,8 @@ describe('end to end over real MQTT and HTTP', () => {
       () => notifier.close(),
       () => alerting.close(),
     )
-    const officerContact = notifier.contacts.create(KIM_LONG_OFFICER)
-    notifier.contacts.create({
+    const officerContact = await notifier.contacts.create(KIM_LONG_OFFICER)
+    await notifier.contacts.create({
       name: 'Trực ban Phú Ốc',
       phone: '0905999888',
       role: 'officer',

@@ -115,18 +115,20 @@ describe.skipIf(!haveClusterServices())('a flood level crossing evaluated while 
     )
 
   /**
-   * The station's contacts (created through one node; on every live node too when contacts are
-   * per node), its gauge registered and connected to `via`, publishing `level` every second.
+   * The station's contacts (created through one node, listed by every live node: docs/operations.md
+   * "Contacts across nodes"), its gauge registered and connected to `via`, publishing `level` every second.
    */
   async function gaugeAt(live: ClusterNode[], via: ClusterNode, station: string, phones: string[], level: number) {
     const first = live[0]!
     for (const [i, phone] of phones.entries()) {
       const body = { name: `Trực ban ${station} ${i + 1}`, phone, role: 'officer', stations: [station], channels: ['sms'] }
       expect((await c.api(first, 'POST', '/subscriptions', body)).status).toBe(201)
-      const seen = (await (await c.api(live[1]!, 'GET', '/subscriptions')).json()) as { items: Array<{ phone?: string }> }
-      if (!seen.items.some((x) => x.phone === phone))
-        for (const n of live.slice(1)) expect((await c.api(n, 'POST', '/subscriptions', body)).status).toBe(201)
     }
+    const lists = async (n: ClusterNode) => {
+      const seen = (await (await c.api(n, 'GET', '/subscriptions')).json()) as { items: Array<{ phone?: string }> }
+      return phones.every((p) => seen.items.some((x) => x.phone === p))
+    }
+    await waitFor(async () => (await Promise.all(live.map(lists))).every(Boolean), 10_000, 100)
     const id = `${station}-gauge`
     const reg = await c.api(first, 'POST', '/devices', { id, kind: 'water_level', name: `Trạm ${station}`, station })
     expect(reg.status).toBe(201)

@@ -19,6 +19,12 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
   let pgi: PgInstance
   let a: GatewayProcess
   let b: GatewayProcess
+  const api = (gw: GatewayProcess, method: string, path: string, body?: unknown) =>
+    fetch(`${gw.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    })
 
   beforeAll(async () => {
     pgi = await startPostgres()
@@ -37,12 +43,6 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
   })
 
   it('registers on A, authenticates on B; disabling on A closes the session on B', async () => {
-    const api = (gw: GatewayProcess, method: string, path: string, body?: unknown) =>
-      fetch(`${gw.apiUrl}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      })
     const created = await api(a, 'POST', '/devices', { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' })
     expect(created.status).toBe(201)
     const { credentials } = (await created.json()) as { credentials: { username: string; password: string } }
@@ -72,12 +72,6 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
   // docs/operations.md "Alerts in PostgreSQL": an alert opened on the node the device talks to is
   // listed and acknowledged through the other node's API.
   it('an alert opened on B is listed on A, and acknowledged on A it shows acknowledged on B', async () => {
-    const api = (gw: GatewayProcess, method: string, path: string, body?: unknown) =>
-      fetch(`${gw.apiUrl}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      })
     // Rules are one document for both nodes (docs/operations.md "Rules across nodes"): B opens at once.
     const rules = { version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }
     expect((await api(b, 'PUT', '/rules', rules)).status).toBe(200)
@@ -110,12 +104,6 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
 
   // docs/operations.md "Rules across nodes": a PUT through one node is the rules of the other.
   it('rules replaced through A are answered by B', async () => {
-    const api = (gw: GatewayProcess, method: string, path: string, body?: unknown) =>
-      fetch(`${gw.apiUrl}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      })
     const rules = { version: 1, rules: [{ id: 'rain-1h', type: 'rainfall', window_s: 3600, thresholds_mm: [31, 51, 101] }] }
     const put = await api(a, 'PUT', '/rules', rules)
     expect(put.status).toBe(200)
@@ -125,5 +113,23 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
       return got.rules[0]?.id === 'rain-1h' ? got : undefined
     }, 30_000)
     expect(onB).toEqual(answered)
+  }, 60_000)
+
+  it('a contact added through A is listed by B, changed through B and removed through A (docs/operations.md "Contacts across nodes")', async () => {
+    const phones = async (gw: GatewayProcess) =>
+      ((await (await api(gw, 'GET', '/subscriptions')).json()) as { items: Array<{ id: string; phone?: string }> }).items
+    const made = await api(a, 'POST', '/subscriptions', {
+      name: 'Trực ban Kim Long',
+      phone: '0905123456',
+      role: 'officer',
+      channels: ['sms'],
+    })
+    expect(made.status).toBe(201)
+    const { id } = (await made.json()) as { id: string }
+    await waitFor(async () => (await phones(b)).some((c) => c.id === id), 10_000, 50)
+    expect((await api(b, 'PATCH', `/subscriptions/${id}`, { phone: '0905999999' })).status).toBe(200)
+    await waitFor(async () => (await phones(a)).find((c) => c.id === id)?.phone === '0905999999', 10_000, 50)
+    expect((await api(a, 'DELETE', `/subscriptions/${id}`)).status).toBe(204)
+    await waitFor(async () => !(await phones(b)).some((c) => c.id === id), 10_000, 50)
   }, 60_000)
 })

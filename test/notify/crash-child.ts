@@ -30,7 +30,7 @@ if (phase === 'write') {
     rules: parseRules({ version: 1, rules: [{ id: 'water-level', type: 'water_alarm', min_duration_s: 0 }] }),
   })
   alerting.setRouter(notifier)
-  notifier.contacts.create({
+  await notifier.contacts.create({
     name: 'Trực ban',
     phone: '0905123456',
     zalo_user_id: 'zu-1',

@@ -133,7 +133,7 @@ describe('alerts.db with notify tables made by the alerts migrations', () => {
       dir = sub
       const { notifier, alerting } = open(notifyFirst)
       try {
-        notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
+        await notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
         alerting.setRouter(notifier)
         await alerting.handleReading(gauge('kim-long', T0, 2.5))
         expect(await notifier.outbox({ state: 'pending' })).toHaveLength(1)

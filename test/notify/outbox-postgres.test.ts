@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openAlertStore } from '../../gateway/alerts/open-store.ts'
+import { NOTIFY_PG_MIGRATIONS } from '../../gateway/notify/postgres/migrations.ts'
 import { openPostgresOutbox } from '../../gateway/notify/postgres/outbox.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
@@ -57,7 +58,7 @@ describe.skipIf(!ok)('PostgreSQL outbox', () => {
     const n = await twoNodes()
     try {
       const v = await n.pool.query<{ version: number }>('SELECT version FROM notify_schema_migrations ORDER BY version')
-      expect(v.rows.map((r) => r.version)).toEqual([1])
+      expect(v.rows.map((r) => r.version)).toEqual(NOTIFY_PG_MIGRATIONS.map((m) => m.version))
     } finally {
       await n.close()
     }

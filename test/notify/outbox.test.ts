@@ -56,7 +56,7 @@ describe('outbox sender', () => {
 
   it('retries 5xx and timeouts with backoff, then delivers once', async () => {
     const { notifier: n, alerting: a } = setup()
-    n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
+    await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     prov.failNext('esms', 1, 'http_500')
     prov.failNext('esms', 2, 'http_500')
     await a.handleReading(gauge('kim-long', Date.now(), 1.5))
@@ -71,7 +71,7 @@ describe('outbox sender', () => {
   it('bad credentials fail for good after one attempt and are reported', async () => {
     const cfg = standInConfig(prov)
     const { notifier: n, alerting: a } = setup({ esms: { ...cfg.esms, apiKey: 'wrong' } })
-    n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
+    await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     await a.handleReading(gauge('kim-long', Date.now(), 1.5))
     await waitFor(async () => (await n.outbox({ state: 'failed' })).length === 1, 10_000)
     expect((await n.outbox())[0]).toMatchObject({ attempts: 1, last_error: expect.stringContaining('esms_101') })
@@ -79,7 +79,7 @@ describe('outbox sender', () => {
 
   it('per-contact rate limit: the rest go out as one digest when the window has room; critical passes', async () => {
     const { notifier: n, alerting: a } = setup({ rateLimit: { max: 2, windowS: 1 } })
-    n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
+    await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     const rain = (station: string) => ({
       device: `${station}-rain`,
       kind: 'rain_gauge' as const,
@@ -117,7 +117,7 @@ describe('outbox sender', () => {
     const night = Date.parse('2026-11-20T16:30:00Z') // 23:30 in Huế
     const clk = clock(night)
     const { notifier: n, alerting: a } = setup({ quietHours: { start: '22:00', end: '06:00' } }, clk.now)
-    n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
+    await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     await a.handleReading(gauge('kim-long', night, 1.5))
     await a.handleReading(gauge('phu-oc', night, 5))
     await n.drain()
@@ -133,9 +133,9 @@ describe('outbox sender', () => {
   it('escalates an unacknowledged alert to the next tier, once per tier; acknowledging stops it', async () => {
     const clk = clock(T0)
     const { notifier: n, alerting: a } = setup({ escalation: { afterS: 600, maxTier: 3, checkMs: 10 } }, clk.now)
-    n.contacts.create({ name: 'Trực ban', phone: '0905000001', role: 'officer', tier: 1, channels: ['sms'] })
-    n.contacts.create({ name: 'Trưởng ca', phone: '0905000002', role: 'officer', tier: 2, channels: ['sms'] })
-    n.contacts.create({ name: 'Lãnh đạo', phone: '0905000003', role: 'admin', tier: 3, channels: ['sms'] })
+    await n.contacts.create({ name: 'Trực ban', phone: '0905000001', role: 'officer', tier: 1, channels: ['sms'] })
+    await n.contacts.create({ name: 'Trưởng ca', phone: '0905000002', role: 'officer', tier: 2, channels: ['sms'] })
+    await n.contacts.create({ name: 'Lãnh đạo', phone: '0905000003', role: 'admin', tier: 3, channels: ['sms'] })
     await a.handleReading(gauge('kim-long', T0, 2.5))
     await a.handleReading(gauge('phu-oc', T0, 2.0))
     await waitFor(() => prov.delivered('esms').length === 2, 5000)
@@ -158,7 +158,7 @@ describe('outbox sender', () => {
 
   it('sends a test message to one contact on each of its channels', async () => {
     const { notifier: n } = setup()
-    const c = n.contacts.create({
+    const c = await n.contacts.create({
       name: 'Nguyễn Văn An',
       phone: '0905123456',
       zalo_user_id: 'zu-9',

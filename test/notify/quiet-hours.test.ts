@@ -57,7 +57,7 @@ describe('per-contact quiet hours', () => {
       }),
     }))
     a.setRouter(n)
-    const sleeper = n.contacts.create({
+    const sleeper = await n.contacts.create({
       name: 'Ngủ',
       phone: '0905000001',
       role: 'officer',
@@ -65,7 +65,7 @@ describe('per-contact quiet hours', () => {
       quiet_hours: { from: '22:00', to: '06:00' },
     })
     expect(sleeper.quiet_hours).toEqual({ from: '22:00', to: '06:00', bypass: 'critical' })
-    n.contacts.create({ name: 'Trực', phone: '0905000002', role: 'officer', channels: ['sms'] })
+    await n.contacts.create({ name: 'Trực', phone: '0905000002', role: 'officer', channels: ['sms'] })
     const to = (phone: string) =>
       prov
         .delivered('esms')
@@ -140,14 +140,14 @@ describe('per-contact quiet hours', () => {
       rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
     }))
     a.setRouter(n)
-    const c = n.contacts.create({
+    const c = await n.contacts.create({
       name: 'Trưởng ca',
       phone: '0905000003',
       role: 'officer',
       channels: ['sms'],
       quiet_hours: { from: '22:00', to: '06:00' },
     })
-    expect(n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } })!.quiet_hours!.bypass).toBe('major')
+    expect((await n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } }))!.quiet_hours!.bypass).toBe('major')
     await a.handleReading(gauge('kim-long', NIGHT, 2.5)) // level II
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG II Kim Long')])
@@ -161,6 +161,6 @@ describe('per-contact quiet hours', () => {
       attempts: 1,
     })
     expect(page.items[0]!.provider_answer).toBe(`accepted (${page.items[0]!.provider_message_id})`)
-    expect(n.contacts.update(c.id, { quiet_hours: null })!.quiet_hours).toBeUndefined()
+    expect((await n.contacts.update(c.id, { quiet_hours: null }))!.quiet_hours).toBeUndefined()
   })
 })

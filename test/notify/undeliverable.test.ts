@@ -60,7 +60,7 @@ describe('notifications with no provider for the channel', () => {
   it('warns at start, and each alert change to an sms contact leaves an undeliverable outbox row, a history entry and a metric', async () => {
     // The contact exists before the gateway (re)starts without any SMS provider.
     const before = createNotifier({ dataDir: dir.path, logger: quietLogger(), metrics: metrics(), config: {}, start: false })
-    const contact = before.contacts.create({
+    const contact = await before.contacts.create({
       name: 'Trực ban Kim Long',
       phone: '0905123456',
       role: 'officer',
@@ -141,7 +141,7 @@ describe('notifications with no provider for the channel', () => {
       pollMs: 20,
     })
     cleanups.push(() => notifier.close())
-    notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
+    await notifier.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     expect(notifier.contactWarnings(['sms', 'zalo_zns', 'zalo_oa'])).toEqual([])
     const alerting = createAlerting({ dataDir: dir.path, logger: quietLogger(), metrics: m, stations: stations(), rules: RULES })
     cleanups.push(() => alerting.close())

@@ -165,14 +165,14 @@ describe('subscriptions to the daily report', () => {
 
 describe('daily report', () => {
   it('at the configured local hour writes the day before to <dataDir>/reports and announces one line to report subscribers, once', async () => {
-    const sub = notifier.contacts.create({
+    const sub = await notifier.contacts.create({
       name: 'Lãnh đạo UBND',
       phone: '0905123456',
       role: 'viewer',
       kinds: ['report'],
       channels: ['sms'],
     })
-    const duty = notifier.contacts.create({ name: 'Trực ban', phone: '0905000111', role: 'officer', channels: ['sms'] }) // alerts only
+    const duty = await notifier.contacts.create({ name: 'Trực ban', phone: '0905000111', role: 'officer', channels: ['sms'] }) // alerts only
     const file = join(dir.path, 'reports', `${date}.json`)
     clockNow = DAY + 24 * H + config.daily.hour * H - 60_000 // a minute before the hour, the next day
     expect(await reports.runDaily()).toBeNull()

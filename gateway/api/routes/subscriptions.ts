@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { AlertKindSchema, SeveritySchema } from '../../alerts/schema.ts'
 import type { Stations } from '../../domain/stations.ts'
-import type { ContactPatch, NewContact } from '../../notify/contacts.ts'
+import { patched, type ContactPatch, type NewContact } from '../../notify/contacts.ts'
 import type { Notifier } from '../../notify/notifier.ts'
 import { CONTACT_CHANNELS, type Contact } from '../../notify/types.ts'
 import { ROLES } from '../../registry/types.ts'
@@ -189,7 +189,7 @@ export const subscriptionRoutes: RoutePlugin<SubscriptionRouteDeps> = async (app
     },
     async (request, reply) => {
       checkContact(request.body, request.actor, deps.stations)
-      const { contact, warnings } = answer(deps.notifier.contacts.create(request.body))
+      const { contact, warnings } = answer(await deps.notifier.contacts.create(request.body))
       if (warnings.length > 0)
         request.log.warn({ contact: contact.id, actor: request.actor?.id, warnings }, 'subscription added on channels without a provider')
       else request.log.info({ contact: contact.id, actor: request.actor?.id }, 'subscription added')
@@ -212,10 +212,11 @@ export const subscriptionRoutes: RoutePlugin<SubscriptionRouteDeps> = async (app
     async (request) => {
       const was = visible(request.actor, request.params.id)
       const patch = request.body as ContactPatch
-      const merged = { ...was } as Record<string, unknown>
-      for (const [k, v] of Object.entries(patch)) if (v !== undefined) merged[k] = v ?? undefined
-      checkContact(merged as unknown as NewContact, request.actor, deps.stations)
-      const { contact, warnings } = answer(deps.notifier.contacts.update(was.id, patch)!)
+      checkContact(patched(was, patch), request.actor, deps.stations)
+      const changed = await deps.notifier.contacts.update(was.id, patch)
+      // Removed meanwhile (another officer, or another node).
+      if (!changed) throw notFound(`subscription ${was.id} not found`)
+      const { contact, warnings } = answer(changed)
       request.log.info({ contact: contact.id, actor: request.actor?.id, fields: Object.keys(patch), warnings }, 'subscription changed')
       return contact
     },
@@ -234,7 +235,7 @@ export const subscriptionRoutes: RoutePlugin<SubscriptionRouteDeps> = async (app
     },
     async (request, reply) => {
       visible(request.actor, request.params.id)
-      deps.notifier.contacts.remove(request.params.id)
+      await deps.notifier.contacts.remove(request.params.id)
       request.log.info({ contact: request.params.id, actor: request.actor?.id }, 'subscription removed')
       return reply.code(204).send(null)
     },

@@ -35,4 +35,31 @@ export const NOTIFY_PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX notify_outbox_alert ON notify_outbox(alert_id);
     `,
   },
+  {
+    // Contacts shared by every node (docs/operations.md "Contacts across nodes"), with alerts.db's
+    // columns; `notify_contacts_seeded` records the one node whose own contacts were copied in.
+    version: 2,
+    sql: `
+      CREATE TABLE notify_contacts (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        phone TEXT,
+        zalo_user_id TEXT,
+        role TEXT NOT NULL,
+        tier INTEGER NOT NULL,
+        kinds TEXT,
+        stations TEXT,
+        districts TEXT,
+        min_severity TEXT NOT NULL,
+        channels TEXT NOT NULL,
+        quiet_hours TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE notify_contacts_seeded (
+        node TEXT NOT NULL,
+        contacts INTEGER NOT NULL,
+        at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ]
