@@ -93,7 +93,7 @@ export async function main(args: string[]): Promise<void> {
   alerting.onChange((c) => {
     if (c.change.action === 'opened' && c.alert.station === 'kim-long') atChange.push(process.hrtime.bigint())
   })
-  notifier.contacts.create({ name: 'Trực ban', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
+  await notifier.contacts.create({ name: 'Trực ban', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
   const gauge = await registry.createDevice({ id: 'kim-long-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' }, system)
 
   // Where the time goes: the gateway marks when the breaching reading reaches the bus (after

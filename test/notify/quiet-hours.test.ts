@@ -147,7 +147,9 @@ describe('per-contact quiet hours', () => {
       channels: ['sms'],
       quiet_hours: { from: '22:00', to: '06:00' },
     })
-    expect((await n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } }))!.quiet_hours!.bypass).toBe('major')
+    expect((await n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } }))!.quiet_hours!.bypass).toBe(
+      'major',
+    )
     await a.handleReading(gauge('kim-long', NIGHT, 2.5)) // level II
     await n.drain()
     expect(prov.delivered('esms').map((r) => String(r.body.Content))).toEqual([expect.stringContaining('BAO DONG II Kim Long')])

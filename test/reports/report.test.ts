@@ -61,7 +61,13 @@ describe.skipIf(!requireInfluxd())('situation report over a test day: both store
     prov = await startStandIns()
     const st = stations()
     ;({ alerting, notifier } = floodAlerting({ dataDir: dir.path, bus, prov, minDurationS: 600 }, { now: clk.now }))
-    await notifier.contacts.create({ name: 'Trực ban Kim Long', phone: '0905123456', role: 'officer', stations: ['kim-long'], channels: ['sms'] })
+    await notifier.contacts.create({
+      name: 'Trực ban Kim Long',
+      phone: '0905123456',
+      role: 'officer',
+      stations: ['kim-long'],
+      channels: ['sms'],
+    })
     const ingest = createIngest({ store: both, bus, logger: quietLogger(), metrics: metrics(), stations: st, now: clk.now })
 
     const gauge = device('kl-wl-01', 'water_level', 'kim-long')

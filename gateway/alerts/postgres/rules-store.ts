@@ -135,7 +135,12 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     },
     follow(fn) {
       apply = fn
-      follower = followChannel(pool, CHANNEL, { reread: () => void syncLogged(), everyMs: opts.syncMs ?? 5_000, log, what: 'cluster rules' })
+      follower = followChannel(pool, CHANNEL, {
+        reread: () => void syncLogged(),
+        everyMs: opts.syncMs ?? 5_000,
+        log,
+        what: 'cluster rules',
+      })
     },
     sync,
     async close() {

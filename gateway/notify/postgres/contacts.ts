@@ -56,7 +56,10 @@ export interface PostgresContacts extends ContactStore {
 export async function openPostgresContacts(pool: pg.Pool, opts: PostgresContactsOptions): Promise<PostgresContacts> {
   await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
   const log = opts.logger.child({ component: 'contacts' })
-  const failures = opts.metrics.counter('contacts_sync_failures_total', 'Failed re-reads of the cluster contacts (the next re-read retries)')
+  const failures = opts.metrics.counter(
+    'contacts_sync_failures_total',
+    'Failed re-reads of the cluster contacts (the next re-read retries)',
+  )
 
   await inTransaction(pool, async (c) => {
     await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [SEED_LOCK])
