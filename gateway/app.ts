@@ -26,6 +26,8 @@ import { loadRules } from './alerts/rules.ts'
 import { createNotifier, escalationOptions } from './notify/notifier.ts'
 import { openPostgresOutbox } from './notify/postgres/outbox.ts'
 import { openPostgresContacts } from './notify/postgres/contacts.ts'
+import { openPostgresTokenStore } from './notify/postgres/tokens.ts'
+import { alertsDbTokens } from './notify/token-store.ts'
 import { alertsDbContacts } from './notify/contacts.ts'
 import { createDeviceControl } from './control/control.ts'
 import { reportPdfRenderer } from './reports/pdf.ts'
@@ -164,7 +166,17 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         })
       : undefined
     if (contacts) closers.push(() => contacts.close())
-    const notifier = createNotifier({ dataDir: config.server.dataDir, logger, metrics, config: config.notify, stations, outbox, contacts })
+    const providerTokens = cluster ? await openPostgresTokenStore(cluster.pool, alertsDbTokens(config.server.dataDir)) : undefined
+    const notifier = createNotifier({
+      dataDir: config.server.dataDir,
+      logger,
+      metrics,
+      config: config.notify,
+      stations,
+      outbox,
+      contacts,
+      providerTokens,
+    })
     closers.push(() => notifier.close())
     // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the
     // webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").

@@ -27,6 +27,7 @@ import { recoverInterrupted } from './recovery.ts'
 import { routeInTx } from './route.ts'
 import { sqliteOutbox } from './sqlite-outbox.ts'
 import type { OutboxStore } from './store.ts'
+import { sqliteTokenStore, type ProviderTokenStore } from './token-store.ts'
 import { sendTest, type TestResult } from './test-send.ts'
 import type { Channel, ContactChannel, OutboxItem } from './types.ts'
 import { contactWarnings, undeliverableRecorder, warnUnconfigured } from './undeliverable.ts'
@@ -52,6 +53,8 @@ export interface NotifierOptions {
   outbox?: OutboxStore | undefined
   /** The contacts when they are not this gateway's alerts.db: PostgreSQL shared by a cluster (openPostgresContacts). */
   contacts?: ContactStore | undefined
+  /** Providers' OAuth tokens when not in this gateway's alerts.db: PostgreSQL shared by a cluster (openPostgresTokenStore). */
+  providerTokens?: ProviderTokenStore | undefined
 }
 
 export interface Notifier extends ChangeRouter {
@@ -114,7 +117,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     m: notifyMetrics(opts.metrics),
     store,
     contacts,
-    channels: opts.channels ?? channelsFromConfig(cfg, db),
+    channels: opts.channels ?? channelsFromConfig(cfg, opts.providerTokens ?? sqliteTokenStore(db)),
     ctx: { sender: cfg.sender, stations: opts.stations },
     undeliverable: undeliverableRecorder(store, opts.metrics, log),
     quiet: quietGate(store, contacts),

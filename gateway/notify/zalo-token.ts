@@ -1,11 +1,14 @@
-import type { Database } from 'better-sqlite3'
 import type { Static } from 'typebox'
 import type { ZaloConfig } from './config.ts'
 import { request } from './http.ts'
+import type { ProviderTokenStore, StoredTokens } from './token-store.ts'
 
 // Zalo OA access token with refresh (oauth.zaloapp.com/v4/oa/access_token). A refresh token is
-// single use: the new pair is stored in alerts.db in one statement BEFORE the access token is
-// used, so a crash right after a refresh never leaves us holding only the spent token.
+// single use: the new pair is stored (token-store.ts: alerts.db, or PostgreSQL for every node of a
+// cluster) BEFORE the access token is used, so a crash right after a refresh never leaves us
+// holding only the spent token, and renewals are one at a time across nodes, each renewer first
+// looking whether the pair was renewed meanwhile, so no node spends a refresh token another
+// node already spent.
 
 export interface ZaloTokens {
   /** The current access token, refreshing first when none is known or it has expired. */
@@ -27,19 +30,20 @@ export class ZaloTokenError extends Error {
   }
 }
 
-export function zaloTokens(db: Database, cfg: Static<typeof ZaloConfig>, timeoutMs: number, now: () => number = Date.now): ZaloTokens {
+export function zaloTokens(
+  store: ProviderTokenStore,
+  cfg: Static<typeof ZaloConfig>,
+  timeoutMs: number,
+  now: () => number = Date.now,
+): ZaloTokens {
   const PROVIDER = `zalo:${cfg.appId}`
-  const read = db.prepare('SELECT access_token, refresh_token, expires_at FROM provider_tokens WHERE provider = ?')
-  const write =
-    db.prepare(`INSERT INTO provider_tokens (provider, access_token, refresh_token, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (provider) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
-    expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
+  // The configured pair, unless a pair is stored already (it may have spent the configured one).
+  const seeded = cfg.accessToken
+    ? store.seed(PROVIDER, { access_token: cfg.accessToken, refresh_token: cfg.refreshToken, expires_at: now() + 3_000_000 })
+    : Promise.resolve()
   let inflight: Promise<string> | undefined
 
-  const stored = () => read.get(PROVIDER) as { access_token: string; refresh_token: string; expires_at: number } | undefined
-
-  async function doRefresh(): Promise<string> {
-    const refreshToken = stored()?.refresh_token ?? cfg.refreshToken
+  async function exchange(refreshToken: string): Promise<StoredTokens> {
     let a
     try {
       a = await request(cfg.oauthUrl, {
@@ -69,25 +73,32 @@ export function zaloTokens(db: Database, cfg: Static<typeof ZaloConfig>, timeout
     }
     const expiresIn = Number(r.expires_in ?? 3600)
     // Ten minutes early: never hand out a token that expires on the way.
-    write.run(PROVIDER, r.access_token, r.refresh_token, now() + Math.max(60, expiresIn - 600) * 1000, new Date(now()).toISOString())
-    return r.access_token
+    return { access_token: r.access_token, refresh_token: r.refresh_token, expires_at: now() + Math.max(60, expiresIn - 600) * 1000 }
+  }
+
+  /** A fresh access token: the stored one when it was renewed meanwhile (and is not `failed`), else a new pair. */
+  async function renew(failed: string | undefined): Promise<string> {
+    await seeded
+    const t = await store.renewing(PROVIDER, async (current) =>
+      current && current.expires_at > now() && current.access_token !== failed
+        ? current
+        : exchange(current?.refresh_token ?? cfg.refreshToken),
+    )
+    return t.access_token
   }
 
   const refresh = (failed?: string): Promise<string> => {
-    if (inflight) return inflight
-    const s = stored()
-    if (failed !== undefined && s && s.access_token !== failed && s.expires_at > now()) return Promise.resolve(s.access_token)
-    inflight = doRefresh().finally(() => {
+    // Concurrent callers in this process share one renewal.
+    inflight ??= renew(failed).finally(() => {
       inflight = undefined
     })
     return inflight
   }
 
-  if (cfg.accessToken && !stored()) write.run(PROVIDER, cfg.accessToken, cfg.refreshToken, now() + 3_000_000, new Date(now()).toISOString())
-
   return {
     async access() {
-      const s = stored()
+      await seeded
+      const s = await store.get(PROVIDER)
       if (s && s.expires_at > now()) return s.access_token
       return refresh()
     },

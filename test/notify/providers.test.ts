@@ -3,6 +3,7 @@ import { openNotifyDb } from '../../gateway/notify/db.ts'
 import type { SharedDb } from '../../gateway/sqlite/shared.ts'
 import Value from 'typebox/value'
 import { channelsFromConfig } from '../../gateway/notify/channels/index.ts'
+import { sqliteTokenStore } from '../../gateway/notify/token-store.ts'
 import { NotifySection, type NotifyConfig } from '../../gateway/notify/config.ts'
 import type { OutgoingMessage } from '../../gateway/notify/types.ts'
 import { tempDir } from '../support/services.ts'
@@ -35,7 +36,7 @@ describe('provider channels against documented stand-ins', () => {
   let db: SharedDb
   const channels = (over: Partial<NotifyConfig> = {}, smsProvider: 'esms' | 'speedsms' | 'twilio' = 'esms') => {
     const cfg = Value.Default(NotifySection, { ...standInConfig(prov, smsProvider), ...over }) as NotifyConfig
-    return channelsFromConfig(cfg, db.db)
+    return channelsFromConfig(cfg, sqliteTokenStore(db.db))
   }
   beforeEach(async () => {
     prov = await startStandIns()
@@ -73,7 +74,7 @@ describe('provider channels against documented stand-ins', () => {
   it('eSMS: bad credentials fail for good (no retry); 5xx and timeouts are retryable', async () => {
     const bad = channelsFromConfig(
       Value.Default(NotifySection, { ...standInConfig(prov), esms: { ...standInConfig(prov).esms, secretKey: 'wrong' } }) as NotifyConfig,
-      db.db,
+      sqliteTokenStore(db.db),
     ).sms!
     expect(await bad.send(sms, 'k1')).toMatchObject({ ok: false, retry: false, code: 'esms_101' })
     const ch = channels().sms!
@@ -95,7 +96,7 @@ describe('provider channels against documented stand-ins', () => {
         ...standInConfig(prov, 'speedsms'),
         speedsms: { ...standInConfig(prov).speedsms, token: 'nope' },
       }) as NotifyConfig,
-      db.db,
+      sqliteTokenStore(db.db),
     ).sms!
     expect(await bad.send(sms, 'k')).toMatchObject({ ok: false, retry: false })
   })

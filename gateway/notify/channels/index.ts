@@ -1,5 +1,5 @@
-import type { Database } from 'better-sqlite3'
 import type { NotifyConfig } from '../config.ts'
+import type { ProviderTokenStore } from '../token-store.ts'
 import type { Channel, ContactChannel } from '../types.ts'
 import { zaloTokens } from '../zalo-token.ts'
 import { esmsChannel } from './esms.ts'
@@ -9,7 +9,8 @@ import { zaloOaChannel } from './zalo-oa.ts'
 import { zaloZnsChannel } from './zalo-zns.ts'
 
 /** The plugins the configuration enables, by contact channel. */
-export function channelsFromConfig(cfg: NotifyConfig, db: Database): Partial<Record<ContactChannel, Channel>> {
+/** `tokens`: where providers' OAuth tokens are kept (alerts.db, or PostgreSQL in a cluster). */
+export function channelsFromConfig(cfg: NotifyConfig, tokens: ProviderTokenStore): Partial<Record<ContactChannel, Channel>> {
   const out: Partial<Record<ContactChannel, Channel>> = {}
   const provider = cfg.smsProvider ?? (cfg.esms ? 'esms' : cfg.speedsms ? 'speedsms' : cfg.twilio ? 'twilio' : undefined)
   if (provider === 'esms') {
@@ -24,9 +25,9 @@ export function channelsFromConfig(cfg: NotifyConfig, db: Database): Partial<Rec
     out.sms = twilioChannel(cfg.twilio, cfg.timeoutMs)
   }
   if (cfg.zalo) {
-    const tokens = zaloTokens(db, cfg.zalo, cfg.timeoutMs)
-    if (cfg.zalo.zns) out.zalo_zns = zaloZnsChannel(cfg.zalo, tokens, cfg.timeoutMs)
-    if (cfg.zalo.oa) out.zalo_oa = zaloOaChannel(cfg.zalo, tokens, cfg.timeoutMs)
+    const zalo = zaloTokens(tokens, cfg.zalo, cfg.timeoutMs)
+    if (cfg.zalo.zns) out.zalo_zns = zaloZnsChannel(cfg.zalo, zalo, cfg.timeoutMs)
+    if (cfg.zalo.oa) out.zalo_oa = zaloOaChannel(cfg.zalo, zalo, cfg.timeoutMs)
   }
   return out
 }

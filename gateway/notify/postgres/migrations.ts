@@ -62,4 +62,17 @@ export const NOTIFY_PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // Providers' OAuth tokens (a Zalo refresh token is single use: one current pair for every node).
+    version: 3,
+    sql: `
+      CREATE TABLE notify_provider_tokens (
+        provider TEXT PRIMARY KEY,
+        access_token TEXT NOT NULL,
+        refresh_token TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
 ]
