@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { lockForTransaction } from './advisory-lock.ts'
 
 /** One schema step. Append-only: a released migration is never edited, a change is a new entry. */
 export interface PgMigration {
@@ -8,15 +8,6 @@ export interface PgMigration {
 }
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/
-
-/**
- * A 64-bit advisory lock key per tracking table, so each capability's migrations serialise among
- * themselves without blocking the others'. Derived with SHA-256 rather than PostgreSQL's
- * hashtext(), whose output is an internal detail that may change between major versions.
- */
-function lockKey(table: string): string {
-  return createHash('sha256').update(`iocgw:migrate:${table}`).digest().readBigInt64BE(0).toString()
-}
 
 /**
  * Applies the migrations that `table` does not yet record, in version order, in ONE transaction:
@@ -48,7 +39,8 @@ export async function migratePg(pool: pg.Pool, migrations: readonly PgMigration[
     // Schema changes may take long (index builds) and other nodes wait on the lock meanwhile:
     // the pool's statement timeout would cut both short, so it is lifted for this transaction.
     await client.query('SET LOCAL statement_timeout = 0')
-    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(table)])
+    // One lock per tracking table: each capability's migrations serialise among themselves without blocking the others'.
+    await lockForTransaction(client, `iocgw:migrate:${table}`)
     await client.query(`CREATE TABLE IF NOT EXISTS "${table}" (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
     const res = await client.query<{ version: number }>(`SELECT version FROM "${table}"`)
     const applied = new Set(res.rows.map((r) => r.version))

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
 import { migratePg, type PgMigration } from '../../pg/migrate.ts'
 import { parseRules, type RulesDoc } from '../rules.ts'
+import { lockForTransaction } from '../../pg/advisory-lock.ts'
 import { followChannel, type Follower } from '../../pg/follow.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 
@@ -31,7 +31,7 @@ export const RULES_PG_MIGRATIONS: readonly PgMigration[] = [
 const CHANNEL = 'iocgw_rules'
 
 /** Writers of the rules (seed and PUTs on every node) serialise on this transaction-scoped lock. */
-const LOCK_KEY = createHash('sha256').update('iocgw:alert_rules').digest().readBigInt64BE(0).toString()
+const LOCK = 'iocgw:alert_rules'
 
 export interface ClusterRulesOptions {
   nodeId: string
@@ -75,7 +75,7 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
 
   const inTx = <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
     inTransaction(pool, async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEY])
+      await lockForTransaction(c, LOCK)
       return fn(c)
     })
   const current = async (q: pg.Pool | pg.PoolClient): Promise<Row | undefined> =>

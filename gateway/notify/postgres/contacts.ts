@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
+import { lockForTransaction } from '../../pg/advisory-lock.ts'
 import { followChannel, type Follower } from '../../pg/follow.ts'
 import { migratePg } from '../../pg/migrate.ts'
 import { inTransaction } from '../../pg/transaction.ts'
@@ -35,7 +35,7 @@ const values = (r: ContactRow) => [
   r.created_at,
 ]
 /** Seeding on nodes starting together serialises on this transaction-scoped lock. */
-const SEED_LOCK = createHash('sha256').update('iocgw:notify_contacts').digest().readBigInt64BE(0).toString()
+const SEED_LOCK = 'iocgw:notify_contacts'
 
 export interface PostgresContactsOptions {
   nodeId: string
@@ -62,7 +62,7 @@ export async function openPostgresContacts(pool: pg.Pool, opts: PostgresContacts
   )
 
   await inTransaction(pool, async (c) => {
-    await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [SEED_LOCK])
+    await lockForTransaction(c, SEED_LOCK)
     if ((await c.query('SELECT 1 FROM notify_contacts_seeded LIMIT 1')).rowCount) return
     const own = opts.seed()
     for (const k of own) await c.query(`${INSERT} ON CONFLICT (id) DO NOTHING`, values(contactRow(k.id, k, k.created_at)))

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { lockForTransaction } from '../../pg/advisory-lock.ts'
 import { migratePg } from '../../pg/migrate.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 import type { ProviderTokenStore, StoredTokens } from '../token-store.ts'
@@ -8,8 +8,6 @@ import { NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE } from './migrations.t
 // Providers' OAuth tokens shared by the nodes of a cluster (docs/operations.md "Notifications
 // across nodes"). A renewal holds a transaction-scoped advisory lock per provider while it asks
 // the provider, so one node renews and the others, waiting, find the new pair and use it.
-
-const lockOf = (provider: string) => createHash('sha256').update(`iocgw:provider_tokens:${provider}`).digest().readBigInt64BE(0).toString()
 
 type Row = { access_token: string; refresh_token: string; expires_at: string }
 const toStored = (r: Row | undefined): StoredTokens | undefined => r && { ...r, expires_at: Number(r.expires_at) }
@@ -35,7 +33,7 @@ export async function openPostgresTokenStore(
     },
     renewing: (provider, renew) =>
       inTransaction(pool, async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockOf(provider)])
+        await lockForTransaction(c, `iocgw:provider_tokens:${provider}`)
         const current = toStored((await c.query<Row>(SELECT, [provider])).rows[0])
         const next = await renew(current)
         if (next !== current)
