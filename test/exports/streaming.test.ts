@@ -82,5 +82,7 @@ describe('a streamed CSV export', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8; header=present')
     expect(await res.text()).toBe('')
+    // The scan it started is stopped, its worker with it.
+    await waitFor(() => exportWorkers() === 0, 10_000, 50)
   }, 120_000)
 })

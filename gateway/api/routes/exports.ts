@@ -107,11 +107,10 @@ export const exportRoutes: RoutePlugin<ExportRouteDeps> = async (app, deps) => {
       failed = true
       reply.log.error({ err, what }, 'CSV export failed after it started; the response was cut')
     } finally {
-      // A client that went away, or a failure: stop reading the store and close the connection.
-      if (!res.writableEnded) {
-        await chunks.return(undefined).catch(() => {})
-        res.destroy()
-      }
+      // Whatever the scan did not finish (a client that went away, a failure, a HEAD) stops here;
+      // a finished one is not affected. An unfinished response is cut.
+      await chunks.return(undefined).catch(() => {})
+      if (!res.writableEnded) res.destroy()
     }
     await closed
     exported.inc({ what }, csv.rows())
