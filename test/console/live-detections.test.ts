@@ -120,13 +120,25 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
     page.on('request', (r) => {
       if (r.url().includes('/detections')) polls.push(r.url())
     })
+    const streamOpen = page.waitForResponse((r) => r.url().includes('/events?readings=false'), { timeout: 60_000 })
     await logInAt(page, `${gw.apiUrl}/cameras`, AN, 'Camera giao thông')
     const card = page.locator('li.camera-card', { hasText: 'Cầu Trường Tiền' })
     const img = card.locator('.snap img')
     await card.locator('li[data-zone="all"]').waitFor({ timeout: 30_000 })
     expect(await page.locator('li.camera-card', { hasText: 'Phong Điền' }).count()).toBe(0)
-    // The stream is up once the board's live state is: the first load was the only fetch.
-    await waitFor(() => polls.length >= 1, 10_000)
+    // The first load, and one more when the stream opens after it (what was missed meanwhile):
+    // counted once the stream is open and no fetch came for 1.5 s.
+    await streamOpen
+    let seen = -1
+    await waitFor(
+      () => {
+        const quiet = polls.length >= 1 && polls.length === seen
+        seen = polls.length
+        return quiet
+      },
+      20_000,
+      1500,
+    )
     const loads = polls.length
     // Long enough for the old 4 s poll to have asked again.
     await page.waitForTimeout(6000)
