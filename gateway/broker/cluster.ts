@@ -153,6 +153,9 @@ export function openCluster(opts: ClusterOptions): Cluster {
       // Retry for ever, at most every 2 s: an outage is waited out, never a crash. Once the
       // broker closes, a connection that is down ends at its next attempt instead (beginClose).
       retryStrategy: (times) => (closing ? null : Math.min(times * 200, 2_000)),
+      // One PUBLISH per MQTT message: those made in one turn of the event loop leave in one socket
+      // write, as mqemitter-redis sets for the connections it makes itself (these are ours).
+      enableAutoPipelining: role === 'publisher',
     })
     const state = { redis, ready: false, loggedAt: 0 }
     conns.set(role, state)
