@@ -175,6 +175,12 @@ export async function applyLevel(
           by: 'system',
           late,
         })
+      } else if (level === active.level) {
+        // Already at this level: another node (shared store) applied the same input first. That
+        // alert is the one this state drives; there is no change to record.
+        st.alertId = active.id
+        await tx.saveRuleState(rule.id, ev.subject.key, st)
+        return undefined
       } else {
         const action: ChangeAction = level > (active.level ?? 0) ? 'raised' : 'lowered'
         // A raise needs a new acknowledgement: the officer acknowledged a smaller danger.

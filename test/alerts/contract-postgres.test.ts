@@ -127,6 +127,27 @@ describe.skipIf(!ok)('PostgreSQL alert store', () => {
       await a.close()
     }
   })
+  it('a node given a reading another node already applied records nothing new, and then drives the alert', async () => {
+    const url = await server.createDatabase()
+    const a = await node(url)
+    const b = await node(url)
+    try {
+      // B holds the station's state from a normal reading; A then opens the alert; B, given the
+      // same reading, finds A's alert already at this level (it recorded a `lowered` change to the
+      // same level before).
+      await b.alerting.handleReading(gauge('phu-oc', T0 - 60_000, 0.1))
+      await a.alerting.handleReading(gauge('phu-oc', T0, 5))
+      await b.alerting.handleReading(gauge('phu-oc', T0, 5))
+      const [alert] = (await a.alerting.list({}, { limit: 10 })).items
+      expect(alert!.history.map((h) => h.action)).toEqual(['opened'])
+      await b.alerting.handleReading(gauge('phu-oc', T0 + 60_000, 0.1))
+      const [after] = (await a.alerting.list({}, { limit: 10 })).items
+      expect(after!.history.map((h) => h.action)).toEqual(['opened', 'resolved'])
+    } finally {
+      await b.close()
+      await a.close()
+    }
+  })
   it('a device heard on another node is not silent; its silence alert is resolved by the node that hears it next', async () => {
     const url = await server.createDatabase()
     let t = T0
