@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
 import type { Severity } from '../alerts/types.ts'
-import { openNotifyDb } from './db.ts'
+import { readNotifyDb } from './db.ts'
 import type { Contact, ContactChannel, QuietHours } from './types.ts'
 
 export interface NewContact {
@@ -119,12 +119,7 @@ export function contactPage(
 
 /** This node's own contacts in alerts.db: what the first start of a cluster copies into PostgreSQL. */
 export function alertsDbContacts(dataDir: string): Contact[] {
-  const shared = openNotifyDb(dataDir)
-  try {
-    return sqliteContacts(shared.db).all()
-  } finally {
-    shared.release()
-  }
+  return readNotifyDb(dataDir, (db) => sqliteContacts(db).all())
 }
 
 export function sqliteContacts(db: Database): ContactStore {

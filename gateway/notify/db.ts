@@ -75,3 +75,13 @@ export const NOTIFY_MIGRATIONS: readonly Migration[] = [
 export function openNotifyDb(dataDir: string): SharedDb {
   return openSharedDb(dataDir, 'alerts.db', NOTIFY_MIGRATIONS, 'notify_schema_migrations')
 }
+
+/** What `read` takes from <dataDir>/alerts.db, released at once (what a first cluster start copies into PostgreSQL). */
+export function readNotifyDb<T>(dataDir: string, read: (db: SharedDb['db']) => T): T {
+  const shared = openNotifyDb(dataDir)
+  try {
+    return read(shared.db)
+  } finally {
+    shared.release()
+  }
+}

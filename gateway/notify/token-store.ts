@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3'
-import { openNotifyDb } from './db.ts'
+import { readNotifyDb } from './db.ts'
 
 // Where a provider's OAuth tokens are kept (zalo-token.ts): alerts.db on one node, PostgreSQL in a
 // cluster (postgres/tokens.ts), where every node must use the one current pair: a Zalo refresh
@@ -26,14 +26,13 @@ export interface ProviderTokenStore {
 
 /** This node's own tokens in alerts.db, by provider: what a first start of a cluster copies into PostgreSQL. */
 export function alertsDbTokens(dataDir: string): Array<StoredTokens & { provider: string }> {
-  const shared = openNotifyDb(dataDir)
-  try {
-    return shared.db.prepare('SELECT provider, access_token, refresh_token, expires_at FROM provider_tokens').all() as Array<
-      StoredTokens & { provider: string }
-    >
-  } finally {
-    shared.release()
-  }
+  return readNotifyDb(
+    dataDir,
+    (db) =>
+      db.prepare('SELECT provider, access_token, refresh_token, expires_at FROM provider_tokens').all() as Array<
+        StoredTokens & { provider: string }
+      >,
+  )
 }
 
 export function sqliteTokenStore(db: Database): ProviderTokenStore {

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { lockForTransaction } from './advisory-lock.ts'
+import { inTransaction } from './transaction.ts'
 
 /** One schema step. Append-only: a released migration is never edited, a change is a new entry. */
 export interface PgMigration {
@@ -32,10 +33,8 @@ export async function migratePg(pool: pg.Pool, migrations: readonly PgMigration[
   }
   const ordered = [...migrations].sort((a, b) => a.version - b.version)
 
-  const client = await pool.connect()
-  let broken: Error | undefined
-  try {
-    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED')
+  await inTransaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
     // Schema changes may take long (index builds) and other nodes wait on the lock meanwhile:
     // the pool's statement timeout would cut both short, so it is lifted for this transaction.
     await client.query('SET LOCAL statement_timeout = 0')
@@ -53,12 +52,5 @@ export async function migratePg(pool: pg.Pool, migrations: readonly PgMigration[
       }
       await client.query(`INSERT INTO "${table}" (version) VALUES ($1)`, [m.version])
     }
-    await client.query('COMMIT')
-  } catch (err) {
-    // A connection that cannot even roll back is not handed back to the pool.
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e))
-    throw err
-  } finally {
-    client.release(broken)
-  }
+  })
 }

@@ -24,9 +24,7 @@ export async function openPostgresTokenStore(
   own: ReadonlyArray<StoredTokens & { provider: string }> = [],
 ): Promise<ProviderTokenStore> {
   await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
-  for (const t of own)
-    await pool.query(`${INSERT} ON CONFLICT (provider) DO NOTHING`, [t.provider, t.access_token, t.refresh_token, t.expires_at])
-  return {
+  const store: ProviderTokenStore = {
     get: async (provider) => toStored((await pool.query<Row>(SELECT, [provider])).rows[0]),
     async seed(provider, t) {
       await pool.query(`${INSERT} ON CONFLICT (provider) DO NOTHING`, [provider, t.access_token, t.refresh_token, t.expires_at])
@@ -45,4 +43,6 @@ export async function openPostgresTokenStore(
         return next
       }),
   }
+  for (const t of own) await store.seed(t.provider, t)
+  return store
 }
