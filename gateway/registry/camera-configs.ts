@@ -1,6 +1,5 @@
-import type Database from 'better-sqlite3'
-import type { Audit, Sql } from './audit.ts'
 import type { Actor, CameraConfigRecord } from './types.ts'
+import { SqlitePart } from './sqlite-part.ts'
 
 interface CameraConfigRow {
   camera: string
@@ -13,13 +12,7 @@ function toCameraConfig(r: CameraConfigRow): CameraConfigRecord {
 }
 
 /** Each camera's configuration, stored as JSON and audited on every change. */
-export class SqliteCameraConfigs {
-  constructor(
-    private readonly db: Database.Database,
-    private readonly sql: Sql,
-    private readonly audit: Audit,
-  ) {}
-
+export class SqliteCameraConfigs extends SqlitePart {
   getCameraConfig(camera: string): CameraConfigRecord | undefined {
     const row = this.sql('SELECT camera, config, updated_at FROM camera_configs WHERE camera = ?').get(camera) as
       CameraConfigRow | undefined
@@ -39,7 +32,7 @@ export class SqliteCameraConfigs {
         `INSERT INTO camera_configs (camera, config, updated_at) VALUES (?, ?, ?)
            ON CONFLICT(camera) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
       ).run(camera, JSON.stringify(config), now)
-      this.audit(actor, 'camera.config', camera, config)
+      this.record(actor, 'camera.config', camera, config)
     })()
     return { camera, config, updated_at: now }
   }
@@ -51,7 +44,7 @@ export class SqliteCameraConfigs {
         JSON.stringify(config),
         new Date().toISOString(),
       )
-      if (r.changes > 0) this.audit(actor, 'camera.config.seed', camera, config)
+      if (r.changes > 0) this.record(actor, 'camera.config.seed', camera, config)
       return r.changes > 0
     })()
   }

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import type Database from 'better-sqlite3'
-import type { Audit, Sql } from './audit.ts'
 import { decodeCursor, pageOf } from './cursor.ts'
 import { newSecret, type SecretHasher } from './secrets.ts'
 import { scopeSql } from './scope.ts'
@@ -18,6 +16,7 @@ import {
   type Page,
   type RevocationEvent,
 } from './types.ts'
+import { SqlitePart, type SqliteShared } from './sqlite-part.ts'
 
 /** A devices row as both stores read it: `tags` is JSON text in SQLite and JSONB (an array) in PostgreSQL. */
 export interface DeviceRow {
@@ -102,14 +101,13 @@ export function deviceAuthResult(
 }
 
 /** Devices and their credentials (keyed hashes of the secrets); a change that ends a device's access is announced. */
-export class SqliteDevices {
+export class SqliteDevices extends SqlitePart {
   constructor(
-    private readonly db: Database.Database,
-    private readonly sql: Sql,
-    private readonly hasher: SecretHasher,
-    private readonly audit: Audit,
+    shared: SqliteShared,
     private readonly emitRevoked: (ev: RevocationEvent) => void,
-  ) {}
+  ) {
+    super(shared)
+  }
 
   createDevice(input: NewDevice, actor: Actor): { device: Device; secret: string } {
     const id = newDeviceId(input)
@@ -127,7 +125,7 @@ export class SqliteDevices {
         this.hasher.hash(secret),
         now,
       )
-      this.audit(actor, 'device.create', id, { kind: input.kind, name: input.name })
+      this.record(actor, 'device.create', id, { kind: input.kind, name: input.name })
     })
     tx()
     return { device: this.requireDevice(id), secret }
@@ -166,7 +164,7 @@ export class SqliteDevices {
            WHERE id = ?`,
       ).run(...deviceUpdateValues(next), id)
       if (next.state === 'decommissioned') this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
-      this.audit(actor, 'device.update', id, patch as Record<string, unknown>)
+      this.record(actor, 'device.update', id, patch as Record<string, unknown>)
     })()
     if (next.state !== 'active' && before.state === 'active') {
       this.emitRevoked({ deviceId: id, reason: next.state === 'disabled' ? 'disabled' : 'decommissioned' })
@@ -180,7 +178,7 @@ export class SqliteDevices {
     this.db.transaction(() => {
       this.sql("UPDATE devices SET state = 'decommissioned', updated_at = ? WHERE id = ?").run(now, id)
       this.sql('DELETE FROM device_credentials WHERE device_id = ?').run(id)
-      this.audit(actor, 'device.remove', id, null)
+      this.record(actor, 'device.remove', id, null)
     })()
     this.emitRevoked({ deviceId: id, reason: 'removed' })
     return this.requireDevice(id)
@@ -198,7 +196,7 @@ export class SqliteDevices {
         `INSERT INTO device_credentials (device_id, secret_hash, created_at) VALUES (?, ?, ?)
            ON CONFLICT(device_id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at`,
       ).run(id, this.hasher.hash(secret), now)
-      this.audit(actor, 'device.rotate_secret', id, null)
+      this.record(actor, 'device.rotate_secret', id, null)
     })()
     this.emitRevoked({ deviceId: id, reason: 'secret_rotated' })
     return { device, secret }

@@ -44,10 +44,11 @@ export class SqliteRegistry extends ComposedRegistry {
     const sql = (t: string): Database.Statement => this.sql(t)
     const audit = (...a: Parameters<SqliteAudit['record']>): void => this.auditLog.record(...a)
     this.auditLog = new SqliteAudit(sql)
-    this.devices = new SqliteDevices(this.db, sql, this.hasher, audit, (ev) => this.events.emit('revoked', ev))
-    this.tokens = new SqliteTokens(this.db, sql, this.hasher, audit, (id) => this.events.emit('tokenRevoked', id))
-    this.cameras = new SqliteCameraConfigs(this.db, sql, audit)
-    this.users = new SqliteUsers(this.db, sql, this.hasher, audit)
+    const shared = { db: this.db, sql, hasher: this.hasher, record: audit }
+    this.devices = new SqliteDevices(shared, (ev) => this.events.emit('revoked', ev))
+    this.tokens = new SqliteTokens(shared, (id) => this.events.emit('tokenRevoked', id))
+    this.cameras = new SqliteCameraConfigs(shared)
+    this.users = new SqliteUsers(shared)
   }
 
   // --- audit -----------------------------------------------------------------------------------

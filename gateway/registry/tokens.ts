@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import type Database from 'better-sqlite3'
-import type { Audit, Sql } from './audit.ts'
 import { decodeCursor, pageOf } from './cursor.ts'
-import { newToken, type SecretHasher } from './secrets.ts'
+import { newToken } from './secrets.ts'
 import { RegistryError, type Actor, type ApiToken, type Page, type Role } from './types.ts'
+import { SqlitePart, type SqliteShared } from './sqlite-part.ts'
 
 interface TokenRow {
   id: string
@@ -17,16 +16,15 @@ interface TokenRow {
 const LAST_USED_PRECISION_MS = 60_000
 
 /** API tokens for machines; only the keyed hash of a token is stored. */
-export class SqliteTokens {
+export class SqliteTokens extends SqlitePart {
   private readonly tokenUse = new Map<string, number>()
 
   constructor(
-    private readonly db: Database.Database,
-    private readonly sql: Sql,
-    private readonly hasher: SecretHasher,
-    private readonly audit: Audit,
+    shared: SqliteShared,
     private readonly onDeleted: (id: string) => void,
-  ) {}
+  ) {
+    super(shared)
+  }
 
   createToken(input: { role: Role; name: string }, actor: Actor): { token: ApiToken; secret: string } {
     const secret = newToken()
@@ -45,7 +43,7 @@ export class SqliteTokens {
         hash,
         now,
       )
-      this.audit(actor, 'token.create', id, { role: input.role, name: input.name, ...extra })
+      this.record(actor, 'token.create', id, { role: input.role, name: input.name, ...extra })
     })()
     return { id, name: input.name, role: input.role, created_at: now, last_used_at: null }
   }
@@ -61,7 +59,7 @@ export class SqliteTokens {
   deleteToken(id: string, actor: Actor): void {
     const res = this.db.transaction(() => {
       const r = this.sql('DELETE FROM api_tokens WHERE id = ?').run(id)
-      if (r.changes > 0) this.audit(actor, 'token.delete', id, null)
+      if (r.changes > 0) this.record(actor, 'token.delete', id, null)
       return r
     })()
     if (res.changes === 0) throw new RegistryError('not_found', `token "${id}" does not exist`)

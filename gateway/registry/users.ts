@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import type Database from 'better-sqlite3'
 import { decodeCursor, pageOf } from './cursor.ts'
 import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
-import type { SecretHasher } from './secrets.ts'
 import { RegistryError, type Actor, type Page, type Role } from './types.ts'
+import { SqlitePart, type SqliteShared } from './sqlite-part.ts'
 
 // User accounts for people (the console); API tokens stay for machines. A user has a role like a
 // token and may be scoped to districts and/or stations. Sessions live in the same database so that
@@ -99,9 +98,6 @@ export function toUser(r: UserRow): UserAccount {
   }
 }
 
-type Audit = (actor: Actor, action: string, target: string, detail: Record<string, unknown> | null) => void
-type Sql = (text: string) => Database.Statement
-
 export const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])]
 
 /** Throws what is wrong with a new user's name or password; both stores check before the (slow) hash. */
@@ -111,13 +107,9 @@ export function checkNewUser(input: NewUser): void {
   if (problem) throw new RegistryError('invalid', problem)
 }
 
-export class SqliteUsers implements UserRegistry {
-  constructor(
-    private readonly db: Database.Database,
-    private readonly sql: Sql,
-    private readonly hasher: SecretHasher,
-    private readonly record: Audit,
-  ) {
+export class SqliteUsers extends SqlitePart implements UserRegistry {
+  constructor(shared: SqliteShared) {
+    super(shared)
     // Made now, not at the first unknown name: that login would otherwise take two hashes' time.
     dummyPasswordHash().catch(() => undefined)
   }
