@@ -2,16 +2,16 @@
 // nodes"): messages of one node that reach another out of the order they were numbered are all
 // delivered; and the sweep of a dead node's wills publishes every will it may, drops those the
 // gateway refuses for good (a deleted device), logged and counted, without holding back the others.
-import { cpSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { connect as netConnect } from 'node:net'
 import { Redis } from 'ioredis'
-import mqtt, { type MqttClient } from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBroker, type Harness } from './harness.ts'
+import mqtt from 'mqtt'
+import { describe, expect, it } from 'vitest'
+import { useBrokerPair } from './cluster-pair.ts'
+import type { Harness } from './harness.ts'
 import { connectBytes } from './raw.ts'
-import { startRedis, requireRedis, type RedisServer } from '../support/redis.ts'
-import { tempDir, waitFor } from '../support/services.ts'
+import { requireRedis } from '../support/redis.ts'
+import { waitFor } from '../support/services.ts'
 
 const require = createRequire(import.meta.url)
 const msgpack = require('msgpack-lite') as { encode(v: unknown): Buffer }
@@ -22,44 +22,20 @@ const SLEEPERS = Array.from({ length: 20 }, (_, i) => `dl-sleep-${String(i + 1).
 const HEARTBEAT_MS = 500
 
 describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
-  let redis: RedisServer
-  let a: Harness
-  let b: Harness
-  const dirB = tempDir()
-  let deviceSecret = ''
-  let token = { id: '', secret: '' }
-  const clients: MqttClient[] = []
-
-  beforeAll(async () => {
-    redis = await startRedis()
-    a = await startBroker({ cluster: { redisUrl: redis.url, nodeId: 'node-a', heartbeatMs: HEARTBEAT_MS } })
-    deviceSecret = await a.addDevice(DEVICE)
-    for (const id of SLEEPERS) await a.addDevice(id)
-    token = await a.addTokenWithId('officer')
-    cpSync(a.dataDir, dirB.path, { recursive: true })
-    b = await startBroker({ dataDir: dirB.path, cluster: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: HEARTBEAT_MS } })
-  }, 60_000)
-
-  afterAll(async () => {
-    for (const c of clients) c.end(true)
-    await a?.stop()
-    await b?.stop()
-    await redis?.stop()
-    dirB.remove()
-  }, 30_000)
+  const pair = useBrokerPair({ devices: [DEVICE, ...SLEEPERS], heartbeatMs: HEARTBEAT_MS })
 
   const connect = async (url: string, username: string, password: string, clientId: string) => {
     const c = await mqtt.connectAsync(url, { username, password, clientId, clean: true, reconnectPeriod: 0 })
-    clients.push(c)
+    pair.clients.push(c)
     return c
   }
 
   it('delivers every message of a node to a subscriber on another, though a retained status is routed after the telemetry numbered next', async () => {
-    const sub = await connect(b.url, 'token', token.secret, `${token.id}:order`)
+    const sub = await connect(pair.b.url, 'token', pair.token.secret, `${pair.token.id}:order`)
     const got = new Set<string>()
     sub.on('message', (_t, p) => got.add(p.toString()))
     await sub.subscribeAsync([`devices/${DEVICE}/status`, `devices/${DEVICE}/telemetry`], { qos: 1 })
-    const dev = await connect(a.url, DEVICE, deviceSecret, DEVICE)
+    const dev = await connect(pair.a.url, DEVICE, pair.secrets[DEVICE]!, DEVICE)
     const sent: string[] = []
     for (let seq = 1; seq <= 20; seq++) {
       // The status is stored as the retained one (a Redis round trip) before node A routes it; the
@@ -77,22 +53,22 @@ describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
   })
 
   it('answers a persistent session resumed while its messages stream in with the CONNACK first (MQTT-3.2.0-1)', async () => {
-    const id = `${token.id}:resume`
-    const first = await mqtt.connectAsync(a.url, {
+    const id = `${pair.token.id}:resume`
+    const first = await mqtt.connectAsync(pair.a.url, {
       username: 'token',
-      password: token.secret,
+      password: pair.token.secret,
       clientId: id,
       clean: false,
       reconnectPeriod: 0,
     })
-    clients.push(first)
+    pair.clients.push(first)
     await first.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
     await first.endAsync()
     // A device on the other node publishing without pause while the session comes back, again and
     // again: aedes restores the session's subscriptions a few Redis round trips before it sends the
     // CONNACK, and a message delivered live in between went out first (mqtt.js then waits for
     // ever: its PUBACK is held until the CONNACK, which is parsed after it).
-    const dev = await connect(b.url, DEVICE, deviceSecret, `${DEVICE}:stream`)
+    const dev = await connect(pair.b.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:stream`)
     let streaming = true
     const stream = (async () => {
       for (let seq = 0; streaming; seq++) {
@@ -102,8 +78,8 @@ describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
     })()
     const firstPacketType = (): Promise<number> =>
       new Promise((resolve, reject) => {
-        const s = netConnect(a.ports.mqtt, '127.0.0.1', () =>
-          s.write(connectBytes({ clientId: id, clean: false, username: 'token', password: token.secret })),
+        const s = netConnect(pair.a.ports.mqtt, '127.0.0.1', () =>
+          s.write(connectBytes({ clientId: id, clean: false, username: 'token', password: pair.token.secret })),
         )
         const timer = setTimeout(() => (s.destroy(), reject(new Error('no answer to CONNECT'))), 10_000)
         s.once('data', (d: Buffer) => {
@@ -125,7 +101,7 @@ describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
   }, 60_000)
 
   it("publishes every will of a dead node's clients; one for a deleted device is dropped, logged and counted", async () => {
-    const sub = await connect(b.url, 'token', token.secret, `${token.id}:wills`)
+    const sub = await connect(pair.b.url, 'token', pair.token.secret, `${pair.token.id}:wills`)
     const offline = new Set<string>()
     sub.on('message', (topic, p) => {
       const id = /^devices\/([^/]+)\/status$/.exec(topic)?.[1]
@@ -136,7 +112,7 @@ describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
     // Wills as aedes-persistence-redis stores them (putWill) for a run of a node that is gone: the
     // first for a device deleted since, then one per device.
     const dead = 'node-x~1'
-    const db = new Redis(redis.url)
+    const db = new Redis(pair.redis.url)
     const willKey = (clientId: string) => `will:${dead}:${encodeURIComponent(clientId)}`
     const store = async (clientId: string) => {
       const will = {
@@ -160,8 +136,10 @@ describe.skipIf(!ok)('deliveries and wills across two brokers', () => {
       expect(await db.exists(willKey('dl-deleted-01')), 'the refused will is dropped, not retried for ever').toBe(0)
       expect((await db.lrange('will', 0, -1)).filter((k) => k.startsWith(`will:${dead}:`))).toEqual([])
       const dropped = async (h: Harness) => h.counter('mqtt_wills_dropped_total', { reason: 'unknown_device' })
-      expect((await dropped(a)) + (await dropped(b))).toBeGreaterThanOrEqual(1)
-      expect([...a.lines, ...b.lines].some((l) => l.includes('"event":"mqtt_will_dropped"') && l.includes('dl-deleted-01'))).toBe(true)
+      expect((await dropped(pair.a)) + (await dropped(pair.b))).toBeGreaterThanOrEqual(1)
+      expect([...pair.a.lines, ...pair.b.lines].some((l) => l.includes('"event":"mqtt_will_dropped"') && l.includes('dl-deleted-01'))).toBe(
+        true,
+      )
     } finally {
       db.disconnect()
     }

@@ -2,12 +2,11 @@
 // (mqtt.maxPersistentSessionsPerIdentity) in cluster mode, with two brokers on a real redis-server
 // (docs/operations.md "MQTT across nodes"). Each broker has its own registry directory holding the
 // same device and token (the first one's directory is copied for the second).
-import { cpSync } from 'node:fs'
 import mqtt, { type MqttClient } from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBroker, type Harness } from './harness.ts'
-import { startRedis, requireRedis, type RedisServer } from '../support/redis.ts'
-import { tempDir, waitFor } from '../support/services.ts'
+import { describe, expect, it } from 'vitest'
+import { useBrokerPair } from './cluster-pair.ts'
+import { requireRedis } from '../support/redis.ts'
+import { waitFor } from '../support/services.ts'
 
 const ok = requireRedis()
 const DEVICE = 'cl-gauge-01'
@@ -17,53 +16,31 @@ const MAX_QUEUED = 5
 const MAX_SESSIONS = 2
 
 describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
-  let redis: RedisServer
-  let a: Harness
-  let b: Harness
-  const dirB = tempDir()
-  let deviceSecret = ''
-  let moverSecret = ''
-  let token = { id: '', secret: '' }
-  const clients: MqttClient[] = []
-
-  beforeAll(async () => {
-    redis = await startRedis()
-    const limits = { maxQueuedMessages: MAX_QUEUED, maxPersistentSessionsPerIdentity: MAX_SESSIONS }
-    a = await startBroker({ ...limits, cluster: { redisUrl: redis.url, nodeId: 'node-a', heartbeatMs: 500 } })
-    deviceSecret = await a.addDevice(DEVICE)
-    moverSecret = await a.addDevice(MOVER)
-    token = await a.addTokenWithId('officer')
-    cpSync(a.dataDir, dirB.path, { recursive: true })
-    b = await startBroker({ ...limits, dataDir: dirB.path, cluster: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 500 } })
-  }, 60_000)
-
-  afterAll(async () => {
-    for (const c of clients) c.end(true)
-    await a?.stop()
-    await b?.stop()
-    await redis?.stop()
-    dirB.remove()
-  }, 30_000)
+  const pair = useBrokerPair({
+    devices: [DEVICE, MOVER],
+    heartbeatMs: 500,
+    limits: { maxQueuedMessages: MAX_QUEUED, maxPersistentSessionsPerIdentity: MAX_SESSIONS },
+  })
 
   const connect = async (url: string, username: string, password: string, clientId: string, clean: boolean) => {
     const c = mqtt.connect(url, { username, password, clientId, clean, reconnectPeriod: 0 })
-    clients.push(c)
+    pair.clients.push(c)
     return c
   }
 
   it('keeps at most mqtt.maxQueuedMessages for a persistent session, oldest dropped and counted, on either node', async () => {
-    const id = `${token.id}:bounded`
-    const sub = await connect(a.url, 'token', token.secret, id, false)
+    const id = `${pair.token.id}:bounded`
+    const sub = await connect(pair.a.url, 'token', pair.token.secret, id, false)
     await new Promise((r) => sub.once('connect', r))
     await sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
     await sub.endAsync()
-    const dev = await connect(b.url, DEVICE, deviceSecret, DEVICE, true)
+    const dev = await connect(pair.b.url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
     await new Promise((r) => dev.once('connect', r))
     for (let seq = 1; seq <= 12; seq++)
       await dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq, values: { water_level: 1 } }), { qos: 1 })
     // aedes queues a QoS 1 message after its PUBACK (lib/handlers/publish.js): wait for the last drops.
-    await waitFor(async () => (await b.counter('mqtt_queue_dropped_total')) === 12 - MAX_QUEUED, 20_000)
-    const back = await connect(a.url, 'token', token.secret, id, false)
+    await waitFor(async () => (await pair.b.counter('mqtt_queue_dropped_total')) === 12 - MAX_QUEUED, 20_000)
+    const back = await connect(pair.a.url, 'token', pair.token.secret, id, false)
     const got: number[] = []
     back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
     await waitFor(() => got.length >= MAX_QUEUED, 20_000)
@@ -77,42 +54,54 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
         c.once('connect', () => resolve(0))
         c.once('error', (err) => resolve((err as { code?: number }).code))
       })
-    const dev1 = await connect(a.url, DEVICE, deviceSecret, `${DEVICE}:p1`, false)
+    const dev1 = await connect(pair.a.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:p1`, false)
     expect(await refused(dev1)).toBe(0)
-    const dev2 = await connect(b.url, DEVICE, deviceSecret, `${DEVICE}:p2`, false)
+    const dev2 = await connect(pair.b.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:p2`, false)
     expect(await refused(dev2)).toBe(0)
-    const dev3 = await connect(a.url, DEVICE, deviceSecret, `${DEVICE}:p3`, false)
+    const dev3 = await connect(pair.a.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:p3`, false)
     expect(await refused(dev3)).toBe(2)
-    const dev3b = await connect(b.url, DEVICE, deviceSecret, `${DEVICE}:p3`, false)
+    const dev3b = await connect(pair.b.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:p3`, false)
     expect(await refused(dev3b)).toBe(2)
     // Ending one (clean session 1 with its id) frees a place for a new id, on the other node.
     dev1.end(true)
-    const clean1 = await connect(b.url, DEVICE, deviceSecret, `${DEVICE}:p1`, true)
+    const clean1 = await connect(pair.b.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:p1`, true)
     expect(await refused(clean1)).toBe(0)
-    const dev3c = await connect(a.url, DEVICE, deviceSecret, `${DEVICE}:p3`, false)
+    const dev3c = await connect(pair.a.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:p3`, false)
     expect(await refused(dev3c)).toBe(0)
-    expect(await a.counter('mqtt_connect_refused_total', { reason: 'persistent_session_limit' })).toBe(1)
+    expect(await pair.a.counter('mqtt_connect_refused_total', { reason: 'persistent_session_limit' })).toBe(1)
   })
 
   it('takes a device over across nodes without publishing its will or an offline status', async () => {
     const id = `${MOVER}:moving`
     const status = `devices/${MOVER}/status`
     const will = JSON.stringify({ online: false, ts: new Date().toISOString(), fw: 'will' })
-    const sub = await connect(b.url, 'token', token.secret, `${token.id}:watch`, true)
+    const sub = await connect(pair.b.url, 'token', pair.token.secret, `${pair.token.id}:watch`, true)
     const got: string[] = []
     sub.on('message', (_t, p) => got.push(p.toString()))
     await new Promise((r) => sub.once('connect', r))
     await sub.subscribeAsync(status, { qos: 1 })
     const willOpt = { topic: status, payload: Buffer.from(will), qos: 1 as const, retain: true }
-    const onA = mqtt.connect(a.url, { username: MOVER, password: moverSecret, clientId: id, reconnectPeriod: 0, will: willOpt })
-    clients.push(onA)
+    const onA = mqtt.connect(pair.a.url, {
+      username: MOVER,
+      password: pair.secrets[MOVER]!,
+      clientId: id,
+      reconnectPeriod: 0,
+      will: willOpt,
+    })
+    pair.clients.push(onA)
     await new Promise((r) => onA.once('connect', r))
     const online = JSON.stringify({ online: true, ts: new Date().toISOString() })
     await onA.publishAsync(status, online, { qos: 1, retain: true })
     await waitFor(() => got.includes(online), 10_000)
     const closedOnA = new Promise<void>((r) => onA.once('close', () => r()))
-    const onB = mqtt.connect(b.url, { username: MOVER, password: moverSecret, clientId: id, reconnectPeriod: 0, will: willOpt })
-    clients.push(onB)
+    const onB = mqtt.connect(pair.b.url, {
+      username: MOVER,
+      password: pair.secrets[MOVER]!,
+      clientId: id,
+      reconnectPeriod: 0,
+      will: willOpt,
+    })
+    pair.clients.push(onB)
     await new Promise((r) => onB.once('connect', r))
     await closedOnA // MQTT-3.1.4-2
     // Long enough for node A's will and offline status to have reached node B had they been sent.

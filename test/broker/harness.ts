@@ -54,6 +54,11 @@ export interface HarnessOptions {
   dataDir?: string
 }
 
+/** A test client's connect options: MQTT 3.1.1, no reconnect, 5 s to connect, an empty client id unless `o` names one. */
+function clientOptions(username: string, password: string, o: IClientOptions): IClientOptions {
+  return { username, password, clientId: '', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...o }
+}
+
 export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = opts.dataDir ? { path: opts.dataDir, remove: () => undefined } : tempDir('iocgw-broker-')
   const registry = openRegistry(dir.path)
@@ -126,15 +131,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
         .reduce((sum, v) => sum + v.value, 0)
     },
     async connect(username, password, o = {}) {
-      const c = await mqtt.connectAsync(h.url, {
-        username,
-        password,
-        clientId: '',
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-        connectTimeout: 5000,
-        ...o,
-      })
+      const c = await mqtt.connectAsync(h.url, clientOptions(username, password, o))
       clients.push(c)
       return c
     },
@@ -151,15 +148,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
 /** The CONNACK return code of a refused connect (0 when accepted). */
 export async function connackCode(url: string, username: string, password: string, o: IClientOptions = {}): Promise<number> {
   try {
-    const c = await mqtt.connectAsync(url, {
-      username,
-      password,
-      clientId: '',
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...o,
-    })
+    const c = await mqtt.connectAsync(url, clientOptions(username, password, o))
     await c.endAsync(true)
     return 0
   } catch (err) {
