@@ -1,61 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
-import { parseRules } from '../../gateway/alerts/rules.ts'
-import { createNotifier, escalationOptions, quietUntil, type Notifier } from '../../gateway/notify/notifier.ts'
-import { tempDir, waitFor } from '../support/services.ts'
-import { clock, gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
-import { startStandIns, standInConfig, type StandIns } from './standins.ts'
+import { describe, expect, it } from 'vitest'
+import { quietUntil } from '../../gateway/notify/notifier.ts'
+import { waitFor } from '../support/services.ts'
+import { clock, gauge } from '../alerts/helpers.ts'
+import { useNotifyEngines } from './engines.ts'
+import { standInConfig } from './standins.ts'
 
 const T0 = Date.parse('2026-11-20T03:00:00Z') // 10:00 in Huế
 
 describe('outbox sender', () => {
-  let prov: StandIns
-  let dir: ReturnType<typeof tempDir>
-  let alerting: Alerting | undefined
-  let notifier: Notifier | undefined
-  const setup = (over: Record<string, unknown> = {}, now?: () => number) => {
-    notifier = createNotifier({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      config: { ...standInConfig(prov), ...over },
-      stations: stations(),
-      now,
-      pollMs: 20,
-    })
-    alerting = createAlerting({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      stations: stations(),
-      now,
-      escalation: escalationOptions(notifier.config),
-      rules: parseRules({
-        version: 1,
-        rules: [
-          { id: 'wl', type: 'water_alarm', min_duration_s: 0 },
-          { id: 'rain', type: 'rainfall', window_s: 3600, thresholds_mm: [1] },
-        ],
-      }),
-    })
-    alerting.setRouter(notifier)
-    return { notifier, alerting }
-  }
-  beforeEach(async () => {
-    prov = await startStandIns()
-    dir = tempDir()
-  })
-  afterEach(async () => {
-    await alerting?.close()
-    await notifier?.close()
-    alerting = undefined
-    notifier = undefined
-    await prov.close()
-    dir.remove()
-  })
+  const engines = useNotifyEngines()
+  const setup = (config: Record<string, unknown> = {}, now?: () => number) => engines.start({ config, now, escalate: true })
 
   it('retries 5xx and timeouts with backoff, then delivers once', async () => {
-    const { notifier: n, alerting: a } = setup()
+    const { notifier: n, alerting: a, prov } = setup()
     await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     prov.failNext('esms', 1, 'http_500')
     prov.failNext('esms', 2, 'http_500')
@@ -69,7 +26,7 @@ describe('outbox sender', () => {
   })
 
   it('bad credentials fail for good after one attempt and are reported', async () => {
-    const cfg = standInConfig(prov)
+    const cfg = standInConfig(engines.prov)
     const { notifier: n, alerting: a } = setup({ esms: { ...cfg.esms, apiKey: 'wrong' } })
     await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     await a.handleReading(gauge('kim-long', Date.now(), 1.5))
@@ -78,7 +35,7 @@ describe('outbox sender', () => {
   })
 
   it('per-contact rate limit: the rest go out as one digest when the window has room; critical passes', async () => {
-    const { notifier: n, alerting: a } = setup({ rateLimit: { max: 2, windowS: 1 } })
+    const { notifier: n, alerting: a, prov } = setup({ rateLimit: { max: 2, windowS: 1 } })
     await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     const rain = (station: string) => ({
       device: `${station}-rain`,
@@ -116,7 +73,7 @@ describe('outbox sender', () => {
     expect(quietUntil(Date.parse('2026-11-20T03:00:00Z'), { start: '22:00', end: '06:00' })).toBeUndefined()
     const night = Date.parse('2026-11-20T16:30:00Z') // 23:30 in Huế
     const clk = clock(night)
-    const { notifier: n, alerting: a } = setup({ quietHours: { start: '22:00', end: '06:00' } }, clk.now)
+    const { notifier: n, alerting: a, prov } = setup({ quietHours: { start: '22:00', end: '06:00' } }, clk.now)
     await n.contacts.create({ name: 'A', phone: '0905123456', role: 'officer', channels: ['sms'] })
     await a.handleReading(gauge('kim-long', night, 1.5))
     await a.handleReading(gauge('phu-oc', night, 5))
@@ -132,7 +89,7 @@ describe('outbox sender', () => {
 
   it('escalates an unacknowledged alert to the next tier, once per tier; acknowledging stops it', async () => {
     const clk = clock(T0)
-    const { notifier: n, alerting: a } = setup({ escalation: { afterS: 600, maxTier: 3, checkMs: 10 } }, clk.now)
+    const { notifier: n, alerting: a, prov } = setup({ escalation: { afterS: 600, maxTier: 3, checkMs: 10 } }, clk.now)
     await n.contacts.create({ name: 'Trực ban', phone: '0905000001', role: 'officer', tier: 1, channels: ['sms'] })
     await n.contacts.create({ name: 'Trưởng ca', phone: '0905000002', role: 'officer', tier: 2, channels: ['sms'] })
     await n.contacts.create({ name: 'Lãnh đạo', phone: '0905000003', role: 'admin', tier: 3, channels: ['sms'] })
@@ -157,7 +114,7 @@ describe('outbox sender', () => {
   })
 
   it('sends a test message to one contact on each of its channels', async () => {
-    const { notifier: n } = setup()
+    const { notifier: n, prov } = setup()
     const c = await n.contacts.create({
       name: 'Nguyễn Văn An',
       phone: '0905123456',

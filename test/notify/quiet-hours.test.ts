@@ -1,10 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
-import { parseRules } from '../../gateway/alerts/rules.ts'
-import { createNotifier, type Notifier } from '../../gateway/notify/notifier.ts'
-import { tempDir } from '../support/services.ts'
-import { clock, gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
-import { startStandIns, standInConfig, type StandIns } from './standins.ts'
+import { describe, expect, it } from 'vitest'
+import { clock, gauge } from '../alerts/helpers.ts'
+import { useNotifyEngines, WATER_RULE } from './engines.ts'
 
 // A contact's own quiet hours (docs/notify.md "Quiet hours"): a real notifier and alerting engine
 // on one alerts.db, the local eSMS stand-in, and an injected clock instead of waiting for the night.
@@ -14,49 +10,11 @@ const NIGHT = Date.parse('2026-11-20T16:30:00Z') // 23:30 in Huế
 const MORNING = Date.parse('2026-11-20T23:00:00Z') // 06:00 in Huế: the quiet hours end
 
 describe('per-contact quiet hours', () => {
-  let prov: StandIns
-  let dir: ReturnType<typeof tempDir>
-  let alerting: Alerting | undefined
-  let notifier: Notifier | undefined
-  beforeEach(async () => {
-    prov = await startStandIns()
-    dir = tempDir()
-  })
-  afterEach(async () => {
-    await alerting?.close()
-    await notifier?.close()
-    alerting = undefined
-    notifier = undefined
-    await prov.close()
-    dir.remove()
-  })
+  const engines = useNotifyEngines()
 
   it('defers what is below the bypass until the end, sends critical at once, skips what was resolved meanwhile', async () => {
     const clk = clock(EVENING)
-    const n = (notifier = createNotifier({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      config: standInConfig(prov),
-      stations: stations(),
-      now: clk.now,
-      pollMs: 20,
-    }))
-    const a = (alerting = createAlerting({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      stations: stations(),
-      now: clk.now,
-      rules: parseRules({
-        version: 1,
-        rules: [
-          { id: 'wl', type: 'water_alarm', min_duration_s: 0 },
-          { id: 'rain', type: 'rainfall', window_s: 3600, thresholds_mm: [1] },
-        ],
-      }),
-    }))
-    a.setRouter(n)
+    const { notifier: n, alerting: a, prov } = engines.start({ now: clk.now })
     const sleeper = await n.contacts.create({
       name: 'Ngủ',
       phone: '0905000001',
@@ -122,24 +80,7 @@ describe('per-contact quiet hours', () => {
 
   it('a bypass of major lets level II through in the night; the list shows each message with its answer', async () => {
     const clk = clock(NIGHT)
-    const n = (notifier = createNotifier({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      config: standInConfig(prov),
-      stations: stations(),
-      now: clk.now,
-      pollMs: 20,
-    }))
-    const a = (alerting = createAlerting({
-      dataDir: dir.path,
-      logger: quietLogger(),
-      metrics: metrics(),
-      stations: stations(),
-      now: clk.now,
-      rules: parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }),
-    }))
-    a.setRouter(n)
+    const { notifier: n, alerting: a, prov } = engines.start({ now: clk.now, rules: [WATER_RULE] })
     const c = await n.contacts.create({
       name: 'Trưởng ca',
       phone: '0905000003',
