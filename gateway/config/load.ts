@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import Value from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
-import { ConfigSchema, ENV_KEYS, type GatewayConfig } from './schema.ts'
+import { ConfigSchema, ENV_KEYS, flagName, keyType, type GatewayConfig } from './schema.ts'
 import { schemaProblem } from '../util/schema-error.ts'
 
 /** A configuration problem, phrased as the one line that start-up prints. */
@@ -88,13 +88,7 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
   }
   for (const [key, raw] of Object.entries(opts.flags ?? {})) {
     if (raw === undefined) continue
-    const known = ENV_KEYS.find((k) => k.key === key)
-    // Flags are named after their key: http.port → --http-port, server.dataDir → --data-dir.
-    const flag = `--${key
-      .replace(/^server\./, '')
-      .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
-      .replaceAll('.', '-')}`
-    setPath(tree, key, coerce(key, raw, known?.type ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag ${flag}`))
+    setPath(tree, key, coerce(key, raw, keyType(key) ?? (typeof raw === 'number' ? 'integer' : 'string'), `flag ${flagName(key)}`))
   }
   const withDefaults = Value.Default(ConfigSchema, tree)
   const first = schemaProblem(Value.Errors(ConfigSchema, withDefaults), { root: '(top level)', skip: ['boolean'] })
