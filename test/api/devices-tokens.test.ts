@@ -9,23 +9,20 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-const as = (token: string) => ({ ...bearer(token) })
+/** One request to the API as `token`, with a JSON body when `payload` is given. */
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, token: string, payload?: object) =>
+  api.app.inject({ method, url, headers: bearer(token), ...(payload === undefined ? {} : { payload }) })
 
 describe('devices', () => {
   it('registers a device and hands out credentials that authenticate, once', async () => {
-    const res = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices',
-      headers: as(api.tokens.technician),
-      payload: {
-        id: 'wl-kim-long-1',
-        kind: 'water_level',
-        name: 'Trạm Kim Long',
-        station: 'kim-long',
-        district: 'Phú Xuân',
-        location: { lat: 16.46, lon: 107.55 },
-        tags: ['sông Hương'],
-      },
+    const res = await call('POST', '/api/v1/devices', api.tokens.technician, {
+      id: 'wl-kim-long-1',
+      kind: 'water_level',
+      name: 'Trạm Kim Long',
+      station: 'kim-long',
+      district: 'Phú Xuân',
+      location: { lat: 16.46, lon: 107.55 },
+      tags: ['sông Hương'],
     })
     expect(res.statusCode).toBe(201)
     const body = res.json()
@@ -42,19 +39,14 @@ describe('devices', () => {
     expect(body.credentials.password.length).toBeGreaterThanOrEqual(22)
     expect(await api.registry.authenticateDevice('wl-kim-long-1', body.credentials.password)).toMatchObject({ ok: true })
 
-    const shown = await api.app.inject({ method: 'GET', url: '/api/v1/devices/wl-kim-long-1', headers: as(api.tokens.viewer) })
+    const shown = await call('GET', '/api/v1/devices/wl-kim-long-1', api.tokens.viewer)
     expect(shown.statusCode).toBe(200)
     expect(shown.json()).toEqual(body.device)
     expect(shown.body).not.toContain(body.credentials.password)
   })
 
   it('generates an id when none is given', async () => {
-    const res = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices',
-      headers: as(api.tokens.admin),
-      payload: { kind: 'camera', name: 'Cầu Trường Tiền' },
-    })
+    const res = await call('POST', '/api/v1/devices', api.tokens.admin, { kind: 'camera', name: 'Cầu Trường Tiền' })
     expect(res.statusCode).toBe(201)
     expect(res.json().device.id).toMatch(/^[a-z0-9][a-z0-9-]{2,63}$/)
   })
@@ -67,23 +59,14 @@ describe('devices', () => {
       ['aq-a2', 'air_quality', 'phu-oc'],
       ['wl-a1', 'water_level', 'phu-oc'],
     ] as const) {
-      const r = await api.app.inject({
-        method: 'POST',
-        url: '/api/v1/devices',
-        headers: as(api.tokens.technician),
-        payload: { id, kind, name: id, station },
-      })
+      const r = await call('POST', '/api/v1/devices', api.tokens.technician, { id, kind, name: id, station })
       expect(r.statusCode).toBe(201)
     }
     const seen: string[] = []
     let next: string | null = null
     let pages = 0
     do {
-      const r = await api.app.inject({
-        method: 'GET',
-        url: `/api/v1/devices?limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
-        headers: as(api.tokens.officer),
-      })
+      const r = await call('GET', `/api/v1/devices?limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`, api.tokens.officer)
       expect(r.statusCode).toBe(200)
       const page = r.json() as { items: Array<{ id: string }>; next: string | null }
       expect(page.items.length).toBeLessThanOrEqual(2)
@@ -95,77 +78,49 @@ describe('devices', () => {
     expect(seen).toEqual(expect.arrayContaining(['rg-a1', 'rg-a2', 'aq-a1', 'aq-a2', 'wl-a1', 'wl-kim-long-1']))
     expect(pages).toBeGreaterThanOrEqual(4)
 
-    const rain = await api.app.inject({ method: 'GET', url: '/api/v1/devices?kind=rain_gauge', headers: as(api.tokens.viewer) })
+    const rain = await call('GET', '/api/v1/devices?kind=rain_gauge', api.tokens.viewer)
     expect(
       rain
         .json()
         .items.map((d: { id: string }) => d.id)
         .sort(),
     ).toEqual(['rg-a1', 'rg-a2'])
-    const both = await api.app.inject({
-      method: 'GET',
-      url: '/api/v1/devices?kind=air_quality&station=phu-oc',
-      headers: as(api.tokens.viewer),
-    })
+    const both = await call('GET', '/api/v1/devices?kind=air_quality&station=phu-oc', api.tokens.viewer)
     expect(both.json()).toEqual({ items: [expect.objectContaining({ id: 'aq-a2' })], next: null })
   })
 
   it('updates, disables (closing sessions), rotates and removes, each audited with the caller', async () => {
     const revoked: RevocationEvent[] = []
     const off = api.registry.onRevocation((ev) => revoked.push(ev))
-    const create = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices',
-      headers: as(api.tokens.technician),
-      payload: { id: 'cam-life', kind: 'camera', name: 'old' },
-    })
+    const create = await call('POST', '/api/v1/devices', api.tokens.technician, { id: 'cam-life', kind: 'camera', name: 'old' })
     const first = create.json().credentials.password as string
 
-    const patched = await api.app.inject({
-      method: 'PATCH',
-      url: '/api/v1/devices/cam-life',
-      headers: as(api.tokens.technician),
-      payload: { name: 'Cầu Phú Xuân', station: null, tags: ['cầu'] },
+    const patched = await call('PATCH', '/api/v1/devices/cam-life', api.tokens.technician, {
+      name: 'Cầu Phú Xuân',
+      station: null,
+      tags: ['cầu'],
     })
     expect(patched.statusCode).toBe(200)
     expect(patched.json()).toMatchObject({ name: 'Cầu Phú Xuân', station: null, tags: ['cầu'] })
 
-    const disabled = await api.app.inject({
-      method: 'PATCH',
-      url: '/api/v1/devices/cam-life',
-      headers: as(api.tokens.technician),
-      payload: { state: 'disabled' },
-    })
+    const disabled = await call('PATCH', '/api/v1/devices/cam-life', api.tokens.technician, { state: 'disabled' })
     expect(disabled.json().state).toBe('disabled')
-    const listed = await api.app.inject({ method: 'GET', url: '/api/v1/devices?state=disabled', headers: as(api.tokens.viewer) })
+    const listed = await call('GET', '/api/v1/devices?state=disabled', api.tokens.viewer)
     expect(listed.json().items.map((d: { id: string }) => d.id)).toEqual(['cam-life'])
 
-    const rotated = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices/cam-life/rotate-secret',
-      headers: as(api.tokens.technician),
-    })
+    const rotated = await call('POST', '/api/v1/devices/cam-life/rotate-secret', api.tokens.technician)
     expect(rotated.statusCode).toBe(200)
     const second = rotated.json().credentials.password as string
     expect(rotated.json().credentials.username).toBe('cam-life')
     expect(second).not.toBe(first)
-    await api.app.inject({
-      method: 'PATCH',
-      url: '/api/v1/devices/cam-life',
-      headers: as(api.tokens.technician),
-      payload: { state: 'active' },
-    })
+    await call('PATCH', '/api/v1/devices/cam-life', api.tokens.technician, { state: 'active' })
     expect(await api.registry.authenticateDevice('cam-life', first)).toMatchObject({ ok: false, reason: 'bad_secret' })
     expect(await api.registry.authenticateDevice('cam-life', second)).toMatchObject({ ok: true })
 
-    const removed = await api.app.inject({ method: 'DELETE', url: '/api/v1/devices/cam-life', headers: as(api.tokens.technician) })
+    const removed = await call('DELETE', '/api/v1/devices/cam-life', api.tokens.technician)
     expect(removed.statusCode).toBe(200)
     expect(removed.json().state).toBe('decommissioned')
-    const again = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices/cam-life/rotate-secret',
-      headers: as(api.tokens.technician),
-    })
+    const again = await call('POST', '/api/v1/devices/cam-life/rotate-secret', api.tokens.technician)
     expect(again.statusCode).toBe(409)
     off()
     expect(revoked.map((e) => e.reason)).toEqual(['disabled', 'secret_rotated', 'removed'])
@@ -186,34 +141,27 @@ describe('devices', () => {
 
 describe('tokens', () => {
   it('creates a token shown once, lists without secrets, deletes it so it stops working', async () => {
-    const created = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: as(api.tokens.admin),
-      payload: { role: 'viewer', name: 'Grafana' },
-    })
+    const created = await call('POST', '/api/v1/tokens', api.tokens.admin, { role: 'viewer', name: 'Grafana' })
     expect(created.statusCode).toBe(201)
     const tok = created.json() as { id: string; name: string; role: string; token: string }
     expect(Object.keys(tok).sort()).toEqual(['id', 'name', 'role', 'token'])
     expect(tok).toMatchObject({ name: 'Grafana', role: 'viewer' })
 
-    expect((await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: as(tok.token) })).statusCode).toBe(200)
-    const list = await api.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: as(api.tokens.admin) })
+    expect((await call('GET', '/api/v1/devices', tok.token)).statusCode).toBe(200)
+    const list = await call('GET', '/api/v1/tokens', api.tokens.admin)
     expect(list.json().items.find((t: { id: string }) => t.id === tok.id)).toMatchObject({ name: 'Grafana', role: 'viewer' })
     expect(list.body).not.toContain(tok.token)
     for (const secret of Object.values(api.tokens)) expect(list.body).not.toContain(secret)
 
-    const del = await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${tok.id}`, headers: as(api.tokens.admin) })
+    const del = await call('DELETE', `/api/v1/tokens/${tok.id}`, api.tokens.admin)
     expect(del.statusCode).toBe(204)
-    expect((await api.app.inject({ method: 'GET', url: '/api/v1/devices', headers: as(tok.token) })).statusCode).toBe(401)
-    expect((await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${tok.id}`, headers: as(api.tokens.admin) })).statusCode).toBe(
-      404,
-    )
+    expect((await call('GET', '/api/v1/devices', tok.token)).statusCode).toBe(401)
+    expect((await call('DELETE', `/api/v1/tokens/${tok.id}`, api.tokens.admin)).statusCode).toBe(404)
   })
 
   it('refuses to delete the last admin token', async () => {
     const adminId = (await api.registry.listTokens({ limit: 100 })).items.find((t) => t.role === 'admin')!.id
-    const res = await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${adminId}`, headers: as(api.tokens.admin) })
+    const res = await call('DELETE', `/api/v1/tokens/${adminId}`, api.tokens.admin)
     expect(res.statusCode).toBe(409)
     expect(res.json().message).toMatch(/last admin token/)
   })

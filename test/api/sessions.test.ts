@@ -25,6 +25,7 @@ beforeAll(async () => {
 afterAll(async () => api?.close())
 
 const get = (url: string, headers: Record<string, string> = {}) => api.app.inject({ method: 'GET', url, headers })
+const post = (url: string, headers: Record<string, string>, payload: object) => api.app.inject({ method: 'POST', url, headers, payload })
 
 describe('login', () => {
   it('sets an HttpOnly, SameSite=Strict session cookie and answers the user and a CSRF token', async () => {
@@ -77,12 +78,7 @@ describe('a cookie session on the API', () => {
   it('is accepted on every route with the role table of tokens', async () => {
     const viewer = await login(api.app, 'minh', PASSWORD)
     expect((await get('/api/v1/devices', { cookie: viewer.cookie })).statusCode).toBe(200)
-    const refused = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices',
-      headers: viewer.write,
-      payload: { kind: 'water_level', name: 'x' },
-    })
+    const refused = await post('/api/v1/devices', viewer.write, { kind: 'water_level', name: 'x' })
     expect(refused.statusCode).toBe(403)
     expect(refused.json().message).toMatch(/user "minh" has role viewer/)
     expect((await get('/api/v1/tokens', { cookie: viewer.cookie })).statusCode).toBe(403)
@@ -93,15 +89,14 @@ describe('a cookie session on the API', () => {
   it('refuses a state-changing request without the CSRF token, and records the user in the audit log with it', async () => {
     const lan = await login(api.app, 'lan', PASSWORD)
     const body = { id: 'csrf-gauge-1', kind: 'water_level', name: 'Kim Long' }
-    const none = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: { cookie: lan.cookie }, payload: body })
+    const none = await post('/api/v1/devices', { cookie: lan.cookie }, body)
     expect(none.statusCode).toBe(403)
     expect(none.json()).toMatchObject({ statusCode: 403, message: expect.stringMatching(/^CSRF token missing or wrong/) })
-    const wrong = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices',
-      headers: { cookie: lan.cookie, 'x-csrf-token': `${lan.csrf.slice(0, -1)}${lan.csrf.endsWith('x') ? 'y' : 'x'}` },
-      payload: body,
-    })
+    const wrong = await post(
+      '/api/v1/devices',
+      { cookie: lan.cookie, 'x-csrf-token': `${lan.csrf.slice(0, -1)}${lan.csrf.endsWith('x') ? 'y' : 'x'}` },
+      body,
+    )
     expect(wrong.statusCode).toBe(403)
     for (const method of ['PATCH', 'DELETE'] as const) {
       expect(
@@ -116,19 +111,18 @@ describe('a cookie session on the API', () => {
       ).toBe(403)
     }
     expect(await api.registry.getDevice('csrf-gauge-1')).toBeUndefined()
-    const ok = await api.app.inject({ method: 'POST', url: '/api/v1/devices', headers: lan.write, payload: body })
+    const ok = await post('/api/v1/devices', lan.write, body)
     expect(ok.statusCode).toBe(201)
     const entry = (await api.registry.listAudit({ limit: 20 })).items.find(
       (e) => e.action === 'device.create' && e.target === 'csrf-gauge-1',
     )
     expect(entry).toMatchObject({ actor_type: 'user', actor_name: 'lan' })
     // Machines send no CSRF token: a bearer token cannot be sent by another site's page.
-    const byToken = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/devices',
-      headers: { ...bearer(api.tokens.technician), cookie: lan.cookie },
-      payload: { id: 'csrf-gauge-2', kind: 'water_level', name: 'x' },
-    })
+    const byToken = await post(
+      '/api/v1/devices',
+      { ...bearer(api.tokens.technician), cookie: lan.cookie },
+      { id: 'csrf-gauge-2', kind: 'water_level', name: 'x' },
+    )
     expect(byToken.statusCode).toBe(201)
   })
 })
@@ -152,27 +146,12 @@ describe('revocation', () => {
     await api.registry.users.createUser({ name: 'tuan', role: 'viewer', password: PASSWORD }, SYSTEM)
     const a = await login(api.app, 'tuan', PASSWORD)
     const b = await login(api.app, 'tuan', PASSWORD)
-    const wrong = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/password',
-      headers: a.write,
-      payload: { current: 'not it at all', next: 'mật khẩu mới 2026' },
-    })
+    const wrong = await post('/api/v1/auth/password', a.write, { current: 'not it at all', next: 'mật khẩu mới 2026' })
     expect(wrong.statusCode).toBe(403)
-    const short = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/password',
-      headers: a.write,
-      payload: { current: PASSWORD, next: 'short' },
-    })
+    const short = await post('/api/v1/auth/password', a.write, { current: PASSWORD, next: 'short' })
     expect(short.statusCode).toBe(400)
     expect(short.json().message).toMatch(/at least 10 characters/)
-    const changed = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/password',
-      headers: a.write,
-      payload: { current: PASSWORD, next: 'mật khẩu mới 2026' },
-    })
+    const changed = await post('/api/v1/auth/password', a.write, { current: PASSWORD, next: 'mật khẩu mới 2026' })
     expect(changed.statusCode).toBe(204)
     expect((await get('/api/v1/devices', { cookie: a.cookie })).statusCode).toBe(200)
     expect((await get('/api/v1/devices', { cookie: b.cookie })).statusCode).toBe(401)

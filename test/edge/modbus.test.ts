@@ -109,32 +109,21 @@ describe('modbus-tcp driver against a real Modbus TCP server', () => {
       )
       agent = await startEdgeAgent(cfg, { logger })
       const s = stack
+      /** What the gateway stored of the agent's `metric` so far. */
+      const stored = (metric: string, limit: number, order?: 'desc') =>
+        s.store.readings({ device: 'kim-long-mb', metric, from: 0, to: Date.now() + 1000, limit, order })
       const pts = await waitFor(async () => {
-        const p = await s.store.readings({ device: 'kim-long-mb', metric: 'water_level', from: 0, to: Date.now() + 1000, limit: 100 })
+        const p = await stored('water_level', 100)
         return p.length >= 2 ? p : undefined
       })
       expect(pts[0]!.value).toBeCloseTo(2.31, 9)
       setLevel(3600)
       const high = await waitFor(async () => {
-        const p = await s.store.readings({
-          device: 'kim-long-mb',
-          metric: 'alarm_level',
-          from: 0,
-          to: Date.now() + 1000,
-          limit: 1000,
-          order: 'desc',
-        })
+        const p = await stored('alarm_level', 1000, 'desc')
         return p[0]?.value === 3 ? p : undefined
       })
       expect(high[0]!.value).toBe(3)
-      const lv = await s.store.readings({
-        device: 'kim-long-mb',
-        metric: 'water_level',
-        from: 0,
-        to: Date.now() + 1000,
-        limit: 1,
-        order: 'desc',
-      })
+      const lv = await stored('water_level', 1, 'desc')
       expect(lv[0]!.value).toBeCloseTo(3.6, 9)
     } finally {
       setLevel(LEVEL_MM)

@@ -33,20 +33,26 @@ function capture(): { logger: ReturnType<typeof createLogger>; lines: Line[]; te
   return { logger: createLogger('info', dest), lines, text: () => text }
 }
 
+/** Ingest on a memory store writing its log to `capture()`; refusal warnings every `rejectWarnEveryMs` (its default when absent). */
+function loggedIngest(rejectWarnEveryMs?: number) {
+  const log = capture()
+  const ingest = createIngest({
+    store: new MemorySink(),
+    bus: new GatewayBus(),
+    logger: log.logger,
+    metrics: new Metrics({ defaults: false }),
+    rejectWarnEveryMs,
+  })
+  return { log, ingest }
+}
+
 const WARN = 40
 // Long enough that the burst below fits in one interval even on a loaded machine.
 const EVERY = 3000
 
 describe('refused telemetry in the log', () => {
   it('warns at the first refusal of a device, then at most once per interval with the count and the last reason', async () => {
-    const log = capture()
-    const ingest = createIngest({
-      store: new MemorySink(),
-      bus: new GatewayBus(),
-      logger: log.logger,
-      metrics: new Metrics({ defaults: false }),
-      rejectWarnEveryMs: EVERY,
-    })
+    const { log, ingest } = loggedIngest(EVERY)
     const a = device('warn-a-01', 'water_level', 'kim-long')
     const b = device('warn-b-01', 'water_level', 'kim-long')
     const warnings = () => log.lines.filter((l) => l.level === WARN && l.device !== undefined)
@@ -76,13 +82,7 @@ describe('refused telemetry in the log', () => {
   }, 30_000)
 
   it('keeps a frame refused elsewhere with the device refusals and counts it in the warning', async () => {
-    const log = capture()
-    const ingest = createIngest({
-      store: new MemorySink(),
-      bus: new GatewayBus(),
-      logger: log.logger,
-      metrics: new Metrics({ defaults: false }),
-    })
+    const { log, ingest } = loggedIngest()
     const cam = device('warn-cam-01', 'camera')
     ingest.recordRefusal(publish(cam, Buffer.from('GIF89a'), { subtopic: 'frames' }), 'not_jpeg', 'the payload is not a JPEG')
     expect(ingest.recentRejects('warn-cam-01')).toEqual([
