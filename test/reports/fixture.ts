@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { loadStations } from '../../gateway/domain/stations.ts'
-import { ReportSchema, type Report, type WaterLevelStationReport } from '../../gateway/reports/types.ts'
+import { ReportSchema, type RainGaugeReport, type Report, type WaterLevelStationReport } from '../../gateway/reports/types.ts'
 import { ROOT } from '../support/gateway-process.ts'
 
 // A situation report over one day (docs/reports.md) for the renderers' tests: the water-level
@@ -12,6 +12,16 @@ import { ROOT } from '../support/gateway-process.ts'
 
 export const FROM = '2026-12-02T17:00:00.000Z' // 03/12/2026 00:00 in Asia/Ho_Chi_Minh
 export const TO = '2026-12-03T17:00:00.000Z'
+
+/** A rain gauge's row for the day: over a 24 h period, its wettest 24 h is the whole period. */
+function rainDay(
+  where: Pick<RainGaugeReport, 'station' | 'name' | 'district'>,
+  readings: number,
+  total_mm: number,
+  max_1h: RainGaugeReport['max_1h'],
+): RainGaugeReport {
+  return { ...where, readings, total_mm, max_1h, max_24h: { value: total_mm, at: FROM } }
+}
 
 export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number } = {}): Report {
   const stations = loadStations(join(ROOT, 'config', 'stations.yaml')).all()
@@ -76,23 +86,8 @@ export function reportFixture(lang: 'vi' | 'en' = 'vi', opts: { alerts?: number 
     hold_max_s: { sensors: 900, cameras: 120 },
     water_levels: water,
     rainfall: [
-      {
-        station: 'kim-long',
-        name: 'Kim Long',
-        readings: 288,
-        total_mm: 187.4,
-        max_1h: { value: 42.6, at: '2026-12-03T04:00:00.000Z' },
-        max_24h: { value: 187.4, at: FROM },
-      },
-      {
-        station: 'a-luoi-rain',
-        name: 'A Lưới',
-        district: 'A Lưới',
-        readings: 280,
-        total_mm: 231.2,
-        max_1h: { value: 51, at: '2026-12-03T02:00:00.000Z' },
-        max_24h: { value: 231.2, at: FROM },
-      },
+      rainDay({ station: 'kim-long', name: 'Kim Long' }, 288, 187.4, { value: 42.6, at: '2026-12-03T04:00:00.000Z' }),
+      rainDay({ station: 'a-luoi-rain', name: 'A Lưới', district: 'A Lưới' }, 280, 231.2, { value: 51, at: '2026-12-03T02:00:00.000Z' }),
     ],
     air_quality: [
       {
