@@ -63,6 +63,16 @@ async function measureExport(gw: GatewayProcess): Promise<{ rows: number; growth
   return { rows: lines - 1, growth: peak - baseline, seconds }
 }
 
+/** Exports every reading through `gw` and expects all TOTAL rows with the RSS growing by less than 50 MB; logs the figures under `store`. */
+async function expectLeanExport(store: 'sqlite' | 'influx', gw: GatewayProcess): Promise<void> {
+  const r = await measureExport(gw)
+  console.log(
+    `${store}: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`,
+  )
+  expect(r.rows).toBe(TOTAL)
+  expect(r.growth).toBeLessThan(50 * MB)
+}
+
 describe('a CSV export of 1,000,000 readings', () => {
   it('streams from SQLite with the gateway RSS growing by less than 50 MB', async () => {
     const dataDir = join(dir.path, 'sqlite')
@@ -93,12 +103,7 @@ describe('a CSV export of 1,000,000 readings', () => {
     db.close()
     const gw = await spawnGateway({ dataDir, env: { IOC_CONFIG: configFile(), IOC_ADMIN_TOKEN: ADMIN } })
     try {
-      const r = await measureExport(gw)
-      console.log(
-        `sqlite: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`,
-      )
-      expect(r.rows).toBe(TOTAL)
-      expect(r.growth).toBeLessThan(50 * MB)
+      await expectLeanExport('sqlite', gw)
     } finally {
       await stopGateway(gw)
     }
@@ -131,12 +136,7 @@ describe('a CSV export of 1,000,000 readings', () => {
         60_000,
         500,
       )
-      const r = await measureExport(gw)
-      console.log(
-        `influx: ${r.rows} rows in ${r.seconds.toFixed(1)} s (${Math.round(r.rows / r.seconds)} rows/s), RSS growth ${(r.growth / MB).toFixed(1)} MB`,
-      )
-      expect(r.rows).toBe(TOTAL)
-      expect(r.growth).toBeLessThan(50 * MB)
+      await expectLeanExport('influx', gw)
     } finally {
       if (gw) await stopGateway(gw)
       await influxd?.remove()
