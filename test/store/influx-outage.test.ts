@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
-import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
+import { InfluxTimeSeriesStore, type InfluxStoreOptions } from '../../gateway/store/influx/store.ts'
 import type { Point } from '../../gateway/store/types.ts'
-import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
+import { requireInfluxd, useInfluxd } from '../support/influxd.ts'
 import { passThroughProxy } from './fixtures/recording-proxy.ts'
 import { restartAndCount, spawnSpoolWriter, storedSeqs } from './fixtures/spawn-spool-writer.ts'
 import { tempDir, waitFor } from '../support/services.ts'
@@ -36,25 +36,27 @@ async function recordingProxy(target: string) {
 }
 
 describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () => {
-  let influxd: Influxd
-  beforeAll(async () => {
-    influxd = await startInfluxd()
-  }, 60_000)
-  afterAll(async () => {
-    await influxd?.remove()
-  }, 60_000)
+  const influxd = useInfluxd()
+
+  /** A store on a fresh data directory writing to database `db` through a recordingProxy in front of influxd. */
+  const openRecorded = async (dirPrefix: string, db: string, opts: Partial<InfluxStoreOptions>) => {
+    const dir = tempDir(dirPrefix)
+    const proxy = await recordingProxy(influxd.url)
+    const store = await InfluxTimeSeriesStore.open({
+      url: `${proxy.url}/${db}`,
+      dataDir: dir.path,
+      logger: createLogger('silent'),
+      metrics: new Metrics({ defaults: false }),
+      ...opts,
+    })
+    return { dir, proxy, store }
+  }
 
   it(
     `keeps acknowledging while influxd is stopped for ${OUTAGE_MS / 1000} s, then delivers every point in order`,
     async () => {
-      const dir = tempDir('iocgw-outage-')
-      const proxy = await recordingProxy(influxd.url)
       const db = 'ioc_outage'
-      const store = await InfluxTimeSeriesStore.open({
-        url: `${proxy.url}/${db}`,
-        dataDir: dir.path,
-        logger: createLogger('silent'),
-        metrics: new Metrics({ defaults: false }),
+      const { dir, proxy, store } = await openRecorded('iocgw-outage-', db, {
         backoffMaxMs: 1000,
         requestTimeoutMs: 2000,
         pingIntervalMs: 500,
@@ -143,15 +145,9 @@ describe.skipIf(!requireInfluxd())('InfluxDB store: outages lose nothing', () =>
   ])(
     'keeps count, and order per point (all order: $ordered), through repeated short outages (stop, kill -9, start) under concurrent writers, $maxInflight request(s) in flight',
     async ({ maxInflight, ordered }) => {
-      const dir = tempDir('iocgw-flap-')
-      const proxy = await recordingProxy(influxd.url)
       const db = `ioc_flap_${maxInflight}`
-      const store = await InfluxTimeSeriesStore.open({
+      const { dir, proxy, store } = await openRecorded('iocgw-flap-', db, {
         maxInflight,
-        url: `${proxy.url}/${db}`,
-        dataDir: dir.path,
-        logger: createLogger('silent'),
-        metrics: new Metrics({ defaults: false }),
         backoffMinMs: 20,
         backoffMaxMs: 200,
         requestTimeoutMs: 2000,

@@ -1,11 +1,11 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { InfluxTimeSeriesStore } from '../../gateway/store/influx/store.ts'
 import type { Point } from '../../gateway/store/types.ts'
-import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
+import { requireInfluxd, useInfluxd } from '../support/influxd.ts'
 import { restartAndCount, spawnSpoolWriter, storedSeqs } from './fixtures/spawn-spool-writer.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
@@ -19,13 +19,7 @@ const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000
 const segments = (dir: string): string[] => readdirSync(join(dir, 'influx-spill')).filter((f) => f.endsWith('.seg'))
 
 describe.skipIf(!requireInfluxd())('InfluxDB store: a stalled InfluxDB does not hold acknowledgements', () => {
-  let influxd: Influxd
-  beforeAll(async () => {
-    influxd = await startInfluxd()
-  }, 60_000)
-  afterAll(async () => {
-    await influxd?.remove()
-  }, 60_000)
+  const influxd = useInfluxd()
 
   it('answers writers from the spill journal while influxd is stopped, and empties the journal once it answers', async () => {
     const dir = tempDir('iocgw-spill-')

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, openSync, closeSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
+import { useSuiteService } from './suite-service.ts'
 
 // A throwaway real InfluxDB 1.x (Debian's influxdb package) for tests: its own temp dir, free
 // ports on 127.0.0.1, no auth, no usage reporting. It can be stopped and started again on the same
@@ -46,6 +47,11 @@ export interface InfluxQueryResult {
     series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
     error?: string
   }>
+}
+
+/** One influxd for the calling suite: started before its tests, removed after them. */
+export function useInfluxd(): Influxd {
+  return useSuiteService('influxd', startInfluxd, (influxd) => influxd.remove(), 60_000)
 }
 
 /** Whether tests needing influxd may run (false outside CI when it is missing; throws in CI). */
