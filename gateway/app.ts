@@ -53,8 +53,10 @@ import { startVision } from './app/vision.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
-import { deviceOfflineEvent, reportReadyEvent } from './webhooks/events.ts'
+import { webhookClaimMs } from './webhooks/config.ts'
+import { deviceOfflineEvent, reportReadyEvent, type OutgoingEvent } from './webhooks/events.ts'
 import { createWebhooks } from './webhooks/index.ts'
+import { openPostgresWebhookStore } from './webhooks/postgres/store.ts'
 
 export interface RunningGateway {
   ports: { http: number } & BrokerPorts
@@ -178,8 +180,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       providerTokens,
     })
     closers.push(() => notifier.close())
-    // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node; the
-    // webhook deliveries stay in this node's alerts.db (docs/operations.md "Alerts in PostgreSQL").
+    // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node
+    // (docs/operations.md "Alerts in PostgreSQL").
     const alertStore = cluster ? await openAlertStore({ dataDir: config.server.dataDir, pool: cluster.pool }) : undefined
     // Cluster mode: one rules document in PostgreSQL for every node, seeded once from this node's
     // file when there is none (docs/operations.md "Rules across nodes").
@@ -226,10 +228,15 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       // Closed before the engine: no change of another node is applied to a closed engine.
       closers.push(() => clusterRules.close())
     }
-    // Webhook deliveries share alerts.db with the alerts: queued in the alert change's own
-    // transaction (next to the notification outbox), so both routers see every change.
+    // Webhook deliveries are queued in the alert change's own transaction (next to the notification
+    // outbox), so both routers see every change: in alerts.db on a single node; in cluster mode in
+    // PostgreSQL, shared by every node, each delivery claimed by one (docs/operations.md "Webhooks across nodes").
+    const webhookStore = cluster
+      ? await openPostgresWebhookStore(cluster.pool, { nodeId: cluster.nodeId, claimMs: webhookClaimMs(config.webhooks) })
+      : undefined
     const webhooks = createWebhooks({
       db: alerting.db,
+      store: webhookStore,
       logger,
       metrics,
       config: config.webhooks,
@@ -241,17 +248,19 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     alerting.setRouter({
       routeInTx: async (c, note, tx) => {
         await notifier.routeInTx(c, note, tx)
-        tx.local(() => webhooks.routeInTx(c))
+        await webhooks.routeInTx(c, tx)
       },
       kick: () => {
         notifier.kick()
         webhooks.kick()
       },
     })
+    const queueEvent = (e: OutgoingEvent) =>
+      void webhooks.enqueue(e).catch((err: unknown) => logger.error({ err, event: e.id }, 'webhook event not queued'))
     // Device status is stored before the bus says so; a crash between the two loses that one
     // offline event (docs/webhooks.md "Delivery guarantees").
     bus.on('device-status', (s) => {
-      if (!s.online) webhooks.enqueue(deviceOfflineEvent(s.device, s.ts))
+      if (!s.online) queueEvent(deviceOfflineEvent(s.device, s.ts))
     })
     webhooks.start()
     const { vision, visionOff } = await startVision({ config, registry, store, bus, logger, metrics, ingest, cluster })
@@ -275,7 +284,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       renderReportPdf: reportPdfRenderer({ registry, store }),
       // docs/webhooks.md: `report.ready` with the day and the one-line summary; the report itself is
       // fetched by the receiver from GET /api/v1/reports (it may be large, and it is scoped).
-      onDailyReport: (r) => webhooks.enqueue(reportReadyEvent(r.date, { period: r.period, summary: r.summary }, new Date().toISOString())),
+      onDailyReport: (r) => queueEvent(reportReadyEvent(r.date, { period: r.period, summary: r.summary }, new Date().toISOString())),
     })
     closers.push(() => reports.close())
     const control = createDeviceControl({ registry, logger, metrics, publish: (t, p, o) => brokerRef!.publish(t, p, o) })

@@ -61,7 +61,7 @@ export interface AlertingOptions {
   router?: ChangeRouter | undefined
   /**
    * Where alerts, their history and rule state live; default alerts.db. Opened by the caller
-   * (open-store.ts), closed by close(). The outbox and webhook deliveries stay in alerts.db.
+   * (open-store.ts), closed by close(). The outbox and webhook deliveries go with it (AlertTx).
    */
   store?: AlertStore | undefined
   /** Unacknowledged alerts go to the next contact tier (notify.escalation in config/gateway.yaml); off when absent. */

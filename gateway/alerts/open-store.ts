@@ -6,10 +6,10 @@ import type { AlertStore } from './store.ts'
 
 /**
  * The alert store of this gateway: in PostgreSQL when the node is part of a cluster (postgres.url,
- * its pool given), otherwise <dataDir>/alerts.db. The webhook deliveries stay in this node's
- * alerts.db either way; with PostgreSQL they commit in a local transaction just before the alert
- * change does (docs/operations.md "Alerts in PostgreSQL"). The notification outbox goes with the
- * alerts (AlertTx.sql, docs/operations.md "Notifications across nodes").
+ * its pool given), otherwise <dataDir>/alerts.db. The notification outbox and the webhook
+ * deliveries go with the alerts (AlertTx.sql, docs/operations.md "Notifications across nodes",
+ * "Webhooks across nodes"); AlertTx.local still commits, just before the PostgreSQL transaction,
+ * whatever a router writes to this node's alerts.db.
  * close() releases alerts.db; the pool belongs to the caller.
  */
 export async function openAlertStore(opts: { dataDir: string; pool?: pg.Pool | undefined }): Promise<AlertStore> {

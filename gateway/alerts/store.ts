@@ -111,17 +111,18 @@ export interface AlertWrites {
 /** A transaction: reads see its own writes; nothing of it is visible to others until it commits. */
 export interface AlertTx extends AlertReads, AlertWrites {
   /**
-   * Synchronous writes to this gateway's alerts.db that belong to the change (the webhook
-   * deliveries, and the notification outbox when it is in alerts.db: ChangeRouter.routeInTx).
+   * Synchronous writes to this gateway's alerts.db that belong to the change (the notification
+   * outbox and the webhook deliveries when they are in alerts.db: ChangeRouter.routeInTx).
    * SQLite: inside this very transaction, so the change and what it causes commit or roll back
    * together. PostgreSQL: in a local SQLite transaction of their own, committed before the
-   * PostgreSQL one (docs/operations.md "Alerts in PostgreSQL" says what that leaves open).
+   * PostgreSQL one, so not atomic with the change: what must be goes through `sql`.
    */
   local(fn: () => void): void
   /**
    * PostgreSQL: this transaction's own connection, for another capability's rows that must commit
-   * with the change in the shared database (the notification outbox, docs/operations.md
-   * "Notifications across nodes"). Undefined on SQLite, where `local` is this transaction.
+   * with the change in the shared database (the notification outbox and the webhook deliveries,
+   * docs/operations.md "Notifications across nodes", "Webhooks across nodes"). Undefined on SQLite,
+   * where `local` is this transaction.
    */
   readonly sql?: Pick<pg.PoolClient, 'query'> | undefined
 }

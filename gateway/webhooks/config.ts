@@ -18,3 +18,11 @@ export const WebhooksSection = Type.Object(
 )
 
 export type WebhooksConfig = Static<typeof WebhooksSection>
+
+/**
+ * How long a node's claim on a delivery lasts in a cluster (postgres/store.ts), renewed as each
+ * attempt starts: twice the attempt's timeout, so that a request and the write of its outcome end
+ * well within it and no other node sends the same delivery meanwhile, while a delivery claimed by a
+ * node that was lost is taken over soon after (docs/operations.md "Webhooks across nodes").
+ */
+export const webhookClaimMs = (cfg: Pick<WebhooksConfig, 'timeoutMs'>) => 2 * cfg.timeoutMs

@@ -1,22 +1,32 @@
-import { randomBytes } from 'node:crypto'
 import type { Database as Db } from 'better-sqlite3'
+import type { AlertTx } from '../alerts/store.ts'
 import type { AlertChange } from '../alerts/types.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { WebhooksConfig } from './config.ts'
-import { alertEvent, eventBody, type OutgoingEvent, type WebhookEvent } from './events.ts'
-import { webhookRegistry, type DeliveryRow, type Webhook, type WebhookRegistry } from './registry.ts'
+import { alertEvent, type OutgoingEvent } from './events.ts'
+import type { Webhook } from './registry.ts'
+import { sqliteWebhookStore } from './sqlite-store.ts'
+import type { ClaimedDelivery, WebhookRegistry, WebhookStore } from './store.ts'
 import { signature } from './signing.ts'
 
-// The webhook sender (docs/webhooks.md). Deliveries are rows of alerts.db written in the same
-// transaction as the alert change that causes them (routeInTx, as the notification outbox), so a
-// committed change always has its deliveries and a rolled-back one has none: at-least-once without
-// a window between the change and the queue. Each delivery is retried with exponential backoff and
-// jitter until its receiver answers 2xx; deliveries of one alert (one ordering key) go one at a
-// time, in order, so a receiver never sees change n+1 before change n.
+// The webhook sender (docs/webhooks.md). Deliveries are rows written in the same transaction as
+// the alert change that causes them (routeInTx, as the notification outbox), so a committed change
+// always has its deliveries and a rolled-back one has none: at-least-once without a window between
+// the change and the queue. Each delivery is retried with exponential backoff and jitter until its
+// receiver answers 2xx; deliveries of one alert (one ordering key) go one at a time, in order, so a
+// receiver never sees change n+1 before change n. The rows are a store (store.ts): this gateway's
+// alerts.db, or PostgreSQL shared by the nodes of a cluster (postgres/store.ts), where each
+// delivery is claimed by one node (docs/operations.md "Webhooks across nodes").
 
 export interface WebhooksOptions {
-  db: Db
+  /** alerts.db: the store when `store` is not given. */
+  db?: Db | undefined
+  /**
+   * The store when it is not this gateway's alerts.db: PostgreSQL shared by the nodes of a cluster
+   * (openPostgresWebhookStore), written in the alert store's PostgreSQL transactions.
+   */
+  store?: WebhookStore | undefined
   logger: Logger
   metrics: Metrics
   config: WebhooksConfig
@@ -29,10 +39,10 @@ export interface WebhooksOptions {
 
 export interface Webhooks {
   readonly registry: WebhookRegistry
-  /** Inside the alert change's transaction: queues its event for every subscription asking for it. */
-  routeInTx(change: AlertChange): void
-  /** Queues an event in its own transaction (device offline, report ready). */
-  enqueue(event: OutgoingEvent): void
+  /** Inside the alert change's transaction, through `tx`: queues its event for every subscription asking for it. */
+  routeInTx(change: AlertChange, tx: AlertTx): Promise<void>
+  /** Queues an event in its own transaction (device offline, report ready), then sends what is due. */
+  enqueue(event: OutgoingEvent): Promise<void>
   /** Sends what is due now (after a commit, and on the poll timer). */
   kick(): void
   /** Runs attempts until nothing is due now; answers how many deliveries were attempted. */
@@ -42,50 +52,19 @@ export interface Webhooks {
 }
 
 export function createWebhooks(opts: WebhooksOptions): Webhooks {
-  const { db, config: cfg } = opts
+  const { config: cfg } = opts
   const now = opts.now ?? Date.now
   const random = opts.random ?? Math.random
-  const log = opts.logger.child({ part: 'webhooks' })
-  const registry = webhookRegistry(db, now)
+  const log = opts.logger.child({ component: 'webhooks' })
+  if (!opts.store && !opts.db) throw new Error('webhooks: a store or alerts.db is needed')
+  const store: WebhookStore = opts.store ?? sqliteWebhookStore(opts.db!, now)
   const m = {
     attempts: opts.metrics.counter('webhook_attempts_total', 'Webhook delivery attempts by outcome (delivered, failed)', ['outcome']),
     queued: opts.metrics.counter('webhook_events_queued_total', 'Webhook deliveries queued, by event', ['event']),
     disabled: opts.metrics.counter('webhook_disabled_total', 'Webhook subscriptions disabled after their run of failures'),
-    pending: opts.metrics.gaugeReading(
-      'webhook_deliveries_pending',
-      'Webhook deliveries not yet delivered',
-      () => (db.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'pending'").get() as { n: number }).n,
-    ),
-  }
-  void m.pending
-  const subscribers = db.prepare('SELECT id, events FROM webhooks')
-  const insert =
-    db.prepare(`INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, event_id, event, ordering_key, body, state, next_at, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`)
-  // Due, of an enabled subscription, and first of its ordering key still pending.
-  const due = db.prepare(`SELECT d.* FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-    WHERE d.state = 'pending' AND d.next_at <= ? AND w.enabled = 1
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.n < d.n)
-    ORDER BY d.n LIMIT 100`)
-  const delivered = db.prepare(
-    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_status = ?, last_error = NULL WHERE n = ?",
-  )
-  const failed = db.prepare(
-    'UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ? WHERE n = ?',
-  )
-  const okHook = db.prepare('UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?')
-  const badHook = db.prepare(
-    'UPDATE webhooks SET consecutive_failures = consecutive_failures + 1 WHERE id = ? RETURNING consecutive_failures AS n, enabled',
-  )
-  const disable = db.prepare('UPDATE webhooks SET enabled = 0, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?')
-
-  function enqueueInTx(e: OutgoingEvent): void {
-    const body = eventBody(e)
-    for (const s of subscribers.all() as Array<{ id: string; events: string }>) {
-      if (!(JSON.parse(s.events) as WebhookEvent[]).includes(e.type)) continue
-      const r = insert.run(`d${randomBytes(8).toString('hex')}`, s.id, e.id, e.type, e.orderingKey, body, now(), now())
-      if (r.changes > 0) m.queued.inc({ event: e.type })
-    }
+    // Set after each pass of the sender (as notify_outbox_pending), never read at scrape time: in a
+    // cluster the count is a PostgreSQL query, which a synchronous gauge callback cannot await.
+    pending: opts.metrics.gauge('webhook_deliveries_pending', 'Webhook deliveries not yet delivered'),
   }
 
   /** The wait before attempt `attempts + 1`: doubling from backoffBaseMs, capped, minus up to half as jitter. */
@@ -94,14 +73,12 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
     return Math.round(full * (1 - random() / 2))
   }
 
-  async function attempt(d: DeliveryRow): Promise<boolean> {
-    const secret = registry.secretOf(d.webhook_id)
-    const hook = registry.get(d.webhook_id)
-    if (!secret || !hook) return false
+  /** One attempt; answers whether the receiver took it (2xx). */
+  async function attempt(d: ClaimedDelivery): Promise<boolean> {
     let status: number | null = null
-    let error: string | null = null
+    let error: string
     try {
-      const res = await fetch(hook.url, {
+      const res = await fetch(d.url, {
         method: 'POST',
         redirect: 'manual',
         signal: AbortSignal.timeout(cfg.timeoutMs),
@@ -110,17 +87,14 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
           'user-agent': 'ioc-gateway-webhooks',
           'x-ioc-event': d.event,
           'x-ioc-delivery': d.event_id,
-          'x-ioc-signature': signature(secret, Math.floor(now() / 1000), d.body),
+          'x-ioc-signature': signature(d.secret, Math.floor(now() / 1000), d.body),
         },
         body: d.body,
       })
       status = res.status
       await res.body?.cancel().catch(() => undefined)
       if (res.status >= 200 && res.status < 300) {
-        db.transaction(() => {
-          delivered.run(now(), status, d.n)
-          okHook.run(d.webhook_id)
-        })()
+        await store.delivered(d, now(), res.status)
         m.attempts.inc({ outcome: 'delivered' })
         return true
       }
@@ -132,21 +106,21 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
           : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message)
     }
     m.attempts.inc({ outcome: 'failed' })
-    let disabledNow = false
-    db.transaction(() => {
-      failed.run(now() + backoff(d.attempts), status, error, d.n)
-      const r = badHook.get(d.webhook_id) as { n: number; enabled: number } | undefined
-      if (r && r.enabled === 1 && r.n >= cfg.maxConsecutiveFailures) {
-        const at = new Date(now()).toISOString()
-        disable.run(at, `${r.n} failed deliveries in a row (last: ${error})`, at, d.webhook_id)
-        m.disabled.inc()
-        log.error({ webhook: d.webhook_id, url: hook.url, failures: r.n }, 'webhook subscription disabled after its run of failures')
-        disabledNow = true
-      }
-    })()
-    if (disabledNow) {
+    const off = await store.failed(d, {
+      at: now(),
+      nextAt: now() + backoff(d.attempts),
+      status,
+      error,
+      maxFailures: cfg.maxConsecutiveFailures,
+    })
+    if (off) {
+      m.disabled.inc()
+      log.error(
+        { webhook: d.webhook_id, url: d.url, failures: off.consecutive_failures },
+        'webhook subscription disabled after its run of failures',
+      )
       try {
-        opts.onDisabled?.(registry.get(d.webhook_id)!)
+        opts.onDisabled?.(off)
       } catch (err) {
         log.error({ err }, 'webhook disabled notice failed')
       }
@@ -162,17 +136,29 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
     let total = 0
     do {
       again = false
-      const rows = due.all(now()) as DeliveryRow[]
+      const rows = await store.claimDue(now(), 100)
       // A subscription that failed once in this pass is not tried again in it (its receiver is down).
       const down = new Set<string>()
-      for (const d of rows) {
-        if (closed) return total
-        if (down.has(d.webhook_id)) continue
-        total++
-        if (!(await attempt(d))) down.add(d.webhook_id)
-        else again = true // the next of its ordering key may be due now
+      // Claimed but not attempted: handed back at the end of the pass, so that another node (or
+      // this one's next pass) need not wait for the claim to lapse.
+      const left: number[] = []
+      try {
+        for (const d of rows) {
+          if (closed || down.has(d.webhook_id)) {
+            left.push(d.n)
+            continue
+          }
+          // Delivered or taken over meanwhile.
+          if (!(await store.startAttempt(d.n, now()))) continue
+          total++
+          if (!(await attempt(d))) down.add(d.webhook_id)
+          else again = true // the next of its ordering key may be due now
+        }
+      } finally {
+        await store.release(left)
       }
     } while (again && !closed)
+    m.pending.set(await store.pendingCount())
     return total
   }
   function kick(): void {
@@ -191,13 +177,16 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
   let timer: NodeJS.Timeout | undefined
 
   return {
-    registry,
-    routeInTx(change) {
+    registry: store,
+    async routeInTx(change, tx) {
       const e = alertEvent(change)
-      if (e) enqueueInTx(e)
+      if (!e) return
+      const n = await store.queueInTx(tx, e)
+      if (n > 0) m.queued.inc({ event: e.type }, n)
     },
-    enqueue(e) {
-      db.transaction(() => enqueueInTx(e))()
+    async enqueue(e) {
+      const n = await store.queue(e)
+      if (n > 0) m.queued.inc({ event: e.type }, n)
       kick()
     },
     kick,
@@ -209,10 +198,11 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
         const k = await r
         n += k
         if (k === 0) break
-      } while ((due.all(now()) as DeliveryRow[]).length > 0)
+      } while (await store.anyDue(now()))
       return n
     },
     start() {
+      // The poll also finds what other nodes queued in a cluster, and claims that lapsed.
       timer ??= setInterval(kick, cfg.pollMs)
       timer.unref()
       kick()

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import type { Database as Db } from 'better-sqlite3'
 import type { WebhookEvent } from './events.ts'
 
-// Subscriptions and their delivery log, in alerts.db (migration 3, gateway/alerts/db.ts).
+// Subscriptions and their delivery log as the API answers them, and the rows both stores keep
+// them in (alerts.db, migration 3 of gateway/alerts/db.ts: sqlite-store.ts; PostgreSQL:
+// postgres/store.ts, which converts its own column types to these rows).
 
 export interface Webhook {
   id: string
@@ -36,7 +37,7 @@ export interface Delivery {
   last_error?: string | undefined
 }
 
-interface HookRow {
+export interface HookRow {
   id: string
   url: string
   events: string
@@ -101,88 +102,17 @@ export function toDelivery(r: DeliveryRow): Delivery {
 }
 
 export const newSecret = () => `whsec_${randomBytes(24).toString('base64url')}`
+export const newWebhookId = () => `wh${randomBytes(6).toString('hex')}`
+export const newDeliveryId = () => `d${randomBytes(8).toString('hex')}`
 
-export function webhookRegistry(db: Db, now: () => number) {
-  const get = db.prepare('SELECT * FROM webhooks WHERE id = ?')
-  return {
-    list(): Webhook[] {
-      return (db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as HookRow[]).map(toWebhook)
-    },
-    get(id: string): Webhook | undefined {
-      const r = get.get(id) as HookRow | undefined
-      return r ? toWebhook(r) : undefined
-    },
-    /** The secret, for signing only (never in an answer after creation, never logged). */
-    secretOf(id: string): string | undefined {
-      return (get.get(id) as HookRow | undefined)?.secret
-    },
-    create(input: { url: string; events: WebhookEvent[]; description?: string | undefined; secret?: string | undefined }): {
-      webhook: Webhook
-      secret: string
-    } {
-      const id = `wh${randomBytes(6).toString('hex')}`
-      const secret = input.secret ?? newSecret()
-      const at = iso(now())
-      db.prepare('INSERT INTO webhooks (id, url, events, secret, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-        id,
-        input.url,
-        JSON.stringify(input.events),
-        secret,
-        input.description ?? null,
-        at,
-        at,
-      )
-      return { webhook: this.get(id)!, secret }
-    },
-    update(
-      id: string,
-      patch: {
-        url?: string | undefined
-        events?: WebhookEvent[] | undefined
-        description?: string | undefined
-        enabled?: boolean | undefined
-      },
-    ): Webhook | undefined {
-      if (!this.get(id)) return undefined
-      const at = iso(now())
-      if (patch.url !== undefined) db.prepare('UPDATE webhooks SET url = ?, updated_at = ? WHERE id = ?').run(patch.url, at, id)
-      if (patch.events !== undefined)
-        db.prepare('UPDATE webhooks SET events = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(patch.events), at, id)
-      if (patch.description !== undefined)
-        db.prepare('UPDATE webhooks SET description = ?, updated_at = ? WHERE id = ?').run(patch.description, at, id)
-      if (patch.enabled === true) {
-        // Enabled again: a fresh run of failures, and what waited is due now.
-        db.prepare(
-          'UPDATE webhooks SET enabled = 1, consecutive_failures = 0, disabled_at = NULL, disabled_reason = NULL, updated_at = ? WHERE id = ?',
-        ).run(at, id)
-        db.prepare("UPDATE webhook_deliveries SET next_at = ? WHERE webhook_id = ? AND state = 'pending'").run(now(), id)
-      }
-      if (patch.enabled === false)
-        db.prepare(
-          "UPDATE webhooks SET enabled = 0, disabled_at = ?, disabled_reason = 'disabled by an admin', updated_at = ? WHERE id = ?",
-        ).run(at, at, id)
-      return this.get(id)
-    },
-    remove(id: string): boolean {
-      return db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0
-    },
-    /** Newest first; `before` is the `n` cursor of the previous page. */
-    deliveries(id: string, page: { limit: number; before?: number | undefined }): { items: Delivery[]; next: string | null } {
-      const rows = db
-        .prepare('SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND n < ? ORDER BY n DESC LIMIT ?')
-        .all(id, page.before ?? Number.MAX_SAFE_INTEGER, page.limit + 1) as DeliveryRow[]
-      const more = rows.length > page.limit
-      const items = rows.slice(0, page.limit)
-      return { items: items.map(toDelivery), next: more ? String(items[items.length - 1]!.n) : null }
-    },
-    /** Queues a delivery again (same body, same key); answers it, or undefined when unknown. */
-    redeliver(id: string, deliveryId: string): Delivery | undefined {
-      const r = db
-        .prepare("UPDATE webhook_deliveries SET state = 'pending', next_at = ? WHERE webhook_id = ? AND id = ? RETURNING *")
-        .get(now(), id, deliveryId) as DeliveryRow | undefined
-      return r ? toDelivery(r) : undefined
-    },
-  }
+/** Whether a subscription (its `events` column, JSON) asks for events of this type. */
+export const wants = (events: string, type: WebhookEvent) => (JSON.parse(events) as WebhookEvent[]).includes(type)
+
+/** The reason a run of failures disabled a subscription with (kept on it, shown in the admin alert). */
+export const failuresReason = (n: number, error: string) => `${n} failed deliveries in a row (last: ${error})`
+
+/** A page of the delivery log from up to `limit + 1` rows, newest first: the extra one says there is a next page. */
+export function deliveryPage(rows: readonly DeliveryRow[], limit: number): { items: Delivery[]; next: string | null } {
+  const items = rows.slice(0, limit)
+  return { items: items.map(toDelivery), next: rows.length > limit ? String(items[items.length - 1]!.n) : null }
 }
-
-export type WebhookRegistry = ReturnType<typeof webhookRegistry>

@@ -95,7 +95,7 @@ function alert(id: string, level: number): Alert {
   }
 }
 /** One alert change committed as the engine commits it: its deliveries in the same transaction. */
-function change(id: string, seq: number, action: ChangeAction): void {
+async function change(id: string, seq: number, action: ChangeAction): Promise<void> {
   const c: AlertChange = {
     alert: alert(id, seq),
     change: {
@@ -107,7 +107,7 @@ function change(id: string, seq: number, action: ChangeAction): void {
       by: 'system',
     },
   }
-  shared.db.transaction(() => hooks.routeInTx(c))()
+  await sqliteAlertStore(shared.db).transaction((tx) => hooks.routeInTx(c, tx))
   hooks.kick()
 }
 
@@ -128,7 +128,7 @@ beforeAll(async () => {
     () => clock,
   )
   await rx.up()
-  const made = hooks.registry.create({
+  const made = await hooks.registry.create({
     url: `http://127.0.0.1:${rx.port}/hook`,
     events: ['alert.opened', 'alert.level_changed', 'alert.acknowledged', 'alert.resolved'],
   })
@@ -143,9 +143,9 @@ afterAll(async () => {
 
 describe('webhook deliveries', () => {
   it('signs every delivery as docs/webhooks.md says, and sends each event once', async () => {
-    change('a1', 1, 'opened')
-    change('a1', 2, 'raised')
-    change('a1', 3, 'escalated') // not a webhook event
+    await change('a1', 1, 'opened')
+    await change('a1', 2, 'raised')
+    await change('a1', 3, 'escalated') // not a webhook event
     await hooks.drain()
     expect(rx.got.map((g) => [g.event, g.key, g.valid])).toEqual([
       ['alert.opened', 'a1.1', true],
@@ -161,20 +161,20 @@ describe('webhook deliveries', () => {
     rx.got = []
     await rx.down()
     // Two alerts' changes interleaved while the receiver is down.
-    change('b1', 1, 'opened')
-    change('b2', 1, 'opened')
-    change('b1', 2, 'raised')
-    change('b2', 2, 'acknowledged')
-    change('b1', 3, 'lowered')
-    change('b2', 3, 'resolved')
-    change('b1', 4, 'acknowledged')
-    change('b1', 5, 'resolved')
+    await change('b1', 1, 'opened')
+    await change('b2', 1, 'opened')
+    await change('b1', 2, 'raised')
+    await change('b2', 2, 'acknowledged')
+    await change('b1', 3, 'lowered')
+    await change('b2', 3, 'resolved')
+    await change('b1', 4, 'acknowledged')
+    await change('b1', 5, 'resolved')
     await hooks.drain()
     for (let t = 0; t < 60; t += 5) {
       clock += 5000
       await hooks.drain()
     }
-    const log = hooks.registry.deliveries(hooks.registry.list()[0]!.id, { limit: 100 }).items
+    const log = (await hooks.registry.deliveries((await hooks.registry.list())[0]!.id, { limit: 100 })).items
     const pending = log.filter((d) => d.state === 'pending')
     expect(pending).toHaveLength(8)
     expect(Math.max(...pending.map((d) => d.attempts))).toBeGreaterThan(1) // retried, with backoff
@@ -193,12 +193,12 @@ describe('webhook deliveries', () => {
   })
 
   it('a redelivery carries the same key and body, freshly signed', async () => {
-    const id = hooks.registry.list()[0]!.id
-    const first = hooks.registry.deliveries(id, { limit: 100 }).items.find((d) => d.key === 'a1.1')!
+    const id = (await hooks.registry.list())[0]!.id
+    const first = (await hooks.registry.deliveries(id, { limit: 100 })).items.find((d) => d.key === 'a1.1')!
     expect(first.state).toBe('delivered')
     rx.got = []
     clock += 60_000
-    expect(hooks.registry.redeliver(id, first.id)?.state).toBe('pending')
+    expect((await hooks.registry.redeliver(id, first.id))?.state).toBe('pending')
     await hooks.drain()
     expect(rx.got).toHaveLength(1)
     expect(rx.got[0]!.key).toBe('a1.1')
@@ -225,8 +225,8 @@ describe('webhook deliveries', () => {
       config: { maxConsecutiveFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 2000, pollMs: 1000 },
       onDisabled: (w) => void raiseWebhookDisabled(alerting, w),
     })
-    const dead = strict.registry.create({ url: `http://127.0.0.1:${await freePort()}/gone`, events: ['device.offline'] })
-    strict.enqueue({
+    const dead = await strict.registry.create({ url: `http://127.0.0.1:${await freePort()}/gone`, events: ['device.offline'] })
+    await strict.enqueue({
       id: 'device.x.offline.1',
       type: 'device.offline',
       orderingKey: 'device:x',
@@ -237,7 +237,7 @@ describe('webhook deliveries', () => {
       await strict.drain()
       clock += 1000
     }
-    const w = strict.registry.get(dead.webhook.id)!
+    const w = (await strict.registry.get(dead.webhook.id))!
     expect(w.enabled).toBe(false)
     expect(w.consecutive_failures).toBe(3)
     expect(w.disabled_reason).toMatch(/3 failed deliveries in a row/)
@@ -246,7 +246,7 @@ describe('webhook deliveries', () => {
     expect(a).toMatchObject({ kind: 'webhook', state: 'open', severity: 'major' })
     expect(a!.title).toContain('/gone')
     // Its delivery waits (not lost) for the subscription to be enabled again.
-    expect(strict.registry.deliveries(w.id, { limit: 10 }).items[0]).toMatchObject({ state: 'pending', attempts: 3 })
+    expect((await strict.registry.deliveries(w.id, { limit: 10 })).items[0]).toMatchObject({ state: 'pending', attempts: 3 })
     await strict.close()
     await alerting.close()
   })
@@ -289,7 +289,7 @@ describe('/api/v1/webhooks', () => {
       expect(list.body).not.toContain(s)
       secret = s
       rx.got = []
-      wh.enqueue({
+      await wh.enqueue({
         id: 'device.y.offline.9',
         type: 'device.offline',
         orderingKey: 'device:y',

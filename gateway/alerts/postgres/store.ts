@@ -194,8 +194,9 @@ async function update(db: Db, id: string, patch: AlertPatch): Promise<void> {
 
 export interface PostgresAlertStoreOptions {
   /**
-   * Runs what must commit with an alert change in this node's alerts.db (the outbox, webhook
-   * deliveries: AlertTx.local) in a local transaction; without it, each statement on its own.
+   * Runs what a router writes with an alert change to this node's alerts.db (AlertTx.local) in a
+   * local transaction; without it, each statement on its own. The outbox and the webhook
+   * deliveries of a cluster are in PostgreSQL and go through AlertTx.sql instead.
    */
   localTx?: ((fn: () => void) => void) | undefined
   /** Called by close() (e.g. releasing alerts.db); the pool belongs to the caller. */

@@ -68,83 +68,67 @@ const DeliverySchema = Type.Object(
 
 const IdParams = Type.Object({ id: Id })
 
+/**
+ * The options of an admin route of this file: every one is for admins only and listed under
+ * `webhooks` in the OpenAPI document; `schema` holds what differs. Generic, so the TypeBox type
+ * provider still types each route's request and answers from its own schema.
+ */
+const admin = <S extends object>(schema: S) => ({ config: { roles: ADMIN }, schema: { tags: ['webhooks'], ...schema } })
+
 export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) => {
   const reg = () => deps.webhooks.registry
-  const one = (id: string) =>
-    reg().get(id) ??
-    (() => {
-      throw notFound(`webhook ${id} does not exist`)
-    })()
+  const one = async (id: string) => {
+    const w = await reg().get(id)
+    if (!w) throw notFound(`webhook ${id} does not exist`)
+    return w
+  }
 
   app.get(
     '/webhooks',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'List webhook subscriptions',
-        response: { 200: Type.Object({ items: Type.Array(WebhookSchema) }), ...AuthErrors },
-      },
-    },
-    async () => ({ items: reg().list() }),
+    admin({
+      summary: 'List webhook subscriptions',
+      response: { 200: Type.Object({ items: Type.Array(WebhookSchema) }), ...AuthErrors },
+    }),
+    async () => ({ items: await reg().list() }),
   )
 
   app.post(
     '/webhooks',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'Subscribe a URL to events; the answer holds the signing secret, shown only here',
-        body: Type.Object(
-          { url: Url, events: Events, description: Type.Optional(Description), secret: Type.Optional(Secret) },
-          { additionalProperties: false },
-        ),
-        response: { 201: Type.Object({ webhook: WebhookSchema, secret: Type.String() }), ...AuthErrors },
-      },
-    },
-    async (request, reply) => {
-      const made = reg().create(request.body)
-      return reply.code(201).send(made)
-    },
+    admin({
+      summary: 'Subscribe a URL to events; the answer holds the signing secret, shown only here',
+      body: Type.Object(
+        { url: Url, events: Events, description: Type.Optional(Description), secret: Type.Optional(Secret) },
+        { additionalProperties: false },
+      ),
+      response: { 201: Type.Object({ webhook: WebhookSchema, secret: Type.String() }), ...AuthErrors },
+    }),
+    async (request, reply) => reply.code(201).send(await reg().create(request.body)),
   )
 
   app.get(
     '/webhooks/:id',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'One subscription',
-        params: IdParams,
-        response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
-      },
-    },
+    admin({ summary: 'One subscription', params: IdParams, response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema } }),
     async (request) => one(request.params.id),
   )
 
   app.patch(
     '/webhooks/:id',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'Change a subscription; `enabled: true` re-enables a disabled one (its waiting deliveries are sent)',
-        params: IdParams,
-        body: Type.Object(
-          {
-            url: Type.Optional(Url),
-            events: Type.Optional(Events),
-            description: Type.Optional(Description),
-            enabled: Type.Optional(Type.Boolean()),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
-      },
-    },
+    admin({
+      summary: 'Change a subscription; `enabled: true` re-enables a disabled one (its waiting deliveries are sent)',
+      params: IdParams,
+      body: Type.Object(
+        {
+          url: Type.Optional(Url),
+          events: Type.Optional(Events),
+          description: Type.Optional(Description),
+          enabled: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: WebhookSchema, ...AuthErrors, 404: ErrorSchema },
+    }),
     async (request) => {
-      const w = reg().update(request.params.id, request.body) ?? one(request.params.id)
+      const w = (await reg().update(request.params.id, request.body)) ?? (await one(request.params.id))
       if (request.body.enabled) deps.webhooks.kick()
       return w
     },
@@ -152,45 +136,37 @@ export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) =>
 
   app.delete(
     '/webhooks/:id',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'Delete a subscription and its delivery log',
-        params: IdParams,
-        response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
-      },
-    },
+    admin({
+      summary: 'Delete a subscription and its delivery log',
+      params: IdParams,
+      response: { 204: Type.Null(), ...AuthErrors, 404: ErrorSchema },
+    }),
     async (request, reply) => {
-      if (!reg().remove(request.params.id)) throw notFound(`webhook ${request.params.id} does not exist`)
+      if (!(await reg().remove(request.params.id))) throw notFound(`webhook ${request.params.id} does not exist`)
       return reply.code(204).send(null)
     },
   )
 
   app.get(
     '/webhooks/:id/deliveries',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'Delivery log of a subscription, newest first: state, response code, attempts, next attempt',
-        params: IdParams,
-        querystring: Type.Object(
-          {
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'The `next` value of the previous page' })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: Type.Object({ items: Type.Array(DeliverySchema), next: Type.Union([Type.String(), Type.Null()]) }),
-          ...AuthErrors,
-          404: ErrorSchema,
+    admin({
+      summary: 'Delivery log of a subscription, newest first: state, response code, attempts, next attempt',
+      params: IdParams,
+      querystring: Type.Object(
+        {
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'The `next` value of the previous page' })),
         },
+        { additionalProperties: false },
+      ),
+      response: {
+        200: Type.Object({ items: Type.Array(DeliverySchema), next: Type.Union([Type.String(), Type.Null()]) }),
+        ...AuthErrors,
+        404: ErrorSchema,
       },
-    },
+    }),
     async (request) => {
-      one(request.params.id)
+      await one(request.params.id)
       const q = request.query
       return reg().deliveries(request.params.id, { limit: q.limit ?? 50, before: q.cursor !== undefined ? Number(q.cursor) : undefined })
     },
@@ -198,18 +174,14 @@ export const webhookRoutes: RoutePlugin<WebhookRouteDeps> = async (app, deps) =>
 
   app.post(
     '/webhooks/:id/redeliver/:delivery',
-    {
-      config: { roles: ADMIN },
-      schema: {
-        tags: ['webhooks'],
-        summary: 'Send a delivery again: same body, same X-IOC-Delivery key, a fresh signature',
-        params: Type.Object({ id: Id, delivery: DeliveryId }),
-        response: { 202: DeliverySchema, ...AuthErrors, 404: ErrorSchema },
-      },
-    },
+    admin({
+      summary: 'Send a delivery again: same body, same X-IOC-Delivery key, a fresh signature',
+      params: Type.Object({ id: Id, delivery: DeliveryId }),
+      response: { 202: DeliverySchema, ...AuthErrors, 404: ErrorSchema },
+    }),
     async (request, reply) => {
-      one(request.params.id)
-      const d = reg().redeliver(request.params.id, request.params.delivery)
+      await one(request.params.id)
+      const d = await reg().redeliver(request.params.id, request.params.delivery)
       if (!d) throw notFound(`delivery ${request.params.delivery} of webhook ${request.params.id} does not exist`)
       deps.webhooks.kick()
       return reply.code(202).send(d)
