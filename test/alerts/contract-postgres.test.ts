@@ -1,11 +1,11 @@
 import type pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
 import { openAlertStore } from '../../gateway/alerts/open-store.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 import { alertStoreContract } from './contract.ts'
 import { gauge, metrics, quietLogger, stations } from './helpers.ts'
@@ -48,15 +48,9 @@ async function node(
 
 const logger = pino({ level: 'silent' })
 const ok = requirePostgres()
-let server: PgInstance
 
 describe.skipIf(!ok)('PostgreSQL alert store', () => {
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const server = usePostgres()
 
   alertStoreContract('PostgreSQL', async () => {
     const url = await server.createDatabase()

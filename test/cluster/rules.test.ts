@@ -1,12 +1,12 @@
 import type pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
 import { openAlertStore } from '../../gateway/alerts/open-store.ts'
 import { openClusterRules, type ClusterRules } from '../../gateway/alerts/postgres/rules-store.ts'
 import { parseRules, type RulesDoc } from '../../gateway/alerts/rules.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
 
@@ -61,13 +61,7 @@ async function node(url: string, seed: RulesDoc, syncMs?: number): Promise<Node>
 const levelsOf = (n: Node) => (n.alerting.rules().rules[0] as { levels?: Record<string, number[]> }).levels?.['kim-long']
 
 describe.skipIf(!requirePostgres())('rules shared by the nodes of a cluster', () => {
-  let server: PgInstance
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const server = usePostgres()
 
   it('nodes starting together on an empty database seed it once, from the first node', async () => {
     const url = await server.createDatabase()

@@ -2,10 +2,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { migratePg, type PgMigration } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { waitFor } from '../support/services.ts'
 import { TEST_MIGRATIONS, TEST_TABLE } from './fixtures/migrations.ts'
 
@@ -45,14 +45,7 @@ async function versions(url: string, table = TEST_TABLE): Promise<number[]> {
 }
 
 describe.skipIf(!requirePostgres())('migratePg on a real PostgreSQL', () => {
-  let pgi: PgInstance
-
-  beforeAll(async () => {
-    pgi = await startPostgres()
-  })
-  afterAll(async () => {
-    await pgi?.stop()
-  })
+  const pgi = usePostgres()
 
   it('3 node processes and 10 pools starting at once apply each version exactly once', async () => {
     const url = await pgi.createDatabase()

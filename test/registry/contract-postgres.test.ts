@@ -2,11 +2,11 @@ import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import type pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { openGatewayRegistry } from '../../gateway/registry/open.ts'
 import type { Actor, DeviceRegistry, RevocationEvent } from '../../gateway/registry/types.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { registryContract } from './contract.ts'
 
@@ -16,7 +16,6 @@ import { registryContract } from './contract.ts'
 const logger = pino({ level: 'silent' })
 const actor: Actor = { type: 'system', id: 'test' }
 const ok = requirePostgres()
-let server: PgInstance
 
 /** One node: its own data directory (server.key), its own pool, the shared database. */
 async function node(url: string, dataDir: string): Promise<{ registry: DeviceRegistry; pool: pg.Pool; close(): Promise<void> }> {
@@ -38,12 +37,7 @@ async function node(url: string, dataDir: string): Promise<{ registry: DeviceReg
 }
 
 describe.skipIf(!ok)('PostgreSQL registry', () => {
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const server = usePostgres()
 
   registryContract('PostgreSQL', async () => {
     const url = await server.createDatabase()

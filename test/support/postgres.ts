@@ -4,6 +4,7 @@ import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
+import { useSuiteService } from './suite-service.ts'
 
 // A throwaway real PostgreSQL 15 (Debian's postgresql-15) for tests: its own temp dir, a free port
 // on 127.0.0.1, trust auth, the unix socket inside the temp dir. fsync stays on: durability tests
@@ -32,6 +33,11 @@ export interface PgInstance {
   kill(): Promise<void>
   /** Starts again on the same directory and port (after kill()), waits until it accepts queries. */
   start(): Promise<void>
+}
+
+/** One PostgreSQL for the calling suite: started before its tests, stopped (and its directory deleted) after them. */
+export function usePostgres(): PgInstance {
+  return useSuiteService('PostgreSQL', startPostgres, (pg) => pg.stop(), 120_000)
 }
 
 /** Whether tests needing PostgreSQL may run (false outside CI when it is missing; throws in CI). */
