@@ -9,12 +9,12 @@ import { partitionIndex, partitionLease } from '../../gateway/alerts/partitions.
 import { parseRules } from '../../gateway/alerts/rules.ts'
 import type { AlertStore } from '../../gateway/alerts/store.ts'
 import type { AlertChange } from '../../gateway/alerts/types.ts'
-import { LeaseManager } from '../../gateway/cluster/leases.ts'
+import type { LeaseManager } from '../../gateway/cluster/leases.ts'
 import { CLUSTER_MIGRATIONS, CLUSTER_MIGRATIONS_TABLE } from '../../gateway/cluster/migrations.ts'
-import { Peers } from '../../gateway/cluster/peers.ts'
 import type { Metrics } from '../../gateway/metrics/registry.ts'
 import { migratePg } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
+import { nodeLeases } from '../support/cluster-leases.ts'
 import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
 import { requireRedis, startRedis, type RedisServer } from '../support/redis.ts'
 import { tempDir, waitFor } from '../support/services.ts'
@@ -72,16 +72,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     const dir = tempDir()
     const pool = openPgPool(url, { logger, applicationName: id, max: 6 })
     await migratePg(pool, CLUSTER_MIGRATIONS, CLUSTER_MIGRATIONS_TABLE)
-    const peers = new Peers({ pool, nodeId: id, logger, version: 'test', liveWindowMs: TTL - RENEW })
-    const leases = new LeaseManager({
-      pool,
-      nodeId: id,
-      logger,
-      ttlMs: TTL,
-      renewMs: RENEW,
-      heartbeat: () => peers.heartbeat(),
-      livePeerCount: async () => (await peers.livePeers()).length,
-    })
+    const { leases } = nodeLeases(pool, id, logger, { ttlMs: TTL, renewMs: RENEW })
     const store = await openAlertStore({ dataDir: dir.path, pool })
     const m = metrics()
     const alerting = createAlerting({

@@ -1,12 +1,13 @@
 import type pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { fenceCheck, LeaseManager } from '../../gateway/cluster/leases.ts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fenceCheck, type LeaseManager } from '../../gateway/cluster/leases.ts'
 import { CLUSTER_MIGRATIONS, CLUSTER_MIGRATIONS_TABLE } from '../../gateway/cluster/migrations.ts'
-import { Peers } from '../../gateway/cluster/peers.ts'
+import type { Peers } from '../../gateway/cluster/peers.ts'
 import { migratePg } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { nodeLeases } from '../support/cluster-leases.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { waitFor } from '../support/services.ts'
 
 // gateway/cluster/leases.ts on a real PostgreSQL: docs/operations.md "Several nodes",
@@ -29,16 +30,7 @@ interface Node {
 
 function startNode(url: string, id: string): Node {
   const pool = openPgPool(url, { logger, applicationName: id, max: 3 })
-  const peers = new Peers({ pool, nodeId: id, logger, version: 'test', liveWindowMs: TTL - RENEW })
-  const leases = new LeaseManager({
-    pool,
-    nodeId: id,
-    logger,
-    ttlMs: TTL,
-    renewMs: RENEW,
-    heartbeat: () => peers.heartbeat(),
-    livePeerCount: async () => (await peers.livePeers()).length,
-  })
+  const { peers, leases } = nodeLeases(pool, id, logger, { ttlMs: TTL, renewMs: RENEW })
   const node: Node = { id, pool, peers, leases, events: [] }
   leases.on('acquired', (n, t) => node.events.push(['acquired', n, t]))
   leases.on('lost', (n, r) => node.events.push(['lost', n, r]))
@@ -114,16 +106,10 @@ async function dbAgrees(pool: pg.Pool, nodes: Node[]): Promise<boolean> {
 }
 
 describe.skipIf(!requirePostgres())('cluster leases on a real PostgreSQL', () => {
-  let pgi: PgInstance
+  const pgi = usePostgres()
   let admin: pg.Pool
   let nodes: Node[] = []
 
-  beforeAll(async () => {
-    pgi = await startPostgres()
-  })
-  afterAll(async () => {
-    await pgi?.stop()
-  })
   afterEach(async () => {
     for (const n of nodes) {
       await n.leases.close({ release: false })
