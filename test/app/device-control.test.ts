@@ -1,23 +1,14 @@
 import mqtt from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { requestAs } from '../support/gateway-api.ts'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { useGatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 const ADMIN = 'device-control-admin-token-0123'
 
 describe('gateway to device: config (retained) and commands with their answers', () => {
-  const dir = tempDir()
-  let gw: GatewayProcess
+  const gw = useGatewayProcess(tempDir(), { IOC_ADMIN_TOKEN: ADMIN })
   const api = (method: string, path: string, body?: unknown) => requestAs(gw.apiUrl, ADMIN, method, path, body)
-
-  beforeAll(async () => {
-    gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: ADMIN } })
-  })
-  afterAll(async () => {
-    await stopGateway(gw)
-    dir.remove()
-  })
 
   it('a device connecting after PUT /config still receives it; a command is answered on cmd/ack', async () => {
     const made = await api('POST', '/api/v1/devices', { id: 'ctl-gauge-01', kind: 'water_level', name: 'Kim Long', station: 'kim-long' })

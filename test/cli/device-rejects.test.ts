@@ -1,7 +1,7 @@
 import mqtt from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runIocgw } from '../support/cli.ts'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { useGatewayProcess, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // Refused messages as an operator meets them, on the real `iocgw start` process: acknowledged to
@@ -14,16 +14,7 @@ const SECRET_IN_PAYLOAD = 'pw-Zq81-never-logged'
 const iocgw = (gw: GatewayProcess, args: string[]) => runIocgw(args, { IOC_API_URL: gw.apiUrl, IOC_TOKEN: ADMIN })
 
 describe('iocgw device rejects and the refusal warning, on a running gateway', () => {
-  const dir = tempDir('iocgw-rejects-e2e-')
-  let gw: GatewayProcess
-
-  beforeAll(async () => {
-    gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: ADMIN } })
-  }, 90_000)
-  afterAll(async () => {
-    if (gw) await stopGateway(gw)
-    dir.remove()
-  }, 30_000)
+  const gw = useGatewayProcess(tempDir('iocgw-rejects-e2e-'), { IOC_ADMIN_TOKEN: ADMIN })
 
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${gw.apiUrl}/api/v1${path}`, {

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import Value from 'typebox/value'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { localDate, localDayStart } from '../../gateway/reports/period.ts'
 import { ReportSchema } from '../../gateway/reports/types.ts'
 import { runIocgw } from '../support/cli.ts'
-import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { useGatewayProcess, type GatewayProcess } from '../support/gateway-process.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // `iocgw report` against the real `iocgw start` process (docs/cli.md): readings sent over MQTT come
@@ -17,17 +17,9 @@ const iocgw = (gw: GatewayProcess, args: string[]) => runIocgw(args, { IOC_API_U
 
 describe('iocgw report on a running gateway', () => {
   const dir = tempDir('iocgw-report-cli-')
-  let gw: GatewayProcess
+  const gw = useGatewayProcess(dir, { IOC_ADMIN_TOKEN: ADMIN })
   const day = localDayStart(Date.now()) - 86_400_000
   const date = localDate(day)
-
-  beforeAll(async () => {
-    gw = await spawnGateway({ dataDir: dir.path, env: { IOC_ADMIN_TOKEN: ADMIN } })
-  }, 90_000)
-  afterAll(async () => {
-    if (gw) await stopGateway(gw)
-    dir.remove()
-  }, 30_000)
 
   it('writes the JSON and CSV report of a day holding readings sent over MQTT', async () => {
     const res = await fetch(`${gw.apiUrl}/api/v1/devices`, {

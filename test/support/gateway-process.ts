@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, waitFor } from './services.ts'
+import { useSuiteService } from './suite-service.ts'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN = join(ROOT, 'gateway', 'cli', 'iocgw.js')
@@ -15,6 +16,20 @@ export interface GatewayProcess {
   exited: Promise<number | null>
   apiUrl: string
   mqttUrl: string
+}
+
+/**
+ * `iocgw start` on the data directory `dir` with `env` for the calling suite: started before its
+ * tests, stopped after them, and then `dir` removed.
+ */
+export function useGatewayProcess(dir: { path: string; remove(): void }, env: Record<string, string>): GatewayProcess {
+  return useSuiteService(
+    'iocgw start',
+    () => spawnGateway({ dataDir: dir.path, env }),
+    async (gw) => void (await stopGateway(gw)),
+    90_000,
+    dir.remove,
+  )
 }
 
 /**

@@ -10,13 +10,19 @@ export function useSuiteService<T extends object>(
   start: () => Promise<T>,
   stop: (s: T) => Promise<void>,
   timeoutMs: number,
+  /** Runs after the stop, and also when the start failed (a temp dir to remove). */
+  cleanup: () => void = () => {},
 ): T {
   let running: T | undefined
   beforeAll(async () => {
     running = await start()
   }, timeoutMs)
   afterAll(async () => {
-    if (running) await stop(running)
+    try {
+      if (running) await stop(running)
+    } finally {
+      cleanup()
+    }
   }, timeoutMs)
   const live = (): T => {
     if (!running) throw new Error(`${name} is not started: use it in the suite's tests or later hooks`)
