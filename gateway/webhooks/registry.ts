@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { WebhookEvent } from './events.ts'
+import type { NewWebhook } from './store.ts'
 
 // Subscriptions and their delivery log as the API answers them, and the rows both stores keep
 // them in (alerts.db, migration 3 of gateway/alerts/db.ts: sqlite-store.ts; PostgreSQL:
@@ -102,8 +103,19 @@ export function toDelivery(r: DeliveryRow): Delivery {
 }
 
 export const newSecret = () => `whsec_${randomBytes(24).toString('base64url')}`
-export const newWebhookId = () => `wh${randomBytes(6).toString('hex')}`
 export const newDeliveryId = () => `d${randomBytes(8).toString('hex')}`
+
+/** A new subscription's columns: a new id, the secret given or a new one, its events as stored (JSON). */
+export function newWebhookRow(input: NewWebhook, at: string) {
+  return {
+    id: `wh${randomBytes(6).toString('hex')}`,
+    url: input.url,
+    events: JSON.stringify(input.events),
+    secret: input.secret ?? newSecret(),
+    description: input.description ?? null,
+    at,
+  }
+}
 
 /** Whether a subscription (its `events` column, JSON) asks for events of this type. */
 export const wants = (events: string, type: WebhookEvent) => (JSON.parse(events) as WebhookEvent[]).includes(type)

@@ -1,18 +1,8 @@
 import type { Database as Db } from 'better-sqlite3'
 import type { OutgoingEvent } from './events.ts'
 import { eventBody } from './events.ts'
-import {
-  deliveryPage,
-  failuresReason,
-  newDeliveryId,
-  newSecret,
-  newWebhookId,
-  toDelivery,
-  toWebhook,
-  wants,
-  type DeliveryRow,
-  type HookRow,
-} from './registry.ts'
+import { deliveryPage, failuresReason, newDeliveryId, newWebhookRow, toDelivery, toWebhook, wants } from './registry.ts'
+import type { DeliveryRow, HookRow } from './registry.ts'
 import type { ClaimedDelivery, WebhookStore } from './store.ts'
 
 // Subscriptions and deliveries in this gateway's alerts.db (migration 3, gateway/alerts/db.ts);
@@ -66,19 +56,11 @@ export function sqliteWebhookStore(db: Db, now: () => number): WebhookStore {
     },
     get: async (id) => get(id),
     async create(input) {
-      const id = newWebhookId()
-      const secret = input.secret ?? newSecret()
-      const at = iso()
-      db.prepare('INSERT INTO webhooks (id, url, events, secret, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-        id,
-        input.url,
-        JSON.stringify(input.events),
-        secret,
-        input.description ?? null,
-        at,
-        at,
-      )
-      return { webhook: get(id)!, secret }
+      const w = newWebhookRow(input, iso())
+      db.prepare(
+        'INSERT INTO webhooks (id, url, events, secret, description, created_at, updated_at) VALUES (@id, @url, @events, @secret, @description, @at, @at)',
+      ).run(w)
+      return { webhook: get(w.id)!, secret: w.secret }
     },
     async update(id, patch) {
       if (!get(id)) return undefined

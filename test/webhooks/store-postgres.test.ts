@@ -12,7 +12,7 @@ import { createWebhooks, type Webhooks } from '../../gateway/webhooks/index.ts'
 import { WEBHOOKS_PG_MIGRATIONS } from '../../gateway/webhooks/postgres/migrations.ts'
 import { openPostgresWebhookStore } from '../../gateway/webhooks/postgres/store.ts'
 import type { WebhookStore } from '../../gateway/webhooks/store.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 import { event, T0, webhookStoreContract } from './store-contract.ts'
 
@@ -24,33 +24,11 @@ import { event, T0, webhookStoreContract } from './store-contract.ts'
 
 const logger = pino({ level: 'silent' })
 const ok = requirePostgres()
-let server: PgInstance
 const CLAIM_MS = 1000
 const CONFIG = { maxConsecutiveFailures: 20, backoffBaseMs: 1000, backoffMaxMs: 1000, timeoutMs: 5000, pollMs: 1000 }
 
 describe.skipIf(!ok)('webhooks in PostgreSQL', () => {
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
-
-  webhookStoreContract('PostgreSQL', async (now) => {
-    const pool: pg.Pool = openPgPool(await server.createDatabase(), { logger, max: 4 })
-    const dir = tempDir()
-    const alerts = await openAlertStore({ dataDir: dir.path, pool })
-    const store = await openPostgresWebhookStore(pool, { nodeId: 'node-a', claimMs: CLAIM_MS, now })
-    return {
-      alerts,
-      store,
-      async dispose() {
-        await alerts.close()
-        await pool.end()
-        dir.remove()
-      },
-    }
-  })
+  const server = usePostgres()
 
   interface Node {
     pool: pg.Pool
@@ -58,28 +36,34 @@ describe.skipIf(!ok)('webhooks in PostgreSQL', () => {
     alerts: AlertStore
     close(): Promise<void>
   }
-  /** Two nodes on one database, each with its own pool and data directory, as two processes are; started together. */
+  /** One node on the database at `url`: its own pool and data directory, as a process has. */
+  async function node(url: string, nodeId: string, claimMs = CLAIM_MS, now: () => number = () => T0): Promise<Node> {
+    const pool = openPgPool(url, { logger, max: 4 })
+    const dir = tempDir()
+    const store = await openPostgresWebhookStore(pool, { nodeId, claimMs, now })
+    const alerts = await openAlertStore({ dataDir: dir.path, pool })
+    return {
+      pool,
+      store,
+      alerts,
+      async close() {
+        await alerts.close()
+        await pool.end()
+        dir.remove()
+      },
+    }
+  }
+
+  webhookStoreContract('PostgreSQL', async (now) => {
+    const n = await node(await server.createDatabase(), 'node-a', CLAIM_MS, now)
+    return { ...n, dispose: n.close }
+  })
+
+  /** Two nodes on one database, started together. */
   async function twoNodes(claimMs = CLAIM_MS, now: () => number = () => T0): Promise<[Node, Node]> {
     const url = await server.createDatabase()
-    const nodes = await Promise.all(
-      ['node-a', 'node-b'].map(async (nodeId): Promise<Node> => {
-        const pool = openPgPool(url, { logger, max: 4 })
-        const dir = tempDir()
-        const store = await openPostgresWebhookStore(pool, { nodeId, claimMs, now })
-        const alerts = await openAlertStore({ dataDir: dir.path, pool })
-        return {
-          pool,
-          store,
-          alerts,
-          async close() {
-            await alerts.close()
-            await pool.end()
-            dir.remove()
-          },
-        }
-      }),
-    )
-    return [nodes[0]!, nodes[1]!]
+    const [a, b] = await Promise.all(['node-a', 'node-b'].map((id) => node(url, id, claimMs, now)))
+    return [a!, b!]
   }
 
   it('applies its migrations once when nodes start together', async () => {

@@ -2,17 +2,8 @@ import type pg from 'pg'
 import { migratePg } from '../../pg/migrate.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 import { eventBody, type OutgoingEvent } from '../events.ts'
-import {
-  deliveryPage,
-  failuresReason,
-  newDeliveryId,
-  newSecret,
-  newWebhookId,
-  toDelivery,
-  toWebhook,
-  type DeliveryRow,
-  type HookRow,
-} from '../registry.ts'
+import { deliveryPage, failuresReason, newDeliveryId, newWebhookRow, toDelivery, toWebhook } from '../registry.ts'
+import type { DeliveryRow, HookRow } from '../registry.ts'
 import type { ClaimedDelivery, WebhookStore } from '../store.ts'
 import { WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE } from './migrations.ts'
 
@@ -95,14 +86,12 @@ export async function openPostgresWebhookStore(pool: pg.Pool, opts: PostgresWebh
     },
     get,
     async create(input) {
-      const id = newWebhookId()
-      const secret = input.secret ?? newSecret()
-      const at = new Date(now()).toISOString()
+      const w = newWebhookRow(input, new Date(now()).toISOString())
       const r = await pool.query<PgHook>(
         'INSERT INTO webhooks (id, url, events, secret, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *',
-        [id, input.url, JSON.stringify(input.events), secret, input.description ?? null, at],
+        [w.id, w.url, w.events, w.secret, w.description, w.at],
       )
-      return { webhook: hook(r.rows[0]!), secret }
+      return { webhook: hook(r.rows[0]!), secret: w.secret }
     },
     async update(id, p) {
       if (p.url === undefined && p.events === undefined && p.description === undefined && p.enabled === undefined) return get(id)
