@@ -1,10 +1,9 @@
-import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../gateway/app.ts'
-import { WATER_LEVEL_RULE } from '../alerts/helpers.ts'
-import { callApi, logIn, startQuietGateway, type CallOptions, type Session } from '../support/gateway-api.ts'
+import { callApi, logIn, type CallOptions, type Session } from '../support/gateway-api.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from '../notify/standins.ts'
+import { sendLevel, startAlertingGateway } from './alerting-gateway.ts'
 
 // Notification contacts and the outbox for a scoped officer (docs/api.md "Authentication and
 // roles", "Rules and subscriptions", "Notifications"), against the gateway as `iocgw start` wires
@@ -27,16 +26,7 @@ const alertIds: Record<string, string> = {}
 
 beforeAll(async () => {
   prov = await startStandIns()
-  gw = await startQuietGateway(dir.path, ADMIN, { notify: standInConfig(prov) })
-  base = `http://127.0.0.1:${gw.ports.http}`
-  expect(
-    (
-      await admin('PUT', '/rules', {
-        version: 1,
-        rules: [WATER_LEVEL_RULE(0)],
-      })
-    ).status,
-  ).toBe(200)
+  ;({ gw, base } = await startAlertingGateway(dir.path, ADMIN, { notify: standInConfig(prov) }))
   const contacts = {
     kl: { name: 'Kim Long', phone: '0905000001', role: 'officer', stations: ['kim-long'], channels: ['sms'] },
     po: { name: 'Phú Ốc', phone: '0905000002', role: 'officer', stations: ['phu-oc'], channels: ['sms'] },
@@ -54,13 +44,7 @@ beforeAll(async () => {
   ]) {
     const res = await admin('POST', '/devices', d)
     expect(res.status).toBe(201)
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { ...res.body.credentials, clientId: d.id, reconnectPeriod: 0 })
-    await c.publishAsync(
-      `devices/${d.id}/telemetry`,
-      JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: d.station === 'kim-long' ? 1.4 : 1.9 } }),
-      { qos: 1 },
-    )
-    await c.endAsync()
+    await sendLevel(gw, res.body.credentials, d.id, d.station === 'kim-long' ? 1.4 : 1.9)
   }
   await waitFor(async () => (await admin('GET', '/notifications?state=sent')).body.items.length >= 4, 20_000)
   for (const a of (await admin('GET', '/alerts')).body.items as Array<{ id: string; station: string }>) alertIds[a.station] = a.id

@@ -1,11 +1,10 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../gateway/app.ts'
-import { WATER_LEVEL_RULE } from '../alerts/helpers.ts'
-import { callApi, logIn, openEventStream, startQuietGateway, type CallOptions } from '../support/gateway-api.ts'
+import { callApi, logIn, openEventStream, type CallOptions } from '../support/gateway-api.ts'
 import { tempDir, waitFor } from '../support/services.ts'
+import { sendLevel, startAlertingGateway } from './alerting-gateway.ts'
 
 // A district-scoped officer against the gateway as `iocgw start` wires it (docs/api.md, "Console
 // sessions" and "Users"): devices and alerts of two districts, made through the API and MQTT; the
@@ -31,16 +30,7 @@ const DEVICES = [
 const alertIds: Record<string, string> = {}
 
 beforeAll(async () => {
-  gw = await startQuietGateway(dir.path, ADMIN)
-  base = `http://127.0.0.1:${gw.ports.http}`
-  expect(
-    (
-      await admin('PUT', '/rules', {
-        version: 1,
-        rules: [WATER_LEVEL_RULE(0)],
-      })
-    ).status,
-  ).toBe(200)
+  ;({ gw, base } = await startAlertingGateway(dir.path, ADMIN))
   const creds: Record<string, { username: string; password: string }> = {}
   for (const d of DEVICES) {
     const res = await admin('POST', '/devices', d)
@@ -51,13 +41,8 @@ beforeAll(async () => {
   for (const [id, level] of [
     ['kim-long-01', 1.4],
     ['phu-oc-01', 1.9],
-  ] as const) {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { ...creds[id]!, clientId: id, reconnectPeriod: 0 })
-    await c.publishAsync(`devices/${id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, values: { water_level: level } }), {
-      qos: 1,
-    })
-    await c.endAsync()
-  }
+  ] as const)
+    await sendLevel(gw, creds[id]!, id, level)
   await waitFor(async () => (await admin('GET', '/alerts?state=open')).body.items.length >= 2, 20_000)
   for (const a of (await admin('GET', '/alerts?state=open')).body.items as Array<{ id: string; station: string }>)
     alertIds[a.station] = a.id
