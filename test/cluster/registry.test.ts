@@ -2,6 +2,7 @@ import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectDevice, type NewDevice } from '../support/gateway-api.ts'
 import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
 import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
 import { tempDir, waitFor } from '../support/services.ts'
@@ -26,6 +27,13 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
       body: body ? JSON.stringify(body) : undefined,
     })
 
+  /** Registers `device` through A's API; answers its MQTT credentials. */
+  const registerOnA = async (device: NewDevice) => {
+    const created = await api(a, 'POST', '/devices', device)
+    expect(created.status).toBe(201)
+    return ((await created.json()) as { credentials: { username: string; password: string } }).credentials
+  }
+
   beforeAll(async () => {
     pgi = await startPostgres()
     const url = await pgi.createDatabase()
@@ -43,18 +51,11 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
   })
 
   it('registers on A, authenticates on B; disabling on A closes the session on B', async () => {
-    const created = await api(a, 'POST', '/devices', { id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' })
-    expect(created.status).toBe(201)
-    const { credentials } = (await created.json()) as { credentials: { username: string; password: string } }
+    const credentials = await registerOnA({ id: 'kim-long-01', kind: 'water_level', name: 'Trạm Kim Long', station: 'kim-long' })
     // B sees it through its own API as well.
     expect((await api(b, 'GET', '/devices/kim-long-01')).status).toBe(200)
 
-    const client = await mqtt.connectAsync(b.mqttUrl, {
-      username: credentials.username,
-      password: credentials.password,
-      clientId: 'kim-long-01',
-      reconnectPeriod: 0,
-    })
+    const client = await connectDevice(b.mqttUrl, credentials)
     try {
       let closed = false
       client.on('close', () => (closed = true))
@@ -75,15 +76,8 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
     // Rules are one document for both nodes (docs/operations.md "Rules across nodes"): B opens at once.
     const rules = { version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] }
     expect((await api(b, 'PUT', '/rules', rules)).status).toBe(200)
-    const created = await api(a, 'POST', '/devices', { id: 'phu-oc-01', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' })
-    expect(created.status).toBe(201)
-    const { credentials } = (await created.json()) as { credentials: { username: string; password: string } }
-    const client = await mqtt.connectAsync(b.mqttUrl, {
-      username: credentials.username,
-      password: credentials.password,
-      clientId: 'phu-oc-01',
-      reconnectPeriod: 0,
-    })
+    const credentials = await registerOnA({ id: 'phu-oc-01', kind: 'water_level', name: 'Trạm Phú Ốc', station: 'phu-oc' })
+    const client = await connectDevice(b.mqttUrl, credentials)
     try {
       await client.publishAsync('devices/phu-oc-01/telemetry', JSON.stringify({ values: { water_level: 5 } }), { qos: 1 })
     } finally {
