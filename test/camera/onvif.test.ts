@@ -1,10 +1,10 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectOnvif, discover, startCameraAgent } from '../../edge/camera/index.ts'
+import { connectOnvif, discover } from '../../edge/camera/index.ts'
 import { waitFor } from '../support/services.ts'
 import { sample } from '../vision/support.ts'
 import { multicastLoops, startDiscoveryResponder, startOnvifStandin, type Brand, type OnvifStandin } from './onvif-standin.ts'
-import { quietLogger, startBroker, watch } from './support.ts'
+import { startBroker, startSnapshotAgent, watch } from './support.ts'
 
 // ONVIF through node-onvif against local stand-ins that answer as Hikvision and Dahua cameras do
 // (see onvif-standin.ts): WS-Security on SOAP, HTTP Digest on snapshots, WS-Discovery over UDP.
@@ -62,23 +62,14 @@ describe.each(['hikvision', 'dahua'] as const)('%s-style camera', (brand) => {
     const broker = await startBroker()
     const id = `cam-onvif-${brand}`
     const seen = await watch(broker.url, id)
-    const agent = await startCameraAgent({
+    const agent = await startSnapshotAgent({
       deviceId: id,
       password: 'x',
       mqttUrl: broker.url,
-      logger: quietLogger().logger,
-      driver: {
-        type: 'camera',
-        onvif: { xaddr: s.xaddr, use: 'snapshot' },
-        username: 'admin',
-        password: creds[brand],
-        interval_s: 0.5,
-        max_width: 640,
-        jpeg_quality: 75,
-        qos: 1,
-        backoff_initial_ms: 200,
-        backoff_max_ms: 1000,
-      },
+      xaddr: s.xaddr,
+      cameraPassword: creds[brand],
+      max_width: 640,
+      jpeg_quality: 75,
     })
     try {
       await waitFor(() => seen.frames.length >= 2, 20_000)

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
 import { Aedes } from 'aedes'
 import mqtt, { type MqttClient } from 'mqtt'
+import { startCameraAgent, type CameraAgent } from '../../edge/camera/index.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { freePort, waitFor } from '../support/services.ts'
 
@@ -62,6 +63,40 @@ export async function watch(url: string, id: string): Promise<Seen> {
   })
   await client.subscribeAsync(`devices/${id}/#`, { qos: 1 })
   return seen
+}
+
+/**
+ * The edge camera agent as device `deviceId` on `mqttUrl`, taking a snapshot from the ONVIF camera
+ * at `xaddr` (user admin) every half second, scaled to `max_width` at `jpeg_quality`, published
+ * at QoS 1, with reconnect backoffs of 0.2 to 1 s.
+ */
+export function startSnapshotAgent(o: {
+  deviceId: string
+  password: string
+  mqttUrl: string
+  xaddr: string
+  cameraPassword: string
+  max_width: number
+  jpeg_quality: number
+}): Promise<CameraAgent> {
+  return startCameraAgent({
+    deviceId: o.deviceId,
+    password: o.password,
+    mqttUrl: o.mqttUrl,
+    logger: quietLogger().logger,
+    driver: {
+      type: 'camera',
+      onvif: { xaddr: o.xaddr, use: 'snapshot' },
+      username: 'admin',
+      password: o.cameraPassword,
+      interval_s: 0.5,
+      max_width: o.max_width,
+      jpeg_quality: o.jpeg_quality,
+      qos: 1,
+      backoff_initial_ms: 200,
+      backoff_max_ms: 1000,
+    },
+  })
 }
 
 export function quietLogger() {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCameraAgent } from '../../edge/camera/index.ts'
 import { startBroker, type Harness } from '../broker/harness.ts'
 import { startOnvifStandin } from '../camera/onvif-standin.ts'
-import { quietLogger } from '../camera/support.ts'
+import { startSnapshotAgent } from '../camera/support.ts'
 import { mosquittoArgs, runMosquitto } from '../support/mosquitto-clients.ts'
 import { requireCommand, waitFor } from '../support/services.ts'
 import { makeVision, sample, samplePath, visionConfig } from './support.ts'
@@ -64,23 +63,14 @@ describe('frames over MQTT into vision', () => {
       snapshot: sample('coco_000000001532.jpg'),
       rtspPort: 554,
     })
-    const agent = await startCameraAgent({
+    const agent = await startSnapshotAgent({
       deviceId: 'cam-e2e-01',
       password: secret,
       mqttUrl: h.url,
-      logger: quietLogger().logger,
-      driver: {
-        type: 'camera',
-        onvif: { xaddr: cam.xaddr, use: 'snapshot' },
-        username: 'admin',
-        password: 'Dh#pass99',
-        interval_s: 0.5,
-        max_width: 1280,
-        jpeg_quality: 90,
-        qos: 1,
-        backoff_initial_ms: 200,
-        backoff_max_ms: 1000,
-      },
+      xaddr: cam.xaddr,
+      cameraPassword: 'Dh#pass99',
+      max_width: 1280,
+      jpeg_quality: 90,
     })
     const since = Date.now() - 1000
     try {
