@@ -1,6 +1,12 @@
 import type { Database } from 'better-sqlite3'
-import { scopeSql } from '../registry/scope.ts'
-import type { AlertNotificationCount, HeldGroup, NewOutboxRow, OutboxRow, OutboxStore } from './store.ts'
+import {
+  outboxPageWhere,
+  type AlertNotificationCount,
+  type HeldGroup,
+  type NewOutboxRow,
+  type OutboxRow,
+  type OutboxStore,
+} from './store.ts'
 
 // The outbox in this gateway's alerts.db (store.ts has the contract). One sender works on it, so
 // a due row needs no claim; better-sqlite3 answers synchronously and the promises only give it the
@@ -107,29 +113,8 @@ export function sqliteOutbox(db: Database): OutboxStore {
       return st.counts.all(JSON.stringify(alertIds)) as AlertNotificationCount[]
     },
     async page(f, page) {
-      const where: string[] = []
-      const args: Array<string | number> = []
-      const eq = (col: string, v: string | undefined) => {
-        if (v === undefined) return
-        where.push(`${col} = ?`)
-        args.push(v)
-      }
-      eq('state', f.state)
-      eq('contact_id', f.contact)
-      eq('alert_id', f.alert)
-      eq('channel', f.channel)
-      const scope = scopeSql(f.scope)
-      if (scope) {
-        where.push(`alert_id IN (SELECT id FROM alerts WHERE ${scope.sql})`)
-        args.push(...scope.args)
-      }
-      if (page.cursor !== undefined) {
-        where.push('id < ?')
-        args.push(page.cursor)
-      }
-      return db
-        .prepare(`SELECT * FROM outbox ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
-        .all(...args, page.limit + 1) as OutboxRow[]
+      const where = outboxPageWhere(f, page.cursor)
+      return db.prepare(`SELECT * FROM outbox ${where.sql} ORDER BY id DESC LIMIT ?`).all(...where.args, page.limit + 1) as OutboxRow[]
     },
   }
 }

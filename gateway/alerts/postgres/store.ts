@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { numbered } from '../../pg/placeholders.ts'
 import { fenceCheck } from '../../cluster/leases.ts'
 import { FencedError } from '../errors.ts'
 import { migratePg } from '../../pg/migrate.ts'
@@ -17,12 +18,6 @@ import { inTransaction } from '../../pg/transaction.ts'
 type Db = Pick<pg.Pool | pg.PoolClient, 'query'>
 
 type Row = AlertRow<boolean, string>
-
-/** `?` placeholders (scope.ts's shared fragment) as PostgreSQL's `$n`, numbered from `from`. */
-const numbered = (sql: string, from: number) => {
-  let n = from
-  return sql.replace(/\?/g, () => `$${++n}`)
-}
 
 async function histories(db: Db, ids: string[]): Promise<Map<string, AlertHistoryEntry[]>> {
   const out = new Map<string, AlertHistoryEntry[]>(ids.map((id) => [id, []]))

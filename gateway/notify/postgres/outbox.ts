@@ -1,7 +1,7 @@
 import type pg from 'pg'
+import { numbered } from '../../pg/placeholders.ts'
 import { migratePg } from '../../pg/migrate.ts'
-import { scopeSql } from '../../registry/scope.ts'
-import type { HeldGroup, NewOutboxRow, OutboxRow, OutboxStore } from '../store.ts'
+import { outboxPageWhere, type HeldGroup, type NewOutboxRow, type OutboxRow, type OutboxStore } from '../store.ts'
 import { NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE } from './migrations.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 
@@ -49,12 +49,6 @@ async function insertAll(db: Db, rows: readonly NewOutboxRow[], claim?: { by: st
     n += res.rowCount ?? 0
   }
   return n
-}
-
-/** `?` placeholders (scope.ts's shared fragment) as PostgreSQL's `$n`, numbered from `from`. */
-const numbered = (sql: string, from: number) => {
-  let n = from
-  return sql.replace(/\?/g, () => `$${++n}`)
 }
 
 export interface PostgresOutboxOptions {
@@ -206,31 +200,10 @@ export async function openPostgresOutbox(pool: pg.Pool, opts: PostgresOutboxOpti
       return res.rows.map((r) => ({ ...r, n: Number(r.n) }))
     },
     async page(f, page) {
-      const where: string[] = []
-      const args: unknown[] = []
-      const eq = (col: string, v: string | undefined) => {
-        if (v === undefined) return
-        args.push(v)
-        where.push(`${col} = $${args.length}`)
-      }
-      eq('state', f.state)
-      eq('contact_id', f.contact)
-      eq('alert_id', f.alert)
-      eq('channel', f.channel)
-      const scoped = scopeSql(f.scope)
-      if (scoped) {
-        // scope.ts answers SQLite's `0` for "nothing"; PostgreSQL wants a boolean.
-        where.push(scoped.sql === '0' ? 'FALSE' : `alert_id IN (SELECT id FROM alerts WHERE ${numbered(scoped.sql, args.length)})`)
-        args.push(...scoped.args)
-      }
-      if (page.cursor !== undefined) {
-        args.push(page.cursor)
-        where.push(`id < $${args.length}`)
-      }
-      args.push(page.limit + 1)
+      const where = outboxPageWhere(f, page.cursor)
       const res = await pool.query<PgRow>(
-        `SELECT * FROM notify_outbox ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${args.length}`,
-        args,
+        `SELECT * FROM notify_outbox ${numbered(where.sql)} ORDER BY id DESC LIMIT $${where.args.length + 1}`,
+        [...where.args, page.limit + 1],
       )
       return res.rows.map(toRow)
     },

@@ -35,9 +35,3 @@ export function asRegistryError(err: unknown): unknown {
   }
   return err
 }
-
-/** `?` placeholders (the stores' shared SQL fragments, e.g. scope.ts) as PostgreSQL's `$1, $2, ...`. */
-export function numbered(sql: string, offset = 0): string {
-  let n = offset
-  return sql.replace(/\?/g, () => `$${++n}`)
-}

@@ -22,7 +22,8 @@ import {
   type Page,
   type RevocationEvent,
 } from '../types.ts'
-import { inTx, numbered, type Db, type PgAudit } from './db.ts'
+import { inTx, type Db, type PgAudit } from './db.ts'
+import { numbered } from '../../pg/placeholders.ts'
 
 const DEVICE_COLUMNS = 'd.id, d.kind, d.name, d.station, d.district, d.lat, d.lon, d.tags, d.state, d.created_at, d.updated_at'
 
