@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Logger } from '../log/logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
 
 // Following a table other nodes change (docs/operations.md "Rules across nodes", "Contacts across
 // nodes"): a writer NOTIFYs `channel` in its transaction; each node LISTENs on a connection of its
@@ -12,15 +13,25 @@ export interface Follower {
 }
 
 export interface FollowOptions {
-  /** Re-reads now; it logs and counts its own failures (called, never awaited, on every occasion above). */
-  reread: () => void
+  /** Re-reads now (called, never awaited, on every occasion above; a failure is logged and counted). */
+  reread: () => Promise<unknown>
   everyMs: number
   log: Logger
-  /** What is followed, for the log line of a failed LISTEN. */
+  /** What is followed, for the log lines of a failed re-read or LISTEN. */
   what: string
+  metrics: Metrics
+  /** The counter of failed re-reads (docs/operations.md metrics): the next occasion retries. */
+  failures: { name: string; help: string }
 }
 
 export function followChannel(pool: pg.Pool, channel: string, o: FollowOptions): Follower {
+  const failures = o.metrics.counter(o.failures.name, o.failures.help)
+  const reread = (): void => {
+    o.reread().catch((err: unknown) => {
+      failures.inc()
+      o.log.warn({ err }, `${o.what} not re-read`)
+    })
+  }
   let listener: { client: pg.PoolClient; drop: () => void } | undefined
   let closed = false
   // One LISTEN connection at a time: a tick while the previous one is still connecting waits for it.
@@ -39,7 +50,7 @@ export function followChannel(pool: pg.Pool, channel: string, o: FollowOptions):
       released = true
     }
     c.on('notification', (n) => {
-      if (n.channel === channel) o.reread()
+      if (n.channel === channel) reread()
     })
     c.on('error', drop)
     try {
@@ -50,10 +61,10 @@ export function followChannel(pool: pg.Pool, channel: string, o: FollowOptions):
     }
     if (closed) return drop()
     listener = { client: c, drop }
-    o.reread()
+    reread()
   }
   const tick = () => {
-    o.reread()
+    reread()
     listen().catch((err: unknown) => o.log.warn({ err }, `${o.what}: LISTEN failed; re-read periodically meanwhile`))
   }
   tick()

@@ -68,10 +68,6 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     'alert_rules_version',
     'Version of the cluster rules document this node applies (PostgreSQL alert_rules)',
   )
-  const syncFailures = opts.metrics.counter(
-    'alert_rules_sync_failures_total',
-    'Failed reads or applications of the cluster rules document (the next periodic re-read retries)',
-  )
 
   const inTx = <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
     inTransaction(pool, async (c) => {
@@ -113,11 +109,6 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     await applyIfNewer(row.version, parseRules(row.doc))
     log.info({ version: row.version }, 'rules changed on another node applied')
   }
-  const syncLogged = () =>
-    sync().catch((err: unknown) => {
-      syncFailures.inc()
-      log.warn({ err }, 'cluster rules not re-read')
-    })
 
   let follower: Follower | undefined
 
@@ -136,10 +127,15 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
     follow(fn) {
       apply = fn
       follower = followChannel(pool, CHANNEL, {
-        reread: () => void syncLogged(),
+        reread: sync,
         everyMs: opts.syncMs ?? 5_000,
         log,
         what: 'cluster rules',
+        metrics: opts.metrics,
+        failures: {
+          name: 'alert_rules_sync_failures_total',
+          help: 'Failed reads or applications of the cluster rules document (the next periodic re-read retries)',
+        },
       })
     },
     sync,

@@ -56,10 +56,6 @@ export interface PostgresContacts extends ContactStore {
 export async function openPostgresContacts(pool: pg.Pool, opts: PostgresContactsOptions): Promise<PostgresContacts> {
   await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
   const log = opts.logger.child({ component: 'contacts' })
-  const failures = opts.metrics.counter(
-    'contacts_sync_failures_total',
-    'Failed re-reads of the cluster contacts (the next re-read retries)',
-  )
 
   await inTransaction(pool, async (c) => {
     await lockForTransaction(c, SEED_LOCK)
@@ -109,14 +105,12 @@ export async function openPostgresContacts(pool: pg.Pool, opts: PostgresContacts
   }
 
   const follower: Follower = followChannel(pool, CHANNEL, {
-    reread: () =>
-      void reload().catch((err: unknown) => {
-        failures.inc()
-        log.warn({ err }, 'cluster contacts not re-read')
-      }),
+    reread: reload,
     everyMs: opts.syncMs ?? 5_000,
     log,
     what: 'cluster contacts',
+    metrics: opts.metrics,
+    failures: { name: 'contacts_sync_failures_total', help: 'Failed re-reads of the cluster contacts (the next re-read retries)' },
   })
 
   return {
