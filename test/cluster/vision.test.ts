@@ -8,6 +8,7 @@ import { spawnGateway, stopGateway, type GatewayProcess } from '../support/gatew
 import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
 import { requireRedis, startRedis, type RedisServer } from '../support/redis.ts'
 import { sample } from '../support/samples.ts'
+import { WHOLE_FRAME } from '../../gateway/vision/zones.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // Cameras across nodes (docs/operations.md "Several nodes", "Cameras across nodes"): three real
@@ -269,18 +270,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('vision across gateway no
   it("a camera's configuration changed through another node is applied by the node analysing it", async () => {
     const held = await holders()
     const cam = CAMERAS.find((c) => held.get(c)!.holder === 'node-a')!
-    const zones = [
-      {
-        id: 'whole-frame',
-        kind: 'count',
-        polygon: [
-          [0, 0],
-          [1, 0],
-          [1, 1],
-          [0, 1],
-        ],
-      },
-    ]
+    const zones = [{ id: 'whole-frame', kind: 'count', polygon: WHOLE_FRAME.polygon }]
     expect((await api('node-b', 'PUT', `/api/v1/cameras/${cam}/config`, { zones })).status).toBe(200)
     const changedAt = Date.now()
     const zoned = () => {
