@@ -31,6 +31,11 @@ export interface DocColumn {
   weight: number
 }
 
+/** A column of names or text. */
+export const left = (label: string, weight: number): DocColumn => ({ label, align: 'left', weight })
+/** A column of figures. */
+export const right = (label: string, weight: number): DocColumn => ({ label, align: 'right', weight })
+
 export interface DocTable {
   kind: 'table'
   caption: string

@@ -1,4 +1,4 @@
-import type { BarChart, DocBlock, DocSection, LineChart, ReportDoc } from './document.ts'
+import { left, right, type BarChart, type DocBlock, type DocSection, type LineChart, type ReportDoc } from './document.ts'
 import { duration, fullTime, num, shortTime } from './format.ts'
 import { labels, type Label, type LabelKey } from './render-labels.ts'
 import type { AqiBandKey, AtValue, CongestionKey, Lang, LevelKey, Report, VehicleClassKey, WaterLevelStationReport } from './types.ts'
@@ -109,12 +109,12 @@ function water(
     kind: 'table',
     caption: t('cap.waterMax'),
     columns: [
-      { label: t('col.station'), align: 'left', weight: 3 },
-      { label: `${t('col.max')} (m)`, align: 'right', weight: 1.4 },
-      { label: t('col.at'), align: 'left', weight: 1.5 },
-      { label: t('col.maxLevel'), align: 'left', weight: 2.2 },
-      { label: `${t('col.rise')} (${t('unit.mph')})`, align: 'right', weight: 1.9 },
-      { label: `${t('col.levels')} (m)`, align: 'right', weight: 2 },
+      left(t('col.station'), 3),
+      right(`${t('col.max')} (m)`, 1.4),
+      left(t('col.at'), 1.5),
+      left(t('col.maxLevel'), 2.2),
+      right(`${t('col.rise')} (${t('unit.mph')})`, 1.9),
+      right(`${t('col.levels')} (m)`, 2),
     ],
     rows: rows.map((s) => [
       stationName(s),
@@ -144,10 +144,7 @@ function water(
   blocks.push({
     kind: 'table',
     caption: t('cap.waterTime'),
-    columns: [
-      { label: t('col.station'), align: 'left', weight: 3 },
-      ...legend.map((l) => ({ label: l.label, align: 'right' as const, weight: 1.4 })),
-    ],
+    columns: [left(t('col.station'), 3), ...legend.map((l) => right(l.label, 1.4))],
     rows: rows.map((s) => [s.name, ...LEVEL_KEYS.map((k) => f.hours(s.time_at_level_s[k])), f.hours(Math.max(0, f.periodS - s.covered_s))]),
     empty: t('empty.water'),
   })
@@ -189,12 +186,12 @@ function rain(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
       kind: 'table',
       caption: t('cap.rain'),
       columns: [
-        { label: t('col.gauge'), align: 'left', weight: 3 },
-        { label: `${t('col.total')} (mm)`, align: 'right', weight: 1.3 },
-        { label: `${t('col.max1h')} (mm)`, align: 'right', weight: 1.6 },
-        { label: t('col.at'), align: 'left', weight: 1.4 },
-        { label: `${t('col.max24h')} (mm)`, align: 'right', weight: 1.6 },
-        { label: t('col.at'), align: 'left', weight: 1.4 },
+        left(t('col.gauge'), 3),
+        right(`${t('col.total')} (mm)`, 1.3),
+        right(`${t('col.max1h')} (mm)`, 1.6),
+        left(t('col.at'), 1.4),
+        right(`${t('col.max24h')} (mm)`, 1.6),
+        left(t('col.at'), 1.4),
       ],
       rows: rows.map((g) => [
         g.name,
@@ -225,12 +222,12 @@ function air(report: Report, lang: Lang, t: Label, f: Fmt): DocSection {
       kind: 'table',
       caption: t('cap.air'),
       columns: [
-        { label: t('col.station'), align: 'left', weight: 3 },
-        { label: t('col.hours'), align: 'right', weight: 1 },
-        ...AQI_BAND_KEYS.map((k) => ({ label: t(`aqi.${k}`), align: 'right' as const, weight: 1.1 })),
-        { label: t('col.maxAqi'), align: 'right', weight: 1.3 },
-        { label: t('col.at'), align: 'left', weight: 1.3 },
-        { label: t('col.meanAqi'), align: 'right', weight: 1.3 },
+        left(t('col.station'), 3),
+        right(t('col.hours'), 1),
+        ...AQI_BAND_KEYS.map((k) => right(t(`aqi.${k}`), 1.1)),
+        right(t('col.maxAqi'), 1.3),
+        left(t('col.at'), 1.3),
+        right(t('col.meanAqi'), 1.3),
       ],
       rows: rows.map((s) => [
         s.name,
@@ -254,11 +251,7 @@ function traffic(report: Report, lang: Lang, t: Label, hours: (s: number) => str
     {
       kind: 'table',
       caption: t('cap.vehicles'),
-      columns: [
-        { label: t('col.camera'), align: 'left', weight: 3 },
-        { label: t('col.frames'), align: 'right', weight: 1.2 },
-        ...VEHICLE_CLASS_KEYS.map((k) => ({ label: t(`veh.${k}`), align: 'right' as const, weight: 1.1 })),
-      ],
+      columns: [left(t('col.camera'), 3), right(t('col.frames'), 1.2), ...VEHICLE_CLASS_KEYS.map((k) => right(t(`veh.${k}`), 1.1))],
       rows: rows.map((c) => [c.name, num(lang, c.frames, 0), ...VEHICLE_CLASS_KEYS.map((k) => num(lang, c.vehicles[k], 0))]),
       empty: t('empty.cameras'),
     },
@@ -273,10 +266,7 @@ function traffic(report: Report, lang: Lang, t: Label, hours: (s: number) => str
     {
       kind: 'table',
       caption: t('cap.congestion'),
-      columns: [
-        { label: t('col.camera'), align: 'left', weight: 3 },
-        ...legend.map((l) => ({ label: l.label, align: 'right' as const, weight: 1.3 })),
-      ],
+      columns: [left(t('col.camera'), 3), ...legend.map((l) => right(l.label, 1.3))],
       rows: rows.map((c) => [c.name, ...CONGESTION_KEYS.map((k) => hours(c.congestion_s[k]))]),
       empty: t('empty.cameras'),
     },
@@ -305,12 +295,12 @@ function alerts(report: Report, lang: Lang, t: Label, units: { h: string; min: s
       kind: 'table',
       caption: t('cap.alerts'),
       columns: [
-        { label: t('col.alert'), align: 'left', weight: 3.2 },
-        { label: t('col.opened'), align: 'left', weight: 1.3 },
-        { label: t('col.ack'), align: 'left', weight: 1.9 },
-        { label: t('col.resolved'), align: 'left', weight: 1.9 },
-        { label: t('col.state'), align: 'left', weight: 1.3 },
-        { label: t('col.sentFailed'), align: 'right', weight: 1.2 },
+        left(t('col.alert'), 3.2),
+        left(t('col.opened'), 1.3),
+        left(t('col.ack'), 1.9),
+        left(t('col.resolved'), 1.9),
+        left(t('col.state'), 1.3),
+        right(t('col.sentFailed'), 1.2),
       ],
       rows: a.items.map((i) => [
         `${i.title} (${severity(i.severity)})`,
@@ -336,12 +326,7 @@ function notifications(report: Report, lang: Lang, t: Label): DocSection {
     {
       kind: 'table',
       caption: t('cap.notify'),
-      columns: [
-        { label: t('col.channel'), align: 'left', weight: 2 },
-        { label: t('col.sent'), align: 'right', weight: 1 },
-        { label: t('col.failed'), align: 'right', weight: 1 },
-        { label: t('col.pending'), align: 'right', weight: 1 },
-      ],
+      columns: [left(t('col.channel'), 2), right(t('col.sent'), 1), right(t('col.failed'), 1), right(t('col.pending'), 1)],
       rows: channels.map(([ch, c]) => [ch, num(lang, c.sent, 0), num(lang, c.failed, 0), num(lang, c.pending, 0)]),
       empty: t('empty.notify'),
     },
