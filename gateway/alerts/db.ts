@@ -1,5 +1,7 @@
 import { openSharedDb, type SharedDb } from '../sqlite/shared.ts'
 import type { Migration } from '../sqlite/migrate.ts'
+import { SQLITE_TYPES } from '../util/sql-types.ts'
+import { alertTables } from './tables.ts'
 
 // alerts.db holds alerts, their history and rule state; the notification outbox (gateway/notify/db.ts)
 // and the webhook deliveries are in the same file, so that an alert change and what it causes
@@ -11,39 +13,7 @@ const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
-      CREATE TABLE alerts (
-        id TEXT PRIMARY KEY,
-        rule TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        station TEXT, device TEXT, zone TEXT, district TEXT,
-        severity TEXT NOT NULL,
-        level INTEGER,
-        value REAL, threshold REAL, unit TEXT,
-        state TEXT NOT NULL,
-        title TEXT NOT NULL,
-        late INTEGER NOT NULL DEFAULT 0,
-        opened_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        acked_by TEXT, acked_at TEXT, ack_note TEXT,
-        resolved_by TEXT, resolved_at TEXT, resolve_note TEXT,
-        escalated_tier INTEGER NOT NULL DEFAULT 1,
-        attention_since INTEGER NOT NULL
-      );
-      CREATE UNIQUE INDEX alerts_one_active ON alerts(rule, subject) WHERE state != 'resolved';
-      CREATE INDEX alerts_state ON alerts(state, updated_at);
-      CREATE TABLE alert_history (
-        alert_id TEXT NOT NULL REFERENCES alerts(id),
-        seq INTEGER NOT NULL,
-        entry TEXT NOT NULL,
-        PRIMARY KEY (alert_id, seq)
-      );
-      CREATE TABLE rule_state (
-        rule TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        state TEXT NOT NULL,
-        PRIMARY KEY (rule, subject)
-      );
+      ${alertTables(SQLITE_TYPES, 'rule_state')}
     `,
   },
   {

@@ -1,6 +1,8 @@
 import type { Database } from 'better-sqlite3'
 import type { Migration } from '../sqlite/migrate.ts'
 import { openSharedDb, type SharedDb } from '../sqlite/shared.ts'
+import { SQLITE_TYPES } from '../util/sql-types.ts'
+import { outboxColumns } from './tables.ts'
 
 // Notify's tables (contacts, the outbox, provider tokens) live in alerts.db next to the alerts, so
 // that an alert change and the outbox rows it causes commit in one transaction (one connection per
@@ -32,22 +34,7 @@ export const NOTIFY_MIGRATIONS: readonly Migration[] = [
         channels TEXT NOT NULL,
         created_at TEXT NOT NULL
       );
-      CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
-        alert_id TEXT,
-        change_seq INTEGER,
-        contact_id TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        message TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        sent_at INTEGER,
-        provider_id TEXT,
-        last_error TEXT
+      CREATE TABLE outbox (${outboxColumns(SQLITE_TYPES)}
       );
       CREATE INDEX outbox_due ON outbox(state, next_at);
       CREATE INDEX outbox_contact_sent ON outbox(contact_id, sent_at);

@@ -1,5 +1,6 @@
 import type { Migration } from '../sqlite/migrate.ts'
-import { deviceTables, SQLITE_TYPES, userTables } from './tables.ts'
+import { SQLITE_TYPES } from '../util/sql-types.ts'
+import { deviceTables, userTables } from './tables.ts'
 
 // Append-only: a released migration is never edited, a change is a new entry.
 export const MIGRATIONS: readonly Migration[] = [

@@ -3,30 +3,7 @@
 // answer the same strings. Only the column types that the two spell differently are parameters.
 // Released migrations run these: a changed table is a new migration in both lists, never an edit here.
 
-/** How a database spells the types that differ between SQLite and PostgreSQL. */
-export interface SqlTypes {
-  /** A floating-point number. */
-  real: string
-  /** Raw bytes (hashes). */
-  bytes: string
-  /** A JSON document. */
-  json: string
-  /** A 64-bit integer (milliseconds). */
-  int64: string
-  /** A flag, and its false value as a column default. */
-  flag: string
-  flagFalse: string
-}
-
-export const SQLITE_TYPES: SqlTypes = { real: 'REAL', bytes: 'BLOB', json: 'TEXT', int64: 'INTEGER', flag: 'INTEGER', flagFalse: '0' }
-export const POSTGRES_TYPES: SqlTypes = {
-  real: 'DOUBLE PRECISION',
-  bytes: 'BYTEA',
-  json: 'JSONB',
-  int64: 'BIGINT',
-  flag: 'BOOLEAN',
-  flagFalse: 'FALSE',
-}
+import type { SqlTypes } from '../util/sql-types.ts'
 
 /** Devices, their credentials (a hash of the secret) and the API tokens (a hash of the token). */
 export const deviceTables = (t: SqlTypes): string => `

@@ -1,5 +1,6 @@
 import type { PgMigration } from '../../pg/migrate.ts'
-import { deviceTables, POSTGRES_TYPES, userTables } from '../tables.ts'
+import { POSTGRES_TYPES } from '../../util/sql-types.ts'
+import { deviceTables, userTables } from '../tables.ts'
 
 /** The registry's own tracking table (gateway/pg/migrate.ts applies each version once across nodes). */
 export const REGISTRY_PG_MIGRATIONS_TABLE = 'registry_schema_migrations'
