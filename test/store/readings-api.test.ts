@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readingsRoutes } from '../../gateway/api/routes/readings.ts'
-import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -9,6 +7,7 @@ import type { Role } from '../../gateway/registry/types.ts'
 import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
 import { StoreError, type TimeSeriesStore } from '../../gateway/store/types.ts'
 import { tempDir } from '../support/services.ts'
+import { readingsApi } from './readings-app.ts'
 
 // The readings API over the real SQLite store, through Fastify's inject (auth hook and schema
 // validation included).
@@ -41,15 +40,7 @@ describe('readings API', () => {
         }
       },
     }) as TimeSeriesStore
-    app = await buildApi({
-      registry,
-      metrics,
-      logger,
-      config: { authFailuresPerMinute: 1_000_000 },
-      readiness: async () => ({ store: store.health() }),
-      routes: withDeps({ store: flaky, registry }, readingsRoutes),
-    })
-    await app.ready()
+    app = await readingsApi({ registry, store, routes: flaky, metrics, logger })
     for (const role of ['admin', 'technician', 'officer', 'viewer'] as const)
       tokens[role] = (await registry.createToken({ role, name: role }, system)).secret
     await registry.createDevice(

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readingsRoutes } from '../../gateway/api/routes/readings.ts'
-import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
 import { createLogger } from '../../gateway/log/logger.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
@@ -10,6 +8,7 @@ import { SqliteTimeSeriesStore } from '../../gateway/store/sqlite/store.ts'
 import { MAX_QUERY_POINTS, type Point, type TimeSeriesStore } from '../../gateway/store/types.ts'
 import { requireInfluxd, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/services.ts'
+import { readingsApi } from './readings-app.ts'
 
 // `GET /devices/:id/readings` says `"truncated": true` whenever the range holds more points than
 // it answered (docs/api.md, "Readings"), over both stores, also at the largest limit: asking the
@@ -48,15 +47,7 @@ for (const backend of ['sqlite', 'influx'] as const) {
         store = await InfluxTimeSeriesStore.open({ url: influxd.urlFor('ioc_truncated'), dataDir: dir.path, logger, metrics })
       } else store = new SqliteTimeSeriesStore({ dataDir: dir.path, logger, metrics })
       registry = openRegistry(dir.path)
-      app = await buildApi({
-        registry,
-        metrics,
-        logger,
-        config: { authFailuresPerMinute: 1_000_000 },
-        readiness: async () => ({ store: store.health() }),
-        routes: withDeps({ store, registry }, readingsRoutes),
-      })
-      await app.ready()
+      app = await readingsApi({ registry, store, metrics, logger })
       token = (await registry.createToken({ role: 'viewer', name: 'viewer' }, system)).secret
       for (const id of ['few-01', 'many-01'])
         await registry.createDevice({ id, kind: 'water_level', name: id, station: 'kim-long' }, system)
