@@ -1,4 +1,6 @@
 import { cpSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -125,5 +127,45 @@ describe.skipIf(!requirePostgres())('registry shared by two gateways', () => {
     await waitFor(async () => (await phones(a)).find((c) => c.id === id)?.phone === '0905999999', 10_000, 50)
     expect((await api(a, 'DELETE', `/subscriptions/${id}`)).status).toBe(204)
     await waitFor(async () => !(await phones(b)).some((c) => c.id === id), 10_000, 50)
+  }, 60_000)
+
+  // docs/operations.md "Webhooks across nodes": a subscription made through A is told of what B queues, once.
+  it('a webhook subscribed through A is told of a device going offline on B', async () => {
+    const keys: string[] = []
+    const rx = createServer((req, res) => {
+      keys.push(String(req.headers['x-ioc-delivery']))
+      req.resume()
+      res.writeHead(204).end()
+    })
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${(rx.address() as AddressInfo).port}/hook`
+      const made = await api(a, 'POST', '/webhooks', { url, events: ['device.offline'] })
+      expect(made.status).toBe(201)
+      const { webhook } = (await made.json()) as { webhook: { id: string } }
+      const credentials = await registerOnA({ id: 'kim-long-02', kind: 'water_level', name: 'Trạm Kim Long 2', station: 'kim-long' })
+      const client = await connectDevice(b.mqttUrl, credentials)
+      try {
+        await client.publishAsync('devices/kim-long-02/status', JSON.stringify({ online: false, ts: '2026-12-01T00:00:00Z' }), { qos: 1 })
+      } finally {
+        await client.endAsync(true)
+      }
+      const key = `device.kim-long-02.offline.${Date.parse('2026-12-01T00:00:00Z')}`
+      // Recorded delivered in the shared log, which B's API lists too.
+      await waitFor(
+        async () => {
+          const log = (await (await api(b, 'GET', `/webhooks/${webhook.id}/deliveries`)).json()) as {
+            items: Array<{ key: string; state: string }>
+          }
+          return log.items.find((d) => d.key === key)?.state === 'delivered'
+        },
+        30_000,
+        50,
+      )
+      expect(keys.filter((k) => k === key)).toHaveLength(1)
+    } finally {
+      rx.closeAllConnections()
+      await new Promise<void>((r) => rx.close(() => r()))
+    }
   }, 60_000)
 })
