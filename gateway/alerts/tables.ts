@@ -40,3 +40,41 @@ export const alertTables = (t: SqlTypes, ruleState: string): string => `
         state ${t.jsonText} NOT NULL,
         PRIMARY KEY (rule, subject)
       );`
+
+/**
+ * Webhook subscriptions and their deliveries (gateway/webhooks). alerts.db's version 3 created
+ * them next to the alerts, so that a change and its deliveries commit in one transaction; the
+ * shared database numbers deliveries in 64 bits and adds the claim of the node sending one.
+ */
+export const webhookTables = (t: SqlTypes, o: { deliveryNumber: string; claim: string }): string => `
+      CREATE TABLE webhooks (
+        id ${t.key} PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        description TEXT,
+        enabled ${t.flag} NOT NULL DEFAULT ${t.flagTrue},
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        disabled_at TEXT, disabled_reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE webhook_deliveries (
+        n ${o.deliveryNumber},
+        id TEXT NOT NULL UNIQUE,
+        webhook_id ${t.key} NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        event_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        ordering_key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at ${t.int64} NOT NULL,
+        created_at ${t.int64} NOT NULL,
+        delivered_at ${t.int64},
+        last_status INTEGER,
+        last_error TEXT,${o.claim}
+        UNIQUE (webhook_id, event_id)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);
+      CREATE INDEX webhook_deliveries_order ON webhook_deliveries(webhook_id, ordering_key, n);`

@@ -10,10 +10,11 @@ import { migratePg } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE } from '../../gateway/registry/postgres/migrations.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import { WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE } from '../../gateway/webhooks/postgres/migrations.ts'
 import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 
-// The stores that exist in both dialects (registry, alerts, notify: docs/operations.md "Several
+// The stores that exist in both dialects (registry, alerts, notify, webhooks: docs/operations.md "Several
 // nodes") have a migration list per dialect; the tables both hold are written once
 // (gateway/util/sql-types.ts), and whatever is written per dialect must not drift either: every
 // table of a single node's SQLite files has its PostgreSQL twin with the same columns, and the
@@ -30,12 +31,7 @@ const PG_NAME: Record<string, string> = {
 /** Columns only PostgreSQL has: who holds a claim, across nodes. */
 const PG_ONLY_COLUMNS: Record<string, string[]> = {
   notify_outbox: ['claimed_by', 'claimed_until'],
-}
-
-/** Tables only one node's alerts.db has, and why. */
-const SQLITE_ONLY: Record<string, string> = {
-  webhooks: 'webhook subscriptions are per node (docs/operations.md "What is not shared yet")',
-  webhook_deliveries: 'webhook deliveries are per node (docs/operations.md "What is not shared yet")',
+  webhook_deliveries: ['claimed_by', 'claimed_until'],
 }
 
 /** PostgreSQL tables no single node has: the cluster's own bookkeeping. */
@@ -85,6 +81,7 @@ describe.runIf(run)('the SQLite and PostgreSQL tables of one store', () => {
       await migratePg(pool, REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE)
       await migratePg(pool, ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE)
       await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
+      await migratePg(pool, WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE)
       const cols = await pool.query<{ table_name: string; column_name: string }>(
         `SELECT table_name, column_name FROM information_schema.columns
          WHERE table_schema = 'public' AND table_name NOT LIKE '%schema_migrations' ORDER BY table_name, ordinal_position`,
@@ -94,9 +91,8 @@ describe.runIf(run)('the SQLite and PostgreSQL tables of one store', () => {
       await pool.end()
     }
 
-    const twins = [...sqlite.keys()].filter((t) => !(t in SQLITE_ONLY))
+    const twins = [...sqlite.keys()]
     expect(new Set([...postgres.keys()].filter((t) => !(t in PG_ONLY)))).toEqual(new Set(twins.map((t) => PG_NAME[t] ?? t)))
-    for (const t of Object.keys(SQLITE_ONLY)) expect(sqlite.has(t), `${t} is in alerts.db`).toBe(true)
     for (const t of Object.keys(PG_ONLY)) expect(postgres.has(t), `${t} is in PostgreSQL`).toBe(true)
     for (const t of twins) {
       const p = PG_NAME[t] ?? t
