@@ -26,10 +26,8 @@ import {
   errorLines,
   HEARTBEAT_MS,
   haveClusterServices,
-  startClusterServices,
+  useClusterFront,
   type ClusterNode,
-  type ClusterServices,
-  type Front,
 } from '../support/cluster-nodes.ts'
 import { waitFor } from '../support/services.ts'
 
@@ -42,9 +40,7 @@ const WILL_BOUND_MS = 7 * HEARTBEAT_MS
 const MARGIN_MS = 8_000
 
 describe.skipIf(!haveClusterServices())('a node killed while devices publish through HAProxy', () => {
-  let c: ClusterServices
-  let nodes: ClusterNode[] = []
-  let front: Front
+  const c = useClusterFront(3)
   const pubDevices: Registered[] = []
   const sleeperDevices: Registered[] = []
   let token = { id: '', secret: '' }
@@ -52,10 +48,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
   const publishers: Publisher[] = []
 
   beforeAll(async () => {
-    c = await startClusterServices()
-    nodes = await c.spawnNodes(3)
-    const first = nodes[0]!
-    front = await c.startFront(nodes)
+    const first = c.nodes[0]!
     const api = (m: string, p: string, b?: unknown) => c.api(first, m, p, b)
     for (let i = 1; i <= PUBLISHERS; i++) pubDevices.push(await registerDevice(api, `pub-0${i}`))
     for (let i = 1; i <= SLEEPERS; i++) sleeperDevices.push(await registerDevice(api, `sleep-0${i}`))
@@ -68,7 +61,6 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
   afterAll(async () => {
     for (const p of publishers) await p.end()
     for (const cl of clients) await cl.endAsync(true).catch(() => {})
-    await c?.stop()
   }, 120_000)
 
   const url = (port: number) => `mqtt://127.0.0.1:${port}`
@@ -78,11 +70,11 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
   }
 
   it('keeps every acknowledged reading once, resumes the persistent session elsewhere, and marks the lost devices offline', async () => {
-    const [n1, , victim] = nodes as [ClusterNode, ClusterNode, ClusterNode]
+    const [n1, , victim] = c.nodes as [ClusterNode, ClusterNode, ClusterNode]
     const integration = { username: 'token', password: token.secret }
 
     // An observer of statuses on a node that stays up.
-    const { client: observer } = await connectOnce(url(front.pin[n1.id]!), {
+    const { client: observer } = await connectOnce(url(c.front.pin[n1.id]!), {
       ...integration,
       clientId: `${token.id}:observer`,
       clean: true,
@@ -107,7 +99,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
       if (!received.has(id)) received.set(id, new Set())
       received.get(id)!.add(seq)
     }
-    const firstSub = await connectOnce(url(front.pin[victim.id]!), { ...integration, clientId: subId, clean: false }, onTelemetry)
+    const firstSub = await connectOnce(url(c.front.pin[victim.id]!), { ...integration, clientId: subId, clean: false }, onTelemetry)
     clients.push(firstSub.client)
     firstSub.client.on('error', () => {})
     await firstSub.client.subscribeAsync('devices/+/telemetry', { qos: 1 })
@@ -117,7 +109,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
     for (const [i, d] of sleeperDevices.entries()) {
       const opts = { ...deviceOptions(d), reconnectPeriod: 0 }
       if (i > 0) delete opts.will
-      const { client } = await connectOnce(url(front.pin[victim.id]!), opts)
+      const { client } = await connectOnce(url(c.front.pin[victim.id]!), opts)
       client.on('error', () => {})
       clients.push(client)
       await client.publishAsync(`devices/${d.id}/status`, onlineStatus, { qos: 1, retain: true })
@@ -125,7 +117,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
 
     // Publishers through the balanced frontend: leastconn spreads them over the three nodes.
     for (const d of pubDevices) {
-      const p = new Publisher(d, url(front.mqtt), INTERVAL_MS)
+      const p = new Publisher(d, url(c.front.mqtt), INTERVAL_MS)
       publishers.push(p)
       await p.ready()
     }
@@ -138,7 +130,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
     await victim.gw.exited
     const onVictim = () => publishers.filter((p) => p.closes > 0)
     await waitFor(() => onVictim().length > 0, 30_000, 50)
-    await waitFor(async () => (await front.status(victim.id))?.startsWith('DOWN'), 30_000, 100)
+    await waitFor(async () => (await c.front.status(victim.id))?.startsWith('DOWN'), 30_000, 100)
 
     // Every publisher reconnects through HAProxy and goes on being acknowledged.
     const ackedAtKill = new Map(publishers.map((p) => [p, p.acked.size]))
@@ -148,7 +140,7 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
     // The persistent session comes back on another node with what was queued meanwhile.
     const ackedBeforeResume = new Map(publishers.map((p) => [p.device.id, new Set(p.acked.keys())]))
     // Listening from the start: the queued messages may come with the CONNACK.
-    const again = await connectOnce(url(front.mqtt), { ...integration, clientId: subId, clean: false }, onTelemetry)
+    const again = await connectOnce(url(c.front.mqtt), { ...integration, clientId: subId, clean: false }, onTelemetry)
     clients.push(again.client)
     expect(again.sessionPresent).toBe(true)
     expect(await devicesOn(victim).catch(() => -1)).toBe(-1)
@@ -192,13 +184,13 @@ describe.skipIf(!haveClusterServices())('a node killed while devices publish thr
     // not have overwritten their online status.
     await new Promise((r) => setTimeout(r, 8 * HEARTBEAT_MS))
     const statuses = await retainedStatuses(
-      url(front.mqtt),
+      url(c.front.mqtt),
       { ...integration, clientId: `${token.id}:statuses` },
       [...pubDevices, ...sleeperDevices].map((d) => d.id),
     )
     for (const d of sleeperDevices) expect(statuses[d.id], d.id).toMatchObject({ online: false })
     for (const d of pubDevices) expect(statuses[d.id], d.id).toMatchObject({ online: true })
     // The nodes that stayed up took the failover without an error (a refused will, a failed sweep).
-    for (const n of nodes.filter((x) => x !== victim)) expect(errorLines(n.gw.output()), n.id).toEqual([])
+    for (const n of c.nodes.filter((x) => x !== victim)) expect(errorLines(n.gw.output()), n.id).toEqual([])
   }, 400_000)
 })

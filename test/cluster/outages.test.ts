@@ -5,7 +5,7 @@
 // every node is ready again by itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectStoredOnce, Publisher, registerDevice, type Registered } from '../support/cluster-clients.ts'
-import { haveClusterServices, startClusterServices, type ClusterNode, type ClusterServices, type Front } from '../support/cluster-nodes.ts'
+import { haveClusterServices, useClusterFront } from '../support/cluster-nodes.ts'
 import { waitFor } from '../support/services.ts'
 
 const PUBLISHERS = 3
@@ -13,20 +13,15 @@ const INTERVAL_MS = 300
 const OUTAGE_MS = 30_000
 
 describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under three nodes', () => {
-  let c: ClusterServices
-  let nodes: ClusterNode[] = []
-  let front: Front
+  const c = useClusterFront(3)
   const devices: Registered[] = []
   const publishers: Publisher[] = []
 
   beforeAll(async () => {
-    c = await startClusterServices()
-    nodes = await c.spawnNodes(3)
-    const first = nodes[0]!
-    front = await c.startFront(nodes)
+    const first = c.nodes[0]!
     for (let i = 1; i <= PUBLISHERS; i++) devices.push(await registerDevice((m, p, b) => c.api(first, m, p, b), `out-0${i}`))
     for (const d of devices) {
-      const p = new Publisher(d, `mqtt://127.0.0.1:${front.mqtt}`, INTERVAL_MS)
+      const p = new Publisher(d, `mqtt://127.0.0.1:${c.front.mqtt}`, INTERVAL_MS)
       publishers.push(p)
       await p.ready()
     }
@@ -36,7 +31,6 @@ describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under thre
 
   afterAll(async () => {
     for (const p of publishers) await p.end()
-    await c?.stop()
   }, 120_000)
 
   /** Waits until every node answers /readyz 503 with `component` not ok; answers the details. */
@@ -44,7 +38,7 @@ describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under thre
     waitFor(
       async () => {
         const details: string[] = []
-        for (const n of nodes) {
+        for (const n of c.nodes) {
           const r = await c.readyz(n)
           const check = r.body.checks[component]
           if (r.status !== 503 || check?.ok !== false) return undefined
@@ -58,14 +52,14 @@ describe.skipIf(!haveClusterServices())('Redis and PostgreSQL outages under thre
   const allReady = () =>
     waitFor(
       async () => {
-        for (const n of nodes) if ((await c.readyz(n)).status !== 200) return false
+        for (const n of c.nodes) if ((await c.readyz(n)).status !== 200) return false
         return true
       },
       120_000,
       500,
     )
   const allUp = async () => {
-    for (const n of nodes) {
+    for (const n of c.nodes) {
       expect(n.gw.child.exitCode, n.id).toBeNull()
       expect((await fetch(`${n.gw.apiUrl}/healthz`)).status, n.id).toBe(200)
     }

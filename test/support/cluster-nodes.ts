@@ -18,6 +18,7 @@ import { startInfluxd, requireInfluxd, type Influxd } from './influxd.ts'
 import { requirePostgres, startPostgres, type PgInstance } from './postgres.ts'
 import { requireRedis, startRedis, type RedisServer } from './redis.ts'
 import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
+import { useSuiteService } from './suite-service.ts'
 
 export const CLUSTER_ADMIN = 'cluster-e2e-admin-token-0123456789'
 /**
@@ -175,6 +176,30 @@ export async function startClusterServices(): Promise<ClusterServices> {
   }
 
   return { pg, redis, influxd, pgUrl, influxUrl, spawnNode, spawnNodes, startFront, readyz, api, stop }
+}
+
+/** Cluster services with their gateway nodes and the HAProxy in front of them. */
+export interface ClusterFront extends ClusterServices {
+  nodes: ClusterNode[]
+  front: Front
+}
+
+/**
+ * Fresh cluster services, `count` gateway nodes on them and HAProxy in front, for the calling
+ * suite: up before its tests (and before the suite's own beforeAll), stopped after them.
+ */
+export function useClusterFront(count: number): ClusterFront {
+  const start = async (): Promise<ClusterFront> => {
+    const c = await startClusterServices()
+    try {
+      const nodes = await c.spawnNodes(count)
+      return { ...c, nodes, front: await c.startFront(nodes) }
+    } catch (err) {
+      await c.stop()
+      throw err
+    }
+  }
+  return useSuiteService('the cluster', start, (c) => c.stop(), 600_000)
 }
 
 /** Lines of a node's pino output at level error (50) or fatal (60). */
