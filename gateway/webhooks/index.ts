@@ -76,7 +76,9 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
   /** One attempt; answers whether the receiver took it (2xx). */
   async function attempt(d: ClaimedDelivery): Promise<boolean> {
     let status: number | null = null
-    let error: string
+    // Undefined after a 2xx; recording the outcome stays outside the try, so that a store failure is
+    // not taken for the receiver's.
+    let error: string | undefined
     try {
       const res = await fetch(d.url, {
         method: 'POST',
@@ -93,17 +95,17 @@ export function createWebhooks(opts: WebhooksOptions): Webhooks {
       })
       status = res.status
       await res.body?.cancel().catch(() => undefined)
-      if (res.status >= 200 && res.status < 300) {
-        await store.delivered(d, now(), res.status)
-        m.attempts.inc({ outcome: 'delivered' })
-        return true
-      }
-      error = `HTTP ${res.status}`
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`
     } catch (err) {
       error =
         (err as Error).name === 'TimeoutError'
           ? `no answer in ${cfg.timeoutMs} ms`
           : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message)
+    }
+    if (error === undefined) {
+      await store.delivered(d, now(), status!)
+      m.attempts.inc({ outcome: 'delivered' })
+      return true
     }
     m.attempts.inc({ outcome: 'failed' })
     const off = await store.failed(d, {
