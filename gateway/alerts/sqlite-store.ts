@@ -1,7 +1,6 @@
 import type { Database as Db, Statement } from 'better-sqlite3'
-import { scopeSql } from '../registry/scope.ts'
 import { patchColumns, rowToAlert, type AlertRow } from './row.ts'
-import type { AlertStore, AlertTx, EscalationCandidate } from './store.ts'
+import { alertListWhere, openedInWhere, type AlertStore, type AlertTx, type EscalationCandidate } from './store.ts'
 import type { Alert, AlertHistoryEntry } from './types.ts'
 
 // The alert store in the embedded alerts.db (store.ts has the contract). better-sqlite3 answers
@@ -54,27 +53,11 @@ function syncStore(db: Db): SyncStore {
       return r ? toAlert(r) : undefined
     },
     list(filter, page) {
-      const where: string[] = []
-      const args: unknown[] = []
-      for (const k of ['state', 'kind', 'station', 'device'] as const) {
-        if (filter[k] !== undefined) {
-          where.push(`${k} = ?`)
-          args.push(filter[k])
-        }
-      }
-      const scoped = scopeSql(filter.scope)
-      if (scoped) {
-        where.push(scoped.sql)
-        args.push(...scoped.args)
-      }
       // Newest first; the cursor is the last (updated_at, id) seen.
-      if (page.cursor) {
-        const [u, id] = Buffer.from(page.cursor, 'base64url').toString('utf8').split('|')
-        where.push('(updated_at < ? OR (updated_at = ? AND id < ?))')
-        args.push(u, u, id)
-      }
-      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT ?`
-      const rows = db.prepare(sql).all(...args, page.limit + 1) as Row[]
+      const where = alertListWhere(filter, page.cursor)
+      const rows = db
+        .prepare(`SELECT * FROM alerts ${where.sql} ORDER BY updated_at DESC, id DESC LIMIT ?`)
+        .all(...where.args, page.limit + 1) as Row[]
       const more = rows.length > page.limit
       const items = rows.slice(0, page.limit).map(toAlert)
       const last = items[items.length - 1]
@@ -146,29 +129,14 @@ function syncStore(db: Db): SyncStore {
       return (st.subjectOf.get(id) as { subject: string } | undefined)?.subject
     },
     openedIn(f, page) {
-      const where = ['opened_at >= @from', 'opened_at < @to', '(opened_at > @afterAt OR (opened_at = @afterAt AND id > @afterId))']
       // opened_at is stored as toISOString(): its text order is its time order.
-      const args: Record<string, unknown> = {
-        from: f.from,
-        to: f.to,
-        afterAt: page.after?.opened_at ?? '',
-        afterId: page.after?.id ?? '',
-        limit: page.limit,
-      }
-      for (const k of ['kind', 'station', 'device', 'district'] as const) {
-        if (f[k] !== undefined) {
-          where.push(`${k} = @${k}`)
-          args[k] = f[k]
-        }
-      }
-      const scoped = scopeSql(f.scope)
-      if (scoped) where.push(scoped.sql)
+      const where = openedInWhere(f, page.after)
       const rows = db
         .prepare(
           `SELECT a.*, (SELECT max(json_extract(h.entry, '$.level')) FROM alert_history h WHERE h.alert_id = a.id) AS max_level
-           FROM alerts a WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT @limit`,
+           FROM alerts a ${where.sql} ORDER BY opened_at, id LIMIT ?`,
         )
-        .all(...(scoped?.args ?? []), args) as Array<Row & { max_level: number | null }>
+        .all(...where.args, page.limit) as Array<Row & { max_level: number | null }>
       return rows.map(({ subject: _s, escalated_tier: _t, attention_since: _a, ...r }) => ({ ...r, late: r.late === 1 }))
     },
   }

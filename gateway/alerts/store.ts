@@ -1,5 +1,6 @@
 import type pg from 'pg'
-import type { Scope } from '../registry/scope.ts'
+import { scopeSql, type Scope } from '../registry/scope.ts'
+import { SqlWhere } from '../util/sql-where.ts'
 import type { AlertRow } from './row.ts'
 import type { Alert, AlertHistoryEntry, AlertKind, AlertState, Severity } from './types.ts'
 
@@ -56,6 +57,32 @@ export interface OpenedFilter {
   device?: string | undefined
   district?: string | undefined
   scope?: Scope | null | undefined
+}
+
+/** The list's filters and cursor (the last updated_at and id seen, newest first), for both stores. */
+export function alertListWhere(f: AlertFilter, cursor: string | undefined): SqlWhere {
+  const where = new SqlWhere()
+    .equals('state', f.state)
+    .equals('kind', f.kind)
+    .equals('station', f.station)
+    .equals('device', f.device)
+    .and(scopeSql(f.scope))
+  if (!cursor) return where
+  const [u, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  return where.and('(updated_at, id) < (?, ?)', u ?? '', id ?? '')
+}
+
+/** The alerts opened in [from, to) after the page's last (opened_at, id), for both stores. */
+export function openedInWhere(f: OpenedFilter, after: { opened_at: string; id: string } | undefined): SqlWhere {
+  return new SqlWhere()
+    .and('opened_at >= ?', f.from)
+    .and('opened_at < ?', f.to)
+    .and(after && { sql: '(opened_at, id) > (?, ?)', args: [after.opened_at, after.id] })
+    .equals('kind', f.kind)
+    .equals('station', f.station)
+    .equals('device', f.device)
+    .equals('district', f.district)
+    .and(scopeSql(f.scope))
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { AlertTx } from '../alerts/store.ts'
 import type { Severity } from '../alerts/types.ts'
 import { scopeSql, type Scope } from '../registry/scope.ts'
+import { SqlWhere } from '../util/sql-where.ts'
 import type { ContactChannel, OutboxState } from './types.ts'
 
 // The notification outbox's contract, kept by this gateway's alerts.db (sqlite-outbox.ts, one
@@ -41,35 +42,16 @@ export interface OutboxFilter {
   scope?: Scope | null | undefined
 }
 
-/**
- * The WHERE clause of an outbox page (filters, scope, the cursor: ids below it), `?` placeholders
- * in the order of `args`, for both stores (PostgreSQL numbers them).
- */
-export function outboxPageWhere(f: OutboxFilter, cursor: number | undefined): { sql: string; args: Array<string | number> } {
-  const where: string[] = []
-  const args: Array<string | number> = []
-  const equals: Array<[string, string | undefined]> = [
-    ['state', f.state],
-    ['contact_id', f.contact],
-    ['alert_id', f.alert],
-    ['channel', f.channel],
-  ]
-  for (const [col, v] of equals) {
-    if (v === undefined) continue
-    where.push(`${col} = ?`)
-    args.push(v)
-  }
+/** The WHERE clause of an outbox page (filters, scope, the cursor: ids below it), for both stores. */
+export function outboxPageWhere(f: OutboxFilter, cursor: number | undefined): SqlWhere {
   const scoped = scopeSql(f.scope)
-  if (scoped) {
-    // scope.ts answers `0` for "nothing"; PostgreSQL wants a boolean, and SQLite reads FALSE as 0.
-    where.push(scoped.sql === '0' ? 'FALSE' : `alert_id IN (SELECT id FROM alerts WHERE ${scoped.sql})`)
-    args.push(...scoped.args)
-  }
-  if (cursor !== undefined) {
-    where.push('id < ?')
-    args.push(cursor)
-  }
-  return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', args }
+  return new SqlWhere()
+    .equals('state', f.state)
+    .equals('contact_id', f.contact)
+    .equals('alert_id', f.alert)
+    .equals('channel', f.channel)
+    .and(scoped && { sql: `alert_id IN (SELECT id FROM alerts WHERE ${scoped.sql})`, args: scoped.args })
+    .and(cursor === undefined ? undefined : 'id < ?', cursor)
 }
 
 export interface AlertNotificationCount {

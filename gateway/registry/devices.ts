@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { decodeCursor, pageOf } from './cursor.ts'
 import { newSecret, type SecretHasher } from './secrets.ts'
 import { scopeSql } from './scope.ts'
+import { SqlWhere } from '../util/sql-where.ts'
 import {
   DEVICE_ID_PATTERN,
   RegistryError,
@@ -85,6 +86,17 @@ export function deviceInsertValues(id: string, input: NewDevice): unknown[] {
   return [id, kind, name, station ?? null, district ?? null, location?.lat ?? null, location?.lon ?? null, JSON.stringify(tags ?? [])]
 }
 
+/** The device list's filters and cursor (ids after it), for both stores. */
+export function deviceListWhere(filter: DeviceFilter, cursor: string | undefined): SqlWhere {
+  const after = decodeCursor(cursor)
+  return new SqlWhere()
+    .equals('kind', filter.kind || undefined)
+    .equals('station', filter.station || undefined)
+    .equals('state', filter.state || undefined)
+    .and(scopeSql(filter.scope))
+    .and(after === undefined ? undefined : 'id > ?', after)
+}
+
 /** The answer to a device's login, from its row joined with its credentials (no row: unknown device). */
 export function deviceAuthResult(
   row: (DeviceRow & { secret_hash: Buffer | null }) | undefined,
@@ -137,21 +149,8 @@ export class SqliteDevices extends SqlitePart {
   }
 
   listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Page<Device> {
-    const where: string[] = []
-    const args: unknown[] = []
-    const add = (sql: string, ...values: unknown[]): void => {
-      where.push(sql)
-      args.push(...values)
-    }
-    if (filter.kind) add('kind = ?', filter.kind)
-    if (filter.station) add('station = ?', filter.station)
-    if (filter.state) add('state = ?', filter.state)
-    const scoped = scopeSql(filter.scope)
-    if (scoped) add(scoped.sql, ...scoped.args)
-    const after = decodeCursor(page.cursor)
-    if (after !== undefined) add('id > ?', after)
-    const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
-    const rows = this.sql(sql).all(...args, page.limit + 1) as DeviceRow[]
+    const where = deviceListWhere(filter, page.cursor)
+    const rows = this.sql(`SELECT * FROM devices ${where.sql} ORDER BY id LIMIT ?`).all(...where.args, page.limit + 1) as DeviceRow[]
     return pageOf(rows.map(toDevice), page.limit, (d) => d.id)
   }
 

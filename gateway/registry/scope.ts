@@ -33,5 +33,6 @@ export function scopeSql(scope: Scope | null | undefined): { sql: string; args: 
     parts.push(`district IN (${scope.districts.map(() => '?').join(', ')})`)
     args.push(...scope.districts)
   }
-  return { sql: parts.length > 0 ? `(${parts.join(' OR ')})` : '0', args }
+  // FALSE: SQLite reads it as 0, PostgreSQL wants a boolean.
+  return { sql: parts.length > 0 ? `(${parts.join(' OR ')})` : 'FALSE', args }
 }

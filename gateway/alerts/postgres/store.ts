@@ -3,8 +3,16 @@ import { numbered } from '../../pg/placeholders.ts'
 import { fenceCheck } from '../../cluster/leases.ts'
 import { FencedError } from '../errors.ts'
 import { migratePg } from '../../pg/migrate.ts'
-import { scopeSql } from '../../registry/scope.ts'
-import type { AlertPatch, AlertReads, AlertStore, AlertTx, AlertWrites, NewAlert } from '../store.ts'
+import {
+  alertListWhere,
+  openedInWhere,
+  type AlertPatch,
+  type AlertReads,
+  type AlertStore,
+  type AlertTx,
+  type AlertWrites,
+  type NewAlert,
+} from '../store.ts'
 import type { Alert, AlertHistoryEntry } from '../types.ts'
 import { patchColumns, rowToAlert, type AlertRow } from '../row.ts'
 import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.ts'
@@ -49,29 +57,10 @@ function queries(db: Db, lock: boolean): AlertReads & AlertWrites {
     get: (id) => one('SELECT * FROM alerts WHERE id = $1', [id]),
     active: (rule, subject) => one("SELECT * FROM alerts WHERE rule = $1 AND subject = $2 AND state <> 'resolved'", [rule, subject]),
     async list(filter, page) {
-      const where: string[] = []
-      const args: unknown[] = []
-      for (const k of ['state', 'kind', 'station', 'device'] as const) {
-        if (filter[k] !== undefined) {
-          args.push(filter[k])
-          where.push(`${k} = $${args.length}`)
-        }
-      }
-      const scoped = scopeSql(filter.scope)
-      if (scoped) {
-        // scope.ts answers SQLite's `0` for "nothing"; PostgreSQL wants a boolean.
-        where.push(scoped.sql === '0' ? 'FALSE' : numbered(scoped.sql, args.length))
-        args.push(...scoped.args)
-      }
       // Newest first; the cursor is the last (updated_at, id) seen (the same cursor as SQLite's).
-      if (page.cursor) {
-        const [u, id] = Buffer.from(page.cursor, 'base64url').toString('utf8').split('|')
-        args.push(u ?? '', id ?? '')
-        where.push(`(updated_at, id) < ($${args.length - 1}, $${args.length})`)
-      }
-      args.push(page.limit + 1)
-      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, id DESC LIMIT $${args.length}`
-      const rows = (await db.query<Row>(sql, args)).rows
+      const where = alertListWhere(filter, page.cursor)
+      const sql = `SELECT * FROM alerts ${numbered(where.sql)} ORDER BY updated_at DESC, id DESC LIMIT $${where.args.length + 1}`
+      const rows = (await db.query<Row>(sql, [...where.args, page.limit + 1])).rows
       const more = rows.length > page.limit
       const items = await withHistory(db, rows.slice(0, page.limit))
       const last = items[items.length - 1]
@@ -106,30 +95,13 @@ function queries(db: Db, lock: boolean): AlertReads & AlertWrites {
       return (await db.query<{ subject: string }>('SELECT subject FROM alerts WHERE id = $1', [id])).rows[0]?.subject
     },
     async openedIn(f, page) {
-      const args: unknown[] = [f.from, f.to]
-      const where = ['opened_at >= $1', 'opened_at < $2']
-      if (page.after) {
-        args.push(page.after.opened_at, page.after.id)
-        where.push(`(opened_at, id) > ($${args.length - 1}, $${args.length})`)
-      }
-      for (const k of ['kind', 'station', 'device', 'district'] as const) {
-        if (f[k] !== undefined) {
-          args.push(f[k])
-          where.push(`${k} = $${args.length}`)
-        }
-      }
-      const scoped = scopeSql(f.scope)
-      if (scoped) {
-        where.push(scoped.sql === '0' ? 'FALSE' : numbered(scoped.sql, args.length))
-        args.push(...scoped.args)
-      }
-      args.push(page.limit)
       // opened_at and id are COLLATE "C" (migrations.ts): byte order, the order SQLite keeps.
+      const where = openedInWhere(f, page.after)
       const rows = (
         await db.query<Row & { max_level: number | null }>(
           `SELECT a.*, (SELECT max((h.entry->>'level')::integer) FROM alert_history h WHERE h.alert_id = a.id) AS max_level
-           FROM alerts a WHERE ${where.join(' AND ')} ORDER BY opened_at, id LIMIT $${args.length}`,
-          args,
+           FROM alerts a ${numbered(where.sql)} ORDER BY opened_at, id LIMIT $${where.args.length + 1}`,
+          [...where.args, page.limit],
         )
       ).rows
       return rows.map(({ subject: _s, escalated_tier: _t, attention_since: _a, ...r }) => r)

@@ -1,7 +1,8 @@
 import type pg from 'pg'
-import { decodeCursor, pageOf } from '../cursor.ts'
+import { pageOf } from '../cursor.ts'
 import {
   deviceAuthResult,
+  deviceListWhere,
   deviceInsertValues,
   deviceUpdateValues,
   newDeviceId,
@@ -9,7 +10,7 @@ import {
   toDevice,
   type DeviceRow,
 } from '../devices.ts'
-import { scopeSql } from '../scope.ts'
+
 import { newSecret, type SecretHasher } from '../secrets.ts'
 import {
   RegistryError,
@@ -69,23 +70,9 @@ export class PgDevices {
   }
 
   async listDevices(filter: DeviceFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Device>> {
-    const where: string[] = []
-    const args: unknown[] = []
-    const add = (sql: string, ...values: unknown[]): void => {
-      where.push(numbered(sql, args.length))
-      args.push(...values)
-    }
-    if (filter.kind) add('kind = ?', filter.kind)
-    if (filter.station) add('station = ?', filter.station)
-    if (filter.state) add('state = ?', filter.state)
-    const scoped = scopeSql(filter.scope)
-    // scope.ts answers SQLite's `0` for "nothing"; PostgreSQL wants a boolean.
-    if (scoped) add(scoped.sql === '0' ? 'FALSE' : scoped.sql, ...scoped.args)
-    const after = decodeCursor(page.cursor)
-    if (after !== undefined) add('id > ?', after)
-    args.push(page.limit + 1)
-    const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${args.length}`
-    const { rows } = await this.pool.query<DeviceRow>(sql, args)
+    const where = deviceListWhere(filter, page.cursor)
+    const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d ${numbered(where.sql)} ORDER BY id LIMIT $${where.args.length + 1}`
+    const { rows } = await this.pool.query<DeviceRow>(sql, [...where.args, page.limit + 1])
     return pageOf(rows.map(toDevice), page.limit, (d) => d.id)
   }
 
