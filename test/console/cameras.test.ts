@@ -1,12 +1,9 @@
-import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectNewDevice } from '../support/gateway-api.ts'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import { sample } from '../support/samples.ts'
-import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { requireCommand, waitFor } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The technician's camera flow in real Chromium against `iocgw start` as a real process with
 // vision on (the real models, found by the project's lookup): a real photo published over MQTT
@@ -29,9 +26,6 @@ const ZONE: Array<[number, number]> = [
   [0.01, 0.999],
 ]
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
 let camera: mqtt.MqttClient
 
 interface Rec {
@@ -40,7 +34,8 @@ interface Rec {
   zones?: Array<{ zone: string; counts: Record<string, number> }>
 }
 
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
+const ui = useConsoleSuite({ name: 'cam', adminToken: ADMIN, enabled: haveChromium, setUp })
+const { admin } = ui
 
 /** Publishes the photo as a frame captured at `ts` and waits for its detection record. */
 async function frame(ts: number): Promise<Rec> {
@@ -69,7 +64,7 @@ const inZone = (rec: Rec) =>
     return x >= ZONE[0]![0] && x <= ZONE[1]![0] && y >= ZONE[0]![1] && y <= ZONE[2]![1]
   }).length
 
-const logIn = (page: Page) => logInAt(page, `${gw.apiUrl}/`, TECH, 'Bảng cảnh báo')
+const logIn = (page: Page) => logInAt(page, `${ui.gw.apiUrl}/`, TECH, 'Bảng cảnh báo')
 
 /** Clicks at a point of the drawing area given in frame coordinates (0..1). */
 async function at(page: Page, x: number, y: number, how: 'click' | 'dblclick' = 'click'): Promise<void> {
@@ -80,21 +75,11 @@ async function at(page: Page, x: number, y: number, how: 'click' | 'dblclick' = 
 // The expected refusals: the API's 400 for the bad dry reference, and /auth/me before login.
 const unexpected = (problems: string[]) => problems.filter((p) => !/(401 \(Unauthorized\)|400 \(Bad Request\))/.test(p))
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-cam-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+/** The technician's account and the camera. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
-  camera = await connectNewDevice(gw, ADMIN, { id: CAM, kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' })
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  await camera?.endAsync().catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
+  camera = await ui.device({ id: CAM, kind: 'camera', name: 'Cầu Trường Tiền', district: 'Phú Xuân' })
+}
 
 describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () => {
   it('draws a count zone with the mouse, saves it, and the next frame is counted in that zone only, without a restart', async () => {
@@ -106,7 +91,7 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
     expect(expected).toBeGreaterThan(0)
     expect(expected).toBeLessThan(frameTotal)
 
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     await logIn(page)
     await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Camera', exact: true }).click()
@@ -126,7 +111,7 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
 
     await card.getByRole('link', { name: 'Cầu Trường Tiền' }).click()
     await page.getByRole('heading', { name: 'Cầu Trường Tiền', level: 1 }).waitFor()
-    expect(page.url()).toBe(`${gw.apiUrl}/cameras/${CAM}`)
+    expect(page.url()).toBe(`${ui.gw.apiUrl}/cameras/${CAM}`)
     await page.locator('.camera-side li[data-zone="all"]').waitFor({ timeout: 15_000 })
     await page.getByRole('heading', { name: 'Phương tiện trong một giờ qua' }).waitFor()
     expect(await page.locator('.camera-history tbody tr').count()).toBeGreaterThanOrEqual(1)
@@ -172,7 +157,7 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
 
     // The same photo again, to the same running process: counted in the new zone only.
     const second = await frame(t1 + 60_000)
-    expect(gw.child.exitCode).toBeNull()
+    expect(ui.gw.child.exitCode).toBeNull()
     expect(second.zones?.map((z) => z.zone)).toEqual(['lan-trai'])
     const zoneCount = sum(second.zones![0]!.counts)
     expect(zoneCount).toBe(expected)
@@ -195,10 +180,10 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
   }, 300_000)
 
   it('lays out the grid and the camera page on a phone, in English too', async () => {
-    const context = await browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    const context = await ui.browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
     const { page, problems } = await watchedPage(context)
     await logIn(page)
-    await page.goto(`${gw.apiUrl}/cameras`)
+    await page.goto(`${ui.gw.apiUrl}/cameras`)
     const card = page.locator('li.camera-card', { hasText: 'Cầu Trường Tiền' })
     await card.locator('li[data-zone]').first().waitFor({ timeout: 20_000 })
     const overflow = () => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
@@ -242,9 +227,9 @@ describe.skipIf(!haveChromium)('the technician and the cameras in chromium', () 
 
   it('shows a viewer the counts but no zone editor', async () => {
     expect((await admin('POST', '/users', { name: 'nguyen.xem', role: 'viewer', password: 'mat-khau-chi-xem-2026' })).status).toBe(201)
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
-    await page.goto(`${gw.apiUrl}/cameras/${CAM}`)
+    await page.goto(`${ui.gw.apiUrl}/cameras/${CAM}`)
     await page.getByLabel('Tên đăng nhập', { exact: true }).fill('nguyen.xem')
     await page.getByLabel('Mật khẩu', { exact: true }).fill('mat-khau-chi-xem-2026')
     await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()

@@ -3,12 +3,11 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import sharp from 'sharp'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { afterAll, describe, expect, it } from 'vitest'
 import { loadEdgeRunConfig } from '../../edge/config.ts'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { requireCommand } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The technician's Devices page (docs/console.md, "Devices") in real Chromium against `iocgw start`
 // as a real process: register a camera through the form, read its QR code back off the screen and
@@ -30,14 +29,15 @@ interface Credentials {
   mqtt_url: string
 }
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
+const ui = useConsoleSuite({ name: 'devices', adminToken: ADMIN, enabled: haveChromium, setUp })
+const { admin } = ui
+/** The devices' own logins (mqttLogin), ended at once after the suite. */
 const clients: mqtt.MqttClient[] = []
+afterAll(async () => {
+  for (const c of clients) await c.endAsync(true).catch(() => {})
+})
 
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
-
-const logIn = (page: Page, user: { name: string; password: string }) => logInAt(page, `${gw.apiUrl}/devices`, user, 'Thiết bị')
+const logIn = (page: Page, user: { name: string; password: string }) => logInAt(page, `${ui.gw.apiUrl}/devices`, user, 'Thiết bị')
 
 /** The QR code as it is drawn on screen, decoded from its pixels (no access to its source text). */
 async function readQr(page: Page): Promise<string> {
@@ -85,25 +85,15 @@ async function register(
 /** The browser's 401 for GET /auth/me before login is expected; nothing else may reach the console. */
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-devices-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+/** The technician's and the officer's accounts. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  for (const c of clients) await c.endAsync(true).catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
+}
 
 describe.skipIf(!haveChromium)('the technician in chromium', () => {
   it('registers a camera, reads the QR code and the edge config back, logs in over MQTT, sees a reject, rotates, disables, removes', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk, acceptDownloads: true })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk, acceptDownloads: true })
     const { page, problems } = await watchedPage(context)
     await logIn(page, TECH)
     expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thiết bị' }).getAttribute('aria-current')).toBe(
@@ -125,7 +115,7 @@ describe.skipIf(!haveChromium)('the technician in chromium', () => {
     expect(made.device.id).toBe(CAMERA)
     const cred = made.credentials
     expect(cred.username).toBe(CAMERA)
-    expect(cred.mqtt_url).toBe(gw.mqttUrl)
+    expect(cred.mqtt_url).toBe(ui.gw.mqttUrl)
     const panel = page.locator('section.credentials')
     await panel.getByRole('heading', { name: `Thông tin đăng nhập của Camera cầu Trường Tiền (${CAMERA})` }).waitFor()
     expect(await panel.locator('[data-cred="password"]').textContent()).toBe(cred.password)
@@ -141,7 +131,7 @@ describe.skipIf(!haveChromium)('the technician in chromium', () => {
     await panel.getByRole('link', { name: 'Tải tệp cấu hình edge' }).click()
     const file = await download
     expect(file.suggestedFilename()).toBe(`${CAMERA}.edge.yaml`)
-    const saved = join(dir.path, file.suggestedFilename())
+    const saved = join(ui.dir, file.suggestedFilename())
     await file.saveAs(saved)
     const loaded = await loadEdgeRunConfig(saved, {})
     expect(loaded.kind).toBe('camera')
@@ -225,7 +215,7 @@ describe.skipIf(!haveChromium)('the technician in chromium', () => {
   })
 
   it('renders a device named as HTML as text, on a phone; an officer sees the list without actions', async () => {
-    const context = await browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    const context = await ui.browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
     const { page, problems } = await watchedPage(context)
     await logIn(page, TECH)
     const made = await register(page, { kind: 'water_level', name: XSS_NAME, station: 'phu-oc', district: 'Quảng Điền' })

@@ -1,13 +1,10 @@
-import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { logIn, openEventStream, type EventStream, connectNewDevice } from '../support/gateway-api.ts'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { describe, expect, it } from 'vitest'
+import { logIn, openEventStream, type EventStream } from '../support/gateway-api.ts'
 import type { FrameEvent } from '../../gateway/console/web/src/frames.ts'
 import { sample } from '../support/samples.ts'
-import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, launchChromium, logInAt, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { requireCommand, waitFor } from '../support/services.ts'
+import { logInAt, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // Camera frames on the SSE stream (docs/api.md, "Server-Sent Events", `event: detection`) against
 // `iocgw start` as a real process with vision on: real MQTT cameras publish real photos, the stream
@@ -24,13 +21,11 @@ const OTHER = 'cam-phong-dien-02' // Phong Điền
 // Two different photos in turn, so the motion gate (docs/vision.md) analyses each frame.
 const PHOTOS = ['coco_000000001532.jpg', 'coco_000000001584.jpg']
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
 const cameras = new Map<string, mqtt.MqttClient>()
 let shot = 0
 
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
+const ui = useConsoleSuite({ name: 'live', adminToken: ADMIN, enabled: haveChromium, setUp })
+const { admin } = ui
 
 /** The detection events (docs/api.md, `event: detection`) a stream has delivered so far. */
 const framesOf = (stream: EventStream): FrameEvent[] =>
@@ -53,10 +48,8 @@ async function publishFrame(camera: string, ts: number): Promise<void> {
   await cameras.get(camera)!.publishAsync(`devices/${camera}/frames/${ts}`, sample(PHOTOS[shot++ % 2]!), { qos: 1 })
 }
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-live-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+/** The viewer of Phú Xuân; a camera there and one in Phong Điền. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: AN.name, role: 'viewer', password: AN.password, districts: ['Phú Xuân'] })).status).toBe(
     201,
   )
@@ -64,24 +57,16 @@ beforeAll(async () => {
     [CAM, 'Cầu Trường Tiền', 'Phú Xuân'],
     [OTHER, 'Ngã ba Phong Điền', 'Phong Điền'],
   ] as const) {
-    cameras.set(id, await connectNewDevice(gw, ADMIN, { id, kind: 'camera', name, district }))
+    cameras.set(id, await ui.device({ id, kind: 'camera', name, district }))
   }
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  for (const c of cameras.values()) await c.endAsync().catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
+}
 
 describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
   it('delivers event: detection for a real frame, scoped to the districts, and not with ?detections=false', async () => {
-    const { cookie } = await logIn(gw.apiUrl, AN.name, AN.password)
-    const an = await openEventStream(gw.apiUrl, '?readings=false', { cookie })
-    const all = await openEventStream(gw.apiUrl, '', { authorization: `Bearer ${ADMIN}` })
-    const none = await openEventStream(gw.apiUrl, '?detections=false', { authorization: `Bearer ${ADMIN}` })
+    const { cookie } = await logIn(ui.gw.apiUrl, AN.name, AN.password)
+    const an = await openEventStream(ui.gw.apiUrl, '?readings=false', { cookie })
+    const all = await openEventStream(ui.gw.apiUrl, '', { authorization: `Bearer ${ADMIN}` })
+    const none = await openEventStream(ui.gw.apiUrl, '?detections=false', { authorization: `Bearer ${ADMIN}` })
 
     const t = Date.now() - 60_000
     await publishFrame(OTHER, t)
@@ -114,14 +99,14 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
   }, 240_000)
 
   it('updates the camera grid and the camera page from the stream, without a reload or polling', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     const polls: string[] = []
     page.on('request', (r) => {
       if (r.url().includes('/detections')) polls.push(r.url())
     })
     const streamOpen = page.waitForResponse((r) => r.url().includes('/events?readings=false'), { timeout: 60_000 })
-    await logInAt(page, `${gw.apiUrl}/cameras`, AN, 'Camera giao thông')
+    await logInAt(page, `${ui.gw.apiUrl}/cameras`, AN, 'Camera giao thông')
     const card = page.locator('li.camera-card', { hasText: 'Cầu Trường Tiền' })
     const img = card.locator('.snap img')
     await card.locator('li[data-zone="all"]').waitFor({ timeout: 30_000 })
@@ -175,7 +160,7 @@ describe.skipIf(!haveChromium)('camera frames on the event stream', () => {
       .toContain(`frame=${encodeURIComponent(new Date(t3).toISOString())}`)
     await expect.poll(rows).toBe(before + 1)
     expect(polls.length).toBe(onPage)
-    expect(page.url()).toBe(`${gw.apiUrl}/cameras/${CAM}`)
+    expect(page.url()).toBe(`${ui.gw.apiUrl}/cameras/${CAM}`)
     expect(problems.filter((p) => !/401 \(Unauthorized\)/.test(p))).toEqual([])
     await context.close()
   }, 300_000)

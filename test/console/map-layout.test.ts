@@ -2,14 +2,13 @@ import { createServer, type Server } from 'node:http'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { connectNewDevice } from '../support/gateway-api.ts'
-import { ROOT, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { freePort, requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { ROOT } from '../support/gateway-process.ts'
+import { freePort, requireCommand, waitFor } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The console with a map tile server configured (docs/console.md, "Map tiles") against `iocgw
 // start`: a local HTTP server stands in for the tile server and serves PNG tiles; in Chromium the
@@ -23,30 +22,31 @@ const ADMIN = `console-map-admin-${Math.random().toString(36).slice(2)}-token`
 const TECH = { name: 'tran.van.ky', password: 'mat-khau-ky-thuat-2026' }
 const TILE_RGB = [46, 139, 87] as const
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
 let tiles: Server
 let tileBase = ''
 const tileRequests: string[] = []
-const clients: mqtt.MqttClient[] = []
 let alertId = ''
 
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
-const logIn = (page: Page, url: string, heading: string) => logInAt(page, `${gw.apiUrl}${url}`, TECH, heading)
+const ui = useConsoleSuite({
+  name: 'map',
+  adminToken: ADMIN,
+  enabled: haveChromium,
+  env: startTiles,
+  setUp,
+  tearDown: () => new Promise<void>((resolve) => (tiles ? tiles.close(() => resolve()) : resolve())),
+})
+const { admin } = ui
+const logIn = (page: Page, url: string, heading: string) => logInAt(page, `${ui.gw.apiUrl}${url}`, TECH, heading)
 const overflow = (page: Page) =>
   page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)|404 \(Not Found\)/.test(p))
 
 async function device(id: string, kind: string, name: string, extra: Record<string, unknown>): Promise<mqtt.MqttClient> {
-  const c = await connectNewDevice(gw, ADMIN, { id, kind, name, ...extra })
-  clients.push(c)
-  return c
+  return ui.device({ id, kind, name, ...extra })
 }
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-map-')
+/** The tile server, and the gateway's config naming it; answers the gateway's environment. */
+async function startTiles(dir: string): Promise<Record<string, string>> {
   const png = await sharp({
     create: { width: 256, height: 256, channels: 3, background: { r: TILE_RGB[0], g: TILE_RGB[1], b: TILE_RGB[2] } },
   })
@@ -63,8 +63,12 @@ beforeAll(async () => {
   // The project's own config file plus the console section, as an operator would write it.
   const config = parse(readFileSync(join(ROOT, 'config', 'gateway.yaml'), 'utf8')) as Record<string, unknown>
   config.console = { mapTileUrl: `${tileBase}/tiles/{z}/{x}/{y}.png`, mapAttribution: '© Bản đồ thử nghiệm' }
-  writeFileSync(join(dir.path, 'gateway.yaml'), stringify(config))
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN, { IOC_CONFIG: join(dir.path, 'gateway.yaml') })
+  writeFileSync(join(dir, 'gateway.yaml'), stringify(config))
+  return { IOC_CONFIG: join(dir, 'gateway.yaml') }
+}
+
+/** The technician's account; the gauges with their status and readings, a camera; Kim Long's alert. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: TECH.name, role: 'technician', password: TECH.password })).status).toBe(201)
   const kim = await device('kim-long-01', 'water_level', 'Trạm Kim Long', {
     station: 'kim-long',
@@ -99,27 +103,18 @@ beforeAll(async () => {
     30_000,
     200,
   )
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  for (const c of clients) await c.endAsync().catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  await new Promise((resolve) => tiles?.close(resolve))
-  dir?.remove()
-})
+}
 
 describe.skipIf(!haveChromium)('the console with a tile server, and its layout', () => {
   it('draws the configured tiles under the stations, allowed by the CSP for that origin only', async () => {
-    const page0 = await fetch(`${gw.apiUrl}/stations`)
+    const page0 = await fetch(`${ui.gw.apiUrl}/stations`)
     const imgSrc = (page0.headers.get('content-security-policy') ?? '').split('; ').find((d) => d.startsWith('img-src'))
     expect(imgSrc).toBe(`img-src 'self' ${tileBase}`)
-    expect(await (await fetch(`${gw.apiUrl}/console.json`)).json()).toEqual({
+    expect(await (await fetch(`${ui.gw.apiUrl}/console.json`)).json()).toEqual({
       map: { tileUrl: `${tileBase}/tiles/{z}/{x}/{y}.png`, attribution: '© Bản đồ thử nghiệm', maxZoom: 18 },
     })
 
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     const loaded: string[] = []
     page.on('requestfinished', (r) => {
@@ -152,7 +147,7 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
   })
 
   it("lists each device's battery, last seen and connection from its newest reading", async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     await logIn(page, '/devices', 'Thiết bị')
     const kim = page.locator('tr[data-device-id="kim-long-01"]')
@@ -173,7 +168,7 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
   for (const [size, viewport] of Object.entries(SIZES)) {
     it(`lays out every page at ${viewport.width}x${viewport.height}: nothing cut off, the page menu on one line`, async () => {
       const phone = size === 'phone'
-      const context = await browser.newContext({ viewport, ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) })
+      const context = await ui.browser.newContext({ viewport, ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) })
       const { page, problems } = await watchedPage(context)
       await logIn(page, '/', 'Bảng cảnh báo')
       const pages: Array<[string, string, string]> = [
@@ -187,7 +182,7 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
       ]
       const name = `${viewport.width}x${viewport.height}`
       for (const [label, url, ready] of pages) {
-        await page.goto(`${gw.apiUrl}${url}`)
+        await page.goto(`${ui.gw.apiUrl}${url}`)
         await page.locator(ready).first().waitFor({ timeout: 20_000 })
         expect(await overflow(page), `${label}: page wider than the screen`).toBeLessThanOrEqual(0)
         // At a desk no table is cut off: none scrolls sideways inside its box.
@@ -207,7 +202,7 @@ describe.skipIf(!haveChromium)('the console with a tile server, and its layout',
         await screenshot(page, `layout-${label}-${name}`)
       }
       // The stations list: at a desk every column inside its box; on a phone it may scroll in it.
-      await page.goto(`${gw.apiUrl}/stations`)
+      await page.goto(`${ui.gw.apiUrl}/stations`)
       const wrap = page.locator('.stations-page .table-wrap')
       await page.locator('tr[data-row="kim-long-01"]').waitFor()
       if (!phone) {

@@ -1,12 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import { parse as parseYaml, stringify } from 'yaml'
-import { ROOT, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir, waitFor } from '../support/services.ts'
+import { ROOT } from '../support/gateway-process.ts'
+import { requireCommand, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from '../notify/standins.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The officer's Notifications page (docs/console.md, "Notifications") in real Chromium against
 // `iocgw start` as a real process whose SMS provider is the local eSMS stand-in: add a contact with
@@ -19,32 +19,27 @@ const ADMIN = `console-notify-admin-${Math.random().toString(36).slice(2)}-token
 const OFFICER = { name: 'tran.thi.hoa', password: 'mat-khau-truc-ban-2026' }
 const VIEWER = { name: 'ngo.van.binh', password: 'mat-khau-xem-2026' }
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
 let prov: StandIns
-let browser: Browser
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
-const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
-
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-notify-')
-  prov = await startStandIns()
-  const config = parseYaml(readFileSync(join(ROOT, 'config', 'gateway.yaml'), 'utf8')) as Record<string, unknown>
-  const file = join(dir.path, 'gateway.yaml')
-  writeFileSync(file, stringify({ ...config, notify: standInConfig(prov), vision: { enabled: false } }))
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN, { IOC_CONFIG: file })
-  expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
-  expect((await admin('POST', '/users', { name: VIEWER.name, role: 'viewer', password: VIEWER.password })).status).toBe(201)
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  await prov?.close()
-  dir?.remove()
+const ui = useConsoleSuite({
+  name: 'notify',
+  adminToken: ADMIN,
+  enabled: haveChromium,
+  // The provider stand-ins, and the project's config file naming them.
+  env: async (dir) => {
+    prov = await startStandIns()
+    const config = parseYaml(readFileSync(join(ROOT, 'config', 'gateway.yaml'), 'utf8')) as Record<string, unknown>
+    const file = join(dir, 'gateway.yaml')
+    writeFileSync(file, stringify({ ...config, notify: standInConfig(prov), vision: { enabled: false } }))
+    return { IOC_CONFIG: file }
+  },
+  setUp: async () => {
+    expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
+    expect((await admin('POST', '/users', { name: VIEWER.name, role: 'viewer', password: VIEWER.password })).status).toBe(201)
+  },
+  tearDown: async () => prov?.close(),
 })
+const { admin } = ui
+const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
 
 async function addContact(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Thêm người nhận', exact: true }).click()
@@ -64,9 +59,9 @@ async function addContact(page: Page): Promise<void> {
 
 describe.skipIf(!haveChromium)('the officer in chromium', () => {
   it('adds a contact with quiet hours, sends a test that reaches the SMS provider, sees the outbox row with its answer, edits the contact', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
-    await logInAt(page, `${gw.apiUrl}/notifications`, OFFICER, 'Thông báo')
+    await logInAt(page, `${ui.gw.apiUrl}/notifications`, OFFICER, 'Thông báo')
     expect(
       await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thông báo' }).getAttribute('aria-current'),
     ).toBe('page')
@@ -137,9 +132,9 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
   })
 
   it('fits a phone screen', async () => {
-    const context = await browser.newContext({ viewport: SIZES.phone })
+    const context = await ui.browser.newContext({ viewport: SIZES.phone })
     const { page, problems } = await watchedPage(context)
-    await logInAt(page, `${gw.apiUrl}/notifications`, OFFICER, 'Thông báo')
+    await logInAt(page, `${ui.gw.apiUrl}/notifications`, OFFICER, 'Thông báo')
     await page.locator('table.outbox-list tbody tr').first().waitFor()
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'notifications-390x844')
@@ -153,9 +148,9 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
   })
 
   it('a viewer has no Notifications page', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page } = await watchedPage(context)
-    await logInAt(page, `${gw.apiUrl}/notifications`, VIEWER, 'Bảng cảnh báo')
+    await logInAt(page, `${ui.gw.apiUrl}/notifications`, VIEWER, 'Bảng cảnh báo')
     expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Thông báo' }).count()).toBe(0)
     await context.close()
   })

@@ -1,11 +1,9 @@
-import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectNewDevice, holdValues } from '../support/gateway-api.ts'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { holdValues } from '../support/gateway-api.ts'
+import { requireCommand } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The officer's core flow in real Chromium against `iocgw start` as a real process: log in, see a
 // flood alert appear live when a real MQTT gauge crosses Kim Long's level II (2.00 m,
@@ -18,47 +16,32 @@ const ADMIN = `console-e2e-admin-${Math.random().toString(36).slice(2)}-token`
 const OFFICER = { name: 'tran.thi.binh', password: 'mat-khau-truc-ban-2026' }
 const XSS_NAME = '<img src=x onerror=alert(1)>'
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
-const gauges: mqtt.MqttClient[] = []
-
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
+const ui = useConsoleSuite({
+  name: 'e2e',
+  adminToken: ADMIN,
+  enabled: haveChromium,
+  // The officer's account, made by an admin through the API (docs/api.md, "Users").
+  setUp: async () =>
+    expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201),
+})
+const { admin } = ui
 
 /** Registers a gauge and connects it over MQTT with the credentials the API handed out. */
 async function gauge(id: string, name: string, station: string, district: string): Promise<mqtt.MqttClient> {
-  const client = await connectNewDevice(gw, ADMIN, { id, kind: 'water_level', name, station, district })
-  gauges.push(client)
-  return client
+  return ui.device({ id, kind: 'water_level', name, station, district })
 }
 
 async function logIn(page: Page): Promise<void> {
-  await logInAt(page, `${gw.apiUrl}/`, OFFICER, 'Bảng cảnh báo')
+  await logInAt(page, `${ui.gw.apiUrl}/`, OFFICER, 'Bảng cảnh báo')
   await page.getByText('Trực tiếp', { exact: true }).waitFor({ timeout: 30_000 })
 }
 
 /** The browser's 401 for GET /auth/me before login is expected; nothing else may reach the console. */
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-e2e-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
-  // The officer's account, made by an admin through the API (docs/api.md, "Users").
-  expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  for (const g of gauges) await g.endAsync().catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
-
 describe.skipIf(!haveChromium)('the officer in chromium', () => {
   it('logs in, sees Kim Long cross level II live with banner and chime, acknowledges with a note; the API names the officer', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     // Count the chime's tones: the console makes its sound with WebAudio oscillators.
     await page.addInitScript({
@@ -119,7 +102,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     await table.waitFor()
     expect(await table.textContent()).toContain(note)
     expect(await table.locator('tbody tr').count()).toBeGreaterThanOrEqual(2)
-    expect(page.url()).toBe(`${gw.apiUrl}/alerts/${alertId}`)
+    expect(page.url()).toBe(`${ui.gw.apiUrl}/alerts/${alertId}`)
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'history-1366x768')
     // A client route reloaded straight from the address bar still works (the gateway's fallback).
@@ -143,7 +126,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
   })
 
   it('renders a device named as HTML as text, on a phone, with no script run', async () => {
-    const context = await browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    const context = await ui.browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
     const { page, problems } = await watchedPage(context)
     await logIn(page)
     const hostile = await gauge('phu-oc-01', XSS_NAME, 'phu-oc', 'Quảng Điền')
@@ -181,7 +164,7 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     // The session ends elsewhere (logout in another tab): the next request answers 401 and the
     // page comes back to the login form saying why.
     const other = await context.newPage()
-    await other.goto(`${gw.apiUrl}/`)
+    await other.goto(`${ui.gw.apiUrl}/`)
     await other.getByRole('button', { name: 'Đăng xuất' }).click()
     await other.getByLabel('Tên đăng nhập', { exact: true }).waitFor()
     try {

@@ -2,12 +2,11 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectNewDevice, type NewDevice } from '../support/gateway-api.ts'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SCREENSHOTS, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import type { BrowserContext, Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { type NewDevice } from '../support/gateway-api.ts'
+import { requireCommand, waitFor } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SCREENSHOTS, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The Reports page (docs/console.md, "Reports") in real Chromium against `iocgw start`, whose
 // report route (GET /api/v1/reports, docs/api.md "Reports", docs/reports.md) builds the report from
@@ -28,20 +27,14 @@ const H = 3_600_000
 const RAIN_MM = [1.2, 2.6, 3.8, 2.4, 1.6, 0.8]
 const HUE_OFFSET = 7 * H // Asia/Ho_Chi_Minh, no daylight saving
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
-const clients: mqtt.MqttClient[] = []
+const ui = useConsoleSuite({ name: 'reports', adminToken: ADMIN, enabled: haveChromium, setUp })
+const { admin } = ui
 /** The report requests the page made (their query strings). */
 const asked: URLSearchParams[] = []
 
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
-
 /** Registers a device through the API and connects it to the broker with its credentials. */
 async function device(body: NewDevice): Promise<{ id: string; client: mqtt.MqttClient }> {
-  const client = await connectNewDevice(gw, ADMIN, body)
-  clients.push(client)
-  return { id: body.id, client }
+  return { id: body.id, client: await ui.device(body) }
 }
 
 async function send(d: { id: string; client: mqtt.MqttClient }, ts: number, seq: number, values: Record<string, number>): Promise<void> {
@@ -63,7 +56,7 @@ async function open(page: Page): Promise<URLSearchParams> {
     const url = new URL(r.url())
     if (url.pathname === '/api/v1/reports' && url.searchParams.get('format') !== 'pdf') asked.push(url.searchParams)
   })
-  await logInAt(page, `${gw.apiUrl}/reports`, LEADER, 'Báo cáo tình hình')
+  await logInAt(page, `${ui.gw.apiUrl}/reports`, LEADER, 'Báo cáo tình hình')
   await page.locator('#report-water').waitFor({ timeout: 30_000 })
   const opened = asked.at(-1)!
   if ((Date.now() + HUE_OFFSET) % (24 * H) < 3 * H) {
@@ -78,10 +71,8 @@ async function open(page: Page): Promise<URLSearchParams> {
   return opened
 }
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-reports-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+/** The leader's account; a gauge, a rain gauge and an air-quality station with their readings, all stored. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: LEADER.name, role: 'viewer', password: LEADER.password })).status).toBe(201)
   const gauge = await device({
     id: 'kim-long-01',
@@ -118,19 +109,11 @@ beforeAll(async () => {
     const v = await last()
     return v['kim-long-01']?.water_level === 2.15 && v['phu-oc-rain-01']?.rainfall === 0.8 && v['kim-long-aq-01']?.pm25 === 18
   }, 30_000)
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  for (const c of clients) await c.endAsync().catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
+}
 
 /** The session cookie of the context, for fetching the PDF link as the page would. */
 async function cookieHeader(context: BrowserContext): Promise<string> {
-  return (await context.cookies(gw.apiUrl)).map((c) => `${c.name}=${c.value}`).join('; ')
+  return (await context.cookies(ui.gw.apiUrl)).map((c) => `${c.name}=${c.value}`).join('; ')
 }
 
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
@@ -138,7 +121,7 @@ const noOverflow = (page: Page) => page.evaluate('document.documentElement.scrol
 
 describe.skipIf(!haveChromium)('the reports page in chromium', () => {
   it("shows every section with its tables and charts, the level lines on the gauge's own readings, and a PDF link", async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     const opened = await open(page)
     const q = asked.at(-1)!
@@ -172,7 +155,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
     await expect(page.getByRole('img', { name: /^Số giờ theo dải VN_AQI: Kim Long: Tốt \d+ giờ/ }).count()).resolves.toBe(1)
 
     const pdf = page.getByRole('link', { name: 'Tải PDF' })
-    const href = new URL((await pdf.getAttribute('href'))!, gw.apiUrl)
+    const href = new URL((await pdf.getAttribute('href'))!, ui.gw.apiUrl)
     expect(href.pathname).toBe('/api/v1/reports')
     expect(href.searchParams.get('format')).toBe('pdf')
     expect(href.searchParams.get('from')).toBe(q.get('from'))
@@ -181,7 +164,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
     const res = await fetch(href, { headers: { cookie: await cookieHeader(context) } })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^application\/pdf/)
-    const file = join(dir.path, 'report.pdf')
+    const file = join(ui.dir, 'report.pdf')
     writeFileSync(file, Buffer.from(await res.arrayBuffer()))
     expect(execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' })).toContain('Kim Long')
 
@@ -193,7 +176,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
   }, 120_000)
 
   it('asks for the period and station picked, refuses an end before the start, and follows the language switch', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     await open(page)
     await page.getByLabel('Thời kỳ', { exact: true }).selectOption('yesterday')
@@ -231,7 +214,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
   }, 120_000)
 
   it('fits a phone and passes axe there', async () => {
-    const context = await browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true })
+    const context = await ui.browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true })
     const { page, problems } = await watchedPage(context)
     await open(page)
     expect(await axeSerious(page)).toEqual([])
@@ -244,7 +227,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
   }, 120_000)
 
   it("prints the report alone: no header, navigation or form, and the browser's PDF holds the names", async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page } = await watchedPage(context)
     await open(page)
     await page.getByRole('img', { name: /^Mực nước tại Kim Long/ }).waitFor({ timeout: 15_000 })
@@ -256,7 +239,7 @@ describe.skipIf(!haveChromium)('the reports page in chromium', () => {
     expect(await page.locator('article.report').isVisible()).toBe(true)
     await page.screenshot({ path: join(SCREENSHOTS, 'reports-print.png'), fullPage: true })
 
-    const file = join(dir.path, 'printed.pdf')
+    const file = join(ui.dir, 'printed.pdf')
     writeFileSync(file, await page.pdf({ format: 'A4', printBackground: true }))
     const text = execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ')
     for (const s of ['Báo cáo tình hình', 'Kim Long (sông Hương)', 'Phú Ốc', 'vượt báo động II', 'Không có camera trong phạm vi này.']) {

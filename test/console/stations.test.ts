@@ -1,11 +1,9 @@
-import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectNewDevice, holdValues } from '../support/gateway-api.ts'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir, waitFor } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { holdValues } from '../support/gateway-api.ts'
+import { requireCommand, waitFor } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The Stations pages (docs/console.md, "Stations") in real Chromium against `iocgw start`: two real
 // MQTT gauges (Kim Long in Phú Xuân above its level II of 2.00 m, Phú Ốc in Quảng Điền below its
@@ -19,12 +17,8 @@ const ADMIN = `console-stations-admin-${Math.random().toString(36).slice(2)}-tok
 const OFFICER = { name: 'le.van.an', password: 'mat-khau-truc-ban-2026' }
 const SCOPED = { name: 'nguyen.thi.hoa', password: 'mat-khau-phu-xuan-2026' }
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
-const gauges: mqtt.MqttClient[] = []
-
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
+const ui = useConsoleSuite({ name: 'stations', adminToken: ADMIN, enabled: haveChromium, setUp })
+const { admin } = ui
 
 /** Registers a gauge at `location` and connects it over MQTT. */
 async function gauge(
@@ -34,20 +28,16 @@ async function gauge(
   district: string,
   location: { lat: number; lon: number },
 ): Promise<mqtt.MqttClient> {
-  const client = await connectNewDevice(gw, ADMIN, { id, kind: 'water_level', name, station, district, location })
-  gauges.push(client)
-  return client
+  return ui.device({ id, kind: 'water_level', name, station, district, location })
 }
 
-const logIn = (page: Page, who: { name: string; password: string }) => logInAt(page, `${gw.apiUrl}/stations`, who, 'Trạm và thiết bị')
+const logIn = (page: Page, who: { name: string; password: string }) => logInAt(page, `${ui.gw.apiUrl}/stations`, who, 'Trạm và thiết bị')
 
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)|404 \(Not Found\)/.test(p))
 const noOverflow = (page: Page) => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-stations-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+/** The users, the two gauges and their readings, and Kim Long's level II alert. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
   expect(
     (await admin('POST', '/users', { name: SCOPED.name, role: 'officer', password: SCOPED.password, districts: ['Phú Xuân'] })).status,
@@ -69,24 +59,16 @@ beforeAll(async () => {
   await holdValues(phuOc, 'phu-oc-01', { water_level: 1.2, battery: 3.7 })
   // The level II alert is opened by the rules engine from these readings.
   await waitFor(async () => (await admin<{ items: unknown[] }>('GET', '/alerts?station=kim-long')).body.items.length > 0, 30_000, 200)
-  browser = await launchChromium()
-}, 180_000)
-
-afterAll(async () => {
-  for (const g of gauges) await g.endAsync().catch(() => {})
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
+}
 
 describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
   it('shows an unscoped officer both gauges on the map and in the list, each with its level in words', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page, problems } = await watchedPage(context)
     // No tile server configured (docs/console.md, "Map tiles"): nothing leaves the gateway's origin.
     const elsewhere: string[] = []
     page.on('request', (r) => {
-      if (!r.url().startsWith(`${gw.apiUrl}/`)) elsewhere.push(r.url())
+      if (!r.url().startsWith(`${ui.gw.apiUrl}/`)) elsewhere.push(r.url())
     })
     await logIn(page, OFFICER)
     const kim = page.locator('tr[data-row="kim-long-01"]')
@@ -133,7 +115,7 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     const d = (await chart.locator('path.series').getAttribute('d')) ?? ''
     expect(d.split('L').length).toBeGreaterThanOrEqual(21)
     expect(await chart.getByRole('img', { name: /^Cảnh báo Nghiêm trọng, / }).count()).toBeGreaterThanOrEqual(1)
-    expect(page.url()).toBe(`${gw.apiUrl}/stations/kim-long`)
+    expect(page.url()).toBe(`${ui.gw.apiUrl}/stations/kim-long`)
     expect(await axeSerious(page)).toEqual([])
     await screenshot(page, 'station-1366x768')
     await page.getByRole('button', { name: '7 ngày' }).click()
@@ -154,7 +136,7 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
   })
 
   it('shows a district-scoped officer only that district, on a phone; the API refuses the other gauge to that session', async () => {
-    const context = await browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    const context = await ui.browser.newContext({ viewport: SIZES.phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
     const { page, problems } = await watchedPage(context)
     await logIn(page, SCOPED)
     await page.locator('tr[data-row="kim-long-01"]').waitFor({ timeout: 15_000 })
@@ -184,9 +166,9 @@ describe.skipIf(!haveChromium)('the stations pages in chromium', () => {
     expect(api.stations.status).toBe(200)
     expect((api.stations.body as { items: Array<{ id: string }> }).items.map((s) => s.id)).toEqual(['kim-long'])
 
-    await page.goto(`${gw.apiUrl}/stations/phu-oc`)
+    await page.goto(`${ui.gw.apiUrl}/stations/phu-oc`)
     await page.getByText('Không tìm thấy trạm hay thiết bị này.').waitFor({ timeout: 15_000 })
-    await page.goto(`${gw.apiUrl}/stations/kim-long`)
+    await page.goto(`${ui.gw.apiUrl}/stations/kim-long`)
     const chart = page.getByRole('group', { name: 'Mực nước của Trạm Kim Long, 24 giờ' })
     await chart.waitFor({ timeout: 15_000 })
     expect(await chart.getByRole('img', { name: 'Báo động cấp II: 2 m' }).count()).toBe(1)

@@ -2,11 +2,14 @@ import { AxeBuilder } from '@axe-core/playwright'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import type mqtt from 'mqtt'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { chromium } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 import { DEFAULT_DIST } from '../../gateway/console/plugin.ts'
-import { ROOT, spawnGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { waitFor } from '../support/services.ts'
+import { connectNewDevice, type NewDevice } from '../support/gateway-api.ts'
+import { ROOT, spawnGateway, stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
+import { tempDir, waitFor } from '../support/services.ts'
 
 const WEB = join(ROOT, 'gateway', 'console', 'web')
 export const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots')
@@ -146,4 +149,81 @@ export async function logInAt(page: Page, url: string, user: { name: string; pas
   await page.getByLabel('Mật khẩu', { exact: true }).fill(user.password)
   await page.getByRole('button', { name: 'Đăng nhập', exact: true }).click()
   await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: 30_000 })
+}
+
+export interface ConsoleSuiteOptions {
+  /** The temp directory is iocgw-console-<name>-…; the gateway's data go in its data/. */
+  name: string
+  adminToken: string
+  /** False (no chromium here, the suite is skipped): nothing is started. */
+  enabled: boolean
+  /** Before the gateway starts: more of its environment (a config file written in `dir`, say). */
+  env?: (dir: string) => Promise<Record<string, string>> | Record<string, string>
+  /** Once the gateway is up, before chromium starts: the suite's users, devices and readings. */
+  setUp?: () => Promise<void>
+  /** After the gateway stopped, before the directory is removed. */
+  tearDown?: () => Promise<void>
+  /** The time limit of the start, set-up included (180 s when absent). */
+  timeoutMs?: number
+}
+
+export interface ConsoleSuite {
+  /** The suite's temp directory. */
+  readonly dir: string
+  readonly gw: GatewayProcess
+  readonly browser: Browser
+  /** MQTT clients of the suite's devices: ended after its tests, first. */
+  readonly clients: mqtt.MqttClient[]
+  /** One API call as the admin token. */
+  admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
+  /** Registers `device` through the API as the admin and connects it over MQTT (one of `clients`). */
+  device(device: NewDevice): Promise<mqtt.MqttClient>
+}
+
+/**
+ * `iocgw start` with the console built, on a fresh temp directory, and chromium, for the calling
+ * suite: started before its tests, then closed after them (clients, chromium, gateway, directory).
+ */
+export function useConsoleSuite(o: ConsoleSuiteOptions): ConsoleSuite {
+  let dir: ReturnType<typeof tempDir> | undefined
+  let gw: GatewayProcess | undefined
+  let browser: Browser | undefined
+  const clients: mqtt.MqttClient[] = []
+  const started = <T>(what: string, v: T | undefined): T => {
+    if (v === undefined) throw new Error(`useConsoleSuite: ${what} is not started (read it in tests or later hooks)`)
+    return v
+  }
+  beforeAll(async () => {
+    if (!o.enabled) return
+    dir = tempDir(`iocgw-console-${o.name}-`)
+    const env = o.env ? await o.env(dir.path) : {}
+    gw = await startConsoleGateway(join(dir.path, 'data'), o.adminToken, env)
+    await o.setUp?.()
+    browser = await launchChromium()
+  }, o.timeoutMs ?? 180_000)
+  afterAll(async () => {
+    for (const c of clients) await c.endAsync().catch(() => {})
+    await browser?.close()
+    if (gw) await stopGateway(gw)
+    await o.tearDown?.()
+    dir?.remove()
+  })
+  return {
+    get dir() {
+      return started('the directory', dir).path
+    },
+    get gw() {
+      return started('the gateway', gw)
+    },
+    get browser() {
+      return started('chromium', browser)
+    },
+    clients,
+    admin: (method, path, body) => apiAs(started('the gateway', gw), o.adminToken, method, path, body),
+    async device(device) {
+      const client = await connectNewDevice(started('the gateway', gw), o.adminToken, device)
+      clients.push(client)
+      return client
+    },
+  }
 }

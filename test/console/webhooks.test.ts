@@ -1,9 +1,6 @@
-import { join } from 'node:path'
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { stopGateway, type GatewayProcess } from '../support/gateway-process.ts'
-import { requireCommand, tempDir } from '../support/services.ts'
-import { apiAs, axeSerious, launchChromium, logInAt, screenshot, SIZES, startConsoleGateway, watchedPage } from './support.ts'
+import { describe, expect, it } from 'vitest'
+import { requireCommand } from '../support/services.ts'
+import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } from './support.ts'
 
 // The Webhooks page (docs/webhooks.md) in real Chromium against `iocgw start`: an admin sees the
 // subscriptions with their state and delivery log; other roles have no such page in the nav.
@@ -13,17 +10,13 @@ const ADMIN = `console-webhooks-admin-${Math.random().toString(36).slice(2)}-tok
 const BOSS = { name: 'tran.quan.tri', password: 'mat-khau-quan-tri-2026' }
 const OFFICER = { name: 'le.van.an', password: 'mat-khau-truc-ban-2026' }
 
-let dir: ReturnType<typeof tempDir>
-let gw: GatewayProcess
-let browser: Browser
 // The log-in page asks for the session first: its 401 is expected.
 const unexpected = (problems: string[]) => problems.filter((p) => !/401 \(Unauthorized\)/.test(p))
-const admin = <T>(method: string, path: string, body?: unknown) => apiAs<T>(gw, ADMIN, method, path, body)
+const ui = useConsoleSuite({ name: 'webhooks', adminToken: ADMIN, enabled: haveChromium, setUp, timeoutMs: 120_000 })
+const { admin } = ui
 
-beforeAll(async () => {
-  if (!haveChromium) return
-  dir = tempDir('iocgw-console-webhooks-')
-  gw = await startConsoleGateway(join(dir.path, 'data'), ADMIN)
+/** The admin and officer accounts; two webhooks, the second disabled. */
+async function setUp(): Promise<void> {
   expect((await admin('POST', '/users', { name: BOSS.name, role: 'admin', password: BOSS.password })).status).toBe(201)
   expect((await admin('POST', '/users', { name: OFFICER.name, role: 'officer', password: OFFICER.password })).status).toBe(201)
   const a = await admin<{ webhook: { id: string } }>('POST', '/webhooks', {
@@ -36,20 +29,13 @@ beforeAll(async () => {
     events: ['device.offline'],
   })
   expect((await admin('PATCH', `/webhooks/${b.body.webhook.id}`, { enabled: false })).status).toBe(200)
-  browser = await launchChromium()
-}, 120_000)
-afterAll(async () => {
-  await browser?.close()
-  if (gw) await stopGateway(gw)
-  dir?.remove()
-})
-
+}
 describe.runIf(haveChromium)('console: webhooks', () => {
   it('shows an admin the subscriptions and their delivery logs, in Vietnamese and English', async () => {
     for (const [size, vp] of Object.entries(SIZES)) {
-      const context = await browser.newContext({ viewport: vp })
+      const context = await ui.browser.newContext({ viewport: vp })
       const { page, problems } = await watchedPage(context)
-      await logInAt(page, `${gw.apiUrl}/webhooks`, BOSS, 'Webhook gửi tới hệ thống cấp trên')
+      await logInAt(page, `${ui.gw.apiUrl}/webhooks`, BOSS, 'Webhook gửi tới hệ thống cấp trên')
       await page.getByRole('heading', { name: 'https://ioc.example.vn/hooks/iocgw' }).waitFor()
       expect(await page.getByText('Đã tắt: disabled by an admin').count()).toBe(1)
       expect(await page.getByRole('table', { name: 'Nhật ký gửi tới https://ioc.example.vn/hooks/iocgw, mới nhất trước' }).count()).toBe(1)
@@ -68,9 +54,9 @@ describe.runIf(haveChromium)('console: webhooks', () => {
   })
 
   it('has no Webhooks link for an officer', async () => {
-    const context = await browser.newContext({ viewport: SIZES.desk })
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
     const { page } = await watchedPage(context)
-    await logInAt(page, `${gw.apiUrl}/`, OFFICER, 'Bảng cảnh báo')
+    await logInAt(page, `${ui.gw.apiUrl}/`, OFFICER, 'Bảng cảnh báo')
     expect(await page.getByRole('navigation', { name: 'Trang' }).getByRole('link', { name: 'Webhook' }).count()).toBe(0)
     await context.close()
   })
