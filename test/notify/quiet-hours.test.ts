@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Notifier } from '../../gateway/notify/notifier.ts'
 import { clock, gauge } from '../alerts/helpers.ts'
 import { useNotifyEngines, WATER_RULE } from './engines.ts'
 
@@ -9,19 +10,17 @@ const EVENING = Date.parse('2026-11-20T14:50:00Z') // 21:50 in Huế, before the
 const NIGHT = Date.parse('2026-11-20T16:30:00Z') // 23:30 in Huế
 const MORNING = Date.parse('2026-11-20T23:00:00Z') // 06:00 in Huế: the quiet hours end
 
+/** An officer told by SMS, with quiet hours from 22:00 to 06:00 (their bypass left to the default). */
+const nightlyQuiet = (n: Notifier, name: string, phone: string) =>
+  n.contacts.create({ name, phone, role: 'officer', channels: ['sms'], quiet_hours: { from: '22:00', to: '06:00' } })
+
 describe('per-contact quiet hours', () => {
   const engines = useNotifyEngines()
 
   it('defers what is below the bypass until the end, sends critical at once, skips what was resolved meanwhile', async () => {
     const clk = clock(EVENING)
     const { notifier: n, alerting: a, prov } = engines.start({ now: clk.now })
-    const sleeper = await n.contacts.create({
-      name: 'Ngủ',
-      phone: '0905000001',
-      role: 'officer',
-      channels: ['sms'],
-      quiet_hours: { from: '22:00', to: '06:00' },
-    })
+    const sleeper = await nightlyQuiet(n, 'Ngủ', '0905000001')
     expect(sleeper.quiet_hours).toEqual({ from: '22:00', to: '06:00', bypass: 'critical' })
     await n.contacts.create({ name: 'Trực', phone: '0905000002', role: 'officer', channels: ['sms'] })
     const to = (phone: string) =>
@@ -81,13 +80,7 @@ describe('per-contact quiet hours', () => {
   it('a bypass of major lets level II through in the night; the list shows each message with its answer', async () => {
     const clk = clock(NIGHT)
     const { notifier: n, alerting: a, prov } = engines.start({ now: clk.now, rules: [WATER_RULE] })
-    const c = await n.contacts.create({
-      name: 'Trưởng ca',
-      phone: '0905000003',
-      role: 'officer',
-      channels: ['sms'],
-      quiet_hours: { from: '22:00', to: '06:00' },
-    })
+    const c = await nightlyQuiet(n, 'Trưởng ca', '0905000003')
     expect((await n.contacts.update(c.id, { quiet_hours: { from: '22:00', to: '06:00', bypass: 'major' } }))!.quiet_hours!.bypass).toBe(
       'major',
     )
