@@ -81,27 +81,19 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
     await new Promise((r) => sub.once('connect', r))
     await sub.subscribeAsync(status, { qos: 1 })
     const willOpt = { topic: status, payload: Buffer.from(will), qos: 1 as const, retain: true }
-    const onA = mqtt.connect(pair.a.url, {
-      username: MOVER,
-      password: pair.secrets[MOVER]!,
-      clientId: id,
-      reconnectPeriod: 0,
-      will: willOpt,
-    })
-    pair.clients.push(onA)
+    /** The mover's session (one client id, with its will) on the node at `url`. */
+    const moverOn = (url: string) => {
+      const c = mqtt.connect(url, { username: MOVER, password: pair.secrets[MOVER]!, clientId: id, reconnectPeriod: 0, will: willOpt })
+      pair.clients.push(c)
+      return c
+    }
+    const onA = moverOn(pair.a.url)
     await new Promise((r) => onA.once('connect', r))
     const online = JSON.stringify({ online: true, ts: new Date().toISOString() })
     await onA.publishAsync(status, online, { qos: 1, retain: true })
     await waitFor(() => got.includes(online), 10_000)
     const closedOnA = new Promise<void>((r) => onA.once('close', () => r()))
-    const onB = mqtt.connect(pair.b.url, {
-      username: MOVER,
-      password: pair.secrets[MOVER]!,
-      clientId: id,
-      reconnectPeriod: 0,
-      will: willOpt,
-    })
-    pair.clients.push(onB)
+    const onB = moverOn(pair.b.url)
     await new Promise((r) => onB.once('connect', r))
     await closedOnA // MQTT-3.1.4-2
     // Long enough for node A's will and offline status to have reached node B had they been sent.
