@@ -1,14 +1,10 @@
-import type pg from 'pg'
-import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
-import { openAlertStore } from '../../gateway/alerts/open-store.ts'
+import type { Alerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
-import { openPgPool } from '../../gateway/pg/pool.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
-import { tempDir } from '../support/services.ts'
 import { alertStoreContract } from './contract.ts'
-import { gauge, metrics, quietLogger, stations } from './helpers.ts'
+import { gauge } from './helpers.ts'
+import { openPgNode } from './pg-node.ts'
 
 // The alert store in PostgreSQL (docs/operations.md "Alerts in PostgreSQL"): the same contract as
 // alerts.db, on a real PostgreSQL 15; and the engine on it, where a store call takes real time:
@@ -24,45 +20,29 @@ async function node(
   rules: unknown[] = levelRules,
   now?: () => number,
 ): Promise<{ alerting: Alerting; close(): Promise<void> }> {
-  const dir = tempDir()
-  const pool: pg.Pool = openPgPool(url, { logger, max: 4 })
-  const store = await openAlertStore({ dataDir: dir.path, pool })
-  const alerting = createAlerting({
-    dataDir: dir.path,
-    logger: quietLogger(),
-    metrics: metrics(),
-    stations: stations(),
-    store,
-    now,
-    rules: parseRules({ version: 1, rules }),
-  })
+  const pgNode = await openPgNode(url)
+  const alerting = pgNode.alerting({ now, rules: parseRules({ version: 1, rules }) })
   return {
     alerting,
     async close() {
       await alerting.close()
-      await pool.end()
-      dir.remove()
+      await pgNode.release()
     },
   }
 }
 
-const logger = pino({ level: 'silent' })
 const ok = requirePostgres()
 
 describe.skipIf(!ok)('PostgreSQL alert store', () => {
   const server = usePostgres()
 
   alertStoreContract('PostgreSQL', async () => {
-    const url = await server.createDatabase()
-    const dir = tempDir()
-    const pool: pg.Pool = openPgPool(url, { logger, max: 4 })
-    const store = await openAlertStore({ dataDir: dir.path, pool })
+    const { store, release } = await openPgNode(await server.createDatabase())
     return {
       store,
       async dispose() {
         await store.close()
-        await pool.end()
-        dir.remove()
+        await release()
       },
     }
   })

@@ -1,14 +1,13 @@
-import type pg from 'pg'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { createAlerting, type Alerting } from '../../gateway/alerts/engine.ts'
-import { openAlertStore } from '../../gateway/alerts/open-store.ts'
+import type { Alerting } from '../../gateway/alerts/engine.ts'
 import { openClusterRules, type ClusterRules } from '../../gateway/alerts/postgres/rules-store.ts'
 import { parseRules, type RulesDoc } from '../../gateway/alerts/rules.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
-import { tempDir, waitFor } from '../support/services.ts'
-import { gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
+import { waitFor } from '../support/services.ts'
+import { gauge, metrics, quietLogger } from '../alerts/helpers.ts'
+import { openPgNode } from '../alerts/pg-node.ts'
 
 // The rules of a cluster (docs/operations.md "Rules across nodes"): one document in a real
 // PostgreSQL 15 for every node. A PUT on one node is what every other node answers and
@@ -32,19 +31,15 @@ interface Node {
 
 /** One node wired as gateway/app.ts does: its own data directory and pool, the shared database. */
 async function node(url: string, seed: RulesDoc, syncMs?: number): Promise<Node> {
-  const dir = tempDir()
-  const pool: pg.Pool = openPgPool(url, { logger, max: 4 })
-  const store = await openAlertStore({ dataDir: dir.path, pool })
-  const rules = await openClusterRules(pool, { nodeId: dir.path, logger: quietLogger(), metrics: metrics(), seed: () => seed, syncMs })
-  const alerting = createAlerting({
-    dataDir: dir.path,
+  const pgNode = await openPgNode(url)
+  const rules = await openClusterRules(pgNode.pool, {
+    nodeId: pgNode.dataDir,
     logger: quietLogger(),
     metrics: metrics(),
-    stations: stations(),
-    store,
-    rules: rules.initial,
-    rulesStore: rules,
+    seed: () => seed,
+    syncMs,
   })
+  const alerting = pgNode.alerting({ rules: rules.initial, rulesStore: rules })
   rules.follow((doc) => alerting.applyRules(doc))
   return {
     alerting,
@@ -52,8 +47,7 @@ async function node(url: string, seed: RulesDoc, syncMs?: number): Promise<Node>
     async close() {
       await rules.close()
       await alerting.close()
-      await pool.end()
-      dir.remove()
+      await pgNode.release()
     },
   }
 }
