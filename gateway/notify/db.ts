@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import type { Migration } from '../sqlite/migrate.ts'
-import { openSharedDb, type SharedDb } from '../sqlite/shared.ts'
+import { openSharedDb, readShared, type SharedDb } from '../sqlite/shared.ts'
 import { SQLITE_TYPES } from '../util/sql-types.ts'
 import { outboxColumns } from './tables.ts'
 
@@ -65,10 +65,5 @@ export function openNotifyDb(dataDir: string): SharedDb {
 
 /** What `read` takes from <dataDir>/alerts.db, released at once (what a first cluster start copies into PostgreSQL). */
 export function readNotifyDb<T>(dataDir: string, read: (db: SharedDb['db']) => T): T {
-  const shared = openNotifyDb(dataDir)
-  try {
-    return read(shared.db)
-  } finally {
-    shared.release()
-  }
+  return readShared(openNotifyDb(dataDir), read)
 }

@@ -57,3 +57,12 @@ export function openSharedDb(dataDir: string, name: string, migrations: readonly
     },
   }
 }
+
+/** What `read` takes from an opened shared file, released at once (what a first cluster start copies into PostgreSQL). */
+export function readShared<T>(shared: SharedDb, read: (db: Db) => T): T {
+  try {
+    return read(shared.db)
+  } finally {
+    shared.release()
+  }
+}

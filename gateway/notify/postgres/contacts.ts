@@ -1,9 +1,9 @@
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import type { Metrics } from '../../metrics/registry.ts'
-import { lockForTransaction } from '../../pg/advisory-lock.ts'
 import { followChannel, type Follower } from '../../pg/follow.ts'
 import { migratePg } from '../../pg/migrate.ts'
+import { seedOnce } from '../../pg/seed-once.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 import { contactPage, contactRow, newContactId, patched, toContact, type ContactRow, type ContactStore } from '../contacts.ts'
 import type { Contact } from '../types.ts'
@@ -57,13 +57,17 @@ export async function openPostgresContacts(pool: pg.Pool, opts: PostgresContacts
   await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
   const log = opts.logger.child({ component: 'contacts' })
 
-  await inTransaction(pool, async (c) => {
-    await lockForTransaction(c, SEED_LOCK)
-    if ((await c.query('SELECT 1 FROM notify_contacts_seeded LIMIT 1')).rowCount) return
-    const own = opts.seed()
-    for (const k of own) await c.query(`${INSERT} ON CONFLICT (id) DO NOTHING`, values(contactRow(k.id, k, k.created_at)))
-    await c.query('INSERT INTO notify_contacts_seeded (node, contacts) VALUES ($1, $2)', [opts.nodeId, own.length])
-    log.info({ contacts: own.length }, "contacts seeded into PostgreSQL from this node's alerts.db")
+  await seedOnce(pool, {
+    lock: SEED_LOCK,
+    record: 'notify_contacts_seeded',
+    nodeId: opts.nodeId,
+    log,
+    message: "contacts seeded into PostgreSQL from this node's alerts.db",
+    async copy(c) {
+      const own = opts.seed()
+      for (const k of own) await c.query(`${INSERT} ON CONFLICT (id) DO NOTHING`, values(contactRow(k.id, k, k.created_at)))
+      return { contacts: own.length }
+    },
   })
 
   let cache: Contact[] = []
