@@ -57,6 +57,7 @@ import { webhookClaimMs } from './webhooks/config.ts'
 import { deviceOfflineEvent, reportReadyEvent, type OutgoingEvent } from './webhooks/events.ts'
 import { createWebhooks } from './webhooks/index.ts'
 import { openPostgresWebhookStore } from './webhooks/postgres/store.ts'
+import { alertsDbWebhooks } from './webhooks/sqlite-store.ts'
 
 export interface RunningGateway {
   ports: { http: number } & BrokerPorts
@@ -230,9 +231,15 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     }
     // Webhook deliveries are queued in the alert change's own transaction (next to the notification
     // outbox), so both routers see every change: in alerts.db on a single node; in cluster mode in
-    // PostgreSQL, shared by every node, each delivery claimed by one (docs/operations.md "Webhooks across nodes").
+    // PostgreSQL, shared by every node, each delivery claimed by one, seeded once from the first node's
+    // own alerts.db so a node moved to cluster mode keeps its subscriptions (docs/operations.md "Webhooks across nodes").
     const webhookStore = cluster
-      ? await openPostgresWebhookStore(cluster.pool, { nodeId: cluster.nodeId, claimMs: webhookClaimMs(config.webhooks) })
+      ? await openPostgresWebhookStore(cluster.pool, {
+          nodeId: cluster.nodeId,
+          claimMs: webhookClaimMs(config.webhooks),
+          logger,
+          seed: () => alertsDbWebhooks(config.server.dataDir),
+        })
       : undefined
     const webhooks = createWebhooks({
       db: alerting.db,

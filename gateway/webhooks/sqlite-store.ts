@@ -1,4 +1,6 @@
 import type { Database as Db } from 'better-sqlite3'
+import { openAlertsDb } from '../alerts/db.ts'
+import { readShared } from '../sqlite/shared.ts'
 import type { OutgoingEvent } from './events.ts'
 import { eventBody } from './events.ts'
 import { deliveryPage, failuresReason, newDeliveryId, newWebhookRow, toDelivery, toWebhook, wants } from './registry.ts'
@@ -10,6 +12,21 @@ import type { ClaimedDelivery, WebhookStore } from './store.ts'
 // better-sqlite3 answers synchronously and the promises only give it the shape PostgreSQL needs.
 // An alert change's deliveries are written on the connection alerts.db shares with the alert
 // store, inside its transaction (AlertTx.local).
+
+/** A node's own subscriptions and its deliveries still pending, as its alerts.db holds them. */
+export interface OwnWebhooks {
+  webhooks: HookRow[]
+  /** In the order they were queued (n): the order each ordering key is sent in. */
+  pending: DeliveryRow[]
+}
+
+/** This node's own webhooks in alerts.db: what the first start of a cluster copies into PostgreSQL. */
+export function alertsDbWebhooks(dataDir: string): OwnWebhooks {
+  return readShared(openAlertsDb(dataDir), (db) => ({
+    webhooks: db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as HookRow[],
+    pending: db.prepare("SELECT * FROM webhook_deliveries WHERE state = 'pending' ORDER BY n").all() as DeliveryRow[],
+  }))
+}
 
 export function sqliteWebhookStore(db: Db, now: () => number): WebhookStore {
   const st = {

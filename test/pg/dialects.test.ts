@@ -38,6 +38,7 @@ const PG_ONLY_COLUMNS: Record<string, string[]> = {
 const PG_ONLY: Record<string, string> = {
   registry_server_key: "the fingerprint of the key every node hashes secrets with (a single node's key is its own file)",
   notify_contacts_seeded: 'which node copied its contacts in, once (docs/operations.md "Contacts across nodes")',
+  webhooks_seeded: 'which node copied its subscriptions and pending deliveries in, once (docs/operations.md "Webhooks across nodes")',
 }
 
 const run = requirePostgres()

@@ -1,16 +1,20 @@
 import { createServer, type Server } from 'node:http'
 import type pg from 'pg'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openAlertsDb } from '../../gateway/alerts/db.ts'
 import { openAlertStore } from '../../gateway/alerts/open-store.ts'
 import type { AlertStore } from '../../gateway/alerts/store.ts'
 import type { AlertChange } from '../../gateway/alerts/types.ts'
 import { Metrics } from '../../gateway/metrics/registry.ts'
+import { migratePg } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { webhookClaimMs } from '../../gateway/webhooks/config.ts'
 import { createWebhooks, type Webhooks } from '../../gateway/webhooks/index.ts'
-import { WEBHOOKS_PG_MIGRATIONS } from '../../gateway/webhooks/postgres/migrations.ts'
+import { WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE } from '../../gateway/webhooks/postgres/migrations.ts'
 import { openPostgresWebhookStore } from '../../gateway/webhooks/postgres/store.ts'
+import { signature, verifySignature } from '../../gateway/webhooks/signing.ts'
+import { alertsDbWebhooks, sqliteWebhookStore } from '../../gateway/webhooks/sqlite-store.ts'
 import type { WebhookStore } from '../../gateway/webhooks/store.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
@@ -19,8 +23,8 @@ import { event, T0, webhookStoreContract } from './store-contract.ts'
 // Webhooks in PostgreSQL (docs/operations.md "Webhooks across nodes"): the same contract as
 // alerts.db's, on a real PostgreSQL 15; and what several nodes sharing them need: a subscription
 // made through one node told of another node's changes, each delivery claimed by one node, a lapsed
-// claim taken over, one key one at a time in order across nodes, a subscription disabled once, and
-// the migrations applied once by nodes starting together.
+// claim taken over, one key one at a time in order across nodes, a subscription disabled once, the
+// migrations applied once by nodes starting together, and the first node's own alerts.db copied in once.
 
 const logger = pino({ level: 'silent' })
 const ok = requirePostgres()
@@ -36,11 +40,26 @@ describe.skipIf(!ok)('webhooks in PostgreSQL', () => {
     alerts: AlertStore
     close(): Promise<void>
   }
-  /** One node on the database at `url`: its own pool and data directory, as a process has. */
-  async function node(url: string, nodeId: string, claimMs = CLAIM_MS, now: () => number = () => T0): Promise<Node> {
+  /**
+   * One node on the database at `url`: its own pool and data directory, as a process has; `dataDir`
+   * (a single node's, kept by the caller) when its alerts.db is to be the seed.
+   */
+  async function node(
+    url: string,
+    nodeId: string,
+    claimMs = CLAIM_MS,
+    now: () => number = () => T0,
+    own: { dataDir?: string; logger?: Logger } = {},
+  ): Promise<Node> {
     const pool = openPgPool(url, { logger, max: 4 })
     const dir = tempDir()
-    const store = await openPostgresWebhookStore(pool, { nodeId, claimMs, now })
+    const store = await openPostgresWebhookStore(pool, {
+      nodeId,
+      claimMs,
+      now,
+      logger: own.logger ?? logger,
+      seed: () => alertsDbWebhooks(own.dataDir ?? dir.path),
+    })
     const alerts = await openAlertStore({ dataDir: dir.path, pool })
     return {
       pool,
@@ -118,6 +137,163 @@ describe.skipIf(!ok)('webhooks in PostgreSQL', () => {
     } finally {
       await Promise.all([a.close(), b.close()])
     }
+  })
+
+  describe("a single node's alerts.db at the first start of a cluster", () => {
+    interface Alone {
+      dir: string
+      hook: string
+      secret: string
+      remove(): void
+    }
+    /**
+     * A data directory as a gateway running alone left it: a subscription (its secret given) with
+     * two deliveries of one key and one of another still pending, one delivered, and a second
+     * subscription an admin disabled.
+     */
+    async function alone(tag: string): Promise<Alone> {
+      const dir = tempDir()
+      const shared = openAlertsDb(dir.path)
+      try {
+        const s = sqliteWebhookStore(shared.db, () => T0)
+        const { webhook, secret } = await s.create({
+          url: `http://127.0.0.1:9/${tag}`,
+          events: ['device.offline'],
+          description: tag,
+          secret: `whsec_${tag}_0123456789abcdef`,
+        })
+        const off = await s.create({ url: `http://127.0.0.1:9/${tag}-off`, events: ['report.ready'] })
+        await s.update(off.webhook.id, { enabled: false })
+        for (const [id, key] of [
+          ['sent', 'device:y'],
+          [`${tag}-1`, 'device:x'],
+          [`${tag}-2`, 'device:x'],
+          [`${tag}-3`, 'device:z'],
+        ] as const)
+          await s.queue(event(id, key))
+        const [sent] = (await s.claimDue(T0, 10)).filter((d) => d.event_id === 'sent')
+        await s.delivered(sent!, T0, 204)
+        return { dir: dir.path, hook: webhook.id, secret, remove: () => dir.remove() }
+      } finally {
+        shared.release()
+      }
+    }
+    /** What alerts.db answers through its own store, to compare PostgreSQL's with. */
+    async function inAlertsDb(a: Alone) {
+      const shared = openAlertsDb(a.dir)
+      try {
+        const s = sqliteWebhookStore(shared.db, () => T0)
+        const pending = (await s.deliveries(a.hook, { limit: 10 })).items.filter((d) => d.state === 'pending')
+        return { webhooks: await s.list(), pending }
+      } finally {
+        shared.release()
+      }
+    }
+    const seeded = async (n: Node) =>
+      (await n.pool.query<{ node: string; webhooks: number; deliveries: number }>('SELECT node, webhooks, deliveries FROM webhooks_seeded'))
+        .rows
+
+    it('copies its subscriptions (ids, secrets, state) and pending deliveries (ids, keys, order) once; one info line, no secret', async () => {
+      const a = await alone('a')
+      const lines: string[] = []
+      const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) })
+      const n = await node(await server.createDatabase(), 'node-a', CLAIM_MS, () => T0, { dataDir: a.dir, logger: log })
+      try {
+        const before = await inAlertsDb(a)
+        // Both states and the disabled fields are in what is compared.
+        expect(before.webhooks.find((w) => !w.enabled)).toMatchObject({
+          disabled_at: new Date(T0).toISOString(),
+          disabled_reason: expect.any(String),
+        })
+        expect(await n.store.list()).toEqual(before.webhooks)
+        expect((await n.store.deliveries(a.hook, { limit: 10 })).items).toEqual(before.pending)
+        expect(before.pending.map((d) => d.key).sort()).toEqual(['a-1', 'a-2', 'a-3'])
+        expect(await seeded(n)).toEqual([{ node: 'node-a', webhooks: 2, deliveries: 3 }])
+        // Sent as before the switch: in order per key (a-2 waits for a-1), signed with the secret the receiver holds.
+        const due = await n.store.claimDue(T0, 10)
+        expect(due.map((d) => d.event_id)).toEqual(['a-1', 'a-3'])
+        const t = Math.floor(T0 / 1000)
+        for (const d of due) expect(verifySignature(a.secret, signature(d.secret, t, d.body), d.body, t)).toBe(true)
+        const info = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => /seeded/.test(String(l.msg)))
+        expect(info).toMatchObject([{ level: 30, webhooks: 2, deliveries: 3 }])
+        expect(lines.join('')).not.toContain(a.secret)
+      } finally {
+        await n.close()
+        a.remove()
+      }
+    })
+
+    it("a second node's own subscriptions are not copied, and an emptied table is not filled again", async () => {
+      const [a, b] = [await alone('a'), await alone('b')]
+      const url = await server.createDatabase()
+      const na = await node(url, 'node-a', CLAIM_MS, () => T0, { dataDir: a.dir })
+      try {
+        const first = await na.store.list()
+        const nb = await node(url, 'node-b', CLAIM_MS, () => T0, { dataDir: b.dir })
+        expect(await nb.store.list()).toEqual(first)
+        expect(await nb.store.pendingCount()).toBe(3)
+        for (const w of first) await na.store.remove(w.id)
+        await nb.close()
+        const again = await node(url, 'node-b', CLAIM_MS, () => T0, { dataDir: b.dir })
+        expect(await again.store.list()).toEqual([])
+        expect(await seeded(again)).toEqual([{ node: 'node-a', webhooks: 2, deliveries: 3 }])
+        await again.close()
+      } finally {
+        await na.close()
+        a.remove()
+        b.remove()
+      }
+    })
+
+    it('nodes starting together copy one node, once', async () => {
+      const own = await Promise.all(['a', 'b', 'c'].map(alone))
+      const url = await server.createDatabase()
+      const nodes = await Promise.all(own.map((o, i) => node(url, `node-${i}`, CLAIM_MS, () => T0, { dataDir: o.dir })))
+      try {
+        const rows = await seeded(nodes[0]!)
+        expect(rows).toHaveLength(1)
+        const seeder = Number(rows[0]!.node.slice('node-'.length))
+        expect(await nodes[0]!.store.list()).toEqual((await inAlertsDb(own[seeder]!)).webhooks)
+        expect(await nodes[0]!.store.pendingCount()).toBe(3)
+      } finally {
+        await Promise.all(nodes.map((n) => n.close()))
+        for (const o of own) o.remove()
+      }
+    })
+
+    it('an empty alerts.db seeds nothing, but is recorded: the next node copies nothing either', async () => {
+      const url = await server.createDatabase()
+      const empty = await node(url, 'node-a')
+      const b = await alone('b')
+      try {
+        expect(await seeded(empty)).toEqual([{ node: 'node-a', webhooks: 0, deliveries: 0 }])
+        const nb = await node(url, 'node-b', CLAIM_MS, () => T0, { dataDir: b.dir })
+        expect(await nb.store.list()).toEqual([])
+        await nb.close()
+      } finally {
+        await empty.close()
+        b.remove()
+      }
+    })
+
+    it('a cluster that used the tables before seeding existed is not seeded over the subscriptions it made', async () => {
+      const url = await server.createDatabase()
+      const pool = openPgPool(url, { logger, max: 1 })
+      const a = await alone('a')
+      try {
+        await migratePg(pool, WEBHOOKS_PG_MIGRATIONS.slice(0, 1), WEBHOOKS_PG_MIGRATIONS_TABLE)
+        await pool.query(
+          "INSERT INTO webhooks (id, url, events, secret, created_at, updated_at) VALUES ('whmade', 'http://x/', '[]', 's', 't', 't')",
+        )
+        const n = await node(url, 'node-a', CLAIM_MS, () => T0, { dataDir: a.dir })
+        expect((await n.store.list()).map((w) => w.id)).toEqual(['whmade'])
+        expect(await seeded(n)).toEqual([{ node: '(in use before version 2)', webhooks: 0, deliveries: 0 }])
+        await n.close()
+      } finally {
+        await pool.end()
+        a.remove()
+      }
+    })
   })
 
   describe('two senders', () => {

@@ -27,4 +27,23 @@ export const WEBHOOKS_PG_MIGRATIONS: readonly PgMigration[] = [
       })}
     `,
   },
+  {
+    // Which node copied its own alerts.db subscriptions and pending deliveries in, and how many
+    // (postgres/store.ts, docs/operations.md "Webhooks across nodes"): seeded once across nodes.
+    // A cluster that used these tables before this version existed has had its subscriptions made
+    // through the API since: it is recorded as seeded (by no node), so that an old alerts.db is not
+    // copied in next to them and every event sent twice. Fresh, both tables are empty here.
+    version: 2,
+    sql: `
+      CREATE TABLE webhooks_seeded (
+        node TEXT NOT NULL,
+        webhooks INTEGER NOT NULL,
+        deliveries INTEGER NOT NULL,
+        at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      INSERT INTO webhooks_seeded (node, webhooks, deliveries)
+        SELECT '(in use before version 2)', 0, 0
+        WHERE EXISTS (SELECT 1 FROM webhooks) OR EXISTS (SELECT 1 FROM webhook_deliveries);
+    `,
+  },
 ]

@@ -1,9 +1,12 @@
 import type pg from 'pg'
+import type { Logger } from '../../log/logger.ts'
 import { migratePg } from '../../pg/migrate.ts'
+import { seedOnce } from '../../pg/seed-once.ts'
 import { inTransaction } from '../../pg/transaction.ts'
 import { eventBody, type OutgoingEvent } from '../events.ts'
 import { deliveryPage, failuresReason, newDeliveryId, newWebhookRow, toDelivery, toWebhook } from '../registry.ts'
 import type { DeliveryRow, HookRow } from '../registry.ts'
+import type { OwnWebhooks } from '../sqlite-store.ts'
 import type { ClaimedDelivery, WebhookStore } from '../store.ts'
 import { WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE } from './migrations.ts'
 
@@ -67,11 +70,48 @@ export interface PostgresWebhookStoreOptions {
   /** How long a claim lasts: longer than a request may take (webhookClaimMs). */
   claimMs: number
   now?: (() => number) | undefined
+  logger: Logger
+  /** This node's own webhooks (alerts.db), copied in when no node has seeded the tables yet. */
+  seed: () => OwnWebhooks
 }
 
-/** Applies the webhooks' migrations (once across nodes), then answers the store. The pool belongs to the caller. */
+const HOOK_COLUMNS =
+  'id, url, events, secret, description, enabled, consecutive_failures, disabled_at, disabled_reason, created_at, updated_at'
+const DELIVERY_COLUMNS =
+  'id, webhook_id, event_id, event, ordering_key, body, state, attempts, next_at, created_at, delivered_at, last_status, last_error'
+
+/**
+ * Copies a node's own webhooks in as they are: ids, so the API's links and a receiver's records of
+ * them still hold; secrets, so receivers verify with the one they were given; pending deliveries
+ * with their ids and event ids (X-IOC-Delivery), so what was queued before the switch is sent, and a
+ * receiver that already got an attempt de-duplicates it. Delivered ones stay behind: a log, not work.
+ * One statement per table (a busy node may hold many pending); the deliveries are inserted in
+ * their alerts.db order, so the numbers PostgreSQL gives them keep each ordering key's order.
+ */
+async function copyOwn(c: pg.PoolClient, own: OwnWebhooks): Promise<{ webhooks: number; deliveries: number }> {
+  const hooks = await c.query(
+    `INSERT INTO webhooks (${HOOK_COLUMNS}) SELECT ${HOOK_COLUMNS} FROM json_populate_recordset(NULL::webhooks, $1) ON CONFLICT DO NOTHING`,
+    [JSON.stringify(own.webhooks.map((w) => ({ ...w, enabled: w.enabled === 1 })))],
+  )
+  const deliveries = await c.query(
+    `INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS})
+     SELECT ${DELIVERY_COLUMNS} FROM json_populate_recordset(NULL::webhook_deliveries, $1) ORDER BY n ON CONFLICT DO NOTHING`,
+    [JSON.stringify(own.pending)],
+  )
+  return { webhooks: hooks.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 }
+}
+
+/** Applies the webhooks' migrations and seeds (each once across nodes), then answers the store. The pool belongs to the caller. */
 export async function openPostgresWebhookStore(pool: pg.Pool, opts: PostgresWebhookStoreOptions): Promise<WebhookStore> {
   await migratePg(pool, WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE)
+  await seedOnce(pool, {
+    lock: 'iocgw:webhooks_seed',
+    record: 'webhooks_seeded',
+    nodeId: opts.nodeId,
+    log: opts.logger.child({ component: 'webhooks' }),
+    message: "webhook subscriptions and pending deliveries seeded into PostgreSQL from this node's alerts.db",
+    copy: (c) => copyOwn(c, opts.seed()),
+  })
   const me = opts.nodeId
   const now = opts.now ?? Date.now
   const get = async (id: string) => {
