@@ -9,6 +9,7 @@ import { waitFor } from '../support/services.ts'
 import { makeApi, type TestApi } from '../api/support.ts'
 import { defaultMaxConnections, openFileLimit } from '../../gateway/broker/conn-guard.ts'
 import { startBroker, type Harness } from './harness.ts'
+import { watchClose } from './raw.ts'
 
 const harnesses: Harness[] = []
 let api: TestApi | undefined
@@ -30,28 +31,12 @@ interface Raw {
 }
 function raw(port: number, localAddress?: string): Raw {
   const s = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) })
-  let c = false
-  const gone = new Promise<void>((r) =>
-    s.on('close', () => {
-      c = true
-      r()
-    }),
-  )
-  s.on('error', () => {})
-  return { s, closed: () => c, gone }
+  return { s, ...watchClose(s) }
 }
 
 function ws(url: string): { w: WebSocket; closed: () => boolean; gone: Promise<void> } {
   const w = new WebSocket(url, 'mqtt')
-  let c = false
-  const gone = new Promise<void>((r) =>
-    w.on('close', () => {
-      c = true
-      r()
-    }),
-  )
-  w.on('error', () => {})
-  return { w, closed: () => c, gone }
+  return { w, ...watchClose(w) }
 }
 
 describe('connection caps', () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectHeader } from '../support/mqtt-wire.ts'
 import { waitFor } from '../support/services.ts'
 import { startBroker, type Harness } from './harness.ts'
+import { watchClose } from './raw.ts'
 
 let h: Harness
 const MAX_CONNECT = 64 * 1024
@@ -22,15 +23,8 @@ afterAll(async () => {
 /** A raw socket that resolves `gone` when the gateway closes it. */
 function rawSocket(): { s: Socket; gone: Promise<void>; isGone: () => boolean } {
   const s = connect({ port: h.ports.mqtt, host: '127.0.0.1' })
-  let done = false
-  const gone = new Promise<void>((r) =>
-    s.on('close', () => {
-      done = true
-      r()
-    }),
-  )
-  s.on('error', () => {})
-  return { s, gone, isGone: () => done }
+  const { closed, gone } = watchClose(s)
+  return { s, gone, isGone: closed }
 }
 
 describe('before CONNACK', () => {

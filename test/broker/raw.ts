@@ -1,4 +1,5 @@
-// A hand-built CONNECT on a raw TCP socket, for what mqtt.js refuses to send.
+// Raw connections for what mqtt.js refuses to send (a hand-built CONNECT on a TCP socket), and watching a connection close.
+import type { EventEmitter } from 'node:events'
 import { connect } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 
@@ -104,4 +105,17 @@ export function rawClient(port: number): Promise<RawClient> {
     s.on('data', (d: Buffer) => parser.parse(d))
     s.on('error', reject)
   })
+}
+
+/** Whether `conn` (a socket or a WebSocket) has closed, and when; its errors are expected and ignored. */
+export function watchClose(conn: EventEmitter): { closed: () => boolean; gone: Promise<void> } {
+  let closed = false
+  const gone = new Promise<void>((r) =>
+    conn.on('close', () => {
+      closed = true
+      r()
+    }),
+  )
+  conn.on('error', () => {})
+  return { closed: () => closed, gone }
 }
