@@ -39,6 +39,13 @@ async function retainedStatus(id: string, token: string): Promise<Record<string,
   return JSON.parse(payload.toString()) as Record<string, unknown>
 }
 
+/** Registers device `id`, connects it, and has it say it is online (a retained status). */
+async function onlineDevice(id: string): Promise<MqttClient> {
+  const c = await h.connect(id, await h.addDevice(id))
+  await c.publishAsync(`devices/${id}/status`, '{"online":true}', { qos: 1, retain: true })
+  return c
+}
+
 function killSocket(c: MqttClient): void {
   // No DISCONNECT: the network connection just dies (the case a will exists for).
   ;(c.stream as unknown as { destroy(): void }).destroy()
@@ -75,10 +82,8 @@ describe('retained status and the will', () => {
 
   it('publishes a retained offline status itself when a device without a will dies', async () => {
     const id = 'status-nowill-01'
-    const secret = await h.addDevice(id)
     const token = await h.addToken('officer')
-    const c = await h.connect(id, secret)
-    await c.publishAsync(`devices/${id}/status`, '{"online":true}', { qos: 1, retain: true })
+    const c = await onlineDevice(id)
     killSocket(c)
     await waitFor(async () => (await h.counter('mqtt_gateway_offline_status_total')) === 1)
     const st = await retainedStatus(id, token)
@@ -89,10 +94,8 @@ describe('retained status and the will', () => {
 
   it('does the same when a device is kicked by revocation', async () => {
     const id = 'status-kick-01'
-    const secret = await h.addDevice(id)
     const token = await h.addToken('viewer')
-    const c = await h.connect(id, secret)
-    await c.publishAsync(`devices/${id}/status`, '{"online":true}', { qos: 1, retain: true })
+    const c = await onlineDevice(id)
     const gone = closed(c)
     await h.registry.updateDevice(id, { state: 'disabled' }, { type: 'system', id: 'test' })
     await gone
@@ -103,14 +106,10 @@ describe('retained status and the will', () => {
   it('on a clean DISCONNECT: adds an offline status unless the device said so itself', async () => {
     const token = await h.addToken('viewer')
     const before = await h.counter('mqtt_gateway_offline_status_total')
-    const polite = await h.addDevice('status-clean-01')
-    const c1 = await h.connect('status-clean-01', polite)
-    await c1.publishAsync('devices/status-clean-01/status', '{"online":true}', { qos: 1, retain: true })
+    const c1 = await onlineDevice('status-clean-01')
     await c1.publishAsync('devices/status-clean-01/status', '{"online":false,"uptime":3600}', { qos: 1, retain: true })
     await c1.endAsync()
-    const terse = await h.addDevice('status-clean-02')
-    const c2 = await h.connect('status-clean-02', terse)
-    await c2.publishAsync('devices/status-clean-02/status', '{"online":true}', { qos: 1, retain: true })
+    const c2 = await onlineDevice('status-clean-02')
     await c2.endAsync()
     await waitFor(async () => (await h.counter('mqtt_gateway_offline_status_total')) === before + 1)
     expect(await retainedStatus('status-clean-01', token)).toEqual({ online: false, uptime: 3600 })
