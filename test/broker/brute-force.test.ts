@@ -27,13 +27,17 @@ function clock() {
   }
 }
 
+/** A broker whose failed-authentication limits are `limits`, counted on a clock the test moves (the broker stopped after the file). */
+async function limitedBroker(limits: { perAddressPerMinute: number; perUsernamePerMinute: number }) {
+  const c = clock()
+  const h = await startBroker({ authFailures: memoryAuthFailureLimiter({ ...limits, now: c.now }) })
+  harnesses.push(h)
+  return { c, h }
+}
+
 describe('failed-authentication limit over MQTT', () => {
   it('refuses the right secret with 5 once an address passed the limit, until the window ends', async () => {
-    const c = clock()
-    const h = await startBroker({
-      authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 5, perUsernamePerMinute: 1000, now: c.now }),
-    })
-    harnesses.push(h)
+    const { c, h } = await limitedBroker({ perAddressPerMinute: 5, perUsernamePerMinute: 1000 })
     const secret = await h.addDevice('bf-wl-01')
     const codes: number[] = []
     for (let i = 0; i < 5; i++) codes.push(await connackOf(h.ports.mqtt, 'bf-wl-01', `wrong-${i}`))
@@ -46,11 +50,7 @@ describe('failed-authentication limit over MQTT', () => {
   })
 
   it('locks one user name after its limit, from any address, and not the others', async () => {
-    const c = clock()
-    const h = await startBroker({
-      authFailures: memoryAuthFailureLimiter({ perAddressPerMinute: 1000, perUsernamePerMinute: 3, now: c.now }),
-    })
-    harnesses.push(h)
+    const { h } = await limitedBroker({ perAddressPerMinute: 1000, perUsernamePerMinute: 3 })
     const secret = await h.addDevice('bf-wl-02')
     const other = await h.addDevice('bf-wl-03')
     for (let i = 0; i < 3; i++) expect(await connackOf(h.ports.mqtt, 'bf-wl-02', `wrong-${i}`)).toBe(4)

@@ -49,6 +49,15 @@ async function queueFive(topic: string): Promise<void> {
 
 const FIVE = ['m0', 'm1', 'm2', 'm3', 'm4']
 
+/** The session `clientId` comes back present and is handed the five messages queued for it (queueFive), in order. */
+async function expectFiveKept(username: string, password: string, clientId: string): Promise<void> {
+  const back = await session(username, password, clientId)
+  expect(back.sessionPresent).toBe(true)
+  await waitFor(() => back.got.length === 5)
+  expect(back.got).toEqual(FIVE)
+  await back.client.endAsync()
+}
+
 describe('a device may use only its own client id', () => {
   it('refuses another device with the owner id while the owner is offline; the owner keeps its 5 queued messages', async () => {
     const owner = await h.addDevice('cid-owner-01')
@@ -65,11 +74,7 @@ describe('a device may use only its own client id', () => {
     expect(await connackCode(h.url, 'cid-intruder-01', intruder, { clientId: 'cid-owner-01:backup', clean: true })).toBe(2)
     expect(await h.counter('mqtt_connect_refused_total', { reason: 'client_id_not_owned' })).toBe(before + 3)
 
-    const back = await session('cid-owner-01', owner, 'cid-owner-01')
-    expect(back.sessionPresent).toBe(true)
-    await waitFor(() => back.got.length === 5)
-    expect(back.got).toEqual(FIVE)
-    await back.client.endAsync()
+    await expectFiveKept('cid-owner-01', owner, 'cid-owner-01')
   })
 
   it('accepts `{id}:{suffix}` and an empty id (assigned), refuses a made-up id and a bad suffix', async () => {
@@ -114,11 +119,7 @@ describe("an integration's persistent session is its token's", () => {
     const ds = await h.addDevice('cid-dev-intruder')
     expect(await connackCode(h.url, 'cid-dev-intruder', ds, { clientId: id, clean: true })).toBe(2)
 
-    const back = await session('token', officer.secret, id)
-    expect(back.sessionPresent).toBe(true)
-    await waitFor(() => back.got.length === 5)
-    expect(back.got).toEqual(FIVE)
-    await back.client.endAsync()
+    await expectFiveKept('token', officer.secret, id)
   })
 
   it('a persistent session needs an id: empty with clean session 0 is refused (MQTT-3.1.3-8)', async () => {
