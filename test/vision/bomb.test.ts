@@ -1,22 +1,15 @@
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { flatJpeg } from './flat-jpeg.ts'
-import { camera, makeVision, publish, sample, visionConfig } from './support.ts'
+import { camera, publish, sample, useVision, visionConfig } from './support.ts'
 
 // Decompression bombs (docs/operations.md, Security): a 16383x16383 JPEG fits in the 2 MiB frame
 // limit but decodes to ~268 MP. It must be refused from its header, before any decode, and the
 // snapshot of the last good frame must be drawn once, not once per request.
 
 const cam = camera('cam-bomb-01')
-const v = makeVision(visionConfig({ motion: { enabled: false } }))
+const v = useVision(visionConfig({ motion: { enabled: false } }))
 const bomb = flatJpeg(16383, 16383)
-
-beforeAll(async () => {
-  await v.vision.whenReady()
-})
-afterAll(async () => {
-  await v.vision.close()
-})
 
 describe('decompression bomb', () => {
   it('is a real JPEG of 16383x16383 under the byte limit', async () => {

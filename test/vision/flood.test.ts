@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { waterRatio, zoneMask } from '../../gateway/vision/flood.ts'
-import { camera, makeVision, publish, sample, samplePath, visionConfig } from './support.ts'
+import { camera, publish, sample, samplePath, useVision, visionConfig } from './support.ts'
 import { LOWER_HALF } from '../support/zones.ts'
 
 const street = {
@@ -32,7 +32,7 @@ describe('water_ratio compensation against a dry reference (unit)', () => {
 })
 
 describe('flood zone through the pipeline', () => {
-  const v = makeVision(
+  const v = useVision(
     visionConfig({
       flood: { everyMs: 0 },
       motion: { enabled: false },
@@ -44,12 +44,6 @@ describe('flood zone through the pipeline', () => {
       },
     }),
   )
-  beforeAll(async () => {
-    await v.vision.whenReady()
-  })
-  afterAll(async () => {
-    await v.vision.close()
-  })
 
   it('reports the flood sample, 0 on a dry street, and 0 when the reference already shows that water', async () => {
     const flood = sample('flood_lagos_2019.jpg')

@@ -4,24 +4,22 @@ import { startOnvifStandin } from '../camera/onvif-standin.ts'
 import { startSnapshotAgent } from '../camera/support.ts'
 import { mosquittoArgs, runMosquitto } from '../support/mosquitto-clients.ts'
 import { requireCommand, waitFor } from '../support/services.ts'
-import { makeVision, sample, samplePath, visionConfig } from './support.ts'
+import { sample, samplePath, useVision, visionConfig } from './support.ts'
 
 // End to end over the real gateway broker (device authentication, topic ACL, publish routing):
 // frames from mqtt.js, from Debian's mosquitto_pub -f, and from the edge camera agent reading an
 // ONVIF stand-in, analysed by the real models.
 
-const v = makeVision(visionConfig({ motion: { enabled: false } }))
+const v = useVision(visionConfig({ motion: { enabled: false } }))
 let h: Harness
 let secret: string
 
 beforeAll(async () => {
   h = await startBroker({ routes: { frames: v.vision.frames } })
   secret = await h.addDevice('cam-e2e-01', 'camera')
-  await v.vision.whenReady()
 })
 afterAll(async () => {
   await h?.stop()
-  await v.vision.close()
 })
 
 const counts = (ts: number) => v.points.filter((p) => p.camera === 'cam-e2e-01' && p.ts === ts)

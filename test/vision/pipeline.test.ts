@@ -1,10 +1,10 @@
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { camera, makeVision, publish, sample, visionConfig } from './support.ts'
+import { describe, expect, it } from 'vitest'
+import { camera, publish, sample, useVision, visionConfig } from './support.ts'
 import { LEFT_HALF, LOWER_HALF, RIGHT_HALF, WHOLE_FRAME } from '../support/zones.ts'
 
 const cam = camera('cam-frames-01')
-const v = makeVision(
+const v = useVision(
   visionConfig({
     workers: 2,
     flood: { everyMs: 0 },
@@ -33,12 +33,6 @@ const v = makeVision(
     },
   }),
 )
-beforeAll(async () => {
-  await v.vision.whenReady()
-})
-afterAll(async () => {
-  await v.vision.close()
-})
 
 describe('frames handler', () => {
   it('refuses bad frames, counts each by reason, and no worker dies', async () => {

@@ -39,6 +39,18 @@ export function publish(device: Device, payload: Buffer, subtopic = 'frames'): D
   return { device, topic: `devices/${device.id}/${subtopic}`, subtopic, payload, qos: 1, retain: false, receivedAt: Date.now() }
 }
 
+/** makeVision for the calling suite: ready before its tests, closed after them. */
+export function useVision(config: VisionConfig): ReturnType<typeof makeVision> {
+  const v = makeVision(config)
+  beforeAll(async () => {
+    await v.vision.whenReady()
+  })
+  afterAll(async () => {
+    await v.vision.close()
+  })
+  return v
+}
+
 /** createVision with an in-memory sink and a bus recorder. */
 export function makeVision(config: VisionConfig) {
   const points: DetectionPoint[] = []
