@@ -268,20 +268,12 @@ describe('/api/v1/webhooks', () => {
       const url = `http://127.0.0.1:${rx.port}/api-hook`
       const denied = await api2.app.inject({ method: 'GET', url: '/api/v1/webhooks', headers: bearer(api2.tokens.officer) })
       expect(denied.statusCode).toBe(403)
-      const bad = await api2.app.inject({
-        method: 'POST',
-        url: '/api/v1/webhooks',
-        headers: bearer(api2.tokens.admin),
-        payload: { url, events: ['alert.exploded'] },
-      })
+      const subscribe = (events: string[]) =>
+        api2.app.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(api2.tokens.admin), payload: { url, events } })
+      const bad = await subscribe(['alert.exploded'])
       expect(bad.statusCode).toBe(400)
       expect(bad.body).toMatch(/events/)
-      const made = await api2.app.inject({
-        method: 'POST',
-        url: '/api/v1/webhooks',
-        headers: bearer(api2.tokens.admin),
-        payload: { url, events: ['device.offline'] },
-      })
+      const made = await subscribe(['device.offline'])
       expect(made.statusCode).toBe(201)
       const { webhook, secret: s } = made.json() as { webhook: { id: string }; secret: string }
       expect(s).toMatch(/^whsec_/)
