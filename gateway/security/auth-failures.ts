@@ -25,34 +25,77 @@ export interface AuthFailureLimits {
   now?: () => number
 }
 
-const WINDOW_MS = 60_000
+export const AUTH_FAILURE_WINDOW_MS = 60_000
+const WINDOW_MS = AUTH_FAILURE_WINDOW_MS
 
-/** One-minute windows in insertion order, so evicting the first key drops the oldest window. */
-function windowCounter(limit: number, maxKeys: number, now: () => number) {
-  const windows = new Map<string, { start: number; count: number }>()
+/** A key's window: when it began (ms since the epoch) and the failures counted in it. */
+export interface FailureWindow {
+  start: number
+  count: number
+}
+
+export interface WindowCounter {
+  /** Seconds until `key` may try again; 0 when it may try now. */
+  retryAfter(key: string): number
+  /** Counts one failure of `key`; answers its window after counting. */
+  fail(key: string): FailureWindow
+  /**
+   * Raises `key`'s count in the window beginning at `start` to at least `count` (another node's
+   * count of the same window): a window older than the key's current one changes nothing, a newer
+   * one replaces it. Taking the larger count makes a count heard twice, or out of order, harmless.
+   */
+  raise(key: string, start: number, count: number): void
+}
+
+/**
+ * One-minute windows in insertion order, so evicting the first key drops the oldest window.
+ * `aligned`: windows are the clock's minutes (every node agrees on them, auth-failures-shared.ts);
+ * otherwise a window begins at the key's first failure, so one node never lets a burst through at
+ * a minute's edge.
+ */
+export function windowCounter(limit: number, maxKeys: number, now: () => number, aligned = false): WindowCounter {
+  const windows = new Map<string, FailureWindow>()
   const current = (key: string) => {
     const w = windows.get(key)
+    // A start ahead of this clock (another node's, running ahead) is current until it is over here.
     if (w && now() - w.start < WINDOW_MS) return w
     if (w) windows.delete(key)
     return undefined
   }
+  const open = (key: string, start: number, count: number): FailureWindow => {
+    if (windows.size >= maxKeys) {
+      const oldest = windows.keys().next().value
+      if (oldest !== undefined) windows.delete(oldest)
+    }
+    const w = { start, count }
+    windows.set(key, w)
+    return w
+  }
   return {
-    retryAfter(key: string): number {
+    retryAfter(key) {
       const w = current(key)
       if (!w || w.count < limit) return 0
       return Math.max(1, Math.ceil((w.start + WINDOW_MS - now()) / 1000))
     },
-    fail(key: string): void {
+    fail(key) {
       const w = current(key)
       if (w) {
         w.count++
+        return w
+      }
+      const t = now()
+      return open(key, aligned ? t - (t % WINDOW_MS) : t, 1)
+    },
+    raise(key, start, count) {
+      const w = current(key)
+      if (w && w.start === start) {
+        w.count = Math.max(w.count, count)
         return
       }
-      if (windows.size >= maxKeys) {
-        const oldest = windows.keys().next().value
-        if (oldest !== undefined) windows.delete(oldest)
-      }
-      windows.set(key, { start: now(), count: 1 })
+      if ((w && w.start > start) || now() - start >= WINDOW_MS) return
+      // A newer window than the one kept: it goes to the end of the eviction order.
+      if (w) windows.delete(key)
+      open(key, start, count)
     },
   }
 }
