@@ -1,6 +1,7 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
 import { mkdirSync, readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { buildApi, withDeps } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
@@ -52,6 +53,7 @@ import { gatewayReadiness } from './app/readiness.ts'
 import { startVision } from './app/vision.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
 import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
+import { sharedAuthFailures } from './security/auth-failures-shared.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
 import { webhookClaimMs } from './webhooks/config.ts'
 import { deviceOfflineEvent, reportReadyEvent, type OutgoingEvent } from './webhooks/events.ts'
@@ -273,10 +275,17 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     const { vision, visionOff } = await startVision({ config, registry, store, bus, logger, metrics, ingest, cluster })
     if (vision) closers.push(() => vision.close())
     // One failed-authentication count for HTTP and MQTT: a client locked out of one is out of both.
-    const authFailures = memoryAuthFailureLimiter({
+    // With Redis, one count for every node too (docs/operations.md "Failed logins across nodes").
+    const authLimits = {
       perAddressPerMinute: config.http.authFailuresPerMinute,
       perUsernamePerMinute: config.http.authFailuresPerUsernamePerMinute,
-    })
+    }
+    const sharedFailures = config.redis.url
+      ? sharedAuthFailures({ redisUrl: config.redis.url, nodeId: config.server.nodeId ?? hostname(), logger, metrics })
+      : undefined
+    if (sharedFailures) closers.push(() => sharedFailures.close())
+    const authFailures = sharedFailures?.limiter('auth', authLimits) ?? memoryAuthFailureLimiter(authLimits)
+    const loginNames = sharedFailures?.limiter('login', { perAddressPerMinute: config.auth.loginFailuresPerUserPerMinute })
     // Situation reports (docs/reports.md), as JSON, CSV and PDF.
     const reports = createReportService({
       store,
@@ -329,6 +338,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
         sessionMaxHours: config.auth.sessionMaxHours,
       },
       limiter: authFailures,
+      loginNames,
       readiness: gatewayReadiness({ broker, store, vision, visionOff, cluster }),
       routes: [
         // Devices are handed the port the broker really bound (the config may say 0: any free port).

@@ -44,6 +44,11 @@ export interface BuildApiOptions {
   routes: ReadonlyArray<ApiRoutes>
   /** The failed-auth counter, shared with the MQTT broker (app.ts); default an in-memory one from `config`. */
   limiter?: AuthFailureLimiter
+  /**
+   * Failed console logins per user name (keyed `user:{name}`); default an in-memory one from
+   * `config.loginFailuresPerUserPerMinute`. In cluster mode one every node shares (app.ts).
+   */
+  loginNames?: AuthFailureLimiter
   /** The clock of session timeouts (tests move it instead of waiting). */
   now?: () => number
   /** Extra Fastify options (https, trust proxy, ...). */
@@ -296,10 +301,11 @@ export async function buildApi(opts: BuildApiOptions): Promise<ApiApp> {
         sessions,
         limiter: loginLimiter(
           limiter,
-          memoryAuthFailureLimiter({
-            perAddressPerMinute: opts.config.loginFailuresPerUserPerMinute ?? 10,
-            ...(opts.now ? { now: opts.now } : {}),
-          }),
+          opts.loginNames ??
+            memoryAuthFailureLimiter({
+              perAddressPerMinute: opts.config.loginFailuresPerUserPerMinute ?? 10,
+              ...(opts.now ? { now: opts.now } : {}),
+            }),
         ),
         counted: (result) => logins.inc({ result }),
       }),
