@@ -121,6 +121,7 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
   let outage = false
   let invalid = 0
   let invalidLoggedAt = Number.NEGATIVE_INFINITY
+  let refusedLoggedAt = Number.NEGATIVE_INFINITY
 
   const connect = (role: string, use: 'publish' | 'subscribe'): Redis =>
     connectPubSub({ url: o.redisUrl, nodeId: o.nodeId, role, use, component: 'auth-failures', logger: o.logger, closing: () => closed })
@@ -235,7 +236,15 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
       .catch((err: Error) => {
         // Counted here already; the other nodes do not hear of it (a reconnection reads only what Redis holds).
         messages.inc({ outcome: 'unsent' })
-        down(err.message)
+        if (!connected()) return down(err.message)
+        // Redis connected but refusing (out of memory, a read-only replica): no outage whose end a
+        // reconnection would announce, so logged on its own, at most once a minute.
+        if (now() - refusedLoggedAt < INVALID_LOG_MS) return
+        refusedLoggedAt = now()
+        log.warn(
+          { event: 'auth_failures_unsent', err: err.message },
+          'auth failures: Redis refused a failure count; counted by this node alone',
+        )
       })
   }
 

@@ -122,6 +122,24 @@ describe.skipIf(!requireRedis())('failed authentications shared through Redis', 
     expect(warned(a)).toHaveLength(1)
   })
 
+  it('Redis connected but refusing writes: the failure counts here, unsent, logged once a minute, no outage', async () => {
+    const redis = await redisServer()
+    const a = await node(redis, 'node-a')
+    const admin = new Redis(redis.url)
+    cleanup(() => admin.quit())
+    // noeviction (the default) past maxmemory: every write is refused with OOM.
+    await admin.config('SET', 'maxmemory', '1')
+    a.auth.fail('10.0.0.7')
+    a.auth.fail('10.0.0.7')
+    await waitFor(async () => (await a.counted('unsent')) === 2)
+    expect(a.lines.filter((l) => l.event === 'auth_failures_unsent')).toHaveLength(1)
+    expect(a.lines.filter((l) => l.event === 'auth_failures_local')).toHaveLength(0)
+    expect(a.hub.shared()).toBe(true)
+    await admin.config('SET', 'maxmemory', '0')
+    a.auth.fail('10.0.0.7')
+    await waitFor(async () => (await a.counted('sent')) === 1)
+  })
+
   it('counts and ignores a malformed message on the channel, and goes on', async () => {
     const redis = await redisServer()
     const [a, b] = [await node(redis, 'node-a'), await node(redis, 'node-b')]
