@@ -4,7 +4,8 @@ import type { Stations } from '../domain/stations.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Scope } from '../registry/scope.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
-import { openAlertsDb } from '../alerts/db.ts'
+import { openAlertsDb, type SharedDb } from '../alerts/db.ts'
+import { openNotifyDb } from '../notify/db.ts'
 import type { AlertSources } from './alerts-section.ts'
 import { buildReport } from './build.ts'
 import type { ReportsConfig } from './config.ts'
@@ -53,11 +54,18 @@ export interface ReportService {
   close(): void
 }
 
+function alertsAndOutboxDb(dataDir: string): SharedDb['db'] {
+  openNotifyDb(dataDir)
+  return openAlertsDb(dataDir).db
+}
+
 export function createReportService(opts: ReportServiceOptions): ReportService {
   const now = opts.now ?? Date.now
   const log = opts.logger.child({ component: 'reports' })
   const alertSources = opts.alertSources
-  const alertsDb = alertSources ? undefined : openAlertsDb(opts.dataDir).db
+  // The report reads the alerts and the outbox (notify's tables) of alerts.db: both migration
+  // lists applied, so a data directory where no notifier ever ran reads as no notifications.
+  const alertsDb = alertSources ? undefined : alertsAndOutboxDb(opts.dataDir)
   const holdMaxMs = { sensors: opts.config.holdMaxS.sensors * 1000, cameras: opts.config.holdMaxS.cameras * 1000 }
   const dir = join(opts.dataDir, 'reports')
   let timer: NodeJS.Timeout | null = null

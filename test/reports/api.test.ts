@@ -203,3 +203,28 @@ describe('daily report', () => {
     expect((await notifier.outbox()).filter((o) => o.key.startsWith('report:'))).toHaveLength(rows.length)
   })
 })
+
+describe('a data directory where no notifier ran', () => {
+  it('gives a report with its alerts section and no notifications, rather than failing on the missing outbox', async () => {
+    const bare = tempDir('iocgw-reports-bare-')
+    const bareStore = new SqliteTimeSeriesStore({ dataDir: bare.path, logger, metrics: new Metrics({ defaults: false }) })
+    try {
+      await bareStore.write([wl('kim-long', 'Huế', DAY + H, 1.2)])
+      const service = createReportService({
+        store: bareStore,
+        stations: loadStations('config/stations.yaml'),
+        dataDir: bare.path,
+        config,
+        logger,
+        renderReportPdf: () => Promise.reject(new Error('no PDF in this test')),
+      })
+      const report = await service.build({ from: DAY, to: DAY + 86_400_000, lang: 'en' }, null)
+      expect(report.water_levels.find((w) => w.station === 'kim-long')?.max?.value).toBe(1.2)
+      expect(report.alerts.opened).toBe(0)
+      service.close()
+    } finally {
+      await bareStore.close()
+      bare.remove()
+    }
+  })
+})
