@@ -1,5 +1,6 @@
 import Type, { type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { decodeJson } from '../util/schema-error.ts'
 import { DEVICE_KINDS } from '../registry/types.ts'
 import type { RoutedInput } from './partitions.ts'
 
@@ -63,15 +64,6 @@ export const encodeInput = (f: ForwardedInput): string => JSON.stringify(f)
 
 /** The forwarded input, or what is wrong with the message (where and why). */
 export function decodeInput(message: string): ForwardedInput | string {
-  let v: unknown
-  try {
-    v = JSON.parse(message)
-  } catch {
-    return 'not JSON'
-  }
-  if (!checkForwarded.Check(v)) {
-    const e = [...checkForwarded.Errors(v)][0]
-    return `${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`
-  }
-  return v as ForwardedInput
+  // The schema's static type is the wire's; RoutedInput is the same shape, typed by the engine.
+  return decodeJson(checkForwarded, message) as ForwardedInput | string
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
+import { decodeJson } from '../util/schema-error.ts'
 import { connectPubSub } from '../cluster/redis-pubsub.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
@@ -68,17 +69,7 @@ const checkShared = Compile(Shared)
 
 /** The published count, or what is wrong with the message (a node of another version, or anyone with access to Redis). */
 export function decodeSharedCount(message: string): SharedCount | string {
-  let v: unknown
-  try {
-    v = JSON.parse(message)
-  } catch {
-    return 'not JSON'
-  }
-  if (!checkShared.Check(v)) {
-    const e = [...checkShared.Errors(v)][0]
-    return `${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`
-  }
-  return v
+  return decodeJson(checkShared, message)
 }
 
 const digest = (key: string): string => createHash('sha256').update(key).digest('base64url').slice(0, KEY_LENGTH)

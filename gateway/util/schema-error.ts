@@ -55,3 +55,26 @@ export function schemaProblem(errors: Iterable<SchemaErrorLike>, opts: SchemaPro
           : (e.message ?? 'is not valid')
   return { key, message }
 }
+
+/** What decodeJson needs of a compiled check (typebox/compile's Compile). */
+export interface CompiledCheck<T> {
+  Check(value: unknown): value is T
+  Errors(value: unknown): Iterable<SchemaErrorLike>
+}
+
+/**
+ * A JSON message from another node (Redis pub/sub), checked like any input at an edge: the value,
+ * or what is wrong with it (`not JSON`, or the first error's path and message), for the caller to
+ * count and log.
+ */
+export function decodeJson<T>(check: CompiledCheck<T>, message: string): T | string {
+  let v: unknown
+  try {
+    v = JSON.parse(message)
+  } catch {
+    return 'not JSON'
+  }
+  if (check.Check(v)) return v
+  const [e] = check.Errors(v)
+  return `${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`
+}
