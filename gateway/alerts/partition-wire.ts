@@ -4,7 +4,7 @@ import { decodeJson } from '../util/schema-error.ts'
 import { DEVICE_KINDS } from '../registry/types.ts'
 import type { RoutedInput } from './partitions.ts'
 
-// The message carrying an alert input to the node that owns its partition (partitions.ts), on the
+// The message carrying alert inputs to the node that owns their partition (partitions.ts), on the
 // Redis channel `iocgw:alerts:inputs:{n}`: JSON, checked on arrival like any input at an edge (a
 // node of another version may send something else).
 
@@ -51,19 +51,25 @@ const Forwarded = Type.Object({
   ]),
 })
 
+/** The inputs of one turn for one partition, in arrival order (partitions.ts sends these). */
+const Batch = Type.Object({ inputs: Type.Array(Forwarded, { minItems: 1, maxItems: 10_000 }) })
+
 // Compiled once: every forwarded reading is checked (a node receives about half of them in a
 // two-node cluster), and the interpreted Value.Check cost a cluster node more CPU than Redis did.
-const checkForwarded = Compile(Forwarded)
+// One forwarded input alone is what nodes of the previous version send: still read, so that a
+// cluster can be upgraded one node at a time.
+const checkMessage = Compile(Type.Union([Batch, Forwarded]))
 
 export interface ForwardedInput {
   hops: number
   input: RoutedInput
 }
 
-export const encodeInput = (f: ForwardedInput): string => JSON.stringify(f)
+export const encodeInputs = (inputs: readonly ForwardedInput[]): string => JSON.stringify({ inputs })
 
-/** The forwarded input, or what is wrong with the message (where and why). */
-export function decodeInput(message: string): ForwardedInput | string {
+/** The forwarded inputs, or what is wrong with the message (where and why). */
+export function decodeInputs(message: string): ForwardedInput[] | string {
   // The schema's static type is the wire's; RoutedInput is the same shape, typed by the engine.
-  return decodeJson(checkForwarded, message) as ForwardedInput | string
+  const m = decodeJson(checkMessage, message) as { inputs: ForwardedInput[] } | ForwardedInput | string
+  return typeof m === 'string' ? m : 'inputs' in m ? m.inputs : [m]
 }

@@ -7,7 +7,7 @@ import type { Input } from './conditions.ts'
 import { FencedError } from './errors.ts'
 import { inputPartition } from './evaluate.ts'
 import { KeyedQueue, partitionOf } from './ordering.ts'
-import { decodeInput, encodeInput } from './partition-wire.ts'
+import { decodeInputs, encodeInputs, type ForwardedInput } from './partition-wire.ts'
 import type { Fence } from './store.ts'
 import { connectPubSub } from '../cluster/redis-pubsub.ts'
 
@@ -17,12 +17,15 @@ import { connectPubSub } from '../cluster/redis-pubsub.ts'
 // the live nodes (gateway/cluster/leases.ts). Only the holder evaluates the partition's inputs.
 //
 // An input reaching another node (the device is connected there) is published on the Redis channel
-// `iocgw:alerts:inputs:{n}`, to which only the holder subscribes. Redis answers how many received
-// it: none means no node holds the partition now (its owner died and the lease has not expired
-// yet), and the input is held here and sent again until a node takes the partition over, or
-// evaluated here if this node is the one that does. Inputs of a partition leave a node in arrival
-// order: one waiting holds back those behind it. Only past `holdMs` is an input given up, counted
-// and logged, never silently.
+// `iocgw:alerts:inputs:{n}`, to which only the holder subscribes. The inputs of one turn of the
+// event loop (the readings of one stored message, a 10-reading array among them) leave as one
+// message per partition: a publish, and its decoding on the owner, cost about as much as the
+// input's evaluation, so a message per input made a node pay the cluster's way twice over. Redis
+// answers how many received it: none means no node holds the partition now (its owner died and
+// the lease has not expired yet), and the inputs are held here and sent again until a node takes
+// the partition over, or evaluated here if this node is the one that does. Inputs of a partition
+// leave a node in arrival order: one waiting holds back those behind it. Only past `holdMs` is an
+// input given up, counted and logged, never silently.
 //
 // Taking a partition (or losing it) drops this node's cached rule state of its subjects: the next
 // input loads the state its previous owner stored in PostgreSQL, and the silence timers are read at
@@ -39,6 +42,19 @@ const CHANNEL_PREFIX = 'iocgw:alerts:inputs:'
 const RETRY_MS = 200
 /** An input sent on more often than this (owners lapsing one after the other) is given up. */
 const MAX_HOPS = 4
+/** Inputs in one forwarded message at most: a turn at full speed may hold thousands. */
+const MAX_BATCH = 500
+
+/** A turn's inputs of one partition, sent together; `result` settles once they are evaluated here or handed on. */
+interface Batch {
+  entries: ForwardedInput[]
+  /** When the first arrived: held counts from there. */
+  arrived: number
+  /** Where an identical silence input (`seen` of the same device) already is in `entries`. */
+  seen: Map<string, number>
+  result: Promise<Array<Promise<void>> | undefined>
+  settle: (r: Promise<Array<Promise<void>> | undefined>) => void
+}
 
 export const partitionLease = (n: number): string => `${LEASE_PREFIX}${n}`
 
@@ -94,8 +110,11 @@ export interface AlertPartitionsOptions {
 export class AlertPartitions {
   private readonly pub: Redis
   private readonly sub: Redis
-  /** Each partition's outgoing inputs, one at a time, in arrival order. */
+  /** Each partition's outgoing inputs, one batch at a time, in arrival order. */
   private readonly sending = new KeyedQueue()
+  /** This turn's batches, sent on the next (setImmediate). */
+  private readonly pending = new Map<number, Batch>()
+  private flushing: NodeJS.Immediate | undefined
   private closed = false
   /** Inputs given up since the last log line about it, and when that was. */
   private givenUp = 0
@@ -136,14 +155,28 @@ export class AlertPartitions {
    */
   route(input: RoutedInput, hops = 0): Promise<void> {
     const n = partitionIndex(routedSubject(input), this.o.count)
-    // The evaluation is not awaited in the partition's queue: the engine keeps each subject's order.
-    // Held counts from arrival: behind an input that waited in vain, the next ones do not wait afresh.
-    const arrived = performance.now()
-    return this.sending.run(String(n), () => this.send(n, input, hops, arrived)).then((evaluated) => evaluated?.done)
+    let batch = this.pending.get(n)
+    if (!batch) {
+      batch = newBatch()
+      this.pending.set(n, batch)
+      this.flushing ??= setImmediate(() => this.flush())
+    }
+    // A device heard twice in one turn is one `seen`: the owner notes the time it evaluates it.
+    const seenKey = input.type === 'seen' ? JSON.stringify([input.device, input.kind, input.station, input.district]) : undefined
+    let i = seenKey === undefined ? undefined : batch.seen.get(seenKey)
+    if (i === undefined) {
+      i = batch.entries.push({ hops, input }) - 1
+      if (seenKey !== undefined) batch.seen.set(seenKey, i)
+    }
+    const at = i
+    const result = batch.result.then((evaluated) => evaluated?.[at])
+    if (batch.entries.length >= MAX_BATCH) this.dispatch(n, batch)
+    return result
   }
 
   async close(): Promise<void> {
     this.closed = true
+    this.flush()
     this.o.leases.off('acquired', this.onAcquired)
     this.o.leases.off('lost', this.onLost)
     await this.sending.idle()
@@ -165,37 +198,51 @@ export class AlertPartitions {
     return token === undefined ? null : { name, token }
   }
 
-  private async send(n: number, input: RoutedInput, hops: number, since: number): Promise<{ done: Promise<void> } | undefined> {
+  /** Sends this turn's batches, each after those of its partition sent before. */
+  private flush(): void {
+    if (this.flushing) clearImmediate(this.flushing)
+    this.flushing = undefined
+    for (const [n, batch] of this.pending) this.dispatch(n, batch)
+  }
+
+  private dispatch(n: number, batch: Batch): void {
+    this.pending.delete(n)
+    // The evaluations are not awaited in the partition's queue: the engine keeps each subject's order.
+    batch.settle(this.sending.run(String(n), () => this.send(n, batch.entries, batch.arrived)))
+  }
+
+  /** The evaluations when this node owns the partition, undefined once handed on or given up. */
+  private async send(n: number, entries: ForwardedInput[], since: number): Promise<Array<Promise<void>> | undefined> {
     let waited = false
     for (;;) {
       const fence = this.fence(n)
-      if (fence) return { done: this.local(n, input, fence, hops) }
+      if (fence) return entries.map((e) => this.local(n, e.input, fence, e.hops))
       if (this.closed) break
       let receivers = 0
       try {
-        receivers = await this.pub.publish(CHANNEL_PREFIX + n, encodeInput({ hops, input }))
+        receivers = await this.pub.publish(CHANNEL_PREFIX + n, encodeInputs(entries))
       } catch {
-        // Redis unreachable: held like an input without owner (the connection logs the outage).
+        // Redis unreachable: held like inputs without owner (the connection logs the outage).
       }
       if (receivers > 0) {
-        this.m.routed.inc({ outcome: 'forwarded' })
+        this.m.routed.inc({ outcome: 'forwarded' }, entries.length)
         return undefined
       }
       if (!waited) {
         waited = true
-        this.m.routed.inc({ outcome: 'held' })
+        this.m.routed.inc({ outcome: 'held' }, entries.length)
       }
       if (performance.now() - since >= this.o.holdMs) break
       await sleep(RETRY_MS)
     }
-    this.m.routed.inc({ outcome: 'no_holder' })
+    this.m.routed.inc({ outcome: 'no_holder' }, entries.length)
     // Every one counted; logged at most every 10 s (a long Redis outage gives up every input).
-    this.givenUp++
+    this.givenUp += entries.length
     if (performance.now() - this.givenUpLoggedAt >= 10_000) {
       this.o.logger.error(
         {
           partition: n,
-          subject: routedSubject(input),
+          subject: routedSubject(entries[0]!.input),
           heldMs: Math.round(performance.now() - since),
           inputs: this.givenUp,
           closing: this.closed,
@@ -233,21 +280,26 @@ export class AlertPartitions {
   private onForwarded(channel: string, message: string): void {
     if (!channel.startsWith(CHANNEL_PREFIX) || this.closed) return
     const n = Number(channel.slice(CHANNEL_PREFIX.length))
-    const f = decodeInput(message)
-    if (typeof f === 'string' || partitionIndex(routedSubject(f.input), this.o.count) !== n) {
+    const inputs = decodeInputs(message)
+    const problem =
+      typeof inputs === 'string'
+        ? inputs
+        : inputs.some((f) => partitionIndex(routedSubject(f.input), this.o.count) !== n)
+          ? 'an input is of another partition (alerts.partitions differs between nodes?)'
+          : undefined
+    if (problem !== undefined || typeof inputs === 'string') {
       this.m.routed.inc({ outcome: 'invalid' })
-      this.o.logger.warn(
-        { channel, problem: typeof f === 'string' ? f : 'its subject is of another partition (alerts.partitions differs between nodes?)' },
-        'alerts: forwarded input unreadable',
-      )
+      this.o.logger.warn({ channel, problem }, 'alerts: forwarded input unreadable')
       return
     }
-    const fence = this.fence(n)
-    const done = fence
-      ? this.local(n, f.input, fence, f.hops)
-      : // Sent while this node held the partition, arrived after it lapsed: on to the new owner.
-        (this.m.routed.inc({ outcome: 'lease_lost' }), this.onward(f.input, f.hops))
-    done.catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alert evaluation failed'))
+    for (const f of inputs) {
+      const fence = this.fence(n)
+      const done = fence
+        ? this.local(n, f.input, fence, f.hops)
+        : // Sent while this node held the partition, arrived after it lapsed: on to the new owner.
+          (this.m.routed.inc({ outcome: 'lease_lost' }), this.onward(f.input, f.hops))
+      done.catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alert evaluation failed'))
+    }
   }
 
   private forgetPartition(n: number): void {
@@ -287,4 +339,10 @@ export class AlertPartitions {
     const { redisUrl: url, nodeId, logger } = this.o
     return connectPubSub({ url, nodeId, role, use, component: 'alerts', logger, closing: () => this.closed })
   }
+}
+
+function newBatch(): Batch {
+  let settle!: Batch['settle']
+  const result = new Promise<Array<Promise<void>> | undefined>((resolve) => (settle = resolve))
+  return { entries: [], arrived: performance.now(), seen: new Map(), result, settle }
 }

@@ -209,6 +209,42 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     expect(opened(owner)).toHaveLength(0)
   }, 90_000)
 
+  it("one turn's inputs of a partition leave as one message, in order; a single input as nodes of the previous version send it is still read", async () => {
+    const [owner, other] = await twoNodes()
+    const n = partitionIndex(`station:${STATION}`, COUNT)
+    const tap = new Redis(redis.url)
+    const heard: string[] = []
+    tap.on('message', (_channel: string, message: string) => heard.push(message))
+    await tap.subscribe(`iocgw:alerts:inputs:${n}`)
+    try {
+      // Wait until the owner listens: a probe reading, forwarded once it has a receiver.
+      await send(other, 0, 0.5)
+      await waitFor(async () => (await routed(owner, 'local')) === 1, 20_000, 50)
+      heard.length = 0
+      // Seven readings in one turn (as the readings of one stored array arrive), crossing level I.
+      await Promise.all(Array.from({ length: 7 }, (_, i) => send(other, 1 + i, 1.2)))
+      await waitFor(async () => (await routed(owner, 'local')) === 8, 20_000, 50)
+      expect(heard).toHaveLength(1)
+      const batch = JSON.parse(heard[0]!) as { inputs: Array<{ input: { reading: { ts: number } } }> }
+      expect(batch.inputs.map((f) => f.input.reading.ts)).toEqual(Array.from({ length: 7 }, (_, i) => T0 + (1 + i) * 1000))
+      await waitFor(() => opened(owner).length === 1, 20_000, 50)
+
+      const pub = new Redis(redis.url)
+      try {
+        const single = { hops: 0, input: { type: 'reading', reading: gauge(STATION, T0 + 9000, 1.3) } }
+        await pub.publish(`iocgw:alerts:inputs:${n}`, JSON.stringify(single))
+      } finally {
+        pub.disconnect()
+      }
+      await waitFor(async () => (await routed(owner, 'local')) === 9, 20_000, 50)
+    } finally {
+      tap.disconnect()
+    }
+    expect(await routed(owner, 'invalid')).toBe(0)
+    expect(await routed(other, 'forwarded')).toBe(8)
+    expect(await alertsOf(owner.pool)).toHaveLength(1)
+  }, 90_000)
+
   it('a forwarded message that is not an input is refused with its reason and counted, not evaluated', async () => {
     const [owner] = await twoNodes()
     const n = partitionIndex(`station:${STATION}`, COUNT)
