@@ -162,7 +162,7 @@ export class AlertPartitions {
       this.flushing ??= setImmediate(() => this.flush())
     }
     // A device heard twice in one turn is one `seen`: the owner notes the time it evaluates it.
-    const seenKey = input.type === 'seen' ? JSON.stringify([input.device, input.kind, input.station, input.district]) : undefined
+    const seenKey = input.type === 'seen' ? `${input.device}\u0000${input.kind}\u0000${input.station}\u0000${input.district}` : undefined
     let i = seenKey === undefined ? undefined : batch.seen.get(seenKey)
     if (i === undefined) {
       i = batch.entries.push({ hops, input }) - 1
