@@ -24,8 +24,13 @@
 // and telemetry published meanwhile on other nodes does not reach its subscribers; so does
 // telemetry in the first second after Redis itself restarts empty (its pub/sub loses messages
 // then anyway).
+//
+// Camera frames and command acknowledgements never go to Redis: no subscriber may receive them
+// (acl.ts deliverableToNone), and the node a camera is connected to hands its frames to the node
+// analysing it on a channel of their own (vision/camera-leases.ts).
 import type { Redis } from 'ioredis'
 import type { Metrics } from '../metrics/registry.ts'
+import { deliverableToNone } from './acl.ts'
 
 const KEY = 'iocgw:mqtt:telemetry-interest'
 export const POLL_MS = 1_000
@@ -65,16 +70,17 @@ export interface TelemetryInterest {
   close(): void
 }
 
-/** Wraps aedes' mq (mqemitter-redis) so that telemetry no node listens to is not published to Redis. */
+/** Wraps aedes' mq (mqemitter-redis) so that what no node may deliver, or no node listens to, is not published to Redis. */
 export function routeTelemetryOnlyWhenWatched(mqObject: object, redis: Redis, runId: string, metrics: Metrics): TelemetryInterest {
   const mq = mqObject as Mq
-  // Counted per message on the hot path: summed in a plain number, handed to prom-client when read.
-  const notRouted = metrics.hotCounter(
-    metrics.counter(
-      'mqtt_telemetry_not_routed_total',
-      'Cluster mode: device telemetry messages not published to Redis because no node had a telemetry subscriber',
-    ),
+  // Counted per message on the hot path: summed in plain numbers, handed to prom-client when read.
+  const counter = metrics.counter(
+    'mqtt_not_routed_total',
+    'Cluster mode: messages not published to Redis, by why (no_telemetry_subscriber, deliverable_to_none)',
+    ['why'],
   )
+  const unwatched = metrics.hotCounter(counter, { why: 'no_telemetry_subscriber' })
+  const undeliverable = metrics.hotCounter(counter, { why: 'deliverable_to_none' })
   let local = 0
   /** When this node's last telemetry subscription ended (monotonic ms). */
   let lastWatched = Number.NEGATIVE_INFINITY
@@ -141,8 +147,9 @@ export function routeTelemetryOnlyWhenWatched(mqObject: object, redis: Redis, ru
   }
   const emit = mq.emit.bind(mq)
   mq.emit = (msg, done) => {
-    if (TELEMETRY_TOPIC.test(msg.topic) && quiet()) {
-      notRouted.inc()
+    const skip = TELEMETRY_TOPIC.test(msg.topic) ? quiet() && unwatched : deliverableToNone(msg.topic) && undeliverable
+    if (skip) {
+      skip.inc()
       done?.()
       return mq
     }

@@ -32,7 +32,7 @@ describe.skipIf(!ok)('telemetry across two brokers, routed only while someone li
     return c
   }
   const reading = (seq: number) => JSON.stringify({ seq, values: { water_level: 1 } })
-  const notRouted = () => pair.a.counter('mqtt_telemetry_not_routed_total')
+  const notRouted = () => pair.a.counter('mqtt_not_routed_total', { why: 'no_telemetry_subscriber' })
 
   it('keeps device telemetry off Redis while no node has a telemetry subscriber; the device is still acknowledged', async () => {
     const dev = await connect(pair.a.url, DEVICE, pair.secrets[DEVICE]!, `${DEVICE}:quiet`)
