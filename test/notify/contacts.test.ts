@@ -1,12 +1,12 @@
 import type pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Metrics } from '../../gateway/metrics/registry.ts'
 import { alertsDbContacts, sqliteContacts, type ContactStore } from '../../gateway/notify/contacts.ts'
 import { openNotifyDb } from '../../gateway/notify/db.ts'
 import { openPostgresContacts, type PostgresContacts } from '../../gateway/notify/postgres/contacts.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 
 // Contacts (docs/api.md "Subscriptions"): the same behaviour from alerts.db on one node and from
@@ -69,15 +69,9 @@ contract('SQLite (alerts.db)', async () => {
 })
 
 const ok = requirePostgres()
-let server: PgInstance
 
 describe.skipIf(!ok)('contacts in PostgreSQL', () => {
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const server = usePostgres()
 
   const node = async (pool: pg.Pool, id: string, seed: ContactStore['all'] = () => []): Promise<PostgresContacts> =>
     openPostgresContacts(pool, { nodeId: id, logger, metrics: new Metrics({ defaults: false }), seed, syncMs: 60_000 })

@@ -1,11 +1,11 @@
 import type pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openAlertStore } from '../../gateway/alerts/open-store.ts'
 import { NOTIFY_PG_MIGRATIONS } from '../../gateway/notify/postgres/migrations.ts'
 import { openPostgresOutbox } from '../../gateway/notify/postgres/outbox.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 import { outboxContract, row } from './outbox-contract.ts'
 
@@ -16,17 +16,11 @@ import { outboxContract, row } from './outbox-contract.ts'
 
 const logger = pino({ level: 'silent' })
 const ok = requirePostgres()
-let server: PgInstance
 const T0 = Date.parse('2026-11-20T00:00:00Z')
 const CLAIM_MS = 1000
 
 describe.skipIf(!ok)('PostgreSQL outbox', () => {
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const server = usePostgres()
 
   outboxContract('PostgreSQL', async () => {
     const url = await server.createDatabase()

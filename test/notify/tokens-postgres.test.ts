@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import Value from 'typebox/value'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { channelsFromConfig } from '../../gateway/notify/channels/index.ts'
 import { NotifySection, type NotifyConfig } from '../../gateway/notify/config.ts'
 import { openNotifyDb } from '../../gateway/notify/db.ts'
@@ -8,7 +8,7 @@ import { openPostgresTokenStore } from '../../gateway/notify/postgres/tokens.ts'
 import { alertsDbTokens, sqliteTokenStore, type ProviderTokenStore } from '../../gateway/notify/token-store.ts'
 import type { OutgoingMessage } from '../../gateway/notify/types.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 import { startStandIns, standInConfig, type StandIns } from './standins.ts'
 
@@ -20,7 +20,6 @@ import { startStandIns, standInConfig, type StandIns } from './standins.ts'
 const logger = pino({ level: 'silent' })
 const oa: OutgoingMessage = { text: 'IOC Hue: Cảnh báo mới', zaloUserId: 'zu-1001' }
 const ok = requirePostgres()
-let server: PgInstance
 let prov: StandIns
 
 /** Nodes' Zalo OA channels, each with its own renewals in flight, one per token store. */
@@ -38,12 +37,7 @@ async function expiredTogether(nodes: ReturnType<typeof nodesOn>) {
 }
 
 describe.skipIf(!ok)('Zalo tokens shared by the nodes of a cluster', () => {
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const server = usePostgres()
 
   it('in PostgreSQL: an expired token is renewed once for both nodes, and every message goes out', async () => {
     prov = await startStandIns()

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openAlertsDb } from '../../gateway/alerts/db.ts'
 import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from '../../gateway/alerts/postgres/migrations.ts'
 import { openNotifyDb } from '../../gateway/notify/db.ts'
@@ -11,7 +11,7 @@ import { openPgPool } from '../../gateway/pg/pool.ts'
 import { REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE } from '../../gateway/registry/postgres/migrations.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE } from '../../gateway/webhooks/postgres/migrations.ts'
-import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
+import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 
 // The stores that exist in both dialects (registry, alerts, notify, webhooks: docs/operations.md "Several
@@ -44,13 +44,7 @@ const PG_ONLY: Record<string, string> = {
 const run = requirePostgres()
 
 describe.runIf(run)('the SQLite and PostgreSQL tables of one store', () => {
-  let pgi: PgInstance
-  beforeAll(async () => {
-    pgi = await startPostgres()
-  }, 60_000)
-  afterAll(async () => {
-    await pgi?.stop()
-  })
+  const pgi = usePostgres()
 
   it('have the same columns, but for the differences named in this test', async () => {
     const dir = tempDir('iocgw-dialects-')
