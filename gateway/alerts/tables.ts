@@ -1,4 +1,4 @@
-import type { SqlTypes } from '../util/sql-types.ts'
+import { queuedColumns, type SqlTypes } from '../util/sql-types.ts'
 
 // The alerts' tables as both of their databases hold them (alerts.db, ./db.ts; PostgreSQL in
 // cluster mode, ./postgres/migrations.ts): one definition, so both stores answer the same alerts.
@@ -67,10 +67,7 @@ export const webhookTables = (t: SqlTypes, o: { deliveryNumber: string; claim: s
         event TEXT NOT NULL,
         ordering_key TEXT NOT NULL,
         body TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at ${t.int64} NOT NULL,
-        created_at ${t.int64} NOT NULL,
+        ${queuedColumns(t)}
         delivered_at ${t.int64},
         last_status INTEGER,
         last_error TEXT,${o.claim}

@@ -1,4 +1,4 @@
-import type { SqlTypes } from '../util/sql-types.ts'
+import { queuedColumns, type SqlTypes } from '../util/sql-types.ts'
 
 // The outbox's columns as both of its databases hold them (alerts.db, ./db.ts; PostgreSQL in
 // cluster mode, ./postgres/migrations.ts, which adds the claim of the node working on a row).
@@ -14,10 +14,7 @@ export const outboxColumns = (t: SqlTypes): string => `
         channel TEXT NOT NULL,
         severity TEXT NOT NULL,
         message TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at ${t.int64} NOT NULL,
-        created_at ${t.int64} NOT NULL,
+        ${queuedColumns(t)}
         sent_at ${t.int64},
         provider_id TEXT,
         last_error TEXT`
