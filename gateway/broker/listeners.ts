@@ -215,6 +215,10 @@ export async function wsListener(
   const sockets = track(http, guard, (s, admission) => admissions.set(s, admission))
   // MQTT over WebSocket uses the `mqtt` subprotocol (MQTT 3.1.1 clause 6); ws picks the first offered.
   const wss = new WebSocketServer({ server: http, path, maxPayload: WS_MAX_PAYLOAD })
+  // ws repeats its HTTP server's errors on itself; unheard, a port in use ended the process with a
+  // stack trace. listenOn reports the listen error in one line, and the HTTP server's later errors
+  // are its sockets', which the guard and aedes handle.
+  wss.on('error', () => undefined)
   wss.on('connection', (ws, req) => {
     const admission = admissions.get(req.socket)
     if (!admission) return ws.terminate()

@@ -156,6 +156,22 @@ describe('listening', () => {
     blocker.close()
   })
 
+  it('says the same of the WebSocket port, without an unhandled error event ending the process', async () => {
+    const blocker = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()))
+    const wsPort = (blocker.address() as { port: number }).port
+    const other = await createBroker({
+      registry: h.registry,
+      metrics: new Metrics({ defaults: false }),
+      logger: createLogger('silent'),
+      routes: {},
+      config: { host: '127.0.0.1', port: 0, wsPort, wsPath: '/mqtt' },
+    })
+    await expect(other.listen()).rejects.toThrow(new RegExp(`^MQTT WebSocket port ${wsPort} is already in use$`))
+    await other.close()
+    blocker.close()
+  })
+
   it('reports connected clients and readiness', async () => {
     const s = await h.addDevice('count-01')
     const before = h.broker.connectedCount()
