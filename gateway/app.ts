@@ -1,7 +1,6 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
 import { mkdirSync, readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { buildApi, withDeps } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
@@ -49,11 +48,10 @@ import { openGatewayRegistry } from './registry/open.ts'
 import { openAlertStore } from './alerts/open-store.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { listeningNotice, NO_USER_NOTICE } from './app/notice.ts'
+import { authFailureLimiters } from './app/auth-failures.ts'
 import { gatewayReadiness } from './app/readiness.ts'
 import { startVision } from './app/vision.ts'
 import { StartupError, listenOrExplain } from './net/listen.ts'
-import { memoryAuthFailureLimiter } from './security/auth-failures.ts'
-import { sharedAuthFailures } from './security/auth-failures-shared.ts'
 import { raiseWebhookDisabled } from './webhooks/admin-alert.ts'
 import { webhookClaimMs } from './webhooks/config.ts'
 import { deviceOfflineEvent, reportReadyEvent, type OutgoingEvent } from './webhooks/events.ts'
@@ -274,18 +272,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     webhooks.start()
     const { vision, visionOff } = await startVision({ config, registry, store, bus, logger, metrics, ingest, cluster })
     if (vision) closers.push(() => vision.close())
-    // One failed-authentication count for HTTP and MQTT: a client locked out of one is out of both.
-    // With Redis, one count for every node too (docs/operations.md "Failed logins across nodes").
-    const authLimits = {
-      perAddressPerMinute: config.http.authFailuresPerMinute,
-      perUsernamePerMinute: config.http.authFailuresPerUsernamePerMinute,
-    }
-    const sharedFailures = config.redis.url
-      ? sharedAuthFailures({ redisUrl: config.redis.url, nodeId: config.server.nodeId ?? hostname(), logger, metrics })
-      : undefined
-    if (sharedFailures) closers.push(() => sharedFailures.close())
-    const authFailures = sharedFailures?.limiter('auth', authLimits) ?? memoryAuthFailureLimiter(authLimits)
-    const loginNames = sharedFailures?.limiter('login', { perAddressPerMinute: config.auth.loginFailuresPerUserPerMinute })
+    const { authFailures, loginNames, close: closeAuthFailures } = authFailureLimiters(config, logger, metrics)
+    closers.push(closeAuthFailures)
     // Situation reports (docs/reports.md), as JSON, CSV and PDF.
     const reports = createReportService({
       store,
