@@ -226,13 +226,17 @@ export async function main(args: string[]): Promise<void> {
   const memorySink = arg(args, 'sink', 'store') === 'memory'
   const images = await frames640()
   const wide = await wideFrame()
-  // The default configuration (tiling 'auto'): tiles at 1920x1080, one pass at 640 px.
+  // What the edge camera driver sends by default (docs/vision.md: max_width 1280): the mosaic at 1280x720.
+  const hd = await sharp(wide).resize(1280, 720).jpeg({ quality: 85 }).toBuffer()
+  // The default configuration (tiling 'auto'): tiles at 1920x1080 and 1280x720, one pass at 640 px.
   const regions = planRegions({ width: 1920, height: 1080 }, [WHOLE_FRAME], undefined).length
+  const regionsHd = planRegions({ width: 1280, height: 720 }, [WHOLE_FRAME], undefined).length
   if (planRegions({ width: 640, height: 480 }, [], undefined).length !== 1)
     throw new Error('the default configuration tiles 640 px frames: the single-pass figures would not be single-pass')
   console.log(`sink: ${memorySink ? 'memory (not stored)' : 'SQLite time-series store (synchronous FULL)'}`)
   console.log(
-    `frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run`,
+    `frames: the 5 samples at 640 px wide (JPEG q85), ${n} per run; tiled: 1920x1080 mosaic, ${regions} inferences a frame, ${nTiled} per run; ` +
+      `the edge driver's default: the mosaic at 1280x720, ${regionsHd} inferences a frame, ${nTiled} per run`,
   )
   console.log(
     'fps = frames per second (wall); cpu = CPU ms per frame, all threads of the process (steadier than wall time on a loaded machine)',
@@ -249,6 +253,11 @@ export async function main(args: string[]): Promise<void> {
       `${String(w).padEnd(8)} ${String(Math.max(1, Math.floor(2 / w))).padEnd(8)} ${single.rawFps.toFixed(1).padStart(7)}  ${single.rawMs.toFixed(1).padStart(6)}  ` +
         `${single.pipeFps.toFixed(1).padStart(12)}  ${(over * 100).toFixed(0).padStart(7)}%  ${(single.elu * 100).toFixed(0).padStart(8)}%  ${single.rawCpuMs.toFixed(1).padStart(7)}  ${single.pipeCpuMs.toFixed(1).padStart(8)}  ${((single.pipeCpuMs / single.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}% | ` +
         `${tiled.rawFps.toFixed(2).padStart(14)}  ${tiled.pipeFps.toFixed(2).padStart(12)}  ${(overT * 100).toFixed(0).padStart(7)}%  ${tiled.pipeCpuMs.toFixed(0).padStart(8)}  ${((tiled.pipeCpuMs / tiled.rawCpuMs - 1) * 100).toFixed(0).padStart(11)}%`,
+    )
+    const edge = await compare(w, nTiled, [hd], regionsHd, 2, memorySink)
+    console.log(
+      `${' '.repeat(17)}1280x720 (edge default): raw fps* ${edge.rawFps.toFixed(2)}, pipeline fps ${edge.pipeFps.toFixed(2)}, overhead ${((edge.rawFps / edge.pipeFps - 1) * 100).toFixed(0)}%, ` +
+        `pipe cpu ${edge.pipeCpuMs.toFixed(0)} ms, cpu overhead ${((edge.pipeCpuMs / edge.rawCpuMs - 1) * 100).toFixed(0)}%`,
     )
     if (single.stored < n * 2) console.log(`  warning: only ${single.stored} detection points stored for ${n} frames`)
   }
