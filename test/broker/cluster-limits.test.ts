@@ -22,6 +22,14 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
     limits: { maxQueuedMessages: MAX_QUEUED, maxPersistentSessionsPerIdentity: MAX_SESSIONS },
   })
 
+  /** A step that must end within 15 s, named when it does not (a hang would otherwise show only as the test's timeout). */
+  const step = <T>(what: string, p: Promise<T>): Promise<T> =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within 15 s`)), 15_000).unref()),
+    ])
+  const connected = (c: MqttClient, what: string) => step(`${what}: CONNACK`, new Promise((r) => c.once('connect', r)))
+
   const connect = async (url: string, username: string, password: string, clientId: string, clean: boolean) => {
     const c = mqtt.connect(url, { username, password, clientId, clean, reconnectPeriod: 0 })
     pair.clients.push(c)
@@ -31,13 +39,16 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
   it('keeps at most mqtt.maxQueuedMessages for a persistent session, oldest dropped and counted, on either node', async () => {
     const id = `${pair.token.id}:bounded`
     const sub = await connect(pair.a.url, 'token', pair.token.secret, id, false)
-    await new Promise((r) => sub.once('connect', r))
-    await sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 })
-    await sub.endAsync()
+    await connected(sub, 'persistent subscriber on A')
+    await step('SUBACK on A', sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 }))
+    await step('DISCONNECT on A', sub.endAsync())
     const dev = await connect(pair.b.url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
-    await new Promise((r) => dev.once('connect', r))
+    await connected(dev, 'device on B')
     for (let seq = 1; seq <= 12; seq++)
-      await dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq, values: { water_level: 1 } }), { qos: 1 })
+      await step(
+        `PUBACK ${seq} on B`,
+        dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq, values: { water_level: 1 } }), { qos: 1 }),
+      )
     // aedes queues a QoS 1 message after its PUBACK (lib/handlers/publish.js): wait for the last drops.
     await waitFor(async () => (await pair.b.counter('mqtt_queue_dropped_total')) === 12 - MAX_QUEUED, 20_000)
     const back = await connect(pair.a.url, 'token', pair.token.secret, id, false)
@@ -78,8 +89,8 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
     const sub = await connect(pair.b.url, 'token', pair.token.secret, `${pair.token.id}:watch`, true)
     const got: string[] = []
     sub.on('message', (_t, p) => got.push(p.toString()))
-    await new Promise((r) => sub.once('connect', r))
-    await sub.subscribeAsync(status, { qos: 1 })
+    await connected(sub, 'status watcher on B')
+    await step('SUBACK on B', sub.subscribeAsync(status, { qos: 1 }))
     const willOpt = { topic: status, payload: Buffer.from(will), qos: 1 as const, retain: true }
     /** The mover's session (one client id, with its will) on the node at `url`. */
     const moverOn = (url: string) => {
@@ -88,14 +99,14 @@ describe.skipIf(!ok)('cluster mode limits (two brokers, one Redis)', () => {
       return c
     }
     const onA = moverOn(pair.a.url)
-    await new Promise((r) => onA.once('connect', r))
+    await connected(onA, 'mover on A')
     const online = JSON.stringify({ online: true, ts: new Date().toISOString() })
     await onA.publishAsync(status, online, { qos: 1, retain: true })
     await waitFor(() => got.includes(online), 10_000)
     const closedOnA = new Promise<void>((r) => onA.once('close', () => r()))
     const onB = moverOn(pair.b.url)
-    await new Promise((r) => onB.once('connect', r))
-    await closedOnA // MQTT-3.1.4-2
+    await connected(onB, 'mover on B')
+    await step('the session on A closed by the takeover', closedOnA) // MQTT-3.1.4-2
     // Long enough for node A's will and offline status to have reached node B had they been sent.
     const marker = JSON.stringify({ online: true, ts: new Date().toISOString(), fw: 'marker' })
     await onB.publishAsync(status, marker, { qos: 1, retain: true })
