@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, openSync, closeSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, closeSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
 import { useSuiteService } from './suite-service.ts'
@@ -64,8 +64,26 @@ export interface InfluxdOptions {
   cqRunInterval?: string
 }
 
+/**
+ * A port found free can be taken by another test's server before influxd binds it: influxd then
+ * exits, but the other server may already have answered the start's ping, and the tests would
+ * talk to it (a stall of "this" influxd then stalls nothing). Such a start is tried again on new
+ * ports.
+ */
 export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> {
   if (!requireInfluxd()) throw new Error('influxd is not installed (Debian package influxdb)')
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startInfluxdOnce(opts)
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startInfluxdOnce(opts: InfluxdOptions): Promise<Influxd> {
   const tmp = tempDir('iocgw-influxd-')
   const port = await freePort()
   const rpcPort = await freePort()
@@ -156,6 +174,16 @@ bind-address = "127.0.0.1:${rpcPort}"
   }
 
   await start()
+  // Ours only if a point written through the URL lands in this influxd's own data directory.
+  const probe = `own_${process.pid}_${port}`
+  const created = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE ${probe}` }) })
+  const wrote = created.ok ? await fetch(`${url}/write?db=${probe}`, { method: 'POST', body: 'probe v=1' }) : created
+  if (!wrote.ok || !existsSync(join(dir, 'data', probe)) || !child) {
+    await signalAndWait('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+    throw new PortTaken(`influxd: port ${port} answered by another server`)
+  }
+  await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE ${probe}` }) })
 
   return {
     url,
