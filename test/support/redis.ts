@@ -29,28 +29,46 @@ export function requireRedis(): boolean {
   return requireCommand('redis-server')
 }
 
-/** Answers true once the server replies PONG to a PING. */
-function ping(port: number): Promise<boolean> {
+/** The process id of the server answering on the port (INFO server), once one answers. */
+function serverPid(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1')
     let got = ''
     s.setTimeout(1000, () => {
       s.destroy()
-      resolve(false)
+      resolve(undefined)
     })
-    s.on('error', () => resolve(false))
-    s.on('connect', () => s.write('PING\r\n'))
+    s.on('error', () => resolve(undefined))
+    s.on('connect', () => s.write('INFO server\r\n'))
     s.on('data', (d) => {
       got += d.toString()
-      if (got.includes('\r\n')) {
+      const pid = /process_id:(\d+)/.exec(got)
+      if (pid) {
         s.destroy()
-        resolve(got.startsWith('+PONG'))
+        resolve(Number(pid[1]))
       }
     })
   })
 }
 
+class PortTaken extends Error {}
+
+/**
+ * A port found free can be taken by another test's server before redis-server binds it: ours then
+ * exits, but the other may already have answered, and two suites would share one Redis (their
+ * brokers, named alike, taking each other's clients over). Such a start is tried again on a new port.
+ */
 export async function startRedis(): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOnce()
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err
+    }
+  }
+}
+
+async function startRedisOnce(): Promise<RedisServer> {
   if (!requireRedis()) throw new Error('redis-server is not installed (Debian package redis-server)')
   const dir = tempDir('iocgw-redis-')
   const port = await freePort()
@@ -70,14 +88,19 @@ export async function startRedis(): Promise<RedisServer> {
     c.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     exited = new Promise((resolve) => c.once('exit', resolve))
     child = c
-    await waitFor(
+    const answered = await waitFor(
       async () => {
         if (c.exitCode !== null) throw new Error(`redis-server exited: ${log}`)
-        return ping(port)
+        return serverPid(port)
       },
       20_000,
       50,
     )
+    if (answered !== c.pid) {
+      c.kill('SIGKILL')
+      dir.remove()
+      throw new PortTaken(`redis: port ${port} answered by another server (pid ${answered})`)
+    }
   }
 
   async function signal(sig: NodeJS.Signals): Promise<void> {
