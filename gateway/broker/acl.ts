@@ -120,15 +120,3 @@ export function mayForward(subscriber: { kind: 'device'; deviceId: string } | { 
   const what = levels[2]
   return (what === 'telemetry' || what === 'status') && read.includes(what)
 }
-
-/**
- * Whether no subscriber may ever receive a message on `topic` (mayForward is false for every
- * device and every role): a device's frames and its command acknowledgements, which only the
- * gateway reads, on the node the device is connected to. A cluster node keeps them off Redis
- * (telemetry-interest.ts). Every other topic, `$SYS/...` of the brokers included, may have one.
- */
-export function deliverableToNone(topic: string): boolean {
-  if (!topic.startsWith(DEVICE_TOPIC_PREFIX)) return false
-  const rest = topic.slice(topic.indexOf('/', DEVICE_TOPIC_PREFIX.length) + 1)
-  return rest === 'frames' || rest === 'cmd/ack' || FRAME_TIME.test(rest)
-}

@@ -34,7 +34,6 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { boundedRedisPersistence } from './redis-queue.ts'
 import { SharedPersistentSessions } from './redis-sessions.ts'
-import { routeTelemetryOnlyWhenWatched } from './telemetry-interest.ts'
 import { willSweeper, type WillSweeper } from './will-sweep.ts'
 
 const require = createRequire(import.meta.url)
@@ -185,7 +184,6 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const subConn = connect('subscriber')
   const pubConn = connect('publisher')
   const mq = mqemitterRedis({ subConn, pubConn, concurrency: opts.concurrency, matchEmptyLevels: true })
-  const telemetry = routeTelemetryOnlyWhenWatched(mq, pubConn, runId, opts.metrics)
   // mqemitter-redis re-emits connection errors on its state emitter; the connection handlers above log them.
   ;(mq as { state: { on(ev: string, f: (e: Error) => void): void } }).state.on('error', () => undefined)
   // aedes closes the mq when the broker closes. mqemitter-redis 7 (close) then calls quit() on both
@@ -290,7 +288,6 @@ export function openCluster(opts: ClusterOptions): Cluster {
     },
     beginClose(): void {
       closing = true
-      telemetry.close()
     },
     async close(): Promise<void> {
       sweeper?.stop()
