@@ -1,9 +1,11 @@
-// `npm run bench -- vision [--frames N] [--workers 1,2] [--tiled-frames N]`
+// `npm run bench -- vision [--frames N] [--workers 1,2] [--tiled-frames N] [--only figures|cameras]`
 // Frames per second through the whole vision pipeline (JPEG in through the frames handler:
 // checks, thumbnail and motion gate, worker decode + letterbox, inference, decode + NMS, zones,
 // counts written to the SQLite time-series store) against raw session.run on ready tensors in
 // the same run, with 1 and 2 workers; then the same on a wide 1920x1080 frame. Both with the
 // default camera configuration (tiling 'auto'): one pass at 640 px, tiles at 1920x1080.
+// Then cameras per node on a street camera's sequence, motion gate on (bench/_vision-cameras.ts:
+// [--cameras 8] [--sequence 40] [--passes 3] [--peer-frames 5] [--paced-s 45] [--paced-max 150]).
 import { readFileSync } from 'node:fs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,7 +15,6 @@ import Value from 'typebox/value'
 import type { DevicePublish } from '../gateway/broker/types.ts'
 import { createLogger } from '../gateway/log/logger.ts'
 import { Metrics } from '../gateway/metrics/registry.ts'
-import type { Device } from '../gateway/registry/types.ts'
 import { SqliteTimeSeriesStore } from '../gateway/store/index.ts'
 import { VisionSection, type VisionConfig } from '../gateway/vision/config.ts'
 import { createVision, storeSink } from '../gateway/vision/index.ts'
@@ -22,6 +23,7 @@ import { VisionPool } from '../gateway/vision/pool.ts'
 import { WHOLE_FRAME } from '../gateway/vision/zones.ts'
 import { samplePath } from '../models/samples.ts'
 import { INBOUND_OUTBOUND } from '../test/support/zones.ts'
+import { camerasPerNode, device } from './_vision-cameras.ts'
 
 const NAMES = ['coco_000000001532.jpg', 'coco_000000001584.jpg', 'coco_000000007816.jpg', 'culane_lane00000.jpg', 'flood_lagos_2019.jpg']
 const DETECTOR = { type: 'yolox-onnx', model: 'yolox_nano', scoreThreshold: 0.3, nmsIou: 0.45, nmsIos: 0.7 }
@@ -80,22 +82,6 @@ async function openRaw(workers: number) {
     },
     medianMs: () => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] ?? NaN,
     close: () => pool.close(),
-  }
-}
-
-function device(id: string): Device {
-  const now = new Date().toISOString()
-  return {
-    id,
-    kind: 'camera',
-    name: id,
-    station: 'bench',
-    district: null,
-    location: null,
-    tags: [],
-    state: 'active',
-    created_at: now,
-    updated_at: now,
   }
 }
 
@@ -219,6 +205,14 @@ async function compare(workers: number, n: number, images: Buffer[], inferencesP
 }
 
 export async function main(args: string[]): Promise<void> {
+  const only = arg(args, 'only', '')
+  if (only !== '' && only !== 'figures' && only !== 'cameras') throw new Error('--only needs figures or cameras')
+  if (only !== 'cameras') await figures(args)
+  if (only !== 'figures') await camerasPerNode(args)
+}
+
+/** Pipeline against raw inference: single-pass 640-px frames, the 1920x1080 mosaic and the edge driver's 1280x720. */
+async function figures(args: string[]): Promise<void> {
   const n = Number(arg(args, 'frames', '200'))
   const nTiled = Number(arg(args, 'tiled-frames', '12'))
   const workerSet = arg(args, 'workers', '1,2').split(',').map(Number)
