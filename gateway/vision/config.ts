@@ -122,9 +122,13 @@ export const VisionSection = Type.Object(
     motion: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),
-        /** Mean absolute grey-level change (0..1) over a 64x48 thumbnail below which a frame is "the same". */
-        threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.01 }),
-        /** A frame is analysed at least this often even without motion. */
+        /**
+         * Grey-level change (0..1) of one cell of the motion grid (160 cells along the frame's
+         * longer side), the frame's median change taken off, above which the cell moved. A frame
+         * with no moved cell is not analysed; a tiled frame is analysed only where cells moved.
+         */
+        threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.04 }),
+        /** A frame is analysed whole (every pass, nothing carried over) at least this often. */
         maxSkipMs: Type.Integer({ minimum: 0, default: 30_000 }),
       },
       { additionalProperties: false, default: {} },

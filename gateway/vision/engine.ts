@@ -4,8 +4,9 @@ import { undecodable, type Timings } from './detectors/types.ts'
 import type { Detection } from './nms.ts'
 import type { RawFrame, Region } from './yolox.ts'
 import type { TilingConfig, Zone } from './config.ts'
-import { thumbDiff } from './motion.ts'
-import { planRegions } from './tiles.ts'
+import { anyMotion, gridFromRgb, motionBoxes, movedCells, type MotionGrid } from './motion.ts'
+import { motionRegions, planRegions } from './tiles.ts'
+import type { PartialScope } from './tracker.ts'
 
 // What one pool worker holds: the sessions, and the analysis of one frame. Also usable in-process
 // (tests, `models verify`).
@@ -33,19 +34,24 @@ export interface AnalyseTask {
    */
   regions: Array<Region | null> | { zones: Zone[]; tiling: TilingConfig | undefined }
   segment: boolean
-  /** Skip detection when the frame barely differs from `prev` (unless `force`). */
-  motion?: { prev: Uint8Array | null; threshold: number; force: boolean } | undefined
+  /**
+   * Against `prev`, the grid of the camera's last analysed frame: skip detection when nothing
+   * moved, and on a tiled frame detect only where it moved. `force`: the whole plan, no gate.
+   */
+  motion?: { prev: MotionGrid | null; threshold: number; force: boolean } | undefined
 }
 
 export interface AnalyseResult {
   width: number
   height: number
-  /** Detector passes planned for the frame (1 = one whole-frame pass; more = tiles). */
+  /** Detector passes run on the frame (1 = one whole-frame pass; more = tiles or motion regions). */
   regions: number
-  /** True when the motion gate stopped the analysis (objects empty, no segmentation). */
+  /** True when nothing moved (objects empty, no segmentation). */
   skipped: boolean
-  /** Motion thumbnail of this frame (when a gate was asked for). */
-  thumb: Uint8Array | null
+  /** Motion grid of this frame (when motion was asked for). */
+  grid: MotionGrid | null
+  /** Set when only the moving parts of a tiled frame were analysed (tracker.ts carries the rest). */
+  partial: PartialScope | null
   objects: Detection[]
   seg: { width: number; height: number; classes: Uint8Array } | null
   timings: Timings
@@ -95,23 +101,16 @@ export class Engine {
     if (meta.format !== 'jpeg') throw undecodable(`not a JPEG (decoded as ${meta.format})`)
     const frame = { width: meta.autoOrient.width, height: meta.autoOrient.height }
     timings.preprocessMs += performance.now() - t0
-    const regions = Array.isArray(task.regions)
+    const plan = Array.isArray(task.regions)
       ? task.regions
       : planRegions(frame, task.regions.zones, task.regions.tiling, this.detector.inputSize)
-    let thumb: Uint8Array | null = null
-    const m = task.motion
-    const gate = m
-      ? (t: Uint8Array) => {
-          thumb = t
-          return m.force || !m.prev || thumbDiff(t, m.prev) >= m.threshold
-        }
-      : undefined
-    // Several regions (tiles): decode the JPEG once at full size (tiles of about the model's input
-    // size need every source pixel) and cut the tiles and the whole-frame pass from those pixels,
-    // instead of decoding again for each. One region: the detector decodes it for that pass,
-    // DCT-scaled by libjpeg when the frame is large enough (yolox.ts letterboxInto).
+    const tiled = plan.length > 1 || (plan.length === 1 && plan[0] !== null)
+    // A tiled frame: decode the JPEG once at full size (tiles of about the model's input size need
+    // every source pixel) and cut the tiles, the whole-frame pass and the motion grid from those
+    // pixels. One whole-frame pass: the detector decodes it for that pass, DCT-scaled by libjpeg
+    // when the frame is large enough (yolox.ts letterboxInto), and the grid comes from its input.
     let pixels: RawFrame | undefined
-    if (regions.length > 1 || this.fullDecode) {
+    if (tiled || this.fullDecode) {
       timings.jpegDecodes++
       const t1 = performance.now()
       const { data, info } = await image
@@ -125,10 +124,33 @@ export class Engine {
       pixels = { data, width: info.width, height: info.height }
       timings.preprocessMs += performance.now() - t1
     }
+    const m = task.motion
+    let grid: MotionGrid | null = null
+    let regions = plan
+    let partial: PartialScope | null = null
+    if (m && pixels && tiled) {
+      const t1 = performance.now()
+      grid = gridFromRgb(pixels)
+      const moved = m.force || !m.prev ? null : movedCells(grid, m.prev, m.threshold)
+      if (moved) {
+        const moving = motionBoxes(grid, moved)
+        regions = moving.length ? motionRegions(frame, plan, moving) : []
+        if (regions !== plan) partial = { analysed: regions, moving }
+      }
+      timings.preprocessMs += performance.now() - t1
+      if (!regions.length) return { ...frame, regions: 0, skipped: true, grid, partial: null, objects: [], seg: null, timings }
+    }
+    const gate =
+      m && !tiled
+        ? (g: MotionGrid) => {
+            grid = g
+            return m.force || !m.prev || anyMotion(g, m.prev, m.threshold)
+          }
+        : undefined
     const objects = await this.detector.detect(image, frame, regions, timings, gate, pixels)
-    if (objects === null) return { ...frame, regions: regions.length, skipped: true, thumb, objects: [], seg: null, timings }
+    if (objects === null) return { ...frame, regions: 0, skipped: true, grid, partial: null, objects: [], seg: null, timings }
     const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings, pixels) : null
-    return { ...frame, regions: regions.length, skipped: false, thumb, objects, seg, timings }
+    return { ...frame, regions: regions.length, skipped: false, grid, partial, objects, seg, timings }
   }
 
   async close(): Promise<void> {

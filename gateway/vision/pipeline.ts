@@ -8,8 +8,10 @@ import type { AnalyseResult } from './engine.ts'
 import { waterMask, waterRatio, zoneMask } from './flood.ts'
 import type { FrameReject } from './frame-check.ts'
 import { UNDECODABLE } from './detectors/types.ts'
+import type { MotionGrid } from './motion.ts'
 import type { Detection } from './nms.ts'
 import type { VisionPool } from './pool.ts'
+import { carryObjects } from './tracker.ts'
 import { countZones, emptyCounts, VEHICLE_CLASSES, zoneStats, type Counts } from './zones.ts'
 
 /** One point of the `detections` measurement (docs/data-model.md). */
@@ -66,8 +68,13 @@ export interface Snapshot {
 interface CameraState {
   pending: Frame | null
   busy: boolean
-  lastThumb: Uint8Array | null
+  /** Motion grid of the last analysed frame. */
+  lastGrid: MotionGrid | null
   lastAnalysedTs: number
+  /** Capture time of the last frame analysed whole (not only where it moved). */
+  lastWholeTs: number
+  /** Objects of the last analysed frame, carried where the next one does not move (tracker.ts). */
+  objects: Detection[]
   lastSegTs: number
   snapshot: Snapshot | null
   dryWater: Uint8Array | null | undefined
@@ -144,7 +151,7 @@ export class VisionPipeline {
    * Replaces a camera's configuration while running: the next frame taken from its queue uses
    * it (a frame already in a worker finishes with the old one). What was derived from the old
    * zones and dry reference is dropped, and the motion gate is reset so that the next frame is
-   * analysed even if the view has not changed.
+   * analysed whole even if the view has not changed.
    */
   setCameraConfig(camera: string, config: CameraVisionConfig): void {
     this.cameras.set(camera, config)
@@ -153,7 +160,8 @@ export class VisionPipeline {
     st.configGen++
     st.zoneMasks = new Map()
     st.dryWater = undefined
-    st.lastThumb = null
+    st.lastGrid = null
+    st.objects = []
     st.lastSegTs = -Infinity
   }
 
@@ -169,8 +177,10 @@ export class VisionPipeline {
       st = {
         pending: null,
         busy: false,
-        lastThumb: null,
+        lastGrid: null,
         lastAnalysedTs: -Infinity,
+        lastWholeTs: -Infinity,
+        objects: [],
         lastSegTs: -Infinity,
         snapshot: null,
         dryWater: undefined,
@@ -252,16 +262,16 @@ export class VisionPipeline {
     const masks = st.zoneMasks
     const floodZones = cam.zones.filter((z): z is FloodZone => z.kind === 'flood')
     const segment = floodZones.length > 0 && f.ts - st.lastSegTs >= cfg.flood.everyMs
-    // The gate runs in the worker on the detector's own letterboxed input (no second decode);
-    // a frame older than the last analysed one, or past the max skip interval, is never skipped.
-    const force = !st.lastThumb || f.ts - st.lastAnalysedTs >= cfg.motion.maxSkipMs || f.ts < st.lastAnalysedTs
+    // Motion is judged in the worker (motion.ts); a frame older than the last analysed one, or
+    // `maxSkipMs` after the last whole analysis, is analysed whole: nothing skipped, no object carried.
+    const force = !st.lastGrid || f.ts - st.lastWholeTs >= cfg.motion.maxSkipMs || f.ts < st.lastAnalysedTs
     let res: AnalyseResult
     try {
       res = await this.d.pool.analyse({
         jpeg: f.jpeg,
         regions: { zones: cam.zones, tiling: cam.tiling },
         segment,
-        ...(cfg.motion.enabled ? { motion: { prev: st.lastThumb, threshold: cfg.motion.threshold, force } } : {}),
+        ...(cfg.motion.enabled ? { motion: { prev: st.lastGrid, threshold: cfg.motion.threshold, force } } : {}),
       })
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err)
@@ -277,9 +287,14 @@ export class VisionPipeline {
       this.m.frames.inc({ outcome: 'skipped_motion' })
       return
     }
+    const objects = res.partial ? carryObjects(st.objects, res.objects, res.partial, cfg.detector.nmsIou, cfg.detector.nmsIos) : res.objects
     // A configuration change while this frame was in a worker keeps the gate reset for the next one.
-    if (st.configGen === gen) st.lastThumb = res.thumb
+    if (st.configGen === gen) {
+      st.lastGrid = res.grid
+      st.objects = objects
+    }
     st.lastAnalysedTs = f.ts
+    if (!res.partial) st.lastWholeTs = f.ts
     this.m.inference.observe({ model: cfg.detector.model }, res.timings.inferMs / 1000)
     this.m.passes.inc(res.regions)
 
@@ -288,7 +303,7 @@ export class VisionPipeline {
     const total = emptyCounts()
     const zones: NonNullable<DetectionRecord['zones']> = []
     for (const zone of countZones(cam.zones)) {
-      const s = zoneStats(zone, res.objects, res, cfg.detector.countThreshold, cfg.congestionOccupancy, cfg.congestionPcu)
+      const s = zoneStats(zone, objects, res, cfg.detector.countThreshold, cfg.congestionOccupancy, cfg.congestionPcu)
       for (const c of VEHICLE_CLASSES) total[c] += s.counts[c]
       points.push({
         ts: f.ts,
@@ -341,7 +356,7 @@ export class VisionPipeline {
       ts: new Date(f.ts).toISOString(),
       camera: f.camera,
       counts: total,
-      objects: res.objects.map((o) => ({
+      objects: objects.map((o) => ({
         class: o.class,
         score: Math.round(o.score * 1000) / 1000,
         box: o.box.map((v) => Math.round(v)) as [number, number, number, number],
@@ -362,10 +377,10 @@ export class VisionPipeline {
       }
     } else await write()
     for (const c of VEHICLE_CLASSES) if (total[c]) this.m.objects.inc({ class: c }, total[c])
-    st.snapshot = { camera: f.camera, ts: f.ts, jpeg: f.jpeg, width: res.width, height: res.height, objects: res.objects, config: cam }
+    st.snapshot = { camera: f.camera, ts: f.ts, jpeg: f.jpeg, width: res.width, height: res.height, objects, config: cam }
     this.m.frames.inc({ outcome: 'analysed' })
     this.m.frameTime.observe((performance.now() - t0) / 1000)
-    for (const e of events) this.d.bus?.emit('detection', { ...e, boxes: res.objects.length })
+    for (const e of events) this.d.bus?.emit('detection', { ...e, boxes: objects.length })
   }
 
   /** The dry reference's water mask, segmented once per camera through the pool. */

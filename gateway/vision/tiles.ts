@@ -75,3 +75,51 @@ function starts(a: number, b: number, size: number, overlap: number): number[] {
   for (let i = 0; i < n; i++) out.push(Math.round(a + (i * (span - size)) / (n - 1)))
   return out
 }
+
+/**
+ * The passes of a tiled `plan` that cover where the frame moved (`moving`, boxes in source
+ * pixels), in the manner of Frigate's motion regions: a box that fits in a tile gets one crop of
+ * the tile's size centred on it (the model sees it at the tiles' scale); a larger one (a bus, or
+ * traffic filling a lane) gets the plan's tiles over it plus the whole-frame pass, which is where
+ * vehicles larger than a tile are found. Motion outside the counting zones' tiles is ignored. The
+ * whole plan when the crops would not be fewer passes; [] when nothing moved inside the zones.
+ */
+export function motionRegions(
+  frame: { width: number; height: number },
+  plan: Array<Region | null>,
+  moving: readonly Region[],
+): Array<Region | null> {
+  const tiles = plan.filter((r): r is Region => r !== null)
+  if (!tiles.length) return plan
+  const side = Math.max(...tiles.map((t) => Math.max(t.w, t.h)))
+  const crops: Region[] = []
+  let whole = false
+  for (const b of [...moving].sort((a, c) => c.w * c.h - a.w * a.h)) {
+    const under = tiles.filter((t) => overlap(t, b))
+    if (!under.length) continue
+    if (b.w > side || b.h > side) {
+      whole ||= plan.includes(null)
+      for (const t of under) if (!crops.includes(t)) crops.push(t)
+    } else if (!crops.some((c) => inside(b, c, Math.min(16, (side - Math.max(b.w, b.h)) / 2)))) crops.push(centred(frame, b, side))
+  }
+  const regions: Array<Region | null> = whole ? [null, ...crops] : crops
+  return regions.length >= plan.length ? plan : regions
+}
+
+function overlap(a: Region, b: Region): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
+}
+
+/** Whether `b` lies inside `c` with `margin` pixels to spare on each side (a vehicle at a crop's edge is cut). */
+function inside(b: Region, c: Region, margin: number): boolean {
+  return b.x - margin >= c.x && b.y - margin >= c.y && b.x + b.w + margin <= c.x + c.w && b.y + b.h + margin <= c.y + c.h
+}
+
+/** A `side` x `side` crop centred on `b`, moved inside the frame. */
+function centred(frame: { width: number; height: number }, b: Region, side: number): Region {
+  const w = Math.min(side, frame.width)
+  const h = Math.min(side, frame.height)
+  const x = Math.min(Math.max(0, Math.round(b.x + b.w / 2 - w / 2)), frame.width - w)
+  const y = Math.min(Math.max(0, Math.round(b.y + b.h / 2 - h / 2)), frame.height - h)
+  return { x, y, w, h }
+}

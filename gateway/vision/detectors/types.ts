@@ -1,4 +1,5 @@
 import type { Sharp } from 'sharp'
+import type { MotionGrid } from '../motion.ts'
 import type { Detection } from '../nms.ts'
 import type { RawFrame, Region } from '../yolox.ts'
 
@@ -26,16 +27,17 @@ export interface Detector {
   readonly inputSize: number
   /**
    * Detects objects in each region (null = the whole frame) and merges them into source pixels.
-   * `image` is a fresh decoder for the frame (call `.clone()` for each use). When `gate` is given,
-   * it is called once with a 64x48 grey thumbnail of the frame before any inference; if it
-   * returns false, detection stops and null is returned (motion gating).
+   * `image` is a fresh decoder for the frame (call `.clone()` for each use). `gate` comes only
+   * with a single whole-frame pass: it is called with the motion grid of the letterboxed input
+   * (motion.ts gridFromPlanar) before the inference; if it returns false, detection stops and
+   * null is returned (motion gating).
    */
   detect(
     image: Sharp,
     frame: FrameSize,
     regions: Array<Region | null>,
     t: Timings,
-    gate?: (thumb: Uint8Array) => boolean,
+    gate?: (grid: MotionGrid) => boolean,
     /** The frame already decoded (when there are several regions), to cut tiles from. */
     pixels?: RawFrame,
   ): Promise<Detection[] | null>

@@ -1,9 +1,8 @@
-import sharp, { type Sharp } from 'sharp'
 import { nms, type Detection } from '../nms.ts'
-import { decodeYolox, letterboxInto, type RawFrame } from '../yolox.ts'
-import { THUMB_H, THUMB_W, thumbFromPlanar } from '../motion.ts'
+import { decodeYolox, letterboxInto } from '../yolox.ts'
+import { gridFromPlanar } from '../motion.ts'
 import { openSession, ort } from './onnx.ts'
-import { undecodable, type Detector, type PluginOptions, type Timings } from './types.ts'
+import { undecodable, type Detector, type PluginOptions } from './types.ts'
 
 /** YOLOX (grid output, decode_in_inference off) on onnxruntime-node, CPU. */
 export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
@@ -48,25 +47,18 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
     // Parameters as Detector.detect declares them (types.ts).
     async detect(image, frame, regions, t, gate, pixels) {
       const all: Detection[] = []
-      let gated = !gate
-      // The whole-frame pass goes first so that the gate sees the whole frame.
-      const ordered = [...regions].sort((a, b) => (a === null ? -1 : b === null ? 1 : 0))
       const slot = await acquire()
       const buf = slot.buf
       try {
-        for (const region of ordered) {
+        for (const region of regions) {
           let t0 = performance.now()
           if (!pixels) t.jpegDecodes++
           const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
             throw undecodable(err)
           })
-          if (!gated) {
-            gated = true
-            const thumb = region === null ? thumbFromPlanar(buf, size, lb.nw, lb.nh) : await greyThumb(image, t, pixels)
-            if (!gate!(thumb)) {
-              t.preprocessMs += performance.now() - t0
-              return null
-            }
+          if (gate && region === null && !gate(gridFromPlanar(buf, size, lb.nw, lb.nh))) {
+            t.preprocessMs += performance.now() - t0
+            return null
           }
           let t1 = performance.now()
           t.preprocessMs += t1 - t0
@@ -99,13 +91,4 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
       await session.release()
     },
   }
-}
-
-/** Thumbnail for plans without a whole-frame pass: from the tiles' decoded pixels, else from the decoder. */
-async function greyThumb(image: Sharp, t: Timings, pixels: RawFrame | undefined): Promise<Uint8Array> {
-  let src = image.clone()
-  if (pixels) src = sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
-  else t.jpegDecodes++
-  const data = await src.resize(THUMB_W, THUMB_H, { fit: 'fill' }).greyscale().raw().toBuffer()
-  return new Uint8Array(data.buffer, data.byteOffset, THUMB_W * THUMB_H)
 }
