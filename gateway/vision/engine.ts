@@ -134,7 +134,7 @@ export class Engine {
       const moved = m.force || !m.prev ? null : movedCells(grid, m.prev, m.threshold)
       if (moved) {
         const moving = motionBoxes(grid, moved)
-        regions = moving.length ? motionRegions(frame, plan, moving) : []
+        regions = moving.length ? motionRegions(plan, moving) : []
         if (regions !== plan) partial = { analysed: regions, moving }
       }
       timings.preprocessMs += performance.now() - t1

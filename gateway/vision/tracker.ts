@@ -16,10 +16,11 @@ export interface PartialScope {
 /**
  * `previous`: the objects of the camera's last analysis; `fresh`: this one's detections. Only
  * motion changes the scene: a fresh detection counts where it overlaps a moving box (a vehicle
- * that arrived or moved); a previous object stays unless it overlaps one (it left, or something
- * now stands in front of it) or a counted fresh detection covers it as the cross-tile merge would
- * (IoU over `iou`, or over `ios` of the smaller box). A crop's second look at a parked car, a
- * weaker one when the car sits at the crop's edge, neither loses it nor counts it twice.
+ * that arrived or moved). A previous object is dropped where it overlaps a moving box and a pass
+ * of this analysis held it whole (it left, or the detector has just looked at it again; one cut
+ * by the pass's edge could not be found again, and stays), or where a counted fresh detection
+ * covers it as the cross-tile merge would (IoU over `iou`, or over `ios` of the smaller box). A
+ * pass's second look at a parked car away from the motion neither loses it nor counts it twice.
  */
 export function carryObjects(
   previous: readonly Detection[],
@@ -30,12 +31,17 @@ export function carryObjects(
 ): Detection[] {
   const moving = scope.moving.map((m) => [m.x, m.y, m.x + m.w, m.y + m.h])
   const moved = (b: Detection['box']) => moving.some((m) => intersection(b, m) > 0)
+  const seenWhole = (b: Detection['box']) => scope.analysed.some((r) => r !== null && within(b, r))
   const out = fresh.filter((d) => moved(d.box))
   const covered = (b: Detection['box']) =>
     out.some((d) => {
       const i = intersection(b, d.box)
       return i > 0 && (i / (area(b) + area(d.box) - i) > iou || i / Math.min(area(b), area(d.box)) > ios)
     })
-  for (const o of previous) if (!moved(o.box) && !covered(o.box)) out.push(o)
+  for (const o of previous) if (!(moved(o.box) && seenWhole(o.box)) && !covered(o.box)) out.push(o)
   return out
+}
+
+function within(b: Detection['box'], r: Region): boolean {
+  return b[0] >= r.x && b[1] >= r.y && b[2] <= r.x + r.w && b[3] <= r.y + r.h
 }

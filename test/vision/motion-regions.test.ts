@@ -69,24 +69,27 @@ describe('motion boxes', () => {
 })
 
 describe('motion regions over a tiled plan', () => {
-  const side = Math.max(...PLAN.filter((r) => r !== null).map((r) => r!.w))
+  const holds = (t: { x: number; y: number; w: number; h: number }, b: typeof t) =>
+    b.x >= t.x && b.y >= t.y && b.x + b.w <= t.x + t.w && b.y + b.h <= t.y + t.h
 
-  it('a small moving box: one crop of the tile size centred on it, no whole-frame pass', () => {
-    const regions = motionRegions(FRAME, PLAN, [{ x: 900, y: 500, w: 48, h: 36 }])
-    expect(regions).toEqual([{ x: 924 - side / 2, y: 518 - side / 2, w: side, h: side }])
-  })
-
-  it('a crop at the frame edge stays inside the frame; a box inside an earlier crop adds none', () => {
-    const regions = motionRegions(FRAME, PLAN, [
-      { x: 1880, y: 1050, w: 40, h: 30 },
-      { x: 1700, y: 900, w: 30, h: 20 },
-    ])
-    expect(regions).toEqual([{ x: 1920 - side, y: 1080 - side, w: side, h: side }])
+  it("a small moving box: the plan's tiles that hold it whole, in the plan's order, no whole-frame pass", () => {
+    const box = { x: 900, y: 500, w: 48, h: 36 }
+    const regions = motionRegions(PLAN, [box])
+    expect(regions).toEqual(PLAN.filter((t) => t !== null && holds(t, box)))
+    expect(regions.length).toBeGreaterThan(0)
+    // Boxes in one tile only, and one that no tile holds whole (across a tile's edge, outside the overlaps).
+    const corner = { x: 10, y: 10, w: 40, h: 30 }
+    expect(motionRegions(PLAN, [corner])).toEqual([PLAN[1]])
+    const tiles = PLAN.filter((t) => t !== null)
+    const across = { x: 350, y: 100, w: 370, h: 30 }
+    const touched = motionRegions(PLAN, [across])
+    expect(touched.length).toBeGreaterThan(1)
+    for (const t of touched) expect(holds(t!, across)).toBe(false)
   })
 
   it('a box larger than a tile: the tiles under it and the whole-frame pass', () => {
     const big = { x: 100, y: 100, w: 700, h: 300 }
-    const regions = motionRegions(FRAME, PLAN, [big])
+    const regions = motionRegions(PLAN, [big])
     expect(regions[0]).toBeNull()
     const tiles = regions.slice(1) as Array<{ x: number; y: number; w: number; h: number }>
     expect(tiles.length).toBeGreaterThan(1)
@@ -96,7 +99,7 @@ describe('motion regions over a tiled plan', () => {
     }
   })
 
-  it('motion outside the counting zones is ignored; motion everywhere runs the whole plan', () => {
+  it('motion outside the counting zones is ignored; small motion everywhere runs every tile, and with a large box the whole plan', () => {
     const left = [
       {
         id: 'left',
@@ -110,9 +113,10 @@ describe('motion regions over a tiled plan', () => {
       },
     ]
     const plan = planRegions(FRAME, left, { enabled: true })
-    expect(motionRegions(FRAME, plan, [{ x: 1500, y: 500, w: 40, h: 30 }])).toEqual([])
+    expect(motionRegions(plan, [{ x: 1500, y: 500, w: 40, h: 30 }])).toEqual([])
     const everywhere = Array.from({ length: 40 }, (_, i) => ({ x: (i % 8) * 240, y: Math.floor(i / 8) * 216, w: 30, h: 30 }))
-    expect(motionRegions(FRAME, PLAN, everywhere)).toBe(PLAN)
+    expect(motionRegions(PLAN, everywhere)).toEqual(PLAN.filter((t) => t !== null))
+    expect(motionRegions(PLAN, [...everywhere, { x: 0, y: 0, w: 500, h: 100 }])).toBe(PLAN)
   })
 })
 
