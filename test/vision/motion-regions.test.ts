@@ -80,7 +80,6 @@ describe('motion regions over a tiled plan', () => {
     // Boxes in one tile only, and one that no tile holds whole (across a tile's edge, outside the overlaps).
     const corner = { x: 10, y: 10, w: 40, h: 30 }
     expect(motionRegions(PLAN, [corner])).toEqual([PLAN[1]])
-    const tiles = PLAN.filter((t) => t !== null)
     const across = { x: 350, y: 100, w: 370, h: 30 }
     const touched = motionRegions(PLAN, [across])
     expect(touched.length).toBeGreaterThan(1)
