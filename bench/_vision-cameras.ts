@@ -272,6 +272,8 @@ export async function camerasPerNode(args: string[]): Promise<void> {
   const peerFrames = positiveArg(args, 'peer-frames', 5, true)
   const pacedS = arg(args, 'paced-s', 45)
   const pacedMax = positiveArg(args, 'paced-max', 150, true)
+  // A fixed number of paced cameras (say 100, the goal) instead of the capacity figure.
+  const pacedN = args.includes('--paced-n') ? positiveArg(args, 'paced-n', 1, true) : undefined
   if (!Number.isFinite(pacedS) || pacedS < 0) throw new Error('--paced-s needs a number of seconds (0: no paced check)')
   const cores = availableParallelism()
   console.log(
@@ -332,7 +334,7 @@ export async function camerasPerNode(args: string[]): Promise<void> {
     capacity.push({ size, seq, cameras: cams })
   }
   for (const c of pacedS > 0 ? capacity : []) {
-    const n = Math.min(pacedMax, Math.max(1, Math.floor(c.cameras)))
+    const n = pacedN ?? Math.min(pacedMax, Math.max(1, Math.floor(c.cameras)))
     const r = await paced(c.seq, n, pacedS, sampler)
     console.log(
       `paced ${c.size}: ${n} cameras x 1 frame / 5 s for ${f1(r.s)} s: sent ${r.sent}, analysed ${r.o.analysed}, skipped ${r.o.skipped}, ` +

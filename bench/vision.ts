@@ -5,7 +5,7 @@
 // the same run, with 1 and 2 workers; then the same on a wide 1920x1080 frame. Both with the
 // default camera configuration (tiling 'auto'): one pass at 640 px, tiles at 1920x1080.
 // Then cameras per node on a street camera's sequence, motion gate on (bench/_vision-cameras.ts:
-// [--cameras 8] [--sequence 40] [--passes 3] [--peer-frames 5] [--paced-s 45] [--paced-max 150]).
+// [--cameras 8] [--sequence 40] [--passes 3] [--peer-frames 5] [--paced-s 45] [--paced-max 150] [--paced-n N]).
 import { readFileSync } from 'node:fs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
