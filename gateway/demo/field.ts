@@ -4,22 +4,12 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { sampleDirs } from '../../models/samples.ts'
 import { deviceTopic } from '../protocol/topics.ts'
+import { mulberry32 } from '../util/mulberry32.ts'
 import { DEMO_MIN_DURATION_S, KIM_LONG, PHU_OC, rainIntensity, waterLevel, type Hydrograph } from './scenario.ts'
 
 // A simulated field for `iocgw demo`: devices registered through the real API, publishing over
 // the real broker with their own credentials, readings stamped with the wall clock. The flood is
 // scripted (scenario.ts); the noise is deterministic from the seed (mulberry32).
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 interface DemoDevice {
   id: string
   kind: string
@@ -95,7 +85,7 @@ async function shortenDurations(o: FieldOptions): Promise<void> {
 }
 
 export async function startField(o: FieldOptions): Promise<Field> {
-  const rand = rng(o.seed)
+  const rand = mulberry32(o.seed)
   const clients: mqtt.MqttClient[] = []
   const timers: NodeJS.Timeout[] = []
   const samples = samplesDir(o.modelsDir)

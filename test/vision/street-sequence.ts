@@ -1,4 +1,5 @@
 import sharp from 'sharp'
+import { mulberry32 } from '../../gateway/util/mulberry32.ts'
 import { buildMosaic, CELL } from './mosaic.ts'
 import { sample } from './support.ts'
 
@@ -43,17 +44,6 @@ const EMPTY_SHARE = 0.25
 const MAX_MOVING = 3
 const MOSAIC = { w: 1920, h: 1080 }
 const ROWS = MOSAIC.h / CELL.h
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Raw {
   data: Buffer
