@@ -35,11 +35,35 @@ export function gridFromPlanar(buf: Float32Array, size: number, nw: number, nh: 
 
 /** Grid of a frame decoded to RGB (a tiled frame's pixels). */
 export function gridFromRgb(px: RawFrame): MotionGrid {
-  const d = px.data
-  return grid(px.width, px.height, (x, y) => {
-    const p = (y * px.width + x) * 3
-    return 0.299 * d[p]! + 0.587 * d[p + 1]! + 0.114 * d[p + 2]!
-  })
+  // The same sampling as grid() below, written out: this runs on every tiled frame's millions of
+  // pixels, where a call per pixel cost twice the time (3.6 ms at 1920x1080).
+  const { width, height, data: d } = px
+  const { w, h, cell } = gridShape(width, height)
+  const step = cell > 2 ? 2 : 1
+  const sums = new Float64Array(w)
+  const counts = new Uint32Array(w)
+  const out = new Uint8Array(w * h)
+  for (let gy = 0; gy < h; gy++) {
+    sums.fill(0)
+    counts.fill(0)
+    const y1 = Math.min(height, (gy + 1) * cell)
+    for (let y = gy * cell; y < y1; y += step) {
+      const row = y * width * 3
+      for (let gx = 0; gx < w; gx++) {
+        const x1 = Math.min(width, (gx + 1) * cell)
+        let s = 0
+        let n = 0
+        for (let x = gx * cell; x < x1; x += step, n++) {
+          const p = row + x * 3
+          s += 0.299 * d[p]! + 0.587 * d[p + 1]! + 0.114 * d[p + 2]!
+        }
+        sums[gx]! += s
+        counts[gx]! += n
+      }
+    }
+    for (let gx = 0; gx < w; gx++) out[gy * w + gx] = counts[gx] ? Math.round(sums[gx]! / counts[gx]!) : 0
+  }
+  return { w, h, cell, data: out }
 }
 
 function grid(width: number, height: number, grey: (x: number, y: number) => number): MotionGrid {
