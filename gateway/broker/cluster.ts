@@ -25,7 +25,12 @@
 //   have (docs/mqtt.md "devices/{id}/status"). It is deleted when the session ends.
 //
 // Redis being unreachable never stops the process: the connections retry for ever, errors are
-// logged (once a minute per connection) and `iocgw_redis_up` and /readyz say so.
+// logged (once a minute per connection) and `iocgw_redis_up` and /readyz say so. Redis pub/sub
+// delivers at most once: what was published while the subscriber connection was away is lost
+// to this node. Two of those messages would leave a client waiting for ever: its node's own
+// subscription announcement (redis-queue.ts bounds that wait) and `$SYS/{id}/new/clients` (after
+// the subscriber reconnects, each local device session is checked against the node its latest
+// session is recorded on, and one taken over meanwhile is closed as the takeover would have).
 import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
 import { createRequire } from 'node:module'
@@ -146,6 +151,18 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const log = opts.log.child({ component: 'redis' })
   const conns = new Map<string, { redis: Redis; ready: boolean; loggedAt: number }>()
   let closing = false
+  const reconnects = opts.metrics.counter(
+    'redis_reconnects_total',
+    "This node's Redis connections ready again after a loss, by role (a subscriber back from one missed what was published meanwhile)",
+    ['role'],
+  )
+  const lostAnnouncements = opts.metrics.counter(
+    'mqtt_announcements_lost_total',
+    "(Un)subscriptions answered without this node's own announcement coming back through Redis (redis-queue.ts)",
+    ['what'],
+  )
+  // Set once the table of local clients exists (watch): what a subscriber back from a loss checks.
+  let afterSubscriberLoss: () => void = () => undefined
 
   const connect = (role: string): Redis => {
     const redis = new Redis(opts.url, {
@@ -158,10 +175,24 @@ export function openCluster(opts: ClusterOptions): Cluster {
       enableAutoPipelining: role === 'publisher',
     })
     const state = { redis, ready: false, loggedAt: 0 }
+    let wasReady = false
     conns.set(role, state)
     redis.on('ready', () => {
       if (!state.ready && state.loggedAt > 0) log.info({ event: 'redis_connected', role }, 'Redis reachable again')
       state.ready = true
+      if (!wasReady) {
+        wasReady = true
+        return
+      }
+      reconnects.inc({ role })
+      if (role !== 'subscriber') return
+      log.warn(
+        { event: 'redis_subscriber_reconnected' },
+        'Redis subscriber connection back: messages published while it was away were not received',
+      )
+      // After ioredis has subscribed again (it does so once ready): a takeover announced before
+      // that is lost too, and its record is there by then.
+      setTimeout(() => afterSubscriberLoss(), 1_000).unref()
     })
     const down = (): void => {
       state.ready = false
@@ -198,7 +229,19 @@ export function openCluster(opts: ClusterOptions): Cluster {
     closing = true
     void Promise.all([endConnection(subConn), endConnection(pubConn)]).then(() => mqInternals._close(cb))
   }
-  const persistence = boundedRedisPersistence({ conn: dbConn, maxQueued: opts.maxQueued, onDrop: opts.onDrop, storable: opts.storable })
+  const persistence = boundedRedisPersistence({
+    conn: dbConn,
+    maxQueued: opts.maxQueued,
+    onDrop: opts.onDrop,
+    storable: opts.storable,
+    onAnnouncementLost: (client, what) => {
+      lostAnnouncements.inc({ what })
+      log.warn(
+        { event: 'mqtt_announcement_lost', client, what },
+        'a subscription change was answered without its announcement coming back through Redis',
+      )
+    },
+  })
 
   const up = (): boolean => [...conns.values()].every((c) => c.ready)
   opts.metrics.gaugeReading('redis_up', 'Whether every Redis connection of this node is ready (1) or not (0); cluster mode only', () =>
@@ -243,6 +286,31 @@ export function openCluster(opts: ClusterOptions): Cluster {
     },
   )
 
+  /**
+   * A `$SYS/{id}/new/clients` lost while the subscriber was away leaves a local session open that
+   * a newer one on another node replaced (MQTT-3.1.4-2). Device sessions record their latest node
+   * (clientNodeKey): once this node's own record of a session is written, a key naming another
+   * run means a newer session there, and the local one is closed as closeSameClients would.
+   */
+  const closeTakenOver = async (): Promise<void> => {
+    type LocalClient = Client & { closed?: boolean }
+    const sessions = Object.values(local).filter((c): c is LocalClient => recorded.has(c as Client))
+    let closed = 0
+    for (const client of sessions) {
+      await recorded.get(client)
+      const latest = await dbConn.get(clientNodeKey(client.id))
+      if (latest === null || latest === runId || local[client.id] !== client || client.closed) continue
+      moved.set(client.id, Date.now())
+      client.close()
+      closed++
+    }
+    if (closed > 0)
+      log.warn(
+        { event: 'mqtt_takeovers_missed', closed },
+        'closed local sessions taken over on another node while the Redis subscriber was away',
+      )
+  }
+
   return {
     nodeId,
     runId,
@@ -253,6 +321,11 @@ export function openCluster(opts: ClusterOptions): Cluster {
       local = (aedes as unknown as { clients: Record<string, unknown> }).clients
       aedesRef = aedes
       sweeper = willSweeper(aedes, { heartbeatMs, log: opts.log, metrics: opts.metrics })
+      afterSubscriberLoss = () => {
+        closeTakenOver().catch((err: Error) =>
+          log.warn({ event: 'mqtt_takeover_check_failed', err: err.message }, 'could not check local sessions for takeovers missed'),
+        )
+      }
     },
     movedAway: (clientId) => moved.has(clientId),
     deviceSessionStarted(client, offlineWill): void {

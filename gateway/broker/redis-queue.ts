@@ -22,6 +22,7 @@ type ClientRef = { id: string }
 interface RedisPersistenceBase {
   outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void>
   addSubscriptions(client: ClientRef, subs: object[]): Promise<void>
+  removeSubscriptions(client: ClientRef, subs: string[]): Promise<void>
 }
 
 const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: {
@@ -53,6 +54,39 @@ export interface RedisQueueOptions {
   onDrop: (clientId: string, packetKey: string) => void
   /** Whether one entry of a SUBSCRIBE may be stored (offline-queue.ts OfflineQueueOptions.storable). */
   storable?: ((sub: object) => boolean) | undefined
+  /** Called when a (un)subscription's own announcement never came back (see `announced`). */
+  onAnnouncementLost?: ((clientId: string, what: 'subscribe' | 'unsubscribe') => void) | undefined
+}
+
+/** How long a node waits for its own subscription announcement to come back through Redis. */
+const ANNOUNCE_WAIT_MS = 3_000
+/** Announcements sent for one (un)subscription before it is answered without one. */
+const ANNOUNCE_ATTEMPTS = 3
+
+/**
+ * The stock persistence stores a subscription in Redis, announces it on `$SYS/sub/add` (every
+ * node adds it to the table it routes queued messages by) and waits, without a bound, for its own
+ * announcement to come back through its Redis subscriber connection before aedes sends the
+ * SUBACK. Redis pub/sub delivers at most once: a subscriber connection that drops and reconnects
+ * (200 ms later) loses what was published meanwhile, and the client then waits for its SUBACK for
+ * ever. Here the wait is bounded: the whole step (idempotent: a set add, a hash write and the
+ * announcement) is repeated up to ANNOUNCE_ATTEMPTS times, then the client is answered anyway,
+ * its subscription stored, and `onLost` says so (the other nodes most likely got the
+ * announcement: only this node's copy is known lost).
+ */
+async function announced(op: () => Promise<void>, onLost: () => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const step = op()
+    // A late answer of an attempt given up on has nobody waiting for it.
+    step.catch(() => undefined)
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ANNOUNCE_WAIT_MS)
+    })
+    const outcome = await Promise.race([step.then(() => 'done' as const), late]).finally(() => clearTimeout(timer))
+    if (outcome === 'done') return
+    if (attempt === ANNOUNCE_ATTEMPTS) return onLost()
+  }
 }
 
 /** The stock persistence's key for a client's outgoing list (asyncPersistence.js outgoingKey). */
@@ -106,7 +140,19 @@ class BoundedRedisPersistence extends AsyncRedisPersistence {
   }
 
   override addSubscriptions(client: ClientRef, subs: object[]): Promise<void> {
-    return this.storeGranted(subs, (kept) => super.addSubscriptions(client, kept))
+    return this.storeGranted(subs, (kept) =>
+      announced(
+        () => super.addSubscriptions(client, kept),
+        () => this.bound.onAnnouncementLost?.(client.id, 'subscribe'),
+      ),
+    )
+  }
+
+  override removeSubscriptions(client: ClientRef, subs: string[]): Promise<void> {
+    return announced(
+      () => super.removeSubscriptions(client, subs),
+      () => this.bound.onAnnouncementLost?.(client.id, 'unsubscribe'),
+    )
   }
 }
 

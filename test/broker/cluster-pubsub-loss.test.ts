@@ -1,0 +1,77 @@
+// Redis pub/sub delivers at most once: what is published while a node's subscriber connection is
+// away never reaches that node (docs/operations.md "MQTT across nodes"). Two such messages used to
+// leave a client waiting for ever: the node's own announcement of a new subscription (no SUBACK)
+// and another node's `$SYS/{id}/new/clients` (a session taken over there stayed open here). Each
+// is provoked here by dropping node A's subscriber connection (CLIENT KILL) just before it.
+import { Redis } from 'ioredis'
+import mqtt, { type MqttClient } from 'mqtt'
+import { describe, expect, it } from 'vitest'
+import { useBrokerPair } from './cluster-pair.ts'
+import { requireRedis } from '../support/redis.ts'
+import { waitFor } from '../support/services.ts'
+
+const ok = requireRedis()
+const DEVICE = 'pl-gauge-01'
+const MOVER = 'pl-gauge-02'
+
+describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber connection is away', () => {
+  const pair = useBrokerPair({ devices: [DEVICE, MOVER], heartbeatMs: 500 })
+
+  const step = <T>(what: string, p: Promise<T>): Promise<T> =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within 15 s`)), 15_000).unref()),
+    ])
+  const client = (url: string, username: string, password: string, clientId: string, clean: boolean): MqttClient => {
+    const c = mqtt.connect(url, { username, password, clientId, clean, reconnectPeriod: 0 })
+    pair.clients.push(c)
+    return c
+  }
+  const connected = (c: MqttClient, what: string) => step(`${what}: CONNACK`, new Promise((r) => c.once('connect', r)))
+
+  /** Drops node A's Redis subscriber connection; ioredis connects it again 200 ms later. */
+  async function dropSubscriberOfA(): Promise<void> {
+    const r = new Redis(pair.redis.url)
+    try {
+      const list = String(await r.client('LIST'))
+      const id = /id=(\d+) [^\n]*name=iocgw:node-a:subscriber/.exec(list)?.[1]
+      expect(id, 'node A has a subscriber connection').toBeDefined()
+      await r.client('KILL', 'ID', id!)
+    } finally {
+      r.disconnect()
+    }
+  }
+
+  it('answers a SUBSCRIBE whose announcement was lost, and the subscription works', async () => {
+    const id = `${pair.token.id}:lost-announcement`
+    const sub = client(pair.a.url, 'token', pair.token.secret, id, false)
+    await connected(sub, 'persistent subscriber on A')
+    await dropSubscriberOfA()
+    await step('SUBACK on A', sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 }))
+    await step('DISCONNECT on A', sub.endAsync())
+    const dev = client(pair.b.url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
+    await connected(dev, 'device on B')
+    await step(
+      'PUBACK on B',
+      dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq: 1, values: { water_level: 1 } }), { qos: 1 }),
+    )
+    const back = client(pair.a.url, 'token', pair.token.secret, id, false)
+    const got: number[] = []
+    back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
+    await waitFor(() => got.length >= 1, 15_000)
+    expect(got).toEqual([1])
+    expect(await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })).toBeGreaterThanOrEqual(1)
+  })
+
+  it('closes a session taken over on another node while its subscriber connection was away', async () => {
+    const id = `${MOVER}:moving`
+    const onA = client(pair.a.url, MOVER, pair.secrets[MOVER]!, id, true)
+    await connected(onA, 'mover on A')
+    const closedOnA = new Promise<void>((r) => onA.once('close', () => r()))
+    await dropSubscriberOfA()
+    const onB = client(pair.b.url, MOVER, pair.secrets[MOVER]!, id, true)
+    await connected(onB, 'mover on B')
+    await step('the session on A closed by the takeover', closedOnA) // MQTT-3.1.4-2
+    expect(onB.connected).toBe(true)
+  })
+})
