@@ -27,9 +27,10 @@
 // Redis being unreachable never stops the process: the connections retry for ever, errors are
 // logged (once a minute per connection) and `iocgw_redis_up` and /readyz say so. Redis pub/sub
 // delivers at most once: what was published while the subscriber connection was away is lost
-// to this node. Two of those messages would leave a client waiting for ever: its node's own
-// subscription announcement (redis-queue.ts bounds that wait) and `$SYS/{id}/new/clients` (after
-// the subscriber reconnects, each local device session is checked against the node its latest
+// to this node. Three of those messages matter: its node's own subscription announcement, waited
+// for before the SUBACK (redis-queue.ts bounds that wait); another node's announcements, which
+// this node's routing table follows (reloaded from Redis once the subscriber is back); and
+// `$SYS/{id}/new/clients` (then each local device session is checked against the node its latest
 // session is recorded on, and one taken over meanwhile is closed as the takeover would have).
 import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
@@ -37,6 +38,7 @@ import { createRequire } from 'node:module'
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import { subscriberLossRecovery } from './pubsub-loss.ts'
 import { boundedRedisPersistence } from './redis-queue.ts'
 import { SharedPersistentSessions } from './redis-sessions.ts'
 import { willSweeper, type WillSweeper } from './will-sweep.ts'
@@ -286,31 +288,6 @@ export function openCluster(opts: ClusterOptions): Cluster {
     },
   )
 
-  /**
-   * A `$SYS/{id}/new/clients` lost while the subscriber was away leaves a local session open that
-   * a newer one on another node replaced (MQTT-3.1.4-2). Device sessions record their latest node
-   * (clientNodeKey): once this node's own record of a session is written, a key naming another
-   * run means a newer session there, and the local one is closed as closeSameClients would.
-   */
-  const closeTakenOver = async (): Promise<void> => {
-    type LocalClient = Client & { closed?: boolean }
-    const sessions = Object.values(local).filter((c): c is LocalClient => recorded.has(c as Client))
-    let closed = 0
-    for (const client of sessions) {
-      await recorded.get(client)
-      const latest = await dbConn.get(clientNodeKey(client.id))
-      if (latest === null || latest === runId || local[client.id] !== client || client.closed) continue
-      moved.set(client.id, Date.now())
-      client.close()
-      closed++
-    }
-    if (closed > 0)
-      log.warn(
-        { event: 'mqtt_takeovers_missed', closed },
-        'closed local sessions taken over on another node while the Redis subscriber was away',
-      )
-  }
-
   return {
     nodeId,
     runId,
@@ -321,11 +298,17 @@ export function openCluster(opts: ClusterOptions): Cluster {
       local = (aedes as unknown as { clients: Record<string, unknown> }).clients
       aedesRef = aedes
       sweeper = willSweeper(aedes, { heartbeatMs, log: opts.log, metrics: opts.metrics })
-      afterSubscriberLoss = () => {
-        closeTakenOver().catch((err: Error) =>
-          log.warn({ event: 'mqtt_takeover_check_failed', err: err.message }, 'could not check local sessions for takeovers missed'),
-        )
-      }
+      afterSubscriberLoss = subscriberLossRecovery({
+        db: dbConn,
+        runId,
+        latestRun: (clientId) => dbConn.get(clientNodeKey(clientId)),
+        persistence,
+        mq,
+        local,
+        recorded,
+        moved,
+        log,
+      })
     },
     movedAway: (clientId) => moved.has(clientId),
     deviceSessionStarted(client, offlineWill): void {

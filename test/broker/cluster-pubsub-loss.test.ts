@@ -63,6 +63,30 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     expect(await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })).toBeGreaterThanOrEqual(1)
   })
 
+  it("queues for an offline session whose subscription another node announced while this node's subscriber was away", async () => {
+    const id = `${pair.token.id}:missed-announcement`
+    const sub = client(pair.b.url, 'token', pair.token.secret, id, false)
+    await connected(sub, 'persistent subscriber on B')
+    const reconnects = await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })
+    await dropSubscriberOfA()
+    await step('SUBACK on B', sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 }))
+    await step('DISCONNECT on B', sub.endAsync())
+    // Node A's subscriber back, and a moment for what it does then.
+    await waitFor(async () => (await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })) > reconnects, 15_000)
+    await new Promise((r) => setTimeout(r, 2_000))
+    const dev = client(pair.a.url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
+    await connected(dev, 'device on A')
+    await step(
+      'PUBACK on A',
+      dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq: 7, values: { water_level: 1 } }), { qos: 1 }),
+    )
+    const back = client(pair.b.url, 'token', pair.token.secret, id, false)
+    const got: number[] = []
+    back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
+    await waitFor(() => got.length >= 1, 15_000)
+    expect(got).toEqual([7])
+  })
+
   it('closes a session taken over on another node while its subscriber connection was away', async () => {
     const id = `${MOVER}:moving`
     const onA = client(pair.a.url, MOVER, pair.secrets[MOVER]!, id, true)
