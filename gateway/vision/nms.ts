@@ -25,6 +25,16 @@ export function iou(a: readonly number[], b: readonly number[]): number {
 }
 
 /**
+ * Whether boxes `a` and `b` are one object for the merge: their IoU over `iouThreshold`, or their
+ * intersection over the smaller box over `iosThreshold` (a fragment cut by a tile's edge).
+ */
+export function sameObject(a: readonly number[], b: readonly number[], iouThreshold: number, iosThreshold: number): boolean {
+  const i = intersection(a, b)
+  if (i === 0) return false
+  return i / (area(a) + area(b) - i) > iouThreshold || i / Math.min(area(a), area(b)) > iosThreshold
+}
+
+/**
  * Greedy class-agnostic NMS (the YOLOX default): highest score first, a box is dropped when its
  * IoU with a kept box exceeds `iouThreshold`. `iosThreshold` (intersection over the smaller box)
  * additionally drops a fragment of an object cut by a tile edge whose larger, whole box was kept;
@@ -34,18 +44,6 @@ export function iou(a: readonly number[], b: readonly number[]): number {
 export function nms(dets: Detection[], iouThreshold: number, iosThreshold = 1.01): Detection[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score)
   const kept: Detection[] = []
-  for (const d of sorted) {
-    let keep = true
-    for (const k of kept) {
-      const i = intersection(d.box, k.box)
-      if (i === 0) continue
-      const u = area(d.box) + area(k.box) - i
-      if (i / u > iouThreshold || i / Math.min(area(d.box), area(k.box)) > iosThreshold) {
-        keep = false
-        break
-      }
-    }
-    if (keep) kept.push(d)
-  }
+  for (const d of sorted) if (!kept.some((k) => sameObject(d.box, k.box, iouThreshold, iosThreshold))) kept.push(d)
   return kept
 }

@@ -1,4 +1,4 @@
-import { area, intersection, type Detection } from './nms.ts'
+import { intersection, sameObject, type Detection } from './nms.ts'
 import type { Region } from './yolox.ts'
 
 // The objects of a frame analysed only where it moved (tiles.ts motionRegions): what the detector
@@ -33,11 +33,7 @@ export function carryObjects(
   const moved = (b: Detection['box']) => moving.some((m) => intersection(b, m) > 0)
   const seenWhole = (b: Detection['box']) => scope.analysed.some((r) => r !== null && within(b, r))
   const out = fresh.filter((d) => moved(d.box))
-  const covered = (b: Detection['box']) =>
-    out.some((d) => {
-      const i = intersection(b, d.box)
-      return i > 0 && (i / (area(b) + area(d.box) - i) > iou || i / Math.min(area(b), area(d.box)) > ios)
-    })
+  const covered = (b: Detection['box']) => out.some((d) => sameObject(b, d.box, iou, ios))
   for (const o of previous) if (!(moved(o.box) && seenWhole(o.box)) && !covered(o.box)) out.push(o)
   return out
 }
