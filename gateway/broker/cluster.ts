@@ -272,6 +272,12 @@ export function openCluster(opts: ClusterOptions): Cluster {
     )
     return false
   }
+  /** Remembers that the local client `clientId` was taken over by a session on another node. */
+  const markMoved = (clientId: string): void => {
+    const now = Date.now()
+    for (const [id, at] of moved) if (at < now - MOVED_MEMORY_MS) moved.delete(id)
+    moved.set(clientId, now)
+  }
   // Registered before aedes' own handler (closeSameClients, which closes the local client and so
   // starts its will): mqemitter calls a topic's listeners in the order they were added.
   ;(mq as { on(topic: string, f: (p: { topic: string; payload: Buffer | string }, done: () => void) => void): void }).on(
@@ -279,11 +285,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
     (packet, done) => {
       const serverId = packet.topic.split('/')[1]
       const clientId = packet.payload.toString()
-      if (serverId !== runId && local[clientId]) {
-        const now = Date.now()
-        for (const [id, at] of moved) if (at < now - MOVED_MEMORY_MS) moved.delete(id)
-        moved.set(clientId, now)
-      }
+      if (serverId !== runId && local[clientId]) markMoved(clientId)
       done()
     },
   )
@@ -306,7 +308,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
         mq,
         local,
         recorded,
-        moved,
+        markMoved,
         log,
       })
     },

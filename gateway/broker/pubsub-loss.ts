@@ -21,8 +21,8 @@ export interface RecoveryDeps {
   local: Record<string, unknown>
   /** Per local device session, its record of node and will in Redis (cluster.ts deviceSessionStarted). */
   recorded: WeakMap<Client, Promise<boolean>>
-  /** Local clients taken over by another node, with when (their will and offline status are not published). */
-  moved: Map<string, number>
+  /** Remembers a local client as taken over by another node (its will and offline status are not published). */
+  markMoved: (clientId: string) => void
   log: Logger
 }
 
@@ -78,7 +78,7 @@ async function closeTakenOver(d: RecoveryDeps): Promise<void> {
     await d.recorded.get(client)
     const latest = await d.latestRun(client.id)
     if (latest === null || latest === d.runId || d.local[client.id] !== client || client.closed) continue
-    d.moved.set(client.id, Date.now())
+    d.markMoved(client.id)
     client.close()
     closed++
   }
