@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
+import { freePort, PortTaken, requireCommand, startOnFreePorts, tempDir, waitFor } from './services.ts'
 import { useSuiteService } from './suite-service.ts'
 
 // A throwaway real InfluxDB 1.x (Debian's influxdb package) for tests: its own temp dir, free
@@ -65,23 +65,13 @@ export interface InfluxdOptions {
 }
 
 /**
- * A port found free can be taken by another test's server before influxd binds it: influxd then
- * exits, but the other server may already have answered the start's ping, and the tests would
- * talk to it (a stall of "this" influxd then stalls nothing). Such a start is tried again on new
- * ports.
+ * A start whose port another test's influxd answered is tried again (startOnFreePorts): the tests
+ * would talk to that one (a stall of "this" influxd then stalls nothing).
  */
 export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> {
   if (!requireInfluxd()) throw new Error('influxd is not installed (Debian package influxdb)')
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startInfluxdOnce(opts)
-    } catch (err) {
-      if (!(err instanceof PortTaken) || attempt === 3) throw err
-    }
-  }
+  return startOnFreePorts(() => startInfluxdOnce(opts))
 }
-
-class PortTaken extends Error {}
 
 async function startInfluxdOnce(opts: InfluxdOptions): Promise<Influxd> {
   const tmp = tempDir('iocgw-influxd-')

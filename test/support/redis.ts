@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
-import { freePort, requireCommand, tempDir, waitFor } from './services.ts'
+import { freePort, PortTaken, requireCommand, startOnFreePorts, tempDir, waitFor } from './services.ts'
 
 // A throwaway real redis-server (Debian's redis-server package) for tests: its own temp dir, a
 // free port on 127.0.0.1, no persistence to disk. It can be stopped and started again on the
@@ -51,21 +51,12 @@ function serverPid(port: number): Promise<number | undefined> {
   })
 }
 
-class PortTaken extends Error {}
-
 /**
- * A port found free can be taken by another test's server before redis-server binds it: ours then
- * exits, but the other may already have answered, and two suites would share one Redis (their
- * brokers, named alike, taking each other's clients over). Such a start is tried again on a new port.
+ * Two suites sharing one Redis would have their brokers, named alike, take each other's clients
+ * over: a start whose port another server answered is tried again (startOnFreePorts).
  */
-export async function startRedis(): Promise<RedisServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startRedisOnce()
-    } catch (err) {
-      if (!(err instanceof PortTaken) || attempt === 3) throw err
-    }
-  }
+export function startRedis(): Promise<RedisServer> {
+  return startOnFreePorts(startRedisOnce)
 }
 
 async function startRedisOnce(): Promise<RedisServer> {

@@ -37,6 +37,24 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** A server's start whose port another test's server answered (freePort's port was taken before it bound). */
+export class PortTaken extends Error {}
+
+/**
+ * A port found free can be taken by another test's server before ours binds it: ours then exits,
+ * but the other may already have answered the start's check, and the tests would talk to it.
+ * `start` tells that case by throwing PortTaken, and is tried again (on new ports) up to 3 times.
+ */
+export async function startOnFreePorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err
+    }
+  }
+}
+
 /** A fresh temporary directory and its remover. */
 export function tempDir(prefix = 'iocgw-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
