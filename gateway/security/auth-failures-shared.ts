@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import {
   addressKey,
+  alignedWindow,
   AUTH_FAILURE_WINDOW_MS,
   windowCounter,
   type AuthFailureLimiter,
@@ -150,8 +151,7 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
   /** Raises the mirror to the current window's counts in Redis: what was counted while this node was not listening. */
   const resync = async (): Promise<void> => {
     if (!connected()) return
-    const t = now()
-    const window = t - (t % AUTH_FAILURE_WINDOW_MS)
+    const window = alignedWindow(now())
     const fields = await pub.hgetall(HASH_PREFIX + window)
     for (const [field, value] of Object.entries(fields)) {
       const [counter, key] = field.split('|')

@@ -26,7 +26,9 @@ export interface AuthFailureLimits {
 }
 
 export const AUTH_FAILURE_WINDOW_MS = 60_000
-const WINDOW_MS = AUTH_FAILURE_WINDOW_MS
+
+/** The start of the clock's minute holding `t`: the window every node names alike. */
+export const alignedWindow = (t: number): number => t - (t % AUTH_FAILURE_WINDOW_MS)
 
 /** A key's window: when it began (ms since the epoch) and the failures counted in it. */
 export interface FailureWindow {
@@ -58,7 +60,7 @@ export function windowCounter(limit: number, maxKeys: number, now: () => number,
   const current = (key: string) => {
     const w = windows.get(key)
     // A start ahead of this clock (another node's, running ahead) is current until it is over here.
-    if (w && now() - w.start < WINDOW_MS) return w
+    if (w && now() - w.start < AUTH_FAILURE_WINDOW_MS) return w
     if (w) windows.delete(key)
     return undefined
   }
@@ -75,7 +77,7 @@ export function windowCounter(limit: number, maxKeys: number, now: () => number,
     retryAfter(key) {
       const w = current(key)
       if (!w || w.count < limit) return 0
-      return Math.max(1, Math.ceil((w.start + WINDOW_MS - now()) / 1000))
+      return Math.max(1, Math.ceil((w.start + AUTH_FAILURE_WINDOW_MS - now()) / 1000))
     },
     fail(key) {
       const w = current(key)
@@ -84,7 +86,7 @@ export function windowCounter(limit: number, maxKeys: number, now: () => number,
         return w
       }
       const t = now()
-      return open(key, aligned ? t - (t % WINDOW_MS) : t, 1)
+      return open(key, aligned ? alignedWindow(t) : t, 1)
     },
     raise(key, start, count) {
       const w = current(key)
@@ -92,7 +94,7 @@ export function windowCounter(limit: number, maxKeys: number, now: () => number,
         w.count = Math.max(w.count, count)
         return
       }
-      if ((w && w.start > start) || now() - start >= WINDOW_MS) return
+      if ((w && w.start > start) || now() - start >= AUTH_FAILURE_WINDOW_MS) return
       // A newer window than the one kept: it goes to the end of the eviction order.
       if (w) windows.delete(key)
       open(key, start, count)
