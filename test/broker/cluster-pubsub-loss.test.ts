@@ -42,6 +42,25 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     }
   }
 
+  /** The device connects to the node at `url` and publishes reading `seq` at QoS 1. */
+  async function publishReading(url: string, node: string, seq: number): Promise<void> {
+    const dev = client(url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
+    await connected(dev, `device on ${node}`)
+    await step(
+      `PUBACK on ${node}`,
+      dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq, values: { water_level: 1 } }), { qos: 1 }),
+    )
+  }
+
+  /** The persistent session `id` back on the node at `url`: the first reading sequence numbers it is given. */
+  async function queuedFor(url: string, id: string): Promise<number[]> {
+    const back = client(url, 'token', pair.token.secret, id, false)
+    const got: number[] = []
+    back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
+    await waitFor(() => got.length >= 1, 15_000)
+    return got
+  }
+
   it('answers a SUBSCRIBE whose announcement was lost, and the subscription works', async () => {
     const id = `${pair.token.id}:lost-announcement`
     const sub = client(pair.a.url, 'token', pair.token.secret, id, false)
@@ -49,17 +68,8 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     await dropSubscriberOfA()
     await step('SUBACK on A', sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 }))
     await step('DISCONNECT on A', sub.endAsync())
-    const dev = client(pair.b.url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
-    await connected(dev, 'device on B')
-    await step(
-      'PUBACK on B',
-      dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq: 1, values: { water_level: 1 } }), { qos: 1 }),
-    )
-    const back = client(pair.a.url, 'token', pair.token.secret, id, false)
-    const got: number[] = []
-    back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
-    await waitFor(() => got.length >= 1, 15_000)
-    expect(got).toEqual([1])
+    await publishReading(pair.b.url, 'B', 1)
+    expect(await queuedFor(pair.a.url, id)).toEqual([1])
     expect(await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })).toBeGreaterThanOrEqual(1)
   })
 
@@ -74,17 +84,8 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     // Node A's subscriber back, and a moment for what it does then.
     await waitFor(async () => (await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })) > reconnects, 15_000)
     await new Promise((r) => setTimeout(r, 2_000))
-    const dev = client(pair.a.url, DEVICE, pair.secrets[DEVICE]!, DEVICE, true)
-    await connected(dev, 'device on A')
-    await step(
-      'PUBACK on A',
-      dev.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ seq: 7, values: { water_level: 1 } }), { qos: 1 }),
-    )
-    const back = client(pair.b.url, 'token', pair.token.secret, id, false)
-    const got: number[] = []
-    back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
-    await waitFor(() => got.length >= 1, 15_000)
-    expect(got).toEqual([7])
+    await publishReading(pair.a.url, 'A', 7)
+    expect(await queuedFor(pair.b.url, id)).toEqual([7])
   })
 
   it('closes a session taken over on another node while its subscriber connection was away', async () => {
