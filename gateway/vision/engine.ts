@@ -1,4 +1,4 @@
-import sharp from 'sharp'
+import sharp, { type SharpOptions } from 'sharp'
 import { createDetector, createSegmenter, type Detector, type Segmenter } from './detectors/index.ts'
 import { undecodable, type Timings } from './detectors/types.ts'
 import type { Detection } from './nms.ts'
@@ -86,18 +86,24 @@ export class Engine {
   async analyse(task: AnalyseTask): Promise<AnalyseResult> {
     const timings: Timings = { preprocessMs: 0, inferMs: 0, postprocessMs: 0, jpegDecodes: 0 }
     const t0 = performance.now()
-    // failOn 'warning': libjpeg only warns on corrupt entropy data (a cut-off frame with an EOI
-    // appended, say) and would hand back a half-grey frame whose counts are wrong.
-    const image = sharp(Buffer.from(task.jpeg.buffer, task.jpeg.byteOffset, task.jpeg.byteLength), {
+    const jpeg = Buffer.from(task.jpeg.buffer, task.jpeg.byteOffset, task.jpeg.byteLength)
+    const decoderOptions: SharpOptions = {
       autoOrient: true,
+      // libjpeg only warns on corrupt entropy data (a cut-off frame with an EOI appended, say) and
+      // would hand back a half-grey frame whose counts are wrong.
       failOn: 'warning',
       // Top-to-bottom decode: ~8 % less CPU per frame measured here, and less memory.
       sequentialRead: true,
       ...(this.maxPixels ? { limitInputPixels: this.maxPixels } : {}),
-    })
-    const meta = await image.metadata().catch((err: unknown) => {
-      throw undecodable(err)
-    })
+    }
+    // A new decoder for each use rather than sharp's clone(), which structuredClones its options,
+    // the JPEG included: 0.25 ms per clone of a 1280x720 frame, once per pass of a tiled frame.
+    const decoder = () => sharp(jpeg, decoderOptions)
+    const meta = await decoder()
+      .metadata()
+      .catch((err: unknown) => {
+        throw undecodable(err)
+      })
     if (meta.format !== 'jpeg') throw undecodable(`not a JPEG (decoded as ${meta.format})`)
     const frame = { width: meta.autoOrient.width, height: meta.autoOrient.height }
     timings.preprocessMs += performance.now() - t0
@@ -113,8 +119,7 @@ export class Engine {
     if (tiled || this.fullDecode) {
       timings.jpegDecodes++
       const t1 = performance.now()
-      const { data, info } = await image
-        .clone()
+      const { data, info } = await decoder()
         .removeAlpha()
         .raw()
         .toBuffer({ resolveWithObject: true })
@@ -147,9 +152,9 @@ export class Engine {
             return m.force || !m.prev || anyMotion(g, m.prev, m.threshold)
           }
         : undefined
-    const objects = await this.detector.detect(image, frame, regions, timings, gate, pixels)
+    const objects = await this.detector.detect(decoder, frame, regions, timings, gate, pixels)
     if (objects === null) return { ...frame, regions: 0, skipped: true, grid, partial: null, objects: [], seg: null, timings }
-    const seg = task.segment && this.segmenter ? await this.segmenter.segment(image, timings, pixels) : null
+    const seg = task.segment && this.segmenter ? await this.segmenter.segment(decoder, timings, pixels) : null
     return { ...frame, regions: regions.length, skipped: false, grid, partial, objects, seg, timings }
   }
 

@@ -30,8 +30,8 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
   return {
     type: 'deeplab-onnx',
     waterClasses: water,
-    segment(image: Sharp, t: Timings, pixels?: RawFrame) {
-      return serial(() => segmentNow(image, t, pixels))
+    segment(decoder: () => Sharp, t: Timings, pixels?: RawFrame) {
+      return serial(() => segmentNow(decoder, t, pixels))
     },
     runRaw() {
       return serial(async () => {
@@ -45,12 +45,11 @@ export async function createDeeplabOnnx(opts: Pick<PluginOptions, 'model' | 'mod
     },
   }
 
-  async function segmentNow(image: Sharp, t: Timings, pixels: RawFrame | undefined) {
+  async function segmentNow(decoder: () => Sharp, t: Timings, pixels: RawFrame | undefined) {
     let t0 = performance.now()
     // Whole frame to 512x512 ignoring aspect ratio, raw RGB bytes, no normalisation.
-    let src = image.clone()
-    if (pixels) src = sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
-    else t.jpegDecodes++
+    if (!pixels) t.jpegDecodes++
+    const src = pixels ? sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } }) : decoder()
     const data = await src.resize(w, h, { fit: 'fill', kernel: 'linear' }).removeAlpha().raw().toBuffer()
     buf.set(data)
     let t1 = performance.now()

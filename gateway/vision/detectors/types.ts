@@ -27,13 +27,13 @@ export interface Detector {
   readonly inputSize: number
   /**
    * Detects objects in each region (null = the whole frame) and merges them into source pixels.
-   * `image` is a fresh decoder for the frame (call `.clone()` for each use). `gate` comes only
+   * `decoder` makes a fresh decoder of the frame's JPEG for each use. `gate` comes only
    * with a single whole-frame pass: it is called with the motion grid of the letterboxed input
    * (motion.ts gridFromPlanar) before the inference; if it returns false, detection stops and
    * null is returned (motion gating).
    */
   detect(
-    image: Sharp,
+    decoder: () => Sharp,
     frame: FrameSize,
     regions: Array<Region | null>,
     t: Timings,
@@ -50,7 +50,7 @@ export interface Detector {
 export interface Segmenter {
   readonly type: string
   /** `pixels`: the frame already decoded (a tiled frame), used instead of decoding the JPEG again. */
-  segment(image: Sharp, t: Timings, pixels?: RawFrame): Promise<{ width: number; height: number; classes: Uint8Array }>
+  segment(decoder: () => Sharp, t: Timings, pixels?: RawFrame): Promise<{ width: number; height: number; classes: Uint8Array }>
   /** Class ids that mean water. */
   readonly waterClasses: number[]
   runRaw(): Promise<number>

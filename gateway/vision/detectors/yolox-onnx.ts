@@ -45,7 +45,7 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
     type: 'yolox-onnx',
     inputSize: size,
     // Parameters as Detector.detect declares them (types.ts).
-    async detect(image, frame, regions, t, gate, pixels) {
+    async detect(decoder, frame, regions, t, gate, pixels) {
       const all: Detection[] = []
       const slot = await acquire()
       const buf = slot.buf
@@ -53,7 +53,7 @@ export async function createYoloxOnnx(opts: PluginOptions): Promise<Detector> {
         for (const region of regions) {
           let t0 = performance.now()
           if (!pixels) t.jpegDecodes++
-          const lb = await letterboxInto(image.clone(), frame, region, size, pad, buf, pixels).catch((err: unknown) => {
+          const lb = await letterboxInto(decoder, frame, region, size, pad, buf, pixels).catch((err: unknown) => {
             throw undecodable(err)
           })
           if (gate && region === null && !gate(gridFromPlanar(buf, size, lb.nw, lb.nh))) {
