@@ -19,7 +19,7 @@ import { connectionLimits, limitCloser } from './limits.ts'
 import { memoryAuthFailureLimiter, type AuthFailureLimiter } from '../security/auth-failures.ts'
 import { refusalSummary } from '../security/refusal-log.ts'
 import { boundedMemoryPersistence } from './offline-queue.ts'
-import type { Cluster } from './cluster.ts'
+import type { Cluster, DeviceSession } from './cluster.ts'
 import { answerUnsupportedLevel, levelRefused } from './protocol-level.ts'
 import { routeBeforeAck } from './route-before-ack.ts'
 import { offlinePayload } from './status.ts'
@@ -194,9 +194,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     m.connects.inc({ kind })
     m.connected.inc({ kind })
     const principal = sessions.get(client)?.principal
-    if (cluster && principal?.kind === 'device') {
-      cluster.deviceSessionStarted(client, { topic: deviceTopic.status(principal.device.id), payload: Buffer.from('{"online":false}') })
-    }
+    if (cluster && principal) cluster.sessionStarted(client, principal.kind === 'device' ? deviceSession(principal.device) : undefined)
   })
 
   broker.on('unsubscribe', (filters, client) => subscriptionCaps.unsubscribed(client, filters))
@@ -205,7 +203,7 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
     const session = sessions.get(client)
     if (!session) return
     if (counted.delete(client)) m.connected.dec({ kind: session.principal.kind })
-    cluster?.deviceSessionEnded(client)
+    cluster?.sessionEnded(client)
     const left = sessions.unregister(client)
     if (session.principal.kind !== 'device' || closing || left > 0) return
     // Taken over by a session on another node (MQTT-3.1.4-2): the device is still online there.
@@ -235,6 +233,10 @@ export async function createBroker(opts: BrokerOptions): Promise<GatewayBroker> 
   broker.on('connectionError', (_client, err) => {
     log.debug({ event: 'mqtt_connection_error', err }, 'MQTT connection error')
   })
+
+  function deviceSession(device: Device): DeviceSession {
+    return { offlineWill: { topic: deviceTopic.status(device.id), payload: Buffer.from('{"online":false}') } }
+  }
 
   async function publishOffline(device: Device): Promise<void> {
     const receivedAt = Date.now()

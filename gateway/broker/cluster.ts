@@ -15,10 +15,12 @@
 //   before it listens (publishOwnWills), and the sweeps retry any that failed.
 // - `$SYS/{id}/new/clients` when a client registers; every other node closes its own client with
 //   that id (MQTT-3.1.4-2 takeover across nodes, aedes.js closeSameClients).
-// - `iocgw:mqtt:client-node:{client id}` names the node run a device's latest session started on.
-//   Wills are stored per node and client id, so a device whose node died and that reconnected
-//   elsewhere before the sweep would otherwise have its old will published by the sweep: offline
-//   while it is online on its new node. The new session's node deletes the old node's will.
+// - `iocgw:mqtt:client-node:{client id}` names the node run a client id's latest session started
+//   on (devices and integrations alike: a takeover missed while the subscriber was away is found
+//   by it). Wills are stored per node and client id, so a device whose node died and that
+//   reconnected elsewhere before the sweep would otherwise have its old will published by the
+//   sweep: offline while it is online on its new node. A device's new session's node deletes the
+//   old node's will.
 // - A device session without a will of its own gets the gateway's offline status stored as its
 //   will in Redis (not on the session: a local disconnect is handled by the broker itself), so
 //   that when its node dies the survivors' sweep says the device is offline, as the node would
@@ -30,7 +32,7 @@
 // to this node. Three of those messages matter: its node's own subscription announcement, waited
 // for before the SUBACK (redis-queue.ts bounds that wait); another node's announcements, which
 // this node's routing table follows (reloaded from Redis once the subscriber is back); and
-// `$SYS/{id}/new/clients` (then each local device session is checked against the node its latest
+// `$SYS/{id}/new/clients` (then each local session is checked against the node its latest
 // session is recorded on, and one taken over meanwhile is closed as the takeover would have).
 import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
@@ -88,13 +90,13 @@ export interface Cluster {
   /** Whether the local client with this id was taken over by a session on another node. */
   movedAway(clientId: string): boolean
   /**
-   * A device session started here: records this node as its latest and deletes the will its
-   * previous session left on another node (one that died, whose wills are swept later); a session
-   * without a will of its own gets `offlineWill` stored as its will.
+   * A session started here: records this node run as its latest. A device's (`device` given) also
+   * deletes the will its previous session left on another node (one that died, whose wills are
+   * swept later), and without a will of its own gets `device.offlineWill` stored as its will.
    */
-  deviceSessionStarted(client: Client, offlineWill: { topic: string; payload: Buffer }): void
-  /** A device session of this node ended: the offline will stored for it is deleted. */
-  deviceSessionEnded(client: Client): void
+  sessionStarted(client: Client, device: DeviceSession | undefined): void
+  /** A session of this node ended: the offline will stored for a device's is deleted. */
+  sessionEnded(client: Client): void
   /**
    * Before aedes closes: no connection reconnects any more. One that is down (Redis away) ends at
    * its next attempt, and the commands waiting in it are rejected to their callers, so that the
@@ -103,6 +105,12 @@ export interface Cluster {
   beginClose(): void
   /** After aedes closed (it closes the mq connections itself): the persistence connection. */
   close(): Promise<void>
+}
+
+/** What a device session adds to its record in Redis (Cluster.sessionStarted). */
+export interface DeviceSession {
+  /** The gateway's offline status, stored as the session's will when it has none of its own. */
+  offlineWill: { topic: string; payload: Buffer }
 }
 
 /** How long a closing connection may take to end: above the longest wait between two attempts. */
@@ -136,9 +144,9 @@ export function endConnection(redis: Redis, graceMs = END_GRACE_MS): Promise<voi
 
 /** How long a takeover by another node is remembered for the local client it closes. */
 const MOVED_MEMORY_MS = 60_000
-/** Redis key naming the node of a client id's latest session. */
+/** Redis key naming the node run of a client id's latest session (a device's or an integration's). */
 export const clientNodeKey = (clientId: string): string => `iocgw:mqtt:client-node:${clientId}`
-/** A device not seen for this long is forgotten (its key expires); its wills are long swept by then. */
+/** A client id not seen for this long is forgotten (its key expires); its wills are long swept by then. */
 const CLIENT_NODE_TTL_S = 30 * 24 * 3600
 
 /** aedes' broker id for a run of a node started at `startedAt` (node ids have no `~`: gateway/config/sections.ts). */
@@ -268,7 +276,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const recordFailed = (client: Client) => (err: Error) => {
     log.warn(
       { event: 'mqtt_session_record_failed', client: client.id, err: err.message },
-      "could not record a device session's node and will in Redis",
+      "could not record a session's node (and a device's will) in Redis",
     )
     return false
   }
@@ -313,18 +321,21 @@ export function openCluster(opts: ClusterOptions): Cluster {
       })
     },
     movedAway: (clientId) => moved.has(clientId),
-    deviceSessionStarted(client, offlineWill): void {
+    sessionStarted(client, device): void {
       const ownWill = (client as unknown as { will?: unknown }).will
       const work = (async (): Promise<boolean> => {
         const previous = await dbConn.set(clientNodeKey(client.id), runId, 'EX', CLIENT_NODE_TTL_S, 'GET')
+        // An integration's will is its own message, not a status this record could contradict:
+        // left to the sweep, as aedes alone would.
+        if (!device) return false
         if (previous !== null && previous !== runId) await willStore()?.delWill({ id: client.id, brokerId: previous })
         if (ownWill) return false
-        await willStore()?.putWill({ id: client.id }, { cmd: 'publish', ...offlineWill, qos: 1, retain: true, dup: false })
+        await willStore()?.putWill({ id: client.id }, { cmd: 'publish', ...device.offlineWill, qos: 1, retain: true, dup: false })
         return true
       })().catch(recordFailed(client))
       recorded.set(client, work)
     },
-    deviceSessionEnded(client): void {
+    sessionEnded(client): void {
       const work = recorded.get(client)
       if (!work) return
       recorded.delete(client)

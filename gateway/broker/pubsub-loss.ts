@@ -11,7 +11,7 @@ export interface RecoveryDeps {
   db: Redis
   /** This run of the node (cluster.ts runIdOf). */
   runId: string
-  /** The node run a device's latest session started on, as recorded in Redis (cluster.ts clientNodeKey). */
+  /** The node run a client id's latest session started on, as recorded in Redis (cluster.ts clientNodeKey). */
   latestRun: (clientId: string) => Promise<string | null>
   /** aedes' persistence option (redis-queue.ts boundedRedisPersistence). */
   persistence: object
@@ -19,7 +19,7 @@ export interface RecoveryDeps {
   mq: object
   /** aedes' table of local clients by id. */
   local: Record<string, unknown>
-  /** Per local device session, its record of node and will in Redis (cluster.ts deviceSessionStarted). */
+  /** Per local session, its record of node (and a device's will) in Redis (cluster.ts sessionStarted). */
   recorded: WeakMap<Client, Promise<boolean>>
   /** Remembers a local client as taken over by another node (its will and offline status are not published). */
   markMoved: (clientId: string) => void
@@ -66,9 +66,10 @@ async function reloadSubscriptions(d: RecoveryDeps): Promise<number> {
 
 /**
  * A `$SYS/{id}/new/clients` lost while the subscriber was away leaves a local session open that
- * a newer one on another node replaced (MQTT-3.1.4-2). Device sessions record their latest node
- * (cluster.ts clientNodeKey): once this node's own record of a session is written, a key naming another run
- * means a newer session there, and the local one is closed as aedes' closeSameClients would.
+ * a newer one on another node replaced (MQTT-3.1.4-2). Every session, a device's or an
+ * integration's, records its latest node run (cluster.ts clientNodeKey): once this node's own
+ * record of a session is written, a key naming another run means a newer session there, and the
+ * local one is closed as aedes' closeSameClients would.
  */
 async function closeTakenOver(d: RecoveryDeps): Promise<void> {
   type LocalClient = Client & { closed?: boolean }
