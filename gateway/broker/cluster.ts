@@ -31,7 +31,8 @@
 // delivers at most once: what was published while the subscriber connection was away is lost
 // to this node. Three of those messages matter: its node's own subscription announcement, waited
 // for before the SUBACK (redis-queue.ts bounds that wait); another node's announcements, which
-// this node's routing table follows (reloaded from Redis once the subscriber is back); and
+// this node's routing table follows (matched again to the subscriptions stored in Redis once the
+// subscriber is back: those added meanwhile put in, those removed taken out); and
 // `$SYS/{id}/new/clients` (then each local session is checked against the node its latest
 // session is recorded on, and one taken over meanwhile is closed as the takeover would have).
 import { hostname } from 'node:os'
@@ -40,7 +41,7 @@ import { createRequire } from 'node:module'
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { subscriberLossRecovery } from './pubsub-loss.ts'
+import { RoutedSubscriptions, storedSubscriptions, subscriberLossRecovery } from './pubsub-loss.ts'
 import { boundedRedisPersistence } from './redis-queue.ts'
 import { SharedPersistentSessions } from './redis-sessions.ts'
 import { willSweeper, type WillSweeper } from './will-sweep.ts'
@@ -239,6 +240,8 @@ export function openCluster(opts: ClusterOptions): Cluster {
     closing = true
     void Promise.all([endConnection(subConn), endConnection(pubConn)]).then(() => mqInternals._close(cb))
   }
+  // Before aedes exists, so before its persistence loads the routing table this follows.
+  const routed = new RoutedSubscriptions(mq)
   const persistence = boundedRedisPersistence({
     conn: dbConn,
     maxQueued: opts.maxQueued,
@@ -308,11 +311,18 @@ export function openCluster(opts: ClusterOptions): Cluster {
       local = (aedes as unknown as { clients: Record<string, unknown> }).clients
       aedesRef = aedes
       sweeper = willSweeper(aedes, { heartbeatMs, log: opts.log, metrics: opts.metrics })
+      const subscriptionsOf = storedSubscriptions(persistence)
+      routed
+        .load(dbConn, subscriptionsOf)
+        .catch((err: Error) =>
+          log.warn({ event: 'mqtt_subscriptions_read_failed', err: err.message }, 'could not read the stored subscriptions at start'),
+        )
       afterSubscriberLoss = subscriberLossRecovery({
         db: dbConn,
         runId,
         latestRun: (clientId) => dbConn.get(clientNodeKey(clientId)),
-        persistence,
+        subscriptionsOf,
+        routed,
         mq,
         local,
         recorded,

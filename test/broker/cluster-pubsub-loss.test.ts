@@ -1,8 +1,10 @@
 // Redis pub/sub delivers at most once: what is published while a node's subscriber connection is
 // away never reaches that node (docs/operations.md "MQTT across nodes"). Two such messages used to
 // leave a client waiting for ever: the node's own announcement of a new subscription (no SUBACK)
-// and another node's `$SYS/{id}/new/clients` (a session taken over there stayed open here). Each
-// is provoked here by dropping node A's subscriber connection (CLIENT KILL) just before it.
+// and another node's `$SYS/{id}/new/clients` (a session taken over there stayed open here); and
+// another node's announcements of subscriptions added or removed left node A's routing table
+// wrong (messages not queued for a session, or queued for one that unsubscribed). Each is
+// provoked here by dropping node A's subscriber connection (CLIENT KILL) just before it.
 import { Redis } from 'ioredis'
 import mqtt, { type MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
@@ -61,6 +63,16 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     return got
   }
 
+  /** The persistent session `id` back on the node at `url`: what it is given within a second of its CONNACK. */
+  async function nothingQueuedFor(url: string, id: string): Promise<number[]> {
+    const back = client(url, 'token', pair.token.secret, id, false)
+    const got: number[] = []
+    back.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { seq: number }).seq))
+    await connected(back, `${id} back`)
+    await new Promise((r) => setTimeout(r, 1_000))
+    return got
+  }
+
   /** A session `id` on node A, taken over on node B while A's subscriber is away, is closed on A (MQTT-3.1.4-2). */
   async function takeoverMissedByA(username: string, password: string, id: string): Promise<void> {
     const onA = client(pair.a.url, username, password, id, true)
@@ -106,5 +118,35 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
 
   it("closes an integration's session taken over on another node while its subscriber connection was away", async () => {
     await takeoverMissedByA('token', pair.token.secret, `${pair.token.id}:moving`)
+  })
+
+  it("stops queuing for a subscription removed on another node while this node's subscriber was away", async () => {
+    const gone = `${pair.token.id}:unsubscribed`
+    const kept = `${pair.token.id}:still-subscribed`
+    const topic = `devices/${DEVICE}/telemetry`
+    // Both subscribed while node A heard the announcements: its routing table has both.
+    for (const id of [gone, kept]) {
+      const sub = client(pair.b.url, 'token', pair.token.secret, id, false)
+      await connected(sub, `${id} on B`)
+      await step(`SUBACK on B for ${id}`, sub.subscribeAsync(topic, { qos: 1 }))
+      await step(`DISCONNECT on B for ${id}`, sub.endAsync())
+    }
+    const back = client(pair.b.url, 'token', pair.token.secret, gone, false)
+    await connected(back, `${gone} back on B`)
+    const reconnects = await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })
+    const logged = pair.a.lines.length
+    await dropSubscriberOfA()
+    await step('UNSUBACK on B', back.unsubscribeAsync(topic))
+    await step(`DISCONNECT on B for ${gone}`, back.endAsync())
+    await waitFor(async () => (await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })) > reconnects, 15_000)
+    await new Promise((r) => setTimeout(r, 2_000))
+    await publishReading(pair.a.url, 'A', 9)
+    // Node A routed the reading by its table (the session still subscribed has it)...
+    expect(await queuedFor(pair.b.url, kept)).toEqual([9])
+    // ...and no longer holds the removed subscription, whose session would get a message it unsubscribed from.
+    expect(await nothingQueuedFor(pair.b.url, gone)).toEqual([])
+    // Taken out by the check after the loss: the UNSUBSCRIBE's announcement did not reach node A.
+    const reloaded = pair.a.lines.slice(logged).filter((l) => l.includes('"event":"mqtt_subscriptions_reloaded"'))
+    expect(reloaded.some((l) => l.includes('"removed":1'))).toBe(true)
   })
 })
