@@ -54,9 +54,17 @@ export interface ReportService {
   close(): void
 }
 
-function alertsAndOutboxDb(dataDir: string): SharedDb['db'] {
-  openNotifyDb(dataDir)
-  return openAlertsDb(dataDir).db
+/** alerts.db with both migration lists applied; release() lets go of both references (close()). */
+function alertsAndOutboxDb(dataDir: string): SharedDb {
+  const outbox = openNotifyDb(dataDir)
+  const alerts = openAlertsDb(dataDir)
+  return {
+    db: alerts.db,
+    release() {
+      alerts.release()
+      outbox.release()
+    },
+  }
 }
 
 export function createReportService(opts: ReportServiceOptions): ReportService {
@@ -65,7 +73,8 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
   const alertSources = opts.alertSources
   // The report reads the alerts and the outbox (notify's tables) of alerts.db: both migration
   // lists applied, so a data directory where no notifier ever ran reads as no notifications.
-  const alertsDb = alertSources ? undefined : alertsAndOutboxDb(opts.dataDir)
+  const alertsShared = alertSources ? undefined : alertsAndOutboxDb(opts.dataDir)
+  const alertsDb = alertsShared?.db
   const holdMaxMs = { sensors: opts.config.holdMaxS.sensors * 1000, cameras: opts.config.holdMaxS.cameras * 1000 }
   const dir = join(opts.dataDir, 'reports')
   let timer: NodeJS.Timeout | null = null
@@ -129,6 +138,7 @@ export function createReportService(opts: ReportServiceOptions): ReportService {
     close() {
       if (timer) clearInterval(timer)
       timer = null
+      alertsShared?.release()
     },
   }
   return service

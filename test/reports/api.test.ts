@@ -205,7 +205,7 @@ describe('daily report', () => {
 })
 
 describe('a data directory where no notifier ran', () => {
-  it('gives a report with its alerts section and no notifications, rather than failing on the missing outbox', async () => {
+  it('gives a report with its alerts section and no notifications, rather than failing on the missing outbox, and lets go of alerts.db when closed', async () => {
     const bare = tempDir('iocgw-reports-bare-')
     const bareStore = new SqliteTimeSeriesStore({ dataDir: bare.path, logger, metrics: new Metrics({ defaults: false }) })
     try {
@@ -221,7 +221,10 @@ describe('a data directory where no notifier ran', () => {
       const report = await service.build({ from: DAY, to: DAY + 86_400_000, lang: 'en' }, null)
       expect(report.water_levels.find((w) => w.station === 'kim-long')?.max?.value).toBe(1.2)
       expect(report.alerts.opened).toBe(0)
+      expect(existsSync(join(bare.path, 'alerts.db-wal'))).toBe(true)
       service.close()
+      // Its references to alerts.db let go: the last connection closed checkpoints and removes the WAL.
+      expect(existsSync(join(bare.path, 'alerts.db-wal'))).toBe(false)
     } finally {
       await bareStore.close()
       bare.remove()
