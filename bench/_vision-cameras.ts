@@ -19,6 +19,7 @@ import { INBOUND_OUTBOUND } from '../test/support/zones.ts'
 import { streetSequence, type StreetFrame } from '../test/vision/street-sequence.ts'
 import { arg, pct, positiveArg } from './_args.ts'
 import { CpuSampler } from './_cpu.ts'
+import { metricValue } from '../test/support/metrics.ts'
 
 /** One frame every this many ms per camera, in capture time and (paced check) in wall time. */
 const PERIOD_MS = 5000
@@ -101,11 +102,7 @@ async function openStreet(cameras: string[], motion: boolean) {
       w(labels.outcome)
     }
   }) as typeof frames.inc
-  async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
-      { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
-    return (m?.values ?? []).filter((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((s, x) => s + x.value, 0)
-  }
+  const value = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels)
   const publish = (cam: string, jpeg: Buffer, ts: number): void => {
     publishedAt.set(`${cam}/${ts}`, performance.now())
     camera.run(cam, () => {

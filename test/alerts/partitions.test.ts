@@ -19,6 +19,7 @@ import { requirePostgres, startPostgres, type PgInstance } from '../support/post
 import { requireRedis, startRedis, type RedisServer } from '../support/redis.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { gauge, metrics, quietLogger, stations } from './helpers.ts'
+import { metricValue } from '../support/metrics.ts'
 
 // Alert rules across nodes (docs/operations.md "Alert rules across nodes"), gateway/alerts/partitions.ts
 // on a real PostgreSQL and a real Redis: two engines as two nodes (own pools, leases, alerts.db),
@@ -104,10 +105,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     return a.leases.token(lease) !== undefined ? [a, b] : [b, a]
   }
 
-  const routed = async (n: Node, outcome: string): Promise<number> => {
-    const v = (await n.m.registry.getSingleMetric('iocgw_alert_inputs_routed_total')?.get())?.values ?? []
-    return v.find((x) => x.labels.outcome === outcome)?.value ?? 0
-  }
+  const routed = (n: Node, outcome: string) => metricValue(n.m, 'alert_inputs_routed_total', { outcome })
   const opened = (n: Node) => n.changes.filter((c) => c.change.action === 'opened')
   const alertsOf = async (pool: pg.Pool) =>
     (

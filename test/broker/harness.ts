@@ -10,6 +10,7 @@ import { Metrics } from '../../gateway/metrics/registry.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import type { Actor, DeviceKind, Role } from '../../gateway/registry/types.ts'
 import { tempDir } from '../support/services.ts'
+import { metricValue } from '../support/metrics.ts'
 
 export const actor: Actor = { type: 'system', id: 'test' }
 
@@ -122,14 +123,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
       secrets.push(secret)
       return { id: token.id, secret }
     },
-    async counter(name, labels = {}) {
-      const metric = metrics.registry.getSingleMetric(`iocgw_${name}`)
-      if (!metric) return 0
-      const data = await metric.get()
-      return data.values
-        .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
-        .reduce((sum, v) => sum + v.value, 0)
-    },
+    counter: (name, labels = {}) => metricValue(metrics, name, labels),
     async connect(username, password, o = {}) {
       const c = await mqtt.connectAsync(h.url, clientOptions(username, password, o))
       clients.push(c)

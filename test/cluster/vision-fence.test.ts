@@ -16,6 +16,7 @@ import { requirePostgres, startPostgres, type PgInstance } from '../support/post
 import { requireRedis, startRedis, type RedisServer } from '../support/redis.ts'
 import { waitFor } from '../support/services.ts'
 import { camera, publish, sample, visionConfig } from '../vision/support.ts'
+import { metricValue } from '../support/metrics.ts'
 
 // The fencing of camera leases (docs/operations.md "Cameras across nodes"): a node that still
 // believes it holds a camera (paused, it has not run the round that would tell it otherwise)
@@ -38,11 +39,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
   const events: DetectionEvent[] = []
   const logs: string[] = []
   const metrics = new Metrics({ defaults: false })
-  const counter = async (name: string, labels: Record<string, string> = {}) => {
-    const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
-      { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
-    return m?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
-  }
+  const counter = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels)
   const frame = (ts: number) => vision.frames(publish(camera(CAM), sample('coco_000000001584.jpg'), `frames/${ts}`))
   const stored = (ts: number) => vision.detections(CAM, ts, ts + 1, 10).items.length
 

@@ -8,6 +8,7 @@ import { Metrics } from '../../gateway/metrics/registry.ts'
 import type { Device, DeviceKind } from '../../gateway/registry/types.ts'
 import { valuesAtReadings } from '../../gateway/store/derived-view.ts'
 import { DERIVED_CARRIERS } from '../../gateway/store/types.ts'
+import { metricValue } from '../support/metrics.ts'
 
 export function device(id: string, kind: DeviceKind, station: string | null = null): Device {
   const t = new Date().toISOString()
@@ -76,9 +77,6 @@ export function setup(extra: Partial<IngestDeps> = {}) {
     stations: loadStations(new URL('../../config/stations.yaml', import.meta.url).pathname),
     ...extra,
   })
-  const rejected = async (reason?: string): Promise<number> => {
-    const json = await metrics.registry.getSingleMetric('iocgw_ingest_rejected_total')!.get()
-    return json.values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((s, v) => s + v.value, 0)
-  }
+  const rejected = (reason?: string) => metricValue(metrics, 'ingest_rejected_total', reason === undefined ? {} : { reason })
   return { sink, bus, metrics, events, ingest, rejected }
 }

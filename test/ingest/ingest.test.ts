@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { converterFor } from '../../gateway/protocol/units.ts'
 import { device, publish, setup } from './helpers.ts'
+import { metricValue } from '../support/metrics.ts'
 
 const gauge = device('kim-long-01', 'water_level', 'kim-long')
 const rain = device('rain-01', 'rain_gauge', 'kim-long')
@@ -195,8 +196,7 @@ describe('duplicates, late readings, store failures', () => {
     await ingest.telemetry(publish(gauge, r))
     expect(sink.readings()).toHaveLength(1)
     expect(events).toHaveLength(1)
-    const dup = await metrics.registry.getSingleMetric('iocgw_ingest_duplicates_total')!.get()
-    expect(dup.values[0]!.value).toBe(2)
+    expect(await metricValue(metrics, 'ingest_duplicates_total')).toBe(2)
     // Same seq, another time (a device restarted its counter): a different reading.
     await ingest.telemetry(publish(gauge, { ...r, ts: r.ts + 1 }))
     expect(sink.readings()).toHaveLength(2)
@@ -337,8 +337,7 @@ describe('bounded work in progress', () => {
     )
     await new Promise((r) => setTimeout(r, 20))
     expect(peak).toBe(2)
-    const waiting = await metrics.registry.getSingleMetric('iocgw_ingest_waiting_messages')!.get()
-    expect(waiting.values[0]!.value).toBe(4)
+    expect(await metricValue(metrics, 'ingest_waiting_messages')).toBe(4)
     release()
     await Promise.all(all)
     expect(sink.readings().map((p) => p.fields.seq)).toEqual([0, 1, 2, 3, 4, 5])

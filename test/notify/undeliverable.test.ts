@@ -13,6 +13,7 @@ import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig } from './standins.ts'
+import { metricValue } from '../support/metrics.ts'
 
 // A contact on a channel no provider carries: said at start, flagged when the contact is added,
 // and each notification it should get is kept as an `undeliverable` outbox row, noted in the
@@ -37,12 +38,7 @@ function capture() {
   return { lines, logger: createLogger('info', sink) }
 }
 
-async function undeliverableCount(m: Metrics, labels: Record<string, string>): Promise<number> {
-  const metric = m.registry.getSingleMetric('iocgw_notify_undeliverable_total')
-  if (!metric) return 0
-  const { values } = await metric.get()
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0)
-}
+const undeliverableCount = (m: Metrics, labels: Record<string, string>) => metricValue(m, 'notify_undeliverable_total', labels)
 
 const RULES = parseRules({ version: 1, rules: [{ id: 'wl', type: 'water_alarm', min_duration_s: 0 }] })
 

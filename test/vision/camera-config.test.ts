@@ -11,6 +11,7 @@ import { tempDir, waitFor } from '../support/services.ts'
 import { flatJpeg } from './flat-jpeg.ts'
 import { sample } from './support.ts'
 import { LEFT_HALF, RIGHT_HALF } from '../support/zones.ts'
+import { metricValue } from '../support/metrics.ts'
 
 // Per-camera configuration in the registry, changed through GET/PUT /api/v1/cameras/:id/config
 // (docs/api.md) on the gateway as `iocgw start` wires it: real registry, broker, API and models.
@@ -56,11 +57,7 @@ async function api(method: string, path: string, token: string, body?: unknown):
   return { status: res.status, json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text }
 }
 
-async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await gw.metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
-    { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
-  return m?.values.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value ?? 0
-}
+const counter = (name: string, labels: Record<string, string>) => metricValue(gw.metrics, name, labels)
 
 async function publishFrame(jpeg: Buffer, ts: number): Promise<void> {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, {

@@ -7,6 +7,7 @@ import { createVision } from '../../gateway/vision/index.ts'
 import { tempDir } from '../support/services.ts'
 import { camera, publish, sample, visionConfig } from './support.ts'
 import { INBOUND_OUTBOUND } from '../support/zones.ts'
+import { metricValue } from '../support/metrics.ts'
 
 // Counts land in the real embedded time-series store as the `detections` measurement of
 // docs/data-model.md (tags camera, zone, station, district; integer counts; occupancy, congestion).
@@ -35,12 +36,7 @@ afterAll(async () => {
   dir.remove()
 })
 
-async function counter(outcome: string): Promise<number> {
-  const m = (await metrics.registry.getSingleMetric('iocgw_vision_frames_total')?.get()) as {
-    values: Array<{ labels: { outcome?: string }; value: number }>
-  }
-  return m.values.find((v) => v.labels.outcome === outcome)?.value ?? 0
-}
+const counter = (outcome: string) => metricValue(metrics, 'vision_frames_total', { outcome })
 
 describe('detections in the time-series store', () => {
   it('writes one point per zone with the data-model tags and fields, idempotently', async () => {

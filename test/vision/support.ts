@@ -10,6 +10,7 @@ import { VisionSection, type VisionConfig } from '../../gateway/vision/config.ts
 import { createVision } from '../../gateway/vision/index.ts'
 import { VisionPool } from '../../gateway/vision/pool.ts'
 import type { DetectionPoint } from '../../gateway/vision/pipeline.ts'
+import { metricValue } from '../support/metrics.ts'
 
 export { sample, samplePath } from '../support/samples.ts'
 
@@ -70,12 +71,7 @@ export function makeVision(config: VisionConfig) {
     config,
     dataDir: ':memory:',
   })
-  async function counter(name: string, labels: Record<string, string>): Promise<number> {
-    const m = (await metrics.registry.getSingleMetric(`iocgw_${name}`)?.get()) as
-      { values: Array<{ labels: Record<string, unknown>; value: number }> } | undefined
-    const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val))
-    return v?.value ?? 0
-  }
+  const counter = (name: string, labels: Record<string, string>) => metricValue(metrics, name, labels)
   return { vision, points, events, metrics, logs, counter }
 }
 
