@@ -149,6 +149,8 @@ const MOVED_MEMORY_MS = 60_000
 export const clientNodeKey = (clientId: string): string => `iocgw:mqtt:client-node:${clientId}`
 /** A client id not seen for this long is forgotten (its key expires); its wills are long swept by then. */
 const CLIENT_NODE_TTL_S = 30 * 24 * 3600
+/** Deletes a key only while it holds ARGV[1]: an integration's record, unless a newer session replaced it. */
+const DELETE_IF_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 /** aedes' broker id for a run of a node started at `startedAt` (node ids have no `~`: gateway/config/sections.ts). */
 export const runIdOf = (nodeId: string, startedAt: number): string => `${nodeId}~${startedAt.toString(36)}`
@@ -274,6 +276,8 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const willStore = (): WillStore | undefined => (aedesRef as unknown as { persistence: WillStore } | undefined)?.persistence
   // Per session, its bookkeeping in Redis, so that the end of a session waits for its start.
   const recorded = new WeakMap<Client, Promise<boolean>>()
+  // Integrations' sessions: their node record is deleted when they end (see sessionEnded).
+  const integrations = new WeakSet<Client>()
   // Ends of sessions still deleting their will: a clean stop waits for them before closing Redis.
   const endings = new Set<Promise<unknown>>()
   const recordFailed = (client: Client) => (err: Error) => {
@@ -344,6 +348,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
         return true
       })().catch(recordFailed(client))
       recorded.set(client, work)
+      if (!device) integrations.add(client)
     },
     sessionEnded(client): void {
       const work = recorded.get(client)
@@ -351,9 +356,14 @@ export function openCluster(opts: ClusterOptions): Cluster {
       recorded.delete(client)
       const ending: Promise<unknown> = work
         .then(async (gatewayWill) => {
-          // A newer session with the same id on this node owns the will under this node's id now.
-          if (!gatewayWill || (local[client.id] !== undefined && local[client.id] !== client)) return
-          await willStore()?.delWill({ id: client.id, brokerId: runId })
+          // A newer session with the same id on this node owns the will and the record now.
+          if (local[client.id] !== undefined && local[client.id] !== client) return
+          // An integration's record serves only while its session is live, and integrations may
+          // take a new random client id at each connect (mqtt.js does by default): kept for the
+          // key's 30 days, those would pile up. A device's stays: its next session, on any node,
+          // deletes the will this one may leave behind.
+          if (integrations.has(client)) await dbConn.eval(DELETE_IF_SCRIPT, 1, clientNodeKey(client.id), runId)
+          else if (gatewayWill) await willStore()?.delWill({ id: client.id, brokerId: runId })
         })
         .catch(recordFailed(client))
         .finally(() => endings.delete(ending))

@@ -4,10 +4,12 @@
 // and another node's `$SYS/{id}/new/clients` (a session taken over there stayed open here); and
 // another node's announcements of subscriptions added or removed left node A's routing table
 // wrong (messages not queued for a session, or queued for one that unsubscribed). Each is
-// provoked here by dropping node A's subscriber connection (CLIENT KILL) just before it.
+// provoked here by dropping node A's subscriber connection (CLIENT KILL) just before it. The
+// record of each session's node that the check after a loss reads is tested here too.
 import { Redis } from 'ioredis'
 import mqtt, { type MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
+import { clientNodeKey } from '../../gateway/broker/cluster.ts'
 import { useBrokerPair } from './cluster-pair.ts'
 import { requireRedis } from '../support/redis.ts'
 import { waitFor } from '../support/services.ts'
@@ -148,5 +150,42 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     // Taken out by the check after the loss: the UNSUBSCRIBE's announcement did not reach node A.
     const reloaded = pair.a.lines.slice(logged).filter((l) => l.includes('"event":"mqtt_subscriptions_reloaded"'))
     expect(reloaded.some((l) => l.includes('"removed":1'))).toBe(true)
+  })
+
+  it("keeps an integration's record of its node while its session lasts, and a device's after", async () => {
+    const r = new Redis(pair.redis.url)
+    try {
+      const recordOf = (id: string) => r.get(clientNodeKey(id))
+      const ended = (c: MqttClient, what: string) => step(`DISCONNECT of ${what}`, c.endAsync())
+      // Ended on its node: forgotten (integrations may take a new client id at each connect).
+      const brief = `${pair.token.id}:brief`
+      const c = client(pair.a.url, 'token', pair.token.secret, brief, true)
+      await connected(c, `${brief} on A`)
+      await waitFor(async () => (await recordOf(brief)) !== null, 15_000)
+      const runA = await recordOf(brief)
+      await ended(c, brief)
+      await waitFor(async () => (await recordOf(brief)) === null, 15_000)
+      // Taken over on node B: the end of the session on A leaves B's record.
+      const moving = `${pair.token.id}:record-moves`
+      const onA = client(pair.a.url, 'token', pair.token.secret, moving, true)
+      await connected(onA, `${moving} on A`)
+      await waitFor(async () => (await recordOf(moving)) === runA, 15_000)
+      const closedOnA = new Promise<void>((res) => onA.once('close', () => res()))
+      const onB = client(pair.b.url, 'token', pair.token.secret, moving, true)
+      await connected(onB, `${moving} on B`)
+      await step(`${moving} on A closed by the takeover`, closedOnA)
+      await new Promise((res) => setTimeout(res, 1_000))
+      const runB = await recordOf(moving)
+      expect(runB).not.toBeNull()
+      expect(runB).not.toBe(runA)
+      // A device's record outlives its session: its next session deletes the will this one may leave.
+      const dev = client(pair.a.url, MOVER, pair.secrets[MOVER]!, MOVER, true)
+      await connected(dev, 'device on A')
+      await ended(dev, 'the device')
+      await new Promise((res) => setTimeout(res, 1_000))
+      expect(await recordOf(MOVER)).toBe(runA)
+    } finally {
+      r.disconnect()
+    }
   })
 })
