@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { DeviceRegistry } from '../registry/types.ts'
 import type { CameraVisionConfig } from './config.ts'
+import type { DetectionSql } from './detection-log.ts'
 import { FRAMES_HELP, type Frame, type FrameLease } from './pipeline.ts'
 import { inTransaction } from '../pg/transaction.ts'
 import { connectPubSub } from '../cluster/redis-pubsub.ts'
@@ -171,11 +172,11 @@ export class CameraLeases {
    * Runs `write` in a PostgreSQL transaction that first checks the lease's fencing token; false
    * (and nothing written) when another node took the camera over meanwhile.
    */
-  fenced(lease: FrameLease, write: () => Promise<void>): Promise<boolean> {
+  fenced(lease: FrameLease, write: (sql: DetectionSql) => Promise<void>): Promise<boolean> {
     return inTransaction(this.o.pool, async (client) => {
       if (!(await fenceCheck(client, lease.name, lease.token))) return false
       // FOR SHARE holds the lease row until COMMIT: a takeover waits for this write to finish.
-      await write()
+      await write(client)
       return true
     })
   }

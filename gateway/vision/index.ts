@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { loadManifest } from '../../models/manifest.ts'
 import type { CameraVisionConfig, VisionConfig } from './config.ts'
-import { openDetectionLog, type DetectionLog } from './detection-log.ts'
+import { openDetectionLog, type DetectionLog, type DetectionPage } from './detection-log.ts'
 import { CameraLeases, type CameraLeaseManager, type StoredCameraConfig } from './camera-leases.ts'
 import type { FrameReject } from './frame-check.ts'
 import { createFramesHandler } from './frames-handler.ts'
@@ -36,7 +36,7 @@ export interface VisionDeps {
   modelsDir?: string | undefined
   /** Where the detection records (with boxes) are kept: `<dataDir>/vision.sqlite`; ':memory:' for tests. */
   dataDir: string
-  /** Replaces the embedded SQLite detection log (several nodes). */
+  /** Replaces the embedded SQLite detection log: the one in PostgreSQL, shared by several nodes (closed by its owner). */
   log?: DetectionLog | undefined
   /** Told of every refused frame, to keep it with the device's refused messages. */
   onFrameRefused?: ((msg: DevicePublish, reason: FrameReject) => void) | undefined
@@ -72,7 +72,7 @@ export interface Vision {
   whenReady(): Promise<void>
   /** JPEG of the latest analysed frame with detections drawn, or null when none yet. */
   snapshot(camera: string): Promise<Buffer | null>
-  detections(camera: string, from: number, to: number, limit: number, cursor?: number): ReturnType<DetectionLog['list']>
+  detections(camera: string, from: number, to: number, limit: number, cursor?: number): Promise<DetectionPage>
   /** Applies a camera's new configuration to the running pipeline (from its next frame). */
   setCameraConfig(camera: string, config: CameraVisionConfig): void
   pipeline: VisionPipeline
@@ -165,11 +165,9 @@ export function createVision(d: VisionDeps): Vision {
   }
   d.bus?.on('device-status', onStatus)
   const prune = setInterval(() => {
-    try {
-      log.prune(Date.now() - cfg.retentionDays * 86_400_000)
-    } catch (err) {
+    log.prune(Date.now() - cfg.retentionDays * 86_400_000).catch((err: unknown) => {
       d.logger.warn({ err }, 'vision: pruning detection records failed')
-    }
+    })
   }, 3_600_000)
   prune.unref()
 

@@ -3,7 +3,7 @@ import type { DetectionEvent, GatewayBus } from '../bus/events.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { CameraSettings, CameraVisionConfig, FloodZone, VisionConfig } from './config.ts'
-import type { DetectionLog, DetectionRecord } from './detection-log.ts'
+import type { DetectionLog, DetectionRecord, DetectionSql } from './detection-log.ts'
 import type { AnalyseResult } from './engine.ts'
 import { waterMask, waterRatio, zoneMask } from './flood.ts'
 import type { FrameReject } from './frame-check.ts'
@@ -51,8 +51,8 @@ export interface Frame {
 export interface FrameLeaseGuard {
   /** Whether the lease is still this node's, by its local deadline (before the work starts). */
   held(lease: FrameLease): boolean
-  /** Runs the durable writes only if the lease's fencing token is still current; false when not. */
-  fenced(lease: FrameLease, write: () => Promise<void>): Promise<boolean>
+  /** Runs the durable writes only if the lease's fencing token is still current (in the transaction `sql`); false when not. */
+  fenced(lease: FrameLease, write: (sql: DetectionSql) => Promise<void>): Promise<boolean>
 }
 
 export interface Snapshot {
@@ -365,9 +365,9 @@ export class VisionPipeline {
       zones,
     }
     // Durable first, then announced (bus contract: consumers see only stored results).
-    const write = async (): Promise<void> => {
+    const write = async (sql?: DetectionSql): Promise<void> => {
       await this.d.sink(points)
-      this.d.log.put(rec, f.ts)
+      await this.d.log.put(rec, f.ts, sql)
     }
     if (f.lease && this.d.leases) {
       if (!(await this.d.leases.fenced(f.lease, write))) {

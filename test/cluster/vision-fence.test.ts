@@ -41,7 +41,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
   const metrics = new Metrics({ defaults: false })
   const counter = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels)
   const frame = (ts: number) => vision.frames(publish(camera(CAM), sample('coco_000000001584.jpg'), `frames/${ts}`))
-  const stored = (ts: number) => vision.detections(CAM, ts, ts + 1, 10).items.length
+  const stored = async (ts: number) => (await vision.detections(CAM, ts, ts + 1, 10)).items.length
 
   beforeAll(async () => {
     pgi = await startPostgres()
@@ -85,7 +85,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
 
     const t1 = Date.now() - 10_000
     await frame(t1)
-    await waitFor(() => stored(t1) === 1, 120_000, 100)
+    await waitFor(async () => (await stored(t1)) === 1, 120_000, 100)
     expect(points.filter((p) => p.ts === t1).length).toBeGreaterThan(0)
     expect(events.filter((e) => e.ts === t1).length).toBeGreaterThan(0)
 
@@ -100,7 +100,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
     await frame(t2)
     await waitFor(async () => (await counter('vision_frames_total', { outcome: 'lease_lost' })) === 1, 120_000, 100)
     await vision.pipeline.settled()
-    expect(stored(t2)).toBe(0)
+    expect(await stored(t2)).toBe(0)
     expect(points.filter((p) => p.ts === t2)).toEqual([])
     expect(events.filter((e) => e.ts === t2)).toEqual([])
     expect(await counter('vision_frames_total', { outcome: 'analysed' })).toBe(1)

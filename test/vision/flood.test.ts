@@ -58,7 +58,7 @@ describe('flood zone through the pipeline', () => {
     expect(ratio('cam-dry-street')).toBe(0)
     const ev = v.events.find((e) => e.camera === 'cam-flood-raw' && e.zone === 'street')!
     expect(ev.water_ratio).toBeCloseTo(0.2355, 2)
-    const rec = v.vision.detections('cam-flood-raw', 0, 2e12, 10).items[0]!
+    const rec = (await v.vision.detections('cam-flood-raw', 0, 2e12, 10)).items[0]!
     expect(rec.water_ratio).toBeCloseTo(0.2355, 2)
   })
 })

@@ -121,7 +121,7 @@ describe('frames handler', () => {
   })
 
   it('serves detection records and a drawn snapshot', async () => {
-    const page = v.vision.detections('cam-frames-01', 1700000000000, 1700000200000, 100)
+    const page = await v.vision.detections('cam-frames-01', 1700000000000, 1700000200000, 100)
     expect(page.items.length).toBeGreaterThanOrEqual(4)
     const rec = page.items.find((r) => r.ts === new Date(1700000000000).toISOString())!
     expect(rec.counts).toEqual({ car: 4, motorcycle: 0, bus: 0, truck: 1, bicycle: 0 })

@@ -3,7 +3,7 @@ import Value from 'typebox/value'
 import type { DeviceRegistry } from '../../registry/types.ts'
 import { cameraConfigProblem } from '../../vision/camera-config.ts'
 import { CameraVisionSchema, CountZoneSchema, FloodZoneSchema, type CameraVisionConfig } from '../../vision/config.ts'
-import { DetectionRecordSchema } from '../../vision/detection-log.ts'
+import { DetectionRecordSchema, type DetectionPage } from '../../vision/detection-log.ts'
 import { formatSchemaErrors, httpError } from '../errors.ts'
 import { AuthErrors, Cursor, ErrorSchema, Limit, PageOf, DeviceIdParams } from '../schemas.ts'
 import { canSee, notFound } from '../scope.ts'
@@ -14,7 +14,7 @@ export interface CameraRouteDeps {
   vision:
     | {
         snapshot(camera: string): Promise<Buffer | null>
-        detections(camera: string, from: number, to: number, limit: number, cursor?: number): { items: unknown[]; next: string | null }
+        detections(camera: string, from: number, to: number, limit: number, cursor?: number): Promise<DetectionPage>
         setCameraConfig(camera: string, config: CameraVisionConfig): void
       }
     // Vision off (no model files): snapshot and detections answer 503 with the reason and what to
@@ -205,7 +205,7 @@ export const cameraRoutes: RoutePlugin<CameraRouteDeps> = async (app, deps) => {
         if (!/^\d{1,15}$/.test(q.cursor)) throw httpError(400, 'querystring/cursor is not a cursor this API gave')
         cursor = Number(q.cursor)
       }
-      return vision.detections(request.params.id, from, to, q.limit ?? 50, cursor) as never
+      return vision.detections(request.params.id, from, to, q.limit ?? 50, cursor)
     },
   )
 }
