@@ -10,12 +10,14 @@ import { migratePg } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE } from '../../gateway/registry/postgres/migrations.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
+import { openDetectionLog } from '../../gateway/vision/detection-log.ts'
+import { VISION_PG_MIGRATIONS, VISION_PG_MIGRATIONS_TABLE } from '../../gateway/vision/postgres/migrations.ts'
 import { WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE } from '../../gateway/webhooks/postgres/migrations.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 
-// The stores that exist in both dialects (registry, alerts, notify, webhooks: docs/operations.md "Several
-// nodes") have a migration list per dialect; the tables both hold are written once
+// The stores that exist in both dialects (registry, alerts, notify, webhooks, the vision detection log:
+// docs/operations.md "Several nodes") have a migration list per dialect; the tables both hold are written once
 // (gateway/util/sql-types.ts), and whatever is written per dialect must not drift either: every
 // table of a single node's SQLite files has its PostgreSQL twin with the same columns, and the
 // differences are the ones named here, each for a reason.
@@ -28,10 +30,11 @@ const PG_NAME: Record<string, string> = {
   provider_tokens: 'notify_provider_tokens',
 }
 
-/** Columns only PostgreSQL has: who holds a claim, across nodes. */
+/** Columns only PostgreSQL has: who holds a claim, across nodes; which node analysed a frame. */
 const PG_ONLY_COLUMNS: Record<string, string[]> = {
   notify_outbox: ['claimed_by', 'claimed_until'],
   webhook_deliveries: ['claimed_by', 'claimed_until'],
+  vision_detections: ['node'],
 }
 
 /** PostgreSQL tables no single node has: the cluster's own bookkeeping. */
@@ -51,8 +54,9 @@ describe.runIf(run)('the SQLite and PostgreSQL tables of one store', () => {
     openAlertsDb(dir.path)
     openNotifyDb(dir.path)
     await openRegistry(dir.path).close()
+    openDetectionLog(join(dir.path, 'vision.sqlite')).close()
     const sqlite = new Map<string, string[]>()
-    for (const file of ['alerts.db', 'registry.db']) {
+    for (const file of ['alerts.db', 'registry.db', 'vision.sqlite']) {
       const db = new Database(join(dir.path, file), { readonly: true })
       try {
         const tables = db
@@ -77,6 +81,7 @@ describe.runIf(run)('the SQLite and PostgreSQL tables of one store', () => {
       await migratePg(pool, ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE)
       await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
       await migratePg(pool, WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE)
+      await migratePg(pool, VISION_PG_MIGRATIONS, VISION_PG_MIGRATIONS_TABLE)
       const cols = await pool.query<{ table_name: string; column_name: string }>(
         `SELECT table_name, column_name FROM information_schema.columns
          WHERE table_schema = 'public' AND table_name NOT LIKE '%schema_migrations' ORDER BY table_name, ordinal_position`,
