@@ -9,6 +9,7 @@ import type { TimeSeriesStore } from '../store/types.ts'
 import { frameRefusalMessage } from '../vision/frame-refusals.ts'
 import { activeCameraIds, createVision, loadCameraConfigs, storedCameraConfigs, type Vision } from '../vision/index.ts'
 import { createVisionOff, visionOffReason, type VisionOff } from '../vision/off.ts'
+import { openPostgresDetectionLog } from '../vision/postgres/detection-log.ts'
 
 /**
  * Camera analysis as configured: on, off because the model files are missing (a fresh clone: the
@@ -39,6 +40,8 @@ export async function startVision(parts: {
     modelsDir: config.models.dir,
     dataDir: config.server.dataDir,
     cameras,
+    // docs/operations.md "Cameras across nodes": one detection log for every node, whichever analysed the frame.
+    log: cluster ? await openPostgresDetectionLog(cluster.pool, { nodeId: cluster.nodeId }) : undefined,
     // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
     onFrameRefused: (msg, reason) => parts.ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
     deviceKind: async (id) => (await registry.getDevice(id))?.kind,

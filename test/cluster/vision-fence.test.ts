@@ -12,6 +12,7 @@ import { openPgPool } from '../../gateway/pg/pool.ts'
 import { decodeForward, encodeForward } from '../../gateway/vision/camera-leases.ts'
 import { createVision, type Vision } from '../../gateway/vision/index.ts'
 import type { DetectionPoint } from '../../gateway/vision/pipeline.ts'
+import { openPostgresDetectionLog } from '../../gateway/vision/postgres/detection-log.ts'
 import { requirePostgres, startPostgres, type PgInstance } from '../support/postgres.ts'
 import { requireRedis, startRedis, type RedisServer } from '../support/redis.ts'
 import { waitFor } from '../support/services.ts'
@@ -62,6 +63,8 @@ describe.skipIf(!requirePostgres() || !requireRedis())('camera lease fencing', (
       metrics,
       config: visionConfig({ workers: 1, threadsPerWorker: 1, motion: { enabled: false } }),
       dataDir: ':memory:',
+      // The detection log of cluster mode: its record is written in the fencing transaction, or not at all.
+      log: await openPostgresDetectionLog(pool, { nodeId: 'node-a' }),
       cluster: { leases: a, pool, redisUrl: redis.url, nodeId: 'node-a', listCameras: async () => [CAM] },
     })
   }, 120_000)
