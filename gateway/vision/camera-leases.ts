@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import Type from 'typebox'
-import Value from 'typebox/value'
 import { fenceCheck, type LeaseManager } from '../cluster/leases.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
@@ -11,6 +10,7 @@ import type { DetectionSql } from './detection-log.ts'
 import { FRAMES_HELP, type Frame, type FrameLease } from './pipeline.ts'
 import { inTransaction } from '../pg/transaction.ts'
 import { connectPubSub } from '../cluster/redis-pubsub.ts'
+import { decodeFramed, encodeFramed } from './framed.ts'
 
 // Cameras across nodes (docs/operations.md "Several nodes", "Cameras across nodes"): each
 // registered camera has a lease `camera:{id}` in the group `camera`, balanced over the live nodes
@@ -47,30 +47,14 @@ const ForwardHeader = Type.Object(
   { additionalProperties: false },
 )
 
-/** [u32 header length][header JSON][JPEG]: the JPEG travels as bytes, not base64. */
 export function encodeForward(f: Frame): Buffer {
-  const header = Buffer.from(JSON.stringify({ camera: f.camera, station: f.station, district: f.district, ts: f.ts }))
-  const len = Buffer.alloc(4)
-  len.writeUInt32BE(header.length)
-  return Buffer.concat([len, header, f.jpeg])
+  return encodeFramed({ camera: f.camera, station: f.station, district: f.district, ts: f.ts }, f.jpeg)
 }
 
 /** The frame of a forwarded message, or why it is not one (a node of another version). */
 export function decodeForward(msg: Buffer): Frame | string {
-  if (msg.length < 4) return 'shorter than its length prefix'
-  const len = msg.readUInt32BE(0)
-  if (4 + len > msg.length) return `header length ${len} past the message's ${msg.length} bytes`
-  let header: unknown
-  try {
-    header = JSON.parse(msg.subarray(4, 4 + len).toString('utf8'))
-  } catch {
-    return 'header is not JSON'
-  }
-  if (!Value.Check(ForwardHeader, header)) {
-    const e = [...Value.Errors(ForwardHeader, header)][0]
-    return `header ${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`
-  }
-  return { ...header, jpeg: Buffer.from(msg.subarray(4 + len)) }
+  const m = decodeFramed(msg, ForwardHeader)
+  return typeof m === 'string' ? m : { ...m.header, jpeg: m.body }
 }
 
 export type CameraLeaseManager = Pick<LeaseManager, 'balance' | 'token' | 'release' | 'heldLeases' | 'on' | 'off' | 'renewMs'>
