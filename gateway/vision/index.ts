@@ -12,6 +12,7 @@ import { createFramesHandler } from './frames-handler.ts'
 import { VisionPipeline, type DetectionSink } from './pipeline.ts'
 import { VisionPool } from './pool.ts'
 import { SnapshotCache } from './snapshot.ts'
+import { SnapshotRelay } from './snapshot-relay.ts'
 import { storeSink } from './store-sink.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 import type pg from 'pg'
@@ -70,7 +71,7 @@ export interface Vision {
   state(): VisionState
   /** Starts the workers if they are not running; resolves when the models are loaded, rejects with the reason when they cannot be. */
   whenReady(): Promise<void>
-  /** JPEG of the latest analysed frame with detections drawn, or null when none yet. */
+  /** JPEG of the latest analysed frame with detections drawn (in cluster mode: from the node analysing the camera), or null when none yet. */
   snapshot(camera: string): Promise<Buffer | null>
   detections(camera: string, from: number, to: number, limit: number, cursor?: number): Promise<DetectionPage>
   /** Applies a camera's new configuration to the running pipeline (from its next frame). */
@@ -141,6 +142,22 @@ export function createVision(d: VisionDeps): Vision {
     countThreshold: cfg.detector.countThreshold,
     maxPixels: cfg.maxFramePixels,
   })
+  const localSnapshot = async (camera: string): Promise<Buffer | null> => {
+    const s = pipeline.snapshot(camera)
+    return s ? snapshots.get(s) : null
+  }
+  // Cluster mode: the snapshot is in the memory of the node analysing the camera; others ask it.
+  const relay =
+    d.cluster && cameraLeases
+      ? new SnapshotRelay({
+          redisUrl: d.cluster.redisUrl,
+          nodeId: d.cluster.nodeId,
+          holds: (camera) => cameraLeases.holds(camera),
+          local: localSnapshot,
+          logger: d.logger,
+          metrics: d.metrics,
+        })
+      : undefined
   let starting = false
   const start = (): Promise<void> => {
     starting = true
@@ -182,10 +199,7 @@ export function createVision(d: VisionDeps): Vision {
     ready: () => !pool.startFailed,
     state: () => (pool.loadedWorkers > 0 ? 'running' : starting ? 'starting' : pool.startFailed ? 'failed' : 'idle'),
     whenReady: start,
-    async snapshot(camera) {
-      const s = pipeline.snapshot(camera)
-      return s ? snapshots.get(s) : null
-    },
+    snapshot: (camera) => (relay ? relay.snapshot(camera) : localSnapshot(camera)),
     detections: (camera, from, to, limit, cursor) => log.list(camera, from, to, limit, cursor),
     setCameraConfig: (camera, config) => pipeline.setCameraConfig(camera, config),
     pipeline,
@@ -194,6 +208,7 @@ export function createVision(d: VisionDeps): Vision {
       closing = true
       clearInterval(prune)
       d.bus?.off('device-status', onStatus)
+      await relay?.close()
       await cameraLeases?.close()
       await pipeline.close()
       await pool.close()

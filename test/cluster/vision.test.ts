@@ -197,6 +197,22 @@ describe.skipIf(!requirePostgres() || !requireRedis())('vision across gateway no
       const listed = (JSON.parse(r.text) as { items: Array<{ ts: string }> }).items.map((i) => Date.parse(i.ts))
       expect(listed, `${cam} through ${other}`).toEqual(sent.filter((s) => s.camera === cam).map((s) => s.ts))
     }
+    // So is its snapshot, which only the node analysing it holds: asked of another node, it is fetched from there.
+    const snapshot = async (node: NodeId, cam: string) => {
+      const res = await fetch(`${gw[node].apiUrl}/api/v1/cameras/${cam}/snapshot`, { headers: { authorization: `Bearer ${ADMIN}` } })
+      return { status: res.status, type: res.headers.get('content-type'), body: Buffer.from(await res.arrayBuffer()) }
+    }
+    for (const cam of CAMERAS) {
+      const holder = held.get(cam)!.holder as NodeId
+      const own = await snapshot(holder, cam)
+      expect(own.status).toBe(200)
+      for (const other of NODES.filter((n) => n !== holder)) {
+        const relayed = await snapshot(other, cam)
+        expect(relayed.status, `${cam} through ${other}`).toBe(200)
+        expect(relayed.type).toBe('image/jpeg')
+        expect(relayed.body.equals(own.body), `${cam} through ${other}: the holder's drawing`).toBe(true)
+      }
+    }
     // The leases stayed where they were throughout (same holders, same tokens).
     expect(await holders()).toEqual(held)
     const forwarded = await Promise.all(NODES.map((n) => metric(n, /^iocgw_vision_frames_forwarded_total (\d+)$/m)))
