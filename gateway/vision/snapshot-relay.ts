@@ -127,8 +127,13 @@ export class SnapshotRelay {
       this.o.logger.warn({ channel }, 'vision: snapshot request unreadable')
       return
     }
+    // A drawing that fails (the frame will not decode again) is answered as none at once, as this
+    // node answers it locally, rather than left to the asking node's timeout.
+    const jpeg = await this.o.local(camera).catch((err: unknown) => {
+      this.o.logger.warn({ camera, err: { message: (err as Error).message } }, 'vision: snapshot could not be drawn')
+      return null
+    })
     try {
-      const jpeg = await this.o.local(camera)
       await this.pub.publish(req.replyTo, encodeFramed({ id: req.id, found: jpeg !== null }, jpeg ?? Buffer.alloc(0)))
     } catch (err) {
       this.o.logger.warn({ camera, err: { message: (err as Error).message } }, 'vision: snapshot not sent to the asking node')

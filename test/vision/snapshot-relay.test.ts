@@ -18,8 +18,8 @@ describe.skipIf(!ok)('snapshots across nodes', () => {
   const metrics = { a: new Metrics({ defaults: false }), b: new Metrics({ defaults: false }) }
   let a: SnapshotRelay
   let b: SnapshotRelay
-  // Node A analyses cam-1 (with a frame) and cam-2 (none analysed yet); node B analyses nothing.
-  const heldByA = new Set(['cam-1', 'cam-2'])
+  // Node A analyses cam-1 (with a frame), cam-2 (none analysed yet) and cam-3 (whose drawing fails); node B analyses nothing.
+  const heldByA = new Set(['cam-1', 'cam-2', 'cam-3'])
 
   beforeAll(async () => {
     redis = await startRedis()
@@ -28,7 +28,10 @@ describe.skipIf(!ok)('snapshots across nodes', () => {
         redisUrl: redis.url,
         nodeId,
         holds,
-        local: async (camera) => (camera === 'cam-1' ? JPEG : null),
+        local: async (camera) => {
+          if (camera === 'cam-3') throw new Error('Input buffer has corrupt header')
+          return camera === 'cam-1' ? JPEG : null
+        },
         logger: createLogger('silent'),
         metrics: m,
         timeoutMs: 500,
@@ -58,6 +61,12 @@ describe.skipIf(!ok)('snapshots across nodes', () => {
     expect(await b.snapshot('cam-2')).toBeNull()
     expect(await metricValue(metrics.b, 'vision_snapshots_relayed_total', { outcome: 'none' })).toBe(1)
     expect(await b.snapshot('cam-9')).toBeNull()
+    expect(await metricValue(metrics.b, 'vision_snapshots_relayed_total', { outcome: 'no_answer' })).toBe(1)
+  })
+
+  it('answers none, not silence, when the holder cannot draw the snapshot', async () => {
+    expect(await b.snapshot('cam-3')).toBeNull()
+    expect(await metricValue(metrics.b, 'vision_snapshots_relayed_total', { outcome: 'none' })).toBe(2)
     expect(await metricValue(metrics.b, 'vision_snapshots_relayed_total', { outcome: 'no_answer' })).toBe(1)
   })
 
