@@ -9,7 +9,8 @@ import { axeSerious, logInAt, screenshot, SIZES, useConsoleSuite, watchedPage } 
 // flood alert appear live when a real MQTT gauge crosses Kim Long's level II (2.00 m,
 // config/stations.yaml; payload of docs/mqtt.md), hear and see the banner, acknowledge it with a
 // note, and find the officer's name as the acknowledger through the API. Plus: a device name made
-// of HTML renders as text; axe-core finds nothing serious on the board and the history page.
+// of HTML renders as text; a device new to the board keeps its name when an older device list
+// answers late; axe-core finds nothing serious on the board and the history page.
 
 const haveChromium = requireCommand('chromium')
 const ADMIN = `console-e2e-admin-${Math.random().toString(36).slice(2)}-token`
@@ -122,6 +123,33 @@ describe.skipIf(!haveChromium)('the officer in chromium', () => {
     const after = await page.evaluate(async () => (await fetch('/api/v1/alerts')).status)
     expect(after).toBe(401)
     expect(unexpected(problems.filter((p) => !/\/api\/v1\/alerts/.test(p)))).toEqual([])
+    await context.close()
+  })
+
+  it('keeps the name of a device new to the board when an older device list answers after the one its alert asked for', async () => {
+    const context = await ui.browser.newContext({ viewport: SIZES.desk })
+    const { page, problems } = await watchedPage(context)
+    // The device lists the board asks for while it opens (before the gauge exists) are answered
+    // only after the one the gauge's alert makes it ask for: late, and older.
+    const late: Array<() => Promise<void>> = []
+    let holding = true
+    await page.route('**/api/v1/devices?state=active*', async (route) => {
+      if (!holding) return route.continue()
+      const response = await route.fetch()
+      late.push(() => route.fulfill({ response }))
+    })
+    await logIn(page)
+    holding = false
+    const thuongNhat = await gauge('thuong-nhat-01', 'Trạm Thượng Nhật', 'thuong-nhat', 'Nam Đông')
+    await holdValues(thuongNhat, 'thuong-nhat-01', { water_level: 61.4 })
+    const named = page.locator('li.alert', { hasText: 'Thiết bị Trạm Thượng Nhật (thuong-nhat-01)' })
+    await named.waitFor({ timeout: 30_000 })
+    expect(late.length).toBeGreaterThan(0)
+    for (const answer of late) await answer()
+    // A moment for the page to take the late answers in, then the name must still be there.
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 300)))
+    expect(await named.count()).toBe(1)
+    expect(unexpected(problems)).toEqual([])
     await context.close()
   })
 

@@ -57,10 +57,24 @@ export function useLiveAlerts(): LiveAlerts {
   // Loads overlap (one at mount, one when the stream opens): a list asked earlier that answers
   // later is older and is dropped, or it could take back an alert the newer list holds.
   const loads = useRef({ started: 0, applied: 0 })
+  // The same for the device list, also read again when an alert names a device new to the page:
+  // the list of the stream's opening, answering after that one, would take its name back.
+  const deviceLoads = useRef({ started: 0, applied: 0 })
+  const refreshDevices = useCallback(() => {
+    const seq = ++deviceLoads.current.started
+    // Names are a nicety: without them (or the right to list devices) the device id is shown.
+    loadDevices().then(
+      (list) => {
+        if (seq < deviceLoads.current.applied) return
+        deviceLoads.current.applied = seq
+        setDevices(list)
+      },
+      () => {},
+    )
+  }, [])
 
   const reload = useCallback(() => {
-    // Names are a nicety: without them (or the right to list devices) the device id is shown.
-    loadDevices().then(setDevices, () => {})
+    refreshDevices()
     const seq = ++loads.current.started
     loadActive().then(
       (list) => {
@@ -81,7 +95,7 @@ export function useLiveAlerts(): LiveAlerts {
       },
       (err: Error) => setLoadError(err.message),
     )
-  }, [])
+  }, [refreshDevices])
 
   useEffect(() => {
     let es: EventSource | null = null
@@ -118,7 +132,7 @@ export function useLiveAlerts(): LiveAlerts {
         apply(e)
         const known = devicesRef.current
         if (e.device ? !known.some((d) => d.id === e.device) : e.station && !known.some((d) => d.station === e.station)) {
-          loadDevices().then(setDevices, () => {})
+          refreshDevices()
         }
         if (needsAttention(e)) {
           setAttention((prev) => [e, ...prev.filter((p) => p.id !== e.id)].slice(0, 5))
@@ -137,7 +151,7 @@ export function useLiveAlerts(): LiveAlerts {
       es?.close()
       setStreamUp(false)
     }
-  }, [apply, reload])
+  }, [apply, reload, refreshDevices])
 
   const dismiss = useCallback((id: string) => setAttention((prev) => prev.filter((p) => p.id !== id)), [])
   return { alerts, loaded, live, loadError, attention, dismiss, apply, reload, devices, version }
