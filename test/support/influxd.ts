@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, closeSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, PortTaken, requireCommand, startOnFreePorts, tempDir, waitFor } from './services.ts'
 import { useSuiteService } from './suite-service.ts'
@@ -140,14 +140,14 @@ bind-address = "127.0.0.1:${rpcPort}"
         resolve()
       })
     })
-    await waitFor(
-      async () => {
-        if (child !== proc) throw new Error(exitInfo)
-        return ping()
-      },
-      30_000,
-      50,
-    )
+    // Ends as soon as influxd exits: waiting out the timeout would hide why.
+    await waitFor(async () => child !== proc || (await ping()), 30_000, 50)
+    if (child === proc) return
+    // One of its two ports taken between freePort and its bind (another test's server).
+    if (/address already in use/.test(readFileSync(join(dir, 'influxd.log'), 'utf8'))) {
+      throw new PortTaken(`influxd: port ${port} or ${rpcPort} taken before it bound`)
+    }
+    throw new Error(exitInfo)
   }
 
   const signalAndWait = async (sig: NodeJS.Signals): Promise<void> => {
@@ -163,7 +163,12 @@ bind-address = "127.0.0.1:${rpcPort}"
     }
   }
 
-  await start()
+  try {
+    await start()
+  } catch (err) {
+    if (err instanceof PortTaken) rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
   // Ours only if a point written through the URL lands in this influxd's own data directory.
   const probe = `own_${process.pid}_${port}`
   const created = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE ${probe}` }) })

@@ -79,14 +79,16 @@ async function startRedisOnce(): Promise<RedisServer> {
     c.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     exited = new Promise((resolve) => c.once('exit', resolve))
     child = c
-    const answered = await waitFor(
-      async () => {
-        if (c.exitCode !== null) throw new Error(`redis-server exited: ${log}`)
-        return serverPid(port)
-      },
-      20_000,
-      50,
-    )
+    // Ends as soon as redis-server exits: waiting out the timeout would hide why.
+    const answered = await waitFor(async () => (c.exitCode !== null ? 'exited' : serverPid(port)), 20_000, 50)
+    if (answered === 'exited') {
+      // The port taken between freePort and the bind by a server that is not a redis-server.
+      if (/address already in use/i.test(log)) {
+        dir.remove()
+        throw new PortTaken(`redis: port ${port} taken before it bound`)
+      }
+      throw new Error(`redis-server exited: ${log}`)
+    }
     if (answered !== c.pid) {
       c.kill('SIGKILL')
       dir.remove()
