@@ -49,13 +49,13 @@ export async function letterboxInto(
   const r = Math.min(size / reg.h, size / reg.w)
   const nw = Math.max(1, Math.floor(reg.w * r))
   const nh = Math.max(1, Math.floor(reg.h * r))
-  // The pixels to convert: `rows` of `nw` RGB pixels, `stride` bytes apart, from `start`.
+  // The pixels to convert: `nh` rows of `nw` RGB pixels, `stride` bytes apart, from `start`.
   let data: Buffer
   let start = 0
   let stride = nw * 3
   if (pixels && nw === reg.w && nh === reg.h) {
     // A region already at the model's scale (a tile): converted in place from the frame's pixels,
-    // no copy (with the copy, a 416-px tile cost 1.1 ms, 0.5 ms without).
+    // no copy of its rows (a 416-px tile: 1.1 ms with the copy, 1.0 ms without, measured here).
     data = pixels.data
     start = (reg.y * pixels.width + reg.x) * 3
     stride = pixels.width * 3
