@@ -96,7 +96,7 @@ export function motionRegions(plan: Array<Region | null>, moving: readonly Regio
   let whole = false
   for (const b of moving) {
     const under = tiles.filter((t) => overlap(t, b))
-    const holding = under.filter((t) => inside(b, t))
+    const holding = under.filter((t) => holds(t, [b.x, b.y, b.x + b.w, b.y + b.h]))
     for (const t of holding.length ? holding : under) picked.add(t)
     if (under.length && (b.w > side || b.h > side)) whole = plan.includes(null)
   }
@@ -109,6 +109,7 @@ function overlap(a: Region, b: Region): boolean {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
 }
 
-function inside(b: Region, t: Region): boolean {
-  return b.x >= t.x && b.y >= t.y && b.x + b.w <= t.x + t.w && b.y + b.h <= t.y + t.h
+/** Whether region `t` holds the box [x1, y1, x2, y2] whole. */
+export function holds(t: Region, [x1, y1, x2, y2]: readonly [number, number, number, number]): boolean {
+  return x1 >= t.x && y1 >= t.y && x2 <= t.x + t.w && y2 <= t.y + t.h
 }

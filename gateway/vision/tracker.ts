@@ -1,4 +1,5 @@
 import { intersection, sameObject, type Detection } from './nms.ts'
+import { holds } from './tiles.ts'
 import type { Region } from './yolox.ts'
 
 // The objects of a frame analysed only where it moved (tiles.ts motionRegions): what the detector
@@ -31,13 +32,9 @@ export function carryObjects(
 ): Detection[] {
   const moving = scope.moving.map((m) => [m.x, m.y, m.x + m.w, m.y + m.h])
   const moved = (b: Detection['box']) => moving.some((m) => intersection(b, m) > 0)
-  const seenWhole = (b: Detection['box']) => scope.analysed.some((r) => r !== null && within(b, r))
+  const seenWhole = (b: Detection['box']) => scope.analysed.some((r) => r !== null && holds(r, b))
   const out = fresh.filter((d) => moved(d.box))
   const covered = (b: Detection['box']) => out.some((d) => sameObject(b, d.box, iou, ios))
   for (const o of previous) if (!(moved(o.box) && seenWhole(o.box)) && !covered(o.box)) out.push(o)
   return out
-}
-
-function within(b: Detection['box'], r: Region): boolean {
-  return b[0] >= r.x && b[1] >= r.y && b[2] <= r.x + r.w && b[3] <= r.y + r.h
 }
