@@ -183,7 +183,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     closers.push(() => notifier.close())
     // Cluster mode: alerts, their history and rule state in PostgreSQL, shared by every node
     // (docs/operations.md "Alerts in PostgreSQL").
-    const alertStore = cluster ? await openAlertStore({ dataDir: config.server.dataDir, pool: cluster.pool }) : undefined
+    const alertStore = cluster
+      ? await openAlertStore({ dataDir: config.server.dataDir, pool: cluster.pool, seed: { nodeId: cluster.nodeId, logger } })
+      : undefined
     // Cluster mode: one rules document in PostgreSQL for every node, seeded once from this node's
     // file when there is none (docs/operations.md "Rules across nodes").
     const clusterRules = cluster

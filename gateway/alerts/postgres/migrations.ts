@@ -17,4 +17,21 @@ export const ALERTS_PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX alerts_newest ON alerts(updated_at DESC, id DESC);
     `,
   },
+  {
+    // Which node copied its own alerts.db alert state in, and how many rows of each (seed.ts,
+    // docs/operations.md "Alerts in PostgreSQL"): seeded once across nodes. Nothing is recorded
+    // here for a database already in use: whether it is is asked at the copy, under the seed's lock
+    // (a cluster may come into use after this version, before the node with the file starts).
+    version: 2,
+    sql: `
+      CREATE TABLE alerts_seeded (
+        node TEXT NOT NULL,
+        alerts INTEGER NOT NULL,
+        history INTEGER NOT NULL,
+        rule_states INTEGER NOT NULL,
+        outbox INTEGER NOT NULL,
+        at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ]

@@ -17,6 +17,7 @@ import type { Alert, AlertHistoryEntry } from '../types.ts'
 import { patchColumns, rowToAlert, type AlertRow } from '../row.ts'
 import { ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE } from './migrations.ts'
 import { inTransaction } from '../../pg/transaction.ts'
+import { seedAlertsFromFile, type AlertsSeedOptions } from './seed.ts'
 
 // The alert store in PostgreSQL, shared by every node of a cluster (postgres.url, docs/operations.md
 // "Alerts in PostgreSQL"); store.ts has the contract. Inside a transaction an alert read for a
@@ -168,11 +169,14 @@ export interface PostgresAlertStoreOptions {
   localTx?: ((fn: () => void) => void) | undefined
   /** Called by close() (e.g. releasing alerts.db); the pool belongs to the caller. */
   onClose?: (() => void) | undefined
+  /** This node's own alerts.db, copied in when no node has seeded the alerts yet (seed.ts). */
+  seed?: AlertsSeedOptions | undefined
 }
 
-/** Applies the alerts' migrations (once across nodes), then answers the store. */
+/** Applies the alerts' migrations and seeds (each once across nodes), then answers the store. */
 export async function openPostgresAlertStore(pool: pg.Pool, opts: PostgresAlertStoreOptions = {}): Promise<AlertStore> {
   await migratePg(pool, ALERTS_PG_MIGRATIONS, ALERTS_PG_MIGRATIONS_TABLE)
+  if (opts.seed) await seedAlertsFromFile(pool, opts.seed)
   const local = opts.localTx ?? ((fn: () => void) => fn())
   return {
     ...queries(pool, false),
