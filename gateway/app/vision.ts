@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type { GatewayBus } from '../bus/events.ts'
 import type { Cluster } from '../cluster/index.ts'
 import type { GatewayConfig } from '../config/schema.ts'
@@ -41,7 +42,13 @@ export async function startVision(parts: {
     dataDir: config.server.dataDir,
     cameras,
     // docs/operations.md "Cameras across nodes": one detection log for every node, whichever analysed the frame.
-    log: cluster ? await openPostgresDetectionLog(cluster.pool, { nodeId: cluster.nodeId }) : undefined,
+    // The first node to open it copies its own vision.sqlite in (gateway/vision/postgres/seed.ts).
+    log: cluster
+      ? await openPostgresDetectionLog(cluster.pool, {
+          nodeId: cluster.nodeId,
+          seed: { file: join(config.server.dataDir, 'vision.sqlite'), retentionMs: config.vision.retentionDays * 86_400_000, logger },
+        })
+      : undefined,
     // Refused frames are kept with the device's refused telemetry (GET /devices/:id/rejects).
     onFrameRefused: (msg, reason) => parts.ingest.recordRefusal(msg, reason, frameRefusalMessage(reason, msg.payload.length)),
     deviceKind: async (id) => (await registry.getDevice(id))?.kind,

@@ -2,15 +2,20 @@ import type pg from 'pg'
 import { migratePg } from '../../pg/migrate.ts'
 import { detectionPage, NO_CURSOR, type DetectionLog } from '../detection-log.ts'
 import { VISION_PG_MIGRATIONS, VISION_PG_MIGRATIONS_TABLE } from './migrations.ts'
+import { seedDetectionsFromFile, type DetectionsSeedOptions } from './seed.ts'
 
 /**
  * The detection log in PostgreSQL (cluster mode, docs/operations.md "Cameras across nodes"): one
  * log for every node, so a camera's records are listed whole through any node, also after its
- * lease moved. Applies the migrations (once across nodes) first. close() leaves the pool, which
- * belongs to the caller.
+ * lease moved. Applies the migrations and seeds from this node's vision.sqlite (`seed`, seed.ts;
+ * each once across nodes) first. close() leaves the pool, which belongs to the caller.
  */
-export async function openPostgresDetectionLog(pool: pg.Pool, opts: { nodeId: string }): Promise<DetectionLog> {
+export async function openPostgresDetectionLog(
+  pool: pg.Pool,
+  opts: { nodeId: string; seed?: DetectionsSeedOptions | undefined },
+): Promise<DetectionLog> {
   await migratePg(pool, VISION_PG_MIGRATIONS, VISION_PG_MIGRATIONS_TABLE)
+  if (opts.seed) await seedDetectionsFromFile(pool, opts.nodeId, opts.seed)
   return {
     async put(rec, tsMs, sql = pool) {
       await sql.query(

@@ -22,4 +22,18 @@ export const VISION_PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX vision_detections_ts ON vision_detections (ts);
     `,
   },
+  {
+    // Which node copied its own vision.sqlite records in, and how many (seed.ts, docs/operations.md
+    // "Cameras across nodes"): seeded once across nodes. Whether the log is already in use is asked
+    // at the copy, under the seed's lock, not here: records may come in after this version, before
+    // the node with the file starts.
+    version: 2,
+    sql: `
+      CREATE TABLE vision_detections_seeded (
+        node text NOT NULL,
+        detections integer NOT NULL,
+        at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ]
