@@ -1,19 +1,38 @@
 import { mkdirSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type pg from 'pg'
 import type { Logger } from '../log/logger.ts'
 import { PostgresRegistry } from './postgres/index.ts'
+import { seedRegistryOnce } from './postgres/seed.ts'
 import { SecretHasher } from './secrets.ts'
 import { openRegistry } from './sqlite.ts'
 import type { DeviceRegistry } from './types.ts'
 
+export interface GatewayRegistryOptions {
+  dataDir: string
+  pool?: pg.Pool | undefined
+  logger: Logger
+  /** The cluster's name for this node (server.nodeId), recorded when it seeds the registry; unset: the host name, as the cluster's. */
+  nodeId?: string | undefined
+}
+
 /**
  * The registry of this gateway: in PostgreSQL when the node is part of a cluster (postgres.url,
  * its pool given), otherwise the embedded SQLite file. Both hash secrets with the server key in
- * the data directory (server.key), which every node of a cluster must share.
+ * the data directory (server.key), which every node of a cluster must share. In a cluster the first
+ * node with a used registry.db copies it in, once (postgres/seed.ts), after the key was checked:
+ * the copied hashes are only good with the key they were made with.
  */
-export async function openGatewayRegistry(opts: { dataDir: string; pool?: pg.Pool | undefined; logger: Logger }): Promise<DeviceRegistry> {
+export async function openGatewayRegistry(opts: GatewayRegistryOptions): Promise<DeviceRegistry> {
   if (!opts.pool) return openRegistry(opts.dataDir)
   mkdirSync(opts.dataDir, { recursive: true })
-  return PostgresRegistry.open(opts.pool, SecretHasher.fromKeyFile(join(opts.dataDir, 'server.key')), opts.logger)
+  const registry = await PostgresRegistry.open(opts.pool, SecretHasher.fromKeyFile(join(opts.dataDir, 'server.key')), opts.logger)
+  try {
+    await seedRegistryOnce(opts.pool, { dataDir: opts.dataDir, nodeId: opts.nodeId ?? hostname(), logger: opts.logger })
+  } catch (err) {
+    await registry.close()
+    throw err
+  }
+  return registry
 }

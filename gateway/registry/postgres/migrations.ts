@@ -36,4 +36,26 @@ export const REGISTRY_PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // Which node copied its own registry.db in, and how many rows of each table (./seed.ts,
+    // docs/operations.md "Registry in PostgreSQL"): seeded once across nodes. Unlike webhooks'
+    // version 2, no '(in use before version 2)' row is written here: the node that has a
+    // registry.db to copy asks at its start whether the registry is in use (seed.ts), records
+    // '(in use)' and warns that its registry.db was not copied; a cluster none of whose nodes ran
+    // alone has nothing to copy and needs no record.
+    version: 2,
+    sql: `
+      CREATE TABLE registry_seeded (
+        node TEXT NOT NULL,
+        devices INTEGER NOT NULL,
+        credentials INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        users INTEGER NOT NULL,
+        sessions INTEGER NOT NULL,
+        cameras INTEGER NOT NULL,
+        audit INTEGER NOT NULL,
+        at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ]

@@ -1,0 +1,215 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type pg from 'pg'
+import type { Logger } from '../../log/logger.ts'
+import { seedOnce } from '../../pg/seed-once.ts'
+import type { Db } from './db.ts'
+
+// A single node moved to cluster mode keeps its registry (docs/operations.md "Registry in
+// PostgreSQL"): the first node to start with a registry.db that was in use copies it into
+// PostgreSQL, once across nodes (pg/seed-once.ts). Rows go as they are: ids (the API's links and
+// cursors), the keyed hashes of device secrets, tokens and session ids (every node hashes with the
+// same server.key, which the registry checks before this runs), scrypt password hashes, states,
+// times, and the audit log with its ids and order. Only counts are logged: the rows hold hashes.
+
+const LOCK = 'iocgw:registry_seed'
+const RECORD = 'registry_seeded'
+/** Rows per INSERT: a registry that ran for years has a long audit log. */
+const CHUNK = 1_000
+
+type Row = Record<string, unknown>
+type Count = 'devices' | 'credentials' | 'tokens' | 'users' | 'sessions' | 'cameras' | 'audit'
+type Counts = Record<Count, number>
+const NONE: Counts = { devices: 0, credentials: 0, tokens: 0, users: 0, sessions: 0, cameras: 0, audit: 0 }
+
+/**
+ * The tables as both sides hold them (../tables.ts, ../migrations.ts, ./migrations.ts): the same
+ * columns, named here once. `json` columns are JSON text in SQLite and JSONB here; `flags` are 0/1
+ * there and BOOLEAN here; BLOB hashes become BYTEA (by type, below). What only one side has is not
+ * copied: SQLite's schema_migrations and sqlite_sequence (its own bookkeeping; audit_log's identity
+ * is moved past the copied ids instead), and PostgreSQL's registry_server_key (the fingerprint the
+ * registry wrote already) and this record.
+ */
+interface TableSpec {
+  columns: string[]
+  json?: string[]
+  flags?: string[]
+}
+const TABLES = {
+  devices: {
+    columns: ['id', 'kind', 'name', 'station', 'district', 'lat', 'lon', 'tags', 'state', 'created_at', 'updated_at'],
+    json: ['tags'],
+  },
+  device_credentials: { columns: ['device_id', 'secret_hash', 'created_at'] },
+  api_tokens: { columns: ['id', 'name', 'role', 'token_hash', 'created_at', 'last_used_at'] },
+  users: {
+    columns: ['id', 'name', 'role', 'districts', 'stations', 'password_hash', 'disabled', 'created_at', 'updated_at', 'last_login_at'],
+    json: ['districts', 'stations'],
+    flags: ['disabled'],
+  },
+  user_sessions: { columns: ['id_hash', 'user_id', 'csrf_token', 'created_ms', 'last_seen_ms'] },
+  camera_configs: { columns: ['camera', 'config', 'updated_at'], json: ['config'] },
+  audit_log: { columns: ['id', 'ts', 'actor_type', 'actor_id', 'actor_name', 'action', 'target', 'detail'], json: ['detail'] },
+} satisfies Record<string, TableSpec>
+type Table = keyof typeof TABLES
+type OwnRegistry = Record<Table, Row[]>
+
+/**
+ * The system actors of what a gateway writes into its registry by itself when it starts: the
+ * bootstrap admin token (../bootstrap.ts) and gateway.yaml's camera configurations
+ * (vision/camera-config.ts). A registry holding nothing else was never used, on either side.
+ */
+const START_ACTORS = ['bootstrap', 'gateway.yaml']
+const startRow = (r: Row) => r.actor_type === 'system' && START_ACTORS.includes(String(r.actor_id))
+const IN_USE_SQL = `SELECT EXISTS (SELECT 1 FROM devices) OR EXISTS (SELECT 1 FROM users)
+  OR EXISTS (SELECT 1 FROM audit_log WHERE NOT (actor_type = 'system' AND actor_id = ANY($1))) AS in_use`
+
+const inUse = async (db: Db): Promise<boolean> => (await db.query<{ in_use: boolean }>(IN_USE_SQL, [START_ACTORS])).rows[0]!.in_use
+const used = (own: OwnRegistry): boolean => own.devices.length > 0 || own.users.length > 0 || own.audit_log.some((r) => !startRow(r))
+const sizes = (own: OwnRegistry) => Object.fromEntries(Object.entries(own).map(([t, rows]) => [t, rows.length]))
+
+/**
+ * This node's registry.db, read-only (one consistent read; nothing is written to it, and no file
+ * is made where there was none); undefined without one. A registry.db of an earlier version is
+ * read as it is, not migrated: a table it does not have yet has no rows, and audit_log.actor_name
+ * (version 3) is null, as SQLite's version 3 left the older entries.
+ */
+function readOwnRegistry(dataDir: string): OwnRegistry | undefined {
+  const file = join(dataDir, 'registry.db')
+  if (!existsSync(file)) return undefined
+  const db = new Database(file, { readonly: true, fileMustExist: true })
+  try {
+    return db.transaction(() => {
+      const read = (table: Table): Row[] => {
+        const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name))
+        if (present.size === 0) return []
+        const columns = TABLES[table].columns.map((c) => (present.has(c) ? c : `NULL AS ${c}`))
+        return db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ORDER BY rowid`).all() as Row[]
+      }
+      return Object.fromEntries(Object.keys(TABLES).map((t) => [t, read(t as Table)])) as OwnRegistry
+    })()
+  } finally {
+    db.close()
+  }
+}
+
+/** A row as json_populate_recordset reads it into the PostgreSQL table's own types. */
+function pgRow(table: Table, r: Row): Row {
+  const spec: TableSpec = TABLES[table]
+  const out: Row = {}
+  for (const [k, v] of Object.entries(r)) {
+    if (Buffer.isBuffer(v)) out[k] = `\\x${v.toString('hex')}`
+    else if (spec.json?.includes(k) && typeof v === 'string') out[k] = JSON.parse(v) as unknown
+    else if (spec.flags?.includes(k)) out[k] = v === 1
+    else out[k] = v
+  }
+  return out
+}
+
+/** Inserts `rows` in their order, a chunk per statement; answers what RETURNING gave. */
+async function insert<T extends Row>(c: pg.PoolClient, table: Table, rows: Row[], tail: string): Promise<T[]> {
+  const columns = TABLES[table].columns.join(', ')
+  const out: T[] = []
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK).map((r) => pgRow(table, r))
+    const res = await c.query<T>(
+      `INSERT INTO ${table} (${columns}) ${table === 'audit_log' ? 'OVERRIDING SYSTEM VALUE' : ''}
+       SELECT ${columns} FROM json_populate_recordset(NULL::${table}, $1) WITH ORDINALITY ORDER BY ordinality ${tail}`,
+      [JSON.stringify(chunk)],
+    )
+    out.push(...res.rows)
+  }
+  return out
+}
+
+/**
+ * Copies `own` into a registry that holds at most what nodes wrote by themselves at start. A row
+ * that meets one already there keeps the one there (ON CONFLICT DO NOTHING: the bootstrap token of
+ * the same IOC_ADMIN_TOKEN), and credentials and sessions go only with the devices and users this
+ * copy inserted, so an old secret can never open another node's device of the same id. A camera
+ * configuration replaces the one there: that came from gateway.yaml, this one was what the single
+ * node ran with (changed through the API, perhaps). The audit log keeps its ids, so cursors held on
+ * it still page; the few entries the nodes wrote at start move after it, in their order.
+ */
+async function copyOwn(c: pg.PoolClient, own: OwnRegistry, log: Logger): Promise<Counts> {
+  // One long transaction on a first start, as migrations are (pg/migrate.ts): the pool's timeout would cut it.
+  await c.query('SET LOCAL statement_timeout = 0')
+  // Asked again under the lock: a node may have registered something since this node first asked.
+  // Then this node is recorded as the seeder with nothing copied (pg/seed-once.ts records the node).
+  if (await inUse(c)) {
+    log.warn({ rows: sizes(own) }, "registry: PostgreSQL's registry came into use meanwhile; this node's registry.db was not copied")
+    return NONE
+  }
+  const devices = new Set((await insert<{ id: string }>(c, 'devices', own.devices, 'ON CONFLICT DO NOTHING RETURNING id')).map((r) => r.id))
+  const credentials = own.device_credentials.filter((r) => devices.has(String(r.device_id)))
+  await insert(c, 'device_credentials', credentials, 'ON CONFLICT DO NOTHING')
+  const tokens = await insert(c, 'api_tokens', own.api_tokens, 'ON CONFLICT DO NOTHING RETURNING id')
+  const users = new Set((await insert<{ id: string }>(c, 'users', own.users, 'ON CONFLICT DO NOTHING RETURNING id')).map((r) => r.id))
+  const sessions = own.user_sessions.filter((r) => users.has(String(r.user_id)))
+  await insert(c, 'user_sessions', sessions, 'ON CONFLICT DO NOTHING')
+  const cameras = await insert(
+    c,
+    'camera_configs',
+    own.camera_configs,
+    'ON CONFLICT (camera) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at RETURNING camera',
+  )
+  if (own.audit_log.length > 0) {
+    const moved = await c.query<Row>(
+      'WITH gone AS (DELETE FROM audit_log RETURNING *) SELECT ts, actor_type, actor_id, actor_name, action, target, detail FROM gone ORDER BY id',
+    )
+    await insert(c, 'audit_log', own.audit_log, '')
+    await c.query("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))")
+    await c.query(
+      `INSERT INTO audit_log (ts, actor_type, actor_id, actor_name, action, target, detail)
+       SELECT ts, actor_type, actor_id, actor_name, action, target, detail
+       FROM json_populate_recordset(NULL::audit_log, $1) WITH ORDINALITY ORDER BY ordinality`,
+      [JSON.stringify(moved.rows)],
+    )
+  }
+  return {
+    devices: devices.size,
+    credentials: credentials.length,
+    tokens: tokens.length,
+    users: users.size,
+    sessions: sessions.length,
+    cameras: cameras.length,
+    audit: own.audit_log.length,
+  }
+}
+
+/**
+ * Seeds the PostgreSQL registry from this node's registry.db, once across nodes. A node without a
+ * registry.db, or with one that was never used (what a gateway writes at start is all it holds),
+ * records nothing: the node that ran alone, started a moment later, still copies. A registry found
+ * in use with no record (a cluster started before this existed, or without the node that ran
+ * alone) is recorded as seeded by '(in use)' and nothing is copied: merging an old registry.db into
+ * a registry in use would bring back devices and tokens since removed, next to their successors.
+ * Once recorded, a node's registry.db is no longer read at its starts.
+ */
+export async function seedRegistryOnce(pool: pg.Pool, o: { dataDir: string; nodeId: string; logger: Logger }): Promise<void> {
+  const log = o.logger.child({ component: 'registry' })
+  if (!existsSync(join(o.dataDir, 'registry.db'))) return
+  const notCopied = async () => {
+    const by = (await pool.query<{ node: string }>(`SELECT node FROM ${RECORD} LIMIT 1`)).rows[0]?.node
+    if (by === undefined) return false
+    log.info({ seededBy: by }, "registry: this node's registry.db was not copied: the cluster's registry was seeded already")
+    return true
+  }
+  if (await notCopied()) return
+  const own = readOwnRegistry(o.dataDir)
+  if (!own || !used(own)) return
+  const seed = (nodeId: string, message: string, copy: (c: pg.PoolClient) => Promise<Counts>) =>
+    seedOnce(pool, { lock: LOCK, record: RECORD, nodeId, log, message, copy })
+  if (await inUse(pool)) {
+    const recorded = await seed('(in use)', "registry: PostgreSQL's registry was in use with no seed record: recorded as seeded", () =>
+      Promise.resolve(NONE),
+    )
+    if (recorded) {
+      log.warn({ rows: sizes(own) }, "registry: this node's registry.db was not copied into PostgreSQL: the cluster's registry was in use")
+      return
+    }
+  } else if (await seed(o.nodeId, "registry: seeded into PostgreSQL from this node's registry.db", (c) => copyOwn(c, own, log))) return
+  // Another node recorded the seed between the first look and the lock.
+  await notCopied()
+}
