@@ -261,14 +261,31 @@ describe.skipIf(!ok)('webhooks in PostgreSQL', () => {
       }
     })
 
-    it('an empty alerts.db seeds nothing, but is recorded: the next node copies nothing either', async () => {
+    it('an empty alerts.db records nothing: the node that ran alone, started after it, still copies', async () => {
       const url = await server.createDatabase()
       const empty = await node(url, 'node-a')
       const b = await alone('b')
       try {
-        expect(await seeded(empty)).toEqual([{ node: 'node-a', webhooks: 0, deliveries: 0 }])
+        expect(await seeded(empty)).toEqual([])
         const nb = await node(url, 'node-b', CLAIM_MS, () => T0, { dataDir: b.dir })
-        expect(await nb.store.list()).toEqual([])
+        expect(await nb.store.list()).toEqual((await inAlertsDb(b)).webhooks)
+        expect(await seeded(nb)).toEqual([{ node: 'node-b', webhooks: 2, deliveries: 3 }])
+        await nb.close()
+      } finally {
+        await empty.close()
+        b.remove()
+      }
+    })
+
+    it('tables in use before a node with subscriptions of its own started get none of them, recorded as (in use)', async () => {
+      const url = await server.createDatabase()
+      const empty = await node(url, 'node-a')
+      const b = await alone('b')
+      try {
+        const made = await empty.store.create({ url: 'http://127.0.0.1:9/made', events: ['device.offline'] })
+        const nb = await node(url, 'node-b', CLAIM_MS, () => T0, { dataDir: b.dir })
+        expect((await nb.store.list()).map((w) => w.id)).toEqual([made.webhook.id])
+        expect(await seeded(nb)).toEqual([{ node: '(in use)', webhooks: 0, deliveries: 0 }])
         await nb.close()
       } finally {
         await empty.close()

@@ -4,10 +4,8 @@ import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import { NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE } from '../../notify/postgres/migrations.ts'
 import type { OutboxRow } from '../../notify/store.ts'
-import { lockForTransaction } from '../../pg/advisory-lock.ts'
 import { migratePg } from '../../pg/migrate.ts'
 import { seedOnce } from '../../pg/seed-once.ts'
-import { inTransaction } from '../../pg/transaction.ts'
 import type { AlertRow } from '../row.ts'
 
 // The first start of a cluster (docs/operations.md "Alerts in PostgreSQL"): the first node to get
@@ -50,9 +48,6 @@ export interface AlertsSeedOptions {
 }
 
 type Counts = { alerts: number; history: number; rule_states: number; outbox: number }
-
-/** Thrown out of the copy to end the seeding transaction when the tables are already in use. */
-class InUse extends Error {}
 
 const ALERT_COLUMNS =
   'id, rule, kind, subject, station, device, zone, district, severity, level, value, threshold, unit, state, title, late, ' +
@@ -170,41 +165,18 @@ export async function seedAlertsFromFile(pool: pg.Pool, o: AlertsSeedOptions): P
     await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
     // One read snapshot of alerts.db for the whole copy.
     db.exec('BEGIN')
-    let counts: Counts | undefined
-    try {
-      counts = await seedOnce(pool, {
-        lock: LOCK,
-        record: RECORD,
-        nodeId: o.nodeId,
-        log,
-        message: "alerts, their history, rule state and the notification outbox seeded into PostgreSQL from this node's alerts.db",
-        // Asked under the seed's lock, in its transaction: no node copies in while another's alerts go in.
-        copy: async (c) => {
-          if (await inUse(c)) throw new InUse()
-          return copyOwn(c, db, o.nodeId)
-        },
-      })
-    } catch (err) {
-      if (!(err instanceof InUse)) throw err
-      await recordInUse(pool)
-    }
-    if (counts) return counts
-    const by = (await pool.query<{ node: string }>(`SELECT node FROM ${RECORD} LIMIT 1`)).rows[0]?.node
-    if (by !== o.nodeId)
-      log.warn(
-        { seededBy: by },
-        "this node's alerts.db was not copied into PostgreSQL: the cluster's alerts were seeded by another node or were already in use",
-      )
-    return undefined
+    return await seedOnce(pool, {
+      lock: LOCK,
+      record: RECORD,
+      counts: ['alerts', 'history', 'rule_states', 'outbox'],
+      nodeId: o.nodeId,
+      inUse,
+      copy: (c) => copyOwn(c, db, o.nodeId),
+      log,
+      message: "alerts, their history, rule state and the notification outbox seeded into PostgreSQL from this node's alerts.db",
+      source: 'alerts.db',
+    })
   } finally {
     db.close()
   }
-}
-
-async function recordInUse(pool: pg.Pool): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await lockForTransaction(c, LOCK)
-    if ((await c.query(`SELECT 1 FROM ${RECORD} LIMIT 1`)).rowCount) return
-    await c.query(`INSERT INTO ${RECORD} (node, alerts, history, rule_states, outbox) VALUES ('(in use)', 0, 0, 0, 0)`)
-  })
 }

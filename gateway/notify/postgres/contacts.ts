@@ -57,18 +57,22 @@ export async function openPostgresContacts(pool: pg.Pool, opts: PostgresContacts
   await migratePg(pool, NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE)
   const log = opts.logger.child({ component: 'contacts' })
 
-  await seedOnce(pool, {
-    lock: SEED_LOCK,
-    record: 'notify_contacts_seeded',
-    nodeId: opts.nodeId,
-    log,
-    message: "contacts seeded into PostgreSQL from this node's alerts.db",
-    async copy(c) {
-      const own = opts.seed()
-      for (const k of own) await c.query(`${INSERT} ON CONFLICT (id) DO NOTHING`, values(contactRow(k.id, k, k.created_at)))
-      return { contacts: own.length }
-    },
-  })
+  const own = opts.seed()
+  if (own.length > 0)
+    await seedOnce(pool, {
+      lock: SEED_LOCK,
+      record: 'notify_contacts_seeded',
+      counts: ['contacts'],
+      nodeId: opts.nodeId,
+      inUse: async (c) => (await c.query('SELECT 1 FROM notify_contacts LIMIT 1')).rowCount !== 0,
+      async copy(c) {
+        for (const k of own) await c.query(`${INSERT} ON CONFLICT (id) DO NOTHING`, values(contactRow(k.id, k, k.created_at)))
+        return { contacts: own.length }
+      },
+      log,
+      message: "contacts seeded into PostgreSQL from this node's alerts.db",
+      source: "alerts.db's contacts",
+    })
 
   let cache: Contact[] = []
   // Re-reads one at a time, the last one asked for always run: a change is never left behind.

@@ -3,8 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
-import { seedOnce } from '../../pg/seed-once.ts'
-import type { Db } from './db.ts'
+import { seededBy, seedOnce } from '../../pg/seed-once.ts'
 
 // A single node moved to cluster mode keeps its registry (docs/operations.md "Registry in
 // PostgreSQL"): the first node to start with a registry.db that was in use copies it into
@@ -21,7 +20,6 @@ const CHUNK = 1_000
 type Row = Record<string, unknown>
 type Count = 'devices' | 'credentials' | 'tokens' | 'users' | 'sessions' | 'cameras' | 'audit'
 type Counts = Record<Count, number>
-const NONE: Counts = { devices: 0, credentials: 0, tokens: 0, users: 0, sessions: 0, cameras: 0, audit: 0 }
 
 /**
  * The tables as both sides hold them (../tables.ts, ../migrations.ts, ./migrations.ts): the same
@@ -65,9 +63,9 @@ const startRow = (r: Row) => r.actor_type === 'system' && START_ACTORS.includes(
 const IN_USE_SQL = `SELECT EXISTS (SELECT 1 FROM devices) OR EXISTS (SELECT 1 FROM users)
   OR EXISTS (SELECT 1 FROM audit_log WHERE NOT (actor_type = 'system' AND actor_id = ANY($1))) AS in_use`
 
-const inUse = async (db: Db): Promise<boolean> => (await db.query<{ in_use: boolean }>(IN_USE_SQL, [START_ACTORS])).rows[0]!.in_use
+const inUse = async (db: pg.PoolClient): Promise<boolean> =>
+  (await db.query<{ in_use: boolean }>(IN_USE_SQL, [START_ACTORS])).rows[0]!.in_use
 const used = (own: OwnRegistry): boolean => own.devices.length > 0 || own.users.length > 0 || own.audit_log.some((r) => !startRow(r))
-const sizes = (own: OwnRegistry) => Object.fromEntries(Object.entries(own).map(([t, rows]) => [t, rows.length]))
 
 /**
  * This node's registry.db, read-only (one consistent read; nothing is written to it, and no file
@@ -132,15 +130,9 @@ async function insert<T extends Row>(c: pg.PoolClient, table: Table, rows: Row[]
  * node ran with (changed through the API, perhaps). The audit log keeps its ids, so cursors held on
  * it still page; the few entries the nodes wrote at start move after it, in their order.
  */
-async function copyOwn(c: pg.PoolClient, own: OwnRegistry, log: Logger): Promise<Counts> {
+async function copyOwn(c: pg.PoolClient, own: OwnRegistry): Promise<Counts> {
   // One long transaction on a first start, as migrations are (pg/migrate.ts): the pool's timeout would cut it.
   await c.query('SET LOCAL statement_timeout = 0')
-  // Asked again under the lock: a node may have registered something since this node first asked.
-  // Then this node is recorded as the seeder with nothing copied (pg/seed-once.ts records the node).
-  if (await inUse(c)) {
-    log.warn({ rows: sizes(own) }, "registry: PostgreSQL's registry came into use meanwhile; this node's registry.db was not copied")
-    return NONE
-  }
   const devices = new Set((await insert<{ id: string }>(c, 'devices', own.devices, 'ON CONFLICT DO NOTHING RETURNING id')).map((r) => r.id))
   const credentials = own.device_credentials.filter((r) => devices.has(String(r.device_id)))
   await insert(c, 'device_credentials', credentials, 'ON CONFLICT DO NOTHING')
@@ -188,28 +180,20 @@ async function copyOwn(c: pg.PoolClient, own: OwnRegistry, log: Logger): Promise
  * Once recorded, a node's registry.db is no longer read at its starts.
  */
 export async function seedRegistryOnce(pool: pg.Pool, o: { dataDir: string; nodeId: string; logger: Logger }): Promise<void> {
-  const log = o.logger.child({ component: 'registry' })
   if (!existsSync(join(o.dataDir, 'registry.db'))) return
-  const notCopied = async () => {
-    const by = (await pool.query<{ node: string }>(`SELECT node FROM ${RECORD} LIMIT 1`)).rows[0]?.node
-    if (by === undefined) return false
-    log.info({ seededBy: by }, "registry: this node's registry.db was not copied: the cluster's registry was seeded already")
-    return true
-  }
-  if (await notCopied()) return
+  // Once recorded, the file is not read again: a registry.db of years is not read at every start.
+  if ((await seededBy(pool, RECORD)) !== undefined) return
   const own = readOwnRegistry(o.dataDir)
   if (!own || !used(own)) return
-  const seed = (nodeId: string, message: string, copy: (c: pg.PoolClient) => Promise<Counts>) =>
-    seedOnce(pool, { lock: LOCK, record: RECORD, nodeId, log, message, copy })
-  if (await inUse(pool)) {
-    const recorded = await seed('(in use)', "registry: PostgreSQL's registry was in use with no seed record: recorded as seeded", () =>
-      Promise.resolve(NONE),
-    )
-    if (recorded) {
-      log.warn({ rows: sizes(own) }, "registry: this node's registry.db was not copied into PostgreSQL: the cluster's registry was in use")
-      return
-    }
-  } else if (await seed(o.nodeId, "registry: seeded into PostgreSQL from this node's registry.db", (c) => copyOwn(c, own, log))) return
-  // Another node recorded the seed between the first look and the lock.
-  await notCopied()
+  await seedOnce(pool, {
+    lock: LOCK,
+    record: RECORD,
+    counts: ['devices', 'credentials', 'tokens', 'users', 'sessions', 'cameras', 'audit'],
+    nodeId: o.nodeId,
+    inUse,
+    copy: (c) => copyOwn(c, own),
+    log: o.logger.child({ component: 'registry' }),
+    message: "registry: seeded into PostgreSQL from this node's registry.db",
+    source: 'registry.db',
+  })
 }

@@ -2,9 +2,7 @@ import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
-import { lockForTransaction } from '../../pg/advisory-lock.ts'
 import { seedOnce } from '../../pg/seed-once.ts'
-import { inTransaction } from '../../pg/transaction.ts'
 
 // The first start of a cluster (docs/operations.md "Cameras across nodes"): the first node to open
 // the shared detection log copies its own vision.sqlite records in, once across nodes, so a
@@ -31,9 +29,6 @@ export interface DetectionsSeedOptions {
   logger: Logger
   now?: (() => number) | undefined
 }
-
-/** Thrown out of the copy to end the seeding transaction when the log is already in use. */
-class InUse extends Error {}
 
 /**
  * vision.sqlite opened read-only, or undefined when it holds no record to copy: no file (never
@@ -90,41 +85,19 @@ export async function seedDetectionsFromFile(pool: pg.Pool, nodeId: string, o: D
   try {
     // One read snapshot of vision.sqlite for the whole copy.
     db.exec('BEGIN')
-    let counts: { detections: number } | undefined
-    try {
-      counts = await seedOnce(pool, {
-        lock: LOCK,
-        record: RECORD,
-        nodeId,
-        log,
-        message: "camera detection records seeded into PostgreSQL from this node's vision.sqlite",
-        // Asked under the seed's lock, in its transaction: no node copies in while another's records go in.
-        copy: async (c) => {
-          if ((await c.query('SELECT 1 FROM vision_detections LIMIT 1')).rowCount) throw new InUse()
-          return { detections: await copyOwn(c, db, nodeId, since) }
-        },
-      })
-    } catch (err) {
-      if (!(err instanceof InUse)) throw err
-      await recordInUse(pool)
-    }
-    if (counts) return counts.detections
-    const by = (await pool.query<{ node: string }>(`SELECT node FROM ${RECORD} LIMIT 1`)).rows[0]?.node
-    if (by !== nodeId)
-      log.warn(
-        { seededBy: by },
-        "this node's vision.sqlite was not copied into PostgreSQL: the detection log was seeded by another node or was already in use",
-      )
-    return undefined
+    const counts = await seedOnce(pool, {
+      lock: LOCK,
+      record: RECORD,
+      counts: ['detections'],
+      nodeId,
+      inUse: async (c) => (await c.query('SELECT 1 FROM vision_detections LIMIT 1')).rowCount !== 0,
+      copy: async (c) => ({ detections: await copyOwn(c, db, nodeId, since) }),
+      log,
+      message: "camera detection records seeded into PostgreSQL from this node's vision.sqlite",
+      source: 'vision.sqlite',
+    })
+    return counts?.detections
   } finally {
     db.close()
   }
-}
-
-async function recordInUse(pool: pg.Pool): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await lockForTransaction(c, LOCK)
-    if ((await c.query(`SELECT 1 FROM ${RECORD} LIMIT 1`)).rowCount) return
-    await c.query(`INSERT INTO ${RECORD} (node, detections) VALUES ('(in use)', 0)`)
-  })
 }

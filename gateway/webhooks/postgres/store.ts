@@ -104,14 +104,21 @@ async function copyOwn(c: pg.PoolClient, own: OwnWebhooks): Promise<{ webhooks: 
 /** Applies the webhooks' migrations and seeds (each once across nodes), then answers the store. The pool belongs to the caller. */
 export async function openPostgresWebhookStore(pool: pg.Pool, opts: PostgresWebhookStoreOptions): Promise<WebhookStore> {
   await migratePg(pool, WEBHOOKS_PG_MIGRATIONS, WEBHOOKS_PG_MIGRATIONS_TABLE)
-  await seedOnce(pool, {
-    lock: 'iocgw:webhooks_seed',
-    record: 'webhooks_seeded',
-    nodeId: opts.nodeId,
-    log: opts.logger.child({ component: 'webhooks' }),
-    message: "webhook subscriptions and pending deliveries seeded into PostgreSQL from this node's alerts.db",
-    copy: (c) => copyOwn(c, opts.seed()),
-  })
+  const own = opts.seed()
+  if (own.webhooks.length > 0 || own.pending.length > 0)
+    await seedOnce(pool, {
+      lock: 'iocgw:webhooks_seed',
+      record: 'webhooks_seeded',
+      counts: ['webhooks', 'deliveries'],
+      nodeId: opts.nodeId,
+      inUse: async (c) =>
+        (await c.query<{ used: boolean }>('SELECT EXISTS (SELECT 1 FROM webhooks) OR EXISTS (SELECT 1 FROM webhook_deliveries) AS used'))
+          .rows[0]!.used,
+      copy: (c) => copyOwn(c, own),
+      log: opts.logger.child({ component: 'webhooks' }),
+      message: "webhook subscriptions and pending deliveries seeded into PostgreSQL from this node's alerts.db",
+      source: "alerts.db's webhooks",
+    })
   const me = opts.nodeId
   const now = opts.now ?? Date.now
   const get = async (id: string) => {
