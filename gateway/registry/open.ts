@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type pg from 'pg'
 import type { Logger } from '../log/logger.ts'
@@ -11,10 +10,9 @@ import type { DeviceRegistry } from './types.ts'
 
 export interface GatewayRegistryOptions {
   dataDir: string
-  pool?: pg.Pool | undefined
+  /** Cluster mode: the shared PostgreSQL, and this node's id (server.nodeId), recorded if it seeds the registry. */
+  cluster?: { pool: pg.Pool; nodeId: string } | undefined
   logger: Logger
-  /** The cluster's name for this node (server.nodeId), recorded when it seeds the registry; unset: the host name, as the cluster's. */
-  nodeId?: string | undefined
 }
 
 /**
@@ -25,11 +23,12 @@ export interface GatewayRegistryOptions {
  * the copied hashes are only good with the key they were made with.
  */
 export async function openGatewayRegistry(opts: GatewayRegistryOptions): Promise<DeviceRegistry> {
-  if (!opts.pool) return openRegistry(opts.dataDir)
+  const cluster = opts.cluster
+  if (!cluster) return openRegistry(opts.dataDir)
   mkdirSync(opts.dataDir, { recursive: true })
-  const registry = await PostgresRegistry.open(opts.pool, SecretHasher.fromKeyFile(join(opts.dataDir, 'server.key')), opts.logger)
+  const registry = await PostgresRegistry.open(cluster.pool, SecretHasher.fromKeyFile(join(opts.dataDir, 'server.key')), opts.logger)
   try {
-    await seedRegistryOnce(opts.pool, { dataDir: opts.dataDir, nodeId: opts.nodeId ?? hostname(), logger: opts.logger })
+    await seedRegistryOnce(cluster.pool, { dataDir: opts.dataDir, nodeId: cluster.nodeId, logger: opts.logger })
   } catch (err) {
     await registry.close()
     throw err

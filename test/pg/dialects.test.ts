@@ -42,6 +42,9 @@ const PG_ONLY: Record<string, string> = {
   registry_server_key: "the fingerprint of the key every node hashes secrets with (a single node's key is its own file)",
   notify_contacts_seeded: 'which node copied its contacts in, once (docs/operations.md "Contacts across nodes")',
   webhooks_seeded: 'which node copied its subscriptions and pending deliveries in, once (docs/operations.md "Webhooks across nodes")',
+  registry_seeded: 'which node copied its registry.db in, once (docs/operations.md "Registry in PostgreSQL")',
+  alerts_seeded: 'which node copied its alert state in, once (docs/operations.md "Alerts in PostgreSQL")',
+  vision_detections_seeded: 'which node copied its detection records in, once (docs/operations.md "Cameras across nodes")',
 }
 
 const run = requirePostgres()

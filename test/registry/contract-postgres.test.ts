@@ -22,7 +22,7 @@ const ok = requirePostgres()
 async function node(url: string, dataDir: string): Promise<{ registry: DeviceRegistry; pool: pg.Pool; close(): Promise<void> }> {
   const pool = openPgPool(url, { logger, max: 4 })
   try {
-    const registry = await openGatewayRegistry({ dataDir, pool, logger })
+    const registry = await openGatewayRegistry({ dataDir, cluster: { pool, nodeId: 'contract' }, logger })
     return {
       registry,
       pool,
