@@ -138,4 +138,38 @@ describe.skipIf(!ok)('contacts in PostgreSQL', () => {
       for (const d of dirs) d.remove()
     }
   }, 60_000)
+
+  it('a node with no contacts of its own records nothing, so the node that ran alone copies after it; contacts made in the cluster first are kept, and nothing is copied over them', async () => {
+    const own = tempDir()
+    const shared = openNotifyDb(own.path)
+    void sqliteContacts(shared.db).create({ ...OFFICER, name: 'own' })
+    shared.release()
+    const seeded = async (pool: pg.Pool) => (await pool.query('SELECT node, contacts FROM notify_contacts_seeded')).rows as unknown[]
+    const [first, later] = [
+      openPgPool(await server.createDatabase(), { logger, max: 3 }),
+      openPgPool(await server.createDatabase(), { logger, max: 3 }),
+    ]
+    const opened: PostgresContacts[] = []
+    try {
+      opened.push(await node(first, 'node-bare'))
+      expect(await seeded(first)).toEqual([])
+      const alone = await node(first, 'node-alone', () => alertsDbContacts(own.path))
+      opened.push(alone)
+      expect(alone.all().map((c) => c.name)).toEqual(['own'])
+      expect(await seeded(first)).toEqual([{ node: 'node-alone', contacts: 1 }])
+
+      const bare = await node(later, 'node-bare')
+      opened.push(bare)
+      const made = await bare.create({ ...OFFICER, name: 'made in the cluster' })
+      const late = await node(later, 'node-alone', () => alertsDbContacts(own.path))
+      opened.push(late)
+      expect(late.all()).toEqual([made])
+      expect(await seeded(later)).toEqual([{ node: '(in use)', contacts: 0 }])
+    } finally {
+      for (const n of opened) await n.close()
+      await first.end()
+      await later.end()
+      own.remove()
+    }
+  }, 60_000)
 })
