@@ -32,9 +32,11 @@ COPY . .
 COPY --from=build /app/build build
 COPY --from=build /app/gateway/console/dist gateway/console/dist
 
-# Writable places for the unprivileged user: the gateway's data, model files, the edge queue.
-RUN mkdir -p /data /models /app/config/edge-data \
- && chown -R node:node /data /models /app/config/edge-data
+# Writable places for the unprivileged user: the gateway's data, model files, the edge queue, and
+# the cluster's shared server key (docker-compose.yml, profile cluster). A named volume mounted on
+# one of them starts with its owner.
+RUN mkdir -p /data /models /app/config/edge-data /cluster-key \
+ && chown -R node:node /data /models /app/config/edge-data /cluster-key
 USER node
 
 ENV NODE_ENV=production \

@@ -132,7 +132,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       cluster = c
       closers.push(() => c.close())
     }
-    const registry = await openGatewayRegistry({ dataDir: config.server.dataDir, cluster, logger })
+    const registry = await openGatewayRegistry({ dataDir: config.server.dataDir, keyFile: config.server.keyFile, cluster, logger })
     closers.push(() => registry.close())
     if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
 

@@ -47,6 +47,7 @@ const ENV_CONFIG_KEYS = [
   'server.dataDir',
   'server.logLevel',
   'server.nodeId',
+  'server.keyFile',
   'http.port',
   'mqtt.port',
   'mqtt.wsPort',

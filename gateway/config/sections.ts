@@ -19,6 +19,11 @@ export const ServerSection = Type.Object(
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
     /** This node's name in a cluster (leases, peers, metrics); stable across restarts. Unset: the host name. */
     nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' })),
+    /**
+     * The server key's file (docs/operations.md "Server key"), made on first start when missing.
+     * Unset: server.key in dataDir. The nodes of a cluster may all name one file on a shared volume.
+     */
+    keyFile: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false, default: {} },
 )

@@ -3,13 +3,15 @@ import { join } from 'node:path'
 import type pg from 'pg'
 import type { Logger } from '../log/logger.ts'
 import { PostgresRegistry } from './postgres/index.ts'
-import { seedRegistryOnce } from './postgres/seed.ts'
+import { assertRegistryKey, seedRegistryOnce } from './postgres/seed.ts'
 import { SecretHasher } from './secrets.ts'
 import { openRegistry } from './sqlite.ts'
 import type { DeviceRegistry } from './types.ts'
 
 export interface GatewayRegistryOptions {
   dataDir: string
+  /** The server key's file (server.keyFile); unset: server.key in the data directory. */
+  keyFile?: string | undefined
   /** Cluster mode: the shared PostgreSQL, and this node's id (server.nodeId), recorded if it seeds the registry. */
   cluster?: { pool: pg.Pool; nodeId: string } | undefined
   logger: Logger
@@ -24,9 +26,12 @@ export interface GatewayRegistryOptions {
  */
 export async function openGatewayRegistry(opts: GatewayRegistryOptions): Promise<DeviceRegistry> {
   const cluster = opts.cluster
-  if (!cluster) return openRegistry(opts.dataDir)
+  const keyFile = opts.keyFile ?? join(opts.dataDir, 'server.key')
+  if (!cluster) return openRegistry(opts.dataDir, keyFile)
   mkdirSync(opts.dataDir, { recursive: true })
-  const registry = await PostgresRegistry.open(cluster.pool, SecretHasher.fromKeyFile(join(opts.dataDir, 'server.key')), opts.logger)
+  const hasher = SecretHasher.fromKeyFile(keyFile)
+  assertRegistryKey(opts.dataDir, hasher)
+  const registry = await PostgresRegistry.open(cluster.pool, hasher, opts.logger)
   try {
     await seedRegistryOnce(cluster.pool, { dataDir: opts.dataDir, nodeId: cluster.nodeId, logger: opts.logger })
   } catch (err) {

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 // Device secrets and API tokens are machine-generated with ≥128 bits of entropy, so a keyed hash
@@ -19,11 +19,24 @@ export function newToken(): string {
 export class SecretHasher {
   private constructor(private readonly key: Buffer) {}
 
-  /** Loads the server key from `file`, creating it (mode 0600) on first start. */
+  /**
+   * Loads the server key from `file`, creating it (mode 0600) on first start. Nodes of a cluster
+   * may share one file (server.keyFile on a shared volume) and start at once: the key is written
+   * whole under another name and linked into place, which fails if another process linked first,
+   * so every process reads one complete key, never a half-written or second one.
+   */
   static fromKeyFile(file: string): SecretHasher {
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true })
-      writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' })
+      const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+      writeFileSync(tmp, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' })
+      try {
+        linkSync(tmp, file)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      } finally {
+        rmSync(tmp, { force: true })
+      }
     }
     chmodSync(file, 0o600)
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex')

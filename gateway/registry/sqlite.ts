@@ -76,8 +76,8 @@ export class SqliteRegistry extends ComposedRegistry {
   }
 }
 
-/** Opens (creating on first use) the registry and server key in the data directory. */
-export function openRegistry(dataDir: string): SqliteRegistry {
+/** Opens (creating on first use) the registry in the data directory and the server key (server.key there unless given). */
+export function openRegistry(dataDir: string, keyFile = join(dataDir, 'server.key')): SqliteRegistry {
   mkdirSync(dataDir, { recursive: true })
-  return new SqliteRegistry(join(dataDir, 'registry.db'), join(dataDir, 'server.key'))
+  return new SqliteRegistry(join(dataDir, 'registry.db'), keyFile)
 }

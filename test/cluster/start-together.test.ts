@@ -2,7 +2,8 @@
 // (docs/operations.md "Several nodes", "Schema"): the migrations queue on the advisory lock, so
 // the schema is made once, every version recorded once, every node becomes ready, and no node logs
 // an error (a lost race would show as a duplicate-table or unique-violation error, or a node that
-// does not start).
+// does not start). The server key file they share (server.keyFile, as docker-compose.yml's nodes
+// do) is missing at the start: one key is made, and every node hashes with it.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLUSTER_MIGRATIONS, CLUSTER_MIGRATIONS_TABLE } from '../../gateway/cluster/migrations.ts'

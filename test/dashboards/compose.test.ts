@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join, posix, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { loadEdgeConfig } from '../../edge/config.ts'
@@ -217,6 +217,17 @@ describe('docker-compose.yml, profile cluster (docs/operations.md "Several nodes
     // Each node keeps its own data directory.
     const dataVolumes = nodes.map(([, s]) => s.volumes!.find((v) => v.endsWith(':/data')))
     expect(new Set(dataVolumes).size).toBe(nodes.length)
+    // ... and hashes with the one server key, a file on a volume they share (docs/operations.md
+    // "Server key"): nodes started together would otherwise each make their own, and all but the
+    // first refuse to start.
+    const keyFiles = configs.map((c) => c.server.keyFile)
+    expect(new Set(keyFiles).size).toBe(1)
+    const keyDir = posix.dirname(keyFiles[0]!)
+    const keyVolumes = nodes.map(([, s]) => s.volumes!.find((v) => v.endsWith(`:${keyDir}`)))
+    expect(new Set(keyVolumes).size, String(keyVolumes)).toBe(1)
+    expect(Object.keys(compose.volumes)).toContain(keyVolumes[0]!.split(':')[0])
+    // The image makes that directory the unprivileged user's, so a new named volume starts writable.
+    expect(readFileSync('Dockerfile', 'utf8')).toMatch(new RegExp(`chown -R node:node [^\\n]*${keyDir}`))
   })
 
   it('points every HAProxy backend at every node, with PROXY v2 on MQTT and /readyz checks, on the published ports', () => {

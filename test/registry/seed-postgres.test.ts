@@ -276,6 +276,23 @@ describe.skipIf(!ok)("seeding the PostgreSQL registry from a single node's regis
     expect((await later.listDevices({}, { limit: 10 })).items.map((d) => d.id)).toEqual(['before-01'])
   }, 60_000)
 
+  it('with server.keyFile naming another key than the one beside a used registry.db, stops before touching the cluster; with that key copied there, copies', async () => {
+    const single = dir()
+    const made = await singleNode(single)
+    const url = await server.createDatabase()
+    const p = pool(url)
+    const keyFile = join(dir(), 'cluster-key', 'server.key')
+    const node = () => openGatewayRegistry({ dataDir: single, keyFile, cluster: { pool: p, nodeId: 'node-a' }, logger })
+    await expect(node()).rejects.toThrow(/registry.db was made with .*server.key, not with the key this node uses/)
+    // Nothing recorded, its key's fingerprint included: put right, the same node starts on the same database.
+    expect((await p.query("SELECT to_regclass('registry_server_key') AS t")).rows).toEqual([{ t: null }])
+    copyFileSync(join(single, 'server.key'), keyFile)
+    const reg = await node()
+    cleanup(() => reg.close())
+    expect(await reg.authenticateDevice('kim-long-01', made.secrets.kim)).toMatchObject({ ok: true })
+    expect(await record(p)).toEqual([expect.objectContaining({ node: 'node-a', devices: 4 })])
+  })
+
   it('reads a registry.db of an earlier version as it is: tables it has not yet are empty, a column it lacks is null', async () => {
     const single = dir()
     const db = new Database(join(single, 'registry.db'))

@@ -8,7 +8,6 @@
 //   const front = await c.startFront(nodes)        // front.mqtt: all nodes; front.pin[i]: node i only
 //   ...
 //   await c.stop()
-import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
@@ -86,9 +85,9 @@ export async function startClusterServices(): Promise<ClusterServices> {
   const influxUrl = influxd.urlFor('ioc')
   const root = tempDir('iocgw-cluster-')
   const models = tempDir('iocgw-no-models-')
-  // Every node hashes secrets with the same key (docs/operations.md "Server key"); written before
-  // any node starts so that all may start at once.
-  const serverKey = randomBytes(32).toString('hex')
+  // Every node hashes secrets with the same key (docs/operations.md "Server key"): one file for all,
+  // as docker-compose.yml's nodes share it, made by whichever node starts first.
+  const keyFile = join(root.path, 'cluster-key', 'server.key')
   const spawned: ClusterNode[] = []
   const fronts: RunningHaproxy[] = []
 
@@ -96,9 +95,8 @@ export async function startClusterServices(): Promise<ClusterServices> {
     const dir = join(root.path, id)
     const file = join(root.path, `${id}.yaml`)
     mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, 'server.key'), serverKey, { mode: 0o600 })
     const config: Record<string, Record<string, unknown>> = {
-      server: { dataDir: dir, nodeId: id, logLevel: 'warn' },
+      server: { dataDir: dir, nodeId: id, keyFile, logLevel: 'warn' },
       http: { host: '127.0.0.1', trustProxy: true },
       mqtt: { host: '127.0.0.1', proxyProtocol: true, connectTimeoutMs: 30_000 },
       postgres: { url: pgUrl, leaseTtlMs: LEASE_TTL_MS },

@@ -80,8 +80,9 @@ async function checkServerKey(pool: pg.Pool, hasher: SecretHasher): Promise<void
   const { rows } = await pool.query<{ fingerprint: string }>('SELECT fingerprint FROM registry_server_key')
   if (rows[0]?.fingerprint !== mine) {
     throw new StartupError(
-      "registry: this node's server key (server.key in the data directory) differs from the one the other nodes use; " +
-        'copy server.key from a running node into this node\'s data directory (docs/operations.md "Registry in PostgreSQL")',
+      "registry: this node's server key (server.keyFile, or server.key in the data directory) differs from the one the other nodes use; " +
+        "copy server.key from a running node into this node's data directory, or point every node's server.keyFile (IOC_KEY_FILE) at one shared file " +
+        '(docs/operations.md "Registry in PostgreSQL")',
     )
   }
 }

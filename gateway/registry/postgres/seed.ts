@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
+import { StartupError } from '../../net/listen.ts'
 import { seededBy, seedOnce } from '../../pg/seed-once.ts'
+import { SecretHasher } from '../secrets.ts'
 
 // A single node moved to cluster mode keeps its registry (docs/operations.md "Registry in
 // PostgreSQL"): the first node to start with a registry.db that was in use copies it into
@@ -168,6 +170,25 @@ async function copyOwn(c: pg.PoolClient, own: OwnRegistry): Promise<Counts> {
     cameras: cameras.length,
     audit: own.audit_log.length,
   }
+}
+
+/**
+ * Stops a node whose registry.db was made with another key than the one it hashes with (its
+ * server.keyFile names another file than the server.key beside registry.db): copied, its hashes
+ * would lock out every device and token. Asked before the node records its key's fingerprint in
+ * the cluster, so that, the key put right, it starts.
+ */
+export function assertRegistryKey(dataDir: string, hasher: SecretHasher): void {
+  const beside = join(dataDir, 'server.key')
+  if (!existsSync(beside) || !existsSync(join(dataDir, 'registry.db'))) return
+  if (SecretHasher.fromKeyFile(beside).fingerprint() === hasher.fingerprint()) return
+  const own = readOwnRegistry(dataDir)
+  if (!own || !used(own)) return
+  throw new StartupError(
+    `registry: this node's registry.db was made with ${beside}, not with the key this node uses (server.keyFile). ` +
+      'To bring this registry into the cluster, copy that file over the one server.keyFile names before its first start in cluster mode; ' +
+      'otherwise move registry.db out of the data directory (docs/operations.md "Moving a single gateway to a cluster")',
+  )
 }
 
 /**
