@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import type pg from 'pg'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -17,6 +16,7 @@ import { sqliteOutbox } from '../../gateway/notify/sqlite-outbox.ts'
 import type { OutboxRow } from '../../gateway/notify/store.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { useCleanups } from '../support/cleanups.ts'
+import { capturingLogger } from '../support/log-lines.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 import { clock, gauge, metrics, quietLogger, stations } from './helpers.ts'
@@ -103,18 +103,6 @@ async function singleNode(dataDir: string): Promise<Before> {
   notify.release()
   await a.close()
   return before
-}
-
-/** A logger whose lines are kept, to see what the seed logs. */
-function capturingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string } & Record<string, unknown>> } {
-  const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = []
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string })
-      done()
-    },
-  })
-  return { logger: pino({ level: 'info' }, stream), lines }
 }
 
 describe.skipIf(!requirePostgres())('alerts.db seeded into PostgreSQL', () => {

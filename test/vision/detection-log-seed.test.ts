@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import type pg from 'pg'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -10,6 +9,7 @@ import { openDetectionLog, type DetectionLog, type DetectionRecord } from '../..
 import { openPostgresDetectionLog } from '../../gateway/vision/postgres/detection-log.ts'
 import { SEED_BATCH } from '../../gateway/vision/postgres/seed.ts'
 import { useCleanups } from '../support/cleanups.ts'
+import { capturingLogger } from '../support/log-lines.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
 import { tempDir } from '../support/services.ts'
 import { record } from './detection-log-contract.ts'
@@ -49,17 +49,6 @@ async function all(log: DetectionLog, camera: string, from = 0): Promise<Detecti
     if (!page.next) return out
     after = Number(page.next)
   }
-}
-
-function capturingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string } & Record<string, unknown>> } {
-  const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = []
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string })
-      done()
-    },
-  })
-  return { logger: pino({ level: 'info' }, stream), lines }
 }
 
 describe.skipIf(!requirePostgres())('vision.sqlite seeded into the PostgreSQL detection log', () => {
