@@ -137,6 +137,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     if (config.auth.adminToken) await applyConfiguredAdminToken(registry, config.auth.adminToken)
 
     const { url: influxUrl, urls: influxUrls, ...influx } = config.influx
+    if (cluster && !influxUrl && !influxUrls)
+      logger.warn(
+        { store: 'sqlite' },
+        'cluster mode without InfluxDB: this node keeps the readings it receives in its own timeseries.db, so its readings API, ' +
+          'reports and boards show only those; set influx.url on every node (docs/operations.md "Several nodes")',
+      )
     const store = await openTimeSeriesStore({
       influxUrl,
       influxUrls,
