@@ -1,20 +1,15 @@
-import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { FailureRun } from '../../gateway/log/failure-run.ts'
-import { createLogger } from '../../gateway/log/logger.ts'
+import { capturingLogger } from '../support/log-lines.ts'
 
 // gateway/log/failure-run.ts: a job failing on every run (the alert engine's rule state flush while
 // PostgreSQL is down) logs when it starts failing, not once per run.
 
-function capture() {
-  const lines: Array<{ level: number; msg: string; failures?: number; job?: string; err?: { message: string } }> = []
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as (typeof lines)[number])
-      cb()
-    },
-  })
-  return { lines, log: createLogger('debug', sink) }
+const capture = () => {
+  const { logger, lines } = capturingLogger<{ level: number; msg: string; failures?: number; job?: string; err?: { message: string } }>(
+    'debug',
+  )
+  return { lines, log: logger }
 }
 const flushed = () => new Promise((r) => setImmediate(r))
 

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAlerting } from '../../gateway/alerts/engine.ts'
 import { parseRules } from '../../gateway/alerts/rules.ts'
@@ -6,13 +5,13 @@ import { alertRoutes } from '../../gateway/api/routes/alerts.ts'
 import { subscriptionRoutes } from '../../gateway/api/routes/subscriptions.ts'
 import { buildApi, withDeps } from '../../gateway/api/server.ts'
 import type { ApiApp } from '../../gateway/api/types.ts'
-import { createLogger } from '../../gateway/log/logger.ts'
 import type { Metrics } from '../../gateway/metrics/registry.ts'
 import { createNotifier } from '../../gateway/notify/notifier.ts'
 import { openRegistry } from '../../gateway/registry/sqlite.ts'
 import { gauge, metrics, quietLogger, stations } from '../alerts/helpers.ts'
 import { tempDir, waitFor } from '../support/services.ts'
 import { startStandIns, standInConfig } from './standins.ts'
+import { capturingLogger } from '../support/log-lines.ts'
 import { metricValue } from '../support/metrics.ts'
 
 // A contact on a channel no provider carries: said at start, flagged when the contact is added,
@@ -27,16 +26,7 @@ interface LogLine {
   reason?: string
 }
 
-function capture() {
-  const lines: LogLine[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as LogLine)
-      cb()
-    },
-  })
-  return { lines, logger: createLogger('info', sink) }
-}
+const capture = () => capturingLogger<LogLine>('info')
 
 const undeliverableCount = (m: Metrics, labels: Record<string, string>) => metricValue(m, 'notify_undeliverable_total', labels)
 

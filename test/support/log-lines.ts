@@ -1,17 +1,21 @@
 import { Writable } from 'node:stream'
-import { pino } from 'pino'
-import type { Logger } from '../../gateway/log/logger.ts'
+import { createLogger, type Logger } from '../../gateway/log/logger.ts'
 
 export type LogLine = { level: number; msg: string } & Record<string, unknown>
 
-/** A logger at `level` whose lines are kept, parsed, to see what the code under test logs. */
-export function capturingLogger(level: 'debug' | 'info' | 'warn' = 'info'): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = []
+/**
+ * The gateway's own logger (its redaction and serializers) at `level`, whose lines are kept, parsed,
+ * to see what the code under test logs. `L`: the fields a test reads.
+ */
+export function capturingLogger<L extends { level: number; msg: string } = LogLine>(
+  level: 'debug' | 'info' | 'warn' = 'info',
+): { logger: Logger; lines: L[] } {
+  const lines: L[] = []
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as LogLine)
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as L)
       done()
     },
   })
-  return { logger: pino({ level }, stream), lines }
+  return { logger: createLogger(level, stream), lines }
 }
