@@ -347,6 +347,19 @@ export async function main(argv: string[]): Promise<void> {
         await pubs.close()
         await settled(cpu, ['influxd', 'nodes'])
         runs.push(await measure(single, 'paced', rates, influxd, cpu))
+        // What each of the two nodes carried: the single node at half the paced rate. Against it
+        // the two-node figure is the cluster's own cost; against the paced single node it also
+        // holds what a node pays more per reading at half the load (smaller batches and writes).
+        await settled(cpu, ['influxd', 'single'])
+        runs.push(
+          await measure(
+            single,
+            'paced at half (one node of two)',
+            rates.map((r) => r / 2),
+            influxd,
+            cpu,
+          ),
+        )
         kills = await failover(o, c, foCreds)
       } finally {
         await stopCluster(c)
@@ -355,14 +368,17 @@ export async function main(argv: string[]): Promise<void> {
       await single.pubs.close()
       for (const n of single.nodes) await n.remove()
     }
-    console.log(`\n${table([runs[0]!, runs[3]!, runs[1]!, runs[2]!].filter(Boolean))}\n`)
-    const [sMax, cMax, cPaced, sPaced] = runs as [Run, Run, Run, Run]
+    console.log(`\n${table([runs[0]!, runs[3]!, runs[4]!, runs[1]!, runs[2]!].filter(Boolean))}\n`)
+    const [sMax, cMax, cPaced, sPaced, sHalf] = runs as [Run, Run, Run, Run, Run]
     const cpuRatio = us(cPaced, cPaced.cost) / us(sPaced, sPaced.cost)
     console.log(
       `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
     )
     console.log(
       `CPU per stored reading, gateway processes + Redis + HAProxy: one node ${us(sPaced, sPaced.cost).toFixed(1)} µs, two nodes ${us(cPaced, cPaced.cost).toFixed(1)} µs at the same offered rate (${cpuRatio.toFixed(2)}x); at max rate ${us(sMax, sMax.cost).toFixed(1)} → ${us(cMax, cMax.cost).toFixed(1)} µs (${(us(cMax, cMax.cost) / us(sMax, sMax.cost)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
+    )
+    console.log(
+      `one node at half the paced rate (what each of the two carried): ${us(sHalf, sHalf.cost).toFixed(1)} µs per stored reading; the two nodes over it: ${(us(cPaced, cPaced.cost) / us(sHalf, sHalf.cost)).toFixed(2)}x`,
     )
     console.log(goalLine('clustered CPU per reading / single node', cpuRatio, 'x', '≤', 1.4))
     console.log(failoverLines(kills ?? []))
