@@ -1,6 +1,6 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
-import { mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { buildApi, withDeps } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
@@ -22,7 +22,7 @@ import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { openClusterRules } from './alerts/postgres/rules-store.ts'
-import { loadRules } from './alerts/rules.ts'
+import { loadRules, rulesPaths } from './alerts/rules.ts'
 import { createNotifier, escalationOptions } from './notify/notifier.ts'
 import { openPostgresOutbox } from './notify/postgres/outbox.ts'
 import { openPostgresContacts } from './notify/postgres/contacts.ts'
@@ -44,7 +44,7 @@ import { lockDataDir } from './sqlite/dir-lock.ts'
 import { createLogger, type Logger } from './log/logger.ts'
 import { Metrics } from './metrics/registry.ts'
 import { applyConfiguredAdminToken, issueBootstrapToken } from './registry/bootstrap.ts'
-import { openGatewayRegistry } from './registry/open.ts'
+import { openGatewayRegistry, seedGatewayRegistry } from './registry/open.ts'
 import { openAlertStore } from './alerts/open-store.ts'
 import { openTimeSeriesStore } from './store/index.ts'
 import { listeningNotice, NO_USER_NOTICE } from './app/notice.ts'
@@ -199,7 +199,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           nodeId: cluster.nodeId,
           logger,
           metrics,
-          seed: () => loadRules(config.server.dataDir, config.alerts.rulesFile),
+          seed: () => ({
+            doc: loadRules(config.server.dataDir, config.alerts.rulesFile),
+            own: existsSync(rulesPaths(config.server.dataDir).active),
+          }),
         })
       : undefined
     const alerting = createAlerting({
@@ -280,6 +283,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     webhooks.start()
     const { vision, visionOff } = await startVision({ config, registry, store, bus, logger, metrics, ingest, cluster })
     if (vision) closers.push(() => vision.close())
+    // After the alerts', contacts', webhooks' and detections' copies (registry/open.ts says why).
+    await seedGatewayRegistry({ dataDir: config.server.dataDir, cluster, logger })
     const { authFailures, loginNames, close: closeAuthFailures } = authFailureLimiters(config, logger, metrics)
     closers.push(closeAuthFailures)
     // Situation reports (docs/reports.md), as JSON, CSV and PDF.

@@ -1,10 +1,12 @@
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import type { Alerting } from '../../gateway/alerts/engine.ts'
+import type { Logger } from '../../gateway/log/logger.ts'
 import { openClusterRules, type ClusterRules } from '../../gateway/alerts/postgres/rules-store.ts'
 import { parseRules, type RulesDoc } from '../../gateway/alerts/rules.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
+import { capturingLogger } from '../support/log-lines.ts'
 import { waitFor } from '../support/services.ts'
 import { gauge, metrics, quietLogger } from '../alerts/helpers.ts'
 import { openPgNode } from '../alerts/pg-node.ts'
@@ -29,14 +31,17 @@ interface Node {
   close(): Promise<void>
 }
 
-/** One node wired as gateway/app.ts does: its own data directory and pool, the shared database. */
-async function node(url: string, seed: RulesDoc, syncMs?: number): Promise<Node> {
+/**
+ * One node wired as gateway/app.ts does: its own data directory and pool, the shared database.
+ * `own`: its rules are its own (a <dataDir>/rules.yaml from running alone), not the shipped file.
+ */
+async function node(url: string, seed: RulesDoc, syncMs?: number, own = false, logger: Logger = quietLogger()): Promise<Node> {
   const pgNode = await openPgNode(url)
   const rules = await openClusterRules(pgNode.pool, {
     nodeId: pgNode.dataDir,
-    logger: quietLogger(),
+    logger,
     metrics: metrics(),
-    seed: () => seed,
+    seed: () => ({ doc: seed, own }),
     syncMs,
   })
   const alerting = pgNode.alerting({ rules: rules.initial, rulesStore: rules })
@@ -71,7 +76,37 @@ describe.skipIf(!requirePostgres())('rules shared by the nodes of a cluster', ()
       const rows = (await pool.query<{ version: number; changed_by: string }>('SELECT version, changed_by FROM alert_rules')).rows
       await pool.end()
       expect(rows).toHaveLength(1)
-      expect(rows[0]).toMatchObject({ version: 1, changed_by: expect.stringMatching(/^seed:/) })
+      expect(rows[0]).toMatchObject({ version: 1, changed_by: expect.stringMatching(/^shipped:/) })
+    } finally {
+      for (const n of nodes) await n.close()
+    }
+  })
+
+  it('the rules a node brings from running alone replace the shipped ones a node started before it wrote, and nothing set since', async () => {
+    const url = await server.createDatabase()
+    const shipped = rulesWith([100, 101, 102])
+    const a = await node(url, shipped, 3_600_000)
+    const { logger, lines } = capturingLogger()
+    const nodes = [a]
+    try {
+      // B ran alone with Kim Long's levels replaced through PUT: those become the cluster's, and A
+      // applies them as it would a PUT (LISTEN/NOTIFY; no periodic re-read within the test).
+      nodes.push(await node(url, rulesWith([1, 2, 3.5]), 3_600_000, true))
+      expect(levelsOf(nodes[1]!)).toEqual([1, 2, 3.5])
+      await waitFor(() => levelsOf(a)?.[0] === 1, 30_000)
+      // A third node with rules of its own, after that: the cluster's stay, and it says so.
+      nodes.push(await node(url, rulesWith([5, 6, 7]), 3_600_000, true, logger))
+      expect(levelsOf(nodes[2]!)).toEqual([1, 2, 3.5])
+      expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([expect.stringContaining('rules.yaml was not copied')])
+      const pool = openPgPool(url, { logger: pino({ level: 'silent' }) })
+      const rows = (
+        await pool.query<{ version: number; changed_by: string }>('SELECT version, changed_by FROM alert_rules ORDER BY version')
+      ).rows
+      await pool.end()
+      expect(rows.map((r) => [r.version, r.changed_by.split(':')[0]])).toEqual([
+        [1, 'shipped'],
+        [2, 'seed'],
+      ])
     } finally {
       for (const n of nodes) await n.close()
     }
@@ -101,8 +136,8 @@ describe.skipIf(!requirePostgres())('rules shared by the nodes of a cluster', ()
         await pool.query<{ version: number; changed_by: string }>('SELECT version, changed_by FROM alert_rules ORDER BY version')
       ).rows
       await pool.end()
-      expect(rows.map((r) => [r.version, r.changed_by.startsWith('seed:') ? 'seed' : r.changed_by])).toEqual([
-        [1, 'seed'],
+      expect(rows.map((r) => [r.version, r.changed_by.startsWith('shipped:') ? 'shipped' : r.changed_by])).toEqual([
+        [1, 'shipped'],
         [2, 'admin-hue'],
       ])
     } finally {

@@ -37,8 +37,11 @@ export interface ClusterRulesOptions {
   nodeId: string
   logger: Logger
   metrics: Metrics
-  /** The document written when PostgreSQL has none yet (this node's rules file). */
-  seed: () => RulesDoc
+  /**
+   * This node's rules, written when PostgreSQL has none yet: `own` when they are its own
+   * (<dataDir>/rules.yaml, replaced through PUT while it ran alone), not the shipped file.
+   */
+  seed: () => { doc: RulesDoc; own: boolean }
   /** How often the current version is re-read, the safety net under LISTEN; default 5 s. */
   syncMs?: number | undefined
 }
@@ -58,9 +61,18 @@ export interface ClusterRules {
 interface Row {
   version: number
   doc: unknown
+  changed_by: string
 }
 
-/** Migrates, seeds once if the table is empty (under the writers' lock, so nodes starting together seed once), and reads. */
+/** changed_by of a version 1 written from the shipped rules file, which a node's own rules may replace. */
+const SHIPPED = 'shipped:'
+
+/**
+ * Migrates, seeds once (under the writers' lock, so nodes starting together seed once), and reads.
+ * As the other first-start copies (docs/operations.md "Moving a single gateway to a cluster"):
+ * the rules a node brings from running alone win over the shipped ones another node, started a
+ * moment before, wrote as version 1; never over rules set since.
+ */
 export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions): Promise<ClusterRules> {
   await migratePg(pool, RULES_PG_MIGRATIONS, RULES_PG_MIGRATIONS_TABLE)
   const log = opts.logger.child({ component: 'rules' })
@@ -75,15 +87,26 @@ export async function openClusterRules(pool: pg.Pool, opts: ClusterRulesOptions)
       return fn(c)
     })
   const current = async (q: pg.Pool | pg.PoolClient): Promise<Row | undefined> =>
-    (await q.query<Row>('SELECT version, doc FROM alert_rules ORDER BY version DESC LIMIT 1')).rows[0]
+    (await q.query<Row>('SELECT version, doc, changed_by FROM alert_rules ORDER BY version DESC LIMIT 1')).rows[0]
 
-  const first = await inTx(async (c) => {
+  const first = await inTx(async (c): Promise<Pick<Row, 'version' | 'doc'>> => {
     const row = await current(c)
-    if (row) return row
-    const doc = opts.seed()
-    await c.query('INSERT INTO alert_rules (version, doc, changed_by) VALUES (1, $1, $2)', [JSON.stringify(doc), `seed:${opts.nodeId}`])
-    log.info({ rules: doc.rules.length }, 'rules seeded into PostgreSQL from this node')
-    return { version: 1, doc }
+    const mine = opts.seed()
+    const mark = `${mine.own ? 'seed:' : SHIPPED}${opts.nodeId}`
+    if (row && !(mine.own && row.version === 1 && row.changed_by.startsWith(SHIPPED))) {
+      if (mine.own && !(await c.query('SELECT 1 FROM alert_rules WHERE changed_by = $1', [mark])).rowCount)
+        log.warn(
+          { version: row.version, by: row.changed_by },
+          "this node's rules.yaml was not copied into PostgreSQL: the cluster's rules were set already",
+        )
+      return row
+    }
+    const version = (row?.version ?? 0) + 1
+    await c.query('INSERT INTO alert_rules (version, doc, changed_by) VALUES ($1, $2, $3)', [version, JSON.stringify(mine.doc), mark])
+    // Nodes already running apply it as they would a PUT.
+    if (row) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, String(version)])
+    log.info({ rules: mine.doc.rules.length, version, own: mine.own }, 'rules seeded into PostgreSQL from this node')
+    return { version, doc: mine.doc }
   })
   const initial = parseRules(first.doc)
   let applied = first.version
