@@ -19,10 +19,9 @@ export interface GatewayRegistryOptions {
 
 /**
  * The registry of this gateway: in PostgreSQL when the node is part of a cluster (postgres.url,
- * its pool given), otherwise the embedded SQLite file. Both hash secrets with the server key in
- * the data directory (server.key), which every node of a cluster must share. In a cluster the first
- * node with a used registry.db copies it in, once (postgres/seed.ts), after the key was checked:
- * the copied hashes are only good with the key they were made with.
+ * its pool given), otherwise the embedded SQLite file. Both hash secrets with the server key
+ * (server.keyFile, or server.key in the data directory), which every node of a cluster must share;
+ * a node whose used registry.db was made with another key stops here, before its key is recorded.
  */
 export async function openGatewayRegistry(opts: GatewayRegistryOptions): Promise<DeviceRegistry> {
   const cluster = opts.cluster
@@ -31,12 +30,15 @@ export async function openGatewayRegistry(opts: GatewayRegistryOptions): Promise
   mkdirSync(opts.dataDir, { recursive: true })
   const hasher = SecretHasher.fromKeyFile(keyFile)
   assertRegistryKey(opts.dataDir, hasher)
-  const registry = await PostgresRegistry.open(cluster.pool, hasher, opts.logger)
-  try {
-    await seedRegistryOnce(cluster.pool, { dataDir: opts.dataDir, nodeId: cluster.nodeId, logger: opts.logger })
-  } catch (err) {
-    await registry.close()
-    throw err
-  }
-  return registry
+  return PostgresRegistry.open(cluster.pool, hasher, opts.logger)
+}
+
+/**
+ * Cluster mode: the first node with a used registry.db copies it in, once (postgres/seed.ts).
+ * The gateway calls this last of its first-start copies: until devices are in PostgreSQL none can
+ * connect to any node, so no node evaluates a reading or analyses a frame before this node's alert
+ * state and detections are copied (those copies would find their tables in use, and skip).
+ */
+export async function seedGatewayRegistry(opts: Pick<GatewayRegistryOptions, 'dataDir' | 'cluster' | 'logger'>): Promise<void> {
+  if (opts.cluster) await seedRegistryOnce(opts.cluster.pool, { dataDir: opts.dataDir, nodeId: opts.cluster.nodeId, logger: opts.logger })
 }

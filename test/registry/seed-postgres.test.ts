@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { migratePg } from '../../gateway/pg/migrate.ts'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { applyConfiguredAdminToken } from '../../gateway/registry/bootstrap.ts'
-import { openGatewayRegistry } from '../../gateway/registry/open.ts'
+import { openGatewayRegistry, seedGatewayRegistry } from '../../gateway/registry/open.ts'
 import { REGISTRY_PG_MIGRATIONS, REGISTRY_PG_MIGRATIONS_TABLE } from '../../gateway/registry/postgres/migrations.ts'
 import { MIGRATIONS } from '../../gateway/registry/migrations.ts'
 import { SecretHasher } from '../../gateway/registry/secrets.ts'
@@ -124,10 +124,12 @@ describe.skipIf(!ok)("seeding the PostgreSQL registry from a single node's regis
     cleanup(() => p.end())
     return p
   }
-  /** A node: its own pool (as each gateway has), its data directory. */
-  const open = async (url: string, dataDir: string, nodeId: string) => {
-    const reg = await openGatewayRegistry({ dataDir, cluster: { pool: pool(url), nodeId }, logger })
+  /** A node: its own pool (as each gateway has), its data directory; the registry opened and seeded as gateway/app.ts does. */
+  const open = async (url: string, dataDir: string, nodeId: string, keyFile?: string) => {
+    const cluster = { pool: pool(url), nodeId }
+    const reg = await openGatewayRegistry({ dataDir, keyFile, cluster, logger })
     cleanup(() => reg.close())
+    await seedGatewayRegistry({ dataDir, cluster, logger })
     return reg
   }
   /** A data directory with no registry.db, holding the cluster's server key. */
@@ -282,13 +284,12 @@ describe.skipIf(!ok)("seeding the PostgreSQL registry from a single node's regis
     const url = await server.createDatabase()
     const p = pool(url)
     const keyFile = join(dir(), 'cluster-key', 'server.key')
-    const node = () => openGatewayRegistry({ dataDir: single, keyFile, cluster: { pool: p, nodeId: 'node-a' }, logger })
+    const node = () => open(url, single, 'node-a', keyFile)
     await expect(node()).rejects.toThrow(/registry.db was made with .*server.key, not with the key this node uses/)
     // Nothing recorded, its key's fingerprint included: put right, the same node starts on the same database.
     expect((await p.query("SELECT to_regclass('registry_server_key') AS t")).rows).toEqual([{ t: null }])
     copyFileSync(join(single, 'server.key'), keyFile)
     const reg = await node()
-    cleanup(() => reg.close())
     expect(await reg.authenticateDevice('kim-long-01', made.secrets.kim)).toMatchObject({ ok: true })
     expect(await record(p)).toEqual([expect.objectContaining({ node: 'node-a', devices: 4 })])
   })
