@@ -17,6 +17,8 @@ const ADMIN = 'single-to-cluster-admin-token-0123456789'
 describe.skipIf(!requirePostgres())('a single gateway moved to a cluster', () => {
   const dirA = tempDir()
   const dirB = tempDir()
+  const dirC = tempDir()
+  const dirD = tempDir()
   const empty = tempDir('iocgw-no-models-')
   let pgi: PgInstance
   const running: GatewayProcess[] = []
@@ -34,7 +36,7 @@ describe.skipIf(!requirePostgres())('a single gateway moved to a cluster', () =>
   afterAll(async () => {
     for (const gw of running) await stopGateway(gw)
     await pgi?.stop()
-    for (const d of [dirA, dirB, empty]) d.remove()
+    for (const d of [dirA, dirB, dirC, dirD, empty]) d.remove()
   })
 
   it('keeps what the single gateway had, served by every node, and opens no second alert', async () => {
@@ -71,5 +73,43 @@ describe.skipIf(!requirePostgres())('a single gateway moved to a cluster', () =>
     ])
     const page = await json<{ items: Array<{ id: string }> }>(first, '/alerts?station=kim-long')
     expect(page.items.map((a) => a.id)).toEqual([alertId])
+  }, 300_000)
+
+  it('started after a node that had nothing of its own, whose device tries it all along: still the one alert, and its own rules', async () => {
+    const alone = await start(dirC.path)
+    const { alertId, publishLevel } = await makeProvinceInUse(alone, ADMIN)
+    const before = await answersOf(alone, ADMIN, alertId)
+    await stopGateway(alone)
+    running.splice(running.indexOf(alone), 1)
+
+    const pgUrl = await pgi.createDatabase()
+    cpSync(join(dirC.path, 'server.key'), join(dirD.path, 'server.key'))
+    const other = await start(dirD.path, { IOC_POSTGRES_URL: pgUrl, IOC_NODE_ID: 'node-b' })
+    // The gauge, its level still over alarm III, tries the node that never ran alone every second
+    // (more often, its refusals would reach the 20 failed logins a minute that block its address)
+    // while the one that did starts and copies its files in (docs/operations.md "Moving a single
+    // gateway to a cluster"): refused until the registry is copied, the last of them.
+    let publishing = true
+    let published = 0
+    const gauge = (async () => {
+      while (publishing) {
+        await publishLevel(other, 5).then(
+          () => published++,
+          () => undefined,
+        )
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    })()
+    try {
+      const first = await start(dirC.path, { IOC_POSTGRES_URL: pgUrl, IOC_NODE_ID: 'node-a' })
+      await waitFor(() => published >= 2, 60_000)
+      for (const gw of [first, other]) {
+        expect((await json<{ items: Array<{ id: string }> }>(gw, '/alerts?station=kim-long')).items.map((a) => a.id)).toEqual([alertId])
+        expect(await json(gw, '/rules')).toEqual(before.rules)
+      }
+    } finally {
+      publishing = false
+      await gauge
+    }
   }, 300_000)
 })
