@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import type { Migration } from '../sqlite/migrate.ts'
+import { hasTable } from '../sqlite/own-file.ts'
 import { openSharedDb, readShared, type SharedDb } from '../sqlite/shared.ts'
 import { SQLITE_TYPES } from '../util/sql-types.ts'
 import { outboxColumns } from './tables.ts'
@@ -12,8 +13,6 @@ import { outboxColumns } from './tables.ts'
 // With several nodes (postgres.url) the outbox is in PostgreSQL instead (postgres/migrations.ts);
 // contacts and provider tokens stay here.
 
-const hasTable = (db: Database, name: string) =>
-  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
 const hasColumn = (db: Database, table: string, column: string) =>
   (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === column)
 

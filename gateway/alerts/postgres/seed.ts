@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import { NOTIFY_PG_MIGRATIONS, NOTIFY_PG_MIGRATIONS_TABLE } from '../../notify/postgres/migrations.ts'
 import type { OutboxRow } from '../../notify/store.ts'
 import { migratePg } from '../../pg/migrate.ts'
 import { seedOnce } from '../../pg/seed-once.ts'
+import { hasTable, openOwnFile } from '../../sqlite/own-file.ts'
 import type { AlertRow } from '../row.ts'
 
 // The first start of a cluster (docs/operations.md "Alerts in PostgreSQL"): the first node to get
@@ -56,8 +56,6 @@ const OUTBOX_COLUMNS =
   'key, alert_id, change_seq, contact_id, channel, severity, message, state, attempts, next_at, created_at, sent_at, provider_id, ' +
   'last_error, claimed_by, claimed_until'
 
-const hasTable = (db: Database.Database, name: string) =>
-  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
 const hasRows = (db: Database.Database, table: string) =>
   hasTable(db, table) && db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() !== undefined
 
@@ -69,16 +67,7 @@ const hasRows = (db: Database.Database, table: string) =>
  * copy of the node that has something.
  */
 function openOwn(file: string): Database.Database | undefined {
-  if (!existsSync(file)) return undefined
-  const db = new Database(file, { readonly: true, fileMustExist: true })
-  try {
-    if (['alerts', 'alert_history', 'rule_state', 'outbox'].some((t) => hasRows(db, t))) return db
-  } catch (err) {
-    db.close()
-    throw err
-  }
-  db.close()
-  return undefined
+  return openOwnFile(file, (db) => ['alerts', 'alert_history', 'rule_state', 'outbox'].some((t) => hasRows(db, t)))
 }
 
 /** A table's rows in rowid order, BATCH at a time: never the whole table in memory. */

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import { StartupError } from '../../net/listen.ts'
 import { seededBy, seedOnce } from '../../pg/seed-once.ts'
+import { openOwnFile } from '../../sqlite/own-file.ts'
 import { SecretHasher } from '../secrets.ts'
 
 // A single node moved to cluster mode keeps its registry (docs/operations.md "Registry in
@@ -76,9 +76,8 @@ const used = (own: OwnRegistry): boolean => own.devices.length > 0 || own.users.
  * (version 3) is null, as SQLite's version 3 left the older entries.
  */
 function readOwnRegistry(dataDir: string): OwnRegistry | undefined {
-  const file = join(dataDir, 'registry.db')
-  if (!existsSync(file)) return undefined
-  const db = new Database(file, { readonly: true, fileMustExist: true })
+  const db = openOwnFile(join(dataDir, 'registry.db'), () => true)
+  if (!db) return undefined
   try {
     return db.transaction(() => {
       const read = (table: Table): Row[] => {

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Logger } from '../../log/logger.ts'
 import { seedOnce } from '../../pg/seed-once.ts'
+import { hasTable, openOwnFile } from '../../sqlite/own-file.ts'
 
 // The first start of a cluster (docs/operations.md "Cameras across nodes"): the first node to open
 // the shared detection log copies its own vision.sqlite records in, once across nodes, so a
@@ -35,17 +35,11 @@ export interface DetectionsSeedOptions {
  * created here), no table, or only records past the retention.
  */
 function openOwn(file: string, since: number): Database.Database | undefined {
-  if (!existsSync(file)) return undefined
-  const db = new Database(file, { readonly: true, fileMustExist: true })
-  try {
-    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vision_detections'").get() !== undefined
-    if (table && db.prepare('SELECT 1 FROM vision_detections WHERE ts >= ? LIMIT 1').get(since) !== undefined) return db
-  } catch (err) {
-    db.close()
-    throw err
-  }
-  db.close()
-  return undefined
+  return openOwnFile(
+    file,
+    (db) =>
+      hasTable(db, 'vision_detections') && db.prepare('SELECT 1 FROM vision_detections WHERE ts >= ? LIMIT 1').get(since) !== undefined,
+  )
 }
 
 /** The records from `since` on, SEED_BATCH at a time in primary-key order (camera, ts), each batch one INSERT. */
