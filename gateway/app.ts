@@ -1,6 +1,6 @@
 // Builds and starts the gateway process: one place that wires the capabilities together, in the
 // order their dependencies point (registry → store → ingest → broker → api).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { buildApi, withDeps } from './api/server.ts'
 import { deviceRoutes } from './api/routes/devices.ts'
 import { alertRoutes } from './api/routes/alerts.ts'
@@ -22,7 +22,7 @@ import { consolePlugin } from './console/plugin.ts'
 import { alertingOptions } from './alerts/config.ts'
 import { createAlerting } from './alerts/engine.ts'
 import { openClusterRules } from './alerts/postgres/rules-store.ts'
-import { loadRules, rulesPaths } from './alerts/rules.ts'
+import { loadRulesOf } from './alerts/rules.ts'
 import { createNotifier, escalationOptions } from './notify/notifier.ts'
 import { openPostgresOutbox } from './notify/postgres/outbox.ts'
 import { openPostgresContacts } from './notify/postgres/contacts.ts'
@@ -199,10 +199,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           nodeId: cluster.nodeId,
           logger,
           metrics,
-          seed: () => ({
-            doc: loadRules(config.server.dataDir, config.alerts.rulesFile),
-            own: existsSync(rulesPaths(config.server.dataDir).active),
-          }),
+          seed: () => loadRulesOf(config.server.dataDir, config.alerts.rulesFile),
         })
       : undefined
     const alerting = createAlerting({

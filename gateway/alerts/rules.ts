@@ -254,10 +254,16 @@ export function rulesPaths(dataDir: string, shipped = 'config/rules.yaml'): { ac
 }
 
 export function loadRules(dataDir: string, shipped = 'config/rules.yaml'): RulesDoc {
+  return loadRulesOf(dataDir, shipped).doc
+}
+
+/** The active rules, and whether they are this gateway's own (<dataDir>/rules.yaml, replaced through PUT) rather than the shipped file. */
+export function loadRulesOf(dataDir: string, shipped = 'config/rules.yaml'): { doc: RulesDoc; own: boolean } {
   const p = rulesPaths(dataDir, shipped)
-  const file = existsSync(p.active) ? p.active : existsSync(p.shipped) ? p.shipped : undefined
-  if (!file) return { version: 1, rules: [] }
-  return parseRulesYaml(readFileSync(file, 'utf8'), file)
+  const own = existsSync(p.active)
+  const file = own ? p.active : existsSync(p.shipped) ? p.shipped : undefined
+  if (!file) return { doc: { version: 1, rules: [] }, own }
+  return { doc: parseRulesYaml(readFileSync(file, 'utf8'), file), own }
 }
 
 /** Writes the rules to <dataDir>/rules.yaml atomically (write, fsync by rename). */
