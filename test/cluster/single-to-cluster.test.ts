@@ -30,6 +30,16 @@ describe.skipIf(!requirePostgres())('a single gateway moved to a cluster', () =>
     return gw
   }
 
+  /** A gateway run alone on `dir` until a province is in use there, then stopped; what it answered. */
+  const ranAlone = async (dir: string) => {
+    const alone = await start(dir)
+    const province = await makeProvinceInUse(alone, ADMIN)
+    const before = await answersOf(alone, ADMIN, province.alertId)
+    await stopGateway(alone)
+    running.splice(running.indexOf(alone), 1)
+    return { ...province, before }
+  }
+
   beforeAll(async () => {
     pgi = await startPostgres()
   }, 120_000)
@@ -40,11 +50,7 @@ describe.skipIf(!requirePostgres())('a single gateway moved to a cluster', () =>
   })
 
   it('keeps what the single gateway had, served by every node, and opens no second alert', async () => {
-    const alone = await start(dirA.path)
-    const { alertId, publishLevel } = await makeProvinceInUse(alone, ADMIN)
-    const before = await answersOf(alone, ADMIN, alertId)
-    await stopGateway(alone)
-    running.splice(running.indexOf(alone), 1)
+    const { alertId, publishLevel, before } = await ranAlone(dirA.path)
 
     // The same data directory as the first node, then a second node with the cluster's server.key.
     const pgUrl = await pgi.createDatabase()
@@ -76,11 +82,7 @@ describe.skipIf(!requirePostgres())('a single gateway moved to a cluster', () =>
   }, 300_000)
 
   it('started after a node that had nothing of its own, whose device tries it all along: still the one alert, and its own rules', async () => {
-    const alone = await start(dirC.path)
-    const { alertId, publishLevel } = await makeProvinceInUse(alone, ADMIN)
-    const before = await answersOf(alone, ADMIN, alertId)
-    await stopGateway(alone)
-    running.splice(running.indexOf(alone), 1)
+    const { alertId, publishLevel, before } = await ranAlone(dirC.path)
 
     const pgUrl = await pgi.createDatabase()
     cpSync(join(dirC.path, 'server.key'), join(dirD.path, 'server.key'))
