@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { freePort, tempDir, waitFor } from '../test/support/services.ts'
+import { gaugeStation, writeGaugeStations } from './_gauge-stations.ts'
 import { exited, ROOT } from './_ingest-publishers.ts'
 
 export const ADMIN = 'bench-cluster-admin-token-0123456789'
@@ -53,12 +54,15 @@ export async function gatewayNode(opts: {
   readyPath: '/readyz' | '/healthz'
   /** Files copied into the data directory before the first start (a cluster's shared server.key). */
   seed?: Record<string, Buffer>
+  /** The devices registerDevices will register: each gets its station in the node's stations file. */
+  gauges: string[]
 }): Promise<Node> {
   const dir = tempDir(`iocgw-bench-${opts.name}-`)
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
   const base = parse(readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8')) as Tree
   const configFile = join(dir.path, 'node.yaml')
-  writeFileSync(configFile, stringify(merge(base, opts.overrides ?? {})))
+  const stationsFile = writeGaugeStations(ROOT, join(dir.path, 'stations.yaml'), opts.gauges)
+  writeFileSync(configFile, stringify(merge(merge(base, { ingest: { stationsFile } }), opts.overrides ?? {})))
   for (const [f, data] of Object.entries(opts.seed ?? {})) writeFileSync(join(dir.path, f), data, { mode: 0o600 })
   const apiUrl = `http://127.0.0.1:${ports.http}`
   let child: ChildProcess | undefined
@@ -127,14 +131,14 @@ export async function gatewayNode(opts: {
   }
 }
 
-/** Registers `ids` as water-level gauges through `apiUrl`; answers each one's MQTT password. */
+/** Registers `ids` as water-level gauges, each at its own station (gaugeStation), through `apiUrl`; answers each one's MQTT password. */
 export async function registerDevices(apiUrl: string, ids: string[]): Promise<Array<{ id: string; password: string }>> {
   const out: Array<{ id: string; password: string }> = []
   for (const id of ids) {
     const res = await fetch(`${apiUrl}/api/v1/devices`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id, kind: 'water_level', name: id, station: 'kim-long' }),
+      body: JSON.stringify({ id, kind: 'water_level', name: id, station: gaugeStation(id) }),
     })
     if (res.status !== 201) throw new Error(`register ${id}: ${res.status} ${await res.text()}`)
     out.push({ id, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
@@ -150,6 +154,17 @@ export async function connectedDevices(apiUrl: string): Promise<number> {
   } catch {
     return 0
   }
+}
+
+/**
+ * What a cluster node's alert partitions did (its /metrics): partitions held, and alert inputs by
+ * where they went (`local`, `forwarded`, ...), counted since the node started.
+ */
+export async function alertRouting(apiUrl: string): Promise<{ held: number; routed: Record<string, number> }> {
+  const text = await (await fetch(`${apiUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()
+  const routed: Record<string, number> = {}
+  for (const m of text.matchAll(/^iocgw_alert_inputs_routed_total\{outcome="([a-z_]+)"\} (\d+)/gm)) routed[m[1]!] = Number(m[2])
+  return { held: Number(/^iocgw_alert_partitions_held (\d+)/m.exec(text)?.[1] ?? 0), routed }
 }
 
 function statOf(pid: string): { comm: string; ppid: number } | undefined {

@@ -18,7 +18,16 @@ import { freePort, hasCommand, waitFor } from '../test/support/services.ts'
 import { arg, pct } from './_args.ts'
 import { killLoop, steadyDevices, type KillResult } from './_cluster-failover.ts'
 import { cpuPerReadingUs, failoverSummary, goalLine } from './_cluster-figures.ts'
-import { connectedDevices, gatewayNode, postmasterPid, redisPid, registerDevices, withChildren, type Node } from './_cluster-nodes.ts'
+import {
+  alertRouting,
+  connectedDevices,
+  gatewayNode,
+  postmasterPid,
+  redisPid,
+  registerDevices,
+  withChildren,
+  type Node,
+} from './_cluster-nodes.ts'
 import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
 import { countStored, newestTs, storedOnceSettled } from './_ingest-influx.ts'
 import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
@@ -114,6 +123,18 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
 }
 
 /** Cores each group used over `ms` with every device connected and silent (keepalives, heartbeats, lease rounds). */
+/** Each node's alert partitions held and its alert inputs by where they went (local or forwarded). */
+async function routingLine(nodes: Node[]): Promise<string> {
+  const parts = await Promise.all(
+    nodes.map(async (n, i) => {
+      const r = await alertRouting(n.apiUrl)
+      const routed = Object.entries(r.routed).map(([k, v]) => `${k} ${v}`)
+      return `node${i + 1}: ${r.held} partitions held, ${routed.join(', ') || 'none routed'}`
+    }),
+  )
+  return parts.join('; ')
+}
+
 async function idleCores(cpu: CpuSampler, groups: string[], ms = 5_000): Promise<string> {
   const t0 = Date.now()
   await new Promise((r) => setTimeout(r, ms))
@@ -149,13 +170,22 @@ function trackPostgres(cpu: CpuSampler, pgi: PgInstance): void {
   if (pm !== undefined) for (const pid of withChildren(pm)) cpu.track('postgres', pid)
 }
 
+const benchIds = (o: ClusterOpts): string[] => Array.from({ length: o.devices }, (_, i) => `bench-${i}`)
+const failoverIds = (o: ClusterOpts): string[] => Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`)
+/** Every device a run registers, each with its own station (bench/_gauge-stations.ts). */
+const gaugeIds = (o: ClusterOpts): string[] => [...benchIds(o), ...failoverIds(o)]
+
 async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Layout> {
-  const node = await gatewayNode({ name: 'single', env: { IOC_INFLUX_URL: influxd.urlFor('bench_single') }, readyPath: '/healthz' })
+  const node = await gatewayNode({
+    name: 'single',
+    env: { IOC_INFLUX_URL: influxd.urlFor('bench_single') },
+    readyPath: '/healthz',
+    gauges: gaugeIds(o),
+  })
   try {
     await node.start()
     cpu.track('single', node.pid)
-    const ids = Array.from({ length: o.devices }, (_, i) => `bench-${i}`)
-    const devices = await registerDevices(node.apiUrl, ids)
+    const devices = await registerDevices(node.apiUrl, benchIds(o))
     const pubs = await startPublishers(o, `mqtt://127.0.0.1:${node.ports.mqtt}`, devices, cpu)
     return { label: 'one node', nodes: [node], group: 'single', db: 'bench_single', pubs }
   } catch (err) {
@@ -181,7 +211,7 @@ function withoutRedispatch(section: string, off: boolean): string {
   return off ? section.replace('  option redispatch 1\n  retries 2\n', '') : section
 }
 
-async function startCluster(influxd: Influxd, cpu: CpuSampler, redispatch: boolean): Promise<Cluster> {
+async function startCluster(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Cluster> {
   const pgi = await startPostgres()
   const redis = await startRedis()
   const pgUrl = await pgi.createDatabase('iocgw_bench')
@@ -193,13 +223,20 @@ async function startCluster(influxd: Influxd, cpu: CpuSampler, redispatch: boole
   })
   // As config/cluster.yaml: the client's address from the PROXY header and X-Forwarded-For.
   const overrides = { mqtt: { proxyProtocol: true }, http: { trustProxy: true } }
-  const a = await gatewayNode({ name: 'node1', env: env('node1'), overrides, readyPath: '/readyz' })
+  const a = await gatewayNode({ name: 'node1', env: env('node1'), overrides, readyPath: '/readyz', gauges: gaugeIds(o) })
   const nodes = [a]
   try {
     await a.start()
     // Every node hashes secrets with the same server key (docs/operations.md "Server key").
     const key = readFileSync(join(a.dataDir, 'server.key'))
-    const b = await gatewayNode({ name: 'node2', env: env('node2'), overrides, readyPath: '/readyz', seed: { 'server.key': key } })
+    const b = await gatewayNode({
+      name: 'node2',
+      env: env('node2'),
+      overrides,
+      readyPath: '/readyz',
+      seed: { 'server.key': key },
+      gauges: gaugeIds(o),
+    })
     nodes.push(b)
     await b.start()
     const front = { mqtt: await freePort(), api: await freePort() }
@@ -214,7 +251,7 @@ async function startCluster(influxd: Influxd, cpu: CpuSampler, redispatch: boole
             backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.mqtt, checkPort: n.ports.http })),
             timing,
           }),
-          !redispatch,
+          !o.redispatch,
         ),
         httpFrontend({
           name: 'api',
@@ -269,12 +306,9 @@ function failoverLines(kills: KillResult[]): string {
 
 /** `--failover-only`: the cluster and its kills, no throughput runs. */
 async function failoverOnly(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<void> {
-  const c = await startCluster(influxd, cpu, o.redispatch)
+  const c = await startCluster(o, influxd, cpu)
   try {
-    const creds = await registerDevices(
-      `http://127.0.0.1:${c.front.api}`,
-      Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
-    )
+    const creds = await registerDevices(`http://127.0.0.1:${c.front.api}`, failoverIds(o))
     console.log(failoverLines(await failover(o, c, creds)))
   } finally {
     await stopCluster(c)
@@ -318,17 +352,11 @@ export async function main(argv: string[]): Promise<void> {
       const sMax = await measure(single, 'max rate', [], influxd, cpu)
       runs.push(sMax)
       await settled(cpu, ['influxd', 'single'])
-      const c = await startCluster(influxd, cpu, o.redispatch)
+      const c = await startCluster(o, influxd, cpu)
       try {
         const api = `http://127.0.0.1:${c.front.api}`
-        const devices = await registerDevices(
-          api,
-          Array.from({ length: o.devices }, (_, i) => `bench-${i}`),
-        )
-        const foCreds = await registerDevices(
-          api,
-          Array.from({ length: o.failoverDevices }, (_, i) => `fo-${i}`),
-        )
+        const devices = await registerDevices(api, benchIds(o))
+        const foCreds = await registerDevices(api, failoverIds(o))
         const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
         trackPostgres(cpu, c.pgi)
         const cluster: Layout = { label: 'two nodes + HAProxy', nodes: c.nodes, group: 'nodes', db: 'bench_cluster', pubs }
@@ -344,6 +372,7 @@ export async function main(argv: string[]): Promise<void> {
         console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered`)
         await settled(cpu, ['influxd', 'nodes'])
         runs.push(await measure(cluster, 'paced', rates, influxd, cpu))
+        console.log(`alert inputs since start, by node: ${await routingLine(c.nodes)}`)
         await pubs.close()
         await settled(cpu, ['influxd', 'nodes'])
         runs.push(await measure(single, 'paced', rates, influxd, cpu))
