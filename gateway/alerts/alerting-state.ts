@@ -10,7 +10,7 @@ import { newLevelState, type LevelState } from './levels.ts'
 import type { RulesDoc, Silence } from './rules.ts'
 import type { KeyedQueue } from './ordering.ts'
 import { FencedError } from './errors.ts'
-import type { AlertStore, Fence } from './store.ts'
+import type { AlertStore, Fence, RuleStateRow } from './store.ts'
 import type { AlertChange } from './types.ts'
 import type { AlertingOptions, ChangeRouter } from './engine.ts'
 
@@ -137,6 +137,17 @@ export async function levelState(ctx: AlertingState, rule: string, subject: stri
   return st
 }
 
+/** The cached states of `keys` as they are now (one dropped from the cache meanwhile is left out). */
+function cachedStates(ctx: AlertingState, keys: readonly string[]): RuleStateRow[] {
+  const states: RuleStateRow[] = []
+  for (const key of keys) {
+    const [rule, subject] = splitKey(key)
+    const st = ctx.states.get(key) ?? ctx.silence.get(key)
+    if (st) states.push({ rule, subject, state: st })
+  }
+  return states
+}
+
 /**
  * Writes the dirty rule states (between alert changes, which write theirs at once). Each is
  * written as it is when the transaction runs, the cached object being the newest state. With alert
@@ -160,13 +171,7 @@ export async function flush(ctx: AlertingState): Promise<void> {
   let error: unknown
   for (const { fence, keys: some } of groups.values()) {
     try {
-      await ctx.store.transaction(async (tx) => {
-        for (const key of some) {
-          const [rule, subject] = splitKey(key)
-          const st = ctx.states.get(key) ?? ctx.silence.get(key)
-          if (st) await tx.saveRuleState(rule, subject, st)
-        }
-      }, fence && { fence })
+      await ctx.store.transaction((tx) => tx.saveRuleStates(cachedStates(ctx, some)), fence && { fence })
     } catch (err) {
       // Taken over: not this node's to write any more.
       if (err instanceof FencedError) continue

@@ -160,7 +160,7 @@ export async function applyLevel(
         if (!opened) {
           // Opened meanwhile by another node (shared store): that alert is the one this state drives.
           st.alertId = (await tx.active(rule.id, ev.subject.key))?.id ?? null
-          await tx.saveRuleState(rule.id, ev.subject.key, st)
+          await tx.saveRuleStates([{ rule: rule.id, subject: ev.subject.key, state: st }])
           return undefined
         }
         st.alertId = id
@@ -179,7 +179,7 @@ export async function applyLevel(
         // Already at this level: another node (shared store) applied the same input first. That
         // alert is the one this state drives; there is no change to record.
         st.alertId = active.id
-        await tx.saveRuleState(rule.id, ev.subject.key, st)
+        await tx.saveRuleStates([{ rule: rule.id, subject: ev.subject.key, state: st }])
         return undefined
       } else {
         const action: ChangeAction = level > (active.level ?? 0) ? 'raised' : 'lowered'
@@ -225,7 +225,7 @@ export async function applyLevel(
     } else {
       st.alertId = null
     }
-    await tx.saveRuleState(rule.id, ev.subject.key, st)
+    await tx.saveRuleStates([{ rule: rule.id, subject: ev.subject.key, state: st }])
     return change
   }, fence && { fence })
 }

@@ -52,13 +52,13 @@ async function inOrder(
       const st = ctx.states.get(key) ?? ((await tx.loadRuleState(a.rule, subject)) as (LevelState & SilenceState) | undefined)
       if (st) {
         st.alertId = null
-        await tx.saveRuleState(a.rule, subject, st)
+        await tx.saveRuleStates([{ rule: a.rule, subject, state: st }])
       }
       const sil = ctx.silence.get(key)
       if (sil) {
         sil.alertId = null
         sil.lastSeen = ctx.now()
-        await tx.saveRuleState(a.rule, subject, sil)
+        await tx.saveRuleStates([{ rule: a.rule, subject, state: sil }])
       }
     }
     return record(ctx, tx, id, {

@@ -96,7 +96,7 @@ export async function seen(
       const c = await ctx.store.transaction(async (tx) => {
         const a = await tx.get(alertId)
         st.alertId = null
-        await tx.saveRuleState(rule.id, `device:${device}`, st)
+        await tx.saveRuleStates([{ rule: rule.id, subject: `device:${device}`, state: st }])
         if (!a || a.state === 'resolved') return undefined
         const at = new Date(ctx.now()).toISOString()
         await tx.update(alertId, { updated_at: at, state: 'resolved', level: 0, resolved: { by: 'system', at } })
@@ -176,7 +176,7 @@ async function openSilence(
     })
     // Opened meanwhile by another node: that alert stands for this device.
     st.alertId = opened ? id : ((await tx.active(rule.id, subject))?.id ?? null)
-    await tx.saveRuleState(rule.id, subject, st)
+    await tx.saveRuleStates([{ rule: rule.id, subject, state: st }])
     if (!opened) return undefined
     return record(ctx, tx, id, { at, action: 'opened', severity, level: 1, value: silentS, state: 'open', by: 'system' })
   }, fence && { fence })

@@ -113,8 +113,8 @@ function syncStore(db: Db): SyncStore {
       const r = st.loadState.get(rule, subject) as { state: string } | undefined
       return r ? (JSON.parse(r.state) as unknown) : undefined
     },
-    saveRuleState(rule, subject, state) {
-      st.saveState.run(rule, subject, JSON.stringify(state))
+    saveRuleStates(states) {
+      for (const { rule, subject, state } of states) st.saveState.run(rule, subject, JSON.stringify(state))
     },
     ruleStates(rule) {
       return (st.states.all(rule) as Array<{ subject: string; state: string }>).map((r) => ({

@@ -132,7 +132,15 @@ export interface AlertWrites {
   insert(a: NewAlert): Promise<boolean>
   update(id: string, patch: AlertPatch): Promise<void>
   appendHistory(id: string, entry: AlertHistoryEntry): Promise<void>
-  saveRuleState(rule: string, subject: string, state: unknown): Promise<void>
+  /** Writes rule states; of two for the same rule and subject the later one is kept. */
+  saveRuleStates(states: readonly RuleStateRow[]): Promise<void>
+}
+
+/** A rule's state for one subject (a level condition's or a silence rule's). */
+export interface RuleStateRow {
+  rule: string
+  subject: string
+  state: unknown
 }
 
 /** A transaction: reads see its own writes; nothing of it is visible to others until it commits. */

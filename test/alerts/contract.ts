@@ -247,16 +247,32 @@ export function alertStoreContract(name: string, make: () => Promise<AlertStoreF
 
     it('loads, saves and lists rule states', async () => {
       expect(await store.loadRuleState('wl', 'station:kim-long')).toBeUndefined()
-      await store.saveRuleState('wl', 'station:kim-long', { level: 1, lastTs: T0, alertId: null, data: { s: [[T0, 1.2]] } })
-      await store.saveRuleState('wl', 'station:kim-long', { level: 2, lastTs: T0 + 1, alertId: 'a1' })
-      await store.saveRuleState('wl', 'station:phu-oc', { level: 0, lastTs: T0 })
-      await store.saveRuleState('quiet', 'device:x', { lastSeen: T0 })
+      await store.saveRuleStates([
+        { rule: 'wl', subject: 'station:kim-long', state: { level: 1, lastTs: T0, alertId: null, data: { s: [[T0, 1.2]] } } },
+      ])
+      await store.saveRuleStates([{ rule: 'wl', subject: 'station:kim-long', state: { level: 2, lastTs: T0 + 1, alertId: 'a1' } }])
+      await store.saveRuleStates([{ rule: 'wl', subject: 'station:phu-oc', state: { level: 0, lastTs: T0 } }])
+      await store.saveRuleStates([{ rule: 'quiet', subject: 'device:x', state: { lastSeen: T0 } }])
       expect(await store.loadRuleState('wl', 'station:kim-long')).toEqual({ level: 2, lastTs: T0 + 1, alertId: 'a1' })
       const states = (await store.ruleStates('wl')).sort((a, b) => a.subject.localeCompare(b.subject))
       expect(states).toEqual([
         { subject: 'station:kim-long', state: { level: 2, lastTs: T0 + 1, alertId: 'a1' } },
         { subject: 'station:phu-oc', state: { level: 0, lastTs: T0 } },
       ])
+    })
+
+    it('saves many rule states at once, the later of two for one key kept', async () => {
+      await store.saveRuleStates([{ rule: 'wl', subject: 'station:a', state: { level: 0 } }])
+      await store.saveRuleStates([
+        { rule: 'wl', subject: 'station:a', state: { level: 1 } },
+        { rule: 'wl', subject: 'station:b', state: { level: 2 } },
+        { rule: 'rise', subject: 'station:a', state: { level: 3 } },
+        { rule: 'wl', subject: 'station:a', state: { level: 4, data: { s: [[T0, 1.5]] } } },
+      ])
+      await store.saveRuleStates([])
+      expect(await store.loadRuleState('wl', 'station:a')).toEqual({ level: 4, data: { s: [[T0, 1.5]] } })
+      expect(await store.loadRuleState('wl', 'station:b')).toEqual({ level: 2 })
+      expect(await store.loadRuleState('rise', 'station:a')).toEqual({ level: 3 })
     })
 
     it('answers the alerts due for escalation and counts the open ones', async () => {
@@ -277,7 +293,7 @@ export function alertStoreContract(name: string, make: () => Promise<AlertStoreF
       const out = await store.transaction(async (tx) => {
         await tx.insert(alert('t1'))
         await tx.appendHistory('t1', entry(1))
-        await tx.saveRuleState('wl', 'station:t1', { level: 1, lastTs: T0, alertId: 't1' })
+        await tx.saveRuleStates([{ rule: 'wl', subject: 'station:t1', state: { level: 1, lastTs: T0, alertId: 't1' } }])
         const a = await tx.get('t1')
         expect(a?.history).toHaveLength(1)
         expect(await tx.active('wl', 'station:t1')).toMatchObject({ id: 't1' })
@@ -296,7 +312,7 @@ export function alertStoreContract(name: string, make: () => Promise<AlertStoreF
           await tx.insert(alert('t2'))
           await tx.appendHistory('t2', entry(1))
           await tx.update('kept', { updated_at: iso(T0 + 1), state: 'resolved', resolved: { by: 'x', at: iso(T0 + 1) } })
-          await tx.saveRuleState('wl', 'station:t2', { level: 1 })
+          await tx.saveRuleStates([{ rule: 'wl', subject: 'station:t2', state: { level: 1 } }])
           throw new Error('refused midway')
         })
         .catch((e: unknown) => e)

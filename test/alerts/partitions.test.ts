@@ -268,7 +268,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     await waitFor(() => other.leases.token(LEASE) !== undefined, 30_000, 100)
     const write = other.store.transaction(
       async (tx) => {
-        await tx.saveRuleState('wl', `station:${STATION}`, { level: 3 })
+        await tx.saveRuleStates([{ rule: 'wl', subject: `station:${STATION}`, state: { level: 3 } }])
       },
       { fence: { name: LEASE, token: stale } },
     )
@@ -276,7 +276,7 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toBeUndefined()
     // Under the current token the same write goes through.
     const current = other.leases.token(LEASE)!
-    await other.store.transaction((tx) => tx.saveRuleState('wl', `station:${STATION}`, { level: 3 }), {
+    await other.store.transaction((tx) => tx.saveRuleStates([{ rule: 'wl', subject: `station:${STATION}`, state: { level: 3 } }]), {
       fence: { name: LEASE, token: current },
     })
     expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toEqual({ level: 3 })

@@ -112,10 +112,18 @@ function queries(db: Db, lock: boolean): AlertReads & AlertWrites {
     async appendHistory(id, entry) {
       await db.query('INSERT INTO alert_history (alert_id, seq, entry) VALUES ($1, $2, $3)', [id, entry.seq, JSON.stringify(entry)])
     },
-    async saveRuleState(rule, subject, state) {
+    async saveRuleStates(states) {
+      if (states.length === 0) return
+      // One statement for all of them: a flush writes every dirty state of a partition, and a round
+      // trip each was most of a cluster node's PostgreSQL time. ON CONFLICT may change a row only
+      // once per statement, so the later of two states of one key is the one sent.
+      const latest = new Map(states.map((s) => [`${s.rule}\u0000${s.subject}`, s]))
+      const rows = [...latest.values()]
       await db.query(
-        'INSERT INTO alert_rule_state (rule, subject, state) VALUES ($1, $2, $3) ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state',
-        [rule, subject, JSON.stringify(state)],
+        `INSERT INTO alert_rule_state (rule, subject, state)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::json[])
+         ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state`,
+        [rows.map((r) => r.rule), rows.map((r) => r.subject), rows.map((r) => JSON.stringify(r.state))],
       )
     },
   }
