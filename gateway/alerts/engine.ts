@@ -130,15 +130,35 @@ export interface Alerting {
 }
 
 /** Runs a step in its subject's order after start-up; a failure is logged, never thrown at the bus. */
-function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: string, fn: () => Promise<void>): Promise<void> {
-  return ctx.queue.run(key, async () => {
-    try {
-      await ready
-      await fn()
-    } catch (err) {
-      ctx.log.error({ err, subject: key }, what)
-    }
-  })
+function inOrder(
+  ctx: AlertingState,
+  ready: Readiness,
+  key: string,
+  what: string,
+  fn: () => Promise<void> | undefined,
+): Promise<void> | undefined {
+  const failed = (err: unknown) => ctx.log.error({ err, subject: key }, what)
+  if (!ready.done)
+    return ctx.queue.run(key, async () => {
+      try {
+        await ready.promise
+        await fn()
+      } catch (err) {
+        failed(err)
+      }
+    })
+  try {
+    return ctx.queue.post(key, fn)?.catch(failed)
+  } catch (err) {
+    failed(err)
+    return undefined
+  }
+}
+
+/** The engine's start (silence states loaded): inputs before it wait for it; `done` once it has. */
+interface Readiness {
+  readonly promise: Promise<void>
+  done: boolean
 }
 
 /**
@@ -148,7 +168,7 @@ function inOrder(ctx: AlertingState, ready: Promise<void>, key: string, what: st
 type Route = ((input: RoutedInput) => Promise<void>) | undefined
 
 /** A reading on the bus: through the level conditions (its station's order), then the silence rules (its device's). */
-function readingArrived(ctx: AlertingState, ready: Promise<void>, route: Route, r: Reading): Promise<void> {
+function readingArrived(ctx: AlertingState, ready: Readiness, route: Route, r: Reading): Promise<void> | undefined {
   ctx.m.readingsEvaluated.inc()
   const input = { type: 'reading', reading: r } as const
   const evaluated = route ? route(input) : inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
@@ -156,7 +176,7 @@ function readingArrived(ctx: AlertingState, ready: Promise<void>, route: Route, 
   const silence = route
     ? route({ type: 'seen', device: r.device, kind: r.kind, station: r.station, district: r.district })
     : inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () => seen(ctx, r.device, r.kind, r.station, r.district))
-  return Promise.all([evaluated, silence]).then(() => undefined)
+  return evaluated && silence ? Promise.all([evaluated, silence]).then(() => undefined) : (evaluated ?? silence)
 }
 
 /** A camera detection: the level conditions, then the silence rules, both in the camera's order (its zones' subjects share it). */
@@ -167,7 +187,7 @@ async function detection(ctx: AlertingState, input: Input & { type: 'detection' 
 }
 
 /** A camera detection on the bus. */
-function detectionArrived(ctx: AlertingState, ready: Promise<void>, route: Route, d: DetectionEvent): Promise<void> {
+function detectionArrived(ctx: AlertingState, ready: Readiness, route: Route, d: DetectionEvent): Promise<void> | undefined {
   ctx.m.evaluated.inc({ type: 'detection' })
   const input = { type: 'detection', detection: d } as const
   if (route) return route(input)
@@ -178,11 +198,11 @@ function detectionArrived(ctx: AlertingState, ready: Promise<void>, route: Route
  * An input of a partition this node owns (partitions.ts), in its subject's order, its writes
  * fenced: a FencedError goes back to the router, which sends the input on; other failures are logged.
  */
-function evaluateOwned(ctx: AlertingState, ready: Promise<void>, input: RoutedInput, fence: Fence): Promise<void> {
+function evaluateOwned(ctx: AlertingState, ready: Readiness, input: RoutedInput, fence: Fence): Promise<void> {
   const subject = routedSubject(input)
   return ctx.queue.run(subject, async () => {
     try {
-      await ready
+      await ready.promise
       if (input.type === 'seen') await seen(ctx, input.device, input.kind, input.station, input.district, fence)
       else if (input.type === 'detection') await detection(ctx, input, fence)
       else await handle(ctx, input, fence)
@@ -194,8 +214,8 @@ function evaluateOwned(ctx: AlertingState, ready: Promise<void>, input: RoutedIn
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */
-function statusArrived(ctx: AlertingState, ready: Promise<void>, route: Route, s: DeviceStatusEvent): Promise<void> {
-  if (!s.online || ctx.silenceRules.length === 0) return Promise.resolve()
+function statusArrived(ctx: AlertingState, ready: Readiness, route: Route, s: DeviceStatusEvent): Promise<void> | undefined {
+  if (!s.online || ctx.silenceRules.length === 0) return undefined
   if (route) return route({ type: 'seen', device: s.device })
   return inOrder(ctx, ready, ctx.keys.device(s.device), 'silence tracking failed', () =>
     seen(ctx, s.device, undefined, undefined, undefined),
@@ -263,12 +283,16 @@ export function createAlerting(opts: AlertingOptions): Alerting {
   }
   resetSlots(ctx)
   // Inputs arriving before the silence states are loaded wait for them (each step awaits `ready`).
-  const ready = (async () => {
+  const started = (async () => {
     await loadSilence(ctx)
     ctx.m.open.set(await store.countOpen())
   })()
-  ready.catch((err: unknown) => ctx.log.error({ err }, 'alert state not loaded'))
-  const whenReady = <T>(fn: () => Promise<T>) => ready.then(fn)
+  const ready: Readiness = { promise: started, done: false }
+  started.then(
+    () => (ready.done = true),
+    (err: unknown) => ctx.log.error({ err }, 'alert state not loaded'),
+  )
+  const whenReady = <T>(fn: () => Promise<T>) => started.then(fn)
 
   const partitions = opts.partitions && store.backend === 'postgres' ? opts.partitions : undefined
   const router = partitions
@@ -278,7 +302,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
         metrics: opts.metrics,
         evaluate: (input, fence) => evaluateOwned(ctx, ready, input, fence),
         forget: (belongs) => forgetSubjects(ctx, belongs),
-        adopt: (belongs) => ready.then(() => adoptSilence(ctx, belongs)),
+        adopt: (belongs) => started.then(() => adoptSilence(ctx, belongs)),
       })
     : undefined
   ctx.owned = router
@@ -340,9 +364,9 @@ export function createAlerting(opts: AlertingOptions): Alerting {
     setRouter(r) {
       ctx.router = r
     },
-    handleReading: onReading,
-    handleDetection: onDetection,
-    handleStatus: onStatus,
+    handleReading: (r) => onReading(r) ?? Promise.resolve(),
+    handleDetection: (d) => onDetection(d) ?? Promise.resolve(),
+    handleStatus: (s) => onStatus(s) ?? Promise.resolve(),
     checkSilence: () => whenReady(() => checkSilence(ctx)),
     checkEscalation: escalate,
     raiseSystemAlert: (a) => whenReady(() => raiseSystemAlert(ctx, a)),

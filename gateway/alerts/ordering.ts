@@ -22,7 +22,22 @@ export class KeyedQueue {
   /** Runs `fn` after every task queued before it under `key`; answers its result. */
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key)
-    const task = prev ? prev.then(fn, fn) : fn()
+    return this.track(key, prev ? prev.then(fn, fn) : fn())
+  }
+
+  /**
+   * As run, for work that mostly needs no store (a reading that changes no alert): with nothing
+   * queued under `key`, `fn` runs now, and when it answers undefined (it finished synchronously)
+   * nothing is queued and no promise made, which is what a reading's evaluation cost most of all.
+   * Answers undefined then, else a promise of the rest. A synchronous throw reaches the caller.
+   */
+  post(key: string, fn: () => Promise<void> | undefined): Promise<void> | undefined {
+    if (this.tails.has(key)) return this.run(key, () => fn() ?? Promise.resolve())
+    const rest = fn()
+    return rest && this.track(key, rest)
+  }
+
+  private track<T>(key: string, task: Promise<T>): Promise<T> {
     const tail = task.catch(() => undefined)
     this.tails.set(key, tail)
     this.all.add(tail)

@@ -74,20 +74,35 @@ async function adoptStored(ctx: AlertingState, ruleId: string, subject: string, 
 
 // Silence: about the link, so it runs on arrival (wall-clock) time, not event time. `fence`:
 // cluster mode with alert partitions, the lease of the device's partition (partitions.ts).
-export async function seen(
+export function seen(
   ctx: AlertingState,
   device: string,
   kind: string | undefined,
   station: string | null | undefined,
   district: string | null | undefined,
   fence?: Fence,
-): Promise<void> {
-  if (ctx.silenceRules.length === 0) return
+): Promise<void> | undefined {
+  if (ctx.silenceRules.length === 0) return undefined
   const t = ctx.now()
-  let changes: AlertChange[] | undefined
   // A device new to this node may have moved from another one, which may have opened its alert.
   const fresh = ctx.store.backend === 'postgres' && !ctx.trackedByDevice.has(device)
-  for (const { rule, key, st } of trackedOf(ctx, device, kind, station, district, t)) {
+  const tracked = trackedOf(ctx, device, kind, station, district, t)
+  // Nearly always: a device already known here, without a silence alert open. Nothing to read or
+  // write now (flush writes the states), so nothing waits for the store (ordering.ts `post`).
+  if (!fresh && tracked.every((x) => !x.st.alertId)) {
+    for (const x of tracked) {
+      x.st.lastSeen = t
+      ctx.dirty.add(x.key)
+    }
+    return undefined
+  }
+  return seenStored(ctx, device, tracked, fresh, t, fence)
+}
+
+/** `seen` for a device whose silence alert resolves, or new to this node with a shared store. */
+async function seenStored(ctx: AlertingState, device: string, tracked: Tracked[], fresh: boolean, t: number, fence?: Fence): Promise<void> {
+  let changes: AlertChange[] | undefined
+  for (const { rule, key, st } of tracked) {
     if (fresh) await adoptStored(ctx, rule.id, ctx.keys.device(device), st)
     st.lastSeen = t
     ctx.dirty.add(key)

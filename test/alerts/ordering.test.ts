@@ -22,6 +22,40 @@ describe('per-subject ordering', () => {
     await q.idle()
   })
 
+  it('runs posted work at once when nothing of its key is queued, and behind what is', async () => {
+    const q = new KeyedQueue()
+    const log: string[] = []
+    // Finished synchronously: ran before post returned, nothing queued, no promise.
+    expect(q.post('a', () => void log.push('a1'))).toBeUndefined()
+    expect(log).toEqual(['a1'])
+    // Goes asynchronous: what is posted for the same key meanwhile waits for it, in order.
+    let release!: () => void
+    const slow = q.post('a', () => {
+      log.push('a2 start')
+      return new Promise<void>((r) => (release = r)).then(() => void log.push('a2 end'))
+    })
+    expect(slow).toBeInstanceOf(Promise)
+    const behind = q.post('a', () => void log.push('a3'))
+    const afterRun = q.run('a', async () => void log.push('a4'))
+    // Another key does not wait.
+    expect(q.post('b', () => void log.push('b1'))).toBeUndefined()
+    expect(log).toEqual(['a1', 'a2 start', 'b1'])
+    release()
+    await Promise.all([slow, behind, afterRun])
+    expect(log).toEqual(['a1', 'a2 start', 'b1', 'a2 end', 'a3', 'a4'])
+    // Its key's queue has run dry: the next one runs at once again.
+    await q.idle()
+    expect(q.post('a', () => void log.push('a5'))).toBeUndefined()
+    expect(log.at(-1)).toBe('a5')
+    // A synchronous throw reaches the caller and leaves nothing queued.
+    expect(() =>
+      q.post('c', () => {
+        throw new Error('bad input')
+      }),
+    ).toThrow('bad input')
+    expect(q.post('c', () => void log.push('c1'))).toBeUndefined()
+  })
+
   it('gives a camera zone the camera ordering key and every other subject its own', () => {
     expect(partitionOf('device:cam-le-loi:flood')).toBe('device:cam-le-loi')
     expect(partitionOf('device:kim-long-01')).toBe('device:kim-long-01')
