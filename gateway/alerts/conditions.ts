@@ -59,7 +59,7 @@ const fmt = (v: number, digits = 2) => v.toFixed(digits).replace('.', ',')
 // cleared past 100k entries.
 const stationSubjects = new Map<string, Subject>()
 const deviceSubjects = new Map<string, Subject>()
-function stationSubject(r: Reading): Subject {
+export function stationSubject(r: Reading): Subject {
   const cache = r.station ? stationSubjects : deviceSubjects
   const id = r.station ?? r.device
   const district = r.district ?? undefined

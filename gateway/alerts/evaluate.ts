@@ -3,7 +3,7 @@
 // opens, raises, lowers or resolves, in one transaction with its rule state. An input runs in its
 // subject's order (ordering.ts, inputPartition), so its rule states are not touched meanwhile.
 import { levelState, newId, type AlertingState, type Slot } from './alerting-state.ts'
-import type { Condition, Evaluation, Input } from './conditions.ts'
+import { stationSubject, type Condition, type Evaluation, type Input } from './conditions.ts'
 import { FencedError } from './errors.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
 import { newLevelState, stepLevel, targetLevel, type LevelState } from './levels.ts'
@@ -17,8 +17,8 @@ import type { AlertChange, ChangeAction, Severity } from './types.ts'
  */
 export function inputPartition(input: Input): string {
   if (input.type === 'detection') return `device:${input.detection.camera}`
-  const r = input.reading
-  return r.station ? `station:${r.station}` : `device:${r.device}`
+  // The cached subject's key: one string per station, its hash kept, for every reading.
+  return stationSubject(input.reading).key
 }
 
 /** Made again with the conditions (slots and the condition's view of its state). */
