@@ -165,7 +165,7 @@ interface Readiness {
  * Where an input goes: evaluated here, or (alert partitions, partitions.ts) on the node owning its
  * subject, where evaluateOwned runs it. Unset: this node evaluates everything that reaches it.
  */
-type Route = ((input: RoutedInput) => Promise<void>) | undefined
+type Route = ((input: RoutedInput) => Promise<void> | undefined) | undefined
 
 /** A reading on the bus: through the level conditions (its station's order), then the silence rules (its device's). */
 function readingArrived(ctx: AlertingState, ready: Readiness, route: Route, r: Reading): Promise<void> | undefined {
@@ -198,19 +198,33 @@ function detectionArrived(ctx: AlertingState, ready: Readiness, route: Route, d:
  * An input of a partition this node owns (partitions.ts), in its subject's order, its writes
  * fenced: a FencedError goes back to the router, which sends the input on; other failures are logged.
  */
-function evaluateOwned(ctx: AlertingState, ready: Readiness, input: RoutedInput, fence: Fence): Promise<void> {
+function evaluateOwned(ctx: AlertingState, ready: Readiness, input: RoutedInput, fence: Fence): Promise<void> | undefined {
   const subject = routedSubject(input)
-  return ctx.queue.run(subject, async () => {
-    try {
-      await ready.promise
-      if (input.type === 'seen') await seen(ctx, input.device, input.kind, input.station, input.district, fence)
-      else if (input.type === 'detection') await detection(ctx, input, fence)
-      else await handle(ctx, input, fence)
-    } catch (err) {
-      if (err instanceof FencedError) throw err
-      ctx.log.error({ err, subject }, input.type === 'seen' ? 'silence tracking failed' : 'alert evaluation failed')
-    }
-  })
+  const evaluate = () =>
+    input.type === 'seen'
+      ? seen(ctx, input.device, input.kind, input.station, input.district, fence)
+      : input.type === 'detection'
+        ? detection(ctx, input, fence)
+        : handle(ctx, input, fence)
+  const failed = (err: unknown) => {
+    if (err instanceof FencedError) throw err
+    ctx.log.error({ err, subject }, input.type === 'seen' ? 'silence tracking failed' : 'alert evaluation failed')
+  }
+  if (!ready.done)
+    return ctx.queue.run(subject, async () => {
+      try {
+        await ready.promise
+        await evaluate()
+      } catch (err) {
+        failed(err)
+      }
+    })
+  try {
+    return ctx.queue.post(subject, evaluate)?.catch(failed)
+  } catch (err) {
+    failed(err)
+    return undefined
+  }
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */

@@ -37,6 +37,11 @@ export class KeyedQueue {
     return rest && this.track(key, rest)
   }
 
+  /** Whether work is queued or running under `key`. */
+  busy(key: string): boolean {
+    return this.tails.has(key)
+  }
+
   private track<T>(key: string, task: Promise<T>): Promise<T> {
     const tail = task.catch(() => undefined)
     this.tails.set(key, tail)

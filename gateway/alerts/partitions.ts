@@ -52,8 +52,8 @@ interface Batch {
   arrived: number
   /** Where an identical silence input (`seen` of the same device) already is in `entries`. */
   seen: Map<string, number>
-  result: Promise<Array<Promise<void>> | undefined>
-  settle: (r: Promise<Array<Promise<void>> | undefined>) => void
+  result: Promise<Array<Promise<void> | undefined> | undefined>
+  settle: (r: Promise<Array<Promise<void> | undefined> | undefined>) => void
 }
 
 export const partitionLease = (n: number): string => `${LEASE_PREFIX}${n}`
@@ -99,8 +99,11 @@ export interface AlertPartitionsOptions {
   holdMs: number
   logger: Logger
   metrics: Metrics
-  /** Evaluates an input of a partition this node holds; rejects with FencedError when it was taken over. */
-  evaluate: (input: RoutedInput, fence: Fence) => Promise<void>
+  /**
+   * Evaluates an input of a partition this node holds; rejects with FencedError when it was taken
+   * over. Undefined when it was evaluated synchronously (the engine's `post`: no store work).
+   */
+  evaluate: (input: RoutedInput, fence: Fence) => Promise<void> | undefined
   /** Drops the cached rule state of the subjects `belongs` says are the partition's. */
   forget: (belongs: (subject: string) => boolean) => void
   /** After taking a partition: reads what must be watched without an input (the silence timers). */
@@ -151,10 +154,17 @@ export class AlertPartitions {
 
   /**
    * Evaluates the input here when this node owns its partition, else sends it to the owner (held
-   * while there is none). Resolves once it is evaluated here or handed on (or given up, counted).
+   * while there is none). Resolves once it is evaluated here or handed on (or given up, counted);
+   * undefined when it was evaluated here at once.
    */
-  route(input: RoutedInput, hops = 0): Promise<void> {
+  route(input: RoutedInput, hops = 0): Promise<void> | undefined {
     const n = partitionIndex(routedSubject(input), this.o.count)
+    // Owned here, and nothing of the partition waiting to leave before it: evaluated now, without
+    // this turn's batching (most of what a local input cost the cluster node).
+    if (!this.pending.has(n) && !this.sending.busy(String(n))) {
+      const fence = this.fence(n)
+      if (fence) return this.local(n, input, fence, hops)
+    }
     let batch = this.pending.get(n)
     if (!batch) {
       batch = newBatch()
@@ -212,7 +222,7 @@ export class AlertPartitions {
   }
 
   /** The evaluations when this node owns the partition, undefined once handed on or given up. */
-  private async send(n: number, entries: ForwardedInput[], since: number): Promise<Array<Promise<void>> | undefined> {
+  private async send(n: number, entries: ForwardedInput[], since: number): Promise<Array<Promise<void> | undefined> | undefined> {
     let waited = false
     for (;;) {
       const fence = this.fence(n)
@@ -255,9 +265,9 @@ export class AlertPartitions {
     return undefined
   }
 
-  private local(n: number, input: RoutedInput, fence: Fence, hops: number): Promise<void> {
+  private local(n: number, input: RoutedInput, fence: Fence, hops: number): Promise<void> | undefined {
     this.m.routed.inc({ outcome: 'local' })
-    return this.o.evaluate(input, fence).catch((err: unknown) => {
+    return this.o.evaluate(input, fence)?.catch((err: unknown) => {
       if (!(err instanceof FencedError)) throw err
       this.m.routed.inc({ outcome: 'fenced' })
       this.o.logger.warn(
@@ -270,7 +280,7 @@ export class AlertPartitions {
   }
 
   /** Sends an input on again (to the partition's new owner), within MAX_HOPS. */
-  private onward(input: RoutedInput, hops: number): Promise<void> {
+  private onward(input: RoutedInput, hops: number): Promise<void> | undefined {
     if (hops + 1 <= MAX_HOPS) return this.route(input, hops + 1)
     this.m.routed.inc({ outcome: 'hops' })
     this.o.logger.error({ subject: routedSubject(input), hops }, 'alerts: input not evaluated, its partition changed owner too often')
@@ -298,7 +308,7 @@ export class AlertPartitions {
         ? this.local(n, f.input, fence, f.hops)
         : // Sent while this node held the partition, arrived after it lapsed: on to the new owner.
           (this.m.routed.inc({ outcome: 'lease_lost' }), this.onward(f.input, f.hops))
-      done.catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alert evaluation failed'))
+      done?.catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alert evaluation failed'))
     }
   }
 
@@ -343,6 +353,6 @@ export class AlertPartitions {
 
 function newBatch(): Batch {
   let settle!: Batch['settle']
-  const result = new Promise<Array<Promise<void>> | undefined>((resolve) => (settle = resolve))
+  const result = new Promise<Array<Promise<void> | undefined> | undefined>((resolve) => (settle = resolve))
   return { entries: [], arrived: performance.now(), seen: new Map(), result, settle }
 }
