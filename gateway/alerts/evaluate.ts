@@ -99,14 +99,15 @@ function conditionsFrom(
     const ev = cond.evaluate(input, ctx.dataOf[ci]!)
     if (ev === undefined) continue
     const slot = ctx.slots[ci]!.get(ev.subject.key)
-    const next = (pending: Promise<AlertChange | undefined> | undefined): Promise<void> | undefined =>
-      pending
-        ? settled(ctx, conditions, input, fence, ci, changes, ev, pending)
-        : conditionsFrom(ctx, conditions, input, fence, ci + 1, changes)
     if (slot === undefined)
-      return slotOf(ctx, ci, cond.rule.id, ev.subject.key).then((s) => next(levelStep(ctx, cond, ev, s, input, fence)))
+      return slotOf(ctx, ci, cond.rule.id, ev.subject.key).then((s) => {
+        const pending = levelStep(ctx, cond, ev, s, input, fence)
+        return pending
+          ? settled(ctx, conditions, input, fence, ci, changes, ev, pending)
+          : conditionsFrom(ctx, conditions, input, fence, ci + 1, changes)
+      })
     const pending = levelStep(ctx, cond, ev, slot, input, fence)
-    if (pending) return next(pending)
+    if (pending) return settled(ctx, conditions, input, fence, ci, changes, ev, pending)
   }
   return changes && emitAfterCommit(ctx, changes)
 }
