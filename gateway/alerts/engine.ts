@@ -137,7 +137,21 @@ function inOrder(
   what: string,
   fn: () => Promise<void> | undefined,
 ): Promise<void> | undefined {
-  const failed = (err: unknown) => ctx.log.error({ err, subject: key }, what)
+  return ordered(ctx, ready, key, fn, (err) => ctx.log.error({ err, subject: key }, what))
+}
+
+/**
+ * Runs `fn` in `key`'s order once the engine has started: at once when nothing of the key is
+ * queued (ordering.ts `post`), undefined when it finished synchronously. What it throws, or its
+ * promise rejects with, goes to `failed`; what `failed` throws rejects the answer.
+ */
+function ordered(
+  ctx: AlertingState,
+  ready: Readiness,
+  key: string,
+  fn: () => Promise<void> | undefined,
+  failed: (err: unknown) => void,
+): Promise<void> | undefined {
   if (!ready.done)
     return ctx.queue.run(key, async () => {
       try {
@@ -150,8 +164,7 @@ function inOrder(
   try {
     return ctx.queue.post(key, fn)?.catch(failed)
   } catch (err) {
-    failed(err)
-    return undefined
+    return Promise.reject(err).catch(failed)
   }
 }
 
@@ -206,25 +219,10 @@ function evaluateOwned(ctx: AlertingState, ready: Readiness, input: RoutedInput,
       : input.type === 'detection'
         ? detection(ctx, input, fence)
         : handle(ctx, input, fence)
-  const failed = (err: unknown) => {
+  return ordered(ctx, ready, subject, evaluate, (err) => {
     if (err instanceof FencedError) throw err
     ctx.log.error({ err, subject }, input.type === 'seen' ? 'silence tracking failed' : 'alert evaluation failed')
-  }
-  if (!ready.done)
-    return ctx.queue.run(subject, async () => {
-      try {
-        await ready.promise
-        await evaluate()
-      } catch (err) {
-        failed(err)
-      }
-    })
-  try {
-    return ctx.queue.post(subject, evaluate)?.catch(failed)
-  } catch (err) {
-    failed(err)
-    return undefined
-  }
+  })
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */
