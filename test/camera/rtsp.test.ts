@@ -150,7 +150,13 @@ describe.skipIf(!can)('capture width (driver.max_width, docs/vision.md "Capture 
   })
 
   it('scales frames to max_width in ffmpeg (aspect kept, even height) and never enlarges them', async () => {
-    await waitFor(() => seen.every((s) => s.frames.length >= 2), 60_000)
+    // Within the test's own timeout, so that a stream that never came says what each agent saw.
+    await waitFor(() => seen.every((s) => s.frames.length >= 2), 75_000).catch((err: unknown) => {
+      const state = agents.map(
+        (a, i) => `${i === 0 ? 'cam-832' : 'cam-1920'}: ${seen[i]!.frames.length} frames, ${JSON.stringify(a.stats())}`,
+      )
+      throw new Error(`${String(err)}; ${state.join('; ')}`)
+    })
     const sizes = await Promise.all(
       seen.map(async (s) => {
         const m = await sharp(s.frames[1]!.jpeg).metadata()
@@ -161,7 +167,7 @@ describe.skipIf(!can)('capture width (driver.max_width, docs/vision.md "Capture 
       [832, 468],
       [1280, 720],
     ])
-  })
+  }, 90_000)
 })
 
 describe('camera driver config', () => {
