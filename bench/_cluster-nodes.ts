@@ -1,4 +1,5 @@
-// Gateway processes and service pids for `npm run bench -- cluster` (bench/cluster.ts): a gateway
+// Gateway processes and service pids for `npm run bench -- cluster` (bench/cluster.ts; the ingest
+// bench takes its start flags, configuration and device registration from here): a gateway
 // node as `npm start` runs it, on ports and a data directory of its own that survive a kill -9 so
 // it can start again as the same node, and the pids of the services whose CPU the bench counts.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -12,7 +13,7 @@ import { exited, ROOT } from './_ingest-publishers.ts'
 export const ADMIN = 'bench-cluster-admin-token-0123456789'
 
 /** The node flags `npm start` runs the gateway with, so the bench measures what operators run. */
-const START_FLAGS = (
+export const START_FLAGS = (
   (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
 )
   .split(' ')
@@ -28,6 +29,18 @@ function merge(base: Tree, over: Tree): Tree {
       v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? merge(b as Tree, v as Tree) : v
   }
   return out
+}
+
+/**
+ * config/gateway.yaml with `overrides` on top and a stations file holding each of `gauges`' station
+ * (bench/_gauge-stations.ts), both written into `dir`; answers the config file's path (IOC_CONFIG).
+ */
+export function gaugeConfig(dir: string, gauges: string[], overrides: Tree = {}): string {
+  const base = parse(readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8')) as Tree
+  const stationsFile = writeGaugeStations(ROOT, join(dir, 'stations.yaml'), gauges)
+  const file = join(dir, 'node.yaml')
+  writeFileSync(file, stringify(merge(merge(base, { ingest: { stationsFile } }), overrides)))
+  return file
 }
 
 export interface Node {
@@ -59,10 +72,7 @@ export async function gatewayNode(opts: {
 }): Promise<Node> {
   const dir = tempDir(`iocgw-bench-${opts.name}-`)
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
-  const base = parse(readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8')) as Tree
-  const configFile = join(dir.path, 'node.yaml')
-  const stationsFile = writeGaugeStations(ROOT, join(dir.path, 'stations.yaml'), opts.gauges)
-  writeFileSync(configFile, stringify(merge(merge(base, { ingest: { stationsFile } }), opts.overrides ?? {})))
+  const configFile = gaugeConfig(dir.path, opts.gauges, opts.overrides)
   for (const [f, data] of Object.entries(opts.seed ?? {})) writeFileSync(join(dir.path, f), data, { mode: 0o600 })
   const apiUrl = `http://127.0.0.1:${ports.http}`
   let child: ChildProcess | undefined

@@ -122,7 +122,6 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
   return run
 }
 
-/** Cores each group used over `ms` with every device connected and silent (keepalives, heartbeats, lease rounds). */
 /** Each node's alert partitions held and its alert inputs by where they went (local or forwarded). */
 async function routingLine(nodes: Node[]): Promise<string> {
   const parts = await Promise.all(
@@ -135,6 +134,7 @@ async function routingLine(nodes: Node[]): Promise<string> {
   return parts.join('; ')
 }
 
+/** Cores each group used over `ms` with every device connected and silent (keepalives, heartbeats, lease rounds). */
 async function idleCores(cpu: CpuSampler, groups: string[], ms = 5_000): Promise<string> {
   const t0 = Date.now()
   await new Promise((r) => setTimeout(r, ms))

@@ -10,25 +10,15 @@
 // 10-reading arrays. Gateway latency is publish → PUBACK, which the gateway sends only once the
 // reading is durable; the subscriber's is publish → its InfluxDB write returning.
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse, stringify } from 'yaml'
 import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
 import { freePort, hasCommand, tempDir, waitFor } from '../test/support/services.ts'
 import { CpuSampler, pidsMatching } from './_cpu.ts'
-import { gaugeStation, writeGaugeStations } from './_gauge-stations.ts'
+import { ADMIN, gaugeConfig, registerDevices, START_FLAGS } from './_cluster-nodes.ts'
 import { floorRun, mosquittoRun, rawLimit } from './_ingest-baseline.ts'
 import { countStored, cqDuring, dropContinuousQueries, influxWriteStats, newestTs } from './_ingest-influx.ts'
 import { exited, procStats, ROOT, startPublishers, type Opts } from './_ingest-publishers.ts'
 import { cpuBound, fmt, fmtWhere, pct, wholeRunP99, type Row } from './_ingest-report.ts'
-
-/** The node flags `npm start` runs the gateway with, so the bench measures what operators run. */
-const START_FLAGS = (
-  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
-)
-  .split(' ')
-  .filter((w) => w.startsWith('--'))
-const ADMIN = 'bench-admin-token-0123456789abcdef'
 
 function parseArgs(args: string[]): Opts {
   const o: Opts = { seconds: 15, publishers: 4, devices: 200, window: 32 }
@@ -56,10 +46,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
   const dir = tempDir('iocgw-bench-')
   const ports = { http: await freePort(), mqtt: await freePort(), ws: await freePort() }
   const ids = Array.from({ length: o.devices }, (_, i) => `bench-${i}`)
-  // config/gateway.yaml with a stations file holding each gauge's station.
-  const config = parse(readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8')) as { ingest: Record<string, unknown> }
-  config.ingest.stationsFile = writeGaugeStations(ROOT, join(dir.path, 'stations.yaml'), ids)
-  writeFileSync(join(dir.path, 'gateway.yaml'), stringify(config))
+  const config = gaugeConfig(dir.path, ids)
   const gw = spawn(
     process.execPath,
     [...START_FLAGS, ...(process.env.BENCH_GW_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'gateway/cli/iocgw.js'), 'start'],
@@ -67,7 +54,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
       cwd: ROOT,
       env: {
         ...process.env,
-        IOC_CONFIG: join(dir.path, 'gateway.yaml'),
+        IOC_CONFIG: config,
         IOC_DATA_DIR: dir.path,
         IOC_HTTP_PORT: String(ports.http),
         IOC_MQTT_PORT: String(ports.mqtt),
@@ -82,16 +69,7 @@ async function gatewayRuns(o: Opts, influxd: Influxd, cpu: CpuSampler): Promise<
   cpu.track('gateway', gw.pid)
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).ok, 60_000, 100)
-    const devices: Array<{ id: string; password: string }> = []
-    for (const id of ids) {
-      const res = await fetch(`http://127.0.0.1:${ports.http}/api/v1/devices`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id, kind: 'water_level', name: id, station: gaugeStation(id) }),
-      })
-      if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`)
-      devices.push({ id, password: ((await res.json()) as { credentials: { password: string } }).credentials.password })
-    }
+    const devices = await registerDevices(`http://127.0.0.1:${ports.http}`, ids)
     /** Write requests InfluxDB was slow to answer, acknowledged from the gateway's spill journal. */
     const spilled = async (): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()
