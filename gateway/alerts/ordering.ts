@@ -32,7 +32,7 @@ export class KeyedQueue {
    * Answers undefined then, else a promise of the rest. A synchronous throw reaches the caller.
    */
   post(key: string, fn: () => Promise<void> | undefined): Promise<void> | undefined {
-    if (this.tails.has(key)) return this.run(key, () => fn() ?? Promise.resolve())
+    if (this.busy(key)) return this.run(key, () => fn() ?? Promise.resolve())
     const rest = fn()
     return rest && this.track(key, rest)
   }
