@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,17 +24,45 @@ export function requireCommand(cmd: string): boolean {
   return false
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// freePort hands out ports below the kernel's ephemeral range (ip_local_port_range, 32768-60999
+// by default), not the kernel's pick for port 0, which comes from that range: between the check
+// and the server's own bind, any outgoing connection (to InfluxDB, Redis, PostgreSQL…) could take
+// the port as its local end. Each vitest worker draws from its own slice, so two test files running
+// at once never draw the same port either.
+const PORT_LOW = 20_000
+const PORT_HIGH = Math.min(32_767, ephemeralLow() - 1)
+const SLICES = 8
+const slice = (() => {
+  const size = Math.floor((PORT_HIGH - PORT_LOW + 1) / SLICES)
+  const n = (Number(process.env.VITEST_POOL_ID ?? 1) - 1) % SLICES
+  const first = PORT_LOW + Math.max(0, n) * size
+  return { first, size, next: Math.floor(Math.random() * size) }
+})()
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > PORT_LOW + 1000 ? low : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'))
-      srv.close(() => resolve(addr.port))
-    })
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
   })
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, outside the range outgoing connections take theirs from. */
+export async function freePort(): Promise<number> {
+  for (let tried = 0; tried < slice.size; tried++) {
+    const port = slice.first + (slice.next++ % slice.size)
+    if (await canListen(port)) return port
+  }
+  throw new Error(`no free port in ${slice.first}-${slice.first + slice.size - 1}`)
 }
 
 /** A server's start whose port another test's server answered (freePort's port was taken before it bound). */
