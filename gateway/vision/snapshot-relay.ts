@@ -99,6 +99,11 @@ export class SnapshotRelay {
     return jpeg ?? null
   }
 
+  /** Resolves once this node hears requests and replies; one asked before may go unanswered. */
+  async ready(): Promise<void> {
+    await this.subscribed
+  }
+
   async close(): Promise<void> {
     this.closed = true
     for (const resolve of this.waiting.values()) resolve(null)

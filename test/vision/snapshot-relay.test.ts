@@ -34,13 +34,16 @@ describe.skipIf(!ok)('snapshots across nodes', () => {
         },
         logger: createLogger('silent'),
         metrics: m,
-        timeoutMs: 500,
+        // Long enough for a loaded machine; only the no_answer case waits it out.
+        timeoutMs: 2_000,
       })
       relays.push(r)
       return r
     }
     a = relay('node-a', metrics.a, (c) => heldByA.has(c))
     b = relay('node-b', metrics.b, () => false)
+    // A holder that is not yet subscribed answers nothing, which would read as no_answer below.
+    await Promise.all(relays.map((r) => r.ready()))
   })
   afterAll(async () => {
     for (const r of relays) await r.close()
