@@ -21,7 +21,7 @@ import { human } from './human.ts'
 import { KeyedQueue } from './ordering.ts'
 import { AlertPartitions, routedSubject, type AlertPartitionsOptions, type RoutedInput } from './partitions.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
-import { adoptSilence, checkSilence, loadSilence, seen } from './silence.ts'
+import { adoptSilence, checkSilence, loadSilence, seen, seenReading } from './silence.ts'
 import { sqliteAlertStore } from './sqlite-store.ts'
 import type { AlertFilter, AlertPage, AlertStore, Fence } from './store.ts'
 import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
@@ -129,43 +129,75 @@ export interface Alerting {
   close(): Promise<void>
 }
 
-/** Runs a step in its subject's order after start-up; a failure is logged, never thrown at the bus. */
-function inOrder(
-  ctx: AlertingState,
-  ready: Readiness,
-  key: string,
-  what: string,
-  fn: () => Promise<void> | undefined,
-): Promise<void> | undefined {
-  return ordered(ctx, ready, key, fn, (err) => ctx.log.error({ err, subject: key }, what))
+/**
+ * A step of alert work on one input, run in its subject's order. The step and its input are passed
+ * apart rather than as a closure: nearly every reading runs at once, and a closure (with the scope
+ * it captures) per reading was a large share of what the engine allocated.
+ */
+type Step<A> = (ctx: AlertingState, input: A, fence?: Fence) => Promise<void> | undefined
+
+/** What a failed step logs; `fencedToCaller`: a FencedError goes back to the router (partitions.ts), which sends the input on. */
+interface Failure {
+  message: string
+  fencedToCaller: boolean
+}
+const EVALUATION_FAILED: Failure = { message: 'alert evaluation failed', fencedToCaller: false }
+const SILENCE_FAILED: Failure = { message: 'silence tracking failed', fencedToCaller: false }
+const OWNED_EVALUATION_FAILED: Failure = { message: 'alert evaluation failed', fencedToCaller: true }
+const OWNED_SILENCE_FAILED: Failure = { message: 'silence tracking failed', fencedToCaller: true }
+
+function stepFailed(ctx: AlertingState, key: string, failure: Failure, err: unknown): void {
+  if (failure.fencedToCaller && err instanceof FencedError) throw err
+  ctx.log.error({ err, subject: key }, failure.message)
 }
 
 /**
- * Runs `fn` in `key`'s order once the engine has started: at once when nothing of the key is
- * queued (ordering.ts `post`), undefined when it finished synchronously. What it throws, or its
- * promise rejects with, goes to `failed`; what `failed` throws rejects the answer.
+ * Runs `step` on `input` in `key`'s order once the engine has started: at once when nothing of the
+ * key is queued (ordering.ts `post`), undefined when it finished synchronously. A failure is
+ * logged (stepFailed), never thrown at the bus, except a FencedError where `failure` passes it on.
+ * The paths that wait are functions of their own: a closure here would have V8 allocate this
+ * function's scope on every call, also when it runs at once.
  */
-function ordered(
+function ordered<A>(
   ctx: AlertingState,
   ready: Readiness,
   key: string,
-  fn: () => Promise<void> | undefined,
-  failed: (err: unknown) => void,
+  step: Step<A>,
+  input: A,
+  fence: Fence | undefined,
+  failure: Failure,
 ): Promise<void> | undefined {
-  if (!ready.done)
-    return ctx.queue.run(key, async () => {
-      try {
-        await ready.promise
-        await fn()
-      } catch (err) {
-        failed(err)
-      }
-    })
+  if (!ready.done) return afterStart(ctx, ready, key, step, input, fence, failure)
+  let rest: Promise<void> | undefined
   try {
-    return ctx.queue.post(key, fn)?.catch(failed)
+    rest = ctx.queue.post(key, step, ctx, input, fence)
   } catch (err) {
-    return Promise.reject(err).catch(failed)
+    rest = Promise.reject(err)
   }
+  return rest && caught(ctx, key, failure, rest)
+}
+
+function afterStart<A>(
+  ctx: AlertingState,
+  ready: Readiness,
+  key: string,
+  step: Step<A>,
+  input: A,
+  fence: Fence | undefined,
+  failure: Failure,
+): Promise<void> {
+  return ctx.queue.run(key, async () => {
+    try {
+      await ready.promise
+      await step(ctx, input, fence)
+    } catch (err) {
+      stepFailed(ctx, key, failure, err)
+    }
+  })
+}
+
+function caught(ctx: AlertingState, key: string, failure: Failure, rest: Promise<void>): Promise<void> {
+  return rest.catch((err: unknown) => stepFailed(ctx, key, failure, err))
 }
 
 /** The engine's start (silence states loaded): inputs before it wait for it; `done` once it has. */
@@ -184,11 +216,11 @@ type Route = ((input: RoutedInput) => Promise<void> | undefined) | undefined
 function readingArrived(ctx: AlertingState, ready: Readiness, route: Route, r: Reading): Promise<void> | undefined {
   ctx.m.readingsEvaluated.inc()
   const input = { type: 'reading', reading: r } as const
-  const evaluated = route ? route(input) : inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => handle(ctx, input))
+  const evaluated = route ? route(input) : ordered(ctx, ready, inputPartition(input), handle, input, undefined, EVALUATION_FAILED)
   if (ctx.silenceRules.length === 0) return evaluated
   const silence = route
     ? route({ type: 'seen', device: r.device, kind: r.kind, station: r.station, district: r.district })
-    : inOrder(ctx, ready, ctx.keys.device(r.device), 'alert evaluation failed', () => seen(ctx, r.device, r.kind, r.station, r.district))
+    : ordered(ctx, ready, ctx.keys.device(r.device), seenReading, r, undefined, EVALUATION_FAILED)
   return evaluated && silence ? Promise.all([evaluated, silence]).then(() => undefined) : (evaluated ?? silence)
 }
 
@@ -204,7 +236,7 @@ function detectionArrived(ctx: AlertingState, ready: Readiness, route: Route, d:
   ctx.m.evaluated.inc({ type: 'detection' })
   const input = { type: 'detection', detection: d } as const
   if (route) return route(input)
-  return inOrder(ctx, ready, inputPartition(input), 'alert evaluation failed', () => detection(ctx, input))
+  return ordered(ctx, ready, inputPartition(input), detection, input, undefined, EVALUATION_FAILED)
 }
 
 /**
@@ -212,26 +244,24 @@ function detectionArrived(ctx: AlertingState, ready: Readiness, route: Route, d:
  * fenced: a FencedError goes back to the router, which sends the input on; other failures are logged.
  */
 function evaluateOwned(ctx: AlertingState, ready: Readiness, input: RoutedInput, fence: Fence): Promise<void> | undefined {
-  const subject = routedSubject(input)
-  const evaluate = () =>
-    input.type === 'seen'
-      ? seen(ctx, input.device, input.kind, input.station, input.district, fence)
-      : input.type === 'detection'
-        ? detection(ctx, input, fence)
-        : handle(ctx, input, fence)
-  return ordered(ctx, ready, subject, evaluate, (err) => {
-    if (err instanceof FencedError) throw err
-    ctx.log.error({ err, subject }, input.type === 'seen' ? 'silence tracking failed' : 'alert evaluation failed')
-  })
+  const failure = input.type === 'seen' ? OWNED_SILENCE_FAILED : OWNED_EVALUATION_FAILED
+  return ordered(ctx, ready, routedSubject(input), evaluateRouted, input, fence, failure)
+}
+
+function evaluateRouted(ctx: AlertingState, input: RoutedInput, fence?: Fence): Promise<void> | undefined {
+  if (input.type === 'seen') return seen(ctx, input.device, input.kind, input.station, input.district, fence)
+  return input.type === 'detection' ? detection(ctx, input, fence) : handle(ctx, input, fence)
 }
 
 /** A device status on the bus: an online one is news from the device (silence rules only). */
 function statusArrived(ctx: AlertingState, ready: Readiness, route: Route, s: DeviceStatusEvent): Promise<void> | undefined {
   if (!s.online || ctx.silenceRules.length === 0) return undefined
   if (route) return route({ type: 'seen', device: s.device })
-  return inOrder(ctx, ready, ctx.keys.device(s.device), 'silence tracking failed', () =>
-    seen(ctx, s.device, undefined, undefined, undefined),
-  )
+  return ordered(ctx, ready, ctx.keys.device(s.device), seenDevice, s.device, undefined, SILENCE_FAILED)
+}
+
+function seenDevice(ctx: AlertingState, device: string, fence?: Fence): Promise<void> | undefined {
+  return seen(ctx, device, undefined, undefined, undefined, fence)
 }
 
 /** PUT /api/v1/rules: validated (a refusal is counted), stored, then applied with fresh caches. */

@@ -27,14 +27,32 @@ export class KeyedQueue {
 
   /**
    * As run, for work that mostly needs no store (a reading that changes no alert): with nothing
-   * queued under `key`, `fn` runs now, and when it answers undefined (it finished synchronously)
-   * nothing is queued and no promise made, which is what a reading's evaluation cost most of all.
-   * Answers undefined then, else a promise of the rest. A synchronous throw reaches the caller.
+   * queued under `key`, `step(ctx, input, fence)` runs now, and when it answers undefined (it
+   * finished synchronously) nothing is queued and no promise made, which is what a reading's
+   * evaluation cost most of all. Answers undefined then, else a promise of the rest. A synchronous
+   * throw reaches the caller. The step and its arguments come apart, not as a closure, and the
+   * queued path is a method of its own: either way a closure was an allocation per reading.
    */
-  post(key: string, fn: () => Promise<void> | undefined): Promise<void> | undefined {
-    if (this.busy(key)) return this.run(key, () => fn() ?? Promise.resolve())
-    const rest = fn()
+  post<C, I, F>(
+    key: string,
+    step: (ctx: C, input: I, fence: F) => Promise<void> | undefined,
+    ctx: C,
+    input: I,
+    fence: F,
+  ): Promise<void> | undefined {
+    if (this.busy(key)) return this.postBehind(key, step, ctx, input, fence)
+    const rest = step(ctx, input, fence)
     return rest && this.track(key, rest)
+  }
+
+  private postBehind<C, I, F>(
+    key: string,
+    step: (ctx: C, input: I, fence: F) => Promise<void> | undefined,
+    ctx: C,
+    input: I,
+    fence: F,
+  ): Promise<void> {
+    return this.run(key, () => step(ctx, input, fence) ?? Promise.resolve())
   }
 
   /** Whether work is queued or running under `key`. */

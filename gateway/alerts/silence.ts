@@ -2,6 +2,7 @@
 // expected interval opens a `silence` alert; hearing from it again (a reading, a detection or an
 // online status) resolves that alert. About the link, so it runs on arrival (wall-clock) time.
 // A device's silence work runs in the order of its subject `device:{id}` (ordering.ts).
+import type { Reading } from '../bus/events.ts'
 import { newId, splitKey, type AlertingState, type SilenceState, type Tracked } from './alerting-state.ts'
 import { emitAfterCommit, record } from './fan-out.ts'
 import type { Silence } from './rules.ts'
@@ -89,7 +90,7 @@ export function seen(
   const tracked = trackedOf(ctx, device, kind, station, district, t)
   // Nearly always: a device already known here, without a silence alert open. Nothing to read or
   // write now (flush writes the states), so nothing waits for the store (ordering.ts `post`).
-  if (!fresh && tracked.every((x) => !x.st.alertId)) {
+  if (!fresh && !anyAlertOpen(tracked)) {
     for (const x of tracked) {
       x.st.lastSeen = t
       ctx.dirty.add(x.key)
@@ -97,6 +98,17 @@ export function seen(
     return undefined
   }
   return seenStored(ctx, device, tracked, fresh, t, fence)
+}
+
+/** A loop rather than `some(…)`: this runs for every reading, and the callback is an object each time. */
+function anyAlertOpen(tracked: readonly Tracked[]): boolean {
+  for (const x of tracked) if (x.st.alertId) return true
+  return false
+}
+
+/** `seen` for the device of a reading (engine.ts, a step in the device's order). */
+export function seenReading(ctx: AlertingState, r: Reading, fence?: Fence): Promise<void> | undefined {
+  return seen(ctx, r.device, r.kind, r.station, r.district, fence)
 }
 
 /** `seen` for a device whose silence alert resolves, or new to this node with a shared store. */

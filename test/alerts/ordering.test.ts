@@ -25,35 +25,42 @@ describe('per-subject ordering', () => {
   it('runs posted work at once when nothing of its key is queued, and behind what is', async () => {
     const q = new KeyedQueue()
     const log: string[] = []
+    // A step and its three arguments, as the engine posts them (engine.ts `ordered`).
+    const push = (into: string[], entry: string, suffix: string | undefined) => void into.push(entry + (suffix ?? ''))
     // Finished synchronously: ran before post returned, nothing queued, no promise.
-    expect(q.post('a', () => void log.push('a1'))).toBeUndefined()
+    expect(q.post('a', push, log, 'a1', undefined)).toBeUndefined()
     expect(log).toEqual(['a1'])
     // Goes asynchronous: what is posted for the same key meanwhile waits for it, in order.
     let release!: () => void
-    const slow = q.post('a', () => {
-      log.push('a2 start')
-      return new Promise<void>((r) => (release = r)).then(() => void log.push('a2 end'))
-    })
+    const slow = q.post(
+      'a',
+      (into: string[], entry: string) => {
+        into.push(`${entry} start`)
+        return new Promise<void>((r) => (release = r)).then(() => void into.push(`${entry} end`))
+      },
+      log,
+      'a2',
+      undefined,
+    )
     expect(slow).toBeInstanceOf(Promise)
-    const behind = q.post('a', () => void log.push('a3'))
+    const behind = q.post('a', push, log, 'a3', ' (queued)')
     const afterRun = q.run('a', async () => void log.push('a4'))
     // Another key does not wait.
-    expect(q.post('b', () => void log.push('b1'))).toBeUndefined()
+    expect(q.post('b', push, log, 'b1', undefined)).toBeUndefined()
     expect(log).toEqual(['a1', 'a2 start', 'b1'])
     release()
     await Promise.all([slow, behind, afterRun])
-    expect(log).toEqual(['a1', 'a2 start', 'b1', 'a2 end', 'a3', 'a4'])
+    expect(log).toEqual(['a1', 'a2 start', 'b1', 'a2 end', 'a3 (queued)', 'a4'])
     // Its key's queue has run dry: the next one runs at once again.
     await q.idle()
-    expect(q.post('a', () => void log.push('a5'))).toBeUndefined()
+    expect(q.post('a', push, log, 'a5', undefined)).toBeUndefined()
     expect(log.at(-1)).toBe('a5')
     // A synchronous throw reaches the caller and leaves nothing queued.
-    expect(() =>
-      q.post('c', () => {
-        throw new Error('bad input')
-      }),
-    ).toThrow('bad input')
-    expect(q.post('c', () => void log.push('c1'))).toBeUndefined()
+    const bad = () => {
+      throw new Error('bad input')
+    }
+    expect(() => q.post('c', bad, undefined, undefined, undefined)).toThrow('bad input')
+    expect(q.post('c', push, log, 'c1', undefined)).toBeUndefined()
   })
 
   it('gives a camera zone the camera ordering key and every other subject its own', () => {
