@@ -9,7 +9,7 @@ import type { FieldTypes } from '../points.ts'
 import { influxClient } from './client.ts'
 import type { SeriesRanges } from './series-ranges.ts'
 import { Spool } from './spool.ts'
-import { WritePoster } from './write-request.ts'
+import { OffThreadPoster } from './off-thread-poster.ts'
 
 export interface InfluxStoreOptions {
   /** http://[user:pass@]host:8086/<database> */
@@ -108,7 +108,7 @@ export class InfluxState {
   readonly url: string
   readonly database: string
   readonly influx: InfluxDB
-  readonly poster: WritePoster
+  readonly poster: OffThreadPoster
   readonly m: StoreMetrics
   readonly spool: Spool
   readonly batchPoints: number
@@ -156,12 +156,12 @@ export class InfluxState {
     this.maxInflight = opts.maxInflight ?? 2
     this.spillAfterMs = opts.spillAfterMs ?? 50
     // One connection per write in flight (spilled ones included), and one for the drainer.
-    this.poster = new WritePoster(
-      new URL(`${u.protocol}//${u.host}/write?${params}`),
+    this.poster = new OffThreadPoster({
+      url: `${u.protocol}//${u.host}/write?${params}`,
       authorization,
-      opts.requestTimeoutMs ?? 10_000,
-      this.maxInflight + MAX_SPILLED + 1,
-    )
+      timeoutMs: opts.requestTimeoutMs ?? 10_000,
+      maxSockets: this.maxInflight + MAX_SPILLED + 1,
+    })
     this.m = storeMetrics(opts.metrics, 'influx', layout.labelled ? layout.name : undefined)
     this.upGauge = opts.metrics.gauge('influx_up', 'InfluxDB server reachable (1) by its last ping or write, per target', ['target'])
     this.upGauge.set({ target: this.name }, 1)

@@ -43,6 +43,9 @@ export class InfluxTarget {
   static async open(opts: InfluxStoreOptions, layout: TargetLayout, types: FieldTypes): Promise<InfluxTarget> {
     const t = new InfluxTarget(opts, layout, types)
     const s = t.s
+    // The write thread up before the first write: writes made while it starts would go out
+    // together (spilled meanwhile) and reach InfluxDB in any order.
+    const threadUp = s.poster.start()
     try {
       await t.drainer.setup()
     } catch (err) {
@@ -58,6 +61,7 @@ export class InfluxTarget {
     t.pingTimer = setInterval(() => void t.drainer.checkReachable(), opts.pingIntervalMs ?? 5000)
     t.pingTimer.unref()
     t.late.start()
+    await threadUp
     return t
   }
 

@@ -11,6 +11,12 @@ export class PostError extends Error {
   }
 }
 
+/** InfluxDB's answer to a write: its status and (at most 500 characters of) its text. */
+export interface PostAnswer {
+  status: number
+  text: string
+}
+
 /**
  * POSTs line-protocol bodies to InfluxDB's /write over kept-alive connections. node:http rather
  * than fetch: at a few hundred writes a second, fetch's streams, Request/Response objects and
@@ -34,8 +40,11 @@ export class WritePoster {
     this.headers = { 'content-type': 'text/plain; charset=utf-8', ...(authorization ? { authorization } : {}) }
   }
 
-  /** The answer's status and (at most 500 characters of) its text; rejects with a PostError. */
-  post(body: Buffer): Promise<{ status: number; text: string }> {
+  /**
+   * The answer's status and (at most 500 characters of) its text; rejects with a PostError.
+   * `handedOver`: called once the whole body is with the kernel, or the request has failed.
+   */
+  post(body: Buffer, handedOver?: () => void): Promise<PostAnswer> {
     return new Promise((resolve, reject) => {
       const req = this.send(
         this.url,
@@ -68,6 +77,10 @@ export class WritePoster {
         clearTimeout(timer)
         reject(err instanceof PostError ? err : new PostError(`${err.code ?? err.name}: ${err.message}`, 'network'))
       })
+      if (handedOver) {
+        req.once('finish', handedOver)
+        req.once('close', handedOver)
+      }
       req.end(body)
     })
   }
