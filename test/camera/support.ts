@@ -12,7 +12,8 @@ export const PYTHON = '/usr/bin/python3'
 const RTSP_SERVER = fileURLToPath(new URL('./rtsp-server.py', import.meta.url))
 
 /** GStreamer's RTSP server (Debian) serving an H.264 test pattern; resolves once it listens. */
-export async function startRtspServer(port: number, size = '640x480'): Promise<ChildProcess> {
+/** rtsp-server.py on `port`; `output()` is what it printed (for a test's diagnostics). */
+export async function startRtspServer(port: number, size = '640x480'): Promise<ChildProcess & { output(): string }> {
   const child = spawn(PYTHON, [RTSP_SERVER, String(port), size], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()))
@@ -21,7 +22,7 @@ export async function startRtspServer(port: number, size = '640x480'): Promise<C
     if (child.exitCode !== null) throw new Error(`rtsp-server.py exited: ${out}`)
     return out.includes('ready')
   }, 15_000)
-  return child
+  return Object.assign(child, { output: () => out })
 }
 
 export async function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
