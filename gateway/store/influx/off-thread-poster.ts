@@ -4,11 +4,11 @@ import { PostError, type PostAnswer } from './write-request.ts'
 
 // Write requests are POSTed by a thread of their own (post-thread.ts), off the one thread every
 // reading goes through: at full ingest the HTTP client and the system calls handing each body to
-// the kernel were 7-10 % of that thread's busy time in a CPU profile. The body crosses over as one
-// copy; measured in the ingest bench (six alternating runs), the main thread spent 3 % less per
-// reading and stored 4 % more readings a second. The thread starts with the first write and ends
-// after a minute without one, so a gateway that stores nothing does not carry it
-// (docs/operations.md "Memory and the Node.js young generation").
+// the kernel were 7-10 % of that thread's busy time in a CPU profile. The body's bytes cross over
+// as one copy. The thread starts with the store and ends after a minute without a write (the next
+// write starts it again), so a gateway that stores nothing does not carry it for long
+// (docs/operations.md "Memory and the Node.js young generation"). Measured: bench/README.md
+// "ingest".
 
 const ENTRY = new URL('./post-thread.js', import.meta.url)
 /** The thread holds bodies only while they are in flight: a small heap of its own. */
@@ -57,7 +57,11 @@ export class OffThreadPoster {
     const id = this.nextId++
     return new Promise<PostAnswer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
-      worker.postMessage({ id, body } satisfies PostJob)
+      // The body's own bytes, copied once and moved over: cloning the view would copy its whole
+      // backing buffer (the batch buffer, 64 KiB or more, also for a body of a few lines), and
+      // the body itself stays here for the spill journal.
+      const bytes = new Uint8Array(body).buffer
+      worker.postMessage({ id, body: bytes } satisfies PostJob, [bytes])
     })
   }
 

@@ -13,10 +13,10 @@ export interface PostTarget {
   maxSockets: number
 }
 
-/** One request, from the gateway's main thread. */
+/** One request, from the gateway's main thread: the body's bytes, moved over. */
 export interface PostJob {
   id: number
-  body: Uint8Array
+  body: ArrayBuffer
 }
 
 /**
@@ -36,7 +36,7 @@ const poster = new WritePoster(new URL(target.url), target.authorization, target
 // thread started) would otherwise race to InfluxDB; the writer keeps only overlapping ones apart.
 let previousHandedOver: Promise<void> = Promise.resolve()
 port.on('message', (job: PostJob) => {
-  const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength)
+  const body = Buffer.from(job.body)
   const turn = previousHandedOver
   let handedOver!: () => void
   previousHandedOver = new Promise<void>((r) => (handedOver = r))
