@@ -84,8 +84,4 @@ export class WritePoster {
       req.end(body)
     })
   }
-
-  close(): void {
-    this.agent.destroy()
-  }
 }
