@@ -41,6 +41,7 @@ import { createRequire } from 'node:module'
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import { PeerInterest, type RedisBus } from './peer-interest.ts'
 import { RoutedSubscriptions, storedSubscriptions, subscriberLossRecovery } from './pubsub-loss.ts'
 import { boundedRedisPersistence } from './redis-queue.ts'
 import { SharedPersistentSessions } from './redis-sessions.ts'
@@ -205,10 +206,15 @@ export function openCluster(opts: ClusterOptions): Cluster {
       )
       // After ioredis has subscribed again (it does so once ready): a takeover announced before
       // that is lost too, and its record is there by then.
-      setTimeout(() => afterSubscriberLoss(), 1_000).unref()
+      setTimeout(() => {
+        interest.restart()
+        afterSubscriberLoss()
+      }, 1_000).unref()
     })
     const down = (): void => {
       state.ready = false
+      // What the other nodes announce from now on is lost here: every message goes to them through Redis meanwhile.
+      if (role === 'subscriber') interest.lost()
     }
     redis.on('close', down)
     redis.on('end', down)
@@ -242,6 +248,20 @@ export function openCluster(opts: ClusterOptions): Cluster {
     closing = true
     void Promise.all([endConnection(subConn), endConnection(pubConn)]).then(() => mqInternals._close(cb))
   }
+  // Before aedes exists: it adds the listeners of restored sessions as it starts.
+  const interest = new PeerInterest(mq as unknown as RedisBus, {
+    runId,
+    heartbeatMs,
+    metrics: opts.metrics,
+    onLost: (filter) => {
+      lostAnnouncements.inc({ what: 'interest' })
+      log.warn(
+        { event: 'mqtt_announcement_lost', what: 'interest', filter },
+        "a subscription was answered without this node's interest in its filter coming back through Redis",
+      )
+    },
+  })
+  interest.install()
   // Before aedes exists, so before its persistence loads the routing table this follows.
   const routed = new RoutedSubscriptions(mq)
   const persistence = boundedRedisPersistence({
@@ -321,7 +341,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
         .catch((err: Error) =>
           log.warn({ event: 'mqtt_subscriptions_read_failed', err: err.message }, 'could not read the stored subscriptions at start'),
         )
-      afterSubscriberLoss = subscriberLossRecovery({
+      const recover = subscriberLossRecovery({
         db: dbConn,
         runId,
         latestRun: (clientId) => dbConn.get(clientNodeKey(clientId)),
@@ -333,6 +353,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
         markMoved,
         log,
       })
+      afterSubscriberLoss = recover
     },
     movedAway: (clientId) => moved.has(clientId),
     sessionStarted(client, device): void {
@@ -380,6 +401,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
     },
     async close(): Promise<void> {
       sweeper?.stop()
+      interest.stop()
       await Promise.allSettled([...endings])
       closing = true
       await Promise.all([...conns.values()].map(({ redis }) => endConnection(redis)))
