@@ -167,14 +167,19 @@ export async function connectedDevices(apiUrl: string): Promise<number> {
 }
 
 /**
- * What a cluster node's alert partitions did (its /metrics): partitions held, and alert inputs by
- * where they went (`local`, `forwarded`, ...), counted since the node started.
+ * What a cluster node's alert partitions and broker did (its /metrics): partitions held, alert
+ * inputs by where they went (`local`, `forwarded`, ...), and MQTT messages by the way they went
+ * (`redis`, or `local` when no other node wanted them), counted since the node started.
  */
-export async function alertRouting(apiUrl: string): Promise<{ held: number; routed: Record<string, number> }> {
+export async function alertRouting(
+  apiUrl: string,
+): Promise<{ held: number; routed: Record<string, number>; messages: Record<string, number> }> {
   const text = await (await fetch(`${apiUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()
   const routed: Record<string, number> = {}
   for (const m of text.matchAll(/^iocgw_alert_inputs_routed_total\{outcome="([a-z_]+)"\} (\d+)/gm)) routed[m[1]!] = Number(m[2])
-  return { held: Number(/^iocgw_alert_partitions_held (\d+)/m.exec(text)?.[1] ?? 0), routed }
+  const messages: Record<string, number> = {}
+  for (const m of text.matchAll(/^iocgw_mqtt_messages_routed_total\{via="([a-z_]+)"\} (\d+)/gm)) messages[m[1]!] = Number(m[2])
+  return { held: Number(/^iocgw_alert_partitions_held (\d+)/m.exec(text)?.[1] ?? 0), routed, messages }
 }
 
 function statOf(pid: string): { comm: string; ppid: number } | undefined {

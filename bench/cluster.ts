@@ -122,13 +122,14 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
   return run
 }
 
-/** Each node's alert partitions held and its alert inputs by where they went (local or forwarded). */
+/** Each node's alert partitions held, its alert inputs by where they went (local or forwarded) and its MQTT messages by way. */
 async function routingLine(nodes: Node[]): Promise<string> {
   const parts = await Promise.all(
     nodes.map(async (n, i) => {
       const r = await alertRouting(n.apiUrl)
       const routed = Object.entries(r.routed).map(([k, v]) => `${k} ${v}`)
-      return `node${i + 1}: ${r.held} partitions held, ${routed.join(', ') || 'none routed'}`
+      const messages = Object.entries(r.messages).map(([k, v]) => `${k} ${v}`)
+      return `node${i + 1}: ${r.held} partitions held, ${routed.join(', ') || 'none routed'}; MQTT messages ${messages.join(', ') || 'none'}`
     }),
   )
   return parts.join('; ')
