@@ -21,7 +21,7 @@ import { human } from './human.ts'
 import { KeyedQueue } from './ordering.ts'
 import { AlertPartitions, routedSubject, type AlertPartitionsOptions, type RoutedInput } from './partitions.ts'
 import { loadRules, parseRules, saveRules, type Rule, type RulesDoc, type Silence } from './rules.ts'
-import { adoptSilence, checkSilence, loadSilence, seen, seenReading } from './silence.ts'
+import { adoptSilence, checkSilence, loadSilence, seen, seenReading, seenWindowMs } from './silence.ts'
 import { sqliteAlertStore } from './sqlite-store.ts'
 import type { AlertFilter, AlertPage, AlertStore, Fence } from './store.ts'
 import type { Alert, AlertChange, AlertKind, ChangeEntry, ChangeRouter, Subject } from './types.ts'
@@ -344,6 +344,7 @@ export function createAlerting(opts: AlertingOptions): Alerting {
         metrics: opts.metrics,
         evaluate: (input, fence) => evaluateOwned(ctx, ready, input, fence),
         forget: (belongs) => forgetSubjects(ctx, belongs),
+        seenWindowMs: () => seenWindowMs(ctx.silenceRules),
         adopt: (belongs) => started.then(() => adoptSilence(ctx, belongs)),
       })
     : undefined

@@ -104,6 +104,8 @@ export interface AlertPartitionsOptions {
    * over. Undefined when it was evaluated synchronously (the engine's `post`: no store work).
    */
   evaluate: (input: RoutedInput, fence: Fence) => Promise<void> | undefined
+  /** How long a device's `seen` sent to its partition's owner stands for the next ones (silence.ts seenWindowMs). */
+  seenWindowMs?: (() => number) | undefined
   /** Drops the cached rule state of the subjects `belongs` says are the partition's. */
   forget: (belongs: (subject: string) => boolean) => void
   /** After taking a partition: reads what must be watched without an input (the silence timers). */
@@ -119,6 +121,9 @@ export class AlertPartitions {
   private readonly pending = new Map<number, Batch>()
   private flushing: NodeJS.Immediate | undefined
   private closed = false
+  /** When each device's `seen` (by seenKey) last left for its owner, and when those older than a second were last dropped. */
+  private readonly seenSent = new Map<string, number>()
+  private seenPrunedAt = 0
   /** Inputs given up since the last log line about it, and when that was. */
   private givenUp = 0
   private givenUpLoggedAt = Number.NEGATIVE_INFINITY
@@ -130,7 +135,7 @@ export class AlertPartitions {
     this.m = {
       routed: m.counter(
         'alert_inputs_routed_total',
-        'Cluster mode: alert inputs by where they went (local, forwarded, held, no_holder, lease_lost, fenced, invalid, hops)',
+        'Cluster mode: alert inputs by where they went (local, forwarded, coalesced, held, no_holder, lease_lost, fenced, invalid, hops)',
         ['outcome'],
       ),
     }
@@ -165,14 +170,20 @@ export class AlertPartitions {
       const fence = this.fence(n)
       if (fence) return this.local(n, input, fence, hops)
     }
+    // A device heard twice in one turn is one `seen`: the owner notes the time it evaluates it. And
+    // one sent within the window stands for those after it: a chatty device (a reading a second,
+    // a 10-reading array) no longer sends the owner a `seen` per reading.
+    const seenKey = input.type === 'seen' ? `${input.device}\u0000${input.kind}\u0000${input.station}\u0000${input.district}` : undefined
+    if (seenKey !== undefined && hops === 0 && this.sentLately(seenKey)) {
+      this.m.routed.inc({ outcome: 'coalesced' })
+      return undefined
+    }
     let batch = this.pending.get(n)
     if (!batch) {
       batch = newBatch()
       this.pending.set(n, batch)
       this.flushing ??= setImmediate(() => this.flush())
     }
-    // A device heard twice in one turn is one `seen`: the owner notes the time it evaluates it.
-    const seenKey = input.type === 'seen' ? `${input.device}\u0000${input.kind}\u0000${input.station}\u0000${input.district}` : undefined
     let i = seenKey === undefined ? undefined : batch.seen.get(seenKey)
     if (i === undefined) {
       i = batch.entries.push({ hops, input }) - 1
@@ -182,6 +193,22 @@ export class AlertPartitions {
     const result = batch.result.then((evaluated) => evaluated?.[at])
     if (batch.entries.length >= MAX_BATCH) this.dispatch(n, batch)
     return result
+  }
+
+  /** Whether a `seen` with this key left within the window; if not, it is noted as leaving now. */
+  private sentLately(seenKey: string): boolean {
+    const window = this.o.seenWindowMs?.() ?? 0
+    if (window <= 0) return false
+    const now = performance.now()
+    const last = this.seenSent.get(seenKey)
+    if (last !== undefined && now - last < window) return true
+    this.seenSent.set(seenKey, now)
+    // Devices gone quiet (or moved to another node) are dropped, every few seconds at most.
+    if (now - this.seenPrunedAt > 5_000) {
+      this.seenPrunedAt = now
+      for (const [k, at] of this.seenSent) if (now - at >= 1_000) this.seenSent.delete(k)
+    }
+    return false
   }
 
   async close(): Promise<void> {

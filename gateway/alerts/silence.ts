@@ -25,6 +25,17 @@ export async function loadSilence(ctx: AlertingState, rules: Silence[] = ctx.sil
   for (const [k, st] of loaded) ctx.silence.set(k, st)
 }
 
+/**
+ * How long a node may keep a device's news (`seen`) from the owner of its partition after sending
+ * one (partitions.ts): a tenth of the shortest interval the silence rules expect, at most a
+ * second, so a device is never found silent for it; nothing when no rule watches silence.
+ */
+export function seenWindowMs(rules: readonly Silence[]): number {
+  let ms = 1_000
+  for (const r of rules) ms = Math.min(ms, r.expected_interval_s * 100)
+  return rules.length === 0 ? 0 : ms
+}
+
 // The silence rules that track each device, with their state: worked out on the device's first
 // reading (its kind does not change) so that a reading touches only those. A rule tracks a device
 // when its filters take the device or when it already holds state for it (a rule whose filters

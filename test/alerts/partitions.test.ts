@@ -207,6 +207,34 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     expect(opened(owner)).toHaveLength(0)
   }, 90_000)
 
+  it("a chatty device's news leave for the owner of its partition once per tenth of the silence interval, and it is never found silent while it talks", async () => {
+    const device = `${STATION}-01`
+    const subject = `device:${device}`
+    // 3 s expected: one `seen` per 300 ms at most leaves the node the device talks to.
+    const rules = [{ id: 'quiet', type: 'silence', expected_interval_s: 3, device_kinds: ['water_level'] }]
+    const [owner, other] = await twoNodes(true, rules, partitionLease(partitionIndex(subject, COUNT)))
+    const start = performance.now()
+    for (let i = 0; i < 30; i++) {
+      await other.alerting.handleReading(gauge(STATION, Date.now(), 0.5))
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const elapsed = performance.now() - start
+    const coalesced = await routed(other, 'coalesced')
+    expect(30 - coalesced).toBeGreaterThanOrEqual(1)
+    expect(30 - coalesced).toBeLessThanOrEqual(Math.ceil(elapsed / 300) + 1)
+    await waitFor(async () => (await owner.store.loadRuleState('quiet', subject)) !== undefined, 20_000, 50)
+    // Talking every 200 ms for 4 s (past the 3 s interval): never silent.
+    for (let i = 0; i < 20; i++) {
+      await other.alerting.handleReading(gauge(STATION, Date.now(), 0.5))
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(opened(owner)).toHaveLength(0)
+    // Quiet from now on: the owner finds it silent.
+    await waitFor(() => opened(owner).length === 1, 20_000, 100)
+    expect(opened(owner)[0]!.alert.kind).toBe('silence')
+    expect(opened(other)).toHaveLength(0)
+  }, 90_000)
+
   it("one turn's inputs of a partition leave as one message, in order; a single input as nodes of the previous version send it is still read", async () => {
     const [owner, other] = await twoNodes()
     const n = partitionIndex(`station:${STATION}`, COUNT)
