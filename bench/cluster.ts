@@ -28,7 +28,6 @@ import {
   withChildren,
   type Node,
 } from './_cluster-nodes.ts'
-import { contention } from './_contention.ts'
 import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
 import { countStored, newestTs, storedOnceSettled } from './_ingest-influx.ts'
 import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
@@ -331,10 +330,6 @@ export async function main(argv: string[]): Promise<void> {
   console.log(
     `cluster bench: ${o.seconds} s per run, ${o.publishers} publisher processes, ${o.devices} devices, window ${o.window}; failover: ${o.kills} kills, ${o.failoverDevices} devices, reconnect every ${o.reconnectMs} ms; HAProxy ${o.redispatch ? 'as config/haproxy.cfg (option redispatch 1, retries 2)' : 'without redispatch (--no-redispatch)'}`,
   )
-  const host = await contention()
-  console.log(
-    `this machine: a fixed CPU-bound piece of work takes ${host.aloneMs.toFixed(0)} ms of CPU alone, ${host.allBusyMs.toFixed(0)} ms with every core running one (${host.ratio.toFixed(2)}x)`,
-  )
   const influxd = await startInfluxd()
   const cpu = new CpuSampler()
   for (const pid of pidsMatching(influxd.dir)) cpu.track('influxd', pid)
@@ -378,8 +373,8 @@ export async function main(argv: string[]): Promise<void> {
         console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered`)
         await settled(cpu, ['influxd', 'nodes'])
         runs.push(await measure(cluster, 'paced', rates, influxd, cpu))
-        // The same at half that rate: the paced two-node run keeps both cores of this machine
-        // busy, and a core's CPU time per operation rises when both are (bench/README.md).
+        // The same at half that rate, against the single node's run at that rate below: whether
+        // the clustered path's cost per reading falls with the load as the single node's does.
         await settled(cpu, ['influxd', 'nodes'])
         runs.push(
           await measure(
