@@ -5,8 +5,9 @@ import { DEVICE_KINDS } from '../registry/types.ts'
 import type { RoutedInput } from './partitions.ts'
 
 // The message carrying alert inputs to the node that owns their partition (partitions.ts), on the
-// Redis channel `iocgw:alerts:inputs:{n}`: JSON, checked on arrival like any input at an edge (a
-// node of another version may send something else).
+// Redis channel `iocgw:alerts:inputs:{n}` (one partition's) or `iocgw:alerts:node:{node id}` (a
+// node's, its inputs tagged with their partitions): JSON, checked on arrival like any input at an
+// edge (a node of another version may send something else).
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 
@@ -38,6 +39,8 @@ const DetectionWire = Type.Object({
 const Forwarded = Type.Object({
   /** How many times the input was sent on already (a lapsed owner sends it on again). */
   hops: Type.Integer({ minimum: 0 }),
+  /** The input's partition: given in a message to a node's own channel, which carries several. */
+  partition: Type.Optional(Type.Integer({ minimum: 0 })),
   input: Type.Union([
     Type.Object({ type: Type.Literal('reading'), reading: ReadingWire }),
     Type.Object({ type: Type.Literal('detection'), detection: DetectionWire }),
@@ -62,6 +65,7 @@ const checkMessage = Compile(Type.Union([Batch, Forwarded]))
 
 export interface ForwardedInput {
   hops: number
+  partition?: number | undefined
   input: RoutedInput
 }
 

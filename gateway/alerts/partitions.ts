@@ -16,16 +16,20 @@ import { connectPubSub } from '../cluster/redis-pubsub.ts'
 // into `count` partitions, each a lease `alerts:partition:{n}` of the group `alerts`, balanced over
 // the live nodes (gateway/cluster/leases.ts). Only the holder evaluates the partition's inputs.
 //
-// An input reaching another node (the device is connected there) is published on the Redis channel
-// `iocgw:alerts:inputs:{n}`, to which only the holder subscribes. The inputs of one turn of the
-// event loop (the readings of one stored message, a 10-reading array among them) leave as one
-// message per partition: a publish, and its decoding on the owner, cost about as much as the
-// input's evaluation, so a message per input made a node pay the cluster's way twice over. Redis
-// answers how many received it: none means no node holds the partition now (its owner died and
-// the lease has not expired yet), and the inputs are held here and sent again until a node takes
-// the partition over, or evaluated here if this node is the one that does. Inputs of a partition
-// leave a node in arrival order: one waiting holds back those behind it. Only past `holdMs` is an
-// input given up, counted and logged, never silently.
+// An input reaching another node (the device is connected there) goes to the owner through Redis.
+// Inputs for other nodes gather for GATHER_MS and leave as one message per owner, on the owner's
+// channel `iocgw:alerts:node:{node id}`, each naming its partition: a PUBLISH and its delivery
+// cost more than evaluating the few inputs a turn of the event loop holds, and a message per
+// partition and turn came to about one per MQTT message handled. Who owns which partition is
+// read from the lease table every OWNERS_EVERY_MS; the receiver checks its own token and sends an
+// input it no longer owns on. Where the owner is not known, or its channel has no listener (it
+// died; it runs a version without node channels), the partition's own channel
+// `iocgw:alerts:inputs:{n}` is used, to which only the holder subscribes. Redis answers how many
+// received it: none means no node holds the partition now (its owner died and the lease has not
+// expired yet), and the inputs are held here and sent again until a node takes the partition over,
+// or evaluated here if this node is the one that does. Inputs of a partition leave a node in
+// arrival order: one waiting holds back those behind it. Only past `holdMs` is an input given up,
+// counted and logged, never silently.
 //
 // Taking a partition (or losing it) drops this node's cached rule state of its subjects: the next
 // input loads the state its previous owner stored in PostgreSQL, and the silence timers are read at
@@ -38,12 +42,24 @@ export const ALERT_PARTITION_GROUP = 'alerts'
 export const DEFAULT_ALERT_PARTITIONS = 32
 const LEASE_PREFIX = 'alerts:partition:'
 const CHANNEL_PREFIX = 'iocgw:alerts:inputs:'
+const NODE_CHANNEL_PREFIX = 'iocgw:alerts:node:'
 /** How often an input without an owner is offered again. */
 const RETRY_MS = 200
 /** An input sent on more often than this (owners lapsing one after the other) is given up. */
 const MAX_HOPS = 4
-/** Inputs in one forwarded message at most: a turn at full speed may hold thousands. */
+/** Inputs of one partition in one forwarded message at most: a turn at full speed may hold thousands. */
 const MAX_BATCH = 500
+/** Inputs in one message to a node at most (partition-wire.ts allows 10,000). */
+const MAX_NODE_MESSAGE = 2_000
+/**
+ * How long inputs for other nodes gather before they leave: a node handles an MQTT message or
+ * two per turn of its event loop, so a message per turn was a PUBLISH (and a delivery, about
+ * 60 µs of CPU in all) per MQTT message. Evaluation waits this much longer; no acknowledgement
+ * waits for it.
+ */
+const GATHER_MS = 5
+/** How often the partitions' owners are read from the lease table (and again whenever one was wrong). */
+const OWNERS_EVERY_MS = 1_000
 
 /** A turn's inputs of one partition, sent together; `result` settles once they are evaluated here or handed on. */
 interface Batch {
@@ -87,7 +103,7 @@ export function partitionIndex(subject: string, count: number): number {
   return (h >>> 0) % count
 }
 
-export type PartitionLeaseManager = Pick<LeaseManager, 'balance' | 'token' | 'heldLeases' | 'on' | 'off'>
+export type PartitionLeaseManager = Pick<LeaseManager, 'balance' | 'token' | 'heldLeases' | 'holders' | 'on' | 'off'>
 
 export interface AlertPartitionsOptions {
   leases: PartitionLeaseManager
@@ -117,9 +133,13 @@ export class AlertPartitions {
   private readonly sub: Redis
   /** Each partition's outgoing inputs, one batch at a time, in arrival order. */
   private readonly sending = new KeyedQueue()
-  /** This turn's batches, sent on the next (setImmediate). */
+  /** The batches gathering, sent GATHER_MS after the first of them. */
   private readonly pending = new Map<number, Batch>()
-  private flushing: NodeJS.Immediate | undefined
+  private flushing: NodeJS.Timeout | undefined
+  /** Each partition's owner by node id, as last read from the lease table (a hint: the receiver checks). */
+  private owners = new Map<number, string>()
+  private ownersTimer: NodeJS.Timeout | undefined
+  private readingOwners: Promise<void> | undefined
   private closed = false
   /** When each device's `seen` (by seenKey) last left for its owner, and when those older than a second were last dropped. */
   private readonly seenSent = new Map<string, number>()
@@ -132,17 +152,29 @@ export class AlertPartitions {
   constructor(private readonly o: AlertPartitionsOptions) {
     if (!Number.isInteger(o.count) || o.count < 1) throw new Error('alerts: the partition count must be a positive integer')
     const m = o.metrics
+    const routed = m.counter(
+      'alert_inputs_routed_total',
+      'Cluster mode: alert inputs by where they went (local, forwarded, coalesced, held, no_holder, lease_lost, fenced, invalid, hops)',
+      ['outcome'],
+    )
+    // Counted per input: prom-client's labelled inc cost an allocation and a hash each (registry.ts hotCounter).
     this.m = {
-      routed: m.counter(
-        'alert_inputs_routed_total',
-        'Cluster mode: alert inputs by where they went (local, forwarded, coalesced, held, no_holder, lease_lost, fenced, invalid, hops)',
-        ['outcome'],
-      ),
+      routed,
+      local: m.hotCounter(routed, { outcome: 'local' }),
+      forwarded: m.hotCounter(routed, { outcome: 'forwarded' }),
+      coalesced: m.hotCounter(routed, { outcome: 'coalesced' }),
     }
     m.gaugeReading('alert_partitions_held', 'Cluster mode: alert partitions this node owns and evaluates now', () => this.held())
     this.pub = this.connect('alerts-pub', 'publish')
     this.sub = this.connect('alerts-sub', 'subscribe')
     this.sub.on('message', (channel: string, message: string) => this.onForwarded(channel, message))
+    // ioredis subscribes again by itself after an outage (autoResubscribe).
+    this.sub
+      .subscribe(NODE_CHANNEL_PREFIX + o.nodeId)
+      .catch((err: Error) => this.o.logger.warn({ err: { message: err.message } }, "alerts: subscribing to the node's channel failed"))
+    this.ownersTimer = setInterval(() => void this.readOwners(), OWNERS_EVERY_MS)
+    this.ownersTimer.unref()
+    void this.readOwners()
     o.leases.on('acquired', this.onAcquired)
     o.leases.on('lost', this.onLost)
     for (const [name] of o.leases.heldLeases()) this.onAcquired(name)
@@ -175,14 +207,14 @@ export class AlertPartitions {
     // a 10-reading array) no longer sends the owner a `seen` per reading.
     const seenKey = input.type === 'seen' ? `${input.device}\u0000${input.kind}\u0000${input.station}\u0000${input.district}` : undefined
     if (seenKey !== undefined && hops === 0 && this.sentLately(seenKey)) {
-      this.m.routed.inc({ outcome: 'coalesced' })
+      this.m.coalesced.inc()
       return undefined
     }
     let batch = this.pending.get(n)
     if (!batch) {
       batch = newBatch()
       this.pending.set(n, batch)
-      this.flushing ??= setImmediate(() => this.flush())
+      this.flushing ??= setTimeout(() => this.flush(), GATHER_MS)
     }
     let i = seenKey === undefined ? undefined : batch.seen.get(seenKey)
     if (i === undefined) {
@@ -213,6 +245,7 @@ export class AlertPartitions {
 
   async close(): Promise<void> {
     this.closed = true
+    clearInterval(this.ownersTimer)
     this.flush()
     this.o.leases.off('acquired', this.onAcquired)
     this.o.leases.off('lost', this.onLost)
@@ -235,11 +268,89 @@ export class AlertPartitions {
     return token === undefined ? null : { name, token }
   }
 
-  /** Sends this turn's batches, each after those of its partition sent before. */
+  /**
+   * Sends the gathered batches, each after those of its partition sent before: those whose owner
+   * is known (and another node) as one message per owner, on its node channel; the others (owner
+   * unknown, or an earlier batch of the partition still on its way or held) each on its own.
+   */
   private flush(): void {
-    if (this.flushing) clearImmediate(this.flushing)
+    if (this.flushing) clearTimeout(this.flushing)
     this.flushing = undefined
-    for (const [n, batch] of this.pending) this.dispatch(n, batch)
+    const byOwner = new Map<string, Array<[number, Batch]>>()
+    for (const [n, batch] of this.pending) {
+      const owner = this.owners.get(n)
+      if (owner === undefined || owner === this.o.nodeId || this.closed || this.sending.busy(String(n))) {
+        this.dispatch(n, batch)
+        continue
+      }
+      const group = byOwner.get(owner)
+      if (group) group.push([n, batch])
+      else byOwner.set(owner, [[n, batch]])
+    }
+    this.pending.clear()
+    for (const [owner, group] of byOwner) {
+      let part: Array<[number, Batch]> = []
+      let size = 0
+      for (const item of group) {
+        if (size + item[1].entries.length > MAX_NODE_MESSAGE && part.length > 0) {
+          this.dispatchToNode(owner, part)
+          part = []
+          size = 0
+        }
+        part.push(item)
+        size += item[1].entries.length
+      }
+      this.dispatchToNode(owner, part)
+    }
+  }
+
+  /**
+   * One message to `owner` for the batches of several partitions. Each partition's queue waits for
+   * it, so that a later batch of the partition leaves after it. No node listening on that channel
+   * (the owner died, or runs a version without node channels) or Redis away: each batch takes the
+   * partition's own way (its channel, held while nobody owns the partition), in order.
+   */
+  private dispatchToNode(owner: string, group: Array<[number, Batch]>): void {
+    const entries: ForwardedInput[] = []
+    for (const [n, batch] of group) for (const e of batch.entries) entries.push({ hops: e.hops, partition: n, input: e.input })
+    const sent = this.pub.publish(NODE_CHANNEL_PREFIX + owner, encodeInputs(entries)).then(
+      (receivers) => receivers > 0,
+      () => false,
+    )
+    for (const [n, batch] of group) {
+      this.pending.delete(n)
+      batch.settle(
+        this.sending.run(String(n), async () => {
+          if (await sent) {
+            this.m.forwarded.inc(batch.entries.length)
+            return undefined
+          }
+          void this.readOwners()
+          return this.send(n, batch.entries, batch.arrived)
+        }),
+      )
+    }
+  }
+
+  /** Reads the partitions' owners from the lease table (one read at a time; a failure keeps the last). */
+  private readOwners(): Promise<void> {
+    this.readingOwners ??= this.o.leases
+      .holders(Array.from({ length: this.o.count }, (_, n) => partitionLease(n)))
+      .then(
+        (holders) => {
+          const owners = new Map<number, string>()
+          for (const [name, node] of holders) {
+            const n = this.partitionOfLease(name)
+            if (n !== undefined) owners.set(n, node)
+          }
+          this.owners = owners
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.readingOwners = undefined
+      })
+    return this.readingOwners
   }
 
   private dispatch(n: number, batch: Batch): void {
@@ -262,7 +373,7 @@ export class AlertPartitions {
         // Redis unreachable: held like inputs without owner (the connection logs the outage).
       }
       if (receivers > 0) {
-        this.m.routed.inc({ outcome: 'forwarded' }, entries.length)
+        this.m.forwarded.inc(entries.length)
         return undefined
       }
       if (!waited) {
@@ -293,7 +404,7 @@ export class AlertPartitions {
   }
 
   private local(n: number, input: RoutedInput, fence: Fence, hops: number): Promise<void> | undefined {
-    this.m.routed.inc({ outcome: 'local' })
+    this.m.local.inc()
     return this.o.evaluate(input, fence)?.catch((err: unknown) => {
       if (!(err instanceof FencedError)) throw err
       this.m.routed.inc({ outcome: 'fenced' })
@@ -315,28 +426,38 @@ export class AlertPartitions {
   }
 
   private onForwarded(channel: string, message: string): void {
-    if (!channel.startsWith(CHANNEL_PREFIX) || this.closed) return
-    const n = Number(channel.slice(CHANNEL_PREFIX.length))
+    if (this.closed) return
+    // One partition's channel, or this node's (each input tagged with its partition).
+    const channelPartition = channel.startsWith(CHANNEL_PREFIX) ? Number(channel.slice(CHANNEL_PREFIX.length)) : undefined
+    if (channelPartition === undefined && channel !== NODE_CHANNEL_PREFIX + this.o.nodeId) return
     const inputs = decodeInputs(message)
-    const problem =
-      typeof inputs === 'string'
-        ? inputs
-        : inputs.some((f) => partitionIndex(routedSubject(f.input), this.o.count) !== n)
-          ? 'an input is of another partition (alerts.partitions differs between nodes?)'
-          : undefined
+    const problem = typeof inputs === 'string' ? inputs : this.misplaced(inputs, channelPartition)
     if (problem !== undefined || typeof inputs === 'string') {
       this.m.routed.inc({ outcome: 'invalid' })
       this.o.logger.warn({ channel, problem }, 'alerts: forwarded input unreadable')
       return
     }
     for (const f of inputs) {
+      const n = f.partition ?? channelPartition!
       const fence = this.fence(n)
       const done = fence
         ? this.local(n, f.input, fence, f.hops)
-        : // Sent while this node held the partition, arrived after it lapsed: on to the new owner.
+        : // Sent while this node held the partition (or the sender thought so), arrived after it lapsed: on to the new owner.
           (this.m.routed.inc({ outcome: 'lease_lost' }), this.onward(f.input, f.hops))
       done?.catch((err: unknown) => this.o.logger.error({ err, partition: n }, 'alert evaluation failed'))
     }
+  }
+
+  /** What is wrong with where the inputs say they belong, if anything. */
+  private misplaced(inputs: ForwardedInput[], channelPartition: number | undefined): string | undefined {
+    for (const f of inputs) {
+      const n = f.partition ?? channelPartition
+      if (n === undefined) return 'an input on a node channel names no partition'
+      if (channelPartition !== undefined && n !== channelPartition) return "an input names another partition than its channel's"
+      if (partitionIndex(routedSubject(f.input), this.o.count) !== n)
+        return 'an input is of another partition (alerts.partitions differs between nodes?)'
+    }
+    return undefined
   }
 
   private forgetPartition(n: number): void {

@@ -103,6 +103,19 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
   }
 
   /**
+   * The node holding each of `names` now, as PostgreSQL has it (live, unexpired holders only): who
+   * to send a lease's work to. Another node's hold may end any moment after, so the answer is a
+   * hint; the work's receiver checks its own token.
+   */
+  async holders(names: readonly string[]): Promise<Map<string, string>> {
+    const res = await this.opts.pool.query<{ name: string; holder: string }>(
+      `SELECT name, holder FROM cluster_leases WHERE name = ANY($1::text[]) AND holder IS NOT NULL AND expires_at > now()`,
+      [names],
+    )
+    return new Map(res.rows.map((r) => [r.name, r.holder]))
+  }
+
+  /**
    * Claims a fair share of `names` on every round: at most ceil(names/live nodes), releasing the
    * surplus when more nodes are live than when they were taken. Every node must balance the same
    * groups, or the share left to absent claimants stays unowned.

@@ -241,7 +241,8 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     const tap = new Redis(redis.url)
     const heard: string[] = []
     tap.on('message', (_channel: string, message: string) => heard.push(message))
-    await tap.subscribe(`iocgw:alerts:inputs:${n}`)
+    // The partition's channel, or the owner's once the other node has read who owns it.
+    await tap.subscribe(`iocgw:alerts:inputs:${n}`, `iocgw:alerts:node:${owner.id}`)
     try {
       // Wait until the owner listens: a probe reading, forwarded once it has a receiver.
       await send(other, 0, 0.5)
@@ -271,6 +272,43 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
     expect(await alertsOf(owner.pool)).toHaveLength(1)
   }, 90_000)
 
+  it('inputs of several partitions owned by one node leave for it as one message on its channel, each naming its partition', async () => {
+    const [owner, other] = await twoNodes()
+    const partitionOfStation = (st: string) => partitionIndex(`station:${st}`, COUNT)
+    const mine = Array.from({ length: 40 }, (_, i) => `st-${i}`).filter(
+      (st) => owner.leases.token(partitionLease(partitionOfStation(st))) !== undefined,
+    )
+    expect(new Set(mine.map(partitionOfStation)).size).toBe(COUNT / 2)
+    const tap = new Redis(redis.url)
+    const heard: Array<[string, string]> = []
+    tap.on('message', (channel: string, message: string) => heard.push([channel, message]))
+    await tap.subscribe(`iocgw:alerts:node:${owner.id}`, ...Array.from({ length: COUNT }, (_, n) => `iocgw:alerts:inputs:${n}`))
+    try {
+      // The other node reads who owns what every second: until then, each partition's own channel.
+      await waitFor(
+        async () => {
+          heard.length = 0
+          await other.alerting.handleReading(gauge(mine[0]!, Date.now(), 0.5))
+          await new Promise((r) => setTimeout(r, 100))
+          return heard.some(([channel]) => channel === `iocgw:alerts:node:${owner.id}`)
+        },
+        20_000,
+        100,
+      )
+      heard.length = 0
+      const before = await routed(owner, 'local')
+      await Promise.all(mine.map((st, i) => other.alerting.handleReading(gauge(st, T0 + i, 0.5))))
+      await waitFor(async () => (await routed(owner, 'local')) - before === mine.length, 20_000, 50)
+      expect(heard.map(([channel]) => channel)).toEqual([`iocgw:alerts:node:${owner.id}`])
+      const message = JSON.parse(heard[0]![1]) as { inputs: Array<{ partition: number; input: { reading: { station: string } } }> }
+      expect(message.inputs.map((f) => f.input.reading.station).sort()).toEqual([...mine].sort())
+      for (const f of message.inputs) expect(f.partition).toBe(partitionOfStation(f.input.reading.station))
+    } finally {
+      tap.disconnect()
+    }
+    expect(await routed(owner, 'invalid')).toBe(0)
+  }, 90_000)
+
   it('a forwarded message that is not an input is refused with its reason and counted, not evaluated', async () => {
     const [owner] = await twoNodes()
     const n = partitionIndex(`station:${STATION}`, COUNT)
@@ -280,7 +318,14 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
       const bad = '{"hops":0,"input":{"type":"reading","reading":{}}}'
       await waitFor(async () => (await pub.publish(`iocgw:alerts:inputs:${n}`, bad)) > 0, 20_000, 100)
       await pub.publish(`iocgw:alerts:inputs:${n}`, 'not json')
-      await waitFor(async () => (await routed(owner, 'invalid')) === 2, 20_000, 50)
+      // On the node's channel an input must name its partition, and the right one.
+      const reading = { type: 'reading', reading: gauge(STATION, T0, 1.5) }
+      await pub.publish(`iocgw:alerts:node:${owner.id}`, JSON.stringify({ inputs: [{ hops: 0, input: reading }] }))
+      await pub.publish(
+        `iocgw:alerts:node:${owner.id}`,
+        JSON.stringify({ inputs: [{ hops: 0, partition: (n + 1) % COUNT, input: reading }] }),
+      )
+      await waitFor(async () => (await routed(owner, 'invalid')) === 4, 20_000, 50)
     } finally {
       pub.disconnect()
     }
