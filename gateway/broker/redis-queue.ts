@@ -122,6 +122,8 @@ export function withHandledCommands(conn: Redis): Redis {
   })
 }
 
+const NOTHING = Promise.resolve()
+
 class BoundedRedisPersistence extends AsyncRedisPersistence {
   private readonly storeGranted: ReturnType<typeof storeGrantedOnly>
 
@@ -131,9 +133,16 @@ class BoundedRedisPersistence extends AsyncRedisPersistence {
     this.storeGranted = storeGrantedOnly(bound.storable)
   }
 
-  override async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
+  override outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
+    // aedes asks for every message published; nearly all (telemetry) have no offline session to
+    // be queued for, and two async frames made garbage for each.
+    if (!subs || subs.length === 0) return NOTHING
+    return this.enqueueAndTrim(subs, packet)
+  }
+
+  private async enqueueAndTrim(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
     await super.outgoingEnqueueCombi(subs, packet)
-    for (const sub of subs ?? []) {
+    for (const sub of subs) {
       const dropped = (await this.bound.conn.eval(TRIM_SCRIPT, 1, outgoingKey(sub.clientId), this.bound.maxQueued)) as string[]
       for (const key of dropped) this.bound.onDrop(sub.clientId, key)
     }
