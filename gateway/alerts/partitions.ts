@@ -148,6 +148,8 @@ export class AlertPartitions {
   private givenUp = 0
   private givenUpLoggedAt = Number.NEGATIVE_INFINITY
   private readonly m
+  private readonly leaseNames: string[] = []
+  private readonly fences: Array<Fence | undefined> = []
 
   constructor(private readonly o: AlertPartitionsOptions) {
     if (!Number.isInteger(o.count) || o.count < 1) throw new Error('alerts: the partition count must be a positive integer')
@@ -263,9 +265,13 @@ export class AlertPartitions {
   }
 
   private fence(n: number): Fence | null {
-    const name = partitionLease(n)
+    // Asked for every input: the lease's name and the fence object are made once per partition
+    // and token, while the token itself is asked every time (it lapses at the local deadline).
+    const name = (this.leaseNames[n] ??= partitionLease(n))
     const token = this.o.leases.token(name)
-    return token === undefined ? null : { name, token }
+    if (token === undefined) return null
+    const last = this.fences[n]
+    return last?.token === token ? last : (this.fences[n] = { name, token })
   }
 
   /**
