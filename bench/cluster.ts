@@ -370,21 +370,14 @@ export async function main(argv: string[]): Promise<void> {
         // readings and arrays).
         const scale = (0.5 * Math.min(sMax.rate, cMax.rate)) / sMax.rate
         const rates = sMax.perProcess.map((r) => r * scale)
+        const half = rates.map((r) => r / 2)
         console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered`)
         await settled(cpu, ['influxd', 'nodes'])
         runs.push(await measure(cluster, 'paced', rates, influxd, cpu))
         // The same at half that rate, against the single node's run at that rate below: whether
         // the clustered path's cost per reading falls with the load as the single node's does.
         await settled(cpu, ['influxd', 'nodes'])
-        runs.push(
-          await measure(
-            cluster,
-            'paced at half',
-            rates.map((r) => r / 2),
-            influxd,
-            cpu,
-          ),
-        )
+        runs.push(await measure(cluster, 'paced at half', half, influxd, cpu))
         console.log(`alert inputs since start, by node: ${await routingLine(c.nodes)}`)
         await pubs.close()
         await settled(cpu, ['influxd', 'nodes'])
@@ -393,15 +386,7 @@ export async function main(argv: string[]): Promise<void> {
         // the two-node figure is the cluster's own cost; against the paced single node it also
         // holds what a node pays more per reading at half the load (smaller batches and writes).
         await settled(cpu, ['influxd', 'single'])
-        runs.push(
-          await measure(
-            single,
-            'paced at half (one node of two)',
-            rates.map((r) => r / 2),
-            influxd,
-            cpu,
-          ),
-        )
+        runs.push(await measure(single, 'paced at half (one node of two)', half, influxd, cpu))
         kills = await failover(o, c, foCreds)
       } finally {
         await stopCluster(c)

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { useBrokerPair } from './cluster-pair.ts'
+import { dropSubscriber, useBrokerPair } from './cluster-pair.ts'
 import type { Harness } from './harness.ts'
 import { requireRedis } from '../support/redis.ts'
 import { waitFor } from '../support/services.ts'
@@ -102,15 +102,7 @@ describe.skipIf(!ok)('cluster mode: messages go through Redis only when another 
     await untilKeptLocal()
     const reconnectsBefore = await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })
     // Node B's announcement of the new filter is made while node A's subscriber is away: lost to A.
-    const admin = new Redis(pair.redis.url)
-    try {
-      const list = String(await admin.client('LIST'))
-      const id = /id=(\d+) [^\n]*name=iocgw:node-a:subscriber/.exec(list)?.[1]
-      expect(id, 'node A has a subscriber connection').toBeDefined()
-      await admin.client('KILL', 'ID', id!)
-    } finally {
-      admin.disconnect()
-    }
+    await dropSubscriber(pair.redis.url, 'node-a')
     const there = await pair.b.connect('token', pair.token.secret)
     const thereGot = seqs(there)
     await there.subscribeAsync(TOPIC, { qos: 1 })

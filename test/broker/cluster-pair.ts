@@ -2,8 +2,9 @@
 // for the calling suite. Each broker has its own registry directory holding the same devices and
 // token: the first one's directory is copied for the second once they are added.
 import { cpSync } from 'node:fs'
+import { Redis } from 'ioredis'
 import type { MqttClient } from 'mqtt'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import { startBroker, type Harness, type HarnessOptions } from './harness.ts'
 import { startRedis, type RedisServer } from '../support/redis.ts'
 import { tempDir } from '../support/services.ts'
@@ -75,5 +76,18 @@ export function useBrokerPair({ devices, heartbeatMs, limits = {} }: BrokerPairO
       return started('the token', token)
     },
     clients,
+  }
+}
+
+/** Drops a node's Redis subscriber connection (CLIENT KILL); ioredis connects it again 200 ms later. */
+export async function dropSubscriber(redisUrl: string, nodeId: string): Promise<void> {
+  const r = new Redis(redisUrl)
+  try {
+    const list = String(await r.client('LIST'))
+    const id = new RegExp(`id=(\\d+) [^\\n]*name=iocgw:${nodeId}:subscriber`).exec(list)?.[1]
+    expect(id, `${nodeId} has a subscriber connection`).toBeDefined()
+    await r.client('KILL', 'ID', id!)
+  } finally {
+    r.disconnect()
   }
 }

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis'
 import mqtt, { type MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
 import { clientNodeKey } from '../../gateway/broker/cluster.ts'
-import { useBrokerPair } from './cluster-pair.ts'
+import { dropSubscriber, useBrokerPair } from './cluster-pair.ts'
 import { requireRedis } from '../support/redis.ts'
 import { waitFor } from '../support/services.ts'
 
@@ -32,19 +32,6 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     return c
   }
   const connected = (c: MqttClient, what: string) => step(`${what}: CONNACK`, new Promise((r) => c.once('connect', r)))
-
-  /** Drops node A's Redis subscriber connection; ioredis connects it again 200 ms later. */
-  async function dropSubscriberOfA(): Promise<void> {
-    const r = new Redis(pair.redis.url)
-    try {
-      const list = String(await r.client('LIST'))
-      const id = /id=(\d+) [^\n]*name=iocgw:node-a:subscriber/.exec(list)?.[1]
-      expect(id, 'node A has a subscriber connection').toBeDefined()
-      await r.client('KILL', 'ID', id!)
-    } finally {
-      r.disconnect()
-    }
-  }
 
   /** The device connects to the node at `url` and publishes reading `seq` at QoS 1. */
   async function publishReading(url: string, node: string, seq: number): Promise<void> {
@@ -80,7 +67,7 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     const onA = client(pair.a.url, username, password, id, true)
     await connected(onA, `${id} on A`)
     const closedOnA = new Promise<void>((r) => onA.once('close', () => r()))
-    await dropSubscriberOfA()
+    await dropSubscriber(pair.redis.url, 'node-a')
     const onB = client(pair.b.url, username, password, id, true)
     await connected(onB, `${id} on B`)
     await step(`the session of ${id} on A closed by the takeover`, closedOnA)
@@ -91,7 +78,7 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     const id = `${pair.token.id}:lost-announcement`
     const sub = client(pair.a.url, 'token', pair.token.secret, id, false)
     await connected(sub, 'persistent subscriber on A')
-    await dropSubscriberOfA()
+    await dropSubscriber(pair.redis.url, 'node-a')
     await step('SUBACK on A', sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 }))
     await step('DISCONNECT on A', sub.endAsync())
     await publishReading(pair.b.url, 'B', 1)
@@ -104,7 +91,7 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     const sub = client(pair.b.url, 'token', pair.token.secret, id, false)
     await connected(sub, 'persistent subscriber on B')
     const reconnects = await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })
-    await dropSubscriberOfA()
+    await dropSubscriber(pair.redis.url, 'node-a')
     await step('SUBACK on B', sub.subscribeAsync(`devices/${DEVICE}/telemetry`, { qos: 1 }))
     await step('DISCONNECT on B', sub.endAsync())
     // Node A's subscriber back, and a moment for what it does then.
@@ -137,7 +124,7 @@ describe.skipIf(!ok)('cluster mode: pub/sub messages lost while a subscriber con
     await connected(back, `${gone} back on B`)
     const reconnects = await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })
     const logged = pair.a.lines.length
-    await dropSubscriberOfA()
+    await dropSubscriber(pair.redis.url, 'node-a')
     await step('UNSUBACK on B', back.unsubscribeAsync(topic))
     await step(`DISCONNECT on B for ${gone}`, back.endAsync())
     await waitFor(async () => (await pair.a.counter('redis_reconnects_total', { role: 'subscriber' })) > reconnects, 15_000)
