@@ -29,7 +29,7 @@ import {
   type Node,
 } from './_cluster-nodes.ts'
 import { CpuSampler, pidsMatching, type CpuWindow } from './_cpu.ts'
-import { countStored, newestTs, storedOnceSettled } from './_ingest-influx.ts'
+import { countStored, influxStats, newestTs, storedOnceSettled } from './_ingest-influx.ts'
 import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
 
 interface ClusterOpts extends Opts {
@@ -93,6 +93,7 @@ async function settled(cpu: CpuSampler, groups: string[]): Promise<void> {
 
 async function measure(l: Layout, name: string, rates: number[], influxd: Influxd, cpu: CpuSampler): Promise<Run> {
   const before = await countStored(influxd, l.db)
+  const requestsBefore = (await influxStats(influxd))('httpd', 'writeReq')
   const results = await l.pubs.run(rates, await newestTs(influxd, l.db))
   const start = Math.min(...results.map((r) => r.start))
   const end = Math.max(...results.map((r) => r.lastAck))
@@ -100,6 +101,7 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
   const acked = results.reduce((s, r) => s + r.acked, 0)
   // Readings acknowledged from a spill journal reach InfluxDB shortly after their PUBACK.
   const stored = (await storedOnceSettled(influxd, l.db, before + acked)) - before
+  const requests = (await influxStats(influxd))('httpd', 'writeReq') - requestsBefore
   const lat = results.flatMap((r) => r.latencies)
   const run: Run = {
     layout: l.label,
@@ -117,7 +119,7 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
   const errors = results.reduce((s, r) => s + r.errors, 0)
   const connected = (await Promise.all(l.nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
   console.log(
-    `${l.label}, ${name}: ${run.rate.toFixed(0)} readings/s stored (${stored} stored, ${acked} acknowledged${stored < acked ? ', LOST!' : ''}, ${errors} errors), p50 ${run.p50} ms, p99 ${run.p99} ms; devices connected after the run: ${connected}`,
+    `${l.label}, ${name}: ${run.rate.toFixed(0)} readings/s stored (${stored} stored, ${acked} acknowledged${stored < acked ? ', LOST!' : ''}, ${errors} errors), p50 ${run.p50} ms, p99 ${run.p99} ms; devices connected after the run: ${connected}; InfluxDB write requests ${(requests / ((end - start) / 1000)).toFixed(0)}/s, ${(requests ? stored / requests : 0).toFixed(0)} readings each`,
   )
   return run
 }
