@@ -148,11 +148,13 @@ export class AlertPartitions {
   private givenUp = 0
   private givenUpLoggedAt = Number.NEGATIVE_INFINITY
   private readonly m
-  private readonly leaseNames: string[] = []
+  /** Each partition's lease name, by partition. */
+  private readonly leaseNames: readonly string[]
   private readonly fences: Array<Fence | undefined> = []
 
   constructor(private readonly o: AlertPartitionsOptions) {
     if (!Number.isInteger(o.count) || o.count < 1) throw new Error('alerts: the partition count must be a positive integer')
+    this.leaseNames = Array.from({ length: o.count }, (_, n) => partitionLease(n))
     const m = o.metrics
     const routed = m.counter(
       'alert_inputs_routed_total',
@@ -180,10 +182,7 @@ export class AlertPartitions {
     o.leases.on('acquired', this.onAcquired)
     o.leases.on('lost', this.onLost)
     for (const [name] of o.leases.heldLeases()) this.onAcquired(name)
-    o.leases.balance(
-      ALERT_PARTITION_GROUP,
-      Array.from({ length: o.count }, (_, n) => partitionLease(n)),
-    )
+    o.leases.balance(ALERT_PARTITION_GROUP, this.leaseNames)
   }
 
   /** The lease a subject's rule state is written under when this node owns it now, else null. */
@@ -220,7 +219,8 @@ export class AlertPartitions {
     }
     let i = seenKey === undefined ? undefined : batch.seen.get(seenKey)
     if (i === undefined) {
-      i = batch.entries.push({ hops, input }) - 1
+      // Its partition named, as a message to the owner's node channel carries several.
+      i = batch.entries.push({ hops, partition: n, input }) - 1
       if (seenKey !== undefined) batch.seen.set(seenKey, i)
     }
     const at = i
@@ -265,9 +265,9 @@ export class AlertPartitions {
   }
 
   private fence(n: number): Fence | null {
-    // Asked for every input: the lease's name and the fence object are made once per partition
-    // and token, while the token itself is asked every time (it lapses at the local deadline).
-    const name = (this.leaseNames[n] ??= partitionLease(n))
+    // Asked for every input: the fence object is made once per partition and token, while the
+    // token itself is asked every time (it lapses at the local deadline).
+    const name = this.leaseNames[n]!
     const token = this.o.leases.token(name)
     if (token === undefined) return null
     const last = this.fences[n]
@@ -317,8 +317,7 @@ export class AlertPartitions {
    * partition's own way (its channel, held while nobody owns the partition), in order.
    */
   private dispatchToNode(owner: string, group: Array<[number, Batch]>): void {
-    const entries: ForwardedInput[] = []
-    for (const [n, batch] of group) for (const e of batch.entries) entries.push({ hops: e.hops, partition: n, input: e.input })
+    const entries = group.flatMap(([, batch]) => batch.entries)
     const sent = this.pub.publish(NODE_CHANNEL_PREFIX + owner, encodeInputs(entries)).then(
       (receivers) => receivers > 0,
       () => false,
@@ -341,7 +340,7 @@ export class AlertPartitions {
   /** Reads the partitions' owners from the lease table (one read at a time; a failure keeps the last). */
   private readOwners(): Promise<void> {
     this.readingOwners ??= this.o.leases
-      .holders(Array.from({ length: this.o.count }, (_, n) => partitionLease(n)))
+      .holders(this.leaseNames)
       .then(
         (holders) => {
           const owners = new Map<number, string>()
