@@ -253,6 +253,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
     runId,
     heartbeatMs,
     metrics: opts.metrics,
+    log,
     onLost: (filter) => {
       lostAnnouncements.inc({ what: 'interest' })
       log.warn(

@@ -25,7 +25,11 @@
 // for 10 heartbeats is forgotten (its clients' filters are on the nodes they reconnected to).
 import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import { decodeJson } from '../util/schema-error.ts'
 
 const require = createRequire(import.meta.url)
 const { QlobberTrue } = require('qlobber') as {
@@ -54,14 +58,24 @@ export interface RedisBus {
   pubConn: Redis
 }
 
-/** An announcement's payload: a whole set (`full`, `ask` when the sender wants everyone's) or a change. */
-interface Announcement {
-  seq: number
-  full?: string[]
-  ask?: boolean
-  add?: string[]
-  rm?: string[]
-}
+// An MQTT topic filter is at most 65,535 bytes (MQTT 3.1.1 clause 1.5.3); the count is a sanity bound.
+const Filters = Type.Array(Type.String({ minLength: 1, maxLength: 65_535 }), { maxItems: 1_000_000 })
+/**
+ * An announcement's payload: a whole set (`full`, `ask` when the sender wants everyone's) or a
+ * change. Checked on arrival like any input at an edge: a node of another version, or anyone with
+ * access to Redis, may send something else.
+ */
+const AnnouncementSchema = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  full: Type.Optional(Filters),
+  ask: Type.Optional(Type.Boolean()),
+  add: Type.Optional(Filters),
+  rm: Type.Optional(Filters),
+})
+type Announcement = Type.Static<typeof AnnouncementSchema>
+const checkAnnouncement = Compile(AnnouncementSchema)
+/** An unreadable announcement is logged at most this often (each one is counted). */
+const INVALID_LOG_MS = 60_000
 
 interface Peer {
   filters: Set<string>
@@ -82,6 +96,7 @@ export interface PeerInterestOptions {
   runId: string
   heartbeatMs: number
   metrics: Metrics
+  log: Logger
   /** A SUBSCRIBE answered without its filter's announcement coming back (counted and logged by the caller). */
   onLost: (filter: string) => void
 }
@@ -110,6 +125,9 @@ export class PeerInterest {
   /** True while this node cannot tell what the others want. */
   private unsure = true
   private nextId = 0
+  /** Unreadable announcements since the last log line about them, and when that was. */
+  private invalid = 0
+  private invalidLoggedAt = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
   private readonly m
 
@@ -134,6 +152,10 @@ export class PeerInterest {
     this.m = {
       redis: o.metrics.hotCounter(routed, { via: 'redis' }),
       local: o.metrics.hotCounter(routed, { via: 'local' }),
+      invalid: o.metrics.counter(
+        'mqtt_interest_invalid_total',
+        "Cluster mode: other nodes' topic filter announcements ($SYS/{id}/interest) that could not be read; the sender is asked for its whole set",
+      ),
     }
     o.metrics.gaugeReading(
       'mqtt_peer_filters',
@@ -312,17 +334,12 @@ export class PeerInterest {
 
   private heard(packet: BusPacket): void {
     const run = packet.topic.slice(SYS.length, -ANNOUNCE_SUFFIX.length)
-    let a: Announcement
-    try {
-      a = JSON.parse(packet.payload.toString()) as Announcement
-    } catch {
-      return
-    }
-    if (typeof a.seq !== 'number') return
-    if (run === this.o.runId) return this.echoed(a.seq)
+    const a: Announcement | string = decodeJson(checkAnnouncement, packet.payload.toString())
+    if (typeof a !== 'string' && run === this.o.runId) return this.echoed(a.seq)
     const now = Date.now()
     const peer = this.peers.get(run) ?? this.meet(run, now)
     peer.seenAt = now
+    if (typeof a === 'string') return this.unreadable(run, peer, a)
     if (a.ask) {
       this.fullDue = true
       this.schedule()
@@ -340,6 +357,23 @@ export class PeerInterest {
       this.ask()
     }
     this.judge()
+  }
+
+  /** What that node wants is unknown now: asked again, as after a gap; counted, and logged once a minute. */
+  private unreadable(run: string, peer: Peer, problem: string): void {
+    peer.seq = Number.NaN
+    this.ask()
+    this.judge()
+    this.m.invalid.inc()
+    this.invalid++
+    const now = Date.now()
+    if (now - this.invalidLoggedAt < INVALID_LOG_MS) return
+    this.o.log.warn(
+      { event: 'mqtt_interest_invalid', node: run.slice(0, 100), problem, announcements: this.invalid },
+      "another node's topic filter announcement could not be read; its whole set is asked for",
+    )
+    this.invalid = 0
+    this.invalidLoggedAt = now
   }
 
   private echoed(seq: number): void {

@@ -3,12 +3,16 @@
 // across nodes", gateway/broker/peer-interest.ts). What crosses Redis is watched by a plain Redis
 // subscriber to `devices/*`, as `redis-cli psubscribe` would show it.
 import { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dropSubscriber, useBrokerPair } from './cluster-pair.ts'
 import type { Harness } from './harness.ts'
 import { requireRedis } from '../support/redis.ts'
 import { waitFor } from '../support/services.ts'
+
+// The encoding mqemitter-redis puts messages on Redis in.
+const msgpack = createRequire(import.meta.url)('msgpack-lite') as { encode(v: unknown): Buffer }
 
 const ok = requireRedis()
 const DEVICE = 'pi-gauge-01'
@@ -124,5 +128,25 @@ describe.skipIf(!ok)('cluster mode: messages go through Redis only when another 
     expect(thereGot).toEqual(Array.from({ length: last - from + 1 }, (_, i) => from + i))
     expect(await pair.a.counter('mqtt_peer_filters')).toBeGreaterThanOrEqual(1)
     await there.endAsync()
+  })
+
+  it('counts an unreadable announcement, asks its sender again, and meanwhile sends everything through Redis', async () => {
+    await untilKeptLocal()
+    const invalidBefore = await pair.a.counter('mqtt_interest_invalid_total')
+    // As mqemitter-redis puts a message on Redis; `add` should list filters, not be one.
+    const topic = '$SYS/node-x~1/interest'
+    const payload = Buffer.from(JSON.stringify({ seq: 1, add: 'devices/#' }))
+    const raw = new Redis(pair.redis.url)
+    try {
+      await raw.publish(topic, msgpack.encode({ id: 'test-unreadable-1', msg: { topic, payload } }))
+    } finally {
+      raw.disconnect()
+    }
+    await waitFor(async () => (await pair.a.counter('mqtt_interest_invalid_total')) === invalidBefore + 1, 5_000)
+    const viaRedis = await routed(pair.a, 'redis')
+    const redisBefore = onRedis.get(TOPIC) ?? 0
+    await publish()
+    expect(await routed(pair.a, 'redis')).toBe(viaRedis + 1)
+    await waitFor(() => (onRedis.get(TOPIC) ?? 0) === redisBefore + 1, 5_000)
   })
 })
