@@ -1,12 +1,14 @@
 // `npm run bench -- cluster [--seconds 10] [--publishers 4] [--devices 200] [--window 32]
-//   [--kills 5] [--failover-devices 40] [--reconnect-ms 1000] [--no-redispatch] [--failover-only]`
-//   (`--quick`: 5 s runs, 100 devices, 20 failover devices). bench/README.md "cluster" says more.
+//   [--rounds 3] [--kills 5] [--failover-devices 40] [--reconnect-ms 1000] [--no-redispatch]
+//   [--failover-only]` (`--quick`: 5 s runs, 100 devices, 20 failover devices). bench/README.md
+//   "cluster" says more.
 //
 // One gateway node alone against two cluster nodes (PostgreSQL registry, Redis between the
 // brokers) behind HAProxy (TCP with PROXY v2, health checks on /readyz, as config/haproxy.cfg),
 // with the same publisher processes and the same influxd: readings/s stored and publish → PUBACK
-// (PUBACK once the reading is stored) at full speed and at one offered rate for both; CPU per
-// stored reading of every gateway process plus Redis and HAProxy; then failover: a node killed
+// (PUBACK once the reading is stored) at full speed and at one offered rate for both, the paced
+// runs alternating over `--rounds`; CPU per stored reading of every gateway process plus Redis and
+// HAProxy; then failover: a node killed
 // with SIGKILL, time until every device publishing through HAProxy is acknowledged again.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,7 +17,7 @@ import { startInfluxd, type Influxd } from '../test/support/influxd.ts'
 import { startPostgres, type PgInstance } from '../test/support/postgres.ts'
 import { startRedis, type RedisServer } from '../test/support/redis.ts'
 import { freePort, hasCommand, waitFor } from '../test/support/services.ts'
-import { arg, pct } from './_args.ts'
+import { arg, pct, positiveArg } from './_args.ts'
 import { killLoop, steadyDevices, type KillResult } from './_cluster-failover.ts'
 import { cpuPerReadingUs, failoverSummary, goalLine } from './_cluster-figures.ts'
 import {
@@ -33,6 +35,8 @@ import { countStored, influxStats, newestTs, storedOnceSettled } from './_ingest
 import { startPublishers, type Opts, type Publishers } from './_ingest-publishers.ts'
 
 interface ClusterOpts extends Opts {
+  /** Paced runs of the two layouts, alternating (the ratio is their median). */
+  rounds: number
   kills: number
   failoverDevices: number
   reconnectMs: number
@@ -71,6 +75,7 @@ function parseArgs(argv: string[]): ClusterOpts {
     publishers: arg(argv, 'publishers', 4),
     devices: arg(argv, 'devices', quick ? 100 : 200),
     window: arg(argv, 'window', 32),
+    rounds: positiveArg(argv, 'rounds', 3, true),
     kills: arg(argv, 'kills', 5),
     failoverDevices: arg(argv, 'failover-devices', quick ? 20 : 40),
     reconnectMs: arg(argv, 'reconnect-ms', 1000),
@@ -344,7 +349,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     return
   }
-  const runs: Run[] = []
+  let sMax: Run | undefined
+  let cMax: Run | undefined
+  let cHalf: Run | undefined
+  let sHalf: Run | undefined
+  const clusterPaced: Run[] = []
+  const singlePaced: Run[] = []
   let kills: KillResult[] | undefined
   try {
     // The single node stays up, idle, while the cluster runs: its paced run comes last, at the
@@ -352,8 +362,7 @@ export async function main(argv: string[]): Promise<void> {
     const single = await singleNode(o, influxd, cpu)
     try {
       const idleSingle = await idleCores(cpu, ['single'])
-      const sMax = await measure(single, 'max rate', [], influxd, cpu)
-      runs.push(sMax)
+      sMax = await measure(single, 'max rate', [], influxd, cpu)
       await settled(cpu, ['influxd', 'single'])
       const c = await startCluster(o, influxd, cpu)
       try {
@@ -365,30 +374,37 @@ export async function main(argv: string[]): Promise<void> {
         const cluster: Layout = { label: 'two nodes + HAProxy', nodes: c.nodes, group: 'nodes', db: 'bench_cluster', pubs }
         const idleCluster = await idleCores(cpu, ['nodes', 'redis', 'haproxy', 'postgres'])
         console.log(`idle, every device connected, cores: one node: ${idleSingle}; two nodes + HAProxy: ${idleCluster}`)
-        const cMax = await measure(cluster, 'max rate', [], influxd, cpu)
-        runs.push(cMax)
+        cMax = await measure(cluster, 'max rate', [], influxd, cpu)
         // Both layouts offered the same load: half of what the slower one reached, spread over
         // the publisher processes as the single node's max run spread it (the same mix of single
         // readings and arrays).
         const scale = (0.5 * Math.min(sMax.rate, cMax.rate)) / sMax.rate
         const rates = sMax.perProcess.map((r) => r * scale)
         const half = rates.map((r) => r / 2)
-        console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered`)
-        await settled(cpu, ['influxd', 'nodes'])
-        runs.push(await measure(cluster, 'paced', rates, influxd, cpu))
+        console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered, ${o.rounds} rounds`)
+        // The host's speed drifts over minutes (the single node's paced figure ranged 16.6-25.9
+        // µs in one afternoon): the layouts take turns, first one then the other, so that each
+        // round's ratio compares runs a few seconds apart; the goal reads the rounds' median.
+        for (let round = 1; round <= o.rounds; round++) {
+          const order = round % 2 === 1 ? [cluster, single] : [single, cluster]
+          for (const l of order) {
+            await settled(cpu, ['influxd', l.group])
+            const run = await measure(l, `paced, round ${round}`, rates, influxd, cpu)
+            if (l === cluster) clusterPaced.push(run)
+            else singlePaced.push(run)
+          }
+        }
         // The same at half that rate, against the single node's run at that rate below: whether
         // the clustered path's cost per reading falls with the load as the single node's does.
         await settled(cpu, ['influxd', 'nodes'])
-        runs.push(await measure(cluster, 'paced at half', half, influxd, cpu))
+        cHalf = await measure(cluster, 'paced at half', half, influxd, cpu)
         console.log(`alert inputs since start, by node: ${await routingLine(c.nodes)}`)
         await pubs.close()
-        await settled(cpu, ['influxd', 'nodes'])
-        runs.push(await measure(single, 'paced', rates, influxd, cpu))
         // What each of the two nodes carried: the single node at half the paced rate. Against it
         // the two-node figure is the cluster's own cost; against the paced single node it also
         // holds what a node pays more per reading at half the load (smaller batches and writes).
         await settled(cpu, ['influxd', 'single'])
-        runs.push(await measure(single, 'paced at half (one node of two)', half, influxd, cpu))
+        sHalf = await measure(single, 'paced at half (one node of two)', half, influxd, cpu)
         kills = await failover(o, c, foCreds)
       } finally {
         await stopCluster(c)
@@ -397,25 +413,33 @@ export async function main(argv: string[]): Promise<void> {
       await single.pubs.close()
       for (const n of single.nodes) await n.remove()
     }
-    console.log(`\n${table([runs[0]!, runs[4]!, runs[5]!, runs[1]!, runs[2]!, runs[3]!].filter(Boolean))}\n`)
-    const [sMax, cMax, cPaced, cHalf, sPaced, sHalf] = runs as [Run, Run, Run, Run, Run, Run]
-    const cpuRatio = us(cPaced, cPaced.cost) / us(sPaced, sPaced.cost)
+    if (!sMax || !cMax || !cHalf || !sHalf) throw new Error('cluster bench: a run is missing')
+    console.log(`\n${table([sMax, ...singlePaced, sHalf, cMax, ...clusterPaced, cHalf])}\n`)
+    const cost = (r: Run) => us(r, r.cost)
+    const ratios = clusterPaced.map((c, i) => cost(c) / cost(singlePaced[i]!))
+    const cpuRatio = pct(ratios, 50)
+    // The round whose ratio is the median stands for the paced figures below.
+    const m = ratios.indexOf(cpuRatio)
+    const [cPaced, sPaced] = [clusterPaced[m]!, singlePaced[m]!]
     console.log(
-      `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
+      `CPU per stored reading, two nodes / one node, paced, by round: ${ratios.map((r, i) => `${cost(clusterPaced[i]!).toFixed(1)} / ${cost(singlePaced[i]!).toFixed(1)} µs (${r.toFixed(2)}x)`).join('; ')}; median ${cpuRatio.toFixed(2)}x`,
     )
     console.log(
-      `CPU per stored reading, gateway processes + Redis + HAProxy: one node ${us(sPaced, sPaced.cost).toFixed(1)} µs, two nodes ${us(cPaced, cPaced.cost).toFixed(1)} µs at the same offered rate (${cpuRatio.toFixed(2)}x); at max rate ${us(sMax, sMax.cost).toFixed(1)} → ${us(cMax, cMax.cost).toFixed(1)} µs (${(us(cMax, cMax.cost) / us(sMax, sMax.cost)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
+      `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (median round, ${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
     )
     console.log(
-      `one node at half the paced rate (what each of the two carried): ${us(sHalf, sHalf.cost).toFixed(1)} µs per stored reading; the two nodes over it: ${(us(cPaced, cPaced.cost) / us(sHalf, sHalf.cost)).toFixed(2)}x`,
+      `CPU per stored reading, gateway processes + Redis + HAProxy (median round): one node ${cost(sPaced).toFixed(1)} µs, two nodes ${cost(cPaced).toFixed(1)} µs at the same offered rate (${cpuRatio.toFixed(2)}x); at max rate ${cost(sMax).toFixed(1)} → ${cost(cMax).toFixed(1)} µs (${(cost(cMax) / cost(sMax)).toFixed(2)}x); PostgreSQL adds ${us(cPaced, ['postgres']).toFixed(2)} µs`,
     )
-    const halfRatio = us(cHalf, cHalf.cost) / us(sHalf, sHalf.cost)
     console.log(
-      `at half the paced rate (${sHalf.rate.toFixed(0)} / ${cHalf.rate.toFixed(0)} readings/s stored; machine busy ${sHalf.window.machineBusy.toFixed(2)} / ${cHalf.window.machineBusy.toFixed(2)} of ${cHalf.window.cores}): one node ${us(sHalf, sHalf.cost).toFixed(1)} µs, two nodes ${us(cHalf, cHalf.cost).toFixed(1)} µs (${halfRatio.toFixed(2)}x)`,
+      `one node at half the paced rate (what each of the two carried): ${cost(sHalf).toFixed(1)} µs per stored reading; the two nodes (median round) over it: ${(cost(cPaced) / cost(sHalf)).toFixed(2)}x`,
+    )
+    const halfRatio = cost(cHalf) / cost(sHalf)
+    console.log(
+      `at half the paced rate (${sHalf.rate.toFixed(0)} / ${cHalf.rate.toFixed(0)} readings/s stored; machine busy ${sHalf.window.machineBusy.toFixed(2)} / ${cHalf.window.machineBusy.toFixed(2)} of ${cHalf.window.cores}): one node ${cost(sHalf).toFixed(1)} µs, two nodes ${cost(cHalf).toFixed(1)} µs (${halfRatio.toFixed(2)}x)`,
     )
     console.log(
       goalLine(
-        `clustered CPU per reading / single node, paced (machine busy ${cPaced.window.machineBusy.toFixed(2)} of ${cPaced.window.cores})`,
+        `clustered CPU per reading / single node, paced, median of ${ratios.length} alternating rounds (machine busy ${cPaced.window.machineBusy.toFixed(2)} of ${cPaced.window.cores} in the median round)`,
         cpuRatio,
         'x',
         '≤',
