@@ -9,7 +9,6 @@ import type { SharedDb } from './db.ts'
 import { newLevelState, type LevelState } from './levels.ts'
 import type { RulesDoc, Silence } from './rules.ts'
 import type { KeyedQueue } from './ordering.ts'
-import { FencedError } from './errors.ts'
 import type { AlertStore, Fence, RuleStateRow } from './store.ts'
 import type { AlertChange } from './types.ts'
 import type { AlertingOptions, ChangeRouter } from './engine.ts'
@@ -149,9 +148,9 @@ function cachedStates(ctx: AlertingState, keys: readonly string[]): RuleStateRow
 }
 
 /**
- * Writes the dirty rule states (between alert changes, which write theirs at once). Each is
- * written as it is when the transaction runs, the cached object being the newest state. With alert
- * partitions a level state is written under its partition's lease, and only by its owner.
+ * Writes the dirty rule states (between alert changes, which write theirs at once), in one
+ * transaction. With alert partitions a level state is written under its partition's lease, and
+ * only by its owner: a partition taken over meanwhile is left out (its new owner has the state).
  */
 export async function flush(ctx: AlertingState): Promise<void> {
   if (ctx.dirty.size === 0) return
@@ -167,21 +166,14 @@ export async function flush(ctx: AlertingState): Promise<void> {
     if (!group) groups.set(g, (group = { fence, keys: [] }))
     group.keys.push(key)
   }
-  const failed: string[] = []
-  let error: unknown
-  for (const { fence, keys: some } of groups.values()) {
-    try {
-      await ctx.store.transaction((tx) => tx.saveRuleStates(cachedStates(ctx, some)), fence && { fence })
-    } catch (err) {
-      // Taken over: not this node's to write any more.
-      if (err instanceof FencedError) continue
-      // Not written: tried again on the next flush.
-      failed.push(...some)
-      error = err
-    }
+  try {
+    // The cached objects are the newest states: serialised when the statement is sent.
+    await ctx.store.flushRuleStates([...groups.values()].map((g) => ({ fence: g.fence, states: cachedStates(ctx, g.keys) })))
+  } catch (err) {
+    // Not written: tried again on the next flush.
+    for (const g of groups.values()) for (const k of g.keys) ctx.dirty.add(k)
+    throw err
   }
-  for (const k of failed) ctx.dirty.add(k)
-  if (error !== undefined) throw error
 }
 
 /**

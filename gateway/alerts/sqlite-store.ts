@@ -165,29 +165,35 @@ export function sqliteAlertStore(db: Db, onClose?: () => void): AlertStore {
     Object.entries(s).map(([k, f]) => [k, (...a: unknown[]) => Promise.resolve((f as (...x: unknown[]) => unknown)(...a))]),
   ) as unknown as Omit<AlertTx, 'local'>
   const tx: AlertTx = { ...wrapped, local: (fn) => fn() }
+  const transaction = <T>(fn: (t: AlertTx) => Promise<T>): Promise<T> =>
+    serialised(db, async () => {
+      db.exec('BEGIN IMMEDIATE')
+      // The handle's promises are settled already, so the whole of `fn` runs in microtasks
+      // before any timer or I/O callback. Had `fn` waited on anything else, this callback would
+      // run first: other code could then have written into this transaction or found it open.
+      let crossed = false
+      const guard = setImmediate(() => (crossed = true))
+      try {
+        const v = await fn(tx)
+        if (crossed) throw new Error('alert transaction waited on I/O while open on alerts.db: it only may await its handle')
+        db.exec('COMMIT')
+        return v
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK')
+        throw err
+      } finally {
+        clearImmediate(guard)
+      }
+    })
   return {
     ...wrapped,
     backend: 'sqlite',
-    transaction: <T>(fn: (t: AlertTx) => Promise<T>) =>
-      serialised(db, async () => {
-        db.exec('BEGIN IMMEDIATE')
-        // The handle's promises are settled already, so the whole of `fn` runs in microtasks
-        // before any timer or I/O callback. Had `fn` waited on anything else, this callback would
-        // run first: other code could then have written into this transaction or found it open.
-        let crossed = false
-        const guard = setImmediate(() => (crossed = true))
-        try {
-          const v = await fn(tx)
-          if (crossed) throw new Error('alert transaction waited on I/O while open on alerts.db: it only may await its handle')
-          db.exec('COMMIT')
-          return v
-        } catch (err) {
-          if (db.inTransaction) db.exec('ROLLBACK')
-          throw err
-        } finally {
-          clearImmediate(guard)
-        }
-      }),
+    transaction,
+    // No leases here: every group is this node's to write.
+    flushRuleStates(groups) {
+      const states = groups.flatMap((g) => g.states)
+      return transaction((t) => t.saveRuleStates(states)).then(() => [])
+    },
     async close() {
       onClose?.()
     },

@@ -191,5 +191,18 @@ export interface AlertStore extends AlertReads, AlertWrites {
    * notify and webhooks, and waiting there for anything else (I/O, timers) is refused.
    */
   transaction<T>(fn: (tx: AlertTx) => Promise<T>, opts?: TxOptions): Promise<T>
+  /**
+   * The periodic write of dirty rule states (alerting-state.ts flush): every group in one
+   * transaction. Cluster mode: a group written under a lease (`fence`) whose token is no longer
+   * current is left out and the others written; answers the fences left out. The SQLite store
+   * has no leases and writes every group.
+   */
+  flushRuleStates(groups: ReadonlyArray<FencedRuleStates>): Promise<Fence[]>
   close(): Promise<void>
+}
+
+/** Rule states written under one lease (none: not fenced). */
+export interface FencedRuleStates {
+  fence?: Fence | undefined
+  states: readonly RuleStateRow[]
 }

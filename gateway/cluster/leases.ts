@@ -58,11 +58,20 @@ export function leaseKind(name: string): string {
  * that passed the check cannot interleave with a newer owner's.
  */
 export async function fenceCheck(client: pg.ClientBase, name: string, token: number): Promise<boolean> {
-  const res = await client.query(
-    `SELECT 1 FROM cluster_leases WHERE name = $1 AND token = $2 AND holder IS NOT NULL AND expires_at > now() FOR SHARE`,
-    [name, token],
+  return (await staleFences(client, [{ name, token }])).length === 0
+}
+
+/** fenceCheck for several leases in one statement: those of `fences` whose token is no longer current. */
+export async function staleFences<F extends { name: string; token: number }>(client: pg.ClientBase, fences: readonly F[]): Promise<F[]> {
+  if (fences.length === 0) return []
+  const res = await client.query<{ name: string; token: string }>(
+    `SELECT l.name, l.token FROM cluster_leases AS l
+     JOIN unnest($1::text[], $2::bigint[]) AS f(name, token) ON l.name = f.name AND l.token = f.token
+     WHERE l.holder IS NOT NULL AND l.expires_at > now() FOR SHARE OF l`,
+    [fences.map((f) => f.name), fences.map((f) => f.token)],
   )
-  return res.rowCount === 1
+  const current = new Set(res.rows.map((r) => `${r.name}\u0000${r.token}`))
+  return fences.filter((f) => !current.has(`${f.name}\u0000${f.token}`))
 }
 
 export class LeaseManager extends EventEmitter<LeaseEvents> {

@@ -261,6 +261,24 @@ export function alertStoreContract(name: string, make: () => Promise<AlertStoreF
       ])
     })
 
+    it('flushes groups of rule states in one call; without leases every group is written', async () => {
+      const left = await store.flushRuleStates([
+        { states: [{ rule: 'wl', subject: 'station:f1', state: { level: 1 } }] },
+        {
+          states: [
+            { rule: 'wl', subject: 'station:f2', state: { level: 2 } },
+            { rule: 'quiet', subject: 'device:f', state: { lastSeen: T0 } },
+          ],
+        },
+        { states: [] },
+      ])
+      expect(left).toEqual([])
+      expect(await store.loadRuleState('wl', 'station:f1')).toEqual({ level: 1 })
+      expect(await store.loadRuleState('wl', 'station:f2')).toEqual({ level: 2 })
+      expect(await store.loadRuleState('quiet', 'device:f')).toEqual({ lastSeen: T0 })
+      expect(await store.flushRuleStates([])).toEqual([])
+    })
+
     it('saves many rule states at once, the later of two for one key kept', async () => {
       await store.saveRuleStates([{ rule: 'wl', subject: 'station:a', state: { level: 0 } }])
       await store.saveRuleStates([

@@ -353,5 +353,16 @@ describe.skipIf(!requirePostgres() || !requireRedis())('alert partitions across 
       fence: { name: LEASE, token: current },
     })
     expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toEqual({ level: 3 })
+    // The periodic flush writes every partition's states in one transaction: the group under the
+    // stale token is left out (and answered), the others written.
+    const left = await other.store.flushRuleStates([
+      { fence: { name: LEASE, token: stale }, states: [{ rule: 'wl', subject: `station:${STATION}`, state: { level: 0 } }] },
+      { fence: { name: LEASE, token: current }, states: [{ rule: 'rise', subject: `station:${STATION}`, state: { level: 1 } }] },
+      { states: [{ rule: 'quiet', subject: 'device:g1', state: { lastSeen: T0 } }] },
+    ])
+    expect(left).toEqual([{ name: LEASE, token: stale }])
+    expect(await other.store.loadRuleState('wl', `station:${STATION}`)).toEqual({ level: 3 })
+    expect(await other.store.loadRuleState('rise', `station:${STATION}`)).toEqual({ level: 1 })
+    expect(await other.store.loadRuleState('quiet', 'device:g1')).toEqual({ lastSeen: T0 })
   }, 90_000)
 })
