@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import type { LeaseManager } from '../cluster/leases.ts'
+import { CountedLog } from '../log/counted-log.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Input } from './conditions.ts'
@@ -144,9 +145,8 @@ export class AlertPartitions {
   /** When each device's `seen` (by seenKey) last left for its owner, and when those older than a second were last dropped. */
   private readonly seenSent = new Map<string, number>()
   private seenPrunedAt = 0
-  /** Inputs given up since the last log line about it, and when that was. */
-  private givenUp = 0
-  private givenUpLoggedAt = Number.NEGATIVE_INFINITY
+  /** Inputs given up: every one counted, logged at most every 10 s (a long Redis outage gives up every input). */
+  private readonly givenUpLog = new CountedLog(10_000)
   private readonly m
   /** Each partition's lease name, by partition. */
   private readonly leaseNames: readonly string[]
@@ -389,21 +389,18 @@ export class AlertPartitions {
       await sleep(RETRY_MS)
     }
     this.m.routed.inc({ outcome: 'no_holder' }, entries.length)
-    // Every one counted; logged at most every 10 s (a long Redis outage gives up every input).
-    this.givenUp += entries.length
-    if (performance.now() - this.givenUpLoggedAt >= 10_000) {
+    const inputs = this.givenUpLog.note(entries.length)
+    if (inputs !== undefined) {
       this.o.logger.error(
         {
           partition: n,
           subject: routedSubject(entries[0]!.input),
           heldMs: Math.round(performance.now() - since),
-          inputs: this.givenUp,
+          inputs,
           closing: this.closed,
         },
         'alerts: input not evaluated, no node took its partition',
       )
-      this.givenUp = 0
-      this.givenUpLoggedAt = performance.now()
     }
     return undefined
   }

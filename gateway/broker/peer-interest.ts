@@ -27,6 +27,7 @@ import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
+import { CountedLog } from '../log/counted-log.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { decodeJson } from '../util/schema-error.ts'
@@ -125,9 +126,8 @@ export class PeerInterest {
   /** True while this node cannot tell what the others want. */
   private unsure = true
   private nextId = 0
-  /** Unreadable announcements since the last log line about them, and when that was. */
-  private invalid = 0
-  private invalidLoggedAt = Number.NEGATIVE_INFINITY
+  /** Unreadable announcements, logged at most once a minute. */
+  private readonly invalidLog = new CountedLog(INVALID_LOG_MS)
   private timer: NodeJS.Timeout | undefined
   private readonly m
 
@@ -365,15 +365,12 @@ export class PeerInterest {
     this.ask()
     this.judge()
     this.m.invalid.inc()
-    this.invalid++
-    const now = Date.now()
-    if (now - this.invalidLoggedAt < INVALID_LOG_MS) return
+    const announcements = this.invalidLog.note()
+    if (announcements === undefined) return
     this.o.log.warn(
-      { event: 'mqtt_interest_invalid', node: run.slice(0, 100), problem, announcements: this.invalid },
+      { event: 'mqtt_interest_invalid', node: run.slice(0, 100), problem, announcements },
       "another node's topic filter announcement could not be read; its whole set is asked for",
     )
-    this.invalid = 0
-    this.invalidLoggedAt = now
   }
 
   private echoed(seq: number): void {

@@ -4,6 +4,7 @@ import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import { decodeJson } from '../util/schema-error.ts'
 import { connectPubSub } from '../cluster/redis-pubsub.ts'
+import { CountedLog } from '../log/counted-log.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import {
@@ -111,9 +112,9 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
   let synced = false
   /** Whether the current outage was logged: once per outage. */
   let outage = false
-  let invalid = 0
-  let invalidLoggedAt = Number.NEGATIVE_INFINITY
-  let refusedLoggedAt = Number.NEGATIVE_INFINITY
+  // Counted each, logged at most once a minute: whoever floods the channel does not flood the log.
+  const invalidLog = new CountedLog(INVALID_LOG_MS, now)
+  const refusedLog = new CountedLog(INVALID_LOG_MS, now)
 
   const connect = (role: string, use: 'publish' | 'subscribe'): Redis =>
     connectPubSub({ url: o.redisUrl, nodeId: o.nodeId, role, use, component: 'auth-failures', logger: o.logger, closing: () => closed })
@@ -137,15 +138,12 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
   }
   const badMessage = (problem: string, from: string | undefined): void => {
     messages.inc({ outcome: 'invalid' })
-    invalid++
-    // Counted each, logged at most once a minute: whoever floods the channel does not flood the log.
-    if (now() - invalidLoggedAt < INVALID_LOG_MS) return
+    const invalid = invalidLog.note()
+    if (invalid === undefined) return
     log.warn(
       { event: 'auth_failures_invalid', problem, node: from?.slice(0, 100), messages: invalid },
       'auth failures: shared count unreadable, ignored',
     )
-    invalid = 0
-    invalidLoggedAt = now()
   }
 
   /** Raises the mirror to the current window's counts in Redis: what was counted while this node was not listening. */
@@ -230,8 +228,7 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
         if (!connected()) return down(err.message)
         // Redis connected but refusing (out of memory, a read-only replica): no outage whose end a
         // reconnection would announce, so logged on its own, at most once a minute.
-        if (now() - refusedLoggedAt < INVALID_LOG_MS) return
-        refusedLoggedAt = now()
+        if (refusedLog.note() === undefined) return
         log.warn(
           { event: 'auth_failures_unsent', err: err.message },
           'auth failures: Redis refused a failure count; counted by this node alone',
