@@ -8,8 +8,8 @@
 // with the same publisher processes and the same influxd: readings/s stored and publish → PUBACK
 // (PUBACK once the reading is stored) at full speed and at one offered rate for both, the paced
 // runs alternating over `--rounds`; CPU per stored reading of every gateway process plus Redis and
-// HAProxy; then failover: a node killed
-// with SIGKILL, time until every device publishing through HAProxy is acknowledged again.
+// HAProxy; then failover: a node killed with SIGKILL, time until every device publishing through
+// HAProxy is acknowledged again.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startHaproxy, tcpFrontend, httpFrontend, type RunningHaproxy } from '../test/support/haproxy.ts'

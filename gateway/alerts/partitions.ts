@@ -323,7 +323,6 @@ export class AlertPartitions {
       () => false,
     )
     for (const [n, batch] of group) {
-      this.pending.delete(n)
       batch.settle(
         this.sending.run(String(n), async () => {
           if (await sent) {

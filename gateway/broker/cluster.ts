@@ -342,7 +342,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
         .catch((err: Error) =>
           log.warn({ event: 'mqtt_subscriptions_read_failed', err: err.message }, 'could not read the stored subscriptions at start'),
         )
-      const recover = subscriberLossRecovery({
+      afterSubscriberLoss = subscriberLossRecovery({
         db: dbConn,
         runId,
         latestRun: (clientId) => dbConn.get(clientNodeKey(clientId)),
@@ -354,7 +354,6 @@ export function openCluster(opts: ClusterOptions): Cluster {
         markMoved,
         log,
       })
-      afterSubscriberLoss = recover
     },
     movedAway: (clientId) => moved.has(clientId),
     sessionStarted(client, device): void {

@@ -255,11 +255,7 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
       return
     }
     if (mine.length === quota) return
-    const res = await this.opts.pool.query<{ name: string }>(
-      `SELECT name FROM cluster_leases WHERE name = ANY($1::text[]) AND holder IS NOT NULL AND expires_at > now()`,
-      [names],
-    )
-    const taken = new Set(res.rows.map((r) => r.name))
+    const taken = await this.holders(names)
     // Shuffled, so nodes claiming at the same moment mostly try different leases.
     const free = shuffle(names.filter((n) => !taken.has(n) && !this.held.has(n)))
     let have = mine.length
