@@ -7,9 +7,11 @@
 // brokers) behind HAProxy (TCP with PROXY v2, health checks on /readyz, as config/haproxy.cfg),
 // with the same publisher processes and the same influxd: readings/s stored and publish → PUBACK
 // (PUBACK once the reading is stored) at full speed and at one offered rate for both, the paced
-// runs alternating over `--rounds`; CPU per stored reading of every gateway process plus Redis and
-// HAProxy; then failover: a node killed with SIGKILL, time until every device publishing through
-// HAProxy is acknowledged again.
+// runs alternating over `--rounds` with a third layout, two embedded nodes behind HAProxy (the
+// floor no cluster code can go under); CPU per stored reading of every gateway process plus Redis
+// and HAProxy; then failover: a node killed with SIGKILL, time until every device publishing
+// through HAProxy is acknowledged again.
+import Database from 'better-sqlite3'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startHaproxy, tcpFrontend, httpFrontend, type RunningHaproxy } from '../test/support/haproxy.ts'
@@ -64,6 +66,8 @@ interface Layout {
   nodes: Node[]
   /** CPU group of its gateway processes. */
   group: string
+  /** CPU groups whose time is the layout's cost per reading: its gateways first, then what it adds around them. */
+  cost: string[]
   db: string
   pubs: Publishers
 }
@@ -118,8 +122,7 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
     p99: pct(lat, 99),
     perProcess: results.map((r) => r.acked / ((r.lastAck - r.start) / 1000)),
     window,
-    // The cluster's cost includes what it adds around the gateways: Redis and HAProxy.
-    cost: l.nodes.length > 1 ? [l.group, 'redis', 'haproxy'] : [l.group],
+    cost: l.cost,
   }
   const errors = results.reduce((s, r) => s + r.errors, 0)
   const connected = (await Promise.all(l.nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
@@ -161,13 +164,14 @@ const us = (r: Run, groups: string[]) =>
 function table(runs: Run[]): string {
   const c = (r: Run, g: string) => (r.window.groups.get(g) ?? 0).toFixed(2)
   const gw = (r: Run) => r.cost[0]!
+  const haproxy = (r: Run) => r.cost.find((g) => g.startsWith('haproxy')) ?? 'haproxy'
   const lines = [
     '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes) (+ postgres, two nodes) |',
     '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
   ]
   for (const r of runs)
     lines.push(
-      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${[gw(r), 'redis', 'haproxy', 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, r.cost).toFixed(1)}${r.cost.length > 1 ? ` (${us(r, [...r.cost, 'postgres']).toFixed(1)})` : ''} |`,
+      `| ${r.layout} | ${r.name} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${[gw(r), 'redis', haproxy(r), 'postgres', 'influxd', 'publishers'].map((g) => c(r, g)).join(' / ')} | ${r.window.machineBusy.toFixed(2)} of ${r.window.cores} | ${us(r, r.cost).toFixed(1)}${r.cost.includes('redis') ? ` (${us(r, [...r.cost, 'postgres']).toFixed(1)})` : ''} |`,
     )
   return lines.join('\n')
 }
@@ -195,9 +199,99 @@ async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Pr
     cpu.track('single', node.pid)
     const devices = await registerDevices(node.apiUrl, benchIds(o))
     const pubs = await startPublishers(o, `mqtt://127.0.0.1:${node.ports.mqtt}`, devices, cpu)
-    return { label: 'one node', nodes: [node], group: 'single', db: 'bench_single', pubs }
+    return { label: 'one node', nodes: [node], group: 'single', cost: ['single'], db: 'bench_single', pubs }
   } catch (err) {
     await node.remove()
+    throw err
+  }
+}
+
+/** As config/cluster.yaml: the client's address from the PROXY header and X-Forwarded-For. */
+const BEHIND_HAPROXY = { mqtt: { proxyProtocol: true }, http: { trustProxy: true } }
+/** The shipped check timing (config/haproxy.cfg): every 2 s, down after 3 failures, up after 2. */
+const CHECK_TIMING = { interMs: 2000, fall: 3, rise: 2 }
+
+/** HAProxy's MQTT frontend on `port` to `nodes`, each checked on its /readyz. */
+const mqttFrontend = (port: number, nodes: Node[]) =>
+  tcpFrontend({
+    name: 'mqtt',
+    port,
+    backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.mqtt, checkPort: n.ports.http })),
+    timing: CHECK_TIMING,
+  })
+
+/** Waits (at most a minute) until HAProxy has every node of its MQTT backend UP. */
+const everyNodeUp = (haproxy: RunningHaproxy, nodes: Node[]) =>
+  waitFor(async () => {
+    for (const n of nodes) if ((await haproxy.serverStatus('mqtt_nodes', n.name)) !== 'UP') return false
+    return true
+  }, 60_000)
+
+/** The embedded pair: its layout, and how to take it down. */
+interface Pair {
+  layout: Layout
+  stop(): Promise<void>
+}
+
+/**
+ * Two nodes in the embedded default (SQLite, the in-process broker; no PostgreSQL, no Redis) behind
+ * HAProxy as the cluster's: the second starts from a copy of the first one's registry and server
+ * key, so every device is known to both. No cluster code runs (each node evaluates the readings
+ * that reach it, nothing crosses between them): against the single node this is what two
+ * processes and HAProxy cost on this machine before any of the clustered path's own work.
+ */
+async function embeddedPair(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Promise<Pair> {
+  const node = (name: string, seed?: Record<string, Buffer>) =>
+    gatewayNode({
+      name,
+      env: { IOC_INFLUX_URL: influxd.urlFor('bench_pair') },
+      overrides: BEHIND_HAPROXY,
+      readyPath: '/readyz',
+      seed,
+      gauges: gaugeIds(o),
+    })
+  const nodes: Node[] = []
+  let haproxy: RunningHaproxy | undefined
+  const stop = async () => {
+    await haproxy?.stop()
+    for (const n of nodes) await n.remove()
+  }
+  try {
+    const a = await node('pair1')
+    nodes.push(a)
+    await a.start()
+    const devices = await registerDevices(a.apiUrl, benchIds(o))
+    // An online backup: the registry is in WAL mode and in use.
+    const copy = join(a.dataDir, 'registry-copy.db')
+    const db = new Database(join(a.dataDir, 'registry.db'), { readonly: true })
+    await db.backup(copy)
+    db.close()
+    const b = await node('pair2', { 'server.key': readFileSync(join(a.dataDir, 'server.key')), 'registry.db': readFileSync(copy) })
+    nodes.push(b)
+    await b.start()
+    const port = await freePort()
+    haproxy = await startHaproxy([mqttFrontend(port, nodes)], [port])
+    await everyNodeUp(haproxy, nodes)
+    for (const n of nodes) cpu.track('pair', n.pid)
+    cpu.track('haproxy-pair', haproxy.child.pid)
+    const pubs = await startPublishers(o, `mqtt://127.0.0.1:${port}`, devices, cpu)
+    const layout: Layout = {
+      label: 'two embedded nodes + HAProxy',
+      nodes,
+      group: 'pair',
+      cost: ['pair', 'haproxy-pair'],
+      db: 'bench_pair',
+      pubs,
+    }
+    return {
+      layout,
+      stop: async () => {
+        await pubs.close()
+        await stop()
+      },
+    }
+  } catch (err) {
+    await stop()
     throw err
   }
 }
@@ -229,9 +323,7 @@ async function startCluster(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): 
     IOC_REDIS_URL: redis.url,
     IOC_NODE_ID: id,
   })
-  // As config/cluster.yaml: the client's address from the PROXY header and X-Forwarded-For.
-  const overrides = { mqtt: { proxyProtocol: true }, http: { trustProxy: true } }
-  const a = await gatewayNode({ name: 'node1', env: env('node1'), overrides, readyPath: '/readyz', gauges: gaugeIds(o) })
+  const a = await gatewayNode({ name: 'node1', env: env('node1'), overrides: BEHIND_HAPROXY, readyPath: '/readyz', gauges: gaugeIds(o) })
   const nodes = [a]
   try {
     await a.start()
@@ -240,7 +332,7 @@ async function startCluster(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): 
     const b = await gatewayNode({
       name: 'node2',
       env: env('node2'),
-      overrides,
+      overrides: BEHIND_HAPROXY,
       readyPath: '/readyz',
       seed: { 'server.key': key },
       gauges: gaugeIds(o),
@@ -248,32 +340,19 @@ async function startCluster(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): 
     nodes.push(b)
     await b.start()
     const front = { mqtt: await freePort(), api: await freePort() }
-    // The shipped check timing (config/haproxy.cfg): every 2 s, down after 3 failures, up after 2.
-    const timing = { interMs: 2000, fall: 3, rise: 2 }
     const haproxy = await startHaproxy(
       [
-        withoutRedispatch(
-          tcpFrontend({
-            name: 'mqtt',
-            port: front.mqtt,
-            backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.mqtt, checkPort: n.ports.http })),
-            timing,
-          }),
-          !o.redispatch,
-        ),
+        withoutRedispatch(mqttFrontend(front.mqtt, nodes), !o.redispatch),
         httpFrontend({
           name: 'api',
           port: front.api,
           backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.ports.http })),
-          timing,
+          timing: CHECK_TIMING,
         }),
       ],
       [front.mqtt, front.api],
     )
-    await waitFor(async () => {
-      for (const n of nodes) if ((await haproxy.serverStatus('mqtt_nodes', n.name)) !== 'UP') return false
-      return true
-    }, 60_000)
+    await everyNodeUp(haproxy, nodes)
     for (const n of nodes) cpu.track('nodes', n.pid)
     cpu.track('redis', redisPid(redis.port))
     cpu.track('haproxy', haproxy.child.pid)
@@ -304,6 +383,7 @@ async function failover(o: ClusterOpts, c: Cluster, creds: Array<{ id: string; p
 }
 
 function failoverLines(kills: KillResult[]): string {
+  if (kills.length === 0) return 'failover: not measured (--kills 0)'
   const fo = failoverSummary(kills.map((k) => k.failoverMs))
   const down = kills.map((k) => k.downMs).filter((t): t is number => t !== undefined)
   return [
@@ -355,6 +435,7 @@ export async function main(argv: string[]): Promise<void> {
   let sHalf: Run | undefined
   const clusterPaced: Run[] = []
   const singlePaced: Run[] = []
+  const pairPaced: Run[] = []
   let kills: KillResult[] | undefined
   try {
     // The single node stays up, idle, while the cluster runs: its paced run comes last, at the
@@ -371,7 +452,15 @@ export async function main(argv: string[]): Promise<void> {
         const foCreds = await registerDevices(api, failoverIds(o))
         const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
         trackPostgres(cpu, c.pgi)
-        const cluster: Layout = { label: 'two nodes + HAProxy', nodes: c.nodes, group: 'nodes', db: 'bench_cluster', pubs }
+        // The cluster's cost includes what it adds around the gateways: Redis and HAProxy.
+        const cluster: Layout = {
+          label: 'two nodes + HAProxy',
+          nodes: c.nodes,
+          group: 'nodes',
+          cost: ['nodes', 'redis', 'haproxy'],
+          db: 'bench_cluster',
+          pubs,
+        }
         const idleCluster = await idleCores(cpu, ['nodes', 'redis', 'haproxy', 'postgres'])
         console.log(`idle, every device connected, cores: one node: ${idleSingle}; two nodes + HAProxy: ${idleCluster}`)
         cMax = await measure(cluster, 'max rate', [], influxd, cpu)
@@ -382,17 +471,22 @@ export async function main(argv: string[]): Promise<void> {
         const rates = sMax.perProcess.map((r) => r * scale)
         const half = rates.map((r) => r / 2)
         console.log(`paced runs: ${rates.reduce((s, r) => s + r, 0).toFixed(0)} readings/s offered, ${o.rounds} rounds`)
-        // The host's speed drifts over minutes (the single node's paced figure ranged 16.6-25.9
-        // µs in one afternoon): the layouts take turns, first one then the other, so that each
-        // round's ratio compares runs a few seconds apart; the goal reads the rounds' median.
-        for (let round = 1; round <= o.rounds; round++) {
-          const order = round % 2 === 1 ? [cluster, single] : [single, cluster]
-          for (const l of order) {
-            await settled(cpu, ['influxd', l.group])
-            const run = await measure(l, `paced, round ${round}`, rates, influxd, cpu)
-            if (l === cluster) clusterPaced.push(run)
-            else singlePaced.push(run)
+        const pair = await embeddedPair(o, influxd, cpu)
+        try {
+          // The host's speed drifts over minutes (the single node's paced figure ranged 16.6-25.9
+          // µs in one afternoon): the layouts take turns, the single node between the other two
+          // and the order reversed every round, so that each round's ratios compare runs a few
+          // seconds apart; the goal reads the rounds' median.
+          for (let round = 1; round <= o.rounds; round++) {
+            const order = round % 2 === 1 ? [cluster, single, pair.layout] : [pair.layout, single, cluster]
+            for (const l of order) {
+              await settled(cpu, ['influxd', l.group])
+              const run = await measure(l, `paced, round ${round}`, rates, influxd, cpu)
+              ;(l === cluster ? clusterPaced : l === single ? singlePaced : pairPaced).push(run)
+            }
           }
+        } finally {
+          await pair.stop()
         }
         // The same at half that rate, against the single node's run at that rate below: whether
         // the clustered path's cost per reading falls with the load as the single node's does.
@@ -414,15 +508,25 @@ export async function main(argv: string[]): Promise<void> {
       for (const n of single.nodes) await n.remove()
     }
     if (!sMax || !cMax || !cHalf || !sHalf) throw new Error('cluster bench: a run is missing')
-    console.log(`\n${table([sMax, ...singlePaced, sHalf, cMax, ...clusterPaced, cHalf])}\n`)
+    console.log(`\n${table([sMax, ...singlePaced, sHalf, ...pairPaced, cMax, ...clusterPaced, cHalf])}\n`)
     const cost = (r: Run) => us(r, r.cost)
-    const ratios = clusterPaced.map((c, i) => cost(c) / cost(singlePaced[i]!))
-    const cpuRatio = pct(ratios, 50)
+    /** Each round's CPU per reading of `over` against `under`'s, and the median. */
+    const byRound = (over: Run[], under: Run[]) => {
+      const ratios = over.map((x, i) => cost(x) / cost(under[i]!))
+      const median = pct(ratios, 50)
+      const line = `${ratios.map((x, i) => `${cost(over[i]!).toFixed(1)} / ${cost(under[i]!).toFixed(1)} µs (${x.toFixed(2)}x)`).join('; ')}; median ${median.toFixed(2)}x`
+      return { ratios, median, line }
+    }
+    const { ratios, median: cpuRatio, line } = byRound(clusterPaced, singlePaced)
     // The round whose ratio is the median stands for the paced figures below.
     const m = ratios.indexOf(cpuRatio)
     const [cPaced, sPaced] = [clusterPaced[m]!, singlePaced[m]!]
+    console.log(`CPU per stored reading, two nodes / one node, paced, by round: ${line}`)
     console.log(
-      `CPU per stored reading, two nodes / one node, paced, by round: ${ratios.map((r, i) => `${cost(clusterPaced[i]!).toFixed(1)} / ${cost(singlePaced[i]!).toFixed(1)} µs (${r.toFixed(2)}x)`).join('; ')}; median ${cpuRatio.toFixed(2)}x`,
+      `the floor, two embedded nodes + HAProxy (no cluster code) / one node, paced, by round: ${byRound(pairPaced, singlePaced).line}`,
+    )
+    console.log(
+      `the clustered path over that floor, two nodes + HAProxy / two embedded nodes + HAProxy, by round: ${byRound(clusterPaced, pairPaced).line}`,
     )
     console.log(
       `ratios: two nodes / one node readings/s at max rate ${(cMax.rate / sMax.rate).toFixed(2)}x; p99 at the same offered rate (median round, ${sPaced.rate.toFixed(0)} / ${cPaced.rate.toFixed(0)} readings/s stored) ${sPaced.p99.toFixed(1)} → ${cPaced.p99.toFixed(1)} ms`,
