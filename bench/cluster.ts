@@ -166,7 +166,7 @@ function table(runs: Run[]): string {
   const gw = (r: Run) => r.cost[0]!
   const haproxy = (r: Run) => r.cost.find((g) => g.startsWith('haproxy')) ?? 'haproxy'
   const lines = [
-    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes) (+ postgres, two nodes) |',
+    '| layout | run | readings/s stored | p50 ms | p99 ms | cores: gateway processes / redis / haproxy / postgres / influxd / publishers | machine busy | µs CPU per stored reading: gateways (+ redis + haproxy for two nodes, + haproxy for the embedded pair) (+ postgres, two nodes) |',
     '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
   ]
   for (const r of runs)
