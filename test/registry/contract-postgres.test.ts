@@ -5,6 +5,7 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { openPgPool } from '../../gateway/pg/pool.ts'
 import { openGatewayRegistry } from '../../gateway/registry/open.ts'
+import { Revocations } from '../../gateway/registry/postgres/revocations.ts'
 import type { Actor, DeviceRegistry, RevocationEvent } from '../../gateway/registry/types.ts'
 import { useCleanups } from '../support/cleanups.ts'
 import { requirePostgres, usePostgres } from '../support/postgres.ts'
@@ -192,6 +193,18 @@ describe.skipIf(!ok)('PostgreSQL registry', () => {
     }, 60_000)
     expect(onB[0]).toEqual({ deviceId: 'restart-01', reason: 'disabled' })
   }, 120_000)
+
+  it('closed while its revocation listener connects (a reconnect after an outage): the connection goes back and the pool ends', async () => {
+    const url = await server.createDatabase()
+    const pool = openPgPool(url, { logger, max: 4 })
+    const revocations = new Revocations(pool, logger)
+    const starting = revocations.start()
+    await revocations.close()
+    await starting
+    // A client still checked out here would hold pool.end() forever (a node's shutdown, a test's clean-up).
+    expect(pool.totalCount - pool.idleCount).toBe(0)
+    await pool.end()
+  })
 
   it("refuses to start a node whose server key differs from the cluster's, saying what to do", async () => {
     const url = await server.createDatabase()

@@ -38,6 +38,8 @@ export class Revocations {
   /** Starts listening; resolves once LISTEN is in place (so that no later change is missed). */
   async start(): Promise<void> {
     const client = await this.pool.connect()
+    // Closed while a reconnect was connecting: a client kept here would hold the pool's end() forever.
+    if (this.closed) return client.release(true)
     const drop = (err?: Error): void => {
       if (this.client !== client) return
       this.client = undefined
