@@ -66,8 +66,8 @@ interface Layout {
   nodes: Node[]
   /** CPU group of its gateway processes. */
   group: string
-  /** CPU groups whose time is the layout's cost per reading: its gateways first, then what it adds around them. */
-  cost: string[]
+  /** CPU groups of what it adds around its gateways (HAProxy, Redis), counted in its cost per reading. */
+  around: string[]
   db: string
   pubs: Publishers
 }
@@ -122,7 +122,7 @@ async function measure(l: Layout, name: string, rates: number[], influxd: Influx
     p99: pct(lat, 99),
     perProcess: results.map((r) => r.acked / ((r.lastAck - r.start) / 1000)),
     window,
-    cost: l.cost,
+    cost: [l.group, ...l.around],
   }
   const errors = results.reduce((s, r) => s + r.errors, 0)
   const connected = (await Promise.all(l.nodes.map((n) => connectedDevices(n.apiUrl)))).join(' + ')
@@ -199,7 +199,7 @@ async function singleNode(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): Pr
     cpu.track('single', node.pid)
     const devices = await registerDevices(node.apiUrl, benchIds(o))
     const pubs = await startPublishers(o, `mqtt://127.0.0.1:${node.ports.mqtt}`, devices, cpu)
-    return { label: 'one node', nodes: [node], group: 'single', cost: ['single'], db: 'bench_single', pubs }
+    return { label: 'one node', nodes: [node], group: 'single', around: [], db: 'bench_single', pubs }
   } catch (err) {
     await node.remove()
     throw err
@@ -279,7 +279,7 @@ async function embeddedPair(o: ClusterOpts, influxd: Influxd, cpu: CpuSampler): 
       label: 'two embedded nodes + HAProxy',
       nodes,
       group: 'pair',
-      cost: ['pair', 'haproxy-pair'],
+      around: ['haproxy-pair'],
       db: 'bench_pair',
       pubs,
     }
@@ -452,12 +452,11 @@ export async function main(argv: string[]): Promise<void> {
         const foCreds = await registerDevices(api, failoverIds(o))
         const pubs = await startPublishers(o, `mqtt://127.0.0.1:${c.front.mqtt}`, devices, cpu)
         trackPostgres(cpu, c.pgi)
-        // The cluster's cost includes what it adds around the gateways: Redis and HAProxy.
         const cluster: Layout = {
           label: 'two nodes + HAProxy',
           nodes: c.nodes,
           group: 'nodes',
-          cost: ['nodes', 'redis', 'haproxy'],
+          around: ['redis', 'haproxy'],
           db: 'bench_cluster',
           pubs,
         }
