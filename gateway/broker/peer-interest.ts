@@ -335,11 +335,9 @@ export class PeerInterest {
   private heard(packet: BusPacket): void {
     const run = packet.topic.slice(SYS.length, -ANNOUNCE_SUFFIX.length)
     const a: Announcement | string = decodeJson(checkAnnouncement, packet.payload.toString())
-    if (typeof a !== 'string' && run === this.o.runId) return this.echoed(a.seq)
-    const now = Date.now()
-    const peer = this.peers.get(run) ?? this.meet(run, now)
-    peer.seenAt = now
-    if (typeof a === 'string') return this.unreadable(run, peer, a)
+    if (typeof a === 'string') return this.unreadable(run, a)
+    if (run === this.o.runId) return this.echoed(a.seq)
+    const peer = this.heardFrom(run)
     if (a.ask) {
       this.fullDue = true
       this.schedule()
@@ -359,11 +357,23 @@ export class PeerInterest {
     this.judge()
   }
 
+  /** The node `run`, met now if it is new, heard from now. */
+  private heardFrom(run: string): Peer {
+    const now = Date.now()
+    const peer = this.peers.get(run) ?? this.meet(run, now)
+    peer.seenAt = now
+    return peer
+  }
+
   /** What that node wants is unknown now: asked again, as after a gap; counted, and logged once a minute. */
-  private unreadable(run: string, peer: Peer, problem: string): void {
-    peer.seq = Number.NaN
-    this.ask()
-    this.judge()
+  private unreadable(run: string, problem: string): void {
+    // Under this node's own id it was sent by something else with access to Redis: this node
+    // knows what it wants itself, and must not become a peer of its own.
+    if (run !== this.o.runId) {
+      this.heardFrom(run).seq = Number.NaN
+      this.ask()
+      this.judge()
+    }
     this.m.invalid.inc()
     const announcements = this.invalidLog.note()
     if (announcements === undefined) return
