@@ -39,6 +39,7 @@ import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
 import { createRequire } from 'node:module'
 import type { Aedes, Client } from 'aedes'
+import { CountedLog } from '../log/counted-log.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import { PeerInterest, type RedisBus } from './peer-interest.ts'
@@ -163,7 +164,7 @@ export function openCluster(opts: ClusterOptions): Cluster {
   const previousRun = (id: string): boolean => id === nodeId || (id.startsWith(`${nodeId}~`) && id !== runId)
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
   const log = opts.log.child({ component: 'redis' })
-  const conns = new Map<string, { redis: Redis; ready: boolean; loggedAt: number }>()
+  const conns = new Map<string, { redis: Redis; ready: boolean; errors: CountedLog; errorLogged: boolean }>()
   let closing = false
   const reconnects = opts.metrics.counter(
     'redis_reconnects_total',
@@ -188,11 +189,11 @@ export function openCluster(opts: ClusterOptions): Cluster {
       // write, as mqemitter-redis sets for the connections it makes itself (these are ours).
       enableAutoPipelining: role === 'publisher',
     })
-    const state = { redis, ready: false, loggedAt: 0 }
+    const state = { redis, ready: false, errors: new CountedLog(60_000), errorLogged: false }
     let wasReady = false
     conns.set(role, state)
     redis.on('ready', () => {
-      if (!state.ready && state.loggedAt > 0) log.info({ event: 'redis_connected', role }, 'Redis reachable again')
+      if (!state.ready && state.errorLogged) log.info({ event: 'redis_connected', role }, 'Redis reachable again')
       state.ready = true
       if (!wasReady) {
         wasReady = true
@@ -220,10 +221,8 @@ export function openCluster(opts: ClusterOptions): Cluster {
     redis.on('end', down)
     redis.on('error', (err: Error) => {
       state.ready = redis.status === 'ready'
-      if (closing) return
-      const now = Date.now()
-      if (now - state.loggedAt < 60_000) return
-      state.loggedAt = now
+      if (closing || state.errors.note() === undefined) return
+      state.errorLogged = true
       // The URL may hold a password: never logged.
       log.error({ event: 'redis_error', role, err: err.message }, 'Redis unreachable or failing (logged once a minute per connection)')
     })

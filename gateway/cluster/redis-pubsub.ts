@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
+import { CountedLog } from '../log/counted-log.ts'
 import type { Logger } from '../log/logger.ts'
 
 // ioredis is required when a node in cluster mode first connects, so that a single gateway does
@@ -38,10 +39,9 @@ export function connectPubSub(o: PubSubConnection): Redis {
     // partitions' owners) leave in one socket write rather than one each.
     enableAutoPipelining: o.use === 'publish',
   })
-  let loggedAt = 0
+  const errors = new CountedLog(60_000)
   redis.on('error', (err: Error) => {
-    if (o.closing() || Date.now() - loggedAt < 60_000) return
-    loggedAt = Date.now()
+    if (o.closing() || errors.note() === undefined) return
     // The URL may hold a password: never logged.
     o.logger.error(
       { event: 'redis_error', role: o.role, err: err.message },
